@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* The IPC buffer: one per thread, in a frame the thread maps; holds the message registers that do
+ * not fit in CPU registers, the caps to send and where to put received caps. */
+#pragma once
+#include "msginfo.h"
+
+typedef struct rs_ipc_buffer {
+    rs_msginfo_t tag;
+    rs_word_t mr[RS_MSG_MAX_LENGTH];
+    rs_word_t user_data;                          /* free for the runtime (e.g. TLS pointer) */
+    rs_cptr_t caps_or_badges[RS_MSG_MAX_EXTRA_CAPS]; /* send: cptrs; receive: badges of unwrapped */
+    rs_cptr_t receive_cnode;                      /* where a received cap goes: CNode cptr, */
+    rs_cptr_t receive_index;                      /*   index in it, */
+    rs_word_t receive_depth;                      /*   and depth; depth 0 = accept no caps */
+} rs_ipc_buffer_t;
+
+_Static_assert(sizeof(rs_ipc_buffer_t) <= 4096, "IPC buffer fits a page");

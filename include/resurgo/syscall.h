@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* System call numbers, the register convention, and the inline user stubs.
+ *
+ * `syscall` with: rax = number, rdi = cptr, rsi = msginfo, rdx r8 r9 r10 = MR0..MR3.
+ * Returns:        rax = status (rs_error), rdi = badge, rsi = msginfo, rdx r8 r9 r10 = MR0..MR3.
+ * rcx and r11 are clobbered by the instruction itself; every other register is preserved. */
+#pragma once
+#include "errors.h"
+#include "ipcbuf.h"
+
+enum rs_syscall {
+    RS_SYS_CALL = 1,       /* send to a cap and wait for its reply (invocations use this) */
+    RS_SYS_REPLY_RECV = 2, /* reply to the current caller, then wait on an endpoint */
+    RS_SYS_SEND = 3,
+    RS_SYS_NBSEND = 4,
+    RS_SYS_RECV = 5,
+    RS_SYS_NBRECV = 6,
+    RS_SYS_REPLY = 7,
+    RS_SYS_YIELD = 8,
+    RS_SYS_DEBUG_PUTCHAR = 9,   /* rdi = character */
+    RS_SYS_DEBUG_GETCHAR = 10,  /* -> rdi = character or -1 (non-blocking) */
+    RS_SYS_DEBUG_SHUTDOWN = 11, /* power off the emulator (test builds only) */
+    RS_SYS_DEBUG_CAP_TYPE = 12, /* rdi = cptr -> rdi = rs_cap_type of the cap there */
+    RS_SYS_COUNT
+};
+
+#define RS_SYSCALL_HIGHEST (RS_SYS_COUNT - 1)
+
+typedef struct rs_result {
+    rs_word_t error;   /* rs_error_t */
+    rs_msginfo_t info; /* the received message's info (Call, Recv, ReplyRecv) */
+    rs_badge_t badge;  /* the sender's badge (Recv, ReplyRecv) */
+} rs_result_t;
+
+/* Every thread of a user program keeps its IPC buffer pointer here (set by the runtime). */
+extern rs_ipc_buffer_t *__rs_ipc_buffer;
+static inline rs_ipc_buffer_t *rs_ipc_buffer(void) { return __rs_ipc_buffer; }
+static inline void rs_mr_set(unsigned i, rs_word_t v) { __rs_ipc_buffer->mr[i] = v; }
+static inline rs_word_t rs_mr_get(unsigned i) { return __rs_ipc_buffer->mr[i]; }
+static inline void rs_cap_set(unsigned i, rs_cptr_t c) { __rs_ipc_buffer->caps_or_badges[i] = c; }
+
+/* The raw system call: MR0..MR3 are taken from and written back to the IPC buffer. */
+static inline rs_result_t rs_syscall(rs_word_t nr, rs_cptr_t dest, rs_msginfo_t info)
+{
+    rs_ipc_buffer_t *b = __rs_ipc_buffer;
+    register rs_word_t r8 __asm__("r8") = b->mr[1];
+    register rs_word_t r9 __asm__("r9") = b->mr[2];
+    register rs_word_t r10 __asm__("r10") = b->mr[3];
+    rs_word_t rax = nr, rdi = dest, rsi = info, rdx = b->mr[0];
+    __asm__ volatile("syscall"
+                     : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
+                     :
+                     : "rcx", "r11", "memory");
+    b->mr[0] = rdx;
+    b->mr[1] = r8;
+    b->mr[2] = r9;
+    b->mr[3] = r10;
+    return (rs_result_t){rax, rsi, rdi};
+}
+
+static inline rs_result_t rs_call(rs_cptr_t c, rs_msginfo_t i) { return rs_syscall(RS_SYS_CALL, c, i); }
+static inline rs_result_t rs_send(rs_cptr_t c, rs_msginfo_t i) { return rs_syscall(RS_SYS_SEND, c, i); }
+static inline rs_result_t rs_nbsend(rs_cptr_t c, rs_msginfo_t i) { return rs_syscall(RS_SYS_NBSEND, c, i); }
+static inline rs_result_t rs_recv(rs_cptr_t c) { return rs_syscall(RS_SYS_RECV, c, 0); }
+static inline rs_result_t rs_nbrecv(rs_cptr_t c) { return rs_syscall(RS_SYS_NBRECV, c, 0); }
+static inline rs_result_t rs_reply(rs_msginfo_t i) { return rs_syscall(RS_SYS_REPLY, 0, i); }
+static inline rs_result_t rs_reply_recv(rs_cptr_t c, rs_msginfo_t i)
+{
+    return rs_syscall(RS_SYS_REPLY_RECV, c, i);
+}
+/* Notifications: Signal = Send, Wait = Recv, Poll = NBRecv on a notification cap. */
+static inline rs_word_t rs_signal(rs_cptr_t c) { return rs_syscall(RS_SYS_SEND, c, 0).error; }
+static inline rs_result_t rs_wait(rs_cptr_t c) { return rs_syscall(RS_SYS_RECV, c, 0); }
+static inline rs_result_t rs_poll(rs_cptr_t c) { return rs_syscall(RS_SYS_NBRECV, c, 0); }
+static inline void rs_yield(void) { rs_syscall(RS_SYS_YIELD, 0, 0); }
+
+static inline void rs_debug_putchar(char ch) { rs_syscall(RS_SYS_DEBUG_PUTCHAR, (unsigned char)ch, 0); }
+static inline int rs_debug_getchar(void) { return (int)rs_syscall(RS_SYS_DEBUG_GETCHAR, 0, 0).badge; }
+static inline void rs_debug_shutdown(void) { rs_syscall(RS_SYS_DEBUG_SHUTDOWN, 0, 0); }
+static inline int rs_debug_cap_type(rs_cptr_t c) { return (int)rs_syscall(RS_SYS_DEBUG_CAP_TYPE, c, 0).badge; }

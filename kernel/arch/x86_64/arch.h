@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* The interface between generic kernel code and the x86-64 machine layer. */
+#pragma once
+#include <stdint.h>
+#include <stdbool.h>
+#include "layout.h"
+#include "context.h"
+
+#define PHYS_TO_VIRT(p) ((void *)((uintptr_t)(p) + PHYSMAP_BASE))
+#define VIRT_TO_PHYS(v) ((uint64_t)(uintptr_t)(v) - PHYSMAP_BASE)
+
+/* Boot: what the boot loader told us. */
+#define BOOT_MAX_REGIONS 64
+#define BOOT_MAX_MODULES 16
+struct boot_region { uint64_t base, size; };
+struct boot_module { uint64_t base, size; char name[32]; };
+struct boot_info {
+    struct boot_region ram[BOOT_MAX_REGIONS];
+    int ram_count;
+    struct boot_module modules[BOOT_MAX_MODULES];
+    int module_count;
+    char cmdline[128];
+    const char *loader;
+};
+/* Parses multiboot 1 or 2 information; panics only if the magic is neither (no way to go on). */
+void arch_parse_boot_info(uint32_t magic, uint64_t info_pa, struct boot_info *bi);
+
+void arch_gdt_init(void);
+void arch_syscall_init(void);
+void arch_set_kernel_entry_stack(uint64_t top);
+
+/* Paging of the kernel: builds the final kernel page tables (physmap up to max_phys); the
+ * tables come from alloc_page (boot allocator). */
+void arch_paging_init(uint64_t max_phys, uint64_t (*alloc_page)(void));
+uint64_t *arch_kernel_pml4(void);
+void arch_switch_vspace(uint64_t pml4_phys);
+
+/* Interrupts: legacy PIC for device IRQs 0..15 (vectors 0x20..0x2F), LAPIC timer. */
+#define IRQ_VECTOR_BASE 0x20
+#define IRQ_COUNT       16
+#define TIMER_VECTOR    0x30
+#define SPURIOUS_VECTOR 0xFF
+void arch_pic_init(void);
+void arch_pic_mask(unsigned irq, bool masked);
+void arch_pic_eoi(unsigned irq);
+/* Calibrates the LAPIC timer and TSC against the PIT and starts a periodic tick. */
+void arch_timer_init(unsigned tick_us);
+void arch_timer_eoi(void);
+extern uint64_t arch_tsc_per_ms;
+
+/* CPU features found at boot. */
+struct cpu_features {
+    char vendor[13];
+    char brand[49];
+    bool svm, npt, vmx, ept, vpid, unrestricted;
+    unsigned svm_asids;
+};
+extern struct cpu_features cpu_features;
+void arch_cpu_probe(void);
+
+void arch_shutdown(void);
+/* Halts with interrupts enabled until one interrupt has been handled. */
+void arch_idle_wait(void);
+void arch_dump_context(const struct user_context *c);

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* Kernel entry and exit: syscall, interrupt/exception stubs, return to user. The user frame is
+ * pushed into the current TCB's user_context (see context.h); then we switch to the one kernel
+ * stack: the kernel is event-driven and never blocks on its stack. */
+#include "layout.h"
+#include "context.h"
+
+.macro PUSH_GPRS
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+.endm
+
+.macro POP_GPRS
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+.endm
+
+    .text
+    .global syscall_entry
+syscall_entry:
+    /* IF is already clear (SFMASK). rcx = user rip, r11 = user rflags. */
+    movq %rsp, user_rsp_scratch(%rip)
+    movq cur_ctx_top(%rip), %rsp
+    pushq $GDT_USER_DS
+    pushq user_rsp_scratch(%rip)
+    pushq %r11
+    pushq $GDT_USER_CS
+    pushq %rcx
+    pushq $0
+    pushq $VECTOR_SYSCALL
+    PUSH_GPRS
+    movabsq $kernel_stack_top, %rsp
+    jmp syscall_dispatch          /* C, never returns */
+
+/* Exception/interrupt stubs: push a dummy error code when the CPU pushes none. */
+/* Vectors 8, 10-14, 17, 21, 29, 30 push an error code themselves (Intel SDM vol. 3 6.13). */
+.macro ISR n
+    .align 16
+isr_\n:
+    .if (\n != 8) && (\n < 10 || \n > 14) && (\n != 17) && (\n != 21) && (\n != 29) && (\n != 30)
+    pushq $0
+    .endif
+    pushq $\n
+    jmp isr_common
+.endm
+.macro ISR_PTR n
+    .quad isr_\n
+.endm
+
+.altmacro
+.set i, 0
+.rept 256
+    ISR %i
+    .set i, i + 1
+.endr
+
+isr_common:
+    PUSH_GPRS
+    testb $3, CTX_OFF_RIP + 8(%rsp)   /* cs of the interrupted code */
+    jz 1f
+    movabsq $kernel_stack_top, %rsp   /* from user: frame is in the TCB, go to kernel stack */
+    movq cur_ctx_top(%rip), %rdi
+    subq $CTX_FRAME_END, %rdi
+    jmp trap_from_user                /* C, never returns */
+1:  /* from the kernel (the idle halt, or a kernel bug): handle on this stack and return */
+    movq %rsp, %rdi
+    call trap_from_kernel
+    POP_GPRS
+    addq $16, %rsp
+    iretq
+
+    .global arch_restore_user
+arch_restore_user:
+    movq %rdi, %rsp
+    cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rdi)
+    jne 2f
+    /* sysret: only with a canonical user rip (Intel raises #GP in ring 0 otherwise) */
+    movq CTX_OFF_RIP(%rdi), %rax
+    movq %rax, %rcx
+    sarq $47, %rcx
+    jnz 2f
+    POP_GPRS
+    movq 8*2(%rsp), %rcx              /* rip */
+    movq 8*4(%rsp), %r11              /* rflags */
+    movq 8*5(%rsp), %rsp              /* user rsp */
+    sysretq
+2:  POP_GPRS
+    addq $16, %rsp
+    iretq
+
+    .section .rodata
+    .global isr_table
+    .align 8
+isr_table:
+.set i, 0
+.rept 256
+    ISR_PTR %i
+    .set i, i + 1
+.endr
+
+    .bss
+    .align 8
+    .global cur_ctx_top
+cur_ctx_top:      .quad 0
+user_rsp_scratch: .quad 0

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+// Kernel page tables: the kernel image at KERNEL_VMA and all physical memory at PHYSMAP_BASE,
+// both in the upper half that every VSpace shares. The lower half belongs to user VSpaces.
+#include "arch.h"
+#include "cpu.h"
+#include "pte.h"
+#include "../../console.h"
+#include "kstring.h"
+
+static uint64_t kernel_pml4[512] __attribute__((aligned(4096)));
+static uint64_t kernel_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t kernel_pd[512] __attribute__((aligned(4096)));
+static uint64_t physmap_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t boot_physmap_pds[4][512] __attribute__((aligned(4096)));
+
+uint64_t *arch_kernel_pml4(void) { return kernel_pml4; }
+
+static uint64_t kphys(const void *p) { return (uint64_t)(uintptr_t)p - KERNEL_VMA; }
+
+void arch_paging_init(uint64_t max_phys, uint64_t (*alloc_page)(void))
+{
+    // Kernel image: the first 1 GiB of physical memory at KERNEL_VMA, global, 2 MiB pages.
+    for (int i = 0; i < 512; i++) kernel_pd[i] = ((uint64_t)i << 21) | PTE_P | PTE_W | PTE_PS | PTE_G;
+    kernel_pdpt[510] = kphys(kernel_pd) | PTE_P | PTE_W;
+    kernel_pml4[511] = kphys(kernel_pdpt) | PTE_P | PTE_W;
+
+    // Physical memory window: at least 4 GiB (the LAPIC and other MMIO lie below 4 GiB).
+    uint64_t gib = (max_phys + (1ull << 30) - 1) >> 30;
+    if (gib < 4) gib = 4;
+    if (gib > 512) gib = 512;
+    for (uint64_t g = 0; g < gib; g++) {
+        uint64_t *pd;
+        uint64_t pd_phys;
+        if (g < 4) {
+            pd = boot_physmap_pds[g];
+            pd_phys = kphys(pd);
+        } else {
+            pd_phys = alloc_page();
+            pd = PHYS_TO_VIRT(pd_phys);
+        }
+        for (int i = 0; i < 512; i++)
+            pd[i] = ((g << 30) + ((uint64_t)i << 21)) | PTE_P | PTE_W | PTE_PS | PTE_G | PTE_NX;
+        physmap_pdpt[g] = pd_phys | PTE_P | PTE_W;
+    }
+    kernel_pml4[256] = kphys(physmap_pdpt) | PTE_P | PTE_W;
+
+    write_cr4(read_cr4() | (1u << 7)); // PGE: kernel mappings survive CR3 switches
+    write_cr3(kphys(kernel_pml4));
+}
+
+void arch_switch_vspace(uint64_t pml4_phys)
+{
+    if (read_cr3() != pml4_phys) write_cr3(pml4_phys);
+}

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// The scheduler tick: the local APIC timer in periodic mode, calibrated with PIT channel 2
+// (QEMU TCG has no TSC-deadline timer). The TSC rate is measured on the way, for logs.
+#include "arch.h"
+#include "cpu.h"
+#include "../../console.h"
+
+#define LAPIC_ID        0x020
+#define LAPIC_EOI       0x0B0
+#define LAPIC_SVR       0x0F0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_ICR 0x380
+#define LAPIC_TIMER_CCR 0x390
+#define LAPIC_TIMER_DCR 0x3E0
+
+uint64_t arch_tsc_per_ms;
+static volatile uint32_t *lapic;
+
+static void lapic_write(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
+static uint32_t lapic_read(uint32_t reg) { return lapic[reg / 4]; }
+
+/* Busy-waits `ms` milliseconds on PIT channel 2 (gate via port 0x61); returns nothing, exact
+ * enough for calibration. */
+static void pit_wait_ms(unsigned ms)
+{
+    uint32_t count = 1193182u * ms / 1000;
+    outb(0x61, (inb(0x61) & ~0x02) | 0x01); // gate on, speaker off
+    outb(0x43, 0xB0);                       // channel 2, lobyte/hibyte, mode 0
+    outb(0x42, count & 0xFF);
+    outb(0x42, count >> 8);
+    outb(0x61, inb(0x61) & ~0x01); // restart the count: gate low then high
+    outb(0x61, inb(0x61) | 0x01);
+    while (!(inb(0x61) & 0x20))
+        ;
+}
+
+void arch_timer_init(unsigned tick_us)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    wrmsr(MSR_APIC_BASE, base | (1u << 11)); // xAPIC enabled
+    lapic = PHYS_TO_VIRT(base & 0xFFFFF000);
+    lapic_write(LAPIC_SVR, 0x100 | SPURIOUS_VECTOR);
+    lapic_write(LAPIC_TIMER_DCR, 0x3); // divide by 16
+    lapic_write(LAPIC_LVT_TIMER, 1u << 16);
+    lapic_write(LAPIC_TIMER_ICR, 0xFFFFFFFF);
+    uint64_t t0 = rdtsc();
+    pit_wait_ms(10);
+    uint64_t t1 = rdtsc();
+    uint32_t ticks = 0xFFFFFFFF - lapic_read(LAPIC_TIMER_CCR);
+    arch_tsc_per_ms = (t1 - t0) / 10;
+    uint64_t per_tick = (uint64_t)ticks * tick_us / 10000;
+    if (per_tick == 0) per_tick = 1;
+    kprintf("timer: LAPIC %u ticks/10ms, TSC %lu kHz, tick %u us\n", ticks, arch_tsc_per_ms, tick_us);
+    lapic_write(LAPIC_LVT_TIMER, (1u << 17) | TIMER_VECTOR); // periodic
+    lapic_write(LAPIC_TIMER_ICR, (uint32_t)per_tick);
+}
+
+void arch_timer_eoi(void) { lapic_write(LAPIC_EOI, 0); }

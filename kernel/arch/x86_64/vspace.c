@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: MIT
+// x86-64 address spaces: VSpace (PML4) objects with an ASID each, PDPT/PD/PT objects mapped
+// into them, and frames (4 KiB or 2 MiB) mapped with rights and cache attributes. Caps record
+// their one mapping; an unmap checks the entry still points at the object before clearing it.
+#include "../../vspace.h"
+#include "../../console.h"
+#include "arch.h"
+#include "cpu.h"
+#include "pte.h"
+#include "kstring.h"
+#include <resurgo/invocation.h>
+
+static uint64_t *asid_table[ASID_COUNT]; /* ASID -> PML4 (kernel address); 0 is never used */
+static uint32_t asid_next = 1;
+static uint64_t asid_used = 1;
+
+uint64_t vspace_free_asids(void) { return ASID_COUNT - asid_used; }
+
+int vspace_init(void *pml4, uint32_t *asid_out)
+{
+    uint64_t *p = pml4;
+    memcpy(p + 256, arch_kernel_pml4() + 256, 256 * sizeof(uint64_t));
+    for (uint32_t i = 0; i < ASID_COUNT; i++) {
+        uint32_t a = (asid_next + i) % ASID_COUNT;
+        if (a && !asid_table[a]) {
+            asid_table[a] = p;
+            asid_next = a + 1;
+            asid_used++;
+            *asid_out = a;
+            return RS_OK;
+        }
+    }
+    return RS_NOT_ENOUGH_MEMORY;
+}
+
+void vspace_finalise(const struct cap *c)
+{
+    if (c->small < ASID_COUNT && asid_table[c->small] == (uint64_t *)c->obj) {
+        asid_table[c->small] = NULL;
+        asid_used--;
+    }
+    // never keep running on tables that are about to be reused
+    if (read_cr3() == VIRT_TO_PHYS(c->obj)) write_cr3((uint64_t)arch_kernel_pml4() - KERNEL_VMA);
+}
+
+uint64_t vspace_root_phys(const struct cap *c) { return c->type == RS_CAP_VSPACE ? VIRT_TO_PHYS(c->obj) : 0; }
+
+/* Level numbering: 4 = PML4 entry, 3 = PDPT entry, 2 = PD entry, 1 = PT entry. */
+static unsigned index_at(uint64_t va, unsigned level) { return (va >> (12 + 9 * (level - 1))) & 511; }
+
+/* Returns the entry for `va` at `level`, or NULL if a table above it is missing (then *missing
+ * names the level whose entry was empty). Large pages above the level count as missing. */
+static uint64_t *walk(uint64_t *pml4, uint64_t va, unsigned level, unsigned *missing)
+{
+    uint64_t *table = pml4;
+    for (unsigned l = 4; l > level; l--) {
+        uint64_t e = table[index_at(va, l)];
+        if (!(e & PTE_P) || (e & PTE_PS)) {
+            if (missing) *missing = l;
+            return NULL;
+        }
+        table = PHYS_TO_VIRT(e & PTE_ADDR);
+    }
+    return &table[index_at(va, level)];
+}
+
+static unsigned cap_level(const struct cap *c)
+{
+    switch (c->type) {
+    case RS_CAP_PDPT: return 4;
+    case RS_CAP_PAGE_DIRECTORY: return 3;
+    case RS_CAP_PAGE_TABLE: return 2;
+    case RS_CAP_FRAME: return c->bits == 21 ? 2 : 1;
+    default: return 0;
+    }
+}
+
+static void flush(uint64_t *pml4, uint64_t va, bool whole)
+{
+    if (read_cr3() != VIRT_TO_PHYS(pml4)) return; // not loaded: the next CR3 load flushes
+    if (whole) write_cr3(read_cr3());
+    else invlpg(va);
+}
+
+void vspace_unmap_cap(struct cap *c)
+{
+    unsigned level = cap_level(c);
+    uint64_t *pml4 = c->small < ASID_COUNT ? asid_table[c->small] : NULL;
+    if (pml4 && level) {
+        uint64_t *e = walk(pml4, c->w1, level, NULL);
+        if (e && (*e & PTE_P) && (*e & PTE_ADDR) == VIRT_TO_PHYS(c->obj)) {
+            *e = 0;
+            flush(pml4, c->w1, c->type != RS_CAP_FRAME);
+        }
+    }
+    c->flags &= ~CAP_FLAG_MAPPED;
+    c->small = 0;
+    c->w1 = 0;
+}
+
+static uint64_t *decode_vspace(struct invocation *inv, uint32_t *asid)
+{
+    if (inv->extra_count < 1) return NULL;
+    struct cap *v = &inv->extra[0]->cap;
+    if (v->type != RS_CAP_VSPACE || v->small >= ASID_COUNT || asid_table[v->small] != (uint64_t *)v->obj)
+        return NULL;
+    *asid = v->small;
+    return (uint64_t *)v->obj;
+}
+
+static int map_common(struct invocation *inv, uint64_t **entry, uint64_t **pml4_out, uint32_t *asid)
+{
+    INV_NEED_ARGS(inv, 1);
+    struct cap *c = inv->cap;
+    unsigned level = cap_level(c);
+    uint64_t size = 1ull << (12 + 9 * (level - 1));
+    uint64_t va = inv_arg(inv, 0);
+    uint64_t *pml4 = decode_vspace(inv, asid);
+    if (!pml4) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    if (c->flags & CAP_FLAG_MAPPED) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    if (va & (size - 1)) return inv_error(inv, RS_ALIGNMENT_ERROR, 0, size, 0);
+    if (va >= USER_TOP || USER_TOP - va < size) return inv_error(inv, RS_RANGE_ERROR, 0, 0, USER_TOP - size);
+    unsigned missing = 0;
+    uint64_t *e = walk(pml4, va, level, &missing);
+    if (!e) return inv_error(inv, RS_FAILED_LOOKUP, 0, missing, 0);
+    if (*e & PTE_P) return inv_error(inv, RS_DELETE_FIRST, 0, 0, 0);
+    *entry = e;
+    *pml4_out = pml4;
+    return RS_OK;
+}
+
+static void record_mapping(struct cap *c, uint32_t asid, uint64_t va)
+{
+    c->flags |= CAP_FLAG_MAPPED;
+    c->small = asid;
+    c->w1 = va;
+}
+
+int page_table_decode(struct invocation *inv)
+{
+    struct cap *c = inv->cap;
+    if (inv->label == RS_PAGE_TABLE_UNMAP) {
+        if (c->flags & CAP_FLAG_MAPPED) vspace_unmap_cap(c);
+        return RS_OK;
+    }
+    if (inv->label != RS_PAGE_TABLE_MAP) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    uint64_t *e, *pml4;
+    uint32_t asid;
+    int err = map_common(inv, &e, &pml4, &asid);
+    if (err) return err;
+    // permissions are decided at the leaf: intermediate entries allow everything
+    *e = VIRT_TO_PHYS(c->obj) | PTE_P | PTE_W | PTE_U;
+    record_mapping(c, asid, inv_arg(inv, 0));
+    return RS_OK;
+}
+
+int frame_decode(struct invocation *inv)
+{
+    struct cap *c = inv->cap;
+    switch (inv->label) {
+    case RS_FRAME_UNMAP:
+        if (c->flags & CAP_FLAG_MAPPED) vspace_unmap_cap(c);
+        return RS_OK;
+    case RS_FRAME_GET_ADDRESS:
+        inv_result(inv, 0, VIRT_TO_PHYS(c->obj));
+        return RS_OK;
+    case RS_FRAME_MAP:
+        break;
+    default:
+        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    }
+    INV_NEED_ARGS(inv, 3);
+    uint64_t rights = inv_arg(inv, 1), attr = inv_arg(inv, 2);
+    if (rights & ~(uint64_t)RS_RIGHTS_ALL) return inv_error(inv, RS_INVALID_ARGUMENT, 1, 0, 0);
+    if (attr > RS_ATTR_WRITECOMBINE) return inv_error(inv, RS_RANGE_ERROR, 2, 0, RS_ATTR_WRITECOMBINE);
+    rights &= c->rights;
+    if (!(rights & RS_RIGHT_READ)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
+    uint64_t *e, *pml4;
+    uint32_t asid;
+    int err = map_common(inv, &e, &pml4, &asid);
+    if (err) return err;
+    uint64_t pte = VIRT_TO_PHYS(c->obj) | PTE_P | PTE_U;
+    if (rights & RS_RIGHT_WRITE) pte |= PTE_W;
+    if (!(rights & RS_RIGHT_EXEC)) pte |= PTE_NX;
+    if (attr != RS_ATTR_DEFAULT) pte |= PTE_PCD | PTE_PWT;
+    if (c->bits == 21) pte |= PTE_PS;
+    *e = pte;
+    record_mapping(c, asid, inv_arg(inv, 0));
+    return RS_OK;
+}
+
+int vspace_map_boot(struct cap *vspace_cap, uint64_t va, uint64_t frame_phys, unsigned rights,
+                    uint64_t (*alloc_table)(void))
+{
+    uint64_t *table = (uint64_t *)vspace_cap->obj;
+    for (unsigned l = 4; l > 1; l--) {
+        uint64_t *e = &table[index_at(va, l)];
+        if (!(*e & PTE_P)) *e = alloc_table() | PTE_P | PTE_W | PTE_U;
+        table = PHYS_TO_VIRT(*e & PTE_ADDR);
+    }
+    uint64_t pte = frame_phys | PTE_P | PTE_U;
+    if (rights & RS_RIGHT_WRITE) pte |= PTE_W;
+    if (!(rights & RS_RIGHT_EXEC)) pte |= PTE_NX;
+    table[index_at(va, 1)] = pte;
+    return RS_OK;
+}

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: MIT
+// Boot memory and the root task. The boot allocator takes pages from the top of free RAM for
+// the kernel's page tables and init's initial objects; whatever is left becomes untyped caps.
+#include "boot_root.h"
+#include "cap.h"
+#include "cdt.h"
+#include "tcb.h"
+#include "sched.h"
+#include "vspace.h"
+#include "console.h"
+#include "kstring.h"
+#include <resurgo/bootinfo.h>
+#include <resurgo/objects.h>
+
+#define MAX_FREE 96
+#define PAGE 4096ull
+#define INIT_CNODE_RADIX 12
+#define INIT_STACK_PAGES 16
+#define INIT_MODULES_VADDR 0x10000000000ull
+
+static struct boot_region free_ram[MAX_FREE];
+static int free_count;
+static uint64_t max_phys;
+
+uint64_t boot_max_phys(void) { return max_phys; }
+
+static void reserve(uint64_t base, uint64_t end)
+{
+    for (int i = 0; i < free_count; i++) {
+        uint64_t b = free_ram[i].base, e = b + free_ram[i].size;
+        if (end <= b || base >= e) continue;
+        if (base > b && end < e && free_count < MAX_FREE) { // split in two
+            free_ram[free_count++] = (struct boot_region){end, e - end};
+            free_ram[i].size = base - b;
+        } else if (base <= b) {
+            free_ram[i] = (struct boot_region){end < e ? end : e, end < e ? e - end : 0};
+        } else {
+            free_ram[i].size = base - b;
+        }
+    }
+}
+
+void boot_memory_init(struct boot_info *bi)
+{
+    extern char __image_end[];
+    for (int i = 0; i < bi->ram_count && free_count < MAX_FREE; i++) {
+        uint64_t b = (bi->ram[i].base + PAGE - 1) & ~(PAGE - 1);
+        uint64_t e = (bi->ram[i].base + bi->ram[i].size) & ~(PAGE - 1);
+        if (e > max_phys) max_phys = e;
+        if (e > b) free_ram[free_count++] = (struct boot_region){b, e - b};
+    }
+    reserve(0, 0x100000); // BIOS data, EBDA, option ROMs
+    reserve(0x100000, ((uint64_t)__image_end - KERNEL_VMA + PAGE - 1) & ~(PAGE - 1));
+    for (int i = 0; i < bi->module_count; i++)
+        reserve(bi->modules[i].base & ~(PAGE - 1), (bi->modules[i].base + bi->modules[i].size + PAGE - 1) & ~(PAGE - 1));
+}
+
+/* Takes `size` bytes aligned to `align` from the top of a free region (below 4 GiB first, as
+ * the boot page tables only map that much until paging is set up). */
+static uint64_t boot_alloc(uint64_t size, uint64_t align)
+{
+    for (int i = free_count - 1; i >= 0; i--) {
+        uint64_t b = free_ram[i].base, e = b + free_ram[i].size;
+        if (e > (4ull << 30)) e = 4ull << 30;
+        if (e < size) continue;
+        uint64_t start = (e - size) & ~(align - 1);
+        if (start < b) continue;
+        uint64_t tail = b + free_ram[i].size;
+        free_ram[i].size = start - b;
+        if (tail > start + size && free_count < MAX_FREE) // what lies above (alignment, > 4 GiB)
+            free_ram[free_count++] = (struct boot_region){start + size, tail - start - size};
+        memset(PHYS_TO_VIRT(start), 0, size);
+        return start;
+    }
+    panic("boot: out of memory allocating %lu bytes", size);
+}
+
+uint64_t boot_alloc_page(void) { return boot_alloc(PAGE, PAGE); }
+
+/* ELF64 loading of the root task, straight into its VSpace. The module is trusted (it is part
+ * of the boot image) but still checked, so that a broken build fails with a message. */
+struct elf64_ehdr {
+    uint8_t ident[16];
+    uint16_t type, machine;
+    uint32_t version;
+    uint64_t entry, phoff, shoff;
+    uint32_t flags;
+    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+struct elf64_phdr {
+    uint32_t type, flags;
+    uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+static uint64_t load_elf(struct cap *vspace, const uint8_t *img, uint64_t size)
+{
+    const struct elf64_ehdr *eh = (const void *)img;
+    if (size < sizeof(*eh) || memcmp(eh->ident, "\x7f" "ELF", 4) || eh->ident[4] != 2 || eh->machine != 62)
+        panic("boot: init module is not an x86-64 ELF");
+    if (eh->phoff > size || eh->phnum > (size - eh->phoff) / sizeof(struct elf64_phdr))
+        panic("boot: init ELF program headers out of bounds");
+    const struct elf64_phdr *ph = (const void *)(img + eh->phoff);
+    for (unsigned i = 0; i < eh->phnum; i++) {
+        if (ph[i].type != 1 || !ph[i].memsz) continue; // PT_LOAD
+        if (ph[i].offset > size || ph[i].filesz > size - ph[i].offset || ph[i].filesz > ph[i].memsz ||
+            ph[i].vaddr >= USER_TOP || ph[i].memsz > USER_TOP - ph[i].vaddr)
+            panic("boot: init ELF segment %u out of bounds", i);
+        unsigned rights = RS_RIGHT_READ | ((ph[i].flags & 2) ? RS_RIGHT_WRITE : 0) | ((ph[i].flags & 1) ? RS_RIGHT_EXEC : 0);
+        uint64_t start = ph[i].vaddr & ~(PAGE - 1), end = (ph[i].vaddr + ph[i].memsz + PAGE - 1) & ~(PAGE - 1);
+        for (uint64_t va = start; va < end; va += PAGE) {
+            uint64_t pa = boot_alloc_page();
+            uint8_t *dst = PHYS_TO_VIRT(pa);
+            // copy the part of the file image that falls into this page
+            uint64_t file_lo = ph[i].vaddr, file_hi = ph[i].vaddr + ph[i].filesz;
+            uint64_t lo = va > file_lo ? va : file_lo, hi = va + PAGE < file_hi ? va + PAGE : file_hi;
+            if (lo < hi) memcpy(dst + (lo - va), img + ph[i].offset + (lo - file_lo), hi - lo);
+            vspace_map_boot(vspace, va, pa, rights, boot_alloc_page);
+        }
+    }
+    return eh->entry;
+}
+
+static struct slot *init_slots;
+
+static struct slot *root_cap(unsigned index, struct cap c)
+{
+    struct slot *s = &init_slots[index];
+    s->cap = c;
+    cdt_insert(NULL, s);
+    return s;
+}
+
+static void tcb_take(struct tcb *t, enum tcb_slot which, struct slot *src)
+{
+    t->slots[which].cap = src->cap;
+    cdt_insert(src, &t->slots[which]);
+}
+
+/* Splits the free RAM that is left into naturally aligned power-of-two untyped caps. */
+static void give_untyped(rs_bootinfo_t *bi, uint64_t *next_slot)
+{
+    uint64_t lost = 0, total = 0;
+    bi->untyped.start = *next_slot;
+    for (int i = 0; i < free_count; i++) {
+        uint64_t b = free_ram[i].base, e = b + free_ram[i].size;
+        while (e - b >= PAGE) {
+            unsigned bits = 12;
+            while (bits < RS_MAX_UNTYPED_BITS && !(b & ((1ull << (bits + 1)) - 1)) && b + (1ull << (bits + 1)) <= e)
+                bits++;
+            uint64_t n = *next_slot - bi->untyped.start;
+            if (n >= RS_BOOT_MAX_UNTYPED || *next_slot >= (1u << INIT_CNODE_RADIX)) {
+                lost += e - b;
+                break;
+            }
+            root_cap((unsigned)(*next_slot)++, (struct cap){.type = RS_CAP_UNTYPED, .rights = RS_RIGHTS_ALL,
+                                                  .bits = (uint8_t)bits, .obj = (uint64_t)PHYS_TO_VIRT(b)});
+            bi->untyped_list[n] = (rs_untyped_desc_t){.paddr = b, .size_bits = (uint8_t)bits};
+            total += 1ull << bits;
+            b += 1ull << bits;
+        }
+    }
+    bi->untyped.end = *next_slot;
+    kprintf("boot: %lu untyped caps, %lu KiB for init", bi->untyped.end - bi->untyped.start, total >> 10);
+    if (lost) kprintf(" (%lu KiB not handed out: too many fragments)", lost >> 10);
+    kprintf("\n");
+}
+
+void boot_create_root(struct boot_info *bi)
+{
+    if (bi->module_count < 1) panic("boot: no modules: the root task (init) must be module 1");
+    // objects of init itself come from boot memory: they are not in any untyped
+    uint64_t cnode_pa = boot_alloc(PAGE << (INIT_CNODE_RADIX + RS_SLOT_BITS - 12), PAGE << (INIT_CNODE_RADIX + RS_SLOT_BITS - 12));
+    init_slots = PHYS_TO_VIRT(cnode_pa);
+    struct tcb *t = PHYS_TO_VIRT(boot_alloc_page());
+    uint64_t pml4_pa = boot_alloc_page(), bi_pa = boot_alloc_page(), ipc_pa = boot_alloc_page();
+    uint32_t asid;
+    vspace_init(PHYS_TO_VIRT(pml4_pa), &asid);
+    tcb_init(t);
+
+    struct slot *cn = root_cap(RS_INIT_CNODE, (struct cap){.type = RS_CAP_CNODE, .rights = RS_RIGHTS_ALL,
+        .bits = INIT_CNODE_RADIX, .small = 64 - INIT_CNODE_RADIX, .obj = (uint64_t)init_slots});
+    struct slot *vs = root_cap(RS_INIT_VSPACE, (struct cap){.type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL,
+        .small = asid, .obj = (uint64_t)PHYS_TO_VIRT(pml4_pa)});
+    root_cap(RS_INIT_TCB, (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uint64_t)t});
+    root_cap(RS_INIT_IRQ_CONTROL, (struct cap){.type = RS_CAP_IRQ_CONTROL, .rights = RS_RIGHTS_ALL});
+    root_cap(RS_INIT_IOPORT_CONTROL, (struct cap){.type = RS_CAP_IOPORT_CONTROL, .rights = RS_RIGHTS_ALL});
+    struct cap frame = {.type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL & ~RS_RIGHT_EXEC, .bits = 12};
+    frame.obj = (uint64_t)PHYS_TO_VIRT(bi_pa);
+    root_cap(RS_INIT_BOOTINFO_FRAME, frame);
+    frame.obj = (uint64_t)PHYS_TO_VIRT(ipc_pa);
+    struct slot *ipc = root_cap(RS_INIT_IPC_BUFFER, frame);
+
+    struct cap *v = &vs->cap;
+    uint64_t entry = load_elf(v, PHYS_TO_VIRT(bi->modules[0].base), bi->modules[0].size);
+    uint64_t stack_top = RS_BOOTINFO_VADDR - PAGE; // one unmapped guard page below bootinfo
+    for (unsigned i = 1; i <= INIT_STACK_PAGES; i++)
+        vspace_map_boot(v, stack_top - i * PAGE, boot_alloc_page(), RS_RIGHT_READ | RS_RIGHT_WRITE, boot_alloc_page);
+    vspace_map_boot(v, RS_BOOTINFO_VADDR, bi_pa, RS_RIGHT_READ, boot_alloc_page);
+    uint64_t ipc_va = RS_BOOTINFO_VADDR + 16 * PAGE;
+    vspace_map_boot(v, ipc_va, ipc_pa, RS_RIGHT_READ | RS_RIGHT_WRITE, boot_alloc_page);
+
+    rs_bootinfo_t *info = PHYS_TO_VIRT(bi_pa);
+    info->magic = RS_BOOTINFO_MAGIC;
+    info->cnode_radix = INIT_CNODE_RADIX;
+    info->ipc_buffer_vaddr = ipc_va;
+    info->tsc_per_ms = arch_tsc_per_ms;
+    memcpy(info->cmdline, bi->cmdline, sizeof(info->cmdline));
+    uint64_t mod_va = INIT_MODULES_VADDR;
+    for (int m = 0; m < bi->module_count && m < RS_BOOT_MAX_MODULES; m++) {
+        rs_boot_module_t *bm = &info->modules[info->module_count++];
+        memcpy(bm->name, bi->modules[m].name, sizeof(bm->name));
+        bm->vaddr = mod_va + (bi->modules[m].base & (PAGE - 1));
+        bm->size = bi->modules[m].size;
+        uint64_t pa = bi->modules[m].base & ~(PAGE - 1), end = bi->modules[m].base + bi->modules[m].size;
+        for (; pa < end; pa += PAGE, mod_va += PAGE) vspace_map_boot(v, mod_va, pa, RS_RIGHT_READ, boot_alloc_page);
+        mod_va += PAGE; // a hole between modules
+    }
+
+    uint64_t next = RS_INIT_FIRST_FREE_FIXED;
+    give_untyped(info, &next);
+    info->empty = (rs_slot_range_t){next, 1u << INIT_CNODE_RADIX};
+
+    tcb_take(t, TCB_SLOT_CSPACE, cn);
+    tcb_take(t, TCB_SLOT_VSPACE, vs);
+    tcb_take(t, TCB_SLOT_IPCBUF, ipc);
+    t->ipc_buffer_vaddr = ipc_va;
+    t->prio = t->mcp = 255;
+    t->ctx.rip = entry;
+    t->ctx.rsp = stack_top - 8; // as if called: keeps the ABI's 16-byte alignment at entry
+    t->ctx.rdi = RS_BOOTINFO_VADDR;
+    memcpy(t->name, "init", 5);
+    sched_make_runnable(t, false);
+    kprintf("boot: init '%s' entry %lx, %d modules\n", bi->modules[0].name, entry, bi->module_count);
+}

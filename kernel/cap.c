@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// Cap identity: which caps name the same object.
+#include "cap.h"
+
+bool cap_has_object(const struct cap *c)
+{
+    switch (c->type) {
+    case RS_CAP_NULL:
+    case RS_CAP_UNTYPED:
+    case RS_CAP_IRQ_CONTROL:
+    case RS_CAP_IOPORT_CONTROL:
+    case RS_CAP_IOPORT:
+        return false;
+    default:
+        return true;
+    }
+}
+
+bool cap_same_object(const struct cap *a, const struct cap *b)
+{
+    if (a->type != b->type) return false;
+    switch (a->type) {
+    case RS_CAP_NULL:
+        return false;
+    case RS_CAP_IRQ_CONTROL:
+    case RS_CAP_IOPORT_CONTROL:
+        return true;
+    case RS_CAP_IRQ_HANDLER:
+        return a->small == b->small;
+    case RS_CAP_IOPORT:
+        return a->w2 == b->w2;
+    case RS_CAP_UNTYPED:
+    case RS_CAP_FRAME:
+        return a->obj == b->obj && a->bits == b->bits;
+    default:
+        return a->obj == b->obj;
+    }
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* The capability derivation tree: insertion, moving, and the one deletion routine that every
+ * Delete, Revoke and object destruction funnels through. Pure pointer logic: host-testable. */
+#pragma once
+#include "cap.h"
+
+/* Inserts `child` (empty slot, cap already written) as the last-derived child of `parent`
+ * (NULL for a root). */
+void cdt_insert(struct slot *parent, struct slot *child);
+/* Moves the cap and its tree position from `src` to empty `dst`; `src` becomes empty. */
+void cdt_move(struct slot *src, struct slot *dst);
+/* Unlinks `s` from the tree; its children take its place under its parent. The cap stays.
+ * A root's children become parentless but stay linked as siblings in its place (orphan roots), so
+ * copies whose original and untyped are gone still see each other (see cdt_is_final). */
+void cdt_unlink(struct slot *s);
+/* True if no other cap in the tree names the same object (parent, children and the adjacent
+ * siblings checked: once the top cap of an object's subtree is deleted, its copies are siblings). */
+bool cdt_is_final(const struct slot *s);
+/* True if `s` has derived caps. */
+static inline bool cdt_has_children(const struct slot *s) { return s->child != 0; }
+
+/* Hook the tree calls when it drops the last cap to an object: releases what the object holds
+ * and returns the slot array it contains, if any (CNode, TCB), so that its caps are deleted
+ * next. Provided by the object layer; a test supplies its own. */
+struct slot_array { struct slot *slots; uint64_t count; };
+struct slot_array object_finalise(struct cap *c);
+/* Hook called for every cap deleted (final or not): frames and tables unmap their own mapping. */
+void object_cap_deleted(struct cap *c);
+
+/* Deletes the cap in `s` and, when it was the last cap to its object, destroys the object and
+ * the caps it contains, iteratively (no recursion on the kernel stack). */
+void cdt_delete(struct slot *s);
+/* Deletes every cap derived from `s`; `s` itself stays, unless it lives in an object destroyed on
+ * the way (an untyped cap kept in a CNode retyped from it): then it ends empty. */
+void cdt_revoke(struct slot *s);

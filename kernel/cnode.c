@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+// CNodes: slot addressing (guarded radix lookup) and the Copy, Mint, Move, Mutate, Delete and
+// Revoke invocations, each checked in full by its decode step before anything changes.
+#include "cnode.h"
+#include "cdt.h"
+#include "untyped.h"
+#include "console.h"
+#include "kstring.h"
+#include <resurgo/invocation.h>
+
+void cnode_init(struct slot *slots, unsigned radix) { memset(slots, 0, sizeof(struct slot) << radix); }
+
+struct slot *cnode_resolve(const struct cap *root, uint64_t cptr, unsigned depth, bool exact,
+                           struct lookup_fault *f)
+{
+    struct lookup_fault dummy;
+    if (!f) f = &dummy;
+    f->error = RS_FAILED_LOOKUP;
+    f->bits_left = depth;
+    if (depth < 1 || depth > 64 || root->type != RS_CAP_CNODE) {
+        f->error = root->type != RS_CAP_CNODE ? RS_INVALID_CAPABILITY : RS_RANGE_ERROR;
+        return NULL;
+    }
+    const struct cap *cn = root;
+    unsigned left = depth;
+    for (;;) {
+        unsigned guard_bits = cn->small, radix = cn->bits, level = guard_bits + radix;
+        if (level == 0 || level > left) {
+            f->bits_left = left;
+            return NULL;
+        }
+        uint64_t rest = left == 64 ? cptr : cptr & ((1ull << left) - 1);
+        uint64_t guard = guard_bits ? (rest >> (left - guard_bits)) & ((1ull << guard_bits) - 1) : 0;
+        if (guard != cn->w1) {
+            f->bits_left = left;
+            return NULL;
+        }
+        uint64_t index = radix ? (rest >> (left - level)) & ((1ull << radix) - 1) : 0;
+        struct slot *s = (struct slot *)cn->obj + index;
+        left -= level;
+        if (left == 0) {
+            f->error = RS_OK;
+            f->bits_left = 0;
+            return s;
+        }
+        if (s->cap.type != RS_CAP_CNODE) {
+            if (exact) {
+                f->bits_left = left;
+                return NULL;
+            }
+            f->error = RS_OK;
+            f->bits_left = left;
+            return s;
+        }
+        cn = &s->cap;
+    }
+}
+
+struct slot *cspace_lookup_slot(struct tcb *t, uint64_t cptr, unsigned depth, struct lookup_fault *f)
+{
+    return cnode_resolve(&t->slots[TCB_SLOT_CSPACE].cap, cptr, depth, depth != 64, f);
+}
+
+struct slot *cspace_lookup_slot_in(struct tcb *t, uint64_t cnode_cptr, uint64_t index, uint64_t depth)
+{
+    if (depth < 1 || depth > 64) return NULL;
+    struct slot *cn = cspace_lookup_slot(t, cnode_cptr, 64, NULL);
+    if (!cn || cn->cap.type != RS_CAP_CNODE) return NULL;
+    return cnode_resolve(&cn->cap, index, (unsigned)depth, true, NULL);
+}
+
+int cap_derive(const struct cap *src, struct cap *out)
+{
+    switch (src->type) {
+    case RS_CAP_NULL:
+    case RS_CAP_UNTYPED: // untyped caps are never copied: their watermark lives in the one cap
+        return RS_ILLEGAL_OPERATION;
+    default:
+        *out = *src;
+        out->flags &= ~CAP_FLAG_MAPPED; // a copy of a mapped frame is not mapped itself
+        if (src->flags & CAP_FLAG_MAPPED) out->w1 = 0, out->small = 0;
+        return RS_OK;
+    }
+}
+
+/* Resolves (index, depth) in the CNode cap `root` for a CNode invocation; arg_index names the
+ * argument in error detail. */
+static struct slot *lookup_arg(struct invocation *inv, const struct cap *root, uint64_t index,
+                               uint64_t depth, unsigned arg_index, int *err)
+{
+    struct lookup_fault f;
+    if (depth < 1 || depth > 64) {
+        *err = inv_error(inv, RS_RANGE_ERROR, arg_index + 1, 1, 64);
+        return NULL;
+    }
+    struct slot *s = cnode_resolve(root, index, (unsigned)depth, true, &f);
+    if (!s) *err = inv_error(inv, f.error, arg_index, f.bits_left, 0);
+    return s;
+}
+
+/* Badge and rights Mint and Mutate apply: rights can only shrink; badges only on unbadged
+ * endpoint/notification caps; for CNodes the "badge" is the new guard (size << 58 | value). */
+static int apply_mint(struct invocation *inv, struct cap *c, uint64_t rights, uint64_t badge)
+{
+    c->rights &= (uint8_t)rights;
+    if (c->type == RS_CAP_ENDPOINT || c->type == RS_CAP_NOTIFICATION) {
+        if (badge && c->w1) return inv_error(inv, RS_ILLEGAL_OPERATION, 5, 0, 0); // badged already
+        if (badge) c->w1 = badge;
+    } else if (c->type == RS_CAP_CNODE) {
+        uint64_t gsize = badge >> 58, gval = badge & ((1ull << 58) - 1);
+        if (gsize + c->bits > 64) return inv_error(inv, RS_RANGE_ERROR, 5, 0, 64 - c->bits);
+        if (gsize < 58 && (gval >> gsize)) return inv_error(inv, RS_RANGE_ERROR, 5, 0, (1ull << gsize) - 1);
+        c->small = (uint32_t)gsize;
+        c->w1 = gval;
+    } else if (badge) {
+        return inv_error(inv, RS_INVALID_ARGUMENT, 5, 0, 0);
+    }
+    return RS_OK;
+}
+
+int cnode_decode(struct invocation *inv)
+{
+    int err = RS_OK;
+    uint64_t label = inv->label;
+    if (label == RS_CNODE_DELETE || label == RS_CNODE_REVOKE) {
+        INV_NEED_ARGS(inv, 2);
+        struct slot *s = lookup_arg(inv, inv->cap, inv_arg(inv, 0), inv_arg(inv, 1), 0, &err);
+        if (!s) return err;
+        if (label == RS_CNODE_DELETE) cdt_delete(s);
+        else cdt_revoke(s), untyped_revoked(s);
+        return RS_OK;
+    }
+    if (label < RS_CNODE_COPY || label > RS_CNODE_MUTATE)
+        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    INV_NEED_ARGS(inv, label == RS_CNODE_COPY || label == RS_CNODE_MOVE ? 4 : label == RS_CNODE_MINT ? 6 : 5);
+    INV_NEED_CAPS(inv, 1);
+    struct cap *src_root = &inv->extra[0]->cap;
+    if (src_root->type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    struct slot *dst = lookup_arg(inv, inv->cap, inv_arg(inv, 0), inv_arg(inv, 1), 0, &err);
+    if (!dst) return err;
+    struct slot *src = lookup_arg(inv, src_root, inv_arg(inv, 2), inv_arg(inv, 3), 2, &err);
+    if (!src) return err;
+    if (!cap_is_null(&dst->cap)) return inv_error(inv, RS_DELETE_FIRST, 0, 0, 0);
+    if (cap_is_null(&src->cap)) return inv_error(inv, RS_FAILED_LOOKUP, 2, 0, 0);
+    if (src == dst) return inv_error(inv, RS_DELETE_FIRST, 0, 0, 0);
+
+    struct cap c = src->cap;
+    if (label == RS_CNODE_COPY || label == RS_CNODE_MINT) {
+        if ((err = cap_derive(&src->cap, &c)) != RS_OK) return inv_error(inv, err, 2, 0, 0);
+    }
+    if (label == RS_CNODE_MINT || label == RS_CNODE_MUTATE) {
+        uint64_t rights = inv_arg(inv, 4);
+        uint64_t badge = label == RS_CNODE_MINT ? inv_arg(inv, 5) : 0;
+        if (rights & ~(uint64_t)RS_RIGHTS_ALL) return inv_error(inv, RS_INVALID_ARGUMENT, 4, 0, 0);
+        if (label == RS_CNODE_MUTATE && inv->length >= 6) badge = inv_arg(inv, 5);
+        if ((err = apply_mint(inv, &c, rights, badge)) != RS_OK) return err;
+        // Mutate changes a cap in place of its original: only if nothing was derived from it
+        if (label == RS_CNODE_MUTATE && cdt_has_children(src))
+            return inv_error(inv, RS_REVOKE_FIRST, 2, 0, 0);
+    }
+    // invoke: cannot fail from here on
+    if (label == RS_CNODE_COPY || label == RS_CNODE_MINT) {
+        dst->cap = c;
+        cdt_insert(src, dst);
+    } else {
+        cdt_move(src, dst);
+        dst->cap = c;
+    }
+    return RS_OK;
+}

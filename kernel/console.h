@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* Kernel console (serial) and formatted printing. */
+#pragma once
+#include <stdarg.h>
+#include <stddef.h>
+
+void console_init(void);
+void console_putc(char c);
+int console_getc(void); /* -1 when no byte is waiting */
+
+/* printf subset: %d %i %u %x %lx %llx %lu %ld %p %s %c %%, with width and '0' padding. */
+void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void kvprintf(const char *fmt, va_list ap);
+/* Formats into buf (always NUL-terminated); returns the length it would have had. */
+int ksnprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+_Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Kernel-internal invariants only: user input must never reach an assert. */
+#define kassert(c) ((c) ? (void)0 : panic("assertion '%s' failed at %s:%d", #c, __FILE__, __LINE__))

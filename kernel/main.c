@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+// kernel_main: the boot sequence, from the boot loader's hand-off to the first user thread.
+#include "console.h"
+#include "boot_root.h"
+#include "sched.h"
+#include "arch/x86_64/arch.h"
+
+#define TICK_US 10000
+
+static struct boot_info boot_info;
+
+static void print_cpu(void)
+{
+    const struct cpu_features *f = &cpu_features;
+    kprintf("cpu: %s '%s'\n", f->vendor, f->brand);
+    if (f->svm)
+        kprintf("cpu: virtualisation: AMD SVM%s (%u ASIDs)\n", f->npt ? " with NPT" : " without NPT", f->svm_asids);
+    else if (f->vmx)
+        kprintf("cpu: virtualisation: Intel VMX%s%s%s\n", f->ept ? " with EPT" : " without EPT",
+                f->vpid ? ", VPID" : "", f->unrestricted ? ", unrestricted guest" : "");
+    else
+        kprintf("cpu: virtualisation: none\n");
+}
+
+static void print_boot_info(const struct boot_info *bi)
+{
+    uint64_t total = 0;
+    kprintf("boot: loader %s, command line '%s'\n", bi->loader, bi->cmdline);
+    for (int i = 0; i < bi->ram_count; i++) {
+        kprintf("mem: %016lx-%016lx usable\n", bi->ram[i].base, bi->ram[i].base + bi->ram[i].size - 1);
+        total += bi->ram[i].size;
+    }
+    kprintf("mem: %lu MiB usable\n", total >> 20);
+    for (int i = 0; i < bi->module_count; i++)
+        kprintf("module %d: '%s' at %lx, %lu bytes\n", i, bi->modules[i].name, bi->modules[i].base,
+                bi->modules[i].size);
+}
+
+_Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
+{
+    console_init();
+    kprintf("\nResurgo microkernel (x86-64)\n");
+    arch_parse_boot_info(magic, info_pa, &boot_info);
+    print_boot_info(&boot_info);
+    arch_cpu_probe();
+    print_cpu();
+    arch_gdt_init();
+    arch_syscall_init();
+    boot_memory_init(&boot_info);
+    arch_paging_init(boot_max_phys(), boot_alloc_page);
+    arch_pic_init();
+    arch_timer_init(TICK_US);
+    boot_create_root(&boot_info);
+    sched_exit_kernel();
+}

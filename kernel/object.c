@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+// Object lifecycle: what Retype initialises, and what the derivation tree's deletion calls when
+// a cap (or the last cap of an object) goes away.
+#include "object.h"
+#include "cdt.h"
+#include "tcb.h"
+#include "endpoint.h"
+#include "notification.h"
+#include "cnode.h"
+#include "vspace.h"
+#include "irq.h"
+#include "kstring.h"
+#include "arch/x86_64/arch.h"
+
+static uint8_t cap_type_of(unsigned obj_type)
+{
+    static const uint8_t map[RS_OBJ_TYPE_COUNT] = {
+        [RS_OBJ_UNTYPED] = RS_CAP_UNTYPED,         [RS_OBJ_TCB] = RS_CAP_TCB,
+        [RS_OBJ_ENDPOINT] = RS_CAP_ENDPOINT,       [RS_OBJ_NOTIFICATION] = RS_CAP_NOTIFICATION,
+        [RS_OBJ_CNODE] = RS_CAP_CNODE,             [RS_OBJ_FRAME] = RS_CAP_FRAME,
+        [RS_OBJ_LARGE_FRAME] = RS_CAP_FRAME,       [RS_OBJ_PAGE_TABLE] = RS_CAP_PAGE_TABLE,
+        [RS_OBJ_PAGE_DIRECTORY] = RS_CAP_PAGE_DIRECTORY, [RS_OBJ_PDPT] = RS_CAP_PDPT,
+        [RS_OBJ_VSPACE] = RS_CAP_VSPACE,           [RS_OBJ_VCPU] = RS_CAP_VCPU,
+        [RS_OBJ_GUEST_SPACE] = RS_CAP_GUEST_SPACE,
+    };
+    return map[obj_type];
+}
+
+int object_prepare_check(unsigned type, uint64_t count)
+{
+    if (type == RS_OBJ_VSPACE && vspace_free_asids() < count) return RS_NOT_ENOUGH_MEMORY;
+    return RS_OK;
+}
+
+bool object_virt_supported(void) { return false; }
+
+struct cap object_create(unsigned type, unsigned bits, uint64_t obj, bool device)
+{
+    struct cap c = {.type = cap_type_of(type), .rights = RS_RIGHTS_ALL, .obj = obj};
+    uint64_t size = 0;
+    switch (type) {
+    case RS_OBJ_UNTYPED: size = 0; c.bits = (uint8_t)bits; break; // its memory is zeroed when used
+    case RS_OBJ_FRAME: size = 4096; c.bits = 12; break;
+    case RS_OBJ_LARGE_FRAME: size = 1ull << 21; c.bits = 21; break;
+    case RS_OBJ_CNODE: size = 1ull << (bits + RS_SLOT_BITS); c.bits = (uint8_t)bits; break;
+    case RS_OBJ_TCB: size = 1u << RS_TCB_BITS; break;
+    case RS_OBJ_ENDPOINT: size = 1u << RS_ENDPOINT_BITS; break;
+    case RS_OBJ_NOTIFICATION: size = 1u << RS_NOTIFICATION_BITS; break;
+    default: size = 4096; break;
+    }
+    if (device) c.flags |= CAP_FLAG_DEVICE;
+    if (!device && size) memset((void *)obj, 0, size);
+    if (type == RS_OBJ_TCB) tcb_init((struct tcb *)obj);
+    if (type == RS_OBJ_VSPACE) {
+        uint32_t asid;
+        vspace_init((void *)obj, &asid);
+        c.small = asid;
+    }
+    return c;
+}
+
+struct slot_array object_finalise(struct cap *c)
+{
+    struct slot_array none = {0, 0};
+    switch (c->type) {
+    case RS_CAP_TCB: {
+        struct tcb *t = (struct tcb *)c->obj;
+        tcb_finalise(t);
+        return (struct slot_array){t->slots, TCB_SLOT_COUNT};
+    }
+    case RS_CAP_CNODE:
+        return (struct slot_array){(struct slot *)c->obj, 1ull << c->bits};
+    case RS_CAP_ENDPOINT:
+        endpoint_finalise((struct endpoint *)c->obj);
+        return none;
+    case RS_CAP_NOTIFICATION:
+        notification_finalise((struct notification *)c->obj);
+        return none;
+    case RS_CAP_VSPACE:
+        vspace_finalise(c);
+        return none;
+    case RS_CAP_IRQ_HANDLER:
+        return irq_finalise(c->small);
+    default:
+        return none;
+    }
+}
+
+void object_cap_deleted(struct cap *c)
+{
+    if (c->flags & CAP_FLAG_MAPPED) vspace_unmap_cap(c);
+}

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// Kernel printing and panic, on top of the shared formatter and the serial console.
+#include "console.h"
+#include "fmt.h"
+#include "arch/x86_64/cpu.h"
+
+static void console_out(char c, void *arg)
+{
+    (void)arg;
+    console_putc(c);
+}
+
+void kvprintf(const char *fmt, va_list ap) { fmt_format(console_out, NULL, fmt, ap); }
+
+void kprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    kvprintf(fmt, ap);
+    va_end(ap);
+}
+
+int ksnprintf(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = fmt_vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    return len;
+}
+
+_Noreturn void panic(const char *fmt, ...)
+{
+    va_list ap;
+    irq_disable();
+    kprintf("\nKERNEL PANIC: ");
+    va_start(ap, fmt);
+    kvprintf(fmt, ap);
+    va_end(ap);
+    kprintf("\n");
+    for (;;) cpu_halt();
+}

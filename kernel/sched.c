@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+// The scheduler: runnable threads wait in one FIFO queue per priority; a bitmap finds the
+// highest non-empty queue in two bit scans. The running thread stays at the head of its queue.
+#include "sched.h"
+#include "console.h"
+#include "vspace.h"
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
+
+struct tcb *cur;
+static struct tcb *queue_head[SCHED_PRIOS], *queue_tail[SCHED_PRIOS];
+static uint64_t prio_bitmap[SCHED_PRIOS / 64];
+static uint64_t prio_bitmap_top; /* bit i set: prio_bitmap[i] non-zero */
+
+void sched_enqueue(struct tcb *t, bool at_head)
+{
+    unsigned p = t->prio;
+    if (at_head) {
+        t->sched_prev = NULL;
+        t->sched_next = queue_head[p];
+        if (queue_head[p]) queue_head[p]->sched_prev = t;
+        else queue_tail[p] = t;
+        queue_head[p] = t;
+    } else {
+        t->sched_next = NULL;
+        t->sched_prev = queue_tail[p];
+        if (queue_tail[p]) queue_tail[p]->sched_next = t;
+        else queue_head[p] = t;
+        queue_tail[p] = t;
+    }
+    prio_bitmap[p / 64] |= 1ull << (p % 64);
+    prio_bitmap_top |= 1ull << (p / 64);
+}
+
+void sched_dequeue(struct tcb *t)
+{
+    unsigned p = t->prio;
+    if (t->sched_prev) t->sched_prev->sched_next = t->sched_next;
+    else if (queue_head[p] == t) queue_head[p] = t->sched_next;
+    else return; // not queued
+    if (t->sched_next) t->sched_next->sched_prev = t->sched_prev;
+    else queue_tail[p] = t->sched_prev;
+    t->sched_next = t->sched_prev = NULL;
+    if (!queue_head[p]) {
+        prio_bitmap[p / 64] &= ~(1ull << (p % 64));
+        if (!prio_bitmap[p / 64]) prio_bitmap_top &= ~(1ull << (p / 64));
+    }
+}
+
+void sched_make_runnable(struct tcb *t, bool at_head)
+{
+    if (t->state == TS_RUNNABLE) return;
+    t->state = TS_RUNNABLE;
+    sched_enqueue(t, at_head);
+}
+
+struct tcb *sched_pick(void)
+{
+    if (!prio_bitmap_top) return NULL;
+    unsigned hi = 63 - __builtin_clzll(prio_bitmap_top);
+    unsigned p = hi * 64 + (63 - __builtin_clzll(prio_bitmap[hi]));
+    return queue_head[p];
+}
+
+void sched_tick(void)
+{
+    if (!cur || cur->state != TS_RUNNABLE) return;
+    if (++cur->time_slice < SCHED_TIME_SLICE) return;
+    cur->time_slice = 0;
+    sched_dequeue(cur);
+    sched_enqueue(cur, false);
+}
+
+void sched_set_prio(struct tcb *t, uint8_t prio)
+{
+    bool queued = t->state == TS_RUNNABLE;
+    if (queued) sched_dequeue(t);
+    t->prio = prio;
+    if (queued) sched_enqueue(t, false);
+}
+
+/* Switches the machine to thread t: its address space, its entry stack and its TLS base. */
+static bool switch_to(struct tcb *t)
+{
+    uint64_t pml4 = vspace_root_phys(&t->slots[TCB_SLOT_VSPACE].cap);
+    if (!pml4) return false;
+    cur = t;
+    extern uint64_t cur_ctx_top;
+    cur_ctx_top = (uint64_t)&t->ctx + CTX_FRAME_END;
+    arch_set_kernel_entry_stack(cur_ctx_top);
+    arch_switch_vspace(pml4);
+    static uint64_t fs_loaded;
+    if (t->ctx.fs_base != fs_loaded) {
+        wrmsr(MSR_FS_BASE, t->ctx.fs_base);
+        fs_loaded = t->ctx.fs_base;
+    }
+    return true;
+}
+
+_Noreturn void sched_exit_kernel(void)
+{
+    for (;;) {
+        struct tcb *t = sched_pick();
+        if (!t) {
+            cur = NULL;
+            arch_idle_wait(); // returns after an interrupt was handled
+            continue;
+        }
+        if (!switch_to(t)) {
+            // a thread without an address space cannot run: stop it until reconfigured
+            kprintf("sched: thread '%s' has no VSpace; stopped\n", t->name);
+            sched_dequeue(t);
+            t->state = TS_INACTIVE;
+            continue;
+        }
+        arch_restore_user(&t->ctx);
+    }
+}

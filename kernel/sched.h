@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* Preemptive fixed-priority round-robin scheduler: 256 priorities, a bitmap of non-empty queues. */
+#pragma once
+#include "tcb.h"
+
+#define SCHED_PRIOS      256
+#define SCHED_TIME_SLICE 5 /* ticks */
+
+/* Adds a runnable thread at the tail (or head: it runs before its equals) of its queue. */
+void sched_enqueue(struct tcb *t, bool at_head);
+void sched_dequeue(struct tcb *t);
+/* Sets t runnable and queues it; a no-op if it is already runnable. */
+void sched_make_runnable(struct tcb *t, bool at_head);
+/* The highest-priority runnable thread, or NULL. */
+struct tcb *sched_pick(void);
+/* Timer tick: charges the running thread and rotates its queue when its slice is used up. */
+void sched_tick(void);
+/* Changes a thread's priority, requeuing it if it is runnable. */
+void sched_set_prio(struct tcb *t, uint8_t prio);
+/* Leaves the kernel: runs the best runnable thread (or idles until one appears). */
+_Noreturn void sched_exit_kernel(void);

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+// System call dispatch: the kernel's one entry from user code. Looks up the cap named in rdi and
+// turns the call into IPC (endpoints, notifications) or an invocation of a kernel object.
+#include "tcb.h"
+#include "sched.h"
+#include "cnode.h"
+#include "endpoint.h"
+#include "notification.h"
+#include "invoke.h"
+#include "console.h"
+#include "arch/x86_64/arch.h"
+#include <resurgo/syscall.h>
+#include <resurgo/fault.h>
+
+static void set_error(struct tcb *t, int err, uint64_t d0, uint64_t d1)
+{
+    t->ctx.rax = err;
+    t->ctx.rsi = rs_msginfo(0, 0, 0, 2);
+    t->ctx.rdx = d0;
+    t->ctx.r8 = d1;
+}
+
+/* Looks up the cap a syscall names; on failure reports RS_FAILED_LOOKUP to t. */
+static struct slot *lookup_or_fail(struct tcb *t)
+{
+    struct lookup_fault f;
+    struct slot *s = cspace_lookup_slot(t, t->ctx.rdi, 64, &f);
+    if (s && !cap_is_null(&s->cap)) return s;
+    set_error(t, RS_FAILED_LOOKUP, 0, s ? 0 : f.bits_left);
+    return NULL;
+}
+
+static void do_invocation(struct tcb *t, struct slot *s, uint64_t info, bool is_call)
+{
+    struct invocation inv = {
+        .caller = t,
+        .slot = s,
+        .cap = &s->cap,
+        .label = rs_msginfo_label(info),
+        .length = rs_msginfo_length(info),
+    };
+    unsigned extra = rs_msginfo_extra_caps(info);
+    struct rs_ipc_buffer *b = tcb_ipc_buffer(t);
+    if ((extra || inv.length > RS_MSG_REG_COUNT) && !b) {
+        set_error(t, RS_BAD_ADDRESS, 0, 0); // arguments announced in a buffer the thread lacks
+        return;
+    }
+    for (unsigned i = 0; i < extra; i++) {
+        struct slot *e = cspace_lookup_slot(t, b->caps_or_badges[i], 64, NULL);
+        if (!e || cap_is_null(&e->cap)) {
+            set_error(t, RS_INVALID_CAPABILITY, i + 1, 0);
+            return;
+        }
+        inv.extra[inv.extra_count++] = e;
+    }
+    int err = invoke_cap(&inv);
+    if (inv.no_reply) return;
+    t->ctx.rax = err;
+    t->ctx.rsi = is_call ? rs_msginfo(0, 0, 0, inv.out_length) : 0;
+}
+
+static void handle_send(struct tcb *t, bool blocking, bool is_call)
+{
+    uint64_t info = t->ctx.rsi;
+    if (rs_msginfo_length(info) > RS_MSG_MAX_LENGTH) {
+        set_error(t, RS_TRUNCATED_MESSAGE, RS_MSG_MAX_LENGTH, rs_msginfo_length(info));
+        return;
+    }
+    struct slot *s = lookup_or_fail(t);
+    if (!s) return;
+    struct cap *c = &s->cap;
+    switch (c->type) {
+    case RS_CAP_ENDPOINT:
+        if (!(c->rights & RS_RIGHT_WRITE)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
+        if (rs_msginfo_length(info) > RS_MSG_REG_COUNT && !tcb_ipc_buffer(t))
+            return set_error(t, RS_BAD_ADDRESS, 0, 0);
+        endpoint_send(c, t, blocking, is_call);
+        return;
+    case RS_CAP_NOTIFICATION:
+        if (!(c->rights & RS_RIGHT_WRITE)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
+        notification_signal((struct notification *)c->obj, c->w1);
+        t->ctx.rax = RS_OK;
+        return;
+    default:
+        do_invocation(t, s, info, is_call);
+    }
+}
+
+static void handle_recv(struct tcb *t, bool blocking)
+{
+    struct slot *s = lookup_or_fail(t);
+    if (!s) return;
+    struct cap *c = &s->cap;
+    if (c->type != RS_CAP_ENDPOINT && c->type != RS_CAP_NOTIFICATION)
+        return set_error(t, RS_INVALID_CAPABILITY, 0, 0);
+    if (!(c->rights & RS_RIGHT_READ)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
+    if (c->type == RS_CAP_ENDPOINT) {
+        endpoint_recv(c, t, blocking);
+        return;
+    }
+    struct notification *n = (struct notification *)c->obj;
+    if (n->bound && n->bound != t) return set_error(t, RS_ILLEGAL_OPERATION, 0, 0);
+    notification_wait(n, t, blocking);
+}
+
+static void unknown_syscall(struct tcb *t)
+{
+    if (t->slots[TCB_SLOT_FAULT_EP].cap.type != RS_CAP_ENDPOINT) {
+        // no handler to emulate it: the caller just gets an error
+        set_error(t, RS_BAD_SYSCALL, 0, RS_SYSCALL_HIGHEST);
+        return;
+    }
+    t->fault.type = RS_FAULT_UNKNOWN_SYSCALL;
+    tcb_raise_fault(t);
+}
+
+_Noreturn void syscall_dispatch(void)
+{
+    struct tcb *t = cur;
+    switch (t->ctx.rax) {
+    case RS_SYS_CALL: handle_send(t, true, true); break;
+    case RS_SYS_SEND: handle_send(t, true, false); break;
+    case RS_SYS_NBSEND: handle_send(t, false, false); break;
+    case RS_SYS_RECV: handle_recv(t, true); break;
+    case RS_SYS_NBRECV: handle_recv(t, false); break;
+    case RS_SYS_REPLY:
+        endpoint_reply(t);
+        t->ctx.rax = RS_OK;
+        break;
+    case RS_SYS_REPLY_RECV:
+        endpoint_reply(t);
+        handle_recv(t, true);
+        break;
+    case RS_SYS_YIELD:
+        sched_dequeue(t);
+        sched_enqueue(t, false);
+        t->ctx.rax = RS_OK;
+        break;
+    case RS_SYS_DEBUG_PUTCHAR:
+        console_putc((char)t->ctx.rdi);
+        t->ctx.rax = RS_OK;
+        break;
+    case RS_SYS_DEBUG_GETCHAR:
+        t->ctx.rdi = (uint64_t)(int64_t)console_getc();
+        t->ctx.rax = RS_OK;
+        break;
+    case RS_SYS_DEBUG_SHUTDOWN:
+        arch_shutdown();
+        break;
+    case RS_SYS_DEBUG_CAP_TYPE: {
+        struct slot *s = cspace_lookup_slot(t, t->ctx.rdi, 64, NULL);
+        t->ctx.rdi = s ? s->cap.type : RS_CAP_NULL;
+        t->ctx.rax = RS_OK;
+        break;
+    }
+    default:
+        unknown_syscall(t);
+    }
+    sched_exit_kernel();
+}

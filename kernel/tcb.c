@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: MIT
+// Threads: lifecycle (suspend, resume, destruction), faults, and the TCB invocations.
+#include "tcb.h"
+#include "sched.h"
+#include "endpoint.h"
+#include "notification.h"
+#include "cnode.h"
+#include "cdt.h"
+#include "invoke.h"
+#include "console.h"
+#include "kstring.h"
+#include "arch/x86_64/arch.h"
+#include <resurgo/invocation.h>
+#include <resurgo/ipcbuf.h>
+
+#define IPC_BUFFER_ALIGN 1024
+
+void tcb_init(struct tcb *t)
+{
+    t->ctx.cs = GDT_USER_CS;
+    t->ctx.ss = GDT_USER_DS;
+    t->ctx.rflags = 0x202;
+    t->state = TS_INACTIVE;
+}
+
+struct rs_ipc_buffer *tcb_ipc_buffer(struct tcb *t)
+{
+    const struct cap *c = &t->slots[TCB_SLOT_IPCBUF].cap;
+    if (c->type != RS_CAP_FRAME) return NULL;
+    return (struct rs_ipc_buffer *)(c->obj + (t->ipc_buffer_vaddr & ((1ull << c->bits) - 1)));
+}
+
+void tcb_cancel_ipc(struct tcb *t)
+{
+    switch (t->state) {
+    case TS_BLOCKED_SEND:
+    case TS_BLOCKED_RECV:
+        endpoint_dequeue(t->blocked_on, t);
+        break;
+    case TS_BLOCKED_NTFN:
+        notification_dequeue(t->blocked_on, t);
+        break;
+    case TS_BLOCKED_REPLY:
+        if (t->replier) t->replier->reply_to = NULL;
+        t->replier = NULL;
+        break;
+    default:
+        break;
+    }
+}
+
+void tcb_fail_syscall(struct tcb *t, int error)
+{
+    t->ctx.rax = error;
+    t->ctx.rsi = 0;
+    t->ctx.rdi = 0;
+    sched_make_runnable(t, false);
+}
+
+void tcb_suspend(struct tcb *t)
+{
+    tcb_cancel_ipc(t);
+    if (t->reply_to) endpoint_drop_reply(t);
+    sched_dequeue(t);
+    t->state = TS_INACTIVE;
+    t->in_fault_ipc = 0;
+}
+
+void tcb_resume(struct tcb *t)
+{
+    if (t->state != TS_INACTIVE) return;
+    sched_make_runnable(t, false);
+}
+
+void tcb_finalise(struct tcb *t)
+{
+    tcb_suspend(t);
+    if (t->bound_ntfn) notification_unbind(t->bound_ntfn);
+}
+
+void tcb_raise_fault(struct tcb *t)
+{
+    struct cap *ep = &t->slots[TCB_SLOT_FAULT_EP].cap;
+    if (ep->type != RS_CAP_ENDPOINT) {
+        kprintf("fault: thread '%s' type %u ip %lx addr %lx: no fault handler, stopped\n", t->name,
+                t->fault.type, t->fault.w[0], t->fault.w[1]);
+        sched_dequeue(t);
+        t->state = TS_INACTIVE;
+        return;
+    }
+    t->in_fault_ipc = 1;
+    endpoint_send(ep, t, true, true);
+}
+
+void tcb_get_regs(const struct tcb *t, uint64_t r[RS_REG_COUNT])
+{
+    const struct user_context *c = &t->ctx;
+    uint64_t v[RS_REG_COUNT] = {c->rip, c->rsp, c->rflags, c->rax, c->rbx, c->rcx, c->rdx,
+                                c->rsi, c->rdi, c->rbp, c->r8,  c->r9,  c->r10, c->r11,
+                                c->r12, c->r13, c->r14, c->r15, c->fs_base};
+    memcpy(r, v, sizeof(v));
+}
+
+static bool user_address_ok(uint64_t a) { return a < USER_TOP; }
+
+/* Writes n registers in RS_REG order; addresses must be user ones, flags are sanitised. */
+static void set_regs(struct tcb *t, const uint64_t *r, unsigned n)
+{
+    struct user_context *c = &t->ctx;
+    uint64_t *dst[RS_REG_COUNT] = {&c->rip, &c->rsp, &c->rflags, &c->rax, &c->rbx, &c->rcx, &c->rdx,
+                                   &c->rsi, &c->rdi, &c->rbp, &c->r8,  &c->r9,  &c->r10, &c->r11,
+                                   &c->r12, &c->r13, &c->r14, &c->r15, &c->fs_base};
+    for (unsigned i = 0; i < n && i < RS_REG_COUNT; i++) *dst[i] = r[i];
+    // user may change only the arithmetic flags, TF, DF; IF is always on
+    c->rflags = (c->rflags & 0xDD5) | 0x202;
+    c->vector = 0; // every register matters now: leave by iret, not sysret
+}
+
+static uint64_t msg_word(struct tcb *t, struct rs_ipc_buffer *b, unsigned i)
+{
+    switch (i) {
+    case 0: return t->ctx.rdx;
+    case 1: return t->ctx.r8;
+    case 2: return t->ctx.r9;
+    case 3: return t->ctx.r10;
+    default: return b ? b->mr[i] : 0;
+    }
+}
+
+void tcb_fault_reply(struct tcb *t, struct tcb *handler)
+{
+    uint64_t info = handler->ctx.rsi;
+    unsigned len = rs_msginfo_length(info);
+    struct rs_ipc_buffer *b = tcb_ipc_buffer(handler);
+    t->in_fault_ipc = 0;
+    if (rs_msginfo_label(info) != 0) { // the handler chose to leave the thread stopped
+        t->state = TS_INACTIVE;
+        return;
+    }
+    if (len > RS_REG_COUNT) len = RS_REG_COUNT;
+    if (!b && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
+    uint64_t regs[RS_REG_COUNT];
+    tcb_get_regs(t, regs);
+    for (unsigned i = 0; i < len; i++) regs[i] = msg_word(handler, b, i);
+    if (t->fault.type != RS_FAULT_UNKNOWN_SYSCALL && len > 2) len = 2; // ip and sp only
+    if (len && user_address_ok(regs[RS_REG_RIP]) && user_address_ok(regs[RS_REG_FS_BASE]))
+        set_regs(t, regs, len);
+    t->fault.type = RS_FAULT_NONE;
+    sched_make_runnable(t, false);
+}
+
+/* Replaces the cap in one of t's own slots by a derived copy of `src` (NULL: empty it).
+ * Refuses to drop the last cap of an object, so that Configure never destroys anything. */
+static int check_replace(struct invocation *inv, struct tcb *t, enum tcb_slot which, unsigned capi)
+{
+    struct slot *old = &t->slots[which];
+    if (!cap_is_null(&old->cap) && cdt_is_final(old) && cap_has_object(&old->cap))
+        return inv_error(inv, RS_REVOKE_FIRST, capi, 0, 0);
+    return RS_OK;
+}
+
+static void do_replace(struct tcb *t, enum tcb_slot which, struct slot *src)
+{
+    struct slot *dst = &t->slots[which];
+    cdt_delete(dst);
+    if (!src) return;
+    cap_derive(&src->cap, &dst->cap);
+    cdt_insert(src, dst);
+}
+
+static int decode_configure(struct invocation *inv, struct tcb *t)
+{
+    INV_NEED_ARGS(inv, 2);
+    INV_NEED_CAPS(inv, 2);
+    uint64_t guard = inv_arg(inv, 0), ipcbuf = inv_arg(inv, 1);
+    struct slot *cs = inv->extra[0], *vs = inv->extra[1], *buf = inv->extra_count > 2 ? inv->extra[2] : NULL;
+    (void)guard;
+    if (cs->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    if (vs->cap.type != RS_CAP_VSPACE) return inv_error(inv, RS_INVALID_CAPABILITY, 2, 0, 0);
+    if (buf) {
+        if (buf->cap.type != RS_CAP_FRAME || buf->cap.bits != 12 || (buf->cap.flags & CAP_FLAG_DEVICE))
+            return inv_error(inv, RS_INVALID_CAPABILITY, 3, 0, 0);
+        if (!(buf->cap.rights & RS_RIGHT_WRITE)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 3, 0, 0);
+        if (ipcbuf % IPC_BUFFER_ALIGN) return inv_error(inv, RS_ALIGNMENT_ERROR, 1, IPC_BUFFER_ALIGN, 0);
+        if (!user_address_ok(ipcbuf)) return inv_error(inv, RS_RANGE_ERROR, 1, 0, USER_TOP - 1);
+    }
+    int err;
+    if ((err = check_replace(inv, t, TCB_SLOT_CSPACE, 1)) || (err = check_replace(inv, t, TCB_SLOT_VSPACE, 2)) ||
+        (err = check_replace(inv, t, TCB_SLOT_IPCBUF, 3)))
+        return err;
+    do_replace(t, TCB_SLOT_CSPACE, cs);
+    do_replace(t, TCB_SLOT_VSPACE, vs);
+    do_replace(t, TCB_SLOT_IPCBUF, buf);
+    t->ipc_buffer_vaddr = buf ? ipcbuf : 0;
+    return RS_OK;
+}
+
+static int decode_prio(struct invocation *inv, struct tcb *t, bool mcp)
+{
+    INV_NEED_ARGS(inv, 1);
+    INV_NEED_CAPS(inv, 1);
+    struct cap *auth = &inv->extra[0]->cap;
+    if (auth->type != RS_CAP_TCB) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    uint64_t p = inv_arg(inv, 0), max = ((struct tcb *)auth->obj)->mcp;
+    if (p > max) return inv_error(inv, RS_RANGE_ERROR, 0, 0, max);
+    if (mcp) t->mcp = (uint8_t)p;
+    else sched_set_prio(t, (uint8_t)p);
+    return RS_OK;
+}
+
+static int decode_registers(struct invocation *inv, struct tcb *t, bool write)
+{
+    INV_NEED_ARGS(inv, 2);
+    uint64_t flag = inv_arg(inv, 0), n = inv_arg(inv, 1);
+    if (t == inv->caller) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    if (n > RS_REG_COUNT) return inv_error(inv, RS_RANGE_ERROR, 1, 0, RS_REG_COUNT);
+    uint64_t regs[RS_REG_COUNT];
+    tcb_get_regs(t, regs);
+    if (!write) {
+        if (flag) tcb_suspend(t);
+        for (unsigned i = 0; i < n; i++) inv_result(inv, i, regs[i]);
+        return RS_OK;
+    }
+    INV_NEED_ARGS(inv, 2 + n);
+    for (unsigned i = 0; i < n; i++) regs[i] = inv_arg(inv, 2 + i);
+    if (n > RS_REG_RIP && !user_address_ok(regs[RS_REG_RIP])) return inv_error(inv, RS_INVALID_ARGUMENT, 2, 0, 0);
+    if (n > RS_REG_FS_BASE && !user_address_ok(regs[RS_REG_FS_BASE]))
+        return inv_error(inv, RS_INVALID_ARGUMENT, 2 + RS_REG_FS_BASE, 0, 0);
+    set_regs(t, regs, (unsigned)n);
+    if (flag) tcb_resume(t);
+    return RS_OK;
+}
+
+int tcb_decode(struct invocation *inv)
+{
+    struct tcb *t = (struct tcb *)inv->cap->obj;
+    switch (inv->label) {
+    case RS_TCB_CONFIGURE:
+        return decode_configure(inv, t);
+    case RS_TCB_SET_PRIORITY:
+        return decode_prio(inv, t, false);
+    case RS_TCB_SET_MCP:
+        return decode_prio(inv, t, true);
+    case RS_TCB_SET_FAULT_HANDLER: {
+        struct slot *ep = inv->extra_count ? inv->extra[0] : NULL;
+        if (ep && ep->cap.type != RS_CAP_ENDPOINT) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+        if (ep && !(ep->cap.rights & RS_RIGHT_WRITE)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
+        int err = check_replace(inv, t, TCB_SLOT_FAULT_EP, 1);
+        if (err) return err;
+        do_replace(t, TCB_SLOT_FAULT_EP, ep);
+        return RS_OK;
+    }
+    case RS_TCB_READ_REGISTERS:
+        return decode_registers(inv, t, false);
+    case RS_TCB_WRITE_REGISTERS:
+        return decode_registers(inv, t, true);
+    case RS_TCB_SUSPEND:
+        tcb_suspend(t);
+        if (t == inv->caller) inv->no_reply = true;
+        return RS_OK;
+    case RS_TCB_RESUME:
+        tcb_resume(t);
+        return RS_OK;
+    case RS_TCB_BIND_NOTIFICATION: {
+        INV_NEED_CAPS(inv, 1);
+        struct cap *n = &inv->extra[0]->cap;
+        if (n->type != RS_CAP_NOTIFICATION) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+        struct notification *ntfn = (struct notification *)n->obj;
+        if (t->bound_ntfn || ntfn->bound) return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0);
+        notification_bind(ntfn, t);
+        return RS_OK;
+    }
+    case RS_TCB_UNBIND_NOTIFICATION:
+        if (!t->bound_ntfn) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+        notification_unbind(t->bound_ntfn);
+        return RS_OK;
+    case RS_TCB_SET_TLS_BASE:
+        INV_NEED_ARGS(inv, 1);
+        if (!user_address_ok(inv_arg(inv, 0))) return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);
+        t->ctx.fs_base = inv_arg(inv, 0);
+        return RS_OK;
+    case RS_TCB_SET_NAME: {
+        INV_NEED_ARGS(inv, 2);
+        uint64_t w[2] = {inv_arg(inv, 0), inv_arg(inv, 1)};
+        memcpy(t->name, w, 15);
+        t->name[15] = 0;
+        return RS_OK;
+    }
+    default:
+        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    }
+}

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT
+// Interrupts and exceptions: user exceptions become faults for the thread's handler, device
+// interrupts go to their notification, the timer drives the scheduler. A CPU exception in the
+// kernel itself is a kernel bug: dump and stop.
+#include "tcb.h"
+#include "sched.h"
+#include "irq.h"
+#include "console.h"
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/cpu.h"
+#include <resurgo/fault.h>
+
+uint64_t kernel_ticks;
+
+static bool handle_interrupt(uint64_t vector)
+{
+    if (vector == TIMER_VECTOR) {
+        kernel_ticks++;
+        arch_timer_eoi();
+        sched_tick();
+        return true;
+    }
+    if (vector >= IRQ_VECTOR_BASE && vector < IRQ_VECTOR_BASE + IRQ_COUNT) {
+        irq_deliver((unsigned)(vector - IRQ_VECTOR_BASE));
+        return true;
+    }
+    return vector == SPURIOUS_VECTOR || vector == IRQ_VECTOR_BASE + 7; // spurious PIC/LAPIC
+}
+
+_Noreturn void trap_from_user(struct user_context *ctx)
+{
+    struct tcb *t = cur;
+    if (!handle_interrupt(ctx->vector)) {
+        struct fault_info *f = &t->fault;
+        if (ctx->vector == 14) {
+            f->type = RS_FAULT_VM;
+            f->w[0] = ctx->rip;
+            f->w[1] = read_cr2();
+            f->w[2] = (ctx->error >> 4) & 1; // instruction fetch
+            f->w[3] = ctx->error;
+            f->w[4] = 0;
+        } else {
+            f->type = RS_FAULT_USER_EXCEPTION;
+            f->w[0] = ctx->rip;
+            f->w[1] = ctx->rsp;
+            f->w[2] = ctx->rflags;
+            f->w[3] = ctx->vector;
+            f->w[4] = ctx->error;
+        }
+        tcb_raise_fault(t);
+    }
+    sched_exit_kernel();
+}
+
+void trap_from_kernel(struct user_context *frame)
+{
+    if (handle_interrupt(frame->vector)) return;
+    kprintf("\nKERNEL PANIC: CPU exception %lu (error %lx) in the kernel, cr2 %lx\n", frame->vector,
+            frame->error, read_cr2());
+    arch_dump_context(frame);
+    panic("unrecoverable kernel exception");
+}

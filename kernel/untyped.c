@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// Untyped_Retype: checks type, size, count, destination slots and room, then creates objects
+// and their caps as children of the untyped (so that revoking it destroys them all).
+#include "untyped.h"
+#include "object.h"
+#include "cnode.h"
+#include "cdt.h"
+#include "kstring.h"
+#include <resurgo/invocation.h>
+
+uint64_t object_size(unsigned type, unsigned bits)
+{
+    switch (type) {
+    case RS_OBJ_UNTYPED:
+        return bits >= RS_MIN_UNTYPED_BITS && bits <= RS_MAX_UNTYPED_BITS ? 1ull << bits : 0;
+    case RS_OBJ_TCB: return 1ull << RS_TCB_BITS;
+    case RS_OBJ_ENDPOINT: return 1ull << RS_ENDPOINT_BITS;
+    case RS_OBJ_NOTIFICATION: return 1ull << RS_NOTIFICATION_BITS;
+    case RS_OBJ_CNODE: return bits >= 1 && bits <= RS_MAX_CNODE_RADIX ? 1ull << (bits + RS_SLOT_BITS) : 0;
+    case RS_OBJ_FRAME:
+    case RS_OBJ_PAGE_TABLE:
+    case RS_OBJ_PAGE_DIRECTORY:
+    case RS_OBJ_PDPT:
+    case RS_OBJ_VSPACE:
+    case RS_OBJ_GUEST_SPACE: return 1ull << 12;
+    case RS_OBJ_LARGE_FRAME: return 1ull << 21;
+    case RS_OBJ_VCPU: return 1ull << RS_VCPU_BITS;
+    default: return 0;
+    }
+}
+
+void untyped_revoked(struct slot *s)
+{
+    if (s->cap.type == RS_CAP_UNTYPED && !cdt_has_children(s)) s->cap.w1 = 0;
+}
+
+int untyped_decode(struct invocation *inv)
+{
+    if (inv->label != RS_UNTYPED_RETYPE) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    INV_NEED_ARGS(inv, 6);
+    INV_NEED_CAPS(inv, 1);
+    struct cap *ut = inv->cap;
+    uint64_t type = inv_arg(inv, 0), bits = inv_arg(inv, 1), index = inv_arg(inv, 2);
+    uint64_t depth = inv_arg(inv, 3), offset = inv_arg(inv, 4), count = inv_arg(inv, 5);
+
+    if (type >= RS_OBJ_TYPE_COUNT) return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);
+    if (type == RS_OBJ_VCPU || type == RS_OBJ_GUEST_SPACE) {
+        if (!object_virt_supported()) return inv_error(inv, RS_NOT_SUPPORTED, 0, 0, 0);
+    }
+    uint64_t size = object_size((unsigned)type, bits > 63 ? 0 : (unsigned)bits);
+    if (!size) {
+        uint64_t lo = type == RS_OBJ_CNODE ? 1 : RS_MIN_UNTYPED_BITS;
+        uint64_t hi = type == RS_OBJ_CNODE ? RS_MAX_CNODE_RADIX : RS_MAX_UNTYPED_BITS;
+        return inv_error(inv, RS_RANGE_ERROR, 1, lo, hi);
+    }
+    if (count < 1 || count > 256) return inv_error(inv, RS_RANGE_ERROR, 5, 1, 256);
+    if ((ut->flags & CAP_FLAG_DEVICE) && type != RS_OBJ_FRAME && type != RS_OBJ_LARGE_FRAME &&
+        type != RS_OBJ_UNTYPED)
+        return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0); // device memory holds no kernel objects
+
+    // destination: `count` consecutive empty slots at `offset` in the CNode (index, depth)
+    struct cap *root = &inv->extra[0]->cap;
+    if (root->type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    struct slot *cn;
+    if (depth == 0) {
+        cn = inv->extra[0];
+    } else {
+        struct lookup_fault f;
+        if (depth > 64) return inv_error(inv, RS_RANGE_ERROR, 3, 0, 64);
+        cn = cnode_resolve(root, index, (unsigned)depth, true, &f);
+        if (!cn) return inv_error(inv, f.error, 2, f.bits_left, 0);
+        if (cn->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 2, 0, 0);
+    }
+    uint64_t slots = 1ull << cn->cap.bits;
+    if (offset >= slots || count > slots - offset) return inv_error(inv, RS_RANGE_ERROR, 4, 0, slots - count);
+    struct slot *dst = (struct slot *)cn->cap.obj + offset;
+    for (uint64_t i = 0; i < count; i++)
+        if (!cap_is_null(&dst[i].cap)) return inv_error(inv, RS_DELETE_FIRST, 4, offset + i, 0);
+
+    // room: an untyped without children is empty, whatever its watermark said
+    uint64_t used = cdt_has_children(inv->slot) ? ut->w1 : 0;
+    uint64_t align = size < 4096 ? size : (type == RS_OBJ_LARGE_FRAME ? 1ull << 21 : 4096);
+    if (type == RS_OBJ_UNTYPED || type == RS_OBJ_CNODE) align = size;
+    uint64_t start = (used + align - 1) & ~(align - 1);
+    uint64_t total = 1ull << ut->bits;
+    if (start > total || count * size > total - start)
+        return inv_error(inv, RS_NOT_ENOUGH_MEMORY, total > used ? total - used : 0, 0, 0);
+    if (object_prepare_check((unsigned)type, count) != RS_OK)
+        return inv_error(inv, RS_NOT_ENOUGH_MEMORY, 0, 0, 0);
+
+    // invoke: cannot fail from here on
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t obj = ut->obj + start + i * size;
+        dst[i].cap = object_create((unsigned)type, (unsigned)bits, obj, ut->flags & CAP_FLAG_DEVICE);
+        cdt_insert(inv->slot, &dst[i]);
+    }
+    ut->w1 = start + count * size;
+    return RS_OK;
+}

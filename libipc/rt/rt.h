@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* The user runtime: program entry, console output through the kernel's debug channel, and the
+ * small libc subset servers use. */
+#pragma once
+#include <stdarg.h>
+#include <stdint.h>
+#include <resurgo/syscall.h>
+#include "kstring.h"
+
+/* Every program defines main; `arg` is what its creator passed (see crt0.S). */
+int main(void *arg);
+
+/* printf to the console (one line is sent at a time, so lines from different servers do not
+ * interleave mid-line). */
+void rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void rt_vprintf(const char *fmt, va_list ap);
+int rt_snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Stops the program for good: suspends its own thread. */
+_Noreturn void rt_exit(int code);
+/* Cycle counter: guest-instruction counts under QEMU -icount. */
+static inline uint64_t rt_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}

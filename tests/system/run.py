@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Resurgo system test harness: boot the kernel in an emulator, watch the
+serial log for the test protocol, and give a verdict.
+
+  [test] <ID> PASS <sentence>            one line per check
+  [test] <ID> FAIL <sentence> (detail)
+  [test] done: N passed, M failed        end of the run
+  KERNEL PANIC...                        kernel panic or CPU exception
+
+Exit status 0 on pass, 1 on failure (the whole serial log is printed)."""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DONE_RE = re.compile(r"\[test\] done: (\d+) passed, (\d+) failed")
+CHECK_RE = re.compile(r"\[test\] (\S+) (PASS|FAIL)\b")
+PANIC_RE = re.compile(r"^KERNEL PANIC")
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+QEMU_BASE = ["qemu-system-x86_64", "-cpu", "qemu64,+svm,+npt", "-m", "256M",
+             "-display", "none", "-no-reboot", "-monitor", "none",
+             "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+
+# A triple fault ends Bochs (like QEMU's -no-reboot). Sound is off: without a
+# sound card, Bochs 2.7's ALSA driver aborts at start.
+BOCHSRC = """\
+megs: 256
+cpu: model=corei7_skylake_x, reset_on_triple_fault=0
+panic: action=fatal
+ata0-master: type=cdrom, path={iso}, status=inserted
+boot: cdrom
+display_library: term
+port_e9_hack: enabled=1
+com1: enabled=1, mode=file, dev={log}
+log: {bochslog}
+romimage: file=/usr/share/bochs/BIOS-bochs-latest
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+speaker: enabled=0
+sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy
+"""
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--emu", choices=["qemu", "bochs"], default="qemu")
+    p.add_argument("--kernel", required=True, help="kernel ELF")
+    p.add_argument("--module", action="append", default=[], metavar="NAME=PATH",
+                   help="boot module, in order (the first is the root task)")
+    p.add_argument("--iso", action="store_true", help="boot a GRUB ISO (always for bochs)")
+    p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
+    p.add_argument("--log", required=True, help="where the serial log is written")
+    p.add_argument("--expect-min", type=int, default=1, metavar="N",
+                   help="least number of passed checks (0: done line not required "
+                        "if every --expect line is seen)")
+    p.add_argument("--expect", action="append", default=[], metavar="LINE_REGEX",
+                   help="a regex that must match some line of the log")
+    a = p.parse_args()
+    a.modules = []
+    for m in a.module:
+        name, sep, path = m.partition("=")
+        if not sep or not name or not path:
+            p.error(f"bad --module {m!r}: want NAME=PATH")
+        a.modules.append((name, path))
+    return a
+
+
+def make_iso(a, tmp):
+    iso = os.path.join(tmp, "resurgo.iso")
+    cmd = [str(ROOT / "tools/mkiso.sh"), iso, a.kernel] + [f"{n}={p}" for n, p in a.modules]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{r.stdout}\nFAIL: could not make the ISO ({' '.join(cmd)})")
+    return iso
+
+
+def start_emulator(a, tmp, log):
+    """Start the emulator with COM1 going to the file `log`; return the Popen."""
+    if a.emu == "qemu":
+        cmd = QEMU_BASE + ["-serial", f"file:{log}"]
+        if a.iso:
+            cmd += ["-cdrom", make_iso(a, tmp)]
+        else:
+            # QEMU's multiboot loader: "path cmdline,path cmdline" (',' doubled).
+            mods = ",".join(f"{p.replace(',', ',,')} {n}" for n, p in a.modules)
+            cmd += ["-kernel", a.kernel] + (["-initrd", mods] if mods else [])
+    else:
+        iso = make_iso(a, tmp)
+        a.bochslog = a.log + ".bochs.log"
+        with open(os.path.join(tmp, "bochsrc"), "w") as f:
+            f.write(BOCHSRC.format(iso=iso, log=os.path.abspath(log), bochslog=a.bochslog))
+        with open(os.path.join(tmp, "rc.txt"), "w") as f:
+            f.write("c\n")
+        # Bochs' term display needs a tty: `script` provides one.
+        cmd = ["script", "-qc", "bochs -q -f bochsrc -rc rc.txt", "/dev/null"]
+    with open(os.path.join(tmp, f"{a.emu}.out"), "w") as out:
+        return subprocess.Popen(cmd, cwd=tmp, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc, emu):
+    """Stop the emulator: SIGTERM for QEMU; Bochs ignores SIGTERM but quits
+    cleanly on SIGHUP, and `script` exits once Bochs, its child, has exited.
+    SIGKILL for whatever is left after 5 s."""
+    def gentle():
+        if emu == "qemu":
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            for kid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+                os.kill(int(kid), signal.SIGHUP)
+
+    for send in (gentle, lambda: os.killpg(proc.pid, signal.SIGKILL)):
+        if proc.poll() is not None:
+            return
+        try:
+            send()
+            proc.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
+def watch(a, proc, log):
+    """Follow the serial log until done/panic (+1 s), emulator exit or timeout.
+    Returns (lines, why_stopped)."""
+    start = time.monotonic()
+    buf, lines, stop_at, why = "", [], None, None
+    expects = [re.compile(e) for e in a.expect]
+    with open(log, errors="replace") as f:
+        f.seek(0)
+        while True:
+            exited = proc.poll() is not None
+            chunk = f.read()
+            buf += chunk
+            *new, buf = buf.split("\n")
+            for line in new:
+                line = ANSI_RE.sub("", line).replace("\r", "")
+                lines.append(line)
+                if stop_at is None and (DONE_RE.search(line) or PANIC_RE.match(line)):
+                    stop_at = time.monotonic() + 1.0
+            if (stop_at is None and a.expect_min == 0 and expects
+                    and all(any(e.search(l) for l in lines) for e in expects)):
+                stop_at = time.monotonic() + 1.0
+            now = time.monotonic()
+            if exited and not chunk:
+                why = "exited"
+                break
+            if stop_at is not None and now >= stop_at:
+                why = "stopped"
+                break
+            if now - start > a.timeout:
+                why = "timeout"
+                break
+            if not chunk:
+                time.sleep(0.05)
+    if buf:
+        lines.append(ANSI_RE.sub("", buf).replace("\r", ""))
+    return lines, why
+
+
+def verdict(a, lines, why):
+    """Return None on pass, else a one-line reason."""
+    done = next((m for m in map(DONE_RE.search, lines) if m), None)
+    panic = next((l for l in lines if PANIC_RE.match(l)), None)
+    fails = [m.group(1) for m in map(CHECK_RE.search, lines) if m and m.group(2) == "FAIL"]
+    missing = [e for e in a.expect if not any(re.search(e, l) for l in lines)]
+    if panic:
+        return f"kernel panic: {panic.strip()}"
+    if fails:
+        return f"{len(fails)} check(s) failed: {' '.join(fails)}"
+    if missing:
+        return "expected line not seen: " + ", ".join(repr(e) for e in missing)
+    if done is None and a.expect_min == 0 and a.expect:
+        return None
+    if done is None:
+        if why == "timeout":
+            return f"timeout: no done line after {a.timeout:g} s"
+        return "emulator exited early: triple fault or reset?"
+    passed, failed = int(done.group(1)), int(done.group(2))
+    if failed:
+        return f"done line reports {failed} failed"
+    if passed < a.expect_min:
+        return f"only {passed} check(s) passed, expected at least {a.expect_min}"
+    return None
+
+
+def main():
+    a = parse_args()
+    if a.emu == "bochs":
+        a.iso = True
+    for tool in (["qemu-system-x86_64"] if a.emu == "qemu" else ["bochs", "script"]) + \
+            (["grub-mkrescue"] if a.iso else []):
+        if shutil.which(tool) is None:
+            sys.exit(f"FAIL: {tool} not found (run tools/deps.sh)")
+    for f in [a.kernel] + [p for _, p in a.modules]:
+        if not os.path.isfile(f):
+            sys.exit(f"FAIL: no such file: {f}")
+    a.kernel = os.path.abspath(a.kernel)
+    a.modules = [(n, os.path.abspath(p)) for n, p in a.modules]
+    os.makedirs(os.path.dirname(os.path.abspath(a.log)), exist_ok=True)
+    open(a.log, "w").close()
+    with tempfile.TemporaryDirectory(prefix="resurgo-sys-") as tmp:
+        t0 = time.monotonic()
+        proc = start_emulator(a, tmp, a.log)
+        try:
+            lines, why = watch(a, proc, a.log)
+        finally:
+            stop(proc, a.emu)
+        elapsed = time.monotonic() - t0
+        emu_out = "".join(l for l in Path(tmp, f"{a.emu}.out").open(errors="replace")
+                          if "terminating on signal" not in l)
+    reason = verdict(a, lines, why)
+    if reason is None:
+        for l in lines:
+            if l.startswith("[test]"):
+                print(l)
+        print(f"PASS ({a.emu}{' iso' if a.iso else ''}, {elapsed:.1f} s)")
+        return 0
+    print(f"----- serial log ({a.log}) -----")
+    print("\n".join(lines))
+    if a.emu == "qemu" and emu_out.strip():
+        print("----- qemu output -----")
+        print(emu_out.strip())
+    if a.emu == "bochs" and os.path.exists(a.bochslog):
+        print(f"----- tail of {a.bochslog} -----")
+        print("".join(Path(a.bochslog).read_text(errors="replace").splitlines(True)[-40:]))
+    print("-----")
+    print(f"FAIL ({a.emu}{' iso' if a.iso else ''}, {elapsed:.1f} s): {reason}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Make a GRUB (BIOS) boot ISO: tools/mkiso.sh OUT.iso KERNEL.elf NAME=FILE...
+# The kernel is booted with multiboot2; each NAME=FILE becomes a module whose
+# command line is NAME, in the order given (the first one is the root task).
+set -euo pipefail
+
+if [ $# -lt 2 ]; then
+    echo "usage: $0 OUT.iso KERNEL.elf [NAME=FILE...]" >&2
+    exit 2
+fi
+out=$1 kernel=$2
+shift 2
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+iso=$tmp/iso
+mkdir -p "$iso/boot/grub"
+cp "$kernel" "$iso/boot/resurgo.elf"
+
+cfg=$iso/boot/grub/grub.cfg
+cat >"$cfg" <<'CFG'
+set timeout=0
+set default=0
+serial --unit=0 --speed=115200
+terminal_input serial
+terminal_output serial
+menuentry "Resurgo" {
+    multiboot2 /boot/resurgo.elf
+CFG
+for m in "$@"; do
+    name=${m%%=*} file=${m#*=}
+    if [ "$name" = "$m" ] || [ -z "$name" ] || [[ "$name" == */* ]]; then
+        echo "$0: bad module '$m' (want NAME=FILE)" >&2
+        exit 2
+    fi
+    cp "$file" "$iso/boot/$name"
+    echo "    module2 /boot/$name $name" >>"$cfg"
+done
+echo "    boot" >>"$cfg"
+echo "}" >>"$cfg"
+
+if ! grub-mkrescue -o "$out" "$iso" >"$tmp/log" 2>&1; then
+    cat "$tmp/log" >&2
+    echo "$0: grub-mkrescue failed" >&2
+    exit 1
+fi

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Build Resurgo and boot it with its demo guests on QEMU. Ctrl-A X leaves QEMU.
+#   --iso   boot through GRUB from an ISO instead of QEMU's -kernel loader
+#   --gdb   wait for gdb on :1234 before the first instruction
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+iso=0 gdb=0
+for arg in "$@"; do
+    case $arg in
+        --iso) iso=1 ;;
+        --gdb) gdb=1 ;;
+        *) echo "usage: $0 [--iso] [--gdb]" >&2; exit 2 ;;
+    esac
+done
+
+tools/build.sh
+
+# Boot modules: build/boot-modules.txt has "NAME PATH" lines, init first;
+# a relative PATH is looked up in build/, then in the source tree.
+mods=()
+if [ -f build/boot-modules.txt ]; then
+    while read -r name path || [ -n "$name" ]; do
+        [ -z "$name" ] || [[ "$name" == \#* ]] && continue
+        [[ "$path" != /* && -e "build/$path" ]] && path=build/$path
+        mods+=("$name=$path")
+    done <build/boot-modules.txt
+else
+    mods=(init=build/servers/init/init.elf)
+fi
+
+kernel=build/kernel/resurgo.elf
+args=(-cpu "qemu64,+svm,+npt" -m 256M -serial mon:stdio -display none -no-reboot)
+if [ $iso = 1 ]; then
+    tools/mkiso.sh build/resurgo.iso "$kernel" "${mods[@]}"
+    args+=(-cdrom build/resurgo.iso)
+else
+    initrd=
+    for m in "${mods[@]}"; do
+        initrd+=${initrd:+,}"${m#*=} ${m%%=*}"
+    done
+    args+=(-kernel "$kernel" -initrd "$initrd")
+fi
+if [ $gdb = 1 ]; then
+    args+=(-s -S)
+    echo "QEMU waits for gdb; in another terminal run:"
+    echo "  gdb $kernel -ex 'target remote :1234'"
+fi
+echo "Booting Resurgo; Ctrl-A X leaves QEMU."
+exec qemu-system-x86_64 "${args[@]}"
