@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Capabilities and the slots that hold them. A slot also holds the cap's place in the derivation
- * tree (CDT): parent, first child, and siblings. All caps to one object form a connected subtree
- * whose root's parent is the untyped the object came from. */
+ * tree (CDT): parent, first child, and siblings. The caps to one object always form a consecutive
+ * run of siblings and their descendants (see cdt.h), so finality is a check of neighbours. */
 #pragma once
 #include <stdint.h>
 #include <stdbool.h>

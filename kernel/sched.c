@@ -79,8 +79,11 @@ void sched_set_prio(struct tcb *t, uint8_t prio)
     if (queued) sched_enqueue(t, false);
 }
 
+void sched_replace_head(unsigned prio, struct tcb *t) { queue_head[prio] = t; }
+void sched_replace_tail(unsigned prio, struct tcb *t) { queue_tail[prio] = t; }
+
 /* Switches the machine to thread t: its address space, its entry stack and its TLS base. */
-static bool switch_to(struct tcb *t)
+static inline bool switch_to(struct tcb *t)
 {
     uint64_t pml4 = vspace_root_phys(&t->slots[TCB_SLOT_VSPACE].cap);
     if (!pml4) return false;
@@ -95,6 +98,12 @@ static bool switch_to(struct tcb *t)
         fs_loaded = t->ctx.fs_base;
     }
     return true;
+}
+
+_Noreturn void sched_switch_fast(struct tcb *t)
+{
+    switch_to(t);
+    arch_restore_user(&t->ctx);
 }
 
 _Noreturn void sched_exit_kernel(void)

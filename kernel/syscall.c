@@ -7,6 +7,7 @@
 #include "endpoint.h"
 #include "notification.h"
 #include "invoke.h"
+#include "fastpath.h"
 #include "console.h"
 #include "arch/x86_64/arch.h"
 #include <resurgo/syscall.h>
@@ -117,6 +118,8 @@ static void unknown_syscall(struct tcb *t)
 _Noreturn void syscall_dispatch(void)
 {
     struct tcb *t = cur;
+    if (t->ctx.rax == RS_SYS_CALL) fastpath_call(t);
+    else if (t->ctx.rax == RS_SYS_REPLY_RECV) fastpath_reply_recv(t);
     switch (t->ctx.rax) {
     case RS_SYS_CALL: handle_send(t, true, true); break;
     case RS_SYS_SEND: handle_send(t, true, false); break;

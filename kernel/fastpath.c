@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+// The IPC fast path: Call and ReplyRecv with a short message (MR0..MR3 in registers, no caps)
+// to a waiting partner of at least our priority. It switches threads directly, without the
+// generic queue and transfer code; anything unusual falls back to the slow path (returns).
+#include "fastpath.h"
+#include "sched.h"
+#include "endpoint.h"
+#include "cnode.h"
+#include "vspace.h"
+#include <resurgo/msginfo.h>
+#include <resurgo/rights.h>
+
+/* Looks up cptr for an invocation; a single-level CSpace (guard + radix = 64) is resolved
+ * inline, anything deeper goes through the generic lookup. */
+static inline struct cap *fast_lookup(struct tcb *t, uint64_t cptr)
+{
+    const struct cap *root = &t->slots[TCB_SLOT_CSPACE].cap;
+    if (__builtin_expect(root->type == RS_CAP_CNODE && root->small + root->bits == 64, 1)) {
+        if ((cptr >> root->bits) != root->w1) return NULL;
+        return &((struct slot *)root->obj)[cptr & ((1ull << root->bits) - 1)].cap;
+    }
+    struct slot *s = cspace_lookup_slot(t, cptr, 64, NULL);
+    return s ? &s->cap : NULL;
+}
+
+/* `from` blocks and `to` (priority >= from's) runs: `to` takes `from`'s run-queue place. */
+static inline void fast_switch_queue(struct tcb *from, struct tcb *to)
+{
+    if (from->prio != to->prio) {
+        sched_dequeue(from);
+        sched_enqueue(to, true);
+        return;
+    }
+    // same priority: swap the nodes in place, the bitmap does not change
+    to->sched_prev = from->sched_prev;
+    to->sched_next = from->sched_next;
+    if (to->sched_prev) to->sched_prev->sched_next = to;
+    else sched_replace_head(to->prio, to);
+    if (to->sched_next) to->sched_next->sched_prev = to;
+    else sched_replace_tail(to->prio, to);
+    from->sched_next = from->sched_prev = NULL;
+}
+
+static inline void fast_copy_mrs(struct tcb *from, struct tcb *to, uint64_t info, uint64_t badge)
+{
+    to->ctx.rax = RS_OK;
+    to->ctx.rsi = info & ~0xF80ull; // no caps, nothing unwrapped
+    to->ctx.rdi = badge;
+    to->ctx.rdx = from->ctx.rdx;
+    to->ctx.r8 = from->ctx.r8;
+    to->ctx.r9 = from->ctx.r9;
+    to->ctx.r10 = from->ctx.r10;
+}
+
+void fastpath_call(struct tcb *t)
+{
+    uint64_t info = t->ctx.rsi;
+    if ((info & 0x7F) > RS_MSG_REG_COUNT || (info & 0x180)) return;
+    struct cap *c = fast_lookup(t, t->ctx.rdi);
+    if (!c || c->type != RS_CAP_ENDPOINT || !(c->rights & RS_RIGHT_WRITE)) return;
+    struct endpoint *ep = (struct endpoint *)c->obj;
+    if (ep->state != EP_RECV) return;
+    struct tcb *r = ep->head;
+    if (r->prio < t->prio || r->reply_to || r->vcpu ||
+        r->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
+        return;
+
+    endpoint_dequeue(ep, r);
+    fast_copy_mrs(t, r, info, c->w1);
+    fast_switch_queue(t, r);
+    t->state = TS_BLOCKED_REPLY;
+    t->replier = r;
+    r->reply_to = t;
+    r->state = TS_RUNNABLE;
+    sched_switch_fast(r);
+}
+
+void fastpath_reply_recv(struct tcb *t)
+{
+    uint64_t info = t->ctx.rsi;
+    struct tcb *caller = t->reply_to;
+    if (!caller || caller->in_fault_ipc || (info & 0x7F) > RS_MSG_REG_COUNT || (info & 0x180)) return;
+    if (caller->prio < t->prio || caller->vcpu || t->bound_ntfn ||
+        caller->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
+        return;
+    struct cap *c = fast_lookup(t, t->ctx.rdi);
+    if (!c || c->type != RS_CAP_ENDPOINT || !(c->rights & RS_RIGHT_READ)) return;
+    struct endpoint *ep = (struct endpoint *)c->obj;
+    if (ep->state == EP_SEND) return; // a sender is waiting: the slow path receives at once
+
+    t->reply_to = NULL;
+    caller->replier = NULL;
+    fast_copy_mrs(t, caller, info, 0);
+    fast_switch_queue(t, caller);
+    caller->state = TS_RUNNABLE;
+    // block t on the endpoint as a receiver
+    t->state = TS_BLOCKED_RECV;
+    t->blocked_on = ep;
+    t->queue_next = NULL;
+    t->queue_prev = ep->tail;
+    if (ep->tail) ep->tail->queue_next = t;
+    else ep->head = t;
+    ep->tail = t;
+    ep->state = EP_RECV;
+    sched_switch_fast(caller);
+}
