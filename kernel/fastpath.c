@@ -7,12 +7,14 @@
 #include "endpoint.h"
 #include "cnode.h"
 #include "vspace.h"
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/switch.h"
 #include <resurgo/msginfo.h>
 #include <resurgo/rights.h>
 
 /* Looks up cptr for an invocation; a single-level CSpace (guard + radix = 64) is resolved
  * inline, anything deeper goes through the generic lookup. */
-static inline struct cap *fast_lookup(struct tcb *t, uint64_t cptr)
+static inline __attribute__((always_inline)) struct cap *fast_lookup(struct tcb *t, uint64_t cptr)
 {
     const struct cap *root = &t->slots[TCB_SLOT_CSPACE].cap;
     if (__builtin_expect(root->type == RS_CAP_CNODE && root->small + root->bits == 64, 1)) {
@@ -24,7 +26,7 @@ static inline struct cap *fast_lookup(struct tcb *t, uint64_t cptr)
 }
 
 /* `from` blocks and `to` (priority >= from's) runs: `to` takes `from`'s run-queue place. */
-static inline void fast_switch_queue(struct tcb *from, struct tcb *to)
+static inline __attribute__((always_inline)) void fast_switch_queue(struct tcb *from, struct tcb *to)
 {
     if (from->prio != to->prio) {
         sched_dequeue(from);
@@ -41,7 +43,7 @@ static inline void fast_switch_queue(struct tcb *from, struct tcb *to)
     from->sched_next = from->sched_prev = NULL;
 }
 
-static inline void fast_copy_mrs(struct tcb *from, struct tcb *to, uint64_t info, uint64_t badge)
+static inline __attribute__((always_inline)) void fast_copy_mrs(struct tcb *from, struct tcb *to, uint64_t info, uint64_t badge)
 {
     to->ctx.rax = RS_OK;
     to->ctx.rsi = info & ~0xF80ull; // no caps, nothing unwrapped
@@ -52,41 +54,55 @@ static inline void fast_copy_mrs(struct tcb *from, struct tcb *to, uint64_t info
     to->ctx.r10 = from->ctx.r10;
 }
 
-void fastpath_call(struct tcb *t)
+/* Leaves the kernel into `to` (which entered by syscall, so sysret applies). */
+static inline __attribute__((always_inline)) _Noreturn void fast_leave(struct tcb *to)
+{
+    cur = to;
+    arch_switch_thread(&to->ctx, VIRT_TO_PHYS(to->slots[TCB_SLOT_VSPACE].cap.obj));
+    arch_restore_user(&to->ctx);
+}
+
+_Noreturn void fastpath_call(struct tcb *t)
 {
     uint64_t info = t->ctx.rsi;
-    if ((info & 0x7F) > RS_MSG_REG_COUNT || (info & 0x180)) return;
+    if ((info & 0x7F) > RS_MSG_REG_COUNT || (info & 0x180)) syscall_slowpath(t);
     struct cap *c = fast_lookup(t, t->ctx.rdi);
-    if (!c || c->type != RS_CAP_ENDPOINT || !(c->rights & RS_RIGHT_WRITE)) return;
+    if (!c || c->type != RS_CAP_ENDPOINT || !(c->rights & RS_RIGHT_WRITE)) syscall_slowpath(t);
     struct endpoint *ep = (struct endpoint *)c->obj;
-    if (ep->state != EP_RECV) return;
+    if (ep->state != EP_RECV) syscall_slowpath(t);
     struct tcb *r = ep->head;
     if (r->prio < t->prio || r->reply_to || r->vcpu ||
         r->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
-        return;
+        syscall_slowpath(t);
 
-    endpoint_dequeue(ep, r);
+    // r is the head of the receive queue: unlink it
+    ep->head = r->queue_next;
+    if (ep->head) ep->head->queue_prev = NULL;
+    else ep->tail = NULL, ep->state = EP_IDLE;
+    r->queue_next = NULL;
+    r->blocked_on = NULL;
     fast_copy_mrs(t, r, info, c->w1);
     fast_switch_queue(t, r);
     t->state = TS_BLOCKED_REPLY;
     t->replier = r;
     r->reply_to = t;
     r->state = TS_RUNNABLE;
-    sched_switch_fast(r);
+    fast_leave(r);
 }
 
-void fastpath_reply_recv(struct tcb *t)
+_Noreturn void fastpath_reply_recv(struct tcb *t)
 {
     uint64_t info = t->ctx.rsi;
     struct tcb *caller = t->reply_to;
-    if (!caller || caller->in_fault_ipc || (info & 0x7F) > RS_MSG_REG_COUNT || (info & 0x180)) return;
+    if (!caller || caller->in_fault_ipc || (info & 0x7F) > RS_MSG_REG_COUNT || (info & 0x180))
+        syscall_slowpath(t);
     if (caller->prio < t->prio || caller->vcpu || t->bound_ntfn ||
         caller->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
-        return;
+        syscall_slowpath(t);
     struct cap *c = fast_lookup(t, t->ctx.rdi);
-    if (!c || c->type != RS_CAP_ENDPOINT || !(c->rights & RS_RIGHT_READ)) return;
+    if (!c || c->type != RS_CAP_ENDPOINT || !(c->rights & RS_RIGHT_READ)) syscall_slowpath(t);
     struct endpoint *ep = (struct endpoint *)c->obj;
-    if (ep->state == EP_SEND) return; // a sender is waiting: the slow path receives at once
+    if (ep->state == EP_SEND) syscall_slowpath(t); // a sender waits: the slow path takes it now
 
     t->reply_to = NULL;
     caller->replier = NULL;
@@ -102,5 +118,5 @@ void fastpath_reply_recv(struct tcb *t)
     else ep->head = t;
     ep->tail = t;
     ep->state = EP_RECV;
-    sched_switch_fast(caller);
+    fast_leave(caller);
 }

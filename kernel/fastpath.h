@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* IPC fast path for Call and ReplyRecv. Each returns only when the fast path does not apply;
- * otherwise it leaves the kernel into the partner thread. */
+/* IPC fast path for Call and ReplyRecv, entered straight from the syscall entry code. Each
+ * leaves the kernel into the partner thread, or hands over to syscall_slowpath. */
 #pragma once
 #include "tcb.h"
 
-void fastpath_call(struct tcb *t);
-void fastpath_reply_recv(struct tcb *t);
+_Noreturn void fastpath_call(struct tcb *t);
+_Noreturn void fastpath_reply_recv(struct tcb *t);
+/* The general system call handler (syscall.c). */
+_Noreturn void syscall_slowpath(struct tcb *t);

@@ -6,6 +6,7 @@
 #include "vspace.h"
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/switch.h"
 
 struct tcb *cur;
 static struct tcb *queue_head[SCHED_PRIOS], *queue_tail[SCHED_PRIOS];
@@ -88,15 +89,7 @@ static inline bool switch_to(struct tcb *t)
     uint64_t pml4 = vspace_root_phys(&t->slots[TCB_SLOT_VSPACE].cap);
     if (!pml4) return false;
     cur = t;
-    extern uint64_t cur_ctx_top;
-    cur_ctx_top = (uint64_t)&t->ctx + CTX_FRAME_END;
-    arch_set_kernel_entry_stack(cur_ctx_top);
-    arch_switch_vspace(pml4);
-    static uint64_t fs_loaded;
-    if (t->ctx.fs_base != fs_loaded) {
-        wrmsr(MSR_FS_BASE, t->ctx.fs_base);
-        fs_loaded = t->ctx.fs_base;
-    }
+    arch_switch_thread(&t->ctx, pml4);
     return true;
 }
 

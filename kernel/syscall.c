@@ -115,11 +115,8 @@ static void unknown_syscall(struct tcb *t)
     tcb_raise_fault(t);
 }
 
-_Noreturn void syscall_dispatch(void)
+_Noreturn void syscall_slowpath(struct tcb *t)
 {
-    struct tcb *t = cur;
-    if (t->ctx.rax == RS_SYS_CALL) fastpath_call(t);
-    else if (t->ctx.rax == RS_SYS_REPLY_RECV) fastpath_reply_recv(t);
     switch (t->ctx.rax) {
     case RS_SYS_CALL: handle_send(t, true, true); break;
     case RS_SYS_SEND: handle_send(t, true, false); break;

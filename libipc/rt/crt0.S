@@ -9,3 +9,5 @@ _start:
     call rt_main
 1:  ud2
     jmp 1b
+
+    .section .note.GNU-stack, "", @progbits

@@ -4,7 +4,7 @@
 #pragma once
 #include <stdarg.h>
 #include <stdint.h>
-#include <resurgo/syscall.h>
+#include <resurgo/resurgo.h>
 #include "kstring.h"
 
 /* Every program defines main; `arg` is what its creator passed (see crt0.S). */

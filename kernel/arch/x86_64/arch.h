@@ -27,7 +27,6 @@ void arch_parse_boot_info(uint32_t magic, uint64_t info_pa, struct boot_info *bi
 
 void arch_gdt_init(void);
 void arch_syscall_init(void);
-void arch_set_kernel_entry_stack(uint64_t top);
 
 /* Paging of the kernel: builds the final kernel page tables (physmap up to max_phys); the
  * tables come from alloc_page (boot allocator). */
@@ -43,6 +42,7 @@ void arch_switch_vspace(uint64_t pml4_phys);
 void arch_pic_init(void);
 void arch_pic_mask(unsigned irq, bool masked);
 void arch_pic_eoi(unsigned irq);
+uint16_t arch_pic_isr(void); /* in-service bits, to tell spurious IRQ 7 from a real one */
 /* Calibrates the LAPIC timer and TSC against the PIT and starts a periodic tick. */
 void arch_timer_init(unsigned tick_us);
 void arch_timer_eoi(void);

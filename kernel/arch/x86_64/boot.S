@@ -188,3 +188,5 @@ kernel_stack_top:
     .global boot_magic, boot_info_pa
 boot_magic:         .long 0
 boot_info_pa:       .long 0
+
+    .section .note.GNU-stack, "", @progbits

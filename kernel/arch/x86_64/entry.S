@@ -56,7 +56,12 @@ syscall_entry:
     pushq $VECTOR_SYSCALL
     PUSH_GPRS
     movabsq $kernel_stack_top, %rsp
-    jmp syscall_dispatch          /* C, never returns */
+    movq cur(%rip), %rdi
+    cmpq $1, %rax                 /* RS_SYS_CALL */
+    je fastpath_call              /* C, never returns; falls back to syscall_slowpath */
+    cmpq $2, %rax                 /* RS_SYS_REPLY_RECV */
+    je fastpath_reply_recv
+    jmp syscall_slowpath          /* C, never returns */
 
 /* Exception/interrupt stubs: push a dummy error code when the CPU pushes none. */
 /* Vectors 8, 10-14, 17, 21, 29, 30 push an error code themselves (Intel SDM vol. 3 6.13). */
@@ -129,3 +134,5 @@ isr_table:
     .global cur_ctx_top
 cur_ctx_top:      .quad 0
 user_rsp_scratch: .quad 0
+
+    .section .note.GNU-stack, "", @progbits

@@ -4,16 +4,7 @@
 #include "arch.h"
 #include "context.h"
 #include "cpu.h"
-
-struct tss {
-    uint32_t reserved0;
-    uint64_t rsp[3];
-    uint64_t reserved1;
-    uint64_t ist[7];
-    uint64_t reserved2;
-    uint16_t reserved3;
-    uint16_t iopb_offset;
-} __attribute__((packed));
+#include "switch.h"
 
 struct idt_gate {
     uint16_t off_lo, sel;
@@ -23,13 +14,12 @@ struct idt_gate {
 } __attribute__((packed));
 
 static uint64_t gdt[7];
-static struct tss tss __attribute__((aligned(16)));
+struct tss tss __attribute__((aligned(16)));
 static struct idt_gate idt[256];
 /* A separate stack for double faults, so a kernel stack overflow still gets a register dump. */
 static uint8_t df_stack[4096] __attribute__((aligned(16)));
 extern const uint64_t isr_table[256];
 
-void arch_set_kernel_entry_stack(uint64_t top) { tss.rsp[0] = top; }
 
 void arch_gdt_init(void)
 {

@@ -45,10 +45,13 @@ void arch_paging_init(uint64_t max_phys, uint64_t (*alloc_page)(void))
     kernel_pml4[256] = kphys(physmap_pdpt) | PTE_P | PTE_W;
 
     write_cr4(read_cr4() | (1u << 7)); // PGE: kernel mappings survive CR3 switches
-    write_cr3(kphys(kernel_pml4));
+    arch_switch_vspace(kphys(kernel_pml4));
 }
+
+uint64_t arch_cr3, arch_fs_base;
 
 void arch_switch_vspace(uint64_t pml4_phys)
 {
-    if (read_cr3() != pml4_phys) write_cr3(pml4_phys);
+    if (arch_cr3 != pml4_phys) write_cr3(pml4_phys);
+    arch_cr3 = pml4_phys;
 }

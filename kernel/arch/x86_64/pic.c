@@ -41,3 +41,10 @@ void arch_pic_eoi(unsigned irq)
     if (irq >= 8) outb(PIC2, 0x20);
     outb(PIC1, 0x20);
 }
+
+uint16_t arch_pic_isr(void)
+{
+    outb(PIC1, 0x0B); // OCW3: read the in-service register
+    outb(PIC2, 0x0B);
+    return (uint16_t)(inb(PIC1) | (inb(PIC2) << 8));
+}

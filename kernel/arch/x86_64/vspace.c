@@ -40,7 +40,7 @@ void vspace_finalise(const struct cap *c)
         asid_used--;
     }
     // never keep running on tables that are about to be reused
-    if (read_cr3() == VIRT_TO_PHYS(c->obj)) write_cr3((uint64_t)arch_kernel_pml4() - KERNEL_VMA);
+    if (read_cr3() == VIRT_TO_PHYS(c->obj)) arch_switch_vspace((uint64_t)arch_kernel_pml4() - KERNEL_VMA);
 }
 
 uint64_t vspace_root_phys(const struct cap *c) { return c->type == RS_CAP_VSPACE ? VIRT_TO_PHYS(c->obj) : 0; }
@@ -93,6 +93,9 @@ void vspace_unmap_cap(struct cap *c)
             flush(pml4, c->w1, c->type != RS_CAP_FRAME);
         }
     }
+    // An unmapped table starts empty: otherwise the frames still in it would stay reachable
+    // wherever it is mapped next, even after their caps are gone (seL4 clears it too).
+    if (c->type != RS_CAP_FRAME) memset((void *)c->obj, 0, 4096);
     c->flags &= ~CAP_FLAG_MAPPED;
     c->small = 0;
     c->w1 = 0;
@@ -115,6 +118,7 @@ static int map_common(struct invocation *inv, uint64_t **entry, uint64_t **pml4_
     unsigned level = cap_level(c);
     uint64_t size = 1ull << (12 + 9 * (level - 1));
     uint64_t va = inv_arg(inv, 0);
+    if (c->type != RS_CAP_FRAME) va &= ~(size - 1); // a table covers the region around va
     uint64_t *pml4 = decode_vspace(inv, asid);
     if (!pml4) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
     if (c->flags & CAP_FLAG_MAPPED) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
@@ -150,7 +154,8 @@ int page_table_decode(struct invocation *inv)
     if (err) return err;
     // permissions are decided at the leaf: intermediate entries allow everything
     *e = VIRT_TO_PHYS(c->obj) | PTE_P | PTE_W | PTE_U;
-    record_mapping(c, asid, inv_arg(inv, 0));
+    unsigned level = cap_level(c);
+    record_mapping(c, asid, inv_arg(inv, 0) & ~((1ull << (12 + 9 * (level - 1))) - 1));
     return RS_OK;
 }
 

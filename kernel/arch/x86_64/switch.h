@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Switching the machine to another user thread: entry stack, address space, TLS base. Inline,
+ * because the IPC fast path does it on every message. */
+#pragma once
+#include <stdint.h>
+#include "context.h"
+#include "cpu.h"
+
+struct tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iopb_offset;
+} __attribute__((packed));
+
+extern struct tss tss;
+extern uint64_t cur_ctx_top;   /* where `syscall` pushes the frame (entry.S) */
+extern uint64_t arch_cr3;      /* the loaded CR3, cached: reading CR3 is slow on real CPUs */
+extern uint64_t arch_fs_base;  /* the loaded FS base */
+
+/* Makes `ctx` the frame the next kernel entry saves into, and loads the thread's VSpace. */
+static inline void arch_switch_thread(struct user_context *ctx, uint64_t pml4_phys)
+{
+    uint64_t top = (uint64_t)ctx + CTX_FRAME_END;
+    cur_ctx_top = top;
+    tss.rsp[0] = top;
+    if (pml4_phys != arch_cr3) {
+        arch_cr3 = pml4_phys;
+        write_cr3(pml4_phys);
+    }
+    if (ctx->fs_base != arch_fs_base) {
+        arch_fs_base = ctx->fs_base;
+        wrmsr(MSR_FS_BASE, ctx->fs_base);
+    }
+}
