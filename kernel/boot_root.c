@@ -165,9 +165,9 @@ static void give_untyped(rs_bootinfo_t *bi, uint64_t *next_slot)
     kprintf("\n");
 }
 
-void boot_create_root(struct boot_info *bi)
+void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
 {
-    if (bi->module_count < 1) panic("boot: no modules: the root task (init) must be module 1");
+    if (bi->module_count < 1) panic("boot: no modules: the root task (init) must be the first module");
     // objects of init itself come from boot memory: they are not in any untyped
     uint64_t cnode_pa = boot_alloc(PAGE << (INIT_CNODE_RADIX + RS_SLOT_BITS - 12), PAGE << (INIT_CNODE_RADIX + RS_SLOT_BITS - 12));
     init_slots = PHYS_TO_VIRT(cnode_pa);
@@ -204,6 +204,7 @@ void boot_create_root(struct boot_info *bi)
     info->cnode_radix = INIT_CNODE_RADIX;
     info->ipc_buffer_vaddr = ipc_va;
     info->tsc_per_ms = arch_tsc_per_ms;
+    info->timer_tick_us = bi_tick_us;
     memcpy(info->cmdline, bi->cmdline, sizeof(info->cmdline));
     uint64_t mod_va = INIT_MODULES_VADDR;
     for (int m = 0; m < bi->module_count && m < RS_BOOT_MAX_MODULES; m++) {

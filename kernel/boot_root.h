@@ -11,4 +11,4 @@ uint64_t boot_alloc_page(void);
 /* Highest physical RAM address + 1. */
 uint64_t boot_max_phys(void);
 /* Creates init and makes it runnable. */
-void boot_create_root(struct boot_info *bi);
+void boot_create_root(struct boot_info *bi, unsigned tick_us);

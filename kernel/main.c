@@ -50,6 +50,6 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     arch_paging_init(boot_max_phys(), boot_alloc_page);
     arch_pic_init();
     arch_timer_init(TICK_US);
-    boot_create_root(&boot_info);
+    boot_create_root(&boot_info, TICK_US);
     sched_exit_kernel();
 }

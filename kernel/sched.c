@@ -93,12 +93,6 @@ static inline bool switch_to(struct tcb *t)
     return true;
 }
 
-_Noreturn void sched_switch_fast(struct tcb *t)
-{
-    switch_to(t);
-    arch_restore_user(&t->ctx);
-}
-
 _Noreturn void sched_exit_kernel(void)
 {
     for (;;) {

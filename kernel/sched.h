@@ -20,7 +20,5 @@ void sched_set_prio(struct tcb *t, uint8_t prio);
 /* Fast-path helpers: set the head/tail of a priority queue whose membership is unchanged. */
 void sched_replace_head(unsigned prio, struct tcb *t);
 void sched_replace_tail(unsigned prio, struct tcb *t);
-/* Leaves the kernel into runnable thread t, which must have a VSpace (fast path). */
-_Noreturn void sched_switch_fast(struct tcb *t);
 /* Leaves the kernel: runs the best runnable thread (or idles until one appears). */
 _Noreturn void sched_exit_kernel(void);

@@ -20,7 +20,7 @@ enum rs_invocation_label {
     RS_CNODE_REVOKE,       /* MR0 index, MR1 depth */
 
     /* TCB */
-    RS_TCB_CONFIGURE = 20, /* MR0 cspace guard data, MR1 ipc buffer vaddr;
+    RS_TCB_CONFIGURE = 20, /* MR0 reserved (0; set guards with CNode Mint), MR1 ipc buffer vaddr;
                               CAP0 cspace root CNode, CAP1 vspace, CAP2 ipc buffer frame */
     RS_TCB_SET_PRIORITY,   /* MR0 priority; CAP0 authority TCB (its MCP bounds the value) */
     RS_TCB_SET_MCP,        /* MR0 max controlled priority; CAP0 authority TCB */
@@ -32,7 +32,7 @@ enum rs_invocation_label {
     RS_TCB_BIND_NOTIFICATION, /* CAP0 notification */
     RS_TCB_UNBIND_NOTIFICATION,
     RS_TCB_SET_TLS_BASE,   /* MR0 FS base */
-    RS_TCB_SET_NAME,       /* MR0..MR1: up to 16 bytes of name, for kernel logs */
+    RS_TCB_SET_NAME,       /* MR0..MR1: up to 15 bytes of name, for kernel logs */
 
     /* Paging structures: CAP0 = VSpace; MR0 = vaddr */
     RS_FRAME_MAP = 40,     /* MR1 rights, MR2 attributes */
