@@ -75,6 +75,13 @@ int cap_derive(const struct cap *src, struct cap *out)
     case RS_CAP_NULL:
     case RS_CAP_UNTYPED: // untyped caps are never copied: their watermark lives in the one cap
         return RS_ILLEGAL_OPERATION;
+    case RS_CAP_PAGE_TABLE:
+    case RS_CAP_PAGE_DIRECTORY:
+    case RS_CAP_PDPT:
+        // Nor are table caps: a table's mapping is recorded in its one cap. A copy mapped in a
+        // second VSpace would keep every frame under the table reachable there after the first
+        // VSpace died, since the frames' unmap can no longer find their entries.
+        return RS_ILLEGAL_OPERATION;
     default:
         *out = *src;
         out->flags &= ~CAP_FLAG_MAPPED; // a copy of a mapped frame is not mapped itself

@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
-// init: the root task. For now it reports what the kernel handed it.
-#include "rt.h"
-#include <resurgo/bootinfo.h>
+// The test build of init: runs every system-test area, prints the protocol lines that
+// tests/system/run.py reads, and powers the machine off.
+#include "suites.h"
 
 int main(void *arg)
 {
     const rs_bootinfo_t *bi = arg;
     __rs_ipc_buffer = (rs_ipc_buffer_t *)bi->ipc_buffer_vaddr;
-    rt_printf("init: bootinfo magic %lx, %lu untyped caps, %lu modules\n", bi->magic,
-              bi->untyped.end - bi->untyped.start, bi->module_count);
-    for (uint64_t i = 0; i < bi->module_count; i++)
-        rt_printf("init: module '%s' %lu bytes at %lx\n", bi->modules[i].name, bi->modules[i].size,
-                  bi->modules[i].vaddr);
+    rt_printf("[testinit] %lu untyped caps, %lu free slots, image %lu bytes\n",
+              bi->untyped.end - bi->untyped.start, bi->empty.end - bi->empty.start, bi->modules[0].size);
+    framework_init(bi);
+    const struct test *areas[] = {syscall_tests, untyped_tests, cnode_tests, vspace_tests, tcb_tests,
+                                  ipc_tests, ntfn_tests, fault_tests, hw_tests, fuzz_tests};
+    for (unsigned i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) run_tests(areas[i]);
+    framework_done();
+    rs_debug_shutdown();
     return 0;
 }

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* The test tables of each area, in the order main runs them. */
+#pragma once
+#include "framework.h"
+
+extern const struct test syscall_tests[];
+extern const struct test untyped_tests[];
+extern const struct test cnode_tests[];
+extern const struct test vspace_tests[];
+extern const struct test tcb_tests[];
+extern const struct test ipc_tests[];
+extern const struct test ntfn_tests[];
+extern const struct test fault_tests[];
+extern const struct test hw_tests[];
+extern const struct test fuzz_tests[];

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+// The machine as host unit tests see it: fakes of the x86-64 layer (exits to user mode, address
+// spaces, PIC, console, panic) under the real generic kernel sources.
+#include <criterion/criterion.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/switch.h"
+#include "console.h"
+#include "vspace.h"
+#include "invoke.h"
+
+/* Leaving the kernel never returns, so the fakes jump back to the test that armed `fake_exit`:
+ * setjmp returns FAKE_LEFT_USER (1) from arch_restore_user, FAKE_LEFT_IDLE (2) from idling. */
+jmp_buf *fake_exit;
+struct user_context *fake_restored; /* the context the kernel last left into */
+int fake_idle_waits;
+uint64_t fake_free_asids = ASID_COUNT - 1; /* what vspace_free_asids answers: tests may lower it */
+uint32_t fake_next_asid = 1;
+int fake_vspaces_finalised;
+bool fake_pic_masked[IRQ_COUNT];
+char fake_console[8192];
+size_t fake_console_len;
+
+/* What arch_switch_thread (switch.h, inline in sched.c) writes. It executes `mov cr3` when the
+ * thread's PML4 differs from arch_cr3, and wrmsr when its FS base differs from arch_fs_base; both
+ * trap in user mode. So a test must set arch_cr3 to its threads' (shared) VSpace and leave their
+ * FS bases 0: then only cur_ctx_top and tss.rsp[0] change, which the tests check. */
+uint64_t cur_ctx_top; /* entry.S */
+struct tss tss;       /* gdt.c */
+uint64_t arch_cr3, arch_fs_base; /* paging.c */
+
+_Noreturn void arch_restore_user(struct user_context *ctx)
+{
+    fake_restored = ctx;
+    if (!fake_exit) cr_assert_fail("the kernel left to user mode where the test did not expect it");
+    longjmp(*fake_exit, 1);
+}
+
+/* Returning would make sched_exit_kernel spin (no interrupt will come): end the kernel entry. */
+void arch_idle_wait(void)
+{
+    fake_idle_waits++;
+    if (!fake_exit) cr_assert_fail("the kernel idled where the test did not expect it");
+    longjmp(*fake_exit, 2);
+}
+
+void arch_pic_mask(unsigned irq, bool masked)
+{
+    cr_assert_lt(irq, IRQ_COUNT, "PIC line %u", irq);
+    fake_pic_masked[irq] = masked;
+}
+void arch_pic_eoi(unsigned irq) { (void)irq; }
+void arch_shutdown(void) { cr_assert_fail("arch_shutdown called"); }
+
+void console_init(void) {}
+void console_putc(char c)
+{
+    if (fake_console_len + 1 < sizeof(fake_console)) fake_console[fake_console_len++] = c;
+}
+int console_getc(void) { return -1; }
+
+/* The real panic (printk.c, built with its panic renamed) would run cli and hlt. */
+_Noreturn void panic(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cr_assert_fail("kernel panic: %s", msg);
+    abort();
+}
+
+/* ---- Address spaces ---------------------------------------------------------------------------
+ * kernel/arch/x86_64/vspace.c is not linked: vspace_finalise and every unmap read CR3, which traps
+ * in user mode. The fakes keep its bookkeeping contract (ASIDs, unmapped caps). */
+
+uint64_t vspace_root_phys(const struct cap *c) { return c->type == RS_CAP_VSPACE ? VIRT_TO_PHYS(c->obj) : 0; }
+uint64_t vspace_free_asids(void) { return fake_free_asids; }
+
+int vspace_init(void *pml4, uint32_t *asid_out)
+{
+    (void)pml4;
+    if (!fake_free_asids) return RS_NOT_ENOUGH_MEMORY;
+    fake_free_asids--;
+    *asid_out = fake_next_asid++;
+    return RS_OK;
+}
+
+void vspace_finalise(const struct cap *c)
+{
+    (void)c;
+    fake_vspaces_finalised++;
+    fake_free_asids++;
+}
+
+void vspace_unmap_cap(struct cap *c)
+{
+    c->flags &= ~CAP_FLAG_MAPPED;
+    c->small = 0;
+    c->w1 = 0;
+}
+
+int frame_decode(struct invocation *inv)
+{
+    (void)inv;
+    cr_assert_fail("frame invocations are not modelled on the host");
+    abort();
+}
+
+int page_table_decode(struct invocation *inv)
+{
+    (void)inv;
+    cr_assert_fail("page table invocations are not modelled on the host");
+    abort();
+}
