@@ -4,7 +4,7 @@
 // overhead subtracted; plus Signal -> Wait across address spaces. Runs as the root task; under
 // QEMU -icount shift=0 the rdtsc deltas are exact instruction counts.
 #include "rt.h"
-#include "bench_env.h"
+#include "process.h"
 #include <resurgo/bootinfo.h>
 #include <resurgo/invocation.h>
 
@@ -40,12 +40,12 @@ static inline void raw_simple(uint64_t nr, uint64_t cap)
                      : : "rcx", "r11", "memory");
 }
 
-#define CHILD_EP   1
-#define CHILD_NTFN 1
-#define SHARED_VA  0x6000000000ul
+#define CHILD_EP   PS_SLOT_FIRST_FREE
+#define CHILD_NTFN PS_SLOT_FIRST_FREE
+#define SHARED_VA  0x6100000000ul
 
 /* The server: answers every Call with the time it received it and the time it replied. */
-static _Noreturn void ipc_server(void *arg)
+static _Noreturn void ipc_server(uint64_t arg)
 {
     (void)arg;
     uint64_t t_recv = 0, t_send;
@@ -58,7 +58,7 @@ static _Noreturn void ipc_server(void *arg)
 }
 
 /* The notification waiter: records when each Wait returned in the shared page. */
-static _Noreturn void ntfn_waiter(void *arg)
+static _Noreturn void ntfn_waiter(uint64_t arg)
 {
     volatile uint64_t *shared = (volatile uint64_t *)SHARED_VA;
     (void)arg;
@@ -68,15 +68,38 @@ static _Noreturn void ntfn_waiter(void *arg)
     }
 }
 
-static int cmp_u64(const void *a, const void *b)
+static void sort_u64(uint64_t *v, unsigned n)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    for (unsigned i = 1; i < n; i++) // insertion sort: n is small and this runs once
+        for (unsigned j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            uint64_t t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+}
+
+static void check(int err, const char *what)
+{
+    if (err == RS_OK) return;
+    rt_printf("bench: FAILED %s: %s\n", what, rs_error_name(err));
+    rs_debug_shutdown();
+}
+
+/* Starts fn of this very program in a new address space holding `cap` (and `frame` mapped). */
+static void spawn(ps_env_t *env, const rs_bootinfo_t *bi, ps_process_t *p, const char *name,
+                  void (*fn)(uint64_t), rs_cptr_t cap, rs_cptr_t frame)
+{
+    ps_process_config_t cfg = {.elf = (const void *)bi->modules[0].vaddr, .elf_size = bi->modules[0].size,
+                               .entry = fn, .priority = 255, .mcp = 255, .name = name};
+    check(ps_process_create(p, env, &cfg), "process create");
+    check(ps_process_give(p, PS_SLOT_FIRST_FREE, cap, RS_RIGHTS_ALL, 0), "give cap");
+    if (frame) check(ps_process_share(p, frame, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE), "share");
+    check(ps_process_start(p), "start");
 }
 
 static void report(const char *what, uint64_t *v, unsigned n)
 {
-    bench_sort(v, n, cmp_u64);
+    sort_u64(v, n);
     rt_printf("bench: %-28s min %4lu  median %4lu  max %6lu  (n=%u)\n", what, v[0], v[n / 2], v[n - 1], n);
 }
 
@@ -86,8 +109,10 @@ int main(void *arg)
 {
     const rs_bootinfo_t *bi = arg;
     __rs_ipc_buffer = (rs_ipc_buffer_t *)bi->ipc_buffer_vaddr;
-    struct bench_env env;
-    bench_env_init(&env, bi);
+    static ps_root_t root;
+    ps_root_init(&root, bi);
+    ps_env_t *env = &root.env;
+    static ps_process_t server, waiter;
 
     uint64_t overhead = ~0ull;
     for (int i = 0; i < 1000; i++) {
@@ -95,11 +120,11 @@ int main(void *arg)
         if (b - a < overhead) overhead = b - a;
     }
 
-    uint64_t ep = bench_alloc(&env, RS_OBJ_ENDPOINT, 0);
-    uint64_t ntfn = bench_alloc(&env, RS_OBJ_NOTIFICATION, 0);
-    uint64_t shared = bench_alloc(&env, RS_OBJ_FRAME, 0);
-    bench_map(&env, RS_INIT_VSPACE, shared, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE);
-    bench_spawn(&env, "ipc-server", (uint64_t)ipc_server, 255, ep, 0, 0);
+    rs_cptr_t ep, ntfn, shared;
+    check(ps_new_object(env, RS_OBJ_ENDPOINT, 0, &ep), "endpoint");
+    check(ps_new_object(env, RS_OBJ_NOTIFICATION, 0, &ntfn), "notification");
+    check(ps_map_new_frame(env, RS_INIT_VSPACE, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE, &shared), "frame");
+    spawn(env, bi, &server, "ipc-server", ipc_server, ep, 0);
 
     for (int i = 0; i < WARMUP + RUNS; i++) {
         uint64_t t_recv, t_send, t0 = rt_rdtsc();
@@ -117,8 +142,8 @@ int main(void *arg)
     report("ipc round trip", samples[2], RUNS);
 
     // the waiter runs above us, so a Signal switches to it at once
-    bench_spawn(&env, "ntfn-waiter", (uint64_t)ntfn_waiter, 255, ntfn, shared, SHARED_VA);
-    bench_set_prio(&env, RS_INIT_TCB, 254);
+    spawn(env, bi, &waiter, "ntfn-waiter", ntfn_waiter, ntfn, shared);
+    check(ps_tcb_set_priority(RS_INIT_TCB, RS_INIT_TCB, 254), "set priority");
     volatile uint64_t *sh = (volatile uint64_t *)SHARED_VA;
     for (int i = 0; i < WARMUP + RUNS; i++) {
         uint64_t t0 = rt_rdtsc();
