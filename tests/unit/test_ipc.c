@@ -191,11 +191,16 @@ static void expect_mrs(const struct tcb *t, uint64_t m0, uint64_t m1, uint64_t m
     cr_expect_eq(t->ctx.r10, m3, "%s: MR3 %#lx", t->name, (unsigned long)t->ctx.r10);
 }
 
-/* The run queue, highest priority first, read out by dequeuing (which empties it). */
+/* The run queue, highest priority first, read out by dequeuing (which empties it). The links
+ * are checked on the way: dequeuing would repair a stale back link and hide it. */
 static int drain_run_queue(struct tcb **out, int max)
 {
     int n = 0;
     for (struct tcb *t; (t = sched_pick()) && n < max;) {
+        cr_expect_null(t->sched_prev, "%s heads its queue but has a predecessor", t->name);
+        if (t->sched_next)
+            cr_expect_eq(t->sched_next->sched_prev, t, "%s: stale back link after %s",
+                         t->sched_next->name, t->name);
         out[n++] = t;
         sched_dequeue(t);
     }

@@ -197,15 +197,15 @@ Test(untyped, watermark_advances_with_alignment)
 Test(untyped, big_cnode_and_untyped_align_to_their_size)
 {
     world(16, false);
-    cr_assert_eq(retype(RS_OBJ_FRAME, 0, 0, 1), RS_OK);
-    cr_assert_eq(retype(RS_OBJ_ENDPOINT, 0, 1, 1), RS_OK);
-    cr_assert_eq(watermark(), 4096 + 32);
-    cr_assert_eq(retype(RS_OBJ_CNODE, 7, 2, 1), RS_OK); /* 8 KiB */
-    expect_object(2, RS_CAP_CNODE, 8192);
-    cr_assert_eq(retype(RS_OBJ_ENDPOINT, 0, 3, 1), RS_OK);
-    cr_assert_eq(watermark(), 16384 + 32);
-    cr_assert_eq(retype(RS_OBJ_UNTYPED, 14, 4, 1), RS_OK); /* 16 KiB */
-    expect_object(4, RS_CAP_UNTYPED, 32768);
+    cr_assert_eq(retype(RS_OBJ_FRAME, 0, 0, 2), RS_OK);
+    cr_assert_eq(retype(RS_OBJ_ENDPOINT, 0, 2, 1), RS_OK);
+    cr_assert_eq(watermark(), 8192 + 32);
+    cr_assert_eq(retype(RS_OBJ_CNODE, 7, 3, 1), RS_OK); /* 8 KiB: not at 12288 */
+    expect_object(3, RS_CAP_CNODE, 16384);
+    cr_assert_eq(retype(RS_OBJ_ENDPOINT, 0, 4, 1), RS_OK);
+    cr_assert_eq(watermark(), 24576 + 32);
+    cr_assert_eq(retype(RS_OBJ_UNTYPED, 14, 5, 1), RS_OK); /* 16 KiB: not at 28672 */
+    expect_object(5, RS_CAP_UNTYPED, 32768);
     cr_expect_eq(watermark(), 49152);
 }
 
