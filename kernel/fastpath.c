@@ -48,10 +48,14 @@ static inline __attribute__((always_inline)) void fast_copy_mrs(struct tcb *from
     to->ctx.rax = RS_OK;
     to->ctx.rsi = info & ~0xF80ull; // no caps, nothing unwrapped
     to->ctx.rdi = badge;
-    to->ctx.rdx = from->ctx.rdx;
-    to->ctx.r8 = from->ctx.r8;
-    to->ctx.r9 = from->ctx.r9;
-    to->ctx.r10 = from->ctx.r10;
+    // only the words the message has: the rest of the sender's registers are not the receiver's
+    switch (info & 0x7F) {
+    case 4: to->ctx.r10 = from->ctx.r10; /* fall through */
+    case 3: to->ctx.r9 = from->ctx.r9;   /* fall through */
+    case 2: to->ctx.r8 = from->ctx.r8;   /* fall through */
+    case 1: to->ctx.rdx = from->ctx.rdx; /* fall through */
+    default: break;
+    }
 }
 
 /* Leaves the kernel into `to` (which entered by syscall, so sysret applies). */

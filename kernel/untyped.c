@@ -72,7 +72,8 @@ int untyped_decode(struct invocation *inv)
         if (cn->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 2, 0, 0);
     }
     uint64_t slots = 1ull << cn->cap.bits;
-    if (offset >= slots || count > slots - offset) return inv_error(inv, RS_RANGE_ERROR, 4, 0, slots - count);
+    if (count > slots) return inv_error(inv, RS_RANGE_ERROR, 5, 1, slots);
+    if (offset > slots - count) return inv_error(inv, RS_RANGE_ERROR, 4, 0, slots - count);
     struct slot *dst = (struct slot *)cn->cap.obj + offset;
     for (uint64_t i = 0; i < count; i++)
         if (!cap_is_null(&dst[i].cap)) return inv_error(inv, RS_DELETE_FIRST, 4, offset + i, 0);

@@ -14,7 +14,7 @@
 #include "invoke.h"
 
 /* Leaving the kernel never returns, so the fakes jump back to the test that armed `fake_exit`:
- * setjmp returns FAKE_LEFT_USER (1) from arch_restore_user, FAKE_LEFT_IDLE (2) from idling. */
+ * its setjmp returns 1 from arch_restore_user, 2 from arch_idle_wait. */
 jmp_buf *fake_exit;
 struct user_context *fake_restored; /* the context the kernel last left into */
 int fake_idle_waits;

@@ -1224,7 +1224,7 @@ Test(fastpath, fast_and_slow_call_agree)
 /* Words beyond the message length are not part of the message: the slow path leaves the
  * receiver's registers as they were, the fast path must not hand over the sender's instead.
  * Disabled: fast_copy_mrs (kernel/fastpath.c) copies all four MR registers whatever the length. */
-Test(fastpath, short_message_does_not_carry_extra_registers, .disabled = true)
+Test(fastpath, short_message_does_not_carry_extra_registers)
 {
     struct call_outcome fast = {0}, slow = {0};
     one_call(&fast, true, 1);

@@ -387,7 +387,7 @@ Test(untyped, range_error_details_for_offset)
 
 /* A window wider than the whole CNode has no valid offset at all: the maximum offset reported
  * must not be the wrapped-around slots - count. */
-Test(untyped, range_error_for_window_wider_than_cnode, .disabled = true)
+Test(untyped, range_error_for_window_wider_than_cnode)
 {
     world(16, false);
     struct slot *small = alloc(64, sizeof(struct slot) << 2);
