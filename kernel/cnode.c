@@ -125,6 +125,31 @@ static int apply_mint(struct invocation *inv, struct cap *c, uint64_t rights, ui
     return RS_OK;
 }
 
+/* Cap type of the marker that holds a revoked cap's place while the cap is parked (below). It
+ * owns nothing and has no links: deleting it just empties the slot. */
+#define CAP_REVOKE_MARK 0xFE
+_Static_assert(RS_CAP_TYPE_COUNT < CAP_REVOKE_MARK, "the marker is not a real cap type");
+
+/* Revoke with the cap parked in a slot outside every object. A descendant may be the very CNode
+ * that holds `s` (an untyped cap moved into a CNode made from it, or a chain of CNodes leading
+ * there): destroying it would delete `s` halfway, and the descendants not yet deleted would be
+ * spliced up to `s`'s parent and survive the Revoke. A marker keeps `s`'s place: if its
+ * container goes, the marker goes with it, and so does the parked cap. */
+static void revoke_parked(struct slot *s)
+{
+    static struct slot park;
+    cdt_move(s, &park);
+    s->cap.type = CAP_REVOKE_MARK;
+    cdt_revoke(&park);
+    untyped_revoked(&park);
+    if (s->cap.type == CAP_REVOKE_MARK) {
+        s->cap = cap_null();
+        cdt_move(&park, s);
+    } else {
+        cdt_delete(&park); // its slot was destroyed: the cap goes as if it had been there
+    }
+}
+
 int cnode_decode(struct invocation *inv)
 {
     int err = RS_OK;
@@ -134,7 +159,7 @@ int cnode_decode(struct invocation *inv)
         struct slot *s = lookup_arg(inv, inv->cap, inv_arg(inv, 0), inv_arg(inv, 1), 0, &err);
         if (!s) return err;
         if (label == RS_CNODE_DELETE) cdt_delete(s);
-        else cdt_revoke(s), untyped_revoked(s);
+        else if (!cap_is_null(&s->cap)) revoke_parked(s);
         return RS_OK;
     }
     if (label < RS_CNODE_COPY || label > RS_CNODE_MUTATE)

@@ -9,6 +9,9 @@
 
 static struct boot_info boot_info;
 
+/* Boot-time self-tests, linked into test kernels only (e.g. arch/x86_64/vmx/vmx_selftest.c). */
+__attribute__((weak)) void kernel_selftest(const struct boot_info *bi) { (void)bi; }
+
 static void print_cpu(void)
 {
     const struct cpu_features *f = &cpu_features;
@@ -50,6 +53,7 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     arch_paging_init(boot_max_phys(), boot_alloc_page);
     arch_pic_init();
     arch_timer_init(TICK_US);
+    kernel_selftest(&boot_info);
     boot_create_root(&boot_info, TICK_US);
     sched_exit_kernel();
 }

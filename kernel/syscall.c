@@ -140,6 +140,18 @@ _Noreturn void syscall_slowpath(struct tcb *t)
         console_putc((char)t->ctx.rdi);
         t->ctx.rax = RS_OK;
         break;
+    case RS_SYS_DEBUG_WRITE: {
+        struct rs_ipc_buffer *b = tcb_ipc_buffer(t);
+        uint64_t n = t->ctx.rdi;
+        if (!b) {
+            set_error(t, RS_BAD_ADDRESS, 0, 0);
+            break;
+        }
+        if (n > RS_DEBUG_TEXT_MAX) n = RS_DEBUG_TEXT_MAX;
+        for (uint64_t i = 0; i < n; i++) console_putc(b->debug_text[i]);
+        t->ctx.rax = RS_OK;
+        break;
+    }
     case RS_SYS_DEBUG_GETCHAR:
         t->ctx.rdi = (uint64_t)(int64_t)console_getc();
         t->ctx.rax = RS_OK;

@@ -13,7 +13,7 @@
 #include <resurgo/invocation.h>
 #include <resurgo/ipcbuf.h>
 
-#define IPC_BUFFER_ALIGN 1024
+#define IPC_BUFFER_ALIGN RS_IPC_BUFFER_ALIGN
 
 void tcb_init(struct tcb *t)
 {

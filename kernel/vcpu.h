@@ -1,7 +1,58 @@
 /* SPDX-License-Identifier: MIT */
-/* Hardware virtualisation objects: VCPU and GuestSpace (see docs/virtualization.md). */
+/* Hardware virtualisation objects: VCPU and GuestSpace (see docs/virtualization.md).
+ *
+ * A VCPU object is two pages: the control page (VMCB / VMCS, first, so it is 4 KiB aligned)
+ * and struct vcpu. Bind gives it a thread, a GuestSpace and an exit endpoint (copies of the
+ * caps live in its slots); the thread then runs the guest whenever the scheduler picks it, and
+ * each exit becomes a Call from that thread on the exit endpoint. */
 #pragma once
 #include "invoke.h"
+#include "cdt.h"
+#include "vcpu_backend.h"
+
+enum vcpu_slot { VCPU_SLOT_TCB, VCPU_SLOT_GUEST_SPACE, VCPU_SLOT_EXIT_EP, VCPU_SLOT_COUNT };
+/* Indices of struct vcpu's gpr[]: the x86 register encoding. */
+enum vcpu_gpr {
+    GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
+    GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15, GPR_COUNT
+};
+#define VCPU_CTL_SIZE 4096
+#define VCPU_ARCH_WORDS 64
+
+struct vcpu {
+    uint64_t gpr[GPR_COUNT]; /* first: the entry code addresses it directly (see vcpu_backend.h) */
+    void *ctl;               /* the control page (kernel address) and its physical address */
+    uint64_t ctl_phys;
+    struct tcb *tcb;         /* the bound thread, NULL when unbound */
+    struct vcpu_exit exit;   /* the exit being delivered (reason RS_EXIT_NONE: none) */
+    uint64_t arch[VCPU_ARCH_WORDS]; /* the backend's own per-vCPU state */
+    struct slot slots[VCPU_SLOT_COUNT];
+    uint8_t fpu[512] __attribute__((aligned(16))); /* the guest's FXSAVE image */
+};
+
+_Static_assert(VCPU_CTL_SIZE + sizeof(struct vcpu) <= (1u << RS_VCPU_BITS), "VCPU fits its object");
+
+/* The struct vcpu of a VCPU cap. */
+static inline struct vcpu *vcpu_of(const struct cap *c) { return (struct vcpu *)(c->obj + VCPU_CTL_SIZE); }
+
+/* Initialises a freshly retyped (zeroed) VCPU object at kernel address obj (needs a backend). */
+void vcpu_create(uint64_t obj);
+/* The VCPU object is going: its thread is unbound and stopped. Returns its slots, whose caps
+ * must be deleted next (object_finalise). */
+struct slot_array vcpu_finalise(struct vcpu *v);
+/* The thread is being destroyed: unbinds it from its VCPU. */
+void vcpu_tcb_finalise(struct tcb *t);
+
+/* Runs the guest of the current thread t (t->vcpu set) once: returns to the scheduler after a
+ * host interrupt, or after the exit was handed to the exit endpoint (t then waits for the reply,
+ * or is stopped if its binding is incomplete). */
+void vcpu_run(struct tcb *t);
+/* Writes the exit message of t's pending exit into w; returns its length (RS_EXIT_MR_COUNT). */
+unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT]);
+/* Applies the VMM `handler`'s reply to the exit of t and resumes t (label 0) or stops it. */
+void vcpu_exit_reply(struct tcb *t, struct tcb *handler);
+/* The VMM holding t's exit went away (Recv again, suspended, destroyed) without replying: t
+ * queues the same exit on its exit endpoint again, for the next VMM. */
+void vcpu_exit_redeliver(struct tcb *t);
 
 int vcpu_decode(struct invocation *inv);
-int guest_space_decode(struct invocation *inv);

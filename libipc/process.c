@@ -608,6 +608,8 @@ static int make_stack_and_ipc(ps_process_t *p, unsigned stack_pages)
     return ps_map_new_frame(&p->env, p->vspace, p->ipc_vaddr, RS_RIGHT_READ | RS_RIGHT_WRITE, &p->ipc_frame);
 }
 
+static uint64_t elf_entry(const void *image) { return ((const struct elf64_ehdr *)image)->entry; }
+
 /* Configure, priorities, fault handler, name, and the registers for the trampoline. */
 static int setup_thread(ps_process_t *p, const ps_process_config_t *cfg)
 {
@@ -619,7 +621,9 @@ static int setup_thread(ps_process_t *p, const ps_process_config_t *cfg)
     if (cfg->fault_ep && (err = ps_tcb_set_fault_handler(p->tcb, cfg->fault_ep))) return err;
     if (cfg->name && (err = ps_tcb_set_name(p->tcb, cfg->name))) return err;
     uint64_t regs[RS_REG_RDI + 1] = {0};
-    regs[RS_REG_RIP] = (uint64_t)(uintptr_t)process_trampoline;
+    // another program starts at its ELF entry (crt0: rdi = arg, rsi = IPC buffer); our own
+    // image can start at any of our functions through the trampoline
+    regs[RS_REG_RIP] = cfg->entry ? (uint64_t)(uintptr_t)process_trampoline : elf_entry(cfg->elf);
     regs[RS_REG_RSP] = p->stack_top - 8; // as if called: rsp + 8 is 16-byte aligned
     regs[RS_REG_RFLAGS] = 0x202;
     regs[RS_REG_RDI] = cfg->arg;
@@ -636,7 +640,7 @@ int ps_process_create(ps_process_t *p, ps_env_t *env, const ps_process_config_t 
     const struct elf64_phdr *ph = elf_check(cfg->elf, cfg->elf_size, &nph);
     unsigned radix = cfg->cnode_radix ? cfg->cnode_radix : 8;
     unsigned stack_pages = cfg->stack_pages ? cfg->stack_pages : 4;
-    if (!ph || !cfg->entry || radix > RS_MAX_CNODE_RADIX || stack_pages > 256) return RS_INVALID_ARGUMENT;
+    if (!ph || radix > RS_MAX_CNODE_RADIX || stack_pages > 256) return RS_INVALID_ARGUMENT;
     uint64_t pages = elf_page_count(ph, nph) + stack_pages + 1;
     int err = make_container(p, env, pages, radix, cfg->extra_slots ? cfg->extra_slots : 16);
     if (!err) err = make_objects(p, radix);

@@ -144,8 +144,9 @@ typedef void (*ps_entry_fn)(uint64_t arg);
 typedef struct ps_process_config {
     const void *elf;        /* the ELF image in the creator's memory (init: a boot module) */
     uint64_t elf_size;
-    ps_entry_fn entry;      /* a function of that image; for the creator's own image any of its
-                               functions. It gets `arg`; when it returns, the thread suspends. */
+    ps_entry_fn entry;      /* for the creator's own image: any of its functions; it gets `arg`
+                               and when it returns, the thread suspends. NULL: start at the
+                               image's ELF entry (crt0) with rdi = arg, rsi = IPC buffer. */
     uint64_t arg;
     uint8_t priority, mcp;  /* bounded by the MCP of env->tcb */
     unsigned cnode_radix;   /* 0: 8 (256 slots) */

@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Make a GRUB (BIOS) boot ISO: tools/mkiso.sh OUT.iso KERNEL.elf NAME=FILE...
-# The kernel is booted with multiboot2; each NAME=FILE becomes a module whose
-# command line is NAME, in the order given (the first one is the root task).
+# Make a GRUB (BIOS) boot ISO: tools/mkiso.sh [--cmdline ARGS] OUT.iso KERNEL.elf NAME=FILE...
+# The kernel is booted with multiboot2 and the command line ARGS; each NAME=FILE
+# becomes a module whose command line is NAME, in the order given (the first one
+# is the root task).
 set -euo pipefail
 
+cmdline=
+if [ "${1:-}" = "--cmdline" ] && [ $# -ge 2 ]; then
+    cmdline=$2
+    shift 2
+fi
 if [ $# -lt 2 ]; then
-    echo "usage: $0 OUT.iso KERNEL.elf [NAME=FILE...]" >&2
+    echo "usage: $0 [--cmdline ARGS] OUT.iso KERNEL.elf [NAME=FILE...]" >&2
+    exit 2
+fi
+if [[ "$cmdline" =~ [\"\'\$\;\\] ]]; then
+    echo "$0: command line may not contain quotes, \$, ; or \\" >&2
     exit 2
 fi
 out=$1 kernel=$2
@@ -19,14 +29,14 @@ mkdir -p "$iso/boot/grub"
 cp "$kernel" "$iso/boot/resurgo.elf"
 
 cfg=$iso/boot/grub/grub.cfg
-cat >"$cfg" <<'CFG'
+cat >"$cfg" <<CFG
 set timeout=0
 set default=0
 serial --unit=0 --speed=115200
 terminal_input serial
 terminal_output serial
 menuentry "Resurgo" {
-    multiboot2 /boot/resurgo.elf
+    multiboot2 /boot/resurgo.elf $cmdline
 CFG
 for m in "$@"; do
     name=${m%%=*} file=${m#*=}

@@ -4,6 +4,8 @@
 #pragma once
 #include "msginfo.h"
 
+#define RS_DEBUG_TEXT_MAX 1000
+
 typedef struct rs_ipc_buffer {
     rs_msginfo_t tag;
     rs_word_t mr[RS_MSG_MAX_LENGTH];
@@ -12,6 +14,8 @@ typedef struct rs_ipc_buffer {
     rs_cptr_t receive_cnode;                      /* where a received cap goes: CNode cptr, */
     rs_cptr_t receive_index;                      /*   index in it, */
     rs_word_t receive_depth;                      /*   and depth; depth 0 = accept no caps */
+    char debug_text[RS_DEBUG_TEXT_MAX];           /* text for RS_SYS_DEBUG_WRITE */
 } rs_ipc_buffer_t;
 
-_Static_assert(sizeof(rs_ipc_buffer_t) <= 4096, "IPC buffer fits a page");
+#define RS_IPC_BUFFER_ALIGN 2048 /* an IPC buffer never straddles a page */
+_Static_assert(sizeof(rs_ipc_buffer_t) <= RS_IPC_BUFFER_ALIGN, "IPC buffer fits its alignment");

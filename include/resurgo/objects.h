@@ -33,7 +33,7 @@ typedef enum rs_cap_type {
 #define RS_ENDPOINT_BITS     5
 #define RS_NOTIFICATION_BITS 5
 #define RS_SLOT_BITS         6   /* one CNode slot: a 32-byte cap and its derivation links */
-#define RS_VCPU_BITS         12
+#define RS_VCPU_BITS         13  /* control page (VMCB / VMCS) + the kernel's vCPU state page */
 #define RS_MIN_UNTYPED_BITS  4
 #define RS_MAX_UNTYPED_BITS  47
 #define RS_MAX_CNODE_RADIX   20

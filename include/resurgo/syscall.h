@@ -21,6 +21,7 @@ enum rs_syscall {
     RS_SYS_DEBUG_GETCHAR = 10,  /* -> rdi = character or -1 (non-blocking) */
     RS_SYS_DEBUG_SHUTDOWN = 11, /* power off the emulator (test builds only) */
     RS_SYS_DEBUG_CAP_TYPE = 12, /* rdi = cptr -> rdi = rs_cap_type of the cap there */
+    RS_SYS_DEBUG_WRITE = 13,    /* rdi = length: prints the IPC buffer's debug_text as one unit */
     RS_SYS_COUNT
 };
 
@@ -76,5 +77,12 @@ static inline void rs_yield(void) { rs_syscall(RS_SYS_YIELD, 0, 0); }
 
 static inline void rs_debug_putchar(char ch) { rs_syscall(RS_SYS_DEBUG_PUTCHAR, (unsigned char)ch, 0); }
 static inline int rs_debug_getchar(void) { return (int)rs_syscall(RS_SYS_DEBUG_GETCHAR, 0, 0).badge; }
+/* Prints n bytes of text atomically (lines of different threads never interleave). */
+static inline void rs_debug_write(const char *s, size_t n)
+{
+    if (n > RS_DEBUG_TEXT_MAX) n = RS_DEBUG_TEXT_MAX;
+    for (size_t i = 0; i < n; i++) __rs_ipc_buffer->debug_text[i] = s[i];
+    rs_syscall(RS_SYS_DEBUG_WRITE, n, 0);
+}
 static inline void rs_debug_shutdown(void) { rs_syscall(RS_SYS_DEBUG_SHUTDOWN, 0, 0); }
 static inline int rs_debug_cap_type(rs_cptr_t c) { return (int)rs_syscall(RS_SYS_DEBUG_CAP_TYPE, c, 0).badge; }

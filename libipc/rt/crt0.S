@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Program entry for every user program: the creator passes one argument in rdi (init: the
- * bootinfo; other servers: their start info). The stack is 16-byte aligned minus 8, as at a call. */
+ * bootinfo; other programs: what their creator chose) and the IPC buffer's address in rsi (0 for
+ * init, which finds it in the bootinfo). */
     .text
     .global _start
 _start:

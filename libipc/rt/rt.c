@@ -6,9 +6,10 @@
 
 rs_ipc_buffer_t *__rs_ipc_buffer;
 
-_Noreturn void rt_main(void *arg);
-_Noreturn void rt_main(void *arg)
+_Noreturn void rt_main(void *arg, rs_ipc_buffer_t *ipc);
+_Noreturn void rt_main(void *arg, rs_ipc_buffer_t *ipc)
 {
+    if (ipc) __rs_ipc_buffer = ipc;
     rt_exit(main(arg));
 }
 
@@ -19,7 +20,7 @@ struct line {
 
 static void line_flush(struct line *l)
 {
-    for (unsigned i = 0; i < l->n; i++) rs_debug_putchar(l->buf[i]);
+    if (l->n) rs_debug_write(l->buf, l->n);
     l->n = 0;
 }
 
@@ -56,10 +57,13 @@ int rt_snprintf(char *buf, size_t n, const char *fmt, ...)
 
 _Noreturn void rt_exit(int code)
 {
-    (void)code;
+    // Tell the fault handler (the supervisor) through an exit "system call" it recognises;
+    // without a handler the kernel answers RS_BAD_SYSCALL and we stop our own thread (slot 1
+    // holds our TCB both in init and in processes made by libipc).
+    rs_ipc_buffer()->mr[0] = (rs_word_t)code;
+    rs_syscall(RT_EXIT_SYSCALL, (rs_cptr_t)code, 0);
     for (;;) {
-        // Suspend needs our own TCB cap; a program without one simply blocks forever here.
-        rs_syscall(RS_SYS_RECV, 0, 0);
+        rs_call(1, rs_msginfo(RS_TCB_SUSPEND, 0, 0, 0));
         rs_yield();
     }
 }

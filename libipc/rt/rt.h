@@ -3,6 +3,7 @@
  * small libc subset servers use. */
 #pragma once
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <resurgo/resurgo.h>
 #include "kstring.h"
@@ -15,7 +16,10 @@ int main(void *arg);
 void rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rt_vprintf(const char *fmt, va_list ap);
 int rt_snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Stops the program for good: suspends its own thread. */
+/* The "system call" rt_exit makes: unknown to the kernel, so it reaches the fault handler as an
+ * RS_FAULT_UNKNOWN_SYSCALL with this number in rax and the exit code in rdi. */
+#define RT_EXIT_SYSCALL 0x45584954ul /* "EXIT" */
+/* Stops the program for good: reports the exit to its supervisor, else suspends itself. */
 _Noreturn void rt_exit(int code);
 /* Cycle counter: guest-instruction counts under QEMU -icount. */
 static inline uint64_t rt_rdtsc(void)

@@ -57,6 +57,7 @@ def parse_args():
     p.add_argument("--kernel", required=True, help="kernel ELF")
     p.add_argument("--module", action="append", default=[], metavar="NAME=PATH",
                    help="boot module, in order (the first is the root task)")
+    p.add_argument("--cmdline", default="", metavar="ARGS", help="kernel command line")
     p.add_argument("--iso", action="store_true", help="boot a GRUB ISO (always for bochs)")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
@@ -77,7 +78,8 @@ def parse_args():
 
 def make_iso(a, tmp):
     iso = os.path.join(tmp, "resurgo.iso")
-    cmd = [str(ROOT / "tools/mkiso.sh"), iso, a.kernel] + [f"{n}={p}" for n, p in a.modules]
+    cmd = [str(ROOT / "tools/mkiso.sh")] + (["--cmdline", a.cmdline] if a.cmdline else []) + \
+        [iso, a.kernel] + [f"{n}={p}" for n, p in a.modules]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         sys.exit(f"{r.stdout}\nFAIL: could not make the ISO ({' '.join(cmd)})")
@@ -94,6 +96,7 @@ def start_emulator(a, tmp, log):
             # QEMU's multiboot loader: "path cmdline,path cmdline" (',' doubled).
             mods = ",".join(f"{p.replace(',', ',,')} {n}" for n, p in a.modules)
             cmd += ["-kernel", a.kernel] + (["-initrd", mods] if mods else [])
+            cmd += ["-append", a.cmdline] if a.cmdline else []
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"

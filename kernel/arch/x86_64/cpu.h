@@ -67,3 +67,11 @@ static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 #define EFER_SCE          (1u << 0)
 #define EFER_NXE          (1u << 11)
 #define EFER_SVME         (1u << 12)
+#define CR4_OSFXSR        (1u << 9)
+#define CR4_OSXMMEXCPT    (1u << 10)
+
+/* FPU/SSE state (512-byte, 16-byte aligned image): the kernel itself never touches it (it is
+ * built -mgeneral-regs-only), so these are how guest FPU state is switched (Intel SDM vol. 1
+ * 10.5; needs CR4.OSFXSR). */
+static inline void fxsave64(void *img) { __asm__ volatile("fxsave64 (%0)" ::"r"(img) : "memory"); }
+static inline void fxrstor64(const void *img) { __asm__ volatile("fxrstor64 (%0)" ::"r"(img) : "memory"); }

@@ -310,9 +310,24 @@ static void run_one(const struct test *t)
     if (ms > 1000) rt_printf("[time] %s took %lu ms\n", t->id, ms);
 }
 
+/* The kernel command line may say "tests=PREFIX" to run only the tests whose ID starts so. */
+static bool selected(const char *id)
+{
+    const char *c = bootinfo->cmdline;
+    for (; *c; c++) {
+        if (strncmp(c, "tests=", 6)) continue;
+        c += 6;
+        size_t n = 0;
+        while (c[n] && c[n] != ' ') n++;
+        return strncmp(id, c, n) == 0;
+    }
+    return true;
+}
+
 void run_tests(const struct test *tests)
 {
-    for (const struct test *t = tests; t->id; t++) run_one(t);
+    for (const struct test *t = tests; t->id; t++)
+        if (selected(t->id)) run_one(t);
 }
 
 void framework_done(void) { rt_printf("[test] done: %u passed, %u failed\n", passed, failed); }

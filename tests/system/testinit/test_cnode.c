@@ -230,6 +230,73 @@ static void cap_wrong_type(void)
     CHECK_EQ(ps_mr(0), 1);
 }
 
+/* A chain of 1000 copies, each derived from the one before, revoked from the top. */
+static void cap_long_chain(void)
+{
+    enum { N = 1000 };
+    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), chain = ps_slot_alloc_range(env->slots, N);
+    REQUIRE(ep && chain);
+    rs_cptr_t prev = ep;
+    for (unsigned i = 0; i < N; i++, prev = chain + i - 1)
+        REQUIRE_OK(ps_cnode_copy(ME, chain + i, D, ME, prev, D));
+    CHECK_OK(ps_cnode_delete(ME, chain + N / 2, D)); // a gap in the middle: its child moves up
+    CHECK_OK(ps_cnode_revoke(ME, ep, D));
+    unsigned left = 0;
+    for (unsigned i = 0; i < N; i++) left += cap_type(chain + i) != RS_CAP_NULL;
+    CHECK_EQ(left, 0);
+    CHECK_EQ(cap_type(ep), RS_CAP_ENDPOINT);
+}
+
+/* Deletes the last cap to its own TCB (arg: the shared page counts 1, then would count 2). */
+static void child_delete_own_tcb(uint64_t arg)
+{
+    volatile uint64_t *p = (volatile uint64_t *)CHILD_SHARED_VADDR;
+    p[0] = 1;
+    p[1] = ps_cnode_delete(PS_SLOT_CNODE, PS_SLOT_TCB, PS_DEPTH) + 100;
+    p[0] = 2;
+}
+
+static void cap_delete_own_tcb(void)
+{
+    ps_process_t p;
+    REQUIRE_OK(child_create(&p, child_delete_own_tcb, 0, 0));
+    volatile uint64_t *c = child_share(&p);
+    REQUIRE(c);
+    REQUIRE_OK(ps_process_start(&p)); // (it runs once init yields)
+    REQUIRE_OK(ps_cnode_delete(ME, p.tcb, D)); // the child's own copy is the last one now
+    REQUIRE(wait_word(c, 1, WAIT_MS));
+    for (int i = 0; i < 20; i++) rs_yield();
+    CHECK_EQ(c[0], 1); // the thread went with its TCB, in the middle of its own syscall
+    CHECK_EQ(c[1], 0);
+    CHECK_OK(ps_cnode_delete(ME, new_slot(), D));
+}
+
+/* Revokes the untyped that its own TCB, CNode and VSpace came from (moved into slot 9). */
+static void child_revoke_self(uint64_t arg)
+{
+    volatile uint64_t *p = (volatile uint64_t *)CHILD_SHARED_VADDR;
+    p[0] = 1;
+    ps_cnode_revoke(PS_SLOT_CNODE, CHILD_SLOT_FREE, PS_DEPTH);
+    p[0] = 2;
+}
+
+static void cap_process_revokes_itself(void)
+{
+    ps_process_t p;
+    REQUIRE_OK(child_create(&p, child_revoke_self, 0, 0));
+    volatile uint64_t *c = child_share(&p);
+    REQUIRE(c);
+    REQUIRE_OK(ps_cnode_move(p.cnode, CHILD_SLOT_FREE, D, ME, p.untyped, D));
+    REQUIRE_OK(ps_process_start(&p));
+    REQUIRE(wait_word(c, 1, WAIT_MS));
+    for (int i = 0; i < 20; i++) rs_yield();
+    CHECK_EQ(c[0], 1);
+    CHECK_EQ(cap_type(p.tcb), RS_CAP_NULL); // everything made from it is gone
+    CHECK_EQ(cap_type(p.cnode), RS_CAP_NULL);
+    CHECK_EQ(cap_type(p.vspace), RS_CAP_NULL);
+    CHECK_OK(ps_process_destroy(&p)); // and the toolkit copes with what is left
+}
+
 const struct test cnode_tests[] = {
     {"CAP-0001", "Copy makes a working cap to the same object; an occupied target is RS_DELETE_FIRST", cap_copy},
     {"CAP-0002", "Mint sets badges once and only removes rights", cap_mint},
@@ -244,5 +311,9 @@ const struct test cnode_tests[] = {
     {"CAP-0010", "deleting the last cap of a CNode deletes the caps inside it", cap_container_delete},
     {"CAP-0011", "operations on caps of the wrong type fail with RS_ILLEGAL_OPERATION or RS_INVALID_CAPABILITY",
      cap_wrong_type},
+    {"CAP-0012", "Revoke clears a 1000-deep derivation chain with a gap in it", cap_long_chain},
+    {"CAP-0013", "a thread that deletes the last cap to its own TCB stops there", cap_delete_own_tcb},
+    {"CAP-0014", "a process that revokes the untyped it was made from destroys itself cleanly",
+     cap_process_revokes_itself},
     {0},
 };

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: MIT
+// Intel VT-x backend: turning VMX on (VMXON), the VMCS of each VCPU (controls and host state),
+// running the guest, and the small per-exit operations. Guest state conversion is in
+// vmx_state.c, exit decoding in vmx_exit.c, EPT entries in ept.c, the world switch in
+// vmx_entry.S. Section numbers: Intel SDM vol. 3C (see vmx_fields.h).
+#include "vmx.h"
+#include "../arch.h"
+#include "../cpu.h"
+#include "../switch.h"
+#include "../../console.h"
+#include "kstring.h"
+
+struct vmx_caps vmx_caps;
+
+/* Until the generic VCPU object (kernel/vcpu.c) provides the storage, a VCPU pointer points
+ * at its backend data itself (as the self-test uses it). */
+__attribute__((weak)) void *vcpu_backend_data(struct vcpu *v) { return v; }
+
+/* One CPU: one VMXON region, one current VMCS, one place for the host FPU state. */
+static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
+static uint8_t host_fpu[512] __attribute__((aligned(16)));
+static struct vmx_vcpu *vmx_current;
+
+void vmx_insn_failed(const char *insn, uint64_t field)
+{
+    panic("vmx: %s %lx failed (VM-instruction error %lu)", insn, field,
+          vmx_current ? vmread(VMCS_INSN_ERROR) : 0);
+}
+
+/* VMXON, VMCLEAR and VMPTRLD take the physical address in memory; CF or ZF set = failure
+ * (SDM 30.2). Each returns true on success. */
+#define VMX_PHYS_OP(insn)                                                                      \
+    static bool insn(uint64_t phys)                                                            \
+    {                                                                                          \
+        bool bad;                                                                              \
+        __asm__ volatile(#insn " %1; setna %0" : "=qm"(bad) : "m"(phys) : "cc", "memory");     \
+        return !bad;                                                                           \
+    }
+VMX_PHYS_OP(vmxon)
+VMX_PHYS_OP(vmclear)
+VMX_PHYS_OP(vmptrld)
+
+void vmx_load(struct vmx_vcpu *x)
+{
+    if (vmx_current == x) return;
+    if (!vmptrld(x->vmcs_phys)) panic("vmx: vmptrld %lx failed", x->vmcs_phys);
+    vmx_current = x;
+}
+
+/* A control's value: what we want, plus what must be 1 (allowed-0 settings, MSR bits 31:0),
+ * minus what may not be 1 (allowed-1 settings, bits 63:32) (SDM A.3-A.5, 31.5.1). Reports
+ * the bits of `need` the CPU refuses. */
+static uint32_t vmx_adjust(uint32_t msr, uint32_t want, uint32_t need, const char *what, bool *ok)
+{
+    uint64_t cap = rdmsr(msr);
+    uint32_t v = (want | (uint32_t)cap) & (uint32_t)(cap >> 32);
+    if ((v & need) != need) {
+        kprintf("vmx: %s controls %x not supported\n", what, need & ~v);
+        *ok = false;
+    }
+    return v;
+}
+
+/* Chooses every control once (same for every VCPU). Returns false if a control we rely on is
+ * missing: EPT, unrestricted guest, unconditional I/O exiting, HLT / external-interrupt / NMI
+ * exiting, interrupt-window exiting, 64-bit host, EFER load/save. */
+static bool vmx_choose_controls(uint64_t basic)
+{
+    struct vmx_caps *c = &vmx_caps;
+    bool ok = true, tru = basic & VMX_BASIC_TRUE_CTLS;
+    /* With bit 55 of IA32_VMX_BASIC set, the TRUE_* MSRs also let default1 controls be 0
+     * (A.2): CR3-load/store and INVLPG exiting are then off, which EPT makes pointless. */
+    c->pin = vmx_adjust(tru ? MSR_VMX_TRUE_PINBASED_CTLS : MSR_VMX_PINBASED_CTLS,
+                        PIN_EXTINT_EXITING | PIN_NMI_EXITING, PIN_EXTINT_EXITING | PIN_NMI_EXITING,
+                        "pin-based", &ok);
+    /* Unconditional I/O exiting and no MSR bitmaps: every IN/OUT/INS/OUTS and every
+     * RDMSR/WRMSR exits (25.1.3); CPUID, VMCALL and triple faults always do. */
+    uint32_t proc = PROC_HLT_EXITING | PROC_UNCOND_IO | PROC_SECONDARY;
+    uint32_t proc_msr = tru ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS;
+    c->proc = vmx_adjust(proc_msr, proc, proc, "processor-based", &ok);
+    if (!((rdmsr(proc_msr) >> 32) & PROC_INTR_WINDOW)) {
+        kprintf("vmx: no interrupt-window exiting\n");
+        ok = false;
+    }
+    if (c->proc & (PROC_MSR_BITMAPS | PROC_IO_BITMAPS)) {
+        kprintf("vmx: cannot turn off I/O or MSR bitmaps\n");
+        ok = false;
+    }
+    c->proc2 = vmx_adjust(MSR_VMX_PROCBASED_CTLS2,
+                          PROC2_EPT | PROC2_UNRESTRICTED | PROC2_VPID | PROC2_RDTSCP,
+                          PROC2_EPT | PROC2_UNRESTRICTED, "secondary", &ok);
+    c->exit = vmx_adjust(tru ? MSR_VMX_TRUE_EXIT_CTLS : MSR_VMX_EXIT_CTLS,
+                         EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_DEBUG,
+                         EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER, "VM-exit", &ok);
+    if (c->exit & EXIT_ACK_INTR) {
+        kprintf("vmx: cannot turn off acknowledge-interrupt-on-exit\n");
+        ok = false;
+    }
+    uint32_t entry_msr = tru ? MSR_VMX_TRUE_ENTRY_CTLS : MSR_VMX_ENTRY_CTLS;
+    c->entry = vmx_adjust(entry_msr, ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG, ENTRY_LOAD_EFER, "VM-entry",
+                          &ok) & ~ENTRY_IA32E_GUEST;
+    if (!((rdmsr(entry_msr) >> 32) & ENTRY_IA32E_GUEST)) {
+        kprintf("vmx: no IA-32e mode guests\n");
+        ok = false;
+    }
+    return ok;
+}
+
+/* EPT must walk 4 levels with write-back tables and have INVEPT (A.10); VPIDs are used only
+ * with INVVPID. */
+static bool vmx_check_ept(void)
+{
+    struct vmx_caps *c = &vmx_caps;
+    c->ept_vpid = rdmsr(MSR_VMX_EPT_VPID_CAP);
+    uint64_t need = EPT_CAP_WALK4 | EPT_CAP_WB | EPT_CAP_INVEPT;
+    if ((c->ept_vpid & need) != need || !(c->ept_vpid & (EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL))) {
+        kprintf("vmx: EPT lacks 4-level walks, WB tables or INVEPT (cap %lx)\n", c->ept_vpid);
+        return false;
+    }
+    c->vpid = (c->proc2 & PROC2_VPID) && (c->ept_vpid & VPID_CAP_INVVPID) &&
+              (c->ept_vpid & (VPID_CAP_INVVPID_SINGLE | VPID_CAP_INVVPID_ALL));
+    if (!c->vpid) c->proc2 &= ~PROC2_VPID;
+    return true;
+}
+
+/* CR0 and CR4 in VMX operation must have the FIXED0 bits set and the FIXED1-clear bits clear
+ * (23.8, A.7, A.8); that goes for the host now and for every guest. Unrestricted guest frees
+ * CR0.PE and CR0.PG (26.3.1.1). Guests also run with caching on (CD, NW clear); what they
+ * wrote is what they read back through the CR0/CR4 read shadows (vmx_state.c). The host gets
+ * OSFXSR as well, or FXSAVE would skip the guest's XMM registers. */
+static void vmx_fix_crs(void)
+{
+    struct vmx_caps *c = &vmx_caps;
+    uint64_t cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0), cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
+    uint64_t cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0), cr4_fixed1 = rdmsr(MSR_VMX_CR4_FIXED1);
+    write_cr0((read_cr0() | cr0_fixed0) & cr0_fixed1);
+    write_cr4(((read_cr4() | cr4_fixed0 | CR4_OSFXSR | CR4_OSXMMEXCPT) & cr4_fixed1));
+    c->cr0_set = cr0_fixed0 & ~(CR0_PE | CR0_PG) & 0xFFFFFFFF;
+    c->cr0_clr = (~cr0_fixed1 | CR0_CD | CR0_NW) & 0xFFFFFFFF;
+    c->cr4_set = cr4_fixed0 & 0xFFFFFFFF;
+    c->cr4_clr = ~cr4_fixed1 & 0xFFFFFFFF;
+}
+
+/* Enables VMX on this CPU: IA32_FEATURE_CONTROL, VMCS revision and size, controls, CR fixed
+ * bits, VMXON (23.7). Returns false, saying why, if VT-x with EPT and unrestricted guest cannot
+ * be used. */
+static bool vmx_cpu_init(void)
+{
+    uint32_t r[4];
+    cpuid(1, 0, r);
+    if (!(r[2] & (1u << 5))) return false;
+    uint64_t fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+    if (!(fc & FEATURE_CONTROL_LOCK)) { /* firmware left it open: allow VMXON and lock it */
+        fc |= FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMX_NO_SMX;
+        wrmsr(MSR_IA32_FEATURE_CONTROL, fc);
+    }
+    if (!(fc & FEATURE_CONTROL_VMX_NO_SMX)) {
+        kprintf("vmx: disabled by the firmware (IA32_FEATURE_CONTROL %lx)\n", fc);
+        return false;
+    }
+    uint64_t basic = rdmsr(MSR_VMX_BASIC);
+    /* A.1: the VMCS must fit the 4 KiB control page, live anywhere in memory, be write-back. */
+    if (VMX_BASIC_SIZE(basic) > 4096 || (basic & VMX_BASIC_ADDR32) || VMX_BASIC_MEMTYPE(basic) != 6) {
+        kprintf("vmx: unusable VMCS layout (IA32_VMX_BASIC %lx)\n", basic);
+        return false;
+    }
+    vmx_caps.revision = VMX_BASIC_REVISION(basic);
+    if (!vmx_choose_controls(basic) || !vmx_check_ept()) return false;
+    vmx_fix_crs();
+    memset(vmxon_region, 0, sizeof(vmxon_region));
+    *(uint32_t *)vmxon_region = vmx_caps.revision;
+    if (!vmxon((uint64_t)(uintptr_t)vmxon_region - KERNEL_VMA)) {
+        kprintf("vmx: VMXON failed\n");
+        return false;
+    }
+    kprintf("vmx: on, VMCS revision %x, controls pin %x proc %x/%x exit %x entry %x, %s\n",
+            vmx_caps.revision, vmx_caps.pin, vmx_caps.proc, vmx_caps.proc2, vmx_caps.exit,
+            vmx_caps.entry, vmx_caps.vpid ? "VPID" : "no VPID");
+    return true;
+}
+
+/* Host state loaded by every VM exit (24.5, 27.5): the kernel's segments and tables, with RIP
+ * at the exit stub. HOST_RSP is written by vmx_entry.S, HOST_CR3 and HOST_FS_BASE before each
+ * entry (they follow the current thread). */
+static void vmx_write_host_state(void)
+{
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr, idtr;
+    __asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
+    vmwrite(VMCS_HOST_CR0, read_cr0());
+    vmwrite(VMCS_HOST_CR3, arch_cr3);
+    vmwrite(VMCS_HOST_CR4, read_cr4());
+    vmwrite(VMCS_HOST_CS_SEL, GDT_KERNEL_CS);
+    vmwrite(VMCS_HOST_SS_SEL, GDT_KERNEL_DS);
+    vmwrite(VMCS_HOST_DS_SEL, GDT_KERNEL_DS);
+    vmwrite(VMCS_HOST_ES_SEL, GDT_KERNEL_DS);
+    vmwrite(VMCS_HOST_FS_SEL, 0);
+    vmwrite(VMCS_HOST_GS_SEL, 0);
+    vmwrite(VMCS_HOST_TR_SEL, GDT_TSS);
+    vmwrite(VMCS_HOST_FS_BASE, arch_fs_base);
+    vmwrite(VMCS_HOST_GS_BASE, rdmsr(MSR_GS_BASE));
+    vmwrite(VMCS_HOST_TR_BASE, (uint64_t)(uintptr_t)&tss);
+    vmwrite(VMCS_HOST_GDTR_BASE, gdtr.base);
+    vmwrite(VMCS_HOST_IDTR_BASE, idtr.base);
+    vmwrite(VMCS_HOST_SYSENTER_CS, rdmsr(MSR_SYSENTER_CS));
+    vmwrite(VMCS_HOST_SYSENTER_ESP, rdmsr(MSR_SYSENTER_ESP));
+    vmwrite(VMCS_HOST_SYSENTER_EIP, rdmsr(MSR_SYSENTER_EIP));
+    vmwrite(VMCS_HOST_EFER, rdmsr(MSR_EFER));
+    vmwrite(VMCS_HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_stub);
+}
+
+/* The x86 reset state (SDM vol. 3A 9.1.1), until the VMM writes its own. */
+static const rs_vcpu_state_t vmx_reset_state = {
+    .rip = 0xFFF0, .rflags = 2, .cr0 = 0x60000010, .rdx = 0x600,
+    .cs = {0xF000, 0xFFFF0000, 0xFFFF, 0x9B},
+    .ds = {0, 0, 0xFFFF, 0x93}, .es = {0, 0, 0xFFFF, 0x93}, .fs = {0, 0, 0xFFFF, 0x93},
+    .gs = {0, 0, 0xFFFF, 0x93}, .ss = {0, 0, 0xFFFF, 0x93},
+    .tr = {0, 0, 0xFFFF, 0x8B}, .ldtr = {0, 0, 0xFFFF, 0x82},
+    .gdtr_limit = 0xFFFF, .idtr_limit = 0xFFFF,
+};
+
+/* Sets up the VMCS in `ctl`: revision, VMCLEAR (launch state "clear", 24.11.3), VMPTRLD,
+ * controls, host state, the reset state for the guest. No guest-physical root yet: entering
+ * before set_guest_root fails as RS_EXIT_INVALID_STATE. */
+static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
+{
+    struct vmx_vcpu *x = vmx_of(v);
+    const struct vmx_caps *c = &vmx_caps;
+    memset(x, 0, sizeof(*x));
+    x->vmcs = ctl;
+    x->vmcs_phys = ctl_phys;
+    memset(ctl, 0, 4096);
+    *(uint32_t *)ctl = c->revision;
+    if (vmx_current && vmx_current->vmcs_phys == ctl_phys) vmx_current = NULL;
+    if (!vmclear(ctl_phys)) panic("vmx: vmclear %lx failed", ctl_phys);
+    vmx_load(x);
+    x->proc = c->proc;
+    x->proc2 = c->proc2 & ~PROC2_VPID; /* until set_guest_root gives a VPID */
+    vmwrite(VMCS_PIN_CTLS, c->pin);
+    vmwrite(VMCS_PROC_CTLS, x->proc);
+    vmwrite(VMCS_PROC_CTLS2, x->proc2);
+    vmwrite(VMCS_EXIT_CTLS, c->exit);
+    vmwrite(VMCS_ENTRY_CTLS, c->entry);
+    vmwrite(VMCS_EXCEPTION_BITMAP, 0);
+    vmwrite(VMCS_PF_ERROR_MASK, 0);
+    vmwrite(VMCS_PF_ERROR_MATCH, 0);
+    vmwrite(VMCS_CR3_TARGET_COUNT, 0);
+    vmwrite(VMCS_EXIT_MSR_STORE_COUNT, 0);
+    vmwrite(VMCS_EXIT_MSR_LOAD_COUNT, 0);
+    vmwrite(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+    vmwrite(VMCS_CR0_MASK, c->cr0_set | c->cr0_clr);
+    vmwrite(VMCS_CR4_MASK, c->cr4_set | c->cr4_clr);
+    vmwrite(VMCS_LINK_POINTER, ~0ull); /* no shadow VMCS (26.3.1.5) */
+    vmwrite(VMCS_GUEST_DEBUGCTL, 0);
+    vmwrite(VMCS_GUEST_DR7, 0x400);
+    vmwrite(VMCS_GUEST_SYSENTER_CS, 0);
+    vmwrite(VMCS_GUEST_SYSENTER_ESP, 0);
+    vmwrite(VMCS_GUEST_SYSENTER_EIP, 0);
+    vmx_write_host_state();
+    /* FXSAVE image of the x87/SSE reset state: FCW 37Fh, MXCSR 1F80h (vol. 1 10.5.1). */
+    *(uint16_t *)&x->fpu[0] = 0x37F;
+    *(uint32_t *)&x->fpu[24] = 0x1F80;
+    vmx_set_state(v, &vmx_reset_state);
+}
+
+/* EPT pointer and VPID (24.6.11, 24.6.12). The root may have served another GuestSpace and
+ * the tag another VCPU before: drop what the TLBs may still hold for either (28.3.3). A tag
+ * of 0 (or no VPID support) runs the VCPU untagged: VM entries and exits then flush. */
+static void vmx_set_guest_root(struct vcpu *v, uint64_t root_phys, uint32_t tag)
+{
+    struct vmx_vcpu *x = vmx_of(v);
+    vmx_load(x);
+    vmwrite(VMCS_EPT_POINTER, ept_pointer(root_phys));
+    uint16_t vpid = (uint16_t)tag;
+    if (vmx_caps.vpid && vpid == tag && vpid) {
+        x->proc2 |= PROC2_VPID;
+        vmwrite(VMCS_VPID, vpid);
+        vpid_invalidate(vpid);
+    } else {
+        x->proc2 &= ~PROC2_VPID;
+    }
+    vmwrite(VMCS_PROC_CTLS2, x->proc2);
+    ept_invalidate(root_phys);
+}
+
+/* Mappings of the GuestSpace rooted at root_phys lost rights or went away. */
+void vmx_guest_flush(uint64_t root_phys, uint32_t tag) { ept_invalidate(root_phys); }
+
+/* The VCPU object is going away: write its VMCS back to memory and forget it (24.11.1),
+ * so the processor never writes to that page again. */
+void vmx_vcpu_fini(struct vcpu *v)
+{
+    struct vmx_vcpu *x = vmx_of(v);
+    if (!x->vmcs_phys) return;
+    vmclear(x->vmcs_phys);
+    if (vmx_current == x) vmx_current = NULL;
+}
+
+static inline void write_cr2(uint64_t v) { __asm__ volatile("mov %0, %%cr2" ::"r"(v)); }
+
+/* Enters the guest until an exit the VMM must see, or a host interrupt (RS_EXIT_NONE). The
+ * guest's FPU, CR2 and KERNEL_GS_BASE are not in the VMCS: they are swapped here. */
+static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
+{
+    struct vmx_vcpu *x = vmx_of(v);
+    for (;;) {
+        vmx_load(x);
+        vmwrite(VMCS_HOST_CR3, arch_cr3);
+        vmwrite(VMCS_HOST_FS_BASE, arch_fs_base);
+        __asm__ volatile("fxsave64 %0; fxrstor64 %1" : "=m"(host_fpu) : "m"(x->fpu));
+        write_cr2(x->cr2);
+        wrmsr(MSR_KERNEL_GS, x->kernel_gs_base);
+        int rc = vmx_enter(x->gpr, x->launched);
+        x->kernel_gs_base = rdmsr(MSR_KERNEL_GS);
+        x->cr2 = read_cr2();
+        __asm__ volatile("fxsave64 %0; fxrstor64 %1" : "=m"(x->fpu) : "m"(host_fpu));
+        if (rc) {
+            /* VMfailValid: a control or host-state field is wrong (30.4, error numbers);
+             * VMfailInvalid: no current VMCS. raw_reason = 1 or 2 << 32 | error number. */
+            uint64_t err = rc == 1 ? vmread(VMCS_INSN_ERROR) : 0;
+            *e = (struct vcpu_exit){.reason = RS_EXIT_INVALID_STATE, .qual = err,
+                                    .raw_reason = (uint64_t)rc << 32 | err};
+            return;
+        }
+        if (!(vmread(VMCS_EXIT_REASON) & EXIT_REASON_ENTRY_FAIL)) x->launched = true;
+        if (vmx_exit_decode(x, e)) return;
+    }
+}
+
+/* Skips the instruction that exited; it completed, so the STI / MOV SS interrupt shadow it may
+ * have been in is over (24.4.2). */
+static void vmx_advance_rip(struct vcpu *v, uint64_t insn_len)
+{
+    vmx_load(vmx_of(v));
+    vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + insn_len);
+    uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    if (irq & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS))
+        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, irq & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS));
+}
+
+/* Event injection (24.8.3, 26.5): RS_EVENT_* uses the VMX interruption-information layout.
+ * Injecting an interrupt or NMI ends an STI / MOV SS shadow, as SVM's EVENTINJ ignores it;
+ * VM entry would fail otherwise (26.3.1.5). */
+static void vmx_inject(struct vcpu *v, uint64_t event)
+{
+    vmx_load(vmx_of(v));
+    uint32_t info = (uint32_t)(event & 0xFFF) | INTR_INFO_VALID;
+    vmwrite(VMCS_ENTRY_INTR_INFO, info);
+    if (info & INTR_INFO_HAS_ERROR) vmwrite(VMCS_ENTRY_EXC_ERROR, (uint32_t)(event >> 32));
+    unsigned type = INTR_INFO_TYPE(info);
+    if (type == INTR_TYPE_EXTINT || type == INTR_TYPE_NMI) {
+        uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, irq & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS));
+    }
+}
+
+/* Interrupt-window exiting (24.6.2): exit as soon as RFLAGS.IF = 1 and no shadow blocks. */
+static void vmx_want_window(struct vcpu *v, bool on)
+{
+    struct vmx_vcpu *x = vmx_of(v);
+    vmx_load(x);
+    x->proc = on ? x->proc | PROC_INTR_WINDOW : x->proc & ~PROC_INTR_WINDOW;
+    vmwrite(VMCS_PROC_CTLS, x->proc);
+}
+
+const struct vcpu_backend vmx_backend = {
+    .name = "Intel VT-x",
+    .cpu_init = vmx_cpu_init,
+    .vcpu_init = vmx_vcpu_init,
+    .set_guest_root = vmx_set_guest_root,
+    .get_state = vmx_get_state,
+    .set_state = vmx_set_state,
+    .run = vmx_run,
+    .advance_rip = vmx_advance_rip,
+    .inject = vmx_inject,
+    .want_window = vmx_want_window,
+    .guest_pte = vmx_guest_pte,
+    .guest_pte_present = vmx_guest_pte_present,
+};

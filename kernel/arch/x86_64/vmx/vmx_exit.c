@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+// VT-x exits: from the exit reason and qualification in the VMCS to the vendor-neutral exit the
+// VMM sees (include/resurgo/vcpu.h). Host interrupts and guest writes of CR bits that VMX keeps
+// fixed are dealt with here and never reach the VMM.
+#include "vmx.h"
+#include "../cpu.h"
+
+/* An exit in the middle of delivering an event through the guest IDT (an EPT violation on the
+ * guest's stack, say) loses that event unless it is injected again on the next entry (SDM
+ * 27.2.3, 31.7.1.1). It goes into the entry field at once, so the VMM sees it as the pending
+ * event in ReadState and may replace it. */
+static void vmx_requeue_vectoring(void)
+{
+    uint32_t info = (uint32_t)vmread(VMCS_IDT_VECT_INFO);
+    if (!(info & INTR_INFO_VALID)) return;
+    vmwrite(VMCS_ENTRY_INTR_INFO, info & ~(1u << 12)); /* bit 12 is undefined here */
+    if (info & INTR_INFO_HAS_ERROR) vmwrite(VMCS_ENTRY_EXC_ERROR, vmread(VMCS_IDT_VECT_ERROR));
+    unsigned type = INTR_INFO_TYPE(info);
+    if (type == INTR_TYPE_SW_INT || type == INTR_TYPE_PRIV_SW_EXC || type == INTR_TYPE_SW_EXC)
+        vmwrite(VMCS_ENTRY_INSN_LEN, vmread(VMCS_EXIT_INSN_LEN));
+}
+
+/* I/O qualification (SDM 27.2.1, table 27-5): size - 1 in 2:0, IN in 3, string in 4, REP in 5,
+ * port in 31:16. Vendor-neutral: port | size << 16 | in << 24 | string << 25 | rep << 26. */
+static uint64_t vmx_io_qual(uint64_t q)
+{
+    return ((q >> 16) & 0xFFFF) | (((q & 7) + 1) << 16) | (((q >> 3) & 1) << 24) |
+           (((q >> 4) & 1) << 25) | (((q >> 5) & 1) << 26);
+}
+
+/* Guest GPR named by a 4-bit register number in the x86 encoding order (rax, rcx, rdx, rbx,
+ * rsp, rbp, rsi, rdi, r8..r15), as exit qualifications give it. */
+static uint64_t vmx_gpr_by_number(struct vmx_vcpu *x, unsigned n)
+{
+    static const uint8_t slot[8] = {GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI};
+    if (n == 4) return vmread(VMCS_GUEST_RSP);
+    return x->gpr[n < 8 ? slot[n] : n];
+}
+
+/* MOV to CR0/CR4 that changes a bit VMX holds fixed (NE, VMXE, CD/NW; see vmx.c) exits because
+ * the bit is in the guest/host mask (SDM 25.1.3). The guest owns its view of those bits: take
+ * the value as the new read shadow and let the guest execute the same MOV again, which then
+ * does not exit and performs the rest of the write (paging, long-mode activation) in hardware.
+ * Returns false for any other control-register access (left to the VMM). */
+static bool vmx_cr_write(struct vmx_vcpu *x, uint64_t q)
+{
+    unsigned cr = q & 15, type = (q >> 4) & 3;
+    if (type != 0 || (cr != 0 && cr != 4)) return false;
+    vmwrite(cr == 0 ? VMCS_CR0_SHADOW : VMCS_CR4_SHADOW, vmx_gpr_by_number(x, (q >> 8) & 15));
+    return true;
+}
+
+/* Fills *e from the exit just taken. Returns false when the exit was handled here and the
+ * guest is to be entered again at once. */
+bool vmx_exit_decode(struct vmx_vcpu *x, struct vcpu_exit *e)
+{
+    uint32_t reason = (uint32_t)vmread(VMCS_EXIT_REASON);
+    uint64_t q = vmread(VMCS_EXIT_QUAL);
+    *e = (struct vcpu_exit){.reason = RS_EXIT_OTHER, .raw_reason = reason, .raw_qual = q};
+    if (reason & EXIT_REASON_ENTRY_FAIL) {
+        /* Guest-state or MSR-load check failed (26.7): the qualification says which. */
+        e->reason = RS_EXIT_INVALID_STATE;
+        e->qual = q;
+        return true;
+    }
+    vmx_requeue_vectoring();
+    switch (reason & 0xFFFF) {
+    case EXIT_EXCEPTION_NMI: {
+        uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
+        if (INTR_INFO_TYPE(info) == INTR_TYPE_NMI) {
+            /* A host NMI, consumed by the exit ("NMI exiting", 24.6.1). */
+            e->reason = RS_EXIT_NONE;
+            return true;
+        }
+        e->reason = RS_EXIT_EXCEPTION;
+        e->qual = INTR_INFO_VECTOR(info);
+        if (info & INTR_INFO_HAS_ERROR) e->qual |= vmread(VMCS_EXIT_INTR_ERROR) << 32;
+        return true;
+    }
+    case EXIT_EXTINT:
+        /* "Acknowledge interrupt on exit" is off, so the interrupt is still pending at the
+         * interrupt controller: open a one-instruction window and let the host IDT take it. */
+        __asm__ volatile("sti; nop; cli" ::: "memory");
+        e->reason = RS_EXIT_NONE;
+        return true;
+    case EXIT_TRIPLE_FAULT:
+        e->reason = RS_EXIT_TRIPLE_FAULT;
+        return true;
+    case EXIT_INTR_WINDOW:
+        /* One-shot: the VMM asks again (RS_REPLY_WANT_WINDOW) if it still wants one. */
+        x->proc &= ~PROC_INTR_WINDOW;
+        vmwrite(VMCS_PROC_CTLS, x->proc);
+        e->reason = RS_EXIT_INTR_WINDOW;
+        return true;
+    case EXIT_CR_ACCESS:
+        if (vmx_cr_write(x, q)) return false;
+        break;
+    case EXIT_IO:
+        e->reason = RS_EXIT_IO;
+        e->qual = vmx_io_qual(q);
+        break;
+    case EXIT_CPUID:
+        e->reason = RS_EXIT_CPUID;
+        break;
+    case EXIT_HLT:
+        e->reason = RS_EXIT_HLT;
+        break;
+    case EXIT_VMCALL:
+        e->reason = RS_EXIT_VMCALL;
+        break;
+    case EXIT_RDMSR:
+    case EXIT_WRMSR:
+        e->reason = (reason & 0xFFFF) == EXIT_RDMSR ? RS_EXIT_MSR_READ : RS_EXIT_MSR_WRITE;
+        e->qual = (uint32_t)x->gpr[GPR_RCX];
+        break;
+    case EXIT_EPT_VIOLATION:
+        /* 27.2.1, table 27-7: bits 0-2 are read / write / fetch, as in the neutral layout. */
+        e->reason = RS_EXIT_GUEST_FAULT;
+        e->qual = q & 7;
+        e->gpa = vmread(VMCS_GUEST_PHYS_ADDR);
+        return true;
+    case EXIT_EPT_MISCONFIG:
+        /* A GuestSpace entry the CPU cannot use (28.2.3.1): a kernel bug, not the VMM's. */
+        e->reason = RS_EXIT_INVALID_STATE;
+        e->gpa = vmread(VMCS_GUEST_PHYS_ADDR);
+        return true;
+    default:
+        break;
+    }
+    /* Exits caused by an instruction report its length (27.2.4); advance_rip skips it. */
+    e->insn_len = vmread(VMCS_EXIT_INSN_LEN);
+    return true;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* init: the root task. It starts the servers of the boot manifest, serves the name registry, is
+ * every server's fault handler, restarts crashed or hung servers, and injects faults on request.
+ * It never blocks on a server: it only receives, replies and signals. */
+#pragma once
+#include "ipc.h"
+#include "process.h"
+#include "manifest.h"
+#include "proto/registry.h"
+
+#define INIT_BADGE_FAULT    (1ul << 40) /* | server index: a fault of that server */
+#define INIT_BADGE_REGISTRY (1ul << 41) /* | server index: a registry request from it */
+#define INIT_TICK_MS        10
+
+struct server {
+    const struct manifest_server *m;
+    const rs_boot_module_t *image;
+    ps_process_t proc;
+    bool running, given_up;
+    rs_cptr_t ep, ping, ping_signal, control_frame;
+    rs_cptr_t persist[64];
+    ipc_control_t *control;    /* init's own mapping of the control page */
+    unsigned restarts, reason; /* registry_reason of the last restart */
+    unsigned watchdog_restarts;
+    uint64_t started_ms, restart_at_ms, backoff_ms;
+    uint64_t ping_heartbeat;   /* heartbeat seen at the last ping */
+    unsigned missed_pings;
+    uint64_t next_ping_ms;
+};
+
+struct init_state {
+    const rs_bootinfo_t *bi;
+    ps_root_t root;
+    struct manifest manifest;
+    struct server servers[MANIFEST_SERVERS];
+    unsigned nservers;
+    rs_cptr_t ep;              /* faults, registry requests; timer via the bound notification */
+    uint64_t next_inject_ms[MANIFEST_INJECTS];
+    unsigned injects_done[MANIFEST_INJECTS];
+    uint64_t rng;
+};
+
+extern struct init_state init;
+
+/* Milliseconds since boot (TSC based: guest time under emulation). */
+uint64_t init_now_ms(void);
+/* printf with the "[init] t=<ms>" prefix every init log line carries. */
+void init_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* supervisor.c */
+int supervisor_setup(struct server *s, unsigned index);
+int supervisor_start(struct server *s, unsigned index);
+/* A server died (fault, exit, watchdog, kill): destroy it and schedule its restart. */
+void supervisor_crashed(struct server *s, unsigned reason, const char *why);
+/* Periodic work: due restarts, watchdog pings and checks. */
+void supervisor_tick(uint64_t now);
+/* Injects a fault of `kind` (ipc_inject) into server s. */
+void supervisor_inject(struct server *s, unsigned kind);
+struct server *supervisor_find(const char *name);
+void supervisor_ps(void);
+
+/* registry.c: answers one registry request from server index `from`; returns the reply info. */
+rs_msginfo_t registry_handle(unsigned from, rs_msginfo_t info);
+/* shell.c: polls the serial console and runs complete command lines. */
+void shell_poll(void);

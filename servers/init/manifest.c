@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+// Boot manifest parser: plain line-oriented text, checked strictly so a typo stops the boot
+// with the line number instead of starting a half-configured system.
+#include "manifest.h"
+#include "ipc.h"
+#include "fmt.h"
+#include "kstring.h"
+
+const char *const manifest_inject_names[] = {"none", "kill", "null", "wild", "hang", "random"};
+
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fmt_vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s) return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10) return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int copy_word(char *dst, const char *src, char *err, size_t n)
+{
+    if (!*src || strlen(src) >= MANIFEST_NAME) return fail(err, n, "name '%s' empty or too long", src);
+    memcpy(dst, src, strlen(src) + 1);
+    return 0;
+}
+
+int manifest_inject_kind(const char *word)
+{
+    for (int k = IPC_INJECT_KILL; k < IPC_INJECT_COUNT; k++)
+        if (!strcmp(word, manifest_inject_names[k])) return k;
+    return -1;
+}
+
+int manifest_find(const struct manifest *m, const char *name)
+{
+    for (unsigned i = 0; i < m->nservers; i++)
+        if (!strcmp(m->servers[i].name, name)) return (int)i;
+    return -1;
+}
+
+static int server_key(struct manifest_server *s, const char *key, const char *val, char *err, size_t n)
+{
+    uint64_t v = 0;
+    if (!strcmp(key, "image")) return copy_word(s->image, val, err, n);
+    if (!strcmp(key, "caps")) {
+        char buf[MANIFEST_NAME];
+        for (const char *p = val; *p;) {
+            size_t k = 0;
+            while (p[k] && p[k] != ',') k++;
+            if (k == 0 || k >= MANIFEST_NAME) return fail(err, n, "bad service name in caps");
+            if (s->ncaps == MANIFEST_CAPS) return fail(err, n, "more than %d caps", MANIFEST_CAPS);
+            memcpy(buf, p, k);
+            buf[k] = 0;
+            memcpy(s->caps[s->ncaps++], buf, k + 1);
+            p += k + (p[k] == ',');
+        }
+        return 0;
+    }
+    if (parse_u64(val, &v) || v > 100000000) return fail(err, n, "bad number '%s' for %s", val, key);
+    if (!strcmp(key, "prio")) {
+        if (v > 254) return fail(err, n, "prio %lu above 254 (init runs at 255)", v);
+        s->prio = (unsigned)v;
+    } else if (!strcmp(key, "persist")) {
+        if (v > 64) return fail(err, n, "persist %lu pages: at most 64", v);
+        s->persist_pages = (unsigned)v;
+    } else if (!strcmp(key, "watchdog")) s->watchdog_ms = (unsigned)v;
+    else if (!strcmp(key, "restarts")) s->max_restarts = (unsigned)v;
+    else if (!strcmp(key, "backoff")) s->backoff_ms = (unsigned)v;
+    else return fail(err, n, "unknown key '%s'", key);
+    return 0;
+}
+
+static int inject_key(struct manifest_inject *j, const char *key, const char *val, char *err, size_t n)
+{
+    uint64_t v = 0;
+    if (!strcmp(key, "target")) return copy_word(j->target, val, err, n);
+    if (!strcmp(key, "kind")) {
+        int k = manifest_inject_kind(val);
+        if (k < 0) return fail(err, n, "unknown fault kind '%s'", val);
+        j->kind = (unsigned)k;
+        return 0;
+    }
+    if (parse_u64(val, &v)) return fail(err, n, "bad number '%s' for %s", val, key);
+    if (!strcmp(key, "at")) j->at_ms = v;
+    else if (!strcmp(key, "every")) j->every_ms = v;
+    else if (!strcmp(key, "count")) j->count = (unsigned)v;
+    else return fail(err, n, "unknown key '%s'", key);
+    return 0;
+}
+
+static bool has_eq(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '=') return true;
+    return false;
+}
+
+/* Splits a line into words (in place); returns how many. */
+static unsigned split(char *line, char *words[], unsigned max)
+{
+    unsigned n = 0;
+    for (char *p = line; *p;) {
+        while (*p == ' ' || *p == '\t') *p++ = 0;
+        if (!*p || *p == '#') break;
+        if (n == max) return max + 1;
+        words[n++] = p;
+        while (*p && *p != ' ' && *p != '\t') p++;
+    }
+    return n;
+}
+
+static int parse_line(char *line, struct manifest *m, char *err, size_t n)
+{
+    char *w[16];
+    unsigned nw = split(line, w, 16);
+    if (nw == 0) return 0;
+    if (nw > 16) return fail(err, n, "too many words");
+    bool server = !strcmp(w[0], "server");
+    if (!server && strcmp(w[0], "inject")) return fail(err, n, "unknown directive '%s'", w[0]);
+    struct manifest_server *s = NULL;
+    struct manifest_inject *j = NULL;
+    unsigned first = 1;
+    if (server) {
+        if (m->nservers == MANIFEST_SERVERS) return fail(err, n, "more than %d servers", MANIFEST_SERVERS);
+        if (nw < 2 || has_eq(w[1])) return fail(err, n, "server needs a name");
+        s = &m->servers[m->nservers];
+        *s = (struct manifest_server){.prio = 100, .watchdog_ms = 500, .max_restarts = 100, .backoff_ms = 500};
+        if (copy_word(s->name, w[1], err, n) || copy_word(s->image, w[1], err, n)) return -1;
+        if (manifest_find(m, s->name) >= 0) return fail(err, n, "server '%s' twice", s->name);
+        first = 2;
+    } else {
+        if (m->ninjects == MANIFEST_INJECTS) return fail(err, n, "more than %d injects", MANIFEST_INJECTS);
+        j = &m->injects[m->ninjects];
+        *j = (struct manifest_inject){.count = 1};
+    }
+    for (unsigned i = first; i < nw; i++) {
+        char *eq = w[i];
+        while (*eq && *eq != '=') eq++;
+        if (!*eq) return fail(err, n, "expected key=value, got '%s'", w[i]);
+        *eq = 0;
+        if (s ? server_key(s, w[i], eq + 1, err, n) : inject_key(j, w[i], eq + 1, err, n)) return -1;
+    }
+    if (j && (!j->target[0] || !j->kind)) return fail(err, n, "inject needs target= and kind=");
+    if (s) m->nservers++;
+    else m->ninjects++;
+    return 0;
+}
+
+unsigned manifest_parse(const char *text, size_t len, struct manifest *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    char line[256];
+    unsigned lineno = 0;
+    for (size_t pos = 0; pos < len;) {
+        size_t k = 0;
+        lineno++;
+        while (pos + k < len && text[pos + k] != '\n') k++;
+        if (k >= sizeof(line)) return fail(err, errlen, "line too long"), lineno;
+        memcpy(line, text + pos, k);
+        line[k] = 0;
+        pos += k + 1;
+        if (parse_line(line, m, err, errlen)) return lineno;
+    }
+    // every caps= and target= must name a server
+    for (unsigned i = 0; i < m->nservers; i++)
+        for (unsigned c = 0; c < m->servers[i].ncaps; c++)
+            if (manifest_find(m, m->servers[i].caps[c]) < 0)
+                return fail(err, errlen, "server '%s': caps names unknown '%s'", m->servers[i].name,
+                            m->servers[i].caps[c]), lineno;
+    for (unsigned i = 0; i < m->ninjects; i++)
+        if (manifest_find(m, m->injects[i].target) < 0)
+            return fail(err, errlen, "inject target '%s' unknown", m->injects[i].target), lineno;
+    return 0;
+}

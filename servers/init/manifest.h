@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* The boot manifest: which servers init starts, with what, and which faults it injects.
+ *
+ *   # comment
+ *   server NAME [image=MODULE] [prio=N] [persist=PAGES] [watchdog=MS] [restarts=N] [backoff=MS]
+ *               [caps=A,B]
+ *   inject target=NAME kind=kill|null|wild|hang|random [at=MS] [every=MS] [count=N]
+ *
+ * `caps` lists services whose endpoints the server gets as a client (slots IPC_SLOT_CLIENT0..).
+ * watchdog=0 turns the watchdog off (for programs that are not libipc servers); restarts=0 means
+ * no limit; backoff is the longest wait before a restart (default 500 ms). */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#define MANIFEST_NAME      24
+#define MANIFEST_SERVERS   16
+#define MANIFEST_INJECTS   8
+#define MANIFEST_CAPS      8
+
+struct manifest_server {
+    char name[MANIFEST_NAME], image[MANIFEST_NAME];
+    unsigned prio, persist_pages, watchdog_ms, max_restarts, backoff_ms, ncaps;
+    char caps[MANIFEST_CAPS][MANIFEST_NAME];
+};
+
+struct manifest_inject {
+    char target[MANIFEST_NAME];
+    unsigned kind; /* ipc_inject */
+    uint64_t at_ms, every_ms;
+    unsigned count;
+};
+
+struct manifest {
+    struct manifest_server servers[MANIFEST_SERVERS];
+    unsigned nservers;
+    struct manifest_inject injects[MANIFEST_INJECTS];
+    unsigned ninjects;
+};
+
+/* Parses `len` bytes of manifest text. Returns 0, or the 1-based line number of the first error
+ * with a message in err. Unknown keys, bad numbers, too many entries and caps naming no server
+ * are errors. */
+unsigned manifest_parse(const char *text, size_t len, struct manifest *m, char *err, size_t errlen);
+/* Index of the server called name, or -1. */
+int manifest_find(const struct manifest *m, const char *name);
+/* ipc_inject value for a kind name ("kill", "null", ...), or -1. */
+int manifest_inject_kind(const char *word);
+extern const char *const manifest_inject_names[];

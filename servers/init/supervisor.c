@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+// The supervisor: creates each server from its pristine ELF image with the same caps every time,
+// destroys it when it faults, exits or hangs, and restarts it at once the first time, then with
+// exponential backoff while it keeps crashing soon after starting (MINIX 3's reincarnation server
+// policy), up to the manifest's restart limit.
+#include "init.h"
+
+#define CONTROL_VADDR_BASE 0x0000400000000000ul /* init's mappings of the control pages */
+#define BACKOFF_MIN_MS     5
+#define STABLE_MS          2000 /* running this long resets the backoff */
+
+static const char *const reason_names[] = {"none", "fault", "exit", "watchdog", "killed"};
+
+struct server *supervisor_find(const char *name)
+{
+    int i = manifest_find(&init.manifest, name);
+    return i < 0 ? NULL : &init.servers[i];
+}
+
+/* Objects that outlive every instance: service endpoint, ping notification, control page,
+ * persistent frames. */
+int supervisor_setup(struct server *s, unsigned index)
+{
+    ps_env_t *env = &init.root.env;
+    int err;
+    // init signals through a badged copy: a badge-0 signal sets no bit and is lost when the
+    // server is busy at that moment
+    if ((err = ps_new_object(env, RS_OBJ_ENDPOINT, 0, &s->ep)) ||
+        (err = ps_new_object(env, RS_OBJ_NOTIFICATION, 0, &s->ping)))
+        return err;
+    s->ping_signal = ps_slot_alloc(env->slots);
+    if ((err = ps_cnode_mint(RS_INIT_CNODE, s->ping_signal, 64, RS_INIT_CNODE, s->ping, 64, RS_RIGHT_WRITE, 1)))
+        return err;
+    uint64_t va = CONTROL_VADDR_BASE + index * 4096ul;
+    if ((err = ps_map_new_frame(env, RS_INIT_VSPACE, va, RS_RIGHT_READ | RS_RIGHT_WRITE, &s->control_frame)))
+        return err;
+    s->control = (ipc_control_t *)va;
+    memcpy(s->control->name, s->m->name, sizeof(s->m->name));
+    for (unsigned p = 0; p < s->m->persist_pages; p++)
+        if ((err = ps_new_object(env, RS_OBJ_FRAME, 0, &s->persist[p]))) return err;
+    s->control->persistent_vaddr = s->m->persist_pages ? IPC_PERSISTENT_VADDR : 0;
+    s->control->persistent_size = s->m->persist_pages * 4096ul;
+    return RS_OK;
+}
+
+/* Gives the new instance its caps and memory, in the fixed layout libipc expects. */
+static int give_caps(struct server *s, unsigned index)
+{
+    ps_process_t *p = &s->proc;
+    int err;
+    if ((err = ps_process_give(p, IPC_SLOT_SERVICE, s->ep, RS_RIGHTS_ALL, 0)) ||
+        (err = ps_process_give(p, IPC_SLOT_REGISTRY, init.ep, RS_RIGHT_WRITE | RS_RIGHT_GRANT,
+                               INIT_BADGE_REGISTRY | index)) ||
+        (err = ps_process_give(p, IPC_SLOT_PING, s->ping, RS_RIGHT_READ, 0)) ||
+        (err = ps_tcb_bind_notification(p->tcb, s->ping)) ||
+        (err = ps_process_share(p, s->control_frame, IPC_CONTROL_VADDR, RS_RIGHT_READ | RS_RIGHT_WRITE)))
+        return err;
+    for (unsigned c = 0; c < s->m->ncaps; c++) {
+        struct server *t = supervisor_find(s->m->caps[c]);
+        // a client's badge is its index + 1: the service tells its clients apart by it
+        if ((err = ps_process_give(p, IPC_SLOT_CLIENT0 + c, t->ep, RS_RIGHT_WRITE | RS_RIGHT_GRANT, index + 1)))
+            return err;
+    }
+    for (unsigned k = 0; k < s->m->persist_pages; k++)
+        if ((err = ps_process_share(p, s->persist[k], IPC_PERSISTENT_VADDR + k * 4096ul,
+                                    RS_RIGHT_READ | RS_RIGHT_WRITE)))
+            return err;
+    return RS_OK;
+}
+
+int supervisor_start(struct server *s, unsigned index)
+{
+    rs_cptr_t fault_ep = ps_slot_alloc(init.root.env.slots);
+    int err = ps_cnode_mint(RS_INIT_CNODE, fault_ep, 64, RS_INIT_CNODE, init.ep, 64, RS_RIGHTS_ALL,
+                            INIT_BADGE_FAULT | index);
+    if (err) return err;
+    ps_process_config_t cfg = {.elf = (const void *)s->image->vaddr, .elf_size = s->image->size,
+                               .entry = NULL, .arg = IPC_CONTROL_VADDR, .priority = (uint8_t)s->m->prio,
+                               .mcp = (uint8_t)s->m->prio, .fault_ep = fault_ep, .name = s->m->name,
+                               .cnode_radix = 4, .stack_pages = 8};
+    s->control->instance++;
+    s->control->inject = IPC_INJECT_NONE;
+    err = ps_process_create(&s->proc, &init.root.env, &cfg);
+    ps_cnode_delete(RS_INIT_CNODE, fault_ep, 64); // the TCB holds its own copy
+    ps_slot_free(init.root.env.slots, fault_ep);
+    if (!err) err = give_caps(s, index);
+    if (!err) err = ps_process_start(&s->proc);
+    if (err) {
+        ps_process_destroy(&s->proc);
+        return err;
+    }
+    s->running = true;
+    s->started_ms = init_now_ms();
+    s->missed_pings = 0;
+    s->ping_heartbeat = s->control->heartbeat;
+    s->next_ping_ms = s->started_ms + s->m->watchdog_ms;
+    return RS_OK;
+}
+
+void supervisor_crashed(struct server *s, unsigned reason, const char *why)
+{
+    if (!s->running) return;
+    uint64_t now = init_now_ms();
+    ps_process_destroy(&s->proc);
+    s->running = false;
+    s->reason = reason;
+    if (reason == REASON_WATCHDOG) s->watchdog_restarts++;
+    if (now - s->started_ms >= STABLE_MS) s->backoff_ms = 0;
+    uint64_t delay = s->backoff_ms; // 0 the first time: restart at once
+    s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (s->backoff_ms > s->m->backoff_ms) s->backoff_ms = s->m->backoff_ms;
+    if (s->m->max_restarts && s->restarts >= s->m->max_restarts) {
+        s->given_up = true;
+        init_log("%s %s (%s): restart limit %u reached, not restarting\n", s->m->name,
+                 reason_names[reason], why, s->m->max_restarts);
+        return;
+    }
+    s->restart_at_ms = now + delay;
+    init_log("%s %s (%s): restarting in %lu ms\n", s->m->name, reason_names[reason], why, delay);
+}
+
+static void restart_due(struct server *s, unsigned index, uint64_t now)
+{
+    if (s->running || s->given_up || now < s->restart_at_ms) return;
+    s->restarts++;
+    int err = supervisor_start(s, index);
+    if (err) {
+        init_log("%s: restart failed: %s\n", s->m->name, rs_error_name(err));
+        s->given_up = true;
+        return;
+    }
+    init_log("%s restarted (instance %lu, restart %u)\n", s->m->name, s->control->instance, s->restarts);
+}
+
+/* Watchdog: ping every period; a server that answered none of the last two pings is hung. */
+static void watchdog(struct server *s, uint64_t now)
+{
+    if (!s->running || !s->m->watchdog_ms || now < s->next_ping_ms) return;
+    s->next_ping_ms = now + s->m->watchdog_ms;
+    if (s->control->heartbeat != s->ping_heartbeat) s->missed_pings = 0;
+    else if (++s->missed_pings >= 2) {
+        supervisor_crashed(s, REASON_WATCHDOG, "no heartbeat");
+        return;
+    }
+    s->ping_heartbeat = s->control->heartbeat;
+    rs_signal(s->ping_signal);
+}
+
+void supervisor_tick(uint64_t now)
+{
+    for (unsigned i = 0; i < init.nservers; i++) {
+        restart_due(&init.servers[i], i, now);
+        watchdog(&init.servers[i], now);
+    }
+}
+
+void supervisor_inject(struct server *s, unsigned kind)
+{
+    if (kind == IPC_INJECT_RANDOM) {
+        init.rng ^= init.rng << 13, init.rng ^= init.rng >> 7, init.rng ^= init.rng << 17;
+        kind = IPC_INJECT_KILL + (unsigned)(init.rng % 4);
+    }
+    init_log("inject %s into %s%s\n", manifest_inject_names[kind], s->m->name, s->running ? "" : " (not running)");
+    if (!s->running) return;
+    if (kind == IPC_INJECT_KILL) {
+        supervisor_crashed(s, REASON_KILLED, "killed by fault injection");
+        return;
+    }
+    s->control->inject = kind; // the server commits it when it sees the ping
+    rs_signal(s->ping_signal);
+}
+
+void supervisor_ps(void)
+{
+    init_log("%-12s %-8s %5s %8s %-8s\n", "name", "state", "prio", "restarts", "last");
+    for (unsigned i = 0; i < init.nservers; i++) {
+        struct server *s = &init.servers[i];
+        const char *state = s->running ? "running" : s->given_up ? "stopped" : "waiting";
+        init_log("%-12s %-8s %5u %8u %-8s\n", s->m->name, state, s->m->prio, s->restarts, reason_names[s->reason]);
+    }
+}
