@@ -97,6 +97,8 @@ int supervisor_start(struct server *s, unsigned index)
     return RS_OK;
 }
 
+static void restart_due(struct server *s, unsigned index, uint64_t now);
+
 void supervisor_crashed(struct server *s, unsigned reason, const char *why)
 {
     if (!s->running) return;
@@ -117,6 +119,7 @@ void supervisor_crashed(struct server *s, unsigned reason, const char *why)
     }
     s->restart_at_ms = now + delay;
     init_log("%s %s (%s): restarting in %lu ms\n", s->m->name, reason_names[reason], why, delay);
+    if (!delay) restart_due(s, (unsigned)(s - init.servers), now); // at once, not at the next tick
 }
 
 static void restart_due(struct server *s, unsigned index, uint64_t now)
