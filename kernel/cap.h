@@ -21,6 +21,7 @@ struct cap {
 
 #define CAP_FLAG_DEVICE 1 /* untyped/frame over device memory: not zeroed, only frames made */
 #define CAP_FLAG_MAPPED 2 /* frame/table cap currently installed (asid in small, vaddr in w1) */
+#define CAP_FLAG_GUEST  4 /* with MAPPED: the mapping is in a GuestSpace (w1 = guest-physical) */
 
 struct slot {
     struct cap cap;

@@ -84,7 +84,7 @@ int cap_derive(const struct cap *src, struct cap *out)
         return RS_ILLEGAL_OPERATION;
     default:
         *out = *src;
-        out->flags &= ~CAP_FLAG_MAPPED; // a copy of a mapped frame is not mapped itself
+        out->flags &= ~(CAP_FLAG_MAPPED | CAP_FLAG_GUEST); // a copy of a mapped frame is not mapped itself
         if (src->flags & CAP_FLAG_MAPPED) out->w1 = 0, out->small = 0;
         return RS_OK;
     }

@@ -7,6 +7,7 @@
 #include "cnode.h"
 #include "cdt.h"
 #include "console.h"
+#include "vcpu.h"
 #include <resurgo/ipcbuf.h>
 #include <resurgo/fault.h>
 #include <resurgo/rights.h>
@@ -86,11 +87,15 @@ uint64_t ipc_transfer(struct tcb *s, struct tcb *r, struct endpoint *ep, bool ca
     if (s->in_fault_ipc) {
         // a fault message is built from the fault record, not from the faulting thread's MRs
         label = s->fault.type;
-        len = s->fault.type == RS_FAULT_UNKNOWN_SYSCALL ? RS_REG_COUNT : 5;
-        uint64_t regs[RS_REG_COUNT];
+        len = 5;
+        uint64_t regs[(int)RS_EXIT_MR_COUNT > (int)RS_REG_COUNT ? (int)RS_EXIT_MR_COUNT : (int)RS_REG_COUNT];
         const uint64_t *src = s->fault.w;
         if (s->fault.type == RS_FAULT_UNKNOWN_SYSCALL) {
+            len = RS_REG_COUNT;
             tcb_get_regs(s, regs);
+            src = regs;
+        } else if (s->fault.type == RS_FAULT_VCPU_EXIT) {
+            len = vcpu_exit_message(s, regs); // built from the guest's state: the same every time
             src = regs;
         }
         if (!rb && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
@@ -202,6 +207,11 @@ void endpoint_drop_reply(struct tcb *t)
     if (!caller) return;
     t->reply_to = NULL;
     caller->replier = NULL;
+    if (caller->in_fault_ipc && caller->fault.type == RS_FAULT_VCPU_EXIT) {
+        // the guest did not change: its exit goes to whoever receives on the endpoint next
+        vcpu_exit_redeliver(caller);
+        return;
+    }
     if (caller->in_fault_ipc) {
         // a fault handler that drops the fault leaves the thread stopped
         caller->in_fault_ipc = 0;

@@ -6,6 +6,7 @@
 #include "vspace.h"
 #include "irq.h"
 #include "vcpu.h"
+#include "guestspace.h"
 #include <resurgo/ipcbuf.h>
 
 uint64_t inv_arg(struct invocation *inv, unsigned i)

@@ -9,6 +9,8 @@
 #include "cnode.h"
 #include "vspace.h"
 #include "irq.h"
+#include "vcpu.h"
+#include "guestspace.h"
 #include "kstring.h"
 #include "arch/x86_64/arch.h"
 
@@ -28,11 +30,12 @@ static uint8_t cap_type_of(unsigned obj_type)
 
 int object_prepare_check(unsigned type, uint64_t count)
 {
-    if (type == RS_OBJ_VSPACE && vspace_free_asids() < count) return RS_NOT_ENOUGH_MEMORY;
+    if ((type == RS_OBJ_VSPACE || type == RS_OBJ_GUEST_SPACE) && vspace_free_asids() < count)
+        return RS_NOT_ENOUGH_MEMORY;
     return RS_OK;
 }
 
-bool object_virt_supported(void) { return false; }
+bool object_virt_supported(void) { return vcpu_backend != NULL; }
 
 struct cap object_create(unsigned type, unsigned bits, uint64_t obj, bool device)
 {
@@ -46,6 +49,7 @@ struct cap object_create(unsigned type, unsigned bits, uint64_t obj, bool device
     case RS_OBJ_TCB: size = 1u << RS_TCB_BITS; break;
     case RS_OBJ_ENDPOINT: size = 1u << RS_ENDPOINT_BITS; break;
     case RS_OBJ_NOTIFICATION: size = 1u << RS_NOTIFICATION_BITS; break;
+    case RS_OBJ_VCPU: size = 1u << RS_VCPU_BITS; break;
     default: size = 4096; break;
     }
     if (device) c.flags |= CAP_FLAG_DEVICE;
@@ -56,6 +60,12 @@ struct cap object_create(unsigned type, unsigned bits, uint64_t obj, bool device
         vspace_init((void *)obj, &asid);
         c.small = asid;
     }
+    if (type == RS_OBJ_GUEST_SPACE) {
+        uint32_t asid;
+        guest_space_init((void *)obj, &asid);
+        c.small = asid;
+    }
+    if (type == RS_OBJ_VCPU) vcpu_create(obj);
     return c;
 }
 
@@ -79,6 +89,11 @@ struct slot_array object_finalise(struct cap *c)
     case RS_CAP_VSPACE:
         vspace_finalise(c);
         return none;
+    case RS_CAP_GUEST_SPACE:
+        guest_space_finalise(c);
+        return none;
+    case RS_CAP_VCPU:
+        return vcpu_finalise(vcpu_of(c));
     case RS_CAP_IRQ_HANDLER:
         return irq_finalise(c->small);
     default:

@@ -4,6 +4,7 @@
 #include "sched.h"
 #include "console.h"
 #include "vspace.h"
+#include "vcpu.h"
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/switch.h"
@@ -100,6 +101,13 @@ _Noreturn void sched_exit_kernel(void)
         if (!t) {
             cur = NULL;
             arch_idle_wait(); // returns after an interrupt was handled
+            continue;
+        }
+        if (t->vcpu) {
+            // a vCPU thread runs its guest: no user context, so no VSpace or entry stack needed;
+            // back here after a host interrupt or once the exit went to the VMM
+            cur = t;
+            vcpu_run(t);
             continue;
         }
         if (!switch_to(t)) {

@@ -7,6 +7,7 @@
 #include "cnode.h"
 #include "cdt.h"
 #include "invoke.h"
+#include "vcpu.h"
 #include "console.h"
 #include "kstring.h"
 #include "arch/x86_64/arch.h"
@@ -76,6 +77,7 @@ void tcb_finalise(struct tcb *t)
 {
     tcb_suspend(t);
     if (t->bound_ntfn) notification_unbind(t->bound_ntfn);
+    vcpu_tcb_finalise(t);
 }
 
 void tcb_raise_fault(struct tcb *t)
@@ -132,6 +134,10 @@ void tcb_fault_reply(struct tcb *t, struct tcb *handler)
     uint64_t info = handler->ctx.rsi;
     unsigned len = rs_msginfo_length(info);
     struct rs_ipc_buffer *b = tcb_ipc_buffer(handler);
+    if (t->fault.type == RS_FAULT_VCPU_EXIT) { // the VMM's answer to a guest exit
+        vcpu_exit_reply(t, handler);
+        return;
+    }
     t->in_fault_ipc = 0;
     if (rs_msginfo_label(info) != 0) { // the handler chose to leave the thread stopped
         t->state = TS_INACTIVE;

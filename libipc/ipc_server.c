@@ -78,6 +78,10 @@ _Noreturn void ipc_serve(ipc_server_t *s)
             continue;
         }
         if (rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL) { // a ping from init
+            if (pending_kind) { // no request came to carry it: the fault strikes now
+                pending_point = AT_ONCE;
+                commit_injected_fault(s, AT_ONCE);
+            }
             if (s->control && s->control->inject) {
                 pending_kind = s->control->inject;
                 pending_point = (enum inject_point)(s->control->heartbeat % 3);

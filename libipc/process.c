@@ -6,8 +6,8 @@
 
 /* ---------------------------------------------------------------- invocation stubs */
 
-int ps_invoke(rs_cptr_t cap, rs_word_t label, const rs_word_t *args, unsigned nargs, const rs_cptr_t *caps,
-              unsigned ncaps)
+int ps_invoke(rs_cptr_t cap, rs_word_t label, const rs_word_t *args, unsigned nargs,
+              const rs_cptr_t *caps, unsigned ncaps)
 {
     if (nargs > RS_MSG_MAX_LENGTH || ncaps > RS_MSG_MAX_EXTRA_CAPS) return RS_INVALID_ARGUMENT;
     for (unsigned i = 0; i < nargs; i++) rs_mr_set(i, args[i]);
@@ -16,41 +16,43 @@ int ps_invoke(rs_cptr_t cap, rs_word_t label, const rs_word_t *args, unsigned na
 }
 
 /* Invocation with arguments and up to three extra caps (ncaps of c0..c2 used). */
-static int inv(rs_cptr_t cap, rs_word_t label, unsigned nargs, const rs_word_t *args, unsigned ncaps,
-               rs_cptr_t c0, rs_cptr_t c1, rs_cptr_t c2)
+static int inv(rs_cptr_t cap, rs_word_t label, unsigned nargs, const rs_word_t *args,
+               unsigned ncaps, rs_cptr_t c0, rs_cptr_t c1, rs_cptr_t c2)
 {
     const rs_cptr_t caps[3] = {c0, c1, c2};
     return ps_invoke(cap, label, args, nargs, caps, ncaps);
 }
 
-int ps_untyped_retype(rs_cptr_t ut, rs_cptr_t root, unsigned type, unsigned size_bits, rs_cptr_t node_index,
-                      unsigned node_depth, rs_cptr_t offset, unsigned count)
+int ps_untyped_retype(rs_cptr_t ut, rs_cptr_t root, unsigned type, unsigned size_bits,
+                      rs_cptr_t node_index, unsigned node_depth, rs_cptr_t offset, unsigned count)
 {
     const rs_word_t a[] = {type, size_bits, node_index, node_depth, offset, count};
     return inv(ut, RS_UNTYPED_RETYPE, 6, a, 1, root, 0, 0);
 }
 
-static int cnode_op(rs_word_t label, unsigned nargs, rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth,
-                    rs_cptr_t src_root, rs_cptr_t src, unsigned src_depth, unsigned rights, rs_badge_t badge)
+static int cnode_op(rs_word_t label, unsigned nargs, rs_cptr_t dest_root, rs_cptr_t dest,
+                    unsigned dest_depth, rs_cptr_t src_root, rs_cptr_t src, unsigned src_depth,
+                    unsigned rights, rs_badge_t badge)
 {
     const rs_word_t a[] = {dest, dest_depth, src, src_depth, rights, badge};
     return inv(dest_root, label, nargs, a, 1, src_root, 0, 0);
 }
 
-int ps_cnode_copy(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root, rs_cptr_t src,
-                  unsigned src_depth)
+int ps_cnode_copy(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root,
+                  rs_cptr_t src, unsigned src_depth)
 {
     return cnode_op(RS_CNODE_COPY, 4, dest_root, dest, dest_depth, src_root, src, src_depth, 0, 0);
 }
 
-int ps_cnode_mint(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root, rs_cptr_t src,
-                  unsigned src_depth, unsigned rights, rs_badge_t badge)
+int ps_cnode_mint(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root,
+                  rs_cptr_t src, unsigned src_depth, unsigned rights, rs_badge_t badge)
 {
-    return cnode_op(RS_CNODE_MINT, 6, dest_root, dest, dest_depth, src_root, src, src_depth, rights, badge);
+    return cnode_op(RS_CNODE_MINT, 6, dest_root, dest, dest_depth, src_root, src, src_depth, rights,
+                    badge);
 }
 
-int ps_cnode_move(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root, rs_cptr_t src,
-                  unsigned src_depth)
+int ps_cnode_move(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root,
+                  rs_cptr_t src, unsigned src_depth)
 {
     return cnode_op(RS_CNODE_MOVE, 4, dest_root, dest, dest_depth, src_root, src, src_depth, 0, 0);
 }
@@ -58,7 +60,8 @@ int ps_cnode_move(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_c
 int ps_cnode_mutate(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root,
                     rs_cptr_t src, unsigned src_depth, unsigned rights)
 {
-    return cnode_op(RS_CNODE_MUTATE, 5, dest_root, dest, dest_depth, src_root, src, src_depth, rights, 0);
+    return cnode_op(RS_CNODE_MUTATE, 5, dest_root, dest, dest_depth, src_root, src, src_depth,
+                    rights, 0);
 }
 
 int ps_cnode_delete(rs_cptr_t root, rs_cptr_t index, unsigned depth)
@@ -73,7 +76,8 @@ int ps_cnode_revoke(rs_cptr_t root, rs_cptr_t index, unsigned depth)
     return inv(root, RS_CNODE_REVOKE, 2, a, 0, 0, 0, 0);
 }
 
-int ps_tcb_configure(rs_cptr_t tcb, rs_cptr_t cspace, rs_cptr_t vspace, rs_cptr_t ipc_frame, uint64_t ipc_vaddr)
+int ps_tcb_configure(rs_cptr_t tcb, rs_cptr_t cspace, rs_cptr_t vspace, rs_cptr_t ipc_frame,
+                     uint64_t ipc_vaddr)
 {
     const rs_word_t a[] = {0, ipc_vaddr};
     return inv(tcb, RS_TCB_CONFIGURE, 2, a, ipc_frame ? 3 : 2, cspace, vspace, ipc_frame);
@@ -120,9 +124,15 @@ int ps_tcb_bind_notification(rs_cptr_t tcb, rs_cptr_t ntfn)
     return inv(tcb, RS_TCB_BIND_NOTIFICATION, 0, NULL, 1, ntfn, 0, 0);
 }
 
-int ps_tcb_unbind_notification(rs_cptr_t tcb) { return inv(tcb, RS_TCB_UNBIND_NOTIFICATION, 0, NULL, 0, 0, 0, 0); }
+int ps_tcb_unbind_notification(rs_cptr_t tcb)
+{
+    return inv(tcb, RS_TCB_UNBIND_NOTIFICATION, 0, NULL, 0, 0, 0, 0);
+}
 
-int ps_tcb_set_tls_base(rs_cptr_t tcb, uint64_t base) { return inv(tcb, RS_TCB_SET_TLS_BASE, 1, &base, 0, 0, 0, 0); }
+int ps_tcb_set_tls_base(rs_cptr_t tcb, uint64_t base)
+{
+    return inv(tcb, RS_TCB_SET_TLS_BASE, 1, &base, 0, 0, 0, 0);
+}
 
 int ps_tcb_set_name(rs_cptr_t tcb, const char *name)
 {
@@ -152,31 +162,44 @@ int ps_page_table_map(rs_cptr_t table, rs_cptr_t vspace, uint64_t vaddr)
     return inv(table, RS_PAGE_TABLE_MAP, 1, &vaddr, 1, vspace, 0, 0);
 }
 
-int ps_page_table_unmap(rs_cptr_t table) { return inv(table, RS_PAGE_TABLE_UNMAP, 0, NULL, 0, 0, 0, 0); }
+int ps_page_table_unmap(rs_cptr_t table)
+{
+    return inv(table, RS_PAGE_TABLE_UNMAP, 0, NULL, 0, 0, 0, 0);
+}
 
-int ps_irq_control_get(rs_cptr_t irq_control, unsigned irq, rs_cptr_t root, rs_cptr_t dest, unsigned depth)
+int ps_irq_control_get(rs_cptr_t irq_control, unsigned irq, rs_cptr_t root, rs_cptr_t dest,
+                       unsigned depth)
 {
     const rs_word_t a[] = {irq, dest, depth};
     return inv(irq_control, RS_IRQ_CONTROL_GET, 3, a, 1, root, 0, 0);
 }
 
-int ps_irq_handler_ack(rs_cptr_t handler) { return inv(handler, RS_IRQ_HANDLER_ACK, 0, NULL, 0, 0, 0, 0); }
+int ps_irq_handler_ack(rs_cptr_t handler)
+{
+    return inv(handler, RS_IRQ_HANDLER_ACK, 0, NULL, 0, 0, 0, 0);
+}
 
 int ps_irq_handler_set_notification(rs_cptr_t handler, rs_cptr_t ntfn)
 {
     return inv(handler, RS_IRQ_HANDLER_SET_NOTIFICATION, 0, NULL, 1, ntfn, 0, 0);
 }
 
-int ps_irq_handler_clear(rs_cptr_t handler) { return inv(handler, RS_IRQ_HANDLER_CLEAR, 0, NULL, 0, 0, 0, 0); }
+int ps_irq_handler_clear(rs_cptr_t handler)
+{
+    return inv(handler, RS_IRQ_HANDLER_CLEAR, 0, NULL, 0, 0, 0, 0);
+}
 
-int ps_ioport_issue(rs_cptr_t control, uint16_t first, uint16_t last, rs_cptr_t root, rs_cptr_t dest,
-                    unsigned depth)
+int ps_ioport_issue(rs_cptr_t control, uint16_t first, uint16_t last, rs_cptr_t root,
+                    rs_cptr_t dest, unsigned depth)
 {
     const rs_word_t a[] = {first, last, dest, depth};
     return inv(control, RS_IOPORT_CONTROL_ISSUE, 4, a, 1, root, 0, 0);
 }
 
-static rs_word_t port_label(rs_word_t base, unsigned width) { return base + (width == 4 ? 2 : width == 2 ? 1 : 0); }
+static rs_word_t port_label(rs_word_t base, unsigned width)
+{
+    return base + (width == 4 ? 2 : width == 2 ? 1 : 0);
+}
 
 int ps_ioport_in(rs_cptr_t port_cap, unsigned width, uint16_t port, uint32_t *value)
 {
@@ -262,7 +285,8 @@ uint64_t ps_object_size(unsigned type, unsigned bits)
     case RS_OBJ_TCB: return 1ull << RS_TCB_BITS;
     case RS_OBJ_ENDPOINT: return 1ull << RS_ENDPOINT_BITS;
     case RS_OBJ_NOTIFICATION: return 1ull << RS_NOTIFICATION_BITS;
-    case RS_OBJ_CNODE: return bits >= 1 && bits <= RS_MAX_CNODE_RADIX ? 1ull << (bits + RS_SLOT_BITS) : 0;
+    case RS_OBJ_CNODE:
+        return bits >= 1 && bits <= RS_MAX_CNODE_RADIX ? 1ull << (bits + RS_SLOT_BITS) : 0;
     case RS_OBJ_FRAME:
     case RS_OBJ_PAGE_TABLE:
     case RS_OBJ_PAGE_DIRECTORY:
@@ -293,10 +317,14 @@ void ps_ut_init(ps_ut_t *ua, ps_untyped_t *storage, unsigned capacity)
 
 int ps_ut_add(ps_ut_t *ua, rs_cptr_t cap, unsigned size_bits, uint64_t paddr, bool is_device)
 {
-    if (size_bits < RS_MIN_UNTYPED_BITS || size_bits > RS_MAX_UNTYPED_BITS) return RS_INVALID_ARGUMENT;
+    if (size_bits < RS_MIN_UNTYPED_BITS || size_bits > RS_MAX_UNTYPED_BITS)
+        return RS_INVALID_ARGUMENT;
     if (ua->count >= ua->capacity) return RS_RANGE_ERROR;
-    ua->ut[ua->count++] = (ps_untyped_t){
-        .cap = cap, .paddr = paddr, .used = 0, .size_bits = (uint8_t)size_bits, .is_device = is_device};
+    ua->ut[ua->count++] = (ps_untyped_t){.cap = cap,
+                                         .paddr = paddr,
+                                         .used = 0,
+                                         .size_bits = (uint8_t)size_bits,
+                                         .is_device = is_device};
     return RS_OK;
 }
 
@@ -315,17 +343,18 @@ static uint64_t fit_start(const ps_untyped_t *u, uint64_t size, uint64_t align, 
 {
     uint64_t total = 1ull << u->size_bits;
     uint64_t start = (u->used + align - 1) & ~(align - 1);
-    if (start > total || (uint64_t)count * size > total - start) return ~0ull;
+    if (start > total || count > (total - start) / size) return ~0ull;
     return start;
 }
 
-int ps_ut_retype(ps_ut_t *ua, rs_cptr_t root, unsigned type, unsigned size_bits, rs_cptr_t node_index,
-                 unsigned node_depth, rs_cptr_t offset, unsigned count, unsigned *which)
+int ps_ut_retype(ps_ut_t *ua, rs_cptr_t root, unsigned type, unsigned size_bits,
+                 rs_cptr_t node_index, unsigned node_depth, rs_cptr_t offset, unsigned count,
+                 unsigned *which)
 {
     uint64_t size = ps_object_size(type, size_bits), align = object_align(type, size);
     if (size == 0 || count == 0) { // let the kernel say what is wrong, with its detail words
-        return ua->count ? ps_untyped_retype(ua->ut[0].cap, root, type, size_bits, node_index, node_depth,
-                                             offset, count)
+        return ua->count ? ps_untyped_retype(ua->ut[0].cap, root, type, size_bits, node_index,
+                                             node_depth, offset, count)
                          : RS_NOT_ENOUGH_MEMORY;
     }
     for (;;) {
@@ -338,9 +367,14 @@ int ps_ut_retype(ps_ut_t *ua, rs_cptr_t root, unsigned type, unsigned size_bits,
         if (best < 0) return RS_NOT_ENOUGH_MEMORY;
         ps_untyped_t *u = &ua->ut[best];
         uint64_t start = fit_start(u, size, align, count);
-        int err = ps_untyped_retype(u->cap, root, type, size_bits, node_index, node_depth, offset, count);
-        if (err == RS_NOT_ENOUGH_MEMORY) { // the kernel knows better: consider it full, try another
-            u->used = 1ull << u->size_bits;
+        int err =
+            ps_untyped_retype(u->cap, root, type, size_bits, node_index, node_depth, offset, count);
+        if (err == RS_NOT_ENOUGH_MEMORY) {
+            // VSpaces out of ASIDs get the same error with MR0 0: no other untyped would help
+            if (type == RS_OBJ_VSPACE && rs_mr_get(0) == 0) return err;
+            // else the kernel knows better: take its watermark (MR0 = bytes left), try again
+            uint64_t total = 1ull << u->size_bits, left = rs_mr_get(0);
+            u->used = left < total && total - left > u->used ? total - left : total;
             continue;
         }
         if (err == RS_OK) {
@@ -382,7 +416,8 @@ int ps_new_object(ps_env_t *env, unsigned type, unsigned size_bits, rs_cptr_t *o
     return RS_OK;
 }
 
-int ps_new_untyped(ps_env_t *env, unsigned bits, ps_ut_t *ua, ps_untyped_t *storage, rs_cptr_t *cap_out)
+int ps_new_untyped(ps_env_t *env, unsigned bits, ps_ut_t *ua, ps_untyped_t *storage,
+                   rs_cptr_t *cap_out)
 {
     int err = ps_new_object(env, RS_OBJ_UNTYPED, bits, cap_out);
     if (err) return err;
@@ -427,7 +462,8 @@ int ps_map_frame(ps_env_t *env, rs_cptr_t vspace, rs_cptr_t frame, uint64_t vadd
     return RS_FAILED_LOOKUP;
 }
 
-int ps_map_new_frame(ps_env_t *env, rs_cptr_t vspace, uint64_t vaddr, unsigned rights, rs_cptr_t *frame_out)
+int ps_map_new_frame(ps_env_t *env, rs_cptr_t vspace, uint64_t vaddr, unsigned rights,
+                     rs_cptr_t *frame_out)
 {
     rs_cptr_t f;
     int err = ps_new_object(env, RS_OBJ_FRAME, 0, &f);
@@ -475,8 +511,9 @@ static const struct elf64_phdr *elf_check(const uint8_t *img, uint64_t size, uns
     uint64_t prev_end = 0;
     for (unsigned i = 0; i < eh->phnum; i++) {
         if (ph[i].type != PT_LOAD || !ph[i].memsz) continue;
-        if (ph[i].offset > size || ph[i].filesz > size - ph[i].offset || ph[i].filesz > ph[i].memsz ||
-            ph[i].vaddr >= USER_TOP || ph[i].memsz > USER_TOP - ph[i].vaddr || ph[i].vaddr < prev_end)
+        if (ph[i].offset > size || ph[i].filesz > size - ph[i].offset ||
+            ph[i].filesz > ph[i].memsz || ph[i].vaddr >= USER_TOP ||
+            ph[i].memsz > USER_TOP - ph[i].vaddr || ph[i].vaddr < prev_end)
             return NULL;
         prev_end = ph[i].vaddr + ph[i].memsz;
     }
@@ -486,7 +523,10 @@ static const struct elf64_phdr *elf_check(const uint8_t *img, uint64_t size, uns
 
 static bool is_load(const struct elf64_phdr *ph) { return ph->type == PT_LOAD && ph->memsz; }
 static uint64_t seg_first_page(const struct elf64_phdr *ph) { return ph->vaddr & ~(PAGE - 1); }
-static uint64_t seg_end_page(const struct elf64_phdr *ph) { return (ph->vaddr + ph->memsz + PAGE - 1) & ~(PAGE - 1); }
+static uint64_t seg_end_page(const struct elf64_phdr *ph)
+{
+    return (ph->vaddr + ph->memsz + PAGE - 1) & ~(PAGE - 1);
+}
 
 /* Pages the image occupies; a page shared by two adjacent segments counts once. */
 static uint64_t elf_page_count(const struct elf64_phdr *ph, unsigned n)
@@ -503,19 +543,21 @@ static uint64_t elf_page_count(const struct elf64_phdr *ph, unsigned n)
 
 /* Fills the page at `va` of the child from every segment that covers it (a page can hold the
  * end of one segment and the start of the next), then maps it with the union of their rights. */
-static int load_page(ps_process_t *p, ps_env_t *env, const uint8_t *img, const struct elf64_phdr *ph,
-                     unsigned n, uint64_t va)
+static int load_page(ps_process_t *p, ps_env_t *env, const uint8_t *img,
+                     const struct elf64_phdr *ph, unsigned n, uint64_t va)
 {
     rs_cptr_t f;
     int err = ps_new_object(&p->env, RS_OBJ_FRAME, 0, &f);
     if (err) return err;
-    err = ps_map_frame(env, env->vspace, f, env->scratch_vaddr, RS_RIGHT_READ | RS_RIGHT_WRITE, RS_ATTR_DEFAULT);
+    err = ps_map_frame(env, env->vspace, f, env->scratch_vaddr, RS_RIGHT_READ | RS_RIGHT_WRITE,
+                       RS_ATTR_DEFAULT);
     if (err) return err;
     uint8_t *dst = (uint8_t *)env->scratch_vaddr;
     unsigned rights = RS_RIGHT_READ;
     for (unsigned i = 0; i < n; i++) {
         if (!is_load(&ph[i]) || va < seg_first_page(&ph[i]) || va >= seg_end_page(&ph[i])) continue;
-        rights |= ((ph[i].flags & PF_W) ? RS_RIGHT_WRITE : 0) | ((ph[i].flags & PF_X) ? RS_RIGHT_EXEC : 0);
+        rights |= ((ph[i].flags & PF_W) ? RS_RIGHT_WRITE : 0) |
+                  ((ph[i].flags & PF_X) ? RS_RIGHT_EXEC : 0);
         uint64_t file_lo = ph[i].vaddr, file_hi = ph[i].vaddr + ph[i].filesz;
         uint64_t lo = va > file_lo ? va : file_lo, hi = va + PAGE < file_hi ? va + PAGE : file_hi;
         if (lo < hi) memcpy(dst + (lo - va), img + ph[i].offset + (lo - file_lo), hi - lo);
@@ -525,7 +567,8 @@ static int load_page(ps_process_t *p, ps_env_t *env, const uint8_t *img, const s
     return ps_map_frame(&p->env, p->vspace, f, va, rights, RS_ATTR_DEFAULT);
 }
 
-static int load_image(ps_process_t *p, ps_env_t *env, const uint8_t *img, const struct elf64_phdr *ph, unsigned n)
+static int load_image(ps_process_t *p, ps_env_t *env, const uint8_t *img,
+                      const struct elf64_phdr *ph, unsigned n)
 {
     uint64_t next = 0;
     for (unsigned i = 0; i < n; i++) {
@@ -553,7 +596,8 @@ static _Noreturn void process_trampoline(uint64_t arg, rs_ipc_buffer_t *ipc, ps_
 }
 
 /* Reserves the slot block and the process untyped, sized for `pages` frames and the CNode. */
-static int make_container(ps_process_t *p, ps_env_t *env, uint64_t pages, unsigned radix, unsigned extra)
+static int make_container(ps_process_t *p, ps_env_t *env, uint64_t pages, unsigned radix,
+                          unsigned extra)
 {
     const unsigned tables = 9, objects = 8; // PDPT/PD/PT for image and stack (+1 set spare)
     p->block_len = (unsigned)(pages + tables + objects + extra);
@@ -584,7 +628,8 @@ static int make_objects(ps_process_t *p, unsigned radix)
     if (err) return err;
     if (!(p->cnode = ps_slot_alloc(&p->slots))) return RS_NOT_ENOUGH_MEMORY;
     rs_cptr_t me = p->env.cnode;
-    err = ps_cnode_mint(me, p->cnode, PS_DEPTH, me, raw, PS_DEPTH, RS_RIGHTS_ALL, ps_cnode_guard(64 - radix, 0));
+    err = ps_cnode_mint(me, p->cnode, PS_DEPTH, me, raw, PS_DEPTH, RS_RIGHTS_ALL,
+                        ps_cnode_guard(64 - radix, 0));
     if (err) return err;
     p->cnode_radix = radix;
     if ((err = ps_new_object(&p->env, RS_OBJ_VSPACE, 0, &p->vspace)) ||
@@ -602,10 +647,12 @@ static int make_stack_and_ipc(ps_process_t *p, unsigned stack_pages)
     p->stack_top = PS_CHILD_STACK_TOP;
     p->ipc_vaddr = PS_CHILD_IPC_BUFFER;
     for (unsigned i = 1; i <= stack_pages; i++) {
-        int err = ps_map_new_frame(&p->env, p->vspace, p->stack_top - i * PAGE, RS_RIGHT_READ | RS_RIGHT_WRITE, NULL);
+        int err = ps_map_new_frame(&p->env, p->vspace, p->stack_top - i * PAGE,
+                                   RS_RIGHT_READ | RS_RIGHT_WRITE, NULL);
         if (err) return err;
     }
-    return ps_map_new_frame(&p->env, p->vspace, p->ipc_vaddr, RS_RIGHT_READ | RS_RIGHT_WRITE, &p->ipc_frame);
+    return ps_map_new_frame(&p->env, p->vspace, p->ipc_vaddr, RS_RIGHT_READ | RS_RIGHT_WRITE,
+                            &p->ipc_frame);
 }
 
 static uint64_t elf_entry(const void *image) { return ((const struct elf64_ehdr *)image)->entry; }
@@ -651,11 +698,13 @@ int ps_process_create(ps_process_t *p, ps_env_t *env, const ps_process_config_t 
     return err;
 }
 
-int ps_process_give(ps_process_t *p, rs_cptr_t dest, rs_cptr_t src, unsigned rights, rs_badge_t badge)
+int ps_process_give(ps_process_t *p, rs_cptr_t dest, rs_cptr_t src, unsigned rights,
+                    rs_badge_t badge)
 {
     rs_cptr_t me = p->env.cnode;
     // Copy keeps everything (a CNode's guard too: Mint would set the guard from `badge`)
-    if (rights == RS_RIGHTS_ALL && badge == 0) return ps_cnode_copy(p->cnode, dest, PS_DEPTH, me, src, PS_DEPTH);
+    if (rights == RS_RIGHTS_ALL && badge == 0)
+        return ps_cnode_copy(p->cnode, dest, PS_DEPTH, me, src, PS_DEPTH);
     return ps_cnode_mint(p->cnode, dest, PS_DEPTH, me, src, PS_DEPTH, rights, badge);
 }
 
@@ -688,23 +737,27 @@ int ps_process_destroy(ps_process_t *p)
 
 /* ---------------------------------------------------------------- threads in the same space */
 
-static _Noreturn void thread_trampoline(uint64_t arg, rs_ipc_buffer_t *ipc, ps_thread_fn fn, rs_cptr_t tcb)
+static _Noreturn void thread_trampoline(uint64_t arg, rs_ipc_buffer_t *ipc, ps_thread_fn fn,
+                                        rs_cptr_t tcb)
 {
     fn(arg, ipc);
     ps_syscall_buf(ipc, RS_SYS_CALL, tcb, rs_msginfo(RS_TCB_SUSPEND, 0, 0, 0));
     for (;;) __asm__ volatile("ud2");
 }
 
-int ps_thread_create(ps_thread_t *t, ps_env_t *env, ps_thread_fn fn, uint64_t arg, uint64_t stack_top,
-                     unsigned stack_pages, uint64_t ipc_vaddr, uint8_t prio, rs_cptr_t fault_ep)
+int ps_thread_create(ps_thread_t *t, ps_env_t *env, ps_thread_fn fn, uint64_t arg,
+                     uint64_t stack_top, unsigned stack_pages, uint64_t ipc_vaddr, uint8_t prio,
+                     rs_cptr_t fault_ep)
 {
     memset(t, 0, sizeof(*t));
     if (!fn || (stack_top | ipc_vaddr) & (PAGE - 1)) return RS_INVALID_ARGUMENT;
     int err;
     for (unsigned i = 1; i <= stack_pages; i++)
-        if ((err = ps_map_new_frame(env, env->vspace, stack_top - i * PAGE, RS_RIGHT_READ | RS_RIGHT_WRITE, NULL)))
+        if ((err = ps_map_new_frame(env, env->vspace, stack_top - i * PAGE,
+                                    RS_RIGHT_READ | RS_RIGHT_WRITE, NULL)))
             return err;
-    if ((err = ps_map_new_frame(env, env->vspace, ipc_vaddr, RS_RIGHT_READ | RS_RIGHT_WRITE, &t->ipc_frame)) ||
+    if ((err = ps_map_new_frame(env, env->vspace, ipc_vaddr, RS_RIGHT_READ | RS_RIGHT_WRITE,
+                                &t->ipc_frame)) ||
         (err = ps_new_object(env, RS_OBJ_TCB, 0, &t->tcb)) ||
         (err = ps_tcb_configure(t->tcb, env->cnode, env->vspace, t->ipc_frame, ipc_vaddr)) ||
         (err = ps_tcb_set_priority(t->tcb, env->tcb, prio)))

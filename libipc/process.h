@@ -91,10 +91,12 @@ int ps_ut_add_bootinfo(ps_ut_t *ua, const rs_bootinfo_t *bi);
  * CNode `root` (depth 0: `root` itself), from the best-fitting untyped (the smallest one that
  * has room by the kernel's alignment rules). Returns RS_NOT_ENOUGH_MEMORY if none has room, else
  * the kernel's answer for the chosen untyped (RS_RANGE_ERROR for bad sizes, RS_DELETE_FIRST for
- * occupied slots...). An untyped the kernel says is fuller than we thought is marked full and the
- * next one tried. If `which` is not NULL it receives the index of the untyped used. */
-int ps_ut_retype(ps_ut_t *ua, rs_cptr_t root, unsigned type, unsigned size_bits, rs_cptr_t node_index,
-                 unsigned node_depth, rs_cptr_t offset, unsigned count, unsigned *which);
+ * occupied slots...). An untyped the kernel says is fuller than we thought takes the kernel's
+ * watermark and the search goes on. VSpaces refused for want of ASIDs give RS_NOT_ENOUGH_MEMORY
+ * at once. If `which` is not NULL it receives the index of the untyped used. */
+int ps_ut_retype(ps_ut_t *ua, rs_cptr_t root, unsigned type, unsigned size_bits,
+                 rs_cptr_t node_index, unsigned node_depth, rs_cptr_t offset, unsigned count,
+                 unsigned *which);
 /* Marks the untyped `cap` empty again: call after a successful Revoke of it (the kernel resets
  * an untyped whose children are all gone). Unknown caps are ignored. */
 void ps_ut_reset(ps_ut_t *ua, rs_cptr_t cap);
@@ -136,7 +138,8 @@ int ps_map_new_frame(ps_env_t *env, rs_cptr_t vspace, uint64_t vaddr, unsigned r
                      rs_cptr_t *frame_out);
 /* Makes a child untyped of 2^bits from env and an allocator over it (storage: one entry), so a
  * group of objects can be destroyed together by revoking *cap_out. */
-int ps_new_untyped(ps_env_t *env, unsigned bits, ps_ut_t *ua, ps_untyped_t *storage, rs_cptr_t *cap_out);
+int ps_new_untyped(ps_env_t *env, unsigned bits, ps_ut_t *ua, ps_untyped_t *storage,
+                   rs_cptr_t *cap_out);
 
 /* ---- Processes: a thread in a new address space running (a copy of) an ELF image ---- */
 typedef void (*ps_entry_fn)(uint64_t arg);
@@ -175,15 +178,18 @@ typedef struct ps_process {
  * CNode with the child's own TCB, CNode and VSpace caps in PS_SLOT_*, VSpace with the PT_LOAD
  * segments copied into fresh frames (written through env->scratch_vaddr), stack, IPC buffer at
  * PS_CHILD_IPC_BUFFER, TCB configured with priority/MCP/fault handler/name and registers so that
- * it enters cfg->entry(cfg->arg) with __rs_ipc_buffer set. Errors: RS_INVALID_ARGUMENT (not an
- * x86-64 ELF, segment out of bounds, entry NULL), RS_NOT_ENOUGH_MEMORY (untyped or slots), or
- * the failing invocation's error (e.g. RS_RANGE_ERROR for a priority above env->tcb's MCP).
- * On error nothing is left behind (everything made so far is destroyed). */
+ * it enters cfg->entry(cfg->arg) with __rs_ipc_buffer set (entry NULL: the ELF entry, see
+ * ps_process_config_t). Errors: RS_INVALID_ARGUMENT (not an x86-64 ELF, segments out of bounds
+ * or not ascending, CNode radix > RS_MAX_CNODE_RADIX, more than 256 stack pages),
+ * RS_NOT_ENOUGH_MEMORY (untyped or slots), or the failing invocation's error (e.g.
+ * RS_RANGE_ERROR for a priority above env->tcb's MCP). On error nothing is left behind
+ * (everything made so far is destroyed) and the kernel's detail words are gone. */
 int ps_process_create(ps_process_t *p, ps_env_t *env, const ps_process_config_t *cfg);
 /* Mints the creator's cap `src` into the child's slot `dest` with `rights` and `badge` (badge 0:
  * a plain copy with those rights). Kernel errors as for CNode_Mint (RS_DELETE_FIRST: occupied;
  * RS_ILLEGAL_OPERATION: untyped caps cannot be copied, or re-badging). */
-int ps_process_give(ps_process_t *p, rs_cptr_t dest, rs_cptr_t src, unsigned rights, rs_badge_t badge);
+int ps_process_give(ps_process_t *p, rs_cptr_t dest, rs_cptr_t src, unsigned rights,
+                    rs_badge_t badge);
 /* Maps the creator's frame `frame` into the child at vaddr as well (through a Copy of the cap,
  * kept in the process's slot block). Errors as ps_map_frame, or RS_NOT_ENOUGH_MEMORY (slots). */
 int ps_process_share(ps_process_t *p, rs_cptr_t frame, uint64_t vaddr, unsigned rights);
@@ -209,11 +215,13 @@ typedef struct ps_thread {
  * (page aligned, a free range of env's VSpace), an IPC buffer frame at ipc_vaddr (page aligned,
  * free), priority `prio`, fault handler fault_ep (0: none); it enters fn(arg, ipc). Errors as
  * ps_process_create. Objects and slots come from env and are not freed on error. */
-int ps_thread_create(ps_thread_t *t, ps_env_t *env, ps_thread_fn fn, uint64_t arg, uint64_t stack_top,
-                     unsigned stack_pages, uint64_t ipc_vaddr, uint8_t prio, rs_cptr_t fault_ep);
+int ps_thread_create(ps_thread_t *t, ps_env_t *env, ps_thread_fn fn, uint64_t arg,
+                     uint64_t stack_top, unsigned stack_pages, uint64_t ipc_vaddr, uint8_t prio,
+                     rs_cptr_t fault_ep);
 
 /* rs_syscall with an explicit IPC buffer, for threads that share an address space. */
-static inline rs_result_t ps_syscall_buf(rs_ipc_buffer_t *b, rs_word_t nr, rs_cptr_t dest, rs_msginfo_t info)
+static inline rs_result_t ps_syscall_buf(rs_ipc_buffer_t *b, rs_word_t nr, rs_cptr_t dest,
+                                         rs_msginfo_t info)
 {
     register rs_word_t r8 __asm__("r8") = b->mr[1];
     register rs_word_t r9 __asm__("r9") = b->mr[2];
@@ -232,17 +240,17 @@ static inline rs_result_t ps_syscall_buf(rs_ipc_buffer_t *b, rs_word_t nr, rs_cp
 
 /* ---- Invocation stubs: one kernel call each; the return value is the kernel's status ---- */
 /* Generic: `label` on `cap` with nargs argument words and ncaps extra caps (cptrs). */
-int ps_invoke(rs_cptr_t cap, rs_word_t label, const rs_word_t *args, unsigned nargs, const rs_cptr_t *caps,
-              unsigned ncaps);
+int ps_invoke(rs_cptr_t cap, rs_word_t label, const rs_word_t *args, unsigned nargs,
+              const rs_cptr_t *caps, unsigned ncaps);
 
-int ps_untyped_retype(rs_cptr_t ut, rs_cptr_t root, unsigned type, unsigned size_bits, rs_cptr_t node_index,
-                      unsigned node_depth, rs_cptr_t offset, unsigned count);
-int ps_cnode_copy(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root, rs_cptr_t src,
-                  unsigned src_depth);
-int ps_cnode_mint(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root, rs_cptr_t src,
-                  unsigned src_depth, unsigned rights, rs_badge_t badge);
-int ps_cnode_move(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root, rs_cptr_t src,
-                  unsigned src_depth);
+int ps_untyped_retype(rs_cptr_t ut, rs_cptr_t root, unsigned type, unsigned size_bits,
+                      rs_cptr_t node_index, unsigned node_depth, rs_cptr_t offset, unsigned count);
+int ps_cnode_copy(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root,
+                  rs_cptr_t src, unsigned src_depth);
+int ps_cnode_mint(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root,
+                  rs_cptr_t src, unsigned src_depth, unsigned rights, rs_badge_t badge);
+int ps_cnode_move(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root,
+                  rs_cptr_t src, unsigned src_depth);
 int ps_cnode_mutate(rs_cptr_t dest_root, rs_cptr_t dest, unsigned dest_depth, rs_cptr_t src_root,
                     rs_cptr_t src, unsigned src_depth, unsigned rights);
 int ps_cnode_delete(rs_cptr_t root, rs_cptr_t index, unsigned depth);
@@ -253,7 +261,8 @@ static inline rs_badge_t ps_cnode_guard(unsigned guard_bits, uint64_t guard)
     return ((rs_badge_t)guard_bits << 58) | guard;
 }
 
-int ps_tcb_configure(rs_cptr_t tcb, rs_cptr_t cspace, rs_cptr_t vspace, rs_cptr_t ipc_frame, uint64_t ipc_vaddr);
+int ps_tcb_configure(rs_cptr_t tcb, rs_cptr_t cspace, rs_cptr_t vspace, rs_cptr_t ipc_frame,
+                     uint64_t ipc_vaddr);
 int ps_tcb_set_priority(rs_cptr_t tcb, rs_cptr_t authority, uint64_t prio);
 int ps_tcb_set_mcp(rs_cptr_t tcb, rs_cptr_t authority, uint64_t mcp);
 /* ep 0: clear the fault handler. */
@@ -275,12 +284,13 @@ int ps_frame_get_address(rs_cptr_t frame, uint64_t *paddr);
 int ps_page_table_map(rs_cptr_t table, rs_cptr_t vspace, uint64_t vaddr);
 int ps_page_table_unmap(rs_cptr_t table);
 
-int ps_irq_control_get(rs_cptr_t irq_control, unsigned irq, rs_cptr_t root, rs_cptr_t dest, unsigned depth);
+int ps_irq_control_get(rs_cptr_t irq_control, unsigned irq, rs_cptr_t root, rs_cptr_t dest,
+                       unsigned depth);
 int ps_irq_handler_ack(rs_cptr_t handler);
 int ps_irq_handler_set_notification(rs_cptr_t handler, rs_cptr_t ntfn);
 int ps_irq_handler_clear(rs_cptr_t handler);
-int ps_ioport_issue(rs_cptr_t control, uint16_t first, uint16_t last, rs_cptr_t root, rs_cptr_t dest,
-                    unsigned depth);
+int ps_ioport_issue(rs_cptr_t control, uint16_t first, uint16_t last, rs_cptr_t root,
+                    rs_cptr_t dest, unsigned depth);
 /* width 1, 2 or 4; *value (may be NULL) gets what was read. */
 int ps_ioport_in(rs_cptr_t port_cap, unsigned width, uint16_t port, uint32_t *value);
 int ps_ioport_out(rs_cptr_t port_cap, unsigned width, uint16_t port, uint32_t value);

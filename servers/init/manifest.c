@@ -68,17 +68,21 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
         }
         return 0;
     }
-    if (parse_u64(val, &v) || v > 100000000) return fail(err, n, "bad number '%s' for %s", val, key);
-    if (!strcmp(key, "prio")) {
-        if (v > 254) return fail(err, n, "prio %lu above 254 (init runs at 255)", v);
-        s->prio = (unsigned)v;
-    } else if (!strcmp(key, "persist")) {
-        if (v > 64) return fail(err, n, "persist %lu pages: at most 64", v);
-        s->persist_pages = (unsigned)v;
-    } else if (!strcmp(key, "watchdog")) s->watchdog_ms = (unsigned)v;
-    else if (!strcmp(key, "restarts")) s->max_restarts = (unsigned)v;
-    else if (!strcmp(key, "backoff")) s->backoff_ms = (unsigned)v;
-    else return fail(err, n, "unknown key '%s'", key);
+    // the key first: a misspelt key must be reported as such, not as a bad number
+    unsigned *field = !strcmp(key, "prio")       ? &s->prio
+                      : !strcmp(key, "persist")  ? &s->persist_pages
+                      : !strcmp(key, "watchdog") ? &s->watchdog_ms
+                      : !strcmp(key, "restarts") ? &s->max_restarts
+                      : !strcmp(key, "backoff")  ? &s->backoff_ms
+                                                 : NULL;
+    if (!field) return fail(err, n, "unknown key '%s'", key);
+    if (parse_u64(val, &v) || v > MANIFEST_MAX_NUMBER)
+        return fail(err, n, "bad number '%s' for %s", val, key);
+    if (field == &s->prio && v > 254)
+        return fail(err, n, "prio %lu above 254 (init runs at 255)", v);
+    if (field == &s->persist_pages && v > 64)
+        return fail(err, n, "persist %lu pages: at most 64", v);
+    *field = (unsigned)v;
     return 0;
 }
 
@@ -92,11 +96,13 @@ static int inject_key(struct manifest_inject *j, const char *key, const char *va
         j->kind = (unsigned)k;
         return 0;
     }
-    if (parse_u64(val, &v)) return fail(err, n, "bad number '%s' for %s", val, key);
-    if (!strcmp(key, "at")) j->at_ms = v;
-    else if (!strcmp(key, "every")) j->every_ms = v;
-    else if (!strcmp(key, "count")) j->count = (unsigned)v;
-    else return fail(err, n, "unknown key '%s'", key);
+    bool at = !strcmp(key, "at"), every = !strcmp(key, "every"), count = !strcmp(key, "count");
+    if (!at && !every && !count) return fail(err, n, "unknown key '%s'", key);
+    if (parse_u64(val, &v) || v > MANIFEST_MAX_NUMBER)
+        return fail(err, n, "bad number '%s' for %s", val, key);
+    if (at) j->at_ms = v;
+    else if (every) j->every_ms = v;
+    else j->count = (unsigned)v;
     return 0;
 }
 
@@ -171,16 +177,21 @@ unsigned manifest_parse(const char *text, size_t len, struct manifest *m, char *
         memcpy(line, text + pos, k);
         line[k] = 0;
         pos += k + 1;
+        unsigned ns = m->nservers, ni = m->ninjects;
         if (parse_line(line, m, err, errlen)) return lineno;
+        // remembered for the checks below, which can only run once every server is known
+        if (m->nservers > ns) m->servers[ns].line = lineno;
+        if (m->ninjects > ni) m->injects[ni].line = lineno;
     }
     // every caps= and target= must name a server
     for (unsigned i = 0; i < m->nservers; i++)
         for (unsigned c = 0; c < m->servers[i].ncaps; c++)
             if (manifest_find(m, m->servers[i].caps[c]) < 0)
                 return fail(err, errlen, "server '%s': caps names unknown '%s'", m->servers[i].name,
-                            m->servers[i].caps[c]), lineno;
+                            m->servers[i].caps[c]), m->servers[i].line;
     for (unsigned i = 0; i < m->ninjects; i++)
         if (manifest_find(m, m->injects[i].target) < 0)
-            return fail(err, errlen, "inject target '%s' unknown", m->injects[i].target), lineno;
+            return fail(err, errlen, "inject target '%s' unknown", m->injects[i].target),
+                   m->injects[i].line;
     return 0;
 }

@@ -8,7 +8,8 @@
  *
  * `caps` lists services whose endpoints the server gets as a client (slots IPC_SLOT_CLIENT0..).
  * watchdog=0 turns the watchdog off (for programs that are not libipc servers); restarts=0 means
- * no limit; backoff is the longest wait before a restart (default 500 ms). */
+ * no limit; backoff is the longest wait before a restart (default 500 ms). Numbers are decimal,
+ * at most MANIFEST_MAX_NUMBER. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -17,11 +18,13 @@
 #define MANIFEST_SERVERS   16
 #define MANIFEST_INJECTS   8
 #define MANIFEST_CAPS      8
+#define MANIFEST_MAX_NUMBER 100000000
 
 struct manifest_server {
     char name[MANIFEST_NAME], image[MANIFEST_NAME];
     unsigned prio, persist_pages, watchdog_ms, max_restarts, backoff_ms, ncaps;
     char caps[MANIFEST_CAPS][MANIFEST_NAME];
+    unsigned line; /* where it was declared, for errors found once the whole file is read */
 };
 
 struct manifest_inject {
@@ -29,6 +32,7 @@ struct manifest_inject {
     unsigned kind; /* ipc_inject */
     uint64_t at_ms, every_ms;
     unsigned count;
+    unsigned line;
 };
 
 struct manifest {

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,9 @@ def parse_args():
     p.add_argument("--expect-min", type=int, default=1, metavar="N",
                    help="least number of passed checks (0: done line not required "
                         "if every --expect line is seen)")
+    p.add_argument("--send", action="append", default=[], metavar="REGEX=>TEXT",
+                   help="qemu: once a line matches REGEX, type TEXT (and Enter) on the serial "
+                        "console; in order, each after the previous one was sent")
     p.add_argument("--expect", action="append", default=[], metavar="LINE_REGEX",
                    help="a regex that must match some line of the log")
     a = p.parse_args()
@@ -90,6 +94,10 @@ def start_emulator(a, tmp, log):
     """Start the emulator with COM1 going to the file `log`; return the Popen."""
     if a.emu == "qemu":
         cmd = QEMU_BASE + ["-serial", f"file:{log}"]
+        if a.send:  # a socket to type into; the chardev's logfile is the serial log as before
+            a.sock = os.path.join(tmp, "serial.sock")
+            cmd = QEMU_BASE + ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",
+                               "-serial", "chardev:s0"]
         if a.iso:
             cmd += ["-cdrom", make_iso(a, tmp)]
         else:
@@ -138,6 +146,8 @@ def watch(a, proc, log):
     start = time.monotonic()
     buf, lines, stop_at, why = "", [], None, None
     expects = [re.compile(e) for e in a.expect]
+    sends = [(re.compile(s.split("=>", 1)[0]), s.split("=>", 1)[1]) for s in a.send]
+    sock = None
     with open(log, errors="replace") as f:
         f.seek(0)
         while True:
@@ -150,9 +160,22 @@ def watch(a, proc, log):
                 lines.append(line)
                 if stop_at is None and (DONE_RE.search(line) or PANIC_RE.match(line)):
                     stop_at = time.monotonic() + 1.0
+                if sends and sends[0][0].search(line):
+                    if sock is None:
+                        sock = socket.socket(socket.AF_UNIX)
+                        sock.connect(a.sock)
+                    sock.setblocking(True)
+                    sock.sendall(sends.pop(0)[1].encode() + b"\r")
+                    sock.setblocking(False)
             if (stop_at is None and a.expect_min == 0 and expects
                     and all(any(e.search(l) for l in lines) for e in expects)):
                 stop_at = time.monotonic() + 1.0
+            while sock is not None:  # drain what QEMU echoes to us (the log has it): a full
+                try:                 # socket would stall the guest's UART
+                    if not sock.recv(65536):
+                        break
+                except (BlockingIOError, OSError):
+                    break
             now = time.monotonic()
             if exited and not chunk:
                 why = "exited"

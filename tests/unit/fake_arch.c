@@ -98,6 +98,34 @@ void vspace_finalise(const struct cap *c)
     fake_free_asids++;
 }
 
+/* The ASID table GuestSpaces share with VSpaces (guestspace.c): a plain table, no CR3. */
+static void *fake_asid_roots[ASID_COUNT];
+static bool fake_asid_guest[ASID_COUNT];
+
+int asid_assign(void *root, bool guest, uint32_t *asid_out)
+{
+    if (!fake_free_asids) return RS_NOT_ENOUGH_MEMORY;
+    fake_free_asids--;
+    uint32_t a = fake_next_asid++ % ASID_COUNT;
+    fake_asid_roots[a] = root;
+    fake_asid_guest[a] = guest;
+    *asid_out = a;
+    return RS_OK;
+}
+
+void asid_release(uint32_t asid, const void *root)
+{
+    if (asid < ASID_COUNT && fake_asid_roots[asid] == root) {
+        fake_asid_roots[asid] = NULL;
+        fake_free_asids++;
+    }
+}
+
+void *asid_root(uint32_t asid, bool guest)
+{
+    return asid < ASID_COUNT && fake_asid_guest[asid] == guest ? fake_asid_roots[asid] : NULL;
+}
+
 void vspace_unmap_cap(struct cap *c)
 {
     c->flags &= ~CAP_FLAG_MAPPED;

@@ -1033,7 +1033,9 @@ static const struct decline call_declines[] = {
     {"no write right", read_only, LEFT_USER, TS_RUNNABLE, RS_INSUFFICIENT_RIGHTS},
     {"nobody waiting", nobody_waiting, LEFT_IDLE, TS_BLOCKED_SEND, 0},
     {"lower-priority server", lower_server, LEFT_USER, TS_BLOCKED_REPLY, 0},
-    {"server runs a guest", server_vcpu, LEFT_USER, TS_BLOCKED_REPLY, 0},
+    /* A vCPU thread never runs user code: picked, it runs its guest. This fake one has no
+     * binding, so it is stopped, and the reply it holds fails the client. */
+    {"server runs a guest", server_vcpu, LEFT_USER, TS_RUNNABLE, RS_PEER_DIED},
     {"server without VSpace", server_no_vspace, LEFT_IDLE, TS_BLOCKED_REPLY, 0},
 };
 
@@ -1138,7 +1140,9 @@ static const struct decline reply_recv_declines[] = {
     {"no read right", rr_write_only, LEFT_USER, TS_RUNNABLE, RS_OK},
     {"a notification", rr_ntfn_cap, LEFT_USER, TS_RUNNABLE, RS_OK},
     {"lower-priority caller", rr_lower_caller, LEFT_USER, TS_RUNNABLE, RS_OK},
-    {"caller runs a guest", rr_caller_vcpu, LEFT_USER, TS_RUNNABLE, RS_OK},
+    /* Woken by the reply, the caller runs its guest, not user code: this fake vCPU has no
+     * binding, so it is stopped and nothing else is left to run. */
+    {"caller runs a guest", rr_caller_vcpu, LEFT_IDLE, TS_INACTIVE, 0},
     {"server has a bound notification", rr_bound, LEFT_USER, TS_RUNNABLE, RS_OK},
     {"a sender is waiting", rr_sender_waiting, LEFT_USER, TS_RUNNABLE, RS_OK},
     {"no caller", rr_no_caller, LEFT_USER, TS_RUNNABLE, RS_PEER_DIED},

@@ -3,6 +3,7 @@
 // into them, and frames (4 KiB or 2 MiB) mapped with rights and cache attributes. Caps record
 // their one mapping; an unmap checks the entry still points at the object before clearing it.
 #include "../../vspace.h"
+#include "../../guestspace.h"
 #include "../../console.h"
 #include "arch.h"
 #include "cpu.h"
@@ -10,20 +11,21 @@
 #include "kstring.h"
 #include <resurgo/invocation.h>
 
-static uint64_t *asid_table[ASID_COUNT]; /* ASID -> PML4 (kernel address); 0 is never used */
+static uint64_t *asid_table[ASID_COUNT]; /* ASID -> root table (kernel address); 0 is never used */
+static uint64_t asid_guest[ASID_COUNT / 64]; /* bit set: the ASID names a GuestSpace (guestspace.c) */
 static uint32_t asid_next = 1;
 static uint64_t asid_used = 1;
 
 uint64_t vspace_free_asids(void) { return ASID_COUNT - asid_used; }
 
-int vspace_init(void *pml4, uint32_t *asid_out)
+int asid_assign(void *root, bool guest, uint32_t *asid_out)
 {
-    uint64_t *p = pml4;
-    memcpy(p + 256, arch_kernel_pml4() + 256, 256 * sizeof(uint64_t));
     for (uint32_t i = 0; i < ASID_COUNT; i++) {
         uint32_t a = (asid_next + i) % ASID_COUNT;
         if (a && !asid_table[a]) {
-            asid_table[a] = p;
+            asid_table[a] = root;
+            if (guest) asid_guest[a / 64] |= 1ull << (a % 64);
+            else asid_guest[a / 64] &= ~(1ull << (a % 64));
             asid_next = a + 1;
             asid_used++;
             *asid_out = a;
@@ -33,12 +35,30 @@ int vspace_init(void *pml4, uint32_t *asid_out)
     return RS_NOT_ENOUGH_MEMORY;
 }
 
-void vspace_finalise(const struct cap *c)
+void asid_release(uint32_t asid, const void *root)
 {
-    if (c->small < ASID_COUNT && asid_table[c->small] == (uint64_t *)c->obj) {
-        asid_table[c->small] = NULL;
+    if (asid < ASID_COUNT && asid_table[asid] == root) {
+        asid_table[asid] = NULL;
         asid_used--;
     }
+}
+
+void *asid_root(uint32_t asid, bool guest)
+{
+    if (asid >= ASID_COUNT || ((asid_guest[asid / 64] >> (asid % 64)) & 1) != guest) return NULL;
+    return asid_table[asid];
+}
+
+int vspace_init(void *pml4, uint32_t *asid_out)
+{
+    uint64_t *p = pml4;
+    memcpy(p + 256, arch_kernel_pml4() + 256, 256 * sizeof(uint64_t));
+    return asid_assign(p, false, asid_out);
+}
+
+void vspace_finalise(const struct cap *c)
+{
+    asid_release(c->small, (const void *)c->obj);
     // never keep running on tables that are about to be reused
     if (read_cr3() == VIRT_TO_PHYS(c->obj)) arch_switch_vspace((uint64_t)arch_kernel_pml4() - KERNEL_VMA);
 }
@@ -84,8 +104,12 @@ static void flush(uint64_t *pml4, uint64_t va, bool whole)
 
 void vspace_unmap_cap(struct cap *c)
 {
+    if (c->flags & CAP_FLAG_GUEST) { // the mapping is in a GuestSpace
+        guest_space_unmap_cap(c);
+        return;
+    }
     unsigned level = cap_level(c);
-    uint64_t *pml4 = c->small < ASID_COUNT ? asid_table[c->small] : NULL;
+    uint64_t *pml4 = asid_root(c->small, false);
     if (pml4 && level) {
         uint64_t *e = walk(pml4, c->w1, level, NULL);
         if (e && (*e & PTE_P) && (*e & PTE_ADDR) == VIRT_TO_PHYS(c->obj)) {
@@ -105,8 +129,7 @@ static uint64_t *decode_vspace(struct invocation *inv, uint32_t *asid)
 {
     if (inv->extra_count < 1) return NULL;
     struct cap *v = &inv->extra[0]->cap;
-    if (v->type != RS_CAP_VSPACE || v->small >= ASID_COUNT || asid_table[v->small] != (uint64_t *)v->obj)
-        return NULL;
+    if (v->type != RS_CAP_VSPACE || asid_root(v->small, false) != (void *)v->obj) return NULL;
     *asid = v->small;
     return (uint64_t *)v->obj;
 }
@@ -148,6 +171,7 @@ int page_table_decode(struct invocation *inv)
         return RS_OK;
     }
     if (inv->label != RS_PAGE_TABLE_MAP) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    if (inv->extra_count && inv->extra[0]->cap.type == RS_CAP_GUEST_SPACE) return guest_space_map_table(inv);
     uint64_t *e, *pml4;
     uint32_t asid;
     int err = map_common(inv, &e, &pml4, &asid);

@@ -53,7 +53,10 @@ void *map_page(rs_cptr_t *frame_out);
 /* Maps the existing frame cap `frame` (a Copy of it) into init; returns the address or NULL. */
 void *map_frame_copy(rs_cptr_t frame);
 static inline int cap_type(rs_cptr_t c) { return rs_debug_cap_type(c); }
-static inline uint64_t now_ms(void) { return rt_rdtsc() / (bootinfo->tsc_per_ms ? bootinfo->tsc_per_ms : 1); }
+static inline uint64_t now_ms(void)
+{
+    return rt_rdtsc() / (bootinfo->tsc_per_ms ? bootinfo->tsc_per_ms : 1);
+}
 
 /* ---- child processes: copies of this program started at one of its functions ---- */
 #define CHILD_SLOT_REPORT 4 /* endpoint (badge CHILD_BADGE) the child reports on */

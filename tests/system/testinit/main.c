@@ -8,10 +8,12 @@ int main(void *arg)
     const rs_bootinfo_t *bi = arg;
     __rs_ipc_buffer = (rs_ipc_buffer_t *)bi->ipc_buffer_vaddr;
     rt_printf("[testinit] %lu untyped caps, %lu free slots, image %lu bytes\n",
-              bi->untyped.end - bi->untyped.start, bi->empty.end - bi->empty.start, bi->modules[0].size);
+              bi->untyped.end - bi->untyped.start, bi->empty.end - bi->empty.start,
+              bi->modules[0].size);
     framework_init(bi);
-    const struct test *areas[] = {syscall_tests, untyped_tests, cnode_tests, vspace_tests, tcb_tests,
-                                  ipc_tests, ntfn_tests, fault_tests, hw_tests, fuzz_tests};
+    const struct test *areas[] = {syscall_tests, untyped_tests, cnode_tests, vspace_tests,
+                                  tcb_tests, ipc_tests, ntfn_tests, fault_tests, hw_tests,
+                                  fuzz_tests, vcpu_tests};
     for (unsigned i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) run_tests(areas[i]);
     framework_done();
     rs_debug_shutdown();

@@ -25,19 +25,22 @@ static void cap_copy(void)
 static void cap_mint(void)
 {
     rs_cptr_t n = new_object(RS_OBJ_NOTIFICATION, 0), ep = new_object(RS_OBJ_ENDPOINT, 0);
-    rs_cptr_t f = new_object(RS_OBJ_FRAME, 0), b1 = new_slot(), b2 = new_slot(), ro = new_slot(), x = new_slot();
+    rs_cptr_t f = new_object(RS_OBJ_FRAME, 0), b1 = new_slot(), b2 = new_slot(), ro = new_slot(),
+              x = new_slot();
     REQUIRE(n && ep && f && b1 && b2 && ro && x);
     CHECK_OK(ps_cnode_mint(ME, b1, D, ME, n, D, RS_RIGHTS_ALL, 0x5));
     CHECK_ERR(rs_signal(b1), RS_OK);
     CHECK_EQ(rs_poll(n).badge, 0x5);
-    CHECK_ERR(ps_cnode_mint(ME, b2, D, ME, b1, D, RS_RIGHTS_ALL, 0x9), RS_ILLEGAL_OPERATION); // badged already
+    CHECK_ERR(ps_cnode_mint(ME, b2, D, ME, b1, D, RS_RIGHTS_ALL, 0x9),
+              RS_ILLEGAL_OPERATION); // badged already
     CHECK_EQ(ps_mr(0), 5);
     CHECK_OK(ps_cnode_mint(ME, b2, D, ME, b1, D, RS_RIGHTS_ALL, 0)); // badge 0 keeps the badge
     CHECK_ERR(rs_signal(b2), RS_OK);
     CHECK_EQ(rs_poll(n).badge, 0x5);
     CHECK_ERR(ps_cnode_mint(ME, x, D, ME, n, D, 0x10, 0), RS_INVALID_ARGUMENT);
     CHECK_EQ(ps_mr(0), 4);
-    CHECK_ERR(ps_cnode_mint(ME, x, D, ME, f, D, RS_RIGHTS_ALL, 7), RS_INVALID_ARGUMENT); // frames have no badge
+    CHECK_ERR(ps_cnode_mint(ME, x, D, ME, f, D, RS_RIGHTS_ALL, 7),
+              RS_INVALID_ARGUMENT); // frames have no badge
     CHECK_EQ(ps_mr(0), 5);
     CHECK_OK(ps_cnode_mint(ME, ro, D, ME, ep, D, RS_RIGHT_READ, 0));
     CHECK_ERR(rs_nbsend(ro, 0).error, RS_INSUFFICIENT_RIGHTS);
@@ -97,7 +100,8 @@ static void cap_delete(void)
 
 static void cap_revoke_tree(void)
 {
-    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), cn = new_object(RS_OBJ_CNODE, 3), out = new_slot();
+    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), cn = new_object(RS_OBJ_CNODE, 3),
+              out = new_slot();
     rs_cptr_t b = new_slot(), c = new_slot(), d = new_slot(), e = new_slot();
     REQUIRE(ep && cn && b && c && d && e && out);
     REQUIRE_OK(ps_cnode_copy(ME, b, D, ME, ep, D));
@@ -147,7 +151,8 @@ static void cap_multilevel(void)
     CHECK_OK(ps_cnode_copy(l1, (3 << 3) | 5, 7, ME, ep, D));
     CHECK_OK(ps_cnode_copy(ME, out, D, l2, 5, 3));
     CHECK_EQ(cap_type(out), RS_CAP_ENDPOINT);
-    REQUIRE_OK(ps_cnode_mint(l1, 6, 4, ME, l2, D, RS_RIGHTS_ALL, ps_cnode_guard(2, 2))); // 4 + 2 + 3 bits
+    REQUIRE_OK(
+        ps_cnode_mint(l1, 6, 4, ME, l2, D, RS_RIGHTS_ALL, ps_cnode_guard(2, 2))); // 4 + 2 + 3 bits
     CHECK_OK(ps_cnode_copy(l1, (6 << 5) | (2 << 3) | 4, 9, ME, ep, D));
     CHECK_ERR(ps_cnode_copy(l1, (6 << 5) | (1 << 3) | 6, 9, ME, ep, D), RS_FAILED_LOOKUP);
     CHECK_EQ(ps_mr(1), 5); // the guard below slot 6 did not match: 5 bits unresolved
@@ -158,16 +163,18 @@ static void cap_multilevel(void)
     CHECK_OK(ps_cnode_copy(ME, out, D, l2, 4, 3));
     CHECK_EQ(cap_type(out), RS_CAP_ENDPOINT);
     rs_cptr_t g = new_slot();
-    CHECK_ERR(ps_cnode_mint(ME, g, D, ME, l2, D, RS_RIGHTS_ALL, ps_cnode_guard(62, 0)), RS_RANGE_ERROR);
+    CHECK_ERR(ps_cnode_mint(ME, g, D, ME, l2, D, RS_RIGHTS_ALL, ps_cnode_guard(62, 0)),
+              RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(2), 61);
-    CHECK_ERR(ps_cnode_mint(ME, g, D, ME, l2, D, RS_RIGHTS_ALL, ps_cnode_guard(2, 5)), RS_RANGE_ERROR);
+    CHECK_ERR(ps_cnode_mint(ME, g, D, ME, l2, D, RS_RIGHTS_ALL, ps_cnode_guard(2, 5)),
+              RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(2), 3);
 }
 
 /* Runs in a two-level CSpace (see cap_two_level_cspace); arg = report cptr. */
 static void child_two_level(uint64_t report)
 {
-    rs_word_t direct = rs_nbsend(0x3AB, 0).error;            // R slot 3 holds an endpoint: bits left over
+    rs_word_t direct = rs_nbsend(0x3AB, 0).error; // R slot 3 holds an endpoint: bits left over
     rs_word_t wrong = rs_nbsend((2 << 8) | (4 << 4) | 7, 0).error; // guard 4 instead of 5
     rs_word_t inner = rs_nbsend((2 << 8) | (5 << 4) | 6, 0).error; // L slot 6: a notification
     rs_mr_set(0, direct);
@@ -208,7 +215,8 @@ static void cap_container_delete(void)
     rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), cn = new_object(RS_OBJ_CNODE, 2), m = new_slot();
     REQUIRE(ep && cn && m);
     REQUIRE_OK(ps_cnode_copy(cn, 1, 2, ME, ep, D));
-    CHECK_ERR(ps_cnode_mutate(ME, m, D, ME, ep, D, RS_RIGHTS_ALL), RS_REVOKE_FIRST); // it has a child
+    // ep has a child: Mutate refuses
+    CHECK_ERR(ps_cnode_mutate(ME, m, D, ME, ep, D, RS_RIGHTS_ALL), RS_REVOKE_FIRST);
     CHECK_OK(ps_cnode_delete(ME, cn, D)); // the last CNode cap: its contents go with it
     CHECK_OK(ps_cnode_mutate(ME, m, D, ME, ep, D, RS_RIGHTS_ALL));
     CHECK_EQ(cap_type(m), RS_CAP_ENDPOINT);
@@ -216,17 +224,23 @@ static void cap_container_delete(void)
 
 static void cap_wrong_type(void)
 {
-    rs_cptr_t f = new_object(RS_OBJ_FRAME, 0), tcb = new_object(RS_OBJ_TCB, 0), vs = new_object(RS_OBJ_VSPACE, 0);
+    rs_cptr_t f = new_object(RS_OBJ_FRAME, 0), tcb = new_object(RS_OBJ_TCB, 0),
+              vs = new_object(RS_OBJ_VSPACE, 0);
     REQUIRE(f && tcb && vs);
     CHECK_ERR(ps_invoke(ME, RS_TCB_SUSPEND, NULL, 0, NULL, 0), RS_ILLEGAL_OPERATION);
-    CHECK_ERR(ps_untyped_retype(f, ME, RS_OBJ_ENDPOINT, 0, 0, 0, new_slot(), 1), RS_ILLEGAL_OPERATION);
-    CHECK_ERR(ps_frame_map(tcb, RS_INIT_VSPACE, 0x10000000, RS_RIGHT_READ, 0), RS_ILLEGAL_OPERATION);
+    CHECK_ERR(ps_untyped_retype(f, ME, RS_OBJ_ENDPOINT, 0, 0, 0, new_slot(), 1),
+              RS_ILLEGAL_OPERATION);
+    CHECK_ERR(ps_frame_map(tcb, RS_INIT_VSPACE, 0x10000000, RS_RIGHT_READ, 0),
+              RS_ILLEGAL_OPERATION);
     CHECK_ERR(ps_invoke(vs, RS_FRAME_MAP, NULL, 0, NULL, 0), RS_ILLEGAL_OPERATION);
-    CHECK_ERR(ps_invoke(RS_INIT_IOPORT_CONTROL, RS_IRQ_CONTROL_GET, NULL, 0, NULL, 0), RS_ILLEGAL_OPERATION);
-    CHECK_ERR(ps_invoke(RS_INIT_IRQ_CONTROL, RS_IOPORT_CONTROL_ISSUE, NULL, 0, NULL, 0), RS_ILLEGAL_OPERATION);
+    CHECK_ERR(ps_invoke(RS_INIT_IOPORT_CONTROL, RS_IRQ_CONTROL_GET, NULL, 0, NULL, 0),
+              RS_ILLEGAL_OPERATION);
+    CHECK_ERR(ps_invoke(RS_INIT_IRQ_CONTROL, RS_IOPORT_CONTROL_ISSUE, NULL, 0, NULL, 0),
+              RS_ILLEGAL_OPERATION);
     CHECK_ERR(rs_recv(tcb).error, RS_INVALID_CAPABILITY);
     CHECK_ERR(rs_nbrecv(f).error, RS_INVALID_CAPABILITY);
-    CHECK_ERR(ps_frame_map(f, tcb, 0x10000000, RS_RIGHT_READ, 0), RS_INVALID_CAPABILITY); // no VSpace
+    CHECK_ERR(ps_frame_map(f, tcb, 0x10000000, RS_RIGHT_READ, 0),
+              RS_INVALID_CAPABILITY); // no VSpace
     CHECK_EQ(ps_mr(0), 1);
 }
 
@@ -298,21 +312,29 @@ static void cap_process_revokes_itself(void)
 }
 
 const struct test cnode_tests[] = {
-    {"CAP-0001", "Copy makes a working cap to the same object; an occupied target is RS_DELETE_FIRST", cap_copy},
+    {"CAP-0001",
+     "Copy makes a working cap to the same object; an occupied target is RS_DELETE_FIRST",
+     cap_copy},
     {"CAP-0002", "Mint sets badges once and only removes rights", cap_mint},
     {"CAP-0003", "Move transfers a cap with its place in the derivation tree", cap_move},
-    {"CAP-0004", "Mutate changes rights and badge in place, refused with RS_REVOKE_FIRST when derived from",
+    {"CAP-0004",
+     "Mutate changes rights and badge in place, refused with RS_REVOKE_FIRST when derived from",
      cap_mutate},
     {"CAP-0005", "Delete removes one cap; the object lives while other caps remain", cap_delete},
     {"CAP-0006", "Revoke deletes exactly the derived caps, in any CNode", cap_revoke_tree},
-    {"CAP-0007", "CNode invocations report empty sources, bad roots and bad indices exactly", cap_copy_errors},
+    {"CAP-0007", "CNode invocations report empty sources, bad roots and bad indices exactly",
+     cap_copy_errors},
     {"CAP-0008", "multi-level addressing follows guards and radices bit by bit", cap_multilevel},
-    {"CAP-0009", "a thread with a two-level CSpace resolves its cptrs through both levels", cap_two_level_cspace},
-    {"CAP-0010", "deleting the last cap of a CNode deletes the caps inside it", cap_container_delete},
-    {"CAP-0011", "operations on caps of the wrong type fail with RS_ILLEGAL_OPERATION or RS_INVALID_CAPABILITY",
+    {"CAP-0009", "a thread with a two-level CSpace resolves its cptrs through both levels",
+     cap_two_level_cspace},
+    {"CAP-0010", "deleting the last cap of a CNode deletes the caps inside it",
+     cap_container_delete},
+    {"CAP-0011",
+     "operations on caps of the wrong type fail with RS_ILLEGAL_OPERATION or RS_INVALID_CAPABILITY",
      cap_wrong_type},
     {"CAP-0012", "Revoke clears a 1000-deep derivation chain with a gap in it", cap_long_chain},
-    {"CAP-0013", "a thread that deletes the last cap to its own TCB stops there", cap_delete_own_tcb},
+    {"CAP-0013", "a thread that deletes the last cap to its own TCB stops there",
+     cap_delete_own_tcb},
     {"CAP-0014", "a process that revokes the untyped it was made from destroys itself cleanly",
      cap_process_revokes_itself},
     {0},

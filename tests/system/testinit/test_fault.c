@@ -10,7 +10,8 @@
 #define UNMAPPED    0x0000300000000000ul
 
 /* Creates a child whose fault endpoint is `pager` (badge PAGER_BADGE) and starts it. */
-static bool spawn_with_pager(ps_process_t *p, ps_entry_fn fn, uint64_t arg, rs_cptr_t report, rs_cptr_t pager)
+static bool spawn_with_pager(ps_process_t *p, ps_entry_fn fn, uint64_t arg, rs_cptr_t report,
+                             rs_cptr_t pager)
 {
     int err = child_create(p, fn, arg, report);
     rs_cptr_t fault = new_slot();
@@ -194,15 +195,22 @@ static void flt_no_handler(void)
 }
 
 const struct test fault_tests[] = {
-    {"FLT-0001", "a user-level pager maps the page a child faulted on; the child's write lands there", flt_pager},
-    {"FLT-0002", "an unknown syscall with a fault handler arrives as RS_FAULT_UNKNOWN_SYSCALL and is emulated",
+    {"FLT-0001",
+     "a user-level pager maps the page a child faulted on; the child's write lands there",
+     flt_pager},
+    {"FLT-0002",
+     "an unknown syscall with a fault handler arrives as RS_FAULT_UNKNOWN_SYSCALL and is emulated",
      flt_unknown_syscall},
     {"FLT-0003", "ud2 arrives as RS_FAULT_USER_EXCEPTION vector 6; a reply with a new ip skips it",
      flt_invalid_opcode},
     {"FLT-0004", "a divide error arrives as vector 0", flt_divide_error},
-    {"FLT-0005", "int3 arrives as vector 3 with the ip after it; an empty reply continues", flt_breakpoint},
-    {"FLT-0006", "a fault reply with a non-zero label, or none, leaves the thread stopped", flt_stay_stopped},
-    {"FLT-0007", "jumping to a non-executable page is a VM fault marked as instruction fetch", flt_no_execute},
-    {"FLT-0008", "a thread without a fault handler is stopped at the faulting instruction", flt_no_handler},
+    {"FLT-0005", "int3 arrives as vector 3 with the ip after it; an empty reply continues",
+     flt_breakpoint},
+    {"FLT-0006", "a fault reply with a non-zero label, or none, leaves the thread stopped",
+     flt_stay_stopped},
+    {"FLT-0007", "jumping to a non-executable page is a VM fault marked as instruction fetch",
+     flt_no_execute},
+    {"FLT-0008", "a thread without a fault handler is stopped at the faulting instruction",
+     flt_no_handler},
     {0},
 };

@@ -18,6 +18,7 @@ struct fuzz_shared {
     uint64_t calls;   /* how many to make (set by init) */
     uint64_t prng;    /* xorshift64 state, seeded by init */
     uint64_t percent_call; /* how often the syscall is Call (the rest: any number 0..20) */
+    uint64_t structured;   /* arguments mostly valid: labels, slots 1..63, depth 64, types */
     uint64_t count;   /* calls made so far */
     uint64_t done;    /* the child finished its calls */
     uint64_t go;      /* init installed the report CSpace */
@@ -61,6 +62,42 @@ static rs_cptr_t fuzz_cptr(uint64_t *s)
     }
 }
 
+/* Structured mode: 70% the slots that hold caps, 20% the others of 1..63, 10% garbage. */
+static rs_cptr_t fuzz_cptr_structured(uint64_t *s)
+{
+    uint64_t r = xorshift(s), p = (r & 0xFF) % 10;
+    if (p < 7) return 1 + (r >> 8) % (FUZZ_SLOTS - 1);
+    if (p < 9) return FUZZ_SLOTS + (r >> 8) % (64 - FUZZ_SLOTS);
+    return xorshift(s);
+}
+
+/* Structured mode: words that name slots 0..63, depth 64, object types and sizes, addresses in
+ * one window (where the child's maps meet the tables it made before), small numbers. */
+static uint64_t fuzz_word_structured(uint64_t *s)
+{
+    uint64_t r = xorshift(s);
+    switch (r & 7) {
+    case 0:
+    case 1: return (r >> 8) & 63;
+    case 2:
+    case 3: return 64;
+    case 4: return (r >> 8) % RS_OBJ_TYPE_COUNT;
+    case 5: return 0x0000100000000000ul + (((r >> 8) & 0x3FF) << 12);
+    case 6: return (r >> 8) & 15;
+    default: return xorshift(s);
+    }
+}
+
+static rs_word_t fuzz_label(uint64_t *s, bool structured)
+{
+    static const uint8_t valid[] = {1,  10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25, 26, 27,
+                                    28, 29, 30, 31, 40, 41, 42, 43, 44, 50, 51, 52, 53, 55, 56,
+                                    57, 58, 59, 60, 61, 70, 71, 72, 73, 74, 75, 76};
+    uint64_t r = xorshift(s);
+    if (structured && (r & 7) != 0) return valid[(r >> 3) % sizeof(valid)];
+    return (r >> 3) % 101;
+}
+
 /* One random system call. The PRNG state and the count are saved before the call is made, so
  * that a thread restarted while blocked in it goes on with the next one. */
 static void fuzz_one(volatile struct fuzz_shared *sh)
@@ -68,16 +105,21 @@ static void fuzz_one(volatile struct fuzz_shared *sh)
     uint64_t seed = sh->prng, *s = &seed, r = xorshift(s);
     uint64_t nr = (r & 127) % 100 < sh->percent_call ? RS_SYS_CALL : (r >> 1) % 21;
     // the debug calls that print or power off would only spoil the log
-    if (nr == RS_SYS_DEBUG_SHUTDOWN || nr == RS_SYS_DEBUG_PUTCHAR || nr == RS_SYS_DEBUG_WRITE) nr = RS_SYS_YIELD;
-    unsigned len = (r >> 8) & 1 ? (r >> 9) & 7 : (r >> 9) & 127;
-    rs_msginfo_t info = rs_msginfo((r >> 16) % 101, (unsigned)(r >> 24), (unsigned)(r >> 28), len);
+    if (nr == RS_SYS_DEBUG_SHUTDOWN || nr == RS_SYS_DEBUG_PUTCHAR || nr == RS_SYS_DEBUG_WRITE)
+        nr = RS_SYS_YIELD;
+    bool st = sh->structured;
+    unsigned len = (r >> 8) & 1 || st ? (r >> 9) & 7 : (r >> 9) & 127;
+    rs_word_t label = fuzz_label(s, st);
+    rs_msginfo_t info = rs_msginfo(label, (unsigned)(r >> 24), (unsigned)(r >> 28), len);
     rs_ipc_buffer_t *b = rs_ipc_buffer();
-    for (unsigned i = 0; i < len && i < RS_MSG_MAX_LENGTH; i++) b->mr[i] = fuzz_word(s);
-    for (unsigned i = 0; i < RS_MSG_MAX_EXTRA_CAPS; i++) b->caps_or_badges[i] = fuzz_cptr(s);
+    for (unsigned i = 0; i < len && i < RS_MSG_MAX_LENGTH; i++)
+        b->mr[i] = st ? fuzz_word_structured(s) : fuzz_word(s);
+    for (unsigned i = 0; i < RS_MSG_MAX_EXTRA_CAPS; i++)
+        b->caps_or_badges[i] = st ? fuzz_cptr_structured(s) : fuzz_cptr(s);
     b->receive_cnode = (r >> 32) & 1 ? PS_SLOT_CNODE : fuzz_cptr(s);
     b->receive_index = fuzz_word(s) & 255;
     b->receive_depth = (r >> 33) & 1 ? PS_DEPTH : fuzz_word(s);
-    rs_cptr_t c = fuzz_cptr(s);
+    rs_cptr_t c = st ? fuzz_cptr_structured(s) : fuzz_cptr(s);
     sh->last[0] = nr, sh->last[1] = c, sh->last[2] = info, sh->last[3] = b->mr[0];
     sh->prng = seed;
     sh->count++;
@@ -109,7 +151,7 @@ struct fuzz {
 };
 
 struct fuzz_plan {
-    uint64_t seed, calls, percent_call;
+    uint64_t seed, calls, percent_call, structured;
     unsigned children; /* with 2, the children share an endpoint and a notification */
 };
 
@@ -124,18 +166,21 @@ static const struct { unsigned type, bits; } own_objects[] = {
 static void refill(struct fuzz *f)
 {
     for (unsigned i = 0; i < sizeof(own_objects) / sizeof(own_objects[0]); i++) {
-        int err = ps_untyped_retype(f->objects, ME, own_objects[i].type, own_objects[i].bits, f->p.cnode, D, 4 + i, 1);
+        int err = ps_untyped_retype(f->objects, ME, own_objects[i].type, own_objects[i].bits,
+                                    f->p.cnode, D, 4 + i, 1);
         if (err == RS_NOT_ENOUGH_MEMORY) {
             f->revokes++;
             CHECK_OK(ps_cnode_revoke(ME, f->objects, D));
-            err = ps_untyped_retype(f->objects, ME, own_objects[i].type, own_objects[i].bits, f->p.cnode, D, 4 + i, 1);
+            err = ps_untyped_retype(f->objects, ME, own_objects[i].type, own_objects[i].bits,
+                                    f->p.cnode, D, 4 + i, 1);
         }
         if (err == RS_OK && i == 5) { // badge it: mint a badged copy over the plain one
             rs_cptr_t tmp = new_slot();
             if (tmp && !ps_cnode_move(ME, tmp, D, f->p.cnode, 9, D))
                 ps_cnode_mint(f->p.cnode, 9, D, ME, tmp, D, RS_RIGHTS_ALL, 0xB0B);
         }
-        if (err != RS_OK && err != RS_DELETE_FIRST) FAIL("refilling slot %u: %s", 4 + i, rs_error_name(err));
+        if (err != RS_OK && err != RS_DELETE_FIRST)
+            FAIL("refilling slot %u: %s", 4 + i, rs_error_name(err));
     }
 }
 
@@ -145,7 +190,8 @@ static int give_objects(struct fuzz *f, rs_cptr_t shared_ep, rs_cptr_t shared_nt
     refill(f);
     int err = RS_OK;
     if (shared_ep) err = ps_process_give(&f->p, 11, shared_ep, RS_RIGHTS_ALL, 0x5A + f->p.block);
-    if (!err && shared_ntfn) err = ps_process_give(&f->p, 12, shared_ntfn, RS_RIGHTS_ALL, 1ul << (f->p.block % 64));
+    if (!err && shared_ntfn)
+        err = ps_process_give(&f->p, 12, shared_ntfn, RS_RIGHTS_ALL, 1ul << (f->p.block % 64));
     return err;
 }
 
@@ -215,8 +261,9 @@ static void print_results(const struct fuzz *f, unsigned i)
 {
     const volatile struct fuzz_shared *sh = f->sh;
     char line[400];
-    int n = rt_snprintf(line, sizeof(line), "[fuzz] child %u: %lu calls, %u kicks, %u revokes; statuses:", i,
-                        sh->count, f->kicks, f->revokes);
+    int n = rt_snprintf(line, sizeof(line),
+                        "[fuzz] child %u: %lu calls, %u kicks, %u revokes; statuses:", i, sh->count,
+                        f->kicks, f->revokes);
     for (unsigned e = 0; e <= RS_ERROR_COUNT && n < (int)sizeof(line); e++)
         if (sh->results[e])
             n += rt_snprintf(line + n, sizeof(line) - (size_t)n, " %s=%lu",
@@ -225,19 +272,22 @@ static void print_results(const struct fuzz *f, unsigned i)
 }
 
 /* Creates child i with its own objects and the shared ones, seeded from the plan. */
-static bool fuzz_child(struct fuzz *f, const struct fuzz_plan *plan, unsigned i, rs_cptr_t ep, rs_cptr_t n)
+static bool fuzz_child(struct fuzz *f, const struct fuzz_plan *plan, unsigned i, rs_cptr_t ep,
+                       rs_cptr_t n)
 {
     f->objects = new_object(RS_OBJ_UNTYPED, 18);
     if (!f->objects) return false;
     uint64_t seed = plan->seed + i * 0x9E3779B97F4A7C15ul;
     // no fault handler: a fault stops the child rather than blocking it on a handler
     if (!CHECK_OK(child_create(&f->p, child_fuzz, 0, 0))) return false;
-    if (!CHECK_OK(ps_tcb_read_registers(f->p.tcb, false, RS_REG_COUNT, f->start_regs))) return false;
+    if (!CHECK_OK(ps_tcb_read_registers(f->p.tcb, false, RS_REG_COUNT, f->start_regs)))
+        return false;
     f->sh = (volatile struct fuzz_shared *)child_share(&f->p);
     if (!f->sh) return false;
     f->sh->prng = seed;
     f->sh->calls = plan->calls;
     f->sh->percent_call = plan->percent_call;
+    f->sh->structured = plan->structured;
     return CHECK_OK(give_objects(f, ep, n));
 }
 
@@ -286,7 +336,9 @@ static uint64_t cmdline_number(const char *key, uint64_t dflt)
         if (base == 16) c += 2;
         uint64_t v = 0;
         for (;; c++) {
-            unsigned d = *c >= '0' && *c <= '9' ? (unsigned)(*c - '0') : *c >= 'a' && *c <= 'f' ? (unsigned)(*c - 'a' + 10) : 99;
+            unsigned d = *c >= '0' && *c <= '9'   ? (unsigned)(*c - '0')
+                         : *c >= 'a' && *c <= 'f' ? (unsigned)(*c - 'a' + 10)
+                                                  : 99;
             if (d >= base) return v;
             v = v * base + d;
         }
@@ -299,12 +351,14 @@ static void fuzz_run(struct fuzz_plan plan)
     static struct fuzz f[MAX_CHILDREN];
     plan.seed = cmdline_number("fuzz_seed", plan.seed);
     plan.calls = cmdline_number("fuzz_calls", plan.calls);
-    rt_printf("[fuzz] seed 0x%lx, %lu calls per child, %u child%s, %lu%% Call\n", plan.seed, plan.calls,
-              plan.children, plan.children > 1 ? "ren sharing an endpoint and a notification" : "",
-              plan.percent_call);
+    rt_printf("[fuzz] seed 0x%lx, %lu calls per child, %u child%s, %lu%% Call%s\n", plan.seed,
+              plan.calls, plan.children,
+              plan.children > 1 ? "ren sharing an endpoint and a notification" : "",
+              plan.percent_call, plan.structured ? ", structured" : "");
     rs_cptr_t report = new_object(RS_OBJ_ENDPOINT, 0), ep = 0, n = 0;
     REQUIRE(report);
-    if (plan.children > 1) REQUIRE((ep = new_object(RS_OBJ_ENDPOINT, 0)) && (n = new_object(RS_OBJ_NOTIFICATION, 0)));
+    if (plan.children > 1)
+        REQUIRE((ep = new_object(RS_OBJ_ENDPOINT, 0)) && (n = new_object(RS_OBJ_NOTIFICATION, 0)));
     for (unsigned i = 0; i < plan.children; i++) {
         f[i] = (struct fuzz){0};
         REQUIRE(fuzz_child(&f[i], &plan, i, ep, n));
@@ -314,23 +368,49 @@ static void fuzz_run(struct fuzz_plan plan)
     for (unsigned i = 0; i < plan.children; i++) print_results(&f[i], i);
     for (unsigned i = 0; i < plan.children && !finished; i++)
         if (!f[i].sh->done)
-            FAIL("child %u made only %lu calls in %u ms (last: syscall %lu cptr %lx info %lx)", i, f[i].sh->count,
-                 FUZZ_MS, f[i].sh->last[0], f[i].sh->last[1], f[i].sh->last[2]);
+            FAIL("child %u made only %lu calls in %u ms (last: syscall %lu cptr %lx info %lx)", i,
+                 f[i].sh->count, FUZZ_MS, f[i].sh->last[0], f[i].sh->last[1], f[i].sh->last[2]);
     if (!finished) return;
-    for (unsigned i = 0; i < plan.children; i++) final_report(&f[i], report, CHILD_BADGE + i, plan.calls);
+    for (unsigned i = 0; i < plan.children; i++)
+        final_report(&f[i], report, CHILD_BADGE + i, plan.calls);
     kernel_still_works();
 }
 
-static void fuzz_one_child(void) { fuzz_run((struct fuzz_plan){0x5EEDF00DCAFE1234ul, 12000, 50, 1}); }
-static void fuzz_invocations(void) { fuzz_run((struct fuzz_plan){0x0123456789ABCDEFul, 30000, 90, 1}); }
-static void fuzz_two_children(void) { fuzz_run((struct fuzz_plan){0xFEEDFACE00C0FFEEul, 15000, 60, 2}); }
+static void fuzz_one_child(void)
+{
+    fuzz_run((struct fuzz_plan){.seed = 0x5EEDF00DCAFE1234ul, .calls = 12000, .percent_call = 50,
+                                .children = 1});
+}
+
+static void fuzz_invocations(void)
+{
+    fuzz_run((struct fuzz_plan){.seed = 0x0123456789ABCDEFul, .calls = 30000, .percent_call = 90,
+                                .children = 1});
+}
+
+static void fuzz_two_children(void)
+{
+    fuzz_run((struct fuzz_plan){.seed = 0xFEEDFACE00C0FFEEul, .calls = 15000, .percent_call = 60,
+                                .children = 2});
+}
+
+static void fuzz_structured(void)
+{
+    fuzz_run((struct fuzz_plan){.seed = 0xA5A5F00D12345678ul, .calls = 40000, .percent_call = 85,
+                                .structured = 1, .children = 1});
+}
 
 const struct test fuzz_tests[] = {
     {"FUZZ-0001", "a child throwing 12000 random calls at the kernel leaves it and itself working",
      fuzz_one_child},
     {"FUZZ-0002", "30000 random invocations of the child's own objects leave the kernel working",
      fuzz_invocations},
-    {"FUZZ-0003", "two children fuzzing a shared endpoint and notification leave the kernel working",
+    {"FUZZ-0003",
+     "two children fuzzing a shared endpoint and notification leave the kernel working",
      fuzz_two_children},
+    {"FUZZ-0004",
+     "40000 mostly well-formed invocations (valid labels, slots, depths, types) leave the kernel "
+     "working",
+     fuzz_structured},
     {0},
 };

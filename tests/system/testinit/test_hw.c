@@ -13,21 +13,25 @@ static void hw_ioport_issue(void)
     REQUIRE(s && occupied);
     const uint16_t bad[][2] = {{0x3F8, 0x3FF}, {0x3F0, 0x3F8}, {0x3FF, 0x400}, {0, 0xFFFF}};
     for (unsigned i = 0; i < 4; i++) {
-        CHECK_ERR(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, bad[i][0], bad[i][1], ME, s, D), RS_ILLEGAL_OPERATION);
+        CHECK_ERR(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, bad[i][0], bad[i][1], ME, s, D),
+                  RS_ILLEGAL_OPERATION);
         CHECK_EQ(ps_mr(1), 0x3F8);
         CHECK_EQ(ps_mr(2), 0x3FF);
     }
     const rs_word_t past[] = {0x10000, 0x10000, s, D};
     const rs_cptr_t root[] = {ME};
-    CHECK_ERR(ps_invoke(RS_INIT_IOPORT_CONTROL, RS_IOPORT_CONTROL_ISSUE, past, 4, root, 1), RS_RANGE_ERROR);
+    CHECK_ERR(ps_invoke(RS_INIT_IOPORT_CONTROL, RS_IOPORT_CONTROL_ISSUE, past, 4, root, 1),
+              RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(0), 0);
     CHECK_ERR(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, 0x81, 0x80, ME, s, D), RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(0), 1);
-    CHECK_ERR(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, 0x80, 0x80, ME, occupied, D), RS_DELETE_FIRST);
+    CHECK_ERR(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, 0x80, 0x80, ME, occupied, D),
+              RS_DELETE_FIRST);
     CHECK_EQ(ps_mr(0), 2);
     CHECK_ERR(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, 0x80, 0x80, ME, s, 0), RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(0), 3);
-    CHECK_ERR(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, 0x80, 0x80, occupied, s, D), RS_INVALID_CAPABILITY);
+    CHECK_ERR(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, 0x80, 0x80, occupied, s, D),
+              RS_INVALID_CAPABILITY);
     CHECK_EQ(cap_type(s), RS_CAP_NULL);
     CHECK_OK(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, 0x3F0, 0x3F7, ME, s, D)); // right below COM1
     CHECK_EQ(cap_type(s), RS_CAP_IOPORT);
@@ -56,11 +60,13 @@ static void hw_ioport_access(void)
 
 static void hw_irq_control(void)
 {
-    rs_cptr_t h = new_slot(), h2 = new_slot(), copy = new_slot(), ep = new_object(RS_OBJ_ENDPOINT, 0);
+    rs_cptr_t h = new_slot(), h2 = new_slot(), copy = new_slot(),
+              ep = new_object(RS_OBJ_ENDPOINT, 0);
     REQUIRE(h && h2 && copy && ep);
     CHECK_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h, D));
     CHECK_EQ(cap_type(h), RS_CAP_IRQ_HANDLER);
-    CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h2, D), RS_REVOKE_FIRST); // one per line
+    CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h2, D),
+              RS_REVOKE_FIRST); // one per line
     CHECK_EQ(ps_mr(0), 0);
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 2, ME, h2, D), RS_RANGE_ERROR); // the cascade
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 16, ME, h2, D), RS_RANGE_ERROR);
@@ -80,7 +86,8 @@ static void hw_irq_control(void)
 
 static void hw_irq_handler(void)
 {
-    rs_cptr_t h = new_slot(), n = new_object(RS_OBJ_NOTIFICATION, 0), n2 = new_object(RS_OBJ_NOTIFICATION, 0);
+    rs_cptr_t h = new_slot(), n = new_object(RS_OBJ_NOTIFICATION, 0),
+              n2 = new_object(RS_OBJ_NOTIFICATION, 0);
     rs_cptr_t ro = new_slot(), ep = new_object(RS_OBJ_ENDPOINT, 0);
     REQUIRE(h && n && n2 && ro && ep);
     REQUIRE_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h, D));
@@ -118,7 +125,8 @@ static void rtc_write(rs_cptr_t port, uint8_t reg, uint8_t v)
 
 static void hw_rtc_interrupt(void)
 {
-    rs_cptr_t port = new_slot(), h = new_slot(), n = new_object(RS_OBJ_NOTIFICATION, 0), nb = new_slot();
+    rs_cptr_t port = new_slot(), h = new_slot(), n = new_object(RS_OBJ_NOTIFICATION, 0),
+              nb = new_slot();
     REQUIRE(port && h && n && nb);
     REQUIRE_OK(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, 0x70, 0x71, ME, port, D));
     REQUIRE_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 8, ME, h, D));
@@ -141,9 +149,12 @@ static void hw_rtc_interrupt(void)
 }
 
 const struct test hw_tests[] = {
-    {"HW-0001", "IOPortControl refuses COM1 (RS_ILLEGAL_OPERATION) and bad ranges; issues others", hw_ioport_issue},
-    {"HW-0002", "an IOPort cap reaches exactly its ports at each width (port 0x80 works)", hw_ioport_access},
-    {"HW-0003", "IRQControl issues one handler per line (RS_REVOKE_FIRST for a second one)", hw_irq_control},
+    {"HW-0001", "IOPortControl refuses COM1 (RS_ILLEGAL_OPERATION) and bad ranges; issues others",
+     hw_ioport_issue},
+    {"HW-0002", "an IOPort cap reaches exactly its ports at each width (port 0x80 works)",
+     hw_ioport_access},
+    {"HW-0003", "IRQControl issues one handler per line (RS_REVOKE_FIRST for a second one)",
+     hw_irq_control},
     {"HW-0004", "IRQHandler SetNotification, Ack and Clear check their caps", hw_irq_handler},
     {"HW-0005", "the RTC's IRQ 8 signals the handler's notification and stays masked until Ack",
      hw_rtc_interrupt},

@@ -40,7 +40,8 @@ static void child_receiver(uint64_t arg)
 
 static void ipc_send_recv(void)
 {
-    rs_cptr_t report = new_object(RS_OBJ_ENDPOINT, 0), ep = new_object(RS_OBJ_ENDPOINT, 0), b = new_slot();
+    rs_cptr_t report = new_object(RS_OBJ_ENDPOINT, 0), ep = new_object(RS_OBJ_ENDPOINT, 0),
+              b = new_slot();
     REQUIRE(report && ep && b);
     REQUIRE_OK(ps_cnode_mint(ME, b, D, ME, ep, D, RS_RIGHTS_ALL, 0x42));
     ps_process_t p;
@@ -91,7 +92,8 @@ static void child_caller(uint64_t arg)
 {
     for (unsigned i = 0; i < 4; i++) rs_mr_set(i, i + 1);
     rs_result_t r = rs_call(CHILD_SLOT_A, rs_msginfo(5, 0, 0, 4));
-    child_report(1, r.error, rs_msginfo_label(r.info), rs_msginfo_length(r.info), rs_mr_get(0) + rs_mr_get(1));
+    child_report(1, r.error, rs_msginfo_label(r.info), rs_msginfo_length(r.info),
+                 rs_mr_get(0) + rs_mr_get(1));
 }
 
 static void ipc_call_reply(void)
@@ -236,7 +238,8 @@ static bool transfer(rs_cptr_t ep, unsigned rights, uint64_t caps, rs_cptr_t ntf
 
 static void ipc_cap_transfer(void)
 {
-    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), n = new_object(RS_OBJ_NOTIFICATION, 0), slot = new_slot();
+    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), n = new_object(RS_OBJ_NOTIFICATION, 0),
+              slot = new_slot();
     REQUIRE(ep && n && slot);
     rs_result_t r;
     accept_caps(slot);
@@ -253,7 +256,8 @@ static void ipc_cap_transfer(void)
 
 static void ipc_transfer_refused(void)
 {
-    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), n = new_object(RS_OBJ_NOTIFICATION, 0), slot = new_slot();
+    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), n = new_object(RS_OBJ_NOTIFICATION, 0),
+              slot = new_slot();
     REQUIRE(ep && n && slot);
     rs_result_t r;
     accept_caps(slot);
@@ -272,7 +276,8 @@ static void ipc_transfer_refused(void)
 
 static void ipc_unwrapped_badge(void)
 {
-    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), n = new_object(RS_OBJ_NOTIFICATION, 0), slot = new_slot();
+    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), n = new_object(RS_OBJ_NOTIFICATION, 0),
+              slot = new_slot();
     REQUIRE(ep && n && slot);
     rs_result_t r;
     accept_caps(slot);
@@ -293,7 +298,8 @@ static void child_call_for_cap(uint64_t arg)
     b->receive_depth = PS_DEPTH;
     rs_result_t r = rs_call(CHILD_SLOT_A, rs_msginfo(6, 0, 0, 0));
     rs_word_t sig = rs_signal(CHILD_SLOT_FREE);
-    child_report(1, r.error, rs_msginfo_extra_caps(r.info), (uint64_t)rs_debug_cap_type(CHILD_SLOT_FREE), sig);
+    child_report(1, r.error, rs_msginfo_extra_caps(r.info),
+                 (uint64_t)rs_debug_cap_type(CHILD_SLOT_FREE), sig);
 }
 
 static void ipc_reply_with_cap(void)
@@ -417,6 +423,28 @@ static void server_gone(int destroy)
 static void ipc_server_suspended(void) { server_gone(0); }
 static void ipc_server_destroyed(void) { server_gone(1); }
 
+/* The caller goes away while init holds its call: the Reply (or ReplyRecv) goes nowhere. */
+static void ipc_caller_destroyed(void)
+{
+    rs_cptr_t report = new_object(RS_OBJ_ENDPOINT, 0), ep = new_object(RS_OBJ_ENDPOINT, 0);
+    REQUIRE(report && ep);
+    for (int how = 0; how < 2; how++) {
+        ps_process_t p;
+        REQUIRE_OK(child_create(&p, child_call_and_report, 0, report));
+        REQUIRE_OK(ps_process_give(&p, CHILD_SLOT_A, ep, RS_RIGHT_WRITE, 0));
+        REQUIRE_OK(ps_process_start(&p));
+        REQUIRE_OK(wait_recv(ep, WAIT_MS, NULL));
+        CHECK_OK(ps_process_destroy(&p));
+        if (how == 0) {
+            CHECK_OK(rs_reply(rs_msginfo(0, 0, 0, 1)).error);
+        } else { // ReplyRecv: the reply vanishes; the receive half runs (here: on an empty slot)
+            CHECK_ERR(rs_syscall(RS_SYS_REPLY_RECV, new_slot(), rs_msginfo(0, 0, 0, 0)).error,
+                      RS_FAILED_LOOKUP);
+        }
+        CHECK_ERR(wait_recv(report, 20, NULL), RS_WOULD_BLOCK); // nobody is left to report
+    }
+}
+
 /* Receives on CHILD_SLOT_A without an IPC buffer; reports length and the four words. */
 static void child_receive_short(uint64_t arg)
 {
@@ -446,8 +474,10 @@ static void ipc_receiver_without_buffer(void)
 }
 
 const struct test ipc_tests[] = {
-    {"IPC-0001", "Send and Recv carry label, badge and words between two address spaces", ipc_send_recv},
-    {"IPC-0002", "NBSend/NBRecv without a partner give RS_WOULD_BLOCK; rights are enforced", ipc_nonblocking},
+    {"IPC-0001", "Send and Recv carry label, badge and words between two address spaces",
+     ipc_send_recv},
+    {"IPC-0002", "NBSend/NBRecv without a partner give RS_WOULD_BLOCK; rights are enforced",
+     ipc_nonblocking},
     {"IPC-0003", "Call and Reply carry a message each way", ipc_call_reply},
     {"IPC-0004", "a ReplyRecv server answers 50 Calls in a row", ipc_reply_recv_server},
     {"IPC-0005", "the receiver sees the badge of each sender's cap, in FIFO order", ipc_badges},
@@ -455,11 +485,14 @@ const struct test ipc_tests[] = {
     {"IPC-0007", "a granted cap arrives in the receive slot, once per message", ipc_cap_transfer},
     {"IPC-0008", "no cap arrives without GRANT, without a receive slot, or from a bad cptr",
      ipc_transfer_refused},
-    {"IPC-0009", "a cap to the endpoint itself arrives unwrapped as its badge", ipc_unwrapped_badge},
+    {"IPC-0009", "a cap to the endpoint itself arrives unwrapped as its badge",
+     ipc_unwrapped_badge},
     {"IPC-0010", "a Reply carries a cap to the caller", ipc_reply_with_cap},
-    {"IPC-0011", "a server that receives again instead of replying fails its caller with RS_PEER_DIED",
+    {"IPC-0011",
+     "a server that receives again instead of replying fails its caller with RS_PEER_DIED",
      ipc_server_receives_again},
-    {"IPC-0012", "deleting an endpoint fails the threads blocked on it (Recv, Send, Call) with RS_PEER_DIED",
+    {"IPC-0012",
+     "deleting an endpoint fails the threads blocked on it (Recv, Send, Call) with RS_PEER_DIED",
      ipc_endpoint_deleted},
     {"IPC-0013", "a server suspended while holding a reply fails the caller with RS_PEER_DIED",
      ipc_server_suspended},
@@ -467,5 +500,7 @@ const struct test ipc_tests[] = {
      ipc_server_destroyed},
     {"IPC-0015", "a receiver without an IPC buffer gets a long message cut to 4 words",
      ipc_receiver_without_buffer},
+    {"IPC-0016", "a caller destroyed while its call is held: the Reply goes nowhere",
+     ipc_caller_destroyed},
     {0},
 };

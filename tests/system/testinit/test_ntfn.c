@@ -40,7 +40,8 @@ static void ntf_badge_or(void)
 {
     rs_cptr_t n = new_object(RS_OBJ_NOTIFICATION, 0);
     REQUIRE(n);
-    rs_cptr_t a = badged(n, 0x1, RS_RIGHT_WRITE), b = badged(n, 0x4, RS_RIGHT_WRITE), c = badged(n, 0x10, RS_RIGHT_WRITE);
+    rs_cptr_t a = badged(n, 0x1, RS_RIGHT_WRITE), b = badged(n, 0x4, RS_RIGHT_WRITE),
+              c = badged(n, 0x10, RS_RIGHT_WRITE);
     REQUIRE(a && b && c);
     CHECK_ERR(rs_signal(a), RS_OK);
     CHECK_ERR(rs_signal(b), RS_OK);
@@ -71,7 +72,8 @@ static void child_waiter(uint64_t arg)
     child_report(1, r.error, arg, r.badge, r.info);
 }
 
-static bool start_waiter(ps_process_t *p, uint64_t id, rs_cptr_t report, rs_cptr_t n, rs_cptr_t ready)
+static bool start_waiter(ps_process_t *p, uint64_t id, rs_cptr_t report, rs_cptr_t n,
+                         rs_cptr_t ready)
 {
     int err = child_create(p, child_waiter, id, report);
     if (!err) err = ps_process_give(p, CHILD_SLOT_A, n, RS_RIGHT_READ, 0);
@@ -181,15 +183,19 @@ static void ntf_bound_pending_first(void)
 }
 
 const struct test ntfn_tests[] = {
-    {"NTF-0001", "Signal sets the badge, Poll takes it (0 when nothing is pending), Wait returns at once",
+    {"NTF-0001",
+     "Signal sets the badge, Poll takes it (0 when nothing is pending), Wait returns at once",
      ntf_signal_poll},
     {"NTF-0002", "signals through different badges are OR-ed together", ntf_badge_or},
     {"NTF-0003", "Signal needs WRITE and Wait/Poll need READ (RS_INSUFFICIENT_RIGHTS)", ntf_rights},
     {"NTF-0004", "signals wake waiters in another address space one at a time, in FIFO order",
      ntf_wake_waiters_fifo},
-    {"NTF-0005", "deleting a notification fails its waiter with RS_PEER_DIED", ntf_deleted_under_waiter},
-    {"NTF-0006", "a bound notification wakes an endpoint Recv with RS_NOTIFICATION_LABEL", ntf_bound_wakes_recv},
-    {"NTF-0007", "pending bound bits come first; only the bound thread may wait (RS_ILLEGAL_OPERATION)",
+    {"NTF-0005", "deleting a notification fails its waiter with RS_PEER_DIED",
+     ntf_deleted_under_waiter},
+    {"NTF-0006", "a bound notification wakes an endpoint Recv with RS_NOTIFICATION_LABEL",
+     ntf_bound_wakes_recv},
+    {"NTF-0007",
+     "pending bound bits come first; only the bound thread may wait (RS_ILLEGAL_OPERATION)",
      ntf_bound_pending_first},
     {0},
 };

@@ -46,13 +46,16 @@ static void sys_oversize_message(void)
 {
     rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0);
     REQUIRE(ep);
-    CHECK_ERR(rs_nbsend(ep, rs_msginfo(1, 0, 0, RS_MSG_MAX_LENGTH + 1)).error, RS_TRUNCATED_MESSAGE);
+    CHECK_ERR(rs_nbsend(ep, rs_msginfo(1, 0, 0, RS_MSG_MAX_LENGTH + 1)).error,
+              RS_TRUNCATED_MESSAGE);
     CHECK_EQ(ps_mr(0), RS_MSG_MAX_LENGTH);
     CHECK_EQ(ps_mr(1), RS_MSG_MAX_LENGTH + 1);
     CHECK_ERR(rs_call(ep, rs_msginfo(1, 0, 0, 127)).error, RS_TRUNCATED_MESSAGE);
-    CHECK_ERR(rs_call(RS_INIT_CNODE, rs_msginfo(RS_CNODE_DELETE, 0, 0, 127)).error, RS_TRUNCATED_MESSAGE);
+    CHECK_ERR(rs_call(RS_INIT_CNODE, rs_msginfo(RS_CNODE_DELETE, 0, 0, 127)).error,
+              RS_TRUNCATED_MESSAGE);
     CHECK_ERR(rs_call(GARBAGE_CPTR, rs_msginfo(1, 0, 0, 121)).error, RS_TRUNCATED_MESSAGE);
-    CHECK_ERR(rs_nbsend(ep, rs_msginfo(1, 0, 0, RS_MSG_MAX_LENGTH)).error, RS_WOULD_BLOCK); // 120 is fine
+    CHECK_ERR(rs_nbsend(ep, rs_msginfo(1, 0, 0, RS_MSG_MAX_LENGTH)).error,
+              RS_WOULD_BLOCK); // 120 is fine
 }
 
 static void sys_kernel_pointers(void)
@@ -61,7 +64,8 @@ static void sys_kernel_pointers(void)
     REQUIRE(f && tcb);
     const uint64_t bad[] = {KERNEL_ADDR, USER_TOP, 0xFFFFFFFFFFFFF000ul};
     for (unsigned i = 0; i < 3; i++) {
-        CHECK_ERR(ps_frame_map(f, RS_INIT_VSPACE, bad[i], RS_RIGHT_READ | RS_RIGHT_WRITE, 0), RS_RANGE_ERROR);
+        CHECK_ERR(ps_frame_map(f, RS_INIT_VSPACE, bad[i], RS_RIGHT_READ | RS_RIGHT_WRITE, 0),
+                  RS_RANGE_ERROR);
         CHECK_EQ(ps_mr(2), USER_TOP - RS_PAGE_SIZE);
     }
     uint64_t regs[RS_REG_COUNT] = {KERNEL_TEXT};
@@ -92,7 +96,8 @@ static void sys_alignment(void)
     CHECK_EQ(ps_mr(1), RS_PAGE_SIZE);
     CHECK_ERR(ps_frame_map(big, RS_INIT_VSPACE, 0x10001000, RS_RIGHT_READ, 0), RS_ALIGNMENT_ERROR);
     CHECK_EQ(ps_mr(1), 1ul << 21);
-    CHECK_ERR(ps_tcb_configure(tcb, RS_INIT_CNODE, RS_INIT_VSPACE, f, 0x10000100), RS_ALIGNMENT_ERROR);
+    CHECK_ERR(ps_tcb_configure(tcb, RS_INIT_CNODE, RS_INIT_VSPACE, f, 0x10000100),
+              RS_ALIGNMENT_ERROR);
     CHECK_EQ(ps_mr(0), 1);
 }
 
@@ -102,22 +107,28 @@ static void sys_absurd_sizes(void)
     ps_untyped_t st;
     rs_cptr_t ut = new_untyped(16, &ua, &st), dst = new_slot();
     REQUIRE(ut && dst);
-    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_UNTYPED, 200, 0, 0, dst, 1), RS_RANGE_ERROR);
+    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_UNTYPED, 200, 0, 0, dst, 1),
+              RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(0), 1);
     CHECK_EQ(ps_mr(1), RS_MIN_UNTYPED_BITS);
     CHECK_EQ(ps_mr(2), RS_MAX_UNTYPED_BITS);
-    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_UNTYPED, 3, 0, 0, dst, 1), RS_RANGE_ERROR);
-    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_UNTYPED, 48, 0, 0, dst, 1), RS_RANGE_ERROR);
+    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_UNTYPED, 3, 0, 0, dst, 1),
+              RS_RANGE_ERROR);
+    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_UNTYPED, 48, 0, 0, dst, 1),
+              RS_RANGE_ERROR);
     CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_CNODE, 0, 0, 0, dst, 1), RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(1), 1);
     CHECK_EQ(ps_mr(2), RS_MAX_CNODE_RADIX);
     CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_CNODE, 21, 0, 0, dst, 1), RS_RANGE_ERROR);
-    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_ENDPOINT, 0, 0, 0, dst, 0), RS_RANGE_ERROR);
+    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_ENDPOINT, 0, 0, 0, dst, 0),
+              RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(0), 5);
-    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_ENDPOINT, 0, 0, 0, dst, 100000), RS_RANGE_ERROR);
+    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_ENDPOINT, 0, 0, 0, dst, 100000),
+              RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(0), 5);
     CHECK_EQ(ps_mr(2), 256);
-    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_UNTYPED, 17, 0, 0, dst, 1), RS_NOT_ENOUGH_MEMORY);
+    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_UNTYPED, 17, 0, 0, dst, 1),
+              RS_NOT_ENOUGH_MEMORY);
     CHECK_EQ(cap_type(dst), RS_CAP_NULL); // none of it made anything
     CHECK_OK(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_UNTYPED, 16, 0, 0, dst, 1)); // all of it
 }
@@ -135,11 +146,13 @@ static void sys_absurd_depths(void)
     CHECK_ERR(ps_cnode_copy(RS_INIT_CNODE, dst, 64, RS_INIT_CNODE, ep, 0), RS_RANGE_ERROR);
     CHECK_ERR(ps_cnode_delete(RS_INIT_CNODE, ep, 0), RS_RANGE_ERROR);
     CHECK_ERR(ps_cnode_revoke(RS_INIT_CNODE, ep, 65), RS_RANGE_ERROR);
-    CHECK_ERR(ps_cnode_copy(RS_INIT_CNODE, dst, 12, RS_INIT_CNODE, ep, 64), RS_FAILED_LOOKUP); // guard unmet
+    CHECK_ERR(ps_cnode_copy(RS_INIT_CNODE, dst, 12, RS_INIT_CNODE, ep, 64),
+              RS_FAILED_LOOKUP); // guard unmet
     ps_ut_t ua;
     ps_untyped_t st;
     REQUIRE(ps_new_untyped(env, 12, &ua, &st, &ut) == RS_OK);
-    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_ENDPOINT, 0, 0, 65, dst, 1), RS_RANGE_ERROR);
+    CHECK_ERR(ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_ENDPOINT, 0, 0, 65, dst, 1),
+              RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(0), 3);
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, RS_INIT_CNODE, dst, 0), RS_RANGE_ERROR);
     CHECK_EQ(cap_type(dst), RS_CAP_NULL);
@@ -147,7 +160,8 @@ static void sys_absurd_depths(void)
 
 static void sys_missing_arguments(void)
 {
-    rs_cptr_t ut = new_object(RS_OBJ_UNTYPED, 12), f = new_object(RS_OBJ_FRAME, 0), dst = new_slot();
+    rs_cptr_t ut = new_object(RS_OBJ_UNTYPED, 12), f = new_object(RS_OBJ_FRAME, 0),
+              dst = new_slot();
     REQUIRE(ut && f && dst);
     const rs_word_t a[] = {RS_OBJ_ENDPOINT, 0, 0, 0, dst, 1};
     const rs_cptr_t caps[] = {RS_INIT_CNODE, RS_INIT_CNODE, GARBAGE_CPTR};
@@ -183,9 +197,13 @@ static void sys_bootinfo(void)
     CHECK_EQ(cap_type(RS_INIT_IPC_BUFFER), RS_CAP_FRAME);
     CHECK(bi->untyped.start >= RS_INIT_FIRST_FREE_FIXED && bi->untyped.end > bi->untyped.start);
     CHECK(bi->empty.start >= bi->untyped.end && bi->empty.end == 1ul << bi->cnode_radix);
-    for (rs_cptr_t c = bi->untyped.start; c < bi->untyped.end; c++) CHECK_EQ(cap_type(c), RS_CAP_UNTYPED);
+    for (rs_cptr_t c = bi->untyped.start; c < bi->untyped.end; c++)
+        CHECK_EQ(cap_type(c), RS_CAP_UNTYPED);
     CHECK_EQ(cap_type(GARBAGE_CPTR), RS_CAP_NULL);
-    CHECK(bi->module_count >= 1 && memcmp((const void *)bi->modules[0].vaddr, "\x7f" "ELF", 4) == 0);
+    CHECK(bi->module_count >= 1 && memcmp((const void *)bi->modules[0].vaddr,
+                                          "\x7f"
+                                          "ELF",
+                                          4) == 0);
     uint64_t pa;
     CHECK_OK(ps_frame_get_address(RS_INIT_IPC_BUFFER, &pa));
     CHECK((pa & (RS_PAGE_SIZE - 1)) == 0);
@@ -224,17 +242,24 @@ static void sys_no_ipc_buffer(void)
 }
 
 const struct test syscall_tests[] = {
-    {"SYS-0001", "an unknown system call number without a fault handler returns RS_BAD_SYSCALL", sys_bad_number},
-    {"SYS-0002", "a garbage cptr fails with RS_FAILED_LOOKUP for every send and receive", sys_garbage_cptr},
+    {"SYS-0001", "an unknown system call number without a fault handler returns RS_BAD_SYSCALL",
+     sys_bad_number},
+    {"SYS-0002", "a garbage cptr fails with RS_FAILED_LOOKUP for every send and receive",
+     sys_garbage_cptr},
     {"SYS-0003", "a cptr to an empty slot fails with RS_FAILED_LOOKUP", sys_empty_slot},
-    {"SYS-0004", "a message longer than 120 words is refused with RS_TRUNCATED_MESSAGE", sys_oversize_message},
-    {"SYS-0005", "kernel addresses as map address, rip, fs base or IPC buffer are refused", sys_kernel_pointers},
-    {"SYS-0006", "unaligned map addresses and IPC buffers fail with RS_ALIGNMENT_ERROR", sys_alignment},
+    {"SYS-0004", "a message longer than 120 words is refused with RS_TRUNCATED_MESSAGE",
+     sys_oversize_message},
+    {"SYS-0005", "kernel addresses as map address, rip, fs base or IPC buffer are refused",
+     sys_kernel_pointers},
+    {"SYS-0006", "unaligned map addresses and IPC buffers fail with RS_ALIGNMENT_ERROR",
+     sys_alignment},
     {"SYS-0007", "absurd retype sizes and counts fail with RS_RANGE_ERROR", sys_absurd_sizes},
     {"SYS-0008", "CNode depths 0 and 65 fail with RS_RANGE_ERROR", sys_absurd_depths},
-    {"SYS-0009", "missing arguments and extra caps fail with RS_TRUNCATED_MESSAGE / RS_INVALID_CAPABILITY",
+    {"SYS-0009",
+     "missing arguments and extra caps fail with RS_TRUNCATED_MESSAGE / RS_INVALID_CAPABILITY",
      sys_missing_arguments},
     {"SYS-0010", "init's bootinfo and fixed slots hold what the ABI says", sys_bootinfo},
-    {"SYS-0011", "a thread without an IPC buffer gets RS_BAD_ADDRESS for what needs one", sys_no_ipc_buffer},
+    {"SYS-0011", "a thread without an IPC buffer gets RS_BAD_ADDRESS for what needs one",
+     sys_no_ipc_buffer},
     {0},
 };

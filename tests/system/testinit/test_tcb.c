@@ -44,7 +44,8 @@ static void tcb_registers(void)
     CHECK_EQ(ps_mr(0), 1);
     CHECK_EQ(ps_mr(2), RS_REG_COUNT);
     CHECK_ERR(ps_tcb_write_registers(p.tcb, false, RS_REG_COUNT + 1, r), RS_RANGE_ERROR);
-    CHECK_ERR(ps_tcb_read_registers(RS_INIT_TCB, false, 1, NULL), RS_ILLEGAL_OPERATION); // not on oneself
+    CHECK_ERR(ps_tcb_read_registers(RS_INIT_TCB, false, 1, NULL),
+              RS_ILLEGAL_OPERATION); // not on oneself
     CHECK_ERR(ps_tcb_write_registers(RS_INIT_TCB, false, 0, r), RS_ILLEGAL_OPERATION);
     uint64_t w[RS_REG_COUNT];
     for (unsigned i = 0; i < RS_REG_COUNT; i++) w[i] = r[i];
@@ -133,7 +134,8 @@ static void child_signal_then_wait(uint64_t arg)
 
 static void tcb_priorities(void)
 {
-    rs_cptr_t t = new_object(RS_OBJ_TCB, 0), t2 = new_object(RS_OBJ_TCB, 0), ep = new_object(RS_OBJ_ENDPOINT, 0);
+    rs_cptr_t t = new_object(RS_OBJ_TCB, 0), t2 = new_object(RS_OBJ_TCB, 0),
+              ep = new_object(RS_OBJ_ENDPOINT, 0);
     REQUIRE(t && t2 && ep);
     CHECK_ERR(ps_tcb_set_priority(t, RS_INIT_TCB, 256), RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(2), 255);
@@ -171,8 +173,10 @@ static void tcb_priorities(void)
 
 static void tcb_configure_checks(void)
 {
-    rs_cptr_t t = new_object(RS_OBJ_TCB, 0), f = new_object(RS_OBJ_FRAME, 0), big = new_object(RS_OBJ_LARGE_FRAME, 0);
-    rs_cptr_t vs = new_object(RS_OBJ_VSPACE, 0), vs2 = new_object(RS_OBJ_VSPACE, 0), ro = new_slot();
+    rs_cptr_t t = new_object(RS_OBJ_TCB, 0), f = new_object(RS_OBJ_FRAME, 0),
+              big = new_object(RS_OBJ_LARGE_FRAME, 0);
+    rs_cptr_t vs = new_object(RS_OBJ_VSPACE, 0), vs2 = new_object(RS_OBJ_VSPACE, 0),
+              ro = new_slot();
     REQUIRE(t && f && big && vs && vs2 && ro);
     uint64_t ipc = 0x10000000;
     CHECK_ERR(ps_tcb_configure(t, vs, vs, f, ipc), RS_INVALID_CAPABILITY);
@@ -205,7 +209,8 @@ static void tcb_fault_handler_checks(void)
     REQUIRE(t && ep && n && ro);
     CHECK_ERR(ps_tcb_set_fault_handler(t, n), RS_INVALID_CAPABILITY);
     CHECK_EQ(ps_mr(0), 1);
-    REQUIRE_OK(ps_cnode_mint(ME, ro, PS_DEPTH, ME, ep, PS_DEPTH, RS_RIGHT_READ | RS_RIGHT_GRANT, 0));
+    REQUIRE_OK(
+        ps_cnode_mint(ME, ro, PS_DEPTH, ME, ep, PS_DEPTH, RS_RIGHT_READ | RS_RIGHT_GRANT, 0));
     CHECK_ERR(ps_tcb_set_fault_handler(t, ro), RS_INSUFFICIENT_RIGHTS);
     CHECK_OK(ps_tcb_set_fault_handler(t, ep));
     CHECK_OK(ps_tcb_set_fault_handler(t, 0)); // cleared
@@ -273,26 +278,59 @@ static void tcb_same_space_thread(void)
     REQUIRE_OK(ps_cnode_mint(ME, m, PS_DEPTH, ME, n, PS_DEPTH, RS_RIGHTS_ALL, 0x10));
     ps_thread_t t;
     same_space_word = 0;
-    REQUIRE_OK(ps_thread_create(&t, env, thread_same_space, m, 0x0000420000010000ul, 2, 0x0000420000020000ul,
-                                TEST_PRIO, 0));
+    REQUIRE_OK(ps_thread_create(&t, env, thread_same_space, m, 0x0000420000010000ul, 2,
+                                0x0000420000020000ul, TEST_PRIO, 0));
     REQUIRE_OK(ps_tcb_resume(t.tcb));
     CHECK_EQ(wait_signal(n, WAIT_MS), 0x10);
     CHECK_EQ(same_space_word, 2 * m);
 }
 
+/* The toolkit cleans up after a process creation that fails halfway. (The page tables for its
+ * scratch page in init's VSpace stay: they are init's, made once and reused.) */
+static void tcb_failed_creation(void)
+{
+    rs_cptr_t weak = new_object(RS_OBJ_TCB, 0); // MCP 0: no child of it may have priority 100
+    REQUIRE(weak);
+    ps_process_t p;
+    ps_process_config_t cfg = {.elf = (const void *)bootinfo->modules[0].vaddr,
+                               .elf_size = bootinfo->modules[0].size,
+                               .entry = child_echo_arg,
+                               .priority = TEST_PRIO};
+    REQUIRE_OK(ps_process_create(&p, env, &cfg)); // makes the scratch tables
+    CHECK_OK(ps_process_destroy(&p));
+    uint32_t free_before = env->slots->free_count;
+    ps_env_t e = *env;
+    e.tcb = weak;
+    CHECK_ERR(ps_process_create(&p, &e, &cfg), RS_RANGE_ERROR);
+    CHECK_EQ(env->slots->free_count, free_before);
+    cfg.elf_size = 16; // cut short: not an ELF any more
+    CHECK_ERR(ps_process_create(&p, env, &cfg), RS_INVALID_ARGUMENT);
+    CHECK_EQ(env->slots->free_count, free_before);
+    cfg.elf_size = bootinfo->modules[0].size;
+    CHECK_OK(ps_process_create(&p, env, &cfg)); // and the environment still works
+    CHECK_OK(ps_process_start(&p));
+    CHECK_OK(ps_process_destroy(&p));
+    CHECK_EQ(env->slots->free_count, free_before);
+}
+
 const struct test tcb_tests[] = {
-    {"TCB-0001", "a process made from the program image runs its entry with the argument", tcb_spawn},
-    {"TCB-0002", "Read/WriteRegisters show and set registers, sanitise rflags, refuse bad counts", tcb_registers},
+    {"TCB-0001", "a process made from the program image runs its entry with the argument",
+     tcb_spawn},
+    {"TCB-0002", "Read/WriteRegisters show and set registers, sanitise rflags, refuse bad counts",
+     tcb_registers},
     {"TCB-0003", "Suspend stops a running thread and Resume continues it", tcb_suspend_resume},
     {"TCB-0004", "a thread that suspended itself continues when resumed", tcb_self_suspend},
     {"TCB-0005", "priorities are bounded by the authority's MCP (RS_RANGE_ERROR) and order threads",
      tcb_priorities},
-    {"TCB-0006", "Configure checks each cap's type and rights and never drops a last cap", tcb_configure_checks},
+    {"TCB-0006", "Configure checks each cap's type and rights and never drops a last cap",
+     tcb_configure_checks},
     {"TCB-0007", "SetFaultHandler wants a writable endpoint; unknown TCB labels are refused",
      tcb_fault_handler_checks},
     {"TCB-0008", "SetTLSBase sets the FS base the thread sees", tcb_tls_base},
     {"TCB-0009", "a TCB binds one notification and a notification one TCB", tcb_binding},
     {"TCB-0010", "a second thread in init's own address space runs with its own IPC buffer",
      tcb_same_space_thread},
+    {"TCB-0011", "a process creation that fails halfway leaves no slot or object behind",
+     tcb_failed_creation},
     {0},
 };

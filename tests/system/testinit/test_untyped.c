@@ -10,7 +10,8 @@ static uint64_t next_frame_paddr(rs_cptr_t ut, unsigned type)
 {
     rs_cptr_t s = new_slot();
     uint64_t pa = ~0ul;
-    if (CHECK_OK(ps_untyped_retype(ut, ME, type, 0, 0, 0, s, 1))) CHECK_OK(ps_frame_get_address(s, &pa));
+    if (CHECK_OK(ps_untyped_retype(ut, ME, type, 0, 0, 0, s, 1)))
+        CHECK_OK(ps_frame_get_address(s, &pa));
     return pa;
 }
 
@@ -34,7 +35,8 @@ static void ut_every_type(void)
             CHECK_EQ(cap_type(s), kinds[i].cap);
     }
     // the virtualisation objects exist only with a backend for the CPU
-    const unsigned virt[] = {RS_OBJ_VCPU, RS_OBJ_GUEST_SPACE}, virt_cap[] = {RS_CAP_VCPU, RS_CAP_GUEST_SPACE};
+    const unsigned virt[] = {RS_OBJ_VCPU, RS_OBJ_GUEST_SPACE},
+                   virt_cap[] = {RS_CAP_VCPU, RS_CAP_GUEST_SPACE};
     for (unsigned i = 0; i < 2; i++) {
         rs_cptr_t s = new_slot();
         int err = ps_untyped_retype(ut, ME, virt[i], 0, 0, 0, s, 1);
@@ -63,7 +65,8 @@ static void ut_occupied_destination(void)
 
 static void ut_exhausted(void)
 {
-    rs_cptr_t ut = new_object(RS_OBJ_UNTYPED, 12), tcb = new_slot(), ep = new_slot(), f = new_slot();
+    rs_cptr_t ut = new_object(RS_OBJ_UNTYPED, 12), tcb = new_slot(), ep = new_slot(),
+              f = new_slot();
     rs_cptr_t eps = ps_slot_alloc_range(env->slots, 64);
     REQUIRE(ut && eps);
     REQUIRE_OK(ps_untyped_retype(ut, ME, RS_OBJ_TCB, 0, 0, 0, tcb, 1));
@@ -72,7 +75,8 @@ static void ut_exhausted(void)
     CHECK_EQ(ps_mr(0), 4096 - 2048 - 32); // bytes left
     CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, eps, 64), RS_NOT_ENOUGH_MEMORY);
     CHECK_OK(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, eps, 63));
-    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_NOTIFICATION, 0, 0, 0, eps + 63, 1), RS_NOT_ENOUGH_MEMORY);
+    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_NOTIFICATION, 0, 0, 0, eps + 63, 1),
+              RS_NOT_ENOUGH_MEMORY);
     CHECK_EQ(ps_mr(0), 0);
     CHECK_EQ(cap_type(f), RS_CAP_NULL);
 }
@@ -110,7 +114,8 @@ static void ut_not_copyable(void)
     uint64_t base = next_frame_paddr(ut, RS_OBJ_FRAME);
     CHECK_ERR(ps_cnode_copy(ME, dst, PS_DEPTH, ME, ut, PS_DEPTH), RS_ILLEGAL_OPERATION);
     CHECK_EQ(ps_mr(0), 2);
-    CHECK_ERR(ps_cnode_mint(ME, dst, PS_DEPTH, ME, ut, PS_DEPTH, RS_RIGHT_READ, 0), RS_ILLEGAL_OPERATION);
+    CHECK_ERR(ps_cnode_mint(ME, dst, PS_DEPTH, ME, ut, PS_DEPTH, RS_RIGHT_READ, 0),
+              RS_ILLEGAL_OPERATION);
     CHECK_EQ(cap_type(dst), RS_CAP_NULL);
     // Move keeps the watermark with the cap: the next frame follows the first
     CHECK_OK(ps_cnode_move(ME, moved, PS_DEPTH, ME, ut, PS_DEPTH));
@@ -125,7 +130,8 @@ static void ut_alignment_rules(void)
     uint64_t base = next_frame_paddr(ut, RS_OBJ_FRAME);
     CHECK_EQ(base & ((1ul << 22) - 1), 0); // an untyped is aligned to its size
     REQUIRE_OK(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, s, 1));
-    CHECK_EQ(next_frame_paddr(ut, RS_OBJ_FRAME), base + 2 * RS_PAGE_SIZE); // page after the endpoint
+    // the page after the endpoint's
+    CHECK_EQ(next_frame_paddr(ut, RS_OBJ_FRAME), base + 2 * RS_PAGE_SIZE);
     REQUIRE_OK(ps_untyped_retype(ut, ME, RS_OBJ_UNTYPED, 14, 0, 0, sub, 1));
     CHECK_EQ(next_frame_paddr(sub, RS_OBJ_FRAME), base + (1ul << 14)); // aligned to its 16 KiB
     CHECK_EQ(next_frame_paddr(ut, RS_OBJ_LARGE_FRAME), base + (1ul << 21)); // to 2 MiB
@@ -136,13 +142,16 @@ static void ut_alignment_rules(void)
 
 static void ut_bad_destination(void)
 {
-    rs_cptr_t ut = new_object(RS_OBJ_UNTYPED, 16), ep = new_object(RS_OBJ_ENDPOINT, 0), s = new_slot();
+    rs_cptr_t ut = new_object(RS_OBJ_UNTYPED, 16), ep = new_object(RS_OBJ_ENDPOINT, 0),
+              s = new_slot();
     REQUIRE(ut && ep && s);
     CHECK_ERR(ps_untyped_retype(ut, ep, RS_OBJ_ENDPOINT, 0, 0, 0, s, 1), RS_INVALID_CAPABILITY);
     CHECK_EQ(ps_mr(0), 1);
-    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, ep, PS_DEPTH, 0, 1), RS_INVALID_CAPABILITY);
+    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, ep, PS_DEPTH, 0, 1),
+              RS_INVALID_CAPABILITY);
     CHECK_EQ(ps_mr(0), 2);
-    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, s, PS_DEPTH, 0, 1), RS_INVALID_CAPABILITY);
+    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, s, PS_DEPTH, 0, 1),
+              RS_INVALID_CAPABILITY);
     CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, 4096, 1), RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(0), 4);
     CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, 4095, 2), RS_RANGE_ERROR);
@@ -158,7 +167,8 @@ static void ut_into_other_cnode(void)
     REQUIRE(ut && cn && s);
     CHECK_OK(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, cn, PS_DEPTH, 0, 16));
     CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, cn, PS_DEPTH, 0, 17), RS_RANGE_ERROR);
-    CHECK_ERR(ps_untyped_retype(ut, cn, RS_OBJ_ENDPOINT, 0, 0, 0, 3, 1), RS_DELETE_FIRST); // root itself
+    // depth 0: the root CNode itself
+    CHECK_ERR(ps_untyped_retype(ut, cn, RS_OBJ_ENDPOINT, 0, 0, 0, 3, 1), RS_DELETE_FIRST);
     CHECK_OK(ps_cnode_copy(ME, s, PS_DEPTH, cn, 3, 4)); // radix 4, no guard: depth 4 names a slot
     CHECK_EQ(cap_type(s), RS_CAP_ENDPOINT);
     CHECK_OK(ps_cnode_revoke(ME, ut, PS_DEPTH));
@@ -174,7 +184,8 @@ static void ut_nested_destruction(void)
     uint64_t base = next_frame_paddr(ut, RS_OBJ_FRAME);
     REQUIRE_OK(ps_cnode_revoke(ME, ut, PS_DEPTH));
     REQUIRE_OK(ps_untyped_retype(ut, ME, RS_OBJ_CNODE, 1, 0, 0, cn, N));
-    for (int i = N - 2; i >= 0; i--) REQUIRE_OK(ps_cnode_move(cn + i, 0, 1, ME, cn + i + 1, PS_DEPTH));
+    for (int i = N - 2; i >= 0; i--)
+        REQUIRE_OK(ps_cnode_move(cn + i, 0, 1, ME, cn + i + 1, PS_DEPTH));
     CHECK_EQ(cap_type(cn + 1), RS_CAP_NULL);
     CHECK_OK(ps_cnode_delete(ME, cn, PS_DEPTH));
     CHECK_EQ(cap_type(cn), RS_CAP_NULL);
@@ -205,9 +216,12 @@ static void ut_allocator_fills(void)
     rs_cptr_t ut = new_untyped(14, &ua, &st), first = ps_slot_alloc_range(env->slots, 513);
     REQUIRE(ut && first);
     unsigned made = 0;
-    while (made < 513 && ps_ut_retype(&ua, ME, RS_OBJ_ENDPOINT, 0, 0, 0, first + made, 1, NULL) == RS_OK) made++;
+    while (made < 513 &&
+           ps_ut_retype(&ua, ME, RS_OBJ_ENDPOINT, 0, 0, 0, first + made, 1, NULL) == RS_OK)
+        made++;
     CHECK_EQ(made, (1u << 14) / (1u << RS_ENDPOINT_BITS));
-    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, first + made, 1), RS_NOT_ENOUGH_MEMORY);
+    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, first + made, 1),
+              RS_NOT_ENOUGH_MEMORY);
     CHECK_OK(ps_cnode_revoke(ME, ut, PS_DEPTH));
     ps_ut_reset(&ua, ut);
     CHECK_OK(ps_ut_retype(&ua, ME, RS_OBJ_FRAME, 0, 0, 0, first, 4, NULL));
@@ -244,20 +258,31 @@ static void ut_delete_with_children(void)
 }
 
 const struct test untyped_tests[] = {
-    {"UT-0001", "Retype makes every object type with the right cap type; unknown types are refused", ut_every_type},
-    {"UT-0002", "Retype into an occupied slot fails with RS_DELETE_FIRST and makes nothing", ut_occupied_destination},
-    {"UT-0003", "an exhausted untyped fails with RS_NOT_ENOUGH_MEMORY and says how much is left", ut_exhausted},
-    {"UT-0004", "Revoke (or deleting every child) resets an untyped: the same region is retyped again",
+    {"UT-0001", "Retype makes every object type with the right cap type; unknown types are refused",
+     ut_every_type},
+    {"UT-0002", "Retype into an occupied slot fails with RS_DELETE_FIRST and makes nothing",
+     ut_occupied_destination},
+    {"UT-0003", "an exhausted untyped fails with RS_NOT_ENOUGH_MEMORY and says how much is left",
+     ut_exhausted},
+    {"UT-0004",
+     "Revoke (or deleting every child) resets an untyped: the same region is retyped again",
      ut_revoke_resets},
-    {"UT-0005", "untyped caps cannot be copied or minted (RS_ILLEGAL_OPERATION), only moved", ut_not_copyable},
-    {"UT-0006", "objects are placed at the alignment the ABI gives (size, page, 2 MiB)", ut_alignment_rules},
+    {"UT-0005", "untyped caps cannot be copied or minted (RS_ILLEGAL_OPERATION), only moved",
+     ut_not_copyable},
+    {"UT-0006", "objects are placed at the alignment the ABI gives (size, page, 2 MiB)",
+     ut_alignment_rules},
     {"UT-0007", "a bad destination CNode or offset fails with the exact error", ut_bad_destination},
-    {"UT-0008", "Retype places objects into another CNode named by index and depth", ut_into_other_cnode},
-    {"UT-0009", "deleting the head of a 64-deep chain of CNodes destroys them all", ut_nested_destruction},
-    {"UT-0010", "Revoke of an untyped destroys a CNode that holds the only cap to itself", ut_revoke_cycle},
-    {"UT-0011", "the toolkit's untyped allocator fills an untyped exactly and reuses it after Revoke",
+    {"UT-0008", "Retype places objects into another CNode named by index and depth",
+     ut_into_other_cnode},
+    {"UT-0009", "deleting the head of a 64-deep chain of CNodes destroys them all",
+     ut_nested_destruction},
+    {"UT-0010", "Revoke of an untyped destroys a CNode that holds the only cap to itself",
+     ut_revoke_cycle},
+    {"UT-0011",
+     "the toolkit's untyped allocator fills an untyped exactly and reuses it after Revoke",
      ut_allocator_fills},
-    {"UT-0012", "Revoke of an untyped whose cap lies in a CNode made from it destroys that CNode too",
+    {"UT-0012",
+     "Revoke of an untyped whose cap lies in a CNode made from it destroys that CNode too",
      ut_revoke_destroys_itself},
     {"UT-0013", "deleting an untyped cap keeps its children alive until its parent is revoked",
      ut_delete_with_children},

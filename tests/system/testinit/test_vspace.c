@@ -18,7 +18,8 @@ static void vs_map_unmap(void)
     rs_cptr_t g = new_object(RS_OBJ_FRAME, 0);
     REQUIRE(g);
     CHECK_ERR(ps_frame_map(g, RS_INIT_VSPACE, (uint64_t)p, RW, 0), RS_DELETE_FIRST); // taken
-    CHECK_ERR(ps_frame_map(f, RS_INIT_VSPACE, (uint64_t)p + 0x100000, RW, 0), RS_ILLEGAL_OPERATION); // mapped
+    CHECK_ERR(ps_frame_map(f, RS_INIT_VSPACE, (uint64_t)p + 0x100000, RW, 0),
+              RS_ILLEGAL_OPERATION); // mapped
     CHECK_OK(ps_frame_unmap(f));
     CHECK_OK(ps_frame_unmap(f)); // unmapping twice is harmless
     CHECK_OK(ps_frame_map(g, RS_INIT_VSPACE, (uint64_t)p, RW, 0));
@@ -62,7 +63,8 @@ static void vs_rights_and_attributes(void)
     CHECK_EQ(ps_mr(0), 1);
     CHECK_ERR(ps_frame_map(f, RS_INIT_VSPACE, va, RS_RIGHT_READ | 0x10, 0), RS_INVALID_ARGUMENT);
     CHECK_EQ(ps_mr(0), 1);
-    CHECK_ERR(ps_frame_map(f, RS_INIT_VSPACE, va, RS_RIGHT_READ, RS_ATTR_WRITECOMBINE + 1), RS_RANGE_ERROR);
+    CHECK_ERR(ps_frame_map(f, RS_INIT_VSPACE, va, RS_RIGHT_READ, RS_ATTR_WRITECOMBINE + 1),
+              RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(0), 2);
     REQUIRE_OK(ps_cnode_mint(ME, wo, PS_DEPTH, ME, f, PS_DEPTH, RS_RIGHT_WRITE, 0));
     CHECK_ERR(ps_frame_map(wo, RS_INIT_VSPACE, va, RW, 0), RS_INSUFFICIENT_RIGHTS); // no read right
@@ -220,24 +222,53 @@ static void vs_table_caps_not_copied(void)
     for (unsigned i = 0; i < 3; i++) {
         rs_cptr_t t = new_object(types[i], 0);
         REQUIRE(t);
-        CHECK_ERR(ps_cnode_copy(RS_INIT_CNODE, copy, PS_DEPTH, RS_INIT_CNODE, t, PS_DEPTH), RS_ILLEGAL_OPERATION);
+        CHECK_ERR(ps_cnode_copy(RS_INIT_CNODE, copy, PS_DEPTH, RS_INIT_CNODE, t, PS_DEPTH),
+                  RS_ILLEGAL_OPERATION);
         CHECK_EQ(ps_mr(0), 2);
-        CHECK_ERR(ps_cnode_mint(RS_INIT_CNODE, copy, PS_DEPTH, RS_INIT_CNODE, t, PS_DEPTH, RS_RIGHTS_ALL, 0),
+        CHECK_ERR(ps_cnode_mint(RS_INIT_CNODE, copy, PS_DEPTH, RS_INIT_CNODE, t, PS_DEPTH,
+                                RS_RIGHTS_ALL, 0),
                   RS_ILLEGAL_OPERATION);
     }
     rs_cptr_t g, pt = new_object(RS_OBJ_PAGE_TABLE, 0);
     REQUIRE(pt);
     REQUIRE_OK(ps_map_new_frame(env, vs, VA + (1ul << 21), RS_RIGHT_READ, &g));
     REQUIRE_OK(ps_page_table_map(pt, vs, VA));
-    CHECK_ERR(ps_cnode_copy(RS_INIT_CNODE, copy, PS_DEPTH, RS_INIT_CNODE, pt, PS_DEPTH), RS_ILLEGAL_OPERATION);
+    CHECK_ERR(ps_cnode_copy(RS_INIT_CNODE, copy, PS_DEPTH, RS_INIT_CNODE, pt, PS_DEPTH),
+              RS_ILLEGAL_OPERATION);
     CHECK_OK(ps_cnode_move(RS_INIT_CNODE, moved, PS_DEPTH, RS_INIT_CNODE, pt, PS_DEPTH));
     CHECK_OK(ps_page_table_unmap(moved)); // the mapping moved with the cap
     CHECK_OK(ps_page_table_map(moved, vs, VA));
-    CHECK_OK(ps_cnode_copy(RS_INIT_CNODE, copy, PS_DEPTH, RS_INIT_CNODE, vs, PS_DEPTH)); // VSpaces copy
+    CHECK_OK(
+        ps_cnode_copy(RS_INIT_CNODE, copy, PS_DEPTH, RS_INIT_CNODE, vs, PS_DEPTH)); // VSpaces copy
+}
+
+/* Every VSpace takes one of 4096 ASIDs: make them until the kernel says there are none left
+ * (RS_NOT_ENOUGH_MEMORY), destroy them, and the ASIDs come back. */
+static void vs_asids_run_out(void)
+{
+    rs_cptr_t cn = new_object(RS_OBJ_CNODE, 12), f = new_object(RS_OBJ_FRAME, 0), vs = new_slot();
+    REQUIRE(cn && f && vs);
+    unsigned made = 0;
+    // batches of 256 while they fit (a batch is refused whole), then one at a time
+    for (unsigned n = 256; made < 4096 && n;) {
+        if (made + n > 4096) n = 4096 - made;
+        if (ps_ut_retype(env->ut, ME, RS_OBJ_VSPACE, 0, cn, PS_DEPTH, made, n, NULL) == RS_OK)
+            made += n;
+        else n = n == 1 ? 0 : 1;
+    }
+    CHECK(made > 4000 && made < 4096); // ASID 0 is never used, init and the tests hold some
+    CHECK_ERR(ps_ut_retype(env->ut, ME, RS_OBJ_VSPACE, 0, 0, 0, vs, 1, NULL), RS_NOT_ENOUGH_MEMORY);
+    CHECK_EQ(ps_mr(0), 0);
+    CHECK_OK(ps_ut_retype(env->ut, ME, RS_OBJ_FRAME, 0, 0, 0, vs, 1, NULL)); // memory is left
+    CHECK_OK(ps_cnode_delete(ME, vs, PS_DEPTH));
+    CHECK_OK(ps_cnode_delete(ME, cn, PS_DEPTH)); // all of them go
+    CHECK_OK(ps_ut_retype(env->ut, ME, RS_OBJ_VSPACE, 0, 0, 0, vs, 1, NULL));
+    CHECK_OK(ps_map_frame(env, vs, f, VA, RW, 0)); // and the new one works
 }
 
 const struct test vspace_tests[] = {
-    {"VS-0001", "Frame map and unmap in init's VSpace; a mapped cap or a taken address is refused", vs_map_unmap},
+    {"VS-0001", "Frame map and unmap in init's VSpace; a mapped cap or a taken address is refused",
+     vs_map_unmap},
     {"VS-0002", "Frame_Map reports the missing PDPT, PD and PT level by level", vs_tables_by_level},
     {"VS-0003", "Frame_Map checks rights and attributes", vs_rights_and_attributes},
     {"VS-0004", "a read-only frame cap mapped writable is mapped read-only: the write faults",
@@ -250,5 +281,8 @@ const struct test vspace_tests[] = {
      vs_stale_after_vspace_death},
     {"VS-0009", "page-table caps cannot be copied, so no table is mapped in two VSpaces",
      vs_table_caps_not_copied},
+    {"VS-0010",
+     "VSpaces run out with the ASIDs (RS_NOT_ENOUGH_MEMORY) and come back when destroyed",
+     vs_asids_run_out},
     {0},
 };

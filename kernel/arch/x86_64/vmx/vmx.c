@@ -12,29 +12,27 @@
 
 struct vmx_caps vmx_caps;
 
-/* Until the generic VCPU object (kernel/vcpu.c) provides the storage, a VCPU pointer points
- * at its backend data itself (as the self-test uses it). */
-__attribute__((weak)) void *vcpu_backend_data(struct vcpu *v) { return v; }
-
-/* One CPU: one VMXON region, one current VMCS, one place for the host FPU state. */
+/* One CPU: one VMXON region, one current VMCS. */
 static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
-static uint8_t host_fpu[512] __attribute__((aligned(16)));
 static struct vmx_vcpu *vmx_current;
+static bool vmx_on;
 
 void vmx_insn_failed(const char *insn, uint64_t field)
 {
-    panic("vmx: %s %lx failed (VM-instruction error %lu)", insn, field,
-          vmx_current ? vmread(VMCS_INSN_ERROR) : 0);
+    uint64_t err = 0;
+    if (vmx_current)
+        __asm__ volatile("vmread %1, %0" : "=r"(err) : "r"((uint64_t)VMCS_INSN_ERROR) : "cc");
+    panic("vmx: %s %lx failed (VM-instruction error %lu)", insn, field, err);
 }
 
 /* VMXON, VMCLEAR and VMPTRLD take the physical address in memory; CF or ZF set = failure
  * (SDM 30.2). Each returns true on success. */
-#define VMX_PHYS_OP(insn)                                                                      \
-    static bool insn(uint64_t phys)                                                            \
-    {                                                                                          \
-        bool bad;                                                                              \
-        __asm__ volatile(#insn " %1; setna %0" : "=qm"(bad) : "m"(phys) : "cc", "memory");     \
-        return !bad;                                                                           \
+#define VMX_PHYS_OP(insn)                                                                          \
+    static bool insn(uint64_t phys)                                                                \
+    {                                                                                              \
+        bool bad;                                                                                  \
+        __asm__ volatile(#insn " %1; setna %0" : "=qm"(bad) : "m"(phys) : "cc", "memory");         \
+        return !bad;                                                                               \
     }
 VMX_PHYS_OP(vmxon)
 VMX_PHYS_OP(vmclear)
@@ -82,8 +80,8 @@ static bool vmx_choose_controls(uint64_t basic)
         kprintf("vmx: no interrupt-window exiting\n");
         ok = false;
     }
-    if (c->proc & (PROC_MSR_BITMAPS | PROC_IO_BITMAPS)) {
-        kprintf("vmx: cannot turn off I/O or MSR bitmaps\n");
+    if (c->proc & (PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_CR3_LOAD | PROC_CR3_STORE)) {
+        kprintf("vmx: cannot turn off I/O or MSR bitmaps or CR3 exiting\n");
         ok = false;
     }
     c->proc2 = vmx_adjust(MSR_VMX_PROCBASED_CTLS2,
@@ -97,8 +95,9 @@ static bool vmx_choose_controls(uint64_t basic)
         ok = false;
     }
     uint32_t entry_msr = tru ? MSR_VMX_TRUE_ENTRY_CTLS : MSR_VMX_ENTRY_CTLS;
-    c->entry = vmx_adjust(entry_msr, ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG, ENTRY_LOAD_EFER, "VM-entry",
-                          &ok) & ~ENTRY_IA32E_GUEST;
+    c->entry = vmx_adjust(entry_msr, ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG, ENTRY_LOAD_EFER,
+                          "VM-entry", &ok) &
+               ~ENTRY_IA32E_GUEST;
     if (!((rdmsr(entry_msr) >> 32) & ENTRY_IA32E_GUEST)) {
         kprintf("vmx: no IA-32e mode guests\n");
         ok = false;
@@ -106,15 +105,17 @@ static bool vmx_choose_controls(uint64_t basic)
     return ok;
 }
 
-/* EPT must walk 4 levels with write-back tables and have INVEPT (A.10); VPIDs are used only
- * with INVVPID. */
+/* EPT must walk 4 levels with write-back tables, map 2 MiB pages (GuestSpaces use them) and
+ * have INVEPT (A.10); VPIDs are used only with INVVPID. */
 static bool vmx_check_ept(void)
 {
     struct vmx_caps *c = &vmx_caps;
     c->ept_vpid = rdmsr(MSR_VMX_EPT_VPID_CAP);
-    uint64_t need = EPT_CAP_WALK4 | EPT_CAP_WB | EPT_CAP_INVEPT;
-    if ((c->ept_vpid & need) != need || !(c->ept_vpid & (EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL))) {
-        kprintf("vmx: EPT lacks 4-level walks, WB tables or INVEPT (cap %lx)\n", c->ept_vpid);
+    uint64_t need = EPT_CAP_WALK4 | EPT_CAP_WB | EPT_CAP_2M | EPT_CAP_INVEPT;
+    if ((c->ept_vpid & need) != need ||
+        !(c->ept_vpid & (EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL))) {
+        kprintf("vmx: EPT lacks 4-level walks, WB tables, 2 MiB pages or INVEPT (cap %lx)\n",
+                c->ept_vpid);
         return false;
     }
     c->vpid = (c->proc2 & PROC2_VPID) && (c->ept_vpid & VPID_CAP_INVVPID) &&
@@ -146,6 +147,7 @@ static void vmx_fix_crs(void)
  * be used. */
 static bool vmx_cpu_init(void)
 {
+    if (vmx_on) return true;
     uint32_t r[4];
     cpuid(1, 0, r);
     if (!(r[2] & (1u << 5))) return false;
@@ -160,11 +162,13 @@ static bool vmx_cpu_init(void)
     }
     uint64_t basic = rdmsr(MSR_VMX_BASIC);
     /* A.1: the VMCS must fit the 4 KiB control page, live anywhere in memory, be write-back. */
-    if (VMX_BASIC_SIZE(basic) > 4096 || (basic & VMX_BASIC_ADDR32) || VMX_BASIC_MEMTYPE(basic) != 6) {
+    if (VMX_BASIC_SIZE(basic) > 4096 || (basic & VMX_BASIC_ADDR32) ||
+        VMX_BASIC_MEMTYPE(basic) != 6) {
         kprintf("vmx: unusable VMCS layout (IA32_VMX_BASIC %lx)\n", basic);
         return false;
     }
     vmx_caps.revision = VMX_BASIC_REVISION(basic);
+    vmx_caps.soft_len0 = (rdmsr(MSR_VMX_MISC) >> 30) & 1;
     if (!vmx_choose_controls(basic) || !vmx_check_ept()) return false;
     vmx_fix_crs();
     memset(vmxon_region, 0, sizeof(vmxon_region));
@@ -173,6 +177,7 @@ static bool vmx_cpu_init(void)
         kprintf("vmx: VMXON failed\n");
         return false;
     }
+    vmx_on = true;
     kprintf("vmx: on, VMCS revision %x, controls pin %x proc %x/%x exit %x entry %x, %s\n",
             vmx_caps.revision, vmx_caps.pin, vmx_caps.proc, vmx_caps.proc2, vmx_caps.exit,
             vmx_caps.entry, vmx_caps.vpid ? "VPID" : "no VPID");
@@ -184,7 +189,10 @@ static bool vmx_cpu_init(void)
  * entry (they follow the current thread). */
 static void vmx_write_host_state(void)
 {
-    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) gdtr, idtr;
+    struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) gdtr, idtr;
     __asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
     vmwrite(VMCS_HOST_CR0, read_cr0());
     vmwrite(VMCS_HOST_CR3, arch_cr3);
@@ -208,14 +216,21 @@ static void vmx_write_host_state(void)
     vmwrite(VMCS_HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_stub);
 }
 
-/* The x86 reset state (SDM vol. 3A 9.1.1), until the VMM writes its own. */
+/* The x86 reset state (SDM vol. 3A 9.1.1) but the GPRs, until the VMM writes its own. */
 static const rs_vcpu_state_t vmx_reset_state = {
-    .rip = 0xFFF0, .rflags = 2, .cr0 = 0x60000010, .rdx = 0x600,
+    .rip = 0xFFF0,
+    .rflags = 2,
+    .cr0 = 0x60000010,
     .cs = {0xF000, 0xFFFF0000, 0xFFFF, 0x9B},
-    .ds = {0, 0, 0xFFFF, 0x93}, .es = {0, 0, 0xFFFF, 0x93}, .fs = {0, 0, 0xFFFF, 0x93},
-    .gs = {0, 0, 0xFFFF, 0x93}, .ss = {0, 0, 0xFFFF, 0x93},
-    .tr = {0, 0, 0xFFFF, 0x8B}, .ldtr = {0, 0, 0xFFFF, 0x82},
-    .gdtr_limit = 0xFFFF, .idtr_limit = 0xFFFF,
+    .ds = {0, 0, 0xFFFF, 0x93},
+    .es = {0, 0, 0xFFFF, 0x93},
+    .fs = {0, 0, 0xFFFF, 0x93},
+    .gs = {0, 0, 0xFFFF, 0x93},
+    .ss = {0, 0, 0xFFFF, 0x93},
+    .tr = {0, 0, 0xFFFF, 0x8B},
+    .ldtr = {0, 0, 0xFFFF, 0x82},
+    .gdtr_limit = 0xFFFF,
+    .idtr_limit = 0xFFFF,
 };
 
 /* Sets up the VMCS in `ctl`: revision, VMCLEAR (launch state "clear", 24.11.3), VMPTRLD,
@@ -225,16 +240,16 @@ static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
 {
     struct vmx_vcpu *x = vmx_of(v);
     const struct vmx_caps *c = &vmx_caps;
+    /* Memory reused without vcpu_destroy must not pass for the current VMCS. */
+    if (vmx_current == x || (vmx_current && vmx_current->vmcs_phys == ctl_phys)) vmx_current = NULL;
     memset(x, 0, sizeof(*x));
-    x->vmcs = ctl;
     x->vmcs_phys = ctl_phys;
     memset(ctl, 0, 4096);
     *(uint32_t *)ctl = c->revision;
-    if (vmx_current && vmx_current->vmcs_phys == ctl_phys) vmx_current = NULL;
     if (!vmclear(ctl_phys)) panic("vmx: vmclear %lx failed", ctl_phys);
     vmx_load(x);
     x->proc = c->proc;
-    x->proc2 = c->proc2 & ~PROC2_VPID; /* until set_guest_root gives a VPID */
+    x->proc2 = c->proc2;
     vmwrite(VMCS_PIN_CTLS, c->pin);
     vmwrite(VMCS_PROC_CTLS, x->proc);
     vmwrite(VMCS_PROC_CTLS2, x->proc2);
@@ -256,38 +271,31 @@ static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     vmwrite(VMCS_GUEST_SYSENTER_ESP, 0);
     vmwrite(VMCS_GUEST_SYSENTER_EIP, 0);
     vmx_write_host_state();
-    /* FXSAVE image of the x87/SSE reset state: FCW 37Fh, MXCSR 1F80h (vol. 1 10.5.1). */
-    *(uint16_t *)&x->fpu[0] = 0x37F;
-    *(uint32_t *)&x->fpu[24] = 0x1F80;
     vmx_set_state(v, &vmx_reset_state);
 }
 
-/* EPT pointer and VPID (24.6.11, 24.6.12). The root may have served another GuestSpace and
- * the tag another VCPU before: drop what the TLBs may still hold for either (28.3.3). A tag
- * of 0 (or no VPID support) runs the VCPU untagged: VM entries and exits then flush. */
+/* The EPT pointer (24.6.11). The root may have served another GuestSpace before: drop what
+ * the TLBs may still hold for it (28.3.3.4). The tag (the GuestSpace's ASID) is not used as
+ * VPID: a VPID names one virtual processor (28.1), and two VCPUs of one guest sharing it would
+ * see each other's linear translations; vmx_vpid gives each VCPU its own. */
 static void vmx_set_guest_root(struct vcpu *v, uint64_t root_phys, uint32_t tag)
 {
     struct vmx_vcpu *x = vmx_of(v);
     vmx_load(x);
     vmwrite(VMCS_EPT_POINTER, ept_pointer(root_phys));
-    uint16_t vpid = (uint16_t)tag;
-    if (vmx_caps.vpid && vpid == tag && vpid) {
-        x->proc2 |= PROC2_VPID;
-        vmwrite(VMCS_VPID, vpid);
-        vpid_invalidate(vpid);
-    } else {
-        x->proc2 &= ~PROC2_VPID;
-    }
-    vmwrite(VMCS_PROC_CTLS2, x->proc2);
+    ept_invalidate(root_phys);
+    if (x->vpid) vpid_invalidate(x->vpid);
+}
+
+/* Mappings under root_phys lost rights or went away: INVEPT, for every VPID. */
+static void vmx_flush_guest(uint64_t root_phys, uint32_t tag)
+{
     ept_invalidate(root_phys);
 }
 
-/* Mappings of the GuestSpace rooted at root_phys lost rights or went away. */
-void vmx_guest_flush(uint64_t root_phys, uint32_t tag) { ept_invalidate(root_phys); }
-
-/* The VCPU object is going away: write its VMCS back to memory and forget it (24.11.1),
- * so the processor never writes to that page again. */
-void vmx_vcpu_fini(struct vcpu *v)
+/* The VCPU object is going away: write its VMCS back to memory and forget it (24.11.1), so
+ * the processor never touches that page again. */
+static void vmx_vcpu_destroy(struct vcpu *v)
 {
     struct vmx_vcpu *x = vmx_of(v);
     if (!x->vmcs_phys) return;
@@ -295,34 +303,62 @@ void vmx_vcpu_fini(struct vcpu *v)
     if (vmx_current == x) vmx_current = NULL;
 }
 
-static inline void write_cr2(uint64_t v) { __asm__ volatile("mov %0, %%cr2" ::"r"(v)); }
+/* Gives the VCPU a VPID of the current generation before it runs (24.6.12). VPIDs are handed
+ * out in turn; when the 16 bits run out a new generation starts and every VCPU gets a new one
+ * at its next run. A VPID is flushed when handed out, so no stale translation survives reuse.
+ * Without VPID support the VCPU runs with VPID 0 ("enable VPID" off): every entry and exit
+ * flushes linear mappings. */
+static void vmx_vpid(struct vmx_vcpu *x)
+{
+    static uint32_t next = 1, generation = 1;
+    if (!vmx_caps.vpid || x->vpid_gen == generation) return;
+    if (next > 0xFFFF) {
+        next = 1;
+        generation++;
+    }
+    x->vpid = (uint16_t)next++;
+    x->vpid_gen = generation;
+    vpid_invalidate(x->vpid);
+    vmwrite(VMCS_VPID, x->vpid);
+}
+
+static void vmx_deliver_deferred(struct vmx_vcpu *x);
+static inline void write_cr2(uint64_t v)
+{
+    __asm__ volatile("mov %0, %%cr2" ::"r"(v));
+}
 
 /* Enters the guest until an exit the VMM must see, or a host interrupt (RS_EXIT_NONE). The
- * guest's FPU, CR2 and KERNEL_GS_BASE are not in the VMCS: they are swapped here. */
+ * guest's RSP travels between v->gpr and the VMCS; its CR2 and KERNEL_GS_BASE are not in the
+ * VMCS and are swapped here (the FPU is switched by the caller). */
 static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
 {
     struct vmx_vcpu *x = vmx_of(v);
     for (;;) {
         vmx_load(x);
+        vmx_vpid(x);
+        if (x->deferred && !x->requeued) vmx_deliver_deferred(x);
         vmwrite(VMCS_HOST_CR3, arch_cr3);
         vmwrite(VMCS_HOST_FS_BASE, arch_fs_base);
-        __asm__ volatile("fxsave64 %0; fxrstor64 %1" : "=m"(host_fpu) : "m"(x->fpu));
+        vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
         write_cr2(x->cr2);
         wrmsr(MSR_KERNEL_GS, x->kernel_gs_base);
-        int rc = vmx_enter(x->gpr, x->launched);
+        int rc = vmx_enter(v->gpr, x->launched);
         x->kernel_gs_base = rdmsr(MSR_KERNEL_GS);
         x->cr2 = read_cr2();
-        __asm__ volatile("fxsave64 %0; fxrstor64 %1" : "=m"(x->fpu) : "m"(host_fpu));
         if (rc) {
-            /* VMfailValid: a control or host-state field is wrong (30.4, error numbers);
-             * VMfailInvalid: no current VMCS. raw_reason = 1 or 2 << 32 | error number. */
+            /* VMfailValid: a control or host-state field is wrong (30.4 lists the error
+             * numbers); VMfailInvalid: no current VMCS. raw_reason = rc << 32 | error. */
             uint64_t err = rc == 1 ? vmread(VMCS_INSN_ERROR) : 0;
-            *e = (struct vcpu_exit){.reason = RS_EXIT_INVALID_STATE, .qual = err,
+            *e = (struct vcpu_exit){.reason = RS_EXIT_INVALID_STATE,
+                                    .qual = err,
                                     .raw_reason = (uint64_t)rc << 32 | err};
+            vmx_exit_regs(e);
             return;
         }
+        v->gpr[GPR_RSP] = vmread(VMCS_GUEST_RSP);
         if (!(vmread(VMCS_EXIT_REASON) & EXIT_REASON_ENTRY_FAIL)) x->launched = true;
-        if (vmx_exit_decode(x, e)) return;
+        if (vmx_exit_decode(v, e)) return;
     }
 }
 
@@ -334,38 +370,85 @@ static void vmx_advance_rip(struct vcpu *v, uint64_t insn_len)
     vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + insn_len);
     uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
     if (irq & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS))
-        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, irq & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS));
+        vmwrite(VMCS_GUEST_INTERRUPTIBILITY,
+                irq & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS));
 }
 
-/* Event injection (24.8.3, 26.5): RS_EVENT_* uses the VMX interruption-information layout.
+/* Event injection (24.8.3, 26.5): RS_EVENT_* has the VMX interruption-information layout.
  * Injecting an interrupt or NMI ends an STI / MOV SS shadow, as SVM's EVENTINJ ignores it;
- * VM entry would fail otherwise (26.3.1.5). */
-static void vmx_inject(struct vcpu *v, uint64_t event)
+ * VM entry would fail otherwise (26.3.1.5). A software interrupt or exception returns to the
+ * current RIP, as on SVM: it is injected with instruction length 0 where the CPU allows that
+ * (A.6), else with length 1 from RIP - 1. */
+void vmx_inject_event(uint64_t event)
 {
-    vmx_load(vmx_of(v));
     uint32_t info = (uint32_t)(event & 0xFFF) | INTR_INFO_VALID;
     vmwrite(VMCS_ENTRY_INTR_INFO, info);
     if (info & INTR_INFO_HAS_ERROR) vmwrite(VMCS_ENTRY_EXC_ERROR, (uint32_t)(event >> 32));
     unsigned type = INTR_INFO_TYPE(info);
     if (type == INTR_TYPE_EXTINT || type == INTR_TYPE_NMI) {
         uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
-        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, irq & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS));
+        vmwrite(VMCS_GUEST_INTERRUPTIBILITY,
+                irq & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS));
+    } else if (type >= INTR_TYPE_SW_INT) {
+        vmwrite(VMCS_ENTRY_INSN_LEN, vmx_caps.soft_len0 ? 0 : 1);
+        if (!vmx_caps.soft_len0) vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) - 1);
     }
 }
 
-/* Interrupt-window exiting (24.6.2): exit as soon as RFLAGS.IF = 1 and no shadow blocks. */
+/* Queues the VMM's event. While the entry field holds an event an exit interrupted, which
+ * must be delivered first, the VMM's waits (one at a time: a newer one replaces it). */
+static void vmx_inject(struct vcpu *v, uint64_t event)
+{
+    struct vmx_vcpu *x = vmx_of(v);
+    vmx_load(x);
+    if (x->requeued) {
+        x->deferred = event;
+        vmx_update_window(x);
+        return;
+    }
+    x->deferred = 0;
+    vmx_inject_event(event);
+    vmx_update_window(x);
+}
+
+/* Before an entry with the entry field free: a deferred external interrupt goes in once the
+ * guest can take it (IF set, no STI / MOV SS shadow; interrupt-window exiting waits for that),
+ * any other deferred event at once. */
+static void vmx_deliver_deferred(struct vmx_vcpu *x)
+{
+    if (INTR_INFO_TYPE(x->deferred) == INTR_TYPE_EXTINT &&
+        (!(vmread(VMCS_GUEST_RFLAGS) & (1u << 9)) ||
+         (vmread(VMCS_GUEST_INTERRUPTIBILITY) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS))))
+        return;
+    vmx_inject_event(x->deferred);
+    x->deferred = 0;
+    vmx_update_window(x);
+}
+
+void vmx_update_window(struct vmx_vcpu *x)
+{
+    bool on = x->vmm_window || (x->deferred && INTR_INFO_TYPE(x->deferred) == INTR_TYPE_EXTINT);
+    uint32_t proc = on ? x->proc | PROC_INTR_WINDOW : x->proc & ~PROC_INTR_WINDOW;
+    if (proc == x->proc) return;
+    x->proc = proc;
+    vmwrite(VMCS_PROC_CTLS, proc);
+}
+
+/* Interrupt-window exiting (24.6.2): exit as soon as RFLAGS.IF = 1 and no shadow blocks. The
+ * exit ends the request (vmx_exit.c). */
 static void vmx_want_window(struct vcpu *v, bool on)
 {
     struct vmx_vcpu *x = vmx_of(v);
     vmx_load(x);
-    x->proc = on ? x->proc | PROC_INTR_WINDOW : x->proc & ~PROC_INTR_WINDOW;
-    vmwrite(VMCS_PROC_CTLS, x->proc);
+    x->vmm_window = on;
+    vmx_update_window(x);
 }
 
 const struct vcpu_backend vmx_backend = {
     .name = "Intel VT-x",
     .cpu_init = vmx_cpu_init,
     .vcpu_init = vmx_vcpu_init,
+    .vcpu_destroy = vmx_vcpu_destroy,
     .set_guest_root = vmx_set_guest_root,
     .get_state = vmx_get_state,
     .set_state = vmx_set_state,
@@ -375,4 +458,5 @@ const struct vcpu_backend vmx_backend = {
     .want_window = vmx_want_window,
     .guest_pte = vmx_guest_pte,
     .guest_pte_present = vmx_guest_pte_present,
+    .flush_guest = vmx_flush_guest,
 };

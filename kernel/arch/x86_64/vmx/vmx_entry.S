@@ -4,14 +4,15 @@
  * before entry, so the exit lands on this very stack frame (SDM 27.5.3, "Loading Host RIP, RSP,
  * and RFLAGS"); RFLAGS is 0x2 then: interrupts stay off. */
 
-/* Offsets into the guest GPR array (enum vmx_gpr in vmx.h). */
+/* Offsets into struct vcpu's gpr[] (x86 encoding order, enum vcpu_gpr in kernel/vcpu.h); the
+ * RSP slot (32) is the backend's business: the guest RSP is in the VMCS while it runs. */
 #define G_RAX 0
-#define G_RBX 8
-#define G_RCX 16
-#define G_RDX 24
-#define G_RSI 32
-#define G_RDI 40
-#define G_RBP 48
+#define G_RCX 8
+#define G_RDX 16
+#define G_RBX 24
+#define G_RBP 40
+#define G_RSI 48
+#define G_RDI 56
 #define G_R8  64
 #define G_R9  72
 #define G_R10 80

@@ -7,12 +7,13 @@
 
 /* An exit in the middle of delivering an event through the guest IDT (an EPT violation on the
  * guest's stack, say) loses that event unless it is injected again on the next entry (SDM
- * 27.2.3, 31.7.1.1). It goes into the entry field at once, so the VMM sees it as the pending
- * event in ReadState and may replace it. */
-static void vmx_requeue_vectoring(void)
+ * 27.2.3). It goes into the entry field at once (every exit cleared that field, 24.8.3); an
+ * event the VMM injects meanwhile waits behind it (vmx.c, deferred). */
+static void vmx_requeue_vectoring(struct vmx_vcpu *x)
 {
     uint32_t info = (uint32_t)vmread(VMCS_IDT_VECT_INFO);
-    if (!(info & INTR_INFO_VALID)) return;
+    x->requeued = info & INTR_INFO_VALID;
+    if (!x->requeued) return;
     vmwrite(VMCS_ENTRY_INTR_INFO, info & ~(1u << 12)); /* bit 12 is undefined here */
     if (info & INTR_INFO_HAS_ERROR) vmwrite(VMCS_ENTRY_EXC_ERROR, vmread(VMCS_IDT_VECT_ERROR));
     unsigned type = INTR_INFO_TYPE(info);
@@ -28,42 +29,46 @@ static uint64_t vmx_io_qual(uint64_t q)
            (((q >> 4) & 1) << 25) | (((q >> 5) & 1) << 26);
 }
 
-/* Guest GPR named by a 4-bit register number in the x86 encoding order (rax, rcx, rdx, rbx,
- * rsp, rbp, rsi, rdi, r8..r15), as exit qualifications give it. */
-static uint64_t vmx_gpr_by_number(struct vmx_vcpu *x, unsigned n)
-{
-    static const uint8_t slot[8] = {GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI};
-    if (n == 4) return vmread(VMCS_GUEST_RSP);
-    return x->gpr[n < 8 ? slot[n] : n];
-}
-
 /* MOV to CR0/CR4 that changes a bit VMX holds fixed (NE, VMXE, CD/NW; see vmx.c) exits because
  * the bit is in the guest/host mask (SDM 25.1.3). The guest owns its view of those bits: take
  * the value as the new read shadow and let the guest execute the same MOV again, which then
  * does not exit and performs the rest of the write (paging, long-mode activation) in hardware.
  * Returns false for any other control-register access (left to the VMM). */
-static bool vmx_cr_write(struct vmx_vcpu *x, uint64_t q)
+static bool vmx_cr_write(struct vcpu *v, uint64_t q)
 {
     unsigned cr = q & 15, type = (q >> 4) & 3;
     if (type != 0 || (cr != 0 && cr != 4)) return false;
-    vmwrite(cr == 0 ? VMCS_CR0_SHADOW : VMCS_CR4_SHADOW, vmx_gpr_by_number(x, (q >> 8) & 15));
+    /* Bits 11:8 name the source GPR in the x86 encoding, the order of v->gpr (27.2.1). */
+    vmwrite(cr == 0 ? VMCS_CR0_SHADOW : VMCS_CR4_SHADOW, v->gpr[(q >> 8) & 15]);
     return true;
+}
+
+void vmx_exit_regs(struct vcpu_exit *e)
+{
+    e->rip = vmread(VMCS_GUEST_RIP);
+    e->rflags = vmread(VMCS_GUEST_RFLAGS);
+    e->cr0 = vmx_guest_cr(VMCS_GUEST_CR0, VMCS_CR0_MASK, VMCS_CR0_SHADOW);
+    e->cr3 = vmread(VMCS_GUEST_CR3);
+    e->cr4 = vmx_guest_cr(VMCS_GUEST_CR4, VMCS_CR4_MASK, VMCS_CR4_SHADOW);
+    e->efer = vmread(VMCS_GUEST_EFER);
 }
 
 /* Fills *e from the exit just taken. Returns false when the exit was handled here and the
  * guest is to be entered again at once. */
-bool vmx_exit_decode(struct vmx_vcpu *x, struct vcpu_exit *e)
+bool vmx_exit_decode(struct vcpu *v, struct vcpu_exit *e)
 {
+    struct vmx_vcpu *x = vmx_of(v);
     uint32_t reason = (uint32_t)vmread(VMCS_EXIT_REASON);
     uint64_t q = vmread(VMCS_EXIT_QUAL);
     *e = (struct vcpu_exit){.reason = RS_EXIT_OTHER, .raw_reason = reason, .raw_qual = q};
+    vmx_exit_regs(e);
     if (reason & EXIT_REASON_ENTRY_FAIL) {
         /* Guest-state or MSR-load check failed (26.7): the qualification says which. */
         e->reason = RS_EXIT_INVALID_STATE;
         e->qual = q;
         return true;
     }
-    vmx_requeue_vectoring();
+    vmx_requeue_vectoring(x);
     switch (reason & 0xFFFF) {
     case EXIT_EXCEPTION_NMI: {
         uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
@@ -86,14 +91,19 @@ bool vmx_exit_decode(struct vmx_vcpu *x, struct vcpu_exit *e)
     case EXIT_TRIPLE_FAULT:
         e->reason = RS_EXIT_TRIPLE_FAULT;
         return true;
-    case EXIT_INTR_WINDOW:
-        /* One-shot: the VMM asks again (RS_REPLY_WANT_WINDOW) if it still wants one. */
-        x->proc &= ~PROC_INTR_WINDOW;
-        vmwrite(VMCS_PROC_CTLS, x->proc);
+    case EXIT_INTR_WINDOW: {
+        /* One-shot for the VMM: it asks again (RS_REPLY_WANT_WINDOW) if it still wants one.
+         * A window only the kernel wanted (for a deferred interrupt) is not the VMM's news:
+         * the interrupt goes in before the next entry (vmx_run). */
+        bool for_vmm = x->vmm_window;
+        x->vmm_window = false;
+        vmx_update_window(x);
+        if (!for_vmm) return false;
         e->reason = RS_EXIT_INTR_WINDOW;
         return true;
+    }
     case EXIT_CR_ACCESS:
-        if (vmx_cr_write(x, q)) return false;
+        if (vmx_cr_write(v, q)) return false;
         break;
     case EXIT_IO:
         e->reason = RS_EXIT_IO;
@@ -111,12 +121,13 @@ bool vmx_exit_decode(struct vmx_vcpu *x, struct vcpu_exit *e)
     case EXIT_RDMSR:
     case EXIT_WRMSR:
         e->reason = (reason & 0xFFFF) == EXIT_RDMSR ? RS_EXIT_MSR_READ : RS_EXIT_MSR_WRITE;
-        e->qual = (uint32_t)x->gpr[GPR_RCX];
+        e->qual = (uint32_t)v->gpr[GPR_RCX];
         break;
     case EXIT_EPT_VIOLATION:
-        /* 27.2.1, table 27-7: bits 0-2 are read / write / fetch, as in the neutral layout. */
+        /* 27.2.1, table 27-7: bits 0-2 are read / write / fetch, as in the neutral layout;
+         * bits 3-5 the rights the EPT entry did give: any of them means a mapping exists. */
         e->reason = RS_EXIT_GUEST_FAULT;
-        e->qual = q & 7;
+        e->qual = (q & 7) | (q & 0x38 ? 8 : 0);
         e->gpa = vmread(VMCS_GUEST_PHYS_ADDR);
         return true;
     case EXIT_EPT_MISCONFIG:

@@ -17,9 +17,11 @@
  * handler at 0x1100, 32-bit code at 0x2000, 64-bit code at 0x2100, the 64-bit guest's page
  * tables at 0x4000-0x6FFF, a read-only page at 0x7000); 0xB8000 is unmapped (an MMIO hole). */
 #define GUEST_PAGES 8
-#define RO_GPA      0x7000
-#define MMIO_GPA    0xB8000
+#define RO_GPA 0x7000
+#define LATE_GPA 0x8000 /* mapped only once the guest faulted on it */
+#define MMIO_GPA 0xB8000
 
+// clang-format off
 static const uint8_t real_code[] = {
     0xB0, 0x42,                         /* 1000 mov al, 42h */
     0xE6, 0x80,                         /* 1002 out 80h, al        -> IO out 80h/1 */
@@ -48,6 +50,10 @@ static const uint8_t real_isr[] = {
     0xE6, 0x81, /* 1100 out 81h, al -> IO out 81h/1 (the injected vector 20h arrived) */
     0xCF,       /* 1102 iret */
 };
+static const uint8_t real_isr2[] = {
+    0xE6, 0x82, /* 1110 out 82h, al -> IO out 82h/1 (the injected vector 21h arrived) */
+    0xCF,       /* 1112 iret */
+};
 static const uint8_t pm32_code[] = {
     0xBA, 0x00, 0x05, 0, 0,       /* 2000 mov edx, 500h */
     0xB8, 0x78, 0x56, 0x34, 0x12, /* 2005 mov eax, 12345678h */
@@ -61,21 +67,25 @@ static const uint8_t lm64_code[] = {
     0x89, 0x04, 0x25, 0x08, 0x70, 0, 0, /* 210D mov [7008h], eax -> fault, write 7008h */
     0xF4,                               /* 2114 hlt -> HLT */
 };
+// clang-format on
 
 static int passed, failed;
+static uint64_t *guest_pt; /* the EPT page table for GPA 0-2 MiB */
 
 static void check(const char *id, bool ok, const char *what)
 {
     kprintf("[test] %s %s %s\n", id, ok ? "PASS" : "FAIL", what);
-    if (ok) passed++;
-    else failed++;
+    if (ok)
+        passed++;
+    else
+        failed++;
 }
 
 static const char *reason_name(uint32_t r)
 {
-    static const char *const names[] = {"NONE", "IO", "GUEST_FAULT", "CPUID", "MSR_READ",
-                                        "MSR_WRITE", "HLT", "VMCALL", "INTR_WINDOW", "EXCEPTION",
-                                        "TRIPLE_FAULT", "INVALID_STATE", "OTHER"};
+    static const char *const names[] = {
+        "NONE",   "IO",          "GUEST_FAULT", "CPUID",        "MSR_READ",      "MSR_WRITE", "HLT",
+        "VMCALL", "INTR_WINDOW", "EXCEPTION",   "TRIPLE_FAULT", "INVALID_STATE", "OTHER"};
     return r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
 
@@ -92,8 +102,8 @@ static struct vcpu_exit next_exit(struct vcpu *v, bool want_none)
             host_irqs++;
             if (!want_none) continue;
         }
-        kprintf("vmx-selftest: exit %s qual %lx gpa %lx len %lu raw %lx/%lx\n",
-                reason_name(e.reason), e.qual, e.gpa, e.insn_len, e.raw_reason, e.raw_qual);
+        kprintf("vmx-selftest: exit %s qual %lx gpa %lx len %lu raw %lx/%lx rip %lx\n",
+                reason_name(e.reason), e.qual, e.gpa, e.insn_len, e.raw_reason, e.raw_qual, e.rip);
         return e;
     }
     kprintf("vmx-selftest: no exit after 100000 host interrupts\n");
@@ -106,8 +116,10 @@ static void expect(struct vcpu *v, const char *id, uint32_t reason, uint64_t qua
     struct vcpu_exit e = next_exit(v, false);
     bool ok = e.reason == reason && e.qual == qual && e.gpa == gpa;
     check(id, ok, what);
-    if (reason != RS_EXIT_GUEST_FAULT) vmx_backend.advance_rip(v, e.insn_len);
-    else vmx_backend.advance_rip(v, 3); /* the VMM decodes MMIO instructions itself */
+    if (reason != RS_EXIT_GUEST_FAULT)
+        vmx_backend.advance_rip(v, e.insn_len);
+    else
+        vmx_backend.advance_rip(v, 3); /* the VMM decodes MMIO instructions itself */
 }
 
 static bool has_token(const char *s, const char *tok)
@@ -122,10 +134,11 @@ static bool has_token(const char *s, const char *tok)
 static uint64_t build_guest(uint8_t **ram)
 {
     uint64_t t[4];
-    for (int i = 0; i < 4; i++) t[i] = boot_alloc_page();
+    for (int i = 0; i < 4; i++)
+        t[i] = boot_alloc_page();
     for (int i = 0; i < 3; i++)
         ((uint64_t *)PHYS_TO_VIRT(t[i]))[0] = vmx_backend.guest_pte(t[i + 1], 0, false);
-    uint64_t *pt = PHYS_TO_VIRT(t[3]);
+    uint64_t *pt = guest_pt = PHYS_TO_VIRT(t[3]);
     for (int i = 0; i < GUEST_PAGES; i++) {
         uint64_t f = boot_alloc_page();
         ram[i] = PHYS_TO_VIRT(f);
@@ -134,9 +147,11 @@ static uint64_t build_guest(uint8_t **ram)
     }
     memcpy(ram[1], real_code, sizeof(real_code));
     memcpy(ram[1] + 0x100, real_isr, sizeof(real_isr));
+    memcpy(ram[1] + 0x110, real_isr2, sizeof(real_isr2));
     memcpy(ram[2], pm32_code, sizeof(pm32_code));
     memcpy(ram[2] + 0x100, lm64_code, sizeof(lm64_code));
     ((uint32_t *)ram[0])[0x20] = 0x1100; /* IVT[20h] = 0000:1100 */
+    ((uint32_t *)ram[0])[0x21] = 0x1110; /* IVT[21h] = 0000:1110 */
     /* The 64-bit guest's own page tables: 0-2 MiB identity-mapped with one 2 MiB page. */
     ((uint64_t *)ram[4])[0] = 0x5000 | 7;
     ((uint64_t *)ram[5])[0] = 0x6000 | 7;
@@ -148,35 +163,69 @@ static void real_mode_part(struct vcpu *v)
 {
     rs_vcpu_state_t s;
     vmx_backend.get_state(v, &s);
-    check("VMX-RESET", s.cs.selector == 0xF000 && s.rip == 0xFFF0 && s.cr0 == 0x60000010 &&
-                           s.cs.attrib == 0x9B, "a new VCPU reads back the x86 reset state");
+    check("VMX-RESET",
+          s.cs.selector == 0xF000 && s.rip == 0xFFF0 && s.cr0 == 0x60000010 && s.cs.attrib == 0x9B,
+          "a new VCPU reads back the x86 reset state");
     s.cs = (struct rs_segment){0, 0, 0xFFFF, 0}; /* attributes left 0, as an SVM VMM might */
     s.rip = 0x1000;
-    s.rsp = 0x0FF0;
+    v->gpr[GPR_RSP] = 0x0FF0;
     vmx_backend.set_state(v, &s);
-    expect(v, "VMX-IO-OUT", RS_EXIT_IO, 0x80 | 1 << 16, 0, "OUT 80h,AL exits as IO, port 80h, 1 byte, out");
-    expect(v, "VMX-IO-IN", RS_EXIT_IO, 0x1234 | 2 << 16 | 1 << 24, 0, "IN AX,DX exits as IO, port 1234h, 2 bytes, in");
+    expect(v, "VMX-IO-OUT", RS_EXIT_IO, 0x80 | 1 << 16, 0,
+           "OUT 80h,AL exits as IO, port 80h, 1 byte, out");
+    expect(v, "VMX-IO-IN", RS_EXIT_IO, 0x1234 | 2 << 16 | 1 << 24, 0,
+           "IN AX,DX exits as IO, port 1234h, 2 bytes, in");
     expect(v, "VMX-CPUID", RS_EXIT_CPUID, 0, 0, "CPUID exits");
-    expect(v, "VMX-RDMSR", RS_EXIT_MSR_READ, 0x10, 0, "RDMSR exits with the MSR index (CR0 write handled inside)");
+    expect(v, "VMX-RDMSR", RS_EXIT_MSR_READ, 0x10, 0,
+           "RDMSR exits with the MSR index (CR0 write handled inside)");
     expect(v, "VMX-WRMSR", RS_EXIT_MSR_WRITE, 0x10, 0, "WRMSR exits with the MSR index");
     struct vcpu_exit e = next_exit(v, false);
-    check("VMX-VMCALL", e.reason == RS_EXIT_VMCALL && e.insn_len == 3, "VMCALL exits, 3 bytes long");
+    check("VMX-VMCALL", e.reason == RS_EXIT_VMCALL && e.insn_len == 3,
+          "VMCALL exits, 3 bytes long");
     vmx_backend.get_state(v, &s);
     kprintf("vmx-selftest: guest cr0 %lx rip %lx cs.attrib %lx\n", s.cr0, s.rip, s.cs.attrib);
-    check("VMX-CR0-SHADOW", s.cr0 == 0x30, "the guest's own CR0 write (NE on, CD/NW off) reads back as written");
+    check("VMX-CR0-SHADOW", s.cr0 == 0x30,
+          "the guest's own CR0 write (NE on, CD/NW off) reads back as written");
     vmx_backend.advance_rip(v, e.insn_len);
-    expect(v, "VMX-MMIO-WRITE", RS_EXIT_GUEST_FAULT, 2, MMIO_GPA, "a write to unmapped GPA B8000h is a guest fault (write)");
-    expect(v, "VMX-MMIO-READ", RS_EXIT_GUEST_FAULT, 1, MMIO_GPA + 0x10, "a read of unmapped GPA B8010h is a guest fault (read)");
+    expect(v, "VMX-MMIO-WRITE", RS_EXIT_GUEST_FAULT, 2, MMIO_GPA,
+           "a write to unmapped GPA B8000h is a guest fault (write)");
+    expect(v, "VMX-MMIO-READ", RS_EXIT_GUEST_FAULT, 1, MMIO_GPA + 0x10,
+           "a read of unmapped GPA B8010h is a guest fault (read)");
     expect(v, "VMX-HLT", RS_EXIT_HLT, 0, 0, "HLT exits");
     vmx_backend.want_window(v, true);
     e = next_exit(v, false);
-    check("VMX-WINDOW", e.reason == RS_EXIT_INTR_WINDOW, "after STI, an interrupt window exit comes as asked");
-    vmx_backend.inject(v, RS_EVENT_MAKE(0x20, RS_EVENT_EXTINT));
-    expect(v, "VMX-INJECT", RS_EXIT_IO, 0x81 | 1 << 16, 0, "the injected vector 20h runs the guest handler (OUT 81h)");
+    check("VMX-WINDOW", e.reason == RS_EXIT_INTR_WINDOW,
+          "after STI, an interrupt window exit comes as asked");
+    vmx_backend.inject(v, RS_EVENT_MAKE(0x20, RS_EVENT_EXTINT) | RS_EVENT_VALID);
+    expect(v, "VMX-INJECT", RS_EXIT_IO, 0x81 | 1 << 16, 0,
+           "the injected vector 20h runs the guest handler (OUT 81h)");
     unsigned before = host_irqs;
     e = next_exit(v, true);
     check("VMX-HOST-IRQ", e.reason == RS_EXIT_NONE || host_irqs > before,
           "a host timer interrupt during the guest's loop exits as NONE and is taken by the host");
+}
+
+/* An exit in the middle of delivering an injected interrupt (its stack page is not mapped
+ * yet) keeps that interrupt for the next entry; one the VMM injects meanwhile comes after. */
+static void requeue_part(struct vcpu *v)
+{
+    rs_vcpu_state_t s;
+    vmx_backend.get_state(v, &s);
+    s.ss = (struct rs_segment){LATE_GPA >> 4, LATE_GPA, 0xFFFF, 0x93};
+    v->gpr[GPR_RSP] = 0x100;
+    vmx_backend.set_state(v, &s);
+    vmx_backend.inject(v, RS_EVENT_MAKE(0x20, RS_EVENT_EXTINT) | RS_EVENT_VALID);
+    struct vcpu_exit e = next_exit(v, false);
+    vmx_backend.get_state(v, &s);
+    check("VMX-DELIVERY-FAULT",
+          e.reason == RS_EXIT_GUEST_FAULT && (e.qual & 2) && (e.gpa & ~0xFFFull) == LATE_GPA &&
+              s.pending_event == (0x20 | RS_EVENT_VALID),
+          "a fault while delivering vector 20h exits, and 20h stays pending");
+    guest_pt[LATE_GPA >> 12] = vmx_backend.guest_pte(boot_alloc_page(), RS_RIGHTS_ALL, true);
+    vmx_backend.inject(v, RS_EVENT_MAKE(0x21, RS_EVENT_EXTINT) | RS_EVENT_VALID);
+    expect(v, "VMX-REDELIVER", RS_EXIT_IO, 0x81 | 1 << 16, 0,
+           "once mapped, vector 20h is delivered first");
+    expect(v, "VMX-DEFERRED", RS_EXIT_IO, 0x82 | 1 << 16, 0,
+           "and the VMM's vector 21h after its IRET");
 }
 
 static void protected_mode_part(struct vcpu *v)
@@ -190,14 +239,17 @@ static void protected_mode_part(struct vcpu *v)
     /* FS, GS null (unusable), TR and LDTR left 0: the backend makes TR a busy TSS */
     vmx_backend.set_state(v, &s);
     struct vcpu_exit e = next_exit(v, false);
-    check("VMX-PM32-IO", e.reason == RS_EXIT_IO && e.qual == (0x500 | 4 << 16), "32-bit OUT DX,EAX exits as IO, port 500h, 4 bytes");
+    check("VMX-PM32-IO", e.reason == RS_EXIT_IO && e.qual == (0x500 | 4 << 16),
+          "32-bit OUT DX,EAX exits as IO, port 500h, 4 bytes");
     vmx_backend.get_state(v, &s);
-    check("VMX-PM32-STATE", s.rax == 0x12345678 && s.cr0 == 0x11 && s.cs.attrib == 0xC9B &&
-                                s.fs.attrib == 0 && s.tr.attrib == 0x8B,
+    check("VMX-PM32-STATE",
+          v->gpr[GPR_RAX] == 0x12345678 && s.cr0 == 0x11 && s.cs.attrib == 0xC9B &&
+              s.fs.attrib == 0 && s.tr.attrib == 0x8B,
           "guest registers, CR0 and segment attributes read back in the neutral layout");
     vmx_backend.advance_rip(v, e.insn_len);
     e = next_exit(v, false);
-    check("VMX-TRIPLE", e.reason == RS_EXIT_TRIPLE_FAULT && e.raw_reason == 2, "UD2 with an empty IDT triple-faults (raw reason 2)");
+    check("VMX-TRIPLE", e.reason == RS_EXIT_TRIPLE_FAULT && e.raw_reason == 2,
+          "UD2 with an empty IDT triple-faults (raw reason 2)");
 }
 
 static void long_mode_part(struct vcpu *v)
@@ -208,21 +260,24 @@ static void long_mode_part(struct vcpu *v)
     s.cr0 = 0x80000011; /* PG, PE, ET */
     s.cr4 = 0x20;       /* PAE */
     s.cr3 = 0x4000;
-    s.efer = 0x100;     /* LME only: LMA follows from LME and PG */
+    s.efer = 0x100; /* LME only: LMA follows from LME and PG */
     s.cs = (struct rs_segment){0x08, 0, 0xFFFFFFFF, 0xA9B};
     s.ds = s.es = s.ss = (struct rs_segment){0x10, 0, 0xFFFFFFFF, 0xC93};
     vmx_backend.set_state(v, &s);
     struct vcpu_exit e = next_exit(v, false);
     vmx_backend.get_state(v, &s);
-    check("VMX-LM64", e.reason == RS_EXIT_VMCALL && s.rax == 0x1122334455667788 && s.efer == 0x500 &&
-                          s.cs.attrib == 0xA9B,
+    check("VMX-LM64",
+          e.reason == RS_EXIT_VMCALL && v->gpr[GPR_RAX] == 0x1122334455667788 && s.efer == 0x500 &&
+              s.cs.attrib == 0xA9B,
           "a 64-bit guest runs (EFER.LMA set for it) and VMCALLs with its 64-bit RAX");
     vmx_backend.advance_rip(v, e.insn_len);
     e = next_exit(v, false);
-    check("VMX-RO-WRITE", e.reason == RS_EXIT_GUEST_FAULT && e.qual == 2 && e.gpa == RO_GPA + 8,
-          "a write to a read-only GuestSpace page is a guest fault (write) at its GPA");
+    check("VMX-RO-WRITE",
+          e.reason == RS_EXIT_GUEST_FAULT && e.qual == (2 | 8) && e.gpa == RO_GPA + 8,
+          "a write to a read-only GuestSpace page is a guest fault (write, mapped) at its GPA");
     vmx_backend.advance_rip(v, 7);
-    expect(v, "VMX-LM64-HLT", RS_EXIT_HLT, 0, 0, "and the guest goes on after the VMM skipped the write");
+    expect(v, "VMX-LM64-HLT", RS_EXIT_HLT, 0, 0,
+           "and the guest goes on after the VMM skipped the write");
 }
 
 static void bad_state_part(struct vcpu *v)
@@ -248,15 +303,19 @@ void kernel_selftest(const struct boot_info *bi)
         check("VMX-INIT", true, "VT-x with EPT and unrestricted guest is usable");
         uint8_t *ram[GUEST_PAGES];
         uint64_t root = build_guest(ram);
-        struct vcpu *v = PHYS_TO_VIRT(boot_alloc_page()); /* the backend data, see vmx.c */
+        /* A VCPU object as Retype makes it: the control page, then struct vcpu (kernel/vcpu.h). */
+        struct vcpu *v = PHYS_TO_VIRT(boot_alloc_page());
         uint64_t vmcs = boot_alloc_page();
-        vmx_backend.vcpu_init(v, PHYS_TO_VIRT(vmcs), vmcs);
+        v->ctl = PHYS_TO_VIRT(vmcs);
+        v->ctl_phys = vmcs;
+        vmx_backend.vcpu_init(v, v->ctl, vmcs);
         vmx_backend.set_guest_root(v, root, 1);
         real_mode_part(v);
+        requeue_part(v);
         protected_mode_part(v);
         long_mode_part(v);
         bad_state_part(v);
-        vmx_vcpu_fini(v);
+        vmx_backend.vcpu_destroy(v);
     }
     kprintf("[test] done: %d passed, %d failed\n", passed, failed);
     arch_shutdown();

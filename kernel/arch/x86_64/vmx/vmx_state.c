@@ -6,9 +6,9 @@
 
 /* Where each VMCS segment (ES, CS, SS, DS, FS, GS, LDTR, TR) sits in the neutral layout. */
 static const uint16_t seg_off[] = {
-    __builtin_offsetof(rs_vcpu_state_t, es), __builtin_offsetof(rs_vcpu_state_t, cs),
-    __builtin_offsetof(rs_vcpu_state_t, ss), __builtin_offsetof(rs_vcpu_state_t, ds),
-    __builtin_offsetof(rs_vcpu_state_t, fs), __builtin_offsetof(rs_vcpu_state_t, gs),
+    __builtin_offsetof(rs_vcpu_state_t, es),   __builtin_offsetof(rs_vcpu_state_t, cs),
+    __builtin_offsetof(rs_vcpu_state_t, ss),   __builtin_offsetof(rs_vcpu_state_t, ds),
+    __builtin_offsetof(rs_vcpu_state_t, fs),   __builtin_offsetof(rs_vcpu_state_t, gs),
     __builtin_offsetof(rs_vcpu_state_t, ldtr), __builtin_offsetof(rs_vcpu_state_t, tr),
 };
 #define SEG(s, i) ((struct rs_segment *)((char *)(s) + seg_off[i]))
@@ -19,12 +19,13 @@ static const uint16_t seg_off[] = {
  * unusable, as a null selector makes it in protected mode. VMX checks more than SVM does
  * (26.3.1.2), so state that SVM runs is made acceptable: in real mode (CR0.PE = 0) every
  * segment but LDTR is usable, with the reset attributes if none were given; code and data
- * segments are marked accessed; TR is always a busy TSS. */
+ * segments are marked accessed; TR is always a busy TSS (0x8B unless it was a TSS). */
 static uint32_t seg_ar(uint64_t attrib, enum vmx_seg i, bool real_mode)
 {
     uint32_t ar = (uint32_t)((attrib & 0xFF) | ((attrib & 0xF00) << 4));
     bool present = ar & 0x80;
-    if (i == VMX_TR) return present && ((ar & 0x1F) == 0x0B || (ar & 0x1F) == 0x03) ? ar : 0x8B;
+    if (i == VMX_TR) /* a present TSS (type 1/3 16-bit, 9/11 32/64-bit) marked busy */
+        return present && (ar & 0x15) == 0x01 ? ar | 2 : 0x8B;
     if (!present && (i == VMX_LDTR || !real_mode)) return AR_UNUSABLE;
     if (!present) return i == VMX_CS ? 0x9B : 0x93;
     if (ar & 0x10) ar |= 1;
@@ -37,20 +38,17 @@ static uint64_t seg_attrib(uint32_t ar)
     return (ar & 0xFF) | ((ar >> 4) & 0xF00);
 }
 
-/* Reads the guest state; CR0 and CR4 as the guest sees them (read shadows for the bits VMX
- * holds fixed), the pending event is whatever the next entry will inject. */
+/* Reads the guest state but the GPRs (the generic layer's, in v->gpr); CR0 and CR4 as the
+ * guest sees them (read shadows for the bits VMX holds fixed); the pending event is the one
+ * the next entry injects, else one the VMM injected that waits behind it. */
 void vmx_get_state(struct vcpu *v, rs_vcpu_state_t *s)
 {
     struct vmx_vcpu *x = vmx_of(v);
     vmx_load(x);
-    uint64_t *g = &s->rax;
-    for (int i = 0; i < GPR_COUNT; i++) g[i] = x->gpr[i];
-    s->rsp = vmread(VMCS_GUEST_RSP);
     s->rip = vmread(VMCS_GUEST_RIP);
     s->rflags = vmread(VMCS_GUEST_RFLAGS);
-    uint64_t m0 = vmread(VMCS_CR0_MASK), m4 = vmread(VMCS_CR4_MASK);
-    s->cr0 = (vmread(VMCS_GUEST_CR0) & ~m0) | (vmread(VMCS_CR0_SHADOW) & m0);
-    s->cr4 = (vmread(VMCS_GUEST_CR4) & ~m4) | (vmread(VMCS_CR4_SHADOW) & m4);
+    s->cr0 = vmx_guest_cr(VMCS_GUEST_CR0, VMCS_CR0_MASK, VMCS_CR0_SHADOW);
+    s->cr4 = vmx_guest_cr(VMCS_GUEST_CR4, VMCS_CR4_MASK, VMCS_CR4_SHADOW);
     s->cr2 = x->cr2;
     s->cr3 = vmread(VMCS_GUEST_CR3);
     s->efer = vmread(VMCS_GUEST_EFER);
@@ -66,27 +64,24 @@ void vmx_get_state(struct vcpu *v, rs_vcpu_state_t *s)
     s->idtr_base = vmread(VMCS_GUEST_IDTR_BASE);
     s->idtr_limit = vmread(VMCS_GUEST_IDTR_LIMIT);
     uint32_t info = (uint32_t)vmread(VMCS_ENTRY_INTR_INFO);
-    s->pending_event = 0;
+    s->pending_event = x->deferred;
     if (info & INTR_INFO_VALID) {
         s->pending_event = info & (0xFFF | INTR_INFO_VALID);
         if (info & INTR_INFO_HAS_ERROR) s->pending_event |= vmread(VMCS_ENTRY_EXC_ERROR) << 32;
     }
 }
 
-/* Writes the whole guest state. The CPU's fixed CR0/CR4 bits are applied underneath the
- * guest's values (which stay visible through the read shadows); EFER.LMA and the "IA-32e mode
- * guest" entry control follow from EFER.LME and CR0.PG, as they must agree (26.2.4, 26.3.1.1);
- * reserved RFLAGS bits are dropped and bit 1 set. The interrupt shadow and activity state are
- * reset. Anything else VMX refuses shows as RS_EXIT_INVALID_STATE on the next run. */
+/* Writes the guest state but the GPRs (v->gpr, the generic layer's). The CPU's fixed CR0/CR4 bits
+ * are applied underneath the guest's values (which stay visible through the read shadows); EFER.LMA
+ * and the "IA-32e mode guest" entry control follow from EFER.LME and CR0.PG, as they must agree
+ * (26.2.4, 26.3.1.1); reserved RFLAGS bits are dropped and bit 1 set. The interrupt shadow and
+ * activity state are reset. Anything else VMX refuses shows as RS_EXIT_INVALID_STATE on the next
+ * run. */
 void vmx_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
 {
     struct vmx_vcpu *x = vmx_of(v);
     const struct vmx_caps *c = &vmx_caps;
     vmx_load(x);
-    const uint64_t *g = &s->rax;
-    for (int i = 0; i < GPR_COUNT; i++) x->gpr[i] = g[i];
-    x->gpr[GPR_RSP] = 0;
-    vmwrite(VMCS_GUEST_RSP, s->rsp);
     vmwrite(VMCS_GUEST_RIP, s->rip);
     vmwrite(VMCS_GUEST_RFLAGS, (s->rflags & 0x3F7FD5) | 2);
     vmwrite(VMCS_GUEST_CR0, (s->cr0 | c->cr0_set) & ~c->cr0_clr);
@@ -110,16 +105,17 @@ void vmx_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
     vmwrite(VMCS_GUEST_GDTR_LIMIT, s->gdtr_limit & 0xFFFF);
     vmwrite(VMCS_GUEST_IDTR_BASE, s->idtr_base);
     vmwrite(VMCS_GUEST_IDTR_LIMIT, s->idtr_limit & 0xFFFF);
-    uint32_t info = 0;
-    if (s->pending_event & INTR_INFO_VALID) {
-        info = (uint32_t)(s->pending_event & (0xFFF | INTR_INFO_VALID));
-        vmwrite(VMCS_ENTRY_EXC_ERROR, s->pending_event >> 32);
-    }
-    vmwrite(VMCS_ENTRY_INTR_INFO, info);
     vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+    x->deferred = 0;
+    x->requeued = false;
+    if (s->pending_event & INTR_INFO_VALID)
+        vmx_inject_event(s->pending_event);
+    else
+        vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+    vmx_update_window(x);
     vmwrite(VMCS_GUEST_ACTIVITY, 0);
     vmwrite(VMCS_GUEST_PENDING_DBG, 0);
     /* CR3 or paging mode may have changed behind the guest's back: its VPID's TLB entries
      * are stale (28.3.3.3). */
-    if (x->proc2 & PROC2_VPID) vpid_invalidate((uint16_t)vmread(VMCS_VPID));
+    if (x->vpid) vpid_invalidate(x->vpid);
 }

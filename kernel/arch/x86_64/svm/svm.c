@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+// The AMD SVM backend (AMD64 APM vol. 2, chapter 15): enabling SVM on the CPU, the VMCB of a new
+// vCPU with its intercepts, guest state in and out of the VMCB, and nested page-table entries.
+// Running the guest and decoding its exits is svm_exit.c.
+#include "svm.h"
+#include "arch.h"
+#include "cpu.h"
+#include "pte.h"
+#include "layout.h"
+#include "kstring.h"
+
+/* Host memory SVM needs besides the VMCBs, in the kernel image (physically contiguous): the area
+ * VMRUN saves the host's state to (VM_HSAVE_PA, APM 15.30.4), the VMSAVE image of the host's
+ * FS/GS/TR/LDTR and syscall MSRs, and the permission maps every guest shares: all ones, so that
+ * every port and MSR access exits (IOPM 12 KiB, APM 15.10.1; MSRPM 8 KiB, APM 15.11). */
+static uint8_t hsave[4096] __attribute__((aligned(4096)));
+static uint8_t host_state[4096] __attribute__((aligned(4096)));
+static uint8_t iopm[3 * 4096] __attribute__((aligned(4096)));
+static uint8_t msrpm[2 * 4096] __attribute__((aligned(4096)));
+
+uint32_t svm_asids, svm_features;
+uint64_t svm_host_state_pa;
+
+static uint64_t image_phys(const void *p) { return (uint64_t)(uintptr_t)p - KERNEL_VMA; }
+
+static bool svm_cpu_init(void)
+{
+    uint32_t r[4];
+    cpuid(0x8000000A, 0, r);
+    svm_asids = r[1];
+    svm_features = r[3];
+    if (svm_asids < 2) return false; // ASID 0 is the host's
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME); // APM 15.4
+    wrmsr(MSR_VM_HSAVE_PA, image_phys(hsave));
+    svm_host_state_pa = image_phys(host_state);
+    memset(iopm, 0xFF, sizeof(iopm));
+    memset(msrpm, 0xFF, sizeof(msrpm));
+    write_cr4(read_cr4() | CR4_OSFXSR); // the guest FPU switch uses FXSAVE/FXRSTOR
+    return true;
+}
+
+static void seg_set(struct vmcb_seg *d, const struct rs_segment *s)
+{
+    d->selector = (uint16_t)s->selector;
+    d->attrib = (uint16_t)s->attrib;
+    d->limit = (uint32_t)s->limit;
+    d->base = s->base;
+}
+
+static void seg_get(const struct vmcb_seg *s, struct rs_segment *d)
+{
+    *d = (struct rs_segment){s->selector, s->base, s->limit, s->attrib};
+}
+
+#define CR0_PE   (1ull << 0)
+#define RFLAGS_VM (1ull << 17)
+#define ATTR(type, s, dpl, p) ((type) | (s) << 4 | (dpl) << 5 | (p) << 7)
+
+/* Intercepts: what a guest must never do to the host (SVM instructions, INVD, port and MSR
+ * access, RDPMC), what the VMM emulates (CPUID, HLT, VMMCALL), host events (INTR, NMI, INIT), and
+ * shutdown. #DB and #AC are intercepted because their delivery can loop forever inside the CPU
+ * (APM 15.12; the "benign exception" hangs): the VMM reinjects them. */
+static void svm_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
+{
+    (void)ctl_phys;
+    struct vmcb *vm = ctl;
+    vm->intercept_exc = (1u << 1) | (1u << 17);
+    vm->intercept_misc1 = VMCB_I1_INTR | VMCB_I1_NMI | VMCB_I1_INIT | VMCB_I1_RDPMC | VMCB_I1_CPUID |
+                          VMCB_I1_INVD | VMCB_I1_HLT | VMCB_I1_INVLPGA | VMCB_I1_IOIO | VMCB_I1_MSR |
+                          VMCB_I1_FERR_FREEZE | VMCB_I1_SHUTDOWN;
+    // VMRUN must be intercepted (APM 15.5.1): the guest's EFER.SVME is set, so are the others
+    vm->intercept_misc2 = VMCB_I2_VMRUN | VMCB_I2_VMMCALL | VMCB_I2_VMLOAD | VMCB_I2_VMSAVE | VMCB_I2_STGI |
+                          VMCB_I2_CLGI | VMCB_I2_SKINIT | VMCB_I2_MONITOR | VMCB_I2_MWAIT |
+                          VMCB_I2_MWAIT_ARMED | VMCB_I2_XSETBV;
+    vm->iopm_base = image_phys(iopm);
+    vm->msrpm_base = image_phys(msrpm);
+    // the guest's IF masks only virtual interrupts; physical ones always exit (APM 15.21.1)
+    vm->int_ctl = VMCB_INT_V_INTR_MASKING;
+    vm->np_ctl = 1;
+    vm->clean = 0;
+    vm->g_pat = 0x0007040600070406ull; // the power-on PAT
+    // the state at RESET (APM vol. 2 14.1.3): real mode at F000:FFF0
+    struct rs_segment code = {0xF000, 0xFFFF0000, 0xFFFF, ATTR(0xB, 1, 0, 1)};
+    struct rs_segment data = {0, 0, 0xFFFF, ATTR(0x3, 1, 0, 1)};
+    seg_set(&vm->cs, &code);
+    struct vmcb_seg *d[] = {&vm->ds, &vm->es, &vm->fs, &vm->gs, &vm->ss};
+    for (unsigned i = 0; i < 5; i++) seg_set(d[i], &data);
+    vm->ldtr = (struct vmcb_seg){0, ATTR(0x2, 0, 0, 1), 0xFFFF, 0};
+    vm->tr = (struct vmcb_seg){0, ATTR(0xB, 0, 0, 1), 0xFFFF, 0};
+    vm->gdtr.limit = vm->idtr.limit = 0xFFFF;
+    vm->cr0 = 0x60000010; // CD, NW, ET
+    vm->rip = 0xFFF0;
+    vm->rflags = 2;
+    vm->dr6 = 0xFFFF0FF0;
+    vm->dr7 = 0x400;
+    vm->efer = EFER_SVME; // VMRUN refuses a guest EFER without it (APM 15.5.1)
+}
+
+static void svm_vcpu_destroy(struct vcpu *v) { svm_forget(v); }
+
+static void svm_set_guest_root(struct vcpu *v, uint64_t root_phys, uint32_t tag)
+{
+    struct vmcb *vm = v->ctl;
+    vm->ncr3 = root_phys;
+    svm_of(v)->tag = tag;
+    svm_forget(v);
+}
+
+static void svm_get_state(struct vcpu *v, rs_vcpu_state_t *s)
+{
+    const struct vmcb *vm = v->ctl;
+    s->rip = vm->rip;
+    s->rflags = vm->rflags;
+    s->cr0 = vm->cr0;
+    s->cr2 = vm->cr2;
+    s->cr3 = vm->cr3;
+    s->cr4 = vm->cr4;
+    s->efer = vm->efer & ~(uint64_t)EFER_SVME; // ours, not the guest's
+    seg_get(&vm->cs, &s->cs);
+    seg_get(&vm->ds, &s->ds);
+    seg_get(&vm->es, &s->es);
+    seg_get(&vm->fs, &s->fs);
+    seg_get(&vm->gs, &s->gs);
+    seg_get(&vm->ss, &s->ss);
+    seg_get(&vm->tr, &s->tr);
+    seg_get(&vm->ldtr, &s->ldtr);
+    s->gdtr_base = vm->gdtr.base;
+    s->gdtr_limit = vm->gdtr.limit;
+    s->idtr_base = vm->idtr.base;
+    s->idtr_limit = vm->idtr.limit;
+    s->pending_event = (vm->eventinj & VMCB_EVENT_VALID) ? vm->eventinj : svm_of(v)->queued_event;
+}
+
+static void svm_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
+{
+    struct vmcb *vm = v->ctl;
+    vm->rip = s->rip;
+    vm->rflags = s->rflags;
+    vm->cr0 = s->cr0;
+    vm->cr2 = s->cr2;
+    vm->cr3 = s->cr3;
+    vm->cr4 = s->cr4;
+    vm->efer = s->efer | EFER_SVME;
+    seg_set(&vm->cs, &s->cs);
+    seg_set(&vm->ds, &s->ds);
+    seg_set(&vm->es, &s->es);
+    seg_set(&vm->fs, &s->fs);
+    seg_set(&vm->gs, &s->gs);
+    seg_set(&vm->ss, &s->ss);
+    seg_set(&vm->tr, &s->tr);
+    seg_set(&vm->ldtr, &s->ldtr);
+    vm->gdtr = (struct vmcb_seg){0, 0, (uint32_t)s->gdtr_limit, s->gdtr_base};
+    vm->idtr = (struct vmcb_seg){0, 0, (uint32_t)s->idtr_limit, s->idtr_base};
+    // VMRUN takes the CPL from the VMCB: 0 in real mode, 3 in virtual-8086 mode, else SS.DPL
+    vm->cpl = !(s->cr0 & CR0_PE) ? 0 : (s->rflags & RFLAGS_VM) ? 3 : (uint8_t)((s->ss.attrib >> 5) & 3);
+    vm->eventinj = s->pending_event;
+    svm_of(v)->queued_event = 0;
+    vm->int_state = 0;
+    svm_forget(v); // a new CR3 the guest's TLB never saw
+}
+
+/* Nested page-table entries are ordinary x86 entries; the nested walk counts as a user access,
+ * so every level needs U (APM 15.25.5). */
+static uint64_t svm_guest_pte(uint64_t phys, unsigned rights, bool leaf)
+{
+    uint64_t e = phys | PTE_P | PTE_U;
+    if (!leaf || (rights & RS_RIGHT_WRITE)) e |= PTE_W;
+    if (leaf && !(rights & RS_RIGHT_EXEC)) e |= PTE_NX;
+    return e;
+}
+
+static bool svm_guest_pte_present(uint64_t pte) { return pte & PTE_P; }
+
+const struct vcpu_backend svm_backend = {
+    .name = "svm",
+    .cpu_init = svm_cpu_init,
+    .vcpu_init = svm_vcpu_init,
+    .vcpu_destroy = svm_vcpu_destroy,
+    .set_guest_root = svm_set_guest_root,
+    .get_state = svm_get_state,
+    .set_state = svm_set_state,
+    .run = svm_run,
+    .advance_rip = svm_advance_rip,
+    .inject = svm_inject,
+    .want_window = svm_want_window,
+    .guest_pte = svm_guest_pte,
+    .guest_pte_present = svm_guest_pte_present,
+    .flush_guest = svm_flush_guest,
+};

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* What the two halves of the SVM backend share: svm.c (enabling SVM, VMCB set-up, guest state,
+ * nested page-table entries) and svm_exit.c (running the guest, decoding exits). */
+#pragma once
+#include "vcpu.h"
+#include "vmcb.h"
+
+/* The backend's part of struct vcpu (its arch[] words). */
+struct svm_vcpu {
+    uint64_t queued_event; /* the VMM's injection, moved to EVENTINJ when that is free */
+    uint32_t tag;          /* the GuestSpace's ASID (set_guest_root) */
+    uint32_t hw_asid;      /* the hardware ASID of the last run (0: not run yet) */
+};
+_Static_assert(sizeof(struct svm_vcpu) <= VCPU_ARCH_WORDS * 8, "fits struct vcpu's arch area");
+
+static inline struct svm_vcpu *svm_of(struct vcpu *v) { return (struct svm_vcpu *)v->arch; }
+
+extern uint32_t svm_asids;         /* CPUID 0x8000000A EBX: ASIDs 1..svm_asids-1 are the guests' */
+extern uint32_t svm_features;      /* CPUID 0x8000000A EDX */
+extern uint64_t svm_host_state_pa; /* VMSAVE image of the host's FS/GS/TR/LDTR/syscall MSRs */
+
+/* svm_exit.c */
+void svm_run(struct vcpu *v, struct vcpu_exit *e);
+void svm_advance_rip(struct vcpu *v, uint64_t insn_len);
+void svm_inject(struct vcpu *v, uint64_t event);
+void svm_want_window(struct vcpu *v, bool on);
+void svm_flush_guest(uint64_t root_phys, uint32_t tag);
+/* The next VMRUN of v flushes its ASID: its guest TLB may hold stale translations (new guest
+ * space, new CR3 written by the VMM) or v's memory is about to be reused. */
+void svm_forget(struct vcpu *v);
+
+/* svm_entry.S: VMLOAD, VMRUN, VMSAVE with the guest's GPRs (all but rax and rsp) from gpr[]
+ * and back, the host's GPRs and VMSAVE state around it. Entered and left with interrupts off. */
+void svm_enter(uint64_t *gpr, uint64_t vmcb_pa, uint64_t host_state_pa);
