@@ -261,8 +261,12 @@ int tcb_decode(struct invocation *inv)
     case RS_TCB_WRITE_REGISTERS:
         return decode_registers(inv, t, true);
     case RS_TCB_SUSPEND:
+        if (t == inv->caller) { // it will see this status when it is resumed
+            t->ctx.rax = RS_OK;
+            t->ctx.rsi = 0;
+            inv->no_reply = true;
+        }
         tcb_suspend(t);
-        if (t == inv->caller) inv->no_reply = true;
         return RS_OK;
     case RS_TCB_RESUME:
         tcb_resume(t);
