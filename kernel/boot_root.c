@@ -9,6 +9,7 @@
 #include "vspace.h"
 #include "console.h"
 #include "kstring.h"
+#include "elf.h"
 #include <resurgo/bootinfo.h>
 #include <resurgo/objects.h>
 
@@ -79,32 +80,13 @@ uint64_t boot_alloc_page(void) { return boot_alloc(PAGE, PAGE); }
 
 /* ELF64 loading of the root task, straight into its VSpace. The module is trusted (it is part
  * of the boot image) but still checked, so that a broken build fails with a message. */
-struct elf64_ehdr {
-    uint8_t ident[16];
-    uint16_t type, machine;
-    uint32_t version;
-    uint64_t entry, phoff, shoff;
-    uint32_t flags;
-    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct elf64_phdr {
-    uint32_t type, flags;
-    uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-
 static uint64_t load_elf(struct cap *vspace, const uint8_t *img, uint64_t size)
 {
-    const struct elf64_ehdr *eh = (const void *)img;
-    if (size < sizeof(*eh) || memcmp(eh->ident, "\x7f" "ELF", 4) || eh->ident[4] != 2 || eh->machine != 62)
-        panic("boot: init module is not an x86-64 ELF");
-    if (eh->phoff > size || eh->phnum > (size - eh->phoff) / sizeof(struct elf64_phdr))
-        panic("boot: init ELF program headers out of bounds");
-    const struct elf64_phdr *ph = (const void *)(img + eh->phoff);
-    for (unsigned i = 0; i < eh->phnum; i++) {
-        if (ph[i].type != 1 || !ph[i].memsz) continue; // PT_LOAD
-        if (ph[i].offset > size || ph[i].filesz > size - ph[i].offset || ph[i].filesz > ph[i].memsz ||
-            ph[i].vaddr >= USER_TOP || ph[i].memsz > USER_TOP - ph[i].vaddr)
-            panic("boot: init ELF segment %u out of bounds", i);
+    unsigned phnum;
+    const struct elf64_phdr *ph = elf_check(img, size, USER_TOP, &phnum);
+    if (!ph) panic("boot: init module is not a well-formed x86-64 ELF");
+    for (unsigned i = 0; i < phnum; i++) {
+        if (ph[i].type != PT_LOAD || !ph[i].memsz) continue;
         unsigned rights = RS_RIGHT_READ | ((ph[i].flags & 2) ? RS_RIGHT_WRITE : 0) | ((ph[i].flags & 1) ? RS_RIGHT_EXEC : 0);
         uint64_t start = ph[i].vaddr & ~(PAGE - 1), end = (ph[i].vaddr + ph[i].memsz + PAGE - 1) & ~(PAGE - 1);
         for (uint64_t va = start; va < end; va += PAGE) {
@@ -117,7 +99,7 @@ static uint64_t load_elf(struct cap *vspace, const uint8_t *img, uint64_t size)
             vspace_map_boot(vspace, va, pa, rights, boot_alloc_page);
         }
     }
-    return eh->entry;
+    return ((const struct elf64_ehdr *)img)->entry;
 }
 
 static struct slot *init_slots;

@@ -18,7 +18,8 @@ void endpoint_send(struct cap *c, struct tcb *t, bool blocking, bool is_call);
 void endpoint_recv(struct cap *c, struct tcb *t, bool blocking);
 /* Reply from `t` to the caller it holds, if any. */
 void endpoint_reply(struct tcb *t);
-/* Drops the caller `t` holds without replying: the caller gets RS_PEER_DIED. */
+/* Drops the caller `t` holds without replying: the caller gets RS_PEER_DIED (a faulted thread
+ * stays stopped; a vCPU's thread queues its exit again on its exit endpoint). */
 void endpoint_drop_reply(struct tcb *t);
 /* Removes a blocked thread from the endpoint's queue. */
 void endpoint_dequeue(struct endpoint *ep, struct tcb *t);

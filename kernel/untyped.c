@@ -8,26 +8,7 @@
 #include "kstring.h"
 #include <resurgo/invocation.h>
 
-uint64_t object_size(unsigned type, unsigned bits)
-{
-    switch (type) {
-    case RS_OBJ_UNTYPED:
-        return bits >= RS_MIN_UNTYPED_BITS && bits <= RS_MAX_UNTYPED_BITS ? 1ull << bits : 0;
-    case RS_OBJ_TCB: return 1ull << RS_TCB_BITS;
-    case RS_OBJ_ENDPOINT: return 1ull << RS_ENDPOINT_BITS;
-    case RS_OBJ_NOTIFICATION: return 1ull << RS_NOTIFICATION_BITS;
-    case RS_OBJ_CNODE: return bits >= 1 && bits <= RS_MAX_CNODE_RADIX ? 1ull << (bits + RS_SLOT_BITS) : 0;
-    case RS_OBJ_FRAME:
-    case RS_OBJ_PAGE_TABLE:
-    case RS_OBJ_PAGE_DIRECTORY:
-    case RS_OBJ_PDPT:
-    case RS_OBJ_VSPACE:
-    case RS_OBJ_GUEST_SPACE: return 1ull << 12;
-    case RS_OBJ_LARGE_FRAME: return 1ull << 21;
-    case RS_OBJ_VCPU: return 1ull << RS_VCPU_BITS;
-    default: return 0;
-    }
-}
+uint64_t object_size(unsigned type, unsigned bits) { return rs_object_size(type, bits); }
 
 void untyped_revoked(struct slot *s)
 {

@@ -236,11 +236,11 @@ static int decode_bind(struct invocation *inv, struct vcpu *v)
     if (!(ep->cap.rights & RS_RIGHT_WRITE)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 3, 0, 0);
     struct tcb *t = (struct tcb *)ts->cap.obj;
     if (v->tcb && binding_intact(v, v->tcb)) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
-    if (t->vcpu) return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0);
+    if (t->vcpu && t->vcpu != v) return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0);
     if (t->state != TS_INACTIVE) return inv_error(inv, RS_BUSY, 1, 0, 0);
 
     if (v->tcb) unbind(v->tcb); // a binding whose cap a Revoke took
-    for (unsigned i = 0; i < VCPU_SLOT_COUNT; i++) cdt_delete(&v->slots[i]);
+    for (unsigned i = 0; i < VCPU_SLOT_COUNT; i++) cdt_delete(&v->slots[i]); // what is left of one
     install(ts, &v->slots[VCPU_SLOT_TCB]);
     install(gs, &v->slots[VCPU_SLOT_GUEST_SPACE]);
     install(ep, &v->slots[VCPU_SLOT_EXIT_EP]);

@@ -16,7 +16,7 @@
 #include "rt.h"
 
 #define IPC_MAX_WORDS      16  /* request/reply words, id included */
-#define IPC_MAX_CLIENTS    16
+#define IPC_MAX_CLIENTS    17 /* badges 1..16: one per manifest server */
 #define IPC_MAX_STAGED     16  /* persistent writes per request */
 
 typedef struct ipc_msg {
@@ -32,6 +32,7 @@ typedef struct ipc_control {
     volatile uint64_t instance;   /* 1 for the first start, +1 per restart */
     uint64_t persistent_vaddr;    /* the persistent region, 0 if none */
     uint64_t persistent_size;
+    uint64_t guest_ram_size;      /* a VMM's guest RAM (at IPC_GUEST_RAM_VADDR), 0 if not a VMM */
     char name[32];
 } ipc_control_t;
 
@@ -54,6 +55,22 @@ enum ipc_inject {
 #define IPC_SLOT_RECV     15 /* where a cap received from the registry lands */
 #define IPC_CONTROL_VADDR    0x0000500000000000ul
 #define IPC_PERSISTENT_VADDR 0x0000500000100000ul
+
+/* Badge bits of the ping notification (IPC_SLOT_PING). */
+#define IPC_BADGE_PING 1ul /* the watchdog's ping (and an injected fault waiting to be committed) */
+#define IPC_BADGE_TICK 2ul /* a VMM only: init's timer tick, every IPC_TICK_MS */
+#define IPC_TICK_MS    10
+
+/* A VMM (manifest guest=) has a CNode of 32 slots and, besides the above:
+ * - its guest's exits on IPC_SLOT_SERVICE: the exit endpoint is the service endpoint, so that the
+ *   single-threaded VMM waits on one endpoint for exits and requests alike; exits carry the badge
+ *   IPC_BADGE_VCPU_EXIT (clients' badges are small: 1..IPC_MAX_CLIENTS-1);
+ * - the VCPU (ReadState, WriteState, Inject, RequestWindow) in IPC_SLOT_VCPU;
+ * - the guest's RAM (guest-physical 0 .. guest_ram_size) mapped at IPC_GUEST_RAM_VADDR. */
+#define IPC_SLOT_VCPU       16
+#define IPC_SLOT_VCPU_EXIT  IPC_SLOT_SERVICE
+#define IPC_BADGE_VCPU_EXIT 0x5643505545584954ul /* "VCPUEXIT" */
+#define IPC_GUEST_RAM_VADDR 0x0000500040000000ul
 
 /* ---- persistent state with an atomic commit ---- */
 typedef struct ipc_dedup_entry {
@@ -95,6 +112,8 @@ typedef struct ipc_server {
     void *ctx;
     ipc_pstate_t *pstate;  /* NULL: no dedup (requests must be idempotent) */
     ipc_control_t *control;/* NULL when not supervised */
+    void *scribble;        /* what an injected wild write destroys (NULL: this structure) */
+    size_t scribble_size;
 } ipc_server_t;
 
 /* Sets up a supervised server from init's conventions: control page, persistent region (opened
@@ -103,6 +122,21 @@ void ipc_server_init(ipc_server_t *s, ipc_handler_fn handler, void *ctx);
 /* The request loop: never returns. Answers pings (heartbeat), commits injected faults, drops
  * duplicates via the dedup table, and replies. */
 _Noreturn void ipc_serve(ipc_server_t *s);
+
+/* The pieces of ipc_serve, for a server with its own receive loop (servers/vmm). */
+enum ipc_fault_point {
+    IPC_FAULT_AT_ONCE,       /* while idle */
+    IPC_FAULT_BEFORE_COMMIT, /* the request was handled, its effect not committed */
+    IPC_FAULT_BEFORE_REPLY,  /* committed, not answered */
+};
+/* init's ping (IPC_BADGE_PING) arrived: takes the fault init asked for (control->inject) and picks
+ * its moment; one that found no request to strike in since the last ping strikes now. */
+void ipc_server_ping(ipc_server_t *s);
+/* Commits the pending injected fault if `here` is its moment. */
+void ipc_server_fault_point(ipc_server_t *s, enum ipc_fault_point here);
+/* Answers one request: from the dedup table when it is a retry, else through the handler, with
+ * the commit (and the fault points) around it. reply->w[0] is the id. */
+void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply);
 
 /* ---- client ---- */
 typedef struct ipc_client {

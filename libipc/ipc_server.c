@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The server loop: receive, drop duplicates, handle, commit, reply; answer init's pings (the
-// watchdog's heartbeat) and commit the faults init injects for crash testing.
+// watchdog's heartbeat) and commit the faults init injects for crash testing. The pieces are
+// public (ipc.h) for servers with their own loop, such as the VMM.
 #include "ipc.h"
 
 static ipc_server_t *volatile the_server; /* what a wild write aims at */
@@ -8,9 +9,8 @@ static ipc_server_t *volatile the_server; /* what a wild write aims at */
 /* An injected fault waits for its moment: at once (idle), or in the middle of the next request,
  * after the handler ran but before the commit, or after the commit but before the reply. The
  * last two are where a crash could lose a reply or duplicate an effect; libipc must prevent both. */
-enum inject_point { AT_ONCE, BEFORE_COMMIT, BEFORE_REPLY };
 static uint64_t pending_kind;
-static enum inject_point pending_point;
+static enum ipc_fault_point pending_point;
 
 void ipc_server_init(ipc_server_t *s, ipc_handler_fn handler, void *ctx)
 {
@@ -21,8 +21,17 @@ void ipc_server_init(ipc_server_t *s, ipc_handler_fn handler, void *ctx)
     the_server = s;
 }
 
+/* Scribbles over the server's own data: its structure (the handler pointer), or what it named. */
+static void scribble(ipc_server_t *s)
+{
+    ipc_server_t *t = the_server ? the_server : s;
+    volatile uint64_t *p = (volatile uint64_t *)(t->scribble ? t->scribble : (void *)t);
+    size_t words = (t->scribble ? t->scribble_size : sizeof(*t)) / 8;
+    for (size_t i = 0; i < words; i++) p[i] = 0xBADBADBADBAD0000ull + i;
+}
+
 /* Commits the fault init asked for. Each kind is what a real bug would do. */
-static void commit_injected_fault(ipc_server_t *s, enum inject_point here)
+void ipc_server_fault_point(ipc_server_t *s, enum ipc_fault_point here)
 {
     if (!pending_kind || pending_point != here) return;
     uint64_t kind = pending_kind;
@@ -31,12 +40,9 @@ static void commit_injected_fault(ipc_server_t *s, enum inject_point here)
     case IPC_INJECT_NULL:
         *(volatile uint64_t *)0 = 0xDEAD;
         break;
-    case IPC_INJECT_WILD: {
-        // scribble over our own data, the server structure (handler pointer) included
-        volatile uint64_t *p = (volatile uint64_t *)the_server;
-        for (unsigned i = 0; i < sizeof(*s) / 8; i++) p[i] = 0xBADBADBADBAD0000ull + i;
+    case IPC_INJECT_WILD:
+        scribble(s);
         break;
-    }
     case IPC_INJECT_HANG:
         for (;;) __asm__ volatile("pause");
     default:
@@ -44,8 +50,21 @@ static void commit_injected_fault(ipc_server_t *s, enum inject_point here)
     }
 }
 
-/* Handles one request into `reply` (w[0] = the id) using the dedup table when there is one. */
-static void handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply)
+void ipc_server_ping(ipc_server_t *s)
+{
+    if (pending_kind) { // no request came to carry it: the fault strikes now
+        pending_point = IPC_FAULT_AT_ONCE;
+        ipc_server_fault_point(s, IPC_FAULT_AT_ONCE);
+    }
+    if (s->control && s->control->inject) {
+        pending_kind = s->control->inject;
+        pending_point = (enum ipc_fault_point)(s->control->heartbeat % 3);
+        s->control->inject = IPC_INJECT_NONE;
+        ipc_server_fault_point(s, IPC_FAULT_AT_ONCE);
+    }
+}
+
+void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply)
 {
     uint64_t id = req->len ? req->w[0] : 0;
     ipc_dedup_entry_t *d = s->pstate && badge < IPC_MAX_CLIENTS ? &s->pstate->dedup[badge] : NULL;
@@ -61,10 +80,10 @@ static void handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, ipc_
         if (s->pstate) pstate_abort(s->pstate);
         return;
     }
-    commit_injected_fault(s, BEFORE_COMMIT);
+    ipc_server_fault_point(s, IPC_FAULT_BEFORE_COMMIT);
     if (reply->label != RS_OK) pstate_abort(s->pstate); // failures are answered once too
     pstate_commit(s->pstate, badge, id, reply);
-    commit_injected_fault(s, BEFORE_REPLY);
+    ipc_server_fault_point(s, IPC_FAULT_BEFORE_REPLY);
 }
 
 _Noreturn void ipc_serve(ipc_server_t *s)
@@ -78,21 +97,12 @@ _Noreturn void ipc_serve(ipc_server_t *s)
             continue;
         }
         if (rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL) { // a ping from init
-            if (pending_kind) { // no request came to carry it: the fault strikes now
-                pending_point = AT_ONCE;
-                commit_injected_fault(s, AT_ONCE);
-            }
-            if (s->control && s->control->inject) {
-                pending_kind = s->control->inject;
-                pending_point = (enum inject_point)(s->control->heartbeat % 3);
-                s->control->inject = IPC_INJECT_NONE;
-                commit_injected_fault(s, AT_ONCE);
-            }
+            ipc_server_ping(s);
             r = rs_recv(s->ep);
             continue;
         }
         ipc_msg_get(&req, r.info);
-        handle(s, r.badge, &req, &reply);
+        ipc_server_handle(s, r.badge, &req, &reply);
         r = rs_reply_recv(s->ep, ipc_msg_put(&reply));
     }
 }

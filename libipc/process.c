@@ -2,6 +2,7 @@
 // The user-level object toolkit: slot/untyped allocators, invocation stubs, mapping with page
 // tables made on demand, and process/thread creation (see process.h for the contracts).
 #include "process.h"
+#include "elf.h"
 #include "kstring.h"
 
 /* ---------------------------------------------------------------- invocation stubs */
@@ -277,27 +278,7 @@ bool ps_slot_used(const ps_slots_t *sa, rs_cptr_t slot)
 
 /* ---------------------------------------------------------------- untyped allocator */
 
-uint64_t ps_object_size(unsigned type, unsigned bits)
-{
-    switch (type) {
-    case RS_OBJ_UNTYPED:
-        return bits >= RS_MIN_UNTYPED_BITS && bits <= RS_MAX_UNTYPED_BITS ? 1ull << bits : 0;
-    case RS_OBJ_TCB: return 1ull << RS_TCB_BITS;
-    case RS_OBJ_ENDPOINT: return 1ull << RS_ENDPOINT_BITS;
-    case RS_OBJ_NOTIFICATION: return 1ull << RS_NOTIFICATION_BITS;
-    case RS_OBJ_CNODE:
-        return bits >= 1 && bits <= RS_MAX_CNODE_RADIX ? 1ull << (bits + RS_SLOT_BITS) : 0;
-    case RS_OBJ_FRAME:
-    case RS_OBJ_PAGE_TABLE:
-    case RS_OBJ_PAGE_DIRECTORY:
-    case RS_OBJ_PDPT:
-    case RS_OBJ_VSPACE:
-    case RS_OBJ_GUEST_SPACE: return 1ull << 12;
-    case RS_OBJ_LARGE_FRAME: return 1ull << 21;
-    case RS_OBJ_VCPU: return 1ull << RS_VCPU_BITS;
-    default: return 0;
-    }
-}
+uint64_t ps_object_size(unsigned type, unsigned bits) { return rs_object_size(type, bits); }
 
 /* The kernel's placement rule (kernel/untyped.c): small objects align to their size, page-sized
  * ones to 4 KiB, large frames to 2 MiB, untyped and CNodes to their full size. */
@@ -480,46 +461,9 @@ int ps_map_new_frame(ps_env_t *env, rs_cptr_t vspace, uint64_t vaddr, unsigned r
 
 /* ---------------------------------------------------------------- ELF images */
 
-struct elf64_ehdr {
-    uint8_t ident[16];
-    uint16_t type, machine;
-    uint32_t version;
-    uint64_t entry, phoff, shoff;
-    uint32_t flags;
-    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-struct elf64_phdr {
-    uint32_t type, flags;
-    uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-#define PT_LOAD 1
-#define PF_X 1
-#define PF_W 2
 #define PAGE 4096ul
 #define USER_TOP 0x0000800000000000ul
 
-/* The program headers of a well-formed x86-64 ELF whose PT_LOAD segments lie inside the image
- * and the user half in ascending order (as the ELF spec requires); NULL otherwise. */
-static const struct elf64_phdr *elf_check(const uint8_t *img, uint64_t size, unsigned *phnum)
-{
-    const struct elf64_ehdr *eh = (const void *)img;
-    if (!img || size < sizeof(*eh) || memcmp(eh->ident, "\x7f" "ELF", 4) || eh->ident[4] != 2 ||
-        eh->machine != 62 || eh->phentsize != sizeof(struct elf64_phdr))
-        return NULL;
-    if (eh->phoff > size || eh->phnum > (size - eh->phoff) / sizeof(struct elf64_phdr)) return NULL;
-    const struct elf64_phdr *ph = (const void *)(img + eh->phoff);
-    uint64_t prev_end = 0;
-    for (unsigned i = 0; i < eh->phnum; i++) {
-        if (ph[i].type != PT_LOAD || !ph[i].memsz) continue;
-        if (ph[i].offset > size || ph[i].filesz > size - ph[i].offset ||
-            ph[i].filesz > ph[i].memsz || ph[i].vaddr >= USER_TOP ||
-            ph[i].memsz > USER_TOP - ph[i].vaddr || ph[i].vaddr < prev_end)
-            return NULL;
-        prev_end = ph[i].vaddr + ph[i].memsz;
-    }
-    *phnum = eh->phnum;
-    return ph;
-}
 
 static bool is_load(const struct elf64_phdr *ph) { return ph->type == PT_LOAD && ph->memsz; }
 static uint64_t seg_first_page(const struct elf64_phdr *ph) { return ph->vaddr & ~(PAGE - 1); }
@@ -684,7 +628,7 @@ int ps_process_create(ps_process_t *p, ps_env_t *env, const ps_process_config_t 
     memset(p, 0, sizeof(*p));
     p->env = *env; // so that a failure cleans up in the right CSpace
     unsigned nph = 0;
-    const struct elf64_phdr *ph = elf_check(cfg->elf, cfg->elf_size, &nph);
+    const struct elf64_phdr *ph = elf_check(cfg->elf, cfg->elf_size, USER_TOP, &nph);
     unsigned radix = cfg->cnode_radix ? cfg->cnode_radix : 8;
     unsigned stack_pages = cfg->stack_pages ? cfg->stack_pages : 4;
     if (!ph || radix > RS_MAX_CNODE_RADIX || stack_pages > 256) return RS_INVALID_ARGUMENT;

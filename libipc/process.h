@@ -220,23 +220,7 @@ int ps_thread_create(ps_thread_t *t, ps_env_t *env, ps_thread_fn fn, uint64_t ar
                      rs_cptr_t fault_ep);
 
 /* rs_syscall with an explicit IPC buffer, for threads that share an address space. */
-static inline rs_result_t ps_syscall_buf(rs_ipc_buffer_t *b, rs_word_t nr, rs_cptr_t dest,
-                                         rs_msginfo_t info)
-{
-    register rs_word_t r8 __asm__("r8") = b->mr[1];
-    register rs_word_t r9 __asm__("r9") = b->mr[2];
-    register rs_word_t r10 __asm__("r10") = b->mr[3];
-    rs_word_t rax = nr, rdi = dest, rsi = info, rdx = b->mr[0];
-    __asm__ volatile("syscall"
-                     : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
-                     :
-                     : "rcx", "r11", "memory");
-    b->mr[0] = rdx;
-    b->mr[1] = r8;
-    b->mr[2] = r9;
-    b->mr[3] = r10;
-    return (rs_result_t){rax, rsi, rdi};
-}
+#define ps_syscall_buf rs_syscall_buf
 
 /* ---- Invocation stubs: one kernel call each; the return value is the kernel's status ---- */
 /* Generic: `label` on `cap` with nargs argument words and ncaps extra caps (cptrs). */

@@ -51,13 +51,14 @@ enum rs_invocation_label {
     RS_IOPORT_OUT8, RS_IOPORT_OUT16, RS_IOPORT_OUT32, /* MR0 port, MR1 value */
 
     /* Virtualisation (see vcpu.h) */
-    RS_GUEST_SPACE_MAP = 70, /* MR0 guest-physical address, MR1 rights; CAP0 frame */
-    RS_GUEST_SPACE_UNMAP,    /* MR0 guest-physical address */
+    RS_GUEST_SPACE_MAP = 70, /* MR0 guest-physical address, MR1 rights; CAP0 frame (tables:
+                                PageTable Map with the GuestSpace as CAP0) */
+    RS_GUEST_SPACE_UNMAP,    /* CAP0 frame (mapped in this GuestSpace) */
     RS_VCPU_BIND,            /* CAP0 TCB, CAP1 guest space, CAP2 exit endpoint */
     RS_VCPU_READ_STATE,      /* -> MRs: struct rs_vcpu_state */
     RS_VCPU_WRITE_STATE,     /* MRs: struct rs_vcpu_state */
     RS_VCPU_INJECT,          /* MR0 event (see vcpu.h) */
-    RS_VCPU_REQUEST_WINDOW,  /* ask for an exit when the guest can take an interrupt */
+    RS_VCPU_REQUEST_WINDOW,  /* MR0 1: exit when the guest can take an interrupt; 0: cancel */
 
     RS_INV_LABEL_COUNT
 };

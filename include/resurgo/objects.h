@@ -37,3 +37,26 @@ typedef enum rs_cap_type {
 #define RS_MIN_UNTYPED_BITS  4
 #define RS_MAX_UNTYPED_BITS  47
 #define RS_MAX_CNODE_RADIX   20
+
+/* Bytes an object of `type` takes in untyped memory (size_bits for untyped and CNodes), or 0 if
+ * size_bits is out of range for the type. Objects are aligned to their size (at most 2 MiB). */
+static inline unsigned long long rs_object_size(unsigned type, unsigned bits)
+{
+    switch (type) {
+    case RS_OBJ_UNTYPED:
+        return bits >= RS_MIN_UNTYPED_BITS && bits <= RS_MAX_UNTYPED_BITS ? 1ull << bits : 0;
+    case RS_OBJ_TCB: return 1ull << RS_TCB_BITS;
+    case RS_OBJ_ENDPOINT: return 1ull << RS_ENDPOINT_BITS;
+    case RS_OBJ_NOTIFICATION: return 1ull << RS_NOTIFICATION_BITS;
+    case RS_OBJ_CNODE: return bits >= 1 && bits <= RS_MAX_CNODE_RADIX ? 1ull << (bits + RS_SLOT_BITS) : 0;
+    case RS_OBJ_FRAME:
+    case RS_OBJ_PAGE_TABLE:
+    case RS_OBJ_PAGE_DIRECTORY:
+    case RS_OBJ_PDPT:
+    case RS_OBJ_VSPACE:
+    case RS_OBJ_GUEST_SPACE: return 1ull << 12;
+    case RS_OBJ_LARGE_FRAME: return 1ull << 21;
+    case RS_OBJ_VCPU: return 1ull << RS_VCPU_BITS;
+    default: return 0;
+    }
+}

@@ -40,10 +40,10 @@ static inline void rs_mr_set(unsigned i, rs_word_t v) { __rs_ipc_buffer->mr[i] =
 static inline rs_word_t rs_mr_get(unsigned i) { return __rs_ipc_buffer->mr[i]; }
 static inline void rs_cap_set(unsigned i, rs_cptr_t c) { __rs_ipc_buffer->caps_or_badges[i] = c; }
 
-/* The raw system call: MR0..MR3 are taken from and written back to the IPC buffer. */
-static inline rs_result_t rs_syscall(rs_word_t nr, rs_cptr_t dest, rs_msginfo_t info)
+/* The raw system call with an explicit IPC buffer (threads sharing an address space each have
+ * their own): MR0..MR3 are taken from and written back to the buffer. */
+static inline rs_result_t rs_syscall_buf(rs_ipc_buffer_t *b, rs_word_t nr, rs_cptr_t dest, rs_msginfo_t info)
 {
-    rs_ipc_buffer_t *b = __rs_ipc_buffer;
     register rs_word_t r8 __asm__("r8") = b->mr[1];
     register rs_word_t r9 __asm__("r9") = b->mr[2];
     register rs_word_t r10 __asm__("r10") = b->mr[3];
@@ -57,6 +57,12 @@ static inline rs_result_t rs_syscall(rs_word_t nr, rs_cptr_t dest, rs_msginfo_t 
     b->mr[2] = r9;
     b->mr[3] = r10;
     return (rs_result_t){rax, rsi, rdi};
+}
+
+/* The raw system call on this thread's IPC buffer. */
+static inline rs_result_t rs_syscall(rs_word_t nr, rs_cptr_t dest, rs_msginfo_t info)
+{
+    return rs_syscall_buf(__rs_ipc_buffer, nr, dest, info);
 }
 
 static inline rs_result_t rs_call(rs_cptr_t c, rs_msginfo_t i) { return rs_syscall(RS_SYS_CALL, c, i); }

@@ -10,7 +10,9 @@
 
 #define INIT_BADGE_FAULT    (1ul << 40) /* | server index: a fault of that server */
 #define INIT_BADGE_REGISTRY (1ul << 41) /* | server index: a registry request from it */
-#define INIT_TICK_MS        10
+#define INIT_TICK_MS        IPC_TICK_MS
+
+struct vm;
 
 struct server {
     const struct manifest_server *m;
@@ -26,6 +28,7 @@ struct server {
     uint64_t ping_heartbeat;   /* heartbeat seen at the last ping */
     unsigned missed_pings;
     uint64_t next_ping_ms;
+    struct vm *vm;             /* a VMM's virtual machine (vm.c), NULL for other servers */
 };
 
 struct init_state {
@@ -44,6 +47,8 @@ extern struct init_state init;
 
 /* Milliseconds since boot (TSC based: guest time under emulation). */
 uint64_t init_now_ms(void);
+/* The boot module called name, or NULL. */
+const rs_boot_module_t *init_find_module(const char *name);
 /* printf with the "[init] t=<ms>" prefix every init log line carries. */
 void init_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -58,6 +63,18 @@ void supervisor_tick(uint64_t now);
 void supervisor_inject(struct server *s, unsigned kind);
 struct server *supervisor_find(const char *name);
 void supervisor_ps(void);
+
+/* vm.c: the virtual machine of a VMM (manifest guest=). Made once, at setup; it outlives every
+ * instance of the VMM. */
+int vm_setup(struct server *s, unsigned index);
+/* Creator slots a VMM instance needs beyond a plain server's (its copies of the RAM frames). */
+unsigned vm_extra_slots(const struct server *s);
+/* Gives a new VMM instance the VCPU and maps the guest's RAM into it. */
+int vm_give(struct server *s);
+/* A VMM instance is running: the first time, the vCPU starts. */
+void vm_started(struct server *s);
+/* Every timer tick: signals each VMM's ping notification with IPC_BADGE_TICK. */
+void vm_tick(void);
 
 /* registry.c: answers one registry request from server index `from`; returns the reply info. */
 rs_msginfo_t registry_handle(unsigned from, rs_msginfo_t info);

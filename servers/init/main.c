@@ -19,7 +19,7 @@ void init_log(const char *fmt, ...)
     rt_printf("%s", buf);
 }
 
-static const rs_boot_module_t *find_module(const char *name)
+const rs_boot_module_t *init_find_module(const char *name)
 {
     for (uint64_t i = 0; i < init.bi->module_count; i++)
         if (!strcmp(init.bi->modules[i].name, name)) return &init.bi->modules[i];
@@ -81,7 +81,7 @@ static void on_fault(unsigned index, rs_msginfo_t info)
 
 static int load_manifest(void)
 {
-    const rs_boot_module_t *mod = find_module("manifest");
+    const rs_boot_module_t *mod = init_find_module("manifest");
     if (!mod) {
         init_log("no 'manifest' module: nothing to start\n");
         return RS_NOT_FOUND;
@@ -100,7 +100,7 @@ static void start_servers(void)
     for (unsigned i = 0; i < init.manifest.nservers; i++) {
         struct server *s = &init.servers[i];
         s->m = &init.manifest.servers[i];
-        s->image = find_module(s->m->image);
+        s->image = init_find_module(s->m->image);
         init.nservers = i + 1;
         int err = s->image ? supervisor_setup(s, i) : RS_NOT_FOUND;
         if (!err) err = supervisor_start(s, i);
@@ -139,6 +139,7 @@ int main(void *arg)
         if (r.error == RS_OK && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL) {
             ps_irq_handler_ack(irq0);
             uint64_t now = init_now_ms();
+            vm_tick();
             run_injections(now);
             supervisor_tick(now);
             shell_poll();

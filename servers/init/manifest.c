@@ -54,6 +54,7 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
 {
     uint64_t v = 0;
     if (!strcmp(key, "image")) return copy_word(s->image, val, err, n);
+    if (!strcmp(key, "guest")) return copy_word(s->guest, val, err, n);
     if (!strcmp(key, "caps")) {
         char buf[MANIFEST_NAME];
         for (const char *p = val; *p;) {
@@ -74,6 +75,7 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
                       : !strcmp(key, "watchdog") ? &s->watchdog_ms
                       : !strcmp(key, "restarts") ? &s->max_restarts
                       : !strcmp(key, "backoff")  ? &s->backoff_ms
+                      : !strcmp(key, "ram")      ? &s->ram_mib
                                                  : NULL;
     if (!field) return fail(err, n, "unknown key '%s'", key);
     if (parse_u64(val, &v) || v > MANIFEST_MAX_NUMBER)
@@ -82,7 +84,18 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
         return fail(err, n, "prio %lu above 254 (init runs at 255)", v);
     if (field == &s->persist_pages && v > 64)
         return fail(err, n, "persist %lu pages: at most 64", v);
+    if (field == &s->ram_mib && (v < 2 || v > MANIFEST_MAX_RAM_MIB || v % 2))
+        return fail(err, n, "ram %lu MiB: an even number from 2 to %d", v, MANIFEST_MAX_RAM_MIB);
     *field = (unsigned)v;
+    return 0;
+}
+
+/* A VMM's defaults: RAM, and a persistent page for its device state. */
+static int vm_defaults(struct manifest_server *s, char *err, size_t n)
+{
+    if (!s->guest[0]) return s->ram_mib ? fail(err, n, "ram= needs guest=") : 0;
+    if (!s->ram_mib) s->ram_mib = MANIFEST_DEFAULT_RAM_MIB;
+    if (!s->persist_pages) s->persist_pages = 1;
     return 0;
 }
 
@@ -159,6 +172,7 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
         if (s ? server_key(s, w[i], eq + 1, err, n) : inject_key(j, w[i], eq + 1, err, n)) return -1;
     }
     if (j && (!j->target[0] || !j->kind)) return fail(err, n, "inject needs target= and kind=");
+    if (s && vm_defaults(s, err, n)) return -1;
     if (s) m->nservers++;
     else m->ninjects++;
     return 0;
@@ -176,6 +190,7 @@ unsigned manifest_parse(const char *text, size_t len, struct manifest *m, char *
         if (k >= sizeof(line)) return fail(err, errlen, "line too long"), lineno;
         memcpy(line, text + pos, k);
         line[k] = 0;
+        if (k && line[k - 1] == '\r') line[k - 1] = 0; // a manifest saved with CRLF line ends
         pos += k + 1;
         unsigned ns = m->nservers, ni = m->ninjects;
         if (parse_line(line, m, err, errlen)) return lineno;

@@ -3,13 +3,18 @@
  *
  *   # comment
  *   server NAME [image=MODULE] [prio=N] [persist=PAGES] [watchdog=MS] [restarts=N] [backoff=MS]
- *               [caps=A,B]
+ *               [caps=A,B] [guest=MODULE [ram=MIB]]
  *   inject target=NAME kind=kill|null|wild|hang|random [at=MS] [every=MS] [count=N]
  *
  * `caps` lists services whose endpoints the server gets as a client (slots IPC_SLOT_CLIENT0..).
  * watchdog=0 turns the watchdog off (for programs that are not libipc servers); restarts=0 means
  * no limit; backoff is the longest wait before a restart (default 500 ms). Numbers are decimal,
- * at most MANIFEST_MAX_NUMBER. */
+ * at most MANIFEST_MAX_NUMBER.
+ *
+ * `guest` makes the server a VMM: init builds a virtual machine (servers/init/vm.c) whose flat
+ * image is the boot module named there, with `ram` MiB of RAM (default 4; even, for 2 MiB
+ * frames; at most MANIFEST_MAX_RAM_MIB), and hands it to every instance of the server. A VMM
+ * keeps its device state in its persistent region: persist defaults to 1 page for it. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -19,11 +24,15 @@
 #define MANIFEST_INJECTS   8
 #define MANIFEST_CAPS      8
 #define MANIFEST_MAX_NUMBER 100000000
+#define MANIFEST_MAX_RAM_MIB 256
+#define MANIFEST_DEFAULT_RAM_MIB 4
 
 struct manifest_server {
     char name[MANIFEST_NAME], image[MANIFEST_NAME];
     unsigned prio, persist_pages, watchdog_ms, max_restarts, backoff_ms, ncaps;
     char caps[MANIFEST_CAPS][MANIFEST_NAME];
+    char guest[MANIFEST_NAME]; /* "" unless the server is a VMM */
+    unsigned ram_mib;          /* the guest's RAM; 0 unless guest is set */
     unsigned line; /* where it was declared, for errors found once the whole file is read */
 };
 

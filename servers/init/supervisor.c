@@ -40,7 +40,7 @@ int supervisor_setup(struct server *s, unsigned index)
         if ((err = ps_new_object(env, RS_OBJ_FRAME, 0, &s->persist[p]))) return err;
     s->control->persistent_vaddr = s->m->persist_pages ? IPC_PERSISTENT_VADDR : 0;
     s->control->persistent_size = s->m->persist_pages * 4096ul;
-    return RS_OK;
+    return s->m->guest[0] ? vm_setup(s, index) : RS_OK;
 }
 
 /* Gives the new instance its caps and memory, in the fixed layout libipc expects. */
@@ -65,7 +65,7 @@ static int give_caps(struct server *s, unsigned index)
         if ((err = ps_process_share(p, s->persist[k], IPC_PERSISTENT_VADDR + k * 4096ul,
                                     RS_RIGHT_READ | RS_RIGHT_WRITE)))
             return err;
-    return RS_OK;
+    return s->vm ? vm_give(s) : RS_OK;
 }
 
 int supervisor_start(struct server *s, unsigned index)
@@ -77,7 +77,8 @@ int supervisor_start(struct server *s, unsigned index)
     ps_process_config_t cfg = {.elf = (const void *)s->image->vaddr, .elf_size = s->image->size,
                                .entry = NULL, .arg = IPC_CONTROL_VADDR, .priority = (uint8_t)s->m->prio,
                                .mcp = (uint8_t)s->m->prio, .fault_ep = fault_ep, .name = s->m->name,
-                               .cnode_radix = 4, .stack_pages = 8};
+                               .cnode_radix = s->vm ? 5 : 4, .stack_pages = 8,
+                               .extra_slots = 16 + s->m->persist_pages + vm_extra_slots(s)};
     s->control->instance++;
     s->control->inject = IPC_INJECT_NONE;
     err = ps_process_create(&s->proc, &init.root.env, &cfg);
@@ -94,6 +95,7 @@ int supervisor_start(struct server *s, unsigned index)
     s->missed_pings = 0;
     s->ping_heartbeat = s->control->heartbeat;
     s->next_ping_ms = s->started_ms + s->m->watchdog_ms;
+    vm_started(s);
     return RS_OK;
 }
 

@@ -344,3 +344,29 @@ Test(manifest, length_bounds_the_text)
     cr_assert_eq(manifest_parse(text, 9, &m, err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(m.nservers, 1);
 }
+
+/* ---- virtual machines (servers/init/vm.c) --------------------------------------------- */
+
+Test(manifest, a_vmm_gets_ram_and_a_persistent_page_by_default)
+{
+    cr_assert_eq(parse("server vm1 image=vmm guest=hello\n"
+                       "server vm2 image=vmm guest=hostile ram=8 persist=2\n"
+                       "server echo\n"),
+                 0, "%s", err);
+    cr_assert_str_eq(m.servers[0].guest, "hello");
+    cr_assert_eq(m.servers[0].ram_mib, 4);
+    cr_assert_eq(m.servers[0].persist_pages, 1, "the VMM's device state needs one");
+    cr_assert_eq(m.servers[1].ram_mib, 8);
+    cr_assert_eq(m.servers[1].persist_pages, 2);
+    cr_assert_str_eq(m.servers[2].guest, "");
+    cr_assert_eq(m.servers[2].ram_mib, 0);
+}
+
+Test(manifest, vm_ram_limits)
+{
+    refused("server vm image=vmm guest=hello ram=3\n", 1, "ram 3 MiB: an even number from 2 to 256");
+    refused("server vm image=vmm guest=hello ram=0\n", 1, "ram 0 MiB: an even number from 2 to 256");
+    refused("server vm image=vmm guest=hello ram=258\n", 1, "ram 258 MiB: an even number from 2 to 256");
+    refused("server vm image=vmm ram=4\n", 1, "ram= needs guest=");
+    cr_assert_eq(parse("server vm image=vmm guest=hello ram=256\n"), 0, "%s", err);
+}

@@ -59,7 +59,7 @@ static void seg_get(const struct vmcb_seg *s, struct rs_segment *d)
 /* Intercepts: what a guest must never do to the host (SVM instructions, INVD, port and MSR
  * access, RDPMC), what the VMM emulates (CPUID, HLT, VMMCALL), host events (INTR, NMI, INIT), and
  * shutdown. #DB and #AC are intercepted because their delivery can loop forever inside the CPU
- * (APM 15.12; the "benign exception" hangs): the VMM reinjects them. */
+ * (APM 15.12 "Exception Intercepts"; the benign-exception hangs): the VMM reinjects them. */
 static void svm_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
 {
     (void)ctl_phys;
@@ -160,7 +160,7 @@ static void svm_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
 }
 
 /* Nested page-table entries are ordinary x86 entries; the nested walk counts as a user access,
- * so every level needs U (APM 15.25.5). */
+ * so every level needs U (APM 15.25 "Nested Paging"). */
 static uint64_t svm_guest_pte(uint64_t phys, unsigned rights, bool leaf)
 {
     uint64_t e = phys | PTE_P | PTE_U;

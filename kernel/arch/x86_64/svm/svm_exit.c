@@ -114,7 +114,7 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e)
         e->reason = RS_EXIT_INTR_WINDOW;
         svm_want_window(v, false);
         return;
-    case SVM_EXIT_SHUTDOWN: // a triple fault; the VMCB state is undefined now (APM 15.12)
+    case SVM_EXIT_SHUTDOWN: // a triple fault; the VMCB state is undefined now (APM "Shutdown Intercept")
         e->reason = RS_EXIT_TRIPLE_FAULT;
         return;
     case SVM_EXIT_INVALID:
@@ -136,7 +136,7 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
     struct vmcb *vm = v->ctl;
     struct svm_vcpu *s = svm_of(v);
     uint32_t hw = hw_asid(s->tag);
-    vm->asid = hw; // never 0: that is the host's (APM 15.16)
+    vm->asid = hw; // never 0: that is the host's (APM 15.16 "TLB Control")
     vm->tlb_control = VMCB_TLB_NONE;
     if (asid_owner[hw] != v || s->hw_asid != hw) {
         vm->tlb_control = (svm_features & SVM_FEAT_FLUSH_ASID) ? VMCB_TLB_FLUSH_ASID : VMCB_TLB_FLUSH_ALL;

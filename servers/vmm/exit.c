@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+// Exit dispatch: one handler per exit reason builds the reply; then the timer interrupt goes in
+// with it if one is pending and the guest can take it (IF set), else an interrupt-window request
+// brings the guest back as soon as it can. HLT with nothing due waits (VMM_WAIT) for a tick.
+//
+// Choices where guests/README.md is silent: ports without a device read all ones and ignore
+// writes; string port I/O (INS/OUTS) is skipped, logged once; VMCALL answers RAX = ~0 (no
+// hypercalls); an intercepted exception (#DB, #AC) is given back to the guest; any other
+// intercepted instruction (RS_EXIT_OTHER: VMRUN, XSETBV, MONITOR...) gets #UD; a triple fault,
+// an invalid state, or HLT with interrupts off stops the guest for good.
+#include "vmm.h"
+
+#define QUAL_IN     (1ull << 24)
+#define QUAL_STRING (1ull << 25)
+#define PIC_MASTER  0x20
+#define PIT_FIRST   0x40
+#define PIT_LAST    0x43
+
+/* x86 register number -> exit word and reply word. */
+static const uint8_t exit_word[16] = {
+    RS_EXIT_MR_RAX, RS_EXIT_MR_RCX, RS_EXIT_MR_RDX, RS_EXIT_MR_RBX, RS_EXIT_MR_RSP, RS_EXIT_MR_RBP,
+    RS_EXIT_MR_RSI, RS_EXIT_MR_RDI, RS_EXIT_MR_R8,  RS_EXIT_MR_R9,  RS_EXIT_MR_R10, RS_EXIT_MR_R11,
+    RS_EXIT_MR_R12, RS_EXIT_MR_R13, RS_EXIT_MR_R14, RS_EXIT_MR_R15};
+static const uint8_t reply_word[16] = {
+    RS_REPLY_MR_RAX, RS_REPLY_MR_RCX, RS_REPLY_MR_RDX, RS_REPLY_MR_RBX, RS_REPLY_MR_RSP, RS_REPLY_MR_RBP,
+    RS_REPLY_MR_RSI, RS_REPLY_MR_RDI, RS_REPLY_MR_R8,  RS_REPLY_MR_R9,  RS_REPLY_MR_R10, RS_REPLY_MR_R11,
+    RS_REPLY_MR_R12, RS_REPLY_MR_R13, RS_REPLY_MR_R14, RS_REPLY_MR_R15};
+
+uint64_t exit_gpr(const uint64_t *w, unsigned reg) { return w[exit_word[reg & 15]]; }
+
+void reply_init(struct vmm_reply *r, uint64_t flags)
+{
+    *r = (struct vmm_reply){.len = 1};
+    r->w[RS_REPLY_MR_FLAGS] = flags;
+}
+
+static void reply_need(struct vmm_reply *r, unsigned word)
+{
+    if (r->len < word + 1) r->len = word + 1;
+}
+
+void reply_set_gpr(struct vmm_reply *r, const uint64_t *w, unsigned reg, uint64_t value)
+{
+    if (!(r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_SET_GPRS)) { // every word the reply may carry: the exit's
+        for (unsigned i = 0; i < 16; i++) r->w[reply_word[i]] = w[exit_word[i]];
+        r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_SET_GPRS;
+    }
+    r->w[reply_word[reg & 15]] = value;
+    reply_need(r, reply_word[reg & 15]);
+}
+
+void reply_inject(struct vmm_reply *r, uint64_t event)
+{
+    r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_INJECT;
+    r->w[RS_REPLY_MR_INJECT] = event;
+    reply_need(r, RS_REPLY_MR_INJECT);
+}
+
+void reply_set_rip(struct vmm_reply *r, uint64_t rip)
+{
+    r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_SET_RIP;
+    r->w[RS_REPLY_MR_RIP] = rip;
+    reply_need(r, RS_REPLY_MR_RIP);
+}
+
+enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, const char *why, uint64_t rip)
+{
+    vmm_log(v, "guest %s at rip 0x%lx: stopped", why, rip);
+    v->st->stopped = VMM_STOPPED;
+    v->st->stop_reason = reason;
+    *r = (struct vmm_reply){.label = 1, .len = 1};
+    return VMM_REPLY;
+}
+
+/* IN/OUT: UART, PIT, the PIC's EOI port; anything else is an empty bus. */
+static enum vmm_action io_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+{
+    uint64_t qual = w[RS_EXIT_MR_QUAL];
+    uint16_t port = (uint16_t)qual;
+    unsigned size = (qual >> 16) & 0xFF;
+    reply_init(r, RS_REPLY_ADVANCE_RIP);
+    if (size != 1 && size != 2 && size != 4) size = 1;
+    if (qual & QUAL_STRING) {
+        if (vmm_once(&v->st->once, VMM_ONCE_STRING))
+            vmm_log(v, "string port I/O at rip 0x%lx (port 0x%x) is not emulated: skipped", w[RS_EXIT_MR_RIP], port);
+        return VMM_REPLY;
+    }
+    bool uart = port >= UART_BASE && port < UART_BASE + 8, pit = port >= PIT_FIRST && port <= PIT_LAST;
+    if (!(qual & QUAL_IN)) {
+        uint64_t value = w[RS_EXIT_MR_RAX];
+        if (uart) uart_write(v, port, (uint8_t)value);
+        else if (pit) pit_write(&v->st->pit, port, (uint8_t)value, v->st->now_ns);
+        return VMM_REPLY; // port 0x20 (EOI) and the rest: accepted and ignored
+    }
+    uint64_t value = uart ? uart_read(v, port) : pit ? pit_read(&v->st->pit, port, v->st->now_ns) : ~0ull;
+    uint64_t mask = size == 4 ? 0xFFFFFFFFull : (1ull << (8 * size)) - 1, rax = w[RS_EXIT_MR_RAX];
+    // IN to AL/AX keeps the rest of RAX; IN to EAX clears the upper half, as any 32-bit write
+    reply_set_gpr(r, w, 0, size == 4 ? (value & mask) : (rax & ~mask) | (value & mask));
+    return VMM_REPLY;
+}
+
+static enum vmm_action cpuid_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+{
+    uint32_t regs[4];
+    cpuid_guest(v->ops, (uint32_t)w[RS_EXIT_MR_RAX], (uint32_t)w[RS_EXIT_MR_RCX], regs);
+    reply_init(r, RS_REPLY_ADVANCE_RIP);
+    reply_set_gpr(r, w, 0, regs[0]);
+    reply_set_gpr(r, w, 3, regs[1]);
+    reply_set_gpr(r, w, 1, regs[2]);
+    reply_set_gpr(r, w, 2, regs[3]);
+    return VMM_REPLY;
+}
+
+/* EFER goes into the vCPU state; a WriteState the kernel refuses becomes the guest's #GP. */
+static bool set_efer(struct vmm *v, uint64_t efer)
+{
+    rs_vcpu_state_t s;
+    if (v->ops->read_state(v->ops_ctx, &s)) return false;
+    s.efer = efer;
+    return v->ops->write_state(v->ops_ctx, &s) == 0;
+}
+
+static enum vmm_action msr_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r, bool write)
+{
+    uint32_t index = (uint32_t)w[RS_EXIT_MR_QUAL];
+    reply_init(r, RS_REPLY_ADVANCE_RIP);
+    if (write) {
+        uint64_t value = (w[RS_EXIT_MR_RDX] << 32) | (uint32_t)w[RS_EXIT_MR_RAX], efer = 0;
+        enum msr_result m = msr_write(index, value, &efer);
+        if (m == MSR_GP || (m == MSR_SET_EFER && !set_efer(v, efer))) {
+            reply_init(r, 0); // a fault: the WRMSR is not skipped
+            reply_inject(r, VMM_EVENT_GP);
+        }
+        return VMM_REPLY;
+    }
+    uint64_t value = 0;
+    msr_read(index, w[RS_EXIT_MR_EFER], v->ops->host_tsc(), &value);
+    reply_set_gpr(r, w, 0, (uint32_t)value);
+    reply_set_gpr(r, w, 2, value >> 32);
+    return VMM_REPLY;
+}
+
+static enum vmm_action hlt_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+{
+    if (!(w[RS_EXIT_MR_RFLAGS] & VMM_RFLAGS_IF))
+        return vmm_stop(v, r, RS_EXIT_HLT, "halted with interrupts disabled", w[RS_EXIT_MR_RIP]);
+    if (!v->st->irq_pending) return VMM_WAIT;
+    reply_init(r, RS_REPLY_ADVANCE_RIP); // the interrupt goes in below; it wakes the guest
+    return VMM_REPLY;
+}
+
+/* An exception the kernel intercepts (qual: vector | error code << 32) goes back to the guest. */
+static enum vmm_action exception_exit(const uint64_t *w, struct vmm_reply *r)
+{
+    unsigned vector = w[RS_EXIT_MR_QUAL] & 0x1F;
+    uint64_t event = RS_EVENT_MAKE(vector, RS_EVENT_EXCEPTION);
+    bool has_error = vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21;
+    reply_init(r, 0);
+    reply_inject(r, has_error ? RS_EVENT_WITH_ERROR(event, w[RS_EXIT_MR_QUAL] >> 32) : event);
+    return VMM_REPLY;
+}
+
+static enum vmm_action other_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+{
+    uint64_t reason = w[RS_EXIT_MR_REASON];
+    if (reason == RS_EXIT_TRIPLE_FAULT) return vmm_stop(v, r, RS_EXIT_TRIPLE_FAULT, "triple fault", w[RS_EXIT_MR_RIP]);
+    if (reason == RS_EXIT_INVALID_STATE) return vmm_stop(v, r, RS_EXIT_INVALID_STATE, "state invalid", w[RS_EXIT_MR_RIP]);
+    if (vmm_once(&v->st->once, VMM_ONCE_REASON(w[RS_EXIT_MR_RAW_REASON])))
+        vmm_log(v, "exit %lu (raw 0x%lx) at rip 0x%lx is not emulated: #UD", reason, w[RS_EXIT_MR_RAW_REASON],
+                w[RS_EXIT_MR_RIP]);
+    reply_init(r, 0);
+    reply_inject(r, VMM_EVENT_UD);
+    return VMM_REPLY;
+}
+
+/* The timer interrupt rides on the reply when the guest can take it and nothing else is being
+ * injected; otherwise the guest comes back (interrupt window) as soon as it can. */
+static void deliver_timer(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+{
+    if (r->label || !v->st->irq_pending) return;
+    if ((w[RS_EXIT_MR_RFLAGS] & VMM_RFLAGS_IF) && !(r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_INJECT)) {
+        reply_inject(r, RS_EVENT_MAKE(VMM_TIMER_VECTOR, RS_EVENT_EXTINT));
+        v->st->irq_pending = 0;
+        v->st->irqs++;
+    } else {
+        r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_WANT_WINDOW;
+    }
+}
+
+static enum vmm_action dispatch(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+{
+    switch (w[RS_EXIT_MR_REASON]) {
+    case RS_EXIT_IO: return io_exit(v, w, r);
+    case RS_EXIT_GUEST_FAULT: return mmio_exit(v, w, r);
+    case RS_EXIT_CPUID: return cpuid_exit(v, w, r);
+    case RS_EXIT_MSR_READ: return msr_exit(v, w, r, false);
+    case RS_EXIT_MSR_WRITE: return msr_exit(v, w, r, true);
+    case RS_EXIT_HLT: return hlt_exit(v, w, r);
+    case RS_EXIT_VMCALL:
+        reply_init(r, RS_REPLY_ADVANCE_RIP);
+        reply_set_gpr(r, w, 0, ~0ull); // no hypercalls
+        return VMM_REPLY;
+    case RS_EXIT_INTR_WINDOW: reply_init(r, 0); return VMM_REPLY;
+    case RS_EXIT_EXCEPTION: return exception_exit(w, r);
+    default: return other_exit(v, w, r);
+    }
+}
+
+enum vmm_action vmm_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+{
+    if (v->st->stopped) { // a stopped guest's exit came back after a restart: keep it stopped
+        *r = (struct vmm_reply){.label = 1, .len = 1};
+        return VMM_REPLY;
+    }
+    if (dispatch(v, w, r) == VMM_WAIT) return VMM_WAIT;
+    deliver_timer(v, w, r);
+    return VMM_REPLY;
+}
+
+bool vmm_tick(struct vmm *v)
+{
+    v->st->now_ns += VMM_TICK_NS;
+    if (pit_advance(&v->st->pit, v->st->now_ns)) v->st->irq_pending = 1;
+    return v->st->irq_pending;
+}

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+// The VMM server, one per guest (manifest guest=, docs/virtualization.md): receives the guest's
+// exits and clients' requests on its endpoint, emulates (exit.c and the device models), commits
+// the device state, then replies. A restarted instance continues from the committed state: the
+// exit its predecessor died holding comes again from the kernel and is answered as if nothing
+// had happened. HLT is answered only when the timer is due: meanwhile the VMM waits on its
+// notification (init's ticks and pings), never on the endpoint, which would hand the exit back.
+#include "ipc.h"
+#include "process.h"
+#include "proto/vmm.h"
+#include "vmm.h"
+
+static struct vmm vmm; /* what an injected wild write destroys */
+static ipc_server_t server;
+static struct vmm_persist *persist;
+
+static int read_state(void *ctx, rs_vcpu_state_t *s)
+{
+    (void)ctx;
+    int err = ps_invoke(IPC_SLOT_VCPU, RS_VCPU_READ_STATE, NULL, 0, NULL, 0);
+    for (unsigned i = 0; !err && i < RS_VCPU_STATE_WORDS; i++) ((uint64_t *)s)[i] = rs_mr_get(i);
+    return err;
+}
+
+static int write_state(void *ctx, const rs_vcpu_state_t *s)
+{
+    (void)ctx;
+    return ps_invoke(IPC_SLOT_VCPU, RS_VCPU_WRITE_STATE, (const rs_word_t *)s, RS_VCPU_STATE_WORDS, NULL, 0);
+}
+
+static void host_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+
+static const struct vmm_ops ops = {read_state, write_state, host_cpuid, rt_rdtsc};
+
+/* Prints what the last commit produced, unless that was done already. */
+static void print_output(void)
+{
+    const struct vmm_out *o = vmm_unprinted(persist);
+    if (o->len) rs_debug_write(o->text, o->len);
+    vmm_mark_printed(persist);
+}
+
+static rs_msginfo_t put_reply(const struct vmm_reply *r)
+{
+    unsigned len = r->len <= RS_REPLY_MR_COUNT ? r->len : RS_REPLY_MR_COUNT;
+    for (unsigned i = 0; i < len; i++) rs_mr_set(i, r->w[i]);
+    return rs_msginfo(r->label, 0, 0, len);
+}
+
+/* init's ping and timer tick (badge bits). A tick is a transaction of its own; when it raises
+ * the timer and no exit is held, the guest is asked to come back as soon as it can take it.
+ * Returns whether the timer interrupt is pending. */
+static bool on_notify(rs_badge_t bits, bool holding_exit)
+{
+    if (bits & IPC_BADGE_PING) ipc_server_ping(&server);
+    if (!(bits & IPC_BADGE_TICK)) return vmm_committed(persist)->irq_pending;
+    vmm.st = vmm_begin(persist);
+    bool was = vmm.st->irq_pending, due = vmm_tick(&vmm), stopped = vmm.st->stopped;
+    vmm_commit(persist);
+    if (due && !was && !holding_exit && !stopped) {
+        const rs_word_t ask = 1;
+        ps_invoke(IPC_SLOT_VCPU, RS_VCPU_REQUEST_WINDOW, &ask, 1, NULL, 0);
+    }
+    return due;
+}
+
+/* A HLT holds its exit until the timer is due. */
+static void wait_for_timer(void)
+{
+    for (;;) {
+        rs_result_t r = rs_wait(IPC_SLOT_PING);
+        server.control->heartbeat++;
+        if (r.error != RS_OK || on_notify(r.badge, true)) return;
+    }
+}
+
+static rs_msginfo_t on_exit(rs_msginfo_t info)
+{
+    uint64_t w[RS_EXIT_MR_COUNT] = {0};
+    unsigned n = rs_msginfo_length(info);
+    for (unsigned i = 0; i < n && i < RS_EXIT_MR_COUNT; i++) w[i] = rs_mr_get(i);
+    uint64_t fp = vmm_fingerprint(w, RS_EXIT_MR_COUNT);
+    if (vmm_is_redelivery(persist, fp)) return put_reply(&vmm_committed(persist)->last);
+    struct vmm_reply r;
+    for (;;) {
+        vmm.st = vmm_begin(persist);
+        if (vmm_exit(&vmm, w, &r) == VMM_REPLY) break;
+        wait_for_timer();
+    }
+    vmm_record(vmm.st, fp, &r);
+    ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
+    vmm_commit(persist);
+    print_output();
+    ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
+    return put_reply(&r);
+}
+
+static int on_request(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    (void)ctx, (void)client;
+    const struct vmm_state *s = vmm_committed(persist);
+    if (req->label != VMM_STATS) return RS_ILLEGAL_OPERATION;
+    reply->w[1] = s->irqs;
+    reply->w[2] = s->seq;
+    reply->w[3] = s->stopped;
+    reply->w[4] = s->stop_reason;
+    reply->w[5] = server.control->instance;
+    reply->len = VMM_STATS_WORDS;
+    return RS_OK;
+}
+
+static _Noreturn void serve(void)
+{
+    ipc_msg_t req, reply;
+    rs_result_t r = rs_recv(server.ep);
+    for (;;) {
+        server.control->heartbeat++;
+        uint64_t label = rs_msginfo_label(r.info);
+        if (r.error != RS_OK) {
+            r = rs_recv(server.ep);
+        } else if (label == RS_NOTIFICATION_LABEL) {
+            on_notify(r.badge, false);
+            r = rs_recv(server.ep);
+        } else if (r.badge == IPC_BADGE_VCPU_EXIT) {
+            if (label != RS_FAULT_VCPU_EXIT) { // nothing else comes with this badge
+                r = rs_recv(server.ep);
+                continue;
+            }
+            r = rs_reply_recv(server.ep, on_exit(r.info));
+            vmm_mark_replied(persist); // the reply is out: the exit cannot come back now
+        } else {
+            ipc_msg_get(&req, r.info);
+            ipc_server_handle(&server, r.badge, &req, &reply);
+            r = rs_reply_recv(server.ep, ipc_msg_put(&reply));
+        }
+    }
+}
+
+int main(void *arg)
+{
+    ipc_control_t *ctl = arg;
+    persist = vmm_persist_open((void *)ctl->persistent_vaddr, ctl->persistent_size);
+    if (!persist || !ctl->guest_ram_size) {
+        rt_printf("vmm %s: needs a guest (manifest guest=) and %lu bytes of persistent region\n", ctl->name,
+                  sizeof(struct vmm_persist));
+        return 1;
+    }
+    vmm = (struct vmm){.name = ctl->name, .ram = (const uint8_t *)IPC_GUEST_RAM_VADDR,
+                       .ram_size = ctl->guest_ram_size, .ops = &ops};
+    server = (ipc_server_t){.ep = IPC_SLOT_SERVICE, .handler = on_request, .control = ctl,
+                            .scribble = &vmm, .scribble_size = sizeof(vmm)};
+    print_output(); // what the previous instance committed but did not print
+    const struct vmm_state *s = vmm_committed(persist);
+    rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts so far\n",
+              ctl->name, ctl->instance, ctl->guest_ram_size >> 20, s->seq, s->irqs);
+    serve();
+}

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+// The VMM's persistent state and its output. A transaction (one exit, or one tick) changes a
+// copy of the committed state; committing switches copies with one store. The record of the last
+// reply lets a restarted VMM answer an exit that comes back (its predecessor died after the commit
+// but before the reply) with the same reply instead of emulating it twice; output is printed
+// after its commit, so a crash before the commit prints nothing and the exit produces it again.
+#include "vmm.h"
+#include "fmt.h"
+
+#define BARRIER() __asm__ volatile("" ::: "memory")
+
+struct vmm_persist *vmm_persist_open(void *base, uint64_t size)
+{
+    struct vmm_persist *p = base;
+    if (!base || size < sizeof(*p)) return NULL;
+    if (p->magic != VMM_PERSIST_MAGIC) {
+        memset(p, 0, sizeof(*p));
+        BARRIER();
+        p->magic = VMM_PERSIST_MAGIC;
+    }
+    p->current &= 1; // the region is the VMM's own: a wild write must not take us out of bounds
+    return p;
+}
+
+const struct vmm_state *vmm_committed(const struct vmm_persist *p) { return &p->copy[p->current & 1]; }
+
+struct vmm_state *vmm_begin(struct vmm_persist *p)
+{
+    struct vmm_state *s = &p->copy[!(p->current & 1)];
+    *s = p->copy[p->current & 1];
+    s->out.len = 0;
+    return s;
+}
+
+void vmm_record(struct vmm_state *s, uint64_t fp, const struct vmm_reply *r)
+{
+    s->seq++;
+    s->last_fp = fp;
+    s->last = *r;
+}
+
+void vmm_commit(struct vmm_persist *p)
+{
+    unsigned spare = !(p->current & 1);
+    struct vmm_state *s = &p->copy[spare];
+    if (s->out.len) s->out_seq++;
+    BARRIER(); // the copy is complete before it becomes the committed one
+    p->current = spare;
+    BARRIER();
+}
+
+void vmm_mark_replied(struct vmm_persist *p) { p->replied_seq = vmm_committed(p)->seq; }
+
+bool vmm_is_redelivery(const struct vmm_persist *p, uint64_t fp)
+{
+    const struct vmm_state *s = vmm_committed(p);
+    return s->seq && s->seq != p->replied_seq && s->last_fp == fp;
+}
+
+const struct vmm_out *vmm_unprinted(const struct vmm_persist *p)
+{
+    static const struct vmm_out none;
+    const struct vmm_state *s = vmm_committed(p);
+    return s->out_seq != p->printed_seq && s->out.len <= VMM_OUT_MAX ? &s->out : &none;
+}
+
+void vmm_mark_printed(struct vmm_persist *p) { p->printed_seq = vmm_committed(p)->out_seq; }
+
+/* FNV-1a over the words: two different exits collide with probability 2^-64. */
+uint64_t vmm_fingerprint(const uint64_t *w, unsigned n)
+{
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned b = 0; b < 64; b += 8) h = (h ^ ((w[i] >> b) & 0xFF)) * 0x100000001B3ull;
+    return h;
+}
+
+bool vmm_once(struct vmm_once *o, uint64_t key)
+{
+    uint32_t n = o->n < VMM_ONCE_MAX ? o->n : VMM_ONCE_MAX;
+    for (uint32_t i = 0; i < n; i++)
+        if (o->key[i] == key) return false;
+    if (n == VMM_ONCE_MAX) return false;
+    o->key[n] = key;
+    o->n = n + 1;
+    return true;
+}
+
+/* Appends text to the transaction's output; what does not fit is cut (the line still ends). */
+static void out_append(struct vmm_out *o, const char *text, size_t len)
+{
+    if (o->len > VMM_OUT_MAX - 1) return;
+    size_t room = VMM_OUT_MAX - 1 - o->len; // one byte kept for the newline
+    if (len > room) len = room;
+    memcpy(o->text + o->len, text, len);
+    o->len += (uint32_t)len;
+}
+
+static void out_newline(struct vmm_out *o)
+{
+    if (o->len < VMM_OUT_MAX) o->text[o->len++] = '\n';
+}
+
+void vmm_guest_line(struct vmm *v, const char *text, size_t len)
+{
+    char buf[UART_LINE_MAX];
+    if (len > sizeof(buf)) len = sizeof(buf);
+    // the guest's bytes never reach the console raw: no escape sequences, no forged lines
+    for (size_t i = 0; i < len; i++) buf[i] = text[i] >= 0x20 && text[i] < 0x7F ? text[i] : '.';
+    out_append(&v->st->out, "[", 1);
+    out_append(&v->st->out, v->name, strlen(v->name));
+    out_append(&v->st->out, "] ", 2);
+    out_append(&v->st->out, buf, len);
+    out_newline(&v->st->out);
+}
+
+void vmm_guest_printf(struct vmm *v, const char *fmt, ...)
+{
+    char buf[UART_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n > 0) vmm_guest_line(v, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+void vmm_log(struct vmm *v, const char *fmt, ...)
+{
+    char buf[160];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    out_append(&v->st->out, "vmm ", 4);
+    out_append(&v->st->out, v->name, strlen(v->name));
+    out_append(&v->st->out, ": ", 2);
+    out_append(&v->st->out, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+    out_newline(&v->st->out);
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Runs tests/system/run.py, then checks the hello guests' tick lines in its serial log: for
+each VM named, the lines "[<vm>] tick N" must count 10, 20, 30 ... without a gap, a repeat or a
+new start, at least --min of them. That is what a VMM crash must not break: the guest's output
+is neither lost nor doubled, and the guest is not started again.
+
+usage: ticks.py --vm vm1 [--vm vm2] [--min 20] -- RUN.PY ARGUMENTS (with --log FILE)"""
+
+import argparse
+import re
+import subprocess
+import sys
+
+TICK_RE = re.compile(r"^\[(\S+)\] tick (\d+)$")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--vm", action="append", required=True)
+    p.add_argument("--min", type=int, default=20, help="tick lines each VM must print")
+    p.add_argument("--every", type=int, default=10, help="the guest's interrupts per tick line")
+    p.add_argument("run", nargs=argparse.REMAINDER)
+    a = p.parse_args()
+    run = a.run[1:] if a.run[:1] == ["--"] else a.run
+    log = run[run.index("--log") + 1]
+    status = subprocess.call([sys.executable] + run)
+    if status != 0:
+        return status
+    seen = {vm: [] for vm in a.vm}
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = TICK_RE.match(line.rstrip("\r\n"))
+            if m and m.group(1) in seen:
+                seen[m.group(1)].append(int(m.group(2)))
+    bad = []
+    for vm, ticks in seen.items():
+        want = [a.every * (i + 1) for i in range(len(ticks))]
+        if ticks != want:
+            first = next(i for i, (t, w) in enumerate(zip(ticks, want)) if t != w)
+            bad.append(f"{vm}: tick line {first + 1} says {ticks[first]}, expected {want[first]} "
+                       f"(around: {ticks[max(0, first - 2):first + 3]})")
+        elif len(ticks) < a.min:
+            bad.append(f"{vm}: {len(ticks)} tick lines, expected at least {a.min}")
+        else:
+            print(f"[ticks] {vm}: {len(ticks)} tick lines, {ticks[0]} to {ticks[-1]}, none lost or doubled")
+    for b in bad:
+        print(f"FAIL: {b}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

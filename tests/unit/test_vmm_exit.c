@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+// Host tests of the VMM's exit dispatch (servers/vmm/exit.c, mmio.c) over fake VCPU operations,
+// and of its persistent state (state.c): the replies each exit gets, the timer's injection and
+// interrupt windows, HLT, MMIO through the guest's instruction, stopping the guest; commits,
+// lost transactions, and an exit coming back after a crash answered with the same reply.
+#include <criterion/criterion.h>
+#include "vmm_fake.h"
+
+TestSuite(exit, .init = fake_setup);
+TestSuite(vmmstate);
+
+#define IF_ON 0x202ull
+
+static uint64_t w[RS_EXIT_MR_COUNT];
+static struct vmm_reply r;
+
+/* An exit of `reason` with qualification qual at rip 0x100000, IF set, rax..r15 = 0xA0 + index. */
+static void exit_of(uint64_t reason, uint64_t qual)
+{
+    memset(w, 0, sizeof(w));
+    w[RS_EXIT_MR_REASON] = reason;
+    w[RS_EXIT_MR_QUAL] = qual;
+    w[RS_EXIT_MR_RIP] = 0x100000;
+    w[RS_EXIT_MR_RFLAGS] = IF_ON;
+    w[RS_EXIT_MR_INSN_LEN] = 2;
+    for (unsigned i = RS_EXIT_MR_RAX; i <= RS_EXIT_MR_RDI; i++) w[i] = 0xA0 + i;
+    for (unsigned i = RS_EXIT_MR_RBP; i <= RS_EXIT_MR_R15; i++) w[i] = 0xA0 + i;
+}
+
+static enum vmm_action run(void) { return vmm_exit(&fake_vmm, w, &r); }
+static uint64_t flags(void) { return r.w[RS_REPLY_MR_FLAGS]; }
+
+static void out_byte(uint16_t port, uint8_t v)
+{
+    exit_of(RS_EXIT_IO, port | 1u << 16);
+    w[RS_EXIT_MR_RAX] = v;
+    cr_assert_eq(run(), VMM_REPLY);
+}
+
+Test(exit, out_to_the_uart_advances_and_prints_lines)
+{
+    out_byte(0x3F8, 'o');
+    cr_assert(r.label == 0 && r.len == 1 && flags() == RS_REPLY_ADVANCE_RIP);
+    out_byte(0x3F8, 'k');
+    out_byte(0x3F8, '\n');
+    cr_assert_str_eq(fake_out(), "[vm1] ok\n");
+}
+
+Test(exit, in_merges_into_rax_by_size)
+{
+    exit_of(RS_EXIT_IO, 0x3FD | 1u << 16 | 1u << 24); // inb LSR
+    w[RS_EXIT_MR_RAX] = 0x1122334455667788ull;
+    run();
+    cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP | RS_REPLY_SET_GPRS);
+    cr_assert_eq(r.w[RS_REPLY_MR_RAX], 0x1122334455667760ull);
+    cr_assert_eq(r.w[RS_REPLY_MR_RBX], w[RS_EXIT_MR_RBX], "the other registers keep the exit's values");
+    exit_of(RS_EXIT_IO, 0x1234 | 2u << 16 | 1u << 24); // inw from nothing
+    w[RS_EXIT_MR_RAX] = 0x1122334455667788ull;
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_RAX], 0x112233445566FFFFull);
+    exit_of(RS_EXIT_IO, 0x1234 | 4u << 16 | 1u << 24); // inl: a 32-bit write clears the top
+    w[RS_EXIT_MR_RAX] = 0x1122334455667788ull;
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_RAX], 0xFFFFFFFFull);
+}
+
+Test(exit, string_io_is_skipped_and_logged_once)
+{
+    exit_of(RS_EXIT_IO, 0x3F8 | 1u << 16 | 1u << 25 | 1u << 26);
+    run();
+    cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP);
+    cr_assert(strstr(fake_out(), "vmm vm1: string port I/O"));
+    fake_st.out.len = 0;
+    run();
+    cr_assert_str_eq(fake_out(), "");
+}
+
+/* Programs the PIT at 100 Hz through I/O exits, then lets init's tick pass. */
+static void timer_due(void)
+{
+    out_byte(0x43, 0x34);
+    out_byte(0x40, 11932 & 0xFF);
+    out_byte(0x40, 11932 >> 8);
+    cr_assert(!vmm_tick(&fake_vmm) || fake_st.irq_pending);
+    vmm_tick(&fake_vmm);
+    cr_assert(fake_st.irq_pending);
+}
+
+Test(exit, the_timer_rides_on_a_reply_when_interrupts_are_on)
+{
+    timer_due();
+    exit_of(RS_EXIT_CPUID, 0);
+    run();
+    cr_assert(flags() & RS_REPLY_INJECT);
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], RS_EVENT_MAKE(0x20, RS_EVENT_EXTINT));
+    cr_assert(!fake_st.irq_pending);
+    cr_assert_eq(fake_st.irqs, 1);
+}
+
+Test(exit, with_interrupts_off_the_guest_is_asked_back_through_a_window)
+{
+    timer_due();
+    exit_of(RS_EXIT_IO, 0x20 | 1u << 16);
+    w[RS_EXIT_MR_RFLAGS] = 0x2;
+    run();
+    cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP | RS_REPLY_WANT_WINDOW);
+    cr_assert(fake_st.irq_pending);
+    exit_of(RS_EXIT_INTR_WINDOW, 0);
+    run();
+    cr_assert_eq(flags(), RS_REPLY_INJECT, "no RIP change at a window exit");
+    cr_assert_eq(fake_st.irqs, 1);
+}
+
+Test(exit, an_exception_being_injected_defers_the_timer)
+{
+    timer_due();
+    exit_of(RS_EXIT_MSR_WRITE, MSR_EFER);
+    w[RS_EXIT_MR_RDX] = 1; // a reserved bit: #GP
+    w[RS_EXIT_MR_RAX] = 0;
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP);
+    cr_assert(flags() & RS_REPLY_WANT_WINDOW);
+    cr_assert(!(flags() & RS_REPLY_ADVANCE_RIP), "a faulting WRMSR is not skipped");
+    cr_assert(fake_st.irq_pending);
+}
+
+Test(exit, hlt_waits_for_the_timer)
+{
+    exit_of(RS_EXIT_HLT, 0);
+    cr_assert_eq(run(), VMM_WAIT, "nothing due");
+    timer_due();
+    exit_of(RS_EXIT_HLT, 0);
+    cr_assert_eq(run(), VMM_REPLY);
+    cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP | RS_REPLY_INJECT);
+}
+
+Test(exit, hlt_with_interrupts_off_stops_the_guest)
+{
+    exit_of(RS_EXIT_HLT, 0);
+    w[RS_EXIT_MR_RFLAGS] = 0x2;
+    run();
+    cr_assert_eq(r.label, 1);
+    cr_assert(fake_st.stopped);
+    cr_assert(strstr(fake_out(), "vmm vm1: guest halted with interrupts disabled at rip 0x100000: stopped"));
+}
+
+Test(exit, a_triple_fault_stops_the_guest_for_good)
+{
+    exit_of(RS_EXIT_TRIPLE_FAULT, 0);
+    run();
+    cr_assert_eq(r.label, 1);
+    cr_assert_str_eq(fake_out(), "vmm vm1: guest triple fault at rip 0x100000: stopped\n");
+    cr_assert_eq(fake_st.stop_reason, RS_EXIT_TRIPLE_FAULT);
+    exit_of(RS_EXIT_IO, 0x80 | 1u << 16);
+    run();
+    cr_assert_eq(r.label, 1, "whatever comes later");
+}
+
+Test(exit, cpuid_answers_in_all_four_registers)
+{
+    exit_of(RS_EXIT_CPUID, 0);
+    w[RS_EXIT_MR_RAX] = 0x40000000;
+    run();
+    cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP | RS_REPLY_SET_GPRS);
+    cr_assert_eq(r.w[RS_REPLY_MR_RAX], 0x40000000);
+    cr_assert_eq(r.w[RS_REPLY_MR_RBX], 0x75736552); // "Resu"
+    cr_assert_eq(r.w[RS_REPLY_MR_RCX], 0x566F6772); // "rgoV"
+    cr_assert_eq(r.w[RS_REPLY_MR_RDX], 0x20204D4D); // "MM  "
+}
+
+Test(exit, msrs)
+{
+    exit_of(RS_EXIT_MSR_READ, MSR_APIC_BASE);
+    run();
+    cr_assert(r.w[RS_REPLY_MR_RAX] == 0xFEE00900 && r.w[RS_REPLY_MR_RDX] == 0);
+    exit_of(RS_EXIT_MSR_READ, MSR_TSC);
+    run();
+    cr_assert(r.w[RS_REPLY_MR_RAX] == (uint32_t)FAKE_TSC && r.w[RS_REPLY_MR_RDX] == FAKE_TSC >> 32);
+    exit_of(RS_EXIT_MSR_WRITE, MSR_EFER);
+    w[RS_EXIT_MR_RAX] = 0x100, w[RS_EXIT_MR_RDX] = 0;
+    run();
+    cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP);
+    cr_assert(fake_writes == 1 && fake_state.efer == 0x100, "EFER went into the vCPU state");
+    fake_write_error = RS_INVALID_ARGUMENT;
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP, "a state the kernel refuses is the guest's #GP");
+}
+
+Test(exit, vmcall_exceptions_and_other_intercepts)
+{
+    exit_of(RS_EXIT_VMCALL, 0);
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_RAX], ~0ull);
+    exit_of(RS_EXIT_EXCEPTION, 17 | 0ull << 32); // #AC goes back with its error code
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(17, RS_EVENT_EXCEPTION), 0));
+    exit_of(RS_EXIT_EXCEPTION, 1); // #DB has none
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], RS_EVENT_MAKE(1, RS_EVENT_EXCEPTION));
+    exit_of(RS_EXIT_OTHER, 0);
+    w[RS_EXIT_MR_RAW_REASON] = 0x8D; // XSETBV
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_UD);
+    cr_assert(strstr(fake_out(), "is not emulated: #UD"));
+}
+
+/* ---- MMIO: the instruction at RIP is in the fake RAM; 32-bit flat, no paging ---- */
+
+static void mmio_exit_at(uint64_t gpa, uint64_t qual, const uint8_t *code, size_t n)
+{
+    memcpy(fake_ram + 0x100000, code, n);
+    exit_of(RS_EXIT_GUEST_FAULT, qual);
+    w[RS_EXIT_MR_GPA] = gpa;
+    w[RS_EXIT_MR_INSN_LEN] = 0;
+    run();
+}
+
+Test(exit, the_info_device)
+{
+    static const uint8_t load[] = {0x8B, 0x02}, load16[] = {0x66, 0x8B, 0x0A}, store[] = {0x89, 0x02};
+    mmio_exit_at(INFO_GPA, 1, load, sizeof(load));
+    cr_assert_eq(flags(), RS_REPLY_SET_RIP | RS_REPLY_SET_GPRS);
+    cr_assert_eq(r.w[RS_REPLY_MR_RIP], 0x100002);
+    cr_assert_eq(r.w[RS_REPLY_MR_RAX], INFO_MAGIC);
+    cr_assert(r.len > RS_REPLY_MR_RIP);
+    fake_st.irqs = 0x123456;
+    mmio_exit_at(INFO_GPA + 4, 1, load16, sizeof(load16));
+    cr_assert_eq(r.w[RS_REPLY_MR_RCX], (w[RS_EXIT_MR_RCX] & ~0xFFFFull) | 0x3456);
+    cr_assert_eq(r.w[RS_REPLY_MR_RIP], 0x100003);
+    mmio_exit_at(INFO_GPA + 8, 2, store, sizeof(store));
+    w[RS_EXIT_MR_RAX] = 0xBEEF;
+    fake_st.out.len = 0;
+    run();
+    cr_assert_str_eq(fake_out(), "[vm1] mmio: 0xbeef\n");
+    cr_assert_eq(flags(), RS_REPLY_SET_RIP);
+}
+
+Test(exit, elsewhere_reads_are_all_ones_writes_dropped_and_each_page_logged_once)
+{
+    static const uint8_t loadb[] = {0x8A, 0x22}, store[] = {0x89, 0x02};
+    mmio_exit_at(0xFEE00030, 1, loadb, sizeof(loadb)); // mov (%edx), %ah
+    cr_assert_eq(r.w[RS_REPLY_MR_RAX], (w[RS_EXIT_MR_RAX] & ~0xFF00ull) | 0xFF00);
+    cr_assert(strstr(fake_out(), "vmm vm1: read at unmapped gpa 0xfee00030 (rip 0x100000)"));
+    fake_st.out.len = 0;
+    mmio_exit_at(0xFEE00040, 2, store, sizeof(store));
+    cr_assert_str_eq(fake_out(), "", "the same page: not again");
+    cr_assert_eq(flags(), RS_REPLY_SET_RIP);
+    for (unsigned i = 0; i < VMM_ONCE_MAX + 5; i++) mmio_exit_at(0x80000000 + i * 4096ull, 2, store, sizeof(store));
+    cr_assert_eq(fake_st.once.n, VMM_ONCE_MAX, "the log of pages is bounded");
+}
+
+Test(exit, what_cannot_be_emulated)
+{
+    static const uint8_t add[] = {0x01, 0x02};
+    mmio_exit_at(0xFEE00000, 2, add, sizeof(add));
+    cr_assert_eq(flags(), RS_REPLY_INJECT);
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP);
+    cr_assert(strstr(fake_out(), "cannot emulate the instruction at rip 0x100000"));
+    fake_state.cs.attrib = 0xA9B; // 64-bit code: the same bytes as a REX prefix and more
+    fake_state.efer = 0x500;
+    static const uint8_t rex_only[] = {0x48};
+    mmio_exit_at(0xFEE00000, 2, rex_only, sizeof(rex_only));
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP);
+    mmio_exit_at(0xFEE00000, 4, add, sizeof(add)); // executing there
+    cr_assert_eq(r.label, 1);
+}
+
+/* ---- the persistent state ---- */
+
+static union {
+    struct vmm_persist p;
+    uint8_t bytes[8192];
+} region;
+
+Test(vmmstate, open_begin_commit)
+{
+    memset(&region, 0xEE, sizeof(region));
+    cr_assert_null(vmm_persist_open(&region, sizeof(struct vmm_persist) - 1));
+    struct vmm_persist *p = vmm_persist_open(&region, sizeof(region));
+    cr_assert_not_null(p);
+    cr_assert_eq(vmm_committed(p)->seq, 0, "initialised on first use");
+    struct vmm_state *s = vmm_begin(p);
+    s->irqs = 5;
+    cr_assert_eq(vmm_committed(p)->irqs, 0, "not before the commit");
+    vmm_commit(p);
+    cr_assert_eq(vmm_committed(p)->irqs, 5);
+    s = vmm_begin(p);
+    s->irqs = 6; // and the VMM dies: the transaction is lost
+    p = vmm_persist_open(&region, sizeof(region));
+    cr_assert_eq(vmm_committed(p)->irqs, 5);
+    p->current = 0xFFFF; // a wild write cannot take the index out of the two copies
+    p = vmm_persist_open(&region, sizeof(region));
+    cr_assert_leq(p->current, 1);
+}
+
+Test(vmmstate, an_exit_that_comes_back_gets_the_same_reply)
+{
+    memset(&region, 0, sizeof(region));
+    struct vmm_persist *p = vmm_persist_open(&region, sizeof(region));
+    uint64_t a[RS_EXIT_MR_COUNT] = {RS_EXIT_IO, 0x3F8}, b[RS_EXIT_MR_COUNT] = {RS_EXIT_IO, 0x3F9};
+    uint64_t fa = vmm_fingerprint(a, RS_EXIT_MR_COUNT), fb = vmm_fingerprint(b, RS_EXIT_MR_COUNT);
+    cr_assert_neq(fa, fb);
+    cr_assert(!vmm_is_redelivery(p, fa), "nothing recorded yet");
+    struct vmm_reply rep = {.len = 1, .w = {RS_REPLY_ADVANCE_RIP}};
+    vmm_record(vmm_begin(p), fa, &rep);
+    vmm_commit(p);
+    // the VMM dies before its reply went out: the kernel delivers `a` again
+    p = vmm_persist_open(&region, sizeof(region));
+    cr_assert(vmm_is_redelivery(p, fa));
+    cr_assert(!vmm_is_redelivery(p, fb), "another exit is new");
+    cr_assert_eq(vmm_committed(p)->last.w[0], RS_REPLY_ADVANCE_RIP);
+    vmm_mark_replied(p);
+    cr_assert(!vmm_is_redelivery(p, fa), "once the reply is out, the same exit again is a new one");
+    cr_assert_eq(vmm_committed(p)->seq, 1);
+}
+
+Test(vmmstate, output_is_printed_once_after_its_commit)
+{
+    memset(&region, 0, sizeof(region));
+    struct vmm_persist *p = vmm_persist_open(&region, sizeof(region));
+    struct vmm v = {.name = "vm7"};
+    v.st = vmm_begin(p);
+    vmm_guest_line(&v, "hi", 2);
+    cr_assert_eq(vmm_unprinted(p)->len, 0, "nothing before the commit");
+    vmm_commit(p);
+    cr_assert_eq(vmm_unprinted(p)->len, 9);
+    cr_assert_eq(memcmp(vmm_unprinted(p)->text, "[vm7] hi\n", 9), 0);
+    p = vmm_persist_open(&region, sizeof(region)); // died before printing: the next one prints
+    cr_assert_eq(vmm_unprinted(p)->len, 9);
+    vmm_mark_printed(p);
+    cr_assert_eq(vmm_unprinted(p)->len, 0);
+    v.st = vmm_begin(p);
+    vmm_commit(p);
+    cr_assert_eq(vmm_unprinted(p)->len, 0, "a commit without output prints nothing");
+}
+
+Test(vmmstate, once)
+{
+    struct vmm_once o = {0};
+    cr_assert(vmm_once(&o, 7));
+    cr_assert(!vmm_once(&o, 7));
+    for (uint64_t k = 100; k < 100 + VMM_ONCE_MAX; k++) vmm_once(&o, k);
+    cr_assert(!vmm_once(&o, 5), "full");
+    o.n = 0xFFFFFFFF; // garbage count: still bounded
+    cr_assert(!vmm_once(&o, 6));
+}
