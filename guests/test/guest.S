@@ -12,7 +12,7 @@
     .section .rodata.test_guest, "a"
     .code32
     .global test_guest_start, test_guest_end, test_guest_gdt
-    .global guest_io, guest_cpuid, guest_vmmcall, guest_hlt, guest_mmio, guest_triple
+    .global guest_io, guest_cpuid, guest_vmmcall, guest_vmcall, guest_hlt, guest_mmio, guest_triple
     .global guest_data, guest_loop, guest_inject, guest_handler, guest_fpu, guest_spin
 test_guest_start:
 
@@ -38,7 +38,14 @@ guest_cpuid:
 guest_vmmcall:
     movl $0x1234, %eax
     movl $0x5678, %ebx
-    vmmcall
+    vmmcall             /* AMD; the same length as VMCALL below, so offsets match */
+    outb %al, $0xE9
+    hlt
+
+guest_vmcall:
+    movl $0x1234, %eax
+    movl $0x5678, %ebx
+    vmcall              /* Intel */
     outb %al, $0xE9
     hlt
 

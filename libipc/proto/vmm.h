@@ -6,7 +6,9 @@
 enum vmm_op {
     VMM_STATS = 1, /* -> w[1] timer interrupts delivered, w[2] exits answered, w[3] 1 if the guest
                       was stopped (w[4]: the exit reason that stopped it), w[5] the VMM's instance
-                      (1 for the first; a restarted VMM continues the counts of w[1] and w[2]) */
+                      (1 for the first; a restarted VMM continues the counts of w[1] and w[2]),
+                      w[6] exits a restarted VMM answered from its record because its
+                      predecessor died after committing them but before replying */
 };
 
-#define VMM_STATS_WORDS 6
+#define VMM_STATS_WORDS 7

@@ -5,11 +5,11 @@
 #include "init.h"
 #include <resurgo/vcpu.h>
 
-#define VM_LOAD_GPA   0x100000ul             /* guests/README.md: image and entry point */
-#define VM_START_MAGIC 0x52534730ul          /* "RSG0" in EAX at the start */
-#define VM_FRAME      (2ul << 20)            /* guest RAM is made of 2 MiB frames */
+#define VM_LOAD_GPA 0x100000ul      /* guests/README.md: image and entry point */
+#define VM_START_MAGIC 0x52534730ul /* "RSG0" in EAX at the start */
+#define VM_FRAME (2ul << 20)        /* guest RAM is made of 2 MiB frames */
 #define VM_MAX_FRAMES (MANIFEST_MAX_RAM_MIB / 2)
-#define VM_WINDOW     0x0000410000000000ul   /* where init maps a RAM frame to load the image */
+#define VM_WINDOW 0x0000410000000000ul /* where init maps a RAM frame to load the image */
 
 struct vm {
     rs_cptr_t guest_space, vcpu, tcb, exit_cap, tick_signal;
@@ -29,7 +29,8 @@ static int make_guest_space(struct vm *vm)
     if ((err = ps_new_object(env, RS_OBJ_GUEST_SPACE, 0, &vm->guest_space)) ||
         (err = ps_new_object(env, RS_OBJ_PDPT, 0, &pdpt)) ||
         (err = ps_new_object(env, RS_OBJ_PAGE_DIRECTORY, 0, &pd)) ||
-        (err = ps_page_table_map(pdpt, vm->guest_space, 0)) || (err = ps_page_table_map(pd, vm->guest_space, 0)))
+        (err = ps_page_table_map(pdpt, vm->guest_space, 0)) ||
+        (err = ps_page_table_map(pd, vm->guest_space, 0)))
         return err;
     for (unsigned i = 0; i < vm->frames; i++) {
         const rs_word_t args[] = {i * VM_FRAME, RS_RIGHT_READ | RS_RIGHT_WRITE | RS_RIGHT_EXEC};
@@ -50,7 +51,9 @@ static int load_image(struct vm *vm, const rs_boot_module_t *image)
         // the frame cap is mapped in the guest space: map a copy, and delete it afterwards
         rs_cptr_t copy = ps_slot_alloc(init.root.env.slots);
         int err = ps_cnode_copy(RS_INIT_CNODE, copy, 64, RS_INIT_CNODE, frame, 64);
-        if (!err) err = ps_map_frame(&init.root.env, RS_INIT_VSPACE, copy, VM_WINDOW, RS_RIGHT_READ | RS_RIGHT_WRITE, RS_ATTR_DEFAULT);
+        if (!err)
+            err = ps_map_frame(&init.root.env, RS_INIT_VSPACE, copy, VM_WINDOW,
+                               RS_RIGHT_READ | RS_RIGHT_WRITE, RS_ATTR_DEFAULT);
         if (!err) memcpy((uint8_t *)VM_WINDOW + off, (const uint8_t *)image->vaddr + done, n);
         ps_cnode_delete(RS_INIT_CNODE, copy, 64); // unmaps it
         ps_slot_free(init.root.env.slots, copy);
@@ -63,14 +66,26 @@ static int load_image(struct vm *vm, const rs_boot_module_t *image)
 /* The start state of guests/README.md: 32-bit protected mode, flat segments, no paging, IF = 0. */
 static int write_start_state(const struct vm *vm, uint64_t ram_size)
 {
-    const struct rs_segment code = {0x08, 0, 0xFFFFFFFF, 0xC9B}, data = {0x10, 0, 0xFFFFFFFF, 0xC93};
+    const struct rs_segment code = {0x08, 0, 0xFFFFFFFF, 0xC9B},
+                            data = {0x10, 0, 0xFFFFFFFF, 0xC93};
     rs_vcpu_state_t st = {
-        .rax = VM_START_MAGIC, .rbx = ram_size, .rsp = VM_LOAD_GPA, .rip = VM_LOAD_GPA,
-        .rflags = 0x2, .cr0 = 0x11, // PE, ET
-        .cs = code, .ds = data, .es = data, .fs = data, .gs = data, .ss = data,
-        .tr = {0, 0, 0xFFFF, 0x8B}, .ldtr = {0, 0, 0xFFFF, 0x82},
+        .rax = VM_START_MAGIC,
+        .rbx = ram_size,
+        .rsp = VM_LOAD_GPA,
+        .rip = VM_LOAD_GPA,
+        .rflags = 0x2,
+        .cr0 = 0x11, // PE, ET
+        .cs = code,
+        .ds = data,
+        .es = data,
+        .fs = data,
+        .gs = data,
+        .ss = data,
+        .tr = {0, 0, 0xFFFF, 0x8B},
+        .ldtr = {0, 0, 0xFFFF, 0x82},
     };
-    return ps_invoke(vm->vcpu, RS_VCPU_WRITE_STATE, (const rs_word_t *)&st, RS_VCPU_STATE_WORDS, NULL, 0);
+    return ps_invoke(vm->vcpu, RS_VCPU_WRITE_STATE, (const rs_word_t *)&st, RS_VCPU_STATE_WORDS,
+                     NULL, 0);
 }
 
 /* VCPU, its thread (just below the VMM, which must preempt a spinning guest), bound to the
@@ -82,11 +97,12 @@ static int make_vcpu(struct server *s, struct vm *vm)
     rt_snprintf(name, sizeof(name), "%s-vcpu", s->m->name);
     vm->exit_cap = ps_slot_alloc(env->slots);
     int err;
-    if ((err = ps_new_object(env, RS_OBJ_VCPU, 0, &vm->vcpu)) || (err = ps_new_object(env, RS_OBJ_TCB, 0, &vm->tcb)) ||
+    if ((err = ps_new_object(env, RS_OBJ_VCPU, 0, &vm->vcpu)) ||
+        (err = ps_new_object(env, RS_OBJ_TCB, 0, &vm->tcb)) ||
         (err = ps_tcb_set_priority(vm->tcb, RS_INIT_TCB, s->m->prio ? s->m->prio - 1 : 0)) ||
         (err = ps_tcb_set_name(vm->tcb, name)) ||
-        (err = ps_cnode_mint(RS_INIT_CNODE, vm->exit_cap, 64, RS_INIT_CNODE, s->ep, 64, RS_RIGHT_WRITE,
-                             IPC_BADGE_VCPU_EXIT)))
+        (err = ps_cnode_mint(RS_INIT_CNODE, vm->exit_cap, 64, RS_INIT_CNODE, s->ep, 64,
+                             RS_RIGHT_WRITE, IPC_BADGE_VCPU_EXIT)))
         return err;
     const rs_cptr_t caps[] = {vm->tcb, vm->guest_space, vm->exit_cap};
     return ps_invoke(vm->vcpu, RS_VCPU_BIND, NULL, 0, caps, 3);
@@ -98,7 +114,8 @@ int vm_setup(struct server *s, unsigned index)
     const rs_boot_module_t *image = init_find_module(s->m->guest);
     uint64_t ram = (uint64_t)s->m->ram_mib << 20;
     if (!image || image->size > ram - VM_LOAD_GPA) {
-        init_log("%s: guest image '%s' %s\n", s->m->name, s->m->guest, image ? "larger than its RAM" : "not found");
+        init_log("%s: guest image '%s' %s\n", s->m->name, s->m->guest,
+                 image ? "larger than its RAM" : "not found");
         return image ? RS_RANGE_ERROR : RS_NOT_FOUND;
     }
     vm->frames = s->m->ram_mib / 2;
@@ -106,15 +123,18 @@ int vm_setup(struct server *s, unsigned index)
     int err;
     if ((err = make_guest_space(vm)) || (err = load_image(vm, image)) || (err = make_vcpu(s, vm)) ||
         (err = write_start_state(vm, ram)) ||
-        (err = ps_cnode_mint(RS_INIT_CNODE, vm->tick_signal, 64, RS_INIT_CNODE, s->ping, 64, RS_RIGHT_WRITE,
-                             IPC_BADGE_TICK)))
+        (err = ps_cnode_mint(RS_INIT_CNODE, vm->tick_signal, 64, RS_INIT_CNODE, s->ping, 64,
+                             RS_RIGHT_WRITE, IPC_BADGE_TICK)))
         return err;
     s->control->guest_ram_size = ram;
     s->vm = vm;
     return RS_OK;
 }
 
-unsigned vm_extra_slots(const struct server *s) { return s->vm ? s->vm->frames : 0; }
+unsigned vm_extra_slots(const struct server *s)
+{
+    return s->vm ? s->vm->frames : 0;
+}
 
 int vm_give(struct server *s)
 {

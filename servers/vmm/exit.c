@@ -10,11 +10,12 @@
 // an invalid state, or HLT with interrupts off stops the guest for good.
 #include "vmm.h"
 
-#define QUAL_IN     (1ull << 24)
+#define QUAL_IN (1ull << 24)
 #define QUAL_STRING (1ull << 25)
-#define PIC_MASTER  0x20
-#define PIT_FIRST   0x40
-#define PIT_LAST    0x43
+#define EFER_LME (1ull << 8)
+#define CR4_PAE (1ull << 5)
+#define PIT_FIRST 0x40
+#define PIT_LAST 0x43
 
 /* x86 register number -> exit word and reply word. */
 static const uint8_t exit_word[16] = {
@@ -22,11 +23,15 @@ static const uint8_t exit_word[16] = {
     RS_EXIT_MR_RSI, RS_EXIT_MR_RDI, RS_EXIT_MR_R8,  RS_EXIT_MR_R9,  RS_EXIT_MR_R10, RS_EXIT_MR_R11,
     RS_EXIT_MR_R12, RS_EXIT_MR_R13, RS_EXIT_MR_R14, RS_EXIT_MR_R15};
 static const uint8_t reply_word[16] = {
-    RS_REPLY_MR_RAX, RS_REPLY_MR_RCX, RS_REPLY_MR_RDX, RS_REPLY_MR_RBX, RS_REPLY_MR_RSP, RS_REPLY_MR_RBP,
-    RS_REPLY_MR_RSI, RS_REPLY_MR_RDI, RS_REPLY_MR_R8,  RS_REPLY_MR_R9,  RS_REPLY_MR_R10, RS_REPLY_MR_R11,
+    RS_REPLY_MR_RAX, RS_REPLY_MR_RCX, RS_REPLY_MR_RDX, RS_REPLY_MR_RBX,
+    RS_REPLY_MR_RSP, RS_REPLY_MR_RBP, RS_REPLY_MR_RSI, RS_REPLY_MR_RDI,
+    RS_REPLY_MR_R8,  RS_REPLY_MR_R9,  RS_REPLY_MR_R10, RS_REPLY_MR_R11,
     RS_REPLY_MR_R12, RS_REPLY_MR_R13, RS_REPLY_MR_R14, RS_REPLY_MR_R15};
 
-uint64_t exit_gpr(const uint64_t *w, unsigned reg) { return w[exit_word[reg & 15]]; }
+uint64_t exit_gpr(const uint64_t *w, unsigned reg)
+{
+    return w[exit_word[reg & 15]];
+}
 
 void reply_init(struct vmm_reply *r, uint64_t flags)
 {
@@ -41,8 +46,10 @@ static void reply_need(struct vmm_reply *r, unsigned word)
 
 void reply_set_gpr(struct vmm_reply *r, const uint64_t *w, unsigned reg, uint64_t value)
 {
-    if (!(r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_SET_GPRS)) { // every word the reply may carry: the exit's
-        for (unsigned i = 0; i < 16; i++) r->w[reply_word[i]] = w[exit_word[i]];
+    if (!(r->w[RS_REPLY_MR_FLAGS] &
+          RS_REPLY_SET_GPRS)) { // every word the reply may carry: the exit's
+        for (unsigned i = 0; i < 16; i++)
+            r->w[reply_word[i]] = w[exit_word[i]];
         r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_SET_GPRS;
     }
     r->w[reply_word[reg & 15]] = value;
@@ -63,7 +70,8 @@ void reply_set_rip(struct vmm_reply *r, uint64_t rip)
     reply_need(r, RS_REPLY_MR_RIP);
 }
 
-enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, const char *why, uint64_t rip)
+enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, const char *why,
+                         uint64_t rip)
 {
     vmm_log(v, "guest %s at rip 0x%lx: stopped", why, rip);
     v->st->stopped = VMM_STOPPED;
@@ -82,17 +90,23 @@ static enum vmm_action io_exit(struct vmm *v, const uint64_t *w, struct vmm_repl
     if (size != 1 && size != 2 && size != 4) size = 1;
     if (qual & QUAL_STRING) {
         if (vmm_once(&v->st->once, VMM_ONCE_STRING))
-            vmm_log(v, "string port I/O at rip 0x%lx (port 0x%x) is not emulated: skipped", w[RS_EXIT_MR_RIP], port);
+            vmm_log(v, "string port I/O at rip 0x%lx (port 0x%x) is not emulated: skipped",
+                    w[RS_EXIT_MR_RIP], port);
         return VMM_REPLY;
     }
-    bool uart = port >= UART_BASE && port < UART_BASE + 8, pit = port >= PIT_FIRST && port <= PIT_LAST;
+    bool uart = port >= UART_BASE && port < UART_BASE + 8,
+         pit = port >= PIT_FIRST && port <= PIT_LAST;
     if (!(qual & QUAL_IN)) {
         uint64_t value = w[RS_EXIT_MR_RAX];
-        if (uart) uart_write(v, port, (uint8_t)value);
-        else if (pit) pit_write(&v->st->pit, port, (uint8_t)value, v->st->now_ns);
+        if (uart)
+            uart_write(v, port, (uint8_t)value);
+        else if (pit)
+            pit_write(&v->st->pit, port, (uint8_t)value, v->st->now_ns);
         return VMM_REPLY; // port 0x20 (EOI) and the rest: accepted and ignored
     }
-    uint64_t value = uart ? uart_read(v, port) : pit ? pit_read(&v->st->pit, port, v->st->now_ns) : ~0ull;
+    uint64_t value = uart  ? uart_read(v, port)
+                     : pit ? pit_read(&v->st->pit, port, v->st->now_ns)
+                           : ~0ull;
     uint64_t mask = size == 4 ? 0xFFFFFFFFull : (1ull << (8 * size)) - 1, rax = w[RS_EXIT_MR_RAX];
     // IN to AL/AX keeps the rest of RAX; IN to EAX clears the upper half, as any 32-bit write
     reply_set_gpr(r, w, 0, size == 4 ? (value & mask) : (rax & ~mask) | (value & mask));
@@ -111,11 +125,15 @@ static enum vmm_action cpuid_exit(struct vmm *v, const uint64_t *w, struct vmm_r
     return VMM_REPLY;
 }
 
-/* EFER goes into the vCPU state; a WriteState the kernel refuses becomes the guest's #GP. */
+/* EFER goes into the vCPU state; a WriteState the kernel refuses becomes the guest's #GP. So
+ * does LME while CR4.PAE is clear, which hardware would allow until CR0.PG is set: QEMU's SVM
+ * (TCG, 7.2) then botches the next #VMEXIT and the whole machine hangs (guests/hostile found
+ * it). Guests set PAE first anyway, as the architecture's own sequence does. */
 static bool set_efer(struct vmm *v, uint64_t efer)
 {
     rs_vcpu_state_t s;
     if (v->ops->read_state(v->ops_ctx, &s)) return false;
+    if ((efer & EFER_LME) && !(s.cr4 & CR4_PAE)) return false;
     s.efer = efer;
     return v->ops->write_state(v->ops_ctx, &s) == 0;
 }
@@ -163,11 +181,13 @@ static enum vmm_action exception_exit(const uint64_t *w, struct vmm_reply *r)
 static enum vmm_action other_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     uint64_t reason = w[RS_EXIT_MR_REASON];
-    if (reason == RS_EXIT_TRIPLE_FAULT) return vmm_stop(v, r, RS_EXIT_TRIPLE_FAULT, "triple fault", w[RS_EXIT_MR_RIP]);
-    if (reason == RS_EXIT_INVALID_STATE) return vmm_stop(v, r, RS_EXIT_INVALID_STATE, "state invalid", w[RS_EXIT_MR_RIP]);
+    if (reason == RS_EXIT_TRIPLE_FAULT)
+        return vmm_stop(v, r, RS_EXIT_TRIPLE_FAULT, "triple fault", w[RS_EXIT_MR_RIP]);
+    if (reason == RS_EXIT_INVALID_STATE)
+        return vmm_stop(v, r, RS_EXIT_INVALID_STATE, "state invalid", w[RS_EXIT_MR_RIP]);
     if (vmm_once(&v->st->once, VMM_ONCE_REASON(w[RS_EXIT_MR_RAW_REASON])))
-        vmm_log(v, "exit %lu (raw 0x%lx) at rip 0x%lx is not emulated: #UD", reason, w[RS_EXIT_MR_RAW_REASON],
-                w[RS_EXIT_MR_RIP]);
+        vmm_log(v, "exit %lu (raw 0x%lx) at rip 0x%lx is not emulated: #UD", reason,
+                w[RS_EXIT_MR_RAW_REASON], w[RS_EXIT_MR_RIP]);
     reply_init(r, 0);
     reply_inject(r, VMM_EVENT_UD);
     return VMM_REPLY;
@@ -190,19 +210,29 @@ static void deliver_timer(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 static enum vmm_action dispatch(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     switch (w[RS_EXIT_MR_REASON]) {
-    case RS_EXIT_IO: return io_exit(v, w, r);
-    case RS_EXIT_GUEST_FAULT: return mmio_exit(v, w, r);
-    case RS_EXIT_CPUID: return cpuid_exit(v, w, r);
-    case RS_EXIT_MSR_READ: return msr_exit(v, w, r, false);
-    case RS_EXIT_MSR_WRITE: return msr_exit(v, w, r, true);
-    case RS_EXIT_HLT: return hlt_exit(v, w, r);
+    case RS_EXIT_IO:
+        return io_exit(v, w, r);
+    case RS_EXIT_GUEST_FAULT:
+        return mmio_exit(v, w, r);
+    case RS_EXIT_CPUID:
+        return cpuid_exit(v, w, r);
+    case RS_EXIT_MSR_READ:
+        return msr_exit(v, w, r, false);
+    case RS_EXIT_MSR_WRITE:
+        return msr_exit(v, w, r, true);
+    case RS_EXIT_HLT:
+        return hlt_exit(v, w, r);
     case RS_EXIT_VMCALL:
         reply_init(r, RS_REPLY_ADVANCE_RIP);
         reply_set_gpr(r, w, 0, ~0ull); // no hypercalls
         return VMM_REPLY;
-    case RS_EXIT_INTR_WINDOW: reply_init(r, 0); return VMM_REPLY;
-    case RS_EXIT_EXCEPTION: return exception_exit(w, r);
-    default: return other_exit(v, w, r);
+    case RS_EXIT_INTR_WINDOW:
+        reply_init(r, 0);
+        return VMM_REPLY;
+    case RS_EXIT_EXCEPTION:
+        return exception_exit(w, r);
+    default:
+        return other_exit(v, w, r);
     }
 }
 

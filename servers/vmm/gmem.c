@@ -5,12 +5,12 @@
 // guest's: an entry pointing outside RAM ends the walk, never a read outside it.
 #include "vmm.h"
 
-#define CR0_PG    (1ull << 31)
-#define CR4_PSE   (1ull << 4)
-#define CR4_PAE   (1ull << 5)
-#define EFER_LMA  (1ull << 10)
-#define PTE_P     1ull
-#define PTE_PS    0x80ull
+#define CR0_PG (1ull << 31)
+#define CR4_PSE (1ull << 4)
+#define CR4_PAE (1ull << 5)
+#define EFER_LMA (1ull << 10)
+#define PTE_P 1ull
+#define PTE_PS 0x80ull
 #define ADDR_MASK 0x000FFFFFFFFFF000ull
 
 /* A little-endian entry of `bytes` bytes at gpa, if it lies wholly in RAM. */
@@ -18,7 +18,8 @@ static bool read_entry(const struct vmm *v, uint64_t gpa, unsigned bytes, uint64
 {
     if (gpa >= v->ram_size || v->ram_size - gpa < bytes) return false;
     *e = 0;
-    for (unsigned k = 0; k < bytes; k++) *e |= (uint64_t)v->ram[gpa + k] << (8 * k);
+    for (unsigned k = 0; k < bytes; k++)
+        *e |= (uint64_t)v->ram[gpa + k] << (8 * k);
     return true;
 }
 
@@ -43,12 +44,14 @@ static bool walk64(const struct vmm *v, uint64_t table, uint64_t la, unsigned le
 static bool walk32(const struct vmm *v, const struct gmem_cpu *c, uint32_t la, uint64_t *gpa)
 {
     uint64_t pde, pte;
-    if (!read_entry(v, (c->cr3 & 0xFFFFF000u) + (la >> 22) * 4, 4, &pde) || !(pde & PTE_P)) return false;
+    if (!read_entry(v, (c->cr3 & 0xFFFFF000u) + (la >> 22) * 4, 4, &pde) || !(pde & PTE_P))
+        return false;
     if ((c->cr4 & CR4_PSE) && (pde & PTE_PS)) {
         *gpa = (pde & 0xFFC00000u) | (la & 0x3FFFFFu);
         return true;
     }
-    if (!read_entry(v, (pde & 0xFFFFF000u) + ((la >> 12) & 1023) * 4, 4, &pte) || !(pte & PTE_P)) return false;
+    if (!read_entry(v, (pde & 0xFFFFF000u) + ((la >> 12) & 1023) * 4, 4, &pte) || !(pte & PTE_P))
+        return false;
     *gpa = (pte & 0xFFFFF000u) | (la & 0xFFFu);
     return true;
 }
@@ -63,11 +66,13 @@ bool gmem_translate(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, 
     if (!(c->cr4 & CR4_PAE)) return walk32(v, c, (uint32_t)la, gpa);
     uint64_t pdpte;
     uint32_t la32 = (uint32_t)la;
-    if (!read_entry(v, (c->cr3 & 0xFFFFFFE0u) + (la32 >> 30) * 8, 8, &pdpte) || !(pdpte & PTE_P)) return false;
+    if (!read_entry(v, (c->cr3 & 0xFFFFFFE0u) + (la32 >> 30) * 8, 8, &pdpte) || !(pdpte & PTE_P))
+        return false;
     return walk64(v, pdpte & ADDR_MASK, la32, 2, gpa);
 }
 
-unsigned gmem_fetch(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint8_t *buf, unsigned n)
+unsigned gmem_fetch(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint8_t *buf,
+                    unsigned n)
 {
     unsigned got = 0;
     while (got < n) {

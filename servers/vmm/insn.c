@@ -23,7 +23,8 @@ static bool take(struct cursor *c, unsigned count)
 static uint64_t le(const uint8_t *p, unsigned bytes)
 {
     uint64_t v = 0;
-    for (unsigned k = 0; k < bytes; k++) v |= (uint64_t)p[k] << (8 * k);
+    for (unsigned k = 0; k < bytes; k++)
+        v |= (uint64_t)p[k] << (8 * k);
     return v;
 }
 
@@ -64,21 +65,29 @@ static bool immediate(struct cursor *c, struct insn *d)
 }
 
 /* One-byte opcodes; osize/asize are the operand and address sizes in bytes. */
-static bool one_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asize, uint8_t rex, struct insn *d)
+static bool one_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asize, uint8_t rex,
+                     struct insn *d)
 {
     unsigned reg = 0;
     switch (op) {
-    case 0x88: case 0x89: case 0x8A: case 0x8B: // mov r/m, r and mov r, r/m
+    case 0x88:
+    case 0x89:
+    case 0x8A:
+    case 0x8B: // mov r/m, r and mov r, r/m
         d->size = op & 1 ? (uint8_t)osize : 1;
         d->write = !(op & 2);
         if (!modrm(c, asize, rex, &reg)) return false;
         d->reg = (uint8_t)reg;
         return true;
-    case 0xC6: case 0xC7: // mov r/m, imm
+    case 0xC6:
+    case 0xC7: // mov r/m, imm
         d->size = op & 1 ? (uint8_t)osize : 1;
         d->write = true;
         return modrm(c, asize, rex, &reg) && (reg & 7) == 0 && immediate(c, d);
-    case 0xA0: case 0xA1: case 0xA2: case 0xA3: // mov al/ax/eax/rax <-> moffs
+    case 0xA0:
+    case 0xA1:
+    case 0xA2:
+    case 0xA3: // mov al/ax/eax/rax <-> moffs
         d->size = op & 1 ? (uint8_t)osize : 1;
         d->write = (op & 2) != 0;
         d->reg = 0;
@@ -89,7 +98,8 @@ static bool one_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asiz
 }
 
 /* 0F B6/B7 (movzx) and 0F BE/BF (movsx): loads only. */
-static bool two_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asize, uint8_t rex, struct insn *d)
+static bool two_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asize, uint8_t rex,
+                     struct insn *d)
 {
     if (op != 0xB6 && op != 0xB7 && op != 0xBE && op != 0xBF) return false;
     unsigned reg = 0;
@@ -110,13 +120,16 @@ bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d)
     if (mode != 16 && mode != 32 && mode != 64) return false;
     for (; c.i < c.n && c.i < MAX_LEN; c.i++) { // legacy prefixes, any order
         uint8_t p = b[c.i];
-        if (p == 0x66) opsize = true;
-        else if (p == 0x67) adsize = true;
-        else if (p != 0x26 && p != 0x2E && p != 0x36 && p != 0x3E && p != 0x64 && p != 0x65 && p != 0xF0 &&
-                 p != 0xF2 && p != 0xF3)
+        if (p == 0x66)
+            opsize = true;
+        else if (p == 0x67)
+            adsize = true;
+        else if (p != 0x26 && p != 0x2E && p != 0x36 && p != 0x3E && p != 0x64 && p != 0x65 &&
+                 p != 0xF0 && p != 0xF2 && p != 0xF3)
             break;
     }
-    if (mode == 64 && c.i < c.n && (b[c.i] & 0xF0) == 0x40) rex = b[c.i++]; // REX: last before the opcode
+    if (mode == 64 && c.i < c.n && (b[c.i] & 0xF0) == 0x40)
+        rex = b[c.i++]; // REX: last before the opcode
     if (c.i >= c.n || c.i >= MAX_LEN) return false;
     uint8_t op = b[c.i];
     if (!take(&c, 1)) return false;

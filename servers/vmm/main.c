@@ -18,19 +18,23 @@ static int read_state(void *ctx, rs_vcpu_state_t *s)
 {
     (void)ctx;
     int err = ps_invoke(IPC_SLOT_VCPU, RS_VCPU_READ_STATE, NULL, 0, NULL, 0);
-    for (unsigned i = 0; !err && i < RS_VCPU_STATE_WORDS; i++) ((uint64_t *)s)[i] = rs_mr_get(i);
+    for (unsigned i = 0; !err && i < RS_VCPU_STATE_WORDS; i++)
+        ((uint64_t *)s)[i] = rs_mr_get(i);
     return err;
 }
 
 static int write_state(void *ctx, const rs_vcpu_state_t *s)
 {
     (void)ctx;
-    return ps_invoke(IPC_SLOT_VCPU, RS_VCPU_WRITE_STATE, (const rs_word_t *)s, RS_VCPU_STATE_WORDS, NULL, 0);
+    return ps_invoke(IPC_SLOT_VCPU, RS_VCPU_WRITE_STATE, (const rs_word_t *)s, RS_VCPU_STATE_WORDS,
+                     NULL, 0);
 }
 
 static void host_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+    __asm__ volatile("cpuid"
+                     : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                     : "a"(leaf), "c"(sub));
 }
 
 static const struct vmm_ops ops = {read_state, write_state, host_cpuid, rt_rdtsc};
@@ -46,7 +50,8 @@ static void print_output(void)
 static rs_msginfo_t put_reply(const struct vmm_reply *r)
 {
     unsigned len = r->len <= RS_REPLY_MR_COUNT ? r->len : RS_REPLY_MR_COUNT;
-    for (unsigned i = 0; i < len; i++) rs_mr_set(i, r->w[i]);
+    for (unsigned i = 0; i < len; i++)
+        rs_mr_set(i, r->w[i]);
     return rs_msginfo(r->label, 0, 0, len);
 }
 
@@ -81,9 +86,13 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
 {
     uint64_t w[RS_EXIT_MR_COUNT] = {0};
     unsigned n = rs_msginfo_length(info);
-    for (unsigned i = 0; i < n && i < RS_EXIT_MR_COUNT; i++) w[i] = rs_mr_get(i);
+    for (unsigned i = 0; i < n && i < RS_EXIT_MR_COUNT; i++)
+        w[i] = rs_mr_get(i);
     uint64_t fp = vmm_fingerprint(w, RS_EXIT_MR_COUNT);
-    if (vmm_is_redelivery(persist, fp)) return put_reply(&vmm_committed(persist)->last);
+    if (vmm_is_redelivery(persist, fp)) {
+        persist->redelivered++;
+        return put_reply(&vmm_committed(persist)->last);
+    }
     struct vmm_reply r;
     for (;;) {
         vmm.st = vmm_begin(persist);
@@ -108,6 +117,7 @@ static int on_request(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_ms
     reply->w[3] = s->stopped;
     reply->w[4] = s->stop_reason;
     reply->w[5] = server.control->instance;
+    reply->w[6] = persist->redelivered;
     reply->len = VMM_STATS_WORDS;
     return RS_OK;
 }
@@ -144,17 +154,23 @@ int main(void *arg)
     ipc_control_t *ctl = arg;
     persist = vmm_persist_open((void *)ctl->persistent_vaddr, ctl->persistent_size);
     if (!persist || !ctl->guest_ram_size) {
-        rt_printf("vmm %s: needs a guest (manifest guest=) and %lu bytes of persistent region\n", ctl->name,
-                  sizeof(struct vmm_persist));
+        rt_printf("vmm %s: needs a guest (manifest guest=) and %lu bytes of persistent region\n",
+                  ctl->name, sizeof(struct vmm_persist));
         return 1;
     }
-    vmm = (struct vmm){.name = ctl->name, .ram = (const uint8_t *)IPC_GUEST_RAM_VADDR,
-                       .ram_size = ctl->guest_ram_size, .ops = &ops};
-    server = (ipc_server_t){.ep = IPC_SLOT_SERVICE, .handler = on_request, .control = ctl,
-                            .scribble = &vmm, .scribble_size = sizeof(vmm)};
+    vmm = (struct vmm){.name = ctl->name,
+                       .ram = (const uint8_t *)IPC_GUEST_RAM_VADDR,
+                       .ram_size = ctl->guest_ram_size,
+                       .ops = &ops};
+    server = (ipc_server_t){.ep = IPC_SLOT_SERVICE,
+                            .handler = on_request,
+                            .control = ctl,
+                            .scribble = &vmm,
+                            .scribble_size = sizeof(vmm)};
     print_output(); // what the previous instance committed but did not print
     const struct vmm_state *s = vmm_committed(persist);
-    rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts so far\n",
+    rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts "
+              "so far\n",
               ctl->name, ctl->instance, ctl->guest_ram_size >> 20, s->seq, s->irqs);
     serve();
 }

@@ -7,20 +7,25 @@
 // MOV gets #GP; executing outside RAM stops the guest (there is no instruction to skip).
 #include "vmm.h"
 
-#define QUAL_FETCH  (1ull << 2)
-#define EFER_LMA    (1ull << 10)
-#define SEG_L       (1ull << 9)
-#define SEG_DB      (1ull << 10)
-#define INFO_PRINT  8
+#define QUAL_FETCH (1ull << 2)
+#define EFER_LMA (1ull << 10)
+#define SEG_L (1ull << 9)
+#define SEG_DB (1ull << 10)
+#define INFO_PRINT 8
 
-static uint64_t ones(unsigned size) { return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1; }
+static uint64_t ones(unsigned size)
+{
+    return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
+}
 
 static void open_bus(struct vmm *v, const uint64_t *w, const char *what)
 {
     uint64_t gpa = w[RS_EXIT_MR_GPA];
     if (vmm_once(&v->st->once, VMM_ONCE_PAGE(gpa)))
-        vmm_log(v, "%s at unmapped gpa 0x%lx (rip 0x%lx): no device there; reads all ones, writes ignored",
-                what, gpa, w[RS_EXIT_MR_RIP]);
+        vmm_log(
+            v,
+            "%s at unmapped gpa 0x%lx (rip 0x%lx): no device there; reads all ones, writes ignored",
+            what, gpa, w[RS_EXIT_MR_RIP]);
 }
 
 /* Info device registers: +0 magic, +4 timer interrupts delivered, the rest 0. */
@@ -34,26 +39,35 @@ static uint64_t device_read(struct vmm *v, const uint64_t *w, unsigned size)
     const uint32_t regs[4] = {INFO_MAGIC, (uint32_t)v->st->irqs, 0, 0};
     uint64_t off = gpa - INFO_GPA, value = 0;
     for (unsigned k = 0; k < size; k++)
-        if (off + k < sizeof(regs)) value |= (uint64_t)((regs[(off + k) / 4] >> (8 * ((off + k) % 4))) & 0xFF) << (8 * k);
+        if (off + k < sizeof(regs))
+            value |= (uint64_t)((regs[(off + k) / 4] >> (8 * ((off + k) % 4))) & 0xFF) << (8 * k);
     return value;
 }
 
 static void device_write(struct vmm *v, const uint64_t *w, unsigned size, uint64_t value)
 {
     uint64_t gpa = w[RS_EXIT_MR_GPA];
-    if (gpa - INFO_GPA >= 4096) open_bus(v, w, "write");
-    else if (gpa - INFO_GPA == INFO_PRINT && size == 4) vmm_guest_printf(v, "mmio: 0x%x", (uint32_t)value);
+    if (gpa - INFO_GPA >= 4096)
+        open_bus(v, w, "write");
+    else if (gpa - INFO_GPA == INFO_PRINT && size == 4)
+        vmm_guest_printf(v, "mmio: 0x%x", (uint32_t)value);
 }
 
 /* The register after a load of `value` into it, by the x86 rules for partial registers. */
 static uint64_t merge(uint64_t old, const struct insn *d, uint64_t value)
 {
-    if (d->ext == INSN_EXT_SIGN) value = (uint64_t)((int64_t)(value << (64 - 8 * d->size)) >> (64 - 8 * d->size));
+    if (d->ext == INSN_EXT_SIGN)
+        value = (uint64_t)((int64_t)(value << (64 - 8 * d->size)) >> (64 - 8 * d->size));
     switch (d->reg_size) {
-    case 1: return d->high8 ? (old & ~0xFF00ull) | (value & 0xFF) << 8 : (old & ~0xFFull) | (value & 0xFF);
-    case 2: return (old & ~0xFFFFull) | (value & 0xFFFF);
-    case 4: return value & 0xFFFFFFFF; // a 32-bit register write clears the upper half
-    default: return value;
+    case 1:
+        return d->high8 ? (old & ~0xFF00ull) | (value & 0xFF) << 8
+                        : (old & ~0xFFull) | (value & 0xFF);
+    case 2:
+        return (old & ~0xFFFFull) | (value & 0xFFFF);
+    case 4:
+        return value & 0xFFFFFFFF; // a 32-bit register write clears the upper half
+    default:
+        return value;
     }
 }
 
@@ -77,7 +91,8 @@ enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
     uint64_t rip = w[RS_EXIT_MR_RIP];
     struct insn d;
     reply_init(r, 0);
-    if (w[RS_EXIT_MR_QUAL] & QUAL_FETCH) return vmm_stop(v, r, RS_EXIT_GUEST_FAULT, "executes outside RAM", rip);
+    if (w[RS_EXIT_MR_QUAL] & QUAL_FETCH)
+        return vmm_stop(v, r, RS_EXIT_GUEST_FAULT, "executes outside RAM", rip);
     if (!decode(v, w, &d)) {
         if (vmm_once(&v->st->once, VMM_ONCE_DECODE(rip)))
             vmm_log(v, "cannot emulate the instruction at rip 0x%lx (access to gpa 0x%lx): #GP",

@@ -4,19 +4,27 @@
 // ignores writes. An EFER value with bits the architecture reserves gets #GP, as on hardware.
 #include "vmm.h"
 
-#define EFER_SCE  (1ull << 0)
-#define EFER_LME  (1ull << 8)
-#define EFER_LMA  (1ull << 10)
-#define EFER_NXE  (1ull << 11)
+#define EFER_SCE (1ull << 0)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
 #define EFER_GUEST (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE) /* what a guest of ours may set */
 
 enum msr_result msr_read(uint32_t index, uint64_t efer, uint64_t tsc, uint64_t *value)
 {
     switch (index) {
-    case MSR_EFER: *value = efer & EFER_GUEST; break;
-    case MSR_APIC_BASE: *value = APIC_BASE_VALUE; break;
-    case MSR_TSC: *value = tsc; break;
-    default: *value = 0; break;
+    case MSR_EFER:
+        *value = efer & EFER_GUEST;
+        break;
+    case MSR_APIC_BASE:
+        *value = APIC_BASE_VALUE;
+        break;
+    case MSR_TSC:
+        *value = tsc;
+        break;
+    default:
+        *value = 0;
+        break;
     }
     return MSR_DONE;
 }

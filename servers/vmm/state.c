@@ -22,7 +22,10 @@ struct vmm_persist *vmm_persist_open(void *base, uint64_t size)
     return p;
 }
 
-const struct vmm_state *vmm_committed(const struct vmm_persist *p) { return &p->copy[p->current & 1]; }
+const struct vmm_state *vmm_committed(const struct vmm_persist *p)
+{
+    return &p->copy[p->current & 1];
+}
 
 struct vmm_state *vmm_begin(struct vmm_persist *p)
 {
@@ -49,7 +52,10 @@ void vmm_commit(struct vmm_persist *p)
     BARRIER();
 }
 
-void vmm_mark_replied(struct vmm_persist *p) { p->replied_seq = vmm_committed(p)->seq; }
+void vmm_mark_replied(struct vmm_persist *p)
+{
+    p->replied_seq = vmm_committed(p)->seq;
+}
 
 bool vmm_is_redelivery(const struct vmm_persist *p, uint64_t fp)
 {
@@ -64,14 +70,20 @@ const struct vmm_out *vmm_unprinted(const struct vmm_persist *p)
     return s->out_seq != p->printed_seq && s->out.len <= VMM_OUT_MAX ? &s->out : &none;
 }
 
-void vmm_mark_printed(struct vmm_persist *p) { p->printed_seq = vmm_committed(p)->out_seq; }
+void vmm_mark_printed(struct vmm_persist *p)
+{
+    p->printed_seq = vmm_committed(p)->out_seq;
+}
 
-/* FNV-1a over the words: two different exits collide with probability 2^-64. */
+/* A 64-bit multiply-xorshift hash of the words, one round per word (an exit has 28): only a
+ * re-delivered exit is compared with it, so it needs to tell exits apart, not resist attack. */
 uint64_t vmm_fingerprint(const uint64_t *w, unsigned n)
 {
-    uint64_t h = 0xCBF29CE484222325ull;
-    for (unsigned i = 0; i < n; i++)
-        for (unsigned b = 0; b < 64; b += 8) h = (h ^ ((w[i] >> b) & 0xFF)) * 0x100000001B3ull;
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    for (unsigned i = 0; i < n; i++) {
+        h = (h ^ w[i]) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
     return h;
 }
 
@@ -106,7 +118,8 @@ void vmm_guest_line(struct vmm *v, const char *text, size_t len)
     char buf[UART_LINE_MAX];
     if (len > sizeof(buf)) len = sizeof(buf);
     // the guest's bytes never reach the console raw: no escape sequences, no forged lines
-    for (size_t i = 0; i < len; i++) buf[i] = text[i] >= 0x20 && text[i] < 0x7F ? text[i] : '.';
+    for (size_t i = 0; i < len; i++)
+        buf[i] = text[i] >= 0x20 && text[i] < 0x7F ? text[i] : '.';
     out_append(&v->st->out, "[", 1);
     out_append(&v->st->out, v->name, strlen(v->name));
     out_append(&v->st->out, "] ", 2);

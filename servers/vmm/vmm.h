@@ -15,8 +15,8 @@
 #include "kstring.h"
 
 #define VMM_TIMER_VECTOR 0x20
-#define VMM_TICK_NS      10000000ull /* one of init's ticks (IPC_TICK_MS) */
-#define VMM_RFLAGS_IF    (1ull << 9)
+#define VMM_TICK_NS 10000000ull /* one of init's ticks (IPC_TICK_MS) */
+#define VMM_RFLAGS_IF (1ull << 9)
 
 /* ---- the output a transaction produces (printed once it is committed) ---- */
 #define VMM_OUT_MAX 384
@@ -31,17 +31,17 @@ struct vmm_once {
     uint32_t n;
     uint64_t key[VMM_ONCE_MAX];
 };
-#define VMM_ONCE_PAGE(gpa)   (0x1ull << 60 | (gpa) >> 12) /* an unmapped guest-physical page */
+#define VMM_ONCE_PAGE(gpa) (0x1ull << 60 | (gpa) >> 12)   /* an unmapped guest-physical page */
 #define VMM_ONCE_DECODE(rip) (0x2ull << 60 | (rip) >> 12) /* an instruction we cannot emulate */
-#define VMM_ONCE_REASON(r)   (0x3ull << 60 | (r))         /* an exit reason we do not emulate */
-#define VMM_ONCE_STRING      (0x4ull << 60)               /* string port I/O */
+#define VMM_ONCE_REASON(r) (0x3ull << 60 | (r))           /* an exit reason we do not emulate */
+#define VMM_ONCE_STRING (0x4ull << 60)                    /* string port I/O */
 
 /* ---- 16550 UART at 0x3F8 (uart.c) ---- */
-#define UART_BASE     0x3F8
+#define UART_BASE 0x3F8
 #define UART_LINE_MAX 120
 struct uart {
-    uint32_t len;  /* bytes in line */
-    uint8_t lcr;   /* line control: bit 7 (DLAB) turns 0x3F8/0x3F9 into the divisor latch */
+    uint32_t len; /* bytes in line */
+    uint8_t lcr;  /* line control: bit 7 (DLAB) turns 0x3F8/0x3F9 into the divisor latch */
     char line[UART_LINE_MAX];
 };
 
@@ -70,12 +70,12 @@ struct vmm_reply {
 /* ---- the persistent device state: everything a restarted VMM needs to continue ---- */
 enum vmm_stop { VMM_RUNNING = 0, VMM_STOPPED = 1 };
 struct vmm_state {
-    uint64_t seq;          /* exits answered so far */
-    uint64_t now_ns;       /* guest time: init's ticks seen, VMM_TICK_NS each */
-    uint64_t irqs;         /* timer interrupts delivered (the info device's +4) */
-    uint8_t irq_pending;   /* the timer's line is up: vector 0x20 waits for the guest */
-    uint8_t stopped;       /* enum vmm_stop */
-    uint16_t stop_reason;  /* the exit reason that stopped the guest */
+    uint64_t seq;         /* exits answered so far */
+    uint64_t now_ns;      /* guest time: init's ticks seen, VMM_TICK_NS each */
+    uint64_t irqs;        /* timer interrupts delivered (the info device's +4) */
+    uint8_t irq_pending;  /* the timer's line is up: vector 0x20 waits for the guest */
+    uint8_t stopped;      /* enum vmm_stop */
+    uint16_t stop_reason; /* the exit reason that stopped the guest */
     struct uart uart;
     struct pit pit;
     struct vmm_once once;
@@ -94,10 +94,10 @@ struct vmm_ops {
 };
 
 struct vmm {
-    const char *name;          /* "[name] " prefixes the guest's lines */
-    const uint8_t *ram;        /* guest-physical 0 .. ram_size, mapped (read-only use) */
+    const char *name;   /* "[name] " prefixes the guest's lines */
+    const uint8_t *ram; /* guest-physical 0 .. ram_size, mapped (read-only use) */
     uint64_t ram_size;
-    struct vmm_state *st;      /* the state the current transaction changes */
+    struct vmm_state *st; /* the state the current transaction changes */
     const struct vmm_ops *ops;
     void *ops_ctx;
 };
@@ -114,7 +114,8 @@ void reply_set_gpr(struct vmm_reply *r, const uint64_t *w, unsigned reg, uint64_
 void reply_inject(struct vmm_reply *r, uint64_t event);
 void reply_set_rip(struct vmm_reply *r, uint64_t rip);
 /* Stops the guest for good (reply label 1), with the reason on record and a line in the log. */
-enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, const char *why, uint64_t rip);
+enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, const char *why,
+                         uint64_t rip);
 #define VMM_EVENT_GP RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0)
 #define VMM_EVENT_UD RS_EVENT_MAKE(6, RS_EVENT_EXCEPTION)
 /* Exit word of x86 register number reg (0 rax, 1 rcx, 2 rdx, 3 rbx, 4 rsp ... 15 r15). */
@@ -143,9 +144,9 @@ void cpuid_guest(const struct vmm_ops *ops, uint32_t leaf, uint32_t sub, uint32_
 
 /* msr.c */
 enum msr_result { MSR_DONE, MSR_GP, MSR_SET_EFER };
-#define MSR_TSC       0x10
+#define MSR_TSC 0x10
 #define MSR_APIC_BASE 0x1B
-#define MSR_EFER      0xC0000080
+#define MSR_EFER 0xC0000080
 #define APIC_BASE_VALUE 0xFEE00900ull
 enum msr_result msr_read(uint32_t index, uint64_t efer, uint64_t tsc, uint64_t *value);
 /* MSR_SET_EFER: *efer = the EFER to write into the guest state. */
@@ -161,22 +162,25 @@ struct insn {
     bool high8;       /* AH, CH, DH, BH */
     bool write;       /* a store to memory */
     bool has_imm;
-    uint8_t ext;      /* enum insn_ext */
+    uint8_t ext; /* enum insn_ext */
     uint64_t imm;
 };
 /* Decodes b[0..n); mode is the code size: 16, 32 or 64. False for anything else. */
 bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d);
 
 /* gmem.c: reading guest memory through the guest's own page tables. */
-struct gmem_cpu { uint64_t cr0, cr3, cr4, efer; };
+struct gmem_cpu {
+    uint64_t cr0, cr3, cr4, efer;
+};
 /* Linear address -> guest-physical, as the guest's paging mode says; false if not present or a
  * table lies outside RAM. */
 bool gmem_translate(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint64_t *gpa);
 /* Reads up to n bytes at linear address la; returns how many could be read. */
-unsigned gmem_fetch(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint8_t *buf, unsigned n);
+unsigned gmem_fetch(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint8_t *buf,
+                    unsigned n);
 
 /* mmio.c: an access to an unmapped guest-physical address (RS_EXIT_GUEST_FAULT). */
-#define INFO_GPA   0xFED00000ull
+#define INFO_GPA 0xFED00000ull
 #define INFO_MAGIC 0x52534730u
 enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r);
 
@@ -188,6 +192,7 @@ struct vmm_persist {
     volatile uint64_t current;     /* the committed copy: 0 or 1 */
     volatile uint64_t replied_seq; /* the seq whose reply is known to have gone out */
     volatile uint64_t printed_seq; /* the out_seq whose output was printed */
+    volatile uint64_t redelivered; /* exits answered from the record (statistics) */
     struct vmm_state copy[2];
 };
 /* Opens the region (initialising it on first use); NULL if it is too small. */
@@ -208,3 +213,6 @@ bool vmm_is_redelivery(const struct vmm_persist *p, uint64_t fp);
 const struct vmm_out *vmm_unprinted(const struct vmm_persist *p);
 void vmm_mark_printed(struct vmm_persist *p);
 uint64_t vmm_fingerprint(const uint64_t *w, unsigned n);
+
+_Static_assert(sizeof(struct vmm_persist) <= 4096, "the VMM's state fits the one persistent page "
+                                                   "init gives a VMM by default");

@@ -8,7 +8,7 @@
 TestSuite(insn);
 TestSuite(gmem, .init = fake_setup);
 
-#define DECODE(mode, ...)                                                                           \
+#define DECODE(mode, ...)                                                                          \
     ({                                                                                             \
         static const uint8_t b_[] = {__VA_ARGS__};                                                 \
         insn_decode(b_, sizeof(b_), mode, &d);                                                     \
@@ -106,16 +106,23 @@ Test(insn, anything_else_is_refused)
     cr_assert(!DECODE(64, 0x01, 0x02), "add");
     cr_assert(!DECODE(64, 0xF3, 0xA5), "rep movs");
     cr_assert(!DECODE(64, 0x0F, 0x0B), "ud2");
-    cr_assert(!DECODE(64, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
-                      0x66, 0x8B, 0x02), "longer than 15 bytes");
+    cr_assert(!DECODE(64, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+                      0x66, 0x66, 0x8B, 0x02),
+              "longer than 15 bytes");
     cr_assert(!DECODE(48, 0x8B, 0x02), "no such mode");
     cr_assert(!insn_decode(NULL, 0, 64, &d), "no bytes");
 }
 
 /* ---- page walks ---- */
 
-static void put64(uint64_t gpa, uint64_t v) { memcpy(fake_ram + gpa, &v, 8); }
-static void put32(uint64_t gpa, uint32_t v) { memcpy(fake_ram + gpa, &v, 4); }
+static void put64(uint64_t gpa, uint64_t v)
+{
+    memcpy(fake_ram + gpa, &v, 8);
+}
+static void put32(uint64_t gpa, uint32_t v)
+{
+    memcpy(fake_ram + gpa, &v, 4);
+}
 
 Test(gmem, without_paging_linear_is_physical)
 {
@@ -128,11 +135,11 @@ Test(gmem, without_paging_linear_is_physical)
 Test(gmem, four_level_paging_with_4k_2m_and_1g_pages)
 {
     struct gmem_cpu c = {.cr0 = 0x80000011, .cr3 = 0x1000, .cr4 = 0x20, .efer = 0x500};
-    put64(0x1000, 0x2003);                  // PML4[0] -> PDPT at 0x2000
-    put64(0x2000, 0x3003);                  // PDPT[0] -> PD at 0x3000
-    put64(0x2008, 0x40000083);              // PDPT[1]: a 1 GiB page at 1 GiB
-    put64(0x3000, 0x4003);                  // PD[0] -> PT at 0x4000
-    put64(0x3008, 0x200083);                // PD[1]: a 2 MiB page at 2 MiB
+    put64(0x1000, 0x2003);                        // PML4[0] -> PDPT at 0x2000
+    put64(0x2000, 0x3003);                        // PDPT[0] -> PD at 0x3000
+    put64(0x2008, 0x40000083);                    // PDPT[1]: a 1 GiB page at 1 GiB
+    put64(0x3000, 0x4003);                        // PD[0] -> PT at 0x4000
+    put64(0x3008, 0x200083);                      // PD[1]: a 2 MiB page at 2 MiB
     put64(0x4000 + 5 * 8, 0x8000000000007003ull); // PT[5]: 0x7000, NX set
     uint64_t gpa;
     cr_assert(gmem_translate(&fake_vmm, &c, 0x5123, &gpa));
@@ -151,14 +158,14 @@ Test(gmem, pae_and_32_bit_paging)
 {
     uint64_t gpa;
     struct gmem_cpu pae = {.cr0 = 0x80000011, .cr3 = 0x1000, .cr4 = 0x20};
-    put64(0x1000 + 3 * 8, 0x2001);       // PDPTE[3] -> PD at 0x2000
-    put64(0x2000 + 502 * 8, 0x200083);   // 0xFEC00000: a 2 MiB page at 2 MiB
+    put64(0x1000 + 3 * 8, 0x2001);     // PDPTE[3] -> PD at 0x2000
+    put64(0x2000 + 502 * 8, 0x200083); // 0xFEC00000: a 2 MiB page at 2 MiB
     cr_assert(gmem_translate(&fake_vmm, &pae, 0xFEC01234, &gpa));
     cr_assert_eq(gpa, 0x201234);
     struct gmem_cpu p32 = {.cr0 = 0x80000011, .cr3 = 0x3000, .cr4 = 0x10};
-    put32(0x3000 + 1 * 4, 0x00400083);   // PDE[1]: a 4 MiB page (PSE)
-    put32(0x3000 + 2 * 4, 0x00005003);   // PDE[2] -> PT at 0x5000
-    put32(0x5000 + 3 * 4, 0x00009003);   // PTE[3] -> 0x9000
+    put32(0x3000 + 1 * 4, 0x00400083); // PDE[1]: a 4 MiB page (PSE)
+    put32(0x3000 + 2 * 4, 0x00005003); // PDE[2] -> PT at 0x5000
+    put32(0x5000 + 3 * 4, 0x00009003); // PTE[3] -> 0x9000
     cr_assert(gmem_translate(&fake_vmm, &p32, 0x00412345, &gpa));
     cr_assert_eq(gpa, 0x412345);
     cr_assert(gmem_translate(&fake_vmm, &p32, 0x00803ABC, &gpa));

@@ -11,7 +11,8 @@ TestSuite(msr);
 
 static void uart_puts(const char *s)
 {
-    for (; *s; s++) uart_write(&fake_vmm, UART_BASE, (uint8_t)*s);
+    for (; *s; s++)
+        uart_write(&fake_vmm, UART_BASE, (uint8_t)*s);
 }
 
 Test(uart, a_line_is_printed_whole_with_the_vm_prefix)
@@ -31,8 +32,10 @@ Test(uart, the_guests_bytes_cannot_forge_lines_or_escapes)
 
 Test(uart, a_line_without_end_is_cut_not_lost)
 {
-    for (int i = 0; i < UART_LINE_MAX + 5; i++) uart_write(&fake_vmm, UART_BASE, 'x');
-    cr_assert_eq(fake_st.out.len, 6 + UART_LINE_MAX + 1, "the first %d bytes make a line", UART_LINE_MAX);
+    for (int i = 0; i < UART_LINE_MAX + 5; i++)
+        uart_write(&fake_vmm, UART_BASE, 'x');
+    cr_assert_eq(fake_st.out.len, 6 + UART_LINE_MAX + 1, "the first %d bytes make a line",
+                 UART_LINE_MAX);
     cr_assert_eq(fake_st.uart.len, 5);
 }
 
@@ -50,7 +53,7 @@ Test(uart, registers)
     cr_assert_str_eq(fake_out(), "[vm1] ok\n", "the divisor bytes were not output");
 }
 
-#define MS    1000000ull
+#define MS 1000000ull
 #define SLACK 100000ull /* 11932 PIT clocks are 10.00015 ms: ticks drift 152 ns per period */
 
 /* Programs channel 0 as a PC guest does: command, low byte, high byte. */
@@ -71,7 +74,8 @@ Test(pit, rate_generator_at_100_hz_fires_once_per_10_ms)
     cr_assert(!pit_advance(&p, 15 * MS));
     cr_assert(pit_advance(&p, 20 * MS + SLACK));
     unsigned fired = 0;
-    for (uint64_t t = 30; t <= 1020; t += 10) fired += pit_advance(&p, t * MS + SLACK);
+    for (uint64_t t = 30; t <= 1020; t += 10)
+        fired += pit_advance(&p, t * MS + SLACK);
     cr_assert_eq(fired, 100);
 }
 
@@ -125,7 +129,8 @@ Test(pit, the_counter_counts_down_and_a_latch_freezes_it)
     lo = pit_read(&p, 0x40, 8 * MS);
     hi = pit_read(&p, 0x40, 8 * MS);
     uint16_t latched = (uint16_t)(lo | hi << 8);
-    cr_assert(latched < 10000 - 3400 && latched > 10000 - 3700, "the value at the latch: %u", latched);
+    cr_assert(latched < 10000 - 3400 && latched > 10000 - 3700, "the value at the latch: %u",
+              latched);
     lo = pit_read(&p, 0x40, 8 * MS);
     hi = pit_read(&p, 0x40, 8 * MS);
     cr_assert_neq((uint16_t)(lo | hi << 8), latched, "the latch is released after one read");

@@ -23,12 +23,20 @@ static void exit_of(uint64_t reason, uint64_t qual)
     w[RS_EXIT_MR_RIP] = 0x100000;
     w[RS_EXIT_MR_RFLAGS] = IF_ON;
     w[RS_EXIT_MR_INSN_LEN] = 2;
-    for (unsigned i = RS_EXIT_MR_RAX; i <= RS_EXIT_MR_RDI; i++) w[i] = 0xA0 + i;
-    for (unsigned i = RS_EXIT_MR_RBP; i <= RS_EXIT_MR_R15; i++) w[i] = 0xA0 + i;
+    for (unsigned i = RS_EXIT_MR_RAX; i <= RS_EXIT_MR_RDI; i++)
+        w[i] = 0xA0 + i;
+    for (unsigned i = RS_EXIT_MR_RBP; i <= RS_EXIT_MR_R15; i++)
+        w[i] = 0xA0 + i;
 }
 
-static enum vmm_action run(void) { return vmm_exit(&fake_vmm, w, &r); }
-static uint64_t flags(void) { return r.w[RS_REPLY_MR_FLAGS]; }
+static enum vmm_action run(void)
+{
+    return vmm_exit(&fake_vmm, w, &r);
+}
+static uint64_t flags(void)
+{
+    return r.w[RS_REPLY_MR_FLAGS];
+}
 
 static void out_byte(uint16_t port, uint8_t v)
 {
@@ -53,7 +61,8 @@ Test(exit, in_merges_into_rax_by_size)
     run();
     cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP | RS_REPLY_SET_GPRS);
     cr_assert_eq(r.w[RS_REPLY_MR_RAX], 0x1122334455667760ull);
-    cr_assert_eq(r.w[RS_REPLY_MR_RBX], w[RS_EXIT_MR_RBX], "the other registers keep the exit's values");
+    cr_assert_eq(r.w[RS_REPLY_MR_RBX], w[RS_EXIT_MR_RBX],
+                 "the other registers keep the exit's values");
     exit_of(RS_EXIT_IO, 0x1234 | 2u << 16 | 1u << 24); // inw from nothing
     w[RS_EXIT_MR_RAX] = 0x1122334455667788ull;
     run();
@@ -141,7 +150,8 @@ Test(exit, hlt_with_interrupts_off_stops_the_guest)
     run();
     cr_assert_eq(r.label, 1);
     cr_assert(fake_st.stopped);
-    cr_assert(strstr(fake_out(), "vmm vm1: guest halted with interrupts disabled at rip 0x100000: stopped"));
+    cr_assert(strstr(fake_out(),
+                     "vmm vm1: guest halted with interrupts disabled at rip 0x100000: stopped"));
 }
 
 Test(exit, a_triple_fault_stops_the_guest_for_good)
@@ -179,11 +189,16 @@ Test(exit, msrs)
     exit_of(RS_EXIT_MSR_WRITE, MSR_EFER);
     w[RS_EXIT_MR_RAX] = 0x100, w[RS_EXIT_MR_RDX] = 0;
     run();
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP, "LME without PAE: QEMU's SVM would hang");
+    cr_assert_eq(fake_writes, 0);
+    fake_state.cr4 = 0x20;
+    run();
     cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP);
     cr_assert(fake_writes == 1 && fake_state.efer == 0x100, "EFER went into the vCPU state");
     fake_write_error = RS_INVALID_ARGUMENT;
     run();
-    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP, "a state the kernel refuses is the guest's #GP");
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP,
+                 "a state the kernel refuses is the guest's #GP");
 }
 
 Test(exit, vmcall_exceptions_and_other_intercepts)
@@ -193,7 +208,8 @@ Test(exit, vmcall_exceptions_and_other_intercepts)
     cr_assert_eq(r.w[RS_REPLY_MR_RAX], ~0ull);
     exit_of(RS_EXIT_EXCEPTION, 17 | 0ull << 32); // #AC goes back with its error code
     run();
-    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(17, RS_EVENT_EXCEPTION), 0));
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT],
+                 RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(17, RS_EVENT_EXCEPTION), 0));
     exit_of(RS_EXIT_EXCEPTION, 1); // #DB has none
     run();
     cr_assert_eq(r.w[RS_REPLY_MR_INJECT], RS_EVENT_MAKE(1, RS_EVENT_EXCEPTION));
@@ -217,7 +233,8 @@ static void mmio_exit_at(uint64_t gpa, uint64_t qual, const uint8_t *code, size_
 
 Test(exit, the_info_device)
 {
-    static const uint8_t load[] = {0x8B, 0x02}, load16[] = {0x66, 0x8B, 0x0A}, store[] = {0x89, 0x02};
+    static const uint8_t load[] = {0x8B, 0x02}, load16[] = {0x66, 0x8B, 0x0A},
+                         store[] = {0x89, 0x02};
     mmio_exit_at(INFO_GPA, 1, load, sizeof(load));
     cr_assert_eq(flags(), RS_REPLY_SET_RIP | RS_REPLY_SET_GPRS);
     cr_assert_eq(r.w[RS_REPLY_MR_RIP], 0x100002);
@@ -245,7 +262,8 @@ Test(exit, elsewhere_reads_are_all_ones_writes_dropped_and_each_page_logged_once
     mmio_exit_at(0xFEE00040, 2, store, sizeof(store));
     cr_assert_str_eq(fake_out(), "", "the same page: not again");
     cr_assert_eq(flags(), RS_REPLY_SET_RIP);
-    for (unsigned i = 0; i < VMM_ONCE_MAX + 5; i++) mmio_exit_at(0x80000000 + i * 4096ull, 2, store, sizeof(store));
+    for (unsigned i = 0; i < VMM_ONCE_MAX + 5; i++)
+        mmio_exit_at(0x80000000 + i * 4096ull, 2, store, sizeof(store));
     cr_assert_eq(fake_st.once.n, VMM_ONCE_MAX, "the log of pages is bounded");
 }
 
@@ -339,7 +357,8 @@ Test(vmmstate, once)
     struct vmm_once o = {0};
     cr_assert(vmm_once(&o, 7));
     cr_assert(!vmm_once(&o, 7));
-    for (uint64_t k = 100; k < 100 + VMM_ONCE_MAX; k++) vmm_once(&o, k);
+    for (uint64_t k = 100; k < 100 + VMM_ONCE_MAX; k++)
+        vmm_once(&o, k);
     cr_assert(!vmm_once(&o, 5), "full");
     o.n = 0xFFFFFFFF; // garbage count: still bounded
     cr_assert(!vmm_once(&o, 6));

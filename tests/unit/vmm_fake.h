@@ -8,11 +8,11 @@
 #include "vmm.h"
 
 #define FAKE_RAM_SIZE (4ul << 20)
-#define FAKE_TSC      0x123456789ull
+#define FAKE_TSC 0x123456789ull
 
-static rs_vcpu_state_t fake_state;   /* what ReadState returns and WriteState changes */
-static unsigned fake_writes;         /* WriteState calls */
-static int fake_write_error;         /* WriteState's answer */
+static rs_vcpu_state_t fake_state; /* what ReadState returns and WriteState changes */
+static unsigned fake_writes;       /* WriteState calls */
+static int fake_write_error;       /* WriteState's answer */
 static struct vmm_state fake_st;
 static uint8_t *fake_ram;
 static struct vmm fake_vmm;
@@ -38,7 +38,10 @@ static inline void fake_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
     r[0] = r[1] = r[2] = r[3] = 0xFFFFFFFFu;
 }
 
-static inline uint64_t fake_tsc(void) { return FAKE_TSC; }
+static inline uint64_t fake_tsc(void)
+{
+    return FAKE_TSC;
+}
 
 static const struct vmm_ops fake_ops = {fake_read_state, fake_write_state, fake_cpuid, fake_tsc};
 
@@ -51,7 +54,10 @@ static inline void fake_setup(void)
     fake_state = (rs_vcpu_state_t){.cr0 = 0x11, .cs = {0x08, 0, 0xFFFFFFFF, 0xC9B}};
     fake_writes = 0;
     fake_write_error = 0;
-    fake_vmm = (struct vmm){.name = "vm1", .ram = fake_ram, .ram_size = FAKE_RAM_SIZE, .st = &fake_st,
+    fake_vmm = (struct vmm){.name = "vm1",
+                            .ram = fake_ram,
+                            .ram_size = FAKE_RAM_SIZE,
+                            .st = &fake_st,
                             .ops = &fake_ops};
 }
 

@@ -18,7 +18,7 @@
 #define EXIT_WORD(i) ps_mr(RS_EXIT_MR_##i)
 
 extern const char test_guest_start[], test_guest_end[], test_guest_gdt[];
-extern const char guest_io[], guest_cpuid[], guest_vmmcall[], guest_hlt[], guest_mmio[], guest_triple[],
+extern const char guest_io[], guest_cpuid[], guest_vmmcall[], guest_vmcall[], guest_hlt[], guest_mmio[], guest_triple[],
     guest_data[], guest_loop[], guest_inject[], guest_handler[], guest_fpu[], guest_spin[];
 
 static uint64_t gpa_of(const char *label) { return GUEST_LOAD + (uint64_t)(label - test_guest_start); }
@@ -370,8 +370,12 @@ static void vcpu_instruction_exits(void)
     REQUIRE_OK(reply_flags(RS_REPLY_ADVANCE_RIP));
     REQUIRE(expect_exit(&g, RS_EXIT_HLT));
 
-    REQUIRE(restart_at(&g, guest_vmmcall));
-    ip = gpa_of(guest_vmmcall);
+    // the hypercall instruction is the vendor's own: VMMCALL on AMD, VMCALL on Intel
+    uint32_t vendor[4];
+    __asm__ volatile("cpuid" : "=a"(vendor[0]), "=b"(vendor[1]), "=c"(vendor[2]), "=d"(vendor[3]) : "a"(0), "c"(0));
+    const char *hypercall = vendor[1] == 0x756E6547 /* "Genu" */ ? guest_vmcall : guest_vmmcall;
+    REQUIRE(restart_at(&g, hypercall));
+    ip = gpa_of(hypercall);
     if (expect_exit(&g, RS_EXIT_VMCALL)) {
         CHECK_EQ(EXIT_WORD(RIP), ip + 10);
         CHECK_EQ(EXIT_WORD(INSN_LEN), 3);
