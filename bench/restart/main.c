@@ -8,16 +8,6 @@
 
 #define ROUNDS 30
 
-static int inject(unsigned kind)
-{
-    uint64_t w[REGISTRY_NAME_WORDS];
-    registry_pack_name(w, "echo");
-    rs_mr_set(0, 0);
-    for (unsigned i = 0; i < REGISTRY_NAME_WORDS; i++) rs_mr_set(1 + i, w[i]);
-    rs_mr_set(4, kind);
-    rs_result_t r = rs_call(IPC_SLOT_REGISTRY, rs_msginfo(REGISTRY_INJECT, 0, 0, 5));
-    return r.error ? (int)r.error : (int)rs_msginfo_label(r.info);
-}
 
 static void sort_u64(uint64_t *v, unsigned n)
 {
@@ -37,7 +27,7 @@ static void measure(ipc_client_t *echo, unsigned kind, const char *what)
         req = (ipc_msg_t){.label = ECHO_GET, .len = 1};
         ipc_call(echo, &req, &reply, IPC_RETRY_SAFE); // the server is up and warm
         uint64_t t0 = rt_rdtsc();
-        if (inject(kind) != RS_OK) {
+        if (registry_inject("echo", kind) != RS_OK) {
             rt_printf("bench: FAILED inject %s\n", what);
             return;
         }

@@ -29,3 +29,10 @@ static inline void registry_unpack_name(const uint64_t w[REGISTRY_NAME_WORDS], c
     memcpy(out, w, REGISTRY_NAME_WORDS * 8);
     out[REGISTRY_NAME_WORDS * 8 - 1] = 0;
 }
+
+/* Client calls to init's registry (IPC_SLOT_REGISTRY), libipc/registry_client.c. */
+/* How often init restarted `name`, and how many of those the watchdog caused (either pointer may
+ * be NULL). Returns the call's error or the registry's status (RS_NOT_FOUND for an unknown name). */
+int registry_restarts(const char *name, uint64_t *restarts, uint64_t *by_watchdog);
+/* Asks init to inject a fault of `kind` (ipc_inject) into `name`. */
+int registry_inject(const char *name, unsigned kind);

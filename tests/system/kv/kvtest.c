@@ -6,36 +6,14 @@
 #include "ipc.h"
 #include "proto/kv.h"
 #include "proto/registry.h"
+#include "check.h"
 
 #define NKEYS 32 /* keys 1..NKEYS take part in the random run */
 #define MIN_CALLS 500
 #define MIN_RESTARTS 15
 #define MAX_CALLS 2000000 /* a bound in case the injections stop (the check then fails) */
 
-static unsigned passed, failed;
 
-static void check(bool ok, const char *id, const char *what, const char *fmt, uint64_t a,
-                  uint64_t b)
-{
-    char detail[96];
-    rt_snprintf(detail, sizeof(detail), fmt, a, b);
-    rt_printf("[test] %s %s %s%s%s%s\n", id, ok ? "PASS" : "FAIL", what, ok ? "" : " (",
-              ok ? "" : detail, ok ? "" : ")");
-    ok ? passed++ : failed++;
-}
-
-/* How often init restarted `name` (REGISTRY_RESTARTS); 0 if it cannot tell. */
-static uint64_t restarts(const char *name)
-{
-    uint64_t w[REGISTRY_NAME_WORDS];
-    registry_pack_name(w, name);
-    rs_mr_set(0, 0);
-    for (unsigned i = 0; i < REGISTRY_NAME_WORDS; i++)
-        rs_mr_set(1 + i, w[i]);
-    rs_result_t r =
-        rs_call(IPC_SLOT_REGISTRY, rs_msginfo(REGISTRY_RESTARTS, 0, 0, 1 + REGISTRY_NAME_WORDS));
-    return r.error || rs_msginfo_label(r.info) ? 0 : rs_mr_get(1);
-}
 
 static int put(ipc_client_t *c, uint64_t key, uint64_t value)
 {
@@ -99,9 +77,9 @@ static void crash_run(ipc_client_t *kv)
         }
         if (err != RS_OK && errors++ < 5)
             rt_printf("kvtest: call %lu: PUT: %s\n", calls, rs_error_name(err));
-        if (calls % 64 == 0) r = restarts("kv");
+        if (calls % 64 == 0) registry_restarts("kv", &r, NULL);
     }
-    r = restarts("kv");
+    registry_restarts("kv", &r, NULL);
     rt_printf("kvtest: %lu calls, %u retried after a crash, %lu restarts of kv\n", calls,
               kv->retries, r);
     check(calls >= MIN_CALLS, "KV-0005", "at least 500 PUT/GET calls made", "%lu calls %lu", calls,
@@ -151,7 +129,7 @@ int main(void *arg)
     rejections(&kv);
     crash_run(&kv);
     full_table(&kv);
-    rt_printf("[test] done: %u passed, %u failed\n", passed, failed);
+    check_done();
     rs_debug_shutdown();
     return 0;
 }

@@ -6,45 +6,14 @@
 #include "ipc.h"
 #include "proto/echo.h"
 #include "proto/registry.h"
+#include "check.h"
 
 #define MIN_CALLS    1000
 #define MIN_RESTARTS 20
 #define MAX_CALLS    2000000
 
-static unsigned passed, failed;
 
-static void check(bool ok, const char *id, const char *what, const char *fmt, uint64_t a, uint64_t b)
-{
-    char detail[96];
-    rt_snprintf(detail, sizeof(detail), fmt, a, b);
-    rt_printf("[test] %s %s %s%s%s%s\n", id, ok ? "PASS" : "FAIL", what, ok ? "" : " (", ok ? "" : detail,
-              ok ? "" : ")");
-    ok ? passed++ : failed++;
-}
 
-/* Asks init how often `name` was restarted, and how often the watchdog did it. */
-static uint64_t restarts(const char *name, uint64_t *by_watchdog)
-{
-    uint64_t w[REGISTRY_NAME_WORDS];
-    registry_pack_name(w, name);
-    rs_mr_set(0, 0);
-    for (unsigned i = 0; i < REGISTRY_NAME_WORDS; i++) rs_mr_set(1 + i, w[i]);
-    rs_result_t r = rs_call(IPC_SLOT_REGISTRY, rs_msginfo(REGISTRY_RESTARTS, 0, 0, 1 + REGISTRY_NAME_WORDS));
-    if (r.error || rs_msginfo_label(r.info)) return 0;
-    if (by_watchdog) *by_watchdog = rs_mr_get(3);
-    return rs_mr_get(1);
-}
-
-static int inject(const char *name, unsigned kind)
-{
-    uint64_t w[REGISTRY_NAME_WORDS];
-    registry_pack_name(w, name);
-    rs_mr_set(0, 0);
-    for (unsigned i = 0; i < REGISTRY_NAME_WORDS; i++) rs_mr_set(1 + i, w[i]);
-    rs_mr_set(4, kind);
-    rs_result_t r = rs_call(IPC_SLOT_REGISTRY, rs_msginfo(REGISTRY_INJECT, 0, 0, 5));
-    return r.error ? (int)r.error : (int)rs_msginfo_label(r.info);
-}
 
 static int increment(ipc_client_t *c, uint64_t *value)
 {
@@ -69,9 +38,9 @@ static void crash_test(ipc_client_t *echo)
             if (bad++ < 5) rt_printf("echotest: call %lu returned %lu, expected %lu\n", calls, got, expect);
             expect = got;
         }
-        if (calls % 64 == 0) r = restarts("echo", NULL);
+        if (calls % 64 == 0) registry_restarts("echo", &r, NULL);
     }
-    r = restarts("echo", NULL);
+    registry_restarts("echo", &r, NULL);
     rt_printf("echotest: %lu calls, %u retried after a crash, %lu restarts of echo\n", calls, echo->retries, r);
     check(calls >= MIN_CALLS, "RST-0002", "at least 1000 calls made", "%lu calls %lu", calls, 0);
     check(r >= MIN_RESTARTS, "RST-0003", "the server was crashed and restarted at least 20 times",
@@ -90,14 +59,16 @@ static void hang_test(ipc_client_t *echo)
 {
     uint64_t got = 0, first = 0, wd_before = 0, wd_after = 0;
     int err = increment(echo, &first);
-    uint64_t before = restarts("echo", &wd_before);
-    err = err ? err : inject("echo", IPC_INJECT_HANG);
+    uint64_t before = 0;
+    registry_restarts("echo", &before, &wd_before);
+    err = err ? err : registry_inject("echo", IPC_INJECT_HANG);
     check(err == RS_OK, "RST-0007", "init accepts a hang injection request", "status %lu %lu", (uint64_t)err, 0);
     for (int i = 0; i < 3 && err == RS_OK; i++) { // the hang strikes idle or within one of these calls
         err = increment(echo, &got);
         if (err == RS_OK && got != first + 1 + (uint64_t)i) err = RS_INVALID_ARGUMENT;
     }
-    uint64_t after = restarts("echo", &wd_after);
+    uint64_t after = 0;
+    registry_restarts("echo", &after, &wd_after);
     check(err == RS_OK, "RST-0008", "calls to the hung server are answered after its restart, exactly once",
           "status %lu value %lu", (uint64_t)err, got);
     check(after > before && wd_after > wd_before, "RST-0009",
@@ -112,7 +83,7 @@ int main(void *arg)
     ipc_client_init(&echo, IPC_SLOT_CLIENT0, "echo", IPC_SLOT_REGISTRY, IPC_SLOT_RECV);
     if (!strcmp(me->name, "hangtest")) hang_test(&echo);
     else crash_test(&echo);
-    rt_printf("[test] done: %u passed, %u failed\n", passed, failed);
+    check_done();
     rs_debug_shutdown();
     return 0;
 }
