@@ -29,7 +29,8 @@ int supervisor_setup(struct server *s, unsigned index)
         (err = ps_new_object(env, RS_OBJ_NOTIFICATION, 0, &s->ping)))
         return err;
     s->ping_signal = ps_slot_alloc(env->slots);
-    if ((err = ps_cnode_mint(RS_INIT_CNODE, s->ping_signal, 64, RS_INIT_CNODE, s->ping, 64, RS_RIGHT_WRITE, 1)))
+    if ((err = ps_cnode_mint(RS_INIT_CNODE, s->ping_signal, 64, RS_INIT_CNODE, s->ping, 64, RS_RIGHT_WRITE,
+                             IPC_BADGE_PING)))
         return err;
     uint64_t va = CONTROL_VADDR_BASE + index * 4096ul;
     if ((err = ps_map_new_frame(env, RS_INIT_VSPACE, va, RS_RIGHT_READ | RS_RIGHT_WRITE, &s->control_frame)))

@@ -11,6 +11,7 @@
 //             striking idle, before the VMM's commit or before its reply.
 // There is no timer here: a wait is a poll between rounds of yields; the harness's time-out
 // ends a wait that never succeeds.
+#include "check.h"
 #include "ipc.h"
 #include "proto/registry.h"
 #include "proto/vmm.h"
@@ -26,18 +27,6 @@ struct vm {
     ipc_client_t client;
     uint64_t irqs, exits, stopped, reason, instance, redelivered;
 };
-
-static unsigned passed, failed;
-
-static void check(bool ok, const char *id, const char *what, const char *fmt, uint64_t a,
-                  uint64_t b)
-{
-    char detail[96];
-    rt_snprintf(detail, sizeof(detail), fmt, a, b);
-    rt_printf("[test] %s %s %s%s%s%s\n", id, ok ? "PASS" : "FAIL", what, ok ? "" : " (",
-              ok ? "" : detail, ok ? "" : ")");
-    ok ? passed++ : failed++;
-}
 
 static void vm_init(struct vm *v, const char *name, unsigned slot_index)
 {
@@ -58,17 +47,11 @@ static int stats(struct vm *v)
     return RS_OK;
 }
 
-/* How often init restarted `name`. */
+/* How often init restarted `name` (~0 if the registry cannot say). */
 static uint64_t restarts(const char *name)
 {
-    uint64_t w[REGISTRY_NAME_WORDS];
-    registry_pack_name(w, name);
-    rs_mr_set(0, 0);
-    for (unsigned i = 0; i < REGISTRY_NAME_WORDS; i++)
-        rs_mr_set(1 + i, w[i]);
-    rs_result_t r =
-        rs_call(IPC_SLOT_REGISTRY, rs_msginfo(REGISTRY_RESTARTS, 0, 0, 1 + REGISTRY_NAME_WORDS));
-    return r.error || rs_msginfo_label(r.info) ? ~0ull : rs_mr_get(1);
+    uint64_t n = 0;
+    return registry_restarts(name, &n, NULL) ? ~0ull : n;
 }
 
 static void pause_a_little(void)
@@ -162,7 +145,7 @@ int main(void *arg)
         vmm_killed(STRESS_RESTARTS);
     else
         two_guests();
-    rt_printf("[test] done: %u passed, %u failed\n", passed, failed);
+    check_done();
     rs_debug_shutdown();
     return 0;
 }
