@@ -68,9 +68,11 @@ static bool vmx_choose_controls(uint64_t basic)
     bool ok = true, tru = basic & VMX_BASIC_TRUE_CTLS;
     /* With bit 55 of IA32_VMX_BASIC set, the TRUE_* MSRs also let default1 controls be 0
      * (A.2): CR3-load/store and INVLPG exiting are then off, which EPT makes pointless. */
+    /* The VMX-preemption timer is wanted, not needed: see vmx_preempt_value. */
     c->pin = vmx_adjust(tru ? MSR_VMX_TRUE_PINBASED_CTLS : MSR_VMX_PINBASED_CTLS,
-                        PIN_EXTINT_EXITING | PIN_NMI_EXITING, PIN_EXTINT_EXITING | PIN_NMI_EXITING,
-                        "pin-based", &ok);
+                        PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPT_TIMER,
+                        PIN_EXTINT_EXITING | PIN_NMI_EXITING, "pin-based", &ok);
+    c->preempt = c->pin & PIN_PREEMPT_TIMER;
     /* Unconditional I/O exiting and no MSR bitmaps: every IN/OUT/INS/OUTS and every
      * RDMSR/WRMSR exits (25.1.3); CPUID, VMCALL and triple faults always do. */
     uint32_t proc = PROC_HLT_EXITING | PROC_UNCOND_IO | PROC_SECONDARY;
@@ -168,7 +170,9 @@ static bool vmx_cpu_init(void)
         return false;
     }
     vmx_caps.revision = VMX_BASIC_REVISION(basic);
-    vmx_caps.soft_len0 = (rdmsr(MSR_VMX_MISC) >> 30) & 1;
+    uint64_t misc = rdmsr(MSR_VMX_MISC);
+    vmx_caps.soft_len0 = (misc >> 30) & 1;
+    vmx_caps.preempt_shift = misc & 0x1F;
     if (!vmx_choose_controls(basic) || !vmx_check_ept()) return false;
     vmx_fix_crs();
     memset(vmxon_region, 0, sizeof(vmxon_region));
@@ -233,6 +237,21 @@ static const rs_vcpu_state_t vmx_reset_state = {
     .idtr_limit = 0xFFFF,
 };
 
+/* The VMX-preemption timer's start value: about 5 ms, half a scheduler tick (SDM 25.5.1: it
+ * counts down at the TSC rate >> IA32_VMX_MISC[4:0] and is reloaded from the VMCS at every
+ * entry, "save VMX-preemption timer value" being off). External-interrupt exiting (25.2) is
+ * what normally ends a guest's run at a host tick, whatever the guest's RFLAGS.IF; Bochs
+ * (2.7) leaves the host's pending interrupts masked for the whole run when the guest has
+ * IF = 0 (it works out the mask before it marks the CPU as in VMX non-root operation), so a
+ * spinning guest with interrupts off would never exit. The timer bounds every run anyway; its
+ * exit is handled like an external-interrupt exit (vmx_exit.c). */
+static uint32_t vmx_preempt_value(void)
+{
+    uint64_t n = arch_tsc_per_ms ? (arch_tsc_per_ms * 5) >> vmx_caps.preempt_shift : 0;
+    if (n == 0) n = 1u << 20;
+    return n > 0xFFFFFFFF ? 0xFFFFFFFF : (uint32_t)n;
+}
+
 /* Sets up the VMCS in `ctl`: revision, VMCLEAR (launch state "clear", 24.11.3), VMPTRLD,
  * controls, host state, the reset state for the guest. No guest-physical root yet: entering
  * before set_guest_root fails as RS_EXIT_INVALID_STATE. */
@@ -270,6 +289,7 @@ static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     vmwrite(VMCS_GUEST_SYSENTER_CS, 0);
     vmwrite(VMCS_GUEST_SYSENTER_ESP, 0);
     vmwrite(VMCS_GUEST_SYSENTER_EIP, 0);
+    if (c->preempt) vmwrite(VMCS_GUEST_PREEMPT_TIMER, vmx_preempt_value());
     vmx_write_host_state();
     vmx_set_state(v, &vmx_reset_state);
 }

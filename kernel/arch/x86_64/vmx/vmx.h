@@ -36,6 +36,8 @@ struct vmx_caps {
     uint64_t ept_vpid;                           /* IA32_VMX_EPT_VPID_CAP */
     bool vpid;                                   /* VPIDs usable (control and INVVPID) */
     bool soft_len0; /* software events injectable with instruction length 0 (A.6) */
+    bool preempt;   /* the VMX-preemption timer bounds every guest run (vmx.c) */
+    uint8_t preempt_shift; /* it counts down once every 2^preempt_shift TSC ticks (A.6) */
 };
 extern struct vmx_caps vmx_caps;
 

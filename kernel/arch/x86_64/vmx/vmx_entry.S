@@ -68,6 +68,11 @@ vmx_enter:
     .global vmx_exit_stub
     .type vmx_exit_stub, @function
 vmx_exit_stub:
+    /* The exit cleared RFLAGS.IF (27.5.3), so CLI changes nothing on a real CPU. Bochs (2.7)
+     * though works out its interrupt mask at the exit as if still in the guest, where
+     * external-interrupt exiting ignores IF, and would deliver host interrupts with IF = 0
+     * until the next STI / CLI: this CLI masks them again. */
+    cli
     push %rdi                       /* guest rdi */
     movq 8(%rsp), %rdi
     movq %rax, G_RAX(%rdi)

@@ -82,6 +82,9 @@ bool vmx_exit_decode(struct vcpu *v, struct vcpu_exit *e)
         if (info & INTR_INFO_HAS_ERROR) e->qual |= vmread(VMCS_EXIT_INTR_ERROR) << 32;
         return true;
     }
+    case EXIT_PREEMPT_TIMER:
+        /* The guest ran its time (vmx.c, vmx_preempt_value): a host tick may be pending with
+         * no external-interrupt exit for it; take it like one. */
     case EXIT_EXTINT:
         /* "Acknowledge interrupt on exit" is off, so the interrupt is still pending at the
          * interrupt controller: open a one-instruction window and let the host IDT take it. */

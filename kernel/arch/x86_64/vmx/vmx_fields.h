@@ -58,6 +58,7 @@
 /* Pin-based VM-execution controls (24.6.1). */
 #define PIN_EXTINT_EXITING (1u << 0)
 #define PIN_NMI_EXITING    (1u << 3)
+#define PIN_PREEMPT_TIMER  (1u << 6)
 
 /* Primary processor-based VM-execution controls (24.6.2, table 24-6). */
 #define PROC_INTR_WINDOW   (1u << 2)
@@ -159,6 +160,7 @@
 #define VMCS_GUEST_ES_AR           0x4814 /* ES..TR: +2 each */
 #define VMCS_GUEST_INTERRUPTIBILITY 0x4824
 #define VMCS_GUEST_ACTIVITY        0x4826
+#define VMCS_GUEST_PREEMPT_TIMER   0x482E
 #define VMCS_GUEST_SYSENTER_CS     0x482A
 #define VMCS_HOST_SYSENTER_CS      0x4C00
 /* Natural-width fields. */
@@ -214,6 +216,7 @@ enum vmx_seg { VMX_ES, VMX_CS, VMX_SS, VMX_DS, VMX_FS, VMX_GS, VMX_LDTR, VMX_TR 
 #define EXIT_MACHINE_CHECK_ENTRY   41
 #define EXIT_EPT_VIOLATION         48
 #define EXIT_EPT_MISCONFIG         49
+#define EXIT_PREEMPT_TIMER         52
 
 /* CR0 / CR4 bits the backend cares about. */
 #define CR0_PE    (1ull << 0)
