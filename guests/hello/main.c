@@ -2,10 +2,8 @@
 // The hello guest's 64-bit part: APIC base MSR, IDT, PIT at 100 Hz, the info device, and the
 // tick loop. entry.S has switched to long mode with RAM and the info device identity-mapped.
 #include <stdint.h>
+#include "../common/console.h"
 
-#define COM1           0x3F8
-#define COM1_LSR       (COM1 + 5)
-#define LSR_THR_EMPTY  0x20
 #define PIC_CMD        0x20
 #define PIC_EOI        0x20
 #define PIT_CH0        0x40
@@ -45,17 +43,7 @@ static struct idt_gate idt[256];
 /* Written by the timer handler, read by the loop: volatile so the loop sees each new value. */
 static volatile uint32_t ticks;
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
 
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 
 /* MMIO with fixed registers and the plainest encodings (8B 02, 89 02): the VMM decodes the
  * instruction of a guest-fault exit itself, so the guest keeps it simple. */
@@ -71,40 +59,9 @@ static inline void mmio_write32(uint64_t addr, uint32_t v)
     __asm__ volatile("movl %%eax, (%%rdx)" : : "a"(v), "d"(addr) : "memory");
 }
 
-static void uart_putc(char c)
-{
-    while (!(inb(COM1_LSR) & LSR_THR_EMPTY))
-        ;
-    outb(COM1, (uint8_t)c);
-}
 
-static void uart_puts(const char *s)
-{
-    while (*s)
-        uart_putc(*s++);
-}
 
-static void putdec(uint64_t v)
-{
-    char buf[21];
-    int i = 0;
-    do {
-        buf[i++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (i)
-        uart_putc(buf[--i]);
-}
 
-static void puthex(uint64_t v)
-{
-    int shift = 60;
-    uart_puts("0x");
-    while (shift > 0 && !(v >> shift))
-        shift -= 4;
-    for (; shift >= 0; shift -= 4)
-        uart_putc("0123456789abcdef"[(v >> shift) & 0xF]);
-}
 
 static void set_gate(unsigned vector, uint64_t handler)
 {
@@ -120,11 +77,11 @@ static void set_gate(unsigned vector, uint64_t handler)
 /* Every exception is fatal here: the guest reports it and stops, so a VMM test sees the line. */
 void hello_exception(const uint64_t *frame)
 {
-    uart_puts("exception ");
+    uart_write("exception ");
     putdec(frame[0]);
-    uart_puts(" at ");
+    uart_write(" at ");
     puthex(frame[2]);
-    uart_puts(" error ");
+    uart_write(" error ");
     puthex(frame[1]);
     uart_putc('\n');
     for (;;)
@@ -139,14 +96,14 @@ void hello_tick(void)
 
 void hello_main(void)
 {
-    uart_puts("long mode: on\n");
+    uart_write("long mode: on\n");
 
     uint32_t lo, hi;
     __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(MSR_APIC_BASE));
     uint64_t apic_base = (uint64_t)hi << 32 | lo;
-    uart_puts("apic base: ");
+    uart_write("apic base: ");
     puthex(apic_base);
-    uart_puts(apic_base == 0xFEE00900 ? "\n" : " (FAIL: the contract says 0xfee00900)\n");
+    uart_write(apic_base == 0xFEE00900 ? "\n" : " (FAIL: the contract says 0xfee00900)\n");
 
     for (unsigned v = 0; v < 32; v++)
         set_gate(v, exc_stub_table[v]);
@@ -159,15 +116,15 @@ void hello_main(void)
     outb(PIT_CMD, 0x34);
     outb(PIT_CH0, (uint8_t)divisor);
     outb(PIT_CH0, (uint8_t)(divisor >> 8));
-    uart_puts("pit: ");
+    uart_write("pit: ");
     putdec(TICK_HZ);
-    uart_puts(" Hz\n");
+    uart_write(" Hz\n");
 
     uint32_t magic = mmio_read32(INFO_GPA);
     if (magic == INFO_MAGIC) {
-        uart_puts("mmio: info device RSG0\n");
+        uart_write("mmio: info device RSG0\n");
     } else {
-        uart_puts("mmio: FAIL info device +0 reads ");
+        uart_write("mmio: FAIL info device +0 reads ");
         puthex(magic);
         uart_putc('\n');
     }
@@ -181,7 +138,7 @@ void hello_main(void)
         while (seen != ticks) {
             seen++;
             if (seen % 10 == 0) {
-                uart_puts("tick ");
+                uart_write("tick ");
                 putdec(seen);
                 uart_putc('\n');
             }

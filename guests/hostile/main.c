@@ -4,12 +4,9 @@
 // where no RAM is, the info device), then a triple fault. 32-bit protected mode, no paging, interrupts off. The seed
 // is fixed, so a run is repeatable: a failure seen once is seen again.
 #include <stdint.h>
+#include "../common/console.h"
 
-#define COM1           0x3F8
-#define COM1_LCR       (COM1 + 3)
-#define COM1_LSR       (COM1 + 5)
 #define LCR_8N1        0x03           /* 8 data bits, no parity, 1 stop bit, DLAB clear */
-#define LSR_THR_EMPTY  0x20
 #define INFO_GPA       0xFED00000u
 #define SEL_CODE       0x08
 #define MSR_TSC        0x10
@@ -75,25 +72,8 @@ static uint32_t string_buf[STRING_MAX];
  * next line then first restores LCR and ends the stray line, so it prints whole. */
 static int uart_dirty;
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
 
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 
-static void uart_putc(char c)
-{
-    /* Bounded: a VMM whose LSR never says "empty" gets the byte anyway rather than a hang. */
-    for (uint32_t i = 0; i < 100000 && !(inb(COM1_LSR) & LSR_THR_EMPTY); i++)
-        ;
-    outb(COM1, (uint8_t)c);
-}
 
 static void uart_puts(const char *s)
 {
@@ -102,31 +82,10 @@ static void uart_puts(const char *s)
         outb(COM1_LCR, LCR_8N1);
         uart_putc('\n');
     }
-    while (*s)
-        uart_putc(*s++);
+    uart_write(s);
 }
 
-static void putdec(uint32_t v)
-{
-    char buf[11];
-    int i = 0;
-    do {
-        buf[i++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (i)
-        uart_putc(buf[--i]);
-}
 
-static void puthex(uint32_t v)
-{
-    int shift = 28;
-    uart_puts("0x");
-    while (shift > 0 && !(v >> shift))
-        shift -= 4;
-    for (; shift >= 0; shift -= 4)
-        uart_putc("0123456789abcdef"[(v >> shift) & 0xF]);
-}
 
 static uint32_t xorshift32(void)
 {
