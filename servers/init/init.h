@@ -29,6 +29,12 @@ struct server {
     unsigned missed_pings;
     uint64_t next_ping_ms;
     struct vm *vm;             /* a VMM's virtual machine (vm.c), NULL for other servers */
+    /* Memory for the instances: every instance is made from this untyped, which is emptied
+     * again when the instance is destroyed, so restarts do not eat init's memory. */
+    rs_cptr_t pool;
+    ps_ut_t pool_ut;
+    ps_untyped_t pool_storage;
+    ps_env_t pool_env;
 };
 
 struct init_state {

@@ -19,10 +19,22 @@ struct server *supervisor_find(const char *name)
 
 /* Objects that outlive every instance: service endpoint, ping notification, control page,
  * persistent frames. */
+/* Size of an instance's memory pool: room for its image, stack, tables and objects, twice over so
+ * that the process untyped (a power of two, aligned to its size) always fits. */
+static unsigned pool_bits(const struct server *s)
+{
+    unsigned bits = 21;
+    while ((1ull << bits) < 2 * (s->image->size + (1ull << 20))) bits++;
+    return bits;
+}
+
 int supervisor_setup(struct server *s, unsigned index)
 {
     ps_env_t *env = &init.root.env;
     int err;
+    if ((err = ps_new_untyped(env, pool_bits(s), &s->pool_ut, &s->pool_storage, &s->pool))) return err;
+    s->pool_env = *env;
+    s->pool_env.ut = &s->pool_ut;
     // init signals through a badged copy: a badge-0 signal sets no bit and is lost when the
     // server is busy at that moment
     if ((err = ps_new_object(env, RS_OBJ_ENDPOINT, 0, &s->ep)) ||
@@ -69,6 +81,14 @@ static int give_caps(struct server *s, unsigned index)
     return s->vm ? vm_give(s) : RS_OK;
 }
 
+/* Destroys the running instance and empties its memory pool for the next one. */
+static void destroy_instance(struct server *s)
+{
+    ps_process_destroy(&s->proc);
+    ps_cnode_revoke(RS_INIT_CNODE, s->pool, 64);
+    ps_ut_reset(&s->pool_ut, s->pool);
+}
+
 int supervisor_start(struct server *s, unsigned index)
 {
     rs_cptr_t fault_ep = ps_slot_alloc(init.root.env.slots);
@@ -82,13 +102,13 @@ int supervisor_start(struct server *s, unsigned index)
                                .extra_slots = 16 + s->m->persist_pages + vm_extra_slots(s)};
     s->control->instance++;
     s->control->inject = IPC_INJECT_NONE;
-    err = ps_process_create(&s->proc, &init.root.env, &cfg);
+    err = ps_process_create(&s->proc, &s->pool_env, &cfg);
     ps_cnode_delete(RS_INIT_CNODE, fault_ep, 64); // the TCB holds its own copy
     ps_slot_free(init.root.env.slots, fault_ep);
     if (!err) err = give_caps(s, index);
     if (!err) err = ps_process_start(&s->proc);
     if (err) {
-        ps_process_destroy(&s->proc);
+        destroy_instance(s);
         return err;
     }
     s->running = true;
@@ -106,7 +126,7 @@ void supervisor_crashed(struct server *s, unsigned reason, const char *why)
 {
     if (!s->running) return;
     uint64_t now = init_now_ms();
-    ps_process_destroy(&s->proc);
+    destroy_instance(s);
     s->running = false;
     s->reason = reason;
     if (reason == REASON_WATCHDOG) s->watchdog_restarts++;
