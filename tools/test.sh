@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Build, then run every test suite (unit and system). Extra arguments go to
-# `meson test`, e.g. `tools/test.sh system-qemu -v`.
+# Runs every test: builds (installing what is missing), then `meson test` (host unit tests,
+# system tests in QEMU and Bochs, benchmark smoke runs). Extra arguments go to `meson test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/build.sh
-meson test -C build --print-errorlogs "$@"
+status=0
+meson test -C build --print-errorlogs "$@" | tee build/meson-test.out || status=$?
+# one plain closing line that any CI reads: "N passed, M failed"
+ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' build/meson-test.out | tail -n 1)
+bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' build/meson-test.out | tail -n 1)
+timeouts=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' build/meson-test.out | tail -n 1)
+echo "${ok:-0} passed, $(( ${bad:-0} + ${timeouts:-0} )) failed"
+exit "$status"
