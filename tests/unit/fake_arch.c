@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fake_arch.h"
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/switch.h"
 #include "console.h"

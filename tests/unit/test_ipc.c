@@ -21,31 +21,7 @@
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/switch.h"
 
-/* fake_arch.c */
-extern jmp_buf *fake_exit;
-extern struct user_context *fake_restored;
-extern int fake_idle_waits;
-extern char fake_console[];
-
-/* How a kernel entry ended: it left into user mode, or idled (or returned, which it must not). */
-enum { STAYED, LEFT_USER, LEFT_IDLE };
-
-/* Runs `call` as a kernel entry that may leave the kernel; sets `how`. Leaving longjmps back here
- * (see arch_restore_user in fake_arch.c). */
-#define RUN(how, call)                                                                             \
-    do {                                                                                           \
-        jmp_buf jb_;                                                                               \
-        fake_exit = &jb_;                                                                          \
-        switch (setjmp(jb_)) {                                                                     \
-        case 0:                                                                                    \
-            call;                                                                                  \
-            (how) = STAYED;                                                                        \
-            break;                                                                                 \
-        case 1: (how) = LEFT_USER; break;                                                          \
-        default: (how) = LEFT_IDLE; break;                                                         \
-        }                                                                                          \
-        fake_exit = NULL;                                                                          \
-    } while (0)
+#include "fake_arch.h"
 
 /* ---- The world: one shared single-level CSpace, endpoints and notifications in it ------------ */
 

@@ -19,25 +19,7 @@
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/switch.h"
 
-/* fake_arch.c */
-extern jmp_buf *fake_exit;
-extern struct user_context *fake_restored;
-
-enum { STAYED, LEFT_USER, LEFT_IDLE };
-#define RUN(how, call)                                                                             \
-    do {                                                                                           \
-        jmp_buf jb_;                                                                               \
-        fake_exit = &jb_;                                                                          \
-        switch (setjmp(jb_)) {                                                                     \
-        case 0:                                                                                    \
-            call;                                                                                  \
-            (how) = STAYED;                                                                        \
-            break;                                                                                 \
-        case 1: (how) = LEFT_USER; break;                                                          \
-        default: (how) = LEFT_IDLE; break;                                                         \
-        }                                                                                          \
-        fake_exit = NULL;                                                                          \
-    } while (0)
+#include "fake_arch.h"
 
 /* ---- The fake backend: run() hands out scripted exits, the rest is recorded ------------------ */
 
