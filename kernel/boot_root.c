@@ -7,6 +7,7 @@
 #include "tcb.h"
 #include "sched.h"
 #include "vspace.h"
+#include "irq.h"
 #include "console.h"
 #include "kstring.h"
 #include "elf.h"
@@ -166,6 +167,12 @@ void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
     root_cap(RS_INIT_TCB, (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uint64_t)t});
     root_cap(RS_INIT_IRQ_CONTROL, (struct cap){.type = RS_CAP_IRQ_CONTROL, .rights = RS_RIGHTS_ALL});
     root_cap(RS_INIT_IOPORT_CONTROL, (struct cap){.type = RS_CAP_IOPORT_CONTROL, .rights = RS_RIGHTS_ALL});
+    // the ranges only platform code may own (PCI configuration, timers, resets): see ioport.c
+    root_cap(RS_INIT_IOPORT_PLATFORM, (struct cap){.type = RS_CAP_IOPORT_CONTROL, .rights = RS_RIGHTS_ALL,
+                                                   .small = IOPORT_CONTROL_PLATFORM});
+    // the console and power-off are authorities too: init decides who may print or stop the machine
+    root_cap(RS_INIT_CONSOLE, (struct cap){.type = RS_CAP_CONSOLE, .rights = RS_RIGHT_READ | RS_RIGHT_WRITE});
+    root_cap(RS_INIT_SHUTDOWN, (struct cap){.type = RS_CAP_SHUTDOWN, .rights = RS_RIGHTS_ALL});
     struct cap frame = {.type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL & ~RS_RIGHT_EXEC, .bits = 12};
     frame.obj = (uint64_t)PHYS_TO_VIRT(bi_pa);
     root_cap(RS_INIT_BOOTINFO_FRAME, frame);

@@ -10,6 +10,8 @@ bool cap_has_object(const struct cap *c)
     case RS_CAP_IRQ_CONTROL:
     case RS_CAP_IOPORT_CONTROL:
     case RS_CAP_IOPORT:
+    case RS_CAP_CONSOLE:
+    case RS_CAP_SHUTDOWN:
         return false;
     default:
         return true;
@@ -24,6 +26,8 @@ bool cap_same_object(const struct cap *a, const struct cap *b)
         return false;
     case RS_CAP_IRQ_CONTROL:
     case RS_CAP_IOPORT_CONTROL:
+    case RS_CAP_CONSOLE:
+    case RS_CAP_SHUTDOWN:
         return true;
     case RS_CAP_IRQ_HANDLER:
         return a->small == b->small;

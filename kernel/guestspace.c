@@ -122,6 +122,10 @@ static int decode_map(struct invocation *inv, struct cap *gs)
     struct cap *f = &inv->extra[0]->cap;
     uint64_t gpa = inv_arg(inv, 0), rights = inv_arg(inv, 1);
     if (f->type != RS_CAP_FRAME) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    // guest leaves are write-back whatever the guest's PAT says (the VMX backend sets EPT's
+    // ignore-PAT bit), like RAM in the physmap; device memory would need UC, which the backends
+    // cannot express yet
+    if (f->flags & CAP_FLAG_DEVICE) return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0);
     if (rights & ~(uint64_t)RS_RIGHTS_ALL) return inv_error(inv, RS_INVALID_ARGUMENT, 1, 0, 0);
     rights &= f->rights;
     if (!(rights & RS_RIGHT_READ)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
@@ -138,6 +142,10 @@ static int decode_unmap(struct invocation *inv, const struct cap *gs)
     INV_NEED_CAPS(inv, 1);
     struct cap *f = &inv->extra[0]->cap;
     if (f->type != RS_CAP_FRAME) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    // guest leaves are write-back whatever the guest's PAT says (the VMX backend sets EPT's
+    // ignore-PAT bit), like RAM in the physmap; device memory would need UC, which the backends
+    // cannot express yet
+    if (f->flags & CAP_FLAG_DEVICE) return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0);
     if (!(f->flags & CAP_FLAG_MAPPED)) return RS_OK; // as Frame_Unmap: nothing to do
     if (!(f->flags & CAP_FLAG_GUEST) || f->small != gs->small)
         return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0); // mapped, but somewhere else

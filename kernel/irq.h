@@ -12,5 +12,9 @@ struct slot_array irq_finalise(unsigned irq);
 /* Called from the interrupt path: masks the line and signals its notification. */
 void irq_deliver(unsigned irq);
 
+/* I/O ports (arch/x86_64/ioport.c). An IOPortControl cap whose `small` is IOPORT_CONTROL_PLATFORM
+ * may also issue the platform ranges (PCI configuration, PIT, resets, ACPI PM); no control issues
+ * the kernel's own ports. Both return an rs_error with detail (capabilities.md). */
+#define IOPORT_CONTROL_PLATFORM 1u
 int ioport_control_decode(struct invocation *inv);
 int ioport_decode(struct invocation *inv);

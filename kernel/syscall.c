@@ -115,6 +115,53 @@ static void unknown_syscall(struct tcb *t)
     tcb_raise_fault(t);
 }
 
+/* The cap a console or shutdown call names, if it has the type and right it needs; otherwise
+ * the error is reported to t and NULL returned. */
+static struct cap *console_cap(struct tcb *t, unsigned type, unsigned right)
+{
+    struct slot *s = lookup_or_fail(t);
+    if (!s) return NULL;
+    if (s->cap.type != type) return set_error(t, RS_INVALID_CAPABILITY, 0, 0), NULL;
+    if (right && !(s->cap.rights & right)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, right), NULL;
+    return &s->cap;
+}
+
+/* Bytes of text[0..n) to print in one call: all of it if it fits in RS_CONSOLE_CHUNK, else up
+ * to the last newline that fits (so that whole lines go out together), else a full chunk. The
+ * UART is polled with interrupts off, so this bounds that time; the caller loops for the rest. */
+static uint64_t console_chunk(const char *text, uint64_t n)
+{
+    if (n <= RS_CONSOLE_CHUNK) return n;
+    for (uint64_t i = RS_CONSOLE_CHUNK; i > 0; i--)
+        if (text[i - 1] == '\n') return i;
+    return RS_CONSOLE_CHUNK;
+}
+
+/* The console and power-off system calls: each needs a cap (rdi) that init hands out. */
+static void handle_console(struct tcb *t)
+{
+    uint64_t nr = t->ctx.rax;
+    if (nr == RS_SYS_DEBUG_SHUTDOWN) {
+        if (console_cap(t, RS_CAP_SHUTDOWN, 0)) arch_shutdown();
+        return;
+    }
+    unsigned right = nr == RS_SYS_DEBUG_GETCHAR ? RS_RIGHT_READ : RS_RIGHT_WRITE;
+    if (!console_cap(t, RS_CAP_CONSOLE, right)) return;
+    if (nr == RS_SYS_DEBUG_GETCHAR) {
+        t->ctx.rdi = (uint64_t)(int64_t)console_getc();
+    } else if (nr == RS_SYS_DEBUG_PUTCHAR) {
+        console_putc((char)t->ctx.rdx);
+    } else {
+        struct rs_ipc_buffer *b = tcb_ipc_buffer(t);
+        if (!b) return set_error(t, RS_BAD_ADDRESS, 0, 0);
+        uint64_t n = t->ctx.rdx > RS_DEBUG_TEXT_MAX ? RS_DEBUG_TEXT_MAX : t->ctx.rdx;
+        n = console_chunk(b->debug_text, n);
+        for (uint64_t i = 0; i < n; i++) console_putc(b->debug_text[i]);
+        t->ctx.rdx = n;
+    }
+    t->ctx.rax = RS_OK;
+}
+
 _Noreturn void syscall_slowpath(struct tcb *t)
 {
     switch (t->ctx.rax) {
@@ -137,27 +184,10 @@ _Noreturn void syscall_slowpath(struct tcb *t)
         t->ctx.rax = RS_OK;
         break;
     case RS_SYS_DEBUG_PUTCHAR:
-        console_putc((char)t->ctx.rdi);
-        t->ctx.rax = RS_OK;
-        break;
-    case RS_SYS_DEBUG_WRITE: {
-        struct rs_ipc_buffer *b = tcb_ipc_buffer(t);
-        uint64_t n = t->ctx.rdi;
-        if (!b) {
-            set_error(t, RS_BAD_ADDRESS, 0, 0);
-            break;
-        }
-        if (n > RS_DEBUG_TEXT_MAX) n = RS_DEBUG_TEXT_MAX;
-        for (uint64_t i = 0; i < n; i++) console_putc(b->debug_text[i]);
-        t->ctx.rax = RS_OK;
-        break;
-    }
     case RS_SYS_DEBUG_GETCHAR:
-        t->ctx.rdi = (uint64_t)(int64_t)console_getc();
-        t->ctx.rax = RS_OK;
-        break;
+    case RS_SYS_DEBUG_WRITE:
     case RS_SYS_DEBUG_SHUTDOWN:
-        arch_shutdown();
+        handle_console(t);
         break;
     case RS_SYS_DEBUG_CAP_TYPE: {
         struct slot *s = cspace_lookup_slot(t, t->ctx.rdi, 64, NULL);

@@ -48,11 +48,15 @@ enum ipc_inject {
 
 /* Fixed layout of a supervised server's CSpace and address space (init sets it up). */
 #define IPC_SLOT_OWN_CNODE 2 /* the process's own CNode (libipc process layout) */
-#define IPC_SLOT_SERVICE  4  /* the endpoint this server receives on */
-#define IPC_SLOT_REGISTRY 5  /* init's registry (badged: init knows who asks) */
-#define IPC_SLOT_PING     6  /* notification bound to the server thread: pings and injections */
-#define IPC_SLOT_CLIENT0  7  /* endpoints of the services the manifest lists in caps=, in order */
-#define IPC_SLOT_RECV     15 /* where a cap received from the registry lands */
+#define IPC_SLOT_CONSOLE  4  /* write-only Console cap (PS_SLOT_CONSOLE) unless the manifest says
+                                console=0 */
+#define IPC_SLOT_SERVICE  5  /* the endpoint this server receives on */
+#define IPC_SLOT_REGISTRY 6  /* init's registry (badged: init knows who asks) */
+#define IPC_SLOT_PING     7  /* notification bound to the server thread: pings and injections */
+#define IPC_SLOT_CLIENT0  8  /* endpoints of the services the manifest lists in caps=, in order */
+#define IPC_SLOT_RECV     16 /* where a cap received from the registry lands */
+#define IPC_SLOT_SHUTDOWN 18 /* a Shutdown cap, only if the manifest says shutdown=1 (test
+                                clients and benchmarks that end the run) */
 #define IPC_CONTROL_VADDR    0x0000500000000000ul
 #define IPC_PERSISTENT_VADDR 0x0000500000100000ul
 
@@ -61,13 +65,13 @@ enum ipc_inject {
 #define IPC_BADGE_TICK 2ul /* a VMM only: init's timer tick, every IPC_TICK_MS */
 #define IPC_TICK_MS    10
 
-/* A VMM (manifest guest=) has a CNode of 32 slots and, besides the above:
+/* A VMM (manifest guest=) has, besides the above:
  * - its guest's exits on IPC_SLOT_SERVICE: the exit endpoint is the service endpoint, so that the
  *   single-threaded VMM waits on one endpoint for exits and requests alike; exits carry the badge
  *   IPC_BADGE_VCPU_EXIT (clients' badges are small: 1..IPC_MAX_CLIENTS-1);
  * - the VCPU (ReadState, WriteState, Inject, RequestWindow) in IPC_SLOT_VCPU;
  * - the guest's RAM (guest-physical 0 .. guest_ram_size) mapped at IPC_GUEST_RAM_VADDR. */
-#define IPC_SLOT_VCPU       16
+#define IPC_SLOT_VCPU       17
 #define IPC_SLOT_VCPU_EXIT  IPC_SLOT_SERVICE
 #define IPC_BADGE_VCPU_EXIT 0x5643505545584954ul /* "VCPUEXIT" */
 #define IPC_GUEST_RAM_VADDR 0x0000500040000000ul

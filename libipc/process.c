@@ -635,6 +635,9 @@ int ps_process_create(ps_process_t *p, ps_env_t *env, const ps_process_config_t 
     uint64_t pages = elf_page_count(ph, nph) + stack_pages + 1;
     int err = make_container(p, env, pages, radix, cfg->extra_slots ? cfg->extra_slots : 16);
     if (!err) err = make_objects(p, radix);
+    if (!err && cfg->console) // printing only: reading the console stays with the creator
+        err = ps_cnode_mint(p->cnode, PS_SLOT_CONSOLE, PS_DEPTH, env->cnode, cfg->console, PS_DEPTH,
+                            RS_RIGHT_WRITE, 0);
     if (!err) err = load_image(p, env, cfg->elf, ph, nph);
     if (!err) err = make_stack_and_ipc(p, stack_pages);
     if (!err) err = setup_thread(p, cfg);

@@ -33,7 +33,9 @@
 #define PS_SLOT_TCB        1
 #define PS_SLOT_CNODE      2 /* the child's own CNode: use as receive_cnode or CNode root */
 #define PS_SLOT_VSPACE     3
-#define PS_SLOT_FIRST_FREE 4
+#define PS_SLOT_CONSOLE    4 /* write-only Console cap if the config names one (rt_printf uses it);
+                                else free for the creator */
+#define PS_SLOT_FIRST_FREE 5
 
 #define PS_DEPTH 64 /* depth that names one slot of a toolkit CSpace */
 
@@ -156,6 +158,8 @@ typedef struct ps_process_config {
     unsigned stack_pages;   /* 0: 4 */
     unsigned extra_slots;   /* creator slots to reserve for ps_process_share etc. (0: 16) */
     rs_cptr_t fault_ep;     /* creator's cptr of the child's fault endpoint; 0: none */
+    rs_cptr_t console;      /* creator's Console cap: a write-only copy goes in PS_SLOT_CONSOLE;
+                               0: none (the child's rt_printf prints nothing) */
     const char *name;       /* for kernel logs; up to 15 characters */
 } ps_process_config_t;
 

@@ -82,7 +82,7 @@ static void check(int err, const char *what)
 {
     if (err == RS_OK) return;
     rt_printf("bench: FAILED %s: %s\n", what, rs_error_name(err));
-    rs_debug_shutdown();
+    rs_shutdown(RS_INIT_SHUTDOWN);
 }
 
 /* Starts fn of this very program in a new address space holding `cap` (and `frame` mapped). */
@@ -152,6 +152,6 @@ int main(void *arg)
     }
     report("signal -> wait (one way)", samples[3], RUNS);
     rt_printf("bench: done\n");
-    rs_debug_shutdown();
+    rs_shutdown(RS_INIT_SHUTDOWN);
     return 0;
 }

@@ -49,6 +49,6 @@ int main(void *arg)
     measure(&echo, IPC_INJECT_KILL, "kill (init destroys it)");
     measure(&echo, IPC_INJECT_NULL, "null dereference");
     rt_printf("bench: done\n");
-    rs_debug_shutdown();
+    rs_shutdown(IPC_SLOT_SHUTDOWN);
     return 0;
 }

@@ -86,7 +86,7 @@ static void watch(void)
         for (int i = 0; i < 1000; i++)
             rs_yield();
     rt_printf("bench: done\n");
-    rs_debug_shutdown();
+    rs_shutdown(IPC_SLOT_SHUTDOWN);
 }
 
 int main(void *arg)

@@ -13,7 +13,10 @@ enum rs_init_slot {
     RS_INIT_IOPORT_CONTROL = 5,
     RS_INIT_BOOTINFO_FRAME = 6,
     RS_INIT_IPC_BUFFER = 7,
-    RS_INIT_FIRST_FREE_FIXED = 8,
+    RS_INIT_CONSOLE = 8,         /* Console cap, READ and WRITE */
+    RS_INIT_SHUTDOWN = 9,        /* Shutdown cap */
+    RS_INIT_IOPORT_PLATFORM = 10, /* IOPortControl that may also issue the platform ranges */
+    RS_INIT_FIRST_FREE_FIXED = 11,
 };
 
 #define RS_BOOTINFO_VADDR   0x7FFF0000000ul  /* where init finds this structure */

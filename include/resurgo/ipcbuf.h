@@ -5,6 +5,9 @@
 #include "msginfo.h"
 
 #define RS_DEBUG_TEXT_MAX 1000
+/* Bytes the kernel prints per RS_SYS_DEBUG_WRITE: bounds the time it polls the UART with
+ * interrupts off (~14 ms at 115200 baud); rt_printf's lines fit. */
+#define RS_CONSOLE_CHUNK 160
 
 typedef struct rs_ipc_buffer {
     rs_msginfo_t tag;

@@ -26,6 +26,8 @@ typedef enum rs_cap_type {
     RS_CAP_FRAME, RS_CAP_PAGE_TABLE, RS_CAP_PAGE_DIRECTORY, RS_CAP_PDPT, RS_CAP_VSPACE,
     RS_CAP_VCPU, RS_CAP_GUEST_SPACE,
     RS_CAP_IRQ_CONTROL, RS_CAP_IRQ_HANDLER, RS_CAP_IOPORT_CONTROL, RS_CAP_IOPORT,
+    RS_CAP_CONSOLE,  /* the kernel's serial console: READ = read a byte, WRITE = print */
+    RS_CAP_SHUTDOWN, /* may power the machine off (RS_SYS_DEBUG_SHUTDOWN) */
     RS_CAP_TYPE_COUNT,
 } rs_cap_type_t;
 

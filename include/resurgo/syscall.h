@@ -17,11 +17,15 @@ enum rs_syscall {
     RS_SYS_NBRECV = 6,
     RS_SYS_REPLY = 7,
     RS_SYS_YIELD = 8,
-    RS_SYS_DEBUG_PUTCHAR = 9,   /* rdi = character */
-    RS_SYS_DEBUG_GETCHAR = 10,  /* -> rdi = character or -1 (non-blocking) */
-    RS_SYS_DEBUG_SHUTDOWN = 11, /* power off the emulator (test builds only) */
+    /* The console and power-off need a cap in rdi (a Console cap with the right named, or a
+     * Shutdown cap); without it: RS_FAILED_LOOKUP, RS_INVALID_CAPABILITY (MR0 0) or
+     * RS_INSUFFICIENT_RIGHTS (MR0 0, MR1 the right missing). */
+    RS_SYS_DEBUG_PUTCHAR = 9,   /* rdi = Console (WRITE), MR0 = character */
+    RS_SYS_DEBUG_GETCHAR = 10,  /* rdi = Console (READ) -> rdi = character or -1 (non-blocking) */
+    RS_SYS_DEBUG_SHUTDOWN = 11, /* rdi = Shutdown cap: power the machine off */
     RS_SYS_DEBUG_CAP_TYPE = 12, /* rdi = cptr -> rdi = rs_cap_type of the cap there */
-    RS_SYS_DEBUG_WRITE = 13,    /* rdi = length: prints the IPC buffer's debug_text as one unit */
+    RS_SYS_DEBUG_WRITE = 13,    /* rdi = Console (WRITE), MR0 = length of the IPC buffer's
+                                   debug_text -> MR0 = bytes printed (see RS_CONSOLE_CHUNK) */
     RS_SYS_COUNT
 };
 
@@ -81,14 +85,36 @@ static inline rs_result_t rs_wait(rs_cptr_t c) { return rs_syscall(RS_SYS_RECV, 
 static inline rs_result_t rs_poll(rs_cptr_t c) { return rs_syscall(RS_SYS_NBRECV, c, 0); }
 static inline void rs_yield(void) { rs_syscall(RS_SYS_YIELD, 0, 0); }
 
-static inline void rs_debug_putchar(char ch) { rs_syscall(RS_SYS_DEBUG_PUTCHAR, (unsigned char)ch, 0); }
-static inline int rs_debug_getchar(void) { return (int)rs_syscall(RS_SYS_DEBUG_GETCHAR, 0, 0).badge; }
-/* Prints n bytes of text atomically (lines of different threads never interleave). */
-static inline void rs_debug_write(const char *s, size_t n)
+/* The console (a Console cap) and power-off (a Shutdown cap). Each returns the rs_error. */
+static inline rs_word_t rs_console_putchar(rs_cptr_t console, char ch)
 {
-    if (n > RS_DEBUG_TEXT_MAX) n = RS_DEBUG_TEXT_MAX;
-    for (size_t i = 0; i < n; i++) __rs_ipc_buffer->debug_text[i] = s[i];
-    rs_syscall(RS_SYS_DEBUG_WRITE, n, 0);
+    __rs_ipc_buffer->mr[0] = (unsigned char)ch;
+    return rs_syscall(RS_SYS_DEBUG_PUTCHAR, console, 0).error;
 }
-static inline void rs_debug_shutdown(void) { rs_syscall(RS_SYS_DEBUG_SHUTDOWN, 0, 0); }
+/* A byte waiting on the console, or -1 (none, or no READ right). */
+static inline int rs_console_getchar(rs_cptr_t console)
+{
+    rs_result_t r = rs_syscall(RS_SYS_DEBUG_GETCHAR, console, 0);
+    return r.error ? -1 : (int)r.badge;
+}
+/* Prints n bytes. The kernel prints at most RS_CONSOLE_CHUNK bytes per call, cut after the last
+ * newline that fits, so a line of up to RS_CONSOLE_CHUNK bytes never interleaves with another
+ * thread's output; longer text takes several calls. */
+static inline rs_word_t rs_console_write(rs_cptr_t console, const char *s, size_t n)
+{
+    while (n) {
+        size_t k = n > RS_DEBUG_TEXT_MAX ? RS_DEBUG_TEXT_MAX : n;
+        for (size_t i = 0; i < k; i++) __rs_ipc_buffer->debug_text[i] = s[i];
+        __rs_ipc_buffer->mr[0] = k;
+        rs_result_t r = rs_syscall(RS_SYS_DEBUG_WRITE, console, 0);
+        size_t done = __rs_ipc_buffer->mr[0];
+        if (r.error) return r.error;
+        if (!done || done > k) return RS_INVALID_ARGUMENT; /* cannot happen: stop anyway */
+        s += done;
+        n -= done;
+    }
+    return RS_OK;
+}
+/* Returns only on failure (no Shutdown cap). */
+static inline rs_word_t rs_shutdown(rs_cptr_t shutdown) { return rs_syscall(RS_SYS_DEBUG_SHUTDOWN, shutdown, 0).error; }
 static inline int rs_debug_cap_type(rs_cptr_t c) { return (int)rs_syscall(RS_SYS_DEBUG_CAP_TYPE, c, 0).badge; }

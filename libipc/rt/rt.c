@@ -3,24 +3,27 @@
 #include "rt.h"
 #include "fmt.h"
 #include <resurgo/invocation.h>
+#include <resurgo/bootinfo.h>
 
 rs_ipc_buffer_t *__rs_ipc_buffer;
+rs_cptr_t rt_console = RT_CONSOLE_SLOT;
 
 _Noreturn void rt_main(void *arg, rs_ipc_buffer_t *ipc);
 _Noreturn void rt_main(void *arg, rs_ipc_buffer_t *ipc)
 {
     if (ipc) __rs_ipc_buffer = ipc;
+    else rt_console = RS_INIT_CONSOLE; // the root task: its console cap is one of the boot caps
     rt_exit(main(arg));
 }
 
 struct line {
-    char buf[160];
+    char buf[RS_CONSOLE_CHUNK]; // a line up to this long reaches the log in one piece
     unsigned n;
 };
 
 static void line_flush(struct line *l)
 {
-    if (l->n) rs_debug_write(l->buf, l->n);
+    if (l->n) rs_console_write(rt_console, l->buf, l->n); // no console cap: dropped
     l->n = 0;
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The user runtime: program entry, console output through the kernel's debug channel, and the
+/* The user runtime: program entry, console output through the kernel's console cap, and the
  * small libc subset servers use. */
 #pragma once
 #include <stdarg.h>
@@ -11,6 +11,11 @@
 /* Every program defines main; `arg` is what its creator passed (see crt0.S). */
 int main(void *arg);
 
+/* Where rt_printf prints: a Console cap with the WRITE right. The root task uses its boot cap
+ * (RS_INIT_CONSOLE); any other program the cap its creator put in slot RT_CONSOLE_SLOT
+ * (libipc's PS_SLOT_CONSOLE); without one, output is dropped. A program may change it. */
+#define RT_CONSOLE_SLOT 4
+extern rs_cptr_t rt_console;
 /* printf to the console (one line is sent at a time, so lines from different servers do not
  * interleave mid-line). */
 void rt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

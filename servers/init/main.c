@@ -39,7 +39,7 @@ static int timer_init(void)
     if ((err = ps_new_object(&init.root.env, RS_OBJ_NOTIFICATION, 0, &ntfn)) ||
         (err = ps_cnode_mint(RS_INIT_CNODE, badged, 64, RS_INIT_CNODE, ntfn, 64, RS_RIGHTS_ALL, 1)) ||
         (err = ps_tcb_bind_notification(RS_INIT_TCB, ntfn)) ||
-        (err = ps_ioport_issue(RS_INIT_IOPORT_CONTROL, 0x40, 0x43, RS_INIT_CNODE, pit, 64)) ||
+        (err = ps_ioport_issue(RS_INIT_IOPORT_PLATFORM, 0x40, 0x43, RS_INIT_CNODE, pit, 64)) ||
         (err = ps_irq_control_get(RS_INIT_IRQ_CONTROL, 0, RS_INIT_CNODE, irq0, 64)) ||
         (err = ps_irq_handler_set_notification(irq0, badged)))
         return err;

@@ -76,6 +76,8 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
                       : !strcmp(key, "restarts") ? &s->max_restarts
                       : !strcmp(key, "backoff")  ? &s->backoff_ms
                       : !strcmp(key, "ram")      ? &s->ram_mib
+                      : !strcmp(key, "console")  ? &s->console
+                      : !strcmp(key, "shutdown") ? &s->shutdown
                                                  : NULL;
     if (!field) return fail(err, n, "unknown key '%s'", key);
     if (parse_u64(val, &v) || v > MANIFEST_MAX_NUMBER)
@@ -84,6 +86,8 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
         return fail(err, n, "prio %lu above 254 (init runs at 255)", v);
     if (field == &s->persist_pages && v > 64)
         return fail(err, n, "persist %lu pages: at most 64", v);
+    if ((field == &s->console || field == &s->shutdown) && v > 1)
+        return fail(err, n, "%s=%lu: 0 or 1", key, v);
     if (field == &s->ram_mib && (v < 2 || v > MANIFEST_MAX_RAM_MIB || v % 2))
         return fail(err, n, "ram %lu MiB: an even number from 2 to %d", v, MANIFEST_MAX_RAM_MIB);
     *field = (unsigned)v;
@@ -155,7 +159,8 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
         if (m->nservers == MANIFEST_SERVERS) return fail(err, n, "more than %d servers", MANIFEST_SERVERS);
         if (nw < 2 || has_eq(w[1])) return fail(err, n, "server needs a name");
         s = &m->servers[m->nservers];
-        *s = (struct manifest_server){.prio = 100, .watchdog_ms = 500, .max_restarts = 100, .backoff_ms = 500};
+        *s = (struct manifest_server){.prio = 100, .watchdog_ms = 500, .max_restarts = 100, .backoff_ms = 500,
+                                        .console = 1};
         if (copy_word(s->name, w[1], err, n) || copy_word(s->image, w[1], err, n)) return -1;
         if (manifest_find(m, s->name) >= 0) return fail(err, n, "server '%s' twice", s->name);
         first = 2;

@@ -3,13 +3,15 @@
  *
  *   # comment
  *   server NAME [image=MODULE] [prio=N] [persist=PAGES] [watchdog=MS] [restarts=N] [backoff=MS]
- *               [caps=A,B] [guest=MODULE [ram=MIB]]
+ *               [caps=A,B] [guest=MODULE [ram=MIB]] [console=0|1] [shutdown=0|1]
  *   inject target=NAME kind=kill|null|wild|hang|random [at=MS] [every=MS] [count=N]
  *
  * `caps` lists services whose endpoints the server gets as a client (slots IPC_SLOT_CLIENT0..).
  * watchdog=0 turns the watchdog off (for programs that are not libipc servers); restarts=0 means
  * no limit; backoff is the longest wait before a restart (default 500 ms). Numbers are decimal,
- * at most MANIFEST_MAX_NUMBER.
+ * at most MANIFEST_MAX_NUMBER. console=1 (the default) gives the server a write-only Console cap
+ * (IPC_SLOT_CONSOLE) so that it can print; reading the console stays with init. shutdown=1 gives
+ * it a Shutdown cap (IPC_SLOT_SHUTDOWN): only for test clients and benchmarks that end the run.
  *
  * `guest` makes the server a VMM: init builds a virtual machine (servers/init/vm.c) whose flat
  * image is the boot module named there, with `ram` MiB of RAM (default 4; even, for 2 MiB
@@ -30,6 +32,7 @@
 struct manifest_server {
     char name[MANIFEST_NAME], image[MANIFEST_NAME];
     unsigned prio, persist_pages, watchdog_ms, max_restarts, backoff_ms, ncaps;
+    unsigned console, shutdown; /* 0 or 1: give a Console (write) / Shutdown cap */
     char caps[MANIFEST_CAPS][MANIFEST_NAME];
     char guest[MANIFEST_NAME]; /* "" unless the server is a VMM */
     unsigned ram_mib;          /* the guest's RAM; 0 unless guest is set */

@@ -36,9 +36,9 @@ static void run(char *cmd)
 
 void shell_poll(void)
 {
-    for (int c; (c = rs_debug_getchar()) >= 0;) {
+    for (int c; (c = rs_console_getchar(RS_INIT_CONSOLE)) >= 0;) {
         if (c == '\r' || c == '\n') {
-            rs_debug_putchar('\n');
+            rs_console_putchar(RS_INIT_CONSOLE, '\n');
             line[len] = 0;
             run(line);
             len = 0;
@@ -46,7 +46,7 @@ void shell_poll(void)
             len--;
         } else if (c >= ' ' && len + 1 < sizeof(line)) {
             line[len++] = (char)c;
-            rs_debug_putchar((char)c); // echo
+            rs_console_putchar(RS_INIT_CONSOLE, (char)c); // echo
         }
     }
 }

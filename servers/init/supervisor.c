@@ -68,6 +68,8 @@ static int give_caps(struct server *s, unsigned index)
         (err = ps_tcb_bind_notification(p->tcb, s->ping)) ||
         (err = ps_process_share(p, s->control_frame, IPC_CONTROL_VADDR, RS_RIGHT_READ | RS_RIGHT_WRITE)))
         return err;
+    if (s->m->shutdown && (err = ps_process_give(p, IPC_SLOT_SHUTDOWN, RS_INIT_SHUTDOWN, RS_RIGHTS_ALL, 0)))
+        return err;
     for (unsigned c = 0; c < s->m->ncaps; c++) {
         struct server *t = supervisor_find(s->m->caps[c]);
         // a client's badge is its index + 1: the service tells its clients apart by it
@@ -98,7 +100,8 @@ int supervisor_start(struct server *s, unsigned index)
     ps_process_config_t cfg = {.elf = (const void *)s->image->vaddr, .elf_size = s->image->size,
                                .entry = NULL, .arg = IPC_CONTROL_VADDR, .priority = (uint8_t)s->m->prio,
                                .mcp = (uint8_t)s->m->prio, .fault_ep = fault_ep, .name = s->m->name,
-                               .cnode_radix = s->vm ? 5 : 4, .stack_pages = 8,
+                               .console = s->m->console ? RS_INIT_CONSOLE : 0,
+                               .cnode_radix = 5, .stack_pages = 8,
                                .extra_slots = 16 + s->m->persist_pages + vm_extra_slots(s)};
     s->control->instance++;
     s->control->inject = IPC_INJECT_NONE;

@@ -43,7 +43,7 @@ static const struct vmm_ops ops = {read_state, write_state, host_cpuid, rt_rdtsc
 static void print_output(void)
 {
     const struct vmm_out *o = vmm_unprinted(persist);
-    if (o->len) rs_debug_write(o->text, o->len);
+    if (o->len) rs_console_write(rt_console, o->text, o->len);
     vmm_mark_printed(persist);
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// IRQ and I/O-port capabilities on the PC: 16 legacy PIC lines, each routed to at most one
-// notification; port ranges issued from IOPortControl and used through invocations.
+// IRQ capabilities on the PC: 16 legacy PIC lines, each routed to at most one notification.
+// (I/O-port capabilities: ioport.c.)
 #include "../../irq.h"
 #include "../../notification.h"
 #include "../../cnode.h"
@@ -73,43 +73,4 @@ int irq_handler_decode(struct invocation *inv)
     default:
         return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     }
-}
-
-int ioport_control_decode(struct invocation *inv)
-{
-    if (inv->label != RS_IOPORT_CONTROL_ISSUE) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
-    INV_NEED_ARGS(inv, 4);
-    INV_NEED_CAPS(inv, 1);
-    uint64_t first = inv_arg(inv, 0), last = inv_arg(inv, 1);
-    if (first > 0xFFFF) return inv_error(inv, RS_RANGE_ERROR, 0, 0, 0xFFFF);
-    if (last > 0xFFFF || last < first) return inv_error(inv, RS_RANGE_ERROR, 1, first, 0xFFFF);
-    if (first <= 0x3FF && last >= 0x3F8) // COM1 is the kernel's console
-        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0x3F8, 0x3FF);
-    int err;
-    struct slot *dst = inv_dest_slot(inv, inv->extra[0], inv_arg(inv, 2), inv_arg(inv, 3), 2, &err);
-    if (!dst) return err;
-    dst->cap = (struct cap){.type = RS_CAP_IOPORT, .rights = RS_RIGHTS_ALL, .w2 = first | (last << 16)};
-    cdt_insert(inv->slot, dst);
-    return RS_OK;
-}
-
-int ioport_decode(struct invocation *inv)
-{
-    uint64_t label = inv->label;
-    if (label < RS_IOPORT_IN8 || label > RS_IOPORT_OUT32) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
-    bool out = label >= RS_IOPORT_OUT8;
-    unsigned width = 1u << ((label - (out ? RS_IOPORT_OUT8 : RS_IOPORT_IN8)));
-    INV_NEED_ARGS(inv, out ? 2 : 1);
-    uint64_t port = inv_arg(inv, 0), first = inv->cap->w2 & 0xFFFF, last = inv->cap->w2 >> 16;
-    if (port < first || port + width - 1 > last) return inv_error(inv, RS_RANGE_ERROR, 0, first, last + 1 - width);
-    if (out) {
-        uint64_t v = inv_arg(inv, 1);
-        if (width == 1) outb((uint16_t)port, (uint8_t)v);
-        else if (width == 2) outw((uint16_t)port, (uint16_t)v);
-        else outl((uint16_t)port, (uint32_t)v);
-    } else {
-        uint64_t v = width == 1 ? inb((uint16_t)port) : width == 2 ? inw((uint16_t)port) : inl((uint16_t)port);
-        inv_result(inv, 0, v);
-    }
-    return RS_OK;
 }

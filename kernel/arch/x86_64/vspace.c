@@ -202,6 +202,11 @@ int frame_decode(struct invocation *inv)
     uint64_t rights = inv_arg(inv, 1), attr = inv_arg(inv, 2);
     if (rights & ~(uint64_t)RS_RIGHTS_ALL) return inv_error(inv, RS_INVALID_ARGUMENT, 1, 0, 0);
     if (attr > RS_ATTR_WRITECOMBINE) return inv_error(inv, RS_RANGE_ERROR, 2, 0, RS_ATTR_WRITECOMBINE);
+    // RAM is write-back in the kernel's physmap: a UC or WC alias of it would give one page two
+    // memory types, which Intel does not support (SDM vol. 3A 11.12.4). Device memory outside RAM
+    // may be UC (its MTRR type is UC already, so the physmap's alias is UC too).
+    if (attr != RS_ATTR_DEFAULT && !(c->flags & CAP_FLAG_DEVICE))
+        return inv_error(inv, RS_RANGE_ERROR, 2, 0, RS_ATTR_DEFAULT);
     rights &= c->rights;
     if (!(rights & RS_RIGHT_READ)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
     uint64_t *e, *pml4;

@@ -130,6 +130,6 @@ int main(void *arg)
     crash_run(&kv);
     full_table(&kv);
     check_done();
-    rs_debug_shutdown();
+    rs_shutdown(IPC_SLOT_SHUTDOWN);
     return 0;
 }

@@ -84,6 +84,6 @@ int main(void *arg)
     if (!strcmp(me->name, "hangtest")) hang_test(&echo);
     else crash_test(&echo);
     check_done();
-    rs_debug_shutdown();
+    rs_shutdown(IPC_SLOT_SHUTDOWN);
     return 0;
 }

@@ -11,7 +11,7 @@ static void hw_ioport_issue(void)
 {
     rs_cptr_t s = new_slot(), occupied = new_object(RS_OBJ_ENDPOINT, 0);
     REQUIRE(s && occupied);
-    const uint16_t bad[][2] = {{0x3F8, 0x3FF}, {0x3F0, 0x3F8}, {0x3FF, 0x400}, {0, 0xFFFF}};
+    const uint16_t bad[][2] = {{0x3F8, 0x3FF}, {0x3F0, 0x3F8}, {0x3FF, 0x400}, {0x300, 0x4CF}};
     for (unsigned i = 0; i < 4; i++) {
         CHECK_ERR(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, bad[i][0], bad[i][1], ME, s, D),
                   RS_ILLEGAL_OPERATION);

@@ -208,7 +208,7 @@ static void sys_bootinfo(void)
     CHECK_OK(ps_frame_get_address(RS_INIT_IPC_BUFFER, &pa));
     CHECK((pa & (RS_PAGE_SIZE - 1)) == 0);
     CHECK_ERR(rs_syscall(RS_SYS_YIELD, 0, 0).error, RS_OK);
-    CHECK_ERR(rs_syscall(RS_SYS_DEBUG_GETCHAR, 0, 0).error, RS_OK);
+    CHECK_ERR(rs_syscall(RS_SYS_DEBUG_GETCHAR, RS_INIT_CONSOLE, 0).error, RS_OK);
 }
 
 /* Child without a registered IPC buffer: what needs one must fail with RS_BAD_ADDRESS. */

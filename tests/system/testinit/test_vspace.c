@@ -68,7 +68,7 @@ static void vs_rights_and_attributes(void)
     CHECK_EQ(ps_mr(0), 2);
     REQUIRE_OK(ps_cnode_mint(ME, wo, PS_DEPTH, ME, f, PS_DEPTH, RS_RIGHT_WRITE, 0));
     CHECK_ERR(ps_frame_map(wo, RS_INIT_VSPACE, va, RW, 0), RS_INSUFFICIENT_RIGHTS); // no read right
-    CHECK_OK(ps_map_frame(env, RS_INIT_VSPACE, f, va, RS_RIGHT_READ, RS_ATTR_UNCACHED));
+    CHECK_OK(ps_map_frame(env, RS_INIT_VSPACE, f, va, RS_RIGHT_READ, RS_ATTR_DEFAULT)); // RAM: WB only
     CHECK_EQ(*(volatile uint64_t *)va, 0);
 }
 

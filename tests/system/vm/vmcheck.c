@@ -146,6 +146,6 @@ int main(void *arg)
     else
         two_guests();
     check_done();
-    rs_debug_shutdown();
+    rs_shutdown(IPC_SLOT_SHUTDOWN);
     return 0;
 }

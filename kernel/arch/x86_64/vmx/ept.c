@@ -11,6 +11,7 @@
 #define EPT_X       (1ull << 2)
 #define EPT_RWX     (EPT_R | EPT_W | EPT_X)
 #define EPT_MT_WB   (6ull << 3)
+#define EPT_IPAT    (1ull << 6) /* ignore the guest's PAT (28.2.6.2): RAM stays WB as in the physmap */
 #define EPT_ADDR    0x000FFFFFFFFFF000ull
 // clang-format on
 
@@ -20,7 +21,7 @@
 uint64_t vmx_guest_pte(uint64_t phys, unsigned rights, bool leaf)
 {
     if (!leaf) return (phys & EPT_ADDR) | EPT_RWX;
-    uint64_t e = (phys & EPT_ADDR) | EPT_MT_WB;
+    uint64_t e = (phys & EPT_ADDR) | EPT_MT_WB | EPT_IPAT;
     if (rights & RS_RIGHT_READ) e |= EPT_R;
     if (rights & RS_RIGHT_WRITE) e |= EPT_R | EPT_W;
     if (rights & RS_RIGHT_EXEC) e |= EPT_X | (vmx_caps.ept_vpid & EPT_CAP_EXEC_ONLY ? 0 : EPT_R);
