@@ -48,7 +48,21 @@ Test(manifest, server_defaults)
     cr_assert_eq(s->max_restarts, 100);
     cr_assert_eq(s->backoff_ms, 500);
     cr_assert_eq(s->ncaps, 0);
+    cr_assert_eq(s->console, 1, "servers print by default");
+    cr_assert_eq(s->shutdown, 0, "only a manifest line that says so may power off");
     cr_assert_eq(s->line, 1);
+}
+
+Test(manifest, console_and_shutdown_keys)
+{
+    cr_assert_eq(parse("server quiet console=0\nserver ender shutdown=1 console=1\n"), 0, "%s", err);
+    cr_assert_eq(m.servers[0].console, 0);
+    cr_assert_eq(m.servers[0].shutdown, 0);
+    cr_assert_eq(m.servers[1].console, 1);
+    cr_assert_eq(m.servers[1].shutdown, 1);
+    refused("server a shutdown=2\n", 1, "shutdown=2: 0 or 1");
+    refused("server a console=7\n", 1, "console=7: 0 or 1");
+    refused("server a shutdown=yes\n", 1, "bad number 'yes' for shutdown");
 }
 
 Test(manifest, every_server_key)
