@@ -137,8 +137,10 @@ static uint64_t console_chunk(const char *text, uint64_t n)
     return RS_CONSOLE_CHUNK;
 }
 
-/* The console and power-off system calls: each needs a cap (rdi) that init hands out. */
-static void handle_console(struct tcb *t)
+/* The console and power-off system calls: each needs a cap (rdi) that init hands out. Kept out
+ * of line (cold): inlined, it would cost syscall_slowpath's other calls (Signal) two saved
+ * registers. */
+__attribute__((noinline, cold)) static void handle_console(struct tcb *t)
 {
     uint64_t nr = t->ctx.rax;
     if (nr == RS_SYS_DEBUG_SHUTDOWN) {

@@ -20,7 +20,7 @@ static const struct reserved_range {
 } reserved[] = {
     {0x0020, 0x0021, KERNEL},   // master 8259 PIC: the kernel masks and acknowledges lines
     {0x00A0, 0x00A1, KERNEL},   // slave 8259 PIC
-    {0x00F4, 0x00F4, KERNEL},   // QEMU isa-debug-exit: exits the emulator (shutdown path)
+    {0x00F4, 0x00F7, KERNEL},   // QEMU isa-debug-exit (iosize=4 as run): exits the emulator
     {0x03F8, 0x03FF, KERNEL},   // COM1: the kernel's console
     {0x04D0, 0x04D1, KERNEL},   // PIC edge/level control (ELCR)
     {0x8900, 0x8900, KERNEL},   // Bochs power-off port (shutdown path)
