@@ -212,7 +212,9 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
         vcpu_backend->inject(v, w[RS_REPLY_MR_INJECT] | RS_EVENT_VALID);
     if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
     v->exit.reason = RS_EXIT_NONE;
-    sched_make_runnable(t, false);
+    // the guest ran until this exit: it goes on with its turn rather than behind every guest of
+    // its priority (a spinning one would hold it a whole slice per exit)
+    sched_resume_turn(t);
 }
 
 /* ------------------------------------------------------------------ invocations */
