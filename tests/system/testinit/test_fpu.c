@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // FPU/SSE tests: each thread has its own x87, MXCSR and XMM0-15 state. Threads in other and in
 // the same address space load distinct values and switch to each other many times; a new thread
-// starts with the reset state, never another thread's registers.
+// starts with the reset state, never another thread's registers; a guest's run leaves the host
+// thread's registers alone, and the guest's survive the host's.
 #include "suites.h"
+#include <resurgo/vcpu.h>
 
 #define ME     RS_INIT_CNODE
 #define ROUNDS 300 /* yields, each a switch to the other threads and back */
@@ -198,6 +200,87 @@ static void fpu_fresh_thread(void)
     CHECK_OK(ps_process_destroy(&c));
 }
 
+/* The test guest (guests/test/guest.S), copied to GUEST_LOAD: guest_fpu puts 0x600DF00D in
+ * XMM0 and OUTs it, then OUTs what XMM0 holds after the exit was answered. */
+extern const char test_guest_start[], test_guest_end[], test_guest_gdt[], guest_fpu[];
+#define GUEST_LOAD 0x1000ul
+#define GUEST_MAGIC 0x600DF00Dul
+
+static uint64_t guest_gpa(const char *label) { return GUEST_LOAD + (uint64_t)(label - test_guest_start); }
+
+/* Makes a guest space with guest.S at GUEST_LOAD and a VCPU bound to a new thread (TEST_PRIO)
+ * and to ep; writes a 32-bit flat state with SSE enabled at guest_fpu. Returns the thread. */
+static rs_cptr_t guest_at_fpu(rs_cptr_t ep)
+{
+    rs_cptr_t gs = new_object(RS_OBJ_GUEST_SPACE, 0), ram = new_object(RS_OBJ_FRAME, 0),
+              vcpu = new_object(RS_OBJ_VCPU, 0), tcb = new_object(RS_OBJ_TCB, 0),
+              pdpt = new_object(RS_OBJ_PDPT, 0), pd = new_object(RS_OBJ_PAGE_DIRECTORY, 0),
+              pt = new_object(RS_OBJ_PAGE_TABLE, 0);
+    if (!gs || !ram || !vcpu || !tcb || !pdpt || !pd || !pt) return 0;
+    const rs_word_t map[] = {GUEST_LOAD, RS_RIGHTS_ALL};
+    if (!CHECK_OK(ps_page_table_map(pdpt, gs, 0)) || !CHECK_OK(ps_page_table_map(pd, gs, 0)) ||
+        !CHECK_OK(ps_page_table_map(pt, gs, 0)) || !CHECK_OK(ps_invoke(gs, RS_GUEST_SPACE_MAP, map, 2, &ram, 1)))
+        return 0;
+    volatile uint8_t *code = map_frame_copy(ram);
+    if (!code) return 0;
+    memcpy((void *)code, test_guest_start, (size_t)(test_guest_end - test_guest_start));
+    const rs_cptr_t caps[] = {tcb, gs, ep};
+    rs_vcpu_state_t s;
+    memset(&s, 0, sizeof(s));
+    const struct rs_segment code32 = {0x08, 0, 0xFFFFFFFF, 0xC9B}, data = {0x10, 0, 0xFFFFFFFF, 0xC93};
+    s.rip = guest_gpa(guest_fpu);
+    s.rsp = 0x1FF0;
+    s.rflags = 2;
+    s.cr0 = 0x13;  // PE, MP, ET
+    s.cr4 = 0x200; // OSFXSR: the guest uses SSE
+    s.cs = code32;
+    s.ds = s.es = s.fs = s.gs = s.ss = data;
+    s.tr = (struct rs_segment){0, 0, 0xFFFF, 0x8B};
+    s.ldtr = (struct rs_segment){0, 0, 0xFFFF, 0x82};
+    s.gdtr_base = guest_gpa(test_guest_gdt);
+    s.gdtr_limit = 23;
+    if (!CHECK_OK(ps_tcb_set_priority(tcb, RS_INIT_TCB, TEST_PRIO)) ||
+        !CHECK_OK(ps_invoke(vcpu, RS_VCPU_BIND, NULL, 0, caps, 3)) ||
+        !CHECK_OK(ps_invoke(vcpu, RS_VCPU_WRITE_STATE, (const rs_word_t *)&s, RS_VCPU_STATE_WORDS, NULL, 0)))
+        return 0;
+    return tcb;
+}
+
+/* Waits for the guest's OUT exit; returns the RAX it carries (0 if none came). */
+static uint64_t guest_out(rs_cptr_t ep)
+{
+    rs_result_t r;
+    if (!CHECK_OK(wait_recv(ep, WAIT_MS, &r))) return 0;
+    CHECK_EQ(rs_msginfo_label(r.info), RS_FAULT_VCPU_EXIT);
+    CHECK_EQ(ps_mr(RS_EXIT_MR_REASON), RS_EXIT_IO);
+    return ps_mr(RS_EXIT_MR_RAX);
+}
+
+static void fpu_guest_apart(void)
+{
+    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0);
+    REQUIRE(ep);
+    rs_cptr_t guest = guest_at_fpu(ep);
+    REQUIRE(guest);
+    struct fpu_pattern p;
+    struct fx want, now;
+    pattern_make(&p, 0x6E57);
+    fpu_load(&p);
+    fx_save(&want);
+    REQUIRE_OK(ps_tcb_resume(guest));
+    uint64_t rax = guest_out(ep); // the guest has set its XMM0
+    fx_save(&now);
+    CHECK_EQ(rax, GUEST_MAGIC);
+    CHECK(fx_same(&want, &now)); // its run left init's registers as they were
+    rs_mr_set(RS_REPLY_MR_FLAGS, RS_REPLY_ADVANCE_RIP);
+    CHECK_OK(rs_reply(rs_msginfo(0, 0, 0, 1)).error);
+    CHECK_EQ(guest_out(ep), GUEST_MAGIC); // and init's use of its own left the guest's XMM0
+    fx_save(&now);
+    CHECK(fx_same(&want, &now));
+    fpu_clear();
+    CHECK_OK(ps_tcb_suspend(guest));
+}
+
 const struct test fpu_tests[] = {
     {"FPU-0001", "threads in two address spaces keep their own FPU/SSE registers across switches; "
                  "a thread without FPU use runs beside them",
@@ -206,5 +289,8 @@ const struct test fpu_tests[] = {
      fpu_same_space},
     {"FPU-0003", "a new thread starts with the reset FPU state, never another thread's registers",
      fpu_fresh_thread},
+    {"FPU-0004", "a guest's run leaves a host thread's FPU/SSE registers alone, and the guest's "
+                 "survive the host thread's",
+     fpu_guest_apart},
     {0},
 };
