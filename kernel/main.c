@@ -5,6 +5,7 @@
 #include "sched.h"
 #include "vcpu_backend.h"
 #include "arch/x86_64/arch.h"
+#include "arch/x86_64/fpu.h"
 
 #define TICK_US 10000
 
@@ -67,6 +68,7 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     print_cpu();
     arch_gdt_init();
     arch_syscall_init();
+    fpu_init();
     vcpu_select_backend();
     boot_memory_init(&boot_info);
     arch_paging_init(boot_max_phys(), boot_alloc_page);

@@ -66,11 +66,26 @@ struct tcb *sched_pick(void)
 
 void sched_tick(void)
 {
-    if (!cur || cur->state != TS_RUNNABLE) return;
+    if (!cur) return;
+    // a server holding a Call's reply works for its caller: the caller's turn is spent too
+    // (a VMM answering exits spends its guest's), so no one gets more than a slice per round
+    // by having the work done by a thread of higher priority
+    if (cur->reply_to) cur->reply_to->time_slice++;
+    if (cur->state != TS_RUNNABLE) return;
     if (++cur->time_slice < SCHED_TIME_SLICE) return;
     cur->time_slice = 0;
     sched_dequeue(cur);
     sched_enqueue(cur, false);
+}
+
+void sched_resume_turn(struct tcb *t)
+{
+    if (t->time_slice < SCHED_TIME_SLICE) {
+        sched_make_runnable(t, true);
+        return;
+    }
+    t->time_slice = 0;
+    sched_make_runnable(t, false);
 }
 
 void sched_set_prio(struct tcb *t, uint8_t prio)

@@ -13,8 +13,12 @@ void sched_dequeue(struct tcb *t);
 void sched_make_runnable(struct tcb *t, bool at_head);
 /* The highest-priority runnable thread, or NULL. */
 struct tcb *sched_pick(void);
-/* Timer tick: charges the running thread and rotates its queue when its slice is used up. */
+/* Timer tick: charges the running thread (and the caller whose reply it holds) and rotates its
+ * queue when its slice is used up. */
 void sched_tick(void);
+/* Wakes t, which blocked while it was running (its turn), so that it keeps its place: at the head
+ * of its queue while its time slice lasts, else at the tail with a fresh slice. */
+void sched_resume_turn(struct tcb *t);
 /* Changes a thread's priority, requeuing it if it is runnable. */
 void sched_set_prio(struct tcb *t, uint8_t prio);
 /* Fast-path helpers: set the head/tail of a priority queue whose membership is unchanged. */

@@ -11,6 +11,7 @@
 #include "console.h"
 #include "kstring.h"
 #include "arch/x86_64/arch.h"
+#include "arch/x86_64/fpu.h"
 #include <resurgo/invocation.h>
 #include <resurgo/ipcbuf.h>
 
@@ -21,6 +22,7 @@ void tcb_init(struct tcb *t)
     t->ctx.cs = GDT_USER_CS;
     t->ctx.ss = GDT_USER_DS;
     t->ctx.rflags = 0x202;
+    fpu_image_init(t->ctx.fpu);
     t->state = TS_INACTIVE;
 }
 
@@ -78,6 +80,7 @@ void tcb_finalise(struct tcb *t)
     tcb_suspend(t);
     if (t->bound_ntfn) notification_unbind(t->bound_ntfn);
     vcpu_tcb_finalise(t);
+    fpu_forget(t->ctx.fpu);
 }
 
 void tcb_raise_fault(struct tcb *t)

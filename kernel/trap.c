@@ -8,6 +8,7 @@
 #include "console.h"
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/fpu.h"
 #include <resurgo/fault.h>
 
 uint64_t kernel_ticks;
@@ -32,7 +33,8 @@ static bool handle_interrupt(uint64_t vector)
 _Noreturn void trap_from_user(struct user_context *ctx)
 {
     struct tcb *t = cur;
-    if (!handle_interrupt(ctx->vector)) {
+    if (ctx->vector == FPU_NM_VECTOR) fpu_claim(t->ctx.fpu); // lazy FPU switch, not a fault
+    else if (!handle_interrupt(ctx->vector)) {
         struct fault_info *f = &t->fault;
         if (ctx->vector == 14) {
             f->type = RS_FAULT_VM;

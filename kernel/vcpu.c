@@ -13,16 +13,11 @@
 #include "kstring.h"
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"
+#include "arch/x86_64/fpu.h"
 #include <resurgo/invocation.h>
 #include <resurgo/ipcbuf.h>
 
 const struct vcpu_backend *vcpu_backend;
-
-/* The FPU image after FNINIT with MXCSR at its reset value (FCW 0x037F, MXCSR 0x1F80): a new
- * guest starts with it, and the FPU holds it whenever no guest runs, so that no guest's
- * registers are left for another guest or a user thread to read. */
-static const uint8_t fpu_clean[512] __attribute__((aligned(16))) = {
-    [0] = 0x7F, [1] = 0x03, [24] = 0x80, [25] = 0x1F};
 
 static bool canonical(uint64_t a) { return (uint64_t)((int64_t)(a << 16) >> 16) == a; }
 
@@ -31,7 +26,7 @@ void vcpu_create(uint64_t obj)
     struct vcpu *v = (struct vcpu *)(obj + VCPU_CTL_SIZE);
     v->ctl = (void *)obj;
     v->ctl_phys = VIRT_TO_PHYS(obj);
-    memcpy(v->fpu, fpu_clean, sizeof(v->fpu));
+    fpu_image_init(v->fpu);
     vcpu_backend->vcpu_init(v, v->ctl, v->ctl_phys);
 }
 
@@ -57,6 +52,7 @@ struct slot_array vcpu_finalise(struct vcpu *v)
 {
     if (v->tcb) unbind(v->tcb);
     if (vcpu_backend && vcpu_backend->vcpu_destroy) vcpu_backend->vcpu_destroy(v);
+    fpu_forget(v->fpu);
     return (struct slot_array){v->slots, VCPU_SLOT_COUNT};
 }
 
@@ -106,10 +102,11 @@ void vcpu_run(struct tcb *t)
         return;
     }
     v->exit.reason = RS_EXIT_NONE;
-    fxrstor64(v->fpu);
+    // the guest's FPU/SSE state is in the registers while it runs and stays there, owned by
+    // v->fpu: a host thread that uses the FPU next traps (CR0.TS) and saves it there first
+    fpu_claim(v->fpu);
     vcpu_backend->run(v, &v->exit);
-    fxsave64(v->fpu);
-    fxrstor64(fpu_clean);
+    fpu_leave_guest();
     if (v->exit.reason != RS_EXIT_NONE) send_exit(t, v);
 }
 
@@ -215,7 +212,9 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
         vcpu_backend->inject(v, w[RS_REPLY_MR_INJECT] | RS_EVENT_VALID);
     if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
     v->exit.reason = RS_EXIT_NONE;
-    sched_make_runnable(t, false);
+    // the guest ran until this exit: it goes on with its turn rather than behind every guest of
+    // its priority (a spinning one would hold it a whole slice per exit)
+    sched_resume_turn(t);
 }
 
 /* ------------------------------------------------------------------ invocations */

@@ -8,7 +8,8 @@ enum vmm_op {
                       was stopped (w[4]: the exit reason that stopped it), w[5] the VMM's instance
                       (1 for the first; a restarted VMM continues the counts of w[1] and w[2]),
                       w[6] exits a restarted VMM answered from its record because its
-                      predecessor died after committing them but before replying */
+                      predecessor died after committing them but before replying, w[7] guest
+                      time in init's ticks (10 ms each; the guest's timer runs on it) */
 };
 
-#define VMM_STATS_WORDS 7
+#define VMM_STATS_WORDS 8

@@ -118,6 +118,7 @@ static int on_request(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_ms
     reply->w[4] = s->stop_reason;
     reply->w[5] = server.control->instance;
     reply->w[6] = persist->redelivered;
+    reply->w[7] = s->now_ns / VMM_TICK_NS;
     reply->len = VMM_STATS_WORDS;
     return RS_OK;
 }

@@ -34,6 +34,18 @@ uint64_t cur_ctx_top; /* entry.S */
 struct tss tss;       /* gdt.c */
 uint64_t arch_cr3, arch_fs_base; /* paging.c */
 
+/* fpu.c: the FPU is not touched (CR0 writes trap in user mode); only ownership is kept. */
+const void *fpu_owner;
+bool fpu_ts;
+void fpu_set_ts(bool on) { fpu_ts = on; }
+void fpu_image_init(void *img) { memset(img, 0, FPU_IMAGE_SIZE); }
+void fpu_claim(void *img) { fpu_owner = img, fpu_ts = false; }
+void fpu_leave_guest(void) {}
+void fpu_forget(const void *img)
+{
+    if (fpu_owner == img) fpu_owner = NULL, fpu_ts = true;
+}
+
 _Noreturn void arch_restore_user(struct user_context *ctx)
 {
     fake_restored = ctx;

@@ -355,3 +355,28 @@ Test(vcpu, bind_checks_every_cap_and_the_thread)
     cr_expect_eq(invoke(caller, RS_VCPU_BIND, good, 3), RS_ILLEGAL_OPERATION);
     cr_expect(!cdt_is_final(&w.gs_slot), "the binding holds a copy of the GuestSpace cap");
 }
+
+Test(vcpu, an_answered_exit_resumes_the_guest_ahead_of_its_equals_while_its_slice_lasts)
+{
+    struct rs_ipc_buffer *b;
+    struct tcb *m = exit_held(&b);
+    struct tcb *spin = thread("spin", 20); // another guest of the same priority, never blocking
+    sched_make_runnable(spin, false);
+    m->ctx.rsi = rs_msginfo(0, 0, 0, 0);
+    endpoint_reply(m);
+    cr_expect_eq(sched_pick(), w.g, "its turn goes on, ahead of the spinning equal");
+    // the next exit; the VMM's time on it is charged to the guest's slice
+    endpoint_recv(&w.ep_slot.cap, m, true);
+    cr_assert_eq(schedule(), LEFT_USER);
+    cr_assert_eq(fake_restored, &spin->ctx);
+    cr_assert_eq(m->reply_to, w.g);
+    cur = m;
+    for (int i = 0; i < SCHED_TIME_SLICE; i++)
+        sched_tick();
+    cr_expect_eq(w.g->time_slice, SCHED_TIME_SLICE);
+    m->ctx.rsi = rs_msginfo(0, 0, 0, 0);
+    endpoint_reply(m);
+    cr_expect_eq(sched_pick(), spin, "its slice is spent: behind its equal, with a fresh one");
+    cr_expect_eq(w.g->time_slice, 0);
+    cr_expect_eq(w.g->state, TS_RUNNABLE);
+}

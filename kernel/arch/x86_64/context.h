@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The saved user register frame. Its tail is the hardware interrupt frame, so that the CPU pushes
- * straight into the current thread's TCB (TSS.rsp0 points just past it), as seL4 does. */
+/* The saved user registers: the pushed frame, whose tail is the hardware interrupt frame so that
+ * the CPU pushes straight into the current thread's TCB (TSS.rsp0 points just past it, as in
+ * seL4), then what is not pushed: the FS base and the FPU/SSE image. */
 #pragma once
 
 #ifndef __ASSEMBLER__
@@ -13,6 +14,8 @@ struct user_context {
     uint64_t error;
     uint64_t rip, cs, rflags, rsp, ss; /* hardware frame */
     uint64_t fs_base;                  /* not pushed; kept beside the frame */
+    /* FPU/SSE registers (FXSAVE image), not pushed either: switched lazily (fpu.h) */
+    uint8_t fpu[512] __attribute__((aligned(16)));
 };
 #endif
 

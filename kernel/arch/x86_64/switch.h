@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Switching the machine to another user thread: entry stack, address space, TLS base. Inline,
- * because the IPC fast path does it on every message. */
+/* Switching the machine to another user thread: entry stack, address space, TLS base, and the
+ * FPU trap (CR0.TS, fpu.h). Inline, because the IPC fast path does it on every message. */
 #pragma once
 #include <stdint.h>
 #include "context.h"
 #include "cpu.h"
+#include "fpu.h"
 
 struct tss {
     uint32_t reserved0;
@@ -21,7 +22,8 @@ extern uint64_t cur_ctx_top;   /* where `syscall` pushes the frame (entry.S) */
 extern uint64_t arch_cr3;      /* the loaded CR3, cached: reading CR3 is slow on real CPUs */
 extern uint64_t arch_fs_base;  /* the loaded FS base */
 
-/* Makes `ctx` the frame the next kernel entry saves into, and loads the thread's VSpace. */
+/* Makes `ctx` the frame the next kernel entry saves into, loads the thread's VSpace, and sets
+ * CR0.TS unless the FPU registers hold the thread's own state. */
 static inline void arch_switch_thread(struct user_context *ctx, uint64_t pml4_phys)
 {
     uint64_t top = (uint64_t)ctx + CTX_FRAME_END;
@@ -35,4 +37,5 @@ static inline void arch_switch_thread(struct user_context *ctx, uint64_t pml4_ph
         arch_fs_base = ctx->fs_base;
         wrmsr(MSR_FS_BASE, ctx->fs_base);
     }
+    fpu_switch_thread(ctx->fpu);
 }

@@ -15,3 +15,4 @@ extern const struct test hw_tests[];
 extern const struct test hard_caps_tests[];
 extern const struct test fuzz_tests[];
 extern const struct test vcpu_tests[];
+extern const struct test fpu_tests[];

@@ -8,7 +8,10 @@
 //   vmkill    init kills and crashes vm1's VMM (manifest inject); each new instance continues
 //             the guest: the counts never go back, and the guest keeps ticking after the last;
 //   vmstress  the same through 20 restarts after random faults (kill, null, wild, hang), each
-//             striking idle, before the VMM's commit or before its reply.
+//             striking idle, before the VMM's commit or before its reply;
+//   vmfair    the hello guest (vm1) keeps at least 40 % of its timer interrupt rate once the spin
+//             guest (vm2, same priority) spins with interrupts off: a rate is interrupts per tick
+//             of the guest's own time (init's ticks), never wall-clock time.
 // There is no timer here: a wait is a poll between rounds of yields; the harness's time-out
 // ends a wait that never succeeds.
 #include "check.h"
@@ -25,7 +28,7 @@
 struct vm {
     const char *name;
     ipc_client_t client;
-    uint64_t irqs, exits, stopped, reason, instance, redelivered;
+    uint64_t irqs, exits, stopped, reason, instance, redelivered, now;
 };
 
 static void vm_init(struct vm *v, const char *name, unsigned slot_index)
@@ -44,6 +47,7 @@ static int stats(struct vm *v)
     v->irqs = reply.w[1], v->exits = reply.w[2], v->stopped = reply.w[3], v->reason = reply.w[4];
     v->instance = reply.w[5];
     v->redelivered = reply.w[6];
+    v->now = reply.w[7];
     return RS_OK;
 }
 
@@ -134,6 +138,62 @@ static void vmm_killed(unsigned expected_restarts)
           "interrupts %lu, instance %lu", v.irqs, v.instance);
 }
 
+/* ---- vmfair. The checker runs at the guests' priority (a lower one would never run once the
+ * spin guest spins); its polls are Calls to the VMM and one yield, so it takes little time. */
+#define FAIR_QUIET_IRQS 400   /* the spin guest's quiet phase (guests/spin/entry.S) */
+#define FAIR_BOOTED_IRQS 20   /* the hello guest has booted and ticks */
+#define FAIR_WINDOW 300       /* ticks of guest time (3 s) each rate is measured over */
+
+/* Polls until v's count *field reaches want (or the guest stops); false on an IPC error. */
+static bool fair_wait(struct vm *v, const uint64_t *field, uint64_t want)
+{
+    for (;;) {
+        if (stats(v)) return false;
+        if (*field >= want || v->stopped) return *field >= want;
+        rs_yield();
+    }
+}
+
+/* The hello guest's interrupts per 1000 ticks of its time, from now until FAIR_WINDOW later or
+ * until `until` (the spin guest) has had `until_irqs` interrupts, whichever comes first. */
+static bool fair_rate(struct vm *hello, struct vm *until, uint64_t until_irqs, uint64_t *rate)
+{
+    if (stats(hello)) return false;
+    uint64_t irqs0 = hello->irqs, now0 = hello->now;
+    for (;;) {
+        if (stats(hello) || (until && stats(until))) return false;
+        if (hello->now >= now0 + FAIR_WINDOW || (until && until->irqs >= until_irqs)) break;
+        rs_yield();
+    }
+    if (hello->now <= now0) return false;
+    *rate = (hello->irqs - irqs0) * 1000 / (hello->now - now0);
+    rt_printf("vmcheck: hello guest: %lu timer interrupts in %lu ticks\n", hello->irqs - irqs0,
+              hello->now - now0);
+    return true;
+}
+
+static void fair_share(void)
+{
+    struct vm hello, spin;
+    vm_init(&hello, "vm1", 0);
+    vm_init(&spin, "vm2", 1);
+    uint64_t alone = 0, spinning = 0;
+    // alone: the spin guest still halts between its timer interrupts
+    bool ok = fair_wait(&hello, &hello.irqs, FAIR_BOOTED_IRQS) && !stats(&spin) &&
+              spin.irqs + 50 < FAIR_QUIET_IRQS && fair_rate(&hello, &spin, FAIR_QUIET_IRQS - 10, &alone);
+    check(ok && alone > 0, "VM-0031", "the hello guest ticks beside the quiet spin guest",
+          "%lu per 1000 ticks (spin guest at %lu interrupts)", alone, spin.irqs);
+    // then the spin guest runs with interrupts off and never exits
+    ok = ok && fair_wait(&spin, &spin.irqs, FAIR_QUIET_IRQS) && fair_rate(&hello, NULL, 0, &spinning);
+    rt_printf("vmcheck: hello guest's timer interrupts per 1000 ticks: %lu beside the quiet guest, "
+              "%lu beside the spinning one (%lu %%)\n", alone, spinning, alone ? spinning * 100 / alone : 0);
+    check(ok && spinning * 10 >= alone * 4, "VM-0032",
+          "beside a guest of the same priority spinning with interrupts off, the hello guest keeps "
+          "at least 40 % of its timer interrupt rate", "%lu against %lu per 1000 ticks", spinning, alone);
+    check(!stats(&spin) && !spin.stopped && !stats(&hello) && !hello.stopped, "VM-0033",
+          "neither guest was stopped", "%lu %lu", hello.stopped, spin.stopped);
+}
+
 int main(void *arg)
 {
     const ipc_control_t *me = arg;
@@ -143,6 +203,8 @@ int main(void *arg)
         vmm_killed(2);
     else if (!strcmp(me->name, "vmstress"))
         vmm_killed(STRESS_RESTARTS);
+    else if (!strcmp(me->name, "vmfair"))
+        fair_share();
     else
         two_guests();
     check_done();

@@ -9,7 +9,7 @@
 
 /* Per-VCPU backend state, in the generic VCPU object's arch[] words (vmx_of). The guest GPRs
  * are in v->gpr (x86 encoding order; vmx_entry.S loads and saves them there), its FPU image in
- * v->fpu (switched by the generic layer), the VMCS in the control page given to vcpu_init. */
+ * v->fpu (loaded by the generic layer, fpu.h), the VMCS in the control page given to vcpu_init. */
 struct vmx_vcpu {
     uint64_t vmcs_phys;
     uint64_t cr2;            /* CR2 is not part of the VMCS (SDM 24.4.1) */
