@@ -149,8 +149,15 @@ enum msr_result { MSR_DONE, MSR_GP, MSR_SET_EFER };
 #define MSR_EFER 0xC0000080
 #define APIC_BASE_VALUE 0xFEE00900ull
 enum msr_result msr_read(uint32_t index, uint64_t efer, uint64_t tsc, uint64_t *value);
+/* What an EFER write is checked against: the guest's EFER and CR0 at the exit, and CPUID
+ * 0x80000001 EDX as the guest sees it (0 if it has no such leaf). */
+struct msr_guest {
+    uint64_t efer, cr0;
+    uint32_t ext_edx;
+};
 /* MSR_SET_EFER: *efer = the EFER to write into the guest state. */
-enum msr_result msr_write(uint32_t index, uint64_t value, uint64_t *efer);
+enum msr_result msr_write(uint32_t index, uint64_t value, const struct msr_guest *g,
+                          uint64_t *efer);
 
 /* insn.c: a MOV between memory and a register or immediate (what MMIO emulation needs). */
 enum insn_ext { INSN_EXT_NONE, INSN_EXT_ZERO, INSN_EXT_SIGN };

@@ -201,6 +201,37 @@ Test(exit, msrs)
                  "a state the kernel refuses is the guest's #GP");
 }
 
+/* Issue 16 item 11: a long-mode guest (paging on) that clears EFER.LME by WRMSR. Hardware
+ * raises #GP (LME cannot change while CR0.PG = 1); the VMM used to write the EFER. */
+Test(exit, efer_lme_cannot_change_while_paging_is_on)
+{
+    fake_state.cr0 = 0x80000011, fake_state.cr4 = 0x20, fake_state.efer = 0x500;
+    exit_of(RS_EXIT_MSR_WRITE, MSR_EFER);
+    w[RS_EXIT_MR_CR0] = 0x80000011, w[RS_EXIT_MR_CR4] = 0x20, w[RS_EXIT_MR_EFER] = 0x500;
+    w[RS_EXIT_MR_RAX] = 0x001, w[RS_EXIT_MR_RDX] = 0; // SCE only: LME cleared
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP);
+    cr_assert(!(flags() & RS_REPLY_ADVANCE_RIP), "a faulting WRMSR is not skipped");
+    cr_assert_eq(fake_writes, 0, "EFER unchanged");
+    w[RS_EXIT_MR_RAX] = 0x901; // SCE NXE and LME kept: allowed, LMA stays as it is
+    run();
+    cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP);
+    cr_assert_eq(fake_state.efer, 0xD01);
+    // paging off, in long mode's setup: LME may be set and cleared
+    fake_state.cr0 = 0x11, fake_state.efer = 0;
+    w[RS_EXIT_MR_CR0] = 0x11, w[RS_EXIT_MR_EFER] = 0, w[RS_EXIT_MR_RAX] = 0x100;
+    run();
+    cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP);
+    cr_assert_eq(fake_state.efer, 0x100);
+    // paging on in 32-bit mode: setting LME is refused as well
+    fake_state.cr0 = 0x80000011, fake_state.efer = 0;
+    w[RS_EXIT_MR_CR0] = 0x80000011, w[RS_EXIT_MR_EFER] = 0;
+    fake_writes = 0;
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP);
+    cr_assert_eq(fake_writes, 0);
+}
+
 Test(exit, vmcall_exceptions_and_other_intercepts)
 {
     exit_of(RS_EXIT_VMCALL, 0);
