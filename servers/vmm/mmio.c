@@ -4,7 +4,8 @@
 // the access then goes to the info device (0xFED00000, guests/README.md) or, anywhere else, to
 // an open bus: reads return all ones, writes are dropped, and the first access to each page is
 // logged — the guest runs on, as on a PC with nothing at that address. An instruction that is no
-// MOV gets #GP; executing outside RAM stops the guest (there is no instruction to skip).
+// MOV gets #GP; executing outside RAM, or an event whose delivery touches memory outside RAM,
+// stops the guest (there is no instruction to skip, no access to emulate).
 #include "vmm.h"
 
 #define QUAL_FETCH (1ull << 2)
@@ -93,6 +94,16 @@ enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
     reply_init(r, 0);
     if (w[RS_EXIT_MR_QUAL] & QUAL_FETCH)
         return vmm_stop(v, r, RS_EXIT_GUEST_FAULT, "executes outside RAM", rip);
+    // The CPU's own access while delivering an event (IDT, GDT, TSS or the new stack: SDM
+    // 27.2.4, APM 15.7.2), not the instruction at RIP's. The kernel delivers the event again on
+    // the next entry, which would fault again for ever; there is nothing to emulate there (no
+    // device takes an exception frame), so the guest is broken as by a triple fault: stop it.
+    if (w[RS_EXIT_MR_EVENT] & RS_EVENT_VALID) {
+        vmm_log(v, "event 0x%lx being delivered touched gpa 0x%lx outside RAM (its IDT, GDT or "
+                   "stack)",
+                w[RS_EXIT_MR_EVENT], w[RS_EXIT_MR_GPA]);
+        return vmm_stop(v, r, RS_EXIT_GUEST_FAULT, "fault while delivering an event", rip);
+    }
     if (!decode(v, w, &d)) {
         if (vmm_once(&v->st->once, VMM_ONCE_DECODE(rip)))
             vmm_log(v, "cannot emulate the instruction at rip 0x%lx (access to gpa 0x%lx): #GP",

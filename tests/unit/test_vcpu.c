@@ -355,3 +355,19 @@ Test(vcpu, bind_checks_every_cap_and_the_thread)
     cr_expect_eq(invoke(caller, RS_VCPU_BIND, good, 3), RS_ILLEGAL_OPERATION);
     cr_expect(!cdt_is_final(&w.gs_slot), "the binding holds a copy of the GuestSpace cap");
 }
+
+/* Issue 16 item 11: a guest fault taken while the CPU delivered an event carries that event in
+ * RS_EXIT_MR_EVENT, so the VMM does not take it for the instruction at RIP's access. */
+Test(vcpu, the_event_being_delivered_reaches_the_vmm)
+{
+    struct rs_ipc_buffer *b;
+    struct tcb *m = vmm("vmm", &b);
+    bind();
+    uint64_t ev = RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0x18) | RS_EVENT_VALID;
+    script((struct vcpu_exit){.reason = RS_EXIT_GUEST_FAULT, .qual = 2, .gpa = 0x7FF000,
+                              .rip = 0x1000, .event = ev});
+    cr_assert_eq(schedule(), LEFT_USER);
+    cr_expect_eq(m->ctx.rdx, RS_EXIT_GUEST_FAULT);
+    cr_expect_eq(m->ctx.r9, 0x7FF000, "MR2, the address");
+    cr_expect_eq(b->mr[RS_EXIT_MR_EVENT], ev);
+}

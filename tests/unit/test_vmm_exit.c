@@ -314,6 +314,48 @@ Test(exit, what_cannot_be_emulated)
     cr_assert_eq(r.label, 1);
 }
 
+/* Issue 16 item 11: a guest fault taken while the CPU delivered an event (the IST stack, IDT or
+ * GDT outside RAM) is no access of the instruction at RIP. The VMM used to emulate that
+ * instruction (a MOV: skipped as if it had been the access) or inject #GP behind the event the
+ * kernel delivers again, which faults again: the guest looped through the VMM for ever. Now the
+ * guest stops, as for a triple fault. */
+Test(exit, a_fault_while_delivering_an_event_stops_the_guest)
+{
+    static const uint8_t store[] = {0x89, 0x02}, ud2[] = {0x0F, 0x0B};
+    uint64_t gp = RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0) | RS_EVENT_VALID;
+    memcpy(fake_ram + 0x100000, store, sizeof(store));
+    exit_of(RS_EXIT_GUEST_FAULT, 2); // the push of the exception frame, on a stack above RAM
+    w[RS_EXIT_MR_GPA] = 0x7FFFF8;
+    w[RS_EXIT_MR_INSN_LEN] = 0;
+    w[RS_EXIT_MR_EVENT] = gp;
+    run();
+    cr_assert_eq(r.label, 1, "not emulated as the MOV at RIP");
+    cr_assert(fake_st.stopped);
+    cr_assert_eq(fake_st.stop_reason, RS_EXIT_GUEST_FAULT);
+    cr_assert(strstr(fake_out(), "vmm vm1: event 0x80000b0d being delivered touched gpa 0x7ffff8 "
+                                 "outside RAM (its IDT, GDT or stack)"),
+              "%s", fake_out());
+    cr_assert(strstr(fake_out(), "vmm vm1: guest fault while delivering an event at rip "
+                                 "0x100000: stopped"));
+    // an instruction that is no MOV (it used to get #GP behind the event: the loop)
+    fake_setup();
+    memcpy(fake_ram + 0x100000, ud2, sizeof(ud2));
+    w[RS_EXIT_MR_QUAL] = 1; // reading the IDT entry
+    w[RS_EXIT_MR_EVENT] = RS_EVENT_MAKE(0x20, RS_EVENT_EXTINT) | RS_EVENT_VALID;
+    run();
+    cr_assert_eq(r.label, 1);
+    cr_assert(!(r.w[RS_REPLY_MR_FLAGS] & RS_REPLY_INJECT));
+    // the same fault without an event in delivery is the MOV's own access, as before
+    fake_setup();
+    memcpy(fake_ram + 0x100000, store, sizeof(store));
+    w[RS_EXIT_MR_QUAL] = 2;
+    w[RS_EXIT_MR_EVENT] = 0;
+    run();
+    cr_assert_eq(r.label, 0);
+    cr_assert_eq(flags(), RS_REPLY_SET_RIP);
+    cr_assert_eq(r.w[RS_REPLY_MR_RIP], 0x100002);
+}
+
 /* ---- the persistent state ---- */
 
 static union {
