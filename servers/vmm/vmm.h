@@ -95,7 +95,8 @@ struct vmm_ops {
 
 struct vmm {
     const char *name;   /* "[name] " prefixes the guest's lines */
-    const uint8_t *ram; /* guest-physical 0 .. ram_size, mapped (read-only use) */
+    uint8_t *ram;       /* guest-physical 0 .. ram_size, mapped (the VMM writes the RAM part
+                           of an MMIO store that straddles the end of RAM) */
     uint64_t ram_size;
     struct vmm_state *st; /* the state the current transaction changes */
     const struct vmm_ops *ops;
@@ -171,9 +172,21 @@ struct insn {
     bool has_imm;
     uint8_t ext; /* enum insn_ext */
     uint64_t imm;
+    /* The memory operand: seg:[base + index * scale + disp], modulo 2^(8 * asize). */
+    uint8_t seg;   /* enum insn_seg */
+    uint8_t asize; /* address size in bytes: 2, 4, 8 */
+    uint8_t base;  /* x86 register number, INSN_NO_REG or INSN_RIP (disp is from the next insn) */
+    uint8_t index; /* x86 register number or INSN_NO_REG */
+    uint8_t scale; /* 1, 2, 4, 8 */
+    int64_t disp;
 };
+enum insn_seg { INSN_ES, INSN_CS, INSN_SS, INSN_DS, INSN_FS, INSN_GS };
+#define INSN_NO_REG 0xFF
+#define INSN_RIP 0xFE
 /* Decodes b[0..n); mode is the code size: 16, 32 or 64. False for anything else. */
 bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d);
+/* The operand's effective address (no segment base) with the exit's registers w. */
+uint64_t insn_ea(const struct insn *d, const uint64_t *w);
 
 /* gmem.c: reading guest memory through the guest's own page tables. */
 struct gmem_cpu {
