@@ -7,7 +7,7 @@
 // writes; string port I/O (INS/OUTS) is skipped, logged once; VMCALL answers RAX = ~0 (no
 // hypercalls); an intercepted exception (#DB, #AC) is given back to the guest; any other
 // intercepted instruction (RS_EXIT_OTHER: VMRUN, XSETBV, MONITOR...) gets #UD; a triple fault,
-// an invalid state, or HLT with interrupts off stops the guest for good.
+// an invalid state, or HLT with interrupts off or with no timer running stops the guest for good.
 #include "vmm.h"
 
 #define QUAL_IN (1ull << 24)
@@ -174,6 +174,10 @@ static enum vmm_action hlt_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
 {
     if (!(w[RS_EXIT_MR_RFLAGS] & VMM_RFLAGS_IF))
         return vmm_stop(v, r, RS_EXIT_HLT, "halted with interrupts disabled", w[RS_EXIT_MR_RIP]);
+    // The PIT is the only interrupt source: a HLT with it stopped sleeps for ever, and the VMM
+    // waiting for it would answer no client again (it waits on its notification only).
+    if (!v->st->irq_pending && !v->st->pit.period_ns)
+        return vmm_stop(v, r, RS_EXIT_HLT, "halted with no timer running", w[RS_EXIT_MR_RIP]);
     if (!v->st->irq_pending) return VMM_WAIT;
     reply_init(r, RS_REPLY_ADVANCE_RIP); // the interrupt goes in below; it wakes the guest
     return VMM_REPLY;

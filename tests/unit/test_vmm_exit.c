@@ -135,6 +135,9 @@ Test(exit, an_exception_being_injected_defers_the_timer)
 
 Test(exit, hlt_waits_for_the_timer)
 {
+    out_byte(0x43, 0x34); // the PIT counts, 100 Hz
+    out_byte(0x40, 11932 & 0xFF);
+    out_byte(0x40, 11932 >> 8);
     exit_of(RS_EXIT_HLT, 0);
     cr_assert_eq(run(), VMM_WAIT, "nothing due");
     timer_due();
@@ -152,6 +155,32 @@ Test(exit, hlt_with_interrupts_off_stops_the_guest)
     cr_assert(fake_st.stopped);
     cr_assert(strstr(fake_out(),
                      "vmm vm1: guest halted with interrupts disabled at rip 0x100000: stopped"));
+}
+
+/* A guest that halts with interrupts on but no timer running would never wake, and its VMM,
+ * waiting for the timer on its notification, would never answer a client again (a hostile
+ * guest's `sti; hlt` before programming the PIT hung vmcheck's VMM_STATS call). */
+Test(exit, hlt_with_no_timer_running_stops_the_guest)
+{
+    exit_of(RS_EXIT_HLT, 0);
+    cr_assert_eq(run(), VMM_REPLY);
+    cr_assert_eq(r.label, 1);
+    cr_assert(strstr(fake_out(), "vmm vm1: guest halted with no timer running at rip 0x100000: "
+                                 "stopped"));
+    // a one-shot count that already fired has stopped the timer too
+    fake_setup();
+    out_byte(0x43, 0x30); // mode 0
+    out_byte(0x40, 0x10);
+    out_byte(0x40, 0x00);
+    exit_of(RS_EXIT_HLT, 0);
+    cr_assert_eq(run(), VMM_WAIT, "the count runs: it will wake the guest");
+    vmm_tick(&fake_vmm);
+    exit_of(RS_EXIT_HLT, 0);
+    cr_assert_eq(run(), VMM_REPLY);
+    cr_assert_eq(r.label, 0, "the interrupt it raised wakes the guest");
+    exit_of(RS_EXIT_HLT, 0);
+    run();
+    cr_assert_eq(r.label, 1, "nothing will come now");
 }
 
 Test(exit, a_triple_fault_stops_the_guest_for_good)
