@@ -9,6 +9,8 @@
 #include "vmm.h"
 
 #define QUAL_FETCH (1ull << 2)
+#define CR0_WP (1ull << 16)
+#define CR0_PG (1ull << 31)
 #define EFER_LMA (1ull << 10)
 #define SEG_L (1ull << 9)
 #define SEG_DB (1ull << 10)
@@ -60,16 +62,29 @@ struct piece {
     bool ram;
 };
 
-/* Splits the access of `size` bytes at linear address la into pieces by page (each page
- * translated through the guest's tables) and by the end of RAM. 0 if a page does not translate. */
-static unsigned split(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, unsigned size,
-                      struct piece *p)
+/* Whether the guest's paging lets this access touch RAM through a page with `rights`: user
+ * mode (CPL 3) needs U/S, a write needs R/W (in supervisor mode only with CR0.WP). The CPU
+ * checked the page that faulted, not necessarily the other one of a page-crossing access. */
+static bool allowed(const rs_vcpu_state_t *s, unsigned rights, bool write)
 {
+    bool user = ((s->ss.attrib >> 5) & 3) == 3;
+    if (user && !(rights & GMEM_USER)) return false;
+    return !write || (rights & GMEM_WRITE) || (!user && !(s->cr0 & CR0_WP));
+}
+
+/* Splits the access of `size` bytes at linear address la into pieces by page (each page
+ * translated through the guest's tables) and by the end of RAM. 0 if a page does not translate
+ * or its rights do not allow the access. */
+static unsigned split(const struct vmm *v, const rs_vcpu_state_t *s, uint64_t la, unsigned size,
+                      bool write, struct piece *p)
+{
+    struct gmem_cpu c = {s->cr0, s->cr3, s->cr4, s->efer};
     unsigned count = 0;
     for (unsigned off = 0; off < size;) {
         uint64_t gpa, in_page = 4096 - ((la + off) & 4095);
-        unsigned n = size - off < in_page ? size - off : (unsigned)in_page;
-        if (!gmem_translate(v, c, la + off, &gpa)) return 0;
+        unsigned n = size - off < in_page ? size - off : (unsigned)in_page, rights;
+        if (!gmem_translate_rights(v, &c, la + off, &gpa, &rights)) return 0;
+        if ((s->cr0 & CR0_PG) && !allowed(s, rights, write)) return 0;
         if (gpa < v->ram_size && v->ram_size - gpa < n) { // RAM ends inside this piece
             unsigned in_ram = (unsigned)(v->ram_size - gpa);
             p[count++] = (struct piece){gpa, off, in_ram, true};
@@ -83,7 +98,8 @@ static unsigned split(const struct vmm *v, const struct gmem_cpu *c, uint64_t la
 
 /* The access the instruction d makes, in pieces; it must contain the guest-physical address that
  * faulted outside RAM. Otherwise (the guest's tables say something else than the translation
- * the CPU used) one piece: the whole access at the exit's address, as the exit reports it. */
+ * the CPU used, or deny the access to the other page) one piece: the whole access at the exit's
+ * address, as the exit reports it (RAM is then not touched). */
 static unsigned access_pieces(const struct vmm *v, const uint64_t *w, const rs_vcpu_state_t *s,
                               const struct insn *d, struct piece *p)
 {
@@ -96,8 +112,7 @@ static unsigned access_pieces(const struct vmm *v, const uint64_t *w, const rs_v
     uint64_t ea = insn_ea(d, w), gpa = w[RS_EXIT_MR_GPA];
     // 64-bit mode: only FS and GS have a base (SDM vol. 3A 3.4.4); else base + ea, 32 bits
     uint64_t la = long64 ? ea + (d->seg >= INSN_FS ? seg->base : 0) : (uint32_t)(seg->base + ea);
-    struct gmem_cpu c = {s->cr0, s->cr3, s->cr4, s->efer};
-    unsigned count = split(v, &c, la, d->size, p);
+    unsigned count = split(v, s, la, d->size, d->write, p);
     for (unsigned i = 0; i < count; i++)
         if (!p[i].ram && gpa - p[i].gpa < p[i].n) return count;
     p[0] = (struct piece){gpa, 0, d->size, false};

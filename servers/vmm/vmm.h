@@ -195,6 +195,13 @@ struct gmem_cpu {
 /* Linear address -> guest-physical, as the guest's paging mode says; false if not present or a
  * table lies outside RAM. */
 bool gmem_translate(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint64_t *gpa);
+/* The same, with the rights every level of the walk grants (GMEM_WRITE, GMEM_USER; both
+ * without paging). */
+#define GMEM_WRITE 2u /* R/W */
+#define GMEM_USER 4u  /* U/S */
+#define GMEM_RIGHTS (GMEM_WRITE | GMEM_USER)
+bool gmem_translate_rights(const struct vmm *v, const struct gmem_cpu *c, uint64_t la,
+                          uint64_t *gpa, unsigned *rights);
 /* Reads up to n bytes at linear address la; returns how many could be read. */
 unsigned gmem_fetch(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint8_t *buf,
                     unsigned n);

@@ -460,6 +460,44 @@ Test(exit, a_load_straddling_the_end_of_ram_or_two_device_pages)
     cr_assert_eq(r.w[RS_REPLY_MR_RAX], INFO_MAGIC);
 }
 
+/* A page-crossing store from an unmapped page into a RAM page: the CPU faulted on the first
+ * page before it checked the guest's rights on the second, so the VMM checks them: a user-mode
+ * store must not reach a supervisor page (nor any store a read-only one, with CR0.WP). */
+Test(exit, a_page_crossing_store_into_ram_keeps_the_guests_page_rights)
+{
+    static const uint8_t store[] = {0x89, 0x02}; // mov %eax, (%rdx)
+    uint64_t e[][2] = {{0x1000, 0x2007},       // PML4[0]
+                       {0x2000, 0x4007},       // PDPT[0]
+                       {0x4000, 0x87},         // PD[0]: 2 MiB user page at 0 (the code)
+                       {0x4008, 0x5007},       // PD[1] -> PT at 0x5000
+                       {0x5000, 0x500007},     // la 0x200000: outside RAM, user
+                       {0x5008, 0x6003}};      // la 0x201000: RAM 0x6000, supervisor only
+    for (unsigned i = 0; i < 6; i++)
+        memcpy(fake_ram + e[i][0], &e[i][1], 8);
+    fake_state.cr0 = 0x80010011, fake_state.cr3 = 0x1000, fake_state.cr4 = 0x20;
+    fake_state.efer = 0x500, fake_state.cs.attrib = 0xAFB, fake_state.ss.attrib = 0xCF3; // CPL 3
+    memcpy(fake_ram + 0x100000, store, sizeof(store));
+    exit_of(RS_EXIT_GUEST_FAULT, 2);
+    w[RS_EXIT_MR_INSN_LEN] = 0;
+    w[RS_EXIT_MR_GPA] = 0x500FFE;
+    w[RS_EXIT_MR_RDX] = 0x200FFE;
+    w[RS_EXIT_MR_RAX] = 0x11223344;
+    run();
+    cr_assert_eq(r.w[RS_REPLY_MR_RIP], 0x100002);
+    cr_assert(fake_ram[0x6000] == 0 && fake_ram[0x6001] == 0, "user mode: not a supervisor page");
+    fake_state.ss.attrib = 0xC93; // CPL 0, CR0.WP: the page is writable, so it is written
+    run();
+    cr_assert(fake_ram[0x6000] == 0x22 && fake_ram[0x6001] == 0x11);
+    memset(fake_ram + 0x6000, 0, 2);
+    uint64_t ro = 0x6001; // read-only
+    memcpy(fake_ram + 0x5008, &ro, 8);
+    run();
+    cr_assert(fake_ram[0x6000] == 0, "CR0.WP: supervisor writes respect read-only pages");
+    fake_state.cr0 = 0x80000011; // WP clear: they do not
+    run();
+    cr_assert(fake_ram[0x6000] == 0x22);
+}
+
 /* ---- the persistent state ---- */
 
 static union {
