@@ -13,18 +13,45 @@
 #define CR4_PAE   (1u << 5)
 #define PDE_LARGE 0x83u             /* present, writable, 2 MiB */
 
-struct op;
-int hostile_try(void (*op)(struct op *), struct op *o);
 void hostile_vmm_faults(uint32_t ram_size);
 
 /* PAE paging identity-maps the first GiB with 2 MiB pages. */
 static uint64_t pd[512] __attribute__((aligned(4096)));
 static uint64_t pdpt[4] __attribute__((aligned(32)));
 
-static void set_lme(struct op *o)
+/* While the EFER check runs, #GP goes to gp_skip_wrmsr: it counts the fault and resumes after
+ * the 2-byte WRMSR (the IDT's own #GP stub would report it as a failed random operation). */
+volatile uint32_t gp_count;
+void gp_skip_wrmsr(void);
+__asm__(".text\n"
+        "gp_skip_wrmsr:\n"
+        "    addl $4, %esp\n"           /* the error code */
+        "    addl $2, (%esp)\n"         /* EIP past WRMSR */
+        "    incl gp_count\n"
+        "    iret\n");
+
+struct __attribute__((packed)) dtr {
+    uint16_t limit;
+    uint32_t base;
+};
+
+/* Points IDT entry `vector` at handler; returns the old entry. */
+static uint64_t swap_gate(unsigned vector, uint64_t gate)
 {
-    (void)o;
-    __asm__ volatile("wrmsr" : : "c"(MSR_EFER), "a"(EFER_LME), "d"(0));
+    struct dtr idtr;
+    __asm__ volatile("sidt %0" : "=m"(idtr));
+    volatile uint64_t *entry = (volatile uint64_t *)(idtr.base + vector * 8);
+    uint64_t old = *entry;
+    *entry = gate;
+    return old;
+}
+
+static uint64_t gate_to(void (*handler)(void))
+{
+    uint32_t h = (uint32_t)handler, cs;
+    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+    return (h & 0xFFFFu) | (uint64_t)(cs & 0xFFFFu) << 16 | 0x8Eull << 40 |
+           (uint64_t)(h >> 16) << 48; // present, DPL 0, 32-bit interrupt gate
 }
 
 static uint32_t rdmsr_lo(uint32_t msr)
@@ -45,7 +72,10 @@ static void efer_under_paging(void)
     __asm__ volatile("mov %0, %%cr3" : : "r"((uint32_t)pdpt));
     __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
     __asm__ volatile("mov %0, %%cr0; jmp 1f; 1:" : : "r"(cr0 | CR0_PG) : "memory");
-    int faulted = hostile_try(set_lme, 0);
+    uint64_t old = swap_gate(13, gate_to(gp_skip_wrmsr));
+    __asm__ volatile("wrmsr" : : "c"(MSR_EFER), "a"(EFER_LME), "d"(0) : "memory");
+    int faulted = gp_count == 1;
+    swap_gate(13, old);
     uint32_t efer = rdmsr_lo(MSR_EFER);
     __asm__ volatile("mov %0, %%cr0; jmp 1f; 1:" : : "r"(cr0 & ~CR0_PG) : "memory");
     __asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
