@@ -117,13 +117,16 @@ static void straddling(uint32_t ram_size)
 }
 
 #ifdef HOSTILE_DELIVERY_FAULT
-/* With ESP above RAM, #UD's delivery pushes its frame there: a guest fault taken while the CPU
- * delivers an event. The VMM must stop the guest ("fault while delivering an event"); before,
- * it took the fault for the instruction's and the kernel delivered #UD again for ever. */
+/* With ESP above RAM, the delivery of #GP (selector 0x1234 names the LDT, which the guest has
+ * none of: error code 0x1234) pushes its frame there: a guest fault taken while the CPU
+ * delivers an event, with the event's error code. The VMM must stop the guest ("fault while
+ * delivering an event"); before, it took the fault for the instruction's and the kernel
+ * delivered #GP again for ever. */
 static void __attribute__((noreturn)) delivery_fault(uint32_t ram_size)
 {
     uart_write("hostile: now an exception whose delivery faults (stack above RAM)\n");
-    __asm__ volatile("movl %0, %%esp; ud2" : : "r"(ram_size + 0x10000u) : "memory");
+    __asm__ volatile("movl %0, %%esp; movw $0x1234, %%ax; movw %%ax, %%ds"
+                     : : "r"(ram_size + 0x10000u) : "eax", "memory");
     __builtin_unreachable();
 }
 #endif
