@@ -148,6 +148,7 @@ unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
     w[RS_EXIT_MR_RBP] = g[GPR_RBP];
     w[RS_EXIT_MR_RSP] = g[GPR_RSP];
     for (unsigned i = 0; i < 8; i++) w[RS_EXIT_MR_R8 + i] = g[GPR_R8 + i];
+    w[RS_EXIT_MR_EVENT] = e->event;
     return RS_EXIT_MR_COUNT;
 }
 

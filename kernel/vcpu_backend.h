@@ -25,6 +25,7 @@ struct vcpu_exit {
     uint64_t qual, gpa, insn_len;
     uint64_t raw_reason, raw_qual;
     uint64_t rip, rflags, cr0, cr3, cr4, efer; /* guest state at the exit, for the message */
+    uint64_t event; /* the event whose delivery the exit interrupted (RS_EXIT_MR_EVENT), 0: none */
 };
 
 struct vcpu_backend {

@@ -58,6 +58,7 @@ extern uint32_t try_esp;          /* hostile_try's stack while an operation runs
 int hostile_try(void (*op)(struct op *), struct op *o);
 void hostile_exception(const uint32_t *frame);
 void hostile_main(uint32_t ram_size);
+void hostile_vmm_faults(uint32_t ram_size); /* vmm_faults.c */
 
 static struct idt_gate idt[256];
 static uint32_t rng = SEED;
@@ -322,6 +323,7 @@ void hostile_main(uint32_t ram_size)
         set_gate(v, v < 32 ? exc_stub_table[v] : (uint32_t)stray_stub);
     struct dtr idtr = { sizeof(idt) - 1, (uint32_t)idt };
     __asm__ volatile("lidt %0" : : "m"(idtr));
+    hostile_vmm_faults(ram_size);
 
     uart_puts("hostile: seed ");
     puthex(SEED);

@@ -33,7 +33,12 @@ enum rs_vcpu_exit_mr {
     RS_EXIT_MR_RSI, RS_EXIT_MR_RDI, RS_EXIT_MR_CR0, RS_EXIT_MR_CR3, RS_EXIT_MR_CR4,
     RS_EXIT_MR_EFER, RS_EXIT_MR_RAW_REASON, RS_EXIT_MR_RAW_QUAL, /* VMX / SVM exit code, qual */
     RS_EXIT_MR_RBP, RS_EXIT_MR_RSP, RS_EXIT_MR_R8, RS_EXIT_MR_R9, RS_EXIT_MR_R10, RS_EXIT_MR_R11,
-    RS_EXIT_MR_R12, RS_EXIT_MR_R13, RS_EXIT_MR_R14, RS_EXIT_MR_R15, RS_EXIT_MR_COUNT
+    RS_EXIT_MR_R12, RS_EXIT_MR_R13, RS_EXIT_MR_R14, RS_EXIT_MR_R15,
+    RS_EXIT_MR_EVENT, /* the event whose delivery the exit interrupted (SVM EXITINTINFO, VMX
+                         IDT-vectoring information), as RS_EVENT_* | RS_EVENT_VALID; 0: none.
+                         With it, a guest fault was taken by the CPU's own accesses (IDT, GDT,
+                         stack) while delivering that event, not by the instruction at RIP. */
+    RS_EXIT_MR_COUNT
 };
 
 /* Reply to an exit: label 0 resumes the guest (any other label leaves the vCPU's thread stopped;

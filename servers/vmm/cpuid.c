@@ -26,8 +26,11 @@ enum { EAX, EBX, ECX, EDX };
      1u << 31)
 /* leaf 7 ECX: AVX-512 extensions, PKU/OSPKE */
 #define L7C_AVX (1u << 1 | 1u << 3 | 1u << 4 | 1u << 6 | 1u << 11 | 1u << 12 | 1u << 14)
-/* leaf 0x80000001 ECX */
+/* leaf 0x80000001: SVM, and the features whose EFER bits (TCE 15, FFXSR 14) neither the VMM
+ * nor the kernel's WriteState accept, so that EFER's writable bits match what CPUID says */
 #define LXC_SVM (1u << 2)
+#define LXC_TCE (1u << 17)
+#define LXD_FFXSR (1u << 25)
 
 static void filter(uint32_t leaf, uint32_t r[4])
 {
@@ -47,7 +50,8 @@ static void filter(uint32_t leaf, uint32_t r[4])
         r[EAX] = r[EBX] = r[ECX] = r[EDX] = 0;
         break;
     case 0x80000001:
-        r[ECX] &= ~LXC_SVM;
+        r[ECX] &= ~(LXC_SVM | LXC_TCE);
+        r[EDX] &= ~LXD_FFXSR;
         break;
     default:
         break;

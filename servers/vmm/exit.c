@@ -7,7 +7,7 @@
 // writes; string port I/O (INS/OUTS) is skipped, logged once; VMCALL answers RAX = ~0 (no
 // hypercalls); an intercepted exception (#DB, #AC) is given back to the guest; any other
 // intercepted instruction (RS_EXIT_OTHER: VMRUN, XSETBV, MONITOR...) gets #UD; a triple fault,
-// an invalid state, or HLT with interrupts off stops the guest for good.
+// an invalid state, or HLT with interrupts off or with no timer running stops the guest for good.
 #include "vmm.h"
 
 #define QUAL_IN (1ull << 24)
@@ -138,13 +138,25 @@ static bool set_efer(struct vmm *v, uint64_t efer)
     return v->ops->write_state(v->ops_ctx, &s) == 0;
 }
 
+/* CPUID 0x80000001 EDX as the guest sees it; 0 when the guest has no such leaf. */
+static uint32_t guest_ext_edx(struct vmm *v)
+{
+    uint32_t regs[4];
+    cpuid_guest(v->ops, 0x80000000u, 0, regs);
+    if (regs[0] < 0x80000001u) return 0;
+    cpuid_guest(v->ops, 0x80000001u, 0, regs);
+    return regs[3];
+}
+
 static enum vmm_action msr_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r, bool write)
 {
     uint32_t index = (uint32_t)w[RS_EXIT_MR_QUAL];
     reply_init(r, RS_REPLY_ADVANCE_RIP);
     if (write) {
         uint64_t value = (w[RS_EXIT_MR_RDX] << 32) | (uint32_t)w[RS_EXIT_MR_RAX], efer = 0;
-        enum msr_result m = msr_write(index, value, &efer);
+        const struct msr_guest g = {w[RS_EXIT_MR_EFER], w[RS_EXIT_MR_CR0],
+                                    index == MSR_EFER ? guest_ext_edx(v) : 0};
+        enum msr_result m = msr_write(index, value, &g, &efer);
         if (m == MSR_GP || (m == MSR_SET_EFER && !set_efer(v, efer))) {
             reply_init(r, 0); // a fault: the WRMSR is not skipped
             reply_inject(r, VMM_EVENT_GP);
@@ -162,6 +174,10 @@ static enum vmm_action hlt_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
 {
     if (!(w[RS_EXIT_MR_RFLAGS] & VMM_RFLAGS_IF))
         return vmm_stop(v, r, RS_EXIT_HLT, "halted with interrupts disabled", w[RS_EXIT_MR_RIP]);
+    // The PIT is the only interrupt source: a HLT with it stopped sleeps for ever, and the VMM
+    // waiting for it would answer no client again (it waits on its notification only).
+    if (!v->st->irq_pending && !v->st->pit.period_ns)
+        return vmm_stop(v, r, RS_EXIT_HLT, "halted with no timer running", w[RS_EXIT_MR_RIP]);
     if (!v->st->irq_pending) return VMM_WAIT;
     reply_init(r, RS_REPLY_ADVANCE_RIP); // the interrupt goes in below; it wakes the guest
     return VMM_REPLY;

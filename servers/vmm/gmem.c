@@ -23,13 +23,16 @@ static bool read_entry(const struct vmm *v, uint64_t gpa, unsigned bytes, uint64
     return true;
 }
 
-/* Walks 64-bit entries from `table` at `level` (4: PML4 ... 1: PT). */
-static bool walk64(const struct vmm *v, uint64_t table, uint64_t la, unsigned level, uint64_t *gpa)
+/* Walks 64-bit entries from `table` at `level` (4: PML4 ... 1: PT); *rights &= each entry's
+ * R/W and U/S bits. */
+static bool walk64(const struct vmm *v, uint64_t table, uint64_t la, unsigned level, uint64_t *gpa,
+                   unsigned *rights)
 {
     for (; level >= 1; level--) {
         unsigned shift = 12 + 9 * (level - 1);
         uint64_t e;
         if (!read_entry(v, table + ((la >> shift) & 511) * 8, 8, &e) || !(e & PTE_P)) return false;
+        *rights &= (unsigned)e & GMEM_RIGHTS;
         if (level == 1 || (level <= 3 && (e & PTE_PS))) { // a 4 KiB, 2 MiB or 1 GiB page
             uint64_t size = 1ull << shift;
             *gpa = (e & ADDR_MASK & ~(size - 1)) | (la & (size - 1));
@@ -41,34 +44,45 @@ static bool walk64(const struct vmm *v, uint64_t table, uint64_t la, unsigned le
 }
 
 /* 32-bit paging: two levels of 4-byte entries, 4 MiB pages with CR4.PSE. */
-static bool walk32(const struct vmm *v, const struct gmem_cpu *c, uint32_t la, uint64_t *gpa)
+static bool walk32(const struct vmm *v, const struct gmem_cpu *c, uint32_t la, uint64_t *gpa,
+                   unsigned *rights)
 {
     uint64_t pde, pte;
     if (!read_entry(v, (c->cr3 & 0xFFFFF000u) + (la >> 22) * 4, 4, &pde) || !(pde & PTE_P))
         return false;
+    *rights &= (unsigned)pde & GMEM_RIGHTS;
     if ((c->cr4 & CR4_PSE) && (pde & PTE_PS)) {
         *gpa = (pde & 0xFFC00000u) | (la & 0x3FFFFFu);
         return true;
     }
     if (!read_entry(v, (pde & 0xFFFFF000u) + ((la >> 12) & 1023) * 4, 4, &pte) || !(pte & PTE_P))
         return false;
+    *rights &= (unsigned)pte & GMEM_RIGHTS;
     *gpa = (pte & 0xFFFFF000u) | (la & 0xFFFu);
     return true;
 }
 
-bool gmem_translate(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint64_t *gpa)
+bool gmem_translate_rights(const struct vmm *v, const struct gmem_cpu *c, uint64_t la,
+                          uint64_t *gpa, unsigned *rights)
 {
+    *rights = GMEM_RIGHTS;
     if (!(c->cr0 & CR0_PG)) {
         *gpa = (uint32_t)la;
         return true;
     }
-    if (c->efer & EFER_LMA) return walk64(v, c->cr3 & ADDR_MASK, la, 4, gpa);
-    if (!(c->cr4 & CR4_PAE)) return walk32(v, c, (uint32_t)la, gpa);
-    uint64_t pdpte;
+    if (c->efer & EFER_LMA) return walk64(v, c->cr3 & ADDR_MASK, la, 4, gpa, rights);
+    if (!(c->cr4 & CR4_PAE)) return walk32(v, c, (uint32_t)la, gpa, rights);
+    uint64_t pdpte; // PAE PDPTEs have no R/W or U/S bits
     uint32_t la32 = (uint32_t)la;
     if (!read_entry(v, (c->cr3 & 0xFFFFFFE0u) + (la32 >> 30) * 8, 8, &pdpte) || !(pdpte & PTE_P))
         return false;
-    return walk64(v, pdpte & ADDR_MASK, la32, 2, gpa);
+    return walk64(v, pdpte & ADDR_MASK, la32, 2, gpa, rights);
+}
+
+bool gmem_translate(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint64_t *gpa)
+{
+    unsigned rights;
+    return gmem_translate_rights(v, c, la, gpa, &rights);
 }
 
 unsigned gmem_fetch(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint8_t *buf,

@@ -28,28 +28,81 @@ static uint64_t le(const uint8_t *p, unsigned bytes)
     return v;
 }
 
+static int64_t sle(const uint8_t *p, unsigned bytes) /* sign-extended */
+{
+    uint64_t v = le(p, bytes);
+    return bytes >= 8 ? (int64_t)v : (int64_t)(v << (64 - 8 * bytes)) >> (64 - 8 * bytes);
+}
+
+/* The displacement of `bytes` bytes at the cursor. */
+static bool displacement(struct cursor *c, unsigned bytes, struct insn *d)
+{
+    unsigned at = c->i;
+    if (!take(c, bytes)) return false;
+    d->disp = bytes ? sle(c->b + at, bytes) : 0;
+    return true;
+}
+
+/* 16-bit addressing (SDM vol. 2 table 2-1): rm -> base, index; BP-based forms default to SS. */
+static bool modrm16(struct cursor *c, unsigned mod, unsigned rm, struct insn *d)
+{
+    static const uint8_t base[8] = {3, 3, 5, 5, 6, 7, 5, 3}; // BX BX BP BP SI DI BP BX
+    static const uint8_t index[8] = {6, 7, 6, 7, INSN_NO_REG, INSN_NO_REG, INSN_NO_REG,
+                                     INSN_NO_REG};
+    d->base = base[rm];
+    d->index = index[rm];
+    if (d->base == 5 && d->seg == INSN_DS) d->seg = INSN_SS;
+    if (mod == 0 && rm == 6) { // disp16 alone
+        d->base = INSN_NO_REG;
+        d->seg = d->seg == INSN_SS ? INSN_DS : d->seg;
+        return displacement(c, 2, d);
+    }
+    return displacement(c, mod == 1 ? 1 : mod == 2 ? 2 : 0, d);
+}
+
 /* ModRM (+ SIB, displacement) of a memory operand; *reg = the reg field. A register operand
- * (mod 3) is no memory access: false. */
-static bool modrm(struct cursor *c, unsigned asize, uint8_t rex, unsigned *reg)
+ * (mod 3) is no memory access: false. d->seg holds the override (or DS) on entry. */
+static bool modrm(struct cursor *c, unsigned asize, unsigned mode, uint8_t rex, bool seg_override,
+                  unsigned *reg, struct insn *d)
 {
     if (c->i >= c->n) return false;
     uint8_t m = c->b[c->i];
     if (!take(c, 1)) return false;
-    unsigned mod = m >> 6, rm = m & 7, disp;
+    unsigned mod = m >> 6, rm = m & 7;
     *reg = ((m >> 3) & 7) | (rex & 4 ? 8 : 0);
     if (mod == 3) return false;
+    d->scale = 1;
     if (asize == 2) {
-        disp = mod == 1 ? 1 : mod == 2 ? 2 : rm == 6 ? 2 : 0;
-        return take(c, disp);
+        if (seg_override) { // an override wins over the SS default of BP forms
+            uint8_t seg = d->seg;
+            bool ok = modrm16(c, mod, rm, d);
+            d->seg = seg;
+            return ok;
+        }
+        return modrm16(c, mod, rm, d);
     }
-    disp = mod == 1 ? 1 : mod == 2 ? 4 : rm == 5 ? 4 : 0; // mod 0 rm 5: disp32 (RIP-relative)
+    unsigned disp = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+    d->index = INSN_NO_REG;
+    d->base = (uint8_t)(rm | (rex & 1 ? 8 : 0));
     if (rm == 4) { // SIB; base 5 with mod 0 means disp32 without a base
         if (c->i >= c->n) return false;
         uint8_t sib = c->b[c->i];
         if (!take(c, 1)) return false;
-        if (mod == 0 && (sib & 7) == 5) disp = 4;
+        unsigned idx = ((sib >> 3) & 7) | (rex & 2 ? 8 : 0);
+        d->index = idx == 4 ? INSN_NO_REG : (uint8_t)idx; // index 4 (RSP) is none
+        d->scale = (uint8_t)(1u << (sib >> 6));
+        d->base = (uint8_t)((sib & 7) | (rex & 1 ? 8 : 0));
+        if (mod == 0 && (sib & 7) == 5) {
+            d->base = INSN_NO_REG;
+            disp = 4;
+        }
+    } else if (mod == 0 && rm == 5) { // disp32: RIP-relative in 64-bit mode, absolute otherwise
+        d->base = mode == 64 ? INSN_RIP : INSN_NO_REG;
+        disp = 4;
     }
-    return take(c, disp);
+    // rSP and rBP as a base default to SS (without REX.B; only matters outside 64-bit mode)
+    if (!seg_override && (d->base == 4 || d->base == 5)) d->seg = INSN_SS;
+    return displacement(c, disp, d);
 }
 
 /* The immediate of C6/C7: imm8, imm16, or imm32 (sign-extended for a 64-bit store). */
@@ -65,8 +118,8 @@ static bool immediate(struct cursor *c, struct insn *d)
 }
 
 /* One-byte opcodes; osize/asize are the operand and address sizes in bytes. */
-static bool one_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asize, uint8_t rex,
-                     struct insn *d)
+static bool one_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asize, unsigned mode,
+                     uint8_t rex, bool so, struct insn *d)
 {
     unsigned reg = 0;
     switch (op) {
@@ -76,14 +129,14 @@ static bool one_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asiz
     case 0x8B: // mov r/m, r and mov r, r/m
         d->size = op & 1 ? (uint8_t)osize : 1;
         d->write = !(op & 2);
-        if (!modrm(c, asize, rex, &reg)) return false;
+        if (!modrm(c, asize, mode, rex, so, &reg, d)) return false;
         d->reg = (uint8_t)reg;
         return true;
     case 0xC6:
     case 0xC7: // mov r/m, imm
         d->size = op & 1 ? (uint8_t)osize : 1;
         d->write = true;
-        return modrm(c, asize, rex, &reg) && (reg & 7) == 0 && immediate(c, d);
+        return modrm(c, asize, mode, rex, so, &reg, d) && (reg & 7) == 0 && immediate(c, d);
     case 0xA0:
     case 0xA1:
     case 0xA2:
@@ -91,22 +144,26 @@ static bool one_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asiz
         d->size = op & 1 ? (uint8_t)osize : 1;
         d->write = (op & 2) != 0;
         d->reg = 0;
-        return take(c, asize);
+        d->base = d->index = INSN_NO_REG;
+        d->scale = 1;
+        if (!displacement(c, asize, d)) return false;
+        d->disp = (int64_t)le(c->b + c->i - asize, asize); // an offset: zero-extended
+        return true;
     default:
         return false;
     }
 }
 
 /* 0F B6/B7 (movzx) and 0F BE/BF (movsx): loads only. */
-static bool two_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asize, uint8_t rex,
-                     struct insn *d)
+static bool two_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asize, unsigned mode,
+                     uint8_t rex, bool so, struct insn *d)
 {
     if (op != 0xB6 && op != 0xB7 && op != 0xBE && op != 0xBF) return false;
     unsigned reg = 0;
     d->size = op & 1 ? 2 : 1;
     d->ext = op & 8 ? INSN_EXT_SIGN : INSN_EXT_ZERO;
     d->reg_size = (uint8_t)osize;
-    if (!modrm(c, asize, rex, &reg)) return false;
+    if (!modrm(c, asize, mode, rex, so, &reg, d)) return false;
     d->reg = (uint8_t)reg;
     return true;
 }
@@ -118,14 +175,19 @@ bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d)
     uint8_t rex = 0;
     *d = (struct insn){0};
     if (mode != 16 && mode != 32 && mode != 64) return false;
+    bool so = false; // a segment override prefix (the last one counts)
+    d->seg = INSN_DS;
     for (; c.i < c.n && c.i < MAX_LEN; c.i++) { // legacy prefixes, any order
         uint8_t p = b[c.i];
         if (p == 0x66)
             opsize = true;
         else if (p == 0x67)
             adsize = true;
-        else if (p != 0x26 && p != 0x2E && p != 0x36 && p != 0x3E && p != 0x64 && p != 0x65 &&
-                 p != 0xF0 && p != 0xF2 && p != 0xF3)
+        else if (p == 0x26 || p == 0x2E || p == 0x36 || p == 0x3E)
+            d->seg = (uint8_t)((p >> 3) & 3), so = true; // ES CS SS DS
+        else if (p == 0x64 || p == 0x65)
+            d->seg = (uint8_t)(INSN_FS + (p & 1)), so = true;
+        else if (p != 0xF0 && p != 0xF2 && p != 0xF3)
             break;
     }
     if (mode == 64 && c.i < c.n && (b[c.i] & 0xF0) == 0x40)
@@ -139,9 +201,9 @@ bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d)
     if (op == 0x0F) {
         if (c.i >= c.n) return false;
         uint8_t op2 = b[c.i];
-        ok = take(&c, 1) && two_byte(&c, op2, osize, asize, rex, d);
+        ok = take(&c, 1) && two_byte(&c, op2, osize, asize, mode, rex, so, d);
     } else {
-        ok = one_byte(&c, op, osize, asize, rex, d);
+        ok = one_byte(&c, op, osize, asize, mode, rex, so, d);
     }
     if (!ok) return false;
     if (!d->reg_size) d->reg_size = d->size;
@@ -151,5 +213,17 @@ bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d)
         d->reg -= 4;
     }
     d->len = (uint8_t)c.i;
+    d->asize = (uint8_t)asize;
     return true;
+}
+
+uint64_t insn_ea(const struct insn *d, const uint64_t *w)
+{
+    uint64_t ea = (uint64_t)d->disp;
+    if (d->base == INSN_RIP)
+        ea += w[RS_EXIT_MR_RIP] + d->len;
+    else if (d->base < 16)
+        ea += exit_gpr(w, d->base);
+    if (d->index < 16) ea += exit_gpr(w, d->index) * d->scale;
+    return d->asize >= 8 ? ea : ea & ((1ull << (8 * d->asize)) - 1);
 }

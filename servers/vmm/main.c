@@ -160,7 +160,7 @@ int main(void *arg)
         return 1;
     }
     vmm = (struct vmm){.name = ctl->name,
-                       .ram = (const uint8_t *)IPC_GUEST_RAM_VADDR,
+                       .ram = (uint8_t *)IPC_GUEST_RAM_VADDR,
                        .ram_size = ctl->guest_ram_size,
                        .ops = &ops};
     server = (ipc_server_t){.ep = IPC_SLOT_SERVICE,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // MSRs (guests/README.md): EFER as the guest writes it (it lives in the vCPU state: the caller
 // writes it with VCPU WriteState), APIC base, a time-stamp counter; any other MSR reads 0 and
-// ignores writes. An EFER value with bits the architecture reserves gets #GP, as on hardware.
+// ignores writes. An EFER write the architecture refuses gets #GP, as on hardware.
 #include "vmm.h"
 
 #define EFER_SCE (1ull << 0)
@@ -9,6 +9,11 @@
 #define EFER_LMA (1ull << 10)
 #define EFER_NXE (1ull << 11)
 #define EFER_GUEST (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE) /* what a guest of ours may set */
+#define CR0_PG (1ull << 31)
+/* CPUID 0x80000001 EDX: the features that make an EFER bit writable */
+#define XD_SYSCALL (1u << 11)
+#define XD_NX (1u << 20)
+#define XD_LM (1u << 29)
 
 enum msr_result msr_read(uint32_t index, uint64_t efer, uint64_t tsc, uint64_t *value)
 {
@@ -29,10 +34,20 @@ enum msr_result msr_read(uint32_t index, uint64_t efer, uint64_t tsc, uint64_t *
     return MSR_DONE;
 }
 
-enum msr_result msr_write(uint32_t index, uint64_t value, uint64_t *efer)
+/* The EFER rules of WRMSR (Intel SDM vol. 4 table 2-2 IA32_EFER and vol. 3A 9.8.5; AMD APM
+ * vol. 2 3.1.7): bits the CPU does not have are reserved, and so are SCE, LME and NXE when
+ * CPUID does not advertise SYSCALL, LM or NX; LME cannot change while CR0.PG = 1; LMA is
+ * read-only (the value written is ignored). */
+enum msr_result msr_write(uint32_t index, uint64_t value, const struct msr_guest *g,
+                          uint64_t *efer)
 {
     if (index != MSR_EFER) return MSR_DONE;
-    if (value & ~EFER_GUEST) return MSR_GP; // SVME among them: the guest has no SVM
-    *efer = value & ~EFER_LMA;              // LMA is the CPU's to set (WriteState derives it)
+    uint64_t allowed = EFER_LMA;
+    if (g->ext_edx & XD_SYSCALL) allowed |= EFER_SCE;
+    if (g->ext_edx & XD_LM) allowed |= EFER_LME;
+    if (g->ext_edx & XD_NX) allowed |= EFER_NXE;
+    if (value & ~allowed) return MSR_GP; // SVME among them: the guest has no SVM
+    if ((g->cr0 & CR0_PG) && ((value ^ g->efer) & EFER_LME)) return MSR_GP;
+    *efer = (value & ~EFER_LMA) | (g->efer & EFER_LMA);
     return MSR_SET_EFER;
 }

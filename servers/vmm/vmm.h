@@ -95,7 +95,8 @@ struct vmm_ops {
 
 struct vmm {
     const char *name;   /* "[name] " prefixes the guest's lines */
-    const uint8_t *ram; /* guest-physical 0 .. ram_size, mapped (read-only use) */
+    uint8_t *ram;       /* guest-physical 0 .. ram_size, mapped (the VMM writes the RAM part
+                           of an MMIO store that straddles the end of RAM) */
     uint64_t ram_size;
     struct vmm_state *st; /* the state the current transaction changes */
     const struct vmm_ops *ops;
@@ -149,8 +150,15 @@ enum msr_result { MSR_DONE, MSR_GP, MSR_SET_EFER };
 #define MSR_EFER 0xC0000080
 #define APIC_BASE_VALUE 0xFEE00900ull
 enum msr_result msr_read(uint32_t index, uint64_t efer, uint64_t tsc, uint64_t *value);
+/* What an EFER write is checked against: the guest's EFER and CR0 at the exit, and CPUID
+ * 0x80000001 EDX as the guest sees it (0 if it has no such leaf). */
+struct msr_guest {
+    uint64_t efer, cr0;
+    uint32_t ext_edx;
+};
 /* MSR_SET_EFER: *efer = the EFER to write into the guest state. */
-enum msr_result msr_write(uint32_t index, uint64_t value, uint64_t *efer);
+enum msr_result msr_write(uint32_t index, uint64_t value, const struct msr_guest *g,
+                          uint64_t *efer);
 
 /* insn.c: a MOV between memory and a register or immediate (what MMIO emulation needs). */
 enum insn_ext { INSN_EXT_NONE, INSN_EXT_ZERO, INSN_EXT_SIGN };
@@ -164,9 +172,21 @@ struct insn {
     bool has_imm;
     uint8_t ext; /* enum insn_ext */
     uint64_t imm;
+    /* The memory operand: seg:[base + index * scale + disp], modulo 2^(8 * asize). */
+    uint8_t seg;   /* enum insn_seg */
+    uint8_t asize; /* address size in bytes: 2, 4, 8 */
+    uint8_t base;  /* x86 register number, INSN_NO_REG or INSN_RIP (disp is from the next insn) */
+    uint8_t index; /* x86 register number or INSN_NO_REG */
+    uint8_t scale; /* 1, 2, 4, 8 */
+    int64_t disp;
 };
+enum insn_seg { INSN_ES, INSN_CS, INSN_SS, INSN_DS, INSN_FS, INSN_GS };
+#define INSN_NO_REG 0xFF
+#define INSN_RIP 0xFE
 /* Decodes b[0..n); mode is the code size: 16, 32 or 64. False for anything else. */
 bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d);
+/* The operand's effective address (no segment base) with the exit's registers w. */
+uint64_t insn_ea(const struct insn *d, const uint64_t *w);
 
 /* gmem.c: reading guest memory through the guest's own page tables. */
 struct gmem_cpu {
@@ -175,6 +195,13 @@ struct gmem_cpu {
 /* Linear address -> guest-physical, as the guest's paging mode says; false if not present or a
  * table lies outside RAM. */
 bool gmem_translate(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint64_t *gpa);
+/* The same, with the rights every level of the walk grants (GMEM_WRITE, GMEM_USER; both
+ * without paging). */
+#define GMEM_WRITE 2u /* R/W */
+#define GMEM_USER 4u  /* U/S */
+#define GMEM_RIGHTS (GMEM_WRITE | GMEM_USER)
+bool gmem_translate_rights(const struct vmm *v, const struct gmem_cpu *c, uint64_t la,
+                          uint64_t *gpa, unsigned *rights);
 /* Reads up to n bytes at linear address la; returns how many could be read. */
 unsigned gmem_fetch(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint8_t *buf,
                     unsigned n);

@@ -380,3 +380,19 @@ Test(vcpu, an_answered_exit_resumes_the_guest_ahead_of_its_equals_while_its_slic
     cr_expect_eq(w.g->time_slice, 0);
     cr_expect_eq(w.g->state, TS_RUNNABLE);
 }
+
+/* Issue 16 item 11: a guest fault taken while the CPU delivered an event carries that event in
+ * RS_EXIT_MR_EVENT, so the VMM does not take it for the instruction at RIP's access. */
+Test(vcpu, the_event_being_delivered_reaches_the_vmm)
+{
+    struct rs_ipc_buffer *b;
+    struct tcb *m = vmm("vmm", &b);
+    bind();
+    uint64_t ev = RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0x18) | RS_EVENT_VALID;
+    script((struct vcpu_exit){.reason = RS_EXIT_GUEST_FAULT, .qual = 2, .gpa = 0x7FF000,
+                              .rip = 0x1000, .event = ev});
+    cr_assert_eq(schedule(), LEFT_USER);
+    cr_expect_eq(m->ctx.rdx, RS_EXIT_GUEST_FAULT);
+    cr_expect_eq(m->ctx.r9, 0x7FF000, "MR2, the address");
+    cr_expect_eq(b->mr[RS_EXIT_MR_EVENT], ev);
+}

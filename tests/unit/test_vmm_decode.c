@@ -190,3 +190,44 @@ Test(gmem, a_fetch_follows_pages_and_stops_where_memory_ends)
     struct gmem_cpu flat = {.cr0 = 0x11};
     cr_assert_eq(gmem_fetch(&fake_vmm, &flat, FAKE_RAM_SIZE - 1, b, 4), 1, "RAM ends");
 }
+
+/* The memory operand, for the effective address of an access that straddles pages or the end
+ * of RAM (issue 16 item 11): base, index, scale, displacement, segment, address size. */
+Test(insn, memory_operands)
+{
+    struct insn d;
+    uint64_t w[RS_EXIT_MR_COUNT] = {0};
+    w[RS_EXIT_MR_RDX] = 0x1000, w[RS_EXIT_MR_RCX] = 3, w[RS_EXIT_MR_RBP] = 0x8000;
+    w[RS_EXIT_MR_RSP] = 0x9000, w[RS_EXIT_MR_R13] = 0x50, w[RS_EXIT_MR_RIP] = 0x400000;
+    cr_assert(DECODE(64, 0x48, 0x89, 0x44, 0x8A, 0xF0)); // mov %rax, -16(%rdx,%rcx,4)
+    cr_assert(d.base == 2 && d.index == 1 && d.scale == 4 && d.disp == -16 && d.asize == 8);
+    cr_assert_eq(insn_ea(&d, w), 0x1000 + 12 - 16);
+    cr_assert(DECODE(64, 0x8B, 0x05, 0x10, 0, 0, 0)); // mov 0x10(%rip), %eax
+    cr_assert_eq(insn_ea(&d, w), 0x400000 + 6 + 0x10, "from the next instruction");
+    cr_assert(DECODE(64, 0x41, 0x8B, 0x45, 0x04)); // mov 4(%r13), %eax: r13 is no RIP form
+    cr_assert_eq(insn_ea(&d, w), 0x54);
+    cr_assert(DECODE(64, 0x8B, 0x04, 0x24)); // (%rsp), index 4 is none
+    cr_assert(d.index == INSN_NO_REG && d.seg == INSN_SS);
+    cr_assert_eq(insn_ea(&d, w), 0x9000);
+    cr_assert(DECODE(64, 0x64, 0x8B, 0x02)); // %fs:(%rdx)
+    cr_assert_eq(d.seg, INSN_FS);
+    cr_assert(DECODE(64, 0x67, 0x8B, 0x42, 0xFF)); // -1(%edx): 32-bit address size wraps
+    w[RS_EXIT_MR_RDX] = 0;
+    cr_assert_eq(insn_ea(&d, w), 0xFFFFFFFF);
+    cr_assert(DECODE(64, 0x48, 0xA1, 0, 0, 0xD0, 0xFE, 0, 0, 0, 0x80)); // movabs moffs64
+    cr_assert_eq(insn_ea(&d, w), 0x80000000FED00000ull);
+    cr_assert(DECODE(32, 0xA1, 0xF0, 0xFF, 0xFF, 0xFF)); // moffs32, zero-extended
+    cr_assert_eq(insn_ea(&d, w), 0xFFFFFFF0);
+    cr_assert(DECODE(32, 0x8B, 0x05, 0, 0, 0xD0, 0xFE)); // absolute disp32 outside 64-bit mode
+    cr_assert(d.base == INSN_NO_REG && insn_ea(&d, w) == 0xFED00000);
+    w[RS_EXIT_MR_RBX] = 0xFFFF, w[RS_EXIT_MR_RSI] = 2;
+    cr_assert(DECODE(16, 0x8B, 0x40, 0x01)); // mov 1(%bx,%si), %ax: 16 bits wrap
+    cr_assert(d.base == 3 && d.index == 6 && d.seg == INSN_DS && d.asize == 2);
+    cr_assert_eq(insn_ea(&d, w), (0xFFFF + 2 + 1) & 0xFFFF);
+    cr_assert(DECODE(16, 0x8B, 0x46, 0xFE)); // mov -2(%bp), %ax: SS
+    cr_assert(d.seg == INSN_SS && insn_ea(&d, w) == 0x7FFE);
+    cr_assert(DECODE(16, 0x26, 0x8B, 0x46, 0xFE)); // %es:-2(%bp): the override wins
+    cr_assert_eq(d.seg, INSN_ES);
+    cr_assert(DECODE(16, 0x8B, 0x06, 0x34, 0x12)); // mov 0x1234, %ax
+    cr_assert(d.base == INSN_NO_REG && d.seg == INSN_DS && insn_ea(&d, w) == 0x1234);
+}

@@ -12,6 +12,8 @@
 //   vmfair    the hello guest (vm1) keeps at least 40 % of its timer interrupt rate once the spin
 //             guest (vm2, same priority) spins with interrupts off: a rate is interrupts per tick
 //             of the guest's own time (init's ticks), never wall-clock time.
+//   vmdeliver the hostile guest (vm2) ends in an exception whose delivery faults outside RAM:
+//             its VMM stops it (no exit loop) while the hello guest (vm1) keeps ticking.
 // There is no timer here: a wait is a poll between rounds of yields; the harness's time-out
 // ends a wait that never succeeds.
 #include "check.h"
@@ -111,6 +113,32 @@ static void hostile_next_to_hello(void)
           hostile.exits, 0);
 }
 
+/* Issue 16 item 11: a guest fault during event delivery used to be emulated as the access of the
+ * instruction at RIP; the kernel delivered the event again, which faulted again, for ever. */
+static void delivery_fault_next_to_hello(void)
+{
+    struct vm hello, bad;
+    vm_init(&hello, "vm1", 0);
+    vm_init(&bad, "vm2", 1);
+    while (!stats(&bad) && !bad.stopped)
+        pause_a_little();
+    check(bad.stopped && bad.reason == RS_EXIT_GUEST_FAULT, "VM-0031",
+          "a guest whose exception delivery faults outside RAM is stopped by its VMM",
+          "stopped %lu reason %lu", bad.stopped, bad.reason);
+    uint64_t exits = bad.exits;
+    bool ok = !stats(&hello);
+    uint64_t before = hello.irqs;
+    ok = ok && wait_irqs(&hello, (before > HELLO_TICKS ? before : HELLO_TICKS) + AFTER_TICKS);
+    check(ok && !hello.stopped, "VM-0032", "the hello guest next to it keeps ticking",
+          "interrupts %lu, then %lu", before, hello.irqs);
+    check(!stats(&bad) && bad.exits == exits, "VM-0033",
+          "no exit comes after the stop: neither the VMM nor the kernel loops on it",
+          "exits %lu, then %lu", exits, bad.exits);
+    check(restarts("vm1") == 0 && restarts("vm2") == 0, "VM-0034",
+          "neither VMM crashed (no restarts)", "vm1 %lu, vm2 %lu", restarts("vm1"),
+          restarts("vm2"));
+}
+
 static void vmm_killed(unsigned expected_restarts)
 {
     struct vm v;
@@ -205,6 +233,8 @@ int main(void *arg)
         vmm_killed(STRESS_RESTARTS);
     else if (!strcmp(me->name, "vmfair"))
         fair_share();
+    else if (!strcmp(me->name, "vmdeliver"))
+        delivery_fault_next_to_hello();
     else
         two_guests();
     check_done();

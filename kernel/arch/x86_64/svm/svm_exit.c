@@ -80,6 +80,8 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e)
         .reason = RS_EXIT_OTHER, .raw_reason = code, .raw_qual = vm->exitinfo1, .rip = vm->rip,
         .rflags = vm->rflags, .cr0 = vm->cr0, .cr3 = vm->cr3, .cr4 = vm->cr4,
         .efer = vm->efer & ~(uint64_t)EFER_SVME};
+    // EXITINTINFO (APM 15.7.2) has EVENTINJ's layout, the neutral one: vector, type, EV, V, error
+    if (vm->exitintinfo & VMCB_EVENT_VALID) e->event = vm->exitintinfo & 0xFFFFFFFF80000FFFull;
     switch (code) {
     case SVM_EXIT_INTR:
     case SVM_EXIT_NMI:

@@ -21,6 +21,21 @@ static void vmx_requeue_vectoring(struct vmx_vcpu *x)
         vmwrite(VMCS_ENTRY_INSN_LEN, vmread(VMCS_EXIT_INSN_LEN));
 }
 
+/* The IDT-vectoring information (SDM 27.2.4) in the neutral layout (RS_EXIT_MR_EVENT): the
+ * same vector, error-code and valid bits; the software exceptions (INT1, INT3, INTO: types 5, 6)
+ * are exceptions there. */
+static uint64_t vmx_vectoring_event(void)
+{
+    uint32_t info = (uint32_t)vmread(VMCS_IDT_VECT_INFO);
+    if (!(info & INTR_INFO_VALID)) return 0;
+    unsigned type = INTR_INFO_TYPE(info);
+    if (type == INTR_TYPE_PRIV_SW_EXC || type == INTR_TYPE_SW_EXC) type = INTR_TYPE_HW_EXC;
+    uint64_t ev = INTR_INFO_VECTOR(info) | (uint64_t)type << 8 | RS_EVENT_VALID;
+    if (info & INTR_INFO_HAS_ERROR)
+        ev |= RS_EVENT_HAS_ERROR | (uint64_t)(uint32_t)vmread(VMCS_IDT_VECT_ERROR) << 32;
+    return ev;
+}
+
 /* I/O qualification (SDM 27.2.1, table 27-5): size - 1 in 2:0, IN in 3, string in 4, REP in 5,
  * port in 31:16. Vendor-neutral: port | size << 16 | in << 24 | string << 25 | rep << 26. */
 static uint64_t vmx_io_qual(uint64_t q)
@@ -69,6 +84,7 @@ bool vmx_exit_decode(struct vcpu *v, struct vcpu_exit *e)
         return true;
     }
     vmx_requeue_vectoring(x);
+    e->event = vmx_vectoring_event();
     switch (reason & 0xFFFF) {
     case EXIT_EXCEPTION_NMI: {
         uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
