@@ -70,6 +70,9 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     vcpu_select_backend();
     boot_memory_init(&boot_info);
     arch_paging_init(boot_max_phys(), boot_alloc_page);
+    arch_cpu_protect();
+    kprintf("cpu: SMEP %s, SMAP %s\n", cpu_features.smep ? "on" : "off (not supported)",
+            cpu_features.smap ? "on" : "off (not supported)");
     arch_pic_init();
     arch_timer_init(TICK_US);
     kernel_selftest(&boot_info);

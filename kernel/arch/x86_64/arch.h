@@ -32,6 +32,7 @@ void arch_syscall_init(void);
  * tables come from alloc_page (boot allocator). */
 void arch_paging_init(uint64_t max_phys, uint64_t (*alloc_page)(void));
 uint64_t *arch_kernel_pml4(void);
+extern uint64_t kernel_cr3; /* physical address of the kernel-only PML4 (0 before paging init) */
 void arch_switch_vspace(uint64_t pml4_phys);
 
 /* Interrupts: legacy PIC for device IRQs 0..15 (vectors 0x20..0x2F), LAPIC timer. */
@@ -53,10 +54,13 @@ struct cpu_features {
     char vendor[13];
     char brand[49];
     bool svm, npt, vmx, ept, vpid, unrestricted;
+    bool smep, smap;
     unsigned svm_asids;
 };
 extern struct cpu_features cpu_features;
 void arch_cpu_probe(void);
+/* Switches on SMEP and SMAP where arch_cpu_probe found them (after the kernel's page tables). */
+void arch_cpu_protect(void);
 
 void arch_shutdown(void);
 /* Halts with interrupts enabled until one interrupt has been handled. */

@@ -89,35 +89,74 @@ isr_common:
     PUSH_GPRS
     testb $3, CTX_OFF_RIP + 8(%rsp)   /* cs of the interrupted code */
     jz 1f
-    movabsq $kernel_stack_top, %rsp   /* from user: frame is in the TCB, go to kernel stack */
+    /* from user: the CPU does not clear RFLAGS.AC on interrupts, and AC=1 would switch SMAP off
+     * in the kernel (Intel SDM vol. 3A 4.6.1); syscall clears it through SFMASK */
+    testb $1, smap_enabled(%rip)
+    jz 3f
+    clac
+3:  movabsq $kernel_stack_top, %rsp   /* from user: frame is in the TCB, go to kernel stack */
     movq cur_ctx_top(%rip), %rdi
     subq $CTX_FRAME_END, %rdi
     jmp trap_from_user                /* C, never returns */
-1:  /* from the kernel (the idle halt, or a kernel bug): handle on this stack and return */
+1:  /* from the kernel: an interrupt (the idle halt, a host interrupt after a VM exit) is handled
+     * on this stack; a CPU exception is a kernel bug */
+    cmpq $32, CTX_OFF_VECTOR(%rsp)
+    jb kernel_exception
     movq %rsp, %rdi
     call trap_from_kernel
     POP_GPRS
     addq $16, %rsp
     iretq
 
+/* A CPU exception in the kernel: report it once and stop. The stack it came on (or the page
+ * tables) may be what is broken, so the report runs on a stack of its own with the kernel's own
+ * page tables; an exception while doing so (or during any panic) just halts, so that a broken
+ * panic path cannot fault in a loop. */
+kernel_exception:
+    cli
+    lock btsl $0, panicking(%rip)
+    jc panic_halt
+    movq %rsp, %rdi                   /* the frame, for the report */
+    movabsq $panic_stack_top, %rsp
+    movq kernel_cr3(%rip), %rax
+    testq %rax, %rax                  /* 0 until the kernel's page tables are built */
+    jz 2f
+    movq %rax, %cr3
+2:  call kernel_exception_report      /* C, never returns */
+
+    .global panic_halt
+panic_halt:
+    cli
+    hlt
+    jmp panic_halt
+
     .global arch_restore_user
 arch_restore_user:
     movq %rdi, %rsp
+    /* The RIP must be canonical and in the lower half: iretq and sysretq to a non-canonical RIP
+     * raise #GP in ring 0 (Intel SDM vol. 2A IRET, vol. 2B SYSRET), with RSP already pointing at
+     * the user's frame. Every path that sets a RIP keeps it below USER_TOP, and nothing can be
+     * mapped where an instruction could end past USER_TOP (a syscall or trap at the end of the
+     * last page returns to USER_TOP itself, which is canonical); this catches anything that
+     * slipped through: the thread takes a #GP of its own instead. */
+    movq CTX_OFF_RIP(%rdi), %rax
+    shrq $47, %rax
+    jnz bad_user_rip
     cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rdi)
     jne 2f
-    /* sysret: only with a canonical user rip (Intel raises #GP in ring 0 otherwise) */
-    movq CTX_OFF_RIP(%rdi), %rax
-    movq %rax, %rcx
-    sarq $47, %rcx
-    jnz 2f
     POP_GPRS
     movq 8*2(%rsp), %rcx              /* rip */
     movq 8*4(%rsp), %r11              /* rflags */
     movq 8*5(%rsp), %rsp              /* user rsp */
     sysretq
-2:  POP_GPRS
+2:  movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rdi)      /* user segments whatever the frame says */
+    movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rdi)
+    POP_GPRS
     addq $16, %rsp
     iretq
+bad_user_rip:
+    movabsq $kernel_stack_top, %rsp
+    jmp trap_bad_user_rip             /* C, never returns */
 
     .section .rodata
     .global isr_table
@@ -134,5 +173,8 @@ isr_table:
     .global cur_ctx_top
 cur_ctx_top:      .quad 0
 user_rsp_scratch: .quad 0
+    .align 16
+panic_stack:      .skip 8192
+panic_stack_top:
 
     .section .note.GNU-stack, "", @progbits

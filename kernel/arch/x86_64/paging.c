@@ -14,6 +14,7 @@ static uint64_t physmap_pdpt[512] __attribute__((aligned(4096)));
 static uint64_t boot_physmap_pds[4][512] __attribute__((aligned(4096)));
 
 uint64_t *arch_kernel_pml4(void) { return kernel_pml4; }
+uint64_t kernel_cr3;
 
 static uint64_t kphys(const void *p) { return (uint64_t)(uintptr_t)p - KERNEL_VMA; }
 
@@ -45,7 +46,8 @@ void arch_paging_init(uint64_t max_phys, uint64_t (*alloc_page)(void))
     kernel_pml4[256] = kphys(physmap_pdpt) | PTE_P | PTE_W;
 
     write_cr4(read_cr4() | (1u << 7)); // PGE: kernel mappings survive CR3 switches
-    arch_switch_vspace(kphys(kernel_pml4));
+    kernel_cr3 = kphys(kernel_pml4);
+    arch_switch_vspace(kernel_cr3);
 }
 
 uint64_t arch_cr3, arch_fs_base;
