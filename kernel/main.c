@@ -12,6 +12,8 @@ static struct boot_info boot_info;
 
 /* Boot-time self-tests, linked into test kernels only (e.g. arch/x86_64/vmx/vmx_selftest.c). */
 __attribute__((weak)) void kernel_selftest(const struct boot_info *bi) { (void)bi; }
+/* The entry/panic/SMAP self-tests (arch/x86_64/entry_selftest.c), also test kernels only. */
+__attribute__((weak)) void entry_selftest(const struct boot_info *bi) { (void)bi; }
 
 static void print_cpu(void)
 {
@@ -73,6 +75,7 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     arch_cpu_protect();
     kprintf("cpu: SMEP %s, SMAP %s\n", cpu_features.smep ? "on" : "off (not supported)",
             cpu_features.smap ? "on" : "off (not supported)");
+    entry_selftest(&boot_info);
     arch_pic_init();
     arch_timer_init(TICK_US);
     kernel_selftest(&boot_info);

@@ -16,7 +16,9 @@ struct idt_gate {
 static uint64_t gdt[7];
 struct tss tss __attribute__((aligned(16)));
 static struct idt_gate idt[256];
-/* A separate stack for double faults, so a kernel stack overflow still gets a register dump. */
+/* A separate stack for double faults, so a kernel stack overflow still gets a register dump; NMI
+ * and #MC use it too, because they can arrive between the sysret path's load of the user RSP and
+ * sysretq, where the interrupted stack is the user's (Linux uses IST for them for that reason). */
 static uint8_t df_stack[4096] __attribute__((aligned(16)));
 extern const uint64_t isr_table[256];
 
@@ -58,7 +60,7 @@ void arch_gdt_init(void)
         idt[v] = (struct idt_gate){
             .off_lo = off & 0xFFFF,
             .sel = GDT_KERNEL_CS,
-            .ist = v == 8 ? 1 : 0,
+            .ist = (v == 2 || v == 8 || v == 18) ? 1 : 0,
             .flags = 0x8E, // present, DPL 0, interrupt gate (IF cleared on entry)
             .off_mid = (off >> 16) & 0xFFFF,
             .off_hi = off >> 32,
