@@ -5,6 +5,7 @@
 #include "sched.h"
 #include "vcpu_backend.h"
 #include "arch/x86_64/arch.h"
+#include "kstring.h"
 
 #define TICK_US 10000
 
@@ -14,6 +15,27 @@ static struct boot_info boot_info;
 __attribute__((weak)) void kernel_selftest(const struct boot_info *bi) { (void)bi; }
 /* The entry/panic/SMAP self-tests (arch/x86_64/entry_selftest.c), also test kernels only. */
 __attribute__((weak)) void entry_selftest(const struct boot_info *bi) { (void)bi; }
+
+/* "name=on" / "name=off" on the command line: 1 / 0; -1 when absent. */
+static int cmdline_switch(const char *cmdline, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *s = cmdline; *s; s++) {
+        if ((s != cmdline && s[-1] != ' ') || strncmp(s, name, n) || s[n] != '=') continue;
+        if (!strncmp(s + n + 1, "on", 2)) return 1;
+        if (!strncmp(s + n + 1, "off", 3)) return 0;
+    }
+    return -1;
+}
+
+/* Page-table isolation: on when the CPU is affected by Meltdown, unless "pti=on|off" says. */
+static void pti_select(const struct boot_info *bi)
+{
+    int forced = cmdline_switch(bi->cmdline, "pti");
+    pti_enabled = forced >= 0 ? (uint8_t)forced : cpu_features.meltdown;
+    kprintf("pti: %s (%s; CPU %s)\n", pti_enabled ? "on" : "off", forced >= 0 ? "command line" : "default",
+            cpu_features.meltdown ? "affected by Meltdown" : "not affected by Meltdown");
+}
 
 static void print_cpu(void)
 {
@@ -71,6 +93,7 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     arch_syscall_init();
     vcpu_select_backend();
     boot_memory_init(&boot_info);
+    pti_select(&boot_info);
     arch_paging_init(boot_max_phys(), boot_alloc_page);
     arch_cpu_protect();
     kprintf("cpu: SMEP %s, SMAP %s\n", cpu_features.smep ? "on" : "off (not supported)",

@@ -33,6 +33,10 @@ void arch_syscall_init(void);
 void arch_paging_init(uint64_t max_phys, uint64_t (*alloc_page)(void));
 uint64_t *arch_kernel_pml4(void);
 extern uint64_t kernel_cr3; /* physical address of the kernel-only PML4 (0 before paging init) */
+/* Page-table isolation against Meltdown (entry.S, paging.c): set before arch_paging_init. */
+extern uint8_t pti_enabled;
+/* What a new VSpace's PML4 entries 256..511 are: the kernel's, or with PTI the skim window. */
+const uint64_t *arch_user_kernel_half(void);
 void arch_switch_vspace(uint64_t pml4_phys);
 
 /* Interrupts: legacy PIC for device IRQs 0..15 (vectors 0x20..0x2F), LAPIC timer. */
@@ -55,6 +59,7 @@ struct cpu_features {
     char brand[49];
     bool svm, npt, vmx, ept, vpid, unrestricted;
     bool smep, smap;
+    bool meltdown; /* Intel without IA32_ARCH_CAPABILITIES.RDCL_NO: user mode can read the kernel */
     unsigned svm_asids;
 };
 extern struct cpu_features cpu_features;

@@ -31,6 +31,10 @@ void arch_cpu_probe(void)
         cpuid(7, 0, r);
         f->smep = (r[1] >> 7) & 1;
         f->smap = (r[1] >> 20) & 1;
+        // Rogue data cache load (Meltdown): Intel CPUs unless IA32_ARCH_CAPABILITIES (MSR 0x10A,
+        // present if CPUID.7.0:EDX bit 29) says RDCL_NO (bit 0); AMD's are not affected
+        bool arch_caps = (r[3] >> 29) & 1;
+        f->meltdown = !strcmp(f->vendor, "GenuineIntel") && !(arch_caps && (rdmsr(0x10A) & 1));
     }
     cpuid(1, 0, r);
     f->vmx = (r[2] >> 5) & 1;

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Kernel entry and exit: syscall, interrupt/exception stubs, return to user. The user frame is
  * pushed into the current TCB's user_context (see context.h); then we switch to the one kernel
- * stack: the kernel is event-driven and never blocks on its stack. */
+ * stack: the kernel is event-driven and never blocks on its stack.
+ * With page-table isolation (pti_enabled, see paging.c) user threads run on page tables that map
+ * only this file's .entry.text/.entry.data pages and the GDT, IDT and TSS (the "skim window", as
+ * in seL4): entry switches to the kernel's page tables before it touches anything else, and the
+ * CPU pushes an interrupt frame onto entry_stack (TSS.rsp0), from which it is copied into the
+ * TCB; exit copies the frame back to entry_stack, loads the user's CR3 and leaves from there. */
 #include "layout.h"
 #include "context.h"
 
@@ -41,12 +46,19 @@
     pop %rax
 .endm
 
-    .text
+    .section .entry.text, "ax", @progbits
     .global syscall_entry
 syscall_entry:
     /* IF is already clear (SFMASK). rcx = user rip, r11 = user rflags. */
     movq %rsp, user_rsp_scratch(%rip)
-    movq cur_ctx_top(%rip), %rsp
+    testb $1, pti_enabled(%rip)
+    jz 1f
+    leaq entry_stack_top(%rip), %rsp
+    pushq %rax
+    movq kernel_cr3(%rip), %rax
+    movq %rax, %cr3
+    popq %rax
+1:  movq cur_ctx_top(%rip), %rsp
     pushq $GDT_USER_DS
     pushq user_rsp_scratch(%rip)
     pushq %r11
@@ -87,9 +99,19 @@ isr_\n:
 
 isr_common:
     PUSH_GPRS
+    cld                               /* the C ABI wants DF clear; a user's DF=1 survives delivery */
     testb $3, CTX_OFF_RIP + 8(%rsp)   /* cs of the interrupted code */
     jz 1f
-    /* from user: the CPU does not clear RFLAGS.AC on interrupts, and AC=1 would switch SMAP off
+    testb $1, pti_enabled(%rip)
+    jz 4f
+    movq kernel_cr3(%rip), %rax       /* rax is saved in the frame already */
+    movq %rax, %cr3
+    movq %rsp, %rsi                   /* the frame: entry_stack (or an IST stack) -> the TCB */
+    movq cur_ctx_top(%rip), %rdi
+    subq $CTX_FRAME_END, %rdi
+    movl $CTX_FRAME_END / 8, %ecx
+    rep movsq
+4:    /* from user: the CPU does not clear RFLAGS.AC on interrupts, and AC=1 would switch SMAP off
      * in the kernel (Intel SDM vol. 3A 4.6.1); syscall clears it through SFMASK */
     testb $1, smap_enabled(%rip)
     jz 3f
@@ -114,15 +136,15 @@ isr_common:
  * panic path cannot fault in a loop. */
 kernel_exception:
     cli
-    lock btsl $0, panicking(%rip)
-    jc panic_halt
-    movq %rsp, %rdi                   /* the frame, for the report */
-    movabsq $panic_stack_top, %rsp
     movq kernel_cr3(%rip), %rax
     testq %rax, %rax                  /* 0 until the kernel's page tables are built */
     jz 2f
-    movq %rax, %cr3
-2:  call kernel_exception_report      /* C, never returns */
+    movq %rax, %cr3                   /* (it may have come from the exit path, on user tables) */
+2:  lock btsl $0, panicking(%rip)
+    jc panic_halt
+    movq %rsp, %rdi                   /* the frame, for the report */
+    movabsq $panic_stack_top, %rsp
+    call kernel_exception_report      /* C, never returns */
 
     .global panic_halt
 panic_halt:
@@ -142,16 +164,26 @@ arch_restore_user:
     movq CTX_OFF_RIP(%rdi), %rax
     shrq $47, %rax
     jnz bad_user_rip
-    cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rdi)
+    movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rdi)      /* user segments whatever the frame says */
+    movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rdi)
+    testb $1, pti_enabled(%rip)
+    jz 5f
+    /* PTI: the TCB is not mapped on the user's tables: leave from a copy on entry_stack */
+    movq %rdi, %rsi
+    leaq entry_stack_top - CTX_FRAME_END(%rip), %rdi
+    movl $CTX_FRAME_END / 8, %ecx
+    rep movsq
+    leaq entry_stack_top - CTX_FRAME_END(%rip), %rsp
+    movq user_cr3(%rip), %rax
+    movq %rax, %cr3
+5:  cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rsp)
     jne 2f
     POP_GPRS
     movq 8*2(%rsp), %rcx              /* rip */
     movq 8*4(%rsp), %r11              /* rflags */
     movq 8*5(%rsp), %rsp              /* user rsp */
     sysretq
-2:  movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rdi)      /* user segments whatever the frame says */
-    movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rdi)
-    POP_GPRS
+2:  POP_GPRS
     addq $16, %rsp
     iretq
 bad_user_rip:
@@ -168,11 +200,20 @@ isr_table:
     .set i, i + 1
 .endr
 
-    .bss
+    /* What entry and exit touch before (or after) the CR3 switch: in the skim window. */
+    .section .entry.data, "aw", @progbits
     .align 8
-    .global cur_ctx_top
+    .global cur_ctx_top, user_cr3, pti_enabled
 cur_ctx_top:      .quad 0
 user_rsp_scratch: .quad 0
+user_cr3:         .quad 0   /* PTI: the CR3 to leave with (the current thread's VSpace) */
+pti_enabled:      .byte 0
+    .align 16
+    .global entry_stack_top
+entry_stack:      .skip 1024
+entry_stack_top:
+
+    .bss
     .align 16
 panic_stack:      .skip 8192
 panic_stack_top:

@@ -13,14 +13,17 @@ struct idt_gate {
     uint32_t off_hi, zero;
 } __attribute__((packed));
 
-static uint64_t gdt[7];
-struct tss tss __attribute__((aligned(16)));
-static struct idt_gate idt[256];
+/* The CPU reads these on every interrupt and iretq, also on user page tables: skim window. */
+#define ENTRY_DATA __attribute__((section(".entry.data")))
+static uint64_t gdt[7] ENTRY_DATA;
+struct tss tss __attribute__((aligned(16))) ENTRY_DATA;
+static struct idt_gate idt[256] ENTRY_DATA;
 /* A separate stack for double faults, so a kernel stack overflow still gets a register dump; NMI
  * and #MC use it too, because they can arrive between the sysret path's load of the user RSP and
  * sysretq, where the interrupted stack is the user's (Linux uses IST for them for that reason). */
-static uint8_t df_stack[4096] __attribute__((aligned(16)));
+static uint8_t df_stack[4096] __attribute__((aligned(16))) ENTRY_DATA;
 extern const uint64_t isr_table[256];
+extern uint8_t entry_stack_top[];
 
 
 void arch_gdt_init(void)
@@ -35,6 +38,8 @@ void arch_gdt_init(void)
              (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
     gdt[6] = base >> 32;
     tss.iopb_offset = sizeof(tss); // no I/O bitmap: user port access goes through IOPort caps
+    // with PTI the CPU pushes user frames here, on the skim window; else into the TCB (switch.h)
+    tss.rsp[0] = (uint64_t)entry_stack_top;
     tss.ist[0] = (uint64_t)(df_stack + sizeof(df_stack));
 
     struct {

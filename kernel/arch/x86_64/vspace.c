@@ -52,7 +52,7 @@ void *asid_root(uint32_t asid, bool guest)
 int vspace_init(void *pml4, uint32_t *asid_out)
 {
     uint64_t *p = pml4;
-    memcpy(p + 256, arch_kernel_pml4() + 256, 256 * sizeof(uint64_t));
+    memcpy(p + 256, arch_user_kernel_half(), 256 * sizeof(uint64_t));
     return asid_assign(p, false, asid_out);
 }
 

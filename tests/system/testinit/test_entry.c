@@ -243,6 +243,42 @@ static void entry_unknown_syscall_reply(void)
     CHECK_EQ(ps_mr(2), 0xED7); // CF PF AF ZF SF DF OF, IF, bit 1
 }
 
+/* Says whether the command line has `word` as a whole token. */
+static bool cmdline_has(const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *c = bootinfo->cmdline; *c; c++)
+        if ((c == bootinfo->cmdline || c[-1] == ' ') && !strncmp(c, word, n) && (c[n] == 0 || c[n] == ' '))
+            return true;
+    return false;
+}
+
+/* Reads the word at arg (a kernel address): a fault. */
+static void child_read(uint64_t arg)
+{
+    child_report(1, *(volatile uint64_t *)arg, 0, 0, 0);
+}
+
+static void entry_isolation(void)
+{
+    // the physmap and the kernel image (its multiboot header, not in the skim window)
+    const uint64_t kernel[] = {KERNEL_VA, 0xFFFFFFFF80100000ul};
+    bool pti_on = cmdline_has("pti=on"), pti_off = cmdline_has("pti=off");
+    for (unsigned i = 0; i < 2; i++) {
+        rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0);
+        REQUIRE(ep);
+        ps_process_t p;
+        REQUIRE(child_spawn(&p, child_read, kernel[i], ep));
+        if (!expect_fault(ep, RS_FAULT_VM)) return;
+        CHECK_EQ(ps_mr(1), kernel[i]);
+        CHECK_EQ(ps_mr(3) & 6, 4); // a user read
+        // with PTI the user's page tables do not map it at all (P clear); without, the
+        // supervisor-only page is present and the fault is a protection one (P set)
+        if (pti_on) CHECK_EQ(ps_mr(3) & 1, 0);
+        if (pti_off) CHECK_EQ(ps_mr(3) & 1, 1);
+    }
+}
+
 const struct test entry_tests[] = {
     {"ENTRY-0001",
      "nothing can be mapped in the page below the canonical hole (syscall, int3 or a fall-through "
@@ -276,5 +312,9 @@ const struct test entry_tests[] = {
      "an unknown-syscall reply with a non-canonical RSP is ignored, and one with every RFLAGS "
      "bit set leaves only the user's flags",
      entry_unknown_syscall_reply},
+    {"ENTRY-0009",
+     "a user read of the physmap or the kernel image faults; with pti=on as not present (the "
+     "user's page tables do not map the kernel), with pti=off as a protection fault",
+     entry_isolation},
     {0},
 };
