@@ -89,11 +89,11 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     print_boot_info(&boot_info);
     arch_cpu_probe();
     print_cpu();
+    pti_select(&boot_info);
     arch_gdt_init();
     arch_syscall_init();
     vcpu_select_backend();
     boot_memory_init(&boot_info);
-    pti_select(&boot_info);
     arch_paging_init(boot_max_phys(), boot_alloc_page);
     arch_cpu_protect();
     kprintf("cpu: SMEP %s, SMAP %s\n", cpu_features.smep ? "on" : "off (not supported)",

@@ -26,6 +26,7 @@ struct boot_info {
 void arch_parse_boot_info(uint32_t magic, uint64_t info_pa, struct boot_info *bi);
 
 void arch_gdt_init(void);
+/* EFER.SCE, STAR, SFMASK and LSTAR (the PTI entry point when pti_enabled: set that first). */
 void arch_syscall_init(void);
 
 /* Paging of the kernel: builds the final kernel page tables (physmap up to max_phys); the
@@ -33,7 +34,7 @@ void arch_syscall_init(void);
 void arch_paging_init(uint64_t max_phys, uint64_t (*alloc_page)(void));
 uint64_t *arch_kernel_pml4(void);
 extern uint64_t kernel_cr3; /* physical address of the kernel-only PML4 (0 before paging init) */
-/* Page-table isolation against Meltdown (entry.S, paging.c): set before arch_paging_init. */
+/* Page-table isolation against Meltdown (entry.S, paging.c): chosen before arch_gdt_init. */
 extern uint8_t pti_enabled;
 /* What a new VSpace's PML4 entries 256..511 are: the kernel's, or with PTI the skim window. */
 const uint64_t *arch_user_kernel_half(void);

@@ -47,17 +47,19 @@
 .endm
 
     .section .entry.text, "ax", @progbits
-    .global syscall_entry
-syscall_entry:
-    /* IF is already clear (SFMASK). rcx = user rip, r11 = user rflags. */
+    /* IF is already clear (SFMASK). rcx = user rip, r11 = user rflags. LSTAR names one of these
+     * two entry points (arch_syscall_init), so that the path without PTI has no test for it. */
+    .global syscall_entry, syscall_entry_pti
+syscall_entry_pti:
     movq %rsp, user_rsp_scratch(%rip)
-    testb $1, pti_enabled(%rip)
-    jz 1f
     leaq entry_stack_top(%rip), %rsp
     pushq %rax
     movq kernel_cr3(%rip), %rax
     movq %rax, %cr3
     popq %rax
+    jmp 1f
+syscall_entry:
+    movq %rsp, user_rsp_scratch(%rip)
 1:  movq cur_ctx_top(%rip), %rsp
     pushq $GDT_USER_DS
     pushq user_rsp_scratch(%rip)
@@ -164,11 +166,26 @@ arch_restore_user:
     movq CTX_OFF_RIP(%rdi), %rax
     shrq $47, %rax
     jnz bad_user_rip
-    movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rdi)      /* user segments whatever the frame says */
-    movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rdi)
     testb $1, pti_enabled(%rip)
-    jz 5f
+    jnz restore_pti
+    cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rsp)
+    jne 2f
+sysret_tail:
+    POP_GPRS
+    movq 8*2(%rsp), %rcx              /* rip */
+    movq 8*4(%rsp), %r11              /* rflags */
+    movq 8*5(%rsp), %rsp              /* user rsp */
+    sysretq
+2:  movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rsp)      /* user segments whatever the frame says */
+    movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rsp)
+iret_tail:
+    POP_GPRS
+    addq $16, %rsp
+    iretq
+restore_pti:
     /* PTI: the TCB is not mapped on the user's tables: leave from a copy on entry_stack */
+    movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rdi)
+    movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rdi)
     movq %rdi, %rsi
     leaq entry_stack_top - CTX_FRAME_END(%rip), %rdi
     movl $CTX_FRAME_END / 8, %ecx
@@ -176,16 +193,9 @@ arch_restore_user:
     leaq entry_stack_top - CTX_FRAME_END(%rip), %rsp
     movq user_cr3(%rip), %rax
     movq %rax, %cr3
-5:  cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rsp)
-    jne 2f
-    POP_GPRS
-    movq 8*2(%rsp), %rcx              /* rip */
-    movq 8*4(%rsp), %r11              /* rflags */
-    movq 8*5(%rsp), %rsp              /* user rsp */
-    sysretq
-2:  POP_GPRS
-    addq $16, %rsp
-    iretq
+    cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rsp)
+    je sysret_tail
+    jmp iret_tail
 bad_user_rip:
     movabsq $kernel_stack_top, %rsp
     jmp trap_bad_user_rip             /* C, never returns */

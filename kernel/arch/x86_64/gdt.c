@@ -79,14 +79,14 @@ void arch_gdt_init(void)
     __asm__ volatile("lidt %0" ::"m"(idtr));
 }
 
-extern void syscall_entry(void);
+extern void syscall_entry(void), syscall_entry_pti(void);
 
 void arch_syscall_init(void)
 {
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
     // STAR: syscall loads CS = 0x08, SS = 0x10; sysret loads CS = 0x10+16 | 3, SS = 0x10+8 | 3.
     wrmsr(MSR_STAR, ((uint64_t)0x10 << 48) | ((uint64_t)GDT_KERNEL_CS << 32));
-    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    wrmsr(MSR_LSTAR, pti_enabled ? (uint64_t)syscall_entry_pti : (uint64_t)syscall_entry);
     // Clear IF, TF, DF, AC, NT on entry: the kernel runs with interrupts off.
     wrmsr(MSR_SFMASK, (1u << 9) | (1u << 8) | (1u << 10) | (1u << 18) | (1u << 14));
 }
