@@ -75,8 +75,8 @@ _Noreturn void kernel_exception_report(const struct user_context *frame)
     panic_halt();
 }
 
-/* arch_restore_user found a non-canonical or kernel-half RIP in the context it was to return to: the
- * thread gets the #GP a jump there would have given it, delivered to its fault handler. */
+/* arch_restore_user found a non-canonical or kernel-half RIP in the context it was to return to:
+ * the thread gets the #GP a jump there would have given it, delivered to its fault handler. */
 _Noreturn void trap_bad_user_rip(struct user_context *ctx)
 {
     struct tcb *t = cur;
@@ -88,7 +88,6 @@ _Noreturn void trap_bad_user_rip(struct user_context *ctx)
     f->w[2] = ctx->rflags;
     f->w[3] = 13;
     f->w[4] = 0;
-    kprintf("fault: thread '%s' was to return to rip %lx: #GP instead\n", t->name, ctx->rip);
     tcb_raise_fault(t);
     sched_exit_kernel();
 }

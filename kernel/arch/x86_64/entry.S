@@ -113,7 +113,7 @@ isr_common:
     subq $CTX_FRAME_END, %rdi
     movl $CTX_FRAME_END / 8, %ecx
     rep movsq
-4:    /* from user: the CPU does not clear RFLAGS.AC on interrupts, and AC=1 would switch SMAP off
+4:  /* from user: the CPU does not clear RFLAGS.AC on interrupts, and AC=1 would switch SMAP off
      * in the kernel (Intel SDM vol. 3A 4.6.1); syscall clears it through SFMASK */
     testb $1, smap_enabled(%rip)
     jz 3f
