@@ -14,7 +14,13 @@ void kvprintf(const char *fmt, va_list ap);
 /* Formats into buf (always NUL-terminated); returns the length it would have had. */
 int ksnprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Prints "KERNEL PANIC: ..." once, then halts with interrupts off for good. A panic during a
+ * panic (or a CPU exception in the kernel, see entry.S) halts without printing again. */
 _Noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Set by the first panic; read by the kernel's exception entry. */
+extern int panicking;
+/* Interrupts off, hlt forever (entry.S). */
+_Noreturn void panic_halt(void);
 
 /* Kernel-internal invariants only: user input must never reach an assert. */
 #define kassert(c) ((c) ? (void)0 : panic("assertion '%s' failed at %s:%d", #c, __FILE__, __LINE__))

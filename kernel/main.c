@@ -6,6 +6,7 @@
 #include "vcpu_backend.h"
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/fpu.h"
+#include "kstring.h"
 
 #define TICK_US 10000
 
@@ -13,6 +14,29 @@ static struct boot_info boot_info;
 
 /* Boot-time self-tests, linked into test kernels only (e.g. arch/x86_64/vmx/vmx_selftest.c). */
 __attribute__((weak)) void kernel_selftest(const struct boot_info *bi) { (void)bi; }
+/* The entry/panic/SMAP self-tests (arch/x86_64/entry_selftest.c), also test kernels only. */
+__attribute__((weak)) void entry_selftest(const struct boot_info *bi) { (void)bi; }
+
+/* "name=on" / "name=off" on the command line: 1 / 0; -1 when absent. */
+static int cmdline_switch(const char *cmdline, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *s = cmdline; *s; s++) {
+        if ((s != cmdline && s[-1] != ' ') || strncmp(s, name, n) || s[n] != '=') continue;
+        if (!strncmp(s + n + 1, "on", 2)) return 1;
+        if (!strncmp(s + n + 1, "off", 3)) return 0;
+    }
+    return -1;
+}
+
+/* Page-table isolation: on when the CPU is affected by Meltdown, unless "pti=on|off" says. */
+static void pti_select(const struct boot_info *bi)
+{
+    int forced = cmdline_switch(bi->cmdline, "pti");
+    pti_enabled = forced >= 0 ? (uint8_t)forced : cpu_features.meltdown;
+    kprintf("pti: %s (%s; CPU %s)\n", pti_enabled ? "on" : "off", forced >= 0 ? "command line" : "default",
+            cpu_features.meltdown ? "affected by Meltdown" : "not affected by Meltdown");
+}
 
 static void print_cpu(void)
 {
@@ -66,12 +90,17 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     print_boot_info(&boot_info);
     arch_cpu_probe();
     print_cpu();
+    pti_select(&boot_info);
     arch_gdt_init();
     arch_syscall_init();
     fpu_init();
     vcpu_select_backend();
     boot_memory_init(&boot_info);
     arch_paging_init(boot_max_phys(), boot_alloc_page);
+    arch_cpu_protect();
+    kprintf("cpu: SMEP %s, SMAP %s\n", cpu_features.smep ? "on" : "off (not supported)",
+            cpu_features.smap ? "on" : "off (not supported)");
+    entry_selftest(&boot_info);
     arch_pic_init();
     arch_timer_init(TICK_US);
     kernel_selftest(&boot_info);

@@ -29,14 +29,27 @@ int ksnprintf(char *buf, size_t n, const char *fmt, ...)
     return len;
 }
 
+int panicking;
+
+/* The end of every panic: interrupts off, hlt forever (an NMI wakes it; it halts again). */
+static _Noreturn void halt_forever(void)
+{
+    for (;;) {
+        irq_disable();
+        cpu_halt();
+    }
+}
+
 _Noreturn void panic(const char *fmt, ...)
 {
     va_list ap;
     irq_disable();
+    // one report only: a panic (or CPU exception) while another is being reported just halts
+    if (__atomic_exchange_n(&panicking, 1, __ATOMIC_SEQ_CST)) halt_forever();
     kprintf("\nKERNEL PANIC: ");
     va_start(ap, fmt);
     kvprintf(fmt, ap);
     va_end(ap);
     kprintf("\n");
-    for (;;) cpu_halt();
+    halt_forever();
 }

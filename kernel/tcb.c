@@ -16,6 +16,7 @@
 #include <resurgo/ipcbuf.h>
 
 #define IPC_BUFFER_ALIGN RS_IPC_BUFFER_ALIGN
+_Static_assert(USER_TOP == RS_USER_TOP, "the kernel's and the ABI's end of user space");
 
 void tcb_init(struct tcb *t)
 {
@@ -106,7 +107,11 @@ void tcb_get_regs(const struct tcb *t, uint64_t r[RS_REG_COUNT])
     memcpy(r, v, sizeof(v));
 }
 
+/* Where a RIP, TLS base or IPC buffer may point: below USER_TOP, which also keeps them canonical
+ * (wrmsr FS_BASE, iretq and sysretq fault in ring 0 on a non-canonical address). */
 static bool user_address_ok(uint64_t a) { return a < USER_TOP; }
+/* A stack may end right at USER_TOP (its first push goes below). */
+static bool user_stack_ok(uint64_t sp) { return sp <= USER_TOP; }
 
 /* Writes n registers in RS_REG order; addresses must be user ones, flags are sanitised. */
 static void set_regs(struct tcb *t, const uint64_t *r, unsigned n)
@@ -152,7 +157,10 @@ void tcb_fault_reply(struct tcb *t, struct tcb *handler)
     tcb_get_regs(t, regs);
     for (unsigned i = 0; i < len; i++) regs[i] = msg_word(handler, b, i);
     if (t->fault.type != RS_FAULT_UNKNOWN_SYSCALL && len > 2) len = 2; // ip and sp only
-    if (len && user_address_ok(regs[RS_REG_RIP]) && user_address_ok(regs[RS_REG_FS_BASE]))
+    // a reply with a RIP, RSP or TLS base outside user space is ignored as a whole: the thread
+    // resumes with the registers it had (a reply cannot return an error to the handler)
+    if (len && user_address_ok(regs[RS_REG_RIP]) && user_stack_ok(regs[RS_REG_RSP]) &&
+        user_address_ok(regs[RS_REG_FS_BASE]))
         set_regs(t, regs, len);
     t->fault.type = RS_FAULT_NONE;
     sched_make_runnable(t, false);
@@ -233,6 +241,8 @@ static int decode_registers(struct invocation *inv, struct tcb *t, bool write)
     INV_NEED_ARGS(inv, 2 + n);
     for (unsigned i = 0; i < n; i++) regs[i] = inv_arg(inv, 2 + i);
     if (n > RS_REG_RIP && !user_address_ok(regs[RS_REG_RIP])) return inv_error(inv, RS_INVALID_ARGUMENT, 2, 0, 0);
+    if (n > RS_REG_RSP && !user_stack_ok(regs[RS_REG_RSP]))
+        return inv_error(inv, RS_INVALID_ARGUMENT, 2 + RS_REG_RSP, 0, 0);
     if (n > RS_REG_FS_BASE && !user_address_ok(regs[RS_REG_FS_BASE]))
         return inv_error(inv, RS_INVALID_ARGUMENT, 2 + RS_REG_FS_BASE, 0, 0);
     set_regs(t, regs, (unsigned)n);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Interrupts and exceptions: user exceptions become faults for the thread's handler, device
 // interrupts go to their notification, the timer drives the scheduler. A CPU exception in the
-// kernel itself is a kernel bug: dump and stop.
+// kernel itself is a kernel bug: dump once and stop (entry.S moves to a stack of its own first).
 #include "tcb.h"
 #include "sched.h"
 #include "irq.h"
@@ -59,8 +59,37 @@ _Noreturn void trap_from_user(struct user_context *ctx)
 void trap_from_kernel(struct user_context *frame)
 {
     if (handle_interrupt(frame->vector)) return;
+    panic("unexpected interrupt vector %lu in the kernel", frame->vector);
+}
+
+/* Test kernels may define this to fault while the report is printed (entry_selftest.c). */
+__attribute__((weak)) void panic_selftest_hook(void) {}
+
+/* Prints the one report of a CPU exception in the kernel and halts; entry.S calls it on the panic
+ * stack, after it has claimed the panic. */
+_Noreturn void kernel_exception_report(const struct user_context *frame)
+{
     kprintf("\nKERNEL PANIC: CPU exception %lu (error %lx) in the kernel, cr2 %lx\n", frame->vector,
             frame->error, read_cr2());
+    panic_selftest_hook();
     arch_dump_context(frame);
-    panic("unrecoverable kernel exception");
+    kprintf("halted\n");
+    panic_halt();
+}
+
+/* arch_restore_user found a non-canonical or kernel-half RIP in the context it was to return to:
+ * the thread gets the #GP a jump there would have given it, delivered to its fault handler. */
+_Noreturn void trap_bad_user_rip(struct user_context *ctx)
+{
+    struct tcb *t = cur;
+    struct fault_info *f = &t->fault;
+    // what the CPU would report for a jump to a non-canonical address: #GP(0) at the target
+    f->type = RS_FAULT_USER_EXCEPTION;
+    f->w[0] = ctx->rip;
+    f->w[1] = ctx->rsp;
+    f->w[2] = ctx->rflags;
+    f->w[3] = 13;
+    f->w[4] = 0;
+    tcb_raise_fault(t);
+    sched_exit_kernel();
 }

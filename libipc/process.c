@@ -462,7 +462,7 @@ int ps_map_new_frame(ps_env_t *env, rs_cptr_t vspace, uint64_t vaddr, unsigned r
 /* ---------------------------------------------------------------- ELF images */
 
 #define PAGE 4096ul
-#define USER_TOP 0x0000800000000000ul
+#define USER_TOP RS_USER_TOP
 
 
 static bool is_load(const struct elf64_phdr *ph) { return ph->type == PT_LOAD && ph->memsz; }

@@ -31,6 +31,8 @@ size_t fake_console_len;
  * trap in user mode. So a test must set arch_cr3 to its threads' (shared) VSpace and leave their
  * FS bases 0: then only cur_ctx_top and tss.rsp[0] change, which the tests check. */
 uint64_t cur_ctx_top; /* entry.S */
+uint64_t user_cr3;    /* entry.S; PTI stays off here (pti_enabled 0) */
+uint8_t pti_enabled;
 struct tss tss;       /* gdt.c */
 uint64_t arch_cr3, arch_fs_base; /* paging.c */
 

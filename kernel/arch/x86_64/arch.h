@@ -26,12 +26,18 @@ struct boot_info {
 void arch_parse_boot_info(uint32_t magic, uint64_t info_pa, struct boot_info *bi);
 
 void arch_gdt_init(void);
+/* EFER.SCE, STAR, SFMASK and LSTAR (the PTI entry point when pti_enabled: set that first). */
 void arch_syscall_init(void);
 
 /* Paging of the kernel: builds the final kernel page tables (physmap up to max_phys); the
  * tables come from alloc_page (boot allocator). */
 void arch_paging_init(uint64_t max_phys, uint64_t (*alloc_page)(void));
 uint64_t *arch_kernel_pml4(void);
+extern uint64_t kernel_cr3; /* physical address of the kernel-only PML4 (0 before paging init) */
+/* Page-table isolation against Meltdown (entry.S, paging.c): chosen before arch_gdt_init. */
+extern uint8_t pti_enabled;
+/* What a new VSpace's PML4 entries 256..511 are: the kernel's, or with PTI the skim window. */
+const uint64_t *arch_user_kernel_half(void);
 void arch_switch_vspace(uint64_t pml4_phys);
 
 /* Interrupts: legacy PIC for device IRQs 0..15 (vectors 0x20..0x2F), LAPIC timer. */
@@ -53,10 +59,14 @@ struct cpu_features {
     char vendor[13];
     char brand[49];
     bool svm, npt, vmx, ept, vpid, unrestricted;
+    bool smep, smap;
+    bool meltdown; /* Intel without IA32_ARCH_CAPABILITIES.RDCL_NO: user mode can read the kernel */
     unsigned svm_asids;
 };
 extern struct cpu_features cpu_features;
 void arch_cpu_probe(void);
+/* Switches on SMEP and SMAP where arch_cpu_probe found them (after the kernel's page tables). */
+void arch_cpu_protect(void);
 
 void arch_shutdown(void);
 /* Halts with interrupts enabled until one interrupt has been handled. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// CPU identification: vendor, brand and the virtualisation features that pick a vCPU backend.
+// CPU identification: vendor, brand, the virtualisation features that pick a vCPU backend, and the
+// supervisor-mode protections (SMEP, SMAP) that are switched on where the CPU has them.
 #include "arch.h"
 #include "cpu.h"
 #include "kstring.h"
@@ -25,6 +26,16 @@ void arch_cpu_probe(void)
         }
         f->brand[48] = 0;
     }
+    cpuid(0, 0, r);
+    if (r[0] >= 7) { // structured extended features: SMEP EBX bit 7, SMAP EBX bit 20 (SDM vol. 2A CPUID)
+        cpuid(7, 0, r);
+        f->smep = (r[1] >> 7) & 1;
+        f->smap = (r[1] >> 20) & 1;
+        // Rogue data cache load (Meltdown): Intel CPUs unless IA32_ARCH_CAPABILITIES (MSR 0x10A,
+        // present if CPUID.7.0:EDX bit 29) says RDCL_NO (bit 0); AMD's are not affected
+        bool arch_caps = (r[3] >> 29) & 1;
+        f->meltdown = !strcmp(f->vendor, "GenuineIntel") && !(arch_caps && (rdmsr(0x10A) & 1));
+    }
     cpuid(1, 0, r);
     f->vmx = (r[2] >> 5) & 1;
     if (f->vmx) {
@@ -48,4 +59,20 @@ void arch_cpu_probe(void)
         f->npt = r[3] & 1;
         f->svm_asids = r[1];
     }
+}
+
+/* Read by the interrupt entry (entry.S), which clears RFLAGS.AC only where clac exists. */
+uint8_t smap_enabled;
+
+void arch_cpu_protect(void)
+{
+    const struct cpu_features *f = &cpu_features;
+    // SMEP: the kernel never runs code from a user page; SMAP: it never reads or writes one (it
+    // reaches user memory only through the physmap), so neither needs stac/clac around kernel
+    // code (Intel SDM vol. 3A 4.6.1, 4.6.2).
+    uint64_t cr4 = read_cr4();
+    if (f->smep) cr4 |= CR4_SMEP;
+    if (f->smap) cr4 |= CR4_SMAP;
+    write_cr4(cr4);
+    smap_enabled = f->smap;
 }

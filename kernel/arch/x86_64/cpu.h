@@ -69,6 +69,8 @@ static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 #define EFER_SVME         (1u << 12)
 #define CR4_OSFXSR        (1u << 9)
 #define CR4_OSXMMEXCPT    (1u << 10)
+#define CR4_SMEP          (1u << 20)
+#define CR4_SMAP          (1u << 21)
 
 /* FPU/SSE state (512-byte, 16-byte aligned image): the kernel itself never touches it (it is
  * built -mgeneral-regs-only), so these are how guest FPU state is switched (Intel SDM vol. 1

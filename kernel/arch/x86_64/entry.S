@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Kernel entry and exit: syscall, interrupt/exception stubs, return to user. The user frame is
  * pushed into the current TCB's user_context (see context.h); then we switch to the one kernel
- * stack: the kernel is event-driven and never blocks on its stack. */
+ * stack: the kernel is event-driven and never blocks on its stack.
+ * With page-table isolation (pti_enabled, see paging.c) user threads run on page tables that map
+ * only this file's .entry.text/.entry.data pages and the GDT, IDT and TSS (the "skim window", as
+ * in seL4): entry switches to the kernel's page tables before it touches anything else, and the
+ * CPU pushes an interrupt frame onto entry_stack (TSS.rsp0), from which it is copied into the
+ * TCB; exit copies the frame back to entry_stack, loads the user's CR3 and leaves from there. */
 #include "layout.h"
 #include "context.h"
 
@@ -41,12 +46,21 @@
     pop %rax
 .endm
 
-    .text
-    .global syscall_entry
-syscall_entry:
-    /* IF is already clear (SFMASK). rcx = user rip, r11 = user rflags. */
+    .section .entry.text, "ax", @progbits
+    /* IF is already clear (SFMASK). rcx = user rip, r11 = user rflags. LSTAR names one of these
+     * two entry points (arch_syscall_init), so that the path without PTI has no test for it. */
+    .global syscall_entry, syscall_entry_pti
+syscall_entry_pti:
     movq %rsp, user_rsp_scratch(%rip)
-    movq cur_ctx_top(%rip), %rsp
+    leaq entry_stack_top(%rip), %rsp
+    pushq %rax
+    movq kernel_cr3(%rip), %rax
+    movq %rax, %cr3
+    popq %rax
+    jmp 1f
+syscall_entry:
+    movq %rsp, user_rsp_scratch(%rip)
+1:  movq cur_ctx_top(%rip), %rsp
     pushq $GDT_USER_DS
     pushq user_rsp_scratch(%rip)
     pushq %r11
@@ -87,37 +101,104 @@ isr_\n:
 
 isr_common:
     PUSH_GPRS
+    cld                               /* the C ABI wants DF clear; a user's DF=1 survives delivery */
     testb $3, CTX_OFF_RIP + 8(%rsp)   /* cs of the interrupted code */
     jz 1f
-    movabsq $kernel_stack_top, %rsp   /* from user: frame is in the TCB, go to kernel stack */
+    testb $1, pti_enabled(%rip)
+    jz 4f
+    movq kernel_cr3(%rip), %rax       /* rax is saved in the frame already */
+    movq %rax, %cr3
+    movq %rsp, %rsi                   /* the frame: entry_stack (or an IST stack) -> the TCB */
+    movq cur_ctx_top(%rip), %rdi
+    subq $CTX_FRAME_END, %rdi
+    movl $CTX_FRAME_END / 8, %ecx
+    rep movsq
+4:  /* from user: the CPU does not clear RFLAGS.AC on interrupts, and AC=1 would switch SMAP off
+     * in the kernel (Intel SDM vol. 3A 4.6.1); syscall clears it through SFMASK */
+    testb $1, smap_enabled(%rip)
+    jz 3f
+    clac
+3:  movabsq $kernel_stack_top, %rsp   /* from user: frame is in the TCB, go to kernel stack */
     movq cur_ctx_top(%rip), %rdi
     subq $CTX_FRAME_END, %rdi
     jmp trap_from_user                /* C, never returns */
-1:  /* from the kernel (the idle halt, or a kernel bug): handle on this stack and return */
+1:  /* from the kernel: an interrupt (the idle halt, a host interrupt after a VM exit) is handled
+     * on this stack; a CPU exception is a kernel bug */
+    cmpq $32, CTX_OFF_VECTOR(%rsp)
+    jb kernel_exception
     movq %rsp, %rdi
     call trap_from_kernel
     POP_GPRS
     addq $16, %rsp
     iretq
 
+/* A CPU exception in the kernel: report it once and stop. The stack it came on (or the page
+ * tables) may be what is broken, so the report runs on a stack of its own with the kernel's own
+ * page tables; an exception while doing so (or during any panic) just halts, so that a broken
+ * panic path cannot fault in a loop. */
+kernel_exception:
+    cli
+    movq kernel_cr3(%rip), %rax
+    testq %rax, %rax                  /* 0 until the kernel's page tables are built */
+    jz 2f
+    movq %rax, %cr3                   /* (it may have come from the exit path, on user tables) */
+2:  lock btsl $0, panicking(%rip)
+    jc panic_halt
+    movq %rsp, %rdi                   /* the frame, for the report */
+    movabsq $panic_stack_top, %rsp
+    call kernel_exception_report      /* C, never returns */
+
+    .global panic_halt
+panic_halt:
+    cli
+    hlt
+    jmp panic_halt
+
     .global arch_restore_user
 arch_restore_user:
     movq %rdi, %rsp
-    cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rdi)
-    jne 2f
-    /* sysret: only with a canonical user rip (Intel raises #GP in ring 0 otherwise) */
+    /* The RIP must be canonical and in the lower half: iretq and sysretq to a non-canonical RIP
+     * raise #GP in ring 0 (Intel SDM vol. 2A IRET, vol. 2B SYSRET), with RSP already pointing at
+     * the user's frame. Every path that sets a RIP keeps it below USER_TOP, and nothing can be
+     * mapped where an instruction could end past USER_TOP (a syscall or trap at the end of the
+     * last page returns to USER_TOP itself, which is canonical); this catches anything that
+     * slipped through: the thread takes a #GP of its own instead. */
     movq CTX_OFF_RIP(%rdi), %rax
-    movq %rax, %rcx
-    sarq $47, %rcx
-    jnz 2f
+    shrq $47, %rax
+    jnz bad_user_rip
+    testb $1, pti_enabled(%rip)
+    jnz restore_pti
+    cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rsp)
+    jne 2f
+sysret_tail:
     POP_GPRS
     movq 8*2(%rsp), %rcx              /* rip */
     movq 8*4(%rsp), %r11              /* rflags */
     movq 8*5(%rsp), %rsp              /* user rsp */
     sysretq
-2:  POP_GPRS
+2:  movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rsp)      /* user segments whatever the frame says */
+    movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rsp)
+iret_tail:
+    POP_GPRS
     addq $16, %rsp
     iretq
+restore_pti:
+    /* PTI: the TCB is not mapped on the user's tables: leave from a copy on entry_stack */
+    movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rdi)
+    movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rdi)
+    movq %rdi, %rsi
+    leaq entry_stack_top - CTX_FRAME_END(%rip), %rdi
+    movl $CTX_FRAME_END / 8, %ecx
+    rep movsq
+    leaq entry_stack_top - CTX_FRAME_END(%rip), %rsp
+    movq user_cr3(%rip), %rax
+    movq %rax, %cr3
+    cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rsp)
+    je sysret_tail
+    jmp iret_tail
+bad_user_rip:
+    movabsq $kernel_stack_top, %rsp
+    jmp trap_bad_user_rip             /* C, never returns */
 
     .section .rodata
     .global isr_table
@@ -129,10 +210,22 @@ isr_table:
     .set i, i + 1
 .endr
 
-    .bss
+    /* What entry and exit touch before (or after) the CR3 switch: in the skim window. */
+    .section .entry.data, "aw", @progbits
     .align 8
-    .global cur_ctx_top
+    .global cur_ctx_top, user_cr3, pti_enabled
 cur_ctx_top:      .quad 0
 user_rsp_scratch: .quad 0
+user_cr3:         .quad 0   /* PTI: the CR3 to leave with (the current thread's VSpace) */
+pti_enabled:      .byte 0
+    .align 16
+    .global entry_stack_top
+entry_stack:      .skip 1024
+entry_stack_top:
+
+    .bss
+    .align 16
+panic_stack:      .skip 8192
+panic_stack_top:
 
     .section .note.GNU-stack, "", @progbits

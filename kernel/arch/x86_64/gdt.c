@@ -13,12 +13,17 @@ struct idt_gate {
     uint32_t off_hi, zero;
 } __attribute__((packed));
 
-static uint64_t gdt[7];
-struct tss tss __attribute__((aligned(16)));
-static struct idt_gate idt[256];
-/* A separate stack for double faults, so a kernel stack overflow still gets a register dump. */
-static uint8_t df_stack[4096] __attribute__((aligned(16)));
+/* The CPU reads these on every interrupt and iretq, also on user page tables: skim window. */
+#define ENTRY_DATA __attribute__((section(".entry.data")))
+static uint64_t gdt[7] ENTRY_DATA;
+struct tss tss __attribute__((aligned(16))) ENTRY_DATA;
+static struct idt_gate idt[256] ENTRY_DATA;
+/* A separate stack for double faults, so a kernel stack overflow still gets a register dump; NMI
+ * and #MC use it too, because they can arrive between the sysret path's load of the user RSP and
+ * sysretq, where the interrupted stack is the user's (Linux uses IST for them for that reason). */
+static uint8_t df_stack[4096] __attribute__((aligned(16))) ENTRY_DATA;
 extern const uint64_t isr_table[256];
+extern uint8_t entry_stack_top[];
 
 
 void arch_gdt_init(void)
@@ -33,6 +38,8 @@ void arch_gdt_init(void)
              (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
     gdt[6] = base >> 32;
     tss.iopb_offset = sizeof(tss); // no I/O bitmap: user port access goes through IOPort caps
+    // with PTI the CPU pushes user frames here, on the skim window; else into the TCB (switch.h)
+    tss.rsp[0] = (uint64_t)entry_stack_top;
     tss.ist[0] = (uint64_t)(df_stack + sizeof(df_stack));
 
     struct {
@@ -58,7 +65,7 @@ void arch_gdt_init(void)
         idt[v] = (struct idt_gate){
             .off_lo = off & 0xFFFF,
             .sel = GDT_KERNEL_CS,
-            .ist = v == 8 ? 1 : 0,
+            .ist = (v == 2 || v == 8 || v == 18) ? 1 : 0,
             .flags = 0x8E, // present, DPL 0, interrupt gate (IF cleared on entry)
             .off_mid = (off >> 16) & 0xFFFF,
             .off_hi = off >> 32,
@@ -72,14 +79,14 @@ void arch_gdt_init(void)
     __asm__ volatile("lidt %0" ::"m"(idtr));
 }
 
-extern void syscall_entry(void);
+extern void syscall_entry(void), syscall_entry_pti(void);
 
 void arch_syscall_init(void)
 {
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE | EFER_NXE);
     // STAR: syscall loads CS = 0x08, SS = 0x10; sysret loads CS = 0x10+16 | 3, SS = 0x10+8 | 3.
     wrmsr(MSR_STAR, ((uint64_t)0x10 << 48) | ((uint64_t)GDT_KERNEL_CS << 32));
-    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    wrmsr(MSR_LSTAR, pti_enabled ? (uint64_t)syscall_entry_pti : (uint64_t)syscall_entry);
     // Clear IF, TF, DF, AC, NT on entry: the kernel runs with interrupts off.
     wrmsr(MSR_SFMASK, (1u << 9) | (1u << 8) | (1u << 10) | (1u << 18) | (1u << 14));
 }

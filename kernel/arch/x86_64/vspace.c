@@ -52,7 +52,7 @@ void *asid_root(uint32_t asid, bool guest)
 int vspace_init(void *pml4, uint32_t *asid_out)
 {
     uint64_t *p = pml4;
-    memcpy(p + 256, arch_kernel_pml4() + 256, 256 * sizeof(uint64_t));
+    memcpy(p + 256, arch_user_kernel_half(), 256 * sizeof(uint64_t));
     return asid_assign(p, false, asid_out);
 }
 
@@ -146,7 +146,11 @@ static int map_common(struct invocation *inv, uint64_t **entry, uint64_t **pml4_
     if (!pml4) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
     if (c->flags & CAP_FLAG_MAPPED) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     if (va & (size - 1)) return inv_error(inv, RS_ALIGNMENT_ERROR, 0, size, 0);
-    if (va >= USER_TOP || USER_TOP - va < size) return inv_error(inv, RS_RANGE_ERROR, 0, 0, USER_TOP - size);
+    // a frame must end by USER_TOP (nothing is mapped in the page below the canonical hole); a
+    // table need only start below it. The detail is the highest address allowed.
+    uint64_t need = c->type == RS_CAP_FRAME ? size : 1;
+    if (va >= USER_TOP || USER_TOP - va < need)
+        return inv_error(inv, RS_RANGE_ERROR, 0, 0, (USER_TOP - need) & ~(size - 1));
     unsigned missing = 0;
     uint64_t *e = walk(pml4, va, level, &missing);
     if (!e) return inv_error(inv, RS_FAILED_LOOKUP, 0, missing, 0);

@@ -6,7 +6,7 @@
 #define GARBAGE_CPTR   0xDEADBEEFCAFEF00Dul
 #define KERNEL_ADDR    0xFFFF800000000000ul
 #define KERNEL_TEXT    0xFFFFFFFF80100000ul
-#define USER_TOP       0x0000800000000000ul
+#define USER_TOP       RS_USER_TOP
 
 static void sys_bad_number(void)
 {
