@@ -186,10 +186,10 @@ Test(untyped, watermark_advances_with_alignment)
     cr_expect_eq(w.cnode[6].cap.bits, 13);
     cr_expect_eq(w.cnode[6].cap.w1, 0, "a new untyped is empty");
     cr_expect_eq(watermark(), 16384 + 8192);
-    /* the untyped's children, in the order they were made */
+    /* the untyped's children, newest first */
     const struct slot *c = w.ut->child;
     for (unsigned i = 0; i < 7; i++, c = c->next)
-        cr_expect_eq(c, &w.cnode[i], "child %u", i);
+        cr_expect_eq(c, &w.cnode[6 - i], "child %u", i);
     cr_expect_null(c);
 }
 
@@ -537,7 +537,7 @@ Test(untyped, revoke_resets_watermark_and_memory_is_reused)
     cr_assert_eq(retype(RS_OBJ_TCB, 0, 3, 1), RS_OK);
     cr_assert_eq(retype(RS_OBJ_CNODE, 2, 4, 1), RS_OK);
     cr_assert_eq(watermark(), 4096 + 256);
-    cdt_revoke(w.ut);
+    cdt_revoke(w.ut, NULL);
     cr_expect_eq(watermark(), 4096 + 256, "cdt_revoke alone does not touch the watermark");
     untyped_revoked(w.ut);
     cr_expect_eq(watermark(), 0);
@@ -574,7 +574,7 @@ Test(untyped, untyped_with_children_is_not_reset)
     struct slot *sub = &w.cnode[1];
     cr_assert_eq(retype_full(sub, RS_OBJ_ENDPOINT, 0, 0, 0, 2, 4), RS_OK);
     cr_expect_eq(sub->cap.w1, 128);
-    cdt_revoke(sub);
+    cdt_revoke(sub, NULL);
     untyped_revoked(sub);
     cr_expect_eq(sub->cap.w1, 0);
     expect_slots_empty(2, 4);

@@ -43,6 +43,10 @@ void arch_pic_init(void);
 void arch_pic_mask(unsigned irq, bool masked);
 void arch_pic_eoi(unsigned irq);
 uint16_t arch_pic_isr(void); /* in-service bits, to tell spurious IRQ 7 from a real one */
+uint16_t arch_pic_pending(void); /* requested, unmasked lines not yet delivered */
+/* True if an interrupt is waiting for IF=1 (LAPIC IRR or an unmasked 8259 request): the
+ * kernel's preemption points poll it with interrupts off. */
+bool arch_irq_pending(void);
 /* Calibrates the LAPIC timer and TSC against the PIT and starts a periodic tick. */
 void arch_timer_init(unsigned tick_us);
 void arch_timer_eoi(void);

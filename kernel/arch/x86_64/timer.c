@@ -9,6 +9,7 @@
 #define LAPIC_EOI       0x0B0
 #define LAPIC_SVR       0x0F0
 #define LAPIC_LVT_TIMER 0x320
+#define LAPIC_IRR       0x200 /* 8 registers of 32 vectors, 16 bytes apart */
 #define LAPIC_TIMER_ICR 0x380
 #define LAPIC_TIMER_CCR 0x390
 #define LAPIC_TIMER_DCR 0x3E0
@@ -56,3 +57,14 @@ void arch_timer_init(unsigned tick_us)
 }
 
 void arch_timer_eoi(void) { lapic_write(LAPIC_EOI, 0); }
+
+/* Vectors 0..31 are exceptions and never requested through the IRR, so registers 1..7 are
+ * enough (Intel SDM vol. 3 11.8.4). Device IRQs come from the 8259 through LINT0 (ExtINT), which
+ * bypasses the IRR: the PIC's own request register says whether one waits. */
+bool arch_irq_pending(void)
+{
+    if (!lapic) return false;
+    for (uint32_t r = 1; r < 8; r++)
+        if (lapic_read(LAPIC_IRR + r * 0x10)) return true;
+    return arch_pic_pending() != 0;
+}
