@@ -13,7 +13,7 @@ int main(void *arg)
     framework_init(bi);
     const struct test *areas[] = {syscall_tests, untyped_tests, cnode_tests, vspace_tests,
                                   tcb_tests, ipc_tests, ntfn_tests, fault_tests, hw_tests,
-                                  fuzz_tests, vcpu_tests};
+                                  fuzz_tests, vcpu_tests, preempt_tests};
     for (unsigned i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) run_tests(areas[i]);
     framework_done();
     rs_debug_shutdown();

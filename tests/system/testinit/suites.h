@@ -14,3 +14,4 @@ extern const struct test fault_tests[];
 extern const struct test hw_tests[];
 extern const struct test fuzz_tests[];
 extern const struct test vcpu_tests[];
+extern const struct test preempt_tests[];
