@@ -116,9 +116,86 @@ static void preempt_hostile_thread_keeps_ticks_on_time(void)
     CHECK_EQ(cap_type(slot), RS_CAP_CNODE);
 }
 
+/* arg as for hostile: Retype the big CNode into the slot and Delete it, until told to stop; each
+ * error but RS_OK is recorded. */
+static void deleter(uint64_t arg, rs_ipc_buffer_t *b)
+{
+    rs_cptr_t ut = arg >> 32, slot = arg & 0xFFFFFFFF;
+    while (!hostile_stop) {
+        const uint64_t retype[] = {RS_OBJ_CNODE, BIG_RADIX, 0, 0, slot, 1};
+        int err = hostile_call(b, ut, RS_UNTYPED_RETYPE, 6, retype, ME);
+        const uint64_t del[] = {slot, D};
+        if (!err) err = hostile_call(b, ME, RS_CNODE_DELETE, 2, del, 0);
+        if (err && !hostile_error) hostile_error = (uint64_t)err;
+        hostile_rounds++;
+    }
+    hostile_done = 1;
+    for (;;)
+        ps_syscall_buf(b, RS_SYS_YIELD, 0, 0);
+}
+
+/* A Delete stopped at a preemption point leaves a zombie in the slot while its thread waits to
+ * make the call again. Another thread sees a cap of type 0xFF that refuses everything but
+ * Delete, and may finish the deletion itself; the stopped thread's repeated Delete then finds the
+ * slot empty and succeeds. */
+static void preempt_zombie_between_restarts(void)
+{
+    ps_untyped_t st;
+    ps_ut_t ua;
+    rs_cptr_t ut = new_untyped(24, &ua, &st), slot = new_slot(), other = new_slot();
+    rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0);
+    REQUIRE(ut && slot && other && ep);
+    hostile_stop = hostile_rounds = hostile_done = hostile_error = 0;
+    ps_thread_t t;
+    REQUIRE_OK(ps_thread_create(&t, env, deleter, ut << 32 | slot, 0x0000440000010000ul, 2,
+                                0x0000440000020000ul, TEST_PRIO, 0));
+    REQUIRE_OK(ps_tcb_resume(t.tcb));
+    // init runs between the deleter's time slices: wait for one that ended inside a Delete
+    uint64_t start = now_ms();
+    int type = cap_type(slot);
+    while (type != 0xFF && now_ms() - start < MAX_WATCH_MS)
+        type = cap_type(slot);
+    if (type != 0xFF) {
+        hostile_stop = 1;
+        ps_tcb_suspend(t.tcb);
+        FAIL("no zombie seen in %lu hostile rounds", hostile_rounds);
+        return;
+    }
+    CHECK_ERR(ps_cnode_copy(ME, other, D, ME, slot, D), RS_ILLEGAL_OPERATION);
+    CHECK_EQ(rs_mr_get(0), 2);
+    CHECK_ERR(ps_cnode_mint(ME, other, D, ME, slot, D, RS_RIGHTS_ALL, 0), RS_ILLEGAL_OPERATION);
+    CHECK_ERR(ps_cnode_move(ME, other, D, ME, slot, D), RS_ILLEGAL_OPERATION);
+    CHECK_ERR(ps_cnode_mutate(ME, other, D, ME, slot, D, RS_RIGHTS_ALL), RS_ILLEGAL_OPERATION);
+    CHECK_ERR(ps_cnode_copy(ME, slot, D, ME, ep, D), RS_DELETE_FIRST);
+    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, slot, 1), RS_DELETE_FIRST);
+    CHECK_ERR(ps_invoke(slot, RS_CNODE_DELETE, NULL, 0, NULL, 0), RS_ILLEGAL_OPERATION);
+    CHECK_OK(ps_cnode_revoke(ME, slot, D)); // it has no children: nothing to do
+    CHECK_EQ(cap_type(slot), 0xFF);
+    CHECK_EQ(cap_type(other), RS_CAP_NULL);
+    // The untyped still has the zombie as a child: it is not reset under it.
+    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_CNODE, BIG_RADIX, 0, 0, other, 1),
+              RS_NOT_ENOUGH_MEMORY);
+    uint64_t rounds = hostile_rounds;
+    CHECK_OK(ps_cnode_delete(ME, slot, D)); // init finishes the deletion
+    CHECK_EQ(cap_type(slot), RS_CAP_NULL);
+    // the deleter carries on: its repeated Delete finds the slot empty, and it goes round again
+    while (hostile_rounds < rounds + 2 && now_ms() - start < 2 * MAX_WATCH_MS)
+        rs_yield();
+    hostile_stop = 1;
+    CHECK(wait_word(&hostile_done, 1, MAX_WATCH_MS)); // a round takes seconds on Bochs
+    ps_tcb_suspend(t.tcb);
+    CHECK(hostile_rounds >= rounds + 2);
+    CHECK_ERR(hostile_error, RS_OK);
+    CHECK_OK(ps_cnode_delete(ME, slot, D));
+    CHECK_OK(ps_untyped_retype(ut, ME, RS_OBJ_CNODE, BIG_RADIX, 0, 0, other, 1));
+}
+
 const struct test preempt_tests[] = {
     {"PREEMPT-0001", "a thread retyping, deleting and revoking 16 MiB CNodes cannot hold off "
                      "timer ticks for long",
      preempt_hostile_thread_keeps_ticks_on_time},
+    {"PREEMPT-0002", "a Delete stopped at a preemption point leaves a zombie that refuses all but "
+                     "Delete; another thread may finish it and the first one's repeat succeeds",
+     preempt_zombie_between_restarts},
     {0},
 };
