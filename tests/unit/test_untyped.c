@@ -762,3 +762,33 @@ Test(untyped, preempted_syscall_is_made_again)
     expect_object(2, RS_CAP_FRAME, 0);
     cr_expect_eq(watermark(), 2u << 20);
 }
+
+/* CNode_Revoke of an untyped, stopped at every preemption point: each stop puts the parked cap
+ * back in its slot (with the children not yet deleted), and the repeats end as one uninterrupted
+ * Revoke does: no children, watermark 0, the cap where it was. */
+Test(untyped, revoke_invocation_preempted_at_every_point)
+{
+    world(20, false);
+    cr_assert_eq(retype(RS_OBJ_ENDPOINT, 0, 0, 200), RS_OK);
+    cr_assert_eq(retype(RS_OBJ_CNODE, 6, 200, 1), RS_OK);
+    struct slot *inner = (struct slot *)(uintptr_t)w.cnode[200].cap.obj;
+    for (int i = 0; i < 64; i++) { /* copies of endpoint i, kept in the CNode the revoke destroys */
+        inner[i].cap = w.cnode[i].cap;
+        cdt_insert(&w.cnode[i], &inner[i]);
+    }
+    fake_irq_pending_every = 1;
+    int err, stops = 0;
+    while ((err = revoke_untyped()) == RS_PREEMPTED) {
+        stops++;
+        cr_assert_eq(w.ut->cap.type, RS_CAP_UNTYPED, "the parked cap is back after a stop");
+        cr_assert_not_null(w.ut->child, "stopped with nothing left to do");
+        cr_assert_lt(stops, 10000);
+    }
+    fake_irq_pending_every = 0;
+    cr_assert_eq(err, RS_OK);
+    cr_expect_gt(stops, 10);
+    cr_expect_eq(w.ut->cap.type, RS_CAP_UNTYPED);
+    cr_expect_null(w.ut->child);
+    cr_expect_eq(watermark(), 0);
+    expect_slots_empty(0, 201);
+}
