@@ -127,6 +127,15 @@ static struct slot *delete_one(struct slot *s, struct slot *top)
     return s;
 }
 
+/* Work units a deletion of `c` costs: a mapped page table is cleared when it goes (4 KiB), which
+ * is worth a poll of its own. */
+static unsigned deletion_cost(const struct cap *c)
+{
+    bool table = c->type == RS_CAP_PAGE_TABLE || c->type == RS_CAP_PAGE_DIRECTORY ||
+                 c->type == RS_CAP_PDPT;
+    return table && (c->flags & CAP_FLAG_MAPPED) ? PREEMPT_WORK_UNITS : PREEMPT_DELETE_COST;
+}
+
 /* The top of the zombie stack above frame `z`: the frame pushed last lies at z's index w2 - 1
  * and points back to z (a zombie there that does not is a stack of its own, not yet adopted). */
 static struct slot *stack_top(struct slot *z)
@@ -165,9 +174,9 @@ static bool run_stack(struct slot *bottom, struct slot *top, const struct slot *
                 top = stack_top(victim);
             }
         } else if (!cap_is_null(&victim->cap)) {
+            cost = deletion_cost(&victim->cap);
             struct slot *nz = delete_one(victim, z);
             if (nz) top = nz;
-            cost = PREEMPT_DELETE_COST;
         }
         /* Stop only on a CNode frame: a frame over a TCB, VCPU or IRQ line (4 slots at most) is
          * finished first, as an IRQ line could be handed out again meanwhile with its
@@ -221,10 +230,10 @@ bool cdt_revoke(struct slot *s, const struct slot *keep)
         while (cur->child)
             cur = cur->child;
         struct slot *up = cur->parent;
+        unsigned cost = deletion_cost(&cur->cap);
         if (!delete_slot(cur, guard)) return false;
         cur = up;
-        if (!cap_is_null(&guard->cap) && s->child && preempt_point(PREEMPT_DELETE_COST))
-            return false;
+        if (!cap_is_null(&guard->cap) && s->child && preempt_point(cost)) return false;
     }
     return true;
 }
