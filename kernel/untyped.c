@@ -21,8 +21,8 @@ static bool zero_region(struct cap *ut, uint64_t from, uint64_t end)
 {
     while (from < end) {
         uint64_t n = end - from < UNTYPED_ZERO_CHUNK ? end - from : UNTYPED_ZERO_CHUNK;
-        // 8 bytes a store (kstring's memset goes a byte at a time); objects are 16-byte aligned
-        // and sizes multiples of 16, so from and n are multiples of 8
+        // 8 bytes a store (kstring's memset goes a byte at a time): objects are at least 32
+        // bytes and 32-byte aligned, so from and n are multiples of 8
         volatile uint64_t *p = (uint64_t *)(uintptr_t)(ut->obj + from);
         for (uint64_t i = 0; i < n / 8; i++)
             p[i] = 0;
