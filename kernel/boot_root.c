@@ -194,6 +194,8 @@ void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
     info->ipc_buffer_vaddr = ipc_va;
     info->tsc_per_ms = arch_tsc_per_ms;
     info->timer_tick_us = bi_tick_us;
+    arch_tick_latency_out = info->tick_latency;
+    arch_tick_count_out = &info->tick_count;
     memcpy(info->cmdline, bi->cmdline, sizeof(info->cmdline));
     uint64_t mod_va = INIT_MODULES_VADDR;
     for (int m = 0; m < bi->module_count && m < RS_BOOT_MAX_MODULES; m++) {

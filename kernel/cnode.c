@@ -71,6 +71,7 @@ struct slot *cspace_lookup_slot_in(struct tcb *t, uint64_t cnode_cptr, uint64_t 
 
 int cap_derive(const struct cap *src, struct cap *out)
 {
+    if (cap_is_zombie(src)) return RS_ILLEGAL_OPERATION; // an object halfway through destruction
     switch (src->type) {
     case RS_CAP_NULL:
     case RS_CAP_UNTYPED: // untyped caps are never copied: their watermark lives in the one cap
@@ -134,20 +135,23 @@ _Static_assert(RS_CAP_TYPE_COUNT < CAP_REVOKE_MARK, "the marker is not a real ca
  * that holds `s` (an untyped cap moved into a CNode made from it, or a chain of CNodes leading
  * there): destroying it would delete `s` halfway, and the descendants not yet deleted would be
  * spliced up to `s`'s parent and survive the Revoke. A marker keeps `s`'s place: if its
- * container goes, the marker goes with it, and so does the parked cap. */
-static void revoke_parked(struct slot *s)
+ * container goes, the marker goes with it, and so does the parked cap. The Revoke stops at a
+ * preemption point (RS_PREEMPTED) only while the marker stands: the cap goes back to `s` and a
+ * repeat carries on; once the marker is gone it runs to the end. */
+static int revoke_parked(struct slot *s)
 {
     static struct slot park;
     cdt_move(s, &park);
     s->cap.type = CAP_REVOKE_MARK;
-    cdt_revoke(&park);
-    untyped_revoked(&park);
+    bool done = cdt_revoke(&park, s);
+    if (done) untyped_revoked(&park);
     if (s->cap.type == CAP_REVOKE_MARK) {
         s->cap = cap_null();
         cdt_move(&park, s);
     } else {
         cdt_delete(&park); // its slot was destroyed: the cap goes as if it had been there
     }
+    return done ? RS_OK : RS_PREEMPTED;
 }
 
 int cnode_decode(struct invocation *inv)
@@ -158,9 +162,10 @@ int cnode_decode(struct invocation *inv)
         INV_NEED_ARGS(inv, 2);
         struct slot *s = lookup_arg(inv, inv->cap, inv_arg(inv, 0), inv_arg(inv, 1), 0, &err);
         if (!s) return err;
-        if (label == RS_CNODE_DELETE) cdt_delete(s);
-        else if (!cap_is_null(&s->cap)) revoke_parked(s);
-        return RS_OK;
+        if (label == RS_CNODE_DELETE) return cdt_delete_preemptible(s) ? RS_OK : RS_PREEMPTED;
+        // a zombie has no children: only Delete carries on with it
+        if (cap_is_null(&s->cap) || cap_is_zombie(&s->cap)) return RS_OK;
+        return revoke_parked(s);
     }
     if (label < RS_CNODE_COPY || label > RS_CNODE_MUTATE)
         return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
@@ -175,6 +180,8 @@ int cnode_decode(struct invocation *inv)
     if (!cap_is_null(&dst->cap)) return inv_error(inv, RS_DELETE_FIRST, 0, 0, 0);
     if (cap_is_null(&src->cap)) return inv_error(inv, RS_FAILED_LOOKUP, 2, 0, 0);
     if (src == dst) return inv_error(inv, RS_DELETE_FIRST, 0, 0, 0);
+    // the zombie stack finds its frames by slot address: only Delete may touch one
+    if (cap_is_zombie(&src->cap)) return inv_error(inv, RS_ILLEGAL_OPERATION, 2, 0, 0);
 
     struct cap c = src->cap;
     if (label == RS_CNODE_COPY || label == RS_CNODE_MINT) {

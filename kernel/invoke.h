@@ -20,6 +20,12 @@ struct invocation {
     bool no_reply;       /* the invocation blocked or destroyed the caller: write nothing back */
 };
 
+/* Kernel-internal status (never seen by user code, outside enum rs_error): the invocation stopped
+ * at a preemption point with its progress saved in the objects; do_invocation restarts the
+ * system call, so that the pending interrupt is taken and the call then carries on. Returned
+ * only before any result word was written. */
+#define RS_PREEMPTED 0x100
+
 /* Argument i (0-based); the decoder must have checked i < length. */
 uint64_t inv_arg(struct invocation *inv, unsigned i);
 /* Writes result word i for the caller. */

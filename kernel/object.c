@@ -40,20 +40,14 @@ bool object_virt_supported(void) { return vcpu_backend != NULL; }
 struct cap object_create(unsigned type, unsigned bits, uint64_t obj, bool device)
 {
     struct cap c = {.type = cap_type_of(type), .rights = RS_RIGHTS_ALL, .obj = obj};
-    uint64_t size = 0;
     switch (type) {
-    case RS_OBJ_UNTYPED: size = 0; c.bits = (uint8_t)bits; break; // its memory is zeroed when used
-    case RS_OBJ_FRAME: size = 4096; c.bits = 12; break;
-    case RS_OBJ_LARGE_FRAME: size = 1ull << 21; c.bits = 21; break;
-    case RS_OBJ_CNODE: size = 1ull << (bits + RS_SLOT_BITS); c.bits = (uint8_t)bits; break;
-    case RS_OBJ_TCB: size = 1u << RS_TCB_BITS; break;
-    case RS_OBJ_ENDPOINT: size = 1u << RS_ENDPOINT_BITS; break;
-    case RS_OBJ_NOTIFICATION: size = 1u << RS_NOTIFICATION_BITS; break;
-    case RS_OBJ_VCPU: size = 1u << RS_VCPU_BITS; break;
-    default: size = 4096; break;
+    case RS_OBJ_UNTYPED: c.bits = (uint8_t)bits; break;
+    case RS_OBJ_FRAME: c.bits = 12; break;
+    case RS_OBJ_LARGE_FRAME: c.bits = 21; break;
+    case RS_OBJ_CNODE: c.bits = (uint8_t)bits; break;
+    default: break;
     }
     if (device) c.flags |= CAP_FLAG_DEVICE;
-    if (!device && size) memset((void *)obj, 0, size);
     if (type == RS_OBJ_TCB) tcb_init((struct tcb *)obj);
     if (type == RS_OBJ_VSPACE) {
         uint32_t asid;
@@ -99,6 +93,21 @@ struct slot_array object_finalise(struct cap *c)
     default:
         return none;
     }
+}
+
+static unsigned preempt_work;
+uint64_t preempt_stops;
+
+/* seL4's preemption points: count work, and poll for a pending interrupt once enough is done
+ * (the poll reads the LAPIC and PIC, so not after every unit). */
+bool preempt_point(unsigned cost)
+{
+    preempt_work += cost;
+    if (preempt_work < PREEMPT_WORK_UNITS) return false;
+    preempt_work = 0;
+    if (!arch_irq_pending()) return false;
+    preempt_stops++;
+    return true;
 }
 
 void object_cap_deleted(struct cap *c)

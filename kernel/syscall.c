@@ -55,6 +55,13 @@ static void do_invocation(struct tcb *t, struct slot *s, uint64_t info, bool is_
         inv.extra[inv.extra_count++] = e;
     }
     int err = invoke_cap(&inv);
+    if (err == RS_PREEMPTED) {
+        /* seL4's restart: the thread re-executes its `syscall` (2 bytes, 0F 05) with the same
+         * registers once the pending interrupt has been taken on the way out, and the
+         * operation carries on from the progress it saved in the objects. */
+        t->ctx.rip -= 2;
+        return;
+    }
     if (inv.no_reply) return;
     t->ctx.rax = err;
     t->ctx.rsi = is_call ? rs_msginfo(0, 0, 0, inv.out_length) : 0;

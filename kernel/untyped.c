@@ -12,7 +12,25 @@ uint64_t object_size(unsigned type, unsigned bits) { return rs_object_size(type,
 
 void untyped_revoked(struct slot *s)
 {
-    if (s->cap.type == RS_CAP_UNTYPED && !cdt_has_children(s)) s->cap.w1 = 0;
+    if (s->cap.type == RS_CAP_UNTYPED && !cdt_has_children(s)) s->cap.w1 = s->cap.w2 = 0;
+}
+
+/* Zeroes [from, end) of the untyped's region, a page at a time with a preemption point after
+ * each, recording in w2 how far it got. Returns false if it stopped. */
+static bool zero_region(struct cap *ut, uint64_t from, uint64_t end)
+{
+    while (from < end) {
+        uint64_t n = end - from < UNTYPED_ZERO_CHUNK ? end - from : UNTYPED_ZERO_CHUNK;
+        // 8 bytes a store (kstring's memset goes a byte at a time): objects are at least 32
+        // bytes and 32-byte aligned, so from and n are multiples of 8
+        volatile uint64_t *p = (uint64_t *)(uintptr_t)(ut->obj + from);
+        for (uint64_t i = 0; i < n / 8; i++)
+            p[i] = 0;
+        from += n;
+        ut->w2 = from;
+        if (from < end && preempt_point(UNTYPED_ZERO_COST)) return false;
+    }
+    return true;
 }
 
 int untyped_decode(struct invocation *inv)
@@ -60,7 +78,8 @@ int untyped_decode(struct invocation *inv)
         if (!cap_is_null(&dst[i].cap)) return inv_error(inv, RS_DELETE_FIRST, 4, offset + i, 0);
 
     // room: an untyped without children is empty, whatever its watermark said
-    uint64_t used = cdt_has_children(inv->slot) ? ut->w1 : 0;
+    bool empty = !cdt_has_children(inv->slot);
+    uint64_t used = empty ? 0 : ut->w1;
     uint64_t align = size < 4096 ? size : (type == RS_OBJ_LARGE_FRAME ? 1ull << 21 : 4096);
     if (type == RS_OBJ_UNTYPED || type == RS_OBJ_CNODE) align = size;
     uint64_t start = (used + align - 1) & ~(align - 1);
@@ -70,12 +89,22 @@ int untyped_decode(struct invocation *inv)
     if (object_prepare_check((unsigned)type, count) != RS_OK)
         return inv_error(inv, RS_NOT_ENOUGH_MEMORY, 0, 0, 0);
 
-    // invoke: cannot fail from here on
+    // invoke: cannot fail from here on, but may stop at a preemption point and be repeated.
+    // An emptied untyped forgets what was zeroed in it (w2, below), once: a repeat must not.
+    if (empty && ut->w1) ut->w1 = ut->w2 = 0;
+    uint64_t end = start + count * size;
+    bool device = ut->flags & CAP_FLAG_DEVICE;
+    if (!device && type != RS_OBJ_UNTYPED) {
+        // [w1, w2) is known to be zero: nothing has touched memory above the watermark since
+        uint64_t from = ut->w2 > used ? ut->w2 : used;
+        if (!zero_region(ut, from, end)) return RS_PREEMPTED;
+    }
     for (uint64_t i = 0; i < count; i++) {
         uint64_t obj = ut->obj + start + i * size;
-        dst[i].cap = object_create((unsigned)type, (unsigned)bits, obj, ut->flags & CAP_FLAG_DEVICE);
+        dst[i].cap = object_create((unsigned)type, (unsigned)bits, obj, device);
         cdt_insert(inv->slot, &dst[i]);
     }
-    ut->w1 = start + count * size;
+    ut->w1 = end;
+    if (ut->w2 < end) ut->w2 = end;
     return RS_OK;
 }

@@ -53,4 +53,11 @@ typedef struct rs_bootinfo {
     uint64_t tsc_per_ms;        /* calibrated TSC rate, for timestamps in logs */
     uint64_t timer_tick_us;     /* scheduler tick */
     char cmdline[128];          /* the kernel command line */
+    /* Kept up to date by the kernel (read with volatile loads): how late each timer tick was
+     * taken, in TSC cycles after the LAPIC timer expired, for the last RS_TICK_LATENCY_LOG
+     * ticks; tick n is in tick_latency[n % RS_TICK_LATENCY_LOG], tick_count ticks so far. A late
+     * tick means interrupts were off that long (or the emulator was not running). */
+    uint64_t tick_count;
+    uint32_t tick_latency[64];
 } rs_bootinfo_t;
+#define RS_TICK_LATENCY_LOG 64

@@ -34,6 +34,7 @@ def main():
     a.iso = a.emu == "bochs"
     a.modules = [tuple(m.split("=", 1)) for m in a.module]
     a.send = []
+    a.icount = False
     os.makedirs(os.path.dirname(os.path.abspath(a.log)), exist_ok=True)
     open(a.log, "w").close()
     with tempfile.TemporaryDirectory(prefix="resurgo-panic-") as tmp:

@@ -59,6 +59,8 @@ def parse_args():
     p.add_argument("--module", action="append", default=[], metavar="NAME=PATH",
                    help="boot module, in order (the first is the root task)")
     p.add_argument("--cmdline", default="", metavar="ARGS", help="kernel command line")
+    p.add_argument("--icount", action="store_true",
+                   help="QEMU -icount shift=0: the TSC and timers count guest instructions")
     p.add_argument("--iso", action="store_true", help="boot a GRUB ISO (always for bochs)")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
@@ -94,6 +96,8 @@ def start_emulator(a, tmp, log):
     """Start the emulator with COM1 going to the file `log`; return the Popen."""
     if a.emu == "qemu":
         cmd = QEMU_BASE + ["-serial", f"file:{log}"]
+        if a.icount:
+            cmd += ["-icount", "shift=0"]
         if a.send:  # a socket to type into; the chardev's logfile is the serial log as before
             a.sock = os.path.join(tmp, "serial.sock")
             cmd = QEMU_BASE + ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",

@@ -69,6 +69,16 @@ void arch_pic_mask(unsigned irq, bool masked)
     fake_pic_masked[irq] = masked;
 }
 void arch_pic_eoi(unsigned irq) { (void)irq; }
+
+/* What arch_irq_pending answers at each poll: a test sets fake_irq_pending_every = n to have
+ * every n-th poll find an interrupt pending (0: never), and counts the polls. */
+unsigned fake_irq_pending_every;
+unsigned long fake_irq_polls;
+bool arch_irq_pending(void)
+{
+    fake_irq_polls++;
+    return fake_irq_pending_every && fake_irq_polls % fake_irq_pending_every == 0;
+}
 void arch_shutdown(void) { cr_assert_fail("arch_shutdown called"); }
 
 void console_init(void) {}

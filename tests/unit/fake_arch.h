@@ -15,6 +15,8 @@ extern uint64_t fake_free_asids;
 extern uint32_t fake_next_asid;
 extern int fake_vspaces_finalised;
 extern bool fake_pic_masked[IRQ_COUNT];
+extern unsigned fake_irq_pending_every; /* every n-th poll of arch_irq_pending says yes (0: none) */
+extern unsigned long fake_irq_polls;
 extern char fake_console[];
 extern size_t fake_console_len;
 

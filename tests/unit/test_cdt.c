@@ -27,11 +27,13 @@ static long finalise_calls;    /* every object_finalise */
 static long cap_deleted_calls; /* every object_cap_deleted */
 static long other_finalised;   /* finalise of a type the fake layer does not model */
 
-/* The tree must hand over an unlinked slot whose cap still names the object. */
+/* The tree must hand over a slot whose cap still names the object: unlinked, or for a container
+ * a leaf that keeps its place (it becomes the zombie that empties the container). */
 struct slot_array object_finalise(struct cap *c)
 {
     struct slot *s = container_of(c, struct slot, cap);
-    cr_assert(!s->parent && !s->child && !s->next && !s->prev, "finalised slot is still linked");
+    if (c->type == RS_CAP_CNODE) cr_assert(!s->child, "finalised container has children");
+    else cr_assert(!s->parent && !s->child && !s->next && !s->prev, "finalised slot is still linked");
     finalise_calls++;
     switch (c->type) {
     case RS_CAP_ENDPOINT:
@@ -47,6 +49,16 @@ struct slot_array object_finalise(struct cap *c)
         other_finalised++;
         return (struct slot_array){0};
     }
+}
+
+/* Preemption points: with preempt_every = n, every n-th call says stop (0: never). */
+static unsigned preempt_every;
+static long preempt_calls, preempt_stops;
+bool preempt_point(unsigned cost)
+{
+    (void)cost;
+    preempt_calls++;
+    return preempt_every && preempt_calls % preempt_every == 0 && ++preempt_stops;
 }
 
 void object_cap_deleted(struct cap *c)
@@ -167,7 +179,8 @@ static void check_array(struct slot *s, size_t n)
 
 /* ---- Insertion and finality --------------------------------------------------------------- */
 
-Test(cdt, insert_keeps_derivation_order)
+/* Insertion takes constant time: the newest child comes first. */
+Test(cdt, insert_puts_newest_child_first)
 {
     struct slot s[5] = {0};
     struct fake_ep ep = {0};
@@ -177,11 +190,11 @@ Test(cdt, insert_keeps_derivation_order)
     copy(&s[1], &s[2]);
     put(&s[3], untyped_cap(0x100000, 12), &s[0]);
     put(&s[4], untyped_cap(0x101000, 12), &s[0]);
-    expect_links(&s[0], NULL, &s[1], NULL, NULL);
-    expect_links(&s[1], &s[0], &s[2], NULL, &s[3]);
+    expect_links(&s[0], NULL, &s[4], NULL, NULL);
+    expect_links(&s[4], &s[0], NULL, NULL, &s[3]);
+    expect_links(&s[3], &s[0], NULL, &s[4], &s[1]);
+    expect_links(&s[1], &s[0], &s[2], &s[3], NULL);
     expect_links(&s[2], &s[1], NULL, NULL, NULL);
-    expect_links(&s[3], &s[0], NULL, &s[1], &s[4]);
-    expect_links(&s[4], &s[0], NULL, &s[3], NULL);
     cr_expect(cdt_has_children(&s[0]) && cdt_has_children(&s[1]) && !cdt_has_children(&s[2]));
     check_array(s, 5);
 }
@@ -220,9 +233,9 @@ Test(cdt, copies_spliced_as_siblings_are_not_final)
     copy(&s[1], &s[2]);
     copy(&s[1], &s[3]);
     put(&s[4], ep_cap(&b), &s[0]);
-    cdt_delete(&s[1]);
-    expect_links(&s[2], &s[0], NULL, NULL, &s[3]);
-    expect_links(&s[3], &s[0], NULL, &s[2], &s[4]);
+    cdt_delete(&s[1]); /* s0's children were s4, s1 (children s3, s2) */
+    expect_links(&s[3], &s[0], NULL, &s[4], &s[2]);
+    expect_links(&s[2], &s[0], NULL, &s[3], NULL);
     cr_expect(!cdt_is_final(&s[2]) && !cdt_is_final(&s[3]) && cdt_is_final(&s[4]));
     cdt_delete(&s[2]);
     cr_expect_eq(a.destroyed, 0, "destroyed while a sibling copy lives");
@@ -254,16 +267,17 @@ Test(cdt, finality_of_objectless_caps)
 
 Test(cdt, delete_middle_reparents_children_in_place)
 {
-    /* s1 has children s2, s3, s6; s3 has s4, s5. Deleting s3 gives s1: s2, s4, s5, s6. */
+    /* s1 has children s2, s3, s6; s3 has s4, s5 (made newest first). Deleting s3 gives s1: s2,
+     * s4, s5, s6. */
     struct slot s[7] = {0};
     struct fake_ep ep = {0};
     put(&s[0], untyped_cap(0x100000, 20), NULL);
     put(&s[1], ep_cap(&ep), &s[0]);
-    copy(&s[1], &s[2]);
-    copy(&s[1], &s[3]);
-    copy(&s[3], &s[4]);
-    copy(&s[3], &s[5]);
     copy(&s[1], &s[6]);
+    copy(&s[1], &s[3]);
+    copy(&s[3], &s[5]);
+    copy(&s[3], &s[4]);
+    copy(&s[1], &s[2]);
     cdt_delete(&s[3]);
     expect_empty(&s[3]);
     expect_links(&s[1], &s[0], &s[2], NULL, NULL);
@@ -286,12 +300,12 @@ Test(cdt, unlink_of_root_keeps_children_as_sibling_roots)
 {
     struct slot s[6] = {0};
     struct fake_ep ep = {0};
-    put(&s[0], untyped_cap(0x100000, 20), NULL);
-    put(&s[1], untyped_cap(0x100000, 16), &s[0]);
-    put(&s[2], ep_cap(&ep), &s[0]);
-    copy(&s[2], &s[3]);
-    copy(&s[2], &s[4]);
+    put(&s[0], untyped_cap(0x100000, 20), NULL); /* children s1, s2, s5; s2's s3, s4 */
     put(&s[5], untyped_cap(0x120000, 16), &s[0]);
+    put(&s[2], ep_cap(&ep), &s[0]);
+    copy(&s[2], &s[4]);
+    copy(&s[2], &s[3]);
+    put(&s[1], untyped_cap(0x100000, 16), &s[0]);
     cdt_delete(&s[2]); /* copies s3, s4 now sit between s1 and s5 */
     cdt_unlink(&s[0]);
     cr_expect_eq(s[0].cap.type, RS_CAP_UNTYPED, "unlink keeps the cap");
@@ -385,14 +399,14 @@ Test(cdt, revoke_deletes_nested_descendants_keeps_node)
     for (int i = 2; i < N; i++)
         copy(&s[1 + (i - 2) / 3], &s[i]);
     check_array(s, N);
-    cdt_revoke(&s[1]);
+    cdt_revoke(&s[1], NULL);
     cr_expect_eq(s[1].cap.type, RS_CAP_ENDPOINT);
     expect_links(&s[1], &s[0], NULL, NULL, NULL);
     for (int i = 2; i < N; i++)
         expect_empty(&s[i]);
     cr_expect_eq(ep.destroyed, 0);
     cr_expect_eq(cap_deleted_calls, N - 2);
-    cdt_revoke(&s[1]); /* nothing left to revoke */
+    cdt_revoke(&s[1], NULL); /* nothing left to revoke */
     cr_expect_eq(cap_deleted_calls, N - 2);
 }
 
@@ -414,7 +428,7 @@ Test(cdt, revoke_untyped_destroys_everything_made_from_it)
     put(&s[5], untyped_cap(0x180000, 19), &s[0]);
     put(&s[6], ep_cap(&e), &s[5]);
     copy(&s[6], &s[7]);
-    cdt_revoke(&s[0]);
+    cdt_revoke(&s[0], NULL);
     cr_expect(a.destroyed == 1 && b.destroyed == 1 && e.destroyed == 1);
     cr_expect(c->finalised == 1 && d->finalised == 1);
     cr_expect_eq(finalise_calls, 5);
@@ -441,7 +455,7 @@ Test(cdt, revoke_long_copy_chain)
     put(&s[1], ep_cap(&ep), &s[0]);
     for (int i = 2; i < N + 2; i++)
         copy(&s[i - 1], &s[i]);
-    cdt_revoke(&s[0]);
+    cdt_revoke(&s[0], NULL);
     cr_expect_eq(ep.destroyed, 1);
     cr_expect_eq(cap_deleted_calls, N + 1);
     for (int i = 1; i < N + 2; i++)
@@ -457,12 +471,12 @@ Test(cdt, move_keeps_every_link)
     struct slot s[6] = {0}, d = {0}, d2 = {0}, d3 = {0};
     struct fake_ep ep = {0};
     struct slot *u = &s[0], *a = &s[1], *m = &s[2], *z = &s[3], *x = &s[4], *y = &s[5];
-    put(u, untyped_cap(0x100000, 20), NULL);
-    put(a, untyped_cap(0x100000, 12), u);
-    put(m, ep_cap(&ep), u);
+    put(u, untyped_cap(0x100000, 20), NULL); /* children a, m, z; m's x, y */
     put(z, untyped_cap(0x101000, 12), u);
-    copy(m, x);
+    put(m, ep_cap(&ep), u);
+    put(a, untyped_cap(0x100000, 12), u);
     copy(m, y);
+    copy(m, x);
     cdt_move(m, &d);
     expect_empty(m);
     cr_expect_eq(d.cap.type, RS_CAP_ENDPOINT);
@@ -533,13 +547,13 @@ Test(cdt, chain_of_cnodes_via_revoke)
     put(&root[0], untyped_cap(0x100000000, 40), NULL);
     for (int i = 0; i < N; i++)
         cn[i] = new_cnode(BITS);
-    /* cn[0]'s cap is the untyped's first child, so the deepest-first walk deletes it first and
+    /* cn[0]'s cap is the untyped's first child (made last), so the walk deletes it first and
      * each finalise then meets the next CNode's only cap. */
-    put(&root[1], cnode_cap(cn[0], BITS), &root[0]);
-    for (int i = 1; i < N; i++)
-        put(&cn[i - 1]->slots[2], cnode_cap(cn[i], BITS), &root[0]);
     put(&cn[N - 1]->slots[0], ep_cap(&ep), &root[0]);
-    cdt_revoke(&root[0]);
+    for (int i = N - 1; i >= 1; i--)
+        put(&cn[i - 1]->slots[2], cnode_cap(cn[i], BITS), &root[0]);
+    put(&root[1], cnode_cap(cn[0], BITS), &root[0]);
+    cdt_revoke(&root[0], NULL);
     for (int i = 0; i < N; i++)
         if (cn[i]->finalised != 1)
             cr_assert_fail("cnode %d finalised %d times", i, cn[i]->finalised);
@@ -563,7 +577,7 @@ Test(cdt, cnode_holding_only_cap_to_itself)
     copy(&c->slots[2], &c->slots[3]);
     cdt_move(&tmp, &c->slots[0]);
     cr_expect_eq(c->slots[0].parent, &u);
-    cdt_revoke(&u);
+    cdt_revoke(&u, NULL);
     cr_expect_eq(c->finalised, 1);
     cr_expect_eq(ep.destroyed, 1);
     cr_expect_eq(finalise_calls, 2);
@@ -582,7 +596,7 @@ Test(cdt, cnode_cycle)
     put(&u, untyped_cap(0x100000, 20), NULL);
     put(&a->slots[1], cnode_cap(b, 1), &u);
     put(&b->slots[0], cnode_cap(a, 1), &u);
-    cdt_revoke(&u);
+    cdt_revoke(&u, NULL);
     cr_expect(a->finalised == 1 && b->finalised == 1);
     for (int i = 0; i < 2; i++) {
         expect_empty(&a->slots[i]);
@@ -605,7 +619,7 @@ Test(cdt, revoke_destroys_its_own_slot)
     put(&c->slots[1], ep_cap(&ep), &outer);
     cdt_move(&outer, &c->slots[0]); /* the untyped now lives in the CNode made from it */
     struct slot *s = &c->slots[0];
-    cdt_revoke(s);
+    cdt_revoke(s, NULL);
     cr_expect_eq(c->finalised, 1);
     cr_expect_eq(ep.destroyed, 1);
     cr_expect(cap_is_null(&s->cap) && !cdt_has_children(s));
@@ -626,7 +640,7 @@ Test(cdt, revoke_survives_destroyed_cursor)
     put(&c->slots[0], untyped_cap(0x100000, 16), &u);
     put(&c_cap, cnode_cap(c, 1), &c->slots[0]);
     put(&e, ep_cap(&ep), &u);
-    cdt_revoke(&u);
+    cdt_revoke(&u, NULL);
     cr_expect_eq(c->finalised, 1);
     cr_expect_eq(ep.destroyed, 1);
     expect_empty(&c->slots[0]);
@@ -656,6 +670,130 @@ Test(cdt, cnode_with_copy_not_emptied)
     free(c);
 }
 
+/* ---- Preemption ---------------------------------------------------------------------------- */
+
+/* A CNode of `n` slots holding copies of one endpoint and the only cap to a smaller CNode. */
+static struct fake_cnode *filled_cnode(unsigned bits, struct slot *ep_orig, struct fake_cnode *inner,
+                                       struct slot *u)
+{
+    struct fake_cnode *c = new_cnode(bits);
+    for (unsigned i = 1; i < 1u << bits; i++)
+        copy(ep_orig, &c->slots[i]);
+    put(&c->slots[0], cnode_cap(inner, 2), u);
+    return c;
+}
+
+/* A Delete stopped at a preemption point leaves a zombie in the slot, still a child of the
+ * untyped (so the untyped cannot be reset under it), that refuses nothing but deletion; the
+ * repeated Delete finishes it, every object destroyed once. */
+Test(cdt, preempted_delete_carries_on)
+{
+    struct slot u = {0}, e = {0}, top = {0};
+    struct fake_ep ep = {0};
+    put(&u, untyped_cap(0x100000, 30), NULL);
+    put(&e, ep_cap(&ep), &u);
+    struct fake_cnode *inner = new_cnode(2), *c = filled_cnode(6, &e, inner, &u);
+    put(&top, cnode_cap(c, 6), &u);
+    preempt_every = 5;
+    cr_assert(!cdt_delete_preemptible(&top), "64 slots took no preemption point");
+    cr_expect(cap_is_zombie(&top.cap));
+    cr_expect_eq(top.parent, &u, "the zombie keeps its place under the untyped");
+    cr_expect_eq(c->finalised, 1);
+    int rounds = 1;
+    while (!cdt_delete_preemptible(&top))
+        rounds++;
+    preempt_every = 0;
+    cr_expect_gt(rounds, 5);
+    expect_empty(&top);
+    cr_expect_eq(inner->finalised, 1);
+    for (int i = 0; i < 64; i++)
+        expect_empty(&c->slots[i]);
+    cr_expect(cdt_is_final(&e) && ep.destroyed == 0);
+    cr_expect_eq(finalise_calls, 2);
+    free(c);
+    free(inner);
+}
+
+/* Someone else finishes a stopped deletion: a Revoke of the untyped reaches the zombie (a leaf
+ * child) and carries it on; the Delete repeated afterwards finds the slot empty. */
+Test(cdt, revoke_of_untyped_finishes_stopped_delete)
+{
+    struct slot u = {0}, e = {0}, top = {0};
+    struct fake_ep ep = {0};
+    put(&u, untyped_cap(0x100000, 30), NULL);
+    put(&e, ep_cap(&ep), &u);
+    struct fake_cnode *inner = new_cnode(2), *c = filled_cnode(6, &e, inner, &u);
+    put(&top, cnode_cap(c, 6), &u);
+    preempt_every = 3;
+    cr_assert(!cdt_delete_preemptible(&top));
+    preempt_every = 0;
+    cr_assert(cdt_revoke(&u, NULL));
+    expect_links(&u, NULL, NULL, NULL, NULL);
+    expect_empty(&top);
+    cr_expect(c->finalised == 1 && inner->finalised == 1 && ep.destroyed == 1);
+    cr_expect(cdt_delete_preemptible(&top));
+    cr_expect_eq(finalise_calls, 3);
+    free(c);
+    free(inner);
+}
+
+/* A stopped deletion's zombie lies in a CNode that then dies: that CNode's deletion adopts the
+ * zombie's stack and finishes it rather than skip it as one of its own frames. */
+Test(cdt, dying_cnode_adopts_a_stopped_deletion)
+{
+    struct slot u = {0}, e = {0}, outer_cap = {0};
+    struct fake_ep ep = {0};
+    put(&u, untyped_cap(0x100000, 30), NULL);
+    put(&e, ep_cap(&ep), &u);
+    struct fake_cnode *inner = new_cnode(2), *c = filled_cnode(6, &e, inner, &u);
+    struct fake_cnode *outer = new_cnode(3);
+    put(&outer_cap, cnode_cap(outer, 3), &u);
+    put(&outer->slots[5], cnode_cap(c, 6), &u);
+    preempt_every = 7;
+    cr_assert(!cdt_delete_preemptible(&outer->slots[5]));
+    cr_expect(cap_is_zombie(&outer->slots[5].cap));
+    preempt_every = 0;
+    cdt_delete(&outer_cap);
+    cr_expect(outer->finalised == 1 && c->finalised == 1 && inner->finalised == 1);
+    for (int i = 0; i < 8; i++)
+        expect_empty(&outer->slots[i]);
+    for (int i = 0; i < 64; i++)
+        expect_empty(&c->slots[i]);
+    expect_links(&u, NULL, &e, NULL, NULL);
+    free(outer);
+    free(c);
+    free(inner);
+}
+
+/* Revoking an untyped that lives in a CNode made from it (revoke_destroys_its_own_slot), stopped
+ * at every point: once the revoked slot is destroyed there is nothing to repeat the call on, so
+ * from there it runs to the end, and nothing is left half-destroyed. */
+Test(cdt, preempted_revoke_that_destroys_its_own_slot)
+{
+    struct slot outer = {0}, c_cap = {0};
+    struct fake_ep ep = {0};
+    struct fake_cnode *c = new_cnode(6);
+    put(&outer, untyped_cap(0x100000, 20), NULL);
+    put(&c_cap, cnode_cap(c, 6), &outer);
+    put(&c->slots[1], ep_cap(&ep), &outer);
+    for (int i = 2; i < 64; i++)
+        copy(&c->slots[1], &c->slots[i]);
+    cdt_move(&outer, &c->slots[0]);
+    struct slot *s = &c->slots[0];
+    preempt_every = 1;
+    int rounds = 1;
+    while (!cdt_revoke(s, NULL))
+        rounds++;
+    preempt_every = 0;
+    cr_expect_gt(rounds, 2);
+    cr_expect_eq(c->finalised, 1);
+    cr_expect_eq(ep.destroyed, 1);
+    for (int i = 0; i < 64; i++)
+        expect_empty(&c->slots[i]);
+    expect_empty(&c_cap);
+    free(c);
+}
+
 /* ---- Randomised ---------------------------------------------------------------------------- */
 
 enum { ROOT_SLOTS = 96, RCN_BITS = 3, RCN_SLOTS = 1 << RCN_BITS, MAX_CNODES = 2000 };
@@ -679,6 +817,8 @@ struct world {
     int live_ep[MAX_LIVE], live_cn[MAX_LIVE], nlive_ep, nlive_cn;
     int ep_caps[MAX_EPS], cn_caps[MAX_CNODES];
     long destroyed_total;
+    bool preempt;         /* delete and revoke stop at every preemption point and are repeated */
+    long stops;           /* how often they stopped */
 };
 
 static uint64_t rnd(struct world *w)
@@ -807,10 +947,16 @@ static void random_op(struct world *w)
     } else if (dst && op < 42) {
         random_retype(w, u, dst);
     } else if (op < 70 || !dst) {
-        cdt_delete(src);
+        if (w->preempt) {
+            while (!cdt_delete_preemptible(src))
+                w->stops++;
+        } else {
+            cdt_delete(src);
+        }
         cr_assert(cap_is_null(&src->cap) && !src->parent && !src->child);
     } else if (op < 80) {
-        cdt_revoke(src);
+        while (!cdt_revoke(src, NULL))
+            w->stops++;
         cr_assert(!cdt_has_children(src));
     } else {
         struct cap c = src->cap;
@@ -819,11 +965,58 @@ static void random_op(struct world *w)
     }
 }
 
-static void run_random(uint64_t seed)
+/* A number for a slot that does not depend on where the storage was allocated: its index among
+ * the root slots and then the slots of every CNode ever made, in order of making. */
+static uint64_t slot_number(const struct world *w, const struct slot *p)
 {
+    if (!p) return 0;
+    if (p >= w->root && p < w->root + ROOT_SLOTS) return 1 + (uint64_t)(p - w->root);
+    for (int i = 0; i < w->ncn; i++)
+        if (p >= w->cn[i]->slots && p < w->cn[i]->slots + RCN_SLOTS)
+            return 1 + ROOT_SLOTS + (uint64_t)i * RCN_SLOTS + (uint64_t)(p - w->cn[i]->slots);
+    cr_assert_fail("link to a slot outside the world");
+    return 0;
+}
+
+/* A hash of the whole world: every slot's cap (objects by number) and links (slots by number). */
+static uint64_t world_hash(const struct world *w)
+{
+    uint64_t h = 1469598103934665603ull;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211ull)
+    for (int r = -1; r < w->ncn; r++)
+        for (int j = 0; j < (r < 0 ? ROOT_SLOTS : RCN_SLOTS); j++) {
+            const struct slot *sl = r < 0 ? &w->root[j] : &w->cn[r]->slots[j];
+            const struct cap *c = &sl->cap;
+            MIX(c->type);
+            if (c->type == RS_CAP_ENDPOINT) MIX((struct fake_ep *)(uintptr_t)c->obj - w->ep);
+            else if (c->type == RS_CAP_CNODE)
+                MIX(container_of((struct slot *)(uintptr_t)c->obj, struct fake_cnode, slots)->id);
+            else MIX(c->obj);
+            MIX(slot_number(w, sl->parent));
+            MIX(slot_number(w, sl->child));
+            MIX(slot_number(w, sl->next));
+            MIX(slot_number(w, sl->prev));
+        }
+    for (int i = 0; i < w->nep; i++)
+        MIX(w->ep[i].destroyed);
+    for (int i = 0; i < w->ncn; i++)
+        MIX(w->cn[i]->finalised);
+#undef MIX
+    return h;
+}
+
+enum { HASH_EVERY = 1 };
+
+/* Runs the random walk; with `preempt`, every deletion and revocation stops at each preemption
+ * point and is repeated until done. Fills hashes[] with the world's hash every HASH_EVERY steps. */
+static long run_world(uint64_t seed, bool preempt, uint64_t *hashes)
+{
+    finalise_calls = cap_deleted_calls = other_finalised = 0;
+    preempt_every = preempt ? 1 : 0;
     struct world *w = calloc(1, sizeof(*w));
     cr_assert_not_null(w);
     w->rng = seed;
+    w->preempt = preempt;
     w->next_untyped = 0x100000000;
     for (int i = 0; i < 4; i++)
         put(&w->root[i], untyped_cap(w->next_untyped += 0x1000000, 24), NULL);
@@ -833,15 +1026,37 @@ static void run_random(uint64_t seed)
         survey(w);
         check_regions(w->regions, w->nregions, ROOT_SLOTS + (size_t)w->ncn * RCN_SLOTS);
         check_objects(w, step);
+        if (hashes && step % HASH_EVERY == 0) hashes[step / HASH_EVERY] = world_hash(w);
     }
-    cr_log_info("seed %llu: %d endpoints, %d cnodes made, %ld destroyed", (unsigned long long)seed,
-                w->nep, w->ncn, w->destroyed_total);
+    cr_log_info("seed %llu: %d endpoints, %d cnodes made, %ld destroyed, %ld stops",
+                (unsigned long long)seed, w->nep, w->ncn, w->destroyed_total, w->stops);
     cr_expect_gt(w->destroyed_total, 100, "the random walk destroyed too little to mean much");
     cr_expect_eq(other_finalised, 0);
+    long stops = w->stops;
     for (int i = 0; i < w->ncn; i++)
         free(w->cn[i]);
     free(w);
+    preempt_every = 0;
+    return stops;
 }
+
+static void run_random(uint64_t seed) { run_world(seed, false, NULL); }
+
+/* Preempted at every point and repeated, each deletion and revocation ends in exactly the world
+ * the uninterrupted one makes (same caps, same links, same objects destroyed), step by step. */
+static void run_preempted(uint64_t seed)
+{
+    static uint64_t plain[STEPS / HASH_EVERY], preempted[STEPS / HASH_EVERY];
+    cr_expect_eq(run_world(seed, false, plain), 0);
+    long stops = run_world(seed, true, preempted);
+    cr_expect_gt(stops, 1000, "only %ld preemptions: the walk did not test much", stops);
+    for (int i = 0; i < STEPS / HASH_EVERY; i++)
+        if (plain[i] != preempted[i])
+            cr_assert_fail("worlds differ after step %d", i * HASH_EVERY);
+}
+
+Test(cdt_random, preempted_seed_1) { run_preempted(0x9E3779B97F4A7C15ull); }
+Test(cdt_random, preempted_seed_2) { run_preempted(777); }
 
 Test(cdt_random, seed_1)
 {

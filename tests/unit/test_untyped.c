@@ -15,6 +15,9 @@
 #include "sched.h"
 #include "tcb.h"
 #include "untyped.h"
+#include "fake_arch.h"
+#include "fastpath.h"
+#include <resurgo/syscall.h>
 
 /* fake_arch.c */
 extern uint64_t fake_free_asids;
@@ -186,10 +189,10 @@ Test(untyped, watermark_advances_with_alignment)
     cr_expect_eq(w.cnode[6].cap.bits, 13);
     cr_expect_eq(w.cnode[6].cap.w1, 0, "a new untyped is empty");
     cr_expect_eq(watermark(), 16384 + 8192);
-    /* the untyped's children, in the order they were made */
+    /* the untyped's children, newest first */
     const struct slot *c = w.ut->child;
     for (unsigned i = 0; i < 7; i++, c = c->next)
-        cr_expect_eq(c, &w.cnode[i], "child %u", i);
+        cr_expect_eq(c, &w.cnode[6 - i], "child %u", i);
     cr_expect_null(c);
 }
 
@@ -537,7 +540,7 @@ Test(untyped, revoke_resets_watermark_and_memory_is_reused)
     cr_assert_eq(retype(RS_OBJ_TCB, 0, 3, 1), RS_OK);
     cr_assert_eq(retype(RS_OBJ_CNODE, 2, 4, 1), RS_OK);
     cr_assert_eq(watermark(), 4096 + 256);
-    cdt_revoke(w.ut);
+    cdt_revoke(w.ut, NULL);
     cr_expect_eq(watermark(), 4096 + 256, "cdt_revoke alone does not touch the watermark");
     untyped_revoked(w.ut);
     cr_expect_eq(watermark(), 0);
@@ -574,7 +577,7 @@ Test(untyped, untyped_with_children_is_not_reset)
     struct slot *sub = &w.cnode[1];
     cr_assert_eq(retype_full(sub, RS_OBJ_ENDPOINT, 0, 0, 0, 2, 4), RS_OK);
     cr_expect_eq(sub->cap.w1, 128);
-    cdt_revoke(sub);
+    cdt_revoke(sub, NULL);
     untyped_revoked(sub);
     cr_expect_eq(sub->cap.w1, 0);
     expect_slots_empty(2, 4);
@@ -665,4 +668,127 @@ Test(untyped, revoke_destroys_live_objects)
     cr_expect_eq(inner->state, TS_INACTIVE);
     cr_expect_eq(watermark(), 0);
     expect_slots_empty(0, 3);
+}
+
+/* ---- Preemption ------------------------------------------------------------------------------- */
+
+/* A Retype stopped at every preemption point returns RS_PREEMPTED with nothing written back (the
+ * caller's registers still hold its arguments, so the system call can be made again as it was),
+ * and repeated until done makes the objects an uninterrupted one makes, zeroed, at the same
+ * watermark, with every byte zeroed once. */
+Test(untyped, retype_preempted_at_every_point_ends_as_uninterrupted)
+{
+    world(23, false);
+    memset(w.mem, 0xA5, 1u << 23);
+    cr_assert_eq(retype(RS_OBJ_ENDPOINT, 0, 0, 1), RS_OK); /* a child: the watermark counts */
+    fake_irq_pending_every = 1;
+    unsigned long polls = fake_irq_polls;
+    int err, stops = 0;
+    while ((err = retype(RS_OBJ_LARGE_FRAME, 0, 1, 2)) == RS_PREEMPTED) {
+        stops++;
+        cr_assert_eq(w.out_length, 0, "a stopped Retype wrote results");
+        cr_assert(mr(0) == RS_OBJ_LARGE_FRAME && mr(1) == 0 && mr(2) == 0 && mr(3) == 0,
+                  "a stopped Retype changed its arguments");
+        cr_assert(cap_is_null(&w.cnode[1].cap) && cap_is_null(&w.cnode[2].cap));
+        cr_assert_eq(watermark(), 32, "the watermark moves only when the objects are made");
+    }
+    fake_irq_pending_every = 0;
+    cr_assert_eq(err, RS_OK);
+    /* 6 MiB (from the endpoint up, alignment gap included) in 4 KiB chunks of 8 units, a poll
+     * every 64 units: one stop per 32 KiB but after the last */
+    cr_expect_eq(stops, (6 << 20) / (32 << 10) - 1, "%d stops", stops);
+    cr_expect_eq(fake_irq_polls - polls, (unsigned long)stops);
+    expect_object(1, RS_CAP_FRAME, 2u << 20);
+    expect_object(2, RS_CAP_FRAME, 4u << 20);
+    cr_expect_eq(watermark(), 6u << 20);
+    cr_expect(all_bytes(w.mem + 32, (2u << 20) - 32, 0), "the alignment gap is zeroed too");
+    cr_expect(all_bytes(w.mem + (2u << 20), 4u << 20, 0), "both frames zeroed");
+    cr_expect(all_bytes(w.mem + (6u << 20), 2u << 20, 0xA5), "nothing beyond touched");
+}
+
+/* What a stop had zeroed is forgotten when the untyped is reset meanwhile (a Revoke): memory the
+ * objects made in between used is zeroed again. */
+Test(untyped, revoke_between_stops_forgets_zeroing)
+{
+    world(22, false);
+    memset(w.mem, 0xA5, 1u << 22);
+    fake_irq_pending_every = 1;
+    cr_assert_eq(retype(RS_OBJ_LARGE_FRAME, 0, 0, 1), RS_PREEMPTED);
+    fake_irq_pending_every = 0;
+    cr_assert_gt(w.ut->cap.w2, 0, "progress is kept in the cap");
+    cr_assert_eq(retype(RS_OBJ_ENDPOINT, 0, 1, 1), RS_OK); /* uses memory the stop had zeroed */
+    cr_assert_eq(revoke_untyped(), RS_OK);
+    cr_expect_eq(w.ut->cap.w2, 0);
+    memset(w.mem, 0x5A, 32); /* what the dead endpoint left */
+    cr_assert_eq(retype(RS_OBJ_LARGE_FRAME, 0, 0, 1), RS_OK);
+    cr_expect(all_bytes(w.mem, 2u << 20, 0));
+}
+
+/* The system call level: a stopped invocation rewinds the caller's RIP over its `syscall` and
+ * leaves rax (the call number) and the argument registers as they were, so the thread makes the
+ * same call again once the interrupt has been taken; the last round returns the result. */
+Test(untyped, preempted_syscall_is_made_again)
+{
+    world(22, false);
+    w.cnode[1].cap = w.root.cap; /* CAP0: the root CNode, by cptr */
+    cdt_insert(&w.root, &w.cnode[1]);
+    struct tcb *c = w.caller;
+    fake_irq_pending_every = 1;
+    int rounds = 0, how;
+    for (;;) {
+        rounds++;
+        c->ctx.rax = RS_SYS_CALL;
+        c->ctx.rdi = UT_INDEX;
+        c->ctx.rsi = rs_msginfo(RS_UNTYPED_RETYPE, 0, 1, 6);
+        c->ctx.rdx = RS_OBJ_LARGE_FRAME;
+        c->ctx.r8 = c->ctx.r9 = c->ctx.r10 = 0;
+        w.ipcbuf->mr[4] = 2;
+        w.ipcbuf->mr[5] = 1;
+        w.ipcbuf->caps_or_badges[0] = 1;
+        c->ctx.rip = 0x400002; /* after the syscall at 0x400000 */
+        RUN(how, syscall_slowpath(c));
+        cr_assert_neq(how, STAYED);
+        if (c->ctx.rip == 0x400002) break;
+        cr_assert_eq(c->ctx.rip, 0x400000, "RIP not rewound to the syscall");
+        cr_assert(c->ctx.rax == RS_SYS_CALL && c->ctx.rdi == UT_INDEX &&
+                  c->ctx.rsi == rs_msginfo(RS_UNTYPED_RETYPE, 0, 1, 6) &&
+                  c->ctx.rdx == RS_OBJ_LARGE_FRAME && c->ctx.r8 == 0 && c->ctx.r9 == 0 &&
+                  c->ctx.r10 == 0, "a restarted call's registers changed");
+        cr_assert_lt(rounds, 1000);
+    }
+    fake_irq_pending_every = 0;
+    cr_expect_eq(c->ctx.rax, RS_OK);
+    cr_expect_eq(rounds, 64, "2 MiB: one stop per 32 KiB, then the last round");
+    expect_object(2, RS_CAP_FRAME, 0);
+    cr_expect_eq(watermark(), 2u << 20);
+}
+
+/* CNode_Revoke of an untyped, stopped at every preemption point: each stop puts the parked cap
+ * back in its slot (with the children not yet deleted), and the repeats end as one uninterrupted
+ * Revoke does: no children, watermark 0, the cap where it was. */
+Test(untyped, revoke_invocation_preempted_at_every_point)
+{
+    world(20, false);
+    cr_assert_eq(retype(RS_OBJ_ENDPOINT, 0, 0, 200), RS_OK);
+    cr_assert_eq(retype(RS_OBJ_CNODE, 6, 200, 1), RS_OK);
+    struct slot *inner = (struct slot *)(uintptr_t)w.cnode[200].cap.obj;
+    for (int i = 0; i < 64; i++) { /* copies of endpoint i, kept in the CNode the revoke destroys */
+        inner[i].cap = w.cnode[i].cap;
+        cdt_insert(&w.cnode[i], &inner[i]);
+    }
+    fake_irq_pending_every = 1;
+    int err, stops = 0;
+    while ((err = revoke_untyped()) == RS_PREEMPTED) {
+        stops++;
+        cr_assert_eq(w.ut->cap.type, RS_CAP_UNTYPED, "the parked cap is back after a stop");
+        cr_assert_not_null(w.ut->child, "stopped with nothing left to do");
+        cr_assert_lt(stops, 10000);
+    }
+    fake_irq_pending_every = 0;
+    cr_assert_eq(err, RS_OK);
+    cr_expect_gt(stops, 10);
+    cr_expect_eq(w.ut->cap.type, RS_CAP_UNTYPED);
+    cr_expect_null(w.ut->child);
+    cr_expect_eq(watermark(), 0);
+    expect_slots_empty(0, 201);
 }

@@ -49,9 +49,17 @@ void arch_pic_init(void);
 void arch_pic_mask(unsigned irq, bool masked);
 void arch_pic_eoi(unsigned irq);
 uint16_t arch_pic_isr(void); /* in-service bits, to tell spurious IRQ 7 from a real one */
+uint16_t arch_pic_pending(void); /* requested, unmasked lines not yet delivered */
+/* True if an interrupt is waiting for IF=1 (LAPIC IRR or an unmasked 8259 request): the
+ * kernel's preemption points poll it with interrupts off. */
+bool arch_irq_pending(void);
 /* Calibrates the LAPIC timer and TSC against the PIT and starts a periodic tick. */
 void arch_timer_init(unsigned tick_us);
+/* Acknowledges a tick, recording how late it was taken into *arch_tick_latency_out (a ring of
+ * RS_TICK_LATENCY_LOG, e.g. in init's bootinfo) and the count into *arch_tick_count_out. */
 void arch_timer_eoi(void);
+extern volatile uint64_t *arch_tick_count_out;
+extern volatile uint32_t *arch_tick_latency_out;
 extern uint64_t arch_tsc_per_ms;
 
 /* CPU features found at boot. */

@@ -48,3 +48,12 @@ uint16_t arch_pic_isr(void)
     outb(PIC2, 0x0B);
     return (uint16_t)(inb(PIC1) | (inb(PIC2) << 8));
 }
+
+uint16_t arch_pic_pending(void)
+{
+    outb(PIC1, 0x0A); // OCW3: read the interrupt request register
+    outb(PIC2, 0x0A);
+    uint16_t irr = (uint16_t)(inb(PIC1) | (inb(PIC2) << 8));
+    // a masked line's request is latched but never delivered; bit 2 only mirrors the slave
+    return irr & ~pic_masks & ~(uint16_t)(1u << 2);
+}

@@ -17,3 +17,4 @@ extern const struct test fuzz_tests[];
 extern const struct test vcpu_tests[];
 extern const struct test fpu_tests[];
 extern const struct test entry_tests[];
+extern const struct test preempt_tests[];
