@@ -13,4 +13,5 @@ extern const struct test ntfn_tests[];
 extern const struct test fault_tests[];
 extern const struct test hw_tests[];
 extern const struct test fuzz_tests[];
+extern const struct test fuzz_caps_tests[];
 extern const struct test vcpu_tests[];

@@ -75,6 +75,7 @@ static void two_guests(void)
     struct vm a, b;
     vm_init(&a, "vm1", 0);
     vm_init(&b, "vm2", 1);
+    check_plan(3); /* VM-0001..0003 */
     bool ok = wait_irqs(&a, HELLO_TICKS) && wait_irqs(&b, HELLO_TICKS);
     check(ok, "VM-0001", "two hello guests each got 200 timer interrupts from their own VMM",
           "vm1 %lu, vm2 %lu", a.irqs, b.irqs);
@@ -89,6 +90,7 @@ static void hostile_next_to_hello(void)
     struct vm hello, hostile;
     vm_init(&hello, "vm1", 0);
     vm_init(&hostile, "vm2", 1);
+    check_plan(4); /* VM-0011..0014 */
     while (!stats(&hostile) && !hostile.stopped)
         pause_a_little();
     check(hostile.stopped && hostile.reason == RS_EXIT_TRIPLE_FAULT, "VM-0011",
@@ -111,6 +113,7 @@ static void vmm_killed(unsigned expected_restarts)
 {
     struct vm v;
     vm_init(&v, "vm1", 0);
+    check_plan(3); /* VM-0021..0023 */
     uint64_t irqs = 0, exits = 0, back = 0, instance = 0, polls = 0;
     while (restarts("vm1") < expected_restarts) { // every poll: the counts never go back
         if (stats(&v)) break;
