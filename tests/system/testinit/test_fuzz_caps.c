@@ -15,7 +15,8 @@
 #define FC_SLOTS      64     /* the child names slots 1..63 of its CNode */
 #define FC_EPOCH      500    /* the child stops every this many invocations for init (refill) */
 #define FC_RESET      8      /* every this many epochs, init empties the child's CNode */
-#define PING_STALL_MS 3000   /* the ping-pong must advance at least this often */
+#define PING_STALL_MS 3000   /* the ping-pong must advance at least this often ... */
+#define PING_EPOCHS   4      /* ... and within every this many epochs */
 #define IRQ_LINE      5      /* no device on it in either emulator */
 #define PORT          0x80   /* the POST diagnostic port: writes to it do nothing */
 
@@ -287,6 +288,7 @@ struct fc {
     uint64_t start_regs[RS_REG_COUNT];
     rs_cptr_t objects, irq, port; /* init's caps: the menu's untyped, the handler, the port */
     unsigned kicks, refills, revokes;
+    unsigned ping_gap; /* most epochs in a row without a ping */
 };
 
 /* Fills the child's empty menu slots (a slot it filled with something else is left as it is). */
@@ -365,7 +367,8 @@ static bool supervise(struct fc *f, volatile struct ping_shared *ping, uint64_t 
 {
     volatile struct fc_shared *sh = f->sh;
     uint64_t t0 = now_ms(), end = t0 + FC_MS, pings = ping->pings, ping_at = t0, last = 0;
-    unsigned idle = 0, epochs = 0;
+    uint64_t epoch_pings = pings;
+    unsigned idle = 0, epochs = 0, gap = 0;
     while (!sh->done) {
         rs_yield();
         uint64_t now = now_ms();
@@ -381,6 +384,13 @@ static bool supervise(struct fc *f, volatile struct ping_shared *ping, uint64_t 
             return false;
         }
         if (sh->stop_req != sh->stop_ack) { // a refill stop: the child waits, yielding
+            gap = ping->pings == epoch_pings ? gap + 1 : 0;
+            epoch_pings = ping->pings;
+            if (gap > f->ping_gap) f->ping_gap = gap;
+            if (gap >= PING_EPOCHS) {
+                print_last(f, seed, "no ping in the last epochs");
+                return false;
+            }
             bool reset = ++epochs % FC_RESET == 0;
             f->refills++;
             repair(f, reset);
@@ -404,8 +414,9 @@ static void print_results(const struct fc *f, uint64_t seed, uint64_t ms, uint64
     char line[420];
     int n = rt_snprintf(line, sizeof(line),
                         "[fuzzc] seed 0x%lx: %lu invocations in %lu ms, %u kicks, %u refills, "
-                        "%u revokes, %lu pings; statuses:",
-                        seed, sh->count, ms, f->kicks, f->refills, f->revokes, pings);
+                        "%u revokes, %lu pings (at most %u epochs in a row without); statuses:",
+                        seed, sh->count, ms, f->kicks, f->refills, f->revokes, pings,
+                        f->ping_gap);
     for (unsigned e = 0; e <= RS_ERROR_COUNT && n < (int)sizeof(line); e++)
         if (sh->results[e])
             n += rt_snprintf(line + n, sizeof(line) - (size_t)n, " %s=%lu",
