@@ -29,7 +29,7 @@ enum {
 };
 
 static const struct { uint8_t type, bits; } made[] = {
-    [S_UNTYPED] = {RS_OBJ_UNTYPED, 16},      [S_CNODE] = {RS_OBJ_CNODE, 4},
+    [S_UNTYPED] = {RS_OBJ_UNTYPED, 18},      [S_CNODE] = {RS_OBJ_CNODE, 4},
     [S_TCB] = {RS_OBJ_TCB, 0},               [S_EP] = {RS_OBJ_ENDPOINT, 0},
     [S_NTFN] = {RS_OBJ_NOTIFICATION, 0},     [S_FRAME] = {RS_OBJ_FRAME, 0},
     [S_LARGE] = {RS_OBJ_LARGE_FRAME, 0},     [S_PT] = {RS_OBJ_PAGE_TABLE, 0},
@@ -58,6 +58,7 @@ struct fc_shared {
     uint64_t done;
     uint64_t last[6];   /* the invocation in progress: syscall, cptr, label, MR0, MR1, MR2 */
     uint64_t results[RS_ERROR_COUNT + 1];
+    uint32_t ok_by_label[RS_INV_LABEL_COUNT]; /* invocations (Call) that succeeded, by label */
 };
 
 /* What each ping-pong process and init share. */
@@ -87,12 +88,12 @@ static rs_cptr_t fc_slot(uint64_t *s)
 }
 
 /* Argument words: slot numbers, depth 64, object types and sizes, rights, addresses in a
- * window of the child's VSpace (4 KiB, 2 MiB and 1 GiB aligned), guest-physical addresses,
- * priorities, small numbers, and now and then anything. */
+ * window of the child's VSpace (4 KiB, 2 MiB and 1 GiB aligned) and around the top of user
+ * space, guest-physical addresses, priorities, small numbers, and now and then anything. */
 static uint64_t fc_word(uint64_t *s)
 {
     uint64_t r = xorshift(s), x = r >> 8;
-    switch ((r & 0xFF) % 12) {
+    switch ((r & 0xFF) % 13) {
     case 0:
     case 1: return x % FC_SLOTS;
     case 2: return (x & 7) ? 64 : x % 66;
@@ -104,6 +105,8 @@ static uint64_t fc_word(uint64_t *s)
     case 8: return (x & 0xFF) << 12; /* guest-physical */
     case 9: return x % 256;
     case 10: return PORT + (x & 3) - 1;
+    case 11: /* the edges of user space: its last page, the first non-canonical address */
+        return ((x & 1) ? 0x0000800000000000ul : 0x00007FFFFFFFF000ul) + (x >> 1 & 0xFFF) - 0x800;
     default: return xorshift(s);
     }
 }
@@ -130,22 +133,23 @@ static rs_word_t fc_label(uint64_t *s, unsigned type)
 }
 
 /* The shape of each operation's arguments, so that most invocations get past the argument
- * checks into the object code: one letter per message word (s slot, d depth, t object type,
- * b size bits, r rights/attributes, a address in the window, g guest-physical address, p
- * priority, n small number, o port, x anything; '*' repeats the last letter for the rest of a
- * long message), and one per extra cap (C CNode, V VSpace, F frame, T TCB, E endpoint,
- * N notification, G GuestSpace, S any slot). */
+ * checks into the object code. One letter per message word: s slot, d depth, t object type,
+ * b size bits, r rights, A cache attribute, a address in the window, g guest-physical address,
+ * p priority, n small number, c count (mostly 1 or 2), o port, x anything, N a slot holding a
+ * CNode cap, F a free slot (destinations of Retype and copies), M a menu slot; '*' repeats the
+ * letter before it for the rest of a long message. One letter per extra cap: C CNode,
+ * V VSpace, F frame, T TCB, E endpoint, N notification, G GuestSpace. */
 static const struct { const char *mrs, *caps; } shape[RS_INV_LABEL_COUNT] = {
-    [RS_UNTYPED_RETYPE] = {"tbsdnn", "C"},
-    [RS_CNODE_COPY] = {"sdsdrx", "C"},       [RS_CNODE_MINT] = {"sdsdrx", "C"},
-    [RS_CNODE_MOVE] = {"sdsd", "C"},         [RS_CNODE_MUTATE] = {"sdsdrx", "C"},
+    [RS_UNTYPED_RETYPE] = {"tbNdFc", "C"},
+    [RS_CNODE_COPY] = {"FdMdrx", "C"},       [RS_CNODE_MINT] = {"FdMdrx", "C"},
+    [RS_CNODE_MOVE] = {"FdMd", "C"},         [RS_CNODE_MUTATE] = {"FdMdrx", "C"},
     [RS_CNODE_DELETE] = {"sd", ""},          [RS_CNODE_REVOKE] = {"sd", ""},
     [RS_TCB_CONFIGURE] = {"na", "CVF"},      [RS_TCB_SET_PRIORITY] = {"p", "T"},
     [RS_TCB_SET_MCP] = {"p", "T"},           [RS_TCB_SET_FAULT_HANDLER] = {"", "E"},
     [RS_TCB_READ_REGISTERS] = {"nn", ""},    [RS_TCB_WRITE_REGISTERS] = {"nnx*", ""},
     [RS_TCB_BIND_NOTIFICATION] = {"", "N"},  [RS_TCB_SET_TLS_BASE] = {"a", ""},
     [RS_TCB_SET_NAME] = {"xx", ""},
-    [RS_FRAME_MAP] = {"arr", "V"},           [RS_PAGE_TABLE_MAP] = {"a", "V"},
+    [RS_FRAME_MAP] = {"arA", "V"},           [RS_PAGE_TABLE_MAP] = {"a", "V"},
     [RS_IRQ_HANDLER_SET_NOTIFICATION] = {"", "N"},
     [RS_IOPORT_IN8] = {"o", ""},             [RS_IOPORT_IN16] = {"o", ""},
     [RS_IOPORT_IN32] = {"o", ""},            [RS_IOPORT_OUT8] = {"ox", ""},
@@ -168,6 +172,11 @@ static uint64_t shaped_word(uint64_t *s, char k)
     case 'g': return (r & 7) ? (x & 0x3FF) << 12 : xorshift(s);
     case 'p': return x % 256;
     case 'n': return (r & 3) ? x % 4 : x % 128;
+    case 'M': return (r & 3) ? 1 + x % (FC_MENU_END - 1) : x % FC_SLOTS;
+    case 'N': return (r & 3) ? PS_SLOT_CNODE : (r & 4) ? S_CNODE : x % FC_SLOTS;
+    case 'F': return (r & 3) ? FC_MENU_END + x % (FC_SLOTS - FC_MENU_END) : x % 300;
+    case 'c': return (r & 3) ? 1 + (x & 1) : x % 300;
+    case 'A': return (r & 3) ? x % 3 : x & 15;
     case 'o': return PORT + (x % 8) - 4;
     default: return fc_word(s);
     }
@@ -228,6 +237,7 @@ static void fc_one(volatile struct fc_shared *sh)
     sh->count++;
     uint64_t e = rs_syscall(nr, c, info).error;
     sh->results[e < RS_ERROR_COUNT ? e : RS_ERROR_COUNT]++;
+    if (e == RS_OK && nr == RS_SYS_CALL && label < RS_INV_LABEL_COUNT) sh->ok_by_label[label]++;
 }
 
 /* The fuzzing child: all its state is in the shared page, so init may restart it from the top
@@ -291,9 +301,14 @@ struct fc {
     unsigned ping_gap; /* most epochs in a row without a ping */
 };
 
-/* Fills the child's empty menu slots (a slot it filled with something else is left as it is). */
+/* Fills the child's empty menu slots (a slot it filled with something else is left as it is),
+ * and revokes whatever the child made from its untyped in slot S_UNTYPED (objects in use among
+ * them: running threads, bound VCPUs, mapped frames), which empties it for the next epoch. */
 static void refill(struct fc *f)
 {
+    int rv = ps_cnode_revoke(f->p.cnode, S_UNTYPED, D);
+    if (rv != RS_OK && rv != RS_FAILED_LOOKUP) // an empty slot is fine: refilled below
+        FAIL("revoking the child's untyped: %s", rs_error_name(rv));
     rs_cptr_t own[FC_MENU_END] = {[1] = f->p.tcb, [2] = f->p.cnode, [3] = f->p.vspace,
                                   [S_IRQ] = f->irq, [S_PORT] = f->port};
     for (unsigned i = 1; i < FC_MENU_END; i++) {
@@ -421,6 +436,11 @@ static void print_results(const struct fc *f, uint64_t seed, uint64_t ms, uint64
         if (sh->results[e])
             n += rt_snprintf(line + n, sizeof(line) - (size_t)n, " %s=%lu",
                              e < RS_ERROR_COUNT ? rs_error_name((int)e) : "other", sh->results[e]);
+    rt_printf("%s\n", line);
+    n = rt_snprintf(line, sizeof(line), "[fuzzc] successful invocations by label:");
+    for (unsigned l = 0; l < RS_INV_LABEL_COUNT && n < (int)sizeof(line); l++)
+        if (sh->ok_by_label[l])
+            n += rt_snprintf(line + n, sizeof(line) - (size_t)n, " %u:%u", l, sh->ok_by_label[l]);
     rt_printf("%s\n", line);
 }
 
