@@ -517,12 +517,11 @@ static void fuzz_caps_3(void) { fuzz_caps_run(0x0DDBA11CAFEF00D5ul); }
 
 const struct test fuzz_caps_tests[] = {
     {"FUZZC-0001",
-     "100000 invocations with caps of every object type (seed 0xc0ffee0000000001) leave the "
-     "kernel working and an IPC ping-pong running throughout",
+     "a child with caps of every object type making 100000 invocations (seed 0xc0ffee0000000001; "
+     "fuzzc_seed=/fuzzc_calls= override) leaves the kernel working and an IPC ping-pong running "
+     "throughout",
      fuzz_caps_1},
-    {"FUZZC-0002",
-     "the same with seed 0x9e3779b97f4a7c15", fuzz_caps_2},
-    {"FUZZC-0003",
-     "the same with seed 0x0ddba11cafef00d5", fuzz_caps_3},
+    {"FUZZC-0002", "the same with seed 0x9e3779b97f4a7c15", fuzz_caps_2},
+    {"FUZZC-0003", "the same with seed 0x0ddba11cafef00d5", fuzz_caps_3},
     {0},
 };
