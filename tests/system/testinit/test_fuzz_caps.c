@@ -11,7 +11,8 @@
 #define ME RS_INIT_CNODE
 #define D  PS_DEPTH
 #define FC_CALLS      100000 /* invocations per seed */
-#define FC_MS         240000 /* give up on a seed after this long */
+#define FC_MS_PER_K   3000   /* give up on a seed after this long per 1000 invocations (Bochs'
+                              * clock runs fast: 100000 take about 140 s of its time) */
 #define FC_SLOTS      64     /* the child names slots 1..63 of its CNode */
 #define FC_EPOCH      500    /* the child stops every this many invocations for init (refill) */
 #define FC_RESET      8      /* every this many epochs, init empties the child's CNode */
@@ -381,7 +382,8 @@ static void print_last(const struct fc *f, uint64_t seed, const char *why)
 static bool supervise(struct fc *f, volatile struct ping_shared *ping, uint64_t seed)
 {
     volatile struct fc_shared *sh = f->sh;
-    uint64_t t0 = now_ms(), end = t0 + FC_MS, pings = ping->pings, ping_at = t0, last = 0;
+    uint64_t t0 = now_ms(), end = t0 + FC_MS_PER_K * (sh->calls / 1000 + 1);
+    uint64_t pings = ping->pings, ping_at = t0, last = 0;
     uint64_t epoch_pings = pings;
     unsigned idle = 0, epochs = 0, gap = 0;
     while (!sh->done) {
@@ -447,15 +449,15 @@ static void print_results(const struct fc *f, uint64_t seed, uint64_t ms, uint64
 /* Afterwards the kernel still makes objects of every kind and carries IPC to a new process. */
 static void child_echo(uint64_t arg) { child_report(1, arg + 1, 0, 0, 0); }
 
-static void fuzz_caps_run(uint64_t seed)
+static void fuzz_caps_run(const char *id, uint64_t seed)
 {
     static struct fc f;
     f = (struct fc){0};
     seed = cmdline_number("fuzzc_seed", seed);
     uint64_t calls = cmdline_number("fuzzc_calls", FC_CALLS);
-    rt_printf("[fuzzc] seed 0x%lx, %lu invocations (replay: --cmdline 'tests=FUZZC-... "
-              "fuzzc_seed=0x%lx fuzzc_calls=%lu')\n",
-              seed, calls, seed, calls);
+    rt_printf("[fuzzc] seed 0x%lx, %lu invocations (replay: --cmdline 'tests=%s fuzzc_seed=0x%lx "
+              "fuzzc_calls=%lu')\n",
+              seed, calls, id, seed, calls);
 
     // the ping-pong pair, with an endpoint the fuzzing child has no cap to
     ps_process_t pinger, ponger;
@@ -511,9 +513,9 @@ static void fuzz_caps_run(uint64_t seed)
     if (expect_report(report, 1, mr)) CHECK_EQ(mr[0], 42);
 }
 
-static void fuzz_caps_1(void) { fuzz_caps_run(0xC0FFEE0000000001ul); }
-static void fuzz_caps_2(void) { fuzz_caps_run(0x9E3779B97F4A7C15ul); }
-static void fuzz_caps_3(void) { fuzz_caps_run(0x0DDBA11CAFEF00D5ul); }
+static void fuzz_caps_1(void) { fuzz_caps_run("FUZZC-0001", 0xC0FFEE0000000001ul); }
+static void fuzz_caps_2(void) { fuzz_caps_run("FUZZC-0002", 0x9E3779B97F4A7C15ul); }
+static void fuzz_caps_3(void) { fuzz_caps_run("FUZZC-0003", 0x0DDBA11CAFEF00D5ul); }
 
 const struct test fuzz_caps_tests[] = {
     {"FUZZC-0001",
