@@ -3,10 +3,16 @@
 """Resurgo system test harness: boot the kernel in an emulator, watch the
 serial log for the test protocol, and give a verdict.
 
+  [test] plan N                          the checks the program will make, before the first
   [test] <ID> PASS <sentence>            one line per check
   [test] <ID> FAIL <sentence> (detail)
   [test] done: N passed, M failed        end of the run
   KERNEL PANIC...                        kernel panic or CPU exception
+
+A run passes only if exactly one plan line came, then exactly N check lines with distinct IDs,
+all PASS, then a done line saying N passed, 0 failed, and every --expect line was seen. A run
+of a program that makes no checks (boot logs, benchmarks, the shell) says --no-checks: it
+passes once every --expect line was seen, and must print no plan line.
 
 Exit status 0 on pass, 1 on failure (the whole serial log is printed)."""
 
@@ -25,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DONE_RE = re.compile(r"\[test\] done: (\d+) passed, (\d+) failed")
 CHECK_RE = re.compile(r"\[test\] (\S+) (PASS|FAIL)\b")
+PLAN_RE = re.compile(r"\[test\] plan (\d+)\s*$")
 PANIC_RE = re.compile(r"^KERNEL PANIC")
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -64,15 +71,22 @@ def parse_args():
     p.add_argument("--iso", action="store_true", help="boot a GRUB ISO (always for bochs)")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
-    p.add_argument("--expect-min", type=int, default=1, metavar="N",
-                   help="least number of passed checks (0: done line not required "
-                        "if every --expect line is seen)")
+    p.add_argument("--no-checks", action="store_true",
+                   help="the program makes no checks (no plan, no done line): the run passes "
+                        "once every --expect line (at least one) was seen")
+    p.add_argument("--expect-min", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--send", action="append", default=[], metavar="REGEX=>TEXT",
                    help="qemu: once a line matches REGEX, type TEXT (and Enter) on the serial "
                         "console; in order, each after the previous one was sent")
     p.add_argument("--expect", action="append", default=[], metavar="LINE_REGEX",
                    help="a regex that must match some line of the log")
     a = p.parse_args()
+    if a.expect_min is not None:  # gone: the program's plan line says how many checks must run
+        p.error("--expect-min is gone: the test program prints '[test] plan N' and the run must "
+                "make exactly N checks; for a program without checks use --no-checks "
+                "(see docs/debugging.md)")
+    if a.no_checks and not a.expect:
+        p.error("--no-checks needs at least one --expect line")
     a.modules = []
     for m in a.module:
         name, sep, path = m.partition("=")
@@ -171,7 +185,7 @@ def watch(a, proc, log):
                     sock.setblocking(True)
                     sock.sendall(sends.pop(0)[1].encode() + b"\r")
                     sock.setblocking(False)
-            if (stop_at is None and a.expect_min == 0 and expects
+            if (stop_at is None and a.no_checks and expects
                     and all(any(e.search(l) for l in lines) for e in expects)):
                 stop_at = time.monotonic() + 1.0
             while sock is not None:  # drain what QEMU echoes to us (the log has it): a full
@@ -197,6 +211,45 @@ def watch(a, proc, log):
     return lines, why
 
 
+def plan_verdict(lines, done):
+    """The plan rules (see the module text); None if they hold, else a one-line reason."""
+    plans, checks, seen, dup, early = [], [], set(), [], []
+    for l in lines:
+        m = PLAN_RE.search(l)
+        if m:
+            plans.append(int(m.group(1)))
+            continue
+        m = CHECK_RE.search(l)
+        if m:
+            if not plans:
+                early.append(m.group(1))
+            checks.append(m.group(1))
+            if m.group(1) in seen:
+                dup.append(m.group(1))
+            seen.add(m.group(1))
+    if not plans:
+        return "no plan line: the program must print '[test] plan N' before its first check"
+    if len(plans) > 1:
+        return f"{len(plans)} plan lines ({' '.join(map(str, plans))}): the program declares once"
+    plan = plans[0]
+    if plan == 0:
+        return "the plan is 0 checks (does the tests= filter match any test?)"
+    if early:
+        return f"check line(s) before the plan line: {' '.join(early[:5])}"
+    if dup:
+        return f"check ID(s) reported twice: {' '.join(sorted(set(dup))[:10])}"
+    if done is None:  # the caller says why it is missing; this is how far the run got
+        last = f", the last {checks[-1]}" if checks else ""
+        return f"no done line: {len(checks)} of {plan} planned checks ran{last}"
+    if len(checks) != plan:
+        last = f" (the last was {checks[-1]})" if checks else ""
+        return f"{plan} checks planned, {len(checks)} ran{last}"
+    passed, failed = int(done.group(1)), int(done.group(2))
+    if passed != plan or failed:
+        return f"the done line says {passed} passed, {failed} failed; {plan} were planned"
+    return None
+
+
 def verdict(a, lines, why):
     """Return None on pass, else a one-line reason."""
     done = next((m for m in map(DONE_RE.search, lines) if m), None)
@@ -209,18 +262,16 @@ def verdict(a, lines, why):
         return f"{len(fails)} check(s) failed: {' '.join(fails)}"
     if missing:
         return "expected line not seen: " + ", ".join(repr(e) for e in missing)
-    if done is None and a.expect_min == 0 and a.expect:
+    if a.no_checks:
+        if any(PLAN_RE.search(l) or CHECK_RE.search(l) for l in lines):
+            return "the program prints plan or check lines: drop --no-checks"
         return None
+    reason = plan_verdict(lines, done)
     if done is None:
         if why == "timeout":
-            return f"timeout: no done line after {a.timeout:g} s"
-        return "emulator exited early: triple fault or reset?"
-    passed, failed = int(done.group(1)), int(done.group(2))
-    if failed:
-        return f"done line reports {failed} failed"
-    if passed < a.expect_min:
-        return f"only {passed} check(s) passed, expected at least {a.expect_min}"
-    return None
+            return f"timeout after {a.timeout:g} s; {reason}"
+        return f"emulator exited early (triple fault or reset?); {reason}"
+    return reason
 
 
 def main():

@@ -5,6 +5,8 @@
 
 static unsigned passed, failed;
 
+void check_plan(unsigned n) { rt_printf("[test] plan %u\n", n); }
+
 void check(bool ok, const char *id, const char *what, const char *fmt, uint64_t a, uint64_t b)
 {
     char detail[96];

@@ -126,6 +126,7 @@ int main(void *arg)
     // ids must never repeat for this badge, even across our own restarts: kv's dedup table
     // would answer a reused id with the old reply
     kv.next_id = me->instance << 32 | 1;
+    check_plan(11); /* KV-0001..0011 */
     rejections(&kv);
     crash_run(&kv);
     full_table(&kv);

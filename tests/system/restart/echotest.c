@@ -26,6 +26,7 @@ static int increment(ipc_client_t *c, uint64_t *value)
 /* Run as "echotest": calls while init's scenario crashes the server with mixed faults. */
 static void crash_test(ipc_client_t *echo)
 {
+    check_plan(6); /* RST-0001..0006 */
     ipc_msg_t req = {.label = ECHO_GET, .len = 1}, reply;
     int err = ipc_call(echo, &req, &reply, IPC_RETRY_SAFE);
     uint64_t start = reply.w[1], expect = start, calls = 0, bad = 0, errors = 0, got = 0, r = 0;
@@ -57,6 +58,7 @@ static void crash_test(ipc_client_t *echo)
 /* Run as "hangtest" (no scenario): a hung server is found by the watchdog alone. */
 static void hang_test(ipc_client_t *echo)
 {
+    check_plan(3); /* RST-0007..0009 */
     uint64_t got = 0, first = 0, wd_before = 0, wd_after = 0;
     int err = increment(echo, &first);
     uint64_t before = 0;

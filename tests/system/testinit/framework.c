@@ -21,6 +21,7 @@ static uint64_t pool_paddr, map_next;
 static unsigned passed, failed;
 
 static struct {
+    unsigned checks;   /* checks the running test made, passed or not */
     unsigned failures;
     char detail[240];
 } cur;
@@ -29,6 +30,7 @@ static struct {
 
 static void record_v(int line, const char *fmt, va_list ap)
 {
+    cur.checks++;
     if (cur.failures++ == 0) {
         int n = rt_snprintf(cur.detail, sizeof(cur.detail), "line %d: ", line);
         fmt_vsnprintf(cur.detail + n, sizeof(cur.detail) - (size_t)n, fmt, ap);
@@ -54,7 +56,10 @@ static const char *short_expr(const char *e, char *buf, size_t n)
 
 bool check_eq_at(int line, const char *expr, uint64_t got, uint64_t want)
 {
-    if (got == want) return true;
+    if (got == want) {
+        cur.checks++;
+        return true;
+    }
     char b[64];
     check_fail_at(line, "%s = %lu (0x%lx), expected %lu (0x%lx)", short_expr(expr, b, sizeof(b)),
                   got, got, want, want);
@@ -63,7 +68,10 @@ bool check_eq_at(int line, const char *expr, uint64_t got, uint64_t want)
 
 bool check_err_at(int line, const char *expr, uint64_t got, uint64_t want)
 {
-    if (got == want) return true;
+    if (got == want) {
+        cur.checks++;
+        return true;
+    }
     uint64_t d0 = rs_mr_get(0), d1 = rs_mr_get(1), d2 = rs_mr_get(2); // the kernel's detail words
     char b[64];
     check_fail_at(line, "%s = %s (%lu), expected %s (%lu); MR0-2 %lx %lx %lx",
@@ -75,7 +83,10 @@ bool check_err_at(int line, const char *expr, uint64_t got, uint64_t want)
 bool check_true_at(int line, const char *expr, bool ok)
 {
     char b[64];
-    if (!ok) check_fail_at(line, "%s is false", short_expr(expr, b, sizeof(b)));
+    if (ok)
+        cur.checks++;
+    else
+        check_fail_at(line, "%s is false", short_expr(expr, b, sizeof(b)));
     return ok;
 }
 
@@ -304,10 +315,13 @@ static void run_one(const struct test *t)
     test_env.ut = &test_ut;
     env = &test_env;
     map_next = MAP_WINDOW;
+    cur.checks = 0;
     cur.failures = 0;
     cur.detail[0] = 0;
     uint64_t t0 = now_ms();
     t->fn();
+    // a test that checked nothing proves nothing (an empty or early-returning function)
+    if (cur.checks == 0) FAIL("the test made no check");
     cleanup();
     env = &root.env;
     uint64_t ms = now_ms() - t0;
@@ -322,24 +336,78 @@ static void run_one(const struct test *t)
     if (ms > 1000) rt_printf("[time] %s took %lu ms\n", t->id, ms);
 }
 
-/* The kernel command line may say "tests=PREFIX" to run only the tests whose ID starts so. */
+/* The value of "key" on the kernel command line ("key=value" or "key": empty), or NULL. */
+static const char *cmdline_value(const char *key)
+{
+    size_t k = strlen(key);
+    for (const char *c = bootinfo->cmdline; *c; c++) {
+        if ((c == bootinfo->cmdline || c[-1] == ' ') && !strncmp(c, key, k) &&
+            (c[k] == '=' || c[k] == ' ' || c[k] == 0))
+            return c[k] == '=' ? c + k + 1 : c + k;
+    }
+    return NULL;
+}
+
+uint64_t cmdline_number(const char *key, uint64_t dflt)
+{
+    const char *c = cmdline_value(key);
+    if (!c || !*c || *c == ' ') return dflt;
+    unsigned base = c[0] == '0' && c[1] == 'x' ? 16 : 10;
+    if (base == 16) c += 2;
+    uint64_t v = 0;
+    for (;; c++) {
+        unsigned d = *c >= '0' && *c <= '9'   ? (unsigned)(*c - '0')
+                     : *c >= 'a' && *c <= 'f' ? (unsigned)(*c - 'a' + 10)
+                     : *c >= 'A' && *c <= 'F' ? (unsigned)(*c - 'A' + 10)
+                                              : 99;
+        if (d >= base) return v;
+        v = v * base + d;
+    }
+}
+
+/* "tests=P1,P2,..." on the kernel command line runs only the tests whose ID starts with one of
+ * the prefixes; without it, every test runs. */
 static bool selected(const char *id)
 {
-    const char *c = bootinfo->cmdline;
-    for (; *c; c++) {
-        if (strncmp(c, "tests=", 6)) continue;
-        c += 6;
+    const char *c = cmdline_value("tests");
+    if (!c) return true;
+    while (*c && *c != ' ') {
         size_t n = 0;
-        while (c[n] && c[n] != ' ') n++;
-        return strncmp(id, c, n) == 0;
+        while (c[n] && c[n] != ' ' && c[n] != ',') n++;
+        if (n && !strncmp(id, c, n)) return true;
+        c += n;
+        if (*c == ',') c++;
     }
-    return true;
+    return false;
+}
+
+unsigned tests_planned(const struct test *tests)
+{
+    unsigned n = 0;
+    for (const struct test *t = tests; t->id; t++)
+        if (selected(t->id)) n++;
+    return n;
 }
 
 void run_tests(const struct test *tests)
 {
     for (const struct test *t = tests; t->id; t++)
         if (selected(t->id)) run_one(t);
+}
+
+void run_areas(const struct test *const areas[], unsigned n, const struct test *const on_request[],
+               unsigned m)
+{
+    // areas on request join only when a tests= filter is given (and then only what it selects)
+    if (!cmdline_value("tests")) m = 0;
+    unsigned plan = 0;
+    for (unsigned i = 0; i < n; i++) plan += tests_planned(areas[i]);
+    for (unsigned i = 0; i < m; i++) plan += tests_planned(on_request[i]);
+    // counted from the tables before anything runs: run.py fails the run unless exactly this
+    // many check lines follow (a crash, an area cut short or skipped shows as a shortfall)
+    rt_printf("[test] plan %u\n", plan);
+    for (unsigned i = 0; i < n; i++) run_tests(areas[i]);
+    for (unsigned i = 0; i < m; i++) run_tests(on_request[i]);
 }
 
 void framework_done(void) { rt_printf("[test] done: %u passed, %u failed\n", passed, failed); }

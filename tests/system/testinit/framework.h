@@ -98,7 +98,19 @@ void child_report(uint64_t label, uint64_t a, uint64_t b, uint64_t c, uint64_t d
 /* ---- running ---- */
 /* Sets up init's allocators, the test pool and slot block, and init's priority. */
 void framework_init(const rs_bootinfo_t *bi);
-/* Runs each test of a {0}-terminated table, printing one protocol line per test. */
+/* Prints the plan line "[test] plan N", N the number of tests of the {0}-terminated tables
+ * areas[0..n) that the command line selects, then runs them in order (run_tests). The tables
+ * on_request[0..m) join only when the command line has a tests= filter (tests that hold only
+ * under particular conditions, e.g. -icount, and so run alone). */
+void run_areas(const struct test *const areas[], unsigned n, const struct test *const on_request[],
+               unsigned m);
+/* Runs each selected test of a {0}-terminated table, printing one protocol line per test; a
+ * test that made no check at all fails. */
 void run_tests(const struct test *tests);
+/* How many tests of the table the command line selects ("tests=PREFIX[,PREFIX...]"). */
+unsigned tests_planned(const struct test *tests);
+/* A "key=value" number from the kernel command line (decimal, or hex after 0x); dflt if
+ * absent. */
+uint64_t cmdline_number(const char *key, uint64_t dflt);
 /* Prints the done line. */
 void framework_done(void);

@@ -3,15 +3,30 @@
 // tests/system/run.py reads, and powers the machine off.
 #include "suites.h"
 
-static bool cmdline_names(const char *c, const char *word)
-{
-    for (; *c; c++) {
-        unsigned n = 0;
-        while (word[n] && c[n] == word[n]) n++;
-        if (!word[n]) return true;
-    }
-    return false;
-}
+/* Every area, in the order they run; the plan line counts their tables (run_areas). */
+static const struct test *const areas[] = {
+    syscall_tests,
+    untyped_tests,
+    cnode_tests,
+    vspace_tests,
+    tcb_tests,
+    ipc_tests,
+    ntfn_tests,
+    fault_tests,
+    hw_tests,
+    hard_caps_tests,
+    fuzz_tests,
+    fuzz_caps_tests,
+    vcpu_tests,
+    fpu_tests,
+    entry_tests,
+};
+
+/* Areas run only when named (tests=...): PREEMPT's bound on interrupt latency holds for emulated
+ * time, so it runs alone under -icount (system-qemu-preempt) or on Bochs. */
+static const struct test *const on_request[] = {
+    preempt_tests,
+};
 
 int main(void *arg)
 {
@@ -21,13 +36,8 @@ int main(void *arg)
               bi->untyped.end - bi->untyped.start, bi->empty.end - bi->empty.start,
               bi->modules[0].size);
     framework_init(bi);
-    const struct test *areas[] = {syscall_tests, untyped_tests, cnode_tests, vspace_tests,
-                                  tcb_tests, ipc_tests, ntfn_tests, fault_tests, hw_tests, hard_caps_tests,
-                                  fuzz_tests, vcpu_tests, fpu_tests, entry_tests};
-    for (unsigned i = 0; i < sizeof(areas) / sizeof(areas[0]); i++) run_tests(areas[i]);
-    // Its bound on interrupt latency holds for emulated time: it runs alone, under -icount
-    // (system-qemu-preempt), when the command line names it.
-    if (cmdline_names(bi->cmdline, "tests=PREEMPT")) run_tests(preempt_tests);
+    run_areas(areas, sizeof(areas) / sizeof(areas[0]), on_request,
+              sizeof(on_request) / sizeof(on_request[0]));
     framework_done();
     rs_shutdown(RS_INIT_SHUTDOWN);
     return 0;

@@ -14,6 +14,7 @@ extern const struct test fault_tests[];
 extern const struct test hw_tests[];
 extern const struct test hard_caps_tests[];
 extern const struct test fuzz_tests[];
+extern const struct test fuzz_caps_tests[];
 extern const struct test vcpu_tests[];
 extern const struct test fpu_tests[];
 extern const struct test entry_tests[];

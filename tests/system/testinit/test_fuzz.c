@@ -324,28 +324,6 @@ static void kernel_still_works(void)
     if (expect_report(report, 1, mr)) CHECK_EQ(mr[0], 42);
 }
 
-/* A "key=value" number (decimal, or hex after 0x) from the kernel command line, to explore
- * other seeds without a rebuild; `dflt` if absent. */
-static uint64_t cmdline_number(const char *key, uint64_t dflt)
-{
-    size_t k = strlen(key);
-    for (const char *c = bootinfo->cmdline; *c; c++) {
-        if (strncmp(c, key, k) || c[k] != '=') continue;
-        c += k + 1;
-        unsigned base = c[0] == '0' && c[1] == 'x' ? 16 : 10;
-        if (base == 16) c += 2;
-        uint64_t v = 0;
-        for (;; c++) {
-            unsigned d = *c >= '0' && *c <= '9'   ? (unsigned)(*c - '0')
-                         : *c >= 'a' && *c <= 'f' ? (unsigned)(*c - 'a' + 10)
-                                                  : 99;
-            if (d >= base) return v;
-            v = v * base + d;
-        }
-    }
-    return dflt;
-}
-
 static void fuzz_run(struct fuzz_plan plan)
 {
     static struct fuzz f[MAX_CHILDREN];

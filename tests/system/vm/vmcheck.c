@@ -81,6 +81,7 @@ static void two_guests(void)
     struct vm a, b;
     vm_init(&a, "vm1", 0);
     vm_init(&b, "vm2", 1);
+    check_plan(3); /* VM-0001..0003 */
     bool ok = wait_irqs(&a, HELLO_TICKS) && wait_irqs(&b, HELLO_TICKS);
     check(ok, "VM-0001", "two hello guests each got 200 timer interrupts from their own VMM",
           "vm1 %lu, vm2 %lu", a.irqs, b.irqs);
@@ -95,6 +96,7 @@ static void hostile_next_to_hello(void)
     struct vm hello, hostile;
     vm_init(&hello, "vm1", 0);
     vm_init(&hostile, "vm2", 1);
+    check_plan(4); /* VM-0011..0014 */
     while (!stats(&hostile) && !hostile.stopped)
         pause_a_little();
     check(hostile.stopped && hostile.reason == RS_EXIT_TRIPLE_FAULT, "VM-0011",
@@ -117,6 +119,7 @@ static void hostile_next_to_hello(void)
  * instruction at RIP; the kernel delivered the event again, which faulted again, for ever. */
 static void delivery_fault_next_to_hello(void)
 {
+    check_plan(4); /* VM-0031..0034 */
     struct vm hello, bad;
     vm_init(&hello, "vm1", 0);
     vm_init(&bad, "vm2", 1);
@@ -143,6 +146,7 @@ static void vmm_killed(unsigned expected_restarts)
 {
     struct vm v;
     vm_init(&v, "vm1", 0);
+    check_plan(3); /* VM-0021..0023 */
     uint64_t irqs = 0, exits = 0, back = 0, instance = 0, polls = 0;
     while (restarts("vm1") < expected_restarts) { // every poll: the counts never go back
         if (stats(&v)) break;
@@ -202,6 +206,7 @@ static bool fair_rate(struct vm *hello, struct vm *until, uint64_t until_irqs, u
 
 static void fair_share(void)
 {
+    check_plan(3); /* VM-0041..0043 */
     struct vm hello, spin;
     vm_init(&hello, "vm1", 0);
     vm_init(&spin, "vm2", 1);
@@ -209,16 +214,16 @@ static void fair_share(void)
     // alone: the spin guest still halts between its timer interrupts
     bool ok = fair_wait(&hello, &hello.irqs, FAIR_BOOTED_IRQS) && !stats(&spin) &&
               spin.irqs + 50 < FAIR_QUIET_IRQS && fair_rate(&hello, &spin, FAIR_QUIET_IRQS - 10, &alone);
-    check(ok && alone > 0, "VM-0031", "the hello guest ticks beside the quiet spin guest",
+    check(ok && alone > 0, "VM-0041", "the hello guest ticks beside the quiet spin guest",
           "%lu per 1000 ticks (spin guest at %lu interrupts)", alone, spin.irqs);
     // then the spin guest runs with interrupts off and never exits
     ok = ok && fair_wait(&spin, &spin.irqs, FAIR_QUIET_IRQS) && fair_rate(&hello, NULL, 0, &spinning);
     rt_printf("vmcheck: hello guest's timer interrupts per 1000 ticks: %lu beside the quiet guest, "
               "%lu beside the spinning one (%lu %%)\n", alone, spinning, alone ? spinning * 100 / alone : 0);
-    check(ok && spinning * 10 >= alone * 4, "VM-0032",
+    check(ok && spinning * 10 >= alone * 4, "VM-0042",
           "beside a guest of the same priority spinning with interrupts off, the hello guest keeps "
           "at least 40 % of its timer interrupt rate", "%lu against %lu per 1000 ticks", spinning, alone);
-    check(!stats(&spin) && !spin.stopped && !stats(&hello) && !hello.stopped, "VM-0033",
+    check(!stats(&spin) && !spin.stopped && !stats(&hello) && !hello.stopped, "VM-0043",
           "neither guest was stopped", "%lu %lu", hello.stopped, spin.stopped);
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Boot-time self-test of the VT-x backend, linked into the test kernel only (resurgo-vmxtest.elf)
-// and run when "vmxtest" is on the kernel command line. It drives the backend the way the
-// generic VCPU layer will: a tiny real-mode guest makes each kind of exit once (I/O, CPUID, MSR,
+// Boot-time self-test of the VT-x backend, linked into the test kernel only (resurgo-selftest.elf)
+// and run when "vmxtest" is on the kernel command line (meson test system-bochs-vmx-selftest).
+// It drives the backend directly, below the VCPU layer: a tiny real-mode guest makes each kind of exit once (I/O, CPUID, MSR,
 // VMCALL, guest-physical faults, HLT, interrupt window with an injected interrupt, a host timer
 // interrupt), a 32-bit protected-mode guest does a 4-byte OUT and triple-faults, a 64-bit guest
 // writes to a read-only page, and a state VMX refuses comes back as RS_EXIT_INVALID_STATE.
@@ -68,6 +68,10 @@ static const uint8_t lm64_code[] = {
     0xF4,                               /* 2114 hlt -> HLT */
 };
 // clang-format on
+
+/* The checks the parts below make, VMX-INIT included: the plan line tells run.py, which fails
+ * the run unless exactly this many check lines come (a part that stops early shows). */
+#define VMX_SELFTEST_CHECKS 25
 
 static int passed, failed;
 static uint64_t *guest_pt; /* the EPT page table for GPA 0-2 MiB */
@@ -297,6 +301,7 @@ void kernel_selftest(const struct boot_info *bi)
 {
     if (!has_token(bi->cmdline, "vmxtest")) return;
     kprintf("vmx-selftest: start\n");
+    kprintf("[test] plan %d\n", VMX_SELFTEST_CHECKS);
     if (!cpu_features.vmx || !vmx_backend.cpu_init()) {
         check("VMX-INIT", false, "VT-x with EPT and unrestricted guest is usable");
     } else {
