@@ -167,10 +167,14 @@ static enum vmm_action hlt_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
     return VMM_REPLY;
 }
 
-/* An exception the kernel intercepts (qual: vector | error code << 32) goes back to the guest. */
-static enum vmm_action exception_exit(const uint64_t *w, struct vmm_reply *r)
+/* An exception the kernel intercepts (qual: vector | error code << 32) goes back to the guest;
+ * the first of each vector is logged. */
+static enum vmm_action exception_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     unsigned vector = w[RS_EXIT_MR_QUAL] & 0x1F;
+    if (vmm_once(&v->st->once, VMM_ONCE_EXCEPTION(vector)))
+        vmm_log(v, "guest exception %u at rip 0x%lx reflected to the guest", vector,
+                w[RS_EXIT_MR_RIP]);
     uint64_t event = RS_EVENT_MAKE(vector, RS_EVENT_EXCEPTION);
     bool has_error = vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21;
     reply_init(r, 0);
@@ -230,7 +234,7 @@ static enum vmm_action dispatch(struct vmm *v, const uint64_t *w, struct vmm_rep
         reply_init(r, 0);
         return VMM_REPLY;
     case RS_EXIT_EXCEPTION:
-        return exception_exit(w, r);
+        return exception_exit(v, w, r);
     default:
         return other_exit(v, w, r);
     }

@@ -35,6 +35,7 @@ struct vmm_once {
 #define VMM_ONCE_DECODE(rip) (0x2ull << 60 | (rip) >> 12) /* an instruction we cannot emulate */
 #define VMM_ONCE_REASON(r) (0x3ull << 60 | (r))           /* an exit reason we do not emulate */
 #define VMM_ONCE_STRING (0x4ull << 60)                    /* string port I/O */
+#define VMM_ONCE_EXCEPTION(v) (0x5ull << 60 | (v))        /* an intercepted exception vector */
 
 /* ---- 16550 UART at 0x3F8 (uart.c) ---- */
 #define UART_BASE 0x3F8
