@@ -104,7 +104,9 @@ long_mode:
 /* ---------------------------------------------------------------------------------------- */
 #ifdef ATTACK_CR8
 /* MOV to CR8 sets the task priority. Without CR8 exiting (or a TPR shadow) VT-x passes it to
- * the host's local APIC: TPR 15 masks every host interrupt, the timer included, for good. */
+ * the host's local APIC: TPR 15 masks the host's interrupts (on real hardware the timer, for
+ * good), and every other guest reads it back. The guest with ARMING_RAM of RAM writes 15; the
+ * other waits a while, then reads its own CR8, which must still be 0. */
 scenario:
     movl $msg_cr8, %esi
     call puts
@@ -112,20 +114,33 @@ scenario:
     jmp long_mode
     .code64
 cr8_64:
+    cmpl $ARMING_RAM, ram_size
+    jne 1f
     movl $15, %eax
     movq %rax, %cr8
     movq %cr8, %rbx
     pushq $SEL_CODE32
-    pushq $cr8_back
+    pushq $cr8_wrote
+    lretq
+1:  movl $2000000, %ecx
+2:  pause
+    loop 2b
+    movq %cr8, %rbx
+    pushq $SEL_CODE32
+    pushq $cr8_read
     lretq
     .code32
-cr8_back:
-    movl $msg_cr8_read, %esi
-    call puts
+cr8_wrote:
+    movl $msg_cr8_wrote, %esi
+    jmp 3f
+cr8_read:
+    movl $msg_cr8_other, %esi
+3:  call puts
     movl %ebx, %eax
     call puthex
     call newline
-    jmp stop
+    /* spin with interrupts off: only host interrupts (the tick) take the CPU from us now */
+4:  jmp 4b
 #endif
 
 /* ---------------------------------------------------------------------------------------- */
@@ -536,8 +551,9 @@ putdec:
     .section .rodata
 hex_digits:         .ascii "0123456789abcdef"
 msg_stop:           .asciz "attack: done, stopping\n"
-msg_cr8:            .asciz "attack cr8: writing 15 to CR8 in long mode\n"
-msg_cr8_read:       .asciz "attack cr8: wrote 15, CR8 reads "
+msg_cr8:            .asciz "attack cr8: CR8 in long mode\n"
+msg_cr8_wrote:      .asciz "attack cr8: wrote 15, CR8 reads "
+msg_cr8_other:      .asciz "attack cr8: never wrote it, CR8 reads "
 msg_ac:             .asciz "attack ac: #AC loop at CPL 3 on a misaligned stack\n"
 msg_ac_handler:     .asciz "attack ac: the #AC handler ran (no loop)\n"
 msg_db:             .asciz "attack db: #DB loop on the IST slot the delivery writes\n"
