@@ -382,8 +382,8 @@ db_handler32:
 /* ---------------------------------------------------------------------------------------- */
 #ifdef ATTACK_INSN
 /* RDPMC reads the host's performance counters, WBINVD stalls the whole machine, MONITOR and
- * MWAIT put the CPU to sleep: each must exit to the VMM. This VMM emulates none of them and
- * injects #UD; the guest prints what happened to each. */
+ * MWAIT put the CPU to sleep: each must exit to the VMM. This VMM skips WBINVD (and logs it)
+ * and injects #UD for the others; the guest prints what happened to each. */
 scenario:
     movl $msg_insn, %esi
     call puts

@@ -189,6 +189,7 @@ static enum vmm_action other_exit(struct vmm *v, const uint64_t *w, struct vmm_r
         return vmm_stop(v, r, RS_EXIT_TRIPLE_FAULT, "triple fault", w[RS_EXIT_MR_RIP]);
     if (reason == RS_EXIT_INVALID_STATE)
         return vmm_stop(v, r, RS_EXIT_INVALID_STATE, "state invalid", w[RS_EXIT_MR_RIP]);
+    if (cache_exit(v, w, r)) return VMM_REPLY;
     if (vmm_once(&v->st->once, VMM_ONCE_REASON(w[RS_EXIT_MR_RAW_REASON])))
         vmm_log(v, "exit %lu (raw 0x%lx) at rip 0x%lx is not emulated: #UD", reason,
                 w[RS_EXIT_MR_RAW_REASON], w[RS_EXIT_MR_RIP]);
