@@ -183,10 +183,14 @@ static enum vmm_action hlt_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
     return VMM_REPLY;
 }
 
-/* An exception the kernel intercepts (qual: vector | error code << 32) goes back to the guest. */
-static enum vmm_action exception_exit(const uint64_t *w, struct vmm_reply *r)
+/* An exception the kernel intercepts (qual: vector | error code << 32) goes back to the guest;
+ * the first of each vector is logged. */
+static enum vmm_action exception_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     unsigned vector = w[RS_EXIT_MR_QUAL] & 0x1F;
+    if (vmm_once(&v->st->once, VMM_ONCE_EXCEPTION(vector)))
+        vmm_log(v, "guest exception %u at rip 0x%lx reflected to the guest", vector,
+                w[RS_EXIT_MR_RIP]);
     uint64_t event = RS_EVENT_MAKE(vector, RS_EVENT_EXCEPTION);
     bool has_error = vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21;
     reply_init(r, 0);
@@ -201,6 +205,7 @@ static enum vmm_action other_exit(struct vmm *v, const uint64_t *w, struct vmm_r
         return vmm_stop(v, r, RS_EXIT_TRIPLE_FAULT, "triple fault", w[RS_EXIT_MR_RIP]);
     if (reason == RS_EXIT_INVALID_STATE)
         return vmm_stop(v, r, RS_EXIT_INVALID_STATE, "state invalid", w[RS_EXIT_MR_RIP]);
+    if (cache_exit(v, w, r)) return VMM_REPLY;
     if (vmm_once(&v->st->once, VMM_ONCE_REASON(w[RS_EXIT_MR_RAW_REASON])))
         vmm_log(v, "exit %lu (raw 0x%lx) at rip 0x%lx is not emulated: #UD", reason,
                 w[RS_EXIT_MR_RAW_REASON], w[RS_EXIT_MR_RIP]);
@@ -246,7 +251,7 @@ static enum vmm_action dispatch(struct vmm *v, const uint64_t *w, struct vmm_rep
         reply_init(r, 0);
         return VMM_REPLY;
     case RS_EXIT_EXCEPTION:
-        return exception_exit(w, r);
+        return exception_exit(v, w, r);
     default:
         return other_exit(v, w, r);
     }

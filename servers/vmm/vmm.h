@@ -35,6 +35,8 @@ struct vmm_once {
 #define VMM_ONCE_DECODE(rip) (0x2ull << 60 | (rip) >> 12) /* an instruction we cannot emulate */
 #define VMM_ONCE_REASON(r) (0x3ull << 60 | (r))           /* an exit reason we do not emulate */
 #define VMM_ONCE_STRING (0x4ull << 60)                    /* string port I/O */
+#define VMM_ONCE_EXCEPTION(v) (0x5ull << 60 | (v))        /* an intercepted exception vector */
+#define VMM_ONCE_CACHE (0x6ull << 60)                     /* WBINVD / INVD skipped */
 
 /* ---- 16550 UART at 0x3F8 (uart.c) ---- */
 #define UART_BASE 0x3F8
@@ -205,6 +207,10 @@ bool gmem_translate_rights(const struct vmm *v, const struct gmem_cpu *c, uint64
 /* Reads up to n bytes at linear address la; returns how many could be read. */
 unsigned gmem_fetch(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint8_t *buf,
                     unsigned n);
+
+/* cache.c: an RS_EXIT_OTHER exit at a WBINVD or INVD: skips it (true, *r is the reply);
+ * false for any other instruction. */
+bool cache_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r);
 
 /* mmio.c: an access to an unmapped guest-physical address (RS_EXIT_GUEST_FAULT). */
 #define INFO_GPA 0xFED00000ull

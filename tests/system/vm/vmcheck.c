@@ -2,7 +2,8 @@
 // VM system test client: asks the VMMs for their counts (proto/vmm.h) and init for their
 // restarts while the guests run, and prints [test] lines. What it checks depends on its name in
 // the manifest (one program, four scenarios):
-//   vmtwo     two hello guests (vm1, vm2) both tick, no VMM is ever restarted;
+//   vmtwo     two hello guests (vm1, vm2) both tick, no VMM is ever restarted, and the host's
+//             GDTR / IDTR limits are still the kernel's after their exits;
 //   vmhostile the hostile guest (vm2) ends in a triple fault its VMM reports, while the hello
 //             guest (vm1) keeps ticking and neither VMM is restarted;
 //   vmkill    init kills and crashes vm1's VMM (manifest inject); each new instance continues
@@ -76,12 +77,28 @@ static bool wait_irqs(struct vm *v, uint64_t irqs)
     }
 }
 
+/* The host's descriptor-table limits as a user thread sees them (SGDT and SIDT work at CPL 3
+ * without CR4.UMIP). A VT-x exit sets both limits to 0xFFFF (SDM 27.5.2); the kernel must put
+ * its own back after each exit, or any thread could load selectors from whatever follows its
+ * GDT. Its GDT is whole 8-byte descriptors, its IDT 256 16-byte gates. */
+static void descriptor_limits(void)
+{
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } gdtr, idtr;
+    __asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
+    check(gdtr.limit != 0xFFFF && (gdtr.limit + 1) % 8 == 0 && idtr.limit == 256 * 16 - 1,
+          "VM-0004", "after the guests' exits the host's GDTR and IDTR limits are the kernel's",
+          "GDTR limit 0x%lx, IDTR limit 0x%lx", gdtr.limit, idtr.limit);
+}
+
 static void two_guests(void)
 {
     struct vm a, b;
     vm_init(&a, "vm1", 0);
     vm_init(&b, "vm2", 1);
-    check_plan(3); /* VM-0001..0003 */
+    check_plan(4); /* VM-0001..0004 */
     bool ok = wait_irqs(&a, HELLO_TICKS) && wait_irqs(&b, HELLO_TICKS);
     check(ok, "VM-0001", "two hello guests each got 200 timer interrupts from their own VMM",
           "vm1 %lu, vm2 %lu", a.irqs, b.irqs);
@@ -89,6 +106,7 @@ static void two_guests(void)
           b.stopped);
     check(restarts("vm1") == 0 && restarts("vm2") == 0 && a.instance == 1 && b.instance == 1,
           "VM-0003", "no VMM was restarted", "instances %lu %lu", a.instance, b.instance);
+    descriptor_limits();
 }
 
 static void hostile_next_to_hello(void)

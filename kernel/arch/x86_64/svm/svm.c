@@ -56,8 +56,8 @@ static void seg_get(const struct vmcb_seg *s, struct rs_segment *d)
 #define RFLAGS_VM (1ull << 17)
 #define ATTR(type, s, dpl, p) ((type) | (s) << 4 | (dpl) << 5 | (p) << 7)
 
-/* Intercepts: what a guest must never do to the host (SVM instructions, INVD, port and MSR
- * access, RDPMC), what the VMM emulates (CPUID, HLT, VMMCALL), host events (INTR, NMI, INIT), and
+/* Intercepts: what a guest must never do to the host (SVM instructions, INVD, WBINVD (a long
+ * uninterruptible stall), port and MSR access, RDPMC), what the VMM emulates (CPUID, HLT, VMMCALL), host events (INTR, NMI, INIT), and
  * shutdown. #DB and #AC are intercepted because their delivery can loop forever inside the CPU
  * (APM 15.12 "Exception Intercepts"; the benign-exception hangs): the VMM reinjects them. */
 static void svm_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
@@ -65,12 +65,15 @@ static void svm_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     (void)ctl_phys;
     struct vmcb *vm = ctl;
     vm->intercept_exc = (1u << 1) | (1u << 17);
+    // every debug-register access until the guest first makes one (svm_exit.c, dr_own): VMRUN
+    // and #VMEXIT switch DR6 and DR7 but not DR0-3 (APM 15.5.1, 15.6)
+    vm->intercept_dr = 0xFFFFFFFF;
     vm->intercept_misc1 = VMCB_I1_INTR | VMCB_I1_NMI | VMCB_I1_INIT | VMCB_I1_RDPMC | VMCB_I1_CPUID |
                           VMCB_I1_INVD | VMCB_I1_HLT | VMCB_I1_INVLPGA | VMCB_I1_IOIO | VMCB_I1_MSR |
                           VMCB_I1_FERR_FREEZE | VMCB_I1_SHUTDOWN;
     // VMRUN must be intercepted (APM 15.5.1): the guest's EFER.SVME is set, so are the others
     vm->intercept_misc2 = VMCB_I2_VMRUN | VMCB_I2_VMMCALL | VMCB_I2_VMLOAD | VMCB_I2_VMSAVE | VMCB_I2_STGI |
-                          VMCB_I2_CLGI | VMCB_I2_SKINIT | VMCB_I2_MONITOR | VMCB_I2_MWAIT |
+                          VMCB_I2_CLGI | VMCB_I2_SKINIT | VMCB_I2_WBINVD | VMCB_I2_MONITOR | VMCB_I2_MWAIT |
                           VMCB_I2_MWAIT_ARMED | VMCB_I2_XSETBV;
     vm->iopm_base = image_phys(iopm);
     vm->msrpm_base = image_phys(msrpm);

@@ -10,6 +10,8 @@ struct svm_vcpu {
     uint64_t queued_event; /* the VMM's injection, moved to EVENTINJ when that is free */
     uint32_t tag;          /* the GuestSpace's ASID (set_guest_root) */
     uint32_t hw_asid;      /* the hardware ASID of the last run (0: not run yet) */
+    bool dr_live;          /* the guest touched a debug register: DR0-3 switch at each run */
+    uint64_t dr[4];        /* the guest's DR0-DR3 (DR6 and DR7 are in the VMCB) */
 };
 _Static_assert(sizeof(struct svm_vcpu) <= VCPU_ARCH_WORDS * 8, "fits struct vcpu's arch area");
 

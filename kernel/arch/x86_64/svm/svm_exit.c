@@ -72,6 +72,16 @@ static void decode_npf(const struct vmcb *vm, struct vcpu_exit *e)
     e->qual = (!write && !fetch) | write << 1 | fetch << 2 | (i1 & 1) << 3;
 }
 
+/* The guest's first debug-register access (intercept_dr, svm.c): from now on it owns DR0-3,
+ * which svm_run switches around each VMRUN, and its accesses no longer exit. The instruction
+ * runs again, on the guest's own values. Without this a guest would read the DR0-3 another
+ * guest left in the CPU, and its own would leak to the next. */
+static void dr_own(struct vcpu *v, struct vmcb *vm)
+{
+    svm_of(v)->dr_live = true;
+    vm->intercept_dr = 0;
+}
+
 static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e)
 {
     uint64_t code = vm->exitcode;
@@ -123,6 +133,16 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e)
         e->reason = RS_EXIT_INVALID_STATE;
         return;
     default:
+        if (code >= SVM_EXIT_READ_DR0 && code <= SVM_EXIT_WRITE_DR15) {
+            dr_own(v, vm);
+            e->reason = RS_EXIT_NONE;
+            return;
+        }
+        if (code == SVM_EXIT_EXCP_BASE + 1) {
+            // an intercepted #DB already wrote DR6 (in the VMCB), but the delivery the VMM asks
+            // for must also clear DR7.GD after a general-detect #DB (APM vol. 2, 13.1.1.5)
+            if (vm->dr6 & (1u << 13)) vm->dr7 &= ~(1ull << 13);
+        }
         if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
             e->reason = RS_EXIT_EXCEPTION; // EXITINFO1: the error code, if the vector has one
             e->qual = (code - SVM_EXIT_EXCP_BASE) | (uint64_t)(uint32_t)vm->exitinfo1 << 32;
@@ -151,7 +171,13 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
     }
     vm->rax = v->gpr[GPR_RAX];
     vm->rsp = v->gpr[GPR_RSP];
+    if (s->dr_live)
+        __asm__ volatile("mov %0, %%db0; mov %1, %%db1; mov %2, %%db2; mov %3, %%db3"
+                         ::"r"(s->dr[0]), "r"(s->dr[1]), "r"(s->dr[2]), "r"(s->dr[3]));
     svm_enter(v->gpr, v->ctl_phys, svm_host_state_pa);
+    if (s->dr_live)
+        __asm__ volatile("mov %%db0, %0; mov %%db1, %1; mov %%db2, %2; mov %%db3, %3"
+                         : "=r"(s->dr[0]), "=r"(s->dr[1]), "=r"(s->dr[2]), "=r"(s->dr[3]));
     v->gpr[GPR_RAX] = vm->rax;
     v->gpr[GPR_RSP] = vm->rsp;
     vm->tlb_control = VMCB_TLB_NONE;

@@ -101,6 +101,7 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define VMCB_I2_STGI        (1u << 4)
 #define VMCB_I2_CLGI        (1u << 5)
 #define VMCB_I2_SKINIT      (1u << 6)
+#define VMCB_I2_WBINVD      (1u << 9)
 #define VMCB_I2_MONITOR     (1u << 10)
 #define VMCB_I2_MWAIT       (1u << 11)
 #define VMCB_I2_MWAIT_ARMED (1u << 12)
@@ -124,6 +125,8 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define VMCB_EVENT_VECTOR(e) ((e) & 0xFF)
 
 /* Exit codes (APM vol. 2, appendix C) */
+#define SVM_EXIT_READ_DR0  0x20 /* 0x20-0x2F: read DRn, 0x30-0x3F: write DRn */
+#define SVM_EXIT_WRITE_DR15 0x3F
 #define SVM_EXIT_EXCP_BASE 0x40
 #define SVM_EXIT_INTR      0x60
 #define SVM_EXIT_NMI       0x61

@@ -17,6 +17,14 @@ static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
 static struct vmx_vcpu *vmx_current;
 static bool vmx_on;
 
+/* The host's GDTR and IDTR as the kernel set them, taken before any guest ran: a VM exit loads
+ * only their bases and sets both limits to 0xFFFF (SDM 27.5.2), so each exit puts them back. */
+struct __attribute__((packed)) vmx_dtr {
+    uint16_t limit;
+    uint64_t base;
+};
+static struct vmx_dtr host_gdtr, host_idtr;
+
 void vmx_insn_failed(const char *insn, uint64_t field)
 {
     uint64_t err = 0;
@@ -74,31 +82,41 @@ static bool vmx_choose_controls(uint64_t basic)
                         PIN_EXTINT_EXITING | PIN_NMI_EXITING, "pin-based", &ok);
     c->preempt = c->pin & PIN_PREEMPT_TIMER;
     /* Unconditional I/O exiting and no MSR bitmaps: every IN/OUT/INS/OUTS and every
-     * RDMSR/WRMSR exits (25.1.3); CPUID, VMCALL and triple faults always do. */
-    uint32_t proc = PROC_HLT_EXITING | PROC_UNCOND_IO | PROC_SECONDARY;
+     * RDMSR/WRMSR exits (25.1.3); CPUID, VMCALL and triple faults always do. CR8 loads and
+     * stores exit: without them (and without a TPR shadow) MOV to CR8 writes the host's
+     * local APIC TPR, and TPR 15 masks the host's timer for good (25.3, 29.1). RDPMC (host
+     * counters), MWAIT / MONITOR (the CPU sleeps with no interrupt for the host to take) and
+     * WBINVD (a long uninterruptible stall) exit as on SVM. MOV DR exits until the guest first
+     * uses a debug register (vmx_dr_own). */
+    uint32_t proc = PROC_HLT_EXITING | PROC_UNCOND_IO | PROC_SECONDARY | PROC_CR8_LOAD |
+                    PROC_CR8_STORE | PROC_MOV_DR | PROC_RDPMC | PROC_MWAIT | PROC_MONITOR;
     uint32_t proc_msr = tru ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS;
     c->proc = vmx_adjust(proc_msr, proc, proc, "processor-based", &ok);
     if (!((rdmsr(proc_msr) >> 32) & PROC_INTR_WINDOW)) {
         kprintf("vmx: no interrupt-window exiting\n");
         ok = false;
     }
-    if (c->proc & (PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_CR3_LOAD | PROC_CR3_STORE)) {
-        kprintf("vmx: cannot turn off I/O or MSR bitmaps or CR3 exiting\n");
+    if (c->proc & (PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_CR3_LOAD | PROC_CR3_STORE |
+                   PROC_TPR_SHADOW)) {
+        kprintf("vmx: cannot turn off I/O or MSR bitmaps, CR3 exiting or the TPR shadow\n");
         ok = false;
     }
     c->proc2 = vmx_adjust(MSR_VMX_PROCBASED_CTLS2,
-                          PROC2_EPT | PROC2_UNRESTRICTED | PROC2_VPID | PROC2_RDTSCP,
-                          PROC2_EPT | PROC2_UNRESTRICTED, "secondary", &ok);
+                          PROC2_EPT | PROC2_UNRESTRICTED | PROC2_VPID | PROC2_RDTSCP | PROC2_WBINVD,
+                          PROC2_EPT | PROC2_UNRESTRICTED | PROC2_WBINVD, "secondary", &ok);
     c->exit = vmx_adjust(tru ? MSR_VMX_TRUE_EXIT_CTLS : MSR_VMX_EXIT_CTLS,
                          EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_DEBUG,
-                         EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER, "VM-exit", &ok);
+                         EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_DEBUG,
+                         "VM-exit", &ok);
     if (c->exit & EXIT_ACK_INTR) {
         kprintf("vmx: cannot turn off acknowledge-interrupt-on-exit\n");
         ok = false;
     }
     uint32_t entry_msr = tru ? MSR_VMX_TRUE_ENTRY_CTLS : MSR_VMX_ENTRY_CTLS;
-    c->entry = vmx_adjust(entry_msr, ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG, ENTRY_LOAD_EFER,
-                          "VM-entry", &ok) &
+    /* The guest's DR7 and DEBUGCTL live in the VMCS (load / save debug controls); a VM exit
+     * sets the host's DR7 to 0x400 (27.5.1), so a guest's breakpoints never arm in the host. */
+    c->entry = vmx_adjust(entry_msr, ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG,
+                          ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG, "VM-entry", &ok) &
                ~ENTRY_IA32E_GUEST;
     if (!((rdmsr(entry_msr) >> 32) & ENTRY_IA32E_GUEST)) {
         kprintf("vmx: no IA-32e mode guests\n");
@@ -175,6 +193,7 @@ static bool vmx_cpu_init(void)
     vmx_caps.preempt_shift = misc & 0x1F;
     if (!vmx_choose_controls(basic) || !vmx_check_ept()) return false;
     vmx_fix_crs();
+    __asm__ volatile("sgdt %0; sidt %1" : "=m"(host_gdtr), "=m"(host_idtr));
     memset(vmxon_region, 0, sizeof(vmxon_region));
     *(uint32_t *)vmxon_region = vmx_caps.revision;
     if (!vmxon((uint64_t)(uintptr_t)vmxon_region - KERNEL_VMA)) {
@@ -193,11 +212,6 @@ static bool vmx_cpu_init(void)
  * entry (they follow the current thread). */
 static void vmx_write_host_state(void)
 {
-    struct {
-        uint16_t limit;
-        uint64_t base;
-    } __attribute__((packed)) gdtr, idtr;
-    __asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
     vmwrite(VMCS_HOST_CR0, read_cr0());
     vmwrite(VMCS_HOST_CR3, arch_cr3);
     vmwrite(VMCS_HOST_CR4, read_cr4());
@@ -211,8 +225,8 @@ static void vmx_write_host_state(void)
     vmwrite(VMCS_HOST_FS_BASE, arch_fs_base);
     vmwrite(VMCS_HOST_GS_BASE, rdmsr(MSR_GS_BASE));
     vmwrite(VMCS_HOST_TR_BASE, (uint64_t)(uintptr_t)&tss);
-    vmwrite(VMCS_HOST_GDTR_BASE, gdtr.base);
-    vmwrite(VMCS_HOST_IDTR_BASE, idtr.base);
+    vmwrite(VMCS_HOST_GDTR_BASE, host_gdtr.base);
+    vmwrite(VMCS_HOST_IDTR_BASE, host_idtr.base);
     vmwrite(VMCS_HOST_SYSENTER_CS, rdmsr(MSR_SYSENTER_CS));
     vmwrite(VMCS_HOST_SYSENTER_ESP, rdmsr(MSR_SYSENTER_ESP));
     vmwrite(VMCS_HOST_SYSENTER_EIP, rdmsr(MSR_SYSENTER_EIP));
@@ -274,7 +288,11 @@ static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     vmwrite(VMCS_PROC_CTLS2, x->proc2);
     vmwrite(VMCS_EXIT_CTLS, c->exit);
     vmwrite(VMCS_ENTRY_CTLS, c->entry);
-    vmwrite(VMCS_EXCEPTION_BITMAP, 0);
+    /* #DB and #AC exit: a guest can make their delivery raise them again forever inside the
+     * CPU (a data breakpoint on the stack slot the delivery writes, an #AC handler at CPL 3 on
+     * a misaligned stack), where no host interrupt is ever taken (CVE-2015-8104, CVE-2015-5307;
+     * SDM 6.15 "benign" exceptions). Each delivery now exits; the VMM reinjects them. */
+    vmwrite(VMCS_EXCEPTION_BITMAP, (1u << VEC_DB) | (1u << VEC_AC));
     vmwrite(VMCS_PF_ERROR_MASK, 0);
     vmwrite(VMCS_PF_ERROR_MATCH, 0);
     vmwrite(VMCS_CR3_TARGET_COUNT, 0);
@@ -285,7 +303,8 @@ static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     vmwrite(VMCS_CR4_MASK, c->cr4_set | c->cr4_clr);
     vmwrite(VMCS_LINK_POINTER, ~0ull); /* no shadow VMCS (26.3.1.5) */
     vmwrite(VMCS_GUEST_DEBUGCTL, 0);
-    vmwrite(VMCS_GUEST_DR7, 0x400);
+    vmwrite(VMCS_GUEST_DR7, DR7_RESET);
+    x->dr6 = DR6_RESET;
     vmwrite(VMCS_GUEST_SYSENTER_CS, 0);
     vmwrite(VMCS_GUEST_SYSENTER_ESP, 0);
     vmwrite(VMCS_GUEST_SYSENTER_EIP, 0);
@@ -348,6 +367,31 @@ static inline void write_cr2(uint64_t v)
     __asm__ volatile("mov %0, %%cr2" ::"r"(v));
 }
 
+void vmx_dr_own(struct vmx_vcpu *x)
+{
+    if (x->dr_live) return;
+    x->dr_live = true;
+    x->proc &= ~PROC_MOV_DR;
+    vmwrite(VMCS_PROC_CTLS, x->proc);
+}
+
+/* DR0-DR3 and DR6 are not in the VMCS (24.4.1): they are whatever the CPU holds. A guest that
+ * owns them (vmx_dr_own) gets its own values at each entry, and they are saved at each exit,
+ * so no guest sees another's breakpoints or status. The host runs with DR7 = 0x400 (every
+ * exit sets it, 27.5.1), so values left in DR0-3 arm nothing; guests that do not own them
+ * exit on MOV DR and cannot read them. */
+static void vmx_dr_load(const struct vmx_vcpu *x)
+{
+    __asm__ volatile("mov %0, %%db0; mov %1, %%db1; mov %2, %%db2; mov %3, %%db3; mov %4, %%db6"
+                     ::"r"(x->dr[0]), "r"(x->dr[1]), "r"(x->dr[2]), "r"(x->dr[3]), "r"(x->dr6));
+}
+
+static void vmx_dr_save(struct vmx_vcpu *x)
+{
+    __asm__ volatile("mov %%db0, %0; mov %%db1, %1; mov %%db2, %2; mov %%db3, %3; mov %%db6, %4"
+                     : "=r"(x->dr[0]), "=r"(x->dr[1]), "=r"(x->dr[2]), "=r"(x->dr[3]), "=r"(x->dr6));
+}
+
 /* Enters the guest until an exit the VMM must see, or a host interrupt (RS_EXIT_NONE). The
  * guest's RSP travels between v->gpr and the VMCS; its CR2 and KERNEL_GS_BASE are not in the
  * VMCS and are swapped here (the FPU is switched by the caller). */
@@ -363,7 +407,10 @@ static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
         vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
         write_cr2(x->cr2);
         wrmsr(MSR_KERNEL_GS, x->kernel_gs_base);
+        if (x->dr_live) vmx_dr_load(x);
         int rc = vmx_enter(v->gpr, x->launched);
+        __asm__ volatile("lgdt %0; lidt %1" ::"m"(host_gdtr), "m"(host_idtr));
+        if (x->dr_live) vmx_dr_save(x);
         x->kernel_gs_base = rdmsr(MSR_KERNEL_GS);
         x->cr2 = read_cr2();
         if (rc) {
@@ -384,7 +431,7 @@ static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
 
 /* Skips the instruction that exited; it completed, so the STI / MOV SS interrupt shadow it may
  * have been in is over (24.4.2). */
-static void vmx_advance_rip(struct vcpu *v, uint64_t insn_len)
+void vmx_advance_rip(struct vcpu *v, uint64_t insn_len)
 {
     vmx_load(vmx_of(v));
     vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + insn_len);

@@ -17,7 +17,10 @@ struct vmx_vcpu {
     uint64_t deferred;       /* a VMM event waiting behind a re-queued one (RS layout), or 0 */
     uint32_t proc, proc2;    /* the processor-based controls as last written */
     uint32_t vpid_gen;       /* the VPID generation vpid belongs to (vmx.c) */
+    uint64_t dr[4], dr6;     /* the guest's DR0-DR3 and DR6 (DR7 is in the VMCS), once dr_live */
     uint16_t vpid;
+    uint8_t tpr;             /* the guest's CR8 (task priority), emulated: never the host's */
+    bool dr_live;    /* the guest touched a debug register: its DR0-3/DR6 switch at each run */
     bool launched;   /* VMCS launch state is "launched": VMRESUME, not VMLAUNCH */
     bool requeued;   /* the entry field holds an event an exit interrupted */
     bool vmm_window; /* the VMM asked for an interrupt-window exit */
@@ -88,6 +91,11 @@ void vmx_exit_regs(struct vcpu_exit *e);
 
 /* vmx.c: queues an event (RS_EVENT_* layout, valid bit set) in the current VMCS. */
 void vmx_inject_event(uint64_t event);
+/* vmx.c: the backend's advance_rip: skips insn_len bytes and ends an STI / MOV SS shadow. */
+void vmx_advance_rip(struct vcpu *v, uint64_t insn_len);
+/* vmx.c: the guest owns the debug registers from now on: MOV DR no longer exits, and its DR0-3
+ * and DR6 (x->dr, x->dr6) are loaded before each entry and saved after each exit. */
+void vmx_dr_own(struct vmx_vcpu *x);
 /* vmx.c: sets interrupt-window exiting iff the VMM asked for it or a deferred external
  * interrupt waits for the guest to take it. */
 void vmx_update_window(struct vmx_vcpu *x);

@@ -58,6 +58,42 @@ static bool vmx_cr_write(struct vcpu *v, uint64_t q)
     return true;
 }
 
+/* MOV to / from CR8 (CR8-load / CR8-store exiting, vmx.c): the guest's task priority is kept
+ * here and never reaches the host's local APIC. The VMM has no local APIC to model, so it only
+ * has to read back what was written (bits 3:0; 64-bit mode only, SDM vol. 3A 10.8.6.1).
+ * Returns false for any other control-register access. */
+static bool vmx_cr8(struct vcpu *v, uint64_t q)
+{
+    struct vmx_vcpu *x = vmx_of(v);
+    unsigned cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15;
+    if (cr != 8 || type > 1) return false;
+    if (type == 0)
+        x->tpr = v->gpr[reg] & 15;
+    else
+        v->gpr[reg] = x->tpr;
+    vmx_advance_rip(v, vmread(VMCS_EXIT_INSN_LEN));
+    return true;
+}
+
+/* An intercepted #DB (vmx.c): a VM exit leaves DR6 alone and puts what the CPU would have
+ * written there (B0-B3, BD, BS) in the qualification, nor does it clear DR7.GD (27.1). Do both
+ * now, as the delivery the VMM asks for would have, so the guest's handler sees the hardware's
+ * DR6 and can touch its debug registers (SDM vol. 3B 17.2.3, 17.2.4). The guest then owns its
+ * debug registers (their values switch at each run). #DB from INT1 (ICEBP) reports the
+ * instruction, not yet executed (27.2.3, type 5): skip it, or the reinjected #DB would return
+ * to it and raise it again. */
+static void vmx_db(struct vcpu *v, uint32_t info, uint64_t q)
+{
+    struct vmx_vcpu *x = vmx_of(v);
+    if (INTR_INFO_TYPE(info) == INTR_TYPE_PRIV_SW_EXC) {
+        vmx_advance_rip(v, vmread(VMCS_EXIT_INSN_LEN));
+        return;
+    }
+    vmx_dr_own(x);
+    x->dr6 = (x->dr6 & ~DR6_TRAP_BITS) | (q & (DR6_TRAP_BITS | DR6_BD | DR6_BS));
+    if (q & DR6_BD) vmwrite(VMCS_GUEST_DR7, vmread(VMCS_GUEST_DR7) & ~DR7_GD);
+}
+
 void vmx_exit_regs(struct vcpu_exit *e)
 {
     e->rip = vmread(VMCS_GUEST_RIP);
@@ -93,6 +129,10 @@ bool vmx_exit_decode(struct vcpu *v, struct vcpu_exit *e)
             e->reason = RS_EXIT_NONE;
             return true;
         }
+        if (INTR_INFO_VECTOR(info) == VEC_DB) {
+            vmx_db(v, info, q);
+            e->rip = vmread(VMCS_GUEST_RIP); /* after an INT1 */
+        }
         e->reason = RS_EXIT_EXCEPTION;
         e->qual = INTR_INFO_VECTOR(info);
         if (info & INTR_INFO_HAS_ERROR) e->qual |= vmread(VMCS_EXIT_INTR_ERROR) << 32;
@@ -122,8 +162,13 @@ bool vmx_exit_decode(struct vcpu *v, struct vcpu_exit *e)
         return true;
     }
     case EXIT_CR_ACCESS:
-        if (vmx_cr_write(v, q)) return false;
+        if (vmx_cr_write(v, q) || vmx_cr8(v, q)) return false;
         break;
+    case EXIT_DR_ACCESS:
+        /* The guest's first MOV DR: it owns its debug registers from now on (vmx.c); the
+         * instruction runs again, on its own values. */
+        vmx_dr_own(x);
+        return false;
     case EXIT_IO:
         e->reason = RS_EXIT_IO;
         e->qual = vmx_io_qual(q);

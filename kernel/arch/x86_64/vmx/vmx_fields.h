@@ -63,20 +63,26 @@
 /* Primary processor-based VM-execution controls (24.6.2, table 24-6). */
 #define PROC_INTR_WINDOW   (1u << 2)
 #define PROC_HLT_EXITING   (1u << 7)
+#define PROC_MWAIT         (1u << 10)
+#define PROC_RDPMC         (1u << 11)
 #define PROC_INVLPG        (1u << 9)
 #define PROC_CR3_LOAD      (1u << 15)
 #define PROC_CR3_STORE     (1u << 16)
 #define PROC_CR8_LOAD      (1u << 19)
 #define PROC_CR8_STORE     (1u << 20)
+#define PROC_TPR_SHADOW    (1u << 21)
+#define PROC_MOV_DR        (1u << 23)
 #define PROC_UNCOND_IO     (1u << 24)
 #define PROC_IO_BITMAPS    (1u << 25)
 #define PROC_MSR_BITMAPS   (1u << 28)
+#define PROC_MONITOR       (1u << 29)
 #define PROC_SECONDARY     (1u << 31)
 
 /* Secondary processor-based VM-execution controls (24.6.2, table 24-7). */
 #define PROC2_EPT          (1u << 1)
 #define PROC2_RDTSCP       (1u << 3)
 #define PROC2_VPID         (1u << 5)
+#define PROC2_WBINVD       (1u << 6)
 #define PROC2_UNRESTRICTED (1u << 7)
 
 /* VM-exit controls (24.7.1). "Acknowledge interrupt on exit" (bit 15) stays 0: the host takes
@@ -206,17 +212,22 @@ enum vmx_seg { VMX_ES, VMX_CS, VMX_SS, VMX_DS, VMX_FS, VMX_GS, VMX_LDTR, VMX_TR 
 #define EXIT_INTR_WINDOW           7
 #define EXIT_CPUID                 10
 #define EXIT_HLT                   12
+#define EXIT_RDPMC                 15
 #define EXIT_VMCALL                18
 #define EXIT_CR_ACCESS             28
+#define EXIT_DR_ACCESS             29
 #define EXIT_IO                    30
 #define EXIT_RDMSR                 31
 #define EXIT_WRMSR                 32
 #define EXIT_INVALID_GUEST_STATE   33
 #define EXIT_MSR_LOADING           34
+#define EXIT_MWAIT                 36
+#define EXIT_MONITOR               39
 #define EXIT_MACHINE_CHECK_ENTRY   41
 #define EXIT_EPT_VIOLATION         48
 #define EXIT_EPT_MISCONFIG         49
 #define EXIT_PREEMPT_TIMER         52
+#define EXIT_WBINVD                54
 
 /* CR0 / CR4 bits the backend cares about. */
 #define CR0_PE    (1ull << 0)
@@ -226,4 +237,14 @@ enum vmx_seg { VMX_ES, VMX_CS, VMX_SS, VMX_DS, VMX_FS, VMX_GS, VMX_LDTR, VMX_TR 
 #define CR0_PG    (1ull << 31)
 #define CR4_VMXE  (1ull << 13)
 #define EFER_LME  (1ull << 8)
+/* Debug registers (SDM vol. 3B 17.2): DR6's B0-B3, BD and BS; DR7's GD; the reset values. */
+#define DR6_TRAP_BITS 0xFull
+#define DR6_BD        (1ull << 13)
+#define DR6_BS        (1ull << 14)
+#define DR6_RESET     0xFFFF0FF0ull
+#define DR7_GD        (1ull << 13)
+#define DR7_RESET     0x400ull
+/* Exception vectors the backend intercepts (vmx.c). */
+#define VEC_DB 1
+#define VEC_AC 17
 #define EFER_LMA  (1ull << 10)
