@@ -22,11 +22,13 @@
 #define PORT          0x80   /* the POST diagnostic port: writes to it do nothing */
 
 /* The child's CNode: slots 1..3 its own TCB, CNode and VSpace (as ps_process makes them), then
- * one object of every type made by init from the child's object untyped, the IRQ handler and
- * the port; slots past FC_MENU_END start empty, for the child's retypes and copies. */
+ * one object of every type made by init from the child's object untyped, the IRQ handler, the
+ * port and a read-only Console cap (writes would mix random bytes into the test log; the
+ * Shutdown cap, which has no rights to withhold, is the one type the child never gets); slots
+ * past FC_MENU_END start empty, for the child's retypes and copies. */
 enum {
     S_UNTYPED = 4, S_CNODE, S_TCB, S_EP, S_NTFN, S_FRAME, S_LARGE, S_PT, S_PD, S_PDPT, S_VSPACE,
-    S_VCPU, S_GUEST, S_IRQ, S_PORT, FC_MENU_END
+    S_VCPU, S_GUEST, S_IRQ, S_PORT, S_CONSOLE, FC_MENU_END
 };
 
 static const struct { uint8_t type, bits; } made[] = {
@@ -46,7 +48,7 @@ static const uint8_t slot_type[FC_MENU_END] = {
     [S_NTFN] = RS_CAP_NOTIFICATION, [S_FRAME] = RS_CAP_FRAME, [S_LARGE] = RS_CAP_FRAME,
     [S_PT] = RS_CAP_PAGE_TABLE, [S_PD] = RS_CAP_PAGE_DIRECTORY, [S_PDPT] = RS_CAP_PDPT,
     [S_VSPACE] = RS_CAP_VSPACE, [S_VCPU] = RS_CAP_VCPU, [S_GUEST] = RS_CAP_GUEST_SPACE,
-    [S_IRQ] = RS_CAP_IRQ_HANDLER, [S_PORT] = RS_CAP_IOPORT,
+    [S_IRQ] = RS_CAP_IRQ_HANDLER, [S_PORT] = RS_CAP_IOPORT, [S_CONSOLE] = RS_CAP_CONSOLE,
 };
 
 /* What the fuzzing child and init share (the page at CHILD_SHARED_VADDR). */
@@ -297,7 +299,8 @@ struct fc {
     ps_process_t p;
     volatile struct fc_shared *sh;
     uint64_t start_regs[RS_REG_COUNT];
-    rs_cptr_t objects, irq, port; /* init's caps: the menu's untyped, the handler, the port */
+    rs_cptr_t objects, irq, port, console; /* init's caps: the menu's untyped, the handler,
+                                           * the port, the read-only console */
     unsigned kicks, refills, revokes;
     unsigned ping_gap; /* most epochs in a row without a ping */
 };
@@ -311,7 +314,8 @@ static void refill(struct fc *f)
     if (rv != RS_OK && rv != RS_FAILED_LOOKUP) // an empty slot is fine: refilled below
         FAIL("revoking the child's untyped: %s", rs_error_name(rv));
     rs_cptr_t own[FC_MENU_END] = {[1] = f->p.tcb, [2] = f->p.cnode, [3] = f->p.vspace,
-                                  [S_IRQ] = f->irq, [S_PORT] = f->port};
+                                  [S_IRQ] = f->irq, [S_PORT] = f->port,
+                                  [S_CONSOLE] = f->console};
     for (unsigned i = 1; i < FC_MENU_END; i++) {
         int err = own[i] ? ps_cnode_copy(f->p.cnode, i, D, ME, own[i], D) : RS_OK;
         if (err != RS_OK && err != RS_DELETE_FIRST)
@@ -477,9 +481,11 @@ static void fuzz_caps_run(const char *id, uint64_t seed)
     f.objects = new_object(RS_OBJ_UNTYPED, 23);
     f.irq = new_slot();
     f.port = new_slot();
-    REQUIRE(f.objects && f.irq && f.port);
+    f.console = new_slot();
+    REQUIRE(f.objects && f.irq && f.port && f.console);
     REQUIRE_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, IRQ_LINE, ME, f.irq, D));
     REQUIRE_OK(ps_ioport_issue(RS_INIT_IOPORT_CONTROL, PORT, PORT, ME, f.port, D));
+    REQUIRE_OK(ps_cnode_mint(ME, f.console, D, ME, RS_INIT_CONSOLE, D, RS_RIGHT_READ, 0));
     // no fault handler: a fault stops the child, and init kicks it
     REQUIRE_OK(child_create(&f.p, child_fuzz_caps, 0, 0));
     REQUIRE_OK(ps_tcb_read_registers(f.p.tcb, false, RS_REG_COUNT, f.start_regs));
