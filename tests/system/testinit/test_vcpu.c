@@ -5,6 +5,7 @@
 // delivered again when the VMM holding it dies. Needs a CPU with SVM or VMX (QEMU: SVM).
 #include "suites.h"
 #include <resurgo/vcpu.h>
+#include "vcpu.h"
 
 #define ME          RS_INIT_CNODE
 #define D           PS_DEPTH
@@ -24,34 +25,6 @@ extern const char guest_io[], guest_cpuid[], guest_vmmcall[], guest_vmcall[], gu
 static uint64_t gpa_of(const char *label) { return GUEST_LOAD + (uint64_t)(label - test_guest_start); }
 
 /* ------------------------------------------------------------------ invocations */
-
-static int gs_map(rs_cptr_t gs, rs_cptr_t frame, uint64_t gpa, unsigned rights)
-{
-    const rs_word_t a[] = {gpa, rights};
-    return ps_invoke(gs, RS_GUEST_SPACE_MAP, a, 2, &frame, 1);
-}
-
-static int gs_unmap(rs_cptr_t gs, rs_cptr_t frame) { return ps_invoke(gs, RS_GUEST_SPACE_UNMAP, NULL, 0, &frame, 1); }
-
-static int vcpu_bind(rs_cptr_t vcpu, rs_cptr_t tcb, rs_cptr_t gs, rs_cptr_t ep)
-{
-    const rs_cptr_t caps[] = {tcb, gs, ep};
-    return ps_invoke(vcpu, RS_VCPU_BIND, NULL, 0, caps, 3);
-}
-
-static int vcpu_write_state(rs_cptr_t vcpu, const rs_vcpu_state_t *s)
-{
-    return ps_invoke(vcpu, RS_VCPU_WRITE_STATE, (const rs_word_t *)s, RS_VCPU_STATE_WORDS, NULL, 0);
-}
-
-static int vcpu_read_state(rs_cptr_t vcpu, rs_vcpu_state_t *s)
-{
-    int err = ps_invoke(vcpu, RS_VCPU_READ_STATE, NULL, 0, NULL, 0);
-    for (unsigned i = 0; !err && i < RS_VCPU_STATE_WORDS; i++) ((uint64_t *)s)[i] = rs_mr_get(i);
-    return err;
-}
-
-static int vcpu_inject(rs_cptr_t vcpu, uint64_t event) { return ps_invoke(vcpu, RS_VCPU_INJECT, &event, 1, NULL, 0); }
 
 /* ------------------------------------------------------------------ a guest and its VMM side */
 
@@ -91,14 +64,14 @@ static bool guest_make(struct guest *g)
     rs_cptr_t pt = new_object(RS_OBJ_PAGE_TABLE, 0), badged = new_slot();
     if (!g->gs || !g->ram || !g->vcpu || !g->tcb || !g->ep || !pdpt || !pd || !pt || !badged) return false;
     if (!CHECK_OK(ps_page_table_map(pdpt, g->gs, 0)) || !CHECK_OK(ps_page_table_map(pd, g->gs, 0)) ||
-        !CHECK_OK(ps_page_table_map(pt, g->gs, 0)) || !CHECK_OK(gs_map(g->gs, g->ram, GUEST_LOAD, RWX)))
+        !CHECK_OK(ps_page_table_map(pt, g->gs, 0)) || !CHECK_OK(ps_guest_space_map(g->gs, g->ram, GUEST_LOAD, RWX)))
         return false;
     g->ram_map = map_frame_copy(g->ram);
     if (!g->ram_map) return false;
     memcpy((void *)g->ram_map, test_guest_start, (size_t)(test_guest_end - test_guest_start));
     return CHECK_OK(ps_cnode_mint(ME, badged, D, ME, g->ep, D, RS_RIGHT_WRITE, GUEST_BADGE)) &&
            CHECK_OK(ps_tcb_set_priority(g->tcb, RS_INIT_TCB, TEST_PRIO)) &&
-           CHECK_OK(ps_tcb_set_name(g->tcb, "guest")) && CHECK_OK(vcpu_bind(g->vcpu, g->tcb, g->gs, badged));
+           CHECK_OK(ps_tcb_set_name(g->tcb, "guest")) && CHECK_OK(ps_vcpu_bind(g->vcpu, g->tcb, g->gs, badged));
 }
 
 /* guest_make, then starts it at `entry` in flat32_state. */
@@ -106,7 +79,7 @@ static bool guest_go(struct guest *g, const char *entry)
 {
     rs_vcpu_state_t s;
     flat32_state(&s, gpa_of(entry));
-    return guest_make(g) && CHECK_OK(vcpu_write_state(g->vcpu, &s)) && CHECK_OK(ps_tcb_resume(g->tcb));
+    return guest_make(g) && CHECK_OK(ps_vcpu_write_state(g->vcpu, &s)) && CHECK_OK(ps_tcb_resume(g->tcb));
 }
 
 /* Waits for the guest's next exit: true if it has `reason`, with its words in the MRs. */
@@ -137,16 +110,17 @@ static int reply_flags(uint64_t flags)
     return (int)rs_reply(rs_msginfo(0, 0, 0, 1)).error;
 }
 
-/* Answers with SET_GPRS (and `flags`): rax..rdi as the exit had them but rax, and RIP words up
+/* Answers with SET_GPRS (and `flags`): the GPRs as the exit had them but rax, and RIP, words up
  * to `len`. */
 static int reply_rax(uint64_t flags, uint64_t rax, uint64_t rip, unsigned len)
 {
-    uint64_t keep[] = {EXIT_WORD(RBX), EXIT_WORD(RCX), EXIT_WORD(RDX), EXIT_WORD(RSI), EXIT_WORD(RDI)};
+    uint64_t keep[RS_GPR_COUNT];
+    for (unsigned i = 0; i < RS_GPR_COUNT; i++) keep[i] = ps_mr(RS_EXIT_MR_GPR + i);
+    keep[RS_GPR_RAX] = rax;
     rs_mr_set(RS_REPLY_MR_FLAGS, flags | RS_REPLY_SET_GPRS);
     rs_mr_set(RS_REPLY_MR_INJECT, 0);
-    rs_mr_set(RS_REPLY_MR_RAX, rax);
-    for (unsigned i = 0; i < 5; i++) rs_mr_set(RS_REPLY_MR_RBX + i, keep[i]);
     rs_mr_set(RS_REPLY_MR_RIP, rip);
+    for (unsigned i = 0; i < RS_GPR_COUNT; i++) rs_mr_set(RS_REPLY_MR_GPR + i, keep[i]);
     return (int)rs_reply(rs_msginfo(0, 0, 0, len)).error;
 }
 
@@ -178,26 +152,26 @@ static void vcpu_bind_errors(void)
     rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), ro = new_slot();
     REQUIRE(v && v2 && t && t2 && gs && ep && ro);
     REQUIRE_OK(ps_cnode_mint(ME, ro, D, ME, ep, D, RS_RIGHT_READ, 0));
-    CHECK_ERR(vcpu_bind(v, ep, gs, ep), RS_INVALID_CAPABILITY);
+    CHECK_ERR(ps_vcpu_bind(v, ep, gs, ep), RS_INVALID_CAPABILITY);
     CHECK_EQ(ps_mr(0), 1);
-    CHECK_ERR(vcpu_bind(v, t, RS_INIT_VSPACE, ep), RS_INVALID_CAPABILITY); // a VSpace is no GuestSpace
+    CHECK_ERR(ps_vcpu_bind(v, t, RS_INIT_VSPACE, ep), RS_INVALID_CAPABILITY); // a VSpace is no GuestSpace
     CHECK_EQ(ps_mr(0), 2);
-    CHECK_ERR(vcpu_bind(v, t, gs, gs), RS_INVALID_CAPABILITY);
+    CHECK_ERR(ps_vcpu_bind(v, t, gs, gs), RS_INVALID_CAPABILITY);
     CHECK_EQ(ps_mr(0), 3);
-    CHECK_ERR(vcpu_bind(v, t, gs, ro), RS_INSUFFICIENT_RIGHTS);
+    CHECK_ERR(ps_vcpu_bind(v, t, gs, ro), RS_INSUFFICIENT_RIGHTS);
     CHECK_EQ(ps_mr(0), 3);
     const rs_cptr_t two[] = {t, gs};
     CHECK_ERR(ps_invoke(v, RS_VCPU_BIND, NULL, 0, two, 2), RS_INVALID_CAPABILITY);
     CHECK_EQ(ps_mr(0), 3);
-    CHECK_ERR(vcpu_bind(v, RS_INIT_TCB, gs, ep), RS_BUSY); // a running thread
+    CHECK_ERR(ps_vcpu_bind(v, RS_INIT_TCB, gs, ep), RS_BUSY); // a running thread
     CHECK_EQ(ps_mr(0), 1);
-    CHECK_OK(vcpu_bind(v, t, gs, ep));
-    CHECK_ERR(vcpu_bind(v, t2, gs, ep), RS_ILLEGAL_OPERATION); // bound already
+    CHECK_OK(ps_vcpu_bind(v, t, gs, ep));
+    CHECK_ERR(ps_vcpu_bind(v, t2, gs, ep), RS_ILLEGAL_OPERATION); // bound already
     CHECK_EQ(ps_mr(0), 0);
-    CHECK_ERR(vcpu_bind(v2, t, gs, ep), RS_ILLEGAL_OPERATION); // the thread has a vCPU
+    CHECK_ERR(ps_vcpu_bind(v2, t, gs, ep), RS_ILLEGAL_OPERATION); // the thread has a vCPU
     CHECK_EQ(ps_mr(0), 1);
     CHECK_OK(ps_cnode_delete(ME, v, D)); // destroying the VCPU unbinds the thread
-    CHECK_OK(vcpu_bind(v2, t, gs, ep));
+    CHECK_OK(ps_vcpu_bind(v2, t, gs, ep));
     CHECK_OK(ps_cnode_delete(ME, gs, D)); // the binding holds a copy: the space lives on
     CHECK_OK(ps_cnode_delete(ME, ep, D));
     CHECK_OK(ps_cnode_delete(ME, ro, D));
@@ -213,7 +187,7 @@ static void vcpu_state_checks(void)
     do {                                                                                           \
         flat32_state(&s, GUEST_LOAD);                                                              \
         stmt;                                                                                      \
-        if (CHECK_ERR(vcpu_write_state(v, &s), RS_INVALID_ARGUMENT))                               \
+        if (CHECK_ERR(ps_vcpu_write_state(v, &s), RS_INVALID_ARGUMENT))                               \
             CHECK_EQ(ps_mr(0), RS_VCPU_STATE_WORD(field));                                         \
     } while (0)
     REJECT(s.rip = 0x0000800000000000ul, rip);       // not canonical
@@ -239,8 +213,8 @@ static void vcpu_state_checks(void)
     s.efer = 1u << 10;   // LMA follows LME and PG
     s.rbx = 0xB, s.r15 = 0xF15, s.rsp = 0x1234;
     s.pending_event = RS_EVENT_VALID | RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT);
-    REQUIRE_OK(vcpu_write_state(v, &s));
-    REQUIRE_OK(vcpu_read_state(v, &r));
+    REQUIRE_OK(ps_vcpu_write_state(v, &s));
+    REQUIRE_OK(ps_vcpu_read_state(v, &r));
     CHECK_EQ(r.rip, gpa_of(guest_io));
     CHECK_EQ(r.rflags, 2);
     CHECK_EQ(r.efer, 0);
@@ -253,9 +227,9 @@ static void vcpu_state_checks(void)
     CHECK_EQ(r.ss.selector, 0x10);
     CHECK_EQ(r.gdtr_base, gpa_of(test_guest_gdt));
     CHECK_EQ(r.pending_event, RS_EVENT_VALID | RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT));
-    CHECK_ERR(vcpu_inject(v, RS_EVENT_MAKE(0x30, 1)), RS_INVALID_ARGUMENT); // no event type 1
-    CHECK_ERR(vcpu_inject(v, RS_EVENT_MAKE(32, RS_EVENT_EXCEPTION)), RS_INVALID_ARGUMENT);
-    CHECK_OK(vcpu_inject(v, RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0x18)));
+    CHECK_ERR(ps_vcpu_inject(v, RS_EVENT_MAKE(0x30, 1)), RS_INVALID_ARGUMENT); // no event type 1
+    CHECK_ERR(ps_vcpu_inject(v, RS_EVENT_MAKE(32, RS_EVENT_EXCEPTION)), RS_INVALID_ARGUMENT);
+    CHECK_OK(ps_vcpu_inject(v, RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0x18)));
 }
 
 static void vcpu_guest_space_map(void)
@@ -266,38 +240,38 @@ static void vcpu_guest_space_map(void)
     rs_cptr_t f = new_object(RS_OBJ_FRAME, 0), f2 = new_object(RS_OBJ_FRAME, 0);
     rs_cptr_t big = new_object(RS_OBJ_LARGE_FRAME, 0), wo = new_slot();
     REQUIRE(gs && gs2 && pdpt && pd && pt && pt2 && f && f2 && big && wo);
-    CHECK_ERR(gs_map(gs, f, 0x5000, RWX), RS_FAILED_LOOKUP);
+    CHECK_ERR(ps_guest_space_map(gs, f, 0x5000, RWX), RS_FAILED_LOOKUP);
     CHECK_EQ(ps_mr(1), 4); // no PDPT
     CHECK_OK(ps_page_table_map(pdpt, gs, 0));
-    CHECK_ERR(gs_map(gs, f, 0x5000, RWX), RS_FAILED_LOOKUP);
+    CHECK_ERR(ps_guest_space_map(gs, f, 0x5000, RWX), RS_FAILED_LOOKUP);
     CHECK_EQ(ps_mr(1), 3);
     CHECK_OK(ps_page_table_map(pd, gs, 0));
-    CHECK_ERR(gs_map(gs, f, 0x5000, RWX), RS_FAILED_LOOKUP);
+    CHECK_ERR(ps_guest_space_map(gs, f, 0x5000, RWX), RS_FAILED_LOOKUP);
     CHECK_EQ(ps_mr(1), 2);
     CHECK_OK(ps_page_table_map(pt, gs, 0x1234)); // the table for the 2 MiB around it
-    CHECK_ERR(gs_map(gs, f, 0x5001, RWX), RS_ALIGNMENT_ERROR);
-    CHECK_ERR(gs_map(gs, f, 1ull << 48, RWX), RS_RANGE_ERROR);
-    CHECK_ERR(gs_map(gs, f, 0x5000, RWX | 0x10), RS_INVALID_ARGUMENT);
+    CHECK_ERR(ps_guest_space_map(gs, f, 0x5001, RWX), RS_ALIGNMENT_ERROR);
+    CHECK_ERR(ps_guest_space_map(gs, f, 1ull << 48, RWX), RS_RANGE_ERROR);
+    CHECK_ERR(ps_guest_space_map(gs, f, 0x5000, RWX | 0x10), RS_INVALID_ARGUMENT);
     CHECK_EQ(ps_mr(0), 1);
     REQUIRE_OK(ps_cnode_mint(ME, wo, D, ME, f, D, RS_RIGHT_WRITE, 0));
-    CHECK_ERR(gs_map(gs, wo, 0x5000, RW), RS_INSUFFICIENT_RIGHTS); // the cap cannot read
-    CHECK_ERR(gs_map(gs, pt2, 0x5000, RWX), RS_INVALID_CAPABILITY);
+    CHECK_ERR(ps_guest_space_map(gs, wo, 0x5000, RW), RS_INSUFFICIENT_RIGHTS); // the cap cannot read
+    CHECK_ERR(ps_guest_space_map(gs, pt2, 0x5000, RWX), RS_INVALID_CAPABILITY);
     CHECK_EQ(ps_mr(0), 1);
-    CHECK_OK(gs_map(gs, f, 0x5000, RWX));
-    CHECK_ERR(gs_map(gs, f2, 0x5000, RWX), RS_DELETE_FIRST);
-    CHECK_ERR(gs_map(gs, f, 0x6000, RWX), RS_ILLEGAL_OPERATION); // this cap is mapped already
+    CHECK_OK(ps_guest_space_map(gs, f, 0x5000, RWX));
+    CHECK_ERR(ps_guest_space_map(gs, f2, 0x5000, RWX), RS_DELETE_FIRST);
+    CHECK_ERR(ps_guest_space_map(gs, f, 0x6000, RWX), RS_ILLEGAL_OPERATION); // this cap is mapped already
     CHECK_ERR(ps_frame_map(f, RS_INIT_VSPACE, 0x0000400000200000ul, RW, 0), RS_ILLEGAL_OPERATION);
     CHECK_ERR(ps_frame_map(f2, gs, 0x7000, RW, 0), RS_INVALID_CAPABILITY); // not a VSpace
     CHECK_ERR(ps_page_table_map(pt2, gs, 0), RS_DELETE_FIRST);
     CHECK_ERR(ps_page_table_map(pt, gs, 1ul << 21), RS_ILLEGAL_OPERATION);
-    CHECK_ERR(gs_unmap(gs2, f), RS_ILLEGAL_OPERATION); // mapped, but in the other space
-    CHECK_OK(gs_unmap(gs, f));
-    CHECK_OK(gs_unmap(gs, f)); // twice is harmless
-    CHECK_OK(gs_map(gs, f2, 0x5000, RWX)); // the entry is free again
+    CHECK_ERR(ps_guest_space_unmap(gs2, f), RS_ILLEGAL_OPERATION); // mapped, but in the other space
+    CHECK_OK(ps_guest_space_unmap(gs, f));
+    CHECK_OK(ps_guest_space_unmap(gs, f)); // twice is harmless
+    CHECK_OK(ps_guest_space_map(gs, f2, 0x5000, RWX)); // the entry is free again
     CHECK_OK(ps_frame_unmap(f2));          // Frame Unmap takes a guest mapping away too
-    CHECK_OK(gs_map(gs, f, 0x5000, RW));
-    CHECK_ERR(gs_map(gs, big, 0x201000, RWX), RS_ALIGNMENT_ERROR);
-    CHECK_OK(gs_map(gs, big, 0x200000, RWX));
+    CHECK_OK(ps_guest_space_map(gs, f, 0x5000, RW));
+    CHECK_ERR(ps_guest_space_map(gs, big, 0x201000, RWX), RS_ALIGNMENT_ERROR);
+    CHECK_OK(ps_guest_space_map(gs, big, 0x200000, RWX));
     CHECK_OK(ps_cnode_delete(ME, gs, D)); // the space goes; the caps still record the mapping
     CHECK_OK(ps_cnode_delete(ME, f, D));
     CHECK_OK(ps_page_table_unmap(pt));
@@ -343,7 +317,7 @@ static bool restart_at(struct guest *g, const char *entry)
 {
     rs_vcpu_state_t s;
     flat32_state(&s, gpa_of(entry));
-    return CHECK_OK(vcpu_write_state(g->vcpu, &s)) && CHECK_OK(reply_flags(0));
+    return CHECK_OK(ps_vcpu_write_state(g->vcpu, &s)) && CHECK_OK(reply_flags(0));
 }
 
 static void vcpu_instruction_exits(void)
@@ -362,7 +336,7 @@ static void vcpu_instruction_exits(void)
     rs_mr_set(RS_REPLY_MR_RBX, 0x4D565352);
     rs_mr_set(RS_REPLY_MR_RCX, 0);
     rs_mr_set(RS_REPLY_MR_RDX, 0);
-    REQUIRE_OK(rs_reply(rs_msginfo(0, 0, 0, RS_REPLY_MR_RDX + 1)).error);
+    REQUIRE_OK(rs_reply(rs_msginfo(0, 0, 0, RS_REPLY_MR_RBX + 1)).error); // rax rcx rdx rbx
     if (expect_exit(&g, RS_EXIT_IO)) { // the guest reports the ebx it got
         CHECK_EQ(EXIT_WORD(RAX), 0x4D565352);
         CHECK_EQ(EXIT_WORD(RIP), ip + 11);
@@ -413,7 +387,7 @@ static void vcpu_guest_fault(void)
         CHECK_EQ(EXIT_WORD(RIP), ip);
     }
     // emulate the 5-byte load: the value in eax, RIP past it
-    REQUIRE_OK(reply_rax(RS_REPLY_SET_RIP, 0xCAFEF00D, ip + 5, RS_REPLY_MR_RIP + 1));
+    REQUIRE_OK(reply_rax(RS_REPLY_SET_RIP, 0xCAFEF00D, ip + 5, RS_REPLY_MR_RAX + 1));
     if (expect_exit(&g, RS_EXIT_IO)) {
         CHECK_EQ(EXIT_WORD(RAX), 0xCAFEF00D);
         CHECK_EQ(EXIT_WORD(RIP), ip + 5);
@@ -435,10 +409,10 @@ static void vcpu_frame_delete_unmaps(void)
     volatile uint32_t *mine = map_frame_copy(data);
     REQUIRE(mine);
     mine[0] = 0xDEADBEEF;
-    REQUIRE_OK(gs_map(g.gs, data, DATA_GPA, RW));
+    REQUIRE_OK(ps_guest_space_map(g.gs, data, DATA_GPA, RW));
     rs_vcpu_state_t s;
     flat32_state(&s, gpa_of(guest_data));
-    REQUIRE_OK(vcpu_write_state(g.vcpu, &s));
+    REQUIRE_OK(ps_vcpu_write_state(g.vcpu, &s));
     REQUIRE_OK(ps_tcb_resume(g.tcb));
     if (expect_exit(&g, RS_EXIT_IO)) CHECK_EQ(EXIT_WORD(RAX), 0xDEADBEEF);
     CHECK_OK(ps_cnode_delete(ME, data, D)); // the cap holding the guest mapping
@@ -471,7 +445,7 @@ static void vcpu_invalid_state(void)
     s.cr4 = 0x20;       // the kernel lets the hardware judge that (APM 15.5.1, SDM 26.3.1.2)
     s.efer = 0x100;
     s.cs.attrib |= 0x200;
-    REQUIRE_OK(vcpu_write_state(g.vcpu, &s));
+    REQUIRE_OK(ps_vcpu_write_state(g.vcpu, &s));
     REQUIRE_OK(ps_tcb_resume(g.tcb));
     REQUIRE(expect_exit(&g, RS_EXIT_INVALID_STATE));
     REQUIRE(restart_at(&g, guest_io));
@@ -497,7 +471,7 @@ static void vcpu_inject_and_window(void)
     }
     REQUIRE_OK(reply_flags(RS_REPLY_ADVANCE_RIP | RS_REPLY_WANT_WINDOW));
     if (expect_exit(&g, RS_EXIT_INTR_WINDOW)) CHECK_EQ(EXIT_WORD(RIP), ip + 9); // right after iret
-    REQUIRE_OK(vcpu_inject(g.vcpu, RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT)));
+    REQUIRE_OK(ps_vcpu_inject(g.vcpu, RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT)));
     REQUIRE_OK(reply_flags(0));
     if (expect_exit(&g, RS_EXIT_IO)) CHECK_EQ(EXIT_WORD(RIP), handler + 2);
 }
@@ -517,7 +491,7 @@ static void vcpu_fpu_state(void)
     flat32_state(&s, gpa_of(guest_fpu));
     s.cr0 = 0x13;  // PE, MP, ET
     s.cr4 = 0x200; // OSFXSR: the guest uses SSE
-    REQUIRE_OK(vcpu_write_state(g.vcpu, &s));
+    REQUIRE_OK(ps_vcpu_write_state(g.vcpu, &s));
     REQUIRE_OK(ps_tcb_resume(g.tcb));
     REQUIRE(expect_exit(&g, RS_EXIT_IO));
     CHECK_EQ(EXIT_WORD(RAX), 0x600DF00D);
@@ -539,7 +513,7 @@ static void vcpu_spinning_guest(void)
     CHECK(now_ms() - t0 >= 120);
     CHECK_OK(ps_tcb_suspend(g.tcb));
     rs_vcpu_state_t s;
-    REQUIRE_OK(vcpu_read_state(g.vcpu, &s));
+    REQUIRE_OK(ps_vcpu_read_state(g.vcpu, &s));
     CHECK_EQ(s.rip, gpa_of(guest_spin));
     CHECK_OK(ps_tcb_resume(g.tcb));
     for (int i = 0; i < 3; i++) rs_yield();

@@ -57,7 +57,7 @@ static void decode_io(const struct vmcb *vm, struct vcpu_exit *e)
     uint64_t i1 = vm->exitinfo1;
     uint64_t size = (i1 & (1u << 4)) ? 1 : (i1 & (1u << 5)) ? 2 : 4;
     e->reason = RS_EXIT_IO;
-    e->qual = (i1 >> 16) | size << 16 | (i1 & 1) << 24 | ((i1 >> 2) & 1) << 25 | ((i1 >> 3) & 1) << 26;
+    e->qual = rs_io_qual((uint16_t)(i1 >> 16), (unsigned)size, i1 & 1, i1 & 4, i1 & 8);
     e->insn_len = vm->exitinfo2 - vm->rip;
 }
 
@@ -69,7 +69,7 @@ static void decode_npf(const struct vmcb *vm, struct vcpu_exit *e)
     bool write = i1 & 2, fetch = i1 & 16;
     e->reason = RS_EXIT_GUEST_FAULT;
     e->gpa = vm->exitinfo2;
-    e->qual = (!write && !fetch) | write << 1 | fetch << 2 | (i1 & 1) << 3;
+    e->qual = rs_fault_qual(!write && !fetch, write, fetch, i1 & 1);
 }
 
 /* The guest's first debug-register access (intercept_dr, svm.c): from now on it owns DR0-3,
@@ -111,7 +111,7 @@ static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e)
         return;
     case SVM_EXIT_MSR: // EXITINFO1: 0 RDMSR, 1 WRMSR
         e->reason = vm->exitinfo1 ? RS_EXIT_MSR_WRITE : RS_EXIT_MSR_READ;
-        e->qual = (uint32_t)v->gpr[GPR_RCX];
+        e->qual = (uint32_t)v->gpr[RS_GPR_RCX];
         e->insn_len = insn_len(vm, 2);
         return;
     case SVM_EXIT_HLT:
@@ -169,8 +169,8 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
         vm->eventinj = s->queued_event;
         s->queued_event = 0;
     }
-    vm->rax = v->gpr[GPR_RAX];
-    vm->rsp = v->gpr[GPR_RSP];
+    vm->rax = v->gpr[RS_GPR_RAX];
+    vm->rsp = v->gpr[RS_GPR_RSP];
     if (s->dr_live)
         __asm__ volatile("mov %0, %%db0; mov %1, %%db1; mov %2, %%db2; mov %3, %%db3"
                          ::"r"(s->dr[0]), "r"(s->dr[1]), "r"(s->dr[2]), "r"(s->dr[3]));
@@ -178,8 +178,8 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
     if (s->dr_live)
         __asm__ volatile("mov %%db0, %0; mov %%db1, %1; mov %%db2, %2; mov %%db3, %3"
                          : "=r"(s->dr[0]), "=r"(s->dr[1]), "=r"(s->dr[2]), "=r"(s->dr[3]));
-    v->gpr[GPR_RAX] = vm->rax;
-    v->gpr[GPR_RSP] = vm->rsp;
+    v->gpr[RS_GPR_RAX] = vm->rax;
+    v->gpr[RS_GPR_RSP] = vm->rsp;
     vm->tlb_control = VMCB_TLB_NONE;
     keep_interrupted_event(vm);
     decode_exit(v, vm, e);

@@ -147,20 +147,23 @@ static bool vmx_check_ept(void)
 /* CR0 and CR4 in VMX operation must have the FIXED0 bits set and the FIXED1-clear bits clear
  * (23.8, A.7, A.8); that goes for the host now and for every guest. Unrestricted guest frees
  * CR0.PE and CR0.PG (26.3.1.1). Guests also run with caching on (CD, NW clear); what they
- * wrote is what they read back through the CR0/CR4 read shadows (vmx_state.c). The host gets
- * OSFXSR as well, or FXSAVE would skip the guest's XMM registers. */
+ * wrote is what they read back through the CR0/CR4 read shadows (vmx_state.c). (The host's
+ * OSFXSR, without which FXSAVE would skip the guest's XMM registers, is fpu_init's.) */
 static void vmx_fix_crs(void)
 {
     struct vmx_caps *c = &vmx_caps;
     uint64_t cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0), cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
     uint64_t cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0), cr4_fixed1 = rdmsr(MSR_VMX_CR4_FIXED1);
     write_cr0((read_cr0() | cr0_fixed0) & cr0_fixed1);
-    write_cr4(((read_cr4() | cr4_fixed0 | CR4_OSFXSR | CR4_OSXMMEXCPT) & cr4_fixed1));
+    write_cr4((read_cr4() | cr4_fixed0) & cr4_fixed1);
     c->cr0_set = cr0_fixed0 & ~(CR0_PE | CR0_PG) & 0xFFFFFFFF;
     c->cr0_clr = (~cr0_fixed1 | CR0_CD | CR0_NW) & 0xFFFFFFFF;
     c->cr4_set = cr4_fixed0 & 0xFFFFFFFF;
     c->cr4_clr = ~cr4_fixed1 & 0xFFFFFFFF;
 }
+
+/* VMX with EPT and unrestricted guest (CPUID 1 ECX.VMX; the secondary controls, SDM A.3.3). */
+static bool vmx_probe(void) { return cpu_features.vmx && cpu_features.ept && cpu_features.unrestricted; }
 
 /* Enables VMX on this CPU: IA32_FEATURE_CONTROL, VMCS revision and size, controls, CR fixed
  * bits, VMXON (23.7). Returns false, saying why, if VT-x with EPT and unrestricted guest cannot
@@ -234,23 +237,6 @@ static void vmx_write_host_state(void)
     vmwrite(VMCS_HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_stub);
 }
 
-/* The x86 reset state (SDM vol. 3A 9.1.1) but the GPRs, until the VMM writes its own. */
-static const rs_vcpu_state_t vmx_reset_state = {
-    .rip = 0xFFF0,
-    .rflags = 2,
-    .cr0 = 0x60000010,
-    .cs = {0xF000, 0xFFFF0000, 0xFFFF, 0x9B},
-    .ds = {0, 0, 0xFFFF, 0x93},
-    .es = {0, 0, 0xFFFF, 0x93},
-    .fs = {0, 0, 0xFFFF, 0x93},
-    .gs = {0, 0, 0xFFFF, 0x93},
-    .ss = {0, 0, 0xFFFF, 0x93},
-    .tr = {0, 0, 0xFFFF, 0x8B},
-    .ldtr = {0, 0, 0xFFFF, 0x82},
-    .gdtr_limit = 0xFFFF,
-    .idtr_limit = 0xFFFF,
-};
-
 /* The VMX-preemption timer's start value: about 5 ms, half a scheduler tick (SDM 25.5.1: it
  * counts down at the TSC rate >> IA32_VMX_MISC[4:0] and is reloaded from the VMCS at every
  * entry, "save VMX-preemption timer value" being off). External-interrupt exiting (25.2) is
@@ -267,7 +253,7 @@ static uint32_t vmx_preempt_value(void)
 }
 
 /* Sets up the VMCS in `ctl`: revision, VMCLEAR (launch state "clear", 24.11.3), VMPTRLD,
- * controls, host state, the reset state for the guest. No guest-physical root yet: entering
+ * controls, host state (the generic layer writes the reset state next). No guest-physical root yet: entering
  * before set_guest_root fails as RS_EXIT_INVALID_STATE. */
 static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
 {
@@ -310,7 +296,6 @@ static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     vmwrite(VMCS_GUEST_SYSENTER_EIP, 0);
     if (c->preempt) vmwrite(VMCS_GUEST_PREEMPT_TIMER, vmx_preempt_value());
     vmx_write_host_state();
-    vmx_set_state(v, &vmx_reset_state);
 }
 
 /* The EPT pointer (24.6.11). The root may have served another GuestSpace before: drop what
@@ -404,7 +389,7 @@ static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
         if (x->deferred && !x->requeued) vmx_deliver_deferred(x);
         vmwrite(VMCS_HOST_CR3, arch_cr3);
         vmwrite(VMCS_HOST_FS_BASE, arch_fs_base);
-        vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
+        vmwrite(VMCS_GUEST_RSP, v->gpr[RS_GPR_RSP]);
         write_cr2(x->cr2);
         wrmsr(MSR_KERNEL_GS, x->kernel_gs_base);
         if (x->dr_live) vmx_dr_load(x);
@@ -423,7 +408,7 @@ static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
             vmx_exit_regs(e);
             return;
         }
-        v->gpr[GPR_RSP] = vmread(VMCS_GUEST_RSP);
+        v->gpr[RS_GPR_RSP] = vmread(VMCS_GUEST_RSP);
         if (!(vmread(VMCS_EXIT_REASON) & EXIT_REASON_ENTRY_FAIL)) x->launched = true;
         if (vmx_exit_decode(v, e)) return;
     }
@@ -512,7 +497,9 @@ static void vmx_want_window(struct vcpu *v, bool on)
 }
 
 const struct vcpu_backend vmx_backend = {
-    .name = "Intel VT-x",
+    .name = "vmx",
+    .vendor = "Intel VT-x",
+    .probe = vmx_probe,
     .cpu_init = vmx_cpu_init,
     .vcpu_init = vmx_vcpu_init,
     .vcpu_destroy = vmx_vcpu_destroy,

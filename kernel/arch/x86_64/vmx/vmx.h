@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include "../../../vcpu.h"
 #include "vmx_fields.h"
+#include <resurgo/x86.h>
 
 /* Per-VCPU backend state, in the generic VCPU object's arch[] words (vmx_of). The guest GPRs
  * are in v->gpr (x86 encoding order; vmx_entry.S loads and saves them there), its FPU image in
