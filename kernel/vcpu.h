@@ -62,7 +62,9 @@ bool vcpu_binding_intact(const struct vcpu *v, const struct tcb *t);
 void vcpu_unbind(struct tcb *t);
 /* An event the VMM may inject: a known type, no reserved bits; exceptions 0..31 but NMI (2). */
 bool vcpu_event_ok(uint64_t ev);
-/* Gives a new VCPU the x86 reset state (real mode at F000:FFF0) through the backend. */
+/* The x86 reset state but the GPRs (real mode at F000:FFF0), every new VCPU's. */
+extern const rs_vcpu_state_t vcpu_reset_state;
+/* Gives a new VCPU the reset state through the backend. */
 void vcpu_state_reset(struct vcpu *v);
 /* VCPU ReadState / WriteState (errors in docs/virtualization.md). */
 int vcpu_decode_read_state(struct invocation *inv, struct vcpu *v);

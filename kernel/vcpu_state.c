@@ -9,7 +9,7 @@
 
 /* The x86 state after RESET but the GPRs (Intel SDM vol. 3A 9.1.1, table 9-1; AMD APM vol. 2
  * 14.1.3): real mode at F000:FFF0 with CS base FFFF0000, caching off (CD, NW) and ET set. */
-static const rs_vcpu_state_t reset_state = {
+const rs_vcpu_state_t vcpu_reset_state = {
     .rip = 0xFFF0,
     .rflags = 2,
     .cr0 = CR0_CD | CR0_NW | CR0_ET,
@@ -25,7 +25,7 @@ static const rs_vcpu_state_t reset_state = {
     .idtr_limit = 0xFFFF,
 };
 
-void vcpu_state_reset(struct vcpu *v) { vcpu_backend->set_state(v, &reset_state); }
+void vcpu_state_reset(struct vcpu *v) { vcpu_backend->set_state(v, &vcpu_reset_state); }
 
 bool vcpu_event_ok(uint64_t ev)
 {

@@ -45,6 +45,26 @@ struct vmx_caps {
 };
 extern struct vmx_caps vmx_caps;
 
+/* The host's GDTR and IDTR as the kernel set them, taken before any guest ran (vmx_caps.c): a
+ * VM exit loads only their bases and sets both limits to 0xFFFF (SDM 27.5.2), so each exit
+ * puts them back (vmx_run). */
+struct __attribute__((packed)) vmx_dtr {
+    uint16_t limit;
+    uint64_t base;
+};
+extern struct vmx_dtr vmx_host_gdtr, vmx_host_idtr;
+
+/* vmx_caps.c: true when the CPU has VMX with EPT and unrestricted guest. */
+bool vmx_probe(void);
+/* vmx_caps.c: chooses the controls and turns VMX on; false (saying why) if it cannot. */
+bool vmx_cpu_init(void);
+/* vmx_event.c: the backend's inject and want_window (vcpu_backend.h). */
+void vmx_inject(struct vcpu *v, uint64_t event);
+void vmx_want_window(struct vcpu *v, bool on);
+/* vmx_event.c: before an entry with the entry field free, injects the deferred VMM event if the
+ * guest can take it now. */
+void vmx_deliver_deferred(struct vmx_vcpu *x);
+
 /* VMREAD / VMWRITE on the current VMCS (SDM 30.3). A failure is a kernel bug (wrong field or
  * no current VMCS), so it panics. */
 void vmx_insn_failed(const char *insn, uint64_t field);

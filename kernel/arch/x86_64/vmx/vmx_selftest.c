@@ -314,6 +314,7 @@ void kernel_selftest(const struct boot_info *bi)
         v->ctl = PHYS_TO_VIRT(vmcs);
         v->ctl_phys = vmcs;
         vmx_backend.vcpu_init(v, v->ctl, vmcs);
+        vmx_backend.set_state(v, &vcpu_reset_state); /* as vcpu_create does */
         vmx_backend.set_guest_root(v, root, 1);
         real_mode_part(v);
         requeue_part(v);
