@@ -54,6 +54,10 @@ struct __attribute__((packed)) vmx_dtr {
 };
 extern struct vmx_dtr vmx_host_gdtr, vmx_host_idtr;
 
+/* vmx_decode.c: an I/O / EPT-violation exit qualification as the neutral one (rs_io_qual,
+ * rs_fault_qual). */
+uint64_t vmx_io_qual(uint64_t q);
+uint64_t vmx_ept_qual(uint64_t q);
 /* vmx_caps.c: true when the CPU has VMX with EPT and unrestricted guest. */
 bool vmx_probe(void);
 /* vmx_caps.c: chooses the controls and turns VMX on; false (saying why) if it cannot. */

@@ -36,13 +36,6 @@ static uint64_t vmx_vectoring_event(void)
     return ev;
 }
 
-/* I/O qualification (SDM 27.2.1, table 27-5): size - 1 in 2:0, IN in 3, string in 4, REP in 5,
- * port in 31:16; to the vendor-neutral rs_io_qual. */
-static uint64_t vmx_io_qual(uint64_t q)
-{
-    return rs_io_qual((uint16_t)(q >> 16), (unsigned)(q & 7) + 1, q & 8, q & 16, q & 32);
-}
-
 /* MOV to CR0/CR4 that changes a bit VMX holds fixed (NE, VMXE, CD/NW; see vmx.c) exits because
  * the bit is in the guest/host mask (SDM 25.1.3). The guest owns its view of those bits: take
  * the value as the new read shadow and let the guest execute the same MOV again, which then
@@ -187,10 +180,8 @@ bool vmx_exit_decode(struct vcpu *v, struct vcpu_exit *e)
         e->qual = (uint32_t)v->gpr[RS_GPR_RCX];
         break;
     case EXIT_EPT_VIOLATION:
-        /* 27.2.1, table 27-7: bits 0-2 are read / write / fetch; bits 3-5 the rights the EPT
-         * entry did give: any of them means a mapping exists. */
         e->reason = RS_EXIT_GUEST_FAULT;
-        e->qual = rs_fault_qual(q & 1, q & 2, q & 4, q & 0x38);
+        e->qual = vmx_ept_qual(q);
         e->gpa = vmread(VMCS_GUEST_PHYS_ADDR);
         return true;
     case EXIT_EPT_MISCONFIG:
