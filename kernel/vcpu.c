@@ -22,12 +22,6 @@ void vcpu_create(uint64_t obj)
     vcpu_state_reset(v);
 }
 
-bool vcpu_binding_intact(const struct vcpu *v, const struct tcb *t)
-{
-    const struct cap *c = &v->slots[VCPU_SLOT_TCB].cap;
-    return c->type == RS_CAP_TCB && (const struct tcb *)c->obj == t;
-}
-
 void vcpu_unbind(struct tcb *t)
 {
     struct vcpu *v = t->vcpu;

@@ -57,7 +57,11 @@ int vcpu_decode(struct invocation *inv);
 
 static inline bool vcpu_canonical(uint64_t a) { return (uint64_t)((int64_t)(a << 16) >> 16) == a; }
 /* True while v's slot still holds the cap to t that Bind put there (a Revoke may take it). */
-bool vcpu_binding_intact(const struct vcpu *v, const struct tcb *t);
+static inline bool vcpu_binding_intact(const struct vcpu *v, const struct tcb *t)
+{
+    const struct cap *c = &v->slots[VCPU_SLOT_TCB].cap;
+    return c->type == RS_CAP_TCB && (const struct tcb *)c->obj == t;
+}
 /* Ends t's binding: the thread stops, as it has no user context to fall back to. */
 void vcpu_unbind(struct tcb *t);
 /* An event the VMM may inject: a known type, no reserved bits; exceptions 0..31 but NMI (2). */
