@@ -6,13 +6,11 @@
 #include "guestspace.h"
 #include "vcpu_backend.h"
 #include "vspace.h"
+#include "ptwalk.h"
 #include "kstring.h"
 #include "arch/x86_64/arch.h"
 #include <resurgo/invocation.h>
 
-#define GPTE_ADDR 0x000FFFFFFFFFF000ull /* address bits of NPT and EPT entries alike */
-#define GPTE_PS   (1ull << 7)           /* 2 MiB leaf in a PD entry: NPT (AMD APM vol. 2 5.3.4,
-                                           15.25) and EPT (Intel SDM vol. 3 29.3.2) alike */
 
 void guest_space_init(void *root, uint32_t *asid) { asid_assign(root, true, asid); }
 
@@ -27,43 +25,19 @@ void guest_space_finalise(const struct cap *c)
     asid_release(c->small, (const void *)c->obj);
 }
 
-/* Level numbering as in vspace.c: 4 = PML4 entry, 3 = PDPT entry, 2 = PD entry, 1 = PT entry. */
-static unsigned index_at(uint64_t gpa, unsigned level) { return (gpa >> (12 + 9 * (level - 1))) & 511; }
-
-static unsigned cap_level(const struct cap *c)
-{
-    switch (c->type) {
-    case RS_CAP_PDPT: return 4;
-    case RS_CAP_PAGE_DIRECTORY: return 3;
-    case RS_CAP_PAGE_TABLE: return 2;
-    case RS_CAP_FRAME: return c->bits == 21 ? 2 : 1;
-    default: return 0;
-    }
-}
-
-/* The entry for gpa at `level`, or NULL if a table above is missing (*missing = the level
- * whose entry was empty; a 2 MiB leaf on the way counts as missing). */
+/* The entry for gpa at `level` (ptwalk.h), in the backend's format. */
 static uint64_t *walk(uint64_t *root, uint64_t gpa, unsigned level, unsigned *missing)
 {
-    uint64_t *table = root;
-    for (unsigned l = 4; l > level; l--) {
-        uint64_t e = table[index_at(gpa, l)];
-        if (!vcpu_backend->guest_pte_present(e) || (e & GPTE_PS)) {
-            if (missing) *missing = l;
-            return NULL;
-        }
-        table = PHYS_TO_VIRT(e & GPTE_ADDR);
-    }
-    return &table[index_at(gpa, level)];
+    return pt_walk(root, gpa, level, vcpu_backend->guest_pte_present, missing);
 }
 
 void guest_space_unmap_cap(struct cap *c)
 {
-    unsigned level = cap_level(c);
+    unsigned level = pt_cap_level(c);
     uint64_t *root = asid_root(c->small, true);
     if (root && level) {
         uint64_t *e = walk(root, c->w1, level, NULL);
-        if (e && vcpu_backend->guest_pte_present(*e) && (*e & GPTE_ADDR) == VIRT_TO_PHYS(c->obj)) {
+        if (e && vcpu_backend->guest_pte_present(*e) && (*e & PT_ENTRY_ADDR) == VIRT_TO_PHYS(c->obj)) {
             *e = 0;
             vcpu_backend->flush_guest(VIRT_TO_PHYS(root), c->small);
         }
@@ -79,8 +53,8 @@ void guest_space_unmap_cap(struct cap *c)
 static int map_check(struct invocation *inv, const struct cap *c, unsigned mapped_arg, const struct cap *gs,
                      uint64_t gpa, uint64_t **entry)
 {
-    unsigned level = cap_level(c);
-    uint64_t size = 1ull << (12 + 9 * (level - 1));
+    unsigned level = pt_cap_level(c);
+    uint64_t size = pt_level_size(level);
     if (c->flags & CAP_FLAG_MAPPED) return inv_error(inv, RS_ILLEGAL_OPERATION, mapped_arg, 0, 0);
     if (gpa & (size - 1)) return inv_error(inv, RS_ALIGNMENT_ERROR, 0, size, 0);
     if (gpa >= GUEST_PHYS_TOP || GUEST_PHYS_TOP - gpa < size)
@@ -105,7 +79,7 @@ int guest_space_map_table(struct invocation *inv)
     INV_NEED_ARGS(inv, 1);
     struct cap *c = inv->cap, *gs = &inv->extra[0]->cap;
     if (!guest_space_live(gs)) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-    uint64_t gpa = inv_arg(inv, 0) & ~((1ull << (12 + 9 * (cap_level(c) - 1))) - 1); // the region around it
+    uint64_t gpa = inv_arg(inv, 0) & ~(pt_level_size(pt_cap_level(c)) - 1); // the region around it
     uint64_t *e;
     int err = map_check(inv, c, 0, gs, gpa, &e);
     if (err) return err;
@@ -132,7 +106,7 @@ static int decode_map(struct invocation *inv, struct cap *gs)
     uint64_t *e;
     int err = map_check(inv, f, 1, gs, gpa, &e);
     if (err) return err;
-    *e = vcpu_backend->guest_pte(VIRT_TO_PHYS(f->obj), (unsigned)rights, true) | (f->bits == 21 ? GPTE_PS : 0);
+    *e = vcpu_backend->guest_pte(VIRT_TO_PHYS(f->obj), (unsigned)rights, true) | (f->bits == 21 ? PT_ENTRY_PS : 0);
     record_mapping(f, gs, gpa);
     return RS_OK;
 }

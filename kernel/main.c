@@ -51,23 +51,6 @@ static void print_cpu(void)
         kprintf("cpu: virtualisation: none\n");
 }
 
-/* The VMX backend may be left out of a build: then a VMX-only CPU runs no guests. */
-extern const struct vcpu_backend vmx_backend __attribute__((weak));
-
-/* Picks the virtualisation backend the CPU offers, SVM with nested paging or VMX with EPT and
- * unrestricted guest, and enables it; without one, Retype refuses VCPU and GuestSpace. */
-static void vcpu_select_backend(void)
-{
-    const struct cpu_features *f = &cpu_features;
-    const struct vcpu_backend *b = NULL;
-    if (f->svm && f->npt) b = &svm_backend;
-    else if (f->vmx && f->ept && f->unrestricted && &vmx_backend) b = &vmx_backend;
-    if (b && b->cpu_init()) vcpu_backend = b;
-    if (vcpu_backend)
-        kprintf("vcpu: backend %s (%s)\n", vcpu_backend == &svm_backend ? "svm" : "vmx", vcpu_backend->name);
-    else kprintf("vcpu: none\n");
-}
-
 static void print_boot_info(const struct boot_info *bi)
 {
     uint64_t total = 0;
@@ -94,7 +77,7 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     arch_gdt_init();
     arch_syscall_init();
     fpu_init();
-    vcpu_select_backend();
+    vcpu_backend_select();
     boot_memory_init(&boot_info);
     arch_paging_init(boot_max_phys(), boot_alloc_page);
     arch_cpu_protect();

@@ -11,16 +11,12 @@
 #include "vcpu_backend.h"
 
 enum vcpu_slot { VCPU_SLOT_TCB, VCPU_SLOT_GUEST_SPACE, VCPU_SLOT_EXIT_EP, VCPU_SLOT_COUNT };
-/* Indices of struct vcpu's gpr[]: the x86 register encoding. */
-enum vcpu_gpr {
-    GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
-    GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15, GPR_COUNT
-};
 #define VCPU_CTL_SIZE 4096
 #define VCPU_ARCH_WORDS 64
 
 struct vcpu {
-    uint64_t gpr[GPR_COUNT]; /* first: the entry code addresses it directly (see vcpu_backend.h) */
+    uint64_t gpr[RS_GPR_COUNT]; /* x86 encoding order (enum rs_vcpu_gpr), first: the entry code
+                                   addresses it directly (see vcpu_backend.h) */
     void *ctl;               /* the control page (kernel address) and its physical address */
     uint64_t ctl_phys;
     struct tcb *tcb;         /* the bound thread, NULL when unbound */
@@ -56,3 +52,24 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler);
 void vcpu_exit_redeliver(struct tcb *t);
 
 int vcpu_decode(struct invocation *inv);
+
+/* ---- shared by vcpu.c, vcpu_exit.c and vcpu_state.c ---- */
+
+static inline bool vcpu_canonical(uint64_t a) { return (uint64_t)((int64_t)(a << 16) >> 16) == a; }
+/* True while v's slot still holds the cap to t that Bind put there (a Revoke may take it). */
+static inline bool vcpu_binding_intact(const struct vcpu *v, const struct tcb *t)
+{
+    const struct cap *c = &v->slots[VCPU_SLOT_TCB].cap;
+    return c->type == RS_CAP_TCB && (const struct tcb *)c->obj == t;
+}
+/* Ends t's binding: the thread stops, as it has no user context to fall back to. */
+void vcpu_unbind(struct tcb *t);
+/* An event the VMM may inject: a known type, no reserved bits; exceptions 0..31 but NMI (2). */
+bool vcpu_event_ok(uint64_t ev);
+/* The x86 reset state but the GPRs (real mode at F000:FFF0), every new VCPU's. */
+extern const rs_vcpu_state_t vcpu_reset_state;
+/* Gives a new VCPU the reset state through the backend. */
+void vcpu_state_reset(struct vcpu *v);
+/* VCPU ReadState / WriteState (errors in docs/virtualization.md). */
+int vcpu_decode_read_state(struct invocation *inv, struct vcpu *v);
+int vcpu_decode_write_state(struct invocation *inv, struct vcpu *v);

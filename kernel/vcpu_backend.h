@@ -29,13 +29,18 @@ struct vcpu_exit {
 };
 
 struct vcpu_backend {
-    const char *name;
-    /* Enables the extension on this CPU (EFER.SVME + host save area / VMXON region) and
-     * CR4.OSFXSR. Returns false if it cannot be used (then no VCPU can be made). */
+    const char *name;   /* short, in the boot log: "svm", "vmx" */
+    const char *vendor; /* the extension's full name */
+    /* True when this CPU offers what the backend needs (from cpu_features: SVM with nested
+     * paging; VMX with EPT and unrestricted guest). Changes nothing. */
+    bool (*probe)(void);
+    /* Enables the extension on this CPU (EFER.SVME + host save area / VMXON region). Called
+     * once, after probe() and fpu_init (CR4.OSFXSR is set). Returns false if it cannot be used
+     * (then no VCPU can be made). */
     bool (*cpu_init)(void);
     /* Prepares a fresh VCPU whose control page (VMCB / VMCS) is at `ctl` (4 KiB, zeroed, its
-     * physical address ctl_phys): intercepts, and a runnable reset state (real mode at
-     * F000:FFF0) until the VMM writes its own with WriteState. */
+     * physical address ctl_phys): controls, intercepts and what rs_vcpu_state_t does not hold.
+     * The generic layer then gives it the x86 reset state with set_state. */
     void (*vcpu_init)(struct vcpu *v, void *ctl, uint64_t ctl_phys);
     /* The VCPU object is being destroyed (e.g. VMCLEAR its VMCS). May be NULL. */
     void (*vcpu_destroy)(struct vcpu *v);
@@ -73,3 +78,7 @@ struct vcpu_backend {
 /* The backend chosen at boot, or NULL when the CPU offers neither. */
 extern const struct vcpu_backend *vcpu_backend;
 extern const struct vcpu_backend svm_backend, vmx_backend;
+
+/* Picks the first backend whose probe() and cpu_init() succeed (SVM, then VMX) and logs it;
+ * without one vcpu_backend stays NULL and Retype refuses VCPU and GuestSpace. Once, at boot. */
+void vcpu_backend_select(void);

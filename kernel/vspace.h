@@ -5,20 +5,10 @@
 #include <stdint.h>
 #include "cap.h"
 #include "invoke.h"
-
-#define ASID_COUNT 4096
+#include "asid.h"
 
 /* Physical address of the PML4 a VSpace cap names, 0 if the cap is not a VSpace. */
 uint64_t vspace_root_phys(const struct cap *c);
-/* How many ASIDs (and so VSpaces and GuestSpaces) can still be made. */
-uint64_t vspace_free_asids(void);
-/* The ASID table, shared by VSpaces and GuestSpaces (guestspace.c): a mapped frame's or table's
- * cap records an ASID, and the table tells whether that space still lives. Assign fails with
- * RS_NOT_ENOUGH_MEMORY when none is free; release ignores an ASID no longer naming `root`. */
-int asid_assign(void *root, bool guest, uint32_t *asid_out);
-void asid_release(uint32_t asid, const void *root);
-/* The root table of the live space of that kind with this ASID, or NULL. */
-void *asid_root(uint32_t asid, bool guest);
 /* Prepares a freshly retyped (zeroed) VSpace: kernel half, ASID. Fails if ASIDs ran out. */
 int vspace_init(void *pml4, uint32_t *asid_out);
 /* The VSpace object is going: release its ASID. */

@@ -6,14 +6,12 @@
  * attacks turn on long mode with identity 2 MiB pages and print from compatibility mode. Every
  * line starts with "attack <name>:"; a scenario that ends stops the guest with CLI; HLT. */
 
+#include "../../include/resurgo/x86.h"
+
 #define COM1            0x3F8
 #define COM1_LSR        (COM1 + 5)
 #define LSR_THR_EMPTY   0x20
 #define MSR_EFER        0xC0000080
-#define EFER_LME        (1 << 8)
-#define CR0_AM          (1 << 18)
-#define CR0_PG          (1 << 31)
-#define CR4_PAE         (1 << 5)
 #define PTE_P_RW        0x03
 #define PTE_PS          0x80
 #define SEL_CODE32      0x08

@@ -4,14 +4,13 @@
  * Start state (guests/README.md): 32-bit protected mode, paging off, flat segments, IF = 0,
  * ESP = 0x100000, EBX = RAM size in bytes, EAX = 0x52534730; this file's first byte runs first. */
 
+#include "../../include/resurgo/x86.h"
+
 #define COM1            0x3F8
 #define COM1_LSR        (COM1 + 5)
 #define LSR_THR_EMPTY   0x20
 #define START_MAGIC     0x52534730      /* "RSG0" */
 #define MSR_EFER        0xC0000080
-#define EFER_LME        (1 << 8)
-#define CR0_PG          (1 << 31)
-#define CR4_PAE         (1 << 5)
 #define INFO_GPA        0xFED00000      /* the VMM's info device page */
 #define PTE_P           0x01
 #define PTE_RW          0x02

@@ -6,11 +6,9 @@
 // RAM (its stack is there), which its VMM must report and stop instead of looping.
 #include <stdint.h>
 #include "../common/console.h"
+#include "../../include/resurgo/x86.h"
 
 #define MSR_EFER  0xC0000080u
-#define EFER_LME  (1u << 8)
-#define CR0_PG    (1u << 31)
-#define CR4_PAE   (1u << 5)
 #define PDE_LARGE 0x83u             /* present, writable, 2 MiB */
 
 void hostile_vmm_faults(uint32_t ram_size);
@@ -68,16 +66,16 @@ static void efer_under_paging(void)
     pdpt[0] = (uint32_t)pd | 1;
     uint32_t cr0, cr4;
     __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
-    __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | CR4_PAE));
+    __asm__ volatile("mov %0, %%cr4" : : "r"((uint32_t)(cr4 | CR4_PAE)));
     __asm__ volatile("mov %0, %%cr3" : : "r"((uint32_t)pdpt));
     __asm__ volatile("mov %%cr0, %0" : "=r"(cr0));
-    __asm__ volatile("mov %0, %%cr0; jmp 1f; 1:" : : "r"(cr0 | CR0_PG) : "memory");
+    __asm__ volatile("mov %0, %%cr0; jmp 1f; 1:" : : "r"((uint32_t)(cr0 | CR0_PG)) : "memory");
     uint64_t old = swap_gate(13, gate_to(gp_skip_wrmsr));
-    __asm__ volatile("wrmsr" : : "c"(MSR_EFER), "a"(EFER_LME), "d"(0) : "memory");
+    __asm__ volatile("wrmsr" : : "c"(MSR_EFER), "a"((uint32_t)EFER_LME), "d"(0) : "memory");
     int faulted = gp_count == 1;
     swap_gate(13, old);
     uint32_t efer = rdmsr_lo(MSR_EFER);
-    __asm__ volatile("mov %0, %%cr0; jmp 1f; 1:" : : "r"(cr0 & ~CR0_PG) : "memory");
+    __asm__ volatile("mov %0, %%cr0; jmp 1f; 1:" : : "r"((uint32_t)(cr0 & ~CR0_PG)) : "memory");
     __asm__ volatile("mov %0, %%cr4" : : "r"(cr4));
     uart_write(faulted && !(efer & EFER_LME) ? "hostile: efer: LME under paging #GP ok\n"
                                              : "hostile: efer: FAIL LME under paging accepted\n");

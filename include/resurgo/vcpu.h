@@ -4,15 +4,14 @@
  * The same layout serves Intel VT-x and AMD SVM. See docs/virtualization.md. */
 #pragma once
 #include "types.h"
+#include <stdbool.h>
 
 /* Vendor-neutral exit reasons (MR0 of the exit message). */
 enum rs_vcpu_exit_reason {
     RS_EXIT_NONE = 0,
-    RS_EXIT_IO = 1,          /* qual: port | size << 16 | in << 24 | string << 25 | rep << 26
-                                (size in bytes: 1, 2 or 4); data in rax */
+    RS_EXIT_IO = 1,          /* qual: rs_io_qual() (size in bytes: 1, 2 or 4); data in rax */
     RS_EXIT_GUEST_FAULT = 2, /* guest-physical access outside the GuestSpace's mappings (MMIO):
-                                gpa = the exact address, qual: bit 0 read, 1 write, 2 fetch,
-                                3 a mapping exists but lacks the right; insn_len 0 */
+                                gpa = the exact address, qual: rs_fault_qual(); insn_len 0 */
     RS_EXIT_CPUID = 3,
     RS_EXIT_MSR_READ = 4,    /* qual = MSR index (ecx) */
     RS_EXIT_MSR_WRITE = 5,   /* qual = MSR index, value in edx:eax */
@@ -25,19 +24,56 @@ enum rs_vcpu_exit_reason {
     RS_EXIT_OTHER = 12,      /* any other intercept; see raw reason */
 };
 
+/* The I/O qualification of RS_EXIT_IO, packed by the kernel and read by VMMs. */
+#define RS_IO_QUAL_SIZE_SHIFT 16
+#define RS_IO_QUAL_IN     (1ull << 24)
+#define RS_IO_QUAL_STRING (1ull << 25)
+#define RS_IO_QUAL_REP    (1ull << 26)
+static inline uint64_t rs_io_qual(uint16_t port, unsigned size, bool in, bool string, bool rep)
+{
+    return port | (uint64_t)size << RS_IO_QUAL_SIZE_SHIFT | (in ? RS_IO_QUAL_IN : 0) |
+           (string ? RS_IO_QUAL_STRING : 0) | (rep ? RS_IO_QUAL_REP : 0);
+}
+static inline uint16_t rs_io_qual_port(uint64_t q) { return (uint16_t)q; }
+static inline unsigned rs_io_qual_size(uint64_t q) { return (q >> RS_IO_QUAL_SIZE_SHIFT) & 0xFF; }
+static inline bool rs_io_qual_in(uint64_t q) { return q & RS_IO_QUAL_IN; }
+static inline bool rs_io_qual_string(uint64_t q) { return q & RS_IO_QUAL_STRING; }
+static inline bool rs_io_qual_rep(uint64_t q) { return q & RS_IO_QUAL_REP; }
+
+/* The qualification of RS_EXIT_GUEST_FAULT: what the access was (read, write, fetch), and
+ * whether a mapping exists that lacks the right (else there is none). */
+#define RS_FAULT_QUAL_READ    (1ull << 0)
+#define RS_FAULT_QUAL_WRITE   (1ull << 1)
+#define RS_FAULT_QUAL_FETCH   (1ull << 2)
+#define RS_FAULT_QUAL_PRESENT (1ull << 3)
+static inline uint64_t rs_fault_qual(bool read, bool write, bool fetch, bool present)
+{
+    return (read ? RS_FAULT_QUAL_READ : 0) | (write ? RS_FAULT_QUAL_WRITE : 0) |
+           (fetch ? RS_FAULT_QUAL_FETCH : 0) | (present ? RS_FAULT_QUAL_PRESENT : 0);
+}
+
+/* Guest general-purpose registers, in the x86 encoding order (the ModRM reg / rm number): the
+ * exit and the reply carry them in this order, from RS_EXIT_MR_GPR and RS_REPLY_MR_GPR on. */
+enum rs_vcpu_gpr {
+    RS_GPR_RAX, RS_GPR_RCX, RS_GPR_RDX, RS_GPR_RBX, RS_GPR_RSP, RS_GPR_RBP, RS_GPR_RSI, RS_GPR_RDI,
+    RS_GPR_R8, RS_GPR_R9, RS_GPR_R10, RS_GPR_R11, RS_GPR_R12, RS_GPR_R13, RS_GPR_R14, RS_GPR_R15,
+    RS_GPR_COUNT
+};
+
 /* Exit message words (MRn). The message has RS_EXIT_MR_COUNT words (4 when the VMM has no IPC
  * buffer); the badge is that of the exit endpoint cap given to VCPU Bind. */
 enum rs_vcpu_exit_mr {
     RS_EXIT_MR_REASON, RS_EXIT_MR_QUAL, RS_EXIT_MR_GPA, RS_EXIT_MR_INSN_LEN, RS_EXIT_MR_RIP,
-    RS_EXIT_MR_RFLAGS, RS_EXIT_MR_RAX, RS_EXIT_MR_RBX, RS_EXIT_MR_RCX, RS_EXIT_MR_RDX,
-    RS_EXIT_MR_RSI, RS_EXIT_MR_RDI, RS_EXIT_MR_CR0, RS_EXIT_MR_CR3, RS_EXIT_MR_CR4,
-    RS_EXIT_MR_EFER, RS_EXIT_MR_RAW_REASON, RS_EXIT_MR_RAW_QUAL, /* VMX / SVM exit code, qual */
-    RS_EXIT_MR_RBP, RS_EXIT_MR_RSP, RS_EXIT_MR_R8, RS_EXIT_MR_R9, RS_EXIT_MR_R10, RS_EXIT_MR_R11,
-    RS_EXIT_MR_R12, RS_EXIT_MR_R13, RS_EXIT_MR_R14, RS_EXIT_MR_R15,
+    RS_EXIT_MR_RFLAGS, RS_EXIT_MR_CR0, RS_EXIT_MR_CR3, RS_EXIT_MR_CR4, RS_EXIT_MR_EFER,
+    RS_EXIT_MR_RAW_REASON, RS_EXIT_MR_RAW_QUAL, /* VMX / SVM exit code, qual */
     RS_EXIT_MR_EVENT, /* the event whose delivery the exit interrupted (SVM EXITINTINFO, VMX
                          IDT-vectoring information), as RS_EVENT_* | RS_EVENT_VALID; 0: none.
                          With it, a guest fault was taken by the CPU's own accesses (IDT, GDT,
                          stack) while delivering that event, not by the instruction at RIP. */
+    RS_EXIT_MR_GPR, /* RS_GPR_COUNT words: the guest's GPRs in rs_vcpu_gpr order */
+    RS_EXIT_MR_RAX = RS_EXIT_MR_GPR, RS_EXIT_MR_RCX, RS_EXIT_MR_RDX, RS_EXIT_MR_RBX,
+    RS_EXIT_MR_RSP, RS_EXIT_MR_RBP, RS_EXIT_MR_RSI, RS_EXIT_MR_RDI, RS_EXIT_MR_R8, RS_EXIT_MR_R9,
+    RS_EXIT_MR_R10, RS_EXIT_MR_R11, RS_EXIT_MR_R12, RS_EXIT_MR_R13, RS_EXIT_MR_R14, RS_EXIT_MR_R15,
     RS_EXIT_MR_COUNT
 };
 
@@ -48,11 +84,12 @@ enum rs_vcpu_exit_mr {
 enum rs_vcpu_reply_mr {
     RS_REPLY_MR_FLAGS,  /* RS_REPLY_* */
     RS_REPLY_MR_INJECT, /* event to inject when RS_REPLY_INJECT: see RS_EVENT_* */
-    RS_REPLY_MR_RAX, RS_REPLY_MR_RBX, RS_REPLY_MR_RCX, RS_REPLY_MR_RDX, RS_REPLY_MR_RSI,
-    RS_REPLY_MR_RDI,
     RS_REPLY_MR_RIP,    /* new RIP when RS_REPLY_SET_RIP (a non-canonical one is ignored) */
-    RS_REPLY_MR_RBP, RS_REPLY_MR_RSP, RS_REPLY_MR_R8, RS_REPLY_MR_R9, RS_REPLY_MR_R10,
-    RS_REPLY_MR_R11, RS_REPLY_MR_R12, RS_REPLY_MR_R13, RS_REPLY_MR_R14, RS_REPLY_MR_R15,
+    RS_REPLY_MR_GPR,    /* RS_GPR_COUNT words: the guest's GPRs in rs_vcpu_gpr order */
+    RS_REPLY_MR_RAX = RS_REPLY_MR_GPR, RS_REPLY_MR_RCX, RS_REPLY_MR_RDX, RS_REPLY_MR_RBX,
+    RS_REPLY_MR_RSP, RS_REPLY_MR_RBP, RS_REPLY_MR_RSI, RS_REPLY_MR_RDI, RS_REPLY_MR_R8,
+    RS_REPLY_MR_R9, RS_REPLY_MR_R10, RS_REPLY_MR_R11, RS_REPLY_MR_R12, RS_REPLY_MR_R13,
+    RS_REPLY_MR_R14, RS_REPLY_MR_R15,
     RS_REPLY_MR_COUNT
 };
 #define RS_REPLY_ADVANCE_RIP  (1u << 0) /* skip the exiting instruction (insn_len) */

@@ -4,6 +4,7 @@
 // VMM crash loses neither the guest's memory nor its CPU state (docs/virtualization.md).
 #include "init.h"
 #include <resurgo/vcpu.h>
+#include "vcpu.h"
 
 #define VM_LOAD_GPA 0x100000ul      /* guests/README.md: image and entry point */
 #define VM_START_MAGIC 0x52534730ul /* "RSG0" in EAX at the start */
@@ -33,9 +34,9 @@ static int make_guest_space(struct vm *vm)
         (err = ps_page_table_map(pd, vm->guest_space, 0)))
         return err;
     for (unsigned i = 0; i < vm->frames; i++) {
-        const rs_word_t args[] = {i * VM_FRAME, RS_RIGHT_READ | RS_RIGHT_WRITE | RS_RIGHT_EXEC};
         if ((err = ps_new_object(env, RS_OBJ_LARGE_FRAME, 0, &vm->ram[i])) ||
-            (err = ps_invoke(vm->guest_space, RS_GUEST_SPACE_MAP, args, 2, &vm->ram[i], 1)))
+            (err = ps_guest_space_map(vm->guest_space, vm->ram[i], i * VM_FRAME,
+                                      RS_RIGHT_READ | RS_RIGHT_WRITE | RS_RIGHT_EXEC)))
             return err;
     }
     return RS_OK;
@@ -84,8 +85,7 @@ static int write_start_state(const struct vm *vm, uint64_t ram_size)
         .tr = {0, 0, 0xFFFF, 0x8B},
         .ldtr = {0, 0, 0xFFFF, 0x82},
     };
-    return ps_invoke(vm->vcpu, RS_VCPU_WRITE_STATE, (const rs_word_t *)&st, RS_VCPU_STATE_WORDS,
-                     NULL, 0);
+    return ps_vcpu_write_state(vm->vcpu, &st);
 }
 
 /* VCPU, its thread (just below the VMM, which must preempt a spinning guest), bound to the
@@ -104,8 +104,7 @@ static int make_vcpu(struct server *s, struct vm *vm)
         (err = ps_cnode_mint(RS_INIT_CNODE, vm->exit_cap, 64, RS_INIT_CNODE, s->ep, 64,
                              RS_RIGHT_WRITE, IPC_BADGE_VCPU_EXIT)))
         return err;
-    const rs_cptr_t caps[] = {vm->tcb, vm->guest_space, vm->exit_cap};
-    return ps_invoke(vm->vcpu, RS_VCPU_BIND, NULL, 0, caps, 3);
+    return ps_vcpu_bind(vm->vcpu, vm->tcb, vm->guest_space, vm->exit_cap);
 }
 
 int vm_setup(struct server *s, unsigned index)

@@ -6,7 +6,6 @@
 // backend.
 #include "vmm.h"
 
-#define EFER_LMA (1ull << 10)
 #define SEG_L (1ull << 9)
 
 /* The bytes at the exit's RIP: 0F 09 (WBINVD), F3 0F 09 (WBNOINVD) or 0F 08 (INVD)? Returns

@@ -10,27 +10,12 @@
 // an invalid state, or HLT with interrupts off or with no timer running stops the guest for good.
 #include "vmm.h"
 
-#define QUAL_IN (1ull << 24)
-#define QUAL_STRING (1ull << 25)
-#define EFER_LME (1ull << 8)
-#define CR4_PAE (1ull << 5)
 #define PIT_FIRST 0x40
 #define PIT_LAST 0x43
 
-/* x86 register number -> exit word and reply word. */
-static const uint8_t exit_word[16] = {
-    RS_EXIT_MR_RAX, RS_EXIT_MR_RCX, RS_EXIT_MR_RDX, RS_EXIT_MR_RBX, RS_EXIT_MR_RSP, RS_EXIT_MR_RBP,
-    RS_EXIT_MR_RSI, RS_EXIT_MR_RDI, RS_EXIT_MR_R8,  RS_EXIT_MR_R9,  RS_EXIT_MR_R10, RS_EXIT_MR_R11,
-    RS_EXIT_MR_R12, RS_EXIT_MR_R13, RS_EXIT_MR_R14, RS_EXIT_MR_R15};
-static const uint8_t reply_word[16] = {
-    RS_REPLY_MR_RAX, RS_REPLY_MR_RCX, RS_REPLY_MR_RDX, RS_REPLY_MR_RBX,
-    RS_REPLY_MR_RSP, RS_REPLY_MR_RBP, RS_REPLY_MR_RSI, RS_REPLY_MR_RDI,
-    RS_REPLY_MR_R8,  RS_REPLY_MR_R9,  RS_REPLY_MR_R10, RS_REPLY_MR_R11,
-    RS_REPLY_MR_R12, RS_REPLY_MR_R13, RS_REPLY_MR_R14, RS_REPLY_MR_R15};
-
 uint64_t exit_gpr(const uint64_t *w, unsigned reg)
 {
-    return w[exit_word[reg & 15]];
+    return w[RS_EXIT_MR_GPR + (reg & 15)]; // the exit carries the GPRs in x86 encoding order
 }
 
 void reply_init(struct vmm_reply *r, uint64_t flags)
@@ -48,12 +33,11 @@ void reply_set_gpr(struct vmm_reply *r, const uint64_t *w, unsigned reg, uint64_
 {
     if (!(r->w[RS_REPLY_MR_FLAGS] &
           RS_REPLY_SET_GPRS)) { // every word the reply may carry: the exit's
-        for (unsigned i = 0; i < 16; i++)
-            r->w[reply_word[i]] = w[exit_word[i]];
+        for (unsigned i = 0; i < RS_GPR_COUNT; i++) r->w[RS_REPLY_MR_GPR + i] = w[RS_EXIT_MR_GPR + i];
         r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_SET_GPRS;
     }
-    r->w[reply_word[reg & 15]] = value;
-    reply_need(r, reply_word[reg & 15]);
+    r->w[RS_REPLY_MR_GPR + (reg & 15)] = value;
+    reply_need(r, RS_REPLY_MR_GPR + (reg & 15));
 }
 
 void reply_inject(struct vmm_reply *r, uint64_t event)
@@ -84,11 +68,11 @@ enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, co
 static enum vmm_action io_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     uint64_t qual = w[RS_EXIT_MR_QUAL];
-    uint16_t port = (uint16_t)qual;
-    unsigned size = (qual >> 16) & 0xFF;
+    uint16_t port = rs_io_qual_port(qual);
+    unsigned size = rs_io_qual_size(qual);
     reply_init(r, RS_REPLY_ADVANCE_RIP);
     if (size != 1 && size != 2 && size != 4) size = 1;
-    if (qual & QUAL_STRING) {
+    if (rs_io_qual_string(qual)) {
         if (vmm_once(&v->st->once, VMM_ONCE_STRING))
             vmm_log(v, "string port I/O at rip 0x%lx (port 0x%x) is not emulated: skipped",
                     w[RS_EXIT_MR_RIP], port);
@@ -96,7 +80,7 @@ static enum vmm_action io_exit(struct vmm *v, const uint64_t *w, struct vmm_repl
     }
     bool uart = port >= UART_BASE && port < UART_BASE + 8,
          pit = port >= PIT_FIRST && port <= PIT_LAST;
-    if (!(qual & QUAL_IN)) {
+    if (!rs_io_qual_in(qual)) {
         uint64_t value = w[RS_EXIT_MR_RAX];
         if (uart)
             uart_write(v, port, (uint8_t)value);
@@ -172,7 +156,7 @@ static enum vmm_action msr_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
 
 static enum vmm_action hlt_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
-    if (!(w[RS_EXIT_MR_RFLAGS] & VMM_RFLAGS_IF))
+    if (!(w[RS_EXIT_MR_RFLAGS] & RFLAGS_IF))
         return vmm_stop(v, r, RS_EXIT_HLT, "halted with interrupts disabled", w[RS_EXIT_MR_RIP]);
     // The PIT is the only interrupt source: a HLT with it stopped sleeps for ever, and the VMM
     // waiting for it would answer no client again (it waits on its notification only).
@@ -219,7 +203,7 @@ static enum vmm_action other_exit(struct vmm *v, const uint64_t *w, struct vmm_r
 static void deliver_timer(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     if (r->label || !v->st->irq_pending) return;
-    if ((w[RS_EXIT_MR_RFLAGS] & VMM_RFLAGS_IF) && !(r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_INJECT)) {
+    if ((w[RS_EXIT_MR_RFLAGS] & RFLAGS_IF) && !(r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_INJECT)) {
         reply_inject(r, RS_EVENT_MAKE(VMM_TIMER_VECTOR, RS_EVENT_EXTINT));
         v->st->irq_pending = 0;
         v->st->irqs++;

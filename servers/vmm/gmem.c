@@ -5,10 +5,6 @@
 // guest's: an entry pointing outside RAM ends the walk, never a read outside it.
 #include "vmm.h"
 
-#define CR0_PG (1ull << 31)
-#define CR4_PSE (1ull << 4)
-#define CR4_PAE (1ull << 5)
-#define EFER_LMA (1ull << 10)
 #define PTE_P 1ull
 #define PTE_PS 0x80ull
 #define ADDR_MASK 0x000FFFFFFFFFF000ull

@@ -7,6 +7,7 @@
 // notification (init's ticks and pings), never on the endpoint, which would hand the exit back.
 #include "ipc.h"
 #include "process.h"
+#include "vcpu.h"
 #include "proto/vmm.h"
 #include "vmm.h"
 
@@ -17,17 +18,13 @@ static struct vmm_persist *persist;
 static int read_state(void *ctx, rs_vcpu_state_t *s)
 {
     (void)ctx;
-    int err = ps_invoke(IPC_SLOT_VCPU, RS_VCPU_READ_STATE, NULL, 0, NULL, 0);
-    for (unsigned i = 0; !err && i < RS_VCPU_STATE_WORDS; i++)
-        ((uint64_t *)s)[i] = rs_mr_get(i);
-    return err;
+    return ps_vcpu_read_state(IPC_SLOT_VCPU, s);
 }
 
 static int write_state(void *ctx, const rs_vcpu_state_t *s)
 {
     (void)ctx;
-    return ps_invoke(IPC_SLOT_VCPU, RS_VCPU_WRITE_STATE, (const rs_word_t *)s, RS_VCPU_STATE_WORDS,
-                     NULL, 0);
+    return ps_vcpu_write_state(IPC_SLOT_VCPU, s);
 }
 
 static void host_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
@@ -65,10 +62,7 @@ static bool on_notify(rs_badge_t bits, bool holding_exit)
     vmm.st = vmm_begin(persist);
     bool was = vmm.st->irq_pending, due = vmm_tick(&vmm), stopped = vmm.st->stopped;
     vmm_commit(persist);
-    if (due && !was && !holding_exit && !stopped) {
-        const rs_word_t ask = 1;
-        ps_invoke(IPC_SLOT_VCPU, RS_VCPU_REQUEST_WINDOW, &ask, 1, NULL, 0);
-    }
+    if (due && !was && !holding_exit && !stopped) ps_vcpu_request_window(IPC_SLOT_VCPU, true);
     return due;
 }
 

@@ -8,10 +8,6 @@
 // stops the guest (there is no instruction to skip, no access to emulate).
 #include "vmm.h"
 
-#define QUAL_FETCH (1ull << 2)
-#define CR0_WP (1ull << 16)
-#define CR0_PG (1ull << 31)
-#define EFER_LMA (1ull << 10)
 #define SEG_L (1ull << 9)
 #define SEG_DB (1ull << 10)
 #define INFO_PRINT 8
@@ -156,7 +152,7 @@ enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
     uint64_t rip = w[RS_EXIT_MR_RIP];
     struct insn d;
     reply_init(r, 0);
-    if (w[RS_EXIT_MR_QUAL] & QUAL_FETCH)
+    if (w[RS_EXIT_MR_QUAL] & RS_FAULT_QUAL_FETCH)
         return vmm_stop(v, r, RS_EXIT_GUEST_FAULT, "executes outside RAM", rip);
     // The CPU's own access while delivering an event (IDT, GDT, TSS or the new stack: SDM
     // 27.2.4, APM 15.7.2), not the instruction at RIP's. The kernel delivers the event again on

@@ -4,12 +4,7 @@
 // ignores writes. An EFER write the architecture refuses gets #GP, as on hardware.
 #include "vmm.h"
 
-#define EFER_SCE (1ull << 0)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NXE (1ull << 11)
 #define EFER_GUEST (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE) /* what a guest of ours may set */
-#define CR0_PG (1ull << 31)
 /* CPUID 0x80000001 EDX: the features that make an EFER bit writable */
 #define XD_SYSCALL (1u << 11)
 #define XD_NX (1u << 20)

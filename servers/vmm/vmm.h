@@ -12,11 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <resurgo/vcpu.h>
+#include <resurgo/x86.h>
 #include "kstring.h"
 
 #define VMM_TIMER_VECTOR 0x20
 #define VMM_TICK_NS 10000000ull /* one of init's ticks (IPC_TICK_MS) */
-#define VMM_RFLAGS_IF (1ull << 9)
 
 /* ---- the output a transaction produces (printed once it is committed) ---- */
 #define VMM_OUT_MAX 384

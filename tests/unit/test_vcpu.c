@@ -190,8 +190,8 @@ static struct tcb *exit_held(struct rs_ipc_buffer **b)
 {
     struct tcb *m = vmm("vmm", b);
     bind();
-    w.v->gpr[GPR_RAX] = 0x41;
-    w.v->gpr[GPR_R15] = 0xF15;
+    w.v->gpr[RS_GPR_RAX] = 0x41;
+    w.v->gpr[RS_GPR_R15] = 0xF15;
     script(io_exit);
     cr_assert_eq(schedule(), LEFT_USER);
     cr_assert_eq(fake_restored, &m->ctx, "the VMM runs next");
@@ -211,8 +211,8 @@ Test(vcpu, host_interrupt_returns_to_the_scheduler_and_the_guest_goes_on)
     struct rs_ipc_buffer *b;
     struct tcb *m = vmm("vmm", &b);
     bind();
-    w.v->gpr[GPR_RAX] = 0x41;
-    w.v->gpr[GPR_R15] = 0xF15;
+    w.v->gpr[RS_GPR_RAX] = 0x41;
+    w.v->gpr[RS_GPR_R15] = 0xF15;
     script((struct vcpu_exit){.reason = RS_EXIT_NONE});
     script(io_exit);
     cr_assert_eq(schedule(), LEFT_USER);
@@ -224,23 +224,26 @@ Test(vcpu, reply_flags_reach_the_backend_and_resume_the_guest)
 {
     struct rs_ipc_buffer *b;
     struct tcb *m = exit_held(&b);
-    w.v->gpr[GPR_RDX] = 0xDD;
+    w.v->gpr[RS_GPR_RSP] = 0xDD;
     uint64_t ev = RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT);
-    m->ctx.rsi = rs_msginfo(0, 0, 0, RS_REPLY_MR_RCX + 1);
+    m->ctx.rsi = rs_msginfo(0, 0, 0, RS_REPLY_MR_RBX + 1);
     m->ctx.rdx = RS_REPLY_ADVANCE_RIP | RS_REPLY_SET_GPRS | RS_REPLY_INJECT | RS_REPLY_WANT_WINDOW;
     m->ctx.r8 = ev;
-    m->ctx.r9 = 5;   // rax
-    m->ctx.r10 = 6;  // rbx
+    m->ctx.r9 = 0x5555; // rip: no SET_RIP, not taken
+    m->ctx.r10 = 5;     // rax
     b->mr[RS_REPLY_MR_RCX] = 7;
-    b->mr[RS_REPLY_MR_RDX] = 8; // beyond the length: not taken
+    b->mr[RS_REPLY_MR_RDX] = 9;
+    b->mr[RS_REPLY_MR_RBX] = 6;
+    b->mr[RS_REPLY_MR_RSP] = 8; // beyond the length: not taken
     endpoint_reply(m);
     cr_expect_eq(fb.advanced, 2);
     cr_expect_eq(fb.injected, ev | RS_EVENT_VALID);
     cr_expect_eq(fb.window, 1);
-    cr_expect_eq(w.v->gpr[GPR_RAX], 5);
-    cr_expect_eq(w.v->gpr[GPR_RBX], 6);
-    cr_expect_eq(w.v->gpr[GPR_RCX], 7);
-    cr_expect_eq(w.v->gpr[GPR_RDX], 0xDD);
+    cr_expect_eq(w.v->gpr[RS_GPR_RAX], 5);
+    cr_expect_eq(w.v->gpr[RS_GPR_RBX], 6);
+    cr_expect_eq(w.v->gpr[RS_GPR_RCX], 7);
+    cr_expect_eq(w.v->gpr[RS_GPR_RDX], 9);
+    cr_expect_eq(w.v->gpr[RS_GPR_RSP], 0xDD);
     cr_expect_eq(w.g->state, TS_RUNNABLE);
     cr_expect(!w.g->in_fault_ipc);
     cr_expect_null(m->reply_to);
@@ -253,10 +256,7 @@ Test(vcpu, set_rip_moves_rip_by_the_difference_and_bad_events_are_dropped)
     m->ctx.rsi = rs_msginfo(0, 0, 0, RS_REPLY_MR_RIP + 1);
     m->ctx.rdx = RS_REPLY_SET_RIP | RS_REPLY_ADVANCE_RIP | RS_REPLY_INJECT;
     m->ctx.r8 = RS_EVENT_MAKE(0x30, 1); // no such event type
-    m->ctx.r9 = w.v->gpr[GPR_RAX];
-    m->ctx.r10 = 0;
-    for (unsigned i = 4; i < RS_REPLY_MR_RIP; i++) b->mr[i] = 0;
-    b->mr[RS_REPLY_MR_RIP] = 0x1010;
+    m->ctx.r9 = 0x1010; // MR2: rip
     endpoint_reply(m);
     cr_expect_eq(fb.advanced, 0x1010 - 0x1002, "SET_RIP wins over ADVANCE_RIP");
     cr_expect_eq(fb.injected, 0);

@@ -23,9 +23,7 @@ static void exit_of(uint64_t reason, uint64_t qual)
     w[RS_EXIT_MR_RIP] = 0x100000;
     w[RS_EXIT_MR_RFLAGS] = IF_ON;
     w[RS_EXIT_MR_INSN_LEN] = 2;
-    for (unsigned i = RS_EXIT_MR_RAX; i <= RS_EXIT_MR_RDI; i++)
-        w[i] = 0xA0 + i;
-    for (unsigned i = RS_EXIT_MR_RBP; i <= RS_EXIT_MR_R15; i++)
+    for (unsigned i = RS_EXIT_MR_GPR; i < RS_EXIT_MR_GPR + RS_GPR_COUNT; i++)
         w[i] = 0xA0 + i;
 }
 

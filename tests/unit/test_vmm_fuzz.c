@@ -133,8 +133,8 @@ static void one_exit(uint64_t *w)
     }
     w[RS_EXIT_MR_GPA] = address();
     if (next() % 8 == 0) { // registers just below the end of RAM: accesses that straddle it
-        for (unsigned i = RS_EXIT_MR_RAX; i <= RS_EXIT_MR_R15; i++)
-            if (i < RS_EXIT_MR_CR0 || i >= RS_EXIT_MR_RBP) w[i] = FAKE_RAM_SIZE - 1 - next() % 8;
+        for (unsigned i = RS_EXIT_MR_GPR; i < RS_EXIT_MR_GPR + RS_GPR_COUNT; i++)
+            w[i] = FAKE_RAM_SIZE - 1 - next() % 8;
         w[RS_EXIT_MR_GPA] = FAKE_RAM_SIZE + next() % 8;
     }
     if (w[RS_EXIT_MR_REASON] == RS_EXIT_GUEST_FAULT && next() % 2)

@@ -2,6 +2,7 @@
 /* Thin wrappers for x86-64 instructions the kernel needs (port I/O, MSRs, control registers). */
 #pragma once
 #include <stdint.h>
+#include <resurgo/x86.h>
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
@@ -64,13 +65,6 @@ static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
 #define MSR_GS_BASE       0xC0000101
 #define MSR_KERNEL_GS     0xC0000102
 #define MSR_APIC_BASE     0x1B
-#define EFER_SCE          (1u << 0)
-#define EFER_NXE          (1u << 11)
-#define EFER_SVME         (1u << 12)
-#define CR4_OSFXSR        (1u << 9)
-#define CR4_OSXMMEXCPT    (1u << 10)
-#define CR4_SMEP          (1u << 20)
-#define CR4_SMAP          (1u << 21)
 
 /* FPU/SSE state (512-byte, 16-byte aligned image): the kernel itself never touches it (it is
  * built -mgeneral-regs-only), so these are how guest FPU state is switched (Intel SDM vol. 1

@@ -7,11 +7,6 @@
 #include "cpu.h"
 #include "kstring.h"
 
-#define CR0_MP (1ull << 1)
-#define CR0_EM (1ull << 2)
-#define CR0_TS (1ull << 3)
-#define CR0_NE (1ull << 5)
-#define EFER_FFXSR (1ull << 14)
 
 const void *fpu_owner;
 bool fpu_ts;

@@ -5,49 +5,12 @@
 #include "../../vspace.h"
 #include "../../guestspace.h"
 #include "../../console.h"
+#include "../../ptwalk.h"
 #include "arch.h"
 #include "cpu.h"
 #include "pte.h"
 #include "kstring.h"
 #include <resurgo/invocation.h>
-
-static uint64_t *asid_table[ASID_COUNT]; /* ASID -> root table (kernel address); 0 is never used */
-static uint64_t asid_guest[ASID_COUNT / 64]; /* bit set: the ASID names a GuestSpace (guestspace.c) */
-static uint32_t asid_next = 1;
-static uint64_t asid_used = 1;
-
-uint64_t vspace_free_asids(void) { return ASID_COUNT - asid_used; }
-
-int asid_assign(void *root, bool guest, uint32_t *asid_out)
-{
-    for (uint32_t i = 0; i < ASID_COUNT; i++) {
-        uint32_t a = (asid_next + i) % ASID_COUNT;
-        if (a && !asid_table[a]) {
-            asid_table[a] = root;
-            if (guest) asid_guest[a / 64] |= 1ull << (a % 64);
-            else asid_guest[a / 64] &= ~(1ull << (a % 64));
-            asid_next = a + 1;
-            asid_used++;
-            *asid_out = a;
-            return RS_OK;
-        }
-    }
-    return RS_NOT_ENOUGH_MEMORY;
-}
-
-void asid_release(uint32_t asid, const void *root)
-{
-    if (asid < ASID_COUNT && asid_table[asid] == root) {
-        asid_table[asid] = NULL;
-        asid_used--;
-    }
-}
-
-void *asid_root(uint32_t asid, bool guest)
-{
-    if (asid >= ASID_COUNT || ((asid_guest[asid / 64] >> (asid % 64)) & 1) != guest) return NULL;
-    return asid_table[asid];
-}
 
 int vspace_init(void *pml4, uint32_t *asid_out)
 {
@@ -65,34 +28,12 @@ void vspace_finalise(const struct cap *c)
 
 uint64_t vspace_root_phys(const struct cap *c) { return c->type == RS_CAP_VSPACE ? VIRT_TO_PHYS(c->obj) : 0; }
 
-/* Level numbering: 4 = PML4 entry, 3 = PDPT entry, 2 = PD entry, 1 = PT entry. */
-static unsigned index_at(uint64_t va, unsigned level) { return (va >> (12 + 9 * (level - 1))) & 511; }
+static bool pte_present(uint64_t e) { return e & PTE_P; }
 
-/* Returns the entry for `va` at `level`, or NULL if a table above it is missing (then *missing
- * names the level whose entry was empty). Large pages above the level count as missing. */
+/* The entry for `va` at `level` (ptwalk.h). */
 static uint64_t *walk(uint64_t *pml4, uint64_t va, unsigned level, unsigned *missing)
 {
-    uint64_t *table = pml4;
-    for (unsigned l = 4; l > level; l--) {
-        uint64_t e = table[index_at(va, l)];
-        if (!(e & PTE_P) || (e & PTE_PS)) {
-            if (missing) *missing = l;
-            return NULL;
-        }
-        table = PHYS_TO_VIRT(e & PTE_ADDR);
-    }
-    return &table[index_at(va, level)];
-}
-
-static unsigned cap_level(const struct cap *c)
-{
-    switch (c->type) {
-    case RS_CAP_PDPT: return 4;
-    case RS_CAP_PAGE_DIRECTORY: return 3;
-    case RS_CAP_PAGE_TABLE: return 2;
-    case RS_CAP_FRAME: return c->bits == 21 ? 2 : 1;
-    default: return 0;
-    }
+    return pt_walk(pml4, va, level, pte_present, missing);
 }
 
 static void flush(uint64_t *pml4, uint64_t va, bool whole)
@@ -108,7 +49,7 @@ void vspace_unmap_cap(struct cap *c)
         guest_space_unmap_cap(c);
         return;
     }
-    unsigned level = cap_level(c);
+    unsigned level = pt_cap_level(c);
     uint64_t *pml4 = asid_root(c->small, false);
     if (pml4 && level) {
         uint64_t *e = walk(pml4, c->w1, level, NULL);
@@ -138,8 +79,8 @@ static int map_common(struct invocation *inv, uint64_t **entry, uint64_t **pml4_
 {
     INV_NEED_ARGS(inv, 1);
     struct cap *c = inv->cap;
-    unsigned level = cap_level(c);
-    uint64_t size = 1ull << (12 + 9 * (level - 1));
+    unsigned level = pt_cap_level(c);
+    uint64_t size = pt_level_size(level);
     uint64_t va = inv_arg(inv, 0);
     if (c->type != RS_CAP_FRAME) va &= ~(size - 1); // a table covers the region around va
     uint64_t *pml4 = decode_vspace(inv, asid);
@@ -182,8 +123,8 @@ int page_table_decode(struct invocation *inv)
     if (err) return err;
     // permissions are decided at the leaf: intermediate entries allow everything
     *e = VIRT_TO_PHYS(c->obj) | PTE_P | PTE_W | PTE_U;
-    unsigned level = cap_level(c);
-    record_mapping(c, asid, inv_arg(inv, 0) & ~((1ull << (12 + 9 * (level - 1))) - 1));
+    unsigned level = pt_cap_level(c);
+    record_mapping(c, asid, inv_arg(inv, 0) & ~(pt_level_size(level) - 1));
     return RS_OK;
 }
 
@@ -232,13 +173,13 @@ int vspace_map_boot(struct cap *vspace_cap, uint64_t va, uint64_t frame_phys, un
 {
     uint64_t *table = (uint64_t *)vspace_cap->obj;
     for (unsigned l = 4; l > 1; l--) {
-        uint64_t *e = &table[index_at(va, l)];
+        uint64_t *e = &table[pt_index(va, l)];
         if (!(*e & PTE_P)) *e = alloc_table() | PTE_P | PTE_W | PTE_U;
         table = PHYS_TO_VIRT(*e & PTE_ADDR);
     }
     uint64_t pte = frame_phys | PTE_P | PTE_U;
     if (rights & RS_RIGHT_WRITE) pte |= PTE_W;
     if (!(rights & RS_RIGHT_EXEC)) pte |= PTE_NX;
-    table[index_at(va, 1)] = pte;
+    table[pt_index(va, 1)] = pte;
     return RS_OK;
 }

@@ -17,7 +17,9 @@ static const struct test *const areas[] = {
     hard_caps_tests,
     fuzz_tests,
     fuzz_caps_tests,
-    vcpu_tests,
+    vcpu_object_tests,
+    vcpu_exit_tests,
+    vcpu_restart_tests,
     fpu_tests,
     entry_tests,
 };

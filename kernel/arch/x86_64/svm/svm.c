@@ -23,6 +23,9 @@ uint64_t svm_host_state_pa;
 
 static uint64_t image_phys(const void *p) { return (uint64_t)(uintptr_t)p - KERNEL_VMA; }
 
+/* SVM with nested paging (CPUID 8000_0001h ECX.SVM, 8000_000Ah EDX.NP; APM 15.4, 15.25). */
+static bool svm_probe(void) { return cpu_features.svm && cpu_features.npt; }
+
 static bool svm_cpu_init(void)
 {
     uint32_t r[4];
@@ -35,7 +38,6 @@ static bool svm_cpu_init(void)
     svm_host_state_pa = image_phys(host_state);
     memset(iopm, 0xFF, sizeof(iopm));
     memset(msrpm, 0xFF, sizeof(msrpm));
-    write_cr4(read_cr4() | CR4_OSFXSR); // the guest FPU switch uses FXSAVE/FXRSTOR
     return true;
 }
 
@@ -52,9 +54,6 @@ static void seg_get(const struct vmcb_seg *s, struct rs_segment *d)
     *d = (struct rs_segment){s->selector, s->base, s->limit, s->attrib};
 }
 
-#define CR0_PE   (1ull << 0)
-#define RFLAGS_VM (1ull << 17)
-#define ATTR(type, s, dpl, p) ((type) | (s) << 4 | (dpl) << 5 | (p) << 7)
 
 /* Intercepts: what a guest must never do to the host (SVM instructions, INVD, WBINVD (a long
  * uninterruptible stall), port and MSR access, RDPMC), what the VMM emulates (CPUID, HLT, VMMCALL), host events (INTR, NMI, INIT), and
@@ -82,21 +81,8 @@ static void svm_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     vm->np_ctl = 1;
     vm->clean = 0;
     vm->g_pat = 0x0007040600070406ull; // the power-on PAT
-    // the state at RESET (APM vol. 2 14.1.3): real mode at F000:FFF0
-    struct rs_segment code = {0xF000, 0xFFFF0000, 0xFFFF, ATTR(0xB, 1, 0, 1)};
-    struct rs_segment data = {0, 0, 0xFFFF, ATTR(0x3, 1, 0, 1)};
-    seg_set(&vm->cs, &code);
-    struct vmcb_seg *d[] = {&vm->ds, &vm->es, &vm->fs, &vm->gs, &vm->ss};
-    for (unsigned i = 0; i < 5; i++) seg_set(d[i], &data);
-    vm->ldtr = (struct vmcb_seg){0, ATTR(0x2, 0, 0, 1), 0xFFFF, 0};
-    vm->tr = (struct vmcb_seg){0, ATTR(0xB, 0, 0, 1), 0xFFFF, 0};
-    vm->gdtr.limit = vm->idtr.limit = 0xFFFF;
-    vm->cr0 = 0x60000010; // CD, NW, ET
-    vm->rip = 0xFFF0;
-    vm->rflags = 2;
     vm->dr6 = 0xFFFF0FF0;
     vm->dr7 = 0x400;
-    vm->efer = EFER_SVME; // VMRUN refuses a guest EFER without it (APM 15.5.1)
 }
 
 static void svm_vcpu_destroy(struct vcpu *v) { svm_forget(v); }
@@ -176,6 +162,8 @@ static bool svm_guest_pte_present(uint64_t pte) { return pte & PTE_P; }
 
 const struct vcpu_backend svm_backend = {
     .name = "svm",
+    .vendor = "AMD SVM",
+    .probe = svm_probe,
     .cpu_init = svm_cpu_init,
     .vcpu_init = svm_vcpu_init,
     .vcpu_destroy = svm_vcpu_destroy,

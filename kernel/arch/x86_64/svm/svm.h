@@ -21,6 +21,10 @@ extern uint32_t svm_asids;         /* CPUID 0x8000000A EBX: ASIDs 1..svm_asids-1
 extern uint32_t svm_features;      /* CPUID 0x8000000A EDX */
 extern uint64_t svm_host_state_pa; /* VMSAVE image of the host's FS/GS/TR/LDTR/syscall MSRs */
 
+/* svm_decode.c: the exit in v's VMCB vm as a vendor-neutral exit in *e (RS_EXIT_NONE: the host's
+ * interrupt, or a debug-register access that made the guest the owner of its DR0-3). */
+void svm_exit_decode(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e);
+
 /* svm_exit.c */
 void svm_run(struct vcpu *v, struct vcpu_exit *e);
 void svm_advance_rip(struct vcpu *v, uint64_t insn_len);

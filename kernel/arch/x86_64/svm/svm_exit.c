@@ -30,13 +30,6 @@ void svm_flush_guest(uint64_t root_phys, uint32_t tag)
     asid_owner[hw_asid(tag)] = NULL; // whichever vCPU of the space ran last: it flushes next time
 }
 
-/* Without the NRIPS feature (QEMU has none) the length of the intercepted instruction is its
- * length without prefixes; with it, the CPU reports the next RIP (APM 15.7.1). */
-static uint64_t insn_len(const struct vmcb *vm, uint64_t plain)
-{
-    return (svm_features & SVM_FEAT_NRIPS) ? vm->nrip - vm->rip : plain;
-}
-
 /* An event whose delivery the exit interrupted (EXITINTINFO) is injected again at the next
  * VMRUN, else it would be lost (APM 15.7.2); INTn, INT3 and INTO are not: their instruction did
  * not complete and raises them again when it runs again. */
@@ -48,109 +41,6 @@ static void keep_interrupted_event(struct vmcb *vm)
     uint64_t type = VMCB_EVENT_TYPE(ev), vec = VMCB_EVENT_VECTOR(ev);
     if (type == RS_EVENT_SOFT_INT || (type == RS_EVENT_EXCEPTION && (vec == 3 || vec == 4))) return;
     vm->eventinj = ev;
-}
-
-static void decode_io(const struct vmcb *vm, struct vcpu_exit *e)
-{
-    // EXITINFO1 (APM 15.10.2): bit 0 IN, 2 string, 3 REP, 4/5/6 size 8/16/32, 31:16 port;
-    // EXITINFO2 is the RIP of the next instruction
-    uint64_t i1 = vm->exitinfo1;
-    uint64_t size = (i1 & (1u << 4)) ? 1 : (i1 & (1u << 5)) ? 2 : 4;
-    e->reason = RS_EXIT_IO;
-    e->qual = (i1 >> 16) | size << 16 | (i1 & 1) << 24 | ((i1 >> 2) & 1) << 25 | ((i1 >> 3) & 1) << 26;
-    e->insn_len = vm->exitinfo2 - vm->rip;
-}
-
-static void decode_npf(const struct vmcb *vm, struct vcpu_exit *e)
-{
-    // EXITINFO1 is a #PF error code (APM 15.25.6): bit 0 present, 1 write, 4 fetch; EXITINFO2
-    // the guest-physical address
-    uint64_t i1 = vm->exitinfo1;
-    bool write = i1 & 2, fetch = i1 & 16;
-    e->reason = RS_EXIT_GUEST_FAULT;
-    e->gpa = vm->exitinfo2;
-    e->qual = (!write && !fetch) | write << 1 | fetch << 2 | (i1 & 1) << 3;
-}
-
-/* The guest's first debug-register access (intercept_dr, svm.c): from now on it owns DR0-3,
- * which svm_run switches around each VMRUN, and its accesses no longer exit. The instruction
- * runs again, on the guest's own values. Without this a guest would read the DR0-3 another
- * guest left in the CPU, and its own would leak to the next. */
-static void dr_own(struct vcpu *v, struct vmcb *vm)
-{
-    svm_of(v)->dr_live = true;
-    vm->intercept_dr = 0;
-}
-
-static void decode_exit(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e)
-{
-    uint64_t code = vm->exitcode;
-    if ((uint32_t)code == (uint32_t)SVM_EXIT_INVALID) code = SVM_EXIT_INVALID; // QEMU writes 32 bits
-    *e = (struct vcpu_exit){
-        .reason = RS_EXIT_OTHER, .raw_reason = code, .raw_qual = vm->exitinfo1, .rip = vm->rip,
-        .rflags = vm->rflags, .cr0 = vm->cr0, .cr3 = vm->cr3, .cr4 = vm->cr4,
-        .efer = vm->efer & ~(uint64_t)EFER_SVME};
-    // EXITINTINFO (APM 15.7.2) has EVENTINJ's layout, the neutral one: vector, type, EV, V, error
-    if (vm->exitintinfo & VMCB_EVENT_VALID) e->event = vm->exitintinfo & 0xFFFFFFFF80000FFFull;
-    switch (code) {
-    case SVM_EXIT_INTR:
-    case SVM_EXIT_NMI:
-    case SVM_EXIT_SMI:
-    case SVM_EXIT_INIT:
-        e->reason = RS_EXIT_NONE; // the host's: taken below, the guest goes on afterwards
-        return;
-    case SVM_EXIT_IOIO:
-        decode_io(vm, e);
-        return;
-    case SVM_EXIT_NPF:
-        decode_npf(vm, e);
-        return;
-    case SVM_EXIT_CPUID:
-        e->reason = RS_EXIT_CPUID;
-        e->insn_len = insn_len(vm, 2);
-        return;
-    case SVM_EXIT_MSR: // EXITINFO1: 0 RDMSR, 1 WRMSR
-        e->reason = vm->exitinfo1 ? RS_EXIT_MSR_WRITE : RS_EXIT_MSR_READ;
-        e->qual = (uint32_t)v->gpr[GPR_RCX];
-        e->insn_len = insn_len(vm, 2);
-        return;
-    case SVM_EXIT_HLT:
-        e->reason = RS_EXIT_HLT;
-        e->insn_len = insn_len(vm, 1);
-        return;
-    case SVM_EXIT_VMMCALL:
-        e->reason = RS_EXIT_VMCALL;
-        e->insn_len = insn_len(vm, 3);
-        return;
-    case SVM_EXIT_VINTR: // the window the VMM asked for: the request ends here
-        e->reason = RS_EXIT_INTR_WINDOW;
-        svm_want_window(v, false);
-        return;
-    case SVM_EXIT_SHUTDOWN: // a triple fault; the VMCB state is undefined now (APM "Shutdown Intercept")
-        e->reason = RS_EXIT_TRIPLE_FAULT;
-        return;
-    case SVM_EXIT_INVALID:
-        e->reason = RS_EXIT_INVALID_STATE;
-        return;
-    default:
-        if (code >= SVM_EXIT_READ_DR0 && code <= SVM_EXIT_WRITE_DR15) {
-            dr_own(v, vm);
-            e->reason = RS_EXIT_NONE;
-            return;
-        }
-        if (code == SVM_EXIT_EXCP_BASE + 1) {
-            // an intercepted #DB already wrote DR6 (in the VMCB), but the delivery the VMM asks
-            // for must also clear DR7.GD after a general-detect #DB (APM vol. 2, 13.1.1.5)
-            if (vm->dr6 & (1u << 13)) vm->dr7 &= ~(1ull << 13);
-        }
-        if (code >= SVM_EXIT_EXCP_BASE && code < SVM_EXIT_EXCP_BASE + 32) {
-            e->reason = RS_EXIT_EXCEPTION; // EXITINFO1: the error code, if the vector has one
-            e->qual = (code - SVM_EXIT_EXCP_BASE) | (uint64_t)(uint32_t)vm->exitinfo1 << 32;
-            return;
-        }
-        e->insn_len = (svm_features & SVM_FEAT_NRIPS) && vm->nrip ? vm->nrip - vm->rip : 0;
-        return;
-    }
 }
 
 void svm_run(struct vcpu *v, struct vcpu_exit *e)
@@ -169,8 +59,8 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
         vm->eventinj = s->queued_event;
         s->queued_event = 0;
     }
-    vm->rax = v->gpr[GPR_RAX];
-    vm->rsp = v->gpr[GPR_RSP];
+    vm->rax = v->gpr[RS_GPR_RAX];
+    vm->rsp = v->gpr[RS_GPR_RSP];
     if (s->dr_live)
         __asm__ volatile("mov %0, %%db0; mov %1, %%db1; mov %2, %%db2; mov %3, %%db3"
                          ::"r"(s->dr[0]), "r"(s->dr[1]), "r"(s->dr[2]), "r"(s->dr[3]));
@@ -178,11 +68,11 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
     if (s->dr_live)
         __asm__ volatile("mov %%db0, %0; mov %%db1, %1; mov %%db2, %2; mov %%db3, %3"
                          : "=r"(s->dr[0]), "=r"(s->dr[1]), "=r"(s->dr[2]), "=r"(s->dr[3]));
-    v->gpr[GPR_RAX] = vm->rax;
-    v->gpr[GPR_RSP] = vm->rsp;
+    v->gpr[RS_GPR_RAX] = vm->rax;
+    v->gpr[RS_GPR_RSP] = vm->rsp;
     vm->tlb_control = VMCB_TLB_NONE;
     keep_interrupted_event(vm);
-    decode_exit(v, vm, e);
+    svm_exit_decode(v, vm, e);
     // The host interrupt that ended the run (INTR intercept) is pending since STGI: let it in
     // through the kernel's own vector table (trap_from_kernel), then go back to the scheduler.
     __asm__ volatile("sti; nop; cli" ::: "memory");

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Intel VT-x backend: turning VMX on (VMXON), the VMCS of each VCPU (controls and host state),
-// running the guest, and the small per-exit operations. Guest state conversion is in
-// vmx_state.c, exit decoding in vmx_exit.c, EPT entries in ept.c, the world switch in
+// Intel VT-x backend: the VMCS of each VCPU (controls and host state), running the guest, and
+// the backend table. Capabilities and VMXON are vmx_caps.c, events vmx_event.c, guest state
+// conversion vmx_state.c, exit decoding vmx_exit.c, EPT entries ept.c, the world switch
 // vmx_entry.S. Section numbers: Intel SDM vol. 3C (see vmx_fields.h).
 #include "vmx.h"
 #include "../arch.h"
@@ -10,20 +10,8 @@
 #include "../../console.h"
 #include "kstring.h"
 
-struct vmx_caps vmx_caps;
-
-/* One CPU: one VMXON region, one current VMCS. */
-static uint8_t vmxon_region[4096] __attribute__((aligned(4096)));
+/* One CPU: one current VMCS. */
 static struct vmx_vcpu *vmx_current;
-static bool vmx_on;
-
-/* The host's GDTR and IDTR as the kernel set them, taken before any guest ran: a VM exit loads
- * only their bases and sets both limits to 0xFFFF (SDM 27.5.2), so each exit puts them back. */
-struct __attribute__((packed)) vmx_dtr {
-    uint16_t limit;
-    uint64_t base;
-};
-static struct vmx_dtr host_gdtr, host_idtr;
 
 void vmx_insn_failed(const char *insn, uint64_t field)
 {
@@ -33,7 +21,7 @@ void vmx_insn_failed(const char *insn, uint64_t field)
     panic("vmx: %s %lx failed (VM-instruction error %lu)", insn, field, err);
 }
 
-/* VMXON, VMCLEAR and VMPTRLD take the physical address in memory; CF or ZF set = failure
+/* VMCLEAR and VMPTRLD take the physical address in memory; CF or ZF set = failure
  * (SDM 30.2). Each returns true on success. */
 #define VMX_PHYS_OP(insn)                                                                          \
     static bool insn(uint64_t phys)                                                                \
@@ -42,7 +30,6 @@ void vmx_insn_failed(const char *insn, uint64_t field)
         __asm__ volatile(#insn " %1; setna %0" : "=qm"(bad) : "m"(phys) : "cc", "memory");         \
         return !bad;                                                                               \
     }
-VMX_PHYS_OP(vmxon)
 VMX_PHYS_OP(vmclear)
 VMX_PHYS_OP(vmptrld)
 
@@ -51,160 +38,6 @@ void vmx_load(struct vmx_vcpu *x)
     if (vmx_current == x) return;
     if (!vmptrld(x->vmcs_phys)) panic("vmx: vmptrld %lx failed", x->vmcs_phys);
     vmx_current = x;
-}
-
-/* A control's value: what we want, plus what must be 1 (allowed-0 settings, MSR bits 31:0),
- * minus what may not be 1 (allowed-1 settings, bits 63:32) (SDM A.3-A.5, 31.5.1). Reports
- * the bits of `need` the CPU refuses. */
-static uint32_t vmx_adjust(uint32_t msr, uint32_t want, uint32_t need, const char *what, bool *ok)
-{
-    uint64_t cap = rdmsr(msr);
-    uint32_t v = (want | (uint32_t)cap) & (uint32_t)(cap >> 32);
-    if ((v & need) != need) {
-        kprintf("vmx: %s controls %x not supported\n", what, need & ~v);
-        *ok = false;
-    }
-    return v;
-}
-
-/* Chooses every control once (same for every VCPU). Returns false if a control we rely on is
- * missing: EPT, unrestricted guest, unconditional I/O exiting, HLT / external-interrupt / NMI
- * exiting, interrupt-window exiting, 64-bit host, EFER load/save. */
-static bool vmx_choose_controls(uint64_t basic)
-{
-    struct vmx_caps *c = &vmx_caps;
-    bool ok = true, tru = basic & VMX_BASIC_TRUE_CTLS;
-    /* With bit 55 of IA32_VMX_BASIC set, the TRUE_* MSRs also let default1 controls be 0
-     * (A.2): CR3-load/store and INVLPG exiting are then off, which EPT makes pointless. */
-    /* The VMX-preemption timer is wanted, not needed: see vmx_preempt_value. */
-    c->pin = vmx_adjust(tru ? MSR_VMX_TRUE_PINBASED_CTLS : MSR_VMX_PINBASED_CTLS,
-                        PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPT_TIMER,
-                        PIN_EXTINT_EXITING | PIN_NMI_EXITING, "pin-based", &ok);
-    c->preempt = c->pin & PIN_PREEMPT_TIMER;
-    /* Unconditional I/O exiting and no MSR bitmaps: every IN/OUT/INS/OUTS and every
-     * RDMSR/WRMSR exits (25.1.3); CPUID, VMCALL and triple faults always do. CR8 loads and
-     * stores exit: without them (and without a TPR shadow) MOV to CR8 writes the host's
-     * local APIC TPR, and TPR 15 masks the host's timer for good (25.3, 29.1). RDPMC (host
-     * counters), MWAIT / MONITOR (the CPU sleeps with no interrupt for the host to take) and
-     * WBINVD (a long uninterruptible stall) exit as on SVM. MOV DR exits until the guest first
-     * uses a debug register (vmx_dr_own). */
-    uint32_t proc = PROC_HLT_EXITING | PROC_UNCOND_IO | PROC_SECONDARY | PROC_CR8_LOAD |
-                    PROC_CR8_STORE | PROC_MOV_DR | PROC_RDPMC | PROC_MWAIT | PROC_MONITOR;
-    uint32_t proc_msr = tru ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS;
-    c->proc = vmx_adjust(proc_msr, proc, proc, "processor-based", &ok);
-    if (!((rdmsr(proc_msr) >> 32) & PROC_INTR_WINDOW)) {
-        kprintf("vmx: no interrupt-window exiting\n");
-        ok = false;
-    }
-    if (c->proc & (PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_CR3_LOAD | PROC_CR3_STORE |
-                   PROC_TPR_SHADOW)) {
-        kprintf("vmx: cannot turn off I/O or MSR bitmaps, CR3 exiting or the TPR shadow\n");
-        ok = false;
-    }
-    c->proc2 = vmx_adjust(MSR_VMX_PROCBASED_CTLS2,
-                          PROC2_EPT | PROC2_UNRESTRICTED | PROC2_VPID | PROC2_RDTSCP | PROC2_WBINVD,
-                          PROC2_EPT | PROC2_UNRESTRICTED | PROC2_WBINVD, "secondary", &ok);
-    c->exit = vmx_adjust(tru ? MSR_VMX_TRUE_EXIT_CTLS : MSR_VMX_EXIT_CTLS,
-                         EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_DEBUG,
-                         EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_DEBUG,
-                         "VM-exit", &ok);
-    if (c->exit & EXIT_ACK_INTR) {
-        kprintf("vmx: cannot turn off acknowledge-interrupt-on-exit\n");
-        ok = false;
-    }
-    uint32_t entry_msr = tru ? MSR_VMX_TRUE_ENTRY_CTLS : MSR_VMX_ENTRY_CTLS;
-    /* The guest's DR7 and DEBUGCTL live in the VMCS (load / save debug controls); a VM exit
-     * sets the host's DR7 to 0x400 (27.5.1), so a guest's breakpoints never arm in the host. */
-    c->entry = vmx_adjust(entry_msr, ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG,
-                          ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG, "VM-entry", &ok) &
-               ~ENTRY_IA32E_GUEST;
-    if (!((rdmsr(entry_msr) >> 32) & ENTRY_IA32E_GUEST)) {
-        kprintf("vmx: no IA-32e mode guests\n");
-        ok = false;
-    }
-    return ok;
-}
-
-/* EPT must walk 4 levels with write-back tables, map 2 MiB pages (GuestSpaces use them) and
- * have INVEPT (A.10); VPIDs are used only with INVVPID. */
-static bool vmx_check_ept(void)
-{
-    struct vmx_caps *c = &vmx_caps;
-    c->ept_vpid = rdmsr(MSR_VMX_EPT_VPID_CAP);
-    uint64_t need = EPT_CAP_WALK4 | EPT_CAP_WB | EPT_CAP_2M | EPT_CAP_INVEPT;
-    if ((c->ept_vpid & need) != need ||
-        !(c->ept_vpid & (EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL))) {
-        kprintf("vmx: EPT lacks 4-level walks, WB tables, 2 MiB pages or INVEPT (cap %lx)\n",
-                c->ept_vpid);
-        return false;
-    }
-    c->vpid = (c->proc2 & PROC2_VPID) && (c->ept_vpid & VPID_CAP_INVVPID) &&
-              (c->ept_vpid & (VPID_CAP_INVVPID_SINGLE | VPID_CAP_INVVPID_ALL));
-    if (!c->vpid) c->proc2 &= ~PROC2_VPID;
-    return true;
-}
-
-/* CR0 and CR4 in VMX operation must have the FIXED0 bits set and the FIXED1-clear bits clear
- * (23.8, A.7, A.8); that goes for the host now and for every guest. Unrestricted guest frees
- * CR0.PE and CR0.PG (26.3.1.1). Guests also run with caching on (CD, NW clear); what they
- * wrote is what they read back through the CR0/CR4 read shadows (vmx_state.c). The host gets
- * OSFXSR as well, or FXSAVE would skip the guest's XMM registers. */
-static void vmx_fix_crs(void)
-{
-    struct vmx_caps *c = &vmx_caps;
-    uint64_t cr0_fixed0 = rdmsr(MSR_VMX_CR0_FIXED0), cr0_fixed1 = rdmsr(MSR_VMX_CR0_FIXED1);
-    uint64_t cr4_fixed0 = rdmsr(MSR_VMX_CR4_FIXED0), cr4_fixed1 = rdmsr(MSR_VMX_CR4_FIXED1);
-    write_cr0((read_cr0() | cr0_fixed0) & cr0_fixed1);
-    write_cr4(((read_cr4() | cr4_fixed0 | CR4_OSFXSR | CR4_OSXMMEXCPT) & cr4_fixed1));
-    c->cr0_set = cr0_fixed0 & ~(CR0_PE | CR0_PG) & 0xFFFFFFFF;
-    c->cr0_clr = (~cr0_fixed1 | CR0_CD | CR0_NW) & 0xFFFFFFFF;
-    c->cr4_set = cr4_fixed0 & 0xFFFFFFFF;
-    c->cr4_clr = ~cr4_fixed1 & 0xFFFFFFFF;
-}
-
-/* Enables VMX on this CPU: IA32_FEATURE_CONTROL, VMCS revision and size, controls, CR fixed
- * bits, VMXON (23.7). Returns false, saying why, if VT-x with EPT and unrestricted guest cannot
- * be used. */
-static bool vmx_cpu_init(void)
-{
-    if (vmx_on) return true;
-    uint32_t r[4];
-    cpuid(1, 0, r);
-    if (!(r[2] & (1u << 5))) return false;
-    uint64_t fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
-    if (!(fc & FEATURE_CONTROL_LOCK)) { /* firmware left it open: allow VMXON and lock it */
-        fc |= FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMX_NO_SMX;
-        wrmsr(MSR_IA32_FEATURE_CONTROL, fc);
-    }
-    if (!(fc & FEATURE_CONTROL_VMX_NO_SMX)) {
-        kprintf("vmx: disabled by the firmware (IA32_FEATURE_CONTROL %lx)\n", fc);
-        return false;
-    }
-    uint64_t basic = rdmsr(MSR_VMX_BASIC);
-    /* A.1: the VMCS must fit the 4 KiB control page, live anywhere in memory, be write-back. */
-    if (VMX_BASIC_SIZE(basic) > 4096 || (basic & VMX_BASIC_ADDR32) ||
-        VMX_BASIC_MEMTYPE(basic) != 6) {
-        kprintf("vmx: unusable VMCS layout (IA32_VMX_BASIC %lx)\n", basic);
-        return false;
-    }
-    vmx_caps.revision = VMX_BASIC_REVISION(basic);
-    uint64_t misc = rdmsr(MSR_VMX_MISC);
-    vmx_caps.soft_len0 = (misc >> 30) & 1;
-    vmx_caps.preempt_shift = misc & 0x1F;
-    if (!vmx_choose_controls(basic) || !vmx_check_ept()) return false;
-    vmx_fix_crs();
-    __asm__ volatile("sgdt %0; sidt %1" : "=m"(host_gdtr), "=m"(host_idtr));
-    memset(vmxon_region, 0, sizeof(vmxon_region));
-    *(uint32_t *)vmxon_region = vmx_caps.revision;
-    if (!vmxon((uint64_t)(uintptr_t)vmxon_region - KERNEL_VMA)) {
-        kprintf("vmx: VMXON failed\n");
-        return false;
-    }
-    vmx_on = true;
-    kprintf("vmx: on, VMCS revision %x, controls pin %x proc %x/%x exit %x entry %x, %s\n",
-            vmx_caps.revision, vmx_caps.pin, vmx_caps.proc, vmx_caps.proc2, vmx_caps.exit,
-            vmx_caps.entry, vmx_caps.vpid ? "VPID" : "no VPID");
-    return true;
 }
 
 /* Host state loaded by every VM exit (24.5, 27.5): the kernel's segments and tables, with RIP
@@ -225,31 +58,14 @@ static void vmx_write_host_state(void)
     vmwrite(VMCS_HOST_FS_BASE, arch_fs_base);
     vmwrite(VMCS_HOST_GS_BASE, rdmsr(MSR_GS_BASE));
     vmwrite(VMCS_HOST_TR_BASE, (uint64_t)(uintptr_t)&tss);
-    vmwrite(VMCS_HOST_GDTR_BASE, host_gdtr.base);
-    vmwrite(VMCS_HOST_IDTR_BASE, host_idtr.base);
+    vmwrite(VMCS_HOST_GDTR_BASE, vmx_host_gdtr.base);
+    vmwrite(VMCS_HOST_IDTR_BASE, vmx_host_idtr.base);
     vmwrite(VMCS_HOST_SYSENTER_CS, rdmsr(MSR_SYSENTER_CS));
     vmwrite(VMCS_HOST_SYSENTER_ESP, rdmsr(MSR_SYSENTER_ESP));
     vmwrite(VMCS_HOST_SYSENTER_EIP, rdmsr(MSR_SYSENTER_EIP));
     vmwrite(VMCS_HOST_EFER, rdmsr(MSR_EFER));
     vmwrite(VMCS_HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_stub);
 }
-
-/* The x86 reset state (SDM vol. 3A 9.1.1) but the GPRs, until the VMM writes its own. */
-static const rs_vcpu_state_t vmx_reset_state = {
-    .rip = 0xFFF0,
-    .rflags = 2,
-    .cr0 = 0x60000010,
-    .cs = {0xF000, 0xFFFF0000, 0xFFFF, 0x9B},
-    .ds = {0, 0, 0xFFFF, 0x93},
-    .es = {0, 0, 0xFFFF, 0x93},
-    .fs = {0, 0, 0xFFFF, 0x93},
-    .gs = {0, 0, 0xFFFF, 0x93},
-    .ss = {0, 0, 0xFFFF, 0x93},
-    .tr = {0, 0, 0xFFFF, 0x8B},
-    .ldtr = {0, 0, 0xFFFF, 0x82},
-    .gdtr_limit = 0xFFFF,
-    .idtr_limit = 0xFFFF,
-};
 
 /* The VMX-preemption timer's start value: about 5 ms, half a scheduler tick (SDM 25.5.1: it
  * counts down at the TSC rate >> IA32_VMX_MISC[4:0] and is reloaded from the VMCS at every
@@ -267,7 +83,7 @@ static uint32_t vmx_preempt_value(void)
 }
 
 /* Sets up the VMCS in `ctl`: revision, VMCLEAR (launch state "clear", 24.11.3), VMPTRLD,
- * controls, host state, the reset state for the guest. No guest-physical root yet: entering
+ * controls, host state (the generic layer writes the reset state next). No guest-physical root yet: entering
  * before set_guest_root fails as RS_EXIT_INVALID_STATE. */
 static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
 {
@@ -310,7 +126,6 @@ static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     vmwrite(VMCS_GUEST_SYSENTER_EIP, 0);
     if (c->preempt) vmwrite(VMCS_GUEST_PREEMPT_TIMER, vmx_preempt_value());
     vmx_write_host_state();
-    vmx_set_state(v, &vmx_reset_state);
 }
 
 /* The EPT pointer (24.6.11). The root may have served another GuestSpace before: drop what
@@ -361,7 +176,6 @@ static void vmx_vpid(struct vmx_vcpu *x)
     vmwrite(VMCS_VPID, x->vpid);
 }
 
-static void vmx_deliver_deferred(struct vmx_vcpu *x);
 static inline void write_cr2(uint64_t v)
 {
     __asm__ volatile("mov %0, %%cr2" ::"r"(v));
@@ -404,12 +218,12 @@ static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
         if (x->deferred && !x->requeued) vmx_deliver_deferred(x);
         vmwrite(VMCS_HOST_CR3, arch_cr3);
         vmwrite(VMCS_HOST_FS_BASE, arch_fs_base);
-        vmwrite(VMCS_GUEST_RSP, v->gpr[GPR_RSP]);
+        vmwrite(VMCS_GUEST_RSP, v->gpr[RS_GPR_RSP]);
         write_cr2(x->cr2);
         wrmsr(MSR_KERNEL_GS, x->kernel_gs_base);
         if (x->dr_live) vmx_dr_load(x);
         int rc = vmx_enter(v->gpr, x->launched);
-        __asm__ volatile("lgdt %0; lidt %1" ::"m"(host_gdtr), "m"(host_idtr));
+        __asm__ volatile("lgdt %0; lidt %1" ::"m"(vmx_host_gdtr), "m"(vmx_host_idtr));
         if (x->dr_live) vmx_dr_save(x);
         x->kernel_gs_base = rdmsr(MSR_KERNEL_GS);
         x->cr2 = read_cr2();
@@ -423,96 +237,16 @@ static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
             vmx_exit_regs(e);
             return;
         }
-        v->gpr[GPR_RSP] = vmread(VMCS_GUEST_RSP);
+        v->gpr[RS_GPR_RSP] = vmread(VMCS_GUEST_RSP);
         if (!(vmread(VMCS_EXIT_REASON) & EXIT_REASON_ENTRY_FAIL)) x->launched = true;
         if (vmx_exit_decode(v, e)) return;
     }
 }
 
-/* Skips the instruction that exited; it completed, so the STI / MOV SS interrupt shadow it may
- * have been in is over (24.4.2). */
-void vmx_advance_rip(struct vcpu *v, uint64_t insn_len)
-{
-    vmx_load(vmx_of(v));
-    vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + insn_len);
-    uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
-    if (irq & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS))
-        vmwrite(VMCS_GUEST_INTERRUPTIBILITY,
-                irq & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS));
-}
-
-/* Event injection (24.8.3, 26.5): RS_EVENT_* has the VMX interruption-information layout.
- * Injecting an interrupt or NMI ends an STI / MOV SS shadow, as SVM's EVENTINJ ignores it;
- * VM entry would fail otherwise (26.3.1.5). A software interrupt or exception returns to the
- * current RIP, as on SVM: it is injected with instruction length 0 where the CPU allows that
- * (A.6), else with length 1 from RIP - 1. */
-void vmx_inject_event(uint64_t event)
-{
-    uint32_t info = (uint32_t)(event & 0xFFF) | INTR_INFO_VALID;
-    vmwrite(VMCS_ENTRY_INTR_INFO, info);
-    if (info & INTR_INFO_HAS_ERROR) vmwrite(VMCS_ENTRY_EXC_ERROR, (uint32_t)(event >> 32));
-    unsigned type = INTR_INFO_TYPE(info);
-    if (type == INTR_TYPE_EXTINT || type == INTR_TYPE_NMI) {
-        uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
-        vmwrite(VMCS_GUEST_INTERRUPTIBILITY,
-                irq & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS));
-    } else if (type >= INTR_TYPE_SW_INT) {
-        vmwrite(VMCS_ENTRY_INSN_LEN, vmx_caps.soft_len0 ? 0 : 1);
-        if (!vmx_caps.soft_len0) vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) - 1);
-    }
-}
-
-/* Queues the VMM's event. While the entry field holds an event an exit interrupted, which
- * must be delivered first, the VMM's waits (one at a time: a newer one replaces it). */
-static void vmx_inject(struct vcpu *v, uint64_t event)
-{
-    struct vmx_vcpu *x = vmx_of(v);
-    vmx_load(x);
-    if (x->requeued) {
-        x->deferred = event;
-        vmx_update_window(x);
-        return;
-    }
-    x->deferred = 0;
-    vmx_inject_event(event);
-    vmx_update_window(x);
-}
-
-/* Before an entry with the entry field free: a deferred external interrupt goes in once the
- * guest can take it (IF set, no STI / MOV SS shadow; interrupt-window exiting waits for that),
- * any other deferred event at once. */
-static void vmx_deliver_deferred(struct vmx_vcpu *x)
-{
-    if (INTR_INFO_TYPE(x->deferred) == INTR_TYPE_EXTINT &&
-        (!(vmread(VMCS_GUEST_RFLAGS) & (1u << 9)) ||
-         (vmread(VMCS_GUEST_INTERRUPTIBILITY) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS))))
-        return;
-    vmx_inject_event(x->deferred);
-    x->deferred = 0;
-    vmx_update_window(x);
-}
-
-void vmx_update_window(struct vmx_vcpu *x)
-{
-    bool on = x->vmm_window || (x->deferred && INTR_INFO_TYPE(x->deferred) == INTR_TYPE_EXTINT);
-    uint32_t proc = on ? x->proc | PROC_INTR_WINDOW : x->proc & ~PROC_INTR_WINDOW;
-    if (proc == x->proc) return;
-    x->proc = proc;
-    vmwrite(VMCS_PROC_CTLS, proc);
-}
-
-/* Interrupt-window exiting (24.6.2): exit as soon as RFLAGS.IF = 1 and no shadow blocks. The
- * exit ends the request (vmx_exit.c). */
-static void vmx_want_window(struct vcpu *v, bool on)
-{
-    struct vmx_vcpu *x = vmx_of(v);
-    vmx_load(x);
-    x->vmm_window = on;
-    vmx_update_window(x);
-}
-
 const struct vcpu_backend vmx_backend = {
-    .name = "Intel VT-x",
+    .name = "vmx",
+    .vendor = "Intel VT-x",
+    .probe = vmx_probe,
     .cpu_init = vmx_cpu_init,
     .vcpu_init = vmx_vcpu_init,
     .vcpu_destroy = vmx_vcpu_destroy,

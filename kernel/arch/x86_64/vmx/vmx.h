@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include "../../../vcpu.h"
 #include "vmx_fields.h"
+#include <resurgo/x86.h>
 
 /* Per-VCPU backend state, in the generic VCPU object's arch[] words (vmx_of). The guest GPRs
  * are in v->gpr (x86 encoding order; vmx_entry.S loads and saves them there), its FPU image in
@@ -43,6 +44,30 @@ struct vmx_caps {
     uint8_t preempt_shift; /* it counts down once every 2^preempt_shift TSC ticks (A.6) */
 };
 extern struct vmx_caps vmx_caps;
+
+/* The host's GDTR and IDTR as the kernel set them, taken before any guest ran (vmx_caps.c): a
+ * VM exit loads only their bases and sets both limits to 0xFFFF (SDM 27.5.2), so each exit
+ * puts them back (vmx_run). */
+struct __attribute__((packed)) vmx_dtr {
+    uint16_t limit;
+    uint64_t base;
+};
+extern struct vmx_dtr vmx_host_gdtr, vmx_host_idtr;
+
+/* vmx_decode.c: an I/O / EPT-violation exit qualification as the neutral one (rs_io_qual,
+ * rs_fault_qual). */
+uint64_t vmx_io_qual(uint64_t q);
+uint64_t vmx_ept_qual(uint64_t q);
+/* vmx_caps.c: true when the CPU has VMX with EPT and unrestricted guest. */
+bool vmx_probe(void);
+/* vmx_caps.c: chooses the controls and turns VMX on; false (saying why) if it cannot. */
+bool vmx_cpu_init(void);
+/* vmx_event.c: the backend's inject and want_window (vcpu_backend.h). */
+void vmx_inject(struct vcpu *v, uint64_t event);
+void vmx_want_window(struct vcpu *v, bool on);
+/* vmx_event.c: before an entry with the entry field free, injects the deferred VMM event if the
+ * guest can take it now. */
+void vmx_deliver_deferred(struct vmx_vcpu *x);
 
 /* VMREAD / VMWRITE on the current VMCS (SDM 30.3). A failure is a kernel bug (wrong field or
  * no current VMCS), so it panics. */

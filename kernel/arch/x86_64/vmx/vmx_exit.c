@@ -36,14 +36,6 @@ static uint64_t vmx_vectoring_event(void)
     return ev;
 }
 
-/* I/O qualification (SDM 27.2.1, table 27-5): size - 1 in 2:0, IN in 3, string in 4, REP in 5,
- * port in 31:16. Vendor-neutral: port | size << 16 | in << 24 | string << 25 | rep << 26. */
-static uint64_t vmx_io_qual(uint64_t q)
-{
-    return ((q >> 16) & 0xFFFF) | (((q & 7) + 1) << 16) | (((q >> 3) & 1) << 24) |
-           (((q >> 4) & 1) << 25) | (((q >> 5) & 1) << 26);
-}
-
 /* MOV to CR0/CR4 that changes a bit VMX holds fixed (NE, VMXE, CD/NW; see vmx.c) exits because
  * the bit is in the guest/host mask (SDM 25.1.3). The guest owns its view of those bits: take
  * the value as the new read shadow and let the guest execute the same MOV again, which then
@@ -185,13 +177,11 @@ bool vmx_exit_decode(struct vcpu *v, struct vcpu_exit *e)
     case EXIT_RDMSR:
     case EXIT_WRMSR:
         e->reason = (reason & 0xFFFF) == EXIT_RDMSR ? RS_EXIT_MSR_READ : RS_EXIT_MSR_WRITE;
-        e->qual = (uint32_t)v->gpr[GPR_RCX];
+        e->qual = (uint32_t)v->gpr[RS_GPR_RCX];
         break;
     case EXIT_EPT_VIOLATION:
-        /* 27.2.1, table 27-7: bits 0-2 are read / write / fetch, as in the neutral layout;
-         * bits 3-5 the rights the EPT entry did give: any of them means a mapping exists. */
         e->reason = RS_EXIT_GUEST_FAULT;
-        e->qual = (q & 7) | (q & 0x38 ? 8 : 0);
+        e->qual = vmx_ept_qual(q);
         e->gpa = vmread(VMCS_GUEST_PHYS_ADDR);
         return true;
     case EXIT_EPT_MISCONFIG:

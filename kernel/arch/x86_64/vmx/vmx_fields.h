@@ -229,14 +229,6 @@ enum vmx_seg { VMX_ES, VMX_CS, VMX_SS, VMX_DS, VMX_FS, VMX_GS, VMX_LDTR, VMX_TR 
 #define EXIT_PREEMPT_TIMER         52
 #define EXIT_WBINVD                54
 
-/* CR0 / CR4 bits the backend cares about. */
-#define CR0_PE    (1ull << 0)
-#define CR0_NE    (1ull << 5)
-#define CR0_NW    (1ull << 29)
-#define CR0_CD    (1ull << 30)
-#define CR0_PG    (1ull << 31)
-#define CR4_VMXE  (1ull << 13)
-#define EFER_LME  (1ull << 8)
 /* Debug registers (SDM vol. 3B 17.2): DR6's B0-B3, BD and BS; DR7's GD; the reset values. */
 #define DR6_TRAP_BITS 0xFull
 #define DR6_BD        (1ull << 13)
@@ -247,4 +239,3 @@ enum vmx_seg { VMX_ES, VMX_CS, VMX_SS, VMX_DS, VMX_FS, VMX_GS, VMX_LDTR, VMX_TR 
 /* Exception vectors the backend intercepts (vmx.c). */
 #define VEC_DB 1
 #define VEC_AC 17
-#define EFER_LMA  (1ull << 10)

@@ -172,7 +172,7 @@ static void real_mode_part(struct vcpu *v)
           "a new VCPU reads back the x86 reset state");
     s.cs = (struct rs_segment){0, 0, 0xFFFF, 0}; /* attributes left 0, as an SVM VMM might */
     s.rip = 0x1000;
-    v->gpr[GPR_RSP] = 0x0FF0;
+    v->gpr[RS_GPR_RSP] = 0x0FF0;
     vmx_backend.set_state(v, &s);
     expect(v, "VMX-IO-OUT", RS_EXIT_IO, 0x80 | 1 << 16, 0,
            "OUT 80h,AL exits as IO, port 80h, 1 byte, out");
@@ -215,7 +215,7 @@ static void requeue_part(struct vcpu *v)
     rs_vcpu_state_t s;
     vmx_backend.get_state(v, &s);
     s.ss = (struct rs_segment){LATE_GPA >> 4, LATE_GPA, 0xFFFF, 0x93};
-    v->gpr[GPR_RSP] = 0x100;
+    v->gpr[RS_GPR_RSP] = 0x100;
     vmx_backend.set_state(v, &s);
     vmx_backend.inject(v, RS_EVENT_MAKE(0x20, RS_EVENT_EXTINT) | RS_EVENT_VALID);
     struct vcpu_exit e = next_exit(v, false);
@@ -247,7 +247,7 @@ static void protected_mode_part(struct vcpu *v)
           "32-bit OUT DX,EAX exits as IO, port 500h, 4 bytes");
     vmx_backend.get_state(v, &s);
     check("VMX-PM32-STATE",
-          v->gpr[GPR_RAX] == 0x12345678 && s.cr0 == 0x11 && s.cs.attrib == 0xC9B &&
+          v->gpr[RS_GPR_RAX] == 0x12345678 && s.cr0 == 0x11 && s.cs.attrib == 0xC9B &&
               s.fs.attrib == 0 && s.tr.attrib == 0x8B,
           "guest registers, CR0 and segment attributes read back in the neutral layout");
     vmx_backend.advance_rip(v, e.insn_len);
@@ -271,7 +271,7 @@ static void long_mode_part(struct vcpu *v)
     struct vcpu_exit e = next_exit(v, false);
     vmx_backend.get_state(v, &s);
     check("VMX-LM64",
-          e.reason == RS_EXIT_VMCALL && v->gpr[GPR_RAX] == 0x1122334455667788 && s.efer == 0x500 &&
+          e.reason == RS_EXIT_VMCALL && v->gpr[RS_GPR_RAX] == 0x1122334455667788 && s.efer == 0x500 &&
               s.cs.attrib == 0xA9B,
           "a 64-bit guest runs (EFER.LMA set for it) and VMCALLs with its 64-bit RAX");
     vmx_backend.advance_rip(v, e.insn_len);
@@ -314,6 +314,7 @@ void kernel_selftest(const struct boot_info *bi)
         v->ctl = PHYS_TO_VIRT(vmcs);
         v->ctl_phys = vmcs;
         vmx_backend.vcpu_init(v, v->ctl, vmcs);
+        vmx_backend.set_state(v, &vcpu_reset_state); /* as vcpu_create does */
         vmx_backend.set_guest_root(v, root, 1);
         real_mode_part(v);
         requeue_part(v);

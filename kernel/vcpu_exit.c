@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+// Running a vCPU's guest when the scheduler picks its thread, and its exits: each becomes a Call
+// from that thread on the exit endpoint, and the VMM's reply resumes the guest. The guest's state
+// changes only through that reply (or an explicit WriteState), so an exit whose VMM went away is
+// queued again for the next VMM.
+#include "vcpu.h"
+#include "guestspace.h"
+#include "tcb.h"
+#include "sched.h"
+#include "endpoint.h"
+#include "console.h"
+#include "arch/x86_64/fpu.h"
+#include <resurgo/ipcbuf.h>
+
+/* Stops a vCPU thread whose binding cannot serve it (the thread stays bound). */
+static void stop(struct tcb *t, const char *why)
+{
+    kprintf("vcpu: thread '%s' %s; stopped\n", t->name, why);
+    sched_dequeue(t);
+    t->state = TS_INACTIVE;
+    t->in_fault_ipc = 0;
+    t->fault.type = RS_FAULT_NONE;
+}
+
+/* Hands t's pending exit to the exit endpoint as a Call: to a waiting VMM, else queued. */
+static void send_exit(struct tcb *t, struct vcpu *v)
+{
+    struct cap *ep = &v->slots[VCPU_SLOT_EXIT_EP].cap;
+    if (ep->type != RS_CAP_ENDPOINT) {
+        kprintf("vcpu: exit %u at rip %lx: no exit endpoint\n", v->exit.reason, v->exit.rip);
+        stop(t, "cannot deliver its exit");
+        return;
+    }
+    t->fault.type = RS_FAULT_VCPU_EXIT;
+    t->in_fault_ipc = 1;
+    endpoint_send(ep, t, true, true);
+}
+
+void vcpu_run(struct tcb *t)
+{
+    struct vcpu *v = t->vcpu;
+    if (!vcpu_binding_intact(v, t)) {
+        kprintf("vcpu: thread '%s' lost its VCPU binding; unbound and stopped\n", t->name);
+        vcpu_unbind(t);
+        return;
+    }
+    if (!guest_space_live(&v->slots[VCPU_SLOT_GUEST_SPACE].cap)) {
+        stop(t, "has no guest space");
+        return;
+    }
+    v->exit.reason = RS_EXIT_NONE;
+    // the guest's FPU/SSE state is in the registers while it runs and stays there, owned by
+    // v->fpu: a host thread that uses the FPU next traps (CR0.TS) and saves it there first
+    fpu_claim(v->fpu);
+    vcpu_backend->run(v, &v->exit);
+    fpu_leave_guest();
+    if (v->exit.reason != RS_EXIT_NONE) send_exit(t, v);
+}
+
+void vcpu_exit_redeliver(struct tcb *t)
+{
+    struct vcpu *v = t->vcpu;
+    if (!v || v->slots[VCPU_SLOT_EXIT_EP].cap.type != RS_CAP_ENDPOINT) {
+        t->in_fault_ipc = 0; // nowhere to deliver it: stopped, Resume runs the instruction again
+        t->state = TS_INACTIVE;
+        return;
+    }
+    send_exit(t, v);
+}
+
+unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
+{
+    static const uint64_t zero[RS_GPR_COUNT];
+    const struct vcpu *v = t->vcpu;
+    const struct vcpu_exit none = {0}, *e = v ? &v->exit : &none;
+    const uint64_t *g = v ? v->gpr : zero;
+    w[RS_EXIT_MR_REASON] = e->reason;
+    w[RS_EXIT_MR_QUAL] = e->qual;
+    w[RS_EXIT_MR_GPA] = e->gpa;
+    w[RS_EXIT_MR_INSN_LEN] = e->insn_len;
+    w[RS_EXIT_MR_RIP] = e->rip;
+    w[RS_EXIT_MR_RFLAGS] = e->rflags;
+    w[RS_EXIT_MR_CR0] = e->cr0;
+    w[RS_EXIT_MR_CR3] = e->cr3;
+    w[RS_EXIT_MR_CR4] = e->cr4;
+    w[RS_EXIT_MR_EFER] = e->efer;
+    w[RS_EXIT_MR_RAW_REASON] = e->raw_reason;
+    w[RS_EXIT_MR_RAW_QUAL] = e->raw_qual;
+    w[RS_EXIT_MR_EVENT] = e->event;
+    // both in x86 order; unrolled, as every exit pays for it (tools/bench.sh vmexit)
+#pragma GCC unroll 16
+    for (unsigned i = 0; i < RS_GPR_COUNT; i++) w[RS_EXIT_MR_GPR + i] = g[i];
+    return RS_EXIT_MR_COUNT;
+}
+
+/* Word i of the reply that handler h sent (MR0..MR3 in registers, the rest in its buffer). */
+static uint64_t reply_word(const struct tcb *h, const struct rs_ipc_buffer *b, unsigned i)
+{
+    switch (i) {
+    case 0: return h->ctx.rdx;
+    case 1: return h->ctx.r8;
+    case 2: return h->ctx.r9;
+    case 3: return h->ctx.r10;
+    default: return b ? b->mr[i] : 0;
+    }
+}
+
+void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
+{
+    struct vcpu *v = t->vcpu;
+    uint64_t info = handler->ctx.rsi;
+    unsigned len = rs_msginfo_length(info);
+    const struct rs_ipc_buffer *b = tcb_ipc_buffer(handler);
+    t->in_fault_ipc = 0;
+    t->fault.type = RS_FAULT_NONE;
+    if (!v || rs_msginfo_label(info) != 0) { // paused: Resume runs the exiting instruction again
+        t->state = TS_INACTIVE;
+        return;
+    }
+    if (len > RS_REPLY_MR_COUNT) len = RS_REPLY_MR_COUNT;
+    if (!b && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
+    uint64_t w[RS_REPLY_MR_COUNT];
+    for (unsigned i = 0; i < len; i++) w[i] = reply_word(handler, b, i);
+    uint64_t flags = len > RS_REPLY_MR_FLAGS ? w[RS_REPLY_MR_FLAGS] : 0;
+    // v->exit.rip is the guest's RIP until the exit is answered (WriteState keeps it so)
+    if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(w[RS_REPLY_MR_RIP]))
+        vcpu_backend->advance_rip(v, w[RS_REPLY_MR_RIP] - v->exit.rip);
+    else if (flags & RS_REPLY_ADVANCE_RIP)
+        vcpu_backend->advance_rip(v, v->exit.insn_len);
+    if (flags & RS_REPLY_SET_GPRS) // the reply's registers are in x86 order, as v->gpr
+        for (unsigned i = RS_REPLY_MR_GPR; i < len; i++) v->gpr[i - RS_REPLY_MR_GPR] = w[i];
+    if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT && vcpu_event_ok(w[RS_REPLY_MR_INJECT]))
+        vcpu_backend->inject(v, w[RS_REPLY_MR_INJECT] | RS_EVENT_VALID);
+    if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
+    v->exit.reason = RS_EXIT_NONE;
+    // the guest ran until this exit: it goes on with its turn rather than behind every guest of
+    // its priority (a spinning one would hold it a whole slice per exit)
+    sched_resume_turn(t);
+}

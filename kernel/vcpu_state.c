@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+// A VCPU's guest state: the x86 reset state every VCPU starts in, and ReadState / WriteState,
+// which move rs_vcpu_state_t between the VMM and the guest (GPRs here in v->gpr, the rest in the
+// backend's control page) after checking what the kernel can judge of it.
+#include "vcpu.h"
+#include "tcb.h"
+#include <resurgo/invocation.h>
+#include <resurgo/x86.h>
+
+/* The x86 state after RESET but the GPRs (Intel SDM vol. 3A 9.1.1, table 9-1; AMD APM vol. 2
+ * 14.1.3): real mode at F000:FFF0 with CS base FFFF0000, caching off (CD, NW) and ET set. */
+const rs_vcpu_state_t vcpu_reset_state = {
+    .rip = 0xFFF0,
+    .rflags = 2,
+    .cr0 = CR0_CD | CR0_NW | CR0_ET,
+    .cs = {0xF000, 0xFFFF0000, 0xFFFF, 0x9B}, /* present, S, accessed read/execute code */
+    .ds = {0, 0, 0xFFFF, 0x93},               /* present, S, accessed read/write data */
+    .es = {0, 0, 0xFFFF, 0x93},
+    .fs = {0, 0, 0xFFFF, 0x93},
+    .gs = {0, 0, 0xFFFF, 0x93},
+    .ss = {0, 0, 0xFFFF, 0x93},
+    .tr = {0, 0, 0xFFFF, 0x8B},               /* present, busy 32-bit TSS */
+    .ldtr = {0, 0, 0xFFFF, 0x82},             /* present, LDT */
+    .gdtr_limit = 0xFFFF,
+    .idtr_limit = 0xFFFF,
+};
+
+void vcpu_state_reset(struct vcpu *v) { vcpu_backend->set_state(v, &vcpu_reset_state); }
+
+bool vcpu_event_ok(uint64_t ev)
+{
+    uint64_t type = (ev >> 8) & 7, vec = ev & 0xFF;
+    if (ev & 0x7FFFF000ull) return false;
+    if (type == 1 || type > RS_EVENT_SOFT_INT) return false;
+    if (type == RS_EVENT_EXCEPTION) return vec < 32 && vec != 2;
+    return !(ev & RS_EVENT_HAS_ERROR);
+}
+
+int vcpu_decode_read_state(struct invocation *inv, struct vcpu *v)
+{
+    if (!tcb_ipc_buffer(inv->caller)) return inv_error(inv, RS_BAD_ADDRESS, 0, 0, 0);
+    rs_vcpu_state_t s;
+    vcpu_backend->get_state(v, &s);
+    const uint64_t *g = v->gpr;
+    s.rax = g[RS_GPR_RAX], s.rbx = g[RS_GPR_RBX], s.rcx = g[RS_GPR_RCX], s.rdx = g[RS_GPR_RDX];
+    s.rsi = g[RS_GPR_RSI], s.rdi = g[RS_GPR_RDI], s.rbp = g[RS_GPR_RBP], s.rsp = g[RS_GPR_RSP];
+    s.r8 = g[RS_GPR_R8], s.r9 = g[RS_GPR_R9], s.r10 = g[RS_GPR_R10], s.r11 = g[RS_GPR_R11];
+    s.r12 = g[RS_GPR_R12], s.r13 = g[RS_GPR_R13], s.r14 = g[RS_GPR_R14], s.r15 = g[RS_GPR_R15];
+    const uint64_t *w = (const uint64_t *)&s;
+    for (unsigned i = 0; i < RS_VCPU_STATE_WORDS; i++) inv_result(inv, i, w[i]);
+    return RS_OK;
+}
+
+/* CR4 bits a guest may have: VME..UMIP (0-11), FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP, PKE. */
+#define CR4_ALLOWED (0xFFFull | CR4_FSGSBASE | CR4_PCIDE | CR4_OSXSAVE | CR4_SMEP | CR4_SMAP | CR4_PKE)
+#define EFER_ALLOWED (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME)
+#define RFLAGS_ALLOWED 0x3F7FD7ull /* every defined flag; bits 3, 5, 15, 22-63 are reserved */
+#define W(field) ((int)RS_VCPU_STATE_WORD(field))
+_Static_assert(CR4_ALLOWED == 0x770FFFull, "the CR4 bits WriteState accepts");
+
+static int segment_check(const struct rs_segment *g, int word)
+{
+    if (g->selector > 0xFFFF) return word;
+    if (!vcpu_canonical(g->base)) return word + 1;
+    if (g->limit > 0xFFFFFFFFull) return word + 2;
+    if (g->attrib > 0xFFF) return word + 3;
+    return -1;
+}
+
+/* Checks what the kernel can judge of a guest state and normalises it (RFLAGS bit 1 set,
+ * EFER.LMA = LME && PG, SVME dropped). Returns -1, or the index of the first word at fault. */
+static int state_check(rs_vcpu_state_t *s)
+{
+    if (!vcpu_canonical(s->rip)) return W(rip);
+    if (s->rflags & ~RFLAGS_ALLOWED) return W(rflags);
+    if ((s->cr0 >> 32) || ((s->cr0 & CR0_PG) && !(s->cr0 & CR0_PE)) ||
+        ((s->cr0 & CR0_NW) && !(s->cr0 & CR0_CD)))
+        return W(cr0);
+    if (s->cr4 & ~CR4_ALLOWED) return W(cr4);
+    if (s->cr3 >> 52) return W(cr3);
+    if (s->efer & ~EFER_ALLOWED) return W(efer);
+    bool long_mode = (s->efer & EFER_LME) && (s->cr0 & CR0_PG);
+    if (long_mode && !(s->cr4 & CR4_PAE)) return W(efer);
+    const struct rs_segment *seg[] = {&s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss, &s->tr, &s->ldtr};
+    for (unsigned i = 0; i < 8; i++) {
+        int bad = segment_check(seg[i], W(cs) + 4 * (int)i);
+        if (bad >= 0) return bad;
+    }
+    if (!vcpu_canonical(s->gdtr_base)) return W(gdtr_base);
+    if (s->gdtr_limit > 0xFFFF) return W(gdtr_limit);
+    if (!vcpu_canonical(s->idtr_base)) return W(idtr_base);
+    if (s->idtr_limit > 0xFFFF) return W(idtr_limit);
+    if (s->pending_event && (!(s->pending_event & RS_EVENT_VALID) || !vcpu_event_ok(s->pending_event)))
+        return W(pending_event);
+    s->rflags |= 2;
+    s->efer = (s->efer & ~(EFER_LMA | EFER_SVME)) | (long_mode ? EFER_LMA : 0);
+    return -1;
+}
+
+int vcpu_decode_write_state(struct invocation *inv, struct vcpu *v)
+{
+    INV_NEED_ARGS(inv, RS_VCPU_STATE_WORDS);
+    rs_vcpu_state_t s;
+    uint64_t *w = (uint64_t *)&s;
+    for (unsigned i = 0; i < RS_VCPU_STATE_WORDS; i++) w[i] = inv_arg(inv, i);
+    int bad = state_check(&s);
+    if (bad >= 0) return inv_error(inv, RS_INVALID_ARGUMENT, (uint64_t)bad, 0, 0);
+    uint64_t *g = v->gpr;
+    g[RS_GPR_RAX] = s.rax, g[RS_GPR_RBX] = s.rbx, g[RS_GPR_RCX] = s.rcx, g[RS_GPR_RDX] = s.rdx;
+    g[RS_GPR_RSI] = s.rsi, g[RS_GPR_RDI] = s.rdi, g[RS_GPR_RBP] = s.rbp, g[RS_GPR_RSP] = s.rsp;
+    g[RS_GPR_R8] = s.r8, g[RS_GPR_R9] = s.r9, g[RS_GPR_R10] = s.r10, g[RS_GPR_R11] = s.r11;
+    g[RS_GPR_R12] = s.r12, g[RS_GPR_R13] = s.r13, g[RS_GPR_R14] = s.r14, g[RS_GPR_R15] = s.r15;
+    vcpu_backend->set_state(v, &s);
+    v->exit.rip = s.rip; // a reply's SET_RIP is relative to the exit's RIP: keep it current
+    return RS_OK;
+}
