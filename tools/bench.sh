@@ -7,16 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/build.sh >/dev/null || { echo "build failed"; exit 1; }
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+out=$(mktemp)
+trap 'rm -f "$log" "$out"' EXIT
 
-# Boots the kernel with the modules ("path name,path name,...") and the kernel command line
-# $cmdline, serial to $log; fails unless the run printed `bench: done`.
+# Boots the kernel with the modules (NAME=PATH, the first the root task) and the kernel command
+# line $cmdline through tests/system/run.py, serial to $log; fails unless the run printed
+# `bench: done` (and every line of $expect).
 cmdline=""
+expect=()
 boot() {
-  timeout 300 qemu-system-x86_64 -cpu qemu64,+svm,+npt -m 256M -display none -no-reboot -monitor none \
-      -icount shift=0 -serial "file:$log" -device isa-debug-exit,iobase=0xf4,iosize=4 \
-      -kernel build/kernel/resurgo.elf -initrd "$1" ${cmdline:+-append "$cmdline"} || true
-  grep -aq '^bench: done' "$log" || { cat "$log"; echo "benchmark did not finish"; exit 1; }
+  local args=(--icount --timeout 300 --no-checks --expect '^bench: done' --log "$log"
+              --kernel build/kernel/resurgo.elf ${cmdline:+--cmdline "$cmdline"})
+  for m in "$@"; do args+=(--module "$m"); done
+  for e in ${expect[@]+"${expect[@]}"}; do args+=(--expect "$e"); done
+  python3 tests/system/run.py "${args[@]}" >"$out" ||
+    { cat "$out"; echo "benchmark did not finish"; exit 1; }
 }
 
 # min/median/max of the "[vmexit] mmio: 0x..." deltas servers/vmm printed, after the warm-up.
@@ -27,16 +32,19 @@ vmm_figures() {
 }
 
 case "${1:-ipc}" in
-  ipc)     boot "build/bench/bench-ipc.elf ipc"; grep -a '^bench:' "$log" ;;
-  ipc-pti) cmdline="pti=on"; boot "build/bench/bench-ipc.elf ipc"; grep -a '^pti:' "$log"; grep -a '^bench:' "$log" ;;
-  restart) boot "build/servers/init/init.elf init,bench/restart/manifest.txt manifest,build/servers/echo/echo.elf echo,build/bench/bench-restart.elf restartbench"
+  ipc)     boot ipc=build/bench/bench-ipc.elf; grep -a '^bench:' "$log" ;;
+  ipc-pti) cmdline="pti=on"; boot ipc=build/bench/bench-ipc.elf; grep -a '^pti:' "$log"; grep -a '^bench:' "$log" ;;
+  restart) boot init=build/servers/init/init.elf manifest=bench/restart/manifest.txt echo=build/servers/echo/echo.elf \
+                restartbench=build/bench/bench-restart.elf
            grep -a '^bench:' "$log" ;;
   vmexit)  # next to the bare IPC round trip; the guest's deltas include one RDTSC
-           boot "build/bench/bench-ipc.elf ipc"; grep -a '^bench: ipc round trip' "$log"
-           vm="build/servers/vmm/vmm.elf vmm,build/bench/bench-vmexit.elf benchvmexit,build/bench/vmexit-guest.bin vmexitguest"
-           boot "build/servers/init/init.elf init,bench/vmexit/manifest-bare.txt manifest,$vm"
+           boot ipc=build/bench/bench-ipc.elf; grep -a '^bench: ipc round trip' "$log"
+           vm=(vmm=build/servers/vmm/vmm.elf benchvmexit=build/bench/bench-vmexit.elf vmexitguest=build/bench/vmexit-guest.bin)
+           boot init=build/servers/init/init.elf manifest=bench/vmexit/manifest-bare.txt "${vm[@]}"
            grep -a '^bench: vmexit' "$log"
-           boot "build/servers/init/init.elf init,bench/vmexit/manifest-vmm.txt manifest,$vm"
+           # every sample is printed before the guest halts
+           expect=('^vmm vmexit: guest halted with interrupts disabled')
+           boot init=build/servers/init/init.elf manifest=bench/vmexit/manifest-vmm.txt "${vm[@]}"
            vmm_figures; echo "bench: done" ;;
   *) echo "usage: $0 [ipc|ipc-pti|restart|vmexit]"; exit 2 ;;
 esac

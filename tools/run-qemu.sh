@@ -31,21 +31,22 @@ else
 fi
 
 kernel=build/kernel/resurgo.elf
-args=(-cpu "qemu64,+svm,+npt" -m 256M -serial mon:stdio -display none -no-reboot)
+# The command line is tools/qemu_cmd.py's (the one the tests run), interactive: serial and
+# monitor on this terminal.
+args=(--interactive --serial mon:stdio)
 if [ $iso = 1 ]; then
     tools/mkiso.sh build/resurgo.iso "$kernel" "${mods[@]}"
-    args+=(-cdrom build/resurgo.iso)
+    args+=(--iso build/resurgo.iso)
 else
-    initrd=
-    for m in "${mods[@]}"; do
-        initrd+=${initrd:+,}"${m#*=} ${m%%=*}"
-    done
-    args+=(-kernel "$kernel" -initrd "$initrd")
+    args+=(--kernel "$kernel")
+    for m in "${mods[@]}"; do args+=(--module "$m"); done
 fi
 if [ $gdb = 1 ]; then
-    args+=(-s -S)
+    args+=(--gdb)
     echo "QEMU waits for gdb; in another terminal run:"
     echo "  gdb $kernel -ex 'target remote :1234'"
 fi
+mapfile -t cmd < <(python3 tools/qemu_cmd.py "${args[@]}")
+[ ${#cmd[@]} -gt 0 ] || exit 1
 echo "Booting Resurgo; Ctrl-A X leaves QEMU."
-exec qemu-system-x86_64 "${args[@]}"
+exec "${cmd[@]}"

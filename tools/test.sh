@@ -7,10 +7,8 @@ cd "$(dirname "$0")/.."
 
 tools/build.sh
 status=0
-meson test -C build --print-errorlogs "$@" | tee build/meson-test.out || status=$?
-# one plain closing line that any CI reads: "N passed, M failed"
-ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' build/meson-test.out | tail -n 1)
-bad=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' build/meson-test.out | tail -n 1)
-timeouts=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' build/meson-test.out | tail -n 1)
-echo "${ok:-0} passed, $(( ${bad:-0} + ${timeouts:-0} )) failed"
+rm -f build/meson-logs/testlog.json
+meson test -C build --print-errorlogs "$@" || status=$?
+# one plain closing line that any CI reads: "N passed, M failed", from Meson's test log
+tools/test-summary.py build/meson-logs/testlog.json
 exit "$status"

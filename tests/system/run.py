@@ -29,15 +29,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+from qemu_cmd import qemu_command  # noqa: E402  (the one QEMU command line: tools/qemu_cmd.py)
 DONE_RE = re.compile(r"\[test\] done: (\d+) passed, (\d+) failed")
 CHECK_RE = re.compile(r"\[test\] (\S+) (PASS|FAIL)\b")
 PLAN_RE = re.compile(r"\[test\] plan (\d+)\s*$")
 PANIC_RE = re.compile(r"^KERNEL PANIC")
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-QEMU_BASE = ["qemu-system-x86_64", "-cpu", "qemu64,+svm,+npt", "-m", "256M",
-             "-display", "none", "-no-reboot", "-monitor", "none",
-             "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
 
 # A triple fault ends Bochs (like QEMU's -no-reboot). Sound is off: without a
 # sound card, Bochs 2.7's ALSA driver aborts at start.
@@ -109,20 +107,13 @@ def make_iso(a, tmp):
 def start_emulator(a, tmp, log):
     """Start the emulator with COM1 going to the file `log`; return the Popen."""
     if a.emu == "qemu":
-        cmd = QEMU_BASE + ["-serial", f"file:{log}"]
-        if a.icount:
-            cmd += ["-icount", "shift=0"]
+        serial = ["-serial", f"file:{log}"]
         if a.send:  # a socket to type into; the chardev's logfile is the serial log as before
             a.sock = os.path.join(tmp, "serial.sock")
-            cmd = QEMU_BASE + ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",
-                               "-serial", "chardev:s0"]
-        if a.iso:
-            cmd += ["-cdrom", make_iso(a, tmp)]
-        else:
-            # QEMU's multiboot loader: "path cmdline,path cmdline" (',' doubled).
-            mods = ",".join(f"{p.replace(',', ',,')} {n}" for n, p in a.modules)
-            cmd += ["-kernel", a.kernel] + (["-initrd", mods] if mods else [])
-            cmd += ["-append", a.cmdline] if a.cmdline else []
+            serial = ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",
+                      "-serial", "chardev:s0"]
+        cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
+                           serial, icount=a.icount)
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"

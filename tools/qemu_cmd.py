@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The QEMU command line that boots Resurgo, written once: tests/system/run.py imports
+qemu_command(); tools/run-qemu.sh runs this file, which prints the command one argument a line.
+
+The machine: an x86-64 CPU with AMD SVM and nested paging (the SVM backend), 256 MiB, no display,
+no reboot (a triple fault ends QEMU). Unless interactive, the monitor is off and the
+isa-debug-exit device at port 0xf4 lets the root task's shutdown end QEMU.
+
+  qemu_cmd.py [--interactive] [--gdb] [--icount] [--serial SPEC] [--cmdline ARGS]
+              (--iso ISO | --kernel ELF [--module NAME=PATH ...])"""
+
+import argparse
+import sys
+
+QEMU = "qemu-system-x86_64"
+MACHINE = ["-cpu", "qemu64,+svm,+npt", "-m", "256M", "-display", "none", "-no-reboot"]
+# Not interactive: no monitor, and a port the kernel's shutdown writes to end QEMU (see
+# kernel/arch/x86_64/ioport.c).
+BATCH = ["-monitor", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+
+
+def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial", "mon:stdio"),
+                 icount=False, interactive=False, gdb=False):
+    """The command (a list) booting `iso` (a GRUB ISO) or `kernel` with `modules` ((name, path)
+    pairs, the first the root task) through QEMU's multiboot loader with `cmdline`. `serial`:
+    the arguments giving COM1 its backend. icount: the TSC and timers count guest instructions
+    (-icount shift=0). gdb: wait for gdb on :1234 before the first instruction."""
+    cmd = [QEMU] + MACHINE + ([] if interactive else BATCH) + list(serial)
+    if icount:
+        cmd += ["-icount", "shift=0"]
+    if iso:
+        cmd += ["-cdrom", iso]
+    else:
+        # QEMU's multiboot loader: "path cmdline,path cmdline" (',' doubled).
+        mods = ",".join(f"{p.replace(',', ',,')} {n}" for n, p in modules)
+        cmd += ["-kernel", kernel] + (["-initrd", mods] if mods else [])
+        cmd += ["-append", cmdline] if cmdline else []
+    if gdb:
+        cmd += ["-s", "-S"]
+    return cmd
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--interactive", action="store_true",
+                   help="keep the monitor (Ctrl-A C) and leave out the debug-exit device")
+    p.add_argument("--gdb", action="store_true", help="wait for gdb on :1234")
+    p.add_argument("--icount", action="store_true", help="-icount shift=0")
+    p.add_argument("--serial", default="mon:stdio", metavar="SPEC", help="-serial SPEC")
+    p.add_argument("--cmdline", default="", metavar="ARGS", help="kernel command line")
+    p.add_argument("--iso", metavar="ISO", help="boot a GRUB ISO")
+    p.add_argument("--kernel", metavar="ELF")
+    p.add_argument("--module", action="append", default=[], metavar="NAME=PATH")
+    a = p.parse_args()
+    if not a.iso and not a.kernel:
+        p.error("--iso or --kernel")
+    modules = []
+    for m in a.module:
+        name, sep, path = m.partition("=")
+        if not sep or not name or not path:
+            p.error(f"bad --module {m!r}: want NAME=PATH")
+        modules.append((name, path))
+    cmd = qemu_command(a.kernel, modules, a.cmdline, a.iso, ["-serial", a.serial], a.icount,
+                       a.interactive, a.gdb)
+    sys.stdout.write("".join(arg + "\n" for arg in cmd))
+
+
+if __name__ == "__main__":
+    main()
