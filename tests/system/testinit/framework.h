@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "rt.h"
 #include "process.h"
+#include "thread.h"
 
 /* One test: an ID (AREA-NNNN), the sentence it proves, and the function that checks it. */
 struct test {
