@@ -2,7 +2,7 @@
 // Loading an ELF image into another address space: each page of the PT_LOAD segments is filled
 // through the creator's scratch mapping, then moved to its place in the child (see elf_load.h).
 #include "elf_load.h"
-#include "invoke.h"
+#include "invoke_stubs.h"
 #include "map.h"
 #include "kstring.h"
 

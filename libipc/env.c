@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The allocation environment: init's from its bootinfo, and objects made from an environment.
 #include "env.h"
-#include "invoke.h"
+#include "invoke_stubs.h"
 
 void ps_root_init(ps_root_t *r, const rs_bootinfo_t *bi)
 {

@@ -9,8 +9,8 @@
 #pragma once
 #include <stdint.h>
 #include <resurgo/bootinfo.h>
-#include "slots.h"
-#include "untyped.h"
+#include "slot_alloc.h"
+#include "untyped_alloc.h"
 
 #define PS_DEPTH 64 /* depth that names one slot of such a CSpace */
 /* A page in init's address space that ps_root_init gives as the scratch page (see process.h). */

@@ -2,7 +2,7 @@
 // Mapping with page tables made on demand: Frame_Map names the level whose table is missing
 // (RS_FAILED_LOOKUP, MR1), so each round makes that table and tries again.
 #include "map.h"
-#include "invoke.h"
+#include "invoke_stubs.h"
 
 /* The table type whose absence Frame_Map/PageTable_Map reports as level `missing` (MR1 of
  * RS_FAILED_LOOKUP), and the alignment of the region one such table covers. */

@@ -3,15 +3,15 @@
  * from an environment (env.h) and destroyed in one Revoke. Every program that starts others
  * (init, tests, benchmarks) builds on this.
  *
- * libipc's object toolkit, one file per job: invoke.h (invocation stubs), slots.h and untyped.h
- * (allocators), env.h (making objects), map.h (mapping), elf_load.h (ELF images), this file
- * (processes) and thread.h (threads in the caller's own space). This header includes the ones a
- * process creator needs besides its own: invoke.h, env.h and map.h. */
+ * libipc's object toolkit, one file per job: invoke_stubs.h (invocation stubs), slot_alloc.h
+ * and untyped_alloc.h (allocators), env.h (making objects), map.h (mapping), elf_load.h (ELF
+ * images), this file (processes) and thread.h (threads in the caller's own space). This header
+ * includes the ones a process creator needs besides its own: invoke_stubs.h, env.h, map.h. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
 #include "env.h"
-#include "invoke.h"
+#include "invoke_stubs.h"
 #include "map.h"
 
 /* ---- Address-space layout used by processes this toolkit creates ----

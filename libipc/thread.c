@@ -2,7 +2,7 @@
 // Threads in the caller's own address space and CSpace: stack and IPC buffer frames, a TCB, and
 // registers that enter a trampoline (see thread.h).
 #include "thread.h"
-#include "invoke.h"
+#include "invoke_stubs.h"
 #include "map.h"
 #include "kstring.h"
 

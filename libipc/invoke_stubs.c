@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Invocation stubs: each packs its arguments into the message registers and extra caps of one
-// Call on the object's cap (see invoke.h for the contracts).
-#include "invoke.h"
+// Call on the object's cap (see invoke_stubs.h for the contracts).
+#include "invoke_stubs.h"
 #include "kstring.h"
 
 int ps_invoke(rs_cptr_t cap, rs_word_t label, const rs_word_t *args, unsigned nargs,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The slot allocator: a first-fit search of a bitmap, starting where the last one ended.
-#include "slots.h"
+#include "slot_alloc.h"
 #include "kstring.h"
 
 void ps_slots_init(ps_slots_t *sa, rs_cptr_t start, rs_cptr_t end)

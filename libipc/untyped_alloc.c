@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The untyped allocator: best fit over the untyped caps by the kernel's placement rule, with the
-// kernel's answer (its watermark) taken over whenever it knows better (see untyped.h).
-#include "untyped.h"
-#include "invoke.h"
+// kernel's answer (its watermark) taken over whenever it knows better (see untyped_alloc.h).
+#include "untyped_alloc.h"
+#include "invoke_stubs.h"
 
 uint64_t ps_object_size(unsigned type, unsigned bits) { return rs_object_size(type, bits); }
 
