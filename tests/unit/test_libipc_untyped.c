@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Host tests of libipc's untyped allocator (libipc/untyped_alloc.c, through the real invocation stubs
-// of invoke_stubs.c against a scripted kernel): which untyped it retypes from, the watermark it keeps
-// by the kernel's alignment rules, and what it does with each answer of the kernel.
+// Host tests of libipc's untyped allocator (libipc/untyped_alloc.c, through the real invocation
+// stubs of invoke_stubs.c against a scripted kernel): which untyped it retypes from, the
+// watermark it keeps by the kernel's alignment rules, and what it does with each kernel answer.
 #include <criterion/criterion.h>
 #include "fake_syscall.h"
 #include "untyped_alloc.h"
