@@ -28,7 +28,7 @@ enum ipc_inject {
 };
 
 /* Fixed layout of a supervised server's CSpace and address space (init sets it up). */
-#define IPC_SLOT_OWN_CNODE 2 /* the process's own CNode (libipc process layout) */
+#define IPC_SLOT_OWN_CNODE 2 /* the process's own CNode (PS_SLOT_CNODE of libipc/process.h) */
 #define IPC_SLOT_CONSOLE  4  /* write-only Console cap (PS_SLOT_CONSOLE) unless the manifest says
                                 console=0 */
 #define IPC_SLOT_SERVICE  5  /* the endpoint this server receives on */
