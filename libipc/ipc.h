@@ -11,9 +11,13 @@
  * init to the next instance) and changes it only through pstate_stage(): the loop commits the
  * staged writes and the reply to the dedup table atomically (journal). A client whose call failed
  * because the server died retries with the SAME id; the restarted server answers a duplicate from
- * the dedup table without executing it again. */
+ * the dedup table without executing it again.
+ *
+ * What init gives each program it supervises (CSpace slots, control page, persistent region) is
+ * init's side of the contract: proto/init.h. */
 #pragma once
 #include "rt.h"
+#include "proto/init.h" /* the server loop follows init's conventions: control page, slots */
 
 #define IPC_MAX_WORDS      16  /* request/reply words, id included */
 #define IPC_MAX_CLIENTS    17 /* badges 1..16: one per manifest server */
@@ -24,57 +28,6 @@ typedef struct ipc_msg {
     unsigned len;    /* words used in w[], w[0] = request id */
     rs_word_t w[IPC_MAX_WORDS];
 } ipc_msg_t;
-
-/* The page init shares with each server it supervises (see servers/init). */
-typedef struct ipc_control {
-    volatile uint64_t heartbeat;  /* bumped by the server loop on every ping and request */
-    volatile uint64_t inject;     /* IPC_INJECT_*: a fault init asks the server to commit */
-    volatile uint64_t instance;   /* 1 for the first start, +1 per restart */
-    uint64_t persistent_vaddr;    /* the persistent region, 0 if none */
-    uint64_t persistent_size;
-    uint64_t guest_ram_size;      /* a VMM's guest RAM (at IPC_GUEST_RAM_VADDR), 0 if not a VMM */
-    char name[32];
-} ipc_control_t;
-
-enum ipc_inject {
-    IPC_INJECT_NONE = 0,
-    IPC_INJECT_KILL,   /* done by init itself (the thread is destroyed) */
-    IPC_INJECT_NULL,   /* dereference a null pointer */
-    IPC_INJECT_WILD,   /* write garbage over the server's own data (its handler table) */
-    IPC_INJECT_HANG,   /* loop forever: the watchdog must notice */
-    IPC_INJECT_RANDOM, /* one of the above, chosen by init */
-    IPC_INJECT_COUNT
-};
-
-/* Fixed layout of a supervised server's CSpace and address space (init sets it up). */
-#define IPC_SLOT_OWN_CNODE 2 /* the process's own CNode (libipc process layout) */
-#define IPC_SLOT_CONSOLE  4  /* write-only Console cap (PS_SLOT_CONSOLE) unless the manifest says
-                                console=0 */
-#define IPC_SLOT_SERVICE  5  /* the endpoint this server receives on */
-#define IPC_SLOT_REGISTRY 6  /* init's registry (badged: init knows who asks) */
-#define IPC_SLOT_PING     7  /* notification bound to the server thread: pings and injections */
-#define IPC_SLOT_CLIENT0  8  /* endpoints of the services the manifest lists in caps=, in order */
-#define IPC_SLOT_RECV     16 /* where a cap received from the registry lands */
-#define IPC_SLOT_SHUTDOWN 18 /* a Shutdown cap, only if the manifest says shutdown=1 (test
-                                clients and benchmarks that end the run) */
-#define IPC_CONTROL_VADDR    0x0000500000000000ul
-#define IPC_PERSISTENT_VADDR 0x0000500000100000ul
-
-/* Badge bits of the ping notification (IPC_SLOT_PING). */
-#define IPC_BADGE_PING 1ul /* the watchdog's ping (and an injected fault waiting to be committed) */
-#define IPC_BADGE_TICK 2ul /* a VMM only: init's timer tick, every IPC_TICK_MS */
-#define IPC_TICK_MS    10
-
-/* A VMM (manifest guest=) has, besides the above:
- * - its guest's exits on IPC_SLOT_SERVICE: the exit endpoint is the service endpoint, so that the
- *   single-threaded VMM waits on one endpoint for exits and requests alike; exits carry the badge
- *   IPC_BADGE_VCPU_EXIT (clients' badges are small: 1..IPC_MAX_CLIENTS-1);
- * - the VCPU (ReadState, WriteState, Inject, RequestWindow) in IPC_SLOT_VCPU;
- * - the guest's RAM (guest-physical 0 .. guest_ram_size) mapped at IPC_GUEST_RAM_VADDR. */
-#define IPC_SLOT_VCPU       17
-#define IPC_SLOT_VCPU_EXIT  IPC_SLOT_SERVICE
-#define IPC_BADGE_VCPU_EXIT 0x5643505545584954ul /* "VCPUEXIT" */
-#define IPC_GUEST_RAM_VADDR 0x0000500040000000ul
 
 /* ---- persistent state with an atomic commit ---- */
 typedef struct ipc_dedup_entry {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <resurgo/resurgo.h>
+#include "syscall_stubs.h"
 #include "kstring.h"
 
 /* Every program defines main; `arg` is what its creator passed (see crt0.S). */

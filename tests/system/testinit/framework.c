@@ -2,6 +2,7 @@
 // The system-test framework: per-test environment and clean-up, checks, protocol lines, and the
 // helpers that create child processes and wait for them without ever blocking init for good.
 #include "framework.h"
+#include "check.h" /* the protocol lines: tests/system/common/check.c */
 #include "fmt.h"
 
 #define POOL_BITS  25          /* 32 MiB of untyped per test, revoked after it */
@@ -18,7 +19,6 @@ static ps_ut_t test_ut;
 static ps_untyped_t test_ut_entry;
 static rs_cptr_t pool, block;
 static uint64_t pool_paddr, map_next;
-static unsigned passed, failed;
 
 static struct {
     unsigned checks;   /* checks the running test made, passed or not */
@@ -278,11 +278,9 @@ void framework_init(const rs_bootinfo_t *bi)
     if (!err) err = ps_untyped_retype(pool, RS_INIT_CNODE, RS_OBJ_FRAME, 0, 0, 0, block, 1);
     if (!err) err = ps_frame_get_address(block, &pool_paddr);
     if (!err) err = ps_cnode_revoke(RS_INIT_CNODE, pool, PS_DEPTH);
-    if (err || !block) { // say so in the protocol: every test would fail for the same reason
-        failed++;
-        rt_printf("[test] FRAMEWORK FAIL the test framework sets up its pool and slots (%s)\n",
-                  block ? rs_error_name(err) : "no slots");
-    }
+    if (err || !block) // say so in the protocol: every test would fail for the same reason
+        check_report(false, "FRAMEWORK", "the test framework sets up its pool and slots",
+                     block ? rs_error_name(err) : "no slots");
 }
 
 /* Empties the test's slots and pool; then proves the pool is really empty: a frame retyped
@@ -325,14 +323,11 @@ static void run_one(const struct test *t)
     cleanup();
     env = &root.env;
     uint64_t ms = now_ms() - t0;
-    if (cur.failures) {
-        failed++;
-        rt_printf("[test] %s FAIL %s (%s; %u failed check%s)\n", t->id, t->sentence, cur.detail,
-                  cur.failures, cur.failures == 1 ? "" : "s");
-    } else {
-        passed++;
-        rt_printf("[test] %s PASS %s\n", t->id, t->sentence);
-    }
+    char detail[sizeof(cur.detail) + 32] = "";
+    if (cur.failures)
+        rt_snprintf(detail, sizeof(detail), "%s; %u failed check%s", cur.detail, cur.failures,
+                    cur.failures == 1 ? "" : "s");
+    check_report(cur.failures == 0, t->id, t->sentence, detail);
     if (ms > 1000) rt_printf("[time] %s took %lu ms\n", t->id, ms);
 }
 
@@ -405,9 +400,9 @@ void run_areas(const struct test *const areas[], unsigned n, const struct test *
     for (unsigned i = 0; i < m; i++) plan += tests_planned(on_request[i]);
     // counted from the tables before anything runs: run.py fails the run unless exactly this
     // many check lines follow (a crash, an area cut short or skipped shows as a shortfall)
-    rt_printf("[test] plan %u\n", plan);
+    check_plan(plan);
     for (unsigned i = 0; i < n; i++) run_tests(areas[i]);
     for (unsigned i = 0; i < m; i++) run_tests(on_request[i]);
 }
 
-void framework_done(void) { rt_printf("[test] done: %u passed, %u failed\n", passed, failed); }
+void framework_done(void) { check_done(); }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include "rt.h"
 #include "process.h"
+#include "thread.h"
 
 /* One test: an ID (AREA-NNNN), the sentence it proves, and the function that checks it. */
 struct test {
@@ -112,5 +113,5 @@ unsigned tests_planned(const struct test *tests);
 /* A "key=value" number from the kernel command line (decimal, or hex after 0x); dflt if
  * absent. */
 uint64_t cmdline_number(const char *key, uint64_t dflt);
-/* Prints the done line. */
+/* Prints the done line (check_done: tests/system/common/check.c prints every protocol line). */
 void framework_done(void);

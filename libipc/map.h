@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: MIT */
+/* Mapping frames into an address space, making the missing page tables (PDPT, PD, PT) from an
+ * environment on the way. */
+#pragma once
+#include <stdint.h>
+#include "env.h"
+
+/* Maps `frame` at `vaddr` in `vspace`, making (from env) the PDPT, PD and PT that are missing.
+ * Returns the Frame_Map error otherwise: RS_ALIGNMENT_ERROR, RS_RANGE_ERROR (kernel half),
+ * RS_DELETE_FIRST (something mapped there, or a large page in the way), RS_ILLEGAL_OPERATION (the
+ * frame cap is mapped already: map a Copy), RS_NOT_ENOUGH_MEMORY/slot exhaustion for tables
+ * (slots: RS_NOT_ENOUGH_MEMORY too). */
+int ps_map_frame(ps_env_t *env, rs_cptr_t vspace, rs_cptr_t frame, uint64_t vaddr, unsigned rights,
+                 unsigned attr);
+/* A new 4 KiB frame mapped at vaddr in vspace; *frame_out (may be NULL) gets its slot. */
+int ps_map_new_frame(ps_env_t *env, rs_cptr_t vspace, uint64_t vaddr, unsigned rights,
+                     rs_cptr_t *frame_out);
