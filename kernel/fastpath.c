@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The IPC fast path: Call and ReplyRecv with a short message (MR0..MR3 in registers, no caps)
-// to a waiting partner of at least our priority. It switches threads directly, without the
+// to a waiting partner of at least our priority, and Signal (Send on a notification) that wakes
+// a waiter of higher priority. It switches threads directly, without the
 // generic queue and transfer code; anything unusual falls back to the slow path (returns).
 #include "fastpath.h"
 #include "sched.h"
 #include "endpoint.h"
+#include "notification.h"
 #include "cnode.h"
 #include "vspace.h"
 #include "arch/x86_64/arch.h"
@@ -148,4 +150,33 @@ _Noreturn void fastpath_reply_recv(struct tcb *t)
     ep->tail = t;
     ep->state = EP_RECV;
     fast_leave(caller);
+}
+
+_Noreturn void fastpath_send(struct tcb *t)
+{
+    // Signal: a notification's first waiter wakes with badge | pending (the slow path's
+    // notification_signal); here only when it runs above us, so that it runs at once
+    if ((t->ctx.rsi & 0x7F) > RS_MSG_MAX_LENGTH) syscall_slowpath(t); // its error is the slow path's
+    struct cap *c = fast_lookup(t, t->ctx.rdi);
+    if (!c || !fast_cap_is(c, RS_CAP_NOTIFICATION, RS_RIGHT_WRITE)) syscall_slowpath(t);
+    struct notification *n = (struct notification *)c->obj;
+    struct tcb *w = n->head;
+    // w above the running thread (the highest runnable) has its queue to itself
+    if (!w || w->prio <= t->prio || w->vcpu || w->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
+        syscall_slowpath(t);
+
+    struct tcb *next = w->queue_next;
+    n->head = next;
+    if (next) next->queue_prev = NULL;
+    else n->tail = NULL;
+    w->queue_next = NULL;
+    w->blocked_on = NULL;
+    w->ctx.rax = RS_OK;
+    w->ctx.rsi = 0;
+    w->ctx.rdi = c->w1 | n->pending;
+    n->pending = 0;
+    w->state = TS_RUNNABLE;
+    sched_enqueue(w, false); // notification waiters wake at the tail (ipc.md)
+    t->ctx.rax = RS_OK;      // t stays runnable at the head of its own queue
+    fast_leave(w);
 }

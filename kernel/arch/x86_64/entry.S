@@ -90,6 +90,8 @@ syscall_entry:
     je fastpath_call              /* C, never returns; falls back to syscall_slowpath */
     cmpq $2, %rax                 /* RS_SYS_REPLY_RECV */
     je fastpath_reply_recv
+    cmpq $3, %rax                 /* RS_SYS_SEND: Signal */
+    je fastpath_send
     jmp syscall_slowpath          /* C, never returns */
 
 /* Exception/interrupt stubs: push a dummy error code when the CPU pushes none. */
