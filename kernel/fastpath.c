@@ -161,8 +161,10 @@ _Noreturn void fastpath_send(struct tcb *t)
     if (!c || !fast_cap_is(c, RS_CAP_NOTIFICATION, RS_RIGHT_WRITE)) syscall_slowpath(t);
     struct notification *n = (struct notification *)c->obj;
     struct tcb *w = n->head;
-    // w above the running thread (the highest runnable) has its queue to itself
-    if (!w || w->prio <= t->prio || w->vcpu || w->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
+    // w above the running thread (the highest runnable) finds its queue empty and runs next;
+    // the queue test only guards that reasoning
+    if (!w || w->prio <= t->prio || w->vcpu || w->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE ||
+        sched_queue_head[w->prio])
         syscall_slowpath(t);
 
     struct tcb *next = w->queue_next;

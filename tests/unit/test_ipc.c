@@ -1338,6 +1338,22 @@ ParameterizedTestParameters(fastpath, signal_declines)
     return cr_make_param_array(int, case_numbers, CASES(signal_declines));
 }
 
+/* Not a state the kernel leaves (the running thread is the highest runnable one), but if a
+ * thread already queued at the waiter's priority, the waiter must queue behind it. */
+Test(fastpath, signal_queues_waiter_behind_its_equals)
+{
+    struct tcb *s, *wt, *x;
+    signal_setup(&s, &wt, &x, 50);
+    struct tcb *y = running("y", 50);
+    int how;
+    RUN(how, syscall_entry());
+    cr_assert_eq(how, LEFT_USER);
+    cr_expect_eq(slow_entries, 1, "the slow path handles it");
+    cr_expect_eq(fake_restored, &y->ctx);
+    expect_received(wt, RS_OK, 0, 0x8);
+    EXPECT_RUN_QUEUE(y, wt, s, x);
+}
+
 ParameterizedTest(int *n, fastpath, signal_declines)
 {
     const struct signal_decline *d = &signal_declines[*n];
