@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: MIT
 // The few C string and memory functions that freestanding code (and GCC itself) needs.
 #include "kstring.h"
+#include <stdint.h>
 
+typedef uint64_t __attribute__((may_alias)) mem_word_t;
+
+/* Word by word when both ends are 8-byte aligned (register images, IPC buffers, pages): the byte
+ * loop cost 5 instructions a byte. The attribute keeps GCC from turning the loop into a call to
+ * memcpy itself. */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
 void *memcpy(void *restrict d, const void *restrict s, size_t n)
 {
     unsigned char *dp = d;
     const unsigned char *sp = s;
+    if (!(((uintptr_t)dp | (uintptr_t)sp) & 7))
+        for (; n >= 8; n -= 8, dp += 8, sp += 8) *(mem_word_t *)dp = *(const mem_word_t *)sp;
     while (n--) *dp++ = *sp++;
     return d;
 }

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The IPC fast path: Call and ReplyRecv with a short message (MR0..MR3 in registers, no caps)
-// to a waiting partner of at least our priority. It switches threads directly, without the
+// to a waiting partner of at least our priority, and Signal (Send on a notification) that wakes
+// a waiter of higher priority. It switches threads directly, without the
 // generic queue and transfer code; anything unusual falls back to the slow path (returns).
 #include "fastpath.h"
 #include "sched.h"
 #include "endpoint.h"
+#include "notification.h"
 #include "cnode.h"
 #include "vspace.h"
 #include "arch/x86_64/arch.h"
@@ -12,54 +14,77 @@
 #include <resurgo/msginfo.h>
 #include <resurgo/rights.h>
 
+#define FAST_INLINE static inline __attribute__((always_inline))
+
+/* One test for "at most RS_MSG_REG_COUNT words and no extra caps": the length (bits 6-0) and
+ * the extra-caps count (bits 8-7) read together as one number (msginfo.h). */
+#define FAST_INFO_MASK 0x1FFull
+
+/* True if c is a cap of `type` with `right`: type (byte 0) and rights (byte 1) in one compare. */
+FAST_INLINE bool fast_cap_is(const struct cap *c, uint8_t type, uint8_t right)
+{
+    _Static_assert(__builtin_offsetof(struct cap, rights) == 1, "type and rights are one 16-bit word");
+    uint16_t w;
+    __builtin_memcpy(&w, c, sizeof w);
+    return (w & (0xFF | right << 8)) == (type | right << 8);
+}
+
 /* Looks up cptr for an invocation; a single-level CSpace (guard + radix = 64) is resolved
- * inline, anything deeper goes through the generic lookup. */
-static inline __attribute__((always_inline)) struct cap *fast_lookup(struct tcb *t, uint64_t cptr)
+ * inline, anything deeper goes through the generic lookup. NULL: no such slot. */
+FAST_INLINE struct cap *fast_lookup(struct tcb *t, uint64_t cptr)
 {
     const struct cap *root = &t->slots[TCB_SLOT_CSPACE].cap;
     if (__builtin_expect(root->type == RS_CAP_CNODE && root->small + root->bits == 64, 1)) {
-        if ((cptr >> root->bits) != root->w1) return NULL;
-        return &((struct slot *)root->obj)[cptr & ((1ull << root->bits) - 1)].cap;
+        // cptr = guard << bits | index; subtracting the CNode's guard leaves the index, and
+        // leaves bits above `bits` set exactly when the guard differs (both are below 2^small)
+        uint64_t index = cptr - (root->w1 << root->bits);
+        if (index >> root->bits) return NULL;
+        return &((struct slot *)root->obj)[index].cap;
     }
     struct slot *s = cspace_lookup_slot(t, cptr, 64, NULL);
     return s ? &s->cap : NULL;
 }
 
 /* `from` blocks and `to` (priority >= from's) runs: `to` takes `from`'s run-queue place. */
-static inline __attribute__((always_inline)) void fast_switch_queue(struct tcb *from, struct tcb *to)
+FAST_INLINE void fast_switch_queue(struct tcb *from, struct tcb *to)
 {
-    if (from->prio != to->prio) {
+    if (__builtin_expect(from->prio != to->prio, 0)) {
         sched_dequeue(from);
         sched_enqueue(to, true);
         return;
     }
     // same priority: swap the nodes in place, the bitmap does not change
-    to->sched_prev = from->sched_prev;
-    to->sched_next = from->sched_next;
-    if (to->sched_prev) to->sched_prev->sched_next = to;
+    struct tcb *prev = from->sched_prev, *next = from->sched_next;
+    to->sched_prev = prev;
+    to->sched_next = next;
+    if (prev) prev->sched_next = to;
     else sched_replace_head(to->prio, to);
-    if (to->sched_next) to->sched_next->sched_prev = to;
+    if (next) next->sched_prev = to;
     else sched_replace_tail(to->prio, to);
     from->sched_next = from->sched_prev = NULL;
 }
 
-static inline __attribute__((always_inline)) void fast_copy_mrs(struct tcb *from, struct tcb *to, uint64_t info, uint64_t badge)
+FAST_INLINE void fast_copy_mrs(struct tcb *from, struct tcb *to, uint64_t info, uint64_t badge)
 {
     to->ctx.rax = RS_OK;
     to->ctx.rsi = info & ~0xF80ull; // no caps, nothing unwrapped
     to->ctx.rdi = badge;
     // only the words the message has: the rest of the sender's registers are not the receiver's
-    switch (info & 0x7F) {
-    case 4: to->ctx.r10 = from->ctx.r10; /* fall through */
-    case 3: to->ctx.r9 = from->ctx.r9;   /* fall through */
-    case 2: to->ctx.r8 = from->ctx.r8;   /* fall through */
-    case 1: to->ctx.rdx = from->ctx.rdx; /* fall through */
-    default: break;
+    uint64_t len = info & 0x7F;
+    if (len) {
+        to->ctx.rdx = from->ctx.rdx;
+        if (len > 1) {
+            to->ctx.r8 = from->ctx.r8;
+            if (len > 2) {
+                to->ctx.r9 = from->ctx.r9;
+                if (len > 3) to->ctx.r10 = from->ctx.r10;
+            }
+        }
     }
 }
 
 /* Leaves the kernel into `to` (which entered by syscall, so sysret applies). */
-static inline __attribute__((always_inline)) _Noreturn void fast_leave(struct tcb *to)
+FAST_INLINE _Noreturn void fast_leave(struct tcb *to)
 {
     cur = to;
     arch_switch_thread(&to->ctx, VIRT_TO_PHYS(to->slots[TCB_SLOT_VSPACE].cap.obj));
@@ -69,19 +94,20 @@ static inline __attribute__((always_inline)) _Noreturn void fast_leave(struct tc
 _Noreturn void fastpath_call(struct tcb *t)
 {
     uint64_t info = t->ctx.rsi;
-    if ((info & 0x7F) > RS_MSG_REG_COUNT || (info & 0x180)) syscall_slowpath(t);
+    if ((info & FAST_INFO_MASK) > RS_MSG_REG_COUNT) syscall_slowpath(t);
     struct cap *c = fast_lookup(t, t->ctx.rdi);
-    if (!c || c->type != RS_CAP_ENDPOINT || !(c->rights & RS_RIGHT_WRITE)) syscall_slowpath(t);
+    if (!c || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_WRITE)) syscall_slowpath(t);
     struct endpoint *ep = (struct endpoint *)c->obj;
     if (ep->state != EP_RECV) syscall_slowpath(t);
     struct tcb *r = ep->head;
-    if (r->prio < t->prio || r->reply_to || r->vcpu ||
+    if (r->prio < t->prio || ((uintptr_t)r->reply_to | (uintptr_t)r->vcpu) ||
         r->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
         syscall_slowpath(t);
 
     // r is the head of the receive queue: unlink it
-    ep->head = r->queue_next;
-    if (ep->head) ep->head->queue_prev = NULL;
+    struct tcb *next = r->queue_next;
+    ep->head = next;
+    if (next) next->queue_prev = NULL;
     else ep->tail = NULL, ep->state = EP_IDLE;
     r->queue_next = NULL;
     r->blocked_on = NULL;
@@ -98,13 +124,13 @@ _Noreturn void fastpath_reply_recv(struct tcb *t)
 {
     uint64_t info = t->ctx.rsi;
     struct tcb *caller = t->reply_to;
-    if (!caller || caller->in_fault_ipc || (info & 0x7F) > RS_MSG_REG_COUNT || (info & 0x180))
+    if (!caller || caller->in_fault_ipc || (info & FAST_INFO_MASK) > RS_MSG_REG_COUNT)
         syscall_slowpath(t);
-    if (caller->prio < t->prio || caller->vcpu || t->bound_ntfn ||
+    if (caller->prio < t->prio || ((uintptr_t)caller->vcpu | (uintptr_t)t->bound_ntfn) ||
         caller->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
         syscall_slowpath(t);
     struct cap *c = fast_lookup(t, t->ctx.rdi);
-    if (!c || c->type != RS_CAP_ENDPOINT || !(c->rights & RS_RIGHT_READ)) syscall_slowpath(t);
+    if (!c || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_READ)) syscall_slowpath(t);
     struct endpoint *ep = (struct endpoint *)c->obj;
     if (ep->state == EP_SEND) syscall_slowpath(t); // a sender waits: the slow path takes it now
 
@@ -114,13 +140,45 @@ _Noreturn void fastpath_reply_recv(struct tcb *t)
     fast_switch_queue(t, caller);
     caller->state = TS_RUNNABLE;
     // block t on the endpoint as a receiver
+    struct tcb *tail = ep->tail;
     t->state = TS_BLOCKED_RECV;
     t->blocked_on = ep;
     t->queue_next = NULL;
-    t->queue_prev = ep->tail;
-    if (ep->tail) ep->tail->queue_next = t;
+    t->queue_prev = tail;
+    if (tail) tail->queue_next = t;
     else ep->head = t;
     ep->tail = t;
     ep->state = EP_RECV;
     fast_leave(caller);
+}
+
+_Noreturn void fastpath_send(struct tcb *t)
+{
+    // Signal: a notification's first waiter wakes with badge | pending (the slow path's
+    // notification_signal); here only when it runs above us, so that it runs at once
+    if ((t->ctx.rsi & 0x7F) > RS_MSG_MAX_LENGTH) syscall_slowpath(t); // its error is the slow path's
+    struct cap *c = fast_lookup(t, t->ctx.rdi);
+    if (!c || !fast_cap_is(c, RS_CAP_NOTIFICATION, RS_RIGHT_WRITE)) syscall_slowpath(t);
+    struct notification *n = (struct notification *)c->obj;
+    struct tcb *w = n->head;
+    // w above the running thread (the highest runnable) finds its queue empty and runs next;
+    // the queue test only guards that reasoning
+    if (!w || w->prio <= t->prio || w->vcpu || w->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE ||
+        sched_queue_head[w->prio])
+        syscall_slowpath(t);
+
+    struct tcb *next = w->queue_next;
+    n->head = next;
+    if (next) next->queue_prev = NULL;
+    else n->tail = NULL;
+    w->queue_next = NULL;
+    w->blocked_on = NULL;
+    w->ctx.rax = RS_OK;
+    w->ctx.rsi = 0;
+    w->ctx.rdi = c->w1 | n->pending;
+    n->pending = 0;
+    w->state = TS_RUNNABLE;
+    sched_enqueue(w, false); // notification waiters wake at the tail (ipc.md)
+    t->ctx.rax = RS_OK;      // t stays runnable at the head of its own queue
+    fast_leave(w);
 }

@@ -10,7 +10,7 @@
 #include "arch/x86_64/switch.h"
 
 struct tcb *cur;
-static struct tcb *queue_head[SCHED_PRIOS], *queue_tail[SCHED_PRIOS];
+struct tcb *sched_queue_head[SCHED_PRIOS], *sched_queue_tail[SCHED_PRIOS]; /* the fast path swaps entries (sched.h) */
 static uint64_t prio_bitmap[SCHED_PRIOS / 64];
 static uint64_t prio_bitmap_top; /* bit i set: prio_bitmap[i] non-zero */
 
@@ -19,16 +19,16 @@ void sched_enqueue(struct tcb *t, bool at_head)
     unsigned p = t->prio;
     if (at_head) {
         t->sched_prev = NULL;
-        t->sched_next = queue_head[p];
-        if (queue_head[p]) queue_head[p]->sched_prev = t;
-        else queue_tail[p] = t;
-        queue_head[p] = t;
+        t->sched_next = sched_queue_head[p];
+        if (sched_queue_head[p]) sched_queue_head[p]->sched_prev = t;
+        else sched_queue_tail[p] = t;
+        sched_queue_head[p] = t;
     } else {
         t->sched_next = NULL;
-        t->sched_prev = queue_tail[p];
-        if (queue_tail[p]) queue_tail[p]->sched_next = t;
-        else queue_head[p] = t;
-        queue_tail[p] = t;
+        t->sched_prev = sched_queue_tail[p];
+        if (sched_queue_tail[p]) sched_queue_tail[p]->sched_next = t;
+        else sched_queue_head[p] = t;
+        sched_queue_tail[p] = t;
     }
     prio_bitmap[p / 64] |= 1ull << (p % 64);
     prio_bitmap_top |= 1ull << (p / 64);
@@ -38,12 +38,12 @@ void sched_dequeue(struct tcb *t)
 {
     unsigned p = t->prio;
     if (t->sched_prev) t->sched_prev->sched_next = t->sched_next;
-    else if (queue_head[p] == t) queue_head[p] = t->sched_next;
+    else if (sched_queue_head[p] == t) sched_queue_head[p] = t->sched_next;
     else return; // not queued
     if (t->sched_next) t->sched_next->sched_prev = t->sched_prev;
-    else queue_tail[p] = t->sched_prev;
+    else sched_queue_tail[p] = t->sched_prev;
     t->sched_next = t->sched_prev = NULL;
-    if (!queue_head[p]) {
+    if (!sched_queue_head[p]) {
         prio_bitmap[p / 64] &= ~(1ull << (p % 64));
         if (!prio_bitmap[p / 64]) prio_bitmap_top &= ~(1ull << (p / 64));
     }
@@ -61,7 +61,7 @@ struct tcb *sched_pick(void)
     if (!prio_bitmap_top) return NULL;
     unsigned hi = 63 - __builtin_clzll(prio_bitmap_top);
     unsigned p = hi * 64 + (63 - __builtin_clzll(prio_bitmap[hi]));
-    return queue_head[p];
+    return sched_queue_head[p];
 }
 
 void sched_tick(void)
@@ -96,8 +96,6 @@ void sched_set_prio(struct tcb *t, uint8_t prio)
     if (queued) sched_enqueue(t, false);
 }
 
-void sched_replace_head(unsigned prio, struct tcb *t) { queue_head[prio] = t; }
-void sched_replace_tail(unsigned prio, struct tcb *t) { queue_tail[prio] = t; }
 
 /* Switches the machine to thread t: its address space, its entry stack and its TLS base. */
 static inline bool switch_to(struct tcb *t)

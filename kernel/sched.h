@@ -21,8 +21,10 @@ void sched_tick(void);
 void sched_resume_turn(struct tcb *t);
 /* Changes a thread's priority, requeuing it if it is runnable. */
 void sched_set_prio(struct tcb *t, uint8_t prio);
-/* Fast-path helpers: set the head/tail of a priority queue whose membership is unchanged. */
-void sched_replace_head(unsigned prio, struct tcb *t);
-void sched_replace_tail(unsigned prio, struct tcb *t);
+/* Fast-path helpers: set the head/tail of a priority queue whose membership is unchanged
+ * (inline: the IPC fast path does it on every message). */
+extern struct tcb *sched_queue_head[SCHED_PRIOS], *sched_queue_tail[SCHED_PRIOS];
+static inline void sched_replace_head(unsigned prio, struct tcb *t) { sched_queue_head[prio] = t; }
+static inline void sched_replace_tail(unsigned prio, struct tcb *t) { sched_queue_tail[prio] = t; }
 /* Leaves the kernel: runs the best runnable thread (or idles until one appears). */
 _Noreturn void sched_exit_kernel(void);

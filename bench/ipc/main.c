@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // bench/ipc: IPC costs between two address spaces, measured as sel4bench does: one-way Call
 // (client -> server) and ReplyRecv (server -> client), empty message, hot cache, timestamp
-// overhead subtracted; plus Signal -> Wait across address spaces. Runs as the root task; under
+// overhead subtracted; the round trip with a 10-word message and with one cap; a page fault to a
+// user pager and back; plus Signal -> Wait across address spaces. Runs as the root task; under
 // QEMU -icount shift=0 the rdtsc deltas are exact instruction counts.
 #include "rt.h"
 #include "process.h"
@@ -57,6 +58,57 @@ static _Noreturn void ipc_server(uint64_t arg)
     }
 }
 
+#define LONG_WORDS 10
+#define RECV_SLOT  (PS_SLOT_FIRST_FREE + 1) /* where the cap server receives its cap */
+
+/* As ipc_server, with a 10-word reply (words 4..9 from its IPC buffer). */
+static _Noreturn void ipc_server_long(uint64_t arg)
+{
+    (void)arg;
+    uint64_t t_recv, t_send;
+    raw_simple(RS_SYS_RECV, CHILD_EP);
+    for (;;) {
+        t_recv = rt_rdtsc();
+        t_send = rt_rdtsc();
+        raw_reply_recv(CHILD_EP, rs_msginfo(0, 0, 0, LONG_WORDS), t_recv, t_send);
+    }
+}
+
+/* Receives one cap with each Call into RECV_SLOT, and deletes it between its two timestamps
+ * (outside the measured one-way windows) so that the next one finds the slot empty. */
+static _Noreturn void ipc_server_cap(uint64_t arg)
+{
+    (void)arg;
+    uint64_t t_recv, t_send;
+    __rs_ipc_buffer->receive_cnode = PS_SLOT_CNODE;
+    __rs_ipc_buffer->receive_index = RECV_SLOT;
+    __rs_ipc_buffer->receive_depth = 64;
+    raw_simple(RS_SYS_RECV, CHILD_EP);
+    for (;;) {
+        t_recv = rt_rdtsc();
+        ps_cnode_delete(PS_SLOT_CNODE, RECV_SLOT, 64);
+        t_send = rt_rdtsc();
+        raw_reply_recv(CHILD_EP, rs_msginfo(0, 0, 0, 2), t_recv, t_send);
+    }
+}
+
+/* Faults on an unmapped page forever; the shared page gets each fault's round trip, from
+ * before the faulting load to after it (the pager resumes it past the load). */
+#define FAULT_VA 0x6200000000ul
+static _Noreturn void faulter(uint64_t arg)
+{
+    volatile uint64_t *shared = (volatile uint64_t *)SHARED_VA;
+    (void)arg;
+    for (uint64_t i = 1;; i++) {
+        uint64_t t0 = rt_rdtsc();
+        // a 3-byte load (48 8b 07) that the pager skips
+        __asm__ volatile("movq (%%rdi), %%rax" : : "D"(FAULT_VA) : "rax", "memory");
+        uint64_t t1 = rt_rdtsc();
+        shared[1] = t1 - t0;
+        shared[0] = i;
+    }
+}
+
 /* The notification waiter: records when each Wait returned in the shared page. */
 static _Noreturn void ntfn_waiter(uint64_t arg)
 {
@@ -105,6 +157,21 @@ static void report(const char *what, uint64_t *v, unsigned n)
 
 static uint64_t samples[4][RUNS];
 
+/* Client side of a round trip on `ep` with `info`; fills samples[0..2] (call, reply, sum). */
+static void round_trips(rs_cptr_t ep, uint64_t info, uint64_t overhead)
+{
+    for (int i = 0; i < WARMUP + RUNS; i++) {
+        uint64_t t_recv, t_send, t0 = rt_rdtsc();
+        raw_call(ep, info, &t_recv, &t_send);
+        uint64_t t1 = rt_rdtsc();
+        if (i >= WARMUP) {
+            samples[0][i - WARMUP] = t_recv - t0 - overhead;
+            samples[1][i - WARMUP] = t1 - t_send - overhead;
+            samples[2][i - WARMUP] = samples[0][i - WARMUP] + samples[1][i - WARMUP];
+        }
+    }
+}
+
 int main(void *arg)
 {
     const rs_bootinfo_t *bi = arg;
@@ -126,20 +193,58 @@ int main(void *arg)
     check(ps_map_new_frame(env, RS_INIT_VSPACE, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE, &shared), "frame");
     spawn(env, bi, &server, "ipc-server", ipc_server, ep, 0);
 
-    for (int i = 0; i < WARMUP + RUNS; i++) {
-        uint64_t t_recv, t_send, t0 = rt_rdtsc();
-        raw_call(ep, 0, &t_recv, &t_send);
-        uint64_t t1 = rt_rdtsc();
-        if (i >= WARMUP) {
-            samples[0][i - WARMUP] = t_recv - t0 - overhead;
-            samples[1][i - WARMUP] = t1 - t_send - overhead;
-            samples[2][i - WARMUP] = samples[0][i - WARMUP] + samples[1][i - WARMUP];
-        }
-    }
+    round_trips(ep, 0, overhead);
     rt_printf("bench: rdtsc overhead %lu (subtracted)\n", overhead);
     report("ipc call (one way)", samples[0], RUNS);
     report("ipc reply_recv (one way)", samples[1], RUNS);
     report("ipc round trip", samples[2], RUNS);
+
+
+    // the same with a 10-word message: words 4..9 go from IPC buffer to IPC buffer (slow path)
+    static ps_process_t server_long, server_cap, fault_child;
+    rs_cptr_t ep_long, ep_cap, ep_fault;
+    check(ps_new_object(env, RS_OBJ_ENDPOINT, 0, &ep_long), "endpoint");
+    spawn(env, bi, &server_long, "ipc-server-long", ipc_server_long, ep_long, 0);
+    round_trips(ep_long, rs_msginfo(0, 0, 0, LONG_WORDS), overhead);
+    report("ipc 10 words call", samples[0], RUNS);
+    report("ipc 10 words reply_recv", samples[1], RUNS);
+    report("ipc 10 words round trip", samples[2], RUNS);
+
+    // one cap (a copy of the notification cap) with an empty Call, through a GRANT endpoint cap
+    check(ps_new_object(env, RS_OBJ_ENDPOINT, 0, &ep_cap), "endpoint");
+    spawn(env, bi, &server_cap, "ipc-server-cap", ipc_server_cap, ep_cap, 0);
+    __rs_ipc_buffer->caps_or_badges[0] = ntfn;
+    round_trips(ep_cap, rs_msginfo(0, 0, 1, 0), overhead);
+    report("ipc 1 cap call", samples[0], RUNS);
+    report("ipc 1 cap reply_recv", samples[1], RUNS);
+    report("ipc 1 cap round trip", samples[2], RUNS);
+
+    // page fault -> this task as pager -> resume: the child's fault arrives as a Call on
+    // ep_fault; the reply (one word: the RIP past the load) resumes it
+    check(ps_new_object(env, RS_OBJ_ENDPOINT, 0, &ep_fault), "endpoint");
+    {
+        ps_process_config_t cfg = {.elf = (const void *)bi->modules[0].vaddr, .elf_size = bi->modules[0].size,
+                                   .entry = faulter, .priority = 255, .mcp = 255, .name = "faulter",
+                                   .fault_ep = ep_fault};
+        check(ps_process_create(&fault_child, env, &cfg), "process create");
+        check(ps_process_share(&fault_child, shared, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE), "share");
+        check(ps_process_start(&fault_child), "start");
+    }
+    {
+        volatile uint64_t *fsh = (volatile uint64_t *)SHARED_VA;
+        register uint64_t r8 __asm__("r8") = 0, r9 __asm__("r9") = 0, r10 __asm__("r10") = 0;
+        uint64_t rax = RS_SYS_RECV, rdi = ep_fault, rsi = 0, rdx = 0;
+        __asm__ volatile("syscall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
+                         : : "rcx", "r11", "memory");
+        for (int i = 0; i < WARMUP + RUNS + 1; i++) {
+            if (rs_msginfo_label(rsi) != RS_FAULT_VM || r8 != FAULT_VA) check(RS_INVALID_ARGUMENT, "fault message");
+            if (i > WARMUP) samples[3][i - WARMUP - 1] = fsh[1] - overhead;
+            rax = RS_SYS_REPLY_RECV, rdi = ep_fault, rsi = rs_msginfo(0, 0, 0, 1), rdx += 3;
+            __asm__ volatile("syscall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
+                             : : "rcx", "r11", "memory");
+        }
+    }
+    report("page fault -> pager -> resume", samples[3], RUNS);
 
     // the waiter runs above us, so a Signal switches to it at once
     spawn(env, bi, &waiter, "ntfn-waiter", ntfn_waiter, ntfn, shared);

@@ -185,5 +185,6 @@ _Noreturn void syscall_entry(void)
 {
     if (cur->ctx.rax == RS_SYS_CALL) fastpath_call(cur);
     if (cur->ctx.rax == RS_SYS_REPLY_RECV) fastpath_reply_recv(cur);
+    if (cur->ctx.rax == RS_SYS_SEND) fastpath_send(cur);
     syscall_slowpath(cur);
 }

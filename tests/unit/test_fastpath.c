@@ -316,3 +316,156 @@ Test(fastpath, short_message_does_not_carry_extra_registers)
         cr_expect_eq(fast.s_regs[i], slow.s_regs[i], "server register %d: fast %#lx, slow %#lx", i,
                      (unsigned long)fast.s_regs[i], (unsigned long)slow.s_regs[i]);
 }
+
+/* ---- Signal fast path ---------------------------------------------------------------------------- */
+
+/* A waiter at `wprio` blocked on the notification; a signaller at 10 about to Send through NTFN
+ * (badge 0x8), with x queued behind it. */
+static void signal_setup(struct tcb **sig, struct tcb **waiter, struct tcb **x, uint8_t wprio)
+{
+    struct tcb *wt = running("waiter", wprio);
+    cur = wt;
+    notification_wait(w.ntfn, wt, true);
+    struct tcb *s = running("signaller", 10);
+    *x = running("x", 10);
+    cur = s;
+    s->ctx.rax = RS_SYS_SEND;
+    s->ctx.rdi = NTFN;
+    set_msg(s, 0x42, 2, 0x111, 0x222, 0x333, 0x444);
+    set_msg(wt, 0, 0, 0x5001, 0x5002, 0x5003, 0x5004); /* the waiter's own register contents */
+    *sig = s;
+    *waiter = wt;
+}
+
+Test(fastpath, signal_switches_to_higher_waiter)
+{
+    struct tcb *s, *wt, *x;
+    signal_setup(&s, &wt, &x, 50);
+    int how;
+    RUN(how, syscall_entry());
+    cr_assert_eq(how, LEFT_USER);
+    cr_expect_eq(slow_entries, 0, "the fast path applies");
+    cr_expect_eq(fake_restored, &wt->ctx);
+    cr_expect_eq(cur, wt);
+    cr_expect_eq(cur_ctx_top, (uint64_t)&wt->ctx + CTX_FRAME_END);
+    expect_received(wt, RS_OK, 0, 0x8);
+    expect_mrs(wt, 0x5001, 0x5002, 0x5003, 0x5004);
+    cr_expect_eq(wt->state, TS_RUNNABLE);
+    cr_expect_null(wt->blocked_on);
+    cr_expect(!w.ntfn->head && !w.ntfn->tail && !w.ntfn->pending);
+    cr_expect_eq(s->ctx.rax, RS_OK);
+    cr_expect_eq(s->state, TS_RUNNABLE);
+    EXPECT_RUN_QUEUE(wt, s, x);
+}
+
+Test(fastpath, signal_wakes_the_first_of_two_waiters)
+{
+    struct tcb *s, *wt, *x;
+    signal_setup(&s, &wt, &x, 50);
+    struct tcb *w2 = thread("waiter2", 60);
+    notification_wait(w.ntfn, w2, true);
+    int how;
+    RUN(how, syscall_entry());
+    cr_assert_eq(how, LEFT_USER);
+    cr_expect_eq(slow_entries, 0);
+    cr_expect_eq(fake_restored, &wt->ctx);
+    cr_expect(w.ntfn->head == w2 && w.ntfn->tail == w2 && !w2->queue_prev);
+    cr_expect_eq(w2->state, TS_BLOCKED_NTFN);
+}
+
+/* The fast path is an optimisation only: a Signal must leave the same state either way. */
+Test(fastpath, fast_and_slow_signal_agree)
+{
+    uint64_t regs[2][5];
+    uint8_t states[2][2];
+    struct tcb *queues[2][4] = {{0}};
+    int n[2];
+    for (volatile int fast = 0; fast < 2; fast++) { /* volatile: RUN longjmps */
+        struct tcb *s, *wt, *x; /* the first run's threads are out of every queue again */
+        signal_setup(&s, &wt, &x, 50);
+        int how, before = slow_entries;
+        if (fast) RUN(how, syscall_entry());
+        else RUN(how, syscall_slowpath(s));
+        cr_assert_eq(how, LEFT_USER);
+        cr_assert_eq(slow_entries - before, fast ? 0 : 1);
+        cr_expect_eq(fake_restored, &wt->ctx);
+        uint64_t r[5] = {wt->ctx.rax, wt->ctx.rsi, wt->ctx.rdi, s->ctx.rax, w.ntfn->pending};
+        memcpy(regs[fast], r, sizeof r);
+        states[fast][0] = wt->state, states[fast][1] = s->state;
+        n[fast] = drain_run_queue(queues[fast], 4);
+        for (int i = 0; i < n[fast]; i++)
+            queues[fast][i] = queues[fast][i] == wt ? (struct tcb *)1 : queues[fast][i] == s ? (struct tcb *)2 : (struct tcb *)3;
+    }
+    cr_expect_eq(memcmp(regs[0], regs[1], sizeof regs[0]), 0, "registers and pending bits");
+    cr_expect(states[0][0] == states[1][0] && states[0][1] == states[1][1]);
+    cr_expect_eq(n[0], n[1]);
+    cr_expect_eq(memcmp(queues[0], queues[1], sizeof queues[0]), 0, "run queue order");
+}
+
+/* A Send the Signal fast path must leave to the slow path, and the signaller's status. */
+struct signal_decline {
+    const char *why;
+    void (*arrange)(struct tcb *s, struct tcb *wt);
+    uint64_t s_status;
+};
+
+static void sig_equal_prio(struct tcb *s, struct tcb *wt) { (void)s, wt->prio = 10; }
+static void sig_lower_prio(struct tcb *s, struct tcb *wt) { (void)s, wt->prio = 5; }
+static void sig_too_long(struct tcb *s, struct tcb *wt) { (void)wt, s->ctx.rsi = rs_msginfo(0, 0, 0, 121); }
+static void sig_read_only(struct tcb *s, struct tcb *wt) { (void)s, (void)wt, w.cn[NTFN].cap.rights = RS_RIGHT_READ; }
+static void sig_empty_slot(struct tcb *s, struct tcb *wt) { (void)wt, s->ctx.rdi = FREE; }
+static void sig_bad_guard(struct tcb *s, struct tcb *wt) { (void)wt, s->ctx.rdi = NTFN | 1ull << 63; }
+static void sig_no_vspace(struct tcb *s, struct tcb *wt) { (void)s, wt->slots[TCB_SLOT_VSPACE].cap = cap_null(); }
+static void sig_no_waiter(struct tcb *s, struct tcb *wt)
+{
+    (void)s;
+    notification_dequeue(w.ntfn, wt);
+    wt->state = TS_INACTIVE;
+}
+
+static const struct signal_decline signal_declines[] = {
+    {"waiter at the signaller's priority", sig_equal_prio, RS_OK},
+    {"waiter below the signaller", sig_lower_prio, RS_OK},
+    {"121 words", sig_too_long, RS_TRUNCATED_MESSAGE},
+    {"no write right", sig_read_only, RS_INSUFFICIENT_RIGHTS},
+    {"empty slot", sig_empty_slot, RS_FAILED_LOOKUP},
+    {"guard mismatch", sig_bad_guard, RS_FAILED_LOOKUP},
+    {"waiter without VSpace", sig_no_vspace, RS_OK},
+    {"nobody waiting", sig_no_waiter, RS_OK},
+};
+_Static_assert(CASES(signal_declines) <= 16, "case_numbers covers every case");
+
+ParameterizedTestParameters(fastpath, signal_declines)
+{
+    return cr_make_param_array(int, case_numbers, CASES(signal_declines));
+}
+
+/* Not a state the kernel leaves (the running thread is the highest runnable one), but if a
+ * thread already queued at the waiter's priority, the waiter must queue behind it. */
+Test(fastpath, signal_queues_waiter_behind_its_equals)
+{
+    struct tcb *s, *wt, *x;
+    signal_setup(&s, &wt, &x, 50);
+    struct tcb *y = running("y", 50);
+    int how;
+    RUN(how, syscall_entry());
+    cr_assert_eq(how, LEFT_USER);
+    cr_expect_eq(slow_entries, 1, "the slow path handles it");
+    cr_expect_eq(fake_restored, &y->ctx);
+    expect_received(wt, RS_OK, 0, 0x8);
+    EXPECT_RUN_QUEUE(y, wt, s, x);
+}
+
+ParameterizedTest(int *n, fastpath, signal_declines)
+{
+    const struct signal_decline *d = &signal_declines[*n];
+    struct tcb *s, *wt, *x;
+    signal_setup(&s, &wt, &x, 50);
+    d->arrange(s, wt);
+    int how;
+    RUN(how, syscall_entry());
+    cr_expect_eq(slow_entries, 1, "%s: the slow path must handle it", d->why);
+    cr_expect_eq(how, LEFT_USER, "%s: left the kernel by %d", d->why, how);
+    cr_expect_eq(fake_restored, &s->ctx, "%s: the signaller goes on", d->why);
+    cr_expect_eq(s->ctx.rax, d->s_status, "%s: status %lu", d->why, (unsigned long)s->ctx.rax);
+}

@@ -28,6 +28,21 @@
     push %r15
 .endm
 
+/* Where PUSH_GPRS leaves each register in the frame (struct user_context, context.h). */
+#define CTX_OFF_R15 (0 * 8)
+#define CTX_OFF_R14 (1 * 8)
+#define CTX_OFF_R13 (2 * 8)
+#define CTX_OFF_R12 (3 * 8)
+#define CTX_OFF_R10 (5 * 8)
+#define CTX_OFF_R9  (6 * 8)
+#define CTX_OFF_R8  (7 * 8)
+#define CTX_OFF_RBP (8 * 8)
+#define CTX_OFF_RDI (9 * 8)
+#define CTX_OFF_RSI (10 * 8)
+#define CTX_OFF_RDX (11 * 8)
+#define CTX_OFF_RBX (13 * 8)
+#define CTX_OFF_RAX (14 * 8)
+
 .macro POP_GPRS
     pop %r15
     pop %r14
@@ -75,6 +90,8 @@ syscall_entry:
     je fastpath_call              /* C, never returns; falls back to syscall_slowpath */
     cmpq $2, %rax                 /* RS_SYS_REPLY_RECV */
     je fastpath_reply_recv
+    cmpq $3, %rax                 /* RS_SYS_SEND: Signal */
+    je fastpath_send
     jmp syscall_slowpath          /* C, never returns */
 
 /* Exception/interrupt stubs: push a dummy error code when the CPU pushes none. */
@@ -156,7 +173,6 @@ panic_halt:
 
     .global arch_restore_user
 arch_restore_user:
-    movq %rdi, %rsp
     /* The RIP must be canonical and in the lower half: iretq and sysretq to a non-canonical RIP
      * raise #GP in ring 0 (Intel SDM vol. 2A IRET, vol. 2B SYSRET), with RSP already pointing at
      * the user's frame. Every path that sets a RIP keeps it below USER_TOP, and nothing can be
@@ -168,15 +184,31 @@ arch_restore_user:
     jnz bad_user_rip
     testb $1, pti_enabled(%rip)
     jnz restore_pti
-    cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rsp)
+    cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rdi)
     jne 2f
 sysret_tail:
-    POP_GPRS
-    movq 8*2(%rsp), %rcx              /* rip */
-    movq 8*4(%rsp), %r11              /* rflags */
-    movq 8*5(%rsp), %rsp              /* user rsp */
+    /* rdi = the frame. Loads instead of pops: rcx and r11 take RIP and RFLAGS (sysret's own
+     * registers, not preserved by syscall), so they are never loaded from the frame, and RSP is
+     * loaded once, last but rdi (the base); interrupts are off, NMIs run on their IST stack. */
+    movq CTX_OFF_R15(%rdi), %r15
+    movq CTX_OFF_R14(%rdi), %r14
+    movq CTX_OFF_R13(%rdi), %r13
+    movq CTX_OFF_R12(%rdi), %r12
+    movq CTX_OFF_R10(%rdi), %r10
+    movq CTX_OFF_R9(%rdi), %r9
+    movq CTX_OFF_R8(%rdi), %r8
+    movq CTX_OFF_RBP(%rdi), %rbp
+    movq CTX_OFF_RSI(%rdi), %rsi
+    movq CTX_OFF_RDX(%rdi), %rdx
+    movq CTX_OFF_RBX(%rdi), %rbx
+    movq CTX_OFF_RAX(%rdi), %rax
+    movq CTX_OFF_RIP(%rdi), %rcx
+    movq CTX_OFF_RIP + 16(%rdi), %r11          /* rflags */
+    movq CTX_OFF_RIP + 24(%rdi), %rsp          /* user rsp */
+    movq CTX_OFF_RDI(%rdi), %rdi
     sysretq
-2:  movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rsp)      /* user segments whatever the frame says */
+2:  movq %rdi, %rsp
+    movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rsp)      /* user segments whatever the frame says */
     movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rsp)
 iret_tail:
     POP_GPRS
@@ -194,8 +226,9 @@ restore_pti:
     movq user_cr3(%rip), %rax
     movq %rax, %cr3
     cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rsp)
-    je sysret_tail
-    jmp iret_tail
+    jne iret_tail
+    movq %rsp, %rdi
+    jmp sysret_tail
 bad_user_rip:
     movabsq $kernel_stack_top, %rsp
     jmp trap_bad_user_rip             /* C, never returns */

@@ -29,9 +29,14 @@ void fpu_leave_guest(void);
 /* The object holding img is destroyed: its state must never be saved there again. */
 void fpu_forget(const void *img);
 
-/* On every switch to a user thread whose image is img: TS set unless it owns the registers. */
-static inline void fpu_switch_thread(const void *img)
+/* On every switch to a user thread whose image is img: TS set unless it owns the registers.
+ * Only a thread that owns the registers ever runs with TS clear, so with TS set and another
+ * owner (the usual case between threads that do not use the FPU) nothing changes: that is the
+ * one case tested inline; every other case computes the wanted TS in full. */
+static inline __attribute__((always_inline)) void fpu_switch_thread(const void *img)
 {
-    bool want = img != fpu_owner;
-    if (want != fpu_ts) fpu_set_ts(want);
+    if (__builtin_expect(!fpu_ts || img == fpu_owner, 0)) {
+        bool want = img != fpu_owner;
+        if (want != fpu_ts) fpu_set_ts(want);
+    }
 }

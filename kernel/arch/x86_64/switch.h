@@ -28,7 +28,7 @@ extern uint8_t pti_enabled;
 /* Makes `ctx` the frame the next kernel entry saves into, loads the thread's VSpace (with PTI:
  * names it for the exit path; the kernel itself stays on its own page tables), and sets CR0.TS
  * unless the FPU registers hold the thread's own state. */
-static inline void arch_switch_thread(struct user_context *ctx, uint64_t pml4_phys)
+static inline __attribute__((always_inline)) void arch_switch_thread(struct user_context *ctx, uint64_t pml4_phys)
 {
     uint64_t top = (uint64_t)ctx + CTX_FRAME_END;
     cur_ctx_top = top;
