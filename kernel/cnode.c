@@ -91,17 +91,16 @@ int cap_derive(const struct cap *src, struct cap *out)
     }
 }
 
-/* Resolves (index, depth) in the CNode cap `root` for a CNode invocation; arg_index names the
- * argument in error detail. */
-static struct slot *lookup_arg(struct invocation *inv, const struct cap *root, uint64_t index,
-                               uint64_t depth, unsigned arg_index, int *err)
+struct slot *cnode_lookup_arg(struct invocation *inv, struct slot *root, uint64_t index, uint64_t depth,
+                              unsigned arg_index, unsigned min_depth, int *err)
 {
     struct lookup_fault f;
-    if (depth < 1 || depth > 64) {
-        *err = inv_error(inv, RS_RANGE_ERROR, arg_index + 1, 1, 64);
+    if (depth < min_depth || depth > 64) {
+        *err = inv_error(inv, RS_RANGE_ERROR, arg_index + 1, min_depth, 64);
         return NULL;
     }
-    struct slot *s = cnode_resolve(root, index, (unsigned)depth, true, &f);
+    if (depth == 0) return root;
+    struct slot *s = cnode_resolve(&root->cap, index, (unsigned)depth, true, &f);
     if (!s) *err = inv_error(inv, f.error, arg_index, f.bits_left, 0);
     return s;
 }
@@ -160,7 +159,7 @@ int cnode_decode(struct invocation *inv)
     uint64_t label = inv->label;
     if (label == RS_CNODE_DELETE || label == RS_CNODE_REVOKE) {
         INV_NEED_ARGS(inv, 2);
-        struct slot *s = lookup_arg(inv, inv->cap, inv_arg(inv, 0), inv_arg(inv, 1), 0, &err);
+        struct slot *s = cnode_lookup_arg(inv, inv->slot, inv_arg(inv, 0), inv_arg(inv, 1), 0, 1, &err);
         if (!s) return err;
         if (label == RS_CNODE_DELETE) return cdt_delete_preemptible(s) ? RS_OK : RS_PREEMPTED;
         // a zombie has no children: only Delete carries on with it
@@ -171,11 +170,10 @@ int cnode_decode(struct invocation *inv)
         return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     INV_NEED_ARGS(inv, label == RS_CNODE_COPY || label == RS_CNODE_MOVE ? 4 : label == RS_CNODE_MINT ? 6 : 5);
     INV_NEED_CAPS(inv, 1);
-    struct cap *src_root = &inv->extra[0]->cap;
-    if (src_root->type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-    struct slot *dst = lookup_arg(inv, inv->cap, inv_arg(inv, 0), inv_arg(inv, 1), 0, &err);
+    if (inv->extra[0]->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    struct slot *dst = cnode_lookup_arg(inv, inv->slot, inv_arg(inv, 0), inv_arg(inv, 1), 0, 1, &err);
     if (!dst) return err;
-    struct slot *src = lookup_arg(inv, src_root, inv_arg(inv, 2), inv_arg(inv, 3), 2, &err);
+    struct slot *src = cnode_lookup_arg(inv, inv->extra[0], inv_arg(inv, 2), inv_arg(inv, 3), 2, 1, &err);
     if (!src) return err;
     if (!cap_is_null(&dst->cap)) return inv_error(inv, RS_DELETE_FIRST, 0, 0, 0);
     if (cap_is_null(&src->cap)) return inv_error(inv, RS_FAILED_LOOKUP, 2, 0, 0);

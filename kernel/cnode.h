@@ -22,6 +22,13 @@ struct slot *cspace_lookup_slot(struct tcb *t, uint64_t cptr, unsigned depth, st
 /* The slot (index, depth) relative to the CNode that `cnode_cptr` names in t's CSpace. */
 struct slot *cspace_lookup_slot_in(struct tcb *t, uint64_t cnode_cptr, uint64_t index, uint64_t depth);
 
+/* Resolves the slot (index, depth) below the CNode in slot `root` for an invocation: `arg_index`
+ * is index's argument number and arg_index + 1 depth's. Depth 0 (allowed when min_depth is 0)
+ * names `root` itself. NULL with *err set on RS_RANGE_ERROR (arg_index + 1, min_depth, 64) for
+ * the depth, or RS_FAILED_LOOKUP (arg_index, bits left, 0). The caller checks root's type. */
+struct slot *cnode_lookup_arg(struct invocation *inv, struct slot *root, uint64_t index, uint64_t depth,
+                              unsigned arg_index, unsigned min_depth, int *err);
+
 /* Makes the cap a Copy of `src` would hold: returns RS_ILLEGAL_OPERATION for caps that cannot
  * be copied (untyped), else RS_OK. */
 int cap_derive(const struct cap *src, struct cap *out);

@@ -8,28 +8,17 @@
 #include "cdt.h"
 #include "console.h"
 #include "vcpu.h"
+#include "msgreg.h"
+#include "waitqueue.h"
 #include <resurgo/ipcbuf.h>
 #include <resurgo/fault.h>
 #include <resurgo/rights.h>
 
-static void queue_append(struct endpoint *ep, struct tcb *t)
-{
-    t->queue_next = NULL;
-    t->queue_prev = ep->tail;
-    if (ep->tail) ep->tail->queue_next = t;
-    else ep->head = t;
-    ep->tail = t;
-    t->blocked_on = ep;
-}
+static void queue_append(struct endpoint *ep, struct tcb *t) { waitqueue_append(&ep->head, &ep->tail, t, ep); }
 
 void endpoint_dequeue(struct endpoint *ep, struct tcb *t)
 {
-    if (t->queue_prev) t->queue_prev->queue_next = t->queue_next;
-    else ep->head = t->queue_next;
-    if (t->queue_next) t->queue_next->queue_prev = t->queue_prev;
-    else ep->tail = t->queue_prev;
-    t->queue_next = t->queue_prev = NULL;
-    t->blocked_on = NULL;
+    waitqueue_remove(&ep->head, &ep->tail, t);
     if (!ep->head) ep->state = EP_IDLE;
 }
 
@@ -38,16 +27,6 @@ void ipc_set_received(struct tcb *r, uint64_t info, uint64_t badge)
     r->ctx.rax = RS_OK;
     r->ctx.rsi = info;
     r->ctx.rdi = badge;
-}
-
-static uint64_t *mr_reg(struct tcb *t, unsigned i)
-{
-    switch (i) {
-    case 0: return &t->ctx.rdx;
-    case 1: return &t->ctx.r8;
-    case 2: return &t->ctx.r9;
-    default: return &t->ctx.r10;
-    }
 }
 
 /* Moves at most one cap (and any number of unwrapped badges) from s's IPC buffer to r's receive
@@ -99,10 +78,7 @@ uint64_t ipc_transfer(struct tcb *s, struct tcb *r, struct endpoint *ep, bool ca
             src = regs;
         }
         if (!rb && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
-        for (unsigned i = 0; i < len; i++) {
-            if (i < RS_MSG_REG_COUNT) *mr_reg(r, i) = src[i];
-            else rb->mr[i] = src[i];
-        }
+        for (unsigned i = 0; i < len; i++) msgreg_set(r, rb, i, src[i]);
         return rs_msginfo(label, 0, 0, len);
     }
     uint64_t info = s->ctx.rsi;
@@ -111,7 +87,7 @@ uint64_t ipc_transfer(struct tcb *s, struct tcb *r, struct endpoint *ep, bool ca
     len = rs_msginfo_length(info);
     if (len > RS_MSG_MAX_LENGTH) len = RS_MSG_MAX_LENGTH;
     if (len > RS_MSG_REG_COUNT && (!sb || !rb)) len = RS_MSG_REG_COUNT;
-    for (unsigned i = 0; i < len && i < RS_MSG_REG_COUNT; i++) *mr_reg(r, i) = *mr_reg(s, i);
+    for (unsigned i = 0; i < len && i < RS_MSG_REG_COUNT; i++) *msgreg_cpu(r, i) = *msgreg_cpu(s, i);
     for (unsigned i = RS_MSG_REG_COUNT; i < len; i++) rb->mr[i] = sb->mr[i];
     unsigned extra = rs_msginfo_extra_caps(info);
     if (extra && can_grant && sb && rb) caps = transfer_caps(s, r, ep, extra, sb, rb, &unwrapped);

@@ -7,6 +7,7 @@
 #include "cnode.h"
 #include "cdt.h"
 #include "invoke.h"
+#include "msgreg.h"
 #include "vcpu.h"
 #include "console.h"
 #include "kstring.h"
@@ -126,17 +127,6 @@ static void set_regs(struct tcb *t, const uint64_t *r, unsigned n)
     c->vector = 0; // every register matters now: leave by iret, not sysret
 }
 
-static uint64_t msg_word(struct tcb *t, struct rs_ipc_buffer *b, unsigned i)
-{
-    switch (i) {
-    case 0: return t->ctx.rdx;
-    case 1: return t->ctx.r8;
-    case 2: return t->ctx.r9;
-    case 3: return t->ctx.r10;
-    default: return b ? b->mr[i] : 0;
-    }
-}
-
 void tcb_fault_reply(struct tcb *t, struct tcb *handler)
 {
     uint64_t info = handler->ctx.rsi;
@@ -155,7 +145,7 @@ void tcb_fault_reply(struct tcb *t, struct tcb *handler)
     if (!b && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
     uint64_t regs[RS_REG_COUNT];
     tcb_get_regs(t, regs);
-    for (unsigned i = 0; i < len; i++) regs[i] = msg_word(handler, b, i);
+    for (unsigned i = 0; i < len; i++) regs[i] = msgreg_get(handler, b, i);
     if (t->fault.type != RS_FAULT_UNKNOWN_SYSCALL && len > 2) len = 2; // ip and sp only
     // a reply with a RIP, RSP or TLS base outside user space is ignored as a whole: the thread
     // resumes with the registers it had (a reply cannot return an error to the handler)

@@ -60,16 +60,10 @@ int untyped_decode(struct invocation *inv)
     // destination: `count` consecutive empty slots at `offset` in the CNode (index, depth)
     struct cap *root = &inv->extra[0]->cap;
     if (root->type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-    struct slot *cn;
-    if (depth == 0) {
-        cn = inv->extra[0];
-    } else {
-        struct lookup_fault f;
-        if (depth > 64) return inv_error(inv, RS_RANGE_ERROR, 3, 0, 64);
-        cn = cnode_resolve(root, index, (unsigned)depth, true, &f);
-        if (!cn) return inv_error(inv, f.error, 2, f.bits_left, 0);
-        if (cn->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 2, 0, 0);
-    }
+    int err;
+    struct slot *cn = cnode_lookup_arg(inv, inv->extra[0], index, depth, 2, 0, &err); // 0: CAP0 itself
+    if (!cn) return err;
+    if (cn->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 2, 0, 0);
     uint64_t slots = 1ull << cn->cap.bits;
     if (count > slots) return inv_error(inv, RS_RANGE_ERROR, 5, 1, slots);
     if (offset > slots - count) return inv_error(inv, RS_RANGE_ERROR, 4, 0, slots - count);
