@@ -41,7 +41,7 @@ static unsigned transfer_caps(struct tcb *s, struct tcb *r, struct endpoint *ep,
         if (!src || cap_is_null(&src->cap)) break;
         struct cap *c = &src->cap;
         if (c->type == RS_CAP_ENDPOINT && (struct endpoint *)c->obj == ep) {
-            rb->caps_or_badges[done] = c->w1; // unwrapped: the receiver learns the badge
+            rb->caps_or_badges[done] = cap_badge(c); // unwrapped: the receiver learns the badge
             *unwrapped |= 1u << done;
             continue;
         }
@@ -110,7 +110,7 @@ void endpoint_send(struct cap *c, struct tcb *t, bool blocking, bool is_call)
     if (ep->state == EP_RECV) {
         struct tcb *r = ep->head;
         endpoint_dequeue(ep, r);
-        ipc_set_received(r, ipc_transfer(t, r, ep, grant), c->w1);
+        ipc_set_received(r, ipc_transfer(t, r, ep, grant), cap_badge(c));
         if (is_call || t->in_fault_ipc) {
             sched_dequeue(t);
             become_caller(t, r);
@@ -127,7 +127,7 @@ void endpoint_send(struct cap *c, struct tcb *t, bool blocking, bool is_call)
     }
     sched_dequeue(t);
     t->state = TS_BLOCKED_SEND;
-    t->send_badge = c->w1;
+    t->send_badge = cap_badge(c);
     t->send_can_grant = grant;
     t->send_is_call = is_call;
     ep->state = EP_SEND;

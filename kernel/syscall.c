@@ -86,7 +86,7 @@ static void handle_send(struct tcb *t, bool blocking, bool is_call)
         return;
     case RS_CAP_NOTIFICATION:
         if (!(c->rights & RS_RIGHT_WRITE)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
-        notification_signal((struct notification *)c->obj, c->w1);
+        notification_signal((struct notification *)c->obj, cap_badge(c));
         t->ctx.rax = RS_OK;
         return;
     default:

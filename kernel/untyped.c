@@ -12,7 +12,7 @@ uint64_t object_size(unsigned type, unsigned bits) { return rs_object_size(type,
 
 void untyped_revoked(struct slot *s)
 {
-    if (s->cap.type == RS_CAP_UNTYPED && !cdt_has_children(s)) s->cap.w1 = s->cap.w2 = 0;
+    if (s->cap.type == RS_CAP_UNTYPED && !cdt_has_children(s)) cap_ut_set_watermark(&s->cap, 0), cap_ut_set_zeroed(&s->cap, 0);
 }
 
 /* Zeroes [from, end) of the untyped's region, a page at a time with a preemption point after
@@ -27,7 +27,7 @@ static bool zero_region(struct cap *ut, uint64_t from, uint64_t end)
         for (uint64_t i = 0; i < n / 8; i++)
             p[i] = 0;
         from += n;
-        ut->w2 = from;
+        cap_ut_set_zeroed(ut, from);
         if (from < end && preempt_point(UNTYPED_ZERO_COST)) return false;
     }
     return true;
@@ -73,7 +73,7 @@ int untyped_decode(struct invocation *inv)
 
     // room: an untyped without children is empty, whatever its watermark said
     bool empty = !cdt_has_children(inv->slot);
-    uint64_t used = empty ? 0 : ut->w1;
+    uint64_t used = empty ? 0 : cap_ut_watermark(ut);
     uint64_t align = size < 4096 ? size : (type == RS_OBJ_LARGE_FRAME ? 1ull << 21 : 4096);
     if (type == RS_OBJ_UNTYPED || type == RS_OBJ_CNODE) align = size;
     uint64_t start = (used + align - 1) & ~(align - 1);
@@ -85,12 +85,12 @@ int untyped_decode(struct invocation *inv)
 
     // invoke: cannot fail from here on, but may stop at a preemption point and be repeated.
     // An emptied untyped forgets what was zeroed in it (w2, below), once: a repeat must not.
-    if (empty && ut->w1) ut->w1 = ut->w2 = 0;
+    if (empty && cap_ut_watermark(ut)) cap_ut_set_watermark(ut, 0), cap_ut_set_zeroed(ut, 0);
     uint64_t end = start + count * size;
     bool device = ut->flags & CAP_FLAG_DEVICE;
     if (!device && type != RS_OBJ_UNTYPED) {
         // [w1, w2) is known to be zero: nothing has touched memory above the watermark since
-        uint64_t from = ut->w2 > used ? ut->w2 : used;
+        uint64_t from = cap_ut_zeroed(ut) > used ? cap_ut_zeroed(ut) : used;
         if (!zero_region(ut, from, end)) return RS_PREEMPTED;
     }
     for (uint64_t i = 0; i < count; i++) {
@@ -98,7 +98,7 @@ int untyped_decode(struct invocation *inv)
         dst[i].cap = object_create((unsigned)type, (unsigned)bits, obj, device);
         cdt_insert(inv->slot, &dst[i]);
     }
-    ut->w1 = end;
-    if (ut->w2 < end) ut->w2 = end;
+    cap_ut_set_watermark(ut, end);
+    if (cap_ut_zeroed(ut) < end) cap_ut_set_zeroed(ut, end);
     return RS_OK;
 }
