@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Untyped_Retype: checks type, size, count, destination slots and room, then creates objects
-// and their caps as children of the untyped (so that revoking it destroys them all).
+// Untyped_Retype: its decode step checks type, size, count, destination slots and room; its
+// invoke step creates the objects and their caps as children of the untyped (so that revoking it
+// destroys them all).
 #include "untyped.h"
 #include "object.h"
 #include "cnode.h"
@@ -33,9 +34,37 @@ static bool zero_region(struct cap *ut, uint64_t from, uint64_t end)
     return true;
 }
 
-int untyped_decode(struct invocation *inv)
+/* Retype: `count` objects of `type` and `bits`, `size` bytes each, at offset `start` of the
+ * untyped in slot `ut_slot`, their caps into the empty slots dst[0..count). `empty`: the untyped
+ * had no children. Cannot fail, but may stop at a preemption point (RS_PREEMPTED) and be
+ * repeated. An emptied untyped forgets what was zeroed in it, once: a repeat must not. */
+static int untyped_invoke_retype(struct slot *ut_slot, unsigned type, unsigned bits, uint64_t size,
+                                 uint64_t start, uint64_t count, struct slot *dst, bool empty)
 {
-    if (inv->label != RS_UNTYPED_RETYPE) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    struct cap *ut = &ut_slot->cap;
+    uint64_t used = empty ? 0 : cap_ut_watermark(ut);
+    if (empty && cap_ut_watermark(ut)) cap_ut_set_watermark(ut, 0), cap_ut_set_zeroed(ut, 0);
+    uint64_t end = start + count * size;
+    bool device = ut->flags & CAP_FLAG_DEVICE;
+    if (!device && type != RS_OBJ_UNTYPED) {
+        // [watermark, zeroed) is known to be zero: nothing has touched memory above the watermark
+        uint64_t from = cap_ut_zeroed(ut) > used ? cap_ut_zeroed(ut) : used;
+        if (!zero_region(ut, from, end)) return RS_PREEMPTED;
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t obj = ut->obj + start + i * size;
+        dst[i].cap = object_create(type, bits, obj, device);
+        cdt_insert(ut_slot, &dst[i]);
+    }
+    cap_ut_set_watermark(ut, end);
+    if (cap_ut_zeroed(ut) < end) cap_ut_set_zeroed(ut, end);
+    return RS_OK;
+}
+
+/* Retype MR0 type, MR1 size_bits, MR2 node_index, MR3 node_depth, MR4 node_offset, MR5 count;
+ * CAP0 the root CNode: checks type, size, count, the destination slots and room. */
+static int untyped_decode_retype(struct invocation *inv)
+{
     INV_NEED_ARGS(inv, 6);
     INV_NEED_CAPS(inv, 1);
     struct cap *ut = inv->cap;
@@ -58,8 +87,7 @@ int untyped_decode(struct invocation *inv)
         return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0); // device memory holds no kernel objects
 
     // destination: `count` consecutive empty slots at `offset` in the CNode (index, depth)
-    struct cap *root = &inv->extra[0]->cap;
-    if (root->type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    if (inv->extra[0]->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
     int err;
     struct slot *cn = cnode_lookup_arg(inv, inv->extra[0], index, depth, 2, 0, &err); // 0: CAP0 itself
     if (!cn) return err;
@@ -82,23 +110,11 @@ int untyped_decode(struct invocation *inv)
         return inv_error(inv, RS_NOT_ENOUGH_MEMORY, total > used ? total - used : 0, 0, 0);
     if (object_prepare_check((unsigned)type, count) != RS_OK)
         return inv_error(inv, RS_NOT_ENOUGH_MEMORY, 0, 0, 0);
+    return untyped_invoke_retype(inv->slot, (unsigned)type, (unsigned)bits, size, start, count, dst, empty);
+}
 
-    // invoke: cannot fail from here on, but may stop at a preemption point and be repeated.
-    // An emptied untyped forgets what was zeroed in it (w2, below), once: a repeat must not.
-    if (empty && cap_ut_watermark(ut)) cap_ut_set_watermark(ut, 0), cap_ut_set_zeroed(ut, 0);
-    uint64_t end = start + count * size;
-    bool device = ut->flags & CAP_FLAG_DEVICE;
-    if (!device && type != RS_OBJ_UNTYPED) {
-        // [w1, w2) is known to be zero: nothing has touched memory above the watermark since
-        uint64_t from = cap_ut_zeroed(ut) > used ? cap_ut_zeroed(ut) : used;
-        if (!zero_region(ut, from, end)) return RS_PREEMPTED;
-    }
-    for (uint64_t i = 0; i < count; i++) {
-        uint64_t obj = ut->obj + start + i * size;
-        dst[i].cap = object_create((unsigned)type, (unsigned)bits, obj, device);
-        cdt_insert(inv->slot, &dst[i]);
-    }
-    cap_ut_set_watermark(ut, end);
-    if (cap_ut_zeroed(ut) < end) cap_ut_set_zeroed(ut, end);
-    return RS_OK;
+int untyped_decode(struct invocation *inv)
+{
+    if (inv->label != RS_UNTYPED_RETYPE) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    return untyped_decode_retype(inv);
 }
