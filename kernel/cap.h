@@ -13,7 +13,8 @@ struct cap {
     uint8_t rights; /* RS_RIGHT_* */
     uint8_t bits;   /* object size bits (untyped, frame), radix (CNode) */
     uint8_t flags;  /* CAP_FLAG_* */
-    uint32_t small; /* by type (accessors below): CNode guard size, IRQ number, ASID */
+    uint32_t small; /* by type (accessors below): CNode guard size, IRQ number, ASID; IOPort
+                     * control: IOPORT_CONTROL_PLATFORM or 0 (arch/x86_64/ioport.c) */
     uint64_t obj;   /* kernel virtual address of the object (physmap), 0 for control caps */
     uint64_t w1;    /* by type: badge, guard, watermark, mapped address */
     uint64_t w2;    /* by type: untyped's zeroed mark, I/O port range */
