@@ -6,12 +6,14 @@
 #include <stddef.h>
 #include "tcb.h"
 
-/* Appends t to the queue (head, tail) of object `obj`. */
+/* Appends t to the queue (head, tail) of object `obj`. (Links are read into locals first: the
+ * compiler cannot tell that *head and *tail are no tcb fields, and would reload them.) */
 static inline void waitqueue_append(struct tcb **head, struct tcb **tail, struct tcb *t, void *obj)
 {
+    struct tcb *last = *tail;
     t->queue_next = NULL;
-    t->queue_prev = *tail;
-    if (*tail) (*tail)->queue_next = t;
+    t->queue_prev = last;
+    if (last) last->queue_next = t;
     else *head = t;
     *tail = t;
     t->blocked_on = obj;
@@ -20,10 +22,11 @@ static inline void waitqueue_append(struct tcb **head, struct tcb **tail, struct
 /* Unlinks t, which must be in the queue (head, tail). */
 static inline void waitqueue_remove(struct tcb **head, struct tcb **tail, struct tcb *t)
 {
-    if (t->queue_prev) t->queue_prev->queue_next = t->queue_next;
-    else *head = t->queue_next;
-    if (t->queue_next) t->queue_next->queue_prev = t->queue_prev;
-    else *tail = t->queue_prev;
+    struct tcb *prev = t->queue_prev, *next = t->queue_next;
+    if (prev) prev->queue_next = next;
+    else *head = next;
+    if (next) next->queue_prev = prev;
+    else *tail = prev;
     t->queue_next = t->queue_prev = NULL;
     t->blocked_on = NULL;
 }
