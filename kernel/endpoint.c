@@ -78,7 +78,8 @@ uint64_t ipc_transfer(struct tcb *s, struct tcb *r, struct endpoint *ep, bool ca
             src = regs;
         }
         if (!rb && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
-        for (unsigned i = 0; i < len; i++) msgreg_set(r, rb, i, src[i]);
+        for (unsigned i = 0; i < len && i < RS_MSG_REG_COUNT; i++) *msgreg_cpu(r, i) = src[i];
+        for (unsigned i = RS_MSG_REG_COUNT; i < len; i++) rb->mr[i] = src[i]; // rb: checked above
         return rs_msginfo(label, 0, 0, len);
     }
     uint64_t info = s->ctx.rsi;
