@@ -91,20 +91,6 @@ int cap_derive(const struct cap *src, struct cap *out)
     }
 }
 
-struct slot *cnode_lookup_arg(struct invocation *inv, struct slot *root, uint64_t index, uint64_t depth,
-                              unsigned arg_index, unsigned min_depth, int *err)
-{
-    struct lookup_fault f;
-    if (depth < min_depth || depth > 64) {
-        *err = inv_error(inv, RS_RANGE_ERROR, arg_index + 1, min_depth, 64);
-        return NULL;
-    }
-    if (depth == 0) return root;
-    struct slot *s = cnode_resolve(&root->cap, index, (unsigned)depth, true, &f);
-    if (!s) *err = inv_error(inv, f.error, arg_index, f.bits_left, 0);
-    return s;
-}
-
 /* Cap type of the marker that holds a revoked cap's place while the cap is parked (below). It
  * owns nothing and has no links: deleting it just empties the slot. */
 #define CAP_REVOKE_MARK 0xFE
