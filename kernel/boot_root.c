@@ -160,10 +160,13 @@ void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
     vspace_init(PHYS_TO_VIRT(pml4_pa), &asid);
     tcb_init(t);
 
-    struct slot *cn = root_cap(RS_INIT_CNODE, (struct cap){.type = RS_CAP_CNODE, .rights = RS_RIGHTS_ALL,
-        .bits = INIT_CNODE_RADIX, .small = 64 - INIT_CNODE_RADIX, .obj = (uint64_t)init_slots});
-    struct slot *vs = root_cap(RS_INIT_VSPACE, (struct cap){.type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL,
-        .small = asid, .obj = (uint64_t)PHYS_TO_VIRT(pml4_pa)});
+    struct cap cnode_cap = {.type = RS_CAP_CNODE, .rights = RS_RIGHTS_ALL, .bits = INIT_CNODE_RADIX,
+                            .obj = (uint64_t)init_slots};
+    cap_set_guard(&cnode_cap, 64 - INIT_CNODE_RADIX, 0); // a single-level CSpace for 64-bit cptrs
+    struct slot *cn = root_cap(RS_INIT_CNODE, cnode_cap);
+    struct cap vspace_cap = {.type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL, .obj = (uint64_t)PHYS_TO_VIRT(pml4_pa)};
+    cap_set_asid(&vspace_cap, asid);
+    struct slot *vs = root_cap(RS_INIT_VSPACE, vspace_cap);
     root_cap(RS_INIT_TCB, (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uint64_t)t});
     root_cap(RS_INIT_IRQ_CONTROL, (struct cap){.type = RS_CAP_IRQ_CONTROL, .rights = RS_RIGHTS_ALL});
     root_cap(RS_INIT_IOPORT_CONTROL, (struct cap){.type = RS_CAP_IOPORT_CONTROL, .rights = RS_RIGHTS_ALL});

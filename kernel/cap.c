@@ -30,9 +30,9 @@ bool cap_same_object(const struct cap *a, const struct cap *b)
     case RS_CAP_SHUTDOWN:
         return true;
     case RS_CAP_IRQ_HANDLER:
-        return a->small == b->small;
+        return cap_irq(a) == cap_irq(b);
     case RS_CAP_IOPORT:
-        return a->w2 == b->w2;
+        return cap_ioport_first(a) == cap_ioport_first(b) && cap_ioport_last(a) == cap_ioport_last(b);
     case RS_CAP_UNTYPED:
     case RS_CAP_FRAME:
         return a->obj == b->obj && a->bits == b->bits;

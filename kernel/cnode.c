@@ -24,14 +24,14 @@ struct slot *cnode_resolve(const struct cap *root, uint64_t cptr, unsigned depth
     const struct cap *cn = root;
     unsigned left = depth;
     for (;;) {
-        unsigned guard_bits = cn->small, radix = cn->bits, level = guard_bits + radix;
+        unsigned guard_bits = cap_guard_bits(cn), radix = cn->bits, level = guard_bits + radix;
         if (level == 0 || level > left) {
             f->bits_left = left;
             return NULL;
         }
         uint64_t rest = left == 64 ? cptr : cptr & ((1ull << left) - 1);
         uint64_t guard = guard_bits ? (rest >> (left - guard_bits)) & ((1ull << guard_bits) - 1) : 0;
-        if (guard != cn->w1) {
+        if (guard != cap_guard(cn)) {
             f->bits_left = left;
             return NULL;
         }
@@ -86,44 +86,9 @@ int cap_derive(const struct cap *src, struct cap *out)
     default:
         *out = *src;
         out->flags &= ~(CAP_FLAG_MAPPED | CAP_FLAG_GUEST); // a copy of a mapped frame is not mapped itself
-        if (src->flags & CAP_FLAG_MAPPED) out->w1 = 0, out->small = 0;
+        if (src->flags & CAP_FLAG_MAPPED) cap_set_mapping(out, 0, 0);
         return RS_OK;
     }
-}
-
-/* Resolves (index, depth) in the CNode cap `root` for a CNode invocation; arg_index names the
- * argument in error detail. */
-static struct slot *lookup_arg(struct invocation *inv, const struct cap *root, uint64_t index,
-                               uint64_t depth, unsigned arg_index, int *err)
-{
-    struct lookup_fault f;
-    if (depth < 1 || depth > 64) {
-        *err = inv_error(inv, RS_RANGE_ERROR, arg_index + 1, 1, 64);
-        return NULL;
-    }
-    struct slot *s = cnode_resolve(root, index, (unsigned)depth, true, &f);
-    if (!s) *err = inv_error(inv, f.error, arg_index, f.bits_left, 0);
-    return s;
-}
-
-/* Badge and rights Mint and Mutate apply: rights can only shrink; badges only on unbadged
- * endpoint/notification caps; for CNodes the "badge" is the new guard (size << 58 | value). */
-static int apply_mint(struct invocation *inv, struct cap *c, uint64_t rights, uint64_t badge)
-{
-    c->rights &= (uint8_t)rights;
-    if (c->type == RS_CAP_ENDPOINT || c->type == RS_CAP_NOTIFICATION) {
-        if (badge && c->w1) return inv_error(inv, RS_ILLEGAL_OPERATION, 5, 0, 0); // badged already
-        if (badge) c->w1 = badge;
-    } else if (c->type == RS_CAP_CNODE) {
-        uint64_t gsize = badge >> 58, gval = badge & ((1ull << 58) - 1);
-        if (gsize + c->bits > 64) return inv_error(inv, RS_RANGE_ERROR, 5, 0, 64 - c->bits);
-        if (gsize < 58 && (gval >> gsize)) return inv_error(inv, RS_RANGE_ERROR, 5, 0, (1ull << gsize) - 1);
-        c->small = (uint32_t)gsize;
-        c->w1 = gval;
-    } else if (badge) {
-        return inv_error(inv, RS_INVALID_ARGUMENT, 5, 0, 0);
-    }
-    return RS_OK;
 }
 
 /* Cap type of the marker that holds a revoked cap's place while the cap is parked (below). It
@@ -154,28 +119,70 @@ static int revoke_parked(struct slot *s)
     return done ? RS_OK : RS_PREEMPTED;
 }
 
-int cnode_decode(struct invocation *inv)
+/* Delete: cannot fail, but stops at a preemption point (the syscall restarts and carries on). */
+static int cnode_invoke_delete(struct slot *s) { return cdt_delete_preemptible(s) ? RS_OK : RS_PREEMPTED; }
+
+/* Delete MR0 index, MR1 depth: the slot must resolve (it may be empty). */
+static int cnode_decode_delete(struct invocation *inv)
 {
-    int err = RS_OK;
+    int err;
+    INV_NEED_ARGS(inv, 2);
+    struct slot *s = cnode_lookup_arg(inv, inv->slot, inv_arg(inv, 0), inv_arg(inv, 1), 0, 1, &err);
+    if (!s) return err;
+    return cnode_invoke_delete(s);
+}
+
+/* Revoke: cannot fail, but may stop at a preemption point (revoke_parked). */
+static int cnode_invoke_revoke(struct slot *s)
+{
+    // nothing to revoke in an empty slot; a zombie has no children: only Delete carries on with it
+    if (cap_is_null(&s->cap) || cap_is_zombie(&s->cap)) return RS_OK;
+    return revoke_parked(s);
+}
+
+/* Revoke MR0 index, MR1 depth: the slot must resolve (it may be empty). */
+static int cnode_decode_revoke(struct invocation *inv)
+{
+    int err;
+    INV_NEED_ARGS(inv, 2);
+    struct slot *s = cnode_lookup_arg(inv, inv->slot, inv_arg(inv, 0), inv_arg(inv, 1), 0, 1, &err);
+    if (!s) return err;
+    return cnode_invoke_revoke(s);
+}
+
+/* Copy and Mint: the new cap `c` goes into the empty dst as a child of src. Cannot fail. */
+static int cnode_invoke_copy(struct slot *src, struct slot *dst, const struct cap *c)
+{
+    dst->cap = *c;
+    cdt_insert(src, dst);
+    return RS_OK;
+}
+
+/* Move and Mutate: src's cap, as `c`, takes its place in the empty dst. Cannot fail. */
+static int cnode_invoke_move(struct slot *src, struct slot *dst, const struct cap *c)
+{
+    cdt_move(src, dst);
+    dst->cap = *c;
+    return RS_OK;
+}
+
+/* Copy, Mint, Move and Mutate (invoked on the destination root): MR0/MR1 destination index and
+ * depth, MR2/MR3 source index and depth below CAP0, MR4 rights (Mint, Mutate), MR5 badge (Mint;
+ * optional for Mutate). Builds the new cap and checks everything before the invoke step. Rights
+ * only shrink; a badge goes only on an unbadged endpoint or notification cap; for a CNode the
+ * "badge" is the new guard (size << 58 | value). */
+static int cnode_decode_transfer(struct invocation *inv)
+{
     uint64_t label = inv->label;
-    if (label == RS_CNODE_DELETE || label == RS_CNODE_REVOKE) {
-        INV_NEED_ARGS(inv, 2);
-        struct slot *s = lookup_arg(inv, inv->cap, inv_arg(inv, 0), inv_arg(inv, 1), 0, &err);
-        if (!s) return err;
-        if (label == RS_CNODE_DELETE) return cdt_delete_preemptible(s) ? RS_OK : RS_PREEMPTED;
-        // a zombie has no children: only Delete carries on with it
-        if (cap_is_null(&s->cap) || cap_is_zombie(&s->cap)) return RS_OK;
-        return revoke_parked(s);
-    }
-    if (label < RS_CNODE_COPY || label > RS_CNODE_MUTATE)
-        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
-    INV_NEED_ARGS(inv, label == RS_CNODE_COPY || label == RS_CNODE_MOVE ? 4 : label == RS_CNODE_MINT ? 6 : 5);
+    bool derive = label == RS_CNODE_COPY || label == RS_CNODE_MINT;
+    bool mint = label == RS_CNODE_MINT || label == RS_CNODE_MUTATE;
+    int err = RS_OK;
+    INV_NEED_ARGS(inv, mint ? (label == RS_CNODE_MINT ? 6 : 5) : 4);
     INV_NEED_CAPS(inv, 1);
-    struct cap *src_root = &inv->extra[0]->cap;
-    if (src_root->type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-    struct slot *dst = lookup_arg(inv, inv->cap, inv_arg(inv, 0), inv_arg(inv, 1), 0, &err);
+    if (inv->extra[0]->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    struct slot *dst = cnode_lookup_arg(inv, inv->slot, inv_arg(inv, 0), inv_arg(inv, 1), 0, 1, &err);
     if (!dst) return err;
-    struct slot *src = lookup_arg(inv, src_root, inv_arg(inv, 2), inv_arg(inv, 3), 2, &err);
+    struct slot *src = cnode_lookup_arg(inv, inv->extra[0], inv_arg(inv, 2), inv_arg(inv, 3), 2, 1, &err);
     if (!src) return err;
     if (!cap_is_null(&dst->cap)) return inv_error(inv, RS_DELETE_FIRST, 0, 0, 0);
     if (cap_is_null(&src->cap)) return inv_error(inv, RS_FAILED_LOOKUP, 2, 0, 0);
@@ -184,26 +191,39 @@ int cnode_decode(struct invocation *inv)
     if (cap_is_zombie(&src->cap)) return inv_error(inv, RS_ILLEGAL_OPERATION, 2, 0, 0);
 
     struct cap c = src->cap;
-    if (label == RS_CNODE_COPY || label == RS_CNODE_MINT) {
-        if ((err = cap_derive(&src->cap, &c)) != RS_OK) return inv_error(inv, err, 2, 0, 0);
-    }
-    if (label == RS_CNODE_MINT || label == RS_CNODE_MUTATE) {
+    if (derive && (err = cap_derive(&src->cap, &c)) != RS_OK) return inv_error(inv, err, 2, 0, 0);
+    if (mint) {
         uint64_t rights = inv_arg(inv, 4);
-        uint64_t badge = label == RS_CNODE_MINT ? inv_arg(inv, 5) : 0;
+        uint64_t badge = inv->length >= 6 ? inv_arg(inv, 5) : 0;
         if (rights & ~(uint64_t)RS_RIGHTS_ALL) return inv_error(inv, RS_INVALID_ARGUMENT, 4, 0, 0);
-        if (label == RS_CNODE_MUTATE && inv->length >= 6) badge = inv_arg(inv, 5);
-        if ((err = apply_mint(inv, &c, rights, badge)) != RS_OK) return err;
+        c.rights &= (uint8_t)rights;
+        if (c.type == RS_CAP_ENDPOINT || c.type == RS_CAP_NOTIFICATION) {
+            if (badge && cap_badge(&c)) return inv_error(inv, RS_ILLEGAL_OPERATION, 5, 0, 0); // badged already
+            if (badge) cap_set_badge(&c, badge);
+        } else if (c.type == RS_CAP_CNODE) {
+            uint64_t gsize = badge >> 58, gval = badge & ((1ull << 58) - 1);
+            if (gsize + c.bits > 64) return inv_error(inv, RS_RANGE_ERROR, 5, 0, 64 - c.bits);
+            if (gsize < 58 && (gval >> gsize)) return inv_error(inv, RS_RANGE_ERROR, 5, 0, (1ull << gsize) - 1);
+            cap_set_guard(&c, (unsigned)gsize, gval);
+        } else if (badge) {
+            return inv_error(inv, RS_INVALID_ARGUMENT, 5, 0, 0);
+        }
         // Mutate changes a cap in place of its original: only if nothing was derived from it
         if (label == RS_CNODE_MUTATE && cdt_has_children(src))
             return inv_error(inv, RS_REVOKE_FIRST, 2, 0, 0);
     }
-    // invoke: cannot fail from here on
-    if (label == RS_CNODE_COPY || label == RS_CNODE_MINT) {
-        dst->cap = c;
-        cdt_insert(src, dst);
-    } else {
-        cdt_move(src, dst);
-        dst->cap = c;
+    return derive ? cnode_invoke_copy(src, dst, &c) : cnode_invoke_move(src, dst, &c);
+}
+
+int cnode_decode(struct invocation *inv)
+{
+    switch (inv->label) {
+    case RS_CNODE_DELETE: return cnode_decode_delete(inv);
+    case RS_CNODE_REVOKE: return cnode_decode_revoke(inv);
+    case RS_CNODE_COPY:
+    case RS_CNODE_MINT:
+    case RS_CNODE_MOVE:
+    case RS_CNODE_MUTATE: return cnode_decode_transfer(inv);
+    default: return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     }
-    return RS_OK;
 }

@@ -8,28 +8,17 @@
 #include "cdt.h"
 #include "console.h"
 #include "vcpu.h"
+#include "msgreg.h"
+#include "waitqueue.h"
 #include <resurgo/ipcbuf.h>
 #include <resurgo/fault.h>
 #include <resurgo/rights.h>
 
-static void queue_append(struct endpoint *ep, struct tcb *t)
-{
-    t->queue_next = NULL;
-    t->queue_prev = ep->tail;
-    if (ep->tail) ep->tail->queue_next = t;
-    else ep->head = t;
-    ep->tail = t;
-    t->blocked_on = ep;
-}
+static void queue_append(struct endpoint *ep, struct tcb *t) { waitqueue_append(&ep->head, &ep->tail, t, ep); }
 
 void endpoint_dequeue(struct endpoint *ep, struct tcb *t)
 {
-    if (t->queue_prev) t->queue_prev->queue_next = t->queue_next;
-    else ep->head = t->queue_next;
-    if (t->queue_next) t->queue_next->queue_prev = t->queue_prev;
-    else ep->tail = t->queue_prev;
-    t->queue_next = t->queue_prev = NULL;
-    t->blocked_on = NULL;
+    waitqueue_remove(&ep->head, &ep->tail, t);
     if (!ep->head) ep->state = EP_IDLE;
 }
 
@@ -38,16 +27,6 @@ void ipc_set_received(struct tcb *r, uint64_t info, uint64_t badge)
     r->ctx.rax = RS_OK;
     r->ctx.rsi = info;
     r->ctx.rdi = badge;
-}
-
-static uint64_t *mr_reg(struct tcb *t, unsigned i)
-{
-    switch (i) {
-    case 0: return &t->ctx.rdx;
-    case 1: return &t->ctx.r8;
-    case 2: return &t->ctx.r9;
-    default: return &t->ctx.r10;
-    }
 }
 
 /* Moves at most one cap (and any number of unwrapped badges) from s's IPC buffer to r's receive
@@ -62,7 +41,7 @@ static unsigned transfer_caps(struct tcb *s, struct tcb *r, struct endpoint *ep,
         if (!src || cap_is_null(&src->cap)) break;
         struct cap *c = &src->cap;
         if (c->type == RS_CAP_ENDPOINT && (struct endpoint *)c->obj == ep) {
-            rb->caps_or_badges[done] = c->w1; // unwrapped: the receiver learns the badge
+            rb->caps_or_badges[done] = cap_badge(c); // unwrapped: the receiver learns the badge
             *unwrapped |= 1u << done;
             continue;
         }
@@ -99,10 +78,8 @@ uint64_t ipc_transfer(struct tcb *s, struct tcb *r, struct endpoint *ep, bool ca
             src = regs;
         }
         if (!rb && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
-        for (unsigned i = 0; i < len; i++) {
-            if (i < RS_MSG_REG_COUNT) *mr_reg(r, i) = src[i];
-            else rb->mr[i] = src[i];
-        }
+        for (unsigned i = 0; i < len && i < RS_MSG_REG_COUNT; i++) *msgreg_cpu(r, i) = src[i];
+        for (unsigned i = RS_MSG_REG_COUNT; i < len; i++) rb->mr[i] = src[i]; // rb: checked above
         return rs_msginfo(label, 0, 0, len);
     }
     uint64_t info = s->ctx.rsi;
@@ -111,7 +88,7 @@ uint64_t ipc_transfer(struct tcb *s, struct tcb *r, struct endpoint *ep, bool ca
     len = rs_msginfo_length(info);
     if (len > RS_MSG_MAX_LENGTH) len = RS_MSG_MAX_LENGTH;
     if (len > RS_MSG_REG_COUNT && (!sb || !rb)) len = RS_MSG_REG_COUNT;
-    for (unsigned i = 0; i < len && i < RS_MSG_REG_COUNT; i++) *mr_reg(r, i) = *mr_reg(s, i);
+    for (unsigned i = 0; i < len && i < RS_MSG_REG_COUNT; i++) *msgreg_cpu(r, i) = *msgreg_cpu(s, i);
     for (unsigned i = RS_MSG_REG_COUNT; i < len; i++) rb->mr[i] = sb->mr[i];
     unsigned extra = rs_msginfo_extra_caps(info);
     if (extra && can_grant && sb && rb) caps = transfer_caps(s, r, ep, extra, sb, rb, &unwrapped);
@@ -134,7 +111,7 @@ void endpoint_send(struct cap *c, struct tcb *t, bool blocking, bool is_call)
     if (ep->state == EP_RECV) {
         struct tcb *r = ep->head;
         endpoint_dequeue(ep, r);
-        ipc_set_received(r, ipc_transfer(t, r, ep, grant), c->w1);
+        ipc_set_received(r, ipc_transfer(t, r, ep, grant), cap_badge(c));
         if (is_call || t->in_fault_ipc) {
             sched_dequeue(t);
             become_caller(t, r);
@@ -151,7 +128,7 @@ void endpoint_send(struct cap *c, struct tcb *t, bool blocking, bool is_call)
     }
     sched_dequeue(t);
     t->state = TS_BLOCKED_SEND;
-    t->send_badge = c->w1;
+    t->send_badge = cap_badge(c);
     t->send_can_grant = grant;
     t->send_is_call = is_call;
     ep->state = EP_SEND;

@@ -61,7 +61,7 @@ static int map_check(struct invocation *inv, const struct cap *c, unsigned mappe
         return inv_error(inv, RS_RANGE_ERROR, 0, 0, GUEST_PHYS_TOP - size);
     unsigned missing = 0;
     uint64_t *e = walk((uint64_t *)gs->obj, gpa, level, &missing);
-    if (!e) return inv_error(inv, RS_FAILED_LOOKUP, 0, missing, 0);
+    if (!e) return inv_error(inv, RS_FAILED_LOOKUP, 0, vspace_bits_left(missing), 0);
     if (vcpu_backend->guest_pte_present(*e)) return inv_error(inv, RS_DELETE_FIRST, 0, 0, 0);
     *entry = e;
     return RS_OK;

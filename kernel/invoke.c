@@ -7,37 +7,18 @@
 #include "irq.h"
 #include "vcpu.h"
 #include "guestspace.h"
-#include <resurgo/ipcbuf.h>
+#include "msgreg.h"
 
 uint64_t inv_arg(struct invocation *inv, unsigned i)
 {
     struct tcb *t = inv->caller;
-    switch (i) {
-    case 0: return t->ctx.rdx;
-    case 1: return t->ctx.r8;
-    case 2: return t->ctx.r9;
-    case 3: return t->ctx.r10;
-    default: {
-        struct rs_ipc_buffer *b = tcb_ipc_buffer(t);
-        return b && i < RS_MSG_MAX_LENGTH ? b->mr[i] : 0;
-    }
-    }
+    return msgreg_get(t, i < RS_MSG_REG_COUNT ? NULL : tcb_ipc_buffer(t), i);
 }
 
 void inv_result(struct invocation *inv, unsigned i, uint64_t v)
 {
     struct tcb *t = inv->caller;
-    switch (i) {
-    case 0: t->ctx.rdx = v; break;
-    case 1: t->ctx.r8 = v; break;
-    case 2: t->ctx.r9 = v; break;
-    case 3: t->ctx.r10 = v; break;
-    default: {
-        struct rs_ipc_buffer *b = tcb_ipc_buffer(t);
-        if (b && i < RS_MSG_MAX_LENGTH) b->mr[i] = v;
-        else return;
-    }
-    }
+    if (!msgreg_set(t, i < RS_MSG_REG_COUNT ? NULL : tcb_ipc_buffer(t), i, v)) return;
     if (i + 1 > inv->out_length) inv->out_length = i + 1;
 }
 
@@ -52,18 +33,15 @@ int inv_error(struct invocation *inv, int err, uint64_t d0, uint64_t d1, uint64_
 struct slot *inv_dest_slot(struct invocation *inv, struct slot *root, uint64_t index, uint64_t depth,
                            unsigned arg_index, int *err)
 {
-    struct lookup_fault f;
     if (root->cap.type != RS_CAP_CNODE) {
         *err = inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
         return NULL;
     }
-    if (depth < 1 || depth > 64) {
-        *err = inv_error(inv, RS_RANGE_ERROR, arg_index + 1, 1, 64);
+    struct slot *s = cnode_lookup_arg(inv, root, index, depth, arg_index, 1, err);
+    if (s && !cap_is_null(&s->cap)) {
+        *err = inv_error(inv, RS_DELETE_FIRST, arg_index, 0, 0);
         return NULL;
     }
-    struct slot *s = cnode_resolve(&root->cap, index, (unsigned)depth, true, &f);
-    if (!s) *err = inv_error(inv, f.error, arg_index, f.bits_left, 0);
-    else if (!cap_is_null(&s->cap)) *err = inv_error(inv, RS_DELETE_FIRST, arg_index, 0, 0), s = NULL;
     return s;
 }
 

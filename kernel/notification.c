@@ -4,6 +4,7 @@
 #include "notification.h"
 #include "endpoint.h"
 #include "sched.h"
+#include "waitqueue.h"
 
 static void deliver(struct tcb *t, uint64_t bits, uint64_t label)
 {
@@ -39,23 +40,10 @@ void notification_wait(struct notification *n, struct tcb *t, bool blocking)
     }
     sched_dequeue(t);
     t->state = TS_BLOCKED_NTFN;
-    t->blocked_on = n;
-    t->queue_next = NULL;
-    t->queue_prev = n->tail;
-    if (n->tail) n->tail->queue_next = t;
-    else n->head = t;
-    n->tail = t;
+    waitqueue_append(&n->head, &n->tail, t, n);
 }
 
-void notification_dequeue(struct notification *n, struct tcb *t)
-{
-    if (t->queue_prev) t->queue_prev->queue_next = t->queue_next;
-    else n->head = t->queue_next;
-    if (t->queue_next) t->queue_next->queue_prev = t->queue_prev;
-    else n->tail = t->queue_prev;
-    t->queue_next = t->queue_prev = NULL;
-    t->blocked_on = NULL;
-}
+void notification_dequeue(struct notification *n, struct tcb *t) { waitqueue_remove(&n->head, &n->tail, t); }
 
 void notification_finalise(struct notification *n)
 {

@@ -52,12 +52,12 @@ struct cap object_create(unsigned type, unsigned bits, uint64_t obj, bool device
     if (type == RS_OBJ_VSPACE) {
         uint32_t asid;
         vspace_init((void *)obj, &asid);
-        c.small = asid;
+        cap_set_asid(&c, asid);
     }
     if (type == RS_OBJ_GUEST_SPACE) {
         uint32_t asid;
         guest_space_init((void *)obj, &asid);
-        c.small = asid;
+        cap_set_asid(&c, asid);
     }
     if (type == RS_OBJ_VCPU) vcpu_create(obj);
     return c;
@@ -89,7 +89,7 @@ struct slot_array object_finalise(struct cap *c)
     case RS_CAP_VCPU:
         return vcpu_finalise(vcpu_of(c));
     case RS_CAP_IRQ_HANDLER:
-        return irq_finalise(c->small);
+        return irq_finalise(cap_irq(c));
     default:
         return none;
     }

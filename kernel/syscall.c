@@ -67,6 +67,24 @@ static void do_invocation(struct tcb *t, struct slot *s, uint64_t info, bool is_
     t->ctx.rsi = is_call ? rs_msginfo(0, 0, 0, inv.out_length) : 0;
 }
 
+/* Send, NBSend and Call on an endpoint cap: every rejection, then endpoint_send (the invoke step,
+ * which cannot fail: a missing receiver blocks the sender or, non-blocking, is RS_WOULD_BLOCK). */
+static void endpoint_decode_send(struct tcb *t, struct cap *c, uint64_t info, bool blocking, bool is_call)
+{
+    if (!(c->rights & RS_RIGHT_WRITE)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
+    if (rs_msginfo_length(info) > RS_MSG_REG_COUNT && !tcb_ipc_buffer(t))
+        return set_error(t, RS_BAD_ADDRESS, 0, 0);
+    endpoint_send(c, t, blocking, is_call);
+}
+
+/* Signal (any send on a notification cap): needs the write right. */
+static void notification_decode_signal(struct tcb *t, struct cap *c)
+{
+    if (!(c->rights & RS_RIGHT_WRITE)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
+    notification_signal((struct notification *)c->obj, cap_badge(c));
+    t->ctx.rax = RS_OK;
+}
+
 static void handle_send(struct tcb *t, bool blocking, bool is_call)
 {
     uint64_t info = t->ctx.rsi;
@@ -76,39 +94,39 @@ static void handle_send(struct tcb *t, bool blocking, bool is_call)
     }
     struct slot *s = lookup_or_fail(t);
     if (!s) return;
-    struct cap *c = &s->cap;
-    switch (c->type) {
-    case RS_CAP_ENDPOINT:
-        if (!(c->rights & RS_RIGHT_WRITE)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
-        if (rs_msginfo_length(info) > RS_MSG_REG_COUNT && !tcb_ipc_buffer(t))
-            return set_error(t, RS_BAD_ADDRESS, 0, 0);
-        endpoint_send(c, t, blocking, is_call);
-        return;
-    case RS_CAP_NOTIFICATION:
-        if (!(c->rights & RS_RIGHT_WRITE)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
-        notification_signal((struct notification *)c->obj, c->w1);
-        t->ctx.rax = RS_OK;
-        return;
-    default:
-        do_invocation(t, s, info, is_call);
+    switch (s->cap.type) {
+    case RS_CAP_ENDPOINT: return endpoint_decode_send(t, &s->cap, info, blocking, is_call);
+    case RS_CAP_NOTIFICATION: return notification_decode_signal(t, &s->cap);
+    default: do_invocation(t, s, info, is_call);
     }
+}
+
+/* Recv and NBRecv on an endpoint cap: needs the read right; endpoint_recv is the invoke step. */
+static void endpoint_decode_recv(struct tcb *t, struct cap *c, bool blocking)
+{
+    if (!(c->rights & RS_RIGHT_READ)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
+    endpoint_recv(c, t, blocking);
+}
+
+/* Wait and Poll (a receive on a notification cap): needs the read right, and the notification
+ * must not be bound to another thread (whose Recv takes its bits). */
+static void notification_decode_wait(struct tcb *t, struct cap *c, bool blocking)
+{
+    struct notification *n = (struct notification *)c->obj;
+    if (!(c->rights & RS_RIGHT_READ)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
+    if (n->bound && n->bound != t) return set_error(t, RS_ILLEGAL_OPERATION, 0, 0);
+    notification_wait(n, t, blocking);
 }
 
 static void handle_recv(struct tcb *t, bool blocking)
 {
     struct slot *s = lookup_or_fail(t);
     if (!s) return;
-    struct cap *c = &s->cap;
-    if (c->type != RS_CAP_ENDPOINT && c->type != RS_CAP_NOTIFICATION)
-        return set_error(t, RS_INVALID_CAPABILITY, 0, 0);
-    if (!(c->rights & RS_RIGHT_READ)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
-    if (c->type == RS_CAP_ENDPOINT) {
-        endpoint_recv(c, t, blocking);
-        return;
+    switch (s->cap.type) {
+    case RS_CAP_ENDPOINT: return endpoint_decode_recv(t, &s->cap, blocking);
+    case RS_CAP_NOTIFICATION: return notification_decode_wait(t, &s->cap, blocking);
+    default: return set_error(t, RS_INVALID_CAPABILITY, 0, 0);
     }
-    struct notification *n = (struct notification *)c->obj;
-    if (n->bound && n->bound != t) return set_error(t, RS_ILLEGAL_OPERATION, 0, 0);
-    notification_wait(n, t, blocking);
 }
 
 static void unknown_syscall(struct tcb *t)

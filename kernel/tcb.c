@@ -7,6 +7,7 @@
 #include "cnode.h"
 #include "cdt.h"
 #include "invoke.h"
+#include "msgreg.h"
 #include "vcpu.h"
 #include "console.h"
 #include "kstring.h"
@@ -126,17 +127,6 @@ static void set_regs(struct tcb *t, const uint64_t *r, unsigned n)
     c->vector = 0; // every register matters now: leave by iret, not sysret
 }
 
-static uint64_t msg_word(struct tcb *t, struct rs_ipc_buffer *b, unsigned i)
-{
-    switch (i) {
-    case 0: return t->ctx.rdx;
-    case 1: return t->ctx.r8;
-    case 2: return t->ctx.r9;
-    case 3: return t->ctx.r10;
-    default: return b ? b->mr[i] : 0;
-    }
-}
-
 void tcb_fault_reply(struct tcb *t, struct tcb *handler)
 {
     uint64_t info = handler->ctx.rsi;
@@ -155,7 +145,7 @@ void tcb_fault_reply(struct tcb *t, struct tcb *handler)
     if (!b && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
     uint64_t regs[RS_REG_COUNT];
     tcb_get_regs(t, regs);
-    for (unsigned i = 0; i < len; i++) regs[i] = msg_word(handler, b, i);
+    for (unsigned i = 0; i < len; i++) regs[i] = msgreg_get(handler, b, i);
     if (t->fault.type != RS_FAULT_UNKNOWN_SYSCALL && len > 2) len = 2; // ip and sp only
     // a reply with a RIP, RSP or TLS base outside user space is ignored as a whole: the thread
     // resumes with the registers it had (a reply cannot return an error to the handler)
@@ -166,8 +156,8 @@ void tcb_fault_reply(struct tcb *t, struct tcb *handler)
     sched_make_runnable(t, false);
 }
 
-/* Replaces the cap in one of t's own slots by a derived copy of `src` (NULL: empty it).
- * Refuses to drop the last cap of an object, so that Configure never destroys anything. */
+/* Rejects replacing the cap in t's slot `which` if that would drop the last cap of an object,
+ * so that Configure and SetFaultHandler never destroy anything; `capi` names the new cap. */
 static int check_replace(struct invocation *inv, struct tcb *t, enum tcb_slot which, unsigned capi)
 {
     struct slot *old = &t->slots[which];
@@ -176,6 +166,7 @@ static int check_replace(struct invocation *inv, struct tcb *t, enum tcb_slot wh
     return RS_OK;
 }
 
+/* Replaces the cap in one of t's own slots by a derived copy of `src` (NULL: empties it). */
 static void do_replace(struct tcb *t, enum tcb_slot which, struct slot *src)
 {
     struct slot *dst = &t->slots[which];
@@ -185,13 +176,23 @@ static void do_replace(struct tcb *t, enum tcb_slot which, struct slot *src)
     cdt_insert(src, dst);
 }
 
-static int decode_configure(struct invocation *inv, struct tcb *t)
+static int tcb_invoke_configure(struct tcb *t, struct slot *cs, struct slot *vs, struct slot *buf, uint64_t ipcbuf)
+{
+    do_replace(t, TCB_SLOT_CSPACE, cs);
+    do_replace(t, TCB_SLOT_VSPACE, vs);
+    do_replace(t, TCB_SLOT_IPCBUF, buf);
+    t->ipc_buffer_vaddr = buf ? ipcbuf : 0;
+    return RS_OK;
+}
+
+/* Configure MR0 reserved, MR1 IPC buffer address; CAP0 CSpace root, CAP1 VSpace, CAP2 (optional)
+ * IPC buffer frame. */
+static int tcb_decode_configure(struct invocation *inv, struct tcb *t)
 {
     INV_NEED_ARGS(inv, 2);
     INV_NEED_CAPS(inv, 2);
-    uint64_t guard = inv_arg(inv, 0), ipcbuf = inv_arg(inv, 1);
+    uint64_t ipcbuf = inv_arg(inv, 1); // MR0, once a guard, is ignored: CNode Mint sets guards
     struct slot *cs = inv->extra[0], *vs = inv->extra[1], *buf = inv->extra_count > 2 ? inv->extra[2] : NULL;
-    (void)guard;
     if (cs->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
     if (vs->cap.type != RS_CAP_VSPACE) return inv_error(inv, RS_INVALID_CAPABILITY, 2, 0, 0);
     if (buf) {
@@ -205,14 +206,18 @@ static int decode_configure(struct invocation *inv, struct tcb *t)
     if ((err = check_replace(inv, t, TCB_SLOT_CSPACE, 1)) || (err = check_replace(inv, t, TCB_SLOT_VSPACE, 2)) ||
         (err = check_replace(inv, t, TCB_SLOT_IPCBUF, 3)))
         return err;
-    do_replace(t, TCB_SLOT_CSPACE, cs);
-    do_replace(t, TCB_SLOT_VSPACE, vs);
-    do_replace(t, TCB_SLOT_IPCBUF, buf);
-    t->ipc_buffer_vaddr = buf ? ipcbuf : 0;
+    return tcb_invoke_configure(t, cs, vs, buf, ipcbuf);
+}
+
+static int tcb_invoke_set_priority(struct tcb *t, uint8_t prio, bool mcp)
+{
+    if (mcp) t->mcp = prio;
+    else sched_set_prio(t, prio);
     return RS_OK;
 }
 
-static int decode_prio(struct invocation *inv, struct tcb *t, bool mcp)
+/* SetPriority and SetMCP: MR0 the value; CAP0 the authority TCB, whose MCP bounds it. */
+static int tcb_decode_set_priority(struct invocation *inv, struct tcb *t, bool mcp)
 {
     INV_NEED_ARGS(inv, 1);
     INV_NEED_CAPS(inv, 1);
@@ -220,96 +225,166 @@ static int decode_prio(struct invocation *inv, struct tcb *t, bool mcp)
     if (auth->type != RS_CAP_TCB) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
     uint64_t p = inv_arg(inv, 0), max = ((struct tcb *)auth->obj)->mcp;
     if (p > max) return inv_error(inv, RS_RANGE_ERROR, 0, 0, max);
-    if (mcp) t->mcp = (uint8_t)p;
-    else sched_set_prio(t, (uint8_t)p);
+    return tcb_invoke_set_priority(t, (uint8_t)p, mcp);
+}
+
+static int tcb_invoke_set_fault_handler(struct tcb *t, struct slot *ep)
+{
+    do_replace(t, TCB_SLOT_FAULT_EP, ep);
     return RS_OK;
 }
 
-static int decode_registers(struct invocation *inv, struct tcb *t, bool write)
+/* SetFaultHandler: CAP0 (optional: none removes the handler) an endpoint with the write right. */
+static int tcb_decode_set_fault_handler(struct invocation *inv, struct tcb *t)
+{
+    struct slot *ep = inv->extra_count ? inv->extra[0] : NULL;
+    if (ep && ep->cap.type != RS_CAP_ENDPOINT) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    if (ep && !(ep->cap.rights & RS_RIGHT_WRITE)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
+    int err = check_replace(inv, t, TCB_SLOT_FAULT_EP, 1);
+    if (err) return err;
+    return tcb_invoke_set_fault_handler(t, ep);
+}
+
+static int tcb_invoke_read_registers(struct invocation *inv, struct tcb *t, bool suspend, unsigned n)
+{
+    uint64_t regs[RS_REG_COUNT];
+    tcb_get_regs(t, regs);
+    if (suspend) tcb_suspend(t);
+    for (unsigned i = 0; i < n; i++) inv_result(inv, i, regs[i]);
+    return RS_OK;
+}
+
+/* ReadRegisters MR0 suspend first, MR1 count: of another thread. */
+static int tcb_decode_read_registers(struct invocation *inv, struct tcb *t)
 {
     INV_NEED_ARGS(inv, 2);
     uint64_t flag = inv_arg(inv, 0), n = inv_arg(inv, 1);
     if (t == inv->caller) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     if (n > RS_REG_COUNT) return inv_error(inv, RS_RANGE_ERROR, 1, 0, RS_REG_COUNT);
+    return tcb_invoke_read_registers(inv, t, flag != 0, (unsigned)n);
+}
+
+static int tcb_invoke_write_registers(struct tcb *t, const uint64_t *regs, unsigned n, bool resume)
+{
+    set_regs(t, regs, n);
+    if (resume) tcb_resume(t);
+    return RS_OK;
+}
+
+/* WriteRegisters MR0 resume after, MR1 count, MR2.. the registers (RS_REG_* order): of another
+ * thread; RIP, RSP and the TLS base must be user addresses. */
+static int tcb_decode_write_registers(struct invocation *inv, struct tcb *t)
+{
+    INV_NEED_ARGS(inv, 2);
+    uint64_t flag = inv_arg(inv, 0), n = inv_arg(inv, 1);
+    if (t == inv->caller) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    if (n > RS_REG_COUNT) return inv_error(inv, RS_RANGE_ERROR, 1, 0, RS_REG_COUNT);
+    INV_NEED_ARGS(inv, 2 + n);
     uint64_t regs[RS_REG_COUNT];
     tcb_get_regs(t, regs);
-    if (!write) {
-        if (flag) tcb_suspend(t);
-        for (unsigned i = 0; i < n; i++) inv_result(inv, i, regs[i]);
-        return RS_OK;
-    }
-    INV_NEED_ARGS(inv, 2 + n);
     for (unsigned i = 0; i < n; i++) regs[i] = inv_arg(inv, 2 + i);
     if (n > RS_REG_RIP && !user_address_ok(regs[RS_REG_RIP])) return inv_error(inv, RS_INVALID_ARGUMENT, 2, 0, 0);
     if (n > RS_REG_RSP && !user_stack_ok(regs[RS_REG_RSP]))
         return inv_error(inv, RS_INVALID_ARGUMENT, 2 + RS_REG_RSP, 0, 0);
     if (n > RS_REG_FS_BASE && !user_address_ok(regs[RS_REG_FS_BASE]))
         return inv_error(inv, RS_INVALID_ARGUMENT, 2 + RS_REG_FS_BASE, 0, 0);
-    set_regs(t, regs, (unsigned)n);
-    if (flag) tcb_resume(t);
+    return tcb_invoke_write_registers(t, regs, (unsigned)n, flag != 0);
+}
+
+/* Suspend: cannot be rejected. A thread suspending itself sees RS_OK when it is resumed. */
+static int tcb_invoke_suspend(struct invocation *inv, struct tcb *t)
+{
+    if (t == inv->caller) { // it will see this status when it is resumed
+        t->ctx.rax = RS_OK;
+        t->ctx.rsi = 0;
+        inv->no_reply = true;
+    }
+    tcb_suspend(t);
     return RS_OK;
+}
+
+static int tcb_invoke_bind_notification(struct tcb *t, struct notification *n)
+{
+    notification_bind(n, t);
+    return RS_OK;
+}
+
+/* BindNotification CAP0 a notification: neither it nor the thread bound already. */
+static int tcb_decode_bind_notification(struct invocation *inv, struct tcb *t)
+{
+    INV_NEED_CAPS(inv, 1);
+    struct cap *n = &inv->extra[0]->cap;
+    if (n->type != RS_CAP_NOTIFICATION) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    struct notification *ntfn = (struct notification *)n->obj;
+    if (t->bound_ntfn || ntfn->bound) return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0);
+    return tcb_invoke_bind_notification(t, ntfn);
+}
+
+static int tcb_invoke_unbind_notification(struct tcb *t)
+{
+    notification_unbind(t->bound_ntfn);
+    return RS_OK;
+}
+
+/* UnbindNotification: the thread must be bound. */
+static int tcb_decode_unbind_notification(struct invocation *inv, struct tcb *t)
+{
+    if (!t->bound_ntfn) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    return tcb_invoke_unbind_notification(t);
+}
+
+/* Resume: cannot be rejected; a thread that is not inactive is left as it is. */
+static int tcb_invoke_resume(struct tcb *t)
+{
+    tcb_resume(t);
+    return RS_OK;
+}
+
+static int tcb_invoke_set_tls_base(struct tcb *t, uint64_t base)
+{
+    t->ctx.fs_base = base;
+    return RS_OK;
+}
+
+/* SetTLSBase MR0 the FS base: a user address. */
+static int tcb_decode_set_tls_base(struct invocation *inv, struct tcb *t)
+{
+    INV_NEED_ARGS(inv, 1);
+    if (!user_address_ok(inv_arg(inv, 0))) return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);
+    return tcb_invoke_set_tls_base(t, inv_arg(inv, 0));
+}
+
+static int tcb_invoke_set_name(struct tcb *t, const uint64_t w[2])
+{
+    memcpy(t->name, w, 15);
+    t->name[15] = 0;
+    return RS_OK;
+}
+
+/* SetName MR0..MR1: up to 15 bytes of name. */
+static int tcb_decode_set_name(struct invocation *inv, struct tcb *t)
+{
+    INV_NEED_ARGS(inv, 2);
+    uint64_t w[2] = {inv_arg(inv, 0), inv_arg(inv, 1)};
+    return tcb_invoke_set_name(t, w);
 }
 
 int tcb_decode(struct invocation *inv)
 {
     struct tcb *t = (struct tcb *)inv->cap->obj;
     switch (inv->label) {
-    case RS_TCB_CONFIGURE:
-        return decode_configure(inv, t);
-    case RS_TCB_SET_PRIORITY:
-        return decode_prio(inv, t, false);
-    case RS_TCB_SET_MCP:
-        return decode_prio(inv, t, true);
-    case RS_TCB_SET_FAULT_HANDLER: {
-        struct slot *ep = inv->extra_count ? inv->extra[0] : NULL;
-        if (ep && ep->cap.type != RS_CAP_ENDPOINT) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-        if (ep && !(ep->cap.rights & RS_RIGHT_WRITE)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
-        int err = check_replace(inv, t, TCB_SLOT_FAULT_EP, 1);
-        if (err) return err;
-        do_replace(t, TCB_SLOT_FAULT_EP, ep);
-        return RS_OK;
-    }
-    case RS_TCB_READ_REGISTERS:
-        return decode_registers(inv, t, false);
-    case RS_TCB_WRITE_REGISTERS:
-        return decode_registers(inv, t, true);
-    case RS_TCB_SUSPEND:
-        if (t == inv->caller) { // it will see this status when it is resumed
-            t->ctx.rax = RS_OK;
-            t->ctx.rsi = 0;
-            inv->no_reply = true;
-        }
-        tcb_suspend(t);
-        return RS_OK;
-    case RS_TCB_RESUME:
-        tcb_resume(t);
-        return RS_OK;
-    case RS_TCB_BIND_NOTIFICATION: {
-        INV_NEED_CAPS(inv, 1);
-        struct cap *n = &inv->extra[0]->cap;
-        if (n->type != RS_CAP_NOTIFICATION) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-        struct notification *ntfn = (struct notification *)n->obj;
-        if (t->bound_ntfn || ntfn->bound) return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0);
-        notification_bind(ntfn, t);
-        return RS_OK;
-    }
-    case RS_TCB_UNBIND_NOTIFICATION:
-        if (!t->bound_ntfn) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
-        notification_unbind(t->bound_ntfn);
-        return RS_OK;
-    case RS_TCB_SET_TLS_BASE:
-        INV_NEED_ARGS(inv, 1);
-        if (!user_address_ok(inv_arg(inv, 0))) return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);
-        t->ctx.fs_base = inv_arg(inv, 0);
-        return RS_OK;
-    case RS_TCB_SET_NAME: {
-        INV_NEED_ARGS(inv, 2);
-        uint64_t w[2] = {inv_arg(inv, 0), inv_arg(inv, 1)};
-        memcpy(t->name, w, 15);
-        t->name[15] = 0;
-        return RS_OK;
-    }
-    default:
-        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    case RS_TCB_CONFIGURE: return tcb_decode_configure(inv, t);
+    case RS_TCB_SET_PRIORITY: return tcb_decode_set_priority(inv, t, false);
+    case RS_TCB_SET_MCP: return tcb_decode_set_priority(inv, t, true);
+    case RS_TCB_SET_FAULT_HANDLER: return tcb_decode_set_fault_handler(inv, t);
+    case RS_TCB_READ_REGISTERS: return tcb_decode_read_registers(inv, t);
+    case RS_TCB_WRITE_REGISTERS: return tcb_decode_write_registers(inv, t);
+    case RS_TCB_SUSPEND: return tcb_invoke_suspend(inv, t); // nothing to check
+    case RS_TCB_RESUME: return tcb_invoke_resume(t);        // nothing to check
+    case RS_TCB_BIND_NOTIFICATION: return tcb_decode_bind_notification(inv, t);
+    case RS_TCB_UNBIND_NOTIFICATION: return tcb_decode_unbind_notification(inv, t);
+    case RS_TCB_SET_TLS_BASE: return tcb_decode_set_tls_base(inv, t);
+    case RS_TCB_SET_NAME: return tcb_decode_set_name(inv, t);
+    default: return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     }
 }

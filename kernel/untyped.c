@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Untyped_Retype: checks type, size, count, destination slots and room, then creates objects
-// and their caps as children of the untyped (so that revoking it destroys them all).
+// Untyped_Retype: its decode step checks type, size, count, destination slots and room; its
+// invoke step creates the objects and their caps as children of the untyped (so that revoking it
+// destroys them all).
 #include "untyped.h"
 #include "object.h"
 #include "cnode.h"
@@ -12,7 +13,7 @@ uint64_t object_size(unsigned type, unsigned bits) { return rs_object_size(type,
 
 void untyped_revoked(struct slot *s)
 {
-    if (s->cap.type == RS_CAP_UNTYPED && !cdt_has_children(s)) s->cap.w1 = s->cap.w2 = 0;
+    if (s->cap.type == RS_CAP_UNTYPED && !cdt_has_children(s)) cap_ut_set_watermark(&s->cap, 0), cap_ut_set_zeroed(&s->cap, 0);
 }
 
 /* Zeroes [from, end) of the untyped's region, a page at a time with a preemption point after
@@ -27,15 +28,43 @@ static bool zero_region(struct cap *ut, uint64_t from, uint64_t end)
         for (uint64_t i = 0; i < n / 8; i++)
             p[i] = 0;
         from += n;
-        ut->w2 = from;
+        cap_ut_set_zeroed(ut, from);
         if (from < end && preempt_point(UNTYPED_ZERO_COST)) return false;
     }
     return true;
 }
 
-int untyped_decode(struct invocation *inv)
+/* Retype: `count` objects of `type` and `bits`, `size` bytes each, at offset `start` of the
+ * untyped in slot `ut_slot`, their caps into the empty slots dst[0..count). `empty`: the untyped
+ * had no children. Cannot fail, but may stop at a preemption point (RS_PREEMPTED) and be
+ * repeated. An emptied untyped forgets what was zeroed in it, once: a repeat must not. */
+static int untyped_invoke_retype(struct slot *ut_slot, unsigned type, unsigned bits, uint64_t size,
+                                 uint64_t start, uint64_t count, struct slot *dst, bool empty)
 {
-    if (inv->label != RS_UNTYPED_RETYPE) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    struct cap *ut = &ut_slot->cap;
+    uint64_t used = empty ? 0 : cap_ut_watermark(ut);
+    if (empty && cap_ut_watermark(ut)) cap_ut_set_watermark(ut, 0), cap_ut_set_zeroed(ut, 0);
+    uint64_t end = start + count * size;
+    bool device = ut->flags & CAP_FLAG_DEVICE;
+    if (!device && type != RS_OBJ_UNTYPED) {
+        // [watermark, zeroed) is known to be zero: nothing has touched memory above the watermark
+        uint64_t from = cap_ut_zeroed(ut) > used ? cap_ut_zeroed(ut) : used;
+        if (!zero_region(ut, from, end)) return RS_PREEMPTED;
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t obj = ut->obj + start + i * size;
+        dst[i].cap = object_create(type, bits, obj, device);
+        cdt_insert(ut_slot, &dst[i]);
+    }
+    cap_ut_set_watermark(ut, end);
+    if (cap_ut_zeroed(ut) < end) cap_ut_set_zeroed(ut, end);
+    return RS_OK;
+}
+
+/* Retype MR0 type, MR1 size_bits, MR2 node_index, MR3 node_depth, MR4 node_offset, MR5 count;
+ * CAP0 the root CNode: checks type, size, count, the destination slots and room. */
+static int untyped_decode_retype(struct invocation *inv)
+{
     INV_NEED_ARGS(inv, 6);
     INV_NEED_CAPS(inv, 1);
     struct cap *ut = inv->cap;
@@ -58,18 +87,11 @@ int untyped_decode(struct invocation *inv)
         return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0); // device memory holds no kernel objects
 
     // destination: `count` consecutive empty slots at `offset` in the CNode (index, depth)
-    struct cap *root = &inv->extra[0]->cap;
-    if (root->type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-    struct slot *cn;
-    if (depth == 0) {
-        cn = inv->extra[0];
-    } else {
-        struct lookup_fault f;
-        if (depth > 64) return inv_error(inv, RS_RANGE_ERROR, 3, 0, 64);
-        cn = cnode_resolve(root, index, (unsigned)depth, true, &f);
-        if (!cn) return inv_error(inv, f.error, 2, f.bits_left, 0);
-        if (cn->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 2, 0, 0);
-    }
+    if (inv->extra[0]->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    int err;
+    struct slot *cn = cnode_lookup_arg(inv, inv->extra[0], index, depth, 2, 0, &err); // 0: CAP0 itself
+    if (!cn) return err;
+    if (cn->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 2, 0, 0);
     uint64_t slots = 1ull << cn->cap.bits;
     if (count > slots) return inv_error(inv, RS_RANGE_ERROR, 5, 1, slots);
     if (offset > slots - count) return inv_error(inv, RS_RANGE_ERROR, 4, 0, slots - count);
@@ -79,7 +101,7 @@ int untyped_decode(struct invocation *inv)
 
     // room: an untyped without children is empty, whatever its watermark said
     bool empty = !cdt_has_children(inv->slot);
-    uint64_t used = empty ? 0 : ut->w1;
+    uint64_t used = empty ? 0 : cap_ut_watermark(ut);
     uint64_t align = size < 4096 ? size : (type == RS_OBJ_LARGE_FRAME ? 1ull << 21 : 4096);
     if (type == RS_OBJ_UNTYPED || type == RS_OBJ_CNODE) align = size;
     uint64_t start = (used + align - 1) & ~(align - 1);
@@ -88,23 +110,11 @@ int untyped_decode(struct invocation *inv)
         return inv_error(inv, RS_NOT_ENOUGH_MEMORY, total > used ? total - used : 0, 0, 0);
     if (object_prepare_check((unsigned)type, count) != RS_OK)
         return inv_error(inv, RS_NOT_ENOUGH_MEMORY, 0, 0, 0);
+    return untyped_invoke_retype(inv->slot, (unsigned)type, (unsigned)bits, size, start, count, dst, empty);
+}
 
-    // invoke: cannot fail from here on, but may stop at a preemption point and be repeated.
-    // An emptied untyped forgets what was zeroed in it (w2, below), once: a repeat must not.
-    if (empty && ut->w1) ut->w1 = ut->w2 = 0;
-    uint64_t end = start + count * size;
-    bool device = ut->flags & CAP_FLAG_DEVICE;
-    if (!device && type != RS_OBJ_UNTYPED) {
-        // [w1, w2) is known to be zero: nothing has touched memory above the watermark since
-        uint64_t from = ut->w2 > used ? ut->w2 : used;
-        if (!zero_region(ut, from, end)) return RS_PREEMPTED;
-    }
-    for (uint64_t i = 0; i < count; i++) {
-        uint64_t obj = ut->obj + start + i * size;
-        dst[i].cap = object_create((unsigned)type, (unsigned)bits, obj, device);
-        cdt_insert(inv->slot, &dst[i]);
-    }
-    ut->w1 = end;
-    if (ut->w2 < end) ut->w2 = end;
-    return RS_OK;
+int untyped_decode(struct invocation *inv)
+{
+    if (inv->label != RS_UNTYPED_RETYPE) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    return untyped_decode_retype(inv);
 }

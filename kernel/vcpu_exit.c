@@ -6,6 +6,7 @@
 #include "vcpu.h"
 #include "guestspace.h"
 #include "tcb.h"
+#include "msgreg.h"
 #include "sched.h"
 #include "endpoint.h"
 #include "console.h"
@@ -93,18 +94,6 @@ unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
     return RS_EXIT_MR_COUNT;
 }
 
-/* Word i of the reply that handler h sent (MR0..MR3 in registers, the rest in its buffer). */
-static uint64_t reply_word(const struct tcb *h, const struct rs_ipc_buffer *b, unsigned i)
-{
-    switch (i) {
-    case 0: return h->ctx.rdx;
-    case 1: return h->ctx.r8;
-    case 2: return h->ctx.r9;
-    case 3: return h->ctx.r10;
-    default: return b ? b->mr[i] : 0;
-    }
-}
-
 void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
 {
     struct vcpu *v = t->vcpu;
@@ -120,7 +109,7 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
     if (len > RS_REPLY_MR_COUNT) len = RS_REPLY_MR_COUNT;
     if (!b && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
     uint64_t w[RS_REPLY_MR_COUNT];
-    for (unsigned i = 0; i < len; i++) w[i] = reply_word(handler, b, i);
+    for (unsigned i = 0; i < len; i++) w[i] = msgreg_get(handler, b, i);
     uint64_t flags = len > RS_REPLY_MR_FLAGS ? w[RS_REPLY_MR_FLAGS] : 0;
     // v->exit.rip is the guest's RIP until the exit is answered (WriteState keeps it so)
     if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(w[RS_REPLY_MR_RIP]))

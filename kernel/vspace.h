@@ -16,6 +16,11 @@ void vspace_finalise(const struct cap *c);
 /* Removes the mapping a frame or table cap holds, if that mapping is still in place. */
 void vspace_unmap_cap(struct cap *c);
 
+/* RS_FAILED_LOOKUP's detail for a page-table walk that found the entry at `level` (4 = PML4 ..
+ * 1 = PT) empty: the address bits left unresolved below it (39: no PDPT, 30: no PD, 21: no PT),
+ * as for a cptr (resurgo/errors.h). */
+static inline unsigned vspace_bits_left(unsigned level) { return 12 + 9 * (level - 1); }
+
 /* Invocations on Frame, PageTable/PageDirectory/PDPT caps. */
 int frame_decode(struct invocation *inv);
 int page_table_decode(struct invocation *inv);

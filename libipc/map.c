@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: MIT
-// Mapping with page tables made on demand: Frame_Map names the level whose table is missing
-// (RS_FAILED_LOOKUP, MR1), so each round makes that table and tries again.
+// Mapping with page tables made on demand: Frame_Map names the table that is missing by the
+// address bits left unresolved (RS_FAILED_LOOKUP, MR1), so each round makes it and tries again.
 #include "map.h"
 #include "invoke_stubs.h"
 
-/* The table type whose absence Frame_Map/PageTable_Map reports as level `missing` (MR1 of
- * RS_FAILED_LOOKUP), and the alignment of the region one such table covers. */
+/* The table type whose absence Frame_Map/PageTable_Map reports as `missing` address bits left
+ * unresolved (MR1 of RS_FAILED_LOOKUP), and the alignment of the region one such table covers. */
 static int table_for_level(rs_word_t missing, unsigned *type, uint64_t *align)
 {
     switch (missing) {
-    case 4: *type = RS_OBJ_PDPT; *align = 1ull << 39; return RS_OK;
-    case 3: *type = RS_OBJ_PAGE_DIRECTORY; *align = 1ull << 30; return RS_OK;
-    case 2: *type = RS_OBJ_PAGE_TABLE; *align = 1ull << 21; return RS_OK;
+    case 39: *type = RS_OBJ_PDPT; *align = 1ull << 39; return RS_OK;
+    case 30: *type = RS_OBJ_PAGE_DIRECTORY; *align = 1ull << 30; return RS_OK;
+    case 21: *type = RS_OBJ_PAGE_TABLE; *align = 1ull << 21; return RS_OK;
     default: return RS_FAILED_LOOKUP;
     }
 }
@@ -23,7 +23,7 @@ int ps_map_frame(ps_env_t *env, rs_cptr_t vspace, rs_cptr_t frame, uint64_t vadd
     for (unsigned round = 0; round < 4; round++) {
         int err = ps_frame_map(frame, vspace, vaddr, rights, attr);
         if (err != RS_FAILED_LOOKUP) return err;
-        // RS_FAILED_LOOKUP also means "the frame cptr is bad": then MR1 is not a table level
+        // RS_FAILED_LOOKUP also means "the frame cptr is bad": then MR1 names no table
         unsigned type;
         uint64_t align;
         rs_word_t missing = rs_mr_get(1);

@@ -28,7 +28,7 @@ static bool is(const char *arg, const char *name)
 
 static bool fault_in_report;
 
-/* Called by the kernel's exception report (trap.c): the report itself faults, as a broken panic
+/* Called by the kernel's exception report (arch/x86_64/trap.c): the report itself faults, as a broken panic
  * path would; the kernel must halt rather than report again. */
 void panic_selftest_hook(void)
 {

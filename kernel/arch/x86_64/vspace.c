@@ -94,7 +94,7 @@ static int map_common(struct invocation *inv, uint64_t **entry, uint64_t **pml4_
         return inv_error(inv, RS_RANGE_ERROR, 0, 0, (USER_TOP - need) & ~(size - 1));
     unsigned missing = 0;
     uint64_t *e = walk(pml4, va, level, &missing);
-    if (!e) return inv_error(inv, RS_FAILED_LOOKUP, 0, missing, 0);
+    if (!e) return inv_error(inv, RS_FAILED_LOOKUP, 0, vspace_bits_left(missing), 0);
     if (*e & PTE_P) return inv_error(inv, RS_DELETE_FIRST, 0, 0, 0);
     *entry = e;
     *pml4_out = pml4;

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
-// Interrupts and exceptions: user exceptions become faults for the thread's handler, device
-// interrupts go to their notification, the timer drives the scheduler. A CPU exception in the
-// kernel itself is a kernel bug: dump once and stop (entry.S moves to a stack of its own first).
-#include "tcb.h"
-#include "sched.h"
-#include "irq.h"
-#include "console.h"
-#include "arch/x86_64/arch.h"
-#include "arch/x86_64/cpu.h"
-#include "arch/x86_64/fpu.h"
+// x86 interrupts and exceptions: a user exception becomes a fault record (resurgo/fault.h) that
+// the generic tcb_raise_fault delivers to the thread's handler, device interrupts go to their
+// notification, the timer drives the scheduler. A CPU exception in the kernel itself is a kernel
+// bug: dump once and stop (entry.S moves to a stack of its own first).
+#include "../../tcb.h"
+#include "../../sched.h"
+#include "../../irq.h"
+#include "../../console.h"
+#include "arch.h"
+#include "cpu.h"
+#include "fpu.h"
 #include <resurgo/fault.h>
 
 uint64_t kernel_ticks;
