@@ -17,10 +17,11 @@ struct elf64_phdr {
     uint64_t offset, vaddr, paddr, filesz, memsz, align;
 };
 #define PT_LOAD 1
-#define PF_X 1
-#define PF_W 2
+#define PF_X    1
+#define PF_W    2
 
 /* The program headers of a well-formed x86-64 ELF whose PT_LOAD segments lie inside the image
  * and below user_top in ascending order (as the ELF spec requires); NULL otherwise. *phnum
  * gets the number of program headers. */
-const struct elf64_phdr *elf_check(const uint8_t *img, uint64_t size, uint64_t user_top, unsigned *phnum);
+const struct elf64_phdr *elf_check(const uint8_t *img, uint64_t size, uint64_t user_top,
+                                   unsigned *phnum);

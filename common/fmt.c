@@ -15,7 +15,8 @@ static void emit(struct fmt_state *s, char c)
     s->count++;
 }
 
-static void emit_padded(struct fmt_state *s, const char *str, int len, int width, int left, char pad)
+static void emit_padded(struct fmt_state *s, const char *str, int len, int width, int left,
+                        char pad)
 {
     if (!left)
         for (int i = len; i < width; i++) emit(s, pad);
@@ -99,9 +100,7 @@ int fmt_format(fmt_out_fn out, void *arg, const char *fmt, va_list ap)
             buf[0] = (char)va_arg(ap, int);
             emit_padded(&s, buf, 1, width, left, ' ');
             break;
-        case '%':
-            emit(&s, '%');
-            break;
+        case '%': emit(&s, '%'); break;
         default: // print the unknown conversion as written, so the mistake is visible
             for (const char *p = start; p <= fmt && *p; p++) emit(&s, *p);
             if (!*fmt) return s.count;

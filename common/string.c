@@ -8,8 +8,9 @@ typedef uint64_t __attribute__((may_alias)) mem_word_t;
 /* Word by word when both ends are 8-byte aligned (register images, IPC buffers, pages): the byte
  * loop cost 5 instructions a byte. The attribute keeps GCC from turning the loop into a call to
  * memcpy itself. */
-__attribute__((optimize("no-tree-loop-distribute-patterns")))
-void *memcpy(void *restrict d, const void *restrict s, size_t n)
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void *memcpy(void *restrict d,
+                                                                           const void *restrict s,
+                                                                           size_t n)
 {
     unsigned char *dp = d;
     const unsigned char *sp = s;

@@ -7,7 +7,8 @@
 #include <resurgo/errors.h>
 
 static uint64_t *asid_table[ASID_COUNT]; /* ASID -> root table (kernel address); 0 is never used */
-static uint64_t asid_guest[ASID_COUNT / 64]; /* bit set: the ASID names a GuestSpace (guestspace.c) */
+static uint64_t
+    asid_guest[ASID_COUNT / 64]; /* bit set: the ASID names a GuestSpace (guestspace.c) */
 static uint32_t asid_next = 1;
 static uint64_t asid_used = 1;
 

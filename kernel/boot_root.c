@@ -14,10 +14,10 @@
 #include <resurgo/bootinfo.h>
 #include <resurgo/objects.h>
 
-#define MAX_FREE 96
-#define PAGE 4096ull
-#define INIT_CNODE_RADIX 12
-#define INIT_STACK_PAGES 16
+#define MAX_FREE           96
+#define PAGE               4096ull
+#define INIT_CNODE_RADIX   12
+#define INIT_STACK_PAGES   16
 #define INIT_MODULES_VADDR 0x10000000000ull
 
 static struct boot_region free_ram[MAX_FREE];
@@ -54,7 +54,8 @@ void boot_memory_init(struct boot_info *bi)
     reserve(0, 0x100000); // BIOS data, EBDA, option ROMs
     reserve(0x100000, ((uint64_t)__image_end - KERNEL_VMA + PAGE - 1) & ~(PAGE - 1));
     for (int i = 0; i < bi->module_count; i++)
-        reserve(bi->modules[i].base & ~(PAGE - 1), (bi->modules[i].base + bi->modules[i].size + PAGE - 1) & ~(PAGE - 1));
+        reserve(bi->modules[i].base & ~(PAGE - 1),
+                (bi->modules[i].base + bi->modules[i].size + PAGE - 1) & ~(PAGE - 1));
 }
 
 /* Takes `size` bytes aligned to `align` from the top of a free region (below 4 GiB first, as
@@ -88,14 +89,17 @@ static uint64_t load_elf(struct cap *vspace, const uint8_t *img, uint64_t size)
     if (!ph) panic("boot: init module is not a well-formed x86-64 ELF");
     for (unsigned i = 0; i < phnum; i++) {
         if (ph[i].type != PT_LOAD || !ph[i].memsz) continue;
-        unsigned rights = RS_RIGHT_READ | ((ph[i].flags & 2) ? RS_RIGHT_WRITE : 0) | ((ph[i].flags & 1) ? RS_RIGHT_EXEC : 0);
-        uint64_t start = ph[i].vaddr & ~(PAGE - 1), end = (ph[i].vaddr + ph[i].memsz + PAGE - 1) & ~(PAGE - 1);
+        unsigned rights = RS_RIGHT_READ | ((ph[i].flags & 2) ? RS_RIGHT_WRITE : 0) |
+                          ((ph[i].flags & 1) ? RS_RIGHT_EXEC : 0);
+        uint64_t start = ph[i].vaddr & ~(PAGE - 1),
+                 end = (ph[i].vaddr + ph[i].memsz + PAGE - 1) & ~(PAGE - 1);
         for (uint64_t va = start; va < end; va += PAGE) {
             uint64_t pa = boot_alloc_page();
             uint8_t *dst = PHYS_TO_VIRT(pa);
             // copy the part of the file image that falls into this page
             uint64_t file_lo = ph[i].vaddr, file_hi = ph[i].vaddr + ph[i].filesz;
-            uint64_t lo = va > file_lo ? va : file_lo, hi = va + PAGE < file_hi ? va + PAGE : file_hi;
+            uint64_t lo = va > file_lo ? va : file_lo,
+                     hi = va + PAGE < file_hi ? va + PAGE : file_hi;
             if (lo < hi) memcpy(dst + (lo - va), img + ph[i].offset + (lo - file_lo), hi - lo);
             vspace_map_boot(vspace, va, pa, rights, boot_alloc_page);
         }
@@ -128,31 +132,37 @@ static void give_untyped(rs_bootinfo_t *bi, uint64_t *next_slot)
         uint64_t b = free_ram[i].base, e = b + free_ram[i].size;
         while (e - b >= PAGE) {
             unsigned bits = 12;
-            while (bits < RS_MAX_UNTYPED_BITS && !(b & ((1ull << (bits + 1)) - 1)) && b + (1ull << (bits + 1)) <= e)
+            while (bits < RS_MAX_UNTYPED_BITS && !(b & ((1ull << (bits + 1)) - 1)) &&
+                   b + (1ull << (bits + 1)) <= e)
                 bits++;
             uint64_t n = *next_slot - bi->untyped.start;
             if (n >= RS_BOOT_MAX_UNTYPED || *next_slot >= (1u << INIT_CNODE_RADIX)) {
                 lost += e - b;
                 break;
             }
-            root_cap((unsigned)(*next_slot)++, (struct cap){.type = RS_CAP_UNTYPED, .rights = RS_RIGHTS_ALL,
-                                                  .bits = (uint8_t)bits, .obj = (uint64_t)PHYS_TO_VIRT(b)});
+            root_cap((unsigned)(*next_slot)++, (struct cap){.type = RS_CAP_UNTYPED,
+                                                            .rights = RS_RIGHTS_ALL,
+                                                            .bits = (uint8_t)bits,
+                                                            .obj = (uint64_t)PHYS_TO_VIRT(b)});
             bi->untyped_list[n] = (rs_untyped_desc_t){.paddr = b, .size_bits = (uint8_t)bits};
             total += 1ull << bits;
             b += 1ull << bits;
         }
     }
     bi->untyped.end = *next_slot;
-    kprintf("boot: %lu untyped caps, %lu KiB for init", bi->untyped.end - bi->untyped.start, total >> 10);
+    kprintf("boot: %lu untyped caps, %lu KiB for init", bi->untyped.end - bi->untyped.start,
+            total >> 10);
     if (lost) kprintf(" (%lu KiB not handed out: too many fragments)", lost >> 10);
     kprintf("\n");
 }
 
 void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
 {
-    if (bi->module_count < 1) panic("boot: no modules: the root task (init) must be the first module");
+    if (bi->module_count < 1)
+        panic("boot: no modules: the root task (init) must be the first module");
     // objects of init itself come from boot memory: they are not in any untyped
-    uint64_t cnode_pa = boot_alloc(PAGE << (INIT_CNODE_RADIX + RS_SLOT_BITS - 12), PAGE << (INIT_CNODE_RADIX + RS_SLOT_BITS - 12));
+    uint64_t cnode_pa = boot_alloc(PAGE << (INIT_CNODE_RADIX + RS_SLOT_BITS - 12),
+                                   PAGE << (INIT_CNODE_RADIX + RS_SLOT_BITS - 12));
     init_slots = PHYS_TO_VIRT(cnode_pa);
     struct tcb *t = PHYS_TO_VIRT(boot_alloc_page());
     uint64_t pml4_pa = boot_alloc_page(), bi_pa = boot_alloc_page(), ipc_pa = boot_alloc_page();
@@ -160,21 +170,29 @@ void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
     vspace_init(PHYS_TO_VIRT(pml4_pa), &asid);
     tcb_init(t);
 
-    struct cap cnode_cap = {.type = RS_CAP_CNODE, .rights = RS_RIGHTS_ALL, .bits = INIT_CNODE_RADIX,
+    struct cap cnode_cap = {.type = RS_CAP_CNODE,
+                            .rights = RS_RIGHTS_ALL,
+                            .bits = INIT_CNODE_RADIX,
                             .obj = (uint64_t)init_slots};
     cap_set_guard(&cnode_cap, 64 - INIT_CNODE_RADIX, 0); // a single-level CSpace for 64-bit cptrs
     struct slot *cn = root_cap(RS_INIT_CNODE, cnode_cap);
-    struct cap vspace_cap = {.type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL, .obj = (uint64_t)PHYS_TO_VIRT(pml4_pa)};
+    struct cap vspace_cap = {
+        .type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL, .obj = (uint64_t)PHYS_TO_VIRT(pml4_pa)};
     cap_set_asid(&vspace_cap, asid);
     struct slot *vs = root_cap(RS_INIT_VSPACE, vspace_cap);
-    root_cap(RS_INIT_TCB, (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uint64_t)t});
-    root_cap(RS_INIT_IRQ_CONTROL, (struct cap){.type = RS_CAP_IRQ_CONTROL, .rights = RS_RIGHTS_ALL});
-    root_cap(RS_INIT_IOPORT_CONTROL, (struct cap){.type = RS_CAP_IOPORT_CONTROL, .rights = RS_RIGHTS_ALL});
+    root_cap(RS_INIT_TCB,
+             (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uint64_t)t});
+    root_cap(RS_INIT_IRQ_CONTROL,
+             (struct cap){.type = RS_CAP_IRQ_CONTROL, .rights = RS_RIGHTS_ALL});
+    root_cap(RS_INIT_IOPORT_CONTROL,
+             (struct cap){.type = RS_CAP_IOPORT_CONTROL, .rights = RS_RIGHTS_ALL});
     // the ranges only platform code may own (PCI configuration, timers, resets): see ioport.c
-    root_cap(RS_INIT_IOPORT_PLATFORM, (struct cap){.type = RS_CAP_IOPORT_CONTROL, .rights = RS_RIGHTS_ALL,
+    root_cap(RS_INIT_IOPORT_PLATFORM, (struct cap){.type = RS_CAP_IOPORT_CONTROL,
+                                                   .rights = RS_RIGHTS_ALL,
                                                    .small = IOPORT_CONTROL_PLATFORM});
     // the console and power-off are authorities too: init decides who may print or stop the machine
-    root_cap(RS_INIT_CONSOLE, (struct cap){.type = RS_CAP_CONSOLE, .rights = RS_RIGHT_READ | RS_RIGHT_WRITE});
+    root_cap(RS_INIT_CONSOLE,
+             (struct cap){.type = RS_CAP_CONSOLE, .rights = RS_RIGHT_READ | RS_RIGHT_WRITE});
     root_cap(RS_INIT_SHUTDOWN, (struct cap){.type = RS_CAP_SHUTDOWN, .rights = RS_RIGHTS_ALL});
     struct cap frame = {.type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL & ~RS_RIGHT_EXEC, .bits = 12};
     frame.obj = (uint64_t)PHYS_TO_VIRT(bi_pa);
@@ -186,7 +204,8 @@ void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
     uint64_t entry = load_elf(v, PHYS_TO_VIRT(bi->modules[0].base), bi->modules[0].size);
     uint64_t stack_top = RS_BOOTINFO_VADDR - PAGE; // one unmapped guard page below bootinfo
     for (unsigned i = 1; i <= INIT_STACK_PAGES; i++)
-        vspace_map_boot(v, stack_top - i * PAGE, boot_alloc_page(), RS_RIGHT_READ | RS_RIGHT_WRITE, boot_alloc_page);
+        vspace_map_boot(v, stack_top - i * PAGE, boot_alloc_page(), RS_RIGHT_READ | RS_RIGHT_WRITE,
+                        boot_alloc_page);
     vspace_map_boot(v, RS_BOOTINFO_VADDR, bi_pa, RS_RIGHT_READ, boot_alloc_page);
     uint64_t ipc_va = RS_BOOTINFO_VADDR + 16 * PAGE;
     vspace_map_boot(v, ipc_va, ipc_pa, RS_RIGHT_READ | RS_RIGHT_WRITE, boot_alloc_page);
@@ -206,8 +225,10 @@ void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
         memcpy(bm->name, bi->modules[m].name, sizeof(bm->name));
         bm->vaddr = mod_va + (bi->modules[m].base & (PAGE - 1));
         bm->size = bi->modules[m].size;
-        uint64_t pa = bi->modules[m].base & ~(PAGE - 1), end = bi->modules[m].base + bi->modules[m].size;
-        for (; pa < end; pa += PAGE, mod_va += PAGE) vspace_map_boot(v, mod_va, pa, RS_RIGHT_READ, boot_alloc_page);
+        uint64_t pa = bi->modules[m].base & ~(PAGE - 1),
+                 end = bi->modules[m].base + bi->modules[m].size;
+        for (; pa < end; pa += PAGE, mod_va += PAGE)
+            vspace_map_boot(v, mod_va, pa, RS_RIGHT_READ, boot_alloc_page);
         mod_va += PAGE; // a hole between modules
     }
 
@@ -225,5 +246,6 @@ void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
     t->ctx.rdi = RS_BOOTINFO_VADDR;
     memcpy(t->name, "init", 5);
     sched_make_runnable(t, false);
-    kprintf("boot: init '%s' entry %lx, %d modules\n", bi->modules[0].name, entry, bi->module_count);
+    kprintf("boot: init '%s' entry %lx, %d modules\n", bi->modules[0].name, entry,
+            bi->module_count);
 }

@@ -11,10 +11,8 @@ bool cap_has_object(const struct cap *c)
     case RS_CAP_IOPORT_CONTROL:
     case RS_CAP_IOPORT:
     case RS_CAP_CONSOLE:
-    case RS_CAP_SHUTDOWN:
-        return false;
-    default:
-        return true;
+    case RS_CAP_SHUTDOWN: return false;
+    default: return true;
     }
 }
 
@@ -22,21 +20,17 @@ bool cap_same_object(const struct cap *a, const struct cap *b)
 {
     if (a->type != b->type) return false;
     switch (a->type) {
-    case RS_CAP_NULL:
-        return false;
+    case RS_CAP_NULL: return false;
     case RS_CAP_IRQ_CONTROL:
     case RS_CAP_IOPORT_CONTROL:
     case RS_CAP_CONSOLE:
-    case RS_CAP_SHUTDOWN:
-        return true;
-    case RS_CAP_IRQ_HANDLER:
-        return cap_irq(a) == cap_irq(b);
+    case RS_CAP_SHUTDOWN: return true;
+    case RS_CAP_IRQ_HANDLER: return cap_irq(a) == cap_irq(b);
     case RS_CAP_IOPORT:
-        return cap_ioport_first(a) == cap_ioport_first(b) && cap_ioport_last(a) == cap_ioport_last(b);
+        return cap_ioport_first(a) == cap_ioport_first(b) &&
+               cap_ioport_last(a) == cap_ioport_last(b);
     case RS_CAP_UNTYPED:
-    case RS_CAP_FRAME:
-        return a->obj == b->obj && a->bits == b->bits;
-    default:
-        return a->obj == b->obj;
+    case RS_CAP_FRAME: return a->obj == b->obj && a->bits == b->bits;
+    default: return a->obj == b->obj;
     }
 }

@@ -69,7 +69,10 @@ static inline void cap_set_mapping(struct cap *c, uint32_t asid, uint64_t addr)
 static inline unsigned cap_irq(const struct cap *c) { return c->small; }
 /* IOPort caps: the range of ports first..last. */
 static inline unsigned cap_ioport_first(const struct cap *c) { return (unsigned)(c->w2 & 0xFFFF); }
-static inline unsigned cap_ioport_last(const struct cap *c) { return (unsigned)(c->w2 >> 16 & 0xFFFF); }
+static inline unsigned cap_ioport_last(const struct cap *c)
+{
+    return (unsigned)(c->w2 >> 16 & 0xFFFF);
+}
 
 /* True if two caps name the same kernel object (copies, mints or the original). */
 bool cap_same_object(const struct cap *a, const struct cap *b);

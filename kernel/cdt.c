@@ -44,8 +44,7 @@ void cdt_move(struct slot *src, struct slot *dst)
     if (dst->parent && dst->parent->child == src) dst->parent->child = dst;
     if (dst->prev) dst->prev->next = dst;
     if (dst->next) dst->next->prev = dst;
-    for (struct slot *c = dst->child; c; c = c->next)
-        c->parent = dst;
+    for (struct slot *c = dst->child; c; c = c->next) c->parent = dst;
     *src = (struct slot){0};
 }
 
@@ -67,10 +66,8 @@ void cdt_unlink(struct slot *s)
         first->prev = s->prev;
         last->next = s->next;
     }
-    if (s->prev)
-        s->prev->next = head;
-    else if (parent)
-        parent->child = head;
+    if (s->prev) s->prev->next = head;
+    else if (parent) parent->child = head;
     if (s->next) s->next->prev = tail;
     s->parent = s->child = s->next = s->prev = 0;
 }
@@ -122,8 +119,11 @@ static struct slot *delete_one(struct slot *s, struct slot *top)
         s->cap = cap_null();
         return 0;
     }
-    s->cap = (struct cap){.type = CAP_ZOMBIE, .bits = s->cap.type, .small = (uint32_t)contents.count,
-                          .obj = (uintptr_t)contents.slots, .w1 = (uintptr_t)top};
+    s->cap = (struct cap){.type = CAP_ZOMBIE,
+                          .bits = s->cap.type,
+                          .small = (uint32_t)contents.count,
+                          .obj = (uintptr_t)contents.slots,
+                          .w1 = (uintptr_t)top};
     return s;
 }
 
@@ -131,8 +131,8 @@ static struct slot *delete_one(struct slot *s, struct slot *top)
  * is worth a poll of its own. */
 static unsigned deletion_cost(const struct cap *c)
 {
-    bool table = c->type == RS_CAP_PAGE_TABLE || c->type == RS_CAP_PAGE_DIRECTORY ||
-                 c->type == RS_CAP_PDPT;
+    bool table =
+        c->type == RS_CAP_PAGE_TABLE || c->type == RS_CAP_PAGE_DIRECTORY || c->type == RS_CAP_PDPT;
     return table && (c->flags & CAP_FLAG_MAPPED) ? PREEMPT_WORK_UNITS : PREEMPT_DELETE_COST;
 }
 
@@ -197,8 +197,7 @@ static bool delete_slot(struct slot *s, const struct slot *guard)
         /* carry on with a stack a preempted deletion left: from its very bottom, so that every
          * frame on it is recognised as one when met again */
         bottom = s;
-        while (z_below(bottom))
-            bottom = z_below(bottom);
+        while (z_below(bottom)) bottom = z_below(bottom);
     } else {
         bottom = delete_one(s, 0);
         if (!bottom) return true;
@@ -227,8 +226,7 @@ bool cdt_revoke(struct slot *s, const struct slot *keep)
     struct slot *cur = s;
     while (s->child) {
         if (cap_is_null(&cur->cap)) cur = s;
-        while (cur->child)
-            cur = cur->child;
+        while (cur->child) cur = cur->child;
         struct slot *up = cur->parent;
         unsigned cost = deletion_cost(&cur->cap);
         if (!delete_slot(cur, guard)) return false;

@@ -22,7 +22,10 @@ static inline bool cdt_has_children(const struct slot *s) { return s->child != 0
 /* Hook the tree calls when it drops the last cap to an object: releases what the object holds
  * and returns the slot array it contains, if any (CNode, TCB), so that its caps are deleted
  * next. Provided by the object layer; a test supplies its own. */
-struct slot_array { struct slot *slots; uint64_t count; };
+struct slot_array {
+    struct slot *slots;
+    uint64_t count;
+};
 struct slot_array object_finalise(struct cap *c);
 /* Hook called for every cap deleted (final or not): frames and tables unmap their own mapping. */
 void object_cap_deleted(struct cap *c);

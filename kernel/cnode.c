@@ -8,7 +8,10 @@
 #include "kstring.h"
 #include <resurgo/invocation.h>
 
-void cnode_init(struct slot *slots, unsigned radix) { memset(slots, 0, sizeof(struct slot) << radix); }
+void cnode_init(struct slot *slots, unsigned radix)
+{
+    memset(slots, 0, sizeof(struct slot) << radix);
+}
 
 struct slot *cnode_resolve(const struct cap *root, uint64_t cptr, unsigned depth, bool exact,
                            struct lookup_fault *f)
@@ -30,7 +33,8 @@ struct slot *cnode_resolve(const struct cap *root, uint64_t cptr, unsigned depth
             return NULL;
         }
         uint64_t rest = left == 64 ? cptr : cptr & ((1ull << left) - 1);
-        uint64_t guard = guard_bits ? (rest >> (left - guard_bits)) & ((1ull << guard_bits) - 1) : 0;
+        uint64_t guard =
+            guard_bits ? (rest >> (left - guard_bits)) & ((1ull << guard_bits) - 1) : 0;
         if (guard != cap_guard(cn)) {
             f->bits_left = left;
             return NULL;
@@ -56,12 +60,14 @@ struct slot *cnode_resolve(const struct cap *root, uint64_t cptr, unsigned depth
     }
 }
 
-struct slot *cspace_lookup_slot(struct tcb *t, uint64_t cptr, unsigned depth, struct lookup_fault *f)
+struct slot *cspace_lookup_slot(struct tcb *t, uint64_t cptr, unsigned depth,
+                                struct lookup_fault *f)
 {
     return cnode_resolve(&t->slots[TCB_SLOT_CSPACE].cap, cptr, depth, depth != 64, f);
 }
 
-struct slot *cspace_lookup_slot_in(struct tcb *t, uint64_t cnode_cptr, uint64_t index, uint64_t depth)
+struct slot *cspace_lookup_slot_in(struct tcb *t, uint64_t cnode_cptr, uint64_t index,
+                                   uint64_t depth)
 {
     if (depth < 1 || depth > 64) return NULL;
     struct slot *cn = cspace_lookup_slot(t, cnode_cptr, 64, NULL);
@@ -85,7 +91,8 @@ int cap_derive(const struct cap *src, struct cap *out)
         return RS_ILLEGAL_OPERATION;
     default:
         *out = *src;
-        out->flags &= ~(CAP_FLAG_MAPPED | CAP_FLAG_GUEST); // a copy of a mapped frame is not mapped itself
+        out->flags &=
+            ~(CAP_FLAG_MAPPED | CAP_FLAG_GUEST); // a copy of a mapped frame is not mapped itself
         if (src->flags & CAP_FLAG_MAPPED) cap_set_mapping(out, 0, 0);
         return RS_OK;
     }
@@ -120,7 +127,10 @@ static int revoke_parked(struct slot *s)
 }
 
 /* Delete: cannot fail, but stops at a preemption point (the syscall restarts and carries on). */
-static int cnode_invoke_delete(struct slot *s) { return cdt_delete_preemptible(s) ? RS_OK : RS_PREEMPTED; }
+static int cnode_invoke_delete(struct slot *s)
+{
+    return cdt_delete_preemptible(s) ? RS_OK : RS_PREEMPTED;
+}
 
 /* Delete MR0 index, MR1 depth: the slot must resolve (it may be empty). */
 static int cnode_decode_delete(struct invocation *inv)
@@ -179,10 +189,13 @@ static int cnode_decode_transfer(struct invocation *inv)
     int err = RS_OK;
     INV_NEED_ARGS(inv, mint ? (label == RS_CNODE_MINT ? 6 : 5) : 4);
     INV_NEED_CAPS(inv, 1);
-    if (inv->extra[0]->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-    struct slot *dst = cnode_lookup_arg(inv, inv->slot, inv_arg(inv, 0), inv_arg(inv, 1), 0, 1, &err);
+    if (inv->extra[0]->cap.type != RS_CAP_CNODE)
+        return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    struct slot *dst =
+        cnode_lookup_arg(inv, inv->slot, inv_arg(inv, 0), inv_arg(inv, 1), 0, 1, &err);
     if (!dst) return err;
-    struct slot *src = cnode_lookup_arg(inv, inv->extra[0], inv_arg(inv, 2), inv_arg(inv, 3), 2, 1, &err);
+    struct slot *src =
+        cnode_lookup_arg(inv, inv->extra[0], inv_arg(inv, 2), inv_arg(inv, 3), 2, 1, &err);
     if (!src) return err;
     if (!cap_is_null(&dst->cap)) return inv_error(inv, RS_DELETE_FIRST, 0, 0, 0);
     if (cap_is_null(&src->cap)) return inv_error(inv, RS_FAILED_LOOKUP, 2, 0, 0);
@@ -198,12 +211,14 @@ static int cnode_decode_transfer(struct invocation *inv)
         if (rights & ~(uint64_t)RS_RIGHTS_ALL) return inv_error(inv, RS_INVALID_ARGUMENT, 4, 0, 0);
         c.rights &= (uint8_t)rights;
         if (c.type == RS_CAP_ENDPOINT || c.type == RS_CAP_NOTIFICATION) {
-            if (badge && cap_badge(&c)) return inv_error(inv, RS_ILLEGAL_OPERATION, 5, 0, 0); // badged already
+            if (badge && cap_badge(&c))
+                return inv_error(inv, RS_ILLEGAL_OPERATION, 5, 0, 0); // badged already
             if (badge) cap_set_badge(&c, badge);
         } else if (c.type == RS_CAP_CNODE) {
             uint64_t gsize = badge >> 58, gval = badge & ((1ull << 58) - 1);
             if (gsize + c.bits > 64) return inv_error(inv, RS_RANGE_ERROR, 5, 0, 64 - c.bits);
-            if (gsize < 58 && (gval >> gsize)) return inv_error(inv, RS_RANGE_ERROR, 5, 0, (1ull << gsize) - 1);
+            if (gsize < 58 && (gval >> gsize))
+                return inv_error(inv, RS_RANGE_ERROR, 5, 0, (1ull << gsize) - 1);
             cap_set_guard(&c, (unsigned)gsize, gval);
         } else if (badge) {
             return inv_error(inv, RS_INVALID_ARGUMENT, 5, 0, 0);

@@ -8,8 +8,8 @@
 #include "invoke.h"
 
 struct lookup_fault {
-    int error;           /* RS_FAILED_LOOKUP or RS_INVALID_CAPABILITY... */
-    unsigned bits_left;  /* how many bits were left unresolved */
+    int error;          /* RS_FAILED_LOOKUP or RS_INVALID_CAPABILITY... */
+    unsigned bits_left; /* how many bits were left unresolved */
 };
 
 /* Resolves `cptr` of `depth` bits starting at the CNode cap `root`. When `exact`, it must
@@ -18,16 +18,19 @@ struct lookup_fault {
 struct slot *cnode_resolve(const struct cap *root, uint64_t cptr, unsigned depth, bool exact,
                            struct lookup_fault *f);
 /* The slot `cptr` names in thread t's CSpace, as used for the invoked cap (depth 64). */
-struct slot *cspace_lookup_slot(struct tcb *t, uint64_t cptr, unsigned depth, struct lookup_fault *f);
+struct slot *cspace_lookup_slot(struct tcb *t, uint64_t cptr, unsigned depth,
+                                struct lookup_fault *f);
 /* The slot (index, depth) relative to the CNode that `cnode_cptr` names in t's CSpace. */
-struct slot *cspace_lookup_slot_in(struct tcb *t, uint64_t cnode_cptr, uint64_t index, uint64_t depth);
+struct slot *cspace_lookup_slot_in(struct tcb *t, uint64_t cnode_cptr, uint64_t index,
+                                   uint64_t depth);
 
 /* Resolves the slot (index, depth) below the CNode in slot `root` for an invocation: `arg_index`
  * is index's argument number and arg_index + 1 depth's. Depth 0 (allowed when min_depth is 0)
  * names `root` itself. NULL with *err set on RS_RANGE_ERROR (arg_index + 1, min_depth, 64) for
  * the depth, or RS_FAILED_LOOKUP (arg_index, bits left, 0). The caller checks root's type. */
-static inline struct slot *cnode_lookup_arg(struct invocation *inv, struct slot *root, uint64_t index,
-                                           uint64_t depth, unsigned arg_index, unsigned min_depth, int *err)
+static inline struct slot *cnode_lookup_arg(struct invocation *inv, struct slot *root,
+                                            uint64_t index, uint64_t depth, unsigned arg_index,
+                                            unsigned min_depth, int *err)
 {
     // inline: every CNode, Retype and Issue invocation resolves one or two of these
     struct lookup_fault f;

@@ -14,7 +14,10 @@
 #include <resurgo/fault.h>
 #include <resurgo/rights.h>
 
-static void queue_append(struct endpoint *ep, struct tcb *t) { waitqueue_append(&ep->head, &ep->tail, t, ep); }
+static void queue_append(struct endpoint *ep, struct tcb *t)
+{
+    waitqueue_append(&ep->head, &ep->tail, t, ep);
+}
 
 void endpoint_dequeue(struct endpoint *ep, struct tcb *t)
 {
@@ -32,7 +35,8 @@ void ipc_set_received(struct tcb *r, uint64_t info, uint64_t badge)
 /* Moves at most one cap (and any number of unwrapped badges) from s's IPC buffer to r's receive
  * slot. Stops at the first cap that cannot be looked up or placed, as seL4 does. */
 static unsigned transfer_caps(struct tcb *s, struct tcb *r, struct endpoint *ep, unsigned count,
-                              struct rs_ipc_buffer *sb, struct rs_ipc_buffer *rb, unsigned *unwrapped)
+                              struct rs_ipc_buffer *sb, struct rs_ipc_buffer *rb,
+                              unsigned *unwrapped)
 {
     unsigned done = 0;
     bool placed = false;
@@ -46,8 +50,8 @@ static unsigned transfer_caps(struct tcb *s, struct tcb *r, struct endpoint *ep,
             continue;
         }
         if (placed || rb->receive_depth == 0) break;
-        struct slot *dst = cspace_lookup_slot_in(r, rb->receive_cnode, rb->receive_index,
-                                                 rb->receive_depth);
+        struct slot *dst =
+            cspace_lookup_slot_in(r, rb->receive_cnode, rb->receive_index, rb->receive_depth);
         if (!dst || !cap_is_null(&dst->cap)) break;
         struct cap derived;
         if (cap_derive(c, &derived) != RS_OK) break;
@@ -67,7 +71,8 @@ uint64_t ipc_transfer(struct tcb *s, struct tcb *r, struct endpoint *ep, bool ca
         // a fault message is built from the fault record, not from the faulting thread's MRs
         label = s->fault.type;
         len = 5;
-        uint64_t regs[(int)RS_EXIT_MR_COUNT > (int)RS_REG_COUNT ? (int)RS_EXIT_MR_COUNT : (int)RS_REG_COUNT];
+        uint64_t regs[(int)RS_EXIT_MR_COUNT > (int)RS_REG_COUNT ? (int)RS_EXIT_MR_COUNT
+                                                                : (int)RS_REG_COUNT];
         const uint64_t *src = s->fault.w;
         if (s->fault.type == RS_FAULT_UNKNOWN_SYSCALL) {
             len = RS_REG_COUNT;
@@ -88,7 +93,8 @@ uint64_t ipc_transfer(struct tcb *s, struct tcb *r, struct endpoint *ep, bool ca
     len = rs_msginfo_length(info);
     if (len > RS_MSG_MAX_LENGTH) len = RS_MSG_MAX_LENGTH;
     if (len > RS_MSG_REG_COUNT && (!sb || !rb)) len = RS_MSG_REG_COUNT;
-    for (unsigned i = 0; i < len && i < RS_MSG_REG_COUNT; i++) *msgreg_cpu(r, i) = *msgreg_cpu(s, i);
+    for (unsigned i = 0; i < len && i < RS_MSG_REG_COUNT; i++)
+        *msgreg_cpu(r, i) = *msgreg_cpu(s, i);
     for (unsigned i = RS_MSG_REG_COUNT; i < len; i++) rb->mr[i] = sb->mr[i];
     unsigned extra = rs_msginfo_extra_caps(info);
     if (extra && can_grant && sb && rb) caps = transfer_caps(s, r, ep, extra, sb, rb, &unwrapped);

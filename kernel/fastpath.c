@@ -23,7 +23,8 @@
 /* True if c is a cap of `type` with `right`: type (byte 0) and rights (byte 1) in one compare. */
 FAST_INLINE bool fast_cap_is(const struct cap *c, uint8_t type, uint8_t right)
 {
-    _Static_assert(__builtin_offsetof(struct cap, rights) == 1, "type and rights are one 16-bit word");
+    _Static_assert(__builtin_offsetof(struct cap, rights) == 1,
+                   "type and rights are one 16-bit word");
     uint16_t w;
     __builtin_memcpy(&w, c, sizeof w);
     return (w & (0xFF | right << 8)) == (type | right << 8);
@@ -156,15 +157,16 @@ _Noreturn void fastpath_send(struct tcb *t)
 {
     // Signal: a notification's first waiter wakes with badge | pending (the slow path's
     // notification_signal); here only when it runs above us, so that it runs at once
-    if ((t->ctx.rsi & 0x7F) > RS_MSG_MAX_LENGTH) syscall_slowpath(t); // its error is the slow path's
+    if ((t->ctx.rsi & 0x7F) > RS_MSG_MAX_LENGTH)
+        syscall_slowpath(t); // its error is the slow path's
     struct cap *c = fast_lookup(t, t->ctx.rdi);
     if (!c || !fast_cap_is(c, RS_CAP_NOTIFICATION, RS_RIGHT_WRITE)) syscall_slowpath(t);
     struct notification *n = (struct notification *)c->obj;
     struct tcb *w = n->head;
     // w above the running thread (the highest runnable) finds its queue empty and runs next;
     // the queue test only guards that reasoning
-    if (!w || w->prio <= t->prio || w->vcpu || w->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE ||
-        sched_queue_head[w->prio])
+    if (!w || w->prio <= t->prio || w->vcpu ||
+        w->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE || sched_queue_head[w->prio])
         syscall_slowpath(t);
 
     struct tcb *next = w->queue_next;

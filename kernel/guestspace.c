@@ -37,7 +37,8 @@ void guest_space_unmap_cap(struct cap *c)
     uint64_t *root = asid_root(c->small, true);
     if (root && level) {
         uint64_t *e = walk(root, c->w1, level, NULL);
-        if (e && vcpu_backend->guest_pte_present(*e) && (*e & PT_ENTRY_ADDR) == VIRT_TO_PHYS(c->obj)) {
+        if (e && vcpu_backend->guest_pte_present(*e) &&
+            (*e & PT_ENTRY_ADDR) == VIRT_TO_PHYS(c->obj)) {
             *e = 0;
             vcpu_backend->flush_guest(VIRT_TO_PHYS(root), c->small);
         }
@@ -50,8 +51,8 @@ void guest_space_unmap_cap(struct cap *c)
 
 /* Checks for mapping cap c (a frame or table; `mapped_arg` names it in error detail) at gpa in
  * the live GuestSpace gs; on success *entry is the empty entry to fill. */
-static int map_check(struct invocation *inv, const struct cap *c, unsigned mapped_arg, const struct cap *gs,
-                     uint64_t gpa, uint64_t **entry)
+static int map_check(struct invocation *inv, const struct cap *c, unsigned mapped_arg,
+                     const struct cap *gs, uint64_t gpa, uint64_t **entry)
 {
     unsigned level = pt_cap_level(c);
     uint64_t size = pt_level_size(level);
@@ -106,7 +107,8 @@ static int decode_map(struct invocation *inv, struct cap *gs)
     uint64_t *e;
     int err = map_check(inv, f, 1, gs, gpa, &e);
     if (err) return err;
-    *e = vcpu_backend->guest_pte(VIRT_TO_PHYS(f->obj), (unsigned)rights, true) | (f->bits == 21 ? PT_ENTRY_PS : 0);
+    *e = vcpu_backend->guest_pte(VIRT_TO_PHYS(f->obj), (unsigned)rights, true) |
+         (f->bits == 21 ? PT_ENTRY_PS : 0);
     record_mapping(f, gs, gpa);
     return RS_OK;
 }

@@ -30,8 +30,8 @@ int inv_error(struct invocation *inv, int err, uint64_t d0, uint64_t d1, uint64_
     return err;
 }
 
-struct slot *inv_dest_slot(struct invocation *inv, struct slot *root, uint64_t index, uint64_t depth,
-                           unsigned arg_index, int *err)
+struct slot *inv_dest_slot(struct invocation *inv, struct slot *root, uint64_t index,
+                           uint64_t depth, unsigned arg_index, int *err)
 {
     if (root->cap.type != RS_CAP_CNODE) {
         *err = inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);

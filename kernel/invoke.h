@@ -13,7 +13,7 @@ struct invocation {
     struct slot *slot; /* the invoked cap's slot */
     struct cap *cap;
     uint64_t label;
-    unsigned length;   /* argument words the caller sent */
+    unsigned length; /* argument words the caller sent */
     unsigned extra_count;
     struct slot *extra[RS_MSG_MAX_EXTRA_CAPS];
     unsigned out_length; /* result words written */
@@ -36,17 +36,19 @@ int inv_error(struct invocation *inv, int err, uint64_t d0, uint64_t d1, uint64_
 /* Checks that at least n argument words were sent. */
 #define INV_NEED_ARGS(inv, n)                                                                      \
     do {                                                                                           \
-        if ((inv)->length < (n)) return inv_error(inv, RS_TRUNCATED_MESSAGE, (n), (inv)->length, 0); \
+        if ((inv)->length < (n))                                                                   \
+            return inv_error(inv, RS_TRUNCATED_MESSAGE, (n), (inv)->length, 0);                    \
     } while (0)
 /* Checks that at least n extra caps were sent and resolved. */
 #define INV_NEED_CAPS(inv, n)                                                                      \
     do {                                                                                           \
-        if ((inv)->extra_count < (n)) return inv_error(inv, RS_INVALID_CAPABILITY, (inv)->extra_count + 1, 0, 0); \
+        if ((inv)->extra_count < (n))                                                              \
+            return inv_error(inv, RS_INVALID_CAPABILITY, (inv)->extra_count + 1, 0, 0);            \
     } while (0)
 
 /* The central switch on the invoked cap's type. Returns the status for the caller. */
 int invoke_cap(struct invocation *inv);
 /* Resolves an empty destination slot (index, depth) below the CNode cap in `root` for an
  * invocation that creates a cap; arg_index names `index` in error detail. NULL + *err on error. */
-struct slot *inv_dest_slot(struct invocation *inv, struct slot *root, uint64_t index, uint64_t depth,
-                           unsigned arg_index, int *err);
+struct slot *inv_dest_slot(struct invocation *inv, struct slot *root, uint64_t index,
+                           uint64_t depth, unsigned arg_index, int *err);

@@ -34,7 +34,8 @@ static void pti_select(const struct boot_info *bi)
 {
     int forced = cmdline_switch(bi->cmdline, "pti");
     pti_enabled = forced >= 0 ? (uint8_t)forced : cpu_features.meltdown;
-    kprintf("pti: %s (%s; CPU %s)\n", pti_enabled ? "on" : "off", forced >= 0 ? "command line" : "default",
+    kprintf("pti: %s (%s; CPU %s)\n", pti_enabled ? "on" : "off",
+            forced >= 0 ? "command line" : "default",
             cpu_features.meltdown ? "affected by Meltdown" : "not affected by Meltdown");
 }
 
@@ -43,12 +44,12 @@ static void print_cpu(void)
     const struct cpu_features *f = &cpu_features;
     kprintf("cpu: %s '%s'\n", f->vendor, f->brand);
     if (f->svm)
-        kprintf("cpu: virtualisation: AMD SVM%s (%u ASIDs)\n", f->npt ? " with NPT" : " without NPT", f->svm_asids);
+        kprintf("cpu: virtualisation: AMD SVM%s (%u ASIDs)\n",
+                f->npt ? " with NPT" : " without NPT", f->svm_asids);
     else if (f->vmx)
         kprintf("cpu: virtualisation: Intel VMX%s%s%s\n", f->ept ? " with EPT" : " without EPT",
                 f->vpid ? ", VPID" : "", f->unrestricted ? ", unrestricted guest" : "");
-    else
-        kprintf("cpu: virtualisation: none\n");
+    else kprintf("cpu: virtualisation: none\n");
 }
 
 static void print_boot_info(const struct boot_info *bi)
@@ -56,7 +57,8 @@ static void print_boot_info(const struct boot_info *bi)
     uint64_t total = 0;
     kprintf("boot: loader %s, command line '%s'\n", bi->loader, bi->cmdline);
     for (int i = 0; i < bi->ram_count; i++) {
-        kprintf("mem: %016lx-%016lx usable\n", bi->ram[i].base, bi->ram[i].base + bi->ram[i].size - 1);
+        kprintf("mem: %016lx-%016lx usable\n", bi->ram[i].base,
+                bi->ram[i].base + bi->ram[i].size - 1);
         total += bi->ram[i].size;
     }
     kprintf("mem: %lu MiB usable\n", total >> 20);

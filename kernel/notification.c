@@ -43,7 +43,10 @@ void notification_wait(struct notification *n, struct tcb *t, bool blocking)
     waitqueue_append(&n->head, &n->tail, t, n);
 }
 
-void notification_dequeue(struct notification *n, struct tcb *t) { waitqueue_remove(&n->head, &n->tail, t); }
+void notification_dequeue(struct notification *n, struct tcb *t)
+{
+    waitqueue_remove(&n->head, &n->tail, t);
+}
 
 void notification_finalise(struct notification *n)
 {

@@ -17,12 +17,18 @@
 static uint8_t cap_type_of(unsigned obj_type)
 {
     static const uint8_t map[RS_OBJ_TYPE_COUNT] = {
-        [RS_OBJ_UNTYPED] = RS_CAP_UNTYPED,         [RS_OBJ_TCB] = RS_CAP_TCB,
-        [RS_OBJ_ENDPOINT] = RS_CAP_ENDPOINT,       [RS_OBJ_NOTIFICATION] = RS_CAP_NOTIFICATION,
-        [RS_OBJ_CNODE] = RS_CAP_CNODE,             [RS_OBJ_FRAME] = RS_CAP_FRAME,
-        [RS_OBJ_LARGE_FRAME] = RS_CAP_FRAME,       [RS_OBJ_PAGE_TABLE] = RS_CAP_PAGE_TABLE,
-        [RS_OBJ_PAGE_DIRECTORY] = RS_CAP_PAGE_DIRECTORY, [RS_OBJ_PDPT] = RS_CAP_PDPT,
-        [RS_OBJ_VSPACE] = RS_CAP_VSPACE,           [RS_OBJ_VCPU] = RS_CAP_VCPU,
+        [RS_OBJ_UNTYPED] = RS_CAP_UNTYPED,
+        [RS_OBJ_TCB] = RS_CAP_TCB,
+        [RS_OBJ_ENDPOINT] = RS_CAP_ENDPOINT,
+        [RS_OBJ_NOTIFICATION] = RS_CAP_NOTIFICATION,
+        [RS_OBJ_CNODE] = RS_CAP_CNODE,
+        [RS_OBJ_FRAME] = RS_CAP_FRAME,
+        [RS_OBJ_LARGE_FRAME] = RS_CAP_FRAME,
+        [RS_OBJ_PAGE_TABLE] = RS_CAP_PAGE_TABLE,
+        [RS_OBJ_PAGE_DIRECTORY] = RS_CAP_PAGE_DIRECTORY,
+        [RS_OBJ_PDPT] = RS_CAP_PDPT,
+        [RS_OBJ_VSPACE] = RS_CAP_VSPACE,
+        [RS_OBJ_VCPU] = RS_CAP_VCPU,
         [RS_OBJ_GUEST_SPACE] = RS_CAP_GUEST_SPACE,
     };
     return map[obj_type];
@@ -72,26 +78,14 @@ struct slot_array object_finalise(struct cap *c)
         tcb_finalise(t);
         return (struct slot_array){t->slots, TCB_SLOT_COUNT};
     }
-    case RS_CAP_CNODE:
-        return (struct slot_array){(struct slot *)c->obj, 1ull << c->bits};
-    case RS_CAP_ENDPOINT:
-        endpoint_finalise((struct endpoint *)c->obj);
-        return none;
-    case RS_CAP_NOTIFICATION:
-        notification_finalise((struct notification *)c->obj);
-        return none;
-    case RS_CAP_VSPACE:
-        vspace_finalise(c);
-        return none;
-    case RS_CAP_GUEST_SPACE:
-        guest_space_finalise(c);
-        return none;
-    case RS_CAP_VCPU:
-        return vcpu_finalise(vcpu_of(c));
-    case RS_CAP_IRQ_HANDLER:
-        return irq_finalise(cap_irq(c));
-    default:
-        return none;
+    case RS_CAP_CNODE: return (struct slot_array){(struct slot *)c->obj, 1ull << c->bits};
+    case RS_CAP_ENDPOINT: endpoint_finalise((struct endpoint *)c->obj); return none;
+    case RS_CAP_NOTIFICATION: notification_finalise((struct notification *)c->obj); return none;
+    case RS_CAP_VSPACE: vspace_finalise(c); return none;
+    case RS_CAP_GUEST_SPACE: guest_space_finalise(c); return none;
+    case RS_CAP_VCPU: return vcpu_finalise(vcpu_of(c));
+    case RS_CAP_IRQ_HANDLER: return irq_finalise(cap_irq(c));
+    default: return none;
     }
 }
 

@@ -12,7 +12,10 @@
 #define PT_ENTRY_PS   (1ull << 7)           /* a large leaf above level 1 */
 
 /* Level numbering: 4 = PML4 entry, 3 = PDPT entry, 2 = PD entry, 1 = PT entry. */
-static inline unsigned pt_index(uint64_t addr, unsigned level) { return (addr >> (12 + 9 * (level - 1))) & 511; }
+static inline unsigned pt_index(uint64_t addr, unsigned level)
+{
+    return (addr >> (12 + 9 * (level - 1))) & 511;
+}
 /* Bytes one entry at `level` covers. */
 static inline uint64_t pt_level_size(unsigned level) { return 1ull << (12 + 9 * (level - 1)); }
 

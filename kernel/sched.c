@@ -10,7 +10,8 @@
 #include "arch/x86_64/switch.h"
 
 struct tcb *cur;
-struct tcb *sched_queue_head[SCHED_PRIOS], *sched_queue_tail[SCHED_PRIOS]; /* the fast path swaps entries (sched.h) */
+struct tcb *sched_queue_head[SCHED_PRIOS],
+    *sched_queue_tail[SCHED_PRIOS]; /* the fast path swaps entries (sched.h) */
 static uint64_t prio_bitmap[SCHED_PRIOS / 64];
 static uint64_t prio_bitmap_top; /* bit i set: prio_bitmap[i] non-zero */
 

@@ -69,7 +69,8 @@ static void do_invocation(struct tcb *t, struct slot *s, uint64_t info, bool is_
 
 /* Send, NBSend and Call on an endpoint cap: every rejection, then endpoint_send (the invoke step,
  * which cannot fail: a missing receiver blocks the sender or, non-blocking, is RS_WOULD_BLOCK). */
-static void endpoint_decode_send(struct tcb *t, struct cap *c, uint64_t info, bool blocking, bool is_call)
+static void endpoint_decode_send(struct tcb *t, struct cap *c, uint64_t info, bool blocking,
+                                 bool is_call)
 {
     if (!(c->rights & RS_RIGHT_WRITE)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, 0);
     if (rs_msginfo_length(info) > RS_MSG_REG_COUNT && !tcb_ipc_buffer(t))
@@ -147,7 +148,8 @@ static struct cap *console_cap(struct tcb *t, unsigned type, unsigned right)
     struct slot *s = lookup_or_fail(t);
     if (!s) return NULL;
     if (s->cap.type != type) return set_error(t, RS_INVALID_CAPABILITY, 0, 0), NULL;
-    if (right && !(s->cap.rights & right)) return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, right), NULL;
+    if (right && !(s->cap.rights & right))
+        return set_error(t, RS_INSUFFICIENT_RIGHTS, 0, right), NULL;
     return &s->cap;
 }
 
@@ -213,17 +215,14 @@ _Noreturn void syscall_slowpath(struct tcb *t)
     case RS_SYS_DEBUG_PUTCHAR:
     case RS_SYS_DEBUG_GETCHAR:
     case RS_SYS_DEBUG_WRITE:
-    case RS_SYS_DEBUG_SHUTDOWN:
-        handle_console(t);
-        break;
+    case RS_SYS_DEBUG_SHUTDOWN: handle_console(t); break;
     case RS_SYS_DEBUG_CAP_TYPE: {
         struct slot *s = cspace_lookup_slot(t, t->ctx.rdi, 64, NULL);
         t->ctx.rdi = s ? s->cap.type : RS_CAP_NULL;
         t->ctx.rax = RS_OK;
         break;
     }
-    default:
-        unknown_syscall(t);
+    default: unknown_syscall(t);
     }
     sched_exit_kernel();
 }

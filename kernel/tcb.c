@@ -39,18 +39,13 @@ void tcb_cancel_ipc(struct tcb *t)
 {
     switch (t->state) {
     case TS_BLOCKED_SEND:
-    case TS_BLOCKED_RECV:
-        endpoint_dequeue(t->blocked_on, t);
-        break;
-    case TS_BLOCKED_NTFN:
-        notification_dequeue(t->blocked_on, t);
-        break;
+    case TS_BLOCKED_RECV: endpoint_dequeue(t->blocked_on, t); break;
+    case TS_BLOCKED_NTFN: notification_dequeue(t->blocked_on, t); break;
     case TS_BLOCKED_REPLY:
         if (t->replier) t->replier->reply_to = NULL;
         t->replier = NULL;
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -102,9 +97,9 @@ void tcb_raise_fault(struct tcb *t)
 void tcb_get_regs(const struct tcb *t, uint64_t r[RS_REG_COUNT])
 {
     const struct user_context *c = &t->ctx;
-    uint64_t v[RS_REG_COUNT] = {c->rip, c->rsp, c->rflags, c->rax, c->rbx, c->rcx, c->rdx,
-                                c->rsi, c->rdi, c->rbp, c->r8,  c->r9,  c->r10, c->r11,
-                                c->r12, c->r13, c->r14, c->r15, c->fs_base};
+    uint64_t v[RS_REG_COUNT] = {c->rip, c->rsp, c->rflags, c->rax, c->rbx,    c->rcx, c->rdx,
+                                c->rsi, c->rdi, c->rbp,    c->r8,  c->r9,     c->r10, c->r11,
+                                c->r12, c->r13, c->r14,    c->r15, c->fs_base};
     memcpy(r, v, sizeof(v));
 }
 
@@ -118,9 +113,10 @@ static bool user_stack_ok(uint64_t sp) { return sp <= USER_TOP; }
 static void set_regs(struct tcb *t, const uint64_t *r, unsigned n)
 {
     struct user_context *c = &t->ctx;
-    uint64_t *dst[RS_REG_COUNT] = {&c->rip, &c->rsp, &c->rflags, &c->rax, &c->rbx, &c->rcx, &c->rdx,
-                                   &c->rsi, &c->rdi, &c->rbp, &c->r8,  &c->r9,  &c->r10, &c->r11,
-                                   &c->r12, &c->r13, &c->r14, &c->r15, &c->fs_base};
+    uint64_t *dst[RS_REG_COUNT] = {&c->rip, &c->rsp, &c->rflags, &c->rax,    &c->rbx,
+                                   &c->rcx, &c->rdx, &c->rsi,    &c->rdi,    &c->rbp,
+                                   &c->r8,  &c->r9,  &c->r10,    &c->r11,    &c->r12,
+                                   &c->r13, &c->r14, &c->r15,    &c->fs_base};
     for (unsigned i = 0; i < n && i < RS_REG_COUNT; i++) *dst[i] = r[i];
     // user may change only the arithmetic flags, TF, DF; IF is always on
     c->rflags = (c->rflags & 0xDD5) | 0x202;
@@ -176,7 +172,8 @@ static void do_replace(struct tcb *t, enum tcb_slot which, struct slot *src)
     cdt_insert(src, dst);
 }
 
-static int tcb_invoke_configure(struct tcb *t, struct slot *cs, struct slot *vs, struct slot *buf, uint64_t ipcbuf)
+static int tcb_invoke_configure(struct tcb *t, struct slot *cs, struct slot *vs, struct slot *buf,
+                                uint64_t ipcbuf)
 {
     do_replace(t, TCB_SLOT_CSPACE, cs);
     do_replace(t, TCB_SLOT_VSPACE, vs);
@@ -192,18 +189,23 @@ static int tcb_decode_configure(struct invocation *inv, struct tcb *t)
     INV_NEED_ARGS(inv, 2);
     INV_NEED_CAPS(inv, 2);
     uint64_t ipcbuf = inv_arg(inv, 1); // MR0, once a guard, is ignored: CNode Mint sets guards
-    struct slot *cs = inv->extra[0], *vs = inv->extra[1], *buf = inv->extra_count > 2 ? inv->extra[2] : NULL;
+    struct slot *cs = inv->extra[0], *vs = inv->extra[1],
+                *buf = inv->extra_count > 2 ? inv->extra[2] : NULL;
     if (cs->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
     if (vs->cap.type != RS_CAP_VSPACE) return inv_error(inv, RS_INVALID_CAPABILITY, 2, 0, 0);
     if (buf) {
-        if (buf->cap.type != RS_CAP_FRAME || buf->cap.bits != 12 || (buf->cap.flags & CAP_FLAG_DEVICE))
+        if (buf->cap.type != RS_CAP_FRAME || buf->cap.bits != 12 ||
+            (buf->cap.flags & CAP_FLAG_DEVICE))
             return inv_error(inv, RS_INVALID_CAPABILITY, 3, 0, 0);
-        if (!(buf->cap.rights & RS_RIGHT_WRITE)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 3, 0, 0);
-        if (ipcbuf % IPC_BUFFER_ALIGN) return inv_error(inv, RS_ALIGNMENT_ERROR, 1, IPC_BUFFER_ALIGN, 0);
+        if (!(buf->cap.rights & RS_RIGHT_WRITE))
+            return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 3, 0, 0);
+        if (ipcbuf % IPC_BUFFER_ALIGN)
+            return inv_error(inv, RS_ALIGNMENT_ERROR, 1, IPC_BUFFER_ALIGN, 0);
         if (!user_address_ok(ipcbuf)) return inv_error(inv, RS_RANGE_ERROR, 1, 0, USER_TOP - 1);
     }
     int err;
-    if ((err = check_replace(inv, t, TCB_SLOT_CSPACE, 1)) || (err = check_replace(inv, t, TCB_SLOT_VSPACE, 2)) ||
+    if ((err = check_replace(inv, t, TCB_SLOT_CSPACE, 1)) ||
+        (err = check_replace(inv, t, TCB_SLOT_VSPACE, 2)) ||
         (err = check_replace(inv, t, TCB_SLOT_IPCBUF, 3)))
         return err;
     return tcb_invoke_configure(t, cs, vs, buf, ipcbuf);
@@ -238,14 +240,17 @@ static int tcb_invoke_set_fault_handler(struct tcb *t, struct slot *ep)
 static int tcb_decode_set_fault_handler(struct invocation *inv, struct tcb *t)
 {
     struct slot *ep = inv->extra_count ? inv->extra[0] : NULL;
-    if (ep && ep->cap.type != RS_CAP_ENDPOINT) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-    if (ep && !(ep->cap.rights & RS_RIGHT_WRITE)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
+    if (ep && ep->cap.type != RS_CAP_ENDPOINT)
+        return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    if (ep && !(ep->cap.rights & RS_RIGHT_WRITE))
+        return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
     int err = check_replace(inv, t, TCB_SLOT_FAULT_EP, 1);
     if (err) return err;
     return tcb_invoke_set_fault_handler(t, ep);
 }
 
-static int tcb_invoke_read_registers(struct invocation *inv, struct tcb *t, bool suspend, unsigned n)
+static int tcb_invoke_read_registers(struct invocation *inv, struct tcb *t, bool suspend,
+                                     unsigned n)
 {
     uint64_t regs[RS_REG_COUNT];
     tcb_get_regs(t, regs);
@@ -283,7 +288,8 @@ static int tcb_decode_write_registers(struct invocation *inv, struct tcb *t)
     uint64_t regs[RS_REG_COUNT];
     tcb_get_regs(t, regs);
     for (unsigned i = 0; i < n; i++) regs[i] = inv_arg(inv, 2 + i);
-    if (n > RS_REG_RIP && !user_address_ok(regs[RS_REG_RIP])) return inv_error(inv, RS_INVALID_ARGUMENT, 2, 0, 0);
+    if (n > RS_REG_RIP && !user_address_ok(regs[RS_REG_RIP]))
+        return inv_error(inv, RS_INVALID_ARGUMENT, 2, 0, 0);
     if (n > RS_REG_RSP && !user_stack_ok(regs[RS_REG_RSP]))
         return inv_error(inv, RS_INVALID_ARGUMENT, 2 + RS_REG_RSP, 0, 0);
     if (n > RS_REG_FS_BASE && !user_address_ok(regs[RS_REG_FS_BASE]))

@@ -16,21 +16,27 @@ struct invocation;
 enum thread_state {
     TS_INACTIVE = 0, /* suspended, never started, or stopped after an unhandled fault */
     TS_RUNNABLE,
-    TS_BLOCKED_SEND, /* queued on an endpoint to send (or Call, or deliver a fault) */
-    TS_BLOCKED_RECV, /* queued on an endpoint to receive */
-    TS_BLOCKED_REPLY,/* called and waits for the reply */
-    TS_BLOCKED_NTFN, /* waits on a notification */
+    TS_BLOCKED_SEND,  /* queued on an endpoint to send (or Call, or deliver a fault) */
+    TS_BLOCKED_RECV,  /* queued on an endpoint to receive */
+    TS_BLOCKED_REPLY, /* called and waits for the reply */
+    TS_BLOCKED_NTFN,  /* waits on a notification */
 };
 
-enum tcb_slot { TCB_SLOT_CSPACE, TCB_SLOT_VSPACE, TCB_SLOT_IPCBUF, TCB_SLOT_FAULT_EP, TCB_SLOT_COUNT };
+enum tcb_slot {
+    TCB_SLOT_CSPACE,
+    TCB_SLOT_VSPACE,
+    TCB_SLOT_IPCBUF,
+    TCB_SLOT_FAULT_EP,
+    TCB_SLOT_COUNT
+};
 
 struct endpoint;
 struct notification;
 struct vcpu;
 
 struct fault_info {
-    uint8_t type;   /* rs_fault_type; RS_FAULT_NONE when not faulting */
-    uint64_t w[5];  /* details, in the order of the fault message (see resurgo/fault.h) */
+    uint8_t type;  /* rs_fault_type; RS_FAULT_NONE when not faulting */
+    uint64_t w[5]; /* details, in the order of the fault message (see resurgo/fault.h) */
 };
 
 struct tcb {
@@ -38,14 +44,14 @@ struct tcb {
     uint8_t state;
     uint8_t prio, mcp;
     uint8_t send_is_call : 1, send_can_grant : 1, in_fault_ipc : 1;
-    uint64_t send_badge;     /* badge of the cap a blocked sender used */
+    uint64_t send_badge; /* badge of the cap a blocked sender used */
     struct tcb *sched_next, *sched_prev;
     struct tcb *queue_next, *queue_prev; /* endpoint / notification wait queue */
-    void *blocked_on;        /* struct endpoint or struct notification */
-    struct tcb *reply_to;    /* the caller this thread must reply to (implicit reply cap) */
-    struct tcb *replier;     /* while BLOCKED_REPLY: the thread holding our reply */
+    void *blocked_on;                    /* struct endpoint or struct notification */
+    struct tcb *reply_to; /* the caller this thread must reply to (implicit reply cap) */
+    struct tcb *replier;  /* while BLOCKED_REPLY: the thread holding our reply */
     struct notification *bound_ntfn;
-    struct vcpu *vcpu;       /* set when this thread runs a guest */
+    struct vcpu *vcpu; /* set when this thread runs a guest */
     uint64_t ipc_buffer_vaddr;
     uint64_t time_slice;
     struct fault_info fault;

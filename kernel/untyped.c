@@ -13,7 +13,8 @@ uint64_t object_size(unsigned type, unsigned bits) { return rs_object_size(type,
 
 void untyped_revoked(struct slot *s)
 {
-    if (s->cap.type == RS_CAP_UNTYPED && !cdt_has_children(s)) cap_ut_set_watermark(&s->cap, 0), cap_ut_set_zeroed(&s->cap, 0);
+    if (s->cap.type == RS_CAP_UNTYPED && !cdt_has_children(s))
+        cap_ut_set_watermark(&s->cap, 0), cap_ut_set_zeroed(&s->cap, 0);
 }
 
 /* Zeroes [from, end) of the untyped's region, a page at a time with a preemption point after
@@ -25,8 +26,7 @@ static bool zero_region(struct cap *ut, uint64_t from, uint64_t end)
         // 8 bytes a store (kstring's memset goes a byte at a time): objects are at least 32
         // bytes and 32-byte aligned, so from and n are multiples of 8
         volatile uint64_t *p = (uint64_t *)(uintptr_t)(ut->obj + from);
-        for (uint64_t i = 0; i < n / 8; i++)
-            p[i] = 0;
+        for (uint64_t i = 0; i < n / 8; i++) p[i] = 0;
         from += n;
         cap_ut_set_zeroed(ut, from);
         if (from < end && preempt_point(UNTYPED_ZERO_COST)) return false;
@@ -84,12 +84,15 @@ static int untyped_decode_retype(struct invocation *inv)
     if (count < 1 || count > 256) return inv_error(inv, RS_RANGE_ERROR, 5, 1, 256);
     if ((ut->flags & CAP_FLAG_DEVICE) && type != RS_OBJ_FRAME && type != RS_OBJ_LARGE_FRAME &&
         type != RS_OBJ_UNTYPED)
-        return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0); // device memory holds no kernel objects
+        return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0,
+                         0); // device memory holds no kernel objects
 
     // destination: `count` consecutive empty slots at `offset` in the CNode (index, depth)
-    if (inv->extra[0]->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+    if (inv->extra[0]->cap.type != RS_CAP_CNODE)
+        return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
     int err;
-    struct slot *cn = cnode_lookup_arg(inv, inv->extra[0], index, depth, 2, 0, &err); // 0: CAP0 itself
+    struct slot *cn =
+        cnode_lookup_arg(inv, inv->extra[0], index, depth, 2, 0, &err); // 0: CAP0 itself
     if (!cn) return err;
     if (cn->cap.type != RS_CAP_CNODE) return inv_error(inv, RS_INVALID_CAPABILITY, 2, 0, 0);
     uint64_t slots = 1ull << cn->cap.bits;
@@ -110,7 +113,8 @@ static int untyped_decode_retype(struct invocation *inv)
         return inv_error(inv, RS_NOT_ENOUGH_MEMORY, total > used ? total - used : 0, 0, 0);
     if (object_prepare_check((unsigned)type, count) != RS_OK)
         return inv_error(inv, RS_NOT_ENOUGH_MEMORY, 0, 0, 0);
-    return untyped_invoke_retype(inv->slot, (unsigned)type, (unsigned)bits, size, start, count, dst, empty);
+    return untyped_invoke_retype(inv->slot, (unsigned)type, (unsigned)bits, size, start, count, dst,
+                                 empty);
 }
 
 int untyped_decode(struct invocation *inv)

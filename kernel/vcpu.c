@@ -64,7 +64,8 @@ static int decode_bind(struct invocation *inv, struct vcpu *v)
     if (ep->cap.type != RS_CAP_ENDPOINT) return inv_error(inv, RS_INVALID_CAPABILITY, 3, 0, 0);
     if (!(ep->cap.rights & RS_RIGHT_WRITE)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 3, 0, 0);
     struct tcb *t = (struct tcb *)ts->cap.obj;
-    if (v->tcb && vcpu_binding_intact(v, v->tcb)) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    if (v->tcb && vcpu_binding_intact(v, v->tcb))
+        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     if (t->vcpu && t->vcpu != v) return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0);
     if (t->state != TS_INACTIVE) return inv_error(inv, RS_BUSY, 1, 0, 0);
 
@@ -83,12 +84,9 @@ int vcpu_decode(struct invocation *inv)
 {
     struct vcpu *v = vcpu_of(inv->cap);
     switch (inv->label) {
-    case RS_VCPU_BIND:
-        return decode_bind(inv, v);
-    case RS_VCPU_READ_STATE:
-        return vcpu_decode_read_state(inv, v);
-    case RS_VCPU_WRITE_STATE:
-        return vcpu_decode_write_state(inv, v);
+    case RS_VCPU_BIND: return decode_bind(inv, v);
+    case RS_VCPU_READ_STATE: return vcpu_decode_read_state(inv, v);
+    case RS_VCPU_WRITE_STATE: return vcpu_decode_write_state(inv, v);
     case RS_VCPU_INJECT:
         INV_NEED_ARGS(inv, 1);
         if (!vcpu_event_ok(inv_arg(inv, 0))) return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);
@@ -98,7 +96,6 @@ int vcpu_decode(struct invocation *inv)
         INV_NEED_ARGS(inv, 1);
         vcpu_backend->want_window(v, inv_arg(inv, 0) != 0);
         return RS_OK;
-    default:
-        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    default: return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     }
 }

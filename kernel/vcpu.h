@@ -11,16 +11,16 @@
 #include "vcpu_backend.h"
 
 enum vcpu_slot { VCPU_SLOT_TCB, VCPU_SLOT_GUEST_SPACE, VCPU_SLOT_EXIT_EP, VCPU_SLOT_COUNT };
-#define VCPU_CTL_SIZE 4096
+#define VCPU_CTL_SIZE   4096
 #define VCPU_ARCH_WORDS 64
 
 struct vcpu {
     uint64_t gpr[RS_GPR_COUNT]; /* x86 encoding order (enum rs_vcpu_gpr), first: the entry code
                                    addresses it directly (see vcpu_backend.h) */
-    void *ctl;               /* the control page (kernel address) and its physical address */
+    void *ctl;                  /* the control page (kernel address) and its physical address */
     uint64_t ctl_phys;
-    struct tcb *tcb;         /* the bound thread, NULL when unbound */
-    struct vcpu_exit exit;   /* the exit being delivered (reason RS_EXIT_NONE: none) */
+    struct tcb *tcb;                /* the bound thread, NULL when unbound */
+    struct vcpu_exit exit;          /* the exit being delivered (reason RS_EXIT_NONE: none) */
     uint64_t arch[VCPU_ARCH_WORDS]; /* the backend's own per-vCPU state */
     struct slot slots[VCPU_SLOT_COUNT];
     uint8_t fpu[512] __attribute__((aligned(16))); /* the guest's FXSAVE image */
@@ -29,7 +29,10 @@ struct vcpu {
 _Static_assert(VCPU_CTL_SIZE + sizeof(struct vcpu) <= (1u << RS_VCPU_BITS), "VCPU fits its object");
 
 /* The struct vcpu of a VCPU cap. */
-static inline struct vcpu *vcpu_of(const struct cap *c) { return (struct vcpu *)(c->obj + VCPU_CTL_SIZE); }
+static inline struct vcpu *vcpu_of(const struct cap *c)
+{
+    return (struct vcpu *)(c->obj + VCPU_CTL_SIZE);
+}
 
 /* Initialises a freshly retyped (zeroed) VCPU object at kernel address obj (needs a backend). */
 void vcpu_create(uint64_t obj);

@@ -21,7 +21,7 @@ struct vcpu; /* the generic VCPU object (kernel/vcpu.h) */
 
 /* What a backend reports after one guest run, vendor-neutral. */
 struct vcpu_exit {
-    uint32_t reason;     /* rs_vcpu_exit_reason; RS_EXIT_NONE: a host interrupt, nothing for the VMM */
+    uint32_t reason; /* rs_vcpu_exit_reason; RS_EXIT_NONE: a host interrupt, nothing for the VMM */
     uint64_t qual, gpa, insn_len;
     uint64_t raw_reason, raw_qual;
     uint64_t rip, rflags, cr0, cr3, cr4, efer; /* guest state at the exit, for the message */

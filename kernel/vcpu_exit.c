@@ -114,11 +114,11 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
     // v->exit.rip is the guest's RIP until the exit is answered (WriteState keeps it so)
     if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(w[RS_REPLY_MR_RIP]))
         vcpu_backend->advance_rip(v, w[RS_REPLY_MR_RIP] - v->exit.rip);
-    else if (flags & RS_REPLY_ADVANCE_RIP)
-        vcpu_backend->advance_rip(v, v->exit.insn_len);
+    else if (flags & RS_REPLY_ADVANCE_RIP) vcpu_backend->advance_rip(v, v->exit.insn_len);
     if (flags & RS_REPLY_SET_GPRS) // the reply's registers are in x86 order, as v->gpr
         for (unsigned i = RS_REPLY_MR_GPR; i < len; i++) v->gpr[i - RS_REPLY_MR_GPR] = w[i];
-    if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT && vcpu_event_ok(w[RS_REPLY_MR_INJECT]))
+    if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT &&
+        vcpu_event_ok(w[RS_REPLY_MR_INJECT]))
         vcpu_backend->inject(v, w[RS_REPLY_MR_INJECT] | RS_EVENT_VALID);
     if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
     v->exit.reason = RS_EXIT_NONE;

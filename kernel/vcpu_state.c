@@ -19,8 +19,8 @@ const rs_vcpu_state_t vcpu_reset_state = {
     .fs = {0, 0, 0xFFFF, 0x93},
     .gs = {0, 0, 0xFFFF, 0x93},
     .ss = {0, 0, 0xFFFF, 0x93},
-    .tr = {0, 0, 0xFFFF, 0x8B},               /* present, busy 32-bit TSS */
-    .ldtr = {0, 0, 0xFFFF, 0x82},             /* present, LDT */
+    .tr = {0, 0, 0xFFFF, 0x8B},   /* present, busy 32-bit TSS */
+    .ldtr = {0, 0, 0xFFFF, 0x82}, /* present, LDT */
     .gdtr_limit = 0xFFFF,
     .idtr_limit = 0xFFFF,
 };
@@ -52,10 +52,11 @@ int vcpu_decode_read_state(struct invocation *inv, struct vcpu *v)
 }
 
 /* CR4 bits a guest may have: VME..UMIP (0-11), FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP, PKE. */
-#define CR4_ALLOWED (0xFFFull | CR4_FSGSBASE | CR4_PCIDE | CR4_OSXSAVE | CR4_SMEP | CR4_SMAP | CR4_PKE)
-#define EFER_ALLOWED (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME)
+#define CR4_ALLOWED                                                                                \
+    (0xFFFull | CR4_FSGSBASE | CR4_PCIDE | CR4_OSXSAVE | CR4_SMEP | CR4_SMAP | CR4_PKE)
+#define EFER_ALLOWED   (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME)
 #define RFLAGS_ALLOWED 0x3F7FD7ull /* every defined flag; bits 3, 5, 15, 22-63 are reserved */
-#define W(field) ((int)RS_VCPU_STATE_WORD(field))
+#define W(field)       ((int)RS_VCPU_STATE_WORD(field))
 _Static_assert(CR4_ALLOWED == 0x770FFFull, "the CR4 bits WriteState accepts");
 
 static int segment_check(const struct rs_segment *g, int word)
@@ -81,7 +82,8 @@ static int state_check(rs_vcpu_state_t *s)
     if (s->efer & ~EFER_ALLOWED) return W(efer);
     bool long_mode = (s->efer & EFER_LME) && (s->cr0 & CR0_PG);
     if (long_mode && !(s->cr4 & CR4_PAE)) return W(efer);
-    const struct rs_segment *seg[] = {&s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss, &s->tr, &s->ldtr};
+    const struct rs_segment *seg[] = {&s->cs, &s->ds, &s->es, &s->fs,
+                                      &s->gs, &s->ss, &s->tr, &s->ldtr};
     for (unsigned i = 0; i < 8; i++) {
         int bad = segment_check(seg[i], W(cs) + 4 * (int)i);
         if (bad >= 0) return bad;
@@ -90,7 +92,8 @@ static int state_check(rs_vcpu_state_t *s)
     if (s->gdtr_limit > 0xFFFF) return W(gdtr_limit);
     if (!vcpu_canonical(s->idtr_base)) return W(idtr_base);
     if (s->idtr_limit > 0xFFFF) return W(idtr_limit);
-    if (s->pending_event && (!(s->pending_event & RS_EVENT_VALID) || !vcpu_event_ok(s->pending_event)))
+    if (s->pending_event &&
+        (!(s->pending_event & RS_EVENT_VALID) || !vcpu_event_ok(s->pending_event)))
         return W(pending_event);
     s->rflags |= 2;
     s->efer = (s->efer & ~(EFER_LMA | EFER_SVME)) | (long_mode ? EFER_LMA : 0);

@@ -8,8 +8,12 @@ void ps_root_init(ps_root_t *r, const rs_bootinfo_t *bi)
     ps_slots_init(&r->slots, bi->empty.start, bi->empty.end);
     ps_ut_init(&r->ut, r->ut_storage, RS_BOOT_MAX_UNTYPED);
     ps_ut_add_bootinfo(&r->ut, bi);
-    r->env = (ps_env_t){.cnode = RS_INIT_CNODE, .vspace = RS_INIT_VSPACE, .tcb = RS_INIT_TCB,
-                        .slots = &r->slots, .ut = &r->ut, .scratch_vaddr = PS_SCRATCH_VADDR};
+    r->env = (ps_env_t){.cnode = RS_INIT_CNODE,
+                        .vspace = RS_INIT_VSPACE,
+                        .tcb = RS_INIT_TCB,
+                        .slots = &r->slots,
+                        .ut = &r->ut,
+                        .scratch_vaddr = PS_SCRATCH_VADDR};
 }
 
 int ps_new_object(ps_env_t *env, unsigned type, unsigned size_bits, rs_cptr_t *out)

@@ -12,7 +12,7 @@
 #include "slot_alloc.h"
 #include "untyped_alloc.h"
 
-#define PS_DEPTH 64 /* depth that names one slot of such a CSpace */
+#define PS_DEPTH         64 /* depth that names one slot of such a CSpace */
 /* A page in init's address space that ps_root_init gives as the scratch page (see process.h). */
 #define PS_SCRATCH_VADDR 0x0000600000000000ul
 
@@ -44,4 +44,3 @@ int ps_new_object(ps_env_t *env, unsigned type, unsigned size_bits, rs_cptr_t *o
  * group of objects can be destroyed together by revoking *cap_out. */
 int ps_new_untyped(ps_env_t *env, unsigned bits, ps_ut_t *ua, ps_untyped_t *storage,
                    rs_cptr_t *cap_out);
-

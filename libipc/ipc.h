@@ -19,9 +19,9 @@
 #include "rt.h"
 #include "proto/init.h" /* the server loop follows init's conventions: control page, slots */
 
-#define IPC_MAX_WORDS      16  /* request/reply words, id included */
-#define IPC_MAX_CLIENTS    17 /* badges 1..16: one per manifest server */
-#define IPC_MAX_STAGED     16  /* persistent writes per request */
+#define IPC_MAX_WORDS   16 /* request/reply words, id included */
+#define IPC_MAX_CLIENTS 17 /* badges 1..16: one per manifest server */
+#define IPC_MAX_STAGED  16 /* persistent writes per request */
 
 typedef struct ipc_msg {
     rs_word_t label; /* request: operation; reply: rs_error */
@@ -41,7 +41,9 @@ typedef struct ipc_pstate {
         volatile uint64_t valid; /* the commit point: 1 = the journal must be applied */
         uint64_t client, count;
         ipc_dedup_entry_t record;
-        struct { uint64_t off, val; } writes[IPC_MAX_STAGED];
+        struct {
+            uint64_t off, val;
+        } writes[IPC_MAX_STAGED];
     } journal;
     ipc_dedup_entry_t dedup[IPC_MAX_CLIENTS];
     uint64_t user[]; /* the server's own persistent data */
@@ -67,9 +69,9 @@ typedef struct ipc_server {
     rs_cptr_t ep;
     ipc_handler_fn handler;
     void *ctx;
-    ipc_pstate_t *pstate;  /* NULL: no dedup (requests must be idempotent) */
-    ipc_control_t *control;/* NULL when not supervised */
-    void *scribble;        /* what an injected wild write destroys (NULL: this structure) */
+    ipc_pstate_t *pstate;   /* NULL: no dedup (requests must be idempotent) */
+    ipc_control_t *control; /* NULL when not supervised */
+    void *scribble;         /* what an injected wild write destroys (NULL: this structure) */
     size_t scribble_size;
 } ipc_server_t;
 
@@ -102,7 +104,7 @@ typedef struct ipc_client {
     rs_cptr_t registry;  /* 0: no reconnect */
     rs_cptr_t recv_slot; /* where a looked-up cap lands (a free slot of the client) */
     uint64_t next_id;
-    unsigned retries;    /* calls retried so far (statistics) */
+    unsigned retries; /* calls retried so far (statistics) */
 } ipc_client_t;
 
 #define IPC_RETRY_SAFE 1u /* the request is idempotent or the server deduplicates by id */
@@ -119,4 +121,5 @@ int ipc_call(ipc_client_t *c, ipc_msg_t *req, ipc_msg_t *reply, unsigned flags);
 rs_msginfo_t ipc_msg_put(const ipc_msg_t *m);
 void ipc_msg_get(ipc_msg_t *m, rs_msginfo_t info);
 
-_Static_assert(sizeof(ipc_pstate_t) + 64 <= 4096, "one persistent page holds the libipc state and some user data");
+_Static_assert(sizeof(ipc_pstate_t) + 64 <= 4096,
+               "one persistent page holds the libipc state and some user data");

@@ -9,8 +9,8 @@
 void ipc_client_init(ipc_client_t *c, rs_cptr_t ep, const char *service, rs_cptr_t registry,
                      rs_cptr_t recv_slot)
 {
-    *c = (ipc_client_t){.ep = ep, .service = service, .registry = registry, .recv_slot = recv_slot,
-                        .next_id = 1};
+    *c = (ipc_client_t){
+        .ep = ep, .service = service, .registry = registry, .recv_slot = recv_slot, .next_id = 1};
 }
 
 /* Asks the registry for the service's endpoint again; it lands in recv_slot, which becomes ep. */
@@ -25,7 +25,8 @@ static int reconnect(ipc_client_t *c)
     b->receive_depth = 64;
     rs_mr_set(0, 0);
     for (unsigned i = 0; i < REGISTRY_NAME_WORDS; i++) rs_mr_set(1 + i, name[i]);
-    rs_result_t r = rs_call(c->registry, rs_msginfo(REGISTRY_LOOKUP, 0, 0, 1 + REGISTRY_NAME_WORDS));
+    rs_result_t r =
+        rs_call(c->registry, rs_msginfo(REGISTRY_LOOKUP, 0, 0, 1 + REGISTRY_NAME_WORDS));
     b->receive_depth = 0;
     if (r.error) return (int)r.error;
     if (rs_msginfo_label(r.info) != RS_OK) return (int)rs_msginfo_label(r.info);

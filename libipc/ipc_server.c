@@ -37,16 +37,11 @@ void ipc_server_fault_point(ipc_server_t *s, enum ipc_fault_point here)
     uint64_t kind = pending_kind;
     pending_kind = IPC_INJECT_NONE;
     switch (kind) {
-    case IPC_INJECT_NULL:
-        *(volatile uint64_t *)0 = 0xDEAD;
-        break;
-    case IPC_INJECT_WILD:
-        scribble(s);
-        break;
+    case IPC_INJECT_NULL: *(volatile uint64_t *)0 = 0xDEAD; break;
+    case IPC_INJECT_WILD: scribble(s); break;
     case IPC_INJECT_HANG:
         for (;;) __asm__ volatile("pause");
-    default:
-        break;
+    default: break;
     }
 }
 

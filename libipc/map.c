@@ -9,9 +9,18 @@
 static int table_for_level(rs_word_t missing, unsigned *type, uint64_t *align)
 {
     switch (missing) {
-    case 39: *type = RS_OBJ_PDPT; *align = 1ull << 39; return RS_OK;
-    case 30: *type = RS_OBJ_PAGE_DIRECTORY; *align = 1ull << 30; return RS_OK;
-    case 21: *type = RS_OBJ_PAGE_TABLE; *align = 1ull << 21; return RS_OK;
+    case 39:
+        *type = RS_OBJ_PDPT;
+        *align = 1ull << 39;
+        return RS_OK;
+    case 30:
+        *type = RS_OBJ_PAGE_DIRECTORY;
+        *align = 1ull << 30;
+        return RS_OK;
+    case 21:
+        *type = RS_OBJ_PAGE_TABLE;
+        *align = 1ull << 21;
+        return RS_OK;
     default: return RS_FAILED_LOOKUP;
     }
 }

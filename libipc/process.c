@@ -6,7 +6,7 @@
 #include "elf_load.h"
 #include "kstring.h"
 
-#define PAGE RS_PAGE_SIZE
+#define PAGE     RS_PAGE_SIZE
 #define USER_TOP RS_USER_TOP
 
 /* First code of every child: the runtime's IPC buffer pointer, then the entry function; a

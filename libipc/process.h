@@ -24,10 +24,11 @@
 #define PS_CHILD_IPC_BUFFER (PS_CHILD_STACK_TOP + 0x1000ul)
 
 /* Fixed slots in a child's CNode (PS_SLOT_FIRST_FREE onwards is the creator's to fill). */
-#define PS_SLOT_TCB        1
-#define PS_SLOT_CNODE      2 /* the child's own CNode: use as receive_cnode or CNode root */
-#define PS_SLOT_VSPACE     3
-#define PS_SLOT_CONSOLE    4 /* write-only Console cap if the config names one (rt_printf uses it);
+#define PS_SLOT_TCB    1
+#define PS_SLOT_CNODE  2 /* the child's own CNode: use as receive_cnode or CNode root */
+#define PS_SLOT_VSPACE 3
+#define PS_SLOT_CONSOLE                                                                            \
+    4 /* write-only Console cap if the config names one (rt_printf uses it);
                                 else free for the creator */
 #define PS_SLOT_FIRST_FREE 5
 
@@ -35,32 +36,32 @@
 typedef void (*ps_entry_fn)(uint64_t arg);
 
 typedef struct ps_process_config {
-    const void *elf;        /* the ELF image in the creator's memory (init: a boot module) */
+    const void *elf; /* the ELF image in the creator's memory (init: a boot module) */
     uint64_t elf_size;
-    ps_entry_fn entry;      /* for the creator's own image: any of its functions; it gets `arg`
+    ps_entry_fn entry; /* for the creator's own image: any of its functions; it gets `arg`
                                and when it returns, the thread suspends. NULL: start at the
                                image's ELF entry (crt0) with rdi = arg, rsi = IPC buffer. */
     uint64_t arg;
-    uint8_t priority, mcp;  /* bounded by the MCP of env->tcb */
-    unsigned cnode_radix;   /* 0: 8 (256 slots) */
-    unsigned stack_pages;   /* 0: 4 */
-    unsigned extra_slots;   /* creator slots to reserve for ps_process_share etc. (0: 16) */
-    rs_cptr_t fault_ep;     /* creator's cptr of the child's fault endpoint; 0: none */
-    rs_cptr_t console;      /* creator's Console cap: a write-only copy goes in PS_SLOT_CONSOLE;
+    uint8_t priority, mcp; /* bounded by the MCP of env->tcb */
+    unsigned cnode_radix;  /* 0: 8 (256 slots) */
+    unsigned stack_pages;  /* 0: 4 */
+    unsigned extra_slots;  /* creator slots to reserve for ps_process_share etc. (0: 16) */
+    rs_cptr_t fault_ep;    /* creator's cptr of the child's fault endpoint; 0: none */
+    rs_cptr_t console;     /* creator's Console cap: a write-only copy goes in PS_SLOT_CONSOLE;
                                0: none (the child's rt_printf prints nothing) */
-    const char *name;       /* for kernel logs; up to 15 characters */
+    const char *name;      /* for kernel logs; up to 15 characters */
 } ps_process_config_t;
 
 typedef struct ps_process {
-    ps_env_t env;           /* the child's objects: slots of the creator, the process untyped */
-    ps_slots_t slots;       /* block of the creator's slots holding the caps below */
+    ps_env_t env;     /* the child's objects: slots of the creator, the process untyped */
+    ps_slots_t slots; /* block of the creator's slots holding the caps below */
     ps_ut_t ut;
     ps_untyped_t ut_entry;
     ps_slots_t *parent_slots;
-    rs_cptr_t block;        /* first slot of the block in parent_slots (0: none) */
+    rs_cptr_t block; /* first slot of the block in parent_slots (0: none) */
     unsigned block_len;
-    rs_cptr_t untyped;      /* revoking it destroys the whole process */
-    rs_cptr_t cnode;        /* guarded cap to the child's CNode (depth 64 names its slots) */
+    rs_cptr_t untyped; /* revoking it destroys the whole process */
+    rs_cptr_t cnode;   /* guarded cap to the child's CNode (depth 64 names its slots) */
     rs_cptr_t vspace, tcb, ipc_frame;
     uint64_t stack_top, ipc_vaddr;
     unsigned cnode_radix;

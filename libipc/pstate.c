@@ -7,12 +7,15 @@
 #define PSTATE_MAGIC 0x5053544154453031ul /* "PSTATE01" */
 
 static uint64_t staged_count;
-static struct { uint64_t off, val; } staged[IPC_MAX_STAGED];
+static struct {
+    uint64_t off, val;
+} staged[IPC_MAX_STAGED];
 
 static void apply_journal(ipc_pstate_t *ps)
 {
     for (uint64_t i = 0; i < ps->journal.count; i++)
-        *(volatile uint64_t *)((uint8_t *)ps + ps->journal.writes[i].off) = ps->journal.writes[i].val;
+        *(volatile uint64_t *)((uint8_t *)ps + ps->journal.writes[i].off) =
+            ps->journal.writes[i].val;
     if (ps->journal.client < IPC_MAX_CLIENTS) ps->dedup[ps->journal.client] = ps->journal.record;
     __asm__ volatile("" ::: "memory");
     ps->journal.valid = 0;

@@ -11,7 +11,8 @@ static int registry_call(unsigned op, const char *name, const uint64_t *extra, u
     rs_mr_set(0, 0);
     for (unsigned i = 0; i < REGISTRY_NAME_WORDS; i++) rs_mr_set(1 + i, w[i]);
     for (unsigned i = 0; i < nextra; i++) rs_mr_set(1 + REGISTRY_NAME_WORDS + i, extra[i]);
-    rs_result_t r = rs_call(IPC_SLOT_REGISTRY, rs_msginfo(op, 0, 0, 1 + REGISTRY_NAME_WORDS + nextra));
+    rs_result_t r =
+        rs_call(IPC_SLOT_REGISTRY, rs_msginfo(op, 0, 0, 1 + REGISTRY_NAME_WORDS + nextra));
     return r.error ? (int)r.error : (int)rs_msginfo_label(r.info);
 }
 

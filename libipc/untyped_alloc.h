@@ -10,8 +10,8 @@
 
 typedef struct ps_untyped {
     rs_cptr_t cap;
-    uint64_t paddr;    /* 0 if unknown */
-    uint64_t used;     /* bytes below the kernel's watermark, as far as we can tell (never less) */
+    uint64_t paddr; /* 0 if unknown */
+    uint64_t used;  /* bytes below the kernel's watermark, as far as we can tell (never less) */
     uint8_t size_bits;
     uint8_t is_device; /* skipped: kernel objects cannot live in device memory */
 } ps_untyped_t;

@@ -21,7 +21,10 @@ int ps_vcpu_write_state(rs_cptr_t vcpu, const rs_vcpu_state_t *s)
     return ps_invoke(vcpu, RS_VCPU_WRITE_STATE, (const rs_word_t *)s, RS_VCPU_STATE_WORDS, NULL, 0);
 }
 
-int ps_vcpu_inject(rs_cptr_t vcpu, uint64_t event) { return ps_invoke(vcpu, RS_VCPU_INJECT, &event, 1, NULL, 0); }
+int ps_vcpu_inject(rs_cptr_t vcpu, uint64_t event)
+{
+    return ps_invoke(vcpu, RS_VCPU_INJECT, &event, 1, NULL, 0);
+}
 
 int ps_vcpu_request_window(rs_cptr_t vcpu, bool on)
 {

@@ -8,12 +8,12 @@
 
 /* The page init shares with each server it supervises (see servers/init). */
 typedef struct ipc_control {
-    volatile uint64_t heartbeat;  /* bumped by the server loop on every ping and request */
-    volatile uint64_t inject;     /* IPC_INJECT_*: a fault init asks the server to commit */
-    volatile uint64_t instance;   /* 1 for the first start, +1 per restart */
-    uint64_t persistent_vaddr;    /* the persistent region, 0 if none */
+    volatile uint64_t heartbeat; /* bumped by the server loop on every ping and request */
+    volatile uint64_t inject;    /* IPC_INJECT_*: a fault init asks the server to commit */
+    volatile uint64_t instance;  /* 1 for the first start, +1 per restart */
+    uint64_t persistent_vaddr;   /* the persistent region, 0 if none */
     uint64_t persistent_size;
-    uint64_t guest_ram_size;      /* a VMM's guest RAM (at IPC_GUEST_RAM_VADDR), 0 if not a VMM */
+    uint64_t guest_ram_size; /* a VMM's guest RAM (at IPC_GUEST_RAM_VADDR), 0 if not a VMM */
     char name[32];
 } ipc_control_t;
 
@@ -29,14 +29,16 @@ enum ipc_inject {
 
 /* Fixed layout of a supervised server's CSpace and address space (init sets it up). */
 #define IPC_SLOT_OWN_CNODE 2 /* the process's own CNode (PS_SLOT_CNODE of libipc/process.h) */
-#define IPC_SLOT_CONSOLE  4  /* write-only Console cap (PS_SLOT_CONSOLE) unless the manifest says
+#define IPC_SLOT_CONSOLE                                                                           \
+    4                        /* write-only Console cap (PS_SLOT_CONSOLE) unless the manifest says
                                 console=0 */
 #define IPC_SLOT_SERVICE  5  /* the endpoint this server receives on */
 #define IPC_SLOT_REGISTRY 6  /* init's registry (badged: init knows who asks) */
 #define IPC_SLOT_PING     7  /* notification bound to the server thread: pings and injections */
 #define IPC_SLOT_CLIENT0  8  /* endpoints of the services the manifest lists in caps=, in order */
 #define IPC_SLOT_RECV     16 /* where a cap received from the registry lands */
-#define IPC_SLOT_SHUTDOWN 18 /* a Shutdown cap, only if the manifest says shutdown=1 (test
+#define IPC_SLOT_SHUTDOWN                                                                          \
+    18 /* a Shutdown cap, only if the manifest says shutdown=1 (test
                                 clients and benchmarks that end the run) */
 #define IPC_CONTROL_VADDR    0x0000500000000000ul
 #define IPC_PERSISTENT_VADDR 0x0000500000100000ul

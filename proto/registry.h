@@ -5,11 +5,11 @@
 #include "kstring.h"
 
 enum registry_op {
-    REGISTRY_LOOKUP = 1,   /* w[1..3] name -> a cap to the service's endpoint in the receive slot */
-    REGISTRY_RESTARTS,     /* w[1..3] name -> w[1] restarts so far, w[2] last reason (registry_reason),
+    REGISTRY_LOOKUP = 1, /* w[1..3] name -> a cap to the service's endpoint in the receive slot */
+    REGISTRY_RESTARTS, /* w[1..3] name -> w[1] restarts so far, w[2] last reason (registry_reason),
                               w[3] restarts the watchdog caused */
-    REGISTRY_INJECT,       /* w[1..3] name, w[4] ipc_inject kind -> fault injected */
-    REGISTRY_PS,           /* -> log the process table on the console */
+    REGISTRY_INJECT,   /* w[1..3] name, w[4] ipc_inject kind -> fault injected */
+    REGISTRY_PS,       /* -> log the process table on the console */
 };
 
 enum registry_reason { REASON_NONE, REASON_FAULT, REASON_EXIT, REASON_WATCHDOG, REASON_KILLED };
@@ -24,7 +24,8 @@ static inline void registry_pack_name(uint64_t w[REGISTRY_NAME_WORDS], const cha
     memcpy(w, buf, sizeof(buf));
 }
 
-static inline void registry_unpack_name(const uint64_t w[REGISTRY_NAME_WORDS], char out[REGISTRY_NAME_WORDS * 8])
+static inline void registry_unpack_name(const uint64_t w[REGISTRY_NAME_WORDS],
+                                        char out[REGISTRY_NAME_WORDS * 8])
 {
     memcpy(out, w, REGISTRY_NAME_WORDS * 8);
     out[REGISTRY_NAME_WORDS * 8 - 1] = 0;

@@ -17,8 +17,10 @@ static inline uint64_t raw_call(uint64_t ep, uint64_t info, uint64_t *mr0, uint6
 {
     register uint64_t r8 __asm__("r8") = 0, r9 __asm__("r9") = 0, r10 __asm__("r10") = 0;
     uint64_t rax = RS_SYS_CALL, rdi = ep, rsi = info, rdx = 0;
-    __asm__ volatile("syscall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
-                     : : "rcx", "r11", "memory");
+    __asm__ volatile("syscall"
+                     : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
+                     :
+                     : "rcx", "r11", "memory");
     *mr0 = rdx;
     *mr1 = r8;
     return rax;
@@ -28,8 +30,10 @@ static inline uint64_t raw_reply_recv(uint64_t ep, uint64_t info, uint64_t mr0, 
 {
     register uint64_t r8 __asm__("r8") = mr1, r9 __asm__("r9") = 0, r10 __asm__("r10") = 0;
     uint64_t rax = RS_SYS_REPLY_RECV, rdi = ep, rsi = info, rdx = mr0;
-    __asm__ volatile("syscall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
-                     : : "rcx", "r11", "memory");
+    __asm__ volatile("syscall"
+                     : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
+                     :
+                     : "rcx", "r11", "memory");
     return rax;
 }
 
@@ -37,8 +41,10 @@ static inline void raw_simple(uint64_t nr, uint64_t cap)
 {
     register uint64_t r8 __asm__("r8") = 0, r9 __asm__("r9") = 0, r10 __asm__("r10") = 0;
     uint64_t rax = nr, rdi = cap, rsi = 0, rdx = 0;
-    __asm__ volatile("syscall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
-                     : : "rcx", "r11", "memory");
+    __asm__ volatile("syscall"
+                     : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
+                     :
+                     : "rcx", "r11", "memory");
 }
 
 #define CHILD_EP   PS_SLOT_FIRST_FREE
@@ -141,18 +147,24 @@ static void check(int err, const char *what)
 static void spawn(ps_env_t *env, const rs_bootinfo_t *bi, ps_process_t *p, const char *name,
                   void (*fn)(uint64_t), rs_cptr_t cap, rs_cptr_t frame)
 {
-    ps_process_config_t cfg = {.elf = (const void *)bi->modules[0].vaddr, .elf_size = bi->modules[0].size,
-                               .entry = fn, .priority = 255, .mcp = 255, .name = name};
+    ps_process_config_t cfg = {.elf = (const void *)bi->modules[0].vaddr,
+                               .elf_size = bi->modules[0].size,
+                               .entry = fn,
+                               .priority = 255,
+                               .mcp = 255,
+                               .name = name};
     check(ps_process_create(p, env, &cfg), "process create");
     check(ps_process_give(p, PS_SLOT_FIRST_FREE, cap, RS_RIGHTS_ALL, 0), "give cap");
-    if (frame) check(ps_process_share(p, frame, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE), "share");
+    if (frame)
+        check(ps_process_share(p, frame, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE), "share");
     check(ps_process_start(p), "start");
 }
 
 static void report(const char *what, uint64_t *v, unsigned n)
 {
     sort_u64(v, n);
-    rt_printf("bench: %-28s min %4lu  median %4lu  max %6lu  (n=%u)\n", what, v[0], v[n / 2], v[n - 1], n);
+    rt_printf("bench: %-28s min %4lu  median %4lu  max %6lu  (n=%u)\n", what, v[0], v[n / 2],
+              v[n - 1], n);
 }
 
 static uint64_t samples[4][RUNS];
@@ -190,7 +202,8 @@ int main(void *arg)
     rs_cptr_t ep, ntfn, shared;
     check(ps_new_object(env, RS_OBJ_ENDPOINT, 0, &ep), "endpoint");
     check(ps_new_object(env, RS_OBJ_NOTIFICATION, 0, &ntfn), "notification");
-    check(ps_map_new_frame(env, RS_INIT_VSPACE, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE, &shared), "frame");
+    check(ps_map_new_frame(env, RS_INIT_VSPACE, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE, &shared),
+          "frame");
     spawn(env, bi, &server, "ipc-server", ipc_server, ep, 0);
 
     round_trips(ep, 0, overhead);
@@ -223,25 +236,36 @@ int main(void *arg)
     // ep_fault; the reply (one word: the RIP past the load) resumes it
     check(ps_new_object(env, RS_OBJ_ENDPOINT, 0, &ep_fault), "endpoint");
     {
-        ps_process_config_t cfg = {.elf = (const void *)bi->modules[0].vaddr, .elf_size = bi->modules[0].size,
-                                   .entry = faulter, .priority = 255, .mcp = 255, .name = "faulter",
+        ps_process_config_t cfg = {.elf = (const void *)bi->modules[0].vaddr,
+                                   .elf_size = bi->modules[0].size,
+                                   .entry = faulter,
+                                   .priority = 255,
+                                   .mcp = 255,
+                                   .name = "faulter",
                                    .fault_ep = ep_fault};
         check(ps_process_create(&fault_child, env, &cfg), "process create");
-        check(ps_process_share(&fault_child, shared, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE), "share");
+        check(ps_process_share(&fault_child, shared, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE),
+              "share");
         check(ps_process_start(&fault_child), "start");
     }
     {
         volatile uint64_t *fsh = (volatile uint64_t *)SHARED_VA;
         register uint64_t r8 __asm__("r8") = 0, r9 __asm__("r9") = 0, r10 __asm__("r10") = 0;
         uint64_t rax = RS_SYS_RECV, rdi = ep_fault, rsi = 0, rdx = 0;
-        __asm__ volatile("syscall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
-                         : : "rcx", "r11", "memory");
+        __asm__ volatile("syscall"
+                         : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
+                         :
+                         : "rcx", "r11", "memory");
         for (int i = 0; i < WARMUP + RUNS + 1; i++) {
-            if (rs_msginfo_label(rsi) != RS_FAULT_VM || r8 != FAULT_VA) check(RS_INVALID_ARGUMENT, "fault message");
+            if (rs_msginfo_label(rsi) != RS_FAULT_VM || r8 != FAULT_VA)
+                check(RS_INVALID_ARGUMENT, "fault message");
             if (i > WARMUP) samples[3][i - WARMUP - 1] = fsh[1] - overhead;
             rax = RS_SYS_REPLY_RECV, rdi = ep_fault, rsi = rs_msginfo(0, 0, 0, 1), rdx += 3;
-            __asm__ volatile("syscall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
-                             : : "rcx", "r11", "memory");
+            __asm__ volatile("syscall"
+                             : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9),
+                               "+r"(r10)
+                             :
+                             : "rcx", "r11", "memory");
         }
     }
     report("page fault -> pager -> resume", samples[3], RUNS);

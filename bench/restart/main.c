@@ -37,8 +37,8 @@ static void measure(ipc_client_t *echo, unsigned kind, const char *what)
         if (err) rt_printf("bench: call after %s failed: %s\n", what, rs_error_name(err));
     }
     sort_u64(v, ROUNDS);
-    rt_printf("bench: restart after %-22s min %8lu  median %8lu  max %8lu  (n=%u)\n", what, v[0], v[ROUNDS / 2],
-              v[ROUNDS - 1], ROUNDS);
+    rt_printf("bench: restart after %-22s min %8lu  median %8lu  max %8lu  (n=%u)\n", what, v[0],
+              v[ROUNDS / 2], v[ROUNDS - 1], ROUNDS);
 }
 
 int main(void *arg)

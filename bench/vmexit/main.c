@@ -12,10 +12,10 @@
 #include "proto/vmm.h"
 #include <resurgo/vcpu.h>
 
-#define ROUNDS 1200 /* guest.S */
-#define WARMUP 200
+#define ROUNDS     1200 /* guest.S */
+#define WARMUP     200
 #define INFO_PRINT 0xFED00008ull
-#define MOV_MOFFS 5 /* guest.S reports with A3 imm32 */
+#define MOV_MOFFS  5 /* guest.S reports with A3 imm32 */
 
 static uint64_t samples[ROUNDS];
 
@@ -63,8 +63,7 @@ static _Noreturn void bare_vmm(void)
                 rt_printf("bench: vmexit round trip, bare VMM     min %5lu  median %5lu  max %7lu  "
                           "(n=%u)\n",
                           samples[WARMUP], samples[WARMUP + k / 2], samples[n - 1], k);
-            else
-                rt_printf("bench: FAILED bare VMM: exit %lu before any sample\n", reason);
+            else rt_printf("bench: FAILED bare VMM: exit %lu before any sample\n", reason);
             done = true;
             label = 1; // leave the guest stopped
         }
@@ -83,8 +82,7 @@ static void watch(void)
     ipc_client_t vmm;
     ipc_client_init(&vmm, IPC_SLOT_CLIENT0, NULL, 0, 0);
     while (!stopped(&vmm))
-        for (int i = 0; i < 1000; i++)
-            rs_yield();
+        for (int i = 0; i < 1000; i++) rs_yield();
     rt_printf("bench: done\n");
     rs_shutdown(IPC_SLOT_SHUTDOWN);
 }

@@ -10,7 +10,10 @@
 #define COM1_LSR      (COM1 + 5)
 #define LSR_THR_EMPTY 0x20
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
 
 static inline uint8_t inb(uint16_t port)
 {

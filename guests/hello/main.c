@@ -4,18 +4,18 @@
 #include <stdint.h>
 #include "../common/console.h"
 
-#define PIC_CMD        0x20
-#define PIC_EOI        0x20
-#define PIT_CH0        0x40
-#define PIT_CMD        0x43
-#define PIT_HZ         1193182u
-#define TICK_HZ        100u
-#define TIMER_VECTOR   0x20
-#define MSR_APIC_BASE  0x1B
-#define INFO_GPA       0xFED00000ul
-#define INFO_MAGIC     0x52534730u    /* "RSG0" */
-#define INFO_PRINT     8
-#define SEL_CODE64     0x18
+#define PIC_CMD       0x20
+#define PIC_EOI       0x20
+#define PIT_CH0       0x40
+#define PIT_CMD       0x43
+#define PIT_HZ        1193182u
+#define TICK_HZ       100u
+#define TIMER_VECTOR  0x20
+#define MSR_APIC_BASE 0x1B
+#define INFO_GPA      0xFED00000ul
+#define INFO_MAGIC    0x52534730u /* "RSG0" */
+#define INFO_PRINT    8
+#define SEL_CODE64    0x18
 
 struct idt_gate {
     uint16_t offset_low;
@@ -44,7 +44,6 @@ static struct idt_gate idt[256];
 static volatile uint32_t ticks;
 
 
-
 /* MMIO with fixed registers and the plainest encodings (8B 02, 89 02): the VMM decodes the
  * instruction of a guest-fault exit itself, so the guest keeps it simple. */
 static inline uint32_t mmio_read32(uint64_t addr)
@@ -60,15 +59,12 @@ static inline void mmio_write32(uint64_t addr, uint32_t v)
 }
 
 
-
-
-
 static void set_gate(unsigned vector, uint64_t handler)
 {
     idt[vector] = (struct idt_gate){
         .offset_low = (uint16_t)handler,
         .selector = SEL_CODE64,
-        .type = 0x8E,                 /* present, DPL 0, 64-bit interrupt gate: IF cleared */
+        .type = 0x8E, /* present, DPL 0, 64-bit interrupt gate: IF cleared */
         .offset_mid = (uint16_t)(handler >> 16),
         .offset_high = (uint32_t)(handler >> 32),
     };
@@ -84,14 +80,13 @@ void hello_exception(const uint64_t *frame)
     uart_write(" error ");
     puthex(frame[1]);
     uart_putc('\n');
-    for (;;)
-        __asm__ volatile("cli; hlt");
+    for (;;) __asm__ volatile("cli; hlt");
 }
 
 void hello_tick(void)
 {
     ticks++;
-    outb(PIC_CMD, PIC_EOI);           /* what a PC guest does; the VMM accepts and ignores it */
+    outb(PIC_CMD, PIC_EOI); /* what a PC guest does; the VMM accepts and ignores it */
 }
 
 void hello_main(void)
@@ -105,10 +100,9 @@ void hello_main(void)
     puthex(apic_base);
     uart_write(apic_base == 0xFEE00900 ? "\n" : " (FAIL: the contract says 0xfee00900)\n");
 
-    for (unsigned v = 0; v < 32; v++)
-        set_gate(v, exc_stub_table[v]);
+    for (unsigned v = 0; v < 32; v++) set_gate(v, exc_stub_table[v]);
     set_gate(TIMER_VECTOR, (uint64_t)timer_stub);
-    struct idtr idtr = { sizeof(idt) - 1, (uint64_t)idt };
+    struct idtr idtr = {sizeof(idt) - 1, (uint64_t)idt};
     __asm__ volatile("lidt %0" : : "m"(idtr));
 
     /* Channel 0, lobyte/hibyte, mode 2 (rate generator), binary: 0x34. */
@@ -142,8 +136,7 @@ void hello_main(void)
                 putdec(seen);
                 uart_putc('\n');
             }
-            if (seen % 50 == 0)
-                mmio_write32(INFO_GPA + INFO_PRINT, seen);
+            if (seen % 50 == 0) mmio_write32(INFO_GPA + INFO_PRINT, seen);
         }
     }
 }

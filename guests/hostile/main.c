@@ -6,35 +6,35 @@
 #include <stdint.h>
 #include "../common/console.h"
 
-#define LCR_8N1        0x03           /* 8 data bits, no parity, 1 stop bit, DLAB clear */
-#define INFO_GPA       0xFED00000u
-#define SEL_CODE       0x08
-#define MSR_TSC        0x10
-#define MSR_APIC_BASE  0x1B
-#define MSR_EFER       0xC0000080u
+#define LCR_8N1             0x03 /* 8 data bits, no parity, 1 stop bit, DLAB clear */
+#define INFO_GPA            0xFED00000u
+#define SEL_CODE            0x08
+#define MSR_TSC             0x10
+#define MSR_APIC_BASE       0x1B
+#define MSR_EFER            0xC0000080u
 /* EFER bits the VMM lets a guest set are SCE, LME and NXE; LME is left out on purpose: with
  * EFER.LME = 1 while CR4.PAE = 0, QEMU's SVM (TCG, 7.2) botches the next #VMEXIT, the host kernel
  * runs on with the guest's CR0 (paging off) and the whole machine hangs. Real hardware does not;
  * until the VMM or kernel guards against it, the hostile guest would only find that again. */
-#define EFER_VALID     0x00000801u    /* SCE, NXE */
-#define STRING_MAX     4              /* units of a string I/O */
-#define SEED           0x2545F491u
-#define OPERATIONS     2000
-#define PROGRESS_EVERY 500
-#define REPORTED_EXCEPTIONS 8       /* detailed lines; the rest are only counted */
+#define EFER_VALID          0x00000801u /* SCE, NXE */
+#define STRING_MAX          4           /* units of a string I/O */
+#define SEED                0x2545F491u
+#define OPERATIONS          2000
+#define PROGRESS_EVERY      500
+#define REPORTED_EXCEPTIONS 8 /* detailed lines; the rest are only counted */
 
 enum op_kind { OP_IO, OP_MSR, OP_CPUID, OP_MMIO, OP_INFO, OP_KINDS };
 
-static const char *const kind_name[OP_KINDS] = { "io", "msr", "cpuid", "mmio", "info" };
+static const char *const kind_name[OP_KINDS] = {"io", "msr", "cpuid", "mmio", "info"};
 
 struct op {
     enum op_kind kind;
-    uint32_t width;                 /* 1, 2 or 4 (io, mmio, info) */
+    uint32_t width; /* 1, 2 or 4 (io, mmio, info) */
     uint32_t write;
-    uint32_t addr;                  /* port, MSR, CPUID leaf, guest-physical address */
+    uint32_t addr; /* port, MSR, CPUID leaf, guest-physical address */
     uint32_t value;
-    uint32_t value_hi;              /* EDX of WRMSR, ECX (subleaf) of CPUID */
-    uint32_t count;                 /* io: a REP INS/OUTS of this many units, else 0 */
+    uint32_t value_hi; /* EDX of WRMSR, ECX (subleaf) of CPUID */
+    uint32_t count;    /* io: a REP INS/OUTS of this many units, else 0 */
 };
 
 struct idt_gate {
@@ -53,7 +53,7 @@ struct __attribute__((packed)) dtr {
 extern const uint32_t exc_stub_table[32];
 extern char stray_stub[];
 extern volatile uint32_t stray_interrupts;
-extern uint32_t try_esp;          /* hostile_try's stack while an operation runs, else 0 */
+extern uint32_t try_esp; /* hostile_try's stack while an operation runs, else 0 */
 
 int hostile_try(void (*op)(struct op *), struct op *o);
 void hostile_exception(const uint32_t *frame);
@@ -74,8 +74,6 @@ static uint32_t string_buf[STRING_MAX];
 static int uart_dirty;
 
 
-
-
 static void uart_puts(const char *s)
 {
     if (uart_dirty) {
@@ -85,7 +83,6 @@ static void uart_puts(const char *s)
     }
     uart_write(s);
 }
-
 
 
 static uint32_t xorshift32(void)
@@ -141,8 +138,7 @@ void hostile_exception(const uint32_t *frame)
     }
     exceptions++;
     if (!inside)
-        for (;;)
-            __asm__ volatile("cli; hlt");
+        for (;;) __asm__ volatile("cli; hlt");
 }
 
 /* The accesses: fixed registers and plain MOV / IN / OUT encodings, the forms a VMM is expected
@@ -225,13 +221,13 @@ static void op_mem(struct op *o)
     }
 }
 
-static void (*const op_fn[OP_KINDS])(struct op *) = { op_io, op_msr, op_cpuid, op_mem, op_mem };
+static void (*const op_fn[OP_KINDS])(struct op *) = {op_io, op_msr, op_cpuid, op_mem, op_mem};
 
 /* MSR numbers: a quarter each from the MSRs the VMM emulates (EFER, APIC base, TSC), the two
  * ranges where a PC's MSRs live, and anywhere in the 32-bit space. */
 static uint32_t random_msr(void)
 {
-    static const uint32_t emulated[4] = { MSR_EFER, MSR_APIC_BASE, MSR_TSC, MSR_EFER };
+    static const uint32_t emulated[4] = {MSR_EFER, MSR_APIC_BASE, MSR_TSC, MSR_EFER};
     uint32_t r = xorshift32();
     switch (r & 3) {
     case 0: return emulated[(r >> 2) & 3];
@@ -256,23 +252,25 @@ static uint32_t random_above_ram(uint32_t ram_size, uint32_t width)
 
 static void random_op(struct op *o, uint32_t ram_size)
 {
-    static const uint32_t widths[4] = { 1, 2, 4, 4 };
+    static const uint32_t widths[4] = {1, 2, 4, 4};
     uint32_t r = xorshift32();
-    *o = (struct op){ .kind = (enum op_kind)(r % OP_KINDS), .width = widths[(r >> 8) & 3],
-                      .write = (r >> 10) & 1, .value = xorshift32(), .value_hi = xorshift32() };
+    *o = (struct op){.kind = (enum op_kind)(r % OP_KINDS),
+                     .width = widths[(r >> 8) & 3],
+                     .write = (r >> 10) & 1,
+                     .value = xorshift32(),
+                     .value_hi = xorshift32()};
     switch (o->kind) {
     case OP_IO:
         /* A quarter at the ports the VMM emulates (UART, PIT, PIC), the rest anywhere. */
         if (((r >> 12) & 3) == 0) {
-            static const uint16_t device_base[4] = { COM1, COM1 + 4, 0x40, 0x20 };
+            static const uint16_t device_base[4] = {COM1, COM1 + 4, 0x40, 0x20};
             o->addr = device_base[(r >> 14) & 3] + ((r >> 16) & 3);
         } else {
             o->addr = xorshift32() & 0xFFFF;
         }
         if (((r >> 18) & 7) == 0)
-            o->count = (r >> 21) % (STRING_MAX + 1);   /* REP with ECX = 0 included */
-        if (o->write && o->addr <= COM1 + 7 && o->addr + o->width > COM1)
-            uart_dirty = 1;
+            o->count = (r >> 21) % (STRING_MAX + 1); /* REP with ECX = 0 included */
+        if (o->write && o->addr <= COM1 + 7 && o->addr + o->width > COM1) uart_dirty = 1;
         break;
     case OP_MSR:
         o->addr = random_msr();
@@ -293,17 +291,14 @@ static void random_op(struct op *o, uint32_t ram_size)
         default: o->addr = xorshift32(); break;
         }
         break;
-    case OP_MMIO:
-        o->addr = random_above_ram(ram_size, o->width);
-        break;
+    case OP_MMIO: o->addr = random_above_ram(ram_size, o->width); break;
     case OP_INFO:
         /* Mostly writes, half of them to the registers at +0..+15 (+8 prints a line). */
         o->write = ((r >> 10) & 3) != 0;
         o->addr = INFO_GPA + ((r & (1u << 13)) ? (xorshift32() & 0xF) : (xorshift32() & 0xFFF));
         o->addr &= ~(o->width - 1);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -312,7 +307,7 @@ static void set_gate(unsigned vector, uint32_t handler)
     idt[vector] = (struct idt_gate){
         .offset_low = (uint16_t)handler,
         .selector = SEL_CODE,
-        .type = 0x8E,                 /* present, DPL 0, 32-bit interrupt gate */
+        .type = 0x8E, /* present, DPL 0, 32-bit interrupt gate */
         .offset_high = (uint16_t)(handler >> 16),
     };
 }
@@ -321,7 +316,7 @@ void hostile_main(uint32_t ram_size)
 {
     for (unsigned v = 0; v < 256; v++)
         set_gate(v, v < 32 ? exc_stub_table[v] : (uint32_t)stray_stub);
-    struct dtr idtr = { sizeof(idt) - 1, (uint32_t)idt };
+    struct dtr idtr = {sizeof(idt) - 1, (uint32_t)idt};
     __asm__ volatile("lidt %0" : : "m"(idtr));
     hostile_vmm_faults(ram_size);
 
@@ -359,9 +354,8 @@ void hostile_main(uint32_t ram_size)
     uart_puts("\nhostile: done, now a triple fault\n");
 
     /* No IDT: int3 cannot be delivered (#GP), nor can that (#DF): shutdown. */
-    static const struct dtr null_idtr = { 0, 0 };
+    static const struct dtr null_idtr = {0, 0};
     __asm__ volatile("lidt %0; int3" : : "m"(null_idtr));
     uart_puts("hostile: FAIL still running after the triple fault\n");
-    for (;;)
-        __asm__ volatile("cli; hlt");
+    for (;;) __asm__ volatile("cli; hlt");
 }

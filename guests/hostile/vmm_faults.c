@@ -9,7 +9,7 @@
 #include "../../include/resurgo/x86.h"
 
 #define MSR_EFER  0xC0000080u
-#define PDE_LARGE 0x83u             /* present, writable, 2 MiB */
+#define PDE_LARGE 0x83u /* present, writable, 2 MiB */
 
 void hostile_vmm_faults(uint32_t ram_size);
 
@@ -23,8 +23,8 @@ volatile uint32_t gp_count;
 void gp_skip_wrmsr(void);
 __asm__(".text\n"
         "gp_skip_wrmsr:\n"
-        "    addl $4, %esp\n"           /* the error code */
-        "    addl $2, (%esp)\n"         /* EIP past WRMSR */
+        "    addl $4, %esp\n"   /* the error code */
+        "    addl $2, (%esp)\n" /* EIP past WRMSR */
         "    incl gp_count\n"
         "    iret\n");
 
@@ -61,8 +61,7 @@ static uint32_t rdmsr_lo(uint32_t msr)
 
 static void efer_under_paging(void)
 {
-    for (uint32_t i = 0; i < 512; i++)
-        pd[i] = (uint64_t)i << 21 | PDE_LARGE;
+    for (uint32_t i = 0; i < 512; i++) pd[i] = (uint64_t)i << 21 | PDE_LARGE;
     pdpt[0] = (uint32_t)pd | 1;
     uint32_t cr0, cr4;
     __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
@@ -124,7 +123,9 @@ static void __attribute__((noreturn)) delivery_fault(uint32_t ram_size)
 {
     uart_write("hostile: now an exception whose delivery faults (stack above RAM)\n");
     __asm__ volatile("movl %0, %%esp; movw $0x1234, %%ax; movw %%ax, %%ds"
-                     : : "r"(ram_size + 0x10000u) : "eax", "memory");
+                     :
+                     : "r"(ram_size + 0x10000u)
+                     : "eax", "memory");
     __builtin_unreachable();
 }
 #endif

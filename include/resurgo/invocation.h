@@ -52,38 +52,38 @@ enum rs_invocation_label {
     RS_CNODE_MINT,
     RS_CNODE_MOVE,
     RS_CNODE_MUTATE,
-    RS_CNODE_DELETE,       /* MR0 index, MR1 depth: the slot pair only (an empty slot is no error);
+    RS_CNODE_DELETE, /* MR0 index, MR1 depth: the slot pair only (an empty slot is no error);
                               preemptible */
-    RS_CNODE_REVOKE,       /* MR0 index, MR1 depth: as Delete */
+    RS_CNODE_REVOKE, /* MR0 index, MR1 depth: as Delete */
 
     /* TCB. A replaced cap in the thread's own slots may not be the last cap to its object:
      * RS_REVOKE_FIRST (the new cap's number, 0, 0). */
-    RS_TCB_CONFIGURE = 20, /* MR0 reserved (0; set guards with CNode Mint), MR1 ipc buffer vaddr;
+    RS_TCB_CONFIGURE = 20,    /* MR0 reserved (0; set guards with CNode Mint), MR1 ipc buffer vaddr;
                               CAP0 cspace root CNode, CAP1 vspace, CAP2 (optional) ipc buffer
                               frame. RS_INVALID_CAPABILITY (1|2|3, 0, 0) CAP0 no CNode, CAP1 no
                               VSpace, CAP2 no 4 KiB RAM frame; RS_INSUFFICIENT_RIGHTS (3, 0, 0)
                               CAP2 not writable; RS_ALIGNMENT_ERROR (1, 2048, 0),
                               RS_RANGE_ERROR (1, 0, RS_USER_TOP - 1) the buffer address */
-    RS_TCB_SET_PRIORITY,   /* MR0 priority; CAP0 authority TCB (its MCP bounds the value):
+    RS_TCB_SET_PRIORITY,      /* MR0 priority; CAP0 authority TCB (its MCP bounds the value):
                               RS_INVALID_CAPABILITY (1, 0, 0) CAP0 no TCB; RS_RANGE_ERROR
                               (0, 0, MCP) */
-    RS_TCB_SET_MCP,        /* MR0 max controlled priority; CAP0 authority TCB: as SetPriority */
+    RS_TCB_SET_MCP,           /* MR0 max controlled priority; CAP0 authority TCB: as SetPriority */
     RS_TCB_SET_FAULT_HANDLER, /* CAP0 endpoint (needs write right; its badge names the thread);
                               none: no handler. RS_INVALID_CAPABILITY (1, 0, 0) no endpoint;
                               RS_INSUFFICIENT_RIGHTS (1, 0, 0) */
-    RS_TCB_READ_REGISTERS, /* MR0 suspend_source, MR1 count -> MR0.. registers (RS_REG_* order).
+    RS_TCB_READ_REGISTERS,    /* MR0 suspend_source, MR1 count -> MR0.. registers (RS_REG_* order).
                               RS_ILLEGAL_OPERATION (0, 0, 0) on the caller itself; RS_RANGE_ERROR
                               (1, 0, RS_REG_COUNT) count */
-    RS_TCB_WRITE_REGISTERS,/* MR0 resume_target, MR1 count, MR2.. registers: as ReadRegisters,
+    RS_TCB_WRITE_REGISTERS,   /* MR0 resume_target, MR1 count, MR2.. registers: as ReadRegisters,
                               and RS_INVALID_ARGUMENT (2 + RS_REG_RIP|RSP|FS_BASE, 0, 0) an
                               address outside user space */
-    RS_TCB_SUSPEND,        /* no errors */
-    RS_TCB_RESUME,         /* no errors (a thread that is not suspended stays as it is) */
+    RS_TCB_SUSPEND,           /* no errors */
+    RS_TCB_RESUME,            /* no errors (a thread that is not suspended stays as it is) */
     RS_TCB_BIND_NOTIFICATION, /* CAP0 notification: RS_INVALID_CAPABILITY (1, 0, 0) none;
                               RS_ILLEGAL_OPERATION (1, 0, 0) the thread or notification is bound */
     RS_TCB_UNBIND_NOTIFICATION, /* RS_ILLEGAL_OPERATION (0, 0, 0) not bound */
-    RS_TCB_SET_TLS_BASE,   /* MR0 FS base: RS_INVALID_ARGUMENT (0, 0, 0) outside user space */
-    RS_TCB_SET_NAME,       /* MR0..MR1: up to 15 bytes of name, for kernel logs; no errors */
+    RS_TCB_SET_TLS_BASE,        /* MR0 FS base: RS_INVALID_ARGUMENT (0, 0, 0) outside user space */
+    RS_TCB_SET_NAME,            /* MR0..MR1: up to 15 bytes of name, for kernel logs; no errors */
 
     /* Paging structures: CAP0 = VSpace; MR0 = vaddr. Map errors: RS_INVALID_CAPABILITY (1, 0, 0)
      * CAP0 no live VSpace; RS_ILLEGAL_OPERATION (0, 0, 0) mapped already; RS_ALIGNMENT_ERROR
@@ -91,34 +91,38 @@ enum rs_invocation_label {
      * address) beyond user space; RS_FAILED_LOOKUP (0, bits left, 0) a table above is missing
      * (39: no PDPT, 30: no PD, 21: no PT, or a large page in the way); RS_DELETE_FIRST (0, 0, 0)
      * the entry is in use. Unmap: no errors (an unmapped cap is no error). */
-    RS_FRAME_MAP = 40,     /* MR1 rights, MR2 attributes: RS_INVALID_ARGUMENT (1, 0, 0) unknown
+    RS_FRAME_MAP = 40, /* MR1 rights, MR2 attributes: RS_INVALID_ARGUMENT (1, 0, 0) unknown
                               rights bits; RS_RANGE_ERROR (2, 0, highest allowed) attributes (only
                               device frames may be uncached); RS_INSUFFICIENT_RIGHTS (1, 0, 0) no
                               read right left after masking with the cap's */
     RS_FRAME_UNMAP,
-    RS_FRAME_GET_ADDRESS,  /* -> MR0 physical address; no errors */
-    RS_PAGE_TABLE_MAP,     /* for PT, PD and PDPT caps (CAP0 a GuestSpace: see GuestSpace_Map) */
+    RS_FRAME_GET_ADDRESS, /* -> MR0 physical address; no errors */
+    RS_PAGE_TABLE_MAP,    /* for PT, PD and PDPT caps (CAP0 a GuestSpace: see GuestSpace_Map) */
     RS_PAGE_TABLE_UNMAP,
 
     /* Interrupts and I/O ports */
-    RS_IRQ_CONTROL_GET = 50,     /* MR0 irq, MR1 dest index, MR2 dest depth; CAP0 dest root.
+    RS_IRQ_CONTROL_GET = 50,         /* MR0 irq, MR1 dest index, MR2 dest depth; CAP0 dest root.
                                     RS_RANGE_ERROR (0, 0, 15) irq (2 is the cascade);
                                     RS_INVALID_CAPABILITY (1, 0, 0) CAP0 no CNode; the slot pair
                                     at MR1 (depth 1..64); RS_DELETE_FIRST (1, 0, 0) occupied;
                                     RS_REVOKE_FIRST (0, 0, 0) the line has a handler already */
-    RS_IRQ_HANDLER_ACK,          /* no errors */
+    RS_IRQ_HANDLER_ACK,              /* no errors */
     RS_IRQ_HANDLER_SET_NOTIFICATION, /* CAP0 notification: RS_INVALID_CAPABILITY (1, 0, 0);
                                     RS_INSUFFICIENT_RIGHTS (1, 0, 0) no write right;
                                     RS_REVOKE_FIRST (1, 0, 0) the old one's last cap */
-    RS_IRQ_HANDLER_CLEAR,        /* RS_REVOKE_FIRST (0, 0, 0) the notification's last cap */
+    RS_IRQ_HANDLER_CLEAR,            /* RS_REVOKE_FIRST (0, 0, 0) the notification's last cap */
     RS_IOPORT_CONTROL_ISSUE = 55, /* MR0 first, MR1 last, MR2 dest index, MR3 dest depth; CAP0 root.
                                     RS_RANGE_ERROR (0, 0, 0xFFFF) first, (1, first, 0xFFFF) last;
                                     RS_ILLEGAL_OPERATION (0, first, last) of a kernel range;
                                     RS_INSUFFICIENT_RIGHTS (0, first, last) of a platform range
                                     without the platform control cap; CAP0 and the slot pair at
                                     MR2 as IRQControl_Get, RS_DELETE_FIRST (2, 0, 0) */
-    RS_IOPORT_IN8, RS_IOPORT_IN16, RS_IOPORT_IN32, /* MR0 port -> MR0 value */
-    RS_IOPORT_OUT8, RS_IOPORT_OUT16, RS_IOPORT_OUT32, /* MR0 port, MR1 value. In and Out:
+    RS_IOPORT_IN8,
+    RS_IOPORT_IN16,
+    RS_IOPORT_IN32, /* MR0 port -> MR0 value */
+    RS_IOPORT_OUT8,
+    RS_IOPORT_OUT16,
+    RS_IOPORT_OUT32, /* MR0 port, MR1 value. In and Out:
                                     RS_RANGE_ERROR (0, first, last + 1 - width) port */
 
     /* Virtualisation (see vcpu.h) */

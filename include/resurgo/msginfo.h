@@ -8,7 +8,7 @@ typedef rs_word_t rs_msginfo_t;
 
 #define RS_MSG_MAX_LENGTH     120
 #define RS_MSG_MAX_EXTRA_CAPS 3
-#define RS_MSG_REG_COUNT      4   /* MR0..MR3 travel in registers, the rest in the IPC buffer */
+#define RS_MSG_REG_COUNT      4 /* MR0..MR3 travel in registers, the rest in the IPC buffer */
 
 static inline rs_msginfo_t rs_msginfo(rs_word_t label, unsigned unwrapped, unsigned extra_caps,
                                       unsigned length)

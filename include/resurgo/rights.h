@@ -9,6 +9,6 @@
 #define RS_RIGHTS_ALL  0xFu
 
 /* Mapping attributes for Frame_Map (cache behaviour). */
-#define RS_ATTR_DEFAULT      0   /* write-back */
-#define RS_ATTR_UNCACHED     1   /* device memory (MMIO) */
+#define RS_ATTR_DEFAULT      0 /* write-back */
+#define RS_ATTR_UNCACHED     1 /* device memory (MMIO) */
 #define RS_ATTR_WRITECOMBINE 2

@@ -13,22 +13,22 @@ enum rs_vcpu_exit_reason {
     RS_EXIT_GUEST_FAULT = 2, /* guest-physical access outside the GuestSpace's mappings (MMIO):
                                 gpa = the exact address, qual: rs_fault_qual(); insn_len 0 */
     RS_EXIT_CPUID = 3,
-    RS_EXIT_MSR_READ = 4,    /* qual = MSR index (ecx) */
-    RS_EXIT_MSR_WRITE = 5,   /* qual = MSR index, value in edx:eax */
+    RS_EXIT_MSR_READ = 4,  /* qual = MSR index (ecx) */
+    RS_EXIT_MSR_WRITE = 5, /* qual = MSR index, value in edx:eax */
     RS_EXIT_HLT = 6,
-    RS_EXIT_VMCALL = 7,      /* VMCALL / VMMCALL */
-    RS_EXIT_INTR_WINDOW = 8, /* the guest can take an interrupt now (requested) */
-    RS_EXIT_EXCEPTION = 9,   /* qual = vector | error code << 32 (intercepted exceptions) */
-    RS_EXIT_TRIPLE_FAULT = 10, /* the guest's state is undefined: WriteState before resuming */
+    RS_EXIT_VMCALL = 7,         /* VMCALL / VMMCALL */
+    RS_EXIT_INTR_WINDOW = 8,    /* the guest can take an interrupt now (requested) */
+    RS_EXIT_EXCEPTION = 9,      /* qual = vector | error code << 32 (intercepted exceptions) */
+    RS_EXIT_TRIPLE_FAULT = 10,  /* the guest's state is undefined: WriteState before resuming */
     RS_EXIT_INVALID_STATE = 11, /* VM entry failed: the state the VMM wrote is not runnable */
-    RS_EXIT_OTHER = 12,      /* any other intercept; see raw reason */
+    RS_EXIT_OTHER = 12,         /* any other intercept; see raw reason */
 };
 
 /* The I/O qualification of RS_EXIT_IO, packed by the kernel and read by VMMs. */
 #define RS_IO_QUAL_SIZE_SHIFT 16
-#define RS_IO_QUAL_IN     (1ull << 24)
-#define RS_IO_QUAL_STRING (1ull << 25)
-#define RS_IO_QUAL_REP    (1ull << 26)
+#define RS_IO_QUAL_IN         (1ull << 24)
+#define RS_IO_QUAL_STRING     (1ull << 25)
+#define RS_IO_QUAL_REP        (1ull << 26)
 static inline uint64_t rs_io_qual(uint16_t port, unsigned size, bool in, bool string, bool rep)
 {
     return port | (uint64_t)size << RS_IO_QUAL_SIZE_SHIFT | (in ? RS_IO_QUAL_IN : 0) |
@@ -55,25 +55,61 @@ static inline uint64_t rs_fault_qual(bool read, bool write, bool fetch, bool pre
 /* Guest general-purpose registers, in the x86 encoding order (the ModRM reg / rm number): the
  * exit and the reply carry them in this order, from RS_EXIT_MR_GPR and RS_REPLY_MR_GPR on. */
 enum rs_vcpu_gpr {
-    RS_GPR_RAX, RS_GPR_RCX, RS_GPR_RDX, RS_GPR_RBX, RS_GPR_RSP, RS_GPR_RBP, RS_GPR_RSI, RS_GPR_RDI,
-    RS_GPR_R8, RS_GPR_R9, RS_GPR_R10, RS_GPR_R11, RS_GPR_R12, RS_GPR_R13, RS_GPR_R14, RS_GPR_R15,
+    RS_GPR_RAX,
+    RS_GPR_RCX,
+    RS_GPR_RDX,
+    RS_GPR_RBX,
+    RS_GPR_RSP,
+    RS_GPR_RBP,
+    RS_GPR_RSI,
+    RS_GPR_RDI,
+    RS_GPR_R8,
+    RS_GPR_R9,
+    RS_GPR_R10,
+    RS_GPR_R11,
+    RS_GPR_R12,
+    RS_GPR_R13,
+    RS_GPR_R14,
+    RS_GPR_R15,
     RS_GPR_COUNT
 };
 
 /* Exit message words (MRn). The message has RS_EXIT_MR_COUNT words (4 when the VMM has no IPC
  * buffer); the badge is that of the exit endpoint cap given to VCPU Bind. */
 enum rs_vcpu_exit_mr {
-    RS_EXIT_MR_REASON, RS_EXIT_MR_QUAL, RS_EXIT_MR_GPA, RS_EXIT_MR_INSN_LEN, RS_EXIT_MR_RIP,
-    RS_EXIT_MR_RFLAGS, RS_EXIT_MR_CR0, RS_EXIT_MR_CR3, RS_EXIT_MR_CR4, RS_EXIT_MR_EFER,
-    RS_EXIT_MR_RAW_REASON, RS_EXIT_MR_RAW_QUAL, /* VMX / SVM exit code, qual */
-    RS_EXIT_MR_EVENT, /* the event whose delivery the exit interrupted (SVM EXITINTINFO, VMX
+    RS_EXIT_MR_REASON,
+    RS_EXIT_MR_QUAL,
+    RS_EXIT_MR_GPA,
+    RS_EXIT_MR_INSN_LEN,
+    RS_EXIT_MR_RIP,
+    RS_EXIT_MR_RFLAGS,
+    RS_EXIT_MR_CR0,
+    RS_EXIT_MR_CR3,
+    RS_EXIT_MR_CR4,
+    RS_EXIT_MR_EFER,
+    RS_EXIT_MR_RAW_REASON,
+    RS_EXIT_MR_RAW_QUAL, /* VMX / SVM exit code, qual */
+    RS_EXIT_MR_EVENT,    /* the event whose delivery the exit interrupted (SVM EXITINTINFO, VMX
                          IDT-vectoring information), as RS_EVENT_* | RS_EVENT_VALID; 0: none.
                          With it, a guest fault was taken by the CPU's own accesses (IDT, GDT,
                          stack) while delivering that event, not by the instruction at RIP. */
-    RS_EXIT_MR_GPR, /* RS_GPR_COUNT words: the guest's GPRs in rs_vcpu_gpr order */
-    RS_EXIT_MR_RAX = RS_EXIT_MR_GPR, RS_EXIT_MR_RCX, RS_EXIT_MR_RDX, RS_EXIT_MR_RBX,
-    RS_EXIT_MR_RSP, RS_EXIT_MR_RBP, RS_EXIT_MR_RSI, RS_EXIT_MR_RDI, RS_EXIT_MR_R8, RS_EXIT_MR_R9,
-    RS_EXIT_MR_R10, RS_EXIT_MR_R11, RS_EXIT_MR_R12, RS_EXIT_MR_R13, RS_EXIT_MR_R14, RS_EXIT_MR_R15,
+    RS_EXIT_MR_GPR,      /* RS_GPR_COUNT words: the guest's GPRs in rs_vcpu_gpr order */
+    RS_EXIT_MR_RAX = RS_EXIT_MR_GPR,
+    RS_EXIT_MR_RCX,
+    RS_EXIT_MR_RDX,
+    RS_EXIT_MR_RBX,
+    RS_EXIT_MR_RSP,
+    RS_EXIT_MR_RBP,
+    RS_EXIT_MR_RSI,
+    RS_EXIT_MR_RDI,
+    RS_EXIT_MR_R8,
+    RS_EXIT_MR_R9,
+    RS_EXIT_MR_R10,
+    RS_EXIT_MR_R11,
+    RS_EXIT_MR_R12,
+    RS_EXIT_MR_R13,
+    RS_EXIT_MR_R14,
+    RS_EXIT_MR_R15,
     RS_EXIT_MR_COUNT
 };
 
@@ -86,36 +122,52 @@ enum rs_vcpu_reply_mr {
     RS_REPLY_MR_INJECT, /* event to inject when RS_REPLY_INJECT: see RS_EVENT_* */
     RS_REPLY_MR_RIP,    /* new RIP when RS_REPLY_SET_RIP (a non-canonical one is ignored) */
     RS_REPLY_MR_GPR,    /* RS_GPR_COUNT words: the guest's GPRs in rs_vcpu_gpr order */
-    RS_REPLY_MR_RAX = RS_REPLY_MR_GPR, RS_REPLY_MR_RCX, RS_REPLY_MR_RDX, RS_REPLY_MR_RBX,
-    RS_REPLY_MR_RSP, RS_REPLY_MR_RBP, RS_REPLY_MR_RSI, RS_REPLY_MR_RDI, RS_REPLY_MR_R8,
-    RS_REPLY_MR_R9, RS_REPLY_MR_R10, RS_REPLY_MR_R11, RS_REPLY_MR_R12, RS_REPLY_MR_R13,
-    RS_REPLY_MR_R14, RS_REPLY_MR_R15,
+    RS_REPLY_MR_RAX = RS_REPLY_MR_GPR,
+    RS_REPLY_MR_RCX,
+    RS_REPLY_MR_RDX,
+    RS_REPLY_MR_RBX,
+    RS_REPLY_MR_RSP,
+    RS_REPLY_MR_RBP,
+    RS_REPLY_MR_RSI,
+    RS_REPLY_MR_RDI,
+    RS_REPLY_MR_R8,
+    RS_REPLY_MR_R9,
+    RS_REPLY_MR_R10,
+    RS_REPLY_MR_R11,
+    RS_REPLY_MR_R12,
+    RS_REPLY_MR_R13,
+    RS_REPLY_MR_R14,
+    RS_REPLY_MR_R15,
     RS_REPLY_MR_COUNT
 };
-#define RS_REPLY_ADVANCE_RIP  (1u << 0) /* skip the exiting instruction (insn_len) */
-#define RS_REPLY_SET_GPRS     (1u << 1) /* take the registers the reply carries (see above) */
-#define RS_REPLY_INJECT       (1u << 2)
-#define RS_REPLY_WANT_WINDOW  (1u << 3) /* exit again once the guest can take an interrupt */
-#define RS_REPLY_SET_RIP      (1u << 4) /* RIP from RS_REPLY_MR_RIP (wins over ADVANCE_RIP): the
+#define RS_REPLY_ADVANCE_RIP (1u << 0) /* skip the exiting instruction (insn_len) */
+#define RS_REPLY_SET_GPRS    (1u << 1) /* take the registers the reply carries (see above) */
+#define RS_REPLY_INJECT      (1u << 2)
+#define RS_REPLY_WANT_WINDOW (1u << 3) /* exit again once the guest can take an interrupt */
+#define RS_REPLY_SET_RIP                                                                           \
+    (1u << 4) /* RIP from RS_REPLY_MR_RIP (wins over ADVANCE_RIP): the
                                            VMM emulated an instruction whose length it decoded */
 
 /* An event to inject: vector | type << 8 | (has error code) << 11 | error code << 32.
  * (The layout of AMD's EVENTINJ; bit 31 marks a valid event in rs_vcpu_state.pending_event.)
  * One injection is pending at a time: a second one before the guest took the first replaces it.
  * An event whose delivery an exit interrupted is delivered again first, by the kernel. */
-#define RS_EVENT_EXTINT    0u /* external interrupt */
-#define RS_EVENT_NMI       2u
-#define RS_EVENT_EXCEPTION 3u
-#define RS_EVENT_SOFT_INT  4u /* INTn */
-#define RS_EVENT_HAS_ERROR (1ull << 11)
-#define RS_EVENT_VALID     (1ull << 31)
+#define RS_EVENT_EXTINT          0u /* external interrupt */
+#define RS_EVENT_NMI             2u
+#define RS_EVENT_EXCEPTION       3u
+#define RS_EVENT_SOFT_INT        4u /* INTn */
+#define RS_EVENT_HAS_ERROR       (1ull << 11)
+#define RS_EVENT_VALID           (1ull << 31)
 #define RS_EVENT_MAKE(vec, type) ((uint64_t)(vec) | ((uint64_t)(type) << 8))
-#define RS_EVENT_WITH_ERROR(ev, code) ((ev) | RS_EVENT_HAS_ERROR | ((uint64_t)(uint32_t)(code) << 32))
+#define RS_EVENT_WITH_ERROR(ev, code)                                                              \
+    ((ev) | RS_EVENT_HAS_ERROR | ((uint64_t)(uint32_t)(code) << 32))
 
 /* Full guest state for VCPU ReadState / WriteState, in MRs in this order (RS_VCPU_STATE_WORDS
  * words). Segment attrib: AMD's 12-bit form: type | S << 4 | DPL << 5 | P << 7 | AVL << 8 |
  * L << 9 | D/B << 10 | G << 11. */
-struct rs_segment { uint64_t selector, base, limit, attrib; };
+struct rs_segment {
+    uint64_t selector, base, limit, attrib;
+};
 typedef struct rs_vcpu_state {
     uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, rsp, r8, r9, r10, r11, r12, r13, r14, r15;
     uint64_t rip, rflags, cr0, cr2, cr3, cr4, efer;
@@ -123,6 +175,6 @@ typedef struct rs_vcpu_state {
     uint64_t gdtr_base, gdtr_limit, idtr_base, idtr_limit;
     uint64_t pending_event; /* RS_EVENT_MAKE(...) | RS_EVENT_VALID, 0 = none */
 } rs_vcpu_state_t;
-#define RS_VCPU_STATE_WORDS (sizeof(rs_vcpu_state_t) / 8)
+#define RS_VCPU_STATE_WORDS       (sizeof(rs_vcpu_state_t) / 8)
 /* Word index of a field, e.g. the MR0 detail of a WriteState rejection. */
 #define RS_VCPU_STATE_WORD(field) (__builtin_offsetof(rs_vcpu_state_t, field) / 8)

@@ -10,10 +10,10 @@
 #define X86_BIT(n) (1ull << (n))
 #endif
 
-#define CR0_PE X86_BIT(0)  /* protection enable */
-#define CR0_MP X86_BIT(1)  /* WAIT honours TS */
-#define CR0_EM X86_BIT(2)  /* x87 emulation */
-#define CR0_TS X86_BIT(3)  /* task switched: the next FPU use traps (#NM) */
+#define CR0_PE X86_BIT(0) /* protection enable */
+#define CR0_MP X86_BIT(1) /* WAIT honours TS */
+#define CR0_EM X86_BIT(2) /* x87 emulation */
+#define CR0_TS X86_BIT(3) /* task switched: the next FPU use traps (#NM) */
 #define CR0_ET X86_BIT(4)
 #define CR0_NE X86_BIT(5)  /* x87 errors as #MF */
 #define CR0_WP X86_BIT(16) /* supervisor writes honour read-only pages */

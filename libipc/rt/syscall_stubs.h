@@ -25,7 +25,8 @@ rs_result_t rs_syscall_buf(rs_ipc_buffer_t *b, rs_word_t nr, rs_cptr_t dest, rs_
 #else
 /* The raw system call with an explicit IPC buffer (threads sharing an address space each have
  * their own): MR0..MR3 are taken from and written back to the buffer. */
-static inline rs_result_t rs_syscall_buf(rs_ipc_buffer_t *b, rs_word_t nr, rs_cptr_t dest, rs_msginfo_t info)
+static inline rs_result_t rs_syscall_buf(rs_ipc_buffer_t *b, rs_word_t nr, rs_cptr_t dest,
+                                         rs_msginfo_t info)
 {
     register rs_word_t r8 __asm__("r8") = b->mr[1];
     register rs_word_t r9 __asm__("r9") = b->mr[2];
@@ -49,9 +50,18 @@ static inline rs_result_t rs_syscall(rs_word_t nr, rs_cptr_t dest, rs_msginfo_t 
     return rs_syscall_buf(__rs_ipc_buffer, nr, dest, info);
 }
 
-static inline rs_result_t rs_call(rs_cptr_t c, rs_msginfo_t i) { return rs_syscall(RS_SYS_CALL, c, i); }
-static inline rs_result_t rs_send(rs_cptr_t c, rs_msginfo_t i) { return rs_syscall(RS_SYS_SEND, c, i); }
-static inline rs_result_t rs_nbsend(rs_cptr_t c, rs_msginfo_t i) { return rs_syscall(RS_SYS_NBSEND, c, i); }
+static inline rs_result_t rs_call(rs_cptr_t c, rs_msginfo_t i)
+{
+    return rs_syscall(RS_SYS_CALL, c, i);
+}
+static inline rs_result_t rs_send(rs_cptr_t c, rs_msginfo_t i)
+{
+    return rs_syscall(RS_SYS_SEND, c, i);
+}
+static inline rs_result_t rs_nbsend(rs_cptr_t c, rs_msginfo_t i)
+{
+    return rs_syscall(RS_SYS_NBSEND, c, i);
+}
 static inline rs_result_t rs_recv(rs_cptr_t c) { return rs_syscall(RS_SYS_RECV, c, 0); }
 static inline rs_result_t rs_nbrecv(rs_cptr_t c) { return rs_syscall(RS_SYS_NBRECV, c, 0); }
 static inline rs_result_t rs_reply(rs_msginfo_t i) { return rs_syscall(RS_SYS_REPLY, 0, i); }
@@ -96,5 +106,11 @@ static inline rs_word_t rs_console_write(rs_cptr_t console, const char *s, size_
     return RS_OK;
 }
 /* Returns only on failure (no Shutdown cap). */
-static inline rs_word_t rs_shutdown(rs_cptr_t shutdown) { return rs_syscall(RS_SYS_DEBUG_SHUTDOWN, shutdown, 0).error; }
-static inline int rs_debug_cap_type(rs_cptr_t c) { return (int)rs_syscall(RS_SYS_DEBUG_CAP_TYPE, c, 0).badge; }
+static inline rs_word_t rs_shutdown(rs_cptr_t shutdown)
+{
+    return rs_syscall(RS_SYS_DEBUG_SHUTDOWN, shutdown, 0).error;
+}
+static inline int rs_debug_cap_type(rs_cptr_t c)
+{
+    return (int)rs_syscall(RS_SYS_DEBUG_CAP_TYPE, c, 0).badge;
+}

@@ -5,7 +5,7 @@
 #include "ipc.h"
 #include "proto/echo.h"
 
-#define BURST 50
+#define BURST        50
 /* The pause in TSC cycles. The client gets no bootinfo, so it cannot know the TSC rate; QEMU TCG
  * passes the host's TSC through, typically 2 to 3 GHz: 600 million cycles is about 300 ms. */
 #define PAUSE_CYCLES 600000000ull
@@ -29,11 +29,9 @@ int main(void *arg)
         if (err == RS_OK)
             rt_printf("echo-client: counter %lu, %u calls retried after a crash\n", counter,
                       echo.retries);
-        else
-            rt_printf("echo-client: increment failed: %s\n", rs_error_name(err));
+        else rt_printf("echo-client: increment failed: %s\n", rs_error_name(err));
         // busy wait, but yielding: there is no timer a client can sleep on
         uint64_t until = rt_rdtsc() + PAUSE_CYCLES;
-        while (rt_rdtsc() < until)
-            rs_yield();
+        while (rt_rdtsc() < until) rs_yield();
     }
 }

@@ -23,8 +23,7 @@ static int echo_handle(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_m
         reply->w[1] = st->counter;
         reply->len = 2;
         return RS_OK;
-    default:
-        return RS_ILLEGAL_OPERATION;
+    default: return RS_ILLEGAL_OPERATION;
     }
 }
 

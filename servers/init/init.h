@@ -25,10 +25,10 @@ struct server {
     unsigned restarts, reason; /* registry_reason of the last restart */
     unsigned watchdog_restarts;
     uint64_t started_ms, restart_at_ms, backoff_ms;
-    uint64_t ping_heartbeat;   /* heartbeat seen at the last ping */
+    uint64_t ping_heartbeat; /* heartbeat seen at the last ping */
     unsigned missed_pings;
     uint64_t next_ping_ms;
-    struct vm *vm;             /* a VMM's virtual machine (vm.c), NULL for other servers */
+    struct vm *vm; /* a VMM's virtual machine (vm.c), NULL for other servers */
     /* Memory for the instances: every instance is made from this untyped, which is emptied
      * again when the instance is destroyed, so restarts do not eat init's memory. */
     rs_cptr_t pool;
@@ -43,7 +43,7 @@ struct init_state {
     struct manifest manifest;
     struct server servers[MANIFEST_SERVERS];
     unsigned nservers;
-    rs_cptr_t ep;              /* faults, registry requests; timer via the bound notification */
+    rs_cptr_t ep; /* faults, registry requests; timer via the bound notification */
     uint64_t next_inject_ms[MANIFEST_INJECTS];
     unsigned injects_done[MANIFEST_INJECTS];
     uint64_t rng;

@@ -33,11 +33,13 @@ static rs_cptr_t irq0;
  * whenever init is not waiting at that moment. */
 static int timer_init(void)
 {
-    rs_cptr_t ntfn, badged = ps_slot_alloc(init.root.env.slots), pit = ps_slot_alloc(init.root.env.slots);
+    rs_cptr_t ntfn, badged = ps_slot_alloc(init.root.env.slots),
+                    pit = ps_slot_alloc(init.root.env.slots);
     irq0 = ps_slot_alloc(init.root.env.slots);
     int err;
     if ((err = ps_new_object(&init.root.env, RS_OBJ_NOTIFICATION, 0, &ntfn)) ||
-        (err = ps_cnode_mint(RS_INIT_CNODE, badged, 64, RS_INIT_CNODE, ntfn, 64, RS_RIGHTS_ALL, 1)) ||
+        (err =
+             ps_cnode_mint(RS_INIT_CNODE, badged, 64, RS_INIT_CNODE, ntfn, 64, RS_RIGHTS_ALL, 1)) ||
         (err = ps_tcb_bind_notification(RS_INIT_TCB, ntfn)) ||
         (err = ps_ioport_issue(RS_INIT_IOPORT_PLATFORM, 0x40, 0x43, RS_INIT_CNODE, pit, 64)) ||
         (err = ps_irq_control_get(RS_INIT_IRQ_CONTROL, 0, RS_INIT_CNODE, irq0, 64)) ||
@@ -74,8 +76,7 @@ static void on_fault(unsigned index, rs_msginfo_t info)
         rt_snprintf(why, sizeof(why), "exit code %ld", (long)rs_mr_get(RS_REG_RDI));
         supervisor_crashed(s, REASON_EXIT, why);
         return;
-    } else
-        rt_snprintf(why, sizeof(why), "fault type %lu at ip %lx", label, rs_mr_get(0));
+    } else rt_snprintf(why, sizeof(why), "fault type %lu at ip %lx", label, rs_mr_get(0));
     supervisor_crashed(s, REASON_FAULT, why);
 }
 
@@ -87,7 +88,8 @@ static int load_manifest(void)
         return RS_NOT_FOUND;
     }
     char err[96];
-    unsigned line = manifest_parse((const char *)mod->vaddr, mod->size, &init.manifest, err, sizeof(err));
+    unsigned line =
+        manifest_parse((const char *)mod->vaddr, mod->size, &init.manifest, err, sizeof(err));
     if (line) {
         init_log("manifest line %u: %s\n", line, err);
         return RS_INVALID_ARGUMENT;
@@ -106,13 +108,15 @@ static void start_servers(void)
         if (!err) err = supervisor_start(s, i);
         if (err) {
             s->given_up = true;
-            init_log("%s: cannot start (image '%s'): %s\n", s->m->name, s->m->image, rs_error_name(err));
+            init_log("%s: cannot start (image '%s'): %s\n", s->m->name, s->m->image,
+                     rs_error_name(err));
             continue;
         }
         init_log("started %s (prio %u)\n", s->m->name, s->m->prio);
     }
     uint64_t now = init_now_ms();
-    for (unsigned i = 0; i < init.manifest.ninjects; i++) init.next_inject_ms[i] = now + init.manifest.injects[i].at_ms;
+    for (unsigned i = 0; i < init.manifest.ninjects; i++)
+        init.next_inject_ms[i] = now + init.manifest.injects[i].at_ms;
 }
 
 int main(void *arg)

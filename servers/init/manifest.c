@@ -31,7 +31,8 @@ static int parse_u64(const char *s, uint64_t *out)
 
 static int copy_word(char *dst, const char *src, char *err, size_t n)
 {
-    if (!*src || strlen(src) >= MANIFEST_NAME) return fail(err, n, "name '%s' empty or too long", src);
+    if (!*src || strlen(src) >= MANIFEST_NAME)
+        return fail(err, n, "name '%s' empty or too long", src);
     memcpy(dst, src, strlen(src) + 1);
     return 0;
 }
@@ -50,7 +51,8 @@ int manifest_find(const struct manifest *m, const char *name)
     return -1;
 }
 
-static int server_key(struct manifest_server *s, const char *key, const char *val, char *err, size_t n)
+static int server_key(struct manifest_server *s, const char *key, const char *val, char *err,
+                      size_t n)
 {
     uint64_t v = 0;
     if (!strcmp(key, "image")) return copy_word(s->image, val, err, n);
@@ -103,7 +105,8 @@ static int vm_defaults(struct manifest_server *s, char *err, size_t n)
     return 0;
 }
 
-static int inject_key(struct manifest_inject *j, const char *key, const char *val, char *err, size_t n)
+static int inject_key(struct manifest_inject *j, const char *key, const char *val, char *err,
+                      size_t n)
 {
     uint64_t v = 0;
     if (!strcmp(key, "target")) return copy_word(j->target, val, err, n);
@@ -156,16 +159,18 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
     struct manifest_inject *j = NULL;
     unsigned first = 1;
     if (server) {
-        if (m->nservers == MANIFEST_SERVERS) return fail(err, n, "more than %d servers", MANIFEST_SERVERS);
+        if (m->nservers == MANIFEST_SERVERS)
+            return fail(err, n, "more than %d servers", MANIFEST_SERVERS);
         if (nw < 2 || has_eq(w[1])) return fail(err, n, "server needs a name");
         s = &m->servers[m->nservers];
-        *s = (struct manifest_server){.prio = 100, .watchdog_ms = 500, .max_restarts = 100, .backoff_ms = 500,
-                                        .console = 1};
+        *s = (struct manifest_server){
+            .prio = 100, .watchdog_ms = 500, .max_restarts = 100, .backoff_ms = 500, .console = 1};
         if (copy_word(s->name, w[1], err, n) || copy_word(s->image, w[1], err, n)) return -1;
         if (manifest_find(m, s->name) >= 0) return fail(err, n, "server '%s' twice", s->name);
         first = 2;
     } else {
-        if (m->ninjects == MANIFEST_INJECTS) return fail(err, n, "more than %d injects", MANIFEST_INJECTS);
+        if (m->ninjects == MANIFEST_INJECTS)
+            return fail(err, n, "more than %d injects", MANIFEST_INJECTS);
         j = &m->injects[m->ninjects];
         *j = (struct manifest_inject){.count = 1};
     }
@@ -174,7 +179,8 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
         while (*eq && *eq != '=') eq++;
         if (!*eq) return fail(err, n, "expected key=value, got '%s'", w[i]);
         *eq = 0;
-        if (s ? server_key(s, w[i], eq + 1, err, n) : inject_key(j, w[i], eq + 1, err, n)) return -1;
+        if (s ? server_key(s, w[i], eq + 1, err, n) : inject_key(j, w[i], eq + 1, err, n))
+            return -1;
     }
     if (j && (!j->target[0] || !j->kind)) return fail(err, n, "inject needs target= and kind=");
     if (s && vm_defaults(s, err, n)) return -1;
@@ -208,7 +214,8 @@ unsigned manifest_parse(const char *text, size_t len, struct manifest *m, char *
         for (unsigned c = 0; c < m->servers[i].ncaps; c++)
             if (manifest_find(m, m->servers[i].caps[c]) < 0)
                 return fail(err, errlen, "server '%s': caps names unknown '%s'", m->servers[i].name,
-                            m->servers[i].caps[c]), m->servers[i].line;
+                            m->servers[i].caps[c]),
+                       m->servers[i].line;
     for (unsigned i = 0; i < m->ninjects; i++)
         if (manifest_find(m, m->injects[i].target) < 0)
             return fail(err, errlen, "inject target '%s' unknown", m->injects[i].target),

@@ -21,12 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MANIFEST_NAME      24
-#define MANIFEST_SERVERS   16
-#define MANIFEST_INJECTS   8
-#define MANIFEST_CAPS      8
-#define MANIFEST_MAX_NUMBER 100000000
-#define MANIFEST_MAX_RAM_MIB 256
+#define MANIFEST_NAME            24
+#define MANIFEST_SERVERS         16
+#define MANIFEST_INJECTS         8
+#define MANIFEST_CAPS            8
+#define MANIFEST_MAX_NUMBER      100000000
+#define MANIFEST_MAX_RAM_MIB     256
 #define MANIFEST_DEFAULT_RAM_MIB 4
 
 struct manifest_server {

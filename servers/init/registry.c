@@ -11,7 +11,8 @@ static rs_msginfo_t answer(int status, unsigned len)
 rs_msginfo_t registry_handle(unsigned from, rs_msginfo_t info)
 {
     uint64_t id = rs_mr_get(0), op = rs_msginfo_label(info);
-    if (rs_msginfo_length(info) < 1 + REGISTRY_NAME_WORDS && op != REGISTRY_PS) return answer(RS_TRUNCATED_MESSAGE, 1);
+    if (rs_msginfo_length(info) < 1 + REGISTRY_NAME_WORDS && op != REGISTRY_PS)
+        return answer(RS_TRUNCATED_MESSAGE, 1);
     uint64_t w[REGISTRY_NAME_WORDS];
     char name[REGISTRY_NAME_WORDS * 8];
     for (unsigned i = 0; i < REGISTRY_NAME_WORDS; i++) w[i] = rs_mr_get(1 + i);
@@ -37,16 +38,14 @@ rs_msginfo_t registry_handle(unsigned from, rs_msginfo_t info)
         rs_mr_set(3, s->watchdog_restarts);
         return answer(RS_OK, 4);
     case REGISTRY_INJECT:
-        if (rs_msginfo_length(info) < 5 || rs_mr_get(4) < IPC_INJECT_KILL || rs_mr_get(4) >= IPC_INJECT_COUNT)
+        if (rs_msginfo_length(info) < 5 || rs_mr_get(4) < IPC_INJECT_KILL ||
+            rs_mr_get(4) >= IPC_INJECT_COUNT)
             return answer(RS_INVALID_ARGUMENT, 1);
         if (&init.servers[from] == s && rs_mr_get(4) == IPC_INJECT_KILL)
             return answer(RS_ILLEGAL_OPERATION, 1); // killing the caller would drop this reply
         supervisor_inject(s, (unsigned)rs_mr_get(4));
         return answer(RS_OK, 1);
-    case REGISTRY_PS:
-        supervisor_ps();
-        return answer(RS_OK, 1);
-    default:
-        return answer(RS_ILLEGAL_OPERATION, 1);
+    case REGISTRY_PS: supervisor_ps(); return answer(RS_OK, 1);
+    default: return answer(RS_ILLEGAL_OPERATION, 1);
     }
 }

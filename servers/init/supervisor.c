@@ -32,7 +32,8 @@ int supervisor_setup(struct server *s, unsigned index)
 {
     ps_env_t *env = &init.root.env;
     int err;
-    if ((err = ps_new_untyped(env, pool_bits(s), &s->pool_ut, &s->pool_storage, &s->pool))) return err;
+    if ((err = ps_new_untyped(env, pool_bits(s), &s->pool_ut, &s->pool_storage, &s->pool)))
+        return err;
     s->pool_env = *env;
     s->pool_env.ut = &s->pool_ut;
     // init signals through a badged copy: a badge-0 signal sets no bit and is lost when the
@@ -41,11 +42,12 @@ int supervisor_setup(struct server *s, unsigned index)
         (err = ps_new_object(env, RS_OBJ_NOTIFICATION, 0, &s->ping)))
         return err;
     s->ping_signal = ps_slot_alloc(env->slots);
-    if ((err = ps_cnode_mint(RS_INIT_CNODE, s->ping_signal, 64, RS_INIT_CNODE, s->ping, 64, RS_RIGHT_WRITE,
-                             IPC_BADGE_PING)))
+    if ((err = ps_cnode_mint(RS_INIT_CNODE, s->ping_signal, 64, RS_INIT_CNODE, s->ping, 64,
+                             RS_RIGHT_WRITE, IPC_BADGE_PING)))
         return err;
     uint64_t va = CONTROL_VADDR_BASE + index * 4096ul;
-    if ((err = ps_map_new_frame(env, RS_INIT_VSPACE, va, RS_RIGHT_READ | RS_RIGHT_WRITE, &s->control_frame)))
+    if ((err = ps_map_new_frame(env, RS_INIT_VSPACE, va, RS_RIGHT_READ | RS_RIGHT_WRITE,
+                                &s->control_frame)))
         return err;
     s->control = (ipc_control_t *)va;
     memcpy(s->control->name, s->m->name, sizeof(s->m->name));
@@ -66,14 +68,17 @@ static int give_caps(struct server *s, unsigned index)
                                INIT_BADGE_REGISTRY | index)) ||
         (err = ps_process_give(p, IPC_SLOT_PING, s->ping, RS_RIGHT_READ, 0)) ||
         (err = ps_tcb_bind_notification(p->tcb, s->ping)) ||
-        (err = ps_process_share(p, s->control_frame, IPC_CONTROL_VADDR, RS_RIGHT_READ | RS_RIGHT_WRITE)))
+        (err = ps_process_share(p, s->control_frame, IPC_CONTROL_VADDR,
+                                RS_RIGHT_READ | RS_RIGHT_WRITE)))
         return err;
-    if (s->m->shutdown && (err = ps_process_give(p, IPC_SLOT_SHUTDOWN, RS_INIT_SHUTDOWN, RS_RIGHTS_ALL, 0)))
+    if (s->m->shutdown &&
+        (err = ps_process_give(p, IPC_SLOT_SHUTDOWN, RS_INIT_SHUTDOWN, RS_RIGHTS_ALL, 0)))
         return err;
     for (unsigned c = 0; c < s->m->ncaps; c++) {
         struct server *t = supervisor_find(s->m->caps[c]);
         // a client's badge is its index + 1: the service tells its clients apart by it
-        if ((err = ps_process_give(p, IPC_SLOT_CLIENT0 + c, t->ep, RS_RIGHT_WRITE | RS_RIGHT_GRANT, index + 1)))
+        if ((err = ps_process_give(p, IPC_SLOT_CLIENT0 + c, t->ep, RS_RIGHT_WRITE | RS_RIGHT_GRANT,
+                                   index + 1)))
             return err;
     }
     for (unsigned k = 0; k < s->m->persist_pages; k++)
@@ -97,11 +102,17 @@ int supervisor_start(struct server *s, unsigned index)
     int err = ps_cnode_mint(RS_INIT_CNODE, fault_ep, 64, RS_INIT_CNODE, init.ep, 64, RS_RIGHTS_ALL,
                             INIT_BADGE_FAULT | index);
     if (err) return err;
-    ps_process_config_t cfg = {.elf = (const void *)s->image->vaddr, .elf_size = s->image->size,
-                               .entry = NULL, .arg = IPC_CONTROL_VADDR, .priority = (uint8_t)s->m->prio,
-                               .mcp = (uint8_t)s->m->prio, .fault_ep = fault_ep, .name = s->m->name,
+    ps_process_config_t cfg = {.elf = (const void *)s->image->vaddr,
+                               .elf_size = s->image->size,
+                               .entry = NULL,
+                               .arg = IPC_CONTROL_VADDR,
+                               .priority = (uint8_t)s->m->prio,
+                               .mcp = (uint8_t)s->m->prio,
+                               .fault_ep = fault_ep,
+                               .name = s->m->name,
                                .console = s->m->console ? RS_INIT_CONSOLE : 0,
-                               .cnode_radix = 5, .stack_pages = 8,
+                               .cnode_radix = 5,
+                               .stack_pages = 8,
                                .extra_slots = 16 + s->m->persist_pages + vm_extra_slots(s)};
     s->control->instance++;
     s->control->inject = IPC_INJECT_NONE;
@@ -158,7 +169,8 @@ static void restart_due(struct server *s, unsigned index, uint64_t now)
         s->given_up = true;
         return;
     }
-    init_log("%s restarted (instance %lu, restart %u)\n", s->m->name, s->control->instance, s->restarts);
+    init_log("%s restarted (instance %lu, restart %u)\n", s->m->name, s->control->instance,
+             s->restarts);
 }
 
 /* Watchdog: ping every period; a server that answered none of the last two pings is hung. */
@@ -189,7 +201,8 @@ void supervisor_inject(struct server *s, unsigned kind)
         init.rng ^= init.rng << 13, init.rng ^= init.rng >> 7, init.rng ^= init.rng << 17;
         kind = IPC_INJECT_KILL + (unsigned)(init.rng % 4);
     }
-    init_log("inject %s into %s%s\n", manifest_inject_names[kind], s->m->name, s->running ? "" : " (not running)");
+    init_log("inject %s into %s%s\n", manifest_inject_names[kind], s->m->name,
+             s->running ? "" : " (not running)");
     if (!s->running) return;
     if (kind == IPC_INJECT_KILL) {
         supervisor_crashed(s, REASON_KILLED, "killed by fault injection");
@@ -205,6 +218,7 @@ void supervisor_ps(void)
     for (unsigned i = 0; i < init.nservers; i++) {
         struct server *s = &init.servers[i];
         const char *state = s->running ? "running" : s->given_up ? "stopped" : "waiting";
-        init_log("%-12s %-8s %5u %8u %-8s\n", s->m->name, state, s->m->prio, s->restarts, reason_names[s->reason]);
+        init_log("%-12s %-8s %5u %8u %-8s\n", s->m->name, state, s->m->prio, s->restarts,
+                 reason_names[s->reason]);
     }
 }

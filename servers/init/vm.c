@@ -6,11 +6,11 @@
 #include <resurgo/vcpu.h>
 #include "vcpu.h"
 
-#define VM_LOAD_GPA 0x100000ul      /* guests/README.md: image and entry point */
+#define VM_LOAD_GPA    0x100000ul   /* guests/README.md: image and entry point */
 #define VM_START_MAGIC 0x52534730ul /* "RSG0" in EAX at the start */
-#define VM_FRAME (2ul << 20)        /* guest RAM is made of 2 MiB frames */
-#define VM_MAX_FRAMES (MANIFEST_MAX_RAM_MIB / 2)
-#define VM_WINDOW 0x0000410000000000ul /* where init maps a RAM frame to load the image */
+#define VM_FRAME       (2ul << 20)  /* guest RAM is made of 2 MiB frames */
+#define VM_MAX_FRAMES  (MANIFEST_MAX_RAM_MIB / 2)
+#define VM_WINDOW      0x0000410000000000ul /* where init maps a RAM frame to load the image */
 
 struct vm {
     rs_cptr_t guest_space, vcpu, tcb, exit_cap, tick_signal;
@@ -130,10 +130,7 @@ int vm_setup(struct server *s, unsigned index)
     return RS_OK;
 }
 
-unsigned vm_extra_slots(const struct server *s)
-{
-    return s->vm ? s->vm->frames : 0;
-}
+unsigned vm_extra_slots(const struct server *s) { return s->vm ? s->vm->frames : 0; }
 
 int vm_give(struct server *s)
 {

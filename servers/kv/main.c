@@ -29,8 +29,7 @@ static int kv_handle(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_msg
         reply->len = 2;
         return RS_OK;
     }
-    default:
-        return RS_ILLEGAL_OPERATION;
+    default: return RS_ILLEGAL_OPERATION;
     }
 }
 
@@ -48,8 +47,7 @@ int main(void *arg)
         return 1;
     }
     unsigned used = 0;
-    for (unsigned i = 0; i < KV_ENTRIES; i++)
-        used += kv.table->entries[i].key != 0;
+    for (unsigned i = 0; i < KV_ENTRIES; i++) used += kv.table->entries[i].key != 0;
     rt_printf("kv: instance %lu serving, %u of %u keys used\n", server.control->instance, used,
               KV_ENTRIES);
     ipc_serve(&server);

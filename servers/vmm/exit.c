@@ -11,7 +11,7 @@
 #include "vmm.h"
 
 #define PIT_FIRST 0x40
-#define PIT_LAST 0x43
+#define PIT_LAST  0x43
 
 uint64_t exit_gpr(const uint64_t *w, unsigned reg)
 {
@@ -33,7 +33,8 @@ void reply_set_gpr(struct vmm_reply *r, const uint64_t *w, unsigned reg, uint64_
 {
     if (!(r->w[RS_REPLY_MR_FLAGS] &
           RS_REPLY_SET_GPRS)) { // every word the reply may carry: the exit's
-        for (unsigned i = 0; i < RS_GPR_COUNT; i++) r->w[RS_REPLY_MR_GPR + i] = w[RS_EXIT_MR_GPR + i];
+        for (unsigned i = 0; i < RS_GPR_COUNT; i++)
+            r->w[RS_REPLY_MR_GPR + i] = w[RS_EXIT_MR_GPR + i];
         r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_SET_GPRS;
     }
     r->w[RS_REPLY_MR_GPR + (reg & 15)] = value;
@@ -82,10 +83,8 @@ static enum vmm_action io_exit(struct vmm *v, const uint64_t *w, struct vmm_repl
          pit = port >= PIT_FIRST && port <= PIT_LAST;
     if (!rs_io_qual_in(qual)) {
         uint64_t value = w[RS_EXIT_MR_RAX];
-        if (uart)
-            uart_write(v, port, (uint8_t)value);
-        else if (pit)
-            pit_write(&v->st->pit, port, (uint8_t)value, v->st->now_ns);
+        if (uart) uart_write(v, port, (uint8_t)value);
+        else if (pit) pit_write(&v->st->pit, port, (uint8_t)value, v->st->now_ns);
         return VMM_REPLY; // port 0x20 (EOI) and the rest: accepted and ignored
     }
     uint64_t value = uart  ? uart_read(v, port)
@@ -215,29 +214,19 @@ static void deliver_timer(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 static enum vmm_action dispatch(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     switch (w[RS_EXIT_MR_REASON]) {
-    case RS_EXIT_IO:
-        return io_exit(v, w, r);
-    case RS_EXIT_GUEST_FAULT:
-        return mmio_exit(v, w, r);
-    case RS_EXIT_CPUID:
-        return cpuid_exit(v, w, r);
-    case RS_EXIT_MSR_READ:
-        return msr_exit(v, w, r, false);
-    case RS_EXIT_MSR_WRITE:
-        return msr_exit(v, w, r, true);
-    case RS_EXIT_HLT:
-        return hlt_exit(v, w, r);
+    case RS_EXIT_IO: return io_exit(v, w, r);
+    case RS_EXIT_GUEST_FAULT: return mmio_exit(v, w, r);
+    case RS_EXIT_CPUID: return cpuid_exit(v, w, r);
+    case RS_EXIT_MSR_READ: return msr_exit(v, w, r, false);
+    case RS_EXIT_MSR_WRITE: return msr_exit(v, w, r, true);
+    case RS_EXIT_HLT: return hlt_exit(v, w, r);
     case RS_EXIT_VMCALL:
         reply_init(r, RS_REPLY_ADVANCE_RIP);
         reply_set_gpr(r, w, 0, ~0ull); // no hypercalls
         return VMM_REPLY;
-    case RS_EXIT_INTR_WINDOW:
-        reply_init(r, 0);
-        return VMM_REPLY;
-    case RS_EXIT_EXCEPTION:
-        return exception_exit(v, w, r);
-    default:
-        return other_exit(v, w, r);
+    case RS_EXIT_INTR_WINDOW: reply_init(r, 0); return VMM_REPLY;
+    case RS_EXIT_EXCEPTION: return exception_exit(v, w, r);
+    default: return other_exit(v, w, r);
     }
 }
 

@@ -5,8 +5,8 @@
 // guest's: an entry pointing outside RAM ends the walk, never a read outside it.
 #include "vmm.h"
 
-#define PTE_P 1ull
-#define PTE_PS 0x80ull
+#define PTE_P     1ull
+#define PTE_PS    0x80ull
 #define ADDR_MASK 0x000FFFFFFFFFF000ull
 
 /* A little-endian entry of `bytes` bytes at gpa, if it lies wholly in RAM. */
@@ -14,8 +14,7 @@ static bool read_entry(const struct vmm *v, uint64_t gpa, unsigned bytes, uint64
 {
     if (gpa >= v->ram_size || v->ram_size - gpa < bytes) return false;
     *e = 0;
-    for (unsigned k = 0; k < bytes; k++)
-        *e |= (uint64_t)v->ram[gpa + k] << (8 * k);
+    for (unsigned k = 0; k < bytes; k++) *e |= (uint64_t)v->ram[gpa + k] << (8 * k);
     return true;
 }
 
@@ -59,7 +58,7 @@ static bool walk32(const struct vmm *v, const struct gmem_cpu *c, uint32_t la, u
 }
 
 bool gmem_translate_rights(const struct vmm *v, const struct gmem_cpu *c, uint64_t la,
-                          uint64_t *gpa, unsigned *rights)
+                           uint64_t *gpa, unsigned *rights)
 {
     *rights = GMEM_RIGHTS;
     if (!(c->cr0 & CR0_PG)) {

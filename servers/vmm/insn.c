@@ -23,8 +23,7 @@ static bool take(struct cursor *c, unsigned count)
 static uint64_t le(const uint8_t *p, unsigned bytes)
 {
     uint64_t v = 0;
-    for (unsigned k = 0; k < bytes; k++)
-        v |= (uint64_t)p[k] << (8 * k);
+    for (unsigned k = 0; k < bytes; k++) v |= (uint64_t)p[k] << (8 * k);
     return v;
 }
 
@@ -47,8 +46,8 @@ static bool displacement(struct cursor *c, unsigned bytes, struct insn *d)
 static bool modrm16(struct cursor *c, unsigned mod, unsigned rm, struct insn *d)
 {
     static const uint8_t base[8] = {3, 3, 5, 5, 6, 7, 5, 3}; // BX BX BP BP SI DI BP BX
-    static const uint8_t index[8] = {6, 7, 6, 7, INSN_NO_REG, INSN_NO_REG, INSN_NO_REG,
-                                     INSN_NO_REG};
+    static const uint8_t index[8] = {6,           7,           6,           7,
+                                     INSN_NO_REG, INSN_NO_REG, INSN_NO_REG, INSN_NO_REG};
     d->base = base[rm];
     d->index = index[rm];
     if (d->base == 5 && d->seg == INSN_DS) d->seg = INSN_SS;
@@ -149,8 +148,7 @@ static bool one_byte(struct cursor *c, uint8_t op, unsigned osize, unsigned asiz
         if (!displacement(c, asize, d)) return false;
         d->disp = (int64_t)le(c->b + c->i - asize, asize); // an offset: zero-extended
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -179,16 +177,12 @@ bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d)
     d->seg = INSN_DS;
     for (; c.i < c.n && c.i < MAX_LEN; c.i++) { // legacy prefixes, any order
         uint8_t p = b[c.i];
-        if (p == 0x66)
-            opsize = true;
-        else if (p == 0x67)
-            adsize = true;
+        if (p == 0x66) opsize = true;
+        else if (p == 0x67) adsize = true;
         else if (p == 0x26 || p == 0x2E || p == 0x36 || p == 0x3E)
             d->seg = (uint8_t)((p >> 3) & 3), so = true; // ES CS SS DS
-        else if (p == 0x64 || p == 0x65)
-            d->seg = (uint8_t)(INSN_FS + (p & 1)), so = true;
-        else if (p != 0xF0 && p != 0xF2 && p != 0xF3)
-            break;
+        else if (p == 0x64 || p == 0x65) d->seg = (uint8_t)(INSN_FS + (p & 1)), so = true;
+        else if (p != 0xF0 && p != 0xF2 && p != 0xF3) break;
     }
     if (mode == 64 && c.i < c.n && (b[c.i] & 0xF0) == 0x40)
         rex = b[c.i++]; // REX: last before the opcode
@@ -220,10 +214,8 @@ bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d)
 uint64_t insn_ea(const struct insn *d, const uint64_t *w)
 {
     uint64_t ea = (uint64_t)d->disp;
-    if (d->base == INSN_RIP)
-        ea += w[RS_EXIT_MR_RIP] + d->len;
-    else if (d->base < 16)
-        ea += exit_gpr(w, d->base);
+    if (d->base == INSN_RIP) ea += w[RS_EXIT_MR_RIP] + d->len;
+    else if (d->base < 16) ea += exit_gpr(w, d->base);
     if (d->index < 16) ea += exit_gpr(w, d->index) * d->scale;
     return d->asize >= 8 ? ea : ea & ((1ull << (8 * d->asize)) - 1);
 }

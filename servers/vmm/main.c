@@ -47,8 +47,7 @@ static void print_output(void)
 static rs_msginfo_t put_reply(const struct vmm_reply *r)
 {
     unsigned len = r->len <= RS_REPLY_MR_COUNT ? r->len : RS_REPLY_MR_COUNT;
-    for (unsigned i = 0; i < len; i++)
-        rs_mr_set(i, r->w[i]);
+    for (unsigned i = 0; i < len; i++) rs_mr_set(i, r->w[i]);
     return rs_msginfo(r->label, 0, 0, len);
 }
 
@@ -80,8 +79,7 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
 {
     uint64_t w[RS_EXIT_MR_COUNT] = {0};
     unsigned n = rs_msginfo_length(info);
-    for (unsigned i = 0; i < n && i < RS_EXIT_MR_COUNT; i++)
-        w[i] = rs_mr_get(i);
+    for (unsigned i = 0; i < n && i < RS_EXIT_MR_COUNT; i++) w[i] = rs_mr_get(i);
     uint64_t fp = vmm_fingerprint(w, RS_EXIT_MR_COUNT);
     if (vmm_is_redelivery(persist, fp)) {
         persist->redelivered++;

@@ -8,14 +8,11 @@
 // stops the guest (there is no instruction to skip, no access to emulate).
 #include "vmm.h"
 
-#define SEG_L (1ull << 9)
-#define SEG_DB (1ull << 10)
+#define SEG_L      (1ull << 9)
+#define SEG_DB     (1ull << 10)
 #define INFO_PRINT 8
 
-static uint64_t ones(unsigned size)
-{
-    return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
-}
+static uint64_t ones(unsigned size) { return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1; }
 
 static void open_bus(struct vmm *v, uint64_t gpa, uint64_t rip, const char *what)
 {
@@ -43,8 +40,7 @@ static uint64_t device_read(struct vmm *v, uint64_t gpa, uint64_t rip, unsigned 
 
 static void device_write(struct vmm *v, uint64_t gpa, uint64_t rip, unsigned size, uint64_t value)
 {
-    if (gpa - INFO_GPA >= 4096)
-        open_bus(v, gpa, rip, "write");
+    if (gpa - INFO_GPA >= 4096) open_bus(v, gpa, rip, "write");
     else if (gpa - INFO_GPA == INFO_PRINT && size == 4)
         vmm_guest_printf(v, "mmio: 0x%x", (uint32_t)value);
 }
@@ -99,10 +95,9 @@ static unsigned split(const struct vmm *v, const rs_vcpu_state_t *s, uint64_t la
 static unsigned access_pieces(const struct vmm *v, const uint64_t *w, const rs_vcpu_state_t *s,
                               const struct insn *d, struct piece *p)
 {
-    static const size_t seg_off[6] = {
-        offsetof(rs_vcpu_state_t, es), offsetof(rs_vcpu_state_t, cs),
-        offsetof(rs_vcpu_state_t, ss), offsetof(rs_vcpu_state_t, ds),
-        offsetof(rs_vcpu_state_t, fs), offsetof(rs_vcpu_state_t, gs)};
+    static const size_t seg_off[6] = {offsetof(rs_vcpu_state_t, es), offsetof(rs_vcpu_state_t, cs),
+                                      offsetof(rs_vcpu_state_t, ss), offsetof(rs_vcpu_state_t, ds),
+                                      offsetof(rs_vcpu_state_t, fs), offsetof(rs_vcpu_state_t, gs)};
     const struct rs_segment *seg = (const void *)((const char *)s + seg_off[d->seg % 6]);
     bool long64 = (s->efer & EFER_LMA) && (s->cs.attrib & SEG_L);
     uint64_t ea = insn_ea(d, w), gpa = w[RS_EXIT_MR_GPA];
@@ -124,12 +119,9 @@ static uint64_t merge(uint64_t old, const struct insn *d, uint64_t value)
     case 1:
         return d->high8 ? (old & ~0xFF00ull) | (value & 0xFF) << 8
                         : (old & ~0xFFull) | (value & 0xFF);
-    case 2:
-        return (old & ~0xFFFFull) | (value & 0xFFFF);
-    case 4:
-        return value & 0xFFFFFFFF; // a 32-bit register write clears the upper half
-    default:
-        return value;
+    case 2: return (old & ~0xFFFFull) | (value & 0xFFFF);
+    case 4: return value & 0xFFFFFFFF; // a 32-bit register write clears the upper half
+    default: return value;
     }
 }
 
@@ -159,8 +151,9 @@ enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
     // the next entry, which would fault again for ever; there is nothing to emulate there (no
     // device takes an exception frame), so the guest is broken as by a triple fault: stop it.
     if (w[RS_EXIT_MR_EVENT] & RS_EVENT_VALID) {
-        vmm_log(v, "event 0x%lx being delivered touched gpa 0x%lx outside RAM (its IDT, GDT or "
-                   "stack)",
+        vmm_log(v,
+                "event 0x%lx being delivered touched gpa 0x%lx outside RAM (its IDT, GDT or "
+                "stack)",
                 w[RS_EXIT_MR_EVENT], w[RS_EXIT_MR_GPA]);
         return vmm_stop(v, r, RS_EXIT_GUEST_FAULT, "fault while delivering an event", rip);
     }
@@ -184,8 +177,7 @@ enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
             if (p[i].ram)
                 for (unsigned k = 0; k < p[i].n; k++)
                     v->ram[p[i].gpa + k] = (uint8_t)(part >> (8 * k));
-            else
-                device_write(v, p[i].gpa, rip, p[i].n, part);
+            else device_write(v, p[i].gpa, rip, p[i].n, part);
         }
     } else {
         uint64_t value = 0;
@@ -194,8 +186,7 @@ enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
             if (p[i].ram)
                 for (unsigned k = 0; k < p[i].n; k++)
                     part |= (uint64_t)v->ram[p[i].gpa + k] << (8 * k);
-            else
-                part = device_read(v, p[i].gpa, rip, p[i].n);
+            else part = device_read(v, p[i].gpa, rip, p[i].n);
             value |= (part & ones(p[i].n)) << (8 * p[i].off);
         }
         reply_set_gpr(r, w, d.reg, merge(exit_gpr(w, d.reg), &d, value));

@@ -7,24 +7,16 @@
 #define EFER_GUEST (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE) /* what a guest of ours may set */
 /* CPUID 0x80000001 EDX: the features that make an EFER bit writable */
 #define XD_SYSCALL (1u << 11)
-#define XD_NX (1u << 20)
-#define XD_LM (1u << 29)
+#define XD_NX      (1u << 20)
+#define XD_LM      (1u << 29)
 
 enum msr_result msr_read(uint32_t index, uint64_t efer, uint64_t tsc, uint64_t *value)
 {
     switch (index) {
-    case MSR_EFER:
-        *value = efer & EFER_GUEST;
-        break;
-    case MSR_APIC_BASE:
-        *value = APIC_BASE_VALUE;
-        break;
-    case MSR_TSC:
-        *value = tsc;
-        break;
-    default:
-        *value = 0;
-        break;
+    case MSR_EFER: *value = efer & EFER_GUEST; break;
+    case MSR_APIC_BASE: *value = APIC_BASE_VALUE; break;
+    case MSR_TSC: *value = tsc; break;
+    default: *value = 0; break;
     }
     return MSR_DONE;
 }
@@ -33,8 +25,7 @@ enum msr_result msr_read(uint32_t index, uint64_t efer, uint64_t tsc, uint64_t *
  * vol. 2 3.1.7): bits the CPU does not have are reserved, and so are SCE, LME and NXE when
  * CPUID does not advertise SYSCALL, LM or NX; LME cannot change while CR0.PG = 1; LMA is
  * read-only (the value written is ignored). */
-enum msr_result msr_write(uint32_t index, uint64_t value, const struct msr_guest *g,
-                          uint64_t *efer)
+enum msr_result msr_write(uint32_t index, uint64_t value, const struct msr_guest *g, uint64_t *efer)
 {
     if (index != MSR_EFER) return MSR_DONE;
     uint64_t allowed = EFER_LMA;

@@ -7,16 +7,10 @@
 
 #define PIT_CH0 0x40
 #define PIT_CMD 0x43
-#define NS 1000000000ull
+#define NS      1000000000ull
 
-static uint64_t divisor(const struct pit *p)
-{
-    return p->reload ? p->reload : 65536;
-}
-static bool periodic(const struct pit *p)
-{
-    return p->mode == 2 || p->mode == 3;
-}
+static uint64_t divisor(const struct pit *p) { return p->reload ? p->reload : 65536; }
+static bool periodic(const struct pit *p) { return p->mode == 2 || p->mode == 3; }
 
 static void start(struct pit *p, uint64_t now_ns)
 {
@@ -56,10 +50,8 @@ void pit_write(struct pit *p, uint16_t port, uint8_t value, uint64_t now_ns)
         return;
     }
     if (port != PIT_CH0 || !p->access) return;
-    if (p->access == 1)
-        p->reload = value;
-    else if (p->access == 2)
-        p->reload = (uint32_t)value << 8;
+    if (p->access == 1) p->reload = value;
+    else if (p->access == 2) p->reload = (uint32_t)value << 8;
     else if (!p->write_high) {
         p->low = value;
         p->write_high = 1;

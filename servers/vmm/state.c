@@ -52,10 +52,7 @@ void vmm_commit(struct vmm_persist *p)
     BARRIER();
 }
 
-void vmm_mark_replied(struct vmm_persist *p)
-{
-    p->replied_seq = vmm_committed(p)->seq;
-}
+void vmm_mark_replied(struct vmm_persist *p) { p->replied_seq = vmm_committed(p)->seq; }
 
 bool vmm_is_redelivery(const struct vmm_persist *p, uint64_t fp)
 {
@@ -70,10 +67,7 @@ const struct vmm_out *vmm_unprinted(const struct vmm_persist *p)
     return s->out_seq != p->printed_seq && s->out.len <= VMM_OUT_MAX ? &s->out : &none;
 }
 
-void vmm_mark_printed(struct vmm_persist *p)
-{
-    p->printed_seq = vmm_committed(p)->out_seq;
-}
+void vmm_mark_printed(struct vmm_persist *p) { p->printed_seq = vmm_committed(p)->out_seq; }
 
 /* A 64-bit multiply-xorshift hash of the words, one round per word (an exit has 28): only a
  * re-delivered exit is compared with it, so it needs to tell exits apart, not resist attack. */
@@ -118,8 +112,7 @@ void vmm_guest_line(struct vmm *v, const char *text, size_t len)
     char buf[UART_LINE_MAX];
     if (len > sizeof(buf)) len = sizeof(buf);
     // the guest's bytes never reach the console raw: no escape sequences, no forged lines
-    for (size_t i = 0; i < len; i++)
-        buf[i] = text[i] >= 0x20 && text[i] < 0x7F ? text[i] : '.';
+    for (size_t i = 0; i < len; i++) buf[i] = text[i] >= 0x20 && text[i] < 0x7F ? text[i] : '.';
     out_append(&v->st->out, "[", 1);
     out_append(&v->st->out, v->name, strlen(v->name));
     out_append(&v->st->out, "] ", 2);

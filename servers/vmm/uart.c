@@ -14,12 +14,9 @@
 uint32_t uart_read(struct vmm *v, uint16_t port)
 {
     switch (port - UART_BASE) {
-    case UART_LSR:
-        return LSR_IDLE;
-    case UART_LCR:
-        return v->st->uart.lcr;
-    default:
-        return 0;
+    case UART_LSR: return LSR_IDLE;
+    case UART_LCR: return v->st->uart.lcr;
+    default: return 0;
     }
 }
 

@@ -16,7 +16,7 @@
 #include "kstring.h"
 
 #define VMM_TIMER_VECTOR 0x20
-#define VMM_TICK_NS 10000000ull /* one of init's ticks (IPC_TICK_MS) */
+#define VMM_TICK_NS      10000000ull /* one of init's ticks (IPC_TICK_MS) */
 
 /* ---- the output a transaction produces (printed once it is committed) ---- */
 #define VMM_OUT_MAX 384
@@ -31,15 +31,15 @@ struct vmm_once {
     uint32_t n;
     uint64_t key[VMM_ONCE_MAX];
 };
-#define VMM_ONCE_PAGE(gpa) (0x1ull << 60 | (gpa) >> 12)   /* an unmapped guest-physical page */
-#define VMM_ONCE_DECODE(rip) (0x2ull << 60 | (rip) >> 12) /* an instruction we cannot emulate */
-#define VMM_ONCE_REASON(r) (0x3ull << 60 | (r))           /* an exit reason we do not emulate */
-#define VMM_ONCE_STRING (0x4ull << 60)                    /* string port I/O */
-#define VMM_ONCE_EXCEPTION(v) (0x5ull << 60 | (v))        /* an intercepted exception vector */
-#define VMM_ONCE_CACHE (0x6ull << 60)                     /* WBINVD / INVD skipped */
+#define VMM_ONCE_PAGE(gpa)    (0x1ull << 60 | (gpa) >> 12) /* an unmapped guest-physical page */
+#define VMM_ONCE_DECODE(rip)  (0x2ull << 60 | (rip) >> 12) /* an instruction we cannot emulate */
+#define VMM_ONCE_REASON(r)    (0x3ull << 60 | (r))         /* an exit reason we do not emulate */
+#define VMM_ONCE_STRING       (0x4ull << 60)               /* string port I/O */
+#define VMM_ONCE_EXCEPTION(v) (0x5ull << 60 | (v))         /* an intercepted exception vector */
+#define VMM_ONCE_CACHE        (0x6ull << 60)               /* WBINVD / INVD skipped */
 
 /* ---- 16550 UART at 0x3F8 (uart.c) ---- */
-#define UART_BASE 0x3F8
+#define UART_BASE     0x3F8
 #define UART_LINE_MAX 120
 struct uart {
     uint32_t len; /* bytes in line */
@@ -96,8 +96,8 @@ struct vmm_ops {
 };
 
 struct vmm {
-    const char *name;   /* "[name] " prefixes the guest's lines */
-    uint8_t *ram;       /* guest-physical 0 .. ram_size, mapped (the VMM writes the RAM part
+    const char *name; /* "[name] " prefixes the guest's lines */
+    uint8_t *ram;     /* guest-physical 0 .. ram_size, mapped (the VMM writes the RAM part
                            of an MMIO store that straddles the end of RAM) */
     uint64_t ram_size;
     struct vmm_state *st; /* the state the current transaction changes */
@@ -147,9 +147,9 @@ void cpuid_guest(const struct vmm_ops *ops, uint32_t leaf, uint32_t sub, uint32_
 
 /* msr.c */
 enum msr_result { MSR_DONE, MSR_GP, MSR_SET_EFER };
-#define MSR_TSC 0x10
-#define MSR_APIC_BASE 0x1B
-#define MSR_EFER 0xC0000080
+#define MSR_TSC         0x10
+#define MSR_APIC_BASE   0x1B
+#define MSR_EFER        0xC0000080
 #define APIC_BASE_VALUE 0xFEE00900ull
 enum msr_result msr_read(uint32_t index, uint64_t efer, uint64_t tsc, uint64_t *value);
 /* What an EFER write is checked against: the guest's EFER and CR0 at the exit, and CPUID
@@ -184,7 +184,7 @@ struct insn {
 };
 enum insn_seg { INSN_ES, INSN_CS, INSN_SS, INSN_DS, INSN_FS, INSN_GS };
 #define INSN_NO_REG 0xFF
-#define INSN_RIP 0xFE
+#define INSN_RIP    0xFE
 /* Decodes b[0..n); mode is the code size: 16, 32 or 64. False for anything else. */
 bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d);
 /* The operand's effective address (no segment base) with the exit's registers w. */
@@ -199,11 +199,11 @@ struct gmem_cpu {
 bool gmem_translate(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint64_t *gpa);
 /* The same, with the rights every level of the walk grants (GMEM_WRITE, GMEM_USER; both
  * without paging). */
-#define GMEM_WRITE 2u /* R/W */
-#define GMEM_USER 4u  /* U/S */
+#define GMEM_WRITE  2u /* R/W */
+#define GMEM_USER   4u /* U/S */
 #define GMEM_RIGHTS (GMEM_WRITE | GMEM_USER)
 bool gmem_translate_rights(const struct vmm *v, const struct gmem_cpu *c, uint64_t la,
-                          uint64_t *gpa, unsigned *rights);
+                           uint64_t *gpa, unsigned *rights);
 /* Reads up to n bytes at linear address la; returns how many could be read. */
 unsigned gmem_fetch(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, uint8_t *buf,
                     unsigned n);
@@ -213,7 +213,7 @@ unsigned gmem_fetch(const struct vmm *v, const struct gmem_cpu *c, uint64_t la, 
 bool cache_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r);
 
 /* mmio.c: an access to an unmapped guest-physical address (RS_EXIT_GUEST_FAULT). */
-#define INFO_GPA 0xFED00000ull
+#define INFO_GPA   0xFED00000ull
 #define INFO_MAGIC 0x52534730u
 enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r);
 

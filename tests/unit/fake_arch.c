@@ -33,7 +33,7 @@ size_t fake_console_len;
 uint64_t cur_ctx_top; /* entry.S */
 uint64_t user_cr3;    /* entry.S; PTI stays off here (pti_enabled 0) */
 uint8_t pti_enabled;
-struct tss tss;       /* gdt.c */
+struct tss tss;                  /* gdt.c */
 uint64_t arch_cr3, arch_fs_base; /* paging.c */
 
 /* fpu.c: the FPU is not touched (CR0 writes trap in user mode); only ownership is kept. */
@@ -104,7 +104,10 @@ _Noreturn void panic(const char *fmt, ...)
  * kernel/arch/x86_64/vspace.c is not linked: vspace_finalise and every unmap read CR3, which traps
  * in user mode. The fakes keep its bookkeeping contract (ASIDs, unmapped caps). */
 
-uint64_t vspace_root_phys(const struct cap *c) { return c->type == RS_CAP_VSPACE ? VIRT_TO_PHYS(c->obj) : 0; }
+uint64_t vspace_root_phys(const struct cap *c)
+{
+    return c->type == RS_CAP_VSPACE ? VIRT_TO_PHYS(c->obj) : 0;
+}
 uint64_t vspace_free_asids(void) { return fake_free_asids; }
 
 int vspace_init(void *pml4, uint32_t *asid_out)

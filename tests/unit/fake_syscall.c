@@ -30,8 +30,12 @@ rs_result_t rs_syscall_buf(rs_ipc_buffer_t *b, rs_word_t nr, rs_cptr_t dest, rs_
 {
     cr_assert_lt(fake_ncalls, FAKE_MAX_CALLS, "more system calls than any test makes: a loop?");
     struct fake_call *c = &fake_calls[fake_ncalls];
-    *c = (struct fake_call){.nr = nr, .dest = dest, .info = info, .receive_cnode = b->receive_cnode,
-                            .receive_index = b->receive_index, .receive_depth = b->receive_depth};
+    *c = (struct fake_call){.nr = nr,
+                            .dest = dest,
+                            .info = info,
+                            .receive_cnode = b->receive_cnode,
+                            .receive_index = b->receive_index,
+                            .receive_depth = b->receive_depth};
     memcpy(c->mr, b->mr, sizeof(c->mr));
     memcpy(c->caps, b->caps_or_badges, sizeof(c->caps));
     cr_assert(kernel, "a system call the test did not expect");

@@ -9,7 +9,7 @@
 #define FAKE_MRS       8 /* message registers recorded per call */
 
 struct fake_call {
-    rs_word_t nr;      /* RS_SYS_* */
+    rs_word_t nr; /* RS_SYS_* */
     rs_cptr_t dest;
     rs_msginfo_t info;
     rs_word_t mr[FAKE_MRS];

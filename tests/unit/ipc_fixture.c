@@ -37,14 +37,18 @@ void ipc_setup(void)
     w.cn[EP_NOGRANT].cap.rights = RS_RIGHT_READ | RS_RIGHT_WRITE;
     w.cn[EP_RO].cap.rights = RS_RIGHT_READ;
     w.cn[EP_WO].cap.rights = RS_RIGHT_WRITE;
-    w.cn[EP2].cap = (struct cap){.type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.ep2};
+    w.cn[EP2].cap =
+        (struct cap){.type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.ep2};
     cdt_insert(NULL, &w.cn[EP2]);
-    w.cn[NTFN].cap = (struct cap){.type = RS_CAP_NOTIFICATION, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.ntfn,
-                                  .w1 = 0x8};
+    w.cn[NTFN].cap = (struct cap){
+        .type = RS_CAP_NOTIFICATION, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.ntfn, .w1 = 0x8};
     cdt_insert(NULL, &w.cn[NTFN]);
     /* guard 60 + radix 4: a single-level CSpace, which the fast path resolves inline */
-    w.cn[SELF].cap = (struct cap){.type = RS_CAP_CNODE, .rights = RS_RIGHTS_ALL, .bits = RADIX,
-                                  .small = 64 - RADIX, .obj = (uintptr_t)w.cn};
+    w.cn[SELF].cap = (struct cap){.type = RS_CAP_CNODE,
+                                  .rights = RS_RIGHTS_ALL,
+                                  .bits = RADIX,
+                                  .small = 64 - RADIX,
+                                  .obj = (uintptr_t)w.cn};
     cdt_insert(NULL, &w.cn[SELF]);
     /* the VSpace every thread here runs in is the loaded one (see arch_cr3 in fake_arch.c) */
     arch_cr3 = VIRT_TO_PHYS(w.vspace);
@@ -52,8 +56,7 @@ void ipc_setup(void)
 
 void ipc_teardown(void)
 {
-    while (nallocs)
-        free(allocs[--nallocs]);
+    while (nallocs) free(allocs[--nallocs]);
 }
 
 
@@ -67,8 +70,8 @@ struct tcb *thread(const char *name, uint8_t prio)
     t->mcp = 255;
     strncpy(t->name, name, sizeof(t->name) - 1);
     t->slots[TCB_SLOT_CSPACE].cap = w.cn[SELF].cap;
-    t->slots[TCB_SLOT_VSPACE].cap =
-        (struct cap){.type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.vspace, .small = 1};
+    t->slots[TCB_SLOT_VSPACE].cap = (struct cap){
+        .type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.vspace, .small = 1};
     return t;
 }
 
@@ -84,14 +87,14 @@ struct tcb *running(const char *name, uint8_t prio)
 struct rs_ipc_buffer *give_ipcbuf(struct tcb *t)
 {
     uint8_t *frame = alloc(4096, 4096);
-    t->slots[TCB_SLOT_IPCBUF].cap =
-        (struct cap){.type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 12, .obj = (uintptr_t)frame};
+    t->slots[TCB_SLOT_IPCBUF].cap = (struct cap){
+        .type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 12, .obj = (uintptr_t)frame};
     t->ipc_buffer_vaddr = 0x20000800;
     return (struct rs_ipc_buffer *)(frame + 0x800);
 }
 
 void set_msg(struct tcb *t, uint64_t label, unsigned len, uint64_t m0, uint64_t m1, uint64_t m2,
-                    uint64_t m3)
+             uint64_t m3)
 {
     t->ctx.rsi = rs_msginfo(label, 0, 0, len);
     t->ctx.rdx = m0;
@@ -107,10 +110,10 @@ void expect_received(const struct tcb *t, int status, uint64_t info, uint64_t ba
 {
     cr_expect_eq(t->ctx.rax, (uint64_t)status, "%s: status %lu, expected %d", t->name,
                  (unsigned long)t->ctx.rax, status);
-    cr_expect_eq(t->ctx.rsi, info, "%s: info %#lx, expected %#lx", t->name, (unsigned long)t->ctx.rsi,
-                 (unsigned long)info);
-    cr_expect_eq(t->ctx.rdi, badge, "%s: badge %#lx, expected %#lx", t->name, (unsigned long)t->ctx.rdi,
-                 (unsigned long)badge);
+    cr_expect_eq(t->ctx.rsi, info, "%s: info %#lx, expected %#lx", t->name,
+                 (unsigned long)t->ctx.rsi, (unsigned long)info);
+    cr_expect_eq(t->ctx.rdi, badge, "%s: badge %#lx, expected %#lx", t->name,
+                 (unsigned long)t->ctx.rdi, (unsigned long)badge);
 }
 
 void expect_mrs(const struct tcb *t, uint64_t m0, uint64_t m1, uint64_t m2, uint64_t m3)
@@ -154,7 +157,8 @@ void expect_ep_queue(const struct endpoint *ep, int state, struct tcb *const *ex
     const struct tcb *t = ep->head, *prev = NULL;
     for (int i = 0; i < n; i++, prev = t, t = t->queue_next) {
         cr_assert_not_null(t, "endpoint queue ends at %d, expected %d", i, n);
-        cr_expect_eq(t, expect[i], "endpoint queue position %d: %s, expected %s", i, t->name, expect[i]->name);
+        cr_expect_eq(t, expect[i], "endpoint queue position %d: %s, expected %s", i, t->name,
+                     expect[i]->name);
         cr_expect_eq(t->queue_prev, prev, "back link at %d", i);
         cr_expect_eq(t->blocked_on, ep);
     }

@@ -30,15 +30,15 @@
 
 enum {
     RADIX = 4,
-    EP = 1,        /* endpoint A, unbadged, all rights */
-    EP_BADGED = 2, /* endpoint A, badge 0xB1, all rights */
-    EP_NOGRANT = 3,/* endpoint A, badge 0xB2, read and write only */
-    EP_RO = 4,     /* endpoint A, read only */
-    EP_WO = 5,     /* endpoint A, write only */
-    EP2 = 6,       /* endpoint B */
-    NTFN = 7,      /* the notification, badge 0x8 */
-    FREE = 9,      /* empty: receive slot for transferred caps */
-    SELF = 15,     /* the CNode's own cap, to name it as a receive CNode */
+    EP = 1,         /* endpoint A, unbadged, all rights */
+    EP_BADGED = 2,  /* endpoint A, badge 0xB1, all rights */
+    EP_NOGRANT = 3, /* endpoint A, badge 0xB2, read and write only */
+    EP_RO = 4,      /* endpoint A, read only */
+    EP_WO = 5,      /* endpoint A, write only */
+    EP2 = 6,        /* endpoint B */
+    NTFN = 7,       /* the notification, badge 0x8 */
+    FREE = 9,       /* empty: receive slot for transferred caps */
+    SELF = 15,      /* the CNode's own cap, to name it as a receive CNode */
 };
 
 struct ipc_world {

@@ -33,7 +33,9 @@ struct slot_array object_finalise(struct cap *c)
 {
     struct slot *s = container_of(c, struct slot, cap);
     if (c->type == RS_CAP_CNODE) cr_assert(!s->child, "finalised container has children");
-    else cr_assert(!s->parent && !s->child && !s->next && !s->prev, "finalised slot is still linked");
+    else
+        cr_assert(!s->parent && !s->child && !s->next && !s->prev,
+                  "finalised slot is still linked");
     finalise_calls++;
     switch (c->type) {
     case RS_CAP_ENDPOINT:
@@ -45,9 +47,7 @@ struct slot_array object_finalise(struct cap *c)
         cn->finalised++;
         return (struct slot_array){cn->slots, 1ull << c->bits};
     }
-    default:
-        other_finalised++;
-        return (struct slot_array){0};
+    default: other_finalised++; return (struct slot_array){0};
     }
 }
 
@@ -151,8 +151,7 @@ static const char *check_slot(const struct slot *s, const struct region *r, size
     if (s->parent) {
         const struct slot *c = s->parent->child;
         size_t n = 0;
-        while (c && c != s && n++ < bound)
-            c = c->next;
+        while (c && c != s && n++ < bound) c = c->next;
         if (c != s) return "not in parent's child list";
         if (!s->prev && s->parent->child != s) return "first sibling is not parent's child";
     }
@@ -208,8 +207,7 @@ Test(cdt, copy_of_copy_finality)
     cr_expect(cdt_is_final(&s[1]), "sole cap is final");
     copy(&s[1], &s[2]);
     copy(&s[2], &s[3]);
-    for (int i = 1; i < 4; i++)
-        cr_expect(!cdt_is_final(&s[i]), "cap %d has copies", i);
+    for (int i = 1; i < 4; i++) cr_expect(!cdt_is_final(&s[i]), "cap %d has copies", i);
     cdt_delete(&s[2]); /* the middle copy */
     expect_links(&s[3], &s[1], NULL, NULL, NULL);
     cr_expect(!cdt_is_final(&s[1]) && !cdt_is_final(&s[3]));
@@ -396,14 +394,12 @@ Test(cdt, revoke_deletes_nested_descendants_keeps_node)
     struct fake_ep ep = {0};
     put(&s[0], untyped_cap(0x100000, 20), NULL);
     put(&s[1], ep_cap(&ep), &s[0]);
-    for (int i = 2; i < N; i++)
-        copy(&s[1 + (i - 2) / 3], &s[i]);
+    for (int i = 2; i < N; i++) copy(&s[1 + (i - 2) / 3], &s[i]);
     check_array(s, N);
     cdt_revoke(&s[1], NULL);
     cr_expect_eq(s[1].cap.type, RS_CAP_ENDPOINT);
     expect_links(&s[1], &s[0], NULL, NULL, NULL);
-    for (int i = 2; i < N; i++)
-        expect_empty(&s[i]);
+    for (int i = 2; i < N; i++) expect_empty(&s[i]);
     cr_expect_eq(ep.destroyed, 0);
     cr_expect_eq(cap_deleted_calls, N - 2);
     cdt_revoke(&s[1], NULL); /* nothing left to revoke */
@@ -434,12 +430,9 @@ Test(cdt, revoke_untyped_destroys_everything_made_from_it)
     cr_expect_eq(finalise_calls, 5);
     cr_expect_eq(cap_deleted_calls, 10);
     cr_expect_eq(s[0].cap.type, RS_CAP_UNTYPED);
-    for (int i = 1; i < 8; i++)
-        expect_empty(&s[i]);
-    for (int i = 0; i < 4; i++)
-        expect_empty(&c->slots[i]);
-    for (int i = 0; i < 2; i++)
-        expect_empty(&d->slots[i]);
+    for (int i = 1; i < 8; i++) expect_empty(&s[i]);
+    for (int i = 0; i < 4; i++) expect_empty(&c->slots[i]);
+    for (int i = 0; i < 2; i++) expect_empty(&d->slots[i]);
     expect_links(&s[0], NULL, NULL, NULL, NULL);
     free(c);
     free(d);
@@ -453,13 +446,11 @@ Test(cdt, revoke_long_copy_chain)
     struct fake_ep ep = {0};
     put(&s[0], untyped_cap(0x100000, 20), NULL);
     put(&s[1], ep_cap(&ep), &s[0]);
-    for (int i = 2; i < N + 2; i++)
-        copy(&s[i - 1], &s[i]);
+    for (int i = 2; i < N + 2; i++) copy(&s[i - 1], &s[i]);
     cdt_revoke(&s[0], NULL);
     cr_expect_eq(ep.destroyed, 1);
     cr_expect_eq(cap_deleted_calls, N + 1);
-    for (int i = 1; i < N + 2; i++)
-        expect_empty(&s[i]);
+    for (int i = 1; i < N + 2; i++) expect_empty(&s[i]);
     free(s);
 }
 
@@ -515,11 +506,9 @@ Test(cdt, chain_of_cnodes_destroyed_iteratively)
     struct fake_cnode **cn = calloc(N, sizeof(*cn));
     struct slot root[2] = {0};
     put(&root[0], untyped_cap(0x100000000, 40), NULL);
-    for (int i = 0; i < N; i++)
-        cn[i] = new_cnode(BITS);
+    for (int i = 0; i < N; i++) cn[i] = new_cnode(BITS);
     put(&root[1], cnode_cap(cn[0], BITS), &root[0]);
-    for (int i = 0; i + 1 < N; i++)
-        put(&cn[i]->slots[1], cnode_cap(cn[i + 1], BITS), &root[0]);
+    for (int i = 0; i + 1 < N; i++) put(&cn[i]->slots[1], cnode_cap(cn[i + 1], BITS), &root[0]);
     cdt_delete(&root[1]);
     for (int i = 0; i < N; i++) {
         if (cn[i]->finalised != 1)
@@ -532,8 +521,7 @@ Test(cdt, chain_of_cnodes_destroyed_iteratively)
     cr_expect_eq(cap_deleted_calls, N);
     expect_empty(&root[1]);
     expect_links(&root[0], NULL, NULL, NULL, NULL);
-    for (int i = 0; i < N; i++)
-        free(cn[i]);
+    for (int i = 0; i < N; i++) free(cn[i]);
     free(cn);
 }
 
@@ -545,13 +533,11 @@ Test(cdt, chain_of_cnodes_via_revoke)
     struct slot root[2] = {0};
     struct fake_ep ep = {0};
     put(&root[0], untyped_cap(0x100000000, 40), NULL);
-    for (int i = 0; i < N; i++)
-        cn[i] = new_cnode(BITS);
+    for (int i = 0; i < N; i++) cn[i] = new_cnode(BITS);
     /* cn[0]'s cap is the untyped's first child (made last), so the walk deletes it first and
      * each finalise then meets the next CNode's only cap. */
     put(&cn[N - 1]->slots[0], ep_cap(&ep), &root[0]);
-    for (int i = N - 1; i >= 1; i--)
-        put(&cn[i - 1]->slots[2], cnode_cap(cn[i], BITS), &root[0]);
+    for (int i = N - 1; i >= 1; i--) put(&cn[i - 1]->slots[2], cnode_cap(cn[i], BITS), &root[0]);
     put(&root[1], cnode_cap(cn[0], BITS), &root[0]);
     cdt_revoke(&root[0], NULL);
     for (int i = 0; i < N; i++)
@@ -560,8 +546,7 @@ Test(cdt, chain_of_cnodes_via_revoke)
     cr_expect_eq(ep.destroyed, 1);
     cr_expect_eq(finalise_calls, N + 1);
     expect_links(&root[0], NULL, NULL, NULL, NULL);
-    for (int i = 0; i < N; i++)
-        free(cn[i]);
+    for (int i = 0; i < N; i++) free(cn[i]);
     free(cn);
 }
 
@@ -581,8 +566,7 @@ Test(cdt, cnode_holding_only_cap_to_itself)
     cr_expect_eq(c->finalised, 1);
     cr_expect_eq(ep.destroyed, 1);
     cr_expect_eq(finalise_calls, 2);
-    for (int i = 0; i < 4; i++)
-        expect_empty(&c->slots[i]);
+    for (int i = 0; i < 4; i++) expect_empty(&c->slots[i]);
     expect_links(&u, NULL, NULL, NULL, NULL);
     cr_expect_eq(u.cap.type, RS_CAP_UNTYPED);
     free(c);
@@ -623,8 +607,7 @@ Test(cdt, revoke_destroys_its_own_slot)
     cr_expect_eq(c->finalised, 1);
     cr_expect_eq(ep.destroyed, 1);
     cr_expect(cap_is_null(&s->cap) && !cdt_has_children(s));
-    for (int i = 0; i < 4; i++)
-        expect_empty(&c->slots[i]);
+    for (int i = 0; i < 4; i++) expect_empty(&c->slots[i]);
     expect_empty(&c_cap);
     free(c);
 }
@@ -673,12 +656,11 @@ Test(cdt, cnode_with_copy_not_emptied)
 /* ---- Preemption ---------------------------------------------------------------------------- */
 
 /* A CNode of `n` slots holding copies of one endpoint and the only cap to a smaller CNode. */
-static struct fake_cnode *filled_cnode(unsigned bits, struct slot *ep_orig, struct fake_cnode *inner,
-                                       struct slot *u)
+static struct fake_cnode *filled_cnode(unsigned bits, struct slot *ep_orig,
+                                       struct fake_cnode *inner, struct slot *u)
 {
     struct fake_cnode *c = new_cnode(bits);
-    for (unsigned i = 1; i < 1u << bits; i++)
-        copy(ep_orig, &c->slots[i]);
+    for (unsigned i = 1; i < 1u << bits; i++) copy(ep_orig, &c->slots[i]);
     put(&c->slots[0], cnode_cap(inner, 2), u);
     return c;
 }
@@ -700,14 +682,12 @@ Test(cdt, preempted_delete_carries_on)
     cr_expect_eq(top.parent, &u, "the zombie keeps its place under the untyped");
     cr_expect_eq(c->finalised, 1);
     int rounds = 1;
-    while (!cdt_delete_preemptible(&top))
-        rounds++;
+    while (!cdt_delete_preemptible(&top)) rounds++;
     preempt_every = 0;
     cr_expect_gt(rounds, 5);
     expect_empty(&top);
     cr_expect_eq(inner->finalised, 1);
-    for (int i = 0; i < 64; i++)
-        expect_empty(&c->slots[i]);
+    for (int i = 0; i < 64; i++) expect_empty(&c->slots[i]);
     cr_expect(cdt_is_final(&e) && ep.destroyed == 0);
     cr_expect_eq(finalise_calls, 2);
     free(c);
@@ -755,10 +735,8 @@ Test(cdt, dying_cnode_adopts_a_stopped_deletion)
     preempt_every = 0;
     cdt_delete(&outer_cap);
     cr_expect(outer->finalised == 1 && c->finalised == 1 && inner->finalised == 1);
-    for (int i = 0; i < 8; i++)
-        expect_empty(&outer->slots[i]);
-    for (int i = 0; i < 64; i++)
-        expect_empty(&c->slots[i]);
+    for (int i = 0; i < 8; i++) expect_empty(&outer->slots[i]);
+    for (int i = 0; i < 64; i++) expect_empty(&c->slots[i]);
     expect_links(&u, NULL, &e, NULL, NULL);
     free(outer);
     free(c);
@@ -776,20 +754,17 @@ Test(cdt, preempted_revoke_that_destroys_its_own_slot)
     put(&outer, untyped_cap(0x100000, 20), NULL);
     put(&c_cap, cnode_cap(c, 6), &outer);
     put(&c->slots[1], ep_cap(&ep), &outer);
-    for (int i = 2; i < 64; i++)
-        copy(&c->slots[1], &c->slots[i]);
+    for (int i = 2; i < 64; i++) copy(&c->slots[1], &c->slots[i]);
     cdt_move(&outer, &c->slots[0]);
     struct slot *s = &c->slots[0];
     preempt_every = 1;
     int rounds = 1;
-    while (!cdt_revoke(s, NULL))
-        rounds++;
+    while (!cdt_revoke(s, NULL)) rounds++;
     preempt_every = 0;
     cr_expect_gt(rounds, 2);
     cr_expect_eq(c->finalised, 1);
     cr_expect_eq(ep.destroyed, 1);
-    for (int i = 0; i < 64; i++)
-        expect_empty(&c->slots[i]);
+    for (int i = 0; i < 64; i++) expect_empty(&c->slots[i]);
     expect_empty(&c_cap);
     free(c);
 }
@@ -817,8 +792,8 @@ struct world {
     int live_ep[MAX_LIVE], live_cn[MAX_LIVE], nlive_ep, nlive_cn;
     int ep_caps[MAX_EPS], cn_caps[MAX_CNODES];
     long destroyed_total;
-    bool preempt;         /* delete and revoke stop at every preemption point and are repeated */
-    long stops;           /* how often they stopped */
+    bool preempt; /* delete and revoke stop at every preemption point and are repeated */
+    long stops;   /* how often they stopped */
 };
 
 static uint64_t rnd(struct world *w)
@@ -829,10 +804,7 @@ static uint64_t rnd(struct world *w)
     return w->rng;
 }
 
-static size_t pick(struct world *w, size_t n)
-{
-    return (size_t)(rnd(w) % n);
-}
+static size_t pick(struct world *w, size_t n) { return (size_t)(rnd(w) % n); }
 
 /* Collects the storage that is alive: root slots and slots of CNodes not yet finalised. */
 static void survey(struct world *w)
@@ -844,24 +816,19 @@ static void survey(struct world *w)
     for (size_t r = 0; r < w->nregions; r++)
         for (size_t j = 0; j < w->regions[r].count; j++) {
             struct slot *s = &w->regions[r].base[j];
-            if (cap_is_null(&s->cap))
-                w->empty[w->nempty++] = s;
-            else
-                w->full[w->nfull++] = s;
+            if (cap_is_null(&s->cap)) w->empty[w->nempty++] = s;
+            else w->full[w->nfull++] = s;
         }
 }
 
 /* Counts the caps naming each object not yet seen destroyed, in one pass over the storage. */
 static void count_caps(struct world *w)
 {
-    for (int i = 0; i < w->nlive_ep; i++)
-        w->ep_caps[w->live_ep[i]] = 0;
-    for (int i = 0; i < w->nlive_cn; i++)
-        w->cn_caps[w->live_cn[i]] = 0;
+    for (int i = 0; i < w->nlive_ep; i++) w->ep_caps[w->live_ep[i]] = 0;
+    for (int i = 0; i < w->nlive_cn; i++) w->cn_caps[w->live_cn[i]] = 0;
     for (size_t i = 0; i < w->nfull; i++) {
         const struct cap *c = &w->full[i]->cap;
-        if (c->type == RS_CAP_ENDPOINT)
-            w->ep_caps[(struct fake_ep *)(uintptr_t)c->obj - w->ep]++;
+        if (c->type == RS_CAP_ENDPOINT) w->ep_caps[(struct fake_ep *)(uintptr_t)c->obj - w->ep]++;
         else if (c->type == RS_CAP_CNODE)
             w->cn_caps[container_of((struct slot *)(uintptr_t)c->obj, struct fake_cnode, slots)
                            ->id]++;
@@ -948,15 +915,13 @@ static void random_op(struct world *w)
         random_retype(w, u, dst);
     } else if (op < 70 || !dst) {
         if (w->preempt) {
-            while (!cdt_delete_preemptible(src))
-                w->stops++;
+            while (!cdt_delete_preemptible(src)) w->stops++;
         } else {
             cdt_delete(src);
         }
         cr_assert(cap_is_null(&src->cap) && !src->parent && !src->child);
     } else if (op < 80) {
-        while (!cdt_revoke(src, NULL))
-            w->stops++;
+        while (!cdt_revoke(src, NULL)) w->stops++;
         cr_assert(!cdt_has_children(src));
     } else {
         struct cap c = src->cap;
@@ -997,10 +962,8 @@ static uint64_t world_hash(const struct world *w)
             MIX(slot_number(w, sl->next));
             MIX(slot_number(w, sl->prev));
         }
-    for (int i = 0; i < w->nep; i++)
-        MIX(w->ep[i].destroyed);
-    for (int i = 0; i < w->ncn; i++)
-        MIX(w->cn[i]->finalised);
+    for (int i = 0; i < w->nep; i++) MIX(w->ep[i].destroyed);
+    for (int i = 0; i < w->ncn; i++) MIX(w->cn[i]->finalised);
 #undef MIX
     return h;
 }
@@ -1033,8 +996,7 @@ static long run_world(uint64_t seed, bool preempt, uint64_t *hashes)
     cr_expect_gt(w->destroyed_total, 100, "the random walk destroyed too little to mean much");
     cr_expect_eq(other_finalised, 0);
     long stops = w->stops;
-    for (int i = 0; i < w->ncn; i++)
-        free(w->cn[i]);
+    for (int i = 0; i < w->ncn; i++) free(w->cn[i]);
     free(w);
     preempt_every = 0;
     return stops;
@@ -1051,22 +1013,12 @@ static void run_preempted(uint64_t seed)
     long stops = run_world(seed, true, preempted);
     cr_expect_gt(stops, 1000, "only %ld preemptions: the walk did not test much", stops);
     for (int i = 0; i < STEPS / HASH_EVERY; i++)
-        if (plain[i] != preempted[i])
-            cr_assert_fail("worlds differ after step %d", i * HASH_EVERY);
+        if (plain[i] != preempted[i]) cr_assert_fail("worlds differ after step %d", i * HASH_EVERY);
 }
 
 Test(cdt_random, preempted_seed_1) { run_preempted(0x9E3779B97F4A7C15ull); }
 Test(cdt_random, preempted_seed_2) { run_preempted(777); }
 
-Test(cdt_random, seed_1)
-{
-    run_random(0x9E3779B97F4A7C15ull);
-}
-Test(cdt_random, seed_2)
-{
-    run_random(12345);
-}
-Test(cdt_random, seed_3)
-{
-    run_random(0xDEADBEEFCAFEull);
-}
+Test(cdt_random, seed_1) { run_random(0x9E3779B97F4A7C15ull); }
+Test(cdt_random, seed_2) { run_random(12345); }
+Test(cdt_random, seed_3) { run_random(0xDEADBEEFCAFEull); }

@@ -16,12 +16,19 @@ static void setup(void)
     fx_world();
     memset(sub_slots, 0, sizeof(sub_slots));
     memset(objects, 0, sizeof(objects));
-    fx_put(EP, (struct cap){.type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[0]});
-    fx_put(NTFN, (struct cap){.type = RS_CAP_NOTIFICATION, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[1]});
+    fx_put(EP, (struct cap){
+                   .type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[0]});
+    fx_put(NTFN, (struct cap){.type = RS_CAP_NOTIFICATION,
+                              .rights = RS_RIGHTS_ALL,
+                              .obj = (uintptr_t)objects[1]});
     fx_put(SUB, fx_cnode_cap(sub_slots, 4)); // a 16-slot CNode, guard 60 bits: depth 64 below it
-    fx_put(FRAME, (struct cap){.type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 12,
+    fx_put(FRAME, (struct cap){.type = RS_CAP_FRAME,
+                               .rights = RS_RIGHTS_ALL,
+                               .bits = 12,
                                .obj = (uintptr_t)objects[2]});
-    fx_put(UT, (struct cap){.type = RS_CAP_UNTYPED, .rights = RS_RIGHTS_ALL, .bits = 12,
+    fx_put(UT, (struct cap){.type = RS_CAP_UNTYPED,
+                            .rights = RS_RIGHTS_ALL,
+                            .bits = 12,
                             .obj = (uintptr_t)objects[3]});
 }
 
@@ -34,7 +41,10 @@ static int op(uint64_t label, const uint64_t *args, unsigned n)
     return fx_invoke(&fx.root, label, args, n, extra, 1);
 }
 
-static void expect_empty(unsigned i) { cr_expect(cap_is_null(&fx.cnode[i].cap), "slot %u stays empty", i); }
+static void expect_empty(unsigned i)
+{
+    cr_expect(cap_is_null(&fx.cnode[i].cap), "slot %u stays empty", i);
+}
 
 Test(cnode, unknown_label_is_illegal)
 {
@@ -59,9 +69,11 @@ Test(cnode, short_messages_are_truncated)
 Test(cnode, source_root_must_be_a_cnode)
 {
     uint64_t a[4] = {DST, D, EP, D};
-    fx_expect_error(fx_invoke(&fx.root, RS_CNODE_COPY, a, 4, NULL, 0), RS_INVALID_CAPABILITY, 1, 0, 0);
+    fx_expect_error(fx_invoke(&fx.root, RS_CNODE_COPY, a, 4, NULL, 0), RS_INVALID_CAPABILITY, 1, 0,
+                    0);
     struct slot *extra[] = {&fx.cnode[EP]};
-    fx_expect_error(fx_invoke(&fx.root, RS_CNODE_COPY, a, 4, extra, 1), RS_INVALID_CAPABILITY, 1, 0, 0);
+    fx_expect_error(fx_invoke(&fx.root, RS_CNODE_COPY, a, 4, extra, 1), RS_INVALID_CAPABILITY, 1, 0,
+                    0);
     expect_empty(DST);
 }
 
@@ -127,7 +139,9 @@ Test(cnode, caps_that_cannot_be_copied)
     uint64_t ut[6] = {DST, D, UT, D, RS_RIGHTS_ALL, 0};
     fx_expect_error(op(RS_CNODE_COPY, ut, 4), RS_ILLEGAL_OPERATION, 2, 0, 0);
     fx_expect_error(op(RS_CNODE_MINT, ut, 6), RS_ILLEGAL_OPERATION, 2, 0, 0);
-    fx_put(EMPTY, (struct cap){.type = RS_CAP_PAGE_TABLE, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[4]});
+    fx_put(EMPTY, (struct cap){.type = RS_CAP_PAGE_TABLE,
+                               .rights = RS_RIGHTS_ALL,
+                               .obj = (uintptr_t)objects[4]});
     uint64_t pt[4] = {DST, D, EMPTY, D};
     fx_expect_error(op(RS_CNODE_COPY, pt, 4), RS_ILLEGAL_OPERATION, 2, 0, 0);
     expect_empty(DST);

@@ -56,14 +56,14 @@ Test(endpoint, message_length_and_ipc_buffers)
 {
     struct tcb *s = running("s", 10), *r = running("r", 10);
     struct rs_ipc_buffer *sb = give_ipcbuf(s), *rb = give_ipcbuf(r);
-    for (unsigned i = 0; i < RS_MSG_MAX_LENGTH; i++)
-        sb->mr[i] = 0x1000 + i;
+    for (unsigned i = 0; i < RS_MSG_MAX_LENGTH; i++) sb->mr[i] = 0x1000 + i;
     set_msg(s, 3, 6, 1, 2, 3, 4);
     endpoint_recv(cap(EP), r, true);
     endpoint_send(cap(EP), s, true, false);
     expect_received(r, RS_OK, rs_msginfo(3, 0, 0, 6), 0);
     expect_mrs(r, 1, 2, 3, 4);
-    cr_expect(rb->mr[4] == 0x1004 && rb->mr[5] == 0x1005 && rb->mr[6] == 0, "MR4..5 by buffer, no more");
+    cr_expect(rb->mr[4] == 0x1004 && rb->mr[5] == 0x1005 && rb->mr[6] == 0,
+              "MR4..5 by buffer, no more");
     /* the whole 120 words */
     s->ctx.rsi = rs_msginfo(3, 0, 0, RS_MSG_MAX_LENGTH);
     endpoint_recv(cap(EP), r, true);
@@ -261,7 +261,8 @@ Test(endpoint, new_caller_replaces_unanswered_one)
 
 Test(endpoint, suspend_removes_thread_from_middle_of_queue)
 {
-    struct tcb *a = running("a", 10), *b = running("b", 10), *c = running("c", 10), *r = running("r", 10);
+    struct tcb *a = running("a", 10), *b = running("b", 10), *c = running("c", 10),
+               *r = running("r", 10);
     endpoint_send(cap(EP), a, true, false);
     endpoint_send(cap(EP), b, true, false);
     endpoint_send(cap(EP), c, true, false);

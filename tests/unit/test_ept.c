@@ -6,7 +6,10 @@
 #include "vmx/vmx.h"
 
 struct vmx_caps vmx_caps; /* vmx.c's, which this test does not link */
-void vmx_insn_failed(const char *insn, uint64_t arg) { cr_assert_fail("%s %lx", insn, (unsigned long)arg); }
+void vmx_insn_failed(const char *insn, uint64_t arg)
+{
+    cr_assert_fail("%s %lx", insn, (unsigned long)arg);
+}
 
 #define EPT_MEMTYPE(e) (((e) >> 3) & 7)
 #define EPT_IPAT       (1ull << 6)

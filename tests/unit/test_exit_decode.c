@@ -8,11 +8,14 @@
 #include "vmx/vmx.h"
 
 /* What the decoders use of the rest of the backends, which this test does not link. */
-uint32_t svm_features;            /* no NRIPS: instruction lengths are the unprefixed ones */
+uint32_t svm_features; /* no NRIPS: instruction lengths are the unprefixed ones */
 struct vmx_caps vmx_caps;
 static int window_calls;
 void svm_want_window(struct vcpu *v, bool on) { (void)v, (void)on, window_calls++; }
-void vmx_insn_failed(const char *insn, uint64_t arg) { cr_assert_fail("%s %lx", insn, (unsigned long)arg); }
+void vmx_insn_failed(const char *insn, uint64_t arg)
+{
+    cr_assert_fail("%s %lx", insn, (unsigned long)arg);
+}
 
 static struct vcpu vcpu;
 static struct vmcb vmcb;
@@ -42,7 +45,10 @@ Test(exit_decode, io_is_the_same_on_both_backends)
                 bool in = bits & 1, string = bits & 2, rep = bits & 4;
                 unsigned size = sizes[s];
                 uint64_t svm_info1 = (uint64_t)ports[p] << 16 | (in ? 1 : 0) | (string ? 4 : 0) |
-                                     (rep ? 8 : 0) | (size == 1 ? 0x10 : size == 2 ? 0x20 : 0x40);
+                                     (rep ? 8 : 0) |
+                                     (size == 1   ? 0x10
+                                      : size == 2 ? 0x20
+                                                  : 0x40);
                 uint64_t vmx_q = (uint64_t)ports[p] << 16 | (size - 1) | (in ? 8 : 0) |
                                  (string ? 16 : 0) | (rep ? 32 : 0);
                 struct vcpu_exit e = svm_decode(SVM_EXIT_IOIO, svm_info1, 0x1002, 0x1000);
@@ -50,8 +56,8 @@ Test(exit_decode, io_is_the_same_on_both_backends)
                 cr_assert_eq(e.reason, RS_EXIT_IO);
                 cr_assert_eq(e.qual, want, "SVM: port %x size %u bits %u: %lx, not %lx", ports[p],
                              size, bits, (unsigned long)e.qual, (unsigned long)want);
-                cr_assert_eq(vmx_io_qual(vmx_q), e.qual, "VMX and SVM differ: port %x size %u bits %u",
-                             ports[p], size, bits);
+                cr_assert_eq(vmx_io_qual(vmx_q), e.qual,
+                             "VMX and SVM differ: port %x size %u bits %u", ports[p], size, bits);
                 cr_assert_eq(e.insn_len, 2, "SVM: the length from EXITINFO2 (next RIP)");
                 cr_assert_eq(rs_io_qual_port(e.qual), ports[p]);
                 cr_assert_eq(rs_io_qual_size(e.qual), size);
@@ -76,7 +82,8 @@ Test(exit_decode, guest_faults_are_the_same_on_both_backends)
         {"read, unmapped", 0x4, 0x1 | 0x80, RS_FAULT_QUAL_READ},
         {"write, unmapped", 0x4 | 0x2, 0x2 | 0x80, RS_FAULT_QUAL_WRITE},
         {"fetch, unmapped", 0x4 | 0x10, 0x4 | 0x80, RS_FAULT_QUAL_FETCH},
-        {"write, read-only mapping", 0x4 | 0x2 | 0x1, 0x2 | 0x8 | 0x80, RS_FAULT_QUAL_WRITE | RS_FAULT_QUAL_PRESENT},
+        {"write, read-only mapping", 0x4 | 0x2 | 0x1, 0x2 | 0x8 | 0x80,
+         RS_FAULT_QUAL_WRITE | RS_FAULT_QUAL_PRESENT},
         {"fetch, no-execute mapping", 0x4 | 0x10 | 0x1, 0x4 | 0x8 | 0x10 | 0x80,
          RS_FAULT_QUAL_FETCH | RS_FAULT_QUAL_PRESENT},
     };

@@ -84,20 +84,32 @@ Test(fastpath, call_to_higher_priority_server)
 struct decline {
     const char *why;
     void (*arrange)(struct tcb *c, struct tcb *s);
-    int how;             /* how the kernel is left */
-    uint8_t c_state;     /* the client's state afterwards */
-    uint64_t c_status;   /* its status, when it is runnable */
+    int how;           /* how the kernel is left */
+    uint8_t c_state;   /* the client's state afterwards */
+    uint64_t c_status; /* its status, when it is runnable */
 };
 
-static void long_message(struct tcb *c, struct tcb *s) { (void)s, c->ctx.rsi = rs_msginfo(0x42, 0, 0, 5); }
-static void extra_cap(struct tcb *c, struct tcb *s) { (void)s, c->ctx.rsi = rs_msginfo(0x42, 0, 1, 2); }
-static void bad_guard(struct tcb *c, struct tcb *s) { (void)s, c->ctx.rdi = EP_BADGED | 1ull << 63; }
+static void long_message(struct tcb *c, struct tcb *s)
+{
+    (void)s, c->ctx.rsi = rs_msginfo(0x42, 0, 0, 5);
+}
+static void extra_cap(struct tcb *c, struct tcb *s)
+{
+    (void)s, c->ctx.rsi = rs_msginfo(0x42, 0, 1, 2);
+}
+static void bad_guard(struct tcb *c, struct tcb *s)
+{
+    (void)s, c->ctx.rdi = EP_BADGED | 1ull << 63;
+}
 static void empty_slot(struct tcb *c, struct tcb *s) { (void)s, c->ctx.rdi = FREE; }
 static void ntfn_cap(struct tcb *c, struct tcb *s) { (void)s, c->ctx.rdi = NTFN; }
 static void read_only(struct tcb *c, struct tcb *s) { (void)s, c->ctx.rdi = EP_RO; }
 static void nobody_waiting(struct tcb *c, struct tcb *s) { (void)s, c->ctx.rdi = EP2; }
 static void lower_server(struct tcb *c, struct tcb *s) { (void)c, s->prio = 9; }
-static void server_vcpu(struct tcb *c, struct tcb *s) { (void)c, s->vcpu = (struct vcpu *)w.vspace; }
+static void server_vcpu(struct tcb *c, struct tcb *s)
+{
+    (void)c, s->vcpu = (struct vcpu *)w.vspace;
+}
 static void server_no_vspace(struct tcb *c, struct tcb *s)
 {
     (void)c, s->slots[TCB_SLOT_VSPACE].cap = cap_null();
@@ -186,13 +198,22 @@ static void reply_recv_setup(struct tcb **client, struct tcb **server)
     *server = s;
 }
 
-static void rr_long_message(struct tcb *c, struct tcb *s) { (void)c, s->ctx.rsi = rs_msginfo(7, 0, 0, 5); }
-static void rr_extra_cap(struct tcb *c, struct tcb *s) { (void)c, s->ctx.rsi = rs_msginfo(7, 0, 1, 1); }
+static void rr_long_message(struct tcb *c, struct tcb *s)
+{
+    (void)c, s->ctx.rsi = rs_msginfo(7, 0, 0, 5);
+}
+static void rr_extra_cap(struct tcb *c, struct tcb *s)
+{
+    (void)c, s->ctx.rsi = rs_msginfo(7, 0, 1, 1);
+}
 static void rr_empty_slot(struct tcb *c, struct tcb *s) { (void)c, s->ctx.rdi = FREE; }
 static void rr_write_only(struct tcb *c, struct tcb *s) { (void)c, s->ctx.rdi = EP_WO; }
 static void rr_ntfn_cap(struct tcb *c, struct tcb *s) { (void)c, s->ctx.rdi = NTFN; }
 static void rr_lower_caller(struct tcb *c, struct tcb *s) { (void)s, c->prio = 9; }
-static void rr_caller_vcpu(struct tcb *c, struct tcb *s) { (void)s, c->vcpu = (struct vcpu *)w.vspace; }
+static void rr_caller_vcpu(struct tcb *c, struct tcb *s)
+{
+    (void)s, c->vcpu = (struct vcpu *)w.vspace;
+}
 static void rr_bound(struct tcb *c, struct tcb *s) { (void)c, notification_bind(w.ntfn, s); }
 static void rr_sender_waiting(struct tcb *c, struct tcb *s)
 {
@@ -270,7 +291,9 @@ static void record_call(struct call_outcome *o, struct tcb *c, struct tcb *s, st
     o->nqueue = drain_run_queue(o->queue, 4);
     /* names stand for threads across the two runs */
     for (int i = 0; i < o->nqueue; i++)
-        o->queue[i] = o->queue[i] == s ? (struct tcb *)1 : o->queue[i] == x ? (struct tcb *)2 : (struct tcb *)3;
+        o->queue[i] = o->queue[i] == s   ? (struct tcb *)1
+                      : o->queue[i] == x ? (struct tcb *)2
+                                         : (struct tcb *)3;
 }
 
 /* Runs one Call of `len` words, through the entry (fast path) or straight to the slow path. */
@@ -394,7 +417,9 @@ Test(fastpath, fast_and_slow_signal_agree)
         states[fast][0] = wt->state, states[fast][1] = s->state;
         n[fast] = drain_run_queue(queues[fast], 4);
         for (int i = 0; i < n[fast]; i++)
-            queues[fast][i] = queues[fast][i] == wt ? (struct tcb *)1 : queues[fast][i] == s ? (struct tcb *)2 : (struct tcb *)3;
+            queues[fast][i] = queues[fast][i] == wt  ? (struct tcb *)1
+                              : queues[fast][i] == s ? (struct tcb *)2
+                                                     : (struct tcb *)3;
     }
     cr_expect_eq(memcmp(regs[0], regs[1], sizeof regs[0]), 0, "registers and pending bits");
     cr_expect(states[0][0] == states[1][0] && states[0][1] == states[1][1]);
@@ -411,11 +436,23 @@ struct signal_decline {
 
 static void sig_equal_prio(struct tcb *s, struct tcb *wt) { (void)s, wt->prio = 10; }
 static void sig_lower_prio(struct tcb *s, struct tcb *wt) { (void)s, wt->prio = 5; }
-static void sig_too_long(struct tcb *s, struct tcb *wt) { (void)wt, s->ctx.rsi = rs_msginfo(0, 0, 0, 121); }
-static void sig_read_only(struct tcb *s, struct tcb *wt) { (void)s, (void)wt, w.cn[NTFN].cap.rights = RS_RIGHT_READ; }
+static void sig_too_long(struct tcb *s, struct tcb *wt)
+{
+    (void)wt, s->ctx.rsi = rs_msginfo(0, 0, 0, 121);
+}
+static void sig_read_only(struct tcb *s, struct tcb *wt)
+{
+    (void)s, (void)wt, w.cn[NTFN].cap.rights = RS_RIGHT_READ;
+}
 static void sig_empty_slot(struct tcb *s, struct tcb *wt) { (void)wt, s->ctx.rdi = FREE; }
-static void sig_bad_guard(struct tcb *s, struct tcb *wt) { (void)wt, s->ctx.rdi = NTFN | 1ull << 63; }
-static void sig_no_vspace(struct tcb *s, struct tcb *wt) { (void)s, wt->slots[TCB_SLOT_VSPACE].cap = cap_null(); }
+static void sig_bad_guard(struct tcb *s, struct tcb *wt)
+{
+    (void)wt, s->ctx.rdi = NTFN | 1ull << 63;
+}
+static void sig_no_vspace(struct tcb *s, struct tcb *wt)
+{
+    (void)s, wt->slots[TCB_SLOT_VSPACE].cap = cap_null();
+}
 static void sig_no_waiter(struct tcb *s, struct tcb *wt)
 {
     (void)s;

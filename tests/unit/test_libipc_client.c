@@ -8,9 +8,9 @@
 #include "ipc.h"
 #include "proto/registry.h"
 
-#define EP       8  /* the client's endpoint cap (IPC_SLOT_CLIENT0) */
-#define REGISTRY 6
-#define RECV     16
+#define EP          8 /* the client's endpoint cap (IPC_SLOT_CLIENT0) */
+#define REGISTRY    6
+#define RECV        16
 #define MAX_RETRIES 64 /* IPC_MAX_RETRIES in ipc_client.c */
 
 static ipc_client_t client;
@@ -88,7 +88,8 @@ static rs_result_t answer_other_id(const struct fake_call *c, rs_ipc_buffer_t *b
 
 static rs_result_t answer_no_words(const struct fake_call *c, rs_ipc_buffer_t *b)
 {
-    (void)c; (void)b;
+    (void)c;
+    (void)b;
     return (rs_result_t){RS_OK, rs_msginfo(RS_OK, 0, 0, 0), 0};
 }
 
@@ -154,7 +155,8 @@ Test(ipc_client, retries_stop_after_64_and_the_error_comes_back)
 static rs_word_t other_error;
 static rs_result_t fail_other(const struct fake_call *c, rs_ipc_buffer_t *b)
 {
-    (void)c; (void)b;
+    (void)c;
+    (void)b;
     return ipc_error(other_error);
 }
 
@@ -221,7 +223,10 @@ Test(ipc_client, a_failed_lookup_returns_the_original_error_and_keeps_the_endpoi
 {
     gone_error = RS_FAILED_LOOKUP;
     // the registry does not know the name / answers without a cap
-    const struct { rs_word_t status; unsigned caps; } cases[] = {{RS_NOT_FOUND, 0}, {RS_OK, 0}};
+    const struct {
+        rs_word_t status;
+        unsigned caps;
+    } cases[] = {{RS_NOT_FOUND, 0}, {RS_OK, 0}};
     for (unsigned i = 0; i < 2; i++) {
         setup();
         registry_status = cases[i].status, registry_caps = cases[i].caps;

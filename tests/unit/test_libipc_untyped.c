@@ -203,8 +203,8 @@ Test(untyped, the_bootinfo_list_is_added_in_order)
     bi.untyped.start = 30;
     bi.untyped.end = 33;
     for (unsigned i = 0; i < 3; i++)
-        bi.untyped_list[i] = (rs_untyped_desc_t){.paddr = 0x100000 * (i + 1), .size_bits = 20 + i,
-                                                 .is_device = i == 1};
+        bi.untyped_list[i] = (rs_untyped_desc_t){
+            .paddr = 0x100000 * (i + 1), .size_bits = 20 + i, .is_device = i == 1};
     cr_assert_eq(ps_ut_add_bootinfo(&ua, &bi), RS_OK);
     cr_assert_eq(ua.count, 3);
     for (unsigned i = 0; i < 3; i++) {

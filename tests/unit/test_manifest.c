@@ -55,7 +55,8 @@ Test(manifest, server_defaults)
 
 Test(manifest, console_and_shutdown_keys)
 {
-    cr_assert_eq(parse("server quiet console=0\nserver ender shutdown=1 console=1\n"), 0, "%s", err);
+    cr_assert_eq(parse("server quiet console=0\nserver ender shutdown=1 console=1\n"), 0, "%s",
+                 err);
     cr_assert_eq(m.servers[0].console, 0);
     cr_assert_eq(m.servers[0].shutdown, 0);
     cr_assert_eq(m.servers[1].console, 1);
@@ -189,8 +190,7 @@ Test(manifest, at_most_16_servers)
 Test(manifest, at_most_8_injects)
 {
     char tail[1024] = "";
-    for (unsigned i = 0; i < MANIFEST_INJECTS; i++)
-        strcat(tail, "inject target=s0 kind=kill\n");
+    for (unsigned i = 0; i < MANIFEST_INJECTS; i++) strcat(tail, "inject target=s0 kind=kill\n");
     cr_assert_eq(parse(servers_then(1, tail)), 0, "%s", err);
     cr_assert_eq(m.ninjects, MANIFEST_INJECTS);
     strcat(tail, "inject target=s0 kind=null\n");
@@ -378,9 +378,12 @@ Test(manifest, a_vmm_gets_ram_and_a_persistent_page_by_default)
 
 Test(manifest, vm_ram_limits)
 {
-    refused("server vm image=vmm guest=hello ram=3\n", 1, "ram 3 MiB: an even number from 2 to 256");
-    refused("server vm image=vmm guest=hello ram=0\n", 1, "ram 0 MiB: an even number from 2 to 256");
-    refused("server vm image=vmm guest=hello ram=258\n", 1, "ram 258 MiB: an even number from 2 to 256");
+    refused("server vm image=vmm guest=hello ram=3\n", 1,
+            "ram 3 MiB: an even number from 2 to 256");
+    refused("server vm image=vmm guest=hello ram=0\n", 1,
+            "ram 0 MiB: an even number from 2 to 256");
+    refused("server vm image=vmm guest=hello ram=258\n", 1,
+            "ram 258 MiB: an even number from 2 to 256");
     refused("server vm image=vmm ram=4\n", 1, "ram= needs guest=");
     cr_assert_eq(parse("server vm image=vmm guest=hello ram=256\n"), 0, "%s", err);
 }

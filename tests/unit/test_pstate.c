@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include "ipc.h"
 
-#define PAGE 4096ul
+#define PAGE        4096ul
 #define REGION_SIZE (3 * PAGE)
-#define CRASHED 77 /* exit status of a child that faulted where the test wanted */
+#define CRASHED     77 /* exit status of a child that faulted where the test wanted */
 
 static uint8_t *region; /* shared with forked children: what they commit, the parent sees */
 
@@ -23,22 +23,13 @@ static void setup(void)
     cr_assert_neq(region, MAP_FAILED);
 }
 
-static void teardown(void)
-{
-    munmap(region, REGION_SIZE);
-}
+static void teardown(void) { munmap(region, REGION_SIZE); }
 
 TestSuite(pstate, .init = setup, .fini = teardown);
 
 /* A field in the user area of the first page (next to libipc's header) and one in page 1. */
-static volatile uint64_t *near_field(ipc_pstate_t *ps)
-{
-    return &ps->user[0];
-}
-static volatile uint64_t *far_field(void)
-{
-    return (volatile uint64_t *)(region + PAGE + 8);
-}
+static volatile uint64_t *near_field(ipc_pstate_t *ps) { return &ps->user[0]; }
+static volatile uint64_t *far_field(void) { return (volatile uint64_t *)(region + PAGE + 8); }
 
 static ipc_msg_t reply_with(uint64_t id, uint64_t value)
 {
@@ -84,8 +75,7 @@ Test(pstate, open_initialises_only_libipc_header_of_a_fresh_region)
     ipc_pstate_t *ps = pstate_open(region, REGION_SIZE);
     cr_assert_eq(ps, (ipc_pstate_t *)region);
     cr_assert_eq(ps->journal.valid, 0);
-    for (unsigned c = 0; c < IPC_MAX_CLIENTS; c++)
-        cr_assert_eq(ps->dedup[c].id, 0, "client %u", c);
+    for (unsigned c = 0; c < IPC_MAX_CLIENTS; c++) cr_assert_eq(ps->dedup[c].id, 0, "client %u", c);
     // the user area is the server's: init hands over zeroed frames, pstate_open leaves it be
     cr_assert_eq(*near_field(ps), 0xAAAAAAAAAAAAAAAAull);
 }
@@ -180,8 +170,7 @@ Test(pstate, more_than_IPC_MAX_STAGED_writes_is_not_enough_memory)
     cr_assert_eq(pstate_stage(ps, &ps->user[IPC_MAX_STAGED], 999), RS_NOT_ENOUGH_MEMORY);
     ipc_msg_t r = reply_with(1, 0);
     pstate_commit(ps, 0, 1, &r);
-    for (unsigned i = 0; i < IPC_MAX_STAGED; i++)
-        cr_assert_eq(ps->user[i], 100 + i);
+    for (unsigned i = 0; i < IPC_MAX_STAGED; i++) cr_assert_eq(ps->user[i], 100 + i);
     cr_assert_eq(ps->user[IPC_MAX_STAGED], 0, "the refused write is not applied");
     // the commit emptied the stage: a full set fits again
     for (unsigned i = 0; i < IPC_MAX_STAGED; i++)

@@ -7,8 +7,8 @@
 #define PT_PHYS_TO_VIRT(p) ((void *)(uintptr_t)(p))
 #include "../../kernel/ptwalk.c"
 
-static bool x86_present(uint64_t e) { return e & 1; }    /* x86 and NPT: P */
-static bool ept_present(uint64_t e) { return e & 7; }    /* EPT: any of R, W, X */
+static bool x86_present(uint64_t e) { return e & 1; } /* x86 and NPT: P */
+static bool ept_present(uint64_t e) { return e & 7; } /* EPT: any of R, W, X */
 
 static uint64_t *table(void)
 {

@@ -24,7 +24,8 @@ Test(sched, picks_highest_priority)
 
 Test(sched, round_robin_within_priority_after_time_slice)
 {
-    struct tcb *a = running("a", 5), *b = running("b", 5), *c = running("c", 5), *low = running("low", 4);
+    struct tcb *a = running("a", 5), *b = running("b", 5), *c = running("c", 5),
+               *low = running("low", 4);
     cur = a;
     for (int i = 1; i < SCHED_TIME_SLICE; i++) {
         sched_tick();
@@ -34,12 +35,10 @@ Test(sched, round_robin_within_priority_after_time_slice)
     cr_expect_eq(sched_pick(), b, "a's slice is used up");
     cr_expect_eq(a->time_slice, 0);
     cur = b;
-    for (int i = 0; i < SCHED_TIME_SLICE; i++)
-        sched_tick();
+    for (int i = 0; i < SCHED_TIME_SLICE; i++) sched_tick();
     cr_expect_eq(sched_pick(), c);
     cur = c;
-    for (int i = 0; i < SCHED_TIME_SLICE; i++)
-        sched_tick();
+    for (int i = 0; i < SCHED_TIME_SLICE; i++) sched_tick();
     EXPECT_RUN_QUEUE(a, b, c, low);
 }
 
@@ -47,14 +46,12 @@ Test(sched, tick_charges_only_a_running_thread)
 {
     struct tcb *a = running("a", 5), *b = running("b", 5);
     cur = NULL; /* idle */
-    for (int i = 0; i < 2 * SCHED_TIME_SLICE; i++)
-        sched_tick();
+    for (int i = 0; i < 2 * SCHED_TIME_SLICE; i++) sched_tick();
     cr_expect_eq(sched_pick(), a);
     /* a thread that blocked in this kernel entry is not rotated */
     notification_wait(w.ntfn, a, true);
     cur = a;
-    for (int i = 0; i < 2 * SCHED_TIME_SLICE; i++)
-        sched_tick();
+    for (int i = 0; i < 2 * SCHED_TIME_SLICE; i++) sched_tick();
     cr_expect_eq(a->time_slice, 0);
     EXPECT_RUN_QUEUE(b);
 }
@@ -101,7 +98,8 @@ Test(sched, exit_kernel_runs_best_thread)
     cr_assert_eq(how, LEFT_USER);
     cr_expect_eq(fake_restored, &hi->ctx);
     cr_expect_eq(cur, hi);
-    cr_expect_eq(cur_ctx_top, (uint64_t)&hi->ctx + CTX_FRAME_END, "entry stack: just past the frame");
+    cr_expect_eq(cur_ctx_top, (uint64_t)&hi->ctx + CTX_FRAME_END,
+                 "entry stack: just past the frame");
     cr_expect_eq(tss.rsp[0], cur_ctx_top);
     cr_expect_eq(arch_cr3, vspace_root_phys(&hi->slots[TCB_SLOT_VSPACE].cap));
 }
@@ -126,6 +124,7 @@ Test(sched, exit_kernel_stops_thread_without_vspace)
     cr_assert_eq(how, LEFT_USER);
     cr_expect_eq(fake_restored, &lo->ctx);
     cr_expect_eq(bad->state, TS_INACTIVE);
-    cr_expect_neq(strstr(fake_console, "'novspace' has no VSpace"), NULL, "console: %s", fake_console);
+    cr_expect_neq(strstr(fake_console, "'novspace' has no VSpace"), NULL, "console: %s",
+                  fake_console);
     EXPECT_RUN_QUEUE(lo);
 }

@@ -96,12 +96,9 @@ Test(syscall, errors_for_bad_caps_and_rights)
         uint64_t nr, cptr;
         int err;
     } cases[] = {
-        {RS_SYS_SEND, FREE, RS_FAILED_LOOKUP},
-        {RS_SYS_SEND, EP_RO, RS_INSUFFICIENT_RIGHTS},
-        {RS_SYS_RECV, EP_WO, RS_INSUFFICIENT_RIGHTS},
-        {RS_SYS_RECV, SELF, RS_INVALID_CAPABILITY},
-        {RS_SYS_NBSEND, EP, RS_WOULD_BLOCK},
-        {RS_SYS_NBRECV, EP, RS_WOULD_BLOCK},
+        {RS_SYS_SEND, FREE, RS_FAILED_LOOKUP},        {RS_SYS_SEND, EP_RO, RS_INSUFFICIENT_RIGHTS},
+        {RS_SYS_RECV, EP_WO, RS_INSUFFICIENT_RIGHTS}, {RS_SYS_RECV, SELF, RS_INVALID_CAPABILITY},
+        {RS_SYS_NBSEND, EP, RS_WOULD_BLOCK},          {RS_SYS_NBRECV, EP, RS_WOULD_BLOCK},
     };
     for (volatile unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         t->ctx.rax = cases[i].nr;

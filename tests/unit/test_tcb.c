@@ -21,17 +21,32 @@ static void setup(void)
     fx_put(0, fx_cnode_cap(fx.cnode, FIX_ROOT_RADIX)); // a cap to the root CNode, for Configure
     target = fx_new_tcb();
     target->mcp = target->prio = 10;
-    fx_put(TARGET, (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)target});
-    fx_put(VSPACE, (struct cap){.type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[0]});
-    fx_put(FRAME, (struct cap){.type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 12, .obj = (uintptr_t)frame_mem});
-    fx_put(EP, (struct cap){.type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[1]});
-    fx_put(NTFN, (struct cap){.type = RS_CAP_NOTIFICATION, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)&ntfn_obj});
+    fx_put(TARGET,
+           (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)target});
+    fx_put(
+        VSPACE,
+        (struct cap){.type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[0]});
+    fx_put(FRAME, (struct cap){.type = RS_CAP_FRAME,
+                               .rights = RS_RIGHTS_ALL,
+                               .bits = 12,
+                               .obj = (uintptr_t)frame_mem});
+    fx_put(EP, (struct cap){
+                   .type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[1]});
+    fx_put(NTFN, (struct cap){.type = RS_CAP_NOTIFICATION,
+                              .rights = RS_RIGHTS_ALL,
+                              .obj = (uintptr_t)&ntfn_obj});
     struct tcb *auth = fx_new_tcb();
     auth->mcp = 20;
     fx_put(AUTH, (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)auth});
-    fx_put(DEVFRAME, (struct cap){.type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 12,
-                                  .flags = CAP_FLAG_DEVICE, .obj = (uintptr_t)objects[2]});
-    fx_put(BIGFRAME, (struct cap){.type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 21, .obj = (uintptr_t)objects[3]});
+    fx_put(DEVFRAME, (struct cap){.type = RS_CAP_FRAME,
+                                  .rights = RS_RIGHTS_ALL,
+                                  .bits = 12,
+                                  .flags = CAP_FLAG_DEVICE,
+                                  .obj = (uintptr_t)objects[2]});
+    fx_put(BIGFRAME, (struct cap){.type = RS_CAP_FRAME,
+                                  .rights = RS_RIGHTS_ALL,
+                                  .bits = 21,
+                                  .obj = (uintptr_t)objects[3]});
 }
 
 TestSuite(tcb, .init = setup, .fini = fx_free_all);
@@ -39,7 +54,8 @@ TestSuite(tcb, .init = setup, .fini = fx_free_all);
 static struct slot *S(unsigned i) { return &fx.cnode[i]; }
 
 /* Invokes the target TCB with `label`, arguments and extra caps (root slot numbers). */
-static int op(uint64_t label, const uint64_t *args, unsigned n, const unsigned *caps, unsigned ncaps)
+static int op(uint64_t label, const uint64_t *args, unsigned n, const unsigned *caps,
+              unsigned ncaps)
 {
     struct slot *extra[RS_MSG_MAX_EXTRA_CAPS] = {0};
     for (unsigned i = 0; i < ncaps; i++) extra[i] = S(caps[i]);
@@ -64,9 +80,11 @@ Test(tcb, configure_rejections)
     uint64_t a[2] = {0, 0x20000000};
     unsigned ok[3] = {0, VSPACE, FRAME};
     fx_expect_error(op(RS_TCB_CONFIGURE, a, 1, NULL, 0), RS_TRUNCATED_MESSAGE, 2, 1, 0);
-    fx_expect_error(op(RS_TCB_CONFIGURE, a, 2, ok, 1), RS_INVALID_CAPABILITY, 2, 0, 0); // CAP1 missing
+    fx_expect_error(op(RS_TCB_CONFIGURE, a, 2, ok, 1), RS_INVALID_CAPABILITY, 2, 0,
+                    0); // CAP1 missing
     unsigned not_cnode[3] = {EP, VSPACE, FRAME}, not_vspace[3] = {0, EP, FRAME};
-    unsigned not_frame[3] = {0, VSPACE, EP}, device[3] = {0, VSPACE, DEVFRAME}, big[3] = {0, VSPACE, BIGFRAME};
+    unsigned not_frame[3] = {0, VSPACE, EP}, device[3] = {0, VSPACE, DEVFRAME},
+             big[3] = {0, VSPACE, BIGFRAME};
     fx_expect_error(op(RS_TCB_CONFIGURE, a, 2, not_cnode, 3), RS_INVALID_CAPABILITY, 1, 0, 0);
     fx_expect_error(op(RS_TCB_CONFIGURE, a, 2, not_vspace, 3), RS_INVALID_CAPABILITY, 2, 0, 0);
     fx_expect_error(op(RS_TCB_CONFIGURE, a, 2, not_frame, 3), RS_INVALID_CAPABILITY, 3, 0, 0);
@@ -76,7 +94,8 @@ Test(tcb, configure_rejections)
     fx_expect_error(op(RS_TCB_CONFIGURE, a, 2, ok, 3), RS_INSUFFICIENT_RIGHTS, 3, 0, 0);
     S(FRAME)->cap.rights = RS_RIGHTS_ALL;
     uint64_t misaligned[2] = {0, 0x20000000 + RS_IPC_BUFFER_ALIGN / 2};
-    fx_expect_error(op(RS_TCB_CONFIGURE, misaligned, 2, ok, 3), RS_ALIGNMENT_ERROR, 1, RS_IPC_BUFFER_ALIGN, 0);
+    fx_expect_error(op(RS_TCB_CONFIGURE, misaligned, 2, ok, 3), RS_ALIGNMENT_ERROR, 1,
+                    RS_IPC_BUFFER_ALIGN, 0);
     uint64_t kernel[2] = {0, RS_USER_TOP};
     fx_expect_error(op(RS_TCB_CONFIGURE, kernel, 2, ok, 3), RS_RANGE_ERROR, 1, 0, RS_USER_TOP - 1);
     expect_unconfigured();
@@ -92,7 +111,8 @@ Test(tcb, configure_refuses_to_drop_a_last_cap)
     unsigned ok[3] = {0, VSPACE, FRAME};
     // an original endpoint cap in the TCB's VSpace slot stands for "the last cap to an object"
     struct slot *v = &target->slots[TCB_SLOT_VSPACE];
-    v->cap = (struct cap){.type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[1] + 32};
+    v->cap = (struct cap){
+        .type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[1] + 32};
     cdt_insert(NULL, v);
     fx_expect_error(op(RS_TCB_CONFIGURE, a, 2, ok, 3), RS_REVOKE_FIRST, 2, 0, 0);
     cr_expect(cap_is_null(&target->slots[TCB_SLOT_CSPACE].cap), "nothing replaced");
@@ -120,14 +140,16 @@ Test(tcb, priority_rejections)
 Test(tcb, fault_handler_rejections)
 {
     unsigned not_ep[1] = {NTFN}, ep[1] = {EP};
-    fx_expect_error(op(RS_TCB_SET_FAULT_HANDLER, NULL, 0, not_ep, 1), RS_INVALID_CAPABILITY, 1, 0, 0);
+    fx_expect_error(op(RS_TCB_SET_FAULT_HANDLER, NULL, 0, not_ep, 1), RS_INVALID_CAPABILITY, 1, 0,
+                    0);
     S(EP)->cap.rights = RS_RIGHT_READ | RS_RIGHT_GRANT;
     fx_expect_error(op(RS_TCB_SET_FAULT_HANDLER, NULL, 0, ep, 1), RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
     cr_expect(cap_is_null(&target->slots[TCB_SLOT_FAULT_EP].cap));
     S(EP)->cap.rights = RS_RIGHTS_ALL;
     // the handler slot holding the last cap to an endpoint is not replaced, nor emptied
     struct slot *f = &target->slots[TCB_SLOT_FAULT_EP];
-    f->cap = (struct cap){.type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[1] + 32};
+    f->cap = (struct cap){
+        .type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)objects[1] + 32};
     cdt_insert(NULL, f);
     fx_expect_error(op(RS_TCB_SET_FAULT_HANDLER, NULL, 0, ep, 1), RS_REVOKE_FIRST, 1, 0, 0);
     fx_expect_error(op(RS_TCB_SET_FAULT_HANDLER, NULL, 0, NULL, 0), RS_REVOKE_FIRST, 1, 0, 0);
@@ -145,10 +167,13 @@ Test(tcb, register_rejections)
     a[1] = 3; // RIP, RSP, RFLAGS announced, only two sent
     fx_expect_error(op(RS_TCB_WRITE_REGISTERS, a, 4, NULL, 0), RS_TRUNCATED_MESSAGE, 5, 4, 0);
     // a thread reads and writes no registers of its own (it is running)
-    struct slot *self = fx_put(9, (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)fx.caller});
+    struct slot *self = fx_put(
+        9, (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)fx.caller});
     a[1] = 1;
-    fx_expect_error(fx_invoke(self, RS_TCB_READ_REGISTERS, a, 2, NULL, 0), RS_ILLEGAL_OPERATION, 0, 0, 0);
-    fx_expect_error(fx_invoke(self, RS_TCB_WRITE_REGISTERS, a, 3, NULL, 0), RS_ILLEGAL_OPERATION, 0, 0, 0);
+    fx_expect_error(fx_invoke(self, RS_TCB_READ_REGISTERS, a, 2, NULL, 0), RS_ILLEGAL_OPERATION, 0,
+                    0, 0);
+    fx_expect_error(fx_invoke(self, RS_TCB_WRITE_REGISTERS, a, 3, NULL, 0), RS_ILLEGAL_OPERATION, 0,
+                    0, 0);
 }
 
 Test(tcb, written_addresses_must_be_user_ones)
@@ -159,13 +184,14 @@ Test(tcb, written_addresses_must_be_user_ones)
     a[2 + RS_REG_RIP] = 0x401000;
     a[2 + RS_REG_RSP] = RS_USER_TOP; // a stack may end right at the top
     a[2 + RS_REG_FS_BASE] = 0x500000;
-    uint64_t bad[3][2] = {{RS_REG_RIP, RS_USER_TOP}, {RS_REG_RSP, RS_USER_TOP + 8}, {RS_REG_FS_BASE, 1ull << 63}};
+    uint64_t bad[3][2] = {
+        {RS_REG_RIP, RS_USER_TOP}, {RS_REG_RSP, RS_USER_TOP + 8}, {RS_REG_FS_BASE, 1ull << 63}};
     for (int i = 0; i < 3; i++) {
         uint64_t b[2 + RS_REG_COUNT];
         memcpy(b, a, sizeof(b));
         b[2 + bad[i][0]] = bad[i][1];
-        fx_expect_error(op(RS_TCB_WRITE_REGISTERS, b, 2 + RS_REG_COUNT, NULL, 0), RS_INVALID_ARGUMENT,
-                        2 + bad[i][0], 0, 0);
+        fx_expect_error(op(RS_TCB_WRITE_REGISTERS, b, 2 + RS_REG_COUNT, NULL, 0),
+                        RS_INVALID_ARGUMENT, 2 + bad[i][0], 0, 0);
         cr_expect_eq(target->ctx.rip, 0x1000, "registers unchanged");
         cr_expect_eq(target->ctx.rsp, 0x2000, "registers unchanged");
     }
@@ -178,8 +204,10 @@ Test(tcb, notification_binding_rejections)
 {
     unsigned not_ntfn[1] = {EP}, n[1] = {NTFN};
     fx_expect_error(op(RS_TCB_BIND_NOTIFICATION, NULL, 0, NULL, 0), RS_INVALID_CAPABILITY, 1, 0, 0);
-    fx_expect_error(op(RS_TCB_BIND_NOTIFICATION, NULL, 0, not_ntfn, 1), RS_INVALID_CAPABILITY, 1, 0, 0);
-    fx_expect_error(op(RS_TCB_UNBIND_NOTIFICATION, NULL, 0, NULL, 0), RS_ILLEGAL_OPERATION, 0, 0, 0);
+    fx_expect_error(op(RS_TCB_BIND_NOTIFICATION, NULL, 0, not_ntfn, 1), RS_INVALID_CAPABILITY, 1, 0,
+                    0);
+    fx_expect_error(op(RS_TCB_UNBIND_NOTIFICATION, NULL, 0, NULL, 0), RS_ILLEGAL_OPERATION, 0, 0,
+                    0);
     cr_assert_eq(op(RS_TCB_BIND_NOTIFICATION, NULL, 0, n, 1), RS_OK);
     fx_expect_error(op(RS_TCB_BIND_NOTIFICATION, NULL, 0, n, 1), RS_ILLEGAL_OPERATION, 1, 0, 0);
     // a notification bound to another thread

@@ -26,18 +26,18 @@ extern int fake_vspaces_finalised;
 /* ---- The world: a caller thread, its root CNode, and an untyped cap in it ------------------- */
 
 enum {
-    ROOT_RADIX = 8,          /* 256 slots; the guard makes the CNode resolve cptrs of depth 64 */
-    UT_INDEX = 255,          /* where the untyped under test lives in the root CNode */
+    ROOT_RADIX = 8,            /* 256 slots; the guard makes the CNode resolve cptrs of depth 64 */
+    UT_INDEX = 255,            /* where the untyped under test lives in the root CNode */
     IPCBUF_VADDR = 0x10000400, /* not page-aligned: tcb_ipc_buffer must add the offset */
 };
 
 static struct {
     struct tcb *caller;
     struct rs_ipc_buffer *ipcbuf;
-    struct slot root;   /* the root CNode cap, passed as CAP0 (the destination root) */
-    struct slot *cnode; /* its slots */
-    struct slot *ut;    /* the untyped under test: cnode[UT_INDEX] */
-    uint8_t *mem;       /* the untyped's memory */
+    struct slot root;    /* the root CNode cap, passed as CAP0 (the destination root) */
+    struct slot *cnode;  /* its slots */
+    struct slot *ut;     /* the untyped under test: cnode[UT_INDEX] */
+    uint8_t *mem;        /* the untyped's memory */
     unsigned out_length; /* result words the last invocation wrote */
 } w;
 
@@ -56,15 +56,17 @@ static void *alloc(size_t align, size_t size)
 
 static void free_all(void)
 {
-    while (nallocs)
-        free(allocs[--nallocs]);
+    while (nallocs) free(allocs[--nallocs]);
 }
 
 /* A CNode cap of `radix` slots whose guard makes it a single-level CSpace for depth-64 cptrs. */
 static struct cap cnode_cap(struct slot *slots, unsigned radix)
 {
-    return (struct cap){.type = RS_CAP_CNODE, .rights = RS_RIGHTS_ALL, .bits = (uint8_t)radix,
-                        .small = 64 - radix, .obj = (uintptr_t)slots};
+    return (struct cap){.type = RS_CAP_CNODE,
+                        .rights = RS_RIGHTS_ALL,
+                        .bits = (uint8_t)radix,
+                        .small = 64 - radix,
+                        .obj = (uintptr_t)slots};
 }
 
 /* Sets up the world with an untyped of 2^ut_bits bytes (device memory when `device`). */
@@ -73,8 +75,8 @@ static void world(unsigned ut_bits, bool device)
     w.caller = alloc(1u << RS_TCB_BITS, 1u << RS_TCB_BITS);
     tcb_init(w.caller);
     uint8_t *frame = alloc(4096, 4096);
-    w.caller->slots[TCB_SLOT_IPCBUF].cap =
-        (struct cap){.type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 12, .obj = (uintptr_t)frame};
+    w.caller->slots[TCB_SLOT_IPCBUF].cap = (struct cap){
+        .type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 12, .obj = (uintptr_t)frame};
     w.caller->ipc_buffer_vaddr = IPCBUF_VADDR;
     w.ipcbuf = (struct rs_ipc_buffer *)(frame + (IPCBUF_VADDR & 4095));
     w.cnode = alloc(64, sizeof(struct slot) << ROOT_RADIX);
@@ -83,8 +85,11 @@ static void world(unsigned ut_bits, bool device)
     w.caller->slots[TCB_SLOT_CSPACE].cap = w.root.cap;
     w.mem = alloc((size_t)1 << ut_bits, (size_t)1 << ut_bits);
     w.ut = &w.cnode[UT_INDEX];
-    w.ut->cap = (struct cap){.type = RS_CAP_UNTYPED, .rights = RS_RIGHTS_ALL, .bits = (uint8_t)ut_bits,
-                             .flags = device ? CAP_FLAG_DEVICE : 0, .obj = (uintptr_t)w.mem};
+    w.ut->cap = (struct cap){.type = RS_CAP_UNTYPED,
+                             .rights = RS_RIGHTS_ALL,
+                             .bits = (uint8_t)ut_bits,
+                             .flags = device ? CAP_FLAG_DEVICE : 0,
+                             .obj = (uintptr_t)w.mem};
     cdt_insert(NULL, w.ut);
 }
 
@@ -92,8 +97,8 @@ TestSuite(untyped, .fini = free_all);
 
 /* Untyped_Retype of `ut` as a user would send it: MR0..MR3 in registers, MR4..MR5 in the IPC
  * buffer, the destination root as CAP0, dispatched through invoke_cap. */
-static int retype_full(struct slot *ut, uint64_t type, uint64_t bits, uint64_t index, uint64_t depth,
-                       uint64_t offset, uint64_t count)
+static int retype_full(struct slot *ut, uint64_t type, uint64_t bits, uint64_t index,
+                       uint64_t depth, uint64_t offset, uint64_t count)
 {
     struct tcb *c = w.caller;
     c->ctx.rdx = type;
@@ -102,8 +107,13 @@ static int retype_full(struct slot *ut, uint64_t type, uint64_t bits, uint64_t i
     c->ctx.r10 = depth;
     w.ipcbuf->mr[4] = offset;
     w.ipcbuf->mr[5] = count;
-    struct invocation inv = {.caller = c, .slot = ut, .cap = &ut->cap, .label = RS_UNTYPED_RETYPE,
-                             .length = 6, .extra_count = 1, .extra = {&w.root}};
+    struct invocation inv = {.caller = c,
+                             .slot = ut,
+                             .cap = &ut->cap,
+                             .label = RS_UNTYPED_RETYPE,
+                             .length = 6,
+                             .extra_count = 1,
+                             .extra = {&w.root}};
     int err = invoke_cap(&inv);
     w.out_length = inv.out_length;
     return err;
@@ -124,7 +134,8 @@ static uint64_t mr(unsigned i)
 /* The error and its three detail words, as resurgo/errors.h defines them. */
 static void expect_error(int got, int err, uint64_t d0, uint64_t d1, uint64_t d2)
 {
-    cr_expect_eq(got, err, "error %d (%s), expected %d (%s)", got, rs_error_name(got), err, rs_error_name(err));
+    cr_expect_eq(got, err, "error %d (%s), expected %d (%s)", got, rs_error_name(got), err,
+                 rs_error_name(err));
     cr_expect_eq(mr(0), d0, "MR0 %#lx, expected %#lx", (unsigned long)mr(0), (unsigned long)d0);
     cr_expect_eq(mr(1), d1, "MR1 %#lx, expected %#lx", (unsigned long)mr(1), (unsigned long)d1);
     cr_expect_eq(mr(2), d2, "MR2 %#lx, expected %#lx", (unsigned long)mr(2), (unsigned long)d2);
@@ -137,7 +148,8 @@ static uint64_t offset_of(const struct slot *s) { return s->cap.obj - (uintptr_t
 static void expect_object(unsigned index, unsigned cap_type, uint64_t offset)
 {
     const struct slot *s = &w.cnode[index];
-    cr_expect_eq(s->cap.type, cap_type, "slot %u: cap type %u, expected %u", index, s->cap.type, cap_type);
+    cr_expect_eq(s->cap.type, cap_type, "slot %u: cap type %u, expected %u", index, s->cap.type,
+                 cap_type);
     cr_expect_eq(offset_of(s), offset, "slot %u: object at %#lx, expected %#lx", index,
                  (unsigned long)offset_of(s), (unsigned long)offset);
     cr_expect_eq(s->parent, w.ut, "slot %u: derived from the untyped", index);
@@ -191,8 +203,7 @@ Test(untyped, watermark_advances_with_alignment)
     cr_expect_eq(watermark(), 16384 + 8192);
     /* the untyped's children, newest first */
     const struct slot *c = w.ut->child;
-    for (unsigned i = 0; i < 7; i++, c = c->next)
-        cr_expect_eq(c, &w.cnode[6 - i], "child %u", i);
+    for (unsigned i = 0; i < 7; i++, c = c->next) cr_expect_eq(c, &w.cnode[6 - i], "child %u", i);
     cr_expect_null(c);
 }
 
@@ -217,13 +228,11 @@ Test(untyped, count_makes_consecutive_objects_in_consecutive_slots)
     world(16, false);
     cr_assert_eq(retype(RS_OBJ_NOTIFICATION, 0, 0, 1), RS_OK);
     cr_assert_eq(retype(RS_OBJ_ENDPOINT, 0, 10, 5), RS_OK);
-    for (unsigned i = 0; i < 5; i++)
-        expect_object(10 + i, RS_CAP_ENDPOINT, 32 + 32 * i);
+    for (unsigned i = 0; i < 5; i++) expect_object(10 + i, RS_CAP_ENDPOINT, 32 + 32 * i);
     cr_expect_eq(watermark(), 32 * 6);
     expect_slots_empty(15, 1);
     cr_assert_eq(retype(RS_OBJ_TCB, 0, 20, 3), RS_OK);
-    for (unsigned i = 0; i < 3; i++)
-        expect_object(20 + i, RS_CAP_TCB, 2048 * (i + 1));
+    for (unsigned i = 0; i < 3; i++) expect_object(20 + i, RS_CAP_TCB, 2048 * (i + 1));
     cr_expect_eq(watermark(), 2048 * 4);
 }
 
@@ -269,7 +278,8 @@ Test(untyped, objects_are_initialised_from_dirty_memory)
     expect.ctx.rflags = 0x202;
     expect.state = TS_INACTIVE;
     cr_expect_eq(memcmp(t, &expect, sizeof(expect)), 0, "TCB zeroed, then tcb_init");
-    cr_expect(all_bytes(w.mem + 2048 + sizeof(struct tcb), 2048 - sizeof(struct tcb), 0), "TCB tail zeroed");
+    cr_expect(all_bytes(w.mem + 2048 + sizeof(struct tcb), 2048 - sizeof(struct tcb), 0),
+              "TCB tail zeroed");
     cr_assert_eq(retype(RS_OBJ_CNODE, 4, 2, 1), RS_OK);
     cr_expect(all_bytes(w.mem + 4096, 1024, 0), "CNode slots zeroed");
     cr_assert_eq(retype(RS_OBJ_FRAME, 0, 3, 1), RS_OK);
@@ -344,8 +354,10 @@ Test(untyped, vspace_needs_a_free_asid)
 Test(untyped, range_error_details_for_size_bits)
 {
     world(16, false);
-    expect_error(retype(RS_OBJ_UNTYPED, 3, 0, 1), RS_RANGE_ERROR, 1, RS_MIN_UNTYPED_BITS, RS_MAX_UNTYPED_BITS);
-    expect_error(retype(RS_OBJ_UNTYPED, 48, 0, 1), RS_RANGE_ERROR, 1, RS_MIN_UNTYPED_BITS, RS_MAX_UNTYPED_BITS);
+    expect_error(retype(RS_OBJ_UNTYPED, 3, 0, 1), RS_RANGE_ERROR, 1, RS_MIN_UNTYPED_BITS,
+                 RS_MAX_UNTYPED_BITS);
+    expect_error(retype(RS_OBJ_UNTYPED, 48, 0, 1), RS_RANGE_ERROR, 1, RS_MIN_UNTYPED_BITS,
+                 RS_MAX_UNTYPED_BITS);
     expect_error(retype(RS_OBJ_UNTYPED, 64 + 12, 0, 1), RS_RANGE_ERROR, 1, RS_MIN_UNTYPED_BITS,
                  RS_MAX_UNTYPED_BITS);
     expect_error(retype(RS_OBJ_UNTYPED, UINT64_MAX, 0, 1), RS_RANGE_ERROR, 1, RS_MIN_UNTYPED_BITS,
@@ -414,8 +426,13 @@ Test(untyped, bad_type_and_unsupported_types)
 Test(untyped, message_checks)
 {
     world(16, false);
-    struct invocation inv = {.caller = w.caller, .slot = w.ut, .cap = &w.ut->cap,
-                             .label = RS_UNTYPED_RETYPE, .length = 5, .extra_count = 1, .extra = {&w.root}};
+    struct invocation inv = {.caller = w.caller,
+                             .slot = w.ut,
+                             .cap = &w.ut->cap,
+                             .label = RS_UNTYPED_RETYPE,
+                             .length = 5,
+                             .extra_count = 1,
+                             .extra = {&w.root}};
     w.caller->ctx.rdx = RS_OBJ_ENDPOINT;
     w.ipcbuf->mr[5] = 1;
     w.out_length = 0;
@@ -423,22 +440,35 @@ Test(untyped, message_checks)
     w.out_length = inv.out_length;
     expect_error(err, RS_TRUNCATED_MESSAGE, 6, 5, 0);
 
-    inv = (struct invocation){.caller = w.caller, .slot = w.ut, .cap = &w.ut->cap,
-                              .label = RS_UNTYPED_RETYPE, .length = 6};
+    inv = (struct invocation){.caller = w.caller,
+                              .slot = w.ut,
+                              .cap = &w.ut->cap,
+                              .label = RS_UNTYPED_RETYPE,
+                              .length = 6};
     w.caller->ctx.rdx = RS_OBJ_ENDPOINT;
     err = untyped_decode(&inv);
     w.out_length = inv.out_length;
     expect_error(err, RS_INVALID_CAPABILITY, 1, 0, 0);
 
-    inv = (struct invocation){.caller = w.caller, .slot = w.ut, .cap = &w.ut->cap,
-                              .label = RS_CNODE_COPY, .length = 6, .extra_count = 1, .extra = {&w.root}};
+    inv = (struct invocation){.caller = w.caller,
+                              .slot = w.ut,
+                              .cap = &w.ut->cap,
+                              .label = RS_CNODE_COPY,
+                              .length = 6,
+                              .extra_count = 1,
+                              .extra = {&w.root}};
     err = untyped_decode(&inv);
     w.out_length = inv.out_length;
     expect_error(err, RS_ILLEGAL_OPERATION, 0, 0, 0);
 
     /* CAP0 must be a CNode */
-    inv = (struct invocation){.caller = w.caller, .slot = w.ut, .cap = &w.ut->cap,
-                              .label = RS_UNTYPED_RETYPE, .length = 6, .extra_count = 1, .extra = {w.ut}};
+    inv = (struct invocation){.caller = w.caller,
+                              .slot = w.ut,
+                              .cap = &w.ut->cap,
+                              .label = RS_UNTYPED_RETYPE,
+                              .length = 6,
+                              .extra_count = 1,
+                              .extra = {w.ut}};
     w.caller->ctx.rdx = RS_OBJ_ENDPOINT;
     w.caller->ctx.r10 = 0;
     w.ipcbuf->mr[4] = 0;
@@ -465,11 +495,13 @@ Test(untyped, destination_cnode_by_index_and_depth)
     /* the sub-CNode has 16 slots */
     expect_error(retype_full(w.ut, RS_OBJ_ENDPOINT, 0, 9, 64, 15, 2), RS_RANGE_ERROR, 4, 0, 14);
     /* the slot named is not a CNode */
-    expect_error(retype_full(w.ut, RS_OBJ_ENDPOINT, 0, 8, 64, 0, 1), RS_INVALID_CAPABILITY, 2, 0, 0);
+    expect_error(retype_full(w.ut, RS_OBJ_ENDPOINT, 0, 8, 64, 0, 1), RS_INVALID_CAPABILITY, 2, 0,
+                 0);
     /* depth beyond 64 bits */
     expect_error(retype_full(w.ut, RS_OBJ_ENDPOINT, 0, 9, 65, 0, 1), RS_RANGE_ERROR, 3, 0, 64);
     /* the guard does not match: nothing resolved, 64 bits left */
-    expect_error(retype_full(w.ut, RS_OBJ_ENDPOINT, 0, 9 | 1ull << 40, 64, 0, 1), RS_FAILED_LOOKUP, 2, 64, 0);
+    expect_error(retype_full(w.ut, RS_OBJ_ENDPOINT, 0, 9 | 1ull << 40, 64, 0, 1), RS_FAILED_LOOKUP,
+                 2, 64, 0);
     /* depth too small for the root's guard and radix */
     expect_error(retype_full(w.ut, RS_OBJ_ENDPOINT, 0, 9, 32, 0, 1), RS_FAILED_LOOKUP, 2, 32, 0);
     cr_expect_eq(watermark(), 64);
@@ -495,9 +527,9 @@ Test(untyped, device_untyped_makes_only_frames)
 {
     world(22, true);
     memset(w.mem, 0x5A, 1u << 22);
-    const unsigned refused[] = {RS_OBJ_TCB,         RS_OBJ_ENDPOINT,       RS_OBJ_NOTIFICATION,
-                                RS_OBJ_CNODE,       RS_OBJ_PAGE_TABLE,     RS_OBJ_PAGE_DIRECTORY,
-                                RS_OBJ_PDPT,        RS_OBJ_VSPACE};
+    const unsigned refused[] = {RS_OBJ_TCB,   RS_OBJ_ENDPOINT,   RS_OBJ_NOTIFICATION,
+                                RS_OBJ_CNODE, RS_OBJ_PAGE_TABLE, RS_OBJ_PAGE_DIRECTORY,
+                                RS_OBJ_PDPT,  RS_OBJ_VSPACE};
     for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         expect_error(retype(refused[i], 4, 0, 1), RS_INVALID_ARGUMENT, 0, 0, 0);
         cr_expect_null(w.ut->child, "type %u made from device memory", refused[i]);
@@ -511,7 +543,8 @@ Test(untyped, device_untyped_makes_only_frames)
     cr_expect(w.cnode[2].cap.flags & CAP_FLAG_DEVICE, "device memory stays device memory");
     /* and the sub-untyped refuses kernel objects in turn */
     w.out_length = 0;
-    expect_error(retype_full(&w.cnode[2], RS_OBJ_ENDPOINT, 0, 0, 0, 3, 1), RS_INVALID_ARGUMENT, 0, 0, 0);
+    expect_error(retype_full(&w.cnode[2], RS_OBJ_ENDPOINT, 0, 0, 0, 3, 1), RS_INVALID_ARGUMENT, 0,
+                 0, 0);
     cr_assert_eq(retype_full(&w.cnode[2], RS_OBJ_FRAME, 0, 0, 0, 3, 1), RS_OK);
     cr_expect(w.cnode[3].cap.flags & CAP_FLAG_DEVICE);
     cr_expect(all_bytes(w.mem + 4096, 4096, 0x5A));
@@ -528,8 +561,11 @@ static int revoke_untyped(void)
 {
     w.caller->ctx.rdx = UT_INDEX;
     w.caller->ctx.r8 = 64;
-    struct invocation inv = {.caller = w.caller, .slot = &w.root, .cap = &w.root.cap,
-                             .label = RS_CNODE_REVOKE, .length = 2};
+    struct invocation inv = {.caller = w.caller,
+                             .slot = &w.root,
+                             .cap = &w.root.cap,
+                             .label = RS_CNODE_REVOKE,
+                             .length = 2};
     return invoke_cap(&inv);
 }
 
@@ -614,8 +650,13 @@ Test(untyped, copies_keep_the_memory_in_use)
     w.caller->ctx.r8 = 64;
     w.caller->ctx.r9 = 0;
     w.caller->ctx.r10 = 64;
-    struct invocation inv = {.caller = w.caller, .slot = &w.root, .cap = &w.root.cap,
-                             .label = RS_CNODE_COPY, .length = 4, .extra_count = 1, .extra = {&w.root}};
+    struct invocation inv = {.caller = w.caller,
+                             .slot = &w.root,
+                             .cap = &w.root.cap,
+                             .label = RS_CNODE_COPY,
+                             .length = 4,
+                             .extra_count = 1,
+                             .extra = {&w.root}};
     cr_assert_eq(invoke_cap(&inv), RS_OK);
     cdt_delete(&w.cnode[0]);
     cdt_delete(&w.cnode[1]);
@@ -634,8 +675,13 @@ Test(untyped, untyped_cap_cannot_be_copied)
     w.caller->ctx.r8 = 64;
     w.caller->ctx.r9 = UT_INDEX;
     w.caller->ctx.r10 = 64;
-    struct invocation inv = {.caller = w.caller, .slot = &w.root, .cap = &w.root.cap,
-                             .label = RS_CNODE_COPY, .length = 4, .extra_count = 1, .extra = {&w.root}};
+    struct invocation inv = {.caller = w.caller,
+                             .slot = &w.root,
+                             .cap = &w.root.cap,
+                             .label = RS_CNODE_COPY,
+                             .length = 4,
+                             .extra_count = 1,
+                             .extra = {&w.root}};
     cr_expect_eq(invoke_cap(&inv), RS_ILLEGAL_OPERATION);
     expect_slots_empty(7, 1);
 }
@@ -751,9 +797,10 @@ Test(untyped, preempted_syscall_is_made_again)
         if (c->ctx.rip == 0x400002) break;
         cr_assert_eq(c->ctx.rip, 0x400000, "RIP not rewound to the syscall");
         cr_assert(c->ctx.rax == RS_SYS_CALL && c->ctx.rdi == UT_INDEX &&
-                  c->ctx.rsi == rs_msginfo(RS_UNTYPED_RETYPE, 0, 1, 6) &&
-                  c->ctx.rdx == RS_OBJ_LARGE_FRAME && c->ctx.r8 == 0 && c->ctx.r9 == 0 &&
-                  c->ctx.r10 == 0, "a restarted call's registers changed");
+                      c->ctx.rsi == rs_msginfo(RS_UNTYPED_RETYPE, 0, 1, 6) &&
+                      c->ctx.rdx == RS_OBJ_LARGE_FRAME && c->ctx.r8 == 0 && c->ctx.r9 == 0 &&
+                      c->ctx.r10 == 0,
+                  "a restarted call's registers changed");
         cr_assert_lt(rounds, 1000);
     }
     fake_irq_pending_every = 0;

@@ -33,23 +33,39 @@ static void fb_run(struct vcpu *v, struct vcpu_exit *e)
 {
     (void)v;
     fb.runs++;
-    *e = fb.next < fb.count ? fb.script[fb.next++] : (struct vcpu_exit){.reason = RS_EXIT_HLT, .rip = 0x7777};
+    *e = fb.next < fb.count ? fb.script[fb.next++]
+                            : (struct vcpu_exit){.reason = RS_EXIT_HLT, .rip = 0x7777};
 }
 static void fb_advance(struct vcpu *v, uint64_t n) { (void)v, fb.advanced += n; }
 static void fb_inject(struct vcpu *v, uint64_t ev) { (void)v, fb.injected = ev; }
 static void fb_window(struct vcpu *v, bool on) { (void)v, fb.window = on ? 1 : -1; }
-static void fb_vcpu_init(struct vcpu *v, void *ctl, uint64_t phys) { (void)v, (void)ctl, (void)phys; }
+static void fb_vcpu_init(struct vcpu *v, void *ctl, uint64_t phys)
+{
+    (void)v, (void)ctl, (void)phys;
+}
 static void fb_root(struct vcpu *v, uint64_t root, uint32_t tag) { (void)v, (void)root, (void)tag; }
 static void fb_state(struct vcpu *v, rs_vcpu_state_t *s) { (void)v, memset(s, 0, sizeof(*s)); }
 static void fb_set_state(struct vcpu *v, const rs_vcpu_state_t *s) { (void)v, (void)s; }
-static uint64_t fb_pte(uint64_t phys, unsigned rights, bool leaf) { return phys | 1 | (leaf ? rights << 1 : 0); }
+static uint64_t fb_pte(uint64_t phys, unsigned rights, bool leaf)
+{
+    return phys | 1 | (leaf ? rights << 1 : 0);
+}
 static bool fb_present(uint64_t pte) { return pte & 1; }
 static void fb_flush(uint64_t root, uint32_t tag) { (void)root, (void)tag; }
 
 static const struct vcpu_backend fake_backend = {
-    .name = "fake", .vcpu_init = fb_vcpu_init, .set_guest_root = fb_root, .get_state = fb_state,
-    .set_state = fb_set_state, .run = fb_run, .advance_rip = fb_advance, .inject = fb_inject,
-    .want_window = fb_window, .guest_pte = fb_pte, .guest_pte_present = fb_present, .flush_guest = fb_flush,
+    .name = "fake",
+    .vcpu_init = fb_vcpu_init,
+    .set_guest_root = fb_root,
+    .get_state = fb_state,
+    .set_state = fb_set_state,
+    .run = fb_run,
+    .advance_rip = fb_advance,
+    .inject = fb_inject,
+    .want_window = fb_window,
+    .guest_pte = fb_pte,
+    .guest_pte_present = fb_present,
+    .flush_guest = fb_flush,
 };
 
 /* ---- The world: an exit endpoint, a guest thread bound to a VCPU, VMM threads ---------------- */
@@ -81,8 +97,8 @@ static struct tcb *thread(const char *name, uint8_t prio)
     tcb_init(t);
     t->prio = prio;
     strncpy(t->name, name, sizeof(t->name) - 1);
-    t->slots[TCB_SLOT_VSPACE].cap =
-        (struct cap){.type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.vspace, .small = 1};
+    t->slots[TCB_SLOT_VSPACE].cap = (struct cap){
+        .type = RS_CAP_VSPACE, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.vspace, .small = 1};
     return t;
 }
 
@@ -92,8 +108,8 @@ static struct tcb *vmm(const char *name, struct rs_ipc_buffer **buf)
 {
     struct tcb *t = thread(name, 10);
     uint8_t *frame = alloc(4096, 4096);
-    t->slots[TCB_SLOT_IPCBUF].cap = (struct cap){.type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 12,
-                                                 .obj = (uintptr_t)frame};
+    t->slots[TCB_SLOT_IPCBUF].cap = (struct cap){
+        .type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 12, .obj = (uintptr_t)frame};
     t->ipc_buffer_vaddr = 0x10000;
     *buf = (struct rs_ipc_buffer *)frame;
     endpoint_recv(&w.ep_slot.cap, t, true);
@@ -109,28 +125,31 @@ static void setup(void)
     w.vspace = alloc(4096, 4096);
     arch_cr3 = VIRT_TO_PHYS(w.vspace);
     w.ep = alloc(32, sizeof(struct endpoint));
-    w.ep_slot.cap = (struct cap){.type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.ep, .w1 = 0xE1};
+    w.ep_slot.cap = (struct cap){
+        .type = RS_CAP_ENDPOINT, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.ep, .w1 = 0xE1};
     cdt_insert(NULL, &w.ep_slot);
     uint8_t *vobj = alloc(4096, 1u << RS_VCPU_BITS);
     vcpu_create((uintptr_t)vobj);
-    w.vcpu_slot.cap = (struct cap){.type = RS_CAP_VCPU, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)vobj};
+    w.vcpu_slot.cap =
+        (struct cap){.type = RS_CAP_VCPU, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)vobj};
     cdt_insert(NULL, &w.vcpu_slot);
     w.v = vcpu_of(&w.vcpu_slot.cap);
     void *root = alloc(4096, 4096);
     uint32_t asid;
     guest_space_init(root, &asid);
-    w.gs_slot.cap = (struct cap){.type = RS_CAP_GUEST_SPACE, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)root, .small = asid};
+    w.gs_slot.cap = (struct cap){
+        .type = RS_CAP_GUEST_SPACE, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)root, .small = asid};
     cdt_insert(NULL, &w.gs_slot);
     w.g = thread("guest", 20);
-    w.tcb_slot.cap = (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.g};
+    w.tcb_slot.cap =
+        (struct cap){.type = RS_CAP_TCB, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.g};
     cdt_insert(NULL, &w.tcb_slot);
 }
 
 static void teardown(void)
 {
     vcpu_backend = NULL;
-    while (nallocs)
-        free(allocs[--nallocs]);
+    while (nallocs) free(allocs[--nallocs]);
 }
 
 TestSuite(vcpu, .init = setup, .fini = teardown);
@@ -138,7 +157,8 @@ TestSuite(vcpu, .init = setup, .fini = teardown);
 /* Invokes `label` on the VCPU from `caller` with the given extra caps; returns the status. */
 static int invoke(struct tcb *caller, uint64_t label, struct slot **caps, unsigned ncaps)
 {
-    struct invocation inv = {.caller = caller, .slot = &w.vcpu_slot, .cap = &w.vcpu_slot.cap, .label = label};
+    struct invocation inv = {
+        .caller = caller, .slot = &w.vcpu_slot, .cap = &w.vcpu_slot.cap, .label = label};
     for (unsigned i = 0; i < ncaps; i++) inv.extra[inv.extra_count++] = caps[i];
     return vcpu_decode(&inv);
 }
@@ -158,8 +178,13 @@ static void script(struct vcpu_exit e)
     fb.script[fb.count++] = e;
 }
 
-static const struct vcpu_exit io_exit = {.reason = RS_EXIT_IO, .qual = 0xE9 | 1u << 16, .insn_len = 2,
-                                         .rip = 0x1002, .rflags = 0x202, .cr0 = 0x11, .raw_reason = 0x7B};
+static const struct vcpu_exit io_exit = {.reason = RS_EXIT_IO,
+                                         .qual = 0xE9 | 1u << 16,
+                                         .insn_len = 2,
+                                         .rip = 0x1002,
+                                         .rflags = 0x202,
+                                         .cr0 = 0x11,
+                                         .raw_reason = 0x7B};
 
 /* Runs the scheduler once: the guest thread (priority 20) runs first. */
 static int schedule(void)
@@ -256,7 +281,7 @@ Test(vcpu, set_rip_moves_rip_by_the_difference_and_bad_events_are_dropped)
     m->ctx.rsi = rs_msginfo(0, 0, 0, RS_REPLY_MR_RIP + 1);
     m->ctx.rdx = RS_REPLY_SET_RIP | RS_REPLY_ADVANCE_RIP | RS_REPLY_INJECT;
     m->ctx.r8 = RS_EVENT_MAKE(0x30, 1); // no such event type
-    m->ctx.r9 = 0x1010; // MR2: rip
+    m->ctx.r9 = 0x1010;                 // MR2: rip
     endpoint_reply(m);
     cr_expect_eq(fb.advanced, 0x1010 - 0x1002, "SET_RIP wins over ADVANCE_RIP");
     cr_expect_eq(fb.injected, 0);
@@ -371,8 +396,7 @@ Test(vcpu, an_answered_exit_resumes_the_guest_ahead_of_its_equals_while_its_slic
     cr_assert_eq(fake_restored, &spin->ctx);
     cr_assert_eq(m->reply_to, w.g);
     cur = m;
-    for (int i = 0; i < SCHED_TIME_SLICE; i++)
-        sched_tick();
+    for (int i = 0; i < SCHED_TIME_SLICE; i++) sched_tick();
     cr_expect_eq(w.g->time_slice, SCHED_TIME_SLICE);
     m->ctx.rsi = rs_msginfo(0, 0, 0, 0);
     endpoint_reply(m);
@@ -389,8 +413,8 @@ Test(vcpu, the_event_being_delivered_reaches_the_vmm)
     struct tcb *m = vmm("vmm", &b);
     bind();
     uint64_t ev = RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0x18) | RS_EVENT_VALID;
-    script((struct vcpu_exit){.reason = RS_EXIT_GUEST_FAULT, .qual = 2, .gpa = 0x7FF000,
-                              .rip = 0x1000, .event = ev});
+    script((struct vcpu_exit){
+        .reason = RS_EXIT_GUEST_FAULT, .qual = 2, .gpa = 0x7FF000, .rip = 0x1000, .event = ev});
     cr_assert_eq(schedule(), LEFT_USER);
     cr_expect_eq(m->ctx.rdx, RS_EXIT_GUEST_FAULT);
     cr_expect_eq(m->ctx.r9, 0x7FF000, "MR2, the address");

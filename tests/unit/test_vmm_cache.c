@@ -40,8 +40,9 @@ Test(cache, logged_once)
 {
     static const uint8_t wbinvd[] = {0x0F, 0x09};
     cache_exit_with(wbinvd, sizeof(wbinvd));
-    cr_assert(strstr(fake_out(), "vmm vm1: guest cache flush (WBINVD/INVD) at rip 0x100000: skipped"),
-              "%s", fake_out());
+    cr_assert(
+        strstr(fake_out(), "vmm vm1: guest cache flush (WBINVD/INVD) at rip 0x100000: skipped"),
+        "%s", fake_out());
     fake_st.out.len = 0;
     cache_exit_with(wbinvd, sizeof(wbinvd));
     expect_skipped(2);

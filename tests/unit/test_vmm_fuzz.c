@@ -11,7 +11,7 @@
 TestSuite(vmmfuzz, .init = fake_setup);
 
 #define ITERATIONS 250000
-#define SEEDS 4
+#define SEEDS      4
 
 static uint64_t rng;
 static unsigned emulated; /* MMIO instructions emulated: the fuzz reaches the decoder's end */
@@ -24,18 +24,21 @@ static uint64_t next(void) // xorshift64*
     return rng * 0x2545F4914F6CDD1Dull;
 }
 
-static uint64_t pick(const uint64_t *v, unsigned n)
-{
-    return v[next() % n];
-}
+static uint64_t pick(const uint64_t *v, unsigned n) { return v[next() % n]; }
 
 /* An address: mostly near the interesting places (0, the end of RAM, page ends, the info
  * device, 4 GiB, the canonical boundary), sometimes anything. */
 static uint64_t address(void)
 {
-    static const uint64_t near[] = {0,           FAKE_RAM_SIZE, 0x100000,   INFO_GPA,
-                                    0xFFFFFFFFull, 0x100000000ull, 0x7FFFFFFFFFFFull,
-                                    0xFFFF800000000000ull, ~0ull};
+    static const uint64_t near[] = {0,
+                                    FAKE_RAM_SIZE,
+                                    0x100000,
+                                    INFO_GPA,
+                                    0xFFFFFFFFull,
+                                    0x100000000ull,
+                                    0x7FFFFFFFFFFFull,
+                                    0xFFFF800000000000ull,
+                                    ~0ull};
     uint64_t a = pick(near, sizeof(near) / 8) + (next() % 33) - 16;
     return next() % 4 ? a : next();
 }
@@ -57,8 +60,7 @@ static void instruction(uint8_t *b)
         b[i] = next() % 3 ? (uint8_t)pick(bytes, sizeof(bytes) / 8) : (uint8_t)next();
     if (next() % 2) return;
     unsigned i = 0;
-    while (next() % 3 == 0 && i < 3)
-        b[i++] = (uint8_t)pick(prefix, sizeof(prefix) / 8);
+    while (next() % 3 == 0 && i < 3) b[i++] = (uint8_t)pick(prefix, sizeof(prefix) / 8);
     if (next() % 2) b[i++] = (uint8_t)pick(rex, sizeof(rex) / 8);
     if (next() % 4 == 0) {
         b[i++] = 0x0F;
@@ -100,7 +102,8 @@ static void scribble_tables(void)
 {
     for (unsigned i = 0; i < 64; i++) {
         uint64_t at = (next() % FAKE_RAM_SIZE) & ~7ull, e;
-        if (next() % 2) at = (fake_state.cr3 & (FAKE_RAM_SIZE - 1) & ~0xFFFull) + (next() % 512) * 8;
+        if (next() % 2)
+            at = (fake_state.cr3 & (FAKE_RAM_SIZE - 1) & ~0xFFFull) + (next() % 512) * 8;
         e = next() % 4 ? ((next() % FAKE_RAM_SIZE) & ~0xFFFull) | (next() & 0x83) | 1 : next();
         if (at + 8 <= FAKE_RAM_SIZE) memcpy(fake_ram + at, &e, 8);
     }
@@ -108,28 +111,23 @@ static void scribble_tables(void)
 
 static void one_exit(uint64_t *w)
 {
-    static const uint64_t reasons[] = {RS_EXIT_NONE,         RS_EXIT_IO,        RS_EXIT_GUEST_FAULT,
-                                       RS_EXIT_GUEST_FAULT,  RS_EXIT_GUEST_FAULT, RS_EXIT_CPUID,
-                                       RS_EXIT_MSR_READ,     RS_EXIT_MSR_WRITE, RS_EXIT_HLT,
-                                       RS_EXIT_VMCALL,       RS_EXIT_INTR_WINDOW, RS_EXIT_EXCEPTION,
-                                       RS_EXIT_TRIPLE_FAULT, RS_EXIT_INVALID_STATE, RS_EXIT_OTHER,
-                                       13,                   0xFFFFFFFFull};
+    static const uint64_t reasons[] = {RS_EXIT_NONE,         RS_EXIT_IO,
+                                       RS_EXIT_GUEST_FAULT,  RS_EXIT_GUEST_FAULT,
+                                       RS_EXIT_GUEST_FAULT,  RS_EXIT_CPUID,
+                                       RS_EXIT_MSR_READ,     RS_EXIT_MSR_WRITE,
+                                       RS_EXIT_HLT,          RS_EXIT_VMCALL,
+                                       RS_EXIT_INTR_WINDOW,  RS_EXIT_EXCEPTION,
+                                       RS_EXIT_TRIPLE_FAULT, RS_EXIT_INVALID_STATE,
+                                       RS_EXIT_OTHER,        13,
+                                       0xFFFFFFFFull};
     static const uint64_t msrs[] = {MSR_EFER, MSR_TSC, MSR_APIC_BASE, 0xC0000081};
-    for (unsigned i = 0; i < RS_EXIT_MR_COUNT; i++)
-        w[i] = next() % 2 ? next() : address();
+    for (unsigned i = 0; i < RS_EXIT_MR_COUNT; i++) w[i] = next() % 2 ? next() : address();
     w[RS_EXIT_MR_REASON] = pick(reasons, sizeof(reasons) / 8);
     switch (next() % 4) { // qualifications that mean something, or any
-    case 0:
-        w[RS_EXIT_MR_QUAL] = next() & 0x7FFFFFF;
-        break;
-    case 1:
-        w[RS_EXIT_MR_QUAL] = next() % 16;
-        break;
-    case 2:
-        w[RS_EXIT_MR_QUAL] = pick(msrs, 4);
-        break;
-    default:
-        break;
+    case 0: w[RS_EXIT_MR_QUAL] = next() & 0x7FFFFFF; break;
+    case 1: w[RS_EXIT_MR_QUAL] = next() % 16; break;
+    case 2: w[RS_EXIT_MR_QUAL] = pick(msrs, 4); break;
+    default: break;
     }
     w[RS_EXIT_MR_GPA] = address();
     if (next() % 8 == 0) { // registers just below the end of RAM: accesses that straddle it
@@ -191,8 +189,7 @@ Test(vmmfuzz, random_exits_never_crash_loop_or_touch_memory_outside_ram, .timeou
     uint64_t base = 0x5EED0000ull;
     const char *env = getenv("VMM_FUZZ_SEED");
     if (env) base = strtoull(env, NULL, 0);
-    for (unsigned s = 0; s < SEEDS; s++)
-        fuzz(base + s * 0x9E3779B97F4A7C15ull);
+    for (unsigned s = 0; s < SEEDS; s++) fuzz(base + s * 0x9E3779B97F4A7C15ull);
     cr_log_info("%u MMIO instructions emulated", emulated);
     cr_assert_gt(emulated, SEEDS * ITERATIONS / 200, "the random exits reach the MMIO emulation");
 }

@@ -6,14 +6,8 @@
 
 TestSuite(gmem, .init = fake_setup);
 
-static void put64(uint64_t gpa, uint64_t v)
-{
-    memcpy(fake_ram + gpa, &v, 8);
-}
-static void put32(uint64_t gpa, uint32_t v)
-{
-    memcpy(fake_ram + gpa, &v, 4);
-}
+static void put64(uint64_t gpa, uint64_t v) { memcpy(fake_ram + gpa, &v, 8); }
+static void put32(uint64_t gpa, uint32_t v) { memcpy(fake_ram + gpa, &v, 4); }
 
 Test(gmem, without_paging_linear_is_physical)
 {

@@ -193,14 +193,13 @@ Test(mmio, a_load_straddling_the_end_of_ram_or_two_device_pages)
 Test(mmio, a_page_crossing_store_into_ram_keeps_the_guests_page_rights)
 {
     static const uint8_t store[] = {0x89, 0x02}; // mov %eax, (%rdx)
-    uint64_t e[][2] = {{0x1000, 0x2007},       // PML4[0]
-                       {0x2000, 0x4007},       // PDPT[0]
-                       {0x4000, 0x87},         // PD[0]: 2 MiB user page at 0 (the code)
-                       {0x4008, 0x5007},       // PD[1] -> PT at 0x5000
-                       {0x5000, 0x500007},     // la 0x200000: outside RAM, user
-                       {0x5008, 0x6003}};      // la 0x201000: RAM 0x6000, supervisor only
-    for (unsigned i = 0; i < 6; i++)
-        memcpy(fake_ram + e[i][0], &e[i][1], 8);
+    uint64_t e[][2] = {{0x1000, 0x2007},         // PML4[0]
+                       {0x2000, 0x4007},         // PDPT[0]
+                       {0x4000, 0x87},           // PD[0]: 2 MiB user page at 0 (the code)
+                       {0x4008, 0x5007},         // PD[1] -> PT at 0x5000
+                       {0x5000, 0x500007},       // la 0x200000: outside RAM, user
+                       {0x5008, 0x6003}};        // la 0x201000: RAM 0x6000, supervisor only
+    for (unsigned i = 0; i < 6; i++) memcpy(fake_ram + e[i][0], &e[i][1], 8);
     fake_state.cr0 = 0x80010011, fake_state.cr3 = 0x1000, fake_state.cr4 = 0x20;
     fake_state.efer = 0x500, fake_state.cs.attrib = 0xAFB, fake_state.ss.attrib = 0xCF3; // CPL 3
     memcpy(fake_ram + 0x100000, store, sizeof(store));

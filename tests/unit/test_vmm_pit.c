@@ -6,7 +6,7 @@
 
 TestSuite(pit);
 
-#define MS 1000000ull
+#define MS    1000000ull
 #define SLACK 100000ull /* 11932 PIT clocks are 10.00015 ms: ticks drift 152 ns per period */
 
 /* Programs channel 0 as a PC guest does: command, low byte, high byte. */
@@ -27,8 +27,7 @@ Test(pit, rate_generator_at_100_hz_fires_once_per_10_ms)
     cr_assert(!pit_advance(&p, 15 * MS));
     cr_assert(pit_advance(&p, 20 * MS + SLACK));
     unsigned fired = 0;
-    for (uint64_t t = 30; t <= 1020; t += 10)
-        fired += pit_advance(&p, t * MS + SLACK);
+    for (uint64_t t = 30; t <= 1020; t += 10) fired += pit_advance(&p, t * MS + SLACK);
     cr_assert_eq(fired, 100);
 }
 

@@ -78,8 +78,7 @@ Test(vmmstate, once)
     struct vmm_once o = {0};
     cr_assert(vmm_once(&o, 7));
     cr_assert(!vmm_once(&o, 7));
-    for (uint64_t k = 100; k < 100 + VMM_ONCE_MAX; k++)
-        vmm_once(&o, k);
+    for (uint64_t k = 100; k < 100 + VMM_ONCE_MAX; k++) vmm_once(&o, k);
     cr_assert(!vmm_once(&o, 5), "full");
     o.n = 0xFFFFFFFF; // garbage count: still bounded
     cr_assert(!vmm_once(&o, 6));

@@ -7,8 +7,7 @@ TestSuite(uart, .init = fake_setup);
 
 static void uart_puts(const char *s)
 {
-    for (; *s; s++)
-        uart_write(&fake_vmm, UART_BASE, (uint8_t)*s);
+    for (; *s; s++) uart_write(&fake_vmm, UART_BASE, (uint8_t)*s);
 }
 
 Test(uart, a_line_is_printed_whole_with_the_vm_prefix)
@@ -28,8 +27,7 @@ Test(uart, the_guests_bytes_cannot_forge_lines_or_escapes)
 
 Test(uart, a_line_without_end_is_cut_not_lost)
 {
-    for (int i = 0; i < UART_LINE_MAX + 5; i++)
-        uart_write(&fake_vmm, UART_BASE, 'x');
+    for (int i = 0; i < UART_LINE_MAX + 5; i++) uart_write(&fake_vmm, UART_BASE, 'x');
     cr_assert_eq(fake_st.out.len, 6 + UART_LINE_MAX + 1, "the first %d bytes make a line",
                  UART_LINE_MAX);
     cr_assert_eq(fake_st.uart.len, 5);

@@ -19,15 +19,8 @@ static inline void exit_of(uint64_t reason, uint64_t qual)
     w[RS_EXIT_MR_RIP] = 0x100000;
     w[RS_EXIT_MR_RFLAGS] = IF_ON;
     w[RS_EXIT_MR_INSN_LEN] = 2;
-    for (unsigned i = RS_EXIT_MR_GPR; i < RS_EXIT_MR_GPR + RS_GPR_COUNT; i++)
-        w[i] = 0xA0 + i;
+    for (unsigned i = RS_EXIT_MR_GPR; i < RS_EXIT_MR_GPR + RS_GPR_COUNT; i++) w[i] = 0xA0 + i;
 }
 
-static inline enum vmm_action run(void)
-{
-    return vmm_exit(&fake_vmm, w, &r);
-}
-static inline uint64_t flags(void)
-{
-    return r.w[RS_REPLY_MR_FLAGS];
-}
+static inline enum vmm_action run(void) { return vmm_exit(&fake_vmm, w, &r); }
+static inline uint64_t flags(void) { return r.w[RS_REPLY_MR_FLAGS]; }

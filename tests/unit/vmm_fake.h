@@ -8,7 +8,7 @@
 #include "vmm.h"
 
 #define FAKE_RAM_SIZE (4ul << 20)
-#define FAKE_TSC 0x123456789ull
+#define FAKE_TSC      0x123456789ull
 
 static rs_vcpu_state_t fake_state; /* what ReadState returns and WriteState changes */
 static unsigned fake_writes;       /* WriteState calls */
@@ -38,10 +38,7 @@ static inline void fake_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
     r[0] = r[1] = r[2] = r[3] = 0xFFFFFFFFu;
 }
 
-static inline uint64_t fake_tsc(void)
-{
-    return FAKE_TSC;
-}
+static inline uint64_t fake_tsc(void) { return FAKE_TSC; }
 
 static const struct vmm_ops fake_ops = {fake_read_state, fake_write_state, fake_cpuid, fake_tsc};
 

@@ -7,13 +7,18 @@
 #include "context.h"
 
 #define PHYS_TO_VIRT(p) ((void *)((uintptr_t)(p) + PHYSMAP_BASE))
-#define VIRT_TO_PHYS(v) ((uint64_t)(uintptr_t)(v) - PHYSMAP_BASE)
+#define VIRT_TO_PHYS(v) ((uint64_t)(uintptr_t)(v)-PHYSMAP_BASE)
 
 /* Boot: what the boot loader told us. */
 #define BOOT_MAX_REGIONS 64
 #define BOOT_MAX_MODULES 16
-struct boot_region { uint64_t base, size; };
-struct boot_module { uint64_t base, size; char name[32]; };
+struct boot_region {
+    uint64_t base, size;
+};
+struct boot_module {
+    uint64_t base, size;
+    char name[32];
+};
 struct boot_info {
     struct boot_region ram[BOOT_MAX_REGIONS];
     int ram_count;
@@ -48,7 +53,7 @@ void arch_switch_vspace(uint64_t pml4_phys);
 void arch_pic_init(void);
 void arch_pic_mask(unsigned irq, bool masked);
 void arch_pic_eoi(unsigned irq);
-uint16_t arch_pic_isr(void); /* in-service bits, to tell spurious IRQ 7 from a real one */
+uint16_t arch_pic_isr(void);     /* in-service bits, to tell spurious IRQ 7 from a real one */
 uint16_t arch_pic_pending(void); /* requested, unmasked lines not yet delivered */
 /* True if an interrupt is waiting for IF=1 (LAPIC IRR or an unmasked 8259 request): the
  * kernel's preemption points poll it with interrupts off. */

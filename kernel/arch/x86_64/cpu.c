@@ -27,7 +27,8 @@ void arch_cpu_probe(void)
         f->brand[48] = 0;
     }
     cpuid(0, 0, r);
-    if (r[0] >= 7) { // structured extended features: SMEP EBX bit 7, SMAP EBX bit 20 (SDM vol. 2A CPUID)
+    if (r[0] >=
+        7) { // structured extended features: SMEP EBX bit 7, SMAP EBX bit 20 (SDM vol. 2A CPUID)
         cpuid(7, 0, r);
         f->smep = (r[1] >> 7) & 1;
         f->smap = (r[1] >> 20) & 1;

@@ -51,7 +51,7 @@ static void map_user_page(void)
     ((uint64_t *)PHYS_TO_VIRT(t[1]))[(TEST_USER_VA >> 21) & 511] = t[2] | flags;
     ((uint64_t *)PHYS_TO_VIRT(t[2]))[(TEST_USER_VA >> 12) & 511] = t[3] | flags;
     *(uint8_t *)PHYS_TO_VIRT(t[3]) = 0xC3; // ret
-    write_cr3(read_cr3()); // flush
+    write_cr3(read_cr3());                 // flush
 }
 
 /* Test kernels call this right after SMEP and SMAP were switched on. */
@@ -69,7 +69,9 @@ void entry_selftest(const struct boot_info *bi)
                          "pushq %1\n\t"
                          "movabsq $0x800000000000, %%rax\n\t"
                          "pushq %%rax\n\t"
-                         "iretq" ::"i"(GDT_KERNEL_DS), "i"(GDT_KERNEL_CS) : "rax", "memory");
+                         "iretq" ::"i"(GDT_KERNEL_DS),
+                         "i"(GDT_KERNEL_CS)
+                         : "rax", "memory");
     } else if (is(t, "smap") || is(t, "smep")) {
         bool smap = is(t, "smap");
         if (smap ? !cpu_features.smap : !cpu_features.smep) {
@@ -77,7 +79,8 @@ void entry_selftest(const struct boot_info *bi)
             return;
         }
         map_user_page();
-        kprintf("entry-selftest: kernel %s user page %lx\n", smap ? "reads" : "calls", TEST_USER_VA);
+        kprintf("entry-selftest: kernel %s user page %lx\n", smap ? "reads" : "calls",
+                TEST_USER_VA);
         if (smap) (void)*(volatile uint8_t *)TEST_USER_VA;
         else ((void (*)(void))TEST_USER_VA)();
     } else {

@@ -13,8 +13,8 @@ bool fpu_ts;
 
 /* FNINIT's state (FCW 0x037F, all tags empty) with MXCSR at its reset value 0x1F80 (SDM vol. 1
  * 10.5.1, table 10-2): every register zero, exceptions masked. */
-static const uint8_t fpu_reset[FPU_IMAGE_SIZE] __attribute__((aligned(16))) = {
-    [0] = 0x7F, [1] = 0x03, [24] = 0x80, [25] = 0x1F};
+static const uint8_t fpu_reset[FPU_IMAGE_SIZE]
+    __attribute__((aligned(16))) = {[0] = 0x7F, [1] = 0x03, [24] = 0x80, [25] = 0x1F};
 
 void fpu_image_init(void *img) { memcpy(img, fpu_reset, FPU_IMAGE_SIZE); }
 

@@ -60,7 +60,8 @@ int ioport_control_decode(struct invocation *inv)
     int err;
     struct slot *dst = inv_dest_slot(inv, inv->extra[0], inv_arg(inv, 2), inv_arg(inv, 3), 2, &err);
     if (!dst) return err;
-    dst->cap = (struct cap){.type = RS_CAP_IOPORT, .rights = RS_RIGHTS_ALL, .w2 = first | (last << 16)};
+    dst->cap =
+        (struct cap){.type = RS_CAP_IOPORT, .rights = RS_RIGHTS_ALL, .w2 = first | (last << 16)};
     cdt_insert(inv->slot, dst);
     return RS_OK;
 }
@@ -68,19 +69,23 @@ int ioport_control_decode(struct invocation *inv)
 int ioport_decode(struct invocation *inv)
 {
     uint64_t label = inv->label;
-    if (label < RS_IOPORT_IN8 || label > RS_IOPORT_OUT32) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    if (label < RS_IOPORT_IN8 || label > RS_IOPORT_OUT32)
+        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     bool out = label >= RS_IOPORT_OUT8;
     unsigned width = 1u << ((label - (out ? RS_IOPORT_OUT8 : RS_IOPORT_IN8)));
     INV_NEED_ARGS(inv, out ? 2 : 1);
     uint64_t port = inv_arg(inv, 0), first = inv->cap->w2 & 0xFFFF, last = inv->cap->w2 >> 16;
-    if (port < first || port + width - 1 > last) return inv_error(inv, RS_RANGE_ERROR, 0, first, last + 1 - width);
+    if (port < first || port + width - 1 > last)
+        return inv_error(inv, RS_RANGE_ERROR, 0, first, last + 1 - width);
     if (out) {
         uint64_t v = inv_arg(inv, 1);
         if (width == 1) outb((uint16_t)port, (uint8_t)v);
         else if (width == 2) outw((uint16_t)port, (uint16_t)v);
         else outl((uint16_t)port, (uint32_t)v);
     } else {
-        uint64_t v = width == 1 ? inb((uint16_t)port) : width == 2 ? inw((uint16_t)port) : inl((uint16_t)port);
+        uint64_t v = width == 1   ? inb((uint16_t)port)
+                     : width == 2 ? inw((uint16_t)port)
+                                  : inl((uint16_t)port);
         inv_result(inv, 0, v);
     }
     return RS_OK;

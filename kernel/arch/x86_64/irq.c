@@ -9,7 +9,7 @@
 #include "cpu.h"
 #include <resurgo/invocation.h>
 
-static struct slot irq_ntfn[IRQ_COUNT];   /* copy of the notification cap each line signals */
+static struct slot irq_ntfn[IRQ_COUNT]; /* copy of the notification cap each line signals */
 static bool irq_issued[IRQ_COUNT];
 
 void irq_deliver(unsigned irq)
@@ -39,7 +39,8 @@ int irq_control_decode(struct invocation *inv)
     struct slot *dst = inv_dest_slot(inv, inv->extra[0], inv_arg(inv, 1), inv_arg(inv, 2), 1, &err);
     if (!dst) return err;
     if (irq_issued[irq]) return inv_error(inv, RS_REVOKE_FIRST, 0, 0, 0); // one handler per line
-    dst->cap = (struct cap){.type = RS_CAP_IRQ_HANDLER, .rights = RS_RIGHTS_ALL, .small = (uint32_t)irq};
+    dst->cap =
+        (struct cap){.type = RS_CAP_IRQ_HANDLER, .rights = RS_RIGHTS_ALL, .small = (uint32_t)irq};
     cdt_insert(inv->slot, dst);
     irq_issued[irq] = true;
     return RS_OK;
@@ -50,15 +51,16 @@ int irq_handler_decode(struct invocation *inv)
     unsigned irq = inv->cap->small;
     struct slot *ns = &irq_ntfn[irq];
     switch (inv->label) {
-    case RS_IRQ_HANDLER_ACK:
-        arch_pic_mask(irq, false);
-        return RS_OK;
+    case RS_IRQ_HANDLER_ACK: arch_pic_mask(irq, false); return RS_OK;
     case RS_IRQ_HANDLER_SET_NOTIFICATION: {
         INV_NEED_CAPS(inv, 1);
         struct slot *n = inv->extra[0];
-        if (n->cap.type != RS_CAP_NOTIFICATION) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-        if (!(n->cap.rights & RS_RIGHT_WRITE)) return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
-        if (!cap_is_null(&ns->cap) && cdt_is_final(ns)) return inv_error(inv, RS_REVOKE_FIRST, 1, 0, 0);
+        if (n->cap.type != RS_CAP_NOTIFICATION)
+            return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
+        if (!(n->cap.rights & RS_RIGHT_WRITE))
+            return inv_error(inv, RS_INSUFFICIENT_RIGHTS, 1, 0, 0);
+        if (!cap_is_null(&ns->cap) && cdt_is_final(ns))
+            return inv_error(inv, RS_REVOKE_FIRST, 1, 0, 0);
         cdt_delete(ns);
         cap_derive(&n->cap, &ns->cap);
         cdt_insert(n, ns);
@@ -66,11 +68,11 @@ int irq_handler_decode(struct invocation *inv)
         return RS_OK;
     }
     case RS_IRQ_HANDLER_CLEAR:
-        if (!cap_is_null(&ns->cap) && cdt_is_final(ns)) return inv_error(inv, RS_REVOKE_FIRST, 0, 0, 0);
+        if (!cap_is_null(&ns->cap) && cdt_is_final(ns))
+            return inv_error(inv, RS_REVOKE_FIRST, 0, 0, 0);
         cdt_delete(ns);
         arch_pic_mask(irq, true);
         return RS_OK;
-    default:
-        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    default: return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     }
 }

@@ -22,7 +22,8 @@ static void copy_name(char *dst, size_t n, const char *src)
 
 static void add_ram(struct boot_info *bi, uint64_t base, uint64_t size)
 {
-    if (bi->ram_count < BOOT_MAX_REGIONS) bi->ram[bi->ram_count++] = (struct boot_region){base, size};
+    if (bi->ram_count < BOOT_MAX_REGIONS)
+        bi->ram[bi->ram_count++] = (struct boot_region){base, size};
 }
 
 static void add_module(struct boot_info *bi, uint64_t start, uint64_t end, const char *cmd)

@@ -38,19 +38,23 @@ static void pti_build_skim(void)
         skim_pd[pdi] = kphys(skim_pt[k]) | PTE_P | PTE_W;
         uint64_t pte = (va - KERNEL_VMA) | PTE_P;
         if (va >= (uint64_t)__entry_data_start) pte |= PTE_W | PTE_NX; // data: RW, no execute
-        skim_pt[k][(va >> 12) & 511] = pte;                          // text: read-only
+        skim_pt[k][(va >> 12) & 511] = pte;                            // text: read-only
     }
     skim_pdpt[(KERNEL_VMA >> 30) & 511] = kphys(skim_pd) | PTE_P | PTE_W;
     user_kernel_half[511 - 256] = kphys(skim_pdpt) | PTE_P | PTE_W;
 }
 
-const uint64_t *arch_user_kernel_half(void) { return pti_enabled ? user_kernel_half : kernel_pml4 + 256; }
+const uint64_t *arch_user_kernel_half(void)
+{
+    return pti_enabled ? user_kernel_half : kernel_pml4 + 256;
+}
 
 
 void arch_paging_init(uint64_t max_phys, uint64_t (*alloc_page)(void))
 {
     // Kernel image: the first 1 GiB of physical memory at KERNEL_VMA, global, 2 MiB pages.
-    for (int i = 0; i < 512; i++) kernel_pd[i] = ((uint64_t)i << 21) | PTE_P | PTE_W | PTE_PS | PTE_G;
+    for (int i = 0; i < 512; i++)
+        kernel_pd[i] = ((uint64_t)i << 21) | PTE_P | PTE_W | PTE_PS | PTE_G;
     kernel_pdpt[510] = kphys(kernel_pd) | PTE_P | PTE_W;
     kernel_pml4[511] = kphys(kernel_pdpt) | PTE_P | PTE_W;
 

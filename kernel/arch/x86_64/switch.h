@@ -18,17 +18,18 @@ struct tss {
 } __attribute__((packed));
 
 extern struct tss tss;
-extern uint64_t cur_ctx_top;   /* where `syscall` pushes the frame (entry.S) */
-extern uint64_t arch_cr3;      /* the loaded CR3, cached: reading CR3 is slow on real CPUs */
-extern uint64_t arch_fs_base;  /* the loaded FS base */
+extern uint64_t cur_ctx_top;  /* where `syscall` pushes the frame (entry.S) */
+extern uint64_t arch_cr3;     /* the loaded CR3, cached: reading CR3 is slow on real CPUs */
+extern uint64_t arch_fs_base; /* the loaded FS base */
 
-extern uint64_t user_cr3;      /* PTI: the CR3 the exit path loads (entry.S) */
+extern uint64_t user_cr3; /* PTI: the CR3 the exit path loads (entry.S) */
 extern uint8_t pti_enabled;
 
 /* Makes `ctx` the frame the next kernel entry saves into, loads the thread's VSpace (with PTI:
  * names it for the exit path; the kernel itself stays on its own page tables), and sets CR0.TS
  * unless the FPU registers hold the thread's own state. */
-static inline __attribute__((always_inline)) void arch_switch_thread(struct user_context *ctx, uint64_t pml4_phys)
+static inline __attribute__((always_inline)) void arch_switch_thread(struct user_context *ctx,
+                                                                     uint64_t pml4_phys)
 {
     uint64_t top = (uint64_t)ctx + CTX_FRAME_END;
     cur_ctx_top = top;

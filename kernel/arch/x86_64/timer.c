@@ -17,9 +17,9 @@
 
 uint64_t arch_tsc_per_ms;
 static volatile uint32_t *lapic;
-static uint32_t period;         /* LAPIC counts per tick */
-static uint64_t period_tsc;     /* TSC cycles per tick */
-static uint64_t last_expiry;    /* TSC when the tick last handled expired (0: none yet) */
+static uint32_t period;      /* LAPIC counts per tick */
+static uint64_t period_tsc;  /* TSC cycles per tick */
+static uint64_t last_expiry; /* TSC when the tick last handled expired (0: none yet) */
 uint64_t arch_tick_count;
 volatile uint64_t *arch_tick_count_out;
 volatile uint32_t *arch_tick_latency_out;
@@ -58,7 +58,8 @@ void arch_timer_init(unsigned tick_us)
     arch_tsc_per_ms = (t1 - t0) / 10;
     uint64_t per_tick = (uint64_t)ticks * tick_us / 10000;
     if (per_tick == 0) per_tick = 1;
-    kprintf("timer: LAPIC %u ticks/10ms, TSC %lu kHz, tick %u us\n", ticks, arch_tsc_per_ms, tick_us);
+    kprintf("timer: LAPIC %u ticks/10ms, TSC %lu kHz, tick %u us\n", ticks, arch_tsc_per_ms,
+            tick_us);
     period = (uint32_t)per_tick;
     period_tsc = arch_tsc_per_ms * tick_us / 1000;
     lapic_write(LAPIC_LVT_TIMER, (1u << 17) | TIMER_VECTOR); // periodic
@@ -74,10 +75,12 @@ static void record_latency(void)
     uint64_t now = rdtsc();
     uint64_t into = (uint64_t)(period - lapic_read(LAPIC_TIMER_CCR)) * period_tsc / period;
     uint64_t expiry = now - into;
-    uint64_t late = last_expiry && now > last_expiry + period_tsc ? now - (last_expiry + period_tsc) : 0;
+    uint64_t late =
+        last_expiry && now > last_expiry + period_tsc ? now - (last_expiry + period_tsc) : 0;
     last_expiry = expiry;
     if (arch_tick_latency_out)
-        arch_tick_latency_out[arch_tick_count % RS_TICK_LATENCY_LOG] = late > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)late;
+        arch_tick_latency_out[arch_tick_count % RS_TICK_LATENCY_LOG] =
+            late > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)late;
     arch_tick_count++;
     if (arch_tick_count_out) *arch_tick_count_out = arch_tick_count;
 }

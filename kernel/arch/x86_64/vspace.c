@@ -23,10 +23,14 @@ void vspace_finalise(const struct cap *c)
 {
     asid_release(c->small, (const void *)c->obj);
     // never keep running on tables that are about to be reused
-    if (read_cr3() == VIRT_TO_PHYS(c->obj)) arch_switch_vspace((uint64_t)arch_kernel_pml4() - KERNEL_VMA);
+    if (read_cr3() == VIRT_TO_PHYS(c->obj))
+        arch_switch_vspace((uint64_t)arch_kernel_pml4() - KERNEL_VMA);
 }
 
-uint64_t vspace_root_phys(const struct cap *c) { return c->type == RS_CAP_VSPACE ? VIRT_TO_PHYS(c->obj) : 0; }
+uint64_t vspace_root_phys(const struct cap *c)
+{
+    return c->type == RS_CAP_VSPACE ? VIRT_TO_PHYS(c->obj) : 0;
+}
 
 static bool pte_present(uint64_t e) { return e & PTE_P; }
 
@@ -116,7 +120,8 @@ int page_table_decode(struct invocation *inv)
         return RS_OK;
     }
     if (inv->label != RS_PAGE_TABLE_MAP) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
-    if (inv->extra_count && inv->extra[0]->cap.type == RS_CAP_GUEST_SPACE) return guest_space_map_table(inv);
+    if (inv->extra_count && inv->extra[0]->cap.type == RS_CAP_GUEST_SPACE)
+        return guest_space_map_table(inv);
     uint64_t *e, *pml4;
     uint32_t asid;
     int err = map_common(inv, &e, &pml4, &asid);
@@ -135,18 +140,15 @@ int frame_decode(struct invocation *inv)
     case RS_FRAME_UNMAP:
         if (c->flags & CAP_FLAG_MAPPED) vspace_unmap_cap(c);
         return RS_OK;
-    case RS_FRAME_GET_ADDRESS:
-        inv_result(inv, 0, VIRT_TO_PHYS(c->obj));
-        return RS_OK;
-    case RS_FRAME_MAP:
-        break;
-    default:
-        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    case RS_FRAME_GET_ADDRESS: inv_result(inv, 0, VIRT_TO_PHYS(c->obj)); return RS_OK;
+    case RS_FRAME_MAP: break;
+    default: return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     }
     INV_NEED_ARGS(inv, 3);
     uint64_t rights = inv_arg(inv, 1), attr = inv_arg(inv, 2);
     if (rights & ~(uint64_t)RS_RIGHTS_ALL) return inv_error(inv, RS_INVALID_ARGUMENT, 1, 0, 0);
-    if (attr > RS_ATTR_WRITECOMBINE) return inv_error(inv, RS_RANGE_ERROR, 2, 0, RS_ATTR_WRITECOMBINE);
+    if (attr > RS_ATTR_WRITECOMBINE)
+        return inv_error(inv, RS_RANGE_ERROR, 2, 0, RS_ATTR_WRITECOMBINE);
     // RAM is write-back in the kernel's physmap: a UC or WC alias of it would give one page two
     // memory types, which Intel does not support (SDM vol. 3A 11.12.4). Device memory outside RAM
     // may be UC (its MTRR type is UC already, so the physmap's alias is UC too).

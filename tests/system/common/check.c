@@ -12,7 +12,10 @@ void check_report(bool ok, const char *id, const char *what, const char *detail)
 {
     // one rt_printf: the line reaches the log in one piece
     rt_printf("[test] %s %s %s%s%s%s\n", id, ok ? "PASS" : "FAIL", what, ok ? "" : " (",
-              ok ? "" : detail ? detail : "", ok ? "" : ")");
+              ok       ? ""
+              : detail ? detail
+                       : "",
+              ok ? "" : ")");
     ok ? passed++ : failed++;
 }
 

@@ -8,11 +8,10 @@
 #include "proto/registry.h"
 #include "check.h"
 
-#define NKEYS 32 /* keys 1..NKEYS take part in the random run */
-#define MIN_CALLS 500
+#define NKEYS        32 /* keys 1..NKEYS take part in the random run */
+#define MIN_CALLS    500
 #define MIN_RESTARTS 15
-#define MAX_CALLS 2000000 /* a bound in case the injections stop (the check then fails) */
-
+#define MAX_CALLS    2000000 /* a bound in case the injections stop (the check then fails) */
 
 
 static int put(ipc_client_t *c, uint64_t key, uint64_t value)
@@ -107,8 +106,7 @@ static void full_table(ipc_client_t *kv)
 {
     int err = RS_OK;
     uint64_t key = 1000, got = 0;
-    for (; err == RS_OK && key < 1000 + KV_ENTRIES + 1; key++)
-        err = put(kv, key, key);
+    for (; err == RS_OK && key < 1000 + KV_ENTRIES + 1; key++) err = put(kv, key, key);
     check(err == RS_NOT_ENOUGH_MEMORY, "KV-0010",
           "a PUT of a new key into a full table is RS_NOT_ENOUGH_MEMORY", "status %lu at key %lu",
           (uint64_t)err, key - 1);

@@ -5,8 +5,8 @@
 #include "check.h" /* the protocol lines: tests/system/common/check.c */
 #include "fmt.h"
 
-#define POOL_BITS  25          /* 32 MiB of untyped per test, revoked after it */
-#define TEST_SLOTS 1536        /* slots of init's CNode per test, emptied after it */
+#define POOL_BITS  25                   /* 32 MiB of untyped per test, revoked after it */
+#define TEST_SLOTS 1536                 /* slots of init's CNode per test, emptied after it */
 #define MAP_WINDOW 0x0000400000000000ul /* where tests map pages into init */
 
 const rs_bootinfo_t *bootinfo;
@@ -21,7 +21,7 @@ static rs_cptr_t pool, block;
 static uint64_t pool_paddr, map_next;
 
 static struct {
-    unsigned checks;   /* checks the running test made, passed or not */
+    unsigned checks; /* checks the running test made, passed or not */
     unsigned failures;
     char detail[240];
 } cur;
@@ -83,10 +83,8 @@ bool check_err_at(int line, const char *expr, uint64_t got, uint64_t want)
 bool check_true_at(int line, const char *expr, bool ok)
 {
     char b[64];
-    if (ok)
-        cur.checks++;
-    else
-        check_fail_at(line, "%s is false", short_expr(expr, b, sizeof(b)));
+    if (ok) cur.checks++;
+    else check_fail_at(line, "%s is false", short_expr(expr, b, sizeof(b)));
     return ok;
 }
 
@@ -149,9 +147,13 @@ void *map_page(rs_cptr_t *frame_out)
 
 int child_create(ps_process_t *p, ps_entry_fn fn, uint64_t arg, rs_cptr_t report)
 {
-    ps_process_config_t cfg = {
-        .elf = (const void *)bootinfo->modules[0].vaddr, .elf_size = bootinfo->modules[0].size,
-        .entry = fn, .arg = arg, .priority = TEST_PRIO, .mcp = 0, .name = "testchild"};
+    ps_process_config_t cfg = {.elf = (const void *)bootinfo->modules[0].vaddr,
+                               .elf_size = bootinfo->modules[0].size,
+                               .entry = fn,
+                               .arg = arg,
+                               .priority = TEST_PRIO,
+                               .mcp = 0,
+                               .name = "testchild"};
     int err;
     if (report) { // the fault handler: the report endpoint with a badge that says "fault"
         rs_cptr_t fault = ps_slot_alloc(env->slots);

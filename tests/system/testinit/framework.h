@@ -19,7 +19,7 @@ struct test {
  * the same priority run whenever init yields, which the waiting helpers below rely on. */
 #define TEST_PRIO 100
 /* How long a helper waits for a child before calling it a failure. */
-#define WAIT_MS 3000
+#define WAIT_MS   3000
 
 extern const rs_bootinfo_t *bootinfo;
 /* The running test's environment: objects come from a pool untyped that is revoked after each
@@ -33,16 +33,25 @@ bool check_true_at(int line, const char *expr, bool ok);
 /* Records a failure with a free-form detail. */
 void check_fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define CHECK_EQ(got, want) check_eq_at(__LINE__, #got, (uint64_t)(got), (uint64_t)(want))
+#define CHECK_EQ(got, want)  check_eq_at(__LINE__, #got, (uint64_t)(got), (uint64_t)(want))
 #define CHECK_ERR(got, want) check_err_at(__LINE__, #got, (uint64_t)(got), (uint64_t)(want))
-#define CHECK_OK(got) CHECK_ERR(got, RS_OK)
-#define CHECK(cond) check_true_at(__LINE__, #cond, (cond))
-#define FAIL(...) check_fail_at(__LINE__, __VA_ARGS__)
+#define CHECK_OK(got)        CHECK_ERR(got, RS_OK)
+#define CHECK(cond)          check_true_at(__LINE__, #cond, (cond))
+#define FAIL(...)            check_fail_at(__LINE__, __VA_ARGS__)
 /* The REQUIRE forms end the test on failure (for set-up steps later checks depend on). */
-#define REQUIRE_EQ(got, want) do { if (!CHECK_EQ(got, want)) return; } while (0)
-#define REQUIRE_ERR(got, want) do { if (!CHECK_ERR(got, want)) return; } while (0)
+#define REQUIRE_EQ(got, want)                                                                      \
+    do {                                                                                           \
+        if (!CHECK_EQ(got, want)) return;                                                          \
+    } while (0)
+#define REQUIRE_ERR(got, want)                                                                     \
+    do {                                                                                           \
+        if (!CHECK_ERR(got, want)) return;                                                         \
+    } while (0)
 #define REQUIRE_OK(got) REQUIRE_ERR(got, RS_OK)
-#define REQUIRE(cond) do { if (!CHECK(cond)) return; } while (0)
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        if (!CHECK(cond)) return;                                                                  \
+    } while (0)
 
 /* ---- objects for the running test (0 and a recorded failure when the pool is exhausted) ---- */
 rs_cptr_t new_object(unsigned type, unsigned size_bits);
@@ -60,14 +69,14 @@ static inline uint64_t now_ms(void)
 }
 
 /* ---- child processes: copies of this program started at one of its functions ---- */
-#define CHILD_SLOT_REPORT 4 /* endpoint (badge CHILD_BADGE) the child reports on */
-#define CHILD_SLOT_A      5 /* slots for the caps a test gives its child */
-#define CHILD_SLOT_B      6
-#define CHILD_SLOT_C      7
-#define CHILD_SLOT_D      8
-#define CHILD_SLOT_FREE   9 /* first slot nothing is put in */
-#define CHILD_BADGE 0xC0DE
-#define FAULT_BADGE 0xFA17
+#define CHILD_SLOT_REPORT  4 /* endpoint (badge CHILD_BADGE) the child reports on */
+#define CHILD_SLOT_A       5 /* slots for the caps a test gives its child */
+#define CHILD_SLOT_B       6
+#define CHILD_SLOT_C       7
+#define CHILD_SLOT_D       8
+#define CHILD_SLOT_FREE    9 /* first slot nothing is put in */
+#define CHILD_BADGE        0xC0DE
+#define FAULT_BADGE        0xFA17
 /* Shared page (see child_share): the child sees it here. */
 #define CHILD_SHARED_VADDR 0x0000500000000000ul
 

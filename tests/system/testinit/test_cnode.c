@@ -109,7 +109,7 @@ static void cap_revoke_tree(void)
     REQUIRE_OK(ps_cnode_mint(ME, d, D, ME, ep, D, RS_RIGHT_WRITE, 7));
     REQUIRE_OK(ps_cnode_copy(ME, e, D, ME, d, D));
     REQUIRE_OK(ps_cnode_copy(cn, 5, 3, ME, c, D)); // a descendant in another CNode
-    CHECK_OK(ps_cnode_revoke(ME, b, D)); // only b's subtree
+    CHECK_OK(ps_cnode_revoke(ME, b, D));           // only b's subtree
     CHECK_EQ(cap_type(c), RS_CAP_NULL);
     CHECK_ERR(ps_cnode_copy(ME, out, D, cn, 5, 3), RS_FAILED_LOOKUP);
     CHECK_EQ(cap_type(b), RS_CAP_ENDPOINT);
@@ -121,7 +121,7 @@ static void cap_revoke_tree(void)
     CHECK_EQ(cap_type(e), RS_CAP_NULL);
     CHECK_ERR(ps_cnode_copy(ME, out, D, cn, 6, 3), RS_FAILED_LOOKUP);
     CHECK_EQ(cap_type(ep), RS_CAP_ENDPOINT); // revoke keeps the cap itself
-    CHECK_OK(ps_cnode_revoke(ME, ep, D));      // nothing left to revoke
+    CHECK_OK(ps_cnode_revoke(ME, ep, D));    // nothing left to revoke
     CHECK_OK(ps_cnode_revoke(ME, new_slot(), D));
 }
 
@@ -131,7 +131,7 @@ static void cap_copy_errors(void)
     REQUIRE(ep && a && e);
     CHECK_ERR(ps_cnode_copy(ME, a, D, ME, e, D), RS_FAILED_LOOKUP); // empty source
     CHECK_EQ(ps_mr(0), 2);
-    CHECK_ERR(ps_cnode_copy(ME, ep, D, ME, ep, D), RS_DELETE_FIRST); // onto itself
+    CHECK_ERR(ps_cnode_copy(ME, ep, D, ME, ep, D), RS_DELETE_FIRST);      // onto itself
     CHECK_ERR(ps_cnode_copy(ME, a, D, ep, ep, D), RS_INVALID_CAPABILITY); // source root no CNode
     CHECK_EQ(ps_mr(0), 1);
     CHECK_ERR(ps_cnode_copy(ME, 0xDEAD0000ul, D, ME, ep, D), RS_FAILED_LOOKUP); // guard unmet
@@ -276,7 +276,7 @@ static void cap_delete_own_tcb(void)
     REQUIRE_OK(child_create(&p, child_delete_own_tcb, 0, 0));
     volatile uint64_t *c = child_share(&p);
     REQUIRE(c);
-    REQUIRE_OK(ps_process_start(&p)); // (it runs once init yields)
+    REQUIRE_OK(ps_process_start(&p));          // (it runs once init yields)
     REQUIRE_OK(ps_cnode_delete(ME, p.tcb, D)); // the child's own copy is the last one now
     REQUIRE(wait_word(c, 1, WAIT_MS));
     for (int i = 0; i < 20; i++) rs_yield();
@@ -310,9 +310,11 @@ static void cap_process_revokes_itself(void)
     for (uint64_t t0 = now_ms(); cap_type(p.tcb) != RS_CAP_NULL && now_ms() - t0 < WAIT_MS / 3;)
         rs_yield();
     if (cap_type(p.tcb) != RS_CAP_NULL) {
-        rt_printf("[testinit] CAP-0014: the child stopped half-way (preempted, then lost its code); "
-                  "init finishes its Revoke\n");
-        if (cap_type(p.cnode) == RS_CAP_CNODE) CHECK_OK(ps_cnode_revoke(p.cnode, CHILD_SLOT_FREE, D));
+        rt_printf(
+            "[testinit] CAP-0014: the child stopped half-way (preempted, then lost its code); "
+            "init finishes its Revoke\n");
+        if (cap_type(p.cnode) == RS_CAP_CNODE)
+            CHECK_OK(ps_cnode_revoke(p.cnode, CHILD_SLOT_FREE, D));
     }
     CHECK_EQ(c[0], 1);
     CHECK_EQ(cap_type(p.tcb), RS_CAP_NULL); // everything made from it is gone
@@ -345,8 +347,9 @@ const struct test cnode_tests[] = {
     {"CAP-0012", "Revoke clears a 1000-deep derivation chain with a gap in it", cap_long_chain},
     {"CAP-0013", "a thread that deletes the last cap to its own TCB stops there",
      cap_delete_own_tcb},
-    {"CAP-0014", "a process that revokes the untyped it was made from destroys itself cleanly, or, "
-                 "preempted after losing its code, stops and its parent's Revoke finishes the job",
+    {"CAP-0014",
+     "a process that revokes the untyped it was made from destroys itself cleanly, or, "
+     "preempted after losing its code, stops and its parent's Revoke finishes the job",
      cap_process_revokes_itself},
     {0},
 };

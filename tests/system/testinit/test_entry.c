@@ -6,8 +6,8 @@
 // whose iretq/sysret raise #GP in ring 0 on a non-canonical RIP as real CPUs do.
 #include "suites.h"
 
-#define TOP_PAGE  0x00007FFFFFFFF000ul /* the last page below the canonical hole */
-#define NONCANON  0x0000800000000000ul /* first non-canonical address */
+#define TOP_PAGE  0x00007FFFFFFFF000ul         /* the last page below the canonical hole */
+#define NONCANON  0x0000800000000000ul         /* first non-canonical address */
 #define LAST_PAGE (RS_USER_TOP - RS_PAGE_SIZE) /* the highest page a VSpace may map */
 #define KERNEL_VA 0xFFFF800000000000ul
 
@@ -54,10 +54,10 @@ static bool expect_fault(rs_cptr_t ep, unsigned type)
 static void expect_fetch_fault_at_top(rs_cptr_t ep)
 {
     if (!expect_fault(ep, RS_FAULT_VM)) return;
-    CHECK_EQ(ps_mr(0), TOP_PAGE);         // ip
-    CHECK_EQ(ps_mr(1), TOP_PAGE);         // address
-    CHECK_EQ(ps_mr(2), 1);                // an instruction fetch
-    CHECK_EQ(ps_mr(3) & 0x15, 0x14);      // user fetch, page not present
+    CHECK_EQ(ps_mr(0), TOP_PAGE);    // ip
+    CHECK_EQ(ps_mr(1), TOP_PAGE);    // address
+    CHECK_EQ(ps_mr(2), 1);           // an instruction fetch
+    CHECK_EQ(ps_mr(3) & 0x15, 0x14); // user fetch, page not present
 }
 
 static const char syscall_insn[] = "\x0f\x05";
@@ -68,8 +68,10 @@ static void entry_top_page_refused(void)
     REQUIRE(ep && big);
     // What would run there: syscall (returns to 0x800000000000), int3 (a trap: the same), and a
     // nop that falls through into the canonical hole.
-    const struct { const char *code; unsigned len; } cases[] = {
-        {syscall_insn, 2}, {"\xcc", 1}, {"\x90", 1}};
+    const struct {
+        const char *code;
+        unsigned len;
+    } cases[] = {{syscall_insn, 2}, {"\xcc", 1}, {"\x90", 1}};
     for (unsigned i = 0; i < 3; i++) {
         ps_process_t p;
         int err = run_code_at(&p, ep, NONCANON - cases[i].len, cases[i].code, cases[i].len,
@@ -168,7 +170,7 @@ static void entry_write_registers(void)
     CHECK_EQ(now[RS_REG_RIP], 0); // nothing of the refused writes stuck
     CHECK_EQ(now[RS_REG_RSP], 0);
     regs[RS_REG_RSP] = RS_USER_TOP; // a stack may end where user space ends
-    regs[RS_REG_RFLAGS] = ~0ul;     // IOPL, NT, RF, VM, AC, VIF, VIP, ID and IF=0 are not the user's
+    regs[RS_REG_RFLAGS] = ~0ul; // IOPL, NT, RF, VM, AC, VIF, VIP, ID and IF=0 are not the user's
     CHECK_OK(ps_tcb_write_registers(tcb, false, 3, regs));
     CHECK_OK(ps_tcb_read_registers(tcb, false, 3, now));
     CHECK_EQ(now[RS_REG_RIP], LAST_PAGE + RS_PAGE_SIZE - 2);
@@ -186,9 +188,11 @@ static void entry_fault_reply_registers(void)
     REQUIRE_OK(run_code_at(&p, ep, at, "\x0f\x0b\x0f\x0b", 4, 0, 0)); // ud2; ud2
     if (!expect_fault(ep, RS_FAULT_USER_EXCEPTION)) return;
     uint64_t sp = ps_mr(1);
-    const uint64_t bad[][2] = {
-        {NONCANON, sp}, {TOP_PAGE + RS_PAGE_SIZE - 2, sp}, {KERNEL_VA, sp}, {at, NONCANON},
-        {at, KERNEL_VA}};
+    const uint64_t bad[][2] = {{NONCANON, sp},
+                               {TOP_PAGE + RS_PAGE_SIZE - 2, sp},
+                               {KERNEL_VA, sp},
+                               {at, NONCANON},
+                               {at, KERNEL_VA}};
     for (unsigned i = 0; i < 5; i++) {
         rs_mr_set(0, bad[i][0]);
         rs_mr_set(1, bad[i][1]);
@@ -248,16 +252,14 @@ static bool cmdline_has(const char *word)
 {
     size_t n = strlen(word);
     for (const char *c = bootinfo->cmdline; *c; c++)
-        if ((c == bootinfo->cmdline || c[-1] == ' ') && !strncmp(c, word, n) && (c[n] == 0 || c[n] == ' '))
+        if ((c == bootinfo->cmdline || c[-1] == ' ') && !strncmp(c, word, n) &&
+            (c[n] == 0 || c[n] == ' '))
             return true;
     return false;
 }
 
 /* Reads the word at arg (a kernel address): a fault. */
-static void child_read(uint64_t arg)
-{
-    child_report(1, *(volatile uint64_t *)arg, 0, 0, 0);
-}
+static void child_read(uint64_t arg) { child_report(1, *(volatile uint64_t *)arg, 0, 0, 0); }
 
 static void entry_isolation(void)
 {

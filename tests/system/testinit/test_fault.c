@@ -4,8 +4,8 @@
 // instruction pointer or leave the thread stopped, and a thread without a handler.
 #include "suites.h"
 
-#define ME RS_INIT_CNODE
-#define D  PS_DEPTH
+#define ME          RS_INIT_CNODE
+#define D           PS_DEPTH
 #define PAGER_BADGE 0xF00
 #define UNMAPPED    0x0000300000000000ul
 
@@ -165,7 +165,7 @@ static void flt_no_execute(void)
     if (!expect_fault(pager, RS_FAULT_VM)) return;
     CHECK_EQ(ps_mr(0), target);
     CHECK_EQ(ps_mr(1), target);
-    CHECK_EQ(ps_mr(2), 1); // an instruction fetch
+    CHECK_EQ(ps_mr(2), 1);           // an instruction fetch
     CHECK_EQ(ps_mr(3) & 0x15, 0x15); // present, user, fetch
 }
 

@@ -25,9 +25,11 @@ struct fx {
 
 static void pattern_make(struct fpu_pattern *p, uint64_t seed)
 {
-    for (unsigned i = 0; i < 32; i++) p->xmm[i] = seed * 0x9E3779B97F4A7C15ull + i * 0x0101010101010101ull;
+    for (unsigned i = 0; i < 32; i++)
+        p->xmm[i] = seed * 0x9E3779B97F4A7C15ull + i * 0x0101010101010101ull;
     for (unsigned i = 0; i < 8; i++) p->st[i] = (int64_t)(seed << 20) + i * 1000 + 7;
-    p->mxcsr = 0x1F80 | (uint32_t)((seed % 3 + 1) << 13); // a rounding mode other than the reset one
+    p->mxcsr =
+        0x1F80 | (uint32_t)((seed % 3 + 1) << 13); // a rounding mode other than the reset one
     p->fcw = (uint16_t)(0x037F | ((seed % 3 + 1) << 10));
 }
 
@@ -151,8 +153,8 @@ static void fpu_same_space(void)
     REQUIRE_OK(ps_cnode_mint(ME, m, PS_DEPTH, ME, n, PS_DEPTH, RS_RIGHTS_ALL, 0x20));
     ps_thread_t t;
     same_space_bad = ~0ull;
-    REQUIRE_OK(ps_thread_create(&t, env, thread_fpu, m, 0x0000420000030000ul, 2, 0x0000420000040000ul,
-                                TEST_PRIO, 0));
+    REQUIRE_OK(ps_thread_create(&t, env, thread_fpu, m, 0x0000420000030000ul, 2,
+                                0x0000420000040000ul, TEST_PRIO, 0));
     REQUIRE_OK(ps_tcb_resume(t.tcb));
     uint64_t bad = hold_pattern(0xC0FFEE, ROUNDS, yield_rs, NULL);
     fpu_clear();
@@ -203,10 +205,13 @@ static void fpu_fresh_thread(void)
 /* The test guest (guests/test/guest.S), copied to GUEST_LOAD: guest_fpu puts 0x600DF00D in
  * XMM0 and OUTs it, then OUTs what XMM0 holds after the exit was answered. */
 extern const char test_guest_start[], test_guest_end[], test_guest_gdt[], guest_fpu[];
-#define GUEST_LOAD 0x1000ul
+#define GUEST_LOAD  0x1000ul
 #define GUEST_MAGIC 0x600DF00Dul
 
-static uint64_t guest_gpa(const char *label) { return GUEST_LOAD + (uint64_t)(label - test_guest_start); }
+static uint64_t guest_gpa(const char *label)
+{
+    return GUEST_LOAD + (uint64_t)(label - test_guest_start);
+}
 
 /* Makes a guest space with guest.S at GUEST_LOAD and a VCPU bound to a new thread (TEST_PRIO)
  * and to ep; writes a 32-bit flat state with SSE enabled at guest_fpu. Returns the thread. */
@@ -219,7 +224,8 @@ static rs_cptr_t guest_at_fpu(rs_cptr_t ep)
     if (!gs || !ram || !vcpu || !tcb || !pdpt || !pd || !pt) return 0;
     const rs_word_t map[] = {GUEST_LOAD, RS_RIGHTS_ALL};
     if (!CHECK_OK(ps_page_table_map(pdpt, gs, 0)) || !CHECK_OK(ps_page_table_map(pd, gs, 0)) ||
-        !CHECK_OK(ps_page_table_map(pt, gs, 0)) || !CHECK_OK(ps_invoke(gs, RS_GUEST_SPACE_MAP, map, 2, &ram, 1)))
+        !CHECK_OK(ps_page_table_map(pt, gs, 0)) ||
+        !CHECK_OK(ps_invoke(gs, RS_GUEST_SPACE_MAP, map, 2, &ram, 1)))
         return 0;
     volatile uint8_t *code = map_frame_copy(ram);
     if (!code) return 0;
@@ -227,7 +233,8 @@ static rs_cptr_t guest_at_fpu(rs_cptr_t ep)
     const rs_cptr_t caps[] = {tcb, gs, ep};
     rs_vcpu_state_t s;
     memset(&s, 0, sizeof(s));
-    const struct rs_segment code32 = {0x08, 0, 0xFFFFFFFF, 0xC9B}, data = {0x10, 0, 0xFFFFFFFF, 0xC93};
+    const struct rs_segment code32 = {0x08, 0, 0xFFFFFFFF, 0xC9B},
+                            data = {0x10, 0, 0xFFFFFFFF, 0xC93};
     s.rip = guest_gpa(guest_fpu);
     s.rsp = 0x1FF0;
     s.rflags = 2;
@@ -241,7 +248,8 @@ static rs_cptr_t guest_at_fpu(rs_cptr_t ep)
     s.gdtr_limit = 23;
     if (!CHECK_OK(ps_tcb_set_priority(tcb, RS_INIT_TCB, TEST_PRIO)) ||
         !CHECK_OK(ps_invoke(vcpu, RS_VCPU_BIND, NULL, 0, caps, 3)) ||
-        !CHECK_OK(ps_invoke(vcpu, RS_VCPU_WRITE_STATE, (const rs_word_t *)&s, RS_VCPU_STATE_WORDS, NULL, 0)))
+        !CHECK_OK(ps_invoke(vcpu, RS_VCPU_WRITE_STATE, (const rs_word_t *)&s, RS_VCPU_STATE_WORDS,
+                            NULL, 0)))
         return 0;
     return tcb;
 }
@@ -282,15 +290,18 @@ static void fpu_guest_apart(void)
 }
 
 const struct test fpu_tests[] = {
-    {"FPU-0001", "threads in two address spaces keep their own FPU/SSE registers across switches; "
-                 "a thread without FPU use runs beside them",
+    {"FPU-0001",
+     "threads in two address spaces keep their own FPU/SSE registers across switches; "
+     "a thread without FPU use runs beside them",
      fpu_other_space},
-    {"FPU-0002", "two threads of one address space keep their own FPU/SSE registers across switches",
+    {"FPU-0002",
+     "two threads of one address space keep their own FPU/SSE registers across switches",
      fpu_same_space},
     {"FPU-0003", "a new thread starts with the reset FPU state, never another thread's registers",
      fpu_fresh_thread},
-    {"FPU-0004", "a guest's run leaves a host thread's FPU/SSE registers alone, and the guest's "
-                 "survive the host thread's",
+    {"FPU-0004",
+     "a guest's run leaves a host thread's FPU/SSE registers alone, and the guest's "
+     "survive the host thread's",
      fpu_guest_apart},
     {0},
 };

@@ -6,8 +6,8 @@
 // child and the kernel still work. The PRNG is xorshift64 with a fixed seed printed in the log.
 #include "suites.h"
 
-#define ME RS_INIT_CNODE
-#define D  PS_DEPTH
+#define ME           RS_INIT_CNODE
+#define D            PS_DEPTH
 #define FUZZ_MS      40000 /* give up after this long */
 #define FUZZ_SLOTS   13    /* the child's slots 1..12 hold caps */
 #define REPORT_CPTR  2     /* in the CSpace init installs for the report */
@@ -15,14 +15,14 @@
 
 /* What a child and init share (the page at CHILD_SHARED_VADDR). */
 struct fuzz_shared {
-    uint64_t calls;   /* how many to make (set by init) */
-    uint64_t prng;    /* xorshift64 state, seeded by init */
+    uint64_t calls;        /* how many to make (set by init) */
+    uint64_t prng;         /* xorshift64 state, seeded by init */
     uint64_t percent_call; /* how often the syscall is Call (the rest: any number 0..20) */
     uint64_t structured;   /* arguments mostly valid: labels, slots 1..63, depth 64, types */
-    uint64_t count;   /* calls made so far */
-    uint64_t done;    /* the child finished its calls */
-    uint64_t go;      /* init installed the report CSpace */
-    uint64_t last[4]; /* the call in progress: number, cptr, info, MR0 */
+    uint64_t count;        /* calls made so far */
+    uint64_t done;         /* the child finished its calls */
+    uint64_t go;           /* init installed the report CSpace */
+    uint64_t last[4];      /* the call in progress: number, cptr, info, MR0 */
     uint64_t results[RS_ERROR_COUNT + 1]; /* statuses seen; the last entry counts others */
 };
 
@@ -90,9 +90,9 @@ static uint64_t fuzz_word_structured(uint64_t *s)
 
 static rs_word_t fuzz_label(uint64_t *s, bool structured)
 {
-    static const uint8_t valid[] = {1,  10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25, 26, 27,
-                                    28, 29, 30, 31, 40, 41, 42, 43, 44, 50, 51, 52, 53, 55, 56,
-                                    57, 58, 59, 60, 61, 70, 71, 72, 73, 74, 75, 76};
+    static const uint8_t valid[] = {1,  10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25, 26,
+                                    27, 28, 29, 30, 31, 40, 41, 42, 43, 44, 50, 51, 52, 53,
+                                    55, 56, 57, 58, 59, 60, 61, 70, 71, 72, 73, 74, 75, 76};
     uint64_t r = xorshift(s);
     if (structured && (r & 7) != 0) return valid[(r >> 3) % sizeof(valid)];
     return (r >> 3) % 101;
@@ -146,7 +146,7 @@ struct fuzz {
     ps_process_t p;
     volatile struct fuzz_shared *sh;
     uint64_t start_regs[RS_REG_COUNT]; /* the thread's registers before it first ran */
-    rs_cptr_t objects; /* untyped that all the child's own objects come from */
+    rs_cptr_t objects;                 /* untyped that all the child's own objects come from */
     unsigned kicks, revokes;
 };
 
@@ -155,9 +155,11 @@ struct fuzz_plan {
     unsigned children; /* with 2, the children share an endpoint and a notification */
 };
 
-static const struct { unsigned type, bits; } own_objects[] = {
+static const struct {
+    unsigned type, bits;
+} own_objects[] = {
     {RS_OBJ_ENDPOINT, 0}, {RS_OBJ_NOTIFICATION, 0}, {RS_OBJ_FRAME, 0}, {RS_OBJ_UNTYPED, 16},
-    {RS_OBJ_CNODE, 4}, {RS_OBJ_ENDPOINT, 0}, {RS_OBJ_TCB, 0},
+    {RS_OBJ_CNODE, 4},    {RS_OBJ_ENDPOINT, 0},     {RS_OBJ_TCB, 0},
 };
 
 /* Fills the child's empty slots among 4..10 with new objects of its own (a slot it keeps busy
@@ -356,26 +358,29 @@ static void fuzz_run(struct fuzz_plan plan)
 
 static void fuzz_one_child(void)
 {
-    fuzz_run((struct fuzz_plan){.seed = 0x5EEDF00DCAFE1234ul, .calls = 12000, .percent_call = 50,
-                                .children = 1});
+    fuzz_run((struct fuzz_plan){
+        .seed = 0x5EEDF00DCAFE1234ul, .calls = 12000, .percent_call = 50, .children = 1});
 }
 
 static void fuzz_invocations(void)
 {
-    fuzz_run((struct fuzz_plan){.seed = 0x0123456789ABCDEFul, .calls = 30000, .percent_call = 90,
-                                .children = 1});
+    fuzz_run((struct fuzz_plan){
+        .seed = 0x0123456789ABCDEFul, .calls = 30000, .percent_call = 90, .children = 1});
 }
 
 static void fuzz_two_children(void)
 {
-    fuzz_run((struct fuzz_plan){.seed = 0xFEEDFACE00C0FFEEul, .calls = 15000, .percent_call = 60,
-                                .children = 2});
+    fuzz_run((struct fuzz_plan){
+        .seed = 0xFEEDFACE00C0FFEEul, .calls = 15000, .percent_call = 60, .children = 2});
 }
 
 static void fuzz_structured(void)
 {
-    fuzz_run((struct fuzz_plan){.seed = 0xA5A5F00D12345678ul, .calls = 40000, .percent_call = 85,
-                                .structured = 1, .children = 1});
+    fuzz_run((struct fuzz_plan){.seed = 0xA5A5F00D12345678ul,
+                                .calls = 40000,
+                                .percent_call = 85,
+                                .structured = 1,
+                                .children = 1});
 }
 
 const struct test fuzz_tests[] = {

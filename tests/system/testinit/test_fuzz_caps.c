@@ -8,18 +8,19 @@
 #include "suites.h"
 #include <resurgo/vcpu.h>
 
-#define ME RS_INIT_CNODE
-#define D  PS_DEPTH
-#define FC_CALLS      100000 /* invocations per seed */
-#define FC_MS_PER_K   3000   /* give up on a seed after this long per 1000 invocations (Bochs'
+#define ME       RS_INIT_CNODE
+#define D        PS_DEPTH
+#define FC_CALLS 100000 /* invocations per seed */
+#define FC_MS_PER_K                                                                                \
+    3000                   /* give up on a seed after this long per 1000 invocations (Bochs'
                               * clock runs fast: 100000 take about 140 s of its time) */
-#define FC_SLOTS      64     /* the child names slots 1..63 of its CNode */
-#define FC_EPOCH      500    /* the child stops every this many invocations for init (refill) */
-#define FC_RESET      8      /* every this many epochs, init empties the child's CNode */
-#define PING_STALL_MS 3000   /* the ping-pong must advance at least this often ... */
-#define PING_EPOCHS   4      /* ... and within every this many epochs */
-#define IRQ_LINE      5      /* no device on it in either emulator */
-#define PORT          0x80   /* the POST diagnostic port: writes to it do nothing */
+#define FC_SLOTS      64   /* the child names slots 1..63 of its CNode */
+#define FC_EPOCH      500  /* the child stops every this many invocations for init (refill) */
+#define FC_RESET      8    /* every this many epochs, init empties the child's CNode */
+#define PING_STALL_MS 3000 /* the ping-pong must advance at least this often ... */
+#define PING_EPOCHS   4    /* ... and within every this many epochs */
+#define IRQ_LINE      5    /* no device on it in either emulator */
+#define PORT          0x80 /* the POST diagnostic port: writes to it do nothing */
 
 /* The child's CNode: slots 1..3 its own TCB, CNode and VSpace (as ps_process makes them), then
  * one object of every type made by init from the child's object untyped, the IRQ handler, the
@@ -27,39 +28,69 @@
  * Shutdown cap, which has no rights to withhold, is the one type the child never gets); slots
  * past FC_MENU_END start empty, for the child's retypes and copies. */
 enum {
-    S_UNTYPED = 4, S_CNODE, S_TCB, S_EP, S_NTFN, S_FRAME, S_LARGE, S_PT, S_PD, S_PDPT, S_VSPACE,
-    S_VCPU, S_GUEST, S_IRQ, S_PORT, S_CONSOLE, FC_MENU_END
+    S_UNTYPED = 4,
+    S_CNODE,
+    S_TCB,
+    S_EP,
+    S_NTFN,
+    S_FRAME,
+    S_LARGE,
+    S_PT,
+    S_PD,
+    S_PDPT,
+    S_VSPACE,
+    S_VCPU,
+    S_GUEST,
+    S_IRQ,
+    S_PORT,
+    S_CONSOLE,
+    FC_MENU_END
 };
 
-static const struct { uint8_t type, bits; } made[] = {
-    [S_UNTYPED] = {RS_OBJ_UNTYPED, 18},      [S_CNODE] = {RS_OBJ_CNODE, 4},
-    [S_TCB] = {RS_OBJ_TCB, 0},               [S_EP] = {RS_OBJ_ENDPOINT, 0},
-    [S_NTFN] = {RS_OBJ_NOTIFICATION, 0},     [S_FRAME] = {RS_OBJ_FRAME, 0},
-    [S_LARGE] = {RS_OBJ_LARGE_FRAME, 0},     [S_PT] = {RS_OBJ_PAGE_TABLE, 0},
-    [S_PD] = {RS_OBJ_PAGE_DIRECTORY, 0},     [S_PDPT] = {RS_OBJ_PDPT, 0},
-    [S_VSPACE] = {RS_OBJ_VSPACE, 0},         [S_VCPU] = {RS_OBJ_VCPU, 0},
+static const struct {
+    uint8_t type, bits;
+} made[] = {
+    [S_UNTYPED] = {RS_OBJ_UNTYPED, 18},  [S_CNODE] = {RS_OBJ_CNODE, 4},
+    [S_TCB] = {RS_OBJ_TCB, 0},           [S_EP] = {RS_OBJ_ENDPOINT, 0},
+    [S_NTFN] = {RS_OBJ_NOTIFICATION, 0}, [S_FRAME] = {RS_OBJ_FRAME, 0},
+    [S_LARGE] = {RS_OBJ_LARGE_FRAME, 0}, [S_PT] = {RS_OBJ_PAGE_TABLE, 0},
+    [S_PD] = {RS_OBJ_PAGE_DIRECTORY, 0}, [S_PDPT] = {RS_OBJ_PDPT, 0},
+    [S_VSPACE] = {RS_OBJ_VSPACE, 0},     [S_VCPU] = {RS_OBJ_VCPU, 0},
     [S_GUEST] = {RS_OBJ_GUEST_SPACE, 0},
 };
 
 /* The cap type each menu slot starts with: the labels the child favours for it. */
 static const uint8_t slot_type[FC_MENU_END] = {
-    [1] = RS_CAP_TCB, [2] = RS_CAP_CNODE, [3] = RS_CAP_VSPACE, [S_UNTYPED] = RS_CAP_UNTYPED,
-    [S_CNODE] = RS_CAP_CNODE, [S_TCB] = RS_CAP_TCB, [S_EP] = RS_CAP_ENDPOINT,
-    [S_NTFN] = RS_CAP_NOTIFICATION, [S_FRAME] = RS_CAP_FRAME, [S_LARGE] = RS_CAP_FRAME,
-    [S_PT] = RS_CAP_PAGE_TABLE, [S_PD] = RS_CAP_PAGE_DIRECTORY, [S_PDPT] = RS_CAP_PDPT,
-    [S_VSPACE] = RS_CAP_VSPACE, [S_VCPU] = RS_CAP_VCPU, [S_GUEST] = RS_CAP_GUEST_SPACE,
-    [S_IRQ] = RS_CAP_IRQ_HANDLER, [S_PORT] = RS_CAP_IOPORT, [S_CONSOLE] = RS_CAP_CONSOLE,
+    [1] = RS_CAP_TCB,
+    [2] = RS_CAP_CNODE,
+    [3] = RS_CAP_VSPACE,
+    [S_UNTYPED] = RS_CAP_UNTYPED,
+    [S_CNODE] = RS_CAP_CNODE,
+    [S_TCB] = RS_CAP_TCB,
+    [S_EP] = RS_CAP_ENDPOINT,
+    [S_NTFN] = RS_CAP_NOTIFICATION,
+    [S_FRAME] = RS_CAP_FRAME,
+    [S_LARGE] = RS_CAP_FRAME,
+    [S_PT] = RS_CAP_PAGE_TABLE,
+    [S_PD] = RS_CAP_PAGE_DIRECTORY,
+    [S_PDPT] = RS_CAP_PDPT,
+    [S_VSPACE] = RS_CAP_VSPACE,
+    [S_VCPU] = RS_CAP_VCPU,
+    [S_GUEST] = RS_CAP_GUEST_SPACE,
+    [S_IRQ] = RS_CAP_IRQ_HANDLER,
+    [S_PORT] = RS_CAP_IOPORT,
+    [S_CONSOLE] = RS_CAP_CONSOLE,
 };
 
 /* What the fuzzing child and init share (the page at CHILD_SHARED_VADDR). */
 struct fc_shared {
-    uint64_t calls;     /* how many invocations to make (set by init) */
-    uint64_t prng;      /* xorshift64 state, seeded by init */
-    uint64_t count;     /* invocations made so far */
-    uint64_t stop_req;  /* the child asks init for a refill at this count ... */
-    uint64_t stop_ack;  /* ... and waits until init acknowledges it */
+    uint64_t calls;    /* how many invocations to make (set by init) */
+    uint64_t prng;     /* xorshift64 state, seeded by init */
+    uint64_t count;    /* invocations made so far */
+    uint64_t stop_req; /* the child asks init for a refill at this count ... */
+    uint64_t stop_ack; /* ... and waits until init acknowledges it */
     uint64_t done;
-    uint64_t last[6];   /* the invocation in progress: syscall, cptr, label, MR0, MR1, MR2 */
+    uint64_t last[6]; /* the invocation in progress: syscall, cptr, label, MR0, MR1, MR2 */
     uint64_t results[RS_ERROR_COUNT + 1];
     uint32_t ok_by_label[RS_INV_LABEL_COUNT]; /* invocations (Call) that succeeded, by label */
 };
@@ -117,15 +148,17 @@ static uint64_t fc_word(uint64_t *s)
 /* A label for a cap of `type`: one of its own operations most of the time. */
 static rs_word_t fc_label(uint64_t *s, unsigned type)
 {
-    static const uint8_t any[] = {1,  10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25, 26, 27, 28,
-                                  29, 30, 31, 40, 41, 42, 43, 44, 51, 52, 53, 56, 57, 58, 59, 60,
-                                  61, 70, 71, 72, 73, 74, 75, 76};
-    static const struct { uint8_t first, n; } own[RS_CAP_TYPE_COUNT] = {
-        [RS_CAP_UNTYPED] = {1, 1},         [RS_CAP_CNODE] = {10, 6},
-        [RS_CAP_TCB] = {20, 12},           [RS_CAP_FRAME] = {40, 3},
-        [RS_CAP_PAGE_TABLE] = {43, 2},     [RS_CAP_PAGE_DIRECTORY] = {43, 2},
-        [RS_CAP_PDPT] = {43, 2},           [RS_CAP_VCPU] = {72, 5},
-        [RS_CAP_GUEST_SPACE] = {70, 2},    [RS_CAP_IRQ_HANDLER] = {51, 3},
+    static const uint8_t any[] = {1,  10, 11, 12, 13, 14, 15, 20, 21, 22, 23, 24, 25, 26,
+                                  27, 28, 29, 30, 31, 40, 41, 42, 43, 44, 51, 52, 53, 56,
+                                  57, 58, 59, 60, 61, 70, 71, 72, 73, 74, 75, 76};
+    static const struct {
+        uint8_t first, n;
+    } own[RS_CAP_TYPE_COUNT] = {
+        [RS_CAP_UNTYPED] = {1, 1},      [RS_CAP_CNODE] = {10, 6},
+        [RS_CAP_TCB] = {20, 12},        [RS_CAP_FRAME] = {40, 3},
+        [RS_CAP_PAGE_TABLE] = {43, 2},  [RS_CAP_PAGE_DIRECTORY] = {43, 2},
+        [RS_CAP_PDPT] = {43, 2},        [RS_CAP_VCPU] = {72, 5},
+        [RS_CAP_GUEST_SPACE] = {70, 2}, [RS_CAP_IRQ_HANDLER] = {51, 3},
         [RS_CAP_IOPORT] = {56, 6},
     };
     uint64_t r = xorshift(s), p = (r & 0xFF) % 100;
@@ -142,24 +175,40 @@ static rs_word_t fc_label(uint64_t *s, unsigned type)
  * CNode cap, F a free slot (destinations of Retype and copies), M a menu slot; '*' repeats the
  * letter before it for the rest of a long message. One letter per extra cap: C CNode,
  * V VSpace, F frame, T TCB, E endpoint, N notification, G GuestSpace. */
-static const struct { const char *mrs, *caps; } shape[RS_INV_LABEL_COUNT] = {
+static const struct {
+    const char *mrs, *caps;
+} shape[RS_INV_LABEL_COUNT] = {
     [RS_UNTYPED_RETYPE] = {"tbNdFc", "C"},
-    [RS_CNODE_COPY] = {"FdMdrx", "C"},       [RS_CNODE_MINT] = {"FdMdrx", "C"},
-    [RS_CNODE_MOVE] = {"FdMd", "C"},         [RS_CNODE_MUTATE] = {"FdMdrx", "C"},
-    [RS_CNODE_DELETE] = {"sd", ""},          [RS_CNODE_REVOKE] = {"sd", ""},
-    [RS_TCB_CONFIGURE] = {"na", "CVF"},      [RS_TCB_SET_PRIORITY] = {"p", "T"},
-    [RS_TCB_SET_MCP] = {"p", "T"},           [RS_TCB_SET_FAULT_HANDLER] = {"", "E"},
-    [RS_TCB_READ_REGISTERS] = {"nn", ""},    [RS_TCB_WRITE_REGISTERS] = {"nnx*", ""},
-    [RS_TCB_BIND_NOTIFICATION] = {"", "N"},  [RS_TCB_SET_TLS_BASE] = {"a", ""},
+    [RS_CNODE_COPY] = {"FdMdrx", "C"},
+    [RS_CNODE_MINT] = {"FdMdrx", "C"},
+    [RS_CNODE_MOVE] = {"FdMd", "C"},
+    [RS_CNODE_MUTATE] = {"FdMdrx", "C"},
+    [RS_CNODE_DELETE] = {"sd", ""},
+    [RS_CNODE_REVOKE] = {"sd", ""},
+    [RS_TCB_CONFIGURE] = {"na", "CVF"},
+    [RS_TCB_SET_PRIORITY] = {"p", "T"},
+    [RS_TCB_SET_MCP] = {"p", "T"},
+    [RS_TCB_SET_FAULT_HANDLER] = {"", "E"},
+    [RS_TCB_READ_REGISTERS] = {"nn", ""},
+    [RS_TCB_WRITE_REGISTERS] = {"nnx*", ""},
+    [RS_TCB_BIND_NOTIFICATION] = {"", "N"},
+    [RS_TCB_SET_TLS_BASE] = {"a", ""},
     [RS_TCB_SET_NAME] = {"xx", ""},
-    [RS_FRAME_MAP] = {"arA", "V"},           [RS_PAGE_TABLE_MAP] = {"a", "V"},
+    [RS_FRAME_MAP] = {"arA", "V"},
+    [RS_PAGE_TABLE_MAP] = {"a", "V"},
     [RS_IRQ_HANDLER_SET_NOTIFICATION] = {"", "N"},
-    [RS_IOPORT_IN8] = {"o", ""},             [RS_IOPORT_IN16] = {"o", ""},
-    [RS_IOPORT_IN32] = {"o", ""},            [RS_IOPORT_OUT8] = {"ox", ""},
-    [RS_IOPORT_OUT16] = {"ox", ""},          [RS_IOPORT_OUT32] = {"ox", ""},
-    [RS_GUEST_SPACE_MAP] = {"gr", "F"},      [RS_GUEST_SPACE_UNMAP] = {"", "F"},
-    [RS_VCPU_BIND] = {"", "TGE"},            [RS_VCPU_WRITE_STATE] = {"x*", ""},
-    [RS_VCPU_INJECT] = {"x", ""},            [RS_VCPU_REQUEST_WINDOW] = {"n", ""},
+    [RS_IOPORT_IN8] = {"o", ""},
+    [RS_IOPORT_IN16] = {"o", ""},
+    [RS_IOPORT_IN32] = {"o", ""},
+    [RS_IOPORT_OUT8] = {"ox", ""},
+    [RS_IOPORT_OUT16] = {"ox", ""},
+    [RS_IOPORT_OUT32] = {"ox", ""},
+    [RS_GUEST_SPACE_MAP] = {"gr", "F"},
+    [RS_GUEST_SPACE_UNMAP] = {"", "F"},
+    [RS_VCPU_BIND] = {"", "TGE"},
+    [RS_VCPU_WRITE_STATE] = {"x*", ""},
+    [RS_VCPU_INJECT] = {"x", ""},
+    [RS_VCPU_REQUEST_WINDOW] = {"n", ""},
 };
 
 static uint64_t shaped_word(uint64_t *s, char k)
@@ -227,7 +276,8 @@ static void fc_one(volatile struct fc_shared *sh)
         for (unsigned i = 0; i < len; i++)
             b->mr[i] = shaped_word(s, m[i < n - star ? i : n - star - 1]);
         caps = (unsigned)strlen(shape[label].caps);
-        for (unsigned i = 0; i < caps; i++) b->caps_or_badges[i] = shaped_cap(s, shape[label].caps[i]);
+        for (unsigned i = 0; i < caps; i++)
+            b->caps_or_badges[i] = shaped_cap(s, shape[label].caps[i]);
     }
     b->receive_cnode = (r >> 40 & 1) ? PS_SLOT_CNODE : 0;
     b->receive_index = FC_MENU_END + (r >> 41) % (FC_SLOTS - FC_MENU_END);
@@ -313,21 +363,21 @@ static void refill(struct fc *f)
     int rv = ps_cnode_revoke(f->p.cnode, S_UNTYPED, D);
     if (rv != RS_OK && rv != RS_FAILED_LOOKUP) // an empty slot is fine: refilled below
         FAIL("revoking the child's untyped: %s", rs_error_name(rv));
-    rs_cptr_t own[FC_MENU_END] = {[1] = f->p.tcb, [2] = f->p.cnode, [3] = f->p.vspace,
-                                  [S_IRQ] = f->irq, [S_PORT] = f->port,
-                                  [S_CONSOLE] = f->console};
+    rs_cptr_t own[FC_MENU_END] = {[1] = f->p.tcb,   [2] = f->p.cnode,   [3] = f->p.vspace,
+                                  [S_IRQ] = f->irq, [S_PORT] = f->port, [S_CONSOLE] = f->console};
     for (unsigned i = 1; i < FC_MENU_END; i++) {
         int err = own[i] ? ps_cnode_copy(f->p.cnode, i, D, ME, own[i], D) : RS_OK;
         if (err != RS_OK && err != RS_DELETE_FIRST)
             FAIL("copying a cap into slot %u: %s", i, rs_error_name(err));
     }
     for (unsigned i = S_UNTYPED; i <= S_GUEST; i++) {
-        int err = ps_untyped_retype(f->objects, ME, made[i].type, made[i].bits, f->p.cnode, D, i, 1);
+        int err =
+            ps_untyped_retype(f->objects, ME, made[i].type, made[i].bits, f->p.cnode, D, i, 1);
         if (err == RS_NOT_ENOUGH_MEMORY) {
             f->revokes++;
             CHECK_OK(ps_cnode_revoke(ME, f->objects, D));
-            err = ps_untyped_retype(f->objects, ME, made[i].type, made[i].bits, f->p.cnode, D, i,
-                                    1);
+            err =
+                ps_untyped_retype(f->objects, ME, made[i].type, made[i].bits, f->p.cnode, D, i, 1);
         }
         if (err != RS_OK && err != RS_DELETE_FIRST)
             FAIL("refilling slot %u (type %u): %s", i, made[i].type, rs_error_name(err));
@@ -436,8 +486,7 @@ static void print_results(const struct fc *f, uint64_t seed, uint64_t ms, uint64
     int n = rt_snprintf(line, sizeof(line),
                         "[fuzzc] seed 0x%lx: %lu invocations in %lu ms, %u kicks, %u refills, "
                         "%u revokes, %lu pings (at most %u epochs in a row without); statuses:",
-                        seed, sh->count, ms, f->kicks, f->refills, f->revokes, pings,
-                        f->ping_gap);
+                        seed, sh->count, ms, f->kicks, f->refills, f->revokes, pings, f->ping_gap);
     for (unsigned e = 0; e <= RS_ERROR_COUNT && n < (int)sizeof(line); e++)
         if (sh->results[e])
             n += rt_snprintf(line + n, sizeof(line) - (size_t)n, " %s=%lu",

@@ -32,7 +32,7 @@ static void dbg_boot_caps(void)
     CHECK(bootinfo->untyped.start >= RS_INIT_FIRST_FREE_FIXED);
     static const char line[] = "[dbg] init prints through its Console cap\n";
     CHECK_OK(sys_write(RS_INIT_CONSOLE, line, sizeof(line) - 1));
-    CHECK_EQ(ps_mr(0), sizeof(line) - 1); // all of it: it fits one chunk
+    CHECK_EQ(ps_mr(0), sizeof(line) - 1);   // all of it: it fits one chunk
     CHECK_OK(sys_getchar(RS_INIT_CONSOLE)); // nothing typed: -1, but allowed
 }
 
@@ -111,9 +111,11 @@ static void dbg_process_console(void)
     rs_cptr_t copy = new_slot();
     REQUIRE(copy);
     ps_process_t p;
-    ps_process_config_t cfg = {
-        .elf = (const void *)bootinfo->modules[0].vaddr, .elf_size = bootinfo->modules[0].size,
-        .entry = child_console, .priority = TEST_PRIO, .console = RS_INIT_CONSOLE};
+    ps_process_config_t cfg = {.elf = (const void *)bootinfo->modules[0].vaddr,
+                               .elf_size = bootinfo->modules[0].size,
+                               .entry = child_console,
+                               .priority = TEST_PRIO,
+                               .console = RS_INIT_CONSOLE};
     REQUIRE_OK(ps_process_create(&p, env, &cfg));
     CHECK_OK(ps_cnode_copy(ME, copy, D, p.cnode, PS_SLOT_CONSOLE, D));
     CHECK_EQ(cap_type(copy), RS_CAP_CONSOLE);
@@ -143,7 +145,8 @@ static void dbg_chunks(void)
     longline[sizeof(longline) - 1] = '\n';
     CHECK_OK(sys_write(RS_INIT_CONSOLE, longline, sizeof(longline)));
     CHECK_EQ(ps_mr(0), RS_CONSOLE_CHUNK); // no newline in the first chunk: a full chunk
-    CHECK_OK(sys_write(RS_INIT_CONSOLE, longline + RS_CONSOLE_CHUNK, sizeof(longline) - RS_CONSOLE_CHUNK));
+    CHECK_OK(sys_write(RS_INIT_CONSOLE, longline + RS_CONSOLE_CHUNK,
+                       sizeof(longline) - RS_CONSOLE_CHUNK));
     CHECK_EQ(ps_mr(0), sizeof(longline) - RS_CONSOLE_CHUNK);
     // a length beyond the buffer is clamped to it, and still printed one chunk at a time
     for (unsigned i = 0; i < RS_DEBUG_TEXT_MAX; i++)
@@ -156,22 +159,25 @@ static void dbg_chunks(void)
 /* ------------------------------------------------------------------ I/O ports */
 
 static const struct {
-    uint16_t first, last;       /* a range asked for */
+    uint16_t first, last;         /* a range asked for */
     uint16_t res_first, res_last; /* the reserved range the kernel names */
 } platform_ranges[] = {
-    {0x40, 0x40, 0x40, 0x43},     {0x30, 0x50, 0x40, 0x43},       {0x43, 0x43, 0x40, 0x43},
-    {0x60, 0x60, 0x60, 0x64},     {0x61, 0x61, 0x60, 0x64},       {0x64, 0x64, 0x60, 0x64},
-    {0x92, 0x92, 0x92, 0x92},     {0xB2, 0xB3, 0xB2, 0xB3},       {0x604, 0x605, 0x600, 0x67F},
-    {0xCF8, 0xCFB, 0xCF8, 0xCFF}, {0xCF9, 0xCF9, 0xCF8, 0xCFF},   {0xCFC, 0xCFF, 0xCF8, 0xCFF},
-    {0xC00, 0xD00, 0xCF8, 0xCFF}, {0xAFE0, 0xAFE0, 0xAFE0, 0xAFE3}, {0xB004, 0xB005, 0xB000, 0xB03F},
+    {0x40, 0x40, 0x40, 0x43},         {0x30, 0x50, 0x40, 0x43},
+    {0x43, 0x43, 0x40, 0x43},         {0x60, 0x60, 0x60, 0x64},
+    {0x61, 0x61, 0x60, 0x64},         {0x64, 0x64, 0x60, 0x64},
+    {0x92, 0x92, 0x92, 0x92},         {0xB2, 0xB3, 0xB2, 0xB3},
+    {0x604, 0x605, 0x600, 0x67F},     {0xCF8, 0xCFB, 0xCF8, 0xCFF},
+    {0xCF9, 0xCF9, 0xCF8, 0xCFF},     {0xCFC, 0xCFF, 0xCF8, 0xCFF},
+    {0xC00, 0xD00, 0xCF8, 0xCFF},     {0xAFE0, 0xAFE0, 0xAFE0, 0xAFE3},
+    {0xB004, 0xB005, 0xB000, 0xB03F},
 };
 
 static const struct {
     uint16_t first, last, res_first, res_last;
 } kernel_ranges[] = {
-    {0x20, 0x21, 0x20, 0x21},     {0x21, 0x21, 0x20, 0x21},     {0xA0, 0xA1, 0xA0, 0xA1},
-    {0x4D0, 0x4D0, 0x4D0, 0x4D1}, {0xF7, 0xF7, 0xF4, 0xF7},     {0x8900, 0x8900, 0x8900, 0x8900},
-    {0x3F8, 0x3F8, 0x3F8, 0x3FF}, {0, 0xFFFF, 0x20, 0x21},      {0x90, 0xAF, 0xA0, 0xA1},
+    {0x20, 0x21, 0x20, 0x21},     {0x21, 0x21, 0x20, 0x21}, {0xA0, 0xA1, 0xA0, 0xA1},
+    {0x4D0, 0x4D0, 0x4D0, 0x4D1}, {0xF7, 0xF7, 0xF4, 0xF7}, {0x8900, 0x8900, 0x8900, 0x8900},
+    {0x3F8, 0x3F8, 0x3F8, 0x3FF}, {0, 0xFFFF, 0x20, 0x21},  {0x90, 0xAF, 0xA0, 0xA1},
 };
 
 static void iop_platform_refused(void)
@@ -209,8 +215,8 @@ static void iop_kernel_refused(void)
 static void iop_allowed(void)
 {
     // the ordinary control still issues the ports around the reserved ones
-    const uint16_t ok[][2] = {{0x44, 0x5F}, {0x65, 0x6F}, {0x70, 0x71}, {0x80, 0x91},
-                              {0x93, 0x9F}, {0x3F0, 0x3F7}, {0x5FF, 0x5FF}, {0x680, 0xCF7},
+    const uint16_t ok[][2] = {{0x44, 0x5F},   {0x65, 0x6F},    {0x70, 0x71},   {0x80, 0x91},
+                              {0x93, 0x9F},   {0x3F0, 0x3F7},  {0x5FF, 0x5FF}, {0x680, 0xCF7},
                               {0xD00, 0xD0F}, {0xB040, 0xB0FF}};
     for (unsigned i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         rs_cptr_t s = new_slot();
@@ -268,7 +274,8 @@ static void cache_ram_frames(void)
 }
 
 const struct test hard_caps_tests[] = {
-    {"DBG-0001", "init holds Console, Shutdown and platform IOPortControl caps and prints with them",
+    {"DBG-0001",
+     "init holds Console, Shutdown and platform IOPortControl caps and prints with them",
      dbg_boot_caps},
     {"DBG-0002",
      "console calls and Shutdown without the cap fail: RS_FAILED_LOOKUP, RS_INVALID_CAPABILITY, "
@@ -284,11 +291,13 @@ const struct test hard_caps_tests[] = {
      "IOPortControl refuses PIT, i8042, port 0x92, SMI, ACPI PM and PCI config ranges with "
      "RS_INSUFFICIENT_RIGHTS naming the range",
      iop_platform_refused},
-    {"IOP-0002", "no IOPortControl issues the PIC, ELCR, COM1 or emulator exit ports "
-                 "(RS_ILLEGAL_OPERATION naming the range)",
+    {"IOP-0002",
+     "no IOPortControl issues the PIC, ELCR, COM1 or emulator exit ports "
+     "(RS_ILLEGAL_OPERATION naming the range)",
      iop_kernel_refused},
-    {"IOP-0003", "ports around the reserved ranges are issued; the platform control issues PCI "
-                 "configuration space, which then works",
+    {"IOP-0003",
+     "ports around the reserved ranges are issued; the platform control issues PCI "
+     "configuration space, which then works",
      iop_allowed},
     {"CACHE-0001", "RAM frames map write-back only: UC and WC fail with RS_RANGE_ERROR (2: 0..0)",
      cache_ram_frames},

@@ -98,7 +98,7 @@ static void hw_irq_handler(void)
     CHECK_OK(ps_irq_handler_set_notification(h, n));
     CHECK_OK(ps_irq_handler_ack(h));
     CHECK_OK(ps_irq_handler_set_notification(h, n2)); // replaces the first
-    CHECK_OK(ps_cnode_delete(ME, n2, D)); // now the handler holds the last cap to n2
+    CHECK_OK(ps_cnode_delete(ME, n2, D));             // now the handler holds the last cap to n2
     CHECK_ERR(ps_irq_handler_set_notification(h, n), RS_REVOKE_FIRST);
     CHECK_ERR(ps_irq_handler_clear(h), RS_REVOKE_FIRST);
     CHECK_ERR(ps_invoke(h, RS_IRQ_CONTROL_GET, NULL, 0, NULL, 0), RS_ILLEGAL_OPERATION);
@@ -134,10 +134,10 @@ static void hw_rtc_interrupt(void)
     REQUIRE_OK(ps_irq_handler_set_notification(h, nb));
     uint8_t a = rtc_read(port, 0xA), b = rtc_read(port, 0xB);
     rtc_write(port, 0xA, (uint8_t)((a & 0xF0) | 0x6)); // 1024 Hz periodic rate
-    rtc_read(port, 0xC);                              // clear anything pending
-    rtc_write(port, 0xB, b | 0x40);                   // periodic interrupt on
+    rtc_read(port, 0xC);                               // clear anything pending
+    rtc_write(port, 0xB, b | 0x40);                    // periodic interrupt on
     CHECK_EQ(wait_signal(n, 1000), 0x100);
-    rtc_read(port, 0xC); // the device's own acknowledgement
+    rtc_read(port, 0xC);             // the device's own acknowledgement
     CHECK_EQ(wait_signal(n, 30), 0); // the line stays masked until Ack
     CHECK_OK(ps_irq_handler_ack(h));
     CHECK_EQ(wait_signal(n, 1000), 0x100);

@@ -355,9 +355,9 @@ static void ipc_server_receives_again(void)
 static void child_block_on(uint64_t arg)
 {
     rs_signal(CHILD_SLOT_B);
-    rs_word_t err = arg == 0 ? rs_recv(CHILD_SLOT_A).error
-                  : arg == 1 ? rs_send(CHILD_SLOT_A, rs_msginfo(1, 0, 0, 0)).error
-                             : rs_call(CHILD_SLOT_A, rs_msginfo(1, 0, 0, 0)).error;
+    rs_word_t err = arg == 0   ? rs_recv(CHILD_SLOT_A).error
+                    : arg == 1 ? rs_send(CHILD_SLOT_A, rs_msginfo(1, 0, 0, 0)).error
+                               : rs_call(CHILD_SLOT_A, rs_msginfo(1, 0, 0, 0)).error;
     child_report(1, err, arg, 0, 0);
 }
 
@@ -376,10 +376,10 @@ static void ipc_endpoint_deleted(void)
         REQUIRE_OK(ps_process_start(&p));
         REQUIRE_EQ(wait_signal(n, WAIT_MS), 1);
         for (int i = 0; i < 5; i++) rs_yield(); // let it block
-        CHECK_OK(ps_cnode_revoke(ME, ep, D)); // the child's copy goes; the endpoint stays
+        CHECK_OK(ps_cnode_revoke(ME, ep, D));   // the child's copy goes; the endpoint stays
         rs_result_t r;
         CHECK_ERR(wait_recv(report, 50, &r), RS_WOULD_BLOCK); // still blocked
-        CHECK_OK(ps_cnode_delete(ME, ep, D)); // the last cap: the endpoint goes
+        CHECK_OK(ps_cnode_delete(ME, ep, D));                 // the last cap: the endpoint goes
         uint64_t mr[4];
         if (expect_report(report, 1, mr) && mr[0] != RS_PEER_DIED)
             FAIL("%s on a deleted endpoint returned %s", how[k], rs_error_name((int)mr[0]));
@@ -411,7 +411,7 @@ static void server_gone(int destroy)
     REQUIRE_OK(ps_process_give(&client, CHILD_SLOT_A, ep, RS_RIGHT_WRITE, 0));
     REQUIRE_OK(ps_process_start(&server));
     REQUIRE_OK(ps_process_start(&client));
-    REQUIRE_EQ(wait_signal(n, WAIT_MS), 2); // the server has the call
+    REQUIRE_EQ(wait_signal(n, WAIT_MS), 2);                 // the server has the call
     CHECK_ERR(wait_recv(report, 50, NULL), RS_WOULD_BLOCK); // the client still waits
     if (destroy) CHECK_OK(ps_process_destroy(&server));
     else CHECK_OK(ps_tcb_suspend(server.tcb));

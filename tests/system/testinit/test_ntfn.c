@@ -26,12 +26,12 @@ static void ntf_signal_poll(void)
     r = rs_poll(n);
     CHECK_EQ(r.badge, 0x20);
     CHECK_EQ(r.info, 0);
-    CHECK_EQ(rs_poll(n).badge, 0); // taken
+    CHECK_EQ(rs_poll(n).badge, 0);  // taken
     CHECK_ERR(rs_signal(n), RS_OK); // unbadged: ORs nothing
     CHECK_EQ(rs_poll(n).badge, 0);
     CHECK_ERR(rs_nbsend(b, 0).error, RS_OK);
     CHECK_ERR(rs_call(b, 0).error, RS_OK); // every kind of send signals
-    r = rs_wait(n); // bits pending: Wait returns at once
+    r = rs_wait(n);                        // bits pending: Wait returns at once
     CHECK_ERR(r.error, RS_OK);
     CHECK_EQ(r.badge, 0x20);
 }
@@ -142,7 +142,7 @@ static void ntf_bound_wakes_recv(void)
     REQUIRE_OK(ps_process_give(&p, CHILD_SLOT_B, ready, RS_RIGHT_WRITE, 1));
     REQUIRE_OK(ps_process_start(&p));
     REQUIRE_EQ(wait_signal(ready, WAIT_MS), 1);
-    for (int i = 0; i < 5; i++) rs_yield(); // blocked in Recv now
+    for (int i = 0; i < 5; i++) rs_yield();                      // blocked in Recv now
     CHECK_ERR(rs_signal(badged(n, 0x2, RS_RIGHT_WRITE)), RS_OK); // not bound yet: stays pending
     CHECK_OK(ps_tcb_bind_notification(p.tcb, n));
     CHECK_ERR(wait_recv(report, 50, NULL), RS_WOULD_BLOCK); // binding wakes nobody

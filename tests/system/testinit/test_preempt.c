@@ -15,7 +15,7 @@
  * instructions. Without them a single Retype here zeroes 16 MiB with interrupts off: some 64
  * million instructions. */
 #define MAX_TICK_LATENCY 1000000
-#define MIN_ROUNDS       2     /* hostile rounds to watch, and at least: */
+#define MIN_ROUNDS       2 /* hostile rounds to watch, and at least: */
 #define MIN_WATCH_MS     1000
 #define MAX_WATCH_MS     60000 /* emulated; Bochs runs at some 4 million instructions a second */
 #define BIG_RADIX        18    /* 2^18 slots of 64 bytes: 16 MiB */
@@ -26,8 +26,7 @@ static volatile uint64_t hostile_stop, hostile_rounds, hostile_done, hostile_err
 static int hostile_call(rs_ipc_buffer_t *b, rs_cptr_t cap, uint64_t label, unsigned n,
                         const uint64_t *a, rs_cptr_t cap0)
 {
-    for (unsigned i = 0; i < n; i++)
-        b->mr[i] = a[i];
+    for (unsigned i = 0; i < n; i++) b->mr[i] = a[i];
     b->caps_or_badges[0] = cap0;
     return (int)ps_syscall_buf(b, RS_SYS_CALL, cap, rs_msginfo(label, 0, cap0 ? 1 : 0, n)).error;
 }
@@ -50,8 +49,7 @@ static void hostile(uint64_t arg, rs_ipc_buffer_t *b)
         hostile_rounds++;
     }
     hostile_done = 1;
-    for (;;)
-        ps_syscall_buf(b, RS_SYS_YIELD, 0, 0);
+    for (;;) ps_syscall_buf(b, RS_SYS_YIELD, 0, 0);
 }
 
 /* The longest tick latency (TSC cycles) among the ticks since *seen, which it advances; counts
@@ -102,8 +100,8 @@ static void preempt_hostile_thread_keeps_ticks_on_time(void)
     ps_tcb_suspend(t.tcb);
 
     rt_printf("[preempt] longest tick latency %lu cycles (%lu us) over %lu ticks, %lu lost, "
-              "%lu hostile rounds in %lu ms\n", worst, worst / per_us, ticks, lost,
-              hostile_rounds, elapsed);
+              "%lu hostile rounds in %lu ms\n",
+              worst, worst / per_us, ticks, lost, hostile_rounds, elapsed);
     CHECK(hostile_done);
     CHECK_ERR(hostile_error, RS_OK);
     CHECK(hostile_rounds >= MIN_ROUNDS); // the hostile work really ran, Delete and Revoke both
@@ -130,8 +128,7 @@ static void deleter(uint64_t arg, rs_ipc_buffer_t *b)
         hostile_rounds++;
     }
     hostile_done = 1;
-    for (;;)
-        ps_syscall_buf(b, RS_SYS_YIELD, 0, 0);
+    for (;;) ps_syscall_buf(b, RS_SYS_YIELD, 0, 0);
 }
 
 /* A Delete stopped at a preemption point leaves a zombie in the slot while its thread waits to
@@ -153,8 +150,7 @@ static void preempt_zombie_between_restarts(void)
     // init runs between the deleter's time slices: wait for one that ended inside a Delete
     uint64_t start = now_ms();
     int type = cap_type(slot);
-    while (type != 0xFF && now_ms() - start < MAX_WATCH_MS)
-        type = cap_type(slot);
+    while (type != 0xFF && now_ms() - start < MAX_WATCH_MS) type = cap_type(slot);
     if (type != 0xFF) {
         hostile_stop = 1;
         ps_tcb_suspend(t.tcb);
@@ -179,8 +175,7 @@ static void preempt_zombie_between_restarts(void)
     CHECK_OK(ps_cnode_delete(ME, slot, D)); // init finishes the deletion
     CHECK_EQ(cap_type(slot), RS_CAP_NULL);
     // the deleter carries on: its repeated Delete finds the slot empty, and it goes round again
-    while (hostile_rounds < rounds + 2 && now_ms() - start < 2 * MAX_WATCH_MS)
-        rs_yield();
+    while (hostile_rounds < rounds + 2 && now_ms() - start < 2 * MAX_WATCH_MS) rs_yield();
     hostile_stop = 1;
     CHECK(wait_word(&hostile_done, 1, MAX_WATCH_MS)); // a round takes seconds on Bochs
     ps_tcb_suspend(t.tcb);
@@ -191,11 +186,13 @@ static void preempt_zombie_between_restarts(void)
 }
 
 const struct test preempt_tests[] = {
-    {"PREEMPT-0001", "a thread retyping, deleting and revoking 16 MiB CNodes cannot hold off "
-                     "timer ticks for long",
+    {"PREEMPT-0001",
+     "a thread retyping, deleting and revoking 16 MiB CNodes cannot hold off "
+     "timer ticks for long",
      preempt_hostile_thread_keeps_ticks_on_time},
-    {"PREEMPT-0002", "a Delete stopped at a preemption point leaves a zombie that refuses all but "
-                     "Delete; another thread may finish it and the first one's repeat succeeds",
+    {"PREEMPT-0002",
+     "a Delete stopped at a preemption point leaves a zombie that refuses all but "
+     "Delete; another thread may finish it and the first one's repeat succeeds",
      preempt_zombie_between_restarts},
     {0},
 };

@@ -3,10 +3,10 @@
 // pointers into the kernel half, alignment, absurd sizes and depths, missing arguments.
 #include "suites.h"
 
-#define GARBAGE_CPTR   0xDEADBEEFCAFEF00Dul
-#define KERNEL_ADDR    0xFFFF800000000000ul
-#define KERNEL_TEXT    0xFFFFFFFF80100000ul
-#define USER_TOP       RS_USER_TOP
+#define GARBAGE_CPTR 0xDEADBEEFCAFEF00Dul
+#define KERNEL_ADDR  0xFFFF800000000000ul
+#define KERNEL_TEXT  0xFFFFFFFF80100000ul
+#define USER_TOP     RS_USER_TOP
 
 static void sys_bad_number(void)
 {

@@ -17,12 +17,20 @@ static uint64_t next_frame_paddr(rs_cptr_t ut, unsigned type)
 
 static void ut_every_type(void)
 {
-    static const struct { unsigned type, bits; int cap; } kinds[] = {
-        {RS_OBJ_UNTYPED, 12, RS_CAP_UNTYPED},   {RS_OBJ_TCB, 0, RS_CAP_TCB},
-        {RS_OBJ_ENDPOINT, 0, RS_CAP_ENDPOINT},  {RS_OBJ_NOTIFICATION, 0, RS_CAP_NOTIFICATION},
-        {RS_OBJ_CNODE, 4, RS_CAP_CNODE},        {RS_OBJ_FRAME, 0, RS_CAP_FRAME},
-        {RS_OBJ_LARGE_FRAME, 0, RS_CAP_FRAME},  {RS_OBJ_PAGE_TABLE, 0, RS_CAP_PAGE_TABLE},
-        {RS_OBJ_PAGE_DIRECTORY, 0, RS_CAP_PAGE_DIRECTORY}, {RS_OBJ_PDPT, 0, RS_CAP_PDPT},
+    static const struct {
+        unsigned type, bits;
+        int cap;
+    } kinds[] = {
+        {RS_OBJ_UNTYPED, 12, RS_CAP_UNTYPED},
+        {RS_OBJ_TCB, 0, RS_CAP_TCB},
+        {RS_OBJ_ENDPOINT, 0, RS_CAP_ENDPOINT},
+        {RS_OBJ_NOTIFICATION, 0, RS_CAP_NOTIFICATION},
+        {RS_OBJ_CNODE, 4, RS_CAP_CNODE},
+        {RS_OBJ_FRAME, 0, RS_CAP_FRAME},
+        {RS_OBJ_LARGE_FRAME, 0, RS_CAP_FRAME},
+        {RS_OBJ_PAGE_TABLE, 0, RS_CAP_PAGE_TABLE},
+        {RS_OBJ_PAGE_DIRECTORY, 0, RS_CAP_PAGE_DIRECTORY},
+        {RS_OBJ_PDPT, 0, RS_CAP_PDPT},
         {RS_OBJ_VSPACE, 0, RS_CAP_VSPACE},
     };
     ps_ut_t ua;
@@ -133,7 +141,7 @@ static void ut_alignment_rules(void)
     // the page after the endpoint's
     CHECK_EQ(next_frame_paddr(ut, RS_OBJ_FRAME), base + 2 * RS_PAGE_SIZE);
     REQUIRE_OK(ps_untyped_retype(ut, ME, RS_OBJ_UNTYPED, 14, 0, 0, sub, 1));
-    CHECK_EQ(next_frame_paddr(sub, RS_OBJ_FRAME), base + (1ul << 14)); // aligned to its 16 KiB
+    CHECK_EQ(next_frame_paddr(sub, RS_OBJ_FRAME), base + (1ul << 14));      // aligned to its 16 KiB
     CHECK_EQ(next_frame_paddr(ut, RS_OBJ_LARGE_FRAME), base + (1ul << 21)); // to 2 MiB
     rs_cptr_t f = new_slot();
     CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_FRAME, 0, 0, 0, f, 1), RS_NOT_ENOUGH_MEMORY);

@@ -7,22 +7,26 @@
 #include <resurgo/vcpu.h>
 #include "vcpu.h"
 
-#define ME          RS_INIT_CNODE
-#define D           PS_DEPTH
-#define RW          (RS_RIGHT_READ | RS_RIGHT_WRITE)
-#define RWX         (RW | RS_RIGHT_EXEC)
-#define GUEST_LOAD  0x1000ul /* TEST_GUEST_LOAD in guest.S: the guest's code page */
-#define GUEST_STACK 0x1FF0ul
-#define DATA_GPA    0x2000ul
-#define MMIO_GPA    0x00A00000ul
-#define GUEST_BADGE 0x9E57
+#define ME           RS_INIT_CNODE
+#define D            PS_DEPTH
+#define RW           (RS_RIGHT_READ | RS_RIGHT_WRITE)
+#define RWX          (RW | RS_RIGHT_EXEC)
+#define GUEST_LOAD   0x1000ul /* TEST_GUEST_LOAD in guest.S: the guest's code page */
+#define GUEST_STACK  0x1FF0ul
+#define DATA_GPA     0x2000ul
+#define MMIO_GPA     0x00A00000ul
+#define GUEST_BADGE  0x9E57
 #define EXIT_WORD(i) ps_mr(RS_EXIT_MR_##i)
 
 extern const char test_guest_start[], test_guest_end[], test_guest_gdt[];
-extern const char guest_io[], guest_cpuid[], guest_vmmcall[], guest_vmcall[], guest_hlt[], guest_mmio[], guest_triple[],
-    guest_data[], guest_loop[], guest_inject[], guest_handler[], guest_fpu[], guest_spin[];
+extern const char guest_io[], guest_cpuid[], guest_vmmcall[], guest_vmcall[], guest_hlt[],
+    guest_mmio[], guest_triple[], guest_data[], guest_loop[], guest_inject[], guest_handler[],
+    guest_fpu[], guest_spin[];
 
-static inline uint64_t gpa_of(const char *label) { return GUEST_LOAD + (uint64_t)(label - test_guest_start); }
+static inline uint64_t gpa_of(const char *label)
+{
+    return GUEST_LOAD + (uint64_t)(label - test_guest_start);
+}
 
 struct guest {
     rs_cptr_t gs, ram, vcpu, tcb, ep; /* ep: the exit endpoint, as init receives on it */

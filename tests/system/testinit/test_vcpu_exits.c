@@ -65,7 +65,9 @@ static void vcpu_instruction_exits(void)
 
     // the hypercall instruction is the vendor's own: VMMCALL on AMD, VMCALL on Intel
     uint32_t vendor[4];
-    __asm__ volatile("cpuid" : "=a"(vendor[0]), "=b"(vendor[1]), "=c"(vendor[2]), "=d"(vendor[3]) : "a"(0), "c"(0));
+    __asm__ volatile("cpuid"
+                     : "=a"(vendor[0]), "=b"(vendor[1]), "=c"(vendor[2]), "=d"(vendor[3])
+                     : "a"(0), "c"(0));
     const char *hypercall = vendor[1] == 0x756E6547 /* "Genu" */ ? guest_vmcall : guest_vmmcall;
     REQUIRE(restart_at(&g, hypercall));
     ip = gpa_of(hypercall);
@@ -240,26 +242,33 @@ static void vcpu_spinning_guest(void)
 }
 
 const struct test vcpu_exit_tests[] = {
-    {"VCPU-0005", "a guest's OUT and IN arrive as RS_EXIT_IO with port, size and data; ADVANCE_RIP "
-                  "continues after them",
+    {"VCPU-0005",
+     "a guest's OUT and IN arrive as RS_EXIT_IO with port, size and data; ADVANCE_RIP "
+     "continues after them",
      vcpu_io_exits},
-    {"VCPU-0006", "CPUID, VMMCALL and HLT arrive with their instruction lengths; SET_GPRS takes the "
-                  "registers the reply carries",
+    {"VCPU-0006",
+     "CPUID, VMMCALL and HLT arrive with their instruction lengths; SET_GPRS takes the "
+     "registers the reply carries",
      vcpu_instruction_exits},
-    {"VCPU-0007", "an access to an unmapped guest-physical address arrives as RS_EXIT_GUEST_FAULT "
-                  "with the exact address; SET_RIP and SET_GPRS emulate it",
+    {"VCPU-0007",
+     "an access to an unmapped guest-physical address arrives as RS_EXIT_GUEST_FAULT "
+     "with the exact address; SET_RIP and SET_GPRS emulate it",
      vcpu_guest_fault},
-    {"VCPU-0008", "deleting a frame's cap unmaps it from the guest: the next access is a guest fault",
+    {"VCPU-0008",
+     "deleting a frame's cap unmaps it from the guest: the next access is a guest fault",
      vcpu_frame_delete_unmaps},
     {"VCPU-0009", "a triple fault arrives as RS_EXIT_TRIPLE_FAULT; the kernel and the vCPU go on",
      vcpu_triple_fault},
-    {"VCPU-0010", "a state the hardware refuses arrives as RS_EXIT_INVALID_STATE", vcpu_invalid_state},
-    {"VCPU-0011", "an injected interrupt reaches the guest's handler; an interrupt-window request "
-                  "exits once the guest can take one",
+    {"VCPU-0010", "a state the hardware refuses arrives as RS_EXIT_INVALID_STATE",
+     vcpu_invalid_state},
+    {"VCPU-0011",
+     "an injected interrupt reaches the guest's handler; an interrupt-window request "
+     "exits once the guest can take one",
      vcpu_inject_and_window},
     {"VCPU-0012", "the guest's FPU registers survive exits and are not left for the VMM to read",
      vcpu_fpu_state},
-    {"VCPU-0013", "a guest that never exits does not starve a thread of its priority; Suspend stops it",
+    {"VCPU-0013",
+     "a guest that never exits does not starve a thread of its priority; Suspend stops it",
      vcpu_spinning_guest},
     {0},
 };

@@ -10,7 +10,8 @@
 void flat32_state(rs_vcpu_state_t *s, uint64_t rip)
 {
     memset(s, 0, sizeof(*s));
-    const struct rs_segment code = {0x08, 0, 0xFFFFFFFF, 0xC9B}, data = {0x10, 0, 0xFFFFFFFF, 0xC93};
+    const struct rs_segment code = {0x08, 0, 0xFFFFFFFF, 0xC9B},
+                            data = {0x10, 0, 0xFFFFFFFF, 0xC93};
     s->rip = rip;
     s->rsp = GUEST_STACK;
     s->rflags = 2;
@@ -35,16 +36,19 @@ bool guest_make(struct guest *g)
     g->ep = new_object(RS_OBJ_ENDPOINT, 0);
     rs_cptr_t pdpt = new_object(RS_OBJ_PDPT, 0), pd = new_object(RS_OBJ_PAGE_DIRECTORY, 0);
     rs_cptr_t pt = new_object(RS_OBJ_PAGE_TABLE, 0), badged = new_slot();
-    if (!g->gs || !g->ram || !g->vcpu || !g->tcb || !g->ep || !pdpt || !pd || !pt || !badged) return false;
-    if (!CHECK_OK(ps_page_table_map(pdpt, g->gs, 0)) || !CHECK_OK(ps_page_table_map(pd, g->gs, 0)) ||
-        !CHECK_OK(ps_page_table_map(pt, g->gs, 0)) || !CHECK_OK(ps_guest_space_map(g->gs, g->ram, GUEST_LOAD, RWX)))
+    if (!g->gs || !g->ram || !g->vcpu || !g->tcb || !g->ep || !pdpt || !pd || !pt || !badged)
+        return false;
+    if (!CHECK_OK(ps_page_table_map(pdpt, g->gs, 0)) ||
+        !CHECK_OK(ps_page_table_map(pd, g->gs, 0)) || !CHECK_OK(ps_page_table_map(pt, g->gs, 0)) ||
+        !CHECK_OK(ps_guest_space_map(g->gs, g->ram, GUEST_LOAD, RWX)))
         return false;
     g->ram_map = map_frame_copy(g->ram);
     if (!g->ram_map) return false;
     memcpy((void *)g->ram_map, test_guest_start, (size_t)(test_guest_end - test_guest_start));
     return CHECK_OK(ps_cnode_mint(ME, badged, D, ME, g->ep, D, RS_RIGHT_WRITE, GUEST_BADGE)) &&
            CHECK_OK(ps_tcb_set_priority(g->tcb, RS_INIT_TCB, TEST_PRIO)) &&
-           CHECK_OK(ps_tcb_set_name(g->tcb, "guest")) && CHECK_OK(ps_vcpu_bind(g->vcpu, g->tcb, g->gs, badged));
+           CHECK_OK(ps_tcb_set_name(g->tcb, "guest")) &&
+           CHECK_OK(ps_vcpu_bind(g->vcpu, g->tcb, g->gs, badged));
 }
 
 /* guest_make, then starts it at `entry` in flat32_state. */
@@ -52,7 +56,8 @@ bool guest_go(struct guest *g, const char *entry)
 {
     rs_vcpu_state_t s;
     flat32_state(&s, gpa_of(entry));
-    return guest_make(g) && CHECK_OK(ps_vcpu_write_state(g->vcpu, &s)) && CHECK_OK(ps_tcb_resume(g->tcb));
+    return guest_make(g) && CHECK_OK(ps_vcpu_write_state(g->vcpu, &s)) &&
+           CHECK_OK(ps_tcb_resume(g->tcb));
 }
 
 /* Waits for the guest's next exit: true if it has `reason`, with its words in the MRs. */
@@ -61,15 +66,18 @@ bool expect_exit_at(int line, const struct guest *g, uint64_t reason)
     rs_result_t r;
     int err = wait_recv(g->ep, WAIT_MS, &r);
     if (err) {
-        check_fail_at(line, "no exit from the guest within %u ms (%s)", WAIT_MS, rs_error_name(err));
+        check_fail_at(line, "no exit from the guest within %u ms (%s)", WAIT_MS,
+                      rs_error_name(err));
         return false;
     }
     uint64_t label = rs_msginfo_label(r.info), len = rs_msginfo_length(r.info);
     if (label != RS_FAULT_VCPU_EXIT || len != RS_EXIT_MR_COUNT || r.badge != GUEST_BADGE ||
         EXIT_WORD(REASON) != reason) {
-        check_fail_at(line, "exit label %lu length %lu badge %lx reason %lu (raw %lx %lx) at rip %lx; expected reason %lu",
-                      label, len, r.badge, EXIT_WORD(REASON), EXIT_WORD(RAW_REASON), EXIT_WORD(RAW_QUAL),
-                      EXIT_WORD(RIP), reason);
+        check_fail_at(line,
+                      "exit label %lu length %lu badge %lx reason %lu (raw %lx %lx) at rip %lx; "
+                      "expected reason %lu",
+                      label, len, r.badge, EXIT_WORD(REASON), EXIT_WORD(RAW_REASON),
+                      EXIT_WORD(RAW_QUAL), EXIT_WORD(RIP), reason);
         return false;
     }
     return true;

@@ -26,14 +26,16 @@ static void vcpu_retype(void)
 
 static void vcpu_bind_errors(void)
 {
-    rs_cptr_t v = new_object(RS_OBJ_VCPU, 0), v2 = new_object(RS_OBJ_VCPU, 0), t = new_object(RS_OBJ_TCB, 0);
+    rs_cptr_t v = new_object(RS_OBJ_VCPU, 0), v2 = new_object(RS_OBJ_VCPU, 0),
+              t = new_object(RS_OBJ_TCB, 0);
     rs_cptr_t t2 = new_object(RS_OBJ_TCB, 0), gs = new_object(RS_OBJ_GUEST_SPACE, 0);
     rs_cptr_t ep = new_object(RS_OBJ_ENDPOINT, 0), ro = new_slot();
     REQUIRE(v && v2 && t && t2 && gs && ep && ro);
     REQUIRE_OK(ps_cnode_mint(ME, ro, D, ME, ep, D, RS_RIGHT_READ, 0));
     CHECK_ERR(ps_vcpu_bind(v, ep, gs, ep), RS_INVALID_CAPABILITY);
     CHECK_EQ(ps_mr(0), 1);
-    CHECK_ERR(ps_vcpu_bind(v, t, RS_INIT_VSPACE, ep), RS_INVALID_CAPABILITY); // a VSpace is no GuestSpace
+    CHECK_ERR(ps_vcpu_bind(v, t, RS_INIT_VSPACE, ep),
+              RS_INVALID_CAPABILITY); // a VSpace is no GuestSpace
     CHECK_EQ(ps_mr(0), 2);
     CHECK_ERR(ps_vcpu_bind(v, t, gs, gs), RS_INVALID_CAPABILITY);
     CHECK_EQ(ps_mr(0), 3);
@@ -66,30 +68,32 @@ static void vcpu_state_checks(void)
     do {                                                                                           \
         flat32_state(&s, GUEST_LOAD);                                                              \
         stmt;                                                                                      \
-        if (CHECK_ERR(ps_vcpu_write_state(v, &s), RS_INVALID_ARGUMENT))                               \
+        if (CHECK_ERR(ps_vcpu_write_state(v, &s), RS_INVALID_ARGUMENT))                            \
             CHECK_EQ(ps_mr(0), RS_VCPU_STATE_WORD(field));                                         \
     } while (0)
-    REJECT(s.rip = 0x0000800000000000ul, rip);       // not canonical
+    REJECT(s.rip = 0x0000800000000000ul, rip); // not canonical
     REJECT(s.rip = 0xFFFF7FFFFFFFFFFFul, rip);
-    REJECT(s.rflags = 0x2 | 1u << 3, rflags);          // a reserved flag
-    REJECT(s.cr0 = 0x80000010, cr0);                   // paging without protection
-    REJECT(s.cr0 = 0x20000011, cr0);                   // NW without CD
+    REJECT(s.rflags = 0x2 | 1u << 3, rflags); // a reserved flag
+    REJECT(s.cr0 = 0x80000010, cr0);          // paging without protection
+    REJECT(s.cr0 = 0x20000011, cr0);          // NW without CD
     REJECT(s.cr0 = 1ull << 32 | 0x11, cr0);
-    REJECT(s.cr4 = 1u << 13, cr4);                     // VMXE is not the guest's
-    REJECT(s.efer = 1u << 14, efer);                   // FFXSR
+    REJECT(s.cr4 = 1u << 13, cr4);                      // VMXE is not the guest's
+    REJECT(s.efer = 1u << 14, efer);                    // FFXSR
     REJECT((s.cr0 = 0x80000011, s.efer = 0x100), efer); // long mode without PAE
     REJECT(s.cs.attrib = 0x1000, cs.attrib);
     REJECT(s.ds.limit = 1ull << 32, ds.limit);
     REJECT(s.tr.selector = 0x10000, tr.selector);
     REJECT(s.idtr_limit = 0x10000, idtr_limit);
     REJECT(s.pending_event = RS_EVENT_VALID | RS_EVENT_MAKE(2, RS_EVENT_EXCEPTION), pending_event);
-    REJECT(s.pending_event = RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT), pending_event); // not marked valid
+    REJECT(s.pending_event = RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT),
+           pending_event); // not marked valid
 #undef REJECT
     flat32_state(&s, gpa_of(guest_io));
-    CHECK_ERR(ps_invoke(v, RS_VCPU_WRITE_STATE, (const rs_word_t *)&s, RS_VCPU_STATE_WORDS - 1, NULL, 0),
-              RS_TRUNCATED_MESSAGE);
-    s.rflags = 0;        // bit 1 is set for the VMM
-    s.efer = 1u << 10;   // LMA follows LME and PG
+    CHECK_ERR(
+        ps_invoke(v, RS_VCPU_WRITE_STATE, (const rs_word_t *)&s, RS_VCPU_STATE_WORDS - 1, NULL, 0),
+        RS_TRUNCATED_MESSAGE);
+    s.rflags = 0;      // bit 1 is set for the VMM
+    s.efer = 1u << 10; // LMA follows LME and PG
     s.rbx = 0xB, s.r15 = 0xF15, s.rsp = 0x1234;
     s.pending_event = RS_EVENT_VALID | RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT);
     REQUIRE_OK(ps_vcpu_write_state(v, &s));
@@ -133,21 +137,23 @@ static void vcpu_guest_space_map(void)
     CHECK_ERR(ps_guest_space_map(gs, f, 0x5000, RWX | 0x10), RS_INVALID_ARGUMENT);
     CHECK_EQ(ps_mr(0), 1);
     REQUIRE_OK(ps_cnode_mint(ME, wo, D, ME, f, D, RS_RIGHT_WRITE, 0));
-    CHECK_ERR(ps_guest_space_map(gs, wo, 0x5000, RW), RS_INSUFFICIENT_RIGHTS); // the cap cannot read
+    CHECK_ERR(ps_guest_space_map(gs, wo, 0x5000, RW),
+              RS_INSUFFICIENT_RIGHTS); // the cap cannot read
     CHECK_ERR(ps_guest_space_map(gs, pt2, 0x5000, RWX), RS_INVALID_CAPABILITY);
     CHECK_EQ(ps_mr(0), 1);
     CHECK_OK(ps_guest_space_map(gs, f, 0x5000, RWX));
     CHECK_ERR(ps_guest_space_map(gs, f2, 0x5000, RWX), RS_DELETE_FIRST);
-    CHECK_ERR(ps_guest_space_map(gs, f, 0x6000, RWX), RS_ILLEGAL_OPERATION); // this cap is mapped already
+    CHECK_ERR(ps_guest_space_map(gs, f, 0x6000, RWX),
+              RS_ILLEGAL_OPERATION); // this cap is mapped already
     CHECK_ERR(ps_frame_map(f, RS_INIT_VSPACE, 0x0000400000200000ul, RW, 0), RS_ILLEGAL_OPERATION);
     CHECK_ERR(ps_frame_map(f2, gs, 0x7000, RW, 0), RS_INVALID_CAPABILITY); // not a VSpace
     CHECK_ERR(ps_page_table_map(pt2, gs, 0), RS_DELETE_FIRST);
     CHECK_ERR(ps_page_table_map(pt, gs, 1ul << 21), RS_ILLEGAL_OPERATION);
     CHECK_ERR(ps_guest_space_unmap(gs2, f), RS_ILLEGAL_OPERATION); // mapped, but in the other space
     CHECK_OK(ps_guest_space_unmap(gs, f));
-    CHECK_OK(ps_guest_space_unmap(gs, f)); // twice is harmless
+    CHECK_OK(ps_guest_space_unmap(gs, f));             // twice is harmless
     CHECK_OK(ps_guest_space_map(gs, f2, 0x5000, RWX)); // the entry is free again
-    CHECK_OK(ps_frame_unmap(f2));          // Frame Unmap takes a guest mapping away too
+    CHECK_OK(ps_frame_unmap(f2));                      // Frame Unmap takes a guest mapping away too
     CHECK_OK(ps_guest_space_map(gs, f, 0x5000, RW));
     CHECK_ERR(ps_guest_space_map(gs, big, 0x201000, RWX), RS_ALIGNMENT_ERROR);
     CHECK_OK(ps_guest_space_map(gs, big, 0x200000, RWX));
@@ -157,14 +163,18 @@ static void vcpu_guest_space_map(void)
 }
 
 const struct test vcpu_object_tests[] = {
-    {"VCPU-0001", "Retype makes VCPUs (8 KiB) and GuestSpaces; each has only its own operations", vcpu_retype},
-    {"VCPU-0002", "Bind names the cap of the wrong type, refuses a running thread and a second binding",
+    {"VCPU-0001", "Retype makes VCPUs (8 KiB) and GuestSpaces; each has only its own operations",
+     vcpu_retype},
+    {"VCPU-0002",
+     "Bind names the cap of the wrong type, refuses a running thread and a second binding",
      vcpu_bind_errors},
-    {"VCPU-0003", "WriteState refuses a non-canonical RIP and bad CR0/CR4/EFER combinations by word; "
-                  "ReadState returns the state written",
+    {"VCPU-0003",
+     "WriteState refuses a non-canonical RIP and bad CR0/CR4/EFER combinations by word; "
+     "ReadState returns the state written",
      vcpu_state_checks},
-    {"VCPU-0004", "GuestSpace Map reports the missing table level, alignment, range, rights and "
-                  "occupied entries; Unmap and Frame Unmap remove guest mappings",
+    {"VCPU-0004",
+     "GuestSpace Map reports the missing table level, alignment, range, rights and "
+     "occupied entries; Unmap and Frame Unmap remove guest mappings",
      vcpu_guest_space_map},
     {0},
 };

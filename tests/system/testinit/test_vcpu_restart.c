@@ -12,7 +12,8 @@ static void child_vmm(uint64_t arg)
 {
     rs_result_t r = rs_recv(CHILD_SLOT_A);
     uint64_t label = rs_msginfo_label(r.info);
-    child_report(1, label, rs_mr_get(RS_EXIT_MR_REASON), rs_mr_get(RS_EXIT_MR_RIP), rs_mr_get(RS_EXIT_MR_RAX));
+    child_report(1, label, rs_mr_get(RS_EXIT_MR_REASON), rs_mr_get(RS_EXIT_MR_RIP),
+                 rs_mr_get(RS_EXIT_MR_RAX));
     if (arg == 1) {
         rs_mr_set(RS_REPLY_MR_FLAGS, RS_REPLY_ADVANCE_RIP);
         r = rs_reply_recv(CHILD_SLOT_A, rs_msginfo(0, 0, 0, 1));
@@ -23,7 +24,8 @@ static void child_vmm(uint64_t arg)
     rs_wait(CHILD_SLOT_B);
 }
 
-static bool vmm_spawn(ps_process_t *p, struct guest *g, uint64_t mode, rs_cptr_t report, rs_cptr_t ntfn)
+static bool vmm_spawn(ps_process_t *p, struct guest *g, uint64_t mode, rs_cptr_t report,
+                      rs_cptr_t ntfn)
 {
     int err = child_create(p, child_vmm, mode, report);
     if (!err) err = ps_process_give(p, CHILD_SLOT_A, g->ep, RS_RIGHTS_ALL, 0);
@@ -115,15 +117,17 @@ static void vcpu_objects_go(void)
 }
 
 const struct test vcpu_restart_tests[] = {
-    {"VCPU-0014", "an exit whose VMM dies before replying goes to the next VMM, whose reply resumes "
-                  "the guest",
+    {"VCPU-0014",
+     "an exit whose VMM dies before replying goes to the next VMM, whose reply resumes "
+     "the guest",
      vcpu_vmm_dies},
     {"VCPU-0015", "a VMM that receives again without replying gets the same exit again",
      vcpu_vmm_receives_again},
     {"VCPU-0016", "a reply with a label leaves the guest paused; Resume runs the instruction again",
      vcpu_reply_pauses},
-    {"VCPU-0017", "a guest whose guest space or VCPU goes while its exit is held stops; the kernel "
-                  "stays up",
+    {"VCPU-0017",
+     "a guest whose guest space or VCPU goes while its exit is held stops; the kernel "
+     "stays up",
      vcpu_objects_go},
     {0},
 };

@@ -23,7 +23,7 @@ static void vs_map_unmap(void)
     CHECK_OK(ps_frame_unmap(f));
     CHECK_OK(ps_frame_unmap(f)); // unmapping twice is harmless
     CHECK_OK(ps_frame_map(g, RS_INIT_VSPACE, (uint64_t)p, RW, 0));
-    CHECK_EQ(p[0], 0); // a fresh frame is zero
+    CHECK_EQ(p[0], 0);                        // a fresh frame is zero
     volatile uint64_t *q = map_frame_copy(f); // the old contents, seen elsewhere
     REQUIRE(q);
     CHECK_EQ(q[0], 0x1122334455667788ul);
@@ -68,7 +68,8 @@ static void vs_rights_and_attributes(void)
     CHECK_EQ(ps_mr(0), 2);
     REQUIRE_OK(ps_cnode_mint(ME, wo, PS_DEPTH, ME, f, PS_DEPTH, RS_RIGHT_WRITE, 0));
     CHECK_ERR(ps_frame_map(wo, RS_INIT_VSPACE, va, RW, 0), RS_INSUFFICIENT_RIGHTS); // no read right
-    CHECK_OK(ps_map_frame(env, RS_INIT_VSPACE, f, va, RS_RIGHT_READ, RS_ATTR_DEFAULT)); // RAM: WB only
+    CHECK_OK(
+        ps_map_frame(env, RS_INIT_VSPACE, f, va, RS_RIGHT_READ, RS_ATTR_DEFAULT)); // RAM: WB only
     CHECK_EQ(*(volatile uint64_t *)va, 0);
 }
 

@@ -23,9 +23,9 @@
 #include "proto/vmm.h"
 #include <resurgo/vcpu.h>
 
-#define HELLO_TICKS 200 /* 20 "tick" lines of the hello guest */
-#define AFTER_TICKS 150 /* interrupts a guest must still get after the event under test */
-#define POLL_YIELDS 2000
+#define HELLO_TICKS     200 /* 20 "tick" lines of the hello guest */
+#define AFTER_TICKS     150 /* interrupts a guest must still get after the event under test */
+#define POLL_YIELDS     2000
 #define STRESS_RESTARTS 20 /* vmstress: restarts of the VMM to wait for */
 
 struct vm {
@@ -63,8 +63,7 @@ static uint64_t restarts(const char *name)
 
 static void pause_a_little(void)
 {
-    for (int i = 0; i < POLL_YIELDS; i++)
-        rs_yield();
+    for (int i = 0; i < POLL_YIELDS; i++) rs_yield();
 }
 
 /* Polls until v has had `irqs` timer interrupts (or stopped); false on an IPC error. */
@@ -115,8 +114,7 @@ static void hostile_next_to_hello(void)
     vm_init(&hello, "vm1", 0);
     vm_init(&hostile, "vm2", 1);
     check_plan(4); /* VM-0011..0014 */
-    while (!stats(&hostile) && !hostile.stopped)
-        pause_a_little();
+    while (!stats(&hostile) && !hostile.stopped) pause_a_little();
     check(hostile.stopped && hostile.reason == RS_EXIT_TRIPLE_FAULT, "VM-0011",
           "the hostile guest ends in a triple fault and its VMM stops it", "stopped %lu reason %lu",
           hostile.stopped, hostile.reason);
@@ -141,8 +139,7 @@ static void delivery_fault_next_to_hello(void)
     struct vm hello, bad;
     vm_init(&hello, "vm1", 0);
     vm_init(&bad, "vm2", 1);
-    while (!stats(&bad) && !bad.stopped)
-        pause_a_little();
+    while (!stats(&bad) && !bad.stopped) pause_a_little();
     check(bad.stopped && bad.reason == RS_EXIT_GUEST_FAULT, "VM-0031",
           "a guest whose exception delivery faults outside RAM is stopped by its VMM",
           "stopped %lu reason %lu", bad.stopped, bad.reason);
@@ -181,8 +178,9 @@ static void vmm_killed(unsigned expected_restarts)
     bool ok = !stats(&v);
     uint64_t at_restart = v.irqs;
     ok = ok && wait_irqs(&v, at_restart + AFTER_TICKS);
-    rt_printf("vmcheck: %lu restarts; %lu exits came back after a crash and got their recorded reply\n",
-              v.instance - 1, v.redelivered);
+    rt_printf(
+        "vmcheck: %lu restarts; %lu exits came back after a crash and got their recorded reply\n",
+        v.instance - 1, v.redelivered);
     check(ok && !v.stopped && v.instance > expected_restarts, "VM-0023",
           "the same guest keeps ticking under the last VMM instance",
           "interrupts %lu, instance %lu", v.irqs, v.instance);
@@ -190,9 +188,9 @@ static void vmm_killed(unsigned expected_restarts)
 
 /* ---- vmfair. The checker runs at the guests' priority (a lower one would never run once the
  * spin guest spins); its polls are Calls to the VMM and one yield, so it takes little time. */
-#define FAIR_QUIET_IRQS 400   /* the spin guest's quiet phase (guests/spin/entry.S) */
-#define FAIR_BOOTED_IRQS 20   /* the hello guest has booted and ticks */
-#define FAIR_WINDOW 300       /* ticks of guest time (3 s) each rate is measured over */
+#define FAIR_QUIET_IRQS  400 /* the spin guest's quiet phase (guests/spin/entry.S) */
+#define FAIR_BOOTED_IRQS 20  /* the hello guest has booted and ticks */
+#define FAIR_WINDOW      300 /* ticks of guest time (3 s) each rate is measured over */
 
 /* Polls until v's count *field reaches want (or the guest stops); false on an IPC error. */
 static bool fair_wait(struct vm *v, const uint64_t *field, uint64_t want)
@@ -231,16 +229,20 @@ static void fair_share(void)
     uint64_t alone = 0, spinning = 0;
     // alone: the spin guest still halts between its timer interrupts
     bool ok = fair_wait(&hello, &hello.irqs, FAIR_BOOTED_IRQS) && !stats(&spin) &&
-              spin.irqs + 50 < FAIR_QUIET_IRQS && fair_rate(&hello, &spin, FAIR_QUIET_IRQS - 10, &alone);
+              spin.irqs + 50 < FAIR_QUIET_IRQS &&
+              fair_rate(&hello, &spin, FAIR_QUIET_IRQS - 10, &alone);
     check(ok && alone > 0, "VM-0041", "the hello guest ticks beside the quiet spin guest",
           "%lu per 1000 ticks (spin guest at %lu interrupts)", alone, spin.irqs);
     // then the spin guest runs with interrupts off and never exits
-    ok = ok && fair_wait(&spin, &spin.irqs, FAIR_QUIET_IRQS) && fair_rate(&hello, NULL, 0, &spinning);
+    ok = ok && fair_wait(&spin, &spin.irqs, FAIR_QUIET_IRQS) &&
+         fair_rate(&hello, NULL, 0, &spinning);
     rt_printf("vmcheck: hello guest's timer interrupts per 1000 ticks: %lu beside the quiet guest, "
-              "%lu beside the spinning one (%lu %%)\n", alone, spinning, alone ? spinning * 100 / alone : 0);
+              "%lu beside the spinning one (%lu %%)\n",
+              alone, spinning, alone ? spinning * 100 / alone : 0);
     check(ok && spinning * 10 >= alone * 4, "VM-0042",
           "beside a guest of the same priority spinning with interrupts off, the hello guest keeps "
-          "at least 40 % of its timer interrupt rate", "%lu against %lu per 1000 ticks", spinning, alone);
+          "at least 40 % of its timer interrupt rate",
+          "%lu against %lu per 1000 ticks", spinning, alone);
     check(!stats(&spin) && !spin.stopped && !stats(&hello) && !hello.stopped, "VM-0043",
           "neither guest was stopped", "%lu %lu", hello.stopped, spin.stopped);
 }
@@ -248,18 +250,12 @@ static void fair_share(void)
 int main(void *arg)
 {
     const ipc_control_t *me = arg;
-    if (!strcmp(me->name, "vmhostile"))
-        hostile_next_to_hello();
-    else if (!strcmp(me->name, "vmkill"))
-        vmm_killed(2);
-    else if (!strcmp(me->name, "vmstress"))
-        vmm_killed(STRESS_RESTARTS);
-    else if (!strcmp(me->name, "vmfair"))
-        fair_share();
-    else if (!strcmp(me->name, "vmdeliver"))
-        delivery_fault_next_to_hello();
-    else
-        two_guests();
+    if (!strcmp(me->name, "vmhostile")) hostile_next_to_hello();
+    else if (!strcmp(me->name, "vmkill")) vmm_killed(2);
+    else if (!strcmp(me->name, "vmstress")) vmm_killed(STRESS_RESTARTS);
+    else if (!strcmp(me->name, "vmfair")) fair_share();
+    else if (!strcmp(me->name, "vmdeliver")) delivery_fault_next_to_hello();
+    else two_guests();
     check_done();
     rs_shutdown(IPC_SLOT_SHUTDOWN);
     return 0;

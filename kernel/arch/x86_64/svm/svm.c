@@ -32,7 +32,7 @@ static bool svm_cpu_init(void)
     cpuid(0x8000000A, 0, r);
     svm_asids = r[1];
     svm_features = r[3];
-    if (svm_asids < 2) return false; // ASID 0 is the host's
+    if (svm_asids < 2) return false;              // ASID 0 is the host's
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME); // APM 15.4
     wrmsr(MSR_VM_HSAVE_PA, image_phys(hsave));
     svm_host_state_pa = image_phys(host_state);
@@ -67,13 +67,13 @@ static void svm_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     // every debug-register access until the guest first makes one (svm_exit.c, dr_own): VMRUN
     // and #VMEXIT switch DR6 and DR7 but not DR0-3 (APM 15.5.1, 15.6)
     vm->intercept_dr = 0xFFFFFFFF;
-    vm->intercept_misc1 = VMCB_I1_INTR | VMCB_I1_NMI | VMCB_I1_INIT | VMCB_I1_RDPMC | VMCB_I1_CPUID |
-                          VMCB_I1_INVD | VMCB_I1_HLT | VMCB_I1_INVLPGA | VMCB_I1_IOIO | VMCB_I1_MSR |
-                          VMCB_I1_FERR_FREEZE | VMCB_I1_SHUTDOWN;
+    vm->intercept_misc1 = VMCB_I1_INTR | VMCB_I1_NMI | VMCB_I1_INIT | VMCB_I1_RDPMC |
+                          VMCB_I1_CPUID | VMCB_I1_INVD | VMCB_I1_HLT | VMCB_I1_INVLPGA |
+                          VMCB_I1_IOIO | VMCB_I1_MSR | VMCB_I1_FERR_FREEZE | VMCB_I1_SHUTDOWN;
     // VMRUN must be intercepted (APM 15.5.1): the guest's EFER.SVME is set, so are the others
-    vm->intercept_misc2 = VMCB_I2_VMRUN | VMCB_I2_VMMCALL | VMCB_I2_VMLOAD | VMCB_I2_VMSAVE | VMCB_I2_STGI |
-                          VMCB_I2_CLGI | VMCB_I2_SKINIT | VMCB_I2_WBINVD | VMCB_I2_MONITOR | VMCB_I2_MWAIT |
-                          VMCB_I2_MWAIT_ARMED | VMCB_I2_XSETBV;
+    vm->intercept_misc2 = VMCB_I2_VMRUN | VMCB_I2_VMMCALL | VMCB_I2_VMLOAD | VMCB_I2_VMSAVE |
+                          VMCB_I2_STGI | VMCB_I2_CLGI | VMCB_I2_SKINIT | VMCB_I2_WBINVD |
+                          VMCB_I2_MONITOR | VMCB_I2_MWAIT | VMCB_I2_MWAIT_ARMED | VMCB_I2_XSETBV;
     vm->iopm_base = image_phys(iopm);
     vm->msrpm_base = image_phys(msrpm);
     // the guest's IF masks only virtual interrupts; physical ones always exit (APM 15.21.1)
@@ -141,7 +141,9 @@ static void svm_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
     vm->gdtr = (struct vmcb_seg){0, 0, (uint32_t)s->gdtr_limit, s->gdtr_base};
     vm->idtr = (struct vmcb_seg){0, 0, (uint32_t)s->idtr_limit, s->idtr_base};
     // VMRUN takes the CPL from the VMCB: 0 in real mode, 3 in virtual-8086 mode, else SS.DPL
-    vm->cpl = !(s->cr0 & CR0_PE) ? 0 : (s->rflags & RFLAGS_VM) ? 3 : (uint8_t)((s->ss.attrib >> 5) & 3);
+    vm->cpl = !(s->cr0 & CR0_PE)        ? 0
+              : (s->rflags & RFLAGS_VM) ? 3
+                                        : (uint8_t)((s->ss.attrib >> 5) & 3);
     vm->eventinj = s->pending_event;
     svm_of(v)->queued_event = 0;
     vm->int_state = 0;

@@ -47,11 +47,17 @@ static void dr_own(struct vcpu *v, struct vmcb *vm)
 void svm_exit_decode(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e)
 {
     uint64_t code = vm->exitcode;
-    if ((uint32_t)code == (uint32_t)SVM_EXIT_INVALID) code = SVM_EXIT_INVALID; // QEMU writes 32 bits
-    *e = (struct vcpu_exit){
-        .reason = RS_EXIT_OTHER, .raw_reason = code, .raw_qual = vm->exitinfo1, .rip = vm->rip,
-        .rflags = vm->rflags, .cr0 = vm->cr0, .cr3 = vm->cr3, .cr4 = vm->cr4,
-        .efer = vm->efer & ~(uint64_t)EFER_SVME};
+    if ((uint32_t)code == (uint32_t)SVM_EXIT_INVALID)
+        code = SVM_EXIT_INVALID; // QEMU writes 32 bits
+    *e = (struct vcpu_exit){.reason = RS_EXIT_OTHER,
+                            .raw_reason = code,
+                            .raw_qual = vm->exitinfo1,
+                            .rip = vm->rip,
+                            .rflags = vm->rflags,
+                            .cr0 = vm->cr0,
+                            .cr3 = vm->cr3,
+                            .cr4 = vm->cr4,
+                            .efer = vm->efer & ~(uint64_t)EFER_SVME};
     // EXITINTINFO (APM 15.7.2) has EVENTINJ's layout, the neutral one: vector, type, EV, V, error
     if (vm->exitintinfo & VMCB_EVENT_VALID) e->event = vm->exitintinfo & 0xFFFFFFFF80000FFFull;
     switch (code) {
@@ -61,12 +67,8 @@ void svm_exit_decode(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e)
     case SVM_EXIT_INIT:
         e->reason = RS_EXIT_NONE; // the host's: taken below, the guest goes on afterwards
         return;
-    case SVM_EXIT_IOIO:
-        decode_io(vm, e);
-        return;
-    case SVM_EXIT_NPF:
-        decode_npf(vm, e);
-        return;
+    case SVM_EXIT_IOIO: decode_io(vm, e); return;
+    case SVM_EXIT_NPF: decode_npf(vm, e); return;
     case SVM_EXIT_CPUID:
         e->reason = RS_EXIT_CPUID;
         e->insn_len = insn_len(vm, 2);
@@ -91,9 +93,7 @@ void svm_exit_decode(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e)
     case SVM_EXIT_SHUTDOWN: // a triple fault; the VMCB state is undefined now (APM "Shutdown Intercept")
         e->reason = RS_EXIT_TRIPLE_FAULT;
         return;
-    case SVM_EXIT_INVALID:
-        e->reason = RS_EXIT_INVALID_STATE;
-        return;
+    case SVM_EXIT_INVALID: e->reason = RS_EXIT_INVALID_STATE; return;
     default:
         if (code >= SVM_EXIT_READ_DR0 && code <= SVM_EXIT_WRITE_DR15) {
             dr_own(v, vm);

@@ -51,7 +51,8 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
     vm->asid = hw; // never 0: that is the host's (APM 15.16 "TLB Control")
     vm->tlb_control = VMCB_TLB_NONE;
     if (asid_owner[hw] != v || s->hw_asid != hw) {
-        vm->tlb_control = (svm_features & SVM_FEAT_FLUSH_ASID) ? VMCB_TLB_FLUSH_ASID : VMCB_TLB_FLUSH_ALL;
+        vm->tlb_control =
+            (svm_features & SVM_FEAT_FLUSH_ASID) ? VMCB_TLB_FLUSH_ASID : VMCB_TLB_FLUSH_ALL;
         asid_owner[hw] = v;
         s->hw_asid = hw;
     }
@@ -62,8 +63,9 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
     vm->rax = v->gpr[RS_GPR_RAX];
     vm->rsp = v->gpr[RS_GPR_RSP];
     if (s->dr_live)
-        __asm__ volatile("mov %0, %%db0; mov %1, %%db1; mov %2, %%db2; mov %3, %%db3"
-                         ::"r"(s->dr[0]), "r"(s->dr[1]), "r"(s->dr[2]), "r"(s->dr[3]));
+        __asm__ volatile(
+            "mov %0, %%db0; mov %1, %%db1; mov %2, %%db2; mov %3, %%db3" ::"r"(s->dr[0]),
+            "r"(s->dr[1]), "r"(s->dr[2]), "r"(s->dr[3]));
     svm_enter(v->gpr, v->ctl_phys, svm_host_state_pa);
     if (s->dr_live)
         __asm__ volatile("mov %%db0, %0; mov %%db1, %1; mov %%db2, %2; mov %%db3, %3"

@@ -14,53 +14,53 @@ struct vmcb_seg {
 
 struct vmcb {
     /* control area (APM vol. 2, table B-1) */
-    uint32_t intercept_cr;      /* 0x000: reads 15:0, writes 31:16 */
-    uint32_t intercept_dr;      /* 0x004 */
-    uint32_t intercept_exc;     /* 0x008: bit n = exception vector n */
-    uint32_t intercept_misc1;   /* 0x00C: VMCB_I1_* */
-    uint32_t intercept_misc2;   /* 0x010: VMCB_I2_* */
-    uint32_t intercept_misc3;   /* 0x014 */
+    uint32_t intercept_cr;    /* 0x000: reads 15:0, writes 31:16 */
+    uint32_t intercept_dr;    /* 0x004 */
+    uint32_t intercept_exc;   /* 0x008: bit n = exception vector n */
+    uint32_t intercept_misc1; /* 0x00C: VMCB_I1_* */
+    uint32_t intercept_misc2; /* 0x010: VMCB_I2_* */
+    uint32_t intercept_misc3; /* 0x014 */
     uint8_t rsvd0[0x040 - 0x018];
-    uint64_t iopm_base;         /* 0x040: I/O permission map, 12 KiB */
-    uint64_t msrpm_base;        /* 0x048: MSR permission map, 8 KiB */
-    uint64_t tsc_offset;        /* 0x050 */
-    uint32_t asid;              /* 0x058 */
-    uint8_t tlb_control;        /* 0x05C: VMCB_TLB_* */
+    uint64_t iopm_base;  /* 0x040: I/O permission map, 12 KiB */
+    uint64_t msrpm_base; /* 0x048: MSR permission map, 8 KiB */
+    uint64_t tsc_offset; /* 0x050 */
+    uint32_t asid;       /* 0x058 */
+    uint8_t tlb_control; /* 0x05C: VMCB_TLB_* */
     uint8_t rsvd1[3];
-    uint64_t int_ctl;           /* 0x060: VMCB_INT_* */
-    uint64_t int_state;         /* 0x068: bit 0 interrupt shadow */
-    uint64_t exitcode;          /* 0x070 */
-    uint64_t exitinfo1;         /* 0x078 */
-    uint64_t exitinfo2;         /* 0x080 */
-    uint64_t exitintinfo;       /* 0x088: event whose delivery the exit interrupted */
-    uint64_t np_ctl;            /* 0x090: bit 0 nested paging */
-    uint64_t rsvd2[2];          /* 0x098 */
-    uint64_t eventinj;          /* 0x0A8: event to inject (APM 15.20) */
-    uint64_t ncr3;              /* 0x0B0: nested page table root */
-    uint64_t lbr_ctl;           /* 0x0B8 */
-    uint32_t clean;             /* 0x0C0: VMCB clean bits (0: the CPU reloads everything) */
+    uint64_t int_ctl;     /* 0x060: VMCB_INT_* */
+    uint64_t int_state;   /* 0x068: bit 0 interrupt shadow */
+    uint64_t exitcode;    /* 0x070 */
+    uint64_t exitinfo1;   /* 0x078 */
+    uint64_t exitinfo2;   /* 0x080 */
+    uint64_t exitintinfo; /* 0x088: event whose delivery the exit interrupted */
+    uint64_t np_ctl;      /* 0x090: bit 0 nested paging */
+    uint64_t rsvd2[2];    /* 0x098 */
+    uint64_t eventinj;    /* 0x0A8: event to inject (APM 15.20) */
+    uint64_t ncr3;        /* 0x0B0: nested page table root */
+    uint64_t lbr_ctl;     /* 0x0B8 */
+    uint32_t clean;       /* 0x0C0: VMCB clean bits (0: the CPU reloads everything) */
     uint32_t rsvd3;
-    uint64_t nrip;              /* 0x0C8: next RIP, with the NRIPS feature */
-    uint8_t insn_fetched;       /* 0x0D0 */
+    uint64_t nrip;        /* 0x0C8: next RIP, with the NRIPS feature */
+    uint8_t insn_fetched; /* 0x0D0 */
     uint8_t insn_bytes[15];
     uint8_t rsvd4[0x400 - 0x0E0];
     /* state-save area (APM vol. 2, table B-2) */
     struct vmcb_seg es, cs, ss, ds, fs, gs, gdtr, ldtr, idtr, tr; /* 0x400 */
     uint8_t rsvd5[0x4CB - 0x4A0];
-    uint8_t cpl;                /* 0x4CB */
+    uint8_t cpl; /* 0x4CB */
     uint32_t rsvd6;
-    uint64_t efer;              /* 0x4D0 */
+    uint64_t efer; /* 0x4D0 */
     uint8_t rsvd7[0x548 - 0x4D8];
     uint64_t cr4, cr3, cr0, dr7, dr6, rflags, rip; /* 0x548 */
     uint8_t rsvd8[0x5D8 - 0x580];
-    uint64_t rsp;               /* 0x5D8 */
+    uint64_t rsp; /* 0x5D8 */
     uint8_t rsvd9[0x5F8 - 0x5E0];
-    uint64_t rax;               /* 0x5F8 */
-    uint64_t star, lstar, cstar, sfmask, kernel_gs_base;  /* 0x600 */
-    uint64_t sysenter_cs, sysenter_esp, sysenter_eip;      /* 0x628 */
-    uint64_t cr2;               /* 0x640 */
+    uint64_t rax;                                        /* 0x5F8 */
+    uint64_t star, lstar, cstar, sfmask, kernel_gs_base; /* 0x600 */
+    uint64_t sysenter_cs, sysenter_esp, sysenter_eip;    /* 0x628 */
+    uint64_t cr2;                                        /* 0x640 */
     uint8_t rsvd10[0x668 - 0x648];
-    uint64_t g_pat;             /* 0x668: guest PAT, used with nested paging */
+    uint64_t g_pat; /* 0x668: guest PAT, used with nested paging */
     uint8_t rsvd11[0x1000 - 0x670];
 };
 
@@ -120,30 +120,30 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 #define VMCB_INT_SHADOW (1ull << 0)
 
 /* EVENTINJ / EXITINTINFO (APM 15.20): the layout of RS_EVENT_* */
-#define VMCB_EVENT_VALID    (1ull << 31)
-#define VMCB_EVENT_TYPE(e)  (((e) >> 8) & 7)
-#define VMCB_EVENT_VECTOR(e) ((e) & 0xFF)
+#define VMCB_EVENT_VALID     (1ull << 31)
+#define VMCB_EVENT_TYPE(e)   (((e) >> 8) & 7)
+#define VMCB_EVENT_VECTOR(e) ((e)&0xFF)
 
 /* Exit codes (APM vol. 2, appendix C) */
-#define SVM_EXIT_READ_DR0  0x20 /* 0x20-0x2F: read DRn, 0x30-0x3F: write DRn */
+#define SVM_EXIT_READ_DR0   0x20 /* 0x20-0x2F: read DRn, 0x30-0x3F: write DRn */
 #define SVM_EXIT_WRITE_DR15 0x3F
-#define SVM_EXIT_EXCP_BASE 0x40
-#define SVM_EXIT_INTR      0x60
-#define SVM_EXIT_NMI       0x61
-#define SVM_EXIT_SMI       0x62
-#define SVM_EXIT_INIT      0x63
-#define SVM_EXIT_VINTR     0x64
-#define SVM_EXIT_CPUID     0x72
-#define SVM_EXIT_HLT       0x78
-#define SVM_EXIT_IOIO      0x7B
-#define SVM_EXIT_MSR       0x7C
-#define SVM_EXIT_SHUTDOWN  0x7F
-#define SVM_EXIT_VMMCALL   0x81
-#define SVM_EXIT_NPF       0x400
-#define SVM_EXIT_INVALID   (~0ull) /* VMRUN refused the guest state (APM 15.5.1) */
+#define SVM_EXIT_EXCP_BASE  0x40
+#define SVM_EXIT_INTR       0x60
+#define SVM_EXIT_NMI        0x61
+#define SVM_EXIT_SMI        0x62
+#define SVM_EXIT_INIT       0x63
+#define SVM_EXIT_VINTR      0x64
+#define SVM_EXIT_CPUID      0x72
+#define SVM_EXIT_HLT        0x78
+#define SVM_EXIT_IOIO       0x7B
+#define SVM_EXIT_MSR        0x7C
+#define SVM_EXIT_SHUTDOWN   0x7F
+#define SVM_EXIT_VMMCALL    0x81
+#define SVM_EXIT_NPF        0x400
+#define SVM_EXIT_INVALID    (~0ull) /* VMRUN refused the guest state (APM 15.5.1) */
 
 /* CPUID 0x8000000A EDX: SVM features (APM vol. 3, appendix E.4.9) */
-#define SVM_FEAT_NRIPS       (1u << 3)
-#define SVM_FEAT_FLUSH_ASID  (1u << 6)
+#define SVM_FEAT_NRIPS      (1u << 3)
+#define SVM_FEAT_FLUSH_ASID (1u << 6)
 
 #define MSR_VM_HSAVE_PA 0xC0010117

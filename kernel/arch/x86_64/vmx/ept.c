@@ -28,16 +28,10 @@ uint64_t vmx_guest_pte(uint64_t phys, unsigned rights, bool leaf)
     return e;
 }
 
-bool vmx_guest_pte_present(uint64_t pte)
-{
-    return (pte & EPT_RWX) != 0;
-}
+bool vmx_guest_pte_present(uint64_t pte) { return (pte & EPT_RWX) != 0; }
 
 /* EPTP (24.6.11): memory type WB in 2:0, page-walk length - 1 = 3 in 5:3, no A/D flags. */
-uint64_t ept_pointer(uint64_t root_phys)
-{
-    return (root_phys & EPT_ADDR) | 6 | (3 << 3);
-}
+uint64_t ept_pointer(uint64_t root_phys) { return (root_phys & EPT_ADDR) | 6 | (3 << 3); }
 
 /* Drops the guest-physical and combined mappings cached for the EPT rooted at root_phys, for
  * every VPID (28.3.3.1, 28.3.3.4): needed after an entry loses rights or goes away, and before a

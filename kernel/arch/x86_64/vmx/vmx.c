@@ -142,10 +142,7 @@ static void vmx_set_guest_root(struct vcpu *v, uint64_t root_phys, uint32_t tag)
 }
 
 /* Mappings under root_phys lost rights or went away: INVEPT, for every VPID. */
-static void vmx_flush_guest(uint64_t root_phys, uint32_t tag)
-{
-    ept_invalidate(root_phys);
-}
+static void vmx_flush_guest(uint64_t root_phys, uint32_t tag) { ept_invalidate(root_phys); }
 
 /* The VCPU object is going away: write its VMCS back to memory and forget it (24.11.1), so
  * the processor never touches that page again. */
@@ -176,10 +173,7 @@ static void vmx_vpid(struct vmx_vcpu *x)
     vmwrite(VMCS_VPID, x->vpid);
 }
 
-static inline void write_cr2(uint64_t v)
-{
-    __asm__ volatile("mov %0, %%cr2" ::"r"(v));
-}
+static inline void write_cr2(uint64_t v) { __asm__ volatile("mov %0, %%cr2" ::"r"(v)); }
 
 void vmx_dr_own(struct vmx_vcpu *x)
 {
@@ -196,14 +190,16 @@ void vmx_dr_own(struct vmx_vcpu *x)
  * exit on MOV DR and cannot read them. */
 static void vmx_dr_load(const struct vmx_vcpu *x)
 {
-    __asm__ volatile("mov %0, %%db0; mov %1, %%db1; mov %2, %%db2; mov %3, %%db3; mov %4, %%db6"
-                     ::"r"(x->dr[0]), "r"(x->dr[1]), "r"(x->dr[2]), "r"(x->dr[3]), "r"(x->dr6));
+    __asm__ volatile(
+        "mov %0, %%db0; mov %1, %%db1; mov %2, %%db2; mov %3, %%db3; mov %4, %%db6" ::"r"(x->dr[0]),
+        "r"(x->dr[1]), "r"(x->dr[2]), "r"(x->dr[3]), "r"(x->dr6));
 }
 
 static void vmx_dr_save(struct vmx_vcpu *x)
 {
     __asm__ volatile("mov %%db0, %0; mov %%db1, %1; mov %%db2, %2; mov %%db3, %3; mov %%db6, %4"
-                     : "=r"(x->dr[0]), "=r"(x->dr[1]), "=r"(x->dr[2]), "=r"(x->dr[3]), "=r"(x->dr6));
+                     : "=r"(x->dr[0]), "=r"(x->dr[1]), "=r"(x->dr[2]), "=r"(x->dr[3]),
+                       "=r"(x->dr6));
 }
 
 /* Enters the guest until an exit the VMM must see, or a host interrupt (RS_EXIT_NONE). The

@@ -20,17 +20,14 @@ struct vmx_vcpu {
     uint32_t vpid_gen;       /* the VPID generation vpid belongs to (vmx.c) */
     uint64_t dr[4], dr6;     /* the guest's DR0-DR3 and DR6 (DR7 is in the VMCS), once dr_live */
     uint16_t vpid;
-    uint8_t tpr;             /* the guest's CR8 (task priority), emulated: never the host's */
+    uint8_t tpr;     /* the guest's CR8 (task priority), emulated: never the host's */
     bool dr_live;    /* the guest touched a debug register: its DR0-3/DR6 switch at each run */
     bool launched;   /* VMCS launch state is "launched": VMRESUME, not VMLAUNCH */
     bool requeued;   /* the entry field holds an event an exit interrupted */
     bool vmm_window; /* the VMM asked for an interrupt-window exit */
 };
 _Static_assert(sizeof(struct vmx_vcpu) <= sizeof(((struct vcpu *)0)->arch), "vmx_vcpu fits arch[]");
-static inline struct vmx_vcpu *vmx_of(struct vcpu *v)
-{
-    return (struct vmx_vcpu *)v->arch;
-}
+static inline struct vmx_vcpu *vmx_of(struct vcpu *v) { return (struct vmx_vcpu *)v->arch; }
 
 /* What cpu_init found and chose, for every VMCS this CPU sets up. */
 struct vmx_caps {
@@ -39,8 +36,8 @@ struct vmx_caps {
     uint64_t cr0_set, cr0_clr, cr4_set, cr4_clr; /* guest CR bits VMX forces on / off */
     uint64_t ept_vpid;                           /* IA32_VMX_EPT_VPID_CAP */
     bool vpid;                                   /* VPIDs usable (control and INVVPID) */
-    bool soft_len0; /* software events injectable with instruction length 0 (A.6) */
-    bool preempt;   /* the VMX-preemption timer bounds every guest run (vmx.c) */
+    bool soft_len0;        /* software events injectable with instruction length 0 (A.6) */
+    bool preempt;          /* the VMX-preemption timer bounds every guest run (vmx.c) */
     uint8_t preempt_shift; /* it counts down once every 2^preempt_shift TSC ticks (A.6) */
 };
 extern struct vmx_caps vmx_caps;

@@ -65,8 +65,8 @@ static bool vmx_choose_controls(uint64_t basic)
         kprintf("vmx: no interrupt-window exiting\n");
         ok = false;
     }
-    if (c->proc & (PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_CR3_LOAD | PROC_CR3_STORE |
-                   PROC_TPR_SHADOW)) {
+    if (c->proc &
+        (PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_CR3_LOAD | PROC_CR3_STORE | PROC_TPR_SHADOW)) {
         kprintf("vmx: cannot turn off I/O or MSR bitmaps, CR3 exiting or the TPR shadow\n");
         ok = false;
     }
@@ -178,4 +178,3 @@ bool vmx_cpu_init(void)
             vmx_caps.entry, vmx_caps.vpid ? "VPID" : "no VPID");
     return true;
 }
-

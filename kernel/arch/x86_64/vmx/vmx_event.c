@@ -85,4 +85,3 @@ void vmx_want_window(struct vcpu *v, bool on)
     x->vmm_window = on;
     vmx_update_window(x);
 }
-

@@ -59,10 +59,8 @@ static bool vmx_cr8(struct vcpu *v, uint64_t q)
     struct vmx_vcpu *x = vmx_of(v);
     unsigned cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15;
     if (cr != 8 || type > 1) return false;
-    if (type == 0)
-        x->tpr = v->gpr[reg] & 15;
-    else
-        v->gpr[reg] = x->tpr;
+    if (type == 0) x->tpr = v->gpr[reg] & 15;
+    else v->gpr[reg] = x->tpr;
     vmx_advance_rip(v, vmread(VMCS_EXIT_INSN_LEN));
     return true;
 }
@@ -139,9 +137,7 @@ bool vmx_exit_decode(struct vcpu *v, struct vcpu_exit *e)
         __asm__ volatile("sti; nop; cli" ::: "memory");
         e->reason = RS_EXIT_NONE;
         return true;
-    case EXIT_TRIPLE_FAULT:
-        e->reason = RS_EXIT_TRIPLE_FAULT;
-        return true;
+    case EXIT_TRIPLE_FAULT: e->reason = RS_EXIT_TRIPLE_FAULT; return true;
     case EXIT_INTR_WINDOW: {
         /* One-shot for the VMM: it asks again (RS_REPLY_WANT_WINDOW) if it still wants one.
          * A window only the kernel wanted (for a deferred interrupt) is not the VMM's news:
@@ -165,15 +161,9 @@ bool vmx_exit_decode(struct vcpu *v, struct vcpu_exit *e)
         e->reason = RS_EXIT_IO;
         e->qual = vmx_io_qual(q);
         break;
-    case EXIT_CPUID:
-        e->reason = RS_EXIT_CPUID;
-        break;
-    case EXIT_HLT:
-        e->reason = RS_EXIT_HLT;
-        break;
-    case EXIT_VMCALL:
-        e->reason = RS_EXIT_VMCALL;
-        break;
+    case EXIT_CPUID: e->reason = RS_EXIT_CPUID; break;
+    case EXIT_HLT: e->reason = RS_EXIT_HLT; break;
+    case EXIT_VMCALL: e->reason = RS_EXIT_VMCALL; break;
     case EXIT_RDMSR:
     case EXIT_WRMSR:
         e->reason = (reason & 0xFFFF) == EXIT_RDMSR ? RS_EXIT_MSR_READ : RS_EXIT_MSR_WRITE;
@@ -189,8 +179,7 @@ bool vmx_exit_decode(struct vcpu *v, struct vcpu_exit *e)
         e->reason = RS_EXIT_INVALID_STATE;
         e->gpa = vmread(VMCS_GUEST_PHYS_ADDR);
         return true;
-    default:
-        break;
+    default: break;
     }
     /* Exits caused by an instruction report its length (27.2.4); advance_rip skips it. */
     e->insn_len = vmread(VMCS_EXIT_INSN_LEN);

@@ -17,9 +17,9 @@
  * handler at 0x1100, 32-bit code at 0x2000, 64-bit code at 0x2100, the 64-bit guest's page
  * tables at 0x4000-0x6FFF, a read-only page at 0x7000); 0xB8000 is unmapped (an MMIO hole). */
 #define GUEST_PAGES 8
-#define RO_GPA 0x7000
-#define LATE_GPA 0x8000 /* mapped only once the guest faulted on it */
-#define MMIO_GPA 0xB8000
+#define RO_GPA      0x7000
+#define LATE_GPA    0x8000 /* mapped only once the guest faulted on it */
+#define MMIO_GPA    0xB8000
 
 // clang-format off
 static const uint8_t real_code[] = {
@@ -79,10 +79,8 @@ static uint64_t *guest_pt; /* the EPT page table for GPA 0-2 MiB */
 static void check(const char *id, bool ok, const char *what)
 {
     kprintf("[test] %s %s %s\n", id, ok ? "PASS" : "FAIL", what);
-    if (ok)
-        passed++;
-    else
-        failed++;
+    if (ok) passed++;
+    else failed++;
 }
 
 static const char *reason_name(uint32_t r)
@@ -120,10 +118,8 @@ static void expect(struct vcpu *v, const char *id, uint32_t reason, uint64_t qua
     struct vcpu_exit e = next_exit(v, false);
     bool ok = e.reason == reason && e.qual == qual && e.gpa == gpa;
     check(id, ok, what);
-    if (reason != RS_EXIT_GUEST_FAULT)
-        vmx_backend.advance_rip(v, e.insn_len);
-    else
-        vmx_backend.advance_rip(v, 3); /* the VMM decodes MMIO instructions itself */
+    if (reason != RS_EXIT_GUEST_FAULT) vmx_backend.advance_rip(v, e.insn_len);
+    else vmx_backend.advance_rip(v, 3); /* the VMM decodes MMIO instructions itself */
 }
 
 static bool has_token(const char *s, const char *tok)
@@ -138,8 +134,7 @@ static bool has_token(const char *s, const char *tok)
 static uint64_t build_guest(uint8_t **ram)
 {
     uint64_t t[4];
-    for (int i = 0; i < 4; i++)
-        t[i] = boot_alloc_page();
+    for (int i = 0; i < 4; i++) t[i] = boot_alloc_page();
     for (int i = 0; i < 3; i++)
         ((uint64_t *)PHYS_TO_VIRT(t[i]))[0] = vmx_backend.guest_pte(t[i + 1], 0, false);
     uint64_t *pt = guest_pt = PHYS_TO_VIRT(t[3]);
@@ -271,8 +266,8 @@ static void long_mode_part(struct vcpu *v)
     struct vcpu_exit e = next_exit(v, false);
     vmx_backend.get_state(v, &s);
     check("VMX-LM64",
-          e.reason == RS_EXIT_VMCALL && v->gpr[RS_GPR_RAX] == 0x1122334455667788 && s.efer == 0x500 &&
-              s.cs.attrib == 0xA9B,
+          e.reason == RS_EXIT_VMCALL && v->gpr[RS_GPR_RAX] == 0x1122334455667788 &&
+              s.efer == 0x500 && s.cs.attrib == 0xA9B,
           "a 64-bit guest runs (EFER.LMA set for it) and VMCALLs with its 64-bit RAX");
     vmx_backend.advance_rip(v, e.insn_len);
     e = next_exit(v, false);

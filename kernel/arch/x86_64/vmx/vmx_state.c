@@ -11,7 +11,7 @@ static const uint16_t seg_off[] = {
     __builtin_offsetof(rs_vcpu_state_t, fs),   __builtin_offsetof(rs_vcpu_state_t, gs),
     __builtin_offsetof(rs_vcpu_state_t, ldtr), __builtin_offsetof(rs_vcpu_state_t, tr),
 };
-#define SEG(s, i) ((struct rs_segment *)((char *)(s) + seg_off[i]))
+#define SEG(s, i)  ((struct rs_segment *)((char *)(s) + seg_off[i]))
 #define CSEG(s, i) ((const struct rs_segment *)((const char *)(s) + seg_off[i]))
 
 /* SVM-style attributes (descriptor bits 47:40 in 7:0, 55:52 in 11:8) to VMX access rights
@@ -108,10 +108,8 @@ void vmx_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
     vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
     x->deferred = 0;
     x->requeued = false;
-    if (s->pending_event & INTR_INFO_VALID)
-        vmx_inject_event(s->pending_event);
-    else
-        vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+    if (s->pending_event & INTR_INFO_VALID) vmx_inject_event(s->pending_event);
+    else vmwrite(VMCS_ENTRY_INTR_INFO, 0);
     vmx_update_window(x);
     vmwrite(VMCS_GUEST_ACTIVITY, 0);
     vmwrite(VMCS_GUEST_PENDING_DBG, 0);
