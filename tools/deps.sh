@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-    gcc binutils pkg-config python3 meson ninja-build libcriterion-dev
+    gcc binutils pkg-config python3 meson ninja-build libcriterion-dev clang-format git
     qemu-system-x86
     bochs bochs-term bochsbios vgabios
     grub-pc-bin grub-common xorriso mtools
