@@ -7,11 +7,11 @@
  * line starts with "attack <name>:"; a scenario that ends stops the guest with CLI; HLT. */
 
 #include "../../include/resurgo/x86.h"
+#include "../common/long_mode.inc"
 
 #define COM1            0x3F8
 #define COM1_LSR        (COM1 + 5)
 #define LSR_THR_EMPTY   0x20
-#define MSR_EFER        0xC0000080
 #define PTE_P_RW        0x03
 #define PTE_PS          0x80
 #define SEL_CODE32      0x08
@@ -83,18 +83,7 @@ long_mode:
     movl %eax, pdpt
     movl $(PTE_P_RW | PTE_PS), pd
     movl $(0x200000 | PTE_P_RW | PTE_PS), pd + 8
-    movl %cr4, %eax
-    orl $CR4_PAE, %eax
-    movl %eax, %cr4
-    movl $pml4, %eax
-    movl %eax, %cr3
-    movl $MSR_EFER, %ecx
-    rdmsr
-    orl $EFER_LME, %eax
-    wrmsr
-    movl %cr0, %eax
-    orl $CR0_PG, %eax
-    movl %eax, %cr0
+    enable_long_mode pml4
     movl %edi, far64
     ljmp *far64
 #endif

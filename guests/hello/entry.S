@@ -5,12 +5,12 @@
  * ESP = 0x100000, EBX = RAM size in bytes, EAX = 0x52534730; this file's first byte runs first. */
 
 #include "../../include/resurgo/x86.h"
+#include "../common/long_mode.inc"
 
 #define COM1            0x3F8
 #define COM1_LSR        (COM1 + 5)
 #define LSR_THR_EMPTY   0x20
 #define START_MAGIC     0x52534730      /* "RSG0" */
-#define MSR_EFER        0xC0000080
 #define INFO_GPA        0xFED00000      /* the VMM's info device page */
 #define PTE_P           0x01
 #define PTE_RW          0x02
@@ -161,18 +161,7 @@ _start:
     movw %ax, %ss
     movw %ax, %fs
     movw %ax, %gs
-    movl %cr4, %eax
-    orl $CR4_PAE, %eax
-    movl %eax, %cr4
-    movl $pml4, %eax
-    movl %eax, %cr3
-    movl $MSR_EFER, %ecx
-    rdmsr
-    orl $EFER_LME, %eax
-    wrmsr
-    movl %cr0, %eax
-    orl $CR0_PG, %eax
-    movl %eax, %cr0
+    enable_long_mode pml4
     ljmp $SEL_CODE64, $long_mode
 
 /* puts32: prints the NUL-terminated string at ESI; keeps every register but ESI and EAX. */

@@ -5,6 +5,8 @@
  * ESP = 0x100000, EBX = RAM size in bytes; this file's first byte runs first. The guest stays in
  * 32-bit protected mode without paging, so a linear address is the guest-physical one. */
 
+#include "../common/long_mode.inc"
+
 #define SEL_CODE 0x08
 #define SEL_DATA 0x10
 
@@ -110,15 +112,7 @@ exc_stub_table:
     exc_entries 0, 31
     .noaltmacro
 
-    .balign 8
-gdt:
-    .quad 0
-    .quad 0x00CF9A000000FFFF            /* 0x08: 32-bit code, flat */
-    .quad 0x00CF92000000FFFF            /* 0x10: data, flat */
-gdt_end:
-gdtr:
-    .word gdt_end - gdt - 1
-    .long gdt
+    flat_gdt32
 
     .bss
     .global try_esp, stray_interrupts

@@ -6,6 +6,8 @@
  * Start state (guests/README.md): 32-bit protected mode, paging off, flat segments, IF = 0,
  * ESP = 0x100000; this file's first byte runs first. */
 
+#include "../common/long_mode.inc"
+
 #define SEL_CODE     0x08
 #define SEL_DATA     0x10
 #define COM1         0x3F8
@@ -76,15 +78,7 @@ puts:
     .section .rodata
 msg_quiet:  .asciz "spin: quiet for 400 timer interrupts\n"
 msg_spin:   .asciz "spin: spinning with interrupts off\n"
-    .balign 8
-gdt:
-    .quad 0
-    .quad 0x00CF9A000000FFFF            /* 0x08: 32-bit code, flat */
-    .quad 0x00CF92000000FFFF            /* 0x10: data, flat */
-gdt_end:
-gdtr:
-    .word gdt_end - gdt - 1
-    .long gdt
+    flat_gdt32
 idtr:
     .word 8 * (TIMER_VECTOR + 1) - 1
     .long idt
