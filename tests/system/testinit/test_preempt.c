@@ -190,7 +190,7 @@ static void preempt_zombie_between_restarts(void)
 #define QUEUE_THREADS 2048  /* TCBs of 2 KiB: 4 MiB */
 #define QUEUE_RADIX   11    /* the CNode that keeps their caps */
 #define QUEUE_TICKS   3     /* ticks to see taken during the Deletes, and at most: */
-#define QUEUE_ROUNDS  400   /* QEMU's tick is 10 million instructions, a Delete ~200,000 */
+#define QUEUE_ROUNDS  400   /* QEMU's tick is 10 million instructions, a Delete ~700,000 */
 #define QUEUE_BOUND   50000 /* cycles: a poll every 64 units keeps it near 16,000 */
 
 /* Shared with the waiters, which update the counters with locked instructions. */
