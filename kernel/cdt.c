@@ -11,7 +11,11 @@
  *   cap.w2  = index of the next slot to delete,     cap.w1 = the frame below (0 at the bottom),
  *   cap.bits = the type of the cap it was.
  * A frame pushed while emptying frame z lies at z's index w2 - 1 and points back to z, so a
- * stack left by a preempted deletion is found again from its bottom (stack_top). */
+ * stack left by a preempted deletion is found again from its bottom (stack_top).
+ * A queue zombie (cap.bits = RS_CAP_ENDPOINT or RS_CAP_NOTIFICATION, cap.small = 0) is the final
+ * cap of an object that threads still wait on, cap.obj the object: each step wakes one of them,
+ * so that a queue of thousands is woken between preemption points, and the object is finalised
+ * once none is left. Nothing can queue a thread meanwhile: the zombie was its last cap. */
 #define CAP_ZOMBIE 0xFF
 _Static_assert(RS_CAP_TYPE_COUNT < CAP_ZOMBIE, "zombie type is not a real cap type");
 
@@ -87,6 +91,10 @@ bool cdt_is_final(const struct slot *s)
 
 bool cap_is_zombie(const struct cap *c) { return c->type == CAP_ZOMBIE; }
 static bool is_zombie(const struct slot *s) { return cap_is_zombie(&s->cap); }
+static bool is_queue_zombie(const struct slot *s)
+{
+    return is_zombie(s) && (s->cap.bits == RS_CAP_ENDPOINT || s->cap.bits == RS_CAP_NOTIFICATION);
+}
 
 /* Containers: objects whose destruction hands back slots (object_finalise). */
 static bool holds_slots(const struct cap *c)
@@ -101,7 +109,8 @@ static struct slot *delete_one(struct slot *s, struct slot *top)
 {
     object_cap_deleted(&s->cap);
     bool final = cdt_is_final(s); /* needs the neighbours, so before unlinking */
-    bool container = final && cap_has_object(&s->cap) && holds_slots(&s->cap);
+    bool queue = final && cap_has_object(&s->cap) && object_has_waiters(&s->cap);
+    bool container = final && cap_has_object(&s->cap) && (holds_slots(&s->cap) || queue);
     if (!container) {
         cdt_unlink(s);
     } else if (s->child) { /* (not expected: derived caps name the same object) stay a leaf */
@@ -112,6 +121,11 @@ static struct slot *delete_one(struct slot *s, struct slot *top)
     if (!final || !cap_has_object(&s->cap)) {
         s->cap = cap_null();
         return 0;
+    }
+    if (queue) {
+        s->cap = (struct cap){
+            .type = CAP_ZOMBIE, .bits = s->cap.type, .obj = s->cap.obj, .w1 = (uintptr_t)top};
+        return s;
     }
     struct slot_array contents = object_finalise(&s->cap); /* may read the cap: still there */
     if (!container || !contents.slots || contents.count == 0) {
@@ -148,6 +162,16 @@ static struct slot *stack_top(struct slot *z)
     }
 }
 
+/* Whether waking the queue of zombie `z` may stop: as a CNode frame may (see run_stack), and
+ * also in a dead TCB's slots (its fault endpoint) if that TCB is not itself in a VCPU's. Never
+ * over an IRQ line's or a VCPU's slots. */
+static bool queue_may_stop(const struct slot *z)
+{
+    const struct slot *below = z_below(z);
+    if (below && below->cap.bits == RS_CAP_TCB) below = z_below(below);
+    return !below || below->cap.bits == RS_CAP_CNODE;
+}
+
 /* Empties the zombie stack with bottom `bottom` and top `top`. Each slot looked at is a unit of
  * work, a deletion a few; after each unit, while `guard` holds a cap, it asks preempt_point
  * whether to stop. Returns false if it stopped: every frame stays a zombie in its slot, and
@@ -158,6 +182,23 @@ static bool run_stack(struct slot *bottom, struct slot *top, const struct slot *
 {
     while (top) {
         struct slot *z = top;
+        if (is_queue_zombie(z)) {
+            struct cap obj = {.type = z->cap.bits, .obj = z->cap.obj};
+            if (!object_cancel_one(&obj)) {
+                /* no waiter left: the rest of the object's teardown, from an unlinked slot
+                 * holding (the type and object of) the cap it was, as for any other object */
+                top = z_below(z);
+                cdt_unlink(z);
+                z->cap = obj;
+                object_finalise(&z->cap);
+                *z = (struct slot){0};
+                continue;
+            }
+            if (guard && !cap_is_null(&guard->cap) && queue_may_stop(z) &&
+                preempt_point(PREEMPT_DELETE_COST))
+                return false;
+            continue;
+        }
         if (z->cap.w2 == z->cap.small) {
             top = z_below(z);
             cdt_unlink(z);

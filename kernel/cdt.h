@@ -27,6 +27,11 @@ struct slot_array {
     uint64_t count;
 };
 struct slot_array object_finalise(struct cap *c);
+/* Hooks for objects that threads wait on (endpoints, notifications): whether any thread waits on
+ * the object of `c`, and waking the first one as object_finalise would (false if none waited).
+ * A deletion wakes a long queue with these, one thread per step, before object_finalise. */
+bool object_has_waiters(const struct cap *c);
+bool object_cancel_one(const struct cap *c);
 /* Hook called for every cap deleted (final or not): frames and tables unmap their own mapping. */
 void object_cap_deleted(struct cap *c);
 

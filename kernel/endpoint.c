@@ -204,16 +204,22 @@ void endpoint_drop_reply(struct tcb *t)
     tcb_fail_syscall(caller, RS_PEER_DIED);
 }
 
+bool endpoint_cancel_one(struct endpoint *ep)
+{
+    struct tcb *t = ep->head;
+    if (!t) return false;
+    endpoint_dequeue(ep, t);
+    if (t->in_fault_ipc) {
+        t->in_fault_ipc = 0;
+        t->state = TS_INACTIVE;
+    } else {
+        tcb_fail_syscall(t, RS_PEER_DIED);
+    }
+    return true;
+}
+
 void endpoint_finalise(struct endpoint *ep)
 {
-    while (ep->head) {
-        struct tcb *t = ep->head;
-        endpoint_dequeue(ep, t);
-        if (t->in_fault_ipc) {
-            t->in_fault_ipc = 0;
-            t->state = TS_INACTIVE;
-        } else {
-            tcb_fail_syscall(t, RS_PEER_DIED);
-        }
+    while (endpoint_cancel_one(ep)) {
     }
 }

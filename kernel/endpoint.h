@@ -23,8 +23,11 @@ void endpoint_reply(struct tcb *t);
 void endpoint_drop_reply(struct tcb *t);
 /* Removes a blocked thread from the endpoint's queue. */
 void endpoint_dequeue(struct endpoint *ep, struct tcb *t);
-/* The last cap is gone: every queued thread gets RS_PEER_DIED. */
+/* The last cap is gone: every queued thread gets RS_PEER_DIED (a faulted one stays stopped). */
 void endpoint_finalise(struct endpoint *ep);
+/* One step of endpoint_finalise: the first queued thread, if any, is failed as it would; false
+ * if the queue was empty. Lets a deletion wake a long queue between preemption points. */
+bool endpoint_cancel_one(struct endpoint *ep);
 /* Writes the message header registers into the receiver: status, info, badge. */
 void ipc_set_received(struct tcb *r, uint64_t info, uint64_t badge);
 /* Copies the message (registers, buffer, caps if allowed) from s to r; returns the info word

@@ -48,12 +48,18 @@ void notification_dequeue(struct notification *n, struct tcb *t)
     waitqueue_remove(&n->head, &n->tail, t);
 }
 
+bool notification_cancel_one(struct notification *n)
+{
+    struct tcb *t = n->head;
+    if (!t) return false;
+    notification_dequeue(n, t);
+    tcb_fail_syscall(t, RS_PEER_DIED);
+    return true;
+}
+
 void notification_finalise(struct notification *n)
 {
-    while (n->head) {
-        struct tcb *t = n->head;
-        notification_dequeue(n, t);
-        tcb_fail_syscall(t, RS_PEER_DIED);
+    while (notification_cancel_one(n)) {
     }
     notification_unbind(n);
 }

@@ -19,7 +19,10 @@ void notification_signal(struct notification *n, uint64_t badge);
 /* Wait (blocking) or Poll; sets t's status and badge or blocks it. */
 void notification_wait(struct notification *n, struct tcb *t, bool blocking);
 void notification_dequeue(struct notification *n, struct tcb *t);
+/* The last cap is gone: every waiter gets RS_PEER_DIED, and a bound TCB is unbound. */
 void notification_finalise(struct notification *n);
+/* One step of notification_finalise's wake-up: false if no thread waited. */
+bool notification_cancel_one(struct notification *n);
 /* Binding: a bound TCB receiving on an endpoint also wakes for this notification. */
 void notification_bind(struct notification *n, struct tcb *t);
 void notification_unbind(struct notification *n);

@@ -89,6 +89,21 @@ struct slot_array object_finalise(struct cap *c)
     }
 }
 
+bool object_has_waiters(const struct cap *c)
+{
+    if (c->type == RS_CAP_ENDPOINT) return ((struct endpoint *)c->obj)->head != NULL;
+    if (c->type == RS_CAP_NOTIFICATION) return ((struct notification *)c->obj)->head != NULL;
+    return false;
+}
+
+bool object_cancel_one(const struct cap *c)
+{
+    if (c->type == RS_CAP_ENDPOINT) return endpoint_cancel_one((struct endpoint *)c->obj);
+    if (c->type == RS_CAP_NOTIFICATION)
+        return notification_cancel_one((struct notification *)c->obj);
+    return false;
+}
+
 static unsigned preempt_work;
 uint64_t preempt_stops;
 

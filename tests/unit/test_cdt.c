@@ -14,6 +14,8 @@
 /* Endpoint caps point at one of these; cap.obj identifies the object. */
 struct fake_ep {
     int destroyed;
+    int waiters; /* threads queued on it: a deletion wakes them one by one, then finalises */
+    int woken;
 };
 
 /* CNode caps point at `slots` (as the kernel's do at the slot array); bits = radix. */
@@ -39,6 +41,8 @@ struct slot_array object_finalise(struct cap *c)
     finalise_calls++;
     switch (c->type) {
     case RS_CAP_ENDPOINT:
+        cr_assert_eq(((struct fake_ep *)(uintptr_t)c->obj)->waiters, 0,
+                     "endpoint finalised with threads still queued");
         ((struct fake_ep *)(uintptr_t)c->obj)->destroyed++;
         return (struct slot_array){0};
     case RS_CAP_CNODE: {
@@ -49,6 +53,22 @@ struct slot_array object_finalise(struct cap *c)
     }
     default: other_finalised++; return (struct slot_array){0};
     }
+}
+
+bool object_has_waiters(const struct cap *c)
+{
+    return c->type == RS_CAP_ENDPOINT && ((struct fake_ep *)(uintptr_t)c->obj)->waiters > 0;
+}
+
+bool object_cancel_one(const struct cap *c)
+{
+    cr_assert_eq(c->type, RS_CAP_ENDPOINT, "only endpoints have waiters here");
+    struct fake_ep *ep = (struct fake_ep *)(uintptr_t)c->obj;
+    cr_assert_eq(ep->destroyed, 0, "waking a destroyed endpoint's queue");
+    if (!ep->waiters) return false;
+    ep->waiters--;
+    ep->woken++;
+    return true;
 }
 
 /* Preemption points: with preempt_every = n, every n-th call says stop (0: never). */
@@ -694,6 +714,57 @@ Test(cdt, preempted_delete_carries_on)
     free(inner);
 }
 
+/* Deleting the last cap to an endpoint with a long queue wakes the threads between preemption
+ * points: the slot is a zombie meanwhile, still under the untyped, and the endpoint is finalised
+ * (once) only after the last thread is woken; each repeat wakes some. Before, all 1,000 were
+ * woken at once and the Delete never stopped. */
+Test(cdt, deleting_endpoint_with_long_queue_stops_and_carries_on)
+{
+    struct slot u = {0}, e = {0}, copy_slot = {0};
+    struct fake_ep ep = {.waiters = 1000};
+    put(&u, untyped_cap(0x100000, 30), NULL);
+    put(&e, ep_cap(&ep), &u);
+    copy(&e, &copy_slot);
+    preempt_every = 1;
+    cr_expect(cdt_delete_preemptible(&e), "not the last cap: nothing to wake");
+    cr_expect_eq(ep.woken, 0);
+    int rounds = 0;
+    while (!cdt_delete_preemptible(&copy_slot)) {
+        rounds++;
+        cr_assert(cap_is_zombie(&copy_slot.cap));
+        cr_assert_eq(copy_slot.parent, &u, "the zombie keeps its place under the untyped");
+        cr_assert_eq(ep.destroyed, 0);
+        cr_assert_eq(ep.woken, rounds, "one thread woken per preemption point");
+    }
+    preempt_every = 0;
+    cr_expect_eq(rounds, 1000);
+    cr_expect(ep.woken == 1000 && ep.waiters == 0 && ep.destroyed == 1);
+    expect_empty(&copy_slot);
+    cr_expect_null(u.child);
+    cr_expect_eq(finalise_calls, 1);
+}
+
+/* The same queue behind a CNode, and the CNode revoked through its untyped at every preemption
+ * point: the queue zombie in the CNode is found again from the stack's bottom each time. */
+Test(cdt, revoking_untyped_over_cnode_holding_queued_endpoint)
+{
+    struct slot u = {0}, e = {0};
+    struct fake_ep ep = {.waiters = 300};
+    put(&u, untyped_cap(0x100000, 30), NULL);
+    struct fake_cnode *c = new_cnode(3);
+    put(&e, cnode_cap(c, 3), &u);
+    put(&c->slots[5], ep_cap(&ep), &u);
+    preempt_every = 1;
+    long stops = 0;
+    while (!cdt_revoke(&u, NULL)) stops++;
+    preempt_every = 0;
+    cr_expect_geq(stops, 300);
+    cr_expect(ep.woken == 300 && ep.destroyed == 1 && c->finalised == 1);
+    expect_empty(&e);
+    cr_expect_null(u.child);
+    free(c);
+}
+
 /* Someone else finishes a stopped deletion: a Revoke of the untyped reaches the zombie (a leaf
  * child) and carries it on; the Delete repeated afterwards finds the slot empty. */
 Test(cdt, revoke_of_untyped_finishes_stopped_delete)
@@ -879,6 +950,7 @@ static void random_retype(struct world *w, struct slot *u, struct slot *dst)
     } else if (kind < 6) {
         put(dst, untyped_cap(w->next_untyped += 0x10000, 16), u);
     } else if (w->nep < MAX_EPS && w->nlive_ep < MAX_LIVE) {
+        w->ep[w->nep].waiters = (int)pick(w, 40); /* woken when its last cap goes */
         w->live_ep[w->nlive_ep++] = w->nep;
         put(dst, ep_cap(&w->ep[w->nep++]), u);
     }

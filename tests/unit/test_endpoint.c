@@ -3,6 +3,7 @@
 // going away, cap transfer.
 // The shared world and the fake machine: ipc_fixture.h, fake_arch.c.
 #include "ipc_fixture.h"
+#include "waitqueue.h"
 
 TestSuite(endpoint, .init = ipc_setup, .fini = ipc_teardown);
 
@@ -198,6 +199,46 @@ Test(endpoint, deleting_last_cap_fails_waiters)
     expect_received(r2, RS_PEER_DIED, 0, 0);
     expect_ep_idle(w.ep2);
     EXPECT_RUN_QUEUE(r1, r2);
+}
+
+/* The same with a long queue, stopped at every preemption point (every 8 wake-ups) and repeated:
+ * the slot is a zombie meanwhile and the queue shrinks from its head; in the end each thread
+ * got RS_PEER_DIED and they are runnable in queue order, as without stops. A thread waiting on a
+ * fault reply goes back to inactive as before. */
+Test(endpoint, deleting_last_cap_of_long_queue_stops_and_carries_on)
+{
+    enum { N = 48 }; /* the fixture holds 64 allocations */
+    static struct tcb *t[N];
+    for (int i = 0; i < N; i++) {
+        t[i] = running("q", 10);
+        endpoint_recv(cap(EP2), t[i], true);
+    }
+    sched_dequeue(t[N - 1]); /* the last one as a faulted thread waiting to be received */
+    endpoint_dequeue(w.ep2, t[N - 1]);
+    t[N - 1]->state = TS_BLOCKED_SEND;
+    t[N - 1]->in_fault_ipc = 1;
+    w.ep2->state = EP_RECV;
+    waitqueue_append(&w.ep2->head, &w.ep2->tail, t[N - 1], w.ep2);
+    fake_irq_pending_every = 1;
+    int stops = 0;
+    while (!cdt_delete_preemptible(&w.cn[EP2])) {
+        stops++;
+        cr_assert(cap_is_zombie(&w.cn[EP2].cap));
+        /* (it may stop after the last wake-up: the repeat then only finalises) */
+        if (!w.ep2->head) continue;
+        cr_assert_eq(w.ep2->head->state, TS_BLOCKED_RECV, "the queue goes from its head");
+        cr_assert_eq(t[N - 1]->state, TS_BLOCKED_SEND, "the tail stays queued until its turn");
+    }
+    fake_irq_pending_every = 0;
+    cr_expect_geq(stops, N / 8 - 1);
+    cr_assert_eq(t[N - 1]->state, TS_INACTIVE);
+    cr_expect(cap_is_null(&w.cn[EP2].cap));
+    expect_ep_idle(w.ep2);
+    for (int i = 0; i < N - 1; i++) expect_received(t[i], RS_PEER_DIED, 0, 0);
+    cr_expect(t[N - 1]->state == TS_INACTIVE && !t[N - 1]->in_fault_ipc);
+    struct tcb *q[N];
+    cr_assert_eq(drain_run_queue(q, N), N - 1);
+    for (int i = 0; i < N - 1; i++) cr_expect_eq(q[i], t[i], "run queue position %d", i);
 }
 
 Test(endpoint, suspending_server_holding_reply_fails_caller)

@@ -121,6 +121,39 @@ Test(notification, finalise_fails_waiters_and_unbinds)
     cr_expect_null(w.ntfn->head);
 }
 
+/* The same with a long queue, stopped at every preemption point and repeated: the bound TCB
+ * stays bound until the last waiter is woken, a waiter suspended meanwhile leaves the queue and
+ * is not woken, and the others are runnable in queue order as without stops. */
+Test(notification, finalise_of_long_queue_stops_and_carries_on)
+{
+    enum { N = 48 }; /* the fixture holds 64 allocations */
+    static struct tcb *t[N];
+    struct tcb *bound = running("bound", 10);
+    notification_bind(w.ntfn, bound);
+    for (int i = 0; i < N; i++) {
+        t[i] = running("q", 10);
+        notification_wait(w.ntfn, t[i], true);
+    }
+    sched_dequeue(bound);
+    fake_irq_pending_every = 1;
+    int stops = 0;
+    while (!cdt_delete_preemptible(&w.cn[NTFN])) {
+        if (++stops == 2) tcb_suspend(t[N - 1]);
+        cr_assert(cap_is_zombie(&w.cn[NTFN].cap));
+        cr_assert_eq(bound->bound_ntfn, w.ntfn, "unbound only once no one waits");
+    }
+    fake_irq_pending_every = 0;
+    cr_expect_geq(stops, N / 8 - 1);
+    cr_expect(cap_is_null(&w.cn[NTFN].cap));
+    cr_expect_null(w.ntfn->head);
+    cr_expect(!bound->bound_ntfn && !w.ntfn->bound);
+    cr_expect_eq(t[N - 1]->state, TS_INACTIVE);
+    for (int i = 0; i < N - 1; i++) expect_received(t[i], RS_PEER_DIED, 0, 0);
+    struct tcb *q[N];
+    cr_assert_eq(drain_run_queue(q, N), N - 1);
+    for (int i = 0; i < N - 1; i++) cr_expect_eq(q[i], t[i], "run queue position %d", i);
+}
+
 Test(notification, suspended_waiter_is_not_woken)
 {
     struct tcb *a = running("a", 10), *b = running("b", 10);

@@ -185,6 +185,109 @@ static void preempt_zombie_between_restarts(void)
     CHECK_OK(ps_untyped_retype(ut, ME, RS_OBJ_CNODE, BIG_RADIX, 0, 0, other, 1));
 }
 
+/* ---- A long queue on an endpoint whose last cap is deleted ---------------------------------- */
+
+#define QUEUE_THREADS 2048  /* TCBs of 2 KiB: 4 MiB */
+#define QUEUE_RADIX   11    /* the CNode that keeps their caps */
+#define QUEUE_TICKS   3     /* ticks to see taken during the Deletes, and at most: */
+#define QUEUE_ROUNDS  400   /* QEMU's tick is 10 million instructions, a Delete ~700,000 */
+#define QUEUE_BOUND   50000 /* cycles: a poll every 64 units keeps it near 16,000 */
+
+/* Shared with the waiters, which update the counters with locked instructions. */
+static volatile uint64_t __attribute__((used)) waiters_ep, waiters_started, waiters_woken,
+    waiters_status_sum;
+
+/* A waiter: r13 = RS_SYS_RECV. It uses no stack and no IPC buffer, so thousands share nothing but
+ * these words: Recv on the endpoint waiters_ep names, then count the wake-up and add its status
+ * (rax) to the sum, and wait again on whatever waiters_ep names by then. */
+void preempt_waiter_entry(void);
+__asm__(".text\n"
+        ".type preempt_waiter_entry, @function\n"
+        "preempt_waiter_entry:\n"
+        "    lock incq waiters_started(%rip)\n"
+        "1:  mov %r13, %rax\n"
+        "    mov waiters_ep(%rip), %rdi\n"
+        "    xor %esi, %esi\n"
+        "    syscall\n"
+        "    lock incq waiters_woken(%rip)\n"
+        "    lock addq %rax, waiters_status_sum(%rip)\n"
+        "    jmp 1b\n"
+        ".size preempt_waiter_entry, . - preempt_waiter_entry\n");
+
+/* Lets every runnable waiter (at init's priority) run up to its next Recv. */
+static void let_waiters_block(volatile uint64_t *count, uint64_t want, uint64_t start)
+{
+    while (*count < want && now_ms() - start < MAX_WATCH_MS) rs_yield();
+    for (int i = 0; i < 4; i++) rs_yield(); // the last ones, from their count to their Recv
+}
+
+/* 2,048 threads wait on one endpoint; init deletes its only cap and the kernel fails every one
+ * with RS_PEER_DIED; they wait on the next endpoint, and so on until ticks fell into a few
+ * Deletes. Waking them all at once kept interrupts off for some 200,000 instructions; a
+ * preemption point between wake-ups keeps each tick on time. */
+static void preempt_deleting_endpoint_with_long_queue(void)
+{
+    ps_untyped_t st;
+    ps_ut_t ua;
+    rs_cptr_t ut = new_untyped(24, &ua, &st), cn = new_slot(), tmp = new_slot();
+    rs_cptr_t eps[2] = {new_slot(), new_slot()};
+    REQUIRE(ut && cn && tmp && eps[0] && eps[1]);
+    REQUIRE_OK(ps_untyped_retype(ut, ME, RS_OBJ_CNODE, QUEUE_RADIX, 0, 0, cn, 1));
+    REQUIRE_OK(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, eps[0], 1));
+    waiters_ep = eps[0];
+    waiters_started = waiters_woken = waiters_status_sum = 0;
+    uint64_t regs[RS_REG_R13 + 1] = {0};
+    regs[RS_REG_RIP] = (uint64_t)(uintptr_t)preempt_waiter_entry;
+    regs[RS_REG_RSP] = 0x0000450000000000ul; // never used
+    regs[RS_REG_RFLAGS] = 0x202;
+    regs[RS_REG_R13] = RS_SYS_RECV;
+    for (unsigned i = 0; i < QUEUE_THREADS; i++) {
+        REQUIRE_OK(ps_untyped_retype(ut, ME, RS_OBJ_TCB, 0, 0, 0, tmp, 1));
+        REQUIRE_OK(ps_tcb_configure(tmp, ME, env->vspace, 0, 0));
+        REQUIRE_OK(ps_tcb_set_priority(tmp, env->tcb, TEST_PRIO));
+        REQUIRE_OK(ps_tcb_write_registers(tmp, true, RS_REG_R13 + 1, regs));
+        REQUIRE_OK(ps_cnode_move(cn, i, QUEUE_RADIX, ME, tmp, D));
+        if (i % 64 == 63) rs_yield(); // the new threads block in turn
+    }
+    uint64_t start = now_ms();
+    let_waiters_block(&waiters_started, QUEUE_THREADS, start);
+    REQUIRE(waiters_started == QUEUE_THREADS);
+    CHECK_EQ(waiters_woken, 0);
+
+    uint64_t ticks = 0, lost = 0, worst = 0, took = 0, rounds = 0;
+    while (ticks < QUEUE_TICKS && rounds < QUEUE_ROUNDS) {
+        rs_cptr_t old = eps[rounds & 1], next = eps[(rounds + 1) & 1];
+        CHECK_OK(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, next, 1));
+        waiters_ep = next; // where the woken go next
+        uint64_t seen = bootinfo->tick_count, t0 = rt_rdtsc();
+        CHECK_OK(ps_cnode_delete(ME, old, D)); // repeated by the kernel after each preemption
+        uint64_t t = rt_rdtsc() - t0, w = scan_ticks(&seen, &ticks, &lost);
+        if (w > worst) worst = w;
+        if (t > took) took = t;
+        CHECK_EQ(cap_type(old), RS_CAP_NULL);
+        rounds++;
+        let_waiters_block(&waiters_woken, rounds * QUEUE_THREADS, start);
+        if (waiters_woken != rounds * QUEUE_THREADS) break;
+    }
+    uint64_t tick = bootinfo->tsc_per_ms * bootinfo->timer_tick_us / 1000;
+    uint64_t bound = tick < QUEUE_BOUND ? tick : QUEUE_BOUND;
+    rt_printf("[preempt] queue of %u: %lu Deletes, longest %lu cycles, %lu ticks in them, "
+              "longest tick latency %lu cycles\n",
+              QUEUE_THREADS, rounds, took, ticks, worst);
+    // every one woken once per round, each with RS_PEER_DIED
+    CHECK_EQ(waiters_woken, rounds * QUEUE_THREADS);
+    CHECK_EQ(waiters_status_sum, waiters_woken * RS_PEER_DIED);
+    CHECK(ticks >= QUEUE_TICKS);
+    CHECK_EQ(lost, 0);
+    if (worst > bound) FAIL("a tick waited %lu cycles (bound %lu)", worst, bound);
+    // the threads first (from the live endpoint's queue), then the rest with the untyped
+    CHECK_OK(ps_cnode_delete(ME, cn, D));
+    CHECK_OK(ps_cnode_revoke(ME, ut, D));
+    CHECK_EQ(cap_type(eps[rounds & 1]), RS_CAP_NULL);
+    CHECK_OK(ps_untyped_retype(ut, ME, RS_OBJ_CNODE, BIG_RADIX, 0, 0, cn, 1));
+    CHECK_OK(ps_cnode_delete(ME, cn, D));
+}
+
 const struct test preempt_tests[] = {
     {"PREEMPT-0001",
      "a thread retyping, deleting and revoking 16 MiB CNodes cannot hold off "
@@ -194,5 +297,9 @@ const struct test preempt_tests[] = {
      "a Delete stopped at a preemption point leaves a zombie that refuses all but "
      "Delete; another thread may finish it and the first one's repeat succeeds",
      preempt_zombie_between_restarts},
+    {"PREEMPT-0003",
+     "deleting the only cap to an endpoint 2,048 threads wait on fails each with "
+     "RS_PEER_DIED and holds no timer tick off for 50,000 cycles",
+     preempt_deleting_endpoint_with_long_queue},
     {0},
 };
