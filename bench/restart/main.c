@@ -6,7 +6,7 @@
 #include "proto/echo.h"
 #include "proto/registry.h"
 
-#define ROUNDS 30
+#define ROUNDS   30
 /* Idle time before a crash in the "after idle" rounds: more than two of init's 10 ms ticks at
  * the 1 GHz TSC of QEMU -icount shift=0, so that init has made the standby instance. */
 #define IDLE_TSC 25000000ull
@@ -29,7 +29,8 @@ static void measure(ipc_client_t *echo, unsigned kind, bool idle, const char *wh
     for (unsigned i = 0; i < ROUNDS; i++) {
         req = (ipc_msg_t){.label = ECHO_GET, .len = 1};
         ipc_call(echo, &req, &reply, IPC_RETRY_SAFE); // the server is up and warm
-        for (uint64_t t = rt_rdtsc(); idle && rt_rdtsc() - t < IDLE_TSC;) {}
+        uint64_t idle_from = rt_rdtsc();
+        while (idle && rt_rdtsc() - idle_from < IDLE_TSC) __asm__ volatile("pause");
         uint64_t t0 = rt_rdtsc();
         if (registry_inject("echo", kind) != RS_OK) {
             rt_printf("bench: FAILED inject %s\n", what);
