@@ -32,6 +32,11 @@ int supervisor_setup(struct server *s, unsigned index)
 {
     ps_env_t *env = &init.root.env;
     int err;
+    // the scratch address through which images are copied gets its page tables from init's own
+    // memory: made from a pool, they would be destroyed with it and their slots lost
+    static bool scratch_ready;
+    if (!scratch_ready && (err = ps_map_prepare(env, env->vspace, env->scratch_vaddr))) return err;
+    scratch_ready = true;
     s->npools = s->m->guest[0] ? 1 : 2; // a VMM's VM caps can be given to one instance only
     for (unsigned k = 0; k < s->npools; k++) {
         if ((err = ps_new_untyped(env, pool_bits(s), &s->pool_ut[k], &s->pool_storage[k],
