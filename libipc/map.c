@@ -65,3 +65,14 @@ int ps_map_new_frame(ps_env_t *env, rs_cptr_t vspace, uint64_t vaddr, unsigned r
     if (frame_out) *frame_out = f;
     return err;
 }
+
+int ps_map_prepare(ps_env_t *env, rs_cptr_t vspace, uint64_t vaddr)
+{
+    rs_cptr_t f;
+    int err = ps_map_new_frame(env, vspace, vaddr, RS_RIGHT_READ, &f);
+    if (err) return err;
+    err = ps_frame_unmap(f);
+    ps_cnode_delete(env->cnode, f, PS_DEPTH);
+    ps_slot_free(env->slots, f);
+    return err;
+}

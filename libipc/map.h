@@ -12,6 +12,11 @@
  * (slots: RS_NOT_ENOUGH_MEMORY too). */
 int ps_map_frame(ps_env_t *env, rs_cptr_t vspace, rs_cptr_t frame, uint64_t vaddr, unsigned rights,
                  unsigned attr);
+/* Makes the page tables that a mapping at vaddr in vspace needs, from env's memory, and leaves
+ * nothing mapped there: later mappings at vaddr need no table, whatever environment makes them.
+ * For a creator's scratch address, so that its tables do not come from (and leak slots with) an
+ * untyped that is revoked later. Costs one frame of env's memory. */
+int ps_map_prepare(ps_env_t *env, rs_cptr_t vspace, uint64_t vaddr);
 /* A new 4 KiB frame mapped at vaddr in vspace; *frame_out (may be NULL) gets its slot. */
 int ps_map_new_frame(ps_env_t *env, rs_cptr_t vspace, uint64_t vaddr, unsigned rights,
                      rs_cptr_t *frame_out);

@@ -14,10 +14,13 @@
 
 struct vm;
 
+/* What a server's memory pool holds (supervisor.c). */
+enum pool_state { POOL_EMPTY, POOL_RUNNING, POOL_STANDBY, POOL_DIRTY };
+
 struct server {
     const struct manifest_server *m;
     const rs_boot_module_t *image;
-    ps_process_t proc;
+    ps_process_t *proc; /* the running (or last) instance: procs[cur] */
     bool running, given_up;
     rs_cptr_t ep, ping, ping_signal, control_frame;
     rs_cptr_t persist[64];
@@ -29,12 +32,18 @@ struct server {
     unsigned missed_pings;
     uint64_t next_ping_ms;
     struct vm *vm; /* a VMM's virtual machine (vm.c), NULL for other servers */
-    /* Memory for the instances: every instance is made from this untyped, which is emptied
-     * again when the instance is destroyed, so restarts do not eat init's memory. */
-    rs_cptr_t pool;
-    ps_ut_t pool_ut;
-    ps_untyped_t pool_storage;
-    ps_env_t pool_env;
+    /* Memory for the instances: every instance is made from one of these untypeds, which is
+     * emptied again when the instance is destroyed, so restarts do not eat init's memory. A
+     * server without a VM has two: while one holds the running instance, the other holds a
+     * standby instance (made at a timer tick, not started) that the next restart only starts,
+     * or the destroyed instance until a tick empties it. */
+    unsigned npools, cur;
+    enum pool_state state[2];
+    ps_process_t procs[2];
+    rs_cptr_t pool[2];
+    ps_ut_t pool_ut[2];
+    ps_untyped_t pool_storage[2];
+    ps_env_t pool_env[2];
 };
 
 struct init_state {

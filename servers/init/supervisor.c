@@ -32,10 +32,21 @@ int supervisor_setup(struct server *s, unsigned index)
 {
     ps_env_t *env = &init.root.env;
     int err;
-    if ((err = ps_new_untyped(env, pool_bits(s), &s->pool_ut, &s->pool_storage, &s->pool)))
-        return err;
-    s->pool_env = *env;
-    s->pool_env.ut = &s->pool_ut;
+    // the scratch address through which images are copied gets its page tables from init's own
+    // memory: made from a pool, they would be destroyed with it and their slots lost
+    static bool scratch_ready;
+    if (!scratch_ready && (err = ps_map_prepare(env, env->vspace, env->scratch_vaddr))) return err;
+    scratch_ready = true;
+    s->npools = s->m->guest[0] ? 1 : 2; // a VMM's VM caps can be given to one instance only
+    for (unsigned k = 0; k < s->npools; k++) {
+        if ((err = ps_new_untyped(env, pool_bits(s), &s->pool_ut[k], &s->pool_storage[k],
+                                  &s->pool[k])))
+            return err;
+        s->pool_env[k] = *env;
+        s->pool_env[k].ut = &s->pool_ut[k];
+    }
+    s->cur = s->npools - 1; // the first instance goes into pool 0
+    s->proc = &s->procs[0];
     // init signals through a badged copy: a badge-0 signal sets no bit and is lost when the
     // server is busy at that moment
     if ((err = ps_new_object(env, RS_OBJ_ENDPOINT, 0, &s->ep)) ||
@@ -58,16 +69,15 @@ int supervisor_setup(struct server *s, unsigned index)
     return s->m->guest[0] ? vm_setup(s, index) : RS_OK;
 }
 
-/* Gives the new instance its caps and memory, in the fixed layout libipc expects. */
-static int give_caps(struct server *s, unsigned index)
+/* Gives instance p its caps and memory, in the fixed layout libipc expects (all but the ping
+ * notification's binding: it can be bound to one thread only, so that waits for the start). */
+static int give_caps(struct server *s, ps_process_t *p, unsigned index)
 {
-    ps_process_t *p = &s->proc;
     int err;
     if ((err = ps_process_give(p, IPC_SLOT_SERVICE, s->ep, RS_RIGHTS_ALL, 0)) ||
         (err = ps_process_give(p, IPC_SLOT_REGISTRY, init.ep, RS_RIGHT_WRITE | RS_RIGHT_GRANT,
                                INIT_BADGE_REGISTRY | index)) ||
         (err = ps_process_give(p, IPC_SLOT_PING, s->ping, RS_RIGHT_READ, 0)) ||
-        (err = ps_tcb_bind_notification(p->tcb, s->ping)) ||
         (err = ps_process_share(p, s->control_frame, IPC_CONTROL_VADDR,
                                 RS_RIGHT_READ | RS_RIGHT_WRITE)))
         return err;
@@ -88,15 +98,19 @@ static int give_caps(struct server *s, unsigned index)
     return s->vm ? vm_give(s) : RS_OK;
 }
 
-/* Destroys the running instance and empties its memory pool for the next one. */
-static void destroy_instance(struct server *s)
+/* Destroys the instance in pool k, if any, and empties the pool for the next one. */
+static void empty_pool(struct server *s, unsigned k)
 {
-    ps_process_destroy(&s->proc);
-    ps_cnode_revoke(RS_INIT_CNODE, s->pool, 64);
-    ps_ut_reset(&s->pool_ut, s->pool);
+    if (s->state[k] == POOL_EMPTY) return;
+    ps_process_destroy(&s->procs[k]);
+    ps_cnode_revoke(RS_INIT_CNODE, s->pool[k], 64);
+    ps_ut_reset(&s->pool_ut[k], s->pool[k]);
+    s->state[k] = POOL_EMPTY;
 }
 
-int supervisor_start(struct server *s, unsigned index)
+/* Makes an instance from the pristine image in the empty pool k, with all its caps, not
+ * started. */
+static int build_instance(struct server *s, unsigned index, unsigned k)
 {
     rs_cptr_t fault_ep = ps_slot_alloc(init.root.env.slots);
     int err = ps_cnode_mint(RS_INIT_CNODE, fault_ep, 64, RS_INIT_CNODE, init.ep, 64, RS_RIGHTS_ALL,
@@ -114,15 +128,41 @@ int supervisor_start(struct server *s, unsigned index)
                                .cnode_radix = 5,
                                .stack_pages = 8,
                                .extra_slots = 16 + s->m->persist_pages + vm_extra_slots(s)};
-    s->control->instance++;
-    s->control->inject = IPC_INJECT_NONE;
-    err = ps_process_create(&s->proc, &s->pool_env, &cfg);
+    s->state[k] = POOL_STANDBY;
+    s->proc = &s->procs[k]; // vm_give names the instance through s->proc
+    err = ps_process_create(&s->procs[k], &s->pool_env[k], &cfg);
     ps_cnode_delete(RS_INIT_CNODE, fault_ep, 64); // the TCB holds its own copy
     ps_slot_free(init.root.env.slots, fault_ep);
-    if (!err) err = give_caps(s, index);
-    if (!err) err = ps_process_start(&s->proc);
+    if (!err) err = give_caps(s, &s->procs[k], index);
+    s->proc = &s->procs[s->cur];
+    if (err) empty_pool(s, k);
+    return err;
+}
+
+/* Pool for the next instance: the other one when there are two (the destroyed instance in the
+ * current one is emptied later, off the restart's path), emptied now if it must be. */
+static unsigned next_pool(struct server *s)
+{
+    unsigned k = s->npools == 2 ? 1 - s->cur : s->cur;
+    if (s->state[k] != POOL_STANDBY) empty_pool(s, k);
+    return k;
+}
+
+int supervisor_start(struct server *s, unsigned index)
+{
+    unsigned k = next_pool(s);
+    int err = s->state[k] == POOL_STANDBY ? RS_OK : build_instance(s, index, k);
+    if (err) return err;
+    ps_process_t *p = &s->procs[k];
+    s->cur = k;
+    s->proc = p;
+    s->state[k] = POOL_RUNNING;
+    s->control->instance++;
+    s->control->inject = IPC_INJECT_NONE;
+    if (!err) err = ps_tcb_bind_notification(p->tcb, s->ping);
+    if (!err) err = ps_process_start(p);
     if (err) {
-        destroy_instance(s);
+        empty_pool(s, k);
         return err;
     }
     s->running = true;
@@ -132,6 +172,44 @@ int supervisor_start(struct server *s, unsigned index)
     s->next_ping_ms = s->started_ms + s->m->watchdog_ms;
     vm_started(s);
     return RS_OK;
+}
+
+/* Stops the running instance at once: its thread is destroyed (the reply it held is dropped, so
+ * its caller gets RS_PEER_DIED, and it receives nothing more); the rest of it is destroyed with
+ * its pool, at once when there is one pool, else at a later tick. */
+static void destroy_instance(struct server *s)
+{
+    unsigned k = s->cur;
+    ps_process_t *p = &s->procs[k];
+    if (s->npools == 1) {
+        empty_pool(s, k);
+        return;
+    }
+    rs_cptr_t me = init.root.env.cnode;
+    ps_cnode_revoke(me, p->tcb, PS_DEPTH); // its copy in the instance's CNode
+    ps_cnode_delete(me, p->tcb, PS_DEPTH); // the last cap: the thread is destroyed
+    ps_slot_free(&p->slots, p->tcb);
+    s->state[k] = POOL_DIRTY;
+}
+
+/* Background work at a tick, one server at most: empties a pool that holds a destroyed instance,
+ * and prepares a standby instance for a server that can still be restarted. */
+static bool prepare_standby(struct server *s, unsigned index)
+{
+    if (s->npools != 2 || !s->m) return false;
+    unsigned k = 1 - s->cur;
+    bool can_restart = !s->given_up && (!s->m->max_restarts || s->restarts < s->m->max_restarts);
+    bool work = false;
+    for (unsigned j = 0; j < 2; j++) {
+        bool keep = s->state[j] == POOL_RUNNING || (s->state[j] == POOL_STANDBY && can_restart);
+        if (s->state[j] != POOL_EMPTY && !keep) empty_pool(s, j), work = true;
+    }
+    if (can_restart && s->state[k] == POOL_EMPTY && s->state[s->cur] != POOL_DIRTY) {
+        int err = build_instance(s, index, k);
+        if (err) init_log("%s: no standby instance: %s\n", s->m->name, rs_error_name(err));
+        work = true;
+    }
+    return work;
 }
 
 static void restart_due(struct server *s, unsigned index, uint64_t now);
@@ -193,6 +271,8 @@ void supervisor_tick(uint64_t now)
         restart_due(&init.servers[i], i, now);
         watchdog(&init.servers[i], now);
     }
+    for (unsigned i = 0; i < init.nservers; i++)
+        if (prepare_standby(&init.servers[i], i)) break;
 }
 
 void supervisor_inject(struct server *s, unsigned kind)

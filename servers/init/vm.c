@@ -135,9 +135,9 @@ unsigned vm_extra_slots(const struct server *s) { return s->vm ? s->vm->frames :
 int vm_give(struct server *s)
 {
     struct vm *vm = s->vm;
-    int err = ps_process_give(&s->proc, IPC_SLOT_VCPU, vm->vcpu, RS_RIGHTS_ALL, 0);
+    int err = ps_process_give(s->proc, IPC_SLOT_VCPU, vm->vcpu, RS_RIGHTS_ALL, 0);
     for (unsigned i = 0; !err && i < vm->frames; i++)
-        err = ps_process_share(&s->proc, vm->ram[i], IPC_GUEST_RAM_VADDR + i * VM_FRAME,
+        err = ps_process_share(s->proc, vm->ram[i], IPC_GUEST_RAM_VADDR + i * VM_FRAME,
                                RS_RIGHT_READ | RS_RIGHT_WRITE);
     return err;
 }
