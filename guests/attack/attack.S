@@ -10,8 +10,6 @@
 #include "../common/long_mode.inc"
 
 #define COM1            0x3F8
-#define COM1_LSR        (COM1 + 5)
-#define LSR_THR_EMPTY   0x20
 #define PTE_P_RW        0x03
 #define PTE_PS          0x80
 #define SEL_CODE32      0x08
@@ -475,18 +473,7 @@ puts:
     ret
 
 /* putc: prints AL; keeps every register. */
-putc:
-    pushl %edx
-    pushl %eax
-    movw $COM1_LSR, %dx
-1:  inb %dx, %al
-    testb $LSR_THR_EMPTY, %al
-    jz 1b
-    popl %eax
-    movw $COM1, %dx
-    outb %al, %dx
-    popl %edx
-    ret
+    com1_putc putc
 
 newline:
     pushl %eax

@@ -8,8 +8,6 @@
 #include "../common/long_mode.inc"
 
 #define COM1            0x3F8
-#define COM1_LSR        (COM1 + 5)
-#define LSR_THR_EMPTY   0x20
 #define START_MAGIC     0x52534730      /* "RSG0" */
 #define INFO_GPA        0xFED00000      /* the VMM's info device page */
 #define PTE_P           0x01
@@ -174,18 +172,7 @@ puts32:
 1:  ret
 
 /* putc32: prints AL once the transmitter is empty; keeps every register. */
-putc32:
-    pushl %edx
-    pushl %eax
-    movw $COM1_LSR, %dx
-1:  inb %dx, %al
-    testb $LSR_THR_EMPTY, %al
-    jz 1b
-    popl %eax
-    movw $COM1, %dx
-    outb %al, %dx
-    popl %edx
-    ret
+    com1_putc putc32
 
 /* putdec32: prints EAX in decimal; clobbers EAX. */
 putdec32:

@@ -105,6 +105,16 @@ bool expect_report_at(int line, rs_cptr_t ep, uint64_t want_label, uint64_t mr[4
 /* Child side: sends label and four words on CHILD_SLOT_REPORT (blocks until init takes it). */
 void child_report(uint64_t label, uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 
+/* ---- randomness: xorshift64, one state word (the fuzzers print their seeds) ---- */
+static inline uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
 /* ---- running ---- */
 /* Sets up init's allocators, the test pool and slot block, and init's priority. */
 void framework_init(const rs_bootinfo_t *bi);

@@ -26,15 +26,6 @@ struct fuzz_shared {
     uint64_t results[RS_ERROR_COUNT + 1]; /* statuses seen; the last entry counts others */
 };
 
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 /* Argument words favour the values that get past the first checks. */
 static uint64_t fuzz_word(uint64_t *s)
 {

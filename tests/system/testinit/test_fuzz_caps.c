@@ -101,15 +101,6 @@ struct ping_shared {
     uint64_t bad;   /* replies that did not carry the value expected */
 };
 
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 /* Mostly the menu, sometimes the child's free slots, rarely its own TCB (which it may suspend or
  * break: init then kicks it) or garbage. */
 static rs_cptr_t fc_slot(uint64_t *s)
