@@ -90,7 +90,17 @@ int guest_space_map_table(struct invocation *inv)
     return RS_OK;
 }
 
-static int decode_map(struct invocation *inv, struct cap *gs)
+/* Writes the checked leaf e for frame f at gpa of gs with `rights`; cannot fail. */
+static int guest_space_invoke_map(struct cap *f, struct cap *gs, uint64_t gpa, uint64_t rights,
+                                  uint64_t *e)
+{
+    *e = vcpu_backend->guest_pte(VIRT_TO_PHYS(f->obj), (unsigned)rights, true) |
+         (f->bits == 21 ? PT_ENTRY_PS : 0);
+    record_mapping(f, gs, gpa);
+    return RS_OK;
+}
+
+static int guest_space_decode_map(struct invocation *inv, struct cap *gs)
 {
     INV_NEED_ARGS(inv, 2);
     INV_NEED_CAPS(inv, 1);
@@ -107,33 +117,28 @@ static int decode_map(struct invocation *inv, struct cap *gs)
     uint64_t *e;
     int err = map_check(inv, f, 1, gs, gpa, &e);
     if (err) return err;
-    *e = vcpu_backend->guest_pte(VIRT_TO_PHYS(f->obj), (unsigned)rights, true) |
-         (f->bits == 21 ? PT_ENTRY_PS : 0);
-    record_mapping(f, gs, gpa);
-    return RS_OK;
+    return guest_space_invoke_map(f, gs, gpa, rights, e);
 }
 
-static int decode_unmap(struct invocation *inv, const struct cap *gs)
+static int guest_space_decode_unmap(struct invocation *inv, const struct cap *gs)
 {
     INV_NEED_CAPS(inv, 1);
     struct cap *f = &inv->extra[0]->cap;
     if (f->type != RS_CAP_FRAME) return inv_error(inv, RS_INVALID_CAPABILITY, 1, 0, 0);
-    // guest leaves are write-back whatever the guest's PAT says (the VMX backend sets EPT's
-    // ignore-PAT bit), like RAM in the physmap; device memory would need UC, which the backends
-    // cannot express yet
+    // no device frame is ever mapped into a guest (Map refuses them)
     if (f->flags & CAP_FLAG_DEVICE) return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0);
     if (!(f->flags & CAP_FLAG_MAPPED)) return RS_OK; // as Frame_Unmap: nothing to do
     if (!(f->flags & CAP_FLAG_GUEST) || f->small != gs->small)
         return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0); // mapped, but somewhere else
-    guest_space_unmap_cap(f);
+    guest_space_unmap_cap(f);                                 // the invoke step: cannot fail
     return RS_OK;
 }
 
 int guest_space_decode(struct invocation *inv)
 {
     switch (inv->label) {
-    case RS_GUEST_SPACE_MAP: return decode_map(inv, inv->cap);
-    case RS_GUEST_SPACE_UNMAP: return decode_unmap(inv, inv->cap);
+    case RS_GUEST_SPACE_MAP: return guest_space_decode_map(inv, inv->cap);
+    case RS_GUEST_SPACE_UNMAP: return guest_space_decode_unmap(inv, inv->cap);
     default: return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     }
 }

@@ -55,7 +55,21 @@ static void install(struct slot *src, struct slot *dst)
     cdt_insert(src, dst);
 }
 
-static int decode_bind(struct invocation *inv, struct vcpu *v)
+/* Binds v to thread ts, guest space gs and exit endpoint ep (all checked); cannot fail. */
+static void vcpu_invoke_bind(struct vcpu *v, struct slot *ts, struct slot *gs, struct slot *ep)
+{
+    struct tcb *t = (struct tcb *)ts->cap.obj;
+    if (v->tcb) vcpu_unbind(v->tcb); // a binding whose cap a Revoke took
+    for (unsigned i = 0; i < VCPU_SLOT_COUNT; i++) cdt_delete(&v->slots[i]); // what is left of one
+    install(ts, &v->slots[VCPU_SLOT_TCB]);
+    install(gs, &v->slots[VCPU_SLOT_GUEST_SPACE]);
+    install(ep, &v->slots[VCPU_SLOT_EXIT_EP]);
+    v->tcb = t;
+    t->vcpu = v;
+    vcpu_backend->set_guest_root(v, VIRT_TO_PHYS(gs->cap.obj), gs->cap.small);
+}
+
+static int vcpu_decode_bind(struct invocation *inv, struct vcpu *v)
 {
     INV_NEED_CAPS(inv, 3);
     struct slot *ts = inv->extra[0], *gs = inv->extra[1], *ep = inv->extra[2];
@@ -68,15 +82,7 @@ static int decode_bind(struct invocation *inv, struct vcpu *v)
         return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     if (t->vcpu && t->vcpu != v) return inv_error(inv, RS_ILLEGAL_OPERATION, 1, 0, 0);
     if (t->state != TS_INACTIVE) return inv_error(inv, RS_BUSY, 1, 0, 0);
-
-    if (v->tcb) vcpu_unbind(v->tcb); // a binding whose cap a Revoke took
-    for (unsigned i = 0; i < VCPU_SLOT_COUNT; i++) cdt_delete(&v->slots[i]); // what is left of one
-    install(ts, &v->slots[VCPU_SLOT_TCB]);
-    install(gs, &v->slots[VCPU_SLOT_GUEST_SPACE]);
-    install(ep, &v->slots[VCPU_SLOT_EXIT_EP]);
-    v->tcb = t;
-    t->vcpu = v;
-    vcpu_backend->set_guest_root(v, VIRT_TO_PHYS(gs->cap.obj), gs->cap.small);
+    vcpu_invoke_bind(v, ts, gs, ep);
     return RS_OK;
 }
 
@@ -84,7 +90,7 @@ int vcpu_decode(struct invocation *inv)
 {
     struct vcpu *v = vcpu_of(inv->cap);
     switch (inv->label) {
-    case RS_VCPU_BIND: return decode_bind(inv, v);
+    case RS_VCPU_BIND: return vcpu_decode_bind(inv, v);
     case RS_VCPU_READ_STATE: return vcpu_decode_read_state(inv, v);
     case RS_VCPU_WRITE_STATE: return vcpu_decode_write_state(inv, v);
     case RS_VCPU_INJECT:
