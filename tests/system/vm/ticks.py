@@ -39,6 +39,8 @@ def main():
     found = False
     with open(log, errors="replace") as f:
         for line in f:
+            if not line.endswith("\n"):
+                break  # the emulator was stopped in the middle of this last line: not a tick yet
             line = line.rstrip("\r\n")
             if after_re and not found and after_re.search(line):
                 found = True
