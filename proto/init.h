@@ -15,6 +15,10 @@ typedef struct ipc_control {
     uint64_t persistent_size;
     uint64_t guest_ram_size; /* a VMM's guest RAM (at IPC_GUEST_RAM_VADDR), 0 if not a VMM */
     char name[32];
+    uint64_t tsc_per_ms; /* the TSC's rate (bootinfo), for servers that keep time by it */
+    uint64_t
+        wallclock_unix; /* the host's wall clock (UTC seconds, CMOS RTC) at TSC wallclock_tsc; */
+    uint64_t wallclock_tsc; /* wallclock_unix = 0: no clock was readable */
 } ipc_control_t;
 
 enum ipc_inject {

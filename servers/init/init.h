@@ -56,6 +56,7 @@ struct init_state {
     uint64_t next_inject_ms[MANIFEST_INJECTS];
     unsigned injects_done[MANIFEST_INJECTS];
     uint64_t rng;
+    uint64_t wallclock_unix, wallclock_tsc; /* the host's CMOS clock read at boot (0: none) */
 };
 
 extern struct init_state init;

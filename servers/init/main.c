@@ -3,6 +3,7 @@
 // of supervised servers, and registry requests, all on one endpoint.
 #include "init.h"
 #include "fmt.h"
+#include "wallclock.h"
 
 struct init_state init;
 
@@ -49,6 +50,40 @@ static int timer_init(void)
     ps_ioport_out(pit, 1, 0x43, 0x34); // channel 0, lobyte/hibyte, rate generator
     ps_ioport_out(pit, 1, 0x40, divisor & 0xFF);
     return ps_ioport_out(pit, 1, 0x40, divisor >> 8);
+}
+
+/* The host's wall clock from the CMOS RTC (ports 0x70/0x71), read between two updates: wait
+ * while update-in-progress (register A bit 7) is set, then read until two reads agree. */
+static void wallclock_init(void)
+{
+    rs_cptr_t cmos = ps_slot_alloc(init.root.env.slots);
+    if (ps_ioport_issue(RS_INIT_IOPORT_PLATFORM, 0x70, 0x71, RS_INIT_CNODE, cmos, 64)) return;
+    static const uint8_t regs[] = {0x00, 0x02, 0x04, 0x07, 0x08, 0x09, 0x32, 0x0B};
+    struct cmos_time t[2];
+    for (unsigned tries = 0; tries < 100; tries++) {
+        for (unsigned k = 0; k < 2; k++) {
+            uint32_t a = 0x80;
+            for (unsigned spin = 0; spin < 100000 && (a & 0x80); spin++) {
+                ps_ioport_out(cmos, 1, 0x70, 0x0A);
+                ps_ioport_in(cmos, 1, 0x71, &a);
+            }
+            uint8_t *out = (uint8_t *)&t[k];
+            for (unsigned i = 0; i < sizeof(regs); i++) {
+                uint32_t v = 0;
+                ps_ioport_out(cmos, 1, 0x70, regs[i]);
+                ps_ioport_in(cmos, 1, 0x71, &v);
+                out[i] = (uint8_t)v;
+            }
+        }
+        if (!memcmp(&t[0], &t[1], sizeof(t[0]))) break;
+    }
+    init.wallclock_tsc = rt_rdtsc();
+    if (!cmos_to_unix(&t[0], &init.wallclock_unix)) {
+        init.wallclock_unix = 0;
+        init_log("no readable CMOS clock: guests' clocks start at 1970\n");
+    } else {
+        init_log("wall clock %lu (CMOS RTC)\n", init.wallclock_unix);
+    }
 }
 
 static void run_injections(uint64_t now)
@@ -129,6 +164,7 @@ int main(void *arg)
              init.bi->untyped.end - init.bi->untyped.start);
     int err = ps_new_object(&init.root.env, RS_OBJ_ENDPOINT, 0, &init.ep);
     if (!err) err = timer_init();
+    if (!err) wallclock_init();
     if (err) {
         init_log("cannot set up: %s\n", rs_error_name(err));
         return 1;
