@@ -3,7 +3,7 @@
 """The QEMU command line that boots Resurgo, written once: tests/system/run.py imports
 qemu_command(); tools/run-qemu.sh runs this file, which prints the command one argument a line.
 
-The machine: an x86-64 CPU with AMD SVM and nested paging (the SVM backend), 256 MiB, no display,
+The machine: an x86-64 CPU with AMD SVM and nested paging (the SVM backend), 256 MiB (--mem), no display,
 no reboot (a triple fault ends QEMU). Unless interactive, the monitor is off and the
 isa-debug-exit device at port 0xf4 lets the root task's shutdown end QEMU.
 
@@ -14,19 +14,21 @@ import argparse
 import sys
 
 QEMU = "qemu-system-x86_64"
-MACHINE = ["-cpu", "qemu64,+svm,+npt", "-m", "256M", "-display", "none", "-no-reboot"]
+MACHINE = ["-cpu", "qemu64,+svm,+npt", "-display", "none", "-no-reboot"]
+MEM_MIB = 256  # the default; a Linux guest needs more (--mem)
 # Not interactive: no monitor, and a port the kernel's shutdown writes to end QEMU (see
 # kernel/arch/x86_64/ioport.c).
 BATCH = ["-monitor", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
 
 
 def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial", "mon:stdio"),
-                 icount=False, interactive=False, gdb=False):
+                 icount=False, interactive=False, gdb=False, mem_mib=MEM_MIB):
     """The command (a list) booting `iso` (a GRUB ISO) or `kernel` with `modules` ((name, path)
     pairs, the first the root task) through QEMU's multiboot loader with `cmdline`. `serial`:
     the arguments giving COM1 its backend. icount: the TSC and timers count guest instructions
-    (-icount shift=0). gdb: wait for gdb on :1234 before the first instruction."""
-    cmd = [QEMU] + MACHINE + ([] if interactive else BATCH) + list(serial)
+    (-icount shift=0). gdb: wait for gdb on :1234 before the first instruction. mem_mib: the
+    machine's RAM."""
+    cmd = [QEMU] + MACHINE + ["-m", f"{mem_mib}M"] + ([] if interactive else BATCH) + list(serial)
     if icount:
         cmd += ["-icount", "shift=0"]
     if iso:
@@ -48,6 +50,7 @@ def main():
                    help="keep the monitor (Ctrl-A C) and leave out the debug-exit device")
     p.add_argument("--gdb", action="store_true", help="wait for gdb on :1234")
     p.add_argument("--icount", action="store_true", help="-icount shift=0")
+    p.add_argument("--mem", type=int, default=MEM_MIB, metavar="MIB", help="the machine's RAM")
     p.add_argument("--serial", default="mon:stdio", metavar="SPEC", help="-serial SPEC")
     p.add_argument("--cmdline", default="", metavar="ARGS", help="kernel command line")
     p.add_argument("--iso", metavar="ISO", help="boot a GRUB ISO")
@@ -63,7 +66,7 @@ def main():
             p.error(f"bad --module {m!r}: want NAME=PATH")
         modules.append((name, path))
     cmd = qemu_command(a.kernel, modules, a.cmdline, a.iso, ["-serial", a.serial], a.icount,
-                       a.interactive, a.gdb)
+                       a.interactive, a.gdb, a.mem)
     sys.stdout.write("".join(arg + "\n" for arg in cmd))
 
 

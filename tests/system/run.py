@@ -40,7 +40,7 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # A triple fault ends Bochs (like QEMU's -no-reboot). Sound is off: without a
 # sound card, Bochs 2.7's ALSA driver aborts at start.
 BOCHSRC = """\
-megs: 256
+megs: {mem}
 cpu: model=corei7_skylake_x, reset_on_triple_fault=0
 panic: action=fatal
 ata0-master: type=cdrom, path={iso}, status=inserted
@@ -67,6 +67,7 @@ def parse_args():
     p.add_argument("--icount", action="store_true",
                    help="QEMU -icount shift=0: the TSC and timers count guest instructions")
     p.add_argument("--iso", action="store_true", help="boot a GRUB ISO (always for bochs)")
+    p.add_argument("--mem", type=int, default=256, metavar="MIB", help="the machine's RAM")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
     p.add_argument("--no-checks", action="store_true",
@@ -113,12 +114,13 @@ def start_emulator(a, tmp, log):
             serial = ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",
                       "-serial", "chardev:s0"]
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
-                           serial, icount=a.icount)
+                           serial, icount=a.icount, mem_mib=a.mem)
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"
         with open(os.path.join(tmp, "bochsrc"), "w") as f:
-            f.write(BOCHSRC.format(iso=iso, log=os.path.abspath(log), bochslog=a.bochslog))
+            f.write(BOCHSRC.format(iso=iso, log=os.path.abspath(log), bochslog=a.bochslog,
+                                   mem=a.mem))
         with open(os.path.join(tmp, "rc.txt"), "w") as f:
             f.write("c\n")
         # Bochs' term display needs a tty: `script` provides one.
