@@ -46,3 +46,6 @@ bool pic_intr(const struct pic_pair *p);
 /* The CPU's interrupt acknowledge: the vector, with the request moved to in-service (or, with
  * nothing left to give, the spurious IR7 of the master or slave, nothing put in service). */
 uint8_t pic_inta(struct pic_pair *p);
+
+_Static_assert(sizeof(struct pic_pair) <= 512,
+               "a device model is at most 512 bytes of VMM state (it is copied on every exit)");

@@ -48,3 +48,6 @@ unsigned pit_advance(struct pit *p, uint64_t now_ns);
 /* When the next rising edge of OUT0 after those pit_advance returned happens (0 if edges are
  * pending already); UINT64_MAX if none will without a new write. */
 uint64_t pit_next_ns(const struct pit *p);
+
+_Static_assert(sizeof(struct pit) <= 512,
+               "a device model is at most 512 bytes of VMM state (it is copied on every exit)");
