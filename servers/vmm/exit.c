@@ -10,8 +10,9 @@
 // an invalid state, or HLT with interrupts off or with no timer running stops the guest for good.
 #include "vmm.h"
 
-#define PIT_FIRST 0x40
-#define PIT_LAST  0x43
+#define PIT_FIRST  0x40
+#define PIT_LAST   0x43
+#define PIT_PORT61 0x61
 
 uint64_t exit_gpr(const uint64_t *w, unsigned reg)
 {
@@ -80,7 +81,7 @@ static enum vmm_action io_exit(struct vmm *v, const uint64_t *w, struct vmm_repl
         return VMM_REPLY;
     }
     bool uart = port >= UART_BASE && port < UART_BASE + 8,
-         pit = port >= PIT_FIRST && port <= PIT_LAST;
+         pit = (port >= PIT_FIRST && port <= PIT_LAST) || port == PIT_PORT61;
     if (!rs_io_qual_in(qual)) {
         uint64_t value = w[RS_EXIT_MR_RAX];
         if (uart) uart_write(v, port, (uint8_t)value);
@@ -159,7 +160,7 @@ static enum vmm_action hlt_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
         return vmm_stop(v, r, RS_EXIT_HLT, "halted with interrupts disabled", w[RS_EXIT_MR_RIP]);
     // The PIT is the only interrupt source: a HLT with it stopped sleeps for ever, and the VMM
     // waiting for it would answer no client again (it waits on its notification only).
-    if (!v->st->irq_pending && !v->st->pit.period_ns)
+    if (!v->st->irq_pending && pit_next_ns(&v->st->pit) == UINT64_MAX)
         return vmm_stop(v, r, RS_EXIT_HLT, "halted with no timer running", w[RS_EXIT_MR_RIP]);
     if (!v->st->irq_pending) return VMM_WAIT;
     reply_init(r, RS_REPLY_ADVANCE_RIP); // the interrupt goes in below; it wakes the guest

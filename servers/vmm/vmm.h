@@ -14,6 +14,7 @@
 #include <resurgo/vcpu.h>
 #include <resurgo/x86.h>
 #include "kstring.h"
+#include "pit.h"
 
 #define VMM_TIMER_VECTOR 0x20
 #define VMM_TICK_NS      10000000ull /* one of init's ticks (IPC_TICK_MS) */
@@ -45,21 +46,6 @@ struct uart {
     uint32_t len; /* bytes in line */
     uint8_t lcr;  /* line control: bit 7 (DLAB) turns 0x3F8/0x3F9 into the divisor latch */
     char line[UART_LINE_MAX];
-};
-
-/* ---- PIT channel 0 (pit.c) ---- */
-#define PIT_HZ 1193182ull
-struct pit {
-    uint32_t reload;    /* divisor as programmed (0 stands for 65536) */
-    uint8_t mode;       /* 0..5 */
-    uint8_t access;     /* 1 low byte, 2 high byte, 3 low then high */
-    uint8_t write_high; /* access 3: the next byte written is the high one */
-    uint8_t read_high;  /* access 3: the next byte read is the high one */
-    uint8_t latched;    /* a latch command froze `latch` for the next read(s) */
-    uint16_t latch;
-    uint16_t low;       /* the low byte written, waiting for the high one */
-    uint64_t period_ns; /* 0: not counting */
-    uint64_t start_ns;  /* when the current period began */
 };
 
 /* ---- a reply to an exit ---- */
@@ -134,13 +120,6 @@ bool vmm_once(struct vmm_once *o, uint64_t key);
 /* uart.c */
 uint32_t uart_read(struct vmm *v, uint16_t port);
 void uart_write(struct vmm *v, uint16_t port, uint8_t value);
-
-/* pit.c: ports 0x40..0x43. */
-uint8_t pit_read(struct pit *p, uint16_t port, uint64_t now_ns);
-void pit_write(struct pit *p, uint16_t port, uint8_t value, uint64_t now_ns);
-/* Time moved to now_ns: true if an interrupt fell due since the last call (several are coalesced
- * into one, as a PIC's request bit does). */
-bool pit_advance(struct pit *p, uint64_t now_ns);
 
 /* cpuid.c: the guest's view of leaf/sub: the host's values filtered, or the hypervisor leaves. */
 void cpuid_guest(const struct vmm_ops *ops, uint32_t leaf, uint32_t sub, uint32_t r[4]);
