@@ -18,7 +18,10 @@
 //   the guest's MSR writes would reach nothing, or the host's mitigation state;
 // - SEV/SME (leaf 0x8000001F), SGX, Intel PT, RDT, TSC_ADJUST, thermal and power management
 //   (leaf 6 keeps ARAT: the local APIC's timer always runs), AMD's topology extensions
-//   (TOPOEXT: leaves 0x8000001D/1E), OSVW, and every leaf beyond 0x16 and 0x80000008;
+//   (TOPOEXT: leaves 0x8000001D/1E), OSVW, and every leaf beyond 0xB and 0x80000008;
+// - leaves 0x15 and 0x16 (TSC and crystal clock): from them Linux 6.1 (native_calibrate_tsc)
+//   also takes the crystal as the local APIC timer's clock and skips calibrating it, but the
+//   VMM's APIC counts at LAPIC_TIMER_HZ; without them Linux calibrates both against the PIT;
 // - RDTSCP and RDPID unless VMM_TSC_AUX is 1 (meson c_args): they read IA32_TSC_AUX, which must
 //   be the guest's, switched by both backends, before a guest may see them;
 // - FFXSR and TCE: EFER bits neither the VMM nor WriteState accept.
@@ -34,42 +37,42 @@
 
 enum { EAX, EBX, ECX, EDX };
 
-#define LEAF_HV       0x40000000u
-#define LEAF_HV_LAST  0x4FFFFFFFu
-#define MAX_BASIC     0x16u
-#define LEAF_EXT      0x80000000u
-#define MAX_EXT       0x80000008u
+#define LEAF_HV      0x40000000u
+#define LEAF_HV_LAST 0x4FFFFFFFu
+#define MAX_BASIC    0xBu
+#define LEAF_EXT     0x80000000u
+#define MAX_EXT      0x80000008u
 
 #define BIT(n) (1u << (n))
 
 /* leaf 1 ECX: SSE3, PCLMULQDQ, SSSE3, CX16, SSE4.1, SSE4.2, MOVBE, POPCNT, AES, RDRAND */
 #define L1C_KEEP                                                                                   \
     (BIT(0) | BIT(1) | BIT(9) | BIT(13) | BIT(19) | BIT(20) | BIT(22) | BIT(23) | BIT(25) | BIT(30))
-#define L1C_HV BIT(31)
+#define L1C_HV   BIT(31)
 /* leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX
  * FXSR SSE SSE2 SS (not PSN, DS, ACPI, HTT, TM, PBE) */
 #define L1D_KEEP 0x0F8BFBFFu
 /* leaf 7.0 EBX: BMI1, HLE, FDP_EXCPTN_ONLY, BMI2, ERMS, RTM, FPCSDS, RDSEED, ADX, CLFLUSHOPT,
  * CLWB, SHA */
 #define L7B_KEEP                                                                                   \
-    (BIT(3) | BIT(4) | BIT(6) | BIT(8) | BIT(9) | BIT(11) | BIT(13) | BIT(18) | BIT(19) |         \
+    (BIT(3) | BIT(4) | BIT(6) | BIT(8) | BIT(9) | BIT(11) | BIT(13) | BIT(18) | BIT(19) |          \
      BIT(23) | BIT(24) | BIT(29))
 /* leaf 7.0 ECX: UMIP (WriteState takes CR4.UMIP), GFNI (its SSE forms), CLDEMOTE, MOVDIRI,
  * MOVDIR64B; RDPID with TSC_AUX */
-#define L7C_KEEP  (BIT(2) | BIT(8) | BIT(25) | BIT(27) | BIT(28))
-#define L7C_RDPID BIT(22)
+#define L7C_KEEP   (BIT(2) | BIT(8) | BIT(25) | BIT(27) | BIT(28))
+#define L7C_RDPID  BIT(22)
 /* leaf 6 EAX: ARAT */
-#define L6A_ARAT BIT(2)
+#define L6A_ARAT   BIT(2)
 /* leaf 0x80000001 ECX: LAHF/SAHF, ABM (LZCNT), SSE4A, misaligned SSE, PREFETCHW, TBM */
-#define LXC_KEEP (BIT(0) | BIT(5) | BIT(6) | BIT(7) | BIT(8) | BIT(21))
+#define LXC_KEEP   (BIT(0) | BIT(5) | BIT(6) | BIT(7) | BIT(8) | BIT(21))
 /* leaf 0x80000001 EDX: leaf 1's bits AMD repeats (0-9, 12-17, 23, 24), SYSCALL, NX, MMXEXT,
  * 1 GiB pages, LM, 3DNow!ext, 3DNow!; RDTSCP with TSC_AUX */
 #define LXD_KEEP   0xE5D3FBFFu
 #define LXD_RDTSCP BIT(27)
 /* leaf 0x80000007 EDX: invariant TSC */
-#define L87D_KEEP BIT(8)
+#define L87D_KEEP  BIT(8)
 /* leaf 0x80000008 EBX: CLZERO, FXSAVE's error pointers */
-#define L88B_KEEP (BIT(0) | BIT(2))
+#define L88B_KEEP  (BIT(0) | BIT(2))
 
 static void zero(uint32_t r[4]) { r[EAX] = r[EBX] = r[ECX] = r[EDX] = 0; }
 
@@ -82,9 +85,7 @@ static void basic(uint32_t leaf, uint32_t sub, unsigned flags, uint32_t r[4])
         r[ECX] = (r[ECX] & L1C_KEEP) | L1C_HV;
         r[EDX] &= L1D_KEEP;
         break;
-    case 2:  // cache descriptors
-    case 0x15: // TSC / crystal clock ratio: the guest's TSC is the host's
-    case 0x16: break;
+    case 2: break;                   // cache descriptors
     case 4: r[EAX] &= 0x3FFF; break; // one core, one thread per cache (bits 31:14 zero)
     case 6:
         zero(r);

@@ -164,7 +164,7 @@ bool lapic_match_dest(const struct lapic *a, uint8_t dest, bool logical)
     if (!logical) return dest == a->id;
     uint8_t ldr = (uint8_t)(a->ldr >> 24);
     switch (a->dfr >> 28) {
-    case 0xF: return (dest & ldr) != 0;                                     // flat model
+    case 0xF: return (dest & ldr) != 0;                                    // flat model
     case 0x0: return (dest >> 4) == (ldr >> 4) && (dest & ldr & 0xF) != 0; // cluster model
     default: return false;
     }

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LAPIC_BASE 0xFEE00000ull
-#define LAPIC_SIZE 0x1000ull
+#define LAPIC_BASE     0xFEE00000ull
+#define LAPIC_SIZE     0x1000ull
 /* The APIC bus clock the timer counts at before the divider: 1 GHz, so one count is one
  * nanosecond of guest time at divide-by-1 (KVM and QEMU use the same). Linux does not trust the
  * value: it calibrates the timer against its global clock event device (the PIT). */

@@ -9,11 +9,11 @@
 #pragma once
 #include <stdint.h>
 
-#define MPTABLE_FLOAT      0xF0000u /* the floating pointer structure (16 bytes) */
-#define MPTABLE_CONFIG     0xF0010u /* the configuration table it points at */
-#define MPTABLE_END        0xF0100u /* everything lies below this */
-#define MPTABLE_IOAPIC_ID  1        /* the LAPIC has ID 0 */
-#define MPTABLE_IRQ0_PIN   2        /* the IO-APIC pin ISA IRQ 0 (the PIT) drives */
+#define MPTABLE_FLOAT     0xF0000u /* the floating pointer structure (16 bytes) */
+#define MPTABLE_CONFIG    0xF0010u /* the configuration table it points at */
+#define MPTABLE_END       0xF0100u /* everything lies below this */
+#define MPTABLE_IOAPIC_ID 1        /* the LAPIC has ID 0 */
+#define MPTABLE_IRQ0_PIN  2        /* the IO-APIC pin ISA IRQ 0 (the PIT) drives */
 
 /* Writes the floating pointer and the configuration table into guest RAM (ram: guest-physical
  * 0 .. ram_size). 0, or RS_RANGE_ERROR if RAM does not cover the table's place. */

@@ -249,7 +249,10 @@ Test(ioapic, random_traffic_keeps_the_invariants, .init = setup)
         lapic_write(&a, LAPIC_LDR, (uint32_t)next() << 24, 0);
         for (unsigned i = 0; i < 50000; i++) {
             switch (next() % 8) {
-            case 0: ioapic_write(&io, IOAPIC_REGSEL, (uint32_t)(next() % 4 ? 0x10 + next() % 0x32 : next()), &a); break;
+            case 0:
+                ioapic_write(&io, IOAPIC_REGSEL,
+                             (uint32_t)(next() % 4 ? 0x10 + next() % 0x32 : next()), &a);
+                break;
             case 1:
             case 2: {
                 uint32_t v = (uint32_t)next();

@@ -173,9 +173,9 @@ Test(lapic, icr_self_ipis_arrive_and_the_others_go_nowhere)
     lapic_write(&a, LAPIC_EOI, 0, 0);
     lapic_write(&a, LAPIC_ICR_LO, 0xC0000 | 0xE2, 0); // all excluding self: nobody
     lapic_write(&a, LAPIC_ICR_HI, 0x01000000, 0);
-    lapic_write(&a, LAPIC_ICR_LO, 0xE3, 0); // physical APIC 1: nobody
-    lapic_write(&a, LAPIC_ICR_LO, 0x4500, 0); // INIT
-    lapic_write(&a, LAPIC_ICR_LO, 0x4610, 0); // SIPI
+    lapic_write(&a, LAPIC_ICR_LO, 0xE3, 0);          // physical APIC 1: nobody
+    lapic_write(&a, LAPIC_ICR_LO, 0x4500, 0);        // INIT
+    lapic_write(&a, LAPIC_ICR_LO, 0x4610, 0);        // SIPI
     lapic_write(&a, LAPIC_ICR_LO, 0x4400 | 0xE4, 0); // NMI
     cr_assert_eq(lapic_pending(&a), -1);
     lapic_write(&a, LAPIC_ICR_HI, 0xFF123456, 0);
@@ -281,8 +281,10 @@ Test(lapic, one_shot_timer_counts_down_at_the_divided_bus_clock)
 
 Test(lapic, divide_configuration_values)
 {
-    static const struct { uint32_t tdcr; uint64_t div; } t[] = {
-        {0x0, 2}, {0x1, 4}, {0x2, 8}, {0x3, 16}, {0x8, 32}, {0x9, 64}, {0xA, 128}, {0xB, 1}};
+    static const struct {
+        uint32_t tdcr;
+        uint64_t div;
+    } t[] = {{0x0, 2}, {0x1, 4}, {0x2, 8}, {0x3, 16}, {0x8, 32}, {0x9, 64}, {0xA, 128}, {0xB, 1}};
     for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         struct lapic a;
         enabled(&a);
@@ -406,8 +408,9 @@ static uint32_t offset(void)
 
 static uint32_t value(void)
 {
-    static const uint32_t v[] = {0, 0x1FF, 0xFF, 0x10000, 0x20000, 0x300EC, 0x700, 0x40000,
-                                 0x80000, 0xC0000, 0x4500, 0xFFFFFFFF, 1, 2, 0xB};
+    static const uint32_t v[] = {0,       0x1FF,      0xFF,    0x10000, 0x20000,
+                                 0x300EC, 0x700,      0x40000, 0x80000, 0xC0000,
+                                 0x4500,  0xFFFFFFFF, 1,       2,       0xB};
     return next() % 2 ? v[next() % (sizeof(v) / sizeof(v[0]))] | (uint32_t)(next() % 256)
                       : (uint32_t)next();
 }

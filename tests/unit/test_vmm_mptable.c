@@ -25,8 +25,7 @@ static const uint8_t *find_float(const uint8_t *ram)
 {
     for (uint32_t a = 0xF0000; a < 0x100000; a += 16) {
         const uint8_t *f = ram + a;
-        if (!memcmp(f, "_MP_", 4) && f[8] == 1 && !sum(f, 16) && (f[9] == 1 || f[9] == 4))
-            return f;
+        if (!memcmp(f, "_MP_", 4) && f[8] == 1 && !sum(f, 16) && (f[9] == 1 || f[9] == 4)) return f;
     }
     return NULL;
 }
@@ -34,7 +33,7 @@ static const uint8_t *find_float(const uint8_t *ram)
 struct parsed {
     unsigned cpus, bsp_id, cpu_ver, buses, ioapics, ioapic_id, ioints, lints;
     uint32_t ioapic_addr;
-    int irq_pin[16];      /* ISA IRQ -> IO-APIC pin (-1: none) */
+    int irq_pin[16]; /* ISA IRQ -> IO-APIC pin (-1: none) */
     unsigned irq_flags[16];
     int lint_extint, lint_nmi; /* the LINT# ExtINT and NMI go to */
 };
