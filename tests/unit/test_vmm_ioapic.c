@@ -282,3 +282,99 @@ Test(ioapic, random_traffic_keeps_the_invariants, .init = setup)
         cr_assert_eq(ioapic_read(&io, IOAPIC_WIN), IOAPIC_VERSION);
     }
 }
+
+/* The IO-APIC pin the MP table gives ISA IRQ irq, -1 if none (MP spec 1.4 4.3.4; the table's
+ * own layout is checked in test_vmm_mptable.c). */
+static int mp_pin(const uint8_t *ram, unsigned irq)
+{
+    const uint8_t *cfg = ram + (ram[MPTABLE_FLOAT + 4] | ram[MPTABLE_FLOAT + 5] << 8 |
+                                (uint32_t)ram[MPTABLE_FLOAT + 6] << 16);
+    const uint8_t *p = cfg + 44;
+    for (unsigned n = 0, count = cfg[34] | cfg[35] << 8; n < count; n++) {
+        if (p[0] == 3 && p[5] == irq) return p[7];
+        p += p[0] == 0 ? 20 : 8;
+    }
+    return -1;
+}
+
+/* What Linux 6.1 does with the APICs from boot to its first LAPIC timer tick, on the models
+ * alone: the 8259 path while the APIC is software disabled (lapic_extint), setup_local_APIC,
+ * the IO-APIC entry for IRQ 0 where the MP table puts it, check_timer's first path, the timer
+ * calibration against the PIT (HZ 250), a one-shot tick and an irq_work self-IPI. */
+Test(ioapic, linux_6_1_interrupt_setup_end_to_end)
+{
+    static uint8_t ram[0x100000];
+    lapic_reset(&a, 0);
+    ioapic_reset(&io, MPTABLE_IOAPIC_ID);
+    cr_assert_eq(mptable_build(ram, sizeof(ram)), 0);
+    cr_assert(lapic_extint(&a), "early boot: the PIT ticks through the 8259");
+
+    // setup_local_APIC (arch/x86/kernel/apic/apic.c), apic_flat
+    uint64_t t = 1000000;
+    lapic_write(&a, LAPIC_DFR, 0xFFFFFFFF, t);
+    lapic_write(&a, LAPIC_LDR, (lapic_read(&a, LAPIC_LDR, t) & 0x00FFFFFF) | 1u << 24, t);
+    lapic_write(&a, LAPIC_TPR, 0, t);
+    lapic_write(&a, LAPIC_SVR, (lapic_read(&a, LAPIC_SVR, t) & ~0xFFu) | 0x100 | 0xFF, t);
+    uint32_t lvt0 = lapic_read(&a, LAPIC_LVT0, t) & LAPIC_LVT_MASKED;
+    cr_assert(lvt0, "LVT0 masked since reset: Linux masks ExtINT");
+    lapic_write(&a, LAPIC_LVT0, 0x700 | LAPIC_LVT_MASKED, t);
+    lapic_write(&a, LAPIC_LVT1, 0x400, t);
+    lapic_write(&a, LAPIC_ESR, 0, t);
+    lapic_write(&a, LAPIC_LVT_ERR, 0xFE, t);
+    lapic_write(&a, LAPIC_ESR, 0, t);
+    cr_assert_eq(lapic_read(&a, LAPIC_ESR, t), 0, "no APIC error");
+    cr_assert(!lapic_extint(&a));
+
+    // setup_IO_APIC: IRQ 0 on the pin the MP table names, ISA: edge, active high
+    int pin = mp_pin(ram, 0);
+    cr_assert_eq(pin, 2);
+    route((unsigned)pin, 0x800 | 0x30, 0x01);
+    route(4, 0x800 | 0x34, 0x01); // the UART, IRQ 4
+
+    // check_timer -> timer_irq_works: more than 4 jiffies through the IO-APIC
+    lapic_write(&a, LAPIC_LVT0, LAPIC_LVT_MASKED | 0x700, t);
+    unsigned jiffies = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        t += 4000000;
+        ioapic_set_irq(&io, (unsigned)pin, true, &a);
+        ioapic_set_irq(&io, (unsigned)pin, false, &a);
+        if (take() == 0x30) jiffies++;
+        lapic_write(&a, LAPIC_EOI, 0, t);
+    }
+    cr_assert_eq(jiffies, 10);
+    cr_assert_eq(lapic_take_eoi(&a), -1, "edge: nothing for the IO-APIC");
+
+    // calibrate_APIC_clock: periodic, masked, divide 16, 0xFFFFFFFF / 16; 25 PIT ticks
+    lapic_write(&a, LAPIC_LVT_TMR, LAPIC_LVT_MASKED | LAPIC_LVT_PERIODIC | 0xEC, t);
+    lapic_write(&a, LAPIC_TDCR, (lapic_read(&a, LAPIC_TDCR, t) & ~0xBu) | 0x3, t);
+    lapic_write(&a, LAPIC_TMICT, 0xFFFFFFFFu / 16, t);
+    uint32_t first = 0, last = 0;
+    for (unsigned i = 0; i <= 25; i++) {
+        t += 4000000;
+        ioapic_set_irq(&io, (unsigned)pin, true, &a);
+        ioapic_set_irq(&io, (unsigned)pin, false, &a);
+        cr_assert_eq(take(), 0x30);
+        uint32_t c = lapic_read(&a, LAPIC_TMCCT, t); // lapic_cal_handler
+        if (i == 0) first = c;
+        last = c;
+        lapic_write(&a, LAPIC_EOI, 0, t);
+    }
+    uint32_t period = (first - last) * 16 / 25;
+    cr_assert_eq(period, 1000000000 / 250, "lapic_timer_period: LAPIC_TIMER_HZ / HZ");
+
+    // lapic_next_event in one-shot mode: the next tick, 4 ms from now
+    lapic_write(&a, LAPIC_LVT_TMR, 0xEC, t);
+    lapic_write(&a, LAPIC_TMICT, period / 16, t);
+    cr_assert_eq(lapic_next_ns(&a), t + 4000000);
+    t = lapic_next_ns(&a);
+    lapic_advance(&a, t);
+    cr_assert_eq(take(), 0xEC, "the LAPIC timer ticks");
+    // irq_work raised inside the tick handler: a self-IPI, above the timer's class
+    lapic_write(&a, LAPIC_ICR_LO, 0x40000 | 0xF6, t);
+    cr_assert_eq(take(), 0xF6, "nests above the timer");
+    lapic_write(&a, LAPIC_EOI, 0, t);
+    lapic_write(&a, LAPIC_EOI, 0, t);
+    cr_assert_eq(lapic_read(&a, LAPIC_ISR + 0x70, t), 0, "both retired (0xE0..0xFF)");
+    ioapic_set_irq(&io, 4, true, &a); // a UART byte
+    cr_assert_eq(take(), 0x34);
+}
