@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Linux guest system test: boot Resurgo with a VMM running Debian's kernel and busybox
+initramfs, attach init's console to the guest (init's shell: `attach NAME`), wait for the shell
+prompt and type commands, checking each answer.
+
+Every check the run plans is printed as `[test] LINUX-NNNN PASS|FAIL sentence` into the
+verdict; the run passes only if every planned check ran and passed. On failure the whole serial
+log is printed (and the tail of Bochs' own log).
+
+  linux.py --emu qemu --kernel K --module NAME=PATH ... --vm linux --version-file F
+           --log L [--mem MIB] [--timeout S] [--checks uname,hypervisor,...]"""
+
+import argparse
+import os
+import re
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402  (start_emulator, stop: the harness's own emulator handling)
+
+PROMPT = "~ # "
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ALL_CHECKS = ["prompt", "uname", "hypervisor", "interrupts", "date", "sleep"]
+
+
+class Guest:
+    """The serial log as it grows, and the console socket to type into."""
+
+    def __init__(self, a, proc, log):
+        self.a, self.proc, self.log = a, proc, open(log, "rb")
+        self.text, self.cursor, self.sock = "", 0, None
+
+    def read(self):
+        chunk = self.log.read()
+        if chunk:
+            self.text += ANSI.sub("", chunk.decode("utf-8", "replace").replace("\r", ""))
+        return bool(chunk)
+
+    def wait(self, pattern, timeout):
+        """Waits for pattern in the text after the cursor; moves the cursor past the match and
+        returns the text before it, or None on time-out or emulator exit."""
+        rx, end = re.compile(pattern), time.monotonic() + timeout
+        while True:
+            m = rx.search(self.text, self.cursor)
+            if m:
+                before = self.text[self.cursor:m.start()]
+                self.cursor = m.end()
+                return before
+            if time.monotonic() > end or (self.proc.poll() is not None and not self.read()):
+                return None
+            if not self.read():
+                time.sleep(0.05)
+            self.drain()
+
+    def type(self, text):
+        if self.sock is None:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.connect(self.a.sock)
+        self.sock.setblocking(True)
+        for ch in text.encode():  # byte by byte, as a person types: the UART has a 16-byte FIFO
+            self.sock.sendall(bytes([ch]))
+            time.sleep(0.01)
+        self.sock.setblocking(False)
+
+    def drain(self):
+        while self.sock is not None:  # what QEMU sends back: the log has it already
+            try:
+                if not self.sock.recv(65536):
+                    break
+            except (BlockingIOError, OSError):
+                break
+
+    def command(self, cmd, timeout=60):
+        """Types cmd at the prompt; returns its output (the echoed command line removed) and the
+        host seconds until the next prompt, or (None, t) if no prompt came."""
+        self.type(cmd + "\r")
+        t0 = time.monotonic()
+        out = self.wait(re.escape(PROMPT), timeout)
+        elapsed = time.monotonic() - t0
+        if out is None:
+            return None, elapsed
+        lines = out.split("\n")
+        if lines and cmd in lines[0]:
+            lines = lines[1:]
+        return "\n".join(lines).strip("\n"), elapsed
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--emu", choices=["qemu", "bochs"], default="qemu")
+    p.add_argument("--kernel", required=True)
+    p.add_argument("--module", action="append", default=[], metavar="NAME=PATH")
+    p.add_argument("--cmdline", default="")
+    p.add_argument("--vm", default="linux", help="the VMM's name in the manifest")
+    p.add_argument("--version-file", required=True, help="the kernel release `uname -r` prints")
+    p.add_argument("--mem", type=int, default=1024)
+    p.add_argument("--timeout", type=float, default=600, help="for the boot to the prompt")
+    p.add_argument("--checks", default=",".join(ALL_CHECKS))
+    p.add_argument("--log", required=True)
+    a = p.parse_args()
+    a.modules = [tuple(m.split("=", 1)) for m in a.module]
+    a.checks = a.checks.split(",")
+    bad = [c for c in a.checks if c not in ALL_CHECKS]
+    if bad:
+        p.error(f"unknown checks {bad}")
+    # what run.start_emulator reads
+    a.kernel = os.path.abspath(a.kernel)
+    a.modules = [(n, os.path.abspath(q)) for n, q in a.modules]
+    a.iso, a.icount, a.send = a.emu == "bochs", False, ["console"]
+    return a
+
+
+def check_interrupts(out):
+    """Timer and serial interrupts were counted: a row naming the timer (IO-APIC pin 2 /
+    local timer) and one naming ttyS0, each with a count above 0."""
+    def counted(name_rx):
+        for line in out.split("\n"):
+            if re.search(name_rx, line):
+                nums = re.findall(r"^\s*\S+:\s+(\d+)", line)
+                if nums and int(nums[0]) > 0:
+                    return True
+        return False
+    return counted(r"timer|LOC:") and counted(r"ttyS0|serial")
+
+
+def main():
+    a = parse_args()
+    version = Path(a.version_file).read_text().strip()
+    results = []  # (id, ok, sentence)
+
+    def check(name, ok, sentence):
+        results.append((f"LINUX-{ALL_CHECKS.index(name) + 1:04d}", ok, sentence))
+
+    os.makedirs(os.path.dirname(os.path.abspath(a.log)), exist_ok=True)
+    open(a.log, "w").close()
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="resurgo-linux-") as tmp:
+        proc = run.start_emulator(a, tmp, a.log)
+        g = Guest(a, proc, a.log)
+        try:
+            booted = g.wait(r"type 'help' for the shell", 120) is not None
+            if booted:
+                g.type(f"attach {a.vm}\r")
+                booted = g.wait(re.escape(PROMPT) + r"$|" + re.escape(PROMPT), a.timeout) is not None
+            boot_s = time.monotonic() - t0
+            check("prompt", booted, f"the guest's shell prompt after {boot_s:.1f} s")
+            if booted:
+                run_checks(a, g, version, check)
+        finally:
+            run.stop(proc, a.emu)
+    planned = [c for c in ALL_CHECKS if c in a.checks]
+    ran = {r[0] for r in results}
+    for name in planned:
+        cid = f"LINUX-{ALL_CHECKS.index(name) + 1:04d}"
+        if cid not in ran:
+            results.append((cid, False, f"{name}: not run (no prompt)"))
+    verdict = "\n".join(f"[test] {cid} {'PASS' if ok else 'FAIL'} {s}" for cid, ok, s in results)
+    if all(ok for _, ok, _ in results) and len(results) == len(planned):
+        print(verdict)
+        print(f"PASS ({a.emu}, {time.monotonic() - t0:.1f} s)")
+        return 0
+    print(f"----- serial log ({a.log}) -----")
+    print(Path(a.log).read_text(errors="replace"))
+    if a.emu == "bochs" and getattr(a, "bochslog", None) and os.path.exists(a.bochslog):
+        print("".join(Path(a.bochslog).read_text(errors="replace").splitlines(True)[-40:]))
+    print("-----")
+    print(verdict)
+    print(f"FAIL ({a.emu}, {time.monotonic() - t0:.1f} s)")
+    return 1
+
+
+def run_checks(a, g, version, check):
+    if "uname" in a.checks:
+        out, _ = g.command("uname -r")
+        check("uname", out is not None and out.strip() == version,
+              f"uname -r says {out!r}, the Debian kernel is {version!r}")
+    if "hypervisor" in a.checks:
+        out, _ = g.command("grep -c hypervisor /proc/cpuinfo")
+        check("hypervisor", out is not None and out.strip() == "1",
+              f"one CPU, with the hypervisor flag: grep -c says {out!r}")
+    if "interrupts" in a.checks:
+        out, _ = g.command("cat /proc/interrupts")
+        check("interrupts", out is not None and check_interrupts(out),
+              "/proc/interrupts counts timer and serial interrupts")
+    if "date" in a.checks:
+        out, _ = g.command("date +%s")
+        host = time.time()
+        try:
+            skew = abs(int(out.strip().split()[-1]) - host)
+        except (AttributeError, ValueError, IndexError):
+            skew = None
+        check("date", skew is not None and skew <= 5,
+              f"date +%s is within 5 s of the host's clock (off by {skew if skew is None else round(skew, 1)} s)")
+    if "sleep" in a.checks:
+        out, host_s = g.command("cat /proc/uptime; sleep 2; cat /proc/uptime")
+        try:
+            up = [float(l.split()[0]) for l in out.strip().split("\n")[-2:]]
+            guest_s = up[1] - up[0]
+        except (AttributeError, ValueError, IndexError):
+            guest_s = None
+        # guest time from its own clock; the host's watch (which also counts the shell's work and
+        # the harness's polling) must agree that guest time runs at the real rate
+        check("sleep", guest_s is not None and 1.8 <= guest_s <= 2.2 and 1.8 <= host_s <= 3.0,
+              f"sleep 2 takes {guest_s} s of guest time (host: {host_s:.2f} s)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
