@@ -80,8 +80,12 @@ void supervisor_inject(struct server *s, unsigned kind);
 struct server *supervisor_find(const char *name);
 void supervisor_ps(void);
 
-/* vm.c: the virtual machine of a VMM (manifest guest=). Made once, at setup; it outlives every
- * instance of the VMM. */
+/* vm.c: the virtual machine of a VMM (manifest guest= or kernel=). Made once, at setup; it
+ * outlives every instance of the VMM. */
+/* Checks the VM's images against its RAM (and plans a kernel's layout) before anything is made;
+ * logs the reason and returns an error if they do not fit or are not what they claim. */
+int vm_check(struct server *s, unsigned index);
+/* Makes the VM vm_check accepted: guest space, RAM, the loaded guest, VCPU, start state. */
 int vm_setup(struct server *s, unsigned index);
 /* Creator slots a VMM instance needs beyond a plain server's (its copies of the RAM frames). */
 unsigned vm_extra_slots(const struct server *s);

@@ -57,6 +57,19 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
     uint64_t v = 0;
     if (!strcmp(key, "image")) return copy_word(s->image, val, err, n);
     if (!strcmp(key, "guest")) return copy_word(s->guest, val, err, n);
+    if (!strcmp(key, "kernel")) return copy_word(s->kernel, val, err, n);
+    if (!strcmp(key, "initrd")) return copy_word(s->initrd, val, err, n);
+    if (!strcmp(key, "cmdline")) {
+        while (*val == ' ' || *val == '\t') val++; // split() left the rest of the line as it was
+        size_t k = strlen(val);
+        while (k && (val[k - 1] == ' ' || val[k - 1] == '\t')) k--;
+        if (k >= MANIFEST_CMDLINE)
+            return fail(err, n, "cmdline of %lu characters: at most %d", (unsigned long)k,
+                        MANIFEST_CMDLINE - 1);
+        memcpy(s->cmdline, val, k);
+        s->cmdline[k] = 0;
+        return 0;
+    }
     if (!strcmp(key, "caps")) {
         char buf[MANIFEST_NAME];
         for (const char *p = val; *p;) {
@@ -96,10 +109,13 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
     return 0;
 }
 
-/* A VMM's defaults: RAM, and a persistent page for its device state. */
-static int vm_defaults(struct manifest_server *s, char *err, size_t n)
+/* A VMM's keys together, and its defaults: RAM, and a persistent page for its device state. */
+static int vm_defaults(struct manifest_server *s, bool has_cmdline, char *err, size_t n)
 {
-    if (!s->guest[0]) return s->ram_mib ? fail(err, n, "ram= needs guest=") : 0;
+    if (s->guest[0] && s->kernel[0]) return fail(err, n, "guest= and kernel= exclude each other");
+    if (!s->kernel[0] && (s->initrd[0] || has_cmdline))
+        return fail(err, n, "%s= needs kernel=", s->initrd[0] ? "initrd" : "cmdline");
+    if (!manifest_is_vmm(s)) return s->ram_mib ? fail(err, n, "ram= needs guest= or kernel=") : 0;
     if (!s->ram_mib) s->ram_mib = MANIFEST_DEFAULT_RAM_MIB;
     if (!s->persist_pages) s->persist_pages = 1;
     return 0;
@@ -133,7 +149,8 @@ static bool has_eq(const char *s)
     return false;
 }
 
-/* Splits a line into words (in place); returns how many. */
+/* Splits a line into words (in place); returns how many. A word starting "cmdline=" is the rest
+ * of the line: a kernel command line has spaces of its own. */
 static unsigned split(char *line, char *words[], unsigned max)
 {
     unsigned n = 0;
@@ -142,6 +159,7 @@ static unsigned split(char *line, char *words[], unsigned max)
         if (!*p || *p == '#') break;
         if (n == max) return max + 1;
         words[n++] = p;
+        if (!strncmp(p, "cmdline=", 8)) break;
         while (*p && *p != ' ' && *p != '\t') p++;
     }
     return n;
@@ -174,7 +192,9 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
         j = &m->injects[m->ninjects];
         *j = (struct manifest_inject){.count = 1};
     }
+    bool has_cmdline = false;
     for (unsigned i = first; i < nw; i++) {
+        has_cmdline |= s && !strncmp(w[i], "cmdline=", 8);
         char *eq = w[i];
         while (*eq && *eq != '=') eq++;
         if (!*eq) return fail(err, n, "expected key=value, got '%s'", w[i]);
@@ -183,7 +203,7 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
             return -1;
     }
     if (j && (!j->target[0] || !j->kind)) return fail(err, n, "inject needs target= and kind=");
-    if (s && vm_defaults(s, err, n)) return -1;
+    if (s && vm_defaults(s, has_cmdline, err, n)) return -1;
     if (s) m->nservers++;
     else m->ninjects++;
     return 0;
@@ -192,7 +212,7 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
 unsigned manifest_parse(const char *text, size_t len, struct manifest *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof(*m));
-    char line[256];
+    char line[MANIFEST_LINE];
     unsigned lineno = 0;
     for (size_t pos = 0; pos < len;) {
         size_t k = 0;

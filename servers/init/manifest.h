@@ -4,6 +4,7 @@
  *   # comment
  *   server NAME [image=MODULE] [prio=N] [persist=PAGES] [watchdog=MS] [restarts=N] [backoff=MS]
  *               [caps=A,B] [guest=MODULE [ram=MIB]] [console=0|1] [shutdown=0|1]
+ *   server NAME ... kernel=MODULE [initrd=MODULE] [ram=MIB] [cmdline=REST OF THE LINE]
  *   inject target=NAME kind=kill|null|wild|hang|random [at=MS] [every=MS] [count=N]
  *
  * `caps` lists services whose endpoints the server gets as a client (slots IPC_SLOT_CLIENT0..).
@@ -12,11 +13,21 @@
  * at most MANIFEST_MAX_NUMBER. console=1 (the default) gives the server a write-only Console cap
  * (IPC_SLOT_CONSOLE) so that it can print; reading the console stays with init. shutdown=1 gives
  * it a Shutdown cap (IPC_SLOT_SHUTDOWN): only for test clients and benchmarks that end the run.
+ * A line has at most 16 words and MANIFEST_LINE - 1 characters.
  *
  * `guest` makes the server a VMM: init builds a virtual machine (servers/init/vm.c) whose flat
  * image is the boot module named there, with `ram` MiB of RAM (default 4; even, for 2 MiB
  * frames; at most MANIFEST_MAX_RAM_MIB), and hands it to every instance of the server. A VMM
- * keeps its device state in its persistent region: persist defaults to 1 page for it. */
+ * keeps its device state in its persistent region: persist defaults to 1 page for it.
+ *
+ * `kernel` instead of `guest` makes the VM's guest a Linux bzImage, loaded by the Linux boot
+ * protocol (servers/init/linux_boot.h) with the boot module `initrd` as its initial RAM disk and
+ * `cmdline` as its command line. cmdline= must be the last key of its line: its value is the rest
+ * of the line as written, spaces, quotes, '=' and '#' included (leading and trailing blanks
+ * dropped), at most MANIFEST_CMDLINE - 1 characters; without it the command line is empty.
+ * guest= and kernel= exclude each other; initrd= and cmdline= need kernel=. A kernel's VM has
+ * the same `ram` default (4 MiB): a Debian kernel needs ram=128 or more (it decompresses to
+ * 16 MiB and up). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -26,16 +37,21 @@
 #define MANIFEST_INJECTS         8
 #define MANIFEST_CAPS            8
 #define MANIFEST_MAX_NUMBER      100000000
-#define MANIFEST_MAX_RAM_MIB     256
+#define MANIFEST_MAX_RAM_MIB     1024 /* one guest page directory of 2 MiB frames */
 #define MANIFEST_DEFAULT_RAM_MIB 4
+#define MANIFEST_LINE            512
+#define MANIFEST_CMDLINE         384
 
 struct manifest_server {
     char name[MANIFEST_NAME], image[MANIFEST_NAME];
     unsigned prio, persist_pages, watchdog_ms, max_restarts, backoff_ms, ncaps;
     unsigned console, shutdown; /* 0 or 1: give a Console (write) / Shutdown cap */
     char caps[MANIFEST_CAPS][MANIFEST_NAME];
-    char guest[MANIFEST_NAME]; /* "" unless the server is a VMM */
-    unsigned ram_mib;          /* the guest's RAM; 0 unless guest is set */
+    char guest[MANIFEST_NAME];      /* a flat guest image, or "" */
+    char kernel[MANIFEST_NAME];     /* a Linux bzImage, or "" (one of guest and kernel: a VMM) */
+    char initrd[MANIFEST_NAME];     /* the kernel's initrd, or "" */
+    char cmdline[MANIFEST_CMDLINE]; /* the kernel's command line */
+    unsigned ram_mib;               /* the guest's RAM; 0 unless the server is a VMM */
     unsigned line; /* where it was declared, for errors found once the whole file is read */
 };
 
@@ -53,6 +69,12 @@ struct manifest {
     struct manifest_inject injects[MANIFEST_INJECTS];
     unsigned ninjects;
 };
+
+/* Whether the server is a VMM (guest= or kernel=): init makes it a virtual machine. */
+static inline int manifest_is_vmm(const struct manifest_server *s)
+{
+    return s->guest[0] || s->kernel[0];
+}
 
 /* Parses `len` bytes of manifest text. Returns 0, or the 1-based line number of the first error
  * with a message in err. Unknown keys, bad numbers, too many entries and caps naming no server

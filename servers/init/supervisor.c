@@ -31,13 +31,16 @@ static unsigned pool_bits(const struct server *s)
 int supervisor_setup(struct server *s, unsigned index)
 {
     ps_env_t *env = &init.root.env;
+    bool vmm = manifest_is_vmm(s->m);
     int err;
+    // a VM's images first: one that cannot load costs nothing
+    if (vmm && (err = vm_check(s, index))) return err;
     // the scratch address through which images are copied gets its page tables from init's own
     // memory: made from a pool, they would be destroyed with it and their slots lost
     static bool scratch_ready;
     if (!scratch_ready && (err = ps_map_prepare(env, env->vspace, env->scratch_vaddr))) return err;
     scratch_ready = true;
-    s->npools = s->m->guest[0] ? 1 : 2; // a VMM's VM caps can be given to one instance only
+    s->npools = vmm ? 1 : 2; // a VMM's VM caps can be given to one instance only
     for (unsigned k = 0; k < s->npools; k++) {
         if ((err = ps_new_untyped(env, pool_bits(s), &s->pool_ut[k], &s->pool_storage[k],
                                   &s->pool[k])))
@@ -69,7 +72,7 @@ int supervisor_setup(struct server *s, unsigned index)
     s->control->tsc_per_ms = init.bi->tsc_per_ms;
     s->control->wallclock_unix = init.wallclock_unix;
     s->control->wallclock_tsc = init.wallclock_tsc;
-    return s->m->guest[0] ? vm_setup(s, index) : RS_OK;
+    return vmm ? vm_setup(s, index) : RS_OK;
 }
 
 /* Gives instance p its caps and memory, in the fixed layout libipc expects (all but the ping

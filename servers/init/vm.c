@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
-// Virtual machines for VMM servers (manifest guest=): init makes a guest's objects once — guest
-// space, RAM, VCPU, the vCPU's thread — and hands them to every instance of the VMM, so that a
-// VMM crash loses neither the guest's memory nor its CPU state (docs/virtualization.md).
+// Virtual machines for VMM servers (manifest guest= or kernel=): init makes a guest's objects
+// once — guest space, RAM, VCPU, the vCPU's thread — and hands them to every instance of the VMM,
+// so that a VMM crash loses neither the guest's memory nor its CPU state
+// (docs/virtualization.md). The guest is a flat image (guests/README.md) or a Linux bzImage with
+// its initrd and command line (the boot protocol: linux_boot.c).
 #include "init.h"
 #include <resurgo/vcpu.h>
 #include "vcpu.h"
+#include "linux_boot.h"
 
 #define VM_LOAD_GPA    0x100000ul   /* guests/README.md: image and entry point */
 #define VM_START_MAGIC 0x52534730ul /* "RSG0" in EAX at the start */
@@ -17,6 +20,10 @@ struct vm {
     rs_cptr_t ram[VM_MAX_FRAMES];
     unsigned frames;
     bool resumed;
+    // what vm_check found and planned: a flat image, or a kernel (and initrd) and its layout
+    const rs_boot_module_t *image, *kernel, *initrd;
+    struct linux_image linux_image;
+    struct linux_layout linux_layout;
 };
 
 static struct vm vms[MANIFEST_SERVERS];
@@ -42,31 +49,67 @@ static int make_guest_space(struct vm *vm)
     return RS_OK;
 }
 
-/* Copies the flat image to VM_LOAD_GPA through init's window, one RAM frame at a time. */
-static int load_image(struct vm *vm, const rs_boot_module_t *image)
+/* Copies n bytes to guest-physical gpa through init's window, one RAM frame at a time (the
+ * caller checked that gpa .. gpa + n is RAM). */
+static int guest_write(struct vm *vm, uint64_t gpa, const void *src, uint64_t n)
 {
-    for (uint64_t done = 0; done < image->size;) {
-        uint64_t gpa = VM_LOAD_GPA + done, off = gpa % VM_FRAME, n = VM_FRAME - off;
-        if (n > image->size - done) n = image->size - done;
-        rs_cptr_t frame = vm->ram[gpa / VM_FRAME];
+    for (uint64_t done = 0; done < n;) {
+        uint64_t at = gpa + done, off = at % VM_FRAME, len = VM_FRAME - off;
+        if (len > n - done) len = n - done;
+        rs_cptr_t frame = vm->ram[at / VM_FRAME];
         // the frame cap is mapped in the guest space: map a copy, and delete it afterwards
         rs_cptr_t copy = ps_slot_alloc(init.root.env.slots);
         int err = ps_cnode_copy(RS_INIT_CNODE, copy, 64, RS_INIT_CNODE, frame, 64);
         if (!err)
             err = ps_map_frame(&init.root.env, RS_INIT_VSPACE, copy, VM_WINDOW,
                                RS_RIGHT_READ | RS_RIGHT_WRITE, RS_ATTR_DEFAULT);
-        if (!err) memcpy((uint8_t *)VM_WINDOW + off, (const uint8_t *)image->vaddr + done, n);
+        if (!err) memcpy((uint8_t *)VM_WINDOW + off, (const uint8_t *)src + done, len);
         ps_cnode_delete(RS_INIT_CNODE, copy, 64); // unmaps it
         ps_slot_free(init.root.env.slots, copy);
         if (err) return err;
-        done += n;
+        done += len;
     }
     return RS_OK;
 }
 
-/* The start state of guests/README.md: 32-bit protected mode, flat segments, no paging, IF = 0. */
+/* The Linux boot protocol's pieces where linux_boot_plan put them: the protected-mode kernel, the
+ * zero page, the GDT, the command line and the initrd. */
+static int load_linux(struct vm *vm, const struct manifest_server *m)
+{
+    static uint8_t zero_page[LINUX_ZERO_PAGE]; // off init's stack
+    uint64_t gdt[LINUX_GDT_ENTRIES];
+    const struct linux_layout *l = &vm->linux_layout;
+    const uint8_t *kernel = (const uint8_t *)vm->kernel->vaddr;
+    linux_boot_zero_page(kernel, &vm->linux_image, l, zero_page);
+    linux_boot_gdt(gdt);
+    int err;
+    if ((err =
+             guest_write(vm, l->kernel_gpa, kernel + vm->linux_image.setup_size, l->kernel_size)) ||
+        (err = guest_write(vm, l->zero_page_gpa, zero_page, sizeof(zero_page))) ||
+        (err = guest_write(vm, l->gdt_gpa, gdt, sizeof(gdt))) ||
+        (err = guest_write(vm, l->cmdline_gpa, m->cmdline, l->cmdline_len + 1)))
+        return err;
+    return l->initrd_size
+               ? guest_write(vm, l->initrd_gpa, (const void *)vm->initrd->vaddr, l->initrd_size)
+               : RS_OK;
+}
+
+/* The guest vm_check chose: a flat image at VM_LOAD_GPA, or a kernel by the boot protocol. */
+static int load_guest(struct vm *vm, const struct manifest_server *m)
+{
+    if (vm->kernel) return load_linux(vm, m);
+    return guest_write(vm, VM_LOAD_GPA, (const void *)vm->image->vaddr, vm->image->size);
+}
+
+/* The start state of guests/README.md: 32-bit protected mode, flat segments, no paging, IF = 0;
+ * or the Linux boot protocol's. */
 static int write_start_state(const struct vm *vm, uint64_t ram_size)
 {
+    if (vm->kernel) {
+        rs_vcpu_state_t st;
+        linux_boot_start_state(&vm->linux_layout, &st);
+        return ps_vcpu_write_state(vm->vcpu, &st);
+    }
     const struct rs_segment code = {0x08, 0, 0xFFFFFFFF, 0xC9B},
                             data = {0x10, 0, 0xFFFFFFFF, 0xC93};
     rs_vcpu_state_t st = {
@@ -107,20 +150,63 @@ static int make_vcpu(struct server *s, struct vm *vm)
     return ps_vcpu_bind(vm->vcpu, vm->tcb, vm->guest_space, vm->exit_cap);
 }
 
+/* A flat image must fit between VM_LOAD_GPA and the end of RAM. */
+static int check_flat(struct vm *vm, const struct manifest_server *m, uint64_t ram)
+{
+    vm->image = init_find_module(m->guest);
+    if (!vm->image || vm->image->size > ram - VM_LOAD_GPA) {
+        init_log("vm %s: guest image '%s' %s\n", m->name, m->guest,
+                 vm->image ? "larger than its RAM" : "not found");
+        return vm->image ? RS_RANGE_ERROR : RS_NOT_FOUND;
+    }
+    return RS_OK;
+}
+
+/* A kernel must be a bzImage that, with its initrd and command line, fits in RAM. */
+static int check_linux(struct vm *vm, const struct manifest_server *m, uint64_t ram)
+{
+    char why[160];
+    vm->kernel = init_find_module(m->kernel);
+    vm->initrd = m->initrd[0] ? init_find_module(m->initrd) : NULL;
+    if (!vm->kernel || (m->initrd[0] && !vm->initrd)) {
+        bool k = !vm->kernel;
+        init_log("vm %s: %s '%s' not found\n", m->name, k ? "kernel" : "initrd",
+                 k ? m->kernel : m->initrd);
+        return RS_NOT_FOUND;
+    }
+    enum linux_boot_error e = linux_boot_parse((const uint8_t *)vm->kernel->vaddr, vm->kernel->size,
+                                               &vm->linux_image, why, sizeof(why));
+    if (e) {
+        init_log("vm %s: bad kernel '%s': %s\n", m->name, m->kernel, why);
+        return RS_INVALID_ARGUMENT;
+    }
+    e = linux_boot_plan(&vm->linux_image, ram, vm->initrd ? vm->initrd->size : 0,
+                        strlen(m->cmdline), &vm->linux_layout, why, sizeof(why));
+    if (e) {
+        bool rd = e == LINUX_BOOT_INITRD_TOO_BIG;
+        init_log("vm %s: %s '%s' in %u MiB: %s\n", m->name, rd ? "initrd" : "kernel",
+                 rd ? m->initrd : m->kernel, m->ram_mib, why);
+        return e == LINUX_BOOT_CMDLINE_TOO_LONG ? RS_INVALID_ARGUMENT : RS_RANGE_ERROR;
+    }
+    return RS_OK;
+}
+
+int vm_check(struct server *s, unsigned index)
+{
+    struct vm *vm = &vms[index];
+    *vm = (struct vm){0};
+    uint64_t ram = (uint64_t)s->m->ram_mib << 20;
+    return s->m->guest[0] ? check_flat(vm, s->m, ram) : check_linux(vm, s->m, ram);
+}
+
 int vm_setup(struct server *s, unsigned index)
 {
     struct vm *vm = &vms[index];
-    const rs_boot_module_t *image = init_find_module(s->m->guest);
     uint64_t ram = (uint64_t)s->m->ram_mib << 20;
-    if (!image || image->size > ram - VM_LOAD_GPA) {
-        init_log("%s: guest image '%s' %s\n", s->m->name, s->m->guest,
-                 image ? "larger than its RAM" : "not found");
-        return image ? RS_RANGE_ERROR : RS_NOT_FOUND;
-    }
     vm->frames = s->m->ram_mib / 2;
     vm->tick_signal = ps_slot_alloc(init.root.env.slots);
     int err;
-    if ((err = make_guest_space(vm)) || (err = load_image(vm, image)) || (err = make_vcpu(s, vm)) ||
+    if ((err = make_guest_space(vm)) || (err = load_guest(vm, s->m)) || (err = make_vcpu(s, vm)) ||
         (err = write_start_state(vm, ram)) ||
         (err = ps_cnode_mint(RS_INIT_CNODE, vm->tick_signal, 64, RS_INIT_CNODE, s->ping, 64,
                              RS_RIGHT_WRITE, IPC_BADGE_TICK)))
@@ -148,7 +234,8 @@ void vm_started(struct server *s)
     if (!vm || vm->resumed) return;
     int err = ps_tcb_resume(vm->tcb);
     vm->resumed = err == RS_OK;
-    init_log("%s: guest '%s' (%u MiB) %s\n", s->m->name, s->m->guest, s->m->ram_mib,
+    init_log("%s: %s '%s' (%u MiB) %s\n", s->m->name, vm->kernel ? "kernel" : "guest",
+             vm->kernel ? s->m->kernel : s->m->guest, s->m->ram_mib,
              err ? rs_error_name(err) : "started");
 }
 

@@ -218,20 +218,20 @@ Test(manifest, at_most_16_words_per_line)
             1, "too many words");
 }
 
-Test(manifest, lines_shorter_than_256_characters)
+Test(manifest, lines_shorter_than_512_characters)
 {
-    char text[600];
-    // "server a" and spaces up to 255 characters: accepted
+    char text[1100];
+    // "server a" and spaces up to 511 characters: accepted
     memset(text, ' ', sizeof(text));
     memcpy(text, "server a", 8);
-    text[255] = '\n';
-    text[256] = 0;
+    text[511] = '\n';
+    text[512] = 0;
     cr_assert_eq(parse(text), 0, "%s", err);
-    text[255] = ' ';
-    text[256] = '\n';
-    text[257] = 0;
+    text[511] = ' ';
+    text[512] = '\n';
+    text[513] = 0;
     refused(text, 1, "line too long");
-    char two[600];
+    char two[1200];
     snprintf(two, sizeof(two), "server b\n%s", text);
     refused(two, 2, "line too long");
 }
@@ -379,11 +379,90 @@ Test(manifest, a_vmm_gets_ram_and_a_persistent_page_by_default)
 Test(manifest, vm_ram_limits)
 {
     refused("server vm image=vmm guest=hello ram=3\n", 1,
-            "ram 3 MiB: an even number from 2 to 256");
+            "ram 3 MiB: an even number from 2 to 1024");
     refused("server vm image=vmm guest=hello ram=0\n", 1,
-            "ram 0 MiB: an even number from 2 to 256");
-    refused("server vm image=vmm guest=hello ram=258\n", 1,
-            "ram 258 MiB: an even number from 2 to 256");
-    refused("server vm image=vmm ram=4\n", 1, "ram= needs guest=");
-    cr_assert_eq(parse("server vm image=vmm guest=hello ram=256\n"), 0, "%s", err);
+            "ram 0 MiB: an even number from 2 to 1024");
+    refused("server vm image=vmm guest=hello ram=1026\n", 1,
+            "ram 1026 MiB: an even number from 2 to 1024");
+    refused("server vm image=vmm ram=4\n", 1, "ram= needs guest= or kernel=");
+    cr_assert_eq(parse("server vm image=vmm guest=hello ram=1024\n"), 0, "%s", err);
+    cr_assert_eq(m.servers[0].ram_mib, 1024);
+    cr_assert_eq(parse("server vm image=vmm kernel=bz ram=1024\n"), 0, "%s", err);
+    cr_assert_eq(m.servers[0].ram_mib, 1024);
+}
+
+/* ---- Linux guests: kernel=, initrd=, cmdline= ------------------------------------------- */
+
+Test(manifest, a_linux_vm)
+{
+    cr_assert_eq(parse("server lx image=vmm kernel=linux-bzImage initrd=linux-initrd ram=256 "
+                       "prio=90 cmdline=console=ttyS0 rdinit=/init quiet\n"),
+                 0, "%s", err);
+    const struct manifest_server *s = &m.servers[0];
+    cr_assert_str_eq(s->kernel, "linux-bzImage");
+    cr_assert_str_eq(s->initrd, "linux-initrd");
+    cr_assert_str_eq(s->guest, "");
+    cr_assert_str_eq(s->cmdline, "console=ttyS0 rdinit=/init quiet");
+    cr_assert_eq(s->ram_mib, 256);
+    cr_assert_eq(s->prio, 90);
+    cr_assert_eq(s->persist_pages, 1, "a VMM's device state");
+    cr_assert(manifest_is_vmm(s));
+    // defaults: no initrd, empty command line, 4 MiB
+    cr_assert_eq(parse("server lx image=vmm kernel=bz\n"), 0, "%s", err);
+    cr_assert_str_eq(m.servers[0].initrd, "");
+    cr_assert_str_eq(m.servers[0].cmdline, "");
+    cr_assert_eq(m.servers[0].ram_mib, 4);
+    cr_assert(!manifest_is_vmm(&(struct manifest_server){0}));
+}
+
+Test(manifest, cmdline_is_the_rest_of_the_line)
+{
+    // spaces, quotes, '=', '#' and more than 16 words; blanks at either end dropped
+    cr_assert_eq(parse("server lx kernel=bz cmdline=   a=\"b c\" # not a comment 1 2 3 4 5 6 7 8 9 "
+                       "10 11 12 13 14 15 16 \t \r\n"
+                       "server next\n"),
+                 0, "%s", err);
+    cr_assert_str_eq(m.servers[0].cmdline,
+                     "a=\"b c\" # not a comment 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16");
+    cr_assert_eq(m.nservers, 2);
+    // keys after it are part of it
+    cr_assert_eq(parse("server lx kernel=bz cmdline=console=ttyS0 ram=8\n"), 0, "%s", err);
+    cr_assert_str_eq(m.servers[0].cmdline, "console=ttyS0 ram=8");
+    cr_assert_eq(m.servers[0].ram_mib, 4);
+    // empty
+    cr_assert_eq(parse("server lx kernel=bz cmdline=\n"), 0, "%s", err);
+    cr_assert_str_eq(m.servers[0].cmdline, "");
+    // a comment line holding cmdline= is still a comment; cmdline= inside a word is no key
+    cr_assert_eq(parse("# server lx kernel=bz cmdline=x\n"), 0, "%s", err);
+    cr_assert_eq(m.nservers, 0);
+    refused("server lx kernel=bz xcmdline=a b\n", 1, "unknown key 'xcmdline'");
+}
+
+Test(manifest, cmdline_limit)
+{
+    char text[700];
+    int n = snprintf(text, sizeof(text), "server lx kernel=bz cmdline=");
+    memset(text + n, 'c', MANIFEST_CMDLINE - 1);
+    strcpy(text + n + MANIFEST_CMDLINE - 1, "\n");
+    cr_assert_eq(parse(text), 0, "%s", err);
+    cr_assert_eq(strlen(m.servers[0].cmdline), MANIFEST_CMDLINE - 1);
+    memset(text + n, 'c', MANIFEST_CMDLINE);
+    strcpy(text + n + MANIFEST_CMDLINE, "\n");
+    refused(text, 1, "cmdline of 384 characters: at most 383");
+}
+
+Test(manifest, linux_keys_rejected)
+{
+    refused("server lx image=vmm guest=hello kernel=bz\n", 1,
+            "guest= and kernel= exclude each other");
+    refused("server lx image=vmm kernel=bz guest=hello\n", 1,
+            "guest= and kernel= exclude each other");
+    refused("server lx image=vmm initrd=rd\n", 1, "initrd= needs kernel=");
+    refused("server lx image=vmm guest=hello initrd=rd\n", 1, "initrd= needs kernel=");
+    refused("server lx image=vmm cmdline=quiet\n", 1, "cmdline= needs kernel=");
+    refused("server lx image=vmm guest=hello cmdline=\n", 1, "cmdline= needs kernel=");
+    refused("server lx kernel=\n", 1, "name '' empty or too long");
+    refused("server lx kernel=bz initrd=abcdefghijklmnopqrstuvwx\n", 1,
+            "name 'abcdefghijklmnopqrstuvwx' empty or too long");
+    refused("inject target=a kind=kill cmdline=x\n", 1, "unknown key 'cmdline'");
 }
