@@ -21,6 +21,11 @@ typedef struct ipc_control {
     uint64_t wallclock_tsc; /* wallclock_unix = 0: no clock was readable */
 } ipc_control_t;
 
+/* The platform a VMM gives its guest: the tiny guests' (guests/README.md, manifest guest=) or a
+ * PC with PIC, PIT, RTC, APICs and an MP table (a Linux kernel, manifest kernel=). */
+#define IPC_GUEST_FLAT 0
+#define IPC_GUEST_PC   1
+
 enum ipc_inject {
     IPC_INJECT_NONE = 0,
     IPC_INJECT_KILL,   /* done by init itself (the thread is destroyed) */

@@ -212,6 +212,7 @@ int vm_setup(struct server *s, unsigned index)
                              RS_RIGHT_WRITE, IPC_BADGE_TICK)))
         return err;
     s->control->guest_ram_size = ram;
+    s->control->guest_platform = vm->kernel ? IPC_GUEST_PC : IPC_GUEST_FLAT;
     s->vm = vm;
     return RS_OK;
 }

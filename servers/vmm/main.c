@@ -51,12 +51,37 @@ static rs_msginfo_t put_reply(const struct vmm_reply *r)
     return rs_msginfo(r->label, 0, 0, len);
 }
 
+static bool pc_platform(void) { return vmm_committed(persist)->platform == VMM_PLATFORM_PC; }
+
+/* The pc platform wakes at its devices' next deadline by the kernel timer (a past one fires at
+ * once), not on init's ticks. */
+static void arm_timer(void)
+{
+    uint64_t next = pc_next_ns(&vmm);
+    ps_timer_set_deadline(IPC_SLOT_TIMER, next == UINT64_MAX ? 0 : pc_ns_to_tsc(&vmm, next) | 1);
+}
+
+/* The pc platform's time moved on (a timer, a tick, input): the devices catch up in a
+ * transaction of their own; an interrupt now pending while no exit is held brings the guest
+ * back as soon as it can take it. */
+static bool pc_notify(bool holding_exit)
+{
+    vmm.st = vmm_begin(persist);
+    pc_sync(&vmm);
+    bool due = pc_pending(&vmm) && !vmm.st->stopped;
+    vmm_commit(persist);
+    if (due && !holding_exit) ps_vcpu_request_window(IPC_SLOT_VCPU, true);
+    arm_timer();
+    return due;
+}
+
 /* init's ping and timer tick (badge bits). A tick is a transaction of its own; when it raises
  * the timer and no exit is held, the guest is asked to come back as soon as it can take it.
  * Returns whether the timer interrupt is pending. */
 static bool on_notify(rs_badge_t bits, bool holding_exit)
 {
     if (bits & IPC_BADGE_PING) ipc_server_ping(&server);
+    if (pc_platform()) return pc_notify(holding_exit);
     if (!(bits & IPC_BADGE_TICK)) return vmm_committed(persist)->irq_pending;
     vmm.st = vmm_begin(persist);
     bool was = vmm.st->irq_pending, due = vmm_tick(&vmm), stopped = vmm.st->stopped;
@@ -65,9 +90,10 @@ static bool on_notify(rs_badge_t bits, bool holding_exit)
     return due;
 }
 
-/* A HLT holds its exit until the timer is due. */
+/* A HLT holds its exit until the timer is due (pc: until any device may have changed). */
 static void wait_for_timer(void)
 {
+    if (pc_platform()) arm_timer(); // for the HLT's transaction, which is not committed
     for (;;) {
         rs_result_t r = rs_wait(IPC_SLOT_PING);
         server.control->heartbeat++;
@@ -142,6 +168,22 @@ static _Noreturn void serve(void)
     }
 }
 
+/* The pc platform's power-on, once per VM: the first instance resets the devices and writes the
+ * firmware tables into guest RAM before the guest's first instruction (init resumes the vCPU
+ * once the VMM serves); a restarted instance finds them made. */
+static bool platform_start(const ipc_control_t *ctl)
+{
+    if (pc_platform() && vmm_committed(persist)->pc.initialised) return true;
+    vmm.st = vmm_begin(persist);
+    vmm.st->platform = VMM_PLATFORM_PC;
+    if (!pc_reset(&vmm, rt_rdtsc(), ctl->tsc_per_ms, ctl->wallclock_unix, ctl->wallclock_tsc)) {
+        rt_printf("vmm %s: guest RAM too small for the platform's tables\n", ctl->name);
+        return false;
+    }
+    vmm_commit(persist);
+    return true;
+}
+
 int main(void *arg)
 {
     ipc_control_t *ctl = arg;
@@ -161,6 +203,7 @@ int main(void *arg)
                             .scribble = &vmm,
                             .scribble_size = sizeof(vmm)};
     print_output(); // what the previous instance committed but did not print
+    if (ctl->guest_platform == IPC_GUEST_PC && !platform_start(ctl)) return 1;
     const struct vmm_state *s = vmm_committed(persist);
     rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts "
               "so far\n",

@@ -6,7 +6,6 @@
 #include "pc.h"
 #include "mptable.h"
 #include "pit.h"
-#include "uart.h"
 #include "vmm.h"
 
 #define IRQ_PIT  0
@@ -30,7 +29,7 @@ uint64_t pc_ns_to_tsc(const struct vmm *v, uint64_t ns)
 static void set_line(struct pc *pc, unsigned irq, bool level)
 {
     pic_set_irq(&pc->pic, irq, level);
-    ioapic_set_irq(&pc->ioapic, irq == IRQ_PIT ? 2 : irq, level, &pc->lapic);
+    ioapic_set_irq(&pc->ioapic, irq == IRQ_PIT ? MPTABLE_IRQ0_PIN : irq, level, &pc->lapic);
     if (level) pc->lines |= (uint16_t)(1u << irq);
     else pc->lines &= (uint16_t) ~(1u << irq);
 }
@@ -57,10 +56,11 @@ bool pc_reset(struct vmm *v, uint64_t tsc_now, uint64_t tsc_per_ms, uint64_t wal
     pit_reset(&v->st->pit);
     uart_reset(&v->st->uart);
     lapic_reset(&pc->lapic, 0);
-    ioapic_reset(&pc->ioapic, PC_IOAPIC_ID);
+    ioapic_reset(&pc->ioapic, MPTABLE_IOAPIC_ID);
     // the wall clock at guest time 0: the host's, moved on by the TSC since it was read
     uint64_t wall = wall_unix ? wall_unix + (tsc_now - wall_tsc) / pc->tsc_per_ms / 1000 : 0;
     rtc_reset(&pc->rtc, wall, 0);
+    rtc_set_memory(&pc->rtc, v->ram_size);
     if (mptable_build(v->ram, v->ram_size)) return false;
     pc->initialised = 1;
     return true;
@@ -77,6 +77,7 @@ void pc_sync(struct vmm *v)
         set_line(pc, IRQ_PIT, false);
     }
     lapic_advance(&pc->lapic, now);
+    rtc_advance(&pc->rtc, now);
     update_lines(v);
 }
 

@@ -12,8 +12,6 @@
 #include "pic.h"
 #include "rtc.h"
 
-#define PC_IOAPIC_ID 1 /* the MP table names it so */
-
 struct pc {
     struct pic_pair pic;
     struct rtc rtc;

@@ -15,6 +15,7 @@
 #include <resurgo/x86.h>
 #include "kstring.h"
 #include "pit.h"
+#include "pc.h"
 
 #define VMM_TIMER_VECTOR 0x20
 #define VMM_TICK_NS      10000000ull /* one of init's ticks (IPC_TICK_MS) */
@@ -57,6 +58,8 @@ struct vmm_reply {
 
 /* ---- the persistent device state: everything a restarted VMM needs to continue ---- */
 enum vmm_stop { VMM_RUNNING = 0, VMM_STOPPED = 1 };
+/* The tiny guests' platform (guests/README.md) or the PC a Linux guest expects (pc.h). */
+enum vmm_platform { VMM_PLATFORM_FLAT = 0, VMM_PLATFORM_PC = 1 };
 struct vmm_state {
     uint64_t seq;         /* exits answered so far */
     uint64_t now_ns;      /* guest time: init's ticks seen, VMM_TICK_NS each */
@@ -66,6 +69,8 @@ struct vmm_state {
     uint16_t stop_reason; /* the exit reason that stopped the guest */
     struct uart uart;
     struct pit pit;
+    uint8_t platform; /* enum vmm_platform */
+    struct pc pc;     /* the pc platform's devices */
     struct vmm_once once;
     uint64_t last_fp;      /* fingerprint of exit `seq` (vmm_fingerprint) */
     struct vmm_reply last; /* and the reply it got: a re-delivered exit gets the same */
