@@ -101,8 +101,13 @@ Test(insn, anything_else_is_refused)
     cr_assert(!DECODE(64, 0x8B, 0x05, 1, 2), "truncated displacement");
     cr_assert(!DECODE(64, 0xC7, 0x02, 1, 2), "truncated immediate");
     cr_assert(!DECODE(64, 0xC6, 0x0A, 1), "C6 /1 is no MOV");
-    cr_assert(!DECODE(64, 0x01, 0x02), "add");
-    cr_assert(!DECODE(64, 0xF3, 0xA5), "rep movs");
+    cr_assert(!DECODE(64, 0xF7, 0x32), "div");
+    cr_assert(!DECODE(64, 0xFF, 0x12), "call *(%rdx)");
+    cr_assert(!DECODE(64, 0xF6, 0x0A, 1), "F6 /1 is reserved");
+    cr_assert(!DECODE(64, 0x0F, 0xBA, 0x1A, 1), "0F BA /3 is no BT");
+    cr_assert(!DECODE(64, 0x0F, 0xC7, 0x0A), "cmpxchg8b");
+    cr_assert(!DECODE(64, 0x01, 0xC0), "add between registers");
+    cr_assert(!DECODE(64, 0x04, 0x01), "add to al: no memory");
     cr_assert(!DECODE(64, 0x0F, 0x0B), "ud2");
     cr_assert(!DECODE(64, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
                       0x66, 0x66, 0x8B, 0x02),
