@@ -3,7 +3,9 @@
 // operations: a WRMSR that sets EFER.LME while paging is on must fault (#GP, as on hardware),
 // and an access that straddles the end of RAM must reach RAM for its RAM part. Built with
 // HOSTILE_DELIVERY_FAULT, the guest then makes the CPU's delivery of an exception fault outside
-// RAM (its stack is there), which its VMM must report and stop instead of looping.
+// RAM (its stack is there), which its VMM must report and stop instead of looping. Issue 10:
+// string port I/O and the MMIO forms beyond MOV (an ALU compare's flags, REP MOVS from a
+// device) on the info device.
 #include <stdint.h>
 #include "../common/console.h"
 #include "../../include/resurgo/x86.h"
@@ -113,6 +115,51 @@ static void straddling(uint32_t ram_size)
     }
 }
 
+#define INFO_GPA   0xFED00000u
+#define INFO_MAGIC 0x52534730u /* the info device's +0 */
+
+/* REP OUTSB prints its line (it used to be skipped); CMP and TEST on the info device set the
+ * flags the magic value gives; REP MOVSL copies the device's four registers to RAM. */
+static void string_and_alu(void)
+{
+    static const char line[] = "hostile: rep outsb ok\n";
+    const char *p = line;
+    uint32_t n = sizeof(line) - 1;
+    __asm__ volatile("cld; rep outsb" : "+S"(p), "+c"(n) : "d"(COM1) : "memory");
+    uint8_t equal, below, nonzero;
+    __asm__ volatile("cmpl %2, (%1); sete %0"
+                     : "=q"(equal)
+                     : "d"(INFO_GPA), "i"(INFO_MAGIC)
+                     : "cc", "memory");
+    __asm__ volatile("cmpl %2, (%1); setb %0"
+                     : "=q"(below)
+                     : "d"(INFO_GPA), "i"(INFO_MAGIC + 1)
+                     : "cc", "memory");
+    __asm__ volatile("testl $0x30, (%1); setnz %0"
+                     : "=q"(nonzero)
+                     : "d"(INFO_GPA)
+                     : "cc", "memory");
+    uint32_t buf[4] = {1, 1, 1, 1}, count = 4;
+    const void *src = (const void *)INFO_GPA;
+    void *dst = buf;
+    __asm__ volatile("cld; rep movsl" : "+S"(src), "+D"(dst), "+c"(count) : : "memory");
+    int movs = buf[0] == INFO_MAGIC && buf[2] == 0 && buf[3] == 0 && count == 0 &&
+               (uint32_t)src == INFO_GPA + 16 && dst == buf + 4;
+    if (equal && below && nonzero && movs) {
+        uart_write("hostile: mmio cmp, test and rep movs ok\n");
+        return;
+    }
+    uart_write("hostile: mmio FAIL: cmp equal ");
+    puthex(equal);
+    uart_write(" below ");
+    puthex(below);
+    uart_write(" test ");
+    puthex(nonzero);
+    uart_write(" movs ");
+    puthex(buf[0]);
+    uart_putc('\n');
+}
+
 #ifdef HOSTILE_DELIVERY_FAULT
 /* With ESP above RAM, the delivery of #GP (selector 0x1234 names the LDT, which the guest has
  * none of: error code 0x1234) pushes its frame there: a guest fault taken while the CPU
@@ -134,6 +181,7 @@ void hostile_vmm_faults(uint32_t ram_size)
 {
     efer_under_paging();
     straddling(ram_size);
+    string_and_alu();
 #ifdef HOSTILE_DELIVERY_FAULT
     delivery_fault(ram_size);
 #endif

@@ -4,10 +4,11 @@
 // brings the guest back as soon as it can. HLT with nothing due waits (VMM_WAIT) for a tick.
 //
 // Choices where guests/README.md is silent: ports without a device read all ones and ignore
-// writes; string port I/O (INS/OUTS) is skipped, logged once; VMCALL answers RAX = ~0 (no
+// writes; string port I/O (INS/OUTS) is emulated element by element (pio.c); VMCALL answers RAX = ~0 (no
 // hypercalls); an intercepted exception (#DB, #AC) is given back to the guest; any other
 // intercepted instruction (RS_EXIT_OTHER: VMRUN, XSETBV, MONITOR...) gets #UD; a triple fault,
 // an invalid state, or HLT with interrupts off or with no timer running stops the guest for good.
+#include "pio.h"
 #include "vmm.h"
 
 #define PIT_FIRST  0x40
@@ -66,31 +67,34 @@ enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, co
     return VMM_REPLY;
 }
 
-/* IN/OUT: UART, PIT, the PIC's EOI port; anything else is an empty bus. */
+/* One port access: UART, PIT, the PIC's EOI port; anything else is an empty bus (reads all
+ * ones, writes ignored). */
+static void port_access(void *ctx, uint16_t port, unsigned size, bool in, uint32_t *value)
+{
+    struct vmm *v = ctx;
+    (void)size;
+    bool uart = port >= UART_BASE && port < UART_BASE + 8,
+         pit = (port >= PIT_FIRST && port <= PIT_LAST) || port == PIT_PORT61;
+    if (!in) {
+        if (uart) uart_write(v, port, (uint8_t)*value);
+        else if (pit) pit_write(&v->st->pit, port, (uint8_t)*value, v->st->now_ns);
+        return; // port 0x20 (EOI) and the rest: accepted and ignored
+    }
+    *value = uart ? uart_read(v, port) : pit ? pit_read(&v->st->pit, port, v->st->now_ns) : ~0u;
+}
+
+/* IN/OUT, and INS/OUTS (pio.c), through port_access. */
 static enum vmm_action io_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     uint64_t qual = w[RS_EXIT_MR_QUAL];
     uint16_t port = rs_io_qual_port(qual);
     unsigned size = rs_io_qual_size(qual);
+    if (rs_io_qual_string(qual)) return pio_string_exit(v, w, port_access, v, r);
     reply_init(r, RS_REPLY_ADVANCE_RIP);
     if (size != 1 && size != 2 && size != 4) size = 1;
-    if (rs_io_qual_string(qual)) {
-        if (vmm_once(&v->st->once, VMM_ONCE_STRING))
-            vmm_log(v, "string port I/O at rip 0x%lx (port 0x%x) is not emulated: skipped",
-                    w[RS_EXIT_MR_RIP], port);
-        return VMM_REPLY;
-    }
-    bool uart = port >= UART_BASE && port < UART_BASE + 8,
-         pit = (port >= PIT_FIRST && port <= PIT_LAST) || port == PIT_PORT61;
-    if (!rs_io_qual_in(qual)) {
-        uint64_t value = w[RS_EXIT_MR_RAX];
-        if (uart) uart_write(v, port, (uint8_t)value);
-        else if (pit) pit_write(&v->st->pit, port, (uint8_t)value, v->st->now_ns);
-        return VMM_REPLY; // port 0x20 (EOI) and the rest: accepted and ignored
-    }
-    uint64_t value = uart  ? uart_read(v, port)
-                     : pit ? pit_read(&v->st->pit, port, v->st->now_ns)
-                           : ~0ull;
+    uint32_t value = (uint32_t)w[RS_EXIT_MR_RAX];
+    port_access(v, port, size, rs_io_qual_in(qual), &value);
+    if (!rs_io_qual_in(qual)) return VMM_REPLY;
     uint64_t mask = size == 4 ? 0xFFFFFFFFull : (1ull << (8 * size)) - 1, rax = w[RS_EXIT_MR_RAX];
     // IN to AL/AX keeps the rest of RAX; IN to EAX clears the upper half, as any 32-bit write
     reply_set_gpr(r, w, 0, size == 4 ? (value & mask) : (rax & ~mask) | (value & mask));

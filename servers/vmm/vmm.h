@@ -146,33 +146,7 @@ struct msr_guest {
 enum msr_result msr_write(uint32_t index, uint64_t value, const struct msr_guest *g,
                           uint64_t *efer);
 
-/* insn.c: a MOV between memory and a register or immediate (what MMIO emulation needs). */
-enum insn_ext { INSN_EXT_NONE, INSN_EXT_ZERO, INSN_EXT_SIGN };
-struct insn {
-    uint8_t len;      /* bytes, prefixes included */
-    uint8_t size;     /* bytes of memory accessed: 1, 2, 4, 8 */
-    uint8_t reg_size; /* bytes of the register written (movzx/movsx: wider than size) */
-    uint8_t reg;      /* x86 register number */
-    bool high8;       /* AH, CH, DH, BH */
-    bool write;       /* a store to memory */
-    bool has_imm;
-    uint8_t ext; /* enum insn_ext */
-    uint64_t imm;
-    /* The memory operand: seg:[base + index * scale + disp], modulo 2^(8 * asize). */
-    uint8_t seg;   /* enum insn_seg */
-    uint8_t asize; /* address size in bytes: 2, 4, 8 */
-    uint8_t base;  /* x86 register number, INSN_NO_REG or INSN_RIP (disp is from the next insn) */
-    uint8_t index; /* x86 register number or INSN_NO_REG */
-    uint8_t scale; /* 1, 2, 4, 8 */
-    int64_t disp;
-};
-enum insn_seg { INSN_ES, INSN_CS, INSN_SS, INSN_DS, INSN_FS, INSN_GS };
-#define INSN_NO_REG 0xFF
-#define INSN_RIP    0xFE
-/* Decodes b[0..n); mode is the code size: 16, 32 or 64. False for anything else. */
-bool insn_decode(const uint8_t *b, unsigned n, unsigned mode, struct insn *d);
-/* The operand's effective address (no segment base) with the exit's registers w. */
-uint64_t insn_ea(const struct insn *d, const uint64_t *w);
+#include "insn.h" /* the instructions MMIO and string port I/O emulation decode */
 
 /* gmem.c: reading guest memory through the guest's own page tables. */
 struct gmem_cpu {

@@ -43,17 +43,6 @@ Test(exit, in_merges_into_rax_by_size)
     cr_assert_eq(r.w[RS_REPLY_MR_RAX], 0xFFFFFFFFull);
 }
 
-Test(exit, string_io_is_skipped_and_logged_once)
-{
-    exit_of(RS_EXIT_IO, 0x3F8 | 1u << 16 | 1u << 25 | 1u << 26);
-    run();
-    cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP);
-    cr_assert(strstr(fake_out(), "vmm vm1: string port I/O"));
-    fake_st.out.len = 0;
-    run();
-    cr_assert_str_eq(fake_out(), "");
-}
-
 /* Programs the PIT at 100 Hz through I/O exits, then lets init's tick pass. */
 static void timer_due(void)
 {

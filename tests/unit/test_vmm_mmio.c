@@ -56,17 +56,17 @@ Test(mmio, elsewhere_reads_are_all_ones_writes_dropped_and_each_page_logged_once
 
 Test(mmio, what_cannot_be_emulated)
 {
-    static const uint8_t add[] = {0x01, 0x02};
-    mmio_exit_at(0xFEE00000, 2, add, sizeof(add));
+    static const uint8_t div[] = {0xF7, 0x32}; // div (%edx)
+    mmio_exit_at(0xFEE00000, 2, div, sizeof(div));
     cr_assert_eq(flags(), RS_REPLY_INJECT);
     cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP);
     cr_assert(strstr(fake_out(), "cannot emulate the instruction at rip 0x100000"));
-    fake_state.cs.attrib = 0xA9B; // 64-bit code: the same bytes as a REX prefix and more
+    fake_state.cs.attrib = 0xA9B; // 64-bit code: the same with a REX prefix
     fake_state.efer = 0x500;
-    static const uint8_t rex_only[] = {0x48};
-    mmio_exit_at(0xFEE00000, 2, rex_only, sizeof(rex_only));
+    static const uint8_t rex_div[] = {0x48, 0xF7, 0x32};
+    mmio_exit_at(0xFEE00000, 2, rex_div, sizeof(rex_div));
     cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_GP);
-    mmio_exit_at(0xFEE00000, 4, add, sizeof(add)); // executing there
+    mmio_exit_at(0xFEE00000, 4, div, sizeof(div)); // executing there
     cr_assert_eq(r.label, 1);
 }
 
