@@ -83,11 +83,11 @@ static enum vmm_action io_exit(struct vmm *v, const uint64_t *w, struct vmm_repl
          pit = port >= PIT_FIRST && port <= PIT_LAST;
     if (!rs_io_qual_in(qual)) {
         uint64_t value = w[RS_EXIT_MR_RAX];
-        if (uart) uart_write(v, port, (uint8_t)value);
+        if (uart) vmm_console_write(v, port, (uint8_t)value);
         else if (pit) pit_write(&v->st->pit, port, (uint8_t)value, v->st->now_ns);
         return VMM_REPLY; // port 0x20 (EOI) and the rest: accepted and ignored
     }
-    uint64_t value = uart  ? uart_read(v, port)
+    uint64_t value = uart  ? vmm_console_read(v, port)
                      : pit ? pit_read(&v->st->pit, port, v->st->now_ns)
                            : ~0ull;
     uint64_t mask = size == 4 ? 0xFFFFFFFFull : (1ull << (8 * size)) - 1, rax = w[RS_EXIT_MR_RAX];

@@ -11,6 +11,9 @@
 #include "proto/vmm.h"
 #include "vmm.h"
 
+_Static_assert(sizeof(ipc_control_t) <= VMM_CONSOLE_OFFSET, "the console ring follows the control "
+                                                            "page's fields");
+
 static struct vmm vmm; /* what an injected wild write destroys */
 static ipc_server_t server;
 static struct vmm_persist *persist;
@@ -60,7 +63,10 @@ static bool on_notify(rs_badge_t bits, bool holding_exit)
     if (!(bits & IPC_BADGE_TICK)) return vmm_committed(persist)->irq_pending;
     vmm.st = vmm_begin(persist);
     bool was = vmm.st->irq_pending, due = vmm_tick(&vmm), stopped = vmm.st->stopped;
+    vmm_console_tick(&vmm);
     vmm_commit(persist);
+    vmm_console_publish(vmm.ring, vmm_committed(persist));
+    print_output();
     if (due && !was && !holding_exit && !stopped) ps_vcpu_request_window(IPC_SLOT_VCPU, true);
     return due;
 }
@@ -94,6 +100,7 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
     vmm_record(vmm.st, fp, &r);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
     vmm_commit(persist);
+    vmm_console_publish(vmm.ring, vmm_committed(persist));
     print_output();
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
     return put_reply(&r);
@@ -154,13 +161,15 @@ int main(void *arg)
     vmm = (struct vmm){.name = ctl->name,
                        .ram = (uint8_t *)IPC_GUEST_RAM_VADDR,
                        .ram_size = ctl->guest_ram_size,
-                       .ops = &ops};
+                       .ops = &ops,
+                       .ring = (struct vmm_console_ring *)((uintptr_t)ctl + VMM_CONSOLE_OFFSET)};
     server = (ipc_server_t){.ep = IPC_SLOT_SERVICE,
                             .handler = on_request,
                             .control = ctl,
                             .scribble = &vmm,
                             .scribble_size = sizeof(vmm)};
     print_output(); // what the previous instance committed but did not print
+    vmm_console_publish(vmm.ring, vmm_committed(persist));
     const struct vmm_state *s = vmm_committed(persist);
     rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts "
               "so far\n",
