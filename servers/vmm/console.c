@@ -10,6 +10,7 @@
 // the test guests, never touches IER), when the keyboard is attached, and on
 // vmm_console_flush. A guest writing a line in one go (all the test guests) keeps it whole; a
 // program that writes half a line, waits and writes the rest may see it split in two lines.
+#include <resurgo/errors.h>
 #include "vmm.h"
 
 static void line_emit(struct vmm *v)
@@ -60,25 +61,68 @@ static void follow_mode(struct vmm *v, const struct vmm_console_ring *ring)
     c->raw = raw;
 }
 
+/* Clients' VMM_INPUT bytes go in before the ring's (two typists are not ordered anyway). */
+static void feed_queue(struct vmm *v)
+{
+    struct vmm_console *c = &v->st->console;
+    while (c->q_len && c->q_len <= VMM_INPUT_QUEUE) {
+        uint8_t b = c->q[c->q_head % VMM_INPUT_QUEUE];
+        if (!uart_receive(&v->st->uart, &b, 1)) return;
+        c->q_head = (uint8_t)((c->q_head + 1) % VMM_INPUT_QUEUE);
+        c->q_len--;
+    }
+    if (c->q_len > VMM_INPUT_QUEUE) c->q_len = 0; // a corrupted count: what it held is lost
+}
+
+int vmm_console_input(struct vmm *v, uint64_t badge, uint64_t id, const uint8_t *b, unsigned n,
+                      unsigned *accepted)
+{
+    struct vmm_console *c = &v->st->console;
+    if (n > VMM_INPUT_MAX) return RS_RANGE_ERROR;
+    if (v->st->stopped) return RS_ILLEGAL_OPERATION;
+    if (id && badge == c->last_badge && id == c->last_id) {
+        *accepted = c->last_accepted <= n ? c->last_accepted : n;
+        return RS_OK;
+    }
+    if (c->q_len > VMM_INPUT_QUEUE) c->q_len = 0;
+    unsigned room = VMM_INPUT_QUEUE - c->q_len, take = n < room ? n : room;
+    for (unsigned i = 0; i < take; i++) {
+        c->q[(c->q_head + c->q_len) % VMM_INPUT_QUEUE] = b[i];
+        c->q_len++;
+    }
+    c->last_badge = badge;
+    c->last_id = id;
+    c->last_accepted = take;
+    *accepted = take;
+    vmm_console_feed(v);
+    return RS_OK;
+}
+
 void vmm_console_feed(struct vmm *v)
 {
     struct vmm_console_ring *ring = v->ring;
-    if (!ring) return;
-    follow_mode(v, ring);
     struct vmm_console *c = &v->st->console;
-    uint64_t head = ring->head;
-    __asm__ volatile("" ::: "memory"); // the bytes below head are complete (x86 keeps stores in order)
-    uint64_t avail = head - c->in_seen;
-    if (avail > VMM_CONSOLE_RING) { // more than init can have written: start again at its head
+    uint64_t head = 0, avail = 0;
+    if (ring) {
+        follow_mode(v, ring);
+        head = ring->head;
+        __asm__ volatile("" ::: "memory"); // the bytes below head are in (x86 keeps stores in order)
+        avail = head - c->in_seen;
+        if (avail > VMM_CONSOLE_RING) { // more than init can have written: start again at its head
+            c->in_seen = head;
+            avail = 0;
+        }
+    }
+    if (v->st->stopped) { // nothing will ever read it
+        uint64_t n = avail + (c->q_len <= VMM_INPUT_QUEUE ? c->q_len : 0);
+        if (n) vmm_log(v, "guest stopped: %lu bytes of input dropped", n);
+        c->in_dropped += n;
         c->in_seen = head;
+        c->q_len = 0;
         return;
     }
-    if (v->st->stopped && avail) { // nothing will ever read it
-        vmm_log(v, "guest stopped: %lu bytes of input dropped", avail);
-        c->in_dropped += avail;
-        c->in_seen = head;
-        return;
-    }
+    feed_queue(v);
+    if (c->q_len) return; // the ring's bytes come after the queue's
     while (avail) {
         unsigned off = (unsigned)(c->in_seen % VMM_CONSOLE_RING);
         unsigned chunk = avail < VMM_CONSOLE_RING - off ? (unsigned)avail : VMM_CONSOLE_RING - off;

@@ -20,6 +20,11 @@ struct vmm_console {
     char line[UART_LINE_MAX];
     uint64_t in_seen;    /* ring bytes consumed: moved into the UART or dropped */
     uint64_t in_dropped; /* ring bytes dropped (the guest was stopped) */
+    /* clients' VMM_INPUT bytes, fed before the ring's; and the last request, for its retry */
+    uint8_t q_head, q_len;
+    uint8_t q[VMM_INPUT_QUEUE];
+    uint32_t last_accepted;
+    uint64_t last_badge, last_id;
 };
 
 struct vmm;
@@ -37,5 +42,11 @@ void vmm_console_feed(struct vmm *v);
 void vmm_console_tick(struct vmm *v);
 /* Prints the partial line now (the guest halts, waits for input, ...); nothing if empty. */
 void vmm_console_flush(struct vmm *v);
+/* A client's VMM_INPUT request (proto/vmm.h) number id from badge: queues what fits of the n
+ * bytes b and feeds the UART; *accepted = bytes queued. RS_RANGE_ERROR: n > VMM_INPUT_MAX;
+ * RS_ILLEGAL_OPERATION: the guest is stopped. A repeat of the last (badge, id) queues nothing
+ * and answers as before (a VMM that committed it died before replying). */
+int vmm_console_input(struct vmm *v, uint64_t badge, uint64_t id, const uint8_t *b, unsigned n,
+                      unsigned *accepted);
 /* After a commit: tells init how much of the ring the committed state s has consumed. */
 void vmm_console_publish(struct vmm_console_ring *ring, const struct vmm_state *s);

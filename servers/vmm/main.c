@@ -106,10 +106,35 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
     return put_reply(&r);
 }
 
+/* VMM_INPUT: a transaction of its own, like an exit; the retry of a request whose reply was
+ * lost is recognised by its id (this server has no dedup table: vmm_console_input keeps one). */
+static int on_input(rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    uint8_t bytes[VMM_INPUT_MAX];
+    uint64_t count = req->len >= 2 ? req->w[1] : 0;
+    if (count > VMM_INPUT_MAX || req->len < 2 + (count + 7) / 8) {
+        reply->w[1] = 1; // the argument at fault: the count
+        reply->len = 2;
+        return count > VMM_INPUT_MAX ? RS_RANGE_ERROR : RS_TRUNCATED_MESSAGE;
+    }
+    unsigned n = (unsigned)count;
+    for (unsigned i = 0; i < n; i++) bytes[i] = (uint8_t)(req->w[2 + i / 8] >> (8 * (i % 8)));
+    unsigned accepted = 0;
+    vmm.st = vmm_begin(persist);
+    int err = vmm_console_input(&vmm, client, req->w[0], bytes, n, &accepted);
+    vmm_commit(persist);
+    vmm_console_publish(vmm.ring, vmm_committed(persist));
+    print_output();
+    reply->w[1] = accepted;
+    reply->len = 2;
+    return err;
+}
+
 static int on_request(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
 {
-    (void)ctx, (void)client;
+    (void)ctx;
     const struct vmm_state *s = vmm_committed(persist);
+    if (req->label == VMM_INPUT) return on_input(client, req, reply);
     if (req->label != VMM_STATS) return RS_ILLEGAL_OPERATION;
     reply->w[1] = s->irqs;
     reply->w[2] = s->seq;

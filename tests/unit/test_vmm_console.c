@@ -3,6 +3,7 @@
 // guests/README.md has them, partial lines, raw output while init's shell is attached, and the
 // input ring (proto/vmm.h) fed into the UART across a VMM restart.
 #include <criterion/criterion.h>
+#include <resurgo/errors.h>
 #include "vmm_fake.h"
 
 static struct vmm_console_ring ring;
@@ -189,4 +190,52 @@ Test(console, no_ring_no_input)
     vmm_console_tick(&fake_vmm);
     cr_assert_eq(vmm_console_read(&fake_vmm, UART_BASE + 5), 0x60);
     vmm_console_publish(NULL, &fake_st);
+}
+
+/* ---- VMM_INPUT: a client's bytes, queued in the persistent state ---- */
+static unsigned input(uint64_t badge, uint64_t id, const char *s, int expect)
+{
+    unsigned accepted = 12345;
+    int err = vmm_console_input(&fake_vmm, badge, id, (const uint8_t *)s, (unsigned)strlen(s),
+                                &accepted);
+    cr_assert_eq(err, expect, "VMM_INPUT '%s': %d", s, err);
+    return accepted;
+}
+
+Test(console, client_input_is_queued_and_fed_before_the_ring)
+{
+    type("R");
+    cr_assert_eq(input(3, 1, "ab", RS_OK), 2);
+    cr_assert_eq(fake_st.uart.rx_count, 1, "the holding register took one at once");
+    const char *want = "abR";
+    for (const char *p = want; *p; p++) cr_assert_eq(vmm_console_read(&fake_vmm, UART_BASE), *p);
+    cr_assert_eq(vmm_console_read(&fake_vmm, UART_BASE + 5) & UART_LSR_DR, 0);
+}
+
+Test(console, client_input_is_bounded_and_a_retry_is_not_repeated)
+{
+    char big[VMM_INPUT_MAX + 2];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    input(3, 1, big, RS_RANGE_ERROR);
+    big[VMM_INPUT_MAX] = 0;
+    cr_assert_eq(input(3, 2, big, RS_OK), VMM_INPUT_QUEUE, "one byte went on into the UART");
+    cr_assert_eq(input(3, 2, big, RS_OK), VMM_INPUT_QUEUE, "the retry: the same answer...");
+    cr_assert_eq(fake_st.console.q_len, VMM_INPUT_QUEUE - 1, "...and nothing queued again");
+    cr_assert_eq(input(3, 3, "yy", RS_OK), 1, "room for one more");
+    cr_assert_eq(input(4, 3, "z", RS_OK), 0, "another client, the same id: a new request");
+    fake_st.stopped = VMM_STOPPED;
+    input(3, 4, "q", RS_ILLEGAL_OPERATION);
+    vmm_console_tick(&fake_vmm);
+    cr_assert_str_eq(fake_out(), "vmm vm1: guest stopped: 64 bytes of input dropped\n");
+    cr_assert_eq(fake_st.console.q_len, 0);
+}
+
+Test(console, a_corrupt_queue_count_is_bounded)
+{
+    fake_st.console.q_len = 0xFF;
+    fake_st.console.q_head = 0xFF;
+    vmm_console_feed(&fake_vmm);
+    cr_assert_eq(fake_st.console.q_len, 0);
+    cr_assert_eq(input(1, 1, "ok", RS_OK), 2);
 }
