@@ -15,10 +15,10 @@ typedef struct ipc_control {
     uint64_t persistent_size;
     uint64_t guest_ram_size; /* a VMM's guest RAM (at IPC_GUEST_RAM_VADDR), 0 if not a VMM */
     char name[32];
-    uint64_t tsc_per_ms; /* the TSC's rate (bootinfo), for servers that keep time by it */
-    uint64_t
-        wallclock_unix; /* the host's wall clock (UTC seconds, CMOS RTC) at TSC wallclock_tsc; */
-    uint64_t wallclock_tsc; /* wallclock_unix = 0: no clock was readable */
+    uint64_t tsc_per_ms;     /* the TSC's rate (bootinfo), for servers that keep time by it */
+    uint64_t wallclock_unix; /* the host's wall clock (UTC seconds, CMOS RTC; 0: none) ... */
+    uint64_t wallclock_tsc;  /* ... when the TSC read this */
+    uint64_t guest_platform; /* a VMM's: IPC_GUEST_FLAT or IPC_GUEST_PC */
 } ipc_control_t;
 
 /* The platform a VMM gives its guest: the tiny guests' (guests/README.md, manifest guest=) or a

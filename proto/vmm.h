@@ -2,6 +2,7 @@
 /* Protocol of a VMM server (servers/vmm): what it can tell a client about its guest. Requests
  * follow the libipc convention: label = operation, w[0] = request id. */
 #pragma once
+#include <stdint.h>
 
 enum vmm_op {
     VMM_STATS = 1, /* -> w[1] timer interrupts delivered, w[2] exits answered, w[3] 1 if the guest
@@ -10,6 +11,37 @@ enum vmm_op {
                       w[6] exits a restarted VMM answered from its record because its
                       predecessor died after committing them but before replying, w[7] guest
                       time in init's ticks (10 ms each; the guest's timer runs on it) */
+    VMM_INPUT = 2, /* w[1] = n bytes (at most VMM_INPUT_MAX) typed into the guest's COM1, packed
+                      little-endian 8 per word from w[2] -> w[1] = bytes accepted (queued in the
+                      VMM's persistent state, VMM_INPUT_QUEUE at most; send the rest again
+                      later). A retry of the same request id gets the same answer and queues
+                      nothing again. RS_RANGE_ERROR (MR0 1): n too large; RS_ILLEGAL_OPERATION:
+                      the guest is stopped, nothing would read it. init's own shell types through
+                      the console ring below instead: init never blocks on a server. */
 };
+#define VMM_INPUT_MAX   64
+#define VMM_INPUT_QUEUE 64
 
 #define VMM_STATS_WORDS 8
+
+/* The console ring: how init's serial shell types into a guest (`attach NAME`, servers/init/
+ * shell.c). It lives in the control page init shares with the VMM (proto/init.h), at
+ * VMM_CONSOLE_OFFSET, so init never blocks on a VMM and the bytes outlive a VMM crash: init
+ * writes bytes and advances `head`; the VMM moves them into the guest's UART as its receive FIFO
+ * has room, counts them consumed in its persistent state (so a restarted VMM neither loses nor
+ * repeats one) and publishes that count as `tail` after each commit. Positions count bytes
+ * since boot; buf[pos % VMM_CONSOLE_RING] holds byte pos. init writes only while
+ * head - tail < VMM_CONSOLE_RING and counts what did not fit. While `attached` is 1 the VMM
+ * prints the guest's output raw (no "[name] " prefix, no line buffering), so that a person sees
+ * the guest's echo and prompt as a terminal would. */
+#define VMM_CONSOLE_OFFSET 2048
+#define VMM_CONSOLE_RING   1024
+#define VMM_CONSOLE_ESCAPE 0x1D /* Ctrl-]: init's shell takes the keyboard back (as telnet) */
+struct vmm_console_ring {
+    volatile uint64_t attached; /* init: 1 while the keyboard is attached to this guest */
+    volatile uint64_t head;     /* init: bytes written so far */
+    volatile uint64_t tail;     /* VMM: bytes consumed so far (committed) */
+    uint8_t buf[VMM_CONSOLE_RING];
+};
+_Static_assert(VMM_CONSOLE_OFFSET + sizeof(struct vmm_console_ring) <= 4096,
+               "the ring fits the control page");

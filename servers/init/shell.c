@@ -1,10 +1,71 @@
 // SPDX-License-Identifier: MIT
-// A small serial-console shell: ps, restarts, crash NAME KIND, help. Input is polled on every
-// timer tick through the kernel's debug console.
+// A small serial-console shell: ps, restarts, crash NAME KIND, attach NAME, help. Input is
+// polled on every timer tick through the kernel's debug console.
+//
+// attach NAME gives the keyboard to a guest: every byte typed goes into the console ring of its
+// VMM (proto/vmm.h, in the control page: init never blocks on a VMM, and the bytes wait there
+// while the VMM restarts), and the VMM prints the guest's output raw, so the guest echoes and
+// prompts as on a terminal. Ctrl-] (0x1D, telnet's escape) gives the keyboard back to this
+// shell. What does not fit in the ring (the guest reads nothing) is dropped and counted.
 #include "init.h"
+#include "proto/vmm.h"
 
 static char line[80];
 static unsigned len;
+static struct server *attached; /* the VMM the keyboard goes to, NULL: this shell */
+static uint64_t dropped;        /* bytes the attached guest's ring had no room for */
+
+static struct vmm_console_ring *ring_of(struct server *s)
+{
+    return (struct vmm_console_ring *)((uint8_t *)s->control + VMM_CONSOLE_OFFSET);
+}
+
+static void attach(const char *name)
+{
+    struct server *s = supervisor_find(name);
+    if (!s) {
+        init_log("attach: no server '%s'\n", name);
+        return;
+    }
+    if (!s->vm) {
+        init_log("attach: %s runs no guest\n", name);
+        return;
+    }
+    if (s->given_up) {
+        init_log("attach: %s was given up (its guest no longer runs)\n", name);
+        return;
+    }
+    attached = s;
+    dropped = 0;
+    ring_of(s)->attached = 1;
+    init_log("attached to %s: typing goes to its guest; Ctrl-] comes back\n", name);
+}
+
+static void detach(void)
+{
+    ring_of(attached)->attached = 0;
+    rs_console_putchar(RS_INIT_CONSOLE, '\n'); // the guest's prompt may have left the line open
+    if (dropped)
+        init_log("detached from %s (%lu bytes of input dropped: its guest read nothing)\n",
+                 attached->m->name, dropped);
+    else init_log("detached from %s\n", attached->m->name);
+    attached = NULL;
+}
+
+/* One byte for the attached guest. The VMM publishes `tail` (what it consumed); anything but
+ * 0..VMM_CONSOLE_RING bytes in flight means the page was scribbled on: nothing is written. */
+static void send_byte(uint8_t c)
+{
+    struct vmm_console_ring *r = ring_of(attached);
+    uint64_t head = r->head;
+    if (head - r->tail >= VMM_CONSOLE_RING) {
+        if (!dropped++) init_log("%s: input ring full, dropping input\n", attached->m->name);
+        return;
+    }
+    r->buf[head % VMM_CONSOLE_RING] = c;
+    __asm__ volatile("" ::: "memory"); // the byte is in before head says so (x86 keeps order)
+    r->head = head + 1;
+}
 
 static void run(char *cmd)
 {
@@ -18,12 +79,15 @@ static void run(char *cmd)
     }
     if (!n) return;
     if (!strcmp(w[0], "help")) {
-        init_log("commands: ps | restarts | crash NAME kill|null|wild|hang|random | help\n");
+        init_log("commands: ps | restarts | crash NAME kill|null|wild|hang|random | attach NAME "
+                 "(a guest's console; Ctrl-] comes back) | help\n");
     } else if (!strcmp(w[0], "ps")) {
         supervisor_ps();
     } else if (!strcmp(w[0], "restarts")) {
         for (unsigned i = 0; i < init.nservers; i++)
             init_log("%s: %u restarts\n", init.servers[i].m->name, init.servers[i].restarts);
+    } else if (!strcmp(w[0], "attach") && n == 2) {
+        attach(w[1]);
     } else if (!strcmp(w[0], "crash") && n == 3) {
         struct server *s = supervisor_find(w[1]);
         int kind = manifest_inject_kind(w[2]);
@@ -37,7 +101,10 @@ static void run(char *cmd)
 void shell_poll(void)
 {
     for (int c; (c = rs_console_getchar(RS_INIT_CONSOLE)) >= 0;) {
-        if (c == '\r' || c == '\n') {
+        if (attached) {
+            if (c == VMM_CONSOLE_ESCAPE) detach();
+            else send_byte((uint8_t)c);
+        } else if (c == '\r' || c == '\n') {
             rs_console_putchar(RS_INIT_CONSOLE, '\n');
             line[len] = 0;
             run(line);

@@ -76,11 +76,11 @@ static void port_access(void *ctx, uint16_t port, unsigned size, bool in, uint32
     bool uart = port >= UART_BASE && port < UART_BASE + 8,
          pit = (port >= PIT_FIRST && port <= PIT_LAST) || port == PIT_PORT61;
     if (!in) {
-        if (uart) uart_write(v, port, (uint8_t)*value);
+        if (uart) vmm_console_write(v, port, (uint8_t)*value);
         else if (pit) pit_write(&v->st->pit, port, (uint8_t)*value, v->st->now_ns);
         return; // port 0x20 (EOI) and the rest: accepted and ignored
     }
-    *value = uart ? uart_read(v, port) : pit ? pit_read(&v->st->pit, port, v->st->now_ns) : ~0u;
+    *value = uart ? vmm_console_read(v, port) : pit ? pit_read(&v->st->pit, port, v->st->now_ns) : ~0u;
 }
 
 /* IN/OUT, and INS/OUTS (pio.c), through port_access. */

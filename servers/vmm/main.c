@@ -11,6 +11,9 @@
 #include "proto/vmm.h"
 #include "vmm.h"
 
+_Static_assert(sizeof(ipc_control_t) <= VMM_CONSOLE_OFFSET, "the console ring follows the control "
+                                                            "page's fields");
+
 static struct vmm vmm; /* what an injected wild write destroys */
 static ipc_server_t server;
 static struct vmm_persist *persist;
@@ -85,7 +88,10 @@ static bool on_notify(rs_badge_t bits, bool holding_exit)
     if (!(bits & IPC_BADGE_TICK)) return vmm_committed(persist)->irq_pending;
     vmm.st = vmm_begin(persist);
     bool was = vmm.st->irq_pending, due = vmm_tick(&vmm), stopped = vmm.st->stopped;
+    vmm_console_tick(&vmm);
     vmm_commit(persist);
+    vmm_console_publish(vmm.ring, vmm_committed(persist));
+    print_output();
     if (due && !was && !holding_exit && !stopped) ps_vcpu_request_window(IPC_SLOT_VCPU, true);
     return due;
 }
@@ -120,15 +126,41 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
     vmm_record(vmm.st, fp, &r);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
     vmm_commit(persist);
+    vmm_console_publish(vmm.ring, vmm_committed(persist));
     print_output();
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
     return put_reply(&r);
 }
 
+/* VMM_INPUT: a transaction of its own, like an exit; the retry of a request whose reply was
+ * lost is recognised by its id (this server has no dedup table: vmm_console_input keeps one). */
+static int on_input(rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    uint8_t bytes[VMM_INPUT_MAX];
+    uint64_t count = req->len >= 2 ? req->w[1] : 0;
+    if (count > VMM_INPUT_MAX || req->len < 2 + (count + 7) / 8) {
+        reply->w[1] = 1; // the argument at fault: the count
+        reply->len = 2;
+        return count > VMM_INPUT_MAX ? RS_RANGE_ERROR : RS_TRUNCATED_MESSAGE;
+    }
+    unsigned n = (unsigned)count;
+    for (unsigned i = 0; i < n; i++) bytes[i] = (uint8_t)(req->w[2 + i / 8] >> (8 * (i % 8)));
+    unsigned accepted = 0;
+    vmm.st = vmm_begin(persist);
+    int err = vmm_console_input(&vmm, client, req->w[0], bytes, n, &accepted);
+    vmm_commit(persist);
+    vmm_console_publish(vmm.ring, vmm_committed(persist));
+    print_output();
+    reply->w[1] = accepted;
+    reply->len = 2;
+    return err;
+}
+
 static int on_request(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
 {
-    (void)ctx, (void)client;
+    (void)ctx;
     const struct vmm_state *s = vmm_committed(persist);
+    if (req->label == VMM_INPUT) return on_input(client, req, reply);
     if (req->label != VMM_STATS) return RS_ILLEGAL_OPERATION;
     reply->w[1] = s->irqs;
     reply->w[2] = s->seq;
@@ -196,13 +228,15 @@ int main(void *arg)
     vmm = (struct vmm){.name = ctl->name,
                        .ram = (uint8_t *)IPC_GUEST_RAM_VADDR,
                        .ram_size = ctl->guest_ram_size,
-                       .ops = &ops};
+                       .ops = &ops,
+                       .ring = (struct vmm_console_ring *)((uintptr_t)ctl + VMM_CONSOLE_OFFSET)};
     server = (ipc_server_t){.ep = IPC_SLOT_SERVICE,
                             .handler = on_request,
                             .control = ctl,
                             .scribble = &vmm,
                             .scribble_size = sizeof(vmm)};
     print_output(); // what the previous instance committed but did not print
+    vmm_console_publish(vmm.ring, vmm_committed(persist));
     if (ctl->guest_platform == IPC_GUEST_PC && !platform_start(ctl)) return 1;
     const struct vmm_state *s = vmm_committed(persist);
     rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts "

@@ -15,6 +15,8 @@ struct vmm_persist *vmm_persist_open(void *base, uint64_t size)
     if (!base || size < sizeof(*p)) return NULL;
     if (p->magic != VMM_PERSIST_MAGIC) {
         memset(p, 0, sizeof(*p));
+        uart_reset(&p->copy[0].uart);
+        uart_reset(&p->copy[1].uart);
         BARRIER();
         p->magic = VMM_PERSIST_MAGIC;
     }
@@ -118,6 +120,15 @@ void vmm_guest_line(struct vmm *v, const char *text, size_t len)
     out_append(&v->st->out, "] ", 2);
     out_append(&v->st->out, buf, len);
     out_newline(&v->st->out);
+}
+
+void vmm_guest_raw(struct vmm *v, const uint8_t *bytes, size_t len)
+{
+    struct vmm_out *o = &v->st->out;
+    if (o->len > VMM_OUT_MAX) return;
+    if (len > VMM_OUT_MAX - o->len) len = VMM_OUT_MAX - o->len; // the rest of a full output is lost
+    memcpy(o->text + o->len, bytes, len);
+    o->len += (uint32_t)len;
 }
 
 void vmm_guest_printf(struct vmm *v, const char *fmt, ...)

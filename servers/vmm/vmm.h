@@ -16,6 +16,7 @@
 #include "kstring.h"
 #include "pit.h"
 #include "pc.h"
+#include "console.h" /* COM1 (uart.h) and the guest's console */
 
 #define VMM_TIMER_VECTOR 0x20
 #define VMM_TICK_NS      10000000ull /* one of init's ticks (IPC_TICK_MS) */
@@ -24,7 +25,7 @@
 #define VMM_OUT_MAX 384
 struct vmm_out {
     uint32_t len;
-    char text[VMM_OUT_MAX]; /* whole lines, each ending in '\n' */
+    char text[VMM_OUT_MAX]; /* whole lines, each ending in '\n' (raw bytes while attached) */
 };
 
 /* ---- events logged only once (pages, reasons); when full, nothing more is logged ---- */
@@ -39,15 +40,6 @@ struct vmm_once {
 #define VMM_ONCE_STRING       (0x4ull << 60)               /* string port I/O */
 #define VMM_ONCE_EXCEPTION(v) (0x5ull << 60 | (v))         /* an intercepted exception vector */
 #define VMM_ONCE_CACHE        (0x6ull << 60)               /* WBINVD / INVD skipped */
-
-/* ---- 16550 UART at 0x3F8 (uart.c) ---- */
-#define UART_BASE     0x3F8
-#define UART_LINE_MAX 120
-struct uart {
-    uint32_t len; /* bytes in line */
-    uint8_t lcr;  /* line control: bit 7 (DLAB) turns 0x3F8/0x3F9 into the divisor latch */
-    char line[UART_LINE_MAX];
-};
 
 /* ---- a reply to an exit ---- */
 struct vmm_reply {
@@ -68,6 +60,7 @@ struct vmm_state {
     uint8_t stopped;      /* enum vmm_stop */
     uint16_t stop_reason; /* the exit reason that stopped the guest */
     struct uart uart;
+    struct vmm_console console;
     struct pit pit;
     uint8_t platform; /* enum vmm_platform */
     struct pc pc;     /* the pc platform's devices */
@@ -94,6 +87,7 @@ struct vmm {
     struct vmm_state *st; /* the state the current transaction changes */
     const struct vmm_ops *ops;
     void *ops_ctx;
+    struct vmm_console_ring *ring; /* init's console input (proto/vmm.h); NULL: none */
 };
 
 enum vmm_action { VMM_REPLY, VMM_WAIT }; /* VMM_WAIT: a HLT with nothing due: wait for a tick */
@@ -117,14 +111,13 @@ uint64_t exit_gpr(const uint64_t *w, unsigned reg);
 
 /* output (state.c): appends a guest line "[name] text" or a VMM line "vmm name: ..." */
 void vmm_guest_line(struct vmm *v, const char *text, size_t len);
+/* ... or the guest's bytes as they are (init's shell is attached to the guest) */
+void vmm_guest_raw(struct vmm *v, const uint8_t *bytes, size_t len);
 void vmm_guest_printf(struct vmm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vmm_log(struct vmm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True the first time key is seen (and there is room to remember it). */
 bool vmm_once(struct vmm_once *o, uint64_t key);
 
-/* uart.c */
-uint32_t uart_read(struct vmm *v, uint16_t port);
-void uart_write(struct vmm *v, uint16_t port, uint8_t value);
 
 /* cpuid.c: the guest's view of leaf/sub: the host's values filtered, or the hypervisor leaves. */
 void cpuid_guest(const struct vmm_ops *ops, uint32_t leaf, uint32_t sub, uint32_t r[4]);

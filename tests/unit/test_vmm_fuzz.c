@@ -175,7 +175,7 @@ static void fuzz(uint64_t seed)
         cr_assert(r.len >= 1 && r.len <= RS_REPLY_MR_COUNT, "seed %lx iteration %u", seed, it);
         cr_assert(fake_st.out.len <= VMM_OUT_MAX);
         cr_assert(fake_st.once.n <= VMM_ONCE_MAX);
-        cr_assert(fake_st.uart.len <= UART_LINE_MAX);
+        cr_assert(fake_st.console.len <= UART_LINE_MAX);
         if (r.w[RS_REPLY_MR_FLAGS] & RS_REPLY_SET_RIP) // an emulated MOV: at most 15 bytes on
             cr_assert_leq(r.w[RS_REPLY_MR_RIP] - w[RS_EXIT_MR_RIP] - 1, 14);
         if (w[RS_EXIT_MR_REASON] == RS_EXIT_GUEST_FAULT && (w[RS_EXIT_MR_EVENT] & RS_EVENT_VALID))

@@ -46,6 +46,7 @@ static const struct vmm_ops fake_ops = {fake_read_state, fake_write_state, fake_
 static inline void fake_setup(void)
 {
     memset(&fake_st, 0, sizeof(fake_st));
+    uart_reset(&fake_st.uart);
     if (!fake_ram) fake_ram = malloc(FAKE_RAM_SIZE);
     memset(fake_ram, 0, FAKE_RAM_SIZE);
     fake_state = (rs_vcpu_state_t){.cr0 = 0x11, .cs = {0x08, 0, 0xFFFFFFFF, 0xC9B}};
