@@ -66,6 +66,7 @@ int supervisor_setup(struct server *s, unsigned index)
         if ((err = ps_new_object(env, RS_OBJ_FRAME, 0, &s->persist[p]))) return err;
     s->control->persistent_vaddr = s->m->persist_pages ? IPC_PERSISTENT_VADDR : 0;
     s->control->persistent_size = s->m->persist_pages * 4096ul;
+    s->control->tsc_per_ms = init.bi->tsc_per_ms;
     return s->m->guest[0] ? vm_setup(s, index) : RS_OK;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Virtual machines for VMM servers (manifest guest=): init makes a guest's objects once — guest
 // space, RAM, VCPU, the vCPU's thread — and hands them to every instance of the VMM, so that a
-// VMM crash loses neither the guest's memory nor its CPU state (docs/virtualization.md).
+// VMM crash loses neither the guest's memory nor its CPU state (docs/virtualization.md); and a
+// Timer bound to the VMM's ping notification, for its guest's next deadline.
 #include "init.h"
 #include <resurgo/vcpu.h>
 #include "vcpu.h"
@@ -13,7 +14,7 @@
 #define VM_WINDOW      0x0000410000000000ul /* where init maps a RAM frame to load the image */
 
 struct vm {
-    rs_cptr_t guest_space, vcpu, tcb, exit_cap, tick_signal;
+    rs_cptr_t guest_space, vcpu, tcb, exit_cap, tick_signal, timer;
     rs_cptr_t ram[VM_MAX_FRAMES];
     unsigned frames;
     bool resumed;
@@ -123,7 +124,9 @@ int vm_setup(struct server *s, unsigned index)
     if ((err = make_guest_space(vm)) || (err = load_image(vm, image)) || (err = make_vcpu(s, vm)) ||
         (err = write_start_state(vm, ram)) ||
         (err = ps_cnode_mint(RS_INIT_CNODE, vm->tick_signal, 64, RS_INIT_CNODE, s->ping, 64,
-                             RS_RIGHT_WRITE, IPC_BADGE_TICK)))
+                             RS_RIGHT_WRITE, IPC_BADGE_TICK)) ||
+        (err = ps_new_object(&init.root.env, RS_OBJ_TIMER, 0, &vm->timer)) ||
+        (err = ps_timer_bind(vm->timer, s->ping, IPC_BADGE_TIMER)))
         return err;
     s->control->guest_ram_size = ram;
     s->vm = vm;
@@ -136,6 +139,8 @@ int vm_give(struct server *s)
 {
     struct vm *vm = s->vm;
     int err = ps_process_give(s->proc, IPC_SLOT_VCPU, vm->vcpu, RS_RIGHTS_ALL, 0);
+    // bound by init once: the VMM may arm and cancel it but not move it to another notification
+    if (!err) err = ps_process_give(s->proc, IPC_SLOT_TIMER, vm->timer, RS_RIGHTS_ALL, 0);
     for (unsigned i = 0; !err && i < vm->frames; i++)
         err = ps_process_share(s->proc, vm->ram[i], IPC_GUEST_RAM_VADDR + i * VM_FRAME,
                                RS_RIGHT_READ | RS_RIGHT_WRITE);
