@@ -100,7 +100,7 @@ static bool is_queue_zombie(const struct slot *s)
 static bool holds_slots(const struct cap *c)
 {
     return c->type == RS_CAP_CNODE || c->type == RS_CAP_TCB || c->type == RS_CAP_VCPU ||
-           c->type == RS_CAP_IRQ_HANDLER;
+           c->type == RS_CAP_IRQ_HANDLER || c->type == RS_CAP_TIMER;
 }
 
 /* Deletes the cap in `s` (neither null nor zombie). If it was the last cap to an object that
@@ -219,7 +219,7 @@ static bool run_stack(struct slot *bottom, struct slot *top, const struct slot *
             struct slot *nz = delete_one(victim, z);
             if (nz) top = nz;
         }
-        /* Stop only on a CNode frame: a frame over a TCB, VCPU or IRQ line (4 slots at most) is
+        /* Stop only on a CNode frame: a frame over a TCB, VCPU, IRQ line or timer (4 slots at most) is
          * finished first, as an IRQ line could be handed out again meanwhile with its
          * notification slot still due to be emptied. Below a CNode frame lie only dead objects
          * that nothing but this stack reaches. */

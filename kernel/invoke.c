@@ -7,6 +7,7 @@
 #include "irq.h"
 #include "vcpu.h"
 #include "guestspace.h"
+#include "timer_obj.h"
 #include "msgreg.h"
 
 uint64_t inv_arg(struct invocation *inv, unsigned i)
@@ -61,6 +62,7 @@ int invoke_cap(struct invocation *inv)
     case RS_CAP_IOPORT: return ioport_decode(inv);
     case RS_CAP_VCPU: return vcpu_decode(inv);
     case RS_CAP_GUEST_SPACE: return guest_space_decode(inv);
+    case RS_CAP_TIMER: return timer_decode(inv);
     default: return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0); // VSpace has no operations
     }
 }

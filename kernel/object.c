@@ -11,6 +11,7 @@
 #include "irq.h"
 #include "vcpu.h"
 #include "guestspace.h"
+#include "timer_obj.h"
 #include "kstring.h"
 #include "arch/x86_64/arch.h"
 
@@ -30,6 +31,7 @@ static uint8_t cap_type_of(unsigned obj_type)
         [RS_OBJ_VSPACE] = RS_CAP_VSPACE,
         [RS_OBJ_VCPU] = RS_CAP_VCPU,
         [RS_OBJ_GUEST_SPACE] = RS_CAP_GUEST_SPACE,
+        [RS_OBJ_TIMER] = RS_CAP_TIMER,
     };
     return map[obj_type];
 }
@@ -85,6 +87,7 @@ struct slot_array object_finalise(struct cap *c)
     case RS_CAP_GUEST_SPACE: guest_space_finalise(c); return none;
     case RS_CAP_VCPU: return vcpu_finalise(vcpu_of(c));
     case RS_CAP_IRQ_HANDLER: return irq_finalise(cap_irq(c));
+    case RS_CAP_TIMER: return ktimer_finalise((struct ktimer *)c->obj);
     default: return none;
     }
 }

@@ -212,3 +212,27 @@ int ps_ioport_out(rs_cptr_t port_cap, unsigned width, uint16_t port, uint32_t va
     const rs_word_t a[] = {port, value};
     return inv(port_cap, port_label(RS_IOPORT_OUT8, width), 2, a, 0, 0, 0, 0);
 }
+
+int ps_timer_bind(rs_cptr_t timer, rs_cptr_t ntfn, rs_badge_t badge)
+{
+    rs_word_t a = badge;
+    return inv(timer, RS_TIMER_BIND, 1, &a, 1, ntfn, 0, 0);
+}
+
+int ps_timer_set_deadline(rs_cptr_t timer, uint64_t tsc)
+{
+    rs_word_t a = tsc;
+    return inv(timer, RS_TIMER_SET_DEADLINE, 1, &a, 0, 0, 0, 0);
+}
+
+int ps_timer_cancel(rs_cptr_t timer) { return inv(timer, RS_TIMER_CANCEL, 0, NULL, 0, 0, 0, 0); }
+
+int ps_timer_get_time(rs_cptr_t timer, uint64_t *now, uint64_t *tsc_per_ms, uint64_t *deadline)
+{
+    int err = inv(timer, RS_TIMER_GET_TIME, 0, NULL, 0, 0, 0, 0);
+    if (err != RS_OK) return err;
+    if (now) *now = rs_mr_get(0);
+    if (tsc_per_ms) *tsc_per_ms = rs_mr_get(1);
+    if (deadline) *deadline = rs_mr_get(2);
+    return RS_OK;
+}

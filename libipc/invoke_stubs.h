@@ -70,3 +70,12 @@ int ps_ioport_issue(rs_cptr_t control, uint16_t first, uint16_t last, rs_cptr_t 
 /* width 1, 2 or 4; *value (may be NULL) gets what was read. */
 int ps_ioport_in(rs_cptr_t port_cap, unsigned width, uint16_t port, uint32_t *value);
 int ps_ioport_out(rs_cptr_t port_cap, unsigned width, uint16_t port, uint32_t value);
+
+/* Timer: the clock is the TSC (rdtsc); a deadline signals the bound notification once. */
+/* badge 0: the notification cap's own badge. */
+int ps_timer_bind(rs_cptr_t timer, rs_cptr_t ntfn, rs_badge_t badge);
+/* Absolute TSC value; 0 or ~0 cancels; one already past signals at once. */
+int ps_timer_set_deadline(rs_cptr_t timer, uint64_t tsc);
+int ps_timer_cancel(rs_cptr_t timer);
+/* Each pointer may be NULL: the current TSC, its rate (cycles per ms), the armed deadline. */
+int ps_timer_get_time(rs_cptr_t timer, uint64_t *now, uint64_t *tsc_per_ms, uint64_t *deadline);

@@ -15,7 +15,7 @@ typedef struct ipc_control {
     uint64_t persistent_size;
     uint64_t guest_ram_size; /* a VMM's guest RAM (at IPC_GUEST_RAM_VADDR), 0 if not a VMM */
     char name[32];
-    uint64_t tsc_per_ms;     /* the TSC's rate (bootinfo), for servers that keep time by it */
+    uint64_t tsc_per_ms;     /* the TSC's rate (bootinfo's): rdtsc is the clock of IPC_SLOT_TIMER */
     uint64_t wallclock_unix; /* the host's wall clock (UTC seconds, CMOS RTC; 0: none) ... */
     uint64_t wallclock_tsc;  /* ... when the TSC read this */
     uint64_t guest_platform; /* a VMM's: IPC_GUEST_FLAT or IPC_GUEST_PC */
@@ -55,6 +55,8 @@ enum ipc_inject {
 /* Badge bits of the ping notification (IPC_SLOT_PING). */
 #define IPC_BADGE_PING 1ul /* the watchdog's ping (and an injected fault waiting to be committed) */
 #define IPC_BADGE_TICK 2ul /* a VMM only: init's timer tick, every IPC_TICK_MS */
+#define IPC_BADGE_TIMER                                                                            \
+    4ul /* a VMM only: the deadline set on its Timer (IPC_SLOT_TIMER) has passed */
 #define IPC_TICK_MS    10
 
 /* A VMM (manifest guest=) has, besides the above:
@@ -62,8 +64,14 @@ enum ipc_inject {
  *   single-threaded VMM waits on one endpoint for exits and requests alike; exits carry the badge
  *   IPC_BADGE_VCPU_EXIT (clients' badges are small: 1..IPC_MAX_CLIENTS-1);
  * - the VCPU (ReadState, WriteState, Inject, RequestWindow) in IPC_SLOT_VCPU;
+ * - a Timer (SetDeadline, Cancel, GetTime; not Bind: it is bound already) in IPC_SLOT_TIMER,
+ *   bound to the ping notification with IPC_BADGE_TIMER. Its deadline is an absolute TSC value
+ *   (rdtsc; the rate is ipc_control_t's tsc_per_ms). Like the VCPU it belongs to the guest and
+ *   outlives the VMM instance: a deadline armed before a crash still fires, into the restarted
+ *   instance's notification, and a restarted VMM re-arms it from its guest's state;
  * - the guest's RAM (guest-physical 0 .. guest_ram_size) mapped at IPC_GUEST_RAM_VADDR. */
 #define IPC_SLOT_VCPU       17
+#define IPC_SLOT_TIMER      19
 #define IPC_SLOT_VCPU_EXIT  IPC_SLOT_SERVICE
 #define IPC_BADGE_VCPU_EXIT 0x5643505545584954ul /* "VCPUEXIT" */
 #define IPC_GUEST_RAM_VADDR 0x0000500040000000ul

@@ -16,6 +16,7 @@ typedef enum rs_object_type {
     RS_OBJ_VSPACE = 10, /* PML4: the root of an address space */
     RS_OBJ_VCPU = 11,
     RS_OBJ_GUEST_SPACE = 12, /* root of a guest-physical address space (EPT / NPT) */
+    RS_OBJ_TIMER = 13,       /* one-shot TSC deadline delivered to a notification */
     RS_OBJ_TYPE_COUNT,
 } rs_object_type_t;
 
@@ -40,6 +41,7 @@ typedef enum rs_cap_type {
     RS_CAP_IOPORT,
     RS_CAP_CONSOLE,  /* the kernel's serial console: READ = read a byte, WRITE = print */
     RS_CAP_SHUTDOWN, /* may power the machine off (RS_SYS_DEBUG_SHUTDOWN) */
+    RS_CAP_TIMER,
     RS_CAP_TYPE_COUNT,
 } rs_cap_type_t;
 
@@ -47,6 +49,7 @@ typedef enum rs_cap_type {
 #define RS_ENDPOINT_BITS     5
 #define RS_NOTIFICATION_BITS 5
 #define RS_SLOT_BITS         6  /* one CNode slot: a 32-byte cap and its derivation links */
+#define RS_TIMER_BITS        7  /* a notification slot, the deadline and the queue links */
 #define RS_VCPU_BITS         13 /* control page (VMCB / VMCS) + the kernel's vCPU state page */
 #define RS_MIN_UNTYPED_BITS  4
 #define RS_MAX_UNTYPED_BITS  47
@@ -72,6 +75,7 @@ static inline unsigned long long rs_object_size(unsigned type, unsigned bits)
     case RS_OBJ_GUEST_SPACE: return 1ull << 12;
     case RS_OBJ_LARGE_FRAME: return 1ull << 21;
     case RS_OBJ_VCPU: return 1ull << RS_VCPU_BITS;
+    case RS_OBJ_TIMER: return 1ull << RS_TIMER_BITS;
     default: return 0;
     }
 }

@@ -3,7 +3,8 @@
 // once — guest space, RAM, VCPU, the vCPU's thread — and hands them to every instance of the VMM,
 // so that a VMM crash loses neither the guest's memory nor its CPU state
 // (docs/virtualization.md). The guest is a flat image (guests/README.md) or a Linux bzImage with
-// its initrd and command line (the boot protocol: linux_boot.c).
+// its initrd and command line (the boot protocol: linux_boot.c). A Timer bound to the VMM's ping notification wakes
+// it at its guest's next deadline.
 #include "init.h"
 #include <resurgo/vcpu.h>
 #include "vcpu.h"
@@ -16,7 +17,7 @@
 #define VM_WINDOW      0x0000410000000000ul /* where init maps a RAM frame to load the image */
 
 struct vm {
-    rs_cptr_t guest_space, vcpu, tcb, exit_cap, tick_signal;
+    rs_cptr_t guest_space, vcpu, tcb, exit_cap, tick_signal, timer;
     rs_cptr_t ram[VM_MAX_FRAMES];
     unsigned frames;
     bool resumed;
@@ -209,7 +210,9 @@ int vm_setup(struct server *s, unsigned index)
     if ((err = make_guest_space(vm)) || (err = load_guest(vm, s->m)) || (err = make_vcpu(s, vm)) ||
         (err = write_start_state(vm, ram)) ||
         (err = ps_cnode_mint(RS_INIT_CNODE, vm->tick_signal, 64, RS_INIT_CNODE, s->ping, 64,
-                             RS_RIGHT_WRITE, IPC_BADGE_TICK)))
+                             RS_RIGHT_WRITE, IPC_BADGE_TICK)) ||
+        (err = ps_new_object(&init.root.env, RS_OBJ_TIMER, 0, &vm->timer)) ||
+        (err = ps_timer_bind(vm->timer, s->ping, IPC_BADGE_TIMER)))
         return err;
     s->control->guest_ram_size = ram;
     s->control->guest_platform = vm->kernel ? IPC_GUEST_PC : IPC_GUEST_FLAT;
@@ -223,6 +226,8 @@ int vm_give(struct server *s)
 {
     struct vm *vm = s->vm;
     int err = ps_process_give(s->proc, IPC_SLOT_VCPU, vm->vcpu, RS_RIGHTS_ALL, 0);
+    // bound by init once: the VMM may arm and cancel it but not move it to another notification
+    if (!err) err = ps_process_give(s->proc, IPC_SLOT_TIMER, vm->timer, RS_RIGHTS_ALL, 0);
     for (unsigned i = 0; !err && i < vm->frames; i++)
         err = ps_process_share(s->proc, vm->ram[i], IPC_GUEST_RAM_VADDR + i * VM_FRAME,
                                RS_RIGHT_READ | RS_RIGHT_WRITE);

@@ -81,6 +81,19 @@ bool arch_irq_pending(void)
 }
 void arch_shutdown(void) { cr_assert_fail("arch_shutdown called"); }
 
+/* The clock and the hardware timer (timer.c): the TSC is what a test sets, and the deadline the
+ * kernel asks for is recorded. */
+uint64_t arch_tsc_per_ms = 1000000;
+uint64_t fake_tsc = 1;
+uint64_t fake_timer_deadline = UINT64_MAX;
+unsigned long fake_timer_sets;
+uint64_t arch_timer_now(void) { return fake_tsc; }
+void arch_timer_set_deadline(uint64_t tsc)
+{
+    fake_timer_deadline = tsc;
+    fake_timer_sets++;
+}
+
 void console_init(void) {}
 void console_putc(char c)
 {

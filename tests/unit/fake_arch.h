@@ -17,6 +17,9 @@ extern int fake_vspaces_finalised;
 extern bool fake_pic_masked[IRQ_COUNT];
 extern unsigned fake_irq_pending_every; /* every n-th poll of arch_irq_pending says yes (0: none) */
 extern unsigned long fake_irq_polls;
+extern uint64_t fake_tsc;            /* what arch_timer_now answers */
+extern uint64_t fake_timer_deadline; /* the last arch_timer_set_deadline (UINT64_MAX: none) */
+extern unsigned long fake_timer_sets;
 extern char fake_console[];
 extern size_t fake_console_len;
 

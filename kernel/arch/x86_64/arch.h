@@ -58,11 +58,19 @@ uint16_t arch_pic_pending(void); /* requested, unmasked lines not yet delivered 
 /* True if an interrupt is waiting for IF=1 (LAPIC IRR or an unmasked 8259 request): the
  * kernel's preemption points poll it with interrupts off. */
 bool arch_irq_pending(void);
-/* Calibrates the LAPIC timer and TSC against the PIT and starts a periodic tick. */
+/* Calibrates the LAPIC timer and TSC against the PIT and starts the scheduler tick (every
+ * tick_us, on the TSC) with the LAPIC timer in one-shot mode. */
 void arch_timer_init(unsigned tick_us);
-/* Acknowledges a tick, recording how late it was taken into *arch_tick_latency_out (a ring of
- * RS_TICK_LATENCY_LOG, e.g. in init's bootinfo) and the count into *arch_tick_count_out. */
-void arch_timer_eoi(void);
+/* The kernel's clock: the TSC (user code reads the same with rdtsc). */
+uint64_t arch_timer_now(void);
+/* The earliest kernel timer deadline (TSC; UINT64_MAX: none): the LAPIC timer is set for the
+ * earlier of it and the next tick. */
+void arch_timer_set_deadline(uint64_t tsc);
+/* The timer interrupt at TSC `now`: acknowledges it; if the scheduler tick is due, records how
+ * late it was taken into *arch_tick_latency_out (a ring of RS_TICK_LATENCY_LOG, e.g. in init's
+ * bootinfo) and the count into *arch_tick_count_out, and returns true. The LAPIC timer then
+ * stands still until the caller's next arch_timer_set_deadline, which it must make. */
+bool arch_timer_ack(uint64_t now);
 extern volatile uint64_t *arch_tick_count_out;
 extern volatile uint32_t *arch_tick_latency_out;
 extern uint64_t arch_tsc_per_ms;

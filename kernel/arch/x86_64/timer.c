@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The scheduler tick: the local APIC timer in periodic mode, calibrated with PIT channel 2
-// (QEMU TCG has no TSC-deadline timer). The TSC rate is measured on the way, for logs.
+// The hardware timer: the local APIC timer in one-shot mode, set for the earlier of the next
+// scheduler tick and the earliest kernel timer deadline (timer_obj.c). Both are kept in TSC
+// cycles; the LAPIC count is derived from them with a ratio calibrated at boot against PIT
+// channel 2 (QEMU TCG has no TSC-deadline timer), and the interrupt handler checks the TSC, so a
+// count that ends early only costs one more interrupt.
 #include "arch.h"
 #include "cpu.h"
 #include "../../console.h"
@@ -17,9 +20,11 @@
 
 uint64_t arch_tsc_per_ms;
 static volatile uint32_t *lapic;
-static uint32_t period;      /* LAPIC counts per tick */
-static uint64_t period_tsc;  /* TSC cycles per tick */
-static uint64_t last_expiry; /* TSC when the tick last handled expired (0: none yet) */
+static uint64_t period_tsc;          /* TSC cycles per scheduler tick */
+static uint64_t lapic_per_tsc;       /* LAPIC counts per TSC cycle, 32.32 fixed point */
+static uint64_t next_tick;           /* TSC at which the next scheduler tick is due */
+static uint64_t timer_deadline = UINT64_MAX; /* the earliest kernel timer deadline */
+static uint64_t programmed;          /* TSC the running one-shot count ends at (0: none) */
 uint64_t arch_tick_count;
 volatile uint64_t *arch_tick_count_out;
 volatile uint32_t *arch_tick_latency_out;
@@ -42,6 +47,21 @@ static void pit_wait_ms(unsigned ms)
         ;
 }
 
+/* Starts the LAPIC's one-shot count for the earlier of the next tick and the earliest timer
+ * deadline, unless it already runs for that. The count is rounded up, so that with an exact ratio
+ * it never ends before the target; 0 would stop the timer (Intel SDM vol. 3 11.5.4), so at least 1. */
+static void program(void)
+{
+    uint64_t target = next_tick < timer_deadline ? next_tick : timer_deadline;
+    if (target == programmed) return;
+    uint64_t now = rdtsc();
+    uint64_t delta = target > now ? target - now : 0;
+    if (delta > period_tsc) delta = period_tsc; // never beyond a tick: bounds the product below
+    unsigned __int128 c = ((unsigned __int128)delta * lapic_per_tsc >> 32) + 1;
+    lapic_write(LAPIC_TIMER_ICR, c > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)c);
+    programmed = target;
+}
+
 void arch_timer_init(unsigned tick_us)
 {
     uint64_t base = rdmsr(MSR_APIC_BASE);
@@ -55,40 +75,51 @@ void arch_timer_init(unsigned tick_us)
     pit_wait_ms(10);
     uint64_t t1 = rdtsc();
     uint32_t ticks = 0xFFFFFFFF - lapic_read(LAPIC_TIMER_CCR);
+    // the ratio comes from the TSC and LAPIC read around the same window, so it does not depend
+    // on how exactly the PIT measured 10 ms (that only sets arch_tsc_per_ms)
     arch_tsc_per_ms = (t1 - t0) / 10;
-    uint64_t per_tick = (uint64_t)ticks * tick_us / 10000;
-    if (per_tick == 0) per_tick = 1;
-    kprintf("timer: LAPIC %u ticks/10ms, TSC %lu kHz, tick %u us\n", ticks, arch_tsc_per_ms,
-            tick_us);
-    period = (uint32_t)per_tick;
+    lapic_per_tsc = t1 > t0 ? ((uint64_t)ticks << 32) / (t1 - t0) : 1ull << 32;
+    kprintf("timer: LAPIC %u ticks/10ms, TSC %lu kHz, tick %u us, one-shot\n", ticks,
+            arch_tsc_per_ms, tick_us);
     period_tsc = arch_tsc_per_ms * tick_us / 1000;
-    lapic_write(LAPIC_LVT_TIMER, (1u << 17) | TIMER_VECTOR); // periodic
-    lapic_write(LAPIC_TIMER_ICR, (uint32_t)per_tick);
+    if (period_tsc == 0) period_tsc = 1;
+    lapic_write(LAPIC_TIMER_ICR, 0);
+    lapic_write(LAPIC_LVT_TIMER, TIMER_VECTOR); // one-shot (mode bits 18:17 = 00)
+    next_tick = rdtsc() + period_tsc;
+    program();
 }
 
-/* How late this tick is taken. In periodic mode the count reloads at expiry (Intel SDM vol. 3
- * 11.5.4), so the current count dates this period's expiry; expiries while the interrupt waited
- * merge into one (the IRR holds one), so the lateness runs from the first expiry after the one
- * last handled. */
-static void record_latency(void)
+uint64_t arch_timer_now(void) { return rdtsc(); }
+
+void arch_timer_set_deadline(uint64_t tsc)
 {
-    uint64_t now = rdtsc();
-    uint64_t into = (uint64_t)(period - lapic_read(LAPIC_TIMER_CCR)) * period_tsc / period;
-    uint64_t expiry = now - into;
-    uint64_t late =
-        last_expiry && now > last_expiry + period_tsc ? now - (last_expiry + period_tsc) : 0;
-    last_expiry = expiry;
+    timer_deadline = tsc;
+    if (lapic) program();
+}
+
+/* The tick is due: record how late it is taken (the TSC is the reference, so this is exact, not
+ * derived from a count) into the ring init reads, and move the next tick to the first multiple of
+ * the period after now: ticks missed while interrupts were off merge into this one, as the
+ * periodic mode's IRR did. */
+static void tick_due(uint64_t now)
+{
+    uint64_t late = now - next_tick;
     if (arch_tick_latency_out)
         arch_tick_latency_out[arch_tick_count % RS_TICK_LATENCY_LOG] =
             late > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)late;
     arch_tick_count++;
     if (arch_tick_count_out) *arch_tick_count_out = arch_tick_count;
+    next_tick += (late / period_tsc + 1) * period_tsc;
 }
 
-void arch_timer_eoi(void)
+bool arch_timer_ack(uint64_t now)
 {
-    record_latency();
     lapic_write(LAPIC_EOI, 0);
+    programmed = 0; // the one-shot ended (or an earlier count's interrupt waited)
+    bool tick = now >= next_tick;
+    if (tick) tick_due(now);
+    return tick; // the caller's arch_timer_set_deadline starts the next count
+
 }
 
 /* Vectors 0..31 are exceptions and never requested through the IRR, so registers 1..7 are

@@ -7,6 +7,7 @@
 #include "../../sched.h"
 #include "../../irq.h"
 #include "../../console.h"
+#include "../../timer_obj.h"
 #include "arch.h"
 #include "cpu.h"
 #include "fpu.h"
@@ -17,9 +18,12 @@ uint64_t kernel_ticks;
 static bool handle_interrupt(uint64_t vector)
 {
     if (vector == TIMER_VECTOR) {
-        kernel_ticks++;
-        arch_timer_eoi();
-        sched_tick();
+        uint64_t now = rdtsc();
+        if (arch_timer_ack(now)) {
+            kernel_ticks++;
+            sched_tick();
+        }
+        ktimer_expire(now); // sets the LAPIC timer again
         return true;
     }
     // a spurious IRQ 7 from the master PIC has no in-service bit: not a real interrupt

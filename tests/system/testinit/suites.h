@@ -21,3 +21,4 @@ extern const struct test vcpu_restart_tests[];
 extern const struct test fpu_tests[];
 extern const struct test entry_tests[];
 extern const struct test preempt_tests[];
+extern const struct test timer_tests[];
