@@ -57,7 +57,7 @@ struct vcpu_backend {
      * whose delivery the exit interrupted is kept for the next entry. Failed entry (invalid
      * state) is RS_EXIT_INVALID_STATE, never a kernel crash. */
     void (*run)(struct vcpu *v, struct vcpu_exit *e);
-    /* The exit words after the GPRs (RS_EXIT_MR_SEG .. RS_EXIT_MR_IRQ), w[0] being
+    /* The exit words after the GPRs (RS_EXIT_MR_SEG .. RS_EXIT_MR_GS_BASE), w[0] being
      * RS_EXIT_MR_SEG, from the guest state now (nothing changes it between an exit and its
      * reply but the reply and WriteState / SetRegister). */
     void (*exit_words)(struct vcpu *v, uint64_t *w);

@@ -110,27 +110,27 @@ enum rs_vcpu_exit_mr {
     RS_EXIT_MR_R13,
     RS_EXIT_MR_R14,
     RS_EXIT_MR_R15,
-    /* The segment state an instruction emulator needs (MMIO, string I/O), so that no exit needs
-     * a ReadState: every exit carries these words (their cost: docs/virtualization.md). */
-    RS_EXIT_MR_SEG,     /* CS attrib | SS attrib << 16 | CPL << 32 (attribs: rs_segment's form):
-                           the mode is CS.L / CS.D with CR0.PE and RFLAGS.VM, see rs_exit_*() */
-    RS_EXIT_MR_CS_BASE, /* the segment bases (in 64-bit mode only FS and GS count) */
-    RS_EXIT_MR_SS_BASE,
-    RS_EXIT_MR_DS_BASE,
-    RS_EXIT_MR_ES_BASE,
-    RS_EXIT_MR_FS_BASE,
+    /* What an instruction emulator needs besides the GPRs (MMIO, string I/O), so that no exit
+     * needs a ReadState; every exit carries these 5 words (their cost: docs/virtualization.md).
+     * Read them with the rs_exit_*() accessors below. */
+    RS_EXIT_MR_SEG,        /* CS attrib | SS attrib << 16 | CPL << 32 | RS_EXIT_IRQ_* (attribs in
+                              rs_segment's form): the mode is CS.L / CS.D with CR0.PE, RFLAGS.VM */
+    RS_EXIT_MR_CS_SS_BASE, /* CS base | SS base << 32 (bits 31:0 of each: all that counts outside
+                              64-bit mode, where they count as 0) */
+    RS_EXIT_MR_DS_ES_BASE, /* DS base | ES base << 32 (likewise) */
+    RS_EXIT_MR_FS_BASE,    /* the full FS and GS bases (64-bit mode uses them) */
     RS_EXIT_MR_GS_BASE,
-    RS_EXIT_MR_IRQ,     /* RS_EXIT_IRQ_*: interruptibility and what the kernel holds pending */
     RS_EXIT_MR_COUNT
 };
-/* RS_EXIT_MR_SEG accessors: the CS / SS attributes and the guest's privilege level. */
+/* RS_EXIT_MR_SEG: interruptibility and what the kernel holds */
+#define RS_EXIT_IRQ_SHADOW  (1ull << 40) /* STI / MOV SS shadow: no interrupt before the next insn */
+#define RS_EXIT_IRQ_PENDING (1ull << 41) /* an injected event is held, not yet delivered */
+#define RS_EXIT_IRQ_WINDOW  (1ull << 42) /* an interrupt-window exit is requested */
 static inline unsigned rs_exit_cs_attrib(uint64_t seg) { return seg & 0xFFF; }
 static inline unsigned rs_exit_ss_attrib(uint64_t seg) { return (seg >> 16) & 0xFFF; }
 static inline unsigned rs_exit_cpl(uint64_t seg) { return (seg >> 32) & 3; }
-/* RS_EXIT_MR_IRQ bits */
-#define RS_EXIT_IRQ_SHADOW  (1ull << 0) /* STI / MOV SS shadow: no interrupt before the next insn */
-#define RS_EXIT_IRQ_PENDING (1ull << 1) /* an injected event is held, not yet delivered */
-#define RS_EXIT_IRQ_WINDOW  (1ull << 2) /* an interrupt-window exit is requested */
+static inline uint32_t rs_exit_low_base(uint64_t w) { return (uint32_t)w; }  /* CS or DS */
+static inline uint32_t rs_exit_high_base(uint64_t w) { return w >> 32; }     /* SS or ES */
 
 /* Reply to an exit: label 0 resumes the guest (any other label leaves the vCPU's thread stopped;
  * TCB Resume runs the exiting instruction again). With RS_REPLY_SET_GPRS, every register word

@@ -208,16 +208,14 @@ static void svm_exit_words(struct vcpu *v, uint64_t *w)
 {
     const struct vmcb *vm = v->ctl;
     const struct svm_vcpu *s = svm_of(v);
-    w[0] = vm->cs.attrib | (uint64_t)vm->ss.attrib << 16 | (uint64_t)(vm->cpl & 3) << 32;
-    w[1] = vm->cs.base;
-    w[2] = vm->ss.base;
-    w[3] = vm->ds.base;
-    w[4] = vm->es.base;
-    w[5] = vm->fs.base;
-    w[6] = vm->gs.base;
-    w[7] = (vm->int_state & VMCB_INT_SHADOW ? RS_EXIT_IRQ_SHADOW : 0) |
+    w[0] = vm->cs.attrib | (uint64_t)vm->ss.attrib << 16 | (uint64_t)(vm->cpl & 3) << 32 |
+           (vm->int_state & VMCB_INT_SHADOW ? RS_EXIT_IRQ_SHADOW : 0) |
            ((vm->eventinj | s->queued_event) & VMCB_EVENT_VALID ? RS_EXIT_IRQ_PENDING : 0) |
            (s->vmm_window ? RS_EXIT_IRQ_WINDOW : 0);
+    w[1] = (uint32_t)vm->cs.base | vm->ss.base << 32;
+    w[2] = (uint32_t)vm->ds.base | vm->es.base << 32;
+    w[3] = vm->fs.base;
+    w[4] = vm->gs.base;
 }
 
 static void svm_set_rflags(struct vcpu *v, uint64_t rflags) { ((struct vmcb *)v->ctl)->rflags = rflags; }

@@ -96,8 +96,8 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
         (VMCB_EVENT_TYPE(s->queued_event) != RS_EVENT_EXTINT || irq_open(vm))) {
         vm->eventinj = s->queued_event;
         s->queued_event = 0;
+        svm_update_window(v); // no longer held
     }
-    svm_update_window(v);
     if (svm_tsc_aux_hw && s->tsc_aux != svm_host_tsc_aux) wrmsr(MSR_TSC_AUX, s->tsc_aux);
     vm->rax = v->gpr[RS_GPR_RAX];
     vm->rsp = v->gpr[RS_GPR_RSP];

@@ -146,18 +146,18 @@ void vmx_exit_words(struct vcpu *v, uint64_t *w)
     struct vmx_vcpu *x = vmx_of(v);
     vmx_load(x);
     uint32_t ss_ar = (uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_SS);
-    w[0] = seg_attrib((uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_CS)) |
-           seg_attrib(ss_ar) << 16 | (uint64_t)((ss_ar >> 5) & 3) << 32;
-    w[1] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_CS);
-    w[2] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_SS);
-    w[3] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_DS);
-    w[4] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_ES);
-    w[5] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_FS);
-    w[6] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_GS);
     uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
     bool pending = x->deferred || (vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID);
-    w[7] = (irq & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS) ? RS_EXIT_IRQ_SHADOW : 0) |
+    w[0] = seg_attrib((uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_CS)) |
+           seg_attrib(ss_ar) << 16 | (uint64_t)((ss_ar >> 5) & 3) << 32 |
+           (irq & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS) ? RS_EXIT_IRQ_SHADOW : 0) |
            (pending ? RS_EXIT_IRQ_PENDING : 0) | (x->vmm_window ? RS_EXIT_IRQ_WINDOW : 0);
+    w[1] = (uint32_t)vmread(VMCS_GUEST_ES_BASE + 2 * VMX_CS) |
+           vmread(VMCS_GUEST_ES_BASE + 2 * VMX_SS) << 32;
+    w[2] = (uint32_t)vmread(VMCS_GUEST_ES_BASE + 2 * VMX_DS) |
+           vmread(VMCS_GUEST_ES_BASE + 2 * VMX_ES) << 32;
+    w[3] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_FS);
+    w[4] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_GS);
 }
 
 void vmx_set_rflags(struct vcpu *v, uint64_t rflags)
