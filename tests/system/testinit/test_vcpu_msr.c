@@ -11,7 +11,7 @@
 
 extern const char msr_guest_start[], msr_guest_end[], msr_guest_gdt[], msr_guest_results[],
     msr_guest_idtr[], msr_guest_main[], msr_guest_syscall[], msr_guest_irq[],
-    msr_guest_after_nop[];
+    msr_guest_after_nop[], msr_guest_badpat[];
 
 static uint64_t mgpa(const char *label) { return MSR_LOAD + (uint64_t)(label - msr_guest_start); }
 
@@ -332,6 +332,20 @@ static void msr_irq_held(void)
     CHECK_OK(ps_cnode_delete(ME, m.g.vcpu, D));
 }
 
+static void msr_guest_bad_pat(void)
+{
+    struct msr_guest m;
+    REQUIRE(msr_guest_go(&m, msr_guest_badpat));
+    REQUIRE(expect_phase(&m, 1)); // no MSR exit for either WRMSR or RDMSR
+    CHECK_EQ(EXIT_WORD(R13), 1);  // one #GP
+    CHECK_EQ(EXIT_WORD(RBX) & 0xFFFFFFFF, RS_VCPU_PAT_RESET & 0xFFFFFFFF);
+    CHECK_EQ(EXIT_WORD(RDX) & 0xFFFFFFFF, RS_VCPU_PAT_RESET >> 32);
+    uint64_t pat = 0;
+    CHECK_OK(ps_vcpu_get_register(m.g.vcpu, W(pat), &pat));
+    CHECK_EQ(pat, RS_VCPU_PAT_RESET);
+    CHECK_OK(ps_cnode_delete(ME, m.g.vcpu, D));
+}
+
 const struct test vcpu_msr_tests[] = {
     {"VM-0051",
      "ReadState / WriteState carry the guest's MSRs after the old words; SetRegister and "
@@ -358,5 +372,9 @@ const struct test vcpu_msr_tests[] = {
      "an external interrupt injected while IF is clear waits (the exit shows it pending) and "
      "arrives right after STI and one instruction, with no exit",
      msr_irq_held},
+    {"VM-0058",
+     "a guest's WRMSR of a PAT with a reserved memory type raises #GP in the guest, with no exit, "
+     "and leaves its PAT as it was",
+     msr_guest_bad_pat},
     {0},
 };

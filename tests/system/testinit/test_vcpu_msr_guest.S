@@ -24,7 +24,7 @@
     .section .rodata.msr_guest, "a"
     .code64
     .global msr_guest_start, msr_guest_end, msr_guest_gdt, msr_guest_results, msr_guest_idtr
-    .global msr_guest_main, msr_guest_syscall, msr_guest_irq, msr_guest_after_nop
+    .global msr_guest_main, msr_guest_syscall, msr_guest_irq, msr_guest_after_nop, msr_guest_badpat
 msr_guest_start:
 
 .macro WRMSR64 msr, val
@@ -136,6 +136,27 @@ irq_handler:
     movq (%rsp), %r14
     iretq
 
+/* A PAT with a reserved memory type (2): WRMSR raises #GP, whose handler counts it in R13 and
+ * skips the WRMSR; then RDMSR PAT into RDX:RAX, exit (1), HLT. */
+msr_guest_badpat:
+    lidt GPA(msr_guest_idtr)
+    xorl %r13d, %r13d
+    movl $0x277, %ecx
+    movl $0x00070402, %eax
+    movl $0x00070406, %edx
+    wrmsr
+    rdmsr
+    movq %rax, %rbx
+    movb $1, %al
+    outb %al, $0xE9
+    hlt
+
+gp_handler:                         /* error code, then RIP on the stack */
+    incq %r13
+    addq $2, 8(%rsp)
+    addq $8, %rsp
+    iretq
+
     .balign 8
 msr_guest_gdt:
     .quad 0
@@ -146,7 +167,12 @@ msr_guest_idtr:
     .quad GPA(idt64)
     .balign 16
 idt64:
-    .fill 16 * 0x30, 1, 0
+    .fill 16 * 13, 1, 0
+    .word GPA(gp_handler) & 0xFFFF, 0x08
+    .byte 0, 0x8E
+    .word GPA(gp_handler) >> 16
+    .long 0, 0
+    .fill 16 * (0x30 - 14), 1, 0
     .word GPA(irq_handler) & 0xFFFF, 0x08
     .byte 0, 0x8E                  /* present, DPL 0, 64-bit interrupt gate */
     .word GPA(irq_handler) >> 16
