@@ -93,6 +93,8 @@ int vcpu_decode(struct invocation *inv)
     case RS_VCPU_BIND: return vcpu_decode_bind(inv, v);
     case RS_VCPU_READ_STATE: return vcpu_decode_read_state(inv, v);
     case RS_VCPU_WRITE_STATE: return vcpu_decode_write_state(inv, v);
+    case RS_VCPU_SET_REGISTER: return vcpu_decode_set_register(inv, v);
+    case RS_VCPU_GET_REGISTER: return vcpu_decode_get_register(inv, v);
     case RS_VCPU_INJECT:
         INV_NEED_ARGS(inv, 1);
         if (!vcpu_event_ok(inv_arg(inv, 0))) return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);

@@ -21,7 +21,8 @@ struct vcpu {
     uint64_t ctl_phys;
     struct tcb *tcb;                /* the bound thread, NULL when unbound */
     struct vcpu_exit exit;          /* the exit being delivered (reason RS_EXIT_NONE: none) */
-    uint64_t arch[VCPU_ARCH_WORDS]; /* the backend's own per-vCPU state */
+    uint64_t arch[VCPU_ARCH_WORDS] /* the backend's own per-vCPU state (VMX: its MSR */
+        __attribute__((aligned(16)));   /* areas, which must be 16-byte aligned) */
     struct slot slots[VCPU_SLOT_COUNT];
     uint8_t fpu[512] __attribute__((aligned(16))); /* the guest's FXSAVE image */
 };
@@ -69,6 +70,8 @@ static inline bool vcpu_binding_intact(const struct vcpu *v, const struct tcb *t
 void vcpu_unbind(struct tcb *t);
 /* An event the VMM may inject: a known type, no reserved bits; exceptions 0..31 but NMI (2). */
 bool vcpu_event_ok(uint64_t ev);
+/* A PAT value WRMSR accepts: no entry with a reserved memory type (2, 3, 8 and above). */
+bool vcpu_pat_ok(uint64_t pat);
 /* The x86 reset state but the GPRs (real mode at F000:FFF0), every new VCPU's. */
 extern const rs_vcpu_state_t vcpu_reset_state;
 /* Gives a new VCPU the reset state through the backend. */
@@ -76,3 +79,8 @@ void vcpu_state_reset(struct vcpu *v);
 /* VCPU ReadState / WriteState (errors in docs/virtualization.md). */
 int vcpu_decode_read_state(struct invocation *inv, struct vcpu *v);
 int vcpu_decode_write_state(struct invocation *inv, struct vcpu *v);
+/* VCPU SetRegister / GetRegister: one state word by its index (vcpu_state.c). */
+int vcpu_decode_set_register(struct invocation *inv, struct vcpu *v);
+int vcpu_decode_get_register(struct invocation *inv, struct vcpu *v);
+/* RFLAGS bits a guest may have: every defined flag; bits 3, 5, 15, 22-63 are reserved. */
+#define VCPU_RFLAGS_ALLOWED 0x3F7FD7ull

@@ -57,10 +57,19 @@ struct vcpu_backend {
      * whose delivery the exit interrupted is kept for the next entry. Failed entry (invalid
      * state) is RS_EXIT_INVALID_STATE, never a kernel crash. */
     void (*run)(struct vcpu *v, struct vcpu_exit *e);
+    /* The exit words after the GPRs (RS_EXIT_MR_SEG .. RS_EXIT_MR_GS_BASE), w[0] being
+     * RS_EXIT_MR_SEG, from the guest state now (nothing changes it between an exit and its
+     * reply but the reply and WriteState / SetRegister). */
+    void (*exit_words)(struct vcpu *v, uint64_t *w);
+    /* Sets RFLAGS (already checked: reserved bits clear, bit 1 set). */
+    void (*set_rflags)(struct vcpu *v, uint64_t rflags);
     /* Adds insn_len (modulo 2^64) to RIP: the exiting instruction completed, so also ends an
      * interrupt shadow (STI / MOV SS). */
     void (*advance_rip)(struct vcpu *v, uint64_t insn_len);
-    /* Queues an event (RS_EVENT_* layout, RS_EVENT_VALID set) for the next entry. */
+    /* Queues an event (RS_EVENT_* layout, RS_EVENT_VALID set) for the next entry. An external
+     * interrupt waits until the guest can take it (RFLAGS.IF set, no STI / MOV SS shadow): the
+     * backend asks the hardware for an interrupt window itself and delivers it then, with no
+     * exit to the VMM. */
     void (*inject)(struct vcpu *v, uint64_t event);
     /* Asks for (or cancels) an RS_EXIT_INTR_WINDOW exit once the guest can take an interrupt;
      * the request ends with that exit. */

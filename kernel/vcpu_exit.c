@@ -91,6 +91,9 @@ unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
     // both in x86 order; unrolled, as every exit pays for it (tools/bench.sh vmexit)
 #pragma GCC unroll 16
     for (unsigned i = 0; i < RS_GPR_COUNT; i++) w[RS_EXIT_MR_GPR + i] = g[i];
+    if (v && vcpu_backend->exit_words) vcpu_backend->exit_words(t->vcpu, &w[RS_EXIT_MR_SEG]);
+    else
+        for (unsigned i = RS_EXIT_MR_SEG; i < RS_EXIT_MR_COUNT; i++) w[i] = 0;
     return RS_EXIT_MR_COUNT;
 }
 
@@ -116,7 +119,12 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
         vcpu_backend->advance_rip(v, w[RS_REPLY_MR_RIP] - v->exit.rip);
     else if (flags & RS_REPLY_ADVANCE_RIP) vcpu_backend->advance_rip(v, v->exit.insn_len);
     if (flags & RS_REPLY_SET_GPRS) // the reply's registers are in x86 order, as v->gpr
-        for (unsigned i = RS_REPLY_MR_GPR; i < len; i++) v->gpr[i - RS_REPLY_MR_GPR] = w[i];
+        for (unsigned i = RS_REPLY_MR_GPR; i < len && i < RS_REPLY_MR_GPR + RS_GPR_COUNT; i++)
+            v->gpr[i - RS_REPLY_MR_GPR] = w[i];
+    // an emulated ALU instruction's flags; the others (IF, TF, DF...) stay the guest's own
+    if ((flags & RS_REPLY_SET_RFLAGS) && len > RS_REPLY_MR_RFLAGS)
+        vcpu_backend->set_rflags(v, (v->exit.rflags & ~RS_REPLY_RFLAGS_MASK) |
+                                        (w[RS_REPLY_MR_RFLAGS] & RS_REPLY_RFLAGS_MASK));
     if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT &&
         vcpu_event_ok(w[RS_REPLY_MR_INJECT]))
         vcpu_backend->inject(v, w[RS_REPLY_MR_INJECT] | RS_EVENT_VALID);

@@ -23,7 +23,15 @@ const rs_vcpu_state_t vcpu_reset_state = {
     .ldtr = {0, 0, 0xFFFF, 0x82}, /* present, LDT */
     .gdtr_limit = 0xFFFF,
     .idtr_limit = 0xFFFF,
+    .pat = RS_VCPU_PAT_RESET,
 };
+
+/* State words 0..15 (rax rbx rcx rdx rsi rdi rbp rsp r8..r15) as indices of v->gpr (x86 order). */
+static const uint8_t state_gpr[16] = {RS_GPR_RAX, RS_GPR_RBX, RS_GPR_RCX, RS_GPR_RDX,
+                                      RS_GPR_RSI, RS_GPR_RDI, RS_GPR_RBP, RS_GPR_RSP,
+                                      RS_GPR_R8,  RS_GPR_R9,  RS_GPR_R10, RS_GPR_R11,
+                                      RS_GPR_R12, RS_GPR_R13, RS_GPR_R14, RS_GPR_R15};
+_Static_assert(RS_VCPU_STATE_WORD(rax) == 0 && RS_VCPU_STATE_WORD(r15) == 15, "GPR words first");
 
 void vcpu_state_reset(struct vcpu *v) { vcpu_backend->set_state(v, &vcpu_reset_state); }
 
@@ -36,16 +44,30 @@ bool vcpu_event_ok(uint64_t ev)
     return !(ev & RS_EVENT_HAS_ERROR);
 }
 
+/* The whole state: the backend's part and the GPRs. */
+static void state_get(struct vcpu *v, rs_vcpu_state_t *s)
+{
+    vcpu_backend->get_state(v, s);
+    uint64_t *w = (uint64_t *)s;
+    for (unsigned i = 0; i < 16; i++) w[i] = v->gpr[state_gpr[i]];
+}
+
+/* Installs a checked state. A reply's SET_RIP and SET_RFLAGS are relative to the exit's values:
+ * they follow. */
+static void state_set(struct vcpu *v, const rs_vcpu_state_t *s)
+{
+    const uint64_t *w = (const uint64_t *)s;
+    for (unsigned i = 0; i < 16; i++) v->gpr[state_gpr[i]] = w[i];
+    vcpu_backend->set_state(v, s);
+    v->exit.rip = s->rip;
+    v->exit.rflags = s->rflags;
+}
+
 int vcpu_decode_read_state(struct invocation *inv, struct vcpu *v)
 {
     if (!tcb_ipc_buffer(inv->caller)) return inv_error(inv, RS_BAD_ADDRESS, 0, 0, 0);
     rs_vcpu_state_t s;
-    vcpu_backend->get_state(v, &s);
-    const uint64_t *g = v->gpr;
-    s.rax = g[RS_GPR_RAX], s.rbx = g[RS_GPR_RBX], s.rcx = g[RS_GPR_RCX], s.rdx = g[RS_GPR_RDX];
-    s.rsi = g[RS_GPR_RSI], s.rdi = g[RS_GPR_RDI], s.rbp = g[RS_GPR_RBP], s.rsp = g[RS_GPR_RSP];
-    s.r8 = g[RS_GPR_R8], s.r9 = g[RS_GPR_R9], s.r10 = g[RS_GPR_R10], s.r11 = g[RS_GPR_R11];
-    s.r12 = g[RS_GPR_R12], s.r13 = g[RS_GPR_R13], s.r14 = g[RS_GPR_R14], s.r15 = g[RS_GPR_R15];
+    state_get(v, &s);
     const uint64_t *w = (const uint64_t *)&s;
     for (unsigned i = 0; i < RS_VCPU_STATE_WORDS; i++) inv_result(inv, i, w[i]);
     return RS_OK;
@@ -55,9 +77,36 @@ int vcpu_decode_read_state(struct invocation *inv, struct vcpu *v)
 #define CR4_ALLOWED                                                                                \
     (0xFFFull | CR4_FSGSBASE | CR4_PCIDE | CR4_OSXSAVE | CR4_SMEP | CR4_SMAP | CR4_PKE)
 #define EFER_ALLOWED   (EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE | EFER_SVME)
-#define RFLAGS_ALLOWED 0x3F7FD7ull /* every defined flag; bits 3, 5, 15, 22-63 are reserved */
+#define RFLAGS_ALLOWED VCPU_RFLAGS_ALLOWED
 #define W(field)       ((int)RS_VCPU_STATE_WORD(field))
 _Static_assert(CR4_ALLOWED == 0x770FFFull, "the CR4 bits WriteState accepts");
+
+/* A PAT with a reserved memory type in an entry: 2, 3, or 8 and above (Intel SDM vol. 3A
+ * 11.12.2, AMD APM vol. 2 7.8.1; WRMSR raises #GP, so does VM entry). */
+bool vcpu_pat_ok(uint64_t pat)
+{
+    for (unsigned i = 0; i < 8; i++) {
+        uint8_t t = (uint8_t)(pat >> (8 * i));
+        if (t >= 8 || t == 2 || t == 3) return false;
+    }
+    return true;
+}
+
+/* The MSR words: what WRMSR would refuse with #GP (Intel SDM vol. 4; AMD APM vol. 2 6.1.1), and
+ * what VM entry checks (SDM 26.3.1.1: canonical SYSENTER_ESP/EIP). Returns -1 or the word. */
+static int msr_check(const rs_vcpu_state_t *s)
+{
+    if (!vcpu_canonical(s->kernel_gs_base)) return W(kernel_gs_base);
+    if (!vcpu_canonical(s->lstar)) return W(lstar);
+    if (!vcpu_canonical(s->cstar)) return W(cstar);
+    if (s->sfmask >> 32) return W(sfmask);
+    if (s->sysenter_cs >> 32) return W(sysenter_cs);
+    if (!vcpu_canonical(s->sysenter_esp)) return W(sysenter_esp);
+    if (!vcpu_canonical(s->sysenter_eip)) return W(sysenter_eip);
+    if (!vcpu_pat_ok(s->pat)) return W(pat);
+    if (s->tsc_aux >> 32) return W(tsc_aux);
+    return -1;
+}
 
 static int segment_check(const struct rs_segment *g, int word)
 {
@@ -95,6 +144,8 @@ static int state_check(rs_vcpu_state_t *s)
     if (s->pending_event &&
         (!(s->pending_event & RS_EVENT_VALID) || !vcpu_event_ok(s->pending_event)))
         return W(pending_event);
+    int bad = msr_check(s);
+    if (bad >= 0) return bad;
     s->rflags |= 2;
     s->efer = (s->efer & ~(EFER_LMA | EFER_SVME)) | (long_mode ? EFER_LMA : 0);
     return -1;
@@ -108,12 +159,41 @@ int vcpu_decode_write_state(struct invocation *inv, struct vcpu *v)
     for (unsigned i = 0; i < RS_VCPU_STATE_WORDS; i++) w[i] = inv_arg(inv, i);
     int bad = state_check(&s);
     if (bad >= 0) return inv_error(inv, RS_INVALID_ARGUMENT, (uint64_t)bad, 0, 0);
-    uint64_t *g = v->gpr;
-    g[RS_GPR_RAX] = s.rax, g[RS_GPR_RBX] = s.rbx, g[RS_GPR_RCX] = s.rcx, g[RS_GPR_RDX] = s.rdx;
-    g[RS_GPR_RSI] = s.rsi, g[RS_GPR_RDI] = s.rdi, g[RS_GPR_RBP] = s.rbp, g[RS_GPR_RSP] = s.rsp;
-    g[RS_GPR_R8] = s.r8, g[RS_GPR_R9] = s.r9, g[RS_GPR_R10] = s.r10, g[RS_GPR_R11] = s.r11;
-    g[RS_GPR_R12] = s.r12, g[RS_GPR_R13] = s.r13, g[RS_GPR_R14] = s.r14, g[RS_GPR_R15] = s.r15;
-    vcpu_backend->set_state(v, &s);
-    v->exit.rip = s.rip; // a reply's SET_RIP is relative to the exit's RIP: keep it current
+    state_set(v, &s);
+    return RS_OK;
+}
+
+/* A GPR word changes v->gpr only (no interrupt shadow or held event is touched); any other word
+ * is a WriteState of the current state with that word changed, with the same checks. */
+int vcpu_decode_set_register(struct invocation *inv, struct vcpu *v)
+{
+    INV_NEED_ARGS(inv, 2);
+    uint64_t i = inv_arg(inv, 0), value = inv_arg(inv, 1);
+    if (i >= RS_VCPU_STATE_WORDS) return inv_error(inv, RS_RANGE_ERROR, 0, 0, RS_VCPU_STATE_WORDS - 1);
+    if (i < 16) {
+        v->gpr[state_gpr[i]] = value;
+        return RS_OK;
+    }
+    rs_vcpu_state_t s;
+    state_get(v, &s);
+    ((uint64_t *)&s)[i] = value;
+    int bad = state_check(&s);
+    if (bad >= 0) return inv_error(inv, RS_INVALID_ARGUMENT, (uint64_t)bad, 0, 0);
+    state_set(v, &s);
+    return RS_OK;
+}
+
+int vcpu_decode_get_register(struct invocation *inv, struct vcpu *v)
+{
+    INV_NEED_ARGS(inv, 1);
+    uint64_t i = inv_arg(inv, 0);
+    if (i >= RS_VCPU_STATE_WORDS) return inv_error(inv, RS_RANGE_ERROR, 0, 0, RS_VCPU_STATE_WORDS - 1);
+    if (i < 16) {
+        inv_result(inv, 0, v->gpr[state_gpr[i]]);
+        return RS_OK;
+    }
+    rs_vcpu_state_t s;
+    vcpu_backend->get_state(v, &s);
+    inv_result(inv, 0, ((const uint64_t *)&s)[i]);
     return RS_OK;
 }

@@ -21,6 +21,20 @@ int ps_vcpu_write_state(rs_cptr_t vcpu, const rs_vcpu_state_t *s)
     return ps_invoke(vcpu, RS_VCPU_WRITE_STATE, (const rs_word_t *)s, RS_VCPU_STATE_WORDS, NULL, 0);
 }
 
+int ps_vcpu_set_register(rs_cptr_t vcpu, unsigned index, uint64_t value)
+{
+    const rs_word_t args[] = {index, value};
+    return ps_invoke(vcpu, RS_VCPU_SET_REGISTER, args, 2, NULL, 0);
+}
+
+int ps_vcpu_get_register(rs_cptr_t vcpu, unsigned index, uint64_t *value)
+{
+    const rs_word_t arg = index;
+    int err = ps_invoke(vcpu, RS_VCPU_GET_REGISTER, &arg, 1, NULL, 0);
+    if (!err) *value = rs_mr_get(0);
+    return err;
+}
+
 int ps_vcpu_inject(rs_cptr_t vcpu, uint64_t event)
 {
     return ps_invoke(vcpu, RS_VCPU_INJECT, &event, 1, NULL, 0);

@@ -15,6 +15,11 @@ int ps_vcpu_bind(rs_cptr_t vcpu, rs_cptr_t tcb, rs_cptr_t guest_space, rs_cptr_t
 int ps_vcpu_read_state(rs_cptr_t vcpu, rs_vcpu_state_t *s);
 /* VCPU WriteState from *s; RS_INVALID_ARGUMENT with MR0 = the word at fault. */
 int ps_vcpu_write_state(rs_cptr_t vcpu, const rs_vcpu_state_t *s);
+/* VCPU SetRegister: state word `index` (RS_VCPU_STATE_WORD(field)) := value, checked as WriteState
+ * (RS_INVALID_ARGUMENT, MR0 the word); RS_RANGE_ERROR for an index beyond the state. */
+int ps_vcpu_set_register(rs_cptr_t vcpu, unsigned index, uint64_t value);
+/* VCPU GetRegister: *value := state word `index`; RS_RANGE_ERROR as SetRegister. */
+int ps_vcpu_get_register(rs_cptr_t vcpu, unsigned index, uint64_t *value);
 /* VCPU Inject: queues `event` (RS_EVENT_MAKE, RS_EVENT_WITH_ERROR) for the next entry. */
 int ps_vcpu_inject(rs_cptr_t vcpu, uint64_t event);
 /* VCPU RequestWindow: asks for (on) or cancels an RS_EXIT_INTR_WINDOW exit. */

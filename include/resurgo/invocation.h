@@ -149,6 +149,12 @@ enum rs_invocation_label {
                                 first word of the state the hardware would refuse */
     RS_VCPU_INJECT,          /* MR0 event (see vcpu.h): RS_INVALID_ARGUMENT (0, 0, 0) */
     RS_VCPU_REQUEST_WINDOW,  /* MR0 1: exit when the guest can take an interrupt; 0: cancel */
+    RS_VCPU_SET_REGISTER,    /* MR0 state word index (RS_VCPU_STATE_WORD), MR1 value: that one
+                                word of struct rs_vcpu_state, checked as WriteState does.
+                                RS_RANGE_ERROR (0, 0, last index); RS_INVALID_ARGUMENT (index,
+                                0, 0) a value WriteState would refuse */
+    RS_VCPU_GET_REGISTER,    /* MR0 state word index -> MR0 its value. RS_RANGE_ERROR (0, 0, last
+                                index) */
 
     /* Timer: a one-shot deadline on the TSC (the clock user code reads with rdtsc; its rate is
      * bootinfo's tsc_per_ms, also returned by GetTime) that signals a notification once when

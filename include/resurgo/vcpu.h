@@ -110,8 +110,27 @@ enum rs_vcpu_exit_mr {
     RS_EXIT_MR_R13,
     RS_EXIT_MR_R14,
     RS_EXIT_MR_R15,
+    /* What an instruction emulator needs besides the GPRs (MMIO, string I/O), so that no exit
+     * needs a ReadState; every exit carries these 5 words (their cost: docs/virtualization.md).
+     * Read them with the rs_exit_*() accessors below. */
+    RS_EXIT_MR_SEG,        /* CS attrib | SS attrib << 16 | CPL << 32 | RS_EXIT_IRQ_* (attribs in
+                              rs_segment's form): the mode is CS.L / CS.D with CR0.PE, RFLAGS.VM */
+    RS_EXIT_MR_CS_SS_BASE, /* CS base | SS base << 32 (bits 31:0 of each: all that counts outside
+                              64-bit mode, where they count as 0) */
+    RS_EXIT_MR_DS_ES_BASE, /* DS base | ES base << 32 (likewise) */
+    RS_EXIT_MR_FS_BASE,    /* the full FS and GS bases (64-bit mode uses them) */
+    RS_EXIT_MR_GS_BASE,
     RS_EXIT_MR_COUNT
 };
+/* RS_EXIT_MR_SEG: interruptibility and what the kernel holds */
+#define RS_EXIT_IRQ_SHADOW  (1ull << 40) /* STI / MOV SS shadow: no interrupt before the next insn */
+#define RS_EXIT_IRQ_PENDING (1ull << 41) /* an injected event is held, not yet delivered */
+#define RS_EXIT_IRQ_WINDOW  (1ull << 42) /* an interrupt-window exit is requested */
+static inline unsigned rs_exit_cs_attrib(uint64_t seg) { return seg & 0xFFF; }
+static inline unsigned rs_exit_ss_attrib(uint64_t seg) { return (seg >> 16) & 0xFFF; }
+static inline unsigned rs_exit_cpl(uint64_t seg) { return (seg >> 32) & 3; }
+static inline uint32_t rs_exit_low_base(uint64_t w) { return (uint32_t)w; }  /* CS or DS */
+static inline uint32_t rs_exit_high_base(uint64_t w) { return w >> 32; }     /* SS or ES */
 
 /* Reply to an exit: label 0 resumes the guest (any other label leaves the vCPU's thread stopped;
  * TCB Resume runs the exiting instruction again). With RS_REPLY_SET_GPRS, every register word
@@ -138,15 +157,19 @@ enum rs_vcpu_reply_mr {
     RS_REPLY_MR_R13,
     RS_REPLY_MR_R14,
     RS_REPLY_MR_R15,
+    RS_REPLY_MR_RFLAGS, /* with RS_REPLY_SET_RFLAGS: the arithmetic flags (RS_REPLY_RFLAGS_MASK:
+                           CF PF AF ZF SF OF) replace the guest's; the others are kept */
     RS_REPLY_MR_COUNT
 };
+#define RS_REPLY_RFLAGS_MASK 0x8D5ull
 #define RS_REPLY_ADVANCE_RIP (1u << 0) /* skip the exiting instruction (insn_len) */
 #define RS_REPLY_SET_GPRS    (1u << 1) /* take the registers the reply carries (see above) */
 #define RS_REPLY_INJECT      (1u << 2)
 #define RS_REPLY_WANT_WINDOW (1u << 3) /* exit again once the guest can take an interrupt */
-#define RS_REPLY_SET_RIP                                                                           \
-    (1u << 4) /* RIP from RS_REPLY_MR_RIP (wins over ADVANCE_RIP): the
-                                           VMM emulated an instruction whose length it decoded */
+/* RIP from RS_REPLY_MR_RIP (wins over ADVANCE_RIP): the VMM emulated an instruction whose length
+ * it decoded */
+#define RS_REPLY_SET_RIP    (1u << 4)
+#define RS_REPLY_SET_RFLAGS (1u << 5) /* arithmetic flags from RS_REPLY_MR_RFLAGS (an ALU insn) */
 
 /* An event to inject: vector | type << 8 | (has error code) << 11 | error code << 32.
  * (The layout of AMD's EVENTINJ; bit 31 marks a valid event in rs_vcpu_state.pending_event.)
@@ -174,7 +197,14 @@ typedef struct rs_vcpu_state {
     struct rs_segment cs, ds, es, fs, gs, ss, tr, ldtr;
     uint64_t gdtr_base, gdtr_limit, idtr_base, idtr_limit;
     uint64_t pending_event; /* RS_EVENT_MAKE(...) | RS_EVENT_VALID, 0 = none */
+    /* MSRs the hardware switches (the guest reads and writes them without an exit; FS_BASE and
+     * GS_BASE are fs.base and gs.base). Rejected: non-canonical addresses, STAR/SFMASK/TSC_AUX/
+     * SYSENTER_CS bits 63:32, a PAT entry with a reserved memory type (2, 3, >= 8). */
+    uint64_t kernel_gs_base, star, lstar, cstar, sfmask;
+    uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+    uint64_t pat, tsc_aux;
 } rs_vcpu_state_t;
+#define RS_VCPU_PAT_RESET 0x0007040600070406ull /* IA32_PAT at power-on (WB WT UC- UC, twice) */
 #define RS_VCPU_STATE_WORDS       (sizeof(rs_vcpu_state_t) / 8)
 /* Word index of a field, e.g. the MR0 detail of a WriteState rejection. */
 #define RS_VCPU_STATE_WORD(field) (__builtin_offsetof(rs_vcpu_state_t, field) / 8)

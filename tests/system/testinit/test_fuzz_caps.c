@@ -200,6 +200,8 @@ static const struct {
     [RS_VCPU_WRITE_STATE] = {"x*", ""},
     [RS_VCPU_INJECT] = {"x", ""},
     [RS_VCPU_REQUEST_WINDOW] = {"n", ""},
+    [RS_VCPU_SET_REGISTER] = {"nx", ""},
+    [RS_VCPU_GET_REGISTER] = {"n", ""},
 };
 
 static uint64_t shaped_word(uint64_t *s, char k)

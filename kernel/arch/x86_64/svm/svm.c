@@ -20,6 +20,29 @@ static uint8_t msrpm[2 * 4096] __attribute__((aligned(4096)));
 
 uint32_t svm_asids, svm_features;
 uint64_t svm_host_state_pa;
+bool svm_tsc_aux_hw;
+uint64_t svm_host_tsc_aux;
+
+/* The MSRs a guest reads and writes without an exit: those VMLOAD / VMSAVE switch (FS, GS and
+ * KernelGSBase, STAR, LSTAR, CSTAR, SFMASK, SYSENTER_CS/ESP/EIP; APM 15.5.2) and TSC_AUX, which
+ * svm_run switches when the CPU has it (RDTSCP reads it, CPUID 8000_0001h EDX[27]). PAT stays
+ * intercepted: with nested paging the guest's is G_PAT in the VMCB (APM 15.25.8), and the
+ * kernel answers its RDMSR / WRMSR itself (svm_exit.c), so that no emulator's handling of a
+ * passed-through PAT can change the host's. */
+static const uint32_t msr_passthrough[] = {
+    0xC0000100, 0xC0000101, 0xC0000102,             /* FS_BASE, GS_BASE, KERNEL_GS_BASE */
+    0xC0000081, 0xC0000082, 0xC0000083, 0xC0000084, /* STAR, LSTAR, CSTAR, SFMASK */
+    0x174,      0x175,      0x176,                  /* SYSENTER_CS, _ESP, _EIP */
+};
+
+/* Clears the read and write intercept bits of one MSR: two bits per MSR, in three 2 KiB ranges
+ * for MSRs 0-1FFFh, C000_0000h-C000_1FFFh and C001_0000h-C001_1FFFh (APM 15.11, table 15-8). */
+static void msrpm_pass(uint32_t msr)
+{
+    uint32_t off = msr < 0x2000 ? 0 : msr - 0xC0000000u < 0x2000 ? 0x800 : 0x1000;
+    uint32_t n = msr & 0x1FFF;
+    msrpm[off + n / 4] &= (uint8_t) ~(3u << (2 * (n % 4)));
+}
 
 static uint64_t image_phys(const void *p) { return (uint64_t)(uintptr_t)p - KERNEL_VMA; }
 
@@ -38,6 +61,14 @@ static bool svm_cpu_init(void)
     svm_host_state_pa = image_phys(host_state);
     memset(iopm, 0xFF, sizeof(iopm));
     memset(msrpm, 0xFF, sizeof(msrpm));
+    for (unsigned i = 0; i < sizeof(msr_passthrough) / sizeof(msr_passthrough[0]); i++)
+        msrpm_pass(msr_passthrough[i]);
+    cpuid(0x80000001, 0, r);
+    svm_tsc_aux_hw = r[3] & (1u << 27);
+    if (svm_tsc_aux_hw) {
+        svm_host_tsc_aux = rdmsr(MSR_TSC_AUX);
+        msrpm_pass(MSR_TSC_AUX);
+    }
     return true;
 }
 
@@ -80,7 +111,7 @@ static void svm_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     vm->int_ctl = VMCB_INT_V_INTR_MASKING;
     vm->np_ctl = 1;
     vm->clean = 0;
-    vm->g_pat = 0x0007040600070406ull; // the power-on PAT
+    vm->g_pat = RS_VCPU_PAT_RESET;
     vm->dr6 = 0xFFFF0FF0;
     vm->dr7 = 0x400;
 }
@@ -118,6 +149,16 @@ static void svm_get_state(struct vcpu *v, rs_vcpu_state_t *s)
     s->idtr_base = vm->idtr.base;
     s->idtr_limit = vm->idtr.limit;
     s->pending_event = (vm->eventinj & VMCB_EVENT_VALID) ? vm->eventinj : svm_of(v)->queued_event;
+    s->kernel_gs_base = vm->kernel_gs_base;
+    s->star = vm->star;
+    s->lstar = vm->lstar;
+    s->cstar = vm->cstar;
+    s->sfmask = vm->sfmask;
+    s->sysenter_cs = vm->sysenter_cs;
+    s->sysenter_esp = vm->sysenter_esp;
+    s->sysenter_eip = vm->sysenter_eip;
+    s->pat = vm->g_pat;
+    s->tsc_aux = svm_of(v)->tsc_aux;
 }
 
 static void svm_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
@@ -144,11 +185,40 @@ static void svm_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
     vm->cpl = !(s->cr0 & CR0_PE)        ? 0
               : (s->rflags & RFLAGS_VM) ? 3
                                         : (uint8_t)((s->ss.attrib >> 5) & 3);
-    vm->eventinj = s->pending_event;
-    svm_of(v)->queued_event = 0;
+    vm->kernel_gs_base = s->kernel_gs_base;
+    vm->star = s->star;
+    vm->lstar = s->lstar;
+    vm->cstar = s->cstar;
+    vm->sfmask = s->sfmask;
+    vm->sysenter_cs = s->sysenter_cs;
+    vm->sysenter_esp = s->sysenter_esp;
+    vm->sysenter_eip = s->sysenter_eip;
+    vm->g_pat = s->pat;
+    svm_of(v)->tsc_aux = s->tsc_aux;
+    // an external interrupt waits in the queue until the guest can take it (svm_run)
+    bool extint = VMCB_EVENT_TYPE(s->pending_event) == RS_EVENT_EXTINT;
+    vm->eventinj = extint ? 0 : s->pending_event;
+    svm_of(v)->queued_event = extint ? s->pending_event : 0;
     vm->int_state = 0;
+    svm_update_window(v);
     svm_forget(v); // a new CR3 the guest's TLB never saw
 }
+
+static void svm_exit_words(struct vcpu *v, uint64_t *w)
+{
+    const struct vmcb *vm = v->ctl;
+    const struct svm_vcpu *s = svm_of(v);
+    w[0] = vm->cs.attrib | (uint64_t)vm->ss.attrib << 16 | (uint64_t)(vm->cpl & 3) << 32 |
+           (vm->int_state & VMCB_INT_SHADOW ? RS_EXIT_IRQ_SHADOW : 0) |
+           ((vm->eventinj | s->queued_event) & VMCB_EVENT_VALID ? RS_EXIT_IRQ_PENDING : 0) |
+           (s->vmm_window ? RS_EXIT_IRQ_WINDOW : 0);
+    w[1] = (uint32_t)vm->cs.base | vm->ss.base << 32;
+    w[2] = (uint32_t)vm->ds.base | vm->es.base << 32;
+    w[3] = vm->fs.base;
+    w[4] = vm->gs.base;
+}
+
+static void svm_set_rflags(struct vcpu *v, uint64_t rflags) { ((struct vmcb *)v->ctl)->rflags = rflags; }
 
 /* Nested page-table entries are ordinary x86 entries; the nested walk counts as a user access,
  * so every level needs U (APM 15.25 "Nested Paging"). */
@@ -173,6 +243,8 @@ const struct vcpu_backend svm_backend = {
     .get_state = svm_get_state,
     .set_state = svm_set_state,
     .run = svm_run,
+    .exit_words = svm_exit_words,
+    .set_rflags = svm_set_rflags,
     .advance_rip = svm_advance_rip,
     .inject = svm_inject,
     .want_window = svm_want_window,

@@ -11,7 +11,9 @@ struct svm_vcpu {
     uint32_t tag;          /* the GuestSpace's ASID (set_guest_root) */
     uint32_t hw_asid;      /* the hardware ASID of the last run (0: not run yet) */
     bool dr_live;          /* the guest touched a debug register: DR0-3 switch at each run */
+    bool vmm_window;       /* the VMM asked for an interrupt-window exit */
     uint64_t dr[4];        /* the guest's DR0-DR3 (DR6 and DR7 are in the VMCB) */
+    uint64_t tsc_aux;      /* the guest's TSC_AUX (not in the VMCB): switched by svm_run */
 };
 _Static_assert(sizeof(struct svm_vcpu) <= VCPU_ARCH_WORDS * 8, "fits struct vcpu's arch area");
 
@@ -20,6 +22,11 @@ static inline struct svm_vcpu *svm_of(struct vcpu *v) { return (struct svm_vcpu 
 extern uint32_t svm_asids;         /* CPUID 0x8000000A EBX: ASIDs 1..svm_asids-1 are the guests' */
 extern uint32_t svm_features;      /* CPUID 0x8000000A EDX */
 extern uint64_t svm_host_state_pa; /* VMSAVE image of the host's FS/GS/TR/LDTR/syscall MSRs */
+extern bool svm_tsc_aux_hw;        /* the CPU has RDTSCP: TSC_AUX is the guest's own, switched */
+extern uint64_t svm_host_tsc_aux;  /* the host's TSC_AUX, put back after each run */
+
+#define MSR_PAT     0x277
+#define MSR_TSC_AUX 0xC0000103
 
 /* svm_decode.c: the exit in v's VMCB vm as a vendor-neutral exit in *e (RS_EXIT_NONE: the host's
  * interrupt, or a debug-register access that made the guest the owner of its DR0-3). */
@@ -30,6 +37,9 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e);
 void svm_advance_rip(struct vcpu *v, uint64_t insn_len);
 void svm_inject(struct vcpu *v, uint64_t event);
 void svm_want_window(struct vcpu *v, bool on);
+/* Sets the V_IRQ / VINTR window iff the VMM asked for it or an injected external interrupt waits
+ * for the guest to take it. */
+void svm_update_window(struct vcpu *v);
 void svm_flush_guest(uint64_t root_phys, uint32_t tag);
 /* The next VMRUN of v flushes its ASID: its guest TLB may hold stale translations (new guest
  * space, new CR3 written by the VMM) or v's memory is about to be reused. */

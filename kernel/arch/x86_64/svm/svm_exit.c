@@ -43,6 +43,40 @@ static void keep_interrupted_event(struct vmcb *vm)
     vm->eventinj = ev;
 }
 
+/* The guest can take an external interrupt now: RFLAGS.IF set and no STI / MOV SS shadow. EVENTINJ
+ * ignores both (APM 15.20), so an interrupt injected otherwise would break the guest's CLI. */
+static bool irq_open(const struct vmcb *vm)
+{
+    return (vm->rflags & RFLAGS_IF) && !(vm->int_state & VMCB_INT_SHADOW);
+}
+
+/* RDMSR / WRMSR of the MSRs the kernel answers itself (no exit reaches the VMM): PAT, which is
+ * G_PAT under nested paging (APM 15.25.8), and TSC_AUX on a CPU without RDTSCP (a plain value
+ * then). A reserved PAT memory type or TSC_AUX bits 63:32 get #GP, as WRMSR gives. Returns false
+ * for any other MSR. */
+static bool msr_local(struct vcpu *v, struct vmcb *vm, const struct vcpu_exit *e)
+{
+    struct svm_vcpu *s = svm_of(v);
+    uint64_t *val = e->qual == MSR_PAT ? &vm->g_pat : e->qual == MSR_TSC_AUX && !svm_tsc_aux_hw ? &s->tsc_aux : NULL;
+    if (!val) return false;
+    uint64_t *g = v->gpr;
+    if (e->reason == RS_EXIT_MSR_READ) {
+        g[RS_GPR_RAX] = (uint32_t)*val;
+        g[RS_GPR_RDX] = *val >> 32;
+    } else {
+        uint64_t w = (uint32_t)g[RS_GPR_RAX] | g[RS_GPR_RDX] << 32;
+        bool ok = e->qual == MSR_PAT ? vcpu_pat_ok(w) : !(w >> 32);
+        if (!ok) {
+            vm->eventinj = RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0) |
+                           VMCB_EVENT_VALID;
+            return true;
+        }
+        *val = w;
+    }
+    svm_advance_rip(v, e->insn_len);
+    return true;
+}
+
 void svm_run(struct vcpu *v, struct vcpu_exit *e)
 {
     struct vmcb *vm = v->ctl;
@@ -56,10 +90,15 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
         asid_owner[hw] = v;
         s->hw_asid = hw;
     }
-    if (!(vm->eventinj & VMCB_EVENT_VALID) && (s->queued_event & VMCB_EVENT_VALID)) {
+    // the VMM's event, once EVENTINJ is free; an external interrupt only when the guest can take
+    // it, else the V_IRQ window (svm_update_window) says when
+    if (!(vm->eventinj & VMCB_EVENT_VALID) && (s->queued_event & VMCB_EVENT_VALID) &&
+        (VMCB_EVENT_TYPE(s->queued_event) != RS_EVENT_EXTINT || irq_open(vm))) {
         vm->eventinj = s->queued_event;
         s->queued_event = 0;
+        svm_update_window(v); // no longer held
     }
+    if (svm_tsc_aux_hw && s->tsc_aux != svm_host_tsc_aux) wrmsr(MSR_TSC_AUX, s->tsc_aux);
     vm->rax = v->gpr[RS_GPR_RAX];
     vm->rsp = v->gpr[RS_GPR_RSP];
     if (s->dr_live)
@@ -70,11 +109,21 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
     if (s->dr_live)
         __asm__ volatile("mov %%db0, %0; mov %%db1, %1; mov %%db2, %2; mov %%db3, %3"
                          : "=r"(s->dr[0]), "=r"(s->dr[1]), "=r"(s->dr[2]), "=r"(s->dr[3]));
+    if (svm_tsc_aux_hw) { // the guest may have written it (passed through): the host's again
+        s->tsc_aux = rdmsr(MSR_TSC_AUX);
+        if (s->tsc_aux != svm_host_tsc_aux) wrmsr(MSR_TSC_AUX, svm_host_tsc_aux);
+    }
     v->gpr[RS_GPR_RAX] = vm->rax;
     v->gpr[RS_GPR_RSP] = vm->rsp;
     vm->tlb_control = VMCB_TLB_NONE;
     keep_interrupted_event(vm);
+    bool vmm_window = s->vmm_window;
     svm_exit_decode(v, vm, e);
+    // a window only the kernel wanted (for a held interrupt) is no news for the VMM: the next run
+    // injects the interrupt
+    if (e->reason == RS_EXIT_INTR_WINDOW && !vmm_window) e->reason = RS_EXIT_NONE;
+    if ((e->reason == RS_EXIT_MSR_READ || e->reason == RS_EXIT_MSR_WRITE) && msr_local(v, vm, e))
+        e->reason = RS_EXIT_NONE;
     // The host interrupt that ended the run (INTR intercept) is pending since STGI: let it in
     // through the kernel's own vector table (trap_from_kernel), then go back to the scheduler.
     __asm__ volatile("sti; nop; cli" ::: "memory");
@@ -87,15 +136,28 @@ void svm_advance_rip(struct vcpu *v, uint64_t len)
     vm->int_state &= ~VMCB_INT_SHADOW; // the instruction completed: no STI / MOV SS shadow left
 }
 
-void svm_inject(struct vcpu *v, uint64_t event) { svm_of(v)->queued_event = event; }
+void svm_inject(struct vcpu *v, uint64_t event)
+{
+    svm_of(v)->queued_event = event;
+    svm_update_window(v);
+}
+
+void svm_want_window(struct vcpu *v, bool on)
+{
+    svm_of(v)->vmm_window = on;
+    svm_update_window(v);
+}
 
 /* A virtual interrupt that VINTR intercepts: the exit comes as soon as the guest could take it
  * (IF set, no shadow), before it does (APM 15.21.4). */
-void svm_want_window(struct vcpu *v, bool on)
+void svm_update_window(struct vcpu *v)
 {
     struct vmcb *vm = v->ctl;
+    const struct svm_vcpu *s = svm_of(v);
     uint64_t bits = VMCB_INT_V_IRQ | VMCB_INT_V_IGN_TPR | (0xFull << VMCB_INT_V_PRIO_SHIFT);
-    if (on) {
+    bool held = (s->queued_event & VMCB_EVENT_VALID) &&
+                VMCB_EVENT_TYPE(s->queued_event) == RS_EVENT_EXTINT;
+    if (s->vmm_window || held) {
         vm->int_ctl |= bits;
         vm->intercept_misc1 |= VMCB_I1_VINTR;
     } else {

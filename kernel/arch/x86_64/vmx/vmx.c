@@ -13,6 +13,47 @@
 /* One CPU: one current VMCS. */
 static struct vmx_vcpu *vmx_current;
 
+/* The MSR bitmap every VMCS shares (24.6.9): read bitmaps for MSRs 0-1FFFh and C000_0000h-
+ * C000_1FFFh, then the write bitmaps; a set bit exits. Clear for the MSRs the guest owns: those
+ * the VMCS switches (FS/GS base, SYSENTER_*, PAT: 26.3.2.1, 27.3.1, 27.5.1), those the MSR
+ * areas switch (vmx_msr_index), nothing else. */
+static uint8_t msr_bitmap[4096] __attribute__((aligned(4096)));
+/* The host's values of the MSRs in each guest's area, loaded at every exit (27.4). */
+static struct vmx_msr host_msr[VMX_MSRS] __attribute__((aligned(16)));
+static const uint32_t vmx_msr_index[VMX_MSRS] = {
+    [VMX_KERNEL_GS] = 0xC0000102, [VMX_STAR] = 0xC0000081,   [VMX_LSTAR] = 0xC0000082,
+    [VMX_CSTAR] = 0xC0000083,     [VMX_SFMASK] = 0xC0000084, [VMX_TSC_AUX] = 0xC0000103,
+};
+unsigned vmx_msr_count;
+
+static uint64_t image_phys(const void *p) { return (uint64_t)(uintptr_t)p - KERNEL_VMA; }
+
+static void msr_bitmap_pass(uint32_t msr)
+{
+    unsigned half = msr < 0x2000 ? 0 : 1024, n = msr & 0x1FFF;
+    msr_bitmap[half + n / 8] &= (uint8_t) ~(1u << (n % 8));        /* read */
+    msr_bitmap[2048 + half + n / 8] &= (uint8_t) ~(1u << (n % 8)); /* write */
+}
+
+/* Once, before the first VMCS: the bitmap and the host's MSR values (the kernel set them at
+ * boot and never changes them). TSC_AUX is the guest's only with RDTSCP enabled; without it a
+ * guest's access exits to the VMM, as every other MSR does. */
+static void vmx_msr_setup(void)
+{
+    static bool done;
+    if (done) return;
+    done = true;
+    memset(msr_bitmap, 0xFF, sizeof(msr_bitmap));
+    static const uint32_t vmcs_switched[] = {0xC0000100, 0xC0000101, 0x174, 0x175, 0x176, 0x277};
+    for (unsigned i = 0; i < sizeof(vmcs_switched) / sizeof(vmcs_switched[0]); i++)
+        msr_bitmap_pass(vmcs_switched[i]);
+    vmx_msr_count = (vmx_caps.proc2 & PROC2_RDTSCP) ? VMX_MSRS : VMX_TSC_AUX;
+    for (unsigned i = 0; i < vmx_msr_count; i++) {
+        msr_bitmap_pass(vmx_msr_index[i]);
+        host_msr[i] = (struct vmx_msr){vmx_msr_index[i], 0, rdmsr(vmx_msr_index[i])};
+    }
+}
+
 void vmx_insn_failed(const char *insn, uint64_t field)
 {
     uint64_t err = 0;
@@ -64,6 +105,7 @@ static void vmx_write_host_state(void)
     vmwrite(VMCS_HOST_SYSENTER_ESP, rdmsr(MSR_SYSENTER_ESP));
     vmwrite(VMCS_HOST_SYSENTER_EIP, rdmsr(MSR_SYSENTER_EIP));
     vmwrite(VMCS_HOST_EFER, rdmsr(MSR_EFER));
+    vmwrite(VMCS_HOST_PAT, rdmsr(MSR_PAT));
     vmwrite(VMCS_HOST_RIP, (uint64_t)(uintptr_t)vmx_exit_stub);
 }
 
@@ -112,9 +154,18 @@ static void vmx_vcpu_init(struct vcpu *v, void *ctl, uint64_t ctl_phys)
     vmwrite(VMCS_PF_ERROR_MASK, 0);
     vmwrite(VMCS_PF_ERROR_MATCH, 0);
     vmwrite(VMCS_CR3_TARGET_COUNT, 0);
-    vmwrite(VMCS_EXIT_MSR_STORE_COUNT, 0);
-    vmwrite(VMCS_EXIT_MSR_LOAD_COUNT, 0);
-    vmwrite(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+    vmx_msr_setup();
+    vmwrite(VMCS_MSR_BITMAP, image_phys(msr_bitmap));
+    for (unsigned i = 0; i < VMX_MSRS; i++) x->msr[i] = (struct vmx_msr){vmx_msr_index[i], 0, 0};
+    /* the guest's area is both loaded at entry and stored at exit (24.7.2, 24.8.2) */
+    uint64_t area = ctl_phys + VCPU_CTL_SIZE + __builtin_offsetof(struct vcpu, arch) +
+                    __builtin_offsetof(struct vmx_vcpu, msr);
+    vmwrite(VMCS_EXIT_MSR_STORE_ADDR, area);
+    vmwrite(VMCS_ENTRY_MSR_LOAD_ADDR, area);
+    vmwrite(VMCS_EXIT_MSR_LOAD_ADDR, image_phys(host_msr));
+    vmwrite(VMCS_EXIT_MSR_STORE_COUNT, vmx_msr_count);
+    vmwrite(VMCS_EXIT_MSR_LOAD_COUNT, vmx_msr_count);
+    vmwrite(VMCS_ENTRY_MSR_LOAD_COUNT, vmx_msr_count);
     vmwrite(VMCS_CR0_MASK, c->cr0_set | c->cr0_clr);
     vmwrite(VMCS_CR4_MASK, c->cr4_set | c->cr4_clr);
     vmwrite(VMCS_LINK_POINTER, ~0ull); /* no shadow VMCS (26.3.1.5) */
@@ -203,8 +254,8 @@ static void vmx_dr_save(struct vmx_vcpu *x)
 }
 
 /* Enters the guest until an exit the VMM must see, or a host interrupt (RS_EXIT_NONE). The
- * guest's RSP travels between v->gpr and the VMCS; its CR2 and KERNEL_GS_BASE are not in the
- * VMCS and are swapped here (the FPU is switched by the caller). */
+ * guest's RSP travels between v->gpr and the VMCS; its CR2 is not in the VMCS and is swapped
+ * here (its KERNEL_GS_BASE and syscall MSRs by the MSR areas, the FPU by the caller). */
 static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
 {
     struct vmx_vcpu *x = vmx_of(v);
@@ -216,12 +267,10 @@ static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
         vmwrite(VMCS_HOST_FS_BASE, arch_fs_base);
         vmwrite(VMCS_GUEST_RSP, v->gpr[RS_GPR_RSP]);
         write_cr2(x->cr2);
-        wrmsr(MSR_KERNEL_GS, x->kernel_gs_base);
         if (x->dr_live) vmx_dr_load(x);
         int rc = vmx_enter(v->gpr, x->launched);
         __asm__ volatile("lgdt %0; lidt %1" ::"m"(vmx_host_gdtr), "m"(vmx_host_idtr));
         if (x->dr_live) vmx_dr_save(x);
-        x->kernel_gs_base = rdmsr(MSR_KERNEL_GS);
         x->cr2 = read_cr2();
         if (rc) {
             /* VMfailValid: a control or host-state field is wrong (30.4 lists the error
@@ -250,6 +299,8 @@ const struct vcpu_backend vmx_backend = {
     .get_state = vmx_get_state,
     .set_state = vmx_set_state,
     .run = vmx_run,
+    .exit_words = vmx_exit_words,
+    .set_rflags = vmx_set_rflags,
     .advance_rip = vmx_advance_rip,
     .inject = vmx_inject,
     .want_window = vmx_want_window,

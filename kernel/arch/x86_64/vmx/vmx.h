@@ -11,10 +11,23 @@
 /* Per-VCPU backend state, in the generic VCPU object's arch[] words (vmx_of). The guest GPRs
  * are in v->gpr (x86 encoding order; vmx_entry.S loads and saves them there), its FPU image in
  * v->fpu (loaded by the generic layer, fpu.h), the VMCS in the control page given to vcpu_init. */
+/* An entry of a VM-entry / VM-exit MSR area (SDM 24.7.2, 24.8.2, table 24-12). */
+struct vmx_msr {
+    uint32_t index, reserved;
+    uint64_t value;
+};
+/* The MSRs the guest owns outright that the VMCS has no field for, in this order in each area:
+ * the syscall MSRs and KERNEL_GS_BASE (SWAPGS), then TSC_AUX (RDTSCP) when the CPU has it
+ * (vmx_msr_count). Loaded at entry, stored at exit (one area, as Xen does), the host's loaded
+ * at exit. */
+enum vmx_guest_msr { VMX_KERNEL_GS, VMX_STAR, VMX_LSTAR, VMX_CSTAR, VMX_SFMASK, VMX_TSC_AUX,
+                     VMX_MSRS };
+extern unsigned vmx_msr_count; /* VMX_MSRS, or VMX_TSC_AUX without RDTSCP */
+
 struct vmx_vcpu {
+    struct vmx_msr msr[VMX_MSRS] __attribute__((aligned(16))); /* the guest's (physical: vmx.c) */
     uint64_t vmcs_phys;
     uint64_t cr2;            /* CR2 is not part of the VMCS (SDM 24.4.1) */
-    uint64_t kernel_gs_base; /* neither is IA32_KERNEL_GS_BASE, which SWAPGS changes */
     uint64_t deferred;       /* a VMM event waiting behind a re-queued one (RS layout), or 0 */
     uint32_t proc, proc2;    /* the processor-based controls as last written */
     uint32_t vpid_gen;       /* the VPID generation vpid belongs to (vmx.c) */
@@ -125,6 +138,9 @@ void vmx_update_window(struct vmx_vcpu *x);
 /* vmx_state.c: guest state to and from the VMCS (the backend's get_state / set_state). */
 void vmx_get_state(struct vcpu *v, rs_vcpu_state_t *s);
 void vmx_set_state(struct vcpu *v, const rs_vcpu_state_t *s);
+/* vmx_state.c: the backend's exit_words and set_rflags (vcpu_backend.h). */
+void vmx_exit_words(struct vcpu *v, uint64_t *w);
+void vmx_set_rflags(struct vcpu *v, uint64_t rflags);
 
 /* ept.c: EPT entries, EPT pointer and the invalidations that go with them (SDM 28.2, 28.3). */
 uint64_t vmx_guest_pte(uint64_t phys, unsigned rights, bool leaf);

@@ -50,32 +50,35 @@ static bool vmx_choose_controls(uint64_t basic)
                         PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPT_TIMER,
                         PIN_EXTINT_EXITING | PIN_NMI_EXITING, "pin-based", &ok);
     c->preempt = c->pin & PIN_PREEMPT_TIMER;
-    /* Unconditional I/O exiting and no MSR bitmaps: every IN/OUT/INS/OUTS and every
-     * RDMSR/WRMSR exits (25.1.3); CPUID, VMCALL and triple faults always do. CR8 loads and
+    /* Unconditional I/O exiting: every IN/OUT/INS/OUTS exits; RDMSR/WRMSR exit but for the
+     * MSRs the guest owns (the MSR bitmap, vmx.c; 25.1.3); CPUID, VMCALL and triple faults
+     * always do. CR8 loads and
      * stores exit: without them (and without a TPR shadow) MOV to CR8 writes the host's
      * local APIC TPR, and TPR 15 masks the host's timer for good (25.3, 29.1). RDPMC (host
      * counters), MWAIT / MONITOR (the CPU sleeps with no interrupt for the host to take) and
      * WBINVD (a long uninterruptible stall) exit as on SVM. MOV DR exits until the guest first
      * uses a debug register (vmx_dr_own). */
     uint32_t proc = PROC_HLT_EXITING | PROC_UNCOND_IO | PROC_SECONDARY | PROC_CR8_LOAD |
-                    PROC_CR8_STORE | PROC_MOV_DR | PROC_RDPMC | PROC_MWAIT | PROC_MONITOR;
+                    PROC_CR8_STORE | PROC_MOV_DR | PROC_RDPMC | PROC_MWAIT | PROC_MONITOR |
+                    PROC_MSR_BITMAPS;
     uint32_t proc_msr = tru ? MSR_VMX_TRUE_PROCBASED_CTLS : MSR_VMX_PROCBASED_CTLS;
     c->proc = vmx_adjust(proc_msr, proc, proc, "processor-based", &ok);
     if (!((rdmsr(proc_msr) >> 32) & PROC_INTR_WINDOW)) {
         kprintf("vmx: no interrupt-window exiting\n");
         ok = false;
     }
-    if (c->proc &
-        (PROC_MSR_BITMAPS | PROC_IO_BITMAPS | PROC_CR3_LOAD | PROC_CR3_STORE | PROC_TPR_SHADOW)) {
-        kprintf("vmx: cannot turn off I/O or MSR bitmaps, CR3 exiting or the TPR shadow\n");
+    if (c->proc & (PROC_IO_BITMAPS | PROC_CR3_LOAD | PROC_CR3_STORE | PROC_TPR_SHADOW)) {
+        kprintf("vmx: cannot turn off I/O bitmaps, CR3 exiting or the TPR shadow\n");
         ok = false;
     }
     c->proc2 = vmx_adjust(MSR_VMX_PROCBASED_CTLS2,
                           PROC2_EPT | PROC2_UNRESTRICTED | PROC2_VPID | PROC2_RDTSCP | PROC2_WBINVD,
                           PROC2_EPT | PROC2_UNRESTRICTED | PROC2_WBINVD, "secondary", &ok);
     c->exit = vmx_adjust(tru ? MSR_VMX_TRUE_EXIT_CTLS : MSR_VMX_EXIT_CTLS,
-                         EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_DEBUG,
-                         EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_DEBUG,
+                         EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_DEBUG |
+                             EXIT_SAVE_PAT | EXIT_LOAD_PAT,
+                         EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_DEBUG |
+                             EXIT_SAVE_PAT | EXIT_LOAD_PAT,
                          "VM-exit", &ok);
     if (c->exit & EXIT_ACK_INTR) {
         kprintf("vmx: cannot turn off acknowledge-interrupt-on-exit\n");
@@ -83,9 +86,10 @@ static bool vmx_choose_controls(uint64_t basic)
     }
     uint32_t entry_msr = tru ? MSR_VMX_TRUE_ENTRY_CTLS : MSR_VMX_ENTRY_CTLS;
     /* The guest's DR7 and DEBUGCTL live in the VMCS (load / save debug controls); a VM exit
-     * sets the host's DR7 to 0x400 (27.5.1), so a guest's breakpoints never arm in the host. */
-    c->entry = vmx_adjust(entry_msr, ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG,
-                          ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG, "VM-entry", &ok) &
+     * sets the host's DR7 to 0x400 (27.5.1), so a guest's breakpoints never arm in the host.
+     * So do its PAT (load / save IA32_PAT: the guest writes it without an exit) and EFER. */
+    c->entry = vmx_adjust(entry_msr, ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG | ENTRY_LOAD_PAT,
+                          ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG | ENTRY_LOAD_PAT, "VM-entry", &ok) &
                ~ENTRY_IA32E_GUEST;
     if (!((rdmsr(entry_msr) >> 32) & ENTRY_IA32E_GUEST)) {
         kprintf("vmx: no IA-32e mode guests\n");

@@ -38,12 +38,16 @@ void vmx_inject_event(uint64_t event)
 }
 
 /* Queues the VMM's event. While the entry field holds an event an exit interrupted, which
- * must be delivered first, the VMM's waits (one at a time: a newer one replaces it). */
+ * must be delivered first, the VMM's waits (one at a time: a newer one replaces it). So does an
+ * external interrupt, always: VM entry refuses to inject one while RFLAGS.IF is clear or an STI /
+ * MOV SS shadow blocks it (26.3.1.5), and the guest's CLI must hold; vmx_deliver_deferred puts it
+ * in when the guest can take it, the interrupt window telling when. */
 void vmx_inject(struct vcpu *v, uint64_t event)
 {
     struct vmx_vcpu *x = vmx_of(v);
     vmx_load(x);
-    if (x->requeued) {
+    if (x->requeued || INTR_INFO_TYPE(event) == INTR_TYPE_EXTINT) {
+        if (!x->requeued) vmwrite(VMCS_ENTRY_INTR_INFO, 0); // a previous VMM event it replaces
         x->deferred = event;
         vmx_update_window(x);
         return;

@@ -22,6 +22,7 @@
 #define MSR_VMX_TRUE_PROCBASED_CTLS 0x48E
 #define MSR_VMX_TRUE_EXIT_CTLS      0x48F
 #define MSR_VMX_TRUE_ENTRY_CTLS     0x490
+#define MSR_PAT                     0x277
 #define MSR_SYSENTER_CS             0x174
 #define MSR_SYSENTER_ESP            0x175
 #define MSR_SYSENTER_EIP            0x176
@@ -90,12 +91,15 @@
 #define EXIT_SAVE_DEBUG (1u << 2)
 #define EXIT_HOST_64    (1u << 9)
 #define EXIT_ACK_INTR   (1u << 15)
+#define EXIT_SAVE_PAT   (1u << 18)
+#define EXIT_LOAD_PAT   (1u << 19)
 #define EXIT_SAVE_EFER  (1u << 20)
 #define EXIT_LOAD_EFER  (1u << 21)
 
 /* VM-entry controls (24.8.1). */
 #define ENTRY_LOAD_DEBUG  (1u << 2)
 #define ENTRY_IA32E_GUEST (1u << 9)
+#define ENTRY_LOAD_PAT    (1u << 14)
 #define ENTRY_LOAD_EFER   (1u << 15)
 
 /* Event information (24.8.3 entry interruption info, 24.9.2 exit interruption info, 24.9.3
@@ -131,11 +135,17 @@
 #define VMCS_HOST_GS_SEL            0x0C0A
 #define VMCS_HOST_TR_SEL            0x0C0C
 /* 64-bit fields. */
+#define VMCS_MSR_BITMAP             0x2004
+#define VMCS_EXIT_MSR_STORE_ADDR    0x2006
+#define VMCS_EXIT_MSR_LOAD_ADDR     0x2008
+#define VMCS_ENTRY_MSR_LOAD_ADDR    0x200A
 #define VMCS_EPT_POINTER            0x201A
 #define VMCS_GUEST_PHYS_ADDR        0x2400
 #define VMCS_LINK_POINTER           0x2800
 #define VMCS_GUEST_DEBUGCTL         0x2802
+#define VMCS_GUEST_PAT              0x2804
 #define VMCS_GUEST_EFER             0x2806
+#define VMCS_HOST_PAT               0x2C00
 #define VMCS_HOST_EFER              0x2C02
 /* 32-bit fields. */
 #define VMCS_PIN_CTLS               0x4000

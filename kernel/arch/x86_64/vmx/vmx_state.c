@@ -69,6 +69,16 @@ void vmx_get_state(struct vcpu *v, rs_vcpu_state_t *s)
         s->pending_event = info & (0xFFF | INTR_INFO_VALID);
         if (info & INTR_INFO_HAS_ERROR) s->pending_event |= vmread(VMCS_ENTRY_EXC_ERROR) << 32;
     }
+    s->kernel_gs_base = x->msr[VMX_KERNEL_GS].value;
+    s->star = x->msr[VMX_STAR].value;
+    s->lstar = x->msr[VMX_LSTAR].value;
+    s->cstar = x->msr[VMX_CSTAR].value;
+    s->sfmask = x->msr[VMX_SFMASK].value;
+    s->tsc_aux = x->msr[VMX_TSC_AUX].value;
+    s->sysenter_cs = vmread(VMCS_GUEST_SYSENTER_CS);
+    s->sysenter_esp = vmread(VMCS_GUEST_SYSENTER_ESP);
+    s->sysenter_eip = vmread(VMCS_GUEST_SYSENTER_EIP);
+    s->pat = vmread(VMCS_GUEST_PAT);
 }
 
 /* Writes the guest state but the GPRs (v->gpr, the generic layer's). The CPU's fixed CR0/CR4 bits
@@ -105,15 +115,53 @@ void vmx_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
     vmwrite(VMCS_GUEST_GDTR_LIMIT, s->gdtr_limit & 0xFFFF);
     vmwrite(VMCS_GUEST_IDTR_BASE, s->idtr_base);
     vmwrite(VMCS_GUEST_IDTR_LIMIT, s->idtr_limit & 0xFFFF);
+    x->msr[VMX_KERNEL_GS].value = s->kernel_gs_base;
+    x->msr[VMX_STAR].value = s->star;
+    x->msr[VMX_LSTAR].value = s->lstar;
+    x->msr[VMX_CSTAR].value = s->cstar;
+    x->msr[VMX_SFMASK].value = s->sfmask;
+    x->msr[VMX_TSC_AUX].value = s->tsc_aux;
+    vmwrite(VMCS_GUEST_SYSENTER_CS, s->sysenter_cs);
+    vmwrite(VMCS_GUEST_SYSENTER_ESP, s->sysenter_esp);
+    vmwrite(VMCS_GUEST_SYSENTER_EIP, s->sysenter_eip);
+    vmwrite(VMCS_GUEST_PAT, s->pat);
     vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
     x->deferred = 0;
     x->requeued = false;
-    if (s->pending_event & INTR_INFO_VALID) vmx_inject_event(s->pending_event);
-    else vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+    vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+    if (s->pending_event & INTR_INFO_VALID) vmx_inject(v, s->pending_event);
     vmx_update_window(x);
     vmwrite(VMCS_GUEST_ACTIVITY, 0);
     vmwrite(VMCS_GUEST_PENDING_DBG, 0);
     /* CR3 or paging mode may have changed behind the guest's back: its VPID's TLB entries
      * are stale (28.3.3.3). */
     if (x->vpid) vpid_invalidate(x->vpid);
+}
+
+/* The exit words after the GPRs (vcpu_backend.h): CS / SS access rights in rs_segment's form,
+ * CPL (SS.DPL, 24.4.1), the segment bases, the interruptibility state (24.4.2) and what the
+ * kernel holds for injection. */
+void vmx_exit_words(struct vcpu *v, uint64_t *w)
+{
+    struct vmx_vcpu *x = vmx_of(v);
+    vmx_load(x);
+    uint32_t ss_ar = (uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_SS);
+    uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    bool pending = x->deferred || (vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID);
+    w[0] = seg_attrib((uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_CS)) |
+           seg_attrib(ss_ar) << 16 | (uint64_t)((ss_ar >> 5) & 3) << 32 |
+           (irq & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS) ? RS_EXIT_IRQ_SHADOW : 0) |
+           (pending ? RS_EXIT_IRQ_PENDING : 0) | (x->vmm_window ? RS_EXIT_IRQ_WINDOW : 0);
+    w[1] = (uint32_t)vmread(VMCS_GUEST_ES_BASE + 2 * VMX_CS) |
+           vmread(VMCS_GUEST_ES_BASE + 2 * VMX_SS) << 32;
+    w[2] = (uint32_t)vmread(VMCS_GUEST_ES_BASE + 2 * VMX_DS) |
+           vmread(VMCS_GUEST_ES_BASE + 2 * VMX_ES) << 32;
+    w[3] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_FS);
+    w[4] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_GS);
+}
+
+void vmx_set_rflags(struct vcpu *v, uint64_t rflags)
+{
+    vmx_load(vmx_of(v));
+    vmwrite(VMCS_GUEST_RFLAGS, rflags);
 }
