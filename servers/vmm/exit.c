@@ -80,7 +80,9 @@ static void port_access(void *ctx, uint16_t port, unsigned size, bool in, uint32
         else if (pit) pit_write(&v->st->pit, port, (uint8_t)*value, v->st->now_ns);
         return; // port 0x20 (EOI) and the rest: accepted and ignored
     }
-    *value = uart ? vmm_console_read(v, port) : pit ? pit_read(&v->st->pit, port, v->st->now_ns) : ~0u;
+    *value = uart  ? vmm_console_read(v, port)
+             : pit ? pit_read(&v->st->pit, port, v->st->now_ns)
+                   : ~0u;
 }
 
 /* IN/OUT, and INS/OUTS (pio.c), through port_access. */

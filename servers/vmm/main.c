@@ -67,12 +67,16 @@ static void arm_timer(void)
 /* The pc platform's time moved on (a timer, a tick, input): the devices catch up in a
  * transaction of their own; an interrupt now pending while no exit is held brings the guest
  * back as soon as it can take it. */
-static bool pc_notify(bool holding_exit)
+static bool pc_notify(rs_badge_t bits, bool holding_exit)
 {
     vmm.st = vmm_begin(persist);
+    if (bits & IPC_BADGE_TICK) vmm_console_tick(&vmm); // feeds input, prints an idle line
+    else vmm_console_feed(&vmm);
     pc_sync(&vmm);
     bool due = pc_pending(&vmm) && !vmm.st->stopped;
     vmm_commit(persist);
+    vmm_console_publish(vmm.ring, vmm_committed(persist));
+    print_output();
     if (due && !holding_exit) ps_vcpu_request_window(IPC_SLOT_VCPU, true);
     arm_timer();
     return due;
@@ -84,7 +88,7 @@ static bool pc_notify(bool holding_exit)
 static bool on_notify(rs_badge_t bits, bool holding_exit)
 {
     if (bits & IPC_BADGE_PING) ipc_server_ping(&server);
-    if (pc_platform()) return pc_notify(holding_exit);
+    if (pc_platform()) return pc_notify(bits, holding_exit);
     if (!(bits & IPC_BADGE_TICK)) return vmm_committed(persist)->irq_pending;
     vmm.st = vmm_begin(persist);
     bool was = vmm.st->irq_pending, due = vmm_tick(&vmm), stopped = vmm.st->stopped;

@@ -368,6 +368,7 @@ static const struct mmio_region regions[] = {
 void mmio_bus_access(void *ctx, uint64_t gpa, unsigned size, bool write, uint64_t *value)
 {
     struct mmio_bus *b = ctx;
+    if (b->v->st->platform == VMM_PLATFORM_PC && pc_mmio(b->v, gpa, size, write, value)) return;
     if (mmio_dispatch(regions, sizeof(regions) / sizeof(regions[0]), b->v, gpa, size, write, value))
         return;
     if (vmm_once(&b->v->st->once, VMM_ONCE_PAGE(gpa)))

@@ -21,7 +21,8 @@ static uint64_t tsc_to_ns(const struct pc *pc, uint64_t tsc)
 uint64_t pc_ns_to_tsc(const struct vmm *v, uint64_t ns)
 {
     const struct pc *pc = &v->st->pc;
-    return pc->tsc_base + ns / 1000000ull * pc->tsc_per_ms + ns % 1000000ull * pc->tsc_per_ms / 1000000ull;
+    return pc->tsc_base + ns / 1000000ull * pc->tsc_per_ms +
+           ns % 1000000ull * pc->tsc_per_ms / 1000000ull;
 }
 
 /* ISA IRQ n: PIC input n, IO-APIC pin n, except the PIT's IRQ 0 on pin 2 (the MP table's
@@ -87,15 +88,25 @@ static bool port_byte(struct vmm *v, uint16_t port, bool in, uint8_t *b)
     struct pc *pc = &v->st->pc;
     uint64_t now = v->st->now_ns;
     switch (port) {
-    case 0x20: case 0x21: case 0xA0: case 0xA1: case 0x4D0: case 0x4D1:
+    case 0x20:
+    case 0x21:
+    case 0xA0:
+    case 0xA1:
+    case 0x4D0:
+    case 0x4D1:
         if (in) *b = pic_read(&pc->pic, port);
         else pic_write(&pc->pic, port, *b);
         return true;
-    case 0x40: case 0x41: case 0x42: case 0x43: case 0x61:
+    case 0x40:
+    case 0x41:
+    case 0x42:
+    case 0x43:
+    case 0x61:
         if (in) *b = pit_read(&v->st->pit, port, now);
         else pit_write(&v->st->pit, port, *b, now);
         return true;
-    case 0x70: case 0x71:
+    case 0x70:
+    case 0x71:
         if (in) *b = rtc_read(&pc->rtc, port, now);
         else rtc_write(&pc->rtc, port, *b, now);
         return true;
@@ -182,6 +193,5 @@ static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 uint64_t pc_next_ns(const struct vmm *v)
 {
     const struct pc *pc = &v->st->pc;
-    return min64(min64(pit_next_ns(&v->st->pit), rtc_next_ns(&pc->rtc)),
-                 lapic_next_ns(&pc->lapic));
+    return min64(min64(pit_next_ns(&v->st->pit), rtc_next_ns(&pc->rtc)), lapic_next_ns(&pc->lapic));
 }
