@@ -25,6 +25,7 @@ struct vm {
     const rs_boot_module_t *image, *kernel, *initrd;
     struct linux_image linux_image;
     struct linux_layout linux_layout;
+    char cmdline[MANIFEST_CMDLINE + 32]; /* the manifest's, and the TSC's rate (linux_cmdline) */
 };
 
 static struct vm vms[MANIFEST_SERVERS];
@@ -88,7 +89,7 @@ static int load_linux(struct vm *vm, const struct manifest_server *m)
              guest_write(vm, l->kernel_gpa, kernel + vm->linux_image.setup_size, l->kernel_size)) ||
         (err = guest_write(vm, l->zero_page_gpa, zero_page, sizeof(zero_page))) ||
         (err = guest_write(vm, l->gdt_gpa, gdt, sizeof(gdt))) ||
-        (err = guest_write(vm, l->cmdline_gpa, m->cmdline, l->cmdline_len + 1)))
+        (err = guest_write(vm, l->cmdline_gpa, vm->cmdline, l->cmdline_len + 1)))
         return err;
     return l->initrd_size
                ? guest_write(vm, l->initrd_gpa, (const void *)vm->initrd->vaddr, l->initrd_size)
@@ -163,6 +164,26 @@ static int check_flat(struct vm *vm, const struct manifest_server *m, uint64_t r
     return RS_OK;
 }
 
+/* The guest's command line: the manifest's, and tsc_early_khz= with the TSC's rate unless the
+ * manifest gives one. The guest's TSC is the host's, but a PC has no register that says how fast
+ * it runs: Linux measures it against the PIT, polling port 0x61 thousands of times within 50 ms,
+ * which exits through this VMM cannot do under emulation (Linux then falls back to jiffies as
+ * its clock, losing time with every late tick). Returns its length. */
+static size_t linux_cmdline(struct vm *vm, const struct manifest_server *m)
+{
+    static const char key[] = "tsc_early_khz=";
+    bool given = false;
+    for (const char *p = m->cmdline; *p && !given; p++)
+        given = !strncmp(p, key, sizeof(key) - 1);
+    uint64_t khz = init.bi->tsc_per_ms;
+    if (given || !khz)
+        rt_snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", m->cmdline);
+    else
+        rt_snprintf(vm->cmdline, sizeof(vm->cmdline), "%s%stsc_early_khz=%lu", m->cmdline,
+                    m->cmdline[0] ? " " : "", khz);
+    return strlen(vm->cmdline);
+}
+
 /* A kernel must be a bzImage that, with its initrd and command line, fits in RAM. */
 static int check_linux(struct vm *vm, const struct manifest_server *m, uint64_t ram)
 {
@@ -182,7 +203,7 @@ static int check_linux(struct vm *vm, const struct manifest_server *m, uint64_t 
         return RS_INVALID_ARGUMENT;
     }
     e = linux_boot_plan(&vm->linux_image, ram, vm->initrd ? vm->initrd->size : 0,
-                        strlen(m->cmdline), &vm->linux_layout, why, sizeof(why));
+                        linux_cmdline(vm, m), &vm->linux_layout, why, sizeof(why));
     if (e) {
         bool rd = e == LINUX_BOOT_INITRD_TOO_BIG;
         init_log("vm %s: %s '%s' in %u MiB: %s\n", m->name, rd ? "initrd" : "kernel",

@@ -72,9 +72,12 @@ enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, co
 static void port_access(void *ctx, uint16_t port, unsigned size, bool in, uint32_t *value)
 {
     struct vmm *v = ctx;
-    (void)size;
-    bool uart = port >= UART_BASE && port < UART_BASE + 8,
-         pit = (port >= PIT_FIRST && port <= PIT_LAST) || port == PIT_PORT61;
+    bool uart = port >= UART_BASE && port < UART_BASE + 8;
+    if (!uart && v->st->platform == VMM_PLATFORM_PC) { // the PC's devices; the rest is open bus
+        if (!pc_io(v, port, size, in, value) && in) *value = ~0u;
+        return;
+    }
+    bool pit = (port >= PIT_FIRST && port <= PIT_LAST) || port == PIT_PORT61;
     if (!in) {
         if (uart) vmm_console_write(v, port, (uint8_t)*value);
         else if (pit) pit_write(&v->st->pit, port, (uint8_t)*value, v->st->now_ns);
@@ -147,6 +150,8 @@ static enum vmm_action msr_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
         const struct msr_guest g = {w[RS_EXIT_MR_EFER], w[RS_EXIT_MR_CR0],
                                     index == MSR_EFER ? guest_ext_edx(v) : 0};
         enum msr_result m = msr_write(index, value, &g, &efer);
+        if (index == MSR_APIC_BASE && v->st->platform == VMM_PLATFORM_PC)
+            m = pc_set_apic_base(v, value) ? MSR_DONE : MSR_GP;
         if (m == MSR_GP || (m == MSR_SET_EFER && !set_efer(v, efer))) {
             reply_init(r, 0); // a fault: the WRMSR is not skipped
             reply_inject(r, VMM_EVENT_GP);
@@ -155,6 +160,7 @@ static enum vmm_action msr_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
     }
     uint64_t value = 0;
     msr_read(index, w[RS_EXIT_MR_EFER], v->ops->host_tsc(), &value);
+    if (index == MSR_APIC_BASE && v->st->platform == VMM_PLATFORM_PC) value = pc_apic_base(v);
     reply_set_gpr(r, w, 0, (uint32_t)value);
     reply_set_gpr(r, w, 2, value >> 32);
     return VMM_REPLY;
@@ -164,6 +170,11 @@ static enum vmm_action hlt_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
 {
     if (!(w[RS_EXIT_MR_RFLAGS] & RFLAGS_IF))
         return vmm_stop(v, r, RS_EXIT_HLT, "halted with interrupts disabled", w[RS_EXIT_MR_RIP]);
+    if (v->st->platform == VMM_PLATFORM_PC) { // any device (or typed input) may wake it
+        if (!pc_pending(v)) return VMM_WAIT;
+        reply_init(r, RS_REPLY_ADVANCE_RIP);
+        return VMM_REPLY;
+    }
     // The PIT is the only interrupt source: a HLT with it stopped sleeps for ever, and the VMM
     // waiting for it would answer no client again (it waits on its notification only).
     if (!v->st->irq_pending && pit_next_ns(&v->st->pit) == UINT64_MAX)
@@ -218,6 +229,19 @@ static void deliver_timer(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
     }
 }
 
+/* The pc platform: the interrupt the PIC and APICs present goes in the same way (it is taken
+ * from them, as by the CPU's acknowledge, only when it is injected). */
+static void deliver_pc(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+{
+    if (r->label || !pc_pending(v)) return;
+    if ((w[RS_EXIT_MR_RFLAGS] & RFLAGS_IF) && !(r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_INJECT)) {
+        reply_inject(r, RS_EVENT_MAKE(pc_ack(v), RS_EVENT_EXTINT));
+        v->st->irqs++;
+    } else {
+        r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_WANT_WINDOW;
+    }
+}
+
 static enum vmm_action dispatch(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     switch (w[RS_EXIT_MR_REASON]) {
@@ -241,6 +265,15 @@ enum vmm_action vmm_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     if (v->st->stopped) { // a stopped guest's exit came back after a restart: keep it stopped
         *r = (struct vmm_reply){.label = 1, .len = 1};
+        return VMM_REPLY;
+    }
+    if (v->st->platform == VMM_PLATFORM_PC) {
+        vmm_console_feed(v);
+        pc_sync(v);
+        if (dispatch(v, w, r) == VMM_WAIT) return VMM_WAIT;
+        if (v->st->pc.reset_wanted && !r->label)
+            return vmm_stop(v, r, RS_EXIT_OTHER, "asked for a reset", w[RS_EXIT_MR_RIP]);
+        deliver_pc(v, w, r);
         return VMM_REPLY;
     }
     if (dispatch(v, w, r) == VMM_WAIT) return VMM_WAIT;
