@@ -164,23 +164,24 @@ static int check_flat(struct vm *vm, const struct manifest_server *m, uint64_t r
     return RS_OK;
 }
 
-/* The guest's command line: the manifest's, and tsc_early_khz= with the TSC's rate unless the
- * manifest gives one. The guest's TSC is the host's, but a PC has no register that says how fast
- * it runs: Linux measures it against the PIT, polling port 0x61 thousands of times within 50 ms,
- * which exits through this VMM cannot do under emulation (Linux then falls back to jiffies as
- * its clock, losing time with every late tick). Returns its length. */
+/* The guest's command line: the manifest's, and what the VMM knows of the TSC unless the
+ * manifest says it: its rate (tsc_early_khz=) and that it is reliable (tsc=reliable). The
+ * guest's TSC is the host's (invariant, never stopped by a VMM restart), but a PC has no
+ * register that says how fast it runs: Linux measures it against the PIT, polling port 0x61
+ * thousands of times within 50 ms, which exits through this VMM cannot do under emulation, and
+ * then checks it against jiffies, which run slow whenever a timer interrupt comes late. Either
+ * check failing leaves Linux on jiffies as its clock, losing time with every late tick.
+ * Returns its length. */
 static size_t linux_cmdline(struct vm *vm, const struct manifest_server *m)
 {
     static const char key[] = "tsc_early_khz=";
     bool given = false;
-    for (const char *p = m->cmdline; *p && !given; p++)
-        given = !strncmp(p, key, sizeof(key) - 1);
+    for (const char *p = m->cmdline; *p && !given; p++) given = !strncmp(p, key, sizeof(key) - 1);
     uint64_t khz = init.bi->tsc_per_ms;
-    if (given || !khz)
-        rt_snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", m->cmdline);
+    if (given || !khz) rt_snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", m->cmdline);
     else
-        rt_snprintf(vm->cmdline, sizeof(vm->cmdline), "%s%stsc_early_khz=%lu", m->cmdline,
-                    m->cmdline[0] ? " " : "", khz);
+        rt_snprintf(vm->cmdline, sizeof(vm->cmdline), "%s%stsc_early_khz=%lu tsc=reliable",
+                    m->cmdline, m->cmdline[0] ? " " : "", khz);
     return strlen(vm->cmdline);
 }
 
