@@ -106,7 +106,8 @@ void vmm_console_feed(struct vmm *v)
     if (ring) {
         follow_mode(v, ring);
         head = ring->head;
-        __asm__ volatile("" ::: "memory"); // the bytes below head are in (x86 keeps stores in order)
+        // the bytes below head are in: init stores them first, and x86 keeps stores in order
+        __asm__ volatile("" ::: "memory");
         avail = head - c->in_seen;
         if (avail > VMM_CONSOLE_RING) { // more than init can have written: start again at its head
             c->in_seen = head;

@@ -126,7 +126,8 @@ static int on_input(rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
     vmm_commit(persist);
     vmm_console_publish(vmm.ring, vmm_committed(persist));
     print_output();
-    ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY); // the client's retry must not repeat it
+    // a crash here: the client's retry (same id) must not queue the bytes again
+    ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
     reply->w[1] = accepted;
     reply->w[2] = vmm_committed(persist)->console.q_len;
     reply->len = 3;

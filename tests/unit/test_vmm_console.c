@@ -129,8 +129,7 @@ Test(console, the_ring_wraps)
     vmm_console_write(&fake_vmm, UART_BASE + 2, UART_FCR_ENABLE);
     type("wrap");
     vmm_console_feed(&fake_vmm);
-    for (const char *p = "wrap"; *p; p++)
-        cr_assert_eq(vmm_console_read(&fake_vmm, UART_BASE), *p);
+    for (const char *p = "wrap"; *p; p++) cr_assert_eq(vmm_console_read(&fake_vmm, UART_BASE), *p);
 }
 
 /* A restarted VMM starts from the committed state: the bytes the transaction that died had
@@ -196,8 +195,8 @@ Test(console, no_ring_no_input)
 static unsigned input(uint64_t badge, uint64_t id, const char *s, int expect)
 {
     unsigned accepted = 12345;
-    int err = vmm_console_input(&fake_vmm, badge, id, (const uint8_t *)s, (unsigned)strlen(s),
-                                &accepted);
+    int err =
+        vmm_console_input(&fake_vmm, badge, id, (const uint8_t *)s, (unsigned)strlen(s), &accepted);
     cr_assert_eq(err, expect, "VMM_INPUT '%s': %d", s, err);
     return accepted;
 }

@@ -40,8 +40,8 @@ int main(void *arg)
     check_plan(4);
     uint64_t accepted, queued;
     int err = input(VMM_INPUT_MAX + 1, "", 0, 9, &accepted, &queued);
-    check(err == RS_RANGE_ERROR, "VMIN-0001", "VMM_INPUT of 65 bytes: RS_RANGE_ERROR",
-          "error %lu", (uint64_t)err, 0);
+    check(err == RS_RANGE_ERROR, "VMIN-0001", "VMM_INPUT of 65 bytes: RS_RANGE_ERROR", "error %lu",
+          (uint64_t)err, 0);
     err = input(20, "too short", 9, 1, &accepted, &queued);
     check(err == RS_TRUNCATED_MESSAGE, "VMIN-0002",
           "VMM_INPUT of 20 bytes in one word: RS_TRUNCATED_MESSAGE", "error %lu", (uint64_t)err, 0);
