@@ -14,7 +14,8 @@ enum vmm_op {
     VMM_INPUT = 2, /* w[1] = n bytes (at most VMM_INPUT_MAX) typed into the guest's COM1, packed
                       little-endian 8 per word from w[2] -> w[1] = bytes accepted (queued in the
                       VMM's persistent state, VMM_INPUT_QUEUE at most; send the rest again
-                      later). A retry of the same request id gets the same answer and queues
+                      later), w[2] = bytes still queued (the guest's UART has not taken them
+                      yet; n = 0 just asks). A retry of the same request id gets the same answer and queues
                       nothing again. RS_RANGE_ERROR (MR0 1): n too large; RS_ILLEGAL_OPERATION:
                       the guest is stopped, nothing would read it. init's own shell types through
                       the console ring below instead: init never blocks on a server. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The echo guest: a terminal program on COM1 for init's `attach` (tests/system/vm,
- * system-vm-console). It prints "echo: ready", then reads COM1 by polling LSR.DR, echoes each
- * byte typed and, at the end of a line (CR or LF), prints "echo: <line>". The line "later" is
+/* The echo guest: a terminal program on COM1 for init's `attach` and clients' VMM_INPUT
+ * (tests/system/vm, system-vm-console and system-vm-input). It prints "echo: ready", then reads
+ * COM1 by polling LSR.DR, echoes each byte typed and, at the end of a line (CR or LF), prints
+ * "echo: N: <line>", N counting the lines (a line repeated or lost shows). The line "later" is
  * answered only after LATER_POLLS reads of the scratch register (exits that take a second or
  * more under QEMU), so that a test can detach meanwhile and see the answer come back in line mode.
  * Start state (guests/README.md): 32-bit protected mode, paging off, flat segments, IF = 0,
@@ -18,6 +19,7 @@
     .global _start
 _start:
     cld
+    movl $0, lines
     movw $COM1 + 2, %dx                 /* FCR: FIFOs on and cleared, as a driver does */
     movb $0x07, %al
     outb %al, %dx
@@ -56,6 +58,11 @@ end_of_line:
     jmp new_line
 2:  movl $msg_echo, %esi
     call puts
+    incl lines
+    movl lines, %eax
+    call putdec
+    movl $msg_colon, %esi
+    call puts
     xorl %ecx, %ecx
 3:  cmpl %ebx, %ecx
     jae 4f
@@ -81,6 +88,24 @@ getc:
 
     com1_putc putc
 
+/* Prints EAX in decimal. Keeps every register. */
+putdec:
+    pushal
+    movl $10, %ebx
+    xorl %ecx, %ecx
+1:  xorl %edx, %edx
+    divl %ebx
+    pushl %edx                          /* the digits come out last first */
+    incl %ecx
+    testl %eax, %eax
+    jnz 1b
+2:  popl %eax
+    addb $'0', %al
+    call putc
+    loop 2b
+    popal
+    ret
+
 /* Prints the NUL-terminated string at ESI. */
 puts:
     pushl %eax
@@ -96,10 +121,12 @@ puts:
 msg_ready:  .asciz "echo: ready\r\n"
 msg_echo:   .asciz "echo: "
 msg_crlf:   .asciz "\r\n"
+msg_colon:  .asciz ": "
 msg_later:  .asciz "echo: later done\r\n"
 str_later:  .ascii "later"
 
     .bss
 line:   .skip LINE_MAX
+lines:  .skip 4                         /* zeroed at the start: RAM need not come zeroed */
 
     .section .note.GNU-stack, "", @progbits

@@ -7,6 +7,8 @@
 #include "../common/console.h"
 
 #define LCR_8N1             0x03 /* 8 data bits, no parity, 1 stop bit, DLAB clear */
+#define COM1_MCR            (COM1 + 4)
+#define MCR_DTR_RTS         0x03 /* and LOOP clear: in loopback, output goes to our own receiver */
 #define INFO_GPA            0xFED00000u
 #define SEL_CODE            0x08
 #define MSR_TSC             0x10
@@ -68,9 +70,10 @@ static uint32_t exceptions;
 static struct op current;
 /* What string I/O reads from and writes to: in our RAM, room for STRING_MAX dwords. */
 static uint32_t string_buf[STRING_MAX];
-/* Set when a random OUT hit the UART: it may have left a partial line in the VMM's buffer, or
- * set LCR.DLAB so that THR writes program the baud rate instead (a VMM may emulate that). Our
- * next line then first restores LCR and ends the stray line, so it prints whole. */
+/* Set when a random OUT hit the UART: it may have left a partial line in the VMM's buffer, set
+ * LCR.DLAB so that THR writes program the baud rate instead, or MCR.LOOP so that they loop back
+ * into our own receiver (the VMM's UART is a 16550A). Our next line then first restores LCR and
+ * MCR and ends the stray line, so it prints whole. */
 static int uart_dirty;
 
 
@@ -79,6 +82,7 @@ static void uart_puts(const char *s)
     if (uart_dirty) {
         uart_dirty = 0;
         outb(COM1_LCR, LCR_8N1);
+        outb(COM1_MCR, MCR_DTR_RTS);
         uart_putc('\n');
     }
     uart_write(s);

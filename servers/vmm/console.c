@@ -5,11 +5,13 @@
 //
 // When a partial line is printed (Linux's shell prompt has no newline): when the guest's driver
 // stops transmitting, i.e. turns IER's THRE interrupt off (Linux's 8250 driver does so when its
-// buffer is empty, and its console write clears IER before printing a kernel message), when the
-// line has been idle for CONSOLE_IDLE_TICKS of init's ticks (100 ms: a guest that polls, like
-// the test guests, never touches IER), when the keyboard is attached, and on
-// vmm_console_flush. A guest writing a line in one go (all the test guests) keeps it whole; a
-// program that writes half a line, waits and writes the rest may see it split in two lines.
+// buffer is empty, and its console write clears IER before printing a kernel message); when the
+// guest polls for input, i.e. reads LSR CONSOLE_IDLE_POLLS times in a row finding no data and
+// sending nothing (a driver waiting for THRE reads it once per byte here: THR is always empty);
+// when the keyboard is attached; and on vmm_console_flush (the exit path may call it at HLT).
+// All of these count the guest's own steps, not time: a guest preempted in the middle of a line
+// (Bochs, a busy host) keeps its line whole. A program that writes half a line, stops
+// transmitting and writes the rest later sees it split in two lines.
 #include <resurgo/errors.h>
 #include "vmm.h"
 
@@ -18,7 +20,6 @@ static void line_emit(struct vmm *v)
     struct vmm_console *c = &v->st->console;
     vmm_guest_line(v, c->line, c->len < UART_LINE_MAX ? c->len : UART_LINE_MAX);
     c->len = 0;
-    c->idle_ticks = 0;
 }
 
 void vmm_console_flush(struct vmm *v)
@@ -29,6 +30,7 @@ void vmm_console_flush(struct vmm *v)
 static void out_byte(struct vmm *v, uint8_t b)
 {
     struct vmm_console *c = &v->st->console;
+    c->idle_polls = 0;
     if (c->raw) {
         vmm_guest_raw(v, &b, 1);
         return;
@@ -40,7 +42,6 @@ static void out_byte(struct vmm *v, uint8_t b)
     }
     if (c->len >= UART_LINE_MAX) line_emit(v); // a line without end is cut, not dropped
     c->line[c->len++] = (char)b;
-    c->idle_ticks = 0;
 }
 
 /* What the UART transmitted goes out. */
@@ -106,8 +107,8 @@ void vmm_console_feed(struct vmm *v)
     if (ring) {
         follow_mode(v, ring);
         head = ring->head;
-        __asm__ volatile("" ::
-                             : "memory"); // the bytes below head are in (x86 keeps stores in order)
+        // the bytes below head are in: init stores them first, and x86 keeps stores in order
+        __asm__ volatile("" ::: "memory");
         avail = head - c->in_seen;
         if (avail > VMM_CONSOLE_RING) { // more than init can have written: start again at its head
             c->in_seen = head;
@@ -134,18 +135,21 @@ void vmm_console_feed(struct vmm *v)
     }
 }
 
-void vmm_console_tick(struct vmm *v)
-{
-    vmm_console_feed(v);
-    struct vmm_console *c = &v->st->console;
-    if (c->raw || !c->len) return;
-    if (++c->idle_ticks >= CONSOLE_IDLE_TICKS) line_emit(v);
-}
+void vmm_console_tick(struct vmm *v) { vmm_console_feed(v); }
 
 uint8_t vmm_console_read(struct vmm *v, uint16_t port)
 {
+    struct vmm_console *c = &v->st->console;
     vmm_console_feed(v);
-    return uart_read(&v->st->uart, (uint16_t)(port - UART_BASE));
+    uint16_t reg = (uint16_t)(port - UART_BASE);
+    uint8_t value = uart_read(&v->st->uart, reg);
+    if (reg != UART_LSR || (value & UART_LSR_DR)) {
+        if (reg == UART_LSR) c->idle_polls = 0;
+        return value;
+    }
+    if (c->idle_polls < CONSOLE_IDLE_POLLS) c->idle_polls++;
+    if (c->idle_polls >= CONSOLE_IDLE_POLLS) vmm_console_flush(v); // the guest waits for input
+    return value;
 }
 
 void vmm_console_write(struct vmm *v, uint16_t port, uint8_t value)

@@ -11,11 +11,11 @@
 
 #define UART_BASE          0x3F8
 #define UART_LINE_MAX      120
-#define CONSOLE_IDLE_TICKS 10 /* a partial line idle this many of init's ticks is printed */
+#define CONSOLE_IDLE_POLLS 64 /* LSR reads finding no input, nothing sent: the guest waits */
 
 struct vmm_console {
     uint8_t raw;        /* output goes to the console as it comes (init's shell is attached) */
-    uint8_t idle_ticks; /* ticks since the partial line last grew */
+    uint8_t idle_polls; /* LSR reads without input since the last byte transmitted */
     uint16_t len;       /* bytes in line */
     char line[UART_LINE_MAX];
     uint64_t in_seen;    /* ring bytes consumed: moved into the UART or dropped */
@@ -38,7 +38,7 @@ void vmm_console_write(struct vmm *v, uint16_t port, uint8_t value);
  * follows init's attach state. For the exit path (before it samples uart_irq) and the tick. A
  * stopped guest's input is dropped, with a line in the log. No ring (v->ring NULL): nothing. */
 void vmm_console_feed(struct vmm *v);
-/* One of init's ticks: feeds input; prints a partial line idle for CONSOLE_IDLE_TICKS. */
+/* One of init's ticks: feeds input (a guest that idles in HLT gets it too). */
 void vmm_console_tick(struct vmm *v);
 /* Prints the partial line now (the guest halts, waits for input, ...); nothing if empty. */
 void vmm_console_flush(struct vmm *v);

@@ -152,11 +152,15 @@ static int on_input(rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
     unsigned accepted = 0;
     vmm.st = vmm_begin(persist);
     int err = vmm_console_input(&vmm, client, req->w[0], bytes, n, &accepted);
+    ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
     vmm_commit(persist);
     vmm_console_publish(vmm.ring, vmm_committed(persist));
     print_output();
+    // a crash here: the client's retry (same id) must not queue the bytes again
+    ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
     reply->w[1] = accepted;
-    reply->len = 2;
+    reply->w[2] = vmm_committed(persist)->console.q_len;
+    reply->len = 3;
     return err;
 }
 

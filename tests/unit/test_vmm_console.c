@@ -74,17 +74,32 @@ Test(console, a_prompt_is_printed_when_the_driver_stops_transmitting)
     cr_assert_str_eq(fake_out(), "[vm1] ~ # \n", "no empty line for an empty buffer");
 }
 
-Test(console, a_partial_line_is_printed_after_it_idled_ten_ticks)
+Test(console, a_partial_line_is_printed_when_the_guest_polls_for_input)
 {
-    puts_guest("abc");
-    for (int i = 0; i < CONSOLE_IDLE_TICKS - 1; i++) vmm_console_tick(&fake_vmm);
-    puts_guest("d"); // it grew: the count starts again
-    for (int i = 0; i < CONSOLE_IDLE_TICKS - 1; i++) vmm_console_tick(&fake_vmm);
+    puts_guest("login: ");
+    for (int i = 0; i < CONSOLE_IDLE_POLLS - 1; i++) vmm_console_read(&fake_vmm, UART_BASE + 5);
+    puts_guest("x"); // it sent a byte: the count starts again
+    for (int i = 0; i < 1000; i++) vmm_console_tick(&fake_vmm);
+    for (int i = 0; i < CONSOLE_IDLE_POLLS - 1; i++) vmm_console_read(&fake_vmm, UART_BASE + 5);
+    cr_assert_str_eq(fake_out(), "", "ticks (time) do not print it: only the guest's own steps");
+    vmm_console_read(&fake_vmm, UART_BASE + 5);
+    cr_assert_str_eq(fake_out(), "[vm1] login: x\n");
+    vmm_console_read(&fake_vmm, UART_BASE + 5);
+    cr_assert_str_eq(fake_out(), "[vm1] login: x\n", "nothing more for an empty line");
+}
+
+Test(console, polling_lsr_between_bytes_keeps_a_line_whole)
+{
+    for (const char *p = "a line printed with an LSR poll before each byte"; *p; p++) {
+        vmm_console_read(&fake_vmm, UART_BASE + 5);
+        vmm_console_write(&fake_vmm, UART_BASE, (uint8_t)*p);
+    }
     cr_assert_str_eq(fake_out(), "");
-    vmm_console_tick(&fake_vmm);
-    cr_assert_str_eq(fake_out(), "[vm1] abcd\n");
-    vmm_console_tick(&fake_vmm);
-    cr_assert_str_eq(fake_out(), "[vm1] abcd\n");
+    type("k");
+    for (int i = 0; i < 2 * CONSOLE_IDLE_POLLS; i++) { // data ready: not a guest waiting
+        vmm_console_read(&fake_vmm, UART_BASE + 5);
+    }
+    cr_assert_str_eq(fake_out(), "");
 }
 
 Test(console, attached_output_is_raw)
@@ -129,8 +144,7 @@ Test(console, the_ring_wraps)
     vmm_console_write(&fake_vmm, UART_BASE + 2, UART_FCR_ENABLE);
     type("wrap");
     vmm_console_feed(&fake_vmm);
-    for (const char *p = "wrap"; *p; p++)
-        cr_assert_eq(vmm_console_read(&fake_vmm, UART_BASE), *p);
+    for (const char *p = "wrap"; *p; p++) cr_assert_eq(vmm_console_read(&fake_vmm, UART_BASE), *p);
 }
 
 /* A restarted VMM starts from the committed state: the bytes the transaction that died had
@@ -196,8 +210,8 @@ Test(console, no_ring_no_input)
 static unsigned input(uint64_t badge, uint64_t id, const char *s, int expect)
 {
     unsigned accepted = 12345;
-    int err = vmm_console_input(&fake_vmm, badge, id, (const uint8_t *)s, (unsigned)strlen(s),
-                                &accepted);
+    int err =
+        vmm_console_input(&fake_vmm, badge, id, (const uint8_t *)s, (unsigned)strlen(s), &accepted);
     cr_assert_eq(err, expect, "VMM_INPUT '%s': %d", s, err);
     return accepted;
 }

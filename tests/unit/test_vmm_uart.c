@@ -228,8 +228,8 @@ Test(uart16550, loopback_routes_thr_to_rbr_and_mcr_to_msr)
     wr(UART_MCR, UART_MCR_LOOP | UART_MCR_DTR);
     cr_assert_eq(rd(UART_MSR), UART_MSR_DSR | UART_MSR_TERI, "trailing edge of RI");
     wr(UART_MCR, UART_MCR_LOOP | UART_MCR_RTS | UART_MCR_OUT2);
-    cr_assert_eq(rd(UART_MSR), UART_MSR_CTS | UART_MSR_DCD | UART_MSR_DCTS | UART_MSR_DDCD |
-                                   UART_MSR_DDSR);
+    cr_assert_eq(rd(UART_MSR),
+                 UART_MSR_CTS | UART_MSR_DCD | UART_MSR_DCTS | UART_MSR_DDCD | UART_MSR_DDSR);
     wr(UART_MCR, 0);
     cr_assert_eq(rd(UART_MSR), 0xB0 | UART_MSR_DDSR, "back to the modem's lines");
     cr_assert_eq(rd(UART_MSR), 0xB0);
