@@ -8,8 +8,11 @@ Every check the run plans is printed as `[test] LINUX-NNNN PASS|FAIL sentence` i
 verdict; the run passes only if every planned check ran and passed. On failure the whole serial
 log is printed (and the tail of Bochs' own log).
 
-  linux.py --emu qemu --kernel K --module NAME=PATH ... --vm linux --version-file F
-           --log L [--mem MIB] [--timeout S] [--checks uname,hypervisor,...]"""
+  linux.py --emu qemu --kernel K --module NAME=PATH ... [--vm linux] --log L [--mem MIB]
+           [--timeout S] [--checks prompt,uname,...]
+
+The kernel release `uname -r` must print is read from the bzImage's own setup header (the
+module named linux-bzImage)."""
 
 import argparse
 import os
@@ -20,12 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import run  # noqa: E402  (start_emulator, stop: the harness's own emulator handling)
 
 PROMPT = "~ # "
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-ALL_CHECKS = ["prompt", "uname", "hypervisor", "interrupts", "date", "sleep"]
+ALL_CHECKS = ["prompt", "uname", "hypervisor", "interrupts", "date", "sleep", "log"]
+# Kernel messages that must not appear in the guest's log ("log" check).
+BAD_LOG = re.compile(r"soft lockup|clocksource.*unstable|Marking TSC unstable|hung_task|"
+                     r"BUG:|Oops|Call Trace|rcu.*stall|WARNING:")
 
 
 class Guest:
@@ -98,7 +104,6 @@ def parse_args():
     p.add_argument("--module", action="append", default=[], metavar="NAME=PATH")
     p.add_argument("--cmdline", default="")
     p.add_argument("--vm", default="linux", help="the VMM's name in the manifest")
-    p.add_argument("--version-file", required=True, help="the kernel release `uname -r` prints")
     p.add_argument("--mem", type=int, default=1024)
     p.add_argument("--timeout", type=float, default=600, help="for the boot to the prompt")
     p.add_argument("--checks", default=",".join(ALL_CHECKS))
@@ -116,6 +121,13 @@ def parse_args():
     return a
 
 
+def kernel_release(bzimage):
+    """The release the kernel's setup header names (kernel_version, boot protocol 2.00+)."""
+    b = Path(bzimage).read_bytes()
+    at = 0x200 + int.from_bytes(b[0x20E:0x210], "little")
+    return b[at:b.index(b"\0", at)].decode().split()[0]
+
+
 def check_interrupts(out):
     """Timer and serial interrupts were counted: a row naming the timer (IO-APIC pin 2 /
     local timer) and one naming ttyS0, each with a count above 0."""
@@ -131,7 +143,7 @@ def check_interrupts(out):
 
 def main():
     a = parse_args()
-    version = Path(a.version_file).read_text().strip()
+    version = kernel_release(dict(a.modules)["linux-bzImage"])
     results = []  # (id, ok, sentence)
 
     def check(name, ok, sentence):
@@ -208,6 +220,9 @@ def run_checks(a, g, version, check):
         # the harness's polling) must agree that guest time runs at the real rate
         check("sleep", guest_s is not None and 1.8 <= guest_s <= 2.2 and 1.8 <= host_s <= 3.0,
               f"sleep 2 takes {guest_s} s of guest time (host: {host_s:.2f} s)")
+    if "log" in a.checks:
+        bad = [l for l in g.text.split("\n") if BAD_LOG.search(l)]
+        check("log", not bad, f"no soft lockup, clocksource or kernel warning in the log {bad[:3]}")
 
 
 if __name__ == "__main__":
