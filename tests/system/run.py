@@ -114,13 +114,13 @@ def start_emulator(a, tmp, log):
             serial = ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",
                       "-serial", "chardev:s0"]
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
-                           serial, icount=a.icount, mem_mib=a.mem)
+                           serial, icount=a.icount, mem_mib=getattr(a, "mem", 256))
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"
         with open(os.path.join(tmp, "bochsrc"), "w") as f:
             f.write(BOCHSRC.format(iso=iso, log=os.path.abspath(log), bochslog=a.bochslog,
-                                   mem=a.mem))
+                                   mem=getattr(a, "mem", 256)))
         with open(os.path.join(tmp, "rc.txt"), "w") as f:
             f.write("c\n")
         # Bochs' term display needs a tty: `script` provides one.

@@ -28,7 +28,10 @@ import run  # noqa: E402  (start_emulator, stop: the harness's own emulator hand
 
 PROMPT = "~ # "
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-ALL_CHECKS = ["prompt", "uname", "hypervisor", "interrupts", "date", "sleep", "log"]
+ALL_CHECKS = ["prompt", "uname", "hypervisor", "interrupts", "date", "sleep", "log", "counter",
+              "crashes"]
+COUNT = 200  # the counter loop's lines
+MIN_CRASHES = 20
 # Kernel messages that must not appear in the guest's log ("log" check).
 BAD_LOG = re.compile(r"soft lockup|clocksource.*unstable|Marking TSC unstable|hung_task|"
                      r"BUG:|Oops|Call Trace|rcu.*stall|WARNING:")
@@ -220,6 +223,20 @@ def run_checks(a, g, version, check):
         # the harness's polling) must agree that guest time runs at the real rate
         check("sleep", guest_s is not None and 1.8 <= guest_s <= 2.2 and 1.8 <= host_s <= 3.0,
               f"sleep 2 takes {guest_s} s of guest time (host: {host_s:.2f} s)")
+    if "counter" in a.checks:
+        # a shell loop whose every line the guest's UART carries through the VMM's crashes
+        out, host_s = g.command(f"i=0; while [ $i -lt {COUNT} ]; do i=$((i+1)); echo count $i; "
+                                f"sleep 0.05; done", timeout=300)
+        got = [int(m) for m in re.findall(r"^count (\d+)$", out or "", re.M)]
+        check("counter", got == list(range(1, COUNT + 1)),
+              f"the shell counts 1..{COUNT} with no gap or repeat ({len(got)} lines, "
+              f"{host_s:.1f} s)")
+    if "crashes" in a.checks:
+        crashes = len(re.findall(rf"\[init\] t=\d+ {a.vm} restarted", g.text))
+        kinds = sorted(set(re.findall(rf"inject (\w+) into {a.vm}", g.text)))
+        check("crashes", crashes >= MIN_CRASHES and len(kinds) >= 3,
+              f"the VMM was crashed and restarted {crashes} times (at least {MIN_CRASHES}), "
+              f"kinds {kinds}")
     if "log" in a.checks:
         bad = [l for l in g.text.split("\n") if BAD_LOG.search(l)]
         check("log", not bad, f"no soft lockup, clocksource or kernel warning in the log {bad[:3]}")
