@@ -227,7 +227,7 @@ def write_atomic(path, data):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description='Makes the Linux guest images from Debian packages.')
     ap.add_argument('--init', required=True, help='the /init script')
     ap.add_argument('--work', required=True, help='scratch directory for the unpacked packages')
     ap.add_argument('--bzimage', required=True)
