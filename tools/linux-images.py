@@ -109,8 +109,8 @@ def get_deb(cache, what, resolver, pattern):
         detail = getattr(e, 'stderr', None) or str(e)
         fallback = newest_cached(cache, pattern)
         if fallback is None:
-            die('cannot get the %s package: %s\n  (apt-get update once, as tools/deps.sh does, and have '
-                'network for the first build)' % (what, detail.strip()))
+            die('cannot get the %s package: %s\n  (the first build needs network and current package '
+                'lists: apt-get update, which tools/deps.sh runs where there are none)' % (what, detail.strip()))
         log('warning: %s (%s); using the cached %s' % (what, detail.strip().splitlines()[-1],
                                                        os.path.basename(fallback)))
         return fallback
@@ -227,7 +227,7 @@ def write_atomic(path, data):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description='Makes the Linux guest images from Debian packages.')
     ap.add_argument('--init', required=True, help='the /init script')
     ap.add_argument('--work', required=True, help='scratch directory for the unpacked packages')
     ap.add_argument('--bzimage', required=True)
