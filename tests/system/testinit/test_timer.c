@@ -78,8 +78,8 @@ static uint64_t fire_after(const struct rig *r, uint64_t ms_num, uint64_t ms_den
     }
     uint64_t late = when - deadline;
     if (late > bound_tsc())
-        FAIL("%lu/%lu ms deadline %lu cycles (%lu us) late, bound %lu cycles", ms_num, ms_den,
-             late, us_of(late), bound_tsc());
+        FAIL("%lu/%lu ms deadline %lu cycles (%lu us) late, bound %lu cycles", ms_num, ms_den, late,
+             us_of(late), bound_tsc());
     return late;
 }
 
@@ -94,7 +94,7 @@ static void tmr_fires_once(void)
         rt_printf("[timer] %u ms deadline: %lu cycles (%lu us) late\n", ms[i], late, us_of(late));
         uint64_t dl;
         CHECK_OK(ps_timer_get_time(r.t, NULL, NULL, &dl));
-        CHECK_EQ(dl, 0); // disarmed once fired
+        CHECK_EQ(dl, 0);                      // disarmed once fired
         CHECK_EQ(rig_quiet(&r, 20), B_WATCH); // once, not again
     }
 }
@@ -197,7 +197,8 @@ static void tmr_many_in_order(void)
         if (r.badge & got) FAIL("bits %lx came twice", r.badge & got);
         unsigned low = (unsigned)__builtin_ctzl(r.badge), high = 63 - __builtin_clzl(r.badge);
         if (got && 63 - __builtin_clzl(got) > (int)low) FAIL("bit %u came after a later one", low);
-        if (when < deadline[high]) FAIL("bit %u came %lu cycles early", high, deadline[high] - when);
+        if (when < deadline[high])
+            FAIL("bit %u came %lu cycles early", high, deadline[high] - when);
         if (when - deadline[low] > worst) worst = when - deadline[low]; // the earliest of them
         got |= r.badge;
     }
@@ -371,8 +372,9 @@ static void lateness_run(bool busy)
         }
     rt_printf("[timer] lateness over %u deadlines, CPU %s, cycles: min %lu median %lu p90 %lu "
               "p99 %lu max %lu (max %lu us, TSC %lu kHz)\n",
-              SAMPLES, busy ? "busy" : "idle", late[0], late[SAMPLES / 2], late[SAMPLES * 9 / 10], late[SAMPLES * 99 / 100],
-              late[SAMPLES - 1], us_of(late[SAMPLES - 1]), bootinfo->tsc_per_ms);
+              SAMPLES, busy ? "busy" : "idle", late[0], late[SAMPLES / 2], late[SAMPLES * 9 / 10],
+              late[SAMPLES * 99 / 100], late[SAMPLES - 1], us_of(late[SAMPLES - 1]),
+              bootinfo->tsc_per_ms);
 }
 
 static void tmr_lateness(void)
