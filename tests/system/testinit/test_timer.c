@@ -229,20 +229,29 @@ static void tmr_delete_armed(void)
     REQUIRE_OK(ps_timer_bind(tm, n, B_TIMER));
     REQUIRE(watch = bound_timer(n, B_WATCH));
     uint64_t now = rt_rdtsc();
-    REQUIRE_OK(ps_timer_set_deadline(tm, now + ms_tsc(3)));
+    REQUIRE_OK(ps_timer_set_deadline(tm, now + ms_tsc(50)));
     REQUIRE_OK(ps_cnode_delete(ME, tm, D));
-    // the timer's memory becomes notifications: a queue entry left there would now be garbage
+    // The timer's memory becomes a frame init fills with 0xFF: a queue entry left there would
+    // be a kernel pointer into user memory. Arming another timer would then link it in front of
+    // that entry (whose deadline reads ~0) and write into the frame; and the old deadline passes.
     REQUIRE_OK(ps_cnode_revoke(ME, ut, D));
     rs_cptr_t reuse = new_slot();
     REQUIRE(reuse);
-    REQUIRE_OK(ps_untyped_retype(ut, ME, RS_OBJ_NOTIFICATION, 0, ME, D, reuse, 1));
+    REQUIRE_OK(ps_untyped_retype(ut, ME, RS_OBJ_FRAME, 0, ME, D, reuse, 1));
+    volatile uint64_t *page = map_frame_copy(reuse);
+    REQUIRE(page);
+    for (unsigned i = 0; i < 512; i++) page[i] = ~0ul;
     uint64_t when;
-    CHECK_OK(ps_timer_set_deadline(watch, now + ms_tsc(20)));
+    CHECK_OK(ps_timer_set_deadline(watch, now + ms_tsc(100)));
     rs_result_t r = rs_wait(n);
     when = rt_rdtsc();
     CHECK_EQ(r.badge, B_WATCH);
-    CHECK(when >= now + ms_tsc(20));
-    CHECK_EQ(rs_poll(reuse).badge, 0);
+    CHECK(when >= now + ms_tsc(100));
+    for (unsigned i = 0; i < 512; i++)
+        if (page[i] != ~0ul) {
+            FAIL("the kernel wrote %lx at offset %u of the dead timer's memory", page[i], i * 8);
+            break;
+        }
 
     // the timer bound through a copy of the notification that is then revoked: the timer's own
     // copy (a child of it) goes, the armed deadline fires into nothing
