@@ -219,8 +219,8 @@ static bool run_stack(struct slot *bottom, struct slot *top, const struct slot *
             struct slot *nz = delete_one(victim, z);
             if (nz) top = nz;
         }
-        /* Stop only on a CNode frame: a frame over a TCB, VCPU, IRQ line or timer (4 slots at most) is
-         * finished first, as an IRQ line could be handed out again meanwhile with its
+        /* Stop only on a CNode frame: a frame over a TCB, VCPU, IRQ line or timer (4 slots at
+         * most) is finished first, as an IRQ line could be handed out again meanwhile with its
          * notification slot still due to be emptied. Below a CNode frame lie only dead objects
          * that nothing but this stack reaches. */
         if (guard && !cap_is_null(&guard->cap) && top && top->cap.bits == RS_CAP_CNODE &&

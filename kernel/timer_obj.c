@@ -120,7 +120,8 @@ int timer_decode(struct invocation *inv)
         ktimer_disarm(t);
         return RS_OK;
     }
-    if (t->ntfn.cap.type != RS_CAP_NOTIFICATION) return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
+    if (t->ntfn.cap.type != RS_CAP_NOTIFICATION)
+        return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     if (deadline <= arch_timer_now()) {
         // already due: signal now rather than through an interrupt (a replaced deadline goes)
         ktimer_disarm(t);

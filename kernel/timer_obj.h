@@ -6,9 +6,9 @@
 #include "cdt.h"
 
 struct ktimer {
-    struct slot ntfn;            /* derived copy of the bound notification cap (badge in w1) */
-    uint64_t deadline;           /* TSC; 0: not armed */
-    struct ktimer *next, *prev;  /* the armed queue, earliest first */
+    struct slot ntfn;           /* derived copy of the bound notification cap (badge in w1) */
+    uint64_t deadline;          /* TSC; 0: not armed */
+    struct ktimer *next, *prev; /* the armed queue, earliest first */
 };
 
 _Static_assert(sizeof(struct ktimer) <= (1u << RS_TIMER_BITS), "timer fits");

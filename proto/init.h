@@ -57,7 +57,7 @@ enum ipc_inject {
 #define IPC_BADGE_TICK 2ul /* a VMM only: init's timer tick, every IPC_TICK_MS */
 #define IPC_BADGE_TIMER                                                                            \
     4ul /* a VMM only: the deadline set on its Timer (IPC_SLOT_TIMER) has passed */
-#define IPC_TICK_MS    10
+#define IPC_TICK_MS 10
 
 /* A VMM (manifest guest=) has, besides the above:
  * - its guest's exits on IPC_SLOT_SERVICE: the exit endpoint is the service endpoint, so that the

@@ -160,18 +160,18 @@ enum rs_invocation_label {
      * bootinfo's tsc_per_ms, also returned by GetTime) that signals a notification once when
      * the TSC reaches it. Bind, SetDeadline and Cancel need the timer cap's WRITE right:
      * RS_INSUFFICIENT_RIGHTS (0, 0, 0). */
-    RS_TIMER_BIND = 80,       /* CAP0 notification, MR0 badge (0: the cap's own). Replaces the
-                                 binding; an armed deadline stays armed. RS_INVALID_CAPABILITY
-                                 (1, 0, 0) no notification; RS_INSUFFICIENT_RIGHTS (1, 0, 0) no
-                                 write right; RS_ILLEGAL_OPERATION (1, 0, 0) a badge given for a
-                                 badged cap; RS_REVOKE_FIRST (1, 0, 0) the timer holds the last
-                                 cap to its current notification */
-    RS_TIMER_SET_DEADLINE,    /* MR0 absolute TSC value; 0 or ~0: cancel. Replaces an armed
-                                 deadline; one not after the current TSC signals at once.
-                                 RS_ILLEGAL_OPERATION (0, 0, 0) no notification bound */
-    RS_TIMER_CANCEL,          /* no errors (a timer not armed stays so) */
-    RS_TIMER_GET_TIME,        /* -> MR0 current TSC, MR1 TSC cycles per ms, MR2 the armed
-                                 deadline (0: none); no errors, no right needed */
+    RS_TIMER_BIND = 80,    /* CAP0 notification, MR0 badge (0: the cap's own). Replaces the
+                              binding; an armed deadline stays armed. RS_INVALID_CAPABILITY
+                              (1, 0, 0) no notification; RS_INSUFFICIENT_RIGHTS (1, 0, 0) no
+                              write right; RS_ILLEGAL_OPERATION (1, 0, 0) a badge given for a
+                              badged cap; RS_REVOKE_FIRST (1, 0, 0) the timer holds the last
+                              cap to its current notification */
+    RS_TIMER_SET_DEADLINE, /* MR0 absolute TSC value; 0 or ~0: cancel. Replaces an armed
+                              deadline; one not after the current TSC signals at once.
+                              RS_ILLEGAL_OPERATION (0, 0, 0) no notification bound */
+    RS_TIMER_CANCEL,       /* no errors (a timer not armed stays so) */
+    RS_TIMER_GET_TIME,     /* -> MR0 current TSC, MR1 TSC cycles per ms, MR2 the armed
+                              deadline (0: none); no errors, no right needed */
 
     RS_INV_LABEL_COUNT
 };

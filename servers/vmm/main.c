@@ -84,7 +84,8 @@ static bool pc_notify(rs_badge_t bits, bool holding_exit)
 
 /* init's ping and timer tick (badge bits). A tick is a transaction of its own; when it raises
  * the timer and no exit is held, the guest is asked to come back as soon as it can take it.
- * Returns whether the timer interrupt is pending. */
+ * Returns whether the timer interrupt is pending. (IPC_BADGE_TIMER, the Timer in IPC_SLOT_TIMER
+ * that init bound to this notification, is not armed yet: guest time still moves by ticks.) */
 static bool on_notify(rs_badge_t bits, bool holding_exit)
 {
     if (bits & IPC_BADGE_PING) ipc_server_ping(&server);

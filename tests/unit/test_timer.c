@@ -18,9 +18,10 @@ static void setup(void)
     memset(timers, 0, sizeof(timers));
     memset(&ntfn, 0, sizeof(ntfn));
     for (unsigned i = 0; i < N; i++)
-        timers[i].ntfn.cap = (struct cap){
-            .type = RS_CAP_NOTIFICATION, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)&ntfn,
-            .w1 = 1ul << i};
+        timers[i].ntfn.cap = (struct cap){.type = RS_CAP_NOTIFICATION,
+                                          .rights = RS_RIGHTS_ALL,
+                                          .obj = (uintptr_t)&ntfn,
+                                          .w1 = 1ul << i};
     fake_timer_deadline = UINT64_MAX;
 }
 

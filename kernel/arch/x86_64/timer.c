@@ -20,11 +20,11 @@
 
 uint64_t arch_tsc_per_ms;
 static volatile uint32_t *lapic;
-static uint64_t period_tsc;          /* TSC cycles per scheduler tick */
-static uint64_t lapic_per_tsc;       /* LAPIC counts per TSC cycle, 32.32 fixed point */
-static uint64_t next_tick;           /* TSC at which the next scheduler tick is due */
+static uint64_t period_tsc;                  /* TSC cycles per scheduler tick */
+static uint64_t lapic_per_tsc;               /* LAPIC counts per TSC cycle, 32.32 fixed point */
+static uint64_t next_tick;                   /* TSC at which the next scheduler tick is due */
 static uint64_t timer_deadline = UINT64_MAX; /* the earliest kernel timer deadline */
-static uint64_t programmed;          /* TSC the running one-shot count ends at (0: none) */
+static uint64_t programmed;                  /* TSC the running one-shot count ends at (0: none) */
 uint64_t arch_tick_count;
 volatile uint64_t *arch_tick_count_out;
 volatile uint32_t *arch_tick_latency_out;
@@ -119,7 +119,6 @@ bool arch_timer_ack(uint64_t now)
     bool tick = now >= next_tick;
     if (tick) tick_due(now);
     return tick; // the caller's arch_timer_set_deadline starts the next count
-
 }
 
 /* Vectors 0..31 are exceptions and never requested through the IRR, so registers 1..7 are
