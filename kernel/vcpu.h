@@ -19,10 +19,10 @@ struct vcpu {
                                    addresses it directly (see vcpu_backend.h) */
     void *ctl;                  /* the control page (kernel address) and its physical address */
     uint64_t ctl_phys;
-    struct tcb *tcb;                /* the bound thread, NULL when unbound */
-    struct vcpu_exit exit;          /* the exit being delivered (reason RS_EXIT_NONE: none) */
-    uint64_t arch[VCPU_ARCH_WORDS] /* the backend's own per-vCPU state (VMX: its MSR */
-        __attribute__((aligned(16)));   /* areas, which must be 16-byte aligned) */
+    struct tcb *tcb;                  /* the bound thread, NULL when unbound */
+    struct vcpu_exit exit;            /* the exit being delivered (reason RS_EXIT_NONE: none) */
+    uint64_t arch[VCPU_ARCH_WORDS]    /* the backend's own per-vCPU state (VMX: its MSR */
+        __attribute__((aligned(16))); /* areas, which must be 16-byte aligned) */
     struct slot slots[VCPU_SLOT_COUNT];
     uint8_t fpu[512] __attribute__((aligned(16))); /* the guest's FXSAVE image */
 };

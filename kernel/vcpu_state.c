@@ -27,10 +27,9 @@ const rs_vcpu_state_t vcpu_reset_state = {
 };
 
 /* State words 0..15 (rax rbx rcx rdx rsi rdi rbp rsp r8..r15) as indices of v->gpr (x86 order). */
-static const uint8_t state_gpr[16] = {RS_GPR_RAX, RS_GPR_RBX, RS_GPR_RCX, RS_GPR_RDX,
-                                      RS_GPR_RSI, RS_GPR_RDI, RS_GPR_RBP, RS_GPR_RSP,
-                                      RS_GPR_R8,  RS_GPR_R9,  RS_GPR_R10, RS_GPR_R11,
-                                      RS_GPR_R12, RS_GPR_R13, RS_GPR_R14, RS_GPR_R15};
+static const uint8_t state_gpr[16] = {
+    RS_GPR_RAX, RS_GPR_RBX, RS_GPR_RCX, RS_GPR_RDX, RS_GPR_RSI, RS_GPR_RDI, RS_GPR_RBP, RS_GPR_RSP,
+    RS_GPR_R8,  RS_GPR_R9,  RS_GPR_R10, RS_GPR_R11, RS_GPR_R12, RS_GPR_R13, RS_GPR_R14, RS_GPR_R15};
 _Static_assert(RS_VCPU_STATE_WORD(rax) == 0 && RS_VCPU_STATE_WORD(r15) == 15, "GPR words first");
 
 void vcpu_state_reset(struct vcpu *v) { vcpu_backend->set_state(v, &vcpu_reset_state); }
@@ -169,7 +168,8 @@ int vcpu_decode_set_register(struct invocation *inv, struct vcpu *v)
 {
     INV_NEED_ARGS(inv, 2);
     uint64_t i = inv_arg(inv, 0), value = inv_arg(inv, 1);
-    if (i >= RS_VCPU_STATE_WORDS) return inv_error(inv, RS_RANGE_ERROR, 0, 0, RS_VCPU_STATE_WORDS - 1);
+    if (i >= RS_VCPU_STATE_WORDS)
+        return inv_error(inv, RS_RANGE_ERROR, 0, 0, RS_VCPU_STATE_WORDS - 1);
     if (i < 16) {
         v->gpr[state_gpr[i]] = value;
         return RS_OK;
@@ -187,7 +187,8 @@ int vcpu_decode_get_register(struct invocation *inv, struct vcpu *v)
 {
     INV_NEED_ARGS(inv, 1);
     uint64_t i = inv_arg(inv, 0);
-    if (i >= RS_VCPU_STATE_WORDS) return inv_error(inv, RS_RANGE_ERROR, 0, 0, RS_VCPU_STATE_WORDS - 1);
+    if (i >= RS_VCPU_STATE_WORDS)
+        return inv_error(inv, RS_RANGE_ERROR, 0, 0, RS_VCPU_STATE_WORDS - 1);
     if (i < 16) {
         inv_result(inv, 0, v->gpr[state_gpr[i]]);
         return RS_OK;

@@ -129,8 +129,8 @@ enum rs_vcpu_exit_mr {
 static inline unsigned rs_exit_cs_attrib(uint64_t seg) { return seg & 0xFFF; }
 static inline unsigned rs_exit_ss_attrib(uint64_t seg) { return (seg >> 16) & 0xFFF; }
 static inline unsigned rs_exit_cpl(uint64_t seg) { return (seg >> 32) & 3; }
-static inline uint32_t rs_exit_low_base(uint64_t w) { return (uint32_t)w; }  /* CS or DS */
-static inline uint32_t rs_exit_high_base(uint64_t w) { return w >> 32; }     /* SS or ES */
+static inline uint32_t rs_exit_low_base(uint64_t w) { return (uint32_t)w; } /* CS or DS */
+static inline uint32_t rs_exit_high_base(uint64_t w) { return w >> 32; }    /* SS or ES */
 
 /* Reply to an exit: label 0 resumes the guest (any other label leaves the vCPU's thread stopped;
  * TCB Resume runs the exiting instruction again). With RS_REPLY_SET_GPRS, every register word
@@ -168,8 +168,8 @@ enum rs_vcpu_reply_mr {
 #define RS_REPLY_WANT_WINDOW (1u << 3) /* exit again once the guest can take an interrupt */
 /* RIP from RS_REPLY_MR_RIP (wins over ADVANCE_RIP): the VMM emulated an instruction whose length
  * it decoded */
-#define RS_REPLY_SET_RIP    (1u << 4)
-#define RS_REPLY_SET_RFLAGS (1u << 5) /* arithmetic flags from RS_REPLY_MR_RFLAGS (an ALU insn) */
+#define RS_REPLY_SET_RIP     (1u << 4)
+#define RS_REPLY_SET_RFLAGS  (1u << 5) /* arithmetic flags from RS_REPLY_MR_RFLAGS (an ALU insn) */
 
 /* An event to inject: vector | type << 8 | (has error code) << 11 | error code << 32.
  * (The layout of AMD's EVENTINJ; bit 31 marks a valid event in rs_vcpu_state.pending_event.)
@@ -204,7 +204,7 @@ typedef struct rs_vcpu_state {
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t pat, tsc_aux;
 } rs_vcpu_state_t;
-#define RS_VCPU_PAT_RESET 0x0007040600070406ull /* IA32_PAT at power-on (WB WT UC- UC, twice) */
+#define RS_VCPU_PAT_RESET         0x0007040600070406ull /* IA32_PAT at power-on (WB WT UC- UC, twice) */
 #define RS_VCPU_STATE_WORDS       (sizeof(rs_vcpu_state_t) / 8)
 /* Word index of a field, e.g. the MR0 detail of a WriteState rejection. */
 #define RS_VCPU_STATE_WORD(field) (__builtin_offsetof(rs_vcpu_state_t, field) / 8)

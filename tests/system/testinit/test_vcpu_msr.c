@@ -10,8 +10,8 @@
 #define W(f)      RS_VCPU_STATE_WORD(f)
 
 extern const char msr_guest_start[], msr_guest_end[], msr_guest_gdt[], msr_guest_results[],
-    msr_guest_idtr[], msr_guest_main[], msr_guest_syscall[], msr_guest_irq[],
-    msr_guest_after_nop[], msr_guest_badpat[];
+    msr_guest_idtr[], msr_guest_main[], msr_guest_syscall[], msr_guest_irq[], msr_guest_after_nop[],
+    msr_guest_badpat[];
 
 static uint64_t mgpa(const char *label) { return MSR_LOAD + (uint64_t)(label - msr_guest_start); }
 
@@ -50,7 +50,7 @@ static void long_state(rs_vcpu_state_t *s, uint64_t rip)
     s->rflags = 2;
     s->cr0 = 0x80000011; // PG, ET, PE
     s->cr3 = MSR_TABLE;
-    s->cr4 = 0x20; // PAE
+    s->cr4 = 0x20;   // PAE
     s->efer = 0x501; // LMA, LME, SCE
     s->cs = (struct rs_segment){0x08, 0, 0xFFFFFFFF, 0xA9B};
     s->ds = s->es = s->fs = s->gs = s->ss = (struct rs_segment){0x10, 0, 0xFFFFFFFF, 0xC93};
@@ -117,9 +117,9 @@ static bool expect_phase_at(int line, struct msr_guest *m, uint64_t phase)
 
 static void state_msrs(const rs_vcpu_state_t *s, uint64_t w[12])
 {
-    const uint64_t v[12] = {s->fs.base, s->gs.base,    s->kernel_gs_base, s->star,
-                            s->lstar,   s->cstar,      s->sfmask,         s->sysenter_cs,
-                            s->sysenter_esp, s->sysenter_eip, s->pat,     s->tsc_aux};
+    const uint64_t v[12] = {
+        s->fs.base, s->gs.base,     s->kernel_gs_base, s->star,         s->lstar, s->cstar,
+        s->sfmask,  s->sysenter_cs, s->sysenter_esp,   s->sysenter_eip, s->pat,   s->tsc_aux};
     memcpy(w, v, sizeof(v));
 }
 
@@ -132,13 +132,22 @@ static void msr_state_round_trip(void)
     rs_vcpu_state_t s, r;
     REQUIRE_OK(ps_vcpu_read_state(v, &s));
     CHECK_EQ(RS_VCPU_STATE_WORDS, 70);
-    CHECK_EQ(W(pending_event), 59); // the words before the MSRs stay where they were
+    CHECK_EQ(W(pending_event), 59);     // the words before the MSRs stay where they were
     CHECK_EQ(s.pat, RS_VCPU_PAT_RESET); // the reset state's
     CHECK_EQ(s.lstar, 0);
     long_state(&s, 0x1000);
-    const uint64_t want[12] = {0x7000, 0xFFFF900000000000, 0xFFFFFFFFFFFFF000, ~0ull,
-                               0x00007FFFFFFFF000, 0xFFFF800000000000, 0xFFFFFFFF, 0xFFFF,
-                               0x1000, 0x2000, 0x0001050407060100, 0xFFFFFFFF};
+    const uint64_t want[12] = {0x7000,
+                               0xFFFF900000000000,
+                               0xFFFFFFFFFFFFF000,
+                               ~0ull,
+                               0x00007FFFFFFFF000,
+                               0xFFFF800000000000,
+                               0xFFFFFFFF,
+                               0xFFFF,
+                               0x1000,
+                               0x2000,
+                               0x0001050407060100,
+                               0xFFFFFFFF};
     s.fs.base = want[0], s.gs.base = want[1], s.kernel_gs_base = want[2], s.star = want[3];
     s.lstar = want[4], s.cstar = want[5], s.sfmask = want[6], s.sysenter_cs = want[7];
     s.sysenter_esp = want[8], s.sysenter_eip = want[9], s.pat = want[10], s.tsc_aux = want[11];
@@ -179,12 +188,18 @@ static void msr_state_rejections(void)
         unsigned word;
         uint64_t value;
     } bad[] = {
-        {W(kernel_gs_base), 0x0000800000000000}, {W(lstar), 0x8000000000000000},
-        {W(cstar), 0x00F0000000000000},          {W(sfmask), 1ull << 32},
-        {W(sysenter_cs), 1ull << 40},            {W(sysenter_esp), 0x0001000000000000},
-        {W(sysenter_eip), 0xFF00000000000000},   {W(pat), 0x0007040600070402}, // type 2
-        {W(pat), 0x0307040600070406},            {W(pat), 0x0007040600080406}, // 3, 8
-        {W(tsc_aux), 1ull << 32},                {W(fs) + 1, 0x0000900000000000},
+        {W(kernel_gs_base), 0x0000800000000000},
+        {W(lstar), 0x8000000000000000},
+        {W(cstar), 0x00F0000000000000},
+        {W(sfmask), 1ull << 32},
+        {W(sysenter_cs), 1ull << 40},
+        {W(sysenter_esp), 0x0001000000000000},
+        {W(sysenter_eip), 0xFF00000000000000},
+        {W(pat), 0x0007040600070402}, // type 2
+        {W(pat), 0x0307040600070406},
+        {W(pat), 0x0007040600080406}, // 3, 8
+        {W(tsc_aux), 1ull << 32},
+        {W(fs) + 1, 0x0000900000000000},
     };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         s = good;
@@ -262,10 +277,10 @@ static void msr_vmm_writes(void)
     REQUIRE(expect_phase(&m, 2));
     rs_vcpu_state_t s;
     REQUIRE_OK(ps_vcpu_read_state(m.g.vcpu, &s));
-    const uint64_t want[12] = {0x00007E0000011000, 0x00007E0000012000, 0xFFFF810000013000,
+    const uint64_t want[12] = {0x00007E0000011000, 0x00007E0000012000,      0xFFFF810000013000,
                                0x0023000800000000, mgpa(msr_guest_syscall), 0xFFFF810000015000,
-                               0x0000000000000400, 0x0000000000000008, 0xFFFF810000016000,
-                               0xFFFF810000017000, 0x0000000100000506, 0x0000000000000042};
+                               0x0000000000000400, 0x0000000000000008,      0xFFFF810000016000,
+                               0xFFFF810000017000, 0x0000000100000506,      0x0000000000000042};
     s.fs.base = want[0], s.gs.base = want[1], s.kernel_gs_base = want[2], s.star = want[3];
     s.cstar = want[5], s.sfmask = want[6], s.sysenter_cs = want[7];
     s.sysenter_esp = want[8], s.sysenter_eip = want[9], s.pat = want[10];

@@ -218,7 +218,10 @@ static void svm_exit_words(struct vcpu *v, uint64_t *w)
     w[4] = vm->gs.base;
 }
 
-static void svm_set_rflags(struct vcpu *v, uint64_t rflags) { ((struct vmcb *)v->ctl)->rflags = rflags; }
+static void svm_set_rflags(struct vcpu *v, uint64_t rflags)
+{
+    ((struct vmcb *)v->ctl)->rflags = rflags;
+}
 
 /* Nested page-table entries are ordinary x86 entries; the nested walk counts as a user access,
  * so every level needs U (APM 15.25 "Nested Paging"). */

@@ -57,7 +57,9 @@ static bool irq_open(const struct vmcb *vm)
 static bool msr_local(struct vcpu *v, struct vmcb *vm, const struct vcpu_exit *e)
 {
     struct svm_vcpu *s = svm_of(v);
-    uint64_t *val = e->qual == MSR_PAT ? &vm->g_pat : e->qual == MSR_TSC_AUX && !svm_tsc_aux_hw ? &s->tsc_aux : NULL;
+    uint64_t *val = e->qual == MSR_PAT                          ? &vm->g_pat
+                    : e->qual == MSR_TSC_AUX && !svm_tsc_aux_hw ? &s->tsc_aux
+                                                                : NULL;
     if (!val) return false;
     uint64_t *g = v->gpr;
     if (e->reason == RS_EXIT_MSR_READ) {
@@ -67,8 +69,8 @@ static bool msr_local(struct vcpu *v, struct vmcb *vm, const struct vcpu_exit *e
         uint64_t w = (uint32_t)g[RS_GPR_RAX] | g[RS_GPR_RDX] << 32;
         bool ok = e->qual == MSR_PAT ? vcpu_pat_ok(w) : !(w >> 32);
         if (!ok) {
-            vm->eventinj = RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0) |
-                           VMCB_EVENT_VALID;
+            vm->eventinj =
+                RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0) | VMCB_EVENT_VALID;
             return true;
         }
         *val = w;
@@ -155,8 +157,8 @@ void svm_update_window(struct vcpu *v)
     struct vmcb *vm = v->ctl;
     const struct svm_vcpu *s = svm_of(v);
     uint64_t bits = VMCB_INT_V_IRQ | VMCB_INT_V_IGN_TPR | (0xFull << VMCB_INT_V_PRIO_SHIFT);
-    bool held = (s->queued_event & VMCB_EVENT_VALID) &&
-                VMCB_EVENT_TYPE(s->queued_event) == RS_EVENT_EXTINT;
+    bool held =
+        (s->queued_event & VMCB_EVENT_VALID) && VMCB_EVENT_TYPE(s->queued_event) == RS_EVENT_EXTINT;
     if (s->vmm_window || held) {
         vm->int_ctl |= bits;
         vm->intercept_misc1 |= VMCB_I1_VINTR;

@@ -20,18 +20,25 @@ struct vmx_msr {
  * the syscall MSRs and KERNEL_GS_BASE (SWAPGS), then TSC_AUX (RDTSCP) when the CPU has it
  * (vmx_msr_count). Loaded at entry, stored at exit (one area, as Xen does), the host's loaded
  * at exit. */
-enum vmx_guest_msr { VMX_KERNEL_GS, VMX_STAR, VMX_LSTAR, VMX_CSTAR, VMX_SFMASK, VMX_TSC_AUX,
-                     VMX_MSRS };
+enum vmx_guest_msr {
+    VMX_KERNEL_GS,
+    VMX_STAR,
+    VMX_LSTAR,
+    VMX_CSTAR,
+    VMX_SFMASK,
+    VMX_TSC_AUX,
+    VMX_MSRS
+};
 extern unsigned vmx_msr_count; /* VMX_MSRS, or VMX_TSC_AUX without RDTSCP */
 
 struct vmx_vcpu {
     struct vmx_msr msr[VMX_MSRS] __attribute__((aligned(16))); /* the guest's (physical: vmx.c) */
     uint64_t vmcs_phys;
-    uint64_t cr2;            /* CR2 is not part of the VMCS (SDM 24.4.1) */
-    uint64_t deferred;       /* a VMM event waiting behind a re-queued one (RS layout), or 0 */
-    uint32_t proc, proc2;    /* the processor-based controls as last written */
-    uint32_t vpid_gen;       /* the VPID generation vpid belongs to (vmx.c) */
-    uint64_t dr[4], dr6;     /* the guest's DR0-DR3 and DR6 (DR7 is in the VMCS), once dr_live */
+    uint64_t cr2;         /* CR2 is not part of the VMCS (SDM 24.4.1) */
+    uint64_t deferred;    /* a VMM event waiting behind a re-queued one (RS layout), or 0 */
+    uint32_t proc, proc2; /* the processor-based controls as last written */
+    uint32_t vpid_gen;    /* the VPID generation vpid belongs to (vmx.c) */
+    uint64_t dr[4], dr6;  /* the guest's DR0-DR3 and DR6 (DR7 is in the VMCS), once dr_live */
     uint16_t vpid;
     uint8_t tpr;     /* the guest's CR8 (task priority), emulated: never the host's */
     bool dr_live;    /* the guest touched a debug register: its DR0-3/DR6 switch at each run */

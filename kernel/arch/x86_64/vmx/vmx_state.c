@@ -148,8 +148,8 @@ void vmx_exit_words(struct vcpu *v, uint64_t *w)
     uint32_t ss_ar = (uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_SS);
     uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
     bool pending = x->deferred || (vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID);
-    w[0] = seg_attrib((uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_CS)) |
-           seg_attrib(ss_ar) << 16 | (uint64_t)((ss_ar >> 5) & 3) << 32 |
+    w[0] = seg_attrib((uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_CS)) | seg_attrib(ss_ar) << 16 |
+           (uint64_t)((ss_ar >> 5) & 3) << 32 |
            (irq & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS) ? RS_EXIT_IRQ_SHADOW : 0) |
            (pending ? RS_EXIT_IRQ_PENDING : 0) | (x->vmm_window ? RS_EXIT_IRQ_WINDOW : 0);
     w[1] = (uint32_t)vmread(VMCS_GUEST_ES_BASE + 2 * VMX_CS) |
