@@ -217,7 +217,7 @@ static int check_linux(struct vm *vm, const struct manifest_server *m, uint64_t 
 int vm_check(struct server *s, unsigned index)
 {
     struct vm *vm = &vms[index];
-    *vm = (struct vm){0};
+    memset(vm, 0, sizeof(*vm)); // a failed check leaves no stale pointers
     uint64_t ram = (uint64_t)s->m->ram_mib << 20;
     return s->m->guest[0] ? check_flat(vm, s->m, ram) : check_linux(vm, s->m, ram);
 }

@@ -3,13 +3,14 @@
 """Synthetic Linux boot images for tests/system/linuxboot: a bzImage around a flat 32-bit
 program (its protected-mode part), good or broken on purpose, and test initrds.
 
-  mkbzimage.py bzimage FLAT OUT good|truncated|magic|sects|old
+  mkbzimage.py bzimage FLAT OUT good|truncated|magic|sects|old|cmdline16
   mkbzimage.py initrd OUT SIZE
 
 The header is a boot protocol 2.15 one as Debian's kernel has (relocatable, 2 MiB alignment,
 cmdline_size 2047, initrd_addr_max 0x7fffffff), with 4 setup sectors, pref_address 1 MiB and
 init_size 1 MiB. Broken: `truncated` ends halfway through the protected-mode part, `magic` has
-"HdrZ" for "HdrS", `sects` says 200 setup sectors, `old` is protocol 2.05. An initrd is a text
+"HdrZ" for "HdrS", `sects` says 200 setup sectors, `old` is protocol 2.05; `cmdline16` is good
+but takes command lines of at most 16 bytes. An initrd is a text
 line padded to 32 bytes, then the bytes (i * 13 + 5) & 0xFF (i: the offset), SIZE bytes in all."""
 
 import struct
@@ -32,7 +33,7 @@ def bzimage(flat, variant):
     struct.pack_into("<I", setup, 0x230, 0x200000)                  # kernel_alignment
     setup[0x234] = 1                                                # relocatable_kernel
     setup[0x235] = 21                                               # min_alignment
-    struct.pack_into("<I", setup, 0x238, 2047)                      # cmdline_size
+    struct.pack_into("<I", setup, 0x238, 16 if variant == "cmdline16" else 2047)  # cmdline_size
     struct.pack_into("<Q", setup, 0x258, 0x100000)                  # pref_address
     struct.pack_into("<I", setup, 0x260, 0x100000)                  # init_size
     image = bytes(setup) + flat
@@ -52,7 +53,7 @@ def main():
     if len(sys.argv) == 5 and sys.argv[1] == "bzimage":
         flat = open(sys.argv[2], "rb").read()
         out = bzimage(flat, sys.argv[4])
-        if sys.argv[4] not in ("good", "truncated", "magic", "sects", "old"):
+        if sys.argv[4] not in ("good", "truncated", "magic", "sects", "old", "cmdline16"):
             sys.exit(f"unknown variant {sys.argv[4]}")
         open(sys.argv[3], "wb").write(out)
     elif len(sys.argv) == 4 and sys.argv[1] == "initrd":
