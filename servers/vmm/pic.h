@@ -31,7 +31,8 @@ struct pic_pair {
 };
 
 /* Power-on state as a PC firmware leaves it: initialised (master vectors 0x08-0x0F, slave
- * 0x70-0x77, cascade on IR2), every line masked and edge-triggered. */
+ * 0x70-0x77, cascade on IR2), every line masked and edge-triggered. (A zeroed struct is not
+ * this state: it would deliver unmasked requests at vectors 0-7.) */
 void pic_reset(struct pic_pair *p);
 /* An IN from 0x20, 0x21, 0xA0, 0xA1 (IRR/ISR/poll, IMR/poll), 0x4D0, 0x4D1 (ELCR); any other
  * port reads 0xFF. */

@@ -20,7 +20,8 @@ struct rtc {
 };
 
 /* Power-on state: the clock at unix_seconds at guest time now_ns and running (register A 0x26:
- * 32.768 kHz, 1024 Hz periodic rate; B 0x02: 24-hour BCD, no interrupts), CMOS bytes zero. */
+ * 32.768 kHz, 1024 Hz periodic rate; B 0x02: 24-hour BCD, no interrupts), CMOS bytes zero.
+ * (A zeroed struct is a stopped clock at 1970: call this first.) */
 void rtc_reset(struct rtc *r, uint64_t unix_seconds, uint64_t now_ns);
 /* An IN from port 0x71 (the register port 0x70 selects; reading C clears its flags and the
  * IRQ8 line); 0x70 and any other port read 0xFF. */

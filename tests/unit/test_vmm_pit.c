@@ -132,6 +132,24 @@ Test(pit, mode_4_strobes_out_low_for_one_clock_at_terminal_count)
     cr_assert_eq(pit_next_ns(&p), UINT64_MAX);
 }
 
+Test(pit, linux_oneshot_mode_4_rearms_with_each_new_count)
+{
+    struct pit p;
+    pit_reset(&p);
+    pit_write(&p, 0x43, 0x38, 0); // i8253 pit_set_oneshot
+    pit_write(&p, 0x40, 0xE8, 0); // pit_next_event: 1000 clocks
+    pit_write(&p, 0x40, 0x03, 0);
+    cr_assert_eq(pit_next_ns(&p), at_tick(1001));
+    pit_write(&p, 0x40, 0xD0, at_tick(500)); // a new count before it fired: 2000 from here
+    cr_assert_eq(pit_next_ns(&p), at_tick(1001), "the first byte alone changes nothing");
+    pit_write(&p, 0x40, 0x07, at_tick(500));
+    uint64_t due = at_tick(500) + at_tick(2001); // the strobe ends 2001 clocks after the write
+    cr_assert_eq(pit_next_ns(&p), due);
+    cr_assert_eq(pit_advance(&p, due - 1), 0);
+    cr_assert_eq(pit_advance(&p, due), 1);
+    cr_assert_eq(pit_next_ns(&p), UINT64_MAX);
+}
+
 Test(pit, count_zero_means_65536)
 {
     struct pit p;
