@@ -5,7 +5,13 @@
  * IRR, see ioapic_eoi), arbitration (2), and the redirection table (0x10 + 2n low, 0x11 + 2n
  * high). Fixed and lowest-priority delivery reach the local APIC; SMI, NMI, INIT and ExtINT
  * entries deliver nothing (the 8259 reaches the CPU through LINT0, lapic_extint).
- * Pure C, plain data: the state lives in the VMM's persistent state. */
+ * Pure C, plain data: the state lives in the VMM's persistent state.
+ *
+ * Wiring in the VMM (as the MP table, mptable.h, describes it): ioapic_reset(io,
+ * MPTABLE_IOAPIC_ID) and lapic_reset(a, 0); ISA IRQ n drives PIC input n and IO-APIC pin n,
+ * but IRQ 0 (the PIT) drives pin MPTABLE_IRQ0_PIN (2); after every LAPIC write, pass each
+ * lapic_take_eoi() vector to ioapic_eoi(). To inject: the PIC's vector if lapic_extint() and
+ * the PIC asks, else lapic_pending() (then lapic_deliver() once the CPU takes it). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
