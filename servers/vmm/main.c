@@ -246,7 +246,11 @@ int main(void *arg)
                             .scribble_size = sizeof(vmm)};
     print_output(); // what the previous instance committed but did not print
     vmm_console_publish(vmm.ring, vmm_committed(persist));
-    if (ctl->guest_platform == IPC_GUEST_PC && !platform_start(ctl)) return 1;
+    if (ctl->guest_platform == IPC_GUEST_PC) {
+        if (!platform_start(ctl)) return 1;
+        vmm.st = (struct vmm_state *)vmm_committed(persist);
+        arm_timer(); // the deadline a predecessor may have died before setting
+    }
     const struct vmm_state *s = vmm_committed(persist);
     rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts "
               "so far\n",
