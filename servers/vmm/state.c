@@ -71,13 +71,20 @@ const struct vmm_out *vmm_unprinted(const struct vmm_persist *p)
 
 void vmm_mark_printed(struct vmm_persist *p) { p->printed_seq = vmm_committed(p)->out_seq; }
 
-/* A 64-bit multiply-xorshift hash of the words, one round per word (an exit has 28): only a
- * re-delivered exit is compared with it, so it needs to tell exits apart, not resist attack. */
+/* A 64-bit multiply-xorshift hash of the words, one round per word (an exit has 34): only a
+ * re-delivered exit is compared with it, so it needs to tell exits apart, not resist attack.
+ * The interrupt-state bits are left out: the VMM's own requests change them while an exit is
+ * held (an interrupt-window request after a restart, an injection the kernel holds), and the
+ * same exit coming back with them changed must still be known, or it is emulated twice (a UART
+ * byte printed twice: system-linux-vmm-crash found it). */
 uint64_t vmm_fingerprint(const uint64_t *w, unsigned n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
     for (unsigned i = 0; i < n; i++) {
-        h = (h ^ w[i]) * 0xBF58476D1CE4E5B9ull;
+        uint64_t word = w[i];
+        if (i == RS_EXIT_MR_SEG)
+            word &= ~(RS_EXIT_IRQ_SHADOW | RS_EXIT_IRQ_PENDING | RS_EXIT_IRQ_WINDOW);
+        h = (h ^ word) * 0xBF58476D1CE4E5B9ull;
         h ^= h >> 31;
     }
     return h;
