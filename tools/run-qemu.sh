@@ -33,7 +33,8 @@ fi
 kernel=build/kernel/resurgo.elf
 # The command line is tools/qemu_cmd.py's (the one the tests run), interactive: serial and
 # monitor on this terminal.
-args=(--interactive --serial mon:stdio)
+# 1 GiB: the demo's Linux guest has 256 MiB of its own.
+args=(--interactive --serial mon:stdio --mem 1024)
 if [ $iso = 1 ]; then
     tools/mkiso.sh build/resurgo.iso "$kernel" "${mods[@]}"
     args+=(--iso build/resurgo.iso)
