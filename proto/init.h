@@ -6,6 +6,8 @@
 #pragma once
 #include <stdint.h>
 
+#define IPC_VMM_EXIT_REASONS 16
+
 /* The page init shares with each server it supervises (see servers/init). */
 typedef struct ipc_control {
     volatile uint64_t heartbeat; /* bumped by the server loop on every ping and request */
@@ -19,6 +21,9 @@ typedef struct ipc_control {
     uint64_t wallclock_unix; /* the host's wall clock (UTC seconds, CMOS RTC; 0: none) ... */
     uint64_t wallclock_tsc;  /* ... when the TSC read this */
     uint64_t guest_platform; /* a VMM's: IPC_GUEST_FLAT or IPC_GUEST_PC */
+    /* A VMM's exits so far by rs_vcpu_exit_reason (all instances; statistics only, for init's
+     * `exits NAME` and tools/bench.sh linux) */
+    volatile uint64_t vmm_exits[IPC_VMM_EXIT_REASONS];
 } ipc_control_t;
 
 /* The platform a VMM gives its guest: the tiny guests' (guests/README.md, manifest guest=) or a

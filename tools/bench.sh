@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Runs a benchmark under QEMU with -icount shift=0, where rdtsc deltas are exact guest
 # instruction counts (repeatable on a busy machine). Prints the `bench:` lines.
-# usage: tools/bench.sh [ipc|ipc-pti|restart|vmexit]   (ipc-pti: the kernel booted with pti=on)
+# usage: tools/bench.sh [ipc|ipc-pti|restart|vmexit|linux]   (ipc-pti: the kernel booted with pti=on;
+#   linux: wall-clock figures, without -icount: tools/bench-linux.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/build.sh >/dev/null || { echo "build failed"; exit 1; }
@@ -46,5 +47,6 @@ case "${1:-ipc}" in
            expect=('^vmm vmexit: guest halted with interrupts disabled')
            boot init=build/servers/init/init.elf manifest=bench/vmexit/manifest-vmm.txt "${vm[@]}"
            vmm_figures; echo "bench: done" ;;
-  *) echo "usage: $0 [ipc|ipc-pti|restart|vmexit]"; exit 2 ;;
+  linux)   exec python3 tools/bench-linux.py ;;
+  *) echo "usage: $0 [ipc|ipc-pti|restart|vmexit|linux]"; exit 2 ;;
 esac

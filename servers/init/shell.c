@@ -67,6 +67,28 @@ static void send_byte(uint8_t c)
     r->head = head + 1;
 }
 
+/* A VMM's exits by reason (include/resurgo/vcpu.h), as it counts them in its control page. */
+static void exits(const struct server *s)
+{
+    static const char *const names[] = {"none",   "io",      "mmio",   "cpuid",  "rdmsr",
+                                        "wrmsr",  "hlt",     "vmcall", "window", "exception",
+                                        "triple", "invalid", "other"};
+    if (!s || !manifest_is_vmm(s->m)) {
+        init_log("exits: no such VMM\n");
+        return;
+    }
+    char line[320] = "";
+    int len = 0;
+    uint64_t total = 0;
+    for (unsigned r = 1; r < sizeof(names) / sizeof(names[0]); r++) {
+        uint64_t n = s->control->vmm_exits[r];
+        total += n;
+        if (n && len < (int)sizeof(line))
+            len += rt_snprintf(line + len, sizeof(line) - (size_t)len, " %s %lu", names[r], n);
+    }
+    init_log("exits %s:%s total %lu\n", s->m->name, line, total);
+}
+
 static void run(char *cmd)
 {
     char *w[4] = {0};
@@ -80,7 +102,8 @@ static void run(char *cmd)
     if (!n) return;
     if (!strcmp(w[0], "help")) {
         init_log("commands: ps | restarts | crash NAME kill|null|wild|hang|random | attach NAME "
-                 "(a guest's console; Ctrl-] comes back) | help\n");
+                 "(a guest's console; Ctrl-] comes back) | exits NAME (a VMM's exits by reason) | "
+                 "help\n");
     } else if (!strcmp(w[0], "ps")) {
         supervisor_ps();
     } else if (!strcmp(w[0], "restarts")) {
@@ -88,6 +111,8 @@ static void run(char *cmd)
             init_log("%s: %u restarts\n", init.servers[i].m->name, init.servers[i].restarts);
     } else if (!strcmp(w[0], "attach") && n == 2) {
         attach(w[1]);
+    } else if (!strcmp(w[0], "exits") && n == 2) {
+        exits(supervisor_find(w[1]));
     } else if (!strcmp(w[0], "crash") && n == 3) {
         struct server *s = supervisor_find(w[1]);
         int kind = manifest_inject_kind(w[2]);

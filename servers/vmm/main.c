@@ -117,6 +117,7 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
     uint64_t w[RS_EXIT_MR_COUNT] = {0};
     unsigned n = rs_msginfo_length(info);
     for (unsigned i = 0; i < n && i < RS_EXIT_MR_COUNT; i++) w[i] = rs_mr_get(i);
+    server.control->vmm_exits[w[RS_EXIT_MR_REASON] % IPC_VMM_EXIT_REASONS]++;
     uint64_t fp = vmm_fingerprint(w, RS_EXIT_MR_COUNT);
     if (vmm_is_redelivery(persist, fp)) {
         persist->redelivered++;
