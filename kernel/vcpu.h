@@ -21,6 +21,7 @@ struct vcpu {
     uint64_t ctl_phys;
     struct tcb *tcb;                  /* the bound thread, NULL when unbound */
     struct vcpu_exit exit;            /* the exit being delivered (reason RS_EXIT_NONE: none) */
+    uint64_t exits;                   /* exits so far: RS_EXIT_MR_SEQ of the one being delivered */
     uint64_t arch[VCPU_ARCH_WORDS]    /* the backend's own per-vCPU state (VMX: its MSR */
         __attribute__((aligned(16))); /* areas, which must be 16-byte aligned) */
     struct slot slots[VCPU_SLOT_COUNT];

@@ -55,7 +55,9 @@ void vcpu_run(struct tcb *t)
     fpu_claim(v->fpu);
     vcpu_backend->run(v, &v->exit);
     fpu_leave_guest();
-    if (v->exit.reason != RS_EXIT_NONE) send_exit(t, v);
+    if (v->exit.reason == RS_EXIT_NONE) return;
+    v->exits++; // a new exit; one delivered again (vcpu_exit_redeliver) keeps its number
+    send_exit(t, v);
 }
 
 void vcpu_exit_redeliver(struct tcb *t)
@@ -93,7 +95,8 @@ unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
     for (unsigned i = 0; i < RS_GPR_COUNT; i++) w[RS_EXIT_MR_GPR + i] = g[i];
     if (v && vcpu_backend->exit_words) vcpu_backend->exit_words(t->vcpu, &w[RS_EXIT_MR_SEG]);
     else
-        for (unsigned i = RS_EXIT_MR_SEG; i < RS_EXIT_MR_COUNT; i++) w[i] = 0;
+        for (unsigned i = RS_EXIT_MR_SEG; i < RS_EXIT_MR_SEQ; i++) w[i] = 0;
+    w[RS_EXIT_MR_SEQ] = v ? v->exits : 0;
     return RS_EXIT_MR_COUNT;
 }
 

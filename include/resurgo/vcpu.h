@@ -120,6 +120,9 @@ enum rs_vcpu_exit_mr {
     RS_EXIT_MR_DS_ES_BASE, /* DS base | ES base << 32 (likewise) */
     RS_EXIT_MR_FS_BASE,    /* the full FS and GS bases (64-bit mode uses them) */
     RS_EXIT_MR_GS_BASE,
+    RS_EXIT_MR_SEQ, /* the vCPU's exit number, from 1: an exit delivered again because its VMM
+                       went away keeps its number, so a restarted VMM knows it from the next
+                       exit even when the two are alike in every other word */
     RS_EXIT_MR_COUNT
 };
 /* RS_EXIT_MR_SEG: interruptibility and what the kernel holds */

@@ -63,6 +63,12 @@ Test(vmmstate, the_same_exit_with_other_interrupt_bits_is_still_the_same)
     cr_assert_eq(vmm_fingerprint(a, RS_EXIT_MR_COUNT), vmm_fingerprint(b, RS_EXIT_MR_COUNT));
     b[RS_EXIT_MR_SEG] ^= 1; // a different CS is a different exit
     cr_assert_neq(vmm_fingerprint(a, RS_EXIT_MR_COUNT), vmm_fingerprint(b, RS_EXIT_MR_COUNT));
+    // the guest doing the same thing again (an interrupt-window exit at the same RIP with the
+    // same registers) is a new exit: the kernel numbers it
+    b[RS_EXIT_MR_SEG] = a[RS_EXIT_MR_SEG];
+    a[RS_EXIT_MR_SEQ] = 41;
+    b[RS_EXIT_MR_SEQ] = 42;
+    cr_assert_neq(vmm_fingerprint(a, RS_EXIT_MR_COUNT), vmm_fingerprint(b, RS_EXIT_MR_COUNT));
 }
 
 Test(vmmstate, output_is_printed_once_after_its_commit)
