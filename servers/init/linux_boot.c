@@ -231,15 +231,11 @@ void linux_boot_gdt(uint64_t gdt[LINUX_GDT_ENTRIES])
     gdt[LINUX_BOOT_DS / 8] = 0x00CF93000000FFFFull; // read/write
 }
 
-void linux_boot_start_state(const struct linux_layout *l, rs_vcpu_state_t *st)
+void boot_flat32_state(rs_vcpu_state_t *st, uint16_t cs, uint16_t ds)
 {
-    // the descriptors' hidden parts as the GDT above holds them (type/S/DPL/P | AVL/L/D/G << 8)
-    const struct rs_segment code = {LINUX_BOOT_CS, 0, 0xFFFFFFFF, 0xC9B},
-                            data = {LINUX_BOOT_DS, 0, 0xFFFFFFFF, 0xC93};
+    // type/S/DPL/P | AVL/L/D/G << 8: a flat execute/read and read/write segment, accessed
+    const struct rs_segment code = {cs, 0, 0xFFFFFFFF, 0xC9B}, data = {ds, 0, 0xFFFFFFFF, 0xC93};
     *st = (rs_vcpu_state_t){
-        .rsi = l->zero_page_gpa,
-        .rsp = LINUX_STACK_GPA,
-        .rip = l->kernel_gpa,
         .rflags = 0x2,
         .cr0 = 0x11, // PE, ET; no paging
         .cs = code,
@@ -250,9 +246,18 @@ void linux_boot_start_state(const struct linux_layout *l, rs_vcpu_state_t *st)
         .ss = data,
         .tr = {0, 0, 0xFFFF, 0x8B},
         .ldtr = {0, 0, 0xFFFF, 0x82},
-        .gdtr_base = l->gdt_gpa,
-        .gdtr_limit = LINUX_GDT_ENTRIES * 8 - 1,
+        .pat = RS_VCPU_PAT_RESET,
     };
+}
+
+void linux_boot_start_state(const struct linux_layout *l, rs_vcpu_state_t *st)
+{
+    boot_flat32_state(st, LINUX_BOOT_CS, LINUX_BOOT_DS); // as the GDT above holds them
+    st->rsi = l->zero_page_gpa;
+    st->rsp = LINUX_STACK_GPA;
+    st->rip = l->kernel_gpa;
+    st->gdtr_base = l->gdt_gpa;
+    st->gdtr_limit = LINUX_GDT_ENTRIES * 8 - 1;
 }
 
 const char *linux_boot_error_name(enum linux_boot_error e)

@@ -125,5 +125,9 @@ void linux_boot_gdt(uint64_t gdt[LINUX_GDT_ENTRIES]);
 /* The 32-bit boot protocol's entry state: protected mode without paging, IF = 0, CS/DS/ES/SS
  * the GDT's flat segments, ESI = the zero page, EIP = the kernel, EBP = EDI = EBX = 0. */
 void linux_boot_start_state(const struct linux_layout *l, rs_vcpu_state_t *st);
+/* The state both kinds of guest start from: 32-bit protected mode, no paging, IF = 0, flat 4 GiB
+ * segments with selectors cs and ds (the hidden parts as a flat GDT holds them), PAT at its
+ * power-on value; the caller sets the registers its boot contract names. */
+void boot_flat32_state(rs_vcpu_state_t *st, uint16_t cs, uint16_t ds);
 /* A name for an error code ("truncated", ...). */
 const char *linux_boot_error_name(enum linux_boot_error e);

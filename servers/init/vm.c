@@ -107,29 +107,16 @@ static int load_guest(struct vm *vm, const struct manifest_server *m)
  * or the Linux boot protocol's. */
 static int write_start_state(const struct vm *vm, uint64_t ram_size)
 {
+    rs_vcpu_state_t st;
     if (vm->kernel) {
-        rs_vcpu_state_t st;
         linux_boot_start_state(&vm->linux_layout, &st);
-        return ps_vcpu_write_state(vm->vcpu, &st);
+    } else {
+        boot_flat32_state(&st, 0x08, 0x10);
+        st.rax = VM_START_MAGIC;
+        st.rbx = ram_size;
+        st.rsp = VM_LOAD_GPA;
+        st.rip = VM_LOAD_GPA;
     }
-    const struct rs_segment code = {0x08, 0, 0xFFFFFFFF, 0xC9B},
-                            data = {0x10, 0, 0xFFFFFFFF, 0xC93};
-    rs_vcpu_state_t st = {
-        .rax = VM_START_MAGIC,
-        .rbx = ram_size,
-        .rsp = VM_LOAD_GPA,
-        .rip = VM_LOAD_GPA,
-        .rflags = 0x2,
-        .cr0 = 0x11, // PE, ET
-        .cs = code,
-        .ds = data,
-        .es = data,
-        .fs = data,
-        .gs = data,
-        .ss = data,
-        .tr = {0, 0, 0xFFFF, 0x8B},
-        .ldtr = {0, 0, 0xFFFF, 0x82},
-    };
     return ps_vcpu_write_state(vm->vcpu, &st);
 }
 

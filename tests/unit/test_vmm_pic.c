@@ -3,6 +3,7 @@
 // (order 231468) and what Linux's arch/x86/kernel/i8259.c does with it (probe, init_8259A,
 // mask_and_ack_8259A with its spurious IRQ7/IRQ15 check, the ELCR), then a seeded fuzz.
 #include <criterion/criterion.h>
+#include "xorshift.h"
 #include <string.h>
 #include "pic.h"
 
@@ -291,13 +292,7 @@ Test(pic, out_of_range_lines_and_ports_are_ignored)
 
 /* ---- fuzz ---- */
 static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rnd(void) { return xorshift64(&rng_state); }
 
 /* What the datasheet promises after any sequence: the master's IR2 is the slave's INT; an
  * asserted INTR is acknowledged with a real vector put in service (or automatically ended), and

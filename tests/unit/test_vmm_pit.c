@@ -4,6 +4,7 @@
 // calibrates on channel 2 through port 0x61; the i8253 clockevent programs channel 0), then a
 // seeded random-access fuzz that checks invariants.
 #include <criterion/criterion.h>
+#include "xorshift.h"
 #include <stdio.h>
 #include "pit.h"
 
@@ -292,13 +293,7 @@ Test(pit, bcd_counting)
 
 /* ---- fuzz ---- */
 static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rnd(void) { return xorshift64(&rng_state); }
 
 Test(pit, random_port_access_keeps_the_model_consistent)
 {

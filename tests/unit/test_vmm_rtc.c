@@ -4,6 +4,7 @@
 // what Linux does (drivers/rtc/rtc-mc146818-lib.c: wait for UIP, BCD per B bit 2, century at
 // 0x32, SET while writing the time), then a seeded fuzz.
 #include <criterion/criterion.h>
+#include "xorshift.h"
 #include "rtc.h"
 
 TestSuite(rtc);
@@ -252,13 +253,7 @@ Test(rtc, memory_size_bytes)
 
 /* ---- fuzz ---- */
 static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rnd(void) { return xorshift64(&rng_state); }
 
 static unsigned bcd_ok(uint8_t v) { return (v & 15) <= 9 && (v >> 4) <= 9; }
 
