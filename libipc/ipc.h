@@ -91,6 +91,11 @@ enum ipc_fault_point {
 /* init's ping (IPC_BADGE_PING) arrived: takes the fault init asked for (control->inject) and picks
  * its moment; one that found no request to strike in since the last ping strikes now. */
 void ipc_server_ping(ipc_server_t *s);
+/* Powers the machine off (IPC_SLOT_SHUTDOWN) once init has printed what VMMs published in their
+ * output rings (proto/vmm.h): init prints them on its ticks, so this waits three of them first.
+ * For the test and benchmark programs that end a run. */
+_Noreturn void ipc_shutdown(const ipc_control_t *ctl);
+
 /* Commits the pending injected fault if `here` is its moment. */
 void ipc_server_fault_point(ipc_server_t *s, enum ipc_fault_point here);
 /* Answers one request: from the dedup table when it is a retry, else through the handler, with

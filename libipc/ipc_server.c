@@ -101,3 +101,11 @@ _Noreturn void ipc_serve(ipc_server_t *s)
         r = rs_reply_recv(s->ep, ipc_msg_put(&reply));
     }
 }
+
+_Noreturn void ipc_shutdown(const ipc_control_t *ctl)
+{
+    uint64_t rate = ctl->tsc_per_ms ? ctl->tsc_per_ms : 1000000,
+             until = rt_rdtsc() + 3 * IPC_TICK_MS * rate;
+    while (rt_rdtsc() < until) rs_yield();
+    for (;;) rs_shutdown(IPC_SLOT_SHUTDOWN); // returns only without the cap: nothing else to do
+}

@@ -46,3 +46,23 @@ struct vmm_console_ring {
 };
 _Static_assert(VMM_CONSOLE_OFFSET + sizeof(struct vmm_console_ring) <= 4096,
                "the ring fits the control page");
+
+/* The output ring: what the VMM prints (the guest's lines or raw bytes, its own log lines) goes
+ * to the console through init, so that it is printed exactly once across VMM crashes. Each
+ * committed transaction's output has fixed byte positions (counted since the VM's start, in the
+ * VMM's persistent state); the VMM copies it to buf[pos % VMM_OUTPUT_RING] and then publishes
+ * `head` with one store. A VMM that dies before or after publishing is followed by one that
+ * copies the same bytes to the same places again: nothing is lost or doubled. init prints
+ * [tail, head) on its tick and advances `tail`. When init has not caught up (the ring is full)
+ * the VMM writes to the console itself and publishes `skip` = head past those bytes, which init
+ * then does not print (that output is at least once, as before the ring). */
+#define VMM_OUTPUT_OFFSET (VMM_CONSOLE_OFFSET + sizeof(struct vmm_console_ring) + 40)
+#define VMM_OUTPUT_RING   832
+struct vmm_output_ring {
+    volatile uint64_t head; /* VMM: bytes published so far */
+    volatile uint64_t tail; /* init: bytes printed (or skipped) so far */
+    volatile uint64_t skip; /* VMM: bytes below this were printed by the VMM itself */
+    uint8_t buf[VMM_OUTPUT_RING];
+};
+_Static_assert(VMM_OUTPUT_OFFSET + sizeof(struct vmm_output_ring) <= 4096,
+               "the output ring fits the control page");

@@ -77,20 +77,20 @@ static bool stopped(ipc_client_t *c)
     return ipc_call(c, &req, &reply, IPC_RETRY_SAFE) == RS_OK && reply.len > 3 && reply.w[3];
 }
 
-static void watch(void)
+static void watch(const ipc_control_t *me)
 {
     ipc_client_t vmm;
     ipc_client_init(&vmm, IPC_SLOT_CLIENT0, NULL, 0, 0);
     while (!stopped(&vmm))
         for (int i = 0; i < 1000; i++) rs_yield();
     rt_printf("bench: done\n");
-    rs_shutdown(IPC_SLOT_SHUTDOWN);
+    ipc_shutdown(me);
 }
 
 int main(void *arg)
 {
     const ipc_control_t *me = arg;
     if (!strcmp(me->name, "vmexit-bare")) bare_vmm();
-    watch();
+    watch(me);
     return 0;
 }

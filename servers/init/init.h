@@ -95,6 +95,8 @@ int vm_give(struct server *s);
 void vm_started(struct server *s);
 /* Every timer tick: signals each VMM's ping notification with IPC_BADGE_TICK. */
 void vm_tick(void);
+/* Prints the VMMs' output (their output rings, proto/vmm.h): on every tick. */
+void vm_print_output(void);
 
 /* registry.c: answers one registry request from server index `from`; returns the reply info. */
 rs_msginfo_t registry_handle(unsigned from, rs_msginfo_t info);

@@ -180,6 +180,7 @@ int main(void *arg)
             ps_irq_handler_ack(irq0);
             uint64_t now = init_now_ms();
             vm_tick();
+            vm_print_output();
             run_injections(now);
             supervisor_tick(now);
             shell_poll();

@@ -48,7 +48,7 @@ void vmm_commit(struct vmm_persist *p)
 {
     unsigned spare = !(p->current & 1);
     struct vmm_state *s = &p->copy[spare];
-    if (s->out.len) s->out_seq++;
+    if (s->out.len) s->out_seq++, s->out_end += s->out.len;
     BARRIER(); // the copy is complete before it becomes the committed one
     p->current = spare;
     BARRIER();

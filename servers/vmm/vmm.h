@@ -68,6 +68,7 @@ struct vmm_state {
     uint64_t last_fp;      /* fingerprint of exit `seq` (vmm_fingerprint) */
     struct vmm_reply last; /* and the reply it got: a re-delivered exit gets the same */
     uint64_t out_seq;      /* transactions that produced output */
+    uint64_t out_end;      /* bytes of output committed so far (the output ring's positions) */
     struct vmm_out out;    /* the output of the last one (printed after its commit) */
 };
 

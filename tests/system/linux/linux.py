@@ -230,8 +230,8 @@ def run_checks(a, g, version, check):
         # A shell loop whose every line the guest's UART carries through the VMM's crashes. What
         # is asserted: the guest ran the whole loop with its state intact (its own count at the
         # end). What is measured and printed: lines the console lost or repeated. Under crash
-        # injection the console has shown a lost or a repeated byte in about one run of two
-        # (docs/virtualization.md, "Restart"): not yet exactly once, so not yet asserted here.
+        # injection about one run in three still shows a repeated byte (docs/virtualization.md,
+        # "Output exactly once"): not yet exactly once, so not yet asserted here.
         out, host_s = g.command(f"i=0; while [ $i -lt {COUNT} ]; do i=$((i+1)); echo count $i; "
                                 f"sleep 0.05; done; echo loop-end $i", timeout=300)
         got = [int(m) for m in re.findall(r"^count (\d+)$", out or "", re.M)]

@@ -257,6 +257,6 @@ int main(void *arg)
     else if (!strcmp(me->name, "vmdeliver")) delivery_fault_next_to_hello();
     else two_guests();
     check_done();
-    rs_shutdown(IPC_SLOT_SHUTDOWN);
+    ipc_shutdown(me);
     return 0;
 }

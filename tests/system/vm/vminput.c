@@ -35,7 +35,6 @@ static void pause_a_little(void)
 
 int main(void *arg)
 {
-    (void)arg;
     ipc_client_init(&vm, IPC_SLOT_CLIENT0, "vm1", IPC_SLOT_REGISTRY, IPC_SLOT_RECV);
     check_plan(4);
     uint64_t accepted, queued;
@@ -76,6 +75,6 @@ int main(void *arg)
     pause_a_little(); // the guest prints its last line
     pause_a_little();
     check_done();
-    rs_shutdown(IPC_SLOT_SHUTDOWN);
+    ipc_shutdown(arg);
     return 0;
 }
