@@ -215,27 +215,28 @@ static enum vmm_action other_exit(struct vmm *v, const uint64_t *w, struct vmm_r
     return VMM_REPLY;
 }
 
-/* The timer interrupt rides on the reply when the guest can take it and nothing else is being
- * injected; otherwise the guest comes back (interrupt window) as soon as it can. */
-static void deliver_timer(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+/* Whether an interrupt waits for the guest: the tiny guests' timer, or whatever the pc
+ * platform's PIC and APICs present. */
+static bool irq_waiting(const struct vmm *v)
 {
-    if (r->label || !v->st->irq_pending) return;
-    if ((w[RS_EXIT_MR_RFLAGS] & RFLAGS_IF) && !(r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_INJECT)) {
-        reply_inject(r, RS_EVENT_MAKE(VMM_TIMER_VECTOR, RS_EVENT_EXTINT));
-        v->st->irq_pending = 0;
-        v->st->irqs++;
-    } else {
-        r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_WANT_WINDOW;
-    }
+    return v->st->platform == VMM_PLATFORM_PC ? pc_pending(v) : v->st->irq_pending;
 }
 
-/* The pc platform: the interrupt the PIC and APICs present goes in the same way (it is taken
- * from them, as by the CPU's acknowledge, only when it is injected). */
-static void deliver_pc(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+/* The CPU's acknowledge: the vector to inject (the pc platform's models put it in service). */
+static uint8_t irq_take(struct vmm *v)
 {
-    if (r->label || !pc_pending(v)) return;
+    if (v->st->platform == VMM_PLATFORM_PC) return pc_ack(v);
+    v->st->irq_pending = 0;
+    return VMM_TIMER_VECTOR;
+}
+
+/* The waiting interrupt rides on the reply when the guest can take it and nothing else is being
+ * injected; otherwise the guest comes back (interrupt window) as soon as it can. */
+static void deliver(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
+{
+    if (r->label || !irq_waiting(v)) return;
     if ((w[RS_EXIT_MR_RFLAGS] & RFLAGS_IF) && !(r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_INJECT)) {
-        reply_inject(r, RS_EVENT_MAKE(pc_ack(v), RS_EVENT_EXTINT));
+        reply_inject(r, RS_EVENT_MAKE(irq_take(v), RS_EVENT_EXTINT));
         v->st->irqs++;
     } else {
         r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_WANT_WINDOW;
@@ -267,17 +268,15 @@ enum vmm_action vmm_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
         *r = (struct vmm_reply){.label = 1, .len = 1};
         return VMM_REPLY;
     }
-    if (v->st->platform == VMM_PLATFORM_PC) {
+    bool pc = v->st->platform == VMM_PLATFORM_PC;
+    if (pc) { // typed input and guest time reach the devices before the guest's access does
         vmm_console_feed(v);
         pc_sync(v);
-        if (dispatch(v, w, r) == VMM_WAIT) return VMM_WAIT;
-        if (v->st->pc.reset_wanted && !r->label)
-            return vmm_stop(v, r, RS_EXIT_OTHER, "asked for a reset", w[RS_EXIT_MR_RIP]);
-        deliver_pc(v, w, r);
-        return VMM_REPLY;
     }
     if (dispatch(v, w, r) == VMM_WAIT) return VMM_WAIT;
-    deliver_timer(v, w, r);
+    if (pc && v->st->pc.reset_wanted && !r->label)
+        return vmm_stop(v, r, RS_EXIT_OTHER, "asked for a reset", w[RS_EXIT_MR_RIP]);
+    deliver(v, w, r);
     return VMM_REPLY;
 }
 

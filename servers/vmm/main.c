@@ -59,6 +59,15 @@ static void print_output(void)
     vmm_mark_printed(persist);
 }
 
+/* Commits the transaction begun last, then tells init how much typed input it consumed and
+ * hands over its output (in that order: both only once committed). */
+static void commit(void)
+{
+    vmm_commit(persist);
+    vmm_console_publish(vmm.ring, vmm_committed(persist));
+    print_output();
+}
+
 static rs_msginfo_t put_reply(const struct vmm_reply *r)
 {
     unsigned len = r->len <= RS_REPLY_MR_COUNT ? r->len : RS_REPLY_MR_COUNT;
@@ -86,9 +95,7 @@ static bool pc_notify(rs_badge_t bits, bool holding_exit)
     else vmm_console_feed(&vmm);
     pc_sync(&vmm);
     bool due = pc_pending(&vmm) && !vmm.st->stopped;
-    vmm_commit(persist);
-    vmm_console_publish(vmm.ring, vmm_committed(persist));
-    print_output();
+    commit();
     if (due && !holding_exit) ps_vcpu_request_window(IPC_SLOT_VCPU, true);
     arm_timer();
     return due;
@@ -96,8 +103,8 @@ static bool pc_notify(rs_badge_t bits, bool holding_exit)
 
 /* init's ping and timer tick (badge bits). A tick is a transaction of its own; when it raises
  * the timer and no exit is held, the guest is asked to come back as soon as it can take it.
- * Returns whether the timer interrupt is pending. (IPC_BADGE_TIMER, the Timer in IPC_SLOT_TIMER
- * that init bound to this notification, is not armed yet: guest time still moves by ticks.) */
+ * Returns whether the timer interrupt is pending. The tiny guests' time moves by these ticks; the
+ * pc platform's by the TSC, woken by the Timer (IPC_BADGE_TIMER) pc_notify arms. */
 static bool on_notify(rs_badge_t bits, bool holding_exit)
 {
     if (bits & IPC_BADGE_PING) ipc_server_ping(&server);
@@ -106,9 +113,7 @@ static bool on_notify(rs_badge_t bits, bool holding_exit)
     vmm.st = vmm_begin(persist);
     bool was = vmm.st->irq_pending, due = vmm_tick(&vmm), stopped = vmm.st->stopped;
     vmm_console_tick(&vmm);
-    vmm_commit(persist);
-    vmm_console_publish(vmm.ring, vmm_committed(persist));
-    print_output();
+    commit();
     if (due && !was && !holding_exit && !stopped) ps_vcpu_request_window(IPC_SLOT_VCPU, true);
     return due;
 }
@@ -143,9 +148,7 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
     }
     vmm_record(vmm.st, fp, &r);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
-    vmm_commit(persist);
-    vmm_console_publish(vmm.ring, vmm_committed(persist));
-    print_output();
+    commit();
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
     return put_reply(&r);
 }
@@ -167,9 +170,7 @@ static int on_input(rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
     vmm.st = vmm_begin(persist);
     int err = vmm_console_input(&vmm, client, req->w[0], bytes, n, &accepted);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
-    vmm_commit(persist);
-    vmm_console_publish(vmm.ring, vmm_committed(persist));
-    print_output();
+    commit();
     // a crash here: the client's retry (same id) must not queue the bytes again
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
     reply->w[1] = accepted;
