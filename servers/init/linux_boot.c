@@ -5,6 +5,7 @@
 #include "linux_boot.h"
 #include "fmt.h"
 #include "kstring.h"
+#include "le.h"
 
 #define PAGE_4K 0x1000ul
 #define SECTOR  512u
@@ -31,41 +32,18 @@ static enum linux_boot_error failv(enum linux_boot_error e, const struct errbuf 
     return e;
 }
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* The magic, the protocol version and the flags: is this a bzImage we can load at all? */
 static enum linux_boot_error check_header(const uint8_t *image, size_t size, const struct errbuf *b)
 {
     if (size < LBP_HEADER_FIELDS_END)
         return failv(LINUX_BOOT_TRUNCATED, b, "image of %lu bytes ends before its setup header",
                      (unsigned long)size);
-    uint16_t flag = get16(image + LBP_BOOT_FLAG);
+    uint16_t flag = le_get16(image + LBP_BOOT_FLAG);
     if (flag != 0xAA55) return failv(LINUX_BOOT_BAD_MAGIC, b, "boot_flag 0x%x is not 0xaa55", flag);
-    uint32_t magic = get32(image + LBP_HEADER);
+    uint32_t magic = le_get32(image + LBP_HEADER);
     if (magic != LINUX_HDRS_MAGIC)
         return failv(LINUX_BOOT_BAD_MAGIC, b, "header magic 0x%x is not 'HdrS'", magic);
-    uint16_t v = get16(image + LBP_VERSION);
+    uint16_t v = le_get16(image + LBP_VERSION);
     if (v < LINUX_MIN_VERSION)
         return failv(LINUX_BOOT_OLD_PROTOCOL, b, "boot protocol %u.%02u older than 2.10", v >> 8,
                      v & 0xFF);
@@ -97,7 +75,7 @@ static enum linux_boot_error check_parts(const uint8_t *image, size_t size, stru
                      "setup_sects %u above %u (the real-mode part is at most 32 KiB)", sects,
                      LINUX_MAX_SETUP);
     o->kernel_size = size - o->setup_size;
-    uint64_t claimed = (uint64_t)get32(image + LBP_SYSSIZE) * 16;
+    uint64_t claimed = (uint64_t)le_get32(image + LBP_SYSSIZE) * 16;
     if (claimed > o->kernel_size)
         return failv(LINUX_BOOT_TRUNCATED, b,
                      "truncated: protected-mode part of %lu bytes, syssize says %lu",
@@ -112,15 +90,15 @@ enum linux_boot_error linux_boot_parse(const uint8_t *image, size_t size, struct
     struct linux_image o = {0};
     enum linux_boot_error e;
     if ((e = check_header(image, size, &b)) || (e = check_parts(image, size, &o, &b))) return e;
-    o.version = get16(image + LBP_VERSION);
+    o.version = le_get16(image + LBP_VERSION);
     o.header_end = LBP_HEADER + image[LBP_JUMP + 1];
     if (o.header_end > LBP_HEADER_MAX_END) o.header_end = LBP_HEADER_MAX_END;
     o.relocatable = image[LBP_RELOCATABLE] != 0;
-    o.kernel_alignment = get32(image + LBP_KERNEL_ALIGNMENT);
-    o.init_size = get32(image + LBP_INIT_SIZE);
-    o.cmdline_size = get32(image + LBP_CMDLINE_SIZE);
-    o.initrd_addr_max = get32(image + LBP_INITRD_ADDR_MAX);
-    o.pref_address = get64(image + LBP_PREF_ADDRESS);
+    o.kernel_alignment = le_get32(image + LBP_KERNEL_ALIGNMENT);
+    o.init_size = le_get32(image + LBP_INIT_SIZE);
+    o.cmdline_size = le_get32(image + LBP_CMDLINE_SIZE);
+    o.initrd_addr_max = le_get32(image + LBP_INITRD_ADDR_MAX);
+    o.pref_address = le_get64(image + LBP_PREF_ADDRESS);
     uint32_t a = o.kernel_alignment;
     if (o.relocatable && (a < PAGE_4K || a > GIB || (a & (a - 1))))
         return failv(LINUX_BOOT_BAD_HEADER, &b,
@@ -196,9 +174,9 @@ enum linux_boot_error linux_boot_plan(const struct linux_image *img, uint64_t ra
 static void e820(uint8_t *zp, unsigned i, uint64_t addr, uint64_t size, uint32_t type)
 {
     uint8_t *e = zp + LBP_E820_TABLE + i * 20;
-    put64(e, addr);
-    put64(e + 8, size);
-    put32(e + 16, type);
+    le_put64(e, addr);
+    le_put64(e + 8, size);
+    le_put32(e + 16, type);
 }
 
 void linux_boot_zero_page(const uint8_t *image, const struct linux_image *img,
@@ -210,11 +188,11 @@ void linux_boot_zero_page(const uint8_t *image, const struct linux_image *img,
     zp[LBP_TYPE_OF_LOADER] = LINUX_LOADER_UNKNOWN;
     // ours alone: no QUIET_FLAG, no KEEP_SEGMENTS (the kernel loads its own segments)
     zp[LBP_LOADFLAGS] = LINUX_LOADED_HIGH | LINUX_CAN_USE_HEAP;
-    put16(zp + LBP_HEAP_END_PTR, LINUX_HEAP_END);
-    put32(zp + LBP_CODE32_START, (uint32_t)l->kernel_gpa);
-    put32(zp + LBP_CMD_LINE_PTR, (uint32_t)l->cmdline_gpa);
-    put32(zp + LBP_RAMDISK_IMAGE, (uint32_t)l->initrd_gpa);
-    put32(zp + LBP_RAMDISK_SIZE, (uint32_t)l->initrd_size);
+    le_put16(zp + LBP_HEAP_END_PTR, LINUX_HEAP_END);
+    le_put32(zp + LBP_CODE32_START, (uint32_t)l->kernel_gpa);
+    le_put32(zp + LBP_CMD_LINE_PTR, (uint32_t)l->cmdline_gpa);
+    le_put32(zp + LBP_RAMDISK_IMAGE, (uint32_t)l->initrd_gpa);
+    le_put32(zp + LBP_RAMDISK_SIZE, (uint32_t)l->initrd_size);
     // low RAM, the legacy hole (EBDA, VGA, option and BIOS ROMs), RAM from 1 MiB
     zp[LBP_E820_ENTRIES] = LINUX_E820_ENTRIES;
     e820(zp, 0, 0, LINUX_LOW_RAM_END, LINUX_E820_RAM);

@@ -5,6 +5,7 @@
 #include <resurgo/errors.h>
 #include "ioapic.h"
 #include "lapic.h"
+#include "le.h"
 
 #define ENTRY_PROCESSOR 0
 #define ENTRY_BUS       1
@@ -15,18 +16,6 @@
 #define INT_NMI         1
 #define INT_EXTINT      3
 #define SPEC_REV_1_4    4
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
 
 /* The byte that makes the bytes of p[0..len) sum to 0 (mod 256), with the checksum byte 0. */
 static uint8_t checksum(const uint8_t *p, unsigned len)
@@ -42,7 +31,7 @@ static uint8_t *interrupt(uint8_t *p, uint8_t type, uint8_t kind, uint8_t irq, u
 {
     p[0] = type;
     p[1] = kind;
-    put16(p + 2, 0);
+    le_put16(p + 2, 0);
     p[4] = 0; // source bus: ISA
     p[5] = irq;
     p[6] = apic;
@@ -63,8 +52,8 @@ int mptable_build(uint8_t *ram, uint64_t ram_size)
     p[1] = 0;
     p[2] = LAPIC_VERSION & 0xFF;
     p[3] = 0x3;
-    put32(p + 4, 0x600);
-    put32(p + 8, 0x201);
+    le_put32(p + 4, 0x600);
+    le_put32(p + 8, 0x201);
     p += 20, count++;
     // bus 0: ISA
     p[0] = ENTRY_BUS;
@@ -76,7 +65,7 @@ int mptable_build(uint8_t *ram, uint64_t ram_size)
     p[1] = MPTABLE_IOAPIC_ID;
     p[2] = IOAPIC_VERSION & 0xFF;
     p[3] = 1;
-    put32(p + 4, (uint32_t)IOAPIC_BASE);
+    le_put32(p + 4, (uint32_t)IOAPIC_BASE);
     p += 8, count++;
     for (uint8_t irq = 0; irq < 16; irq++) {
         if (irq == 2) continue; // the cascade; pin 2 is IRQ 0's
@@ -90,19 +79,19 @@ int mptable_build(uint8_t *ram, uint64_t ram_size)
     // header (4.2): "PCMP", length, revision, checksum, OEM and product IDs, entry count,
     // the local APIC's address; no OEM table, no extended entries
     for (unsigned i = 0; i < 4; i++) cfg[i] = (uint8_t) "PCMP"[i];
-    put16(cfg + 4, len);
+    le_put16(cfg + 4, len);
     cfg[6] = SPEC_REV_1_4;
     for (unsigned i = 0; i < 8; i++) cfg[8 + i] = (uint8_t) "RESURGO "[i];
     for (unsigned i = 0; i < 12; i++) cfg[16 + i] = (uint8_t) "VMM         "[i];
-    put16(cfg + 34, (uint16_t)count);
-    put32(cfg + 36, (uint32_t)LAPIC_BASE);
+    le_put16(cfg + 34, (uint16_t)count);
+    le_put32(cfg + 36, (uint32_t)LAPIC_BASE);
     cfg[7] = checksum(cfg, len);
 
     // floating pointer (4.1): "_MP_", the table's address, length 1 (16 bytes), revision,
     // checksum; feature byte 1 = 0: a table is present; byte 2 bit 7 = 0: virtual wire (no IMCR)
     uint8_t *f = ram + MPTABLE_FLOAT;
     for (unsigned i = 0; i < 4; i++) f[i] = (uint8_t) "_MP_"[i];
-    put32(f + 4, MPTABLE_CONFIG);
+    le_put32(f + 4, MPTABLE_CONFIG);
     f[8] = 1;
     f[9] = SPEC_REV_1_4;
     f[10] = checksum(f, 16);

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include "le.h"
 #include "linux_boot.h"
 
 #define MIB (1ul << 20)
@@ -19,40 +20,27 @@ struct img {
     size_t size;
 };
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v), put16(p + 2, (uint16_t)(v >> 16));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v), put32(p + 4, (uint32_t)(v >> 32));
-}
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t get32(const uint8_t *p) { return get16(p) | (uint32_t)get16(p + 2) << 16; }
-static uint64_t get64(const uint8_t *p) { return get32(p) | (uint64_t)get32(p + 4) << 32; }
-
 static void header(uint8_t *p, unsigned sects, size_t pm)
 {
     p[LBP_SETUP_SECTS] = (uint8_t)sects;
-    put32(p + LBP_SYSSIZE, (uint32_t)(pm / 16));
-    put16(p + LBP_BOOT_FLAG, 0xAA55);
+    le_put32(p + LBP_SYSSIZE, (uint32_t)(pm / 16));
+    le_put16(p + LBP_BOOT_FLAG, 0xAA55);
     p[LBP_JUMP] = 0xEB;
     p[LBP_JUMP + 1] = 0x6A; // header ends at 0x26c
-    put32(p + LBP_HEADER, LINUX_HDRS_MAGIC);
-    put16(p + LBP_VERSION, 0x020F);
+    le_put32(p + LBP_HEADER, LINUX_HDRS_MAGIC);
+    le_put16(p + LBP_VERSION, 0x020F);
     p[LBP_LOADFLAGS] = LINUX_LOADED_HIGH;
-    put32(p + LBP_CODE32_START, 0x100000);
-    put32(p + LBP_INITRD_ADDR_MAX, 0x7FFFFFFF);
-    put32(p + LBP_KERNEL_ALIGNMENT, 0x200000);
+    le_put32(p + LBP_CODE32_START, 0x100000);
+    le_put32(p + LBP_INITRD_ADDR_MAX, 0x7FFFFFFF);
+    le_put32(p + LBP_KERNEL_ALIGNMENT, 0x200000);
     p[LBP_RELOCATABLE] = 1;
     p[0x235] = 21; // min_alignment
-    put32(p + LBP_CMDLINE_SIZE, 2047);
-    put64(p + LBP_PREF_ADDRESS, 0x1000000);
-    put32(p + LBP_INIT_SIZE, 0x3F98000);
-    put16(p + LBP_SETUP_SECTS + 1, 0x1234); // root_flags: a field the loader copies untouched
-    put32(p + 0x268, 0xC0FFEE);             // kernel_info_offset: the header's last field
-    p[0x26C] = 0x5A;                        // beyond the header's end: not copied
+    le_put32(p + LBP_CMDLINE_SIZE, 2047);
+    le_put64(p + LBP_PREF_ADDRESS, 0x1000000);
+    le_put32(p + LBP_INIT_SIZE, 0x3F98000);
+    le_put16(p + LBP_SETUP_SECTS + 1, 0x1234); // root_flags: a field the loader copies untouched
+    le_put32(p + 0x268, 0xC0FFEE);             // kernel_info_offset: the header's last field
+    p[0x26C] = 0x5A;                           // beyond the header's end: not copied
 }
 
 static struct img make(unsigned sects, size_t pm, size_t size)
@@ -157,32 +145,32 @@ Test(linux_boot, zero_page)
     linux_boot_zero_page(m.p, &li, &l, zp);
     // the setup header, copied
     cr_assert_eq(zp[LBP_SETUP_SECTS], 4);
-    cr_assert_eq(get16(zp + LBP_SETUP_SECTS + 1), 0x1234);
-    cr_assert_eq(get16(zp + LBP_BOOT_FLAG), 0xAA55);
-    cr_assert_eq(get32(zp + LBP_HEADER), LINUX_HDRS_MAGIC);
-    cr_assert_eq(get16(zp + LBP_VERSION), 0x020F);
-    cr_assert_eq(get32(zp + LBP_SYSSIZE), 64 * 1024 / 16);
-    cr_assert_eq(get32(zp + LBP_CMDLINE_SIZE), 2047);
-    cr_assert_eq(get32(zp + LBP_INIT_SIZE), 0x3F98000);
-    cr_assert_eq(get32(zp + 0x268), 0xC0FFEE, "the header's last field");
+    cr_assert_eq(le_get16(zp + LBP_SETUP_SECTS + 1), 0x1234);
+    cr_assert_eq(le_get16(zp + LBP_BOOT_FLAG), 0xAA55);
+    cr_assert_eq(le_get32(zp + LBP_HEADER), LINUX_HDRS_MAGIC);
+    cr_assert_eq(le_get16(zp + LBP_VERSION), 0x020F);
+    cr_assert_eq(le_get32(zp + LBP_SYSSIZE), 64 * 1024 / 16);
+    cr_assert_eq(le_get32(zp + LBP_CMDLINE_SIZE), 2047);
+    cr_assert_eq(le_get32(zp + LBP_INIT_SIZE), 0x3F98000);
+    cr_assert_eq(le_get32(zp + 0x268), 0xC0FFEE, "the header's last field");
     cr_assert_eq(zp[0x26C], 0, "beyond the header's end (0x202 + jump byte): not copied");
     // the loader's fields
     cr_assert_eq(zp[LBP_TYPE_OF_LOADER], 0xFF);
     cr_assert_eq(zp[LBP_LOADFLAGS], LINUX_LOADED_HIGH | LINUX_CAN_USE_HEAP);
-    cr_assert_eq(get16(zp + LBP_HEAP_END_PTR), 0xFE00);
-    cr_assert_eq(get32(zp + LBP_CODE32_START), 0x100000);
-    cr_assert_eq(get32(zp + LBP_CMD_LINE_PTR), 0x20000);
-    cr_assert_eq(get32(zp + LBP_RAMDISK_IMAGE), 253 * MIB);
-    cr_assert_eq(get32(zp + LBP_RAMDISK_SIZE), 3 * MIB);
+    cr_assert_eq(le_get16(zp + LBP_HEAP_END_PTR), 0xFE00);
+    cr_assert_eq(le_get32(zp + LBP_CODE32_START), 0x100000);
+    cr_assert_eq(le_get32(zp + LBP_CMD_LINE_PTR), 0x20000);
+    cr_assert_eq(le_get32(zp + LBP_RAMDISK_IMAGE), 253 * MIB);
+    cr_assert_eq(le_get32(zp + LBP_RAMDISK_SIZE), 3 * MIB);
     // e820: low RAM, the legacy hole, RAM from 1 MiB to the end; nothing else
     cr_assert_eq(zp[LBP_E820_ENTRIES], 3);
     static const uint64_t want[3][3] = {
         {0, 0x9FC00, 1}, {0x9FC00, 0x100000 - 0x9FC00, 2}, {0x100000, 255 * MIB, 1}};
     for (unsigned i = 0; i < 3; i++) {
         const uint8_t *e = zp + LBP_E820_TABLE + 20 * i;
-        cr_assert_eq(get64(e), want[i][0], "entry %u", i);
-        cr_assert_eq(get64(e + 8), want[i][1], "entry %u", i);
-        cr_assert_eq(get32(e + 16), want[i][2], "entry %u", i);
+        cr_assert_eq(le_get64(e), want[i][0], "entry %u", i);
+        cr_assert_eq(le_get64(e + 8), want[i][1], "entry %u", i);
+        cr_assert_eq(le_get32(e + 16), want[i][2], "entry %u", i);
     }
     // everything else is zero: before the header, between the header and the table, after it
     for (unsigned i = 0; i < LINUX_ZERO_PAGE; i++) {
@@ -244,7 +232,7 @@ Test(linux_boot, start_state_and_gdt)
 Test(linux_boot, initrd_below_initrd_addr_max)
 {
     struct img m = good();
-    put32(m.p + LBP_INITRD_ADDR_MAX, 0x5FFFFFF); // the last byte it may occupy: 96 MiB - 1
+    le_put32(m.p + LBP_INITRD_ADDR_MAX, 0x5FFFFFF); // the last byte it may occupy: 96 MiB - 1
     struct linux_image li;
     struct linux_layout l;
     cr_assert_eq(parse(m, &li), LINUX_BOOT_OK, "%s", err);
@@ -259,20 +247,20 @@ Test(linux_boot, decompression_base)
     struct linux_image li;
     struct linux_layout l;
     // relocatable with pref_address below the aligned load address: the aligned load address
-    put64(m.p + LBP_PREF_ADDRESS, 0x100000);
-    put32(m.p + LBP_INIT_SIZE, 0x300000);
+    le_put64(m.p + LBP_PREF_ADDRESS, 0x100000);
+    le_put32(m.p + LBP_INIT_SIZE, 0x300000);
     cr_assert_eq(parse(m, &li), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(plan(&li, 8 * MIB, 0, 0, &l), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(l.kernel_end, 0x200000 + 0x300000);
     // not relocatable: at pref_address
     m.p[LBP_RELOCATABLE] = 0;
-    put32(m.p + LBP_KERNEL_ALIGNMENT, 12345); // ignored when not relocatable
-    put64(m.p + LBP_PREF_ADDRESS, 0x180000);
+    le_put32(m.p + LBP_KERNEL_ALIGNMENT, 12345); // ignored when not relocatable
+    le_put64(m.p + LBP_PREF_ADDRESS, 0x180000);
     cr_assert_eq(parse(m, &li), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(plan(&li, 8 * MIB, 0, 0, &l), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(l.kernel_end, 0x180000 + 0x300000);
     // a protected-mode part larger than init_size: its own end counts
-    put32(m.p + LBP_INIT_SIZE, 0x1000);
+    le_put32(m.p + LBP_INIT_SIZE, 0x1000);
     cr_assert_eq(parse(m, &li), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(plan(&li, 8 * MIB, 0, 0, &l), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(l.kernel_end, 0x181000);
@@ -298,7 +286,7 @@ Test(linux_boot, truncated)
 Test(linux_boot, wrong_magic)
 {
     struct img m = good();
-    put16(m.p + LBP_BOOT_FLAG, 0xAA56);
+    le_put16(m.p + LBP_BOOT_FLAG, 0xAA56);
     refused(m, LINUX_BOOT_BAD_MAGIC, "boot_flag 0xaa56 is not 0xaa55");
     m = good();
     m.p[LBP_HEADER + 3] = 'T';
@@ -331,13 +319,13 @@ Test(linux_boot, absurd_setup_sects)
 Test(linux_boot, protocol_too_old)
 {
     struct img m = good();
-    put16(m.p + LBP_VERSION, 0x0209);
+    le_put16(m.p + LBP_VERSION, 0x0209);
     refused(m, LINUX_BOOT_OLD_PROTOCOL, "boot protocol 2.09 older than 2.10");
     m = good();
-    put16(m.p + LBP_VERSION, 0x0206);
+    le_put16(m.p + LBP_VERSION, 0x0206);
     refused(m, LINUX_BOOT_OLD_PROTOCOL, "boot protocol 2.06 older than 2.10");
     m = good();
-    put16(m.p + LBP_VERSION, 0x020A);
+    le_put16(m.p + LBP_VERSION, 0x020A);
     struct linux_image li;
     cr_assert_eq(parse(m, &li), LINUX_BOOT_OK, "2.10 is enough: %s", err);
     free(m.p);
@@ -354,23 +342,23 @@ Test(linux_boot, bad_header_fields)
     refused(m, LINUX_BOOT_BAD_HEADER,
             "setup header ends at 0x263, before init_size (0x264) that 2.10 has");
     m = good();
-    put32(m.p + LBP_KERNEL_ALIGNMENT, 0x300000);
+    le_put32(m.p + LBP_KERNEL_ALIGNMENT, 0x300000);
     refused(m, LINUX_BOOT_BAD_HEADER,
             "kernel_alignment 0x300000 is not a power of two from 4 KiB to 1 GiB");
     m = good();
-    put32(m.p + LBP_KERNEL_ALIGNMENT, 0);
+    le_put32(m.p + LBP_KERNEL_ALIGNMENT, 0);
     refused(m, LINUX_BOOT_BAD_HEADER,
             "kernel_alignment 0x0 is not a power of two from 4 KiB to 1 GiB");
     m = good();
-    put32(m.p + LBP_KERNEL_ALIGNMENT, 0x80000000);
+    le_put32(m.p + LBP_KERNEL_ALIGNMENT, 0x80000000);
     refused(m, LINUX_BOOT_BAD_HEADER,
             "kernel_alignment 0x80000000 is not a power of two from 4 KiB to 1 GiB");
     m = good();
     m.p[LBP_RELOCATABLE] = 0;
-    put64(m.p + LBP_PREF_ADDRESS, 0x90000);
+    le_put64(m.p + LBP_PREF_ADDRESS, 0x90000);
     refused(m, LINUX_BOOT_BAD_HEADER, "pref_address 0x90000 below 1 MiB (not relocatable)");
     m = good();
-    put32(m.p + LBP_INIT_SIZE, 0);
+    le_put32(m.p + LBP_INIT_SIZE, 0);
     refused(m, LINUX_BOOT_BAD_HEADER, "init_size is 0");
     // a jump byte past the room boot_params has: the copy stops at 0x290
     m = good();
@@ -397,14 +385,14 @@ Test(linux_boot, kernel_larger_than_ram)
     cr_assert_eq(l.kernel_end, 0x4F98000);
     cr_assert_eq(plan(&li, 0x4F97000, 0, 0, &l), LINUX_BOOT_KERNEL_TOO_BIG);
     // pref_address beyond RAM, and one whose sum with init_size would wrap
-    put64(m.p + LBP_PREF_ADDRESS, 0xFFFFFFFFFFFFF000ull);
+    le_put64(m.p + LBP_PREF_ADDRESS, 0xFFFFFFFFFFFFF000ull);
     cr_assert_eq(parse(m, &li), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(plan(&li, 1024 * MIB, 0, 0, &l), LINUX_BOOT_KERNEL_TOO_BIG);
     // a protected-mode part that alone does not fit
     free(m.p);
     m = make(4, 3 * MIB, 5 * 512 + 3 * MIB);
-    put32(m.p + LBP_INIT_SIZE, 0x1000);
-    put64(m.p + LBP_PREF_ADDRESS, 0x100000);
+    le_put32(m.p + LBP_INIT_SIZE, 0x1000);
+    le_put64(m.p + LBP_PREF_ADDRESS, 0x100000);
     cr_assert_eq(parse(m, &li), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(plan(&li, 4 * MIB, 0, 0, &l), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(plan(&li, 2 * MIB, 0, 0, &l), LINUX_BOOT_KERNEL_TOO_BIG);
@@ -425,7 +413,7 @@ Test(linux_boot, initrd_larger_than_ram_left)
                           "bytes from 0x4f98000 to 0x8000000)");
     cr_assert_eq(plan(&li, 128 * MIB, 200 * MIB, 0, &l), LINUX_BOOT_INITRD_TOO_BIG);
     // initrd_addr_max below the kernel's end: no room at all
-    put32(m.p + LBP_INITRD_ADDR_MAX, 0xFFFFFF);
+    le_put32(m.p + LBP_INITRD_ADDR_MAX, 0xFFFFFF);
     cr_assert_eq(parse(m, &li), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(plan(&li, 128 * MIB, 1, 0, &l), LINUX_BOOT_INITRD_TOO_BIG);
     cr_assert_str_eq(err, "initrd of 1 bytes larger than the RAM left for it (0 bytes from "
@@ -443,7 +431,7 @@ Test(linux_boot, command_line_too_long)
     cr_assert_eq(plan(&li, 128 * MIB, 0, 2048, &l), LINUX_BOOT_CMDLINE_TOO_LONG);
     cr_assert_str_eq(err, "command line of 2048 bytes longer than the kernel's cmdline_size 2047");
     // a kernel that claims any length still gets no more than our region
-    put32(m.p + LBP_CMDLINE_SIZE, 0xFFFFFFFF);
+    le_put32(m.p + LBP_CMDLINE_SIZE, 0xFFFFFFFF);
     cr_assert_eq(parse(m, &li), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(plan(&li, 128 * MIB, 0, LINUX_CMDLINE_MAX - 1, &l), LINUX_BOOT_OK, "%s", err);
     cr_assert_eq(plan(&li, 128 * MIB, 0, LINUX_CMDLINE_MAX, &l), LINUX_BOOT_CMDLINE_TOO_LONG);
@@ -453,9 +441,9 @@ Test(linux_boot, command_line_too_long)
 Test(linux_boot, ram_sizes)
 {
     struct img m = make(4, 4096, 5 * 512 + 4096);
-    put32(m.p + LBP_INIT_SIZE, 0x1000);
-    put64(m.p + LBP_PREF_ADDRESS, 0x100000);
-    put32(m.p + LBP_KERNEL_ALIGNMENT, 0x1000); // decompressed where it was loaded
+    le_put32(m.p + LBP_INIT_SIZE, 0x1000);
+    le_put64(m.p + LBP_PREF_ADDRESS, 0x100000);
+    le_put32(m.p + LBP_KERNEL_ALIGNMENT, 0x1000); // decompressed where it was loaded
     struct linux_image li;
     struct linux_layout l;
     cr_assert_eq(parse(m, &li), LINUX_BOOT_OK, "%s", err);
@@ -531,7 +519,7 @@ Test(linux_boot, fuzz_headers)
                 cr_assert_leq(l.cmdline_len, li.cmdline_size);
                 uint8_t *zp = malloc(LINUX_ZERO_PAGE);
                 linux_boot_zero_page(m.p, &li, &l, zp);
-                cr_assert_eq(get32(zp + LBP_HEADER), LINUX_HDRS_MAGIC);
+                cr_assert_eq(le_get32(zp + LBP_HEADER), LINUX_HDRS_MAGIC);
                 free(zp);
             }
             free(m.p);
