@@ -45,12 +45,21 @@ static void reserve(uint64_t base, uint64_t end)
 void boot_memory_init(struct boot_info *bi)
 {
     extern char __image_end[];
+    // The physmap (arch_paging_init) reaches 512 GiB: RAM above it could be neither zeroed nor
+    // used by the kernel, so it is left out (and logged).
+    const uint64_t limit = 512ull << 30;
+    uint64_t beyond = 0;
     for (int i = 0; i < bi->ram_count && free_count < MAX_FREE; i++) {
         uint64_t b = (bi->ram[i].base + PAGE - 1) & ~(PAGE - 1);
         uint64_t e = (bi->ram[i].base + bi->ram[i].size) & ~(PAGE - 1);
+        if (e > limit && e > b) {
+            beyond += e - (b > limit ? b : limit);
+            e = limit;
+        }
         if (e > max_phys) max_phys = e;
         if (e > b) free_ram[free_count++] = (struct boot_region){b, e - b};
     }
+    if (beyond) kprintf("mem: %lu MiB above 512 GiB not used (beyond the physmap)\n", beyond >> 20);
     reserve(0, 0x100000); // BIOS data, EBDA, option ROMs
     reserve(0x100000, ((uint64_t)__image_end - KERNEL_VMA + PAGE - 1) & ~(PAGE - 1));
     for (int i = 0; i < bi->module_count; i++)

@@ -6,6 +6,8 @@
 #include "vcpu_backend.h"
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/fpu.h"
+#include "arch/x86_64/acpi_boot.h"
+#include "arch/x86_64/cpu.h"
 #include "kstring.h"
 
 #define TICK_US 10000
@@ -62,9 +64,86 @@ static void print_boot_info(const struct boot_info *bi)
         total += bi->ram[i].size;
     }
     kprintf("mem: %lu MiB usable\n", total >> 20);
+    if (bi->ram_dropped)
+        kprintf("mem: %u usable regions beyond the first %d not used\n", bi->ram_dropped,
+                BOOT_MAX_REGIONS);
     for (int i = 0; i < bi->module_count; i++)
         kprintf("module %d: '%s' at %lx, %lu bytes\n", i, bi->modules[i].name, bi->modules[i].base,
                 bi->modules[i].size);
+}
+
+/* The physmap's end as arch_paging_init builds it: whole GiBs, at least 4, at most 512. */
+static uint64_t physmap_limit(void)
+{
+    uint64_t gib = (boot_max_phys() + (1ull << 30) - 1) >> 30;
+    return (gib < 4 ? 4 : gib > 512 ? 512 : gib) << 30;
+}
+
+/* What a guest needs of this CPU: the vcpu backends take SVM with NPT, or VMX with EPT and
+ * unrestricted guest (vcpu_backend.c). Says what is missing. */
+static void print_virt_summary(void)
+{
+    const struct cpu_features *f = &cpu_features;
+    if (f->svm && f->npt) kprintf("hw: virtualisation: AMD SVM with NPT: guests can run\n");
+    else if (f->vmx && f->ept && f->unrestricted)
+        kprintf("hw: virtualisation: Intel VMX with EPT and unrestricted guest: guests can run\n");
+    else if (f->svm) kprintf("hw: virtualisation: missing NPT (AMD SVM without nested paging)\n");
+    else if (f->vmx)
+        kprintf("hw: virtualisation: missing%s%s (Intel VMX present)\n", f->ept ? "" : " EPT",
+                f->unrestricted ? "" : " unrestricted guest");
+    else
+        kprintf("hw: virtualisation: missing VMX and SVM (not in this CPU, or switched off in "
+                "the firmware setup, or hidden by a hypervisor)\n");
+}
+
+/* One block that says what this machine is and what the kernel uses of it (docs/bare-metal.md
+ * explains how to read it). */
+static void print_hardware(const struct boot_info *bi)
+{
+    uint32_t r[4];
+    cpuid(1, 0, r);
+    unsigned fam = (r[0] >> 8) & 0xF, model = (r[0] >> 4) & 0xF;
+    // CPUID.1 EAX: the extended family adds when family is 0xF, the extended model for
+    // families 6 and 0xF (Intel SDM vol 2A, CPUID; AMD APM vol 3, CPUID Fn0000_0001_EAX)
+    if (fam == 0xF) fam += (r[0] >> 20) & 0xFF;
+    if (fam == 6 || fam >= 0xF) model |= ((r[0] >> 16) & 0xF) << 4;
+    kprintf("hw: cpu: %s family %x model %x stepping %x '%s'\n", cpu_features.vendor, fam, model,
+            r[0] & 0xF, cpu_features.brand);
+    print_virt_summary();
+    uint64_t total = 0, top = 0;
+    for (int i = 0; i < bi->ram_count; i++) {
+        total += bi->ram[i].size;
+        top = bi->ram[i].base + bi->ram[i].size;
+    }
+    kprintf("hw: memory: %lu MiB usable in %d regions (%s), highest %lx%s\n", total >> 20,
+            bi->ram_count, bi->memory_map, top, bi->ram_dropped ? ", some regions dropped" : "");
+    const struct acpi_info *a = &acpi_info;
+    uint64_t lapic_msr = rdmsr(MSR_APIC_BASE) & ~0xFFFull;
+    if (a->status == ACPI_OK) {
+        kprintf("hw: acpi: %s, tables", a->xsdt ? "XSDT" : "RSDT");
+        for (unsigned i = 0; i < a->table_count; i++)
+            kprintf(" %s%s", a->table[i].sig, a->table[i].status ? "(bad)" : "");
+        kprintf("\n");
+    } else {
+        kprintf("hw: acpi: none usable (%s): PC defaults\n", acpi_status_str(a->status));
+    }
+    // The LAPIC is used where IA32_APIC_BASE puts it (SDM vol 3A 11.4.4); the MADT should
+    // agree, and a disagreement is worth seeing in the log.
+    if (a->status == ACPI_OK && a->madt_status == ACPI_OK) {
+        kprintf("hw: interrupts: %u CPUs, LAPIC at %lx (%s), %u IO-APICs, %u ISA overrides\n",
+                a->madt.cpu_count, lapic_msr,
+                a->madt.lapic_addr == lapic_msr ? "MADT agrees" : "MADT DISAGREES",
+                a->madt.ioapic_count, a->madt.override_count);
+    } else {
+        kprintf("hw: interrupts: no MADT, LAPIC at %lx (IA32_APIC_BASE)\n", lapic_msr);
+    }
+    kprintf("hw: irq routing: 8259 PIC, ISA IRQs 0-15 on vectors 20-2f%s\n",
+            a->madt_status == ACPI_OK && a->madt.ioapic_count ? " (IO-APIC found, not used)"
+                                                              : "");
+    // COM1's scratch register (16550 offset 7) keeps what is written where a UART exists.
+    outb(0x3FF, 0x5A);
+    bool com1 = inb(0x3FF) == 0x5A;
+    kprintf("hw: console: serial COM1 %s\n", com1 ? "(present)" : "(no UART answers at 3f8)");
 }
 
 _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
@@ -82,12 +161,14 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     vcpu_backend_select();
     boot_memory_init(&boot_info);
     arch_paging_init(boot_max_phys(), boot_alloc_page);
+    arch_acpi_init(&boot_info, physmap_limit());
     arch_cpu_protect();
     kprintf("cpu: SMEP %s, SMAP %s\n", cpu_features.smep ? "on" : "off (not supported)",
             cpu_features.smap ? "on" : "off (not supported)");
     entry_selftest(&boot_info);
     arch_pic_init();
     arch_timer_init(TICK_US);
+    print_hardware(&boot_info);
     kernel_selftest(&boot_info);
     boot_create_root(&boot_info, TICK_US);
     sched_exit_kernel();

@@ -8,7 +8,7 @@ PKGS=(
     gcc binutils pkg-config python3 meson ninja-build libcriterion-dev clang-format git
     qemu-system-x86
     bochs bochs-term bochsbios vgabios
-    grub-pc-bin grub-common xorriso mtools
+    grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools ovmf
 )
 
 missing=()

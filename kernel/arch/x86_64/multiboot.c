@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Reads the memory map, modules and command line from multiboot 1 (QEMU -kernel) or multiboot2
-// (GRUB) into one boot_info. Only the first 4 GiB are reachable here (boot page tables).
+// (GRUB) into one boot_info. Only the first 4 GiB are reachable here (boot page tables); the
+// loaders put their information there.
 #include "arch.h"
 #include "../../console.h"
 #include "kstring.h"
@@ -20,10 +21,41 @@ static void copy_name(char *dst, size_t n, const char *src)
     dst[i] = 0;
 }
 
-static void add_ram(struct boot_info *bi, uint64_t base, uint64_t size)
+/* Adds a usable region, keeping ram[] sorted by base and merging regions that touch or overlap
+ * (firmware maps, EFI's above all, list many adjacent pieces). A region that does not fit is
+ * counted in ram_dropped, never written past the array. */
+static void add_ram(struct boot_info *bi, uint64_t base, uint64_t len)
 {
-    if (bi->ram_count < BOOT_MAX_REGIONS)
-        bi->ram[bi->ram_count++] = (struct boot_region){base, size};
+    if (!len) return;
+    uint64_t end = base + len;
+    if (end < base) end = UINT64_MAX & ~0xFFFull; // wraps: keep what is addressable
+    int i = 0;
+    while (i < bi->ram_count && bi->ram[i].base + bi->ram[i].size < base) i++;
+    // ram[i] is the first region ending at or after base: merge with it and its successors
+    // as long as they touch [base, end).
+    if (i < bi->ram_count && bi->ram[i].base <= end) {
+        uint64_t b = bi->ram[i].base < base ? bi->ram[i].base : base;
+        uint64_t e = bi->ram[i].base + bi->ram[i].size;
+        if (e < end) e = end;
+        int j = i + 1;
+        while (j < bi->ram_count && bi->ram[j].base <= e) {
+            uint64_t ej = bi->ram[j].base + bi->ram[j].size;
+            if (ej > e) e = ej;
+            j++;
+        }
+        bi->ram[i] = (struct boot_region){b, e - b};
+        int gone = j - i - 1;
+        for (int k = i + 1; k + gone < bi->ram_count; k++) bi->ram[k] = bi->ram[k + gone];
+        bi->ram_count -= gone;
+        return;
+    }
+    if (bi->ram_count >= BOOT_MAX_REGIONS) {
+        bi->ram_dropped++;
+        return;
+    }
+    for (int k = bi->ram_count; k > i; k--) bi->ram[k] = bi->ram[k - 1];
+    bi->ram[i] = (struct boot_region){base, end - base};
+    bi->ram_count++;
 }
 
 static void add_module(struct boot_info *bi, uint64_t start, uint64_t end, const char *cmd)
@@ -62,35 +94,95 @@ static void parse_mb1(const uint32_t *info, struct boot_info *bi)
             if (*(const uint32_t *)(e + 20) == 1) add_ram(bi, base, len);
             p += size + 4;
         }
+        bi->memory_map = "multiboot memory map";
     }
+}
+
+/* The multiboot2 memory map (tag 6): type 1 is usable RAM (multiboot2 spec 3.6.8). */
+static void mb2_mmap(const uint8_t *tag, uint32_t size, struct boot_info *bi)
+{
+    uint32_t esize = *(const uint32_t *)(tag + 8);
+    if (esize < 24) return; // base, length, type: an entry smaller cannot be read
+    for (uint32_t e = 16; e + esize <= size; e += esize) {
+        uint64_t base, len;
+        memcpy(&base, tag + e, 8);
+        memcpy(&len, tag + e + 8, 8);
+        if (*(const uint32_t *)(tag + e + 16) == 1) add_ram(bi, base, len);
+    }
+}
+
+/* The EFI memory map (tag 17), used when the loader gave no multiboot2 map. After
+ * ExitBootServices, loader and boot-services code/data and conventional memory are free RAM
+ * (UEFI 2.10 section 7.2, EFI_MEMORY_TYPE); the kernel and modules are reserved separately.
+ * The descriptor size comes from the tag, never from the structure (it grows between versions). */
+static void mb2_efi_mmap(const uint8_t *tag, uint32_t size, struct boot_info *bi)
+{
+    uint32_t dsize = *(const uint32_t *)(tag + 8);
+    if (dsize < 32) return;
+    for (uint32_t e = 16; e + dsize <= size; e += dsize) {
+        uint32_t type = *(const uint32_t *)(tag + e);
+        uint64_t base, pages;
+        memcpy(&base, tag + e + 8, 8);
+        memcpy(&pages, tag + e + 24, 8);
+        if (pages > (UINT64_MAX >> 12)) continue;
+        if (type == 1 || type == 2 || type == 3 || type == 4 || type == 7)
+            add_ram(bi, base, pages << 12);
+    }
+}
+
+/* An RSDP copy (tag 14: ACPI 1.0, 20 bytes; tag 15: ACPI 2.0+, 36 bytes): the newer wins. */
+static void mb2_rsdp(const uint8_t *tag, uint32_t size, struct boot_info *bi, bool newer)
+{
+    uint32_t n = size > 8 ? size - 8 : 0;
+    if (n > sizeof(bi->acpi_rsdp)) n = sizeof(bi->acpi_rsdp);
+    if (bi->acpi_rsdp_len && !newer) return;
+    memcpy(bi->acpi_rsdp, tag + 8, n);
+    bi->acpi_rsdp_len = (uint8_t)n;
 }
 
 static void parse_mb2(const uint8_t *info, struct boot_info *bi)
 {
     uint32_t total = *(const uint32_t *)info;
+    const uint8_t *efi_mmap = NULL;
+    uint32_t efi_mmap_size = 0;
     bi->loader = "multiboot2";
     for (uint32_t off = 8; off + 8 <= total;) {
         const uint8_t *tag = info + off;
         uint32_t type = *(const uint32_t *)tag, size = *(const uint32_t *)(tag + 4);
-        if (type == 0) break;
-        if (type == 1) { // command line
+        if (type == 0 || size < 8 || size > total - off) break; // end tag, or a broken one
+        switch (type) {
+        case 1: { // command line
             const char *c = (const char *)tag + 8;
             size_t i = 0;
-            for (; c[i] && i + 1 < sizeof(bi->cmdline); i++) bi->cmdline[i] = c[i];
+            for (; i + 8 < size && c[i] && i + 1 < sizeof(bi->cmdline); i++) bi->cmdline[i] = c[i];
             bi->cmdline[i] = 0;
-        } else if (type == 3) { // module
-            add_module(bi, *(const uint32_t *)(tag + 8), *(const uint32_t *)(tag + 12),
-                       (const char *)tag + 16);
-        } else if (type == 6) { // memory map
-            uint32_t esize = *(const uint32_t *)(tag + 8);
-            for (uint32_t e = 16; e + esize <= size; e += esize) {
-                uint64_t base, len;
-                memcpy(&base, tag + e, 8);
-                memcpy(&len, tag + e + 8, 8);
-                if (*(const uint32_t *)(tag + e + 16) == 1) add_ram(bi, base, len);
+            break;
+        }
+        case 3: // module
+            if (size >= 16)
+                add_module(bi, *(const uint32_t *)(tag + 8), *(const uint32_t *)(tag + 12),
+                           (const char *)tag + 16);
+            break;
+        case 6:
+            if (size >= 16) {
+                mb2_mmap(tag, size, bi);
+                bi->memory_map = "multiboot2 memory map";
             }
+            break;
+        case 8: // framebuffer info: the framebuffer console's
+            break;
+        case 14: mb2_rsdp(tag, size, bi, false); break;
+        case 15: mb2_rsdp(tag, size, bi, true); break;
+        case 17: // EFI memory map: only if there is no tag 6 (see below)
+            if (size >= 16) efi_mmap = tag, efi_mmap_size = size;
+            break;
+        default: break;
         }
         off += (size + 7) & ~7u;
+    }
+    if (!bi->memory_map && efi_mmap) {
+        mb2_efi_mmap(efi_mmap, efi_mmap_size, bi);
+        bi->memory_map = "EFI memory map";
     }
 }
 
@@ -100,4 +192,5 @@ void arch_parse_boot_info(uint32_t magic, uint64_t info_pa, struct boot_info *bi
     if (magic == MB1_BOOT_MAGIC) parse_mb1(PHYS_TO_VIRT(info_pa), bi);
     else if (magic == MB2_BOOT_MAGIC) parse_mb2(PHYS_TO_VIRT(info_pa), bi);
     else panic("unknown boot loader magic %x", magic);
+    if (!bi->memory_map) bi->memory_map = "none";
 }
