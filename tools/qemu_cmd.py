@@ -19,19 +19,39 @@ MEM_MIB = 256  # the default; a Linux guest needs more (--mem)
 # Not interactive: no monitor, and a port the kernel's shutdown writes to end QEMU (see
 # kernel/arch/x86_64/ioport.c).
 BATCH = ["-monitor", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
+# UEFI firmware (Debian package ovmf): the code read-only, a writable copy of the variable store.
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS.fd"
+
+
+def firmware_args(firmware, vars_copy=None):
+    """QEMU arguments for `firmware`: 'seabios' (QEMU's default BIOS) or 'ovmf' (UEFI, two
+    pflash drives; vars_copy: a writable copy of OVMF_VARS.fd, which the caller makes)."""
+    if firmware in (None, "seabios"):
+        return []
+    if firmware != "ovmf" or not vars_copy:
+        raise ValueError(f"firmware {firmware!r} (ovmf needs a copy of {OVMF_VARS})")
+    return ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
 
 
 def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial", "mon:stdio"),
-                 icount=False, interactive=False, gdb=False, mem_mib=MEM_MIB):
+                 icount=False, interactive=False, gdb=False, mem_mib=MEM_MIB, machine=None,
+                 firmware=(), iso_disk=False):
     """The command (a list) booting `iso` (a GRUB ISO) or `kernel` with `modules` ((name, path)
     pairs, the first the root task) through QEMU's multiboot loader with `cmdline`. `serial`:
     the arguments giving COM1 its backend. icount: the TSC and timers count guest instructions
     (-icount shift=0). gdb: wait for gdb on :1234 before the first instruction. mem_mib: the
-    machine's RAM."""
+    machine's RAM. machine: QEMU's -machine (default pc); firmware: firmware_args(); iso_disk: the
+    ISO as a raw hard disk (as written to a USB stick) instead of a CD."""
     cmd = [QEMU] + MACHINE + ["-m", f"{mem_mib}M"] + ([] if interactive else BATCH) + list(serial)
+    cmd += ["-machine", machine] if machine else []
+    cmd += list(firmware)
     if icount:
         cmd += ["-icount", "shift=0"]
-    if iso:
+    if iso and iso_disk:
+        cmd += ["-drive", f"file={iso},format=raw,media=disk,snapshot=on"]
+    elif iso:
         cmd += ["-cdrom", iso]
     else:
         # QEMU's multiboot loader: "path cmdline,path cmdline" (',' doubled).

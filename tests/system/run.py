@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from qemu_cmd import qemu_command  # noqa: E402  (the one QEMU command line: tools/qemu_cmd.py)
+from qemu_cmd import qemu_command, firmware_args, OVMF_VARS  # noqa: E402  (tools/qemu_cmd.py)
 DONE_RE = re.compile(r"\[test\] done: (\d+) passed, (\d+) failed")
 CHECK_RE = re.compile(r"\[test\] (\S+) (PASS|FAIL)\b")
 PLAN_RE = re.compile(r"\[test\] plan (\d+)\s*$")
@@ -67,6 +67,11 @@ def parse_args():
     p.add_argument("--icount", action="store_true",
                    help="QEMU -icount shift=0: the TSC and timers count guest instructions")
     p.add_argument("--iso", action="store_true", help="boot a GRUB ISO (always for bochs)")
+    p.add_argument("--machine", help="qemu: -machine (pc, q35); default pc")
+    p.add_argument("--firmware", choices=["seabios", "ovmf"], default="seabios",
+                   help="qemu: SeaBIOS (BIOS) or OVMF (UEFI, pflash)")
+    p.add_argument("--iso-disk", action="store_true",
+                   help="qemu: the ISO as a raw hard disk (as on a USB stick), not a CD")
     p.add_argument("--mem", type=int, default=256, metavar="MIB", help="the machine's RAM")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
@@ -113,8 +118,14 @@ def start_emulator(a, tmp, log):
             a.sock = os.path.join(tmp, "serial.sock")
             serial = ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",
                       "-serial", "chardev:s0"]
+        fw = []
+        if a.firmware == "ovmf":
+            vars_copy = os.path.join(tmp, "OVMF_VARS.fd")
+            shutil.copyfile(OVMF_VARS, vars_copy)
+            fw = firmware_args("ovmf", vars_copy)
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
-                           serial, icount=a.icount, mem_mib=getattr(a, "mem", 256))
+                           serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
+                           machine=a.machine, firmware=fw, iso_disk=a.iso_disk)
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"

@@ -140,11 +140,21 @@ static void mb2_rsdp(const uint8_t *tag, uint32_t size, struct boot_info *bi, bo
     bi->acpi_rsdp_len = (uint8_t)n;
 }
 
+/* True if `word` is one of the space-separated words of `s`. */
+static bool has_word(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = s; *p; p++)
+        if ((p == s || p[-1] == ' ') && !strncmp(p, word, n) && (p[n] == ' ' || !p[n]))
+            return true;
+    return false;
+}
+
 static void parse_mb2(const uint8_t *info, struct boot_info *bi)
 {
     uint32_t total = *(const uint32_t *)info;
-    const uint8_t *efi_mmap = NULL;
-    uint32_t efi_mmap_size = 0;
+    const uint8_t *mmap = NULL, *efi_mmap = NULL;
+    uint32_t mmap_size = 0, efi_mmap_size = 0;
     bi->loader = "multiboot2";
     for (uint32_t off = 8; off + 8 <= total;) {
         const uint8_t *tag = info + off;
@@ -163,26 +173,29 @@ static void parse_mb2(const uint8_t *info, struct boot_info *bi)
                 add_module(bi, *(const uint32_t *)(tag + 8), *(const uint32_t *)(tag + 12),
                            (const char *)tag + 16);
             break;
-        case 6:
-            if (size >= 16) {
-                mb2_mmap(tag, size, bi);
-                bi->memory_map = "multiboot2 memory map";
-            }
+        case 6: // memory map: read after the loop (see below)
+            if (size >= 16) mmap = tag, mmap_size = size;
             break;
         case 8: // framebuffer info: the framebuffer console's
             break;
         case 14: mb2_rsdp(tag, size, bi, false); break;
         case 15: mb2_rsdp(tag, size, bi, true); break;
-        case 17: // EFI memory map: only if there is no tag 6 (see below)
+        case 17: // EFI memory map
             if (size >= 16) efi_mmap = tag, efi_mmap_size = size;
             break;
         default: break;
         }
         off += (size + 7) & ~7u;
     }
-    if (!bi->memory_map && efi_mmap) {
+    // GRUB gives both maps under UEFI (the multiboot2 one made from the EFI one); the EFI map
+    // is read when it is the only one, or when the command line says memmap=efi (so that a
+    // test can exercise it where both exist).
+    if (efi_mmap && (!mmap || has_word(bi->cmdline, "memmap=efi"))) {
         mb2_efi_mmap(efi_mmap, efi_mmap_size, bi);
         bi->memory_map = "EFI memory map";
+    } else if (mmap) {
+        mb2_mmap(mmap, mmap_size, bi);
+        bi->memory_map = "multiboot2 memory map";
     }
 }
 
