@@ -138,8 +138,7 @@ static void print_hardware(const struct boot_info *bi)
         kprintf("hw: interrupts: no MADT, LAPIC at %lx (IA32_APIC_BASE)\n", lapic_msr);
     }
     kprintf("hw: irq routing: 8259 PIC, ISA IRQs 0-15 on vectors 20-2f%s\n",
-            a->madt_status == ACPI_OK && a->madt.ioapic_count ? " (IO-APIC found, not used)"
-                                                              : "");
+            a->madt_status == ACPI_OK && a->madt.ioapic_count ? " (IO-APIC found, not used)" : "");
     // COM1's scratch register (16550 offset 7) keeps what is written where a UART exists.
     outb(0x3FF, 0x5A);
     bool com1 = inb(0x3FF) == 0x5A;

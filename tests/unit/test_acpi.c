@@ -301,9 +301,8 @@ Test(acpi, lapic_address_override_and_x2apic)
     // type 0x7F of 4 bytes, skipped.
     const size_t n = sizeof(qemu_pc_seabios_madt);
     memcpy(buf, qemu_pc_seabios_madt, n);
-    uint8_t extra[] = {5,    12,   0, 0, 0x00, 0x00, 0xE0, 0xFE, 0x01, 0, 0, 0,
-                       9,    16,   0, 0, 0x00, 0x01, 0,    0,    1,    0, 0, 0, 7, 0, 0, 0,
-                       0x7F, 4,    0, 0};
+    uint8_t extra[] = {5,    12,   0, 0, 0x00, 0x00, 0xE0, 0xFE, 0x01, 0, 0, 0, 9,    16, 0, 0,
+                       0x00, 0x01, 0, 0, 1,    0,    0,    0,    7,    0, 0, 0, 0x7F, 4,  0, 0};
     memcpy(buf + n, extra, sizeof(extra));
     uint32_t len = (uint32_t)(n + sizeof(extra));
     buf[4] = (uint8_t)len, buf[5] = (uint8_t)(len >> 8);

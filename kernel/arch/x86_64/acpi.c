@@ -106,9 +106,9 @@ int acpi_madt_parse(const void *p, size_t avail, struct acpi_madt *out)
         uint8_t need = type < sizeof(min_len) && min_len[type] ? min_len[type] : 2;
         if (elen < need || elen > len - off) return ACPI_BAD_ENTRY;
         switch (type) {
-        case 0: add_cpu(out, e[3], le_get32(e + 4)); break;         // processor local APIC
+        case 0: add_cpu(out, e[3], le_get32(e + 4)); break;            // processor local APIC
         case 9: add_cpu(out, le_get32(e + 4), le_get32(e + 8)); break; // processor x2APIC
-        case 1:                                                       // I/O APIC
+        case 1:                                                        // I/O APIC
             if (out->ioapic_count < ACPI_MAX_IOAPICS)
                 out->ioapic[out->ioapic_count++] =
                     (struct acpi_ioapic){e[2], le_get32(e + 4), le_get32(e + 8)};

@@ -17,7 +17,7 @@
 
 enum acpi_status {
     ACPI_OK = 0,
-    ACPI_NOT_FOUND,   /* no RSDP, or no such table */
+    ACPI_NOT_FOUND, /* no RSDP, or no such table */
     ACPI_BAD_SIGNATURE,
     ACPI_BAD_CHECKSUM,
     ACPI_TRUNCATED,   /* length field shorter than the structure, or longer than what is there */
@@ -69,9 +69,9 @@ struct acpi_madt {
     struct acpi_ioapic ioapic[ACPI_MAX_IOAPICS];
     unsigned override_count;
     struct acpi_override override[ACPI_MAX_OVERRIDES];
-    unsigned nmi_count;    /* LAPIC NMI entries (types 4 and 0xA) */
-    unsigned other_count;  /* entries of other types, skipped */
-    unsigned dropped;      /* CPUs / IO-APICs / overrides beyond the arrays above */
+    unsigned nmi_count;   /* LAPIC NMI entries (types 4 and 0xA) */
+    unsigned other_count; /* entries of other types, skipped */
+    unsigned dropped;     /* CPUs / IO-APICs / overrides beyond the arrays above */
 };
 /* Parses a checked MADT ("APIC") of `avail` bytes; entries are walked by their own length,
  * and one running past the table's end or shorter than its type needs is ACPI_BAD_ENTRY. */
@@ -82,17 +82,17 @@ uint32_t acpi_isa_gsi(const struct acpi_madt *m, unsigned irq, uint16_t *flags);
 
 struct acpi_fadt {
     uint16_t sci_irq;
-    uint32_t pm_timer_port;   /* 0: none */
-    bool pm_timer_32bit;      /* flags bit 8 TMR_VAL_EXT */
-    uint16_t iapc_boot_arch;  /* bit 0 legacy devices, bit 1 8042, bit 2 no VGA (ACPI 2.0+) */
-    bool hw_reduced;          /* flags bit 20: no PM timer, no legacy hardware */
+    uint32_t pm_timer_port;  /* 0: none */
+    bool pm_timer_32bit;     /* flags bit 8 TMR_VAL_EXT */
+    uint16_t iapc_boot_arch; /* bit 0 legacy devices, bit 1 8042, bit 2 no VGA (ACPI 2.0+) */
+    bool hw_reduced;         /* flags bit 20: no PM timer, no legacy hardware */
     uint8_t revision;
 };
 int acpi_fadt_parse(const void *p, size_t avail, struct acpi_fadt *out);
 
 struct acpi_hpet {
-    uint64_t addr;     /* the event timer block's base */
-    uint8_t space;     /* 0: memory */
+    uint64_t addr; /* the event timer block's base */
+    uint8_t space; /* 0: memory */
     uint8_t number;
     uint16_t min_tick;
     uint32_t block_id; /* the general capabilities register's low half, as the firmware saw it */
@@ -113,13 +113,13 @@ struct acpi_table {
     int status; /* ACPI_OK or why the table was rejected */
 };
 struct acpi_info {
-    int status;                /* of the root: RSDP and RSDT/XSDT */
-    const char *rsdp_source;   /* "multiboot2 tag", "EBDA", "BIOS area" */
-    uint64_t rsdp_pa;          /* 0 when the loader handed over a copy */
+    int status;              /* of the root: RSDP and RSDT/XSDT */
+    const char *rsdp_source; /* "multiboot2 tag", "EBDA", "BIOS area" */
+    uint64_t rsdp_pa;        /* 0 when the loader handed over a copy */
     struct acpi_rsdp rsdp;
-    bool xsdt;                 /* the XSDT (64-bit entries) was used */
+    bool xsdt; /* the XSDT (64-bit entries) was used */
     uint64_t root_pa;
-    unsigned table_count;      /* entries of the RSDT/XSDT, up to ACPI_MAX_TABLES */
+    unsigned table_count; /* entries of the RSDT/XSDT, up to ACPI_MAX_TABLES */
     unsigned tables_dropped;
     struct acpi_table table[ACPI_MAX_TABLES];
     int madt_status, fadt_status, hpet_status; /* ACPI_NOT_FOUND when absent */

@@ -37,9 +37,9 @@ static void print_madt(const struct acpi_madt *m)
                 m->ioapic[i].gsi_base);
     for (unsigned i = 0; i < m->override_count; i++)
         kprintf("acpi: override: ISA IRQ %u -> GSI %u, %s, %s\n", m->override[i].irq,
-                m->override[i].gsi, polarity(m->override[i].flags),
-                trigger(m->override[i].flags));
-    if (m->dropped) kprintf("acpi: MADT: %u entries beyond the kernel's arrays ignored\n", m->dropped);
+                m->override[i].gsi, polarity(m->override[i].flags), trigger(m->override[i].flags));
+    if (m->dropped)
+        kprintf("acpi: MADT: %u entries beyond the kernel's arrays ignored\n", m->dropped);
 }
 
 void arch_acpi_init(const struct boot_info *bi, uint64_t phys_limit)

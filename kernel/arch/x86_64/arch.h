@@ -26,9 +26,9 @@ struct boot_info {
     int module_count;
     char cmdline[128];
     const char *loader;
-    const char *memory_map;   /* which map the usable regions came from */
-    unsigned ram_dropped;     /* usable regions that did not fit into ram[] (lost) */
-    uint8_t acpi_rsdp[36];    /* the RSDP the loader copied (multiboot2 tags 14/15), or none */
+    const char *memory_map; /* which map the usable regions came from */
+    unsigned ram_dropped;   /* usable regions that did not fit into ram[] (lost) */
+    uint8_t acpi_rsdp[36];  /* the RSDP the loader copied (multiboot2 tags 14/15), or none */
     uint8_t acpi_rsdp_len;
 };
 /* Parses multiboot 1 or 2 information; panics only if the magic is neither (no way to go on). */

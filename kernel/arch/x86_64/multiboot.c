@@ -145,8 +145,7 @@ static bool has_word(const char *s, const char *word)
 {
     size_t n = strlen(word);
     for (const char *p = s; *p; p++)
-        if ((p == s || p[-1] == ' ') && !strncmp(p, word, n) && (p[n] == ' ' || !p[n]))
-            return true;
+        if ((p == s || p[-1] == ' ') && !strncmp(p, word, n) && (p[n] == ' ' || !p[n])) return true;
     return false;
 }
 
