@@ -137,8 +137,8 @@ static void print_hardware(const struct boot_info *bi)
     } else {
         kprintf("hw: interrupts: no MADT, LAPIC at %lx (IA32_APIC_BASE)\n", lapic_msr);
     }
-    kprintf("hw: irq routing: 8259 PIC, ISA IRQs 0-15 on vectors 20-2f%s\n",
-            a->madt_status == ACPI_OK && a->madt.ioapic_count ? " (IO-APIC found, not used)" : "");
+    kprintf("hw: irq routing: %s, ISA IRQs 0-15 on vectors 20-2f%s\n", arch_irq_routing(),
+            arch_ioapic_allowed ? "" : " (ioapic=off on the command line)");
     // COM1's scratch register (16550 offset 7) keeps what is written where a UART exists.
     outb(0x3FF, 0x5A);
     bool com1 = inb(0x3FF) == 0x5A;
@@ -165,6 +165,7 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     kprintf("cpu: SMEP %s, SMAP %s\n", cpu_features.smep ? "on" : "off (not supported)",
             cpu_features.smap ? "on" : "off (not supported)");
     entry_selftest(&boot_info);
+    arch_ioapic_allowed = cmdline_switch(boot_info.cmdline, "ioapic") != 0;
     arch_pic_init();
     arch_timer_init(TICK_US);
     print_hardware(&boot_info);

@@ -1,13 +1,88 @@
 // SPDX-License-Identifier: MIT
-// Legacy 8259 PIC pair: device IRQs 0..15 on vectors 0x20..0x2F, all masked until a user
-// driver holds an IRQHandler cap for them.
+// ISA device IRQs 0..15 on vectors 0x20..0x2F, all masked until a user driver holds an
+// IRQHandler cap for them: through the IO-APIC the ACPI MADT names (its overrides give each IRQ's
+// GSI, polarity and trigger mode), else through the legacy 8259 pair.
 #include "arch.h"
 #include "cpu.h"
+#include "acpi_boot.h"
 
 #define PIC1 0x20
 #define PIC2 0xA0
 
 static uint16_t pic_masks = 0xFFFB; // all masked but the cascade (IRQ 2)
+
+bool arch_ioapic_allowed = true;
+
+/* IO-APIC routing (Intel 82093AA datasheet, section 3.2): one redirection entry per ISA IRQ. */
+#define IOAPIC_VER   0x01
+#define IOAPIC_REDIR 0x10 /* entry n: registers 0x10 + 2n (low) and + 1 (high, destination) */
+#define REDIR_MASK   (1u << 16)
+#define REDIR_LEVEL  (1u << 15)
+#define REDIR_LOW    (1u << 13)
+#define LAPIC_ID_REG 0x020
+#define LAPIC_EOI    0x0B0
+#define LAPIC_ISR    0x100 /* 8 registers of 32 vectors, 16 bytes apart */
+
+static struct {
+    bool on;
+    volatile uint32_t *lapic;
+    volatile uint32_t *base[IRQ_COUNT]; /* the IO-APIC serving each ISA IRQ */
+    uint8_t pin[IRQ_COUNT];
+    uint32_t low[IRQ_COUNT]; /* the redirection entry's low half, unmasked */
+} ioapic;
+
+static uint32_t ioapic_read(volatile uint32_t *b, uint32_t reg)
+{
+    b[0] = reg; // IOREGSEL at +0, IOWIN at +0x10
+    return b[4];
+}
+
+static void ioapic_write(volatile uint32_t *b, uint32_t reg, uint32_t v)
+{
+    b[0] = reg;
+    b[4] = v;
+}
+
+/* Switches ISA IRQs to the IO-APICs of the MADT if every IRQ but 2 has a pin on one; else
+ * leaves the 8259 in charge. Every entry starts masked. */
+static bool ioapic_setup(void)
+{
+    const struct acpi_madt *m = &acpi_info.madt;
+    if (!arch_ioapic_allowed || acpi_info.status != ACPI_OK || acpi_info.madt_status != ACPI_OK ||
+        !m->ioapic_count)
+        return false;
+    unsigned pins[ACPI_MAX_IOAPICS];
+    for (unsigned i = 0; i < m->ioapic_count; i++) {
+        if (m->ioapic[i].addr & 0xFFF) return false; // the physmap maps whole pages
+        pins[i] = ((ioapic_read(PHYS_TO_VIRT(m->ioapic[i].addr), IOAPIC_VER) >> 16) & 0xFF) + 1;
+        for (unsigned p = 0; p < pins[i]; p++)
+            ioapic_write(PHYS_TO_VIRT(m->ioapic[i].addr), IOAPIC_REDIR + 2 * p, REDIR_MASK);
+    }
+    ioapic.lapic = PHYS_TO_VIRT(rdmsr(MSR_APIC_BASE) & ~0xFFFull);
+    uint32_t dest = ioapic.lapic[LAPIC_ID_REG / 4] & 0xFF000000u; // this CPU, physical mode
+    for (unsigned irq = 0; irq < IRQ_COUNT; irq++) {
+        if (irq == 2) continue; // the 8259 cascade: no ISA device
+        uint16_t flags;
+        uint32_t gsi = acpi_isa_gsi(m, irq, &flags);
+        unsigned i = 0;
+        while (i < m->ioapic_count &&
+               !(gsi >= m->ioapic[i].gsi_base && gsi - m->ioapic[i].gsi_base < pins[i]))
+            i++;
+        if (i == m->ioapic_count) return false;
+        ioapic.base[irq] = PHYS_TO_VIRT(m->ioapic[i].addr);
+        ioapic.pin[irq] = (uint8_t)(gsi - m->ioapic[i].gsi_base);
+        // MPS INTI flags: polarity 3 = active low, trigger 3 = level; 0 = as the bus (ISA:
+        // active high, edge). Fixed delivery, physical destination.
+        ioapic.low[irq] = (uint32_t)(IRQ_VECTOR_BASE + irq) | ((flags & 3) == 3 ? REDIR_LOW : 0) |
+                          (((flags >> 2) & 3) == 3 ? REDIR_LEVEL : 0);
+        ioapic_write(ioapic.base[irq], IOAPIC_REDIR + 2 * ioapic.pin[irq] + 1, dest);
+        ioapic_write(ioapic.base[irq], IOAPIC_REDIR + 2 * ioapic.pin[irq],
+                     ioapic.low[irq] | REDIR_MASK);
+    }
+    return true;
+}
+
+const char *arch_irq_routing(void) { return ioapic.on ? "IO-APIC" : "8259 PIC"; }
 
 static void pic_write_masks(void)
 {
@@ -25,12 +100,21 @@ void arch_pic_init(void)
     outb(PIC2 + 1, 2);
     outb(PIC1 + 1, 1); // 8086 mode
     outb(PIC2 + 1, 1);
+    // The 8259 pair is set up even when the IO-APIC takes over, so that a stray request it
+    // might still make lands on vectors 0x20-0x2F rather than on exception vectors.
+    ioapic.on = ioapic_setup();
+    if (ioapic.on) pic_masks = 0xFFFF;
     pic_write_masks();
 }
 
 void arch_pic_mask(unsigned irq, bool masked)
 {
     if (irq >= IRQ_COUNT || irq == 2) return;
+    if (ioapic.on) {
+        ioapic_write(ioapic.base[irq], IOAPIC_REDIR + 2 * ioapic.pin[irq],
+                     ioapic.low[irq] | (masked ? REDIR_MASK : 0));
+        return;
+    }
     if (masked) pic_masks |= 1u << irq;
     else pic_masks &= ~(1u << irq);
     pic_write_masks();
@@ -38,12 +122,20 @@ void arch_pic_mask(unsigned irq, bool masked)
 
 void arch_pic_eoi(unsigned irq)
 {
+    // IO-APIC: the LAPIC's EOI; for a level-triggered entry the LAPIC passes it on to the
+    // IO-APIC, which clears the entry's remote IRR (SDM vol 3A 11.8.5).
+    if (ioapic.on) {
+        ioapic.lapic[LAPIC_EOI / 4] = 0;
+        return;
+    }
     if (irq >= 8) outb(PIC2, 0x20);
     outb(PIC1, 0x20);
 }
 
 uint16_t arch_pic_isr(void)
 {
+    // vectors 0x20-0x2F are bits 0-15 of the LAPIC's second in-service register
+    if (ioapic.on) return (uint16_t)ioapic.lapic[(LAPIC_ISR + 0x10) / 4];
     outb(PIC1, 0x0B); // OCW3: read the in-service register
     outb(PIC2, 0x0B);
     return (uint16_t)(inb(PIC1) | (inb(PIC2) << 8));
@@ -51,6 +143,8 @@ uint16_t arch_pic_isr(void)
 
 uint16_t arch_pic_pending(void)
 {
+    // through the IO-APIC a request goes straight to the LAPIC, whose IRR the caller reads
+    if (ioapic.on) return 0;
     outb(PIC1, 0x0A); // OCW3: read the interrupt request register
     outb(PIC2, 0x0A);
     uint16_t irr = (uint16_t)(inb(PIC1) | (inb(PIC2) << 8));
