@@ -137,8 +137,9 @@ static void print_hardware(const struct boot_info *bi)
     } else {
         kprintf("hw: interrupts: no MADT, LAPIC at %lx (IA32_APIC_BASE)\n", lapic_msr);
     }
-    kprintf("hw: irq routing: %s, ISA IRQs 0-15 on vectors 20-2f%s\n", arch_irq_routing(),
-            arch_ioapic_allowed ? "" : " (ioapic=off on the command line)");
+    const char *why, *routing = arch_irq_routing(&why);
+    kprintf("hw: irq routing: %s, ISA IRQs 0-15 on vectors 20-2f%s%s%s\n", routing, why ? " (" : "",
+            why ? why : "", why ? ")" : "");
     // COM1's scratch register (16550 offset 7) keeps what is written where a UART exists.
     outb(0x3FF, 0x5A);
     bool com1 = inb(0x3FF) == 0x5A;

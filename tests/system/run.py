@@ -118,14 +118,15 @@ def start_emulator(a, tmp, log):
             a.sock = os.path.join(tmp, "serial.sock")
             serial = ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",
                       "-serial", "chardev:s0"]
-        fw = []
-        if a.firmware == "ovmf":
+        fw = []  # callers with their own arguments (panic_once.py) have no firmware/machine
+        if getattr(a, "firmware", "seabios") == "ovmf":
             vars_copy = os.path.join(tmp, "OVMF_VARS.fd")
             shutil.copyfile(OVMF_VARS, vars_copy)
             fw = firmware_args("ovmf", vars_copy)
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
                            serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
-                           machine=a.machine, firmware=fw, iso_disk=a.iso_disk)
+                           machine=getattr(a, "machine", None), firmware=fw,
+                           iso_disk=getattr(a, "iso_disk", False))
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"

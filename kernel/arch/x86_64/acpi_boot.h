@@ -17,5 +17,5 @@ bool arch_acpi_ok(void);
 /* Device IRQ routing (pic.c): false ("ioapic=off" on the command line) keeps the 8259 even when
  * the MADT names IO-APICs. Set before arch_pic_init. */
 extern bool arch_ioapic_allowed;
-/* "IO-APIC" or "8259 PIC": what arch_pic_init chose. */
-const char *arch_irq_routing(void);
+/* "IO-APIC" or "8259 PIC": what arch_pic_init chose; *why: for the 8259, the reason. */
+const char *arch_irq_routing(const char **why);

@@ -30,6 +30,7 @@ static struct {
     uint8_t pin[IRQ_COUNT];
     uint32_t low[IRQ_COUNT]; /* the redirection entry's low half, unmasked */
 } ioapic;
+static const char *ioapic_why; /* why the 8259 stays in charge */
 
 static uint32_t ioapic_read(volatile uint32_t *b, uint32_t reg)
 {
@@ -48,13 +49,16 @@ static void ioapic_write(volatile uint32_t *b, uint32_t reg, uint32_t v)
 static bool ioapic_setup(void)
 {
     const struct acpi_madt *m = &acpi_info.madt;
-    if (!arch_ioapic_allowed || acpi_info.status != ACPI_OK || acpi_info.madt_status != ACPI_OK ||
-        !m->ioapic_count)
-        return false;
+    if (!arch_ioapic_allowed) return ioapic_why = "ioapic=off on the command line", false;
+    if (acpi_info.status != ACPI_OK || acpi_info.madt_status != ACPI_OK)
+        return ioapic_why = "no valid MADT", false;
+    if (!m->ioapic_count) return ioapic_why = "no IO-APIC in the MADT", false;
     unsigned pins[ACPI_MAX_IOAPICS];
     for (unsigned i = 0; i < m->ioapic_count; i++) {
-        if (m->ioapic[i].addr & 0xFFF) return false; // the physmap maps whole pages
-        pins[i] = ((ioapic_read(PHYS_TO_VIRT(m->ioapic[i].addr), IOAPIC_VER) >> 16) & 0xFF) + 1;
+        uint32_t ver = ioapic_read(PHYS_TO_VIRT(m->ioapic[i].addr), IOAPIC_VER);
+        if (ver == 0xFFFFFFFFu)
+            return ioapic_why = "no IO-APIC answers at the MADT's address", false;
+        pins[i] = ((ver >> 16) & 0xFF) + 1;
         for (unsigned p = 0; p < pins[i]; p++)
             ioapic_write(PHYS_TO_VIRT(m->ioapic[i].addr), IOAPIC_REDIR + 2 * p, REDIR_MASK);
     }
@@ -68,7 +72,7 @@ static bool ioapic_setup(void)
         while (i < m->ioapic_count &&
                !(gsi >= m->ioapic[i].gsi_base && gsi - m->ioapic[i].gsi_base < pins[i]))
             i++;
-        if (i == m->ioapic_count) return false;
+        if (i == m->ioapic_count) return ioapic_why = "an ISA IRQ has no IO-APIC pin", false;
         ioapic.base[irq] = PHYS_TO_VIRT(m->ioapic[i].addr);
         ioapic.pin[irq] = (uint8_t)(gsi - m->ioapic[i].gsi_base);
         // MPS INTI flags: polarity 3 = active low, trigger 3 = level; 0 = as the bus (ISA:
@@ -82,7 +86,11 @@ static bool ioapic_setup(void)
     return true;
 }
 
-const char *arch_irq_routing(void) { return ioapic.on ? "IO-APIC" : "8259 PIC"; }
+const char *arch_irq_routing(const char **why)
+{
+    *why = ioapic.on ? NULL : ioapic_why;
+    return ioapic.on ? "IO-APIC" : "8259 PIC";
+}
 
 static void pic_write_masks(void)
 {
