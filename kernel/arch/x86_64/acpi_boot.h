@@ -14,8 +14,8 @@ void arch_acpi_init(const struct boot_info *bi, uint64_t phys_limit);
 /* True when the RSDP and the RSDT/XSDT were valid. */
 bool arch_acpi_ok(void);
 
-/* Device IRQ routing (pic.c): false ("ioapic=off" on the command line) keeps the 8259 even when
- * the MADT names IO-APICs. Set before arch_pic_init. */
+/* Device IRQ routing (pic.c): true ("ioapic=on" on the command line) routes ISA IRQs through
+ * the MADT's IO-APICs; false keeps the 8259. Set before arch_pic_init. */
 extern bool arch_ioapic_allowed;
 /* "IO-APIC" or "8259 PIC": what arch_pic_init chose; *why: for the 8259, the reason. */
 const char *arch_irq_routing(const char **why);

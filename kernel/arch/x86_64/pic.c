@@ -49,7 +49,7 @@ static void ioapic_write(volatile uint32_t *b, uint32_t reg, uint32_t v)
 static bool ioapic_setup(void)
 {
     const struct acpi_madt *m = &acpi_info.madt;
-    if (!arch_ioapic_allowed) return ioapic_why = "ioapic=off on the command line", false;
+    if (!arch_ioapic_allowed) return ioapic_why = "IO-APIC routing not asked for: ioapic=on", false;
     if (acpi_info.status != ACPI_OK || acpi_info.madt_status != ACPI_OK)
         return ioapic_why = "no valid MADT", false;
     if (!m->ioapic_count) return ioapic_why = "no IO-APIC in the MADT", false;
