@@ -68,6 +68,9 @@ def parse_args():
                    help="QEMU -icount shift=0: the TSC and timers count guest instructions")
     p.add_argument("--iso", action="store_true", help="boot a GRUB ISO (always for bochs)")
     p.add_argument("--mem", type=int, default=256, metavar="MIB", help="the machine's RAM")
+    p.add_argument("--disk", metavar="IMG", help="qemu: attach IMG as a virtio-blk PCI disk")
+    p.add_argument("--disk-size", type=int, metavar="MIB",
+                   help="make --disk a fresh zeroed image of MIB MiB first")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
     p.add_argument("--no-checks", action="store_true",
@@ -86,6 +89,10 @@ def parse_args():
                 "(see docs/debugging.md)")
     if a.no_checks and not a.expect:
         p.error("--no-checks needs at least one --expect line")
+    if a.disk_size is not None and not a.disk:
+        p.error("--disk-size needs --disk")
+    if a.disk and a.emu != "qemu":
+        p.error("--disk: qemu only (the ATA disk for bochs is not written yet)")
     a.modules = []
     for m in a.module:
         name, sep, path = m.partition("=")
@@ -113,8 +120,12 @@ def start_emulator(a, tmp, log):
             a.sock = os.path.join(tmp, "serial.sock")
             serial = ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",
                       "-serial", "chardev:s0"]
+        if a.disk and a.disk_size is not None:
+            with open(a.disk, "wb") as f:
+                f.truncate(a.disk_size << 20)
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
-                           serial, icount=a.icount, mem_mib=getattr(a, "mem", 256))
+                           serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
+                           disk=getattr(a, "disk", None))
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"
