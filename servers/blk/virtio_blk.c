@@ -126,16 +126,17 @@ void vblk_notify(struct vblk *v)
 int vblk_next_done(struct vblk *v, uint8_t *status)
 {
     volatile uint16_t *u = used(v);
-    if (u[1] == v->last_used) return -1;
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    volatile uint32_t *elem = (volatile uint32_t *)(u + 2) + 2 * (v->last_used % v->qsize);
-    uint32_t id = elem[0];
-    v->last_used++;
-    // the device's answer is checked like any input: an id that is no chain head we made
-    if (id % 3 || id / 3 >= v->slots) return vblk_next_done(v, status);
-    unsigned slot = id / 3;
-    *status = v->dma[STATUS_OFFSET + slot];
-    return (int)slot;
+    while (u[1] != v->last_used) {
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        volatile uint32_t *elem = (volatile uint32_t *)(u + 2) + 2 * (v->last_used % v->qsize);
+        uint32_t id = elem[0];
+        v->last_used++;
+        // the device's answer is checked like any input: an id that is no chain head we made
+        if (id % 3 || id / 3 >= v->slots) continue;
+        *status = v->dma[STATUS_OFFSET + id / 3];
+        return (int)(id / 3);
+    }
+    return -1;
 }
 
 uint8_t vblk_isr(struct vblk *v) { return (uint8_t)in(v, 1, R_ISR); }

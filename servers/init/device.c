@@ -32,6 +32,7 @@ static struct chan_obj chans[MANIFEST_CHANNELS];
 static struct pci_device devs[PCI_MAX_DEVICES];
 static unsigned ndevs;
 static bool claimed[PCI_MAX_DEVICES];
+static const char *line_owner[16]; /* the driver each IRQ line was given to */
 static rs_cptr_t cfg_port;
 
 static uint32_t cfg_read(void *ctx, unsigned bus, unsigned dev, unsigned fn, unsigned off)
@@ -126,6 +127,14 @@ static int claim_device(struct server *s, unsigned i)
     }
     // a PC's legacy PIC lines: 0 and 2 are not a device's (timer, cascade), 0xFF is "none"
     if (d->irq_pin && d->irq_line && d->irq_line < 16 && d->irq_line != 2) {
+        // one handler per line (kernel/arch/x86_64/irq.c): a line two devices share cannot be
+        // given to two drivers yet
+        if (line_owner[d->irq_line]) {
+            init_log("%s: IRQ %u belongs to %s already (shared lines: not yet)\n", s->m->name,
+                     d->irq_line, line_owner[d->irq_line]);
+            return RS_BUSY;
+        }
+        line_owner[d->irq_line] = s->m->name;
         rs_cptr_t badged = ps_slot_alloc(init.root.env.slots);
         g->irq = ps_slot_alloc(init.root.env.slots);
         if ((err =

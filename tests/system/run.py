@@ -120,12 +120,14 @@ def start_emulator(a, tmp, log):
             a.sock = os.path.join(tmp, "serial.sock")
             serial = ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",
                       "-serial", "chardev:s0"]
-        if a.disk and a.disk_size is not None:
-            with open(a.disk, "wb") as f:
-                f.truncate(a.disk_size << 20)
+        # getattr: callers with their own arguments (panic_once.py, linux.py) have no disk
+        disk, disk_size = getattr(a, "disk", None), getattr(a, "disk_size", None)
+        if disk and disk_size is not None:
+            with open(disk, "wb") as f:
+                f.truncate(disk_size << 20)
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
                            serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
-                           disk=getattr(a, "disk", None))
+                           disk=disk)
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"
