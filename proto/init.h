@@ -80,3 +80,51 @@ enum ipc_inject {
 #define IPC_SLOT_VCPU_EXIT  IPC_SLOT_SERVICE
 #define IPC_BADGE_VCPU_EXIT 0x5643505545584954ul /* "VCPUEXIT" */
 #define IPC_GUEST_RAM_VADDR 0x0000500040000000ul
+
+/* A driver (manifest device=) and an end of a channel (manifest channel) have, besides the above,
+ * a read-only page at IPC_DEVICE_INFO_VADDR (ipc_device_info_t) that says what init gave it, and:
+ * - IPC_SLOT_IRQ: the IRQ handler (Ack) of its device's interrupt line; the line signals the
+ *   ping notification with IPC_BADGE_IRQ (the kernel masks the line until the Ack);
+ * - IPC_SLOT_IOPORT: the IOPort cap of its device's (first) I/O BAR;
+ * - its DMA memory, physically contiguous, mapped at IPC_DMA_VADDR (physical address in the
+ *   info page: no IOMMU, see docs/storage.md);
+ * - per channel k: the channel's memory (libipc/channel.h) mapped at IPC_CHANNEL_VADDR(k), and
+ *   in IPC_SLOT_CHANNEL0 + k a cap that signals the other end (its ping notification, badged
+ *   IPC_BADGE_CHANNEL(j) where j is the channel's index at that end). Channel memory and both
+ *   ends' notifications belong to init: they outlive either end's restarts.
+ * The device's memory BARs are not handed out yet: the kernel makes no device untyped. */
+#define IPC_SLOT_IRQ          20
+#define IPC_SLOT_IOPORT       21
+#define IPC_SLOT_CHANNEL0     22 /* .. IPC_SLOT_CHANNEL0 + IPC_MAX_CHANNELS - 1 */
+#define IPC_MAX_CHANNELS      4
+#define IPC_BADGE_IRQ         8ul
+#define IPC_BADGE_CHANNEL(k)  (16ul << (k)) /* the ping badge of a server's channel k */
+#define IPC_DEVICE_INFO_VADDR 0x0000500000080000ul
+#define IPC_DMA_VADDR         0x0000500020000000ul
+#define IPC_CHANNEL_VADDR(k)  (0x0000500010000000ul + (uint64_t)(k)*0x01000000ul)
+#define IPC_DEVICE_MAGIC      0x4445564943455331ul /* "DEVICES1" */
+
+typedef struct ipc_channel_info {
+    char name[24];
+    uint32_t role; /* IPC_CHANNEL_CLIENT (produces requests) or IPC_CHANNEL_SERVER */
+    uint32_t pad;
+    uint64_t size;      /* the whole channel (rings and data area), bytes */
+    uint64_t data_size; /* its data area (at CHAN_DATA_OFFSET), bytes */
+    uint64_t paddr;     /* physical address of the channel's memory (contiguous): DMA into data */
+} ipc_channel_info_t;
+
+#define IPC_CHANNEL_CLIENT 0
+#define IPC_CHANNEL_SERVER 1
+
+typedef struct ipc_device_info {
+    uint64_t magic; /* IPC_DEVICE_MAGIC */
+    /* the device (manifest device=), vendor 0 if none */
+    uint16_t vendor, device;
+    uint8_t bus, dev, fn;
+    uint8_t irq;                  /* legacy PIC line of IPC_SLOT_IRQ, 0xFF if none */
+    uint64_t io_base, io_size;    /* the I/O BAR of IPC_SLOT_IOPORT, size 0 if none */
+    uint64_t dma_paddr, dma_size; /* DMA memory at IPC_DMA_VADDR, size 0 if none */
+    uint32_t nchannels;
+    uint32_t pad;
+    ipc_channel_info_t channel[IPC_MAX_CHANNELS];
+} ipc_device_info_t;

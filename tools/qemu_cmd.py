@@ -7,8 +7,11 @@ The machine: an x86-64 CPU with AMD SVM and nested paging (the SVM backend), 256
 no reboot (a triple fault ends QEMU). Unless interactive, the monitor is off and the
 isa-debug-exit device at port 0xf4 lets the root task's shutdown end QEMU.
 
-  qemu_cmd.py [--interactive] [--gdb] [--icount] [--serial SPEC] [--cmdline ARGS]
-              (--iso ISO | --kernel ELF [--module NAME=PATH ...])"""
+  qemu_cmd.py [--interactive] [--gdb] [--icount] [--serial SPEC] [--cmdline ARGS] [--disk IMG]
+              (--iso ISO | --kernel ELF [--module NAME=PATH ...])
+
+--disk attaches a raw image as a virtio-blk PCI device (transitional: legacy I/O BAR too), the
+disk servers/blk drives."""
 
 import argparse
 import sys
@@ -37,13 +40,14 @@ def firmware_args(firmware, vars_copy=None):
 
 def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial", "mon:stdio"),
                  icount=False, interactive=False, gdb=False, mem_mib=MEM_MIB, machine=None,
-                 firmware=(), iso_disk=False):
+                 firmware=(), iso_disk=False, disk=None):
     """The command (a list) booting `iso` (a GRUB ISO) or `kernel` with `modules` ((name, path)
     pairs, the first the root task) through QEMU's multiboot loader with `cmdline`. `serial`:
     the arguments giving COM1 its backend. icount: the TSC and timers count guest instructions
     (-icount shift=0). gdb: wait for gdb on :1234 before the first instruction. mem_mib: the
     machine's RAM. machine: QEMU's -machine (default pc); firmware: firmware_args(); iso_disk: the
-    ISO as a raw hard disk (as written to a USB stick) instead of a CD."""
+    ISO as a raw hard disk (as written to a USB stick) instead of a CD. disk: a raw image attached
+    as a virtio-blk PCI device."""
     cmd = [QEMU] + MACHINE + ["-m", f"{mem_mib}M"] + ([] if interactive else BATCH) + list(serial)
     cmd += ["-machine", machine] if machine else []
     cmd += list(firmware)
@@ -58,6 +62,9 @@ def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial
         mods = ",".join(f"{p.replace(',', ',,')} {n}" for n, p in modules)
         cmd += ["-kernel", kernel] + (["-initrd", mods] if mods else [])
         cmd += ["-append", cmdline] if cmdline else []
+    if disk:
+        cmd += ["-drive", f"file={disk},format=raw,if=none,id=disk0",
+                "-device", "virtio-blk-pci,drive=disk0"]
     if gdb:
         cmd += ["-s", "-S"]
     return cmd
@@ -76,6 +83,7 @@ def main():
     p.add_argument("--iso", metavar="ISO", help="boot a GRUB ISO")
     p.add_argument("--kernel", metavar="ELF")
     p.add_argument("--module", action="append", default=[], metavar="NAME=PATH")
+    p.add_argument("--disk", metavar="IMG", help="a raw image as a virtio-blk PCI disk")
     a = p.parse_args()
     if not a.iso and not a.kernel:
         p.error("--iso or --kernel")
@@ -86,7 +94,7 @@ def main():
             p.error(f"bad --module {m!r}: want NAME=PATH")
         modules.append((name, path))
     cmd = qemu_command(a.kernel, modules, a.cmdline, a.iso, ["-serial", a.serial], a.icount,
-                       a.interactive, a.gdb, a.mem)
+                       a.interactive, a.gdb, a.mem, a.disk)
     sys.stdout.write("".join(arg + "\n" for arg in cmd))
 
 

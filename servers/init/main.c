@@ -4,6 +4,7 @@
 #include "init.h"
 #include "fmt.h"
 #include "wallclock.h"
+#include "device.h"
 
 struct init_state init;
 
@@ -140,7 +141,17 @@ static void start_servers(void)
         s->image = init_find_module(s->m->image);
         init.nservers = i + 1;
         int err = s->image ? supervisor_setup(s, i) : RS_NOT_FOUND;
-        if (!err) err = supervisor_start(s, i);
+        if (err) {
+            s->given_up = true;
+            init_log("%s: cannot start (image '%s'): %s\n", s->m->name, s->m->image,
+                     rs_error_name(err));
+        }
+    }
+    device_setup(); // devices and channels: after every server's notification exists
+    for (unsigned i = 0; i < init.nservers; i++) {
+        struct server *s = &init.servers[i];
+        if (s->given_up) continue;
+        int err = supervisor_start(s, i);
         if (err) {
             s->given_up = true;
             init_log("%s: cannot start (image '%s'): %s\n", s->m->name, s->m->image,

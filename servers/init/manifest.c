@@ -59,6 +59,7 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
     if (!strcmp(key, "guest")) return copy_word(s->guest, val, err, n);
     if (!strcmp(key, "kernel")) return copy_word(s->kernel, val, err, n);
     if (!strcmp(key, "initrd")) return copy_word(s->initrd, val, err, n);
+    if (!strcmp(key, "device")) return copy_word(s->device, val, err, n);
     if (!strcmp(key, "cmdline")) {
         while (*val == ' ' || *val == '\t') val++; // split() left the rest of the line as it was
         size_t k = strlen(val);
@@ -93,6 +94,7 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
                       : !strcmp(key, "ram")      ? &s->ram_mib
                       : !strcmp(key, "console")  ? &s->console
                       : !strcmp(key, "shutdown") ? &s->shutdown
+                      : !strcmp(key, "dma")      ? &s->dma_pages
                                                  : NULL;
     if (!field) return fail(err, n, "unknown key '%s'", key);
     if (parse_u64(val, &v) || v > MANIFEST_MAX_NUMBER)
@@ -105,7 +107,22 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
         return fail(err, n, "%s=%lu: 0 or 1", key, v);
     if (field == &s->ram_mib && (v < 2 || v > MANIFEST_MAX_RAM_MIB || v % 2))
         return fail(err, n, "ram %lu MiB: an even number from 2 to %d", v, MANIFEST_MAX_RAM_MIB);
+    if (field == &s->dma_pages && (v < 1 || v > 256))
+        return fail(err, n, "dma %lu pages: 1 to 256", v);
     *field = (unsigned)v;
+    return 0;
+}
+
+static int channel_key(struct manifest_channel *c, const char *key, const char *val, char *err,
+                       size_t n)
+{
+    uint64_t v = 0;
+    if (!strcmp(key, "client")) return copy_word(c->client, val, err, n);
+    if (!strcmp(key, "server")) return copy_word(c->server, val, err, n);
+    if (strcmp(key, "pages")) return fail(err, n, "unknown key '%s'", key);
+    if (parse_u64(val, &v) || v < 3 || v > 256)
+        return fail(err, n, "channel pages '%s': 3 to 256", val);
+    c->pages = (unsigned)v;
     return 0;
 }
 
@@ -165,6 +182,31 @@ static unsigned split(char *line, char *words[], unsigned max)
     return n;
 }
 
+static int parse_channel(char **w, unsigned nw, struct manifest *m, char *err, size_t n)
+{
+    if (m->nchannels == MANIFEST_CHANNELS)
+        return fail(err, n, "more than %d channels", MANIFEST_CHANNELS);
+    if (nw < 2 || has_eq(w[1])) return fail(err, n, "channel needs a name");
+    struct manifest_channel *c = &m->channels[m->nchannels];
+    *c = (struct manifest_channel){.pages = MANIFEST_DEFAULT_CHANNEL};
+    if (copy_word(c->name, w[1], err, n)) return -1;
+    for (unsigned i = 0; i < m->nchannels; i++)
+        if (!strcmp(m->channels[i].name, c->name))
+            return fail(err, n, "channel '%s' twice", c->name);
+    for (unsigned i = 2; i < nw; i++) {
+        char *eq = w[i];
+        while (*eq && *eq != '=') eq++;
+        if (!*eq) return fail(err, n, "expected key=value, got '%s'", w[i]);
+        *eq = 0;
+        if (channel_key(c, w[i], eq + 1, err, n)) return -1;
+    }
+    if (!c->client[0] || !c->server[0]) return fail(err, n, "channel needs client= and server=");
+    if (!strcmp(c->client, c->server))
+        return fail(err, n, "channel between '%s' and itself", c->client);
+    m->nchannels++;
+    return 0;
+}
+
 static int parse_line(char *line, struct manifest *m, char *err, size_t n)
 {
     char *w[16];
@@ -172,6 +214,7 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
     if (nw == 0) return 0;
     if (nw > 16) return fail(err, n, "too many words");
     bool server = !strcmp(w[0], "server");
+    if (!strcmp(w[0], "channel")) return parse_channel(w, nw, m, err, n);
     if (!server && strcmp(w[0], "inject")) return fail(err, n, "unknown directive '%s'", w[0]);
     struct manifest_server *s = NULL;
     struct manifest_inject *j = NULL;
@@ -204,6 +247,7 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
     }
     if (j && (!j->target[0] || !j->kind)) return fail(err, n, "inject needs target= and kind=");
     if (s && vm_defaults(s, has_cmdline, err, n)) return -1;
+    if (s && s->device[0] && !s->dma_pages) s->dma_pages = MANIFEST_DEFAULT_DMA;
     if (s) m->nservers++;
     else m->ninjects++;
     return 0;
@@ -223,8 +267,9 @@ unsigned manifest_parse(const char *text, size_t len, struct manifest *m, char *
         line[k] = 0;
         if (k && line[k - 1] == '\r') line[k - 1] = 0; // a manifest saved with CRLF line ends
         pos += k + 1;
-        unsigned ns = m->nservers, ni = m->ninjects;
+        unsigned ns = m->nservers, ni = m->ninjects, nc = m->nchannels;
         if (parse_line(line, m, err, errlen)) return lineno;
+        if (m->nchannels > nc) m->channels[nc].line = lineno;
         // remembered for the checks below, which can only run once every server is known
         if (m->nservers > ns) m->servers[ns].line = lineno;
         if (m->ninjects > ni) m->injects[ni].line = lineno;
@@ -236,6 +281,23 @@ unsigned manifest_parse(const char *text, size_t len, struct manifest *m, char *
                 return fail(err, errlen, "server '%s': caps names unknown '%s'", m->servers[i].name,
                             m->servers[i].caps[c]),
                        m->servers[i].line;
+    for (unsigned i = 0; i < m->nchannels; i++) {
+        const struct manifest_channel *c = &m->channels[i];
+        const char *end[2] = {c->client, c->server};
+        for (unsigned e = 0; e < 2; e++) {
+            if (manifest_find(m, end[e]) < 0)
+                return fail(err, errlen, "channel '%s' names unknown '%s'", c->name, end[e]),
+                       c->line;
+            unsigned uses = 0;
+            for (unsigned k = 0; k <= i; k++)
+                uses += !strcmp(m->channels[k].client, end[e]) ||
+                        !strcmp(m->channels[k].server, end[e]);
+            if (uses > MANIFEST_SERVER_CHANNELS)
+                return fail(err, errlen, "server '%s' in more than %d channels", end[e],
+                            MANIFEST_SERVER_CHANNELS),
+                       c->line;
+        }
+    }
     for (unsigned i = 0; i < m->ninjects; i++)
         if (manifest_find(m, m->injects[i].target) < 0)
             return fail(err, errlen, "inject target '%s' unknown", m->injects[i].target),

@@ -6,6 +6,7 @@
  *               [caps=A,B] [guest=MODULE [ram=MIB]] [console=0|1] [shutdown=0|1]
  *   server NAME ... kernel=MODULE [initrd=MODULE] [ram=MIB] [cmdline=REST OF THE LINE]
  *   inject target=NAME kind=kill|null|wild|hang|random [at=MS] [every=MS] [count=N]
+ *   channel NAME client=SERVER server=SERVER [pages=N]
  *
  * `caps` lists services whose endpoints the server gets as a client (slots IPC_SLOT_CLIENT0..).
  * watchdog=0 turns the watchdog off (for programs that are not libipc servers); restarts=0 means
@@ -27,7 +28,15 @@
  * dropped), at most MANIFEST_CMDLINE - 1 characters; without it the command line is empty.
  * guest= and kernel= exclude each other; initrd= and cmdline= need kernel=. A kernel's VM has
  * the same `ram` default (4 MiB): a Debian kernel needs ram=128 or more (it decompresses to
- * 16 MiB and up). */
+ * 16 MiB and up).
+ *
+ * `device=SPEC` makes the server the driver of one PCI device: "virtio-blk" (1af4:1001),
+ * "virtio-net" (1af4:1000) or "pci:VVVV:DDDD" (hex ids); the first such device no other server
+ * has. Init gives it only that device (its I/O BAR, its IRQ line) and `dma` pages (default 16,
+ * at most 256) of physically contiguous DMA memory (servers/init/device.c, proto/init.h).
+ * `channel` declares a channel (libipc/channel.h) of `pages` pages (default 32, 3 to 256; two
+ * hold the rings) between a client and a server, which get it as their next channel index in
+ * the order of the channel lines; a server has at most MANIFEST_SERVER_CHANNELS. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +50,10 @@
 #define MANIFEST_DEFAULT_RAM_MIB 4
 #define MANIFEST_LINE            512
 #define MANIFEST_CMDLINE         384
+#define MANIFEST_CHANNELS        8
+#define MANIFEST_SERVER_CHANNELS 4 /* IPC_MAX_CHANNELS */
+#define MANIFEST_DEFAULT_DMA     16
+#define MANIFEST_DEFAULT_CHANNEL 32
 
 struct manifest_server {
     char name[MANIFEST_NAME], image[MANIFEST_NAME];
@@ -52,7 +65,15 @@ struct manifest_server {
     char initrd[MANIFEST_NAME];     /* the kernel's initrd, or "" */
     char cmdline[MANIFEST_CMDLINE]; /* the kernel's command line */
     unsigned ram_mib;               /* the guest's RAM; 0 unless the server is a VMM */
+    char device[MANIFEST_NAME];     /* device=: a PCI device spec, or "" */
+    unsigned dma_pages;             /* DMA memory of a driver (dma=) */
     unsigned line; /* where it was declared, for errors found once the whole file is read */
+};
+
+struct manifest_channel {
+    char name[MANIFEST_NAME], client[MANIFEST_NAME], server[MANIFEST_NAME];
+    unsigned pages;
+    unsigned line;
 };
 
 struct manifest_inject {
@@ -68,6 +89,8 @@ struct manifest {
     unsigned nservers;
     struct manifest_inject injects[MANIFEST_INJECTS];
     unsigned ninjects;
+    struct manifest_channel channels[MANIFEST_CHANNELS];
+    unsigned nchannels;
 };
 
 /* Whether the server is a VMM (guest= or kernel=): init makes it a virtual machine. */

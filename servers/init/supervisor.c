@@ -4,6 +4,7 @@
 // exponential backoff while it keeps crashing soon after starting (MINIX 3's reincarnation server
 // policy), up to the manifest's restart limit.
 #include "init.h"
+#include "device.h"
 
 #define CONTROL_VADDR_BASE 0x0000400000000000ul /* init's mappings of the control pages */
 #define BACKOFF_MIN_MS     5
@@ -101,6 +102,7 @@ static int give_caps(struct server *s, ps_process_t *p, unsigned index)
         if ((err = ps_process_share(p, s->persist[k], IPC_PERSISTENT_VADDR + k * 4096ul,
                                     RS_RIGHT_READ | RS_RIGHT_WRITE)))
             return err;
+    if ((err = device_give(s, p))) return err; // devices and channels (device.c)
     return s->vm ? vm_give(s) : RS_OK;
 }
 
@@ -133,7 +135,8 @@ static int build_instance(struct server *s, unsigned index, unsigned k)
                                .console = s->m->console ? RS_INIT_CONSOLE : 0,
                                .cnode_radix = 5,
                                .stack_pages = 8,
-                               .extra_slots = 16 + s->m->persist_pages + vm_extra_slots(s)};
+                               .extra_slots = 16 + s->m->persist_pages + vm_extra_slots(s) +
+                                              device_extra_slots(s)};
     s->state[k] = POOL_STANDBY;
     s->proc = &s->procs[k]; // vm_give names the instance through s->proc
     err = ps_process_create(&s->procs[k], &s->pool_env[k], &cfg);

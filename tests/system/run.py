@@ -73,6 +73,9 @@ def parse_args():
     p.add_argument("--iso-disk", action="store_true",
                    help="qemu: the ISO as a raw hard disk (as on a USB stick), not a CD")
     p.add_argument("--mem", type=int, default=256, metavar="MIB", help="the machine's RAM")
+    p.add_argument("--disk", metavar="IMG", help="qemu: attach IMG as a virtio-blk PCI disk")
+    p.add_argument("--disk-size", type=int, metavar="MIB",
+                   help="make --disk a fresh zeroed image of MIB MiB first")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
     p.add_argument("--no-checks", action="store_true",
@@ -91,6 +94,10 @@ def parse_args():
                 "(see docs/debugging.md)")
     if a.no_checks and not a.expect:
         p.error("--no-checks needs at least one --expect line")
+    if a.disk_size is not None and not a.disk:
+        p.error("--disk-size needs --disk")
+    if a.disk and a.emu != "qemu":
+        p.error("--disk: qemu only (the ATA disk for bochs is not written yet)")
     a.modules = []
     for m in a.module:
         name, sep, path = m.partition("=")
@@ -118,15 +125,19 @@ def start_emulator(a, tmp, log):
             a.sock = os.path.join(tmp, "serial.sock")
             serial = ["-chardev", f"socket,id=s0,path={a.sock},server=on,wait=off,logfile={log}",
                       "-serial", "chardev:s0"]
-        fw = []  # callers with their own arguments (panic_once.py) have no firmware/machine
+        fw = []  # callers with their own arguments (panic_once.py, linux.py) have no firmware/disk
         if getattr(a, "firmware", "seabios") == "ovmf":
             vars_copy = os.path.join(tmp, "OVMF_VARS.fd")
             shutil.copyfile(OVMF_VARS, vars_copy)
             fw = firmware_args("ovmf", vars_copy)
+        disk, disk_size = getattr(a, "disk", None), getattr(a, "disk_size", None)
+        if disk and disk_size is not None:
+            with open(disk, "wb") as f:
+                f.truncate(disk_size << 20)
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
                            serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
                            machine=getattr(a, "machine", None), firmware=fw,
-                           iso_disk=getattr(a, "iso_disk", False))
+                           iso_disk=getattr(a, "iso_disk", False), disk=disk)
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"

@@ -466,3 +466,43 @@ Test(manifest, linux_keys_rejected)
             "name 'abcdefghijklmnopqrstuvwx' empty or too long");
     refused("inject target=a kind=kill cmdline=x\n", 1, "unknown key 'cmdline'");
 }
+
+/* ---- devices and channels (servers/init/device.c) ---------------------------------------- */
+
+Test(manifest, device_and_channel_keys)
+{
+    cr_assert_eq(
+        parse("server blk device=virtio-blk\nserver fs dma=4 device=pci:8086:100e\n"
+              "channel blk0 client=fs server=blk\nchannel c2 server=fs client=blk pages=3\n"),
+        0, "%s", err);
+    cr_assert_str_eq(m.servers[0].device, "virtio-blk");
+    cr_assert_eq(m.servers[0].dma_pages, MANIFEST_DEFAULT_DMA);
+    cr_assert_eq(m.servers[1].dma_pages, 4);
+    cr_assert_eq(m.nchannels, 2);
+    cr_assert_str_eq(m.channels[0].name, "blk0");
+    cr_assert_str_eq(m.channels[0].client, "fs");
+    cr_assert_str_eq(m.channels[0].server, "blk");
+    cr_assert_eq(m.channels[0].pages, MANIFEST_DEFAULT_CHANNEL);
+    cr_assert_eq(m.channels[1].pages, 3);
+    cr_assert_eq(parse("server a\n"), 0);
+    cr_assert_eq(m.servers[0].dma_pages, 0, "no device, no DMA memory");
+}
+
+Test(manifest, channel_rejections)
+{
+    refused("server a\nserver b\nchannel x client=a\n", 3, "channel needs client= and server=");
+    refused("server a\nchannel x client=a server=a\n", 2, "channel between 'a' and itself");
+    refused("server a\nchannel x client=a server=z\n", 2, "channel 'x' names unknown 'z'");
+    refused("server a\nserver b\nchannel x client=a server=b pages=2\n", 3,
+            "channel pages '2': 3 to 256");
+    refused("server a\nserver b\nchannel x client=a server=b size=4\n", 3, "unknown key 'size'");
+    refused("server a\nserver b\nchannel x client=a server=b\nchannel x client=b server=a\n", 4,
+            "channel 'x' twice");
+    refused("channel client=a server=b\n", 1, "channel needs a name");
+    refused("server a\nserver b\nchannel c0 client=a server=b\nchannel c1 client=a server=b\n"
+            "channel c2 client=a server=b\nchannel c3 client=a server=b\n"
+            "channel c4 client=a server=b\n",
+            7, "server 'a' in more than 4 channels");
+    refused("server a dma=0\n", 1, "dma 0 pages: 1 to 256");
+    refused("server a dma=257\n", 1, "dma 257 pages: 1 to 256");
+}

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+// blk: the block driver. It serves the requests of its channel (proto/blk.h) with a virtio-blk
+// PCI device, interrupt driven, up to 64 requests in flight. A restarted instance resets the
+// device and does again every request it had read but not completed (libipc/channel.h).
+#include "ipc.h"
+#include "proto/blk.h"
+#include "invoke_stubs.h"
+#include "virtio_blk.h"
+
+/* A request read from the channel and not yet released: entry n of the request ring is
+ * inflight[n % CHAN_ENTRIES]. */
+enum req_state { REQ_FREE, REQ_DEVICE, REQ_DONE, REQ_POSTED };
+struct req {
+    chan_desc_t d; /* the private copy, checked */
+    enum req_state state;
+    unsigned slot; /* the device slot while REQ_DEVICE */
+};
+
+struct blk {
+    uint64_t magic; /* an injected wild write destroys this: the loop then exits */
+    struct vblk dev;
+    const ipc_device_info_t *info;
+    uint8_t *chan;
+    uint64_t data_size;
+    chan_consumer_t req;
+    chan_producer_t comp;
+    struct req inflight[CHAN_ENTRIES];
+    int slot_req[VBLK_SLOTS]; /* the inflight index a device slot serves, -1 free */
+    uint64_t served, errors, irqs;
+};
+#define BLK_MAGIC 0x424C4B4452495645ul
+
+static struct blk blk;
+static ipc_server_t srv;
+
+/* Finishes a request with `status`: its completion goes out now or, with the completion ring
+ * full, at a later round. */
+static void finish(struct req *r, uint32_t status)
+{
+    r->d.status = status;
+    r->state = REQ_DONE;
+    if (status) blk.errors++;
+}
+
+/* Reads new requests while the device has a free slot; bad ones are finished at once. */
+static bool take_requests(void)
+{
+    bool queued = false;
+    for (;;) {
+        unsigned slot = 0;
+        while (slot < blk.dev.slots && blk.slot_req[slot] >= 0) slot++;
+        if (slot == blk.dev.slots) return queued;
+        uint32_t pos = blk.req.next;
+        chan_desc_t d;
+        int err = chan_consume(&blk.req, &d);
+        if (err == RS_RANGE_ERROR) {
+            rt_printf("blk: the client's request ring is corrupt (head out of range)\n");
+            return queued;
+        }
+        if (err) return queued;
+        struct req *r = &blk.inflight[pos % CHAN_ENTRIES];
+        *r = (struct req){.d = d};
+        if (d.op == BLK_OP_INFO) {
+            r->d.offset = blk.dev.sectors;
+            finish(r, d.id ? RS_OK : RS_INVALID_ARGUMENT);
+            continue;
+        }
+        int bad = chan_desc_check(&d, blk.data_size, blk.dev.sectors, BLK_MAX_REQUEST);
+        if (!bad && d.op == CHAN_OP_FLUSH && !blk.dev.can_flush) bad = RS_NOT_SUPPORTED;
+        if (bad) {
+            finish(r, (uint32_t)bad);
+            continue;
+        }
+        // zero copy: the device reads or writes the channel's data area itself
+        uint64_t paddr = blk.info->channel[0].paddr + CHAN_DATA_OFFSET + d.data_offset;
+        r->state = REQ_DEVICE;
+        r->slot = slot;
+        blk.slot_req[slot] = (int)(pos % CHAN_ENTRIES);
+        vblk_submit(&blk.dev, slot, d.op, d.offset, paddr, d.len);
+        queued = true;
+    }
+}
+
+static void harvest(void)
+{
+    uint8_t st;
+    int slot;
+    while ((slot = vblk_next_done(&blk.dev, &st)) >= 0) {
+        int i = blk.slot_req[slot];
+        blk.slot_req[slot] = -1;
+        if (i < 0 || blk.inflight[i].state != REQ_DEVICE) continue;
+        finish(&blk.inflight[i], st == 0   ? RS_OK
+                                 : st == 2 ? RS_NOT_SUPPORTED
+                                           : BLK_STATUS_IO_ERROR);
+    }
+}
+
+/* Posts the completions of finished requests, then releases the oldest requests whose
+ * completion is out: the release comes after the completion (a crash between the two makes the
+ * next instance redo the request, and the client ignore the second completion). */
+static bool post_completions(void)
+{
+    bool posted = false;
+    for (uint32_t n = blk.req.tail; n != blk.req.next; n++) {
+        struct req *r = &blk.inflight[n % CHAN_ENTRIES];
+        if (r->state != REQ_DONE) continue;
+        if (chan_produce(&blk.comp, &r->d)) break; // full (or a corrupt tail): later
+        r->state = REQ_POSTED;
+        posted = true;
+        if (++blk.served % 1024 == 0)
+            rt_printf("blk: instance %lu: %lu requests served (%lu refused), %lu interrupts\n",
+                      srv.control->instance, blk.served, blk.errors, blk.irqs);
+    }
+    ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_REPLY); // completions out, slots not released
+    while (blk.req.tail != blk.req.next &&
+           blk.inflight[blk.req.tail % CHAN_ENTRIES].state == REQ_POSTED) {
+        blk.inflight[blk.req.tail % CHAN_ENTRIES].state = REQ_FREE;
+        chan_release(&blk.req);
+    }
+    return posted;
+}
+
+static int setup(void)
+{
+    const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;
+    if (info->magic != IPC_DEVICE_MAGIC || !info->io_size || !info->nchannels ||
+        info->channel[0].role != IPC_CHANNEL_SERVER) {
+        rt_printf("blk: no device or no channel (manifest device= and channel server=)\n");
+        return RS_NOT_FOUND;
+    }
+    blk.info = info;
+    blk.chan = (uint8_t *)IPC_CHANNEL_VADDR(0);
+    blk.data_size = info->channel[0].data_size;
+    for (unsigned s = 0; s < VBLK_SLOTS; s++) blk.slot_req[s] = -1;
+    int err =
+        vblk_init(&blk.dev, info->io_base, (void *)IPC_DMA_VADDR, info->dma_paddr, info->dma_size);
+    if (err) return err;
+    if (chan_consumer_attach(&blk.req, chan_req_ring(blk.chan)))
+        rt_printf("blk: request ring corrupt at start\n");
+    if (chan_producer_attach(&blk.comp, chan_comp_ring(blk.chan)))
+        rt_printf("blk: completion ring corrupt at start: reset\n");
+    // what lies between the tail and the head was read by an earlier instance or not at all
+    rt_printf("blk: instance %lu, %lu sectors, queue %u, %u in flight, flush %s, %u waiting\n",
+              srv.control->instance, blk.dev.sectors, blk.dev.qsize, blk.dev.slots,
+              blk.dev.can_flush ? "yes" : "no", chan_req_ring(blk.chan)->head - blk.req.tail);
+    return RS_OK;
+}
+
+static int no_requests(void *ctx, rs_badge_t b, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    return RS_ILLEGAL_OPERATION; // data comes by the channel only
+}
+
+int main(void *arg)
+{
+    ipc_server_init(&srv, no_requests, NULL);
+    srv.scribble = &blk;
+    srv.scribble_size = sizeof(blk);
+    blk.magic = BLK_MAGIC;
+    int err = setup();
+    if (err) {
+        rt_printf("blk: cannot start: %s\n", rs_error_name(err));
+        return 1;
+    }
+    if (blk.info->irq != 0xFF) ps_irq_handler_ack(IPC_SLOT_IRQ); // the line may be masked
+    rs_result_t r = {.error = RS_OK, .info = 0, .badge = 0};
+    bool first = true, fresh = true;
+    for (;;) {
+        if (!first) r = rs_recv(srv.ep);
+        srv.control->heartbeat++;
+        if (blk.magic != BLK_MAGIC) {
+            rt_printf("blk: state destroyed: exiting for a clean restart\n");
+            return 2;
+        }
+        if (!first && r.error == RS_OK && rs_msginfo_label(r.info) != RS_NOTIFICATION_LABEL) {
+            ipc_msg_t reply = {.label = RS_ILLEGAL_OPERATION, .len = 1};
+            rs_reply(ipc_msg_put(&reply));
+        }
+        bool irq = !first && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL &&
+                   (r.badge & IPC_BADGE_IRQ);
+        if (!first && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL &&
+            (r.badge & IPC_BADGE_PING))
+            ipc_server_ping(&srv);
+        first = false;
+        if (irq) vblk_isr(&blk.dev), blk.irqs++; // reading the ISR lowers the (level) line
+        harvest();
+        if (take_requests()) {
+            vblk_notify(&blk.dev);
+            ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_COMMIT); // requests at the device
+        }
+        // a full completion ring is signalled again: the instance that filled it may have died
+        // before its signal (and so may the first signal of this one: first round)
+        bool posted = post_completions();
+        if (posted || chan_pending(&blk.comp) == CHAN_ENTRIES || fresh)
+            rs_signal(IPC_SLOT_CHANNEL0);
+        fresh = false;
+        if (irq) ps_irq_handler_ack(IPC_SLOT_IRQ);
+    }
+}

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+// Device handoff: PCI discovery through configuration space (init alone holds ports 0xCF8-0xCFF),
+// and the objects init makes and keeps for drivers and channels: I/O port range, IRQ handler,
+// DMA memory, channel memory. A driver gets only its own device; no IOMMU confines its DMA.
+#include "device.h"
+#include "pci.h"
+#include "proto/init.h"
+
+#define INFO_VADDR_BASE 0x0000400100000000ul /* init's mappings of the info pages */
+#define MAX_PAGES       256
+
+struct chan_obj {
+    rs_cptr_t frames[MAX_PAGES];
+    unsigned pages;
+    uint64_t paddr;
+    int client, server;          /* server indices */
+    unsigned client_k, server_k; /* the channel's index at each end */
+};
+
+struct grant {
+    bool used;
+    rs_cptr_t info_frame, ioport, irq;
+    ipc_device_info_t *info;
+    rs_cptr_t dma[MAX_PAGES];
+    unsigned dma_pages;
+    unsigned nchan;
+    unsigned chan[IPC_MAX_CHANNELS]; /* indices into chans */
+};
+
+static struct grant grants[MANIFEST_SERVERS];
+static struct chan_obj chans[MANIFEST_CHANNELS];
+static struct pci_device devs[PCI_MAX_DEVICES];
+static unsigned ndevs;
+static bool claimed[PCI_MAX_DEVICES];
+static const char *line_owner[16]; /* the driver each IRQ line was given to */
+static rs_cptr_t cfg_port;
+
+static uint32_t cfg_read(void *ctx, unsigned bus, unsigned dev, unsigned fn, unsigned off)
+{
+    uint32_t v = 0xFFFFFFFFu;
+    if (ps_ioport_out(cfg_port, 4, 0xCF8, pci_cf8(bus, dev, fn, off)) ||
+        ps_ioport_in(cfg_port, 4, 0xCFC, &v))
+        return 0xFFFFFFFFu;
+    return v;
+}
+
+static void cfg_write(void *ctx, unsigned bus, unsigned dev, unsigned fn, unsigned off, uint32_t v)
+{
+    if (!ps_ioport_out(cfg_port, 4, 0xCF8, pci_cf8(bus, dev, fn, off)))
+        ps_ioport_out(cfg_port, 4, 0xCFC, v);
+}
+
+static const struct pci_ops cfg_ops = {cfg_read, cfg_write, NULL};
+
+/* `pages` frames of physically contiguous memory: the frames are made one after the other from
+ * a fresh untyped, where the kernel places objects back to back; checked, not assumed. */
+static int contiguous_frames(unsigned pages, rs_cptr_t *frames, uint64_t *paddr)
+{
+    unsigned bits = 12;
+    while ((1u << (bits - 12)) < pages) bits++;
+    ps_ut_t ua;
+    ps_untyped_t storage;
+    rs_cptr_t ut;
+    int err = ps_new_untyped(&init.root.env, bits, &ua, &storage, &ut);
+    if (err) return err;
+    ps_env_t env = init.root.env;
+    env.ut = &ua;
+    for (unsigned i = 0; i < pages; i++) {
+        uint64_t pa = 0;
+        if ((err = ps_new_object(&env, RS_OBJ_FRAME, 0, &frames[i])) ||
+            (err = ps_frame_get_address(frames[i], &pa)))
+            return err;
+        if (i == 0) *paddr = pa;
+        else if (pa != *paddr + i * 4096ul) return RS_ALIGNMENT_ERROR;
+    }
+    return RS_OK;
+}
+
+static struct grant *grant_of(unsigned index)
+{
+    struct grant *g = &grants[index];
+    if (g->used) return g;
+    uint64_t va = INFO_VADDR_BASE + index * 4096ul;
+    int err = ps_map_new_frame(&init.root.env, RS_INIT_VSPACE, va, RS_RIGHT_READ | RS_RIGHT_WRITE,
+                               &g->info_frame);
+    if (err) return NULL;
+    g->used = true;
+    g->info = (ipc_device_info_t *)va;
+    g->info->magic = IPC_DEVICE_MAGIC;
+    g->info->irq = 0xFF;
+    return g;
+}
+
+static void give_up(struct server *s, const char *what, int err)
+{
+    init_log("%s: %s: %s; not starting it\n", s->m->name, what, rs_error_name(err));
+    s->given_up = true;
+}
+
+/* Claims the first unclaimed device matching s's device= for server index i. */
+static int claim_device(struct server *s, unsigned i)
+{
+    uint16_t vendor, device;
+    if (pci_parse_spec(s->m->device, &vendor, &device)) return RS_INVALID_ARGUMENT;
+    unsigned k = 0;
+    while (k < ndevs && (claimed[k] || devs[k].vendor != vendor || devs[k].device != device)) k++;
+    if (k == ndevs) return RS_NOT_FOUND;
+    struct pci_device *d = &devs[k];
+    struct grant *g = grant_of(i);
+    if (!g) return RS_NOT_ENOUGH_MEMORY;
+    claimed[k] = true;
+    pci_enable(&cfg_ops, d);
+    ipc_device_info_t *info = g->info;
+    info->vendor = d->vendor, info->device = d->device;
+    info->bus = d->bus, info->dev = d->dev, info->fn = d->fn;
+    int err;
+    for (unsigned b = 0; b < PCI_BARS; b++) {
+        const struct pci_bar *bar = &d->bar[b];
+        if (!bar->io || !bar->size || info->io_size) continue;
+        g->ioport = ps_slot_alloc(init.root.env.slots);
+        if ((err = ps_ioport_issue(RS_INIT_IOPORT_CONTROL, (uint16_t)bar->base,
+                                   (uint16_t)(bar->base + bar->size - 1), RS_INIT_CNODE, g->ioport,
+                                   64)))
+            return err;
+        info->io_base = bar->base;
+        info->io_size = bar->size;
+    }
+    // a PC's legacy PIC lines: 0 and 2 are not a device's (timer, cascade), 0xFF is "none"
+    if (d->irq_pin && d->irq_line && d->irq_line < 16 && d->irq_line != 2) {
+        // one handler per line (kernel/arch/x86_64/irq.c): a line two devices share cannot be
+        // given to two drivers yet
+        if (line_owner[d->irq_line]) {
+            init_log("%s: IRQ %u belongs to %s already (shared lines: not yet)\n", s->m->name,
+                     d->irq_line, line_owner[d->irq_line]);
+            return RS_BUSY;
+        }
+        line_owner[d->irq_line] = s->m->name;
+        rs_cptr_t badged = ps_slot_alloc(init.root.env.slots);
+        g->irq = ps_slot_alloc(init.root.env.slots);
+        if ((err =
+                 ps_irq_control_get(RS_INIT_IRQ_CONTROL, d->irq_line, RS_INIT_CNODE, g->irq, 64)) ||
+            (err = ps_cnode_mint(RS_INIT_CNODE, badged, 64, RS_INIT_CNODE, s->ping, 64,
+                                 RS_RIGHT_WRITE, IPC_BADGE_IRQ)) ||
+            (err = ps_irq_handler_set_notification(g->irq, badged)))
+            return err;
+        info->irq = d->irq_line;
+    }
+    g->dma_pages = s->m->dma_pages;
+    if ((err = contiguous_frames(g->dma_pages, g->dma, &info->dma_paddr))) return err;
+    info->dma_size = g->dma_pages * 4096ul;
+    init_log("%s: device %x:%x at %u:%u.%u, I/O %lx+%lu, IRQ %u, DMA %lx+%lu\n", s->m->name,
+             d->vendor, d->device, d->bus, d->dev, d->fn, info->io_base, info->io_size, d->irq_line,
+             info->dma_paddr, info->dma_size);
+    return RS_OK;
+}
+
+static int make_channel(unsigned c)
+{
+    const struct manifest_channel *mc = &init.manifest.channels[c];
+    struct chan_obj *ch = &chans[c];
+    ch->client = manifest_find(&init.manifest, mc->client);
+    ch->server = manifest_find(&init.manifest, mc->server);
+    ch->pages = mc->pages;
+    int err = contiguous_frames(ch->pages, ch->frames, &ch->paddr);
+    if (err) return err;
+    int ends[2] = {ch->client, ch->server};
+    for (unsigned e = 0; e < 2; e++) {
+        struct grant *g = grant_of((unsigned)ends[e]);
+        if (!g) return RS_NOT_ENOUGH_MEMORY;
+        unsigned k = g->nchan++;
+        g->chan[k] = c;
+        *(e ? &ch->server_k : &ch->client_k) = k;
+        ipc_channel_info_t *ci = &g->info->channel[k];
+        memcpy(ci->name, mc->name, sizeof(ci->name));
+        ci->role = e ? IPC_CHANNEL_SERVER : IPC_CHANNEL_CLIENT;
+        ci->size = ch->pages * 4096ul;
+        ci->data_size = ci->size - 0x2000; // CHAN_DATA_OFFSET: two ring pages first
+        ci->paddr = ch->paddr;
+        g->info->nchannels = g->nchan;
+    }
+    init_log("channel %s: %s -> %s, %u pages at %lx\n", mc->name, mc->client, mc->server, ch->pages,
+             ch->paddr);
+    return RS_OK;
+}
+
+void device_setup(void)
+{
+    bool any = init.manifest.nchannels > 0;
+    for (unsigned i = 0; i < init.nservers; i++) any |= init.servers[i].m->device[0] != 0;
+    if (!any) return;
+    cfg_port = ps_slot_alloc(init.root.env.slots);
+    if (ps_ioport_issue(RS_INIT_IOPORT_PLATFORM, 0xCF8, 0xCFF, RS_INIT_CNODE, cfg_port, 64))
+        cfg_port = 0;
+    if (cfg_port) ndevs = pci_scan(&cfg_ops, devs, PCI_MAX_DEVICES);
+    init_log("pci: %u functions\n", ndevs);
+    device_list();
+    for (unsigned i = 0; i < init.nservers; i++) {
+        struct server *s = &init.servers[i];
+        if (s->given_up || !s->m->device[0]) continue;
+        int err = claim_device(s, i);
+        if (err) give_up(s, s->m->device, err);
+    }
+    for (unsigned c = 0; c < init.manifest.nchannels; c++) {
+        int err = make_channel(c);
+        if (!err) continue;
+        const struct manifest_channel *mc = &init.manifest.channels[c];
+        give_up(&init.servers[manifest_find(&init.manifest, mc->client)], mc->name, err);
+        give_up(&init.servers[manifest_find(&init.manifest, mc->server)], mc->name, err);
+    }
+}
+
+unsigned device_extra_slots(const struct server *s)
+{
+    const struct grant *g = &grants[s - init.servers];
+    if (!g->used) return 0;
+    unsigned n = 1 + g->dma_pages;
+    for (unsigned k = 0; k < g->nchan; k++) n += chans[g->chan[k]].pages;
+    return n;
+}
+
+int device_give(struct server *s, ps_process_t *p)
+{
+    unsigned index = (unsigned)(s - init.servers);
+    const struct grant *g = &grants[index];
+    if (!g->used) return RS_OK;
+    const unsigned rw = RS_RIGHT_READ | RS_RIGHT_WRITE;
+    int err = ps_process_share(p, g->info_frame, IPC_DEVICE_INFO_VADDR, RS_RIGHT_READ);
+    if (!err && g->ioport) err = ps_process_give(p, IPC_SLOT_IOPORT, g->ioport, RS_RIGHTS_ALL, 0);
+    if (!err && g->irq) err = ps_process_give(p, IPC_SLOT_IRQ, g->irq, RS_RIGHTS_ALL, 0);
+    for (unsigned i = 0; !err && i < g->dma_pages; i++)
+        err = ps_process_share(p, g->dma[i], IPC_DMA_VADDR + i * 4096ul, rw);
+    for (unsigned k = 0; !err && k < g->nchan; k++) {
+        const struct chan_obj *ch = &chans[g->chan[k]];
+        for (unsigned i = 0; !err && i < ch->pages; i++)
+            err = ps_process_share(p, ch->frames[i], IPC_CHANNEL_VADDR(k) + i * 4096ul, rw);
+        // signalling the other end: its ping notification, badged with the channel's index there
+        bool client = ch->client == (int)index;
+        const struct server *peer = &init.servers[client ? ch->server : ch->client];
+        unsigned peer_k = client ? ch->server_k : ch->client_k;
+        if (!err)
+            err = ps_process_give(p, IPC_SLOT_CHANNEL0 + k, peer->ping, RS_RIGHT_WRITE,
+                                  IPC_BADGE_CHANNEL(peer_k));
+    }
+    return err;
+}
+
+void device_list(void)
+{
+    for (unsigned k = 0; k < ndevs; k++)
+        init_log("pci %02x:%02x.%x %04x:%04x class %02x.%02x irq %u%s\n", devs[k].bus, devs[k].dev,
+                 devs[k].fn, devs[k].vendor, devs[k].device, devs[k].class_code, devs[k].subclass,
+                 devs[k].irq_line, claimed[k] ? " (claimed)" : "");
+}
