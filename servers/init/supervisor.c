@@ -72,6 +72,7 @@ int supervisor_setup(struct server *s, unsigned index)
     s->control->tsc_per_ms = init.bi->tsc_per_ms;
     s->control->wallclock_unix = init.wallclock_unix;
     s->control->wallclock_tsc = init.wallclock_tsc;
+    if ((err = devices_setup(s))) return err;
     return vmm ? vm_setup(s, index) : RS_OK;
 }
 
@@ -101,6 +102,7 @@ static int give_caps(struct server *s, ps_process_t *p, unsigned index)
         if ((err = ps_process_share(p, s->persist[k], IPC_PERSISTENT_VADDR + k * 4096ul,
                                     RS_RIGHT_READ | RS_RIGHT_WRITE)))
             return err;
+    if ((err = devices_give(s, p))) return err;
     return s->vm ? vm_give(s) : RS_OK;
 }
 

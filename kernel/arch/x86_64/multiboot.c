@@ -4,6 +4,7 @@
 #include "arch.h"
 #include "../../console.h"
 #include "kstring.h"
+#include "fbcon.h"
 
 #define MB1_BOOT_MAGIC 0x2BADB002
 #define MB2_BOOT_MAGIC 0x36D76289
@@ -63,6 +64,14 @@ static void parse_mb1(const uint32_t *info, struct boot_info *bi)
             p += size + 4;
         }
     }
+    if (flags & (1 << 12)) { // framebuffer (multiboot 1 info offsets 88..115)
+        const uint8_t *f = (const uint8_t *)info + 88;
+        struct fbcon_mode m = {.pitch = info[24], .width = info[25], .height = info[26],
+                               .bpp = f[20], .type = f[21]};
+        memcpy(&m.addr, f, 8);
+        fbcon_colours(&m, f + 22);
+        fbcon_setup(&m);
+    }
 }
 
 static void parse_mb2(const uint8_t *info, struct boot_info *bi)
@@ -89,6 +98,13 @@ static void parse_mb2(const uint8_t *info, struct boot_info *bi)
                 memcpy(&len, tag + e + 8, 8);
                 if (*(const uint32_t *)(tag + e + 16) == 1) add_ram(bi, base, len);
             }
+        } else if (type == 8 && size >= 38) { // framebuffer: addr, pitch, w, h, bpp, type, colours
+            const uint32_t *w = (const uint32_t *)(tag + 16);
+            struct fbcon_mode m = {.pitch = w[0], .width = w[1], .height = w[2],
+                                   .bpp = tag[28], .type = tag[29]};
+            memcpy(&m.addr, tag + 8, 8);
+            fbcon_colours(&m, tag + 32);
+            fbcon_setup(&m);
         }
         off += (size + 7) & ~7u;
     }
