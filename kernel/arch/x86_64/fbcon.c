@@ -42,6 +42,7 @@ static uint64_t window_pd[512] __attribute__((aligned(4096)));
 /* What was printed before the framebuffer could be drawn on (the last EARLY_LOG bytes). */
 static char early[EARLY_LOG];
 static uint64_t early_len;
+static bool announce_vga; /* say, at the end of the current line, that the BIOS's screen is used */
 
 /* A colour given as 8-bit r, g, b in the mode's pixel layout. */
 static uint32_t pixel(uint8_t r, uint8_t g, uint8_t b)
@@ -74,7 +75,11 @@ void fbcon_setup(const struct fbcon_mode *m)
     else
         kprintf("console: framebuffer %ux%u, %u bpp, pitch %u at %lx%s%s\n", m->width, m->height,
                 m->bpp, m->pitch, m->addr, why ? ", not used: " : "", why ? why : "");
-    if (why || state != FB_UNKNOWN) return;
+    if (why) {
+        if (state == FB_UNKNOWN) state = FB_OFF; // not the BIOS's text screen either
+        return;
+    }
+    if (state != FB_UNKNOWN) return;
     mode = *m;
     state = FB_FOUND;
 }
@@ -161,20 +166,36 @@ static void put(char c)
 {
     if (c == '\n') newline();
     else if (c == '\r') col = 0;
-    else if (c == '\b') col = col ? col - 1 : 0;
-    else if (c == '\t') {
-        col = (col + 8) & ~7u;
-        if (col >= cols) newline();
-    } else if ((uint8_t)c >= ' ') {
+    else if (c == '\b') col = col ? (col < cols ? col : cols) - 1 : 0;
+    else if (c == '\t') col = ((col + 8) & ~7u) < cols ? (col + 8) & ~7u : cols;
+    else if ((uint8_t)c >= ' ') {
+        if (col >= cols) newline(); // wrap only now: a line of exactly `cols` leaves no blank line
         text[row][col] = (uint8_t)c < FONT_FIRST + FONT_GLYPHS ? c : '?';
-        draw_cell(row, col);
-        if (++col == cols) newline();
+        draw_cell(row, col++);
     }
+}
+
+/* Without a framebuffer from the loader, the VGA text screen the BIOS left: the BIOS data area
+ * says video mode 3 (80x25 colour text) or 7 (monochrome) and 80 columns (IBM PC BIOS data area,
+ * 0x449 mode, 0x44A columns, 0x484 rows - 1). GRUB keeps it on a BIOS boot (tools/mkiso.sh) and
+ * QEMU -kernel leaves it; UEFI firmware fills no BIOS data area, so this stays off there. */
+static bool vga_text_left_by_bios(void)
+{
+    const uint8_t *bda = PHYS_TO_VIRT(0x400);
+    uint8_t vmode = bda[0x49], rows = bda[0x84];
+    uint16_t columns = (uint16_t)(bda[0x4A] | bda[0x4B] << 8);
+    if ((vmode != 3 && vmode != 7) || columns != 80) return false;
+    mode = (struct fbcon_mode){.addr = vmode == 7 ? 0xB0000 : 0xB8000,
+                               .width = 80,
+                               .height = rows >= 24 && rows < 50 ? rows + 1u : 25,
+                               .type = FB_TYPE_TEXT};
+    return true;
 }
 
 /* The first character once the kernel's page tables are in place: map, clear, replay. */
 static void start(void)
 {
+    if (state == FB_UNKNOWN && vga_text_left_by_bios()) state = FB_FOUND, announce_vga = true;
     if (state != FB_FOUND || !map_window()) {
         state = FB_OFF;
         return;
@@ -207,6 +228,11 @@ void fbcon_putc(char c)
 {
     if (state == FB_ON) {
         put(c);
+        if (c == '\n' && announce_vga) { // after the line: console_putc gave COM1 this '\n' first
+            announce_vga = false;
+            kprintf("console: VGA text screen %ux%u (BIOS; the loader gave no framebuffer)\n",
+                    mode.width, mode.height);
+        }
         return;
     }
     if (state == FB_OFF) return;

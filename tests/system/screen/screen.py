@@ -131,7 +131,7 @@ def main():
 
     with tempfile.TemporaryDirectory() as tmp:
         iso = os.path.join(tmp, "resurgo.iso")
-        subprocess.run([str(ROOT / "tools/mkiso.sh"), iso, a.kernel] + a.module, check=True)
+        subprocess.run([str(ROOT / "tools/mkiso.sh"), "--graphics", iso, a.kernel] + a.module, check=True)
         mon_path = os.path.join(tmp, "monitor.sock")
         dump = os.path.join(tmp, "screen.ppm")
         qemu = ["qemu-system-x86_64", "-cpu", "qemu64,+svm,+npt", "-m", "256M", "-no-reboot",
@@ -204,6 +204,8 @@ def main():
                 print(line.replace("\x00", "#"), file=log)
             proc.kill()
             proc.wait()
+            if os.path.exists(dump):  # the last screendump, for a person to look at
+                Path(a.log + ".ppm").write_bytes(Path(dump).read_bytes())
     failed = [n for n, ok in checks if not ok]
     print(f"{len(checks) - len(failed)}/{planned} checks passed ({time.time() - start:.1f} s)"
           + (f"; failed: {', '.join(failed)}" if failed else ""))
