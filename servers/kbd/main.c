@@ -8,43 +8,43 @@
 #include "proto/kbd.h"
 #include "scancode.h"
 
-#define I8042_DATA   0x60
-#define I8042_STATUS 0x64 /* read: status; write: command */
-#define ST_OUT_FULL  0x01 /* a byte waits in the output buffer (port 0x60) */
-#define ST_IN_FULL   0x02 /* the controller has not taken the last command or data yet */
-#define ST_AUX       0x20 /* the waiting byte is from the mouse port */
-#define CMD_READ_CFG  0x20
-#define CMD_WRITE_CFG 0x60
+#define I8042_DATA     0x60
+#define I8042_STATUS   0x64 /* read: status; write: command */
+#define ST_OUT_FULL    0x01 /* a byte waits in the output buffer (port 0x60) */
+#define ST_IN_FULL     0x02 /* the controller has not taken the last command or data yet */
+#define ST_AUX         0x20 /* the waiting byte is from the mouse port */
+#define CMD_READ_CFG   0x20
+#define CMD_WRITE_CFG  0x60
 #define CMD_ENABLE_KBD 0xAE
-#define CFG_KBD_IRQ   0x01 /* configuration byte: IRQ 1 on output buffer full */
-#define CFG_KBD_OFF   0x10 /* keyboard clock disabled */
-#define CFG_TRANSLATE 0x40 /* translate set 2 to set 1 */
+#define CFG_KBD_IRQ    0x01 /* configuration byte: IRQ 1 on output buffer full */
+#define CFG_KBD_OFF    0x10 /* keyboard clock disabled */
+#define CFG_TRANSLATE  0x40 /* translate set 2 to set 1 */
 
 static ipc_server_t server;
 static struct kbd_keys keys;
 static uint64_t dropped;
 
-static uint32_t in(uint16_t port)
+static uint32_t port_in(uint16_t port)
 {
     uint32_t v = 0xFF;
     ps_ioport_in(KBD_SLOT_PORTS, 1, port, &v);
     return v;
 }
 
-static void out(uint16_t port, uint8_t v) { ps_ioport_out(KBD_SLOT_PORTS, 1, port, v); }
+static void port_out(uint16_t port, uint8_t v) { ps_ioport_out(KBD_SLOT_PORTS, 1, port, v); }
 
 /* Waits (bounded) until the controller takes a byte; false if it never does. */
 static bool wait_writable(void)
 {
     for (unsigned i = 0; i < 100000; i++)
-        if (!(in(I8042_STATUS) & ST_IN_FULL)) return true;
+        if (!(port_in(I8042_STATUS) & ST_IN_FULL)) return true;
     return false;
 }
 
 static bool wait_readable(void)
 {
     for (unsigned i = 0; i < 100000; i++)
-        if (in(I8042_STATUS) & ST_OUT_FULL) return true;
+        if (port_in(I8042_STATUS) & ST_OUT_FULL) return true;
     return false;
 }
 
@@ -70,9 +70,9 @@ static void push(uint8_t c)
 static void drain(void)
 {
     for (unsigned n = 0; n < 64; n++) {
-        uint32_t st = in(I8042_STATUS);
+        uint32_t st = port_in(I8042_STATUS);
         if (st == 0xFF || !(st & ST_OUT_FULL)) return;
-        uint8_t code = (uint8_t)in(I8042_DATA);
+        uint8_t code = (uint8_t)port_in(I8042_DATA);
         if (st & ST_AUX) continue;
         int c = kbd_scancode(&keys, code);
         if (c >= 0) push((uint8_t)c);
@@ -83,19 +83,19 @@ static void drain(void)
  * (the mouse port) as the firmware left it. False if no controller answers. */
 static bool controller_init(void)
 {
-    if (in(I8042_STATUS) == 0xFF) return false; // nothing decodes the port: reads float high
-    for (unsigned i = 0; i < 32 && (in(I8042_STATUS) & ST_OUT_FULL); i++) in(I8042_DATA);
+    if (port_in(I8042_STATUS) == 0xFF) return false; // nothing decodes the port: reads float high
+    for (unsigned i = 0; i < 32 && (port_in(I8042_STATUS) & ST_OUT_FULL); i++) port_in(I8042_DATA);
     if (!wait_writable()) return false;
-    out(I8042_STATUS, CMD_READ_CFG);
+    port_out(I8042_STATUS, CMD_READ_CFG);
     if (!wait_readable()) return false;
-    uint8_t cfg = (uint8_t)in(I8042_DATA);
+    uint8_t cfg = (uint8_t)port_in(I8042_DATA);
     cfg = (uint8_t)((cfg | CFG_KBD_IRQ | CFG_TRANSLATE) & ~CFG_KBD_OFF);
     if (!wait_writable()) return false;
-    out(I8042_STATUS, CMD_WRITE_CFG);
+    port_out(I8042_STATUS, CMD_WRITE_CFG);
     if (!wait_writable()) return false;
-    out(I8042_DATA, cfg);
+    port_out(I8042_DATA, cfg);
     if (!wait_writable()) return false;
-    out(I8042_STATUS, CMD_ENABLE_KBD);
+    port_out(I8042_STATUS, CMD_ENABLE_KBD);
     return true;
 }
 
@@ -110,8 +110,9 @@ int main(void *arg)
     (void)arg;
     ipc_server_init(&server, kbd_handle, NULL);
     bool ok = controller_init();
-    if (ok) rt_printf("kbd: instance %lu, i8042 keyboard on IRQ %u\n", server.control->instance,
-                      KBD_IRQ);
+    if (ok)
+        rt_printf("kbd: instance %lu, i8042 keyboard on IRQ %u\n", server.control->instance,
+                  KBD_IRQ);
     else rt_printf("kbd: no i8042 controller answers (status port reads ff): no keyboard\n");
     if (ok) {
         drain();

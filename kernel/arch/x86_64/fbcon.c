@@ -16,21 +16,21 @@
 #include "../../console.h"
 #include "kstring.h"
 
-#define MAX_COLS  240 /* 1920 / 8: a larger screen uses its top-left 1920x1200 */
-#define MAX_ROWS  75  /* 1200 / 16 */
-#define EARLY_LOG 16384
+#define MAX_COLS     240 /* 1920 / 8: a larger screen uses its top-left 1920x1200 */
+#define MAX_ROWS     75  /* 1200 / 16 */
+#define EARLY_LOG    16384
 /* The framebuffer's window: the last GiB of the address space, PML4 511 / PDPT 511 (the kernel
  * image uses PDPT 510). That PDPT is shared by every VSpace, so the mapping is seen in all. */
-#define FB_WINDOW 0xFFFFFFFFC0000000ull
+#define FB_WINDOW    0xFFFFFFFFC0000000ull
 #define FB_TYPE_RGB  1
 #define FB_TYPE_TEXT 2
 #define MSR_PAT      0x277
 /* PAT entry 7 (PAT=1 PCD=1 PWT=1; power-on value UC) is made write-combining: the memory type
  * graphics memory wants (Intel SDM vol. 3 11.3, 11.12.2). In a 2 MiB PDE the PAT bit is bit 12
  * (11.12.3); with an MTRR type of UC, as firmware sets for the PCI hole, PAT WC wins (Table 11-7). */
-#define PDE_PAT     (1ull << 12)
-#define PAT_WC      0x01
-#define PAT_ENTRY7  56
+#define PDE_PAT      (1ull << 12)
+#define PAT_WC       0x01
+#define PAT_ENTRY7   56
 
 static struct fbcon_mode mode;
 static enum { FB_UNKNOWN, FB_FOUND, FB_ON, FB_OFF } state;
@@ -63,7 +63,9 @@ void fbcon_setup(const struct fbcon_mode *m)
         why = "unsupported depth";
     } else if (!m->red_size || m->red_size > 8 || !m->green_size || m->green_size > 8 ||
                !m->blue_size || m->blue_size > 8 || m->width < FONT_WIDTH ||
-               m->height < FONT_HEIGHT || m->pitch < m->width * (m->bpp / 8u)) {
+               m->height < FONT_HEIGHT || m->pitch < m->width * (m->bpp / 8u) ||
+               m->red_pos + m->red_size > m->bpp || m->green_pos + m->green_size > m->bpp ||
+               m->blue_pos + m->blue_size > m->bpp) {
         why = "inconsistent mode";
     }
     uint64_t span = (m->addr & 0x1FFFFF) + (uint64_t)m->pitch * m->height;
@@ -100,9 +102,9 @@ static bool map_window(void)
         cache |= PDE_PAT;
     }
     uint64_t base = mode.addr & ~0x1FFFFFull;
-    uint64_t span = (mode.addr - base) + (mode.type == FB_TYPE_TEXT
-                                              ? 2ull * mode.width * mode.height
-                                              : (uint64_t)mode.pitch * mode.height);
+    uint64_t span =
+        (mode.addr - base) + (mode.type == FB_TYPE_TEXT ? 2ull * mode.width * mode.height
+                                                        : (uint64_t)mode.pitch * mode.height);
     for (uint64_t off = 0, i = 0; off < span; off += 1ull << 21, i++)
         window_pd[i] = (base + off) | PTE_P | PTE_W | PTE_PS | PTE_G | PTE_NX | cache;
     pdpt[511] = ((uint64_t)(uintptr_t)window_pd - KERNEL_VMA) | PTE_P | PTE_W;

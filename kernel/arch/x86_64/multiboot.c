@@ -66,8 +66,8 @@ static void parse_mb1(const uint32_t *info, struct boot_info *bi)
     }
     if (flags & (1 << 12)) { // framebuffer (multiboot 1 info offsets 88..115)
         const uint8_t *f = (const uint8_t *)info + 88;
-        struct fbcon_mode m = {.pitch = info[24], .width = info[25], .height = info[26],
-                               .bpp = f[20], .type = f[21]};
+        struct fbcon_mode m = {
+            .pitch = info[24], .width = info[25], .height = info[26], .bpp = f[20], .type = f[21]};
         memcpy(&m.addr, f, 8);
         fbcon_colours(&m, f + 22);
         fbcon_setup(&m);
@@ -100,8 +100,8 @@ static void parse_mb2(const uint8_t *info, struct boot_info *bi)
             }
         } else if (type == 8 && size >= 38) { // framebuffer: addr, pitch, w, h, bpp, type, colours
             const uint32_t *w = (const uint32_t *)(tag + 16);
-            struct fbcon_mode m = {.pitch = w[0], .width = w[1], .height = w[2],
-                                   .bpp = tag[28], .type = tag[29]};
+            struct fbcon_mode m = {
+                .pitch = w[0], .width = w[1], .height = w[2], .bpp = tag[28], .type = tag[29]};
             memcpy(&m.addr, tag + 8, 8);
             fbcon_colours(&m, tag + 32);
             fbcon_setup(&m);

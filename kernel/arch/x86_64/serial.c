@@ -5,7 +5,7 @@
 #include "cpu.h"
 #include "../../console.h"
 
-#define COM1 0x3F8
+#define COM1           0x3F8
 #define LSR_DATA_READY 0x01
 #define LSR_THR_EMPTY  0x20
 
