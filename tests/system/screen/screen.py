@@ -17,7 +17,7 @@ Checks (all must run and pass; the count is printed):
   `help` typed on the keyboard: its echo and the answer
   `crash kbd kill` typed: init restarts the driver
   `restarts` typed on the restarted driver: "kbd: 1 restarts"
-Usage: screen.py --kernel ELF --module NAME=PATH... [--log FILE] [--timeout S]"""
+Usage: screen.py --kernel ELF --module NAME=PATH... [--machine pc|q35] [--log FILE] [--timeout S]"""
 import argparse
 import os
 import re
@@ -118,6 +118,7 @@ def main():
     p.add_argument("--module", action="append", default=[])
     p.add_argument("--log", default="system-screen.log")
     p.add_argument("--timeout", type=float, default=180)
+    p.add_argument("--machine", default="pc", help="QEMU machine: pc (i440FX) or q35")
     a = p.parse_args()
     glyphs = load_font()
     log = open(a.log, "w")
@@ -134,7 +135,8 @@ def main():
         subprocess.run([str(ROOT / "tools/mkiso.sh"), "--graphics", iso, a.kernel] + a.module, check=True)
         mon_path = os.path.join(tmp, "monitor.sock")
         dump = os.path.join(tmp, "screen.ppm")
-        qemu = ["qemu-system-x86_64", "-cpu", "qemu64,+svm,+npt", "-m", "256M", "-no-reboot",
+        qemu = ["qemu-system-x86_64", "-machine", a.machine, "-cpu", "qemu64,+svm,+npt", "-m", "256M",
+                "-no-reboot",
                 "-cdrom", iso, "-vga", "std", "-display", "none", "-serial", "none",
                 "-parallel", "none", "-monitor", f"unix:{mon_path},server=on,wait=off"]
         print(" ".join(qemu), file=log, flush=True)
