@@ -15,6 +15,7 @@ int console_getc(void); /* -1 when no byte is waiting (or no COM1) */
 /* COM1 (arch/x86_64/serial.c). serial_init returns false when no UART answers there; then the
  * other two do nothing (-1). */
 bool serial_init(void);
+bool serial_present(void);
 void serial_putc(char c);
 int serial_getc(void);
 

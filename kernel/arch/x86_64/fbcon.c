@@ -177,10 +177,12 @@ static void put(char c)
     }
 }
 
-/* Without a framebuffer from the loader, the VGA text screen the BIOS left: the BIOS data area
- * says video mode 3 (80x25 colour text) or 7 (monochrome) and 80 columns (IBM PC BIOS data area,
- * 0x449 mode, 0x44A columns, 0x484 rows - 1). GRUB keeps it on a BIOS boot (tools/mkiso.sh) and
- * QEMU -kernel leaves it; UEFI firmware fills no BIOS data area, so this stays off there. */
+/* Without a framebuffer from the loader and without COM1, the VGA text screen the BIOS left: the
+ * BIOS data area says video mode 3 (80x25 colour text) or 7 (monochrome) and 80 columns (IBM PC
+ * BIOS data area, 0x449 mode, 0x44A columns, 0x484 rows - 1). GRUB keeps it on a BIOS boot
+ * (tools/mkiso.sh) and QEMU -kernel leaves it; UEFI firmware fills no BIOS data area. With a
+ * COM1 it stays off: Bochs (the VMX tests) runs twice as slow in wall time while the kernel
+ * writes its text screen, and a machine with a serial line is driven from there. */
 static bool vga_text_left_by_bios(void)
 {
     const uint8_t *bda = PHYS_TO_VIRT(0x400);
@@ -197,7 +199,8 @@ static bool vga_text_left_by_bios(void)
 /* The first character once the kernel's page tables are in place: map, clear, replay. */
 static void start(void)
 {
-    if (state == FB_UNKNOWN && vga_text_left_by_bios()) state = FB_FOUND, announce_vga = true;
+    if (state == FB_UNKNOWN && !serial_present() && vga_text_left_by_bios())
+        state = FB_FOUND, announce_vga = true;
     if (state != FB_FOUND || !map_window()) {
         state = FB_OFF;
         return;

@@ -32,6 +32,8 @@ bool serial_init(void)
     return present;
 }
 
+bool serial_present(void) { return present; }
+
 void serial_putc(char c)
 {
     if (!present) return;
