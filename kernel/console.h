@@ -1,12 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* Kernel console (serial) and formatted printing. */
+/* Kernel console (serial and screen) and formatted printing. */
 #pragma once
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
+/* The console: every character goes to COM1 when there is one and to the screen when the loader
+ * gave a framebuffer (arch/x86_64/fbcon.h); input comes from COM1 only (the keyboard is a user
+ * server, servers/kbd). console_init says on the console when there is no COM1. */
 void console_init(void);
 void console_putc(char c);
-int console_getc(void); /* -1 when no byte is waiting */
+int console_getc(void); /* -1 when no byte is waiting (or no COM1) */
+
+/* COM1 (arch/x86_64/serial.c). serial_init returns false when no UART answers there; then the
+ * other two do nothing (-1). */
+bool serial_init(void);
+bool serial_present(void);
+void serial_putc(char c);
+int serial_getc(void);
 
 /* printf subset: %d %i %u %x %lx %llx %lu %ld %p %s %c %%, with width and '0' padding. */
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Make a hybrid GRUB boot image: tools/mkiso.sh [--cmdline ARGS] OUT.iso KERNEL.elf NAME=FILE...
+# Make a hybrid GRUB boot image: tools/mkiso.sh [--graphics] [--cmdline ARGS] OUT.iso KERNEL.elf NAME=FILE...
 # The kernel is booted with multiboot2 and the command line ARGS; each NAME=FILE
 # becomes a module whose command line is NAME, in the order given (the first one
 # is the root task). The image boots by BIOS (grub-pc-bin: El Torito from CD, an MBR when
@@ -8,6 +8,14 @@
 # image, from CD or as a GPT/MBR disk); see docs/bare-metal.md.
 set -euo pipefail
 
+# --graphics: on BIOS too, GRUB sets the graphics mode the kernel's framebuffer tag asks for
+# (docs/screen-console.md); without it a BIOS boot keeps the VGA text screen (Bochs' terminal
+# display, which the Bochs tests use, cannot show graphics modes). UEFI has no text mode.
+gfxpayload="if [ \"\$grub_platform\" = pc ]; then set gfxpayload=text; fi"
+if [ "${1:-}" = "--graphics" ]; then
+    gfxpayload=
+    shift
+fi
 cmdline=
 if [ "${1:-}" = "--cmdline" ] && [ $# -ge 2 ]; then
     cmdline=$2
@@ -51,6 +59,7 @@ terminal_output serial console
 if [ "\$grub_platform" = efi ]; then insmod all_video; fi
 menuentry "Resurgo" {
     multiboot2 /boot/resurgo.elf $cmdline
+    $gfxpayload
 CFG
 for m in "$@"; do
     name=${m%%=*} file=${m#*=}

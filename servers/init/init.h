@@ -100,5 +100,11 @@ void vm_print_output(void);
 
 /* registry.c: answers one registry request from server index `from`; returns the reply info. */
 rs_msginfo_t registry_handle(unsigned from, rs_msginfo_t info);
+/* devices.c: device caps for driver servers by image ("kbd": the i8042, proto/kbd.h). setup:
+ * once per server (IRQ handler, ports); give: to each instance; kbd_getc: a byte the keyboard
+ * driver typed, or -1. */
+int kbd_setup(struct server *s);
+int kbd_give(struct server *s, ps_process_t *p);
+int kbd_getc(void);
 /* shell.c: polls the serial console and runs complete command lines. */
 void shell_poll(void);

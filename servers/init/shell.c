@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// A small serial-console shell: ps, restarts, crash NAME KIND, attach NAME, help. Input is
-// polled on every timer tick through the kernel's debug console.
+// A small console shell: ps, restarts, crash NAME KIND, attach NAME, help. Input is polled on
+// every timer tick: the serial console through the kernel's debug console, then what the PS/2
+// keyboard driver typed (its ring, kbd.c). Both are one stream of typed bytes.
 //
 // attach NAME gives the keyboard to a guest: every byte typed goes into the console ring of its
 // VMM (proto/vmm.h, in the control page: init never blocks on a VMM, and the bytes wait there
@@ -123,22 +124,28 @@ static void run(char *cmd)
     }
 }
 
+/* One typed byte, from either source. */
+static void shell_input(int c)
+{
+    if (attached) {
+        if (c == VMM_CONSOLE_ESCAPE) detach();
+        else send_byte((uint8_t)c);
+    } else if (c == '\r' || c == '\n') {
+        rs_console_putchar(RS_INIT_CONSOLE, '\n');
+        line[len] = 0;
+        run(line);
+        len = 0;
+    } else if ((c == 8 || c == 127) && len) {
+        len--;
+        rs_console_write(RS_INIT_CONSOLE, "\b \b", 3); // rub it out on a screen too
+    } else if (c >= ' ' && len + 1 < sizeof(line)) {
+        line[len++] = (char)c;
+        rs_console_putchar(RS_INIT_CONSOLE, (char)c); // echo
+    }
+}
+
 void shell_poll(void)
 {
-    for (int c; (c = rs_console_getchar(RS_INIT_CONSOLE)) >= 0;) {
-        if (attached) {
-            if (c == VMM_CONSOLE_ESCAPE) detach();
-            else send_byte((uint8_t)c);
-        } else if (c == '\r' || c == '\n') {
-            rs_console_putchar(RS_INIT_CONSOLE, '\n');
-            line[len] = 0;
-            run(line);
-            len = 0;
-        } else if ((c == 8 || c == 127) && len) {
-            len--;
-        } else if (c >= ' ' && len + 1 < sizeof(line)) {
-            line[len++] = (char)c;
-            rs_console_putchar(RS_INIT_CONSOLE, (char)c); // echo
-        }
-    }
+    for (int c; (c = rs_console_getchar(RS_INIT_CONSOLE)) >= 0;) shell_input(c);
+    for (int c; (c = kbd_getc()) >= 0;) shell_input(c);
 }

@@ -73,6 +73,7 @@ int supervisor_setup(struct server *s, unsigned index)
     s->control->tsc_per_ms = init.bi->tsc_per_ms;
     s->control->wallclock_unix = init.wallclock_unix;
     s->control->wallclock_tsc = init.wallclock_tsc;
+    if ((err = kbd_setup(s))) return err;
     return vmm ? vm_setup(s, index) : RS_OK;
 }
 
@@ -103,6 +104,7 @@ static int give_caps(struct server *s, ps_process_t *p, unsigned index)
                                     RS_RIGHT_READ | RS_RIGHT_WRITE)))
             return err;
     if ((err = device_give(s, p))) return err; // devices and channels (device.c)
+    if ((err = kbd_give(s, p))) return err;
     return s->vm ? vm_give(s) : RS_OK;
 }
 

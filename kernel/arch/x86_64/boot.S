@@ -35,6 +35,12 @@ mb2_header:
     .align 8
     .short 6, 0                    /* modules page aligned */
     .long 8
+    /* framebuffer tag, optional (flags bit 0): the screen console (fbcon.c) prefers 1024x768 in
+     * 32 bpp; GRUB picks the closest mode it has, or text mode, and says which in tag 8 */
+    .align 8
+    .short 5, 1
+    .long 20
+    .long 1024, 768, 32
     .align 8
     .short 0, 0                    /* end tag */
     .long 8

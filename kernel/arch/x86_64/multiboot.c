@@ -5,6 +5,7 @@
 #include "arch.h"
 #include "../../console.h"
 #include "kstring.h"
+#include "fbcon.h"
 
 #define MB1_BOOT_MAGIC 0x2BADB002
 #define MB2_BOOT_MAGIC 0x36D76289
@@ -96,6 +97,14 @@ static void parse_mb1(const uint32_t *info, struct boot_info *bi)
         }
         bi->memory_map = "multiboot memory map";
     }
+    if (flags & (1 << 12)) { // framebuffer (multiboot 1 info offsets 88..115)
+        const uint8_t *f = (const uint8_t *)info + 88;
+        struct fbcon_mode m = {
+            .pitch = info[24], .width = info[25], .height = info[26], .bpp = f[20], .type = f[21]};
+        memcpy(&m.addr, f, 8);
+        fbcon_colours(&m, f + 22);
+        fbcon_setup(&m);
+    }
 }
 
 /* The multiboot2 memory map (tag 6): type 1 is usable RAM (multiboot2 spec 3.6.8). */
@@ -175,7 +184,15 @@ static void parse_mb2(const uint8_t *info, struct boot_info *bi)
         case 6: // memory map: read after the loop (see below)
             if (size >= 16) mmap = tag, mmap_size = size;
             break;
-        case 8: // framebuffer info: the framebuffer console's
+        case 8: // framebuffer: addr, pitch, w, h, bpp, type, colours (multiboot2 spec 3.6.12)
+            if (size >= 38) {
+                const uint32_t *w = (const uint32_t *)(tag + 16);
+                struct fbcon_mode m = {
+                    .pitch = w[0], .width = w[1], .height = w[2], .bpp = tag[28], .type = tag[29]};
+                memcpy(&m.addr, tag + 8, 8);
+                fbcon_colours(&m, tag + 32);
+                fbcon_setup(&m);
+            }
             break;
         case 14: mb2_rsdp(tag, size, bi, false); break;
         case 15: mb2_rsdp(tag, size, bi, true); break;
