@@ -45,6 +45,8 @@ static int slot_for(struct ext2_fs *fs, uint32_t blk, bool *hit)
 
 static int get(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot, bool fresh)
 {
+    *data = NULL;
+    *slot = -1;
     if (!blk_valid(fs, blk) && blk != fs->sb_blk)
         return EXT2_EUCLEAN;
     bool hit;

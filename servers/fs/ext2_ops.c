@@ -143,7 +143,9 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
     return rc < 0 ? rc : (int64_t)len;
 }
 
-/* Zero the bytes of the last block beyond size, so that growing the file later reads zeros. */
+/* Zero the bytes of the last block beyond size, so that growing the file later reads zeros.
+ * The block goes through the log, so that it changes only together with the size (written in
+ * place, a crash could leave the old size over the zeroed bytes). */
 static int zero_tail(struct ext2_fs *fs, struct inode *in, uint64_t size)
 {
     uint32_t in_blk = (uint32_t)(size & (fs->bs - 1));
@@ -158,7 +160,7 @@ static int zero_tail(struct ext2_fs *fs, struct inode *in, uint64_t size)
     if ((rc = bget(fs, p, &d, &slot)) < 0)
         return rc;
     memset(d + in_blk, 0, fs->bs - in_blk);
-    bdirty(fs, slot, false);
+    bdirty(fs, slot, true);
     bput(fs, slot);
     return 0;
 }

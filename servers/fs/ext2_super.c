@@ -16,6 +16,7 @@ uint32_t fs_now(struct ext2_fs *fs)
 int sb_get(struct ext2_fs *fs, uint8_t **sb, int *slot)
 {
     uint8_t *d;
+    *sb = NULL;
     int rc = bget(fs, fs->sb_blk, &d, slot);
     if (rc == 0)
         *sb = d + fs->sb_off;
@@ -26,6 +27,7 @@ int gd_get(struct ext2_fs *fs, uint32_t group, uint8_t **gd, int *slot)
 {
     uint32_t off = group * GD_SIZE;
     uint8_t *d;
+    *gd = NULL;
     int rc = bget(fs, fs->first_data_block + 1 + off / fs->bs, &d, slot);
     if (rc == 0)
         *gd = d + off % fs->bs;
