@@ -128,3 +128,6 @@ int ext2_rmdir(struct ext2_fs *fs, const char *path);
 int ext2_rename(struct ext2_fs *fs, const char *from, const char *to);
 /* The next entry of directory ino at *cookie (start with 0): returns 1 and *de, 0 at the end. */
 int ext2_readdir(struct ext2_fs *fs, uint32_t ino, uint64_t *cookie, struct ext2_dirent *de);
+/* Format dev as a fresh one-group file system with block size bs (1024 or 4096), the root,
+ * lost+found and the log; buf is one block of scratch. Returns 0, EXT2_EINVAL, EXT2_EIO. */
+int ext2_format(const struct ext2_blkdev *dev, uint32_t bs, uint32_t now, uint8_t *buf);
