@@ -43,7 +43,9 @@ struct ext2_blkdev {
 };
 
 #define EXT2_MAX_BS 4096u
-#define EXT2_CACHE_BLOCKS 160u
+#ifndef EXT2_CACHE_BLOCKS
+#define EXT2_CACHE_BLOCKS 160u /* the server may build with fewer (txn_max follows) */
+#endif
 #define EXT2_MAX_GROUPS 1024u
 #define EXT2_LOG_MAX 1024u /* log blocks kept in the mount state */
 #define EXT2_LOG_NAME ".resurgo-log"
