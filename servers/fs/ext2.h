@@ -49,6 +49,7 @@ struct ext2_blkdev {
 #define EXT2_MAX_GROUPS 1024u
 #define EXT2_LOG_MAX 1024u /* log blocks kept in the mount state */
 #define EXT2_LOG_NAME ".resurgo-log"
+#define EXT2_TAG_CLIENTS 32u
 
 struct ext2_buf {
     uint32_t blk;
@@ -78,6 +79,10 @@ struct ext2_fs {
     uint32_t log_blk[EXT2_LOG_MAX];
     uint64_t log_seq;
     uint32_t txn_max;  /* dirty metadata blocks one transaction may hold */
+    /* The request the running operation carries out (ext2_tag), recorded in its commit. */
+    bool tag_set;
+    uint32_t tag_client;
+    uint64_t tag_id, tag_value;
     uint32_t txn_dirty;
     bool mounted, broken;
     uint32_t stamp;
@@ -133,3 +138,11 @@ int ext2_readdir(struct ext2_fs *fs, uint32_t ino, uint64_t *cookie, struct ext2
 /* Format dev as a fresh one-group file system with block size bs (1024 or 4096), the root,
  * lost+found and the log; buf is one block of scratch. Returns 0, EXT2_EINVAL, EXT2_EIO. */
 int ext2_format(const struct ext2_blkdev *dev, uint32_t bs, uint32_t now, uint8_t *buf);
+
+/* Exactly once across restarts: the next operation carries out request id of client (a server's
+ * badge, < EXT2_TAG_CLIENTS); if it changes the disk, (id, result, value) is recorded in the
+ * log file's last block in the same transaction. ext2_tag_find returns 1 and the recorded
+ * result when client's last recorded request is id (a retry of a request done before a crash),
+ * else 0. Create records the new inode number as value, write the byte count. */
+void ext2_tag(struct ext2_fs *fs, uint32_t client, uint64_t id);
+int ext2_tag_find(struct ext2_fs *fs, uint32_t client, uint64_t id, int64_t *rc, uint64_t *value);

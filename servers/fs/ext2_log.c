@@ -55,7 +55,7 @@ int txn_commit(struct ext2_fs *fs)
             rc = dev_write(fs, b->blk, fs->data[i]);
             continue;
         }
-        if (n + 1 >= fs->log_len || n >= fs->log_cap) {
+        if (n + 2 >= fs->log_len || n >= fs->log_cap) {
             rc = EXT2_ENOMEM; /* a bug: operations keep below txn_max */
             break;
         }
@@ -116,8 +116,67 @@ void txn_abort(struct ext2_fs *fs)
     fs->txn_dirty = 0;
 }
 
+#define TAG_MAGIC 0x0100474154535252ull /* "RRSTAG", version 1 */
+#define TAG_ENTRY(c) (16u + 24u * (c))
+
+/* The reply table: the log file's last block, one entry per client (request id, result,
+ * value), changed in the transaction of the request it records. */
+static int tag_record(struct ext2_fs *fs, int rc)
+{
+    uint8_t *d;
+    int slot, r = bget(fs, fs->log_blk[fs->log_len - 1], &d, &slot);
+    if (r < 0)
+        return r;
+    if (le_get64(d) != TAG_MAGIC) {
+        memset(d, 0, fs->bs);
+        le_put64(d, TAG_MAGIC);
+    }
+    uint8_t *e = d + TAG_ENTRY(fs->tag_client);
+    le_put64(e, fs->tag_id);
+    le_put64(e + 8, (uint64_t)(int64_t)rc);
+    le_put64(e + 16, fs->tag_value);
+    bdirty(fs, slot, true);
+    bput(fs, slot);
+    return 0;
+}
+
+void ext2_tag(struct ext2_fs *fs, uint32_t client, uint64_t id)
+{
+    fs->tag_set = client < EXT2_TAG_CLIENTS && id != 0;
+    fs->tag_client = client;
+    fs->tag_id = id;
+    fs->tag_value = 0;
+}
+
+int ext2_tag_find(struct ext2_fs *fs, uint32_t client, uint64_t id, int64_t *rc, uint64_t *value)
+{
+    if (!fs->mounted || client >= EXT2_TAG_CLIENTS || id == 0)
+        return 0;
+    uint8_t *d;
+    int slot, r = bget(fs, fs->log_blk[fs->log_len - 1], &d, &slot);
+    if (r < 0) {
+        txn_abort(fs);
+        return 0; /* unreadable: the request runs again and meets the same error */
+    }
+    const uint8_t *e = d + TAG_ENTRY(client);
+    int hit = le_get64(d) == TAG_MAGIC && le_get64(e) == id;
+    if (hit) {
+        *rc = (int64_t)le_get64(e + 8);
+        *value = le_get64(e + 16);
+    }
+    bput(fs, slot);
+    return hit;
+}
+
 int txn_end(struct ext2_fs *fs, int rc)
 {
+    bool tag = fs->tag_set;
+    fs->tag_set = false;
+    if (rc >= 0 && tag && fs->txn_dirty) {
+        int t = tag_record(fs, rc);
+        if (t < 0)
+            rc = t;
+    }
     if (rc < 0) {
         txn_abort(fs);
         return rc;
@@ -142,7 +201,7 @@ int log_recover(struct ext2_fs *fs)
         le_get32(hdr + 20) != fs->bs)
         return 0;
     uint32_t n = le_get32(hdr + 16);
-    if (n == 0 || n >= fs->log_len || n > fs->log_cap)
+    if (n == 0 || n + 1 >= fs->log_len || n > fs->log_cap)
         return 0;
     /* Checksum: the header, then every logged block, read through cache slot 0 (the cache is
      * empty at mount). */
@@ -161,7 +220,7 @@ int log_recover(struct ext2_fs *fs)
         uint32_t home = le_get32(hdr + LOG_HDR + 4 * i);
         if (home >= fs->blocks_count || (home < fs->first_data_block && home != fs->sb_blk))
             return EXT2_EUCLEAN;
-        for (uint32_t j = 0; j < fs->log_len; j++)
+        for (uint32_t j = 0; j + 1 < fs->log_len; j++) /* the last: the reply table */
             if (fs->log_blk[j] == home)
                 return EXT2_EUCLEAN;
     }

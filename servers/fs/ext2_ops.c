@@ -139,6 +139,7 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
         le_put32(in.raw + I_CTIME, now);
         rc = inode_write(fs, &in);
     }
+    fs->tag_value = len;
     rc = txn_end(fs, rc);
     return rc < 0 ? rc : (int64_t)len;
 }
@@ -248,6 +249,7 @@ static int create(struct ext2_fs *fs, const char *path, uint32_t mode, bool isdi
     }
     if (out)
         *out = ino;
+    fs->tag_value = ino;
     return 0;
 }
 

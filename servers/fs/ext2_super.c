@@ -135,7 +135,7 @@ static int check_groups(struct ext2_fs *fs)
     return 0;
 }
 
-/* The log file: a regular file without holes in the root directory, at least 4 blocks. */
+/* The log file: a regular file without holes in the root directory, at least 64 blocks. */
 static int find_log(struct ext2_fs *fs)
 {
     struct inode root, log;
@@ -153,7 +153,7 @@ static int find_log(struct ext2_fs *fs)
     if ((rc = inode_read(fs, ino, &log)) < 0)
         return rc;
     uint64_t size = i_size(&log);
-    if (!i_isreg(&log) || size % fs->bs || size / fs->bs < 4)
+    if (!i_isreg(&log) || size % fs->bs || size / fs->bs < 64)
         return EXT2_EUCLEAN;
     fs->log_ino = ino;
     fs->log_len = size / fs->bs > EXT2_LOG_MAX ? EXT2_LOG_MAX : (uint32_t)(size / fs->bs);
@@ -166,7 +166,7 @@ static int find_log(struct ext2_fs *fs)
         fs->log_blk[i] = p;
     }
     fs->log_cap = (fs->bs - 32) / 4;
-    uint32_t max = fs->log_len - 1;
+    uint32_t max = fs->log_len - 2; /* the record, the blocks, and the reply table last */
     if (max > fs->log_cap)
         max = fs->log_cap;
     if (max > EXT2_CACHE_BLOCKS - 16)

@@ -49,8 +49,7 @@ static int rd_flush(void *ctx)
 
 static int fs_handle(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
 {
-    (void)client;
-    return fs_request(ctx, req, reply);
+    return fs_request(ctx, (uint32_t)client, req, reply);
 }
 
 int main(void *arg)

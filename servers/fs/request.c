@@ -48,7 +48,7 @@ static int path_arg(const ipc_msg_t *req, unsigned at, char *out)
     return strlen(out) == len ? RS_OK : RS_INVALID_ARGUMENT;
 }
 
-int fs_request(struct ext2_fs *fs, const ipc_msg_t *req, ipc_msg_t *reply)
+static int dispatch(struct ext2_fs *fs, const ipc_msg_t *req, ipc_msg_t *reply)
 {
     char a[FS_INLINE_MAX + 1], b[FS_INLINE_MAX + 1];
     uint8_t data[FS_INLINE_MAX];
@@ -162,3 +162,28 @@ int fs_request(struct ext2_fs *fs, const ipc_msg_t *req, ipc_msg_t *reply)
     }
 }
 
+
+static bool mutates(rs_word_t op)
+{
+    return op == FS_WRITE || op == FS_CREATE || op == FS_MKDIR || op == FS_UNLINK ||
+           op == FS_RMDIR || op == FS_RENAME || op == FS_TRUNCATE;
+}
+
+int fs_request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    uint64_t id = req->len ? req->w[0] : 0;
+    if (mutates(req->label)) {
+        int64_t rc;
+        uint64_t value;
+        if (ext2_tag_find(fs, client, id, &rc, &value) == 1) {
+            // Done before a crash that lost the reply: answer as the first time.
+            reply->w[1] = value;
+            reply->len = 2;
+            return RS_OK;
+        }
+        ext2_tag(fs, client, id);
+    }
+    int r = dispatch(fs, req, reply);
+    fs->tag_set = false;
+    return r;
+}

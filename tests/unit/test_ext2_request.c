@@ -35,17 +35,19 @@ static void teardown(void)
 }
 
 /* A request: label, then its words after the id. */
+static uint64_t next_id = 1;
+
 static int call(rs_word_t label, unsigned n, ...)
 {
     ipc_msg_t req = { .label = label, .len = n + 1 };
-    req.w[0] = 42;
+    req.w[0] = next_id++;
     va_list ap;
     va_start(ap, n);
     for (unsigned i = 0; i < n; i++)
         req.w[1 + i] = va_arg(ap, rs_word_t);
     va_end(ap);
     rep = (ipc_msg_t){ .len = 1 };
-    return fs_request(fs, &req, &rep);
+    return fs_request(fs, 3, &req, &rep);
 }
 
 /* A request with a string or bytes packed from word `at` (after `pre` leading words). */
@@ -53,11 +55,11 @@ static int call_bytes(rs_word_t label, const rs_word_t *pre, unsigned npre, cons
                       size_t len, unsigned words)
 {
     ipc_msg_t req = { .label = label, .len = 1 + npre + words };
-    req.w[0] = 43;
+    req.w[0] = next_id++;
     memcpy(&req.w[1], pre, npre * sizeof *pre);
     memcpy(&req.w[1 + npre], bytes, len);
     rep = (ipc_msg_t){ .len = 1 };
-    return fs_request(fs, &req, &rep);
+    return fs_request(fs, 3, &req, &rep);
 }
 
 static int path_op(rs_word_t label, const char *path)
@@ -166,4 +168,41 @@ Test(ext2_request, absurd_requests, .init = setup, .fini = teardown)
     cr_assert_eq((int64_t)rep.w[1], EXT2_ENOTDIR);
     cr_assert_eq(path_op(FS_LOOKUP, "/f"), RS_OK); /* still there, untouched */
     cr_assert_eq(rep.w[3], 0);
+}
+
+/* A request done before a crash whose reply was lost: its retry (same client, same id) after
+ * the remount gets the first reply; without the record, create would answer EEXIST and unlink
+ * ENOENT. A new id runs again. */
+Test(ext2_request, retry_after_a_crash_runs_once, .init = setup, .fini = teardown)
+{
+    const char path[] = "/once";
+    ipc_msg_t req = { .label = FS_CREATE, .len = 4 };
+    req.w[0] = 1000;
+    req.w[1] = 0644;
+    req.w[2] = 5;
+    memcpy(&req.w[3], path, 5);
+    cr_assert_eq(fs_request(fs, 3, &req, &rep), RS_OK);
+    uint64_t ino = rep.w[1];
+    /* The crash: a new instance mounts the disk (recovery) and gets the retry. */
+    struct ext2_blkdev dev = memdev_dev(&m);
+    cr_assert_eq(ext2_mount(fs, &dev), 0);
+    rep = (ipc_msg_t){ .len = 1 };
+    cr_assert_eq(fs_request(fs, 3, &req, &rep), RS_OK);
+    cr_assert_eq(rep.w[1], ino);
+    /* Another client with the same id is another request. */
+    cr_assert_eq(fs_request(fs, 4, &req, &rep), RS_INVALID_ARGUMENT);
+    cr_assert_eq((int64_t)rep.w[1], EXT2_EEXIST);
+    /* The next id of client 3 runs. */
+    req.w[0] = 1001;
+    cr_assert_eq(fs_request(fs, 3, &req, &rep), RS_INVALID_ARGUMENT);
+    /* Unlink, crash, retry: once. */
+    ipc_msg_t un = { .label = FS_UNLINK, .len = 3 };
+    un.w[0] = 1002;
+    un.w[1] = 5;
+    memcpy(&un.w[2], path, 5);
+    cr_assert_eq(fs_request(fs, 3, &un, &rep), RS_OK);
+    cr_assert_eq(ext2_mount(fs, &dev), 0);
+    cr_assert_eq(fs_request(fs, 3, &un, &rep), RS_OK);
+    un.w[0] = 1003;
+    cr_assert_eq(fs_request(fs, 3, &un, &rep), RS_NOT_FOUND);
 }
