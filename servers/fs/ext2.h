@@ -46,6 +46,8 @@ struct ext2_blkdev {
 #ifndef EXT2_CACHE_BLOCKS
 #define EXT2_CACHE_BLOCKS 160u /* the server may build with fewer (txn_max follows) */
 #endif
+/* A transaction must hold the blocks one step of any operation dirties (~10) with room. */
+_Static_assert(EXT2_CACHE_BLOCKS >= 48, "the ext2 cache needs at least 48 blocks");
 #define EXT2_MAX_GROUPS 1024u
 #define EXT2_LOG_MAX 1024u /* log blocks kept in the mount state */
 #define EXT2_LOG_NAME ".resurgo-log"

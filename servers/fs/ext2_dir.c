@@ -264,7 +264,17 @@ int dir_init(struct ext2_fs *fs, struct inode *dir, uint32_t parent)
     return 0;
 }
 
+static int readdir_(struct ext2_fs *fs, uint32_t ino, uint64_t *cookie, struct ext2_dirent *de);
+
 int ext2_readdir(struct ext2_fs *fs, uint32_t ino, uint64_t *cookie, struct ext2_dirent *de)
+{
+    int rc = readdir_(fs, ino, cookie, de);
+    if (rc < 0)
+        txn_abort(fs); /* drops any reference an error path kept; no transaction is running */
+    return rc;
+}
+
+static int readdir_(struct ext2_fs *fs, uint32_t ino, uint64_t *cookie, struct ext2_dirent *de)
 {
     struct inode dir;
     uint64_t n;
