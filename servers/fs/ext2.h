@@ -48,9 +48,9 @@ struct ext2_blkdev {
 #endif
 /* A transaction must hold the blocks one step of any operation dirties (~10) with room. */
 _Static_assert(EXT2_CACHE_BLOCKS >= 48, "the ext2 cache needs at least 48 blocks");
-#define EXT2_MAX_GROUPS 1024u
-#define EXT2_LOG_MAX 1024u /* log blocks kept in the mount state */
-#define EXT2_LOG_NAME ".resurgo-log"
+#define EXT2_MAX_GROUPS  1024u
+#define EXT2_LOG_MAX     1024u /* log blocks kept in the mount state */
+#define EXT2_LOG_NAME    ".resurgo-log"
 #define EXT2_TAG_CLIENTS 32u
 
 struct ext2_buf {
@@ -80,7 +80,7 @@ struct ext2_fs {
     uint32_t log_ino, log_len, log_cap;
     uint32_t log_blk[EXT2_LOG_MAX];
     uint64_t log_seq;
-    uint32_t txn_max;  /* dirty metadata blocks one transaction may hold */
+    uint32_t txn_max; /* dirty metadata blocks one transaction may hold */
     /* The request the running operation carries out (ext2_tag), recorded in its commit. */
     bool tag_set;
     uint32_t tag_client;

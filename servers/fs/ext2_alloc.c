@@ -8,15 +8,12 @@ static int adjust(struct ext2_fs *fs, uint32_t group, int gd_off, int sb_off, in
 {
     uint8_t *gd, *sb;
     int gs, ss, rc = gd_get(fs, group, &gd, &gs);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     le_put16(gd + gd_off, (uint16_t)(le_get16(gd + gd_off) + delta));
     bdirty(fs, gs, true);
     bput(fs, gs);
-    if (sb_off < 0)
-        return 0;
-    if ((rc = sb_get(fs, &sb, &ss)) < 0)
-        return rc;
+    if (sb_off < 0) return 0;
+    if ((rc = sb_get(fs, &sb, &ss)) < 0) return rc;
     le_put32(sb + sb_off, le_get32(sb + sb_off) + (uint32_t)delta);
     bdirty(fs, ss, true);
     bput(fs, ss);
@@ -38,23 +35,20 @@ int alloc_block(struct ext2_fs *fs, uint32_t goal, uint32_t *blk)
         uint32_t g = (g0 + k) % fs->groups;
         uint8_t *gd;
         int gs, rc = gd_get(fs, g, &gd, &gs);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
         uint32_t free = le_get16(gd + GD_FREE_BLOCKS);
         bput(fs, gs);
-        if (!free)
-            continue;
+        if (!free) continue;
         uint8_t *bm;
         int bs;
-        if ((rc = bget(fs, fs->grp[g].block_bitmap, &bm, &bs)) < 0)
-            return rc;
+        if ((rc = bget(fs, fs->grp[g].block_bitmap, &bm, &bs)) < 0) return rc;
         uint32_t n = group_blocks(fs, g);
         uint32_t start = (k == 0 && goal > fs->first_data_block + g * fs->bpg)
-                             ? goal - fs->first_data_block - g * fs->bpg : 0;
+                             ? goal - fs->first_data_block - g * fs->bpg
+                             : 0;
         for (uint32_t j = 0; j < n; j++) {
             uint32_t i = (start + j) % n;
-            if (bm[i / 8] & (1u << (i % 8)))
-                continue;
+            if (bm[i / 8] & (1u << (i % 8))) continue;
             bm[i / 8] |= (uint8_t)(1u << (i % 8));
             bdirty(fs, bs, true);
             bput(fs, bs);
@@ -70,18 +64,16 @@ int alloc_block(struct ext2_fs *fs, uint32_t goal, uint32_t *blk)
 /* Returns 0, or EXT2_EUCLEAN for a block outside the file system or already free. */
 int free_block(struct ext2_fs *fs, uint32_t blk)
 {
-    if (!blk_valid(fs, blk))
-        return EXT2_EUCLEAN;
+    if (!blk_valid(fs, blk)) return EXT2_EUCLEAN;
     uint32_t g = (blk - fs->first_data_block) / fs->bpg, i = (blk - fs->first_data_block) % fs->bpg;
     uint8_t *bm;
     int bs, rc = bget(fs, fs->grp[g].block_bitmap, &bm, &bs);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (!(bm[i / 8] & (1u << (i % 8)))) {
         bput(fs, bs);
         return EXT2_EUCLEAN;
     }
-    bm[i / 8] &= (uint8_t)~(1u << (i % 8));
+    bm[i / 8] &= (uint8_t) ~(1u << (i % 8));
     bdirty(fs, bs, true);
     bput(fs, bs);
     return adjust(fs, g, GD_FREE_BLOCKS, SB_FREE_BLOCKS, 1);
@@ -97,8 +89,7 @@ int alloc_inode(struct ext2_fs *fs, uint32_t parent, bool dir, uint32_t *ino)
         for (uint32_t g = 0; g < fs->groups; g++) {
             uint8_t *gd;
             int gs, rc = gd_get(fs, g, &gd, &gs);
-            if (rc < 0)
-                return rc;
+            if (rc < 0) return rc;
             uint32_t f = le_get16(gd + GD_FREE_INODES);
             bput(fs, gs);
             if (f > best) {
@@ -111,26 +102,21 @@ int alloc_inode(struct ext2_fs *fs, uint32_t parent, bool dir, uint32_t *ino)
         uint32_t g = (g0 + k) % fs->groups;
         uint8_t *gd;
         int gs, rc = gd_get(fs, g, &gd, &gs);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
         uint32_t free = le_get16(gd + GD_FREE_INODES);
         bput(fs, gs);
-        if (!free)
-            continue;
+        if (!free) continue;
         uint8_t *bm;
         int bs;
-        if ((rc = bget(fs, fs->grp[g].inode_bitmap, &bm, &bs)) < 0)
-            return rc;
+        if ((rc = bget(fs, fs->grp[g].inode_bitmap, &bm, &bs)) < 0) return rc;
         for (uint32_t i = 0; i < fs->ipg; i++) {
             uint32_t n = g * fs->ipg + i + 1;
-            if (n < fs->first_ino || (bm[i / 8] & (1u << (i % 8))))
-                continue;
+            if (n < fs->first_ino || (bm[i / 8] & (1u << (i % 8)))) continue;
             bm[i / 8] |= (uint8_t)(1u << (i % 8));
             bdirty(fs, bs, true);
             bput(fs, bs);
             *ino = n;
-            if ((rc = adjust(fs, g, GD_FREE_INODES, SB_FREE_INODES, -1)) < 0)
-                return rc;
+            if ((rc = adjust(fs, g, GD_FREE_INODES, SB_FREE_INODES, -1)) < 0) return rc;
             return dir ? adjust(fs, g, GD_USED_DIRS, -1, 1) : 0;
         }
         bput(fs, bs);
@@ -141,21 +127,18 @@ int alloc_inode(struct ext2_fs *fs, uint32_t parent, bool dir, uint32_t *ino)
 
 int free_inode(struct ext2_fs *fs, uint32_t ino, bool dir)
 {
-    if (ino < 1 || ino > fs->inodes_count)
-        return EXT2_EUCLEAN;
+    if (ino < 1 || ino > fs->inodes_count) return EXT2_EUCLEAN;
     uint32_t g = (ino - 1) / fs->ipg, i = (ino - 1) % fs->ipg;
     uint8_t *bm;
     int bs, rc = bget(fs, fs->grp[g].inode_bitmap, &bm, &bs);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (!(bm[i / 8] & (1u << (i % 8)))) {
         bput(fs, bs);
         return EXT2_EUCLEAN;
     }
-    bm[i / 8] &= (uint8_t)~(1u << (i % 8));
+    bm[i / 8] &= (uint8_t) ~(1u << (i % 8));
     bdirty(fs, bs, true);
     bput(fs, bs);
-    if ((rc = adjust(fs, g, GD_FREE_INODES, SB_FREE_INODES, 1)) < 0)
-        return rc;
+    if ((rc = adjust(fs, g, GD_FREE_INODES, SB_FREE_INODES, 1)) < 0) return rc;
     return dir ? adjust(fs, g, GD_USED_DIRS, -1, -1) : 0;
 }

@@ -6,8 +6,7 @@
 int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf)
 {
     uint32_t spb = fs->bs >> 9;
-    if ((uint64_t)(blk + 1) * spb > fs->dev.sectors)
-        return EXT2_EIO;
+    if ((uint64_t)(blk + 1) * spb > fs->dev.sectors) return EXT2_EIO;
     return fs->dev.read(fs->dev.ctx, (uint64_t)blk * spb, spb, buf) < 0 ? EXT2_EIO : 0;
 }
 
@@ -15,15 +14,11 @@ int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf)
 int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf)
 {
     uint32_t spb = fs->bs >> 9;
-    if (blk >= fs->blocks_count || (uint64_t)(blk + 1) * spb > fs->dev.sectors)
-        return EXT2_EIO;
+    if (blk >= fs->blocks_count || (uint64_t)(blk + 1) * spb > fs->dev.sectors) return EXT2_EIO;
     return fs->dev.write(fs->dev.ctx, (uint64_t)blk * spb, spb, buf) < 0 ? EXT2_EIO : 0;
 }
 
-int dev_flush(struct ext2_fs *fs)
-{
-    return fs->dev.flush(fs->dev.ctx) < 0 ? EXT2_EIO : 0;
-}
+int dev_flush(struct ext2_fs *fs) { return fs->dev.flush(fs->dev.ctx) < 0 ? EXT2_EIO : 0; }
 
 static int slot_for(struct ext2_fs *fs, uint32_t blk, bool *hit)
 {
@@ -34,8 +29,7 @@ static int slot_for(struct ext2_fs *fs, uint32_t blk, bool *hit)
             *hit = true;
             return (int)i;
         }
-        if (b->refs || b->dirty)
-            continue;
+        if (b->refs || b->dirty) continue;
         if (victim < 0 || !b->valid || (fs->buf[victim].valid && b->stamp < fs->buf[victim].stamp))
             victim = (int)i;
     }
@@ -47,12 +41,10 @@ static int get(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot, bool
 {
     *data = NULL;
     *slot = -1;
-    if (!blk_valid(fs, blk) && blk != fs->sb_blk)
-        return EXT2_EUCLEAN;
+    if (!blk_valid(fs, blk) && blk != fs->sb_blk) return EXT2_EUCLEAN;
     bool hit;
     int s = slot_for(fs, blk, &hit);
-    if (s < 0)
-        return s;
+    if (s < 0) return s;
     struct ext2_buf *b = &fs->buf[s];
     if (!hit) {
         b->valid = 0;
@@ -60,8 +52,7 @@ static int get(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot, bool
             memset(fs->data[s], 0, fs->bs);
         } else {
             int rc = dev_read(fs, blk, fs->data[s]);
-            if (rc < 0)
-                return rc;
+            if (rc < 0) return rc;
         }
         b->blk = blk;
         b->valid = 1;
@@ -91,8 +82,7 @@ int bget_new(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot)
 
 void bput(struct ext2_fs *fs, int slot)
 {
-    if (slot >= 0 && fs->buf[slot].refs)
-        fs->buf[slot].refs--;
+    if (slot >= 0 && fs->buf[slot].refs) fs->buf[slot].refs--;
 }
 
 /* Mark the buffer part of the running transaction; meta: through the log (anything but a
@@ -100,16 +90,12 @@ void bput(struct ext2_fs *fs, int slot)
 void bdirty(struct ext2_fs *fs, int slot, bool meta)
 {
     struct ext2_buf *b = &fs->buf[slot];
-    if (!b->dirty)
-        fs->txn_dirty++;
+    if (!b->dirty) fs->txn_dirty++;
     b->dirty = 1;
     b->meta |= meta;
 }
 
-uint32_t cache_dirty_count(const struct ext2_fs *fs)
-{
-    return fs->txn_dirty;
-}
+uint32_t cache_dirty_count(const struct ext2_fs *fs) { return fs->txn_dirty; }
 
 void cache_reset(struct ext2_fs *fs)
 {

@@ -18,8 +18,7 @@ uint8_t mode_to_ft(uint32_t mode)
 static int dir_blocks(struct ext2_fs *fs, const struct inode *dir, uint64_t *n)
 {
     uint64_t size = i_size(dir);
-    if (!i_isdir(dir))
-        return EXT2_ENOTDIR;
+    if (!i_isdir(dir)) return EXT2_ENOTDIR;
     if (size % fs->bs || size == 0 || (size >> fs->bs_shift) > fs->blocks_count)
         return EXT2_EUCLEAN;
     *n = size >> fs->bs_shift;
@@ -30,8 +29,7 @@ static int dir_blocks(struct ext2_fs *fs, const struct inode *dir, uint64_t *n)
 static int entry_at(const struct ext2_fs *fs, const uint8_t *d, uint32_t off, uint32_t *ino,
                     uint32_t *rec, uint32_t *nl)
 {
-    if (off + DE_HDR > fs->bs)
-        return EXT2_EUCLEAN;
+    if (off + DE_HDR > fs->bs) return EXT2_EUCLEAN;
     *ino = le_get32(d + off);
     *rec = le_get16(d + off + 4);
     *nl = d[off + 6];
@@ -47,12 +45,9 @@ static int dir_block(struct ext2_fs *fs, struct inode *dir, uint64_t lblk, uint8
 {
     uint32_t p;
     int rc = bmap(fs, dir, lblk, false, &p, NULL);
-    if (rc < 0)
-        return rc;
-    if (p == 0)
-        return EXT2_EUCLEAN;
-    if (pblk)
-        *pblk = p;
+    if (rc < 0) return rc;
+    if (p == 0) return EXT2_EUCLEAN;
+    if (pblk) *pblk = p;
     return bget(fs, p, d, slot);
 }
 
@@ -68,13 +63,11 @@ static int find(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_
 {
     uint64_t n;
     int rc = dir_blocks(fs, dir, &n);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     for (uint64_t b = 0; b < n; b++) {
         uint8_t *d;
         int slot;
-        if ((rc = dir_block(fs, dir, b, &d, &slot, NULL)) < 0)
-            return rc;
+        if ((rc = dir_block(fs, dir, b, &d, &slot, NULL)) < 0) return rc;
         uint32_t prev = UINT32_MAX;
         for (uint32_t off = 0; off < fs->bs;) {
             uint32_t ino, rec, nl;
@@ -102,8 +95,7 @@ int dir_find(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t l
 {
     struct where w;
     int rc = find(fs, dir, name, len, &w);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     *ino = le_get32(w.d + w.off);
     bput(fs, w.slot);
     return *ino ? 0 : EXT2_EUCLEAN;
@@ -136,13 +128,11 @@ int dir_add(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t le
     uint64_t n;
     uint32_t need = de_reclen(len);
     int rc = dir_blocks(fs, dir, &n);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     for (uint64_t b = 0; b < n; b++) {
         uint8_t *d;
         int slot;
-        if ((rc = dir_block(fs, dir, b, &d, &slot, NULL)) < 0)
-            return rc;
+        if ((rc = dir_block(fs, dir, b, &d, &slot, NULL)) < 0) return rc;
         for (uint32_t off = 0; off < fs->bs;) {
             uint32_t e, rec, nl;
             if ((rc = entry_at(fs, d, off, &e, &rec, &nl)) < 0) {
@@ -167,14 +157,11 @@ int dir_add(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t le
     }
     uint32_t p;
     bool fresh;
-    if ((rc = bmap(fs, dir, n, true, &p, &fresh)) < 0)
-        return rc;
-    if (!fresh)
-        return EXT2_EUCLEAN; /* a block beyond the directory's size */
+    if ((rc = bmap(fs, dir, n, true, &p, &fresh)) < 0) return rc;
+    if (!fresh) return EXT2_EUCLEAN; /* a block beyond the directory's size */
     uint8_t *d;
     int slot;
-    if ((rc = bget_new(fs, p, &d, &slot)) < 0)
-        return rc;
+    if ((rc = bget_new(fs, p, &d, &slot)) < 0) return rc;
     put_entry(fs, d, ino, fs->bs, name, len, type);
     bdirty(fs, slot, true);
     bput(fs, slot);
@@ -186,8 +173,7 @@ int dir_remove(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t
 {
     struct where w;
     int rc = find(fs, dir, name, len, &w);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (w.prev == UINT32_MAX) {
         le_put32(w.d + w.off, 0);
     } else {
@@ -199,13 +185,12 @@ int dir_remove(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t
     return touched(fs, dir);
 }
 
-int dir_retarget(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len, uint32_t ino,
-                 uint8_t type)
+int dir_retarget(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len,
+                 uint32_t ino, uint8_t type)
 {
     struct where w;
     int rc = find(fs, dir, name, len, &w);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     le_put32(w.d + w.off, ino);
     w.d[w.off + 7] = (fs->feat_incompat & INCOMPAT_FILETYPE) ? type : 0;
     bdirty(fs, w.slot, true);
@@ -218,13 +203,11 @@ int dir_is_empty(struct ext2_fs *fs, struct inode *dir)
 {
     uint64_t n;
     int rc = dir_blocks(fs, dir, &n);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     for (uint64_t b = 0; b < n; b++) {
         uint8_t *d;
         int slot;
-        if ((rc = dir_block(fs, dir, b, &d, &slot, NULL)) < 0)
-            return rc;
+        if ((rc = dir_block(fs, dir, b, &d, &slot, NULL)) < 0) return rc;
         for (uint32_t off = 0; off < fs->bs;) {
             uint32_t e, rec, nl;
             if ((rc = entry_at(fs, d, off, &e, &rec, &nl)) < 0) {
@@ -250,12 +233,10 @@ int dir_init(struct ext2_fs *fs, struct inode *dir, uint32_t parent)
     uint32_t p;
     bool fresh;
     int rc = bmap(fs, dir, 0, true, &p, &fresh);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     uint8_t *d;
     int slot;
-    if ((rc = bget_new(fs, p, &d, &slot)) < 0)
-        return rc;
+    if ((rc = bget_new(fs, p, &d, &slot)) < 0) return rc;
     put_entry(fs, d, dir->ino, 12, ".", 1, FT_DIR);
     put_entry(fs, d + 12, parent, fs->bs - 12, "..", 2, FT_DIR);
     bdirty(fs, slot, true);
@@ -279,15 +260,12 @@ static int readdir_(struct ext2_fs *fs, uint32_t ino, uint64_t *cookie, struct e
     struct inode dir;
     uint64_t n;
     int rc;
-    if (!fs->mounted)
-        return EXT2_EINVAL;
-    if ((rc = inode_read(fs, ino, &dir)) < 0 || (rc = dir_blocks(fs, &dir, &n)) < 0)
-        return rc;
+    if (!fs->mounted) return EXT2_EINVAL;
+    if ((rc = inode_read(fs, ino, &dir)) < 0 || (rc = dir_blocks(fs, &dir, &n)) < 0) return rc;
     for (uint64_t b = *cookie >> fs->bs_shift; b < n; b++) {
         uint8_t *d;
         int slot;
-        if ((rc = dir_block(fs, &dir, b, &d, &slot, NULL)) < 0)
-            return rc;
+        if ((rc = dir_block(fs, &dir, b, &d, &slot, NULL)) < 0) return rc;
         uint32_t start = b == (*cookie >> fs->bs_shift) ? (uint32_t)(*cookie & (fs->bs - 1)) : 0;
         for (uint32_t off = 0; off < fs->bs;) {
             uint32_t e, rec, nl;

@@ -5,8 +5,7 @@
 
 static int locate(struct ext2_fs *fs, uint32_t ino, uint32_t *blk, uint32_t *off)
 {
-    if (ino < 1 || ino > fs->inodes_count)
-        return EXT2_EUCLEAN;
+    if (ino < 1 || ino > fs->inodes_count) return EXT2_EUCLEAN;
     uint32_t g = (ino - 1) / fs->ipg, idx = (ino - 1) % fs->ipg;
     uint64_t byte = (uint64_t)idx * fs->inode_size;
     *blk = fs->grp[g].inode_table + (uint32_t)(byte >> fs->bs_shift);
@@ -20,8 +19,7 @@ int inode_read(struct ext2_fs *fs, uint32_t ino, struct inode *in)
     uint32_t blk, off;
     uint8_t *d;
     int slot, rc = locate(fs, ino, &blk, &off);
-    if (rc < 0 || (rc = bget(fs, blk, &d, &slot)) < 0)
-        return rc;
+    if (rc < 0 || (rc = bget(fs, blk, &d, &slot)) < 0) return rc;
     in->ino = ino;
     memcpy(in->raw, d + off, sizeof in->raw);
     bput(fs, slot);
@@ -33,8 +31,7 @@ int inode_write(struct ext2_fs *fs, const struct inode *in)
     uint32_t blk, off;
     uint8_t *d;
     int slot, rc = locate(fs, in->ino, &blk, &off);
-    if (rc < 0 || (rc = bget(fs, blk, &d, &slot)) < 0)
-        return rc;
+    if (rc < 0 || (rc = bget(fs, blk, &d, &slot)) < 0) return rc;
     memcpy(d + off, in->raw, sizeof in->raw);
     bdirty(fs, slot, true);
     bput(fs, slot);
@@ -44,16 +41,14 @@ int inode_write(struct ext2_fs *fs, const struct inode *in)
 uint64_t i_size(const struct inode *in)
 {
     uint64_t s = le_get32(in->raw + I_SIZE);
-    if (i_isreg(in))
-        s |= (uint64_t)le_get32(in->raw + I_SIZE_HIGH) << 32;
+    if (i_isreg(in)) s |= (uint64_t)le_get32(in->raw + I_SIZE_HIGH) << 32;
     return s;
 }
 
 void i_set_size(struct inode *in, uint64_t size)
 {
     le_put32(in->raw + I_SIZE, (uint32_t)size);
-    if (i_isreg(in))
-        le_put32(in->raw + I_SIZE_HIGH, (uint32_t)(size >> 32));
+    if (i_isreg(in)) le_put32(in->raw + I_SIZE_HIGH, (uint32_t)(size >> 32));
 }
 
 static void add_blocks(struct ext2_fs *fs, struct inode *in, int n)
@@ -73,17 +68,14 @@ uint64_t max_file_blocks(const struct ext2_fs *fs)
 /* A new block for the map of in, near its last one. */
 static int new_block(struct ext2_fs *fs, struct inode *in, uint32_t goal, bool meta, uint32_t *p)
 {
-    if (!goal)
-        goal = fs->first_data_block + ((in->ino - 1) / fs->ipg) * fs->bpg;
+    if (!goal) goal = fs->first_data_block + ((in->ino - 1) / fs->ipg) * fs->bpg;
     int rc = alloc_block(fs, goal, p);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     add_blocks(fs, in, 1);
     if (meta) {
         uint8_t *d;
         int slot;
-        if ((rc = bget_new(fs, *p, &d, &slot)) < 0)
-            return rc;
+        if ((rc = bget_new(fs, *p, &d, &slot)) < 0) return rc;
         bdirty(fs, slot, true);
         bput(fs, slot);
     }
@@ -98,10 +90,8 @@ int bmap(struct ext2_fs *fs, struct inode *in, uint64_t lblk, bool alloc, uint32
     uint32_t idx[4];
     int depth, top;
     uint64_t a = fs->apb;
-    if (fresh)
-        *fresh = false;
-    if (lblk >= max_file_blocks(fs))
-        return EXT2_EFBIG;
+    if (fresh) *fresh = false;
+    if (lblk >= max_file_blocks(fs)) return EXT2_EFBIG;
     if (lblk < EXT2_NDIR) {
         top = (int)lblk;
         depth = 0;
@@ -130,19 +120,16 @@ int bmap(struct ext2_fs *fs, struct inode *in, uint64_t lblk, bool alloc, uint32
             *pblk = 0;
             return 0;
         }
-        if ((rc = new_block(fs, in, 0, depth > 0, &p)) < 0)
-            return rc;
+        if ((rc = new_block(fs, in, 0, depth > 0, &p)) < 0) return rc;
         le_put32(ip, p);
-        if (depth == 0 && fresh)
-            *fresh = true;
+        if (depth == 0 && fresh) *fresh = true;
     } else if (!blk_valid(fs, p)) {
         return EXT2_EUCLEAN;
     }
     for (int l = 0; l < depth; l++) {
         uint8_t *d;
         int slot;
-        if ((rc = bget(fs, p, &d, &slot)) < 0)
-            return rc;
+        if ((rc = bget(fs, p, &d, &slot)) < 0) return rc;
         uint32_t q = le_get32(d + 4 * idx[l]);
         if (q == 0) {
             if (!alloc) {
@@ -156,8 +143,7 @@ int bmap(struct ext2_fs *fs, struct inode *in, uint64_t lblk, bool alloc, uint32
             }
             le_put32(d + 4 * idx[l], q);
             bdirty(fs, slot, true);
-            if (l + 1 == depth && fresh)
-                *fresh = true;
+            if (l + 1 == depth && fresh) *fresh = true;
         } else if (!blk_valid(fs, q)) {
             bput(fs, slot);
             return EXT2_EUCLEAN;
@@ -170,16 +156,13 @@ int bmap(struct ext2_fs *fs, struct inode *in, uint64_t lblk, bool alloc, uint32
 }
 
 struct shrink {
-    uint64_t cut;   /* first logical block to free */
-    uint64_t low;   /* every block at or beyond low is gone */
-    bool stopped;   /* the transaction is full: commit and continue */
+    uint64_t cut; /* first logical block to free */
+    uint64_t low; /* every block at or beyond low is gone */
+    bool stopped; /* the transaction is full: commit and continue */
     uint32_t freed;
 };
 
-static bool txn_full(struct ext2_fs *fs)
-{
-    return cache_dirty_count(fs) + 12 >= fs->txn_max;
-}
+static bool txn_full(struct ext2_fs *fs) { return cache_dirty_count(fs) + 12 >= fs->txn_max; }
 
 /* Free what ptr maps at and beyond s->cut; level 0: ptr is a data block covering first.
  * *gone: ptr itself was freed (its caller clears its pointer). */
@@ -187,8 +170,7 @@ static int shrink_tree(struct ext2_fs *fs, uint32_t ptr, int level, uint64_t fir
                        struct shrink *s, bool *gone)
 {
     *gone = false;
-    if (!blk_valid(fs, ptr))
-        return EXT2_EUCLEAN;
+    if (!blk_valid(fs, ptr)) return EXT2_EUCLEAN;
     if (level == 0) {
         int rc = free_block(fs, ptr);
         if (rc == 0) {
@@ -200,8 +182,7 @@ static int shrink_tree(struct ext2_fs *fs, uint32_t ptr, int level, uint64_t fir
     }
     uint8_t *d;
     int slot, rc = bget(fs, ptr, &d, &slot);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     uint64_t child_span = span / fs->apb;
     bool left = false, changed = false;
     for (uint32_t i = fs->apb; i-- > 0;) {
@@ -221,8 +202,7 @@ static int shrink_tree(struct ext2_fs *fs, uint32_t ptr, int level, uint64_t fir
             break;
         }
         bool g;
-        if ((rc = shrink_tree(fs, q, level - 1, cs, child_span, s, &g)) < 0)
-            break;
+        if ((rc = shrink_tree(fs, q, level - 1, cs, child_span, s, &g)) < 0) break;
         if (!g) {
             left = true;
             break;
@@ -230,14 +210,11 @@ static int shrink_tree(struct ext2_fs *fs, uint32_t ptr, int level, uint64_t fir
         le_put32(d + 4 * i, 0);
         changed = true;
     }
-    if (rc == 0 && changed)
-        bdirty(fs, slot, true);
+    if (rc == 0 && changed) bdirty(fs, slot, true);
     bput(fs, slot);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if (!left && first >= s->cut) {
-        if ((rc = free_block(fs, ptr)) < 0)
-            return rc;
+        if ((rc = free_block(fs, ptr)) < 0) return rc;
         s->freed++;
         *gone = true;
     }
@@ -248,10 +225,13 @@ static int shrink_tree(struct ext2_fs *fs, uint32_t ptr, int level, uint64_t fir
 static int shrink_pass(struct ext2_fs *fs, struct inode *in, struct shrink *s)
 {
     uint64_t a = fs->apb;
-    const struct { int top, level; uint64_t first, span; } roots[] = {
-        { EXT2_TIND, 3, EXT2_NDIR + a + a * a, a * a * a },
-        { EXT2_DIND, 2, EXT2_NDIR + a, a * a },
-        { EXT2_IND, 1, EXT2_NDIR, a },
+    const struct {
+        int top, level;
+        uint64_t first, span;
+    } roots[] = {
+        {EXT2_TIND, 3, EXT2_NDIR + a + a * a, a * a * a},
+        {EXT2_DIND, 2, EXT2_NDIR + a, a * a},
+        {EXT2_IND, 1, EXT2_NDIR, a},
     };
     int rc;
     for (uint32_t r = 0; r < 3 + EXT2_NDIR; r++) {
@@ -270,8 +250,7 @@ static int shrink_pass(struct ext2_fs *fs, struct inode *in, struct shrink *s)
         }
         uint8_t *ip = in->raw + I_BLOCK + 4 * top;
         uint32_t p = le_get32(ip);
-        if (first + span <= s->cut)
-            return 0;
+        if (first + span <= s->cut) return 0;
         if (p == 0) {
             s->low = first > s->cut ? first : s->cut;
             continue;
@@ -281,12 +260,9 @@ static int shrink_pass(struct ext2_fs *fs, struct inode *in, struct shrink *s)
             return 0;
         }
         bool g;
-        if ((rc = shrink_tree(fs, p, level, first, span, s, &g)) < 0)
-            return rc;
-        if (g)
-            le_put32(ip, 0);
-        if (s->stopped || !g)
-            return 0;
+        if ((rc = shrink_tree(fs, p, level, first, span, s, &g)) < 0) return rc;
+        if (g) le_put32(ip, 0);
+        if (s->stopped || !g) return 0;
     }
     return 0;
 }
@@ -295,31 +271,25 @@ int inode_shrink(struct ext2_fs *fs, struct inode *in, uint64_t size, bool commi
 {
     uint64_t cut = (size + fs->bs - 1) >> fs->bs_shift;
     for (int idle = 0;;) {
-        struct shrink s = { .cut = cut, .low = UINT64_MAX };
+        struct shrink s = {.cut = cut, .low = UINT64_MAX};
         uint64_t old = i_size(in);
         int rc = shrink_pass(fs, in, &s);
-        if (rc < 0)
-            return rc;
+        if (rc < 0) return rc;
         int n = (int)s.freed;
         le_put32(in->raw + I_BLOCKS, le_get32(in->raw + I_BLOCKS) - (uint32_t)n * (fs->bs >> 9));
         uint64_t nsize = size;
         if (s.stopped)
-            nsize = s.low == UINT64_MAX ? old
-                    : (s.low << fs->bs_shift) > size ? s.low << fs->bs_shift : size;
+            nsize = s.low == UINT64_MAX              ? old
+                    : (s.low << fs->bs_shift) > size ? s.low << fs->bs_shift
+                                                     : size;
         idle = s.freed ? 0 : idle + 1;
-        if (idle > 1)
-            return EXT2_EUCLEAN; /* no progress with an empty transaction */
-        if (nsize > old)
-            nsize = old;
+        if (idle > 1) return EXT2_EUCLEAN; /* no progress with an empty transaction */
+        if (nsize > old) nsize = old;
         i_set_size(in, nsize);
-        if ((rc = inode_write(fs, in)) < 0)
-            return rc;
-        if (!s.stopped)
-            return 0;
-        if (!commit_steps)
-            return EXT2_EFBIG; /* more than one transaction can hold */
-        if ((rc = txn_commit(fs)) < 0)
-            return rc;
+        if ((rc = inode_write(fs, in)) < 0) return rc;
+        if (!s.stopped) return 0;
+        if (!commit_steps) return EXT2_EFBIG; /* more than one transaction can hold */
+        if ((rc = txn_commit(fs)) < 0) return rc;
     }
 }
 
@@ -329,15 +299,13 @@ int inode_release(struct ext2_fs *fs, struct inode *in)
     int rc;
     uint32_t acl = le_get32(in->raw + I_FILE_ACL);
     /* A fast symbolic link keeps its target in the block pointers. */
-    bool fast = (i_mode(in) & S_IFMT) == S_IFLNK &&
-                le_get32(in->raw + I_BLOCKS) == (acl ? fs->bs >> 9 : 0);
-    if (!fast && (rc = inode_shrink(fs, in, 0, false)) < 0)
-        return rc;
+    bool fast =
+        (i_mode(in) & S_IFMT) == S_IFLNK && le_get32(in->raw + I_BLOCKS) == (acl ? fs->bs >> 9 : 0);
+    if (!fast && (rc = inode_shrink(fs, in, 0, false)) < 0) return rc;
     if (acl) {
         uint8_t *d;
         int slot;
-        if ((rc = bget(fs, acl, &d, &slot)) < 0)
-            return rc;
+        if ((rc = bget(fs, acl, &d, &slot)) < 0) return rc;
         if (le_get32(d) != EA_MAGIC || le_get32(d + 4) == 0) {
             bput(fs, slot);
             return EXT2_EUCLEAN;
@@ -346,14 +314,12 @@ int inode_release(struct ext2_fs *fs, struct inode *in)
         le_put32(d + 4, refs);
         bdirty(fs, slot, true);
         bput(fs, slot);
-        if (!refs && (rc = free_block(fs, acl)) < 0)
-            return rc;
+        if (!refs && (rc = free_block(fs, acl)) < 0) return rc;
     }
     memset(in->raw, 0, sizeof in->raw);
     uint32_t now = fs_now(fs);
     le_put32(in->raw + I_DTIME, now ? now : 1);
-    if ((rc = inode_write(fs, in)) < 0)
-        return rc;
+    if ((rc = inode_write(fs, in)) < 0) return rc;
     return free_inode(fs, in->ino, dir);
 }
 
@@ -364,8 +330,7 @@ int inode_new(struct ext2_fs *fs, uint32_t ino, uint32_t mode, uint32_t links, s
     uint32_t blk, off;
     uint8_t *d;
     int slot, rc = locate(fs, ino, &blk, &off);
-    if (rc < 0 || (rc = bget(fs, blk, &d, &slot)) < 0)
-        return rc;
+    if (rc < 0 || (rc = bget(fs, blk, &d, &slot)) < 0) return rc;
     memset(d + off, 0, fs->inode_size);
     bdirty(fs, slot, true);
     bput(fs, slot);

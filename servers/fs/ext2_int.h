@@ -64,10 +64,9 @@ int inode_release(struct ext2_fs *fs, struct inode *in);
 uint64_t max_file_blocks(const struct ext2_fs *fs);
 
 /* ext2_dir.c */
-int dir_find(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len,
-             uint32_t *ino);
-int dir_add(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len,
-            uint32_t ino, uint8_t type);
+int dir_find(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len, uint32_t *ino);
+int dir_add(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len, uint32_t ino,
+            uint8_t type);
 int dir_remove(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len);
 /* Point the existing entry name at ino (rename over an existing name). */
 int dir_retarget(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len,

@@ -11,9 +11,9 @@
  * because no later transaction writes metadata in place before its own record replaces it. */
 #include "ext2_int.h"
 
-#define LOG_MAGIC 0x474c5352u /* "RSLG" */
+#define LOG_MAGIC   0x474c5352u /* "RSLG" */
 #define LOG_VERSION 1u
-#define LOG_HDR 32u /* magic, version, seq (8), count, bs, checksum (8) */
+#define LOG_HDR     32u /* magic, version, seq (8), count, bs, checksum (8) */
 
 /* FNV-1a, 64 bits: enough to tell a torn or stale record from a complete one. */
 static uint64_t fnv(uint64_t h, const uint8_t *p, uint32_t n)
@@ -40,8 +40,7 @@ static uint64_t record_sum(const struct ext2_fs *fs, const uint8_t *hdr)
  * forgets the transaction). */
 int txn_commit(struct ext2_fs *fs)
 {
-    if (!fs->txn_dirty)
-        return 0;
+    if (!fs->txn_dirty) return 0;
     uint32_t n = 0;
     int rc = 0;
     uint8_t *hdr = fs->scratch;
@@ -49,8 +48,7 @@ int txn_commit(struct ext2_fs *fs)
     /* (1) data in place and (2) metadata into the log. */
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS && rc == 0; i++) {
         struct ext2_buf *b = &fs->buf[i];
-        if (!b->dirty)
-            continue;
+        if (!b->dirty) continue;
         if (!b->meta) {
             rc = dev_write(fs, b->blk, fs->data[i]);
             continue;
@@ -63,8 +61,7 @@ int txn_commit(struct ext2_fs *fs)
         rc = dev_write(fs, fs->log_blk[n + 1], fs->data[i]);
         n++;
     }
-    if (rc == 0)
-        rc = dev_flush(fs);
+    if (rc == 0) rc = dev_flush(fs);
     if (rc == 0 && n) {
         /* (3) the commit record: the checksum covers the logged blocks too. */
         le_put32(hdr, LOG_MAGIC);
@@ -81,14 +78,12 @@ int txn_commit(struct ext2_fs *fs)
             }
         le_put64(hdr + 24, h);
         rc = dev_write(fs, fs->log_blk[0], hdr);
-        if (rc == 0)
-            rc = dev_flush(fs);
+        if (rc == 0) rc = dev_flush(fs);
         /* (4) in place. */
         for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS && rc == 0; i++)
             if (fs->buf[i].dirty && fs->buf[i].meta)
                 rc = dev_write(fs, fs->buf[i].blk, fs->data[i]);
-        if (rc == 0)
-            rc = dev_flush(fs);
+        if (rc == 0) rc = dev_flush(fs);
         (void)k;
     }
     if (rc < 0) {
@@ -96,8 +91,7 @@ int txn_commit(struct ext2_fs *fs)
         txn_abort(fs);
         return EXT2_EIO;
     }
-    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++)
-        fs->buf[i].dirty = fs->buf[i].meta = 0;
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) fs->buf[i].dirty = fs->buf[i].meta = 0;
     fs->txn_dirty = 0;
     fs->commits++;
     return 0;
@@ -109,14 +103,13 @@ void txn_abort(struct ext2_fs *fs)
 {
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
         struct ext2_buf *b = &fs->buf[i];
-        if (b->dirty)
-            b->valid = b->dirty = b->meta = 0;
+        if (b->dirty) b->valid = b->dirty = b->meta = 0;
         b->refs = 0;
     }
     fs->txn_dirty = 0;
 }
 
-#define TAG_MAGIC 0x0100474154535252ull /* "RRSTAG", version 1 */
+#define TAG_MAGIC    0x0100474154535252ull /* "RRSTAG", version 1 */
 #define TAG_ENTRY(c) (16u + 24u * (c))
 
 /* The reply table: the log file's last block, one entry per client (request id, result,
@@ -125,8 +118,7 @@ static int tag_record(struct ext2_fs *fs, int rc)
 {
     uint8_t *d;
     int slot, r = bget(fs, fs->log_blk[fs->log_len - 1], &d, &slot);
-    if (r < 0)
-        return r;
+    if (r < 0) return r;
     if (le_get64(d) != TAG_MAGIC) {
         memset(d, 0, fs->bs);
         le_put64(d, TAG_MAGIC);
@@ -150,8 +142,7 @@ void ext2_tag(struct ext2_fs *fs, uint32_t client, uint64_t id)
 
 int ext2_tag_find(struct ext2_fs *fs, uint32_t client, uint64_t id, int64_t *rc, uint64_t *value)
 {
-    if (!fs->mounted || client >= EXT2_TAG_CLIENTS || id == 0)
-        return 0;
+    if (!fs->mounted || client >= EXT2_TAG_CLIENTS || id == 0) return 0;
     uint8_t *d;
     int slot, r = bget(fs, fs->log_blk[fs->log_len - 1], &d, &slot);
     if (r < 0) {
@@ -174,8 +165,7 @@ int txn_end(struct ext2_fs *fs, int rc)
     fs->tag_set = false;
     if (rc >= 0 && tag && fs->txn_dirty) {
         int t = tag_record(fs, rc);
-        if (t < 0)
-            rc = t;
+        if (t < 0) rc = t;
     }
     if (rc < 0) {
         txn_abort(fs);
@@ -194,22 +184,19 @@ int log_recover(struct ext2_fs *fs)
 {
     uint8_t *hdr = fs->scratch;
     int rc = dev_read(fs, fs->log_blk[0], hdr);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     fs->log_seq = 0;
     if (le_get32(hdr) != LOG_MAGIC || le_get32(hdr + 4) != LOG_VERSION ||
         le_get32(hdr + 20) != fs->bs)
         return 0;
     uint32_t n = le_get32(hdr + 16);
-    if (n == 0 || n + 1 >= fs->log_len || n > fs->log_cap)
-        return 0;
+    if (n == 0 || n + 1 >= fs->log_len || n > fs->log_cap) return 0;
     /* Checksum: the header, then every logged block, read through cache slot 0 (the cache is
      * empty at mount). */
     uint64_t h = record_sum(fs, hdr);
     uint8_t *blk = fs->data[0];
     for (uint32_t i = 0; i < n; i++) {
-        if ((rc = dev_read(fs, fs->log_blk[i + 1], blk)) < 0)
-            return rc;
+        if ((rc = dev_read(fs, fs->log_blk[i + 1], blk)) < 0) return rc;
         h = fnv(h, blk, fs->bs);
     }
     uint64_t seq = le_get64(hdr + 8);
@@ -221,14 +208,11 @@ int log_recover(struct ext2_fs *fs)
         if (home >= fs->blocks_count || (home < fs->first_data_block && home != fs->sb_blk))
             return EXT2_EUCLEAN;
         for (uint32_t j = 0; j + 1 < fs->log_len; j++) /* the last: the reply table */
-            if (fs->log_blk[j] == home)
-                return EXT2_EUCLEAN;
+            if (fs->log_blk[j] == home) return EXT2_EUCLEAN;
     }
     for (uint32_t i = 0; i < n; i++) {
-        if ((rc = dev_read(fs, fs->log_blk[i + 1], blk)) < 0)
-            return rc;
-        if ((rc = dev_write(fs, le_get32(hdr + LOG_HDR + 4 * i), blk)) < 0)
-            return rc;
+        if ((rc = dev_read(fs, fs->log_blk[i + 1], blk)) < 0) return rc;
+        if ((rc = dev_write(fs, le_get32(hdr + LOG_HDR + 4 * i), blk)) < 0) return rc;
     }
     return dev_flush(fs);
 }

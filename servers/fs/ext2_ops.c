@@ -10,19 +10,16 @@
 
 static int ready(struct ext2_fs *fs)
 {
-    if (!fs->mounted)
-        return EXT2_EINVAL;
+    if (!fs->mounted) return EXT2_EINVAL;
     return fs->broken ? EXT2_EROFS : 0;
 }
 
 /* An inode a client names by number: allocated and in use. */
 static int get_live(struct ext2_fs *fs, uint32_t ino, struct inode *in)
 {
-    if (ino < 1 || ino > fs->inodes_count)
-        return EXT2_ENOENT;
+    if (ino < 1 || ino > fs->inodes_count) return EXT2_ENOENT;
     int rc = inode_read(fs, ino, in);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     return i_mode(in) && i_links(in) ? 0 : EXT2_ENOENT;
 }
 
@@ -30,8 +27,7 @@ int ext2_stat(struct ext2_fs *fs, uint32_t ino, struct ext2_stat *st)
 {
     struct inode in;
     int rc = fs->mounted ? get_live(fs, ino, &in) : EXT2_EINVAL;
-    if (rc < 0)
-        return txn_end(fs, rc);
+    if (rc < 0) return txn_end(fs, rc);
     st->ino = ino;
     st->mode = i_mode(&in);
     st->links = i_links(&in);
@@ -50,17 +46,12 @@ int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uin
 {
     struct inode in;
     int rc = fs->mounted ? get_live(fs, ino, &in) : EXT2_EINVAL;
-    if (rc < 0)
-        return txn_end(fs, rc);
-    if (i_isdir(&in))
-        return txn_end(fs, EXT2_EISDIR);
-    if (!i_isreg(&in))
-        return txn_end(fs, EXT2_EINVAL);
+    if (rc < 0) return txn_end(fs, rc);
+    if (i_isdir(&in)) return txn_end(fs, EXT2_EISDIR);
+    if (!i_isreg(&in)) return txn_end(fs, EXT2_EINVAL);
     uint64_t size = i_size(&in);
-    if (off >= size)
-        return txn_end(fs, 0);
-    if (len > size - off)
-        len = (uint32_t)(size - off);
+    if (off >= size) return txn_end(fs, 0);
+    if (len > size - off) len = (uint32_t)(size - off);
     uint8_t *out = buf;
     uint32_t done = 0;
     while (done < len) {
@@ -68,15 +59,13 @@ int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uin
         uint32_t in_blk = (uint32_t)(pos & (fs->bs - 1));
         uint32_t n = fs->bs - in_blk < len - done ? fs->bs - in_blk : len - done;
         uint32_t p;
-        if ((rc = bmap(fs, &in, pos >> fs->bs_shift, false, &p, NULL)) < 0)
-            return txn_end(fs, rc);
+        if ((rc = bmap(fs, &in, pos >> fs->bs_shift, false, &p, NULL)) < 0) return txn_end(fs, rc);
         if (p == 0) {
             memset(out + done, 0, n);
         } else {
             uint8_t *d;
             int slot;
-            if ((rc = bget(fs, p, &d, &slot)) < 0)
-                return txn_end(fs, rc);
+            if ((rc = bget(fs, p, &d, &slot)) < 0) return txn_end(fs, rc);
             memcpy(out + done, d + in_blk, n);
             bput(fs, slot);
         }
@@ -87,8 +76,7 @@ int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uin
 
 static uint64_t max_size(const struct ext2_fs *fs)
 {
-    if (!(fs->feat_ro & RO_COMPAT_LARGE_FILE))
-        return 0x7fffffffu;
+    if (!(fs->feat_ro & RO_COMPAT_LARGE_FILE)) return 0x7fffffffu;
     return max_file_blocks(fs) << fs->bs_shift;
 }
 
@@ -96,16 +84,11 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
 {
     struct inode in;
     int rc = ready(fs);
-    if (rc == 0)
-        rc = get_live(fs, ino, &in);
-    if (rc < 0)
-        return txn_end(fs, rc);
-    if (i_isdir(&in))
-        return txn_end(fs, EXT2_EISDIR);
-    if (!i_isreg(&in) || ino == fs->log_ino)
-        return txn_end(fs, EXT2_EINVAL);
-    if (off > max_size(fs) || len > max_size(fs) - off)
-        return txn_end(fs, EXT2_EFBIG);
+    if (rc == 0) rc = get_live(fs, ino, &in);
+    if (rc < 0) return txn_end(fs, rc);
+    if (i_isdir(&in)) return txn_end(fs, EXT2_EISDIR);
+    if (!i_isreg(&in) || ino == fs->log_ino) return txn_end(fs, EXT2_EINVAL);
+    if (off > max_size(fs) || len > max_size(fs) - off) return txn_end(fs, EXT2_EFBIG);
     const uint8_t *src = buf;
     uint32_t done = 0;
     while (done < len) {
@@ -114,23 +97,19 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
         uint32_t n = fs->bs - in_blk < len - done ? fs->bs - in_blk : len - done;
         uint32_t p;
         bool fresh;
-        if ((rc = bmap(fs, &in, pos >> fs->bs_shift, true, &p, &fresh)) < 0)
-            break;
+        if ((rc = bmap(fs, &in, pos >> fs->bs_shift, true, &p, &fresh)) < 0) break;
         uint8_t *d;
         int slot;
         rc = (fresh || n == fs->bs) ? bget_new(fs, p, &d, &slot) : bget(fs, p, &d, &slot);
-        if (rc < 0)
-            break;
+        if (rc < 0) break;
         memcpy(d + in_blk, src + done, n);
         bdirty(fs, slot, false);
         bput(fs, slot);
         done += n;
-        if (pos + n > i_size(&in))
-            i_set_size(&in, pos + n);
+        if (pos + n > i_size(&in)) i_set_size(&in, pos + n);
         /* A full transaction commits here: the file then holds a prefix of the write. */
         if (cache_dirty_count(fs) + 16 >= fs->txn_max && done < len) {
-            if ((rc = inode_write(fs, &in)) < 0 || (rc = txn_commit(fs)) < 0)
-                break;
+            if ((rc = inode_write(fs, &in)) < 0 || (rc = txn_commit(fs)) < 0) break;
         }
     }
     if (rc == 0) {
@@ -150,16 +129,13 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
 static int zero_tail(struct ext2_fs *fs, struct inode *in, uint64_t size)
 {
     uint32_t in_blk = (uint32_t)(size & (fs->bs - 1));
-    if (!in_blk)
-        return 0;
+    if (!in_blk) return 0;
     uint32_t p;
     int rc = bmap(fs, in, size >> fs->bs_shift, false, &p, NULL);
-    if (rc < 0 || p == 0)
-        return rc;
+    if (rc < 0 || p == 0) return rc;
     uint8_t *d;
     int slot;
-    if ((rc = bget(fs, p, &d, &slot)) < 0)
-        return rc;
+    if ((rc = bget(fs, p, &d, &slot)) < 0) return rc;
     memset(d + in_blk, 0, fs->bs - in_blk);
     bdirty(fs, slot, true);
     bput(fs, slot);
@@ -170,16 +146,11 @@ int ext2_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size)
 {
     struct inode in;
     int rc = ready(fs);
-    if (rc == 0)
-        rc = get_live(fs, ino, &in);
-    if (rc < 0)
-        return txn_end(fs, rc);
-    if (i_isdir(&in))
-        return txn_end(fs, EXT2_EISDIR);
-    if (!i_isreg(&in) || ino == fs->log_ino)
-        return txn_end(fs, EXT2_EINVAL);
-    if (size > max_size(fs))
-        return txn_end(fs, EXT2_EFBIG);
+    if (rc == 0) rc = get_live(fs, ino, &in);
+    if (rc < 0) return txn_end(fs, rc);
+    if (i_isdir(&in)) return txn_end(fs, EXT2_EISDIR);
+    if (!i_isreg(&in) || ino == fs->log_ino) return txn_end(fs, EXT2_EINVAL);
+    if (size > max_size(fs)) return txn_end(fs, EXT2_EFBIG);
     uint32_t now = fs_now(fs);
     le_put32(in.raw + I_MTIME, now);
     le_put32(in.raw + I_CTIME, now);
@@ -187,8 +158,7 @@ int ext2_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size)
         i_set_size(&in, size);
         return txn_end(fs, inode_write(fs, &in));
     }
-    if ((rc = zero_tail(fs, &in, size)) < 0)
-        return txn_end(fs, rc);
+    if ((rc = zero_tail(fs, &in, size)) < 0) return txn_end(fs, rc);
     return txn_end(fs, inode_shrink(fs, &in, size, true));
 }
 
@@ -196,10 +166,8 @@ int ext2_fsync(struct ext2_fs *fs, uint32_t ino)
 {
     struct inode in;
     int rc = ready(fs);
-    if (rc == 0)
-        rc = get_live(fs, ino, &in);
-    if (rc == 0 && (rc = txn_commit(fs)) == 0)
-        rc = dev_flush(fs);
+    if (rc == 0) rc = get_live(fs, ino, &in);
+    if (rc == 0 && (rc = txn_commit(fs)) == 0) rc = dev_flush(fs);
     return txn_end(fs, rc);
 }
 
@@ -209,10 +177,8 @@ static int parent_of(struct ext2_fs *fs, const char *path, struct inode *dir, co
 {
     uint32_t p;
     int rc = path_parent(fs, path, &p, name, len);
-    if (rc < 0)
-        return rc;
-    if ((rc = get_live(fs, p, dir)) < 0)
-        return rc == EXT2_ENOENT ? EXT2_EUCLEAN : rc;
+    if (rc < 0) return rc;
+    if ((rc = get_live(fs, p, dir)) < 0) return rc == EXT2_ENOENT ? EXT2_EUCLEAN : rc;
     return i_isdir(dir) ? 0 : EXT2_ENOTDIR;
 }
 
@@ -222,33 +188,22 @@ static int create(struct ext2_fs *fs, const char *path, uint32_t mode, bool isdi
     const char *name;
     uint32_t len, ino;
     int rc = parent_of(fs, path, &dir, &name, &len);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     rc = dir_find(fs, &dir, name, len, &ino);
-    if (rc == 0)
-        return EXT2_EEXIST;
-    if (rc != EXT2_ENOENT)
-        return rc;
-    if (isdir && i_links(&dir) >= LINK_MAX)
-        return EXT2_EMLINK;
-    if ((rc = alloc_inode(fs, dir.ino, isdir, &ino)) < 0)
-        return rc;
+    if (rc == 0) return EXT2_EEXIST;
+    if (rc != EXT2_ENOENT) return rc;
+    if (isdir && i_links(&dir) >= LINK_MAX) return EXT2_EMLINK;
+    if ((rc = alloc_inode(fs, dir.ino, isdir, &ino)) < 0) return rc;
     mode = (mode & 07777) | (isdir ? S_IFDIR : S_IFREG);
-    if ((rc = inode_new(fs, ino, mode, isdir ? 2 : 1, &in)) < 0)
-        return rc;
-    if (isdir && (rc = dir_init(fs, &in, dir.ino)) < 0)
-        return rc;
-    if ((rc = inode_write(fs, &in)) < 0)
-        return rc;
-    if ((rc = dir_add(fs, &dir, name, len, ino, mode_to_ft(mode))) < 0)
-        return rc;
+    if ((rc = inode_new(fs, ino, mode, isdir ? 2 : 1, &in)) < 0) return rc;
+    if (isdir && (rc = dir_init(fs, &in, dir.ino)) < 0) return rc;
+    if ((rc = inode_write(fs, &in)) < 0) return rc;
+    if ((rc = dir_add(fs, &dir, name, len, ino, mode_to_ft(mode))) < 0) return rc;
     if (isdir) {
         le_put16(dir.raw + I_LINKS, (uint16_t)(i_links(&dir) + 1));
-        if ((rc = inode_write(fs, &dir)) < 0)
-            return rc;
+        if ((rc = inode_write(fs, &dir)) < 0) return rc;
     }
-    if (out)
-        *out = ino;
+    if (out) *out = ino;
     fs->tag_value = ino;
     return 0;
 }
@@ -269,8 +224,7 @@ int ext2_mkdir(struct ext2_fs *fs, const char *path, uint32_t mode)
 static int drop_link(struct ext2_fs *fs, struct inode *in)
 {
     uint32_t links = i_links(in);
-    if (i_isdir(in) || links <= 1)
-        return inode_release(fs, in);
+    if (i_isdir(in) || links <= 1) return inode_release(fs, in);
     le_put16(in->raw + I_LINKS, (uint16_t)(links - 1));
     le_put32(in->raw + I_CTIME, fs_now(fs));
     return inode_write(fs, in);
@@ -291,26 +245,17 @@ static int unlink_(struct ext2_fs *fs, const char *path, bool isdir)
     const char *name;
     uint32_t len, ino;
     int rc = parent_of(fs, path, &dir, &name, &len);
-    if (rc < 0 || (rc = dir_find(fs, &dir, name, len, &ino)) < 0)
-        return rc;
-    if ((rc = get_live(fs, ino, &in)) < 0)
-        return rc == EXT2_ENOENT ? EXT2_EUCLEAN : rc;
-    if (ino == fs->log_ino || ino == EXT2_ROOT_INO)
-        return EXT2_EBUSY;
-    if (!isdir && i_isdir(&in))
-        return EXT2_EISDIR;
-    if (isdir && !i_isdir(&in))
-        return EXT2_ENOTDIR;
-    if (isdir && (rc = dir_is_empty(fs, &in)) <= 0)
-        return rc < 0 ? rc : EXT2_ENOTEMPTY;
-    if ((rc = pre_release(fs, &in)) < 0)
-        return rc;
-    if ((rc = dir_remove(fs, &dir, name, len)) < 0)
-        return rc;
+    if (rc < 0 || (rc = dir_find(fs, &dir, name, len, &ino)) < 0) return rc;
+    if ((rc = get_live(fs, ino, &in)) < 0) return rc == EXT2_ENOENT ? EXT2_EUCLEAN : rc;
+    if (ino == fs->log_ino || ino == EXT2_ROOT_INO) return EXT2_EBUSY;
+    if (!isdir && i_isdir(&in)) return EXT2_EISDIR;
+    if (isdir && !i_isdir(&in)) return EXT2_ENOTDIR;
+    if (isdir && (rc = dir_is_empty(fs, &in)) <= 0) return rc < 0 ? rc : EXT2_ENOTEMPTY;
+    if ((rc = pre_release(fs, &in)) < 0) return rc;
+    if ((rc = dir_remove(fs, &dir, name, len)) < 0) return rc;
     if (isdir) {
         le_put16(dir.raw + I_LINKS, (uint16_t)(i_links(&dir) - 1));
-        if ((rc = inode_write(fs, &dir)) < 0)
-            return rc;
+        if ((rc = inode_write(fs, &dir)) < 0) return rc;
     }
     return drop_link(fs, &in);
 }
@@ -332,16 +277,12 @@ static int is_ancestor(struct ext2_fs *fs, uint32_t ino, uint32_t start)
 {
     uint32_t cur = start;
     for (uint32_t steps = 0; steps <= fs->inodes_count; steps++) {
-        if (cur == ino)
-            return 1;
-        if (cur == EXT2_ROOT_INO)
-            return 0;
+        if (cur == ino) return 1;
+        if (cur == EXT2_ROOT_INO) return 0;
         struct inode d;
         int rc = inode_read(fs, cur, &d);
-        if (rc < 0)
-            return rc;
-        if ((rc = dir_find(fs, &d, "..", 2, &cur)) < 0)
-            return rc;
+        if (rc < 0) return rc;
+        if ((rc = dir_find(fs, &d, "..", 2, &cur)) < 0) return rc;
     }
     return EXT2_ELOOP;
 }
@@ -352,14 +293,10 @@ static int rename_(struct ext2_fs *fs, const char *from, const char *to)
     const char *sn, *dn;
     uint32_t sl, dl, sino, dino;
     int rc = parent_of(fs, from, &sdir, &sn, &sl);
-    if (rc < 0 || (rc = parent_of(fs, to, &ddir, &dn, &dl)) < 0)
-        return rc;
-    if ((rc = dir_find(fs, &sdir, sn, sl, &sino)) < 0)
-        return rc;
-    if ((rc = get_live(fs, sino, &src)) < 0)
-        return rc == EXT2_ENOENT ? EXT2_EUCLEAN : rc;
-    if (sino == fs->log_ino)
-        return EXT2_EBUSY;
+    if (rc < 0 || (rc = parent_of(fs, to, &ddir, &dn, &dl)) < 0) return rc;
+    if ((rc = dir_find(fs, &sdir, sn, sl, &sino)) < 0) return rc;
+    if ((rc = get_live(fs, sino, &src)) < 0) return rc == EXT2_ENOENT ? EXT2_EUCLEAN : rc;
+    if (sino == fs->log_ino) return EXT2_EBUSY;
     bool isdir = i_isdir(&src);
     bool same = sdir.ino == ddir.ino;
     struct inode *dp = &ddir, *sp = same ? &ddir : &sdir;
@@ -369,52 +306,38 @@ static int rename_(struct ext2_fs *fs, const char *from, const char *to)
     }
     rc = dir_find(fs, dp, dn, dl, &dino);
     bool exists = rc == 0;
-    if (rc < 0 && rc != EXT2_ENOENT)
-        return rc;
+    if (rc < 0 && rc != EXT2_ENOENT) return rc;
     if (exists) {
-        if (dino == sino)
-            return 0; /* two links of one file: POSIX says do nothing */
-        if ((rc = get_live(fs, dino, &dst)) < 0)
-            return rc == EXT2_ENOENT ? EXT2_EUCLEAN : rc;
-        if (dino == fs->log_ino)
-            return EXT2_EBUSY;
-        if (i_isdir(&dst) && !isdir)
-            return EXT2_EISDIR;
-        if (!i_isdir(&dst) && isdir)
-            return EXT2_ENOTDIR;
+        if (dino == sino) return 0; /* two links of one file: POSIX says do nothing */
+        if ((rc = get_live(fs, dino, &dst)) < 0) return rc == EXT2_ENOENT ? EXT2_EUCLEAN : rc;
+        if (dino == fs->log_ino) return EXT2_EBUSY;
+        if (i_isdir(&dst) && !isdir) return EXT2_EISDIR;
+        if (!i_isdir(&dst) && isdir) return EXT2_ENOTDIR;
         if (i_isdir(&dst) && (rc = dir_is_empty(fs, &dst)) <= 0)
             return rc < 0 ? rc : EXT2_ENOTEMPTY;
-        if ((rc = pre_release(fs, &dst)) < 0)
-            return rc;
+        if ((rc = pre_release(fs, &dst)) < 0) return rc;
         rc = dir_retarget(fs, dp, dn, dl, sino, mode_to_ft(i_mode(&src)));
     } else {
-        if (isdir && !same && i_links(dp) >= LINK_MAX)
-            return EXT2_EMLINK;
+        if (isdir && !same && i_links(dp) >= LINK_MAX) return EXT2_EMLINK;
         rc = dir_add(fs, dp, dn, dl, sino, mode_to_ft(i_mode(&src)));
     }
-    if (rc < 0 || (rc = dir_remove(fs, sp, sn, sl)) < 0)
-        return rc;
+    if (rc < 0 || (rc = dir_remove(fs, sp, sn, sl)) < 0) return rc;
     if (isdir && !same) {
-        if ((rc = dir_retarget(fs, &src, "..", 2, ddir.ino, FT_DIR)) < 0)
-            return rc;
+        if ((rc = dir_retarget(fs, &src, "..", 2, ddir.ino, FT_DIR)) < 0) return rc;
         le_put16(sp->raw + I_LINKS, (uint16_t)(i_links(sp) - 1));
-        if ((rc = inode_write(fs, sp)) < 0)
-            return rc;
+        if ((rc = inode_write(fs, sp)) < 0) return rc;
         if (!exists) {
             le_put16(dp->raw + I_LINKS, (uint16_t)(i_links(dp) + 1));
-            if ((rc = inode_write(fs, dp)) < 0)
-                return rc;
+            if ((rc = inode_write(fs, dp)) < 0) return rc;
         }
     } else if (isdir && exists) {
         /* The replaced directory's ".." link to the same parent goes with it. */
         le_put16(dp->raw + I_LINKS, (uint16_t)(i_links(dp) - 1));
-        if ((rc = inode_write(fs, dp)) < 0)
-            return rc;
+        if ((rc = inode_write(fs, dp)) < 0) return rc;
     }
     le_put32(src.raw + I_CTIME, fs_now(fs));
     if (!isdir || same) {
-        if ((rc = inode_write(fs, &src)) < 0)
-            return rc;
+        if ((rc = inode_write(fs, &src)) < 0) return rc;
     }
     return exists ? drop_link(fs, &dst) : 0;
 }

@@ -26,8 +26,7 @@ static uint8_t scratch[EXT2_MAX_BS];
 static int rd_read(void *ctx, uint64_t sector, uint32_t count, void *buf)
 {
     struct ramdisk *d = ctx;
-    if (sector > d->size / 512 || count > d->size / 512 - sector)
-        return EXT2_EIO;
+    if (sector > d->size / 512 || count > d->size / 512 - sector) return EXT2_EIO;
     memcpy(buf, d->base + sector * 512, (size_t)count * 512);
     return 0;
 }
@@ -35,8 +34,7 @@ static int rd_read(void *ctx, uint64_t sector, uint32_t count, void *buf)
 static int rd_write(void *ctx, uint64_t sector, uint32_t count, const void *buf)
 {
     struct ramdisk *d = ctx;
-    if (sector > d->size / 512 || count > d->size / 512 - sector)
-        return EXT2_EIO;
+    if (sector > d->size / 512 || count > d->size / 512 - sector) return EXT2_EIO;
     memcpy(d->base + sector * 512, buf, (size_t)count * 512);
     return 0;
 }
@@ -70,8 +68,11 @@ int main(void *arg)
             where = "the persistent region";
         }
     }
-    struct ext2_blkdev dev = {.ctx = &disk, .sectors = disk.size / 512, .read = rd_read,
-                              .write = rd_write, .flush = rd_flush};
+    struct ext2_blkdev dev = {.ctx = &disk,
+                              .sectors = disk.size / 512,
+                              .read = rd_read,
+                              .write = rd_write,
+                              .flush = rd_flush};
     int rc = ext2_mount(&fs, &dev);
     if (rc == EXT2_EUCLEAN && (server.control->instance == 1 || disk.base == bss_disk)) {
         // A blank disk: format it. A later instance never formats the persistent disk: one it

@@ -13,10 +13,13 @@ static int fail(ipc_msg_t *reply, int64_t e)
     reply->len = 2;
     switch (e) {
     case EXT2_ENOENT: return RS_NOT_FOUND;
-    case EXT2_ENOSPC: case EXT2_ENOMEM: return RS_NOT_ENOUGH_MEMORY;
+    case EXT2_ENOSPC:
+    case EXT2_ENOMEM: return RS_NOT_ENOUGH_MEMORY;
     case EXT2_EFBIG: return RS_RANGE_ERROR;
     case EXT2_EBUSY: return RS_BUSY;
-    case EXT2_EIO: case EXT2_EROFS: case EXT2_EUCLEAN: return RS_ILLEGAL_OPERATION;
+    case EXT2_EIO:
+    case EXT2_EROFS:
+    case EXT2_EUCLEAN: return RS_ILLEGAL_OPERATION;
     default: return RS_INVALID_ARGUMENT;
     }
 }

@@ -41,8 +41,7 @@ static void put_file(struct run *r, const char *path, uint32_t len, uint64_t see
     cr_assert_eq(ext2_write(r->fs, ino, 0, buf, half), half);
     cr_assert_eq(ext2_write(r->fs, ino, half, buf + half, len - half), len - half);
     free(buf);
-    if (!sync)
-        return;
+    if (!sync) return;
     cr_assert_eq(ext2_fsync(r->fs, ino), 0);
     cr_assert_lt(r->nacks, MAX_ACKS);
     struct ack *a = &r->acks[r->nacks++];
@@ -60,7 +59,7 @@ static void workload(struct run *r)
     struct ext2_fs *fs = r->fs;
     cr_assert_eq(ext2_mkdir(fs, "/w", 0755), 0);
     cr_assert_eq(ext2_mkdir(fs, "/w2", 0755), 0);
-    const uint32_t sizes[] = { 700, 5000, 40000, 300000, 1, 12288, 70000, 2100 };
+    const uint32_t sizes[] = {700, 5000, 40000, 300000, 1, 12288, 70000, 2100};
     for (int i = 0; i < 8; i++) {
         char p[64];
         snprintf(p, sizeof p, "/w/f%d", i);
@@ -86,16 +85,14 @@ static void workload(struct run *r)
     for (int i = 0; i < 20; i += 3) {
         char p[64];
         snprintf(p, sizeof p, "/w2/n%02d", i);
-        if (i % 5 != 4)
-            cr_assert_eq(ext2_unlink(fs, p), 0);
+        if (i % 5 != 4) cr_assert_eq(ext2_unlink(fs, p), 0);
     }
     put_file(r, "/last", 33333, 400, true);
 }
 
 static void apply(uint8_t *img, const struct ev *e, uint32_t sectors)
 {
-    if (e->data)
-        memcpy(img + e->sector * 512, e->data, (size_t)sectors * 512);
+    if (e->data) memcpy(img + e->sector * 512, e->data, (size_t)sectors * 512);
 }
 
 static int n_fsck;
@@ -104,10 +101,8 @@ static int n_fsck;
 static bool seed_ok(const char *name, uint64_t seed)
 {
     int i;
-    if (sscanf(name, "f%d", &i) == 1)
-        return seed == 100u + (uint64_t)i || (i == 7 && seed == 101);
-    if (sscanf(name, "n%d", &i) == 1)
-        return seed == 300u + (uint64_t)i;
+    if (sscanf(name, "f%d", &i) == 1) return seed == 100u + (uint64_t)i || (i == 7 && seed == 101);
+    if (sscanf(name, "n%d", &i) == 1) return seed == 300u + (uint64_t)i;
     return (!strcmp(name, "inner") && seed == 200) || (!strcmp(name, "synced") && seed == 201) ||
            (!strcmp(name, "big") && seed == 202) || (!strcmp(name, "last") && seed == 400);
 }
@@ -134,8 +129,7 @@ static void check_tree(struct ext2_fs *fs, uint32_t dir, int depth, const char *
         cr_assert_eq(ext2_read(fs, de.ino, 0, got, (uint32_t)st.size), (int64_t)st.size);
         bool ok = false;
         for (uint64_t seed = 100; seed <= 400 && !ok; seed++) {
-            if (!seed_ok(de.name, seed))
-                continue;
+            if (!seed_ok(de.name, seed)) continue;
             pattern(want, st.size, seed, 0);
             ok = memcmp(got, want, st.size) == 0;
         }
@@ -148,18 +142,17 @@ static void check_tree(struct ext2_fs *fs, uint32_t dir, int depth, const char *
 }
 
 /* Mount (recovery) the image, check the acknowledged files, unmount, e2fsck. */
-static void verify(struct run *r, uint8_t *img, size_t acked_upto, const char *file, const char *what,
-                   size_t k)
+static void verify(struct run *r, uint8_t *img, size_t acked_upto, const char *file,
+                   const char *what, size_t k)
 {
-    struct memdev m = { .img = img, .size = r->m.size };
+    struct memdev m = {.img = img, .size = r->m.size};
     struct ext2_blkdev dev = memdev_dev(&m);
     struct ext2_fs *fs = fs_new();
     int rc = ext2_mount(fs, &dev);
     cr_assert_eq(rc, 0, "%s cut at %zu: mount %d", what, k, rc);
     for (int i = 0; i < r->nacks; i++) {
         struct ack *a = &r->acks[i];
-        if (a->at > acked_upto)
-            continue;
+        if (a->at > acked_upto) continue;
         uint32_t ino;
         cr_assert_eq(ext2_lookup(fs, a->path, &ino), 0, "%s cut at %zu: %s lost", what, k, a->path);
         uint8_t *got = malloc(a->len + 1), *want = malloc(a->len);
@@ -216,8 +209,7 @@ static void crash_test(unsigned bs, unsigned size_kb, uint64_t seed, unsigned sa
         if (before_flush && !pick) {
             memcpy(tmp, at_f, r->m.size);
             for (size_t j = f_end; j < k; j++)
-                if (xorshift64(&rng) & 1)
-                    apply(tmp, &r->m.evs[j], r->m.evs[j].count);
+                if (xorshift64(&rng) & 1) apply(tmp, &r->m.evs[j], r->m.evs[j].count);
             verify(r, tmp, f_end, work, "reordered", k);
         }
         if (pick) {
@@ -233,12 +225,10 @@ static void crash_test(unsigned bs, unsigned size_kb, uint64_t seed, unsigned sa
             /* What the last flush made durable, plus any subset of the later writes. */
             memcpy(tmp, at_f, r->m.size);
             for (size_t j = f_end; j < k; j++)
-                if (xorshift64(&rng) & 1)
-                    apply(tmp, &r->m.evs[j], r->m.evs[j].count);
+                if (xorshift64(&rng) & 1) apply(tmp, &r->m.evs[j], r->m.evs[j].count);
             verify(r, tmp, f_end, work, "reordered", k);
         }
-        if (k == n)
-            break;
+        if (k == n) break;
         apply(at_k, &r->m.evs[k], r->m.evs[k].count);
         if (!r->m.evs[k].data) {
             memcpy(at_f, at_k, r->m.size);

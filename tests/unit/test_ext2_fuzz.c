@@ -16,21 +16,32 @@
 static bool known_error(int64_t rc)
 {
     switch (rc) {
-    case EXT2_ENOENT: case EXT2_EIO: case EXT2_ENOMEM: case EXT2_EBUSY: case EXT2_EEXIST:
-    case EXT2_ENOTDIR: case EXT2_EISDIR: case EXT2_EINVAL: case EXT2_EFBIG: case EXT2_ENOSPC:
-    case EXT2_EROFS: case EXT2_EMLINK: case EXT2_ENAMETOOLONG: case EXT2_ENOTEMPTY:
-    case EXT2_ELOOP: case EXT2_ENOTSUP: case EXT2_EUCLEAN:
-        return true;
-    default:
-        return false;
+    case EXT2_ENOENT:
+    case EXT2_EIO:
+    case EXT2_ENOMEM:
+    case EXT2_EBUSY:
+    case EXT2_EEXIST:
+    case EXT2_ENOTDIR:
+    case EXT2_EISDIR:
+    case EXT2_EINVAL:
+    case EXT2_EFBIG:
+    case EXT2_ENOSPC:
+    case EXT2_EROFS:
+    case EXT2_EMLINK:
+    case EXT2_ENAMETOOLONG:
+    case EXT2_ENOTEMPTY:
+    case EXT2_ELOOP:
+    case EXT2_ENOTSUP:
+    case EXT2_EUCLEAN: return true;
+    default: return false;
     }
 }
 
-#define OK(expr)                                                                             \
-    do {                                                                                     \
-        int64_t rc_ = (expr);                                                                \
-        cr_assert(rc_ >= 0 || known_error(rc_), "seed %lu: %s returned %ld", (unsigned long)seed, \
-                  #expr, (long)rc_);                                                         \
+#define OK(expr)                                                                                   \
+    do {                                                                                           \
+        int64_t rc_ = (expr);                                                                      \
+        cr_assert(rc_ >= 0 || known_error(rc_), "seed %lu: %s returned %ld", (unsigned long)seed,  \
+                  #expr, (long)rc_);                                                               \
     } while (0)
 
 static uint64_t seed;
@@ -51,8 +62,7 @@ static void walk(struct ext2_fs *fs, uint32_t dir, int depth, int *budget)
         if (rc == 0 && (st.mode & S_IFMT) == S_IFDIR && depth < 6 && de.name[0] != '.')
             walk(fs, de.ino, depth + 1, budget);
     }
-    if (*budget > 0)
-        OK(rc);
+    if (*budget > 0) OK(rc);
 }
 
 static void exercise(struct ext2_fs *fs)
@@ -111,8 +121,9 @@ static void find_targets(const uint8_t *img, unsigned bs, struct targets *t)
 {
     t->sb = 1024;
     t->gdt = (size_t)(bs == 1024 ? 2 : 1) * bs;
-    uint32_t groups = (le_get32(img + 1024 + 4) - (bs == 1024 ? 1 : 0) + le_get32(img + 1024 + 32) - 1) /
-                      le_get32(img + 1024 + 32);
+    uint32_t groups =
+        (le_get32(img + 1024 + 4) - (bs == 1024 ? 1 : 0) + le_get32(img + 1024 + 32) - 1) /
+        le_get32(img + 1024 + 32);
     t->gdt_len = groups * 32;
     t->itab = (size_t)le_get32(img + t->gdt + 8) * bs;
     t->isz = le_get16(img + 1024 + 88);
@@ -136,18 +147,35 @@ static void corrupt(uint8_t *img, size_t size, unsigned bs, const struct targets
 {
     size_t base, len;
     switch (xorshift64(rng) % 6) {
-    case 0: base = t->sb; len = 264; break;
-    case 1: base = t->gdt; len = t->gdt_len; break;
-    case 2: base = t->itab; len = t->inodes * t->isz; break;
-    case 3: base = t->dirblk[xorshift64(rng) % t->ndir]; len = bs; break;
-    case 4: base = t->nind ? t->ind[xorshift64(rng) % t->nind] : t->itab; len = t->nind ? 64 : 128; break;
-    default: base = t->itab + t->isz * (xorshift64(rng) % 16); len = 128; break;
+    case 0:
+        base = t->sb;
+        len = 264;
+        break;
+    case 1:
+        base = t->gdt;
+        len = t->gdt_len;
+        break;
+    case 2:
+        base = t->itab;
+        len = t->inodes * t->isz;
+        break;
+    case 3:
+        base = t->dirblk[xorshift64(rng) % t->ndir];
+        len = bs;
+        break;
+    case 4:
+        base = t->nind ? t->ind[xorshift64(rng) % t->nind] : t->itab;
+        len = t->nind ? 64 : 128;
+        break;
+    default:
+        base = t->itab + t->isz * (xorshift64(rng) % 16);
+        len = 128;
+        break;
     }
     int n = 1 + (int)(xorshift64(rng) % 4);
     for (int i = 0; i < n; i++) {
         size_t off = base + (xorshift64(rng) % len & ~(size_t)3);
-        if (off + 4 > size)
-            continue;
+        if (off + 4 > size) continue;
         uint32_t v;
         switch (xorshift64(rng) % 5) {
         case 0: v = (uint32_t)xorshift64(rng); break;
@@ -173,7 +201,7 @@ static void fuzz(unsigned bs, unsigned runs, uint64_t s0)
     cr_assert_geq(t.ndir, 3);
     cr_assert_geq(t.nind, 1);
     struct ext2_fs *fs = fs_new();
-    struct memdev m = { .size = clean.size, .img = malloc(clean.size) };
+    struct memdev m = {.size = clean.size, .img = malloc(clean.size)};
     int mounted = 0;
     for (unsigned r = 0; r < runs; r++) {
         seed = s0 + r;

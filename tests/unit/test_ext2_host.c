@@ -86,8 +86,7 @@ static int md_read(void *ctx, uint64_t sector, uint32_t count, void *buf)
 
 static void record(struct memdev *m, uint64_t sector, uint32_t count, const void *data)
 {
-    if (!m->evs)
-        return;
+    if (!m->evs) return;
     if (m->nev == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 1024;
         m->evs = realloc(m->evs, m->cap * sizeof *m->evs);
@@ -120,15 +119,14 @@ static int md_flush(void *ctx)
 {
     struct memdev *m = ctx;
     m->flushes++;
-    if (m->evs)
-        record(m, 0, 0, NULL);
+    if (m->evs) record(m, 0, 0, NULL);
     return 0;
 }
 
 struct ext2_blkdev memdev_dev(struct memdev *m)
 {
-    return (struct ext2_blkdev){ .ctx = m, .sectors = m->size / 512, .read = md_read,
-                                 .write = md_write, .flush = md_flush };
+    return (struct ext2_blkdev){
+        .ctx = m, .sectors = m->size / 512, .read = md_read, .write = md_write, .flush = md_flush};
 }
 
 void memdev_record(struct memdev *m)
@@ -140,8 +138,7 @@ void memdev_record(struct memdev *m)
 
 void memdev_free(struct memdev *m)
 {
-    for (size_t i = 0; i < m->nev; i++)
-        free(m->evs[i].data);
+    for (size_t i = 0; i < m->nev; i++) free(m->evs[i].data);
     free(m->evs);
     free(m->img);
     memset(m, 0, sizeof *m);
@@ -166,15 +163,13 @@ uint8_t *debugfs_cat(const char *img, const char *path, size_t *len)
     char cmd[800];
     snprintf(cmd, sizeof cmd, "debugfs -R 'cat %s' %s 2>/dev/null", path, img);
     FILE *p = popen(cmd, "r");
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     size_t cap = 4096, n = 0;
     uint8_t *b = malloc(cap);
     size_t r;
     while ((r = fread(b + n, 1, cap - n, p)) > 0) {
         n += r;
-        if (n == cap)
-            b = realloc(b, cap *= 2);
+        if (n == cap) b = realloc(b, cap *= 2);
     }
     pclose(p);
     *len = n;

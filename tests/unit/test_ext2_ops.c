@@ -96,21 +96,19 @@ static void reads_mke2fs_files(unsigned bs)
     cr_assert_eq(ext2_read(e.fs, ino, 0, buf, 10), 6);
     cr_assert_eq(look(&e, "/sub/.."), EXT2_ROOT_INO);
     /* readdir of the root: every name once. */
-    const char *names[] = { ".", "..", "lost+found", "hello.txt", "big.bin", "sub", EXT2_LOG_NAME };
-    int seen[7] = { 0 };
+    const char *names[] = {".", "..", "lost+found", "hello.txt", "big.bin", "sub", EXT2_LOG_NAME};
+    int seen[7] = {0};
     uint64_t cookie = 0;
     struct ext2_dirent de;
     int n = 0, rc;
     while ((rc = ext2_readdir(e.fs, EXT2_ROOT_INO, &cookie, &de)) == 1) {
         n++;
         for (int i = 0; i < 7; i++)
-            if (strcmp(de.name, names[i]) == 0)
-                seen[i]++;
+            if (strcmp(de.name, names[i]) == 0) seen[i]++;
     }
     cr_assert_eq(rc, 0);
     cr_assert_eq(n, 7);
-    for (int i = 0; i < 7; i++)
-        cr_assert_eq(seen[i], 1, "%s", names[i]);
+    for (int i = 0; i < 7; i++) cr_assert_eq(seen[i], 1, "%s", names[i]);
     cr_assert_eq(ext2_lookup(e.fs, "/nope", &ino), EXT2_ENOENT);
     cr_assert_eq(ext2_lookup(e.fs, "/hello.txt/x", &ino), EXT2_ENOTDIR);
     cr_assert_eq(ext2_read(e.fs, EXT2_ROOT_INO, 0, buf, 10), EXT2_EISDIR);
@@ -273,8 +271,7 @@ static void full_disk(unsigned bs)
     uint64_t off = 0;
     for (int i = 0; i < 1000 && rc >= 0; i++) {
         rc = ext2_write(e.fs, f, off, chunk, sizeof chunk);
-        if (rc > 0)
-            off += (uint64_t)rc;
+        if (rc > 0) off += (uint64_t)rc;
     }
     cr_assert_eq(rc, EXT2_ENOSPC);
     check_clean(&e, "ENOSPC");
@@ -316,7 +313,7 @@ Test(ext2_ops, refuses_unsupported)
     char img[256];
     snprintf(img, sizeof img, "%s.img", dir);
     struct ext2_fs *fs = fs_new();
-    const char *opts[] = { "-O extent", "-O ^resize_inode,meta_bg", "-j", "-O huge_file" };
+    const char *opts[] = {"-O extent", "-O ^resize_inode,meta_bg", "-j", "-O huge_file"};
     for (unsigned i = 0; i < 4; i++) {
         make_image(dir, img, 1024, 4096, opts[i]);
         struct memdev m;
@@ -345,7 +342,7 @@ Test(ext2_ops, refuses_unsupported)
  * takes every operation. */
 static void format_and_use(unsigned bs)
 {
-    struct env e = { .bs = bs };
+    struct env e = {.bs = bs};
     e.dir = tmpdir_new();
     snprintf(e.img, sizeof e.img, "%s.img", e.dir);
     e.m.size = 4u << 20;

@@ -39,14 +39,13 @@ static uint64_t next_id = 1;
 
 static int call(rs_word_t label, unsigned n, ...)
 {
-    ipc_msg_t req = { .label = label, .len = n + 1 };
+    ipc_msg_t req = {.label = label, .len = n + 1};
     req.w[0] = next_id++;
     va_list ap;
     va_start(ap, n);
-    for (unsigned i = 0; i < n; i++)
-        req.w[1 + i] = va_arg(ap, rs_word_t);
+    for (unsigned i = 0; i < n; i++) req.w[1 + i] = va_arg(ap, rs_word_t);
     va_end(ap);
-    rep = (ipc_msg_t){ .len = 1 };
+    rep = (ipc_msg_t){.len = 1};
     return fs_request(fs, 3, &req, &rep);
 }
 
@@ -54,23 +53,23 @@ static int call(rs_word_t label, unsigned n, ...)
 static int call_bytes(rs_word_t label, const rs_word_t *pre, unsigned npre, const void *bytes,
                       size_t len, unsigned words)
 {
-    ipc_msg_t req = { .label = label, .len = 1 + npre + words };
+    ipc_msg_t req = {.label = label, .len = 1 + npre + words};
     req.w[0] = next_id++;
     memcpy(&req.w[1], pre, npre * sizeof *pre);
     memcpy(&req.w[1 + npre], bytes, len);
-    rep = (ipc_msg_t){ .len = 1 };
+    rep = (ipc_msg_t){.len = 1};
     return fs_request(fs, 3, &req, &rep);
 }
 
 static int path_op(rs_word_t label, const char *path)
 {
-    rs_word_t pre[] = { strlen(path) };
+    rs_word_t pre[] = {strlen(path)};
     return call_bytes(label, pre, 1, path, strlen(path), (unsigned)(strlen(path) + 7) / 8);
 }
 
 static int create(const char *path, rs_word_t label)
 {
-    rs_word_t pre[] = { 0644, strlen(path) };
+    rs_word_t pre[] = {0644, strlen(path)};
     return call_bytes(label, pre, 2, path, strlen(path), (unsigned)(strlen(path) + 7) / 8);
 }
 
@@ -80,7 +79,7 @@ Test(ext2_request, every_operation, .init = setup, .fini = teardown)
     rs_word_t ino = rep.w[1];
     cr_assert_gt(ino, 11);
     const char text[] = "twenty bytes of text";
-    rs_word_t pre[] = { ino, 0, 20 };
+    rs_word_t pre[] = {ino, 0, 20};
     cr_assert_eq(call_bytes(FS_WRITE, pre, 3, text, 20, 3), RS_OK);
     cr_assert_eq(rep.w[1], 20);
     cr_assert_eq(call(FS_READ, 3, ino, 7, 100), RS_OK);
@@ -99,14 +98,13 @@ Test(ext2_request, every_operation, .init = setup, .fini = teardown)
     while (call(FS_READDIR, 2, (rs_word_t)2, cookie) == RS_OK) {
         cookie = rep.w[1];
         n++;
-        if (rep.w[4] == 1 && memcmp(&rep.w[5], "a", 1) == 0 && rep.w[2] == ino)
-            found++;
+        if (rep.w[4] == 1 && memcmp(&rep.w[5], "a", 1) == 0 && rep.w[2] == ino) found++;
         cr_assert_lt(n, 10);
     }
     cr_assert_eq(n, 5);
     cr_assert_eq(found, 1);
     const char two[] = "/a/b";
-    rs_word_t rn[] = { 2, 2 };
+    rs_word_t rn[] = {2, 2};
     cr_assert_eq(call_bytes(FS_RENAME, rn, 2, two, 4, 1), RS_OK);
     cr_assert_eq(path_op(FS_LOOKUP, "/a"), RS_NOT_FOUND);
     cr_assert_eq((int64_t)rep.w[1], EXT2_ENOENT);
@@ -134,11 +132,12 @@ Test(ext2_request, absurd_requests, .init = setup, .fini = teardown)
     cr_assert_eq(create("/f", FS_CREATE), RS_OK);
     rs_word_t ino = rep.w[1];
     static const char big[200];
-    rs_word_t pre[] = { ino, 0, 1000 };
-    cr_assert_eq(call_bytes(FS_WRITE, pre, 3, big, 96, 12), RS_INVALID_ARGUMENT); /* > FS_WRITE_MAX */
-    rs_word_t pre2[] = { ino, 0, FS_WRITE_MAX };
+    rs_word_t pre[] = {ino, 0, 1000};
+    cr_assert_eq(call_bytes(FS_WRITE, pre, 3, big, 96, 12),
+                 RS_INVALID_ARGUMENT); /* > FS_WRITE_MAX */
+    rs_word_t pre2[] = {ino, 0, FS_WRITE_MAX};
     cr_assert_eq(call_bytes(FS_WRITE, pre2, 3, big, 8, 1), RS_TRUNCATED_MESSAGE);
-    rs_word_t pre3[] = { ino, (rs_word_t)1 << 62, 8 };
+    rs_word_t pre3[] = {ino, (rs_word_t)1 << 62, 8};
     cr_assert_eq(call_bytes(FS_WRITE, pre3, 3, big, 8, 1), RS_RANGE_ERROR);
     cr_assert_eq((int64_t)rep.w[1], EXT2_EFBIG);
     cr_assert_eq(call(FS_READ, 3, ino, (rs_word_t)-1, 8), RS_OK); /* beyond the end: nothing */
@@ -153,17 +152,18 @@ Test(ext2_request, absurd_requests, .init = setup, .fini = teardown)
     cr_assert_eq(call(FS_STAT, 0), RS_TRUNCATED_MESSAGE);
     cr_assert_eq(call(99, 0), RS_ILLEGAL_OPERATION);
     /* Paths: empty, too long, a NUL inside, longer than the message. */
-    rs_word_t zero[] = { 0 };
+    rs_word_t zero[] = {0};
     cr_assert_eq(call_bytes(FS_UNLINK, zero, 1, "", 0, 0), RS_INVALID_ARGUMENT);
-    rs_word_t lng[] = { 500 };
+    rs_word_t lng[] = {500};
     cr_assert_eq(call_bytes(FS_UNLINK, lng, 1, big, 100, 13), RS_INVALID_ARGUMENT);
-    rs_word_t nul[] = { 4 };
+    rs_word_t nul[] = {4};
     cr_assert_eq(call_bytes(FS_UNLINK, nul, 1, "/f\0x", 4, 1), RS_INVALID_ARGUMENT);
-    rs_word_t over[] = { 40 };
+    rs_word_t over[] = {40};
     cr_assert_eq(call_bytes(FS_UNLINK, over, 1, "/f", 2, 1), RS_TRUNCATED_MESSAGE);
-    rs_word_t rn[] = { 60, 60 };
+    rs_word_t rn[] = {60, 60};
     cr_assert_eq(call_bytes(FS_RENAME, rn, 2, big, 8, 1), RS_INVALID_ARGUMENT);
-    cr_assert_eq(call(FS_READDIR, 2, (rs_word_t)2, (rs_word_t)-1), RS_NOT_FOUND); /* cookie past the end */
+    cr_assert_eq(call(FS_READDIR, 2, (rs_word_t)2, (rs_word_t)-1),
+                 RS_NOT_FOUND);                                     /* cookie past the end */
     cr_assert_eq(call(FS_READDIR, 2, ino, 0), RS_INVALID_ARGUMENT); /* not a directory */
     cr_assert_eq((int64_t)rep.w[1], EXT2_ENOTDIR);
     cr_assert_eq(path_op(FS_LOOKUP, "/f"), RS_OK); /* still there, untouched */
@@ -176,7 +176,7 @@ Test(ext2_request, absurd_requests, .init = setup, .fini = teardown)
 Test(ext2_request, retry_after_a_crash_runs_once, .init = setup, .fini = teardown)
 {
     const char path[] = "/once";
-    ipc_msg_t req = { .label = FS_CREATE, .len = 4 };
+    ipc_msg_t req = {.label = FS_CREATE, .len = 4};
     req.w[0] = 1000;
     req.w[1] = 0644;
     req.w[2] = 5;
@@ -186,7 +186,7 @@ Test(ext2_request, retry_after_a_crash_runs_once, .init = setup, .fini = teardow
     /* The crash: a new instance mounts the disk (recovery) and gets the retry. */
     struct ext2_blkdev dev = memdev_dev(&m);
     cr_assert_eq(ext2_mount(fs, &dev), 0);
-    rep = (ipc_msg_t){ .len = 1 };
+    rep = (ipc_msg_t){.len = 1};
     cr_assert_eq(fs_request(fs, 3, &req, &rep), RS_OK);
     cr_assert_eq(rep.w[1], ino);
     /* Another client with the same id is another request. */
@@ -196,7 +196,7 @@ Test(ext2_request, retry_after_a_crash_runs_once, .init = setup, .fini = teardow
     req.w[0] = 1001;
     cr_assert_eq(fs_request(fs, 3, &req, &rep), RS_INVALID_ARGUMENT);
     /* Unlink, crash, retry: once. */
-    ipc_msg_t un = { .label = FS_UNLINK, .len = 3 };
+    ipc_msg_t un = {.label = FS_UNLINK, .len = 3};
     un.w[0] = 1002;
     un.w[1] = 5;
     memcpy(&un.w[2], path, 5);
