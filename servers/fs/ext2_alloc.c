@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* Block and inode allocation: the bitmaps and the free counts of the group descriptors and the
+ * superblock, which change together in one transaction (e2fsck compares all three). */
+#include "ext2_int.h"
+
+/* Add delta to a 16-bit group counter and a 32-bit superblock counter. */
+static int adjust(struct ext2_fs *fs, uint32_t group, int gd_off, int sb_off, int delta)
+{
+    uint8_t *gd, *sb;
+    int gs, ss, rc = gd_get(fs, group, &gd, &gs);
+    if (rc < 0) return rc;
+    le_put16(gd + gd_off, (uint16_t)(le_get16(gd + gd_off) + delta));
+    bdirty(fs, gs, true);
+    bput(fs, gs);
+    if (sb_off < 0) return 0;
+    if ((rc = sb_get(fs, &sb, &ss)) < 0) return rc;
+    le_put32(sb + sb_off, le_get32(sb + sb_off) + (uint32_t)delta);
+    bdirty(fs, ss, true);
+    bput(fs, ss);
+    return 0;
+}
+
+static uint32_t group_blocks(const struct ext2_fs *fs, uint32_t g)
+{
+    uint32_t start = fs->first_data_block + g * fs->bpg;
+    return fs->blocks_count - start < fs->bpg ? fs->blocks_count - start : fs->bpg;
+}
+
+/* Allocate a block, preferring goal's group. The block's contents are the caller's to set.
+ * Returns 0 and *blk, EXT2_ENOSPC, or an error reading a bitmap. */
+int alloc_block(struct ext2_fs *fs, uint32_t goal, uint32_t *blk)
+{
+    uint32_t g0 = blk_valid(fs, goal) ? (goal - fs->first_data_block) / fs->bpg : 0;
+    for (uint32_t k = 0; k < fs->groups; k++) {
+        uint32_t g = (g0 + k) % fs->groups;
+        uint8_t *gd;
+        int gs, rc = gd_get(fs, g, &gd, &gs);
+        if (rc < 0) return rc;
+        uint32_t free = le_get16(gd + GD_FREE_BLOCKS);
+        bput(fs, gs);
+        if (!free) continue;
+        uint8_t *bm;
+        int bs;
+        if ((rc = bget(fs, fs->grp[g].block_bitmap, &bm, &bs)) < 0) return rc;
+        uint32_t n = group_blocks(fs, g);
+        uint32_t start = (k == 0 && goal > fs->first_data_block + g * fs->bpg)
+                             ? goal - fs->first_data_block - g * fs->bpg
+                             : 0;
+        for (uint32_t j = 0; j < n; j++) {
+            uint32_t i = (start + j) % n;
+            if (bm[i / 8] & (1u << (i % 8))) continue;
+            bm[i / 8] |= (uint8_t)(1u << (i % 8));
+            bdirty(fs, bs, true);
+            bput(fs, bs);
+            *blk = fs->first_data_block + g * fs->bpg + i;
+            return adjust(fs, g, GD_FREE_BLOCKS, SB_FREE_BLOCKS, -1);
+        }
+        bput(fs, bs);
+        return EXT2_EUCLEAN; /* the descriptor counted free blocks the bitmap does not have */
+    }
+    return EXT2_ENOSPC;
+}
+
+/* Returns 0, or EXT2_EUCLEAN for a block outside the file system or already free. */
+int free_block(struct ext2_fs *fs, uint32_t blk)
+{
+    if (!blk_valid(fs, blk)) return EXT2_EUCLEAN;
+    uint32_t g = (blk - fs->first_data_block) / fs->bpg, i = (blk - fs->first_data_block) % fs->bpg;
+    uint8_t *bm;
+    int bs, rc = bget(fs, fs->grp[g].block_bitmap, &bm, &bs);
+    if (rc < 0) return rc;
+    if (!(bm[i / 8] & (1u << (i % 8)))) {
+        bput(fs, bs);
+        return EXT2_EUCLEAN;
+    }
+    bm[i / 8] &= (uint8_t) ~(1u << (i % 8));
+    bdirty(fs, bs, true);
+    bput(fs, bs);
+    return adjust(fs, g, GD_FREE_BLOCKS, SB_FREE_BLOCKS, 1);
+}
+
+/* Allocate an inode: a directory goes to the group with the most free inodes (spreading the
+ * tree), a file to its parent's group. The record is the caller's to write. */
+int alloc_inode(struct ext2_fs *fs, uint32_t parent, bool dir, uint32_t *ino)
+{
+    uint32_t g0 = (parent - 1) / fs->ipg;
+    if (dir) {
+        uint32_t best = 0;
+        for (uint32_t g = 0; g < fs->groups; g++) {
+            uint8_t *gd;
+            int gs, rc = gd_get(fs, g, &gd, &gs);
+            if (rc < 0) return rc;
+            uint32_t f = le_get16(gd + GD_FREE_INODES);
+            bput(fs, gs);
+            if (f > best) {
+                best = f;
+                g0 = g;
+            }
+        }
+    }
+    for (uint32_t k = 0; k < fs->groups; k++) {
+        uint32_t g = (g0 + k) % fs->groups;
+        uint8_t *gd;
+        int gs, rc = gd_get(fs, g, &gd, &gs);
+        if (rc < 0) return rc;
+        uint32_t free = le_get16(gd + GD_FREE_INODES);
+        bput(fs, gs);
+        if (!free) continue;
+        uint8_t *bm;
+        int bs;
+        if ((rc = bget(fs, fs->grp[g].inode_bitmap, &bm, &bs)) < 0) return rc;
+        for (uint32_t i = 0; i < fs->ipg; i++) {
+            uint32_t n = g * fs->ipg + i + 1;
+            if (n < fs->first_ino || (bm[i / 8] & (1u << (i % 8)))) continue;
+            bm[i / 8] |= (uint8_t)(1u << (i % 8));
+            bdirty(fs, bs, true);
+            bput(fs, bs);
+            *ino = n;
+            if ((rc = adjust(fs, g, GD_FREE_INODES, SB_FREE_INODES, -1)) < 0) return rc;
+            return dir ? adjust(fs, g, GD_USED_DIRS, -1, 1) : 0;
+        }
+        bput(fs, bs);
+        return EXT2_EUCLEAN;
+    }
+    return EXT2_ENOSPC;
+}
+
+int free_inode(struct ext2_fs *fs, uint32_t ino, bool dir)
+{
+    if (ino < 1 || ino > fs->inodes_count) return EXT2_EUCLEAN;
+    uint32_t g = (ino - 1) / fs->ipg, i = (ino - 1) % fs->ipg;
+    uint8_t *bm;
+    int bs, rc = bget(fs, fs->grp[g].inode_bitmap, &bm, &bs);
+    if (rc < 0) return rc;
+    if (!(bm[i / 8] & (1u << (i % 8)))) {
+        bput(fs, bs);
+        return EXT2_EUCLEAN;
+    }
+    bm[i / 8] &= (uint8_t) ~(1u << (i % 8));
+    bdirty(fs, bs, true);
+    bput(fs, bs);
+    if ((rc = adjust(fs, g, GD_FREE_INODES, SB_FREE_INODES, 1)) < 0) return rc;
+    return dir ? adjust(fs, g, GD_USED_DIRS, -1, -1) : 0;
+}

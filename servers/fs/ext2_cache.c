@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* The block cache: a fixed pool of block buffers with LRU replacement. Dirty buffers are never
+ * evicted: they belong to the running transaction until ext2_log.c commits or drops them. */
+#include "ext2_int.h"
+
+int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf)
+{
+    uint32_t spb = fs->bs >> 9;
+    if ((uint64_t)(blk + 1) * spb > fs->dev.sectors) return EXT2_EIO;
+    return fs->dev.read(fs->dev.ctx, (uint64_t)blk * spb, spb, buf) < 0 ? EXT2_EIO : 0;
+}
+
+/* Every write of the library passes here: nothing beyond the device is ever written. */
+int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf)
+{
+    uint32_t spb = fs->bs >> 9;
+    if (blk >= fs->blocks_count || (uint64_t)(blk + 1) * spb > fs->dev.sectors) return EXT2_EIO;
+    return fs->dev.write(fs->dev.ctx, (uint64_t)blk * spb, spb, buf) < 0 ? EXT2_EIO : 0;
+}
+
+int dev_flush(struct ext2_fs *fs) { return fs->dev.flush(fs->dev.ctx) < 0 ? EXT2_EIO : 0; }
+
+static int slot_for(struct ext2_fs *fs, uint32_t blk, bool *hit)
+{
+    int victim = -1;
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+        struct ext2_buf *b = &fs->buf[i];
+        if (b->valid && b->blk == blk) {
+            *hit = true;
+            return (int)i;
+        }
+        if (b->refs || b->dirty) continue;
+        if (victim < 0 || !b->valid || (fs->buf[victim].valid && b->stamp < fs->buf[victim].stamp))
+            victim = (int)i;
+    }
+    *hit = false;
+    return victim < 0 ? EXT2_ENOMEM : victim;
+}
+
+static int get(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot, bool fresh)
+{
+    *data = NULL;
+    *slot = -1;
+    if (!blk_valid(fs, blk) && blk != fs->sb_blk) return EXT2_EUCLEAN;
+    bool hit;
+    int s = slot_for(fs, blk, &hit);
+    if (s < 0) return s;
+    struct ext2_buf *b = &fs->buf[s];
+    if (!hit) {
+        b->valid = 0;
+        if (fresh) {
+            memset(fs->data[s], 0, fs->bs);
+        } else {
+            int rc = dev_read(fs, blk, fs->data[s]);
+            if (rc < 0) return rc;
+        }
+        b->blk = blk;
+        b->valid = 1;
+        b->dirty = 0;
+        b->meta = 0;
+    } else if (fresh) {
+        memset(fs->data[s], 0, fs->bs);
+    }
+    b->refs++;
+    b->stamp = ++fs->stamp;
+    *data = fs->data[s];
+    *slot = s;
+    return 0;
+}
+
+/* Returns 0 with the buffer referenced, EXT2_EUCLEAN for a block number outside the file
+ * system, EXT2_ENOMEM when every buffer is referenced or dirty, EXT2_EIO. */
+int bget(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot)
+{
+    return get(fs, blk, data, slot, false);
+}
+
+int bget_new(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot)
+{
+    return get(fs, blk, data, slot, true);
+}
+
+void bput(struct ext2_fs *fs, int slot)
+{
+    if (slot >= 0 && fs->buf[slot].refs) fs->buf[slot].refs--;
+}
+
+/* Mark the buffer part of the running transaction; meta: through the log (anything but a
+ * file's data block). */
+void bdirty(struct ext2_fs *fs, int slot, bool meta)
+{
+    struct ext2_buf *b = &fs->buf[slot];
+    if (!b->dirty) fs->txn_dirty++;
+    b->dirty = 1;
+    b->meta |= meta;
+}
+
+uint32_t cache_dirty_count(const struct ext2_fs *fs) { return fs->txn_dirty; }
+
+void cache_reset(struct ext2_fs *fs)
+{
+    memset(fs->buf, 0, sizeof fs->buf);
+    fs->txn_dirty = 0;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* Declarations shared by the ext2 library's files (not part of its interface). */
+#pragma once
+#include "common/kstring.h"
+#include "common/le.h"
+#include "ext2.h"
+#include "ext2_disk.h"
+
+/* ext2_cache.c: buffers are referenced (bget/bput); a dirty buffer stays in the cache until
+ * its transaction commits or aborts. */
+int bget(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot);
+/* A block about to be overwritten entirely: not read, zero-filled. */
+int bget_new(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot);
+void bput(struct ext2_fs *fs, int slot);
+void bdirty(struct ext2_fs *fs, int slot, bool meta);
+uint32_t cache_dirty_count(const struct ext2_fs *fs);
+void cache_reset(struct ext2_fs *fs);
+int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf);
+int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf);
+int dev_flush(struct ext2_fs *fs);
+
+/* ext2_log.c: the redo log. */
+int txn_commit(struct ext2_fs *fs);
+void txn_abort(struct ext2_fs *fs);
+int log_recover(struct ext2_fs *fs);
+/* An operation's result through commit or abort. */
+int txn_end(struct ext2_fs *fs, int rc);
+
+/* ext2_super.c */
+bool blk_valid(const struct ext2_fs *fs, uint32_t blk);
+int sb_get(struct ext2_fs *fs, uint8_t **sb, int *slot);
+int gd_get(struct ext2_fs *fs, uint32_t group, uint8_t **gd, int *slot);
+uint32_t fs_now(struct ext2_fs *fs);
+
+/* ext2_alloc.c */
+int alloc_block(struct ext2_fs *fs, uint32_t goal, uint32_t *blk);
+int free_block(struct ext2_fs *fs, uint32_t blk);
+int alloc_inode(struct ext2_fs *fs, uint32_t parent, bool dir, uint32_t *ino);
+int free_inode(struct ext2_fs *fs, uint32_t ino, bool dir);
+
+/* ext2_inode.c: an inode as a copy of its 128-byte record. */
+struct inode {
+    uint32_t ino;
+    uint8_t raw[EXT2_GOOD_OLD_INODE_SIZE];
+};
+int inode_read(struct ext2_fs *fs, uint32_t ino, struct inode *in);
+int inode_write(struct ext2_fs *fs, const struct inode *in);
+static inline uint32_t i_mode(const struct inode *in) { return le_get16(in->raw + I_MODE); }
+static inline bool i_isdir(const struct inode *in) { return (i_mode(in) & S_IFMT) == S_IFDIR; }
+static inline bool i_isreg(const struct inode *in) { return (i_mode(in) & S_IFMT) == S_IFREG; }
+uint64_t i_size(const struct inode *in);
+void i_set_size(struct inode *in, uint64_t size);
+static inline uint32_t i_links(const struct inode *in) { return le_get16(in->raw + I_LINKS); }
+/* Map logical block lblk to *pblk (0 for a hole); with alloc, allocate what is missing (the
+ * data block zero-filled in the cache when *fresh is set). */
+int bmap(struct ext2_fs *fs, struct inode *in, uint64_t lblk, bool alloc, uint32_t *pblk,
+         bool *fresh);
+/* Free the blocks at and beyond logical block from, setting the size to size (<= from * bs).
+ * Commits between bounded steps when commit_steps is set (each step leaves a consistent
+ * file), so that freeing a huge file never needs more than one transaction's worth of buffers. */
+int inode_shrink(struct ext2_fs *fs, struct inode *in, uint64_t size, bool commit_steps);
+/* Drop the inode (links reached 0): free its blocks, xattr block and the inode itself. */
+int inode_release(struct ext2_fs *fs, struct inode *in);
+uint64_t max_file_blocks(const struct ext2_fs *fs);
+
+/* ext2_dir.c */
+int dir_find(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len, uint32_t *ino);
+int dir_add(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len, uint32_t ino,
+            uint8_t type);
+int dir_remove(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len);
+/* Point the existing entry name at ino (rename over an existing name). */
+int dir_retarget(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len,
+                 uint32_t ino, uint8_t type);
+int dir_is_empty(struct ext2_fs *fs, struct inode *dir);
+int dir_init(struct ext2_fs *fs, struct inode *dir, uint32_t parent);
+uint8_t mode_to_ft(uint32_t mode);
+
+/* ext2_path.c */
+int path_walk(struct ext2_fs *fs, const char *path, uint32_t *ino);
+/* Split path into its parent directory (looked up) and the last component. */
+int path_parent(struct ext2_fs *fs, const char *path, uint32_t *parent, const char **name,
+                uint32_t *len);
+int inode_new(struct ext2_fs *fs, uint32_t ino, uint32_t mode, uint32_t links, struct inode *in);

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+// fs requests: each IPC request of proto/fs.h checked (lengths, counts, NULs, words present)
+// and then carried out by the ext2 library; the error of the library travels in w[1].
+#include "request.h"
+
+#include "common/kstring.h"
+#include "proto/fs.h"
+
+// An ext2 error as the reply: the rs_error class as the label, the errno itself in w[1].
+static int fail(ipc_msg_t *reply, int64_t e)
+{
+    reply->w[1] = (rs_word_t)e;
+    reply->len = 2;
+    switch (e) {
+    case EXT2_ENOENT: return RS_NOT_FOUND;
+    case EXT2_ENOSPC:
+    case EXT2_ENOMEM: return RS_NOT_ENOUGH_MEMORY;
+    case EXT2_EFBIG: return RS_RANGE_ERROR;
+    case EXT2_EBUSY: return RS_BUSY;
+    case EXT2_EIO:
+    case EXT2_EROFS:
+    case EXT2_EUCLEAN: return RS_ILLEGAL_OPERATION;
+    default: return RS_INVALID_ARGUMENT;
+    }
+}
+
+// Bytes packed little endian from word `first` on: len bytes into out (NUL-terminated when
+// str). False if the message is too short for them.
+static bool unpack(const ipc_msg_t *m, unsigned first, uint64_t len, uint8_t *out, bool str)
+{
+    if (len > FS_INLINE_MAX || first + (len + 7) / 8 > m->len) return false;
+    for (uint64_t i = 0; i < len; i++) out[i] = (uint8_t)(m->w[first + i / 8] >> (8 * (i % 8)));
+    if (str) out[len] = 0;
+    return true;
+}
+
+static void pack(ipc_msg_t *m, unsigned first, const uint8_t *in, uint64_t len)
+{
+    for (uint64_t i = 0; i < (len + 7) / 8; i++) m->w[first + i] = 0;
+    for (uint64_t i = 0; i < len; i++) m->w[first + i / 8] |= (rs_word_t)in[i] << (8 * (i % 8));
+    m->len = first + (unsigned)((len + 7) / 8);
+}
+
+// A path argument: length in w[at], bytes from w[at + 1]; a NUL inside is refused.
+static int path_arg(const ipc_msg_t *req, unsigned at, char *out)
+{
+    if (req->len <= at) return RS_TRUNCATED_MESSAGE;
+    uint64_t len = req->w[at];
+    if (len == 0 || len > FS_PATH_MAX) return RS_INVALID_ARGUMENT;
+    if (!unpack(req, at + 1, len, (uint8_t *)out, true)) return RS_TRUNCATED_MESSAGE;
+    return strlen(out) == len ? RS_OK : RS_INVALID_ARGUMENT;
+}
+
+static int dispatch(struct ext2_fs *fs, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    char a[FS_INLINE_MAX + 1], b[FS_INLINE_MAX + 1];
+    uint8_t data[FS_INLINE_MAX];
+    int rc;
+    switch (req->label) {
+    case FS_LOOKUP: {
+        uint32_t ino;
+        struct ext2_stat st;
+        if ((rc = path_arg(req, 1, a)) != RS_OK) return rc;
+        if ((rc = ext2_lookup(fs, a, &ino)) < 0 || (rc = ext2_stat(fs, ino, &st)) < 0)
+            return fail(reply, rc);
+        reply->w[1] = ino;
+        reply->w[2] = st.mode;
+        reply->w[3] = st.size;
+        reply->len = 4;
+        return RS_OK;
+    }
+    case FS_STAT: {
+        struct ext2_stat st;
+        if (req->len < 2) return RS_TRUNCATED_MESSAGE;
+        if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
+        if ((rc = ext2_stat(fs, (uint32_t)req->w[1], &st)) < 0) return fail(reply, rc);
+        reply->w[1] = st.mode;
+        reply->w[2] = st.size;
+        reply->w[3] = st.links;
+        reply->w[4] = st.mtime;
+        reply->w[5] = st.generation;
+        reply->len = 6;
+        return RS_OK;
+    }
+    case FS_READ: {
+        if (req->len < 4) return RS_TRUNCATED_MESSAGE;
+        if (req->w[3] > FS_READ_MAX) return RS_INVALID_ARGUMENT;
+        if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
+        int64_t n = ext2_read(fs, (uint32_t)req->w[1], req->w[2], data, (uint32_t)req->w[3]);
+        if (n < 0) return fail(reply, n);
+        reply->w[1] = (rs_word_t)n;
+        pack(reply, 2, data, (uint64_t)n);
+        return RS_OK;
+    }
+    case FS_WRITE: {
+        if (req->len < 4) return RS_TRUNCATED_MESSAGE;
+        if (req->w[3] > FS_WRITE_MAX) return RS_INVALID_ARGUMENT;
+        if (!unpack(req, 4, req->w[3], data, false)) return RS_TRUNCATED_MESSAGE;
+        if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
+        int64_t n = ext2_write(fs, (uint32_t)req->w[1], req->w[2], data, (uint32_t)req->w[3]);
+        if (n < 0) return fail(reply, n);
+        reply->w[1] = (rs_word_t)n;
+        reply->len = 2;
+        return RS_OK;
+    }
+    case FS_CREATE:
+    case FS_MKDIR: {
+        uint32_t ino = 0;
+        if (req->len < 2) return RS_TRUNCATED_MESSAGE;
+        if ((rc = path_arg(req, 2, a)) != RS_OK) return rc;
+        uint32_t mode = (uint32_t)(req->w[1] & 07777);
+        rc = req->label == FS_CREATE ? ext2_create(fs, a, mode, &ino) : ext2_mkdir(fs, a, mode);
+        if (rc < 0) return fail(reply, rc);
+        reply->w[1] = ino;
+        reply->len = 2;
+        return RS_OK;
+    }
+    case FS_UNLINK:
+    case FS_RMDIR:
+        if ((rc = path_arg(req, 1, a)) != RS_OK) return rc;
+        rc = req->label == FS_UNLINK ? ext2_unlink(fs, a) : ext2_rmdir(fs, a);
+        return rc < 0 ? fail(reply, rc) : RS_OK;
+    case FS_RENAME: {
+        if (req->len < 3) return RS_TRUNCATED_MESSAGE;
+        uint64_t la = req->w[1], lb = req->w[2];
+        if (la == 0 || lb == 0 || la > FS_PATH_MAX || lb > FS_PATH_MAX || la + lb > FS_PATH_MAX)
+            return RS_INVALID_ARGUMENT;
+        uint8_t both[FS_INLINE_MAX];
+        if (!unpack(req, 3, la + lb, both, false)) return RS_TRUNCATED_MESSAGE;
+        memcpy(a, both, la);
+        a[la] = 0;
+        memcpy(b, both + la, lb);
+        b[lb] = 0;
+        if (strlen(a) != la || strlen(b) != lb) return RS_INVALID_ARGUMENT;
+        rc = ext2_rename(fs, a, b);
+        return rc < 0 ? fail(reply, rc) : RS_OK;
+    }
+    case FS_READDIR: {
+        static struct ext2_dirent de;
+        if (req->len < 3) return RS_TRUNCATED_MESSAGE;
+        if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
+        uint64_t cookie = req->w[2];
+        rc = ext2_readdir(fs, (uint32_t)req->w[1], &cookie, &de);
+        if (rc < 0) return fail(reply, rc);
+        if (rc == 0) return RS_NOT_FOUND;
+        reply->w[1] = cookie;
+        reply->w[2] = de.ino;
+        reply->w[3] = de.type;
+        reply->w[4] = de.name_len;
+        pack(reply, 5, (const uint8_t *)de.name,
+             de.name_len < FS_NAME_INLINE ? de.name_len : FS_NAME_INLINE);
+        return RS_OK;
+    }
+    case FS_TRUNCATE:
+        if (req->len < 3) return RS_TRUNCATED_MESSAGE;
+        if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
+        rc = ext2_truncate(fs, (uint32_t)req->w[1], req->w[2]);
+        return rc < 0 ? fail(reply, rc) : RS_OK;
+    case FS_FSYNC:
+        if (req->len < 2) return RS_TRUNCATED_MESSAGE;
+        if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
+        rc = ext2_fsync(fs, (uint32_t)req->w[1]);
+        return rc < 0 ? fail(reply, rc) : RS_OK;
+    default: return RS_ILLEGAL_OPERATION;
+    }
+}
+
+
+static bool mutates(rs_word_t op)
+{
+    return op == FS_WRITE || op == FS_CREATE || op == FS_MKDIR || op == FS_UNLINK ||
+           op == FS_RMDIR || op == FS_RENAME || op == FS_TRUNCATE;
+}
+
+int fs_request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    uint64_t id = req->len ? req->w[0] : 0;
+    if (mutates(req->label)) {
+        int64_t rc;
+        uint64_t value;
+        if (ext2_tag_find(fs, client, id, &rc, &value) == 1) {
+            // Done before a crash that lost the reply: answer as the first time.
+            reply->w[1] = value;
+            reply->len = 2;
+            return RS_OK;
+        }
+        ext2_tag(fs, client, id);
+    }
+    int r = dispatch(fs, req, reply);
+    fs->tag_set = false;
+    return r;
+}

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* fs requests (request.c): one proto/fs.h request against a mounted file system. */
+#pragma once
+#include "ext2.h"
+#include "ipc.h"
+
+/* Checks req of client (its badge) and carries it out on fs: fills reply->w[1..] and
+ * reply->len and returns the rs_error for the reply's label (proto/fs.h lists them). A request
+ * that changes the disk is recorded with its id in the same transaction, so that its retry
+ * after a crash of fs (same id) gets the first reply instead of running again. */
+int fs_request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply);
