@@ -14,6 +14,8 @@
 #include "invoke_stubs.h"
 #include "map.h"
 
+struct elf_shared; /* elf_load.h */
+
 /* ---- Address-space layout used by processes this toolkit creates ----
  * 0x400000            program image (every program links here, so a child runs a copy of the
  *                     creator's binary at the same addresses)
@@ -50,6 +52,9 @@ typedef struct ps_process_config {
     rs_cptr_t console;     /* creator's Console cap: a write-only copy goes in PS_SLOT_CONSOLE;
                                0: none (the child's rt_printf prints nothing) */
     const char *name;      /* for kernel logs; up to 15 characters */
+    const struct elf_shared *shared; /* the image's read-only pages, filled once by
+                                        ps_process_share_image for every process made from
+                                        `elf`: mapped, not copied (NULL: every page copied) */
 } ps_process_config_t;
 
 typedef struct ps_process {
@@ -86,6 +91,12 @@ int ps_process_give(ps_process_t *p, rs_cptr_t dest, rs_cptr_t src, unsigned rig
 /* Maps the creator's frame `frame` into the child at vaddr as well (through a Copy of the cap,
  * kept in the process's slot block). Errors as ps_map_frame, or RS_NOT_ENOUGH_MEMORY (slots). */
 int ps_process_share(ps_process_t *p, rs_cptr_t frame, uint64_t vaddr, unsigned rights);
+/* Fills, from env's memory, a frame for each read-only page of the ELF image (those no writable
+ * segment covers) for ps_process_create to map into every process made from it (cfg->shared);
+ * the frames stay env's. Errors: RS_INVALID_ARGUMENT (not an x86-64 ELF), else those of
+ * ps_new_object, ps_map_frame and Frame_Unmap. */
+int ps_process_share_image(ps_env_t *env, const void *elf, uint64_t elf_size,
+                           struct elf_shared *shared);
 /* Resumes the thread (TCB_Resume's error). */
 int ps_process_start(ps_process_t *p);
 /* Destroys the process: revokes the process untyped (the thread stops, its VSpace, CNode and
