@@ -64,7 +64,8 @@ static int fill_page(ps_env_t *mem, ps_env_t *env, const uint8_t *img, const str
 }
 
 /* The shared frame for the page at va, or 0. */
-static rs_cptr_t shared_frame(const elf_shared_t *sh, const uint8_t *img, uint64_t va, unsigned *rights)
+static rs_cptr_t shared_frame(const elf_shared_t *sh, const uint8_t *img, uint64_t va,
+                              unsigned *rights)
 {
     if (!sh || sh->img != img) return 0;
     for (unsigned i = 0; i < sh->n; i++)
@@ -81,7 +82,8 @@ static int load_page(ps_env_t *child, rs_cptr_t child_vspace, ps_env_t *env, con
     if (f) { // a copy of the cap: each mapping needs a cap of its own
         rs_cptr_t copy = ps_slot_alloc(child->slots);
         if (!copy) return RS_NOT_ENOUGH_MEMORY;
-        if ((err = ps_cnode_copy(child->cnode, copy, PS_DEPTH, env->cnode, f, PS_DEPTH))) return err;
+        if ((err = ps_cnode_copy(child->cnode, copy, PS_DEPTH, env->cnode, f, PS_DEPTH)))
+            return err;
         f = copy;
     } else if ((err = fill_page(child, env, img, ph, n, va, &f))) return err;
     return ps_map_frame(child, child_vspace, f, va, rights, RS_ATTR_DEFAULT);

@@ -22,7 +22,7 @@ struct server {
     const struct manifest_server *m;
     const rs_boot_module_t *image;
     elf_shared_t shared; /* the image's read-only pages, filled once and mapped by every instance */
-    ps_process_t *proc; /* the running (or last) instance: procs[cur] */
+    ps_process_t *proc;  /* the running (or last) instance: procs[cur] */
     bool running, given_up;
     rs_cptr_t ep, ping, ping_signal, control_frame;
     rs_cptr_t persist[64];

@@ -123,9 +123,8 @@ static void client(const ipc_control_t *me)
     spin_ms(me, 30);
     if (!err) err = registry_inject("pristine", IPC_INJECT_KILL);
     if (!err) err = get(&c, PRISTINE_GET, &v);
-    check(!err && is_pristine(&v), "RSP-0009",
-          "a standby made after a crash storm starts pristine", "status %lu, .bss %lu",
-          (uint64_t)err, v.bss);
+    check(!err && is_pristine(&v), "RSP-0009", "a standby made after a crash storm starts pristine",
+          "status %lu, .bss %lu", (uint64_t)err, v.bss);
 }
 
 int main(void *arg)
