@@ -118,7 +118,7 @@ int ps_process_create(ps_process_t *p, ps_env_t *env, const ps_process_config_t 
     if (!err && cfg->console) // printing only: reading the console stays with the creator
         err = ps_cnode_mint(p->cnode, PS_SLOT_CONSOLE, PS_DEPTH, env->cnode, cfg->console, PS_DEPTH,
                             RS_RIGHT_WRITE, 0);
-    if (!err) err = elf_load_image(&p->env, p->vspace, env, cfg->elf, ph, nph);
+    if (!err) err = elf_load_image(&p->env, p->vspace, env, cfg->elf, ph, nph, cfg->shared);
     if (!err) err = make_stack_and_ipc(p, stack_pages);
     if (!err) err = setup_thread(p, cfg);
     if (err) ps_process_destroy(p);
@@ -142,6 +142,15 @@ int ps_process_share(ps_process_t *p, rs_cptr_t frame, uint64_t vaddr, unsigned 
     int err = ps_cnode_copy(p->env.cnode, copy, PS_DEPTH, p->env.cnode, frame, PS_DEPTH);
     if (!err) err = ps_map_frame(&p->env, p->vspace, copy, vaddr, rights, RS_ATTR_DEFAULT);
     return err;
+}
+
+int ps_process_share_image(ps_env_t *env, const void *elf, uint64_t elf_size,
+                           struct elf_shared *shared)
+{
+    unsigned nph = 0;
+    const struct elf64_phdr *ph = elf_check(elf, elf_size, USER_TOP, &nph);
+    if (!ph) return RS_INVALID_ARGUMENT;
+    return elf_load_shared(env, elf, ph, nph, shared);
 }
 
 int ps_process_start(ps_process_t *p) { return ps_tcb_resume(p->tcb); }

@@ -14,13 +14,19 @@
 #include "invoke_stubs.h"
 #include "map.h"
 
+struct elf_shared; /* elf_load.h */
+
 /* ---- Address-space layout used by processes this toolkit creates ----
  * 0x400000            program image (every program links here, so a child runs a copy of the
- *                     creator's binary at the same addresses)
+ *                     creator's binary at the same addresses); it must end below 0x3FE00000
  * PS_SCRATCH_VADDR    (env.h) one page in the creator's space for writing a child's pages
  * PS_CHILD_STACK_TOP  child stack grows down from here; one unmapped guard page above, then
- * PS_CHILD_IPC_BUFFER the child's IPC buffer. */
-#define PS_CHILD_STACK_TOP  0x00007F0000000000ul
+ * PS_CHILD_IPC_BUFFER the child's IPC buffer.
+ * Stack and IPC buffer lie in one 2 MiB region of the image's first GiB: they add one page table
+ * to the image's three, where at 0x7F0000000000 they took six. Each table is made and zeroed
+ * when a process is made and scanned (512 entries, some 17,000 instructions) when it is
+ * destroyed, on every restart. */
+#define PS_CHILD_STACK_TOP  0x000000003FF00000ul
 #define PS_CHILD_IPC_BUFFER (PS_CHILD_STACK_TOP + 0x1000ul)
 
 /* Fixed slots in a child's CNode (PS_SLOT_FIRST_FREE onwards is the creator's to fill). */
@@ -50,6 +56,9 @@ typedef struct ps_process_config {
     rs_cptr_t console;     /* creator's Console cap: a write-only copy goes in PS_SLOT_CONSOLE;
                                0: none (the child's rt_printf prints nothing) */
     const char *name;      /* for kernel logs; up to 15 characters */
+    const struct elf_shared *shared; /* the image's read-only pages, filled once by
+                                        ps_process_share_image for every process made from
+                                        `elf`: mapped, not copied (NULL: every page copied) */
 } ps_process_config_t;
 
 typedef struct ps_process {
@@ -86,6 +95,12 @@ int ps_process_give(ps_process_t *p, rs_cptr_t dest, rs_cptr_t src, unsigned rig
 /* Maps the creator's frame `frame` into the child at vaddr as well (through a Copy of the cap,
  * kept in the process's slot block). Errors as ps_map_frame, or RS_NOT_ENOUGH_MEMORY (slots). */
 int ps_process_share(ps_process_t *p, rs_cptr_t frame, uint64_t vaddr, unsigned rights);
+/* Fills, from env's memory, a frame for each read-only page of the ELF image (those no writable
+ * segment covers) for ps_process_create to map into every process made from it (cfg->shared);
+ * the frames stay env's. Errors: RS_INVALID_ARGUMENT (not an x86-64 ELF), else those of
+ * ps_new_object, ps_map_frame and Frame_Unmap. */
+int ps_process_share_image(ps_env_t *env, const void *elf, uint64_t elf_size,
+                           struct elf_shared *shared);
 /* Resumes the thread (TCB_Resume's error). */
 int ps_process_start(ps_process_t *p);
 /* Destroys the process: revokes the process untyped (the thread stops, its VSpace, CNode and

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Runs a benchmark under QEMU with -icount shift=0, where rdtsc deltas are exact guest
 # instruction counts (repeatable on a busy machine). Prints the `bench:` lines.
-# usage: tools/bench.sh [ipc|ipc-pti|restart|vmexit|linux]   (ipc-pti: the kernel booted with pti=on;
+# usage: tools/bench.sh [ipc|ipc-pti|restart|vmm-stall|vmexit|linux]   (ipc-pti: the kernel booted with pti=on;
 #   linux: wall-clock figures, without -icount: tools/bench-linux.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +16,9 @@ trap 'rm -f "$log" "$out"' EXIT
 # `bench: done` (and every line of $expect).
 cmdline=""
 expect=()
+timeout=300
 boot() {
-  local args=(--icount --timeout 300 --no-checks --expect '^bench: done' --log "$log"
+  local args=(--icount --timeout $timeout --no-checks --expect '^bench: done' --log "$log"
               --kernel build/kernel/resurgo.elf ${cmdline:+--cmdline "$cmdline"})
   for m in "$@"; do args+=(--module "$m"); done
   for e in ${expect[@]+"${expect[@]}"}; do args+=(--expect "$e"); done
@@ -35,9 +36,21 @@ vmm_figures() {
 case "${1:-ipc}" in
   ipc)     boot ipc=build/bench/bench-ipc.elf; grep -a '^bench:' "$log" ;;
   ipc-pti) cmdline="pti=on"; boot ipc=build/bench/bench-ipc.elf; grep -a '^pti:' "$log"; grep -a '^bench:' "$log" ;;
-  restart) boot init=build/servers/init/init.elf manifest=bench/restart/manifest.txt echo=build/servers/echo/echo.elf \
+  restart) timeout=900 # slow on a loaded machine: 60 restarts, 30 of them with idle time
+           boot init=build/servers/init/init.elf manifest=bench/restart/manifest.txt echo=build/servers/echo/echo.elf \
                 restartbench=build/bench/bench-restart.elf
            grep -a '^bench:' "$log" ;;
+  vmm-stall) # the guest's gaps (instructions) while init kills its VMM 8 times
+           timeout=900
+           boot init=build/servers/init/init.elf manifest=bench/restart/manifest-vmstall.txt \
+                vmm=build/servers/vmm/vmm.elf benchvmexit=build/bench/bench-vmexit.elf \
+                vmstallguest=build/bench/vmstall-guest.bin
+           grep -a '^\[vmstall\] mmio: 0x' "$log" | tr -d '\r' | sed 's/.*0x//' | while read -r h; do echo $((16#$h)); done |
+             sort -rn | awk '{v[NR] = $1} END {if (!NR) {print "bench: FAILED no stalls reported"; exit 1}
+               printf "bench: vmm-stall, guest gaps > 5000 (instructions, largest first):"
+               for (i = 1; i <= NR; i++) printf " %d", v[i]; printf "\n"
+               printf "bench: vmm-stall, 8 kills: largest gap %d, 8th largest %d (n=%d)\n", v[1], v[NR < 8 ? NR : 8], NR}'
+           grep -a 'vmstall.*\(killed\|restarted\)' "$log" | tail -2; echo "bench: done" ;;
   vmexit)  # next to the bare IPC round trip; the guest's deltas include one RDTSC
            boot ipc=build/bench/bench-ipc.elf; grep -a '^bench: ipc round trip' "$log"
            vm=(vmm=build/servers/vmm/vmm.elf benchvmexit=build/bench/bench-vmexit.elf vmexitguest=build/bench/vmexit-guest.bin)
@@ -48,5 +61,5 @@ case "${1:-ipc}" in
            boot init=build/servers/init/init.elf manifest=bench/vmexit/manifest-vmm.txt "${vm[@]}"
            vmm_figures; echo "bench: done" ;;
   linux)   exec python3 tools/bench-linux.py ;;
-  *) echo "usage: $0 [ipc|ipc-pti|restart|vmexit|linux]"; exit 2 ;;
+  *) echo "usage: $0 [ipc|ipc-pti|restart|vmm-stall|vmexit|linux]"; exit 2 ;;
 esac

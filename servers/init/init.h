@@ -5,6 +5,7 @@
 #pragma once
 #include "ipc.h"
 #include "process.h"
+#include "elf_load.h"
 #include "manifest.h"
 #include "proto/registry.h"
 
@@ -20,7 +21,8 @@ enum pool_state { POOL_EMPTY, POOL_RUNNING, POOL_STANDBY, POOL_DIRTY };
 struct server {
     const struct manifest_server *m;
     const rs_boot_module_t *image;
-    ps_process_t *proc; /* the running (or last) instance: procs[cur] */
+    elf_shared_t shared; /* the image's read-only pages, filled once and mapped by every instance */
+    ps_process_t *proc;  /* the running (or last) instance: procs[cur] */
     bool running, given_up;
     rs_cptr_t ep, ping, ping_signal, control_frame;
     rs_cptr_t persist[64];
