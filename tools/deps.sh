@@ -9,6 +9,7 @@ PKGS=(
     qemu-system-x86
     bochs bochs-term bochsbios vgabios
     grub-pc-bin grub-common xorriso mtools
+    e2fsprogs acpica-tools
 )
 
 missing=()
