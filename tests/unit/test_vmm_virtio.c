@@ -286,6 +286,12 @@ Test(virtio, an_absurd_length_breaks_the_device)
     desc(2, STATUS, 1, VQ_DESC_F_WRITE, 0);
     offer(0);
     expect_broken("4 GiB buffer");
+    // each buffer inside RAM, but six times all of RAM in one chain: more than VQ_BYTES_MAX
+    desc(0, HDR, 16, VQ_DESC_F_NEXT, 1);
+    for (unsigned i = 1; i <= 6; i++) desc(i, 0, RAM_SIZE, VQ_DESC_F_NEXT, (uint16_t)(i + 1));
+    desc(7, STATUS, 1, VQ_DESC_F_WRITE, 0);
+    offer(0);
+    expect_broken("6 MiB in one chain");
 }
 
 Test(virtio, an_index_beyond_the_queue_or_an_absurd_count_breaks_the_device)
@@ -504,4 +510,45 @@ Test(virtio, fuzz_hostile_rings_and_register_writes)
     }
     cr_assert_gt(broken, 10, "hostile rings were caught (%u of 300)", broken);
     cr_assert_gt(completed, 10, "and some requests went through (%u)", completed);
+}
+
+/* The VMM's transaction model: a VMM that dies before committing leaves the old state, and the
+ * re-delivered QueueNotify exit runs again from it. Running it twice from the same state must
+ * give the same guest memory, disk and state (nothing lost, nothing applied twice in effect). */
+Test(virtio, a_notify_redone_from_the_committed_state_gives_the_same_result)
+{
+    driver_init(VIRTIO_BLK_FEATURES);
+    for (unsigned i = 0; i < 1024; i++) ram[DATA + i] = (uint8_t)(i ^ 0x5A);
+    // two chains: write sectors 7..8, then read them back into DATA + 0x2000
+    le_put32(ram + HDR, VIRTIO_BLK_T_OUT);
+    le_put64(ram + HDR + 8, 7);
+    le_put32(ram + HDR + 16, VIRTIO_BLK_T_IN);
+    le_put64(ram + HDR + 24, 7);
+    desc(0, HDR, 16, VQ_DESC_F_NEXT, 1);
+    desc(1, DATA, 1024, VQ_DESC_F_NEXT, 2);
+    desc(2, STATUS, 1, VQ_DESC_F_WRITE, 0);
+    desc(3, HDR + 16, 16, VQ_DESC_F_NEXT, 4);
+    desc(4, DATA + 0x2000, 1024, VQ_DESC_F_NEXT | VQ_DESC_F_WRITE, 5);
+    desc(5, STATUS + 1, 1, VQ_DESC_F_WRITE, 0);
+    le_put16(ram + AVAIL + 4, 0);
+    le_put16(ram + AVAIL + 6, 3);
+    le_put16(ram + AVAIL + 2, 2);
+    const struct virtio_blk committed = blk;
+    wr(VMMIO_QUEUE_NOTIFY, 0);
+    uint8_t *ram1 = malloc(RAM_SIZE), *disk1 = malloc(DISK_SIZE);
+    memcpy(ram1, ram, RAM_SIZE);
+    memcpy(disk1, disk, DISK_SIZE);
+    const struct virtio_blk after = blk;
+    cr_assert_eq(used_idx(), 2);
+    cr_assert(!memcmp(ram + DATA, ram + DATA + 0x2000, 1024));
+    blk = committed; // the crash: the transaction's state is lost, its memory effects are not
+    wr(VMMIO_QUEUE_NOTIFY, 0);
+    cr_assert(!memcmp(ram, ram1, RAM_SIZE), "guest memory as after the first run");
+    cr_assert(!memcmp(disk, disk1, DISK_SIZE), "disk as after the first run");
+    cr_assert(!memcmp(&blk, &after, sizeof(blk)), "device state as after the first run");
+    wr(VMMIO_QUEUE_NOTIFY, 0); // and once committed, a notify does not run them again
+    cr_assert_eq(used_idx(), 2);
+    cr_assert_eq(blk.requests, 2);
+    free(ram1);
+    free(disk1);
 }
