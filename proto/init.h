@@ -81,6 +81,7 @@ enum ipc_inject {
 #define IPC_SLOT_VCPU_EXIT  IPC_SLOT_SERVICE
 #define IPC_BADGE_VCPU_EXIT 0x5643505545584954ul /* "VCPUEXIT" */
 #define IPC_GUEST_RAM_VADDR 0x0000500040000000ul
+
 /* - the guest's disk image (manifest disk=), guest_disk_size bytes, at IPC_GUEST_DISK_VADDR
  *   (after the largest RAM). */
 #define IPC_GUEST_DISK_VADDR 0x0000500080000000ul

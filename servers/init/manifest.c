@@ -116,7 +116,9 @@ static int vm_defaults(struct manifest_server *s, bool has_cmdline, char *err, s
     if (s->guest[0] && s->kernel[0]) return fail(err, n, "guest= and kernel= exclude each other");
     if (!s->kernel[0] && (s->initrd[0] || has_cmdline || s->disk[0]))
         return fail(err, n, "%s= needs kernel=",
-                    s->initrd[0] ? "initrd" : s->disk[0] ? "disk" : "cmdline");
+                    s->initrd[0] ? "initrd"
+                    : s->disk[0] ? "disk"
+                                 : "cmdline");
     if (!manifest_is_vmm(s)) return s->ram_mib ? fail(err, n, "ram= needs guest= or kernel=") : 0;
     if (!s->ram_mib) s->ram_mib = MANIFEST_DEFAULT_RAM_MIB;
     if (!s->persist_pages) s->persist_pages = 2; // two copies of struct vmm_state (vmm.h)

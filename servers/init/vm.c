@@ -256,8 +256,7 @@ int vm_setup(struct server *s, unsigned index)
     vm->tick_signal = ps_slot_alloc(init.root.env.slots);
     int err;
     if ((err = make_guest_space(vm)) || (err = load_guest(vm, s->m)) || (err = make_disk(vm)) ||
-        (err = make_vcpu(s, vm)) ||
-        (err = write_start_state(vm, ram)) ||
+        (err = make_vcpu(s, vm)) || (err = write_start_state(vm, ram)) ||
         (err = ps_cnode_mint(RS_INIT_CNODE, vm->tick_signal, 64, RS_INIT_CNODE, s->ping, 64,
                              RS_RIGHT_WRITE, IPC_BADGE_TICK)) ||
         (err = ps_new_object(&init.root.env, RS_OBJ_TIMER, 0, &vm->timer)) ||

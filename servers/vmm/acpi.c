@@ -219,11 +219,11 @@ static int build_dsdt(uint8_t *t, const struct acpi_virtio *devs, unsigned n)
 static void build_fadt(uint8_t *t)
 {
     header(t, "FACP", FADT_LEN, 6);
-    le_put32(t + 40, ACPI_DSDT);                   // DSDT (32-bit)
+    le_put32(t + 40, ACPI_DSDT);                          // DSDT (32-bit)
     le_put16(t + 109, BOOT_VGA_ABSENT | BOOT_MSI_ABSENT); // IAPC_BOOT_ARCH: no 8042
     le_put32(t + 112, FADT_HW_REDUCED | FADT_PWR_BUTTON | FADT_SLP_BUTTON);
-    t[131] = 4; // FADT minor version (6.4)
-    le_put64(t + 140, ACPI_DSDT); // X_DSDT
+    t[131] = 4;                      // FADT minor version (6.4)
+    le_put64(t + 140, ACPI_DSDT);    // X_DSDT
     put_str(t + 268, "RESURGO ", 8); // hypervisor vendor identity
     seal(t);
 }

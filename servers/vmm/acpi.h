@@ -11,14 +11,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ACPI_RSDP      0xE0000u /* "RSD PTR ", 16-byte aligned (ACPI 5.2.5.1) */
-#define ACPI_XSDT      0xE0040u
-#define ACPI_FADT      0xE0080u
-#define ACPI_MADT      0xE0200u
-#define ACPI_DSDT      0xE0300u
-#define ACPI_END       0xE1000u /* everything lies below this (and below MPTABLE_FLOAT) */
-#define ACPI_DEVS_MAX  4
-#define ACPI_IRQ0_GSI  2 /* the interrupt source override ISA IRQ 0 -> GSI 2 (as the MP table) */
+#define ACPI_RSDP     0xE0000u /* "RSD PTR ", 16-byte aligned (ACPI 5.2.5.1) */
+#define ACPI_XSDT     0xE0040u
+#define ACPI_FADT     0xE0080u
+#define ACPI_MADT     0xE0200u
+#define ACPI_DSDT     0xE0300u
+#define ACPI_END      0xE1000u /* everything lies below this (and below MPTABLE_FLOAT) */
+#define ACPI_DEVS_MAX 4
+#define ACPI_IRQ0_GSI 2 /* the interrupt source override ISA IRQ 0 -> GSI 2 (as the MP table) */
 
 /* A virtio-mmio device for the DSDT: its register window and its IO-APIC pin (level, active
  * high). */

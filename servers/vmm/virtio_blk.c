@@ -190,13 +190,12 @@ static void reset(void *ctx)
 
 static struct virtio_dev device(struct blk_ctx *x)
 {
-    return (struct virtio_dev){VIRTIO_ID_BLOCK, VIRTIO_BLK_FEATURES, 1, x, config_read, notify,
-                               reset};
+    return (struct virtio_dev){
+        VIRTIO_ID_BLOCK, VIRTIO_BLK_FEATURES, 1, x, config_read, notify, reset};
 }
 
-void virtio_blk_access(struct virtio_blk *b, const struct vq_ram *ram,
-                       const struct blk_backend *be, uint32_t off, unsigned size, bool write,
-                       uint64_t *value)
+void virtio_blk_access(struct virtio_blk *b, const struct vq_ram *ram, const struct blk_backend *be,
+                       uint32_t off, unsigned size, bool write, uint64_t *value)
 {
     struct blk_ctx x = {b, ram, be};
     const struct virtio_dev d = device(&x);

@@ -15,18 +15,18 @@
 
 #define VIRTIO_ID_BLOCK 2
 #define BLK_SECTOR      512u
-#define BLK_INFLIGHT    8u  /* requests a backend may hold at once */
+#define BLK_INFLIGHT    8u               /* requests a backend may hold at once */
 #define BLK_SEG_MAX     (VQ_SEG_MAX - 2) /* data buffers per request (config seg_max) */
 #define BLK_ID          "resurgo-vda"
 
 /* request types and status (5.2.6) */
-#define VIRTIO_BLK_T_IN     0u
-#define VIRTIO_BLK_T_OUT    1u
-#define VIRTIO_BLK_T_FLUSH  4u
-#define VIRTIO_BLK_T_GET_ID 8u
-#define VIRTIO_BLK_S_OK     0
-#define VIRTIO_BLK_S_IOERR  1
-#define VIRTIO_BLK_S_UNSUPP 2
+#define VIRTIO_BLK_T_IN      0u
+#define VIRTIO_BLK_T_OUT     1u
+#define VIRTIO_BLK_T_FLUSH   4u
+#define VIRTIO_BLK_T_GET_ID  8u
+#define VIRTIO_BLK_S_OK      0
+#define VIRTIO_BLK_S_IOERR   1
+#define VIRTIO_BLK_S_UNSUPP  2
 #define VIRTIO_BLK_F_SEG_MAX (1ull << 2)
 #define VIRTIO_BLK_F_FLUSH   (1ull << 9)
 #define VIRTIO_BLK_FEATURES  (VIRTIO_F_VERSION_1 | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_FLUSH)
@@ -53,7 +53,7 @@ struct blk_inflight {
 
 struct virtio_blk {
     struct virtio_mmio t;
-    uint64_t next_id; /* ids given to requests so far (ids start at 1) */
+    uint64_t next_id;                  /* ids given to requests so far (ids start at 1) */
     uint64_t requests, errors, broken; /* statistics */
     struct blk_inflight inflight[BLK_INFLIGHT];
 };
@@ -62,9 +62,8 @@ struct virtio_blk {
 void virtio_blk_reset(struct virtio_blk *b);
 /* A register access at offset off of the device's window; ram is the guest's RAM, be the disk
  * (NULL: no medium: every request fails with IOERR). A QueueNotify runs the queue. */
-void virtio_blk_access(struct virtio_blk *b, const struct vq_ram *ram,
-                       const struct blk_backend *be, uint32_t off, unsigned size, bool write,
-                       uint64_t *value);
+void virtio_blk_access(struct virtio_blk *b, const struct vq_ram *ram, const struct blk_backend *be,
+                       uint32_t off, unsigned size, bool write, uint64_t *value);
 /* The backend answered request id (status VIRTIO_BLK_S_*): once all its parts are in, its
  * status goes to the guest and the chain to the used ring; then the queue runs again (it may
  * have waited for a free slot). An unknown id is ignored (false). */

@@ -73,8 +73,7 @@ static void write_status(struct virtio_mmio *t, const struct virtio_dev *d, uint
     uint8_t s = (uint8_t)v;
     if ((s & VIRTIO_S_FEATURES_OK) && !(t->status & VIRTIO_S_FEATURES_OK)) {
         // accepted only for a subset of what we offer, with VERSION_1 (a legacy driver: no)
-        bool ok = !(t->driver_features & ~d->features) &&
-                  (t->driver_features & VIRTIO_F_VERSION_1);
+        bool ok = !(t->driver_features & ~d->features) && (t->driver_features & VIRTIO_F_VERSION_1);
         if (!ok) s &= (uint8_t)~VIRTIO_S_FEATURES_OK;
     }
     if ((s & VIRTIO_S_DRIVER_OK) && !(s & VIRTIO_S_FEATURES_OK)) s &= (uint8_t)~VIRTIO_S_DRIVER_OK;

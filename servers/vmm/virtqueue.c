@@ -93,8 +93,8 @@ static uint32_t chain_copy(const struct vq_chain *c, const struct vq_ram *ram, b
     return done;
 }
 
-uint32_t vq_chain_read(const struct vq_chain *c, const struct vq_ram *ram, uint32_t off,
-                       void *dst, uint32_t n)
+uint32_t vq_chain_read(const struct vq_chain *c, const struct vq_ram *ram, uint32_t off, void *dst,
+                       uint32_t n)
 {
     return chain_copy(c, ram, false, off, dst, n, false);
 }

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VQ_NUM_MAX   256       /* queue size offered (QueueNumMax); a power of 2 */
-#define VQ_SEG_MAX   64        /* buffers per chain (the blk device's seg_max + 2) */
+#define VQ_NUM_MAX   256        /* queue size offered (QueueNumMax); a power of 2 */
+#define VQ_SEG_MAX   64         /* buffers per chain (the blk device's seg_max + 2) */
 #define VQ_BYTES_MAX (4u << 20) /* total bytes of one chain */
 
 #define VQ_DESC_F_NEXT     1
@@ -43,8 +43,8 @@ struct vq_seg {
     uint8_t write;
 };
 struct vq_chain {
-    uint16_t head; /* the chain's first descriptor: its id in the used ring */
-    unsigned n;    /* segments */
+    uint16_t head;                /* the chain's first descriptor: its id in the used ring */
+    unsigned n;                   /* segments */
     uint32_t in_bytes, out_bytes; /* device-writable, device-readable bytes */
     struct vq_seg seg[VQ_SEG_MAX];
 };
@@ -62,7 +62,7 @@ enum vq_result vq_pop(struct virtq *q, const struct vq_ram *ram, struct vq_chain
 bool vq_push(struct virtq *q, const struct vq_ram *ram, uint16_t head, uint32_t len);
 /* Copies bytes from / into the chain as one byte stream: the device-readable segments (read)
  * or the device-writable ones (write), from byte `off` of that stream. Returns bytes done. */
-uint32_t vq_chain_read(const struct vq_chain *c, const struct vq_ram *ram, uint32_t off,
-                       void *dst, uint32_t n);
+uint32_t vq_chain_read(const struct vq_chain *c, const struct vq_ram *ram, uint32_t off, void *dst,
+                       uint32_t n);
 uint32_t vq_chain_write(const struct vq_chain *c, const struct vq_ram *ram, uint32_t off,
                         const void *src, uint32_t n);

@@ -89,7 +89,8 @@ struct vmm {
     const struct vmm_ops *ops;
     void *ops_ctx;
     struct vmm_console_ring *ring; /* init's console input (proto/vmm.h); NULL: none */
-    const struct blk_backend *disk; /* the pc platform's virtio disk (virtio_blk.h); NULL: none */
+    /* the pc platform's virtio disk (virtio_blk.h); NULL: none */
+    const struct blk_backend *disk;
 };
 
 enum vmm_action { VMM_REPLY, VMM_WAIT }; /* VMM_WAIT: a HLT with nothing due: wait for a tick */

@@ -466,3 +466,15 @@ Test(manifest, linux_keys_rejected)
             "name 'abcdefghijklmnopqrstuvwx' empty or too long");
     refused("inject target=a kind=kill cmdline=x\n", 1, "unknown key 'cmdline'");
 }
+
+Test(manifest, a_kernel_vm_may_have_a_disk)
+{
+    cr_assert_eq(parse("server lx image=vmm kernel=bz disk=img ram=64 cmdline=quiet\n"), 0, "%s",
+                 err);
+    cr_assert_str_eq(m.servers[0].disk, "img");
+    cr_assert_eq(parse("server lx image=vmm kernel=bz\n"), 0, "%s", err);
+    cr_assert_str_eq(m.servers[0].disk, "", "no disk unless named");
+    refused("server lx image=vmm guest=hello disk=img\n", 1, "disk= needs kernel=");
+    refused("server lx image=vmm disk=img\n", 1, "disk= needs kernel=");
+    refused("server lx kernel=bz disk=\n", 1, "name '' empty or too long");
+}

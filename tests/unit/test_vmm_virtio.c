@@ -93,8 +93,8 @@ static void driver_init(uint64_t features)
     wr(VMMIO_QUEUE_USED_LO, USED);
     wr(VMMIO_QUEUE_USED_HI, 0);
     wr(VMMIO_QUEUE_READY, 1);
-    wr(VMMIO_STATUS, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK |
-                         VIRTIO_S_DRIVER_OK);
+    wr(VMMIO_STATUS,
+       VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK | VIRTIO_S_DRIVER_OK);
 }
 
 static void desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
@@ -468,9 +468,9 @@ static uint64_t pick_addr(void)
 Test(virtio, fuzz_hostile_rings_and_register_writes)
 {
     static const uint32_t regs[] = {
-        VMMIO_DEV_FEAT_SEL,  VMMIO_DRV_FEATURES,   VMMIO_DRV_FEAT_SEL,   VMMIO_QUEUE_SEL,
-        VMMIO_QUEUE_NUM,     VMMIO_QUEUE_READY,    VMMIO_QUEUE_NOTIFY,   VMMIO_INT_ACK,
-        VMMIO_STATUS,        VMMIO_QUEUE_DESC_LO,  VMMIO_QUEUE_DESC_HI,  VMMIO_QUEUE_AVAIL_LO,
+        VMMIO_DEV_FEAT_SEL,   VMMIO_DRV_FEATURES,  VMMIO_DRV_FEAT_SEL,  VMMIO_QUEUE_SEL,
+        VMMIO_QUEUE_NUM,      VMMIO_QUEUE_READY,   VMMIO_QUEUE_NOTIFY,  VMMIO_INT_ACK,
+        VMMIO_STATUS,         VMMIO_QUEUE_DESC_LO, VMMIO_QUEUE_DESC_HI, VMMIO_QUEUE_AVAIL_LO,
         VMMIO_QUEUE_AVAIL_HI, VMMIO_QUEUE_USED_LO, VMMIO_QUEUE_USED_HI, VMMIO_CONFIG_GEN};
     unsigned broken = 0, completed = 0;
     for (uint64_t seed = 1; seed <= 300; seed++) {
@@ -481,8 +481,9 @@ Test(virtio, fuzz_hostile_rings_and_register_writes)
         for (unsigned step = 0; step < 200; step++) {
             unsigned what = (unsigned)(next() % 10);
             if (what < 4) { // a random descriptor
-                desc((unsigned)(next() % QN), pick_addr(), (uint32_t)(next() % 3 ? next() % 8192 : next()),
-                     (uint16_t)(next() % 8), (uint16_t)(next() % (QN + 4)));
+                desc((unsigned)(next() % QN), pick_addr(),
+                     (uint32_t)(next() % 3 ? next() % 8192 : next()), (uint16_t)(next() % 8),
+                     (uint16_t)(next() % (QN + 4)));
             } else if (what < 6) { // a header
                 le_put32(ram + HDR + (next() % 4) * 16, (uint32_t)(next() % 10));
                 le_put64(ram + HDR + 8, next() % 3 ? next() % 200 : next());
@@ -497,8 +498,8 @@ Test(virtio, fuzz_hostile_rings_and_register_writes)
                 virtio_blk_access(&blk, &gram, be, off, 1u << (next() % 4), true, &v);
             } else { // a read anywhere
                 uint64_t v;
-                virtio_blk_access(&blk, &gram, be, (uint32_t)(next() % 0x400),
-                                  1u << (next() % 4), false, &v);
+                virtio_blk_access(&blk, &gram, be, (uint32_t)(next() % 0x400), 1u << (next() % 4),
+                                  false, &v);
             }
             // invariants: used never runs ahead of what was taken, queue size stays sane
             const struct virtq *q = &blk.t.q[0];
