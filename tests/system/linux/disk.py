@@ -12,8 +12,13 @@ Guest class: the serial log and the console socket), then, at the guest's shell:
             same md5sum; after umount and mount again too
   DISK-0006 /proc/interrupts counts the disk's interrupts (virtio0 on IO-APIC pin 16)
   DISK-0007 no kernel warning, oops or virtio error in the log
+  DISK-0008 (with init crashing the VMM: disk-crash.manifest) 20 files written with dd and
+            synced one by one while the VMM is crashed again and again all read back with their
+            md5sums after the page cache is dropped and the disk mounted again
+  DISK-0009 the VMM was crashed and restarted at least 10 times meanwhile
 
-  disk.py --emu qemu --kernel K --module NAME=PATH ... --disk IMG --log L [--timeout S]"""
+  disk.py --emu qemu --kernel K --module NAME=PATH ... --disk IMG --log L [--timeout S]
+          [--checks prompt,device,...]"""
 
 import argparse
 import hashlib
@@ -30,7 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import run  # noqa: E402
 import linux  # noqa: E402  (Guest, PROMPT, BAD_LOG)
 
-CHECKS = ["prompt", "device", "mount", "known", "write", "interrupts", "log"]
+CHECKS = ["prompt", "device", "mount", "known", "write", "interrupts", "log", "crash-write",
+          "crashes"]
+MIN_CRASHES = 10
 BAD_DISK_LOG = re.compile(r"virtio_blk.*error|I/O error|EXT[24]-fs error|Buffer I/O|"
                           r"virtio_mmio.*(fail|error)")
 
@@ -46,7 +53,12 @@ def parse_args():
     p.add_argument("--mem", type=int, default=1024)
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("--log", required=True)
+    p.add_argument("--checks", default=",".join(CHECKS[:7]))
     a = p.parse_args()
+    a.checks = a.checks.split(",")
+    bad = [c for c in a.checks if c not in CHECKS]
+    if bad:
+        p.error(f"unknown checks {bad}")
     a.cmdline = ""
     a.kernel = os.path.abspath(a.kernel)
     a.modules = [tuple(m.split("=", 1)) for m in a.module]
@@ -89,11 +101,11 @@ def main():
                 booted = g.wait(re.escape(linux.PROMPT), a.timeout) is not None
             check("prompt", booted, f"the guest's shell prompt after {time.monotonic() - t0:.1f} s")
             if booted:
-                run_checks(g, check, sectors, want)
+                run_checks(a, g, check, sectors, want)
         finally:
             run.stop(proc, a.emu)
     ran = {r[0] for r in results}
-    for name in CHECKS:
+    for name in [c for c in CHECKS if c in a.checks]:
         cid = f"DISK-{CHECKS.index(name) + 1:04d}"
         if cid not in ran:
             results.append((cid, False, f"{name}: not run"))
@@ -110,7 +122,7 @@ def main():
     return 1
 
 
-def run_checks(g, check, sectors, want):
+def run_checks(a, g, check, sectors, want):
     out, _ = g.command("cat /sys/block/vda/size /sys/block/vda/serial")
     lines = (out or "").split("\n")
     check("device", len(lines) >= 2 and lines[0].strip() == str(sectors) and
@@ -121,11 +133,15 @@ def run_checks(g, check, sectors, want):
     check("mount", mounted, f"mount -t ext2 /dev/vda: {(out or '')[-200:]!r}")
     if not mounted:
         return
+    if "crash-write" in a.checks:
+        crash_write(a, g, check)
     out, _ = g.command("md5sum /tmp/d/known.txt /tmp/d/dir/known.bin")
     got = {p: md5_of(out, p.split("/")[-1]) for p in want}
     check("known", all(got[p] == want[p][0] for p in want),
           f"the known files' md5sums match the image's (guest {got}, host "
           f"{ {p: w[0] for p, w in want.items()} })")
+    if "write" not in a.checks:
+        return
     out, _ = g.command("dd if=/dev/urandom of=/tmp/d/new.bin bs=1024 count=192 2>/dev/null; "
                        "sync; md5sum /tmp/d/new.bin; echo 3 > /proc/sys/vm/drop_caches; "
                        "md5sum /tmp/d/new.bin; umount /tmp/d && mount -t ext2 /dev/vda /tmp/d && "
@@ -140,6 +156,26 @@ def run_checks(g, check, sectors, want):
     check("interrupts", counted, f"the disk's interrupts are counted: {row[:2]}")
     bad = [l for l in g.text.split("\n") if linux.BAD_LOG.search(l) or BAD_DISK_LOG.search(l)]
     check("log", not bad, f"no kernel warning or disk error in the log {bad[:3]}")
+
+
+def crash_write(a, g, check):
+    """Files written and synced one by one while init crashes the VMM; each one's md5sum, taken
+    right after its sync, must hold after the page cache is dropped and the disk remounted."""
+    n = 20
+    out, host_s = g.command(
+        f"mkdir -p /tmp/d/c; i=0; while [ $i -lt {n} ]; do i=$((i+1)); "
+        f"dd if=/dev/urandom of=/tmp/d/c/f$i bs=1024 count=64 2>/dev/null; sync; "
+        f"md5sum /tmp/d/c/f$i; done > /tmp/sums; echo 3 > /proc/sys/vm/drop_caches; "
+        f"umount /tmp/d && mount -t ext2 /dev/vda /tmp/d && md5sum -c /tmp/sums | grep -c ': OK$'",
+        timeout=400)
+    lines = (out or "").strip().split("\n")
+    ok = lines and lines[-1].strip() == str(n)
+    check("crash-write", ok, f"{n} synced files of 64 KiB read back intact after drop_caches and a "
+          f"remount through the VMM's crashes ({host_s:.1f} s): {lines[-3:]}")
+    if "crashes" in a.checks:
+        crashes = len(re.findall(rf"\[init\] t=\d+ {a.vm} restarted", g.text))
+        check("crashes", crashes >= MIN_CRASHES,
+              f"the VMM was crashed and restarted {crashes} times (at least {MIN_CRASHES})")
 
 
 if __name__ == "__main__":
