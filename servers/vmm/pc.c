@@ -71,8 +71,10 @@ bool pc_reset(struct vmm *v, uint64_t tsc_now, uint64_t tsc_per_ms, uint64_t wal
     virtio_blk_reset(&pc->blk);
     pc->blk_present = v->disk != NULL;
     const struct acpi_virtio blk = {(uint32_t)PC_BLK_BASE, VIRTIO_MMIO_SIZE, PC_BLK_GSI};
+    // ACPI (hardware-reduced: no PIT, no 8259 for the OS) only for a VM with virtio devices,
+    // which Linux finds nowhere else; the others keep the MP-table PC system-linux checks
     if (mptable_build(v->ram, v->ram_size) ||
-        acpi_build(v->ram, v->ram_size, &blk, pc->blk_present ? 1 : 0))
+        (pc->blk_present && acpi_build(v->ram, v->ram_size, &blk, 1)))
         return false;
     pc->initialised = 1;
     return true;

@@ -35,8 +35,8 @@ struct pc {
 
 struct vmm;
 struct vmm_reply;
-/* Power-on: devices reset, the RTC set to the wall clock, the MP table and the ACPI tables
- * (with the virtio disk if v->disk is set) written into guest RAM.
+/* Power-on: devices reset, the RTC set to the wall clock, the MP table written into guest RAM,
+ * and, if v->disk is set, the ACPI tables that list the virtio disk.
  * False if the RAM is too small for the tables. */
 bool pc_reset(struct vmm *v, uint64_t tsc_now, uint64_t tsc_per_ms, uint64_t wall_unix,
               uint64_t wall_tsc);
