@@ -24,6 +24,7 @@ typedef struct ipc_control {
     /* A VMM's exits so far by rs_vcpu_exit_reason (all instances; statistics only, for init's
      * `exits NAME` and tools/bench.sh linux) */
     volatile uint64_t vmm_exits[IPC_VMM_EXIT_REASONS];
+    uint64_t guest_disk_size; /* a VMM's disk image (at IPC_GUEST_DISK_VADDR), 0: none */
 } ipc_control_t;
 
 /* The platform a VMM gives its guest: the tiny guests' (guests/README.md, manifest guest=) or a
@@ -128,3 +129,6 @@ typedef struct ipc_device_info {
     uint32_t pad;
     ipc_channel_info_t channel[IPC_MAX_CHANNELS];
 } ipc_device_info_t;
+/* - the guest's disk image (manifest disk=), guest_disk_size bytes, at IPC_GUEST_DISK_VADDR
+ *   (after the largest RAM). */
+#define IPC_GUEST_DISK_VADDR 0x0000500080000000ul

@@ -3,12 +3,13 @@
 # Checks the Linux guest's images (guests/README.md, "Linux guest") as a loader and the kernel will
 # use them: the bzImage's setup header (Linux boot protocol, Documentation/arch/x86/boot.rst) and
 # the initramfs, a newc cpio (Documentation/driver-api/early-userspace/buffer-format.rst) holding
-# /init, busybox and its shell, the mount points, and the seven virtio modules built for the very
+# /init, busybox and its shell, the mount points, and the virtio and ext4 modules built for the very
 # release the bzImage names, in an order /init can insmod them.
 # usage: check-linux-images.py BZIMAGE INITRD
 import stat, sys
 
-MODULES = ['virtio', 'virtio_ring', 'virtio_mmio', 'virtio_blk', 'virtio_net', 'failover', 'net_failover']
+MODULES = ['virtio', 'virtio_ring', 'virtio_mmio', 'virtio_blk', 'virtio_net', 'failover', 'net_failover',
+           'crc32c_generic', 'crc16', 'mbcache', 'jbd2', 'ext4']
 errors = []
 
 

@@ -9,7 +9,7 @@ PKGS=(
     qemu-system-x86
     bochs bochs-term bochsbios vgabios
     grub-pc-bin grub-efi-amd64-bin grub-common xorriso mtools ovmf
-    e2fsprogs
+    e2fsprogs acpica-tools
 )
 
 missing=()

@@ -13,7 +13,10 @@ import argparse, os, re, shutil, stat, subprocess, sys, tarfile, tempfile
 KERNEL_META = 'linux-image-amd64'
 BUSYBOX = 'busybox-static'
 # The modules /init loads, by name; load order comes from their own "depends=" (see load_order).
-MODULES = ['virtio', 'virtio_ring', 'virtio_mmio', 'virtio_blk', 'virtio_net', 'failover', 'net_failover']
+# ext4 (with jbd2, mbcache, crc16) mounts the ext2 disk of system-linux-disk (Debian's kernel has
+# CONFIG_EXT4_USE_FOR_EXT2); crc32c_generic is what ext4 asks the crypto API for at mount.
+MODULES = ['virtio', 'virtio_ring', 'virtio_mmio', 'virtio_blk', 'virtio_net', 'failover', 'net_failover',
+           'crc32c_generic', 'crc16', 'mbcache', 'jbd2', 'ext4']
 # Fixed mtime for every cpio entry, so that the same packages give the same bytes.
 MTIME = int(os.environ.get('SOURCE_DATE_EPOCH', '0'))
 

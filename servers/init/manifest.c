@@ -60,6 +60,7 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
     if (!strcmp(key, "kernel")) return copy_word(s->kernel, val, err, n);
     if (!strcmp(key, "initrd")) return copy_word(s->initrd, val, err, n);
     if (!strcmp(key, "device")) return copy_word(s->device, val, err, n);
+    if (!strcmp(key, "disk")) return copy_word(s->disk, val, err, n);
     if (!strcmp(key, "cmdline")) {
         while (*val == ' ' || *val == '\t') val++; // split() left the rest of the line as it was
         size_t k = strlen(val);
@@ -126,15 +127,18 @@ static int channel_key(struct manifest_channel *c, const char *key, const char *
     return 0;
 }
 
-/* A VMM's keys together, and its defaults: RAM, and a persistent page for its device state. */
+/* A VMM's keys together, and its defaults: RAM, and persistent pages for its device state. */
 static int vm_defaults(struct manifest_server *s, bool has_cmdline, char *err, size_t n)
 {
     if (s->guest[0] && s->kernel[0]) return fail(err, n, "guest= and kernel= exclude each other");
-    if (!s->kernel[0] && (s->initrd[0] || has_cmdline))
-        return fail(err, n, "%s= needs kernel=", s->initrd[0] ? "initrd" : "cmdline");
+    if (!s->kernel[0] && (s->initrd[0] || has_cmdline || s->disk[0]))
+        return fail(err, n, "%s= needs kernel=",
+                    s->initrd[0] ? "initrd"
+                    : s->disk[0] ? "disk"
+                                 : "cmdline");
     if (!manifest_is_vmm(s)) return s->ram_mib ? fail(err, n, "ram= needs guest= or kernel=") : 0;
     if (!s->ram_mib) s->ram_mib = MANIFEST_DEFAULT_RAM_MIB;
-    if (!s->persist_pages) s->persist_pages = 1;
+    if (!s->persist_pages) s->persist_pages = 2; // two copies of struct vmm_state (vmm.h)
     return 0;
 }
 

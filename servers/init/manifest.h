@@ -4,7 +4,7 @@
  *   # comment
  *   server NAME [image=MODULE] [prio=N] [persist=PAGES] [watchdog=MS] [restarts=N] [backoff=MS]
  *               [caps=A,B] [guest=MODULE [ram=MIB]] [console=0|1] [shutdown=0|1]
- *   server NAME ... kernel=MODULE [initrd=MODULE] [ram=MIB] [cmdline=REST OF THE LINE]
+ *   server NAME ... kernel=MODULE [initrd=MODULE] [ram=MIB] [disk=MODULE] [cmdline=REST OF THE LINE]
  *   inject target=NAME kind=kill|null|wild|hang|random [at=MS] [every=MS] [count=N]
  *   channel NAME client=SERVER server=SERVER [pages=N]
  *
@@ -19,7 +19,7 @@
  * `guest` makes the server a VMM: init builds a virtual machine (servers/init/vm.c) whose flat
  * image is the boot module named there, with `ram` MiB of RAM (default 4; even, for 2 MiB
  * frames; at most MANIFEST_MAX_RAM_MIB), and hands it to every instance of the server. A VMM
- * keeps its device state in its persistent region: persist defaults to 1 page for it.
+ * keeps its device state in its persistent region: persist defaults to 2 pages for it.
  *
  * `kernel` instead of `guest` makes the VM's guest a Linux bzImage, loaded by the Linux boot
  * protocol (servers/init/linux_boot.h) with the boot module `initrd` as its initial RAM disk and
@@ -28,7 +28,9 @@
  * dropped), at most MANIFEST_CMDLINE - 1 characters; without it the command line is empty.
  * guest= and kernel= exclude each other; initrd= and cmdline= need kernel=. A kernel's VM has
  * the same `ram` default (4 MiB): a Debian kernel needs ram=128 or more (it decompresses to
- * 16 MiB and up).
+ * 16 MiB and up). `disk` (needs kernel=) gives the guest a virtio-blk disk whose contents are
+ * the boot module named there: init copies it into frames it keeps for the VM's lifetime (at most
+ * MANIFEST_MAX_DISK_MIB), so the disk outlives every restart of the VMM.
  *
  * `device=SPEC` makes the server the driver of one PCI device: "virtio-blk" (1af4:1001),
  * "virtio-net" (1af4:1000) or "pci:VVVV:DDDD" (hex ids); the first such device no other server
@@ -48,6 +50,7 @@
 #define MANIFEST_MAX_NUMBER      100000000
 #define MANIFEST_MAX_RAM_MIB     1024 /* one guest page directory of 2 MiB frames */
 #define MANIFEST_DEFAULT_RAM_MIB 4
+#define MANIFEST_MAX_DISK_MIB    64
 #define MANIFEST_LINE            512
 #define MANIFEST_CMDLINE         384
 #define MANIFEST_CHANNELS        8
@@ -64,6 +67,7 @@ struct manifest_server {
     char kernel[MANIFEST_NAME];     /* a Linux bzImage, or "" (one of guest and kernel: a VMM) */
     char initrd[MANIFEST_NAME];     /* the kernel's initrd, or "" */
     char cmdline[MANIFEST_CMDLINE]; /* the kernel's command line */
+    char disk[MANIFEST_NAME];       /* the guest's disk image, or "" */
     unsigned ram_mib;               /* the guest's RAM; 0 unless the server is a VMM */
     char device[MANIFEST_NAME];     /* device=: a PCI device spec, or "" */
     unsigned dma_pages;             /* DMA memory of a driver (dma=) */

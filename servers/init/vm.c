@@ -16,11 +16,15 @@
 #define VM_FRAME       (2ul << 20)  /* guest RAM is made of 2 MiB frames */
 #define VM_MAX_FRAMES  (MANIFEST_MAX_RAM_MIB / 2)
 #define VM_WINDOW      0x0000410000000000ul /* where init maps a RAM frame to load the image */
+#define VM_DISK_FRAMES (MANIFEST_MAX_DISK_MIB / 2)
 
 struct vm {
     rs_cptr_t guest_space, vcpu, tcb, exit_cap, tick_signal, timer;
     rs_cptr_t ram[VM_MAX_FRAMES];
     unsigned frames;
+    rs_cptr_t disk[VM_DISK_FRAMES]; /* the disk image (manifest disk=), kept for the VM's life */
+    unsigned disk_frames;
+    const rs_boot_module_t *disk_image;
     bool resumed;
     // what vm_check found and planned: a flat image, or a kernel (and initrd) and its layout
     const rs_boot_module_t *image, *kernel, *initrd;
@@ -52,14 +56,14 @@ static int make_guest_space(struct vm *vm)
     return RS_OK;
 }
 
-/* Copies n bytes to guest-physical gpa through init's window, one RAM frame at a time (the
- * caller checked that gpa .. gpa + n is RAM). */
-static int guest_write(struct vm *vm, uint64_t gpa, const void *src, uint64_t n)
+/* Copies n bytes to byte gpa of the 2 MiB frames `frames` through init's window, one frame at
+ * a time (the caller checked that gpa .. gpa + n lies in them). */
+static int frames_write(const rs_cptr_t *frames, uint64_t gpa, const void *src, uint64_t n)
 {
     for (uint64_t done = 0; done < n;) {
         uint64_t at = gpa + done, off = at % VM_FRAME, len = VM_FRAME - off;
         if (len > n - done) len = n - done;
-        rs_cptr_t frame = vm->ram[at / VM_FRAME];
+        rs_cptr_t frame = frames[at / VM_FRAME];
         // the frame cap is mapped in the guest space: map a copy, and delete it afterwards
         rs_cptr_t copy = ps_slot_alloc(init.root.env.slots);
         int err = ps_cnode_copy(RS_INIT_CNODE, copy, 64, RS_INIT_CNODE, frame, 64);
@@ -73,6 +77,26 @@ static int guest_write(struct vm *vm, uint64_t gpa, const void *src, uint64_t n)
         done += len;
     }
     return RS_OK;
+}
+
+/* Copies n bytes to guest-physical gpa (the caller checked that gpa .. gpa + n is RAM). */
+static int guest_write(struct vm *vm, uint64_t gpa, const void *src, uint64_t n)
+{
+    return frames_write(vm->ram, gpa, src, n);
+}
+
+/* The disk image (manifest disk=) in frames of its own, zero beyond the module's end (a new
+ * large frame is zeroed by Retype). */
+static int make_disk(struct vm *vm)
+{
+    if (!vm->disk_image) return RS_OK;
+    vm->disk_frames = (unsigned)((vm->disk_image->size + VM_FRAME - 1) / VM_FRAME);
+    int err = RS_OK;
+    for (unsigned i = 0; !err && i < vm->disk_frames; i++)
+        err = ps_new_object(&init.root.env, RS_OBJ_LARGE_FRAME, 0, &vm->disk[i]);
+    return err ? err
+               : frames_write(vm->disk, 0, (const void *)vm->disk_image->vaddr,
+                              vm->disk_image->size);
 }
 
 /* The Linux boot protocol's pieces where linux_boot_plan put them: the protected-mode kernel, the
@@ -202,12 +226,26 @@ static int check_linux(struct vm *vm, const struct manifest_server *m, uint64_t 
     return RS_OK;
 }
 
+/* A disk image must be a module of at most MANIFEST_MAX_DISK_MIB. */
+static int check_disk(struct vm *vm, const struct manifest_server *m)
+{
+    if (!m->disk[0]) return RS_OK;
+    vm->disk_image = init_find_module(m->disk);
+    if (!vm->disk_image || vm->disk_image->size > (uint64_t)MANIFEST_MAX_DISK_MIB << 20) {
+        init_log("vm %s: disk '%s' %s\n", m->name, m->disk,
+                 vm->disk_image ? "larger than the largest disk" : "not found");
+        return vm->disk_image ? RS_RANGE_ERROR : RS_NOT_FOUND;
+    }
+    return RS_OK;
+}
+
 int vm_check(struct server *s, unsigned index)
 {
     struct vm *vm = &vms[index];
     memset(vm, 0, sizeof(*vm)); // a failed check leaves no stale pointers
     uint64_t ram = (uint64_t)s->m->ram_mib << 20;
-    return s->m->guest[0] ? check_flat(vm, s->m, ram) : check_linux(vm, s->m, ram);
+    int err = s->m->guest[0] ? check_flat(vm, s->m, ram) : check_linux(vm, s->m, ram);
+    return err ? err : check_disk(vm, s->m);
 }
 
 int vm_setup(struct server *s, unsigned index)
@@ -217,20 +255,24 @@ int vm_setup(struct server *s, unsigned index)
     vm->frames = s->m->ram_mib / 2;
     vm->tick_signal = ps_slot_alloc(init.root.env.slots);
     int err;
-    if ((err = make_guest_space(vm)) || (err = load_guest(vm, s->m)) || (err = make_vcpu(s, vm)) ||
-        (err = write_start_state(vm, ram)) ||
+    if ((err = make_guest_space(vm)) || (err = load_guest(vm, s->m)) || (err = make_disk(vm)) ||
+        (err = make_vcpu(s, vm)) || (err = write_start_state(vm, ram)) ||
         (err = ps_cnode_mint(RS_INIT_CNODE, vm->tick_signal, 64, RS_INIT_CNODE, s->ping, 64,
                              RS_RIGHT_WRITE, IPC_BADGE_TICK)) ||
         (err = ps_new_object(&init.root.env, RS_OBJ_TIMER, 0, &vm->timer)) ||
         (err = ps_timer_bind(vm->timer, s->ping, IPC_BADGE_TIMER)))
         return err;
     s->control->guest_ram_size = ram;
+    s->control->guest_disk_size = vm->disk_image ? vm->disk_image->size : 0;
     s->control->guest_platform = vm->kernel ? IPC_GUEST_PC : IPC_GUEST_FLAT;
     s->vm = vm;
     return RS_OK;
 }
 
-unsigned vm_extra_slots(const struct server *s) { return s->vm ? s->vm->frames : 0; }
+unsigned vm_extra_slots(const struct server *s)
+{
+    return s->vm ? s->vm->frames + s->vm->disk_frames : 0;
+}
 
 int vm_give(struct server *s)
 {
@@ -240,6 +282,9 @@ int vm_give(struct server *s)
     if (!err) err = ps_process_give(s->proc, IPC_SLOT_TIMER, vm->timer, RS_RIGHTS_ALL, 0);
     for (unsigned i = 0; !err && i < vm->frames; i++)
         err = ps_process_share(s->proc, vm->ram[i], IPC_GUEST_RAM_VADDR + i * VM_FRAME,
+                               RS_RIGHT_READ | RS_RIGHT_WRITE);
+    for (unsigned i = 0; !err && i < vm->disk_frames; i++)
+        err = ps_process_share(s->proc, vm->disk[i], IPC_GUEST_DISK_VADDR + i * VM_FRAME,
                                RS_RIGHT_READ | RS_RIGHT_WRITE);
     return err;
 }

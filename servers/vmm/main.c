@@ -17,6 +17,7 @@ _Static_assert(sizeof(ipc_control_t) <= VMM_CONSOLE_OFFSET, "the console ring fo
 static struct vmm vmm; /* what an injected wild write destroys */
 static ipc_server_t server;
 static struct vmm_persist *persist;
+static struct blk_mem disk; /* the guest's disk image init keeps (manifest disk=) */
 
 static int read_state(void *ctx, rs_vcpu_state_t *s)
 {
@@ -253,6 +254,10 @@ int main(void *arg)
                        .ram_size = ctl->guest_ram_size,
                        .ops = &ops,
                        .ring = (struct vmm_console_ring *)((uintptr_t)ctl + VMM_CONSOLE_OFFSET)};
+    if (ctl->guest_disk_size) {
+        blk_mem_init(&disk, (uint8_t *)IPC_GUEST_DISK_VADDR, ctl->guest_disk_size);
+        vmm.disk = &disk.be;
+    }
     server = (ipc_server_t){.ep = IPC_SLOT_SERVICE,
                             .handler = on_request,
                             .control = ctl,

@@ -4,6 +4,7 @@
 // levels into PIC and IO-APIC inputs after every access and every advance of time, so an edge
 // the guest causes (an IIR read dropping IRQ 4, a THR write raising it) is seen in order.
 #include "pc.h"
+#include "acpi.h"
 #include "mptable.h"
 #include "pit.h"
 #include "vmm.h"
@@ -42,6 +43,11 @@ static void update_lines(struct vmm *v)
     bool uart = uart_irq(&v->st->uart), rtc = rtc_irq(&pc->rtc, v->st->now_ns);
     if (uart != !!(pc->lines & (1u << IRQ_UART))) set_line(pc, IRQ_UART, uart);
     if (rtc != !!(pc->lines & (1u << IRQ_RTC))) set_line(pc, IRQ_RTC, rtc);
+    bool blk = pc->blk_present && virtio_blk_irq(&pc->blk);
+    if (blk != pc->blk_line) {
+        ioapic_set_irq(&pc->ioapic, PC_BLK_GSI, blk, &pc->lapic);
+        pc->blk_line = blk;
+    }
     int vector;
     for (unsigned n = 0; n < 256 && (vector = lapic_take_eoi(&pc->lapic)) >= 0; n++)
         ioapic_eoi(&pc->ioapic, (uint8_t)vector, &pc->lapic);
@@ -62,7 +68,14 @@ bool pc_reset(struct vmm *v, uint64_t tsc_now, uint64_t tsc_per_ms, uint64_t wal
     uint64_t wall = wall_unix ? wall_unix + (tsc_now - wall_tsc) / pc->tsc_per_ms / 1000 : 0;
     rtc_reset(&pc->rtc, wall, 0);
     rtc_set_memory(&pc->rtc, v->ram_size);
-    if (mptable_build(v->ram, v->ram_size)) return false;
+    virtio_blk_reset(&pc->blk);
+    pc->blk_present = v->disk != NULL;
+    const struct acpi_virtio blk = {(uint32_t)PC_BLK_BASE, VIRTIO_MMIO_SIZE, PC_BLK_GSI};
+    // ACPI (hardware-reduced: no PIT, no 8259 for the OS) only for a VM with virtio devices,
+    // which Linux finds nowhere else; the others keep the MP-table PC system-linux checks
+    if (mptable_build(v->ram, v->ram_size) ||
+        (pc->blk_present && acpi_build(v->ram, v->ram_size, &blk, 1)))
+        return false;
     pc->initialised = 1;
     return true;
 }
@@ -142,6 +155,14 @@ bool pc_io(struct vmm *v, uint16_t port, unsigned size, bool in, uint32_t *value
 bool pc_mmio(struct vmm *v, uint64_t gpa, unsigned size, bool write, uint64_t *value)
 {
     struct pc *pc = &v->st->pc;
+    if (pc->blk_present && gpa - PC_BLK_BASE < VIRTIO_MMIO_SIZE &&
+        VIRTIO_MMIO_SIZE - (gpa - PC_BLK_BASE) >= size) {
+        const struct vq_ram ram = {v->ram, v->ram_size};
+        virtio_blk_access(&pc->blk, &ram, v->disk, (uint32_t)(gpa - PC_BLK_BASE), size, write,
+                          value);
+        update_lines(v);
+        return true;
+    }
     uint64_t apic = lapic_base_msr(&pc->lapic) & ~0xFFFull;
     bool is_apic = gpa - apic < 4096, is_ioapic = gpa - IOAPIC_BASE < 4096;
     if (!is_apic && !is_ioapic) return false;

@@ -11,6 +11,12 @@
 #include "lapic.h"
 #include "pic.h"
 #include "rtc.h"
+#include "virtio_blk.h"
+
+/* The virtio-mmio devices (acpi.h declares them in the DSDT): the disk at PC_BLK_BASE on IO-APIC
+ * pin PC_BLK_GSI (level, active high; above the ISA pins). */
+#define PC_BLK_BASE 0xD0000000ull
+#define PC_BLK_GSI  16
 
 struct pc {
     struct pic_pair pic;
@@ -22,11 +28,15 @@ struct pc {
     uint16_t lines;       /* the ISA IRQ lines' levels as last set */
     uint8_t initialised;  /* pc_reset done (the MP table is in guest RAM) */
     uint8_t reset_wanted; /* the guest asked for a reset (port 0x92, 0xCF9, keyboard controller) */
+    uint8_t blk_present;  /* the VM has a disk (v->disk at power-on): the DSDT lists it */
+    uint8_t blk_line;     /* its interrupt line as last set */
+    struct virtio_blk blk;
 };
 
 struct vmm;
 struct vmm_reply;
-/* Power-on: devices reset, the RTC set to the wall clock, the MP table written into guest RAM.
+/* Power-on: devices reset, the RTC set to the wall clock, the MP table written into guest RAM,
+ * and, if v->disk is set, the ACPI tables that list the virtio disk.
  * False if the RAM is too small for the tables. */
 bool pc_reset(struct vmm *v, uint64_t tsc_now, uint64_t tsc_per_ms, uint64_t wall_unix,
               uint64_t wall_tsc);
@@ -34,7 +44,8 @@ bool pc_reset(struct vmm *v, uint64_t tsc_now, uint64_t tsc_per_ms, uint64_t wal
 void pc_sync(struct vmm *v);
 /* Port I/O on the pc platform: true if a device answered (*value for IN). */
 bool pc_io(struct vmm *v, uint16_t port, unsigned size, bool in, uint32_t *value);
-/* MMIO: the local APIC and IO-APIC pages. True if gpa is one of theirs. */
+/* MMIO: the local APIC and IO-APIC pages and the virtio disk's window. True if gpa is one of
+ * theirs. */
 bool pc_mmio(struct vmm *v, uint64_t gpa, unsigned size, bool write, uint64_t *value);
 /* IA32_APIC_BASE. */
 uint64_t pc_apic_base(const struct vmm *v);

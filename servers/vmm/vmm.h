@@ -89,6 +89,8 @@ struct vmm {
     const struct vmm_ops *ops;
     void *ops_ctx;
     struct vmm_console_ring *ring; /* init's console input (proto/vmm.h); NULL: none */
+    /* the pc platform's virtio disk (virtio_blk.h); NULL: none */
+    const struct blk_backend *disk;
 };
 
 enum vmm_action { VMM_REPLY, VMM_WAIT }; /* VMM_WAIT: a HLT with nothing due: wait for a tick */
@@ -199,5 +201,5 @@ const struct vmm_out *vmm_unprinted(const struct vmm_persist *p);
 void vmm_mark_printed(struct vmm_persist *p);
 uint64_t vmm_fingerprint(const uint64_t *w, unsigned n);
 
-_Static_assert(sizeof(struct vmm_persist) <= 4096, "the VMM's state fits the one persistent page "
-                                                   "init gives a VMM by default");
+_Static_assert(sizeof(struct vmm_persist) <= 2 * 4096, "the VMM's state fits the two persistent "
+                                                       "pages init gives a VMM by default");

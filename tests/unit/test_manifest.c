@@ -369,7 +369,7 @@ Test(manifest, a_vmm_gets_ram_and_a_persistent_page_by_default)
                  0, "%s", err);
     cr_assert_str_eq(m.servers[0].guest, "hello");
     cr_assert_eq(m.servers[0].ram_mib, 4);
-    cr_assert_eq(m.servers[0].persist_pages, 1, "the VMM's device state needs one");
+    cr_assert_eq(m.servers[0].persist_pages, 2, "the VMM's device state needs two");
     cr_assert_eq(m.servers[1].ram_mib, 8);
     cr_assert_eq(m.servers[1].persist_pages, 2);
     cr_assert_str_eq(m.servers[2].guest, "");
@@ -405,7 +405,7 @@ Test(manifest, a_linux_vm)
     cr_assert_str_eq(s->cmdline, "console=ttyS0 rdinit=/init quiet");
     cr_assert_eq(s->ram_mib, 256);
     cr_assert_eq(s->prio, 90);
-    cr_assert_eq(s->persist_pages, 1, "a VMM's device state");
+    cr_assert_eq(s->persist_pages, 2, "a VMM's device state");
     cr_assert(manifest_is_vmm(s));
     // defaults: no initrd, empty command line, 4 MiB
     cr_assert_eq(parse("server lx image=vmm kernel=bz\n"), 0, "%s", err);
@@ -505,4 +505,14 @@ Test(manifest, channel_rejections)
             7, "server 'a' in more than 4 channels");
     refused("server a dma=0\n", 1, "dma 0 pages: 1 to 256");
     refused("server a dma=257\n", 1, "dma 257 pages: 1 to 256");
+Test(manifest, a_kernel_vm_may_have_a_disk)
+{
+    cr_assert_eq(parse("server lx image=vmm kernel=bz disk=img ram=64 cmdline=quiet\n"), 0, "%s",
+                 err);
+    cr_assert_str_eq(m.servers[0].disk, "img");
+    cr_assert_eq(parse("server lx image=vmm kernel=bz\n"), 0, "%s", err);
+    cr_assert_str_eq(m.servers[0].disk, "", "no disk unless named");
+    refused("server lx image=vmm guest=hello disk=img\n", 1, "disk= needs kernel=");
+    refused("server lx image=vmm disk=img\n", 1, "disk= needs kernel=");
+    refused("server lx kernel=bz disk=\n", 1, "name '' empty or too long");
 }
