@@ -178,12 +178,15 @@ arch_restore_user:
      * the user's frame. Every path that sets a RIP keeps it below USER_TOP, and nothing can be
      * mapped where an instruction could end past USER_TOP (a syscall or trap at the end of the
      * last page returns to USER_TOP itself, which is canonical); this catches anything that
-     * slipped through: the thread takes a #GP of its own instead. */
+     * slipped through: the thread takes a #GP of its own instead (both exits below check). */
+    testb $1, pti_enabled(%rip)
+    jnz restore_pti
+    /* Entered here when the caller knows PTI is off (the IPC fast path, fastpath.h). */
+    .global arch_restore_user_nopti
+arch_restore_user_nopti:
     movq CTX_OFF_RIP(%rdi), %rax
     shrq $47, %rax
     jnz bad_user_rip
-    testb $1, pti_enabled(%rip)
-    jnz restore_pti
     cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rdi)
     jne 2f
 sysret_tail:
@@ -216,6 +219,9 @@ iret_tail:
     iretq
 restore_pti:
     /* PTI: the TCB is not mapped on the user's tables: leave from a copy on entry_stack */
+    movq CTX_OFF_RIP(%rdi), %rax
+    shrq $47, %rax
+    jnz bad_user_rip
     movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rdi)
     movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rdi)
     movq %rdi, %rsi
