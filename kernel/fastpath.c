@@ -79,20 +79,17 @@ FAST_INLINE void fast_copy_mrs(struct tcb *from, struct tcb *to, uint64_t info, 
     }
 }
 
-/* Leaves the kernel into `to`. Without PTI straight to the exit's register loads: the test for
- * PTI there is the one made here. */
-FAST_INLINE _Noreturn void fast_leave(struct tcb *to)
+/* Leaves the kernel into `to`; `pti` (a constant: each fast-path function has a copy for each
+ * mode, entered from the matching syscall entry) picks the exit: without PTI straight to the
+ * exit's register loads. */
+FAST_INLINE _Noreturn void fast_leave(struct tcb *to, bool pti)
 {
     cur = to;
     // the physmap offset as one immediate (the compiler would build it with a shift)
     uint64_t phys_off;
     __asm__("movabsq %1, %0" : "=r"(phys_off) : "i"(-PHYSMAP_BASE));
-    uint64_t pml4 = to->slots[TCB_SLOT_VSPACE].cap.obj + phys_off;
-    if (__builtin_expect(pti_enabled, 0)) {
-        arch_switch_thread(&to->ctx, pml4);
-        arch_restore_user(&to->ctx);
-    }
-    arch_switch_thread(&to->ctx, pml4);
+    arch_switch_thread_in(&to->ctx, to->slots[TCB_SLOT_VSPACE].cap.obj + phys_off, pti);
+    if (pti) arch_restore_user(&to->ctx);
     arch_restore_user_nopti(&to->ctx);
 }
 
@@ -104,15 +101,15 @@ static __attribute__((noinline)) _Noreturn void fast_requeue_leave(struct tcb *f
 {
     sched_dequeue(from);
     sched_enqueue(to, true);
-    fast_leave(to);
+    fast_leave(to, pti_enabled);
 }
 static __attribute__((noinline)) _Noreturn void fast_enqueue_leave(struct tcb *to)
 {
     sched_enqueue(to, false);
-    fast_leave(to);
+    fast_leave(to, pti_enabled);
 }
 
-_Noreturn void fastpath_call(struct tcb *t)
+FAST_INLINE _Noreturn void fast_call(struct tcb *t, bool pti)
 {
     uint64_t info = t->ctx.rsi;
     if ((info & FAST_INFO_MASK) > RS_MSG_REG_COUNT) syscall_slowpath(t);
@@ -139,10 +136,10 @@ _Noreturn void fastpath_call(struct tcb *t)
     r->state = TS_RUNNABLE;
     if (__builtin_expect(r->prio != t->prio, 0)) fast_requeue_leave(t, r);
     fast_switch_queue(t, r);
-    fast_leave(r);
+    fast_leave(r, pti);
 }
 
-_Noreturn void fastpath_reply_recv(struct tcb *t)
+FAST_INLINE _Noreturn void fast_reply_recv(struct tcb *t, bool pti)
 {
     uint64_t info = t->ctx.rsi;
     struct tcb *caller = t->reply_to;
@@ -172,10 +169,10 @@ _Noreturn void fastpath_reply_recv(struct tcb *t)
     ep->state = EP_RECV;
     if (__builtin_expect(caller->prio != t->prio, 0)) fast_requeue_leave(t, caller);
     fast_switch_queue(t, caller);
-    fast_leave(caller);
+    fast_leave(caller, pti);
 }
 
-_Noreturn void fastpath_send(struct tcb *t)
+FAST_INLINE _Noreturn void fast_send(struct tcb *t)
 {
     // Signal: a notification's first waiter wakes with badge | pending (the slow path's
     // notification_signal); here only when it runs above us, so that it runs at once
@@ -206,3 +203,9 @@ _Noreturn void fastpath_send(struct tcb *t)
     t->ctx.rax = RS_OK;    // t stays runnable at the head of its own queue
     fast_enqueue_leave(w); // notification waiters wake at the tail (ipc.md)
 }
+
+_Noreturn void fastpath_call(struct tcb *t) { fast_call(t, false); }
+_Noreturn void fastpath_reply_recv(struct tcb *t) { fast_reply_recv(t, false); }
+_Noreturn void fastpath_send(struct tcb *t) { fast_send(t); }
+_Noreturn void fastpath_call_pti(struct tcb *t) { fast_call(t, true); }
+_Noreturn void fastpath_reply_recv_pti(struct tcb *t) { fast_reply_recv(t, true); }

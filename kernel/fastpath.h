@@ -26,6 +26,10 @@ static inline __attribute__((always_inline)) bool fastpath_lookup(struct tcb *t,
 _Noreturn void fastpath_call(struct tcb *t);
 _Noreturn void fastpath_reply_recv(struct tcb *t);
 _Noreturn void fastpath_send(struct tcb *t);
+/* Call and ReplyRecv as entered from the syscall entry used with page-table isolation
+ * (syscall_entry_pti): the same, compiled for that mode. */
+_Noreturn void fastpath_call_pti(struct tcb *t);
+_Noreturn void fastpath_reply_recv_pti(struct tcb *t);
 /* The general system call handler (syscall.c). */
 _Noreturn void syscall_slowpath(struct tcb *t);
 /* arch_restore_user when PTI is off (entry.S): the exit without its test for PTI. */
