@@ -49,7 +49,9 @@ static void do_invocation(struct tcb *t, struct slot *s, uint64_t info, bool is_
         return;
     }
     for (unsigned i = 0; i < extra; i++) {
-        struct slot *e = cspace_lookup_slot(t, b->caps_or_badges[i], 64, NULL);
+        struct slot *e;
+        if (!fastpath_lookup(t, b->caps_or_badges[i], &e))
+            e = cspace_lookup_slot(t, b->caps_or_badges[i], 64, NULL);
         if (!e || cap_is_null(&e->cap)) {
             set_error(t, RS_INVALID_CAPABILITY, i + 1, 0);
             return;
