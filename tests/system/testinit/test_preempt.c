@@ -261,7 +261,8 @@ static void preempt_deleting_endpoint_with_long_queue(void)
         waiters_ep = next; // where the woken go next
         // a varying delay: under -icount each round lasts exactly as long as the last, and the
         // ticks can keep falling outside the Deletes round after round (seen on QEMU)
-        for (volatile uint64_t j = 0; j < (rounds * 104729) % 200003; j++) {}
+        for (volatile uint64_t j = 0; j < (rounds * 104729) % 200003; j++) {
+        }
         uint64_t seen = bootinfo->tick_count, t0 = rt_rdtsc();
         CHECK_OK(ps_cnode_delete(ME, old, D)); // repeated by the kernel after each preemption
         uint64_t t = rt_rdtsc() - t0, w = scan_ticks(&seen, &ticks, &lost);
