@@ -2,6 +2,7 @@
 // Endpoints: rendezvous of a sender and a receiver, Call's implicit reply, and message transfer
 // (registers, IPC buffer words, and at most one granted cap plus unwrapped badges).
 #include "endpoint.h"
+#include "fastpath.h"
 #include "notification.h"
 #include "sched.h"
 #include "cnode.h"
@@ -41,7 +42,9 @@ static unsigned transfer_caps(struct tcb *s, struct tcb *r, struct endpoint *ep,
     unsigned done = 0;
     bool placed = false;
     for (; done < count; done++) {
-        struct slot *src = cspace_lookup_slot(s, sb->caps_or_badges[done], 64, NULL);
+        struct slot *src;
+        if (!fastpath_lookup(s, sb->caps_or_badges[done], &src))
+            src = cspace_lookup_slot(s, sb->caps_or_badges[done], 64, NULL);
         if (!src || cap_is_null(&src->cap)) break;
         struct cap *c = &src->cap;
         if (c->type == RS_CAP_ENDPOINT && (struct endpoint *)c->obj == ep) {

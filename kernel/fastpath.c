@@ -30,32 +30,27 @@ FAST_INLINE bool fast_cap_is(const struct cap *c, uint8_t type, uint8_t right)
     return (w & (0xFF | right << 8)) == (type | right << 8);
 }
 
-/* Looks up cptr for an invocation; a single-level CSpace (guard + radix = 64) is resolved
- * inline, anything deeper goes through the generic lookup. NULL: no such slot. */
-FAST_INLINE struct cap *fast_lookup(struct tcb *t, uint64_t cptr)
+FAST_INLINE bool fast_lookup(struct tcb *t, uint64_t cptr, struct cap **out)
 {
-    const struct cap *root = &t->slots[TCB_SLOT_CSPACE].cap;
-    if (__builtin_expect(root->type == RS_CAP_CNODE && root->small + root->bits == 64, 1)) {
-        // cptr = guard << bits | index; subtracting the CNode's guard leaves the index, and
-        // leaves bits above `bits` set exactly when the guard differs (both are below 2^small)
-        uint64_t index = cptr - (root->w1 << root->bits);
-        if (index >> root->bits) return NULL;
-        return &((struct slot *)root->obj)[index].cap;
-    }
-    struct slot *s = cspace_lookup_slot(t, cptr, 64, NULL);
-    return s ? &s->cap : NULL;
+    struct slot *s;
+    if (!fastpath_lookup(t, cptr, &s)) return false;
+    *out = &s->cap;
+    return true;
 }
 
-/* `from` blocks and `to` (priority >= from's) runs: `to` takes `from`'s run-queue place. */
+/* `from` blocks and `to`, of the same priority, runs: `to` takes `from`'s run-queue place.
+ * `to` is blocked, so not queued: its links are NULL. */
 FAST_INLINE void fast_switch_queue(struct tcb *from, struct tcb *to)
 {
-    if (__builtin_expect(from->prio != to->prio, 0)) {
-        sched_dequeue(from);
-        sched_enqueue(to, true);
+    struct tcb *prev = from->sched_prev, *next = from->sched_next;
+    if (__builtin_expect(!((uintptr_t)prev | (uintptr_t)next), 1)) {
+        // from is alone in its queue (the usual case: client and server share a priority and
+        // take turns): to is alone in it now, and both threads' links stay NULL
+        sched_replace_head(to->prio, to);
+        sched_replace_tail(to->prio, to);
         return;
     }
-    // same priority: swap the nodes in place, the bitmap does not change
-    struct tcb *prev = from->sched_prev, *next = from->sched_next;
+    // swap the nodes in place, the bitmap does not change
     to->sched_prev = prev;
     to->sched_next = next;
     if (prev) prev->sched_next = to;
@@ -84,20 +79,43 @@ FAST_INLINE void fast_copy_mrs(struct tcb *from, struct tcb *to, uint64_t info, 
     }
 }
 
-/* Leaves the kernel into `to` (which entered by syscall, so sysret applies). */
-FAST_INLINE _Noreturn void fast_leave(struct tcb *to)
+/* Leaves the kernel into `to`; `pti` (a constant: each fast-path function has a copy for each
+ * mode, entered from the matching syscall entry) picks the exit: without PTI straight to the
+ * exit's register loads. */
+FAST_INLINE _Noreturn void fast_leave(struct tcb *to, bool pti)
 {
     cur = to;
-    arch_switch_thread(&to->ctx, VIRT_TO_PHYS(to->slots[TCB_SLOT_VSPACE].cap.obj));
-    arch_restore_user(&to->ctx);
+    // the physmap offset as one immediate (the compiler would build it with a shift)
+    uint64_t phys_off;
+    __asm__("movabsq %1, %0" : "=r"(phys_off) : "i"(-PHYSMAP_BASE));
+    arch_switch_thread_in(&to->ctx, to->slots[TCB_SLOT_VSPACE].cap.obj + phys_off, pti);
+    if (pti) arch_restore_user(&to->ctx);
+    arch_restore_user_nopti(&to->ctx);
 }
 
-_Noreturn void fastpath_call(struct tcb *t)
+/* The run-queue work that takes sched.c's calls (a priority change: `from` leaves its queue,
+ * `to` goes to the head of its own; a woken waiter to the tail), then fast_leave. Out of line
+ * and never returning, so that the fast path itself makes no call that returns and needs no
+ * frame or saved registers. */
+static __attribute__((noinline)) _Noreturn void fast_requeue_leave(struct tcb *from, struct tcb *to)
+{
+    sched_dequeue(from);
+    sched_enqueue(to, true);
+    fast_leave(to, pti_enabled);
+}
+static __attribute__((noinline)) _Noreturn void fast_enqueue_leave(struct tcb *to)
+{
+    sched_enqueue(to, false);
+    fast_leave(to, pti_enabled);
+}
+
+FAST_INLINE _Noreturn void fast_call(struct tcb *t, bool pti)
 {
     uint64_t info = t->ctx.rsi;
     if ((info & FAST_INFO_MASK) > RS_MSG_REG_COUNT) syscall_slowpath(t);
-    struct cap *c = fast_lookup(t, t->ctx.rdi);
-    if (!c || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_WRITE)) syscall_slowpath(t);
+    struct cap *c;
+    if (!fast_lookup(t, t->ctx.rdi, &c) || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_WRITE))
+        syscall_slowpath(t);
     struct endpoint *ep = (struct endpoint *)c->obj;
     if (ep->state != EP_RECV) syscall_slowpath(t);
     struct tcb *r = ep->head;
@@ -108,20 +126,20 @@ _Noreturn void fastpath_call(struct tcb *t)
     // r is the head of the receive queue: unlink it
     struct tcb *next = r->queue_next;
     ep->head = next;
-    if (next) next->queue_prev = NULL;
+    if (next) next->queue_prev = NULL, r->queue_next = NULL; // (its queue_prev is NULL: head)
     else ep->tail = NULL, ep->state = EP_IDLE;
-    r->queue_next = NULL;
     r->blocked_on = NULL;
     fast_copy_mrs(t, r, info, c->w1);
-    fast_switch_queue(t, r);
     t->state = TS_BLOCKED_REPLY;
     t->replier = r;
     r->reply_to = t;
     r->state = TS_RUNNABLE;
-    fast_leave(r);
+    if (__builtin_expect(r->prio != t->prio, 0)) fast_requeue_leave(t, r);
+    fast_switch_queue(t, r);
+    fast_leave(r, pti);
 }
 
-_Noreturn void fastpath_reply_recv(struct tcb *t)
+FAST_INLINE _Noreturn void fast_reply_recv(struct tcb *t, bool pti)
 {
     uint64_t info = t->ctx.rsi;
     struct tcb *caller = t->reply_to;
@@ -130,37 +148,39 @@ _Noreturn void fastpath_reply_recv(struct tcb *t)
     if (caller->prio < t->prio || ((uintptr_t)caller->vcpu | (uintptr_t)t->bound_ntfn) ||
         caller->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
         syscall_slowpath(t);
-    struct cap *c = fast_lookup(t, t->ctx.rdi);
-    if (!c || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_READ)) syscall_slowpath(t);
+    struct cap *c;
+    if (!fast_lookup(t, t->ctx.rdi, &c) || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_READ))
+        syscall_slowpath(t);
     struct endpoint *ep = (struct endpoint *)c->obj;
     if (ep->state == EP_SEND) syscall_slowpath(t); // a sender waits: the slow path takes it now
 
     t->reply_to = NULL;
     caller->replier = NULL;
     fast_copy_mrs(t, caller, info, 0);
-    fast_switch_queue(t, caller);
     caller->state = TS_RUNNABLE;
     // block t on the endpoint as a receiver
     struct tcb *tail = ep->tail;
     t->state = TS_BLOCKED_RECV;
     t->blocked_on = ep;
-    t->queue_next = NULL;
-    t->queue_prev = tail;
+    t->queue_prev = tail; // (its queue_next is NULL: t ran, so it was in no queue)
     if (tail) tail->queue_next = t;
     else ep->head = t;
     ep->tail = t;
     ep->state = EP_RECV;
-    fast_leave(caller);
+    if (__builtin_expect(caller->prio != t->prio, 0)) fast_requeue_leave(t, caller);
+    fast_switch_queue(t, caller);
+    fast_leave(caller, pti);
 }
 
-_Noreturn void fastpath_send(struct tcb *t)
+FAST_INLINE _Noreturn void fast_send(struct tcb *t)
 {
     // Signal: a notification's first waiter wakes with badge | pending (the slow path's
     // notification_signal); here only when it runs above us, so that it runs at once
     if ((t->ctx.rsi & 0x7F) > RS_MSG_MAX_LENGTH)
         syscall_slowpath(t); // its error is the slow path's
-    struct cap *c = fast_lookup(t, t->ctx.rdi);
-    if (!c || !fast_cap_is(c, RS_CAP_NOTIFICATION, RS_RIGHT_WRITE)) syscall_slowpath(t);
+    struct cap *c;
+    if (!fast_lookup(t, t->ctx.rdi, &c) || !fast_cap_is(c, RS_CAP_NOTIFICATION, RS_RIGHT_WRITE))
+        syscall_slowpath(t);
     struct notification *n = (struct notification *)c->obj;
     struct tcb *w = n->head;
     // w above the running thread (the highest runnable) finds its queue empty and runs next;
@@ -180,7 +200,12 @@ _Noreturn void fastpath_send(struct tcb *t)
     w->ctx.rdi = c->w1 | n->pending;
     n->pending = 0;
     w->state = TS_RUNNABLE;
-    sched_enqueue(w, false); // notification waiters wake at the tail (ipc.md)
-    t->ctx.rax = RS_OK;      // t stays runnable at the head of its own queue
-    fast_leave(w);
+    t->ctx.rax = RS_OK;    // t stays runnable at the head of its own queue
+    fast_enqueue_leave(w); // notification waiters wake at the tail (ipc.md)
 }
+
+_Noreturn void fastpath_call(struct tcb *t) { fast_call(t, false); }
+_Noreturn void fastpath_reply_recv(struct tcb *t) { fast_reply_recv(t, false); }
+_Noreturn void fastpath_send(struct tcb *t) { fast_send(t); }
+_Noreturn void fastpath_call_pti(struct tcb *t) { fast_call(t, true); }
+_Noreturn void fastpath_reply_recv_pti(struct tcb *t) { fast_reply_recv(t, true); }

@@ -8,6 +8,7 @@
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/switch.h"
+#include "fastpath.h"
 
 struct tcb *cur;
 struct tcb *sched_queue_head[SCHED_PRIOS],
@@ -101,10 +102,11 @@ void sched_set_prio(struct tcb *t, uint8_t prio)
 /* Switches the machine to thread t: its address space, its entry stack and its TLS base. */
 static inline bool switch_to(struct tcb *t)
 {
-    uint64_t pml4 = vspace_root_phys(&t->slots[TCB_SLOT_VSPACE].cap);
-    if (!pml4) return false;
+    // vspace_root_phys, inline: every exit from the slow path comes here
+    const struct cap *vs = &t->slots[TCB_SLOT_VSPACE].cap;
+    if (vs->type != RS_CAP_VSPACE) return false;
     cur = t;
-    arch_switch_thread(&t->ctx, pml4);
+    arch_switch_thread(&t->ctx, VIRT_TO_PHYS(vs->obj));
     return true;
 }
 
@@ -131,6 +133,7 @@ _Noreturn void sched_exit_kernel(void)
             t->state = TS_INACTIVE;
             continue;
         }
-        arch_restore_user(&t->ctx);
+        if (pti_enabled) arch_restore_user(&t->ctx);
+        arch_restore_user_nopti(&t->ctx); // (its test for PTI was the one in arch_switch_thread)
     }
 }

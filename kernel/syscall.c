@@ -24,8 +24,10 @@ static void set_error(struct tcb *t, int err, uint64_t d0, uint64_t d1)
 /* Looks up the cap a syscall names; on failure reports RS_FAILED_LOOKUP to t. */
 static struct slot *lookup_or_fail(struct tcb *t)
 {
+    struct slot *s;
+    if (fastpath_lookup(t, t->ctx.rdi, &s) && !cap_is_null(&s->cap)) return s;
     struct lookup_fault f;
-    struct slot *s = cspace_lookup_slot(t, t->ctx.rdi, 64, &f);
+    s = cspace_lookup_slot(t, t->ctx.rdi, 64, &f);
     if (s && !cap_is_null(&s->cap)) return s;
     set_error(t, RS_FAILED_LOOKUP, 0, s ? 0 : f.bits_left);
     return NULL;
@@ -47,7 +49,9 @@ static void do_invocation(struct tcb *t, struct slot *s, uint64_t info, bool is_
         return;
     }
     for (unsigned i = 0; i < extra; i++) {
-        struct slot *e = cspace_lookup_slot(t, b->caps_or_badges[i], 64, NULL);
+        struct slot *e;
+        if (!fastpath_lookup(t, b->caps_or_badges[i], &e))
+            e = cspace_lookup_slot(t, b->caps_or_badges[i], 64, NULL);
         if (!e || cap_is_null(&e->cap)) {
             set_error(t, RS_INVALID_CAPABILITY, i + 1, 0);
             return;

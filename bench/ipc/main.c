@@ -6,6 +6,8 @@
 // QEMU -icount shift=0 the rdtsc deltas are exact instruction counts.
 #include "rt.h"
 #include "process.h"
+#include "map.h"
+#include "invoke_stubs.h"
 #include <resurgo/bootinfo.h>
 #include <resurgo/invocation.h>
 
@@ -35,6 +37,20 @@ static inline uint64_t raw_reply_recv(uint64_t ep, uint64_t info, uint64_t mr0, 
                      :
                      : "rcx", "r11", "memory");
     return rax;
+}
+
+/* ReplyRecv (or, with nr RS_SYS_RECV, Recv) with an empty message; returns the received
+ * message info, *mr1 its second word. */
+static inline uint64_t raw_rr_info(uint64_t nr, uint64_t ep, uint64_t info, uint64_t *mr1)
+{
+    register uint64_t r8 __asm__("r8") = 0, r9 __asm__("r9") = 0, r10 __asm__("r10") = 0;
+    uint64_t rax = nr, rdi = ep, rsi = info, rdx = 0;
+    __asm__ volatile("syscall"
+                     : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+r"(r8), "+r"(r9), "+r"(r10)
+                     :
+                     : "rcx", "r11", "memory");
+    *mr1 = r8;
+    return rsi;
 }
 
 static inline void raw_simple(uint64_t nr, uint64_t cap)
@@ -112,6 +128,24 @@ static _Noreturn void faulter(uint64_t arg)
         uint64_t t1 = rt_rdtsc();
         shared[1] = t1 - t0;
         shared[0] = i;
+    }
+}
+
+/* Faults on MAP_VA, which the pager maps (the load then succeeds on its retry); after each
+ * round it asks the pager (a Call with DONE_LABEL on the fault endpoint) to unmap the page
+ * again, outside the measured window. */
+#define MAP_VA     0x6300000000ul
+#define DONE_LABEL 0x77
+static _Noreturn void map_faulter(uint64_t arg)
+{
+    volatile uint64_t *shared = (volatile uint64_t *)SHARED_VA;
+    (void)arg;
+    for (;;) {
+        uint64_t t0 = rt_rdtsc(), m0, m1;
+        __asm__ volatile("movq (%%rdi), %%rax" : : "D"(MAP_VA) : "rax", "memory");
+        uint64_t t1 = rt_rdtsc();
+        shared[1] = t1 - t0;
+        raw_call(CHILD_EP, rs_msginfo(DONE_LABEL, 0, 0, 0), &m0, &m1);
     }
 }
 
@@ -269,6 +303,42 @@ int main(void *arg)
         }
     }
     report("page fault -> pager -> resume", samples[3], RUNS);
+
+    // page fault -> this task maps a frame -> resume: the child's load then succeeds
+    {
+        static ps_process_t map_child;
+        rs_cptr_t ep_map, frame;
+        check(ps_new_object(env, RS_OBJ_ENDPOINT, 0, &ep_map), "endpoint");
+        check(ps_new_object(env, RS_OBJ_FRAME, 0, &frame), "frame");
+        ps_process_config_t cfg = {.elf = (const void *)bi->modules[0].vaddr,
+                                   .elf_size = bi->modules[0].size,
+                                   .entry = map_faulter,
+                                   .priority = 255,
+                                   .mcp = 255,
+                                   .name = "map-faulter",
+                                   .fault_ep = ep_map};
+        check(ps_process_create(&map_child, env, &cfg), "process create");
+        check(ps_process_give(&map_child, CHILD_EP, ep_map, RS_RIGHTS_ALL, 0), "give cap");
+        check(ps_process_share(&map_child, shared, SHARED_VA, RS_RIGHT_READ | RS_RIGHT_WRITE),
+              "share");
+        check(ps_map_prepare(env, map_child.vspace, MAP_VA), "page tables");
+        check(ps_process_start(&map_child), "start");
+        volatile uint64_t *fsh = (volatile uint64_t *)SHARED_VA;
+        uint64_t addr, info = raw_rr_info(RS_SYS_RECV, ep_map, 0, &addr);
+        for (int i = 0; i < WARMUP + RUNS; i++) {
+            if (rs_msginfo_label(info) != RS_FAULT_VM || addr != MAP_VA)
+                check(RS_INVALID_ARGUMENT, "fault message");
+            check(ps_frame_map(frame, map_child.vspace, MAP_VA, RS_RIGHT_READ | RS_RIGHT_WRITE, 0),
+                  "map");
+            // an empty reply: the thread retries the load
+            info = raw_rr_info(RS_SYS_REPLY_RECV, ep_map, 0, &addr);
+            if (rs_msginfo_label(info) != DONE_LABEL) check(RS_INVALID_ARGUMENT, "done message");
+            if (i >= WARMUP) samples[3][i - WARMUP] = fsh[1] - overhead;
+            check(ps_frame_unmap(frame), "unmap");
+            info = raw_rr_info(RS_SYS_REPLY_RECV, ep_map, 0, &addr);
+        }
+    }
+    report("page fault -> map -> resume", samples[3], RUNS);
 
     // the waiter runs above us, so a Signal switches to it at once
     spawn(env, bi, &waiter, "ntfn-waiter", ntfn_waiter, ntfn, shared);

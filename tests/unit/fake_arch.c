@@ -55,6 +55,10 @@ _Noreturn void arch_restore_user(struct user_context *ctx)
     longjmp(*fake_exit, 1);
 }
 
+/* The fast path's exit when PTI is off (entry.S): the same here. */
+_Noreturn void arch_restore_user_nopti(struct user_context *ctx);
+_Noreturn void arch_restore_user_nopti(struct user_context *ctx) { arch_restore_user(ctx); }
+
 /* Returning would make sched_exit_kernel spin (no interrupt will come): end the kernel entry. */
 void arch_idle_wait(void)
 {

@@ -50,6 +50,35 @@ Test(fastpath, call_switches_to_waiting_server)
     EXPECT_RUN_QUEUE(s, x);
 }
 
+/* The usual case: client and server share a priority and nobody else runs at it, so the one
+ * running thread hands its queue over (a thread at another priority shows the bitmap kept). */
+Test(fastpath, call_and_reply_hand_over_a_queue_of_one)
+{
+    struct tcb *c, *s;
+    call_setup(&c, &s, 10, 10);
+    struct tcb *y = running("y", 5);
+    int how;
+    RUN(how, syscall_entry());
+    cr_assert_eq(how, LEFT_USER);
+    cr_expect_eq(slow_entries, 0, "the fast path applies");
+    cr_expect_eq(fake_restored, &s->ctx);
+    expect_called(c, s);
+    cr_expect(!c->sched_next && !c->sched_prev && !s->sched_next && !s->sched_prev);
+    cr_expect(sched_queue_head[10] == s && sched_queue_tail[10] == s);
+    cr_expect_eq(sched_pick(), s);
+    s->ctx.rax = RS_SYS_REPLY_RECV;
+    s->ctx.rdi = EP;
+    set_msg(s, 0x7, 1, 0x999, 0, 0, 0);
+    RUN(how, syscall_entry());
+    cr_assert_eq(how, LEFT_USER);
+    cr_expect_eq(slow_entries, 0, "the fast path applies");
+    cr_expect_eq(fake_restored, &c->ctx);
+    cr_expect_eq(s->state, TS_BLOCKED_RECV);
+    cr_expect(!s->sched_next && !s->sched_prev);
+    EXPECT_EP_QUEUE(w.ep, EP_RECV, s);
+    EXPECT_RUN_QUEUE(c, y);
+}
+
 Test(fastpath, call_takes_the_first_of_several_receivers)
 {
     struct tcb *c, *s;
@@ -89,6 +118,21 @@ struct decline {
     uint64_t c_status; /* its status, when it is runnable */
 };
 
+/* Gives t a two-level CSpace naming the same caps: a 2-slot root CNode (radix 1, no guard)
+ * whose slot 0 holds the shared CNode with a 59-bit guard of 0, so that 1 + 59 + 4 bits resolve
+ * the same cptrs as the shared CNode alone. The fast path resolves only single-level CSpaces. */
+static void two_level_cspace(struct tcb *t)
+{
+    struct slot *root = alloc(128, 2 * sizeof(struct slot));
+    root[0].cap = (struct cap){.type = RS_CAP_CNODE,
+                               .rights = RS_RIGHTS_ALL,
+                               .bits = RADIX,
+                               .small = 64 - 1 - RADIX,
+                               .obj = (uintptr_t)w.cn};
+    t->slots[TCB_SLOT_CSPACE].cap = (struct cap){
+        .type = RS_CAP_CNODE, .rights = RS_RIGHTS_ALL, .bits = 1, .obj = (uintptr_t)root};
+}
+
 static void long_message(struct tcb *c, struct tcb *s)
 {
     (void)s, c->ctx.rsi = rs_msginfo(0x42, 0, 0, 5);
@@ -110,6 +154,7 @@ static void server_vcpu(struct tcb *c, struct tcb *s)
 {
     (void)c, s->vcpu = (struct vcpu *)w.vspace;
 }
+static void client_two_levels(struct tcb *c, struct tcb *s) { (void)s, two_level_cspace(c); }
 static void server_no_vspace(struct tcb *c, struct tcb *s)
 {
     (void)c, s->slots[TCB_SLOT_VSPACE].cap = cap_null();
@@ -128,6 +173,7 @@ static const struct decline call_declines[] = {
      * binding, so it is stopped, and the reply it holds fails the client. */
     {"server runs a guest", server_vcpu, LEFT_USER, TS_RUNNABLE, RS_PEER_DIED},
     {"server without VSpace", server_no_vspace, LEFT_IDLE, TS_BLOCKED_REPLY, 0},
+    {"two-level CSpace", client_two_levels, LEFT_USER, TS_BLOCKED_REPLY, 0},
 };
 
 /* Criterion may start each case in a fresh process image: parameters are indices, not pointers. */
@@ -209,6 +255,7 @@ static void rr_extra_cap(struct tcb *c, struct tcb *s)
 static void rr_empty_slot(struct tcb *c, struct tcb *s) { (void)c, s->ctx.rdi = FREE; }
 static void rr_write_only(struct tcb *c, struct tcb *s) { (void)c, s->ctx.rdi = EP_WO; }
 static void rr_ntfn_cap(struct tcb *c, struct tcb *s) { (void)c, s->ctx.rdi = NTFN; }
+static void rr_two_levels(struct tcb *c, struct tcb *s) { (void)c, two_level_cspace(s); }
 static void rr_lower_caller(struct tcb *c, struct tcb *s) { (void)s, c->prio = 9; }
 static void rr_caller_vcpu(struct tcb *c, struct tcb *s)
 {
@@ -247,6 +294,7 @@ static const struct decline reply_recv_declines[] = {
     {"a sender is waiting", rr_sender_waiting, LEFT_USER, TS_RUNNABLE, RS_OK},
     {"no caller", rr_no_caller, LEFT_USER, TS_RUNNABLE, RS_PEER_DIED},
     {"caller in fault IPC", rr_fault_caller, LEFT_IDLE, TS_INACTIVE, 0},
+    {"two-level CSpace", rr_two_levels, LEFT_USER, TS_RUNNABLE, RS_OK},
 };
 _Static_assert(CASES(reply_recv_declines) <= 16, "case_numbers covers every case");
 

@@ -65,6 +65,42 @@
     /* IF is already clear (SFMASK). rcx = user rip, r11 = user rflags. LSTAR names one of these
      * two entry points (arch_syscall_init), so that the path without PTI has no test for it. */
     .global syscall_entry, syscall_entry_pti
+
+/* Frame offsets from its end (cur_ctx_top), where the syscall entry has its stack pointer. */
+#define F(off) ((off) - CTX_FRAME_END)(%rsp)
+#define CTX_OFF_RCX (12 * 8)
+#define CTX_OFF_R11 (4 * 8)
+
+/* Saves the user's registers into the frame that ends at cur_ctx_top, by stores (a push each
+ * would also write the error code and the constant CS and SS, which tcb_init set and the iret
+ * exit sets again); rcx and r11 hold the user's RIP and RFLAGS (syscall put them there) and go
+ * to both places, as pushes would have left them. Then the kernel stack and rdi = cur. */
+.macro SYSCALL_SAVE
+    movq cur_ctx_top(%rip), %rsp
+    movq %rcx, F(CTX_OFF_RIP)
+    movq %rcx, F(CTX_OFF_RCX)
+    movq %r11, F(CTX_OFF_RIP + 16)
+    movq %r11, F(CTX_OFF_R11)
+    movq user_rsp_scratch(%rip), %rcx
+    movq %rcx, F(CTX_OFF_RIP + 24)
+    movq $VECTOR_SYSCALL, F(CTX_OFF_VECTOR)
+    movq %rax, F(CTX_OFF_RAX)
+    movq %rbx, F(CTX_OFF_RBX)
+    movq %rdx, F(CTX_OFF_RDX)
+    movq %rsi, F(CTX_OFF_RSI)
+    movq %rdi, F(CTX_OFF_RDI)
+    movq %rbp, F(CTX_OFF_RBP)
+    movq %r8, F(CTX_OFF_R8)
+    movq %r9, F(CTX_OFF_R9)
+    movq %r10, F(CTX_OFF_R10)
+    movq %r12, F(CTX_OFF_R12)
+    movq %r13, F(CTX_OFF_R13)
+    movq %r14, F(CTX_OFF_R14)
+    movq %r15, F(CTX_OFF_R15)
+    movabsq $kernel_stack_top, %rsp
+    movq cur(%rip), %rdi
+.endm
+
 syscall_entry_pti:
     movq %rsp, user_rsp_scratch(%rip)
     leaq entry_stack_top(%rip), %rsp
@@ -72,27 +108,24 @@ syscall_entry_pti:
     movq kernel_cr3(%rip), %rax
     movq %rax, %cr3
     popq %rax
-    jmp 1f
+    SYSCALL_SAVE
+    cmpq $1, %rax                 /* RS_SYS_CALL */
+    je fastpath_call_pti          /* C, never returns; falls back to syscall_slowpath */
+    cmpq $2, %rax                 /* RS_SYS_REPLY_RECV */
+    je fastpath_reply_recv_pti
+    cmpq $3, %rax                 /* RS_SYS_SEND: Signal */
+    je fastpath_send               /* (one copy: it leaves by the mode it finds) */
+    jmp syscall_slowpath          /* C, never returns */
 syscall_entry:
     movq %rsp, user_rsp_scratch(%rip)
-1:  movq cur_ctx_top(%rip), %rsp
-    pushq $GDT_USER_DS
-    pushq user_rsp_scratch(%rip)
-    pushq %r11
-    pushq $GDT_USER_CS
-    pushq %rcx
-    pushq $0
-    pushq $VECTOR_SYSCALL
-    PUSH_GPRS
-    movabsq $kernel_stack_top, %rsp
-    movq cur(%rip), %rdi
-    cmpq $1, %rax                 /* RS_SYS_CALL */
-    je fastpath_call              /* C, never returns; falls back to syscall_slowpath */
-    cmpq $2, %rax                 /* RS_SYS_REPLY_RECV */
+    SYSCALL_SAVE
+    cmpq $1, %rax
+    je fastpath_call
+    cmpq $2, %rax
     je fastpath_reply_recv
-    cmpq $3, %rax                 /* RS_SYS_SEND: Signal */
+    cmpq $3, %rax
     je fastpath_send
-    jmp syscall_slowpath          /* C, never returns */
+    jmp syscall_slowpath
 
 /* Exception/interrupt stubs: push a dummy error code when the CPU pushes none. */
 /* Vectors 8, 10-14, 17, 21, 29, 30 push an error code themselves (Intel SDM vol. 3 6.13). */
@@ -178,12 +211,15 @@ arch_restore_user:
      * the user's frame. Every path that sets a RIP keeps it below USER_TOP, and nothing can be
      * mapped where an instruction could end past USER_TOP (a syscall or trap at the end of the
      * last page returns to USER_TOP itself, which is canonical); this catches anything that
-     * slipped through: the thread takes a #GP of its own instead. */
+     * slipped through: the thread takes a #GP of its own instead (both exits below check). */
+    testb $1, pti_enabled(%rip)
+    jnz restore_pti
+    /* Entered here when the caller knows PTI is off (the IPC fast path, fastpath.h). */
+    .global arch_restore_user_nopti
+arch_restore_user_nopti:
     movq CTX_OFF_RIP(%rdi), %rax
     shrq $47, %rax
     jnz bad_user_rip
-    testb $1, pti_enabled(%rip)
-    jnz restore_pti
     cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rdi)
     jne 2f
 sysret_tail:
@@ -216,6 +252,9 @@ iret_tail:
     iretq
 restore_pti:
     /* PTI: the TCB is not mapped on the user's tables: leave from a copy on entry_stack */
+    movq CTX_OFF_RIP(%rdi), %rax
+    shrq $47, %rax
+    jnz bad_user_rip
     movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rdi)
     movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rdi)
     movq %rdi, %rsi

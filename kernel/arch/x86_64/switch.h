@@ -2,6 +2,7 @@
 /* Switching the machine to another user thread: entry stack, address space, TLS base, and the
  * FPU trap (CR0.TS, fpu.h). Inline, because the IPC fast path does it on every message. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 #include "context.h"
 #include "cpu.h"
@@ -28,12 +29,13 @@ extern uint8_t pti_enabled;
 /* Makes `ctx` the frame the next kernel entry saves into, loads the thread's VSpace (with PTI:
  * names it for the exit path; the kernel itself stays on its own page tables), and sets CR0.TS
  * unless the FPU registers hold the thread's own state. */
-static inline __attribute__((always_inline)) void arch_switch_thread(struct user_context *ctx,
-                                                                     uint64_t pml4_phys)
+static inline __attribute__((always_inline)) void arch_switch_thread_in(struct user_context *ctx,
+                                                                        uint64_t pml4_phys,
+                                                                        bool pti)
 {
     uint64_t top = (uint64_t)ctx + CTX_FRAME_END;
     cur_ctx_top = top;
-    if (pti_enabled) {
+    if (pti) {
         user_cr3 = pml4_phys;
     } else {
         tss.rsp[0] = top;
@@ -47,4 +49,11 @@ static inline __attribute__((always_inline)) void arch_switch_thread(struct user
         wrmsr(MSR_FS_BASE, ctx->fs_base);
     }
     fpu_switch_thread(ctx->fpu);
+}
+/* The same in the mode the kernel runs in (the IPC fast path has a copy for each mode, with
+ * `pti` a constant: arch_switch_thread_in). */
+static inline __attribute__((always_inline)) void arch_switch_thread(struct user_context *ctx,
+                                                                     uint64_t pml4_phys)
+{
+    arch_switch_thread_in(ctx, pml4_phys, pti_enabled);
 }

@@ -259,6 +259,10 @@ static void preempt_deleting_endpoint_with_long_queue(void)
         rs_cptr_t old = eps[rounds & 1], next = eps[(rounds + 1) & 1];
         CHECK_OK(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, next, 1));
         waiters_ep = next; // where the woken go next
+        // a varying delay: under -icount each round lasts exactly as long as the last, and the
+        // ticks can keep falling outside the Deletes round after round (seen on QEMU)
+        for (volatile uint64_t j = 0; j < (rounds * 104729) % 200003; j++) {
+        }
         uint64_t seen = bootinfo->tick_count, t0 = rt_rdtsc();
         CHECK_OK(ps_cnode_delete(ME, old, D)); // repeated by the kernel after each preemption
         uint64_t t = rt_rdtsc() - t0, w = scan_ticks(&seen, &ticks, &lost);
