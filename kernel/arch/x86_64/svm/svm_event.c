@@ -26,8 +26,8 @@ void svm_update_window(struct vcpu *v)
 {
     struct vmcb *vm = v->ctl;
     const struct svm_vcpu *s = svm_of(v);
-    uint64_t bits = VMCB_INT_V_IRQ | VMCB_INT_V_IGN_TPR | VMCB_INT_V_PRIO_MASK |
-                    VMCB_INT_V_VECTOR_MASK;
+    uint64_t bits =
+        VMCB_INT_V_IRQ | VMCB_INT_V_IGN_TPR | VMCB_INT_V_PRIO_MASK | VMCB_INT_V_VECTOR_MASK;
     uint64_t irq = held_irq(s);
     vm->int_ctl &= ~bits;
     vm->intercept_misc1 &= ~VMCB_I1_VINTR;
@@ -48,10 +48,8 @@ void svm_inject(struct vcpu *v, uint64_t event)
     struct svm_vcpu *s = svm_of(v);
     // an exception is not held back by IF: it goes in at the next VMRUN, after an event an exit
     // interrupted (already in EVENTINJ) and without displacing a held interrupt
-    if (!is_extint(event) && !(vm->eventinj & VMCB_EVENT_VALID))
-        vm->eventinj = event;
-    else
-        s->queued_event = event;
+    if (!is_extint(event) && !(vm->eventinj & VMCB_EVENT_VALID)) vm->eventinj = event;
+    else s->queued_event = event;
     svm_update_window(v);
 }
 
