@@ -159,9 +159,6 @@ static int check_flat(struct vm *vm, const struct manifest_server *m, uint64_t r
  * thousands of times within 50 ms, which exits through this VMM cannot do under emulation, and
  * then checks it against jiffies, which run slow whenever a timer interrupt comes late. Either
  * check failing leaves Linux on jiffies as its clock, losing time with every late tick.
- * no_timer_check: Linux's boot also busy-waits some ten ticks of TSC time for the IO-APIC timer
- * and panics ("IO-APIC + timer doesn't work!") if none came, which is what a VMM crashed or
- * restarting at that moment looks like (system-linux-vmm-crash: the ticks come, late).
  * Returns its length. */
 static size_t linux_cmdline(struct vm *vm, const struct manifest_server *m)
 {
@@ -171,9 +168,8 @@ static size_t linux_cmdline(struct vm *vm, const struct manifest_server *m)
     uint64_t khz = init.bi->tsc_per_ms;
     if (given || !khz) rt_snprintf(vm->cmdline, sizeof(vm->cmdline), "%s", m->cmdline);
     else
-        rt_snprintf(vm->cmdline, sizeof(vm->cmdline),
-                    "%s%stsc_early_khz=%lu tsc=reliable no_timer_check", m->cmdline,
-                    m->cmdline[0] ? " " : "", khz);
+        rt_snprintf(vm->cmdline, sizeof(vm->cmdline), "%s%stsc_early_khz=%lu tsc=reliable",
+                    m->cmdline, m->cmdline[0] ? " " : "", khz);
     return strlen(vm->cmdline);
 }
 
