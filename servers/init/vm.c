@@ -315,6 +315,7 @@ void vm_print_output(void)
         struct vmm_output_ring *r =
             (struct vmm_output_ring *)((uint8_t *)s->control + VMM_OUTPUT_OFFSET);
         uint64_t head = r->head, tail = r->tail < r->skip ? r->skip : r->tail;
+        if (tail >= head) continue; // nothing new (or the VMM printed it itself: skip >= head)
         // the VMM's words are its own to corrupt: never read more than the ring holds
         if (head - tail > VMM_OUTPUT_RING) tail = head - VMM_OUTPUT_RING;
         __asm__ volatile("" ::

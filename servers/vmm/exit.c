@@ -231,11 +231,14 @@ static uint8_t irq_take(struct vmm *v)
 }
 
 /* The waiting interrupt rides on the reply when the guest can take it and nothing else is being
- * injected; otherwise the guest comes back (interrupt window) as soon as it can. */
+ * injected, by the reply or by the kernel (an injected event it still holds: one more would
+ * replace it, and the interrupt the models put in service would never reach the guest);
+ * otherwise the guest comes back (interrupt window) as soon as it can. */
 static void deliver(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
     if (r->label || !irq_waiting(v)) return;
-    if ((w[RS_EXIT_MR_RFLAGS] & RFLAGS_IF) && !(r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_INJECT)) {
+    if ((w[RS_EXIT_MR_RFLAGS] & RFLAGS_IF) && !(r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_INJECT) &&
+        !(w[RS_EXIT_MR_SEG] & RS_EXIT_IRQ_PENDING)) {
         reply_inject(r, RS_EVENT_MAKE(irq_take(v), RS_EVENT_EXTINT));
         v->st->irqs++;
     } else {

@@ -51,6 +51,8 @@ static void print_output(void)
     if (o->len && end - ring->tail > VMM_OUTPUT_RING) { // init is behind: print it ourselves
         rs_console_write(rt_console, o->text, o->len);
         ring->skip = end;
+        __asm__ volatile("" ::: "memory"); // skip before head: init never sees head past skip alone
+        if (ring->head < end) ring->head = end; // init prints nothing of [tail, end): it is out
     } else if (o->len) {
         for (unsigned i = 0; i < o->len; i++)
             ring->buf[(start + i) % VMM_OUTPUT_RING] = (uint8_t)o->text[i];

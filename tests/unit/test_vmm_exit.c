@@ -79,6 +79,21 @@ Test(exit, with_interrupts_off_the_guest_is_asked_back_through_a_window)
     cr_assert_eq(fake_st.irqs, 1);
 }
 
+/* The kernel still holds an interrupt injected earlier (RS_EXIT_IRQ_PENDING: the guest has not
+ * taken it yet). Another injection would replace it, and the vector the PIC or LAPIC already put
+ * in service would never reach the guest: the timer waits for a window instead. */
+Test(exit, an_event_the_kernel_still_holds_defers_the_timer)
+{
+    timer_due();
+    exit_of(RS_EXIT_CPUID, 0);
+    w[RS_EXIT_MR_SEG] |= RS_EXIT_IRQ_PENDING;
+    run();
+    cr_assert(!(flags() & RS_REPLY_INJECT), "nothing injected over the held event");
+    cr_assert(flags() & RS_REPLY_WANT_WINDOW);
+    cr_assert(fake_st.irq_pending, "the timer still waits");
+    cr_assert_eq(fake_st.irqs, 0);
+}
+
 Test(exit, an_exception_being_injected_defers_the_timer)
 {
     timer_due();

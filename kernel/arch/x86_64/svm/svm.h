@@ -7,7 +7,8 @@
 
 /* The backend's part of struct vcpu (its arch[] words). */
 struct svm_vcpu {
-    uint64_t queued_event; /* the VMM's injection, moved to EVENTINJ when that is free */
+    uint64_t queued_event; /* the VMM's injection: an external interrupt waits here, in V_IRQ,
+                              until the guest takes it; any other event until EVENTINJ is free */
     uint32_t tag;          /* the GuestSpace's ASID (set_guest_root) */
     uint32_t hw_asid;      /* the hardware ASID of the last run (0: not run yet) */
     bool dr_live;          /* the guest touched a debug register: DR0-3 switch at each run */
@@ -35,11 +36,19 @@ void svm_exit_decode(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e);
 /* svm_exit.c */
 void svm_run(struct vcpu *v, struct vcpu_exit *e);
 void svm_advance_rip(struct vcpu *v, uint64_t insn_len);
+
+/* svm_event.c. Queues the VMM's event (one at a time: a newer one replaces it); an exception
+ * goes straight to EVENTINJ when that is free. */
 void svm_inject(struct vcpu *v, uint64_t event);
 void svm_want_window(struct vcpu *v, bool on);
-/* Sets the V_IRQ / VINTR window iff the VMM asked for it or an injected external interrupt waits
- * for the guest to take it. */
+/* V_IRQ: the held external interrupt with its vector (the guest takes it), else the VMM's
+ * interrupt window (VINTR intercepted), else off. */
 void svm_update_window(struct vcpu *v);
+/* Before VMRUN: a queued event other than an interrupt into a free EVENTINJ; V_IRQ set. */
+void svm_events_before_run(struct vcpu *v);
+/* After #VMEXIT: a held interrupt the guest took is done; an event whose delivery the exit
+ * interrupted (EXITINTINFO) is delivered again, exactly once. */
+void svm_events_after_exit(struct vcpu *v);
 void svm_flush_guest(uint64_t root_phys, uint32_t tag);
 /* The next VMRUN of v flushes its ASID: its guest TLB may hold stale translations (new guest
  * space, new CR3 written by the VMM) or v's memory is about to be reused. */

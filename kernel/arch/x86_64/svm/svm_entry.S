@@ -42,7 +42,12 @@ svm_enter:
     movq GPR(14)(%rdi), %r14
     movq GPR(15)(%rdi), %r15
     movq GPR(7)(%rdi), %rdi
+    /* IF for V_INTR_MASKING's host-interrupt exits (GIF still holds them off). The nop takes
+     * STI's one-instruction shadow: QEMU's TCG carries a shadow VMRUN is in into the guest,
+     * which then cannot take a virtual interrupt (V_IRQ, svm_event.c) before its first
+     * instruction, a CLI say. */
     sti
+    nop
     vmrun                       /* rax = vmcb_pa; back here at #VMEXIT with the host's rax, rsp */
     vmsave                      /* the guest's FS/GS/TR/LDTR/syscall MSRs */
     pushq %rdi

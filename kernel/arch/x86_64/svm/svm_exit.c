@@ -30,26 +30,6 @@ void svm_flush_guest(uint64_t root_phys, uint32_t tag)
     asid_owner[hw_asid(tag)] = NULL; // whichever vCPU of the space ran last: it flushes next time
 }
 
-/* An event whose delivery the exit interrupted (EXITINTINFO) is injected again at the next
- * VMRUN, else it would be lost (APM 15.7.2); INTn, INT3 and INTO are not: their instruction did
- * not complete and raises them again when it runs again. */
-static void keep_interrupted_event(struct vmcb *vm)
-{
-    uint64_t ev = vm->exitintinfo;
-    vm->eventinj = 0;
-    if (!(ev & VMCB_EVENT_VALID)) return;
-    uint64_t type = VMCB_EVENT_TYPE(ev), vec = VMCB_EVENT_VECTOR(ev);
-    if (type == RS_EVENT_SOFT_INT || (type == RS_EVENT_EXCEPTION && (vec == 3 || vec == 4))) return;
-    vm->eventinj = ev;
-}
-
-/* The guest can take an external interrupt now: RFLAGS.IF set and no STI / MOV SS shadow. EVENTINJ
- * ignores both (APM 15.20), so an interrupt injected otherwise would break the guest's CLI. */
-static bool irq_open(const struct vmcb *vm)
-{
-    return (vm->rflags & RFLAGS_IF) && !(vm->int_state & VMCB_INT_SHADOW);
-}
-
 /* RDMSR / WRMSR of the MSRs the kernel answers itself (no exit reaches the VMM): PAT, which is
  * G_PAT under nested paging (APM 15.25.8), and TSC_AUX on a CPU without RDTSCP (a plain value
  * then). A reserved PAT memory type or TSC_AUX bits 63:32 get #GP, as WRMSR gives. Returns false
@@ -92,14 +72,7 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
         asid_owner[hw] = v;
         s->hw_asid = hw;
     }
-    // the VMM's event, once EVENTINJ is free; an external interrupt only when the guest can take
-    // it, else the V_IRQ window (svm_update_window) says when
-    if (!(vm->eventinj & VMCB_EVENT_VALID) && (s->queued_event & VMCB_EVENT_VALID) &&
-        (VMCB_EVENT_TYPE(s->queued_event) != RS_EVENT_EXTINT || irq_open(vm))) {
-        vm->eventinj = s->queued_event;
-        s->queued_event = 0;
-        svm_update_window(v); // no longer held
-    }
+    svm_events_before_run(v); // the VMM's event: EVENTINJ, or V_IRQ for an interrupt
     if (svm_tsc_aux_hw && s->tsc_aux != svm_host_tsc_aux) wrmsr(MSR_TSC_AUX, s->tsc_aux);
     vm->rax = v->gpr[RS_GPR_RAX];
     vm->rsp = v->gpr[RS_GPR_RSP];
@@ -118,11 +91,11 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
     v->gpr[RS_GPR_RAX] = vm->rax;
     v->gpr[RS_GPR_RSP] = vm->rsp;
     vm->tlb_control = VMCB_TLB_NONE;
-    keep_interrupted_event(vm);
+    svm_events_after_exit(v);
     bool vmm_window = s->vmm_window;
     svm_exit_decode(v, vm, e);
-    // a window only the kernel wanted (for a held interrupt) is no news for the VMM: the next run
-    // injects the interrupt
+    // VINTR is intercepted only for the VMM's window (svm_event.c); one it no longer wants (a
+    // stale request) is no news for it
     if (e->reason == RS_EXIT_INTR_WINDOW && !vmm_window) e->reason = RS_EXIT_NONE;
     if ((e->reason == RS_EXIT_MSR_READ || e->reason == RS_EXIT_MSR_WRITE) && msr_local(v, vm, e))
         e->reason = RS_EXIT_NONE;
@@ -136,34 +109,4 @@ void svm_advance_rip(struct vcpu *v, uint64_t len)
     struct vmcb *vm = v->ctl;
     vm->rip += len;
     vm->int_state &= ~VMCB_INT_SHADOW; // the instruction completed: no STI / MOV SS shadow left
-}
-
-void svm_inject(struct vcpu *v, uint64_t event)
-{
-    svm_of(v)->queued_event = event;
-    svm_update_window(v);
-}
-
-void svm_want_window(struct vcpu *v, bool on)
-{
-    svm_of(v)->vmm_window = on;
-    svm_update_window(v);
-}
-
-/* A virtual interrupt that VINTR intercepts: the exit comes as soon as the guest could take it
- * (IF set, no shadow), before it does (APM 15.21.4). */
-void svm_update_window(struct vcpu *v)
-{
-    struct vmcb *vm = v->ctl;
-    const struct svm_vcpu *s = svm_of(v);
-    uint64_t bits = VMCB_INT_V_IRQ | VMCB_INT_V_IGN_TPR | (0xFull << VMCB_INT_V_PRIO_SHIFT);
-    bool held =
-        (s->queued_event & VMCB_EVENT_VALID) && VMCB_EVENT_TYPE(s->queued_event) == RS_EVENT_EXTINT;
-    if (s->vmm_window || held) {
-        vm->int_ctl |= bits;
-        vm->intercept_misc1 |= VMCB_I1_VINTR;
-    } else {
-        vm->int_ctl &= ~bits;
-        vm->intercept_misc1 &= ~VMCB_I1_VINTR;
-    }
 }

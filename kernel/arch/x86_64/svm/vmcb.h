@@ -114,6 +114,9 @@ _Static_assert(sizeof(struct vmcb) == 4096, "VMCB is one page");
 /* int_ctl (APM 15.21.1 virtual interrupts) */
 #define VMCB_INT_V_IRQ          (1ull << 8)
 #define VMCB_INT_V_PRIO_SHIFT   16
+#define VMCB_INT_V_PRIO_MASK    (0xFull << 16)
+#define VMCB_INT_V_VECTOR_SHIFT 32 /* V_INTR_VECTOR: offset 0x064, bits 7:0 */
+#define VMCB_INT_V_VECTOR_MASK  (0xFFull << 32)
 #define VMCB_INT_V_IGN_TPR      (1ull << 20)
 #define VMCB_INT_V_INTR_MASKING (1ull << 24)
 
