@@ -505,6 +505,8 @@ Test(manifest, channel_rejections)
             7, "server 'a' in more than 4 channels");
     refused("server a dma=0\n", 1, "dma 0 pages: 1 to 256");
     refused("server a dma=257\n", 1, "dma 257 pages: 1 to 256");
+}
+
 Test(manifest, a_kernel_vm_may_have_a_disk)
 {
     cr_assert_eq(parse("server lx image=vmm kernel=bz disk=img ram=64 cmdline=quiet\n"), 0, "%s",
