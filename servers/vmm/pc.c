@@ -4,7 +4,7 @@
 // levels into PIC and IO-APIC inputs after every access and every advance of time, so an edge
 // the guest causes (an IIR read dropping IRQ 4, a THR write raising it) is seen in order.
 #include "pc.h"
-#include "acpi.h"
+#include "acpi_tables.h"
 #include "mptable.h"
 #include "pit.h"
 #include "vmm.h"

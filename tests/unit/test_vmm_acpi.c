@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <resurgo/errors.h>
 #include "vmm_fake.h"
-#include "acpi.h"
+#include "acpi_tables.h"
 #include "ioapic.h"
 #include "lapic.h"
 #include "mptable.h"

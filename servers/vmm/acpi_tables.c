@@ -3,7 +3,7 @@
 // 5.2.6, XSDT 5.2.8, FADT 5.2.9 (table 5.9), MADT 5.2.12, and the DSDT's AML hand-encoded
 // (chapter 20: DefScope, DefDevice, DefName, PkgLength 20.2.4) with resource descriptors of 6.4
 // (I/O port 6.4.2.5, IRQ 6.4.2.1, Memory32Fixed 6.4.3.4, Extended Interrupt 6.4.3.6).
-#include "acpi.h"
+#include "acpi_tables.h"
 #include <resurgo/errors.h>
 #include "ioapic.h"
 #include "lapic.h"
