@@ -32,19 +32,73 @@ volatile uint32_t *arch_tick_latency_out;
 static void lapic_write(uint32_t reg, uint32_t v) { lapic[reg / 4] = v; }
 static uint32_t lapic_read(uint32_t reg) { return lapic[reg / 4]; }
 
-/* Busy-waits `ms` milliseconds on PIT channel 2 (gate via port 0x61); returns nothing, exact
- * enough for calibration. */
-static void pit_wait_ms(unsigned ms)
+#define PIT_HZ 1193182u
+
+/* PIT channel 2's current count, latched (counter latch command, Intel 8254 datasheet). */
+static uint16_t pit2_count(void)
 {
-    uint32_t count = 1193182u * ms / 1000;
+    outb(0x43, 0x80);
+    uint8_t lo = inb(0x42);
+    return (uint16_t)(lo | inb(0x42) << 8);
+}
+
+/* One reading of the PIT, the TSC and the LAPIC count taken together; `spread` is how many TSC
+ * cycles the reading took, so a reading the CPU was taken away during shows as a wide one. */
+struct clock_sample {
+    uint64_t tsc, spread;
+    uint32_t lapic;
+    uint16_t pit;
+};
+
+static struct clock_sample clock_sample(void)
+{
+    struct clock_sample c;
+    uint64_t a = rdtsc();
+    c.pit = pit2_count();
+    c.lapic = lapic_read(LAPIC_TIMER_CCR);
+    uint64_t b = rdtsc();
+    c.tsc = a + (b - a) / 2;
+    c.spread = b - a;
+    return c;
+}
+
+/* One calibration window of about 10 ms on PIT channel 2 counting down from 0xFFFF (mode 0, gate
+ * via port 0x61): the PIT counts actually elapsed between two samples, not the moment a wait
+ * loop noticed the end, set the rates, so that losing the CPU during the window (a loaded host
+ * under an emulator) costs nothing; only losing it inside a sample does, which `spread` shows.
+ * Returns false if the count ran out (the window was longer than 55 ms). */
+static bool calibrate_window(struct clock_sample *s0, struct clock_sample *s1)
+{
     outb(0x61, (inb(0x61) & ~0x02) | 0x01); // gate on, speaker off
     outb(0x43, 0xB0);                       // channel 2, lobyte/hibyte, mode 0
-    outb(0x42, count & 0xFF);
-    outb(0x42, count >> 8);
+    outb(0x42, 0xFF);
+    outb(0x42, 0xFF);
     outb(0x61, inb(0x61) & ~0x01); // restart the count: gate low then high
     outb(0x61, inb(0x61) | 0x01);
-    while (!(inb(0x61) & 0x20))
-        ;
+    *s0 = clock_sample();
+    do *s1 = clock_sample();
+    while (!(inb(0x61) & 0x20) && (uint16_t)(s0->pit - s1->pit) < PIT_HZ / 100);
+    return !(inb(0x61) & 0x20) && s1->pit < s0->pit;
+}
+
+/* Measures the TSC rate and the LAPIC timer's rate against the PIT: of five complete windows (at
+ * most 50 tries), the one whose two samples were taken most tightly. Sets arch_tsc_per_ms and
+ * lapic_per_tsc. */
+static void calibrate(void)
+{
+    struct clock_sample best0 = {0}, best1 = {0};
+    uint64_t best_spread = UINT64_MAX;
+    for (int tries = 0, good = 0; tries < 50 && good < 5; tries++) {
+        struct clock_sample s0, s1;
+        if (!calibrate_window(&s0, &s1) || s1.tsc <= s0.tsc) continue;
+        good++;
+        if (s0.spread + s1.spread < best_spread)
+            best0 = s0, best1 = s1, best_spread = s0.spread + s1.spread;
+    }
+    if (best_spread == UINT64_MAX) panic("timer: the PIT does not count: no clock to calibrate");
+    uint64_t pit = (uint16_t)(best0.pit - best1.pit), tsc = best1.tsc - best0.tsc;
+    arch_tsc_per_ms = tsc * PIT_HZ / (pit * 1000); // < 2^64: tsc < 2^40 in a 55 ms window
+    lapic_per_tsc = ((uint64_t)(best0.lapic - best1.lapic) << 32) / tsc;
 }
 
 /* Starts the LAPIC's one-shot count for the earlier of the next tick and the earliest timer
@@ -70,15 +124,9 @@ void arch_timer_init(unsigned tick_us)
     lapic_write(LAPIC_SVR, 0x100 | SPURIOUS_VECTOR);
     lapic_write(LAPIC_TIMER_DCR, 0x3); // divide by 16
     lapic_write(LAPIC_LVT_TIMER, 1u << 16);
-    lapic_write(LAPIC_TIMER_ICR, 0xFFFFFFFF);
-    uint64_t t0 = rdtsc();
-    pit_wait_ms(10);
-    uint64_t t1 = rdtsc();
-    uint32_t ticks = 0xFFFFFFFF - lapic_read(LAPIC_TIMER_CCR);
-    // the ratio comes from the TSC and LAPIC read around the same window, so it does not depend
-    // on how exactly the PIT measured 10 ms (that only sets arch_tsc_per_ms)
-    arch_tsc_per_ms = (t1 - t0) / 10;
-    lapic_per_tsc = t1 > t0 ? ((uint64_t)ticks << 32) / (t1 - t0) : 1ull << 32;
+    lapic_write(LAPIC_TIMER_ICR, 0xFFFFFFFF); // counts down throughout calibration (> 1 s)
+    calibrate();
+    uint32_t ticks = (uint32_t)((arch_tsc_per_ms * 10 * lapic_per_tsc) >> 32);
     kprintf("timer: LAPIC %u ticks/10ms, TSC %lu kHz, tick %u us, one-shot\n", ticks,
             arch_tsc_per_ms, tick_us);
     period_tsc = arch_tsc_per_ms * tick_us / 1000;
