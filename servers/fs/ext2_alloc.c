@@ -20,6 +20,33 @@ static int adjust(struct ext2_fs *fs, uint32_t group, int gd_off, int sb_off, in
     return 0;
 }
 
+/* A group descriptor's 16-bit counter at `off` (free blocks, free inodes). */
+static int gd_count(struct ext2_fs *fs, uint32_t g, int off, uint32_t *val)
+{
+    uint8_t *gd;
+    int gs, rc = gd_get(fs, g, &gd, &gs);
+    if (rc < 0) return rc;
+    *val = le_get16(gd + off);
+    bput(fs, gs);
+    return 0;
+}
+
+/* Clears bit i of the bitmap in block `bitmap`; EXT2_EUCLEAN if it was clear already. */
+static int bitmap_release(struct ext2_fs *fs, uint32_t bitmap, uint32_t i)
+{
+    uint8_t *bm;
+    int bs, rc = bget(fs, bitmap, &bm, &bs);
+    if (rc < 0) return rc;
+    if (!(bm[i / 8] & (1u << (i % 8)))) {
+        bput(fs, bs);
+        return EXT2_EUCLEAN;
+    }
+    bm[i / 8] &= (uint8_t) ~(1u << (i % 8));
+    bdirty(fs, bs, true);
+    bput(fs, bs);
+    return 0;
+}
+
 static uint32_t group_blocks(const struct ext2_fs *fs, uint32_t g)
 {
     uint32_t start = fs->first_data_block + g * fs->bpg;
@@ -33,11 +60,9 @@ int alloc_block(struct ext2_fs *fs, uint32_t goal, uint32_t *blk)
     uint32_t g0 = blk_valid(fs, goal) ? (goal - fs->first_data_block) / fs->bpg : 0;
     for (uint32_t k = 0; k < fs->groups; k++) {
         uint32_t g = (g0 + k) % fs->groups;
-        uint8_t *gd;
-        int gs, rc = gd_get(fs, g, &gd, &gs);
+        uint32_t free;
+        int rc = gd_count(fs, g, GD_FREE_BLOCKS, &free);
         if (rc < 0) return rc;
-        uint32_t free = le_get16(gd + GD_FREE_BLOCKS);
-        bput(fs, gs);
         if (!free) continue;
         uint8_t *bm;
         int bs;
@@ -66,16 +91,8 @@ int free_block(struct ext2_fs *fs, uint32_t blk)
 {
     if (!blk_valid(fs, blk)) return EXT2_EUCLEAN;
     uint32_t g = (blk - fs->first_data_block) / fs->bpg, i = (blk - fs->first_data_block) % fs->bpg;
-    uint8_t *bm;
-    int bs, rc = bget(fs, fs->grp[g].block_bitmap, &bm, &bs);
+    int rc = bitmap_release(fs, fs->grp[g].block_bitmap, i);
     if (rc < 0) return rc;
-    if (!(bm[i / 8] & (1u << (i % 8)))) {
-        bput(fs, bs);
-        return EXT2_EUCLEAN;
-    }
-    bm[i / 8] &= (uint8_t) ~(1u << (i % 8));
-    bdirty(fs, bs, true);
-    bput(fs, bs);
     return adjust(fs, g, GD_FREE_BLOCKS, SB_FREE_BLOCKS, 1);
 }
 
@@ -87,11 +104,9 @@ int alloc_inode(struct ext2_fs *fs, uint32_t parent, bool dir, uint32_t *ino)
     if (dir) {
         uint32_t best = 0;
         for (uint32_t g = 0; g < fs->groups; g++) {
-            uint8_t *gd;
-            int gs, rc = gd_get(fs, g, &gd, &gs);
+            uint32_t f;
+            int rc = gd_count(fs, g, GD_FREE_INODES, &f);
             if (rc < 0) return rc;
-            uint32_t f = le_get16(gd + GD_FREE_INODES);
-            bput(fs, gs);
             if (f > best) {
                 best = f;
                 g0 = g;
@@ -100,11 +115,9 @@ int alloc_inode(struct ext2_fs *fs, uint32_t parent, bool dir, uint32_t *ino)
     }
     for (uint32_t k = 0; k < fs->groups; k++) {
         uint32_t g = (g0 + k) % fs->groups;
-        uint8_t *gd;
-        int gs, rc = gd_get(fs, g, &gd, &gs);
+        uint32_t free;
+        int rc = gd_count(fs, g, GD_FREE_INODES, &free);
         if (rc < 0) return rc;
-        uint32_t free = le_get16(gd + GD_FREE_INODES);
-        bput(fs, gs);
         if (!free) continue;
         uint8_t *bm;
         int bs;
@@ -129,16 +142,8 @@ int free_inode(struct ext2_fs *fs, uint32_t ino, bool dir)
 {
     if (ino < 1 || ino > fs->inodes_count) return EXT2_EUCLEAN;
     uint32_t g = (ino - 1) / fs->ipg, i = (ino - 1) % fs->ipg;
-    uint8_t *bm;
-    int bs, rc = bget(fs, fs->grp[g].inode_bitmap, &bm, &bs);
+    int rc = bitmap_release(fs, fs->grp[g].inode_bitmap, i);
     if (rc < 0) return rc;
-    if (!(bm[i / 8] & (1u << (i % 8)))) {
-        bput(fs, bs);
-        return EXT2_EUCLEAN;
-    }
-    bm[i / 8] &= (uint8_t) ~(1u << (i % 8));
-    bdirty(fs, bs, true);
-    bput(fs, bs);
     if ((rc = adjust(fs, g, GD_FREE_INODES, SB_FREE_INODES, 1)) < 0) return rc;
     return dir ? adjust(fs, g, GD_USED_DIRS, -1, -1) : 0;
 }
