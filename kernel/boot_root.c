@@ -194,8 +194,8 @@ static void give_device_untyped(rs_bootinfo_t *info, const struct boot_info *bi,
         excl[n++] = (struct devmem_range){bi->used[i].base, e < bi->used[i].base ? UINT64_MAX : e};
     }
     for (int i = 0; i < bi->module_count; i++)
-        excl[n++] = (struct devmem_range){bi->modules[i].base,
-                                          bi->modules[i].base + bi->modules[i].size};
+        excl[n++] =
+            (struct devmem_range){bi->modules[i].base, bi->modules[i].base + bi->modules[i].size};
     extern char __image_end[];
     excl[n++] = (struct devmem_range){0, (uint64_t)__image_end - KERNEL_VMA};
     int count = devmem_ranges(excl, n, DEVMEM_LOW, DEVMEM_HIGH, out, 32);

@@ -93,7 +93,8 @@ enum ipc_inject {
  *   in IPC_SLOT_CHANNEL0 + k a cap that signals the other end (its ping notification, badged
  *   IPC_BADGE_CHANNEL(j) where j is the channel's index at that end). Channel memory and both
  *   ends' notifications belong to init: they outlive either end's restarts.
- * The device's memory BARs are not handed out yet: the kernel makes no device untyped. */
+ * - at IPC_DEVICE_BAR_VADDR(k): its memory BAR k, uncached (below 4 GiB, at most 1 MiB; see
+ *   ipc_device_info_t.bar[k].mapped). */
 #define IPC_SLOT_IRQ          20
 #define IPC_SLOT_IOPORT       21
 #define IPC_SLOT_CHANNEL0     22 /* .. IPC_SLOT_CHANNEL0 + IPC_MAX_CHANNELS - 1 */
@@ -104,6 +105,7 @@ enum ipc_inject {
 #define IPC_DMA_VADDR         0x0000500020000000ul
 #define IPC_CHANNEL_VADDR(k)  (0x0000500010000000ul + (uint64_t)(k)*0x01000000ul)
 #define IPC_DEVICE_MAGIC      0x4445564943455331ul /* "DEVICES1" */
+
 /* The device's memory BAR k (k = the BAR's index, 0..5), mapped uncached when init could make
  * frames over it (ipc_bar_info_t.mapped); at most IPC_BAR_MAX_SIZE bytes of each. */
 #define IPC_MAX_BARS            6

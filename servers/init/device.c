@@ -63,8 +63,8 @@ static void pieces_init(void)
 static int device_untyped_at(uint64_t pa, unsigned bits, rs_cptr_t *out)
 {
     unsigned i = 0;
-    while (i < npieces && !(pa >= pieces[i].paddr && pa + (1ul << bits) <= pieces[i].paddr +
-                                                                            (1ul << pieces[i].bits)))
+    while (i < npieces && !(pa >= pieces[i].paddr &&
+                            pa + (1ul << bits) <= pieces[i].paddr + (1ul << pieces[i].bits)))
         i++;
     if (i == npieces) return RS_NOT_FOUND;
     while (pieces[i].bits > bits) {
@@ -72,8 +72,8 @@ static int device_untyped_at(uint64_t pa, unsigned bits, rs_cptr_t *out)
         rs_cptr_t halves = ps_slot_alloc_range(init.root.env.slots, 2);
         if (!halves) return RS_NOT_ENOUGH_MEMORY;
         struct piece p = pieces[i];
-        int err = ps_untyped_retype(p.cap, RS_INIT_CNODE, RS_OBJ_UNTYPED, p.bits - 1, 0, 0,
-                                    halves, 2);
+        int err =
+            ps_untyped_retype(p.cap, RS_INIT_CNODE, RS_OBJ_UNTYPED, p.bits - 1, 0, 0, halves, 2);
         if (err) return err;
         uint64_t half = 1ul << (p.bits - 1);
         bool high = pa >= p.paddr + half;
@@ -324,8 +324,8 @@ int device_give(struct server *s, ps_process_t *p)
         err = ps_process_share(p, g->dma[i], IPC_DMA_VADDR + i * 4096ul, rw);
     for (unsigned b = 0; b < IPC_MAX_BARS; b++)
         for (unsigned i = 0; !err && i < g->bar_pages[b]; i++)
-            err = ps_process_share(p, g->bar_frames[b] + i, IPC_DEVICE_BAR_VADDR(b) + i * 4096ul,
-                                   rw);
+            err =
+                ps_process_share(p, g->bar_frames[b] + i, IPC_DEVICE_BAR_VADDR(b) + i * 4096ul, rw);
     for (unsigned k = 0; !err && k < g->nchan; k++) {
         const struct chan_obj *ch = &chans[g->chan[k]];
         for (unsigned i = 0; !err && i < ch->pages; i++)

@@ -10,11 +10,14 @@
 /* QEMU pc, 128 MiB, SeaBIOS (its e820): RAM, reserved at the top of RAM (ACPI), the BIOS. */
 Test(devmem, qemu_pc_map)
 {
-    struct devmem_range ex[] = {R(0, 0x9fc00),         R(0x9fc00, 0xa0000),
-                                R(0xf0000, 0x100000),  R(0x100000, 0x7fe0000),
-                                R(0x7fe0000, 0x8000000), R(0xfeffc000, 0xff000000),
+    struct devmem_range ex[] = {R(0, 0x9fc00),
+                                R(0x9fc00, 0xa0000),
+                                R(0xf0000, 0x100000),
+                                R(0x100000, 0x7fe0000),
+                                R(0x7fe0000, 0x8000000),
+                                R(0xfeffc000, 0xff000000),
                                 R(0xfffc0000, 0x100000000)},
-                       out[8];
+                        out[8];
     int n = devmem_ranges(ex, 7, DEVMEM_LOW, DEVMEM_HIGH, out, 8);
     cr_assert_eq(n, 1);
     cr_assert_eq(out[0].base, 0x8000000);
@@ -24,10 +27,13 @@ Test(devmem, qemu_pc_map)
 /* Entries in any order, overlapping, unaligned: a page an entry touches is never handed out. */
 Test(devmem, unaligned_and_overlapping)
 {
-    struct devmem_range ex[] = {R(0x200000, 0x300001), R(0x100000, 0x180000),
-                                R(0x250000, 0x260000), R(0x400fff, 0x401000), R(5, 5),
+    struct devmem_range ex[] = {R(0x200000, 0x300001),
+                                R(0x100000, 0x180000),
+                                R(0x250000, 0x260000),
+                                R(0x400fff, 0x401000),
+                                R(5, 5),
                                 R(0x1000000, 0x0)},
-                       out[8];
+                        out[8];
     int n = devmem_ranges(ex, 6, 0x100000, 0x800000, out, 8);
     cr_assert_eq(n, 3);
     cr_assert_eq(out[0].base, 0x180000);

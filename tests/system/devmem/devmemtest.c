@@ -27,14 +27,13 @@ int main(void *arg)
     }
     const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;
     check_plan(5);
-    bool have = info->magic == IPC_DEVICE_MAGIC && info->vendor == 0x8086 &&
-                info->device == 0x100e;
+    bool have = info->magic == IPC_DEVICE_MAGIC && info->vendor == 0x8086 && info->device == 0x100e;
     check(have, "DEVMEM-0001", "init gave devdrv the e1000 (8086:100e)", "vendor %lx device %lx",
           info->vendor, info->device);
     const ipc_bar_info_t *b = &info->bar[0];
     // 8254x manual 4.1: the register space (BAR 0) is 128 KiB; QEMU's e1000 has the same
-    bool mapped = have && b->size == 0x20000 && b->mapped == b->size && b->paddr &&
-                  b->paddr < (1ul << 32);
+    bool mapped =
+        have && b->size == 0x20000 && b->mapped == b->size && b->paddr && b->paddr < (1ul << 32);
     check(mapped, "DEVMEM-0002", "BAR 0 (128 KiB, below 4 GiB) is mapped whole",
           "size %lx mapped %lx", b->size, b->mapped);
     if (!mapped) {
@@ -43,8 +42,8 @@ int main(void *arg)
     }
     uint32_t status = rd(E1000_STATUS);
     check(status != 0xFFFFFFFFu && (status & 3) == 3, "DEVMEM-0003",
-          "STATUS says full duplex and link up (QEMU's user network is connected)", "status %lx %lu",
-          status, 0);
+          "STATUS says full duplex and link up (QEMU's user network is connected)",
+          "status %lx %lu", status, 0);
     // QEMU gives the first NIC the MAC 52:54:00:12:34:56, stored in RAL0/RAH0 with AV set
     uint32_t ral = rd(E1000_RAL0), rah = rd(E1000_RAH0);
     check(ral == 0x12005452u && rah == 0x80005634u, "DEVMEM-0004",

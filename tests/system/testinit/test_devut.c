@@ -44,7 +44,7 @@ static void devut_frames_only(void)
     REQUIRE(ut);
     CHECK_EQ(cap_type(ut), RS_CAP_UNTYPED);
     static const unsigned kernel_objects[][2] = {
-        {RS_OBJ_TCB, 0},        {RS_OBJ_CNODE, 4},      {RS_OBJ_ENDPOINT, 0},
+        {RS_OBJ_TCB, 0},          {RS_OBJ_CNODE, 4},      {RS_OBJ_ENDPOINT, 0},
         {RS_OBJ_NOTIFICATION, 0}, {RS_OBJ_PAGE_TABLE, 0}, {RS_OBJ_VSPACE, 0},
     };
     rs_cptr_t s = new_slot();
@@ -71,8 +71,9 @@ const struct test devut_tests[] = {
     {"DEVUT-0001",
      "device untyped lie between 1 MiB and the IO-APIC, aligned, overlapping no other untyped",
      devut_layout},
-    {"DEVUT-0002", "device untyped (and untyped made from it) refuse kernel objects with "
-                   "RS_INVALID_ARGUMENT and make frames at their address",
+    {"DEVUT-0002",
+     "device untyped (and untyped made from it) refuse kernel objects with "
+     "RS_INVALID_ARGUMENT and make frames at their address",
      devut_frames_only},
     {0},
 };
