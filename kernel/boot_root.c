@@ -11,6 +11,7 @@
 #include "console.h"
 #include "kstring.h"
 #include "elf.h"
+#include "devmem.h"
 #include <resurgo/bootinfo.h>
 #include <resurgo/objects.h>
 
@@ -132,35 +133,79 @@ static void tcb_take(struct tcb *t, enum tcb_slot which, struct slot *src)
     cdt_insert(src, &t->slots[which]);
 }
 
+/* Hands [b, e) to init as naturally aligned power-of-two untyped caps (device ones carry
+ * CAP_FLAG_DEVICE and is_device). Returns the bytes that did not fit (bootinfo or CNode full). */
+static uint64_t hand_out(rs_bootinfo_t *bi, uint64_t *next_slot, uint64_t b, uint64_t e,
+                         bool device, uint64_t *total)
+{
+    while (e - b >= PAGE) {
+        unsigned bits = 12;
+        while (bits < RS_MAX_UNTYPED_BITS && !(b & ((1ull << (bits + 1)) - 1)) &&
+               b + (1ull << (bits + 1)) <= e)
+            bits++;
+        uint64_t n = *next_slot - bi->untyped.start;
+        if (n >= RS_BOOT_MAX_UNTYPED || *next_slot >= (1u << INIT_CNODE_RADIX)) return e - b;
+        root_cap((unsigned)(*next_slot)++, (struct cap){.type = RS_CAP_UNTYPED,
+                                                        .rights = RS_RIGHTS_ALL,
+                                                        .bits = (uint8_t)bits,
+                                                        .flags = device ? CAP_FLAG_DEVICE : 0,
+                                                        .obj = (uint64_t)PHYS_TO_VIRT(b)});
+        bi->untyped_list[n] =
+            (rs_untyped_desc_t){.paddr = b, .size_bits = (uint8_t)bits, .is_device = device};
+        *total += 1ull << bits;
+        b += 1ull << bits;
+    }
+    return 0;
+}
+
 /* Splits the free RAM that is left into naturally aligned power-of-two untyped caps. */
 static void give_untyped(rs_bootinfo_t *bi, uint64_t *next_slot)
 {
     uint64_t lost = 0, total = 0;
     bi->untyped.start = *next_slot;
-    for (int i = 0; i < free_count; i++) {
-        uint64_t b = free_ram[i].base, e = b + free_ram[i].size;
-        while (e - b >= PAGE) {
-            unsigned bits = 12;
-            while (bits < RS_MAX_UNTYPED_BITS && !(b & ((1ull << (bits + 1)) - 1)) &&
-                   b + (1ull << (bits + 1)) <= e)
-                bits++;
-            uint64_t n = *next_slot - bi->untyped.start;
-            if (n >= RS_BOOT_MAX_UNTYPED || *next_slot >= (1u << INIT_CNODE_RADIX)) {
-                lost += e - b;
-                break;
-            }
-            root_cap((unsigned)(*next_slot)++, (struct cap){.type = RS_CAP_UNTYPED,
-                                                            .rights = RS_RIGHTS_ALL,
-                                                            .bits = (uint8_t)bits,
-                                                            .obj = (uint64_t)PHYS_TO_VIRT(b)});
-            bi->untyped_list[n] = (rs_untyped_desc_t){.paddr = b, .size_bits = (uint8_t)bits};
-            total += 1ull << bits;
-            b += 1ull << bits;
-        }
-    }
+    for (int i = 0; i < free_count; i++)
+        lost += hand_out(bi, next_slot, free_ram[i].base, free_ram[i].base + free_ram[i].size,
+                         false, &total);
     bi->untyped.end = *next_slot;
     kprintf("boot: %lu untyped caps, %lu KiB for init", bi->untyped.end - bi->untyped.start,
             total >> 10);
+    if (lost) kprintf(" (%lu KiB not handed out: too many fragments)", lost >> 10);
+    kprintf("\n");
+}
+
+/* Device untyped for init (after the RAM ones, same slot range): every page between 1 MiB and
+ * the IO-APIC that the memory map does not list at all, i.e. not RAM, not reserved or ACPI, not
+ * the framebuffer; the kernel and modules lie in RAM. PCI memory BARs are placed there by the
+ * firmware (the "PCI hole" below 4 GiB). Only frames can be made from them (untyped.c). */
+static void give_device_untyped(rs_bootinfo_t *info, const struct boot_info *bi,
+                                uint64_t *next_slot)
+{
+    if (bi->ram_dropped || bi->used_dropped) {
+        // an unrecorded region could be RAM or firmware's: a "gap" over it must not be handed out
+        kprintf("boot: no device untyped: the memory map has more regions than recorded\n");
+        return;
+    }
+    static struct devmem_range excl[2 * BOOT_MAX_REGIONS + BOOT_MAX_MODULES + 1], out[32];
+    int n = 0;
+    for (int i = 0; i < bi->ram_count; i++)
+        excl[n++] = (struct devmem_range){bi->ram[i].base, bi->ram[i].base + bi->ram[i].size};
+    for (int i = 0; i < bi->used_count; i++) {
+        uint64_t e = bi->used[i].base + bi->used[i].size;
+        excl[n++] = (struct devmem_range){bi->used[i].base, e < bi->used[i].base ? UINT64_MAX : e};
+    }
+    for (int i = 0; i < bi->module_count; i++)
+        excl[n++] =
+            (struct devmem_range){bi->modules[i].base, bi->modules[i].base + bi->modules[i].size};
+    extern char __image_end[];
+    excl[n++] = (struct devmem_range){0, (uint64_t)__image_end - KERNEL_VMA};
+    int count = devmem_ranges(excl, n, DEVMEM_LOW, DEVMEM_HIGH, out, 32);
+    uint64_t first = *next_slot, total = 0, lost = 0;
+    for (int i = 0; i < count; i++) {
+        kprintf("boot: device memory %lx-%lx\n", out[i].base, out[i].end - 1);
+        lost += hand_out(info, next_slot, out[i].base, out[i].end, true, &total);
+    }
+    info->untyped.end = *next_slot;
+    kprintf("boot: %lu device untyped caps, %lu KiB", *next_slot - first, total >> 10);
     if (lost) kprintf(" (%lu KiB not handed out: too many fragments)", lost >> 10);
     kprintf("\n");
 }
@@ -243,6 +288,7 @@ void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
 
     uint64_t next = RS_INIT_FIRST_FREE_FIXED;
     give_untyped(info, &next);
+    give_device_untyped(info, bi, &next);
     info->empty = (rs_slot_range_t){next, 1u << INIT_CNODE_RADIX};
 
     tcb_take(t, TCB_SLOT_CSPACE, cn);

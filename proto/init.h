@@ -93,7 +93,8 @@ enum ipc_inject {
  *   in IPC_SLOT_CHANNEL0 + k a cap that signals the other end (its ping notification, badged
  *   IPC_BADGE_CHANNEL(j) where j is the channel's index at that end). Channel memory and both
  *   ends' notifications belong to init: they outlive either end's restarts.
- * The device's memory BARs are not handed out yet: the kernel makes no device untyped. */
+ * - at IPC_DEVICE_BAR_VADDR(k): its memory BAR k, uncached (below 4 GiB, at most 1 MiB; see
+ *   ipc_device_info_t.bar[k].mapped). */
 #define IPC_SLOT_IRQ          20
 #define IPC_SLOT_IOPORT       21
 #define IPC_SLOT_CHANNEL0     22 /* .. IPC_SLOT_CHANNEL0 + IPC_MAX_CHANNELS - 1 */
@@ -105,6 +106,12 @@ enum ipc_inject {
 #define IPC_CHANNEL_VADDR(k)  (0x0000500010000000ul + (uint64_t)(k)*0x01000000ul)
 #define IPC_DEVICE_MAGIC      0x4445564943455331ul /* "DEVICES1" */
 
+/* The device's memory BAR k (k = the BAR's index, 0..5), mapped uncached when init could make
+ * frames over it (ipc_bar_info_t.mapped); at most IPC_BAR_MAX_SIZE bytes of each. */
+#define IPC_MAX_BARS            6
+#define IPC_BAR_MAX_SIZE        0x100000ul
+#define IPC_DEVICE_BAR_VADDR(k) (0x0000500400000000ul + (uint64_t)(k)*0x10000000ul)
+
 typedef struct ipc_channel_info {
     char name[24];
     uint32_t role; /* IPC_CHANNEL_CLIENT (produces requests) or IPC_CHANNEL_SERVER */
@@ -113,6 +120,11 @@ typedef struct ipc_channel_info {
     uint64_t data_size; /* its data area (at CHAN_DATA_OFFSET), bytes */
     uint64_t paddr;     /* physical address of the channel's memory (contiguous): DMA into data */
 } ipc_channel_info_t;
+
+typedef struct ipc_bar_info {
+    uint64_t paddr, size; /* a memory BAR as the firmware placed it, size 0: none (or I/O) */
+    uint64_t mapped;      /* bytes mapped at IPC_DEVICE_BAR_VADDR(k): size, or 0 */
+} ipc_bar_info_t;
 
 #define IPC_CHANNEL_CLIENT 0
 #define IPC_CHANNEL_SERVER 1
@@ -128,6 +140,7 @@ typedef struct ipc_device_info {
     uint32_t nchannels;
     uint32_t pad;
     ipc_channel_info_t channel[IPC_MAX_CHANNELS];
+    ipc_bar_info_t bar[IPC_MAX_BARS]; /* memory BARs by index (a 64-bit one takes two) */
 } ipc_device_info_t;
 /* - the guest's disk image (manifest disk=), guest_disk_size bytes, at IPC_GUEST_DISK_VADDR
  *   (after the largest RAM). */

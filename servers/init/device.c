@@ -23,6 +23,8 @@ struct grant {
     ipc_device_info_t *info;
     rs_cptr_t dma[MAX_PAGES];
     unsigned dma_pages;
+    rs_cptr_t bar_frames[IPC_MAX_BARS]; /* first of bar_pages[k] consecutive frame slots */
+    unsigned bar_pages[IPC_MAX_BARS];
     unsigned nchan;
     unsigned chan[IPC_MAX_CHANNELS]; /* indices into chans */
 };
@@ -34,6 +36,93 @@ static unsigned ndevs;
 static bool claimed[PCI_MAX_DEVICES];
 static const char *line_owner[16]; /* the driver each IRQ line was given to */
 static rs_cptr_t cfg_port;
+
+/* Pieces of device untyped not used yet (kernel: the gaps of the memory map below 4 GiB). A
+ * BAR's frames come from a piece split in halves (device untyped may be retyped into untyped)
+ * until one is exactly the BAR (a BAR is naturally aligned to its power-of-two size, PCI 3.0
+ * 6.2.5.1); the other halves stay here for other BARs. */
+#define MAX_PIECES 96
+static struct piece {
+    rs_cptr_t cap;
+    uint64_t paddr;
+    unsigned bits;
+} pieces[MAX_PIECES];
+static unsigned npieces;
+
+static void pieces_init(void)
+{
+    const rs_bootinfo_t *bi = init.bi;
+    for (rs_cptr_t c = bi->untyped.start; c < bi->untyped.end && npieces < MAX_PIECES; c++) {
+        const rs_untyped_desc_t *d = &bi->untyped_list[c - bi->untyped.start];
+        if (d->is_device) pieces[npieces++] = (struct piece){c, d->paddr, d->size_bits};
+    }
+}
+
+/* An untyped cap over exactly [pa, pa + 2^bits) (pa aligned), or 0: RS_NOT_FOUND if no device
+ * untyped covers it, else the kernel's error. */
+static int device_untyped_at(uint64_t pa, unsigned bits, rs_cptr_t *out)
+{
+    unsigned i = 0;
+    while (i < npieces && !(pa >= pieces[i].paddr &&
+                            pa + (1ul << bits) <= pieces[i].paddr + (1ul << pieces[i].bits)))
+        i++;
+    if (i == npieces) return RS_NOT_FOUND;
+    while (pieces[i].bits > bits) {
+        if (npieces >= MAX_PIECES) return RS_NOT_ENOUGH_MEMORY;
+        rs_cptr_t halves = ps_slot_alloc_range(init.root.env.slots, 2);
+        if (!halves) return RS_NOT_ENOUGH_MEMORY;
+        struct piece p = pieces[i];
+        int err =
+            ps_untyped_retype(p.cap, RS_INIT_CNODE, RS_OBJ_UNTYPED, p.bits - 1, 0, 0, halves, 2);
+        if (err) return err;
+        uint64_t half = 1ul << (p.bits - 1);
+        bool high = pa >= p.paddr + half;
+        pieces[i] = (struct piece){halves + high, p.paddr + (high ? half : 0), p.bits - 1};
+        pieces[npieces++] = (struct piece){halves + !high, p.paddr + (high ? 0 : half), p.bits - 1};
+    }
+    *out = pieces[i].cap;
+    pieces[i] = pieces[--npieces]; // all of it goes to the BAR
+    return RS_OK;
+}
+
+/* Frames over memory BAR b of d for grant g (consecutive slots), recorded in info->bar[b]. A BAR
+ * that no device untyped covers, or that is larger than IPC_BAR_MAX_SIZE, is logged and left
+ * unmapped (info->bar[b].mapped 0); only a kernel error is returned. */
+static int map_bar(struct server *s, struct grant *g, const struct pci_device *d, unsigned b)
+{
+    const struct pci_bar *bar = &d->bar[b];
+    ipc_bar_info_t *bi = &g->info->bar[b];
+    bi->paddr = bar->base, bi->size = bar->size;
+    if (bar->base + bar->size > (1ul << 32) || bar->size > IPC_BAR_MAX_SIZE ||
+        (bar->size & (bar->size - 1)) || (bar->base & (bar->size - 1))) {
+        init_log("%s: BAR%u %lx+%lx: not mapped (above 4 GiB, over %lu KiB, or misaligned)\n",
+                 s->m->name, b, bar->base, bar->size, IPC_BAR_MAX_SIZE >> 10);
+        return RS_OK;
+    }
+    unsigned bits = 12;
+    while ((1ul << bits) < bar->size) bits++;
+    rs_cptr_t ut;
+    int err = device_untyped_at(bar->base & ~((1ul << bits) - 1), bits, &ut);
+    if (err == RS_NOT_FOUND) {
+        init_log("%s: BAR%u %lx+%lx: outside every device untyped, not mapped\n", s->m->name, b,
+                 bar->base, bar->size);
+        return RS_OK;
+    }
+    if (err) return err;
+    unsigned pages = 1u << (bits - 12);
+    rs_cptr_t frames = ps_slot_alloc_range(init.root.env.slots, pages);
+    if (!frames) return RS_NOT_ENOUGH_MEMORY;
+    if ((err = ps_untyped_retype(ut, RS_INIT_CNODE, RS_OBJ_FRAME, 0, 0, 0, frames, pages)))
+        return err;
+    uint64_t pa = 0;
+    if ((err = ps_frame_get_address(frames, &pa))) return err;
+    if (pa != bar->base) return RS_ALIGNMENT_ERROR; // the split is wrong: never map another's
+    g->bar_frames[b] = frames, g->bar_pages[b] = pages;
+    bi->mapped = (uint64_t)pages << 12;
+    init_log("%s: BAR%u %lx+%lx mapped at %lx (uncached)\n", s->m->name, b, bar->base, bar->size,
+             IPC_DEVICE_BAR_VADDR(b));
+    return RS_OK;
+}
 
 static uint32_t cfg_read(void *ctx, unsigned bus, unsigned dev, unsigned fn, unsigned off)
 {
@@ -125,6 +214,8 @@ static int claim_device(struct server *s, unsigned i)
         info->io_base = bar->base;
         info->io_size = bar->size;
     }
+    for (unsigned b = 0; b < PCI_BARS && b < IPC_MAX_BARS; b++)
+        if (!d->bar[b].io && d->bar[b].size && (err = map_bar(s, g, d, b))) return err;
     // a PC's legacy PIC lines: 0 and 2 are not a device's (timer, cascade), 0xFF is "none"
     if (d->irq_pin && d->irq_line && d->irq_line < 16 && d->irq_line != 2) {
         // one handler per line (kernel/arch/x86_64/irq.c): a line two devices share cannot be
@@ -192,6 +283,7 @@ void device_setup(void)
     if (ps_ioport_issue(RS_INIT_IOPORT_PLATFORM, 0xCF8, 0xCFF, RS_INIT_CNODE, cfg_port, 64))
         cfg_port = 0;
     if (cfg_port) ndevs = pci_scan(&cfg_ops, devs, PCI_MAX_DEVICES);
+    pieces_init();
     init_log("pci: %u functions\n", ndevs);
     device_list();
     for (unsigned i = 0; i < init.nservers; i++) {
@@ -214,6 +306,7 @@ unsigned device_extra_slots(const struct server *s)
     const struct grant *g = &grants[s - init.servers];
     if (!g->used) return 0;
     unsigned n = 1 + g->dma_pages;
+    for (unsigned b = 0; b < IPC_MAX_BARS; b++) n += g->bar_pages[b];
     for (unsigned k = 0; k < g->nchan; k++) n += chans[g->chan[k]].pages;
     return n;
 }
@@ -229,6 +322,10 @@ int device_give(struct server *s, ps_process_t *p)
     if (!err && g->irq) err = ps_process_give(p, IPC_SLOT_IRQ, g->irq, RS_RIGHTS_ALL, 0);
     for (unsigned i = 0; !err && i < g->dma_pages; i++)
         err = ps_process_share(p, g->dma[i], IPC_DMA_VADDR + i * 4096ul, rw);
+    for (unsigned b = 0; b < IPC_MAX_BARS; b++)
+        for (unsigned i = 0; !err && i < g->bar_pages[b]; i++)
+            err =
+                ps_process_share(p, g->bar_frames[b] + i, IPC_DEVICE_BAR_VADDR(b) + i * 4096ul, rw);
     for (unsigned k = 0; !err && k < g->nchan; k++) {
         const struct chan_obj *ch = &chans[g->chan[k]];
         for (unsigned i = 0; !err && i < ch->pages; i++)

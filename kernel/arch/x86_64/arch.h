@@ -28,6 +28,12 @@ struct boot_info {
     const char *loader;
     const char *memory_map; /* which map the usable regions came from */
     unsigned ram_dropped;   /* usable regions that did not fit into ram[] (lost) */
+    /* Every other region the memory map lists (reserved, ACPI, NVS, bad, ...) and the loader's
+     * framebuffer: never device memory handed to init. A region that does not fit sets
+     * used_dropped, and then no device memory is handed out at all (it could overlap). */
+    struct boot_region used[BOOT_MAX_REGIONS];
+    int used_count;
+    unsigned used_dropped;
     uint8_t acpi_rsdp[36];  /* the RSDP the loader copied (multiboot2 tags 14/15), or none */
     uint8_t acpi_rsdp_len;
 };

@@ -59,6 +59,18 @@ static void add_ram(struct boot_info *bi, uint64_t base, uint64_t len)
     bi->ram_count++;
 }
 
+/* Records a region that is not free RAM but is something (see boot_info.used). */
+static void add_used(struct boot_info *bi, uint64_t base, uint64_t len)
+{
+    if (!len) return;
+    if (bi->used_count >= BOOT_MAX_REGIONS) {
+        bi->used_dropped++;
+        return;
+    }
+    uint64_t end = base + len < base ? UINT64_MAX : base + len;
+    bi->used[bi->used_count++] = (struct boot_region){base, end - base};
+}
+
 static void add_module(struct boot_info *bi, uint64_t start, uint64_t end, const char *cmd)
 {
     if (bi->module_count >= BOOT_MAX_MODULES) return;
@@ -93,6 +105,7 @@ static void parse_mb1(const uint32_t *info, struct boot_info *bi)
             memcpy(&base, e + 4, 8);
             memcpy(&len, e + 12, 8);
             if (*(const uint32_t *)(e + 20) == 1) add_ram(bi, base, len);
+            else add_used(bi, base, len);
             p += size + 4;
         }
         bi->memory_map = "multiboot memory map";
@@ -103,6 +116,7 @@ static void parse_mb1(const uint32_t *info, struct boot_info *bi)
             .pitch = info[24], .width = info[25], .height = info[26], .bpp = f[20], .type = f[21]};
         memcpy(&m.addr, f, 8);
         fbcon_colours(&m, f + 22);
+        add_used(bi, m.addr, (uint64_t)m.pitch * m.height); // the kernel's console may map it
         fbcon_setup(&m);
     }
 }
@@ -117,6 +131,7 @@ static void mb2_mmap(const uint8_t *tag, uint32_t size, struct boot_info *bi)
         memcpy(&base, tag + e, 8);
         memcpy(&len, tag + e + 8, 8);
         if (*(const uint32_t *)(tag + e + 16) == 1) add_ram(bi, base, len);
+        else add_used(bi, base, len);
     }
 }
 
@@ -136,6 +151,7 @@ static void mb2_efi_mmap(const uint8_t *tag, uint32_t size, struct boot_info *bi
         if (pages > (UINT64_MAX >> 12)) continue;
         if (type == 1 || type == 2 || type == 3 || type == 4 || type == 7)
             add_ram(bi, base, pages << 12);
+        else add_used(bi, base, pages << 12); // MMIO descriptors too: firmware owns them
     }
 }
 
@@ -191,6 +207,7 @@ static void parse_mb2(const uint8_t *info, struct boot_info *bi)
                     .pitch = w[0], .width = w[1], .height = w[2], .bpp = tag[28], .type = tag[29]};
                 memcpy(&m.addr, tag + 8, 8);
                 fbcon_colours(&m, tag + 32);
+                add_used(bi, m.addr, (uint64_t)m.pitch * m.height); // see parse_mb1
                 fbcon_setup(&m);
             }
             break;

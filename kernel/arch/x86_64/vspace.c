@@ -163,7 +163,10 @@ int frame_decode(struct invocation *inv)
     uint64_t pte = VIRT_TO_PHYS(c->obj) | PTE_P | PTE_U;
     if (rights & RS_RIGHT_WRITE) pte |= PTE_W;
     if (!(rights & RS_RIGHT_EXEC)) pte |= PTE_NX;
-    if (attr != RS_ATTR_DEFAULT) pte |= PTE_PCD | PTE_PWT;
+    // Device memory is always uncached unless WC is asked for: a write-back mapping of MMIO
+    // would let the CPU cache and merge register accesses (SDM vol. 3A 11.3). PCD|PWT picks PAT
+    // entry 3, UC (11.12.3, the power-on PAT).
+    if (attr != RS_ATTR_DEFAULT || (c->flags & CAP_FLAG_DEVICE)) pte |= PTE_PCD | PTE_PWT;
     if (c->bits == 21) pte |= PTE_PS;
     *e = pte;
     record_mapping(c, asid, inv_arg(inv, 0));

@@ -23,3 +23,4 @@ extern const struct test fpu_tests[];
 extern const struct test entry_tests[];
 extern const struct test preempt_tests[];
 extern const struct test timer_tests[];
+extern const struct test devut_tests[];
