@@ -60,6 +60,9 @@ static uint32_t request(struct chan_dev *c, uint32_t op, uint64_t sector, uint32
     c->done = false;
     if (chan_produce(&c->req, &d) != RS_OK) return BLK_STATUS_IO_ERROR; // blk corrupted its tail
     c->requests++;
+    // an injected fault meant for inside an operation strikes here: with a request in flight,
+    // between a write and its flush (or a commit record and its flush)
+    ipc_server_fault_point(c->srv, IPC_FAULT_BEFORE_COMMIT);
     rs_signal(c->peer);
     for (;;) {
         reap(c);

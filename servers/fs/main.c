@@ -72,15 +72,22 @@ static void clock_init(const struct ext2_blkdev *dev, const ipc_control_t *ctl)
     }
 }
 
+static ipc_server_t server;
+
 static int fs_handle(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
 {
-    return fs_request(ctx, (uint32_t)client, req, reply);
+    int rc = fs_request(ctx, (uint32_t)client, req, reply);
+    // fs keeps no dedup table in a persistent region (its reply table is on the disk), so
+    // libipc's loop reaches no fault point of its own: an injected fault meant to strike after
+    // the commit and before the reply strikes here (the one meant for inside the operation
+    // strikes at the operation's next block request: blockdev_chan.c)
+    ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
+    return rc;
 }
 
 int main(void *arg)
 {
     (void)arg;
-    static ipc_server_t server;
     ipc_server_init(&server, fs_handle, &fs);
     struct ext2_blkdev dev;
     int rc = chan_dev_open(&chan, &server, 0, &dev);

@@ -2,14 +2,25 @@
 // system-fs's client: through proto/fs.h (fs over blk over QEMU's virtio-blk, an image made by
 // mke2fs -d) it reads a file mke2fs put there, creates and writes a few hundred files and a
 // directory tree, renames and deletes some, and verifies every file's size and checksum; the
-// harness then runs e2fsck -fn on the image (meson.build).
+// harness then runs e2fsck -fn on the image (meson.build). Built with -DFS_CRASH for
+// system-fs-crash, where init crashes fs and blk meanwhile: it then goes on writing, checking and
+// deleting scratch files until both were restarted often enough, and checks every file again.
 #include "ipc.h"
 #include "check.h"
 #include "proto/fs.h"
+#include "proto/registry.h"
 
 #define NFILES 300u
 #define MAXLEN 400u
-#define HELLO  "hello from mke2fs -d\n" /* tests/system/fs/mkimage.sh writes it */
+#ifdef FS_CRASH
+#define MIN_FS_RESTARTS  12
+#define MIN_BLK_RESTARTS 25
+#define MAX_SCRATCH      4000 /* a bound in case the injections stop (the check then fails) */
+#define PLAN             11
+#else
+#define PLAN 9
+#endif
+#define HELLO "hello from mke2fs -d\n" /* tests/system/fs/mkimage.sh writes it */
 
 static ipc_client_t fs;
 static uint64_t calls, failures;
@@ -194,7 +205,7 @@ int main(void *arg)
     const ipc_control_t *me = arg;
     ipc_client_init(&fs, IPC_SLOT_CLIENT0, "fs", IPC_SLOT_REGISTRY, IPC_SLOT_RECV);
     fs.next_id = me->instance << 32 | 1; // fs's reply table keys on (badge, id)
-    check_plan(9);
+    check_plan(PLAN);
     uint64_t t0 = rt_rdtsc();
 
     uint8_t buf[MAXLEN + FS_READ_MAX];
@@ -293,6 +304,41 @@ int main(void *arg)
           "rmdir of a full directory is ENOTEMPTY; emptied, it and its subtree go",
           "first %ld, then %lu failed", why, (uint64_t)bad);
 
+#ifdef FS_CRASH
+    // scratch files while the crashes go on: each acknowledged one read back, then unlinked
+    uint64_t rf = 0, rb = 0, scratch = 0;
+    bad = 0;
+    mkdir("/x");
+    while ((rf < MIN_FS_RESTARTS || rb < MIN_BLK_RESTARTS || rf + rb < 50) &&
+           scratch < MAX_SCRATCH) {
+        unsigned i = 1000 + (unsigned)scratch++;
+        fmt(p, "/x/", i, "");
+        uint32_t len = content(i, buf);
+        if (create(p, &ino) || write_all(ino, buf, len) || !verify(p, i) ||
+            (i % 8 && simple(FS_UNLINK, p, &reply)))
+            bad++;
+        if (scratch % 16 == 0)
+            registry_restarts("fs", &rf, NULL), registry_restarts("blk", &rb, NULL);
+    }
+    registry_restarts("fs", &rf, NULL), registry_restarts("blk", &rb, NULL);
+    rt_printf("fstest: %lu scratch files, %lu restarts of fs, %lu of blk\n", scratch, rf, rb);
+    check(rf >= MIN_FS_RESTARTS && rb >= MIN_BLK_RESTARTS && rf + rb >= 50, "FS-0010",
+          "fs (at least 12 times) and blk (25) were crashed and restarted, 50 times in all",
+          "fs %lu, blk %lu", rf, rb);
+    for (unsigned i = 0; i < NFILES; i++) {
+        if (i % 3 == 1 || (i % 3 == 0 && i % 4 == 3)) continue; // unlinked above
+        final_path(i, p);
+        bad += !verify(p, i);
+    }
+    for (unsigned i = 1000; i < 1000 + scratch; i += 8) { // every eighth scratch file was kept
+        fmt(p, "/x/", i, "");
+        bad += !verify(p, i);
+    }
+    check(bad == 0, "FS-0011",
+          "every acknowledged scratch file read back right, and after the crashes every file kept "
+          "has its size and checksum",
+          "%lu bad of %lu", (uint64_t)bad, scratch);
+#endif
     ipc_msg_t fsync = {.label = FS_FSYNC, .len = 2, .w = {0, 2}};
     err = call(&fsync, &reply);
     uint64_t ms = (rt_rdtsc() - t0) / (me->tsc_per_ms ? me->tsc_per_ms : 1);
