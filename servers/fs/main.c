@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-// fs: the file-system server. ext2 (the library in ext2_*.c) over a RAM disk kept in the
+// fs: the file-system server. ext2 (the library in ext2_*.c) over the disk of servers/blk when
+// the manifest gives fs a client channel (blockdev_chan.c), else over a RAM disk kept in the
 // persistent region when the manifest gives one large enough (persist=), so that the disk
-// survives the server's own crashes the way a real one would and each new instance runs the
-// log's recovery; else over a RAM disk in .bss, formatted at every start. One operation per
-// IPC call (proto/fs.h). The channel to servers/blk replaces the RAM disk later: only the three
-// block-device callbacks change.
+// survives the server's own crashes and each new instance runs the log's recovery; else over a
+// RAM disk in .bss, formatted at every start (the host-free mode for quick trials). One
+// operation per IPC call (proto/fs.h).
+#include "blockdev_chan.h"
 #include "common/kstring.h"
 #include "ext2.h"
 #include "ipc.h"
@@ -20,6 +21,7 @@ struct ramdisk {
 
 static struct ext2_fs fs;
 static struct ramdisk disk;
+static struct chan_dev chan;
 static uint8_t bss_disk[BSS_DISK] __attribute__((aligned(4096)));
 static uint8_t scratch[EXT2_MAX_BS];
 
@@ -45,16 +47,65 @@ static int rd_flush(void *ctx)
     return 0;
 }
 
+/* Time for the inodes: no real-time clock reaches fs, so the seconds count from the newest time
+ * the superblock holds (its last write, mount or mkfs: a time on the host that made the image)
+ * plus the TSC's seconds since boot. e2fsck wants plausible times: a dtime below the inode count
+ * reads as a member of the orphan list (a deleted inode then shows as an error). */
+static uint64_t clock_base, clock_rate;
+
+static uint32_t tsc_clock(void *ctx)
+{
+    (void)ctx;
+    return (uint32_t)(clock_base + rt_rdtsc() / clock_rate);
+}
+
+static void clock_init(const struct ext2_blkdev *dev, const ipc_control_t *ctl)
+{
+    clock_rate = (ctl && ctl->tsc_per_ms ? ctl->tsc_per_ms : 1000000) * 1000;
+    // the superblock: 1 KiB at byte 1024; s_mtime at 44, s_wtime at 48, s_mkfs_time at 264
+    if (dev->read(dev->ctx, 2, 1, scratch) != 0) return;
+    const uint32_t at[] = {44, 48, 264};
+    for (unsigned i = 0; i < 3; i++) {
+        const uint8_t *b = scratch + at[i];
+        uint64_t t = b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        if (t > clock_base) clock_base = t;
+    }
+}
+
+static ipc_server_t server;
+
 static int fs_handle(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
 {
-    return fs_request(ctx, (uint32_t)client, req, reply);
+    int rc = fs_request(ctx, (uint32_t)client, req, reply);
+    // fs keeps no dedup table in a persistent region (its reply table is on the disk), so
+    // libipc's loop reaches no fault point of its own: an injected fault meant to strike after
+    // the commit and before the reply strikes here (the one meant for inside the operation
+    // strikes at the operation's next block request: blockdev_chan.c)
+    ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
+    return rc;
 }
 
 int main(void *arg)
 {
     (void)arg;
-    static ipc_server_t server;
     ipc_server_init(&server, fs_handle, &fs);
+    struct ext2_blkdev dev;
+    int rc = chan_dev_open(&chan, &server, 0, &dev);
+    if (rc != RS_NOT_FOUND) {
+        // The disk of servers/blk: made by mke2fs (never formatted here); mount replays the log.
+        if (rc == RS_OK) {
+            clock_init(&dev, server.control);
+            fs.clock = tsc_clock;
+            rc = ext2_mount(&fs, &dev);
+        }
+        if (rc) {
+            rt_printf("fs: cannot mount the disk of blk: error %d\n", rc);
+            return 1;
+        }
+        rt_printf("fs: instance %lu serving ext2 (%u-byte blocks, %u blocks) from blk\n",
+                  server.control->instance, fs.bs, fs.blocks_count);
+        ipc_serve(&server);
+    }
     // The RAM disk: the persistent region after libipc's state, whole 4 KiB blocks of it.
     disk.base = bss_disk;
     disk.size = sizeof bss_disk;
@@ -68,12 +119,12 @@ int main(void *arg)
             where = "the persistent region";
         }
     }
-    struct ext2_blkdev dev = {.ctx = &disk,
-                              .sectors = disk.size / 512,
-                              .read = rd_read,
-                              .write = rd_write,
-                              .flush = rd_flush};
-    int rc = ext2_mount(&fs, &dev);
+    dev = (struct ext2_blkdev){.ctx = &disk,
+                               .sectors = disk.size / 512,
+                               .read = rd_read,
+                               .write = rd_write,
+                               .flush = rd_flush};
+    rc = ext2_mount(&fs, &dev);
     if (rc == EXT2_EUCLEAN && (server.control->instance == 1 || disk.base == bss_disk)) {
         // A blank disk: format it. A later instance never formats the persistent disk: one it
         // cannot mount then is a fault to report, not to erase.

@@ -76,6 +76,10 @@ def parse_args():
     p.add_argument("--disk", metavar="IMG", help="qemu: attach IMG as a virtio-blk PCI disk")
     p.add_argument("--disk-size", type=int, metavar="MIB",
                    help="make --disk a fresh zeroed image of MIB MiB first")
+    p.add_argument("--disk-image", metavar="SRC",
+                   help="make --disk a fresh copy of the image SRC first (e.g. made by mke2fs -d)")
+    p.add_argument("--e2fsck", action="store_true",
+                   help="after the run, the host's `e2fsck -fn` must find --disk clean")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
     p.add_argument("--no-checks", action="store_true",
@@ -96,6 +100,10 @@ def parse_args():
         p.error("--no-checks needs at least one --expect line")
     if a.disk_size is not None and not a.disk:
         p.error("--disk-size needs --disk")
+    if (a.disk_image or a.e2fsck) and not a.disk:
+        p.error("--disk-image and --e2fsck need --disk")
+    if a.disk_image and a.disk_size is not None:
+        p.error("--disk-image or --disk-size, not both")
     if a.disk and a.emu != "qemu":
         p.error("--disk: qemu only (the ATA disk for bochs is not written yet)")
     a.modules = []
@@ -134,6 +142,8 @@ def start_emulator(a, tmp, log):
         if disk and disk_size is not None:
             with open(disk, "wb") as f:
                 f.truncate(disk_size << 20)
+        if disk and getattr(a, "disk_image", None):
+            shutil.copyfile(a.disk_image, disk)
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
                            serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
                            machine=getattr(a, "machine", None), firmware=fw,
@@ -316,10 +326,21 @@ def main():
         emu_out = "".join(l for l in Path(tmp, f"{a.emu}.out").open(errors="replace")
                           if "terminating on signal" not in l)
     reason = verdict(a, lines, why)
+    if a.e2fsck:
+        fsck = shutil.which("e2fsck") or "/usr/sbin/e2fsck"  # /usr/sbin: not in every PATH
+        r = subprocess.run([fsck, "-fn", a.disk], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        lines.append(f"----- e2fsck -fn {a.disk}: exit status {r.returncode} -----")
+        lines.extend(r.stdout.splitlines())
+        fsck_summary = r.stdout.strip().splitlines()[-1:] if r.stdout.strip() else []
+        if r.returncode != 0 and reason is None:
+            reason = f"e2fsck -fn finds the disk not clean (exit status {r.returncode})"
     if reason is None:
         for l in lines:
             if l.startswith("[test]"):
                 print(l)
+        if a.e2fsck:
+            print(f"e2fsck -fn: clean ({' '.join(fsck_summary)})")
         print(f"PASS ({a.emu}{' iso' if a.iso else ''}, {elapsed:.1f} s)")
         return 0
     print(f"----- serial log ({a.log}) -----")
