@@ -34,7 +34,7 @@ struct boot_info {
     struct boot_region used[BOOT_MAX_REGIONS];
     int used_count;
     unsigned used_dropped;
-    uint8_t acpi_rsdp[36];  /* the RSDP the loader copied (multiboot2 tags 14/15), or none */
+    uint8_t acpi_rsdp[36]; /* the RSDP the loader copied (multiboot2 tags 14/15), or none */
     uint8_t acpi_rsdp_len;
 };
 /* Parses multiboot 1 or 2 information; panics only if the magic is neither (no way to go on). */
