@@ -57,9 +57,13 @@ struct where {
     uint8_t *d;
 };
 
-/* Find name; on success the block stays referenced in *w (the caller releases it). */
-static int find(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len,
-                struct where *w)
+/* Walks the directory's entries in order until `stop` says so: returns 1 with the entry's block
+ * still referenced in *w (the caller releases it), 0 when no entry stopped the walk, or an error
+ * (a corrupt entry ends the walk). `stop` sees each entry's inode, record and name lengths. */
+static int walk(struct ext2_fs *fs, struct inode *dir,
+                bool (*stop)(const void *arg, const uint8_t *d, uint32_t off, uint32_t ino,
+                             uint32_t rec, uint32_t nl),
+                const void *arg, struct where *w)
 {
     uint64_t n;
     int rc = dir_blocks(fs, dir, &n);
@@ -75,19 +79,38 @@ static int find(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_
                 bput(fs, slot);
                 return rc;
             }
-            if (ino && nl == len && memcmp(d + off + DE_HDR, name, len) == 0) {
-                w->slot = slot;
-                w->off = off;
-                w->prev = prev;
-                w->d = d;
-                return 0;
+            if (stop(arg, d, off, ino, rec, nl)) {
+                *w = (struct where){.slot = slot, .off = off, .prev = prev, .d = d};
+                return 1;
             }
             prev = off;
             off += rec;
         }
         bput(fs, slot);
     }
-    return EXT2_ENOENT;
+    return 0;
+}
+
+struct name {
+    const char *s;
+    uint32_t len;
+};
+
+static bool is_name(const void *arg, const uint8_t *d, uint32_t off, uint32_t ino, uint32_t rec,
+                    uint32_t nl)
+{
+    const struct name *m = arg;
+    (void)rec;
+    return ino && nl == m->len && memcmp(d + off + DE_HDR, m->s, m->len) == 0;
+}
+
+/* Find name; on success the block stays referenced in *w (the caller releases it). */
+static int find(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len,
+                struct where *w)
+{
+    struct name m = {name, len};
+    int rc = walk(fs, dir, is_name, &m, w);
+    return rc < 0 ? rc : rc ? 0 : EXT2_ENOENT;
 }
 
 /* Returns 0 and *ino, EXT2_ENOENT, EXT2_ENOTDIR, EXT2_EUCLEAN. */
@@ -122,39 +145,31 @@ static int touched(struct ext2_fs *fs, struct inode *dir)
 
 /* Add an entry (the caller checked that name is absent): into the first gap large enough, or
  * a new block at the end. Returns 0, EXT2_ENOSPC, EXT2_EFBIG, EXT2_EUCLEAN. */
+static bool has_room(const void *arg, const uint8_t *d, uint32_t off, uint32_t ino, uint32_t rec,
+                     uint32_t nl)
+{
+    (void)d, (void)off;
+    return rec - (ino ? de_reclen(nl) : 0) >= *(const uint32_t *)arg;
+}
+
 int dir_add(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t len, uint32_t ino,
             uint8_t type)
 {
-    uint64_t n;
     uint32_t need = de_reclen(len);
-    int rc = dir_blocks(fs, dir, &n);
+    struct where w;
+    int rc = walk(fs, dir, has_room, &need, &w);
     if (rc < 0) return rc;
-    for (uint64_t b = 0; b < n; b++) {
-        uint8_t *d;
-        int slot;
-        if ((rc = dir_block(fs, dir, b, &d, &slot, NULL)) < 0) return rc;
-        for (uint32_t off = 0; off < fs->bs;) {
-            uint32_t e, rec, nl;
-            if ((rc = entry_at(fs, d, off, &e, &rec, &nl)) < 0) {
-                bput(fs, slot);
-                return rc;
-            }
-            uint32_t used = e ? de_reclen(nl) : 0;
-            if (rec - used >= need) {
-                if (e) {
-                    le_put16(d + off + 4, (uint16_t)used);
-                    put_entry(fs, d + off + used, ino, rec - used, name, len, type);
-                } else {
-                    put_entry(fs, d + off, ino, rec, name, len, type);
-                }
-                bdirty(fs, slot, true);
-                bput(fs, slot);
-                return touched(fs, dir);
-            }
-            off += rec;
-        }
-        bput(fs, slot);
+    if (rc) { // into the gap: after the entry there, or in place of an empty one
+        uint32_t e = le_get32(w.d + w.off), rec = le_get16(w.d + w.off + 4);
+        uint32_t used = e ? de_reclen(w.d[w.off + 6]) : 0;
+        if (e) le_put16(w.d + w.off + 4, (uint16_t)used);
+        put_entry(fs, w.d + w.off + used, ino, rec - used, name, len, type);
+        bdirty(fs, w.slot, true);
+        bput(fs, w.slot);
+        return touched(fs, dir);
     }
+    uint64_t n;
+    if ((rc = dir_blocks(fs, dir, &n)) < 0) return rc;
     uint32_t p;
     bool fresh;
     if ((rc = bmap(fs, dir, n, true, &p, &fresh)) < 0) return rc;
@@ -198,33 +213,23 @@ int dir_retarget(struct ext2_fs *fs, struct inode *dir, const char *name, uint32
     return touched(fs, dir);
 }
 
+static bool not_dot(const void *arg, const uint8_t *d, uint32_t off, uint32_t ino, uint32_t rec,
+                    uint32_t nl)
+{
+    (void)arg, (void)rec;
+    bool dot = (nl == 1 && d[off + DE_HDR] == '.') ||
+               (nl == 2 && d[off + DE_HDR] == '.' && d[off + DE_HDR + 1] == '.');
+    return ino && !dot;
+}
+
 /* Returns 1 if only "." and ".." are left, 0 if not, or an error. */
 int dir_is_empty(struct ext2_fs *fs, struct inode *dir)
 {
-    uint64_t n;
-    int rc = dir_blocks(fs, dir, &n);
+    struct where w;
+    int rc = walk(fs, dir, not_dot, NULL, &w);
     if (rc < 0) return rc;
-    for (uint64_t b = 0; b < n; b++) {
-        uint8_t *d;
-        int slot;
-        if ((rc = dir_block(fs, dir, b, &d, &slot, NULL)) < 0) return rc;
-        for (uint32_t off = 0; off < fs->bs;) {
-            uint32_t e, rec, nl;
-            if ((rc = entry_at(fs, d, off, &e, &rec, &nl)) < 0) {
-                bput(fs, slot);
-                return rc;
-            }
-            bool dot = (nl == 1 && d[off + DE_HDR] == '.') ||
-                       (nl == 2 && d[off + DE_HDR] == '.' && d[off + DE_HDR + 1] == '.');
-            if (e && !dot) {
-                bput(fs, slot);
-                return 0;
-            }
-            off += rec;
-        }
-        bput(fs, slot);
-    }
-    return 1;
+    if (rc) bput(fs, w.slot);
+    return !rc;
 }
 
 /* The first block of a new directory: "." and "..". */
