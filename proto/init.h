@@ -98,7 +98,7 @@ enum ipc_inject {
 #define IPC_SLOT_IRQ          20
 #define IPC_SLOT_IOPORT       21
 #define IPC_SLOT_CHANNEL0     22 /* .. IPC_SLOT_CHANNEL0 + IPC_MAX_CHANNELS - 1 */
-#define IPC_MAX_CHANNELS      4
+#define IPC_MAX_CHANNELS      16
 #define IPC_BADGE_IRQ         8ul
 #define IPC_BADGE_CHANNEL(k)  (16ul << (k)) /* the ping badge of a server's channel k */
 #define IPC_DEVICE_INFO_VADDR 0x0000500000080000ul
@@ -145,3 +145,5 @@ typedef struct ipc_device_info {
 /* - the guest's disk image (manifest disk=), guest_disk_size bytes, at IPC_GUEST_DISK_VADDR
  *   (after the largest RAM). */
 #define IPC_GUEST_DISK_VADDR 0x0000500080000000ul
+_Static_assert(sizeof(ipc_device_info_t) <= 4096, "the device info fits its page");
+_Static_assert(IPC_CHANNEL_VADDR(IPC_MAX_CHANNELS) <= IPC_DMA_VADDR, "channel windows below DMA");
