@@ -10,6 +10,10 @@
  * makes one port per link name. Links carry no other traffic; names are at most
  * NET_LINK_NAME - 1 characters before the ".a"/".b".
  *
+ * Addresses. The switch's port for link NET_UPLINK (the NIC driver's) carries the outside world's
+ * MACs. Every other link has one MAC, net_link_mac(L): the VMM gives it to its guest's NIC and
+ * the switch refuses frames on that port from any other source (no spoofing).
+ *
  * Frames. The sender is the client: it writes a frame into its data area and produces a request
  * {id != 0, op NET_OP_FRAME, offset 0, data_offset, len}. A frame is a whole Ethernet frame from
  * the destination MAC on, without the FCS: NET_MIN_FRAME..NET_MAX_FRAME bytes. The buffer of the
@@ -43,6 +47,7 @@
 #define NET_LINK_PAGES     26u /* 2 ring pages + 64 buffers of 1,536 bytes */
 #define NET_LINK_NAME      20u
 #define NET_MAC_LEN        6u
+#define NET_UPLINK         "uplink"
 
 _Static_assert(CHAN_DATA_OFFSET + CHAN_ENTRIES * NET_BUF_SIZE <= NET_LINK_PAGES * 4096u,
                "a link channel holds a buffer per ring entry");
@@ -104,4 +109,14 @@ static inline int net_link_only(const ipc_device_info_t *info, net_link_index_t 
         found = true;
     }
     return found ? net_link_find(info, name, out) : RS_FAILED_LOOKUP;
+}
+
+/* The MAC of link `name` (not the uplink): locally administered 02:52:53 ("RS") and 24 bits of
+ * the name's FNV-1a hash, so the VMM and the switch agree without configuration. */
+static inline void net_link_mac(const char *name, uint8_t mac[NET_MAC_LEN])
+{
+    uint32_t h = 2166136261u;
+    for (; *name; name++) h = (h ^ (uint8_t)*name) * 16777619u;
+    mac[0] = 0x02, mac[1] = 0x52, mac[2] = 0x53;
+    mac[3] = (uint8_t)(h >> 16), mac[4] = (uint8_t)(h >> 8), mac[5] = (uint8_t)h;
 }
