@@ -7,6 +7,7 @@
 // operation per IPC call (proto/fs.h).
 #include "blockdev_chan.h"
 #include "common/kstring.h"
+#include "filedisk.h"
 #include "ext2.h"
 #include "ipc.h"
 #include "proto/fs.h"
@@ -24,6 +25,8 @@ static struct ramdisk disk;
 static struct chan_dev chan;
 static uint8_t bss_disk[BSS_DISK] __attribute__((aligned(4096)));
 static uint8_t scratch[EXT2_MAX_BS];
+static struct fdisk disks[IPC_MAX_CHANNELS]; /* the server ends of channels: files as disks */
+static bool disk_served[IPC_MAX_CHANNELS];
 
 static int rd_read(void *ctx, uint64_t sector, uint32_t count, void *buf)
 {
@@ -85,12 +88,81 @@ static int fs_handle(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_msg
     return rc;
 }
 
+static void fdisk_between(void *ctx)
+{
+    // a completion published, its request not released: a crash here makes the next instance
+    // redo a request the client may already have seen completed (libipc/channel.h)
+    ipc_server_fault_point(ctx, IPC_FAULT_BEFORE_REPLY);
+}
+
+/* The server ends of the manifest's channels: each serves the file /disks/NAME.img of the
+ * mounted file system as a block device (filedisk.h). */
+static void disks_attach(void)
+{
+    const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;
+    if (info->magic != IPC_DEVICE_MAGIC) return;
+    for (unsigned k = 0; k < info->nchannels && k < IPC_MAX_CHANNELS; k++) {
+        if (info->channel[k].role != IPC_CHANNEL_SERVER) continue;
+        struct fdisk *d = &disks[k];
+        char name[FDISK_NAME_MAX + 1] = {0};
+        memcpy(name, info->channel[k].name, FDISK_NAME_MAX);
+        if (fdisk_attach(d, &fs, (void *)IPC_CHANNEL_VADDR(k), info->channel[k].data_size,
+                         name)) {
+            rt_printf("fs: channel %u: '%s' names no disk file\n", k, name);
+            continue;
+        }
+        d->between = fdisk_between;
+        d->between_ctx = &server;
+        disk_served[k] = true;
+        rt_printf("fs: channel %u serves %s (%lu sectors%s)\n", k, d->path, d->sectors,
+                  d->ino ? "" : ": not found yet");
+        rs_signal(IPC_SLOT_CHANNEL0 + k); // a (re)started end signals its peer once
+    }
+}
+
+/* The request loop: IPC clients on the endpoint and the disk channels' requests (their
+ * notifications arrive on the same bound notification). Neither kind waits for the other: with
+ * channel requests waiting the endpoint is only polled, and at most a few channel requests are
+ * served between two polls. A channel signal swallowed while fs waited for blk
+ * (blockdev_chan.c) is not lost: the rings are looked at before every blocking receive. */
+static _Noreturn void serve(void)
+{
+    ipc_msg_t req, reply;
+    for (;;) {
+        bool work = false;
+        for (unsigned k = 0; k < IPC_MAX_CHANNELS; k++)
+            if (disk_served[k]) work |= fdisk_pending(&disks[k]);
+        rs_result_t r = work ? rs_poll(server.ep) : rs_recv(server.ep);
+        server.control->heartbeat++;
+        if (r.error == RS_OK && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL) {
+            if (r.badge & IPC_BADGE_PING) ipc_server_ping(&server);
+        } else if (r.error == RS_OK) {
+            ipc_msg_get(&req, r.info);
+            ipc_server_handle(&server, r.badge, &req, &reply);
+            rs_reply(ipc_msg_put(&reply));
+        }
+        for (unsigned k = 0; k < IPC_MAX_CHANNELS; k++) {
+            if (!disk_served[k]) continue;
+            // a full completion ring is signalled again: this instance's predecessor may have
+            // died between filling it and its signal
+            if (fdisk_serve(&disks[k], 4) || chan_pending(&disks[k].comp) == CHAN_ENTRIES)
+                rs_signal(IPC_SLOT_CHANNEL0 + k);
+        }
+    }
+}
+
 int main(void *arg)
 {
     (void)arg;
     ipc_server_init(&server, fs_handle, &fs);
     struct ext2_blkdev dev;
-    int rc = chan_dev_open(&chan, &server, 0, &dev);
+    // blk's channel: the first one whose client fs is
+    const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;
+    unsigned blk_k = 0;
+    while (info->magic == IPC_DEVICE_MAGIC && blk_k + 1 < info->nchannels &&
+           blk_k + 1 < IPC_MAX_CHANNELS && info->channel[blk_k].role != IPC_CHANNEL_CLIENT)
+        blk_k++;
+    int rc = chan_dev_open(&chan, &server, blk_k, &dev);
     if (rc != RS_NOT_FOUND) {
         // The disk of servers/blk: made by mke2fs (never formatted here); mount replays the log.
         if (rc == RS_OK) {
@@ -104,7 +176,8 @@ int main(void *arg)
         }
         rt_printf("fs: instance %lu serving ext2 (%u-byte blocks, %u blocks) from blk\n",
                   server.control->instance, fs.bs, fs.blocks_count);
-        ipc_serve(&server);
+        disks_attach();
+        serve();
     }
     // The RAM disk: the persistent region after libipc's state, whole 4 KiB blocks of it.
     disk.base = bss_disk;
@@ -136,5 +209,6 @@ int main(void *arg)
     }
     rt_printf("fs: instance %lu serving ext2 on %lu KiB in %s\n", server.control->instance,
               disk.size / 1024, where);
-    ipc_serve(&server);
+    disks_attach();
+    serve();
 }

@@ -18,6 +18,8 @@ static struct vmm vmm; /* what an injected wild write destroys */
 static ipc_server_t server;
 static struct vmm_persist *persist;
 static struct blk_mem disk; /* the guest's disk image init keeps (manifest disk=) */
+static struct vblk_chan dchan; /* or a file of fs over channel disk_k (virtio_blk_chan.h) */
+static int disk_k = -1;
 
 static int read_state(void *ctx, rs_vcpu_state_t *s)
 {
@@ -69,6 +71,31 @@ static void commit(void)
     vmm_commit(persist);
     vmm_console_publish(vmm.ring, vmm_committed(persist));
     print_output();
+    if (disk_k < 0) return;
+    // the disk's completions applied by the commit are released only now; its new requests
+    // are out (they were visible before the commit: a crash made them orphans, see the header)
+    vblk_chan_committed(&dchan);
+    if (dchan.signal) rs_signal(IPC_SLOT_CHANNEL0 + (unsigned)disk_k);
+    dchan.signal = false;
+}
+
+/* The guest disk's completions from fs, applied in the transaction under way. */
+static bool disk_reap(void)
+{
+    if (disk_k < 0) return false;
+    const struct vq_ram ram = {vmm.ram, vmm.ram_size};
+    return vblk_chan_reap(&dchan, &vmm.st->pc.blk, &ram, CHAN_ENTRIES) > 0;
+}
+
+/* After a commit that applied completions: the queue may have waited for the slots they freed
+ * (a transaction does not reuse them), so it runs again in a transaction of its own. */
+static void disk_kick(void)
+{
+    vmm.st = vmm_begin(persist);
+    const struct vq_ram ram = {vmm.ram, vmm.ram_size};
+    virtio_blk_kick(&vmm.st->pc.blk, &ram, &dchan.be);
+    pc_sync(&vmm);
+    commit();
 }
 
 static rs_msginfo_t put_reply(const struct vmm_reply *r)
@@ -96,9 +123,14 @@ static bool pc_notify(rs_badge_t bits, bool holding_exit)
     vmm.st = vmm_begin(persist);
     if (bits & IPC_BADGE_TICK) vmm_console_tick(&vmm); // feeds input, prints an idle line
     else vmm_console_feed(&vmm);
+    bool reaped = disk_reap();
     pc_sync(&vmm);
     bool due = pc_pending(&vmm) && !vmm.st->stopped;
     commit();
+    if (reaped) {
+        disk_kick();
+        due = pc_pending(&vmm) && !vmm.st->stopped;
+    }
     if (due && !holding_exit) ps_vcpu_request_window(IPC_SLOT_VCPU, true);
     arm_timer();
     return due;
@@ -226,6 +258,54 @@ static _Noreturn void serve(void)
     }
 }
 
+/* The guest disk as a file of fs: the first client channel whose name starts with "disk"
+ * (fs serves channel NAME as /disks/NAME.img). Its size comes from fs once per VM, before the
+ * guest runs (the only wait for fs; later instances find it in the state); meanwhile init's
+ * pings are answered. False when the channel is unusable. */
+static bool disk_open(const ipc_control_t *ctl)
+{
+    const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;
+    if (ctl->guest_disk_size || info->magic != IPC_DEVICE_MAGIC) return true;
+    for (unsigned k = 0; disk_k < 0 && k < info->nchannels && k < IPC_MAX_CHANNELS; k++)
+        if (info->channel[k].role == IPC_CHANNEL_CLIENT && !memcmp(info->channel[k].name, "disk", 4))
+            disk_k = (int)k;
+    if (disk_k < 0) return true;
+    const ipc_channel_info_t *ci = &info->channel[disk_k];
+    int err = vblk_chan_init(&dchan, (void *)IPC_CHANNEL_VADDR(disk_k), ci->data_size, vmm.ram,
+                             vmm.ram_size, (void *const *)&vmm.st,
+                             offsetof(struct vmm_state, disk_chan), ctl->instance);
+    if (err == RS_INVALID_ARGUMENT) {
+        rt_printf("vmm %s: disk channel %s too small\n", ctl->name, ci->name);
+        return false;
+    }
+    uint64_t sectors = vmm_committed(persist)->disk_chan.sectors;
+    rs_signal(IPC_SLOT_CHANNEL0 + (unsigned)disk_k); // a (re)started end signals once
+    if (!sectors) {
+        vblk_chan_ask_info(&dchan);
+        rs_signal(IPC_SLOT_CHANNEL0 + (unsigned)disk_k);
+        int got;
+        while (!(got = vblk_chan_info(&dchan, &sectors))) {
+            rs_result_t r = rs_wait(IPC_SLOT_PING);
+            server.control->heartbeat++;
+            if (r.error == RS_OK && (r.badge & IPC_BADGE_PING)) ipc_server_ping(&server);
+        }
+        if (got < 0 || !sectors) {
+            rt_printf("vmm %s: fs has no disk for channel %s: error %d\n", ctl->name, ci->name,
+                      got);
+            return false;
+        }
+        vmm.st = vmm_begin(persist);
+        vmm.st->disk_chan.sectors = sectors;
+        vmm_commit(persist);
+    }
+    dchan.signal = false;
+    dchan.be.sectors = sectors;
+    vmm.disk = &dchan.be;
+    rt_printf("vmm %s: disk of %lu sectors from fs over channel %s, %lu requests so far\n",
+              ctl->name, sectors, ci->name, vmm_committed(persist)->disk_chan.sent);
+    return true;
+}
+
 /* The pc platform's power-on, once per VM: the first instance resets the devices and writes the
  * firmware tables into guest RAM before the guest's first instruction (init resumes the vCPU
  * once the VMM serves); a restarted instance finds them made. */
@@ -265,12 +345,20 @@ int main(void *arg)
                             .control = ctl,
                             .scribble = &vmm,
                             .scribble_size = sizeof(vmm)};
+    if (ctl->guest_platform == IPC_GUEST_PC && !disk_open(ctl)) return 1;
     print_output(); // what the previous instance committed but did not print
     vmm_console_publish(vmm.ring, vmm_committed(persist));
     if (ctl->guest_platform == IPC_GUEST_PC) {
         if (!platform_start(ctl)) return 1;
         vmm.st = (struct vmm_state *)vmm_committed(persist);
         arm_timer(); // the deadline a predecessor may have died before setting
+        if (disk_k >= 0) { // completions that came while no instance ran
+            vmm.st = vmm_begin(persist);
+            bool reaped = disk_reap();
+            pc_sync(&vmm);
+            commit();
+            if (reaped) disk_kick();
+        }
     }
     const struct vmm_state *s = vmm_committed(persist);
     rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts "

@@ -26,7 +26,9 @@ static uint64_t config_read(void *ctx, uint32_t off, unsigned size)
     const struct blk_ctx *c = ctx;
     uint8_t cfg[24] = {0}; // capacity u64, size_max u32, seg_max u32, geometry, blk_size u32
     le_put64(cfg, c->be ? c->be->sectors : 0);
-    le_put32(cfg + 12, BLK_SEG_MAX);
+    const struct blk_backend *be = c->be;
+    le_put32(cfg + 8, be && be->size_max ? be->size_max : 0);
+    le_put32(cfg + 12, be && be->seg_max && be->seg_max < BLK_SEG_MAX ? be->seg_max : BLK_SEG_MAX);
     le_put32(cfg + 20, BLK_SECTOR);
     uint64_t v = 0;
     for (unsigned k = 0; k < size; k++)
@@ -164,7 +166,9 @@ static void run_queue(const struct blk_ctx *x)
     struct virtio_blk *b = x->b;
     struct vq_chain c;
     // at most one ring's worth per run: the guest cannot keep the VMM here
-    for (unsigned n = 0; n < VQ_NUM_MAX && virtio_mmio_live(&b->t) && free_slot(b); n++) {
+    for (unsigned n = 0; n < VQ_NUM_MAX && virtio_mmio_live(&b->t) && free_slot(b) &&
+                         (!x->be || !x->be->ready || x->be->ready(x->be->ctx));
+         n++) {
         enum vq_result r = vq_pop(&b->t.q[0], x->ram, &c);
         if (r == VQ_EMPTY) return;
         if (r == VQ_BROKEN) {
@@ -190,8 +194,9 @@ static void reset(void *ctx)
 
 static struct virtio_dev device(struct blk_ctx *x)
 {
-    return (struct virtio_dev){
-        VIRTIO_ID_BLOCK, VIRTIO_BLK_FEATURES, 1, x, config_read, notify, reset};
+    uint64_t features = VIRTIO_BLK_FEATURES;
+    if (x->be && x->be->size_max) features |= VIRTIO_BLK_F_SIZE_MAX;
+    return (struct virtio_dev){VIRTIO_ID_BLOCK, features, 1, x, config_read, notify, reset};
 }
 
 void virtio_blk_access(struct virtio_blk *b, const struct vq_ram *ram, const struct blk_backend *be,
@@ -220,6 +225,12 @@ bool virtio_blk_complete(struct virtio_blk *b, const struct vq_ram *ram,
         return true;
     }
     return false;
+}
+
+void virtio_blk_kick(struct virtio_blk *b, const struct vq_ram *ram, const struct blk_backend *be)
+{
+    struct blk_ctx x = {b, ram, be};
+    if (virtio_mmio_live(&b->t) && b->t.q[0].ready) run_queue(&x); // as a QueueNotify would
 }
 
 /* ---- the in-memory backend ---- */
@@ -252,5 +263,5 @@ static int mem_flush(void *ctx, uint64_t id)
 
 void blk_mem_init(struct blk_mem *m, uint8_t *base, uint64_t size)
 {
-    *m = (struct blk_mem){base, size, {m, size / BLK_SECTOR, mem_read, mem_write, mem_flush}};
+    *m = (struct blk_mem){base, size, {m, size / BLK_SECTOR, mem_read, mem_write, mem_flush, NULL, 0, 0}};
 }

@@ -27,6 +27,7 @@
 #define VIRTIO_BLK_S_OK      0
 #define VIRTIO_BLK_S_IOERR   1
 #define VIRTIO_BLK_S_UNSUPP  2
+#define VIRTIO_BLK_F_SIZE_MAX (1ull << 1)
 #define VIRTIO_BLK_F_SEG_MAX (1ull << 2)
 #define VIRTIO_BLK_F_FLUSH   (1ull << 9)
 #define VIRTIO_BLK_FEATURES  (VIRTIO_F_VERSION_1 | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_FLUSH)
@@ -40,6 +41,11 @@ struct blk_backend {
     int (*read)(void *ctx, uint64_t id, uint64_t sector, uint8_t *buf, uint32_t count);
     int (*write)(void *ctx, uint64_t id, uint64_t sector, const uint8_t *buf, uint32_t count);
     int (*flush)(void *ctx, uint64_t id);
+    /* optional: whether a request of up to seg_max buffers can be taken now (NULL: always);
+     * the queue waits while not (virtio_blk_kick runs it again) */
+    bool (*ready)(void *ctx);
+    uint32_t seg_max;  /* data buffers per request offered (0: BLK_SEG_MAX) */
+    uint32_t size_max; /* bytes per buffer offered (0: no limit, VIRTIO_BLK_F_SIZE_MAX off) */
 };
 
 struct blk_inflight {
@@ -69,6 +75,8 @@ void virtio_blk_access(struct virtio_blk *b, const struct vq_ram *ram, const str
  * have waited for a free slot). An unknown id is ignored (false). */
 bool virtio_blk_complete(struct virtio_blk *b, const struct vq_ram *ram,
                          const struct blk_backend *be, uint64_t id, int status);
+/* Runs the queue again (a backend that was not ready may be now). */
+void virtio_blk_kick(struct virtio_blk *b, const struct vq_ram *ram, const struct blk_backend *be);
 /* The interrupt line. */
 bool virtio_blk_irq(const struct virtio_blk *b);
 

@@ -17,6 +17,7 @@
 #include "pit.h"
 #include "pc.h"
 #include "console.h" /* COM1 (uart.h) and the guest's console */
+#include "virtio_blk_chan.h" /* the guest disk as a file of servers/fs */
 
 #define VMM_TIMER_VECTOR 0x20
 #define VMM_TICK_NS      10000000ull /* one of init's ticks (IPC_TICK_MS) */
@@ -70,6 +71,7 @@ struct vmm_state {
     uint64_t out_seq;      /* transactions that produced output */
     uint64_t out_end;      /* bytes of output committed so far (the output ring's positions) */
     struct vmm_out out;    /* the output of the last one (printed after its commit) */
+    struct vblk_chan_state disk_chan; /* the disk's requests at fs (virtio_blk_chan.h) */
 };
 
 /* ---- the VMM's context (not persistent) ---- */

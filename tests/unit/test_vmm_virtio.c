@@ -383,7 +383,8 @@ static int later_flush(void *ctx, uint64_t id)
     later.ids[later.n++ % 32] = id;
     return BLK_PENDING;
 }
-static const struct blk_backend later_be = {NULL, 128, later_read, later_write, later_flush};
+static const struct blk_backend later_be = {NULL,        128,  later_read, later_write,
+                                            later_flush, NULL, 0,          0};
 
 Test(virtio, pending_requests_complete_by_id_once_and_the_queue_waits_for_slots)
 {

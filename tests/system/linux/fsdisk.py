@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""system-linux-fsdisk: the Linux guest's virtio-blk disk is a file of servers/fs. The VMM's
+backend (servers/vmm/virtio_blk_chan.c) sends the guest's sectors over the channel disk-linux to
+fs, which serves /disks/disk-linux.img (servers/fs/filedisk.c) of its ext2 on blk's virtio-blk
+PCI disk: ext2 in a file in ext2 on a PCI disk. init crashes fs and blk again and again
+(fsdisk.manifest). Boots as linux.py does, then at the guest's shell:
+
+  FSDISK-0001 the shell prompt came
+  FSDISK-0002 /dev/vda has the inner image's size in sectors and serial "resurgo-vda"
+  FSDISK-0003 mount -t ext2 /dev/vda succeeds
+  FSDISK-0004 N files written with dd and synced one by one (md5sum taken after each sync)
+              all read back with those md5sums after drop_caches and a remount
+  FSDISK-0005 fs and blk were each crashed and restarted at least 10 times during the writes
+  FSDISK-0006 the image's known files have the md5sums debugfs reads on the host
+  FSDISK-0007 no kernel warning, oops or disk error in the guest's log
+  (the guest unmounts the disk; the emulator stops; then on the host)
+  FSDISK-0008 e2fsck -fn finds the outer image (blk's disk) clean
+  FSDISK-0009 e2fsck -fn finds the guest's disk clean, extracted with debugfs -R "dump ..."
+  FSDISK-0010 every synced file in the extracted guest disk has the md5sum the guest took
+
+  fsdisk.py --kernel K --module NAME=PATH ... --image OUTER.img --disk RUN.img --log L
+            [--files N] [--timeout S]"""
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import run  # noqa: E402
+import linux  # noqa: E402  (Guest, PROMPT, BAD_LOG)
+import disk  # noqa: E402  (BAD_DISK_LOG, md5_of)
+
+CHECKS = ["prompt", "device", "mount", "crash-write", "crashes", "known", "log", "outer-fsck",
+          "inner-fsck", "host-md5"]
+MIN_CRASHES = 10
+INNER = "/disks/disk-linux.img"
+SUM = re.compile(r"([0-9a-f]{32})  /tmp/d/c/(f\d+)")
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--emu", choices=["qemu"], default="qemu")
+    p.add_argument("--kernel", required=True)
+    p.add_argument("--module", action="append", default=[], metavar="NAME=PATH")
+    p.add_argument("--image", required=True, help="the outer image made by fsdisk-image.py")
+    p.add_argument("--disk", required=True, help="the run's copy of it (blk's PCI disk)")
+    p.add_argument("--vm", default="linux")
+    p.add_argument("--mem", type=int, default=1024)
+    p.add_argument("--files", type=int, default=20)
+    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--log", required=True)
+    a = p.parse_args()
+    a.cmdline = ""
+    a.kernel = os.path.abspath(a.kernel)
+    a.modules = [tuple(m.split("=", 1)) for m in a.module]
+    a.modules = [(n, os.path.abspath(q)) for n, q in a.modules]
+    a.iso, a.icount, a.send = False, False, ["console"]
+    a.disk_image = a.image
+    return a
+
+
+def debugfs(img, req, **kw):
+    tool = shutil.which("debugfs") or "/usr/sbin/debugfs"
+    return subprocess.run([tool, "-R", req, img], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, **kw).stdout
+
+
+def fsck(img):
+    tool = shutil.which("e2fsck") or "/usr/sbin/e2fsck"
+    r = subprocess.run([tool, "-fn", img], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return r.returncode, r.stdout.decode(errors="replace")
+
+
+def restarts(text, name):
+    return len(re.findall(rf"\[init\] t=\d+ {name} restarted", text))
+
+
+def main():
+    a = parse_args()
+    results = []
+
+    def check(name, ok, sentence):
+        results.append((f"FSDISK-{CHECKS.index(name) + 1:04d}", ok, sentence))
+
+    t0 = time.monotonic()
+    os.makedirs(os.path.dirname(os.path.abspath(a.log)), exist_ok=True)
+    open(a.log, "w").close()
+    sums = {}
+    with tempfile.TemporaryDirectory(prefix="resurgo-fsdisk-") as tmp:
+        # the guest's disk as the build made it: its size and the known files' md5sums
+        inner0 = os.path.join(tmp, "inner0.img")
+        debugfs(a.image, f"dump {INNER} {inner0}", check=True)
+        sectors = os.path.getsize(inner0) // 512
+        want = {p: hashlib.md5(debugfs(inner0, f"cat {p}")).hexdigest()
+                for p in ("/known.txt", "/dir/known.bin")}
+        proc = run.start_emulator(a, tmp, a.log)
+        g = linux.Guest(a, proc, a.log)
+        try:
+            booted = g.wait(r"type 'help' for the shell", 120) is not None
+            if booted:
+                g.type(f"attach {a.vm}\r")
+                booted = g.wait(re.escape(linux.PROMPT), a.timeout) is not None
+            check("prompt", booted, f"the guest's shell prompt after {time.monotonic() - t0:.1f} s")
+            if booted:
+                sums = guest_checks(a, g, check, sectors, want)
+        finally:
+            run.stop(proc, a.emu)
+        host_checks(a, check, tmp, sums)
+    ran = {r[0] for r in results}
+    for name in CHECKS:
+        cid = f"FSDISK-{CHECKS.index(name) + 1:04d}"
+        if cid not in ran:
+            results.append((cid, False, f"{name}: not run"))
+    results.sort()
+    verdict = "\n".join(f"[test] {cid} {'PASS' if ok else 'FAIL'} {s}" for cid, ok, s in results)
+    text = Path(a.log).read_text(errors="replace")
+    stats = (f"fs restarted {restarts(text, 'fs')} times, blk {restarts(text, 'blk')} times in all")
+    if all(ok for _, ok, _ in results):
+        print(verdict)
+        print(f"PASS ({a.emu}, {time.monotonic() - t0:.1f} s; {stats})")
+        return 0
+    print(f"----- serial log ({a.log}) -----")
+    print(text)
+    print("-----")
+    print(verdict)
+    print(f"FAIL ({a.emu}, {time.monotonic() - t0:.1f} s; {stats})")
+    return 1
+
+
+def guest_checks(a, g, check, sectors, want):
+    out, _ = g.command("cat /sys/block/vda/size /sys/block/vda/serial")
+    lines = [l.strip() for l in (out or "").split("\n") if l.strip()]
+    check("device", str(sectors) in lines and "resurgo-vda" in lines,
+          f"/dev/vda has {sectors} sectors and serial resurgo-vda: {lines[:4]!r}")
+    out, _ = g.command("mkdir -p /tmp/d && mount -t ext2 /dev/vda /tmp/d && echo mounted-ok",
+                       timeout=120)
+    mounted = out is not None and "mounted-ok" in out
+    check("mount", mounted, f"mount -t ext2 /dev/vda: {(out or '')[-200:]!r}")
+    if not mounted:
+        return {}
+    n = a.files
+    before = {s: restarts(g.text, s) for s in ("fs", "blk")}
+    out, host_s = g.command(
+        f"mkdir -p /tmp/d/c; i=0; while [ $i -lt {n} ]; do i=$((i+1)); "
+        f"dd if=/dev/urandom of=/tmp/d/c/f$i bs=1024 count=64 2>/dev/null; sync; "
+        f"md5sum /tmp/d/c/f$i; done > /tmp/sums; echo 3 > /proc/sys/vm/drop_caches; "
+        f"umount /tmp/d && mount -t ext2 /dev/vda /tmp/d && md5sum -c /tmp/sums | grep -c ': OK$'",
+        timeout=a.timeout)
+    during = {s: restarts(g.text, s) - before[s] for s in before}
+    lines = (out or "").strip().split("\n")
+    check("crash-write", bool(lines) and lines[-1].strip() == str(n),
+          f"{n} synced files of 64 KiB read back intact after drop_caches and a remount through "
+          f"the crashes of fs and blk ({host_s:.1f} s): {lines[-3:]}")
+    check("crashes", min(during.values()) >= MIN_CRASHES,
+          f"fs and blk were crashed and restarted {during} times while the files were written "
+          f"(at least {MIN_CRASHES} each)")
+    # the guest's md5sums, printed twice: a host line may land inside one of them
+    sums = {}
+    for _ in range(2):
+        out, _ = g.command("cat /tmp/sums")
+        for m in SUM.finditer(out or ""):
+            sums.setdefault(m.group(2), m.group(1))
+    out, _ = g.command("md5sum /tmp/d/known.txt /tmp/d/dir/known.bin")
+    got = {p: disk.md5_of(out, p.split("/")[-1]) for p in want}
+    check("known", all(got[p] == want[p] for p in want),
+          f"the known files' md5sums match the image's (guest {got}, host {want})")
+    out, _ = g.command("umount /tmp/d && sync && echo unmounted-ok", timeout=120)
+    bad = [l for l in g.text.split("\n")
+           if linux.BAD_LOG.search(l) or disk.BAD_DISK_LOG.search(l)]
+    check("log", not bad and out is not None and "unmounted-ok" in out,
+          f"no kernel warning or disk error in the log, and the disk unmounted: {bad[:3]}")
+    return sums
+
+
+def host_checks(a, check, tmp, sums):
+    rc, report = fsck(a.disk)
+    check("outer-fsck", rc == 0, f"e2fsck -fn on blk's disk: exit status {rc}"
+          + ("" if rc == 0 else "\n" + report))
+    inner = os.path.join(tmp, "inner.img")
+    debugfs(a.disk, f"dump {INNER} {inner}")
+    if not os.path.exists(inner):
+        check("inner-fsck", False, f"debugfs could not dump {INNER}")
+        return
+    rc, report = fsck(inner)
+    check("inner-fsck", rc == 0, f"e2fsck -fn on the guest's disk ({INNER}): exit status {rc}"
+          + ("" if rc == 0 else "\n" + report))
+    bad = [f for f, s in sums.items()
+           if hashlib.md5(debugfs(inner, f"cat /c/{f}")).hexdigest() != s]
+    check("host-md5", len(sums) == a.files and not bad,
+          f"{len(sums)} of {a.files} synced files' md5sums known from the guest; on the host "
+          f"{len(sums) - len(bad)} match in the extracted disk (wrong: {bad[:5]})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
