@@ -144,8 +144,11 @@ unsigned vblk_chan_reap(struct vblk_chan *c, struct virtio_blk *b, const struct 
         uint32_t len = INFO_SECTORS(info) * BLK_SECTOR;
         uint64_t gpa = INFO_GPA(info);
         int status = d.status == RS_OK ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
-        // our own record says where the data lies and goes (fs's copy of it is not trusted)
-        if (status == VIRTIO_BLK_S_OK && INFO_OP(info) == CHAN_OP_READ && len &&
+        // our own record says where the data lies and goes (fs's copy of it is not trusted);
+        // a request the guest dropped by resetting the device writes nothing into its memory
+        bool live = false;
+        for (unsigned i = 0; i < BLK_INFLIGHT; i++) live |= b->inflight[i].id == ID_VIRTIO(d.id);
+        if (live && status == VIRTIO_BLK_S_OK && INFO_OP(info) == CHAN_OP_READ && len &&
             gpa <= c->ram_size && len <= c->ram_size - gpa) {
             const uint8_t *src = c->data + (uint64_t)slot * c->slot_size;
             for (uint32_t i = 0; i < len; i++) c->ram[gpa + i] = src[i];
