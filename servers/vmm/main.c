@@ -265,7 +265,11 @@ static _Noreturn void serve(void)
 static bool disk_open(const ipc_control_t *ctl)
 {
     const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;
-    if (ctl->guest_disk_size || info->magic != IPC_DEVICE_MAGIC) return true;
+    // a VMM without channels has no info page (reading it would fault) and an empty first
+    // channel slot: a signal through it fails (a peer's spurious wake is harmless otherwise)
+    if (ctl->guest_disk_size || rs_signal(IPC_SLOT_CHANNEL0) != RS_OK ||
+        info->magic != IPC_DEVICE_MAGIC)
+        return true;
     for (unsigned k = 0; disk_k < 0 && k < info->nchannels && k < IPC_MAX_CHANNELS; k++)
         if (info->channel[k].role == IPC_CHANNEL_CLIENT && !memcmp(info->channel[k].name, "disk", 4))
             disk_k = (int)k;
