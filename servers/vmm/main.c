@@ -8,6 +8,7 @@
 #include "ipc.h"
 #include "process.h"
 #include "vcpu.h"
+#include "proto/registry.h"
 #include "proto/vmm.h"
 #include "vmm.h"
 
@@ -48,12 +49,9 @@ static void print_output(void)
     struct vmm_output_ring *ring =
         (struct vmm_output_ring *)((uintptr_t)server.control + VMM_OUTPUT_OFFSET);
     uint64_t end = vmm_committed(persist)->out_end, start = end - o->len;
-    if (o->len && end - ring->tail > VMM_OUTPUT_RING) { // init is behind: print it ourselves
-        rs_console_write(rt_console, o->text, o->len);
-        ring->skip = end;
-        __asm__ volatile("" ::: "memory"); // skip before head: init never sees head past skip alone
-        if (ring->head < end) ring->head = end; // init prints nothing of [tail, end): it is out
-    } else if (o->len) {
+    // init is behind: it prints what the ring holds now (it alone moves tail: exactly once)
+    if (o->len && end - ring->tail > VMM_OUTPUT_RING) registry_flush_output();
+    if (o->len && end - ring->tail <= VMM_OUTPUT_RING) {
         for (unsigned i = 0; i < o->len; i++)
             ring->buf[(start + i) % VMM_OUTPUT_RING] = (uint8_t)o->text[i];
         __asm__ volatile("" ::: "memory"); // the bytes are in before head says so (x86: in order)
