@@ -101,7 +101,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="resurgo-disk-") as tmp:
         proc, g = linux.start(a, tmp)
         try:
-            booted = g.wait(r"type 'help' for the shell", 120) is not None
+            booted = g.wait(r"type 'help' for the shell", 120, raw=True) is not None
             if booted:
                 g.type(f"attach {a.vm}\r")
                 booted = g.wait(re.escape(linux.PROMPT), a.timeout) is not None
@@ -157,7 +157,7 @@ def run_checks(a, g, check, sectors, want):
                       for m in [re.match(r"\s*\S+:\s+(\d+)", l)] if m)
         check("interrupts", counted, f"the disk's interrupts are counted: {row[:2]}")
     if "log" in a.checks:
-        bad = [l for l in g.text.split("\n") if linux.BAD_LOG.search(l) or BAD_DISK_LOG.search(l)]
+        bad = [l for l in g.raw.split("\n") if linux.BAD_LOG.search(l) or BAD_DISK_LOG.search(l)]
         check("log", not bad, f"no kernel warning or disk error in the log {bad[:3]}")
 
 
@@ -180,7 +180,7 @@ def crash_write(a, g, check):
     WRITE_ROUND files until at least WRITE_MIN files were written and the VMM was restarted
     MIN_CRASHES times during the writes: the crashes come from the phase, not the clock."""
     restarts = re.compile(rf"\[init\] t=\d+ {a.vm} restarted")
-    start_at, t0 = g.cursor, time.monotonic()
+    start_at, t0 = len(g.raw), time.monotonic()
     g.command("mkdir -p /tmp/d/c; : > /tmp/sums; i=0")
     n, during, written = 0, 0, True
     while True:
@@ -190,7 +190,7 @@ def crash_write(a, g, check):
             f"dd if=/dev/urandom of=/tmp/d/c/f$i bs=1024 count=64 2>/dev/null; sync; "
             f"md5sum /tmp/d/c/f$i >> /tmp/sums; done; echo written $i", timeout=300)
         written = written and out is not None and f"written {n}" in out
-        during = len(restarts.findall(g.text, start_at))
+        during = len(restarts.findall(g.raw, start_at))
         if not written or (n >= WRITE_MIN and during >= MIN_CRASHES) or n >= WRITE_MAX or \
                 time.monotonic() - t0 > WRITE_SECONDS:
             break
@@ -205,7 +205,7 @@ def crash_write(a, g, check):
     if "crashes" in a.checks:
         check("crashes", during >= MIN_CRASHES,
               f"the VMM was crashed and restarted {during} times while the files were written "
-              f"(at least {MIN_CRASHES}; {len(restarts.findall(g.text))} in all)")
+              f"(at least {MIN_CRASHES}; {len(restarts.findall(g.raw))} in all)")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -56,7 +56,9 @@ class Guest:
 
     def __init__(self, a, proc, log):
         self.a, self.proc = a, proc
-        self.text, self.cursor, self.sock = "", 0, None
+        # raw: the console as it came; text: the same without init's and the VMM's own lines
+        # (HOST_LINE), which land anywhere, even inside the guest's prompt: the guest's view
+        self.raw, self.raw_cursor, self.text, self.cursor, self.sock = "", 0, "", 0, None
         self.pending, self.lock, self.log = bytearray(), threading.Lock(), None
         self.reader = None
         if a.emu == "qemu":
@@ -89,7 +91,10 @@ class Guest:
             with self.lock:
                 chunk, self.pending = bytes(self.pending), bytearray()
         if chunk:
-            self.text += ANSI.sub("", chunk.decode("utf-8", "replace").replace("\r", ""))
+            self.raw += ANSI.sub("", chunk.decode("utf-8", "replace").replace("\r", ""))
+            # a host line is written whole and only its end can still be missing: the text
+            # before the cursor never changes
+            self.text = HOST_LINE.sub("", self.raw)
         return bool(chunk)
 
     def finish(self):
@@ -98,16 +103,20 @@ class Guest:
             self.reader.join(5)
         self.read()
 
-    def wait(self, pattern, timeout):
-        """Waits for pattern in the text after the cursor; moves the cursor past the match and
-        returns the text before it, or None on time-out or emulator exit."""
+    def wait(self, pattern, timeout, raw=False):
+        """Waits for pattern in the guest's text (raw: in the whole console) after its cursor;
+        moves the cursor past the match and returns the text before it, or None on time-out or
+        emulator exit."""
         rx, end = re.compile(pattern), time.monotonic() + timeout
         while True:
-            m = rx.search(self.text, self.cursor)
+            text, cursor = (self.raw, self.raw_cursor) if raw else (self.text, self.cursor)
+            m = rx.search(text, cursor)
             if m:
-                before = self.text[self.cursor:m.start()]
-                self.cursor = m.end()
-                return before
+                if raw:
+                    self.raw_cursor = m.end()
+                else:
+                    self.cursor = m.end()
+                return text[cursor:m.start()]
             if time.monotonic() > end or (self.proc.poll() is not None and not self.read()):
                 return None
             if not self.read():
@@ -129,9 +138,7 @@ class Guest:
         elapsed = time.monotonic() - t0
         if out is None:
             return None, elapsed
-        # init's and the VMM's own lines share the console with the attached guest's raw
-        # output and may land inside one of its lines: take them out first
-        lines = HOST_LINE.sub("", out).split("\n")
+        lines = out.split("\n")  # without init's and the VMM's lines (read)
         if lines and cmd in lines[0]:
             lines = lines[1:]
         return "\n".join(lines).strip("\n"), elapsed
@@ -223,7 +230,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="resurgo-linux-") as tmp:
         proc, g = start(a, tmp)
         try:
-            booted = g.wait(r"type 'help' for the shell", 120) is not None
+            booted = g.wait(r"type 'help' for the shell", 120, raw=True) is not None
             if booted:
                 g.type(f"attach {a.vm}\r")
                 booted = g.wait(re.escape(PROMPT) + r"$|" + re.escape(PROMPT), a.timeout) is not None
@@ -291,7 +298,7 @@ def run_checks(a, g, version, check):
     if "counter" in a.checks or "crashes" in a.checks:
         counter(a, g, check)
     if "log" in a.checks:
-        bad = [l for l in g.text.split("\n") if BAD_LOG.search(l)]
+        bad = [l for l in g.raw.split("\n") if BAD_LOG.search(l)]
         check("log", not bad, f"no soft lockup, clocksource or kernel warning in the log {bad[:3]}")
 
 
@@ -304,7 +311,7 @@ def counter(a, g, check):
     lost, none repeated, no byte of one doubled), and the guest must end with its count intact."""
     restarted = re.compile(rf"\[init\] t=\d+ {a.vm} restarted")
     injected = re.compile(rf"\[init\] t=\d+ inject (\w+) into {a.vm}")
-    start_at, t0 = g.cursor, time.monotonic()
+    start_at, t0 = len(g.raw), time.monotonic()
     g.command("i=0")
     total, outs = 0, []
     while True:
@@ -312,8 +319,8 @@ def counter(a, g, check):
         out, _ = g.command(f"while [ $i -lt {total} ]; do i=$((i+1)); echo count $i; "
                            f"sleep 0.05; done; echo loop-end $i", timeout=300)
         outs.append(out or "")
-        crashes = len(restarted.findall(g.text, start_at))
-        kinds = sorted(set(injected.findall(g.text, start_at)))
+        crashes = len(restarted.findall(g.raw, start_at))
+        kinds = sorted(set(injected.findall(g.raw, start_at)))
         enough = crashes >= COUNT_MIN_CRASHES and kinds == KINDS
         if out is None or enough or total >= COUNT_MAX or time.monotonic() - t0 > COUNT_SECONDS:
             break
