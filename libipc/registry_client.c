@@ -24,6 +24,13 @@ int registry_restarts(const char *name, uint64_t *restarts, uint64_t *by_watchdo
     return err;
 }
 
+int registry_flush_output(void)
+{
+    rs_mr_set(0, 0);
+    rs_result_t r = rs_call(IPC_SLOT_REGISTRY, rs_msginfo(REGISTRY_FLUSH_OUTPUT, 0, 0, 1));
+    return r.error ? (int)r.error : (int)rs_msginfo_label(r.info);
+}
+
 int registry_inject(const char *name, unsigned kind)
 {
     uint64_t k = kind;

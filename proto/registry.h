@@ -10,6 +10,9 @@ enum registry_op {
                               w[3] restarts the watchdog caused */
     REGISTRY_INJECT,   /* w[1..3] name, w[4] ipc_inject kind -> fault injected */
     REGISTRY_PS,       /* -> log the process table on the console */
+    REGISTRY_FLUSH_OUTPUT, /* a VMM, no name: init prints what the caller's output ring holds
+                            * now (proto/vmm.h) and moves its tail; idempotent, so a retry after
+                            * a crash prints nothing twice */
 };
 
 enum registry_reason { REASON_NONE, REASON_FAULT, REASON_EXIT, REASON_WATCHDOG, REASON_KILLED };
@@ -37,3 +40,5 @@ static inline void registry_unpack_name(const uint64_t w[REGISTRY_NAME_WORDS],
 int registry_restarts(const char *name, uint64_t *restarts, uint64_t *by_watchdog);
 /* Asks init to inject a fault of `kind` (ipc_inject) into `name`. */
 int registry_inject(const char *name, unsigned kind);
+/* A VMM: asks init to print its output ring now (REGISTRY_FLUSH_OUTPUT); returns the status. */
+int registry_flush_output(void);

@@ -53,15 +53,15 @@ _Static_assert(VMM_CONSOLE_OFFSET + sizeof(struct vmm_console_ring) <= 4096,
  * VMM's persistent state); the VMM copies it to buf[pos % VMM_OUTPUT_RING] and then publishes
  * `head` with one store. A VMM that dies before or after publishing is followed by one that
  * copies the same bytes to the same places again: nothing is lost or doubled. init prints
- * [tail, head) on its tick and advances `tail`. When init has not caught up (the ring is full)
- * the VMM writes to the console itself and publishes `skip` = head past those bytes, which init
- * then does not print (that output is at least once, as before the ring). */
+ * [tail, head) on its tick and advances `tail`. When init has not caught up (the ring has no room)
+ * the VMM asks init to print now (REGISTRY_FLUSH_OUTPUT, proto/registry.h) before it copies:
+ * init alone moves `tail`, so a VMM that dies around that call prints nothing twice. (The VMM
+ * printing the bytes itself, as it once did, repeated them when it died before recording it.) */
 #define VMM_OUTPUT_OFFSET (VMM_CONSOLE_OFFSET + sizeof(struct vmm_console_ring) + 40)
 #define VMM_OUTPUT_RING   832
 struct vmm_output_ring {
     volatile uint64_t head; /* VMM: bytes published so far */
-    volatile uint64_t tail; /* init: bytes printed (or skipped) so far */
-    volatile uint64_t skip; /* VMM: bytes below this were printed by the VMM itself */
+    volatile uint64_t tail; /* init: bytes printed so far */
     uint8_t buf[VMM_OUTPUT_RING];
 };
 _Static_assert(VMM_OUTPUT_OFFSET + sizeof(struct vmm_output_ring) <= 4096,

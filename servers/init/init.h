@@ -99,6 +99,7 @@ void vm_started(struct server *s);
 void vm_tick(void);
 /* Prints the VMMs' output (their output rings, proto/vmm.h): on every tick. */
 void vm_print_output(void);
+void vm_print_server(struct server *s); /* its VMM's output ring (also on REGISTRY_FLUSH_OUTPUT) */
 
 /* registry.c: answers one registry request from server index `from`; returns the reply info. */
 rs_msginfo_t registry_handle(unsigned from, rs_msginfo_t info);

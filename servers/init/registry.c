@@ -11,15 +11,16 @@ static rs_msginfo_t answer(int status, unsigned len)
 rs_msginfo_t registry_handle(unsigned from, rs_msginfo_t info)
 {
     uint64_t id = rs_mr_get(0), op = rs_msginfo_label(info);
-    if (rs_msginfo_length(info) < 1 + REGISTRY_NAME_WORDS && op != REGISTRY_PS)
+    bool nameless = op == REGISTRY_PS || op == REGISTRY_FLUSH_OUTPUT;
+    if (rs_msginfo_length(info) < 1 + REGISTRY_NAME_WORDS && !nameless)
         return answer(RS_TRUNCATED_MESSAGE, 1);
     uint64_t w[REGISTRY_NAME_WORDS];
     char name[REGISTRY_NAME_WORDS * 8];
     for (unsigned i = 0; i < REGISTRY_NAME_WORDS; i++) w[i] = rs_mr_get(1 + i);
     registry_unpack_name(w, name);
-    struct server *s = op == REGISTRY_PS ? NULL : supervisor_find(name);
+    struct server *s = nameless ? NULL : supervisor_find(name);
     rs_mr_set(0, id);
-    if (op != REGISTRY_PS && !s) return answer(RS_NOT_FOUND, 1);
+    if (!nameless && !s) return answer(RS_NOT_FOUND, 1);
     switch (op) {
     case REGISTRY_LOOKUP: {
         // a fresh badged copy for this client; ours is deleted once it is on its way
@@ -46,6 +47,10 @@ rs_msginfo_t registry_handle(unsigned from, rs_msginfo_t info)
         supervisor_inject(s, (unsigned)rs_mr_get(4));
         return answer(RS_OK, 1);
     case REGISTRY_PS: supervisor_ps(); return answer(RS_OK, 1);
+    case REGISTRY_FLUSH_OUTPUT:
+        if (from >= init.nservers || !init.servers[from].vm) return answer(RS_ILLEGAL_OPERATION, 1);
+        vm_print_server(&init.servers[from]);
+        return answer(RS_OK, 1);
     default: return answer(RS_ILLEGAL_OPERATION, 1);
     }
 }

@@ -309,21 +309,22 @@ void vm_tick(void)
 /* Prints what each VMM published in its output ring (proto/vmm.h) since the last tick. */
 void vm_print_output(void)
 {
-    for (unsigned i = 0; i < init.nservers; i++) {
-        struct server *s = &init.servers[i];
-        if (!s->vm) continue;
-        struct vmm_output_ring *r =
-            (struct vmm_output_ring *)((uint8_t *)s->control + VMM_OUTPUT_OFFSET);
-        uint64_t head = r->head, tail = r->tail < r->skip ? r->skip : r->tail;
-        if (tail >= head) continue; // nothing new (or the VMM printed it itself: skip >= head)
-        // the VMM's words are its own to corrupt: never read more than the ring holds
-        if (head - tail > VMM_OUTPUT_RING) tail = head - VMM_OUTPUT_RING;
-        __asm__ volatile("" ::
-                             : "memory"); // the bytes below head are in (x86 keeps stores in order)
-        char buf[VMM_OUTPUT_RING];
-        unsigned n = 0;
-        for (uint64_t pos = tail; pos < head; pos++) buf[n++] = (char)r->buf[pos % VMM_OUTPUT_RING];
-        if (n) rs_console_write(rt_console, buf, n);
-        r->tail = head;
-    }
+    for (unsigned i = 0; i < init.nservers; i++)
+        if (init.servers[i].vm) vm_print_server(&init.servers[i]);
+}
+
+void vm_print_server(struct server *s)
+{
+    struct vmm_output_ring *r =
+        (struct vmm_output_ring *)((uint8_t *)s->control + VMM_OUTPUT_OFFSET);
+    uint64_t head = r->head, tail = r->tail;
+    if (tail >= head) return; // nothing new
+    // the VMM's words are its own to corrupt: never read more than the ring holds
+    if (head - tail > VMM_OUTPUT_RING) tail = head - VMM_OUTPUT_RING;
+    __asm__ volatile("" ::: "memory"); // the bytes below head are in (x86 keeps stores in order)
+    char buf[VMM_OUTPUT_RING];
+    unsigned n = 0;
+    for (uint64_t pos = tail; pos < head; pos++) buf[n++] = (char)r->buf[pos % VMM_OUTPUT_RING];
+    rs_console_write(rt_console, buf, n);
+    r->tail = head;
 }

@@ -8,6 +8,7 @@
 #include "ipc.h"
 #include "process.h"
 #include "vcpu.h"
+#include "proto/registry.h"
 #include "proto/vmm.h"
 #include "vmm.h"
 
@@ -43,23 +44,20 @@ static void host_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 static const struct vmm_ops ops = {read_state, write_state, host_cpuid, rt_rdtsc};
 
 /* Hands what the last commit produced to init's console through the output ring (proto/vmm.h),
- * at its fixed positions: done twice by two instances, it is printed once. */
+ * at its fixed positions: done twice by two instances, it is printed once. When init is behind,
+ * init prints the ring first (it alone moves tail: the VMM never prints itself, which was at
+ * least once and put its bytes ahead of older ones still in the ring). */
 static void print_output(void)
 {
-    const struct vmm_out *o = vmm_unprinted(persist);
     struct vmm_output_ring *ring =
         (struct vmm_output_ring *)((uintptr_t)server.control + VMM_OUTPUT_OFFSET);
-    uint64_t end = vmm_committed(persist)->out_end, start = end - o->len;
-    if (o->len && end - ring->tail > VMM_OUTPUT_RING) { // init is behind: print it ourselves
-        rs_console_write(rt_console, o->text, o->len);
-        ring->skip = end;
-        __asm__ volatile("" ::: "memory"); // skip before head: init never sees head past skip alone
-        if (ring->head < end) ring->head = end; // init prints nothing of [tail, end): it is out
-    } else if (o->len) {
-        for (unsigned i = 0; i < o->len; i++)
-            ring->buf[(start + i) % VMM_OUTPUT_RING] = (uint8_t)o->text[i];
-        __asm__ volatile("" ::: "memory"); // the bytes are in before head says so (x86: in order)
-        if (ring->head < end) ring->head = end;
+    const struct vmm_out *o = vmm_unprinted(persist);
+    uint64_t end = vmm_committed(persist)->out_end;
+    if (!vmm_output_copy(ring, o, end)) {
+        registry_flush_output();
+        if (!vmm_output_copy(ring, o, end))
+            rt_printf("vmm %s: %u bytes of output lost: init prints nothing\n",
+                      server.control->name, o->len);
     }
     vmm_mark_printed(persist);
 }

@@ -71,6 +71,18 @@ const struct vmm_out *vmm_unprinted(const struct vmm_persist *p)
 
 void vmm_mark_printed(struct vmm_persist *p) { p->printed_seq = vmm_committed(p)->out_seq; }
 
+bool vmm_output_copy(struct vmm_output_ring *ring, const struct vmm_out *o, uint64_t end)
+{
+    uint64_t tail = ring->tail, start = end - o->len;
+    if (!o->len || tail >= end) return true;        // nothing, or init printed it all already
+    if (end - tail > VMM_OUTPUT_RING) return false; // bytes init has not printed would go
+    for (unsigned i = 0; i < o->len && i < VMM_OUT_MAX; i++)
+        ring->buf[(start + i) % VMM_OUTPUT_RING] = (uint8_t)o->text[i];
+    BARRIER(); // the bytes are in before head says so (x86 keeps stores in order)
+    if (ring->head < end) ring->head = end;
+    return true;
+}
+
 /* A 64-bit multiply-xorshift hash of the words, one round per word (an exit has 34): only a
  * re-delivered exit is compared with it, so it needs to tell exits apart, not resist attack.
  * The interrupt-state bits are left out: the VMM's own requests change them while an exit is

@@ -201,6 +201,12 @@ bool vmm_is_redelivery(const struct vmm_persist *p, uint64_t fp);
 /* Output committed but not printed yet (len 0: none); vmm_mark_printed once it is out. */
 const struct vmm_out *vmm_unprinted(const struct vmm_persist *p);
 void vmm_mark_printed(struct vmm_persist *p);
+/* Copies committed output o, whose last byte is output position end - 1, into init's output
+ * ring (proto/vmm.h) at its fixed positions and publishes head; true when done (or nothing to
+ * do: init printed it already). false: init has not printed bytes the copy would overwrite;
+ * have init print the ring (REGISTRY_FLUSH_OUTPUT), then copy again. Repeated by a restarted
+ * VMM, it writes the same bytes to the same places: printed once. */
+bool vmm_output_copy(struct vmm_output_ring *ring, const struct vmm_out *o, uint64_t end);
 uint64_t vmm_fingerprint(const uint64_t *w, unsigned n);
 
 _Static_assert(sizeof(struct vmm_persist) <= 2 * 4096, "the VMM's state fits the two persistent "

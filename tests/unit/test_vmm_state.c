@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Host tests of the VMM's persistent state (servers/vmm/state.c): commits, lost transactions,
-// and an exit coming back after a crash answered with the same reply.
+// an exit coming back after a crash answered with the same reply, and the output ring filled
+// exactly once across crashes.
 #include <criterion/criterion.h>
 #include "vmm_fake.h"
 
@@ -89,6 +90,83 @@ Test(vmmstate, output_is_printed_once_after_its_commit)
     v.st = vmm_begin(p);
     vmm_commit(p);
     cr_assert_eq(vmm_unprinted(p)->len, 0, "a commit without output prints nothing");
+}
+
+/* init's side of the output ring (servers/init/vm.c): prints [tail, head), moves tail. */
+static void init_prints(struct vmm_output_ring *r, char *out, size_t *n, size_t cap)
+{
+    for (uint64_t pos = r->tail; pos < r->head && *n < cap; pos++)
+        out[(*n)++] = (char)r->buf[pos % VMM_OUTPUT_RING];
+    r->tail = r->head;
+}
+
+Test(vmmstate, output_copy_waits_for_room_and_repeats_harmlessly)
+{
+    static struct vmm_output_ring r;
+    memset(&r, 0, sizeof(r));
+    struct vmm_out o = {.len = 300};
+    memset(o.text, 'a', o.len);
+    cr_assert(vmm_output_copy(&r, &o, 300));
+    cr_assert_eq(r.head, 300);
+    o.len = 300;
+    memset(o.text, 'b', o.len);
+    cr_assert(vmm_output_copy(&r, &o, 600));
+    memset(o.text, 'c', o.len);
+    cr_assert(!vmm_output_copy(&r, &o, 900), "900 - 0 > the ring: 'a's not printed would go");
+    cr_assert_eq(r.head, 600, "nothing published");
+    cr_assert_eq(r.buf[0], 'a', "nothing overwritten");
+    char out[2048];
+    size_t n = 0;
+    init_prints(&r, out, &n, sizeof(out)); // REGISTRY_FLUSH_OUTPUT
+    cr_assert(vmm_output_copy(&r, &o, 900));
+    cr_assert(vmm_output_copy(&r, &o, 900), "a restarted VMM copies it again");
+    init_prints(&r, out, &n, sizeof(out));
+    cr_assert(vmm_output_copy(&r, &o, 900), "printed already: nothing to do");
+    init_prints(&r, out, &n, sizeof(out));
+    cr_assert_eq(n, 900);
+    for (size_t i = 0; i < n; i++) cr_assert_eq(out[i], "abc"[i / 300], "byte %zu", i);
+}
+
+/* Random transactions, a VMM that dies before or after its copy (a successor copies again), and
+ * an init that prints at random moments: the console gets every byte once and in order. */
+Test(vmmstate, output_exactly_once_across_random_crashes)
+{
+    memset(&region, 0, sizeof(region));
+    struct vmm_persist *p = vmm_persist_open(&region, sizeof(region));
+    static struct vmm_output_ring r;
+    memset(&r, 0, sizeof(r));
+    static char want[3000 * VMM_OUT_MAX], got[3000 * VMM_OUT_MAX];
+    size_t nwant = 0, ngot = 0;
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+    struct vmm v = {.name = "vm"};
+    for (unsigned t = 0; t < 3000; t++) {
+        v.st = vmm_begin(p);
+        uint8_t bytes[VMM_OUT_MAX];
+        unsigned len = (unsigned)(RND() % 4 ? RND() % VMM_OUT_MAX : 0);
+        for (unsigned i = 0; i < len; i++) bytes[i] = (uint8_t)('!' + (nwant + i) % 90);
+        vmm_guest_raw(&v, bytes, len);
+        vmm_commit(p);
+        memcpy(want + nwant, bytes, len);
+        nwant += len;
+        for (unsigned life = 0;; life++) { // instances until one copies and records it
+            const struct vmm_out *o = vmm_unprinted(p);
+            uint64_t end = vmm_committed(p)->out_end;
+            if (RND() % 3 == 0) init_prints(&r, got, &ngot, sizeof(got)); // init's tick
+            if (RND() % 4 == 0) continue;                                 // died before the copy
+            if (!vmm_output_copy(&r, o, end)) {
+                init_prints(&r, got, &ngot, sizeof(got)); // REGISTRY_FLUSH_OUTPUT
+                cr_assert(vmm_output_copy(&r, o, end));
+            }
+            if (life < 3 && RND() % 4 == 0) continue; // died after it, before vmm_mark_printed
+            vmm_mark_printed(p);
+            break;
+        }
+    }
+    init_prints(&r, got, &ngot, sizeof(got));
+    cr_assert_eq(ngot, nwant);
+    cr_assert_eq(memcmp(got, want, nwant), 0, "every byte once, in order");
+#undef RND
 }
 
 Test(vmmstate, once)
