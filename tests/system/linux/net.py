@@ -72,24 +72,27 @@ def link_mac(name):
 
 
 class Console:
-    """init's console shared by both guests: attach one at a time."""
+    """init's console shared by both guests: attach one at a time. Each attached guest's shell
+    gets a prompt of its own ("vmA-net# "): the other guest's lines ("[vmB] ~ # ") and init's
+    share the console."""
 
     def __init__(self, g):
         self.g, self.vm = g, None
 
+    def prompt(self):
+        return re.escape(f"{self.vm}-net# ")
+
     def attach(self, vm, timeout=60):
         g = self.g
-        if self.vm:
-            g.type(DETACH)
-            g.wait(r"detached from", 10)
+        self.detach()
         g.read()
         g.cursor = len(g.text)
         g.type(f"attach {vm}\r")
         if g.wait(rf"attached to {vm}", 10) is None:
             return False
         self.vm = vm
-        g.type("\r")  # a fresh prompt: the one it printed may be long gone
-        return g.wait(re.escape(linux.PROMPT), timeout) is not None
+        g.type(f"PS1=\"{vm}-net\"'# '\r")  # the echo does not hold the prompt itself
+        return g.wait(self.prompt(), timeout) is not None
 
     def detach(self):
         if self.vm:
@@ -98,10 +101,20 @@ class Console:
         self.vm = None
 
     def command(self, cmd, timeout=60):
-        out, t = self.g.command(cmd, timeout)
-        if out is not None:  # the other guest's lines ("[vmB] ...") share the console
-            out = "\n".join(l for l in out.split("\n") if not re.match(r"\[vm[AB]\] ", l))
-        return out, t
+        """Types cmd; its output without the echo and without other lines, and the seconds it
+        took, or (None, t) if no prompt came."""
+        g = self.g
+        g.type(cmd + "\r")
+        t0 = time.monotonic()
+        out = g.wait(self.prompt(), timeout)
+        elapsed = time.monotonic() - t0
+        if out is None:
+            return None, elapsed
+        lines = linux.HOST_LINE.sub("", out).split("\n")
+        lines = [l for l in lines if not re.match(r"\[vm[AB]\] ", l)]
+        if lines and cmd[:20] in lines[0]:
+            lines = lines[1:]
+        return "\n".join(lines).strip("\n"), elapsed
 
 
 def md5_in(out):
@@ -153,7 +166,7 @@ def run_all(a, g, check, t0):
         g.read()
         for vm, ip in VMS.items():
             m = re.search(rf"\[{vm}\] resurgo-guest: eth0 {re.escape(ip)} ([0-9a-f:]+)", g.text)
-            if m and re.search(rf"\[{vm}\] resurgo-guest: shell", g.text):
+            if m and re.search(rf"\[{vm}\] ~ # ", g.text):  # its shell's first prompt
                 seen[vm] = m.group(1)
         time.sleep(0.2)
     con = Console(g)
