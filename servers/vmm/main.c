@@ -323,5 +323,12 @@ int main(void *arg)
     rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts "
               "so far\n",
               ctl->name, ctl->instance, ctl->guest_ram_size >> 20, s->seq, s->irqs);
+    if (vmm.net && s->pc.net_present) {
+        const struct vnet_stats *n = &s->pc.net.s;
+        rt_printf("vmm %s: network so far: tx %lu (dropped %lu, bad %lu, refused %lu), rx %lu "
+                  "(dropped %lu, small %lu, bad %lu), broken %lu\n",
+                  ctl->name, n->tx_frames, n->tx_dropped, n->tx_bad, n->tx_refused, n->rx_frames,
+                  n->rx_dropped, n->rx_small, n->rx_bad, n->broken);
+    }
     serve();
 }

@@ -193,6 +193,9 @@ static void publish(const struct virtio_net *n, unsigned qi, const struct vq_ram
     if (!q->ready || !vq_valid(q, ram)) return;
     __asm__ volatile("" ::: "memory"); // x86 keeps stores in order
     le_put16(ram->base + q->used + 2, q->used_idx);
+    // 2.7.10: the receive queue needs no notifications (frames are never held for buffers),
+    // which saves the guest an exit per refill; the transmit queue does
+    le_put16(ram->base + q->used, qi == VIRTIO_NET_RXQ ? VQ_USED_F_NO_NOTIFY : 0);
 }
 
 void virtio_net_committed(const struct virtio_net *n, const struct vq_ram *ram,

@@ -39,6 +39,7 @@
 #define VIRTIO_NET_HDR_LEN    12u /* struct virtio_net_hdr with num_buffers (5.1.6) */
 #define VIRTIO_NET_RXQ        0u
 #define VIRTIO_NET_TXQ        1u
+#define VQ_USED_F_NO_NOTIFY   1u /* used ring flags (2.7.10) */
 
 struct vnet_stats {
     uint64_t tx_frames;  /* frames put on the link */

@@ -309,6 +309,8 @@ Test(vnet, a_received_frame_lands_in_a_posted_buffer_and_is_released_after_the_c
     cr_assert_eq(b[0], 0, "flags: no checksum offload");
     for (unsigned i = 0; i < 98; i++) cr_assert_eq(b[VIRTIO_NET_HDR_LEN + i], (uint8_t)(0x33 ^ i));
     cr_assert_eq(chan_req_ring(chan_rx)->tail, 1, "released");
+    cr_assert_eq(le_get16(ram + USED(RX)), 1, "VIRTQ_USED_F_NO_NOTIFY: no kicks for refills");
+    cr_assert_eq(le_get16(ram + USED(TX)), 0, "transmit kicks are wanted");
     uint32_t st[4];
     cr_assert_eq(peer_completions(st, 4), 1);
     cr_assert_eq(st[0], RS_OK);
