@@ -9,6 +9,7 @@
 #include "process.h"
 #include "vcpu.h"
 #include "proto/registry.h"
+#include "proto/net.h"
 #include "proto/vmm.h"
 #include "vmm.h"
 
@@ -21,6 +22,8 @@ static struct vmm_persist *persist;
 static struct blk_mem disk; /* the guest's disk image init keeps (manifest disk=) */
 static struct vblk_chan dchan; /* or a file of fs over channel disk_k (virtio_blk_chan.h) */
 static int disk_k = -1;
+static struct vnet_link net;   /* the guest's network link (proto/net.h), if it has one */
+static net_link_index_t net_k; /* its channels' indices */
 
 static int read_state(void *ctx, rs_vcpu_state_t *s)
 {
@@ -62,11 +65,52 @@ static void print_output(void)
     vmm_mark_printed(persist);
 }
 
+/* The network card's part of a commit: used indices published, frames taken from the link
+ * completed and released, the link's peers signalled (virtio_net.h). */
+static void net_committed(void)
+{
+    if (!vmm.net) return;
+    const struct vq_ram ram = {vmm.ram, vmm.ram_size};
+    virtio_net_committed(&vmm_committed(persist)->pc.net, &ram, &net);
+    if (net.signal_tx) rs_signal(IPC_SLOT_CHANNEL0 + net_k.tx);
+    if (net.signal_rx) rs_signal(IPC_SLOT_CHANNEL0 + net_k.rx);
+    net.signal_tx = net.signal_rx = false;
+}
+
+/* The guest's network card, iff this VMM is an end of exactly one network link. Only a server
+ * with a channel has the device info page, and only it has a cap in IPC_SLOT_CHANNEL0: the
+ * signal that finds out is one a (re)started end owes its peer anyway (libipc/channel.h). */
+static void net_attach(const ipc_control_t *ctl)
+{
+    if (rs_signal(IPC_SLOT_CHANNEL0) != RS_OK) return;
+    const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;
+    char name[NET_LINK_NAME];
+    if (info->magic != IPC_DEVICE_MAGIC) return;
+    int err = net_link_only(info, &net_k);
+    if (err || !net_link_name(info, net_k.tx, name)) {
+        if (err != RS_FAILED_LOOKUP)
+            rt_printf("vmm %s: no network card: its links are unusable (error %d)\n", ctl->name,
+                      err);
+        return;
+    }
+    net = (struct vnet_link){.tx = (uint8_t *)IPC_CHANNEL_VADDR(net_k.tx),
+                             .rx = (uint8_t *)IPC_CHANNEL_VADDR(net_k.rx),
+                             .tx_data = info->channel[net_k.tx].data_size,
+                             .rx_data = info->channel[net_k.rx].data_size};
+    net_link_mac(name, net.mac);
+    vmm.net = &net;
+    rs_signal(IPC_SLOT_CHANNEL0 + net_k.tx);
+    rs_signal(IPC_SLOT_CHANNEL0 + net_k.rx);
+    rt_printf("vmm %s: network card on link %s, MAC %02x:%02x:%02x:%02x:%02x:%02x\n", ctl->name,
+              name, net.mac[0], net.mac[1], net.mac[2], net.mac[3], net.mac[4], net.mac[5]);
+}
+
 /* Commits the transaction begun last, then tells init how much typed input it consumed and
  * hands over its output (in that order: both only once committed). */
 static void commit(void)
 {
     vmm_commit(persist);
+    net_committed();
     vmm_console_publish(vmm.ring, vmm_committed(persist));
     print_output();
     if (disk_k < 0) return;
@@ -122,6 +166,7 @@ static bool pc_notify(rs_badge_t bits, bool holding_exit)
     if (bits & IPC_BADGE_TICK) vmm_console_tick(&vmm); // feeds input, prints an idle line
     else vmm_console_feed(&vmm);
     bool reaped = disk_reap();
+    pc_net_poll(&vmm); // before pc_sync: the lines it raises are seen at once
     pc_sync(&vmm);
     bool due = pc_pending(&vmm) && !vmm.st->stopped;
     commit();
@@ -342,6 +387,7 @@ int main(void *arg)
         blk_mem_init(&disk, (uint8_t *)IPC_GUEST_DISK_VADDR, ctl->guest_disk_size);
         vmm.disk = &disk.be;
     }
+    if (ctl->guest_platform == IPC_GUEST_PC) net_attach(ctl);
     server = (ipc_server_t){.ep = IPC_SLOT_SERVICE,
                             .handler = on_request,
                             .control = ctl,
@@ -353,6 +399,7 @@ int main(void *arg)
     if (ctl->guest_platform == IPC_GUEST_PC) {
         if (!platform_start(ctl)) return 1;
         vmm.st = (struct vmm_state *)vmm_committed(persist);
+        net_committed(); // what a predecessor committed but did not publish or release
         arm_timer(); // the deadline a predecessor may have died before setting
         if (disk_k >= 0) { // completions that came while no instance ran
             vmm.st = vmm_begin(persist);
@@ -366,5 +413,12 @@ int main(void *arg)
     rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts "
               "so far\n",
               ctl->name, ctl->instance, ctl->guest_ram_size >> 20, s->seq, s->irqs);
+    if (vmm.net && s->pc.net_present) {
+        const struct vnet_stats *n = &s->pc.net.s;
+        rt_printf("vmm %s: network so far: tx %lu (dropped %lu, bad %lu, refused %lu), rx %lu "
+                  "(dropped %lu, small %lu, bad %lu), broken %lu\n",
+                  ctl->name, n->tx_frames, n->tx_dropped, n->tx_bad, n->tx_refused, n->rx_frames,
+                  n->rx_dropped, n->rx_small, n->rx_bad, n->broken);
+    }
     serve();
 }

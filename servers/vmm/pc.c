@@ -48,6 +48,11 @@ static void update_lines(struct vmm *v)
         ioapic_set_irq(&pc->ioapic, PC_BLK_GSI, blk, &pc->lapic);
         pc->blk_line = blk;
     }
+    bool net = pc->net_present && virtio_net_irq(&pc->net);
+    if (net != pc->net_line) {
+        ioapic_set_irq(&pc->ioapic, PC_NET_GSI, net, &pc->lapic);
+        pc->net_line = net;
+    }
     int vector;
     for (unsigned n = 0; n < 256 && (vector = lapic_take_eoi(&pc->lapic)) >= 0; n++)
         ioapic_eoi(&pc->ioapic, (uint8_t)vector, &pc->lapic);
@@ -70,14 +75,30 @@ bool pc_reset(struct vmm *v, uint64_t tsc_now, uint64_t tsc_per_ms, uint64_t wal
     rtc_set_memory(&pc->rtc, v->ram_size);
     virtio_blk_reset(&pc->blk);
     pc->blk_present = v->disk != NULL;
-    const struct acpi_virtio blk = {(uint32_t)PC_BLK_BASE, VIRTIO_MMIO_SIZE, PC_BLK_GSI};
+    pc->net_present = v->net != NULL;
+    if (v->net) virtio_net_reset(&pc->net, v->net->mac);
+    struct acpi_virtio devs[2];
+    unsigned ndevs = 0;
+    if (pc->blk_present)
+        devs[ndevs++] = (struct acpi_virtio){(uint32_t)PC_BLK_BASE, VIRTIO_MMIO_SIZE, PC_BLK_GSI};
+    if (pc->net_present)
+        devs[ndevs++] = (struct acpi_virtio){(uint32_t)PC_NET_BASE, VIRTIO_MMIO_SIZE, PC_NET_GSI};
     // ACPI (hardware-reduced: no PIT, no 8259 for the OS) only for a VM with virtio devices,
     // which Linux finds nowhere else; the others keep the MP-table PC system-linux checks
     if (mptable_build(v->ram, v->ram_size) ||
-        (pc->blk_present && acpi_build(v->ram, v->ram_size, &blk, 1)))
+        (ndevs && acpi_build(v->ram, v->ram_size, devs, ndevs)))
         return false;
     pc->initialised = 1;
     return true;
+}
+
+void pc_net_poll(struct vmm *v)
+{
+    struct pc *pc = &v->st->pc;
+    if (!pc->net_present) return;
+    const struct vq_ram ram = {v->ram, v->ram_size};
+    virtio_net_poll(&pc->net, &ram, v->net);
+    update_lines(v);
 }
 
 void pc_sync(struct vmm *v)
@@ -159,6 +180,14 @@ bool pc_mmio(struct vmm *v, uint64_t gpa, unsigned size, bool write, uint64_t *v
         VIRTIO_MMIO_SIZE - (gpa - PC_BLK_BASE) >= size) {
         const struct vq_ram ram = {v->ram, v->ram_size};
         virtio_blk_access(&pc->blk, &ram, v->disk, (uint32_t)(gpa - PC_BLK_BASE), size, write,
+                          value);
+        update_lines(v);
+        return true;
+    }
+    if (pc->net_present && gpa - PC_NET_BASE < VIRTIO_MMIO_SIZE &&
+        VIRTIO_MMIO_SIZE - (gpa - PC_NET_BASE) >= size) {
+        const struct vq_ram ram = {v->ram, v->ram_size};
+        virtio_net_access(&pc->net, &ram, v->net, (uint32_t)(gpa - PC_NET_BASE), size, write,
                           value);
         update_lines(v);
         return true;

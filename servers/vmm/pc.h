@@ -12,11 +12,15 @@
 #include "pic.h"
 #include "rtc.h"
 #include "virtio_blk.h"
+#include "virtio_net.h"
 
 /* The virtio-mmio devices (acpi.h declares them in the DSDT): the disk at PC_BLK_BASE on IO-APIC
  * pin PC_BLK_GSI (level, active high; above the ISA pins). */
 #define PC_BLK_BASE 0xD0000000ull
 #define PC_BLK_GSI  16
+/* The network card (virtio_net.h), present iff the VMM has a network link (struct vmm's net). */
+#define PC_NET_BASE 0xD0001000ull
+#define PC_NET_GSI  17
 
 struct pc {
     struct pic_pair pic;
@@ -31,6 +35,9 @@ struct pc {
     uint8_t blk_present;  /* the VM has a disk (v->disk at power-on): the DSDT lists it */
     uint8_t blk_line;     /* its interrupt line as last set */
     struct virtio_blk blk;
+    uint8_t net_present; /* the VM has a network link (v->net at power-on): the DSDT lists it */
+    uint8_t net_line;
+    struct virtio_net net;
 };
 
 struct vmm;
@@ -40,6 +47,9 @@ struct vmm_reply;
  * False if the RAM is too small for the tables. */
 bool pc_reset(struct vmm *v, uint64_t tsc_now, uint64_t tsc_per_ms, uint64_t wall_unix,
               uint64_t wall_tsc);
+/* The network link's news (its peer signalled): frames into the guest, completions taken. Once
+ * per committed transaction; then virtio_net_committed with the committed device. */
+void pc_net_poll(struct vmm *v);
 /* Guest time now, from the TSC; every timed device catches up to it and the lines follow. */
 void pc_sync(struct vmm *v);
 /* Port I/O on the pc platform: true if a device answered (*value for IN). */

@@ -93,6 +93,8 @@ struct vmm {
     struct vmm_console_ring *ring; /* init's console input (proto/vmm.h); NULL: none */
     /* the pc platform's virtio disk (virtio_blk.h); NULL: none */
     const struct blk_backend *disk;
+    /* the pc platform's network link (virtio_net.h); NULL: no network card */
+    struct vnet_link *net;
 };
 
 enum vmm_action { VMM_REPLY, VMM_WAIT }; /* VMM_WAIT: a HLT with nothing due: wait for a tick */
