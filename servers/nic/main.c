@@ -24,6 +24,8 @@ struct drv {
     uint64_t peer_drops;  /* our frames the peer completed as dropped or refused */
     uint64_t comp_lost;   /* completions not posted: the peer's completion ring was full */
     uint64_t last_report; /* st.rx + st.tx at the last statistics line */
+    uint64_t bad_report;  /* bad input at the last report of it (each change up to 64, then at
+                             powers of 2: a flood of garbage does not flood the console) */
 };
 #define DRV_MAGIC 0x4E49434452495645ul
 
@@ -57,6 +59,17 @@ static void reg_write(void *ctx, unsigned w, uint32_t off, uint32_t x)
     ps_ioport_out(IPC_SLOT_IOPORT, w, (uint16_t)(drv.info->io_base + off), x);
 }
 #endif
+
+/* Takes an injected fault at `here`; a wild write (our state destroyed) ends this instance at
+ * once, before anything uses the garbage. */
+static void fault_point(enum ipc_fault_point here)
+{
+    ipc_server_fault_point(&srv, here);
+    if (drv.magic != DRV_MAGIC) {
+        rt_printf("nic: state destroyed: exiting for a clean restart\n");
+        rt_exit(2);
+    }
+}
 
 static void report(const char *why)
 {
@@ -131,7 +144,7 @@ static bool link_to_wire(bool *queued)
         d.status = (uint32_t)st;
         if (chan_produce(&drv.in_comp, &d)) drv.comp_lost++;
         else completed = true;
-        ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_REPLY); // frame out, request unreleased
+        fault_point(IPC_FAULT_BEFORE_REPLY); // frame out, request unreleased
         chan_release(&drv.in_req);
     }
     return completed;
@@ -225,7 +238,10 @@ int main(void *arg)
             rs_reply(ipc_msg_put(&reply));
         }
         bool irq = note && (r.badge & IPC_BADGE_IRQ);
-        if (note && (r.badge & IPC_BADGE_PING)) ipc_server_ping(&srv);
+        if (note && (r.badge & IPC_BADGE_PING)) {
+            ipc_server_ping(&srv); // may take the fault now
+            fault_point(IPC_FAULT_AT_ONCE);
+        }
         if (irq && nic_dev_irq(&drv.nic)) report("link change");
         reap();
         bool queued = false;
@@ -234,12 +250,17 @@ int main(void *arg)
         // receive buffers given back (also those of bad frames), frames queued
         if (produced || queued || irq) nic_dev_kick(&drv.nic);
         if (irq) nic_dev_tx_reclaim(&drv.nic);
-        ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_COMMIT);
+        fault_point(IPC_FAULT_BEFORE_COMMIT);
         // signals after publishing, and once at every start: the instance before may have died
         // between publishing and signalling (libipc/channel.h)
         if (produced || first) rs_signal(IPC_SLOT_CHANNEL0 + drv.link.tx);
         if (completed || first) rs_signal(IPC_SLOT_CHANNEL0 + drv.link.rx);
         if (drv.nic.st.rx + drv.nic.st.tx - drv.last_report >= 4096) report("statistics");
+        uint64_t bad = drv.nic.st.rx_bad + drv.nic.st.tx_bad + drv.nic.st.dev_garbage + drv.link_bad;
+        if (bad != drv.bad_report && (bad <= 64 || !(bad & (bad - 1)))) {
+            drv.bad_report = bad;
+            report("bad input");
+        }
         first = false;
         if (irq) ps_irq_handler_ack(IPC_SLOT_IRQ);
     }

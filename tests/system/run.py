@@ -80,6 +80,9 @@ def parse_args():
                    help="make --disk a fresh copy of the image SRC first (e.g. made by mke2fs -d)")
     p.add_argument("--e2fsck", action="store_true",
                    help="after the run, the host's `e2fsck -fn` must find --disk clean")
+    p.add_argument("--nic", metavar="MODEL",
+                   help="qemu: a NIC (-device MODEL: virtio-net-pci, e1000) on --netdev")
+    p.add_argument("--netdev", metavar="SPEC", help="qemu: the NIC's -netdev backend (default user)")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
     p.add_argument("--no-checks", action="store_true",
@@ -147,7 +150,8 @@ def start_emulator(a, tmp, log):
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
                            serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
                            machine=getattr(a, "machine", None), firmware=fw,
-                           iso_disk=getattr(a, "iso_disk", False), disk=disk)
+                           iso_disk=getattr(a, "iso_disk", False), disk=disk,
+                           nic=getattr(a, "nic", None), netdev=getattr(a, "netdev", None))
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"

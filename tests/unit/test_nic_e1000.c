@@ -28,6 +28,7 @@ static struct nic nic;
 
 static uint32_t rd(void *ctx, unsigned w, uint32_t off)
 {
+    cr_assert_eq(ctx, &dev);
     cr_assert_eq(w, 4);
     cr_assert(off < 0x20000 && !(off & 3));
     uint32_t x = dev.r[off / 4];
@@ -37,6 +38,7 @@ static uint32_t rd(void *ctx, unsigned w, uint32_t off)
 
 static void wr(void *ctx, unsigned w, uint32_t off, uint32_t x)
 {
+    cr_assert_eq(ctx, &dev);
     cr_assert_eq(w, 4);
     cr_assert(off < 0x20000 && !(off & 3));
     switch (off) {

@@ -52,6 +52,7 @@ static uint32_t rd(void *ctx, unsigned w, uint32_t off)
 static void wr(void *ctx, unsigned w, uint32_t off, uint32_t x)
 {
     struct fake *f = ctx;
+    (void)w;
     switch (off) {
     case 0x04: f->guest_features = x; break;
     case 0x08:

@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The host side of the system-net tests: raw Ethernet frames to and from a Resurgo system in
+QEMU through the NIC's `-netdev dgram` backend (two Unix datagram sockets, one frame a datagram).
+The system runs a NIC driver (servers/nic) whose link ends at netecho (netecho.c), which sends
+every frame back with its MACs swapped; this harness checks what comes back.
+
+  harness.py --nic MODEL [--crash] -- RUN.PY-ARGUMENTS...
+
+It starts tests/system/run.py with the arguments after `--` plus --nic MODEL and a --netdev of
+its own, waits until a probe frame comes back, then (normal runs):
+  NET-0001 every size 60..1514 comes back intact (16 in flight)
+  NET-0002 broadcast frames come back (source: netecho's MAC)
+  NET-0003 bursts of 250 frames sent back to back all come back
+  NET-0004 runts and giants (over 1518 bytes) from the wire: no giant comes back, and the
+           traffic after them flows
+With --crash it streams frames (48 in flight) until the serial log shows the driver's 12th
+restart, reports loss, and checks that the stream continues afterwards (NET-0101, NET-0102).
+Then it sends netecho its STOP frame (with its counts), which ends the run with netecho's own
+checks. It prints its check lines as `[harness] ID PASS|FAIL ...`; the exit status is 1 if any
+failed or run.py failed."""
+
+import argparse
+import os
+import random
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parents[1] / "run.py"
+NIC_MAC = bytes.fromhex("525400123456")     # tools/qemu_cmd.py NIC_MAC
+HOST_MAC = bytes.fromhex("024852534e54")    # ours (locally administered)
+ECHO_MAC = bytes.fromhex("025253454348")    # netecho's source for a reflected broadcast
+BCAST = b"\xff" * 6
+ETYPE = 0x88B5
+MAGIC = b"RSGO"
+PROBE = 0xFFFF0000
+
+
+def payload(seq, size):
+    """The frame body after the header: magic, seq, size, then bytes from a seeded generator."""
+    head = MAGIC + struct.pack("<II", seq, size)
+    rest = size - 14 - len(head)
+    return head + random.Random(seq).randbytes(max(rest, 0))
+
+
+def frame(seq, size, dst=NIC_MAC):
+    return dst + HOST_MAC + struct.pack(">H", ETYPE) + payload(seq, size)
+
+
+class Link:
+    """Our end of QEMU's dgram backend; a thread collects what comes back, by sequence number."""
+
+    def __init__(self, tmp):
+        self.ours = os.path.join(tmp, "host.sock")
+        self.qemu = os.path.join(tmp, "qemu.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.bind(self.ours)
+        self.lock = threading.Lock()
+        self.got = {}          # seq -> times seen
+        self.bad = []          # frames that came back wrong (a short description each)
+        self.giants = 0        # frames longer than 1514 that came back
+        self.foreign = 0       # frames that are not ours at all
+        self.sent_to = {}      # seq -> (destination, size) of what we sent
+        self.stop = False
+        threading.Thread(target=self._rx, daemon=True).start()
+
+    def netdev(self):
+        return (f"dgram,local.type=unix,local.path={self.qemu},"
+                f"remote.type=unix,remote.path={self.ours}")
+
+    def send(self, seq, size, dst=NIC_MAC, raw=None):
+        f = raw if raw is not None else frame(seq, size, dst)
+        if raw is None:
+            self.sent_to[seq] = (dst, size)
+        for _ in range(200):  # QEMU's socket appears once it runs; a full queue drains
+            try:
+                self.sock.sendto(f, self.qemu)
+                return True
+            except (FileNotFoundError, ConnectionRefusedError, BlockingIOError):
+                time.sleep(0.01)
+            except OSError:
+                time.sleep(0.01)
+        return False
+
+    def _rx(self):
+        while not self.stop:
+            try:
+                f = self.sock.recv(65536)
+            except OSError:
+                return
+            with self.lock:
+                self._check(f)
+
+    def _check(self, f):
+        if len(f) > 1518:  # proto/net.h's NET_MAX_FRAME: 1514 and a VLAN tag
+            self.giants += 1
+            return
+        if len(f) < 26 or f[14:18] != MAGIC:
+            self.foreign += 1
+            return
+        seq, size = struct.unpack("<II", f[18:26])
+        sent = self.sent_to.get(seq)
+        if seq >= PROBE:
+            self.got[seq] = self.got.get(seq, 0) + 1
+            return
+        if sent is None:
+            self.bad.append(f"seq {seq}: never sent")
+            return
+        dst, size = sent
+        want_src = ECHO_MAC if dst[0] & 1 else dst
+        want = HOST_MAC + want_src + struct.pack(">H", ETYPE) + payload(seq, size)
+        # a short frame may come back padded to 60 bytes (the e1000 pads what it receives)
+        if f[:len(want)] != want or (len(f) != len(want) and len(want) >= 60):
+            self.bad.append(f"seq {seq}: {len(f)} bytes, {len(want)} expected, content "
+                            f"{'differs' if f[:len(want)] != want else 'equal'}")
+            return
+        self.got[seq] = self.got.get(seq, 0) + 1
+
+    def seen(self, seq):
+        with self.lock:
+            return seq in self.got
+
+    def wait(self, seqs, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.lock:
+                if all(s in self.got for s in seqs):
+                    return []
+            time.sleep(0.01)
+        with self.lock:
+            return [s for s in seqs if s not in self.got]
+
+
+class Checks:
+    def __init__(self):
+        self.failed = 0
+        self.n = 0
+
+    def check(self, ok, cid, what, detail=""):
+        self.n += 1
+        self.failed += not ok
+        print(f"[harness] {cid} {'PASS' if ok else 'FAIL'} {what}"
+              + (f" ({detail})" if detail else ""), flush=True)
+
+
+def ready(link, deadline):
+    """Probes until one comes back (the system has booted and netecho runs)."""
+    seq = PROBE
+    while time.monotonic() < deadline:
+        link.send(seq, 60, raw=NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE) + MAGIC
+                  + struct.pack("<II", seq, 60) + bytes(34))
+        if not link.wait([seq], 0.5):
+            return True
+        seq += 1
+    return False
+
+
+def windowed(link, seqs_sizes, window, timeout, dst=NIC_MAC):
+    """Sends (seq, size) pairs with at most `window` unanswered; returns the ones that never
+    came back within `timeout` of being sent."""
+    outstanding, lost = {}, []
+    it = iter(seqs_sizes)
+    pending = True
+    while pending or outstanding:
+        now = time.monotonic()
+        for s, t in list(outstanding.items()):
+            if link.seen(s):
+                del outstanding[s]
+            elif now - t > timeout:
+                del outstanding[s]
+                lost.append(s)
+        while pending and len(outstanding) < window:
+            nxt = next(it, None)
+            if nxt is None:
+                pending = False
+                break
+            link.send(nxt[0], nxt[1], dst)
+            outstanding[nxt[0]] = time.monotonic()
+        if outstanding:
+            time.sleep(0.002)
+    return lost
+
+
+def normal(link, c):
+    sizes = list(range(60, 1515))
+    lost = windowed(link, [(1 + i, s) for i, s in enumerate(sizes)], 16, 5.0)
+    c.check(not lost and not link.bad, "NET-0001",
+            f"every frame size 60..1514 came back intact ({len(sizes)} frames)",
+            f"{len(lost)} lost, first {lost[:5]}; bad {link.bad[:3]}")
+
+    rnd = random.Random(12)
+    bc = [(10000 + i, rnd.randrange(60, 1515)) for i in range(64)]
+    lost = windowed(link, bc, 8, 5.0, dst=BCAST)
+    c.check(not lost and not link.bad, "NET-0002",
+            "64 broadcast frames came back with netecho's source MAC",
+            f"{len(lost)} lost; bad {link.bad[:3]}")
+
+    total, missing = 0, []
+    for b in range(4):
+        burst = [(20000 + b * 1000 + i, rnd.randrange(60, 1515)) for i in range(250)]
+        t0 = time.monotonic()
+        for s, size in burst:
+            link.send(s, size)
+        missing += link.wait([s for s, _ in burst], 10.0)
+        total += len(burst)
+        print(f"[harness] burst {b}: 250 frames back in {time.monotonic() - t0:.2f} s",
+              flush=True)
+    c.check(not missing and not link.bad, "NET-0003",
+            f"4 bursts of 250 frames sent back to back all came back ({total} frames)",
+            f"{len(missing)} lost; bad {link.bad[:3]}")
+
+    # from the wire: runts (shorter than a header) and giants (beyond 1514 bytes)
+    for i, size in enumerate([1, 10, 13, 1519, 1600, 4000, 9000]):
+        hdr = NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE)
+        link.send(0, 0, raw=(hdr + bytes(size))[:size])
+    after = [(30000 + i, rnd.randrange(60, 1515)) for i in range(100)]
+    lost = windowed(link, after, 16, 5.0)
+    c.check(link.giants == 0 and not lost, "NET-0004",
+            "no giant came back and 100 frames after runts and giants all did",
+            f"{link.giants} giants back, {len(lost)} lost")
+
+
+def crash(link, c, log, restarts):
+    pat = re.compile(rf"nic restarted \(instance \d+, restart {restarts}\)")
+    rnd = random.Random(7)
+    seq, sent, lost = 100000, 0, []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 150:
+        chunk = [(seq + i, rnd.randrange(60, 1515)) for i in range(200)]
+        seq += 200
+        sent += len(chunk)
+        lost += windowed(link, chunk, 48, 1.0)
+        if pat.search(Path(log).read_text(errors="replace")):
+            break
+    with link.lock:
+        dups = sum(n - 1 for s, n in link.got.items() if s >= 100000 and s < PROBE and n > 1)
+    text = Path(log).read_text(errors="replace")
+    seen = len(re.findall(r"nic restarted \(instance", text))
+    print(f"[harness] stream: {sent} frames sent during {seen} driver restarts in "
+          f"{time.monotonic() - t0:.1f} s: {len(lost)} lost ({100.0 * len(lost) / max(sent, 1):.2f} %),"
+          f" {dups} duplicates", flush=True)
+    c.check(seen >= restarts and sent - len(lost) >= sent // 2 and not link.bad, "NET-0101",
+            f"a stream of frames crossed {restarts} driver restarts",
+            f"{seen} restarts, {sent} sent, {len(lost)} lost, bad {link.bad[:3]}")
+    after = [(seq + i, rnd.randrange(60, 1515)) for i in range(300)]
+    lost2 = windowed(link, after, 48, 5.0)
+    c.check(not lost2, "NET-0102", "after the restarts 300 more frames all came back",
+            f"{len(lost2)} lost")
+    return len(lost)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nic", required=True, help="QEMU NIC model: virtio-net-pci or e1000")
+    p.add_argument("--crash", action="store_true", help="stream across driver restarts")
+    p.add_argument("--restarts", type=int, default=12)
+    p.add_argument("--boot-timeout", type=float, default=120)
+    p.add_argument("run", nargs=argparse.REMAINDER, help="-- then run.py's arguments")
+    a = p.parse_args()
+    run_args = a.run[1:] if a.run[:1] == ["--"] else a.run
+    log = run_args[run_args.index("--log") + 1]
+    c = Checks()
+    with tempfile.TemporaryDirectory(prefix="resurgo-net-") as tmp:
+        link = Link(tmp)
+        cmd = [sys.executable, str(RUN)] + run_args + ["--nic", a.nic, "--netdev", link.netdev()]
+        run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            if not ready(link, time.monotonic() + a.boot_timeout):
+                c.check(False, "NET-0000", "a probe frame came back", "none in time")
+            else:
+                print(f"[harness] the system answers ({a.nic})", flush=True)
+                if a.crash:
+                    crash(link, c, log, a.restarts)
+                else:
+                    normal(link, c)
+            with link.lock:
+                got = sum(1 for s in link.got if s < PROBE)
+            stop = (NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE) + b"STOP" +
+                    struct.pack("<II", len(link.sent_to), got) + bytes(34))
+            for _ in range(100):  # a driver that just restarted may lose one
+                link.send(0, 0, raw=stop)
+                try:
+                    run.wait(0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+            out, _ = run.communicate(timeout=300)
+        finally:
+            link.stop = True
+            if run.poll() is None:
+                run.kill()
+    print(out, end="")
+    print(f"[harness] {c.n} checks, {c.failed} failed; foreign frames {link.foreign}; "
+          f"run.py exit status {run.returncode}")
+    return 1 if c.failed or run.returncode else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
