@@ -41,7 +41,7 @@ def firmware_args(firmware, vars_copy=None):
 
 def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial", "mon:stdio"),
                  icount=False, interactive=False, gdb=False, mem_mib=MEM_MIB, machine=None,
-                 firmware=(), iso_disk=False, disk=None, nic=None, netdev=None):
+                 firmware=(), iso_disk=False, disk=None, nic=None, netdev=None, qmp=None):
     """The command (a list) booting `iso` (a GRUB ISO) or `kernel` with `modules` ((name, path)
     pairs, the first the root task) through QEMU's multiboot loader with `cmdline`. `serial`:
     the arguments giving COM1 its backend. icount: the TSC and timers count guest instructions
@@ -49,7 +49,8 @@ def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial
     machine's RAM. machine: QEMU's -machine (default pc); firmware: firmware_args(); iso_disk: the
     ISO as a raw hard disk (as written to a USB stick) instead of a CD. disk: a raw image attached
     as a virtio-blk PCI device. nic: a NIC model (-device, e.g. virtio-net-pci, e1000) with the
-    MAC NIC_MAC, on the backend `netdev` (a -netdev spec without its id, e.g. user or dgram,...)."""
+    MAC NIC_MAC, on the backend `netdev` (a -netdev spec without its id, e.g. user or dgram,...).
+    qmp: a Unix socket path where QEMU serves QMP (a test flips the NIC's link: set_link net0)."""
     cmd = [QEMU] + MACHINE + ["-m", f"{mem_mib}M"] + ([] if interactive else BATCH) + list(serial)
     cmd += ["-machine", machine] if machine else []
     cmd += list(firmware)
@@ -70,6 +71,8 @@ def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial
     if nic:
         cmd += ["-netdev", f"{netdev or 'user'},id=net0",
                 "-device", f"{nic},netdev=net0,mac={NIC_MAC}"]
+    if qmp:
+        cmd += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     if gdb:
         cmd += ["-s", "-S"]
     return cmd

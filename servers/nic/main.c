@@ -175,6 +175,9 @@ static int setup(void)
         return RS_NOT_FOUND;
     }
 #endif
+    // alive: the setup below (a device reset, a console line) can outlast two watchdog pings
+    // on a slow emulator
+    srv.control->heartbeat++;
     drv.nic.regs = (struct nic_regs){reg_read, reg_write, NULL};
     drv.nic.dma = (uint8_t *)IPC_DMA_VADDR;
     drv.nic.dma_paddr = info->dma_paddr;
@@ -185,6 +188,7 @@ static int setup(void)
                   rs_error_name(err), info->dma_size, nic_dev_dma_bytes());
         return err;
     }
+    srv.control->heartbeat++;
     drv.txc = (uint8_t *)IPC_CHANNEL_VADDR(drv.link.tx);
     drv.rxc = (uint8_t *)IPC_CHANNEL_VADDR(drv.link.rx);
     // the link outlives us: take up both channel ends where the previous instance left them

@@ -85,6 +85,7 @@ def parse_args():
     p.add_argument("--netdev", metavar="SPEC",
                    help="the NIC's backend: qemu -netdev SPEC (default user); bochs 'ETHMOD[,ETHDEV]'"
                         " (default null; e.g. socket,localhost:40000)")
+    p.add_argument("--qmp", metavar="PATH", help="qemu: serve QMP on the Unix socket PATH")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
     p.add_argument("--no-checks", action="store_true",
@@ -155,7 +156,8 @@ def start_emulator(a, tmp, log):
                            serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
                            machine=getattr(a, "machine", None), firmware=fw,
                            iso_disk=getattr(a, "iso_disk", False), disk=disk,
-                           nic=getattr(a, "nic", None), netdev=getattr(a, "netdev", None))
+                           nic=getattr(a, "nic", None), netdev=getattr(a, "netdev", None),
+                           qmp=getattr(a, "qmp", None))
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"

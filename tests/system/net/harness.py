@@ -14,6 +14,9 @@ its own, waits until a probe frame comes back, then (normal runs):
   NET-0003 bursts of 250 frames sent back to back all come back
   NET-0004 runts and giants (over 1518 bytes) from the wire: no giant comes back, and the
            traffic after them flows
+  NET-0005 (QEMU) the NIC's link goes down and up (QMP set_link): the driver reports both,
+           nothing crosses while it is down, traffic flows afterwards
+  NET-0006 the driver never restarted (none of the above crashed it)
 With --crash it streams frames (48 in flight) until the serial log shows the driver's 12th
 restart, reports loss, and checks that the stream continues afterwards (NET-0101, NET-0102).
 Then it sends netecho its STOP frame (with its counts), which ends the run with netecho's own
@@ -259,6 +262,57 @@ def normal(link, c, light=False):
             f"{link.giants} giants back, {len(lost)} lost")
 
 
+def qmp_call(path, cmd, args):
+    """One QMP command on QEMU's QMP socket (greeting, qmp_capabilities, then cmd)."""
+    import json
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(path)
+        f = s.makefile("rw")
+        f.readline()  # the greeting
+        for c in ({"execute": "qmp_capabilities"}, {"execute": cmd, "arguments": args}):
+            f.write(json.dumps(c) + "\n")
+            f.flush()
+            while True:
+                r = json.loads(f.readline())
+                if "return" in r or "error" in r:
+                    break
+        return r
+
+
+def wait_log(log, pattern, after, timeout):
+    """Waits until a line matching pattern appears in the serial log after offset `after`."""
+    pat, end = re.compile(pattern, re.M), time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pat.search(Path(log).read_text(errors="replace")[after:]):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def link_flip(link, c, log, qmp):
+    """NET-0005: QEMU takes the NIC's link down and up again (QMP set_link): the driver sees
+    both changes (its interrupt), and frames flow again afterwards."""
+    rnd = random.Random(5)
+    at = len(Path(log).read_text(errors="replace"))
+    r1 = qmp_call(qmp, "set_link", {"name": "net0", "up": False})
+    down = wait_log(log, r"^nic: link change: .* link down", at, 10)
+    during = [(40000 + i, 100) for i in range(20)]
+    for s, size in during:
+        link.send(s, size)
+    through = 20 - len(link.wait([s for s, _ in during], 1.0))
+    at = len(Path(log).read_text(errors="replace"))
+    r2 = qmp_call(qmp, "set_link", {"name": "net0", "up": True})
+    up = wait_log(log, r"^nic: link change: .* link up", at, 10)
+    after = [(41000 + i, rnd.randrange(60, 1515)) for i in range(100)]
+    lost = windowed(link, after, 16, 5.0)
+    print(f"[harness] link down: {through} of 20 frames came through", flush=True)
+    c.check(down and up and not lost and through == 0 and "return" in r1 and "return" in r2,
+            "NET-0005", "the driver saw its link go down and up again (QMP set_link), nothing "
+            "crossed while it was down, and 100 frames did afterwards",
+            f"down {down}, up {up}, {through} through while down, {len(lost)} lost after, "
+            f"QMP {r1} {r2}")
+
+
 def crash(link, c, log, restarts):
     pat = re.compile(rf"nic restarted \(instance \d+, restart {restarts}\)")
     rnd = random.Random(7)
@@ -305,8 +359,9 @@ def main():
     c = Checks()
     with tempfile.TemporaryDirectory(prefix="resurgo-net-") as tmp:
         link = Link(tmp, a.emu)
+        qmp = os.path.join(tmp, "qmp.sock")
         cmd = [sys.executable, str(RUN), "--emu", a.emu] + run_args + \
-            ["--nic", a.nic, "--netdev", link.netdev()]
+            ["--nic", a.nic, "--netdev", link.netdev()] + (["--qmp", qmp] if a.emu == "qemu" else [])
         run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             if not ready(link, time.monotonic() + a.boot_timeout, run):
@@ -317,6 +372,12 @@ def main():
                     crash(link, c, log, a.restarts)
                 else:
                     normal(link, c, light=a.light)
+                    if a.emu == "qemu":
+                        link_flip(link, c, log, qmp)
+                    text = Path(log).read_text(errors="replace")
+                    n = len(re.findall(r"nic restarted", text))
+                    c.check(n == 0 and "nic: state destroyed" not in text, "NET-0006",
+                            "the driver never crashed or restarted", f"{n} restarts")
             with link.lock:
                 got = sum(1 for s in link.got if s < PROBE)
             stop = (NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE) + b"STOP" +
