@@ -25,6 +25,7 @@ BATCH = ["-monitor", "none", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"]
 # UEFI firmware (Debian package ovmf): the code read-only, a writable copy of the variable store.
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS.fd"
+NIC_MAC = "52:54:00:12:34:56"  # the --nic device's, fixed so a host harness can address it
 
 
 def firmware_args(firmware, vars_copy=None):
@@ -40,14 +41,16 @@ def firmware_args(firmware, vars_copy=None):
 
 def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial", "mon:stdio"),
                  icount=False, interactive=False, gdb=False, mem_mib=MEM_MIB, machine=None,
-                 firmware=(), iso_disk=False, disk=None):
+                 firmware=(), iso_disk=False, disk=None, nic=None, netdev=None, qmp=None):
     """The command (a list) booting `iso` (a GRUB ISO) or `kernel` with `modules` ((name, path)
     pairs, the first the root task) through QEMU's multiboot loader with `cmdline`. `serial`:
     the arguments giving COM1 its backend. icount: the TSC and timers count guest instructions
     (-icount shift=0). gdb: wait for gdb on :1234 before the first instruction. mem_mib: the
     machine's RAM. machine: QEMU's -machine (default pc); firmware: firmware_args(); iso_disk: the
     ISO as a raw hard disk (as written to a USB stick) instead of a CD. disk: a raw image attached
-    as a virtio-blk PCI device."""
+    as a virtio-blk PCI device. nic: a NIC model (-device, e.g. virtio-net-pci, e1000) with the
+    MAC NIC_MAC, on the backend `netdev` (a -netdev spec without its id, e.g. user or dgram,...).
+    qmp: a Unix socket path where QEMU serves QMP (a test flips the NIC's link: set_link net0)."""
     cmd = [QEMU] + MACHINE + ["-m", f"{mem_mib}M"] + ([] if interactive else BATCH) + list(serial)
     cmd += ["-machine", machine] if machine else []
     cmd += list(firmware)
@@ -65,6 +68,11 @@ def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial
     if disk:
         cmd += ["-drive", f"file={disk},format=raw,if=none,id=disk0",
                 "-device", "virtio-blk-pci,drive=disk0"]
+    if nic:
+        cmd += ["-netdev", f"{netdev or 'user'},id=net0",
+                "-device", f"{nic},netdev=net0,mac={NIC_MAC}"]
+    if qmp:
+        cmd += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     if gdb:
         cmd += ["-s", "-S"]
     return cmd

@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
-from qemu_cmd import qemu_command, firmware_args, OVMF_VARS  # noqa: E402  (tools/qemu_cmd.py)
+from qemu_cmd import qemu_command, firmware_args, OVMF_VARS, NIC_MAC  # noqa: E402  (tools/qemu_cmd.py)
 DONE_RE = re.compile(r"\[test\] done: (\d+) passed, (\d+) failed")
 CHECK_RE = re.compile(r"\[test\] (\S+) (PASS|FAIL)\b")
 PLAN_RE = re.compile(r"\[test\] plan (\d+)\s*$")
@@ -80,6 +80,12 @@ def parse_args():
                    help="make --disk a fresh copy of the image SRC first (e.g. made by mke2fs -d)")
     p.add_argument("--e2fsck", action="store_true",
                    help="after the run, the host's `e2fsck -fn` must find --disk clean")
+    p.add_argument("--nic", metavar="MODEL",
+                   help="a NIC on --netdev: qemu -device MODEL (virtio-net-pci, e1000); bochs: e1000")
+    p.add_argument("--netdev", metavar="SPEC",
+                   help="the NIC's backend: qemu -netdev SPEC (default user); bochs 'ETHMOD[,ETHDEV]'"
+                        " (default null; e.g. socket,localhost:40000)")
+    p.add_argument("--qmp", metavar="PATH", help="qemu: serve QMP on the Unix socket PATH")
     p.add_argument("--timeout", type=float, default=120, metavar="SECONDS")
     p.add_argument("--log", required=True, help="where the serial log is written")
     p.add_argument("--no-checks", action="store_true",
@@ -104,6 +110,8 @@ def parse_args():
         p.error("--disk-image and --e2fsck need --disk")
     if a.disk_image and a.disk_size is not None:
         p.error("--disk-image or --disk-size, not both")
+    if a.nic and a.emu == "bochs" and a.nic != "e1000":
+        p.error("--nic: bochs has the e1000 only")
     if a.disk and a.emu != "qemu":
         p.error("--disk: qemu only (the ATA disk for bochs is not written yet)")
     a.modules = []
@@ -147,13 +155,20 @@ def start_emulator(a, tmp, log):
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
                            serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
                            machine=getattr(a, "machine", None), firmware=fw,
-                           iso_disk=getattr(a, "iso_disk", False), disk=disk)
+                           iso_disk=getattr(a, "iso_disk", False), disk=disk,
+                           nic=getattr(a, "nic", None), netdev=getattr(a, "netdev", None),
+                           qmp=getattr(a, "qmp", None))
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"
         with open(os.path.join(tmp, "bochsrc"), "w") as f:
             f.write(BOCHSRC.format(iso=iso, log=os.path.abspath(log), bochslog=a.bochslog,
                                    mem=getattr(a, "mem", 256)))
+            if getattr(a, "nic", None):  # Bochs' e1000 plugin; --netdev 'MODULE[,DEVICE]'
+                mod, _, dev = (a.netdev or "null").partition(",")
+                f.write("plugin_ctrl: e1000=1\n"
+                        f"e1000: enabled=1, mac={NIC_MAC}, ethmod={mod}"
+                        + (f", ethdev={dev}\n" if dev else "\n"))
         with open(os.path.join(tmp, "rc.txt"), "w") as f:
             f.write("c\n")
         # Bochs' term display needs a tty: `script` provides one.

@@ -1,0 +1,404 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The host side of the system-net tests: raw Ethernet frames to and from a Resurgo system in
+QEMU through the NIC's `-netdev dgram` backend (two Unix datagram sockets, one frame a datagram).
+The system runs a NIC driver (servers/nic) whose link ends at netecho (netecho.c), which sends
+every frame back with its MACs swapped; this harness checks what comes back.
+
+  harness.py --nic MODEL [--crash] -- RUN.PY-ARGUMENTS...
+
+It starts tests/system/run.py with the arguments after `--` plus --nic MODEL and a --netdev of
+its own, waits until a probe frame comes back, then (normal runs):
+  NET-0001 every size 60..1514 comes back intact (16 in flight)
+  NET-0002 broadcast frames come back (source: netecho's MAC)
+  NET-0003 bursts of 250 frames sent back to back all come back
+  NET-0004 runts and giants (over 1518 bytes) from the wire: no giant comes back, and the
+           traffic after them flows
+  NET-0005 (QEMU) the NIC's link goes down and up (QMP set_link): the driver reports both,
+           nothing crosses while it is down, traffic flows afterwards
+  NET-0006 the driver never restarted (none of the above crashed it)
+With --crash it streams frames (48 in flight) until the serial log shows the driver's 12th
+restart, reports loss, and checks that the stream continues afterwards (NET-0101, NET-0102).
+Then it sends netecho its STOP frame (with its counts), which ends the run with netecho's own
+checks. It prints its check lines as `[harness] ID PASS|FAIL ...`; the exit status is 1 if any
+failed or run.py failed."""
+
+import argparse
+import os
+import random
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parents[1] / "run.py"
+NIC_MAC = bytes.fromhex("525400123456")     # tools/qemu_cmd.py NIC_MAC
+HOST_MAC = bytes.fromhex("024852534e54")    # ours (locally administered)
+ECHO_MAC = bytes.fromhex("025253454348")    # netecho's source for a reflected broadcast
+BCAST = b"\xff" * 6
+ETYPE = 0x88B5
+MAGIC = b"RSGO"
+PROBE = 0xFFFF0000
+
+
+def payload(seq, size):
+    """The frame body after the header: magic, seq, size, then bytes from a seeded generator."""
+    head = MAGIC + struct.pack("<II", seq, size)
+    rest = size - 14 - len(head)
+    return head + random.Random(seq).randbytes(max(rest, 0))
+
+
+def frame(seq, size, dst=NIC_MAC):
+    return dst + HOST_MAC + struct.pack(">H", ETYPE) + payload(seq, size)
+
+
+class Link:
+    """Our end of QEMU's dgram backend; a thread collects what comes back, by sequence number."""
+
+    def __init__(self, tmp, emu="qemu"):
+        self.emu = emu
+        if emu == "qemu":
+            self.ours = os.path.join(tmp, "host.sock")
+            self.qemu = os.path.join(tmp, "qemu.sock")
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.sock.bind(self.ours)
+        else:
+            # Bochs' socket module binds UDP port P and sends to port P + 1 (eth_socket.cc)
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for _ in range(100):
+                port = random.randrange(20000, 60000, 2)
+                try:
+                    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    probe.bind(("127.0.0.1", port))
+                    probe.close()
+                    self.sock.bind(("127.0.0.1", port + 1))
+                    break
+                except OSError:
+                    continue
+            self.port = port
+            self.qemu = ("127.0.0.1", port)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.lock = threading.Lock()
+        self.got = {}          # seq -> times seen
+        self.bad = []          # frames that came back wrong (a short description each)
+        self.giants = 0        # frames longer than 1518 that came back
+        self.foreign = 0       # frames that are not ours at all
+        self.sent_to = {}      # seq -> (destination, size) of what we sent
+        self.stop = False
+        threading.Thread(target=self._rx, daemon=True).start()
+
+    def netdev(self):
+        if self.emu == "bochs":
+            # a bare port means localhost; Debian's Bochs 2.7 garbles 'host:port' (its parser
+            # reads the string it freed: "could not translate socket number")
+            return f"socket,{self.port}"
+        return (f"dgram,local.type=unix,local.path={self.qemu},"
+                f"remote.type=unix,remote.path={self.ours}")
+
+    def send(self, seq, size, dst=NIC_MAC, raw=None):
+        f = raw if raw is not None else frame(seq, size, dst)
+        if raw is None:
+            self.sent_to[seq] = (dst, size)
+        for _ in range(200):  # QEMU's socket appears once it runs; a full queue drains
+            try:
+                self.sock.sendto(f, self.qemu)
+                return True
+            except (FileNotFoundError, ConnectionRefusedError, BlockingIOError):
+                time.sleep(0.01)
+                if self.emu == "bochs":
+                    return False  # UDP: nobody listens yet, the frame is lost
+            except OSError:
+                time.sleep(0.01)
+        return False
+
+    def _rx(self):
+        while not self.stop:
+            try:
+                f = self.sock.recv(65536)
+            except OSError:
+                return
+            with self.lock:
+                self._check(f)
+
+    def _check(self, f):
+        if len(f) > 1518:  # proto/net.h's NET_MAX_FRAME: 1514 and a VLAN tag
+            self.giants += 1
+            return
+        if len(f) < 26 or f[14:18] != MAGIC:
+            self.foreign += 1
+            return
+        seq, size = struct.unpack("<II", f[18:26])
+        sent = self.sent_to.get(seq)
+        if seq >= PROBE:
+            self.got[seq] = self.got.get(seq, 0) + 1
+            return
+        if sent is None:
+            self.bad.append(f"seq {seq}: never sent")
+            return
+        dst, size = sent
+        want_src = ECHO_MAC if dst[0] & 1 else dst
+        want = HOST_MAC + want_src + struct.pack(">H", ETYPE) + payload(seq, size)
+        # a short frame may come back padded to 60 bytes (the e1000 pads what it receives)
+        if f[:len(want)] != want or (len(f) != len(want) and len(want) >= 60):
+            self.bad.append(f"seq {seq}: {len(f)} bytes, {len(want)} expected, content "
+                            f"{'differs' if f[:len(want)] != want else 'equal'}")
+            return
+        self.got[seq] = self.got.get(seq, 0) + 1
+
+    def seen(self, seq):
+        with self.lock:
+            return seq in self.got
+
+    def wait(self, seqs, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.lock:
+                if all(s in self.got for s in seqs):
+                    return []
+            time.sleep(0.01)
+        with self.lock:
+            return [s for s in seqs if s not in self.got]
+
+
+class Checks:
+    def __init__(self):
+        self.failed = 0
+        self.n = 0
+
+    def check(self, ok, cid, what, detail=""):
+        self.n += 1
+        self.failed += not ok
+        print(f"[harness] {cid} {'PASS' if ok else 'FAIL'} {what}"
+              + (f" ({detail})" if detail else ""), flush=True)
+
+
+def ready(link, deadline, run):
+    """Probes until one comes back (the system has booted and netecho runs)."""
+    seq = PROBE
+    while time.monotonic() < deadline and run.poll() is None:
+        link.send(seq, 60, raw=NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE) + MAGIC
+                  + struct.pack("<II", seq, 60) + bytes(34))
+        if not link.wait([seq], 0.5):
+            return True
+        seq += 1
+    return False
+
+
+def windowed(link, seqs_sizes, window, timeout, dst=NIC_MAC):
+    """Sends (seq, size) pairs with at most `window` unanswered; returns the ones that never
+    came back within `timeout` of being sent."""
+    outstanding, lost = {}, []
+    it = iter(seqs_sizes)
+    pending = True
+    while pending or outstanding:
+        now = time.monotonic()
+        for s, t in list(outstanding.items()):
+            if link.seen(s):
+                del outstanding[s]
+            elif now - t > timeout:
+                del outstanding[s]
+                lost.append(s)
+        while pending and len(outstanding) < window:
+            nxt = next(it, None)
+            if nxt is None:
+                pending = False
+                break
+            link.send(nxt[0], nxt[1], dst)
+            outstanding[nxt[0]] = time.monotonic()
+        if outstanding:
+            time.sleep(0.002)
+    return lost
+
+
+def normal(link, c, light=False):
+    # light (Bochs, some hundred times slower): every 29th size, smaller windows and one burst
+    sizes = list(range(60, 1515, 29 if light else 1)) + ([1514] if light else [])
+    win, wait = (4, 30.0) if light else (16, 5.0)
+    lost = windowed(link, [(1 + i, s) for i, s in enumerate(sizes)], win, wait)
+    c.check(not lost and not link.bad, "NET-0001",
+            f"every frame size 60..1514 came back intact ({len(sizes)} frames)",
+            f"{len(lost)} lost, first {lost[:5]}; bad {link.bad[:3]}")
+
+    rnd = random.Random(12)
+    bc = [(10000 + i, rnd.randrange(60, 1515)) for i in range(64)]
+    lost = windowed(link, bc[:16] if light else bc, win // 2, wait, dst=BCAST)
+    bc = bc[:16] if light else bc
+    c.check(not lost and not link.bad, "NET-0002",
+            f"{len(bc)} broadcast frames came back with netecho's source MAC",
+            f"{len(lost)} lost; bad {link.bad[:3]}")
+
+    total, missing = 0, []
+    nb, per = (1, 200) if light else (4, 250)
+    for b in range(nb):
+        # Bochs' socket module reads one frame per poll into the host's socket buffer: small
+        # frames, so that a burst fits there
+        burst = [(20000 + b * 1000 + i, rnd.randrange(60, 128) if light else rnd.randrange(60, 1515))
+                 for i in range(per)]
+        t0 = time.monotonic()
+        for s, size in burst:
+            link.send(s, size)
+        lost = link.wait([s for s, _ in burst], wait * 2)
+        missing += lost
+        total += len(burst)
+        print(f"[harness] burst {b}: {per} frames sent, {per - len(lost)} back in "
+              f"{time.monotonic() - t0:.2f} s", flush=True)
+    c.check(not missing and not link.bad, "NET-0003",
+            f"{nb} burst(s) of {per} frames sent back to back all came back ({total} frames)",
+            f"{len(missing)} lost; bad {link.bad[:3]}")
+
+    # from the wire: runts (shorter than a header) and giants (beyond 1514 bytes)
+    for i, size in enumerate([1, 10, 13, 1519, 1600, 4000, 9000]):
+        hdr = NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE)
+        link.send(0, 0, raw=(hdr + bytes(size))[:size])
+    after = [(30000 + i, rnd.randrange(60, 1515)) for i in range(20 if light else 100)]
+    lost = windowed(link, after, win, wait)
+    c.check(link.giants == 0 and not lost, "NET-0004",
+            f"no giant came back and {len(after)} frames after runts and giants all did",
+            f"{link.giants} giants back, {len(lost)} lost")
+
+
+def qmp_call(path, cmd, args):
+    """One QMP command on QEMU's QMP socket (greeting, qmp_capabilities, then cmd)."""
+    import json
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(path)
+        f = s.makefile("rw")
+        f.readline()  # the greeting
+        for c in ({"execute": "qmp_capabilities"}, {"execute": cmd, "arguments": args}):
+            f.write(json.dumps(c) + "\n")
+            f.flush()
+            while True:
+                r = json.loads(f.readline())
+                if "return" in r or "error" in r:
+                    break
+        return r
+
+
+def wait_log(log, pattern, after, timeout):
+    """Waits until a line matching pattern appears in the serial log after offset `after`."""
+    pat, end = re.compile(pattern, re.M), time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pat.search(Path(log).read_text(errors="replace")[after:]):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def link_flip(link, c, log, qmp):
+    """NET-0005: QEMU takes the NIC's link down and up again (QMP set_link): the driver sees
+    both changes (its interrupt), and frames flow again afterwards."""
+    rnd = random.Random(5)
+    at = len(Path(log).read_text(errors="replace"))
+    r1 = qmp_call(qmp, "set_link", {"name": "net0", "up": False})
+    down = wait_log(log, r"^nic: link change: .* link down", at, 10)
+    during = [(40000 + i, 100) for i in range(20)]
+    for s, size in during:
+        link.send(s, size)
+    through = 20 - len(link.wait([s for s, _ in during], 1.0))
+    at = len(Path(log).read_text(errors="replace"))
+    r2 = qmp_call(qmp, "set_link", {"name": "net0", "up": True})
+    up = wait_log(log, r"^nic: link change: .* link up", at, 10)
+    after = [(41000 + i, rnd.randrange(60, 1515)) for i in range(100)]
+    lost = windowed(link, after, 16, 5.0)
+    print(f"[harness] link down: {through} of 20 frames came through", flush=True)
+    c.check(down and up and not lost and through == 0 and "return" in r1 and "return" in r2,
+            "NET-0005", "the driver saw its link go down and up again (QMP set_link), nothing "
+            "crossed while it was down, and 100 frames did afterwards",
+            f"down {down}, up {up}, {through} through while down, {len(lost)} lost after, "
+            f"QMP {r1} {r2}")
+
+
+def crash(link, c, log, restarts):
+    pat = re.compile(rf"nic restarted \(instance \d+, restart {restarts}\)")
+    rnd = random.Random(7)
+    seq, sent, lost = 100000, 0, []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 150:
+        chunk = [(seq + i, rnd.randrange(60, 1515)) for i in range(200)]
+        seq += 200
+        sent += len(chunk)
+        lost += windowed(link, chunk, 48, 1.0)
+        if pat.search(Path(log).read_text(errors="replace")):
+            break
+    with link.lock:
+        dups = sum(n - 1 for s, n in link.got.items() if s >= 100000 and s < PROBE and n > 1)
+    text = Path(log).read_text(errors="replace")
+    seen = len(re.findall(r"nic restarted \(instance", text))
+    print(f"[harness] stream: {sent} frames sent during {seen} driver restarts in "
+          f"{time.monotonic() - t0:.1f} s: {len(lost)} lost ({100.0 * len(lost) / max(sent, 1):.2f} %),"
+          f" {dups} duplicates", flush=True)
+    c.check(seen >= restarts and sent - len(lost) >= sent // 2 and not link.bad, "NET-0101",
+            f"a stream of frames crossed {restarts} driver restarts",
+            f"{seen} restarts, {sent} sent, {len(lost)} lost, bad {link.bad[:3]}")
+    after = [(seq + i, rnd.randrange(60, 1515)) for i in range(300)]
+    lost2 = windowed(link, after, 48, 5.0)
+    c.check(not lost2, "NET-0102", "after the restarts 300 more frames all came back",
+            f"{len(lost2)} lost")
+    return len(lost)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nic", required=True, help="QEMU NIC model: virtio-net-pci or e1000")
+    p.add_argument("--emu", choices=["qemu", "bochs"], default="qemu",
+                   help="bochs: its e1000 on the socket module (UDP)")
+    p.add_argument("--light", action="store_true", help="fewer frames (a slow emulator)")
+    p.add_argument("--crash", action="store_true", help="stream across driver restarts")
+    p.add_argument("--restarts", type=int, default=12)
+    p.add_argument("--boot-timeout", type=float, default=120)
+    p.add_argument("run", nargs=argparse.REMAINDER, help="-- then run.py's arguments")
+    a = p.parse_args()
+    run_args = a.run[1:] if a.run[:1] == ["--"] else a.run
+    log = run_args[run_args.index("--log") + 1]
+    c = Checks()
+    with tempfile.TemporaryDirectory(prefix="resurgo-net-") as tmp:
+        link = Link(tmp, a.emu)
+        qmp = os.path.join(tmp, "qmp.sock")
+        cmd = [sys.executable, str(RUN), "--emu", a.emu] + run_args + \
+            ["--nic", a.nic, "--netdev", link.netdev()] + (["--qmp", qmp] if a.emu == "qemu" else [])
+        run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            if not ready(link, time.monotonic() + a.boot_timeout, run):
+                c.check(False, "NET-0000", "a probe frame came back", "none in time")
+            else:
+                print(f"[harness] the system answers ({a.nic})", flush=True)
+                if a.crash:
+                    crash(link, c, log, a.restarts)
+                else:
+                    normal(link, c, light=a.light)
+                    if a.emu == "qemu":
+                        link_flip(link, c, log, qmp)
+                    text = Path(log).read_text(errors="replace")
+                    n = len(re.findall(r"nic restarted", text))
+                    c.check(n == 0 and "nic: state destroyed" not in text, "NET-0006",
+                            "the driver never crashed or restarted", f"{n} restarts")
+            with link.lock:
+                got = sum(1 for s in link.got if s < PROBE)
+            stop = (NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE) + b"STOP" +
+                    struct.pack("<II", len(link.sent_to), got) + bytes(34))
+            for _ in range(100):  # a driver that just restarted may lose one
+                link.send(0, 0, raw=stop)
+                try:
+                    run.wait(0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+            out, _ = run.communicate(timeout=300)
+        finally:
+            link.stop = True
+            if run.poll() is None:
+                run.kill()
+    print(out, end="")
+    print(f"[harness] {c.n} checks, {c.failed} failed; foreign frames {link.foreign}; "
+          f"run.py exit status {run.returncode}")
+    return 1 if c.failed or run.returncode else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
