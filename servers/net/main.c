@@ -112,6 +112,7 @@ static int no_requests(void *ctx, rs_badge_t b, const ipc_msg_t *req, ipc_msg_t 
 int main(void *arg)
 {
     ipc_server_init(&srv, no_requests, NULL);
+    rt_printf("net: starting instance %lu\n", srv.control->instance);
     srv.scribble = &net;
     srv.scribble_size = sizeof(net);
     net.magic = NET_MAGIC;

@@ -161,11 +161,13 @@ static _Noreturn void flooder(void)
             rs_wait(IPC_SLOT_PING); // the switch signals when a frame comes
             continue;
         }
-        for (unsigned k = 0; k < 16; k++) {
+        // a ring's worth (the switch, above us, may take each at once), then swtest (our
+        // priority) has its turn
+        for (unsigned k = 0; k < CHAN_ENTRIES; k++) {
             if (send(&l, bcast, CMD_NOISE, (uint32_t)seq++) == RS_OK) sent++;
             else full++;
         }
-        rs_yield(); // swtest has our priority: it reads its ports meanwhile
+        rs_yield();
     }
 }
 
@@ -383,6 +385,7 @@ static _Noreturn void swtest(void)
     unsigned sent = 0, got = 0;
     uint64_t flood_during = noise;
     for (unsigned k = 0; k < 400; k++) {
+        rs_yield(); // the flooder's turn: it fills its ring again
         if (send(&pb, pc.mac, CMD_DATA, ++seqno) != RS_OK) continue;
         sent++;
         s = watch(CMD_DATA, seqno, 200, 1);
