@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// A small console shell: ps, restarts, crash NAME KIND, attach NAME, help. Input is polled on
+// A small console shell: ps, restarts, crash NAME KIND, attach NAME, net [NAME], help. Input is polled on
 // every timer tick: the serial console through the kernel's debug console, then what the PS/2
 // keyboard driver typed (its ring, kbd.c). Both are one stream of typed bytes.
 //
@@ -123,14 +123,19 @@ static void net_show(const struct server *s)
             if (o->c.drop[c] && n < (int)sizeof drops)
                 n += rt_snprintf(drops + n, sizeof drops - (size_t)n, " %s %lu", sw_cause_name[c],
                                  o->c.drop[c]);
-        init_log("  %-8s %02x:%02x:%02x:%02x:%02x:%02x rx %lu tx %lu drops:%s\n", o->name, o->mac[0], o->mac[1], o->mac[2],
-                 o->mac[3], o->mac[4], o->mac[5], o->c.rx, o->c.tx, n ? drops : " none");
+        char mac[18] = "any MAC";
+        if (!o->uplink)
+            rt_snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", o->mac[0], o->mac[1],
+                        o->mac[2], o->mac[3], o->mac[4], o->mac[5]);
+        init_log("  %-8s %-17s rx %lu tx %lu drops:%s\n", o->name, mac, o->c.rx, o->c.tx,
+                 n ? drops : " none");
     }
     for (unsigned i = 0; i < st.nentries; i++) {
         const sw_entry_t *e = &st.table[i];
         if (e->port >= st.nports) continue;
         init_log("  %02x:%02x:%02x:%02x:%02x:%02x -> %s, seen %u s ago\n", e->mac[0], e->mac[1],
-                 e->mac[2], e->mac[3], e->mac[4], e->mac[5], st.port[e->port].name, (uint32_t)((uint32_t)now - e->seen) / 1000);
+                 e->mac[2], e->mac[3], e->mac[4], e->mac[5], st.port[e->port].name,
+                 (uint32_t)((uint32_t)now - e->seen) / 1000);
     }
 }
 
@@ -160,7 +165,8 @@ static void run(char *cmd)
     if (!strcmp(w[0], "help")) {
         init_log("commands: ps | restarts | crash NAME kill|null|wild|hang|random | attach NAME "
                  "(a guest's console; Ctrl-] comes back) | exits NAME (a VMM's exits by reason) | "
-                 "net [NAME] (the switch's ports and MAC table) | help\n");
+                 "help\n");
+        init_log("  net [NAME]: the switch's ports, counters and MAC table\n");
     } else if (!strcmp(w[0], "ps")) {
         supervisor_ps();
     } else if (!strcmp(w[0], "restarts")) {
