@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// A small console shell: ps, restarts, crash NAME KIND, attach NAME, net [NAME], help. Input is polled on
-// every timer tick: the serial console through the kernel's debug console, then what the PS/2
-// keyboard driver typed (its ring, kbd.c). Both are one stream of typed bytes.
+// A small console shell: ps, restarts, crash NAME KIND, attach NAME, net [NAME], help. Input is
+// polled on every timer tick: the serial console through the kernel's debug console, then what
+// the PS/2 keyboard driver typed (its ring, kbd.c). Both are one stream of typed bytes.
 //
 // attach NAME gives the keyboard to a guest: every byte typed goes into the console ring of its
 // VMM (proto/vmm.h, in the control page: init never blocks on a VMM, and the bytes wait there

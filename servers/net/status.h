@@ -29,7 +29,7 @@ enum sw_cause {
 };
 
 static const char *const sw_cause_name[SW_CAUSES] = {"runt",     "giant", "bad",  "spoof",
-                                                      "filtered", "share", "full", "nocomp"};
+                                                     "filtered", "share", "full", "nocomp"};
 
 typedef struct sw_counters {
     uint64_t rx, tx;          /* frames taken from the port / given to it */

@@ -81,8 +81,7 @@ static void learn(sw_t *sw, const uint8_t *mac, unsigned in, uint64_t now_ms)
     victim->seen = (uint32_t)now_ms;
 }
 
-int64_t sw_route(sw_t *sw, unsigned in, const uint8_t *frame, uint64_t now_ms,
-                 enum sw_cause *cause)
+int64_t sw_route(sw_t *sw, unsigned in, const uint8_t *frame, uint64_t now_ms, enum sw_cause *cause)
 {
     const uint8_t *dst = frame, *src = frame + NET_MAC_LEN;
     const sw_port_t *p = &sw->port[in];
@@ -115,7 +114,7 @@ static void out_sync(sw_port_t *q)
         chan_release(&q->tx_comp);
         if (d.status != RS_OK) q->c.peer_dropped++;
     }
-    uint32_t tail = q->tx_req.ring->tail; // read once
+    uint32_t tail = q->tx_req.ring->tail;                          // read once
     if (tail - q->occ_tail > q->tx_req.head - q->occ_tail) return; // not in [occ_tail, head]
     for (; q->occ_tail != tail; q->occ_tail++) {
         uint8_t *o = &q->occ[q->src[q->occ_tail % CHAN_ENTRIES]];
@@ -123,10 +122,7 @@ static void out_sync(sw_port_t *q)
     }
 }
 
-unsigned sw_share(const sw_t *sw)
-{
-    return CHAN_ENTRIES / (sw->nports > 1 ? sw->nports - 1 : 1);
-}
+unsigned sw_share(const sw_t *sw) { return CHAN_ENTRIES / (sw->nports > 1 ? sw->nports - 1 : 1); }
 
 /* Gives the frame from port `in` to port q, if its ring has room and `in` its share of it. */
 static bool out_put(sw_t *sw, unsigned q_index, unsigned in, const uint8_t *frame, uint32_t len)
@@ -152,8 +148,8 @@ static bool out_put(sw_t *sw, unsigned q_index, unsigned in, const uint8_t *fram
     }
     uint32_t pos = q->tx_req.head;
     memcpy(q->tx_data + NET_BUF_OFFSET(pos), frame, len);
-    chan_desc_t d = {.id = q->tx_id++, .op = NET_OP_FRAME, .data_offset = NET_BUF_OFFSET(pos),
-                     .len = len};
+    chan_desc_t d = {
+        .id = q->tx_id++, .op = NET_OP_FRAME, .data_offset = NET_BUF_OFFSET(pos), .len = len};
     if (!d.id) d.id = q->tx_id++; // ids are never 0
     if (chan_produce(&q->tx_req, &d)) {
         q->c.drop[SW_FULL]++;

@@ -25,10 +25,10 @@
 #include "proto/net.h"
 #include "status.h"
 
-#define SW_AGE_MS       300000u /* 300 s, IEEE 802.1D's default ageing time */
-#define SW_BUDGET       8u      /* frames per port per round */
-#define SW_ROUNDS       16u     /* rounds per sw_poll: then the caller looks at its pings */
-#define SW_UNKNOWN_SRC  SW_PORTS /* an output entry an earlier instance produced */
+#define SW_AGE_MS      300000u  /* 300 s, IEEE 802.1D's default ageing time */
+#define SW_BUDGET      8u       /* frames per port per round */
+#define SW_ROUNDS      16u      /* rounds per sw_poll: then the caller looks at its pings */
+#define SW_UNKNOWN_SRC SW_PORTS /* an output entry an earlier instance produced */
 
 typedef struct sw_port {
     char name[NET_LINK_NAME];

@@ -79,17 +79,14 @@ static uint32_t frame(uint8_t *f, const uint8_t *dst, const uint8_t *src, uint32
 }
 
 /* Peer i produces a descriptor as given (hostile tests) or a proper one. */
-static int send_desc(unsigned i, chan_desc_t d)
-{
-    return chan_produce(&peer[i].out, &d);
-}
+static int send_desc(unsigned i, chan_desc_t d) { return chan_produce(&peer[i].out, &d); }
 static int send_raw(unsigned i, const uint8_t *f, uint32_t len)
 {
     struct peer *p = &peer[i];
     uint32_t off = NET_BUF_OFFSET(p->out.head);
     memcpy(chan_data(p->rx) + off, f, len);
-    return send_desc(i, (chan_desc_t){.id = p->id++, .op = NET_OP_FRAME, .data_offset = off,
-                                      .len = len});
+    return send_desc(
+        i, (chan_desc_t){.id = p->id++, .op = NET_OP_FRAME, .data_offset = off, .len = len});
 }
 static int send(unsigned i, const uint8_t *dst, uint32_t seq)
 {
@@ -206,7 +203,7 @@ static unsigned same_set(unsigned set, uint8_t (*out)[6], unsigned want)
 {
     unsigned n = 0;
     for (uint32_t v = 0; n < want; v++) {
-        uint8_t m[6] = {0x52, 0x54, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
+        uint8_t m[6] = {0x52,      0x54, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
                         (uint8_t)v};
         if (sw_set_of(&sw, m) == set) memcpy(out[n++], m, 6);
     }
@@ -258,9 +255,9 @@ Test(sw, spoofed_sources_are_refused_and_counted)
     uint8_t f[64], ma[6], mb[6];
     mac_of(A, ma);
     mac_of(B, mb);
-    send_raw(A, f, frame(f, BCAST, mb, 1, 64)); // A claims B's MAC
-    send_raw(A, f, frame(f, BCAST, X, 2, 64));  // A claims an outside MAC
-    send_raw(U, f, frame(f, BCAST, ma, 3, 64)); // the uplink claims A's MAC
+    send_raw(A, f, frame(f, BCAST, mb, 1, 64));    // A claims B's MAC
+    send_raw(A, f, frame(f, BCAST, X, 2, 64));     // A claims an outside MAC
+    send_raw(U, f, frame(f, BCAST, ma, 3, 64));    // the uplink claims A's MAC
     send_raw(U, f, frame(f, BCAST, MCAST, 4, 64)); // a multicast source
     poll();
     cr_assert_eq(drain(U) + drain(A) + drain(B) + drain(C), 0, "nothing went anywhere");
@@ -304,18 +301,20 @@ Test(sw, hostile_descriptors_are_refused_with_their_cause)
         {2, NET_OP_FRAME, 0, 0, SW_RUNT},
         {3, NET_OP_FRAME, 0, NET_MAX_FRAME + 1, SW_GIANT},
         {4, NET_OP_FRAME, 0, 0xFFFFFFFFu, SW_GIANT},
-        {5, NET_OP_FRAME, NET_BUF_SIZE, 64, SW_BAD_DESC},     /* the next slot's buffer */
-        {6, NET_OP_FRAME, 0x7FFFFFFFu, 64, SW_BAD_DESC},      /* far outside the area */
-        {7, NET_OP_FRAME, 8, 64, SW_BAD_DESC},                /* inside its buffer, not at it */
-        {8, CHAN_OP_READ, 0, 64, SW_BAD_DESC},                /* not a frame */
-        {0, NET_OP_FRAME, 0, 64, SW_BAD_DESC},                /* id 0 */
+        {5, NET_OP_FRAME, NET_BUF_SIZE, 64, SW_BAD_DESC}, /* the next slot's buffer */
+        {6, NET_OP_FRAME, 0x7FFFFFFFu, 64, SW_BAD_DESC},  /* far outside the area */
+        {7, NET_OP_FRAME, 8, 64, SW_BAD_DESC},            /* inside its buffer, not at it */
+        {8, CHAN_OP_READ, 0, 64, SW_BAD_DESC},            /* not a frame */
+        {0, NET_OP_FRAME, 0, 64, SW_BAD_DESC},            /* id 0 */
     };
     unsigned n = sizeof bad / sizeof bad[0];
     for (unsigned k = 0; k < n; k++) {
         uint32_t off = NET_BUF_OFFSET(peer[A].out.head);
         memcpy(chan_data(peer[A].rx) + off, f, 64);
-        send_desc(A, (chan_desc_t){.id = bad[k].id, .op = bad[k].op,
-                                   .data_offset = off + bad[k].off_delta, .len = bad[k].len});
+        send_desc(A, (chan_desc_t){.id = bad[k].id,
+                                   .op = bad[k].op,
+                                   .data_offset = off + bad[k].off_delta,
+                                   .len = bad[k].len});
     }
     poll();
     cr_assert_eq(drain(U) + drain(B) + drain(C), 0, "nothing forwarded");
@@ -359,8 +358,10 @@ Test(sw, seeded_garbage_from_one_port_never_harms_the_others)
         uint64_t r = xorshift64(&rng);
         if (chan_space(&peer[A].out)) {
             uint32_t off = NET_BUF_OFFSET(peer[A].out.head);
-            for (unsigned k = 0; k < 16; k++) chan_data(peer[A].rx)[off + k] = (uint8_t)xorshift64(&rng);
-            chan_desc_t d = {.id = r & 3, .op = r & 4 ? NET_OP_FRAME : (uint32_t)(r >> 8),
+            for (unsigned k = 0; k < 16; k++)
+                chan_data(peer[A].rx)[off + k] = (uint8_t)xorshift64(&rng);
+            chan_desc_t d = {.id = r & 3,
+                             .op = r & 4 ? NET_OP_FRAME : (uint32_t)(r >> 8),
                              .data_offset = r & 8 ? off : (uint32_t)(r >> 16),
                              .len = r & 16 ? (uint32_t)(r >> 24) % 2000 : (uint32_t)(r >> 32)};
             send_desc(A, d);
@@ -458,7 +459,7 @@ Test(sw, a_restart_mid_stream_loses_nothing_produced)
     uint8_t mc[6], f[NET_MAX_FRAME];
     mac_of(C, mc);
     for (unsigned k = 0; k < 20; k++) send(B, mc, k);
-    poll(); // all 20 at C's ring, not read
+    poll();                                            // all 20 at C's ring, not read
     for (unsigned k = 20; k < 30; k++) send(B, mc, k); // read by nobody yet
     // the old instance dies here; its successor takes up the rings
     sw_init(&sw, 99);

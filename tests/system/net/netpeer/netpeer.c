@@ -45,7 +45,8 @@ static bool link_open(struct link *l, const char *name)
 {
     l->name = name;
     if (net_link_find(info, name, &l->idx)) return false;
-    uint8_t *txb = (uint8_t *)IPC_CHANNEL_VADDR(l->idx.tx), *rxb = (uint8_t *)IPC_CHANNEL_VADDR(l->idx.rx);
+    uint8_t *txb = (uint8_t *)IPC_CHANNEL_VADDR(l->idx.tx),
+            *rxb = (uint8_t *)IPC_CHANNEL_VADDR(l->idx.rx);
     l->tx_data = chan_data(txb);
     l->rx_data = chan_data(rxb);
     chan_producer_attach(&l->tx, chan_req_ring(txb));
@@ -97,8 +98,10 @@ static int send_from(struct link *l, const uint8_t *dst, const uint8_t *src, uin
     reap(l);
     if (!chan_space(&l->tx)) return RS_WOULD_BLOCK;
     uint32_t len = put_frame(l, dst, src, cmd, seq, 60 + seq % 200);
-    return send_desc(l, (chan_desc_t){.id = l->id++, .op = NET_OP_FRAME,
-                                      .data_offset = NET_BUF_OFFSET(l->tx.head), .len = len});
+    return send_desc(l, (chan_desc_t){.id = l->id++,
+                                      .op = NET_OP_FRAME,
+                                      .data_offset = NET_BUF_OFFSET(l->tx.head),
+                                      .len = len});
 }
 static int send(struct link *l, const uint8_t *dst, uint32_t cmd, uint32_t seq)
 {
@@ -113,8 +116,8 @@ static bool recv(struct link *l, struct rx *out)
     chan_desc_t d;
     if (chan_consume(&l->rx, &d)) return false;
     *out = (struct rx){.len = d.len};
-    bool good = d.op == NET_OP_FRAME && d.data_offset == NET_BUF_OFFSET(pos) &&
-                d.len >= 22 && d.len <= NET_MAX_FRAME;
+    bool good = d.op == NET_OP_FRAME && d.data_offset == NET_BUF_OFFSET(pos) && d.len >= 22 &&
+                d.len <= NET_MAX_FRAME;
     if (good) {
         const uint8_t *f = l->rx_data + d.data_offset;
         memcpy(out->dst, f, 6);
@@ -355,17 +358,22 @@ static _Noreturn void swtest(void)
     struct {
         uint64_t id;
         uint32_t op, delta, len;
-    } bad[] = {{1, NET_OP_FRAME, 0, 13},           {2, NET_OP_FRAME, 0, NET_MAX_FRAME + 1},
-               {3, NET_OP_FRAME, 0, 0xFFFFFFFFu},  {4, NET_OP_FRAME, NET_BUF_SIZE, 64},
-               {5, NET_OP_FRAME, 0x40000000u, 64}, {6, CHAN_OP_WRITE, 0, 64},
+    } bad[] = {{1, NET_OP_FRAME, 0, 13},
+               {2, NET_OP_FRAME, 0, NET_MAX_FRAME + 1},
+               {3, NET_OP_FRAME, 0, 0xFFFFFFFFu},
+               {4, NET_OP_FRAME, NET_BUF_SIZE, 64},
+               {5, NET_OP_FRAME, 0x40000000u, 64},
+               {6, CHAN_OP_WRITE, 0, 64},
                {0, NET_OP_FRAME, 0, 64}};
     unsigned refused = 0, nbad = sizeof bad / sizeof bad[0];
     for (unsigned k = 0; k < nbad; k++) {
         uint32_t off = NET_BUF_OFFSET(pb.tx.head);
         put_frame(&pb, BCAST, pb.mac, CMD_DATA, ++seqno, 64);
         c0 = pb.completions;
-        send_desc(&pb, (chan_desc_t){.id = bad[k].id ? pb.id++ : 0, .op = bad[k].op,
-                                     .data_offset = off + bad[k].delta, .len = bad[k].len});
+        send_desc(&pb, (chan_desc_t){.id = bad[k].id ? pb.id++ : 0,
+                                     .op = bad[k].op,
+                                     .data_offset = off + bad[k].delta,
+                                     .len = bad[k].len});
         refused += completion(&pb, c0, 1000) == RS_INVALID_ARGUMENT;
         s = watch(CMD_DATA, seqno, 50, 3);
         refused -= (s.up + s.pc) != 0;
