@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// A small console shell: ps, restarts, crash NAME KIND, attach NAME, help. Input is polled on
-// every timer tick: the serial console through the kernel's debug console, then what the PS/2
-// keyboard driver typed (its ring, kbd.c). Both are one stream of typed bytes.
+// A small console shell: ps, restarts, crash NAME KIND, attach NAME, net [NAME], help. Input is
+// polled on every timer tick: the serial console through the kernel's debug console, then what
+// the PS/2 keyboard driver typed (its ring, kbd.c). Both are one stream of typed bytes.
 //
 // attach NAME gives the keyboard to a guest: every byte typed goes into the console ring of its
 // VMM (proto/vmm.h, in the control page: init never blocks on a VMM, and the bytes wait there
@@ -10,6 +10,7 @@
 // shell. What does not fit in the ring (the guest reads nothing) is dropped and counted.
 #include "init.h"
 #include "proto/vmm.h"
+#include "servers/net/status.h"
 
 static char line[80];
 static unsigned len;
@@ -90,6 +91,66 @@ static void exits(const struct server *s)
     init_log("exits %s:%s total %lu\n", s->m->name, line, total);
 }
 
+/* `net [NAME]`: the switch's ports, counters and MAC table, from the status page it publishes in
+ * its control page (servers/net/status.h). init only copies memory: a switch that hangs or is
+ * down leaves its last status, and a page it scribbled on is bounded before use. */
+static void net_show(const struct server *s)
+{
+    static struct net_status st; // a copy: the switch may write while we print
+    const struct net_status *live =
+        (const struct net_status *)((const uint8_t *)s->control + NET_STATUS_OFFSET);
+    bool steady = false;
+    for (unsigned try = 0; try < 4 && !steady; try++) {
+        uint32_t seq = live->seq;
+        __asm__ volatile("" ::: "memory");
+        memcpy(&st, (const void *)live, sizeof st);
+        __asm__ volatile("" ::: "memory");
+        steady = !(seq & 1) && live->seq == seq;
+    }
+    if (st.magic != NET_STATUS_MAGIC || st.nports > SW_PORTS || st.nentries > SW_TABLE) {
+        init_log("net %s: no status yet\n", s->m->name);
+        return;
+    }
+    for (unsigned p = 0; p < st.nports; p++) st.port[p].name[NET_LINK_NAME - 1] = 0;
+    uint64_t now = init_now_ms();
+    init_log("net %s: instance %lu, %u ports, %u MACs learned, status %lu ms old%s\n", s->m->name,
+             st.instance, st.nports, st.nentries, now - st.now_ms, steady ? "" : " (changing)");
+    for (unsigned p = 0; p < st.nports; p++) {
+        const struct net_status_port *o = &st.port[p];
+        char drops[160] = "";
+        int n = 0;
+        for (unsigned c = 0; c < SW_CAUSES; c++)
+            if (o->c.drop[c] && n < (int)sizeof drops)
+                n += rt_snprintf(drops + n, sizeof drops - (size_t)n, " %s %lu", sw_cause_name[c],
+                                 o->c.drop[c]);
+        char mac[18] = "any MAC";
+        if (!o->uplink)
+            rt_snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", o->mac[0], o->mac[1],
+                        o->mac[2], o->mac[3], o->mac[4], o->mac[5]);
+        init_log("  %-8s %-17s rx %lu tx %lu drops:%s\n", o->name, mac, o->c.rx, o->c.tx,
+                 n ? drops : " none");
+    }
+    for (unsigned i = 0; i < st.nentries; i++) {
+        const sw_entry_t *e = &st.table[i];
+        if (e->port >= st.nports) continue;
+        init_log("  %02x:%02x:%02x:%02x:%02x:%02x -> %s, seen %u s ago\n", e->mac[0], e->mac[1],
+                 e->mac[2], e->mac[3], e->mac[4], e->mac[5], st.port[e->port].name,
+                 (uint32_t)((uint32_t)now - e->seen) / 1000);
+    }
+}
+
+static void net(const char *name)
+{
+    bool any = false;
+    for (unsigned i = 0; i < init.nservers; i++) {
+        struct server *s = &init.servers[i];
+        if (name ? strcmp(s->m->name, name) : strcmp(s->m->image, "net")) continue;
+        net_show(s);
+        any = true;
+    }
+    if (!any) init_log("net: no switch%s%s\n", name ? " called " : "", name ? name : "");
+}
+
 static void run(char *cmd)
 {
     char *w[4] = {0};
@@ -105,6 +166,7 @@ static void run(char *cmd)
         init_log("commands: ps | restarts | crash NAME kill|null|wild|hang|random | attach NAME "
                  "(a guest's console; Ctrl-] comes back) | exits NAME (a VMM's exits by reason) | "
                  "help\n");
+        init_log("  net [NAME]: the switch's ports, counters and MAC table\n");
     } else if (!strcmp(w[0], "ps")) {
         supervisor_ps();
     } else if (!strcmp(w[0], "restarts")) {
@@ -114,6 +176,8 @@ static void run(char *cmd)
         attach(w[1]);
     } else if (!strcmp(w[0], "exits") && n == 2) {
         exits(supervisor_find(w[1]));
+    } else if (!strcmp(w[0], "net") && n <= 2) {
+        net(n == 2 ? w[1] : NULL);
     } else if (!strcmp(w[0], "crash") && n == 3) {
         struct server *s = supervisor_find(w[1]);
         int kind = manifest_inject_kind(w[2]);

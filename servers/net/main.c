@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+// net: the L2 learning switch. Every network link in its manifest (proto/net.h) is a port; the
+// logic is switch.c's. This file finds the links, runs the loop (signals in, sw_poll, signals
+// out), and publishes the status page init's `net` reads (status.h). A restarted instance takes
+// up every ring where it is in shared memory and learns the uplink's MACs again (docs/network.md).
+#include "ipc.h"
+#include "switch.h"
+
+struct net {
+    uint64_t magic; /* an injected wild write destroys this: the loop then exits */
+    sw_t sw;
+    net_link_index_t link[SW_PORTS];
+    uint64_t tsc_per_ms;
+};
+#define NET_MAGIC 0x4E45545357495443ul /* "NETSWITC" */
+
+static struct net net;
+static ipc_server_t srv;
+
+static uint64_t now_ms(void) { return rt_rdtsc() / net.tsc_per_ms; }
+
+static struct net_status *status(void)
+{
+    return (struct net_status *)((uint8_t *)srv.control + NET_STATUS_OFFSET);
+}
+
+/* Publishes counters and table under the sequence count (odd while writing). */
+static void publish(uint64_t now)
+{
+    struct net_status *st = status();
+    uint32_t seq = st->seq | 1;
+    st->seq = seq;
+    __asm__ volatile("" ::: "memory"); // x86 keeps stores in order; the compiler must too
+    st->magic = NET_STATUS_MAGIC;
+    st->nports = net.sw.nports;
+    st->now_ms = now;
+    st->instance = srv.control->instance;
+    st->age_ms = SW_AGE_MS;
+    for (unsigned p = 0; p < net.sw.nports; p++) {
+        const sw_port_t *sp = &net.sw.port[p];
+        struct net_status_port *o = &st->port[p];
+        memcpy(o->name, sp->name, sizeof o->name);
+        memcpy(o->mac, sp->mac, sizeof o->mac);
+        o->uplink = sp->uplink;
+        o->c = sp->c;
+    }
+    uint32_t n = 0;
+    for (unsigned i = 0; i < SW_TABLE; i++)
+        if (net.sw.table[i].port < SW_PORTS) st->table[n++] = net.sw.table[i];
+    st->nentries = n;
+    __asm__ volatile("" ::: "memory");
+    st->seq = seq + 1;
+}
+
+/* The counters an earlier instance published carry on (statistics only: a page a wild write
+ * hit is taken as it is, but never trusted for more than numbers). */
+static void adopt_counters(void)
+{
+    const struct net_status *st = status();
+    if (st->magic != NET_STATUS_MAGIC || st->nports != net.sw.nports) return;
+    for (unsigned p = 0; p < net.sw.nports; p++)
+        if (!strncmp(st->port[p].name, net.sw.port[p].name, NET_LINK_NAME))
+            net.sw.port[p].c = st->port[p].c;
+}
+
+static int setup(void)
+{
+    const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;
+    if (info->magic != IPC_DEVICE_MAGIC) {
+        rt_printf("net: no channels (manifest channel lines)\n");
+        return RS_NOT_FOUND;
+    }
+    net.tsc_per_ms = srv.control->tsc_per_ms ? srv.control->tsc_per_ms : 1;
+    sw_init(&net.sw, rt_rdtsc() * 0x9E3779B97F4A7C15ull);
+    for (unsigned k = 0; k < info->nchannels && k < IPC_MAX_CHANNELS; k++) {
+        char name[NET_LINK_NAME];
+        if (!net_link_name(info, k, name)) continue;
+        bool known = false;
+        for (unsigned p = 0; p < net.sw.nports; p++) known |= !strcmp(net.sw.port[p].name, name);
+        if (known) continue;
+        net_link_index_t idx;
+        int err = net_link_find(info, name, &idx);
+        if (err) {
+            rt_printf("net: link %s: %s (both channels, %u pages each?)\n", name,
+                      rs_error_name(err), NET_LINK_PAGES);
+            continue;
+        }
+        int p = sw_add_port(&net.sw, name, (void *)IPC_CHANNEL_VADDR(idx.rx),
+                            (void *)IPC_CHANNEL_VADDR(idx.tx), srv.control->instance << 40);
+        if (p < 0) {
+            rt_printf("net: link %s: more than %u ports\n", name, SW_PORTS);
+            continue;
+        }
+        net.link[p] = idx;
+    }
+    if (!net.sw.nports) {
+        rt_printf("net: no network links\n");
+        return RS_NOT_FOUND;
+    }
+    adopt_counters();
+    rt_printf("net: instance %lu, %u ports:", srv.control->instance, net.sw.nports);
+    for (unsigned p = 0; p < net.sw.nports; p++) rt_printf(" %s", net.sw.port[p].name);
+    rt_printf("\n");
+    return RS_OK;
+}
+
+static int no_requests(void *ctx, rs_badge_t b, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    return RS_ILLEGAL_OPERATION; // frames come by the links only
+}
+
+int main(void *arg)
+{
+    ipc_server_init(&srv, no_requests, NULL);
+    rt_printf("net: starting instance %lu\n", srv.control->instance);
+    srv.scribble = &net;
+    srv.scribble_size = sizeof(net);
+    net.magic = NET_MAGIC;
+    int err = setup();
+    if (err) {
+        rt_printf("net: cannot start: %s\n", rs_error_name(err));
+        return 1;
+    }
+    // every peer hears from a (re)started switch once: a signal the previous instance owed may
+    // have died with it (libipc/channel.h)
+    for (unsigned p = 0; p < net.sw.nports; p++) {
+        rs_signal(IPC_SLOT_CHANNEL0 + net.link[p].tx);
+        rs_signal(IPC_SLOT_CHANNEL0 + net.link[p].rx);
+    }
+    bool more = true;
+    for (;;) {
+        rs_result_t r = more ? rs_nbrecv(srv.ep) : rs_recv(srv.ep);
+        srv.control->heartbeat++;
+        if (net.magic != NET_MAGIC) {
+            rt_printf("net: state destroyed: exiting for a clean restart\n");
+            return 2;
+        }
+        bool ntfn = r.error == RS_OK && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL;
+        if (r.error == RS_OK && !ntfn) {
+            ipc_msg_t reply = {.label = RS_ILLEGAL_OPERATION, .len = 1};
+            rs_reply(ipc_msg_put(&reply));
+        }
+        if (ntfn && (r.badge & IPC_BADGE_PING)) ipc_server_ping(&srv);
+        uint64_t now = now_ms();
+        sw_result_t res = sw_poll(&net.sw, now);
+        ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_COMMIT); // frames out, signals owed
+        for (unsigned p = 0; p < net.sw.nports; p++) {
+            if ((res.signal_tx >> p) & 1) rs_signal(IPC_SLOT_CHANNEL0 + net.link[p].tx);
+            if ((res.signal_rx >> p) & 1) rs_signal(IPC_SLOT_CHANNEL0 + net.link[p].rx);
+        }
+        ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_REPLY);
+        publish(now);
+        more = res.more;
+    }
+}
