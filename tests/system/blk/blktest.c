@@ -6,9 +6,13 @@
 #include "check.h"
 #include "proto/blk.h"
 
+#ifndef DISK_SECTORS
 #define DISK_SECTORS 16384u /* the 8 MiB image run.py makes (meson.build: --disk-size 8) */
+#endif
 #define REQ_BYTES    4096u  /* 8 sectors per request; data slot = ring position % 64 */
-#define ROUNDS       64u
+#ifndef ROUNDS
+#define ROUNDS       64u /* fewer on Bochs (tests/system/blk-ata) */
+#endif
 #define REGIONS      4u /* a round writes region round % 4: 64 requests, 256 KiB */
 
 struct pending {
