@@ -92,7 +92,10 @@ int ata_init(struct ata *a, const struct ata_ops *ops, bool has_bm, void *dma, u
         return RS_NOT_SUPPORTED;
     }
     uint16_t id[256];
-    for (unsigned i = 0; i < 256; i++) id[i] = (uint16_t)rd(a, ATA_R_DATA, 2);
+    for (unsigned i = 0; i < 256; i += 2) { // dword reads: two words each (PIIX4 2.4.1)
+        uint32_t w = rd(a, ATA_R_DATA, 4);
+        id[i] = (uint16_t)w, id[i + 1] = (uint16_t)(w >> 16);
+    }
     rd(a, ATA_R_STATUS, 1); // lowers the interrupt IDENTIFY raised
     for (unsigned i = 0; i < 20; i++) { // words 27-46, two characters a word, high byte first
         a->model[2 * i] = (char)(word(id, 27 + i) >> 8);
@@ -151,7 +154,9 @@ static void abandon(struct ata *a)
 static void pio_out(struct ata *a)
 {
     const uint8_t *p = a->buf + a->done * 512ul;
-    for (unsigned i = 0; i < 256; i++) wr(a, ATA_R_DATA, 2, p[2 * i] | (uint32_t)p[2 * i + 1] << 8);
+    for (unsigned i = 0; i < 512; i += 4)
+        wr(a, ATA_R_DATA, 4, p[i] | (uint32_t)p[i + 1] << 8 | (uint32_t)p[i + 2] << 16 |
+                                 (uint32_t)p[i + 3] << 24);
     a->left--;
     a->done++;
 }
@@ -291,10 +296,10 @@ void ata_service(struct ata *a)
             return;
         }
         uint8_t *p = a->buf + a->done * 512ul;
-        for (unsigned i = 0; i < 256; i++) {
-            uint16_t w = (uint16_t)rd(a, ATA_R_DATA, 2);
-            p[2 * i] = (uint8_t)w;
-            p[2 * i + 1] = (uint8_t)(w >> 8);
+        for (unsigned i = 0; i < 512; i += 4) {
+            uint32_t w = rd(a, ATA_R_DATA, 4);
+            p[i] = (uint8_t)w, p[i + 1] = (uint8_t)(w >> 8);
+            p[i + 2] = (uint8_t)(w >> 16), p[i + 3] = (uint8_t)(w >> 24);
         }
         a->done++;
         if (--a->left == 0) finish(a, 0);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* An ATA disk on one channel of a PCI IDE controller (Intel PIIX: the PC's primary channel at
  * ports 0x1F0-0x1F7 and 0x3F6, IRQ 14): IDENTIFY, READ/WRITE DMA through the controller's
- * bus-master registers (BAR4), or PIO a sector per interrupt when there are none, FLUSH CACHE.
+ * bus-master registers (BAR4), or PIO a sector per interrupt when there are none (32-bit
+ * accesses to the data port, which the PIIX splits into two words), FLUSH CACHE.
  * ATA has no queue: one command at a time (the "slot" is 0). The register accesses and the
  * clock are callbacks, so that the host tests drive it against a fake register file.
  * References: ATA/ATAPI-6 (T13 1410D) 6.2 and 8 (the commands), 9.5-9.10 (protocols);

@@ -144,6 +144,7 @@ static int setup(void)
     int err;
     blk.is_ata = info->ctl_port != 0;
     if (blk.is_ata) {
+        uint64_t t0 = rt_rdtsc();
         err = ata_init(&blk.ata, &ata_port_ops, info->bm_base != 0,
                        info->dma_size ? (void *)IPC_DMA_VADDR : NULL, info->dma_paddr);
         if (err) {
@@ -152,9 +153,10 @@ static int setup(void)
             return err;
         }
         blk.dev = (struct vblk){.slots = 1, .sectors = blk.ata.sectors, .can_flush = true};
-        rt_printf("blk: ATA disk \"%s\", %s, %s\n", blk.ata.model,
-                  blk.ata.lba48 ? "LBA48" : "LBA28",
-                  blk.ata.use_dma ? "bus-master DMA" : "PIO");
+        uint64_t per_ms = srv.control->tsc_per_ms ? srv.control->tsc_per_ms : 1;
+        rt_printf("blk: ATA disk \"%s\", %s, %s (reset and IDENTIFY: %lu ms)\n", blk.ata.model,
+                  blk.ata.lba48 ? "LBA48" : "LBA28", blk.ata.use_dma ? "bus-master DMA" : "PIO",
+                  (rt_rdtsc() - t0) / per_ms);
     } else {
         err = vblk_init(&blk.dev, info->io_base, (void *)IPC_DMA_VADDR, info->dma_paddr,
                         info->dma_size);

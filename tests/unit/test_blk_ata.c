@@ -219,7 +219,12 @@ static uint32_t f_in(void *ctx, enum ata_reg r, unsigned width)
     if (f->absent && r <= ATA_R_CTL) return width == 2 ? 0xFFFF : 0xFF;
     switch (r) {
     case ATA_R_DATA: {
-        cr_assert_eq(width, 2u);
+        cr_assert(width == 2 || width == 4);
+        if (width == 4) {
+            uint32_t lo = f_in(ctx, r, 2);
+            f->reads--;
+            return lo | f_in(ctx, r, 2) << 16;
+        }
         if (!f->pio_in) return 0xFFFF;
         uint16_t w = f->buf[f->pos++];
         if (f->pos == 256) {
@@ -253,7 +258,12 @@ static void f_out(void *ctx, enum ata_reg r, unsigned width, uint32_t v)
     if (f->absent) return;
     switch (r) {
     case ATA_R_DATA:
-        cr_assert_eq(width, 2u);
+        cr_assert(width == 2 || width == 4);
+        if (width == 4) {
+            f_out(ctx, r, 2, v & 0xFFFF);
+            f_out(ctx, r, 2, v >> 16);
+            return;
+        }
         if (!f->pio_out) return;
         f->buf[f->pos++] = (uint16_t)v;
         if (f->pos == 256) {
