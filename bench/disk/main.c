@@ -24,12 +24,12 @@ static uint64_t rnd(void)
 }
 static uint64_t now_us(void) { return rt_rdtsc() * 1000 / (me->tsc_per_ms ? me->tsc_per_ms : 1); }
 
-/* bytes in us as "MB/s" with two decimals (MB = 10^6 bytes) */
+/* bytes in us as "MB/s" with three decimals (MB = 10^6 bytes) */
 static void print_rate(const char *what, uint64_t bytes, uint64_t us)
 {
-    uint64_t centi = us ? bytes * 100 / us : 0;
-    rt_printf("bench: disk %s: %lu.%02lu MB/s (%lu KiB in %lu us)\n", what, centi / 100, centi % 100,
-              bytes >> 10, us);
+    uint64_t milli = us ? bytes * 1000 / us : 0;
+    rt_printf("bench: disk %s: %lu.%03lu MB/s (%lu KiB in %lu us)\n", what, milli / 1000,
+              milli % 1000, bytes >> 10, us);
 }
 static void print_iops(const char *what, uint64_t ops, uint64_t us)
 {
