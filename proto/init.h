@@ -100,8 +100,8 @@ enum ipc_inject {
  * - IPC_SLOT_IOPORT_CTL: its control port (ctl_port: device control / alternate status);
  * - IPC_SLOT_IOPORT_BM: the controller's bus-master registers for the channel (bm_base, 8
  *   ports), if the controller has them (bm_base 0 if not: PIO only). */
-#define IPC_SLOT_IOPORT_CTL 17
-#define IPC_SLOT_IOPORT_BM  19
+#define IPC_SLOT_IOPORT_CTL   17
+#define IPC_SLOT_IOPORT_BM    19
 #define IPC_SLOT_IRQ          20
 #define IPC_SLOT_IOPORT       21
 #define IPC_SLOT_CHANNEL0     22 /* .. IPC_SLOT_CHANNEL0 + IPC_MAX_CHANNELS - 1 */

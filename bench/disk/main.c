@@ -7,13 +7,13 @@
 #include "proto/blk.h"
 #include "proto/fs.h"
 
-#define SEQ_BYTES  (8u << 20) /* raw: 8 MiB each way */
-#define SEQ_REQ    65536u     /* raw: 64 KiB requests */
-#define QD         8u         /* raw: requests in flight (sequential runs, random QD8) */
-#define RAND_OPS   1000u
-#define FS_SEQ     (64u << 10) /* fs: a 64 KiB file (every write is durable: slow) */
-#define FS_RAND    16u         /* fs: 4 KiB random reads and writes */
-#define AREA_SECT  (64u << 11)  /* random offsets within the first 64 MiB */
+#define SEQ_BYTES (8u << 20) /* raw: 8 MiB each way */
+#define SEQ_REQ   65536u     /* raw: 64 KiB requests */
+#define QD        8u         /* raw: requests in flight (sequential runs, random QD8) */
+#define RAND_OPS  1000u
+#define FS_SEQ    (64u << 10) /* fs: a 64 KiB file (every write is durable: slow) */
+#define FS_RAND   16u         /* fs: 4 KiB random reads and writes */
+#define AREA_SECT (64u << 11) /* random offsets within the first 64 MiB */
 
 static const ipc_control_t *me;
 static uint64_t seed = 0x2545F4914F6CDD1Dull;
@@ -66,8 +66,8 @@ static void drain_to(uint64_t depth)
 static void raw_submit(uint32_t op, uint64_t sector, uint32_t data_offset, uint32_t len)
 {
     drain_to(QD - 1);
-    chan_desc_t d = {.id = next_id++, .op = op, .offset = sector, .data_offset = data_offset,
-                     .len = len};
+    chan_desc_t d = {
+        .id = next_id++, .op = op, .offset = sector, .data_offset = data_offset, .len = len};
     if (chan_produce(&req, &d) == RS_OK) outstanding++;
     rs_signal(IPC_SLOT_CHANNEL0);
 }
@@ -180,8 +180,9 @@ static void through_fs(void)
     uint32_t ino = (uint32_t)r.w[1];
     static uint8_t buf[4096];
     for (unsigned i = 0; i < sizeof(buf); i++) buf[i] = (uint8_t)(i * 13 + 1);
-    rt_printf("bench: disk through fs: %u KiB file, %u-byte writes and %u-byte reads (inline IPC)\n",
-              FS_SEQ >> 10, FS_WRITE_MAX, FS_READ_MAX);
+    rt_printf(
+        "bench: disk through fs: %u KiB file, %u-byte writes and %u-byte reads (inline IPC)\n",
+        FS_SEQ >> 10, FS_WRITE_MAX, FS_READ_MAX);
     uint64_t t0 = now_us();
     for (uint32_t off = 0; off < FS_SEQ; off += sizeof(buf)) fs_write(ino, off, buf, sizeof(buf));
     ipc_msg_t sync = {.label = FS_FSYNC, .len = 2, .w = {0, ino}};
@@ -210,8 +211,7 @@ int main(void *arg)
     if (info->magic == IPC_DEVICE_MAGIC && info->nchannels == 1 &&
         info->channel[0].role == IPC_CHANNEL_CLIENT)
         raw(info);
-    else
-        rt_printf("bench: FAILED no block channel (manifest channel client=)\n");
+    else rt_printf("bench: FAILED no block channel (manifest channel client=)\n");
 #else
     through_fs();
 #endif

@@ -96,7 +96,7 @@ int ata_init(struct ata *a, const struct ata_ops *ops, bool has_bm, void *dma, u
         uint32_t w = rd(a, ATA_R_DATA, 4);
         id[i] = (uint16_t)w, id[i + 1] = (uint16_t)(w >> 16);
     }
-    rd(a, ATA_R_STATUS, 1); // lowers the interrupt IDENTIFY raised
+    rd(a, ATA_R_STATUS, 1);             // lowers the interrupt IDENTIFY raised
     for (unsigned i = 0; i < 20; i++) { // words 27-46, two characters a word, high byte first
         a->model[2 * i] = (char)(word(id, 27 + i) >> 8);
         a->model[2 * i + 1] = (char)word(id, 27 + i);
@@ -155,8 +155,8 @@ static void pio_out(struct ata *a)
 {
     const uint8_t *p = a->buf + a->done * 512ul;
     for (unsigned i = 0; i < 512; i += 4)
-        wr(a, ATA_R_DATA, 4, p[i] | (uint32_t)p[i + 1] << 8 | (uint32_t)p[i + 2] << 16 |
-                                 (uint32_t)p[i + 3] << 24);
+        wr(a, ATA_R_DATA, 4,
+           p[i] | (uint32_t)p[i + 1] << 8 | (uint32_t)p[i + 2] << 16 | (uint32_t)p[i + 3] << 24);
     a->left--;
     a->done++;
 }

@@ -33,23 +33,23 @@ enum ata_reg {
 };
 
 /* Status bits (ATA-6 7.15.6) and control bits (7.9.6). */
-#define ATA_ST_ERR  0x01u
-#define ATA_ST_DRQ  0x08u
-#define ATA_ST_DF   0x20u
-#define ATA_ST_DRDY 0x40u
-#define ATA_ST_BSY  0x80u
-#define ATA_CTL_SRST 0x04u
-#define ATA_CTL_NIEN 0x02u
+#define ATA_ST_ERR            0x01u
+#define ATA_ST_DRQ            0x08u
+#define ATA_ST_DF             0x20u
+#define ATA_ST_DRDY           0x40u
+#define ATA_ST_BSY            0x80u
+#define ATA_CTL_SRST          0x04u
+#define ATA_CTL_NIEN          0x02u
 /* Bus-master command and status bits (PIIX4 datasheet 2.7.1-2.7.2). */
-#define ATA_BM_START    0x01u
-#define ATA_BM_TO_MEM   0x08u /* the controller writes memory: a read from the disk */
-#define ATA_BM_ACTIVE   0x01u
-#define ATA_BM_ERROR    0x02u
-#define ATA_BM_IRQ      0x04u
+#define ATA_BM_START          0x01u
+#define ATA_BM_TO_MEM         0x08u /* the controller writes memory: a read from the disk */
+#define ATA_BM_ACTIVE         0x01u
+#define ATA_BM_ERROR          0x02u
+#define ATA_BM_IRQ            0x04u
 /* Commands (ATA-6 8.x). */
-#define ATA_CMD_READ_PIO     0x20u
-#define ATA_CMD_READ_PIO_EXT 0x24u
-#define ATA_CMD_READ_DMA_EXT 0x25u
+#define ATA_CMD_READ_PIO      0x20u
+#define ATA_CMD_READ_PIO_EXT  0x24u
+#define ATA_CMD_READ_DMA_EXT  0x25u
 #define ATA_CMD_WRITE_PIO     0x30u
 #define ATA_CMD_WRITE_PIO_EXT 0x34u
 #define ATA_CMD_WRITE_DMA_EXT 0x35u
@@ -58,10 +58,10 @@ enum ata_reg {
 #define ATA_CMD_FLUSH         0xE7u
 #define ATA_CMD_IDENTIFY      0xECu
 
-#define ATA_TIMEOUT_US     2000000u /* a command (and the reset) must finish within 2 s */
-#define ATA_READY_US       10000u   /* a device must be idle within 10 ms when a command starts */
-#define ATA_MAX_POLLS      1000000u /* and a polling loop reads at most this many times */
-#define ATA_PRD_MAX        4u       /* descriptors: a 64 KiB request crosses one 64 KiB line */
+#define ATA_TIMEOUT_US 2000000u /* a command (and the reset) must finish within 2 s */
+#define ATA_READY_US   10000u   /* a device must be idle within 10 ms when a command starts */
+#define ATA_MAX_POLLS  1000000u /* and a polling loop reads at most this many times */
+#define ATA_PRD_MAX    4u       /* descriptors: a 64 KiB request crosses one 64 KiB line */
 
 struct ata_ops {
     uint32_t (*in)(void *ctx, enum ata_reg r, unsigned width);
@@ -72,17 +72,17 @@ struct ata_ops {
 
 struct ata {
     const struct ata_ops *ops;
-    bool has_bm;            /* bus-master registers given */
-    uint8_t *dma;           /* DMA memory (driver's address): the descriptor table */
+    bool has_bm;  /* bus-master registers given */
+    uint8_t *dma; /* DMA memory (driver's address): the descriptor table */
     uint64_t dma_paddr;
-    uint64_t sectors;       /* the disk's size in 512-byte sectors (IDENTIFY) */
+    uint64_t sectors; /* the disk's size in 512-byte sectors (IDENTIFY) */
     bool lba48, use_dma;
     char model[41];
     /* the command in flight */
     bool busy;
-    unsigned op;            /* CHAN_OP_* */
-    uint8_t *buf;           /* PIO: the data (driver's address) */
-    uint32_t left, done;    /* PIO: sectors still to move, sectors moved */
+    unsigned op;         /* CHAN_OP_* */
+    uint8_t *buf;        /* PIO: the data (driver's address) */
+    uint32_t left, done; /* PIO: sectors still to move, sectors moved */
     uint64_t started_us;
     /* a finished command waiting for ata_next_done: status 0 OK, 1 device error */
     bool finished;

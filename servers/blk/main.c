@@ -19,7 +19,7 @@ struct req {
 };
 
 struct blk {
-    uint64_t magic; /* an injected wild write destroys this: the loop then exits */
+    uint64_t magic;  /* an injected wild write destroys this: the loop then exits */
     struct vblk dev; /* virtio: its slots, sectors and can_flush are the driver's too */
     bool is_ata;
     struct ata ata; /* ATA: one slot; dev.slots, dev.sectors, dev.can_flush copied from it */
@@ -83,8 +83,7 @@ static bool take_requests(void)
         if (blk.is_ata)
             ata_submit(&blk.ata, d.op, d.offset, paddr, blk.chan + CHAN_DATA_OFFSET + d.data_offset,
                        d.len);
-        else
-            vblk_submit(&blk.dev, slot, d.op, d.offset, paddr, d.len);
+        else vblk_submit(&blk.dev, slot, d.op, d.offset, paddr, d.len);
         queued = true;
     }
 }
@@ -211,7 +210,7 @@ int main(void *arg)
         first = false;
         if (irq) blk.irqs++;
         if (blk.is_ata) ata_service(&blk.ata); // on any wake-up: pings time a command out
-        else if (irq) vblk_isr(&blk.dev);     // reading the ISR lowers the (level) line
+        else if (irq) vblk_isr(&blk.dev);      // reading the ISR lowers the (level) line
         bool queued;
         do { // an ATA command that failed at its start is finished already: the next one goes
             harvest();

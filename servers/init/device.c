@@ -233,7 +233,8 @@ static int grant_ata(struct server *s, struct grant *g, const struct pci_device 
     uint64_t cmd = native ? d->bar[0].base : 0x1F0, ctl = native ? d->bar[1].base + 2 : 0x3F6;
     unsigned line = native ? d->irq_line : 14;
     int err;
-    if ((err = grant_ports(cmd, cmd + 7, &g->ioport)) || (err = grant_ports(ctl, ctl, &g->ioport_ctl)))
+    if ((err = grant_ports(cmd, cmd + 7, &g->ioport)) ||
+        (err = grant_ports(ctl, ctl, &g->ioport_ctl)))
         return err;
     g->info->io_base = cmd, g->info->io_size = 8, g->info->ctl_port = ctl;
     const struct pci_bar *bm = &d->bar[4];
@@ -253,8 +254,9 @@ static int claim_device(struct server *s, unsigned i)
     bool ata = !strcmp(s->m->device, "ata");
     if (!ata && pci_parse_spec(s->m->device, &vendor, &device)) return RS_INVALID_ARGUMENT;
     unsigned k = 0;
-    while (k < ndevs && (claimed[k] || (ata ? !is_ide(&devs[k])
-                                            : devs[k].vendor != vendor || devs[k].device != device)))
+    while (k < ndevs &&
+           (claimed[k] ||
+            (ata ? !is_ide(&devs[k]) : devs[k].vendor != vendor || devs[k].device != device)))
         k++;
     if (k == ndevs) return RS_NOT_FOUND;
     struct pci_device *d = &devs[k];
@@ -291,8 +293,8 @@ static int claim_device(struct server *s, unsigned i)
              d->vendor, d->device, d->bus, d->dev, d->fn, info->io_base, info->io_size, info->irq,
              info->dma_paddr, info->dma_size);
     if (is_ide(d))
-        init_log("%s: ATA channel: control port %lx, bus master %lx\n", s->m->name,
-                 info->ctl_port, info->bm_base);
+        init_log("%s: ATA channel: control port %lx, bus master %lx\n", s->m->name, info->ctl_port,
+                 info->bm_base);
     return RS_OK;
 }
 

@@ -26,8 +26,8 @@ struct fake {
     bool irq;
     /* the command in flight */
     uint8_t cmd;
-    uint64_t cur;       /* the next sector */
-    uint32_t left;      /* sectors still to move */
+    uint64_t cur;  /* the next sector */
+    uint32_t left; /* sectors still to move */
     bool dma_pending, pio_in, pio_out;
     uint16_t buf[256];
     unsigned pos;
@@ -168,9 +168,14 @@ static void command(struct fake *f, uint8_t c)
         f->status = ATA_ST_DRDY;
         raise_irq(f);
         return;
-    case ATA_CMD_READ_PIO: case ATA_CMD_READ_PIO_EXT: case ATA_CMD_WRITE_PIO:
-    case ATA_CMD_WRITE_PIO_EXT: case ATA_CMD_READ_DMA: case ATA_CMD_READ_DMA_EXT:
-    case ATA_CMD_WRITE_DMA: case ATA_CMD_WRITE_DMA_EXT: break;
+    case ATA_CMD_READ_PIO:
+    case ATA_CMD_READ_PIO_EXT:
+    case ATA_CMD_WRITE_PIO:
+    case ATA_CMD_WRITE_PIO_EXT:
+    case ATA_CMD_READ_DMA:
+    case ATA_CMD_READ_DMA_EXT:
+    case ATA_CMD_WRITE_DMA:
+    case ATA_CMD_WRITE_DMA_EXT: break;
     default:
         fail(f, 0x04); // ABRT
         return;
@@ -241,7 +246,9 @@ static uint32_t f_in(void *ctx, enum ata_reg r, unsigned width)
     }
     case ATA_R_ERROR: return f->error;
     case ATA_R_COUNT: return f->count[0];
-    case ATA_R_LBA0: case ATA_R_LBA1: case ATA_R_LBA2: return f->lba[r - ATA_R_LBA0][0];
+    case ATA_R_LBA0:
+    case ATA_R_LBA1:
+    case ATA_R_LBA2: return f->lba[r - ATA_R_LBA0][0];
     case ATA_R_DEVICE: return f->device;
     case ATA_R_STATUS: f->irq = false; return status_now(f);
     case ATA_R_CTL: return status_now(f);
@@ -277,7 +284,9 @@ static void f_out(void *ctx, enum ata_reg r, unsigned width, uint32_t v)
         return;
     case ATA_R_FEATURES: return;
     case ATA_R_COUNT: f->count[1] = f->count[0], f->count[0] = (uint8_t)v; return;
-    case ATA_R_LBA0: case ATA_R_LBA1: case ATA_R_LBA2:
+    case ATA_R_LBA0:
+    case ATA_R_LBA1:
+    case ATA_R_LBA2:
         f->lba[r - ATA_R_LBA0][1] = f->lba[r - ATA_R_LBA0][0];
         f->lba[r - ATA_R_LBA0][0] = (uint8_t)v;
         return;
@@ -312,9 +321,12 @@ static void f_out(void *ctx, enum ata_reg r, unsigned width, uint32_t v)
         f->bm_cmd = (uint8_t)v;
         return;
     case ATA_R_BM_STATUS: // bits 1 and 2 clear when written with 1
-        f->bm_status &= (uint8_t)~(v & (ATA_BM_ERROR | ATA_BM_IRQ));
+        f->bm_status &= (uint8_t) ~(v & (ATA_BM_ERROR | ATA_BM_IRQ));
         return;
-    case ATA_R_BM_PRDT: cr_assert_eq(width, 4u); f->prdt = v & ~3u; return;
+    case ATA_R_BM_PRDT:
+        cr_assert_eq(width, 4u);
+        f->prdt = v & ~3u;
+        return;
     }
 }
 

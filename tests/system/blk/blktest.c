@@ -9,11 +9,11 @@
 #ifndef DISK_SECTORS
 #define DISK_SECTORS 16384u /* the 8 MiB image run.py makes (meson.build: --disk-size 8) */
 #endif
-#define REQ_BYTES    4096u  /* 8 sectors per request; data slot = ring position % 64 */
+#define REQ_BYTES 4096u /* 8 sectors per request; data slot = ring position % 64 */
 #ifndef ROUNDS
-#define ROUNDS       64u /* fewer on Bochs (tests/system/blk-ata) */
+#define ROUNDS 64u /* fewer on Bochs (tests/system/blk-ata) */
 #endif
-#define REGIONS      4u /* a round writes region round % 4: 64 requests, 256 KiB */
+#define REGIONS 4u /* a round writes region round % 4: 64 requests, 256 KiB */
 
 struct pending {
     uint64_t id;
