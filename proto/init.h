@@ -95,6 +95,13 @@ enum ipc_inject {
  *   ends' notifications belong to init: they outlive either end's restarts.
  * - at IPC_DEVICE_BAR_VADDR(k): its memory BAR k, uncached (below 4 GiB, at most 1 MiB; see
  *   ipc_device_info_t.bar[k].mapped). */
+/* An ATA channel (manifest device=ata, or a PCI IDE controller's id): IPC_SLOT_IOPORT holds its
+ * command block (io_base, 8 ports), and, a driver not being a VMM, the VMM's slots hold
+ * - IPC_SLOT_IOPORT_CTL: its control port (ctl_port: device control / alternate status);
+ * - IPC_SLOT_IOPORT_BM: the controller's bus-master registers for the channel (bm_base, 8
+ *   ports), if the controller has them (bm_base 0 if not: PIO only). */
+#define IPC_SLOT_IOPORT_CTL   17
+#define IPC_SLOT_IOPORT_BM    19
 #define IPC_SLOT_IRQ          20
 #define IPC_SLOT_IOPORT       21
 #define IPC_SLOT_CHANNEL0     22 /* .. IPC_SLOT_CHANNEL0 + IPC_MAX_CHANNELS - 1 */
@@ -141,6 +148,7 @@ typedef struct ipc_device_info {
     uint32_t pad;
     ipc_channel_info_t channel[IPC_MAX_CHANNELS];
     ipc_bar_info_t bar[IPC_MAX_BARS]; /* memory BARs by index (a 64-bit one takes two) */
+    uint64_t ctl_port, bm_base;       /* an ATA channel's (see IPC_SLOT_IOPORT_CTL), else 0 */
 } ipc_device_info_t;
 /* - the guest's disk image (manifest disk=), guest_disk_size bytes, at IPC_GUEST_DISK_VADDR
  *   (after the largest RAM). */

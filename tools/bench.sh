@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Runs a benchmark under QEMU with -icount shift=0, where rdtsc deltas are exact guest
 # instruction counts (repeatable on a busy machine). Prints the `bench:` lines.
-# usage: tools/bench.sh [ipc|ipc-pti|restart|vmm-stall|vmexit|linux]   (ipc-pti: the kernel booted with pti=on;
-#   linux: wall-clock figures, without -icount: tools/bench-linux.py)
+# usage: tools/bench.sh [ipc|ipc-pti|restart|vmm-stall|vmexit|linux|disk]   (ipc-pti: the kernel booted with pti=on;
+#   linux: wall-clock figures, without -icount: tools/bench-linux.py; disk: MB/s and IOPS raw
+#   through blk and through fs, virtio-blk and IDE, with and without -icount: docs/benchmarks.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/build.sh >/dev/null || { echo "build failed"; exit 1; }
@@ -16,10 +17,12 @@ trap 'rm -f "$log" "$out"' EXIT
 # `bench: done` (and every line of $expect).
 cmdline=""
 expect=()
+disk=()  # run.py's disk arguments (--disk IMG ...)
+icount=--icount  # the disk benchmark also runs without it (wall-clock time)
 timeout=300
 boot() {
-  local args=(--icount --timeout $timeout --no-checks --expect '^bench: done' --log "$log"
-              --kernel build/kernel/resurgo.elf ${cmdline:+--cmdline "$cmdline"})
+  local args=($icount --timeout $timeout --no-checks --expect '^bench: done' --log "$log"
+              --kernel build/kernel/resurgo.elf ${cmdline:+--cmdline "$cmdline"} ${disk[@]+"${disk[@]}"})
   for m in "$@"; do args+=(--module "$m"); done
   for e in ${expect[@]+"${expect[@]}"}; do args+=(--expect "$e"); done
   python3 tests/system/run.py "${args[@]}" >"$out" ||
@@ -61,5 +64,30 @@ case "${1:-ipc}" in
            boot init=build/servers/init/init.elf manifest=bench/vmexit/manifest-vmm.txt "${vm[@]}"
            vmm_figures; echo "bench: done" ;;
   linux)   exec python3 tools/bench-linux.py ;;
-  *) echo "usage: $0 [ipc|ipc-pti|restart|vmm-stall|vmexit|linux]"; exit 2 ;;
+  disk)    # a client raw through blk's channel, then through fs -> blk; on virtio-blk and on the
+           # PIIX's IDE disk (ATA, bus-master DMA). Fresh images each time (64 MiB; fs: ext2). Once
+           # with -icount shift=0 (CPU work in instructions; the waits for QEMU's I/O threads go by
+           # in host time), once without (wall-clock time, the TSC at its calibrated rate).
+           timeout=900
+           img=$(mktemp --suffix=.img); src=$(mktemp --suffix=.img)
+           trap 'rm -f "$log" "$out" "$img" "$src"' EXIT
+           tests/system/fs/mkimage.sh "$src" 64
+           srv=(init=build/servers/init/init.elf blk=build/servers/blk/blk.elf)
+           for clock in icount wall; do
+           [ $clock = wall ] && icount=""
+           for ifc in virtio ide; do
+             m=bench/disk/manifest-raw.txt; [ $ifc = ide ] && m=bench/disk/manifest-raw-ata.txt
+             disk=(--disk "$img" --disk-size 64 --disk-if $ifc)
+             boot "${srv[@]}" manifest=$m benchdisk=build/bench/bench-disk-raw.elf
+             grep -a '^bench: disk' "$log" | sed "s/^bench: disk /bench: disk [$ifc, $clock] /"
+             m=bench/disk/manifest-fs.txt
+             [ $ifc = ide ] && { sed 's/device=virtio-blk dma=16/device=ata dma=4/' $m >"$img.manifest"; m=$img.manifest; }
+             disk=(--disk "$img" --disk-image "$src" --disk-if $ifc)
+             boot "${srv[@]}" fs=build/servers/fs/fs.elf manifest=$m benchdisk=build/bench/bench-disk-fs.elf
+             grep -a '^bench: disk' "$log" | sed "s/^bench: disk /bench: disk [$ifc, $clock] /"
+             rm -f "$img.manifest"
+           done
+           done
+           echo "bench: done" ;;
+  *) echo "usage: $0 [ipc|ipc-pti|restart|vmm-stall|vmexit|linux|disk]"; exit 2 ;;
 esac

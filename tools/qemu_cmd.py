@@ -41,14 +41,16 @@ def firmware_args(firmware, vars_copy=None):
 
 def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial", "mon:stdio"),
                  icount=False, interactive=False, gdb=False, mem_mib=MEM_MIB, machine=None,
-                 firmware=(), iso_disk=False, disk=None, nic=None, netdev=None, qmp=None):
+                 firmware=(), iso_disk=False, disk=None, disk_if="virtio", nic=None, netdev=None,
+                 qmp=None):
     """The command (a list) booting `iso` (a GRUB ISO) or `kernel` with `modules` ((name, path)
     pairs, the first the root task) through QEMU's multiboot loader with `cmdline`. `serial`:
     the arguments giving COM1 its backend. icount: the TSC and timers count guest instructions
     (-icount shift=0). gdb: wait for gdb on :1234 before the first instruction. mem_mib: the
     machine's RAM. machine: QEMU's -machine (default pc); firmware: firmware_args(); iso_disk: the
     ISO as a raw hard disk (as written to a USB stick) instead of a CD. disk: a raw image attached
-    as a virtio-blk PCI device. nic: a NIC model (-device, e.g. virtio-net-pci, e1000) with the
+    as a virtio-blk PCI device (disk_if "virtio") or as the master of the PIIX's primary IDE
+    channel (disk_if "ide"). nic: a NIC model (-device, e.g. virtio-net-pci, e1000) with the
     MAC NIC_MAC, on the backend `netdev` (a -netdev spec without its id, e.g. user or dgram,...).
     qmp: a Unix socket path where QEMU serves QMP (a test flips the NIC's link: set_link net0)."""
     cmd = [QEMU] + MACHINE + ["-m", f"{mem_mib}M"] + ([] if interactive else BATCH) + list(serial)
@@ -65,7 +67,9 @@ def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial
         mods = ",".join(f"{p.replace(',', ',,')} {n}" for n, p in modules)
         cmd += ["-kernel", kernel] + (["-initrd", mods] if mods else [])
         cmd += ["-append", cmdline] if cmdline else []
-    if disk:
+    if disk and disk_if == "ide":
+        cmd += ["-drive", f"file={disk},format=raw,if=ide,index=0,media=disk"]
+    elif disk:
         cmd += ["-drive", f"file={disk},format=raw,if=none,id=disk0",
                 "-device", "virtio-blk-pci,drive=disk0"]
     if nic:

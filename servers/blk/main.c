@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // blk: the block driver. It serves the requests of its channel (proto/blk.h) with a virtio-blk
-// PCI device, interrupt driven, up to 64 requests in flight. A restarted instance resets the
-// device and does again every request it had read but not completed (libipc/channel.h).
+// PCI device (up to 64 requests in flight) or an ATA disk on an IDE channel (one at a time; init
+// gave an ATA channel when info->ctl_port is set), interrupt driven. A restarted instance resets
+// the device and does again every request it had read but not completed (libipc/channel.h).
 #include "ipc.h"
 #include "proto/blk.h"
 #include "invoke_stubs.h"
 #include "virtio_blk.h"
+#include "ata_port.h"
 
 /* A request read from the channel and not yet released: entry n of the request ring is
  * inflight[n % CHAN_ENTRIES]. */
@@ -17,8 +19,10 @@ struct req {
 };
 
 struct blk {
-    uint64_t magic; /* an injected wild write destroys this: the loop then exits */
-    struct vblk dev;
+    uint64_t magic;  /* an injected wild write destroys this: the loop then exits */
+    struct vblk dev; /* virtio: its slots, sectors and can_flush are the driver's too */
+    bool is_ata;
+    struct ata ata; /* ATA: one slot; dev.slots, dev.sectors, dev.can_flush copied from it */
     const ipc_device_info_t *info;
     uint8_t *chan;
     uint64_t data_size;
@@ -76,7 +80,10 @@ static bool take_requests(void)
         r->state = REQ_DEVICE;
         r->slot = slot;
         blk.slot_req[slot] = (int)(pos % CHAN_ENTRIES);
-        vblk_submit(&blk.dev, slot, d.op, d.offset, paddr, d.len);
+        if (blk.is_ata)
+            ata_submit(&blk.ata, d.op, d.offset, paddr, blk.chan + CHAN_DATA_OFFSET + d.data_offset,
+                       d.len);
+        else vblk_submit(&blk.dev, slot, d.op, d.offset, paddr, d.len);
         queued = true;
     }
 }
@@ -85,7 +92,8 @@ static void harvest(void)
 {
     uint8_t st;
     int slot;
-    while ((slot = vblk_next_done(&blk.dev, &st)) >= 0) {
+    while ((slot = blk.is_ata ? ata_next_done(&blk.ata, &st) : vblk_next_done(&blk.dev, &st)) >=
+           0) {
         int i = blk.slot_req[slot];
         blk.slot_req[slot] = -1;
         if (i < 0 || blk.inflight[i].state != REQ_DEVICE) continue;
@@ -132,9 +140,27 @@ static int setup(void)
     blk.chan = (uint8_t *)IPC_CHANNEL_VADDR(0);
     blk.data_size = info->channel[0].data_size;
     for (unsigned s = 0; s < VBLK_SLOTS; s++) blk.slot_req[s] = -1;
-    int err =
-        vblk_init(&blk.dev, info->io_base, (void *)IPC_DMA_VADDR, info->dma_paddr, info->dma_size);
-    if (err) return err;
+    int err;
+    blk.is_ata = info->ctl_port != 0;
+    if (blk.is_ata) {
+        uint64_t t0 = rt_rdtsc();
+        err = ata_init(&blk.ata, &ata_port_ops, info->bm_base != 0,
+                       info->dma_size ? (void *)IPC_DMA_VADDR : NULL, info->dma_paddr);
+        if (err) {
+            rt_printf("blk: ATA at %lx: %s: status %x\n", info->io_base, blk.ata.step,
+                      blk.ata.last_status);
+            return err;
+        }
+        blk.dev = (struct vblk){.slots = 1, .sectors = blk.ata.sectors, .can_flush = true};
+        uint64_t per_ms = srv.control->tsc_per_ms ? srv.control->tsc_per_ms : 1;
+        rt_printf("blk: ATA disk \"%s\", %s, %s (reset and IDENTIFY: %lu ms)\n", blk.ata.model,
+                  blk.ata.lba48 ? "LBA48" : "LBA28", blk.ata.use_dma ? "bus-master DMA" : "PIO",
+                  (rt_rdtsc() - t0) / per_ms);
+    } else {
+        err = vblk_init(&blk.dev, info->io_base, (void *)IPC_DMA_VADDR, info->dma_paddr,
+                        info->dma_size);
+        if (err) return err;
+    }
     if (chan_consumer_attach(&blk.req, chan_req_ring(blk.chan)))
         rt_printf("blk: request ring corrupt at start\n");
     if (chan_producer_attach(&blk.comp, chan_comp_ring(blk.chan)))
@@ -182,12 +208,16 @@ int main(void *arg)
             (r.badge & IPC_BADGE_PING))
             ipc_server_ping(&srv);
         first = false;
-        if (irq) vblk_isr(&blk.dev), blk.irqs++; // reading the ISR lowers the (level) line
-        harvest();
-        if (take_requests()) {
-            vblk_notify(&blk.dev);
-            ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_COMMIT); // requests at the device
-        }
+        if (irq) blk.irqs++;
+        if (blk.is_ata) ata_service(&blk.ata); // on any wake-up: pings time a command out
+        else if (irq) vblk_isr(&blk.dev);      // reading the ISR lowers the (level) line
+        bool queued;
+        do { // an ATA command that failed at its start is finished already: the next one goes
+            harvest();
+            queued = take_requests();
+            if (queued && !blk.is_ata) vblk_notify(&blk.dev);
+            if (queued) ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_COMMIT); // at the device
+        } while (blk.is_ata && blk.ata.finished);
         // a full completion ring is signalled again: the instance that filled it may have died
         // before its signal (and so may the first signal of this one: first round)
         bool posted = post_completions();

@@ -20,6 +20,7 @@ struct chan_obj {
 struct grant {
     bool used;
     rs_cptr_t info_frame, ioport, irq;
+    rs_cptr_t ioport_ctl, ioport_bm; /* an ATA channel's control port and bus master */
     ipc_device_info_t *info;
     rs_cptr_t dma[MAX_PAGES];
     unsigned dma_pages;
@@ -186,13 +187,77 @@ static void give_up(struct server *s, const char *what, int err)
     s->given_up = true;
 }
 
-/* Claims the first unclaimed device matching s's device= for server index i. */
+/* IRQ line `line` of a PC's legacy PIC for grant g, signalling s's ping notification. */
+static int grant_irq(struct server *s, struct grant *g, unsigned line)
+{
+    // one handler per line (kernel/arch/x86_64/irq.c): a line two devices share cannot be
+    // given to two drivers yet
+    if (line_owner[line]) {
+        init_log("%s: IRQ %u belongs to %s already (shared lines: not yet)\n", s->m->name, line,
+                 line_owner[line]);
+        return RS_BUSY;
+    }
+    line_owner[line] = s->m->name;
+    rs_cptr_t badged = ps_slot_alloc(init.root.env.slots);
+    g->irq = ps_slot_alloc(init.root.env.slots);
+    int err;
+    if ((err = ps_irq_control_get(RS_INIT_IRQ_CONTROL, line, RS_INIT_CNODE, g->irq, 64)) ||
+        (err = ps_cnode_mint(RS_INIT_CNODE, badged, 64, RS_INIT_CNODE, s->ping, 64, RS_RIGHT_WRITE,
+                             IPC_BADGE_IRQ)) ||
+        (err = ps_irq_handler_set_notification(g->irq, badged)))
+        return err;
+    g->info->irq = (uint8_t)line;
+    return RS_OK;
+}
+
+/* Ports first..last in a fresh slot *cap (the ordinary control: never a platform range). */
+static int grant_ports(uint64_t first, uint64_t last, rs_cptr_t *cap)
+{
+    *cap = ps_slot_alloc(init.root.env.slots);
+    if (!*cap) return RS_NOT_ENOUGH_MEMORY;
+    return ps_ioport_issue(RS_INIT_IOPORT_CONTROL, (uint16_t)first, (uint16_t)last, RS_INIT_CNODE,
+                           *cap, 64);
+}
+
+/* A PCI IDE controller (class 01:01) gives its primary channel (PCI IDE Controller Specification
+ * 1.0, 2.1: programming interface bit 0 clear = compatibility mode, the ISA ports 0x1F0-0x1F7 and
+ * 0x3F6 and ISA IRQ 14; set = native mode, BAR0 the command block, BAR1 the control block (its
+ * port 2), the function's own interrupt line) and the channel's half of the bus-master block
+ * (BAR4's first 8 ports; Intel PIIX4 datasheet 2.7). */
+static bool is_ide(const struct pci_device *d) { return d->class_code == 1 && d->subclass == 1; }
+static int grant_ata(struct server *s, struct grant *g, const struct pci_device *d)
+{
+    bool native = d->prog_if & 1;
+    if (native && (!d->bar[0].io || !d->bar[1].io || d->bar[0].size < 8 || d->bar[1].size < 4))
+        return RS_NOT_SUPPORTED;
+    uint64_t cmd = native ? d->bar[0].base : 0x1F0, ctl = native ? d->bar[1].base + 2 : 0x3F6;
+    unsigned line = native ? d->irq_line : 14;
+    int err;
+    if ((err = grant_ports(cmd, cmd + 7, &g->ioport)) ||
+        (err = grant_ports(ctl, ctl, &g->ioport_ctl)))
+        return err;
+    g->info->io_base = cmd, g->info->io_size = 8, g->info->ctl_port = ctl;
+    const struct pci_bar *bm = &d->bar[4];
+    if (bm->io && bm->size >= 8 && bm->base) {
+        if ((err = grant_ports(bm->base, bm->base + 7, &g->ioport_bm))) return err;
+        g->info->bm_base = bm->base;
+    }
+    if (!line || line >= 16 || line == 2) return RS_NOT_SUPPORTED;
+    return grant_irq(s, g, line);
+}
+
+/* Claims the first unclaimed device matching s's device= for server index i ("ata": the first
+ * IDE controller). */
 static int claim_device(struct server *s, unsigned i)
 {
-    uint16_t vendor, device;
-    if (pci_parse_spec(s->m->device, &vendor, &device)) return RS_INVALID_ARGUMENT;
+    uint16_t vendor = 0, device = 0;
+    bool ata = !strcmp(s->m->device, "ata");
+    if (!ata && pci_parse_spec(s->m->device, &vendor, &device)) return RS_INVALID_ARGUMENT;
     unsigned k = 0;
-    while (k < ndevs && (claimed[k] || devs[k].vendor != vendor || devs[k].device != device)) k++;
+    while (k < ndevs &&
+           (claimed[k] ||
+            (ata ? !is_ide(&devs[k]) : devs[k].vendor != vendor || devs[k].device != device)))
+        k++;
     if (k == ndevs) return RS_NOT_FOUND;
     struct pci_device *d = &devs[k];
     struct grant *g = grant_of(i);
@@ -203,7 +268,8 @@ static int claim_device(struct server *s, unsigned i)
     info->vendor = d->vendor, info->device = d->device;
     info->bus = d->bus, info->dev = d->dev, info->fn = d->fn;
     int err;
-    for (unsigned b = 0; b < PCI_BARS; b++) {
+    if (is_ide(d) && (err = grant_ata(s, g, d))) return err;
+    for (unsigned b = 0; b < PCI_BARS && !is_ide(d); b++) {
         const struct pci_bar *bar = &d->bar[b];
         if (!bar->io || !bar->size || info->io_size) continue;
         g->ioport = ps_slot_alloc(init.root.env.slots);
@@ -217,31 +283,18 @@ static int claim_device(struct server *s, unsigned i)
     for (unsigned b = 0; b < PCI_BARS && b < IPC_MAX_BARS; b++)
         if (!d->bar[b].io && d->bar[b].size && (err = map_bar(s, g, d, b))) return err;
     // a PC's legacy PIC lines: 0 and 2 are not a device's (timer, cascade), 0xFF is "none"
-    if (d->irq_pin && d->irq_line && d->irq_line < 16 && d->irq_line != 2) {
-        // one handler per line (kernel/arch/x86_64/irq.c): a line two devices share cannot be
-        // given to two drivers yet
-        if (line_owner[d->irq_line]) {
-            init_log("%s: IRQ %u belongs to %s already (shared lines: not yet)\n", s->m->name,
-                     d->irq_line, line_owner[d->irq_line]);
-            return RS_BUSY;
-        }
-        line_owner[d->irq_line] = s->m->name;
-        rs_cptr_t badged = ps_slot_alloc(init.root.env.slots);
-        g->irq = ps_slot_alloc(init.root.env.slots);
-        if ((err =
-                 ps_irq_control_get(RS_INIT_IRQ_CONTROL, d->irq_line, RS_INIT_CNODE, g->irq, 64)) ||
-            (err = ps_cnode_mint(RS_INIT_CNODE, badged, 64, RS_INIT_CNODE, s->ping, 64,
-                                 RS_RIGHT_WRITE, IPC_BADGE_IRQ)) ||
-            (err = ps_irq_handler_set_notification(g->irq, badged)))
-            return err;
-        info->irq = d->irq_line;
-    }
+    if (!is_ide(d) && d->irq_pin && d->irq_line && d->irq_line < 16 && d->irq_line != 2 &&
+        (err = grant_irq(s, g, d->irq_line)))
+        return err;
     g->dma_pages = s->m->dma_pages;
     if ((err = contiguous_frames(g->dma_pages, g->dma, &info->dma_paddr))) return err;
     info->dma_size = g->dma_pages * 4096ul;
     init_log("%s: device %x:%x at %u:%u.%u, I/O %lx+%lu, IRQ %u, DMA %lx+%lu\n", s->m->name,
-             d->vendor, d->device, d->bus, d->dev, d->fn, info->io_base, info->io_size, d->irq_line,
+             d->vendor, d->device, d->bus, d->dev, d->fn, info->io_base, info->io_size, info->irq,
              info->dma_paddr, info->dma_size);
+    if (is_ide(d))
+        init_log("%s: ATA channel: control port %lx, bus master %lx\n", s->m->name, info->ctl_port,
+                 info->bm_base);
     return RS_OK;
 }
 
@@ -320,6 +373,10 @@ int device_give(struct server *s, ps_process_t *p)
     int err = ps_process_share(p, g->info_frame, IPC_DEVICE_INFO_VADDR, RS_RIGHT_READ);
     if (!err && g->ioport) err = ps_process_give(p, IPC_SLOT_IOPORT, g->ioport, RS_RIGHTS_ALL, 0);
     if (!err && g->irq) err = ps_process_give(p, IPC_SLOT_IRQ, g->irq, RS_RIGHTS_ALL, 0);
+    if (!err && g->ioport_ctl)
+        err = ps_process_give(p, IPC_SLOT_IOPORT_CTL, g->ioport_ctl, RS_RIGHTS_ALL, 0);
+    if (!err && g->ioport_bm)
+        err = ps_process_give(p, IPC_SLOT_IOPORT_BM, g->ioport_bm, RS_RIGHTS_ALL, 0);
     for (unsigned i = 0; !err && i < g->dma_pages; i++)
         err = ps_process_share(p, g->dma[i], IPC_DMA_VADDR + i * 4096ul, rw);
     for (unsigned b = 0; b < IPC_MAX_BARS; b++)

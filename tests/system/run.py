@@ -43,7 +43,7 @@ BOCHSRC = """\
 megs: {mem}
 cpu: model=corei7_skylake_x, reset_on_triple_fault=0
 panic: action=fatal
-ata0-master: type=cdrom, path={iso}, status=inserted
+{disk}{cdrom}: type=cdrom, path={iso}, status=inserted
 boot: cdrom
 display_library: term
 port_e9_hack: enabled=1
@@ -73,7 +73,11 @@ def parse_args():
     p.add_argument("--iso-disk", action="store_true",
                    help="qemu: the ISO as a raw hard disk (as on a USB stick), not a CD")
     p.add_argument("--mem", type=int, default=256, metavar="MIB", help="the machine's RAM")
-    p.add_argument("--disk", metavar="IMG", help="qemu: attach IMG as a virtio-blk PCI disk")
+    p.add_argument("--disk", metavar="IMG",
+                   help="qemu: attach IMG as a virtio-blk PCI disk (or --disk-if ide); bochs: as "
+                        "the ATA disk ata0-master (the CD moves to ata1-master)")
+    p.add_argument("--disk-if", choices=["virtio", "ide"], default="virtio",
+                   help="qemu: the disk's interface (ide: the PIIX's primary channel, master)")
     p.add_argument("--disk-size", type=int, metavar="MIB",
                    help="make --disk a fresh zeroed image of MIB MiB first")
     p.add_argument("--disk-image", metavar="SRC",
@@ -112,8 +116,6 @@ def parse_args():
         p.error("--disk-image or --disk-size, not both")
     if a.nic and a.emu == "bochs" and a.nic != "e1000":
         p.error("--nic: bochs has the e1000 only")
-    if a.disk and a.emu != "qemu":
-        p.error("--disk: qemu only (the ATA disk for bochs is not written yet)")
     a.modules = []
     for m in a.module:
         name, sep, path = m.partition("=")
@@ -133,6 +135,17 @@ def make_iso(a, tmp):
     return iso
 
 
+def make_disk(a):
+    """Makes --disk afresh (zeroed, or a copy of --disk-image) if asked; returns its path."""
+    disk, disk_size = getattr(a, "disk", None), getattr(a, "disk_size", None)
+    if disk and disk_size is not None:
+        with open(disk, "wb") as f:
+            f.truncate(disk_size << 20)
+    if disk and getattr(a, "disk_image", None):
+        shutil.copyfile(a.disk_image, disk)
+    return disk
+
+
 def start_emulator(a, tmp, log):
     """Start the emulator with COM1 going to the file `log`; return the Popen."""
     if a.emu == "qemu":
@@ -146,24 +159,25 @@ def start_emulator(a, tmp, log):
             vars_copy = os.path.join(tmp, "OVMF_VARS.fd")
             shutil.copyfile(OVMF_VARS, vars_copy)
             fw = firmware_args("ovmf", vars_copy)
-        disk, disk_size = getattr(a, "disk", None), getattr(a, "disk_size", None)
-        if disk and disk_size is not None:
-            with open(disk, "wb") as f:
-                f.truncate(disk_size << 20)
-        if disk and getattr(a, "disk_image", None):
-            shutil.copyfile(a.disk_image, disk)
+        disk = make_disk(a)
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
                            serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
                            machine=getattr(a, "machine", None), firmware=fw,
                            iso_disk=getattr(a, "iso_disk", False), disk=disk,
+                           disk_if=getattr(a, "disk_if", "virtio"),
                            nic=getattr(a, "nic", None), netdev=getattr(a, "netdev", None),
                            qmp=getattr(a, "qmp", None))
     else:
         iso = make_iso(a, tmp)
         a.bochslog = a.log + ".bochs.log"
+        disk = make_disk(a)
+        # a flat image; Bochs takes the geometry from its size (16 heads, 63 sectors a track)
+        hd = (f"ata0-master: type=disk, path={os.path.abspath(disk)}, mode=flat\n"
+              "ata1: enabled=1, ioaddr1=0x170, ioaddr2=0x370, irq=15\n") if disk else ""
         with open(os.path.join(tmp, "bochsrc"), "w") as f:
             f.write(BOCHSRC.format(iso=iso, log=os.path.abspath(log), bochslog=a.bochslog,
-                                   mem=getattr(a, "mem", 256)))
+                                   mem=getattr(a, "mem", 256), disk=hd,
+                                   cdrom="ata1-master" if disk else "ata0-master"))
             if getattr(a, "nic", None):  # Bochs' e1000 plugin; --netdev 'MODULE[,DEVICE]'
                 mod, _, dev = (a.netdev or "null").partition(",")
                 f.write("plugin_ctrl: e1000=1\n"
