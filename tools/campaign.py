@@ -81,6 +81,8 @@ def parse_args():
     p.add_argument("--boot-timeout", type=float, default=900, help="seconds before a boot counts "
                    "as hung")
     p.add_argument("--max-boots", type=int, default=100000)
+    p.add_argument("--boot-faults", type=int, default=10000, help="faults per boot (then fstest "
+                   "ends the boot with its checks and e2fsck checks the disk)")
     a = p.parse_args()
     a.kinds = a.kinds.split(",")
     a.targets = a.targets.split(",")
@@ -95,16 +97,18 @@ def parse_args():
     return a
 
 
-def manifest(a, boot):
-    """The boot's manifest: the servers and an inject line per target with its own seed."""
+def manifest(a, boot, faults):
+    """The boot's manifest: the servers and an inject line per target with its own seed, `faults`
+    in all (then fstest finishes its checks in peace and powers off)."""
     rng = random.Random(f"{a.seed}/{boot}")
+    count = max(1, -(-faults // len(a.targets)))
     per_target_ms = 1000.0 * len(a.targets) / a.rate  # each target's mean interval
     lines = [f"# tools/campaign.py --seed {a.seed} --boot {boot}", SERVERS.rstrip()]
     for t in a.targets:
         every = max(1, int(per_target_ms / 2))
         at = 500 + rng.randrange(0, 2 * every + 1)
         lines.append(f"inject target={t} kind=random kinds={','.join(a.kinds)} at={at} "
-                     f"every={every} jitter={every * 2} count=10000000 seed={rng.getrandbits(40) | 1}")
+                     f"every={every} jitter={every * 2} count={count} seed={rng.getrandbits(40) | 1}")
     return "\n".join(lines) + "\n"
 
 
@@ -118,12 +122,14 @@ class Boot:
         self.ticks = {}      # vm: [(line, n)]
         self.bad = []        # failures that matter: (kind, detail)
         self.n = 0
+        self.last_t = 0      # init's last time stamp (ms)
 
     def feed(self, line):
         self.n += 1
         m = INIT_RE.match(line)
         if m:
             t, text = int(m.group(1)), m.group(2)
+            self.last_t = t
             i = INJECT_RE.match(text)
             c = CRASH_RE.match(text)
             s = SERVING_RE.match(text)
@@ -153,9 +159,13 @@ class Boot:
             if seq != list(range(10, 10 * len(seq) + 1, 10)):
                 bad = next((i for i, n in enumerate(seq) if n != 10 * (i + 1)), len(seq))
                 self.bad.append(("guest death", f"{vm}: tick lines break off at {seq[bad - 1:bad + 2]}"))
-            last_fault = max((f[0] for f in self.faults if f[2] == vm), default=0)
-            if not [1 for ln, _ in self.ticks.get(vm, []) if ln > last_fault]:
-                self.bad.append(("guest death", f"{vm}: no tick line after its last fault"))
+            # a guest that stopped ticking for good (unless the boot ended right after its fault)
+            last = max((f for f in self.faults if f[2] == vm), default=None)
+            end_t = self.last_t
+            if last and end_t - last[1] > 3000 and \
+                    not [1 for ln, _ in self.ticks.get(vm, []) if ln > last[0]]:
+                self.bad.append(("guest death", f"{vm}: no tick line in the {end_t - last[1]} ms "
+                                 f"after its last fault"))
         # every crash must be followed by serving again (unless the boot ended right after it)
         end_t = max([c[1] for c in self.crashes] + [f[1] for f in self.faults] + [0])
         for target in {c[2] for c in self.crashes}:
@@ -169,9 +179,9 @@ class Boot:
             self.bad.append((kind, verdict))
 
 
-def run_boot(a, boot, paths, log, progress):
-    """Boots once; returns the parsed Boot."""
-    text = manifest(a, boot)
+def run_boot(a, boot, faults, paths, log, progress):
+    """Boots once with `faults` faults; returns the parsed Boot."""
+    text = manifest(a, boot, faults)
     with tempfile.TemporaryDirectory(prefix="resurgo-campaign-") as tmp:
         mf = Path(tmp) / "manifest.txt"
         mf.write_text(text)
@@ -302,8 +312,9 @@ def svg(stats, path, title):
 def summary(a, stats, elapsed):
     lines = [f"campaign seed {a.seed}: {stats.faults} faults in {stats.boots} boots, "
              f"{elapsed / 60:.1f} min ({stats.faults / max(elapsed, 1):.2f} faults/s)",
-             f"replay: tools/campaign.py --seed {a.seed} --rate {a.rate:g} --kinds "
-             f"{','.join(a.kinds)} --targets {','.join(a.targets)} --boot N", "",
+             f"replay: tools/campaign.py --seed {a.seed} --rate {a.rate:g} --boot-faults "
+             f"{a.boot_faults} --kinds {','.join(a.kinds)} --targets {','.join(a.targets)} "
+             f"--faults F --boot N (F: the campaign's)", "",
              f"{'target/kind':<18}{'faults':>8}{'restarts':>10}{'not run':>9}"]
     for key in sorted(stats.cells):
         c = stats.cells[key]
@@ -350,7 +361,8 @@ def main():
 
     boots = [a.boot] if a.boot is not None else range(a.max_boots)
     for n in boots:
-        b = run_boot(a, n, paths, out / f"boot-{n}.log", progress)
+        faults = min(a.boot_faults, max(a.faults - stats.faults, len(a.targets)))
+        b = run_boot(a, n, faults, paths, out / f"boot-{n}.log", progress)
         stats.add(n, b)
         if b.bad and tty:
             print()
