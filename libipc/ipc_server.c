@@ -93,7 +93,8 @@ static void garble(ipc_msg_t *reply)
         return;
     }
     unsigned flips = 1 + (unsigned)(next_rand() % 3);
-    for (unsigned i = 0; i < flips; i++) reply->w[next_rand() % reply->len] ^= 1ull << (next_rand() % 64);
+    for (unsigned i = 0; i < flips; i++)
+        reply->w[next_rand() % reply->len] ^= 1ull << (next_rand() % 64);
 }
 
 /* Commits the fault init asked for. Each kind is what a real bug would do. */

@@ -39,11 +39,11 @@ typedef struct ipc_control {
 
 enum ipc_inject {
     IPC_INJECT_NONE = 0,
-    IPC_INJECT_KILL,   /* done by init itself (the thread is destroyed) */
-    IPC_INJECT_NULL,   /* dereference a null pointer */
-    IPC_INJECT_WILD,   /* write garbage over the server's own data (its handler table) */
-    IPC_INJECT_HANG,   /* loop forever: the watchdog must notice */
-    IPC_INJECT_RANDOM, /* one of the others, chosen by init */
+    IPC_INJECT_KILL,    /* done by init itself (the thread is destroyed) */
+    IPC_INJECT_NULL,    /* dereference a null pointer */
+    IPC_INJECT_WILD,    /* write garbage over the server's own data (its handler table) */
+    IPC_INJECT_HANG,    /* loop forever: the watchdog must notice */
+    IPC_INJECT_RANDOM,  /* one of the others, chosen by init */
     IPC_INJECT_CORRUPT, /* flip bits in its own globals, stack or persistent state; run on */
     IPC_INJECT_GARBLE,  /* its next reply goes out corrupted: bit flips in words, wrong label */
     IPC_INJECT_EXHAUST, /* use up its memory (a server has no untyped: its stack) until it faults */

@@ -8,14 +8,14 @@
 
 #define INFO_VADDR_BASE  0x0000400100000000ul /* init's mappings of the info pages */
 #define WATCH_VADDR_BASE 0x0000400200000000ul /* init's read-only view of the channels' rings */
-#define MAX_PAGES       256
+#define MAX_PAGES        256
 
 struct chan_obj {
     rs_cptr_t frames[MAX_PAGES];
     unsigned pages;
     uint64_t paddr;
-    int client, server;          /* server indices */
-    unsigned client_k, server_k; /* the channel's index at each end */
+    int client, server;             /* server indices */
+    unsigned client_k, server_k;    /* the channel's index at each end */
     const volatile uint32_t *watch; /* init's view of its ring pages (libipc/channel.h), or NULL */
 };
 

@@ -112,7 +112,8 @@ static void run_injections(uint64_t now)
             unsigned count = 0; // no popcount: it is a libgcc call in this freestanding build
             for (unsigned k = 0; k < IPC_INJECT_COUNT; k++) count += (allowed >> k) & 1;
             unsigned n = (unsigned)(next_rand(rng) % count);
-            for (kind = IPC_INJECT_KILL; !(allowed & (1u << kind)) || n--; kind++) {}
+            for (kind = IPC_INJECT_KILL; !(allowed & (1u << kind)) || n--; kind++) {
+            }
         }
         supervisor_inject_seeded(supervisor_find(j->target), kind, next_rand(rng));
     }

@@ -6,9 +6,8 @@
 #include "fmt.h"
 #include "kstring.h"
 
-const char *const manifest_inject_names[] = {"none",    "kill",   "null",    "wild",
-                                             "hang",    "random", "corrupt", "garble",
-                                             "exhaust", "restart"};
+const char *const manifest_inject_names[] = {"none",   "kill",    "null",   "wild",    "hang",
+                                             "random", "corrupt", "garble", "exhaust", "restart"};
 _Static_assert(sizeof(manifest_inject_names) / sizeof(manifest_inject_names[0]) == IPC_INJECT_COUNT,
                "a name per fault kind");
 
@@ -256,9 +255,12 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
             return fail(err, n, "more than %d servers", MANIFEST_SERVERS);
         if (nw < 2 || has_eq(w[1])) return fail(err, n, "server needs a name");
         s = &m->servers[m->nservers];
-        *s = (struct manifest_server){
-            .prio = 100, .watchdog_ms = 500, .max_restarts = 100, .backoff_ms = 500, .console = 1,
-            .owed_ticks = MANIFEST_DEFAULT_OWED};
+        *s = (struct manifest_server){.prio = 100,
+                                      .watchdog_ms = 500,
+                                      .max_restarts = 100,
+                                      .backoff_ms = 500,
+                                      .console = 1,
+                                      .owed_ticks = MANIFEST_DEFAULT_OWED};
         if (copy_word(s->name, w[1], err, n) || copy_word(s->image, w[1], err, n)) return -1;
         if (manifest_find(m, s->name) >= 0) return fail(err, n, "server '%s' twice", s->name);
         first = 2;

@@ -10,7 +10,7 @@
 #define BACKOFF_MIN_MS     5
 /* Running this long resets the backoff: a crash loop is faster than this; a VMM hung a second
  * after its last restart is restarted at once, its guest stalled by the detection alone. */
-#define STABLE_MS 500
+#define STABLE_MS          500
 
 static const char *const reason_names[] = {"none", "fault", "exit", "watchdog", "killed"};
 
@@ -318,7 +318,8 @@ static void set_prio(struct server *s, unsigned prio)
 static bool owed_update(struct server *s, unsigned index, uint64_t now)
 {
     // an instance owes nothing before its first receive (the watchdog covers its start)
-    if (!s->running || !s->m->owed_ticks || s->control->heartbeat == s->start_heartbeat) return false;
+    if (!s->running || !s->m->owed_ticks || s->control->heartbeat == s->start_heartbeat)
+        return false;
     uint64_t hb = s->control->heartbeat;
     unsigned chans = s->vm ? 0 : device_owed(index);
     if (hb != s->owed_heartbeat || (!s->vm && !chans)) {
@@ -336,7 +337,8 @@ static bool owed_update(struct server *s, unsigned index, uint64_t now)
     if (now - s->probe_ms < INIT_TICK_MS) return false; // late ticks: a probe lasts 10 ms
     s->probing = false; // the next instance starts at the manifest's priority
     char why[80];
-    uint64_t in = s->control->vmm_exit_in, out = s->control->vmm_exit_out, ms = now - s->owed_since_ms;
+    uint64_t in = s->control->vmm_exit_in, out = s->control->vmm_exit_out,
+             ms = now - s->owed_since_ms;
     // in init's ticks (the machine's time, 10 ms each) and in TSC milliseconds
     if (s->vm && in != out)
         rt_snprintf(why, sizeof(why), "owed its guest exit %lu for %u ticks, %lu ms", in,

@@ -130,9 +130,9 @@ Test(manifest, every_fault_kind_by_name)
 {
     const char *names[] = {"kill",    "null",   "wild",    "hang",   "random",
                            "corrupt", "garble", "exhaust", "restart"};
-    const unsigned kinds[] = {IPC_INJECT_KILL,    IPC_INJECT_NULL,   IPC_INJECT_WILD,
-                              IPC_INJECT_HANG,    IPC_INJECT_RANDOM, IPC_INJECT_CORRUPT,
-                              IPC_INJECT_GARBLE,  IPC_INJECT_EXHAUST, IPC_INJECT_RESTART};
+    const unsigned kinds[] = {IPC_INJECT_KILL,   IPC_INJECT_NULL,    IPC_INJECT_WILD,
+                              IPC_INJECT_HANG,   IPC_INJECT_RANDOM,  IPC_INJECT_CORRUPT,
+                              IPC_INJECT_GARBLE, IPC_INJECT_EXHAUST, IPC_INJECT_RESTART};
     for (unsigned i = 0; i < 9; i++) {
         char text[80];
         snprintf(text, sizeof(text), "server a\ninject target=a kind=%s\n", names[i]);
