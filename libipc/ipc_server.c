@@ -3,6 +3,7 @@
 // watchdog's heartbeat) and commit the faults init injects for crash testing. The pieces are
 // public (ipc.h) for servers with their own loop, such as the VMM.
 #include "ipc.h"
+#include "process.h" /* PS_CHILD_STACK_TOP: where a server's stack ends */
 
 static ipc_server_t *volatile the_server; /* what a wild write aims at */
 
@@ -11,6 +12,22 @@ static ipc_server_t *volatile the_server; /* what a wild write aims at */
  * last two are where a crash could lose a reply or duplicate an effect; libipc must prevent both. */
 static uint64_t pending_kind;
 static enum ipc_fault_point pending_point;
+static uint64_t pending_seed; /* control->inject_seed: which bits and words a fault picks */
+static bool garble_next;      /* the next reply goes out corrupted (IPC_INJECT_GARBLE) */
+
+static uint64_t next_rand(void)
+{
+    pending_seed ^= pending_seed << 13, pending_seed ^= pending_seed >> 7;
+    pending_seed ^= pending_seed << 17;
+    return pending_seed;
+}
+
+static void take_inject(ipc_control_t *ctl)
+{
+    pending_kind = ctl->inject;
+    pending_seed = ctl->inject_seed | 1; // xorshift needs a state other than 0
+    ctl->inject = IPC_INJECT_NONE;
+}
 
 void ipc_server_init(ipc_server_t *s, ipc_handler_fn handler, void *ctx)
 {
@@ -19,6 +36,11 @@ void ipc_server_init(ipc_server_t *s, ipc_handler_fn handler, void *ctx)
     if (ctl->persistent_vaddr)
         s->pstate = pstate_open((void *)ctl->persistent_vaddr, ctl->persistent_size);
     the_server = s;
+    if (ctl->inject) { // init asked this instance to crash while it starts (IPC_INJECT_RESTART)
+        take_inject(ctl);
+        pending_point = IPC_FAULT_AT_ONCE;
+        ipc_server_fault_point(s, IPC_FAULT_AT_ONCE);
+    }
 }
 
 /* Scribbles over the server's own data: its structure (the handler pointer), or what it named. */
@@ -28,6 +50,51 @@ static void scribble(ipc_server_t *s)
     volatile uint64_t *p = (volatile uint64_t *)(t->scribble ? t->scribble : (void *)t);
     size_t words = (t->scribble ? t->scribble_size : sizeof(*t)) / 8;
     for (size_t i = 0; i < words; i++) p[i] = 0xBADBADBADBAD0000ull + i;
+}
+
+extern char __bss_start[], _end[]; /* the linker's: the server's zero-initialised globals */
+
+/* Flips 1 to 4 bits in words of the server's globals, its live stack (the frames of the
+ * functions that called this one) or its persistent region, and returns: the server runs on
+ * with them, as after a stray write of a real bug, until something breaks or nothing does. */
+static void corrupt(const ipc_control_t *ctl)
+{
+    uint64_t sp = (uint64_t)__builtin_frame_address(0);
+    uint64_t lo = (uint64_t)__bss_start, hi = (uint64_t)_end & ~7ul;
+    uint64_t region = next_rand() % 3;
+    if (region == 1) lo = sp, hi = PS_CHILD_STACK_TOP;
+    if (region == 2 && ctl && ctl->persistent_size)
+        lo = ctl->persistent_vaddr, hi = lo + ctl->persistent_size;
+    if (hi <= lo + 8) return;
+    unsigned flips = 1 + (unsigned)(next_rand() % 4);
+    for (unsigned i = 0; i < flips; i++) {
+        volatile uint64_t *w = (volatile uint64_t *)((lo + next_rand() % (hi - lo)) & ~7ul);
+        *w ^= 1ull << (next_rand() % 64);
+    }
+}
+
+/* Uses up the memory the server has: a server holds no untyped (init makes its objects), so its
+ * stack, one page per call, until the unmapped page below it faults. */
+static __attribute__((noinline)) uint64_t exhaust(volatile uint8_t *above, uint64_t depth)
+{
+    volatile uint8_t page[4096];
+    page[0] = (uint8_t)(above ? above[0] + 1 : 0);
+    page[sizeof(page) - 1] = (uint8_t)depth;
+    if (depth > (1ull << 40)) return page[0]; // never: the stack ends long before
+    return exhaust(page, depth + 1) + page[sizeof(page) - 1];
+}
+
+/* A reply corrupted as a buggy server would send it: a wrong label, or bit flips in its words. */
+static void garble(ipc_msg_t *reply)
+{
+    uint64_t r = next_rand();
+    if (r % 3 == 0 || !reply->len) {
+        reply->label ^= 1ull << (next_rand() % 8);
+        return;
+    }
+    unsigned flips = 1 + (unsigned)(next_rand() % 3);
+    for (unsigned i = 0; i < flips; i++)
+        reply->w[next_rand() % reply->len] ^= 1ull << (next_rand() % 64);
 }
 
 /* Commits the fault init asked for. Each kind is what a real bug would do. */
@@ -41,6 +108,10 @@ void ipc_server_fault_point(ipc_server_t *s, enum ipc_fault_point here)
     case IPC_INJECT_WILD: scribble(s); break;
     case IPC_INJECT_HANG:
         for (;;) __asm__ volatile("pause");
+    case IPC_INJECT_CORRUPT: corrupt(s ? s->control : NULL); break;
+    case IPC_INJECT_GARBLE: garble_next = true; break;
+    case IPC_INJECT_EXHAUST: (void)exhaust(NULL, 0); break;
+    case IPC_INJECT_RESTART: *(volatile uint64_t *)8 = 0xDEAD; break; // init's: crash at start
     default: break;
     }
 }
@@ -52,9 +123,10 @@ void ipc_server_ping(ipc_server_t *s)
         ipc_server_fault_point(s, IPC_FAULT_AT_ONCE);
     }
     if (s->control && s->control->inject) {
-        pending_kind = s->control->inject;
         pending_point = (enum ipc_fault_point)(s->control->heartbeat % 3);
-        s->control->inject = IPC_INJECT_NONE;
+        take_inject(s->control);
+        // a new instance's first ping: init's crash during restart strikes before it serves
+        if (pending_kind == IPC_INJECT_RESTART) pending_point = IPC_FAULT_AT_ONCE;
         ipc_server_fault_point(s, IPC_FAULT_AT_ONCE);
     }
 }
@@ -73,12 +145,17 @@ void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, 
     if (reply->len < 1) reply->len = 1;
     if (!d || !id) {
         if (s->pstate) pstate_abort(s->pstate);
+        if (garble_next) garble_next = false, garble(reply);
         return;
     }
     ipc_server_fault_point(s, IPC_FAULT_BEFORE_COMMIT);
     if (reply->label != RS_OK) pstate_abort(s->pstate); // failures are answered once too
     pstate_commit(s->pstate, badge, id, reply);
     ipc_server_fault_point(s, IPC_FAULT_BEFORE_REPLY);
+    if (garble_next) { // after the commit: a retry gets the reply as committed
+        garble_next = false;
+        garble(reply);
+    }
 }
 
 _Noreturn void ipc_serve(ipc_server_t *s)

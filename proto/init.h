@@ -25,6 +25,11 @@ typedef struct ipc_control {
      * `exits NAME` and tools/bench.sh linux) */
     volatile uint64_t vmm_exits[IPC_VMM_EXIT_REASONS];
     uint64_t guest_disk_size; /* a VMM's disk image (at IPC_GUEST_DISK_VADDR), 0: none */
+    /* A VMM's last exit received and last answered (RS_EXIT_MR_SEQ; they differ while it holds
+     * one). With its heartbeat, what init's tick looks at to find a VMM that owes its guest an
+     * answer (servers/init/supervisor.c, owed_check). */
+    volatile uint64_t vmm_exit_in, vmm_exit_out;
+    volatile uint64_t inject_seed; /* with inject: what a random fault picks (bits, words) */
 } ipc_control_t;
 
 /* The platform a VMM gives its guest: the tiny guests' (guests/README.md, manifest guest=) or a
@@ -34,11 +39,15 @@ typedef struct ipc_control {
 
 enum ipc_inject {
     IPC_INJECT_NONE = 0,
-    IPC_INJECT_KILL,   /* done by init itself (the thread is destroyed) */
-    IPC_INJECT_NULL,   /* dereference a null pointer */
-    IPC_INJECT_WILD,   /* write garbage over the server's own data (its handler table) */
-    IPC_INJECT_HANG,   /* loop forever: the watchdog must notice */
-    IPC_INJECT_RANDOM, /* one of the above, chosen by init */
+    IPC_INJECT_KILL,    /* done by init itself (the thread is destroyed) */
+    IPC_INJECT_NULL,    /* dereference a null pointer */
+    IPC_INJECT_WILD,    /* write garbage over the server's own data (its handler table) */
+    IPC_INJECT_HANG,    /* loop forever: the watchdog must notice */
+    IPC_INJECT_RANDOM,  /* one of the others, chosen by init */
+    IPC_INJECT_CORRUPT, /* flip bits in its own globals, stack or persistent state; run on */
+    IPC_INJECT_GARBLE,  /* its next reply goes out corrupted: bit flips in words, wrong label */
+    IPC_INJECT_EXHAUST, /* use up its memory (a server has no untyped: its stack) until it faults */
+    IPC_INJECT_RESTART, /* killed, and its next instance crashes before it serves (init) */
     IPC_INJECT_COUNT
 };
 

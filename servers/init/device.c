@@ -6,15 +6,17 @@
 #include "pci.h"
 #include "proto/init.h"
 
-#define INFO_VADDR_BASE 0x0000400100000000ul /* init's mappings of the info pages */
-#define MAX_PAGES       256
+#define INFO_VADDR_BASE  0x0000400100000000ul /* init's mappings of the info pages */
+#define WATCH_VADDR_BASE 0x0000400200000000ul /* init's read-only view of the channels' rings */
+#define MAX_PAGES        256
 
 struct chan_obj {
     rs_cptr_t frames[MAX_PAGES];
     unsigned pages;
     uint64_t paddr;
-    int client, server;          /* server indices */
-    unsigned client_k, server_k; /* the channel's index at each end */
+    int client, server;             /* server indices */
+    unsigned client_k, server_k;    /* the channel's index at each end */
+    const volatile uint32_t *watch; /* init's view of its ring pages (libipc/channel.h), or NULL */
 };
 
 struct grant {
@@ -327,6 +329,42 @@ static int make_channel(unsigned c)
     return RS_OK;
 }
 
+/* Maps the channel's two ring pages read-only into init, so that its tick can see requests and
+ * completions left unanswered (device_owed). Without them, only the watchdog finds a hung end. */
+static void watch_channel(unsigned c)
+{
+    struct chan_obj *ch = &chans[c];
+    ps_env_t *env = &init.root.env;
+    uint64_t va = WATCH_VADDR_BASE + c * 0x2000ul;
+    for (unsigned i = 0; i < 2; i++) {
+        rs_cptr_t copy = ps_slot_alloc(env->slots);
+        int err = copy ? ps_cnode_copy(RS_INIT_CNODE, copy, 64, RS_INIT_CNODE, ch->frames[i], 64)
+                       : RS_NOT_ENOUGH_MEMORY;
+        if (!err)
+            err = ps_map_frame(env, RS_INIT_VSPACE, copy, va + i * 4096ul, RS_RIGHT_READ,
+                               RS_ATTR_DEFAULT);
+        if (err) {
+            init_log("channel %s: not watched: %s\n", init.manifest.channels[c].name,
+                     rs_error_name(err));
+            return;
+        }
+    }
+    ch->watch = (const volatile uint32_t *)va;
+}
+
+unsigned device_owed(unsigned index)
+{
+    unsigned owed = 0;
+    for (unsigned c = 0; c < init.manifest.nchannels; c++) {
+        const struct chan_obj *ch = &chans[c];
+        if (!ch->watch) continue;
+        // head at +0, tail at +0x40 of each ring; requests at 0, completions at 0x1000
+        if (ch->server == (int)index && ch->watch[0] != ch->watch[0x40 / 4]) owed++;
+        if (ch->client == (int)index && ch->watch[0x1000 / 4] != ch->watch[0x1040 / 4]) owed++;
+    }
+    return owed;
+}
+
 void device_setup(void)
 {
     bool any = init.manifest.nchannels > 0;
@@ -347,7 +385,10 @@ void device_setup(void)
     }
     for (unsigned c = 0; c < init.manifest.nchannels; c++) {
         int err = make_channel(c);
-        if (!err) continue;
+        if (!err) {
+            watch_channel(c);
+            continue;
+        }
         const struct manifest_channel *mc = &init.manifest.channels[c];
         give_up(&init.servers[manifest_find(&init.manifest, mc->client)], mc->name, err);
         give_up(&init.servers[manifest_find(&init.manifest, mc->server)], mc->name, err);

@@ -12,6 +12,9 @@ void device_setup(void);
 /* Gives instance p of server s its devices and channels (info page, IOPort, IRQ handler, DMA and
  * channel memory, signal caps); RS_OK for a server that has none. */
 int device_give(struct server *s, ps_process_t *p);
+/* How many of server `index`'s channels hold something it owes: requests not released (its
+ * server end) or completions not consumed (its client end). */
+unsigned device_owed(unsigned index);
 /* Creator slots an instance needs for that (one per shared page). */
 unsigned device_extra_slots(const struct server *s);
 /* The shell's `pci`: the functions found. */

@@ -32,6 +32,13 @@ struct server {
     uint64_t started_ms, restart_at_ms, backoff_ms;
     uint64_t ping_heartbeat; /* heartbeat seen at the last ping */
     unsigned missed_pings;
+    uint64_t owed_heartbeat, owed_since_ms; /* heartbeat at the last tick, and since when */
+    unsigned owed_ticks;                    /* ticks in a row it owed something and was still */
+    bool probing;                           /* one priority up: does it answer when it can run? */
+    uint64_t probe_ms;                      /* since when */
+    unsigned crash_at_start;                /* ipc_inject its next instance commits at once */
+    bool serving_pending;                   /* restarted, no heartbeat yet (recovery time) */
+    uint64_t crashed_ms, start_heartbeat;
     uint64_t next_ping_ms;
     struct vm *vm; /* a VMM's virtual machine (vm.c), NULL for other servers */
     /* Memory for the instances: every instance is made from one of these untypeds, which is
@@ -57,6 +64,7 @@ struct init_state {
     rs_cptr_t ep; /* faults, registry requests; timer via the bound notification */
     uint64_t next_inject_ms[MANIFEST_INJECTS];
     unsigned injects_done[MANIFEST_INJECTS];
+    uint64_t inject_rng[MANIFEST_INJECTS]; /* each inject line's generator (its seed=) */
     uint64_t rng;
     uint64_t wallclock_unix, wallclock_tsc; /* the host's CMOS clock read at boot (0: none) */
 };
@@ -79,6 +87,8 @@ void supervisor_crashed(struct server *s, unsigned reason, const char *why);
 void supervisor_tick(uint64_t now);
 /* Injects a fault of `kind` (ipc_inject) into server s. */
 void supervisor_inject(struct server *s, unsigned kind);
+/* The same with the seed the fault's own choices (bits, words) come from: replayable. */
+void supervisor_inject_seeded(struct server *s, unsigned kind, uint64_t seed);
 struct server *supervisor_find(const char *name);
 void supervisor_ps(void);
 

@@ -89,14 +89,33 @@ static void wallclock_init(void)
     }
 }
 
+/* xorshift64: an inject line's own generator (seed=), else init's. */
+static uint64_t next_rand(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return *x;
+}
+
 static void run_injections(uint64_t now)
 {
     for (unsigned i = 0; i < init.manifest.ninjects; i++) {
         const struct manifest_inject *j = &init.manifest.injects[i];
         if (init.injects_done[i] >= j->count || now < init.next_inject_ms[i]) continue;
+        uint64_t *rng = j->seed ? &init.inject_rng[i] : &init.rng;
         init.injects_done[i]++;
         init.next_inject_ms[i] = now + (j->every_ms ? j->every_ms : 1);
-        supervisor_inject(supervisor_find(j->target), j->kind);
+        if (j->jitter_ms) init.next_inject_ms[i] += next_rand(rng) % (j->jitter_ms + 1);
+        unsigned kind = j->kind;
+        if (kind == IPC_INJECT_RANDOM) { // the n-th of the kinds allowed
+            // default: the classic four (kill, null, wild, hang), as supervisor_inject's
+            unsigned allowed = j->kinds ? j->kinds : ((1u << IPC_INJECT_RANDOM) - 2);
+            unsigned count = 0; // no popcount: it is a libgcc call in this freestanding build
+            for (unsigned k = 0; k < IPC_INJECT_COUNT; k++) count += (allowed >> k) & 1;
+            unsigned n = (unsigned)(next_rand(rng) % count);
+            for (kind = IPC_INJECT_KILL; !(allowed & (1u << kind)) || n--; kind++) {
+            }
+        }
+        supervisor_inject_seeded(supervisor_find(j->target), kind, next_rand(rng));
     }
 }
 
@@ -163,8 +182,12 @@ static void start_servers(void)
         init_log("started %s (prio %u)\n", s->m->name, s->m->prio);
     }
     uint64_t now = init_now_ms();
-    for (unsigned i = 0; i < init.manifest.ninjects; i++)
+    for (unsigned i = 0; i < init.manifest.ninjects; i++) {
         init.next_inject_ms[i] = now + init.manifest.injects[i].at_ms;
+        init.inject_rng[i] = init.manifest.injects[i].seed | 1; // xorshift: never 0
+        if (init.manifest.injects[i].seed)
+            init_log("inject line %u: seed %lu\n", i, init.manifest.injects[i].seed);
+    }
 }
 
 int main(void *arg)

@@ -6,7 +6,10 @@
 #include "fmt.h"
 #include "kstring.h"
 
-const char *const manifest_inject_names[] = {"none", "kill", "null", "wild", "hang", "random"};
+const char *const manifest_inject_names[] = {"none",   "kill",    "null",   "wild",    "hang",
+                                             "random", "corrupt", "garble", "exhaust", "restart"};
+_Static_assert(sizeof(manifest_inject_names) / sizeof(manifest_inject_names[0]) == IPC_INJECT_COUNT,
+               "a name per fault kind");
 
 static int fail(char *err, size_t n, const char *fmt, ...)
 {
@@ -96,6 +99,7 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
                       : !strcmp(key, "console")  ? &s->console
                       : !strcmp(key, "shutdown") ? &s->shutdown
                       : !strcmp(key, "dma")      ? &s->dma_pages
+                      : !strcmp(key, "owed")     ? &s->owed_ticks
                                                  : NULL;
     if (!field) return fail(err, n, "unknown key '%s'", key);
     if (parse_u64(val, &v) || v > MANIFEST_MAX_NUMBER)
@@ -110,6 +114,7 @@ static int server_key(struct manifest_server *s, const char *key, const char *va
         return fail(err, n, "ram %lu MiB: an even number from 2 to %d", v, MANIFEST_MAX_RAM_MIB);
     if (field == &s->dma_pages && (v < 1 || v > 256))
         return fail(err, n, "dma %lu pages: 1 to 256", v);
+    if (field == &s->owed_ticks && v > 100) return fail(err, n, "owed %lu ticks: at most 100", v);
     *field = (unsigned)v;
     return 0;
 }
@@ -153,12 +158,34 @@ static int inject_key(struct manifest_inject *j, const char *key, const char *va
         j->kind = (unsigned)k;
         return 0;
     }
-    bool at = !strcmp(key, "at"), every = !strcmp(key, "every"), count = !strcmp(key, "count");
-    if (!at && !every && !count) return fail(err, n, "unknown key '%s'", key);
+    if (!strcmp(key, "kinds")) { // what kind=random picks from (default: every kind)
+        char buf[MANIFEST_NAME];
+        for (const char *p = val; *p;) {
+            size_t k = 0;
+            while (p[k] && p[k] != ',') k++;
+            if (k == 0 || k >= MANIFEST_NAME) return fail(err, n, "bad fault kind in kinds");
+            memcpy(buf, p, k);
+            buf[k] = 0;
+            int kind = manifest_inject_kind(buf);
+            if (kind < 0 || kind == IPC_INJECT_RANDOM)
+                return fail(err, n, "kinds: '%s' is no fault kind", buf);
+            j->kinds |= 1u << kind;
+            p += k + (p[k] == ',');
+        }
+        return 0;
+    }
+    if (!strcmp(key, "seed")) {
+        if (parse_u64(val, &j->seed)) return fail(err, n, "bad number '%s' for seed", val);
+        return 0;
+    }
+    bool at = !strcmp(key, "at"), every = !strcmp(key, "every"), count = !strcmp(key, "count"),
+         jitter = !strcmp(key, "jitter");
+    if (!at && !every && !count && !jitter) return fail(err, n, "unknown key '%s'", key);
     if (parse_u64(val, &v) || v > MANIFEST_MAX_NUMBER)
         return fail(err, n, "bad number '%s' for %s", val, key);
     if (at) j->at_ms = v;
     else if (every) j->every_ms = v;
+    else if (jitter) j->jitter_ms = v;
     else j->count = (unsigned)v;
     return 0;
 }
@@ -228,8 +255,12 @@ static int parse_line(char *line, struct manifest *m, char *err, size_t n)
             return fail(err, n, "more than %d servers", MANIFEST_SERVERS);
         if (nw < 2 || has_eq(w[1])) return fail(err, n, "server needs a name");
         s = &m->servers[m->nservers];
-        *s = (struct manifest_server){
-            .prio = 100, .watchdog_ms = 500, .max_restarts = 100, .backoff_ms = 500, .console = 1};
+        *s = (struct manifest_server){.prio = 100,
+                                      .watchdog_ms = 500,
+                                      .max_restarts = 100,
+                                      .backoff_ms = 500,
+                                      .console = 1,
+                                      .owed_ticks = MANIFEST_DEFAULT_OWED};
         if (copy_word(s->name, w[1], err, n) || copy_word(s->image, w[1], err, n)) return -1;
         if (manifest_find(m, s->name) >= 0) return fail(err, n, "server '%s' twice", s->name);
         first = 2;

@@ -5,7 +5,8 @@
  *   server NAME [image=MODULE] [prio=N] [persist=PAGES] [watchdog=MS] [restarts=N] [backoff=MS]
  *               [caps=A,B] [guest=MODULE [ram=MIB]] [console=0|1] [shutdown=0|1]
  *   server NAME ... kernel=MODULE [initrd=MODULE] [ram=MIB] [disk=MODULE] [cmdline=REST OF THE LINE]
- *   inject target=NAME kind=kill|null|wild|hang|random [at=MS] [every=MS] [count=N]
+ *   inject target=NAME kind=kill|null|wild|hang|corrupt|garble|exhaust|restart|random [at=MS]
+ *          [every=MS] [jitter=MS] [count=N] [seed=N] [kinds=K1,K2]
  *   channel NAME client=SERVER server=SERVER [pages=N]
  *
  * `caps` lists services whose endpoints the server gets as a client (slots IPC_SLOT_CLIENT0..).
@@ -14,6 +15,12 @@
  * at most MANIFEST_MAX_NUMBER. console=1 (the default) gives the server a write-only Console cap
  * (IPC_SLOT_CONSOLE) so that it can print; reading the console stays with init. shutdown=1 gives
  * it a Shutdown cap (IPC_SLOT_SHUTDOWN): only for test clients and benchmarks that end the run.
+ * owed=TICKS (default 1; 0: off): a VMM or a channel's end found hung by what it owes (an exit,
+ * a tick, a channel request) after that many of init's ticks without a heartbeat and one more
+ * tick of probing (supervisor.c, owed_check).
+ * An inject's `jitter` adds 0..jitter ms to each `every`; `seed` seeds its own generator (the
+ * random kinds, jitter and the faults' bit choices: a run is replayed from it); `kinds` is what
+ * kind=random picks from (default: every kind).
  * A line has at most 16 words and MANIFEST_LINE - 1 characters.
  *
  * `guest` makes the server a VMM: init builds a virtual machine (servers/init/vm.c) whose flat
@@ -45,7 +52,7 @@
 
 #define MANIFEST_NAME            24
 #define MANIFEST_SERVERS         16
-#define MANIFEST_INJECTS         8
+#define MANIFEST_INJECTS         16
 #define MANIFEST_CAPS            8
 #define MANIFEST_MAX_NUMBER      100000000
 #define MANIFEST_MAX_RAM_MIB     1024 /* one guest page directory of 2 MiB frames */
@@ -56,6 +63,7 @@
 #define MANIFEST_CHANNELS        32
 #define MANIFEST_SERVER_CHANNELS 16 /* IPC_MAX_CHANNELS */
 #define MANIFEST_DEFAULT_DMA     16
+#define MANIFEST_DEFAULT_OWED    1
 #define MANIFEST_DEFAULT_CHANNEL 32
 
 struct manifest_server {
@@ -71,6 +79,7 @@ struct manifest_server {
     unsigned ram_mib;               /* the guest's RAM; 0 unless the server is a VMM */
     char device[MANIFEST_NAME];     /* device=: a PCI device spec, or "" */
     unsigned dma_pages;             /* DMA memory of a driver (dma=) */
+    unsigned owed_ticks;            /* owed=: ticks a debt may stay unpaid (0: not checked) */
     unsigned line; /* where it was declared, for errors found once the whole file is read */
 };
 
@@ -83,7 +92,9 @@ struct manifest_channel {
 struct manifest_inject {
     char target[MANIFEST_NAME];
     unsigned kind; /* ipc_inject */
-    uint64_t at_ms, every_ms;
+    uint64_t at_ms, every_ms, jitter_ms;
+    uint64_t seed;  /* 0: init's own generator */
+    unsigned kinds; /* bit per ipc_inject that kind=random picks from; 0: all */
     unsigned count;
     unsigned line;
 };

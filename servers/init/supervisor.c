@@ -8,7 +8,9 @@
 
 #define CONTROL_VADDR_BASE 0x0000400000000000ul /* init's mappings of the control pages */
 #define BACKOFF_MIN_MS     5
-#define STABLE_MS          2000 /* running this long resets the backoff */
+/* Running this long resets the backoff: a crash loop is faster than this; a VMM hung a second
+ * after its last restart is restarted at once, its guest stalled by the detection alone. */
+#define STABLE_MS          500
 
 static const char *const reason_names[] = {"none", "fault", "exit", "watchdog", "killed"};
 
@@ -178,7 +180,9 @@ int supervisor_start(struct server *s, unsigned index)
     s->proc = p;
     s->state[k] = POOL_RUNNING;
     s->control->instance++;
-    s->control->inject = IPC_INJECT_NONE;
+    // a crash during restart (IPC_INJECT_RESTART): the new instance commits it before it serves
+    s->control->inject = s->crash_at_start;
+    s->crash_at_start = IPC_INJECT_NONE;
     if (!err) err = ps_tcb_bind_notification(p->tcb, s->ping);
     if (!err) err = ps_process_start(p);
     if (err) {
@@ -190,7 +194,14 @@ int supervisor_start(struct server *s, unsigned index)
     s->missed_pings = 0;
     s->ping_heartbeat = s->control->heartbeat;
     s->next_ping_ms = s->started_ms + s->m->watchdog_ms;
+    s->owed_heartbeat = s->start_heartbeat = s->control->heartbeat;
+    s->owed_since_ms = s->started_ms;
+    s->owed_ticks = 0;
+    s->probing = false;
     vm_started(s);
+    // a ping at once: its first receive says it serves (serving_check), even when idle; and a
+    // crash during restart (control->inject) strikes there in servers with their own loop
+    rs_signal(s->ping_signal);
     return RS_OK;
 }
 
@@ -243,6 +254,8 @@ void supervisor_crashed(struct server *s, unsigned reason, const char *why)
     uint64_t now = init_now_ms();
     destroy_instance(s);
     s->running = false;
+    if (!s->serving_pending) s->crashed_ms = now; // recovery: from the first of a crash loop
+    s->serving_pending = true;
     s->reason = reason;
     if (reason == REASON_WATCHDOG) s->watchdog_restarts++;
     if (now - s->started_ms >= STABLE_MS) s->backoff_ms = 0;
@@ -274,6 +287,90 @@ static void restart_due(struct server *s, unsigned index, uint64_t now)
              s->restarts);
 }
 
+/* Recovery time: a restarted server serves once its heartbeat moves (its first receive). */
+static void serving_check(struct server *s, uint64_t now)
+{
+    if (!s->running || !s->serving_pending || s->control->heartbeat == s->start_heartbeat) return;
+    s->serving_pending = false;
+    init_log("%s serving again (instance %lu) %lu ms after its crash\n", s->m->name,
+             s->control->instance, now - s->crashed_ms);
+}
+
+/* Sets the running instance's priority: its manifest's, or one above for a probe. */
+static void set_prio(struct server *s, unsigned prio)
+{
+    int err = ps_tcb_set_priority(s->proc->tcb, RS_INIT_TCB, prio);
+    if (err) init_log("%s: priority %u: %s\n", s->m->name, prio, rs_error_name(err));
+}
+
+/* Hang detection by what a server owes, at every tick (10 ms), faster than the watchdog's pings:
+ * a VMM owes its guest the answer to an exit it received (vmm_exit_in != vmm_exit_out) and owes
+ * init a look at each tick (vm_tick signals one before this runs; an exit queued for a VMM that
+ * hangs before receiving it is owed too, and only the tick shows it); a channel's end owes the
+ * requests it has not released or the completions it has not consumed (device_owed). One that
+ * owed something and whose heartbeat did not move for owed= ticks in a row (and as many times
+ * 10 ms) is a suspect. A suspect is probed: for one tick it runs one priority above its own,
+ * which a server that only waited for the CPU (a peer of its priority spinning) uses to answer;
+ * one that still does not is hung. One probe at a time (two boosted together, a spinning one
+ * would starve the other as before), the suspect that waited longest first. A VMM's guest
+ * stalls some 20-40 ms, not the watchdog's 2-3 periods (docs/campaign.md).
+ * Returns whether s is a suspect that waits for its probe. */
+static bool owed_update(struct server *s, unsigned index, uint64_t now)
+{
+    // an instance owes nothing before its first receive (the watchdog covers its start)
+    if (!s->running || !s->m->owed_ticks || s->control->heartbeat == s->start_heartbeat)
+        return false;
+    uint64_t hb = s->control->heartbeat;
+    unsigned chans = s->vm ? 0 : device_owed(index);
+    if (hb != s->owed_heartbeat || (!s->vm && !chans)) {
+        if (s->probing) set_prio(s, s->m->prio), s->probing = false; // it was only waiting
+        s->owed_heartbeat = hb;
+        s->owed_since_ms = now;
+        s->owed_ticks = 0;
+        return false;
+    }
+    // ticks and time both: late ticks come in bursts when the machine is loaded; a channel's
+    // requests may wait on its device, so 4 ticks more for them
+    unsigned need = s->m->owed_ticks + (s->vm ? 0 : 4);
+    if (++s->owed_ticks < need || now - s->owed_since_ms < need * INIT_TICK_MS) return false;
+    if (!s->probing) return true;
+    if (now - s->probe_ms < INIT_TICK_MS) return false; // late ticks: a probe lasts 10 ms
+    s->probing = false; // the next instance starts at the manifest's priority
+    char why[80];
+    uint64_t in = s->control->vmm_exit_in, out = s->control->vmm_exit_out,
+             ms = now - s->owed_since_ms;
+    // in init's ticks (the machine's time, 10 ms each) and in TSC milliseconds
+    if (s->vm && in != out)
+        rt_snprintf(why, sizeof(why), "owed its guest exit %lu for %u ticks, %lu ms", in,
+                    s->owed_ticks, ms);
+    else if (s->vm)
+        rt_snprintf(why, sizeof(why), "owed a look at %u ticks, %lu ms", s->owed_ticks, ms);
+    else
+        rt_snprintf(why, sizeof(why), "owed %u channels requests for %u ticks, %lu ms", chans,
+                    s->owed_ticks, ms);
+    supervisor_crashed(s, REASON_WATCHDOG, why);
+    return false;
+}
+
+static void owed_check(uint64_t now)
+{
+    static unsigned turn; // ties go round: being probed first is no server's privilege
+    struct server *next = NULL;
+    bool probing = false;
+    turn++;
+    for (unsigned n = 0; n < init.nservers; n++) {
+        unsigned i = (turn + n) % init.nservers;
+        struct server *s = &init.servers[i];
+        if (owed_update(s, i, now) && (!next || s->owed_ticks > next->owed_ticks)) next = s;
+        probing |= s->running && s->probing;
+    }
+    if (next && !probing) {
+        next->probing = true;
+        next->probe_ms = now;
+        set_prio(next, next->m->prio < 254 ? next->m->prio + 1 : next->m->prio);
+    }
+}
+
 /* Watchdog: ping every period; a server that answered none of the last two pings is hung. */
 static void watchdog(struct server *s, uint64_t now)
 {
@@ -292,25 +389,40 @@ void supervisor_tick(uint64_t now)
 {
     for (unsigned i = 0; i < init.nservers; i++) {
         restart_due(&init.servers[i], i, now);
+        serving_check(&init.servers[i], now);
         watchdog(&init.servers[i], now);
     }
+    owed_check(now);
     for (unsigned i = 0; i < init.nservers; i++)
         if (prepare_standby(&init.servers[i], i)) break;
 }
 
+static uint64_t init_rand(void)
+{
+    init.rng ^= init.rng << 13, init.rng ^= init.rng >> 7, init.rng ^= init.rng << 17;
+    return init.rng;
+}
+
 void supervisor_inject(struct server *s, unsigned kind)
 {
-    if (kind == IPC_INJECT_RANDOM) {
-        init.rng ^= init.rng << 13, init.rng ^= init.rng >> 7, init.rng ^= init.rng << 17;
-        kind = IPC_INJECT_KILL + (unsigned)(init.rng % 4);
-    }
+    if (kind == IPC_INJECT_RANDOM) // the classic four (manifest kinds= picks from the others)
+        kind = IPC_INJECT_KILL + (unsigned)(init_rand() % 4);
+    supervisor_inject_seeded(s, kind, init_rand());
+}
+
+void supervisor_inject_seeded(struct server *s, unsigned kind, uint64_t seed)
+{
+    if (kind == IPC_INJECT_RANDOM) kind = IPC_INJECT_KILL + (unsigned)(seed % 4);
     init_log("inject %s into %s%s\n", manifest_inject_names[kind], s->m->name,
              s->running ? "" : " (not running)");
     if (!s->running) return;
-    if (kind == IPC_INJECT_KILL) {
+    if (kind == IPC_INJECT_KILL || kind == IPC_INJECT_RESTART) {
+        // a crash during restart: this instance dies, the next one before it serves
+        if (kind == IPC_INJECT_RESTART) s->crash_at_start = IPC_INJECT_RESTART;
         supervisor_crashed(s, REASON_KILLED, "killed by fault injection");
         return;
     }
+    s->control->inject_seed = seed;
     s->control->inject = kind; // the server commits it when it sees the ping
     rs_signal(s->ping_signal);
 }

@@ -291,7 +291,11 @@ static _Noreturn void serve(void)
                 r = rs_recv(server.ep);
                 continue;
             }
-            r = rs_reply_recv(server.ep, on_exit(r.info));
+            // what the guest is owed, for init's tick (proto/init.h): received, then answered
+            server.control->vmm_exit_in = rs_mr_get(RS_EXIT_MR_SEQ);
+            rs_msginfo_t answer = on_exit(r.info);
+            server.control->vmm_exit_out = server.control->vmm_exit_in;
+            r = rs_reply_recv(server.ep, answer);
             vmm_mark_replied(persist); // the reply is out: the exit cannot come back now
         } else {
             ipc_msg_get(&req, r.info);

@@ -128,10 +128,12 @@ Test(manifest, inject_defaults_and_every_key)
 
 Test(manifest, every_fault_kind_by_name)
 {
-    const char *names[] = {"kill", "null", "wild", "hang", "random"};
-    const unsigned kinds[] = {IPC_INJECT_KILL, IPC_INJECT_NULL, IPC_INJECT_WILD, IPC_INJECT_HANG,
-                              IPC_INJECT_RANDOM};
-    for (unsigned i = 0; i < 5; i++) {
+    const char *names[] = {"kill",    "null",   "wild",    "hang",   "random",
+                           "corrupt", "garble", "exhaust", "restart"};
+    const unsigned kinds[] = {IPC_INJECT_KILL,   IPC_INJECT_NULL,    IPC_INJECT_WILD,
+                              IPC_INJECT_HANG,   IPC_INJECT_RANDOM,  IPC_INJECT_CORRUPT,
+                              IPC_INJECT_GARBLE, IPC_INJECT_EXHAUST, IPC_INJECT_RESTART};
+    for (unsigned i = 0; i < 9; i++) {
         char text[80];
         snprintf(text, sizeof(text), "server a\ninject target=a kind=%s\n", names[i]);
         cr_assert_eq(parse(text), 0, "%s", err);
@@ -187,14 +189,37 @@ Test(manifest, at_most_16_servers)
     refused(servers_then(MANIFEST_SERVERS, "server one-too-many\n"), 17, "more than 16 servers");
 }
 
-Test(manifest, at_most_8_injects)
+Test(manifest, at_most_16_injects)
 {
     char tail[1024] = "";
     for (unsigned i = 0; i < MANIFEST_INJECTS; i++) strcat(tail, "inject target=s0 kind=kill\n");
     cr_assert_eq(parse(servers_then(1, tail)), 0, "%s", err);
     cr_assert_eq(m.ninjects, MANIFEST_INJECTS);
     strcat(tail, "inject target=s0 kind=null\n");
-    refused(servers_then(1, tail), 10, "more than 8 injects");
+    refused(servers_then(1, tail), 18, "more than 16 injects");
+}
+
+/* The campaign's keys (tools/campaign.py): kinds= for kind=random, seed=, jitter=; owed=. */
+Test(manifest, campaign_keys)
+{
+    cr_assert_eq(parse(servers_then(1, "inject target=s0 kind=random kinds=corrupt,garble,exhaust,"
+                                       "restart seed=77 jitter=30 every=10\n")),
+                 0, "%s", err);
+    const struct manifest_inject *j = &m.injects[0];
+    cr_assert_eq(j->kinds, 1u << IPC_INJECT_CORRUPT | 1u << IPC_INJECT_GARBLE |
+                               1u << IPC_INJECT_EXHAUST | 1u << IPC_INJECT_RESTART);
+    cr_assert_eq(j->seed, 77);
+    cr_assert_eq(j->jitter_ms, 30);
+    cr_assert_eq(j->every_ms, 10);
+    refused(servers_then(1, "inject target=s0 kind=random kinds=kill,random\n"), 2,
+            "kinds: 'random' is no fault kind");
+    refused(servers_then(1, "inject target=s0 kind=random kinds=kill,,null\n"), 2,
+            "bad fault kind in kinds");
+    cr_assert_eq(parse("server a\nserver b owed=0\nserver c owed=5\n"), 0, "%s", err);
+    cr_assert_eq(m.servers[0].owed_ticks, MANIFEST_DEFAULT_OWED);
+    cr_assert_eq(m.servers[1].owed_ticks, 0);
+    cr_assert_eq(m.servers[2].owed_ticks, 5);
+    refused("server a owed=101\n", 1, "owed 101 ticks: at most 100");
 }
 
 Test(manifest, at_most_8_caps)

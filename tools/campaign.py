@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Fault-injection campaign (issue 15, docs/campaign.md): boots the system under QEMU again and
+again with guests and clients at work, while init injects faults of seeded random kinds at
+random moments into every restartable server, and reports what became of them.
+
+Each boot runs a generated manifest: two VMMs with hello guests (tick lines that must count on
+without a gap or repeat), echo with echo-client (a persistent counter), kv, and fs over blk over
+QEMU's virtio-blk with fstest-crash writing, checking and deleting files (its checks: every
+acknowledged write reads back; after the boot the host's e2fsck -fn must find the disk clean).
+A boot ends when fstest is done (it powers off); init injects faults from `inject` lines, one
+per target, whose seed= comes from the campaign's seed and the boot's number, so a boot is
+replayed with --seed S --boot N (the moments depend on the emulator's timing, the sequence of
+kinds and their bit choices does not).
+
+Reported per target and kind: faults injected, restarts, recovery (crash to serving again, from
+init's `serving again ... ms after its crash` lines), and the failures that matter: kernel
+panics, guest deaths (a hello guest's ticks stop, repeat or skip; a guest stopped by its VMM),
+lost acknowledged writes (fstest's checks), a disk e2fsck finds unclean, servers given up or
+never serving again, boots that did not end. Output: campaign.json, summary.txt and
+recovery.svg (drawn here, no plotting library) in --out; a progress line while it runs.
+
+  tools/campaign.py --faults 1000 --seed 1 [--out DIR] [--build build] [--kinds K1,K2]
+                    [--targets T1,T2] [--rate FAULTS_PER_S] [--boot N]"""
+
+import argparse
+import json
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KINDS = ["kill", "null", "wild", "hang", "corrupt", "garble", "exhaust", "restart"]
+TARGETS = ["vm1", "vm2", "echo", "kv", "fs", "blk"]
+NET_TARGETS = []  # the NIC drivers and the switch, once the network exists (issue 12): a hook
+VMMS = ("vm1", "vm2")
+SERVERS = """\
+server vm1         image=vmm guest=hello ram=4 prio=100 watchdog=200 restarts=0 backoff=50
+server vm2         image=vmm guest=hello ram=4 prio=100 watchdog=200 restarts=0 backoff=50
+server echo        prio=100 persist=1 watchdog=100 restarts=0 backoff=20
+server echo-client prio=50 watchdog=0 caps=echo
+server kv          prio=100 persist=1 watchdog=100 restarts=0 backoff=20
+server blk         prio=110 device=virtio-blk dma=16 watchdog=50 restarts=0 backoff=20
+server fs          prio=100 watchdog=200 restarts=0 backoff=20
+server fstest      prio=90 watchdog=0 caps=fs restarts=0 shutdown=1
+channel fs0 client=fs server=blk pages=34
+"""
+MODULES = {  # boot module name: path in the build directory
+    "vmm": "servers/vmm/vmm.elf", "hello": "guests/hello.bin", "echo": "servers/echo/echo.elf",
+    "echo-client": "servers/echo/echo-client.elf", "kv": "servers/kv/kv.elf",
+    "blk": "servers/blk/blk.elf", "fs": "servers/fs/fs.elf",
+    "fstest": "tests/system/fs/fstest-crash.elf"}
+INIT_RE = re.compile(r"^\[init\] t=(\d+) (.*)$")
+CRASH_RE = re.compile(r"^(\S+) (fault|exit|watchdog|killed) \((.*)\): ")
+INJECT_RE = re.compile(r"^inject (\w+) into (\S+)( \(not running\))?$")
+SERVING_RE = re.compile(r"^(\S+) serving again \(instance \d+\) (\d+) ms after its crash$")
+TICK_RE = re.compile(r"^\[(vm\d)\] tick (\d+)$")
+CHECK_RE = re.compile(r"^\[test\] (\S+) FAIL (.*)$")
+BAD_RE = re.compile(r"KERNEL PANIC|restart limit|restart failed|cannot start|"
+                    r"vmm (vm\d): guest .*stopped|no standby instance")
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--faults", type=int, default=1000, help="stop after this many faults")
+    p.add_argument("--seed", type=int, help="the campaign's seed (default: a random one, printed)")
+    p.add_argument("--boot", type=int, help="replay only this boot of --seed")
+    p.add_argument("--out", default=str(ROOT / "build" / "campaign"))
+    p.add_argument("--build", default=str(ROOT / "build"))
+    p.add_argument("--kinds", default=",".join(KINDS))
+    p.add_argument("--targets", default=",".join(TARGETS))
+    p.add_argument("--rate", type=float, default=40, help="faults per second of guest time, all "
+                   "targets together (each target's share is spread with random jitter)")
+    p.add_argument("--boot-timeout", type=float, default=900, help="seconds before a boot counts "
+                   "as hung")
+    p.add_argument("--max-boots", type=int, default=100000)
+    p.add_argument("--boot-faults", type=int, default=10000, help="faults per boot (then fstest "
+                   "ends the boot with its checks and e2fsck checks the disk)")
+    a = p.parse_args()
+    a.kinds = a.kinds.split(",")
+    a.targets = a.targets.split(",")
+    for k in a.kinds:
+        if k not in KINDS:
+            p.error(f"unknown kind {k}")
+    for t in a.targets:
+        if t not in TARGETS + NET_TARGETS:
+            p.error(f"unknown target {t}")
+    if a.seed is None:
+        a.seed = random.SystemRandom().randrange(1, 1 << 31)
+    return a
+
+
+def manifest(a, boot, faults):
+    """The boot's manifest: the servers and an inject line per target with its own seed, `faults`
+    in all (then fstest finishes its checks in peace and powers off)."""
+    rng = random.Random(f"{a.seed}/{boot}")
+    count = max(1, -(-faults // len(a.targets)))
+    per_target_ms = 1000.0 * len(a.targets) / a.rate  # each target's mean interval
+    lines = [f"# tools/campaign.py --seed {a.seed} --boot {boot}", SERVERS.rstrip()]
+    for t in a.targets:
+        every = max(1, int(per_target_ms / 2))
+        at = 500 + rng.randrange(0, 2 * every + 1)
+        lines.append(f"inject target={t} kind=random kinds={','.join(a.kinds)} at={at} "
+                     f"every={every} jitter={every * 2} count={count} seed={rng.getrandbits(40) | 1}")
+    return "\n".join(lines) + "\n"
+
+
+class Boot:
+    """What one boot's serial log says (parsed as it grows, for the progress line)."""
+
+    def __init__(self):
+        self.faults = []     # (line, t, target, kind, running)
+        self.crashes = []    # (line, t, target, reason, why)
+        self.serving = []    # (line, target, ms)
+        self.ticks = {}      # vm: [(line, n)]
+        self.bad = []        # failures that matter: (kind, detail)
+        self.n = 0
+        self.last_t = 0      # init's last time stamp (ms)
+
+    def feed(self, line):
+        self.n += 1
+        m = INIT_RE.match(line)
+        if m:
+            t, text = int(m.group(1)), m.group(2)
+            self.last_t = t
+            i = INJECT_RE.match(text)
+            c = CRASH_RE.match(text)
+            s = SERVING_RE.match(text)
+            if i:
+                self.faults.append((self.n, t, i.group(2), i.group(1), not i.group(3)))
+            elif c:
+                self.crashes.append((self.n, t, c.group(1), c.group(2), c.group(3)))
+            elif s:
+                self.serving.append((self.n, s.group(1), int(s.group(2))))
+        tk = TICK_RE.match(line)
+        if tk:
+            self.ticks.setdefault(tk.group(1), []).append((self.n, int(tk.group(2))))
+        f = CHECK_RE.match(line)
+        if f:
+            self.bad.append(("lost write" if "fstest" in line or "FS" in f.group(1) else "check",
+                             f"{f.group(1)} FAIL {f.group(2)}"))
+        b = BAD_RE.search(line)
+        if b:
+            kind = ("kernel panic" if "PANIC" in line else "guest death" if b.group(1)
+                    else "server given up")
+            self.bad.append((kind, line.strip()[:200]))
+
+    def finish(self, status, verdict):
+        """Whole-boot checks once the emulator is gone."""
+        for vm in VMMS:
+            seq = [n for _, n in self.ticks.get(vm, [])]
+            if seq != list(range(10, 10 * len(seq) + 1, 10)):
+                bad = next((i for i, n in enumerate(seq) if n != 10 * (i + 1)), len(seq))
+                self.bad.append(("guest death", f"{vm}: tick lines break off at {seq[bad - 1:bad + 2]}"))
+            # a guest that stopped ticking for good (unless the boot ended right after its fault)
+            last = max((f for f in self.faults if f[2] == vm), default=None)
+            end_t = self.last_t
+            if last and end_t - last[1] > 3000 and \
+                    not [1 for ln, _ in self.ticks.get(vm, []) if ln > last[0]]:
+                self.bad.append(("guest death", f"{vm}: no tick line in the {end_t - last[1]} ms "
+                                 f"after its last fault"))
+        # every crash must be followed by serving again (unless the boot ended right after it)
+        end_t = max([c[1] for c in self.crashes] + [f[1] for f in self.faults] + [0])
+        for target in {c[2] for c in self.crashes}:
+            last = max(c for c in self.crashes if c[2] == target)
+            back = [s for s in self.serving if s[1] == target and s[0] > last[0]]
+            if not back and end_t - last[1] > 2000:
+                self.bad.append(("not recovered", f"{target}: no serving again after {last[4]}"))
+        if status != 0 and not self.bad:
+            kind = ("lost write" if "e2fsck" in verdict else "boot hung" if "time" in verdict
+                    else "boot failed")
+            self.bad.append((kind, verdict))
+
+
+def run_boot(a, boot, faults, paths, log, progress):
+    """Boots once with `faults` faults; returns the parsed Boot."""
+    text = manifest(a, boot, faults)
+    with tempfile.TemporaryDirectory(prefix="resurgo-campaign-") as tmp:
+        mf = Path(tmp) / "manifest.txt"
+        mf.write_text(text)
+        Path(str(log) + ".manifest").write_text(text)
+        cmd = [sys.executable, str(ROOT / "tests/system/run.py"), "--kernel", paths["kernel"],
+               "--module", "init=" + paths["init"], "--module", f"manifest={mf}"]
+        for name, rel in MODULES.items():
+            cmd += ["--module", f"{name}={paths[name]}"]
+        cmd += ["--disk", str(Path(tmp) / "disk.img"), "--disk-image", paths["image"], "--e2fsck",
+                "--timeout", str(a.boot_timeout), "--log", str(log)]
+        out = open(str(log) + ".run", "w")
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        b = Boot()
+        pos = 0
+        buf = ""
+        while True:
+            done = proc.poll() is not None
+            try:
+                with open(log, errors="replace") as f:
+                    f.seek(pos)
+                    chunk = f.read()
+                    pos = f.tell()
+            except FileNotFoundError:
+                chunk = ""
+            buf += chunk
+            *lines, buf = buf.split("\n")
+            for line in lines:
+                b.feed(line.rstrip("\r"))
+            progress(b)
+            if done:
+                break
+            time.sleep(1)
+        if buf:
+            b.feed(buf)
+        out.close()
+        run_out = Path(str(log) + ".run").read_text(errors="replace").strip().split("\n")
+        b.finish(proc.returncode, run_out[-1] if run_out else "")
+        return b
+
+
+def find_paths(build):
+    b = Path(build)
+    paths = {name: str(b / rel) for name, rel in MODULES.items()}
+    paths["init"] = str(b / "servers/init/init.elf")
+    paths["kernel"] = str(b / "kernel/resurgo.elf")
+    paths["image"] = str(b / "tests/system/fs/system-fs-src.img")
+    missing = [p for p in paths.values() if not Path(p).exists()]
+    if missing:
+        sys.exit(f"campaign: not built: {missing} (run tools/build.sh)")
+    return paths
+
+
+class Stats:
+    def __init__(self):
+        self.cells = {}        # (target, kind): {faults, restarts}
+        self.recovery = {}     # target: [ms]
+        self.failures = []     # {boot, kind, detail}
+        self.faults = 0
+        self.boots = 0
+
+    def add(self, boot_no, b):
+        self.boots += 1
+        crashes = sorted(b.crashes)
+        by_target = {}
+        for f in b.faults:
+            by_target.setdefault(f[2], []).append(f)
+        for target, fs in by_target.items():
+            for i, f in enumerate(fs):
+                nxt = fs[i + 1][0] if i + 1 < len(fs) else 1 << 60
+                c = self.cells.setdefault(f"{target}/{f[3]}", {"faults": 0, "restarts": 0,
+                                                               "not_running": 0})
+                c["faults"] += 1
+                c["not_running"] += 0 if f[4] else 1
+                c["restarts"] += sum(1 for x in crashes if x[2] == target and f[0] < x[0] < nxt)
+        self.faults += len(b.faults)
+        for _, target, ms in b.serving:
+            self.recovery.setdefault(target, []).append(ms)
+        for kind, detail in b.bad:
+            self.failures.append({"boot": boot_no, "kind": kind, "detail": detail})
+
+
+def pct(xs, p):
+    if not xs:
+        return None
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(math.ceil(p / 100.0 * len(s))) - 1)] if p > 0 else s[0]
+
+
+def svg(stats, path, title):
+    """Recovery time per target: a strip of every restart (log scale) with its median and p99."""
+    targets = sorted(stats.recovery)
+    w, left, right, row = 860, 90, 30, 46
+    h = 70 + row * max(1, len(targets))
+    lo, hi = 1.0, max([10.0] + [max(v) for v in stats.recovery.values() if v])
+    x = lambda ms: left + (w - left - right) * (math.log10(max(ms, lo)) - 0) / math.log10(hi * 1.2)
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
+         f'font-size="12"><rect width="100%" height="100%" fill="white"/>',
+         f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="14">{title}</text>']
+    decade = 1
+    while decade <= hi * 1.2:
+        for m in (1, 2, 5):
+            v = decade * m
+            if v > hi * 1.2:
+                break
+            o.append(f'<line x1="{x(v):.1f}" y1="30" x2="{x(v):.1f}" y2="{h - 30}" stroke="#ddd"/>')
+            o.append(f'<text x="{x(v):.1f}" y="{h - 14}" text-anchor="middle">{v:g}</text>')
+        decade *= 10
+    o.append(f'<text x="{w / 2}" y="{h - 1}" text-anchor="middle">recovery: crash to serving '
+             f'again, ms of guest time (log scale; 0 ms drawn at 1)</text>')
+    rng = random.Random(0)
+    for i, t in enumerate(targets):
+        y = 50 + i * row
+        v = stats.recovery[t]
+        o.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{t} ({len(v)})</text>')
+        for ms in v[:4000]:
+            o.append(f'<circle cx="{x(ms):.1f}" cy="{y + rng.uniform(-12, 12):.1f}" r="2" '
+                     f'fill="#3465a4" fill-opacity="0.35"/>')
+        for p, color in ((50, "#cc0000"), (99, "#f57900")):
+            q = pct(v, p)
+            o.append(f'<line x1="{x(q):.1f}" y1="{y - 16}" x2="{x(q):.1f}" y2="{y + 16}" '
+                     f'stroke="{color}" stroke-width="2"><title>p{p} {q} ms</title></line>')
+    o.append(f'<text x="{w - right}" y="36" text-anchor="end" fill="#cc0000">median</text>')
+    o.append(f'<text x="{w - right}" y="50" text-anchor="end" fill="#f57900">p99</text>')
+    o.append("</svg>")
+    Path(path).write_text("\n".join(o) + "\n")
+
+
+def summary(a, stats, elapsed):
+    lines = [f"campaign seed {a.seed}: {stats.faults} faults in {stats.boots} boots, "
+             f"{elapsed / 60:.1f} min ({stats.faults / max(elapsed, 1):.2f} faults/s)",
+             f"replay: tools/campaign.py --seed {a.seed} --rate {a.rate:g} --boot-faults "
+             f"{a.boot_faults} --kinds {','.join(a.kinds)} --targets {','.join(a.targets)} "
+             f"--faults F --boot N (F: the campaign's)", "",
+             f"{'target/kind':<18}{'faults':>8}{'restarts':>10}{'not run':>9}"]
+    for key in sorted(stats.cells):
+        c = stats.cells[key]
+        lines.append(f"{key:<18}{c['faults']:>8}{c['restarts']:>10}{c['not_running']:>9}")
+    lines += ["", f"{'recovery (ms)':<18}{'n':>7}{'median':>8}{'p90':>7}{'p99':>7}{'max':>7}"]
+    for t in sorted(stats.recovery):
+        v = stats.recovery[t]
+        lines.append(f"{t:<18}{len(v):>7}{pct(v, 50):>8}{pct(v, 90):>7}{pct(v, 99):>7}{max(v):>7}")
+    kinds = {}
+    for f in stats.failures:
+        kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
+    lines += ["", "failures that matter: " + (", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+                                           or "none")]
+    for f in stats.failures[:30]:
+        lines.append(f"  boot {f['boot']}: {f['kind']}: {f['detail']}")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    a = parse_args()
+    paths = find_paths(a.build)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"campaign: seed {a.seed} (replay a boot: --seed {a.seed} --boot N); {a.faults} faults, "
+          f"kinds {','.join(a.kinds)}, targets {','.join(a.targets)}, {a.rate:g} faults/s",
+          flush=True)
+    stats = Stats()
+    t0 = time.monotonic()
+    tty = sys.stdout.isatty()
+    last = [0.0]
+
+    def progress(b):
+        now = time.monotonic()
+        if not tty and now - last[0] < 15:
+            return
+        last[0] = now
+        done = stats.faults + len(b.faults)
+        rate = done / max(now - t0, 1e-3)
+        left = (a.faults - done) / rate if rate > 0 else float("inf")
+        line = (f"campaign: {done}/{a.faults} faults, {rate:.1f}/s, "
+                f"{len(stats.failures) + len(b.bad)} failures, boot {stats.boots + 1}, "
+                f"{'?' if math.isinf(left) else f'{max(left, 0) / 60:.1f} min'} left")
+        print(("\r" + line + "   ") if tty else line, end="" if tty else "\n", flush=True)
+
+    boots = [a.boot] if a.boot is not None else range(a.max_boots)
+    for n in boots:
+        faults = min(a.boot_faults, max(a.faults - stats.faults, len(a.targets)))
+        b = run_boot(a, n, faults, paths, out / f"boot-{n}.log", progress)
+        stats.add(n, b)
+        if b.bad and tty:
+            print()
+        for kind, detail in b.bad:
+            print(f"campaign: boot {n}: {kind}: {detail} (replay: --seed {a.seed} --boot {n}; "
+                  f"log {out / f'boot-{n}.log'})", flush=True)
+        if stats.faults >= a.faults:
+            break
+    if tty:
+        print()
+    elapsed = time.monotonic() - t0
+    report = {"seed": a.seed, "rate": a.rate, "kinds": a.kinds, "targets": a.targets,
+              "boots": stats.boots, "faults": stats.faults, "seconds": round(elapsed, 1),
+              "cells": stats.cells,
+              "recovery_ms": {t: {"n": len(v), "median": pct(v, 50), "p90": pct(v, 90),
+                                  "p99": pct(v, 99), "max": max(v), "all": v}
+                              for t, v in stats.recovery.items()},
+              "failures": stats.failures}
+    (out / "campaign.json").write_text(json.dumps(report, indent=1) + "\n")
+    text = summary(a, stats, elapsed)
+    (out / "summary.txt").write_text(text)
+    svg(stats, out / "recovery.svg", f"Recovery per target: {stats.faults} faults, seed {a.seed}")
+    print(text, end="")
+    print(f"campaign: report in {out}/campaign.json, summary.txt, recovery.svg")
+    return 1 if stats.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
