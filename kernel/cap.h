@@ -23,6 +23,9 @@ struct cap {
 #define CAP_FLAG_DEVICE 1 /* untyped/frame over device memory: not zeroed, only frames made */
 #define CAP_FLAG_MAPPED 2 /* frame/table cap currently installed (asid in small, vaddr in w1) */
 #define CAP_FLAG_GUEST  4 /* with MAPPED: the mapping is in a GuestSpace (w1 = guest-physical) */
+#define CAP_FLAG_FLAT                                                                              \
+    8 /* CNode cap whose guard and radix make 64 bits (a one-level CSpace):
+                           * kept by cap_set_guard, read by fastpath_lookup in one compare */
 
 struct slot {
     struct cap cap;
@@ -46,6 +49,9 @@ static inline void cap_set_guard(struct cap *c, unsigned guard_bits, uint64_t gu
 {
     c->small = guard_bits;
     c->w1 = guard;
+    // a CNode cap's radix never changes after Retype, so this is the one place that decides
+    if (guard_bits + c->bits == 64) c->flags |= CAP_FLAG_FLAT;
+    else c->flags &= (uint8_t)~CAP_FLAG_FLAT;
 }
 /* Untyped caps: the watermark (bytes from the start in use) and the zeroed mark (memory from the
  * watermark up to it is known to be zero). */

@@ -9,6 +9,8 @@
 #include "notification.h"
 #include "cnode.h"
 #include "vspace.h"
+#include "vcpu.h"
+#include "waitqueue.h"
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/switch.h"
 #include <resurgo/msginfo.h>
@@ -39,25 +41,23 @@ FAST_INLINE bool fast_lookup(struct tcb *t, uint64_t cptr, struct cap **out)
 }
 
 /* `from` blocks and `to`, of the same priority, runs: `to` takes `from`'s run-queue place.
+ * `from` is the running thread, so the head of its queue (sched_exit_kernel runs the head of the
+ * highest queue, and the fast path leaves into a thread it made a head): its sched_prev is NULL.
  * `to` is blocked, so not queued: its links are NULL. */
 FAST_INLINE void fast_switch_queue(struct tcb *from, struct tcb *to)
 {
-    struct tcb *prev = from->sched_prev, *next = from->sched_next;
-    if (__builtin_expect(!((uintptr_t)prev | (uintptr_t)next), 1)) {
+    struct tcb *next = from->sched_next;
+    sched_replace_head(to->prio, to);
+    if (__builtin_expect(!next, 1)) {
         // from is alone in its queue (the usual case: client and server share a priority and
         // take turns): to is alone in it now, and both threads' links stay NULL
-        sched_replace_head(to->prio, to);
         sched_replace_tail(to->prio, to);
         return;
     }
-    // swap the nodes in place, the bitmap does not change
-    to->sched_prev = prev;
+    // to takes from's node at the head, the bitmap does not change
     to->sched_next = next;
-    if (prev) prev->sched_next = to;
-    else sched_replace_head(to->prio, to);
-    if (next) next->sched_prev = to;
-    else sched_replace_tail(to->prio, to);
-    from->sched_next = from->sched_prev = NULL;
+    next->sched_prev = to;
+    from->sched_next = NULL;
 }
 
 FAST_INLINE void fast_copy_mrs(struct tcb *from, struct tcb *to, uint64_t info, uint64_t badge)
@@ -109,6 +109,29 @@ static __attribute__((noinline)) _Noreturn void fast_enqueue_leave(struct tcb *t
     fast_leave(to, pti_enabled);
 }
 
+/* Call, once its checks passed: delivers to the receiver r at the head of ep's queue and
+ * leaves into it. `same_prio` (a constant) picks the run-queue work: the caller tests the
+ * priorities once and has a copy of this for each case. */
+FAST_INLINE _Noreturn void fast_call_deliver(struct tcb *t, struct tcb *r, struct endpoint *ep,
+                                             uint64_t info, uint64_t badge, bool pti,
+                                             bool same_prio)
+{
+    // r is the head of the receive queue: unlink it
+    struct tcb *next = r->queue_next;
+    ep->head = next;
+    if (next) next->queue_prev = NULL, r->queue_next = NULL; // (its queue_prev is NULL: head)
+    else ep->tail = NULL, ep->state = EP_IDLE;
+    r->blocked_on = NULL;
+    fast_copy_mrs(t, r, info, badge);
+    t->state = TS_BLOCKED_REPLY;
+    t->replier = r;
+    r->reply_to = t;
+    r->state = TS_RUNNABLE;
+    if (!same_prio) fast_requeue_leave(t, r);
+    fast_switch_queue(t, r);
+    fast_leave(r, pti);
+}
+
 FAST_INLINE _Noreturn void fast_call(struct tcb *t, bool pti)
 {
     uint64_t info = t->ctx.rsi;
@@ -119,41 +142,23 @@ FAST_INLINE _Noreturn void fast_call(struct tcb *t, bool pti)
     struct endpoint *ep = (struct endpoint *)c->obj;
     if (ep->state != EP_RECV) syscall_slowpath(t);
     struct tcb *r = ep->head;
-    if (r->prio < t->prio || ((uintptr_t)r->reply_to | (uintptr_t)r->vcpu) ||
+    if (((uintptr_t)r->reply_to | (uintptr_t)r->vcpu) ||
         r->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
         syscall_slowpath(t);
-
-    // r is the head of the receive queue: unlink it
-    struct tcb *next = r->queue_next;
-    ep->head = next;
-    if (next) next->queue_prev = NULL, r->queue_next = NULL; // (its queue_prev is NULL: head)
-    else ep->tail = NULL, ep->state = EP_IDLE;
-    r->blocked_on = NULL;
-    fast_copy_mrs(t, r, info, c->w1);
-    t->state = TS_BLOCKED_REPLY;
-    t->replier = r;
-    r->reply_to = t;
-    r->state = TS_RUNNABLE;
-    if (__builtin_expect(r->prio != t->prio, 0)) fast_requeue_leave(t, r);
-    fast_switch_queue(t, r);
-    fast_leave(r, pti);
+    // one priority test on the usual path (equal priorities)
+    if (__builtin_expect(r->prio != t->prio, 0)) {
+        if (r->prio < t->prio) syscall_slowpath(t);
+        fast_call_deliver(t, r, ep, info, c->w1, pti, false);
+    }
+    fast_call_deliver(t, r, ep, info, c->w1, pti, true);
 }
 
-FAST_INLINE _Noreturn void fast_reply_recv(struct tcb *t, bool pti)
+/* ReplyRecv, once its checks passed: replies to `caller`, blocks t on ep and leaves into the
+ * caller; `same_prio` as for fast_call_deliver. */
+FAST_INLINE _Noreturn void fast_reply_recv_deliver(struct tcb *t, struct tcb *caller,
+                                                   struct endpoint *ep, uint64_t info, bool pti,
+                                                   bool same_prio)
 {
-    uint64_t info = t->ctx.rsi;
-    struct tcb *caller = t->reply_to;
-    if (!caller || caller->in_fault_ipc || (info & FAST_INFO_MASK) > RS_MSG_REG_COUNT)
-        syscall_slowpath(t);
-    if (caller->prio < t->prio || ((uintptr_t)caller->vcpu | (uintptr_t)t->bound_ntfn) ||
-        caller->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
-        syscall_slowpath(t);
-    struct cap *c;
-    if (!fast_lookup(t, t->ctx.rdi, &c) || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_READ))
-        syscall_slowpath(t);
-    struct endpoint *ep = (struct endpoint *)c->obj;
-    if (ep->state == EP_SEND) syscall_slowpath(t); // a sender waits: the slow path takes it now
-
     t->reply_to = NULL;
     caller->replier = NULL;
     fast_copy_mrs(t, caller, info, 0);
@@ -167,9 +172,57 @@ FAST_INLINE _Noreturn void fast_reply_recv(struct tcb *t, bool pti)
     else ep->head = t;
     ep->tail = t;
     ep->state = EP_RECV;
-    if (__builtin_expect(caller->prio != t->prio, 0)) fast_requeue_leave(t, caller);
+    if (!same_prio) fast_requeue_leave(t, caller);
     fast_switch_queue(t, caller);
     fast_leave(caller, pti);
+}
+
+/* ReplyRecv answering a vCPU exit (a VMM's usual call): what the slow path does (endpoint_reply,
+ * then handle_recv and endpoint_recv), without its dispatch and generic steps. Every check comes
+ * before any change, so a declined case goes to the slow path untouched. The reply's length
+ * and caps are vcpu_exit_reply's business (it reads what it needs; no cap goes to a vCPU). Out of
+ * line: it calls functions that return; the vCPU thread runs next through sched_exit_kernel. */
+static __attribute__((noinline)) _Noreturn void fast_vcpu_reply_recv(struct tcb *t,
+                                                                     struct tcb *caller)
+{
+    struct notification *bound = t->bound_ntfn;
+    if (caller->fault.type != RS_FAULT_VCPU_EXIT || (bound && bound->pending))
+        syscall_slowpath(t); // (a bound notification with bits pending: Recv returns those)
+    struct cap *c;
+    if (!fast_lookup(t, t->ctx.rdi, &c) || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_READ))
+        syscall_slowpath(t);
+    struct endpoint *ep = (struct endpoint *)c->obj;
+    if (ep->state == EP_SEND) syscall_slowpath(t); // a sender waits: the slow path takes it now
+    t->reply_to = NULL;
+    caller->replier = NULL;
+    vcpu_exit_reply(caller, t); // (tcb_fault_reply's case for an exit): resumes the vCPU thread
+    sched_dequeue(t);
+    t->state = TS_BLOCKED_RECV;
+    ep->state = EP_RECV;
+    waitqueue_append(&ep->head, &ep->tail, t, ep);
+    sched_exit_kernel();
+}
+
+FAST_INLINE _Noreturn void fast_reply_recv(struct tcb *t, bool pti)
+{
+    uint64_t info = t->ctx.rsi;
+    struct tcb *caller = t->reply_to;
+    if (!caller) syscall_slowpath(t);
+    if (caller->in_fault_ipc) fast_vcpu_reply_recv(t, caller);
+    if ((info & FAST_INFO_MASK) > RS_MSG_REG_COUNT) syscall_slowpath(t);
+    if (((uintptr_t)caller->vcpu | (uintptr_t)t->bound_ntfn) ||
+        caller->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
+        syscall_slowpath(t);
+    struct cap *c;
+    if (!fast_lookup(t, t->ctx.rdi, &c) || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_READ))
+        syscall_slowpath(t);
+    struct endpoint *ep = (struct endpoint *)c->obj;
+    if (ep->state == EP_SEND) syscall_slowpath(t); // a sender waits: the slow path takes it now
+    if (__builtin_expect(caller->prio != t->prio, 0)) {
+        if (caller->prio < t->prio) syscall_slowpath(t);
+        fast_reply_recv_deliver(t, caller, ep, info, pti, false);
+    }
+    fast_reply_recv_deliver(t, caller, ep, info, pti, true);
 }
 
 FAST_INLINE _Noreturn void fast_send(struct tcb *t)

@@ -13,7 +13,12 @@ static inline __attribute__((always_inline)) bool fastpath_lookup(struct tcb *t,
                                                                   struct slot **out)
 {
     const struct cap *root = &t->slots[TCB_SLOT_CSPACE].cap;
-    if (__builtin_expect(root->type != RS_CAP_CNODE || root->small + root->bits != 64, 0))
+    // type (byte 0) and CAP_FLAG_FLAT (in byte 3: guard size + radix = 64) in one compare
+    _Static_assert(__builtin_offsetof(struct cap, flags) == 3, "type and flags in one word");
+    uint32_t w;
+    __builtin_memcpy(&w, root, sizeof w);
+    if (__builtin_expect(
+            (w & (0xFFu | CAP_FLAG_FLAT << 24)) != (RS_CAP_CNODE | CAP_FLAG_FLAT << 24), 0))
         return false;
     // cptr = guard << bits | index; subtracting the CNode's guard leaves the index, and
     // leaves bits above `bits` set exactly when the guard differs (both are below 2^small)

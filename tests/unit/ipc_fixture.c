@@ -44,11 +44,9 @@ void ipc_setup(void)
         .type = RS_CAP_NOTIFICATION, .rights = RS_RIGHTS_ALL, .obj = (uintptr_t)w.ntfn, .w1 = 0x8};
     cdt_insert(NULL, &w.cn[NTFN]);
     /* guard 60 + radix 4: a single-level CSpace, which the fast path resolves inline */
-    w.cn[SELF].cap = (struct cap){.type = RS_CAP_CNODE,
-                                  .rights = RS_RIGHTS_ALL,
-                                  .bits = RADIX,
-                                  .small = 64 - RADIX,
-                                  .obj = (uintptr_t)w.cn};
+    w.cn[SELF].cap = (struct cap){
+        .type = RS_CAP_CNODE, .rights = RS_RIGHTS_ALL, .bits = RADIX, .obj = (uintptr_t)w.cn};
+    cap_set_guard(&w.cn[SELF].cap, 64 - RADIX, 0); /* (marks it CAP_FLAG_FLAT) */
     cdt_insert(NULL, &w.cn[SELF]);
     /* the VSpace every thread here runs in is the loaded one (see arch_cr3 in fake_arch.c) */
     arch_cr3 = VIRT_TO_PHYS(w.vspace);

@@ -71,19 +71,21 @@
 #define CTX_OFF_RCX (12 * 8)
 #define CTX_OFF_R11 (4 * 8)
 
-/* Saves the user's registers into the frame that ends at cur_ctx_top, by stores (a push each
+/* Saves the user's registers into the frame that ends at `top` (cur_ctx_top with PTI; without,
+ * TSS.rsp0, which is the same there: switch.h stores only that one), by stores (a push each
  * would also write the error code and the constant CS and SS, which tcb_init set and the iret
  * exit sets again); rcx and r11 hold the user's RIP and RFLAGS (syscall put them there) and go
- * to both places, as pushes would have left them. Then the kernel stack and rdi = cur. */
-.macro SYSCALL_SAVE
-    movq cur_ctx_top(%rip), %rsp
+ * to both places, as pushes would have left them. The vector is not stored: while a thread runs
+ * in user mode its frame says VECTOR_SYSCALL already (an interrupt entry overwrites it, and
+ * the iret exit puts it back). Then the kernel stack and rdi = cur. */
+.macro SYSCALL_SAVE top
+    movq \top(%rip), %rsp
     movq %rcx, F(CTX_OFF_RIP)
     movq %rcx, F(CTX_OFF_RCX)
     movq %r11, F(CTX_OFF_RIP + 16)
     movq %r11, F(CTX_OFF_R11)
     movq user_rsp_scratch(%rip), %rcx
     movq %rcx, F(CTX_OFF_RIP + 24)
-    movq $VECTOR_SYSCALL, F(CTX_OFF_VECTOR)
     movq %rax, F(CTX_OFF_RAX)
     movq %rbx, F(CTX_OFF_RBX)
     movq %rdx, F(CTX_OFF_RDX)
@@ -108,7 +110,7 @@ syscall_entry_pti:
     movq kernel_cr3(%rip), %rax
     movq %rax, %cr3
     popq %rax
-    SYSCALL_SAVE
+    SYSCALL_SAVE cur_ctx_top
     cmpq $1, %rax                 /* RS_SYS_CALL */
     je fastpath_call_pti          /* C, never returns; falls back to syscall_slowpath */
     cmpq $2, %rax                 /* RS_SYS_REPLY_RECV */
@@ -118,7 +120,7 @@ syscall_entry_pti:
     jmp syscall_slowpath          /* C, never returns */
 syscall_entry:
     movq %rsp, user_rsp_scratch(%rip)
-    SYSCALL_SAVE
+    SYSCALL_SAVE tss+4                  /* TSS.rsp0 (switch.h: struct tss) */
     cmpq $1, %rax
     je fastpath_call
     cmpq $2, %rax
@@ -162,14 +164,15 @@ isr_common:
     movq cur_ctx_top(%rip), %rdi
     subq $CTX_FRAME_END, %rdi
     movl $CTX_FRAME_END / 8, %ecx
-    rep movsq
-4:  /* from user: the CPU does not clear RFLAGS.AC on interrupts, and AC=1 would switch SMAP off
+    rep movsq                         /* (leaves rdi = cur_ctx_top) */
+    jmp 5f
+4:  movq tss+4(%rip), %rdi           /* without PTI the frame's top is TSS.rsp0 (switch.h) */
+5:  /* from user: the CPU does not clear RFLAGS.AC on interrupts, and AC=1 would switch SMAP off
      * in the kernel (Intel SDM vol. 3A 4.6.1); syscall clears it through SFMASK */
     testb $1, smap_enabled(%rip)
     jz 3f
     clac
 3:  movabsq $kernel_stack_top, %rsp   /* from user: frame is in the TCB, go to kernel stack */
-    movq cur_ctx_top(%rip), %rdi
     subq $CTX_FRAME_END, %rdi
     jmp trap_from_user                /* C, never returns */
 1:  /* from the kernel: an interrupt (the idle halt, a host interrupt after a VM exit) is handled
@@ -246,6 +249,7 @@ sysret_tail:
 2:  movq %rdi, %rsp
     movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rsp)      /* user segments whatever the frame says */
     movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rsp)
+    movq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rsp)    /* what a syscall entry leaves (it skips it) */
 iret_tail:
     POP_GPRS
     addq $16, %rsp
@@ -257,6 +261,8 @@ restore_pti:
     jnz bad_user_rip
     movq $GDT_USER_CS, CTX_OFF_RIP + 8(%rdi)
     movq $GDT_USER_DS, CTX_OFF_RIP + 32(%rdi)
+    movq CTX_OFF_VECTOR(%rdi), %rdx                /* how it leaves, decided here: */
+    movq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rdi)     /* what a syscall entry leaves (it skips it) */
     movq %rdi, %rsi
     leaq entry_stack_top - CTX_FRAME_END(%rip), %rdi
     movl $CTX_FRAME_END / 8, %ecx
@@ -264,7 +270,7 @@ restore_pti:
     leaq entry_stack_top - CTX_FRAME_END(%rip), %rsp
     movq user_cr3(%rip), %rax
     movq %rax, %cr3
-    cmpq $VECTOR_SYSCALL, CTX_OFF_VECTOR(%rsp)
+    cmpq $VECTOR_SYSCALL, %rdx
     jne iret_tail
     movq %rsp, %rdi
     jmp sysret_tail

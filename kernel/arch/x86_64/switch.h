@@ -19,7 +19,7 @@ struct tss {
 } __attribute__((packed));
 
 extern struct tss tss;
-extern uint64_t cur_ctx_top;  /* where `syscall` pushes the frame (entry.S) */
+extern uint64_t cur_ctx_top;  /* PTI: where `syscall` saves the frame (entry.S) */
 extern uint64_t arch_cr3;     /* the loaded CR3, cached: reading CR3 is slow on real CPUs */
 extern uint64_t arch_fs_base; /* the loaded FS base */
 
@@ -34,10 +34,11 @@ static inline __attribute__((always_inline)) void arch_switch_thread_in(struct u
                                                                         bool pti)
 {
     uint64_t top = (uint64_t)ctx + CTX_FRAME_END;
-    cur_ctx_top = top;
     if (pti) {
+        cur_ctx_top = top;
         user_cr3 = pml4_phys;
     } else {
+        // the syscall entry without PTI reads the frame's top from TSS.rsp0 (entry.S): one store
         tss.rsp[0] = top;
         if (pml4_phys != arch_cr3) {
             arch_cr3 = pml4_phys;
