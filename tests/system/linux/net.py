@@ -14,15 +14,22 @@ Boots as linux.py does (its Guest class), then at the guests' shells, through in
            crash both VMMs (`crash NAME random`) again and again: the md5sum matches
   NET-0006 each VMM was crashed and restarted at least 10 times during that transfer
   NET-0007 no kernel warning, oops, transmit time-out or virtio error in the log
+  NET-0008 (net-switch.manifest, --uplink) the host fetches vmB's file with urllib through QEMU's
+           user network (hostfwd), the NIC driver (servers/nic), the switch (servers/net) and vmB's
+           virtio-net: the md5 matches (the guests' ping above then crossed the switch too)
 
-  net.py --emu qemu --kernel K --module NAME=PATH ... --log L [--timeout S] [--checks ...]"""
+  net.py --emu qemu --kernel K --module NAME=PATH ... --log L [--timeout S] [--checks ...]
+         [--uplink] (the guests on QEMU's user network 10.0.2.0/24 behind a NIC and the switch)"""
 
 import argparse
+import hashlib
 import os
 import re
+import socket
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import run  # noqa: E402
 import linux  # noqa: E402  (Guest, PROMPT, BAD_LOG)
 
-CHECKS = ["boot", "mac", "ping", "fetch", "crash-fetch", "crashes", "log"]
+CHECKS = ["boot", "mac", "ping", "fetch", "crash-fetch", "crashes", "log", "curl"]
 MIN_CRASHES = 10
 CRASH_EVERY = 4.0  # seconds between two crashes of one VMM
 LINK = "vnet"
@@ -51,6 +58,9 @@ def parse_args():
     p.add_argument("--size-mib", type=int, default=16, help="the crash-fetch file")
     p.add_argument("--log", required=True)
     p.add_argument("--checks", default="boot,mac,ping,fetch,log")
+    p.add_argument("--uplink", action="store_true",
+                   help="QEMU's user network on a virtio-net NIC (hostfwd to vmB's port 80); the "
+                        "guests are 10.0.2.15 (link vma) and 10.0.2.16 (link vmb)")
     a = p.parse_args()
     a.checks = a.checks.split(",")
     bad = [c for c in a.checks if c not in CHECKS]
@@ -61,6 +71,15 @@ def parse_args():
     a.modules = [tuple(m.split("=", 1)) for m in a.module]
     a.modules = [(n, os.path.abspath(q)) for n, q in a.modules]
     a.iso, a.icount, a.send = False, False, ["console"]
+    if a.uplink:
+        global LINK
+        LINK = "vma"
+        VMS.update({"vmA": "10.0.2.15", "vmB": "10.0.2.16"})
+        with socket.socket() as s:  # a free port for the forward
+            s.bind(("127.0.0.1", 0))
+            a.port = s.getsockname()[1]
+        a.nic = "virtio-net-pci"
+        a.netdev = f"user,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:{a.port}-{VMS['vmB']}:80"
     return a
 
 
@@ -211,11 +230,35 @@ def run_all(a, g, check, t0):
         got = md5_in(out)
         check("fetch", got == want, f"vmA fetched vmB's {size} MiB file with wget in {t:.1f} s "
               f"({size / t if t else 0:.2f} MiB/s): md5 {got}, vmB's {want}")
+    if "curl" in a.checks:
+        curl(a, g, check, want, size)
     if "crash-fetch" in a.checks:
         crash_fetch(a, g, con, check, want, size)
     if "log" in a.checks:
         bad = [l for l in g.text.split("\n") if linux.BAD_LOG.search(l) or BAD_NET_LOG.search(l)]
         check("log", not bad, f"no kernel warning, transmit time-out or virtio error {bad[:3]}")
+
+
+def curl(a, g, check, want, size):
+    """The host fetches vmB's file through the forwarded port while the log is drained."""
+    import threading
+    got, err = [None], [None]
+
+    def fetch():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{a.port}/f", timeout=120) as r:
+                got[0] = hashlib.md5(r.read()).hexdigest()
+        except Exception as e:  # noqa: BLE001 (reported)
+            err[0] = repr(e)
+
+    t0 = time.monotonic()
+    th = threading.Thread(target=fetch)
+    th.start()
+    while th.is_alive() and time.monotonic() - t0 < 150:
+        idle(g, 0.2)
+    t = time.monotonic() - t0
+    check("curl", got[0] == want, f"the host fetched vmB's {size} MiB file through NIC, switch "
+          f"and VMM in {t:.1f} s: md5 {got[0]}, vmB's {want} {err[0] or ''}")
 
 
 def crash_fetch(a, g, con, check, want, size):
