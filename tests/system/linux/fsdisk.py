@@ -49,7 +49,7 @@ INNER = "/disks/disk-linux.img"
 SUM = re.compile(r"(?<![0-9a-f])([0-9a-f]{32})  /tmp/d/c/(f\d+)\b")
 # fs's and blk's own lines (each restart prints some) share the console with the guest's output
 # and may land inside one of its lines (linux.Guest.command takes out init's and the VMM's)
-SERVER_LINE = re.compile(r"(?:fs|blk): [^\n]*\n")
+SERVER_LINE = re.compile(r"(?:fs|blk): [^\n]*(?:\n|$)")
 
 
 def command(g, cmd, timeout=60):
