@@ -18,7 +18,7 @@ _Static_assert(sizeof(ipc_control_t) <= VMM_CONSOLE_OFFSET, "the console ring fo
 static struct vmm vmm; /* what an injected wild write destroys */
 static ipc_server_t server;
 static struct vmm_persist *persist;
-static struct blk_mem disk; /* the guest's disk image init keeps (manifest disk=) */
+static struct blk_mem disk;    /* the guest's disk image init keeps (manifest disk=) */
 static struct vnet_link net;   /* the guest's network link (proto/net.h), if it has one */
 static net_link_index_t net_k; /* its channels' indices */
 
@@ -317,7 +317,7 @@ int main(void *arg)
         if (!platform_start(ctl)) return 1;
         vmm.st = (struct vmm_state *)vmm_committed(persist);
         net_committed(); // what a predecessor committed but did not publish or release
-        arm_timer(); // the deadline a predecessor may have died before setting
+        arm_timer();     // the deadline a predecessor may have died before setting
     }
     const struct vmm_state *s = vmm_committed(persist);
     rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts "
