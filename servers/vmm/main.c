@@ -19,7 +19,7 @@ _Static_assert(sizeof(ipc_control_t) <= VMM_CONSOLE_OFFSET, "the console ring fo
 static struct vmm vmm; /* what an injected wild write destroys */
 static ipc_server_t server;
 static struct vmm_persist *persist;
-static struct blk_mem disk; /* the guest's disk image init keeps (manifest disk=) */
+static struct blk_mem disk;    /* the guest's disk image init keeps (manifest disk=) */
 static struct vblk_chan dchan; /* or a file of fs over channel disk_k (virtio_blk_chan.h) */
 static int disk_k = -1;
 static struct vnet_link net;   /* the guest's network link (proto/net.h), if it has one */
@@ -318,7 +318,8 @@ static bool disk_open(const ipc_control_t *ctl)
         info->magic != IPC_DEVICE_MAGIC)
         return true;
     for (unsigned k = 0; disk_k < 0 && k < info->nchannels && k < IPC_MAX_CHANNELS; k++)
-        if (info->channel[k].role == IPC_CHANNEL_CLIENT && !memcmp(info->channel[k].name, "disk", 4))
+        if (info->channel[k].role == IPC_CHANNEL_CLIENT &&
+            !memcmp(info->channel[k].name, "disk", 4))
             disk_k = (int)k;
     if (disk_k < 0) return true;
     const ipc_channel_info_t *ci = &info->channel[disk_k];
@@ -403,8 +404,8 @@ int main(void *arg)
     if (ctl->guest_platform == IPC_GUEST_PC) {
         if (!platform_start(ctl)) return 1;
         vmm.st = (struct vmm_state *)vmm_committed(persist);
-        net_committed(); // what a predecessor committed but did not publish or release
-        arm_timer(); // the deadline a predecessor may have died before setting
+        net_committed();   // what a predecessor committed but did not publish or release
+        arm_timer();       // the deadline a predecessor may have died before setting
         if (disk_k >= 0) { // completions that came while no instance ran
             vmm.st = vmm_begin(persist);
             bool reaped = disk_reap();

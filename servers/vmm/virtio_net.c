@@ -92,7 +92,8 @@ static void transmit(struct net_ctx *x, const struct vq_chain *c, chan_producer_
         uint8_t *buf = chan_data(x->l->tx) + off;
         // the header asks for nothing we offer (no CSUM, no GSO): skipped
         if (vq_chain_read(c, x->ram, VIRTIO_NET_HDR_LEN, buf, len) == len) {
-            chan_desc_t d = {.id = ++n->next_id, .op = NET_OP_FRAME, .data_offset = off, .len = len};
+            chan_desc_t d = {
+                .id = ++n->next_id, .op = NET_OP_FRAME, .data_offset = off, .len = len};
             if (chan_produce(p, &d) == RS_OK) {
                 n->s.tx_frames++;
                 x->l->signal_tx = true;
@@ -198,8 +199,7 @@ static void publish(const struct virtio_net *n, unsigned qi, const struct vq_ram
     le_put16(ram->base + q->used, qi == VIRTIO_NET_RXQ ? VQ_USED_F_NO_NOTIFY : 0);
 }
 
-void virtio_net_committed(const struct virtio_net *n, const struct vq_ram *ram,
-                          struct vnet_link *l)
+void virtio_net_committed(const struct virtio_net *n, const struct vq_ram *ram, struct vnet_link *l)
 {
     publish(n, VIRTIO_NET_RXQ, ram);
     publish(n, VIRTIO_NET_TXQ, ram);

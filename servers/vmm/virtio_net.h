@@ -31,15 +31,15 @@
 #include "proto/net.h"
 #include "virtio_mmio.h"
 
-#define VIRTIO_ID_NET         1
-#define VIRTIO_NET_F_MAC      (1ull << 5)
-#define VIRTIO_NET_F_STATUS   (1ull << 16)
-#define VIRTIO_NET_FEATURES   (VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)
-#define VIRTIO_NET_S_LINK_UP  1u
-#define VIRTIO_NET_HDR_LEN    12u /* struct virtio_net_hdr with num_buffers (5.1.6) */
-#define VIRTIO_NET_RXQ        0u
-#define VIRTIO_NET_TXQ        1u
-#define VQ_USED_F_NO_NOTIFY   1u /* used ring flags (2.7.10) */
+#define VIRTIO_ID_NET        1
+#define VIRTIO_NET_F_MAC     (1ull << 5)
+#define VIRTIO_NET_F_STATUS  (1ull << 16)
+#define VIRTIO_NET_FEATURES  (VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)
+#define VIRTIO_NET_S_LINK_UP 1u
+#define VIRTIO_NET_HDR_LEN   12u /* struct virtio_net_hdr with num_buffers (5.1.6) */
+#define VIRTIO_NET_RXQ       0u
+#define VIRTIO_NET_TXQ       1u
+#define VQ_USED_F_NO_NOTIFY  1u /* used ring flags (2.7.10) */
 
 struct vnet_stats {
     uint64_t tx_frames;  /* frames put on the link */

@@ -13,18 +13,18 @@
 #include "le.h"
 #include "xorshift.h"
 
-#define RAM_SIZE (1u << 20)
+#define RAM_SIZE  (1u << 20)
 #define CHAN_SIZE (NET_LINK_PAGES * 4096u)
-#define QN       16u
+#define QN        16u
 /* queue q's parts at Q_BASE(q) */
-#define Q_BASE(q)  (0x1000u + (q)*0x2000u)
-#define DESC(q)    Q_BASE(q)
-#define AVAIL(q)   (Q_BASE(q) + 0x400u)
-#define USED(q)    (Q_BASE(q) + 0x800u)
-#define RXBUF(i)   (0x10000u + (i)*0x800u) /* receive buffers: 2 KiB each */
-#define TXBUF      0x40000u
-#define RX         VIRTIO_NET_RXQ
-#define TX         VIRTIO_NET_TXQ
+#define Q_BASE(q) (0x1000u + (q)*0x2000u)
+#define DESC(q)   Q_BASE(q)
+#define AVAIL(q)  (Q_BASE(q) + 0x400u)
+#define USED(q)   (Q_BASE(q) + 0x800u)
+#define RXBUF(i)  (0x10000u + (i)*0x800u) /* receive buffers: 2 KiB each */
+#define TXBUF     0x40000u
+#define RX        VIRTIO_NET_RXQ
+#define TX        VIRTIO_NET_TXQ
 
 static uint8_t *ram, *chan_tx, *chan_rx;
 static struct vq_ram gram;
@@ -109,8 +109,7 @@ static void driver_init(void)
     avail_idx[0] = avail_idx[1] = 0;
 }
 
-static void desc(unsigned q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
-                 uint16_t next)
+static void desc(unsigned q, unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
     uint8_t *d = ram + DESC(q) + 16 * i;
     le_put64(d, addr);
@@ -127,8 +126,14 @@ static void offer(unsigned q, uint16_t head, bool kick)
 }
 
 static uint16_t used_idx(unsigned q) { return le_get16(ram + USED(q) + 2); }
-static uint32_t used_id(unsigned q, unsigned k) { return le_get32(ram + USED(q) + 4 + 8 * (k % QN)); }
-static uint32_t used_len(unsigned q, unsigned k) { return le_get32(ram + USED(q) + 8 + 8 * (k % QN)); }
+static uint32_t used_id(unsigned q, unsigned k)
+{
+    return le_get32(ram + USED(q) + 4 + 8 * (k % QN));
+}
+static uint32_t used_len(unsigned q, unsigned k)
+{
+    return le_get32(ram + USED(q) + 8 + 8 * (k % QN));
+}
 
 /* What the VMM does after committing the state holding `net`. */
 static void committed(void) { virtio_net_committed(&net, &gram, &link); }
@@ -172,7 +177,10 @@ static int peer_send_raw(uint32_t len, uint32_t data_offset, uint32_t op, uint8_
     chan_desc_t d = {.id = ++peer_id, .op = op, .data_offset = off, .len = len};
     return chan_produce(&p, &d);
 }
-static int peer_send(uint32_t len, uint8_t seed) { return peer_send_raw(len, UINT32_MAX, NET_OP_FRAME, seed); }
+static int peer_send(uint32_t len, uint8_t seed)
+{
+    return peer_send_raw(len, UINT32_MAX, NET_OP_FRAME, seed);
+}
 
 /* The peer's completions of what it sent: statuses into st (up to max); returns the count. */
 static unsigned peer_completions(uint32_t *st, unsigned max)
@@ -357,7 +365,7 @@ Test(vnet, bad_requests_from_the_peer_are_refused_and_counted)
     uint32_t data = CHAN_SIZE - CHAN_DATA_OFFSET;
     cr_assert_eq(peer_send(NET_MIN_FRAME - 1, 1), RS_OK);
     cr_assert_eq(peer_send(NET_MAX_FRAME + 1, 1), RS_OK);
-    cr_assert_eq(peer_send_raw(100, data - 99, NET_OP_FRAME, 1), RS_OK); // past the data area
+    cr_assert_eq(peer_send_raw(100, data - 99, NET_OP_FRAME, 1), RS_OK);       // past the data area
     cr_assert_eq(peer_send_raw(100, UINT32_MAX - 10, NET_OP_FRAME, 1), RS_OK); // would wrap
     cr_assert_eq(peer_send_raw(100, UINT32_MAX, 7, 1), RS_OK);                 // not a frame
     cr_assert_eq(peer_send(100, 1), RS_OK);
@@ -384,8 +392,8 @@ Test(vnet, a_restart_before_the_commit_delivers_each_frame_once)
     cr_assert_eq(net.s.rx_frames, 3);
     // the crash: the transaction's state is lost, so is the process's link view
     net = before;
-    link = (struct vnet_link){.tx = chan_tx, .rx = chan_rx, .tx_data = link.tx_data,
-                              .rx_data = link.rx_data};
+    link = (struct vnet_link){
+        .tx = chan_tx, .rx = chan_rx, .tx_data = link.tx_data, .rx_data = link.rx_data};
     committed(); // the new instance publishes what was committed: nothing new
     cr_assert_eq(used_idx(RX), 0);
     cr_assert_eq(chan_req_ring(chan_rx)->tail, 0);
@@ -485,8 +493,7 @@ Test(vnet, seeded_fuzz_of_guest_and_peer_garbage, .timeout = 60)
             case 0: { // a register write, any offset and size
                 uint64_t v = xorshift64(&seed);
                 unsigned sz = 1u << (xorshift64(&seed) % 4);
-                virtio_net_access(&net, &gram, &link, (uint32_t)(v >> 32) % 0x210, sz,
-                                  true, &v);
+                virtio_net_access(&net, &gram, &link, (uint32_t)(v >> 32) % 0x210, sz, true, &v);
                 break;
             }
             case 1: { // a read
@@ -509,7 +516,8 @@ Test(vnet, seeded_fuzz_of_guest_and_peer_garbage, .timeout = 60)
                 break;
             case 5: // the peer sends something
                 peer_send_raw((uint32_t)(r >> 8) % 1600,
-                              (r >> 30) & 1 ? UINT32_MAX : (uint32_t)xorshift64(&seed) % (CHAN_SIZE + 64),
+                              (r >> 30) & 1 ? UINT32_MAX
+                                            : (uint32_t)xorshift64(&seed) % (CHAN_SIZE + 64),
                               (r >> 31) & 1 ? NET_OP_FRAME : (uint32_t)(r >> 40), (uint8_t)r);
                 break;
             case 6:
@@ -526,7 +534,8 @@ Test(vnet, seeded_fuzz_of_guest_and_peer_garbage, .timeout = 60)
             case 9: { // the peer drains the transmit side
                 chan_desc_t d;
                 uint8_t f[NET_MAX_FRAME];
-                for (unsigned k = 0; k < (r >> 8) % 70 && peer_take(&d, f); k++) {}
+                for (unsigned k = 0; k < (r >> 8) % 70 && peer_take(&d, f); k++) {
+                }
                 uint32_t st[1];
                 peer_completions(st, 1);
                 break;
