@@ -29,13 +29,13 @@
 #define RAL0   0x5400
 #define RAH0   0x5404
 
-#define CTRL_ASDE (1u << 5)
-#define CTRL_SLU  (1u << 6)
-#define CTRL_RST  (1u << 26)
-#define STATUS_LU (1u << 1)
+#define CTRL_ASDE  (1u << 5)
+#define CTRL_SLU   (1u << 6)
+#define CTRL_RST   (1u << 26)
+#define STATUS_LU  (1u << 1)
 #define EERD_START (1u << 0)
 #define EERD_DONE  (1u << 4)
-#define RAH_AV    (1u << 31)
+#define RAH_AV     (1u << 31)
 
 #define ICR_TXDW   0x01
 #define ICR_LSC    0x04
@@ -51,12 +51,12 @@
 #define RCTL_SECRC (1u << 26) /* the FCS stripped; BSIZE 00: 2048-byte buffers */
 #define TCTL_EN    (1u << 1)
 #define TCTL_PSP   (1u << 3)
-#define TCTL_CT    (0x10u << 4)  /* collision threshold (SDM 13.4.33) */
-#define TCTL_COLD  (0x40u << 12) /* collision distance, full duplex */
+#define TCTL_CT    (0x10u << 4)                /* collision threshold (SDM 13.4.33) */
+#define TCTL_COLD  (0x40u << 12)               /* collision distance, full duplex */
 #define TIPG_VALUE (10u | 8u << 10 | 6u << 20) /* IPGT 10, IPGR1 8, IPGR2 6 (SDM 13.4.34) */
 
-#define RX_DD  0x01 /* descriptor done */
-#define RX_EOP 0x02 /* end of packet */
+#define RX_DD   0x01 /* descriptor done */
+#define RX_EOP  0x02 /* end of packet */
 #define TX_EOP  0x01
 #define TX_IFCS 0x02 /* the device appends the FCS */
 #define TX_RS   0x08 /* report status: DD is written back */
@@ -137,7 +137,8 @@ int nic_dev_init(struct nic *n)
     wr(n, IMC, ~0u);
     wr(n, CTRL, rd(n, CTRL) | CTRL_RST); // the device forgets a previous instance's rings
     unsigned spin = 0;
-    while ((rd(n, CTRL) & CTRL_RST) && ++spin < 1000000) {}
+    while ((rd(n, CTRL) & CTRL_RST) && ++spin < 1000000) {
+    }
     if (spin == 1000000) return RS_BUSY;
     wr(n, IMC, ~0u); // the reset turned nothing on, but be sure (SDM 14.4)
     rd(n, ICR);

@@ -138,8 +138,7 @@ static bool link_to_wire(bool *queued)
             // finishes one (its interrupt wakes us); the consumer's position is ours alone
             drv.in_req.next--;
             break;
-        } else
-            *queued = true;
+        } else *queued = true;
         if (st) drv.link_bad++;
         d.status = (uint32_t)st;
         if (chan_produce(&drv.in_comp, &d)) drv.comp_lost++;
@@ -260,7 +259,8 @@ int main(void *arg)
         if (produced || first) rs_signal(IPC_SLOT_CHANNEL0 + drv.link.tx);
         if (completed || first) rs_signal(IPC_SLOT_CHANNEL0 + drv.link.rx);
         if (drv.nic.st.rx + drv.nic.st.tx - drv.last_report >= 4096) report("statistics");
-        uint64_t bad = drv.nic.st.rx_bad + drv.nic.st.tx_bad + drv.nic.st.dev_garbage + drv.link_bad;
+        uint64_t bad =
+            drv.nic.st.rx_bad + drv.nic.st.tx_bad + drv.nic.st.dev_garbage + drv.link_bad;
         if (bad != drv.bad_report && (bad <= 64 || !(bad & (bad - 1)))) {
             drv.bad_report = bad;
             report("bad input");

@@ -16,10 +16,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define NIC_RX_BUFS 64u
-#define NIC_TX_BUFS 64u
+#define NIC_RX_BUFS  64u
+#define NIC_TX_BUFS  64u
 #define NIC_BUF_SIZE 2048u
-#define NIC_MAC_LEN 6u
+#define NIC_MAC_LEN  6u
 
 /* The status word (struct nic.status): what the driver knows of its device. */
 #define NIC_STATUS_UP   1u /* the device is set up and running */
@@ -49,7 +49,7 @@ struct vnet_queue {
 
 struct nic {
     struct nic_regs regs;
-    uint8_t *dma; /* DMA memory: the driver's address ... */
+    uint8_t *dma;                 /* DMA memory: the driver's address ... */
     uint64_t dma_paddr, dma_size; /* ... its physical address and size */
     uint8_t mac[NIC_MAC_LEN];
     uint32_t status; /* NIC_STATUS_* */

@@ -43,7 +43,10 @@ struct vq_desc {
     uint16_t flags, next;
 };
 
-static uint32_t in(struct nic *n, unsigned w, uint32_t reg) { return n->regs.read(n->regs.ctx, w, reg); }
+static uint32_t in(struct nic *n, unsigned w, uint32_t reg)
+{
+    return n->regs.read(n->regs.ctx, w, reg);
+}
 static void out(struct nic *n, unsigned w, uint32_t reg, uint32_t x)
 {
     n->regs.write(n->regs.ctx, w, reg, x);
@@ -94,8 +97,8 @@ static void post(struct nic *n, unsigned q, uint16_t i)
 
 static void post_rx(struct nic *n, unsigned i)
 {
-    *desc(n, RXQ, i) = (struct vq_desc){n->dma_paddr + RX_BUF_OFF + i * NIC_BUF_SIZE,
-                                        NIC_BUF_SIZE, D_WRITE, 0};
+    *desc(n, RXQ, i) =
+        (struct vq_desc){n->dma_paddr + RX_BUF_OFF + i * NIC_BUF_SIZE, NIC_BUF_SIZE, D_WRITE, 0};
     n->v.rx_posted[i] = true;
     post(n, RXQ, (uint16_t)i);
 }
@@ -235,8 +238,8 @@ int nic_dev_tx(struct nic *n, const uint8_t *frame, uint32_t len)
     uint8_t *buf = n->dma + TX_BUF_OFF + id * NIC_BUF_SIZE;
     for (uint32_t i = 0; i < HDR_LEN; i++) buf[i] = 0; // no checksum offload, no GSO
     for (uint32_t i = 0; i < len; i++) buf[HDR_LEN + i] = frame[i];
-    *desc(n, TXQ, id) = (struct vq_desc){n->dma_paddr + TX_BUF_OFF + id * NIC_BUF_SIZE,
-                                         HDR_LEN + len, 0, 0};
+    *desc(n, TXQ, id) =
+        (struct vq_desc){n->dma_paddr + TX_BUF_OFF + id * NIC_BUF_SIZE, HDR_LEN + len, 0, 0};
     n->v.tx_busy[id] = true;
     post(n, TXQ, id);
     n->st.tx++;

@@ -58,8 +58,14 @@ static void wr(void *ctx, unsigned w, uint32_t off, uint32_t x)
         break;
     case 0x00D0: R(0xD0) |= x; break;
     case 0x00D8: R(0xD0) &= ~x; break;
-    case 0x2810: dev.rdh = x; R(off) = x; break;
-    case 0x3810: dev.tdh = x; R(off) = x; break;
+    case 0x2810:
+        dev.rdh = x;
+        R(off) = x;
+        break;
+    case 0x3810:
+        dev.tdh = x;
+        R(off) = x;
+        break;
     default: dev.r[off / 4] = x; break;
     }
 }

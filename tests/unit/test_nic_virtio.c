@@ -364,7 +364,10 @@ Test(nic_virtio, random_used_rings_from_a_hostile_device_keep_the_invariants)
         case 2: used((r >> 3) & 1)[1] += (uint16_t)(r >> 20) % 4; break;
         case 3: nic_dev_rx(&nic, got, &len); break;
         case 4: nic_dev_tx(&nic, f, 14 + (r >> 8) % 1600); break;
-        case 5: dev_tx((r >> 8) % 8, NULL, NULL); nic_dev_tx_reclaim(&nic); break;
+        case 5:
+            dev_tx((r >> 8) % 8, NULL, NULL);
+            nic_dev_tx_reclaim(&nic);
+            break;
         }
         unsigned posted = 0, busy = 0;
         for (unsigned k = 0; k < NIC_RX_BUFS; k++) posted += nic.v.rx_posted[k];

@@ -27,6 +27,7 @@ import argparse
 import os
 import random
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -90,6 +91,7 @@ class Link:
         self.foreign = 0       # frames that are not ours at all
         self.sent_to = {}      # seq -> (destination, size) of what we sent
         self.stop = False
+        self.stuck = False
         threading.Thread(target=self._rx, daemon=True).start()
 
     def netdev(self):
@@ -104,9 +106,14 @@ class Link:
         f = raw if raw is not None else frame(seq, size, dst)
         if raw is None:
             self.sent_to[seq] = (dst, size)
-        for _ in range(200):  # QEMU's socket appears once it runs; a full queue drains
+        # QEMU's socket appears once it runs, and a full queue drains: retry for 2 s, but only
+        # 50 ms while the last frame could not be sent either (a dead path)
+        for _ in range(5 if self.stuck else 200):
             try:
-                self.sock.sendto(f, self.qemu)
+                # never blocking: with the NIC's ring full QEMU stops reading its socket, and a
+                # dead receive path must fail the test, not hang it
+                self.sock.sendto(f, socket.MSG_DONTWAIT, self.qemu)
+                self.stuck = False
                 return True
             except (FileNotFoundError, ConnectionRefusedError, BlockingIOError):
                 time.sleep(0.01)
@@ -114,6 +121,7 @@ class Link:
                     return False  # UDP: nobody listens yet, the frame is lost
             except OSError:
                 time.sleep(0.01)
+        self.stuck = True
         return False
 
     def _rx(self):
@@ -189,13 +197,16 @@ def ready(link, deadline, run):
     return False
 
 
-def windowed(link, seqs_sizes, window, timeout, dst=NIC_MAC):
+def windowed(link, seqs_sizes, window, timeout, dst=NIC_MAC, give_up=64):
     """Sends (seq, size) pairs with at most `window` unanswered; returns the ones that never
-    came back within `timeout` of being sent."""
+    came back within `timeout` of being sent. After `give_up` losses it stops: the rest count
+    as lost (a dead path should fail the test, not run into its time-out)."""
     outstanding, lost = {}, []
     it = iter(seqs_sizes)
     pending = True
     while pending or outstanding:
+        if len(lost) >= give_up:
+            return lost + list(outstanding) + [s for s, _ in it]
         now = time.monotonic()
         for s, t in list(outstanding.items()):
             if link.seen(s):
@@ -322,7 +333,7 @@ def crash(link, c, log, restarts):
         chunk = [(seq + i, rnd.randrange(60, 1515)) for i in range(200)]
         seq += 200
         sent += len(chunk)
-        lost += windowed(link, chunk, 48, 1.0)
+        lost += windowed(link, chunk, 48, 1.0, give_up=200)
         if pat.search(Path(log).read_text(errors="replace")):
             break
     with link.lock:
@@ -382,14 +393,17 @@ def main():
                 got = sum(1 for s in link.got if s < PROBE)
             stop = (NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE) + b"STOP" +
                     struct.pack("<II", len(link.sent_to), got) + bytes(34))
-            for _ in range(100):  # a driver that just restarted may lose one
+            for _ in range(40):  # a driver that just restarted may lose one
                 link.send(0, 0, raw=stop)
                 try:
                     run.wait(0.5)
                     break
                 except subprocess.TimeoutExpired:
                     pass
-            out, _ = run.communicate(timeout=300)
+            if run.poll() is None:  # STOP never got through: the path is dead; end the run
+                print("[harness] netecho never got the STOP frame: interrupting run.py", flush=True)
+                run.send_signal(signal.SIGINT)  # its `finally` stops the emulator
+            out, _ = run.communicate(timeout=120)
         finally:
             link.stop = True
             if run.poll() is None:

@@ -56,9 +56,9 @@ static void send_bad(void)
         uint32_t op, len, off_delta;
         bool zero_id;
     } bad[NBAD] = {
-        {NET_OP_FRAME, 0, 0, false},     {NET_OP_FRAME, 13, 0, false},
-        {NET_OP_FRAME, 1519, 0, false},  {NET_OP_FRAME, 0xFFFFFFFFu, 0, false},
-        {NET_OP_FRAME, 60, 64, false},   {CHAN_OP_READ, 60, 0, false},
+        {NET_OP_FRAME, 0, 0, false},    {NET_OP_FRAME, 13, 0, false},
+        {NET_OP_FRAME, 1519, 0, false}, {NET_OP_FRAME, 0xFFFFFFFFu, 0, false},
+        {NET_OP_FRAME, 60, 64, false},  {CHAN_OP_READ, 60, 0, false},
         {NET_OP_FRAME, 60, 0, true},
     };
     for (unsigned i = 0; i < NBAD; i++) {
