@@ -149,6 +149,12 @@ int main(void *arg)
             if ((res.signal_rx >> p) & 1) rs_signal(IPC_SLOT_CHANNEL0 + net.link[p].rx);
         }
         ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_REPLY);
+        // a wild write at a fault point above must not reach the status page: the next
+        // instance adopts the counters published there
+        if (net.magic != NET_MAGIC) {
+            rt_printf("net: state destroyed: exiting for a clean restart\n");
+            return 2;
+        }
         publish(now);
         more = res.more;
     }
