@@ -71,7 +71,9 @@ static uint16_t word(const uint16_t *id, unsigned i) { return id[i]; }
 
 int ata_init(struct ata *a, const struct ata_ops *ops, bool has_bm, void *dma, uint64_t dma_paddr)
 {
-    *a = (struct ata){.ops = ops, .has_bm = has_bm && dma, .dma = dma, .dma_paddr = dma_paddr};
+    // the table's own address register has 32 bits too: DMA memory above 4 GiB means PIO
+    bool bm = has_bm && dma && dma_paddr + 4096 <= (1ull << 32);
+    *a = (struct ata){.ops = ops, .has_bm = bm, .dma = dma, .dma_paddr = dma_paddr};
     uint8_t st = a->last_status = reset(a);
     a->step = "reset";
     if (st == 0xFF || st == 0) return RS_NOT_FOUND;

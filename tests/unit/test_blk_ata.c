@@ -552,6 +552,13 @@ Test(blk_ata, stray_interrupt_is_ignored)
     cr_assert(!F.irq, "the stray interrupt is lowered");
 }
 
+Test(blk_ata, descriptor_table_above_4g_means_pio)
+{
+    fake_disk(NSECT, false, true);
+    cr_assert_eq(ata_init(&A, &ops, true, F.mem, 0x100000000ull), RS_OK);
+    cr_assert(!A.use_dma, "the table's address register has 32 bits");
+}
+
 Test(blk_ata, dma_above_4g_fails_without_touching_the_device)
 {
     fake_disk(NSECT, false, true);
