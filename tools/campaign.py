@@ -43,13 +43,13 @@ TARGETS = ["vm1", "vm2", "echo", "kv", "fs", "blk"]
 NET_TARGETS = []  # the NIC drivers and the switch, once the network exists (issue 12): a hook
 VMMS = ("vm1", "vm2")
 SERVERS = """\
-server vm1         image=vmm guest=hello ram=4 prio=100 watchdog=200 restarts=0 backoff=50
-server vm2         image=vmm guest=hello ram=4 prio=100 watchdog=200 restarts=0 backoff=50
+server vm1         image=vmm guest=hello ram=4 prio=100 watchdog=200 restarts=0 backoff=50 owed=1
+server vm2         image=vmm guest=hello ram=4 prio=100 watchdog=200 restarts=0 backoff=50 owed=1
 server echo        prio=100 persist=1 watchdog=100 restarts=0 backoff=20
 server echo-client prio=50 watchdog=0 caps=echo
 server kv          prio=100 persist=1 watchdog=100 restarts=0 backoff=20
-server blk         prio=110 device=virtio-blk dma=16 watchdog=50 restarts=0 backoff=20
-server fs          prio=100 watchdog=200 restarts=0 backoff=20
+server blk         prio=110 device=virtio-blk dma=16 watchdog=50 restarts=0 backoff=20 owed=1
+server fs          prio=100 watchdog=200 restarts=0 backoff=20 owed=1
 server fstest      prio=90 watchdog=0 caps=fs restarts=0 shutdown=1
 channel fs0 client=fs server=blk pages=34
 """
