@@ -383,7 +383,7 @@ static void watchdog(struct server *s, uint64_t now)
         return;
     }
     s->ping_heartbeat = s->control->heartbeat;
-    if (s->control->inject) rs_signal(s->ping_signal);
+    rs_signal(s->ping_signal);
 }
 
 void supervisor_tick(uint64_t now)
@@ -425,7 +425,7 @@ void supervisor_inject_seeded(struct server *s, unsigned kind, uint64_t seed)
     }
     s->control->inject_seed = seed;
     s->control->inject = kind; // the server commits it when it sees the ping
-    if (s->control->inject) rs_signal(s->ping_signal);
+    rs_signal(s->ping_signal);
 }
 
 void supervisor_ps(void)
