@@ -200,8 +200,7 @@ int supervisor_start(struct server *s, unsigned index)
     s->probing = false;
     vm_started(s);
     // a crash during restart (control->inject) strikes at the first ping in servers with their
-    // own loop. (A ping at every start, to see an idle server serve at once, cost system-vm-kill's
-    // guest ticks, not understood yet: an idle server's "serving again" waits for its next ping.)
+    // own loop (an idle server's "serving again" waits for its next ping: docs/campaign.md)
     if (s->control->inject) rs_signal(s->ping_signal);
     return RS_OK;
 }
