@@ -24,6 +24,7 @@ recovery.svg (drawn here, no plotting library) in --out; a progress line while i
                     [--targets T1,T2] [--rate FAULTS_PER_S] [--boot N]"""
 
 import argparse
+import bisect
 import json
 import math
 import os
@@ -42,13 +43,13 @@ TARGETS = ["vm1", "vm2", "echo", "kv", "fs", "blk"]
 NET_TARGETS = []  # the NIC drivers and the switch, once the network exists (issue 12): a hook
 VMMS = ("vm1", "vm2")
 SERVERS = """\
-server vm1         image=vmm guest=hello ram=4 prio=100 watchdog=200 restarts=0 backoff=50
-server vm2         image=vmm guest=hello ram=4 prio=100 watchdog=200 restarts=0 backoff=50
+server vm1         image=vmm guest=hello ram=4 prio=100 watchdog=200 restarts=0 backoff=50 owed=1
+server vm2         image=vmm guest=hello ram=4 prio=100 watchdog=200 restarts=0 backoff=50 owed=1
 server echo        prio=100 persist=1 watchdog=100 restarts=0 backoff=20
 server echo-client prio=50 watchdog=0 caps=echo
 server kv          prio=100 persist=1 watchdog=100 restarts=0 backoff=20
-server blk         prio=110 device=virtio-blk dma=16 watchdog=50 restarts=0 backoff=20
-server fs          prio=100 watchdog=200 restarts=0 backoff=20
+server blk         prio=110 device=virtio-blk dma=16 watchdog=50 restarts=0 backoff=20 owed=1
+server fs          prio=100 watchdog=200 restarts=0 backoff=20 owed=1
 server fstest      prio=90 watchdog=0 caps=fs restarts=0 shutdown=1
 channel fs0 client=fs server=blk pages=34
 """
@@ -168,8 +169,10 @@ class Boot:
                                  f"after its last fault"))
         # every crash must be followed by serving again (unless the boot ended right after it)
         end_t = max([c[1] for c in self.crashes] + [f[1] for f in self.faults] + [0])
-        for target in {c[2] for c in self.crashes}:
-            last = max(c for c in self.crashes if c[2] == target)
+        lasts = {}
+        for c in self.crashes:
+            lasts[c[2]] = c
+        for target, last in lasts.items():
             back = [s for s in self.serving if s[1] == target and s[0] > last[0]]
             if not back and end_t - last[1] > 2000:
                 self.bad.append(("not recovered", f"{target}: no serving again after {last[4]}"))
@@ -244,18 +247,22 @@ class Stats:
 
     def add(self, boot_no, b):
         self.boots += 1
-        crashes = sorted(b.crashes)
+        crash_lines = {}  # target: the log lines of its crashes, in order
+        for x in b.crashes:
+            crash_lines.setdefault(x[2], []).append(x[0])
         by_target = {}
         for f in b.faults:
             by_target.setdefault(f[2], []).append(f)
         for target, fs in by_target.items():
+            lines = crash_lines.get(target, [])
             for i, f in enumerate(fs):
                 nxt = fs[i + 1][0] if i + 1 < len(fs) else 1 << 60
                 c = self.cells.setdefault(f"{target}/{f[3]}", {"faults": 0, "restarts": 0,
                                                                "not_running": 0})
                 c["faults"] += 1
                 c["not_running"] += 0 if f[4] else 1
-                c["restarts"] += sum(1 for x in crashes if x[2] == target and f[0] < x[0] < nxt)
+                # the target's crashes between this fault and its next one
+                c["restarts"] += bisect.bisect_left(lines, nxt) - bisect.bisect_right(lines, f[0])
         self.faults += len(b.faults)
         for _, target, ms in b.serving:
             self.recovery.setdefault(target, []).append(ms)

@@ -199,9 +199,9 @@ int supervisor_start(struct server *s, unsigned index)
     s->owed_ticks = 0;
     s->probing = false;
     vm_started(s);
-    // a ping at once: its first receive says it serves (serving_check), even when idle; and a
-    // crash during restart (control->inject) strikes there in servers with their own loop
-    rs_signal(s->ping_signal);
+    // a crash during restart (control->inject) strikes at the first ping in servers with their
+    // own loop (an idle server's "serving again" waits for its next ping: docs/campaign.md)
+    if (s->control->inject) rs_signal(s->ping_signal);
     return RS_OK;
 }
 
