@@ -186,7 +186,7 @@ static __attribute__((noinline)) _Noreturn void fast_vcpu_reply_recv(struct tcb 
                                                                      struct tcb *caller)
 {
     struct notification *bound = t->bound_ntfn;
-    if (caller->fault.type != RS_FAULT_VCPU_EXIT || (bound && bound->pending))
+    if (bound && bound->pending)
         syscall_slowpath(t); // (a bound notification with bits pending: Recv returns those)
     struct cap *c;
     if (!fast_lookup(t, t->ctx.rdi, &c) || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_READ))
@@ -208,7 +208,10 @@ FAST_INLINE _Noreturn void fast_reply_recv(struct tcb *t, bool pti)
     uint64_t info = t->ctx.rsi;
     struct tcb *caller = t->reply_to;
     if (!caller) syscall_slowpath(t);
-    if (caller->in_fault_ipc) fast_vcpu_reply_recv(t, caller);
+    if (caller->in_fault_ipc) { // (other faults' replies: the slow path, tcb_fault_reply)
+        if (caller->fault.type == RS_FAULT_VCPU_EXIT) fast_vcpu_reply_recv(t, caller);
+        syscall_slowpath(t);
+    }
     if ((info & FAST_INFO_MASK) > RS_MSG_REG_COUNT) syscall_slowpath(t);
     if (((uintptr_t)caller->vcpu | (uintptr_t)t->bound_ntfn) ||
         caller->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
