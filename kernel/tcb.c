@@ -139,15 +139,25 @@ void tcb_fault_reply(struct tcb *t, struct tcb *handler)
     }
     if (len > RS_REG_COUNT) len = RS_REG_COUNT;
     if (!b && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
-    uint64_t regs[RS_REG_COUNT];
-    tcb_get_regs(t, regs);
-    for (unsigned i = 0; i < len; i++) regs[i] = msgreg_get(handler, b, i);
     if (t->fault.type != RS_FAULT_UNKNOWN_SYSCALL && len > 2) len = 2; // ip and sp only
-    // a reply with a RIP, RSP or TLS base outside user space is ignored as a whole: the thread
-    // resumes with the registers it had (a reply cannot return an error to the handler)
-    if (len && user_address_ok(regs[RS_REG_RIP]) && user_stack_ok(regs[RS_REG_RSP]) &&
-        user_address_ok(regs[RS_REG_FS_BASE]))
-        set_regs(t, regs, len);
+    if (len) {
+        // the registers the checks below read: all of them only when the reply may set more
+        // than RIP and RSP (an empty reply, a pager's usual one, gathers none)
+        uint64_t regs[RS_REG_COUNT];
+        _Static_assert(RS_REG_RIP == 0 && RS_REG_RSP == 1, "RIP and RSP come first");
+        if (len > 2) {
+            tcb_get_regs(t, regs);
+        } else {
+            regs[RS_REG_RSP] = t->ctx.rsp;
+            regs[RS_REG_FS_BASE] = t->ctx.fs_base;
+        }
+        for (unsigned i = 0; i < len; i++) regs[i] = msgreg_get(handler, b, i);
+        // a reply with a RIP, RSP or TLS base outside user space is ignored as a whole: the
+        // thread resumes with the registers it had (a reply cannot return an error to the handler)
+        if (user_address_ok(regs[RS_REG_RIP]) && user_stack_ok(regs[RS_REG_RSP]) &&
+            user_address_ok(regs[RS_REG_FS_BASE]))
+            set_regs(t, regs, len);
+    }
     t->fault.type = RS_FAULT_NONE;
     sched_make_runnable(t, false);
 }
