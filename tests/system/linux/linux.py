@@ -91,10 +91,12 @@ class Guest:
             with self.lock:
                 chunk, self.pending = bytes(self.pending), bytearray()
         if chunk:
-            self.raw += ANSI.sub("", chunk.decode("utf-8", "replace").replace("\r", ""))
+            self.raw += chunk.decode("utf-8", "replace").replace("\r", "")
             # a host line is written whole and only its end can still be missing: the text
-            # before the cursor never changes
-            self.text = HOST_LINE.sub("", self.raw)
+            # before the cursor never changes. Escape sequences go after the host lines: one
+            # may land inside a sequence (the shell's ESC [6n after its prompt) and a chunk
+            # may end inside one
+            self.text = ANSI.sub("", HOST_LINE.sub("", self.raw))
         return bool(chunk)
 
     def finish(self):
