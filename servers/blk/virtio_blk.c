@@ -6,22 +6,10 @@
 #include "invoke_stubs.h"
 #include "proto/init.h"
 #include "libipc/channel.h"
+#include "libipc/virtio_pci.h"
 
-/* Legacy register offsets in the I/O BAR (Virtio 1.0, 4.1.4.8), no MSI-X. */
-#define R_HOST_FEATURES  0x00
-#define R_GUEST_FEATURES 0x04
-#define R_QUEUE_PFN      0x08
-#define R_QUEUE_NUM      0x0C
-#define R_QUEUE_SEL      0x0E
-#define R_QUEUE_NOTIFY   0x10
-#define R_STATUS         0x12
-#define R_ISR            0x13
-#define R_CONFIG         0x14 /* virtio-blk: u64 capacity in 512-byte sectors */
-
-#define S_ACKNOWLEDGE 1
-#define S_DRIVER      2
-#define S_DRIVER_OK   4
-#define F_BLK_FLUSH   (1u << 9)
+/* The device configuration at VIRTIO_PCI_CONFIG: u64 capacity in 512-byte sectors (5.2.4). */
+#define F_BLK_FLUSH (1u << 9)
 
 #define T_IN    0
 #define T_OUT   1
@@ -72,22 +60,24 @@ static volatile uint16_t *used(struct vblk *v)
 int vblk_init(struct vblk *v, uint64_t io, void *dma, uint64_t dma_paddr, uint64_t dma_size)
 {
     *v = (struct vblk){.io = io, .dma = dma, .dma_paddr = dma_paddr, .dma_size = dma_size};
-    out(v, 1, R_STATUS, 0); // reset: the device forgets any queue a previous instance set up
-    out(v, 1, R_STATUS, S_ACKNOWLEDGE);
-    out(v, 1, R_STATUS, S_ACKNOWLEDGE | S_DRIVER);
-    uint32_t features = in(v, 4, R_HOST_FEATURES);
+    out(v, 1, VIRTIO_PCI_STATUS,
+        0); // reset: the device forgets any queue a previous instance set up
+    out(v, 1, VIRTIO_PCI_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
+    out(v, 1, VIRTIO_PCI_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    uint32_t features = in(v, 4, VIRTIO_PCI_HOST_FEATURES);
     v->can_flush = features & F_BLK_FLUSH;
-    out(v, 4, R_GUEST_FEATURES, features & F_BLK_FLUSH);
-    out(v, 2, R_QUEUE_SEL, 0);
-    v->qsize = (uint16_t)in(v, 2, R_QUEUE_NUM);
+    out(v, 4, VIRTIO_PCI_GUEST_FEATURES, features & F_BLK_FLUSH);
+    out(v, 2, VIRTIO_PCI_QUEUE_SEL, 0);
+    v->qsize = (uint16_t)in(v, 2, VIRTIO_PCI_QUEUE_NUM);
     if (!v->qsize) return RS_NOT_FOUND;
     uint64_t qbytes = used_off(v) + 6 + 8ul * v->qsize;
     if (qbytes > HDR_OFFSET || dma_size < STATUS_OFFSET + VBLK_SLOTS) return RS_NOT_SUPPORTED;
     for (uint64_t i = 0; i < qbytes; i++) v->dma[i] = 0;
     v->slots = v->qsize / 3 < VBLK_SLOTS ? v->qsize / 3 : VBLK_SLOTS;
-    out(v, 4, R_QUEUE_PFN, (uint32_t)(dma_paddr >> 12));
-    v->sectors = in(v, 4, R_CONFIG) | (uint64_t)in(v, 4, R_CONFIG + 4) << 32;
-    out(v, 1, R_STATUS, S_ACKNOWLEDGE | S_DRIVER | S_DRIVER_OK);
+    out(v, 4, VIRTIO_PCI_QUEUE_PFN, (uint32_t)(dma_paddr >> 12));
+    v->sectors = in(v, 4, VIRTIO_PCI_CONFIG) | (uint64_t)in(v, 4, VIRTIO_PCI_CONFIG + 4) << 32;
+    out(v, 1, VIRTIO_PCI_STATUS,
+        VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK);
     return RS_OK;
 }
 
@@ -120,7 +110,7 @@ void vblk_submit(struct vblk *v, unsigned slot, unsigned op, uint64_t sector, ui
 void vblk_notify(struct vblk *v)
 {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    out(v, 2, R_QUEUE_NOTIFY, 0);
+    out(v, 2, VIRTIO_PCI_QUEUE_NOTIFY, 0);
 }
 
 int vblk_next_done(struct vblk *v, uint8_t *status)
@@ -139,4 +129,4 @@ int vblk_next_done(struct vblk *v, uint8_t *status)
     return -1;
 }
 
-uint8_t vblk_isr(struct vblk *v) { return (uint8_t)in(v, 1, R_ISR); }
+uint8_t vblk_isr(struct vblk *v) { return (uint8_t)in(v, 1, VIRTIO_PCI_ISR); }

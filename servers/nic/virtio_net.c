@@ -4,23 +4,9 @@
 // the 10-byte virtio_net_hdr and the frame (Virtio 1.0, 4.1.4.8, 2.4 and 5.1).
 #include "nic.h"
 #include "proto/net.h"
+#include "libipc/virtio_pci.h"
 
-/* Legacy register offsets in the I/O BAR (Virtio 1.0, 4.1.4.8), no MSI-X. */
-#define R_HOST_FEATURES  0x00
-#define R_GUEST_FEATURES 0x04
-#define R_QUEUE_PFN      0x08
-#define R_QUEUE_NUM      0x0C
-#define R_QUEUE_SEL      0x0E
-#define R_QUEUE_NOTIFY   0x10
-#define R_STATUS         0x12
-#define R_ISR            0x13
-#define R_CONFIG         0x14 /* virtio-net: mac[6], then u16 status (5.1.4) */
-
-#define S_ACKNOWLEDGE 1
-#define S_DRIVER      2
-#define S_DRIVER_OK   4
-#define S_FAILED      128
-
+/* The device configuration at VIRTIO_PCI_CONFIG: mac[6], then u16 status (5.1.4). */
 #define F_MAC    (1u << 5)  /* the config space has the MAC */
 #define F_STATUS (1u << 16) /* ... and a link status */
 #define LINK_UP  1u
@@ -73,8 +59,8 @@ static volatile uint16_t *used(struct nic *n, unsigned q)
 static uint32_t setup_queue(struct nic *n, unsigned q, uint32_t base)
 {
     struct vnet_queue *vq = &n->v.q[q];
-    out(n, 2, R_QUEUE_SEL, q);
-    uint32_t size = in(n, 2, R_QUEUE_NUM);
+    out(n, 2, VIRTIO_PCI_QUEUE_SEL, q);
+    uint32_t size = in(n, 2, VIRTIO_PCI_QUEUE_NUM);
     // a legacy queue's size is the device's choice and a power of 2 (2.4); ours must hold
     // every buffer of the queue
     if (!size || size > 256 || (size & (size - 1)) || size < NIC_RX_BUFS) return 0;
@@ -105,7 +91,7 @@ static void post_rx(struct nic *n, unsigned i)
 
 static void read_link(struct nic *n)
 {
-    bool up = !(n->v.features & F_STATUS) || (in(n, 2, R_CONFIG + 6) & LINK_UP);
+    bool up = !(n->v.features & F_STATUS) || (in(n, 2, VIRTIO_PCI_CONFIG + 6) & LINK_UP);
     n->status = (n->status & ~NIC_STATUS_LINK) | (up ? NIC_STATUS_LINK : 0);
 }
 
@@ -116,32 +102,34 @@ int nic_dev_init(struct nic *n)
     uint64_t paddr = n->dma_paddr, size = n->dma_size;
     *n = (struct nic){.regs = regs, .dma = dma, .dma_paddr = paddr, .dma_size = size};
     if (size < nic_dev_dma_bytes()) return RS_NOT_SUPPORTED;
-    out(n, 1, R_STATUS, 0); // reset: the device forgets the queues a previous instance set up
-    out(n, 1, R_STATUS, S_ACKNOWLEDGE);
-    out(n, 1, R_STATUS, S_ACKNOWLEDGE | S_DRIVER);
-    n->v.features = in(n, 4, R_HOST_FEATURES) & (F_MAC | F_STATUS);
-    out(n, 4, R_GUEST_FEATURES, (uint32_t)n->v.features);
+    out(n, 1, VIRTIO_PCI_STATUS,
+        0); // reset: the device forgets the queues a previous instance set up
+    out(n, 1, VIRTIO_PCI_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
+    out(n, 1, VIRTIO_PCI_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+    n->v.features = in(n, 4, VIRTIO_PCI_HOST_FEATURES) & (F_MAC | F_STATUS);
+    out(n, 4, VIRTIO_PCI_GUEST_FEATURES, (uint32_t)n->v.features);
     for (uint32_t i = 0; i < RING_BYTES; i++) dma[i] = 0;
     uint32_t end = setup_queue(n, RXQ, 0);
     end = end ? setup_queue(n, TXQ, end) : 0;
     if (!end) {
-        out(n, 1, R_STATUS, S_FAILED);
+        out(n, 1, VIRTIO_PCI_STATUS, VIRTIO_STATUS_FAILED);
         return RS_NOT_FOUND;
     }
     if (end > RING_BYTES) {
-        out(n, 1, R_STATUS, S_FAILED);
+        out(n, 1, VIRTIO_PCI_STATUS, VIRTIO_STATUS_FAILED);
         return RS_NOT_SUPPORTED;
     }
     for (unsigned q = 0; q < 2; q++) {
-        out(n, 2, R_QUEUE_SEL, q);
-        out(n, 4, R_QUEUE_PFN, (uint32_t)((paddr + n->v.q[q].desc_off) >> 12));
+        out(n, 2, VIRTIO_PCI_QUEUE_SEL, q);
+        out(n, 4, VIRTIO_PCI_QUEUE_PFN, (uint32_t)((paddr + n->v.q[q].desc_off) >> 12));
     }
     for (unsigned i = 0; i < NIC_MAC_LEN; i++)
-        n->mac[i] = (n->v.features & F_MAC) ? (uint8_t)in(n, 1, R_CONFIG + i) : 0;
+        n->mac[i] = (n->v.features & F_MAC) ? (uint8_t)in(n, 1, VIRTIO_PCI_CONFIG + i) : 0;
     for (unsigned i = 0; i < NIC_RX_BUFS; i++) post_rx(n, i);
     for (unsigned i = 0; i < NIC_TX_BUFS; i++) n->v.tx_free[i] = (uint16_t)(NIC_TX_BUFS - 1 - i);
     n->v.ntx_free = NIC_TX_BUFS;
-    out(n, 1, R_STATUS, S_ACKNOWLEDGE | S_DRIVER | S_DRIVER_OK);
+    out(n, 1, VIRTIO_PCI_STATUS,
+        VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK);
     read_link(n);
     n->status |= NIC_STATUS_UP;
     nic_dev_kick(n);
@@ -150,7 +138,7 @@ int nic_dev_init(struct nic *n)
 
 bool nic_dev_irq(struct nic *n)
 {
-    uint32_t isr = in(n, 1, R_ISR); // reading clears it and lowers the (level) line
+    uint32_t isr = in(n, 1, VIRTIO_PCI_ISR); // reading clears it and lowers the (level) line
     n->st.irqs++;
     if (!(isr & ISR_CONFIG)) return false;
     uint32_t before = n->status;
@@ -249,6 +237,6 @@ int nic_dev_tx(struct nic *n, const uint8_t *frame, uint32_t len)
 void nic_dev_kick(struct nic *n)
 {
     __atomic_thread_fence(__ATOMIC_SEQ_CST); // the index before the notify (2.4.7)
-    out(n, 2, R_QUEUE_NOTIFY, RXQ);
-    out(n, 2, R_QUEUE_NOTIFY, TXQ);
+    out(n, 2, VIRTIO_PCI_QUEUE_NOTIFY, RXQ);
+    out(n, 2, VIRTIO_PCI_QUEUE_NOTIFY, TXQ);
 }
