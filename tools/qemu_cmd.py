@@ -96,6 +96,8 @@ def main():
     p.add_argument("--kernel", metavar="ELF")
     p.add_argument("--module", action="append", default=[], metavar="NAME=PATH")
     p.add_argument("--disk", metavar="IMG", help="a raw image as a virtio-blk PCI disk")
+    p.add_argument("--nic", metavar="MODEL", help="a NIC (-device MODEL), e.g. virtio-net-pci")
+    p.add_argument("--netdev", metavar="SPEC", help="the NIC's backend, e.g. user,hostfwd=...")
     a = p.parse_args()
     if not a.iso and not a.kernel:
         p.error("--iso or --kernel")
@@ -106,7 +108,7 @@ def main():
             p.error(f"bad --module {m!r}: want NAME=PATH")
         modules.append((name, path))
     cmd = qemu_command(a.kernel, modules, a.cmdline, a.iso, ["-serial", a.serial], a.icount,
-                       a.interactive, a.gdb, a.mem, a.disk)
+                       a.interactive, a.gdb, a.mem, disk=a.disk, nic=a.nic, netdev=a.netdev)
     sys.stdout.write("".join(arg + "\n" for arg in cmd))
 
 

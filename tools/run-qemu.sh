@@ -35,6 +35,11 @@ kernel=build/kernel/resurgo.elf
 # monitor on this terminal.
 # 1 GiB: the demo's Linux guest has 256 MiB of its own.
 args=(--interactive --serial mon:stdio --mem 1024)
+# The demo's network (docs/network.md): QEMU's user network on a virtio-net card that nic-virtio
+# drives; the switch joins it to the Linux guest (10.0.2.15), whose web server answers on the
+# host's port ${RESURGO_HTTP_PORT:-8080}.
+args+=(--nic virtio-net-pci
+       --netdev "user,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:${RESURGO_HTTP_PORT:-8080}-10.0.2.15:80")
 if [ $iso = 1 ]; then
     tools/mkiso.sh build/resurgo.iso "$kernel" "${mods[@]}"
     args+=(--iso build/resurgo.iso)
@@ -49,5 +54,5 @@ if [ $gdb = 1 ]; then
 fi
 mapfile -t cmd < <(python3 tools/qemu_cmd.py "${args[@]}")
 [ ${#cmd[@]} -gt 0 ] || exit 1
-echo "Booting Resurgo; Ctrl-A X leaves QEMU."
+echo "Booting Resurgo; Ctrl-A X leaves QEMU. The Linux guest's web page: http://127.0.0.1:${RESURGO_HTTP_PORT:-8080}/"
 exec "${cmd[@]}"
