@@ -106,8 +106,7 @@ static void disks_attach(void)
         struct fdisk *d = &disks[k];
         char name[FDISK_NAME_MAX + 1] = {0};
         memcpy(name, info->channel[k].name, FDISK_NAME_MAX);
-        if (fdisk_attach(d, &fs, (void *)IPC_CHANNEL_VADDR(k), info->channel[k].data_size,
-                         name)) {
+        if (fdisk_attach(d, &fs, (void *)IPC_CHANNEL_VADDR(k), info->channel[k].data_size, name)) {
             rt_printf("fs: channel %u: '%s' names no disk file\n", k, name);
             continue;
         }

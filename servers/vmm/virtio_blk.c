@@ -263,5 +263,6 @@ static int mem_flush(void *ctx, uint64_t id)
 
 void blk_mem_init(struct blk_mem *m, uint8_t *base, uint64_t size)
 {
-    *m = (struct blk_mem){base, size, {m, size / BLK_SECTOR, mem_read, mem_write, mem_flush, NULL, 0, 0}};
+    *m = (struct blk_mem){
+        base, size, {m, size / BLK_SECTOR, mem_read, mem_write, mem_flush, NULL, 0, 0}};
 }

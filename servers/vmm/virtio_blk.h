@@ -20,17 +20,17 @@
 #define BLK_ID          "resurgo-vda"
 
 /* request types and status (5.2.6) */
-#define VIRTIO_BLK_T_IN      0u
-#define VIRTIO_BLK_T_OUT     1u
-#define VIRTIO_BLK_T_FLUSH   4u
-#define VIRTIO_BLK_T_GET_ID  8u
-#define VIRTIO_BLK_S_OK      0
-#define VIRTIO_BLK_S_IOERR   1
-#define VIRTIO_BLK_S_UNSUPP  2
+#define VIRTIO_BLK_T_IN       0u
+#define VIRTIO_BLK_T_OUT      1u
+#define VIRTIO_BLK_T_FLUSH    4u
+#define VIRTIO_BLK_T_GET_ID   8u
+#define VIRTIO_BLK_S_OK       0
+#define VIRTIO_BLK_S_IOERR    1
+#define VIRTIO_BLK_S_UNSUPP   2
 #define VIRTIO_BLK_F_SIZE_MAX (1ull << 1)
-#define VIRTIO_BLK_F_SEG_MAX (1ull << 2)
-#define VIRTIO_BLK_F_FLUSH   (1ull << 9)
-#define VIRTIO_BLK_FEATURES  (VIRTIO_F_VERSION_1 | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_FLUSH)
+#define VIRTIO_BLK_F_SEG_MAX  (1ull << 2)
+#define VIRTIO_BLK_F_FLUSH    (1ull << 9)
+#define VIRTIO_BLK_FEATURES   (VIRTIO_F_VERSION_1 | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_FLUSH)
 
 /* A backend's answer: a VIRTIO_BLK_S_* status, or BLK_PENDING (virtio_blk_complete follows). */
 #define BLK_PENDING (-1)

@@ -4,10 +4,10 @@
 
 #include "proto/blk.h"
 
-#define INFO_GPA(i)     ((i) & 0xFFFFFFFFFFFFull)
+#define INFO_GPA(i)     ((i)&0xFFFFFFFFFFFFull)
 #define INFO_SECTORS(i) ((uint32_t)((i) >> 48) & 0xFFu)
 #define INFO_OP(i)      ((uint32_t)((i) >> 56))
-#define ID_SLOT(id)     ((unsigned)((id) & 0xFF))
+#define ID_SLOT(id)     ((unsigned)((id)&0xFF))
 #define ID_VIRTIO(id)   ((id) >> 16)
 
 static struct vblk_chan_state *state(const struct vblk_chan *c)
@@ -49,8 +49,8 @@ static int produce(struct vblk_chan *c, uint64_t vid, uint32_t op, uint64_t sect
         uint8_t *dst = c->data + d.data_offset;
         for (uint32_t i = 0; i < len; i++) dst[i] = buf[i];
     }
-    s->rec[slot] = (struct vblk_chan_rec){
-        id, gpa | (uint64_t)(count & 0xFF) << 48 | (uint64_t)op << 56};
+    s->rec[slot] =
+        (struct vblk_chan_rec){id, gpa | (uint64_t)(count & 0xFF) << 48 | (uint64_t)op << 56};
     if (chan_produce(&c->req, &d)) { // fs corrupted its tail
         s->rec[slot] = (struct vblk_chan_rec){0};
         return VIRTIO_BLK_S_IOERR;

@@ -25,7 +25,7 @@
 #include "libipc/channel.h"
 #include "virtio_blk.h"
 
-#define VBLK_CHAN_SEG_MAX 16u    /* data buffers per request offered (config seg_max) */
+#define VBLK_CHAN_SEG_MAX 16u /* data buffers per request offered (config seg_max) */
 #define VBLK_CHAN_INFO_ID (1ull << 63 | 0xFF) /* the size query (slot byte 0xFF: no slot) */
 
 /* rec.info: guest address (bits 0..47), sectors (48..55), channel op (56..63) */

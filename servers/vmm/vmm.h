@@ -16,7 +16,7 @@
 #include "kstring.h"
 #include "pit.h"
 #include "pc.h"
-#include "console.h" /* COM1 (uart.h) and the guest's console */
+#include "console.h"         /* COM1 (uart.h) and the guest's console */
 #include "virtio_blk_chan.h" /* the guest disk as a file of servers/fs */
 
 #define VMM_TIMER_VECTOR 0x20

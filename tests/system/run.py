@@ -213,11 +213,17 @@ def stop(proc, emu):
             pass
 
 
+# init's own lines are printed whole, but may land inside a line of a guest or a server (the
+# console is shared and init prints when it must): "echo: 1: h[init] t=813 ...\nello guest" is
+# the init line and "echo: 1: hello guest".
+EMBEDDED_INIT_RE = re.compile(r"^(.+?)(\[init\] t=\d+ .*)$")
+
+
 def watch(a, proc, log):
     """Follow the serial log until done/panic (+1 s), emulator exit or timeout.
     Returns (lines, why_stopped)."""
     start = time.monotonic()
-    buf, lines, stop_at, why = "", [], None, None
+    buf, frag, lines, stop_at, why = "", "", [], None, None
     expects = [re.compile(e) for e in a.expect]
     sends = [(re.compile(s.split("=>", 1)[0]), s.split("=>", 1)[1]) for s in a.send]
     sock = None
@@ -229,7 +235,11 @@ def watch(a, proc, log):
             buf += chunk
             *new, buf = buf.split("\n")
             for line in new:
-                line = ANSI_RE.sub("", line).replace("\r", "")
+                line = frag + ANSI_RE.sub("", line).replace("\r", "")
+                frag = ""
+                m = EMBEDDED_INIT_RE.match(line)
+                if m:  # the part before init's line goes on in the line after it
+                    frag, line = m.group(1), m.group(2)
                 lines.append(line)
                 if stop_at is None and (DONE_RE.search(line) or PANIC_RE.match(line)):
                     stop_at = time.monotonic() + 1.0
@@ -261,8 +271,8 @@ def watch(a, proc, log):
                 break
             if not chunk:
                 time.sleep(0.05)
-    if buf:
-        lines.append(ANSI_RE.sub("", buf).replace("\r", ""))
+    if buf or frag:
+        lines.append(frag + ANSI_RE.sub("", buf).replace("\r", ""))
     return lines, why
 
 

@@ -22,7 +22,7 @@ static const char *dir, *img;
 static char img_path[600];
 static struct memdev m;
 static struct ext2_fs *fs;
-static uint8_t *chan;  /* rings + data area */
+static uint8_t *chan;        /* rings + data area */
 static chan_producer_t creq; /* the client's ends */
 static chan_consumer_t ccomp;
 static struct fdisk d;
@@ -235,8 +235,8 @@ Test(fs_filedisk, corrupt_ring_indices_serve_nothing)
 Test(fs_filedisk, a_full_completion_ring_stops_serving)
 {
     for (unsigned i = 0; i < CHAN_ENTRIES; i++) {
-        chan_desc_t r = {.id = 100 + i, .op = CHAN_OP_READ, .offset = i, .len = 512,
-                         .data_offset = i * 512};
+        chan_desc_t r = {
+            .id = 100 + i, .op = CHAN_OP_READ, .offset = i, .len = 512, .data_offset = i * 512};
         cr_assert_eq(chan_produce(&creq, &r), 0);
     }
     cr_assert_eq(fdisk_serve(&d, 1000), CHAN_ENTRIES);
@@ -306,18 +306,19 @@ Test(fs_filedisk, random_requests)
         r.len = (x >> 16 & 7) ? (uint32_t)((x >> 24) % 9) * 512 : (uint32_t)(x >> 24);
         r.data_offset = (x >> 56 & 1) ? (uint32_t)(y >> 32) : (uint32_t)((y >> 8) % 64) * 512;
         if (r.op == 0) r.op = BLK_OP_INFO;
-        for (uint32_t k = 0; k < 16; k++) chan_data(chan)[(r.data_offset + k) % DATA_BYTES] ^= (uint8_t)y;
-        int want = r.op == BLK_OP_INFO ? (r.id ? RS_OK : RS_INVALID_ARGUMENT)
-                                       : chan_desc_check(&r, DATA_BYTES, DISK_BYTES / 512,
-                                                         BLK_MAX_REQUEST);
+        for (uint32_t k = 0; k < 16; k++)
+            chan_data(chan)[(r.data_offset + k) % DATA_BYTES] ^= (uint8_t)y;
+        int want = r.op == BLK_OP_INFO
+                       ? (r.id ? RS_OK : RS_INVALID_ARGUMENT)
+                       : chan_desc_check(&r, DATA_BYTES, DISK_BYTES / 512, BLK_MAX_REQUEST);
         chan_desc_t c = roundtrip(r);
-        cr_assert_eq(c.status, (uint32_t)want, "request %u: op %u sector %lu len %u at %u", i,
-                     r.op, r.offset, r.len, r.data_offset);
+        cr_assert_eq(c.status, (uint32_t)want, "request %u: op %u sector %lu len %u at %u", i, r.op,
+                     r.offset, r.len, r.data_offset);
         if (want == RS_OK && r.op == CHAN_OP_WRITE)
             memcpy(shadow + r.offset * 512, chan_data(chan) + r.data_offset, r.len);
         if (want == RS_OK && r.op == CHAN_OP_READ)
-            cr_assert_eq(memcmp(shadow + r.offset * 512, chan_data(chan) + r.data_offset, r.len),
-                         0, "request %u reads what was written", i);
+            cr_assert_eq(memcmp(shadow + r.offset * 512, chan_data(chan) + r.data_offset, r.len), 0,
+                         "request %u reads what was written", i);
     }
     uint32_t ino;
     uint8_t *got = malloc(DISK_BYTES);

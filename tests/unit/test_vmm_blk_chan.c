@@ -139,8 +139,7 @@ static unsigned fs_serve(unsigned max, bool twice)
     unsigned n = 0;
     chan_desc_t d;
     while (n < max && chan_consume(&fs_req, &d) == RS_OK) {
-        int bad = d.op == BLK_OP_INFO ? 0
-                                      : chan_desc_check(&d, CHAN_DATA, DISK_SIZE / 512, 65536);
+        int bad = d.op == BLK_OP_INFO ? 0 : chan_desc_check(&d, CHAN_DATA, DISK_SIZE / 512, 65536);
         if (!bad && d.op == CHAN_OP_READ)
             memcpy(chanmem + CHAN_DATA_OFFSET + d.data_offset, disk + d.offset * 512, d.len);
         if (!bad && d.op == CHAN_OP_WRITE)
@@ -310,7 +309,7 @@ Test(blk_chan, hostile_completions_are_ignored)
     chan_desc_t bad[] = {
         {.id = 0, .op = CHAN_OP_READ, .len = 4096},
         {.id = 0xFFFFFFFFFFFFFFFFull, .op = CHAN_OP_READ, .len = 4096},
-        {.id = 1ull << 16 | 200, .op = CHAN_OP_READ, .len = 4096},     // slot out of range
+        {.id = 1ull << 16 | 200, .op = CHAN_OP_READ, .len = 4096},         // slot out of range
         {.id = 1ull << 16 | 1u << 8 | 5, .op = CHAN_OP_READ, .len = 4096}, // a free slot
         {.id = VBLK_CHAN_INFO_ID, .op = BLK_OP_INFO},
     };

@@ -119,7 +119,7 @@ def main():
         proc = run.start_emulator(a, tmp, a.log)
         g = linux.Guest(a, proc, a.log)
         try:
-            booted = g.wait(r"type 'help' for the shell", 120) is not None
+            booted = g.wait(r"type 'help' for the shell", 120, raw=True) is not None
             if booted:
                 g.type(f"attach {a.vm}\r")
                 booted = g.wait(re.escape(linux.PROMPT), a.timeout) is not None
@@ -162,14 +162,14 @@ def guest_checks(a, g, check, sectors, want):
     if not mounted:
         return {}
     n = a.files
-    before = {s: restarts(g.text, s) for s in a.crashed.split(",")}
+    before = {s: restarts(g.raw, s) for s in a.crashed.split(",")}
     out, host_s = command(g,
         f"mkdir -p /tmp/d/c; i=0; while [ $i -lt {n} ]; do i=$((i+1)); "
         f"dd if=/dev/urandom of=/tmp/d/c/f$i bs=1024 count=64 2>/dev/null; sync; "
         f"md5sum /tmp/d/c/f$i; done > /tmp/sums; echo 3 > /proc/sys/vm/drop_caches; "
         f"umount /tmp/d && mount -t ext2 /dev/vda /tmp/d && md5sum -c /tmp/sums | grep -c ': OK$'",
         timeout=a.timeout)
-    during = {s: restarts(g.text, s) - before[s] for s in before}
+    during = {s: restarts(g.raw, s) - before[s] for s in before}
     lines = (out or "").strip().split("\n")
     check("crash-write", bool(lines) and lines[-1].strip() == str(n),
           f"{n} synced files of 64 KiB read back intact after drop_caches and a remount through "
@@ -197,7 +197,7 @@ def guest_checks(a, g, check, sectors, want):
     check("known", all(got[p] == want[p] for p in want),
           f"the known files' md5sums match the image's (guest {got}, host {want})")
     out, _ = command(g, "umount /tmp/d && sync && echo unmounted-ok", timeout=120)
-    bad = [l for l in g.text.split("\n")
+    bad = [l for l in g.raw.split("\n")
            if linux.BAD_LOG.search(l) or disk.BAD_DISK_LOG.search(l)]
     check("log", not bad and out is not None and "unmounted-ok" in out,
           f"no kernel warning or disk error in the log, and the disk unmounted: {bad[:3]}")
