@@ -25,7 +25,9 @@
  *
  * The receiver consumes a request, takes the frame (copies it to a device, another link or a
  * guest), produces a completion (same id; status RS_OK, NET_STATUS_DROPPED when it had no room,
- * RS_INVALID_ARGUMENT for a bad length or data_offset) and releases the request. The sender
+ * RS_INVALID_ARGUMENT for a bad length or a data_offset other than NET_BUF_OFFSET of its position,
+ * RS_INSUFFICIENT_RIGHTS from the switch for a source MAC the port may not use) and releases
+ * the request. The sender
  * consumes and releases completions only to keep that ring moving (and to count drops).
  *
  * Loss and restarts. Ethernet may lose and, rarely, duplicate frames; upper layers (TCP) cope.
