@@ -27,8 +27,8 @@
  * guest), produces a completion (same id; status RS_OK, NET_STATUS_DROPPED when it had no room,
  * RS_INVALID_ARGUMENT for a bad length or a data_offset other than NET_BUF_OFFSET of its position,
  * RS_INSUFFICIENT_RIGHTS from the switch for a source MAC the port may not use) and releases
- * the request. The sender
- * consumes and releases completions only to keep that ring moving (and to count drops).
+ * the request. The sender consumes and releases completions only to keep that ring moving (and
+ * to count drops).
  *
  * Loss and restarts. Ethernet may lose and, rarely, duplicate frames; upper layers (TCP) cope.
  * A receiver that restarts reads again what it had consumed but not released, so a frame may be
