@@ -17,6 +17,9 @@ Boots as linux.py does (its Guest class), then at the guests' shells, through in
   NET-0008 (net-switch.manifest, --uplink) the host fetches vmB's file with urllib through QEMU's
            user network (hostfwd), the NIC driver (servers/nic), the switch (servers/net) and vmB's
            virtio-net: the md5 matches (the guests' ping above then crossed the switch too)
+  NET-0009 (--uplink) the host fetches vmB's 16 MiB file again and again while init crashes the
+           NIC driver, the switch and vmB's VMM in turn until each restarted at least 10 times
+           during the fetches: every fetch completes with vmB's md5
 
   net.py --emu qemu --kernel K --module NAME=PATH ... --log L [--timeout S] [--checks ...]
          [--uplink] (the guests on QEMU's user network 10.0.2.0/24 behind a NIC and the switch)"""
@@ -37,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import run  # noqa: E402
 import linux  # noqa: E402  (Guest, PROMPT, BAD_LOG)
 
-CHECKS = ["boot", "mac", "ping", "fetch", "crash-fetch", "crashes", "log", "curl"]
+CHECKS = ["boot", "mac", "ping", "fetch", "crash-fetch", "crashes", "log", "curl", "crash-curl"]
+CURL_CRASHED = ["nic", "net", "vmB"]  # what crash-curl crashes, in turn
 MIN_CRASHES = 10
 CRASH_EVERY = 2.0  # seconds between two crashes of one VMM
 LINK = "vnet"
@@ -208,7 +212,7 @@ def run_all(a, g, check, t0):
         check("mac", seen.get("vmA") == link_mac(LINK),
               f"vmA's eth0 has net_link_mac({LINK!r}) = {link_mac(LINK)}: {seen.get('vmA')}")
     # vmB: the files and the web server
-    size = a.size_mib if "crash-fetch" in a.checks else 1
+    size = a.size_mib if "crash-fetch" in a.checks or "crash-curl" in a.checks else 1
     out, _ = con.command(f"mkdir -p /www && dd if=/dev/urandom of=/www/f bs=1024 count={size * 1024}"
                          f" 2>/dev/null && md5sum /www/f && httpd -h /www -p 80 && echo httpd-ok",
                          timeout=120)
@@ -231,6 +235,9 @@ def run_all(a, g, check, t0):
               f"({size / t if t else 0:.2f} MiB/s): md5 {got}, vmB's {want}")
     if "curl" in a.checks:
         curl(a, g, check, want, size)
+    if "crash-curl" in a.checks:
+        con.detach()
+        crash_curl(a, g, check, want, size)
     if "crash-fetch" in a.checks:
         crash_fetch(a, g, con, check, want, size)
     if "log" in a.checks:
@@ -258,6 +265,48 @@ def curl(a, g, check, want, size):
     t = time.monotonic() - t0
     check("curl", got[0] == want, f"the host fetched vmB's {size} MiB file through NIC, switch "
           f"and VMM in {t:.1f} s: md5 {got[0]}, vmB's {want} {err[0] or ''}")
+
+
+def crash_curl(a, g, check, want, size):
+    """The host fetches vmB's file in a loop while init's shell crashes the NIC driver, the switch
+    and vmB's VMM in turn; TCP (the guest's and slirp's) must carry every fetch through."""
+    import threading
+    restarts = {n: re.compile(rf"\[init\] t=\d+ {n} restarted") for n in CURL_CRASHED}
+    before = {n: len(rx.findall(g.raw)) for n, rx in restarts.items()}
+    sums, errors, stop = [], [], threading.Event()
+
+    def fetch():
+        while not stop.is_set():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{a.port}/f", timeout=120) as r:
+                    sums.append(hashlib.md5(r.read()).hexdigest())
+            except Exception as e:  # noqa: BLE001 (reported)
+                errors.append(repr(e))
+                return
+
+    th = threading.Thread(target=fetch)
+    th.start()
+    t0, n, enough_at = time.monotonic(), 0, None
+    while th.is_alive() and time.monotonic() - t0 < a.timeout:
+        during = {k: len(rx.findall(g.raw)) - before[k] for k, rx in restarts.items()}
+        if enough_at is None and min(during.values()) >= MIN_CRASHES:
+            enough_at = len(sums)
+        if enough_at is not None and len(sums) > enough_at:
+            break
+        g.type(f"crash {CURL_CRASHED[n % len(CURL_CRASHED)]} random\r")
+        n += 1
+        idle(g, CRASH_EVERY / len(CURL_CRASHED))
+    stop.set()
+    while th.is_alive() and time.monotonic() - t0 < a.timeout + 150:
+        idle(g, 0.2)
+    elapsed = time.monotonic() - t0
+    idle(g, 1)
+    during = {k: len(rx.findall(g.raw)) - before[k] for k, rx in restarts.items()}
+    ok = bool(sums) and all(x == want for x in sums) and not errors and enough_at is not None
+    check("crash-curl", ok,
+          f"the host fetched vmB's {size} MiB file {len(sums)} times in {elapsed:.1f} s while "
+          f"{n} crashes went to {', '.join(CURL_CRASHED)}; restarts during the fetches {during} "
+          f"(at least {MIN_CRASHES} each): md5s {sorted(set(sums))}, vmB's {want} {errors[:1]}")
 
 
 def crash_fetch(a, g, con, check, want, size):
