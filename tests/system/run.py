@@ -219,6 +219,45 @@ def stop(proc, emu):
 EMBEDDED_INIT_RE = re.compile(r"^(.+?)(\[init\] t=\d+ .*)$")
 
 
+def transcribe(path, proc, log, timeout=30):
+    """Connects to QEMU's console socket as soon as QEMU has made it and copies everything it
+    carries into `log` from a thread of its own; returns the socket (for typing into).
+
+    QEMU's own chardev log is not exact: QEMU 7.2 logs a byte when its non-blocking write to the
+    socket fails with EAGAIN and again when the retry succeeds (chardev/char.c,
+    qemu_chr_write_buffer), so a reader that drains late sees doubled bytes there. The socket
+    carries each byte once (docs/virtualization.md)."""
+    import threading
+    out = open(log, "wb")
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.connect(path)
+            break
+        except OSError:
+            sock.close()
+            if time.monotonic() > end or proc.poll() is not None:
+                out.close()
+                raise
+            time.sleep(0.01)
+
+    def copy():
+        with out:
+            while True:
+                try:
+                    chunk = sock.recv(65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out.write(chunk)
+                out.flush()
+
+    threading.Thread(target=copy, daemon=True).start()
+    return sock
+
+
 def watch(a, proc, log):
     """Follow the serial log until done/panic (+1 s), emulator exit or timeout.
     Returns (lines, why_stopped)."""
@@ -226,7 +265,8 @@ def watch(a, proc, log):
     buf, frag, lines, stop_at, why = "", "", [], None, None
     expects = [re.compile(e) for e in a.expect]
     sends = [(re.compile(s.split("=>", 1)[0]), s.split("=>", 1)[1]) for s in a.send]
-    sock = None
+    sock = getattr(a, "sock_conn", None)
+    drain = sock is None  # without transcribe's thread, watch drains the socket itself
     with open(log, errors="replace") as f:
         f.seek(0)
         while True:
@@ -247,13 +287,13 @@ def watch(a, proc, log):
                     if sock is None:
                         sock = socket.socket(socket.AF_UNIX)
                         sock.connect(a.sock)
-                    sock.setblocking(True)
+                    sock.setblocking(True)  # (transcribe's socket is always blocking)
                     sock.sendall(sends.pop(0)[1].encode() + b"\r")
-                    sock.setblocking(False)
+                    sock.setblocking(not drain)
             if (stop_at is None and a.no_checks and expects
                     and all(any(e.search(l) for l in lines) for e in expects)):
                 stop_at = time.monotonic() + 1.0
-            while sock is not None:  # drain what QEMU echoes to us (the log has it): a full
+            while drain and sock is not None:  # drain what QEMU echoes to us (the log has it): a full
                 try:                 # socket would stall the guest's UART
                     if not sock.recv(65536):
                         break
@@ -356,8 +396,13 @@ def main():
     open(a.log, "w").close()
     with tempfile.TemporaryDirectory(prefix="resurgo-sys-") as tmp:
         t0 = time.monotonic()
-        proc = start_emulator(a, tmp, a.log)
+        transcript = a.emu == "qemu" and a.send
+        # typing into QEMU: the log is what its socket carries (see transcribe), QEMU's own
+        # chardev log is a.log + ".qemu"
+        proc = start_emulator(a, tmp, a.log + ".qemu" if transcript else a.log)
         try:
+            if transcript:
+                a.sock_conn = transcribe(a.sock, proc, a.log)
             lines, why = watch(a, proc, a.log)
         finally:
             stop(proc, a.emu)

@@ -119,8 +119,7 @@ def main():
         sectors = os.path.getsize(inner0) // 512
         want = {p: hashlib.md5(debugfs(inner0, f"cat {p}")).hexdigest()
                 for p in ("/known.txt", "/dir/known.bin")}
-        proc = run.start_emulator(a, tmp, a.log)
-        g = linux.Guest(a, proc, a.log)
+        proc, g = linux.start(a, tmp)
         try:
             booted = g.wait(r"type 'help' for the shell", 120, raw=True) is not None
             if booted:

@@ -166,8 +166,7 @@ def main():
     open(a.log, "w").close()
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="resurgo-net-") as tmp:
-        proc = run.start_emulator(a, tmp, a.log)
-        g = linux.Guest(a, proc, a.log)
+        proc, g = linux.start(a, tmp)
         try:
             run_all(a, g, check, t0)
         finally:
