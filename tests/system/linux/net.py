@@ -31,6 +31,7 @@ import re
 import socket
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -244,15 +245,19 @@ def run_all(a, g, check, t0):
         check("log", not bad, f"no kernel warning, transmit time-out or virtio error {bad[:3]}")
 
 
+def host_md5(a):
+    """The host's fetch of vmB's file through the forwarded port: its md5."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{a.port}/f", timeout=120) as r:
+        return hashlib.md5(r.read()).hexdigest()
+
+
 def curl(a, g, check, want, size):
     """The host fetches vmB's file through the forwarded port while the log is drained."""
-    import threading
     got, err = [None], [None]
 
     def fetch():
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{a.port}/f", timeout=120) as r:
-                got[0] = hashlib.md5(r.read()).hexdigest()
+            got[0] = host_md5(a)
         except Exception as e:  # noqa: BLE001 (reported)
             err[0] = repr(e)
 
@@ -269,7 +274,6 @@ def curl(a, g, check, want, size):
 def crash_curl(a, g, check, want, size):
     """The host fetches vmB's file in a loop while init's shell crashes the NIC driver, the switch
     and vmB's VMM in turn; TCP (the guest's and slirp's) must carry every fetch through."""
-    import threading
     restarts = {n: re.compile(rf"\[init\] t=\d+ {n} restarted") for n in CURL_CRASHED}
     before = {n: len(rx.findall(g.raw)) for n, rx in restarts.items()}
     sums, errors, stop = [], [], threading.Event()
@@ -277,8 +281,7 @@ def crash_curl(a, g, check, want, size):
     def fetch():
         while not stop.is_set():
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{a.port}/f", timeout=120) as r:
-                    sums.append(hashlib.md5(r.read()).hexdigest())
+                sums.append(host_md5(a))
             except Exception as e:  # noqa: BLE001 (reported)
                 errors.append(repr(e))
                 return
