@@ -130,6 +130,7 @@ def main():
                 sums = guest_checks(a, g, check, sectors, want)
         finally:
             run.stop(proc, a.emu)
+            g.finish()
         host_checks(a, check, tmp, sums)
     ran = {r[0] for r in results}
     for name in CHECKS:

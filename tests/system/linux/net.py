@@ -172,6 +172,7 @@ def main():
             run_all(a, g, check, t0)
         finally:
             run.stop(proc, a.emu)
+            g.finish()
     ran = {r[0] for r in results}
     for name in [c for c in CHECKS if c in a.checks]:
         cid = f"NET-{CHECKS.index(name) + 1:04d}"
