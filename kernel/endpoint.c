@@ -81,19 +81,12 @@ uint64_t ipc_transfer(struct tcb *s, struct tcb *r, struct endpoint *ep, bool ca
             len = RS_REG_COUNT;
             tcb_get_regs(s, regs);
             src = regs;
-        } else if (s->fault.type == RS_FAULT_VCPU_EXIT && rb) {
-            // built from the guest's state (the same every time), straight into the receiver's
-            // buffer: no second copy of its 35 words on every exit (tools/bench.sh vmexit).
-            // Words 0-3 travel in registers: the buffer's own words there stay as they were.
-            uint64_t keep[RS_MSG_REG_COUNT];
-            for (unsigned i = 0; i < RS_MSG_REG_COUNT; i++) keep[i] = rb->mr[i];
+        } else if (s->fault.type == RS_FAULT_VCPU_EXIT && rb && s->vcpu) {
+            // built from the guest's state (the same every time), words 0-3 straight into the
+            // receiver's registers and the rest into its buffer (tools/bench.sh vmexit)
             _Static_assert(RS_EXIT_MR_COUNT <= RS_MSG_MAX_LENGTH, "an exit fits the buffer");
-            len = vcpu_exit_message(s, rb->mr);
-            for (unsigned i = 0; i < RS_MSG_REG_COUNT; i++) {
-                *msgreg_cpu(r, i) = rb->mr[i];
-                rb->mr[i] = keep[i];
-            }
-            return rs_msginfo(label, 0, 0, len);
+            vcpu_exit_message_to(s, r, rb);
+            return rs_msginfo(label, 0, 0, RS_EXIT_MR_COUNT);
         } else if (s->fault.type == RS_FAULT_VCPU_EXIT) {
             len = vcpu_exit_message(s, regs); // no buffer: the first 4 words only (below)
             src = regs;

@@ -9,6 +9,8 @@
 #include "notification.h"
 #include "cnode.h"
 #include "vspace.h"
+#include "vcpu.h"
+#include "waitqueue.h"
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/switch.h"
 #include <resurgo/msginfo.h>
@@ -175,12 +177,43 @@ FAST_INLINE _Noreturn void fast_reply_recv_deliver(struct tcb *t, struct tcb *ca
     fast_leave(caller, pti);
 }
 
+/* The exit fast path's other half: a VMM's ReplyRecv answering a vCPU exit. It does what the
+ * slow path does (endpoint_reply, whose tcb_fault_reply hands an exit's reply to
+ * vcpu_exit_reply, then handle_recv and endpoint_recv) without the dispatch and the generic
+ * steps. Every check comes before any change, so a declined case reaches the slow path
+ * untouched: a bound notification with bits pending (Recv returns those), a sender waiting on
+ * the endpoint (Recv takes it at once), a lookup the slow path must report. The reply's length
+ * and caps are vcpu_exit_reply's business (it reads what it needs; no cap goes to a vCPU). Out
+ * of line: it calls functions that return; the vCPU thread (runnable again, at the head of its
+ * queue unless its slice is spent) runs next through sched_exit_kernel's pick. */
+static __attribute__((noinline)) _Noreturn void fast_vcpu_reply_recv(struct tcb *t,
+                                                                     struct tcb *caller)
+{
+    struct notification *bound = t->bound_ntfn;
+    if (caller->fault.type != RS_FAULT_VCPU_EXIT || (bound && bound->pending))
+        syscall_slowpath(t);
+    struct cap *c;
+    if (!fast_lookup(t, t->ctx.rdi, &c) || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_READ))
+        syscall_slowpath(t);
+    struct endpoint *ep = (struct endpoint *)c->obj;
+    if (ep->state == EP_SEND) syscall_slowpath(t);
+    t->reply_to = NULL;
+    caller->replier = NULL;
+    vcpu_exit_reply(caller, t); // resumes the vCPU thread (or leaves it stopped: label != 0)
+    sched_dequeue(t);           // t was running: the head of its queue
+    t->state = TS_BLOCKED_RECV;
+    ep->state = EP_RECV;
+    waitqueue_append(&ep->head, &ep->tail, t, ep);
+    sched_exit_kernel();
+}
+
 FAST_INLINE _Noreturn void fast_reply_recv(struct tcb *t, bool pti)
 {
     uint64_t info = t->ctx.rsi;
     struct tcb *caller = t->reply_to;
-    if (!caller || caller->in_fault_ipc || (info & FAST_INFO_MASK) > RS_MSG_REG_COUNT)
-        syscall_slowpath(t);
+    if (!caller) syscall_slowpath(t);
+    if (caller->in_fault_ipc) fast_vcpu_reply_recv(t, caller);
+    if ((info & FAST_INFO_MASK) > RS_MSG_REG_COUNT) syscall_slowpath(t);
     if (((uintptr_t)caller->vcpu | (uintptr_t)t->bound_ntfn) ||
         caller->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
         syscall_slowpath(t);

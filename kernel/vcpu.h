@@ -50,6 +50,10 @@ void vcpu_tcb_finalise(struct tcb *t);
 void vcpu_run(struct tcb *t);
 /* Writes the exit message of t's pending exit into w; returns its length (RS_EXIT_MR_COUNT). */
 unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT]);
+/* Writes the exit message of t's pending exit (t->vcpu set) into receiver r: words 0-3 into its
+ * message registers, the rest into its IPC buffer rb. */
+struct rs_ipc_buffer;
+void vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer *rb);
 /* Applies the VMM `handler`'s reply to the exit of t and resumes t (label 0) or stops it. */
 void vcpu_exit_reply(struct tcb *t, struct tcb *handler);
 /* The VMM holding t's exit went away (Recv again, suspended, destroyed) without replying: t

@@ -10,6 +10,7 @@
 #include "sched.h"
 #include "endpoint.h"
 #include "console.h"
+#include "waitqueue.h"
 #include "arch/x86_64/fpu.h"
 #include <resurgo/ipcbuf.h>
 
@@ -23,6 +24,66 @@ static void stop(struct tcb *t, const char *why)
     t->fault.type = RS_FAULT_NONE;
 }
 
+/* Words RS_EXIT_MR_RIP.. of v's exit message (the four before travel in registers). */
+static inline void exit_words_tail(const struct vcpu *v, uint64_t *w)
+{
+    const struct vcpu_exit *e = &v->exit;
+    w[RS_EXIT_MR_RIP] = e->rip;
+    w[RS_EXIT_MR_RFLAGS] = e->rflags;
+    w[RS_EXIT_MR_CR0] = e->cr0;
+    w[RS_EXIT_MR_CR3] = e->cr3;
+    w[RS_EXIT_MR_CR4] = e->cr4;
+    w[RS_EXIT_MR_EFER] = e->efer;
+    w[RS_EXIT_MR_RAW_REASON] = e->raw_reason;
+    w[RS_EXIT_MR_RAW_QUAL] = e->raw_qual;
+    w[RS_EXIT_MR_EVENT] = e->event;
+    // both in x86 order; unrolled, as every exit pays for it (tools/bench.sh vmexit)
+#pragma GCC unroll 16
+    for (unsigned i = 0; i < RS_GPR_COUNT; i++) w[RS_EXIT_MR_GPR + i] = v->gpr[i];
+    if (vcpu_backend->exit_words) vcpu_backend->exit_words((struct vcpu *)v, &w[RS_EXIT_MR_SEG]);
+    else
+        for (unsigned i = RS_EXIT_MR_SEG; i < RS_EXIT_MR_SEQ; i++) w[i] = 0;
+    w[RS_EXIT_MR_SEQ] = v->exits;
+}
+
+void vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer *rb)
+{
+    const struct vcpu *v = t->vcpu;
+    const struct vcpu_exit *e = &v->exit;
+    _Static_assert(RS_EXIT_MR_RIP == RS_MSG_REG_COUNT, "words 0-3 travel in registers");
+    r->ctx.rdx = e->reason; // MR0..MR3 (msgreg.h)
+    r->ctx.r8 = e->qual;
+    r->ctx.r9 = e->gpa;
+    r->ctx.r10 = e->insn_len;
+    exit_words_tail(v, rb->mr);
+}
+
+/* The exit fast path: a VMM waiting in Recv at the head of the exit endpoint's queue, with an
+ * IPC buffer, gets the exit at once, written straight into its registers and buffer; it becomes
+ * runnable at the head of its queue and t waits for its reply. This is what endpoint_send does
+ * for a fault message, without its generic transfer and queue steps. False, with nothing
+ * changed, in any other case (no receiver, one without a buffer: the general path). */
+static bool deliver_direct(struct tcb *t, const struct cap *c)
+{
+    struct endpoint *ep = (struct endpoint *)c->obj;
+    if (ep->state != EP_RECV) return false;
+    struct tcb *r = ep->head;
+    struct rs_ipc_buffer *rb = tcb_ipc_buffer(r);
+    // (a receiver holds no reply: endpoint_recv dropped it; checked, as become_caller does)
+    if (!rb || r->reply_to) return false;
+    waitqueue_remove(&ep->head, &ep->tail, r);
+    if (!ep->head) ep->state = EP_IDLE;
+    vcpu_exit_message_to(t, r, rb);
+    ipc_set_received(r, rs_msginfo(RS_FAULT_VCPU_EXIT, 0, 0, RS_EXIT_MR_COUNT), cap_badge(c));
+    sched_dequeue(t);
+    t->state = TS_BLOCKED_REPLY;
+    t->replier = r;
+    r->reply_to = t;
+    r->state = TS_RUNNABLE; // (it was blocked in Recv, so in no run queue)
+    sched_enqueue(r, true);  // the caller waits: the VMM runs next, as endpoint_send has it
+    return true;
+}
+
 /* Hands t's pending exit to the exit endpoint as a Call: to a waiting VMM, else queued. */
 static void send_exit(struct tcb *t, struct vcpu *v)
 {
@@ -34,6 +95,7 @@ static void send_exit(struct tcb *t, struct vcpu *v)
     }
     t->fault.type = RS_FAULT_VCPU_EXIT;
     t->in_fault_ipc = 1;
+    if (deliver_direct(t, ep)) return;
     endpoint_send(ep, t, true, true);
 }
 
@@ -73,30 +135,16 @@ void vcpu_exit_redeliver(struct tcb *t)
 
 unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
 {
-    static const uint64_t zero[RS_GPR_COUNT];
     const struct vcpu *v = t->vcpu;
-    const struct vcpu_exit none = {0}, *e = v ? &v->exit : &none;
-    const uint64_t *g = v ? v->gpr : zero;
-    w[RS_EXIT_MR_REASON] = e->reason;
-    w[RS_EXIT_MR_QUAL] = e->qual;
-    w[RS_EXIT_MR_GPA] = e->gpa;
-    w[RS_EXIT_MR_INSN_LEN] = e->insn_len;
-    w[RS_EXIT_MR_RIP] = e->rip;
-    w[RS_EXIT_MR_RFLAGS] = e->rflags;
-    w[RS_EXIT_MR_CR0] = e->cr0;
-    w[RS_EXIT_MR_CR3] = e->cr3;
-    w[RS_EXIT_MR_CR4] = e->cr4;
-    w[RS_EXIT_MR_EFER] = e->efer;
-    w[RS_EXIT_MR_RAW_REASON] = e->raw_reason;
-    w[RS_EXIT_MR_RAW_QUAL] = e->raw_qual;
-    w[RS_EXIT_MR_EVENT] = e->event;
-    // both in x86 order; unrolled, as every exit pays for it (tools/bench.sh vmexit)
-#pragma GCC unroll 16
-    for (unsigned i = 0; i < RS_GPR_COUNT; i++) w[RS_EXIT_MR_GPR + i] = g[i];
-    if (v && vcpu_backend->exit_words) vcpu_backend->exit_words(t->vcpu, &w[RS_EXIT_MR_SEG]);
-    else
-        for (unsigned i = RS_EXIT_MR_SEG; i < RS_EXIT_MR_SEQ; i++) w[i] = 0;
-    w[RS_EXIT_MR_SEQ] = v ? v->exits : 0;
+    if (!v) {
+        for (unsigned i = 0; i < RS_EXIT_MR_COUNT; i++) w[i] = 0;
+        return RS_EXIT_MR_COUNT;
+    }
+    w[RS_EXIT_MR_REASON] = v->exit.reason;
+    w[RS_EXIT_MR_QUAL] = v->exit.qual;
+    w[RS_EXIT_MR_GPA] = v->exit.gpa;
+    w[RS_EXIT_MR_INSN_LEN] = v->exit.insn_len;
+    exit_words_tail(v, w);
     return RS_EXIT_MR_COUNT;
 }
 
