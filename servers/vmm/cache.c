@@ -12,12 +12,12 @@
  * the instruction's length, or 0 for anything else. */
 static unsigned cache_insn(struct vmm *v, const uint64_t *w)
 {
-    rs_vcpu_state_t s;
-    if (v->ops->read_state(v->ops_ctx, &s)) return 0;
-    bool long64 = (s.efer & EFER_LMA) && (s.cs.attrib & SEG_L);
+    // from the exit's words (no ReadState): CS.L, EFER.LMA, CS base bits 31:0, the paging words
+    uint64_t efer = w[RS_EXIT_MR_EFER];
+    bool long64 = (efer & EFER_LMA) && (rs_exit_cs_attrib(w[RS_EXIT_MR_SEG]) & SEG_L);
     uint64_t rip = w[RS_EXIT_MR_RIP];
-    uint64_t la = long64 ? rip : (uint32_t)(s.cs.base + rip);
-    struct gmem_cpu c = {s.cr0, s.cr3, s.cr4, s.efer};
+    uint64_t la = long64 ? rip : (uint32_t)(rs_exit_low_base(w[RS_EXIT_MR_CS_SS_BASE]) + rip);
+    struct gmem_cpu c = {w[RS_EXIT_MR_CR0], w[RS_EXIT_MR_CR3], w[RS_EXIT_MR_CR4], efer};
     uint8_t b[3] = {0};
     unsigned n = gmem_fetch(v, &c, la, b, sizeof(b));
     unsigned skip = n >= 1 && b[0] == 0xF3;

@@ -35,21 +35,23 @@ bool mmio_dispatch(const struct mmio_region *t, unsigned n, void *ctx, uint64_t 
 
 /* ---- the vCPU and guest memory ---- */
 
-/* The one place that reads what the exit does not carry: the lead switches it to the exit's
- * words once they carry CS and the segment bases. */
+/* From the exit's own words (RS_EXIT_MR_CR0..EFER and the five after the GPRs): no ReadState
+ * round trip per MMIO or string I/O exit. Outside 64-bit mode the words carry bits 31:0 of the
+ * CS, SS, DS and ES bases, all that counts there; in it only FS and GS have a base (emu_linear). */
 bool emu_cpu_read(struct vmm *v, const uint64_t *w, struct emu_cpu *c)
 {
-    (void)w;
-    rs_vcpu_state_t s;
-    if (v->ops->read_state(v->ops_ctx, &s)) return false;
-    bool long64 = (s.efer & EFER_LMA) && (s.cs.attrib & SEG_L);
+    (void)v;
+    uint64_t seg = w[RS_EXIT_MR_SEG], cs_ss = w[RS_EXIT_MR_CS_SS_BASE],
+             ds_es = w[RS_EXIT_MR_DS_ES_BASE], efer = w[RS_EXIT_MR_EFER];
+    unsigned cs = rs_exit_cs_attrib(seg);
     *c = (struct emu_cpu){
-        .paging = {s.cr0, s.cr3, s.cr4, s.efer},
-        .seg_base = {s.es.base, s.cs.base, s.ss.base, s.ds.base, s.fs.base, s.gs.base},
-        .mode = long64                   ? 64
-                : (s.cs.attrib & SEG_DB) ? 32
-                                         : 16,
-        .cpl = (s.ss.attrib >> 5) & 3}; // SS.DPL is the CPL (SDM 5.5)
+        .paging = {w[RS_EXIT_MR_CR0], w[RS_EXIT_MR_CR3], w[RS_EXIT_MR_CR4], efer},
+        .seg_base = {rs_exit_high_base(ds_es), rs_exit_low_base(cs_ss), rs_exit_high_base(cs_ss),
+                     rs_exit_low_base(ds_es), w[RS_EXIT_MR_FS_BASE], w[RS_EXIT_MR_GS_BASE]},
+        .mode = (efer & EFER_LMA) && (cs & SEG_L) ? 64
+                : (cs & SEG_DB)                   ? 32
+                                                  : 16,
+        .cpl = rs_exit_cpl(seg)}; // SS.DPL (SDM 5.5), as both backends give it
     return true;
 }
 

@@ -40,8 +40,8 @@ struct emu_cpu {
     unsigned mode;          /* code size: 16, 32, 64 */
     unsigned cpl;           /* 0..3 */
 };
-/* Fills *c for the exit w. Today through read_state (the exit does not carry the segments yet);
- * false if that fails. */
+/* Fills *c for the exit w from its own words (modes, paging registers, segment bases, CPL).
+ * Returns true (kept a bool for callers that may one day need more than the exit carries). */
 bool emu_cpu_read(struct vmm *v, const uint64_t *w, struct emu_cpu *c);
 /* The linear address of seg:ea (in 64-bit mode only FS and GS have a base; elsewhere it wraps
  * at 4 GiB: SDM vol. 3A 3.4.4, 3.3). Segment limits are not checked. */

@@ -164,6 +164,10 @@ static void fuzz(uint64_t seed)
         if (next() % 8) fake_st.stopped = 0; // mostly a guest that runs, so the dispatch goes on
         fake_st.out.len = 0;
         one_exit(w);
+        // the segment words and CR3 as the backend gives them (CR0, CR4, EFER: one_exit's, at
+        // times not the state's: the VMM must cope with any words)
+        fake_exit_seg(w);
+        w[RS_EXIT_MR_CR3] = fake_state.cr3;
         memset(&r, 0xCC, sizeof(r));
         enum vmm_action a = vmm_exit(&fake_vmm, w, &r);
         cr_assert(a == VMM_REPLY || a == VMM_WAIT, "seed %lx iteration %u", seed, it);

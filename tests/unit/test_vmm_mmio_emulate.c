@@ -54,6 +54,7 @@ static void emulate(const uint8_t *code, size_t n)
     fake_writes = 0;
     fake_st.out.len = 0;
     memset(&r, 0xCC, sizeof(r));
+    fake_exit_cpu(w);
     cr_assert_eq(mmio_emulate(&fake_vmm, w, dev, &token, &r), VMM_REPLY);
     cr_assert_eq(r.label, 0);
 }

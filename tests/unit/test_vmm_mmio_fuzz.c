@@ -139,12 +139,14 @@ static void fuzz(uint64_t seed)
                 rs_io_qual((uint16_t)next(), (unsigned)pick((const uint64_t[]){1, 2, 4, 3, 0}, 5),
                            next() % 2, true, next() % 4);
             w[RS_EXIT_MR_INSN_LEN] = next() % 16;
+            fake_exit_cpu(w);
             cr_assert_eq(pio_string(&fake_vmm, w, port, NULL, dev, NULL, &r), VMM_REPLY);
             cr_assert_leq(port_calls, EMU_REP_MAX, "seed %lx iteration %u", seed, it);
             cr_assert_leq(dev_calls, EMU_REP_MAX * EMU_PIECES_MAX);
             strings++;
         } else {
             w[RS_EXIT_MR_QUAL] = 1 + next() % 2;
+            fake_exit_cpu(w);
             cr_assert_eq(mmio_emulate(&fake_vmm, w, dev, NULL, &r), VMM_REPLY);
             cr_assert_leq(dev_calls, 2 * EMU_REP_MAX * EMU_PIECES_MAX, "seed %lx iteration %u",
                           seed, it);

@@ -63,6 +63,7 @@ static void emulate(void)
     fake_writes = 0;
     fake_st.out.len = 0;
     memset(&r, 0xCC, sizeof(r));
+    fake_exit_cpu(w);
     cr_assert_eq(pio_string(&fake_vmm, w, port, &port_token, mem, &mem_token, &r), VMM_REPLY);
     cr_assert_eq(r.label, 0);
 }

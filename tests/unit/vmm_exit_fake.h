@@ -22,5 +22,13 @@ static inline void exit_of(uint64_t reason, uint64_t qual)
     for (unsigned i = RS_EXIT_MR_GPR; i < RS_EXIT_MR_GPR + RS_GPR_COUNT; i++) w[i] = 0xA0 + i;
 }
 
-static inline enum vmm_action run(void) { return vmm_exit(&fake_vmm, w, &r); }
+/* vmm_exit on w; an exit whose instruction the VMM emulates or reads (MMIO, I/O, the others)
+ * carries the vCPU's modes and segments, here from fake_state. */
+static inline enum vmm_action run(void)
+{
+    uint64_t reason = w[RS_EXIT_MR_REASON];
+    if (reason == RS_EXIT_GUEST_FAULT || reason == RS_EXIT_IO || reason == RS_EXIT_OTHER)
+        fake_exit_cpu(w);
+    return vmm_exit(&fake_vmm, w, &r);
+}
 static inline uint64_t flags(void) { return r.w[RS_REPLY_MR_FLAGS]; }

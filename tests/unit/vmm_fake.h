@@ -42,6 +42,30 @@ static inline uint64_t fake_tsc(void) { return FAKE_TSC; }
 
 static const struct vmm_ops fake_ops = {fake_read_state, fake_write_state, fake_cpuid, fake_tsc};
 
+/* The exit's segment words (RS_EXIT_MR_SEG .. RS_EXIT_MR_GS_BASE) as a backend gives them for
+ * fake_state (kernel/vcpu_exit.c): the VMM's instruction emulation reads these, not ReadState.
+ * The interrupt-state bits a test put in w[RS_EXIT_MR_SEG] stay. */
+static inline void fake_exit_seg(uint64_t *w)
+{
+    const rs_vcpu_state_t *s = &fake_state;
+    w[RS_EXIT_MR_SEG] = (w[RS_EXIT_MR_SEG] & (7ull << 40)) | (s->cs.attrib & 0xFFF) |
+                        (s->ss.attrib & 0xFFF) << 16 | ((s->ss.attrib >> 5) & 3) << 32;
+    w[RS_EXIT_MR_CS_SS_BASE] = (uint32_t)s->cs.base | (uint64_t)(uint32_t)s->ss.base << 32;
+    w[RS_EXIT_MR_DS_ES_BASE] = (uint32_t)s->ds.base | (uint64_t)(uint32_t)s->es.base << 32;
+    w[RS_EXIT_MR_FS_BASE] = s->fs.base;
+    w[RS_EXIT_MR_GS_BASE] = s->gs.base;
+}
+
+/* All the exit words that come from fake_state: the paging registers and the segment words. */
+static inline void fake_exit_cpu(uint64_t *w)
+{
+    w[RS_EXIT_MR_CR0] = fake_state.cr0;
+    w[RS_EXIT_MR_CR3] = fake_state.cr3;
+    w[RS_EXIT_MR_CR4] = fake_state.cr4;
+    w[RS_EXIT_MR_EFER] = fake_state.efer;
+    fake_exit_seg(w);
+}
+
 /* A fresh VMM: state zero, RAM zero, the vCPU in 32-bit flat protected mode without paging. */
 static inline void fake_setup(void)
 {
