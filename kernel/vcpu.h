@@ -84,6 +84,9 @@ void vcpu_state_reset(struct vcpu *v);
 /* VCPU ReadState / WriteState (errors in docs/virtualization.md). */
 int vcpu_decode_read_state(struct invocation *inv, struct vcpu *v);
 int vcpu_decode_write_state(struct invocation *inv, struct vcpu *v);
+/* Sets state word i (a non-GPR word, i < RS_VCPU_STATE_WORDS) to value with WriteState's checks:
+ * false, nothing changed, if they refuse it (vcpu_state.c; a reply's RS_REPLY_SET_EFER). */
+bool vcpu_state_set_word(struct vcpu *v, unsigned i, uint64_t value);
 /* VCPU SetRegister / GetRegister: one state word by its index (vcpu_state.c). */
 int vcpu_decode_set_register(struct invocation *inv, struct vcpu *v);
 int vcpu_decode_get_register(struct invocation *inv, struct vcpu *v);

@@ -165,6 +165,15 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
     uint64_t w[RS_REPLY_MR_COUNT];
     for (unsigned i = 0; i < len; i++) w[i] = msgreg_get(handler, b, i);
     uint64_t flags = len > RS_REPLY_MR_FLAGS ? w[RS_REPLY_MR_FLAGS] : 0;
+    // EFER first (a WriteState of the current state with EFER changed: RIP, RFLAGS and the GPRs
+    // stay what they are, so the reply's changes below apply on top); refused, it is the WRMSR's
+    // #GP, as on hardware, and the instruction is not completed
+    if ((flags & RS_REPLY_SET_EFER) && len > RS_REPLY_MR_EFER &&
+        !vcpu_state_set_word(v, RS_VCPU_STATE_WORD(efer), w[RS_REPLY_MR_EFER])) {
+        flags = 0;
+        vcpu_backend->inject(v, RS_EVENT_WITH_ERROR(RS_EVENT_MAKE(13, RS_EVENT_EXCEPTION), 0) |
+                                    RS_EVENT_VALID);
+    }
     // v->exit.rip is the guest's RIP until the exit is answered (WriteState keeps it so)
     if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(w[RS_REPLY_MR_RIP]))
         vcpu_backend->advance_rip(v, w[RS_REPLY_MR_RIP] - v->exit.rip);

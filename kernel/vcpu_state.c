@@ -162,6 +162,16 @@ int vcpu_decode_write_state(struct invocation *inv, struct vcpu *v)
     return RS_OK;
 }
 
+bool vcpu_state_set_word(struct vcpu *v, unsigned i, uint64_t value)
+{
+    rs_vcpu_state_t s;
+    state_get(v, &s);
+    ((uint64_t *)&s)[i] = value;
+    if (state_check(&s) >= 0) return false;
+    state_set(v, &s);
+    return true;
+}
+
 /* A GPR word changes v->gpr only (no interrupt shadow or held event is touched); any other word
  * is a WriteState of the current state with that word changed, with the same checks. */
 int vcpu_decode_set_register(struct invocation *inv, struct vcpu *v)

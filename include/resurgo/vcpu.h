@@ -162,6 +162,7 @@ enum rs_vcpu_reply_mr {
     RS_REPLY_MR_R15,
     RS_REPLY_MR_RFLAGS, /* with RS_REPLY_SET_RFLAGS: the arithmetic flags (RS_REPLY_RFLAGS_MASK:
                            CF PF AF ZF SF OF) replace the guest's; the others are kept */
+    RS_REPLY_MR_EFER,   /* with RS_REPLY_SET_EFER: the guest's new EFER (an emulated WRMSR) */
     RS_REPLY_MR_COUNT
 };
 #define RS_REPLY_RFLAGS_MASK 0x8D5ull
@@ -173,6 +174,11 @@ enum rs_vcpu_reply_mr {
  * it decoded */
 #define RS_REPLY_SET_RIP     (1u << 4)
 #define RS_REPLY_SET_RFLAGS  (1u << 5) /* arithmetic flags from RS_REPLY_MR_RFLAGS (an ALU insn) */
+/* EFER from RS_REPLY_MR_EFER, with WriteState's checks (LMA follows LME and CR0.PG; SVME stays
+ * the kernel's): the state an MSR exit changes, set by its reply, with no WriteState round trip
+ * (the exit carries EFER, CR0 and CR4 to check against). A value WriteState would refuse is the
+ * guest's #GP instead: nothing else of the reply but its label applies, RIP stays on the WRMSR. */
+#define RS_REPLY_SET_EFER    (1u << 6)
 
 /* An event to inject: vector | type << 8 | (has error code) << 11 | error code << 32.
  * (The layout of AMD's EVENTINJ; bit 31 marks a valid event in rs_vcpu_state.pending_event.)

@@ -50,6 +50,13 @@ void reply_inject(struct vmm_reply *r, uint64_t event)
     reply_need(r, RS_REPLY_MR_INJECT);
 }
 
+void reply_set_efer(struct vmm_reply *r, uint64_t efer)
+{
+    r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_SET_EFER;
+    r->w[RS_REPLY_MR_EFER] = efer;
+    reply_need(r, RS_REPLY_MR_EFER);
+}
+
 void reply_set_rip(struct vmm_reply *r, uint64_t rip)
 {
     r->w[RS_REPLY_MR_FLAGS] |= RS_REPLY_SET_RIP;
@@ -118,17 +125,16 @@ static enum vmm_action cpuid_exit(struct vmm *v, const uint64_t *w, struct vmm_r
     return VMM_REPLY;
 }
 
-/* EFER goes into the vCPU state; a WriteState the kernel refuses becomes the guest's #GP. So
- * does LME while CR4.PAE is clear, which hardware would allow until CR0.PG is set: QEMU's SVM
- * (TCG, 7.2) then botches the next #VMEXIT and the whole machine hangs (guests/hostile found
- * it). Guests set PAE first anyway, as the architecture's own sequence does. */
-static bool set_efer(struct vmm *v, uint64_t efer)
+/* EFER goes into the vCPU state through the reply (RS_REPLY_SET_EFER: no ReadState or WriteState
+ * round trip; CR4 is in the exit). LME while CR4.PAE is clear is the guest's #GP, although
+ * hardware would allow it until CR0.PG is set: QEMU's SVM (TCG, 7.2) then botches the next
+ * #VMEXIT and the whole machine hangs (guests/hostile found it). Guests set PAE first anyway, as
+ * the architecture's own sequence does. A value the kernel still refuses is #GP too (kernel). */
+static bool set_efer(const uint64_t *w, struct vmm_reply *r, uint64_t efer)
 {
-    rs_vcpu_state_t s;
-    if (v->ops->read_state(v->ops_ctx, &s)) return false;
-    if ((efer & EFER_LME) && !(s.cr4 & CR4_PAE)) return false;
-    s.efer = efer;
-    return v->ops->write_state(v->ops_ctx, &s) == 0;
+    if ((efer & EFER_LME) && !(w[RS_EXIT_MR_CR4] & CR4_PAE)) return false;
+    reply_set_efer(r, efer);
+    return true;
 }
 
 /* CPUID 0x80000001 EDX as the guest sees it; 0 when the guest has no such leaf. */
@@ -152,7 +158,7 @@ static enum vmm_action msr_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
         enum msr_result m = msr_write(index, value, &g, &efer);
         if (index == MSR_APIC_BASE && v->st->platform == VMM_PLATFORM_PC)
             m = pc_set_apic_base(v, value) ? MSR_DONE : MSR_GP;
-        if (m == MSR_GP || (m == MSR_SET_EFER && !set_efer(v, efer))) {
+        if (m == MSR_GP || (m == MSR_SET_EFER && !set_efer(w, r, efer))) {
             reply_init(r, 0); // a fault: the WRMSR is not skipped
             reply_inject(r, VMM_EVENT_GP);
         }

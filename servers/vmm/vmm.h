@@ -108,6 +108,8 @@ void reply_init(struct vmm_reply *r, uint64_t flags);
 void reply_set_gpr(struct vmm_reply *r, const uint64_t *w, unsigned reg, uint64_t value);
 void reply_inject(struct vmm_reply *r, uint64_t event);
 void reply_set_rip(struct vmm_reply *r, uint64_t rip);
+/* The reply sets the guest's EFER (RS_REPLY_SET_EFER; the kernel checks it as WriteState does). */
+void reply_set_efer(struct vmm_reply *r, uint64_t efer);
 /* Stops the guest for good (reply label 1), with the reason on record and a line in the log. */
 enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, const char *why,
                          uint64_t rip);

@@ -324,6 +324,36 @@ static void msr_reply_rflags(void)
     CHECK_OK(ps_cnode_delete(ME, m.g.vcpu, D));
 }
 
+/* Issue 13 / issue 10 "exit state": a reply sets EFER itself (an emulated WRMSR), with no
+ * WriteState round trip; a value WriteState refuses is the guest's #GP and RIP stays. */
+static void msr_reply_efer(void)
+{
+    struct msr_guest m;
+    REQUIRE(msr_guest_go(&m, msr_guest_main));
+    REQUIRE(expect_phase(&m, 1));
+    CHECK_EQ(EXIT_WORD(EFER), 0x501);
+    rs_mr_set(RS_REPLY_MR_FLAGS, RS_REPLY_ADVANCE_RIP | RS_REPLY_SET_EFER);
+    rs_mr_set(RS_REPLY_MR_EFER, 0x901); // NXE on, LMA left out: the kernel derives it
+    REQUIRE_OK(rs_reply(rs_msginfo(0, 0, 0, RS_REPLY_MR_EFER + 1)).error);
+    REQUIRE(expect_phase(&m, 2)); // RIP advanced: the guest went on
+    CHECK_EQ(EXIT_WORD(EFER), 0xD01);
+    uint64_t efer = 0, rip = EXIT_WORD(RIP);
+    CHECK_OK(ps_vcpu_get_register(m.g.vcpu, W(efer), &efer));
+    CHECK_EQ(efer, 0xD01);
+    // bit 2 is reserved: refused, the guest's #GP is queued, RIP and EFER stay. init goes above
+    // the guest (the framework resets it) so that the guest has not run when init looks.
+    REQUIRE_OK(ps_tcb_set_priority(RS_INIT_TCB, RS_INIT_TCB, TEST_PRIO + 1));
+    rs_mr_set(RS_REPLY_MR_FLAGS, RS_REPLY_ADVANCE_RIP | RS_REPLY_SET_EFER);
+    rs_mr_set(RS_REPLY_MR_EFER, 0xD05);
+    REQUIRE_OK(rs_reply(rs_msginfo(0, 0, 0, RS_REPLY_MR_EFER + 1)).error);
+    rs_vcpu_state_t s;
+    REQUIRE_OK(ps_vcpu_read_state(m.g.vcpu, &s));
+    CHECK_EQ(s.efer, 0xD01);
+    CHECK_EQ(s.rip, rip);
+    CHECK_EQ(s.pending_event & (RS_EVENT_VALID | 0x7FF), RS_EVENT_VALID | 13 | 3 << 8);
+    CHECK_OK(ps_cnode_delete(ME, m.g.vcpu, D));
+}
+
 static void msr_irq_held(void)
 {
     struct msr_guest m;
@@ -387,6 +417,10 @@ const struct test vcpu_msr_tests[] = {
      "an external interrupt injected while IF is clear waits (the exit shows it pending) and "
      "arrives right after STI and one instruction, with no exit",
      msr_irq_held},
+    {"VM-0059",
+     "a reply with RS_REPLY_SET_EFER sets the guest's EFER (LMA derived); one WriteState would "
+     "refuse leaves EFER and RIP and queues the guest's #GP",
+     msr_reply_efer},
     {"VM-0058",
      "a guest's WRMSR of a PAT with a reserved memory type raises #GP in the guest, with no exit, "
      "and leaves its PAT as it was",
