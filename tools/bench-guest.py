@@ -230,7 +230,7 @@ def bench_disk(a, check, tmp, logs):
     # the guest's disk: exactly n MiB (the file /disks/disk-linux.img of fs); the outer ext2 with
     # room for it and its indirect blocks (1 KiB blocks)
     subprocess.run([sys.executable, str(ROOT / "tests/system/linux/fsdisk-image.py"), outer,
-                    str(n + n // 8 + 8), str(n)], check=True)
+                    str(n + n // 8 + 8), str(n)], check=True, stdout=subprocess.DEVNULL)
     r = resurgo_args(b, "disk.manifest", logs[0], [("blk", b / "servers/blk/blk.elf"),
                                                    ("fs", b / "servers/fs/fs.elf")],
                      disk=os.path.join(tmp, "run.img"), disk_image=outer)
