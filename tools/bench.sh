@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: MIT
 # Runs a benchmark under QEMU with -icount shift=0, where rdtsc deltas are exact guest
 # instruction counts (repeatable on a busy machine). Prints the `bench:` lines.
-# usage: tools/bench.sh [ipc|ipc-pti|restart|vmm-stall|vmexit|linux|disk]   (ipc-pti: the kernel booted with pti=on;
-#   linux: wall-clock figures, without -icount: tools/bench-linux.py; disk: MB/s and IOPS raw
-#   through blk and through fs, virtio-blk and IDE, with and without -icount: docs/benchmarks.md)
+# usage: tools/bench.sh [ipc|ipc-pti|restart|vmm-stall|vmexit|linux|disk|disk-linux|net] [ARGS]   (ipc-pti: the
+#   kernel booted with pti=on; linux: wall-clock figures, without -icount: tools/bench-linux.py;
+#   disk: MB/s and IOPS raw through blk and through fs, virtio-blk and IDE, with and without
+#   -icount, then the Linux guest's dd through the whole stack against bare QEMU; net: the Linux
+#   guest's TCP throughput to the host and ping through the whole stack against bare QEMU; ARGS
+#   go to tools/bench-guest.py (--size MIB, --reps N): docs/benchmarks.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/build.sh >/dev/null || { echo "build failed"; exit 1; }
@@ -88,6 +91,9 @@ case "${1:-ipc}" in
              rm -f "$img.manifest"
            done
            done
-           echo "bench: done" ;;
-  *) echo "usage: $0 [ipc|ipc-pti|restart|vmm-stall|vmexit|linux|disk]"; exit 2 ;;
+           # a Linux guest's dd through VMM -> fs -> blk against bare QEMU's virtio-blk
+           python3 tools/bench-guest.py disk "${@:2}" ;;
+  disk-linux) exec python3 tools/bench-guest.py disk "${@:2}" ;;  # the Linux part of disk alone
+  net)     exec python3 tools/bench-guest.py net "${@:2}" ;;
+  *) echo "usage: $0 [ipc|ipc-pti|restart|vmm-stall|vmexit|linux|disk|disk-linux|net] [ARGS]"; exit 2 ;;
 esac

@@ -10,6 +10,8 @@ import stat, sys
 
 MODULES = ['virtio', 'virtio_ring', 'virtio_mmio', 'virtio_blk', 'virtio_net', 'failover', 'net_failover',
            'crc32c_generic', 'crc16', 'mbcache', 'jbd2', 'ext4']
+# load-order-pci: loaded after load-order where a virtio PCI device exists (bare QEMU)
+MODULES_PCI = ['virtio_pci', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev']
 errors = []
 
 
@@ -111,6 +113,9 @@ def check_initrd(path, release):
     moddir = 'lib/modules/%s/' % release
     order = e.get(moddir + 'load-order', (0, 0, b''))[2].decode().split()
     check(sorted(order) == sorted(m + '.ko' for m in MODULES), '%s: %sload-order lists %r' % (path, moddir, order))
+    pci = e.get(moddir + 'load-order-pci', (0, 0, b''))[2].decode().split()
+    check(sorted(pci) == sorted(m + '.ko' for m in MODULES_PCI), '%s: %sload-order-pci lists %r' % (path, moddir, pci))
+    order += pci
     for i, ko in enumerate(order):
         if not check(kind(moddir + ko) == stat.S_IFREG, '%s: no %s%s' % (path, moddir, ko)):
             continue

@@ -17,6 +17,11 @@ BUSYBOX = 'busybox-static'
 # CONFIG_EXT4_USE_FOR_EXT2); crc32c_generic is what ext4 asks the crypto API for at mount.
 MODULES = ['virtio', 'virtio_ring', 'virtio_mmio', 'virtio_blk', 'virtio_net', 'failover', 'net_failover',
            'crc32c_generic', 'crc16', 'mbcache', 'jbd2', 'ext4']
+# virtio over PCI, for the same guest on bare QEMU (-device virtio-blk-pci, virtio-net-pci: the
+# baseline of `tools/bench.sh net` and `disk`): /init loads these (load-order-pci, after
+# load-order) only when a virtio PCI device exists, so a guest of servers/vmm (virtio-mmio) runs
+# as before. virtio_pci's depends= names its two helpers (Linux 6.1).
+MODULES_PCI = ['virtio_pci', 'virtio_pci_modern_dev', 'virtio_pci_legacy_dev']
 # Fixed mtime for every cpio entry, so that the same packages give the same bytes.
 MTIME = int(os.environ.get('SOURCE_DATE_EPOCH', '0'))
 
@@ -165,9 +170,10 @@ def modinfo(path):
     raise RuntimeError(path + ' has no .modinfo')
 
 
-def load_order(found):
-    """MODULES in an order where each comes after what its depends= names (insmod does not resolve)."""
-    order, seen = [], set()
+def load_order(found, modules=MODULES, loaded=()):
+    """modules in an order where each comes after what its depends= names (insmod does not
+    resolve), leaving out those already `loaded` (an earlier list's)."""
+    order, seen = [], set(loaded)
 
     def visit(name, chain):
         if name in seen:
@@ -181,7 +187,7 @@ def load_order(found):
         seen.add(name)
         order.append(name)
 
-    for m in MODULES:
+    for m in modules:
         visit(m, [])
     return order
 
@@ -244,7 +250,7 @@ def main():
     log('kernel %s %s, %s %s' % (kpkg, kver, BUSYBOX, deb_field(bdeb, 'Version')))
 
     kroot, broot = os.path.join(a.work, 'kernel'), os.path.join(a.work, 'busybox')
-    mods = {m + '.ko' for m in MODULES}
+    mods = {m + '.ko' for m in MODULES + MODULES_PCI}
     knames = unpack(kdeb, kroot, lambda n: n.startswith('boot/vmlinuz-') or n.startswith('boot/config-') or
                     (n.startswith('lib/modules/') and os.path.basename(n) in mods))
     unpack(bdeb, broot, lambda n: n == 'bin/busybox')
@@ -261,7 +267,8 @@ def main():
             path = os.path.join(kroot, n)
             found[os.path.basename(n)[:-3]] = {'path': path, 'info': modinfo(path)}
     order = load_order(found)
-    for m in order:
+    order_pci = load_order(found, MODULES_PCI, order)
+    for m in order + order_pci:
         vermagic = found[m]['info'].get('vermagic', '')
         if vermagic.split(' ')[0] != release:
             die('%s.ko is for %r, not %s' % (m, vermagic, release))
@@ -282,10 +289,12 @@ def main():
     for path in applets:
         if path != 'bin/busybox':
             c.symlink(path, '/bin/busybox')
-    for m in order:
+    for m in order + order_pci:
         c.file('lib/modules/%s/%s.ko' % (release, m), open(found[m]['path'], 'rb').read())
-    # One module file name per line, in load order: /init insmods them in this order.
+    # One module file name per line, in load order: /init insmods them in this order (and those
+    # of load-order-pci after them, where a virtio PCI device exists).
     c.file('lib/modules/%s/load-order' % release, ''.join(m + '.ko\n' for m in order).encode())
+    c.file('lib/modules/%s/load-order-pci' % release, ''.join(m + '.ko\n' for m in order_pci).encode())
     # root's home is /root: the shell's \w prompt shows it as ~ only when getpwuid() finds it.
     c.file('etc/passwd', b'root:x:0:0:root:/root:/bin/sh\n')
     c.file('etc/group', b'root:x:0:\n')
@@ -294,8 +303,9 @@ def main():
 
     write_atomic(a.bzimage, open(os.path.join(kroot, vmlinuz[0]), 'rb').read())
     write_atomic(a.initrd, initrd)
-    log('%s: %d bytes; %s: %d bytes (%d applets, modules %s)' % (
-        a.bzimage, os.path.getsize(a.bzimage), a.initrd, len(initrd), len(applets), ' '.join(order)))
+    log('%s: %d bytes; %s: %d bytes (%d applets, modules %s; for PCI %s)' % (
+        a.bzimage, os.path.getsize(a.bzimage), a.initrd, len(initrd), len(applets), ' '.join(order),
+        ' '.join(order_pci)))
 
 
 if __name__ == '__main__':

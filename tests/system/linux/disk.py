@@ -21,7 +21,6 @@ Guest class: the serial log and the console socket), then, at the guest's shell:
   disk.py --emu qemu --kernel K --module NAME=PATH ... --disk IMG --log L [--timeout S]
           [--checks prompt,device,...]"""
 
-import argparse
 import hashlib
 import os
 import re
@@ -33,8 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import run  # noqa: E402
-import linux  # noqa: E402  (Guest, PROMPT, BAD_LOG)
+import linux  # noqa: E402  (session, boot_to_prompt, checker, report, BAD_LOG)
 
 CHECKS = ["prompt", "device", "mount", "known", "write", "interrupts", "log", "crash-write",
           "crashes"]
@@ -46,27 +44,12 @@ BAD_DISK_LOG = re.compile(r"virtio_blk.*error|I/O error|EXT[24]-fs error|Buffer 
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--emu", choices=["qemu"], default="qemu")
-    p.add_argument("--kernel", required=True)
-    p.add_argument("--module", action="append", default=[], metavar="NAME=PATH")
+    p = linux.arg_parser(__doc__)
     p.add_argument("--disk", required=True, help="the image (also a module: linux-disk)")
     p.add_argument("--vm", default="linux")
-    p.add_argument("--mem", type=int, default=1024)
     p.add_argument("--timeout", type=float, default=300)
-    p.add_argument("--log", required=True)
     p.add_argument("--checks", default=",".join(CHECKS[:7]))
-    a = p.parse_args()
-    a.checks = a.checks.split(",")
-    bad = [c for c in a.checks if c not in CHECKS]
-    if bad:
-        p.error(f"unknown checks {bad}")
-    a.cmdline = ""
-    a.kernel = os.path.abspath(a.kernel)
-    a.modules = [tuple(m.split("=", 1)) for m in a.module]
-    a.modules = [(n, os.path.abspath(q)) for n, q in a.modules]
-    a.iso, a.icount, a.send = False, False, ["console"]
+    a = linux.parse(p, CHECKS)
     # the guest's disk is the module (init keeps it, manifest disk=); the image is read here by
     # debugfs only. Not given to QEMU as a drive too: QEMU would lock it for writing, and the
     # two disk tests, which run at the same time, could not both start.
@@ -89,44 +72,18 @@ def md5_of(out, name):
 def main():
     a = parse_args()
     results = []
-
-    def check(name, ok, sentence):
-        results.append((f"DISK-{CHECKS.index(name) + 1:04d}", ok, sentence))
-
+    check = linux.checker("DISK", CHECKS, results)
     sectors = os.path.getsize(a.image) // 512
     want = {p: debugfs_md5(a.image, p) for p in ("/known.txt", "/dir/known.bin")}
     os.makedirs(os.path.dirname(os.path.abspath(a.log)), exist_ok=True)
     open(a.log, "w").close()
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="resurgo-disk-") as tmp:
-        proc, g = linux.start(a, tmp)
-        try:
-            booted = g.wait(r"type 'help' for the shell", 120, raw=True) is not None
-            if booted:
-                g.type(f"attach {a.vm}\r")
-                booted = g.wait(re.escape(linux.PROMPT), a.timeout) is not None
-            check("prompt", booted, f"the guest's shell prompt after {time.monotonic() - t0:.1f} s")
-            if booted:
-                run_checks(a, g, check, sectors, want)
-        finally:
-            run.stop(proc, a.emu)
-            g.finish()
-    ran = {r[0] for r in results}
-    for name in [c for c in CHECKS if c in a.checks]:
-        cid = f"DISK-{CHECKS.index(name) + 1:04d}"
-        if cid not in ran:
-            results.append((cid, False, f"{name}: not run"))
-    verdict = "\n".join(f"[test] {cid} {'PASS' if ok else 'FAIL'} {s}" for cid, ok, s in results)
-    if all(ok for _, ok, _ in results):
-        print(verdict)
-        print(f"PASS ({a.emu}, {time.monotonic() - t0:.1f} s)")
-        return 0
-    print(f"----- serial log ({a.log}) -----")
-    print(Path(a.log).read_text(errors="replace"))
-    print("-----")
-    print(verdict)
-    print(f"FAIL ({a.emu}, {time.monotonic() - t0:.1f} s)")
-    return 1
+    with tempfile.TemporaryDirectory(prefix="resurgo-disk-") as tmp, linux.session(a, tmp) as g:
+        booted = linux.boot_to_prompt(g, a.vm, a.timeout)
+        check("prompt", booted, f"the guest's shell prompt after {time.monotonic() - t0:.1f} s")
+        if booted:
+            run_checks(a, g, check, sectors, want)
+    return linux.report(a, "DISK", CHECKS, [c for c in CHECKS if c in a.checks], results, t0)
 
 
 def run_checks(a, g, check, sectors, want):

@@ -23,7 +23,6 @@ PCI disk: ext2 in a file in ext2 on a PCI disk. init crashes fs and blk again an
   fsdisk.py --kernel K --module NAME=PATH ... --image OUTER.img --disk RUN.img --log L
             [--files N] [--timeout S] [--crashed fs,blk,linux]"""
 
-import argparse
 import hashlib
 import os
 import re
@@ -36,8 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import run  # noqa: E402
-import linux  # noqa: E402  (Guest, PROMPT, BAD_LOG)
+import linux  # noqa: E402  (session, boot_to_prompt, checker, report, BAD_LOG)
 import disk  # noqa: E402  (BAD_DISK_LOG, md5_of)
 
 CHECKS = ["prompt", "device", "mount", "crash-write", "crashes", "known", "log", "outer-fsck",
@@ -60,26 +58,15 @@ def command(g, cmd, timeout=60):
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--emu", choices=["qemu"], default="qemu")
-    p.add_argument("--kernel", required=True)
-    p.add_argument("--module", action="append", default=[], metavar="NAME=PATH")
+    p = linux.arg_parser(__doc__)
     p.add_argument("--image", required=True, help="the outer image made by fsdisk-image.py")
     p.add_argument("--disk", required=True, help="the run's copy of it (blk's PCI disk)")
     p.add_argument("--vm", default="linux")
-    p.add_argument("--mem", type=int, default=1024)
     p.add_argument("--files", type=int, default=20)
     p.add_argument("--crashed", default="fs,blk",
                    help="the servers that must each restart >= 10 times during the writes")
     p.add_argument("--timeout", type=float, default=600)
-    p.add_argument("--log", required=True)
-    a = p.parse_args()
-    a.cmdline = ""
-    a.kernel = os.path.abspath(a.kernel)
-    a.modules = [tuple(m.split("=", 1)) for m in a.module]
-    a.modules = [(n, os.path.abspath(q)) for n, q in a.modules]
-    a.iso, a.icount, a.send = False, False, ["console"]
+    a = linux.parse(p)
     a.disk_image = a.image
     a.written = 0  # files the guest wrote and synced (guest_checks)
     return a
@@ -104,10 +91,7 @@ def restarts(text, name):
 def main():
     a = parse_args()
     results = []
-
-    def check(name, ok, sentence):
-        results.append((f"FSDISK-{CHECKS.index(name) + 1:04d}", ok, sentence))
-
+    check = linux.checker("FSDISK", CHECKS, results)
     t0 = time.monotonic()
     os.makedirs(os.path.dirname(os.path.abspath(a.log)), exist_ok=True)
     open(a.log, "w").close()
@@ -119,38 +103,15 @@ def main():
         sectors = os.path.getsize(inner0) // 512
         want = {p: hashlib.md5(debugfs(inner0, f"cat {p}")).hexdigest()
                 for p in ("/known.txt", "/dir/known.bin")}
-        proc, g = linux.start(a, tmp)
-        try:
-            booted = g.wait(r"type 'help' for the shell", 120, raw=True) is not None
-            if booted:
-                g.type(f"attach {a.vm}\r")
-                booted = g.wait(re.escape(linux.PROMPT), a.timeout) is not None
+        with linux.session(a, tmp) as g:
+            booted = linux.boot_to_prompt(g, a.vm, a.timeout)
             check("prompt", booted, f"the guest's shell prompt after {time.monotonic() - t0:.1f} s")
             if booted:
                 sums = guest_checks(a, g, check, sectors, want)
-        finally:
-            run.stop(proc, a.emu)
-            g.finish()
         host_checks(a, check, tmp, sums)
-    ran = {r[0] for r in results}
-    for name in CHECKS:
-        cid = f"FSDISK-{CHECKS.index(name) + 1:04d}"
-        if cid not in ran:
-            results.append((cid, False, f"{name}: not run"))
-    results.sort()
-    verdict = "\n".join(f"[test] {cid} {'PASS' if ok else 'FAIL'} {s}" for cid, ok, s in results)
     text = Path(a.log).read_text(errors="replace")
     stats = (f"fs restarted {restarts(text, 'fs')} times, blk {restarts(text, 'blk')} times in all")
-    if all(ok for _, ok, _ in results):
-        print(verdict)
-        print(f"PASS ({a.emu}, {time.monotonic() - t0:.1f} s; {stats})")
-        return 0
-    print(f"----- serial log ({a.log}) -----")
-    print(text)
-    print("-----")
-    print(verdict)
-    print(f"FAIL ({a.emu}, {time.monotonic() - t0:.1f} s; {stats})")
-    return 1
+    return linux.report(a, "FSDISK", CHECKS, CHECKS, results, t0, sort=True, note=stats)
 
 
 def guest_checks(a, g, check, sectors, want):

@@ -15,6 +15,7 @@ The kernel release `uname -r` must print is read from the bzImage's own setup he
 module named linux-bzImage)."""
 
 import argparse
+import contextlib
 import os
 import re
 import socket
@@ -173,29 +174,101 @@ def start(a, tmp):
         raise
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__,
+@contextlib.contextmanager
+def session(a, tmp):
+    """Runs the emulator (start) for the with-block and gives its Guest; afterwards stops the
+    emulator and reads the console to its end (Guest.finish), whatever the block did."""
+    proc, g = start(a, tmp)
+    try:
+        yield g
+    finally:
+        run.stop(proc, a.emu)
+        g.finish()
+
+
+def boot_to_prompt(g, vm, timeout):
+    """init's shell came up, `attach VM` gave its console to the guest, and the guest's shell
+    prompt came within `timeout` s: True; False if any of it did not."""
+    if g.wait(r"type 'help' for the shell", 120, raw=True) is None:
+        return False
+    g.type(f"attach {vm}\r")
+    return g.wait(re.escape(PROMPT), timeout) is not None
+
+
+def checker(area, names, results):
+    """check(name, ok, sentence): appends the result of check `name` (AREA-NNNN, NNNN its
+    1-based place in `names`) to `results`."""
+    def check(name, ok, sentence):
+        results.append((f"{area}-{names.index(name) + 1:04d}", ok, sentence))
+    return check
+
+
+def report(a, area, names, planned, results, t0, not_run="not run", exact=False, sort=False,
+           note=""):
+    """Prints the verdict of a run and returns its exit status (0: passed). Every planned check
+    (`planned`, names from `names`) that gave no result is a FAIL "NAME: not run"; the run passes
+    only if every result passed (exact: and there are as many results as planned checks). A
+    failed run prints the whole serial log (a.log; under Bochs the tail of its own log) before
+    the verdict. The closing PASS/FAIL line names the emulator, the seconds since t0 and `note`."""
+    ran = {r[0] for r in results}
+    for name in planned:
+        cid = f"{area}-{names.index(name) + 1:04d}"
+        if cid not in ran:
+            results.append((cid, False, f"{name}: {not_run}"))
+    if sort:
+        results.sort()
+    verdict = "\n".join(f"[test] {cid} {'PASS' if ok else 'FAIL'} {s}" for cid, ok, s in results)
+    tail = f"({a.emu}, {time.monotonic() - t0:.1f} s{'; ' + note if note else ''})"
+    if all(ok for _, ok, _ in results) and (not exact or len(results) == len(planned)):
+        print(verdict)
+        print(f"PASS {tail}")
+        return 0
+    print(f"----- serial log ({a.log}) -----")
+    print(Path(a.log).read_text(errors="replace"))
+    if a.emu == "bochs" and getattr(a, "bochslog", None) and os.path.exists(a.bochslog):
+        print("".join(Path(a.bochslog).read_text(errors="replace").splitlines(True)[-40:]))
+    print("-----")
+    print(verdict)
+    print(f"FAIL {tail}")
+    return 1
+
+
+def arg_parser(doc, emus=("qemu",)):
+    """The options every Linux guest test takes (the emulator, Resurgo's kernel and modules, the
+    machine's RAM, the serial log); the caller adds its own."""
+    p = argparse.ArgumentParser(description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--emu", choices=["qemu", "bochs"], default="qemu")
+    p.add_argument("--emu", choices=list(emus), default="qemu")
     p.add_argument("--kernel", required=True)
     p.add_argument("--module", action="append", default=[], metavar="NAME=PATH")
-    p.add_argument("--cmdline", default="")
-    p.add_argument("--vm", default="linux", help="the VMM's name in the manifest")
     p.add_argument("--mem", type=int, default=1024)
-    p.add_argument("--timeout", type=float, default=600, help="for the boot to the prompt")
-    p.add_argument("--checks", default=",".join(ALL_CHECKS))
     p.add_argument("--log", required=True)
+    return p
+
+
+def parse(p, names=None):
+    """Parses arg_parser's options: --checks (if `names`: the checks known) becomes a list, and
+    a gets what run.start_emulator reads (absolute paths; the console socket to type into)."""
     a = p.parse_args()
-    a.modules = [tuple(m.split("=", 1)) for m in a.module]
-    a.checks = a.checks.split(",")
-    bad = [c for c in a.checks if c not in ALL_CHECKS]
-    if bad:
-        p.error(f"unknown checks {bad}")
-    # what run.start_emulator reads
+    if names is not None:
+        a.checks = a.checks.split(",")
+        bad = [c for c in a.checks if c not in names]
+        if bad:
+            p.error(f"unknown checks {bad}")
+    a.cmdline = getattr(a, "cmdline", "")
     a.kernel = os.path.abspath(a.kernel)
-    a.modules = [(n, os.path.abspath(q)) for n, q in a.modules]
+    a.modules = [(n, os.path.abspath(q)) for n, q in (m.split("=", 1) for m in a.module)]
     a.iso, a.icount, a.send = a.emu == "bochs", False, ["console"]
     return a
+
+
+def parse_args():
+    p = arg_parser(__doc__, ("qemu", "bochs"))
+    p.add_argument("--cmdline", default="")
+    p.add_argument("--vm", default="linux", help="the VMM's name in the manifest")
+    p.add_argument("--timeout", type=float, default=600, help="for the boot to the prompt")
+    p.add_argument("--checks", default=",".join(ALL_CHECKS))
+    return parse(p, ALL_CHECKS)
 
 
 def kernel_release(bzimage):
@@ -222,46 +295,17 @@ def main():
     a = parse_args()
     version = kernel_release(dict(a.modules)["linux-bzImage"])
     results = []  # (id, ok, sentence)
-
-    def check(name, ok, sentence):
-        results.append((f"LINUX-{ALL_CHECKS.index(name) + 1:04d}", ok, sentence))
-
+    check = checker("LINUX", ALL_CHECKS, results)
     os.makedirs(os.path.dirname(os.path.abspath(a.log)), exist_ok=True)
     open(a.log, "w").close()
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="resurgo-linux-") as tmp:
-        proc, g = start(a, tmp)
-        try:
-            booted = g.wait(r"type 'help' for the shell", 120, raw=True) is not None
-            if booted:
-                g.type(f"attach {a.vm}\r")
-                booted = g.wait(re.escape(PROMPT) + r"$|" + re.escape(PROMPT), a.timeout) is not None
-            boot_s = time.monotonic() - t0
-            check("prompt", booted, f"the guest's shell prompt after {boot_s:.1f} s")
-            if booted:
-                run_checks(a, g, version, check)
-        finally:
-            run.stop(proc, a.emu)
-            g.finish()
-    planned = [c for c in ALL_CHECKS if c in a.checks]
-    ran = {r[0] for r in results}
-    for name in planned:
-        cid = f"LINUX-{ALL_CHECKS.index(name) + 1:04d}"
-        if cid not in ran:
-            results.append((cid, False, f"{name}: not run (no prompt)"))
-    verdict = "\n".join(f"[test] {cid} {'PASS' if ok else 'FAIL'} {s}" for cid, ok, s in results)
-    if all(ok for _, ok, _ in results) and len(results) == len(planned):
-        print(verdict)
-        print(f"PASS ({a.emu}, {time.monotonic() - t0:.1f} s)")
-        return 0
-    print(f"----- serial log ({a.log}) -----")
-    print(Path(a.log).read_text(errors="replace"))
-    if a.emu == "bochs" and getattr(a, "bochslog", None) and os.path.exists(a.bochslog):
-        print("".join(Path(a.bochslog).read_text(errors="replace").splitlines(True)[-40:]))
-    print("-----")
-    print(verdict)
-    print(f"FAIL ({a.emu}, {time.monotonic() - t0:.1f} s)")
-    return 1
+    with tempfile.TemporaryDirectory(prefix="resurgo-linux-") as tmp, session(a, tmp) as g:
+        booted = boot_to_prompt(g, a.vm, a.timeout)
+        check("prompt", booted, f"the guest's shell prompt after {time.monotonic() - t0:.1f} s")
+        if booted:
+            run_checks(a, g, version, check)
+    return report(a, "LINUX", ALL_CHECKS, [c for c in ALL_CHECKS if c in a.checks], results, t0,
+                  not_run="not run (no prompt)", exact=True)
 
 
 def run_checks(a, g, version, check):

@@ -24,7 +24,6 @@ Boots as linux.py does (its Guest class), then at the guests' shells, through in
   net.py --emu qemu --kernel K --module NAME=PATH ... --log L [--timeout S] [--checks ...]
          [--uplink] (the guests on QEMU's user network 10.0.2.0/24 behind a NIC and the switch)"""
 
-import argparse
 import hashlib
 import os
 import re
@@ -38,8 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import run  # noqa: E402
-import linux  # noqa: E402  (Guest, PROMPT, BAD_LOG)
+import linux  # noqa: E402  (session, checker, report, HOST_LINE, BAD_LOG)
 
 CHECKS = ["boot", "mac", "ping", "fetch", "crash-fetch", "crashes", "log", "curl", "crash-curl"]
 CURL_CRASHED = ["nic", "net", "vmB"]  # what crash-curl crashes, in turn
@@ -53,29 +51,14 @@ DETACH = "\x1d"  # Ctrl-]: init's shell takes the keyboard back
 
 
 def parse_args():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--emu", choices=["qemu"], default="qemu")
-    p.add_argument("--kernel", required=True)
-    p.add_argument("--module", action="append", default=[], metavar="NAME=PATH")
-    p.add_argument("--mem", type=int, default=1024)
+    p = linux.arg_parser(__doc__)
     p.add_argument("--timeout", type=float, default=300)
     p.add_argument("--size-mib", type=int, default=16, help="the crash-fetch file")
-    p.add_argument("--log", required=True)
     p.add_argument("--checks", default="boot,mac,ping,fetch,log")
     p.add_argument("--uplink", action="store_true",
                    help="QEMU's user network on a virtio-net NIC (hostfwd to vmB's port 80); the "
                         "guests are 10.0.2.15 (link vma) and 10.0.2.16 (link vmb)")
-    a = p.parse_args()
-    a.checks = a.checks.split(",")
-    bad = [c for c in a.checks if c not in CHECKS]
-    if bad:
-        p.error(f"unknown checks {bad}")
-    a.cmdline = ""
-    a.kernel = os.path.abspath(a.kernel)
-    a.modules = [tuple(m.split("=", 1)) for m in a.module]
-    a.modules = [(n, os.path.abspath(q)) for n, q in a.modules]
-    a.iso, a.icount, a.send = False, False, ["console"]
+    a = linux.parse(p, CHECKS)
     if a.uplink:
         global LINK
         LINK = "vma"
@@ -159,36 +142,13 @@ def md5_in(out):
 def main():
     a = parse_args()
     results = []
-
-    def check(name, ok, sentence):
-        results.append((f"NET-{CHECKS.index(name) + 1:04d}", ok, sentence))
-
+    check = linux.checker("NET", CHECKS, results)
     os.makedirs(os.path.dirname(os.path.abspath(a.log)), exist_ok=True)
     open(a.log, "w").close()
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="resurgo-net-") as tmp:
-        proc, g = linux.start(a, tmp)
-        try:
-            run_all(a, g, check, t0)
-        finally:
-            run.stop(proc, a.emu)
-            g.finish()
-    ran = {r[0] for r in results}
-    for name in [c for c in CHECKS if c in a.checks]:
-        cid = f"NET-{CHECKS.index(name) + 1:04d}"
-        if cid not in ran:
-            results.append((cid, False, f"{name}: not run"))
-    verdict = "\n".join(f"[test] {cid} {'PASS' if ok else 'FAIL'} {s}" for cid, ok, s in results)
-    if all(ok for _, ok, _ in results):
-        print(verdict)
-        print(f"PASS ({a.emu}, {time.monotonic() - t0:.1f} s)")
-        return 0
-    print(f"----- serial log ({a.log}) -----")
-    print(Path(a.log).read_text(errors="replace"))
-    print("-----")
-    print(verdict)
-    print(f"FAIL ({a.emu}, {time.monotonic() - t0:.1f} s)")
-    return 1
+    with tempfile.TemporaryDirectory(prefix="resurgo-net-") as tmp, linux.session(a, tmp) as g:
+        run_all(a, g, check, t0)
+    return linux.report(a, "NET", CHECKS, [c for c in CHECKS if c in a.checks], results, t0)
 
 
 def run_all(a, g, check, t0):
