@@ -235,7 +235,7 @@ def windowed(link, seqs_sizes, window, timeout, dst=None, give_up=64):
     return lost
 
 
-def normal(link, c, light=False):
+def normal(link, c, light=False, burst=250):
     # light (Bochs, some hundred times slower): every 29th size, smaller windows and one burst
     sizes = list(range(60, 1515, 29 if light else 1)) + ([1514] if light else [])
     win, wait = (4, 30.0) if light else (16, 5.0)
@@ -253,7 +253,7 @@ def normal(link, c, light=False):
             f"{len(lost)} lost; bad {link.bad[:3]}")
 
     total, missing = 0, []
-    nb, per = (1, 200) if light else (4, 250)
+    nb, per = (1, 200) if light else (4, burst)
     for b in range(nb):
         # Bochs' socket module reads one frame per poll into the host's socket buffer: small
         # frames, so that a burst fits there
@@ -347,6 +347,26 @@ def show(link, c, log):
     c.check(ok, "NET-0007", f"init's `net` shows the harness's MAC {mac} learned on the uplink")
 
 
+def flow_until(link, c, log, pattern, timeout=200.0):
+    """NET-0008: frames keep crossing (100 at a time, 16 in flight, every one must come back)
+    until a line matching pattern appears in the serial log (another guest finished)."""
+    pat, rnd = re.compile(pattern, re.M), random.Random(8)
+    seq, sent, lost, t0 = 50000, 0, [], time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pat.search(Path(log).read_text(errors="replace")):
+            break
+        chunk = [(seq + i, rnd.randrange(60, 1515)) for i in range(100)]
+        seq += 100
+        sent += len(chunk)
+        lost += windowed(link, chunk, 16, 5.0)
+    seen = bool(pat.search(Path(log).read_text(errors="replace")))
+    print(f"[harness] {sent} frames crossed in {time.monotonic() - t0:.1f} s until "
+          f"'{pattern}': {len(lost)} lost", flush=True)
+    c.check(seen and sent and not lost, "NET-0008",
+            f"frames kept crossing (all came back) until the log said {pattern!r}",
+            f"seen {seen}, {sent} sent, {len(lost)} lost")
+
+
 def crash(link, c, log, restarts, servers=("nic",), max_dups=None):
     pats = [re.compile(rf"{s} restarted \(instance \d+, restart {restarts}\)") for s in servers]
     rnd = random.Random(7)
@@ -405,6 +425,11 @@ def main():
     p.add_argument("--echo-mac", help="MAC (hex) netecho reflects broadcasts from")
     p.add_argument("--show", action="store_true",
                    help="after the checks, have netecho ask for init's `net` (NET-0007)")
+    p.add_argument("--flow-until", metavar="REGEX",
+                   help="after NET-0001..0004, keep frames flowing until REGEX is in the log "
+                   "(NET-0008)")
+    p.add_argument("--burst", type=int, default=250,
+                   help="frames per burst in NET-0003 (a switch port's fair share bounds it)")
     p.add_argument("--crash-servers", default="nic",
                    help="comma-separated servers whose restarts --crash waits for")
     p.add_argument("--max-dups", type=int, help="--crash: duplicates allowed per crash (NET-0103)")
@@ -432,7 +457,9 @@ def main():
                 if a.crash:
                     crash(link, c, log, a.restarts, a.crash_servers.split(","), a.max_dups)
                 else:
-                    normal(link, c, light=a.light)
+                    normal(link, c, light=a.light, burst=a.burst)
+                    if a.flow_until:
+                        flow_until(link, c, log, a.flow_until)
                     if a.emu == "qemu":
                         link_flip(link, c, log, qmp)
                     if a.show:

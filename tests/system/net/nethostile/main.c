@@ -49,7 +49,7 @@
 #define BUF       0x500000u /* 64 KiB of frame data */
 #define RXBUF     0x600000u /* receive buffers, 2 KiB each */
 
-#define ROUNDS 6000u
+#define ROUNDS 3000u
 
 static uint32_t ram_size = 8u << 20;
 static uint16_t avail[2];
