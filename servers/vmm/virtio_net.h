@@ -91,7 +91,9 @@ void virtio_net_reset(struct virtio_net *n, const uint8_t mac[6]);
 void virtio_net_access(struct virtio_net *n, const struct vq_ram *ram, struct vnet_link *l,
                        uint32_t off, unsigned size, bool write, uint64_t *value);
 /* Once per transaction that will be committed: takes the peer's completions of our frames and
- * the frames it produced for us (at most a ring's worth) into the guest's receive buffers. */
+ * the frames it produced for us (at most a ring's worth) into the guest's receive buffers. A
+ * transmit kick (virtio_net_access) calls it itself after sending, so an exit's transaction must
+ * not call it again. */
 void virtio_net_poll(struct virtio_net *n, const struct vq_ram *ram, struct vnet_link *l);
 /* After the state holding n was committed: publishes both used indices to the guest, completes
  * and releases the receive requests the transaction took. Idempotent for the indices; a restarted
