@@ -31,28 +31,28 @@
 #include "proto/net.h"
 #include "virtio_mmio.h"
 
-#define VIRTIO_ID_NET        1
-#define VIRTIO_NET_F_MAC     (1ull << 5)
-#define VIRTIO_NET_F_STATUS  (1ull << 16)
-#define VIRTIO_NET_FEATURES  (VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)
-#define VIRTIO_NET_S_LINK_UP 1u
-#define VIRTIO_NET_HDR_LEN   12u /* struct virtio_net_hdr with num_buffers (5.1.6) */
-#define VIRTIO_NET_RXQ       0u
-#define VIRTIO_NET_TXQ       1u
-#define VIRTIO_NET_QUEUES    2u
-#define VQ_USED_F_NO_NOTIFY  1u /* used ring flags (2.7.10) */
+#define VIRTIO_ID_NET           1
+#define VIRTIO_NET_F_MAC        (1ull << 5)
+#define VIRTIO_NET_F_STATUS     (1ull << 16)
+#define VIRTIO_NET_FEATURES     (VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)
+#define VIRTIO_NET_S_LINK_UP    1u
+#define VIRTIO_NET_HDR_LEN      12u /* struct virtio_net_hdr with num_buffers (5.1.6) */
+#define VIRTIO_NET_RXQ          0u
+#define VIRTIO_NET_TXQ          1u
+#define VIRTIO_NET_QUEUES       2u
+#define VQ_USED_F_NO_NOTIFY     1u /* used ring flags (2.7.10) */
 #define VQ_AVAIL_F_NO_INTERRUPT 1u /* available ring flags (2.7.7) */
 
 struct vnet_stats {
-    uint64_t tx_frames;  /* frames put on the link */
-    uint64_t tx_dropped; /* ... for which the link had no room */
-    uint64_t tx_bad;     /* runts and giants from the guest */
-    uint64_t tx_refused; /* completions from the peer saying it dropped or refused a frame */
-    uint64_t rx_frames;  /* frames given to the guest */
-    uint64_t rx_dropped; /* ... for which the guest had no buffer posted (or no live device) */
-    uint64_t rx_small;   /* ... whose buffer was too small */
-    uint64_t rx_bad;     /* requests from the peer with a bad op, length or data_offset */
-    uint64_t broken;     /* malformed rings: DEVICE_NEEDS_RESET */
+    uint64_t tx_frames;      /* frames put on the link */
+    uint64_t tx_dropped;     /* ... for which the link had no room */
+    uint64_t tx_bad;         /* runts and giants from the guest */
+    uint64_t tx_refused;     /* completions from the peer saying it dropped or refused a frame */
+    uint64_t rx_frames;      /* frames given to the guest */
+    uint64_t rx_dropped;     /* ... for which the guest had no buffer posted (or no live device) */
+    uint64_t rx_small;       /* ... whose buffer was too small */
+    uint64_t rx_bad;         /* requests from the peer with a bad op, length or data_offset */
+    uint64_t broken;         /* malformed rings: DEVICE_NEEDS_RESET */
     uint64_t irq_suppressed; /* used buffers added while the driver asked for no interrupt */
 };
 

@@ -480,7 +480,7 @@ Test(vnet, without_a_link_frames_are_dropped)
 enum outcome { DROPPED, RESET };
 struct hostile {
     const char *what;
-    unsigned n;                   /* descriptors, chained 0 -> 1 -> ... unless next says otherwise */
+    unsigned n; /* descriptors, chained 0 -> 1 -> ... unless next says otherwise */
     struct {
         uint64_t addr;
         uint32_t len;
@@ -496,8 +496,10 @@ static const struct hostile hostile_tx[] = {
     {"a zero-length descriptor then the header", 2, {{TXBUF, 0, 1, 1}, {TXBUF, 12, 0, 0}}, DROPPED},
     {"a 1519-byte frame", 2, {{TXBUF, 12, 1, 1}, {TXBUF + 0x100, 1519, 0, 0}}, DROPPED},
     {"a 9000-byte jumbo frame", 2, {{TXBUF, 12, 1, 1}, {TXBUF + 0x100, 9000, 0, 0}}, DROPPED},
-    {"a 64 KiB frame over two descriptors", 3,
-     {{TXBUF, 12, 1, 1}, {TXBUF, 0x8000, 1, 2}, {TXBUF, 0x8000, 0, 0}}, DROPPED},
+    {"a 64 KiB frame over two descriptors",
+     3,
+     {{TXBUF, 12, 1, 1}, {TXBUF, 0x8000, 1, 2}, {TXBUF, 0x8000, 0, 0}},
+     DROPPED},
     {"only device-writable buffers", 1, {{TXBUF, 1500, VQ_DESC_F_WRITE, 0}}, DROPPED},
     {"a self loop", 1, {{TXBUF, 12, VQ_DESC_F_NEXT, 0}}, RESET},
     {"a loop through three", 3, {{TXBUF, 12, 1, 1}, {TXBUF, 20, 1, 2}, {TXBUF, 30, 1, 0}}, RESET},
@@ -507,9 +509,14 @@ static const struct hostile hostile_tx[] = {
     {"a buffer running past RAM's end", 2, {{TXBUF, 12, 1, 1}, {RAM_SIZE - 30, 60, 0, 0}}, RESET},
     {"an address that wraps", 2, {{TXBUF, 12, 1, 1}, {~0ull - 15, 60, 0, 0}}, RESET},
     {"a length of 4 GiB - 1", 2, {{TXBUF, 12, 1, 1}, {0, 0xFFFFFFFFu, 0, 0}}, RESET},
-    {"more than 4 MiB in all", 5,
-     {{0, RAM_SIZE, 1, 1}, {0, RAM_SIZE, 1, 2}, {0, RAM_SIZE, 1, 3}, {0, RAM_SIZE, 1, 4},
-      {0, RAM_SIZE, 0, 0}}, RESET},
+    {"more than 4 MiB in all",
+     5,
+     {{0, RAM_SIZE, 1, 1},
+      {0, RAM_SIZE, 1, 2},
+      {0, RAM_SIZE, 1, 3},
+      {0, RAM_SIZE, 1, 4},
+      {0, RAM_SIZE, 0, 0}},
+     RESET},
     {"an indirect descriptor", 1, {{TXBUF, 16, VQ_DESC_F_INDIRECT, 0}}, RESET},
     {"readable after writable", 2, {{TXBUF, 12, 3, 1}, {TXBUF + 0x100, 60, 0, 0}}, RESET},
 };

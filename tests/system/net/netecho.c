@@ -95,7 +95,8 @@ static void send_bad(void)
 /* The harness's SHOW frame: the test types init's `net` on the line printed for it. */
 static bool is_show(const uint8_t *f, uint32_t len)
 {
-    return len >= 18 && ((uint32_t)f[12] << 8 | f[13]) == NETECHO_TYPE && !memcmp(f + 14, "SHOW", 4);
+    return len >= 18 && ((uint32_t)f[12] << 8 | f[13]) == NETECHO_TYPE &&
+           !memcmp(f + 14, "SHOW", 4);
 }
 
 /* The harness's STOP frame: "STOP", then u32 sent and u32 received (little-endian). */
@@ -132,7 +133,8 @@ int main(void *arg)
     chan_producer_attach(&in_comp, chan_comp_ring(rxc));
     send_bad();
     rt_printf("netecho: link %s, %u malformed requests sent%s; reflecting as "
-              "%02x:%02x:%02x:%02x:%02x:%02x\n", info->channel[link.tx].name, NBAD,
+              "%02x:%02x:%02x:%02x:%02x:%02x\n",
+              info->channel[link.tx].name, NBAD,
               on_switch ? " and one with a foreign source MAC" : "", my_mac[0], my_mac[1],
               my_mac[2], my_mac[3], my_mac[4], my_mac[5]);
     rs_signal(IPC_SLOT_CHANNEL0 + link.tx);

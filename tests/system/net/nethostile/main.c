@@ -144,30 +144,30 @@ static void hostile_tx(unsigned kind)
     unsigned h = (avail[1] * 2) % QN, n = (h + 1) % QN;
     uint32_t r = rnd();
     switch (kind) {
-    case 0: desc(1, h, BUF, 0, 0, 0); break;                               // zero length
-    case 1: desc(1, h, BUF, HDR, 0, 0); break;                             // header only
-    case 2: desc(1, h, BUF, 5, 0, 0); break;                               // half a header
-    case 3: desc(1, h, BUF, HDR + 13, 0, 0); break;                        // a 13-byte runt
-    case 4: desc(1, h, BUF, HDR + 1519, 0, 0); break;                      // a giant
-    case 5: desc(1, h, BUF, HDR + 9000, 0, 0); break;                      // a jumbo
-    case 6: desc(1, h, BUF, 0x10000, 0, 0); break;                         // 64 KiB
-    case 7: desc(1, h, BUF, HDR, F_NEXT, (uint16_t)h); break;               // a self loop
-    case 8: // a loop through two
+    case 0: desc(1, h, BUF, 0, 0, 0); break;                  // zero length
+    case 1: desc(1, h, BUF, HDR, 0, 0); break;                // header only
+    case 2: desc(1, h, BUF, 5, 0, 0); break;                  // half a header
+    case 3: desc(1, h, BUF, HDR + 13, 0, 0); break;           // a 13-byte runt
+    case 4: desc(1, h, BUF, HDR + 1519, 0, 0); break;         // a giant
+    case 5: desc(1, h, BUF, HDR + 9000, 0, 0); break;         // a jumbo
+    case 6: desc(1, h, BUF, 0x10000, 0, 0); break;            // 64 KiB
+    case 7: desc(1, h, BUF, HDR, F_NEXT, (uint16_t)h); break; // a self loop
+    case 8:                                                   // a loop through two
         desc(1, h, BUF, HDR, F_NEXT, (uint16_t)n);
         desc(1, n, BUF, 60, F_NEXT, (uint16_t)h);
         break;
-    case 9: desc(1, h, BUF, HDR, F_NEXT, 0xFFFF); break;                   // next beyond
-    case 10: desc(1, h, ram_size, 60, 0, 0); break;                        // beyond RAM
-    case 11: desc(1, h, ram_size - 30, 60, 0, 0); break;                   // past RAM's end
-    case 12: desc(1, h, ~0ull - 15, 60, 0, 0); break;                      // wraps
-    case 13: desc(1, h, 0, 0xFFFFFFFFu, 0, 0); break;                      // 4 GiB - 1
-    case 14: desc(1, h, BUF, 16, F_INDIRECT, 0); break;                    // indirect
-    case 15: // readable after writable
+    case 9: desc(1, h, BUF, HDR, F_NEXT, 0xFFFF); break; // next beyond
+    case 10: desc(1, h, ram_size, 60, 0, 0); break;      // beyond RAM
+    case 11: desc(1, h, ram_size - 30, 60, 0, 0); break; // past RAM's end
+    case 12: desc(1, h, ~0ull - 15, 60, 0, 0); break;    // wraps
+    case 13: desc(1, h, 0, 0xFFFFFFFFu, 0, 0); break;    // 4 GiB - 1
+    case 14: desc(1, h, BUF, 16, F_INDIRECT, 0); break;  // indirect
+    case 15:                                             // readable after writable
         desc(1, h, BUF, HDR, F_NEXT | F_WRITE, (uint16_t)n);
         desc(1, n, BUF, 60, 0, 0);
         break;
-    case 16: desc(1, h, BUF, 1500, F_WRITE, 0); break;                     // write-only
-    case 17: // the available index far ahead
+    case 16: desc(1, h, BUF, 1500, F_WRITE, 0); break; // write-only
+    case 17:                                           // the available index far ahead
         w16(AVAIL(1) + 2, (uint16_t)(avail[1] + QN + 1 + (r % 1000)));
         wr(R_QNOTIFY, 1);
         chains++;
@@ -189,14 +189,14 @@ static void hostile_rx(unsigned kind)
 {
     unsigned h = avail[0] % QN, n = (h + 1) % QN;
     switch (kind % 6) {
-    case 0: desc(0, h, RXBUF + 2048 * h, 0, F_WRITE, 0); break;            // zero length
-    case 1: desc(0, h, RXBUF + 2048 * h, HDR, F_WRITE, 0); break;          // header only
-    case 2: desc(0, h, RXBUF + 2048 * h, 2048, 0, 0); break;               // read-only
-    case 3: // a loop
+    case 0: desc(0, h, RXBUF + 2048 * h, 0, F_WRITE, 0); break;   // zero length
+    case 1: desc(0, h, RXBUF + 2048 * h, HDR, F_WRITE, 0); break; // header only
+    case 2: desc(0, h, RXBUF + 2048 * h, 2048, 0, 0); break;      // read-only
+    case 3:                                                       // a loop
         desc(0, h, RXBUF, 64, F_WRITE | F_NEXT, (uint16_t)n);
         desc(0, n, RXBUF, 64, F_WRITE | F_NEXT, (uint16_t)h);
         break;
-    case 4: desc(0, h, ram_size + 4096, 2048, F_WRITE, 0); break;          // beyond RAM
+    case 4: desc(0, h, ram_size + 4096, 2048, F_WRITE, 0); break;   // beyond RAM
     default: desc(0, h, RXBUF + 2048 * h, 2048, F_WRITE, 0); break; // a good one
     }
     offer(0, (uint16_t)h);
