@@ -67,14 +67,30 @@ static void print_output(void)
 
 /* The network card's part of a commit: used indices published, frames taken from the link
  * completed and released, the link's peers signalled (virtio_net.h). */
-static void net_committed(void)
+static bool net_committed(void)
 {
-    if (!vmm.net) return;
+    if (!vmm.net) return false;
     const struct vq_ram ram = {vmm.ram, vmm.ram_size};
-    virtio_net_committed(&vmm_committed(persist)->pc.net, &ram, &net);
+    bool late = virtio_net_committed(&vmm_committed(persist)->pc.net, &ram, &net);
     if (net.signal_tx) rs_signal(IPC_SLOT_CHANNEL0 + net_k.tx);
     if (net.signal_rx) rs_signal(IPC_SLOT_CHANNEL0 + net_k.rx);
     net.signal_tx = net.signal_rx = false;
+    return late;
+}
+
+static void commit(void);
+
+/* An interrupt withheld on VIRTQ_AVAIL_F_NO_INTERRUPT is due after all (virtio_net.h): raised
+ * in a transaction of its own, whose commit finds nothing withheld (the interrupt is up). The
+ * guest can have changed the flag only while it ran beside us, i.e. in a notification without a
+ * held exit (pc_notify asks it back) or across a restart. */
+static void net_late_interrupt(void)
+{
+    vmm.st = vmm_begin(persist);
+    pc_net_poll(&vmm);
+    virtio_net_interrupt(&vmm.st->pc.net, &net);
+    pc_sync(&vmm);
+    commit();
 }
 
 /* The guest's network card, iff this VMM is an end of exactly one network link. Only a server
@@ -110,15 +126,18 @@ static void net_attach(const ipc_control_t *ctl)
 static void commit(void)
 {
     vmm_commit(persist);
-    net_committed();
+    bool late = net_committed();
     vmm_console_publish(vmm.ring, vmm_committed(persist));
     print_output();
-    if (disk_k < 0) return;
-    // the disk's completions applied by the commit are released only now; its new requests
-    // are out (they were visible before the commit: a crash made them orphans, see the header)
-    vblk_chan_committed(&dchan);
-    if (dchan.signal) rs_signal(IPC_SLOT_CHANNEL0 + (unsigned)disk_k);
-    dchan.signal = false;
+    if (disk_k >= 0) {
+        // the disk's completions applied by the commit are released only now; its new requests
+        // are out (they were visible before the commit: a crash made them orphans, see the
+        // header)
+        vblk_chan_committed(&dchan);
+        if (dchan.signal) rs_signal(IPC_SLOT_CHANNEL0 + (unsigned)disk_k);
+        dchan.signal = false;
+    }
+    if (late) net_late_interrupt();
 }
 
 /* The guest disk's completions from fs, applied in the transaction under way. */
@@ -168,8 +187,9 @@ static bool pc_notify(rs_badge_t bits, bool holding_exit)
     bool reaped = disk_reap();
     pc_net_poll(&vmm); // before pc_sync: the lines it raises are seen at once
     pc_sync(&vmm);
-    bool due = pc_pending(&vmm) && !vmm.st->stopped;
     commit();
+    // after the commit: it may have raised a network interrupt that was withheld (net_committed)
+    bool due = pc_pending(&vmm) && !vmm.st->stopped;
     if (reaped) {
         disk_kick();
         due = pc_pending(&vmm) && !vmm.st->stopped;
@@ -404,7 +424,9 @@ int main(void *arg)
     if (ctl->guest_platform == IPC_GUEST_PC) {
         if (!platform_start(ctl)) return 1;
         vmm.st = (struct vmm_state *)vmm_committed(persist);
-        net_committed();   // what a predecessor committed but did not publish or release
+        net.suppressed = 3; // a predecessor may have died before it looked at the flags again
+        // what a predecessor committed but did not publish or release
+        if (net_committed()) net_late_interrupt();
         arm_timer();       // the deadline a predecessor may have died before setting
         if (disk_k >= 0) { // completions that came while no instance ran
             vmm.st = vmm_begin(persist);

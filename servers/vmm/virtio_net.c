@@ -42,17 +42,28 @@ static uint64_t config_read(void *ctx, uint32_t off, unsigned size)
     return v;
 }
 
-/* A used element, unpublished: the guest sees it once virtio_net_committed writes the index. */
-static bool put_used(struct virtio_net *n, unsigned qi, const struct vq_ram *ram, uint16_t head,
-                     uint32_t len)
+/* A used element, unpublished: the guest sees it once virtio_net_committed writes the index.
+ * The used-buffer interrupt is withheld while the driver's available ring says
+ * VIRTQ_AVAIL_F_NO_INTERRUPT (2.7.7; Linux sets it while its NAPI poll runs, and with napi_tx
+ * off for its transmit queue); whether that was right is decided again after the index is
+ * published (virtio_net_committed), so a driver that turned interrupts back on meanwhile gets
+ * one. */
+static bool put_used(struct net_ctx *x, unsigned qi, uint16_t head, uint32_t len)
 {
+    struct virtio_net *n = x->n;
+    const struct vq_ram *ram = x->ram;
     struct virtq *q = &n->t.q[qi];
     if (!vq_valid(q, ram)) return false;
     uint8_t *e = ram->base + q->used + 4 + 8ull * (q->used_idx % q->num);
     le_put32(e, head);
     le_put32(e + 4, len);
     q->used_idx++;
-    virtio_mmio_used(&n->t);
+    if ((le_get16(ram->base + q->avail) & VQ_AVAIL_F_NO_INTERRUPT) && x->l) {
+        x->l->suppressed |= 1u << qi;
+        n->s.irq_suppressed++;
+    } else {
+        virtio_mmio_used(&n->t);
+    }
     return true;
 }
 
@@ -104,7 +115,7 @@ static void transmit(struct net_ctx *x, const struct vq_chain *c, chan_producer_
             n->s.tx_bad++;
         }
     }
-    if (!put_used(n, VIRTIO_NET_TXQ, x->ram, c->head, 0)) broken(n);
+    if (!put_used(x, VIRTIO_NET_TXQ, c->head, 0)) broken(n);
 }
 
 static void run_tx(struct net_ctx *x)
@@ -149,7 +160,7 @@ static uint32_t receive(struct net_ctx *x, const chan_desc_t *d)
     uint32_t total = VIRTIO_NET_HDR_LEN + d->len;
     if (c.in_bytes < total) { // given back empty: the driver counts a length error
         n->s.rx_small++;
-        if (!put_used(n, VIRTIO_NET_RXQ, x->ram, c.head, 0)) broken(n);
+        if (!put_used(x, VIRTIO_NET_RXQ, c.head, 0)) broken(n);
         return NET_STATUS_DROPPED;
     }
     uint8_t hdr[VIRTIO_NET_HDR_LEN] = {0};
@@ -157,7 +168,7 @@ static uint32_t receive(struct net_ctx *x, const chan_desc_t *d)
     vq_chain_write(&c, x->ram, 0, hdr, sizeof hdr);
     // straight from the channel's buffer: a peer changing it meanwhile changes only the bytes
     vq_chain_write(&c, x->ram, VIRTIO_NET_HDR_LEN, chan_data(x->l->rx) + d->data_offset, d->len);
-    if (!put_used(n, VIRTIO_NET_RXQ, x->ram, c.head, total)) {
+    if (!put_used(x, VIRTIO_NET_RXQ, c.head, total)) {
         broken(n);
         return NET_STATUS_DROPPED;
     }
@@ -199,11 +210,25 @@ static void publish(const struct virtio_net *n, unsigned qi, const struct vq_ram
     le_put16(ram->base + q->used, qi == VIRTIO_NET_RXQ ? VQ_USED_F_NO_NOTIFY : 0);
 }
 
-void virtio_net_committed(const struct virtio_net *n, const struct vq_ram *ram, struct vnet_link *l)
+bool virtio_net_committed(const struct virtio_net *n, const struct vq_ram *ram, struct vnet_link *l)
 {
     publish(n, VIRTIO_NET_RXQ, ram);
     publish(n, VIRTIO_NET_TXQ, ram);
-    if (!l || !l->rx_taken || !link_rx_ok(l)) return;
+    bool late = false;
+    if (l && l->suppressed) {
+        // 2.7.7's order: the used index, then the flag. A full fence: the index is a store, the
+        // flag a load, which x86 may otherwise perform first (SDM vol 3, 9.2.3.4); the driver's
+        // side is the mirror image (flag cleared, fence, index read: Linux virtqueue_poll)
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        for (unsigned qi = 0; qi < VIRTIO_NET_QUEUES; qi++) {
+            const struct virtq *q = &n->t.q[qi];
+            if (!(l->suppressed & (1u << qi)) || !q->ready || !vq_valid(q, ram)) continue;
+            // still set: the driver polls after it clears the flag, so after this index
+            if (!(le_get16(ram->base + q->avail) & VQ_AVAIL_F_NO_INTERRUPT)) late = true;
+        }
+        l->suppressed = 0;
+    }
+    if (!l || !l->rx_taken || !link_rx_ok(l)) return late;
     chan_producer_t p;
     chan_producer_attach(&p, chan_comp_ring(l->rx));
     for (uint32_t k = 0; k < l->rx_taken && k < CHAN_ENTRIES; k++) {
@@ -216,11 +241,24 @@ void virtio_net_committed(const struct virtio_net *n, const struct vq_ram *ram, 
     }
     l->rx_taken = 0;
     l->signal_rx = true;
+    return late;
+}
+
+void virtio_net_interrupt(struct virtio_net *n, struct vnet_link *l)
+{
+    if (virtio_mmio_live(&n->t)) virtio_mmio_used(&n->t);
+    if (l) l->suppressed = 0;
 }
 
 static void notify(void *ctx, unsigned q)
 {
-    if (q == VIRTIO_NET_TXQ) run_tx(ctx);
+    struct net_ctx *x = ctx;
+    if (q == VIRTIO_NET_TXQ) {
+        run_tx(x);
+        // and what waits on the link: taken in this exit, one commit and one interrupt for both
+        // directions, instead of a notification's transaction of its own after it
+        virtio_net_poll(x->n, x->ram, x->l);
+    }
     // new receive buffers: frames are not held for them (dropped when none), nothing to do
 }
 

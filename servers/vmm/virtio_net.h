@@ -31,26 +31,29 @@
 #include "proto/net.h"
 #include "virtio_mmio.h"
 
-#define VIRTIO_ID_NET        1
-#define VIRTIO_NET_F_MAC     (1ull << 5)
-#define VIRTIO_NET_F_STATUS  (1ull << 16)
-#define VIRTIO_NET_FEATURES  (VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)
-#define VIRTIO_NET_S_LINK_UP 1u
-#define VIRTIO_NET_HDR_LEN   12u /* struct virtio_net_hdr with num_buffers (5.1.6) */
-#define VIRTIO_NET_RXQ       0u
-#define VIRTIO_NET_TXQ       1u
-#define VQ_USED_F_NO_NOTIFY  1u /* used ring flags (2.7.10) */
+#define VIRTIO_ID_NET           1
+#define VIRTIO_NET_F_MAC        (1ull << 5)
+#define VIRTIO_NET_F_STATUS     (1ull << 16)
+#define VIRTIO_NET_FEATURES     (VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS)
+#define VIRTIO_NET_S_LINK_UP    1u
+#define VIRTIO_NET_HDR_LEN      12u /* struct virtio_net_hdr with num_buffers (5.1.6) */
+#define VIRTIO_NET_RXQ          0u
+#define VIRTIO_NET_TXQ          1u
+#define VIRTIO_NET_QUEUES       2u
+#define VQ_USED_F_NO_NOTIFY     1u /* used ring flags (2.7.10) */
+#define VQ_AVAIL_F_NO_INTERRUPT 1u /* available ring flags (2.7.7) */
 
 struct vnet_stats {
-    uint64_t tx_frames;  /* frames put on the link */
-    uint64_t tx_dropped; /* ... for which the link had no room */
-    uint64_t tx_bad;     /* runts and giants from the guest */
-    uint64_t tx_refused; /* completions from the peer saying it dropped or refused a frame */
-    uint64_t rx_frames;  /* frames given to the guest */
-    uint64_t rx_dropped; /* ... for which the guest had no buffer posted (or no live device) */
-    uint64_t rx_small;   /* ... whose buffer was too small */
-    uint64_t rx_bad;     /* requests from the peer with a bad op, length or data_offset */
-    uint64_t broken;     /* malformed rings: DEVICE_NEEDS_RESET */
+    uint64_t tx_frames;      /* frames put on the link */
+    uint64_t tx_dropped;     /* ... for which the link had no room */
+    uint64_t tx_bad;         /* runts and giants from the guest */
+    uint64_t tx_refused;     /* completions from the peer saying it dropped or refused a frame */
+    uint64_t rx_frames;      /* frames given to the guest */
+    uint64_t rx_dropped;     /* ... for which the guest had no buffer posted (or no live device) */
+    uint64_t rx_small;       /* ... whose buffer was too small */
+    uint64_t rx_bad;         /* requests from the peer with a bad op, length or data_offset */
+    uint64_t broken;         /* malformed rings: DEVICE_NEEDS_RESET */
+    uint64_t irq_suppressed; /* used buffers added while the driver asked for no interrupt */
 };
 
 struct virtio_net {
@@ -74,6 +77,9 @@ struct vnet_link {
     chan_consumer_t rx_req;
     uint32_t rx_taken;
     uint32_t rx_status[CHAN_ENTRIES];
+    /* Queues (bit per queue) whose used-buffer interrupt the running transaction withheld on
+     * VIRTQ_AVAIL_F_NO_INTERRUPT: virtio_net_committed looks at the flag again. */
+    uint8_t suppressed;
     /* Outputs: the peer's notification to signal for each channel (libipc/channel.h). */
     bool signal_tx, signal_rx;
 };
@@ -85,12 +91,20 @@ void virtio_net_reset(struct virtio_net *n, const uint8_t mac[6]);
 void virtio_net_access(struct virtio_net *n, const struct vq_ram *ram, struct vnet_link *l,
                        uint32_t off, unsigned size, bool write, uint64_t *value);
 /* Once per transaction that will be committed: takes the peer's completions of our frames and
- * the frames it produced for us (at most a ring's worth) into the guest's receive buffers. */
+ * the frames it produced for us (at most a ring's worth) into the guest's receive buffers. A
+ * transmit kick (virtio_net_access) calls it itself after sending, so an exit's transaction must
+ * not call it again. */
 void virtio_net_poll(struct virtio_net *n, const struct vq_ram *ram, struct vnet_link *l);
 /* After the state holding n was committed: publishes both used indices to the guest, completes
  * and releases the receive requests the transaction took. Idempotent for the indices; a restarted
- * VMM calls it at its start with the committed state. */
-void virtio_net_committed(const struct virtio_net *n, const struct vq_ram *ram,
+ * VMM calls it at its start with the committed state (and l->suppressed set for both queues: a
+ * predecessor may have died before it looked again). Returns true when an interrupt the
+ * transaction withheld (VIRTQ_AVAIL_F_NO_INTERRUPT) is due after all, because the driver turned
+ * interrupts on before it could have seen the index: the caller then raises it in a transaction
+ * of its own (virtio_net_interrupt). */
+bool virtio_net_committed(const struct virtio_net *n, const struct vq_ram *ram,
                           struct vnet_link *l);
+/* The used-buffer interrupt virtio_net_committed found due (a transaction of its own). */
+void virtio_net_interrupt(struct virtio_net *n, struct vnet_link *l);
 /* The interrupt line. */
 bool virtio_net_irq(const struct virtio_net *n);

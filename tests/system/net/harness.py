@@ -20,7 +20,11 @@ its own, waits until a probe frame comes back, then (normal runs):
 With --crash it streams frames (48 in flight) until the serial log shows the driver's 12th
 restart, reports loss, and checks that the stream continues afterwards (NET-0101, NET-0102).
 Then it sends netecho its STOP frame (with its counts), which ends the run with netecho's own
-checks. It prints its check lines as `[harness] ID PASS|FAIL ...`; the exit status is 1 if any
+checks. With --dst (system-net-switch*) netecho sits on a switch port behind the driver: frames
+go to its port's MAC, --show has it print a line on which the test types init's `net` and
+  NET-0007 the switch learned the harness's MAC on the uplink (init's `net`)
+is checked, and --crash-servers names every server whose restarts the stream waits for.
+It prints its check lines as `[harness] ID PASS|FAIL ...`; the exit status is 1 if any
 failed or run.py failed."""
 
 import argparse
@@ -54,7 +58,11 @@ def payload(seq, size):
     return head + random.Random(seq).randbytes(max(rest, 0))
 
 
-def frame(seq, size, dst=NIC_MAC):
+DST = NIC_MAC  # where unicast frames go: the NIC itself, or (--dst) netecho's port behind the switch
+
+
+def frame(seq, size, dst=None):
+    dst = DST if dst is None else dst
     return dst + HOST_MAC + struct.pack(">H", ETYPE) + payload(seq, size)
 
 
@@ -102,7 +110,8 @@ class Link:
         return (f"dgram,local.type=unix,local.path={self.qemu},"
                 f"remote.type=unix,remote.path={self.ours}")
 
-    def send(self, seq, size, dst=NIC_MAC, raw=None):
+    def send(self, seq, size, dst=None, raw=None):
+        dst = DST if dst is None else dst
         f = raw if raw is not None else frame(seq, size, dst)
         if raw is None:
             self.sent_to[seq] = (dst, size)
@@ -189,7 +198,7 @@ def ready(link, deadline, run):
     """Probes until one comes back (the system has booted and netecho runs)."""
     seq = PROBE
     while time.monotonic() < deadline and run.poll() is None:
-        link.send(seq, 60, raw=NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE) + MAGIC
+        link.send(seq, 60, raw=DST + HOST_MAC + struct.pack(">H", ETYPE) + MAGIC
                   + struct.pack("<II", seq, 60) + bytes(34))
         if not link.wait([seq], 0.5):
             return True
@@ -197,7 +206,7 @@ def ready(link, deadline, run):
     return False
 
 
-def windowed(link, seqs_sizes, window, timeout, dst=NIC_MAC, give_up=64):
+def windowed(link, seqs_sizes, window, timeout, dst=None, give_up=64):
     """Sends (seq, size) pairs with at most `window` unanswered; returns the ones that never
     came back within `timeout` of being sent. After `give_up` losses it stops: the rest count
     as lost (a dead path should fail the test, not run into its time-out)."""
@@ -226,7 +235,7 @@ def windowed(link, seqs_sizes, window, timeout, dst=NIC_MAC, give_up=64):
     return lost
 
 
-def normal(link, c, light=False):
+def normal(link, c, light=False, burst=250):
     # light (Bochs, some hundred times slower): every 29th size, smaller windows and one burst
     sizes = list(range(60, 1515, 29 if light else 1)) + ([1514] if light else [])
     win, wait = (4, 30.0) if light else (16, 5.0)
@@ -244,7 +253,7 @@ def normal(link, c, light=False):
             f"{len(lost)} lost; bad {link.bad[:3]}")
 
     total, missing = 0, []
-    nb, per = (1, 200) if light else (4, 250)
+    nb, per = (1, 200) if light else (4, burst)
     for b in range(nb):
         # Bochs' socket module reads one frame per poll into the host's socket buffer: small
         # frames, so that a burst fits there
@@ -264,7 +273,7 @@ def normal(link, c, light=False):
 
     # from the wire: runts (shorter than a header) and giants (beyond 1514 bytes)
     for i, size in enumerate([1, 10, 13, 1519, 1600, 4000, 9000]):
-        hdr = NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE)
+        hdr = DST + HOST_MAC + struct.pack(">H", ETYPE)
         link.send(0, 0, raw=(hdr + bytes(size))[:size])
     after = [(30000 + i, rnd.randrange(60, 1515)) for i in range(20 if light else 100)]
     lost = windowed(link, after, win, wait)
@@ -324,28 +333,76 @@ def link_flip(link, c, log, qmp):
             f"QMP {r1} {r2}")
 
 
-def crash(link, c, log, restarts):
-    pat = re.compile(rf"nic restarted \(instance \d+, restart {restarts}\)")
+def show(link, c, log):
+    """NET-0007: netecho prints a line on which the test types init's `net`; the switch's table
+    must show the harness's MAC learned on the uplink."""
+    at = len(Path(log).read_text(errors="replace"))
+    mac = ":".join(f"{b:02x}" for b in HOST_MAC)
+    ok = False
+    for _ in range(3):
+        link.send(0, 0, raw=DST + HOST_MAC + struct.pack(">H", ETYPE) + b"SHOW" + bytes(42))
+        ok = wait_log(log, rf"^\[init\] t=\d+   {mac} -> uplink, seen \d+ s ago", at, 10)
+        if ok:
+            break
+    c.check(ok, "NET-0007", f"init's `net` shows the harness's MAC {mac} learned on the uplink")
+
+
+def flow_until(link, c, log, pattern, timeout=200.0):
+    """NET-0008: frames keep crossing (100 at a time, 16 in flight, every one must come back)
+    until a line matching pattern appears in the serial log (another guest finished)."""
+    pat, rnd = re.compile(pattern, re.M), random.Random(8)
+    seq, sent, lost, t0 = 50000, 0, [], time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pat.search(Path(log).read_text(errors="replace")):
+            break
+        chunk = [(seq + i, rnd.randrange(60, 1515)) for i in range(100)]
+        seq += 100
+        sent += len(chunk)
+        lost += windowed(link, chunk, 16, 5.0)
+    seen = bool(pat.search(Path(log).read_text(errors="replace")))
+    print(f"[harness] {sent} frames crossed in {time.monotonic() - t0:.1f} s until "
+          f"'{pattern}': {len(lost)} lost", flush=True)
+    c.check(seen and sent and not lost, "NET-0008",
+            f"frames kept crossing (all came back) until the log said {pattern!r}",
+            f"seen {seen}, {sent} sent, {len(lost)} lost")
+
+
+def crash(link, c, log, restarts, servers=("nic",), max_dups=None):
+    pats = [re.compile(rf"{s} restarted \(instance \d+, restart {restarts}\)") for s in servers]
     rnd = random.Random(7)
     seq, sent, lost = 100000, 0, []
     t0 = time.monotonic()
+    injects, quiet_since = 0, t0
     while time.monotonic() - t0 < 150:
         chunk = [(seq + i, rnd.randrange(60, 1515)) for i in range(200)]
         seq += 200
         sent += len(chunk)
         lost += windowed(link, chunk, 48, 1.0, give_up=200)
-        if pat.search(Path(log).read_text(errors="replace")):
+        text = Path(log).read_text(errors="replace")
+        # enough restarts, and the manifest's injections are over (none for 2 s): what follows
+        # (NET-0102) is after the restarts
+        n = len(re.findall(r"^\[init\] t=\d+ inject ", text, re.M))
+        if n != injects:
+            injects, quiet_since = n, time.monotonic()
+        if all(p.search(text) for p in pats) and time.monotonic() - quiet_since > 2.0:
             break
     with link.lock:
         dups = sum(n - 1 for s, n in link.got.items() if s >= 100000 and s < PROBE and n > 1)
     text = Path(log).read_text(errors="replace")
-    seen = len(re.findall(r"nic restarted \(instance", text))
-    print(f"[harness] stream: {sent} frames sent during {seen} driver restarts in "
+    each = {s: len(re.findall(rf"{s} restarted \(instance", text)) for s in servers}
+    seen = min(each.values())
+    print(f"[harness] stream: {sent} frames sent during restarts {each} in "
           f"{time.monotonic() - t0:.1f} s: {len(lost)} lost ({100.0 * len(lost) / max(sent, 1):.2f} %),"
           f" {dups} duplicates", flush=True)
     c.check(seen >= restarts and sent - len(lost) >= sent // 2 and not link.bad, "NET-0101",
-            f"a stream of frames crossed {restarts} driver restarts",
-            f"{seen} restarts, {sent} sent, {len(lost)} lost, bad {link.bad[:3]}")
+            f"a stream of frames crossed {restarts} restarts of each of {', '.join(servers)}",
+            f"restarts {each}, {sent} sent, {len(lost)} lost, bad {link.bad[:3]}")
+    if max_dups is not None:
+        # a frame a crashed server had read but not released is read again (proto/net.h allows
+        # a duplicate around a crash): at most one per crash
+        c.check(dups <= max_dups * sum(each.values()), "NET-0103",
+                f"at most {max_dups} duplicate(s) per crash",
+                f"{dups} duplicates in {sum(each.values())} crashes")
     after = [(seq + i, rnd.randrange(60, 1515)) for i in range(300)]
     lost2 = windowed(link, after, 48, 5.0)
     c.check(not lost2, "NET-0102", "after the restarts 300 more frames all came back",
@@ -363,9 +420,27 @@ def main():
     p.add_argument("--crash", action="store_true", help="stream across driver restarts")
     p.add_argument("--restarts", type=int, default=12)
     p.add_argument("--boot-timeout", type=float, default=120)
+    p.add_argument("--dst", help="MAC (hex, no colons) unicast frames go to: netecho's port "
+                   "behind the switch (default: the NIC's)")
+    p.add_argument("--echo-mac", help="MAC (hex) netecho reflects broadcasts from")
+    p.add_argument("--show", action="store_true",
+                   help="after the checks, have netecho ask for init's `net` (NET-0007)")
+    p.add_argument("--flow-until", metavar="REGEX",
+                   help="after NET-0001..0004, keep frames flowing until REGEX is in the log "
+                   "(NET-0008)")
+    p.add_argument("--burst", type=int, default=250,
+                   help="frames per burst in NET-0003 (a switch port's fair share bounds it)")
+    p.add_argument("--crash-servers", default="nic",
+                   help="comma-separated servers whose restarts --crash waits for")
+    p.add_argument("--max-dups", type=int, help="--crash: duplicates allowed per crash (NET-0103)")
     p.add_argument("run", nargs=argparse.REMAINDER, help="-- then run.py's arguments")
     a = p.parse_args()
     run_args = a.run[1:] if a.run[:1] == ["--"] else a.run
+    global DST, ECHO_MAC
+    if a.dst:
+        DST = bytes.fromhex(a.dst)
+    if a.echo_mac:
+        ECHO_MAC = bytes.fromhex(a.echo_mac)
     log = run_args[run_args.index("--log") + 1]
     c = Checks()
     with tempfile.TemporaryDirectory(prefix="resurgo-net-") as tmp:
@@ -380,18 +455,22 @@ def main():
             else:
                 print(f"[harness] the system answers ({a.nic})", flush=True)
                 if a.crash:
-                    crash(link, c, log, a.restarts)
+                    crash(link, c, log, a.restarts, a.crash_servers.split(","), a.max_dups)
                 else:
-                    normal(link, c, light=a.light)
+                    normal(link, c, light=a.light, burst=a.burst)
+                    if a.flow_until:
+                        flow_until(link, c, log, a.flow_until)
                     if a.emu == "qemu":
                         link_flip(link, c, log, qmp)
+                    if a.show:
+                        show(link, c, log)
                     text = Path(log).read_text(errors="replace")
-                    n = len(re.findall(r"nic restarted", text))
+                    n = len(re.findall(r"(nic|net) restarted", text))
                     c.check(n == 0 and "nic: state destroyed" not in text, "NET-0006",
-                            "the driver never crashed or restarted", f"{n} restarts")
+                            "neither the driver nor the switch ever crashed or restarted", f"{n} restarts")
             with link.lock:
                 got = sum(1 for s in link.got if s < PROBE)
-            stop = (NIC_MAC + HOST_MAC + struct.pack(">H", ETYPE) + b"STOP" +
+            stop = (DST + HOST_MAC + struct.pack(">H", ETYPE) + b"STOP" +
                     struct.pack("<II", len(link.sent_to), got) + bytes(34))
             for _ in range(40):  # a driver that just restarted may lose one
                 link.send(0, 0, raw=stop)

@@ -5,6 +5,10 @@
 // full (so nothing is lost between the harness's socket and back); first it offers the driver malformed requests, which
 // must be refused with RS_INVALID_ARGUMENT. A control frame from the harness (ethertype
 // NETECHO_TYPE, payload "STOP" and the harness's counts) ends the run with the checks.
+// On a switch port (any link but NET_UPLINK: system-net-switch*) its MAC is the port's bound
+// net_link_mac, and it also sends one frame with a foreign source MAC, which the switch must
+// refuse with RS_INSUFFICIENT_RIGHTS (NETECHO-0004); a control frame "SHOW" makes it print a
+// line on which the test types init's `net`.
 #include "ipc.h"
 #include "check.h"
 #include "proto/net.h"
@@ -12,7 +16,9 @@
 #define NETECHO_TYPE 0x88B5u /* IEEE 802 local experimental ethertype */
 #define NBAD         7u
 
-static const uint8_t my_mac[NET_MAC_LEN] = {0x02, 0x52, 0x53, 0x45, 0x43, 0x48};
+static uint8_t my_mac[NET_MAC_LEN] = {0x02, 0x52, 0x53, 0x45, 0x43, 0x48};
+static bool on_switch;
+static uint64_t spoof_id, spoof_status = ~0ull;
 
 static net_link_index_t link;
 static uint8_t *txc, *rxc;
@@ -38,6 +44,11 @@ static void reap(void)
                 else bad_wrong++;
             }
         if (bad) continue;
+        if (spoof_id && d.id == spoof_id) {
+            spoof_id = 0;
+            spoof_status = d.status;
+            continue;
+        }
         if (d.status == NET_STATUS_DROPPED) dropped++;
         else if (d.status != RS_OK) other_status++;
     }
@@ -69,6 +80,23 @@ static void send_bad(void)
     }
     // the id-0 request is answered with id 0: count it by its slot instead
     bad_ids[NBAD - 1] = 0;
+    if (!on_switch) return;
+    // a well-formed broadcast whose source is not the port's MAC: the switch must refuse it
+    uint8_t *f = chan_data(txc) + NET_BUF_OFFSET(out_req.head);
+    static const uint8_t foreign[NET_MAC_LEN] = {0x02, 0x00, 0xde, 0xad, 0xbe, 0xef};
+    memset(f, 0xFF, NET_MAC_LEN);
+    memcpy(f + NET_MAC_LEN, foreign, NET_MAC_LEN);
+    f[12] = NETECHO_TYPE >> 8, f[13] = NETECHO_TYPE & 0xFF;
+    memset(f + 14, 0x5A, 46);
+    uint64_t id = next_id++;
+    if (send(NET_OP_FRAME, id, NET_BUF_OFFSET(out_req.head), 60)) spoof_id = id;
+}
+
+/* The harness's SHOW frame: the test types init's `net` on the line printed for it. */
+static bool is_show(const uint8_t *f, uint32_t len)
+{
+    return len >= 18 && ((uint32_t)f[12] << 8 | f[13]) == NETECHO_TYPE &&
+           !memcmp(f + 14, "SHOW", 4);
 }
 
 /* The harness's STOP frame: "STOP", then u32 sent and u32 received (little-endian). */
@@ -85,8 +113,13 @@ int main(void *arg)
 {
     const ipc_control_t *ctl = (const ipc_control_t *)IPC_CONTROL_VADDR;
     const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;
-    check_plan(3);
     int err = net_link_only(info, &link);
+    char name[NET_LINK_NAME] = "?";
+    if (!err && net_link_name(info, link.tx, name) && strcmp(name, NET_UPLINK)) {
+        on_switch = true;
+        net_link_mac(name, my_mac);
+    }
+    check_plan(err ? 1 : on_switch ? 4 : 3);
     if (err) {
         check(false, "NETECHO-0001", "netecho has one network link", "error %lu", (uint64_t)err, 0);
         check_done();
@@ -99,8 +132,11 @@ int main(void *arg)
     chan_consumer_attach(&in_req, chan_req_ring(rxc));
     chan_producer_attach(&in_comp, chan_comp_ring(rxc));
     send_bad();
-    rt_printf("netecho: link %s, %u malformed requests sent; reflecting\n",
-              info->channel[link.tx].name, NBAD);
+    rt_printf("netecho: link %s, %u malformed requests sent%s; reflecting as "
+              "%02x:%02x:%02x:%02x:%02x:%02x\n",
+              info->channel[link.tx].name, NBAD,
+              on_switch ? " and one with a foreign source MAC" : "", my_mac[0], my_mac[1],
+              my_mac[2], my_mac[3], my_mac[4], my_mac[5]);
     rs_signal(IPC_SLOT_CHANNEL0 + link.tx);
     rs_signal(IPC_SLOT_CHANNEL0 + link.rx);
     uint32_t h_sent = 0, h_got = 0;
@@ -123,6 +159,8 @@ int main(void *arg)
             } else {
                 uint8_t *f = chan_data(rxc) + d.data_offset;
                 if (is_stop(f, d.len, &h_sent, &h_got)) stop = true;
+                else if (is_show(f, d.len))
+                    rt_printf("netecho: status please (%lu reflected)\n", reflected);
                 else {
                     uint8_t *o = chan_data(txc) + NET_BUF_OFFSET(out_req.head);
                     memcpy(o + 12, f + 12, d.len - 12);
@@ -155,6 +193,10 @@ int main(void *arg)
     check(h_got > 0 && reflected >= h_got, "NETECHO-0003",
           "netecho reflected at least the frames the harness got back", "%lu reflected, %lu got",
           reflected, h_got);
+    if (on_switch)
+        check(spoof_status == RS_INSUFFICIENT_RIGHTS, "NETECHO-0004",
+              "the switch refused a frame with a foreign source MAC (RS_INSUFFICIENT_RIGHTS)",
+              "status %lu", spoof_status, 0);
     check_done();
     ipc_shutdown(ctl);
 }
