@@ -104,7 +104,8 @@ Test(irq, every_bound_handler_is_signalled_and_the_line_waits_for_every_ack)
 
 Test(irq, at_most_irq_share_handlers_per_line)
 {
-    for (unsigned h = 0; h < IRQ_SHARE; h++) cr_assert_eq(get(LINE, H0 + h), RS_OK, "handler %u", h);
+    for (unsigned h = 0; h < IRQ_SHARE; h++)
+        cr_assert_eq(get(LINE, H0 + h), RS_OK, "handler %u", h);
     fx_expect_error(get(LINE, H0 + IRQ_SHARE), RS_REVOKE_FIRST, 0, IRQ_SHARE, 0);
     cr_expect_eq(fx.cnode[H0 + IRQ_SHARE].cap.type, RS_CAP_NULL);
     cr_expect_eq(get(LINE + 1, H0 + IRQ_SHARE), RS_OK, "another line is free");
