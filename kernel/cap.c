@@ -25,7 +25,7 @@ bool cap_same_object(const struct cap *a, const struct cap *b)
     case RS_CAP_IOPORT_CONTROL:
     case RS_CAP_CONSOLE:
     case RS_CAP_SHUTDOWN: return true;
-    case RS_CAP_IRQ_HANDLER: return cap_irq(a) == cap_irq(b);
+    case RS_CAP_IRQ_HANDLER: return a->small == b->small; // line and handler index
     case RS_CAP_IOPORT:
         return cap_ioport_first(a) == cap_ioport_first(b) &&
                cap_ioport_last(a) == cap_ioport_last(b);

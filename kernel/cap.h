@@ -71,8 +71,10 @@ static inline void cap_set_mapping(struct cap *c, uint32_t asid, uint64_t addr)
     c->small = asid;
     c->w1 = addr;
 }
-/* IRQ handler caps: the IRQ line. */
-static inline unsigned cap_irq(const struct cap *c) { return c->small; }
+/* IRQ handler caps: `small` = the IRQ line | the handler's index on the line << 8 (a shared line
+ * has several handlers, each its own object: its own notification and acknowledgement). */
+static inline unsigned cap_irq(const struct cap *c) { return c->small & 0xFF; }
+static inline unsigned cap_irq_handler(const struct cap *c) { return c->small >> 8; }
 /* IOPort caps: the range of ports first..last. */
 static inline unsigned cap_ioport_first(const struct cap *c) { return (unsigned)(c->w2 & 0xFFFF); }
 static inline unsigned cap_ioport_last(const struct cap *c)

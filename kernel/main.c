@@ -31,6 +31,21 @@ static int cmdline_switch(const char *cmdline, const char *name)
     return -1;
 }
 
+/* "name=WORD" on the command line: the index of WORD in words[0..n), or -1. */
+static int cmdline_word(const char *cmdline, const char *name, const char *const *words, int n)
+{
+    size_t len = strlen(name);
+    for (const char *s = cmdline; *s; s++) {
+        if ((s != cmdline && s[-1] != ' ') || strncmp(s, name, len) || s[len] != '=') continue;
+        for (int i = 0; i < n; i++) {
+            size_t w = strlen(words[i]);
+            if (!strncmp(s + len + 1, words[i], w) && (s[len + 1 + w] == ' ' || !s[len + 1 + w]))
+                return i;
+        }
+    }
+    return -1;
+}
+
 /* Page-table isolation: on when the CPU is affected by Meltdown, unless "pti=on|off" says. */
 static void pti_select(const struct boot_info *bi)
 {
@@ -166,10 +181,12 @@ _Noreturn void kernel_main(uint32_t magic, uint32_t info_pa)
     kprintf("cpu: SMEP %s, SMAP %s\n", cpu_features.smep ? "on" : "off (not supported)",
             cpu_features.smap ? "on" : "off (not supported)");
     entry_selftest(&boot_info);
-    // IO-APIC routing is opt-in for now: under PTI the capability fuzzer (FUZZC-) ran about
-    // twice as slowly with it, for reasons not yet found (docs/bare-metal.md).
-    arch_ioapic_allowed = cmdline_switch(boot_info.cmdline, "ioapic") == 1;
+    // IO-APIC routing when the MADT allows it; ioapic=off keeps the 8259 (docs/bare-metal.md)
+    arch_ioapic_allowed = cmdline_switch(boot_info.cmdline, "ioapic") != 0;
     arch_pic_init();
+    static const char *const calib[] = {"hpet", "pmtimer", "pit"};
+    int c = cmdline_word(boot_info.cmdline, "calib", calib, 3);
+    arch_calib_source = c < 0 ? CALIB_AUTO : CALIB_HPET + c;
     arch_timer_init(TICK_US);
     print_hardware(&boot_info);
     kernel_selftest(&boot_info);

@@ -86,7 +86,7 @@ struct slot_array object_finalise(struct cap *c)
     case RS_CAP_VSPACE: vspace_finalise(c); return none;
     case RS_CAP_GUEST_SPACE: guest_space_finalise(c); return none;
     case RS_CAP_VCPU: return vcpu_finalise(vcpu_of(c));
-    case RS_CAP_IRQ_HANDLER: return irq_finalise(cap_irq(c));
+    case RS_CAP_IRQ_HANDLER: return irq_finalise(cap_irq(c), cap_irq_handler(c));
     case RS_CAP_TIMER: return ktimer_finalise((struct ktimer *)c->obj);
     default: return none;
     }

@@ -105,8 +105,10 @@ enum rs_invocation_label {
                                     RS_RANGE_ERROR (0, 0, 15) irq (2 is the cascade);
                                     RS_INVALID_CAPABILITY (1, 0, 0) CAP0 no CNode; the slot pair
                                     at MR1 (depth 1..64); RS_DELETE_FIRST (1, 0, 0) occupied;
-                                    RS_REVOKE_FIRST (0, 0, 0) the line has a handler already */
-    RS_IRQ_HANDLER_ACK,              /* no errors */
+                                    RS_REVOKE_FIRST (0, 4, 0) the line has 4 handlers
+                                    already (a shared line: each is signalled) */
+    RS_IRQ_HANDLER_ACK,              /* no errors; the line is unmasked once every handler
+                                    signalled has acknowledged */
     RS_IRQ_HANDLER_SET_NOTIFICATION, /* CAP0 notification: RS_INVALID_CAPABILITY (1, 0, 0);
                                     RS_INSUFFICIENT_RIGHTS (1, 0, 0) no write right;
                                     RS_REVOKE_FIRST (1, 0, 0) the old one's last cap */

@@ -37,7 +37,8 @@ static struct chan_obj chans[MANIFEST_CHANNELS];
 static struct pci_device devs[PCI_MAX_DEVICES];
 static unsigned ndevs;
 static bool claimed[PCI_MAX_DEVICES];
-static const char *line_owner[16]; /* the driver each IRQ line was given to */
+static const char *line_owner[16]; /* the driver each IRQ line was given to first */
+static bool line_pci[16];          /* ... and whether all its holders are PCI INTx (shareable) */
 static rs_cptr_t cfg_port;
 
 /* Pieces of device untyped not used yet (kernel: the gaps of the memory map below 4 GiB). A
@@ -189,17 +190,21 @@ static void give_up(struct server *s, const char *what, int err)
     s->given_up = true;
 }
 
-/* IRQ line `line` of a PC's legacy PIC for grant g, signalling s's ping notification. */
-static int grant_irq(struct server *s, struct grant *g, unsigned line)
+/* IRQ line `line` of a PC's legacy PIC for grant g, signalling s's ping notification. `pci`: the
+ * device's PCI INTx pin is wired to the line. PCI interrupts are level-triggered and shareable
+ * (PCI Local Bus Specification 3.0, 2.2.6), so several PCI drivers may hold one line (the kernel
+ * signals each and unmasks the line once all have acknowledged); an ISA device's edge-triggered
+ * line (ATA compatibility mode's IRQ 14) is given to one driver only. */
+static int grant_irq(struct server *s, struct grant *g, unsigned line, bool pci)
 {
-    // one handler per line (kernel/arch/x86_64/irq.c): a line two devices share cannot be
-    // given to two drivers yet
-    if (line_owner[line]) {
-        init_log("%s: IRQ %u belongs to %s already (shared lines: not yet)\n", s->m->name, line,
+    if (line_owner[line] && !(pci && line_pci[line])) {
+        init_log("%s: IRQ %u belongs to %s already (not shareable)\n", s->m->name, line,
                  line_owner[line]);
         return RS_BUSY;
     }
-    line_owner[line] = s->m->name;
+    if (line_owner[line])
+        init_log("%s: IRQ %u shared with %s\n", s->m->name, line, line_owner[line]);
+    else line_owner[line] = s->m->name, line_pci[line] = pci;
     rs_cptr_t badged = ps_slot_alloc(init.root.env.slots);
     g->irq = ps_slot_alloc(init.root.env.slots);
     int err;
@@ -245,7 +250,7 @@ static int grant_ata(struct server *s, struct grant *g, const struct pci_device 
         g->info->bm_base = bm->base;
     }
     if (!line || line >= 16 || line == 2) return RS_NOT_SUPPORTED;
-    return grant_irq(s, g, line);
+    return grant_irq(s, g, line, native);
 }
 
 /* Claims the first unclaimed device matching s's device= for server index i ("ata": the first
@@ -286,7 +291,7 @@ static int claim_device(struct server *s, unsigned i)
         if (!d->bar[b].io && d->bar[b].size && (err = map_bar(s, g, d, b))) return err;
     // a PC's legacy PIC lines: 0 and 2 are not a device's (timer, cascade), 0xFF is "none"
     if (!is_ide(d) && d->irq_pin && d->irq_line && d->irq_line < 16 && d->irq_line != 2 &&
-        (err = grant_irq(s, g, d->irq_line)))
+        (err = grant_irq(s, g, d->irq_line, true)))
         return err;
     g->dma_pages = s->m->dma_pages;
     if ((err = contiguous_frames(g->dma_pages, g->dma, &info->dma_paddr))) return err;

@@ -14,7 +14,7 @@ void arch_acpi_init(const struct boot_info *bi, uint64_t phys_limit);
 /* True when the RSDP and the RSDT/XSDT were valid. */
 bool arch_acpi_ok(void);
 
-/* Device IRQ routing (pic.c): true ("ioapic=on" on the command line) routes ISA IRQs through
+/* Device IRQ routing (pic.c): true (the default; false with "ioapic=off") routes ISA IRQs through
  * the MADT's IO-APICs; false keeps the 8259. Set before arch_pic_init. */
 extern bool arch_ioapic_allowed;
 /* "IO-APIC" or "8259 PIC": what arch_pic_init chose; *why: for the 8259, the reason. */

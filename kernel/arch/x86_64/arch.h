@@ -63,6 +63,9 @@ void arch_switch_vspace(uint64_t pml4_phys);
 void arch_pic_init(void);
 void arch_pic_mask(unsigned irq, bool masked);
 void arch_pic_eoi(unsigned irq);
+/* An interrupt on ISA line irq arrived: false if it is an edge the line's mask holds back (IO-APIC
+ * routing: latched, acknowledged, and raised again when the line is unmasked), true to deliver. */
+bool arch_pic_accept(unsigned irq);
 uint16_t arch_pic_isr(void);     /* in-service bits, to tell spurious IRQ 7 from a real one */
 uint16_t arch_pic_pending(void); /* requested, unmasked lines not yet delivered */
 /* True if an interrupt is waiting for IF=1 (LAPIC IRR or an unmasked 8259 request): the
@@ -71,6 +74,10 @@ bool arch_irq_pending(void);
 /* Calibrates the LAPIC timer and TSC against the PIT and starts the scheduler tick (every
  * tick_us, on the TSC) with the LAPIC timer in one-shot mode. */
 void arch_timer_init(unsigned tick_us);
+/* The clock arch_timer_init calibrates against: CALIB_AUTO (the HPET, else the ACPI PM timer,
+ * else the PIT) or the one forced by calib=hpet|pmtimer|pit (the others if it is missing). */
+enum { CALIB_AUTO, CALIB_HPET, CALIB_PMTIMER, CALIB_PIT };
+extern int arch_calib_source;
 /* The kernel's clock: the TSC (user code reads the same with rdtsc). */
 uint64_t arch_timer_now(void);
 /* The earliest kernel timer deadline (TSC; UINT64_MAX: none): the LAPIC timer is set for the

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // ISA device IRQs 0..15 on vectors 0x20..0x2F, all masked until a user driver holds an
 // IRQHandler cap for them: through the IO-APIC the ACPI MADT names (its overrides give each IRQ's
-// GSI, polarity and trigger mode), else through the legacy 8259 pair.
+// GSI, polarity and trigger mode; the default), else through the legacy 8259 pair.
 #include "arch.h"
 #include "cpu.h"
 #include "acpi_boot.h"
@@ -22,6 +22,8 @@ bool arch_ioapic_allowed = true;
 #define LAPIC_ID_REG 0x020
 #define LAPIC_EOI    0x0B0
 #define LAPIC_ISR    0x100 /* 8 registers of 32 vectors, 16 bytes apart */
+#define LAPIC_ICR_LO 0x300
+#define ICR_SELF     (1u << 18) /* destination shorthand 01: self (SDM vol 3A 11.6.1) */
 
 static struct {
     bool on;
@@ -29,6 +31,11 @@ static struct {
     volatile uint32_t *base[IRQ_COUNT]; /* the IO-APIC serving each ISA IRQ */
     uint8_t pin[IRQ_COUNT];
     uint32_t low[IRQ_COUNT]; /* the redirection entry's low half, unmasked */
+    /* Edge-triggered lines are masked in software only, once first unmasked: a masked IO-APIC
+     * pin drops an edge (82093AA datasheet 3.2.4, mask bit), where the 8259 latches it in its
+     * IRR and delivers it on unmask. So an edge arriving while the line is masked is latched
+     * here and sent again (self-IPI) when the line is unmasked, as the 8259 would. */
+    uint16_t edge, soft_masked, latched, hw_unmasked;
 } ioapic;
 static const char *ioapic_why; /* why the 8259 stays in charge */
 
@@ -49,7 +56,7 @@ static void ioapic_write(volatile uint32_t *b, uint32_t reg, uint32_t v)
 static bool ioapic_setup(void)
 {
     const struct acpi_madt *m = &acpi_info.madt;
-    if (!arch_ioapic_allowed) return ioapic_why = "IO-APIC routing not asked for: ioapic=on", false;
+    if (!arch_ioapic_allowed) return ioapic_why = "IO-APIC routing switched off: ioapic=off", false;
     if (acpi_info.status != ACPI_OK || acpi_info.madt_status != ACPI_OK)
         return ioapic_why = "no valid MADT", false;
     if (!m->ioapic_count) return ioapic_why = "no IO-APIC in the MADT", false;
@@ -77,8 +84,10 @@ static bool ioapic_setup(void)
         ioapic.pin[irq] = (uint8_t)(gsi - m->ioapic[i].gsi_base);
         // MPS INTI flags: polarity 3 = active low, trigger 3 = level; 0 = as the bus (ISA:
         // active high, edge). Fixed delivery, physical destination.
+        bool level = ((flags >> 2) & 3) == 3;
         ioapic.low[irq] = (uint32_t)(IRQ_VECTOR_BASE + irq) | ((flags & 3) == 3 ? REDIR_LOW : 0) |
-                          (((flags >> 2) & 3) == 3 ? REDIR_LEVEL : 0);
+                          (level ? REDIR_LEVEL : 0);
+        if (!level) ioapic.edge |= (uint16_t)(1u << irq);
         ioapic_write(ioapic.base[irq], IOAPIC_REDIR + 2 * ioapic.pin[irq] + 1, dest);
         ioapic_write(ioapic.base[irq], IOAPIC_REDIR + 2 * ioapic.pin[irq],
                      ioapic.low[irq] | REDIR_MASK);
@@ -118,6 +127,22 @@ void arch_pic_init(void)
 void arch_pic_mask(unsigned irq, bool masked)
 {
     if (irq >= IRQ_COUNT || irq == 2) return;
+    uint16_t bit = (uint16_t)(1u << irq);
+    if (ioapic.on && (ioapic.edge & bit)) {
+        if (masked) {
+            ioapic.soft_masked |= bit;
+            return;
+        }
+        ioapic.soft_masked &= (uint16_t)~bit;
+        if (!(ioapic.hw_unmasked & bit))
+            ioapic_write(ioapic.base[irq], IOAPIC_REDIR + 2 * ioapic.pin[irq], ioapic.low[irq]);
+        ioapic.hw_unmasked |= bit;
+        if (ioapic.latched & bit) { // taken on the way out to user mode, like any interrupt
+            ioapic.latched &= (uint16_t)~bit;
+            ioapic.lapic[LAPIC_ICR_LO / 4] = ICR_SELF | (uint32_t)(IRQ_VECTOR_BASE + irq);
+        }
+        return;
+    }
     if (ioapic.on) {
         ioapic_write(ioapic.base[irq], IOAPIC_REDIR + 2 * ioapic.pin[irq],
                      ioapic.low[irq] | (masked ? REDIR_MASK : 0));
@@ -126,6 +151,15 @@ void arch_pic_mask(unsigned irq, bool masked)
     if (masked) pic_masks |= 1u << irq;
     else pic_masks &= ~(1u << irq);
     pic_write_masks();
+}
+
+bool arch_pic_accept(unsigned irq)
+{
+    uint16_t bit = (uint16_t)(1u << irq);
+    if (!ioapic.on || irq >= IRQ_COUNT || !(ioapic.soft_masked & bit)) return true;
+    ioapic.latched |= bit;
+    ioapic.lapic[LAPIC_EOI / 4] = 0;
+    return false;
 }
 
 void arch_pic_eoi(unsigned irq)

@@ -29,7 +29,8 @@ static bool handle_interrupt(uint64_t vector)
     // a spurious IRQ 7 from the master PIC has no in-service bit: not a real interrupt
     if (vector == IRQ_VECTOR_BASE + 7 && !(arch_pic_isr() & 0x80)) return true;
     if (vector >= IRQ_VECTOR_BASE && vector < IRQ_VECTOR_BASE + IRQ_COUNT) {
-        irq_deliver((unsigned)(vector - IRQ_VECTOR_BASE));
+        if (arch_pic_accept((unsigned)(vector - IRQ_VECTOR_BASE)))
+            irq_deliver((unsigned)(vector - IRQ_VECTOR_BASE));
         return true;
     }
     return vector == SPURIOUS_VECTOR;

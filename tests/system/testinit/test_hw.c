@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Hardware-access tests: I/O port ranges (COM1 is the kernel's), port access through a range
-// cap, IRQ handler caps (one per line), and a real interrupt: the CMOS RTC's periodic IRQ 8
+// cap, IRQ handler caps (up to 4 per line), and a real interrupt: the CMOS RTC's periodic IRQ 8
 // arriving as a notification signal, re-armed by Ack.
 #include "suites.h"
 
@@ -60,14 +60,17 @@ static void hw_ioport_access(void)
 
 static void hw_irq_control(void)
 {
-    rs_cptr_t h = new_slot(), h2 = new_slot(), copy = new_slot(),
+    rs_cptr_t h = new_slot(), h2 = new_slot(), copy = new_slot(), more[3] = {new_slot(), new_slot(),
+                                                                             new_slot()},
               ep = new_object(RS_OBJ_ENDPOINT, 0);
-    REQUIRE(h && h2 && copy && ep);
+    REQUIRE(h && h2 && copy && more[0] && more[1] && more[2] && ep);
     CHECK_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h, D));
     CHECK_EQ(cap_type(h), RS_CAP_IRQ_HANDLER);
-    CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h2, D),
-              RS_REVOKE_FIRST); // one per line
+    for (unsigned i = 0; i < 3; i++) // a shared line: up to 4 handlers
+        CHECK_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, more[i], D));
+    CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h2, D), RS_REVOKE_FIRST);
     CHECK_EQ(ps_mr(0), 0);
+    CHECK_EQ(ps_mr(1), 4);
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 2, ME, h2, D), RS_RANGE_ERROR); // the cascade
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 16, ME, h2, D), RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(2), 15);
@@ -75,12 +78,13 @@ static void hw_irq_control(void)
     CHECK_EQ(ps_mr(0), 1);
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 6, ep, h2, D), RS_INVALID_CAPABILITY);
     CHECK_OK(ps_cnode_copy(ME, copy, D, ME, h, D));
-    CHECK_OK(ps_cnode_delete(ME, h, D)); // a copy remains: the line stays issued
+    CHECK_OK(ps_cnode_delete(ME, h, D)); // a copy remains: the handler stays issued
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h2, D), RS_REVOKE_FIRST);
-    CHECK_OK(ps_cnode_delete(ME, copy, D)); // the last one: the line is free again
+    CHECK_OK(ps_cnode_delete(ME, copy, D)); // the last one: its place on the line is free again
     CHECK_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h2, D));
     CHECK_OK(ps_cnode_revoke(ME, RS_INIT_IRQ_CONTROL, D)); // handlers derive from IRQControl
     CHECK_EQ(cap_type(h2), RS_CAP_NULL);
+    CHECK_EQ(cap_type(more[0]), RS_CAP_NULL);
     CHECK_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h, D));
 }
 
@@ -153,7 +157,7 @@ const struct test hw_tests[] = {
      hw_ioport_issue},
     {"HW-0002", "an IOPort cap reaches exactly its ports at each width (port 0x80 works)",
      hw_ioport_access},
-    {"HW-0003", "IRQControl issues one handler per line (RS_REVOKE_FIRST for a second one)",
+    {"HW-0003", "IRQControl issues up to 4 handlers per line (RS_REVOKE_FIRST for a fifth one)",
      hw_irq_control},
     {"HW-0004", "IRQHandler SetNotification, Ack and Clear check their caps", hw_irq_handler},
     {"HW-0005", "the RTC's IRQ 8 signals the handler's notification and stays masked until Ack",
