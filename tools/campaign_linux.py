@@ -42,11 +42,12 @@ import linux  # noqa: E402  (start, Guest, BAD_LOG, HOST_LINE)
 import net  # noqa: E402  (Console)
 import disk  # noqa: E402  (BAD_DISK_LOG)
 
-# The servers' own lines (a restart's, echo-client's count) share the console with the guests'
-# and land anywhere, even inside a guest's prompt: the console's guest view (linux.Guest.text)
-# leaves them out as it does init's and the VMMs'
-linux.HOST_LINE = re.compile(r"(\[init\] t=\d+|vmm [\w-]+:|(?:blk|fs|nic|net|echo|echo-client|kv): )"
-                             r"[^\n]*\n")
+# The servers' own lines (a restart's, echo-client's count) and an unattached guest's (its VMM
+# prints them whole, "[vmB] ...") share the console with the attached guest's output and land
+# anywhere, even inside its prompt: the console's guest view (linux.Guest.text) leaves them out
+# as it does init's and the VMMs'. The guests' own lines are read from the whole console (raw).
+linux.HOST_LINE = re.compile(r"(\[init\] t=\d+|vmm [\w-]+:|\[vm[AB]\]|"
+                             r"(?:blk|fs|nic|net|echo|echo-client|kv):) [^\n]*\n")
 GUESTS = {"vmA": "10.0.2.15", "vmB": "10.0.2.16"}
 # the guests with a disk: one only. A disk channel is 66 pages at least (64 requests of 4 KiB),
 # and init reserves a slot of its 4096-slot CNode (kernel/boot_root.c, INIT_CNODE_RADIX) for
@@ -223,8 +224,8 @@ class Machine:
         end = time.monotonic() + self.boot_timeout
         while time.monotonic() < end and self.proc.poll() is None:
             self.g.read()
-            if all(re.search(rf"\[{vm}\] resurgo-guest: eth0 {re.escape(ip)} ", self.g.text) and
-                   re.search(rf"\[{vm}\] ~ # ", self.g.text) for vm, ip in GUESTS.items()):
+            if all(re.search(rf"\[{vm}\] resurgo-guest: eth0 {re.escape(ip)} ", self.g.raw) and
+                   re.search(rf"\[{vm}\] ~ # ", self.g.raw) for vm, ip in GUESTS.items()):
                 return True
             time.sleep(0.2)
         return False
@@ -289,7 +290,7 @@ class Machine:
     def status(self):
         """Per guest: uptime (s), bytes written (acknowledged), bytes fetched, stalls, the last
         counter, host seconds since it last counted."""
-        text = self.g.text
+        text = self.g.raw
         st = {}
         now = self.elapsed()
         for vm in GUESTS:
@@ -375,7 +376,7 @@ class Machine:
         """Per guest: file -> md5 of its last write, for files whose last write was acknowledged
         and whose line came through whole (a write's line spoilt by the console leaves its file
         unknown: skipped)."""
-        text = self.g.text
+        text = self.g.raw
         res = {}
         for vm in DISKS:
             acks = {int(m.group(2)): (m.group(3), m.group(4)) for m in W_RE.finditer(text)
@@ -432,7 +433,7 @@ class Machine:
             boots = len(re.findall(rf"\[{vm}\] resurgo-guest: init started", self.g.raw))
             if boots > 1:
                 bad.append(("guest death", f"{vm}: its guest booted {boots} times"))
-            ns = [int(m.group(2)) for m in CTR_RE.finditer(self.g.text) if m.group(1) == vm]
+            ns = [int(m.group(2)) for m in CTR_RE.finditer(self.g.raw) if m.group(1) == vm]
             if any(b <= a for a, b in zip(ns, ns[1:])):
                 bad.append(("guest death", f"{vm}: its counter went back"))
             for t, ok, _, detail in self.fetches[vm]:
