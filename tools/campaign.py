@@ -20,8 +20,14 @@ lost acknowledged writes (fstest's checks), a disk e2fsck finds unclean, servers
 never serving again, boots that did not end. Output: campaign.json, summary.txt and
 recovery.svg (drawn here, no plotting library) in --out; a progress line while it runs.
 
+With --linux the boot is tools/campaign_linux.py's instead: two Linux guests writing synced
+files to a disk of fs (vmA), serving a file the host fetches through the NIC driver and the
+switch, and counting while they time their own stalls; the faults (typed into init's shell)
+go to their VMMs, fs, blk, nic, net, echo and kv, and the report adds the guest-visible stalls
+per target and kind.
+
   tools/campaign.py --faults 1000 --seed 1 [--out DIR] [--build build] [--kinds K1,K2]
-                    [--targets T1,T2] [--rate FAULTS_PER_S] [--boot N]"""
+                    [--targets T1,T2] [--rate FAULTS_PER_S] [--boot N] [--linux]"""
 
 import argparse
 import bisect
@@ -30,12 +36,15 @@ import math
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+import campaign_linux
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ["kill", "null", "wild", "hang", "corrupt", "garble", "exhaust", "restart"]
@@ -76,22 +85,37 @@ def parse_args():
     p.add_argument("--out", default=str(ROOT / "build" / "campaign"))
     p.add_argument("--build", default=str(ROOT / "build"))
     p.add_argument("--kinds", default=",".join(KINDS))
-    p.add_argument("--targets", default=",".join(TARGETS))
-    p.add_argument("--rate", type=float, default=40, help="faults per second of guest time, all "
-                   "targets together (each target's share is spread with random jitter)")
+    p.add_argument("--targets", help=f"default {','.join(TARGETS)}; with --linux "
+                   f"{','.join(campaign_linux.TARGETS)}")
+    p.add_argument("--rate", type=float, help="faults per second of guest time, all targets "
+                   "together (each target's share is spread with random jitter); default 40, "
+                   "with --linux 2 (faults per second of host time, typed into init's shell)")
+    p.add_argument("--linux", action="store_true", help="Linux mode: two Linux guests writing "
+                   "files, serving a file the host fetches, counting and measuring their stalls, "
+                   "next to fs, blk, the NIC driver, the switch and the samples "
+                   "(tools/campaign_linux.py)")
+    p.add_argument("--settle", type=float, default=10, help="--linux: seconds without faults "
+                   "before the final checks (a counter that does not move in them is a death)")
     p.add_argument("--boot-timeout", type=float, default=900, help="seconds before a boot counts "
                    "as hung")
     p.add_argument("--max-boots", type=int, default=100000)
     p.add_argument("--boot-faults", type=int, default=10000, help="faults per boot (then fstest "
-                   "ends the boot with its checks and e2fsck checks the disk)")
+                   "ends the boot with its checks and e2fsck checks the disk); --linux: default "
+                   "1000, then the guests' and the host's final checks")
     a = p.parse_args()
     a.kinds = a.kinds.split(",")
-    a.targets = a.targets.split(",")
+    known = campaign_linux.TARGETS if a.linux else TARGETS + NET_TARGETS
+    a.targets = a.targets.split(",") if a.targets else list(campaign_linux.TARGETS if a.linux
+                                                            else TARGETS)
+    if a.rate is None:
+        a.rate = 2.0 if a.linux else 40.0
+    if a.linux and a.boot_faults == 10000:
+        a.boot_faults = 1000
     for k in a.kinds:
         if k not in KINDS:
             p.error(f"unknown kind {k}")
     for t in a.targets:
-        if t not in TARGETS + NET_TARGETS:
+        if t not in known:
             p.error(f"unknown target {t}")
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1, 1 << 31)
@@ -225,6 +249,87 @@ def run_boot(a, boot, faults, paths, log, progress):
         return b
 
 
+def run_linux_boot(a, boot, faults, log, progress, drive=None, started=None):
+    """Linux mode (tools/campaign_linux.py): boots the two Linux guests and the servers, starts
+    their work, types `faults` crashes into init's shell at seeded moments of a seeded kind and
+    target (or has drive(machine, boot) inject them: tools/demo.py), lets the machine settle,
+    runs the final checks; returns the parsed Boot."""
+    rng = random.Random(f"{a.seed}/linux/{boot}")
+
+    def seeded(m, b):
+        for _ in range(faults):
+            m.pump(rng.expovariate(a.rate))
+            m.crash(rng.choice(a.targets), rng.choice(a.kinds))
+            if m.proc.poll() is not None:
+                break
+            progress(b)
+
+    m = campaign_linux.Machine(a.build, log)
+    image = campaign_linux.make_image(str(Path(a.out) / "linux-outer.img"))
+    bad = []
+    b = Boot()
+    m.start(image)
+    try:
+        if not m.wait_guests():
+            bad.append(("guest death", "the guests did not both come up"))
+        else:
+            for vm in campaign_linux.GUESTS:
+                err = m.setup_guest(vm)
+                if err:
+                    bad.append(("guest death", f"{vm}: {err}"))
+        if not bad:
+            m.start_fetching()
+            m.pump(3)
+            b.linux = m
+            if started:
+                started(m)
+            (drive or seeded)(m, b)
+            before = m.status()
+            m.pump(a.settle)
+            after = m.status()
+            for vm in campaign_linux.GUESTS:
+                if after[vm]["counter"] <= before[vm]["counter"]:
+                    bad.append(("guest death", f"{vm}: its counter stood still at "
+                                f"{after[vm]['counter']} for {a.settle:g} s after the faults"))
+            b.status = after
+            bad += m.final_checks()
+    finally:
+        if m.proc.poll() is None:
+            run_stop(m)
+    b.status = m.status()
+    for line in m.g.raw.split("\n"):
+        # an init line may land inside a guest's (tests/system/run.py)
+        e = campaign_linux.run.EMBEDDED_INIT_RE.match(line)
+        for part in (e.group(1), e.group(2)) if e else (line,):
+            b.feed(part)
+    # init's "no standby instance" (its slots, docs/campaign.md): the next restart builds the
+    # instance itself, and only a "restart failed" after it gives a server up. Reported once per
+    # server, not counted
+    standby = {}
+    for kind, detail in b.bad:
+        x = re.search(r"t=(\d+) (\S+): no standby instance", detail)
+        if x:
+            standby.setdefault(x.group(2), []).append(int(x.group(1)))
+    b.bad = [x for x in b.bad if "no standby instance" not in x[1]]
+    found = bad + m.guest_failures() + [
+        ("guest warning", f"init: {name} had no standby instance (not enough memory) at {len(ts)} "
+         f"ticks between t={ts[0]} and t={ts[-1]} ms") for name, ts in standby.items()]
+    # a kernel warning in a guest (a soft lockup, an RCU stall: the host's load stretches those)
+    # is reported, not counted as a failure that matters; its oops, panic or death is
+    b.bad += [x for x in found if x[0] != "guest warning"]
+    b.warnings = [x[1] for x in found if x[0] == "guest warning"]
+    b.stalls = m.stalls()
+    b.finish(0, "")
+    b.lines = m.status_lines()
+    shutil.rmtree(m.tmp, ignore_errors=True)
+    return b
+
+
+def run_stop(m):
+    campaign_linux.run.stop(m.proc, "qemu")
+    m.g.finish()
+
+
 def find_paths(build):
     b = Path(build)
     paths = {name: str(b / rel) for name, rel in MODULES.items()}
@@ -244,6 +349,9 @@ class Stats:
         self.failures = []     # {boot, kind, detail}
         self.faults = 0
         self.boots = 0
+        self.stalls = {}       # target/kind (or "none": no fault near): [(guest, ms)]
+        self.guests = []       # per Linux boot: each guest's status at its end
+        self.warnings = []     # kernel warnings in a Linux guest's log (not failures)
 
     def add(self, boot_no, b):
         self.boots += 1
@@ -268,6 +376,17 @@ class Stats:
             self.recovery.setdefault(target, []).append(ms)
         for kind, detail in b.bad:
             self.failures.append({"boot": boot_no, "kind": kind, "detail": detail})
+        # a guest's stall goes to the fault injected nearest to its start, within 500 ms before
+        # it and up to its end (faults of any target: a guest stalls for fs or the switch too)
+        for vm, end, gap in getattr(b, "stalls", []):
+            start = end - gap
+            near = [f for f in b.faults if start - 500 <= f[1] <= end]
+            f = min(near, key=lambda f: abs(f[1] - start), default=None)
+            key = f"{f[2]}/{f[3]}" if f else "none"
+            self.stalls.setdefault(key, []).append((vm, gap))
+        self.warnings += [{"boot": boot_no, "detail": w} for w in getattr(b, "warnings", [])]
+        if getattr(b, "status", None):
+            self.guests.append({"boot": boot_no, **b.status})
 
 
 def pct(xs, p):
@@ -319,7 +438,7 @@ def svg(stats, path, title):
 def summary(a, stats, elapsed):
     lines = [f"campaign seed {a.seed}: {stats.faults} faults in {stats.boots} boots, "
              f"{elapsed / 60:.1f} min ({stats.faults / max(elapsed, 1):.2f} faults/s)",
-             f"replay: tools/campaign.py --seed {a.seed} --rate {a.rate:g} --boot-faults "
+             f"replay: tools/campaign.py {'--linux ' if a.linux else ''}--seed {a.seed} --rate {a.rate:g} --boot-faults "
              f"{a.boot_faults} --kinds {','.join(a.kinds)} --targets {','.join(a.targets)} "
              f"--faults F --boot N (F: the campaign's)", "",
              f"{'target/kind':<18}{'faults':>8}{'restarts':>10}{'not run':>9}"]
@@ -330,6 +449,24 @@ def summary(a, stats, elapsed):
     for t in sorted(stats.recovery):
         v = stats.recovery[t]
         lines.append(f"{t:<18}{len(v):>7}{pct(v, 50):>8}{pct(v, 90):>7}{pct(v, 99):>7}{max(v):>7}")
+    if stats.stalls:
+        lines += ["", f"guest-visible stalls (the guests' probe: gaps of >= "
+                  f"{campaign_linux.GAP_CS * 10} ms in /proc/uptime, 10 ms resolution), "
+                  "by the fault nearest to their start",
+                  f"{'target/kind':<18}{'stalls':>7}{'median':>8}{'p90':>7}{'max':>7}  guests"]
+        for key in sorted(stats.stalls):
+            v = [g for _, g in stats.stalls[key]]
+            who = ",".join(sorted({vm for vm, _ in stats.stalls[key]}))
+            lines.append(f"{key:<18}{len(v):>7}{pct(v, 50):>8}{pct(v, 90):>7}{max(v):>7}  {who}")
+    for g in stats.guests:
+        for vm, st in g.items():
+            if vm == "boot":
+                continue
+            lines.append(f"boot {g['boot']} {vm}: up {st['uptime_s']:.0f} s, counter "
+                         f"{st['counter']}, {st['written'] >> 10} KiB written, "
+                         f"{st['fetched'] >> 10} KiB fetched in {st['fetches']} fetches "
+                         f"({st['broken']} broken), {st['stalls']} stalls (max "
+                         f"{st['max_stall_ms']} ms)")
     kinds = {}
     for f in stats.failures:
         kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
@@ -337,12 +474,17 @@ def summary(a, stats, elapsed):
                                            or "none")]
     for f in stats.failures[:30]:
         lines.append(f"  boot {f['boot']}: {f['kind']}: {f['detail']}")
+    if stats.warnings:
+        lines.append(f"warnings (guest kernel warnings, init without a standby instance; "
+                     f"reported, not failures): {len(stats.warnings)}")
+        for w in stats.warnings[:5]:
+            lines.append(f"  boot {w['boot']}: {w['detail']}")
     return "\n".join(lines) + "\n"
 
 
 def main():
     a = parse_args()
-    paths = find_paths(a.build)
+    paths = None if a.linux else find_paths(a.build)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"campaign: seed {a.seed} (replay a boot: --seed {a.seed} --boot N); {a.faults} faults, "
@@ -358,7 +500,7 @@ def main():
         if not tty and now - last[0] < 15:
             return
         last[0] = now
-        done = stats.faults + len(b.faults)
+        done = stats.faults + (len(b.linux.injected) if getattr(b, "linux", None) else len(b.faults))
         rate = done / max(now - t0, 1e-3)
         left = (a.faults - done) / rate if rate > 0 else float("inf")
         line = (f"campaign: {done}/{a.faults} faults, {rate:.1f}/s, "
@@ -368,15 +510,23 @@ def main():
 
     boots = [a.boot] if a.boot is not None else range(a.max_boots)
     for n in boots:
-        faults = min(a.boot_faults, max(a.faults - stats.faults, len(a.targets)))
-        b = run_boot(a, n, faults, paths, out / f"boot-{n}.log", progress)
+        if a.linux:
+            # faults typed per boot: the seeded schedule's count, not init's log
+            faults = a.boot_faults if a.boot is not None else \
+                min(a.boot_faults, max(a.faults - a.boot_faults * n, 1))
+            b = run_linux_boot(a, n, faults, out / f"boot-{n}.log", progress)
+            for line in b.lines:
+                print(("\n" if tty else "") + "campaign: boot " + str(n) + " " + line, flush=True)
+        else:
+            faults = min(a.boot_faults, max(a.faults - stats.faults, len(a.targets)))
+            b = run_boot(a, n, faults, paths, out / f"boot-{n}.log", progress)
         stats.add(n, b)
         if b.bad and tty:
             print()
         for kind, detail in b.bad:
             print(f"campaign: boot {n}: {kind}: {detail} (replay: --seed {a.seed} --boot {n}; "
                   f"log {out / f'boot-{n}.log'})", flush=True)
-        if stats.faults >= a.faults:
+        if stats.faults >= a.faults or (a.linux and a.boot_faults * (n + 1) >= a.faults):
             break
     if tty:
         print()
@@ -387,7 +537,11 @@ def main():
               "recovery_ms": {t: {"n": len(v), "median": pct(v, 50), "p90": pct(v, 90),
                                   "p99": pct(v, 99), "max": max(v), "all": v}
                               for t, v in stats.recovery.items()},
-              "failures": stats.failures}
+              "failures": stats.failures,
+              "stalls_ms": {k: {"n": len(v), "median": pct([g for _, g in v], 50),
+                                "max": max(g for _, g in v), "all": v}
+                            for k, v in stats.stalls.items()},
+              "guests": stats.guests, "warnings": stats.warnings, "linux": a.linux}
     (out / "campaign.json").write_text(json.dumps(report, indent=1) + "\n")
     text = summary(a, stats, elapsed)
     (out / "summary.txt").write_text(text)
