@@ -59,7 +59,9 @@ struct ext2_buf {
     uint16_t refs;
     uint8_t valid;
     uint8_t dirty;
-    uint8_t meta; /* dirty as metadata: goes through the log */
+    uint8_t meta;    /* dirty as metadata: goes through the log */
+    uint8_t pinned;  /* logged, not yet in place (async mode): neither evicted nor re-read */
+    uint32_t logpos; /* pinned: the ring position of its latest logged copy */
 };
 
 struct ext2_group {
@@ -79,7 +81,21 @@ struct ext2_fs {
     /* The redo log: the blocks of /.resurgo-log, block 0 its commit record. */
     uint32_t log_ino, log_len, log_cap;
     uint32_t log_blk[EXT2_LOG_MAX];
-    uint64_t log_seq;
+    uint64_t log_seq;   /* the last record's sequence number */
+    uint32_t log_epoch; /* this mount's: a record of another epoch ends the chain */
+    uint32_t log_ring;  /* ring positions 0..log_ring-1 are log blocks 1..log_len-2 */
+    /* Ring positions counted without wrapping (the block is the position modulo log_ring). */
+    uint64_t log_head;    /* the next record's position */
+    uint64_t log_start;   /* the first record since the last checkpoint (the newest header) */
+    uint64_t log_durable; /* the start of the newest header known to be durable */
+    /* async (set by the owner before ext2_mount, kept across mounts): an operation's record is
+     * written without a flush, and metadata reaches its home at a checkpoint; ext2_sync and
+     * ext2_fsync make everything durable. Otherwise every operation is durable on return. */
+    bool async;
+    bool unflushed;  /* writes since the last flush */
+    bool data_unflushed; /* file data written in place since the last flush */
+    bool txn_freed;  /* the running transaction freed blocks */
+    uint32_t pinned; /* buffers pinned */
     uint32_t txn_max; /* dirty metadata blocks one transaction may hold */
     /* The request the running operation carries out (ext2_tag), recorded in its commit. */
     bool tag_set;
@@ -88,7 +104,7 @@ struct ext2_fs {
     uint32_t txn_dirty;
     bool mounted, broken;
     uint32_t stamp;
-    uint64_t commits; /* statistics */
+    uint64_t commits, flushes, checkpoints; /* statistics */
     struct ext2_buf buf[EXT2_CACHE_BLOCKS];
     uint8_t data[EXT2_CACHE_BLOCKS][EXT2_MAX_BS];
     uint8_t scratch[EXT2_MAX_BS];
@@ -122,11 +138,16 @@ int ext2_stat(struct ext2_fs *fs, uint32_t ino, struct ext2_stat *st);
 /* Read up to len bytes at off of a regular file: returns the count (0 at end) or an error. */
 int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uint32_t len);
 /* Write len bytes at off (extending the file, holes read as zeros): returns len or an error;
- * the data and the new size are durable when it returns. */
+ * the data and the new size are durable when it returns (async mode: after the next flush;
+ * they survive a crash of the caller at once, being on the device). */
 int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *buf, uint32_t len);
 int ext2_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size);
-/* Every completed operation is already durable; fsync checks the file and flushes the device. */
+/* Makes every completed operation durable (in async mode: a flush of the device; otherwise
+ * they are durable already and fsync only flushes); checks the file first. */
 int ext2_fsync(struct ext2_fs *fs, uint32_t ino);
+/* Async mode: flush if anything was written since the last flush (every completed operation
+ * is then durable); with checkpoint, also write the pinned metadata in place. 0 or EXT2_EIO. */
+int ext2_sync(struct ext2_fs *fs, bool checkpoint);
 /* Create a regular file (EXT2_EEXIST if the name exists); *ino may be NULL. */
 int ext2_create(struct ext2_fs *fs, const char *path, uint32_t mode, uint32_t *ino);
 int ext2_mkdir(struct ext2_fs *fs, const char *path, uint32_t mode);

@@ -29,7 +29,7 @@ static int slot_for(struct ext2_fs *fs, uint32_t blk, bool *hit)
             *hit = true;
             return (int)i;
         }
-        if (b->refs || b->dirty) continue;
+        if (b->refs || b->dirty || b->pinned) continue; /* pinned: home is stale (ext2_log.c) */
         if (victim < 0 || !b->valid || (fs->buf[victim].valid && b->stamp < fs->buf[victim].stamp))
             victim = (int)i;
     }
@@ -97,8 +97,17 @@ void bdirty(struct ext2_fs *fs, int slot, bool meta)
 
 uint32_t cache_dirty_count(const struct ext2_fs *fs) { return fs->txn_dirty; }
 
+/* The slot holding blk, or -1: for writers that bypass the cache when it holds no copy. */
+int cache_find(const struct ext2_fs *fs, uint32_t blk)
+{
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++)
+        if (fs->buf[i].valid && fs->buf[i].blk == blk) return (int)i;
+    return -1;
+}
+
 void cache_reset(struct ext2_fs *fs)
 {
     memset(fs->buf, 0, sizeof fs->buf);
     fs->txn_dirty = 0;
+    fs->pinned = 0;
 }
