@@ -48,6 +48,9 @@ struct ext2_blkdev {
 #endif
 /* A transaction must hold the blocks one step of any operation dirties (~10) with room. */
 _Static_assert(EXT2_CACHE_BLOCKS >= 48, "the ext2 cache needs at least 48 blocks");
+_Static_assert(EXT2_CACHE_BLOCKS < 32768, "cache slots are int16_t");
+#define EXT2_HASH_BITS   9u
+#define EXT2_HASH        (1u << EXT2_HASH_BITS)
 #define EXT2_MAX_GROUPS  1024u
 #define EXT2_LOG_MAX     1024u /* log blocks kept in the mount state */
 #define EXT2_LOG_NAME    ".resurgo-log"
@@ -61,6 +64,8 @@ struct ext2_buf {
     uint8_t dirty;
     uint8_t meta;    /* dirty as metadata: goes through the log */
     uint8_t pinned;  /* logged, not yet in place (async mode): neither evicted nor re-read */
+    uint8_t hashed;  /* on the chain of blk's bucket (ext2_cache.c) */
+    int16_t hnext;   /* the next slot on that chain, -1 at its end */
     uint32_t logpos; /* pinned: the ring position of its latest logged copy */
 };
 
@@ -105,6 +110,7 @@ struct ext2_fs {
     bool mounted, broken;
     uint32_t stamp;
     uint64_t commits, flushes, checkpoints; /* statistics */
+    int16_t hhead[EXT2_HASH]; /* the cache's index: first slot of each bucket's chain, -1 none */
     struct ext2_buf buf[EXT2_CACHE_BLOCKS];
     uint8_t data[EXT2_CACHE_BLOCKS][EXT2_MAX_BS];
     uint8_t scratch[EXT2_MAX_BS];
