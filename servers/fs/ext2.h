@@ -49,6 +49,7 @@ struct ext2_blkdev {
 /* A transaction must hold the blocks one step of any operation dirties (~10) with room. */
 _Static_assert(EXT2_CACHE_BLOCKS >= 48, "the ext2 cache needs at least 48 blocks");
 _Static_assert(EXT2_CACHE_BLOCKS < 32768, "cache slots are int16_t");
+#define EXT2_STAGE       (64u << 10)
 #define EXT2_HASH_BITS   9u
 #define EXT2_HASH        (1u << EXT2_HASH_BITS)
 #define EXT2_MAX_GROUPS  1024u
@@ -114,6 +115,9 @@ struct ext2_fs {
     struct ext2_buf buf[EXT2_CACHE_BLOCKS];
     uint8_t data[EXT2_CACHE_BLOCKS][EXT2_MAX_BS];
     uint8_t scratch[EXT2_MAX_BS];
+    /* A record and its blocks, when they fit and the ring's blocks there are contiguous on the
+     * disk: one device write instead of 1 + n. */
+    uint8_t stage[EXT2_STAGE];
 };
 
 struct ext2_stat {

@@ -103,6 +103,20 @@ static int checkpoint(struct ext2_fs *fs)
     return rc;
 }
 
+/* Whether a record and its n - 1 blocks at ring position pos fit the staging buffer and lie on
+ * consecutive disk blocks inside the file system (mke2fs -d allocates the log contiguously). */
+static bool staging_fits(const struct ext2_fs *fs, uint64_t pos, uint32_t n)
+{
+    uint32_t at = (uint32_t)(pos % fs->log_ring), first = fs->log_blk[1 + at];
+    if ((size_t)n * fs->bs > EXT2_STAGE || at + n > fs->log_ring) return false;
+    if ((uint64_t)first + n > fs->blocks_count ||
+        ((uint64_t)first + n) * (fs->bs >> 9) > fs->dev.sectors)
+        return false;
+    for (uint32_t j = 1; j < n; j++)
+        if (fs->log_blk[1 + at + j] != first + j) return false;
+    return true;
+}
+
 static void broken(struct ext2_fs *fs)
 {
     fs->broken = true;
@@ -139,16 +153,18 @@ int txn_commit(struct ext2_fs *fs)
     if (rc == 0 && fs->data_unflushed && n && !fs->async) rc = log_flush(fs);
     if (rc == 0 && n) {
         /* (2) the logged blocks after the record's position, then the record. */
-        uint8_t *hdr = fs->scratch;
-        memset(hdr, 0, fs->bs);
         uint64_t pos = fs->log_head;
+        bool staged = staging_fits(fs, pos, 1 + n);
+        uint8_t *hdr = staged ? fs->stage : fs->scratch;
+        memset(hdr, 0, fs->bs);
         uint32_t k = 0;
         for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS && rc == 0; i++) {
             struct ext2_buf *b = &fs->buf[i];
             if (!(b->dirty && b->meta)) continue;
             le_put32(hdr + LOG_HDR + 4 * k, b->blk);
             k++;
-            rc = dev_write(fs, ring_blk(fs, pos + k), fs->data[i]);
+            if (staged) memcpy(fs->stage + (size_t)k * fs->bs, fs->data[i], fs->bs);
+            else rc = dev_write(fs, ring_blk(fs, pos + k), fs->data[i]);
         }
         if (rc == 0) {
             le_put32(hdr, LOG_MAGIC);
@@ -161,7 +177,14 @@ int txn_commit(struct ext2_fs *fs)
             for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++)
                 if (fs->buf[i].dirty && fs->buf[i].meta) h = fnv(h, fs->data[i], fs->bs);
             le_put64(hdr + 32, h);
-            rc = dev_write(fs, ring_blk(fs, pos), hdr);
+            if (staged) {
+                uint32_t spb = fs->bs >> 9, first = ring_blk(fs, pos);
+                rc = fs->dev.write(fs->dev.ctx, (uint64_t)first * spb, (1 + n) * spb, fs->stage) < 0
+                         ? EXT2_EIO
+                         : 0;
+            } else {
+                rc = dev_write(fs, ring_blk(fs, pos), hdr);
+            }
         }
         if (rc == 0) {
             fs->log_seq++;
