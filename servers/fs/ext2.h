@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The ext2 file-system library: mount, path lookup and the file operations over a block device
- * given as callbacks, with a fixed block cache and a redo log that makes every operation atomic
- * and durable when it returns (docs/storage-fs.md). Pure C: no system calls, no allocation;
+ * given as callbacks, with a fixed block cache and a redo log that makes every operation atomic,
+ * and durable when it returns (sync mode) or at the next fsync (async mode: group commit)
+ * (docs/storage-fs.md). Pure C: no system calls, no allocation;
  * the same code runs over a host file in tests and over a channel to servers/blk. */
 #pragma once
 #include <stdbool.h>
