@@ -3,8 +3,10 @@
  * follow the libipc convention: label = operation, w[0] = request id (set by ipc_call),
  * w[1..] = arguments; the reply's label is an rs_error, w[1..] the results. Strings and data
  * travel inline, packed little endian into the words after the fixed arguments (at most
- * FS_INLINE_MAX bytes); bulk data will travel over a channel (issue 11's data plane), with the
- * same operations. Every operation is durable when its reply is sent. */
+ * FS_INLINE_MAX bytes); bulk data travels through a shared data window (FS_READ_WIN,
+ * FS_WRITE_WIN). Every operation is on the disk when its reply is sent (a crash of fs or blk
+ * loses none of it); it is durable against the loss of the disk's write cache (power) once an
+ * FS_FSYNC of any file has returned (docs/storage-fs.md). */
 #pragma once
 #include <stdint.h>
 
@@ -25,7 +27,23 @@ enum fs_op {
                         RS_NOT_FOUND at the end */
     FS_TRUNCATE = 11, /* w[1] ino, w[2] size */
     FS_FSYNC = 12,    /* w[1] ino */
+    /* The bulk data path: the bytes sit in the client's data window (below), the message
+     * carries only where. Errors as above, and RS_ILLEGAL_OPERATION (w[1] 0) for a client
+     * without a window, RS_INVALID_ARGUMENT for a length above FS_WIN_MAX, RS_BAD_ADDRESS for
+     * bytes beyond the window. */
+    FS_READ_WIN = 13,  /* w[1] ino, w[2] offset, w[3] length, w[4] window offset -> w[1] count
+                          (bytes at the window offset; a short count at the end of the file) */
+    FS_WRITE_WIN = 14, /* w[1] ino, w[2] offset, w[3] length, w[4] window offset -> w[1] count */
 };
+
+/* A client's data window: the data area of a manifest channel whose client is that client and
+ * whose server is fs, named FS_WIN_PREFIX... (`channel fsdata-NAME client=C server=fs
+ * pages=N`: N - 2 pages of window). Its rings are unused. fs knows the window by the
+ * channel's peer (proto/init.h: ipc_channel_info_t.peer), the badge the client calls it with,
+ * and copies straight between the window and the disk (or its cache). The client must not
+ * change a write's bytes before the reply (they would be written as they are then). */
+#define FS_WIN_PREFIX "fsdata"
+#define FS_WIN_MAX    (256u << 10) /* bytes per call */
 
 #define FS_INLINE_MAX  (15u * 8u)            /* bytes in w[1..15] */
 #define FS_READ_MAX    (FS_INLINE_MAX - 8u)  /* after w[1] count */

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Disk benchmark client: sequential write and read MB/s and 4 KiB random read and write IOPS,
 // either raw through a block channel to servers/blk (built with -DRAW: bench-disk-raw.elf) or
-// through servers/fs (caps=fs: files by proto/fs.h, whose data travels inline in IPC messages). It
+// through servers/fs (caps=fs: files by proto/fs.h, data inline in IPC messages and through the
+// client's data window). It
 // prints `bench:` lines and asserts nothing (docs/benchmarks.md, "Disk").
 #include "ipc.h"
 #include "proto/blk.h"
+#include "common/kstring.h"
 #include "proto/fs.h"
 
 #define SEQ_BYTES (8u << 20) /* raw: 8 MiB each way */
@@ -169,6 +171,48 @@ static void fs_read(uint32_t ino, uint64_t off, uint32_t len)
     }
 }
 
+/* The bulk data path (proto/fs.h FS_READ_WIN / FS_WRITE_WIN) through this client's data
+ * window (manifest channel fsdata-bench): the raw run's sizes and counts. */
+static uint8_t *win;
+static uint64_t win_size;
+
+static void win_io(uint64_t op, uint32_t ino, uint64_t off, uint64_t len, uint64_t at)
+{
+    ipc_msg_t q = {.label = op, .len = 5, .w = {0, ino, off, len, at}}, r;
+    if (!call(&q, &r) && r.w[1] != len && fs_errors++ < 4)
+        rt_printf("bench: fs window op %lu: %lu of %lu bytes\n", op, r.w[1], len);
+}
+
+static void through_window(uint32_t ino)
+{
+    ipc_msg_t sync = {.label = FS_FSYNC, .len = 2, .w = {0, ino}}, r;
+    for (uint64_t i = 0; i < win_size; i++) win[i] = (uint8_t)(i * 31 + 7);
+    rt_printf("bench: disk through fs: data window of %lu KiB, %u KiB calls, %u MiB\n",
+              win_size >> 10, SEQ_REQ >> 10, SEQ_BYTES >> 20);
+    uint64_t t0 = now_us();
+    for (uint64_t off = 0; off < SEQ_BYTES; off += SEQ_REQ) win_io(FS_WRITE_WIN, ino, off, SEQ_REQ, 0);
+    call(&sync, &r);
+    print_rate("fs window sequential write (+fsync)", SEQ_BYTES, now_us() - t0);
+    t0 = now_us();
+    for (uint64_t off = 0; off < SEQ_BYTES; off += SEQ_REQ) win_io(FS_READ_WIN, ino, off, SEQ_REQ, 0);
+    print_rate("fs window sequential read", SEQ_BYTES, now_us() - t0);
+    t0 = now_us();
+    for (unsigned i = 0; i < RAND_OPS; i++)
+        win_io(FS_READ_WIN, ino, (rnd() % (SEQ_BYTES / 4096)) * 4096, 4096, 0);
+    print_iops("fs window 4 KiB random read", RAND_OPS, now_us() - t0);
+    t0 = now_us();
+    for (unsigned i = 0; i < RAND_OPS; i++)
+        win_io(FS_WRITE_WIN, ino, (rnd() % (SEQ_BYTES / 4096)) * 4096, 4096, 0);
+    call(&sync, &r);
+    print_iops("fs window 4 KiB random write (+1 fsync)", RAND_OPS, now_us() - t0);
+    t0 = now_us();
+    for (unsigned i = 0; i < FS_RAND; i++) {
+        win_io(FS_WRITE_WIN, ino, (rnd() % (SEQ_BYTES / 4096)) * 4096, 4096, 0);
+        call(&sync, &r);
+    }
+    print_iops("fs window 4 KiB random write, each + fsync", FS_RAND, now_us() - t0);
+}
+
 static void through_fs(void)
 {
     ipc_client_init(&fs, IPC_SLOT_CLIENT0, "fs", IPC_SLOT_REGISTRY, IPC_SLOT_RECV);
@@ -199,6 +243,19 @@ static void through_fs(void)
         fs_write(ino, (rnd() % (FS_SEQ / 4096)) * 4096, buf, sizeof(buf));
     call(&sync, &r);
     print_iops("fs 4 KiB random write (+fsync)", FS_RAND, now_us() - t0);
+    const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;
+    for (unsigned k = 0; info->magic == IPC_DEVICE_MAGIC && k < info->nchannels; k++)
+        if (info->channel[k].role == IPC_CHANNEL_CLIENT &&
+            !strncmp(info->channel[k].name, FS_WIN_PREFIX, sizeof(FS_WIN_PREFIX) - 1) &&
+            info->channel[k].data_size >= SEQ_REQ) {
+            win = chan_data((void *)IPC_CHANNEL_VADDR(k));
+            win_size = info->channel[k].data_size;
+        }
+    static const char big[] = "/bench-win.dat";
+    ipc_msg_t c = {.label = FS_CREATE, .w = {0, 0100644, sizeof(big) - 1}};
+    pack(&c, 3, big, sizeof(big) - 1);
+    if (win && !call(&c, &r)) through_window((uint32_t)r.w[1]);
+    else if (!win) rt_printf("bench: disk through fs: no data window (manifest fsdata-...)\n");
     if (fs_errors) rt_printf("bench: FAILED %lu fs calls failed\n", fs_errors);
 }
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The ext2 file-system library: mount, path lookup and the file operations over a block device
- * given as callbacks, with a fixed block cache and a redo log that makes every operation atomic
- * and durable when it returns (docs/storage-fs.md). Pure C: no system calls, no allocation;
+ * given as callbacks, with a fixed block cache and a redo log that makes every operation atomic,
+ * and durable when it returns (sync mode) or at the next fsync (async mode: group commit)
+ * (docs/storage-fs.md). Pure C: no system calls, no allocation;
  * the same code runs over a host file in tests and over a channel to servers/blk. */
 #pragma once
 #include <stdbool.h>
@@ -48,6 +49,10 @@ struct ext2_blkdev {
 #endif
 /* A transaction must hold the blocks one step of any operation dirties (~10) with room. */
 _Static_assert(EXT2_CACHE_BLOCKS >= 48, "the ext2 cache needs at least 48 blocks");
+_Static_assert(EXT2_CACHE_BLOCKS < 32768, "cache slots are int16_t");
+#define EXT2_STAGE       (64u << 10)
+#define EXT2_HASH_BITS   9u
+#define EXT2_HASH        (1u << EXT2_HASH_BITS)
 #define EXT2_MAX_GROUPS  1024u
 #define EXT2_LOG_MAX     1024u /* log blocks kept in the mount state */
 #define EXT2_LOG_NAME    ".resurgo-log"
@@ -59,7 +64,11 @@ struct ext2_buf {
     uint16_t refs;
     uint8_t valid;
     uint8_t dirty;
-    uint8_t meta; /* dirty as metadata: goes through the log */
+    uint8_t meta;    /* dirty as metadata: goes through the log */
+    uint8_t pinned;  /* logged, not yet in place (async mode): neither evicted nor re-read */
+    uint8_t hashed;  /* on the chain of blk's bucket (ext2_cache.c) */
+    int16_t hnext;   /* the next slot on that chain, -1 at its end */
+    uint32_t logpos; /* pinned: the ring position of its latest logged copy */
 };
 
 struct ext2_group {
@@ -79,7 +88,21 @@ struct ext2_fs {
     /* The redo log: the blocks of /.resurgo-log, block 0 its commit record. */
     uint32_t log_ino, log_len, log_cap;
     uint32_t log_blk[EXT2_LOG_MAX];
-    uint64_t log_seq;
+    uint64_t log_seq;   /* the last record's sequence number */
+    uint32_t log_epoch; /* this mount's: a record of another epoch ends the chain */
+    uint32_t log_ring;  /* ring positions 0..log_ring-1 are log blocks 1..log_len-2 */
+    /* Ring positions counted without wrapping (the block is the position modulo log_ring). */
+    uint64_t log_head;    /* the next record's position */
+    uint64_t log_start;   /* the first record since the last checkpoint (the newest header) */
+    uint64_t log_durable; /* the start of the newest header known to be durable */
+    /* async (set by the owner before ext2_mount, kept across mounts): an operation's record is
+     * written without a flush, and metadata reaches its home at a checkpoint; ext2_sync and
+     * ext2_fsync make everything durable. Otherwise every operation is durable on return. */
+    bool async;
+    bool unflushed;  /* writes since the last flush */
+    bool data_unflushed; /* file data written in place since the last flush */
+    bool txn_freed;  /* the running transaction freed blocks */
+    uint32_t pinned; /* buffers pinned */
     uint32_t txn_max; /* dirty metadata blocks one transaction may hold */
     /* The request the running operation carries out (ext2_tag), recorded in its commit. */
     bool tag_set;
@@ -88,10 +111,14 @@ struct ext2_fs {
     uint32_t txn_dirty;
     bool mounted, broken;
     uint32_t stamp;
-    uint64_t commits; /* statistics */
+    uint64_t commits, flushes, checkpoints; /* statistics */
+    int16_t hhead[EXT2_HASH]; /* the cache's index: first slot of each bucket's chain, -1 none */
     struct ext2_buf buf[EXT2_CACHE_BLOCKS];
     uint8_t data[EXT2_CACHE_BLOCKS][EXT2_MAX_BS];
     uint8_t scratch[EXT2_MAX_BS];
+    /* A record and its blocks, when they fit and the ring's blocks there are contiguous on the
+     * disk: one device write instead of 1 + n. */
+    uint8_t stage[EXT2_STAGE];
 };
 
 struct ext2_stat {
@@ -122,11 +149,16 @@ int ext2_stat(struct ext2_fs *fs, uint32_t ino, struct ext2_stat *st);
 /* Read up to len bytes at off of a regular file: returns the count (0 at end) or an error. */
 int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uint32_t len);
 /* Write len bytes at off (extending the file, holes read as zeros): returns len or an error;
- * the data and the new size are durable when it returns. */
+ * the data and the new size are durable when it returns (async mode: after the next flush;
+ * they survive a crash of the caller at once, being on the device). */
 int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *buf, uint32_t len);
 int ext2_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size);
-/* Every completed operation is already durable; fsync checks the file and flushes the device. */
+/* Makes every completed operation durable (in async mode: a flush of the device; otherwise
+ * they are durable already and fsync only flushes); checks the file first. */
 int ext2_fsync(struct ext2_fs *fs, uint32_t ino);
+/* Async mode: flush if anything was written since the last flush (every completed operation
+ * is then durable); with checkpoint, also write the pinned metadata in place. 0 or EXT2_EIO. */
+int ext2_sync(struct ext2_fs *fs, bool checkpoint);
 /* Create a regular file (EXT2_EEXIST if the name exists); *ino may be NULL. */
 int ext2_create(struct ext2_fs *fs, const char *path, uint32_t mode, uint32_t *ino);
 int ext2_mkdir(struct ext2_fs *fs, const char *path, uint32_t mode);

@@ -93,6 +93,7 @@ int free_block(struct ext2_fs *fs, uint32_t blk)
     uint32_t g = (blk - fs->first_data_block) / fs->bpg, i = (blk - fs->first_data_block) % fs->bpg;
     int rc = bitmap_release(fs, fs->grp[g].block_bitmap, i);
     if (rc < 0) return rc;
+    fs->txn_freed = true; /* ext2_log.c: no reuse before this is durable */
     return adjust(fs, g, GD_FREE_BLOCKS, SB_FREE_BLOCKS, 1);
 }
 

@@ -20,16 +20,44 @@ int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf)
 
 int dev_flush(struct ext2_fs *fs) { return fs->dev.flush(fs->dev.ctx) < 0 ? EXT2_EIO : 0; }
 
+/* The index: a chain of slots per bucket of block numbers, so that a lookup does not scan the
+ * whole cache. A slot is on the chain of its blk while `hashed`, valid or not. */
+static uint32_t bucket(uint32_t blk) { return (blk * 2654435761u) >> (32 - EXT2_HASH_BITS); }
+
+static int lookup(const struct ext2_fs *fs, uint32_t blk)
+{
+    for (int s = fs->hhead[bucket(blk)]; s >= 0; s = fs->buf[s].hnext)
+        if (fs->buf[s].valid && fs->buf[s].blk == blk) return s;
+    return -1;
+}
+
+static void unhash(struct ext2_fs *fs, int s)
+{
+    if (!fs->buf[s].hashed) return;
+    int16_t *p = &fs->hhead[bucket(fs->buf[s].blk)];
+    while (*p != s) p = &fs->buf[*p].hnext;
+    *p = fs->buf[s].hnext;
+    fs->buf[s].hashed = 0;
+}
+
+static void rehash(struct ext2_fs *fs, int s, uint32_t blk)
+{
+    unhash(fs, s);
+    fs->buf[s].blk = blk;
+    uint32_t h = bucket(blk);
+    fs->buf[s].hnext = fs->hhead[h];
+    fs->hhead[h] = (int16_t)s;
+    fs->buf[s].hashed = 1;
+}
+
 static int slot_for(struct ext2_fs *fs, uint32_t blk, bool *hit)
 {
-    int victim = -1;
+    int victim = lookup(fs, blk);
+    *hit = victim >= 0;
+    if (*hit) return victim;
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
         struct ext2_buf *b = &fs->buf[i];
-        if (b->valid && b->blk == blk) {
-            *hit = true;
-            return (int)i;
-        }
-        if (b->refs || b->dirty) continue;
+        if (b->refs || b->dirty || b->pinned) continue; /* pinned: home is stale (ext2_log.c) */
         if (victim < 0 || !b->valid || (fs->buf[victim].valid && b->stamp < fs->buf[victim].stamp))
             victim = (int)i;
     }
@@ -54,7 +82,7 @@ static int get(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot, bool
             int rc = dev_read(fs, blk, fs->data[s]);
             if (rc < 0) return rc;
         }
-        b->blk = blk;
+        rehash(fs, s, blk);
         b->valid = 1;
         b->dirty = 0;
         b->meta = 0;
@@ -97,8 +125,13 @@ void bdirty(struct ext2_fs *fs, int slot, bool meta)
 
 uint32_t cache_dirty_count(const struct ext2_fs *fs) { return fs->txn_dirty; }
 
+/* The slot holding blk, or -1: for writers that bypass the cache when it holds no copy. */
+int cache_find(const struct ext2_fs *fs, uint32_t blk) { return lookup(fs, blk); }
+
 void cache_reset(struct ext2_fs *fs)
 {
     memset(fs->buf, 0, sizeof fs->buf);
+    for (uint32_t i = 0; i < EXT2_HASH; i++) fs->hhead[i] = -1;
     fs->txn_dirty = 0;
+    fs->pinned = 0;
 }

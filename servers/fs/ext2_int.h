@@ -14,6 +14,7 @@ int bget_new(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot);
 void bput(struct ext2_fs *fs, int slot);
 void bdirty(struct ext2_fs *fs, int slot, bool meta);
 uint32_t cache_dirty_count(const struct ext2_fs *fs);
+int cache_find(const struct ext2_fs *fs, uint32_t blk);
 void cache_reset(struct ext2_fs *fs);
 int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf);
 int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf);

@@ -1,19 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /* The redo log: how an operation's blocks reach the disk so that a crash at any moment leaves
- * either all of the operation or none of it (docs/storage-fs.md has the argument).
+ * every operation either entirely there or not at all (docs/storage-fs.md has the argument).
  *
  * The log is the regular file /.resurgo-log (made at format time, so e2fsck sees an ordinary
- * file). Its block 0 is the commit record: magic, sequence number, count n, the n home block
- * numbers and a checksum over all of it and the n logged blocks, which sit in log blocks 1..n.
- * Commit: (1) file data blocks in place, (2) metadata blocks into the log, flush, (3) the
- * commit record, flush, (4) metadata in place, flush. Recovery rewrites the blocks of a valid
- * commit record in place; doing that again, or for a record already applied, changes nothing,
- * because no later transaction writes metadata in place before its own record replaces it. */
+ * file). Block 0 is the header: where the chain of records since the last checkpoint starts
+ * (ring position, sequence number) and the mount's epoch. Blocks 1..len-2 are a ring of
+ * records: a record block (magic, epoch, sequence number, count n, the n home block numbers, a
+ * checksum over it and the n logged blocks) followed by the n logged metadata blocks. The last
+ * block is the reply table (a metadata block of its own, logged like the others).
+ * Commit of a transaction: (1) its file data blocks in place, (2) its metadata blocks and the
+ * record at the ring's head. Checkpoint: flush, the metadata in place, flush, a new header.
+ * Recovery replays every valid record of the chain from the header's start, in order. Sync
+ * mode (the default) flushes after (1), checkpoints after (2) and so is durable on return;
+ * async mode flushes only in ext2_sync/ext2_fsync, after a transaction that freed blocks, and
+ * checkpoints when the ring or the cache fills. */
 #include "ext2_int.h"
 
-#define LOG_MAGIC   0x474c5352u /* "RSLG" */
-#define LOG_VERSION 1u
-#define LOG_HDR     32u /* magic, version, seq (8), count, bs, checksum (8) */
+#define LOG_MAGIC    0x524c5352u /* "RSLR": a record */
+#define HDR_MAGIC    0x484c5352u /* "RSLH": the header */
+#define LOG_VERSION  2u
+#define LOG_HDR      40u /* magic, version, epoch, count, seq (8), bs, pad, checksum (8) */
+#define LOG_CAP(bs)  (((bs) - LOG_HDR) / 4u)
 
 /* FNV-1a, 64 bits: enough to tell a torn or stale record from a complete one. */
 static uint64_t fnv(uint64_t h, const uint8_t *p, uint32_t n)
@@ -30,9 +37,90 @@ static uint64_t record_sum(const struct ext2_fs *fs, const uint8_t *hdr)
 {
     uint8_t tmp[LOG_HDR];
     memcpy(tmp, hdr, LOG_HDR);
-    le_put64(tmp + 24, 0);
+    le_put64(tmp + 32, 0);
     uint64_t h = fnv(FNV_INIT, tmp, LOG_HDR);
     return fnv(h, hdr + LOG_HDR, fs->bs - LOG_HDR);
+}
+
+static uint32_t ring_blk(const struct ext2_fs *fs, uint64_t pos)
+{
+    return fs->log_blk[1 + pos % fs->log_ring];
+}
+
+static int log_flush(struct ext2_fs *fs)
+{
+    int rc = dev_flush(fs);
+    if (rc == 0) {
+        fs->flushes++;
+        fs->unflushed = fs->data_unflushed = false;
+        fs->log_durable = fs->log_start; /* the newest header is durable now */
+    }
+    return rc;
+}
+
+/* The header: all of it in its first 64 bytes (one sector: written whole or not at all). */
+static int write_header(struct ext2_fs *fs)
+{
+    uint8_t *h = fs->scratch;
+    memset(h, 0, fs->bs);
+    le_put32(h, HDR_MAGIC);
+    le_put32(h + 4, LOG_VERSION);
+    le_put32(h + 8, fs->log_epoch);
+    le_put32(h + 12, (uint32_t)(fs->log_start % fs->log_ring));
+    le_put64(h + 16, fs->log_seq + 1);
+    le_put32(h + 24, fs->bs);
+    le_put64(h + 32, fnv(FNV_INIT, h, 32));
+    fs->unflushed = true;
+    return dev_write(fs, fs->log_blk[0], h);
+}
+
+/* Every pinned buffer in place (its logged copy), after a flush that made its record durable;
+ * then the header moves the chain's start past the records applied. */
+static int checkpoint(struct ext2_fs *fs)
+{
+    int rc = log_flush(fs);
+    bool any = false;
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS && rc == 0; i++) {
+        struct ext2_buf *b = &fs->buf[i];
+        if (!b->pinned) continue;
+        any = true;
+        if (!b->dirty) {
+            rc = dev_write(fs, b->blk, fs->data[i]);
+        } else if ((rc = dev_read(fs, ring_blk(fs, b->logpos), fs->scratch)) == 0) {
+            /* changed again by the running transaction: home gets the logged copy */
+            rc = dev_write(fs, b->blk, fs->scratch);
+        }
+    }
+    if (rc == 0 && any) rc = log_flush(fs);
+    if (rc < 0) return rc;
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) fs->buf[i].pinned = 0;
+    fs->pinned = 0;
+    if (fs->log_start != fs->log_head) {
+        fs->log_start = fs->log_head;
+        rc = write_header(fs);
+    }
+    fs->checkpoints++;
+    return rc;
+}
+
+/* Whether a record and its n - 1 blocks at ring position pos fit the staging buffer and lie on
+ * consecutive disk blocks inside the file system (mke2fs -d allocates the log contiguously). */
+static bool staging_fits(const struct ext2_fs *fs, uint64_t pos, uint32_t n)
+{
+    uint32_t at = (uint32_t)(pos % fs->log_ring), first = fs->log_blk[1 + at];
+    if ((size_t)n * fs->bs > EXT2_STAGE || at + n > fs->log_ring) return false;
+    if ((uint64_t)first + n > fs->blocks_count ||
+        ((uint64_t)first + n) * (fs->bs >> 9) > fs->dev.sectors)
+        return false;
+    for (uint32_t j = 1; j < n; j++)
+        if (fs->log_blk[1 + at + j] != first + j) return false;
+    return true;
+}
+
+static void broken(struct ext2_fs *fs)
+{
+    fs->broken = true;
+    txn_abort(fs);
 }
 
 /* Commit the running transaction. Returns 0, or EXT2_EIO after which the file system refuses
@@ -41,72 +129,135 @@ static uint64_t record_sum(const struct ext2_fs *fs, const uint8_t *hdr)
 int txn_commit(struct ext2_fs *fs)
 {
     if (!fs->txn_dirty) return 0;
-    uint32_t n = 0;
+    uint32_t n = 0, data = 0;
     int rc = 0;
-    uint8_t *hdr = fs->scratch;
-    memset(hdr, 0, fs->bs);
-    /* (1) data in place and (2) metadata into the log. */
-    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS && rc == 0; i++) {
-        struct ext2_buf *b = &fs->buf[i];
-        if (!b->dirty) continue;
-        if (!b->meta) {
-            rc = dev_write(fs, b->blk, fs->data[i]);
-            continue;
-        }
-        if (n + 2 >= fs->log_len || n >= fs->log_cap) {
-            rc = EXT2_ENOMEM; /* a bug: operations keep below txn_max */
-            break;
-        }
-        le_put32(hdr + LOG_HDR + 4 * n, b->blk);
-        rc = dev_write(fs, fs->log_blk[n + 1], fs->data[i]);
-        n++;
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++)
+        if (fs->buf[i].dirty) fs->buf[i].meta ? n++ : data++;
+    if (n >= fs->log_ring || n > LOG_CAP(fs->bs)) {
+        broken(fs); /* a bug: operations keep below txn_max */
+        return EXT2_EIO;
     }
-    if (rc == 0) rc = dev_flush(fs);
+    /* Room in the ring: never over the chain the durable header names (a crash would then
+     * find it broken), so first make the newest header durable, then checkpoint. */
+    if (n && fs->log_head - fs->log_durable + 1 + n > fs->log_ring && fs->log_durable != fs->log_start)
+        rc = log_flush(fs);
+    if (rc == 0 && n && fs->log_head - fs->log_start + 1 + n > fs->log_ring) {
+        rc = checkpoint(fs);
+        if (rc == 0) rc = log_flush(fs);
+    }
+    /* (1) data in place. */
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS && rc == 0; i++)
+        if (fs->buf[i].dirty && !fs->buf[i].meta) rc = dev_write(fs, fs->buf[i].blk, fs->data[i]);
+    if (rc == 0 && data) fs->unflushed = fs->data_unflushed = true;
+    /* sync mode: the data durable before the record that makes it reachable */
+    if (rc == 0 && fs->data_unflushed && n && !fs->async) rc = log_flush(fs);
     if (rc == 0 && n) {
-        /* (3) the commit record: the checksum covers the logged blocks too. */
-        le_put32(hdr, LOG_MAGIC);
-        le_put32(hdr + 4, LOG_VERSION);
-        le_put64(hdr + 8, ++fs->log_seq);
-        le_put32(hdr + 16, n);
-        le_put32(hdr + 20, fs->bs);
-        uint64_t h = record_sum(fs, hdr);
+        /* (2) the logged blocks after the record's position, then the record. */
+        uint64_t pos = fs->log_head;
+        bool staged = staging_fits(fs, pos, 1 + n);
+        uint8_t *hdr = staged ? fs->stage : fs->scratch;
+        memset(hdr, 0, fs->bs);
         uint32_t k = 0;
-        for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++)
-            if (fs->buf[i].dirty && fs->buf[i].meta) {
-                h = fnv(h, fs->data[i], fs->bs);
-                k++;
+        for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS && rc == 0; i++) {
+            struct ext2_buf *b = &fs->buf[i];
+            if (!(b->dirty && b->meta)) continue;
+            le_put32(hdr + LOG_HDR + 4 * k, b->blk);
+            k++;
+            if (staged) memcpy(fs->stage + (size_t)k * fs->bs, fs->data[i], fs->bs);
+            else rc = dev_write(fs, ring_blk(fs, pos + k), fs->data[i]);
+        }
+        if (rc == 0) {
+            le_put32(hdr, LOG_MAGIC);
+            le_put32(hdr + 4, LOG_VERSION);
+            le_put32(hdr + 8, fs->log_epoch);
+            le_put32(hdr + 12, n);
+            le_put64(hdr + 16, fs->log_seq + 1);
+            le_put32(hdr + 24, fs->bs);
+            uint64_t h = record_sum(fs, hdr);
+            for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++)
+                if (fs->buf[i].dirty && fs->buf[i].meta) h = fnv(h, fs->data[i], fs->bs);
+            le_put64(hdr + 32, h);
+            if (staged) {
+                uint32_t spb = fs->bs >> 9, first = ring_blk(fs, pos);
+                rc = fs->dev.write(fs->dev.ctx, (uint64_t)first * spb, (1 + n) * spb, fs->stage) < 0
+                         ? EXT2_EIO
+                         : 0;
+            } else {
+                rc = dev_write(fs, ring_blk(fs, pos), hdr);
             }
-        le_put64(hdr + 24, h);
-        rc = dev_write(fs, fs->log_blk[0], hdr);
-        if (rc == 0) rc = dev_flush(fs);
-        /* (4) in place. */
-        for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS && rc == 0; i++)
-            if (fs->buf[i].dirty && fs->buf[i].meta)
-                rc = dev_write(fs, fs->buf[i].blk, fs->data[i]);
-        if (rc == 0) rc = dev_flush(fs);
-        (void)k;
+        }
+        if (rc == 0) {
+            fs->log_seq++;
+            fs->unflushed = true;
+            k = 0;
+            for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+                struct ext2_buf *b = &fs->buf[i];
+                if (!(b->dirty && b->meta)) continue;
+                k++;
+                if (!b->pinned) fs->pinned++;
+                b->pinned = 1;
+                b->logpos = (uint32_t)((pos + k) % fs->log_ring);
+            }
+            fs->log_head = pos + 1 + n;
+        }
     }
     if (rc < 0) {
-        fs->broken = true;
-        txn_abort(fs);
+        broken(fs);
         return EXT2_EIO;
     }
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) fs->buf[i].dirty = fs->buf[i].meta = 0;
     fs->txn_dirty = 0;
     fs->commits++;
+    /* Sync mode: everything durable and in place now. Async mode checkpoints when the pinned
+     * buffers crowd the cache, and after freeing blocks: a freed block may be reused as file
+     * data, written in place, only when no record that a recovery replays can still write
+     * its old contents home (the checkpoint's header made durable) and the record freeing it
+     * is durable. */
+    bool freed = fs->txn_freed;
+    fs->txn_freed = false;
+    if (!fs->async || freed || fs->pinned + fs->txn_max + 16 > EXT2_CACHE_BLOCKS)
+        rc = checkpoint(fs);
+    if (rc == 0 && fs->async && freed) rc = log_flush(fs);
+    if (rc < 0) {
+        broken(fs);
+        return EXT2_EIO;
+    }
+    return 0;
+}
+
+int ext2_sync(struct ext2_fs *fs, bool ckpt)
+{
+    if (!fs->mounted) return EXT2_EINVAL;
+    if (fs->broken) return EXT2_EROFS;
+    int rc = txn_commit(fs);
+    if (rc == 0 && ckpt) rc = checkpoint(fs);
+    if (rc == 0 && fs->unflushed) rc = log_flush(fs);
+    if (rc < 0) {
+        broken(fs);
+        return EXT2_EIO;
+    }
     return 0;
 }
 
 /* Forget the running transaction: its blocks never reached the disk, so dropping the dirty
- * buffers restores the state before the operation. */
+ * buffers restores the state before the operation; a pinned buffer gets its logged copy back. */
 void txn_abort(struct ext2_fs *fs)
 {
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
         struct ext2_buf *b = &fs->buf[i];
-        if (b->dirty) b->valid = b->dirty = b->meta = 0;
         b->refs = 0;
+        if (!b->dirty) continue;
+        b->dirty = b->meta = 0;
+        if (!b->pinned) {
+            b->valid = 0;
+        } else if (dev_read(fs, ring_blk(fs, b->logpos), fs->data[i]) < 0) {
+            fs->broken = true; /* the logged copy is unreadable: stop writing */
+            b->valid = b->pinned = 0;
+            fs->pinned--;
+        }
     }
     fs->txn_dirty = 0;
+    fs->txn_freed = false;
 }
 
 #define TAG_MAGIC    0x0100474154535252ull /* "RRSTAG", version 1 */
@@ -177,32 +328,28 @@ int txn_end(struct ext2_fs *fs, int rc)
     return c < 0 ? c : rc;
 }
 
-/* Replay the last committed transaction if the log holds a valid record. Returns 0 (also when
- * there is nothing to replay), EXT2_EUCLEAN for a valid-looking record that names blocks
- * outside the file system, EXT2_EIO. */
-int log_recover(struct ext2_fs *fs)
+/* A record at ring position pos with sequence seq of this epoch, checksum included: returns
+ * its count, 0 if there is none, or an error. */
+static int64_t record_at(struct ext2_fs *fs, uint64_t pos, uint64_t seq, uint32_t room)
 {
-    uint8_t *hdr = fs->scratch;
-    int rc = dev_read(fs, fs->log_blk[0], hdr);
+    uint8_t *hdr = fs->scratch, *blk = fs->data[0];
+    int rc = dev_read(fs, ring_blk(fs, pos), hdr);
     if (rc < 0) return rc;
-    fs->log_seq = 0;
+    uint32_t n = le_get32(hdr + 12);
     if (le_get32(hdr) != LOG_MAGIC || le_get32(hdr + 4) != LOG_VERSION ||
-        le_get32(hdr + 20) != fs->bs)
+        le_get32(hdr + 8) != fs->log_epoch || le_get64(hdr + 16) != seq ||
+        le_get32(hdr + 24) != fs->bs || n == 0 || n > LOG_CAP(fs->bs) || 1 + n > room)
         return 0;
-    uint32_t n = le_get32(hdr + 16);
-    if (n == 0 || n + 1 >= fs->log_len || n > fs->log_cap) return 0;
-    /* Checksum: the header, then every logged block, read through cache slot 0 (the cache is
+    /* Checksum: the record, then every logged block, read through cache slot 0 (the cache is
      * empty at mount). */
     uint64_t h = record_sum(fs, hdr);
-    uint8_t *blk = fs->data[0];
     for (uint32_t i = 0; i < n; i++) {
-        if ((rc = dev_read(fs, fs->log_blk[i + 1], blk)) < 0) return rc;
+        if ((rc = dev_read(fs, ring_blk(fs, pos + 1 + i), blk)) < 0) return rc;
         h = fnv(h, blk, fs->bs);
     }
-    uint64_t seq = le_get64(hdr + 8);
-    if (h != le_get64(hdr + 24))
-        return 0; /* torn: the transaction never committed, nothing of it is in place */
-    fs->log_seq = seq;
+    if (h != le_get64(hdr + 32)) return 0; /* torn: never committed, nothing of it in place */
+    rc = dev_read(fs, ring_blk(fs, pos), hdr); /* slot 0 held the blocks; the record again */
+    if (rc < 0) return rc;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t home = le_get32(hdr + LOG_HDR + 4 * i);
         if (home >= fs->blocks_count || (home < fs->first_data_block && home != fs->sb_blk))
@@ -210,9 +357,53 @@ int log_recover(struct ext2_fs *fs)
         for (uint32_t j = 0; j + 1 < fs->log_len; j++) /* the last: the reply table */
             if (fs->log_blk[j] == home) return EXT2_EUCLEAN;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        if ((rc = dev_read(fs, fs->log_blk[i + 1], blk)) < 0) return rc;
-        if ((rc = dev_write(fs, le_get32(hdr + LOG_HDR + 4 * i), blk)) < 0) return rc;
+    return n;
+}
+
+/* Replay every record of the chain the header names, in order, then start a new epoch after
+ * it. Returns 0 (also when there is nothing to replay), EXT2_EUCLEAN for a valid-looking
+ * record that names blocks outside the file system, EXT2_EIO. */
+int log_recover(struct ext2_fs *fs)
+{
+    fs->log_ring = fs->log_len - 2;
+    uint8_t *h = fs->scratch;
+    int rc = dev_read(fs, fs->log_blk[0], h);
+    if (rc < 0) return rc;
+    uint64_t pos = 0;
+    uint64_t seq = 1;
+    bool valid = le_get32(h) == HDR_MAGIC && le_get32(h + 4) == LOG_VERSION &&
+                 le_get32(h + 24) == fs->bs && le_get32(h + 12) < fs->log_ring &&
+                 le_get64(h + 32) == fnv(FNV_INIT, h, 32);
+    if (valid) {
+        fs->log_epoch = le_get32(h + 8);
+        pos = le_get32(h + 12);
+        seq = le_get64(h + 16);
+    } else {
+        /* no header (a new image) or a damaged one: a fresh epoch unlike any recent one */
+        fs->log_epoch = (uint32_t)fnv(FNV_INIT, h, fs->bs);
     }
+    uint32_t used = 0;
+    bool replayed = false;
+    while (valid && used < fs->log_ring) {
+        int64_t n = record_at(fs, pos, seq, fs->log_ring - used);
+        if (n < 0) return (int)n;
+        if (n == 0) break;
+        uint8_t *hdr = fs->scratch, *blk = fs->data[0];
+        for (uint32_t i = 0; i < (uint32_t)n; i++) {
+            if ((rc = dev_read(fs, ring_blk(fs, pos + 1 + i), blk)) < 0) return rc;
+            if ((rc = dev_write(fs, le_get32(hdr + LOG_HDR + 4 * i), blk)) < 0) return rc;
+        }
+        replayed = true;
+        pos = (pos + 1 + (uint32_t)n) % fs->log_ring;
+        used += 1 + (uint32_t)n;
+        seq++;
+    }
+    if (replayed && (rc = dev_flush(fs)) < 0) return rc;
+    /* A new epoch from the end of the chain: records of the dead instance beyond it (a torn
+     * one, or later ones the device kept) can never join the new chain. */
+    fs->log_epoch++;
+    fs->log_seq = seq - 1;
+    fs->log_start = fs->log_durable = fs->log_head = pos;
+    if ((rc = write_header(fs)) < 0) return rc;
     return dev_flush(fs);
 }

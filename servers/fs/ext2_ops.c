@@ -42,6 +42,46 @@ int ext2_stat(struct ext2_fs *fs, uint32_t ino, struct ext2_stat *st)
     return txn_end(fs, 0);
 }
 
+/* A run of whole blocks moved straight between the device and a caller's buffer, bypassing
+ * the cache (which holds none of them): one device request per run instead of one per block. */
+struct run {
+    uint32_t blk, count; /* physical blocks blk.. */
+    uint8_t *buf;
+};
+
+static int run_io(struct ext2_fs *fs, struct run *r, bool write)
+{
+    if (!r->count) return 0;
+    uint32_t spb = fs->bs >> 9;
+    int rc = 0;
+    if ((uint64_t)r->blk + r->count > fs->blocks_count ||
+        ((uint64_t)r->blk + r->count) * spb > fs->dev.sectors)
+        rc = EXT2_EIO;
+    else if (write)
+        rc = fs->dev.write(fs->dev.ctx, (uint64_t)r->blk * spb, r->count * spb, r->buf) < 0 ? EXT2_EIO : 0;
+    else
+        rc = fs->dev.read(fs->dev.ctx, (uint64_t)r->blk * spb, r->count * spb, r->buf) < 0 ? EXT2_EIO : 0;
+    if (rc == 0 && write) fs->unflushed = fs->data_unflushed = true;
+    r->count = 0;
+    return rc;
+}
+
+/* Adds block p (its bytes at buf) to the run, sending the run first if p does not extend it. */
+static int run_add(struct ext2_fs *fs, struct run *r, uint32_t p, uint8_t *buf, bool write)
+{
+    if (r->count && (r->blk + r->count != p || r->buf + (size_t)r->count * fs->bs != buf ||
+                     r->count >= (256u << 10) >> fs->bs_shift)) {
+        int rc = run_io(fs, r, write);
+        if (rc < 0) return rc;
+    }
+    if (!r->count) {
+        r->blk = p;
+        r->buf = buf;
+    }
+    r->count++;
+    return 0;
+}
+
 int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uint32_t len)
 {
     struct inode in;
@@ -54,6 +94,7 @@ int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uin
     if (len > size - off) len = (uint32_t)(size - off);
     uint8_t *out = buf;
     uint32_t done = 0;
+    struct run run = {0};
     while (done < len) {
         uint64_t pos = off + done;
         uint32_t in_blk = (uint32_t)(pos & (fs->bs - 1));
@@ -62,6 +103,9 @@ int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uin
         if ((rc = bmap(fs, &in, pos >> fs->bs_shift, false, &p, NULL)) < 0) return txn_end(fs, rc);
         if (p == 0) {
             memset(out + done, 0, n);
+        } else if (n == fs->bs && cache_find(fs, p) < 0) {
+            /* a whole block the cache does not hold: straight from the device */
+            if ((rc = run_add(fs, &run, p, out + done, false)) < 0) return txn_end(fs, rc);
         } else {
             uint8_t *d;
             int slot;
@@ -71,6 +115,7 @@ int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uin
         }
         done += n;
     }
+    if ((rc = run_io(fs, &run, false)) < 0) return txn_end(fs, rc);
     return txn_end(fs, 0) < 0 ? EXT2_EIO : (int64_t)len;
 }
 
@@ -91,6 +136,7 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
     if (off > max_size(fs) || len > max_size(fs) - off) return txn_end(fs, EXT2_EFBIG);
     const uint8_t *src = buf;
     uint32_t done = 0;
+    struct run run = {0};
     while (done < len) {
         uint64_t pos = off + done;
         uint32_t in_blk = (uint32_t)(pos & (fs->bs - 1));
@@ -98,20 +144,29 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
         uint32_t p;
         bool fresh;
         if ((rc = bmap(fs, &in, pos >> fs->bs_shift, true, &p, &fresh)) < 0) break;
-        uint8_t *d;
-        int slot;
-        rc = (fresh || n == fs->bs) ? bget_new(fs, p, &d, &slot) : bget(fs, p, &d, &slot);
-        if (rc < 0) break;
-        memcpy(d + in_blk, src + done, n);
-        bdirty(fs, slot, false);
-        bput(fs, slot);
+        if (n == fs->bs && cache_find(fs, p) < 0) {
+            /* A whole block the cache does not hold: straight to the device, in place, before
+             * the record that may make it reachable (as txn_commit's step 1 would). */
+            if ((rc = run_add(fs, &run, p, (uint8_t *)(uintptr_t)(src + done), true)) < 0) break;
+        } else {
+            uint8_t *d;
+            int slot;
+            rc = (fresh || n == fs->bs) ? bget_new(fs, p, &d, &slot) : bget(fs, p, &d, &slot);
+            if (rc < 0) break;
+            memcpy(d + in_blk, src + done, n);
+            bdirty(fs, slot, false);
+            bput(fs, slot);
+        }
         done += n;
         if (pos + n > i_size(&in)) i_set_size(&in, pos + n);
         /* A full transaction commits here: the file then holds a prefix of the write. */
         if (cache_dirty_count(fs) + 16 >= fs->txn_max && done < len) {
-            if ((rc = inode_write(fs, &in)) < 0 || (rc = txn_commit(fs)) < 0) break;
+            if ((rc = run_io(fs, &run, true)) < 0 || (rc = inode_write(fs, &in)) < 0 ||
+                (rc = txn_commit(fs)) < 0)
+                break;
         }
     }
+    if (rc == 0) rc = run_io(fs, &run, true);
     if (rc == 0) {
         uint32_t now = fs_now(fs);
         le_put32(in.raw + I_MTIME, now);
@@ -167,7 +222,7 @@ int ext2_fsync(struct ext2_fs *fs, uint32_t ino)
     struct inode in;
     int rc = ready(fs);
     if (rc == 0) rc = get_live(fs, ino, &in);
-    if (rc == 0 && (rc = txn_commit(fs)) == 0) rc = dev_flush(fs);
+    if (rc == 0) rc = ext2_sync(fs, false);
     return txn_end(fs, rc);
 }
 

@@ -140,10 +140,12 @@ static int find_log(struct ext2_fs *fs)
             return EXT2_EUCLEAN;
         fs->log_blk[i] = p;
     }
-    fs->log_cap = (fs->bs - 32) / 4;
-    uint32_t max = fs->log_len - 2; /* the record, the blocks, and the reply table last */
+    fs->log_cap = (fs->bs - 40) / 4;
+    uint32_t max = fs->log_len - 3; /* the header, a record, and the reply table last */
     if (max > fs->log_cap) max = fs->log_cap;
     if (max > EXT2_CACHE_BLOCKS - 16) max = EXT2_CACHE_BLOCKS - 16;
+    /* async: pinned buffers share the cache with the running transaction */
+    if (fs->async && max > EXT2_CACHE_BLOCKS / 3) max = EXT2_CACHE_BLOCKS / 3;
     fs->txn_max = max;
     return 0;
 }
@@ -152,8 +154,10 @@ int ext2_mount(struct ext2_fs *fs, const struct ext2_blkdev *dev)
 {
     uint32_t (*clock)(void *) = fs->clock;
     void *clock_ctx = fs->clock_ctx;
+    bool async = fs->async;
     memset(fs, 0, offsetof(struct ext2_fs, buf));
     cache_reset(fs);
+    fs->async = async;
     fs->clock = clock;
     fs->clock_ctx = clock_ctx;
     fs->dev = *dev;
@@ -183,8 +187,7 @@ int ext2_mount(struct ext2_fs *fs, const struct ext2_blkdev *dev)
 int ext2_unmount(struct ext2_fs *fs)
 {
     if (!fs->mounted) return EXT2_EINVAL;
-    int rc = txn_commit(fs);
-    if (rc == 0) rc = dev_flush(fs);
+    int rc = fs->broken ? EXT2_EIO : ext2_sync(fs, true);
     fs->mounted = false;
     return rc;
 }

@@ -103,6 +103,15 @@ static void disks_attach(void)
     if (info->magic != IPC_DEVICE_MAGIC) return;
     for (unsigned k = 0; k < info->nchannels && k < IPC_MAX_CHANNELS; k++) {
         if (info->channel[k].role != IPC_CHANNEL_SERVER) continue;
+        if (!strncmp(info->channel[k].name, FS_WIN_PREFIX, sizeof(FS_WIN_PREFIX) - 1)) {
+            // a client's data window (proto/fs.h): its rings are unused, nobody is signalled
+            uint32_t peer = info->channel[k].peer;
+            if (fs_window_set(peer, chan_data((void *)IPC_CHANNEL_VADDR(k)),
+                              info->channel[k].data_size) == RS_OK)
+                rt_printf("fs: channel %u: data window of client %u (%lu KiB)\n", k, peer,
+                          info->channel[k].data_size >> 10);
+            continue;
+        }
         struct fdisk *d = &disks[k];
         char name[FDISK_NAME_MAX + 1] = {0};
         memcpy(name, info->channel[k].name, FDISK_NAME_MAX);
@@ -124,6 +133,26 @@ static void disks_attach(void)
  * channel requests waiting the endpoint is only polled, and at most a few channel requests are
  * served between two polls. A channel signal swallowed while fs waited for blk
  * (blockdev_chan.c) is not lost: the rings are looked at before every blocking receive. */
+/* Group commit (ext2.h: async): every operation is on the device when its reply goes out, and
+ * durable against the loss of the device's cache after a flush: at an fsync, when the oldest
+ * unflushed write is FLUSH_MS old at the next request, and at every ping of init's watchdog. */
+#define FLUSH_MS 50u
+static uint64_t unflushed_since;
+
+static void flush_policy(bool ping)
+{
+    if (!fs.unflushed) {
+        unflushed_since = 0;
+        return;
+    }
+    uint64_t now = rt_rdtsc(), rate = server.control->tsc_per_ms ? server.control->tsc_per_ms : 1000000;
+    if (!unflushed_since) unflushed_since = now;
+    if (ping || now - unflushed_since >= FLUSH_MS * rate) {
+        if (ext2_sync(&fs, false) < 0) rt_printf("fs: flush failed: the disk is read-only now\n");
+        unflushed_since = 0;
+    }
+}
+
 static _Noreturn void serve(void)
 {
     ipc_msg_t req, reply;
@@ -135,10 +164,12 @@ static _Noreturn void serve(void)
         server.control->heartbeat++;
         if (r.error == RS_OK && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL) {
             if (r.badge & IPC_BADGE_PING) ipc_server_ping(&server);
+            flush_policy(r.badge & IPC_BADGE_PING);
         } else if (r.error == RS_OK) {
             ipc_msg_get(&req, r.info);
             ipc_server_handle(&server, r.badge, &req, &reply);
             rs_reply(ipc_msg_put(&reply));
+            flush_policy(false);
         }
         for (unsigned k = 0; k < IPC_MAX_CHANNELS; k++) {
             if (!disk_served[k]) continue;
@@ -154,6 +185,7 @@ int main(void *arg)
 {
     (void)arg;
     ipc_server_init(&server, fs_handle, &fs);
+    fs.async = true; // group commit (flush_policy)
     struct ext2_blkdev dev;
     // blk's channel: the first one whose client fs is
     const ipc_device_info_t *info = (const ipc_device_info_t *)IPC_DEVICE_INFO_VADDR;

@@ -51,7 +51,45 @@ static int path_arg(const ipc_msg_t *req, unsigned at, char *out)
     return strlen(out) == len ? RS_OK : RS_INVALID_ARGUMENT;
 }
 
-static int dispatch(struct ext2_fs *fs, const ipc_msg_t *req, ipc_msg_t *reply)
+// The clients' data windows by badge (fs_window_set).
+static struct {
+    uint8_t *base;
+    uint64_t size;
+} windows[FS_WINDOWS];
+
+int fs_window_set(uint32_t client, void *base, uint64_t size)
+{
+    if (client >= FS_WINDOWS) return RS_INVALID_ARGUMENT;
+    windows[client].base = base;
+    windows[client].size = base ? size : 0;
+    return RS_OK;
+}
+
+// FS_READ_WIN / FS_WRITE_WIN: every argument checked against the client's own window before
+// the library sees a byte of it.
+static int window_op(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    if (req->len < 5) return RS_TRUNCATED_MESSAGE;
+    if (client >= FS_WINDOWS || !windows[client].base) {
+        reply->w[1] = 0;
+        reply->len = 2;
+        return RS_ILLEGAL_OPERATION;
+    }
+    uint64_t len = req->w[3], at = req->w[4], size = windows[client].size;
+    if (len > FS_WIN_MAX) return RS_INVALID_ARGUMENT;
+    if (at > size || len > size - at) return RS_BAD_ADDRESS;
+    if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
+    uint8_t *buf = windows[client].base + at;
+    int64_t n = req->label == FS_READ_WIN
+                    ? ext2_read(fs, (uint32_t)req->w[1], req->w[2], buf, (uint32_t)len)
+                    : ext2_write(fs, (uint32_t)req->w[1], req->w[2], buf, (uint32_t)len);
+    if (n < 0) return fail(reply, n);
+    reply->w[1] = (rs_word_t)n;
+    reply->len = 2;
+    return RS_OK;
+}
+
+static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply)
 {
     char a[FS_INLINE_MAX + 1], b[FS_INLINE_MAX + 1];
     uint8_t data[FS_INLINE_MAX];
@@ -161,6 +199,8 @@ static int dispatch(struct ext2_fs *fs, const ipc_msg_t *req, ipc_msg_t *reply)
         if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
         rc = ext2_fsync(fs, (uint32_t)req->w[1]);
         return rc < 0 ? fail(reply, rc) : RS_OK;
+    case FS_READ_WIN:
+    case FS_WRITE_WIN: return window_op(fs, client, req, reply);
     default: return RS_ILLEGAL_OPERATION;
     }
 }
@@ -168,7 +208,7 @@ static int dispatch(struct ext2_fs *fs, const ipc_msg_t *req, ipc_msg_t *reply)
 
 static bool mutates(rs_word_t op)
 {
-    return op == FS_WRITE || op == FS_CREATE || op == FS_MKDIR || op == FS_UNLINK ||
+    return op == FS_WRITE || op == FS_WRITE_WIN || op == FS_CREATE || op == FS_MKDIR || op == FS_UNLINK ||
            op == FS_RMDIR || op == FS_RENAME || op == FS_TRUNCATE;
 }
 
@@ -186,7 +226,7 @@ int fs_request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_ms
         }
         ext2_tag(fs, client, id);
     }
-    int r = dispatch(fs, req, reply);
+    int r = dispatch(fs, client, req, reply);
     fs->tag_set = false;
     return r;
 }

@@ -324,6 +324,7 @@ static int make_channel(unsigned c)
         ipc_channel_info_t *ci = &g->info->channel[k];
         memcpy(ci->name, mc->name, sizeof(ci->name));
         ci->role = e ? IPC_CHANNEL_SERVER : IPC_CHANNEL_CLIENT;
+        ci->peer = (uint32_t)(e ? ch->client : ch->server) + 1; // its badge at a service
         ci->size = ch->pages * 4096ul;
         ci->data_size = ci->size - 0x2000; // CHAN_DATA_OFFSET: two ring pages first
         ci->paddr = ch->paddr;

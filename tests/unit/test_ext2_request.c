@@ -206,3 +206,51 @@ Test(ext2_request, retry_after_a_crash_runs_once, .init = setup, .fini = teardow
     un.w[0] = 1003;
     cr_assert_eq(fs_request(fs, 3, &un, &rep), RS_NOT_FOUND);
 }
+
+/* The bulk data path: FS_READ_WIN / FS_WRITE_WIN move bytes through client 3's window; every
+ * window offset and length is checked against the window before a byte moves. */
+Test(ext2_request, data_window, .init = setup, .fini = teardown)
+{
+    const size_t wsize = 256u << 10;
+    uint8_t *win = malloc(wsize), *want = malloc(wsize);
+    for (size_t i = 0; i < wsize; i++) want[i] = win[i] = (uint8_t)(i * 7 + 3);
+    cr_assert_eq(create("/w", FS_CREATE), RS_OK);
+    rs_word_t ino = rep.w[1];
+    /* without a window: refused */
+    cr_assert_eq(call(FS_WRITE_WIN, 4, ino, 0, 16, 0), RS_ILLEGAL_OPERATION);
+    cr_assert_eq(fs_window_set(FS_WINDOWS, win, wsize), RS_INVALID_ARGUMENT);
+    cr_assert_eq(fs_window_set(3, win, wsize), RS_OK);
+    /* 200 KiB from window offset 4096, read back to offset 0 of a cleared window */
+    cr_assert_eq(call(FS_WRITE_WIN, 4, ino, 0, 200000, 4096), RS_OK);
+    cr_assert_eq(rep.w[1], 200000);
+    memset(win, 0, wsize);
+    cr_assert_eq(call(FS_READ_WIN, 4, ino, 0, wsize, 0), RS_OK);
+    cr_assert_eq(rep.w[1], 200000, "a short count at the end of the file");
+    cr_assert_eq(memcmp(win, want + 4096, 200000), 0);
+    /* an odd range */
+    cr_assert_eq(call(FS_READ_WIN, 4, ino, 1023, 5000, 7), RS_OK);
+    cr_assert_eq(rep.w[1], 5000);
+    cr_assert_eq(memcmp(win + 7, want + 4096 + 1023, 5000), 0);
+    /* hostile: beyond the window, wrapping offsets, too long, short message, bad inodes */
+    cr_assert_eq(call(FS_WRITE_WIN, 4, ino, 0, 1, wsize), RS_BAD_ADDRESS);
+    cr_assert_eq(call(FS_READ_WIN, 4, ino, 0, 2, wsize - 1), RS_BAD_ADDRESS);
+    cr_assert_eq(call(FS_WRITE_WIN, 4, ino, 0, 100, UINT64_MAX - 10), RS_BAD_ADDRESS);
+    cr_assert_eq(call(FS_WRITE_WIN, 4, ino, 0, FS_WIN_MAX + 1, 0), RS_INVALID_ARGUMENT);
+    cr_assert_eq(call(FS_READ_WIN, 4, ino, 0, UINT64_MAX, 0), RS_INVALID_ARGUMENT);
+    cr_assert_eq(call(FS_WRITE_WIN, 3, ino, 0, 16), RS_TRUNCATED_MESSAGE);
+    cr_assert_eq(call(FS_WRITE_WIN, 4, 1ull << 40, 0, 16, 0), RS_NOT_FOUND);
+    cr_assert_eq(call(FS_WRITE_WIN, 4, 2, 0, 16, 0), RS_INVALID_ARGUMENT); /* a directory */
+    cr_assert_eq((int64_t)rep.w[1], EXT2_EISDIR);
+    cr_assert_eq(call(FS_WRITE_WIN, 4, ino, 1ull << 62, 16, 0), RS_RANGE_ERROR);
+    /* none of them changed the file */
+    memset(win, 0, wsize);
+    cr_assert_eq(call(FS_READ_WIN, 4, ino, 0, 200000, 0), RS_OK);
+    cr_assert_eq(memcmp(win, want + 4096, 200000), 0);
+    cr_assert_eq(call(FS_STAT, 1, ino), RS_OK);
+    cr_assert_eq(rep.w[2], 200000);
+    /* another client's window is not this one's */
+    cr_assert_eq(fs_window_set(3, NULL, 0), RS_OK);
+    cr_assert_eq(call(FS_READ_WIN, 4, ino, 0, 16, 0), RS_ILLEGAL_OPERATION);
+    free(win);
+    free(want);
+}
