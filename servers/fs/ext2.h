@@ -60,6 +60,8 @@ struct ext2_buf {
     uint8_t valid;
     uint8_t dirty;
     uint8_t meta; /* dirty as metadata: goes through the log */
+    uint8_t open; /* taken by the running operation: sum not valid (ext2_cache_check.c) */
+    uint64_t sum; /* else: cache_block_sum of the contents */
 };
 
 struct ext2_group {

@@ -9,6 +9,19 @@
 
 #define BARRIER() __asm__ volatile("" ::: "memory")
 
+uint64_t vmm_state_sum(const struct vmm_state *s)
+{
+    // word by word: the state is 8-byte aligned and a multiple of 8 bytes (static assert below)
+    const uint64_t *w = (const uint64_t *)(const void *)s;
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < sizeof(*s) / 8; i++) {
+        h = (h ^ w[i]) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    return h;
+}
+_Static_assert(sizeof(struct vmm_state) % 8 == 0, "vmm_state_sum reads whole words");
+
 struct vmm_persist *vmm_persist_open(void *base, uint64_t size)
 {
     struct vmm_persist *p = base;
@@ -17,11 +30,37 @@ struct vmm_persist *vmm_persist_open(void *base, uint64_t size)
         memset(p, 0, sizeof(*p));
         uart_reset(&p->copy[0].uart);
         uart_reset(&p->copy[1].uart);
+        p->sum[0] = p->sum[1] = vmm_state_sum(&p->copy[0]);
         BARRIER();
         p->magic = VMM_PERSIST_MAGIC;
     }
     p->current &= 1; // the region is the VMM's own: a wild write must not take us out of bounds
+    vmm_persist_check(p);
+    // what a checksum cannot tell: a state committed with a field out of range (a stray write
+    // into the copy under way, or a bug) is made safe before this instance uses it
+    unsigned c = p->current & 1;
+    if (vmm_state_sanitize(&p->copy[c])) {
+        p->sum[c] = vmm_state_sum(&p->copy[c]);
+        p->sanitized++;
+    }
     return p;
+}
+
+enum vmm_check vmm_persist_check(struct vmm_persist *p)
+{
+    unsigned c = p->current & 1;
+    if (vmm_state_sum(&p->copy[c]) == p->sum[c]) return VMM_STATE_OK;
+    const struct vmm_state *o = &p->copy[!c];
+    if (vmm_state_sum(o) == p->sum[!c] && o->seq >= p->replied_seq) {
+        p->copy[c] = *o;
+        p->sum[c] = p->sum[!c];
+        p->repaired++;
+        return VMM_STATE_REPAIRED;
+    }
+    vmm_state_sanitize(&p->copy[c]);
+    p->sum[c] = vmm_state_sum(&p->copy[c]);
+    p->sanitized++;
+    return VMM_STATE_SANITIZED;
 }
 
 const struct vmm_state *vmm_committed(const struct vmm_persist *p)
@@ -31,6 +70,8 @@ const struct vmm_state *vmm_committed(const struct vmm_persist *p)
 
 struct vmm_state *vmm_begin(struct vmm_persist *p)
 {
+    vmm_persist_check(p);
+    p->sealed = 0;
     struct vmm_state *s = &p->copy[!(p->current & 1)];
     *s = p->copy[p->current & 1];
     s->out.len = 0;
@@ -44,20 +85,39 @@ void vmm_record(struct vmm_state *s, uint64_t fp, const struct vmm_reply *r)
     s->last = *r;
 }
 
+void vmm_seal(struct vmm_persist *p)
+{
+    unsigned spare = !(p->current & 1);
+    p->sum[spare] = vmm_state_sum(&p->copy[spare]);
+    p->sealed = 1;
+}
+
 void vmm_commit(struct vmm_persist *p)
 {
     unsigned spare = !(p->current & 1);
     struct vmm_state *s = &p->copy[spare];
+    // changed since its seal: a stray write into the transaction; committed, it would carry a
+    // good checksum. The crash makes the exit come back to a new instance, which emulates it
+    // again from the committed state.
+    if (p->sealed && vmm_state_sum(s) != p->sum[spare]) __builtin_trap();
+    p->sealed = 0;
     if (s->out.len) s->out_seq++, s->out_end += s->out.len;
-    BARRIER(); // the copy is complete before it becomes the committed one
+    p->sum[spare] = vmm_state_sum(s);
+    BARRIER(); // the copy and its checksum are complete before it becomes the committed one
     p->current = spare;
     BARRIER();
+    // the other copy becomes this one's twin: what vmm_persist_check repairs from. A crash
+    // before this is done leaves the other copy as the state before the commit, with its own
+    // checksum: the exit whose reply has not gone out comes back and is emulated again from it.
+    p->copy[!spare] = *s;
+    p->sum[!spare] = p->sum[spare];
 }
 
 void vmm_mark_replied(struct vmm_persist *p) { p->replied_seq = vmm_committed(p)->seq; }
 
-bool vmm_is_redelivery(const struct vmm_persist *p, uint64_t fp)
+bool vmm_is_redelivery(struct vmm_persist *p, uint64_t fp)
 {
+    vmm_persist_check(p); // the record answered from must be the one committed
     const struct vmm_state *s = vmm_committed(p);
     return s->seq && s->seq != p->replied_seq && s->last_fp == fp;
 }
