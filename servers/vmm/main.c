@@ -206,6 +206,7 @@ static bool on_notify(rs_badge_t bits, bool holding_exit)
 static void wait_for_timer(void)
 {
     if (pc_platform()) arm_timer(); // for the HLT's transaction, which is not committed
+    vmm_abandon(persist);           // the wait is long: the spare is the twin meanwhile
     for (;;) {
         rs_result_t r = rs_wait(IPC_SLOT_PING);
         server.control->heartbeat++;

@@ -9,6 +9,8 @@
 
 #define BARRIER() __asm__ volatile("" ::: "memory")
 
+static void twin(struct vmm_persist *p);
+
 uint64_t vmm_state_sum(const struct vmm_state *s)
 {
     // word by word: the state is 8-byte aligned and a multiple of 8 bytes (static assert below)
@@ -43,8 +45,20 @@ struct vmm_persist *vmm_persist_open(void *base, uint64_t size)
         p->sum[c] = vmm_state_sum(&p->copy[c]);
         p->sanitized++;
     }
+    twin(p); // a predecessor may have died in a transaction: the spare is no twin then
     return p;
 }
+
+/* The spare copy becomes the committed one's twin (what vmm_persist_check repairs from). */
+static void twin(struct vmm_persist *p)
+{
+    unsigned c = p->current & 1;
+    p->copy[!c] = p->copy[c];
+    p->sum[!c] = p->sum[c];
+    p->sealed = 0;
+}
+
+void vmm_abandon(struct vmm_persist *p) { twin(p); }
 
 enum vmm_check vmm_persist_check(struct vmm_persist *p)
 {
@@ -109,8 +123,7 @@ void vmm_commit(struct vmm_persist *p)
     // the other copy becomes this one's twin: what vmm_persist_check repairs from. A crash
     // before this is done leaves the other copy as the state before the commit, with its own
     // checksum: the exit whose reply has not gone out comes back and is emulated again from it.
-    p->copy[!spare] = *s;
-    p->sum[!spare] = p->sum[spare];
+    twin(p);
 }
 
 void vmm_mark_replied(struct vmm_persist *p) { p->replied_seq = vmm_committed(p)->seq; }

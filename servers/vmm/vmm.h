@@ -221,6 +221,9 @@ void vmm_record(struct vmm_state *s, uint64_t fp, const struct vmm_reply *r);
 void vmm_seal(struct vmm_persist *p);
 /* Commits the transaction begun last. */
 void vmm_commit(struct vmm_persist *p);
+/* Drops the transaction begun last (a HLT that waits): the spare copy is the committed one's
+ * twin again, so that a stray write into the committed copy while the VMM waits is repaired. */
+void vmm_abandon(struct vmm_persist *p);
 /* The reply to the committed exit went out (ReplyRecv returned). */
 void vmm_mark_replied(struct vmm_persist *p);
 /* The exit with fingerprint fp is the committed one coming back because the VMM that answered it
