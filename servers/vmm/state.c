@@ -60,6 +60,36 @@ static void twin(struct vmm_persist *p)
 
 void vmm_abandon(struct vmm_persist *p) { twin(p); }
 
+/* Both twins corrupt (a stray write of a few bits that hit both): they differ in a few words;
+ * one choice per word gives back the state whose checksum the committed copy had. True if one
+ * did (both copies are that state again). */
+#define VOTE_MAX 8 /* differing words tried: 2^8 checksums at most */
+static bool vote(struct vmm_persist *p)
+{
+    unsigned c = p->current & 1, idx[VOTE_MAX], n = 0;
+    uint64_t *a = (uint64_t *)(void *)&p->copy[c], *b = (uint64_t *)(void *)&p->copy[!c];
+    for (size_t i = 0; i < sizeof(struct vmm_state) / 8; i++) {
+        if (a[i] == b[i]) continue;
+        if (n == VOTE_MAX) return false;
+        idx[n++] = (unsigned)i;
+    }
+    uint64_t orig[VOTE_MAX], other[VOTE_MAX];
+    for (unsigned k = 0; k < n; k++) orig[k] = a[idx[k]], other[k] = b[idx[k]];
+    for (unsigned m = 0; m < (1u << n); m++) {
+        for (unsigned k = 0; k < n; k++) a[idx[k]] = m >> k & 1 ? other[k] : orig[k];
+        uint64_t sum = vmm_state_sum(&p->copy[c]);
+        // the other's checksum: the committed one's may be a flipped word too; but not a state
+        // behind a reply the guest has seen (see vmm_persist_check)
+        if (sum == p->sum[c] || (sum == p->sum[!c] && p->copy[c].seq >= p->replied_seq)) {
+            p->sum[c] = sum;
+            twin(p);
+            return true;
+        }
+    }
+    for (unsigned k = 0; k < n; k++) a[idx[k]] = orig[k];
+    return false;
+}
+
 enum vmm_check vmm_persist_check(struct vmm_persist *p)
 {
     unsigned c = p->current & 1;
@@ -68,6 +98,10 @@ enum vmm_check vmm_persist_check(struct vmm_persist *p)
     if (vmm_state_sum(o) == p->sum[!c] && o->seq >= p->replied_seq) {
         p->copy[c] = *o;
         p->sum[c] = p->sum[!c];
+        p->repaired++;
+        return VMM_STATE_REPAIRED;
+    }
+    if (vote(p)) {
         p->repaired++;
         return VMM_STATE_REPAIRED;
     }
@@ -103,7 +137,7 @@ void vmm_seal(struct vmm_persist *p)
 {
     unsigned spare = !(p->current & 1);
     p->sum[spare] = vmm_state_sum(&p->copy[spare]);
-    p->sealed = 1;
+    p->sealed = VMM_SEALED;
 }
 
 void vmm_commit(struct vmm_persist *p)
@@ -113,7 +147,7 @@ void vmm_commit(struct vmm_persist *p)
     // changed since its seal: a stray write into the transaction; committed, it would carry a
     // good checksum. The crash makes the exit come back to a new instance, which emulates it
     // again from the committed state.
-    if (p->sealed && vmm_state_sum(s) != p->sum[spare]) __builtin_trap();
+    if (p->sealed == VMM_SEALED && vmm_state_sum(s) != p->sum[spare]) __builtin_trap();
     p->sealed = 0;
     if (s->out.len) s->out_seq++, s->out_end += s->out.len;
     p->sum[spare] = vmm_state_sum(s);

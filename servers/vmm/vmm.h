@@ -180,6 +180,7 @@ enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
  * checksum (taken at its commit); after a commit the spare is made a copy of the committed one,
  * so that a copy found corrupt (a stray write after its commit) is repaired from the other. */
 #define VMM_PERSIST_MAGIC 0x564D4D5354415432ull /* "VMMSTAT2" */
+#define VMM_SEALED        0x5345414C45445331ull /* "SEALEDS1" */
 struct vmm_persist {
     uint64_t magic;
     volatile uint64_t current;     /* the committed copy: 0 or 1 */
@@ -189,7 +190,9 @@ struct vmm_persist {
     uint64_t sum[2];               /* vmm_state_sum of each copy as committed */
     uint64_t repaired;             /* corrupt committed copies replaced by the other (statistics) */
     uint64_t sanitized;            /* corrupt states kept after vmm_state_sanitize (statistics) */
-    uint64_t sealed;               /* vmm_seal took the spare's checksum: vmm_commit verifies it */
+    uint64_t sealed;               /* VMM_SEALED: vmm_seal took the spare's checksum and
+                                      vmm_commit verifies it (a magic: a flipped bit in a 0 is
+                                      not a seal) */
     struct vmm_state copy[2];
 };
 /* Opens the region (initialising it on first use); NULL if it is too small. */
