@@ -11,6 +11,12 @@
 
 static void twin(struct vmm_persist *p);
 
+/* replied_seq if its complement agrees; else (a stray write into either) `unknown`. */
+static uint64_t replied(const struct vmm_persist *p, uint64_t unknown)
+{
+    return p->replied_chk == ~p->replied_seq ? p->replied_seq : unknown;
+}
+
 uint64_t vmm_state_sum(const struct vmm_state *s)
 {
     // word by word: the state is 8-byte aligned and a multiple of 8 bytes (static assert below)
@@ -28,11 +34,17 @@ struct vmm_persist *vmm_persist_open(void *base, uint64_t size)
 {
     struct vmm_persist *p = base;
     if (!base || size < sizeof(*p)) return NULL;
+    // a few flipped bits of the magic are a stray write, not a region never used: resetting the
+    // guest's devices under it would kill it
+    unsigned flipped = 0;
+    for (uint64_t d = p->magic ^ VMM_PERSIST_MAGIC; d; d &= d - 1) flipped++;
+    if (flipped <= 8) p->magic = VMM_PERSIST_MAGIC;
     if (p->magic != VMM_PERSIST_MAGIC) {
         memset(p, 0, sizeof(*p));
         uart_reset(&p->copy[0].uart);
         uart_reset(&p->copy[1].uart);
         p->sum[0] = p->sum[1] = vmm_state_sum(&p->copy[0]);
+        p->replied_chk = ~0ull;
         BARRIER();
         p->magic = VMM_PERSIST_MAGIC;
     }
@@ -80,7 +92,7 @@ static bool vote(struct vmm_persist *p)
         uint64_t sum = vmm_state_sum(&p->copy[c]);
         // the other's checksum: the committed one's may be a flipped word too; but not a state
         // behind a reply the guest has seen (see vmm_persist_check)
-        if (sum == p->sum[c] || (sum == p->sum[!c] && p->copy[c].seq >= p->replied_seq)) {
+        if (sum == p->sum[c] || (sum == p->sum[!c] && p->copy[c].seq >= replied(p, UINT64_MAX))) {
             p->sum[c] = sum;
             twin(p);
             return true;
@@ -95,7 +107,8 @@ enum vmm_check vmm_persist_check(struct vmm_persist *p)
     unsigned c = p->current & 1;
     if (vmm_state_sum(&p->copy[c]) == p->sum[c]) return VMM_STATE_OK;
     const struct vmm_state *o = &p->copy[!c];
-    if (vmm_state_sum(o) == p->sum[!c] && o->seq >= p->replied_seq) {
+    // (replied_seq unknown: the guest may have seen any reply, so no older state is taken)
+    if (vmm_state_sum(o) == p->sum[!c] && o->seq >= replied(p, UINT64_MAX)) {
         p->copy[c] = *o;
         p->sum[c] = p->sum[!c];
         p->repaired++;
@@ -160,13 +173,22 @@ void vmm_commit(struct vmm_persist *p)
     twin(p);
 }
 
-void vmm_mark_replied(struct vmm_persist *p) { p->replied_seq = vmm_committed(p)->seq; }
+void vmm_mark_replied(struct vmm_persist *p)
+{
+    uint64_t seq = vmm_committed(p)->seq;
+    p->replied_seq = seq;
+    BARRIER();
+    p->replied_chk = ~seq;
+}
 
 bool vmm_is_redelivery(struct vmm_persist *p, uint64_t fp)
 {
     vmm_persist_check(p); // the record answered from must be the one committed
     const struct vmm_state *s = vmm_committed(p);
-    return s->seq && s->seq != p->replied_seq && s->last_fp == fp;
+    // replied_seq unknown (flipped bits): taken as replied. A HLT's exit often repeats the last
+    // one word for word: answering it from the record would let the guest run past its HLT
+    // again and again with nothing ever emulated (system-campaign-vmm-corrupt found it)
+    return s->seq && s->seq != replied(p, s->seq) && s->last_fp == fp;
 }
 
 const struct vmm_out *vmm_unprinted(const struct vmm_persist *p)

@@ -185,6 +185,7 @@ struct vmm_persist {
     uint64_t magic;
     volatile uint64_t current;     /* the committed copy: 0 or 1 */
     volatile uint64_t replied_seq; /* the seq whose reply is known to have gone out */
+    volatile uint64_t replied_chk; /* ~replied_seq: a stray write into either is seen */
     volatile uint64_t printed_seq; /* the out_seq whose output was printed */
     volatile uint64_t redelivered; /* exits answered from the record (statistics) */
     uint64_t sum[2];               /* vmm_state_sum of each copy as committed */

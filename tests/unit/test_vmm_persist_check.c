@@ -107,6 +107,25 @@ Test(vmmcheck, the_running_vmm_checks_before_each_transaction)
     cr_assert_eq(p->repaired, 2);
 }
 
+Test(vmmcheck, a_flipped_replied_seq_does_not_make_a_new_exit_a_redelivery)
+{
+    // A HLT's exit repeats the last one word for word: taken for a redelivery, it would be
+    // answered from the record for ever and the guest would never get its timer again.
+    struct vmm_persist *p = committed_region(3);
+    uint64_t fp = vmm_committed(p)->last_fp;
+    cr_assert(!vmm_is_redelivery(p, fp));
+    p->replied_seq ^= 1ull << 17;
+    cr_assert(!vmm_is_redelivery(p, fp), "replied_seq unknown: taken as replied");
+    p->replied_seq ^= 1ull << 17;
+    p->replied_chk ^= 1;
+    cr_assert(!vmm_is_redelivery(p, fp));
+    // the magic with a few bits flipped is not a region used for the first time
+    p->magic ^= 1ull << 9;
+    uint64_t seq = vmm_committed(p)->seq;
+    p = vmm_persist_open(&region, sizeof(region));
+    cr_assert_eq(vmm_committed(p)->seq, seq, "the state is kept");
+}
+
 Test(vmmcheck, a_corrupt_checksum_word_costs_nothing)
 {
     struct vmm_persist *p = committed_region(2);
