@@ -153,7 +153,11 @@ static rs_msginfo_t put_reply(const struct vmm_reply *r)
     return rs_msginfo(r->label, 0, 0, len);
 }
 
-static bool pc_platform(void) { return vmm_committed(persist)->platform == VMM_PLATFORM_PC; }
+static bool pc_platform(void)
+{
+    vmm_persist_check(persist); // a flipped platform byte would run the pc's code on a flat guest
+    return vmm_committed(persist)->platform == VMM_PLATFORM_PC;
+}
 
 /* The pc platform wakes at its devices' next deadline by the kernel timer (a past one fires at
  * once), not on init's ticks. */
