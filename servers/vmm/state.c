@@ -108,7 +108,9 @@ enum vmm_check vmm_persist_check(struct vmm_persist *p)
     if (vmm_state_sum(&p->copy[c]) == p->sum[c]) return VMM_STATE_OK;
     const struct vmm_state *o = &p->copy[!c];
     // (replied_seq unknown: the guest may have seen any reply, so no older state is taken)
-    if (vmm_state_sum(o) == p->sum[!c] && o->seq >= replied(p, UINT64_MAX)) {
+    // the twin's checksum the committed one's too: the same state, whatever replied_seq says
+    if (vmm_state_sum(o) == p->sum[!c] &&
+        (p->sum[!c] == p->sum[c] || o->seq >= replied(p, UINT64_MAX))) {
         p->copy[c] = *o;
         p->sum[c] = p->sum[!c];
         p->repaired++;
