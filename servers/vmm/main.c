@@ -56,7 +56,8 @@ static void print_output(void)
     uint64_t corrupt = persist->repaired + persist->sanitized;
     if (corrupt != corrupt_seen) // vmm_persist_check's doing, once per finding
         rt_printf("vmm %s: committed state found corrupt: %lu repaired from its twin, %lu "
-                  "sanitized so far\n", server.control->name, persist->repaired, persist->sanitized);
+                  "sanitized so far\n",
+                  server.control->name, persist->repaired, persist->sanitized);
     corrupt_seen = corrupt;
     struct vmm_output_ring *ring =
         (struct vmm_output_ring *)((uintptr_t)server.control + VMM_OUTPUT_OFFSET);

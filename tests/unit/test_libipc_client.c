@@ -280,7 +280,8 @@ static void garble_msg(ipc_msg_t *m)
         return;
     }
     unsigned flips = 1 + (unsigned)(next_garble() % 3);
-    for (unsigned i = 0; i < flips; i++) m->w[next_garble() % m->len] ^= 1ull << (next_garble() % 64);
+    for (unsigned i = 0; i < flips; i++)
+        m->w[next_garble() % m->len] ^= 1ull << (next_garble() % 64);
 }
 
 static unsigned garble_calls; /* calls answered garbled (the first ones) */
