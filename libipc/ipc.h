@@ -110,6 +110,7 @@ typedef struct ipc_client {
     rs_cptr_t recv_slot; /* where a looked-up cap lands (a free slot of the client) */
     uint64_t next_id;
     unsigned retries; /* calls retried so far (statistics) */
+    unsigned garbled; /* replies that failed their check (statistics) */
 } ipc_client_t;
 
 #define IPC_RETRY_SAFE 1u /* the request is idempotent or the server deduplicates by id */
@@ -119,12 +120,25 @@ void ipc_client_init(ipc_client_t *c, rs_cptr_t ep, const char *service, rs_cptr
 /* Calls the service with req (req->w[0] is set to a fresh id). If the server died during the call
  * (RS_PEER_DIED) or the endpoint is gone, and the request is IPC_RETRY_SAFE, it looks the service
  * up again if it must and retries with the same id, up to a bound. Returns the reply status, or
- * the IPC error when it gave up. */
+ * the IPC error when it gave up. Its replies come sealed (IPC_ID_CHECKED below): one that fails
+ * its check is never handed back as data; with IPC_RETRY_SAFE the request goes again with the
+ * same id (a deduplicating server answers with the reply it committed), else the result is
+ * RS_INVALID_ARGUMENT with *reply emptied. */
 int ipc_call(ipc_client_t *c, ipc_msg_t *req, ipc_msg_t *reply, unsigned flags);
 
 /* Raw message transfer between ipc_msg_t and the message registers. */
 rs_msginfo_t ipc_msg_put(const ipc_msg_t *m);
 void ipc_msg_get(ipc_msg_t *m, rs_msginfo_t info);
+
+/* Replies with a check (docs/restart.md "Reply checks"): a request whose id has IPC_ID_CHECKED set
+ * (ipc_call sets it) is answered with a reply whose label carries, in bits 32..51, a 20-bit
+ * check of its status (low 32 bits), length and words. ipc_reply_seal adds it (the server
+ * loop, ipc_server_handle); ipc_reply_open verifies and removes it: 1 valid (label restored),
+ * 0 no check (a server that does not seal: taken as it is), -1 garbled (bits changed after the
+ * server sealed it: the reply must not be used). */
+#define IPC_ID_CHECKED (1ull << 63)
+void ipc_reply_seal(ipc_msg_t *m);
+int ipc_reply_open(ipc_msg_t *m);
 
 _Static_assert(sizeof(ipc_pstate_t) + 64 <= 4096,
                "one persistent page holds the libipc state and some user data");

@@ -37,12 +37,19 @@ static int reconnect(ipc_client_t *c)
 
 int ipc_call(ipc_client_t *c, ipc_msg_t *req, ipc_msg_t *reply, unsigned flags)
 {
-    req->w[0] = c->next_id++;
+    req->w[0] = (c->next_id++ & ~IPC_ID_CHECKED) | IPC_ID_CHECKED; // the reply comes sealed
     if (req->len < 1) req->len = 1;
     for (unsigned attempt = 0;; attempt++) {
         rs_result_t r = rs_call(c->ep, ipc_msg_put(req));
         if (r.error == RS_OK) {
             ipc_msg_get(reply, r.info);
+            if (ipc_reply_open(reply) < 0) { // garbled on its way: never acted on
+                c->garbled++;
+                *reply = (ipc_msg_t){0};
+                // the same id again: a deduplicating server answers with the reply it committed
+                if ((flags & IPC_RETRY_SAFE) && attempt < IPC_MAX_RETRIES) continue;
+                return RS_INVALID_ARGUMENT;
+            }
             if (reply->len >= 1 && reply->w[0] == req->w[0]) return (int)reply->label;
             return RS_INVALID_ARGUMENT; // a reply to another request: the server broke the protocol
         }

@@ -131,12 +131,22 @@ void ipc_server_ping(ipc_server_t *s)
     }
 }
 
+/* The reply to request req as it goes out: sealed with its check if the client asked for one
+ * (IPC_ID_CHECKED), then garbled if init asked for that (after the seal: the corruption a
+ * client must catch happens after the server computed its reply). */
+static void reply_out(const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    if (req->len && (req->w[0] & IPC_ID_CHECKED)) ipc_reply_seal(reply);
+    if (garble_next) garble_next = false, garble(reply);
+}
+
 void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply)
 {
     uint64_t id = req->len ? req->w[0] : 0;
     ipc_dedup_entry_t *d = s->pstate && badge < IPC_MAX_CLIENTS ? &s->pstate->dedup[badge] : NULL;
     if (d && id && id == d->id) { // a retry of what we (or our previous instance) already did
         *reply = d->reply;
+        reply_out(req, reply);
         return;
     }
     *reply = (ipc_msg_t){.len = 1};
@@ -145,17 +155,14 @@ void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, 
     if (reply->len < 1) reply->len = 1;
     if (!d || !id) {
         if (s->pstate) pstate_abort(s->pstate);
-        if (garble_next) garble_next = false, garble(reply);
+        reply_out(req, reply);
         return;
     }
     ipc_server_fault_point(s, IPC_FAULT_BEFORE_COMMIT);
     if (reply->label != RS_OK) pstate_abort(s->pstate); // failures are answered once too
     pstate_commit(s->pstate, badge, id, reply);
     ipc_server_fault_point(s, IPC_FAULT_BEFORE_REPLY);
-    if (garble_next) { // after the commit: a retry gets the reply as committed
-        garble_next = false;
-        garble(reply);
-    }
+    reply_out(req, reply); // a retry gets the reply as committed
 }
 
 _Noreturn void ipc_serve(ipc_server_t *s)

@@ -14,6 +14,7 @@ int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf)
 int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf)
 {
     uint32_t spb = fs->bs >> 9;
+    cache_check_write(fs, buf); // a cached block changed since it was sealed never goes out
     if (blk >= fs->blocks_count || (uint64_t)(blk + 1) * spb > fs->dev.sectors) return EXT2_EIO;
     return fs->dev.write(fs->dev.ctx, (uint64_t)blk * spb, spb, buf) < 0 ? EXT2_EIO : 0;
 }
@@ -89,6 +90,7 @@ static int get(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot, bool
     } else if (fresh) {
         memset(fs->data[s], 0, fs->bs);
     }
+    cache_check_take(fs, (uint32_t)s, hit && !fresh); // served only as sealed (or now read)
     b->refs++;
     b->stamp = ++fs->stamp;
     *data = fs->data[s];

@@ -16,6 +16,15 @@ void bdirty(struct ext2_fs *fs, int slot, bool meta);
 uint32_t cache_dirty_count(const struct ext2_fs *fs);
 int cache_find(const struct ext2_fs *fs, uint32_t blk);
 void cache_reset(struct ext2_fs *fs);
+/* ext2_cache_check.c: the cache's checksums. Taking a buffer (hit: verified if sealed) opens
+ * it; cache_seal, at the end of every operation, seals the open ones with their checksum; a
+ * sealed buffer is verified again before it is written out. A mismatch: ext2_cache_corrupt. */
+void cache_check_take(struct ext2_fs *fs, uint32_t slot, bool hit);
+void cache_check_write(struct ext2_fs *fs, const void *buf);
+void cache_seal(struct ext2_fs *fs);
+uint64_t cache_block_sum(const uint8_t *d, uint32_t bs);
+/* A sealed buffer's contents changed: crashes (weak: host tests may replace it). */
+void ext2_cache_corrupt(struct ext2_fs *fs, uint32_t slot);
 int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf);
 int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf);
 int dev_flush(struct ext2_fs *fs);

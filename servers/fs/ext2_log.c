@@ -258,6 +258,7 @@ void txn_abort(struct ext2_fs *fs)
     }
     fs->txn_dirty = 0;
     fs->txn_freed = false;
+    cache_seal(fs);
 }
 
 #define TAG_MAGIC    0x0100474154535252ull /* "RRSTAG", version 1 */
@@ -325,6 +326,7 @@ int txn_end(struct ext2_fs *fs, int rc)
     int c = txn_commit(fs);
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++)
         fs->buf[i].refs = 0; /* an operation's references end with it */
+    cache_seal(fs);
     return c < 0 ? c : rc;
 }
 

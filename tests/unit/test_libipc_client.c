@@ -4,6 +4,7 @@
 // retries, reconnecting through init's registry when the endpoint cap is gone, and every case
 // in which the error goes back to the caller instead.
 #include <criterion/criterion.h>
+#include <string.h>
 #include "fake_syscall.h"
 #include "ipc.h"
 #include "proto/registry.h"
@@ -59,12 +60,12 @@ Test(ipc_client, a_call_sends_label_id_and_words_and_returns_the_reply_label)
         cr_assert_eq(c->dest, EP);
         cr_assert_eq(rs_msginfo_label(c->info), 2);
         cr_assert_eq(rs_msginfo_length(c->info), 2);
-        cr_assert_eq(c->mr[0], 1 + i, "ids count up from 1");
+        cr_assert_eq(c->mr[0], (1 + i) | IPC_ID_CHECKED, "ids count up from 1");
         cr_assert_eq(c->mr[1], 0x1234);
     }
     cr_assert_eq(rep.label, RS_NOT_FOUND);
     cr_assert_eq(rep.len, 2);
-    cr_assert_eq(rep.w[0], 1);
+    cr_assert_eq(rep.w[0], 1 | IPC_ID_CHECKED);
     cr_assert_eq(rep.w[1], 0x600D);
     cr_assert_eq(client.next_id, 3);
     cr_assert_eq(client.retries, 0);
@@ -77,7 +78,7 @@ Test(ipc_client, a_request_without_words_still_carries_its_id)
     cr_assert_eq(ipc_call(&client, &req, &rep, 0), RS_NOT_FOUND);
     cr_assert_eq(rs_msginfo_length(fake_calls[0].info), 1);
     cr_assert_eq(req.len, 1);
-    cr_assert_eq(req.w[0], 1);
+    cr_assert_eq(req.w[0], 1 | IPC_ID_CHECKED);
 }
 
 static rs_result_t answer_other_id(const struct fake_call *c, rs_ipc_buffer_t *b)
@@ -119,7 +120,7 @@ Test(ipc_client, a_safe_call_whose_server_died_is_sent_again_with_the_same_id)
     unsigned calls = 0;
     for (unsigned i = 0; i < fake_ncalls; i++) {
         if (fake_calls[i].nr != RS_SYS_CALL) continue;
-        cr_assert_eq(fake_calls[i].mr[0], 1, "call %u has another id", calls);
+        cr_assert_eq(fake_calls[i].mr[0], 1 | IPC_ID_CHECKED, "call %u has another id", calls);
         cr_assert_eq(fake_calls[i].mr[1], 0x1234, "call %u lost its argument", calls);
         cr_assert_eq(fake_calls[i].dest, EP);
         calls++;
@@ -259,4 +260,94 @@ Test(ipc_client, an_unsafe_call_to_a_gone_endpoint_is_not_looked_up)
     cr_assert_eq(call(0, NULL), RS_INVALID_CAPABILITY);
     cr_assert_eq(fake_ncalls, 1);
     cr_assert_eq(client.ep, EP);
+}
+
+/* ---- replies with a check (ipc_reply_seal / ipc_reply_open; issue 15's `garble`) ---- */
+
+static uint64_t garble_rng = 0x2545F4914F6CDD1Dull;
+static uint64_t next_garble(void)
+{
+    garble_rng ^= garble_rng << 13, garble_rng ^= garble_rng >> 7, garble_rng ^= garble_rng << 17;
+    return garble_rng;
+}
+
+/* What the injected `garble` does (libipc/ipc_server.c): a label bit among the low 8, or 1-3
+ * bits anywhere in the words. */
+static void garble_msg(ipc_msg_t *m)
+{
+    if (next_garble() % 3 == 0) {
+        m->label ^= 1ull << (next_garble() % 8);
+        return;
+    }
+    unsigned flips = 1 + (unsigned)(next_garble() % 3);
+    for (unsigned i = 0; i < flips; i++)
+        m->w[next_garble() % m->len] ^= 1ull << (next_garble() % 64);
+}
+
+static unsigned garble_calls; /* calls answered garbled (the first ones) */
+
+/* A sealing server (as ipc_server_handle answers ipc_call): status RS_OK, w[1] = 0x600D; the
+ * first garble_calls answers are garbled after the seal. */
+static rs_result_t answer_sealed(const struct fake_call *c, rs_ipc_buffer_t *b)
+{
+    ipc_msg_t m = {.label = RS_OK, .len = 2, .w = {c->mr[0], 0x600D}};
+    cr_assert(c->mr[0] & IPC_ID_CHECKED, "ipc_call asks for a sealed reply");
+    ipc_reply_seal(&m);
+    if (fake_count(RS_SYS_CALL) <= garble_calls) {
+        ipc_msg_t before = m;
+        do {
+            m = before;
+            garble_msg(&m);
+        } while (!memcmp(&m, &before, sizeof(m))); // two flips of one bit undo each other
+    }
+    for (unsigned i = 0; i < m.len; i++) b->mr[i] = m.w[i];
+    return (rs_result_t){RS_OK, rs_msginfo(m.label, 0, 0, m.len), 0};
+}
+
+Test(ipc_client, a_garbled_reply_to_a_safe_call_is_dropped_and_the_request_sent_again)
+{
+    for (unsigned trial = 0; trial < 2000; trial++) {
+        fake_reset(answer_sealed);
+        client.garbled = 0;
+        garble_calls = 1 + trial % 3;
+        ipc_msg_t rep;
+        cr_assert_eq(call(IPC_RETRY_SAFE, &rep), RS_OK, "trial %u", trial);
+        cr_assert_eq(fake_count(RS_SYS_CALL), garble_calls + 1, "trial %u", trial);
+        cr_assert_eq(client.garbled, garble_calls);
+        cr_assert_eq(fake_calls[garble_calls].mr[0], fake_calls[0].mr[0], "with the same id");
+        cr_assert_eq(rep.label, RS_OK);
+        cr_assert_eq(rep.len, 2);
+        cr_assert_eq(rep.w[1], 0x600D, "the data as the server sent it");
+    }
+}
+
+Test(ipc_client, a_garbled_reply_to_an_unsafe_call_is_rs_invalid_argument_and_empty)
+{
+    for (unsigned trial = 0; trial < 2000; trial++) {
+        fake_reset(answer_sealed);
+        garble_calls = 1;
+        ipc_msg_t rep = {.label = 77, .len = 3, .w = {1, 2, 3}};
+        cr_assert_eq(call(0, &rep), RS_INVALID_ARGUMENT, "trial %u", trial);
+        cr_assert_eq(fake_count(RS_SYS_CALL), 1);
+        cr_assert_eq(rep.len, 0, "nothing of it is left to act on");
+    }
+}
+
+Test(ipc_client, a_sealed_reply_opens_to_what_was_sealed)
+{
+    const rs_word_t labels[] = {RS_OK, RS_NOT_FOUND, (rs_word_t)-5, (rs_word_t)-1, 0x7FFFFFFF};
+    for (unsigned i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+        ipc_msg_t m = {.label = labels[i], .len = 3, .w = {9, 8, 7}};
+        ipc_reply_seal(&m);
+        // through the message registers: the label is cut to 52 bits on the way
+        rs_word_t wire = rs_msginfo_label(rs_msginfo(m.label, 0, 0, 3));
+        cr_assert_eq(wire, m.label, "the check fits the label");
+        cr_assert_eq(ipc_reply_open(&m), 1);
+        cr_assert_eq(m.label, rs_msginfo_label(rs_msginfo(labels[i], 0, 0, 3)),
+                     "as an unsealed reply carries status %d", (int)labels[i]);
+        cr_assert_eq((int)m.label, (int)labels[i]);
+    }
+    ipc_msg_t plain = {.label = (rs_word_t)-3 & ((1ull << 52) - 1), .len = 1};
+    cr_assert_eq(ipc_reply_open(&plain), 0, "a server that does not seal is taken as it is");
+    cr_assert_eq((int)plain.label, -3);
 }
