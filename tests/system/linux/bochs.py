@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""system-linux-bochs: linux.py's Linux guest test under Bochs (Intel VMX with EPT).
+
+Bochs' COM1 in run.py's configuration writes to a file and takes no input, and linux.py types
+into the console. So this harness gives Bochs' COM1 a pseudo-terminal instead (com1 mode=term):
+a thread copies everything the guest's UART sends into the log (a.log), which linux.py's Guest
+reads as under Bochs, and typing writes to the terminal. Everything else (the checks, the
+verdict) is linux.py's: the same arguments, `--emu bochs` implied.
+
+  bochs.py --kernel K --module NAME=PATH ... --log L [--timeout S] [--checks prompt,uname]"""
+
+import os
+import subprocess
+import sys
+import threading
+import tty
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import linux  # noqa: E402
+import run  # noqa: E402
+
+
+class Terminal:
+    """The host side of Bochs' COM1: what the guest sends goes into `log` (a thread drains the
+    terminal at once, so the guest's UART never waits for the harness); sendall types."""
+
+    def __init__(self, log):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)  # bytes pass unchanged both ways (no echo, no CR/LF mapping)
+        self.path = os.ttyname(self.slave)
+        self.reader = threading.Thread(target=self._drain, args=(open(log, "wb"),), daemon=True)
+
+    def _drain(self, out):
+        with out:
+            while True:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:  # EIO: every descriptor of the slave side is closed
+                    break
+                if not chunk:
+                    break
+                out.write(chunk)
+                out.flush()
+
+    def sendall(self, data):
+        os.write(self.master, data)
+
+    def join(self, timeout):
+        """After Bochs stopped: closing our slave descriptor ends the reader at the end of the
+        data."""
+        if self.slave is not None:
+            os.close(self.slave)
+            self.slave = None
+        self.reader.join(timeout)
+
+
+def start(a, tmp):
+    """linux.start for Bochs: run.py's Bochs configuration with COM1 on a terminal."""
+    term = Terminal(a.log)
+    # the bzImage is there for its release (linux.main read it): the guest boots its vmlinux, so
+    # GRUB need not load 8 MB more under Bochs
+    if any(n == "linux-vmlinux" for n, _ in a.modules):
+        a.modules = [(n, q) for n, q in a.modules if n != "linux-bzImage"]
+    iso = run.make_iso(a, tmp)
+    a.bochslog = a.log + ".bochs.log"
+    rc = run.BOCHSRC.format(iso=iso, log=os.path.abspath(a.log), bochslog=a.bochslog, mem=a.mem,
+                            disk="", cdrom="ata0-master")
+    rc = rc.replace(f"com1: enabled=1, mode=file, dev={os.path.abspath(a.log)}",
+                    f"com1: enabled=1, mode=term, dev={term.path}")
+    if term.path not in rc:
+        sys.exit("bochs.py: run.BOCHSRC has no 'com1: ... mode=file' line to replace")
+    with open(os.path.join(tmp, "bochsrc"), "w") as f:
+        f.write(rc)
+    with open(os.path.join(tmp, "rc.txt"), "w") as f:
+        f.write("c\n")
+    term.reader.start()
+    with open(os.path.join(tmp, "bochs.out"), "w") as out:
+        # Bochs' term display needs a tty of its own: `script` gives it one (as run.py does)
+        proc = subprocess.Popen(["script", "-qc", "bochs -q -f bochsrc -rc rc.txt", "/dev/null"],
+                                cwd=tmp, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    g = linux.Guest(a, proc, a.log)  # emu bochs: reads the log file
+    g.sock, g.reader = term, term    # typing goes to the terminal; finish() joins its reader
+    return proc, g
+
+
+if __name__ == "__main__":
+    if "--emu" not in sys.argv:
+        sys.argv[1:1] = ["--emu", "bochs"]
+    linux.start = start
+    sys.exit(linux.main())
