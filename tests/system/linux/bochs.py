@@ -5,15 +5,19 @@
 Bochs' COM1 in run.py's configuration writes to a file and takes no input, and linux.py types
 into the console. So this harness gives Bochs' COM1 a pseudo-terminal instead (com1 mode=term):
 a thread copies everything the guest's UART sends into the log (a.log), which linux.py's Guest
-reads as under Bochs, and typing writes to the terminal. Everything else (the checks, the
-verdict) is linux.py's: the same arguments, `--emu bochs` implied.
+reads as under Bochs, and typing writes to the terminal (Bochs' VGA screen, a terminal of its
+own, is read away too: drain_screen). Everything else (the checks, the verdict) is linux.py's:
+the same arguments, `--emu bochs` implied. With a linux-vmlinux module the bzImage module stays
+out of the ISO: it only names the release `uname -r` must print.
 
   bochs.py --kernel K --module NAME=PATH ... --log L [--timeout S] [--checks prompt,uname]"""
 
 import os
+import re
 import subprocess
 import sys
 import threading
+import time
 import tty
 from pathlib import Path
 
@@ -57,6 +61,39 @@ class Terminal:
         self.reader.join(timeout)
 
 
+def drain_screen(out_path, proc):
+    """Bochs' term display with its debugger (Debian's build) draws the VGA screen on a
+    pseudo-terminal of its own ('Bochs connected to screen "/dev/pts/N"' in its output) whose
+    other side nobody opens: after some 4 KB of screen updates (init's console is mirrored on
+    VGA) Bochs would block writing to it. This thread opens that terminal and reads it away."""
+    def run_():
+        rx = re.compile(rb'connected to screen "(/dev/pts/\d+)"')
+        while proc.poll() is None:
+            try:
+                m = rx.search(Path(out_path).read_bytes())
+            except OSError:
+                m = None
+            if m:
+                break
+            time.sleep(0.2)
+        else:
+            return
+        try:
+            fd = os.open(m.group(1).decode(), os.O_RDONLY | os.O_NOCTTY)
+        except OSError as e:
+            print(f"bochs.py: cannot open Bochs' screen {m.group(1).decode()}: {e}")
+            return
+        while True:
+            try:
+                if not os.read(fd, 65536):
+                    break
+            except OSError:
+                break
+        os.close(fd)
+
+    threading.Thread(target=run_, daemon=True).start()
+
+
 def start(a, tmp):
     """linux.start for Bochs: run.py's Bochs configuration with COM1 on a terminal."""
     term = Terminal(a.log)
@@ -82,8 +119,19 @@ def start(a, tmp):
         proc = subprocess.Popen(["script", "-qc", "bochs -q -f bochsrc -rc rc.txt", "/dev/null"],
                                 cwd=tmp, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+    drain_screen(os.path.join(tmp, "bochs.out"), proc)
     g = linux.Guest(a, proc, a.log)  # emu bochs: reads the log file
     g.sock, g.reader = term, term    # typing goes to the terminal; finish() joins its reader
+    # linux.main gives init 120 s to come up; under Bochs, GRUB, the kernel and init take some
+    # 700 M instructions before init's shell (30 s at Bochs' 25 MIPS on an idle core, minutes on
+    # a loaded one): that wait gets --timeout too
+    wait = g.wait
+
+    def patient_wait(pattern, timeout, raw=False):
+        return wait(pattern, max(timeout, a.timeout) if "for the shell" in pattern else timeout,
+                    raw)
+
+    g.wait = patient_wait
     return proc, g
 
 
