@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The Linux/x86 boot protocol for init's loader: bzImage checks, guest-physical placement, the
-// zero page and the 32-bit entry state (Documentation/arch/x86/boot.rst, zero-page.rst).
+// zero page and the 32-bit entry state (Documentation/arch/x86/boot.rst, zero-page.rst); and a
+// vmlinux ELF booted through the 64-bit entry (its checks, page tables and entry state).
 // Every field of the image is untrusted: each is bounded before it sizes or places anything.
 #include "linux_boot.h"
 #include "fmt.h"
@@ -83,12 +84,106 @@ static enum linux_boot_error check_parts(const uint8_t *image, size_t size, stru
     return LINUX_BOOT_OK;
 }
 
+/* ELF64 header and program header fields (System V ABI, "ELF Header", "Program Header"). */
+enum elf_field {
+    ELF_CLASS = 4,      /* u8: 2 = 64-bit */
+    ELF_DATA = 5,       /* u8: 1 = little-endian */
+    ELF_TYPE = 16,      /* u16: 2 = ET_EXEC */
+    ELF_MACHINE = 18,   /* u16: 62 = EM_X86_64 */
+    ELF_ENTRY = 24,     /* u64 */
+    ELF_PHOFF = 32,     /* u64 */
+    ELF_PHENTSIZE = 54, /* u16 */
+    ELF_PHNUM = 56,     /* u16 */
+    ELF_HEADER_SIZE = 64,
+    PH_TYPE = 0,    /* u32: 1 = PT_LOAD */
+    PH_OFFSET = 8,  /* u64 */
+    PH_PADDR = 24,  /* u64 */
+    PH_FILESZ = 32, /* u64 */
+    PH_MEMSZ = 40,  /* u64 */
+    PH_SIZE = 56,
+};
+
+static const uint8_t elf_magic[4] = {0x7F, 'E', 'L', 'F'};
+
+/* A vmlinux: a little-endian x86-64 executable whose PT_LOAD segments lie in the file, go at or
+ * above 1 MiB (below is the loader's: zero page, GDT, page tables, command line) without
+ * overlapping, and one of which holds the entry point. */
+static enum linux_boot_error parse_elf(const uint8_t *image, size_t size, struct linux_image *o,
+                                       const struct errbuf *b)
+{
+    if (size < ELF_HEADER_SIZE)
+        return failv(LINUX_BOOT_TRUNCATED, b, "ELF of %lu bytes ends before its header",
+                     (unsigned long)size);
+    if (image[ELF_CLASS] != 2 || image[ELF_DATA] != 1 || le_get16(image + ELF_TYPE) != 2 ||
+        le_get16(image + ELF_MACHINE) != 62)
+        return failv(LINUX_BOOT_BAD_ELF, b,
+                     "ELF class %u data %u type %u machine %u is not a little-endian x86-64 "
+                     "executable (2 1 2 62)",
+                     image[ELF_CLASS], image[ELF_DATA], le_get16(image + ELF_TYPE),
+                     le_get16(image + ELF_MACHINE));
+    uint64_t phoff = le_get64(image + ELF_PHOFF);
+    unsigned phnum = le_get16(image + ELF_PHNUM), phentsize = le_get16(image + ELF_PHENTSIZE);
+    if (phentsize != PH_SIZE)
+        return failv(LINUX_BOOT_BAD_ELF, b, "ELF program header size %u is not %u", phentsize,
+                     PH_SIZE);
+    if (phoff > size || (uint64_t)phnum * PH_SIZE > size - phoff)
+        return failv(LINUX_BOOT_TRUNCATED, b,
+                     "truncated: %u program headers at 0x%lx beyond the ELF's %lu bytes", phnum,
+                     phoff, (unsigned long)size);
+    o->elf = true;
+    o->entry = le_get64(image + ELF_ENTRY);
+    bool entry_found = false;
+    for (unsigned i = 0; i < phnum; i++) {
+        const uint8_t *ph = image + phoff + (uint64_t)i * PH_SIZE;
+        if (le_get32(ph + PH_TYPE) != 1) continue;
+        struct linux_segment g = {le_get64(ph + PH_OFFSET), le_get64(ph + PH_FILESZ),
+                                  le_get64(ph + PH_PADDR), le_get64(ph + PH_MEMSZ)};
+        if (o->segments == LINUX_ELF_SEGMENTS)
+            return failv(LINUX_BOOT_BAD_ELF, b, "more than %u PT_LOAD segments",
+                         LINUX_ELF_SEGMENTS);
+        if (g.offset > size || g.filesz > size - g.offset)
+            return failv(LINUX_BOOT_TRUNCATED, b,
+                         "truncated: segment %u's %lu bytes at offset 0x%lx beyond the ELF's %lu "
+                         "bytes",
+                         i, g.filesz, g.offset, (unsigned long)size);
+        if (g.filesz > g.memsz || g.paddr < LINUX_KERNEL_GPA || g.paddr >= RAM_MAX ||
+            g.memsz > RAM_MAX - g.paddr)
+            return failv(LINUX_BOOT_BAD_ELF, b,
+                         "segment %u of 0x%lx bytes (0x%lx in the file) at physical 0x%lx: not "
+                         "between 1 MiB and 4 GiB",
+                         i, g.memsz, g.filesz, g.paddr);
+        for (unsigned j = 0; j < o->segments; j++) {
+            const struct linux_segment *h = &o->segment[j];
+            if (g.paddr < h->paddr + h->memsz && h->paddr < g.paddr + g.memsz)
+                return failv(LINUX_BOOT_BAD_ELF, b, "segment %u at 0x%lx overlaps one at 0x%lx", i,
+                             g.paddr, h->paddr);
+        }
+        if (o->entry >= g.paddr && o->entry - g.paddr < g.filesz) entry_found = true;
+        o->segment[o->segments++] = g;
+    }
+    if (!o->segments) return failv(LINUX_BOOT_BAD_ELF, b, "no PT_LOAD segment");
+    if (!entry_found)
+        return failv(LINUX_BOOT_BAD_ELF, b,
+                     "entry point 0x%lx is in no segment's physical range (a vmlinux's entry is "
+                     "physical)",
+                     o->entry);
+    o->version = LINUX_ELF_VERSION;
+    o->cmdline_size = LINUX_ELF_CMDLINE;
+    o->initrd_addr_max = 0x7FFFFFFF;
+    return LINUX_BOOT_OK;
+}
+
 enum linux_boot_error linux_boot_parse(const uint8_t *image, size_t size, struct linux_image *out,
                                        char *err, size_t errlen)
 {
     const struct errbuf b = {err, errlen};
     struct linux_image o = {0};
     enum linux_boot_error e;
+    if (size >= sizeof(elf_magic) && !memcmp(image, elf_magic, sizeof(elf_magic))) {
+        if ((e = parse_elf(image, size, &o, &b))) return e;
+        *out = o;
+        return LINUX_BOOT_OK;
+    }
     if ((e = check_header(image, size, &b)) || (e = check_parts(image, size, &o, &b))) return e;
     o.version = le_get16(image + LBP_VERSION);
     o.header_end = LBP_HEADER + image[LBP_JUMP + 1];
@@ -122,6 +217,10 @@ static uint64_t decompress_base(const struct linux_image *img)
     return at > img->pref_address ? at : img->pref_address;
 }
 
+static enum linux_boot_error place_initrd(const struct linux_image *img, uint64_t initrd_size,
+                                          struct linux_layout *lp, struct linux_layout *out,
+                                          const struct errbuf *bp);
+
 enum linux_boot_error linux_boot_plan(const struct linux_image *img, uint64_t ram_size,
                                       uint64_t initrd_size, uint64_t cmdline_len,
                                       struct linux_layout *out, char *err, size_t errlen)
@@ -141,6 +240,22 @@ enum linux_boot_error linux_boot_plan(const struct linux_image *img, uint64_t ra
                              .cmdline_len = cmdline_len,
                              .zero_page_gpa = LINUX_ZERO_PAGE_GPA,
                              .gdt_gpa = LINUX_GDT_GPA};
+    if (img->elf) {
+        // every segment where it says (parse_elf: each below 4 GiB, so no sum overflows)
+        for (unsigned i = 0; i < img->segments; i++) {
+            const struct linux_segment *g = &img->segment[i];
+            if (g->paddr + g->memsz > ram_size)
+                return failv(LINUX_BOOT_KERNEL_TOO_BIG, &b,
+                             "kernel larger than RAM: segment of 0x%lx bytes at 0x%lx, RAM ends "
+                             "at 0x%lx",
+                             g->memsz, g->paddr, ram_size);
+            if (g->paddr + g->memsz > l.kernel_end) l.kernel_end = g->paddr + g->memsz;
+        }
+        l.kernel_gpa = img->entry;
+        l.kernel_size = 0;
+        l.kernel_end = (l.kernel_end + PAGE_4K - 1) & ~(PAGE_4K - 1);
+        return place_initrd(img, initrd_size, &l, out, &b);
+    }
     // the image as loaded, and the buffer it decompresses into; compared without overflow
     uint64_t base = decompress_base(img);
     if (img->kernel_size > ram_size - LINUX_KERNEL_GPA || base > ram_size ||
@@ -152,9 +267,19 @@ enum linux_boot_error linux_boot_plan(const struct linux_image *img, uint64_t ra
     l.kernel_end = LINUX_KERNEL_GPA + img->kernel_size;
     if (base + img->init_size > l.kernel_end) l.kernel_end = base + img->init_size;
     l.kernel_end = (l.kernel_end + PAGE_4K - 1) & ~(PAGE_4K - 1); // <= ram_size: it is aligned
+    return place_initrd(img, initrd_size, &l, out, &b);
+}
+
+/* The initrd as high as possible above l->kernel_end (boot.rst: the kernel may use the memory
+ * below it), wholly at or below initrd_addr_max; then the layout is final. */
+static enum linux_boot_error place_initrd(const struct linux_image *img, uint64_t initrd_size,
+                                          struct linux_layout *lp, struct linux_layout *out,
+                                          const struct errbuf *bp)
+{
+    struct linux_layout l = *lp;
+    const struct errbuf b = *bp;
+    uint64_t ram_size = l.ram_size;
     if (initrd_size) {
-        // as high as possible (boot.rst: the kernel may use the memory below it), wholly at or
-        // below initrd_addr_max
         uint64_t top = (uint64_t)img->initrd_addr_max + 1;
         if (top > ram_size) top = ram_size;
         top &= ~(PAGE_4K - 1);
@@ -183,13 +308,23 @@ void linux_boot_zero_page(const uint8_t *image, const struct linux_image *img,
                           const struct linux_layout *l, uint8_t zp[LINUX_ZERO_PAGE])
 {
     memset(zp, 0, LINUX_ZERO_PAGE);
-    // the setup header as the image has it (linux_boot_parse: header_end <= 0x290 < setup_size)
-    memcpy(zp + LBP_SETUP_SECTS, image + LBP_SETUP_SECTS, img->header_end - LBP_SETUP_SECTS);
+    if (img->elf) {
+        // no setup header to copy: the fields a header always has, as Firecracker gives a vmlinux
+        le_put16(zp + LBP_BOOT_FLAG, 0xAA55);
+        le_put32(zp + LBP_HEADER, LINUX_HDRS_MAGIC);
+        le_put16(zp + LBP_VERSION, img->version);
+        le_put32(zp + LBP_CMDLINE_SIZE, img->cmdline_size);
+        le_put32(zp + LBP_INITRD_ADDR_MAX, img->initrd_addr_max);
+    } else {
+        // the setup header as the image has it (linux_boot_parse: header_end <= 0x290 <
+        // setup_size)
+        memcpy(zp + LBP_SETUP_SECTS, image + LBP_SETUP_SECTS, img->header_end - LBP_SETUP_SECTS);
+    }
     zp[LBP_TYPE_OF_LOADER] = LINUX_LOADER_UNKNOWN;
     // ours alone: no QUIET_FLAG, no KEEP_SEGMENTS (the kernel loads its own segments)
     zp[LBP_LOADFLAGS] = LINUX_LOADED_HIGH | LINUX_CAN_USE_HEAP;
     le_put16(zp + LBP_HEAP_END_PTR, LINUX_HEAP_END);
-    le_put32(zp + LBP_CODE32_START, (uint32_t)l->kernel_gpa);
+    if (!img->elf) le_put32(zp + LBP_CODE32_START, (uint32_t)l->kernel_gpa);
     le_put32(zp + LBP_CMD_LINE_PTR, (uint32_t)l->cmdline_gpa);
     le_put32(zp + LBP_RAMDISK_IMAGE, (uint32_t)l->initrd_gpa);
     le_put32(zp + LBP_RAMDISK_SIZE, (uint32_t)l->initrd_size);
@@ -207,6 +342,25 @@ void linux_boot_gdt(uint64_t gdt[LINUX_GDT_ENTRIES])
     gdt[0] = gdt[1] = 0;
     gdt[LINUX_BOOT_CS / 8] = 0x00CF9B000000FFFFull; // execute/read
     gdt[LINUX_BOOT_DS / 8] = 0x00CF93000000FFFFull; // read/write
+}
+
+void linux_boot_gdt64(uint64_t gdt[LINUX_GDT_ENTRIES])
+{
+    linux_boot_gdt(gdt);
+    gdt[LINUX_BOOT_CS / 8] = 0x00AF9B000000FFFFull; // L set, D clear: 64-bit code (SDM 3A 5.2.1)
+}
+
+void linux_boot_page_tables(const struct linux_layout *l, uint64_t pt[LINUX_PT_PAGES][512])
+{
+    // PML4 -> PDPT -> PDs with PS entries (SDM 3A 4.5, tables 4-15, 4-17): present, writable
+    const uint64_t p_rw = 0x3, ps = 0x80, pdpt = LINUX_PT_GPA + PAGE_4K;
+    memset(pt, 0, LINUX_PT_PAGES * PAGE_4K);
+    pt[0][0] = pdpt | p_rw;
+    uint64_t pages = (l->ram_size + (2ul << 20) - 1) >> 21; // <= 2048 (RAM_MAX)
+    for (uint64_t i = 0; i < pages; i++) {
+        if (i % 512 == 0) pt[1][i / 512] = (pdpt + PAGE_4K * (1 + i / 512)) | p_rw;
+        pt[2 + i / 512][i % 512] = (i << 21) | p_rw | ps;
+    }
 }
 
 void boot_flat32_state(rs_vcpu_state_t *st, uint16_t cs, uint16_t ds)
@@ -238,6 +392,18 @@ void linux_boot_start_state(const struct linux_layout *l, rs_vcpu_state_t *st)
     st->gdtr_limit = LINUX_GDT_ENTRIES * 8 - 1;
 }
 
+void linux_boot_start_state64(const struct linux_image *img, const struct linux_layout *l,
+                              rs_vcpu_state_t *st)
+{
+    linux_boot_start_state(l, st);
+    st->cr0 = 0x80000011;   // PG, PE, ET
+    st->cr3 = LINUX_PT_GPA; // linux_boot_page_tables
+    st->cr4 = 0x20;         // PAE
+    st->efer = 0x100;       // LME; LMA follows from LME and PG (the backends set it)
+    st->cs.attrib = 0xA9B;  // as linux_boot_gdt64's: L, G, present, execute/read, accessed
+    st->rip = img->entry;
+}
+
 const char *linux_boot_error_name(enum linux_boot_error e)
 {
     static const char *const names[] = {
@@ -252,6 +418,7 @@ const char *linux_boot_error_name(enum linux_boot_error e)
         [LINUX_BOOT_INITRD_TOO_BIG] = "initrd too big",
         [LINUX_BOOT_CMDLINE_TOO_LONG] = "command line too long",
         [LINUX_BOOT_BAD_RAM] = "bad RAM size",
+        [LINUX_BOOT_BAD_ELF] = "bad ELF",
     };
     return (unsigned)e < sizeof(names) / sizeof(names[0]) ? names[e] : "?";
 }

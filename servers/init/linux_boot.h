@@ -13,7 +13,14 @@
  *   0x9fc00 .. 0xfffff  reserved in e820 (EBDA, VGA, BIOS: the VMM may put an MP table at 0xf0000)
  *   0x100000 ..         the protected-mode kernel (the image after its setup sectors), entry
  *   kernel_end          end of what the kernel decompresses into (LINUX_BOOT_KERNEL_END below)
- *   .. top of RAM       the initrd, page aligned, as high as RAM and initrd_addr_max allow */
+ *   .. top of RAM       the initrd, page aligned, as high as RAM and initrd_addr_max allow
+ *
+ * A kernel may also be the uncompressed vmlinux ELF that a bzImage carries (the build extracts it,
+ * guests/README.md): it is booted through the 64-bit entry (boot.rst, "64-bit boot protocol"), as
+ * Firecracker boots a vmlinux. Its PT_LOAD segments go to their physical addresses (at or above
+ * 1 MiB), the zero page is made by the loader (no setup header to copy), the GDT's 0x10 is a
+ * 64-bit code segment, and page tables at LINUX_PT_GPA map all RAM 1:1 with 2 MiB pages:
+ *   0x09000             PML4;  0x0a000  PDPT;  0x0b000 .. 0x0efff  one PD per GiB of RAM */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,8 +39,14 @@
 #define LINUX_BOOT_CS       0x10
 #define LINUX_BOOT_DS       0x18
 #define LINUX_E820_ENTRIES  3
-#define LINUX_MIN_VERSION   0x020A /* 2.10: pref_address and init_size, to place the initrd */
-#define LINUX_MAX_SETUP     63     /* sectors: the real-mode part is at most 32 KiB */
+#define LINUX_MIN_VERSION   0x020A   /* 2.10: pref_address and init_size, to place the initrd */
+#define LINUX_MAX_SETUP     63       /* sectors: the real-mode part is at most 32 KiB */
+#define LINUX_PT_GPA        0x9000ul /* 64-bit entry: PML4, PDPT, then LINUX_PT_PDS PDs */
+#define LINUX_PT_PDS        4        /* one per GiB of RAM, up to RAM_MAX (4 GiB) */
+#define LINUX_PT_PAGES      (2 + LINUX_PT_PDS)
+#define LINUX_ELF_SEGMENTS  8      /* PT_LOAD segments a vmlinux may have (6.1 has 4) */
+#define LINUX_ELF_CMDLINE   2048   /* COMMAND_LINE_SIZE of x86: no header says it for an ELF */
+#define LINUX_ELF_VERSION   0x020F /* the protocol the loader's zero page follows (2.15) */
 
 /* Offsets in the zero page (struct boot_params, Documentation/arch/x86/zero-page.rst) and in the
  * image's first sectors, where the setup header has the same offsets. */
@@ -83,6 +96,13 @@ enum linux_boot_error {
     LINUX_BOOT_INITRD_TOO_BIG, /* the initrd does not fit in the RAM the kernel leaves */
     LINUX_BOOT_CMDLINE_TOO_LONG, /* longer than the kernel's cmdline_size (or ours) */
     LINUX_BOOT_BAD_RAM,          /* RAM size not a multiple of 4 KiB or not in 2 MiB .. 4 GiB */
+    LINUX_BOOT_BAD_ELF, /* an ELF that is not a loadable x86-64 vmlinux (class, type, segments) */
+};
+
+/* A PT_LOAD segment of a vmlinux ELF: file bytes [offset, offset + filesz) go to guest-physical
+ * paddr, followed by memsz - filesz zero bytes. */
+struct linux_segment {
+    uint64_t offset, filesz, paddr, memsz;
 };
 
 /* What linux_boot_parse found in an image. */
@@ -94,6 +114,12 @@ struct linux_image {
     bool relocatable;
     uint32_t kernel_alignment, init_size, cmdline_size, initrd_addr_max;
     uint64_t pref_address;
+    // a vmlinux ELF (elf set): its segments and 64-bit entry point; the fields above are then the
+    // loader's own (cmdline_size LINUX_ELF_CMDLINE, initrd_addr_max 0x7fffffff, the rest 0)
+    bool elf;
+    unsigned segments;
+    struct linux_segment segment[LINUX_ELF_SEGMENTS];
+    uint64_t entry;
 };
 
 /* Where everything goes in guest-physical memory (linux_boot_plan). */
@@ -106,8 +132,9 @@ struct linux_layout {
     uint64_t zero_page_gpa, gdt_gpa;
 };
 
-/* Checks the bzImage of `size` bytes at `image` and describes it in *out. Returns LINUX_BOOT_OK,
- * or an error with a one-line reason in err (e.g. "setup_sects 200 beyond the image ..."). */
+/* Checks the bzImage (or vmlinux ELF, told by its magic) of `size` bytes at `image` and describes
+ * it in *out. Returns LINUX_BOOT_OK, or an error with a one-line reason in err (e.g. "setup_sects
+ * 200 beyond the image ..."). */
 enum linux_boot_error linux_boot_parse(const uint8_t *image, size_t size, struct linux_image *out,
                                        char *err, size_t errlen);
 /* Places a parsed kernel, an initrd of initrd_size bytes (0: none) and a command line of
@@ -122,9 +149,19 @@ void linux_boot_zero_page(const uint8_t *image, const struct linux_image *img,
                           const struct linux_layout *l, uint8_t zp[LINUX_ZERO_PAGE]);
 /* The GDT to copy to l->gdt_gpa: flat 4 GiB code at LINUX_BOOT_CS, data at LINUX_BOOT_DS. */
 void linux_boot_gdt(uint64_t gdt[LINUX_GDT_ENTRIES]);
+/* The GDT of a vmlinux's 64-bit entry: LINUX_BOOT_CS a 64-bit code segment, the rest as above. */
+void linux_boot_gdt64(uint64_t gdt[LINUX_GDT_ENTRIES]);
+/* The page tables of a vmlinux's 64-bit entry, LINUX_PT_PAGES pages to copy to LINUX_PT_GPA: all
+ * of l->ram_size (rounded up to 2 MiB) mapped 1:1, writable, with 2 MiB pages. */
+void linux_boot_page_tables(const struct linux_layout *l, uint64_t pt[LINUX_PT_PAGES][512]);
 /* The 32-bit boot protocol's entry state: protected mode without paging, IF = 0, CS/DS/ES/SS
  * the GDT's flat segments, ESI = the zero page, EIP = the kernel, EBP = EDI = EBX = 0. */
 void linux_boot_start_state(const struct linux_layout *l, rs_vcpu_state_t *st);
+/* A vmlinux's (img->elf) 64-bit entry state: long mode with paging on linux_boot_page_tables
+ * (CR3 = LINUX_PT_GPA, CR4.PAE, EFER.LME), IF = 0, CS the 64-bit LINUX_BOOT_CS of
+ * linux_boot_gdt64, DS/ES/SS LINUX_BOOT_DS, RSI = the zero page, RIP = the ELF's entry. */
+void linux_boot_start_state64(const struct linux_image *img, const struct linux_layout *l,
+                              rs_vcpu_state_t *st);
 /* The state both kinds of guest start from: 32-bit protected mode, no paging, IF = 0, flat 4 GiB
  * segments with selectors cs and ds (the hidden parts as a flat GDT holds them), PAT at its
  * power-on value; the caller sets the registers its boot contract names. */

@@ -107,12 +107,24 @@ static int load_linux(struct vm *vm, const struct manifest_server *m)
     uint64_t gdt[LINUX_GDT_ENTRIES];
     const struct linux_layout *l = &vm->linux_layout;
     const uint8_t *kernel = (const uint8_t *)vm->kernel->vaddr;
-    linux_boot_zero_page(kernel, &vm->linux_image, l, zero_page);
-    linux_boot_gdt(gdt);
-    int err;
-    if ((err =
-             guest_write(vm, l->kernel_gpa, kernel + vm->linux_image.setup_size, l->kernel_size)) ||
-        (err = guest_write(vm, l->zero_page_gpa, zero_page, sizeof(zero_page))) ||
+    const struct linux_image *img = &vm->linux_image;
+    linux_boot_zero_page(kernel, img, l, zero_page);
+    int err = RS_OK;
+    if (img->elf) {
+        // a vmlinux: its segments (the rest of each, memsz - filesz, is zero: new RAM frames are
+        // zeroed by Retype), the 64-bit GDT and the page tables of the 64-bit entry
+        static uint64_t tables[LINUX_PT_PAGES][512]; // off init's stack
+        for (unsigned i = 0; !err && i < img->segments; i++)
+            err = guest_write(vm, img->segment[i].paddr, kernel + img->segment[i].offset,
+                              img->segment[i].filesz);
+        linux_boot_page_tables(l, tables);
+        linux_boot_gdt64(gdt);
+        if (!err) err = guest_write(vm, LINUX_PT_GPA, tables, sizeof(tables));
+    } else {
+        linux_boot_gdt(gdt);
+        err = guest_write(vm, l->kernel_gpa, kernel + img->setup_size, l->kernel_size);
+    }
+    if (err || (err = guest_write(vm, l->zero_page_gpa, zero_page, sizeof(zero_page))) ||
         (err = guest_write(vm, l->gdt_gpa, gdt, sizeof(gdt))) ||
         (err = guest_write(vm, l->cmdline_gpa, vm->cmdline, l->cmdline_len + 1)))
         return err;
@@ -134,7 +146,8 @@ static int write_start_state(const struct vm *vm, uint64_t ram_size)
 {
     rs_vcpu_state_t st;
     if (vm->kernel) {
-        linux_boot_start_state(&vm->linux_layout, &st);
+        if (vm->linux_image.elf) linux_boot_start_state64(&vm->linux_image, &vm->linux_layout, &st);
+        else linux_boot_start_state(&vm->linux_layout, &st);
     } else {
         boot_flat32_state(&st, 0x08, 0x10);
         st.rax = VM_START_MAGIC;
@@ -197,7 +210,8 @@ static size_t linux_cmdline(struct vm *vm, const struct manifest_server *m)
     return strlen(vm->cmdline);
 }
 
-/* A kernel must be a bzImage that, with its initrd and command line, fits in RAM. */
+/* A kernel must be a bzImage (or the vmlinux ELF of one) that, with its initrd and command line,
+ * fits in RAM. */
 static int check_linux(struct vm *vm, const struct manifest_server *m, uint64_t ram)
 {
     char why[160];

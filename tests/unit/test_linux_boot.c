@@ -291,14 +291,16 @@ Test(linux_boot, wrong_magic)
     m = good();
     m.p[LBP_HEADER + 3] = 'T';
     refused(m, LINUX_BOOT_BAD_MAGIC, "header magic 0x54726448 is not 'HdrS'");
-    // an ELF (vmlinux instead of vmlinuz)
+    // the ELF magic makes it a vmlinux (test_linux_elf.c), and this is no x86-64 ELF
     m = good();
     memcpy(m.p,
            "\x7f"
            "ELF",
            4);
     memset(m.p + 0x1F0, 0, 0x20);
-    refused(m, LINUX_BOOT_BAD_MAGIC, "boot_flag 0x0 is not 0xaa55");
+    refused(m, LINUX_BOOT_BAD_ELF,
+            "ELF class 0 data 0 type 0 machine 0 is not a little-endian x86-64 executable "
+            "(2 1 2 62)");
 }
 
 Test(linux_boot, absurd_setup_sects)
