@@ -17,7 +17,7 @@
 
 #define MAX_FREE           96
 #define PAGE               4096ull
-#define INIT_CNODE_RADIX   12
+#define INIT_CNODE_RADIX   13
 #define INIT_STACK_PAGES   16
 #define INIT_MODULES_VADDR 0x10000000000ull
 

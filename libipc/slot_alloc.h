@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <resurgo/types.h>
 
-#define PS_SLOTS_MAX 4096
+#define PS_SLOTS_MAX 8192
 
 typedef struct ps_slots {
     rs_cptr_t start, end;

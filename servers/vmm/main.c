@@ -52,13 +52,6 @@ static const struct vmm_ops ops = {read_state, write_state, host_cpuid, rt_rdtsc
  * least once and put its bytes ahead of older ones still in the ring). */
 static void print_output(void)
 {
-    static uint64_t corrupt_seen; // the state checks' count this instance reported
-    uint64_t corrupt = persist->repaired + persist->sanitized;
-    if (corrupt != corrupt_seen) // vmm_persist_check's doing, once per finding
-        rt_printf("vmm %s: committed state found corrupt: %lu repaired from its twin, %lu "
-                  "sanitized so far\n",
-                  server.control->name, persist->repaired, persist->sanitized);
-    corrupt_seen = corrupt;
     struct vmm_output_ring *ring =
         (struct vmm_output_ring *)((uintptr_t)server.control + VMM_OUTPUT_OFFSET);
     const struct vmm_out *o = vmm_unprinted(persist);
@@ -173,11 +166,7 @@ static rs_msginfo_t put_reply(const struct vmm_reply *r)
     return rs_msginfo(r->label, 0, 0, len);
 }
 
-static bool pc_platform(void)
-{
-    vmm_persist_check(persist); // a flipped platform byte would run the pc's code on a flat guest
-    return vmm_committed(persist)->platform == VMM_PLATFORM_PC;
-}
+static bool pc_platform(void) { return vmm_committed(persist)->platform == VMM_PLATFORM_PC; }
 
 /* The pc platform wakes at its devices' next deadline by the kernel timer (a past one fires at
  * once), not on init's ticks. */
@@ -231,7 +220,6 @@ static bool on_notify(rs_badge_t bits, bool holding_exit)
 static void wait_for_timer(void)
 {
     if (pc_platform()) arm_timer(); // for the HLT's transaction, which is not committed
-    vmm_abandon(persist);           // the wait is long: the spare is the twin meanwhile
     for (;;) {
         rs_result_t r = rs_wait(IPC_SLOT_PING);
         server.control->heartbeat++;
@@ -257,12 +245,10 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
         wait_for_timer();
     }
     vmm_record(vmm.st, fp, &r);
-    vmm_seal(persist); // a stray write from here to the commit is not committed
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
     commit();
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
-    vmm_persist_check(persist); // the reply as committed (checksummed), not the stack's copy
-    return put_reply(&vmm_committed(persist)->last);
+    return put_reply(&r);
 }
 
 /* VMM_INPUT: a transaction of its own, like an exit; the retry of a request whose reply was
@@ -281,7 +267,6 @@ static int on_input(rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
     unsigned accepted = 0;
     vmm.st = vmm_begin(persist);
     int err = vmm_console_input(&vmm, client, req->w[0], bytes, n, &accepted);
-    vmm_seal(persist);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
     commit();
     // a crash here: the client's retry (same id) must not queue the bytes again

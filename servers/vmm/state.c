@@ -9,121 +9,19 @@
 
 #define BARRIER() __asm__ volatile("" ::: "memory")
 
-static void twin(struct vmm_persist *p);
-
-/* replied_seq if its complement agrees; else (a stray write into either) `unknown`. */
-static uint64_t replied(const struct vmm_persist *p, uint64_t unknown)
-{
-    return p->replied_chk == ~p->replied_seq ? p->replied_seq : unknown;
-}
-
-uint64_t vmm_state_sum(const struct vmm_state *s)
-{
-    // word by word: the state is 8-byte aligned and a multiple of 8 bytes (static assert below)
-    const uint64_t *w = (const uint64_t *)(const void *)s;
-    uint64_t h = 0x9E3779B97F4A7C15ull;
-    for (size_t i = 0; i < sizeof(*s) / 8; i++) {
-        h = (h ^ w[i]) * 0xBF58476D1CE4E5B9ull;
-        h ^= h >> 31;
-    }
-    return h;
-}
-_Static_assert(sizeof(struct vmm_state) % 8 == 0, "vmm_state_sum reads whole words");
-
 struct vmm_persist *vmm_persist_open(void *base, uint64_t size)
 {
     struct vmm_persist *p = base;
     if (!base || size < sizeof(*p)) return NULL;
-    // a few flipped bits of the magic are a stray write, not a region never used: resetting the
-    // guest's devices under it would kill it
-    unsigned flipped = 0;
-    for (uint64_t d = p->magic ^ VMM_PERSIST_MAGIC; d; d &= d - 1) flipped++;
-    if (flipped <= 8) p->magic = VMM_PERSIST_MAGIC;
     if (p->magic != VMM_PERSIST_MAGIC) {
         memset(p, 0, sizeof(*p));
         uart_reset(&p->copy[0].uart);
         uart_reset(&p->copy[1].uart);
-        p->sum[0] = p->sum[1] = vmm_state_sum(&p->copy[0]);
-        p->replied_chk = ~0ull;
         BARRIER();
         p->magic = VMM_PERSIST_MAGIC;
     }
     p->current &= 1; // the region is the VMM's own: a wild write must not take us out of bounds
-    vmm_persist_check(p);
-    // what a checksum cannot tell: a state committed with a field out of range (a stray write
-    // into the copy under way, or a bug) is made safe before this instance uses it
-    unsigned c = p->current & 1;
-    if (vmm_state_sanitize(&p->copy[c])) {
-        p->sum[c] = vmm_state_sum(&p->copy[c]);
-        p->sanitized++;
-    }
-    twin(p); // a predecessor may have died in a transaction: the spare is no twin then
     return p;
-}
-
-/* The spare copy becomes the committed one's twin (what vmm_persist_check repairs from). */
-static void twin(struct vmm_persist *p)
-{
-    unsigned c = p->current & 1;
-    p->copy[!c] = p->copy[c];
-    p->sum[!c] = p->sum[c];
-    p->sealed = 0;
-}
-
-void vmm_abandon(struct vmm_persist *p) { twin(p); }
-
-/* Both twins corrupt (a stray write of a few bits that hit both): they differ in a few words;
- * one choice per word gives back the state whose checksum the committed copy had. True if one
- * did (both copies are that state again). */
-#define VOTE_MAX 8 /* differing words tried: 2^8 checksums at most */
-static bool vote(struct vmm_persist *p)
-{
-    unsigned c = p->current & 1, idx[VOTE_MAX], n = 0;
-    uint64_t *a = (uint64_t *)(void *)&p->copy[c], *b = (uint64_t *)(void *)&p->copy[!c];
-    for (size_t i = 0; i < sizeof(struct vmm_state) / 8; i++) {
-        if (a[i] == b[i]) continue;
-        if (n == VOTE_MAX) return false;
-        idx[n++] = (unsigned)i;
-    }
-    uint64_t orig[VOTE_MAX], other[VOTE_MAX];
-    for (unsigned k = 0; k < n; k++) orig[k] = a[idx[k]], other[k] = b[idx[k]];
-    for (unsigned m = 0; m < (1u << n); m++) {
-        for (unsigned k = 0; k < n; k++) a[idx[k]] = m >> k & 1 ? other[k] : orig[k];
-        uint64_t sum = vmm_state_sum(&p->copy[c]);
-        // the other's checksum: the committed one's may be a flipped word too; but not a state
-        // behind a reply the guest has seen (see vmm_persist_check)
-        if (sum == p->sum[c] || (sum == p->sum[!c] && p->copy[c].seq >= replied(p, UINT64_MAX))) {
-            p->sum[c] = sum;
-            twin(p);
-            return true;
-        }
-    }
-    for (unsigned k = 0; k < n; k++) a[idx[k]] = orig[k];
-    return false;
-}
-
-enum vmm_check vmm_persist_check(struct vmm_persist *p)
-{
-    unsigned c = p->current & 1;
-    if (vmm_state_sum(&p->copy[c]) == p->sum[c]) return VMM_STATE_OK;
-    const struct vmm_state *o = &p->copy[!c];
-    // (replied_seq unknown: the guest may have seen any reply, so no older state is taken)
-    // the twin's checksum the committed one's too: the same state, whatever replied_seq says
-    if (vmm_state_sum(o) == p->sum[!c] &&
-        (p->sum[!c] == p->sum[c] || o->seq >= replied(p, UINT64_MAX))) {
-        p->copy[c] = *o;
-        p->sum[c] = p->sum[!c];
-        p->repaired++;
-        return VMM_STATE_REPAIRED;
-    }
-    if (vote(p)) {
-        p->repaired++;
-        return VMM_STATE_REPAIRED;
-    }
-    vmm_state_sanitize(&p->copy[c]);
-    p->sum[c] = vmm_state_sum(&p->copy[c]);
-    p->sanitized++;
-    return VMM_STATE_SANITIZED;
 }
 
 const struct vmm_state *vmm_committed(const struct vmm_persist *p)
@@ -133,8 +31,6 @@ const struct vmm_state *vmm_committed(const struct vmm_persist *p)
 
 struct vmm_state *vmm_begin(struct vmm_persist *p)
 {
-    vmm_persist_check(p);
-    p->sealed = 0;
     struct vmm_state *s = &p->copy[!(p->current & 1)];
     *s = p->copy[p->current & 1];
     s->out.len = 0;
@@ -148,49 +44,22 @@ void vmm_record(struct vmm_state *s, uint64_t fp, const struct vmm_reply *r)
     s->last = *r;
 }
 
-void vmm_seal(struct vmm_persist *p)
-{
-    unsigned spare = !(p->current & 1);
-    p->sum[spare] = vmm_state_sum(&p->copy[spare]);
-    p->sealed = VMM_SEALED;
-}
-
 void vmm_commit(struct vmm_persist *p)
 {
     unsigned spare = !(p->current & 1);
     struct vmm_state *s = &p->copy[spare];
-    // changed since its seal: a stray write into the transaction; committed, it would carry a
-    // good checksum. The crash makes the exit come back to a new instance, which emulates it
-    // again from the committed state.
-    if (p->sealed == VMM_SEALED && vmm_state_sum(s) != p->sum[spare]) __builtin_trap();
-    p->sealed = 0;
     if (s->out.len) s->out_seq++, s->out_end += s->out.len;
-    p->sum[spare] = vmm_state_sum(s);
-    BARRIER(); // the copy and its checksum are complete before it becomes the committed one
+    BARRIER(); // the copy is complete before it becomes the committed one
     p->current = spare;
     BARRIER();
-    // the other copy becomes this one's twin: what vmm_persist_check repairs from. A crash
-    // before this is done leaves the other copy as the state before the commit, with its own
-    // checksum: the exit whose reply has not gone out comes back and is emulated again from it.
-    twin(p);
 }
 
-void vmm_mark_replied(struct vmm_persist *p)
-{
-    uint64_t seq = vmm_committed(p)->seq;
-    p->replied_seq = seq;
-    BARRIER();
-    p->replied_chk = ~seq;
-}
+void vmm_mark_replied(struct vmm_persist *p) { p->replied_seq = vmm_committed(p)->seq; }
 
-bool vmm_is_redelivery(struct vmm_persist *p, uint64_t fp)
+bool vmm_is_redelivery(const struct vmm_persist *p, uint64_t fp)
 {
-    vmm_persist_check(p); // the record answered from must be the one committed
     const struct vmm_state *s = vmm_committed(p);
-    // replied_seq unknown (flipped bits): taken as replied. A HLT's exit often repeats the last
-    // one word for word: answering it from the record would let the guest run past its HLT
-    // again and again with nothing ever emulated (system-campaign-vmm-corrupt found it)
-    return s->seq && s->seq != replied(p, s->seq) && s->last_fp == fp;
+    return s->seq && s->seq != p->replied_seq && s->last_fp == fp;
 }
 
 const struct vmm_out *vmm_unprinted(const struct vmm_persist *p)

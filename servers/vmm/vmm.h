@@ -178,63 +178,30 @@ bool cache_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r);
 enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r);
 
 /* state.c: the persistent region. Two copies of the state and one index word: a transaction
- * works on the spare copy and commits by switching the index (one store). Each copy has its
- * checksum (taken at its commit); after a commit the spare is made a copy of the committed one,
- * so that a copy found corrupt (a stray write after its commit) is repaired from the other. */
-#define VMM_PERSIST_MAGIC 0x564D4D5354415432ull /* "VMMSTAT2" */
-#define VMM_SEALED        0x5345414C45445331ull /* "SEALEDS1" */
+ * works on the spare copy and commits by switching the index (one store). */
+#define VMM_PERSIST_MAGIC 0x564D4D5354415431ull /* "VMMSTAT1" */
 struct vmm_persist {
     uint64_t magic;
     volatile uint64_t current;     /* the committed copy: 0 or 1 */
     volatile uint64_t replied_seq; /* the seq whose reply is known to have gone out */
-    volatile uint64_t replied_chk; /* ~replied_seq: a stray write into either is seen */
     volatile uint64_t printed_seq; /* the out_seq whose output was printed */
     volatile uint64_t redelivered; /* exits answered from the record (statistics) */
-    uint64_t sum[2];               /* vmm_state_sum of each copy as committed */
-    uint64_t repaired;             /* corrupt committed copies replaced by the other (statistics) */
-    uint64_t sanitized;            /* corrupt states kept after vmm_state_sanitize (statistics) */
-    uint64_t sealed;               /* VMM_SEALED: vmm_seal took the spare's checksum and
-                                      vmm_commit verifies it (a magic: a flipped bit in a 0 is
-                                      not a seal) */
     struct vmm_state copy[2];
 };
 /* Opens the region (initialising it on first use); NULL if it is too small. */
 struct vmm_persist *vmm_persist_open(void *base, uint64_t size);
 const struct vmm_state *vmm_committed(const struct vmm_persist *p);
-/* Starts a transaction: a fresh copy of the committed state, output empty. The committed copy
- * is checked first (vmm_persist_check). */
+/* Starts a transaction: a fresh copy of the committed state, output empty. */
 struct vmm_state *vmm_begin(struct vmm_persist *p);
-/* What vmm_persist_check found. */
-enum vmm_check { VMM_STATE_OK, VMM_STATE_REPAIRED, VMM_STATE_SANITIZED };
-/* Verifies the committed copy's checksum. A corrupt one is replaced by the other copy if that
- * one's checksum holds and it does not lag behind a reply the guest has seen (seq >= replied_seq:
- * it is the same state, or the one before a commit whose reply never went out, so the exit comes
- * back and is emulated again); else the corrupt copy is kept, made safe by vmm_state_sanitize
- * and its checksum taken anew: the guest runs on with what survived rather than the VMM
- * crashing in a loop or the guest's devices being reset under it. */
-enum vmm_check vmm_persist_check(struct vmm_persist *p);
-/* The checksum of a copy (a multiply-xorshift hash of its words). */
-uint64_t vmm_state_sum(const struct vmm_state *s);
-/* state_check.c: brings every index, count and enumerated field of s into range, each model by
- * its own rule (docs/restart.md "Validating inherited state"); returns how many fields it changed. */
-unsigned vmm_state_sanitize(struct vmm_state *s);
 /* Records reply r to the exit with fingerprint fp in the transaction (seq + 1). */
 void vmm_record(struct vmm_state *s, uint64_t fp, const struct vmm_reply *r);
-/* The transaction is complete (what comes before its commit may not change it): its checksum
- * is taken now and vmm_commit verifies it, crashing (an invalid opcode) if the copy changed:
- * the exit is then emulated again by the next instance. For transactions with a fault point
- * (or anything else) between their end and their commit. */
-void vmm_seal(struct vmm_persist *p);
 /* Commits the transaction begun last. */
 void vmm_commit(struct vmm_persist *p);
-/* Drops the transaction begun last (a HLT that waits): the spare copy is the committed one's
- * twin again, so that a stray write into the committed copy while the VMM waits is repaired. */
-void vmm_abandon(struct vmm_persist *p);
 /* The reply to the committed exit went out (ReplyRecv returned). */
 void vmm_mark_replied(struct vmm_persist *p);
 /* The exit with fingerprint fp is the committed one coming back because the VMM that answered it
  * died before the reply went out: answer it with vmm_committed(p)->last, not again. */
-bool vmm_is_redelivery(struct vmm_persist *p, uint64_t fp);
+bool vmm_is_redelivery(const struct vmm_persist *p, uint64_t fp);
 /* Output committed but not printed yet (len 0: none); vmm_mark_printed once it is out. */
 const struct vmm_out *vmm_unprinted(const struct vmm_persist *p);
 void vmm_mark_printed(struct vmm_persist *p);
