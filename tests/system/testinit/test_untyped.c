@@ -160,10 +160,11 @@ static void ut_bad_destination(void)
     CHECK_EQ(ps_mr(0), 2);
     CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, s, PS_DEPTH, 0, 1),
               RS_INVALID_CAPABILITY);
-    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, 4096, 1), RS_RANGE_ERROR);
+    const uint64_t slots = 1ull << bootinfo->cnode_radix; // the root CNode's size
+    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, slots, 1), RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(0), 4);
-    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, 4095, 2), RS_RANGE_ERROR);
-    CHECK_EQ(ps_mr(2), 4094);
+    CHECK_ERR(ps_untyped_retype(ut, ME, RS_OBJ_ENDPOINT, 0, 0, 0, slots - 1, 2), RS_RANGE_ERROR);
+    CHECK_EQ(ps_mr(2), slots - 2);
     CHECK_ERR(ps_invoke(ut, RS_CNODE_COPY, NULL, 0, NULL, 0), RS_ILLEGAL_OPERATION);
     CHECK_ERR(rs_recv(ut).error, RS_INVALID_CAPABILITY);
     CHECK_ERR(rs_nbsend(ut, 0).error, RS_ILLEGAL_OPERATION); // an invocation with label 0
