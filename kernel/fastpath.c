@@ -190,8 +190,7 @@ static __attribute__((noinline)) _Noreturn void fast_vcpu_reply_recv(struct tcb 
                                                                      struct tcb *caller)
 {
     struct notification *bound = t->bound_ntfn;
-    if (caller->fault.type != RS_FAULT_VCPU_EXIT || (bound && bound->pending))
-        syscall_slowpath(t);
+    if (caller->fault.type != RS_FAULT_VCPU_EXIT || (bound && bound->pending)) syscall_slowpath(t);
     struct cap *c;
     if (!fast_lookup(t, t->ctx.rdi, &c) || !fast_cap_is(c, RS_CAP_ENDPOINT, RS_RIGHT_READ))
         syscall_slowpath(t);

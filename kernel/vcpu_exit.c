@@ -80,7 +80,7 @@ static bool deliver_direct(struct tcb *t, const struct cap *c)
     t->replier = r;
     r->reply_to = t;
     r->state = TS_RUNNABLE; // (it was blocked in Recv, so in no run queue)
-    sched_enqueue(r, true);  // the caller waits: the VMM runs next, as endpoint_send has it
+    sched_enqueue(r, true); // the caller waits: the VMM runs next, as endpoint_send has it
     return true;
 }
 

@@ -130,8 +130,8 @@ enum ipc_inject {
 
 typedef struct ipc_channel_info {
     char name[24];
-    uint32_t role; /* IPC_CHANNEL_CLIENT (produces requests) or IPC_CHANNEL_SERVER */
-    uint32_t peer; /* the other end's badge as a client (its manifest index + 1) */
+    uint32_t role;      /* IPC_CHANNEL_CLIENT (produces requests) or IPC_CHANNEL_SERVER */
+    uint32_t peer;      /* the other end's badge as a client (its manifest index + 1) */
     uint64_t size;      /* the whole channel (rings and data area), bytes */
     uint64_t data_size; /* its data area (at CHAN_DATA_OFFSET), bytes */
     uint64_t paddr;     /* physical address of the channel's memory (contiguous): DMA into data */

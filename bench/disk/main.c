@@ -190,11 +190,13 @@ static void through_window(uint32_t ino)
     rt_printf("bench: disk through fs: data window of %lu KiB, %u KiB calls, %u MiB\n",
               win_size >> 10, SEQ_REQ >> 10, SEQ_BYTES >> 20);
     uint64_t t0 = now_us();
-    for (uint64_t off = 0; off < SEQ_BYTES; off += SEQ_REQ) win_io(FS_WRITE_WIN, ino, off, SEQ_REQ, 0);
+    for (uint64_t off = 0; off < SEQ_BYTES; off += SEQ_REQ)
+        win_io(FS_WRITE_WIN, ino, off, SEQ_REQ, 0);
     call(&sync, &r);
     print_rate("fs window sequential write (+fsync)", SEQ_BYTES, now_us() - t0);
     t0 = now_us();
-    for (uint64_t off = 0; off < SEQ_BYTES; off += SEQ_REQ) win_io(FS_READ_WIN, ino, off, SEQ_REQ, 0);
+    for (uint64_t off = 0; off < SEQ_BYTES; off += SEQ_REQ)
+        win_io(FS_READ_WIN, ino, off, SEQ_REQ, 0);
     print_rate("fs window sequential read", SEQ_BYTES, now_us() - t0);
     t0 = now_us();
     for (unsigned i = 0; i < RAND_OPS; i++)

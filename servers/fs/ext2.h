@@ -69,8 +69,8 @@ struct ext2_buf {
     uint8_t hashed;  /* on the chain of blk's bucket (ext2_cache.c) */
     int16_t hnext;   /* the next slot on that chain, -1 at its end */
     uint32_t logpos; /* pinned: the ring position of its latest logged copy */
-    uint8_t open; /* taken by the running operation: sum not valid (ext2_cache_check.c) */
-    uint64_t sum; /* else: cache_block_sum of the contents */
+    uint8_t open;    /* taken by the running operation: sum not valid (ext2_cache_check.c) */
+    uint64_t sum;    /* else: cache_block_sum of the contents */
 };
 
 struct ext2_group {
@@ -101,11 +101,11 @@ struct ext2_fs {
      * written without a flush, and metadata reaches its home at a checkpoint; ext2_sync and
      * ext2_fsync make everything durable. Otherwise every operation is durable on return. */
     bool async;
-    bool unflushed;  /* writes since the last flush */
+    bool unflushed;      /* writes since the last flush */
     bool data_unflushed; /* file data written in place since the last flush */
-    bool txn_freed;  /* the running transaction freed blocks */
-    uint32_t pinned; /* buffers pinned */
-    uint32_t txn_max; /* dirty metadata blocks one transaction may hold */
+    bool txn_freed;      /* the running transaction freed blocks */
+    uint32_t pinned;     /* buffers pinned */
+    uint32_t txn_max;    /* dirty metadata blocks one transaction may hold */
     /* The request the running operation carries out (ext2_tag), recorded in its commit. */
     bool tag_set;
     uint32_t tag_client;

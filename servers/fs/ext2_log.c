@@ -16,11 +16,11 @@
  * checkpoints when the ring or the cache fills. */
 #include "ext2_int.h"
 
-#define LOG_MAGIC    0x524c5352u /* "RSLR": a record */
-#define HDR_MAGIC    0x484c5352u /* "RSLH": the header */
-#define LOG_VERSION  2u
-#define LOG_HDR      40u /* magic, version, epoch, count, seq (8), bs, pad, checksum (8) */
-#define LOG_CAP(bs)  (((bs) - LOG_HDR) / 4u)
+#define LOG_MAGIC   0x524c5352u /* "RSLR": a record */
+#define HDR_MAGIC   0x484c5352u /* "RSLH": the header */
+#define LOG_VERSION 2u
+#define LOG_HDR     40u /* magic, version, epoch, count, seq (8), bs, pad, checksum (8) */
+#define LOG_CAP(bs) (((bs)-LOG_HDR) / 4u)
 
 /* FNV-1a, 64 bits: enough to tell a torn or stale record from a complete one. */
 static uint64_t fnv(uint64_t h, const uint8_t *p, uint32_t n)
@@ -139,7 +139,8 @@ int txn_commit(struct ext2_fs *fs)
     }
     /* Room in the ring: never over the chain the durable header names (a crash would then
      * find it broken), so first make the newest header durable, then checkpoint. */
-    if (n && fs->log_head - fs->log_durable + 1 + n > fs->log_ring && fs->log_durable != fs->log_start)
+    if (n && fs->log_head - fs->log_durable + 1 + n > fs->log_ring &&
+        fs->log_durable != fs->log_start)
         rc = log_flush(fs);
     if (rc == 0 && n && fs->log_head - fs->log_start + 1 + n > fs->log_ring) {
         rc = checkpoint(fs);
@@ -349,7 +350,7 @@ static int64_t record_at(struct ext2_fs *fs, uint64_t pos, uint64_t seq, uint32_
         if ((rc = dev_read(fs, ring_blk(fs, pos + 1 + i), blk)) < 0) return rc;
         h = fnv(h, blk, fs->bs);
     }
-    if (h != le_get64(hdr + 32)) return 0; /* torn: never committed, nothing of it in place */
+    if (h != le_get64(hdr + 32)) return 0;     /* torn: never committed, nothing of it in place */
     rc = dev_read(fs, ring_blk(fs, pos), hdr); /* slot 0 held the blocks; the record again */
     if (rc < 0) return rc;
     for (uint32_t i = 0; i < n; i++) {

@@ -58,9 +58,13 @@ static int run_io(struct ext2_fs *fs, struct run *r, bool write)
         ((uint64_t)r->blk + r->count) * spb > fs->dev.sectors)
         rc = EXT2_EIO;
     else if (write)
-        rc = fs->dev.write(fs->dev.ctx, (uint64_t)r->blk * spb, r->count * spb, r->buf) < 0 ? EXT2_EIO : 0;
+        rc = fs->dev.write(fs->dev.ctx, (uint64_t)r->blk * spb, r->count * spb, r->buf) < 0
+                 ? EXT2_EIO
+                 : 0;
     else
-        rc = fs->dev.read(fs->dev.ctx, (uint64_t)r->blk * spb, r->count * spb, r->buf) < 0 ? EXT2_EIO : 0;
+        rc = fs->dev.read(fs->dev.ctx, (uint64_t)r->blk * spb, r->count * spb, r->buf) < 0
+                 ? EXT2_EIO
+                 : 0;
     if (rc == 0 && write) fs->unflushed = fs->data_unflushed = true;
     r->count = 0;
     return rc;

@@ -145,7 +145,8 @@ static void flush_policy(bool ping)
         unflushed_since = 0;
         return;
     }
-    uint64_t now = rt_rdtsc(), rate = server.control->tsc_per_ms ? server.control->tsc_per_ms : 1000000;
+    uint64_t now = rt_rdtsc(),
+             rate = server.control->tsc_per_ms ? server.control->tsc_per_ms : 1000000;
     if (!unflushed_since) unflushed_since = now;
     if (ping || now - unflushed_since >= FLUSH_MS * rate) {
         if (ext2_sync(&fs, false) < 0) rt_printf("fs: flush failed: the disk is read-only now\n");

@@ -208,8 +208,8 @@ static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, i
 
 static bool mutates(rs_word_t op)
 {
-    return op == FS_WRITE || op == FS_WRITE_WIN || op == FS_CREATE || op == FS_MKDIR || op == FS_UNLINK ||
-           op == FS_RMDIR || op == FS_RENAME || op == FS_TRUNCATE;
+    return op == FS_WRITE || op == FS_WRITE_WIN || op == FS_CREATE || op == FS_MKDIR ||
+           op == FS_UNLINK || op == FS_RMDIR || op == FS_RENAME || op == FS_TRUNCATE;
 }
 
 int fs_request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply)

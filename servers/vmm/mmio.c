@@ -44,14 +44,14 @@ bool emu_cpu_read(struct vmm *v, const uint64_t *w, struct emu_cpu *c)
     uint64_t seg = w[RS_EXIT_MR_SEG], cs_ss = w[RS_EXIT_MR_CS_SS_BASE],
              ds_es = w[RS_EXIT_MR_DS_ES_BASE], efer = w[RS_EXIT_MR_EFER];
     unsigned cs = rs_exit_cs_attrib(seg);
-    *c = (struct emu_cpu){
-        .paging = {w[RS_EXIT_MR_CR0], w[RS_EXIT_MR_CR3], w[RS_EXIT_MR_CR4], efer},
-        .seg_base = {rs_exit_high_base(ds_es), rs_exit_low_base(cs_ss), rs_exit_high_base(cs_ss),
-                     rs_exit_low_base(ds_es), w[RS_EXIT_MR_FS_BASE], w[RS_EXIT_MR_GS_BASE]},
-        .mode = (efer & EFER_LMA) && (cs & SEG_L) ? 64
-                : (cs & SEG_DB)                   ? 32
-                                                  : 16,
-        .cpl = rs_exit_cpl(seg)}; // SS.DPL (SDM 5.5), as both backends give it
+    *c = (struct emu_cpu){.paging = {w[RS_EXIT_MR_CR0], w[RS_EXIT_MR_CR3], w[RS_EXIT_MR_CR4], efer},
+                          .seg_base = {rs_exit_high_base(ds_es), rs_exit_low_base(cs_ss),
+                                       rs_exit_high_base(cs_ss), rs_exit_low_base(ds_es),
+                                       w[RS_EXIT_MR_FS_BASE], w[RS_EXIT_MR_GS_BASE]},
+                          .mode = (efer & EFER_LMA) && (cs & SEG_L) ? 64
+                                  : (cs & SEG_DB)                   ? 32
+                                                                    : 16,
+                          .cpl = rs_exit_cpl(seg)}; // SS.DPL (SDM 5.5), as both backends give it
     return true;
 }
 

@@ -59,8 +59,8 @@ struct slot_array irq_finalise(unsigned irq, unsigned handler)
 {
     if (irq >= IRQ_COUNT || handler >= IRQ_SHARE) return (struct slot_array){0, 0};
     struct irq_line *l = &lines[irq];
-    l->issued &= (uint8_t)~(1u << handler);
-    l->waiting &= (uint8_t)~(1u << handler); // a dead driver holds nobody up
+    l->issued &= (uint8_t) ~(1u << handler);
+    l->waiting &= (uint8_t) ~(1u << handler); // a dead driver holds nobody up
     irq_update(irq, 1u << handler);
     return (struct slot_array){&l->ntfn[handler], 1};
 }
@@ -94,7 +94,7 @@ int irq_handler_decode(struct invocation *inv)
     struct slot *ns = &l->ntfn[h];
     switch (inv->label) {
     case RS_IRQ_HANDLER_ACK:
-        l->waiting &= (uint8_t)~(1u << h);
+        l->waiting &= (uint8_t) ~(1u << h);
         irq_update(irq, 0);
         return RS_OK;
     case RS_IRQ_HANDLER_SET_NOTIFICATION: {
@@ -109,7 +109,7 @@ int irq_handler_decode(struct invocation *inv)
         cdt_delete(ns);
         cap_derive(&n->cap, &ns->cap);
         cdt_insert(n, ns);
-        l->waiting &= (uint8_t)~(1u << h); // the new notification owes nothing
+        l->waiting &= (uint8_t) ~(1u << h); // the new notification owes nothing
         irq_update(irq, 0);
         return RS_OK;
     }
@@ -117,7 +117,7 @@ int irq_handler_decode(struct invocation *inv)
         if (!cap_is_null(&ns->cap) && cdt_is_final(ns))
             return inv_error(inv, RS_REVOKE_FIRST, 0, 0, 0);
         cdt_delete(ns);
-        l->waiting &= (uint8_t)~(1u << h);
+        l->waiting &= (uint8_t) ~(1u << h);
         irq_update(irq, 0);
         return RS_OK;
     default: return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);

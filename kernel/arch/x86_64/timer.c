@@ -83,7 +83,7 @@ static const char *ref_select(int source)
             return "no HPET answers at its address";
         ref.hz = 1000000000000000ull / fs;
         ref.mask = gcap & (1u << 13) ? ~0ull : 0xFFFFFFFFull; // COUNT_SIZE_CAP
-        ref.hpet[HPET_CONF / 8] |= 1; // ENABLE_CNF: the main counter runs
+        ref.hpet[HPET_CONF / 8] |= 1;                         // ENABLE_CNF: the main counter runs
         return NULL;
     }
     if (source == CALIB_PMTIMER) {
@@ -191,7 +191,9 @@ static void calibrate_any(void)
         const char *why = ref_select(src);
         if (!why && calibrate()) {
             kprintf("timer: calibrated against the %s (%lu Hz)%s\n", calib_names[src], ref.hz,
-                    first == CALIB_AUTO ? "" : src == first ? ", as calib= asks" : "");
+                    first == CALIB_AUTO ? ""
+                    : src == first      ? ", as calib= asks"
+                                        : "");
             return;
         }
         kprintf("timer: %s unusable for calibration: %s%s\n", calib_names[src],

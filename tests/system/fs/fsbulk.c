@@ -96,8 +96,7 @@ static bool put(uint32_t ino, uint64_t off, uint64_t len)
 
 /* Reads [off, off+len) in calls of `chunk` bytes at window offset `at`: true if every call
  * succeeded and the bytes equal model[off..] (cmp) or hash to *h (FNV-1a, from *h's value). */
-static bool get(uint32_t ino, uint64_t off, uint64_t len, uint64_t chunk, uint64_t at,
-                uint64_t *h)
+static bool get(uint32_t ino, uint64_t off, uint64_t len, uint64_t chunk, uint64_t at, uint64_t *h)
 {
     bool eq = true;
     for (uint64_t k = 0; k < len;) {
@@ -198,9 +197,8 @@ int main(void *arg)
     ipc_msg_t shortq = {.label = FS_WRITE_WIN, .len = 4, .w = {0, ino, 0, 16}};
     int e9 = ipc_call(&fs, &shortq, &r, IPC_RETRY_SAFE);
     bool hostile = e1 == RS_BAD_ADDRESS && e2 == RS_BAD_ADDRESS && e3 == RS_BAD_ADDRESS &&
-                   e4 == RS_INVALID_ARGUMENT && e5 == RS_INVALID_ARGUMENT &&
-                   e6 == RS_NOT_FOUND && e7 == RS_INVALID_ARGUMENT && e8 == RS_RANGE_ERROR &&
-                   e9 == RS_TRUNCATED_MESSAGE;
+                   e4 == RS_INVALID_ARGUMENT && e5 == RS_INVALID_ARGUMENT && e6 == RS_NOT_FOUND &&
+                   e7 == RS_INVALID_ARGUMENT && e8 == RS_RANGE_ERROR && e9 == RS_TRUNCATED_MESSAGE;
     if (!hostile)
         rt_printf("fsbulk: hostile: %d %d %d %d %d %d %d %d %d\n", e1, e2, e3, e4, e5, e6, e7, e8,
                   e9);
@@ -210,15 +208,16 @@ int main(void *arg)
           "errors %lu, intact %lu", hostile, untouched);
 
     // FSB-0006: unaligned overwrites across block boundaries, and an extension past the end
-    static const uint32_t at[][2] = {{1, 3}, {1023, 2}, {4095, 70000}, {200000, 65536}, {2000000, 1}};
+    static const uint32_t at[][2] = {
+        {1, 3}, {1023, 2}, {4095, 70000}, {200000, 65536}, {2000000, 1}};
     ok = true;
     for (unsigned i = 0; i < 5 && ok; i++) {
         for (uint32_t j = 0; j < at[i][1]; j++) model[at[i][0] + j] = (uint8_t)rnd();
         ok = put(ino, at[i][0], at[i][1]);
     }
     ok = ok && get(ino, 0, FILE_BYTES, CALL, 0, NULL);
-    check(ok, "FSB-0006", "unaligned overwrites across block boundaries read back right", "%lu",
-          ok, 0);
+    check(ok, "FSB-0006", "unaligned overwrites across block boundaries read back right", "%lu", ok,
+          0);
 
     // FSB-0007: 300 random 4 KiB writes and reads at random window offsets
     ok = true;
@@ -236,8 +235,8 @@ int main(void *arg)
     ok = ok && !fsync(ino);
     rt_printf("fsbulk: 300 random 4 KiB reads and writes in %lu ms\n", ms_since(me, t0));
     ok = ok && get(ino, 0, FILE_BYTES, FS_WIN_MAX, 0, NULL);
-    check(ok, "FSB-0007", "random 4 KiB writes and reads at random window offsets agree", "%lu",
-          ok, 0);
+    check(ok, "FSB-0007", "random 4 KiB writes and reads at random window offsets agree", "%lu", ok,
+          0);
 
 #ifdef FS_CRASH
     // FSB-0009: while fs and blk crash, whole files rewritten and fsynced; each checked later
@@ -262,7 +261,8 @@ int main(void *arg)
           rf, rb);
     for (uint64_t i = 0; i < rounds; i++) {
         char p[] = "/c000";
-        p[2] = (char)('0' + i / 100 % 10), p[3] = (char)('0' + i / 10 % 10), p[4] = (char)('0' + i % 10);
+        p[2] = (char)('0' + i / 100 % 10), p[3] = (char)('0' + i / 10 % 10),
+        p[4] = (char)('0' + i % 10);
         ipc_msg_t q = {0};
         uint64_t n = 5;
         q.label = FS_LOOKUP, q.w[1] = n;
@@ -278,8 +278,8 @@ int main(void *arg)
     check(bad == 0, "FSB-0009", "every file whose fsync returned has its size and checksum",
           "%lu bad of %lu", bad, rounds);
 #endif
-    check(failures == 0, "FSB-0010", "no call that had to succeed failed", "%lu failures",
-          failures, 0);
+    check(failures == 0, "FSB-0010", "no call that had to succeed failed", "%lu failures", failures,
+          0);
     check_done();
     ipc_shutdown(me);
 }

@@ -60,9 +60,8 @@ static void hw_ioport_access(void)
 
 static void hw_irq_control(void)
 {
-    rs_cptr_t h = new_slot(), h2 = new_slot(), copy = new_slot(), more[3] = {new_slot(), new_slot(),
-                                                                             new_slot()},
-              ep = new_object(RS_OBJ_ENDPOINT, 0);
+    rs_cptr_t h = new_slot(), h2 = new_slot(), copy = new_slot(),
+              more[3] = {new_slot(), new_slot(), new_slot()}, ep = new_object(RS_OBJ_ENDPOINT, 0);
     REQUIRE(h && h2 && copy && more[0] && more[1] && more[2] && ep);
     CHECK_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 5, ME, h, D));
     CHECK_EQ(cap_type(h), RS_CAP_IRQ_HANDLER);
