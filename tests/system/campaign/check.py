@@ -16,9 +16,12 @@
 usage: check.py --scenario owed|kinds [--vm vm1 ...] -- RUN.PY ARGUMENTS (with --log FILE)"""
 
 import argparse
+import os
 import re
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import wrapped  # noqa: E402
 
 LINE = re.compile(r"^\[init\] t=(\d+) (.*)$")
 TICK = re.compile(r"^\[(\S+)\] tick (\d+)$")
@@ -137,9 +140,7 @@ def main():
     p.add_argument("--client", action="store_true", help="kinds: echo-client must count on")
     p.add_argument("run", nargs=argparse.REMAINDER)
     a = p.parse_args()
-    run = a.run[1:] if a.run[:1] == ["--"] else a.run
-    log = run[run.index("--log") + 1]
-    status = subprocess.call([sys.executable] + run)
+    status, log = wrapped.run(a.run)
     if status != 0:
         return status
     events, ticks, text = parse(log)

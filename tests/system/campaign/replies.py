@@ -11,9 +11,12 @@ echo, with --min-lines counter lines after the first.
 usage: replies.py [--min-garbles N] [--min-lines N] -- RUN.PY ARGUMENTS (with --log FILE)"""
 
 import argparse
+import os
 import re
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import wrapped  # noqa: E402
 
 COUNTER = re.compile(r"^echo-client: counter (\d+),")
 
@@ -24,9 +27,7 @@ def main():
     p.add_argument("--min-lines", type=int, default=20)
     p.add_argument("run", nargs=argparse.REMAINDER)
     a = p.parse_args()
-    run = a.run[1:] if a.run[:1] == ["--"] else a.run
-    log = run[run.index("--log") + 1]
-    status = subprocess.call([sys.executable] + run)
+    status, log = wrapped.run(a.run)
     if status != 0:
         return status
     errors, counters, garbles = [], [], 0

@@ -12,9 +12,12 @@ usage: ticks.py --vm vm1 [--vm vm2] [--min 20] [--after REGEX [--min-after 10]] 
        ARGUMENTS (with --log FILE)"""
 
 import argparse
+import os
 import re
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import wrapped  # noqa: E402
 
 TICK_RE = re.compile(r"^\[(\S+)\] tick (\d+)$")
 
@@ -28,9 +31,7 @@ def main():
     p.add_argument("--min-after", type=int, default=10, help="tick lines each VM must print after it")
     p.add_argument("run", nargs=argparse.REMAINDER)
     a = p.parse_args()
-    run = a.run[1:] if a.run[:1] == ["--"] else a.run
-    log = run[run.index("--log") + 1]
-    status = subprocess.call([sys.executable] + run)
+    status, log = wrapped.run(a.run)
     if status != 0:
         return status
     seen = {vm: [] for vm in a.vm}
