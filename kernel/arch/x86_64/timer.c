@@ -120,14 +120,25 @@ static struct clock_sample clock_sample(void)
     return c;
 }
 
+/* A sample taken tightly: the midpoint of a sample is off by at most half its spread, so a
+ * sample the CPU was taken away during (a loaded host stopping the emulator: the reference read
+ * traps into the emulator, which may wait for its own lock) is taken again, up to 64 times,
+ * until its spread is within `limit`. */
+static struct clock_sample tight_sample(uint64_t limit)
+{
+    struct clock_sample c = clock_sample();
+    for (int i = 0; i < 64 && c.spread > limit; i++) c = clock_sample();
+    return c;
+}
+
 /* One calibration window of about 10 ms of the reference: the counts actually elapsed between
  * two samples, not the moment a wait loop noticed the end, set the rates, so that losing the CPU
  * during the window (a loaded host under an emulator) costs nothing; only losing it inside a
- * sample does, which `spread` shows. The PIT counts down from 0xFFFF on channel 2 (mode 0, gate
- * via port 0x61) and the window fails if it ran out (55 ms); the HPET and PM timer run freely and
- * the window fails if the counter stands still for 2^20 reads or 100 ms go by (it wraps after
- * 4.6 s at the earliest). */
-static bool calibrate_window(struct clock_sample *s0, struct clock_sample *s1)
+ * sample does, so both ends are tight samples and a window whose ends are not fails. The PIT
+ * counts down from 0xFFFF on channel 2 (mode 0, gate via port 0x61) and the window fails if it
+ * ran out (55 ms); the HPET and PM timer run freely and the window fails if the counter stands
+ * still for 2^20 reads or 100 ms go by (it wraps after 4.6 s at the earliest). */
+static bool calibrate_window(struct clock_sample *s0, struct clock_sample *s1, uint64_t limit)
 {
     uint64_t want = ref.hz / 100;
     if (ref.source == CALIB_PIT) {
@@ -137,12 +148,13 @@ static bool calibrate_window(struct clock_sample *s0, struct clock_sample *s1)
         outb(0x42, 0xFF);
         outb(0x61, inb(0x61) & ~0x01); // restart the count: gate low then high
         outb(0x61, inb(0x61) | 0x01);
-        *s0 = clock_sample();
+        *s0 = tight_sample(limit);
         do *s1 = clock_sample();
         while (!(inb(0x61) & 0x20) && ((s1->ref - s0->ref) & ref.mask) < want);
+        if (s1->spread > limit) *s1 = tight_sample(limit);
         return !(inb(0x61) & 0x20) && ((s1->ref - s0->ref) & ref.mask) >= want / 2;
     }
-    *s0 = clock_sample();
+    *s0 = tight_sample(limit);
     uint64_t last = s0->ref, still = 0;
     do {
         *s1 = clock_sample();
@@ -150,23 +162,34 @@ static bool calibrate_window(struct clock_sample *s0, struct clock_sample *s1)
         last = s1->ref;
         if (still > (1u << 20)) return false;
     } while (((s1->ref - s0->ref) & ref.mask) < want);
+    if (s1->spread > limit) *s1 = tight_sample(limit);
     return ((s1->ref - s0->ref) & ref.mask) < 10 * want;
 }
 
 /* Measures the TSC rate and the LAPIC timer's rate against the reference: of five complete
- * windows (at most 50 tries), the one whose two samples were taken most tightly. Sets
+ * windows (at most 50 tries), the one whose two samples were taken most tightly. A sample is
+ * tight when its spread is at most four times the least of 16 taken first (plus 64 cycles for
+ * jitter); a window with a loose end is tried again, and counts as a last resort only. Sets
  * arch_tsc_per_ms and lapic_per_tsc; false if no window completed (the clock does not count). */
+static uint64_t calib_ppm; /* the chosen window's error bound, parts per million */
+
 static bool calibrate(void)
 {
+    uint64_t least = UINT64_MAX;
+    for (int i = 0; i < 16; i++) {
+        struct clock_sample c = clock_sample();
+        if (c.spread < least) least = c.spread;
+    }
+    uint64_t limit = 4 * least + 64;
     struct clock_sample best0 = {0}, best1 = {0};
     uint64_t best_spread = UINT64_MAX;
     for (int tries = 0, good = 0; tries < 50 && good < 5; tries++) {
         struct clock_sample s0, s1;
-        if (!calibrate_window(&s0, &s1) || s1.tsc <= s0.tsc) {
-            if (ref.source != CALIB_PIT && tries >= 4 && !good) break; // does not count
+        if (!calibrate_window(&s0, &s1, limit) || s1.tsc <= s0.tsc) {
+            if (ref.source != CALIB_PIT && tries >= 4 && best_spread == UINT64_MAX) break;
             continue;
         }
-        good++;
+        if (s0.spread <= limit && s1.spread <= limit) good++;
         if (s0.spread + s1.spread < best_spread)
             best0 = s0, best1 = s1, best_spread = s0.spread + s1.spread;
     }
@@ -174,6 +197,7 @@ static bool calibrate(void)
     uint64_t counts = (best1.ref - best0.ref) & ref.mask, tsc = best1.tsc - best0.tsc;
     // < 2^64: tsc < 2^33 in a window of at most 100 ms, hz <= 1 GHz
     arch_tsc_per_ms = tsc * ref.hz / (counts * 1000);
+    calib_ppm = best_spread * 1000000 / 2 / tsc; // each end's midpoint is off by <= spread / 2
     lapic_per_tsc = ((uint64_t)(best0.lapic - best1.lapic) << 32) / tsc;
     return true;
 }
@@ -190,7 +214,8 @@ static void calibrate_any(void)
         if (src == CALIB_AUTO || (k >= 0 && src == first)) continue;
         const char *why = ref_select(src);
         if (!why && calibrate()) {
-            kprintf("timer: calibrated against the %s (%lu Hz)%s\n", calib_names[src], ref.hz,
+            kprintf("timer: calibrated against the %s (%lu Hz, within %lu ppm)%s\n",
+                    calib_names[src], ref.hz, calib_ppm,
                     first == CALIB_AUTO ? ""
                     : src == first      ? ", as calib= asks"
                                         : "");
