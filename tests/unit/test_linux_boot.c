@@ -2,23 +2,7 @@
 // Host tests of init's Linux boot-protocol loader (servers/init/linux_boot.c) on synthetic
 // bzImages: a good image's zero page, e820 map, placement and entry state; every rejection with
 // its code and message; and a seeded fuzz of header bytes (ASan: no access outside the buffers).
-#include <criterion/criterion.h>
-#include <stdlib.h>
-#include <string.h>
-#include "le.h"
-#include "linux_boot.h"
-
-#define MIB (1ul << 20)
-
-static char err[200];
-
-/* A bzImage shaped like Debian 12's 6.1 kernel (protocol 2.15, relocatable, 2 MiB alignment,
- * LOAD_PHYSICAL_ADDR 16 MiB), with `sects` setup sectors and a protected-mode part of pm bytes.
- * Exactly `size` bytes are allocated (the tail cut off if size is smaller): ASan sees overreads. */
-struct img {
-    uint8_t *p;
-    size_t size;
-};
+#include "linux_boot_fixture.h"
 
 static void header(uint8_t *p, unsigned sects, size_t pm)
 {
@@ -43,6 +27,9 @@ static void header(uint8_t *p, unsigned sects, size_t pm)
     p[0x26C] = 0x5A;                           // beyond the header's end: not copied
 }
 
+/* A bzImage shaped like Debian 12's 6.1 kernel (protocol 2.15, relocatable, 2 MiB alignment,
+ * LOAD_PHYSICAL_ADDR 16 MiB), with `sects` setup sectors and a protected-mode part of pm bytes.
+ * Exactly `size` bytes are allocated (the tail cut off if size is smaller): ASan sees overreads. */
 static struct img make(unsigned sects, size_t pm, size_t size)
 {
     size_t full = ((sects ? sects : 4) + 1) * 512ul + pm;
@@ -56,30 +43,6 @@ static struct img make(unsigned sects, size_t pm, size_t size)
 }
 
 static struct img good(void) { return make(4, 64 * 1024, 5 * 512 + 64 * 1024); }
-
-static enum linux_boot_error parse(struct img m, struct linux_image *out)
-{
-    memset(err, 0, sizeof(err));
-    return linux_boot_parse(m.p, m.size, out, err, sizeof(err));
-}
-
-/* The image must be refused with code e and exactly msg. */
-static void refused(struct img m, enum linux_boot_error e, const char *msg)
-{
-    struct linux_image li;
-    enum linux_boot_error got = parse(m, &li);
-    cr_assert_eq(got, e, "got %s (%s), expected %s", linux_boot_error_name(got), err,
-                 linux_boot_error_name(e));
-    cr_assert_str_eq(err, msg);
-    free(m.p);
-}
-
-static enum linux_boot_error plan(const struct linux_image *li, uint64_t ram, uint64_t initrd,
-                                  uint64_t cmdline, struct linux_layout *l)
-{
-    memset(err, 0, sizeof(err));
-    return linux_boot_plan(li, ram, initrd, cmdline, l, err, sizeof(err));
-}
 
 /* ---- a good image ------------------------------------------------------------------------ */
 

@@ -3,21 +3,9 @@
 // vmlinux ELF shaped like Debian 6.1's (four PT_LOAD segments from 16 MiB, entry 0x1000000): its
 // segments, placement, zero page, page tables, GDT and entry state; every rejection with its
 // code and message; and a seeded fuzz of the headers (ASan: no access outside the buffer).
-#include <criterion/criterion.h>
-#include <stdlib.h>
-#include <string.h>
-#include "le.h"
-#include "linux_boot.h"
+#include "linux_boot_fixture.h"
 
-#define MIB (1ul << 20)
-#define PH  64 /* program headers right after the ELF header */
-
-static char err[200];
-
-struct img {
-    uint8_t *p;
-    size_t size;
-};
+#define PH 64 /* program headers right after the ELF header */
 
 /* Program header i: type, file offset, physical address, sizes. */
 static void phdr(uint8_t *p, unsigned i, uint32_t type, uint64_t off, uint64_t paddr,
@@ -59,30 +47,6 @@ static struct img good(void)
     phdr(p, 4, 1, 0xC00, 0x2079000, 0x400, 0x1987000);
     for (unsigned i = 0x400; i < 4096; i++) p[i] = (uint8_t)(i * 13 + 5);
     return m;
-}
-
-static enum linux_boot_error parse(struct img m, struct linux_image *out)
-{
-    memset(err, 0, sizeof(err));
-    return linux_boot_parse(m.p, m.size, out, err, sizeof(err));
-}
-
-/* The image must be refused with code e and exactly msg. */
-static void refused(struct img m, enum linux_boot_error e, const char *msg)
-{
-    struct linux_image li;
-    enum linux_boot_error got = parse(m, &li);
-    cr_assert_eq(got, e, "got %s (%s), expected %s", linux_boot_error_name(got), err,
-                 linux_boot_error_name(e));
-    cr_assert_str_eq(err, msg);
-    free(m.p);
-}
-
-static enum linux_boot_error plan(const struct linux_image *li, uint64_t ram, uint64_t initrd,
-                                  uint64_t cmdline, struct linux_layout *l)
-{
-    memset(err, 0, sizeof(err));
-    return linux_boot_plan(li, ram, initrd, cmdline, l, err, sizeof(err));
 }
 
 Test(linux_elf, good_vmlinux_parses)
@@ -210,31 +174,26 @@ Test(linux_elf, truncated_segment)
             "truncated: segment 4's 1024 bytes at offset 0xc00 beyond the ELF's 3840 bytes");
 }
 
-Test(linux_elf, elf32_refused)
+/* Not a little-endian x86-64 executable: ELF32, AArch64, a relocatable object. */
+Test(linux_elf, not_an_x86_64_executable)
 {
-    struct img m = good();
-    m.p[4] = 1;
-    refused(m, LINUX_BOOT_BAD_ELF,
-            "ELF class 1 data 1 type 2 machine 62 is not a little-endian x86-64 executable "
-            "(2 1 2 62)");
-}
-
-Test(linux_elf, wrong_machine_refused)
-{
-    struct img m = good();
-    le_put16(m.p + 18, 183); // EM_AARCH64
-    refused(m, LINUX_BOOT_BAD_ELF,
-            "ELF class 2 data 1 type 2 machine 183 is not a little-endian x86-64 executable "
-            "(2 1 2 62)");
-}
-
-Test(linux_elf, relocatable_object_refused)
-{
-    struct img m = good();
-    le_put16(m.p + 16, 1); // ET_REL
-    refused(m, LINUX_BOOT_BAD_ELF,
-            "ELF class 2 data 1 type 1 machine 62 is not a little-endian x86-64 executable "
-            "(2 1 2 62)");
+    static const struct {
+        unsigned at, size, value;
+        const char *msg;
+    } bad[] = {
+        {4, 1, 1, "ELF class 1 data 1 type 2 machine 62"},
+        {18, 2, 183, "ELF class 2 data 1 type 2 machine 183"}, // EM_AARCH64
+        {16, 2, 1, "ELF class 2 data 1 type 1 machine 62"},    // ET_REL
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct img m = good();
+        if (bad[i].size == 1) m.p[bad[i].at] = (uint8_t)bad[i].value;
+        else le_put16(m.p + bad[i].at, (uint16_t)bad[i].value);
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%s is not a little-endian x86-64 executable (2 1 2 62)",
+                 bad[i].msg);
+        refused(m, LINUX_BOOT_BAD_ELF, msg);
+    }
 }
 
 Test(linux_elf, program_header_size)
