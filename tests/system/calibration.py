@@ -11,7 +11,6 @@ import argparse
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -19,6 +18,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 from qemu_cmd import qemu_command  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402  (spawn: the emulator dies with this harness, even on a time-out)
 
 RATE = re.compile(rb"TSC (\d+) kHz")
 
@@ -26,8 +27,7 @@ RATE = re.compile(rb"TSC (\d+) kHz")
 def boot(a, log, disturb):
     """One boot until the kernel's timer line; returns its TSC rate in kHz, or None."""
     cmd = qemu_command(a.kernel, [("init", a.init)], "", None, ("-serial", f"file:{log}"))
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = run.spawn(cmd, None, os.devnull)
     done = threading.Event()
 
     def pester():

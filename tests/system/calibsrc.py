@@ -12,13 +12,14 @@ missing there. Each boot runs until the kernel prints its TSC rate.
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 from qemu_cmd import qemu_command  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402  (spawn: the emulator dies with this harness, even on a time-out)
 
 RATE = re.compile(r"timer: LAPIC (\d+) ticks/10ms, TSC (\d+) kHz")
 SOURCE = re.compile(r"timer: calibrated against the (HPET|PM timer|PIT) ")
@@ -45,8 +46,7 @@ def boot(a, tmp, name, machine, cmdline):
     log = os.path.join(tmp, re.sub(r"\W+", "-", name) + ".log")
     cmd = qemu_command(a.kernel, [("init", a.init)], cmdline, None, ("-serial", f"file:{log}"),
                        icount=True, machine=machine)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = run.spawn(cmd, None, os.devnull)
     end, text = time.monotonic() + a.timeout, ""
     try:
         while time.monotonic() < end and proc.poll() is None:

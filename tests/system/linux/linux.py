@@ -55,10 +55,13 @@ class Guest:
     'count 11' as 'count 111' whenever it drained the socket late (after a VMM restart's burst of
     init lines): docs/virtualization.md. The socket carries every byte exactly once."""
 
-    def __init__(self, a, proc, log):
+    def __init__(self, a, proc, log, host_line=None):
         self.a, self.proc = a, proc
         # raw: the console as it came; text: the same without init's and the VMM's own lines
-        # (HOST_LINE), which land anywhere, even inside the guest's prompt: the guest's view
+        # (host_line; default: a.host_line if the caller set one, else HOST_LINE), which land
+        # anywhere, even inside the guest's prompt: the guest's view
+        self.host_line = host_line or getattr(a, "host_line", None) or HOST_LINE
+        self.match = None  # the last match wait() found
         self.raw, self.raw_cursor, self.text, self.cursor, self.sock = "", 0, "", 0, None
         self.pending, self.lock, self.log = bytearray(), threading.Lock(), None
         self.reader = None
@@ -97,7 +100,7 @@ class Guest:
             # before the cursor never changes. Escape sequences go after the host lines: one
             # may land inside a sequence (the shell's ESC [6n after its prompt) and a chunk
             # may end inside one
-            self.text = ANSI.sub("", HOST_LINE.sub("", self.raw))
+            self.text = ANSI.sub("", self.host_line.sub("", self.raw))
         return bool(chunk)
 
     def finish(self):
@@ -108,13 +111,14 @@ class Guest:
 
     def wait(self, pattern, timeout, raw=False):
         """Waits for pattern in the guest's text (raw: in the whole console) after its cursor;
-        moves the cursor past the match and returns the text before it, or None on time-out or
-        emulator exit."""
+        moves the cursor past the match (kept in self.match) and returns the text before it, or
+        None on time-out or emulator exit."""
         rx, end = re.compile(pattern), time.monotonic() + timeout
         while True:
             text, cursor = (self.raw, self.raw_cursor) if raw else (self.text, self.cursor)
             m = rx.search(text, cursor)
             if m:
+                self.match = m
                 if raw:
                     self.raw_cursor = m.end()
                 else:
@@ -163,12 +167,15 @@ def connect(path, proc, timeout=30):
             time.sleep(0.01)
 
 
-def start(a, tmp):
+def start(a, tmp, host_line=None):
     """Starts the emulator and the console reader; returns (proc, Guest). The log (a.log) is
-    the console as the socket carried it; under QEMU its own chardev log is a.log + '.qemu'."""
+    the console as the socket carried it; under QEMU its own chardev log is a.log + '.qemu'.
+    host_line (or a.host_line): the regex of the host's lines the guest's view leaves out
+    (default HOST_LINE: init's and the VMMs'; a harness with more servers on the console adds
+    theirs). The emulator dies with the harness (run.spawn), even on meson's time-out."""
     proc = run.start_emulator(a, tmp, a.log + ".qemu" if a.emu == "qemu" else a.log)
     try:
-        return proc, Guest(a, proc, a.log)
+        return proc, Guest(a, proc, a.log, host_line)
     except OSError:
         run.stop(proc, a.emu)
         raise
@@ -186,10 +193,12 @@ def session(a, tmp):
         g.finish()
 
 
-def boot_to_prompt(g, vm, timeout):
-    """init's shell came up, `attach VM` gave its console to the guest, and the guest's shell
-    prompt came within `timeout` s: True; False if any of it did not."""
-    if g.wait(r"type 'help' for the shell", 120, raw=True) is None:
+def boot_to_prompt(g, vm, timeout, shell_timeout=120):
+    """init's shell came up within `shell_timeout` s (give-up times: a slow emulator such as
+    Bochs needs minutes for GRUB, the kernel and init), `attach VM` gave its console to the
+    guest, and the guest's shell prompt came within `timeout` s: True; False if any of it did
+    not."""
+    if g.wait(r"type 'help' for the shell", shell_timeout, raw=True) is None:
         return False
     g.type(f"attach {vm}\r")
     return g.wait(re.escape(PROMPT), timeout) is not None
@@ -246,9 +255,11 @@ def arg_parser(doc, emus=("qemu",)):
     return p
 
 
-def parse(p, names=None):
-    """Parses arg_parser's options: --checks (if `names`: the checks known) becomes a list, and
-    a gets what run.start_emulator reads (absolute paths; the console socket to type into)."""
+def parse(p, names=None, defaults=None):
+    """Parses arg_parser's options (`defaults`: a harness's own defaults for them, e.g. emu):
+    --checks (if `names`: the checks known) becomes a list, and a gets what run.start_emulator
+    reads (absolute paths; the console socket to type into)."""
+    p.set_defaults(**(defaults or {}))
     a = p.parse_args()
     if names is not None:
         a.checks = a.checks.split(",")
@@ -262,13 +273,15 @@ def parse(p, names=None):
     return a
 
 
-def parse_args():
+def parse_args(defaults=None):
     p = arg_parser(__doc__, ("qemu", "bochs"))
     p.add_argument("--cmdline", default="")
     p.add_argument("--vm", default="linux", help="the VMM's name in the manifest")
     p.add_argument("--timeout", type=float, default=600, help="for the boot to the prompt")
+    p.add_argument("--shell-timeout", type=float, default=120,
+                   help="for init's shell, before the guest boots")
     p.add_argument("--checks", default=",".join(ALL_CHECKS))
-    return parse(p, ALL_CHECKS)
+    return parse(p, ALL_CHECKS, defaults)
 
 
 def kernel_release(bzimage):
@@ -291,8 +304,9 @@ def check_interrupts(out):
     return counted(r"timer|LOC:") and counted(r"ttyS0|serial")
 
 
-def main():
-    a = parse_args()
+def main(defaults=None):
+    """The test; `defaults`: another harness's defaults for the options (bochs.py)."""
+    a = parse_args(defaults)
     version = kernel_release(dict(a.modules)["linux-bzImage"])
     results = []  # (id, ok, sentence)
     check = checker("LINUX", ALL_CHECKS, results)
@@ -300,7 +314,7 @@ def main():
     open(a.log, "w").close()
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="resurgo-linux-") as tmp, session(a, tmp) as g:
-        booted = boot_to_prompt(g, a.vm, a.timeout)
+        booted = boot_to_prompt(g, a.vm, a.timeout, a.shell_timeout)
         check("prompt", booted, f"the guest's shell prompt after {time.monotonic() - t0:.1f} s")
         if booted:
             run_checks(a, g, version, check)
@@ -322,30 +336,60 @@ def run_checks(a, g, version, check):
         check("interrupts", out is not None and check_interrupts(out),
               "/proc/interrupts counts timer and serial interrupts")
     if "date" in a.checks:
+        # the guest read its clock between our typing and its answer: its skew is the distance
+        # from that host interval (a loaded host lengthens the interval, not the skew)
+        before = time.time()
         out, _ = g.command("date +%s")
-        host = time.time()
+        after = time.time()
         try:
-            skew = abs(int(out.strip().split()[-1]) - host)
+            guest = int(out.strip().split()[-1])
+            skew = max(int(before) - guest, guest - after, 0)
         except (AttributeError, ValueError, IndexError):
             skew = None
         check("date", skew is not None and skew <= 5,
               f"date +%s is within 5 s of the host's clock (off by {skew if skew is None else round(skew, 1)} s)")
     if "sleep" in a.checks:
-        out, host_s = g.command("cat /proc/uptime; sleep 2; cat /proc/uptime")
-        try:
-            up = [float(l.split()[0]) for l in out.strip().split("\n")[-2:]]
-            guest_s = up[1] - up[0]
-        except (AttributeError, ValueError, IndexError):
-            guest_s = None
-        # guest time from its own clock; the host's watch (which also counts the shell's work and
-        # the harness's polling) must agree that guest time runs at the real rate
-        check("sleep", guest_s is not None and 1.8 <= guest_s <= 2.2 and 1.8 <= host_s <= 3.0,
-              f"sleep 2 takes {guest_s} s of guest time (host: {host_s:.2f} s)")
+        ok, sentence = sleep_check(g)
+        check("sleep", ok, sentence)
     if "counter" in a.checks or "crashes" in a.checks:
         counter(a, g, check)
     if "log" in a.checks:
         bad = [l for l in g.raw.split("\n") if BAD_LOG.search(l)]
         check("log", not bad, f"no soft lockup, clocksource or kernel warning in the log {bad[:3]}")
+
+
+PAUSE = 2.0  # seconds of host time the sleep check's pause lasts (sleep_check)
+UPTIME = r"(\d+\.\d\d) \d+\.\d\d\n"  # a line of /proc/uptime: the guest's clock, 10 ms steps
+
+
+def sleep_check(g):
+    """`sleep 2` takes 2 s of guest time ± 10 %, measured by the guest's own clock: one command
+    line reads /proc/uptime before and after it, so neither the serial line nor the host's load
+    counts. Its clock must also keep the host's pace, checked only in ways a loaded host cannot
+    fail: the same line then waits (`read`) for a newline the harness types PAUSE s of host time
+    after the second reading reached it, so the guest's third reading is more than PAUSE s of
+    real time after its second, and a clock running slow (at half speed: PAUSE/2 s) shows less
+    than 0.9 PAUSE; and all three readings lie inside the host's interval from typing to the
+    third's arrival, so a clock running fast shows more guest time than that interval.
+    Returns (ok, sentence)."""
+    t0 = time.monotonic()
+    g.type("cat /proc/uptime; sleep 2; cat /proc/uptime; read x; cat /proc/uptime\r")
+    up = []
+    for i in range(3):
+        if g.wait(UPTIME, 60) is None:
+            return False, f"sleep 2: the guest's uptime reading {i + 1} did not come ({up})"
+        up.append(float(g.match.group(1)))
+        if i == 1:  # the second reading is here: the pause starts, timed by the host
+            time.sleep(PAUSE)
+            g.type("\r")
+    host_s = time.monotonic() - t0  # from typing to the third reading, on the host
+    g.wait(re.escape(PROMPT), 60)
+    guest_s, pause_s, whole_s = up[1] - up[0], up[2] - up[1], up[2] - up[0]
+    ok = 1.8 <= guest_s <= 2.2 and pause_s >= 0.9 * PAUSE and whole_s <= host_s * 1.01 + 0.02
+    return ok, (f"sleep 2 takes {guest_s:.2f} s of guest time (1.8..2.2); a pause of {PAUSE:g} s "
+                f"on the host lasts {pause_s:.2f} s on the guest's clock (at least "
+                f"{0.9 * PAUSE:.1f}: not slow), the whole line {whole_s:.2f} s within the "
+                f"host's {host_s:.2f} s (not fast)")
 
 
 def counter(a, g, check):
