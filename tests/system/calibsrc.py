@@ -81,9 +81,12 @@ def main():
             print(f"[{name}] source {s.group(1) if s else None}, "
                   f"LAPIC {r.group(1) if r else None} /10ms, TSC {r.group(2) if r else None} kHz; "
                   f"unusable {got_unusable}")
+            before = failed
             check(s is not None and s.group(1) == want and r is not None,
                   f"{name}: calibrated against the {want}")
             check(got_unusable == unusable, f"{name}: says {unusable or 'nothing'} of the others")
+            if failed > before:  # the rule: a failed emulator run's log is printed
+                print(f"--- [{name}] serial log ---\n{text}\n---")
             if r:
                 rates.append((name, int(r.group(1)), int(r.group(2))))
     for i, what in ((1, "LAPIC"), (2, "TSC")):

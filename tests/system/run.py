@@ -235,7 +235,9 @@ def spawn(cmd, cwd, out_path):
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 signal.signal(sig, _on_signal)
         _handlers = True
-    if shutil.which("setpriv"):  # util-linux: the kernel kills it when its parent dies
+    # util-linux's setpriv: the kernel kills it when the thread that started it ends, so only
+    # from the main thread (the process's end)
+    if shutil.which("setpriv") and threading.current_thread() is threading.main_thread():
         cmd = ["setpriv", "--pdeathsig", "KILL", "--"] + list(cmd)
     with open(out_path, "w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
@@ -396,8 +398,8 @@ def watch(a, proc, log):
                     sock.setblocking(not drain)
             # The end: a panic; or the done line (checks) or nothing (no_checks) once every
             # --expect line came, which may be after the done line (a guest's line from init's
-            # output ring): never a wall-clock grace that a loaded host cuts short. Lines in the
-            # second after it are kept (what comes with the end), but decide nothing.
+            # output ring): never a wall-clock grace that a loaded host cuts short. The second
+            # after it only gathers what comes with the end (a panic there still fails the run).
             if stop_at is None and (ended is not None or (a.no_checks and expects)):
                 if PANIC_RE.match(ended or "") or all(any(e.search(l) for l in lines)
                                                       for e in expects):

@@ -191,6 +191,12 @@ def session(a, tmp):
     finally:
         run.stop(proc, a.emu)
         g.finish()
+        try:  # the emulator's own output, for report (the temporary directory goes)
+            a.emu_out = "".join(l for l in open(os.path.join(tmp, f"{a.emu}.out"),
+                                                errors="replace")
+                                if "terminating on signal" not in l).strip()
+        except OSError:
+            pass
 
 
 def boot_to_prompt(g, vm, timeout, shell_timeout=120):
@@ -234,7 +240,11 @@ def report(a, area, names, planned, results, t0, not_run="not run", exact=False,
         return 0
     print(f"----- serial log ({a.log}) -----")
     print(Path(a.log).read_text(errors="replace"))
+    if getattr(a, "emu_out", ""):
+        print(f"----- {a.emu} output (its last 80 lines) -----")
+        print("\n".join(a.emu_out.splitlines()[-80:]))
     if a.emu == "bochs" and getattr(a, "bochslog", None) and os.path.exists(a.bochslog):
+        print(f"----- tail of {a.bochslog} -----")
         print("".join(Path(a.bochslog).read_text(errors="replace").splitlines(True)[-40:]))
     print("-----")
     print(verdict)

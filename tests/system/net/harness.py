@@ -508,6 +508,10 @@ def main():
             if run.poll() is None:
                 run.kill()
     print(out, end="")
+    if c.failed and run.returncode == 0:  # run.py printed no log: its own verdict passed
+        print(f"----- serial log ({log}) -----")
+        print(Path(log).read_text(errors="replace"))
+        print("-----")
     print(f"[harness] {c.n} checks, {c.failed} failed; foreign frames {link.foreign}; "
           f"run.py exit status {run.returncode}")
     return 1 if c.failed or run.returncode else 0
