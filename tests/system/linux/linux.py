@@ -368,8 +368,8 @@ def run_checks(a, g, version, check):
         check("log", not bad, f"no soft lockup, clocksource or kernel warning in the log {bad[:3]}")
 
 
-PAUSE = 2.0  # seconds of host time the sleep check's pause lasts (sleep_check)
-SLEEP_TRIES = 5  # sleep_check's tries at most (one the host stopped the guest in is taken again)
+PAUSE = 1.0  # seconds of host time the sleep check's pause lasts (sleep_check)
+SLEEP_TRIES = 8  # sleep_check's tries at most (one the host stopped the guest in is taken again)
 # The sleep check's command line: the guest's clock (/proc/uptime, 10 ms steps) read by the
 # shell's builtins around `sleep 0`, `sleep 2` and `sleep 0` (what starting the process costs),
 # then a pause that ends when the harness types a newline, and a last reading.
