@@ -38,16 +38,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests/system"))
 sys.path.insert(0, str(ROOT / "tests/system/linux"))
 import run  # noqa: E402
-import linux  # noqa: E402  (start, Guest, BAD_LOG, HOST_LINE)
+import linux  # noqa: E402  (start, Guest, BAD_LOG)
 import net  # noqa: E402  (Console)
 import disk  # noqa: E402  (BAD_DISK_LOG)
 
 # The servers' own lines (a restart's, echo-client's count) and an unattached guest's (its VMM
 # prints them whole, "[vmB] ...") share the console with the attached guest's output and land
 # anywhere, even inside its prompt: the console's guest view (linux.Guest.text) leaves them out
-# as it does init's and the VMMs'. The guests' own lines are read from the whole console (raw).
-linux.HOST_LINE = re.compile(r"(\[init\] t=\d+|vmm [\w-]+:|\[vm[AB]\]|"
-                             r"(?:blk|fs|nic|net|echo|echo-client|kv):) [^\n]*\n")
+# as it does init's and the VMMs' (linux.start's host_line). The guests' own lines are read from
+# the whole console (raw).
+HOST_LINE = re.compile(r"(\[init\] t=\d+|vmm [\w-]+:|\[vm[AB]\]|"
+                       r"(?:blk|fs|nic|net|echo|echo-client|kv):) [^\n]*\n")
 GUESTS = {"vmA": "10.0.2.15", "vmB": "10.0.2.16"}
 # the guests with a disk: one only. A disk channel is 66 pages at least (64 requests of 4 KiB),
 # and init reserves a slot of its 4096-slot CNode (kernel/boot_root.c, INIT_CNODE_RADIX) for
@@ -200,7 +201,7 @@ class Machine:
         run.qemu_command = lambda *x, **k: [c + f",addr={NIC_SLOT}" if c.startswith("virtio-net-pci,")
                                             else c for c in plain(*x, **k)]
         try:
-            self.proc, self.g = linux.start(a, self.tmp)
+            self.proc, self.g = linux.start(a, self.tmp, host_line=HOST_LINE)
         finally:
             run.qemu_command = plain
         self.con = net.Console(self.g)

@@ -46,7 +46,8 @@ def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial
     """The command (a list) booting `iso` (a GRUB ISO) or `kernel` with `modules` ((name, path)
     pairs, the first the root task) through QEMU's multiboot loader with `cmdline`. `serial`:
     the arguments giving COM1 its backend. icount: the TSC and timers count guest instructions
-    (-icount shift=0). gdb: wait for gdb on :1234 before the first instruction. mem_mib: the
+    (True: -icount shift=0; a string: -icount STRING, e.g. 'shift=0,sleep=off', where an idle
+    guest's clock jumps to its next timer instead of following the host's clock). gdb: wait for gdb on :1234 before the first instruction. mem_mib: the
     machine's RAM. machine: QEMU's -machine (default pc); firmware: firmware_args(); iso_disk: the
     ISO as a raw hard disk (as written to a USB stick) instead of a CD. disk: a raw image attached
     as a virtio-blk PCI device (disk_if "virtio") or as the master of the PIIX's primary IDE
@@ -57,7 +58,7 @@ def qemu_command(kernel=None, modules=(), cmdline="", iso=None, serial=("-serial
     cmd += ["-machine", machine] if machine else []
     cmd += list(firmware)
     if icount:
-        cmd += ["-icount", "shift=0"]
+        cmd += ["-icount", icount if isinstance(icount, str) else "shift=0"]
     if iso and iso_disk:
         cmd += ["-drive", f"file={iso},format=raw,media=disk,snapshot=on"]
     elif iso:

@@ -12,13 +12,14 @@ missing there. Each boot runs until the kernel prints its TSC rate.
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 from qemu_cmd import qemu_command  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run  # noqa: E402  (spawn: the emulator dies with this harness, even on a time-out)
 
 RATE = re.compile(r"timer: LAPIC (\d+) ticks/10ms, TSC (\d+) kHz")
 SOURCE = re.compile(r"timer: calibrated against the (HPET|PM timer|PIT) ")
@@ -45,8 +46,7 @@ def boot(a, tmp, name, machine, cmdline):
     log = os.path.join(tmp, re.sub(r"\W+", "-", name) + ".log")
     cmd = qemu_command(a.kernel, [("init", a.init)], cmdline, None, ("-serial", f"file:{log}"),
                        icount=True, machine=machine)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = run.spawn(cmd, None, os.devnull)
     end, text = time.monotonic() + a.timeout, ""
     try:
         while time.monotonic() < end and proc.poll() is None:
@@ -81,9 +81,12 @@ def main():
             print(f"[{name}] source {s.group(1) if s else None}, "
                   f"LAPIC {r.group(1) if r else None} /10ms, TSC {r.group(2) if r else None} kHz; "
                   f"unusable {got_unusable}")
+            before = failed
             check(s is not None and s.group(1) == want and r is not None,
                   f"{name}: calibrated against the {want}")
             check(got_unusable == unusable, f"{name}: says {unusable or 'nothing'} of the others")
+            if failed > before:  # the rule: a failed emulator run's log is printed
+                print(f"--- [{name}] serial log ---\n{text}\n---")
             if r:
                 rates.append((name, int(r.group(1)), int(r.group(2))))
     for i, what in ((1, "LAPIC"), (2, "TSC")):

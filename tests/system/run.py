@@ -17,6 +17,7 @@ passes once every --expect line was seen, and must print no plan line.
 Exit status 0 on pass, 1 on failure (the whole serial log is printed)."""
 
 import argparse
+import atexit
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -66,6 +68,10 @@ def parse_args():
     p.add_argument("--cmdline", default="", metavar="ARGS", help="kernel command line")
     p.add_argument("--icount", action="store_true",
                    help="QEMU -icount shift=0: the TSC and timers count guest instructions")
+    p.add_argument("--icount-nosleep", action="store_true",
+                   help="QEMU -icount shift=0,sleep=off: also an idle guest's clock jumps to its "
+                        "next timer at once instead of waiting for the host's clock, so no "
+                        "guest-time figure depends on the host's load")
     p.add_argument("--iso", action="store_true", help="boot a GRUB ISO (always for bochs)")
     p.add_argument("--machine", help="qemu: -machine (pc, q35); default pc")
     p.add_argument("--firmware", choices=["seabios", "ovmf"], default="seabios",
@@ -146,6 +152,13 @@ def make_disk(a):
     return disk
 
 
+def icount_arg(a):
+    """qemu_command's icount for the options: False, True (shift=0) or 'shift=0,sleep=off'."""
+    if getattr(a, "icount_nosleep", False):
+        return "shift=0,sleep=off"
+    return getattr(a, "icount", False)
+
+
 def start_emulator(a, tmp, log):
     """Start the emulator with COM1 going to the file `log`; return the Popen."""
     if a.emu == "qemu":
@@ -161,7 +174,7 @@ def start_emulator(a, tmp, log):
             fw = firmware_args("ovmf", vars_copy)
         disk = make_disk(a)
         cmd = qemu_command(a.kernel, a.modules, a.cmdline, make_iso(a, tmp) if a.iso else None,
-                           serial, icount=a.icount, mem_mib=getattr(a, "mem", 256),
+                           serial, icount=icount_arg(a), mem_mib=getattr(a, "mem", 256),
                            machine=getattr(a, "machine", None), firmware=fw,
                            iso_disk=getattr(a, "iso_disk", False), disk=disk,
                            disk_if=getattr(a, "disk_if", "virtio"),
@@ -183,13 +196,101 @@ def start_emulator(a, tmp, log):
                 f.write("plugin_ctrl: e1000=1\n"
                         f"e1000: enabled=1, mac={NIC_MAC}, ethmod={mod}"
                         + (f", ethdev={dev}\n" if dev else "\n"))
-        with open(os.path.join(tmp, "rc.txt"), "w") as f:
-            f.write("c\n")
-        # Bochs' term display needs a tty: `script` provides one.
-        cmd = ["script", "-qc", "bochs -q -f bochsrc -rc rc.txt", "/dev/null"]
-    with open(os.path.join(tmp, f"{a.emu}.out"), "w") as out:
-        return subprocess.Popen(cmd, cwd=tmp, stdin=subprocess.DEVNULL, stdout=out,
+        return start_bochs(tmp)
+    return spawn(cmd, tmp, os.path.join(tmp, f"{a.emu}.out"))
+
+
+# Emulators this process started and has not stopped (stop) yet. Each runs in a session of its
+# own (so that stop can signal its whole process group), which is also why a signal to the
+# harness's process group does not reach it: when meson ends a test on its time-out (SIGTERM to
+# the test's process group, SIGKILL 0.5 s later) the harness kills them first (_on_signal), and
+# at any exit (atexit); were the harness killed outright, the emulator's parent-death signal
+# (setpriv --pdeathsig) ends it.
+_live = set()
+_handlers = False
+
+
+def _kill_live():
+    for proc in list(_live):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        _live.discard(proc)
+
+
+def _on_signal(signum, frame):
+    _kill_live()
+    raise SystemExit(128 + signum)  # `finally` blocks run (temporary directories go)
+
+
+def spawn(cmd, cwd, out_path):
+    """Starts an emulator (`cmd` in `cwd`, its output into the file out_path) in a session of its
+    own, killed with this process however that ends (a time-out's SIGTERM or SIGHUP, an
+    exception, exit, SIGKILL); returns its Popen. stop() ends it."""
+    global _handlers
+    if not _handlers:
+        atexit.register(_kill_live)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, _on_signal)
+        _handlers = True
+    # util-linux's setpriv: the kernel kills it when the thread that started it ends, so only
+    # from the main thread (the process's end)
+    if shutil.which("setpriv") and threading.current_thread() is threading.main_thread():
+        cmd = ["setpriv", "--pdeathsig", "KILL", "--"] + list(cmd)
+    with open(out_path, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+    _live.add(proc)
+    return proc
+
+
+def start_bochs(tmp):
+    """Starts Bochs on tmp/bochsrc (and tmp/rc.txt, written here: continue at once) under
+    `script`, its output in tmp/bochs.out, and reads its VGA screen away (drain_bochs_screen);
+    returns the Popen. Every harness that runs Bochs starts it here."""
+    with open(os.path.join(tmp, "rc.txt"), "w") as f:
+        f.write("c\n")
+    out = os.path.join(tmp, "bochs.out")
+    # Bochs' term display needs a tty: `script` provides one.
+    proc = spawn(["script", "-qc", "bochs -q -f bochsrc -rc rc.txt", "/dev/null"], tmp, out)
+    drain_bochs_screen(out, proc)
+    return proc
+
+
+def drain_bochs_screen(out_path, proc):
+    """Bochs' term display with its debugger (Debian's build) draws the VGA screen on a
+    pseudo-terminal of its own ('Bochs connected to screen "/dev/pts/N"' in its output, out_path)
+    whose other side nobody opens: after some 4 KB of screen updates (the kernel's and init's
+    console is mirrored on VGA) Bochs blocks writing to it, and the guest stops. A thread opens
+    that terminal and reads it away."""
+    def run_():
+        rx = re.compile(rb'connected to screen "(/dev/pts/\d+)"')
+        while proc.poll() is None:
+            try:
+                m = rx.search(Path(out_path).read_bytes())
+            except OSError:
+                m = None
+            if m:
+                break
+            time.sleep(0.1)
+        else:
+            return
+        try:
+            fd = os.open(m.group(1).decode(), os.O_RDONLY | os.O_NOCTTY)
+        except OSError as e:
+            print(f"run.py: cannot open Bochs' screen {m.group(1).decode()}: {e}", flush=True)
+            return
+        while True:
+            try:
+                if not os.read(fd, 65536):
+                    break
+            except OSError:
+                break
+        os.close(fd)
+
+    threading.Thread(target=run_, daemon=True).start()
 
 
 def stop(proc, emu):
@@ -205,12 +306,17 @@ def stop(proc, emu):
 
     for send in (gentle, lambda: os.killpg(proc.pid, signal.SIGKILL)):
         if proc.poll() is not None:
-            return
+            break
         try:
             send()
             proc.wait(5)
         except (OSError, subprocess.TimeoutExpired):
             pass
+    try:  # what is left of its session (Bochs under `script`), whatever happened above
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    _live.discard(proc)
 
 
 # init's own lines are printed whole, but may land inside a line of a guest or a server (the
@@ -259,10 +365,10 @@ def transcribe(path, proc, log, timeout=30):
 
 
 def watch(a, proc, log):
-    """Follow the serial log until done/panic (+1 s), emulator exit or timeout.
-    Returns (lines, why_stopped)."""
+    """Follow the serial log until a panic, or the done line and every --expect line (then
+    1 s more), emulator exit or timeout. Returns (lines, why_stopped)."""
     start = time.monotonic()
-    buf, frag, lines, stop_at, why = "", "", [], None, None
+    buf, frag, lines, stop_at, why, ended = "", "", [], None, None, None
     expects = [re.compile(e) for e in a.expect]
     sends = [(re.compile(s.split("=>", 1)[0]), s.split("=>", 1)[1]) for s in a.send]
     sock = getattr(a, "sock_conn", None)
@@ -281,8 +387,8 @@ def watch(a, proc, log):
                 if m:  # the part before init's line goes on in the line after it
                     frag, line = m.group(1), m.group(2)
                 lines.append(line)
-                if stop_at is None and (DONE_RE.search(line) or PANIC_RE.match(line)):
-                    stop_at = time.monotonic() + 1.0
+                if DONE_RE.search(line) or PANIC_RE.match(line):
+                    ended = ended or line
                 if sends and sends[0][0].search(line):
                     if sock is None:
                         sock = socket.socket(socket.AF_UNIX)
@@ -290,9 +396,14 @@ def watch(a, proc, log):
                     sock.setblocking(True)  # (transcribe's socket is always blocking)
                     sock.sendall(sends.pop(0)[1].encode() + b"\r")
                     sock.setblocking(not drain)
-            if (stop_at is None and a.no_checks and expects
-                    and all(any(e.search(l) for l in lines) for e in expects)):
-                stop_at = time.monotonic() + 1.0
+            # The end: a panic; or the done line (checks) or nothing (no_checks) once every
+            # --expect line came, which may be after the done line (a guest's line from init's
+            # output ring): never a wall-clock grace that a loaded host cuts short. The second
+            # after it only gathers what comes with the end (a panic there still fails the run).
+            if stop_at is None and (ended is not None or (a.no_checks and expects)):
+                if PANIC_RE.match(ended or "") or all(any(e.search(l) for l in lines)
+                                                      for e in expects):
+                    stop_at = time.monotonic() + 1.0
             while drain and sock is not None:  # drain what QEMU echoes to us (the log has it): a full
                 try:                 # socket would stall the guest's UART
                     if not sock.recv(65536):

@@ -6,8 +6,9 @@ Bochs' COM1 in run.py's configuration writes to a file and takes no input, and l
 into the console. So this harness gives Bochs' COM1 a pseudo-terminal instead (com1 mode=term):
 a thread copies everything the guest's UART sends into the log (a.log), which linux.py's Guest
 reads as under Bochs, and typing writes to the terminal (Bochs' VGA screen, a terminal of its
-own, is read away too: drain_screen). Everything else (the checks, the verdict) is linux.py's:
-the same arguments, `--emu bochs` implied. With a linux-vmlinux module the bzImage module stays
+own, is read away by run.start_bochs). Everything else (the checks, the verdict) is linux.py's:
+the same arguments, `--emu bochs` implied, and init's shell waited for as long as the guest's
+prompt (--timeout; linux.py's --shell-timeout). With a linux-vmlinux module the bzImage module stays
 out of the ISO: it only names the release `uname -r` must print.
 
   bochs.py [--ips N] --kernel K --module NAME=PATH ... --log L [--timeout S] [--checks ...]
@@ -18,11 +19,8 @@ clock (sync=none) is its instruction count: the TSC, the PIT and the LAPIC timer
 instructions, fewer than taking the tick through VM exits costs (docs/virtualization.md)."""
 
 import os
-import re
-import subprocess
 import sys
 import threading
-import time
 import tty
 from pathlib import Path
 
@@ -66,39 +64,6 @@ class Terminal:
         self.reader.join(timeout)
 
 
-def drain_screen(out_path, proc):
-    """Bochs' term display with its debugger (Debian's build) draws the VGA screen on a
-    pseudo-terminal of its own ('Bochs connected to screen "/dev/pts/N"' in its output) whose
-    other side nobody opens: after some 4 KB of screen updates (init's console is mirrored on
-    VGA) Bochs would block writing to it. This thread opens that terminal and reads it away."""
-    def run_():
-        rx = re.compile(rb'connected to screen "(/dev/pts/\d+)"')
-        while proc.poll() is None:
-            try:
-                m = rx.search(Path(out_path).read_bytes())
-            except OSError:
-                m = None
-            if m:
-                break
-            time.sleep(0.2)
-        else:
-            return
-        try:
-            fd = os.open(m.group(1).decode(), os.O_RDONLY | os.O_NOCTTY)
-        except OSError as e:
-            print(f"bochs.py: cannot open Bochs' screen {m.group(1).decode()}: {e}")
-            return
-        while True:
-            try:
-                if not os.read(fd, 65536):
-                    break
-            except OSError:
-                break
-        os.close(fd)
-
-    threading.Thread(target=run_, daemon=True).start()
-
-
 def start(a, tmp):
     """linux.start for Bochs: run.py's Bochs configuration with COM1 on a terminal."""
     term = Terminal(a.log)
@@ -118,27 +83,10 @@ def start(a, tmp):
         rc = rc.replace("cpu: model=", f"cpu: ips={IPS}, model=")
     with open(os.path.join(tmp, "bochsrc"), "w") as f:
         f.write(rc)
-    with open(os.path.join(tmp, "rc.txt"), "w") as f:
-        f.write("c\n")
     term.reader.start()
-    with open(os.path.join(tmp, "bochs.out"), "w") as out:
-        # Bochs' term display needs a tty of its own: `script` gives it one (as run.py does)
-        proc = subprocess.Popen(["script", "-qc", "bochs -q -f bochsrc -rc rc.txt", "/dev/null"],
-                                cwd=tmp, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    drain_screen(os.path.join(tmp, "bochs.out"), proc)
+    proc = run.start_bochs(tmp)  # also reads Bochs' VGA screen away; dies with this harness
     g = linux.Guest(a, proc, a.log)  # emu bochs: reads the log file
     g.sock, g.reader = term, term    # typing goes to the terminal; finish() joins its reader
-    # linux.main gives init 120 s to come up; under Bochs, GRUB, the kernel and init take some
-    # 700 M instructions before init's shell (30 s at Bochs' 25 MIPS on an idle core, minutes on
-    # a loaded one): that wait gets --timeout too
-    wait = g.wait
-
-    def patient_wait(pattern, timeout, raw=False):
-        return wait(pattern, max(timeout, a.timeout) if "for the shell" in pattern else timeout,
-                    raw)
-
-    g.wait = patient_wait
     return proc, g
 
 
@@ -149,7 +97,8 @@ if __name__ == "__main__":
         i = sys.argv.index("--ips")
         IPS = int(sys.argv[i + 1])
         del sys.argv[i:i + 2]
-    if "--emu" not in sys.argv:
-        sys.argv[1:1] = ["--emu", "bochs"]
     linux.start = start
-    sys.exit(linux.main())
+    # Under Bochs, GRUB, the kernel and init take some 700 M instructions before init's shell
+    # (30 s at Bochs' 25 MIPS on an idle core, minutes on a loaded one): that wait gets as long
+    # as the boot to the guest's prompt (--timeout's default) unless --shell-timeout says
+    sys.exit(linux.main(defaults={"emu": "bochs", "shell_timeout": 600}))

@@ -55,10 +55,13 @@ class Guest:
     'count 11' as 'count 111' whenever it drained the socket late (after a VMM restart's burst of
     init lines): docs/virtualization.md. The socket carries every byte exactly once."""
 
-    def __init__(self, a, proc, log):
+    def __init__(self, a, proc, log, host_line=None):
         self.a, self.proc = a, proc
         # raw: the console as it came; text: the same without init's and the VMM's own lines
-        # (HOST_LINE), which land anywhere, even inside the guest's prompt: the guest's view
+        # (host_line; default: a.host_line if the caller set one, else HOST_LINE), which land
+        # anywhere, even inside the guest's prompt: the guest's view
+        self.host_line = host_line or getattr(a, "host_line", None) or HOST_LINE
+        self.match = None  # the last match wait() found
         self.raw, self.raw_cursor, self.text, self.cursor, self.sock = "", 0, "", 0, None
         self.pending, self.lock, self.log = bytearray(), threading.Lock(), None
         self.reader = None
@@ -97,7 +100,7 @@ class Guest:
             # before the cursor never changes. Escape sequences go after the host lines: one
             # may land inside a sequence (the shell's ESC [6n after its prompt) and a chunk
             # may end inside one
-            self.text = ANSI.sub("", HOST_LINE.sub("", self.raw))
+            self.text = ANSI.sub("", self.host_line.sub("", self.raw))
         return bool(chunk)
 
     def finish(self):
@@ -108,13 +111,14 @@ class Guest:
 
     def wait(self, pattern, timeout, raw=False):
         """Waits for pattern in the guest's text (raw: in the whole console) after its cursor;
-        moves the cursor past the match and returns the text before it, or None on time-out or
-        emulator exit."""
+        moves the cursor past the match (kept in self.match) and returns the text before it, or
+        None on time-out or emulator exit."""
         rx, end = re.compile(pattern), time.monotonic() + timeout
         while True:
             text, cursor = (self.raw, self.raw_cursor) if raw else (self.text, self.cursor)
             m = rx.search(text, cursor)
             if m:
+                self.match = m
                 if raw:
                     self.raw_cursor = m.end()
                 else:
@@ -163,12 +167,15 @@ def connect(path, proc, timeout=30):
             time.sleep(0.01)
 
 
-def start(a, tmp):
+def start(a, tmp, host_line=None):
     """Starts the emulator and the console reader; returns (proc, Guest). The log (a.log) is
-    the console as the socket carried it; under QEMU its own chardev log is a.log + '.qemu'."""
+    the console as the socket carried it; under QEMU its own chardev log is a.log + '.qemu'.
+    host_line (or a.host_line): the regex of the host's lines the guest's view leaves out
+    (default HOST_LINE: init's and the VMMs'; a harness with more servers on the console adds
+    theirs). The emulator dies with the harness (run.spawn), even on meson's time-out."""
     proc = run.start_emulator(a, tmp, a.log + ".qemu" if a.emu == "qemu" else a.log)
     try:
-        return proc, Guest(a, proc, a.log)
+        return proc, Guest(a, proc, a.log, host_line)
     except OSError:
         run.stop(proc, a.emu)
         raise
@@ -184,12 +191,20 @@ def session(a, tmp):
     finally:
         run.stop(proc, a.emu)
         g.finish()
+        try:  # the emulator's own output, for report (the temporary directory goes)
+            a.emu_out = "".join(l for l in open(os.path.join(tmp, f"{a.emu}.out"),
+                                                errors="replace")
+                                if "terminating on signal" not in l).strip()
+        except OSError:
+            pass
 
 
-def boot_to_prompt(g, vm, timeout):
-    """init's shell came up, `attach VM` gave its console to the guest, and the guest's shell
-    prompt came within `timeout` s: True; False if any of it did not."""
-    if g.wait(r"type 'help' for the shell", 120, raw=True) is None:
+def boot_to_prompt(g, vm, timeout, shell_timeout=120):
+    """init's shell came up within `shell_timeout` s (give-up times: a slow emulator such as
+    Bochs needs minutes for GRUB, the kernel and init), `attach VM` gave its console to the
+    guest, and the guest's shell prompt came within `timeout` s: True; False if any of it did
+    not."""
+    if g.wait(r"type 'help' for the shell", shell_timeout, raw=True) is None:
         return False
     g.type(f"attach {vm}\r")
     return g.wait(re.escape(PROMPT), timeout) is not None
@@ -225,7 +240,11 @@ def report(a, area, names, planned, results, t0, not_run="not run", exact=False,
         return 0
     print(f"----- serial log ({a.log}) -----")
     print(Path(a.log).read_text(errors="replace"))
+    if getattr(a, "emu_out", ""):
+        print(f"----- {a.emu} output (its last 80 lines) -----")
+        print("\n".join(a.emu_out.splitlines()[-80:]))
     if a.emu == "bochs" and getattr(a, "bochslog", None) and os.path.exists(a.bochslog):
+        print(f"----- tail of {a.bochslog} -----")
         print("".join(Path(a.bochslog).read_text(errors="replace").splitlines(True)[-40:]))
     print("-----")
     print(verdict)
@@ -246,9 +265,11 @@ def arg_parser(doc, emus=("qemu",)):
     return p
 
 
-def parse(p, names=None):
-    """Parses arg_parser's options: --checks (if `names`: the checks known) becomes a list, and
-    a gets what run.start_emulator reads (absolute paths; the console socket to type into)."""
+def parse(p, names=None, defaults=None):
+    """Parses arg_parser's options (`defaults`: a harness's own defaults for them, e.g. emu):
+    --checks (if `names`: the checks known) becomes a list, and a gets what run.start_emulator
+    reads (absolute paths; the console socket to type into)."""
+    p.set_defaults(**(defaults or {}))
     a = p.parse_args()
     if names is not None:
         a.checks = a.checks.split(",")
@@ -262,13 +283,15 @@ def parse(p, names=None):
     return a
 
 
-def parse_args():
+def parse_args(defaults=None):
     p = arg_parser(__doc__, ("qemu", "bochs"))
     p.add_argument("--cmdline", default="")
     p.add_argument("--vm", default="linux", help="the VMM's name in the manifest")
     p.add_argument("--timeout", type=float, default=600, help="for the boot to the prompt")
+    p.add_argument("--shell-timeout", type=float, default=120,
+                   help="for init's shell, before the guest boots")
     p.add_argument("--checks", default=",".join(ALL_CHECKS))
-    return parse(p, ALL_CHECKS)
+    return parse(p, ALL_CHECKS, defaults)
 
 
 def kernel_release(bzimage):
@@ -291,8 +314,9 @@ def check_interrupts(out):
     return counted(r"timer|LOC:") and counted(r"ttyS0|serial")
 
 
-def main():
-    a = parse_args()
+def main(defaults=None):
+    """The test; `defaults`: another harness's defaults for the options (bochs.py)."""
+    a = parse_args(defaults)
     version = kernel_release(dict(a.modules)["linux-bzImage"])
     results = []  # (id, ok, sentence)
     check = checker("LINUX", ALL_CHECKS, results)
@@ -300,7 +324,7 @@ def main():
     open(a.log, "w").close()
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="resurgo-linux-") as tmp, session(a, tmp) as g:
-        booted = boot_to_prompt(g, a.vm, a.timeout)
+        booted = boot_to_prompt(g, a.vm, a.timeout, a.shell_timeout)
         check("prompt", booted, f"the guest's shell prompt after {time.monotonic() - t0:.1f} s")
         if booted:
             run_checks(a, g, version, check)
@@ -322,30 +346,94 @@ def run_checks(a, g, version, check):
         check("interrupts", out is not None and check_interrupts(out),
               "/proc/interrupts counts timer and serial interrupts")
     if "date" in a.checks:
+        # the guest read its clock between our typing and its answer: its skew is the distance
+        # from that host interval (a loaded host lengthens the interval, not the skew)
+        before = time.time()
         out, _ = g.command("date +%s")
-        host = time.time()
+        after = time.time()
         try:
-            skew = abs(int(out.strip().split()[-1]) - host)
+            guest = int(out.strip().split()[-1])
+            skew = max(int(before) - guest, guest - after, 0)
         except (AttributeError, ValueError, IndexError):
             skew = None
         check("date", skew is not None and skew <= 5,
               f"date +%s is within 5 s of the host's clock (off by {skew if skew is None else round(skew, 1)} s)")
     if "sleep" in a.checks:
-        out, host_s = g.command("cat /proc/uptime; sleep 2; cat /proc/uptime")
-        try:
-            up = [float(l.split()[0]) for l in out.strip().split("\n")[-2:]]
-            guest_s = up[1] - up[0]
-        except (AttributeError, ValueError, IndexError):
-            guest_s = None
-        # guest time from its own clock; the host's watch (which also counts the shell's work and
-        # the harness's polling) must agree that guest time runs at the real rate
-        check("sleep", guest_s is not None and 1.8 <= guest_s <= 2.2 and 1.8 <= host_s <= 3.0,
-              f"sleep 2 takes {guest_s} s of guest time (host: {host_s:.2f} s)")
+        ok, sentence = sleep_check(g)
+        check("sleep", ok, sentence)
     if "counter" in a.checks or "crashes" in a.checks:
         counter(a, g, check)
     if "log" in a.checks:
         bad = [l for l in g.raw.split("\n") if BAD_LOG.search(l)]
         check("log", not bad, f"no soft lockup, clocksource or kernel warning in the log {bad[:3]}")
+
+
+PAUSE = 1.0  # seconds of host time the sleep check's pause lasts (sleep_check)
+SLEEP_TRIES = 8  # sleep_check's tries at most (one the host stopped the guest in is taken again)
+# The sleep check's command line: the guest's clock (/proc/uptime, 10 ms steps) read by the
+# shell's builtins around `sleep 0`, `sleep 2` and `sleep 0` (what starting the process costs),
+# then a pause that ends when the harness types a newline, and a last reading.
+SLEEP_LINE = ('read u0 x </proc/uptime; sleep 0; read u1 x </proc/uptime; sleep 2; '
+              'read u2 x </proc/uptime; sleep 0; read u3 x </proc/uptime; echo "slept $u0 $u1 $u2 $u3"; '
+              'read x; read u4 x </proc/uptime; echo "paused $u4"')
+
+
+def sleep_once(g):
+    """One try of sleep_check: (guest seconds of `sleep 2`, of a `sleep 0` (the less of two), of
+    the host's pause, of the whole line; host seconds from typing to the last reading), or a
+    string saying what failed."""
+    t0 = time.monotonic()
+    g.type(SLEEP_LINE + "\r")
+    if g.wait(r"slept (\d+\.\d\d) (\d+\.\d\d) (\d+\.\d\d) (\d+\.\d\d)\n", 60) is None:
+        return "the readings around sleep 2 did not come"
+    u = [float(x) for x in g.match.groups()]
+    time.sleep(PAUSE)  # the readings are here: the pause starts, timed by the host
+    g.type("\r")
+    if g.wait(r"paused (\d+\.\d\d)\n", 60) is None:
+        return "the reading after the pause did not come"
+    host_s = time.monotonic() - t0
+    u.append(float(g.match.group(1)))
+    if g.wait(re.escape(PROMPT), 60) is None:
+        return "no prompt after the sleep check"
+    return u[2] - u[1], min(u[1] - u[0], u[3] - u[2]), u[4] - u[3], u[4] - u[0], host_s
+
+
+def sleep_check(g):
+    """`sleep 2` takes 2 s of guest time ± 10 %, measured by the guest's own clock around it, so
+    neither the serial line nor the harness counts; what starting a process costs (`sleep 0`,
+    the less of one before and one after) is taken off. Under plain QEMU that clock is the
+    host's (TSC): a loaded host makes the guest's work (a fork and exec: 0.3 s at load 20) and
+    its wake-ups slow in guest time too. So a sleep may never end early (every try's `sleep 2`
+    at least 1.8 s), and in one of up to SLEEP_TRIES tries `sleep 2` less `sleep 0` must be
+    within 1.8..2.2 s (a try the host stopped the guest in is taken again; a guest whose sleeps
+    always overrun or whose timer fires early fails every try).
+
+    The guest's clock must also keep the host's pace, checked in ways a loaded host cannot fail:
+    the line waits (`read`) for a newline the harness types PAUSE s of host time after the
+    readings reached it, so the last reading is more than PAUSE s of real time after the one
+    before, and a clock running slow (half speed: PAUSE/2) shows less than 0.9 PAUSE; and all
+    readings lie inside the host's interval from typing the line to the last reading's arrival,
+    so a clock running fast shows more guest time than that. Returns (ok, sentence)."""
+    tries = []
+    for _ in range(SLEEP_TRIES):
+        r = sleep_once(g)
+        if isinstance(r, str):
+            return False, f"sleep 2: {r} (tries before: {tries})"
+        tries.append(r)
+        if 1.8 <= r[0] - r[1] <= 2.2 or r[0] < 1.8:
+            break
+    early = [t[0] for t in tries if t[0] < 1.8]
+    last = tries[-1][0] - tries[-1][1]
+    slow = [t[2] for t in tries if t[2] < 0.9 * PAUSE]
+    fast = [(t[3], t[4]) for t in tries if t[3] > t[4] * 1.01 + 0.02]
+    ok = not early and 1.8 <= last <= 2.2 and not slow and not fast
+    return ok, (f"sleep 2 takes {', '.join(f'{t[0]:.2f} - {t[1]:.2f}' for t in tries)} s of guest "
+                f"time less sleep 0's (try by try: sleep 2 never below 1.8, the last difference "
+                f"within 1.8..2.2; up to {SLEEP_TRIES} tries); a pause of {PAUSE:g} s on the "
+                f"host lasts {', '.join(f'{t[2]:.2f}' for t in tries)} s on the guest's clock (at "
+                f"least {0.9 * PAUSE:.1f}: not slow), the whole line "
+                f"{', '.join(f'{t[3]:.2f} within {t[4]:.2f}' for t in tries)} s of the host's "
+                f"(not fast)")
 
 
 def counter(a, g, check):

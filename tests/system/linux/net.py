@@ -118,7 +118,7 @@ class Console:
         elapsed = time.monotonic() - t0
         if out is None:
             return None, elapsed
-        lines = linux.HOST_LINE.sub("", out).split("\n")
+        lines = g.host_line.sub("", out).split("\n")
         lines = [l for l in lines if not re.match(r"\[vm[AB]\] ", l)]
         if lines and cmd[:20] in lines[0]:
             lines = lines[1:]

@@ -11,7 +11,9 @@ It starts tests/system/run.py with the arguments after `--` plus --nic MODEL and
 its own, waits until a probe frame comes back, then (normal runs):
   NET-0001 every size 60..1514 comes back intact (16 in flight)
   NET-0002 broadcast frames come back (source: netecho's MAC)
-  NET-0003 bursts of 250 frames sent back to back all come back
+  NET-0003 1,000 frames in bursts sent back to back (--burst, 250: what a path with flow
+           control holds; behind the switch a port's fair share of an output ring, which the
+           switch drops beyond) all come back
   NET-0004 runts and giants (over 1518 bytes) from the wire: no giant comes back, and the
            traffic after them flows
   NET-0005 (QEMU) the NIC's link goes down and up (QMP set_link): the driver reports both,
@@ -49,6 +51,7 @@ BCAST = b"\xff" * 6
 ETYPE = 0x88B5
 MAGIC = b"RSGO"
 PROBE = 0xFFFF0000
+LOSS_WAIT = 15.0  # seconds after which a frame of a lossless path counts lost (a give-up time)
 
 
 def payload(seq, size):
@@ -115,9 +118,10 @@ class Link:
         f = raw if raw is not None else frame(seq, size, dst)
         if raw is None:
             self.sent_to[seq] = (dst, size)
-        # QEMU's socket appears once it runs, and a full queue drains: retry for 2 s, but only
-        # 50 ms while the last frame could not be sent either (a dead path)
-        for _ in range(5 if self.stuck else 200):
+        # QEMU's socket appears once it runs, and a full queue drains (when a loaded host lets
+        # QEMU run): retry for 20 s, but only 50 ms while the last frame could not be sent
+        # either (a dead path)
+        for _ in range(5 if self.stuck else 2000):
             try:
                 # never blocking: with the NIC's ring full QEMU stops reading its socket, and a
                 # dead receive path must fail the test, not hang it
@@ -235,10 +239,11 @@ def windowed(link, seqs_sizes, window, timeout, dst=None, give_up=64):
     return lost
 
 
-def normal(link, c, light=False, burst=250):
+def normal(link, c, light=False, burst=250, burst_frames=1000):
     # light (Bochs, some hundred times slower): every 29th size, smaller windows and one burst
     sizes = list(range(60, 1515, 29 if light else 1)) + ([1514] if light else [])
-    win, wait = (4, 30.0) if light else (16, 5.0)
+    # give-up times for a frame (LOSS_WAIT): a loaded host makes frames late, not lost
+    win, wait = (4, 30.0) if light else (16, LOSS_WAIT)
     lost = windowed(link, [(1 + i, s) for i, s in enumerate(sizes)], win, wait)
     c.check(not lost and not link.bad, "NET-0001",
             f"every frame size 60..1514 came back intact ({len(sizes)} frames)",
@@ -252,24 +257,34 @@ def normal(link, c, light=False, burst=250):
             f"{len(bc)} broadcast frames came back with netecho's source MAC",
             f"{len(lost)} lost; bad {link.bad[:3]}")
 
+    # Each burst is sent at once and waited for whole before the next: a correct path loses
+    # nothing if a burst fits what its lossy points hold (the switch's output ring: a source's
+    # share, 64 entries with two ports; a netecho stopped between its reply and its release may
+    # still hold one entry of the last burst), whatever the host's load. Bochs' socket module
+    # reads one frame per poll, and a burst must fit the host's UDP buffer: 2 of 100 small ones.
     total, missing = 0, []
-    nb, per = (1, 200) if light else (4, burst)
+    nb, per = (2, 100) if light else (-(-burst_frames // burst), burst)
+    t0 = time.monotonic()
     for b in range(nb):
         # Bochs' socket module reads one frame per poll into the host's socket buffer: small
         # frames, so that a burst fits there
-        burst = [(20000 + b * 1000 + i, rnd.randrange(60, 128) if light else rnd.randrange(60, 1515))
-                 for i in range(per)]
-        t0 = time.monotonic()
-        for s, size in burst:
+        frames = [(1000000 + b * 1000 + i, rnd.randrange(60, 128) if light else rnd.randrange(60, 1515))
+                  for i in range(per)]
+        for s, size in frames:
             link.send(s, size)
-        lost = link.wait([s for s, _ in burst], wait * 2)
+        # a give-up time (a loaded host is slow, not lossy); the first lossy burst ends them
+        lost = link.wait([s for s, _ in frames], 20.0)
         missing += lost
-        total += len(burst)
-        print(f"[harness] burst {b}: {per} frames sent, {per - len(lost)} back in "
-              f"{time.monotonic() - t0:.2f} s", flush=True)
+        total += len(frames)
+        if lost:
+            print(f"[harness] burst {b}: {per} frames sent, {per - len(lost)} came back",
+                  flush=True)
+            break
+    print(f"[harness] {b + 1} bursts of {per}: {total} frames sent, {total - len(missing)} back "
+          f"in {time.monotonic() - t0:.2f} s", flush=True)
     c.check(not missing and not link.bad, "NET-0003",
-            f"{nb} burst(s) of {per} frames sent back to back all came back ({total} frames)",
-            f"{len(missing)} lost; bad {link.bad[:3]}")
+            f"{nb} burst(s) of {per} frames sent back to back all came back ({nb * per} frames)",
+            f"{len(missing)} lost of {total} sent; bad {link.bad[:3]}")
 
     # from the wire: runts (shorter than a header) and giants (beyond 1514 bytes)
     for i, size in enumerate([1, 10, 13, 1519, 1600, 4000, 9000]):
@@ -315,16 +330,16 @@ def link_flip(link, c, log, qmp):
     rnd = random.Random(5)
     at = len(Path(log).read_text(errors="replace"))
     r1 = qmp_call(qmp, "set_link", {"name": "net0", "up": False})
-    down = wait_log(log, r"^nic: link change: .* link down", at, 10)
+    down = wait_log(log, r"^nic: link change: .* link down", at, 30)
     during = [(40000 + i, 100) for i in range(20)]
     for s, size in during:
         link.send(s, size)
     through = 20 - len(link.wait([s for s, _ in during], 1.0))
     at = len(Path(log).read_text(errors="replace"))
     r2 = qmp_call(qmp, "set_link", {"name": "net0", "up": True})
-    up = wait_log(log, r"^nic: link change: .* link up", at, 10)
+    up = wait_log(log, r"^nic: link change: .* link up", at, 30)
     after = [(41000 + i, rnd.randrange(60, 1515)) for i in range(100)]
-    lost = windowed(link, after, 16, 5.0)
+    lost = windowed(link, after, 16, LOSS_WAIT)
     print(f"[harness] link down: {through} of 20 frames came through", flush=True)
     c.check(down and up and not lost and through == 0 and "return" in r1 and "return" in r2,
             "NET-0005", "the driver saw its link go down and up again (QMP set_link), nothing "
@@ -358,7 +373,7 @@ def flow_until(link, c, log, pattern, timeout=200.0):
         chunk = [(seq + i, rnd.randrange(60, 1515)) for i in range(100)]
         seq += 100
         sent += len(chunk)
-        lost += windowed(link, chunk, 16, 5.0)
+        lost += windowed(link, chunk, 16, LOSS_WAIT)
     seen = bool(pat.search(Path(log).read_text(errors="replace")))
     print(f"[harness] {sent} frames crossed in {time.monotonic() - t0:.1f} s until "
           f"'{pattern}': {len(lost)} lost", flush=True)
@@ -377,7 +392,7 @@ def crash(link, c, log, restarts, servers=("nic",), max_dups=None):
         chunk = [(seq + i, rnd.randrange(60, 1515)) for i in range(200)]
         seq += 200
         sent += len(chunk)
-        lost += windowed(link, chunk, 48, 1.0, give_up=200)
+        lost += windowed(link, chunk, 48, 1.0, give_up=200)  # the stream moves on after 1 s
         text = Path(log).read_text(errors="replace")
         # enough restarts, and the manifest's injections are over (none for 2 s): what follows
         # (NET-0102) is after the restarts
@@ -386,8 +401,11 @@ def crash(link, c, log, restarts, servers=("nic",), max_dups=None):
             injects, quiet_since = n, time.monotonic()
         if all(p.search(text) for p in pats) and time.monotonic() - quiet_since > 2.0:
             break
+    time.sleep(1.0)  # (only a figure: what is still on its way)
     with link.lock:
         dups = sum(n - 1 for s, n in link.got.items() if s >= 100000 and s < PROBE and n > 1)
+        # lost: never came back; one that came after the stream moved on (a loaded host) was late
+        lost = [s for s in lost if s not in link.got]
     text = Path(log).read_text(errors="replace")
     each = {s: len(re.findall(rf"{s} restarted \(instance", text)) for s in servers}
     seen = min(each.values())
@@ -404,7 +422,7 @@ def crash(link, c, log, restarts, servers=("nic",), max_dups=None):
                 f"at most {max_dups} duplicate(s) per crash",
                 f"{dups} duplicates in {sum(each.values())} crashes")
     after = [(seq + i, rnd.randrange(60, 1515)) for i in range(300)]
-    lost2 = windowed(link, after, 48, 5.0)
+    lost2 = windowed(link, after, 48, LOSS_WAIT)
     c.check(not lost2, "NET-0102", "after the restarts 300 more frames all came back",
             f"{len(lost2)} lost")
     return len(lost)
@@ -419,7 +437,7 @@ def main():
     p.add_argument("--light", action="store_true", help="fewer frames (a slow emulator)")
     p.add_argument("--crash", action="store_true", help="stream across driver restarts")
     p.add_argument("--restarts", type=int, default=12)
-    p.add_argument("--boot-timeout", type=float, default=120)
+    p.add_argument("--boot-timeout", type=float, default=200)
     p.add_argument("--dst", help="MAC (hex, no colons) unicast frames go to: netecho's port "
                    "behind the switch (default: the NIC's)")
     p.add_argument("--echo-mac", help="MAC (hex) netecho reflects broadcasts from")
@@ -430,6 +448,8 @@ def main():
                    "(NET-0008)")
     p.add_argument("--burst", type=int, default=250,
                    help="frames per burst in NET-0003 (a switch port's fair share bounds it)")
+    p.add_argument("--burst-frames", type=int, default=1000,
+                   help="NET-0003's frames in all (bursts of --burst)")
     p.add_argument("--crash-servers", default="nic",
                    help="comma-separated servers whose restarts --crash waits for")
     p.add_argument("--max-dups", type=int, help="--crash: duplicates allowed per crash (NET-0103)")
@@ -457,7 +477,7 @@ def main():
                 if a.crash:
                     crash(link, c, log, a.restarts, a.crash_servers.split(","), a.max_dups)
                 else:
-                    normal(link, c, light=a.light, burst=a.burst)
+                    normal(link, c, light=a.light, burst=a.burst, burst_frames=a.burst_frames)
                     if a.flow_until:
                         flow_until(link, c, log, a.flow_until)
                     if a.emu == "qemu":
@@ -488,6 +508,10 @@ def main():
             if run.poll() is None:
                 run.kill()
     print(out, end="")
+    if c.failed and run.returncode == 0:  # run.py printed no log: its own verdict passed
+        print(f"----- serial log ({log}) -----")
+        print(Path(log).read_text(errors="replace"))
+        print("-----")
     print(f"[harness] {c.n} checks, {c.failed} failed; foreign frames {link.foreign}; "
           f"run.py exit status {run.returncode}")
     return 1 if c.failed or run.returncode else 0

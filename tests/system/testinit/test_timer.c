@@ -10,20 +10,19 @@
 #define B_TIMER 0x1ul
 #define B_WATCH 0x8000000000000000ul /* the watchdog timer: the awaited one did not come */
 
-/* The lateness allowed, in TSC cycles (command line timer_bound_cycles). On Bochs the TSC counts
- * instructions and idle time is skipped, so only the kernel's path from the interrupt to the
- * woken thread counts: system-bochs-timer asserts 4,000 (1 ms at Bochs' 4 MHz; a tick-driven
- * delivery would be up to 40,000 late). Under QEMU TCG the clock is the host's (and -icount
- * sleeps in host time while the guest idles), so a loaded host makes a deadline late by
- * milliseconds (18 ms seen with the CPU busy on a loaded host): there the default, 100 ms,
- * only catches gross failures. */
-static uint64_t bound_tsc(void)
-{
-    return cmdline_number("timer_bound_cycles", 100 * bootinfo->tsc_per_ms);
-}
+/* The lateness allowed, in TSC cycles (command line timer_bound_cycles), given only where the
+ * TSC is the guest's own clock. On Bochs the TSC counts instructions and idle time is skipped,
+ * so only the kernel's path from the interrupt to the woken thread counts: system-bochs-timer
+ * asserts 4,000 (1 ms at Bochs' 4 MHz; a tick-driven delivery would be up to 40,000 late); so
+ * does system-qemu-timer under QEMU -icount shift=0,sleep=off (instructions; an idle guest's
+ * clock jumps to its next timer). Under plain QEMU TCG the TSC is the host's clock and a loaded
+ * host stops the guest for as long as it likes (100 ms and more seen at load 20): a bound there
+ * would measure the host, so there is none (those runs check that each deadline comes, once,
+ * not early, in order, and print the lateness). */
+static uint64_t bound_tsc(void) { return cmdline_number("timer_bound_cycles", UINT64_MAX); }
 
-/* While a thread below keeps the CPU busy, QEMU's -icount clock counts only instructions (no
- * idle sleep): system-qemu-timer asserts timer_busy_bound_cycles there (TIMER-0008, busy). */
+/* While a thread below keeps the CPU busy (TIMER-0008, busy), timer_busy_bound_cycles if given
+ * (else timer_bound_cycles). */
 static uint64_t busy_bound;
 
 static uint64_t ms_tsc(uint64_t ms) { return ms * bootinfo->tsc_per_ms; }
@@ -51,7 +50,9 @@ static bool rig_make(struct rig *r)
 }
 
 /* Blocks on r's notification until a signal, with the watchdog armed at `give_up`; returns the
- * badge bits and the TSC when the wait returned. */
+ * badge bits and the TSC when the wait returned. The watchdog's bit is kept only if it came
+ * before the timer's (a failure): a guest stopped by the host past `give_up` (plain QEMU) finds
+ * both deadlines passed, the earlier one signalled first or with it. */
 static uint64_t rig_wait(const struct rig *r, uint64_t give_up, uint64_t *when)
 {
     CHECK_OK(ps_timer_set_deadline(r->watch, give_up));
@@ -59,7 +60,9 @@ static uint64_t rig_wait(const struct rig *r, uint64_t give_up, uint64_t *when)
     *when = rt_rdtsc();
     CHECK_OK(ps_timer_cancel(r->watch));
     CHECK_ERR(res.error, RS_OK);
-    return res.badge | rs_poll(r->n).badge; // the watchdog may have fired meanwhile
+    uint64_t bits = res.badge | rs_poll(r->n).badge; // the watchdog may have fired meanwhile
+    if ((res.badge & B_TIMER) && (bits & B_WATCH) && rt_rdtsc() >= give_up) bits &= ~B_WATCH;
+    return bits;
 }
 
 /* Nothing arrives for `ms`: returns the bits that did (B_WATCH alone when quiet). */
@@ -82,7 +85,7 @@ static uint64_t fire_after(const struct rig *r, uint64_t ms_num, uint64_t ms_den
         return UINT64_MAX;
     }
     uint64_t late = when - deadline, bound = busy_bound ? busy_bound : bound_tsc();
-    if (late > bound)
+    if (late > bound && bound != UINT64_MAX)
         FAIL("%lu/%lu ms deadline %lu cycles (%lu us) late, bound %lu cycles", ms_num, ms_den, late,
              us_of(late), bound);
     return late;
@@ -219,14 +222,17 @@ static void tmr_many_in_order(void)
     }
     REQUIRE_OK(ps_timer_set_deadline(watch, base + MANY * gap + ms_tsc(500)));
     uint64_t got = 0, wakes = 0, worst = 0;
-    while (got != (MANY == 64 ? ~0ul : (1ul << MANY) - 1)) {
+    const uint64_t all = MANY == 64 ? ~0ul : (1ul << MANY) - 1;
+    while (got != all) {
         rs_result_t r = rs_wait(n);
         uint64_t when = rt_rdtsc();
         REQUIRE_ERR(r.error, RS_OK);
-        if (r.badge & B_WATCH) {
-            FAIL("only bits %lx came", got);
+        if ((r.badge & B_WATCH) && ((got | r.badge) & ~B_WATCH) != all) { // with all, or fail
+            FAIL("only bits %lx came", got | (r.badge & ~B_WATCH));
             return;
         }
+        r.badge &= ~B_WATCH; // with the last of them: a guest stopped past it (plain QEMU)
+        if (!r.badge) break;
         wakes++;
         if (r.badge & got) FAIL("bits %lx came twice", r.badge & got);
         unsigned low = (unsigned)__builtin_ctzl(r.badge), high = 63 - __builtin_clzl(r.badge);
@@ -239,7 +245,7 @@ static void tmr_many_in_order(void)
     CHECK_OK(ps_timer_cancel(watch));
     rt_printf("[timer] %u timers in %lu wakes, latest %lu cycles (%lu us)\n", MANY, wakes, worst,
               us_of(worst));
-    CHECK(worst <= bound_tsc());
+    CHECK(bound_tsc() == UINT64_MAX || worst <= bound_tsc());
 }
 
 /* Deleting an armed timer takes it off the queue: the memory is reused for other objects and
@@ -406,7 +412,7 @@ static void lateness_run(bool busy)
         REQUIRE_OK(ps_thread_create(&th, env, spinner, 0, 0x0000450000010000ul, 1,
                                     0x0000450000020000ul, TEST_PRIO - 1, 0));
         REQUIRE_OK(ps_tcb_resume(th.tcb));
-        busy_bound = cmdline_number("timer_busy_bound_cycles", 0);
+        busy_bound = cmdline_number("timer_busy_bound_cycles", bound_tsc());
     }
     static uint64_t late[SAMPLES];
     uint64_t seed = 0x1a7e;

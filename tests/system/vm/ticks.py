@@ -64,6 +64,8 @@ def main():
         else:
             print(f"[ticks] {vm}: {len(ticks)} tick lines, {ticks[0]} to {ticks[-1]}, none lost or doubled"
                   + (f", {after[vm]} after {a.after!r}" if after_re else ""))
+    if bad:
+        wrapped.print_log(log)
     for b in bad:
         print(f"FAIL: {b}")
     return 1 if bad else 0
