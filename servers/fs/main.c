@@ -77,9 +77,24 @@ static void clock_init(const struct ext2_blkdev *dev, const ipc_control_t *ctl)
 
 static ipc_server_t server;
 
+/* The library stops writing after a failed device write or flush (ext2.h: EXT2_EROFS from then
+ * on). Over blk such a failure is blk's restart gone wrong, a corrupt channel or this instance's
+ * own state gone bad (an injected `corrupt`), rarely the disk: serving every later write with
+ * EROFS would fail them all until the next crash. A new instance attaches the channel again and
+ * recovers from the log; the client's retry of the failed request (no reply goes out) runs
+ * there. A disk that keeps failing restarts fs until init's backoff and restart limit act. */
+static void restart_if_broken(const char *when)
+{
+    if (!fs.broken) return;
+    rt_printf("fs: instance %lu: the disk failed %s: restarting for a clean mount\n",
+              server.control ? server.control->instance : 0, when);
+    __builtin_trap();
+}
+
 static int fs_handle(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
 {
     int rc = fs_request(ctx, (uint32_t)client, req, reply);
+    restart_if_broken("in a request");
     // fs keeps no dedup table in a persistent region (its reply table is on the disk), so
     // libipc's loop reaches no fault point of its own: an injected fault meant to strike after
     // the commit and before the reply strikes here (the one meant for inside the operation
@@ -149,7 +164,8 @@ static void flush_policy(bool ping)
              rate = server.control->tsc_per_ms ? server.control->tsc_per_ms : 1000000;
     if (!unflushed_since) unflushed_since = now;
     if (ping || now - unflushed_since >= FLUSH_MS * rate) {
-        if (ext2_sync(&fs, false) < 0) rt_printf("fs: flush failed: the disk is read-only now\n");
+        (void)ext2_sync(&fs, false);
+        restart_if_broken("at a flush");
         unflushed_since = 0;
     }
 }

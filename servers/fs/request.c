@@ -219,8 +219,9 @@ int fs_request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_ms
         int64_t rc;
         uint64_t value;
         if (ext2_tag_find(fs, client, id, &rc, &value) == 1) {
-            // Done before a crash that lost the reply: answer as the first time.
-            reply->w[1] = value;
+            // Done before a crash that lost the reply: answer as the first time (mkdir's
+            // record holds the new inode too, which its first reply did not carry).
+            reply->w[1] = req->label == FS_MKDIR ? 0 : value;
             reply->len = 2;
             return RS_OK;
         }

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/* Exactly once across crashes of fs in async mode (group commit), the way the campaigns crash it:
+ * a seeded stream of proto/fs.h requests through fs_request (servers/fs/request.c), and every so
+ * often the server dies, after an operation's reply was lost or in the middle of its writes;
+ * a new instance mounts the same device (every completed write kept: a crash of fs or blk, not of
+ * the power) and gets the client's retry, same id. The retry must be answered as the request's
+ * only execution would be, and after each crash the whole tree must equal a reference file system
+ * (sync mode, never crashed) that carried out every request exactly once. e2fsck -fn at the end. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto/fs.h"
+#include "servers/fs/request.h"
+#include "test_ext2_host.h"
+#include "xorshift.h"
+
+#define CLIENT   3u
+#define NDIRS    3u
+#define NFILES   12u
+#define WIN_SIZE (96u << 10)
+
+struct side {
+    struct memdev m;
+    struct ext2_fs *fs;
+};
+
+static struct side ref, crash;
+static uint8_t window[WIN_SIZE];
+static uint64_t rnd, next_id = 1;
+static unsigned crashes_after, crashes_inside, garbled;
+
+static uint64_t commits, checkpoints;
+
+static void side_mount(struct side *s, bool async)
+{
+    if (s->fs && async) commits += s->fs->commits, checkpoints += s->fs->checkpoints;
+    free(s->fs);
+    s->fs = fs_new();
+    s->fs->async = async;
+    struct ext2_blkdev dev = memdev_dev(&s->m);
+    cr_assert_eq(ext2_mount(s->fs, &dev), 0);
+}
+
+static void path_of(char *p, unsigned d, unsigned f)
+{
+    if (f == NFILES) snprintf(p, 32, "/d%u", d);
+    else snprintf(p, 32, "/d%u/f%u", d, f);
+}
+
+/* A request: label, words w[1..n] (w[0] is the id), packed bytes after them. */
+static void put_bytes(ipc_msg_t *m, unsigned at, const char *s, size_t len)
+{
+    memset(&m->w[at], 0, (len + 7) / 8 * 8);
+    memcpy(&m->w[at], s, len);
+    m->len = at + (unsigned)((len + 7) / 8);
+}
+
+/* The reply of one side to req; ino-dependent words are the caller's business. */
+static int send(struct side *s, const ipc_msg_t *req, ipc_msg_t *rep)
+{
+    *rep = (ipc_msg_t){.len = 1};
+    return fs_request(s->fs, CLIENT, req, rep);
+}
+
+/* Requests that name a file by inode (write, truncate) are built per side: inode numbers are
+ * the same on both sides only while exactly once holds, and this test wants to see the names. */
+struct op {
+    rs_word_t label;
+    char a[32], b[32];
+    uint64_t off, len, seed;
+};
+
+static int lookup(struct side *s, const char *path, uint32_t *ino)
+{
+    return ext2_lookup(s->fs, path, ino);
+}
+
+static bool build(struct side *s, const struct op *o, uint64_t id, ipc_msg_t *req)
+{
+    *req = (ipc_msg_t){.label = o->label};
+    req->w[0] = id;
+    uint32_t ino = 0;
+    switch (o->label) {
+    case FS_CREATE:
+    case FS_MKDIR:
+        req->w[1] = 0644;
+        req->w[2] = strlen(o->a);
+        put_bytes(req, 3, o->a, strlen(o->a));
+        return true;
+    case FS_UNLINK:
+    case FS_RMDIR:
+        req->w[1] = strlen(o->a);
+        put_bytes(req, 2, o->a, strlen(o->a));
+        return true;
+    case FS_RENAME: {
+        char both[64];
+        size_t la = strlen(o->a), lb = strlen(o->b);
+        memcpy(both, o->a, la);
+        memcpy(both + la, o->b, lb);
+        req->w[1] = la;
+        req->w[2] = lb;
+        put_bytes(req, 3, both, la + lb);
+        return true;
+    }
+    case FS_WRITE_WIN:
+    case FS_TRUNCATE:
+        if (lookup(s, o->a, &ino) < 0) return false;
+        req->w[1] = ino;
+        req->w[2] = o->off;
+        req->w[3] = o->len;
+        req->w[4] = 0;
+        req->len = o->label == FS_TRUNCATE ? 3 : 5;
+        if (o->label == FS_TRUNCATE) req->w[2] = o->len;
+        return true;
+    }
+    return false;
+}
+
+static struct op random_op(void)
+{
+    struct op o = {0};
+    unsigned d = (unsigned)(xorshift64(&rnd) % NDIRS), f = (unsigned)(xorshift64(&rnd) % NFILES);
+    unsigned r = (unsigned)(xorshift64(&rnd) % 100);
+    path_of(o.a, d, f);
+    if (r < 18) {
+        o.label = FS_CREATE;
+    } else if (r < 45) {
+        o.label = FS_WRITE_WIN;
+        /* small writes, and now and then a large one (several transactions, indirect blocks) */
+        o.len = xorshift64(&rnd) % 5 == 0 ? 20000 + xorshift64(&rnd) % (WIN_SIZE - 20000)
+                                          : 1 + xorshift64(&rnd) % 3000;
+        o.off = xorshift64(&rnd) % 3 == 0 ? xorshift64(&rnd) % 40000 : 0;
+        o.seed = xorshift64(&rnd);
+    } else if (r < 62) {
+        o.label = FS_RENAME;
+        path_of(o.b, (unsigned)(xorshift64(&rnd) % NDIRS), (unsigned)(xorshift64(&rnd) % NFILES));
+    } else if (r < 80) {
+        o.label = FS_UNLINK;
+    } else if (r < 88) {
+        o.label = FS_TRUNCATE;
+        o.len = xorshift64(&rnd) % 6000;
+    } else if (r < 94) {
+        o.label = FS_MKDIR;
+        path_of(o.a, d, NFILES);
+    } else {
+        o.label = FS_RMDIR;
+        path_of(o.a, d, NFILES);
+    }
+    return o;
+}
+
+/* Both trees the same: every name exists on both sides or on neither, with the same size and
+ * bytes. */
+static void compare(unsigned step)
+{
+    static uint8_t x[256 << 10], y[256 << 10];
+    for (unsigned d = 0; d < NDIRS; d++)
+        for (unsigned f = 0; f <= NFILES; f++) {
+            char p[32];
+            path_of(p, d, f);
+            uint32_t ia, ib;
+            int ra = lookup(&ref, p, &ia), rb = lookup(&crash, p, &ib);
+            cr_assert_eq(rb, ra, "step %u: %s: lookup %d, want %d", step, p, rb, ra);
+            if (ra < 0) continue;
+            struct ext2_stat sa, sb;
+            cr_assert_eq(ext2_stat(ref.fs, ia, &sa), 0);
+            cr_assert_eq(ext2_stat(crash.fs, ib, &sb), 0);
+            cr_assert_eq(sb.mode, sa.mode, "step %u: %s: mode", step, p);
+            cr_assert_eq(sb.size, sa.size, "step %u: %s: size %lu, want %lu", step, p, sb.size,
+                         sa.size);
+            if ((sa.mode & 0170000) != 0100000) continue;
+            cr_assert_leq(sa.size, sizeof x);
+            cr_assert_eq(ext2_read(ref.fs, ia, 0, x, (uint32_t)sa.size), (int64_t)sa.size);
+            cr_assert_eq(ext2_read(crash.fs, ib, 0, y, (uint32_t)sb.size), (int64_t)sb.size);
+            cr_assert(memcmp(x, y, sa.size) == 0, "step %u: %s: contents differ", step, p);
+        }
+}
+
+/* Same label and result word; a create's inode number may differ. */
+static void same_reply(unsigned step, const struct op *o, int got, const ipc_msg_t *g, int want,
+                       const ipc_msg_t *w, const char *when)
+{
+    cr_assert_eq(got, want, "step %u (%s, op %lu %s -> %s): label %d, want %d (w1 %ld / %ld)",
+                 step, when, o->label, o->a, o->b, got, want, (int64_t)g->w[1], (int64_t)w->w[1]);
+    if (o->label != FS_CREATE || want != RS_OK)
+        cr_assert_eq(g->w[1], w->w[1], "step %u (%s, op %lu %s -> %s): w1 %ld, want %ld", step,
+                     when, o->label, o->a, o->b, (int64_t)g->w[1], (int64_t)w->w[1]);
+}
+
+static void run(unsigned bs, uint64_t seed, unsigned steps)
+{
+    const char *dir = tmpdir_new();
+    char img[300];
+    snprintf(img, sizeof img, "%s.img", dir);
+    make_image(dir, img, bs, 4096, NULL);
+    memdev_load(&ref.m, img);
+    memdev_load(&crash.m, img);
+    side_mount(&ref, false);
+    side_mount(&crash, true);
+    rnd = seed;
+    crashes_after = crashes_inside = garbled = 0;
+    commits = checkpoints = 0;
+    cr_assert_eq(fs_window_set(CLIENT, window, sizeof window), RS_OK);
+    for (unsigned step = 0; step < steps; step++) {
+        struct op o = random_op();
+        if (o.label == FS_WRITE_WIN) pattern(window, o.len, o.seed, o.off);
+        uint64_t id = next_id++;
+        ipc_msg_t rq, rc, wr, wc;
+        bool have_r = build(&ref, &o, id, &rq), have_c = build(&crash, &o, id, &rc);
+        cr_assert_eq(have_c, have_r, "step %u: %s exists on one side only", step, o.a);
+        if (!have_r) continue;
+        int want = send(&ref, &rq, &wr);
+        /* a crash every 20 requests or so: long enough between them for the ring to wrap and
+         * for checkpoints (by ring, cache or freed blocks) to happen with records after them */
+        unsigned how = (unsigned)(xorshift64(&rnd) % 40);
+        if (how == 0) {
+            /* fs dies in the middle of the operation: the device takes only its first k writes */
+            crash.m.fail_after = 1 + (int)(xorshift64(&rnd) % 12);
+            (void)send(&crash, &rc, &wc);
+            crash.m.fail_after = 0;
+            crashes_inside++;
+        } else {
+            int got = send(&crash, &rc, &wc);
+            same_reply(step, &o, got, &wc, want, &wr, "first");
+            if (how > 2) {
+                compare(step);
+                continue;
+            }
+            crashes_after += how == 1; /* how 1: the reply is lost with fs */
+            garbled += how == 2;       /* how 2: the reply was garbled, the same fs gets the retry */
+        }
+        if (how != 2) side_mount(&crash, true);
+        /* the retry, same id, built again (the client sends the same words) */
+        int got = send(&crash, &rc, &wc);
+        same_reply(step, &o, got, &wc, want, &wr, "retry");
+        compare(step);
+    }
+    fprintf(stderr, "ext2_retry: %u-byte blocks, seed %#lx: %u steps, %u crashes after a reply, "
+            "%u inside an operation, %u garbled replies, %lu commits, %lu checkpoints\n", bs, seed, steps, crashes_after,
+            crashes_inside, garbled, commits + crash.fs->commits, checkpoints + crash.fs->checkpoints);
+    cr_assert_eq(ext2_unmount(crash.fs), 0);
+    memdev_save(&crash.m, img);
+    cr_assert_eq(fsck(img), 0, "e2fsck after %u crashes", crashes_after + crashes_inside);
+    fs_window_set(CLIENT, NULL, 0);
+    free(ref.fs);
+    free(crash.fs);
+    ref.fs = crash.fs = NULL;
+    memdev_free(&ref.m);
+    memdev_free(&crash.m);
+    unlink(img);
+    free((char *)dir);
+}
+
+/* EXT2_RETRY_SEED=n: another seed; EXT2_RETRY_STEPS=n: as many requests. */
+static uint64_t env(const char *name, uint64_t dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtoull(v, NULL, 0) : dflt;
+}
+
+Test(ext2_retry, crashes_1k_blocks, .timeout = 240)
+{
+    run(1024, env("EXT2_RETRY_SEED", 0x5eed15ull), (unsigned)env("EXT2_RETRY_STEPS", 3000));
+}
+
+Test(ext2_retry, crashes_4k_blocks, .timeout = 240)
+{
+    run(4096, env("EXT2_RETRY_SEED", 0xf5b06ull), (unsigned)env("EXT2_RETRY_STEPS", 2000));
+}
