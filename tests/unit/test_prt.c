@@ -4,7 +4,6 @@
 // and element check, on every truncation of q35's DSDT, on random tables and on seeded mutations
 // of the real ones (ASan/UBSan catch any read outside the table).
 #include <criterion/criterion.h>
-#include <stdlib.h>
 #include <string.h>
 #include "aml_prt.h"
 #include "test_prt_data.h"
@@ -351,7 +350,8 @@ Test(prt, random_tables)
  * checksum fixed so that the AML is what is tested. */
 static void mutate_fuzz(const uint8_t *src, size_t len, unsigned iters, uint64_t seed)
 {
-    uint8_t *t = malloc(len);
+    static uint8_t t[sizeof(qemu_q35_dsdt)];
+    cr_assert_leq(len, sizeof(t));
     uint64_t x = seed;
     for (unsigned iter = 0; iter < iters; iter++) {
         memcpy(t, src, len);
@@ -368,7 +368,6 @@ static void mutate_fuzz(const uint8_t *src, size_t len, unsigned iters, uint64_t
         fix_checksum(t);
         check_outcome(prt_read(t, len, &p, &why), iter);
     }
-    free(t);
 }
 
 Test(prt, fuzz_q35, .timeout = 300) { mutate_fuzz(qemu_q35_dsdt, sizeof(qemu_q35_dsdt), 3000, 1); }
