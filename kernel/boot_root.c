@@ -285,6 +285,23 @@ void boot_create_root(struct boot_info *bi, unsigned bi_tick_us)
             vspace_map_boot(v, mod_va, pa, RS_RIGHT_READ, boot_alloc_page);
         mod_va += PAGE; // a hole between modules
     }
+    // A copy of the DSDT for init's _PRT reader: firmware memory itself is not handed out.
+    uint32_t dsdt_len = 0;
+    const uint8_t *dsdt = arch_acpi_dsdt(&dsdt_len);
+    if (dsdt && dsdt_len > RS_BOOT_MAX_DSDT)
+        kprintf("boot: DSDT of %u bytes too long for init (at most %u)\n", dsdt_len,
+                RS_BOOT_MAX_DSDT);
+    else if (dsdt) {
+        info->acpi_dsdt_vaddr = mod_va;
+        info->acpi_dsdt_size = dsdt_len;
+        for (uint32_t off = 0; off < dsdt_len; off += PAGE, mod_va += PAGE) {
+            uint64_t pa = boot_alloc_page();
+            uint32_t n = dsdt_len - off < PAGE ? dsdt_len - off : (uint32_t)PAGE;
+            memset(PHYS_TO_VIRT(pa), 0, PAGE);
+            memcpy(PHYS_TO_VIRT(pa), dsdt + off, n);
+            vspace_map_boot(v, mod_va, pa, RS_RIGHT_READ, boot_alloc_page);
+        }
+    }
 
     uint64_t next = RS_INIT_FIRST_FREE_FIXED;
     give_untyped(info, &next);

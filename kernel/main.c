@@ -153,8 +153,12 @@ static void print_hardware(const struct boot_info *bi)
         kprintf("hw: interrupts: no MADT, LAPIC at %lx (IA32_APIC_BASE)\n", lapic_msr);
     }
     const char *why, *routing = arch_irq_routing(&why);
-    kprintf("hw: irq routing: %s, ISA IRQs 0-15 on vectors 20-2f%s%s%s\n", routing, why ? " (" : "",
-            why ? why : "", why ? ")" : "");
+    unsigned lines = arch_irq_lines();
+    kprintf("hw: irq routing: %s, ISA IRQs 0-15 on vectors 20-2f", routing);
+    if (lines > IRQ_ISA_COUNT)
+        kprintf(", GSIs 16-%u on vectors %x-%x (level, active low)", lines - 1,
+                irq_vector(IRQ_ISA_COUNT), irq_vector(lines - 1));
+    kprintf("%s%s%s\n", why ? " (" : "", why ? why : "", why ? ")" : "");
     // COM1's scratch register (16550 offset 7) keeps what is written where a UART exists.
     outb(0x3FF, 0x5A);
     bool com1 = inb(0x3FF) == 0x5A;

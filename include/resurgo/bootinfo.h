@@ -59,5 +59,10 @@ typedef struct rs_bootinfo {
      * tick means interrupts were off that long (or the emulator was not running). */
     uint64_t tick_count;
     uint32_t tick_latency[64];
+    /* A read-only copy of the ACPI DSDT (AML; init reads PCI interrupt routing, _PRT, from it)
+     * with its signature, length and checksum checked; size 0: none (no ACPI, broken, or longer
+     * than RS_BOOT_MAX_DSDT). */
+    uint64_t acpi_dsdt_vaddr, acpi_dsdt_size;
 } rs_bootinfo_t;
+#define RS_BOOT_MAX_DSDT    (512u << 10)
 #define RS_TICK_LATENCY_LOG 64

@@ -102,7 +102,11 @@ enum rs_invocation_label {
 
     /* Interrupts and I/O ports */
     RS_IRQ_CONTROL_GET = 50,         /* MR0 irq, MR1 dest index, MR2 dest depth; CAP0 dest root.
-                                    RS_RANGE_ERROR (0, 0, 15) irq (2 is the cascade);
+                                    irq 0-15: an ISA IRQ; 16 and up: that GSI (IO-APIC only).
+                                    RS_RANGE_ERROR (0, 0, last) irq beyond the last line (15
+                                    with the 8259, else the last GSI with an IO-APIC pin, at most
+                                    47) or 2 (the cascade); RS_INVALID_ARGUMENT (0, 0, 0) a GSI
+                                    an ISA IRQ's override routes (ask for that ISA IRQ);
                                     RS_INVALID_CAPABILITY (1, 0, 0) CAP0 no CNode; the slot pair
                                     at MR1 (depth 1..64); RS_DELETE_FIRST (1, 0, 0) occupied;
                                     RS_REVOKE_FIRST (0, 4, 0) the line has 4 handlers

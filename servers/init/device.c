@@ -4,6 +4,7 @@
 // DMA memory, channel memory. A driver gets only its own device; no IOMMU confines its DMA.
 #include "device.h"
 #include "pci.h"
+#include "aml_prt.h"
 #include "proto/init.h"
 
 #define INFO_VADDR_BASE  0x0000400100000000ul /* init's mappings of the info pages */
@@ -37,9 +38,11 @@ static struct chan_obj chans[MANIFEST_CHANNELS];
 static struct pci_device devs[PCI_MAX_DEVICES];
 static unsigned ndevs;
 static bool claimed[PCI_MAX_DEVICES];
-static const char *line_owner[16]; /* the driver each IRQ line was given to first */
-static bool line_pci[16];          /* ... and whether all its holders are PCI INTx (shareable) */
+#define IRQ_LINES 256 /* ISA IRQs 0-15, then GSIs (the kernel has as many as its IO-APICs' pins) */
+static const char *line_owner[IRQ_LINES]; /* the driver each IRQ line was given to first */
+static bool line_pci[IRQ_LINES]; /* ... and whether all its holders are PCI INTx (shareable) */
 static rs_cptr_t cfg_port;
+static struct prt prt; /* \_SB.PCI0._PRT from the DSDT (aml_prt.h); count 0: not usable */
 
 /* Pieces of device untyped not used yet (kernel: the gaps of the memory map below 4 GiB). A
  * BAR's frames come from a piece split in halves (device untyped may be retyped into untyped)
@@ -197,24 +200,59 @@ static void give_up(struct server *s, const char *what, int err)
  * line (ATA compatibility mode's IRQ 14) is given to one driver only. */
 static int grant_irq(struct server *s, struct grant *g, unsigned line, bool pci)
 {
+    if (line >= IRQ_LINES) return RS_RANGE_ERROR;
     if (line_owner[line] && !(pci && line_pci[line])) {
         init_log("%s: IRQ %u belongs to %s already (not shareable)\n", s->m->name, line,
                  line_owner[line]);
         return RS_BUSY;
     }
+    if (!g->irq) g->irq = ps_slot_alloc(init.root.env.slots);
+    int err = ps_irq_control_get(RS_INIT_IRQ_CONTROL, line, RS_INIT_CNODE, g->irq, 64);
+    if (err) return err; // the kernel has no such line (e.g. a GSI under the 8259): caller decides
     if (line_owner[line])
         init_log("%s: IRQ %u shared with %s\n", s->m->name, line, line_owner[line]);
     else line_owner[line] = s->m->name, line_pci[line] = pci;
     rs_cptr_t badged = ps_slot_alloc(init.root.env.slots);
-    g->irq = ps_slot_alloc(init.root.env.slots);
-    int err;
-    if ((err = ps_irq_control_get(RS_INIT_IRQ_CONTROL, line, RS_INIT_CNODE, g->irq, 64)) ||
-        (err = ps_cnode_mint(RS_INIT_CNODE, badged, 64, RS_INIT_CNODE, s->ping, 64, RS_RIGHT_WRITE,
+    if ((err = ps_cnode_mint(RS_INIT_CNODE, badged, 64, RS_INIT_CNODE, s->ping, 64, RS_RIGHT_WRITE,
                              IPC_BADGE_IRQ)) ||
         (err = ps_irq_handler_set_notification(g->irq, badged)))
         return err;
     g->info->irq = (uint8_t)line;
     return RS_OK;
+}
+
+/* A PCI function's INTx: the GSI _PRT names for its (slot, pin) on bus 0, else (no usable _PRT,
+ * no entry, a bridge's bus: swizzling is not done, or a GSI the kernel refuses) the Interrupt
+ * Line the firmware wrote, an ISA IRQ. Logs the routing. */
+static int grant_pci_irq(struct server *s, struct grant *g, const struct pci_device *d)
+{
+#define PCI_PFX      "pci %02x:%02x.%x INT%c"
+#define PCI_PFX_ARGS d->bus, d->dev, d->fn, "?ABCD"[d->irq_pin <= 4 ? d->irq_pin : 0]
+    const struct prt_entry *e =
+        d->bus == 0 && prt.count ? prt_lookup(&prt, d->dev, d->irq_pin) : NULL;
+    if (e) {
+        int err = e->gsi < IRQ_LINES ? grant_irq(s, g, e->gsi, true) : RS_RANGE_ERROR;
+        if (!err) {
+            init_log(PCI_PFX " -> GSI %u (_PRT)\n", PCI_PFX_ARGS, e->gsi);
+            return RS_OK;
+        }
+        if (err != RS_RANGE_ERROR && err != RS_INVALID_ARGUMENT) return err;
+        init_log(PCI_PFX ": _PRT's GSI %u refused by the kernel (%s): using the Interrupt Line\n",
+                 PCI_PFX_ARGS, e->gsi, rs_error_name(err));
+    }
+    // a PC's legacy PIC lines: 0 and 2 are not a device's (timer, cascade), 0xFF is "none"
+    if (!d->irq_line || d->irq_line >= 16 || d->irq_line == 2) {
+        init_log(PCI_PFX " -> none (Interrupt Line %u)\n", PCI_PFX_ARGS, d->irq_line);
+        return RS_OK;
+    }
+    init_log(PCI_PFX " -> IRQ %u (Interrupt Line%s)\n", PCI_PFX_ARGS, d->irq_line,
+             !prt.count ? ", no usable _PRT"
+             : d->bus   ? ", behind a bridge"
+             : e        ? ""
+                        : ", not in _PRT");
+    return grant_irq(s, g, d->irq_line, true);
+#undef PCI_PFX
+#undef PCI_PFX_ARGS
 }
 
 /* Ports first..last in a fresh slot *cap (the ordinary control: never a platform range). */
@@ -289,10 +327,7 @@ static int claim_device(struct server *s, unsigned i)
     }
     for (unsigned b = 0; b < PCI_BARS && b < IPC_MAX_BARS; b++)
         if (!d->bar[b].io && d->bar[b].size && (err = map_bar(s, g, d, b))) return err;
-    // a PC's legacy PIC lines: 0 and 2 are not a device's (timer, cascade), 0xFF is "none"
-    if (!is_ide(d) && d->irq_pin && d->irq_line && d->irq_line < 16 && d->irq_line != 2 &&
-        (err = grant_irq(s, g, d->irq_line, true)))
-        return err;
+    if (!is_ide(d) && d->irq_pin && (err = grant_pci_irq(s, g, d))) return err;
     g->dma_pages = s->m->dma_pages;
     if ((err = contiguous_frames(g->dma_pages, g->dma, &info->dma_paddr))) return err;
     info->dma_size = g->dma_pages * 4096ul;
@@ -382,6 +417,11 @@ void device_setup(void)
     if (cfg_port) ndevs = pci_scan(&cfg_ops, devs, PCI_MAX_DEVICES);
     pieces_init();
     init_log("pci: %u functions\n", ndevs);
+    const char *why = "no DSDT from the kernel (no ACPI, or a broken or too long one)";
+    if (init.bi->acpi_dsdt_size &&
+        !prt_read((const void *)init.bi->acpi_dsdt_vaddr, init.bi->acpi_dsdt_size, &prt, &why))
+        init_log("pci: _PRT: %s, %u entries\n", prt.form, prt.count);
+    else init_log("pci: _PRT not used: %s; PCI devices keep their Interrupt Line\n", why);
     device_list();
     for (unsigned i = 0; i < init.nservers; i++) {
         struct server *s = &init.servers[i];

@@ -73,6 +73,14 @@ void arch_pic_mask(unsigned irq, bool masked)
     fake_pic_masked[irq] = masked;
 }
 void arch_pic_eoi(unsigned irq) { (void)irq; }
+/* The lines the fake machine has (a test sets them; default: the 8259's 16) and a GSI an ISA
+ * override routes (fake_irq_isa_gsi; 0: none). */
+unsigned fake_irq_lines = IRQ_ISA_COUNT, fake_irq_isa_gsi;
+unsigned arch_irq_lines(void) { return fake_irq_lines; }
+bool arch_irq_line_usable(unsigned irq)
+{
+    return irq < fake_irq_lines && irq != 2 && (irq < IRQ_ISA_COUNT || irq != fake_irq_isa_gsi);
+}
 
 /* What arch_irq_pending answers at each poll: a test sets fake_irq_pending_every = n to have
  * every n-th poll find an interrupt pending (0: never), and counts the polls. */

@@ -15,6 +15,7 @@ extern uint64_t fake_free_asids;
 extern uint32_t fake_next_asid;
 extern int fake_vspaces_finalised;
 extern bool fake_pic_masked[IRQ_COUNT];
+extern unsigned fake_irq_lines, fake_irq_isa_gsi; /* what arch_irq_lines/_line_usable answer */
 extern unsigned fake_irq_pending_every; /* every n-th poll of arch_irq_pending says yes (0: none) */
 extern unsigned long fake_irq_polls;
 extern uint64_t fake_tsc;            /* what arch_timer_now answers */

@@ -139,6 +139,41 @@ Test(acpi, qemu_q35_seabios_chain_from_ebda)
     cr_expect_eq(a.fadt.iapc_boot_arch, 2);    // 8042 present (q35 sets it; pc is FADT rev 1)
     cr_assert_eq(a.hpet_status, ACPI_OK);
     cr_expect_eq(a.hpet.addr, 0xFED00000);
+    // the DSDT the FADT names (8180 bytes, right below the FADT: test_prt_data.h) is not here
+    cr_expect_eq(a.fadt.dsdt, 0x7fe0040);
+    cr_expect_eq(a.dsdt_status, ACPI_UNREACHABLE);
+    cr_expect_eq(a.dsdt_pa, 0x7fe0040);
+}
+
+/* The DSDT is checked (signature, length, checksum) for init, which reads its AML. */
+Test(acpi, dsdt_checked_for_init)
+{
+    static uint8_t dsdt[64];
+    static const struct {
+        const char *sig;
+        uint8_t len, sum_fix;
+        int status;
+    } cases[] = {{"DSDT", 64, 1, ACPI_OK},
+                 {"DSDT", 64, 0, ACPI_BAD_CHECKSUM},
+                 {"SSDT", 64, 1, ACPI_BAD_SIGNATURE},
+                 {"DSDT", 20, 1, ACPI_TRUNCATED}};
+    for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        struct fake_mem mem;
+        bios_machine(&mem, 0xE0000, qemu_q35_seabios_rsdp, sizeof(qemu_q35_seabios_rsdp));
+        add(&mem, QEMU_Q35_SEABIOS_RSDT_PA, qemu_q35_seabios_rsdt, sizeof(qemu_q35_seabios_rsdt));
+        add(&mem, QEMU_Q35_SEABIOS_FADT_PA, qemu_q35_seabios_fadt, sizeof(qemu_q35_seabios_fadt));
+        memset(dsdt, 0, sizeof(dsdt));
+        memcpy(dsdt, cases[c].sig, 4);
+        dsdt[4] = cases[c].len;
+        dsdt[36] = 0x5B; // whatever AML: the kernel does not read it
+        if (cases[c].sum_fix) dsdt[9] = (uint8_t)-acpi_sum(dsdt, cases[c].len);
+        add(&mem, 0x7fe0040, dsdt, sizeof(dsdt));
+        struct acpi_mem am = {fake_map, &mem};
+        static struct acpi_info a;
+        cr_assert_eq(acpi_discover(&am, NULL, 0, &a), ACPI_OK);
+        cr_expect_eq(a.dsdt_status, cases[c].status, "case %u", c);
+        if (cases[c].status == ACPI_OK) cr_expect_eq(a.dsdt_len, 64);
+    }
 }
 
 /* OVMF: the RSDP comes as a loader's copy (as GRUB's multiboot2 tag hands it over). */

@@ -2,7 +2,8 @@
 // Host tests of IRQ capabilities (kernel/arch/x86_64/irq.c) on a shared line: IRQControl issues
 // up to IRQ_SHARE handlers per line, an interrupt masks the line and signals every bound handler,
 // and the line is unmasked only once every signalled handler has acknowledged (or gone); a random
-// sequence against a model of that rule.
+// sequence against a model of that rule, on an ISA line and on a GSI >= 16 (PCI INTx through the
+// IO-APIC); IRQControl's range checks with the 8259's 16 lines and the IO-APIC's GSIs.
 #include "inv_fixture.h"
 #include "irq.h"
 #include "notification.h"
@@ -18,6 +19,7 @@ static void setup(void)
 {
     fx_world();
     for (unsigned i = 0; i < IRQ_COUNT; i++) fake_pic_masked[i] = true; // as at boot
+    fake_irq_lines = IRQ_ISA_COUNT, fake_irq_isa_gsi = 0;               // the 8259
     fx_put(CTL, (struct cap){.type = RS_CAP_IRQ_CONTROL, .rights = RS_RIGHTS_ALL});
     for (unsigned i = 0; i < NN; i++) {
         ntfn[i] = fx_alloc(64, 64);
@@ -31,7 +33,7 @@ static void setup(void)
 TestSuite(irq, .init = setup, .fini = fx_free_all);
 
 /* IRQControl Get of `line` into root slot `dst`. */
-static int get(unsigned line, unsigned dst)
+static int get(uint64_t line, unsigned dst)
 {
     uint64_t a[] = {line, dst, 64};
     struct slot *extra[] = {&fx.root};
@@ -166,12 +168,75 @@ Test(irq, an_unbound_line_stays_masked)
     cr_expect(fake_pic_masked[LINE]);
 }
 
+Test(irq, lines_beyond_the_8259s_are_out_of_range)
+{
+    fx_expect_error(get(16, H0), RS_RANGE_ERROR, 0, 0, 15);
+    cr_expect_eq(fx.cnode[H0].cap.type, RS_CAP_NULL);
+    fx_expect_error(get(2, H0), RS_RANGE_ERROR, 0, 0, 15); // the cascade
+    fx_expect_error(get(22, H0), RS_RANGE_ERROR, 0, 0, 15);
+    fx_expect_error(get(1ull << 32 | 11, H0), RS_RANGE_ERROR, 0, 0, 15); // not truncated to 11
+    fx_expect_error(get(~0ull, H0), RS_RANGE_ERROR, 0, 0, 15);
+    cr_expect_eq(fx.cnode[H0].cap.type, RS_CAP_NULL);
+    cr_expect_eq(get(15, H0), RS_OK);
+}
+
+Test(irq, gsis_up_to_the_io_apics_pins)
+{
+    fake_irq_lines = 24; // one 24-pin IO-APIC at GSI base 0 (QEMU, most chipsets)
+    cr_expect_eq(get(16, H0), RS_OK);
+    cr_expect_eq(cap_irq(&fx.cnode[H0].cap), 16);
+    cr_expect_eq(get(23, H0 + 1), RS_OK);
+    cr_expect_eq(cap_irq(&fx.cnode[H0 + 1].cap), 23);
+    fx_expect_error(get(24, H0 + 2), RS_RANGE_ERROR, 0, 0, 23);
+    fx_expect_error(get(IRQ_COUNT, H0 + 2), RS_RANGE_ERROR, 0, 0, 23);
+    fx_expect_error(get(1ull << 32 | 20, H0 + 2), RS_RANGE_ERROR, 0, 0, 23);
+    fx_expect_error(get(2, H0 + 2), RS_RANGE_ERROR, 0, 0, 23);
+    cr_expect_eq(fx.cnode[H0 + 2].cap.type, RS_CAP_NULL);
+    fake_irq_isa_gsi = 20; // an ISA IRQ's override routes GSI 20: it is that ISA line
+    fx_expect_error(get(20, H0 + 2), RS_INVALID_ARGUMENT, 0, 0, 0);
+    cr_expect_eq(fx.cnode[H0 + 2].cap.type, RS_CAP_NULL);
+    cr_expect_eq(get(21, H0 + 2), RS_OK);
+}
+
+Test(irq, a_gsi_line_is_shared_like_an_isa_line)
+{
+    fake_irq_lines = 24;
+    enum { GSI = 22 };
+    for (unsigned h = 0; h < IRQ_SHARE; h++) cr_assert_eq(get(GSI, H0 + h), RS_OK, "handler %u", h);
+    fx_expect_error(get(GSI, H0 + IRQ_SHARE), RS_REVOKE_FIRST, 0, IRQ_SHARE, 0);
+    cdt_delete(&fx.cnode[H0 + 2]);
+    cdt_delete(&fx.cnode[H0 + 3]);
+    cr_assert_eq(bind(H0, N0), RS_OK);
+    cr_assert_eq(bind(H0 + 1, N0 + 1), RS_OK);
+    cr_expect(!fake_pic_masked[GSI]);
+    cr_expect(fake_pic_masked[LINE], "another line is untouched");
+    irq_deliver(GSI);
+    cr_expect_eq(take(0), 1);
+    cr_expect_eq(take(1), 2);
+    cr_expect(fake_pic_masked[GSI]);
+    cr_expect_eq(ack(H0 + 1), RS_OK);
+    cr_expect(fake_pic_masked[GSI], "handler 0 has not acknowledged");
+    cr_expect_eq(ack(H0), RS_OK);
+    cr_expect(!fake_pic_masked[GSI]);
+    cdt_delete(&fx.cnode[H0]);
+    cdt_delete(&fx.cnode[H0 + 1]);
+    cr_expect(fake_pic_masked[GSI], "no handler left: masked");
+}
+
 /* Random Get, SetNotification, Clear, Ack, delete and interrupts on one line; after each step
  * the line is masked exactly when no handler is bound or a bound one owes an Ack, and an
  * interrupt signals exactly the bound handlers. */
-Test(irq, random_sequence_against_a_model)
+static void random_sequence(unsigned line, uint64_t seed);
+Test(irq, random_sequence_against_a_model) { random_sequence(LINE, 0x9E3779B97F4A7C15ull); }
+Test(irq, random_sequence_on_a_gsi)
 {
-    uint64_t x = 0x9E3779B97F4A7C15ull;
+    fake_irq_lines = 24;
+    random_sequence(19, 0xD1B54A32D192ED03ull);
+}
+
+static void random_sequence(unsigned line, uint64_t seed)
+{
+    uint64_t x = seed;
     bool issued[IRQ_SHARE + 1] = {0}; /* by root slot H0 + i */
     int bound[IRQ_SHARE + 1];         /* notification index, -1: none */
     bool owes[IRQ_SHARE + 1] = {0};
@@ -185,10 +250,10 @@ Test(irq, random_sequence_against_a_model)
         case 0:
             if (issued[i]) break;
             if (nissued == IRQ_SHARE) {
-                cr_assert_eq(get(LINE, H0 + i), RS_REVOKE_FIRST);
+                cr_assert_eq(get(line, H0 + i), RS_REVOKE_FIRST);
                 break;
             }
-            cr_assert_eq(get(LINE, H0 + i), RS_OK);
+            cr_assert_eq(get(line, H0 + i), RS_OK);
             issued[i] = true;
             break;
         case 1:
@@ -215,7 +280,7 @@ Test(irq, random_sequence_against_a_model)
             for (unsigned k = 0; k <= IRQ_SHARE; k++)
                 if (bound[k] >= 0) want[bound[k]] |= 1ul << bound[k], owes[k] = true;
             for (unsigned k = 0; k < NN; k++) take(k);
-            irq_deliver(LINE);
+            irq_deliver(line);
             for (unsigned k = 0; k < NN; k++)
                 cr_assert_eq(take(k), want[k], "step %u notification %u", step, k);
             break;
@@ -223,6 +288,6 @@ Test(irq, random_sequence_against_a_model)
         }
         bool any = false, owing = false;
         for (unsigned k = 0; k <= IRQ_SHARE; k++) any |= bound[k] >= 0, owing |= owes[k];
-        cr_assert_eq(fake_pic_masked[LINE], !any || owing, "step %u", step);
+        cr_assert_eq(fake_pic_masked[line], !any || owing, "step %u", step);
     }
 }

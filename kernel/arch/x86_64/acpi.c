@@ -162,6 +162,8 @@ int acpi_fadt_parse(const void *p, size_t avail, struct acpi_fadt *out)
     out->pm_timer_32bit = flags & (1u << 8);
     out->hw_reduced = flags & (1u << 20);
     if (out->revision >= 2) out->iapc_boot_arch = le_get16(b + 109);
+    out->dsdt = le_get32(b + 40);
+    if (len >= 148 && le_get64(b + 140)) out->dsdt = le_get64(b + 140); // ACPI 6.5 5.2.9
     return ACPI_OK;
 }
 
@@ -236,7 +238,7 @@ int acpi_discover(const struct acpi_mem *m, const void *rsdp_copy, size_t rsdp_l
                   struct acpi_info *out)
 {
     *out = (struct acpi_info){0};
-    out->madt_status = out->fadt_status = out->hpet_status = ACPI_NOT_FOUND;
+    out->madt_status = out->fadt_status = out->hpet_status = out->dsdt_status = ACPI_NOT_FOUND;
     out->status = find_rsdp(m, rsdp_copy, rsdp_len, out);
     if (out->status) return out->status;
 
@@ -283,6 +285,12 @@ int acpi_discover(const struct acpi_mem *m, const void *rsdp_copy, size_t rsdp_l
         else if (kind == &out->madt_status) *kind = acpi_madt_parse(tab, tlen, &out->madt);
         else if (kind == &out->fadt_status) *kind = acpi_fadt_parse(tab, tlen, &out->fadt);
         else *kind = acpi_hpet_parse(tab, tlen, &out->hpet);
+    }
+    // The DSDT (AML: PCI interrupt routing, _PRT) is only checked here; init reads it.
+    if (out->fadt_status == ACPI_OK && out->fadt.dsdt) {
+        const uint8_t *d = map_table(m, out->fadt.dsdt, &out->dsdt_len, &out->dsdt_status);
+        if (d && !same(d, "DSDT", 4)) out->dsdt_status = ACPI_BAD_SIGNATURE;
+        out->dsdt_pa = out->fadt.dsdt;
     }
     return ACPI_OK;
 }

@@ -87,6 +87,7 @@ struct acpi_fadt {
     uint16_t iapc_boot_arch; /* bit 0 legacy devices, bit 1 8042, bit 2 no VGA (ACPI 2.0+) */
     bool hw_reduced;         /* flags bit 20: no PM timer, no legacy hardware */
     uint8_t revision;
+    uint64_t dsdt; /* X_DSDT (offset 140) when the FADT has it and it is not 0, else DSDT (40) */
 };
 int acpi_fadt_parse(const void *p, size_t avail, struct acpi_fadt *out);
 
@@ -123,6 +124,9 @@ struct acpi_info {
     unsigned tables_dropped;
     struct acpi_table table[ACPI_MAX_TABLES];
     int madt_status, fadt_status, hpet_status; /* ACPI_NOT_FOUND when absent */
+    int dsdt_status; /* of the FADT's DSDT (signature, length, checksum); NOT_FOUND: no FADT */
+    uint64_t dsdt_pa;
+    uint32_t dsdt_len;
     struct acpi_madt madt;
     struct acpi_fadt fadt;
     struct acpi_hpet hpet;

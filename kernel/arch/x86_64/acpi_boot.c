@@ -82,6 +82,19 @@ void arch_acpi_init(const struct boot_info *bi, uint64_t phys_limit)
     if (a->hpet_status == ACPI_OK)
         kprintf("acpi: HPET at %lx, %u comparators\n", a->hpet.addr,
                 ((a->hpet.block_id >> 8) & 0x1F) + 1);
+    if (a->dsdt_status == ACPI_OK)
+        kprintf("acpi: DSDT at %lx, %u bytes (for init: PCI interrupt routing)\n", a->dsdt_pa,
+                a->dsdt_len);
+    else if (a->fadt_status == ACPI_OK)
+        kprintf("acpi: DSDT at %lx unusable: %s: PCI devices keep their Interrupt Line\n",
+                a->dsdt_pa, acpi_status_str(a->dsdt_status));
 }
 
 bool arch_acpi_ok(void) { return acpi_info.status == ACPI_OK; }
+
+const void *arch_acpi_dsdt(uint32_t *len)
+{
+    if (acpi_info.status != ACPI_OK || acpi_info.dsdt_status != ACPI_OK) return NULL;
+    *len = acpi_info.dsdt_len;
+    return PHYS_TO_VIRT(acpi_info.dsdt_pa); // map_table checked it lies in the physmap
+}

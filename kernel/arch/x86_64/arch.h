@@ -55,9 +55,26 @@ extern uint8_t pti_enabled;
 const uint64_t *arch_user_kernel_half(void);
 void arch_switch_vspace(uint64_t pml4_phys);
 
-/* Interrupts: legacy PIC for device IRQs 0..15 (vectors 0x20..0x2F), LAPIC timer. */
-#define IRQ_VECTOR_BASE 0x20
-#define IRQ_COUNT       16
+/* Interrupts: device IRQ lines 0..15 are ISA IRQs (vectors 0x20..0x2F; through the 8259 or the
+ * IO-APIC pin the MADT's overrides name), lines 16..IRQ_COUNT-1 are GSIs 16 and up (IO-APIC only;
+ * PCI INTx: level, active low; vectors 0x40 + GSI - 16); LAPIC timer. */
+#define IRQ_VECTOR_BASE     0x20
+#define IRQ_ISA_COUNT       16
+#define IRQ_COUNT           48
+#define IRQ_GSI_VECTOR_BASE 0x40
+static inline unsigned irq_vector(unsigned irq)
+{
+    return irq < IRQ_ISA_COUNT ? IRQ_VECTOR_BASE + irq : IRQ_GSI_VECTOR_BASE + irq - IRQ_ISA_COUNT;
+}
+/* The lines IRQControl may issue are 0..arch_irq_lines()-1: 16 with the 8259; with the IO-APIC
+ * also every GSI from 16 up to the first one without an IO-APIC pin (at most IRQ_COUNT - 1). */
+unsigned arch_irq_lines(void);
+/* The DSDT the FADT names, checked (signature, length, checksum) and in the physmap: a kernel
+ * pointer and *len, or NULL. */
+const void *arch_acpi_dsdt(uint32_t *len);
+/* False for a line below arch_irq_lines() that cannot be issued: ISA IRQ 2 (the cascade), a GSI
+ * an ISA IRQ's override already routes (reached through that ISA number). */
+bool arch_irq_line_usable(unsigned irq);
 #define TIMER_VECTOR    0x30
 #define SPURIOUS_VECTOR 0xFF
 void arch_pic_init(void);

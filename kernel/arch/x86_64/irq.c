@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// IRQ capabilities on the PC: 16 ISA lines, each shared by up to IRQ_SHARE handlers, each handler
-// routed to its own notification. (I/O-port capabilities: ioport.c.)
+// IRQ capabilities on the PC: 16 ISA lines and, through the IO-APIC, GSIs 16 and up, each shared
+// by up to IRQ_SHARE handlers, each handler routed to its own notification. (I/O ports: ioport.c.)
 #include "../../irq.h"
 #include "../../notification.h"
 #include "../../cnode.h"
@@ -71,7 +71,10 @@ int irq_control_decode(struct invocation *inv)
     INV_NEED_ARGS(inv, 3);
     INV_NEED_CAPS(inv, 1);
     uint64_t irq = inv_arg(inv, 0);
-    if (irq >= IRQ_COUNT || irq == 2) return inv_error(inv, RS_RANGE_ERROR, 0, 0, IRQ_COUNT - 1);
+    unsigned nlines = arch_irq_lines(); // 16 with the 8259; GSIs 16.. too with the IO-APIC
+    if (irq >= nlines || irq == 2) return inv_error(inv, RS_RANGE_ERROR, 0, 0, nlines - 1);
+    // a GSI that an ISA override routes is that ISA IRQ's line: asked for by its ISA number
+    if (!arch_irq_line_usable((unsigned)irq)) return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);
     int err;
     struct slot *dst = inv_dest_slot(inv, inv->extra[0], inv_arg(inv, 1), inv_arg(inv, 2), 1, &err);
     if (!dst) return err;

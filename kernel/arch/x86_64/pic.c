@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// ISA device IRQs 0..15 on vectors 0x20..0x2F, all masked until a user driver holds an
-// IRQHandler cap for them: through the IO-APIC the ACPI MADT names (its overrides give each IRQ's
-// GSI, polarity and trigger mode; the default), else through the legacy 8259 pair.
+// Device IRQ lines, all masked until a user driver holds an IRQHandler cap for them: ISA IRQs
+// 0..15 on vectors 0x20..0x2F through the IO-APIC the ACPI MADT names (its overrides give each
+// IRQ's GSI, polarity and trigger mode; the default), else through the legacy 8259 pair; and with
+// the IO-APIC, GSIs 16 and up (PCI INTx) on vectors 0x40 and up, level-triggered, active low.
 #include "arch.h"
 #include "cpu.h"
 #include "acpi_boot.h"
@@ -28,7 +29,8 @@ bool arch_ioapic_allowed = true;
 static struct {
     bool on;
     volatile uint32_t *lapic;
-    volatile uint32_t *base[IRQ_COUNT]; /* the IO-APIC serving each ISA IRQ */
+    unsigned lines; /* lines 0..lines-1 exist: 16, and the GSIs from 16 with an IO-APIC pin */
+    volatile uint32_t *base[IRQ_COUNT]; /* the IO-APIC serving each line; NULL: not usable */
     uint8_t pin[IRQ_COUNT];
     uint32_t low[IRQ_COUNT]; /* the redirection entry's low half, unmasked */
     /* Edge-triggered lines are masked in software only, once first unmasked: a masked IO-APIC
@@ -71,7 +73,7 @@ static bool ioapic_setup(void)
     }
     ioapic.lapic = PHYS_TO_VIRT(rdmsr(MSR_APIC_BASE) & ~0xFFFull);
     uint32_t dest = ioapic.lapic[LAPIC_ID_REG / 4] & 0xFF000000u; // this CPU, physical mode
-    for (unsigned irq = 0; irq < IRQ_COUNT; irq++) {
+    for (unsigned irq = 0; irq < IRQ_ISA_COUNT; irq++) {
         if (irq == 2) continue; // the 8259 cascade: no ISA device
         uint16_t flags;
         uint32_t gsi = acpi_isa_gsi(m, irq, &flags);
@@ -92,7 +94,37 @@ static bool ioapic_setup(void)
         ioapic_write(ioapic.base[irq], IOAPIC_REDIR + 2 * ioapic.pin[irq],
                      ioapic.low[irq] | REDIR_MASK);
     }
+    // GSIs 16 and up: PCI INTx lines, which ACPI describes only in _PRT (init reads it). Their
+    // entries are level-triggered, active low: the PCI default when _PRT names a GSI directly
+    // (ACPI 6.5 5.2.12.5, 6.2.13). A GSI an ISA override already routes stays that ISA line.
+    ioapic.lines = IRQ_ISA_COUNT;
+    for (uint32_t gsi = IRQ_ISA_COUNT; gsi < IRQ_COUNT; gsi++) {
+        unsigned i = 0;
+        while (i < m->ioapic_count &&
+               !(gsi >= m->ioapic[i].gsi_base && gsi - m->ioapic[i].gsi_base < pins[i]))
+            i++;
+        if (i == m->ioapic_count) break; // the lines stop at the first GSI without a pin
+        ioapic.lines = gsi + 1;
+        bool isa = false;
+        for (unsigned irq = 0; irq < IRQ_ISA_COUNT; irq++)
+            isa |= irq != 2 && acpi_isa_gsi(m, irq, NULL) == gsi;
+        if (isa) continue;
+        ioapic.base[gsi] = PHYS_TO_VIRT(m->ioapic[i].addr);
+        ioapic.pin[gsi] = (uint8_t)(gsi - m->ioapic[i].gsi_base);
+        ioapic.low[gsi] = irq_vector(gsi) | REDIR_LEVEL | REDIR_LOW;
+        ioapic_write(ioapic.base[gsi], IOAPIC_REDIR + 2 * ioapic.pin[gsi] + 1, dest);
+        ioapic_write(ioapic.base[gsi], IOAPIC_REDIR + 2 * ioapic.pin[gsi],
+                     ioapic.low[gsi] | REDIR_MASK);
+    }
     return true;
+}
+
+unsigned arch_irq_lines(void) { return ioapic.on ? ioapic.lines : IRQ_ISA_COUNT; }
+
+bool arch_irq_line_usable(unsigned irq)
+{
+    if (irq >= arch_irq_lines() || irq == 2) return false;
+    return irq < IRQ_ISA_COUNT || ioapic.base[irq];
 }
 
 const char *arch_irq_routing(const char **why)
@@ -126,8 +158,8 @@ void arch_pic_init(void)
 
 void arch_pic_mask(unsigned irq, bool masked)
 {
-    if (irq >= IRQ_COUNT || irq == 2) return;
-    uint16_t bit = (uint16_t)(1u << irq);
+    if (!arch_irq_line_usable(irq)) return;
+    uint16_t bit = irq < IRQ_ISA_COUNT ? (uint16_t)(1u << irq) : 0; // only ISA lines are edge
     if (ioapic.on && (ioapic.edge & bit)) {
         if (masked) {
             ioapic.soft_masked |= bit;
@@ -155,8 +187,9 @@ void arch_pic_mask(unsigned irq, bool masked)
 
 bool arch_pic_accept(unsigned irq)
 {
+    if (!ioapic.on || irq >= IRQ_ISA_COUNT) return true;
     uint16_t bit = (uint16_t)(1u << irq);
-    if (!ioapic.on || irq >= IRQ_COUNT || !(ioapic.soft_masked & bit)) return true;
+    if (!(ioapic.soft_masked & bit)) return true;
     ioapic.latched |= bit;
     ioapic.lapic[LAPIC_EOI / 4] = 0;
     return false;
@@ -170,6 +203,7 @@ void arch_pic_eoi(unsigned irq)
         ioapic.lapic[LAPIC_EOI / 4] = 0;
         return;
     }
+    if (irq >= IRQ_ISA_COUNT) return; // no such line on the 8259
     if (irq >= 8) outb(PIC2, 0x20);
     outb(PIC1, 0x20);
 }

@@ -28,9 +28,13 @@ static bool handle_interrupt(uint64_t vector)
     }
     // a spurious IRQ 7 from the master PIC has no in-service bit: not a real interrupt
     if (vector == IRQ_VECTOR_BASE + 7 && !(arch_pic_isr() & 0x80)) return true;
-    if (vector >= IRQ_VECTOR_BASE && vector < IRQ_VECTOR_BASE + IRQ_COUNT) {
+    if (vector >= IRQ_VECTOR_BASE && vector < IRQ_VECTOR_BASE + IRQ_ISA_COUNT) {
         if (arch_pic_accept((unsigned)(vector - IRQ_VECTOR_BASE)))
             irq_deliver((unsigned)(vector - IRQ_VECTOR_BASE));
+        return true;
+    }
+    if (vector >= IRQ_GSI_VECTOR_BASE && vector < IRQ_GSI_VECTOR_BASE + IRQ_COUNT - IRQ_ISA_COUNT) {
+        irq_deliver((unsigned)(vector - IRQ_GSI_VECTOR_BASE + IRQ_ISA_COUNT)); // level: no latch
         return true;
     }
     return vector == SPURIOUS_VECTOR;

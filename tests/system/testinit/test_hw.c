@@ -71,8 +71,17 @@ static void hw_irq_control(void)
     CHECK_EQ(ps_mr(0), 0);
     CHECK_EQ(ps_mr(1), 4);
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 2, ME, h2, D), RS_RANGE_ERROR); // the cascade
-    CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 16, ME, h2, D), RS_RANGE_ERROR);
-    CHECK_EQ(ps_mr(2), 15);
+    // the last line: 15 with the 8259; with the IO-APIC the last GSI with a pin (QEMU: 23)
+    CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 1000, ME, h2, D), RS_RANGE_ERROR);
+    uint64_t last = ps_mr(2);
+    CHECK(last == 15 || (last >= 23 && last <= 47));
+    CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, last + 1, ME, h2, D), RS_RANGE_ERROR);
+    CHECK_EQ(ps_mr(2), last);
+    CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 1ull << 32 | 5, ME, h2, D), RS_RANGE_ERROR);
+    if (last > 15) { // a GSI (PCI INTx through the IO-APIC) is a line like any other
+        CHECK_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 16, ME, h2, D));
+        CHECK_OK(ps_cnode_delete(ME, h2, D));
+    }
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 6, ME, ep, D), RS_DELETE_FIRST);
     CHECK_EQ(ps_mr(0), 1);
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 6, ep, h2, D), RS_INVALID_CAPABILITY);
@@ -156,7 +165,9 @@ const struct test hw_tests[] = {
      hw_ioport_issue},
     {"HW-0002", "an IOPort cap reaches exactly its ports at each width (port 0x80 works)",
      hw_ioport_access},
-    {"HW-0003", "IRQControl issues up to 4 handlers per line (RS_REVOKE_FIRST for a fifth one)",
+    {"HW-0003",
+     "IRQControl issues up to 4 handlers per line (RS_REVOKE_FIRST for a fifth one); lines beyond "
+     "the last (15, or the last GSI) RS_RANGE_ERROR",
      hw_irq_control},
     {"HW-0004", "IRQHandler SetNotification, Ack and Clear check their caps", hw_irq_handler},
     {"HW-0005", "the RTC's IRQ 8 signals the handler's notification and stays masked until Ack",
