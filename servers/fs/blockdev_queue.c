@@ -18,6 +18,8 @@
 #include "common/kstring.h"
 #include "proto/blk.h"
 
+#define RA_GAP 16u /* sectors a sequential reader may skip (an ext2 indirect block: 1-4 KiB) */
+
 static uint64_t released(const struct blkq *q)
 {
     unsigned pending = chan_pending(&q->req);
@@ -182,17 +184,20 @@ static uint64_t send(struct blkq *q, uint32_t op, uint64_t sector, uint32_t len,
     return n;
 }
 
-/* A prefetched read of exactly sectors sector..sector+k whose buffer still holds its data (no
- * later buffer reached it): its number, or UINT64_MAX. */
-static uint64_t prefetched(struct blkq *q, uint64_t sector, uint32_t k)
+/* A prefetched read holding `sector` whose buffer still holds its data (no later buffer
+ * reached it): its number, or UINT64_MAX. *next: the first prefetched sector after `sector`
+ * (UINT64_MAX if none), where a read sent instead should stop to find the rest read ahead. */
+static uint64_t prefetched(struct blkq *q, uint64_t sector, uint64_t *next)
 {
+    uint64_t found = UINT64_MAX;
+    *next = UINT64_MAX;
     for (uint64_t n = q->sent > CHAN_ENTRIES ? q->sent - CHAN_ENTRIES : 0; n < q->sent; n++) {
         struct bq_rec *r = rec(q, n);
-        if (r->ra && r->sector == sector && r->len == k * CHAN_SECTOR &&
-            q->dpos <= r->dstart + q->data_size)
-            return n;
+        if (!r->ra || q->dpos > r->dstart + q->data_size) continue;
+        if (r->sector <= sector && sector < r->sector + r->len / CHAN_SECTOR) found = n;
+        else if (r->sector > sector && r->sector < *next) *next = r->sector;
     }
-    return UINT64_MAX;
+    return found;
 }
 
 /* After a read that continued the previous one, reads ahead: up to ra_depth requests of k
@@ -221,23 +226,29 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
     uint8_t *out = buf;
     uint32_t per = q->max_len / CHAN_SECTOR, st = RS_OK, k0 = count < per ? count : per;
     uint64_t first = q->sent, last = q->sent, end = sector + count;
-    bool sequential = sector == q->seq_end;
+    // sequential: from where the last read ended, or a little after (a file's indirect block)
+    bool sequential = sector >= q->seq_end && sector <= q->seq_end + RA_GAP;
     q->seq_end = end;
     wait_for(q, no_write_overlap, (struct what){.sector = sector, .count = count});
     while (count) {
         uint32_t k = count < per ? count : per;
-        uint64_t n = prefetched(q, sector, k);
-        if (n != UINT64_MAX) { // read ahead already: wait for it (later chunks go meanwhile)
+        uint64_t next, n = prefetched(q, sector, &next);
+        if (n != UINT64_MAX) { // read ahead already: wait for it, take what it holds
             wait_for(q, is_done, (struct what){.n = n});
             struct bq_rec *r = rec(q, n);
-            r->ra = false;
+            uint32_t skip = (uint32_t)(sector - r->sector), have = r->len / CHAN_SECTOR - skip;
             if (r->status == RS_OK && q->dpos <= r->dstart + q->data_size) {
-                memcpy(out, q->data + r->data_offset, r->len);
+                k = count < have ? count : have;
+                memcpy(out, q->data + r->data_offset + (size_t)skip * CHAN_SECTOR,
+                       (size_t)k * CHAN_SECTOR);
+                if (k == have) r->ra = false; // used up
                 q->ra_hits++;
                 out += (size_t)k * CHAN_SECTOR, sector += k, count -= k;
                 continue;
             }
+            r->ra = false;
         }
+        if (next - sector < k) k = (uint32_t)(next - sector); // the rest is read ahead
         n = send(q, CHAN_OP_READ, sector, k * CHAN_SECTOR, NULL, out);
         if (n == UINT64_MAX) {
             st = BLK_STATUS_IO_ERROR;
@@ -248,7 +259,6 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
     }
     if (sequential && st == RS_OK) read_ahead(q, end, k0);
     for (uint64_t n = first; n < last; n++) {
-        if (rec(q, n)->ra) continue; // a prefetch sent meanwhile
         wait_for(q, is_done, (struct what){.n = n});
         if (rec(q, n)->status != RS_OK && st == RS_OK) st = rec(q, n)->status;
     }

@@ -177,8 +177,9 @@ static void workload(uint64_t data_size, uint64_t seed, unsigned ops)
         uint32_t count = 1 + (uint32_t)(xorshift64(&rng) % (xorshift64(&rng) % 8 ? 8 : 200));
         uint64_t sector = xorshift64(&rng) % (SECTORS - count + 1);
         unsigned kind = (unsigned)(xorshift64(&rng) % 16);
-        if (kind < 3 && next + last <= SECTORS) // a sequential reader: read ahead
-            sector = next, count = last;
+        uint64_t gap = xorshift64(&rng) % 3 ? 0 : xorshift64(&rng) % 4; // an indirect block
+        if (kind < 3 && next + gap + last <= SECTORS) // a sequential reader: read ahead
+            sector = next + gap, count = last;
         if (kind < 6) next = sector + count, last = count;
         if (kind < 6) {
             memset(buf, 0xEE, sizeof buf);
@@ -267,4 +268,31 @@ Test(fs_blkq, foreign_completions_change_nothing)
     cr_assert_eq(blkq_read(&q, 3, 1, buf), RS_OK);
     cr_assert_eq(memcmp(buf, model + 3 * CHAN_SECTOR, CHAN_SECTOR), 0);
     cr_assert_geq(q.ignored, ignored + 2);
+}
+
+Test(fs_blkq, read_ahead_is_used_and_dropped_when_its_buffer_is_reused)
+{
+    setup_with(8 * 1024, 13);
+    static uint8_t buf[16 * CHAN_SECTOR];
+    cr_assert_eq(blkq_read(&q, 0, 2, buf), RS_OK); // sequential from 0: 2.. read ahead
+    cr_assert_gt(q.ra_sent, 0);
+    cr_assert_eq(blkq_read(&q, 2, 2, buf), RS_OK);
+    uint64_t hits0 = q.ra_hits;
+    cr_assert_gt(hits0, 0);
+    cr_assert_eq(blkq_read(&q, 4, 2, buf), RS_OK);
+    cr_assert_eq(q.ra_hits, hits0 + 1);
+    cr_assert_eq(memcmp(buf, model + 4 * CHAN_SECTOR, 2 * CHAN_SECTOR), 0);
+    // the next prefetches (6..) done and released; then writes elsewhere fill the whole data
+    // area, over their buffers: the read of 6.. must go to the disk
+    cr_assert_eq(blkq_flush(&q), RS_OK);
+    blkq_drain(&q);
+    for (unsigned i = 0; i < 3; i++) {
+        memset(buf, 0xA0 + (int)i, sizeof buf);
+        cr_assert_eq(blkq_write(&q, 100 + i * 16, 6, buf), RS_OK);
+        memcpy(model + (100 + i * 16) * CHAN_SECTOR, buf, 6 * CHAN_SECTOR);
+    }
+    uint64_t hits = q.ra_hits;
+    cr_assert_eq(blkq_read(&q, 6, 2, buf), RS_OK);
+    cr_assert_eq(q.ra_hits, hits, "a prefetch whose buffer was reused was taken");
+    cr_assert_eq(memcmp(buf, model + 6 * CHAN_SECTOR, 2 * CHAN_SECTOR), 0);
 }
