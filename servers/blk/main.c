@@ -31,6 +31,9 @@ struct blk {
     struct req inflight[CHAN_ENTRIES];
     int slot_req[VBLK_SLOTS]; /* the inflight index a device slot serves, -1 free */
     uint64_t served, errors, irqs;
+    unsigned busy;                 /* device slots in use */
+    unsigned max_busy, max_read;   /* the most device slots in use, requests read and unreleased */
+    unsigned said_busy, said_read; /* the figures last logged */
 };
 #define BLK_MAGIC 0x424C4B4452495645ul
 
@@ -80,6 +83,8 @@ static bool take_requests(void)
         r->state = REQ_DEVICE;
         r->slot = slot;
         blk.slot_req[slot] = (int)(pos % CHAN_ENTRIES);
+        if (++blk.busy > blk.max_busy) blk.max_busy = blk.busy;
+        if (chan_unreleased(&blk.req) > blk.max_read) blk.max_read = chan_unreleased(&blk.req);
         if (blk.is_ata)
             ata_submit(&blk.ata, d.op, d.offset, paddr, blk.chan + CHAN_DATA_OFFSET + d.data_offset,
                        d.len);
@@ -95,6 +100,7 @@ static void harvest(void)
     while ((slot = blk.is_ata ? ata_next_done(&blk.ata, &st) : vblk_next_done(&blk.dev, &st)) >=
            0) {
         int i = blk.slot_req[slot];
+        if (i >= 0) blk.busy--;
         blk.slot_req[slot] = -1;
         if (i < 0 || blk.inflight[i].state != REQ_DEVICE) continue;
         finish(&blk.inflight[i], st == 0   ? RS_OK
@@ -218,6 +224,14 @@ int main(void *arg)
             if (queued && !blk.is_ata) vblk_notify(&blk.dev);
             if (queued) ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_COMMIT); // at the device
         } while (blk.is_ata && blk.ata.finished);
+        if ((blk.max_busy > blk.said_busy && blk.max_busy >= 2 * blk.said_busy) ||
+            (blk.max_read > blk.said_read && blk.max_read >= 2 * blk.said_read)) {
+            // a new power of two: the client keeps several requests in flight (a few lines)
+            blk.said_busy = blk.max_busy, blk.said_read = blk.max_read;
+            rt_printf("blk: instance %lu: up to %u requests at the device at once, %u read from "
+                      "the ring and not released\n",
+                      srv.control->instance, blk.max_busy, blk.max_read);
+        }
         // a full completion ring is signalled again: the instance that filled it may have died
         // before its signal (and so may the first signal of this one: first round)
         bool posted = post_completions();

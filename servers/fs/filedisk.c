@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 // A file served as a block device over a channel (filedisk.h): sectors of /disks/NAME.img read
 // and written with ext2_read / ext2_write straight into and out of the channel's data area
-// (zero copy), FLUSH = ext2_fsync. Every ext2 operation is durable when it returns (the redo
-// log), so a completion posted for a write already means the data is on blk's disk; FLUSH then
-// checks the file and flushes blk once more, as a client that knows nothing of that expects.
+// (zero copy), FLUSH = ext2_fsync. A completion posted for a write means the data and its
+// log record are on their way to blk's disk (sent on fs's blk channel, which outlives fs: they
+// land even if fs dies now, servers/fs/blockdev_queue.c) but not yet durable; the guest's FLUSH
+// is the durability point: ext2_fsync waits for every write sent and flushes blk. Requests are
+// carried out one after the other, but their blk requests overlap: writes are not waited for,
+// and a guest reading sequentially finds its next blocks read ahead.
 #include "filedisk.h"
 
 #include "common/kstring.h"

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+// fs's block requests over a channel (blockdev_queue.h, proto/blk.h), several in flight: writes
+// are sent and not waited for, reads wait for their own requests only, completions come in any
+// order and are matched by id. Order is kept only where it matters:
+//  - a read waits until every overlapping write sent before it has completed (it must see it);
+//  - a write waits until every overlapping write before it is released and every overlapping
+//    read has completed (a restarted driver redoes unreleased requests in any order: two
+//    overlapping unreleased writes could land reversed, libipc/channel.h);
+//  - a flush waits until everything sent before it has completed (a device flushes completed
+//    writes only: Virtio 1.0 5.2.6.4, ATA FLUSH CACHE), so it is the barrier fs's log relies on
+//    (docs/storage-fs.md: checkpoints flush; async records need no order among themselves).
+// A sent write is on its way to the disk even if fs dies: the channel outlives fs, the driver
+// completes it or a restarted driver redoes it, and a new fs drains the ring before it reads.
+// The data area is a ring of request buffers in request order: a buffer is reused only once its
+// request's slot is released, as the driver releases slots in order.
+#include "blockdev_queue.h"
+
+#include "common/kstring.h"
+#include "proto/blk.h"
+
+#define RA_GAP 16u /* sectors a sequential reader may skip (an ext2 indirect block: 1-4 KiB) */
+
+static uint64_t released(const struct blkq *q)
+{
+    unsigned pending = chan_pending(&q->req);
+    return pending >= q->sent ? 0 : q->sent - pending;
+}
+
+static struct bq_rec *rec(struct blkq *q, uint64_t n) { return &q->rec[n % CHAN_ENTRIES]; }
+
+static bool overlaps(const struct bq_rec *r, uint64_t sector, uint32_t count)
+{
+    uint64_t rc = r->len / CHAN_SECTOR;
+    return rc && count && r->sector < sector + count && sector < r->sector + rc;
+}
+
+int blkq_attach(struct blkq *q, void *base, uint64_t data_size, uint64_t id_base)
+{
+    *q = (struct blkq){.data = chan_data(base), .data_size = data_size, .id_base = id_base};
+    uint64_t room = data_size < BLK_MAX_REQUEST ? data_size : BLK_MAX_REQUEST;
+    q->max_len = (uint32_t)(room & ~(uint64_t)(CHAN_SECTOR - 1));
+    q->window = CHAN_ENTRIES;
+    q->ra_depth = 8;
+    int err = chan_producer_attach(&q->req, chan_req_ring(base));
+    if (chan_consumer_attach(&q->comp, chan_comp_ring(base))) err = RS_RANGE_ERROR;
+    return err;
+}
+
+void blkq_reap(struct blkq *q)
+{
+    chan_desc_t d;
+    while (chan_consume(&q->comp, &d) == RS_OK) {
+        chan_release(&q->comp);
+        uint64_t n = d.id - q->id_base;
+        struct bq_rec *r = rec(q, n);
+        // the driver's answer is input: only our record says where the data goes
+        if (d.id < q->id_base || n >= q->sent || q->sent - n > CHAN_ENTRIES || r->id != d.id ||
+            r->done) {
+            q->ignored++;
+            continue;
+        }
+        r->done = true;
+        r->status = d.status;
+        r->result = d.offset;
+        q->inflight--;
+        if (r->op == CHAN_OP_READ && d.status == RS_OK && r->dst)
+            memcpy(r->dst, q->data + r->data_offset, r->len);
+        if (r->op == CHAN_OP_WRITE && d.status != RS_OK && !q->werr) q->werr = d.status;
+        r->dst = NULL;
+    }
+}
+
+/* What a wait is for: request n, sectors sector..sector+count, len bytes of buffer. */
+struct what {
+    uint64_t n, sector;
+    uint32_t count, len;
+};
+
+/* Reaps, then sleeps until cond holds. */
+static void wait_for(struct blkq *q, bool (*cond)(struct blkq *, const struct what *),
+                     struct what w)
+{
+    for (;;) {
+        blkq_reap(q);
+        if (cond(q, &w)) return;
+        q->waits++;
+        q->wait(q->ctx);
+    }
+}
+
+void blkq_drain(struct blkq *q)
+{
+    for (;;) {
+        blkq_reap(q);
+        if (!chan_pending(&q->req)) break;
+        if (q->kick) q->kick(q->ctx); // the driver may be new and not know of them yet
+        q->waits++;
+        q->wait(q->ctx);
+    }
+}
+
+/* Whether request n completed. */
+static bool is_done(struct blkq *q, const struct what *w) { return rec(q, w->n)->done; }
+
+static bool nothing_in_flight(struct blkq *q, const struct what *w)
+{
+    (void)w;
+    return q->inflight == 0;
+}
+
+/* No write sent and not completed overlaps the sectors (a read may go). */
+static bool no_write_overlap(struct blkq *q, const struct what *w)
+{
+    for (uint64_t n = released(q); n < q->sent; n++) {
+        struct bq_rec *r = rec(q, n);
+        if (!r->done && r->op == CHAN_OP_WRITE && overlaps(r, w->sector, w->count)) return false;
+    }
+    return true;
+}
+
+/* No unreleased write and no unfinished read overlaps the sectors (a write may go). */
+static bool no_overlap(struct blkq *q, const struct what *w)
+{
+    for (uint64_t n = released(q); n < q->sent; n++) {
+        struct bq_rec *r = rec(q, n);
+        if (overlaps(r, w->sector, w->count) && (r->op == CHAN_OP_WRITE || !r->done)) return false;
+    }
+    return true;
+}
+
+/* Where len bytes would go in the data area (the ring of buffers): the bytes skipped at its
+ * end first (a buffer does not wrap), or -1 if they would reach the oldest unreleased request's
+ * buffer. */
+static int64_t place(struct blkq *q, uint32_t len)
+{
+    if (!len) return 0;
+    uint64_t oldest = released(q), off = q->dpos % q->data_size;
+    uint64_t skip = off + len > q->data_size ? q->data_size - off : 0;
+    uint64_t limit =
+        oldest < q->sent ? rec(q, oldest)->dstart + q->data_size : q->dpos + skip + q->data_size;
+    return q->dpos + skip + len > limit ? -1 : (int64_t)skip;
+}
+
+/* Room for one more request of len bytes: a ring entry, the window, its buffer, and its record
+ * (request sent - CHAN_ENTRIES's, whose completion is reaped once its slot is released: the
+ * driver publishes a completion before it releases the slot). */
+static bool room(struct blkq *q, const struct what *w)
+{
+    const struct bq_rec *r = rec(q, q->sent);
+    return chan_space(&q->req) > 0 && q->inflight < q->window && (!r->id || r->done) &&
+           place(q, w->len) >= 0;
+}
+
+/* Sends one request once there is room: its number, or UINT64_MAX if the ring is corrupt. The
+ * data of a write is copied in; a read's is copied to dst at its completion. */
+static uint64_t send(struct blkq *q, uint32_t op, uint64_t sector, uint32_t len, const void *src,
+                     void *dst)
+{
+    wait_for(q, room, (struct what){.len = len});
+    int64_t skip = place(q, len);
+    uint64_t n = q->sent;
+    struct bq_rec *r = rec(q, n);
+    *r = (struct bq_rec){.id = q->id_base + n,
+                         .sector = sector,
+                         .dstart = q->dpos + (uint64_t)skip,
+                         .dst = dst,
+                         .op = op,
+                         .len = len,
+                         .data_offset = (uint32_t)((q->dpos + (uint64_t)skip) % q->data_size)};
+    uint64_t dfrom = q->dpos;
+    if (len) q->dpos += (uint64_t)skip + len;
+    if (src) memcpy(q->data + r->data_offset, src, len);
+    chan_desc_t d = {
+        .id = r->id, .op = op, .offset = sector, .data_offset = r->data_offset, .len = len};
+    if (chan_produce(&q->req, &d) != RS_OK) { // the driver corrupted its tail
+        r->id = 0;
+        q->dpos = dfrom;
+        return UINT64_MAX;
+    }
+    q->sent++;
+    if (++q->inflight > q->max_inflight) q->max_inflight = q->inflight;
+    if (q->published) q->published(q->ctx);
+    if (q->kick) q->kick(q->ctx);
+    return n;
+}
+
+/* A prefetched read holding `sector` whose buffer still holds its data (no later buffer
+ * reached it): its number, or UINT64_MAX. *next: the first prefetched sector after `sector`
+ * (UINT64_MAX if none), where a read sent instead should stop to find the rest read ahead. */
+static uint64_t prefetched(struct blkq *q, uint64_t sector, uint64_t *next)
+{
+    uint64_t found = UINT64_MAX;
+    *next = UINT64_MAX;
+    for (uint64_t n = q->sent > CHAN_ENTRIES ? q->sent - CHAN_ENTRIES : 0; n < q->sent; n++) {
+        struct bq_rec *r = rec(q, n);
+        if (!r->ra || q->dpos > r->dstart + q->data_size) continue;
+        if (r->sector <= sector && sector < r->sector + r->len / CHAN_SECTOR) found = n;
+        else if (r->sector > sector && r->sector < *next) *next = r->sector;
+    }
+    return found;
+}
+
+/* After a read that continued the previous one, reads ahead: up to ra_depth requests of k
+ * sectors past `end`, each only if there is room now (a prefetch never waits), all of them in
+ * half the data area at most (so that they are read before later buffers overwrite them). */
+static void read_ahead(struct blkq *q, uint64_t end, uint32_t k)
+{
+    if (!q->ra_depth || !k) return;
+    unsigned depth = q->ra_depth;
+    while (depth > 1 && (uint64_t)depth * k * CHAN_SECTOR > q->data_size / 2) depth--;
+    if ((uint64_t)depth * k * CHAN_SECTOR > q->data_size / 2) return;
+    if (q->ra_next < end || q->ra_next > end + (uint64_t)depth * k) q->ra_next = end;
+    while (q->ra_next + k <= q->sectors && q->ra_next < end + (uint64_t)depth * k &&
+           room(q, &(struct what){.len = k * CHAN_SECTOR}) &&
+           no_write_overlap(q, &(struct what){.sector = q->ra_next, .count = k})) {
+        uint64_t n = send(q, CHAN_OP_READ, q->ra_next, k * CHAN_SECTOR, NULL, NULL);
+        if (n == UINT64_MAX) return;
+        rec(q, n)->ra = true;
+        q->ra_sent++;
+        q->ra_next += k;
+    }
+}
+
+uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
+{
+    uint8_t *out = buf;
+    uint32_t per = q->max_len / CHAN_SECTOR, st = RS_OK, k0 = count < per ? count : per;
+    uint64_t first = q->sent, last = q->sent, end = sector + count;
+    // sequential: from where the last read ended, or a little after (a file's indirect block)
+    bool sequential = sector >= q->seq_end && sector <= q->seq_end + RA_GAP;
+    q->seq_end = end;
+    wait_for(q, no_write_overlap, (struct what){.sector = sector, .count = count});
+    while (count) {
+        uint32_t k = count < per ? count : per;
+        uint64_t next, n = prefetched(q, sector, &next);
+        if (n != UINT64_MAX) { // read ahead already: wait for it, take what it holds
+            wait_for(q, is_done, (struct what){.n = n});
+            struct bq_rec *r = rec(q, n);
+            uint32_t skip = (uint32_t)(sector - r->sector), have = r->len / CHAN_SECTOR - skip;
+            if (r->status == RS_OK && q->dpos <= r->dstart + q->data_size) {
+                k = count < have ? count : have;
+                memcpy(out, q->data + r->data_offset + (size_t)skip * CHAN_SECTOR,
+                       (size_t)k * CHAN_SECTOR);
+                if (k == have) r->ra = false; // used up
+                q->ra_hits++;
+                out += (size_t)k * CHAN_SECTOR, sector += k, count -= k;
+                continue;
+            }
+            r->ra = false;
+        }
+        if (next - sector < k) k = (uint32_t)(next - sector); // the rest is read ahead
+        n = send(q, CHAN_OP_READ, sector, k * CHAN_SECTOR, NULL, out);
+        if (n == UINT64_MAX) {
+            st = BLK_STATUS_IO_ERROR;
+            break;
+        }
+        last = n + 1;
+        out += (size_t)k * CHAN_SECTOR, sector += k, count -= k;
+    }
+    if (sequential && st == RS_OK) read_ahead(q, end, k0);
+    for (uint64_t n = first; n < last; n++) {
+        wait_for(q, is_done, (struct what){.n = n});
+        if (rec(q, n)->status != RS_OK && st == RS_OK) st = rec(q, n)->status;
+    }
+    return st;
+}
+
+uint32_t blkq_write(struct blkq *q, uint64_t sector, uint32_t count, const void *buf)
+{
+    const uint8_t *in = buf;
+    uint32_t per = q->max_len / CHAN_SECTOR;
+    while (count) {
+        uint32_t k = count < per ? count : per;
+        wait_for(q, no_overlap, (struct what){.sector = sector, .count = k});
+        for (unsigned i = 0; i < CHAN_ENTRIES; i++) // a prefetch of these sectors is stale
+            if (q->rec[i].ra && overlaps(&q->rec[i], sector, k)) q->rec[i].ra = false;
+        uint64_t n = send(q, CHAN_OP_WRITE, sector, k * CHAN_SECTOR, in, NULL);
+        if (n == UINT64_MAX) return BLK_STATUS_IO_ERROR;
+        if (q->window == 1) { // one at a time: waited for, its failure reported now
+            wait_for(q, is_done, (struct what){.n = n});
+            if (rec(q, n)->status != RS_OK) return rec(q, n)->status;
+        }
+        in += (size_t)k * CHAN_SECTOR, sector += k, count -= k;
+    }
+    return RS_OK;
+}
+
+uint32_t blkq_call(struct blkq *q, uint32_t op, uint64_t *result)
+{
+    uint64_t n = send(q, op, 0, 0, NULL, NULL);
+    if (n == UINT64_MAX) return BLK_STATUS_IO_ERROR;
+    wait_for(q, is_done, (struct what){.n = n});
+    if (result) *result = rec(q, n)->result;
+    return rec(q, n)->status;
+}
+
+uint32_t blkq_flush(struct blkq *q)
+{
+    wait_for(q, nothing_in_flight, (struct what){0});
+    uint32_t st = blkq_call(q, CHAN_OP_FLUSH, NULL);
+    if (q->werr && (st == RS_OK || st == RS_NOT_SUPPORTED)) st = q->werr;
+    q->werr = 0;
+    return st;
+}

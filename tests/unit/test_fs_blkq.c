@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/* fs's queue of block requests (servers/fs/blockdev_queue.c) against a simulated driver that
+ * completes requests in a random order, answers duplicates and strangers' ids, and restarts
+ * (redoing every unreleased request, in any order) as servers/blk may: several requests are in
+ * flight at once, every read sees every write sent before it, a flush is sent only once every
+ * request before it completed, a failed write is reported by the next flush, and the disk ends
+ * as the writes in their order made it. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/blk.h"
+#include "servers/fs/blockdev_queue.h"
+#include "xorshift.h"
+
+#define SECTORS 256u /* a small disk: requests overlap often */
+
+/* The driver: its ends of the channel, the requests it read and not released (as blk's
+ * inflight[]), the disk. */
+struct sim {
+    uint8_t *chan, *data;
+    uint64_t data_size;
+    chan_consumer_t req;
+    chan_producer_t comp;
+    struct {
+        chan_desc_t d;
+        int state; /* 0 read, 1 done (completion not out), 2 posted */
+        bool ever; /* done at least once (a restart may be redoing it) */
+    } r[CHAN_ENTRIES];
+    uint8_t disk[SECTORS * CHAN_SECTOR];
+    uint64_t rng;
+    uint64_t done, out_of_order, restarts, dups, strangers, flushes, fail_sector;
+    unsigned max_outstanding;
+    uint64_t last_done_pos;
+    uint32_t seen; /* the ring positions read at least once end here */
+};
+
+static struct sim s;
+static struct blkq q;
+static uint8_t model[SECTORS * CHAN_SECTOR]; /* the disk as the writes in their order make it */
+
+static unsigned outstanding(void)
+{
+    unsigned n = 0;
+    for (uint32_t p = s.req.tail; p != s.req.next; p++) n += s.r[p % CHAN_ENTRIES].state == 0;
+    return n;
+}
+
+/* Reads every published request (the device takes them all: virtio's 64 slots). A flush must
+ * find nothing before it unfinished. */
+static void sim_take(void)
+{
+    chan_desc_t d;
+    uint32_t pos = s.req.next;
+    while (chan_consume(&s.req, &d) == RS_OK) {
+        if (d.op == CHAN_OP_FLUSH && pos - s.seen < 0x80000000u) { // read the first time
+            for (uint32_t p = s.req.tail; p != pos; p++)
+                cr_assert(s.r[p % CHAN_ENTRIES].ever,
+                          "a flush was sent before request %u completed", p);
+            s.flushes++;
+        }
+        cr_assert(chan_desc_check(&d, s.data_size, SECTORS, BLK_MAX_REQUEST) == RS_OK ||
+                  d.op == BLK_OP_INFO);
+        if (pos - s.seen < 0x80000000u) s.r[pos % CHAN_ENTRIES].ever = false;
+        s.r[pos % CHAN_ENTRIES].d = d;
+        s.r[pos % CHAN_ENTRIES].state = 0;
+        pos++;
+        if (pos - s.seen < 0x80000000u) s.seen = pos;
+    }
+    if (outstanding() > s.max_outstanding) s.max_outstanding = outstanding();
+}
+
+static void sim_do(uint32_t p)
+{
+    chan_desc_t *d = &s.r[p % CHAN_ENTRIES].d;
+    uint8_t *buf = s.data + d->data_offset, *at = s.disk + d->offset * CHAN_SECTOR;
+    d->status = RS_OK;
+    if (d->op == CHAN_OP_READ) memcpy(buf, at, d->len);
+    if (d->op == CHAN_OP_WRITE) {
+        if (s.fail_sector && d->offset <= s.fail_sector &&
+            s.fail_sector < d->offset + d->len / CHAN_SECTOR) {
+            d->status = BLK_STATUS_IO_ERROR;
+            s.fail_sector = 0;
+        } else {
+            memcpy(at, buf, d->len);
+        }
+    }
+    if (d->op == BLK_OP_INFO) d->offset = SECTORS;
+    s.r[p % CHAN_ENTRIES].state = 1;
+    s.r[p % CHAN_ENTRIES].ever = true;
+    if (p != s.last_done_pos + 1) s.out_of_order++;
+    s.last_done_pos = p;
+    s.done++;
+}
+
+/* Posts completions in ring order, releases slots in order (blk's post_completions). */
+static void sim_post(void)
+{
+    for (uint32_t p = s.req.tail; p != s.req.next; p++) {
+        if (s.r[p % CHAN_ENTRIES].state != 1) continue;
+        if (chan_produce(&s.comp, &s.r[p % CHAN_ENTRIES].d)) break;
+        s.r[p % CHAN_ENTRIES].state = 2;
+        if (xorshift64(&s.rng) % 16 == 0 && chan_space(&s.comp)) { // a duplicate
+            chan_produce(&s.comp, &s.r[p % CHAN_ENTRIES].d);
+            s.dups++;
+        }
+    }
+    if (xorshift64(&s.rng) % 32 == 0 && chan_space(&s.comp)) { // someone else's id
+        chan_desc_t d = {.id = xorshift64(&s.rng), .op = CHAN_OP_READ, .len = 512};
+        chan_produce(&s.comp, &d);
+        s.strangers++;
+    }
+    while (s.req.tail != s.req.next && s.r[s.req.tail % CHAN_ENTRIES].state == 2)
+        chan_release(&s.req);
+}
+
+/* The driver runs while fs waits: it completes some requests in a random order, now and then
+ * after a restart (everything unreleased read again and done again). */
+static void sim_wait(void *ctx)
+{
+    (void)ctx;
+    sim_take();
+    if (xorshift64(&s.rng) % 16 == 0) {
+        cr_assert_eq(chan_consumer_attach(&s.req, chan_req_ring(s.chan)), 0);
+        s.restarts++;
+        sim_take();
+    }
+    unsigned n = outstanding(), unposted = 0;
+    for (uint32_t p = s.req.tail; p != s.req.next; p++) unposted += s.r[p % CHAN_ENTRIES].state < 2;
+    cr_assert(unposted > 0, "fs waits with nothing to wait for");
+    unsigned k = n ? 1 + (unsigned)(xorshift64(&s.rng) % n) : 0;
+    while (k--) {
+        unsigned pick = (unsigned)(xorshift64(&s.rng) % outstanding()), i = 0;
+        for (uint32_t p = s.req.tail; p != s.req.next; p++) {
+            if (s.r[p % CHAN_ENTRIES].state) continue;
+            if (i++ == pick) {
+                sim_do(p);
+                break;
+            }
+        }
+    }
+    sim_post();
+}
+
+static void setup_with(uint64_t data_size, uint64_t seed)
+{
+    memset(&s, 0, sizeof s);
+    s.rng = seed;
+    s.data_size = data_size;
+    s.chan = aligned_alloc(4096, CHAN_DATA_OFFSET + ((data_size + 4095) & ~4095ull));
+    memset(s.chan, 0, CHAN_DATA_OFFSET + data_size);
+    chan_format(s.chan);
+    s.data = chan_data(s.chan);
+    for (unsigned i = 0; i < sizeof s.disk; i++) s.disk[i] = (uint8_t)(i * 7 + 3);
+    memcpy(model, s.disk, sizeof model);
+    cr_assert_eq(chan_consumer_attach(&s.req, chan_req_ring(s.chan)), 0);
+    cr_assert_eq(chan_producer_attach(&s.comp, chan_comp_ring(s.chan)), 0);
+    cr_assert_eq(blkq_attach(&q, s.chan, data_size, 5ull << 40), 0);
+    q.wait = sim_wait;
+    uint64_t size = 0;
+    cr_assert_eq(blkq_call(&q, BLK_OP_INFO, &size), RS_OK);
+    cr_assert_eq(size, SECTORS);
+    q.sectors = size;
+}
+
+static void teardown(void) { free(s.chan); }
+
+/* Random reads, writes and flushes of 1..200 sectors (several requests each where the data area
+ * is small); every read must equal the model, and the disk at the end too. */
+static void workload(uint64_t data_size, uint64_t seed, unsigned ops)
+{
+    setup_with(data_size, seed);
+    static uint8_t buf[200 * CHAN_SECTOR];
+    uint64_t rng = seed * 31 + 1, next = 0;
+    uint32_t last = 1;
+    for (unsigned op = 0; op < ops; op++) {
+        uint32_t count = 1 + (uint32_t)(xorshift64(&rng) % (xorshift64(&rng) % 8 ? 8 : 200));
+        uint64_t sector = xorshift64(&rng) % (SECTORS - count + 1);
+        unsigned kind = (unsigned)(xorshift64(&rng) % 16);
+        uint64_t gap = xorshift64(&rng) % 3 ? 0 : xorshift64(&rng) % 4; // an indirect block
+        if (kind < 3 && next + gap + last <= SECTORS) // a sequential reader: read ahead
+            sector = next + gap, count = last;
+        if (kind < 6) next = sector + count, last = count;
+        if (kind < 6) {
+            memset(buf, 0xEE, sizeof buf);
+            cr_assert_eq(blkq_read(&q, sector, count, buf), RS_OK);
+            cr_assert_eq(memcmp(buf, model + sector * CHAN_SECTOR, count * CHAN_SECTOR), 0,
+                         "op %u: a read of %u at %lu does not see the writes before it", op, count,
+                         sector);
+        } else if (kind < 15) {
+            for (uint32_t i = 0; i < count * CHAN_SECTOR; i++) buf[i] = (uint8_t)xorshift64(&rng);
+            cr_assert_eq(blkq_write(&q, sector, count, buf), RS_OK);
+            memcpy(model + sector * CHAN_SECTOR, buf, count * CHAN_SECTOR);
+        } else {
+            cr_assert_eq(blkq_flush(&q), RS_OK);
+            cr_assert_eq(q.inflight, 0);
+        }
+    }
+    cr_assert_eq(blkq_flush(&q), RS_OK);
+    blkq_drain(&q);
+    cr_assert_eq(memcmp(s.disk, model, sizeof model), 0, "the disk is not what the writes made");
+}
+
+TestSuite(fs_blkq, .fini = teardown);
+
+Test(fs_blkq, several_in_flight_out_of_order_restarts)
+{
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        workload(128 * 1024, seed, 400);
+        cr_assert_geq(q.max_inflight, 6, "seed %lu: at most %lu in flight", seed, q.max_inflight);
+        cr_assert_geq(s.max_outstanding, 6);
+        cr_assert_gt(s.out_of_order, 10);
+        cr_assert_gt(q.ignored, 0); // duplicates and strangers
+        cr_assert_gt(q.ra_hits, 0);
+        if (seed < 40) teardown();
+    }
+}
+
+Test(fs_blkq, small_data_area_wraps)
+{
+    // 5 KiB + 512: requests of at most 5.5 KiB; buffers wrap around it and wait for releases
+    for (uint64_t seed = 100; seed < 120; seed++) {
+        workload(5 * 1024 + 512, seed, 300);
+        cr_assert_eq(q.max_len, 5 * 1024 + 512);
+        if (seed < 119) teardown();
+    }
+}
+
+Test(fs_blkq, writes_are_not_waited_for)
+{
+    setup_with(64 * 1024, 7);
+    static uint8_t buf[8 * CHAN_SECTOR];
+    unsigned waits = (unsigned)q.waits;
+    for (unsigned i = 0; i < 16; i++) {
+        memset(buf, (int)i, sizeof buf);
+        cr_assert_eq(blkq_write(&q, i * 8, 8, buf), RS_OK);
+    }
+    cr_assert_eq(q.waits, waits, "a write waited");
+    cr_assert_eq(q.inflight, 16);
+    cr_assert_eq(blkq_flush(&q), RS_OK);
+    cr_assert_eq(q.inflight, 0);
+    for (unsigned i = 0; i < 16; i++) cr_assert_eq(s.disk[i * 8 * CHAN_SECTOR], i);
+}
+
+Test(fs_blkq, a_failed_write_shows_at_the_next_flush_once)
+{
+    setup_with(64 * 1024, 9);
+    static uint8_t buf[4 * CHAN_SECTOR];
+    s.fail_sector = 41;
+    cr_assert_eq(blkq_write(&q, 40, 4, buf), RS_OK);
+    cr_assert_eq(blkq_write(&q, 100, 4, buf), RS_OK);
+    cr_assert_eq(blkq_flush(&q), BLK_STATUS_IO_ERROR);
+    cr_assert_eq(blkq_flush(&q), RS_OK);
+    cr_assert_eq(blkq_write(&q, 40, 4, buf), RS_OK);
+    cr_assert_eq(blkq_flush(&q), RS_OK);
+}
+
+Test(fs_blkq, foreign_completions_change_nothing)
+{
+    setup_with(64 * 1024, 11);
+    // a completion with an id of a request not sent yet, and one of a dead instance
+    chan_desc_t d = {.id = q.id_base + q.sent + 3, .op = CHAN_OP_READ, .status = RS_OK, .len = 512};
+    cr_assert_eq(chan_produce(&s.comp, &d), 0);
+    d.id = (4ull << 40) + 1;
+    cr_assert_eq(chan_produce(&s.comp, &d), 0);
+    uint64_t ignored = q.ignored;
+    static uint8_t buf[CHAN_SECTOR];
+    cr_assert_eq(blkq_read(&q, 3, 1, buf), RS_OK);
+    cr_assert_eq(memcmp(buf, model + 3 * CHAN_SECTOR, CHAN_SECTOR), 0);
+    cr_assert_geq(q.ignored, ignored + 2);
+}
+
+Test(fs_blkq, read_ahead_is_used_and_dropped_when_its_buffer_is_reused)
+{
+    setup_with(8 * 1024, 13);
+    static uint8_t buf[16 * CHAN_SECTOR];
+    cr_assert_eq(blkq_read(&q, 0, 2, buf), RS_OK); // sequential from 0: 2.. read ahead
+    cr_assert_gt(q.ra_sent, 0);
+    cr_assert_eq(blkq_read(&q, 2, 2, buf), RS_OK);
+    uint64_t hits0 = q.ra_hits;
+    cr_assert_gt(hits0, 0);
+    cr_assert_eq(blkq_read(&q, 4, 2, buf), RS_OK);
+    cr_assert_eq(q.ra_hits, hits0 + 1);
+    cr_assert_eq(memcmp(buf, model + 4 * CHAN_SECTOR, 2 * CHAN_SECTOR), 0);
+    // the next prefetches (6..) done and released; then writes elsewhere fill the whole data
+    // area, over their buffers: the read of 6.. must go to the disk
+    cr_assert_eq(blkq_flush(&q), RS_OK);
+    blkq_drain(&q);
+    for (unsigned i = 0; i < 3; i++) {
+        memset(buf, 0xA0 + (int)i, sizeof buf);
+        cr_assert_eq(blkq_write(&q, 100 + i * 16, 6, buf), RS_OK);
+        memcpy(model + (100 + i * 16) * CHAN_SECTOR, buf, 6 * CHAN_SECTOR);
+    }
+    uint64_t hits = q.ra_hits;
+    cr_assert_eq(blkq_read(&q, 6, 2, buf), RS_OK);
+    cr_assert_eq(q.ra_hits, hits, "a prefetch whose buffer was reused was taken");
+    cr_assert_eq(memcmp(buf, model + 6 * CHAN_SECTOR, 2 * CHAN_SECTOR), 0);
+}
