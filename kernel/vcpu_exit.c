@@ -166,18 +166,33 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
     struct vcpu *v = t->vcpu;
     uint64_t info = handler->ctx.rsi;
     unsigned len = rs_msginfo_length(info);
-    const struct rs_ipc_buffer *b = tcb_ipc_buffer(handler);
     t->in_fault_ipc = 0;
     t->fault.type = RS_FAULT_NONE;
     if (!v || rs_msginfo_label(info) != 0) { // paused: Resume runs the exiting instruction again
         t->state = TS_INACTIVE;
         return;
     }
+    uint64_t flags = len > RS_REPLY_MR_FLAGS ? handler->ctx.rdx : 0; // MR0..MR2 (msgreg.h)
+    if (len <= RS_MSG_REG_COUNT &&
+        !(flags & (RS_REPLY_SET_EFER | RS_REPLY_SET_GPRS | RS_REPLY_SET_RFLAGS))) {
+        // the usual reply (tools/bench.sh vmexit): all in registers, nothing to check but RIP
+        // and the event; the same steps as below, in the same order
+        if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(handler->ctx.r9))
+            vcpu_backend->advance_rip(v, handler->ctx.r9 - v->exit.rip);
+        else if (flags & RS_REPLY_ADVANCE_RIP) vcpu_backend->advance_rip(v, v->exit.insn_len);
+        if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT &&
+            vcpu_event_ok(handler->ctx.r8))
+            vcpu_backend->inject(v, handler->ctx.r8 | RS_EVENT_VALID);
+        if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
+        v->exit.reason = RS_EXIT_NONE;
+        sched_resume_turn(t);
+        return;
+    }
+    const struct rs_ipc_buffer *b = tcb_ipc_buffer(handler);
     if (len > RS_REPLY_MR_COUNT) len = RS_REPLY_MR_COUNT;
     if (!b && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
     uint64_t w[RS_REPLY_MR_COUNT];
     for (unsigned i = 0; i < len; i++) w[i] = msgreg_get(handler, b, i);
-    uint64_t flags = len > RS_REPLY_MR_FLAGS ? w[RS_REPLY_MR_FLAGS] : 0;
     // EFER first (a WriteState of the current state with EFER changed: RIP, RFLAGS and the GPRs
     // stay what they are, so the reply's changes below apply on top); refused, it is the WRMSR's
     // #GP, as on hardware, and the instruction is not completed
