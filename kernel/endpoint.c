@@ -85,8 +85,7 @@ uint64_t ipc_transfer(struct tcb *s, struct tcb *r, struct endpoint *ep, bool ca
             // built from the guest's state (the same every time), words 0-3 straight into the
             // receiver's registers and the rest into its buffer (tools/bench.sh vmexit)
             _Static_assert(RS_EXIT_MR_COUNT <= RS_MSG_MAX_LENGTH, "an exit fits the buffer");
-            vcpu_exit_message_to(s, r, rb);
-            return rs_msginfo(label, 0, 0, RS_EXIT_MR_COUNT);
+            return rs_msginfo(label, 0, 0, vcpu_exit_message_to(s, r, rb));
         } else if (s->fault.type == RS_FAULT_VCPU_EXIT) {
             len = vcpu_exit_message(s, regs); // no buffer: the first 4 words only (below)
             src = regs;

@@ -100,6 +100,13 @@ int vcpu_decode(struct invocation *inv)
         if (!vcpu_event_ok(inv_arg(inv, 0))) return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);
         vcpu_backend->inject(v, inv_arg(inv, 0) | RS_EVENT_VALID);
         return RS_OK;
+    case RS_VCPU_SET_EXIT_WORDS:
+        // a held exit delivered again takes the new selection: VMMs set it before the guest runs
+        INV_NEED_ARGS(inv, 1);
+        if (inv_arg(inv, 0) & ~(uint64_t)RS_EXIT_SHORT_ALL)
+            return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);
+        v->short_exits = (uint32_t)inv_arg(inv, 0);
+        return RS_OK;
     case RS_VCPU_REQUEST_WINDOW:
         INV_NEED_ARGS(inv, 1);
         vcpu_backend->want_window(v, inv_arg(inv, 0) != 0);

@@ -22,6 +22,7 @@ struct vcpu {
     struct tcb *tcb;                  /* the bound thread, NULL when unbound */
     struct vcpu_exit exit;            /* the exit being delivered (reason RS_EXIT_NONE: none) */
     uint64_t exits;                   /* exits so far: RS_EXIT_MR_SEQ of the one being delivered */
+    uint32_t short_exits;             /* SetExitWords: RS_EXIT_SHORT(reason) bits */
     uint64_t arch[VCPU_ARCH_WORDS]    /* the backend's own per-vCPU state (VMX: its MSR */
         __attribute__((aligned(16))); /* areas, which must be 16-byte aligned) */
     struct slot slots[VCPU_SLOT_COUNT];
@@ -48,12 +49,20 @@ void vcpu_tcb_finalise(struct tcb *t);
  * host interrupt, or after the exit was handed to the exit endpoint (t then waits for the reply,
  * or is stopped if its binding is incomplete). */
 void vcpu_run(struct tcb *t);
-/* Writes the exit message of t's pending exit into w; returns its length (RS_EXIT_MR_COUNT). */
+/* The length of v's pending exit's message: its reason's own words if SetExitWords selected
+ * them, else RS_EXIT_MR_COUNT (vcpu.h in include/resurgo, exit ABI 2). */
+static inline unsigned vcpu_exit_length(const struct vcpu *v)
+{
+    return (v->short_exits >> (v->exit.reason & 31)) & 1
+               ? rs_exit_short_length(v->exit.reason, v->exit.qual)
+               : RS_EXIT_MR_COUNT;
+}
+/* Writes the exit message of t's pending exit into w; returns its length (vcpu_exit_length). */
 unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT]);
 /* Writes the exit message of t's pending exit (t->vcpu set) into receiver r: words 0-3 into its
- * message registers, the rest into its IPC buffer rb. */
+ * message registers, the rest into its IPC buffer rb. Returns its length (vcpu_exit_length). */
 struct rs_ipc_buffer;
-void vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer *rb);
+unsigned vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer *rb);
 /* Applies the VMM `handler`'s reply to the exit of t and resumes t (label 0) or stops it. */
 void vcpu_exit_reply(struct tcb *t, struct tcb *handler);
 /* The VMM holding t's exit went away (Recv again, suspended, destroyed) without replying: t

@@ -57,10 +57,14 @@ struct vcpu_backend {
      * whose delivery the exit interrupted is kept for the next entry. Failed entry (invalid
      * state) is RS_EXIT_INVALID_STATE, never a kernel crash. */
     void (*run)(struct vcpu *v, struct vcpu_exit *e);
-    /* The exit words after the GPRs (RS_EXIT_MR_SEG .. RS_EXIT_MR_GS_BASE), w[0] being
-     * RS_EXIT_MR_SEG, from the guest state now (nothing changes it between an exit and its
-     * reply but the reply and WriteState / SetRegister). */
-    void (*exit_words)(struct vcpu *v, uint64_t *w);
+    /* The exit message's RS_EXIT_MR_SEG word (CS / SS attribs, CPL, the interrupt bits), from
+     * the guest state now (nothing changes it between an exit and its reply but the reply,
+     * WriteState / SetRegister and the VMM's own requests, which only the interrupt bits show).
+     * May be NULL (then 0). */
+    uint64_t (*exit_seg)(struct vcpu *v);
+    /* The four segment-base words RS_EXIT_MR_CS_SS_BASE .. RS_EXIT_MR_GS_BASE into w[0..3], as
+     * exit_seg. May be NULL (then 0). */
+    void (*exit_bases)(struct vcpu *v, uint64_t *w);
     /* Sets RFLAGS (already checked: reserved bits clear, bit 1 set). */
     void (*set_rflags)(struct vcpu *v, uint64_t rflags);
     /* Adds insn_len (modulo 2^64) to RIP: the exiting instruction completed, so also ends an

@@ -24,38 +24,50 @@ static void stop(struct tcb *t, const char *why)
     t->fault.type = RS_FAULT_NONE;
 }
 
-/* Words RS_EXIT_MR_RIP.. of v's exit message (the four before travel in registers). */
-static inline void exit_words_tail(const struct vcpu *v, uint64_t *w)
+/* Words RS_EXIT_MR_RFLAGS .. len-1 of v's exit message into w (the four before travel in
+ * registers). Each reason's words are a prefix of the layout (exit ABI 2), so only the length
+ * decides what is written: the port I/O exit's four buffer words are the usual case. */
+static inline void exit_words_tail(struct vcpu *v, uint64_t *w, unsigned len)
 {
     const struct vcpu_exit *e = &v->exit;
-    w[RS_EXIT_MR_RIP] = e->rip;
     w[RS_EXIT_MR_RFLAGS] = e->rflags;
+    w[RS_EXIT_MR_SEG] = vcpu_backend->exit_seg ? vcpu_backend->exit_seg(v) : 0;
+    w[RS_EXIT_MR_SEQ] = v->exits;
+    w[RS_EXIT_MR_RAX] = v->gpr[RS_GPR_RAX];
+    if (len <= RS_EXIT_LEN_BASE) return;
+    w[RS_EXIT_MR_RCX] = v->gpr[RS_GPR_RCX];
+    w[RS_EXIT_MR_RDX] = v->gpr[RS_GPR_RDX];
+    w[RS_EXIT_MR_RBX] = v->gpr[RS_GPR_RBX];
+    if (len <= RS_EXIT_LEN_CPUID) return;
+    // in x86 order, as v->gpr; unrolled
+#pragma GCC unroll 12
+    for (unsigned i = RS_GPR_RSP; i < RS_GPR_COUNT; i++) w[RS_EXIT_MR_GPR + i] = v->gpr[i];
     w[RS_EXIT_MR_CR0] = e->cr0;
     w[RS_EXIT_MR_CR3] = e->cr3;
     w[RS_EXIT_MR_CR4] = e->cr4;
     w[RS_EXIT_MR_EFER] = e->efer;
+    if (len <= RS_EXIT_LEN_MSR) return;
+    w[RS_EXIT_MR_GPA] = e->gpa;
+    w[RS_EXIT_MR_EVENT] = e->event;
     w[RS_EXIT_MR_RAW_REASON] = e->raw_reason;
     w[RS_EXIT_MR_RAW_QUAL] = e->raw_qual;
-    w[RS_EXIT_MR_EVENT] = e->event;
-    // both in x86 order; unrolled, as every exit pays for it (tools/bench.sh vmexit)
-#pragma GCC unroll 16
-    for (unsigned i = 0; i < RS_GPR_COUNT; i++) w[RS_EXIT_MR_GPR + i] = v->gpr[i];
-    if (vcpu_backend->exit_words) vcpu_backend->exit_words((struct vcpu *)v, &w[RS_EXIT_MR_SEG]);
+    if (vcpu_backend->exit_bases) vcpu_backend->exit_bases(v, &w[RS_EXIT_MR_CS_SS_BASE]);
     else
-        for (unsigned i = RS_EXIT_MR_SEG; i < RS_EXIT_MR_SEQ; i++) w[i] = 0;
-    w[RS_EXIT_MR_SEQ] = v->exits;
+        for (unsigned i = RS_EXIT_MR_CS_SS_BASE; i < RS_EXIT_MR_COUNT; i++) w[i] = 0;
 }
 
-void vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer *rb)
+unsigned vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer *rb)
 {
-    const struct vcpu *v = t->vcpu;
+    struct vcpu *v = t->vcpu;
     const struct vcpu_exit *e = &v->exit;
-    _Static_assert(RS_EXIT_MR_RIP == RS_MSG_REG_COUNT, "words 0-3 travel in registers");
+    _Static_assert(RS_EXIT_MR_RFLAGS == RS_MSG_REG_COUNT, "words 0-3 travel in registers");
+    unsigned len = vcpu_exit_length(v);
     r->ctx.rdx = e->reason; // MR0..MR3 (msgreg.h)
     r->ctx.r8 = e->qual;
-    r->ctx.r9 = e->gpa;
-    r->ctx.r10 = e->insn_len;
-    exit_words_tail(v, rb->mr);
+    r->ctx.r10 = e->rip;
+    r->ctx.r9 = e->insn_len;
+    exit_words_tail(v, rb->mr, len);
+    return len;
 }
 
 /* The exit fast path: a VMM waiting in Recv at the head of the exit endpoint's queue, with an
@@ -73,8 +85,8 @@ static bool deliver_direct(struct tcb *t, const struct cap *c)
     if (!rb || r->reply_to) return false;
     waitqueue_remove(&ep->head, &ep->tail, r);
     if (!ep->head) ep->state = EP_IDLE;
-    vcpu_exit_message_to(t, r, rb);
-    ipc_set_received(r, rs_msginfo(RS_FAULT_VCPU_EXIT, 0, 0, RS_EXIT_MR_COUNT), cap_badge(c));
+    unsigned len = vcpu_exit_message_to(t, r, rb);
+    ipc_set_received(r, rs_msginfo(RS_FAULT_VCPU_EXIT, 0, 0, len), cap_badge(c));
     sched_dequeue(t);
     t->state = TS_BLOCKED_REPLY;
     t->replier = r;
@@ -135,17 +147,18 @@ void vcpu_exit_redeliver(struct tcb *t)
 
 unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
 {
-    const struct vcpu *v = t->vcpu;
+    struct vcpu *v = t->vcpu;
     if (!v) {
         for (unsigned i = 0; i < RS_EXIT_MR_COUNT; i++) w[i] = 0;
         return RS_EXIT_MR_COUNT;
     }
+    unsigned len = vcpu_exit_length(v);
     w[RS_EXIT_MR_REASON] = v->exit.reason;
     w[RS_EXIT_MR_QUAL] = v->exit.qual;
-    w[RS_EXIT_MR_GPA] = v->exit.gpa;
     w[RS_EXIT_MR_INSN_LEN] = v->exit.insn_len;
-    exit_words_tail(v, w);
-    return RS_EXIT_MR_COUNT;
+    w[RS_EXIT_MR_RIP] = v->exit.rip;
+    exit_words_tail(v, w, len);
+    return len;
 }
 
 void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
@@ -153,18 +166,33 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
     struct vcpu *v = t->vcpu;
     uint64_t info = handler->ctx.rsi;
     unsigned len = rs_msginfo_length(info);
-    const struct rs_ipc_buffer *b = tcb_ipc_buffer(handler);
     t->in_fault_ipc = 0;
     t->fault.type = RS_FAULT_NONE;
     if (!v || rs_msginfo_label(info) != 0) { // paused: Resume runs the exiting instruction again
         t->state = TS_INACTIVE;
         return;
     }
+    uint64_t flags = len > RS_REPLY_MR_FLAGS ? handler->ctx.rdx : 0; // MR0..MR2 (msgreg.h)
+    if (len <= RS_MSG_REG_COUNT &&
+        !(flags & (RS_REPLY_SET_EFER | RS_REPLY_SET_GPRS | RS_REPLY_SET_RFLAGS))) {
+        // the usual reply (tools/bench.sh vmexit): all in registers, nothing to check but RIP
+        // and the event; the same steps as below, in the same order
+        if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(handler->ctx.r9))
+            vcpu_backend->advance_rip(v, handler->ctx.r9 - v->exit.rip);
+        else if (flags & RS_REPLY_ADVANCE_RIP) vcpu_backend->advance_rip(v, v->exit.insn_len);
+        if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT &&
+            vcpu_event_ok(handler->ctx.r8))
+            vcpu_backend->inject(v, handler->ctx.r8 | RS_EVENT_VALID);
+        if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
+        v->exit.reason = RS_EXIT_NONE;
+        sched_resume_turn(t);
+        return;
+    }
+    const struct rs_ipc_buffer *b = tcb_ipc_buffer(handler);
     if (len > RS_REPLY_MR_COUNT) len = RS_REPLY_MR_COUNT;
     if (!b && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
     uint64_t w[RS_REPLY_MR_COUNT];
     for (unsigned i = 0; i < len; i++) w[i] = msgreg_get(handler, b, i);
-    uint64_t flags = len > RS_REPLY_MR_FLAGS ? w[RS_REPLY_MR_FLAGS] : 0;
     // EFER first (a WriteState of the current state with EFER changed: RIP, RFLAGS and the GPRs
     // stay what they are, so the reply's changes below apply on top); refused, it is the WRMSR's
     // #GP, as on hardware, and the instruction is not completed

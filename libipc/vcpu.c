@@ -56,3 +56,18 @@ int ps_guest_space_unmap(rs_cptr_t guest_space, rs_cptr_t frame)
 {
     return ps_invoke(guest_space, RS_GUEST_SPACE_UNMAP, NULL, 0, &frame, 1);
 }
+
+int ps_vcpu_set_exit_words(rs_cptr_t vcpu, uint32_t mask)
+{
+    uint64_t arg = mask;
+    return ps_invoke(vcpu, RS_VCPU_SET_EXIT_WORDS, &arg, 1, NULL, 0);
+}
+
+unsigned ps_vcpu_exit_get(rs_msginfo_t info, uint64_t w[RS_EXIT_MR_COUNT])
+{
+    unsigned n = rs_msginfo_length(info);
+    if (n > RS_EXIT_MR_COUNT) n = RS_EXIT_MR_COUNT;
+    for (unsigned i = 0; i < n; i++) w[i] = rs_mr_get(i);
+    for (unsigned i = n; i < RS_EXIT_MR_COUNT; i++) w[i] = 0;
+    return n;
+}

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <resurgo/types.h>
+#include <resurgo/msginfo.h>
 #include <resurgo/vcpu.h>
 
 /* VCPU Bind: the thread `tcb` runs the guest of `vcpu` in `guest_space`, its exits Calls on
@@ -24,6 +25,14 @@ int ps_vcpu_get_register(rs_cptr_t vcpu, unsigned index, uint64_t *value);
 int ps_vcpu_inject(rs_cptr_t vcpu, uint64_t event);
 /* VCPU RequestWindow: asks for (on) or cancels an RS_EXIT_INTR_WINDOW exit. */
 int ps_vcpu_request_window(rs_cptr_t vcpu, bool on);
+/* VCPU SetExitWords: the exits of the reasons in `mask` (RS_EXIT_SHORT(reason) bits, at most
+ * RS_EXIT_SHORT_ALL) carry only their reason's words (exit ABI 2, resurgo/vcpu.h); 0: all words.
+ * Set it before the guest's first exit: a held exit is delivered again with the selection of
+ * the moment. */
+int ps_vcpu_set_exit_words(rs_cptr_t vcpu, uint32_t mask);
+/* The exit message just received (info: its message info) into w[RS_EXIT_MR_COUNT] at the
+ * words' fixed places, the words it does not carry 0. Returns its length. */
+unsigned ps_vcpu_exit_get(rs_msginfo_t info, uint64_t w[RS_EXIT_MR_COUNT]);
 /* GuestSpace Map: `frame` at guest-physical `gpa` with `rights` (RS_RIGHT_*). */
 int ps_guest_space_map(rs_cptr_t guest_space, rs_cptr_t frame, uint64_t gpa, unsigned rights);
 /* GuestSpace Unmap: removes `frame`'s mapping from `guest_space` (none: nothing to do). */

@@ -10,6 +10,7 @@
 #include "ipc.h"
 #include "process.h"
 #include "proto/vmm.h"
+#include "vcpu.h"
 #include <resurgo/vcpu.h>
 
 #define ROUNDS     1200 /* guest.S */
@@ -35,6 +36,7 @@ static _Noreturn void bare_vmm(void)
 {
     unsigned n = 0;
     bool done = false;
+    ps_vcpu_set_exit_words(IPC_SLOT_VCPU, RS_EXIT_SHORT_ALL); // OUT: 8 words (exit ABI 2)
     rs_result_t r = rs_recv(IPC_SLOT_SERVICE);
     for (;;) {
         if (r.badge != IPC_BADGE_VCPU_EXIT || rs_msginfo_label(r.info) != RS_FAULT_VCPU_EXIT) {

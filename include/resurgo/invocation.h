@@ -161,6 +161,10 @@ enum rs_invocation_label {
                                 0, 0) a value WriteState would refuse */
     RS_VCPU_GET_REGISTER,    /* MR0 state word index -> MR0 its value. RS_RANGE_ERROR (0, 0, last
                                 index) */
+    RS_VCPU_SET_EXIT_WORDS,  /* MR0 mask of RS_EXIT_SHORT(reason) bits (vcpu.h, exit ABI 2): the
+                                exits of those reasons carry only their own words; 0 (the
+                                default): every exit carries all. RS_INVALID_ARGUMENT (0, 0, 0) a
+                                bit outside RS_EXIT_SHORT_ALL */
 
     /* Timer: a one-shot deadline on the TSC (the clock user code reads with rdtsc; its rate is
      * bootinfo's tsc_per_ms, also returned by GetTime) that signals a notification once when

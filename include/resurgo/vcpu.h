@@ -74,31 +74,39 @@ enum rs_vcpu_gpr {
     RS_GPR_COUNT
 };
 
-/* Exit message words (MRn). The message has RS_EXIT_MR_COUNT words (4 when the VMM has no IPC
- * buffer); the badge is that of the exit endpoint cap given to VCPU Bind. */
+/* Exit message words (MRn), exit ABI version 2 (RS_VCPU_EXIT_ABI). The words are ordered so
+ * that every exit reason's own set is a prefix: the message's length (in its message info) says
+ * which words are present, words 0 .. length-1. By default every exit carries all
+ * RS_EXIT_MR_COUNT words (4 when the VMM has no IPC buffer); VCPU SetExitWords
+ * (ps_vcpu_set_exit_words) selects, per reason, only the reason's own set (NOVA's MTD is the
+ * model): RS_EXIT_LEN_BASE words for port I/O (not string I/O), HLT, VMCALL and the interrupt
+ * window, RS_EXIT_LEN_CPUID for CPUID, RS_EXIT_LEN_MSR for RDMSR / WRMSR, all words for the rest
+ * (MMIO, string I/O, exceptions, OTHER, triple fault, invalid state). ReadState gives the full
+ * state at any exit. MR0-MR3 travel in registers, the rest in the VMM's IPC buffer; the badge is
+ * that of the exit endpoint cap given to VCPU Bind. A re-delivered exit (docs/virtualization.md)
+ * has the same words and length as its first delivery (the selection is the VCPU's, not the
+ * VMM's). Version 1 (before): one fixed 35-word layout, reason, qual, gpa, insn_len, rip, rflags,
+ * cr0, cr3, cr4, efer, raw reason and qual, event, the GPRs, the segment words, seq. */
+#define RS_VCPU_EXIT_ABI 2
 enum rs_vcpu_exit_mr {
     RS_EXIT_MR_REASON,
     RS_EXIT_MR_QUAL,
-    RS_EXIT_MR_GPA,
     RS_EXIT_MR_INSN_LEN,
     RS_EXIT_MR_RIP,
     RS_EXIT_MR_RFLAGS,
-    RS_EXIT_MR_CR0,
-    RS_EXIT_MR_CR3,
-    RS_EXIT_MR_CR4,
-    RS_EXIT_MR_EFER,
-    RS_EXIT_MR_RAW_REASON,
-    RS_EXIT_MR_RAW_QUAL, /* VMX / SVM exit code, qual */
-    RS_EXIT_MR_EVENT,    /* the event whose delivery the exit interrupted (SVM EXITINTINFO, VMX
-                         IDT-vectoring information), as RS_EVENT_* | RS_EVENT_VALID; 0: none.
-                         With it, a guest fault was taken by the CPU's own accesses (IDT, GDT,
-                         stack) while delivering that event, not by the instruction at RIP. */
-    RS_EXIT_MR_GPR,      /* RS_GPR_COUNT words: the guest's GPRs in rs_vcpu_gpr order */
+    RS_EXIT_MR_SEG, /* CS attrib | SS attrib << 16 | CPL << 32 | RS_EXIT_IRQ_* (attribs in
+                       rs_segment's form): the mode is CS.L / CS.D with CR0.PE, RFLAGS.VM */
+    RS_EXIT_MR_SEQ, /* the vCPU's exit number, from 1: an exit delivered again because its VMM
+                       went away keeps its number, so a restarted VMM knows it from the next
+                       exit even when the two are alike in every other word */
+    RS_EXIT_MR_GPR, /* RS_GPR_COUNT words: the guest's GPRs in rs_vcpu_gpr order */
     RS_EXIT_MR_RAX = RS_EXIT_MR_GPR,
-    RS_EXIT_MR_RCX,
+    RS_EXIT_LEN_BASE, /* (a length) port I/O, HLT, VMCALL, interrupt window: the words above */
+    RS_EXIT_MR_RCX = RS_EXIT_LEN_BASE,
     RS_EXIT_MR_RDX,
     RS_EXIT_MR_RBX,
-    RS_EXIT_MR_RSP,
+    RS_EXIT_LEN_CPUID, /* (a length) CPUID: also RCX, RDX, RBX (a reply sets RAX..RBX) */
+    RS_EXIT_MR_RSP = RS_EXIT_LEN_CPUID,
     RS_EXIT_MR_RBP,
     RS_EXIT_MR_RSI,
     RS_EXIT_MR_RDI,
@@ -110,21 +118,51 @@ enum rs_vcpu_exit_mr {
     RS_EXIT_MR_R13,
     RS_EXIT_MR_R14,
     RS_EXIT_MR_R15,
-    /* What an instruction emulator needs besides the GPRs (MMIO, string I/O), so that no exit
-     * needs a ReadState; every exit carries these 5 words (their cost: docs/virtualization.md).
-     * Read them with the rs_exit_*() accessors below. */
-    RS_EXIT_MR_SEG,        /* CS attrib | SS attrib << 16 | CPL << 32 | RS_EXIT_IRQ_* (attribs in
-                              rs_segment's form): the mode is CS.L / CS.D with CR0.PE, RFLAGS.VM */
+    RS_EXIT_MR_CR0,
+    RS_EXIT_MR_CR3,
+    RS_EXIT_MR_CR4,
+    RS_EXIT_MR_EFER,
+    RS_EXIT_LEN_MSR, /* (a length) RDMSR / WRMSR: also the GPRs, CR0, CR3, CR4, EFER */
+    RS_EXIT_MR_GPA = RS_EXIT_LEN_MSR,
+    RS_EXIT_MR_EVENT, /* the event whose delivery the exit interrupted (SVM EXITINTINFO, VMX
+                         IDT-vectoring information), as RS_EVENT_* | RS_EVENT_VALID; 0: none.
+                         With it, a guest fault was taken by the CPU's own accesses (IDT, GDT,
+                         stack) while delivering that event, not by the instruction at RIP. */
+    RS_EXIT_MR_RAW_REASON,
+    RS_EXIT_MR_RAW_QUAL, /* VMX / SVM exit code, qual */
+    /* What an instruction emulator needs besides (MMIO, string I/O), so that no exit needs a
+     * ReadState. Read them with the rs_exit_*() accessors below. */
     RS_EXIT_MR_CS_SS_BASE, /* CS base | SS base << 32 (bits 31:0 of each: all that counts outside
                               64-bit mode, where they count as 0) */
     RS_EXIT_MR_DS_ES_BASE, /* DS base | ES base << 32 (likewise) */
     RS_EXIT_MR_FS_BASE,    /* the full FS and GS bases (64-bit mode uses them) */
     RS_EXIT_MR_GS_BASE,
-    RS_EXIT_MR_SEQ, /* the vCPU's exit number, from 1: an exit delivered again because its VMM
-                       went away keeps its number, so a restarted VMM knows it from the next
-                       exit even when the two are alike in every other word */
-    RS_EXIT_MR_COUNT
+    RS_EXIT_MR_COUNT /* all words: every other reason, and any reason not selected short */
 };
+_Static_assert(RS_EXIT_MR_COUNT == 35 && RS_EXIT_LEN_BASE == 8 && RS_EXIT_LEN_CPUID == 11 &&
+                   RS_EXIT_LEN_MSR == 27,
+               "exit ABI 2 layout");
+/* The length of a selected (short) exit message of `reason`; io_qual: an I/O exit's
+ * qualification (string I/O carries all words). What the kernel sends and VMMs may check. */
+static inline unsigned rs_exit_short_length(uint64_t reason, uint64_t io_qual)
+{
+    switch (reason) {
+    case RS_EXIT_IO: return io_qual & RS_IO_QUAL_STRING ? RS_EXIT_MR_COUNT : RS_EXIT_LEN_BASE;
+    case RS_EXIT_HLT:
+    case RS_EXIT_VMCALL:
+    case RS_EXIT_INTR_WINDOW: return RS_EXIT_LEN_BASE;
+    case RS_EXIT_CPUID: return RS_EXIT_LEN_CPUID;
+    case RS_EXIT_MSR_READ:
+    case RS_EXIT_MSR_WRITE: return RS_EXIT_LEN_MSR;
+    default: return RS_EXIT_MR_COUNT;
+    }
+}
+/* VCPU SetExitWords' mask: bit `reason` set = exits of that reason carry only their own words. */
+#define RS_EXIT_SHORT(reason) (1u << (reason))
+#define RS_EXIT_SHORT_ALL                                                                          \
+    (RS_EXIT_SHORT(RS_EXIT_IO) | RS_EXIT_SHORT(RS_EXIT_CPUID) | RS_EXIT_SHORT(RS_EXIT_MSR_READ) |  \
+     RS_EXIT_SHORT(RS_EXIT_MSR_WRITE) | RS_EXIT_SHORT(RS_EXIT_HLT) |                               \
+     RS_EXIT_SHORT(RS_EXIT_VMCALL) | RS_EXIT_SHORT(RS_EXIT_INTR_WINDOW))
 /* RS_EXIT_MR_SEG: interruptibility and what the kernel holds */
 #define RS_EXIT_IRQ_SHADOW  (1ull << 40) /* STI / MOV SS shadow: no interrupt before the next insn */
 #define RS_EXIT_IRQ_PENDING (1ull << 41) /* an injected event is held, not yet delivered */

@@ -403,6 +403,9 @@ int main(void *arg)
                   ctl->name, sizeof(struct vmm_persist));
         return 1;
     }
+    // each exit carries only its reason's words (exit ABI 2: MMIO and string I/O all of them);
+    // the same selection for every instance, so a re-delivered exit comes with the same words
+    ps_vcpu_set_exit_words(IPC_SLOT_VCPU, RS_EXIT_SHORT_ALL);
     vmm = (struct vmm){.name = ctl->name,
                        .ram = (uint8_t *)IPC_GUEST_RAM_VADDR,
                        .ram_size = ctl->guest_ram_size,

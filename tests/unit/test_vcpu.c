@@ -201,8 +201,8 @@ static void expect_io_exit(const struct tcb *m, const struct rs_ipc_buffer *b)
     cr_expect_eq(m->ctx.rdi, 0xE1, "the exit endpoint cap's badge");
     cr_expect_eq(m->ctx.rdx, RS_EXIT_IO);
     cr_expect_eq(m->ctx.r8, io_exit.qual);
-    cr_expect_eq(m->ctx.r10, 2, "instruction length");
-    cr_expect_eq(b->mr[RS_EXIT_MR_RIP], 0x1002);
+    cr_expect_eq(m->ctx.r9, 2, "instruction length");
+    cr_expect_eq(m->ctx.r10, 0x1002, "rip");
     cr_expect_eq(b->mr[RS_EXIT_MR_RAX], 0x41);
     cr_expect_eq(b->mr[RS_EXIT_MR_R15], 0xF15);
     cr_expect_eq(b->mr[RS_EXIT_MR_RAW_REASON], 0x7B);
@@ -417,6 +417,78 @@ Test(vcpu, the_event_being_delivered_reaches_the_vmm)
         .reason = RS_EXIT_GUEST_FAULT, .qual = 2, .gpa = 0x7FF000, .rip = 0x1000, .event = ev});
     cr_assert_eq(schedule(), LEFT_USER);
     cr_expect_eq(m->ctx.rdx, RS_EXIT_GUEST_FAULT);
-    cr_expect_eq(m->ctx.r9, 0x7FF000, "MR2, the address");
+    cr_expect_eq(b->mr[RS_EXIT_MR_GPA], 0x7FF000, "the address");
     cr_expect_eq(b->mr[RS_EXIT_MR_EVENT], ev);
+}
+
+/* Exit ABI 2: SetExitWords selects the reason's own words; a port I/O exit then carries the 8
+ * words of RS_EXIT_LEN_BASE (the four after the registers in the buffer, nothing beyond), and
+ * one delivered again to the next VMM has the same length and words. */
+static int set_exit_words(uint64_t mask)
+{
+    struct tcb *caller = thread("caller", 10);
+    caller->ctx.rdx = mask; // MR0
+    struct invocation inv = {.caller = caller,
+                             .slot = &w.vcpu_slot,
+                             .cap = &w.vcpu_slot.cap,
+                             .label = RS_VCPU_SET_EXIT_WORDS,
+                             .length = 1};
+    return vcpu_decode(&inv);
+}
+
+static void expect_short_io_exit(const struct tcb *m, const struct rs_ipc_buffer *b)
+{
+    cr_expect_eq(m->ctx.rsi, rs_msginfo(RS_FAULT_VCPU_EXIT, 0, 0, RS_EXIT_LEN_BASE));
+    cr_expect_eq(m->ctx.rdx, RS_EXIT_IO);
+    cr_expect_eq(m->ctx.r8, io_exit.qual);
+    cr_expect_eq(m->ctx.r9, 2, "instruction length");
+    cr_expect_eq(m->ctx.r10, 0x1002, "rip");
+    cr_expect_eq(b->mr[RS_EXIT_MR_RFLAGS], 0x202);
+    cr_expect_eq(b->mr[RS_EXIT_MR_SEQ], 1);
+    cr_expect_eq(b->mr[RS_EXIT_MR_RAX], 0x41);
+    for (unsigned i = RS_EXIT_LEN_BASE; i < RS_EXIT_MR_COUNT; i++)
+        cr_expect_eq(b->mr[i], 0xAAAAAAAAAAAAAAAAull, "word %u is not written", i);
+}
+
+Test(vcpu, selected_exits_carry_only_their_reasons_words)
+{
+    cr_expect_eq(set_exit_words(RS_EXIT_SHORT(RS_EXIT_GUEST_FAULT)), RS_INVALID_ARGUMENT,
+                 "MMIO has no short set");
+    cr_expect_eq(set_exit_words(1ull << 40), RS_INVALID_ARGUMENT);
+    cr_expect_eq(w.v->short_exits, 0, "nothing changed");
+    cr_assert_eq(set_exit_words(RS_EXIT_SHORT_ALL), RS_OK);
+    struct rs_ipc_buffer *b;
+    struct tcb *m = vmm("vmm", &b);
+    memset(b->mr, 0xAA, sizeof(b->mr));
+    bind();
+    w.v->gpr[RS_GPR_RAX] = 0x41;
+    w.v->gpr[RS_GPR_R15] = 0xF15;
+    script(io_exit);
+    cr_assert_eq(schedule(), LEFT_USER);
+    expect_short_io_exit(m, b);
+}
+
+Test(vcpu, a_redelivered_short_exit_has_the_same_words)
+{
+    cr_assert_eq(set_exit_words(RS_EXIT_SHORT(RS_EXIT_IO)), RS_OK);
+    struct rs_ipc_buffer *b, *b2;
+    struct tcb *m = vmm("vmm", &b);
+    memset(b->mr, 0xAA, sizeof(b->mr));
+    bind();
+    w.v->gpr[RS_GPR_RAX] = 0x41;
+    script(io_exit);
+    cr_assert_eq(schedule(), LEFT_USER);
+    expect_short_io_exit(m, b);
+    tcb_suspend(m); // nobody waits: queued, then taken by the next receiver (endpoint_recv)
+    cr_assert_eq(w.g->state, TS_BLOCKED_SEND);
+    // the next VMM's buffer is filled before it receives
+    struct tcb *m2 = thread("vmm2", 10);
+    uint8_t *frame = alloc(4096, 4096);
+    memset(frame, 0xAA, 4096);
+    m2->slots[TCB_SLOT_IPCBUF].cap = (struct cap){
+        .type = RS_CAP_FRAME, .rights = RS_RIGHTS_ALL, .bits = 12, .obj = (uintptr_t)frame};
+    m2->ipc_buffer_vaddr = 0x10000;
+    b2 = (struct rs_ipc_buffer *)frame;
+    endpoint_recv(&w.ep_slot.cap, m2, true);
+    expect_short_io_exit(m2, b2);
 }

@@ -19,6 +19,7 @@ extern const struct test vcpu_object_tests[];
 extern const struct test vcpu_exit_tests[];
 extern const struct test vcpu_restart_tests[];
 extern const struct test vcpu_msr_tests[];
+extern const struct test vcpu_exitwords_tests[];
 extern const struct test fpu_tests[];
 extern const struct test entry_tests[];
 extern const struct test preempt_tests[];

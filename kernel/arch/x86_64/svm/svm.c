@@ -204,18 +204,23 @@ static void svm_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
     svm_forget(v); // a new CR3 the guest's TLB never saw
 }
 
-static void svm_exit_words(struct vcpu *v, uint64_t *w)
+static uint64_t svm_exit_seg(struct vcpu *v)
 {
     const struct vmcb *vm = v->ctl;
     const struct svm_vcpu *s = svm_of(v);
-    w[0] = vm->cs.attrib | (uint64_t)vm->ss.attrib << 16 | (uint64_t)(vm->cpl & 3) << 32 |
+    return vm->cs.attrib | (uint64_t)vm->ss.attrib << 16 | (uint64_t)(vm->cpl & 3) << 32 |
            (vm->int_state & VMCB_INT_SHADOW ? RS_EXIT_IRQ_SHADOW : 0) |
            ((vm->eventinj | s->queued_event) & VMCB_EVENT_VALID ? RS_EXIT_IRQ_PENDING : 0) |
            (s->vmm_window ? RS_EXIT_IRQ_WINDOW : 0);
-    w[1] = (uint32_t)vm->cs.base | vm->ss.base << 32;
-    w[2] = (uint32_t)vm->ds.base | vm->es.base << 32;
-    w[3] = vm->fs.base;
-    w[4] = vm->gs.base;
+}
+
+static void svm_exit_bases(struct vcpu *v, uint64_t *w)
+{
+    const struct vmcb *vm = v->ctl;
+    w[0] = (uint32_t)vm->cs.base | vm->ss.base << 32;
+    w[1] = (uint32_t)vm->ds.base | vm->es.base << 32;
+    w[2] = vm->fs.base;
+    w[3] = vm->gs.base;
 }
 
 static void svm_set_rflags(struct vcpu *v, uint64_t rflags)
@@ -246,7 +251,8 @@ const struct vcpu_backend svm_backend = {
     .get_state = svm_get_state,
     .set_state = svm_set_state,
     .run = svm_run,
-    .exit_words = svm_exit_words,
+    .exit_seg = svm_exit_seg,
+    .exit_bases = svm_exit_bases,
     .set_rflags = svm_set_rflags,
     .advance_rip = svm_advance_rip,
     .inject = svm_inject,

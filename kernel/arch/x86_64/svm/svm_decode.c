@@ -49,17 +49,19 @@ void svm_exit_decode(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e)
     uint64_t code = vm->exitcode;
     if ((uint32_t)code == (uint32_t)SVM_EXIT_INVALID)
         code = SVM_EXIT_INVALID; // QEMU writes 32 bits
-    *e = (struct vcpu_exit){.reason = RS_EXIT_OTHER,
-                            .raw_reason = code,
-                            .raw_qual = vm->exitinfo1,
-                            .rip = vm->rip,
-                            .rflags = vm->rflags,
-                            .cr0 = vm->cr0,
-                            .cr3 = vm->cr3,
-                            .cr4 = vm->cr4,
-                            .efer = vm->efer & ~(uint64_t)EFER_SVME};
+    // field by field: a compound literal would zero the whole struct first (every exit pays)
+    e->reason = RS_EXIT_OTHER;
+    e->qual = e->gpa = e->insn_len = 0;
+    e->raw_reason = code;
+    e->raw_qual = vm->exitinfo1;
+    e->rip = vm->rip;
+    e->rflags = vm->rflags;
+    e->cr0 = vm->cr0;
+    e->cr3 = vm->cr3;
+    e->cr4 = vm->cr4;
+    e->efer = vm->efer & ~(uint64_t)EFER_SVME;
     // EXITINTINFO (APM 15.7.2) has EVENTINJ's layout, the neutral one: vector, type, EV, V, error
-    if (vm->exitintinfo & VMCB_EVENT_VALID) e->event = vm->exitintinfo & 0xFFFFFFFF80000FFFull;
+    e->event = vm->exitintinfo & VMCB_EVENT_VALID ? vm->exitintinfo & 0xFFFFFFFF80000FFFull : 0;
     switch (code) {
     case SVM_EXIT_INTR:
     case SVM_EXIT_NMI:

@@ -59,6 +59,9 @@ void svm_want_window(struct vcpu *v, bool on)
     svm_update_window(v);
 }
 
+/* V_IRQ needs no update here: every change of what it reflects (the held interrupt, the VMM's
+ * window) updates it at once (svm_inject, svm_want_window, set_state, svm_events_after_exit), and
+ * an exception moved into EVENTINJ was no held interrupt. */
 void svm_events_before_run(struct vcpu *v)
 {
     struct vmcb *vm = v->ctl;
@@ -68,7 +71,6 @@ void svm_events_before_run(struct vcpu *v)
         vm->eventinj = s->queued_event;
         s->queued_event = 0;
     }
-    svm_update_window(v); // V_IRQ carries the held interrupt, if any
 }
 
 /* An interrupt whose delivery the exit interrupted: EXITINTINFO says INTR, or (QEMU, which
@@ -86,6 +88,9 @@ void svm_events_after_exit(struct vcpu *v)
     struct svm_vcpu *s = svm_of(v);
     uint64_t ev = vm->exitintinfo, irq = held_irq(s);
     vm->eventinj = 0;
+    // the usual exit: nothing held, nothing interrupted, so nothing in V_IRQ changed (a VMM
+    // window's V_IRQ stays as svm_update_window set it)
+    if (!((ev | s->queued_event) & VMCB_EVENT_VALID)) return;
     bool interrupted = ev & VMCB_EVENT_VALID;
     if (irq && interrupted && is_interrupt(ev) && VMCB_EVENT_VECTOR(ev) == VMCB_EVENT_VECTOR(irq)) {
         // the held interrupt's own delivery was cut short: it stays held and V_IRQ delivers it

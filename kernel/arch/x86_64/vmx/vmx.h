@@ -145,8 +145,9 @@ void vmx_update_window(struct vmx_vcpu *x);
 /* vmx_state.c: guest state to and from the VMCS (the backend's get_state / set_state). */
 void vmx_get_state(struct vcpu *v, rs_vcpu_state_t *s);
 void vmx_set_state(struct vcpu *v, const rs_vcpu_state_t *s);
-/* vmx_state.c: the backend's exit_words and set_rflags (vcpu_backend.h). */
-void vmx_exit_words(struct vcpu *v, uint64_t *w);
+/* vmx_state.c: the backend's exit_seg, exit_bases and set_rflags (vcpu_backend.h). */
+uint64_t vmx_exit_seg(struct vcpu *v);
+void vmx_exit_bases(struct vcpu *v, uint64_t *w);
 void vmx_set_rflags(struct vcpu *v, uint64_t rflags);
 
 /* ept.c: EPT entries, EPT pointer and the invalidations that go with them (SDM 28.2, 28.3). */

@@ -138,26 +138,32 @@ void vmx_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
     if (x->vpid) vpid_invalidate(x->vpid);
 }
 
-/* The exit words after the GPRs (vcpu_backend.h): CS / SS access rights in rs_segment's form,
- * CPL (SS.DPL, 24.4.1), the segment bases, the interruptibility state (24.4.2) and what the
- * kernel holds for injection. */
-void vmx_exit_words(struct vcpu *v, uint64_t *w)
+/* The exit's RS_EXIT_MR_SEG word (vcpu_backend.h): CS / SS access rights in rs_segment's form,
+ * CPL (SS.DPL, 24.4.1), the interruptibility state (24.4.2) and what the kernel holds for
+ * injection. */
+uint64_t vmx_exit_seg(struct vcpu *v)
 {
     struct vmx_vcpu *x = vmx_of(v);
     vmx_load(x);
     uint32_t ss_ar = (uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_SS);
     uint64_t irq = vmread(VMCS_GUEST_INTERRUPTIBILITY);
     bool pending = x->deferred || (vmread(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID);
-    w[0] = seg_attrib((uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_CS)) | seg_attrib(ss_ar) << 16 |
+    return seg_attrib((uint32_t)vmread(VMCS_GUEST_ES_AR + 2 * VMX_CS)) | seg_attrib(ss_ar) << 16 |
            (uint64_t)((ss_ar >> 5) & 3) << 32 |
            (irq & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS) ? RS_EXIT_IRQ_SHADOW : 0) |
            (pending ? RS_EXIT_IRQ_PENDING : 0) | (x->vmm_window ? RS_EXIT_IRQ_WINDOW : 0);
-    w[1] = (uint32_t)vmread(VMCS_GUEST_ES_BASE + 2 * VMX_CS) |
+}
+
+/* The exit's four segment-base words (vcpu_backend.h). */
+void vmx_exit_bases(struct vcpu *v, uint64_t *w)
+{
+    vmx_load(vmx_of(v));
+    w[0] = (uint32_t)vmread(VMCS_GUEST_ES_BASE + 2 * VMX_CS) |
            vmread(VMCS_GUEST_ES_BASE + 2 * VMX_SS) << 32;
-    w[2] = (uint32_t)vmread(VMCS_GUEST_ES_BASE + 2 * VMX_DS) |
+    w[1] = (uint32_t)vmread(VMCS_GUEST_ES_BASE + 2 * VMX_DS) |
            vmread(VMCS_GUEST_ES_BASE + 2 * VMX_ES) << 32;
-    w[3] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_FS);
-    w[4] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_GS);
+    w[2] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_FS);
+    w[3] = vmread(VMCS_GUEST_ES_BASE + 2 * VMX_GS);
 }
 
 void vmx_set_rflags(struct vcpu *v, uint64_t rflags)
