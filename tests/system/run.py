@@ -212,10 +212,15 @@ _handlers = False
 
 def _kill_live():
     for proc in list(_live):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
+        try:  # Bochs runs in a session of its own under `script`
+            kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         except OSError:
-            pass
+            kids = []
+        for pid in [proc.pid] + [int(k) for k in kids]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
         _live.discard(proc)
 
 

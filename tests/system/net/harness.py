@@ -462,6 +462,9 @@ def main():
     if a.echo_mac:
         ECHO_MAC = bytes.fromhex(a.echo_mac)
     log = run_args[run_args.index("--log") + 1]
+    # meson's time-out (SIGTERM): unwind, so that run.py is stopped (it kills its emulator
+    # itself) and the temporary directory goes
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     c = Checks()
     with tempfile.TemporaryDirectory(prefix="resurgo-net-") as tmp:
         link = Link(tmp, a.emu)
