@@ -77,7 +77,9 @@ static void hw_irq_control(void)
     CHECK(last == 15 || (last >= 23 && last <= 47));
     CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, last + 1, ME, h2, D), RS_RANGE_ERROR);
     CHECK_EQ(ps_mr(2), last);
-    CHECK_ERR(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 1ull << 32 | 5, ME, h2, D), RS_RANGE_ERROR);
+    const rs_word_t wide[] = {1ull << 32 | 5, h2, D}; // the whole word counts: not line 5
+    const rs_cptr_t me[] = {ME};
+    CHECK_ERR(ps_invoke(RS_INIT_IRQ_CONTROL, RS_IRQ_CONTROL_GET, wide, 3, me, 1), RS_RANGE_ERROR);
     if (last > 15) { // a GSI (PCI INTx through the IO-APIC) is a line like any other
         CHECK_OK(ps_irq_control_get(RS_INIT_IRQ_CONTROL, 16, ME, h2, D));
         CHECK_OK(ps_cnode_delete(ME, h2, D));
