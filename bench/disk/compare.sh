@@ -23,8 +23,8 @@ boot() { # label, disk args..., -- modules...
   echo "bench: load $(cut -d' ' -f1-3 /proc/loadavg) before [$label]"
   python3 tests/system/run.py "${args[@]}" >/dev/null || { tail -20 "$log"; echo "[$label] did not finish"; return 0; }
   grep -a '^bench: disk' "$log" | sed "s|^bench: disk |bench: disk [$label] |"
-  grep -a 'blk: instance .* requests served' "$log" | tail -1 | sed "s|^|bench: [$label] |"
-  grep -a '^fs: blk: .* waits for blk' "$log" | tail -1 | sed "s|^|bench: [$label] |"
+  grep -a 'blk: instance .* requests served' "$log" | tail -1 | sed "s|^|bench: [$label] |" || true
+  grep -a '^fs: blk: .* waits for blk' "$log" | tail -1 | sed "s|^|bench: [$label] |" || true
 }
 srv=(init=build/servers/init/init.elf blk=build/servers/blk/blk.elf)
 for ifc in virtio ide; do
