@@ -104,16 +104,18 @@ def mb_s(mib, seconds):
     return mib * 1048576 / 1e6 / seconds if seconds else 0.0
 
 
-def both(a, check, tmp, logs, r, mem, cmdline, devices, measure):
+def both(a, check, tmp, logs, r, mem, cmdline, devices, measure, sides=None):
     """measure(side, g) on the guest booted under Resurgo (r: resurgo_args), then on bare QEMU
     (mem MiB, the kernel's cmdline, QEMU `devices`): {side: its figures, or (None, None) if the
-    guest gave no prompt; side + "-load": the machine's load before and after}."""
+    guest gave no prompt; side + "-load": the machine's load before and after}. sides: more
+    Resurgo runs first, {name: resurgo_args} (the disk benchmark's --fs variants)."""
     figures = {}
-    for side in ("resurgo", "bare"):
+    runs = list((sides or {}).items()) + [("resurgo", r), ("bare", None)]
+    for side, ra in runs:
         load0 = load()
-        with (linux.session(r, tmp) if side == "resurgo" else
+        with (linux.session(ra, tmp) if ra is not None else
               bare(a.build, tmp, logs[1], mem, cmdline, devices)) as g:
-            booted = (linux.boot_to_prompt(g, "linux", BOOT_TIMEOUT) if side == "resurgo" else
+            booted = (linux.boot_to_prompt(g, "linux", BOOT_TIMEOUT) if ra is not None else
                       g.wait(re.escape(linux.PROMPT), BOOT_TIMEOUT) is not None)
             check(f"{side}-prompt", booted, f"the guest's shell prompt ({side})")
             figures[side] = measure(side, g) if booted else (None, None)
@@ -231,21 +233,29 @@ def bench_disk(a, check, tmp, logs):
     # room for it and its indirect blocks (1 KiB blocks)
     subprocess.run([sys.executable, str(ROOT / "tests/system/linux/fsdisk-image.py"), outer,
                     str(n + n // 8 + 8), str(n)], check=True, stdout=subprocess.DEVNULL)
-    r = resurgo_args(b, "disk.manifest", logs[0], [("blk", b / "servers/blk/blk.elf"),
-                                                   ("fs", b / "servers/fs/fs.elf")],
-                     disk=os.path.join(tmp, "run.img"), disk_image=outer)
+    def resurgo(fs, log):
+        return resurgo_args(b, "disk.manifest", log, [("blk", b / "servers/blk/blk.elf"),
+                                                      ("fs", Path(fs).resolve())],
+                            disk=os.path.join(tmp, "run.img"), disk_image=outer)
+    r = resurgo(a.fs or b / "servers/fs/fs.elf", logs[0])
+    # --fs-before: the same under another fs first (its own copy of the outer image: run.py
+    # copies disk_image to disk at every boot)
+    sides = {f"resurgo[{Path(x).name}]": resurgo(x, logs[0]) for x in a.fs_before or []}
     img = os.path.join(tmp, "bare.img")
     with open(img, "wb") as f:  # written out, as the outer image's copy is (not sparse)
         f.write(bytes(n << 20))
     f = both(a, check, tmp, logs, r, 256, CMDLINE,
              ["-drive", f"file={img},format=raw,if=none,id=d0", "-device", "virtio-blk-pci,drive=d0"],
-             lambda side, g: disk_side(side, g, check, a))
+             lambda side, g: disk_side(side, g, check, a), sides)
     (rw, rr), (bw, br) = f["resurgo"], f["bare"]
-    for what, x, y in (("write (conv=fsync)", rw, bw), ("read (after drop_caches)", rr, br)):
-        print(f"bench: disk linux dd sequential {what}, {n} MiB, bs=1M (median of {a.reps}): "
-              f"resurgo {fmt(x, '.2f')} MB/s, bare qemu TCG {fmt(y, '.2f')} MB/s, "
-              f"ratio {ratio(x, y)}")
-    print(f"bench: disk linux machine {f['resurgo-load']} (resurgo), {f['bare-load']} (bare)")
+    for what, i, y in (("write (conv=fsync)", 0, bw), ("read (after drop_caches)", 1, br)):
+        for side in list(sides) + ["resurgo"]:
+            x = f[side][i]
+            print(f"bench: disk linux dd sequential {what}, {n} MiB, bs=1M (median of {a.reps}): "
+                  f"{side} {fmt(x, '.2f')} MB/s, bare qemu TCG {fmt(y, '.2f')} MB/s, "
+                  f"ratio {ratio(x, y)}")
+    for side in list(sides) + ["resurgo"]:
+        print(f"bench: disk linux machine {f[side + '-load']} ({side}), {f['bare-load']} (bare)")
 
 
 def main():
@@ -259,13 +269,20 @@ def main():
     p.add_argument("--timeout", type=float, default=600, help="seconds for one dd")
     p.add_argument("--build", default=str(ROOT / "build"))
     p.add_argument("--log", help="both guests' consoles (default: a temporary file)")
+    p.add_argument("--fs", help="disk: fs's ELF under Resurgo (default: BUILD/servers/fs/fs.elf)")
+    p.add_argument("--fs-before", action="append", metavar="ELF",
+                   help="disk: also run under Resurgo with this fs first (repeatable), e.g. "
+                        "BUILD/servers/fs/fs-qd1.elf (one blk request at a time)")
     a = p.parse_args()
     a.build = Path(a.build).resolve()
     a.size = a.size or (1 if a.smoke else 16)
     a.reps = a.reps or (1 if a.smoke else 3)
     a.pings = a.pings or (3 if a.smoke else 20)
     results = []
-    check = linux.checker("BENCH", NAMES[a.what], results)
+    names = list(NAMES[a.what])
+    for x in (a.fs_before or []) if a.what == "disk" else []:  # their checks first
+        names[:0] = [f"resurgo[{Path(x).name}]-prompt", f"resurgo[{Path(x).name}]-dd"]
+    check = linux.checker("BENCH", names, results)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"resurgo-bench-{a.what}-") as tmp:
         log = a.log or os.path.join(tmp, "console.log")
@@ -280,8 +297,8 @@ def main():
                 for side, f in zip(("resurgo", "bare qemu"), logs):
                     out.write(f"----- {side} ({f}) -----\n")
                     out.write(Path(f).read_text(errors="replace"))
-        status = linux.report(argparse.Namespace(emu="qemu", log=log), "BENCH", NAMES[a.what],
-                              NAMES[a.what], results, t0, sort=True)
+        status = linux.report(argparse.Namespace(emu="qemu", log=log), "BENCH", names,
+                              names, results, t0, sort=True)
     if status == 0:
         print("bench: done")
     return status

@@ -215,6 +215,24 @@ static void through_window(uint32_t ino)
     print_iops("fs window 4 KiB random write, each + fsync", FS_RAND, now_us() - t0);
 }
 
+/* The sequential runs again in calls of the whole window (FS_WIN_MAX at most), on a new file. */
+static void big_calls(uint32_t ino)
+{
+    ipc_msg_t sync = {.label = FS_FSYNC, .len = 2, .w = {0, ino}}, r;
+    uint64_t len = win_size < FS_WIN_MAX ? win_size : FS_WIN_MAX;
+    uint64_t t0 = now_us();
+    for (uint64_t off = 0; off < SEQ_BYTES; off += len) win_io(FS_WRITE_WIN, ino, off, len, 0);
+    call(&sync, &r);
+    print_rate(len == 256 * 1024 ? "fs window sequential write (+fsync), 256 KiB calls"
+                                 : "fs window sequential write (+fsync), window-sized calls",
+               SEQ_BYTES, now_us() - t0);
+    t0 = now_us();
+    for (uint64_t off = 0; off < SEQ_BYTES; off += len) win_io(FS_READ_WIN, ino, off, len, 0);
+    print_rate(len == 256 * 1024 ? "fs window sequential read, 256 KiB calls"
+                                 : "fs window sequential read, window-sized calls",
+               SEQ_BYTES, now_us() - t0);
+}
+
 static void through_fs(void)
 {
     ipc_client_init(&fs, IPC_SLOT_CLIENT0, "fs", IPC_SLOT_REGISTRY, IPC_SLOT_RECV);
@@ -258,6 +276,10 @@ static void through_fs(void)
     pack(&c, 3, big, sizeof(big) - 1);
     if (win && !call(&c, &r)) through_window((uint32_t)r.w[1]);
     else if (!win) rt_printf("bench: disk through fs: no data window (manifest fsdata-...)\n");
+    static const char big2[] = "/bench-win2.dat";
+    ipc_msg_t c2 = {.label = FS_CREATE, .w = {0, 0100644, sizeof(big2) - 1}};
+    pack(&c2, 3, big2, sizeof(big2) - 1);
+    if (win && win_size > SEQ_REQ && !call(&c2, &r)) big_calls((uint32_t)r.w[1]);
     if (fs_errors) rt_printf("bench: FAILED %lu fs calls failed\n", fs_errors);
 }
 #endif

@@ -48,6 +48,12 @@ static int cd_flush(void *ctx)
 {
     struct chan_dev *c = ctx;
     uint32_t st = blkq_flush(&c->q);
+    if (c->q.sent - c->said_sent >= 1024) { // how often fs had to wait for blk (benchmarks)
+        c->said_sent = c->q.sent;
+        rt_printf(
+            "fs: blk: %lu requests, %lu waits for blk, %lu read ahead (%lu reads from them)\n",
+            c->q.sent, c->q.waits, c->q.ra_sent, c->q.ra_hits);
+    }
     if (st == RS_NOT_SUPPORTED) {
         // a device without a cache to flush (VIRTIO_BLK_F_FLUSH absent): its writes are durable
         if (!c->no_flush_said) rt_printf("fs: the disk cannot flush: taking writes as durable\n");

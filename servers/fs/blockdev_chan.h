@@ -10,6 +10,7 @@ struct chan_dev {
     rs_cptr_t peer;    /* signals blk */
     struct blkq q;
     uint64_t said_inflight; /* the most in flight logged so far */
+    uint64_t said_sent;     /* requests at the last log of the counts */
     bool no_flush_said;
 };
 

@@ -19,6 +19,7 @@
 #include "proto/blk.h"
 
 #define RA_GAP 16u /* sectors a sequential reader may skip (an ext2 indirect block: 1-4 KiB) */
+#define RA_MIN 8u  /* sectors a read needs to count in a sequential run */
 
 static uint64_t released(const struct blkq *q)
 {
@@ -226,8 +227,11 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
     uint8_t *out = buf;
     uint32_t per = q->max_len / CHAN_SECTOR, st = RS_OK, k0 = count < per ? count : per;
     uint64_t first = q->sent, last = q->sent, end = sector + count;
-    // sequential: from where the last read ended, or a little after (a file's indirect block)
+    // sequential: from where the last read ended, or a little after (a file's indirect block);
+    // read ahead only for a run of such reads of some size (not for a metadata block that
+    // happens to lie before the data read next: on ATA every needless read costs a turn)
     bool sequential = sector >= q->seq_end && sector <= q->seq_end + RA_GAP;
+    q->seq_run = sequential && count >= RA_MIN ? q->seq_run + 1 : 0;
     q->seq_end = end;
     wait_for(q, no_write_overlap, (struct what){.sector = sector, .count = count});
     while (count) {
@@ -257,7 +261,7 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
         last = n + 1;
         out += (size_t)k * CHAN_SECTOR, sector += k, count -= k;
     }
-    if (sequential && st == RS_OK) read_ahead(q, end, k0);
+    if (q->seq_run >= 2 && st == RS_OK) read_ahead(q, end, k0);
     for (uint64_t n = first; n < last; n++) {
         wait_for(q, is_done, (struct what){.n = n});
         if (rec(q, n)->status != RS_OK && st == RS_OK) st = rec(q, n)->status;

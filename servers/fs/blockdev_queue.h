@@ -32,6 +32,7 @@ struct blkq {
     uint64_t sectors;  /* the disk's size (read ahead stays below it; 0: no read ahead) */
     unsigned ra_depth; /* requests read ahead of a sequential reader at most */
     uint64_t seq_end;  /* the sector after the last read */
+    unsigned seq_run;  /* reads of RA_MIN sectors or more that continued the one before */
     uint64_t ra_next;  /* the sector after the last prefetch */
     uint64_t ignored, max_inflight, waits, ra_sent, ra_hits;
     struct bq_rec rec[CHAN_ENTRIES];

@@ -180,7 +180,7 @@ static void workload(uint64_t data_size, uint64_t seed, unsigned ops)
         uint64_t gap = xorshift64(&rng) % 3 ? 0 : xorshift64(&rng) % 4; // an indirect block
         if (kind < 3 && next + gap + last <= SECTORS) // a sequential reader: read ahead
             sector = next + gap, count = last;
-        if (kind < 6) next = sector + count, last = count;
+        if (kind < 6) next = sector + count, last = count < 8 ? 8 : count;
         if (kind < 6) {
             memset(buf, 0xEE, sizeof buf);
             cr_assert_eq(blkq_read(&q, sector, count, buf), RS_OK);
@@ -272,27 +272,34 @@ Test(fs_blkq, foreign_completions_change_nothing)
 
 Test(fs_blkq, read_ahead_is_used_and_dropped_when_its_buffer_is_reused)
 {
-    setup_with(8 * 1024, 13);
+    setup_with(32 * 1024, 13);
     static uint8_t buf[16 * CHAN_SECTOR];
-    cr_assert_eq(blkq_read(&q, 0, 2, buf), RS_OK); // sequential from 0: 2.. read ahead
+    cr_assert_eq(blkq_read(&q, 0, 8, buf), RS_OK);
+    cr_assert_eq(q.ra_sent, 0);                    // one read is no run yet
+    cr_assert_eq(blkq_read(&q, 8, 8, buf), RS_OK); // the second: 16.. read ahead
     cr_assert_gt(q.ra_sent, 0);
-    cr_assert_eq(blkq_read(&q, 2, 2, buf), RS_OK);
-    uint64_t hits0 = q.ra_hits;
-    cr_assert_gt(hits0, 0);
-    cr_assert_eq(blkq_read(&q, 4, 2, buf), RS_OK);
-    cr_assert_eq(q.ra_hits, hits0 + 1);
-    cr_assert_eq(memcmp(buf, model + 4 * CHAN_SECTOR, 2 * CHAN_SECTOR), 0);
-    // the next prefetches (6..) done and released; then writes elsewhere fill the whole data
-    // area, over their buffers: the read of 6.. must go to the disk
+    cr_assert_eq(blkq_read(&q, 16, 8, buf), RS_OK);
+    cr_assert_eq(q.ra_hits, 1);
+    cr_assert_eq(memcmp(buf, model + 16 * CHAN_SECTOR, 8 * CHAN_SECTOR), 0);
+    // the next prefetches (24..) done and released; then writes elsewhere fill the whole data
+    // area, over their buffers: the read of 24.. must go to the disk
     cr_assert_eq(blkq_flush(&q), RS_OK);
     blkq_drain(&q);
-    for (unsigned i = 0; i < 3; i++) {
+    for (unsigned i = 0; i < 5; i++) {
         memset(buf, 0xA0 + (int)i, sizeof buf);
-        cr_assert_eq(blkq_write(&q, 100 + i * 16, 6, buf), RS_OK);
-        memcpy(model + (100 + i * 16) * CHAN_SECTOR, buf, 6 * CHAN_SECTOR);
+        cr_assert_eq(blkq_write(&q, 120 + i * 16, 16, buf), RS_OK);
+        memcpy(model + (120 + i * 16) * CHAN_SECTOR, buf, 16 * CHAN_SECTOR);
     }
     uint64_t hits = q.ra_hits;
-    cr_assert_eq(blkq_read(&q, 6, 2, buf), RS_OK);
+    cr_assert_eq(blkq_read(&q, 24, 8, buf), RS_OK);
     cr_assert_eq(q.ra_hits, hits, "a prefetch whose buffer was reused was taken");
-    cr_assert_eq(memcmp(buf, model + 6 * CHAN_SECTOR, 2 * CHAN_SECTOR), 0);
+    cr_assert_eq(memcmp(buf, model + 24 * CHAN_SECTOR, 8 * CHAN_SECTOR), 0);
+}
+
+Test(fs_blkq, small_reads_are_not_read_ahead)
+{
+    setup_with(32 * 1024, 17);
+    static uint8_t buf[4 * CHAN_SECTOR];
+    for (unsigned i = 0; i < 8; i++) cr_assert_eq(blkq_read(&q, i * 2, 2, buf), RS_OK);
+    cr_assert_eq(q.ra_sent, 0);
 }
