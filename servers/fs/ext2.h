@@ -70,7 +70,7 @@ struct ext2_buf {
     int16_t hnext;   /* the next slot on that chain, -1 at its end */
     uint32_t logpos; /* pinned: the ring position of its latest logged copy */
     uint8_t open;    /* taken by the running operation: sum not valid (ext2_cache_check.c) */
-    uint64_t sum;    /* else: cache_block_sum of the contents */
+    uint64_t sum;    /* else: cache_block_sum of the contents, mixed with blk */
 };
 
 struct ext2_group {
