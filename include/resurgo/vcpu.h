@@ -176,7 +176,8 @@ static inline uint32_t rs_exit_high_base(uint64_t w) { return w >> 32; }    /* S
 /* Reply to an exit: label 0 resumes the guest (any other label leaves the vCPU's thread stopped;
  * TCB Resume runs the exiting instruction again). With RS_REPLY_SET_GPRS, every register word
  * the reply carries (by its length) replaces the guest's: send back the exit's values for those
- * you keep. Words beyond the length are not read. */
+ * you keep (so a reply to a short exit covers only registers the exit carried, or that the VMM
+ * read with ReadState). Words beyond the length are not read. */
 enum rs_vcpu_reply_mr {
     RS_REPLY_MR_FLAGS,  /* RS_REPLY_* */
     RS_REPLY_MR_INJECT, /* event to inject when RS_REPLY_INJECT: see RS_EVENT_* */

@@ -46,6 +46,19 @@ static void msrpm_pass(uint32_t msr)
 
 static uint64_t image_phys(const void *p) { return (uint64_t)(uintptr_t)p - KERNEL_VMA; }
 
+bool svm_host_saved;
+uint64_t svm_host_fs_base;
+
+void svm_host_save(void)
+{
+    // VMSAVE (APM 15.5.2): FS, GS, TR, LDTR with their hidden state, KernelGSBase, STAR, LSTAR,
+    // CSTAR, SFMASK, SYSENTER_*; all set once at boot (gdt.c) but the FS base, which
+    // switch_to loads per thread and which svm_run hands back to its cache after each exit
+    __asm__ volatile("vmsave" ::"a"(svm_host_state_pa) : "memory");
+    svm_host_fs_base = ((const struct vmcb *)host_state)->fs.base;
+    svm_host_saved = true;
+}
+
 /* SVM with nested paging (CPUID 8000_0001h ECX.SVM, 8000_000Ah EDX.NP; APM 15.4, 15.25). */
 static bool svm_probe(void) { return cpu_features.svm && cpu_features.npt; }
 

@@ -25,6 +25,11 @@ extern uint32_t svm_features;      /* CPUID 0x8000000A EDX */
 extern uint64_t svm_host_state_pa; /* VMSAVE image of the host's FS/GS/TR/LDTR/syscall MSRs */
 extern bool svm_tsc_aux_hw;        /* the CPU has RDTSCP: TSC_AUX is the guest's own, switched */
 extern uint64_t svm_host_tsc_aux;  /* the host's TSC_AUX, put back after each run */
+extern bool svm_host_saved;        /* svm_host_save ran */
+extern uint64_t svm_host_fs_base;  /* the FS base in that image: the host's after each exit */
+/* VMSAVEs the host's FS/GS/TR/LDTR/syscall MSRs into the image every exit VMLOADs (once: the
+ * kernel does not change them after boot, but the FS base). */
+void svm_host_save(void);
 
 #define MSR_PAT     0x277
 #define MSR_TSC_AUX 0xC0000103

@@ -3,7 +3,9 @@
  *
  * VMRUN saves and #VMEXIT restores only part of the host (rip, rsp, rax, rflags, CR0/3/4, EFER,
  * the descriptor tables and ES/CS/SS/DS, into VM_HSAVE_PA); FS, GS, TR, LDTR, STAR, LSTAR,
- * CSTAR, SFMASK, KernelGSBase and SYSENTER_* are switched with VMSAVE/VMLOAD (15.5.2), and the
+ * CSTAR, SFMASK, KernelGSBase and SYSENTER_* are switched with VMSAVE/VMLOAD (15.5.2): the
+ * guest's VMLOADed before and VMSAVEd after VMRUN, the host's VMLOADed after it from the image
+ * svm_host_save made once (the kernel never changes them, but FS base, svm_run), and the
  * GPRs other than rax and rsp are ours to switch (the guest's rax and rsp are in the VMCB).
  *
  * Interrupts: GIF is cleared before anything is switched and set only when the host is whole
@@ -23,11 +25,9 @@ svm_enter:
     pushq %rdi                  /* 16(%rsp): gpr */
     pushq %rdx                  /*  8(%rsp): host_state_pa */
     pushq %rsi                  /*  0(%rsp): vmcb_pa */
-    clgi
-    movq %rdx, %rax
-    vmsave                      /* the host's FS/GS/TR/LDTR/syscall MSRs as they are now */
+    clgi                        /* (no VMSAVE of the host's: svm_host_save made it once) */
     movq (%rsp), %rax
-    vmload                      /* the guest's */
+    vmload                      /* the guest's FS/GS/TR/LDTR/syscall MSRs */
     movq GPR(1)(%rdi), %rcx
     movq GPR(2)(%rdi), %rdx
     movq GPR(3)(%rdi), %rbx
