@@ -21,6 +21,8 @@
 #define LOG_VERSION 2u
 #define LOG_HDR     40u /* magic, version, epoch, count, seq (8), bs, pad, checksum (8) */
 #define LOG_CAP(bs) (((bs)-LOG_HDR) / 4u)
+_Static_assert(LOG_CAP(EXT2_MAX_BS) * 8u <= EXT2_STAGE,
+               "a record's block hashes fit the stage (log_recover)");
 
 /* FNV-1a, 64 bits: enough to tell a torn or stale record from a complete one. */
 static uint64_t fnv(uint64_t h, const uint8_t *p, uint32_t n)
@@ -332,8 +334,9 @@ int txn_end(struct ext2_fs *fs, int rc)
 }
 
 /* A record at ring position pos with sequence seq of this epoch, checksum included: returns
- * its count, 0 if there is none, or an error. */
-static int64_t record_at(struct ext2_fs *fs, uint64_t pos, uint64_t seq, uint32_t room)
+ * its count, 0 if there is none, or an error; *hsum: the hash of its record block alone. */
+static int64_t record_at(struct ext2_fs *fs, uint64_t pos, uint64_t seq, uint32_t room,
+                         uint64_t *hsum)
 {
     uint8_t *hdr = fs->scratch, *blk = fs->data[0];
     int rc = dev_read(fs, ring_blk(fs, pos), hdr);
@@ -344,15 +347,18 @@ static int64_t record_at(struct ext2_fs *fs, uint64_t pos, uint64_t seq, uint32_
         le_get32(hdr + 24) != fs->bs || n == 0 || n > LOG_CAP(fs->bs) || 1 + n > room)
         return 0;
     /* Checksum: the record, then every logged block, read through cache slot 0 (the cache is
-     * empty at mount). */
-    uint64_t h = record_sum(fs, hdr);
+     * empty at mount); each block's own hash kept in the staging buffer (unused at mount) for
+     * the replay to check before it writes the block home. */
+    uint64_t h = *hsum = record_sum(fs, hdr), *each = (uint64_t *)(void *)fs->stage;
     for (uint32_t i = 0; i < n; i++) {
         if ((rc = dev_read(fs, ring_blk(fs, pos + 1 + i), blk)) < 0) return rc;
         h = fnv(h, blk, fs->bs);
+        each[i] = fnv(FNV_INIT, blk, fs->bs);
     }
     if (h != le_get64(hdr + 32)) return 0;     /* torn: never committed, nothing of it in place */
     rc = dev_read(fs, ring_blk(fs, pos), hdr); /* slot 0 held the blocks; the record again */
     if (rc < 0) return rc;
+    if (record_sum(fs, hdr) != *hsum) return EXT2_EIO; /* read differently: see log_recover */
     for (uint32_t i = 0; i < n; i++) {
         uint32_t home = le_get32(hdr + LOG_HDR + 4 * i);
         if (home >= fs->blocks_count || (home < fs->first_data_block && home != fs->sb_blk))
@@ -365,13 +371,24 @@ static int64_t record_at(struct ext2_fs *fs, uint64_t pos, uint64_t seq, uint32_
 
 /* Replay every record of the chain the header names, in order, then start a new epoch after
  * it. Returns 0 (also when there is nothing to replay), EXT2_EUCLEAN for a valid-looking
- * record that names blocks outside the file system, EXT2_EIO. */
+ * record that names blocks outside the file system, EXT2_EIO.
+ *
+ * Where the chain ends decides what survives: ending it one record early loses every
+ * acknowledged operation after it for good (the new epoch makes them stale). So the decision is
+ * taken twice and everything it rests on is checked again before the new header is written: a
+ * bit flipped in this instance's memory while it recovers (a campaign's `corrupt` of a fs that
+ * is starting: seed 15 lost four acknowledged creates so, e2fsck clean) or a misread block makes
+ * the mount fail with EXT2_EIO instead, and the next instance recovers again (the header has
+ * not moved; replaying is idempotent). Each block is checked against its hash from the
+ * checksum pass before it goes home, the record block (its home numbers) before any of them,
+ * and the record after the end is looked at twice. */
 int log_recover(struct ext2_fs *fs)
 {
     fs->log_ring = fs->log_len - 2;
-    uint8_t *h = fs->scratch;
+    uint8_t *h = fs->scratch, first[LOG_HDR];
     int rc = dev_read(fs, fs->log_blk[0], h);
     if (rc < 0) return rc;
+    memcpy(first, h, LOG_HDR);
     uint64_t pos = 0;
     uint64_t seq = 1;
     bool valid = le_get32(h) == HDR_MAGIC && le_get32(h + 4) == LOG_VERSION &&
@@ -385,22 +402,44 @@ int log_recover(struct ext2_fs *fs)
         /* no header (a new image) or a damaged one: a fresh epoch unlike any recent one */
         fs->log_epoch = (uint32_t)fnv(FNV_INIT, h, fs->bs);
     }
+    const uint32_t epoch = fs->log_epoch;
+    uint64_t pos_chk = ~pos, seq_chk = ~seq; /* a flipped bit in pos or seq shows */
     uint32_t used = 0;
     bool replayed = false;
     while (valid && used < fs->log_ring) {
-        int64_t n = record_at(fs, pos, seq, fs->log_ring - used);
+        uint64_t hsum;
+        int64_t n = record_at(fs, pos, seq, fs->log_ring - used, &hsum);
         if (n < 0) return (int)n;
         if (n == 0) break;
         uint8_t *hdr = fs->scratch, *blk = fs->data[0];
+        const uint64_t *each = (const uint64_t *)(const void *)fs->stage;
+        uint64_t sum = hsum;
         for (uint32_t i = 0; i < (uint32_t)n; i++) {
             if ((rc = dev_read(fs, ring_blk(fs, pos + 1 + i), blk)) < 0) return rc;
+            sum = fnv(sum, blk, fs->bs);
+            if (fnv(FNV_INIT, blk, fs->bs) != each[i]) return EXT2_EIO; /* never home misread */
             if ((rc = dev_write(fs, le_get32(hdr + LOG_HDR + 4 * i), blk)) < 0) return rc;
         }
+        if (sum != le_get64(hdr + 32)) return EXT2_EIO;
         replayed = true;
         pos = (pos + 1 + (uint32_t)n) % fs->log_ring;
+        pos_chk = ~pos;
         used += 1 + (uint32_t)n;
         seq++;
+        seq_chk = ~seq;
     }
+    /* The end again: no valid record there, pos and seq as counted, the header as first read,
+     * this epoch as it said. */
+    if (valid && used < fs->log_ring) {
+        uint64_t hsum;
+        int64_t n = record_at(fs, pos, seq, fs->log_ring - used, &hsum);
+        if (n < 0) return (int)n;
+        if (n > 0) return EXT2_EIO;
+    }
+    if ((rc = dev_read(fs, fs->log_blk[0], h)) < 0) return rc;
+    if (pos != ~pos_chk || seq != ~seq_chk || memcmp(first, h, LOG_HDR) != 0 ||
+        fs->log_epoch != epoch || (valid && le_get32(h + 8) != epoch))
+        return EXT2_EIO;
     if (replayed && (rc = dev_flush(fs)) < 0) return rc;
     /* A new epoch from the end of the chain: records of the dead instance beyond it (a torn
      * one, or later ones the device kept) can never join the new chain. */

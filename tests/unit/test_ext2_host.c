@@ -81,6 +81,10 @@ static int md_read(void *ctx, uint64_t sector, uint32_t count, void *buf)
     struct memdev *m = ctx;
     cr_assert_leq((sector + count) * 512, m->size, "read beyond the image");
     memcpy(buf, m->img + sector * 512, (size_t)count * 512);
+    m->reads++;
+    if (m->flip_read > 0 && --m->flip_read == 0) /* a misread, or a flip in the reader's copy */
+        ((uint8_t *)buf)[(m->reads * 7919u) % ((size_t)count * 512)] ^=
+            (uint8_t)(1u << (m->reads % 8));
     return 0;
 }
 

@@ -19,6 +19,8 @@ struct memdev {
     size_t size;
     uint64_t writes, flushes;
     int fail_after; /* > 0: the n-th write from now on and all later ones fail */
+    long flip_read; /* > 0: the n-th read from now on returns with one bit flipped (once) */
+    uint64_t reads;
     struct ev *evs; /* recording when non-NULL */
     size_t nev, cap;
 };
