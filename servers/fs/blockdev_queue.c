@@ -132,10 +132,21 @@ static bool no_overlap(struct blkq *q, const struct what *w)
 /* Where len bytes would go in the data area (the ring of buffers): the bytes skipped at its
  * end first (a buffer does not wrap), or -1 if they would reach the oldest unreleased request's
  * buffer. */
+/* The oldest request whose buffer is still in use: not released, or released and its completion
+ * not reaped yet (the driver may publish a completion and release its slot between fs's reap
+ * and its look at the tail: a read's data is copied out only when its completion is reaped). */
+static uint64_t oldest_busy(struct blkq *q)
+{
+    uint64_t rel = released(q);
+    for (uint64_t n = q->sent > CHAN_ENTRIES ? q->sent - CHAN_ENTRIES : 0; n < rel; n++)
+        if (rec(q, n)->id == q->id_base + n && !rec(q, n)->done) return n;
+    return rel;
+}
+
 static int64_t place(struct blkq *q, uint32_t len)
 {
     if (!len) return 0;
-    uint64_t oldest = released(q), off = q->dpos % q->data_size;
+    uint64_t oldest = oldest_busy(q), off = q->dpos % q->data_size;
     uint64_t skip = off + len > q->data_size ? q->data_size - off : 0;
     uint64_t limit =
         oldest < q->sent ? rec(q, oldest)->dstart + q->data_size : q->dpos + skip + q->data_size;
