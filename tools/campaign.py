@@ -226,6 +226,8 @@ def run_boot(a, boot, faults, paths, log, progress):
             cmd += ["--module", f"{name}={paths[name]}"]
         cmd += ["--disk", str(Path(tmp) / "disk.img"), "--disk-image", paths["image"], "--e2fsck",
                 "--timeout", str(a.boot_timeout), "--log", str(log)]
+        # a previous run's log in the same --out must not be read as this boot's start
+        Path(log).unlink(missing_ok=True)
         out = open(str(log) + ".run", "w")
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         b = Boot()
