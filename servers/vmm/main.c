@@ -119,6 +119,7 @@ static void commit(void);
 static void net_late_interrupt(void)
 {
     vmm.st = vmm_begin(persist);
+    vmm.st->dirty |= VMM_DIRTY(VMM_SEG_NET);
     pc_net_poll(&vmm);
     virtio_net_interrupt(&vmm.st->pc.net, &net);
     pc_sync(&vmm);
@@ -178,6 +179,7 @@ static bool disk_reap(void)
 {
     if (disk_k < 0) return false;
     const struct vq_ram ram = {vmm.ram, vmm.ram_size};
+    vmm.st->dirty |= VMM_DIRTY_DISK;
     return vblk_chan_reap(&dchan, &vmm.st->pc.blk, &ram, CHAN_ENTRIES) > 0;
 }
 
@@ -186,6 +188,7 @@ static bool disk_reap(void)
 static void disk_kick(void)
 {
     vmm.st = vmm_begin(persist);
+    vmm.st->dirty |= VMM_DIRTY_DISK;
     const struct vq_ram ram = {vmm.ram, vmm.ram_size};
     virtio_blk_kick(&vmm.st->pc.blk, &ram, &dchan.be);
     pc_sync(&vmm);

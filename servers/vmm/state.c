@@ -19,7 +19,9 @@ static const struct {
     [VMM_SEG_UART] = {offsetof(struct vmm_state, uart), sizeof(struct uart)},
     [VMM_SEG_CONSOLE] = {offsetof(struct vmm_state, console), sizeof(struct vmm_console)},
     [VMM_SEG_PIT] = {offsetof(struct vmm_state, pit), sizeof(struct pit)},
-    [VMM_SEG_PC] = {offsetof(struct vmm_state, pc), sizeof(struct pc)},
+    [VMM_SEG_PC] = {offsetof(struct vmm_state, pc), offsetof(struct pc, blk)},
+    [VMM_SEG_BLK] = {offsetof(struct vmm_state, pc.blk), sizeof(struct virtio_blk)},
+    [VMM_SEG_NET] = {offsetof(struct vmm_state, pc.net), sizeof(struct virtio_net)},
     [VMM_SEG_DISK] = {offsetof(struct vmm_state, disk_chan), sizeof(struct vblk_chan_state)},
 };
 _Static_assert(offsetof(struct vmm_state, last) % 8 == 0 && offsetof(struct vmm_state, out) % 8 == 0,
@@ -179,7 +181,7 @@ struct vmm_state *vmm_begin(struct vmm_persist *p)
     // a transaction begun and dropped (a HLT that waits): what it changed is taken back
     if (s->dirty) twin(p, (s->dirty | VMM_DIRTY_ALWAYS | VMM_DIRTY(VMM_SEG_ONCE)) & VMM_DIRTY_ALL);
     s->out.len = 0;
-    s->dirty = s->platform == VMM_PLATFORM_PC ? VMM_DIRTY_ALL : VMM_DIRTY_ALWAYS;
+    s->dirty = s->platform == VMM_PLATFORM_PC ? VMM_DIRTY_PC : VMM_DIRTY_ALWAYS;
     return s;
 }
 

@@ -82,8 +82,11 @@ struct vmm_state {
 
 /* The state's parts ("segments") a transaction may change; each is committed (copied and
  * checksummed) only when changed. A transaction marks what it changes in st->dirty: the exit
- * path of the flat platform by device (exit.c's port_access); anything on the pc platform
- * changes all (vmm_begin marks it). CORE (with the record) and OUT are always taken; ONCE when it grew. */
+ * path of the flat platform by device (exit.c's port_access, the console's functions); on the pc
+ * platform vmm_begin marks the devices that guest time moves (VMM_DIRTY_PC) and the virtio
+ * devices and the disk's channel state are marked where they are reached (pc.c's MMIO window
+ * and network poll, main.c's disk and network work). CORE (with the record) and OUT are always
+ * taken; ONCE when it grew. */
 enum vmm_seg {
     VMM_SEG_CORE,
     VMM_SEG_OUT,
@@ -91,13 +94,19 @@ enum vmm_seg {
     VMM_SEG_UART,
     VMM_SEG_CONSOLE,
     VMM_SEG_PIT,
-    VMM_SEG_PC,
+    VMM_SEG_PC, /* the pc platform's devices but the two below */
+    VMM_SEG_BLK,
+    VMM_SEG_NET,
     VMM_SEG_DISK,
     VMM_SEGS
 };
 #define VMM_DIRTY(seg)  (1u << (seg))
 #define VMM_DIRTY_ALL   ((1u << VMM_SEGS) - 1)
 #define VMM_DIRTY_ALWAYS (VMM_DIRTY(VMM_SEG_CORE) | VMM_DIRTY(VMM_SEG_OUT))
+#define VMM_DIRTY_PC                                                                               \
+    (VMM_DIRTY_ALWAYS | VMM_DIRTY(VMM_SEG_UART) | VMM_DIRTY(VMM_SEG_CONSOLE) |                     \
+     VMM_DIRTY(VMM_SEG_PIT) | VMM_DIRTY(VMM_SEG_PC))
+#define VMM_DIRTY_DISK (VMM_DIRTY(VMM_SEG_BLK) | VMM_DIRTY(VMM_SEG_DISK))
 
 /* ---- the VMM's context (not persistent) ---- */
 struct vmm_ops {
@@ -228,7 +237,7 @@ struct vmm_persist *vmm_persist_open(void *base, uint64_t size);
 const struct vmm_state *vmm_committed(const struct vmm_persist *p);
 /* Starts a transaction on the spare copy, output empty; the segments a transaction begun
  * before and not committed (a HLT that waits) changed are taken from the committed copy first.
- * On the pc platform every segment is marked changed. */
+ * On the pc platform VMM_DIRTY_PC is marked changed. */
 struct vmm_state *vmm_begin(struct vmm_persist *p);
 /* What vmm_persist_check found. */
 enum vmm_check { VMM_STATE_OK, VMM_STATE_REPAIRED, VMM_STATE_SANITIZED };
