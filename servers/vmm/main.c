@@ -271,8 +271,10 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
     struct exit_words {
         uint64_t w[RS_EXIT_MR_COUNT];
     };
-    if (n >= RS_EXIT_MR_COUNT) *(struct exit_words *)w = *(const struct exit_words *)__rs_ipc_buffer->mr;
-    else for (unsigned i = 0; i < n; i++) w[i] = rs_mr_get(i);
+    if (n >= RS_EXIT_MR_COUNT)
+        *(struct exit_words *)w = *(const struct exit_words *)__rs_ipc_buffer->mr;
+    else
+        for (unsigned i = 0; i < n; i++) w[i] = rs_mr_get(i);
 #ifdef VMM_PROFILE
     prof_io = w[RS_EXIT_MR_REASON] == RS_EXIT_IO;
 #endif

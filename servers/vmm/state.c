@@ -24,7 +24,8 @@ static const struct {
     [VMM_SEG_NET] = {offsetof(struct vmm_state, pc.net), sizeof(struct virtio_net)},
     [VMM_SEG_DISK] = {offsetof(struct vmm_state, disk_chan), sizeof(struct vblk_chan_state)},
 };
-_Static_assert(offsetof(struct vmm_state, last) % 8 == 0 && offsetof(struct vmm_state, out) % 8 == 0,
+_Static_assert(offsetof(struct vmm_state, last) % 8 == 0 &&
+                   offsetof(struct vmm_state, out) % 8 == 0,
                "segments start on words");
 
 /* The bytes of segment seg that hold something: the reply's words and the output's bytes in
@@ -36,9 +37,11 @@ static size_t seg_used(const struct vmm_state *s, unsigned seg)
         return offsetof(struct vmm_state, last.w) +
                8 * (s->last.len < RS_REPLY_MR_COUNT ? s->last.len : RS_REPLY_MR_COUNT);
     case VMM_SEG_OUT:
-        return offsetof(struct vmm_out, text) + (s->out.len < VMM_OUT_MAX ? s->out.len : VMM_OUT_MAX);
+        return offsetof(struct vmm_out, text) +
+               (s->out.len < VMM_OUT_MAX ? s->out.len : VMM_OUT_MAX);
     case VMM_SEG_ONCE:
-        return offsetof(struct vmm_once, key) + 8 * (s->once.n < VMM_ONCE_MAX ? s->once.n : VMM_ONCE_MAX);
+        return offsetof(struct vmm_once, key) +
+               8 * (s->once.n < VMM_ONCE_MAX ? s->once.n : VMM_ONCE_MAX);
     default: return seg_at[seg].size;
     }
 }
@@ -97,7 +100,8 @@ static void twin(struct vmm_persist *p, uint32_t mask)
         unsigned seg = (unsigned)__builtin_ctz(mask);
         size_t n = seg_used(&p->copy[c], seg);
         copy_words(to + seg_at[seg].off, from + seg_at[seg].off, n / 8); // segments start on words
-        for (size_t i = n & ~(size_t)7; i < n; i++) to[seg_at[seg].off + i] = from[seg_at[seg].off + i];
+        for (size_t i = n & ~(size_t)7; i < n; i++)
+            to[seg_at[seg].off + i] = from[seg_at[seg].off + i];
         p->sum[!c][seg] = p->sum[c][seg];
     }
 }

@@ -63,11 +63,11 @@ struct vmm_state {
     uint16_t stop_reason; /* the exit reason that stopped the guest */
     uint8_t platform;     /* enum vmm_platform */
     uint8_t pad[3];
-    uint32_t dirty;    /* VMM_SEG_* the transaction under way changed (0 in a committed copy) */
+    uint32_t dirty; /* VMM_SEG_* the transaction under way changed (0 in a committed copy) */
     uint32_t pad2;
-    uint64_t last_fp;  /* fingerprint of exit `seq` (vmm_fingerprint) */
-    uint64_t out_seq;  /* transactions that produced output */
-    uint64_t out_end;  /* bytes of output committed so far (the output ring's positions) */
+    uint64_t last_fp;      /* fingerprint of exit `seq` (vmm_fingerprint) */
+    uint64_t out_seq;      /* transactions that produced output */
+    uint64_t out_end;      /* bytes of output committed so far (the output ring's positions) */
     struct vmm_reply last; /* the reply to exit `seq`: a re-delivered exit gets the same (its
                               `len` words only are kept, in VMM_SEG_CORE) */
     struct vmm_out out;    /* VMM_SEG_OUT: the output of the last one (printed after its
@@ -100,8 +100,8 @@ enum vmm_seg {
     VMM_SEG_DISK,
     VMM_SEGS
 };
-#define VMM_DIRTY(seg)  (1u << (seg))
-#define VMM_DIRTY_ALL   ((1u << VMM_SEGS) - 1)
+#define VMM_DIRTY(seg)   (1u << (seg))
+#define VMM_DIRTY_ALL    ((1u << VMM_SEGS) - 1)
 #define VMM_DIRTY_ALWAYS (VMM_DIRTY(VMM_SEG_CORE) | VMM_DIRTY(VMM_SEG_OUT))
 #define VMM_DIRTY_PC                                                                               \
     (VMM_DIRTY_ALWAYS | VMM_DIRTY(VMM_SEG_UART) | VMM_DIRTY(VMM_SEG_CONSOLE) |                     \

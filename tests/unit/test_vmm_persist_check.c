@@ -95,9 +95,10 @@ Test(vmmcheck, random_exits_and_ticks_keep_the_twins_equal, .timeout = 120)
             vmm_console_feed(&fake_vmm);
         } else {
             uint64_t w[RS_EXIT_MR_COUNT] = {0};
-            static const uint64_t reasons[] = {RS_EXIT_IO, RS_EXIT_IO, RS_EXIT_IO, RS_EXIT_IO,
-                                               RS_EXIT_HLT, RS_EXIT_INTR_WINDOW, RS_EXIT_CPUID,
-                                               RS_EXIT_EXCEPTION, RS_EXIT_VMCALL, RS_EXIT_OTHER};
+            static const uint64_t reasons[] = {
+                RS_EXIT_IO,     RS_EXIT_IO,          RS_EXIT_IO,    RS_EXIT_IO,
+                RS_EXIT_HLT,    RS_EXIT_INTR_WINDOW, RS_EXIT_CPUID, RS_EXIT_EXCEPTION,
+                RS_EXIT_VMCALL, RS_EXIT_OTHER};
             w[RS_EXIT_MR_REASON] = reasons[next() % (sizeof(reasons) / sizeof(reasons[0]))];
             uint16_t port = flat_ports[next() % (sizeof(flat_ports) / sizeof(flat_ports[0]))];
             w[RS_EXIT_MR_QUAL] = w[RS_EXIT_MR_REASON] == RS_EXIT_IO
@@ -131,7 +132,7 @@ Test(vmmcheck, a_committed_copy_with_flipped_bits_is_repaired_from_its_twin)
         uint64_t repaired = p->repaired;
         // the campaign's `corrupt`: 1-4 bits of the persistent region, here all in the copy
         flip(&p->copy[p->current & 1], sizeof(struct vmm_state), 1 + trial % 4);
-        if (same(vmm_committed(p), &good)) continue; // bytes no one reads, or flipped back
+        if (same(vmm_committed(p), &good)) continue;   // bytes no one reads, or flipped back
         p = vmm_persist_open(&region, sizeof(region)); // a restarted instance inherits it
         cr_assert(same(vmm_committed(p), &good), "trial %u: not repaired", trial);
         cr_assert_eq(p->repaired, repaired + 1);
