@@ -22,8 +22,12 @@ static void line_emit(struct vmm *v)
     c->len = 0;
 }
 
+/* What every function here may change, for the transaction's commit (vmm_seg). */
+#define CONSOLE_DIRTY (VMM_DIRTY(VMM_SEG_UART) | VMM_DIRTY(VMM_SEG_CONSOLE))
+
 void vmm_console_flush(struct vmm *v)
 {
+    v->st->dirty |= CONSOLE_DIRTY;
     if (v->st->console.len) line_emit(v);
 }
 
@@ -78,6 +82,7 @@ static void feed_queue(struct vmm *v)
 int vmm_console_input(struct vmm *v, uint64_t badge, uint64_t id, const uint8_t *b, unsigned n,
                       unsigned *accepted)
 {
+    v->st->dirty |= CONSOLE_DIRTY;
     struct vmm_console *c = &v->st->console;
     if (n > VMM_INPUT_MAX) return RS_RANGE_ERROR;
     if (v->st->stopped) return RS_ILLEGAL_OPERATION;
@@ -101,6 +106,7 @@ int vmm_console_input(struct vmm *v, uint64_t badge, uint64_t id, const uint8_t 
 
 void vmm_console_feed(struct vmm *v)
 {
+    v->st->dirty |= CONSOLE_DIRTY;
     struct vmm_console_ring *ring = v->ring;
     struct vmm_console *c = &v->st->console;
     uint64_t head = 0, avail = 0;
@@ -139,6 +145,7 @@ void vmm_console_tick(struct vmm *v) { vmm_console_feed(v); }
 
 uint8_t vmm_console_read(struct vmm *v, uint16_t port)
 {
+    v->st->dirty |= CONSOLE_DIRTY;
     struct vmm_console *c = &v->st->console;
     vmm_console_feed(v);
     uint16_t reg = (uint16_t)(port - UART_BASE);
@@ -154,6 +161,7 @@ uint8_t vmm_console_read(struct vmm *v, uint16_t port)
 
 void vmm_console_write(struct vmm *v, uint16_t port, uint8_t value)
 {
+    v->st->dirty |= CONSOLE_DIRTY;
     struct uart *u = &v->st->uart;
     uint8_t ier = u->ier;
     uart_write(u, (uint16_t)(port - UART_BASE), value);

@@ -85,6 +85,9 @@ static void port_access(void *ctx, uint16_t port, unsigned size, bool in, uint32
         return;
     }
     bool pit = (port >= PIT_FIRST && port <= PIT_LAST) || port == PIT_PORT61;
+    // the model this access changes (a read too: it moves latches), for the commit (the
+    // console marks its own)
+    if (pit) v->st->dirty |= VMM_DIRTY(VMM_SEG_PIT);
     if (!in) {
         if (uart) vmm_console_write(v, port, (uint8_t)*value);
         else if (pit) pit_write(&v->st->pit, port, (uint8_t)*value, v->st->now_ns);
@@ -292,6 +295,7 @@ enum vmm_action vmm_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 bool vmm_tick(struct vmm *v)
 {
     v->st->now_ns += VMM_TICK_NS;
+    v->st->dirty |= VMM_DIRTY(VMM_SEG_PIT);
     if (pit_advance(&v->st->pit, v->st->now_ns)) v->st->irq_pending = 1;
     return v->st->irq_pending;
 }

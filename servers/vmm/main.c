@@ -22,6 +22,31 @@ static struct vmm_persist *persist;
 static struct blk_mem disk;    /* the guest's disk image init keeps (manifest disk=) */
 static struct vblk_chan dchan; /* or a file of fs over channel disk_k (virtio_blk_chan.h) */
 static int disk_k = -1;
+
+/* A variant build's per-phase instruction counts of an I/O exit (docs/benchmarks.md): define
+ * VMM_PROFILE and run tools/bench.sh vmexit; under -icount the TSC counts instructions. */
+#ifdef VMM_PROFILE
+#define PROF_MARKS 12
+static uint64_t prof_t[PROF_MARKS], prof_min[PROF_MARKS], prof_n;
+static bool prof_io;
+#define PROF(i) (prof_t[i] = rt_rdtsc())
+/* Each phase's least count over 1000 port I/O exits (an average would include the ticks and
+ * their interrupts that land in some of them). */
+static void prof_account(void)
+{
+    if (!prof_io) return;
+    for (unsigned i = 1; i < PROF_MARKS; i++) {
+        uint64_t d = prof_t[i] - prof_t[i - 1];
+        if (!(prof_n % 1000) || d < prof_min[i]) prof_min[i] = d;
+    }
+    if (++prof_n % 1000) return;
+    rt_printf("vmm prof:");
+    for (unsigned i = 1; i < PROF_MARKS; i++) rt_printf(" %lu", prof_min[i]);
+    rt_printf("\n");
+}
+#else
+#define PROF(i) ((void)0)
+#endif
 static struct vnet_link net;   /* the guest's network link (proto/net.h), if it has one */
 static net_link_index_t net_k; /* its channels' indices */
 
@@ -52,6 +77,13 @@ static const struct vmm_ops ops = {read_state, write_state, host_cpuid, rt_rdtsc
  * least once and put its bytes ahead of older ones still in the ring). */
 static void print_output(void)
 {
+    static uint64_t corrupt_seen; // the state checks' count this instance reported
+    uint64_t corrupt = persist->repaired + persist->sanitized;
+    if (corrupt != corrupt_seen) // vmm_persist_check's doing, once per finding
+        rt_printf("vmm %s: committed state found corrupt: %lu repaired from its twin, %lu "
+                  "sanitized so far\n",
+                  server.control->name, persist->repaired, persist->sanitized);
+    corrupt_seen = corrupt;
     struct vmm_output_ring *ring =
         (struct vmm_output_ring *)((uintptr_t)server.control + VMM_OUTPUT_OFFSET);
     const struct vmm_out *o = vmm_unprinted(persist);
@@ -87,6 +119,7 @@ static void commit(void);
 static void net_late_interrupt(void)
 {
     vmm.st = vmm_begin(persist);
+    vmm.st->dirty |= VMM_DIRTY(VMM_SEG_NET);
     pc_net_poll(&vmm);
     virtio_net_interrupt(&vmm.st->pc.net, &net);
     pc_sync(&vmm);
@@ -129,6 +162,7 @@ static void commit(void)
     bool late = net_committed();
     vmm_console_publish(vmm.ring, vmm_committed(persist));
     print_output();
+
     if (disk_k >= 0) {
         // the disk's completions applied by the commit are released only now; its new requests
         // are out (they were visible before the commit: a crash made them orphans, see the
@@ -145,6 +179,7 @@ static bool disk_reap(void)
 {
     if (disk_k < 0) return false;
     const struct vq_ram ram = {vmm.ram, vmm.ram_size};
+    vmm.st->dirty |= VMM_DIRTY_DISK;
     return vblk_chan_reap(&dchan, &vmm.st->pc.blk, &ram, CHAN_ENTRIES) > 0;
 }
 
@@ -153,6 +188,7 @@ static bool disk_reap(void)
 static void disk_kick(void)
 {
     vmm.st = vmm_begin(persist);
+    vmm.st->dirty |= VMM_DIRTY_DISK;
     const struct vq_ram ram = {vmm.ram, vmm.ram_size};
     virtio_blk_kick(&vmm.st->pc.blk, &ram, &dchan.be);
     pc_sync(&vmm);
@@ -230,23 +266,39 @@ static void wait_for_timer(void)
 static rs_msginfo_t on_exit(rs_msginfo_t info)
 {
     uint64_t w[RS_EXIT_MR_COUNT] = {0};
+    PROF(1);
     unsigned n = rs_msginfo_length(info);
-    for (unsigned i = 0; i < n && i < RS_EXIT_MR_COUNT; i++) w[i] = rs_mr_get(i);
+    struct exit_words {
+        uint64_t w[RS_EXIT_MR_COUNT];
+    };
+    if (n >= RS_EXIT_MR_COUNT)
+        *(struct exit_words *)w = *(const struct exit_words *)__rs_ipc_buffer->mr;
+    else
+        for (unsigned i = 0; i < n; i++) w[i] = rs_mr_get(i);
+#ifdef VMM_PROFILE
+    prof_io = w[RS_EXIT_MR_REASON] == RS_EXIT_IO;
+#endif
+    PROF(2);
     server.control->vmm_exits[w[RS_EXIT_MR_REASON] % IPC_VMM_EXIT_REASONS]++;
-    uint64_t fp = vmm_fingerprint(w, RS_EXIT_MR_COUNT);
+    uint64_t fp = vmm_fingerprint(w);
     if (vmm_is_redelivery(persist, fp)) {
         persist->redelivered++;
         return put_reply(&vmm_committed(persist)->last);
     }
     struct vmm_reply r;
+    PROF(3);
     for (;;) {
         vmm.st = vmm_begin(persist);
+        PROF(4);
         if (vmm_exit(&vmm, w, &r) == VMM_REPLY) break;
         wait_for_timer();
     }
+    PROF(5);
     vmm_record(vmm.st, fp, &r);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
+    PROF(6);
     commit();
+    PROF(7);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
     return put_reply(&r);
 }
@@ -266,6 +318,7 @@ static int on_input(rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
     for (unsigned i = 0; i < n; i++) bytes[i] = (uint8_t)(req->w[2 + i / 8] >> (8 * (i % 8)));
     unsigned accepted = 0;
     vmm.st = vmm_begin(persist);
+    vmm.st->dirty = VMM_DIRTY_ALL;
     int err = vmm_console_input(&vmm, client, req->w[0], bytes, n, &accepted);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
     commit();
@@ -299,6 +352,7 @@ static _Noreturn void serve(void)
     ipc_msg_t req, reply;
     rs_result_t r = rs_recv(server.ep);
     for (;;) {
+        PROF(0);
         server.control->heartbeat++;
         uint64_t label = rs_msginfo_label(r.info);
         if (r.error != RS_OK) {
@@ -314,9 +368,16 @@ static _Noreturn void serve(void)
             // what the guest is owed, for init's tick (proto/init.h): received, then answered
             server.control->vmm_exit_in = rs_mr_get(RS_EXIT_MR_SEQ);
             rs_msginfo_t answer = on_exit(r.info);
+            PROF(8);
             server.control->vmm_exit_out = server.control->vmm_exit_in;
+            PROF(9);
             r = rs_reply_recv(server.ep, answer);
+            PROF(10);
             vmm_mark_replied(persist); // the reply is out: the exit cannot come back now
+            PROF(11);
+#ifdef VMM_PROFILE
+            prof_account();
+#endif
         } else {
             ipc_msg_get(&req, r.info);
             ipc_server_handle(&server, r.badge, &req, &reply);
@@ -367,6 +428,7 @@ static bool disk_open(const ipc_control_t *ctl)
             return false;
         }
         vmm.st = vmm_begin(persist);
+        vmm.st->dirty |= VMM_DIRTY(VMM_SEG_DISK);
         vmm.st->disk_chan.sectors = sectors;
         vmm_commit(persist);
     }
@@ -385,6 +447,7 @@ static bool platform_start(const ipc_control_t *ctl)
 {
     if (pc_platform() && vmm_committed(persist)->pc.initialised) return true;
     vmm.st = vmm_begin(persist);
+    vmm.st->dirty = VMM_DIRTY_ALL; // every device's power-on
     vmm.st->platform = VMM_PLATFORM_PC;
     if (!pc_reset(&vmm, rt_rdtsc(), ctl->tsc_per_ms, ctl->wallclock_unix, ctl->wallclock_tsc)) {
         rt_printf("vmm %s: guest RAM too small for the platform's tables\n", ctl->name);

@@ -96,6 +96,7 @@ void pc_net_poll(struct vmm *v)
 {
     struct pc *pc = &v->st->pc;
     if (!pc->net_present) return;
+    v->st->dirty |= VMM_DIRTY(VMM_SEG_NET);
     const struct vq_ram ram = {v->ram, v->ram_size};
     virtio_net_poll(&pc->net, &ram, v->net);
     update_lines(v);
@@ -179,6 +180,7 @@ bool pc_mmio(struct vmm *v, uint64_t gpa, unsigned size, bool write, uint64_t *v
     if (pc->blk_present && gpa - PC_BLK_BASE < VIRTIO_MMIO_SIZE &&
         VIRTIO_MMIO_SIZE - (gpa - PC_BLK_BASE) >= size) {
         const struct vq_ram ram = {v->ram, v->ram_size};
+        v->st->dirty |= VMM_DIRTY_DISK; // the device and its requests at fs
         virtio_blk_access(&pc->blk, &ram, v->disk, (uint32_t)(gpa - PC_BLK_BASE), size, write,
                           value);
         update_lines(v);
@@ -187,6 +189,7 @@ bool pc_mmio(struct vmm *v, uint64_t gpa, unsigned size, bool write, uint64_t *v
     if (pc->net_present && gpa - PC_NET_BASE < VIRTIO_MMIO_SIZE &&
         VIRTIO_MMIO_SIZE - (gpa - PC_NET_BASE) >= size) {
         const struct vq_ram ram = {v->ram, v->ram_size};
+        v->st->dirty |= VMM_DIRTY(VMM_SEG_NET);
         virtio_net_access(&pc->net, &ram, v->net, (uint32_t)(gpa - PC_NET_BASE), size, write,
                           value);
         update_lines(v);

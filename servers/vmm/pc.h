@@ -34,9 +34,10 @@ struct pc {
     uint8_t reset_wanted; /* the guest asked for a reset (port 0x92, 0xCF9, keyboard controller) */
     uint8_t blk_present;  /* the VM has a disk (v->disk at power-on): the DSDT lists it */
     uint8_t blk_line;     /* its interrupt line as last set */
-    struct virtio_blk blk;
-    uint8_t net_present; /* the VM has a network link (v->net at power-on): the DSDT lists it */
+    uint8_t net_present;  /* the VM has a network link (v->net at power-on): the DSDT lists it */
     uint8_t net_line;
+    /* the virtio devices last: each is a segment of its own (vmm.h, vmm_seg) */
+    struct virtio_blk blk;
     struct virtio_net net;
 };
 

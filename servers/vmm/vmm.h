@@ -54,25 +54,59 @@ enum vmm_stop { VMM_RUNNING = 0, VMM_STOPPED = 1 };
 /* The tiny guests' platform (guests/README.md) or the PC a Linux guest expects (pc.h). */
 enum vmm_platform { VMM_PLATFORM_FLAT = 0, VMM_PLATFORM_PC = 1 };
 struct vmm_state {
+    /* VMM_SEG_CORE: committed with every transaction */
     uint64_t seq;         /* exits answered so far */
     uint64_t now_ns;      /* guest time: init's ticks seen, VMM_TICK_NS each */
     uint64_t irqs;        /* timer interrupts delivered (the info device's +4) */
     uint8_t irq_pending;  /* the timer's line is up: vector 0x20 waits for the guest */
     uint8_t stopped;      /* enum vmm_stop */
     uint16_t stop_reason; /* the exit reason that stopped the guest */
-    struct uart uart;
-    struct vmm_console console;
-    struct pit pit;
-    uint8_t platform; /* enum vmm_platform */
-    struct pc pc;     /* the pc platform's devices */
-    struct vmm_once once;
+    uint8_t platform;     /* enum vmm_platform */
+    uint8_t pad[3];
+    uint32_t dirty; /* VMM_SEG_* the transaction under way changed (0 in a committed copy) */
+    uint32_t pad2;
     uint64_t last_fp;      /* fingerprint of exit `seq` (vmm_fingerprint) */
-    struct vmm_reply last; /* and the reply it got: a re-delivered exit gets the same */
     uint64_t out_seq;      /* transactions that produced output */
     uint64_t out_end;      /* bytes of output committed so far (the output ring's positions) */
-    struct vmm_out out;    /* the output of the last one (printed after its commit) */
+    struct vmm_reply last; /* the reply to exit `seq`: a re-delivered exit gets the same (its
+                              `len` words only are kept, in VMM_SEG_CORE) */
+    struct vmm_out out;    /* VMM_SEG_OUT: the output of the last one (printed after its
+                              commit; its `len` bytes only are kept) */
+    struct vmm_once once;  /* VMM_SEG_ONCE (append only: a transaction that grew it changed it) */
+    struct uart uart;      /* VMM_SEG_UART ... */
+    struct vmm_console console;
+    struct pit pit;
+    struct pc pc;                     /* the pc platform's devices */
     struct vblk_chan_state disk_chan; /* the disk's requests at fs (virtio_blk_chan.h) */
 };
+
+/* The state's parts ("segments") a transaction may change; each is committed (copied and
+ * checksummed) only when changed. A transaction marks what it changes in st->dirty: the exit
+ * path of the flat platform by device (exit.c's port_access, the console's functions); on the pc
+ * platform vmm_begin marks the devices that guest time moves (VMM_DIRTY_PC) and the virtio
+ * devices and the disk's channel state are marked where they are reached (pc.c's MMIO window
+ * and network poll, main.c's disk and network work). CORE (with the record) and OUT are always
+ * taken; ONCE when it grew. */
+enum vmm_seg {
+    VMM_SEG_CORE,
+    VMM_SEG_OUT,
+    VMM_SEG_ONCE,
+    VMM_SEG_UART,
+    VMM_SEG_CONSOLE,
+    VMM_SEG_PIT,
+    VMM_SEG_PC, /* the pc platform's devices but the two below */
+    VMM_SEG_BLK,
+    VMM_SEG_NET,
+    VMM_SEG_DISK,
+    VMM_SEGS
+};
+#define VMM_DIRTY(seg)   (1u << (seg))
+#define VMM_DIRTY_ALL    ((1u << VMM_SEGS) - 1)
+#define VMM_DIRTY_ALWAYS (VMM_DIRTY(VMM_SEG_CORE) | VMM_DIRTY(VMM_SEG_OUT))
+#define VMM_DIRTY_PC                                                                               \
+    (VMM_DIRTY_ALWAYS | VMM_DIRTY(VMM_SEG_UART) | VMM_DIRTY(VMM_SEG_CONSOLE) |                     \
+     VMM_DIRTY(VMM_SEG_PIT) | VMM_DIRTY(VMM_SEG_PC))
+#define VMM_DIRTY_DISK (VMM_DIRTY(VMM_SEG_BLK) | VMM_DIRTY(VMM_SEG_DISK))
 
 /* ---- the VMM's context (not persistent) ---- */
 struct vmm_ops {
@@ -178,21 +212,48 @@ bool cache_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r);
 enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r);
 
 /* state.c: the persistent region. Two copies of the state and one index word: a transaction
- * works on the spare copy and commits by switching the index (one store). */
-#define VMM_PERSIST_MAGIC 0x564D4D5354415431ull /* "VMMSTAT1" */
+ * works on the spare copy and commits by switching the index (one store). Between transactions
+ * the spare is the committed one's twin: a commit copies the segments it changed into the other
+ * copy (vmm_seg), so that the next transaction starts from the spare as it is, and a copy found
+ * corrupt is repaired from its twin. Each copy has a checksum per segment, taken at the commit
+ * for the segments it changed; they are verified when an instance starts (vmm_persist_check)
+ * and before an exit is answered from the record, never per exit. */
+#define VMM_PERSIST_MAGIC 0x564D4D5354415433ull /* "VMMSTAT3" */
 struct vmm_persist {
     uint64_t magic;
     volatile uint64_t current;     /* the committed copy: 0 or 1 */
     volatile uint64_t replied_seq; /* the seq whose reply is known to have gone out */
+    volatile uint64_t replied_chk; /* ~replied_seq: a stray write into either is seen */
     volatile uint64_t printed_seq; /* the out_seq whose output was printed */
     volatile uint64_t redelivered; /* exits answered from the record (statistics) */
+    uint64_t repaired;             /* corrupt committed segments taken from the twin (statistics) */
+    uint64_t sanitized;            /* corrupt states kept after vmm_state_sanitize (statistics) */
+    uint64_t sum[2][VMM_SEGS];     /* each copy's checksum per segment (vmm_seg_sum) */
     struct vmm_state copy[2];
 };
-/* Opens the region (initialising it on first use); NULL if it is too small. */
+/* Opens the region (initialising it on first use); NULL if it is too small. The inherited state
+ * is checked (vmm_persist_check) and the spare made its twin. */
 struct vmm_persist *vmm_persist_open(void *base, uint64_t size);
 const struct vmm_state *vmm_committed(const struct vmm_persist *p);
-/* Starts a transaction: a fresh copy of the committed state, output empty. */
+/* Starts a transaction on the spare copy, output empty; the segments a transaction begun
+ * before and not committed (a HLT that waits) changed are taken from the committed copy first.
+ * On the pc platform VMM_DIRTY_PC is marked changed. */
 struct vmm_state *vmm_begin(struct vmm_persist *p);
+/* What vmm_persist_check found. */
+enum vmm_check { VMM_STATE_OK, VMM_STATE_REPAIRED, VMM_STATE_SANITIZED };
+/* Verifies the committed copy's segments by their checksums. A corrupt segment is taken from
+ * the twin if the twin's holds the same checksum (the same contents); else the whole twin if
+ * every segment of it is sound and it does not lag behind a reply the guest has seen (it is the
+ * state before a commit whose exit then comes back and is emulated again); else the corrupt
+ * state is kept, made safe by vmm_state_sanitize and its checksums taken anew: the guest runs on
+ * with what survived rather than the VMM crashing in a loop. Then the spare is made the twin. */
+enum vmm_check vmm_persist_check(struct vmm_persist *p);
+/* The checksum of segment seg of s (its used part for LAST and OUT). */
+uint64_t vmm_seg_sum(const struct vmm_state *s, unsigned seg);
+/* state_check.c: brings every index, count and enumerated field of s into range, each model by
+ * its own rule (docs/virtualization.md "Validating inherited state"); returns how many fields it
+ * changed. */
+unsigned vmm_state_sanitize(struct vmm_state *s);
 /* Records reply r to the exit with fingerprint fp in the transaction (seq + 1). */
 void vmm_record(struct vmm_state *s, uint64_t fp, const struct vmm_reply *r);
 /* Commits the transaction begun last. */
@@ -200,8 +261,9 @@ void vmm_commit(struct vmm_persist *p);
 /* The reply to the committed exit went out (ReplyRecv returned). */
 void vmm_mark_replied(struct vmm_persist *p);
 /* The exit with fingerprint fp is the committed one coming back because the VMM that answered it
- * died before the reply went out: answer it with vmm_committed(p)->last, not again. */
-bool vmm_is_redelivery(const struct vmm_persist *p, uint64_t fp);
+ * died before the reply went out: answer it with vmm_committed(p)->last, not again. The record
+ * is verified by its checksums first (vmm_persist_check if it fails). */
+bool vmm_is_redelivery(struct vmm_persist *p, uint64_t fp);
 /* Output committed but not printed yet (len 0: none); vmm_mark_printed once it is out. */
 const struct vmm_out *vmm_unprinted(const struct vmm_persist *p);
 void vmm_mark_printed(struct vmm_persist *p);
@@ -211,7 +273,9 @@ void vmm_mark_printed(struct vmm_persist *p);
  * have init print the ring (REGISTRY_FLUSH_OUTPUT), then copy again. Repeated by a restarted
  * VMM, it writes the same bytes to the same places: printed once. */
 bool vmm_output_copy(struct vmm_output_ring *ring, const struct vmm_out *o, uint64_t end);
-uint64_t vmm_fingerprint(const uint64_t *w, unsigned n);
+/* The exit's identity: its number (RS_EXIT_MR_SEQ, kept by a re-delivered exit), reason,
+ * qualification, address and RIP. */
+uint64_t vmm_fingerprint(const uint64_t *w);
 
 _Static_assert(sizeof(struct vmm_persist) <= 2 * 4096, "the VMM's state fits the two persistent "
                                                        "pages init gives a VMM by default");
