@@ -39,7 +39,7 @@ static inline void exit_words_tail(struct vcpu *v, uint64_t *w, unsigned len)
     w[RS_EXIT_MR_RDX] = v->gpr[RS_GPR_RDX];
     w[RS_EXIT_MR_RBX] = v->gpr[RS_GPR_RBX];
     if (len <= RS_EXIT_LEN_CPUID) return;
-    // in x86 order, as v->gpr; unrolled
+        // in x86 order, as v->gpr; unrolled
 #pragma GCC unroll 12
     for (unsigned i = RS_GPR_RSP; i < RS_GPR_COUNT; i++) w[RS_EXIT_MR_GPR + i] = v->gpr[i];
     w[RS_EXIT_MR_CR0] = e->cr0;
@@ -180,8 +180,7 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
         if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(handler->ctx.r9))
             vcpu_backend->advance_rip(v, handler->ctx.r9 - v->exit.rip);
         else if (flags & RS_REPLY_ADVANCE_RIP) vcpu_backend->advance_rip(v, v->exit.insn_len);
-        if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT &&
-            vcpu_event_ok(handler->ctx.r8))
+        if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT && vcpu_event_ok(handler->ctx.r8))
             vcpu_backend->inject(v, handler->ctx.r8 | RS_EVENT_VALID);
         if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
         v->exit.reason = RS_EXIT_NONE;

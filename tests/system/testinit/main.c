@@ -5,11 +5,13 @@
 
 /* Every area, in the order they run; the plan line counts their tables (run_areas). */
 static const struct test *const areas[] = {
-    syscall_tests,  untyped_tests,   cnode_tests,       vspace_tests,    tcb_tests,
-    ipc_tests,      ntfn_tests,      fault_tests,       hw_tests,        hard_caps_tests,
-    fuzz_tests,     fuzz_caps_tests, vcpu_object_tests, vcpu_exit_tests, vcpu_restart_tests,
-    vcpu_msr_tests, fpu_tests,       entry_tests,       timer_tests,     devut_tests,
-    vcpu_exitwords_tests,
+    syscall_tests,     untyped_tests,   cnode_tests,
+    vspace_tests,      tcb_tests,       ipc_tests,
+    ntfn_tests,        fault_tests,     hw_tests,
+    hard_caps_tests,   fuzz_tests,      fuzz_caps_tests,
+    vcpu_object_tests, vcpu_exit_tests, vcpu_restart_tests,
+    vcpu_msr_tests,    fpu_tests,       entry_tests,
+    timer_tests,       devut_tests,     vcpu_exitwords_tests,
 };
 
 /* Areas run only when named (tests=...): PREEMPT's bound on interrupt latency holds for emulated

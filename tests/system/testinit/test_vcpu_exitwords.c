@@ -6,9 +6,9 @@
 // (test_vcpu_exitwords_guest.S) with init as its VMM; on QEMU (SVM) and Bochs (VMX).
 #include "test_vcpu.h"
 
-extern const char xw_guest_start[], xw_guest_end[], xw_guest_main[], xw_guest_in[],
-    xw_guest_outs[], xw_guest_cpuid[], xw_guest_rdmsr[], xw_guest_wrmsr[], xw_guest_mmio[],
-    xw_guest_out_if[], xw_guest_cli[], xw_guest_hlt[], xw_guest_byte[];
+extern const char xw_guest_start[], xw_guest_end[], xw_guest_main[], xw_guest_in[], xw_guest_outs[],
+    xw_guest_cpuid[], xw_guest_rdmsr[], xw_guest_wrmsr[], xw_guest_mmio[], xw_guest_out_if[],
+    xw_guest_cli[], xw_guest_hlt[], xw_guest_byte[];
 
 #define POISON 0xDEADBEEFDEADBEEFull
 
@@ -37,7 +37,8 @@ static bool expect_words_at(int line, const struct guest *g, uint64_t reason, un
     for (unsigned i = 0; i < RS_EXIT_MR_COUNT; i++) x->w[i] = ps_mr(i);
     if (rs_msginfo_label(r.info) != RS_FAULT_VCPU_EXIT || r.badge != GUEST_BADGE ||
         x->w[RS_EXIT_MR_REASON] != reason || x->len != len) {
-        check_fail_at(line, "exit label %lu badge %lx reason %lu length %u at rip %lx; "
+        check_fail_at(line,
+                      "exit label %lu badge %lx reason %lu length %u at rip %lx; "
                       "expected reason %lu length %u",
                       rs_msginfo_label(r.info), r.badge, x->w[RS_EXIT_MR_REASON], x->len,
                       x->w[RS_EXIT_MR_RIP], reason, len);
