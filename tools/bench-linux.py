@@ -61,19 +61,19 @@ def resurgo():
         proc = run.start_emulator(a, tmp, log)
         g = Guest(a, proc, log)
         try:
-            if g.wait(r"type 'help' for the shell", 120) is None:
+            if g.wait(r"type 'help' for the shell", 120, raw=True) is None:
                 sys.exit("bench: FAILED init did not start\n" + g.text)
             g.type("attach linux\r")
             if g.wait(re.escape(PROMPT), 600) is None:
                 sys.exit("bench: FAILED no prompt\n" + g.text)
             wall = time.monotonic() - t0
-            started = re.search(r"\[init\] t=(\d+) linux: kernel .* started", g.text)
+            started = re.search(r"\[init\] t=(\d+) linux: kernel .* started", g.raw)
             g.type("\x1d")
             g.type("exits linux\r")
-            if g.wait(r"exits linux:[^\n]*total \d+", 30) is None:
+            if g.wait(r"exits linux:[^\n]*total \d+", 30, raw=True) is None:
                 sys.exit("bench: FAILED no exit counts\n" + g.text)
-            counts = re.findall(r"exits linux:([^\n]*) total (\d+)", g.text)[-1]
-            prompt_ms = re.findall(r"\[init\] t=(\d+) ", g.text)[-1]
+            counts = re.findall(r"exits linux:([^\n]*) total (\d+)", g.raw)[-1]
+            prompt_ms = re.findall(r"\[init\] t=(\d+) ", g.raw)[-1]
         finally:
             run.stop(proc, "qemu")
     boot_s = (int(prompt_ms) - int(started.group(1))) / 1000 if started else wall
