@@ -182,22 +182,32 @@ Test(vmmcheck, a_corrupt_checksum_word_costs_nothing)
     cr_assert_eq(p->sanitized, 0);
 }
 
-Test(vmmcheck, the_state_before_an_unanswered_commit_is_a_valid_fallback)
+/* Commits exit 77 (with irqs set to `irqs` unless 0) and then puts the state before it, with its
+ * checksums, back into the other copy: a VMM that died after the switch, before the twin was
+ * made. Returns that earlier state. */
+static struct vmm_state commit_leaving_old_twin(struct vmm_persist *p, uint64_t irqs)
 {
-    // The VMM died inside vmm_commit, after the switch and before the twin was made: the other
-    // copy is the state before the exit, whose reply never went out. Then the committed copy
-    // is hit too: the old state is used and the exit, delivered again, is emulated again.
-    struct vmm_persist *p = committed_region(2);
     struct vmm_state before = *vmm_committed(p);
     uint64_t before_sum[VMM_SEGS];
     memcpy(before_sum, p->sum[p->current & 1], sizeof(before_sum));
     struct vmm_state *s = vmm_begin(p);
     struct vmm_reply r = {.len = 1};
     vmm_record(s, 77, &r);
+    if (irqs) s->irqs = irqs;
     vmm_commit(p);
     unsigned other = !(p->current & 1);
     p->copy[other] = before;
     memcpy(p->sum[other], before_sum, sizeof(before_sum));
+    return before;
+}
+
+Test(vmmcheck, the_state_before_an_unanswered_commit_is_a_valid_fallback)
+{
+    // The VMM died inside vmm_commit, after the switch and before the twin was made: the other
+    // copy is the state before the exit, whose reply never went out. Then the committed copy
+    // is hit too: the old state is used and the exit, delivered again, is emulated again.
+    struct vmm_persist *p = committed_region(2);
+    struct vmm_state before = commit_leaving_old_twin(p, 0);
     p->copy[p->current & 1].irqs ^= 4;
     p = vmm_persist_open(&region, sizeof(region));
     cr_assert_eq(vmm_committed(p)->seq, before.seq);
@@ -210,19 +220,10 @@ Test(vmmcheck, an_older_copy_is_not_used_once_the_guest_saw_the_newer_reply)
     // The twin is the state before the last commit (the VMM died before making it a twin) and
     // the guest has the reply of that commit: going back to the twin would undo what it saw.
     struct vmm_persist *p = committed_region(2);
-    struct vmm_state before = *vmm_committed(p);
-    uint64_t before_sum[VMM_SEGS];
-    memcpy(before_sum, p->sum[p->current & 1], sizeof(before_sum));
-    struct vmm_state *s = vmm_begin(p);
-    struct vmm_reply r = {.len = 1};
-    vmm_record(s, 77, &r);
-    s->irqs = 12345;
-    vmm_commit(p);
+    commit_leaving_old_twin(p, 12345);
     vmm_mark_replied(p);
     unsigned c = p->current & 1;
     struct vmm_state newer = p->copy[c];
-    p->copy[!c] = before;
-    memcpy(p->sum[!c], before_sum, sizeof(before_sum));
     p->copy[c].irqs ^= 8;
     p = vmm_persist_open(&region, sizeof(region));
     cr_assert_eq(vmm_committed(p)->seq, newer.seq, "the newer state, sanitized");
