@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests/system/linux"))
 import run  # noqa: E402
 from linux import Guest, PROMPT  # noqa: E402
 
-B = ROOT / "build"
+B = ROOT / "build"  # --build overrides it
 MANIFEST = ROOT / "tests/system/linux/linux.manifest"
 
 
@@ -38,7 +38,9 @@ def manifest_cmdline():
 
 
 def bare(cmdline):
-    out = subprocess.run([sys.executable, str(ROOT / "tools/linux-bare.py"), "--cmdline", cmdline],
+    out = subprocess.run([sys.executable, str(ROOT / "tools/linux-bare.py"), "--cmdline", cmdline,
+                          "--kernel", str(B / "guests/linux/linux-bzImage"),
+                          "--initrd", str(B / "guests/linux/linux-initrd.cpio")],
                          capture_output=True, text=True)
     m = re.search(r"prompt after ([\d.]+) s wall", out.stdout)
     if out.returncode or not m:
@@ -92,10 +94,13 @@ def vmm_memory():
 
 
 def main():
+    global B
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--build", default=str(B), help="the meson build directory")
     a = p.parse_args()
+    B = Path(a.build).resolve()
     cmdline = manifest_cmdline()
     bare_s = statistics.median(bare(cmdline) for _ in range(a.runs))
     runs = [resurgo() for _ in range(a.runs)]
