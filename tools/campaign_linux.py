@@ -4,10 +4,10 @@ of tools/demo.sh (docs/campaign.md, "Linux mode").
 
 One boot under QEMU: blk on QEMU's virtio-blk disk, fs on blk, the NIC driver (servers/nic,
 virtio-net on QEMU's user network) and the switch (servers/net), two VMMs with Debian's kernel
-and busybox initramfs (vmA 10.0.2.15, vmB 10.0.2.16; both on the switch; vmA's virtio disk is
-the file /disks/disk-vma.img of fs: DISKS), and the sample servers (echo with echo-client, kv).
+and busybox initramfs (vmA 10.0.2.15, vmB 10.0.2.16; both on the switch; each guest's virtio disk
+is a file of fs, /disks/disk-vma.img and disk-vmb.img: DISKS), and the sample servers (echo with echo-client, kv).
 Each guest, driven once through init's shell (`attach`), then runs in the background:
-  - (vmA) a writer: 64 KiB files of random data written with dd conv=fsync and sync, round the names
+  - a writer: 64 KiB files of random data written with dd conv=fsync and sync, round the names
     f0..f47 of its disk, each acknowledged write's md5 printed (`w vmA N fK MD5`);
   - a counter that is also the stall probe: every 20 ms of guest time (`read -t` on a fifo, a
     shell builtin: no fork) it reads /proc/uptime and prints every gap of 60 ms or more
@@ -50,11 +50,11 @@ import disk  # noqa: E402  (BAD_DISK_LOG)
 HOST_LINE = re.compile(r"(\[init\] t=\d+|vmm [\w-]+:|\[vm[AB]\]|"
                        r"(?:blk|fs|nic|net|echo|echo-client|kv):) [^\n]*\n")
 GUESTS = {"vmA": "10.0.2.15", "vmB": "10.0.2.16"}
-# the guests with a disk: one only. A disk channel is 66 pages at least (64 requests of 4 KiB),
-# and init reserves a slot of its 4096-slot CNode (kernel/boot_root.c, INIT_CNODE_RADIX) for
-# every page of every channel in each end's running and standby instance: with a second disk,
-# init's slots ran out ("no standby instance: not enough memory", then "restart failed")
-DISKS = ["vmA"]
+# the guests with a disk: both. A disk channel is 66 pages at least (64 requests of 4 KiB), and
+# init reserves a slot of its CNode (kernel/boot_root.c, INIT_CNODE_RADIX) for every page of
+# every channel in each end's running and standby instance: with 4096 slots a second disk ran
+# them out ("no standby instance: not enough memory"); 8192 hold both
+DISKS = ["vmA", "vmB"]
 TARGETS = ["vmA", "vmB", "fs", "blk", "nic", "net", "echo", "kv"]
 FILES = 48            # names a writer cycles through (64 KiB each: 3 MiB of its 16 MiB disk)
 WWW_KIB = 1024        # the file each guest serves
@@ -73,14 +73,13 @@ server echo        prio=100 persist=1 watchdog=100 restarts=0 backoff=20
 server echo-client prio=50 watchdog=0 caps=echo
 server kv          prio=100 persist=1 watchdog=100 restarts=0 backoff=20
 channel fs0 client=fs server=blk pages=34
-channel disk-vma client=vmA server=fs pages=66
 channel uplink.a client=nic server=net pages=26
 channel uplink.b client=net server=nic pages=26
 channel vma.a client=vmA server=net pages=26
 channel vma.b client=net server=vmA pages=26
 channel vmb.a client=vmB server=net pages=26
 channel vmb.b client=net server=vmB pages=26
-"""
+""" + "".join(f"channel disk-{vm.lower()} client={vm} server=fs pages=66\n" for vm in DISKS)
 MODULES = {"vmm": "servers/vmm/vmm.elf", "linux-bzImage": "guests/linux/linux-bzImage",
            "linux-initrd": "guests/linux/linux-initrd.cpio", "blk": "servers/blk/blk.elf",
            "fs": "servers/fs/fs.elf", "nic": "servers/nic/nic-virtio.elf",
