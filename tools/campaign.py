@@ -31,6 +31,7 @@ per target and kind.
 
 import argparse
 import bisect
+import collections
 import json
 import math
 import os
@@ -105,6 +106,8 @@ def parse_args():
     p.add_argument("--boot-timeout", type=float, default=900, help="seconds before a boot counts "
                    "as hung")
     p.add_argument("--max-boots", type=int, default=100000)
+    p.add_argument("--replot", metavar="DIR", help="only draw DIR/recovery.svg again from "
+                   "DIR/campaign.json")
     p.add_argument("--boot-faults", type=int, default=10000, help="faults per boot (then fstest "
                    "ends the boot with its checks and e2fsck checks the disk); --linux: default "
                    "1000, then the guests' and the host's final checks")
@@ -405,13 +408,17 @@ def pct(xs, p):
     return s[min(len(s) - 1, int(math.ceil(p / 100.0 * len(s))) - 1)] if p > 0 else s[0]
 
 
-def svg(stats, path, title):
-    """Recovery time per target: a strip of every restart (log scale) with its median and p99."""
-    targets = sorted(stats.recovery)
-    w, left, right, row = 860, 90, 30, 46
+def svg(recovery, path, title):
+    """Recovery time per target ({target: [ms, ...]}): a histogram on a log scale (bins of a
+    tenth of a decade, each bar's height its share of the target's restarts, so that targets
+    with few restarts show too) with the median and p99 marked. Its size does not grow with the
+    number of restarts."""
+    targets = sorted(recovery)
+    w, left, right, row, bar = 860, 110, 30, 56, 44
     h = 70 + row * max(1, len(targets))
-    lo, hi = 1.0, max([10.0] + [max(v) for v in stats.recovery.values() if v])
-    x = lambda ms: left + (w - left - right) * (math.log10(max(ms, lo)) - 0) / math.log10(hi * 1.2)
+    hi = max([10.0] + [max(v) for v in recovery.values() if v])
+    span = math.log10(hi * 1.2)
+    x = lambda ms: left + (w - left - right) * math.log10(max(ms, 1.0)) / span
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
          f'font-size="12"><rect width="100%" height="100%" fill="white"/>',
          f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="14">{title}</text>']
@@ -425,19 +432,25 @@ def svg(stats, path, title):
             o.append(f'<text x="{x(v):.1f}" y="{h - 14}" text-anchor="middle">{v:g}</text>')
         decade *= 10
     o.append(f'<text x="{w / 2}" y="{h - 1}" text-anchor="middle">recovery: crash to serving '
-             f'again, ms of guest time (log scale; 0 ms drawn at 1)</text>')
-    rng = random.Random(0)
+             f'again, ms of guest time (log scale; 0 ms counted at 1)</text>')
     for i, t in enumerate(targets):
-        y = 50 + i * row
-        v = stats.recovery[t]
-        o.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{t} ({len(v)})</text>')
-        for ms in v[:4000]:
-            o.append(f'<circle cx="{x(ms):.1f}" cy="{y + rng.uniform(-12, 12):.1f}" r="2" '
-                     f'fill="#3465a4" fill-opacity="0.35"/>')
+        base = 40 + i * row + bar
+        v = recovery[t]
+        o.append(f'<text x="{left - 8}" y="{base - bar / 2 + 4}" text-anchor="end">{t} '
+                 f'(n={len(v)})</text>')
+        bins = collections.Counter(int(math.log10(max(ms, 1.0)) * 10) for ms in v)
+        most = max(bins.values(), default=1)
+        for k, n in sorted(bins.items()):
+            x0, x1 = x(10 ** (k / 10)), x(10 ** ((k + 1) / 10))
+            hgt = max(1.0, bar * n / most)
+            o.append(f'<rect x="{x0:.1f}" y="{base - hgt:.1f}" width="{max(x1 - x0 - 1, 1):.1f}" '
+                     f'height="{hgt:.1f}" fill="#3465a4"><title>{10 ** (k / 10):.0f}-'
+                     f'{10 ** ((k + 1) / 10):.0f} ms: {n}</title></rect>')
         for p, color in ((50, "#cc0000"), (99, "#f57900")):
             q = pct(v, p)
-            o.append(f'<line x1="{x(q):.1f}" y1="{y - 16}" x2="{x(q):.1f}" y2="{y + 16}" '
-                     f'stroke="{color}" stroke-width="2"><title>p{p} {q} ms</title></line>')
+            if q is not None:
+                o.append(f'<line x1="{x(q):.1f}" y1="{base - bar - 4}" x2="{x(q):.1f}" y2="{base + 2}" '
+                         f'stroke="{color}" stroke-width="2"><title>p{p} {q} ms</title></line>')
     o.append(f'<text x="{w - right}" y="36" text-anchor="end" fill="#cc0000">median</text>')
     o.append(f'<text x="{w - right}" y="50" text-anchor="end" fill="#f57900">p99</text>')
     o.append("</svg>")
@@ -493,6 +506,11 @@ def summary(a, stats, elapsed):
 
 def main():
     a = parse_args()
+    if a.replot:
+        d = json.loads((Path(a.replot) / "campaign.json").read_text())
+        svg({t: v["all"] for t, v in d["recovery_ms"].items()}, Path(a.replot) / "recovery.svg",
+            f"Recovery per target: {d['faults']} faults, seed {d['seed']}")
+        return
     paths = None if a.linux else find_paths(a.build)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -557,7 +575,8 @@ def main():
     (out / "campaign.json").write_text(json.dumps(report, indent=1) + "\n")
     text = summary(a, stats, elapsed)
     (out / "summary.txt").write_text(text)
-    svg(stats, out / "recovery.svg", f"Recovery per target: {stats.faults} faults, seed {a.seed}")
+    svg(stats.recovery, out / "recovery.svg",
+        f"Recovery per target: {stats.faults} faults, seed {a.seed}")
     print(text, end="")
     print(f"campaign: report in {out}/campaign.json, summary.txt, recovery.svg")
     return 1 if stats.failures else 0
