@@ -37,9 +37,10 @@ uint64_t *pt_walk(uint64_t *root, uint64_t addr, unsigned level, bool (*present)
 
 /* pt_walk inline, for a caller on a hot path (a pager's Frame Map): with `present` a constant
  * function the test inlines too (pt_walk calls it through the pointer at every level). */
-static inline __attribute__((always_inline)) uint64_t *
-pt_walk_inline(uint64_t *root, uint64_t addr, unsigned level, bool (*present)(uint64_t),
-               unsigned *missing)
+static inline __attribute__((always_inline)) uint64_t *pt_walk_inline(uint64_t *root, uint64_t addr,
+                                                                      unsigned level,
+                                                                      bool (*present)(uint64_t),
+                                                                      unsigned *missing)
 {
     uint64_t *table = root;
     for (unsigned l = 4; l > level; l--) {

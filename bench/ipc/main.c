@@ -211,9 +211,9 @@ static uint64_t phases[4][RUNS]; /* the mapped page fault's phases */
  * fault's info. With `marks` it also times the phases (rdtsc marks in the window, which the
  * phases' sum then includes: a separate run) into phases[]; else the round trip into samples[3]. */
 static uint64_t overhead_tsc;
-static inline __attribute__((always_inline)) uint64_t
-map_rounds(rs_cptr_t frame, rs_cptr_t vspace, rs_cptr_t ep_map, uint64_t info, uint64_t addr,
-           bool marks)
+static inline __attribute__((always_inline)) uint64_t map_rounds(rs_cptr_t frame, rs_cptr_t vspace,
+                                                                 rs_cptr_t ep_map, uint64_t info,
+                                                                 uint64_t addr, bool marks)
 {
     volatile uint64_t *fsh = (volatile uint64_t *)SHARED_VA;
     uint64_t overhead = overhead_tsc;

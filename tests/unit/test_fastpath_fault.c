@@ -68,8 +68,9 @@ static void expect_same(const struct snap *a, const struct snap *b, const char *
         cr_expect_eq(a->t[i].reply_to, b->t[i].reply_to, "%s: thread %d reply_to", what, i);
         cr_expect_eq(a->t[i].replier, b->t[i].replier, "%s: thread %d replier", what, i);
         for (int r = 0; r < 11; r++)
-            cr_expect_eq(a->t[i].r[r], b->t[i].r[r], "%s: thread %d register %d: %#lx, general %#lx",
-                         what, i, r, (unsigned long)a->t[i].r[r], (unsigned long)b->t[i].r[r]);
+            cr_expect_eq(a->t[i].r[r], b->t[i].r[r],
+                         "%s: thread %d register %d: %#lx, general %#lx", what, i, r,
+                         (unsigned long)a->t[i].r[r], (unsigned long)b->t[i].r[r]);
         cr_expect_eq(a->t[i].mr4, b->t[i].mr4, "%s: thread %d MR4", what, i);
     }
     cr_expect_eq(a->ep_state, b->ep_state, "%s: endpoint state", what);
@@ -87,7 +88,7 @@ struct fault_case {
     bool second_handler; /* y waits behind it */
     bool x_behind_f;     /* x, at f's priority, is queued behind f */
     unsigned type;
-    bool fast;           /* the fast path takes it */
+    bool fast; /* the fast path takes it */
 };
 
 static const struct fault_case fault_cases[] = {
@@ -188,10 +189,10 @@ struct reply_case {
     unsigned len;
     uint64_t rip, rsp;
     unsigned type;
-    unsigned slot;       /* the cap the handler receives on */
-    bool x_behind_h;     /* x, at h's priority, queued behind h */
-    bool sender_waits;   /* y waits to send on the endpoint */
-    bool bound_pending;  /* h's bound notification has bits */
+    unsigned slot;      /* the cap the handler receives on */
+    bool x_behind_h;    /* x, at h's priority, queued behind h */
+    bool sender_waits;  /* y waits to send on the endpoint */
+    bool bound_pending; /* h's bound notification has bits */
     bool fast;
 };
 
@@ -201,14 +202,12 @@ static const struct reply_case reply_cases[] = {
     {"empty reply", 10, 10, 0, 0, 0, 0, RS_FAULT_VM, EP, false, false, false, true},
     {"RIP", 10, 10, 0, 1, RIP_OK, 0, RS_FAULT_VM, EP, false, false, false, true},
     {"RIP and RSP", 10, 10, 0, 2, RIP_OK, RSP_OK, RS_FAULT_VM, EP, false, false, false, true},
-    {"3 words: RIP, RSP", 10, 10, 0, 3, RIP_OK, RSP_OK, RS_FAULT_VM, EP, false, false, false,
-     true},
+    {"3 words: RIP, RSP", 10, 10, 0, 3, RIP_OK, RSP_OK, RS_FAULT_VM, EP, false, false, false, true},
     {"kernel RIP: ignored", 10, 10, 0, 2, 0xffff800000001000ull, RSP_OK, RS_FAULT_VM, EP, false,
      false, false, true},
     {"RSP above user space: ignored", 10, 10, 0, 2, RIP_OK, 0x800000000000ull, RS_FAULT_VM, EP,
      false, false, false, true},
-    {"RSP at USER_TOP", 10, 10, 0, 2, RIP_OK, USER_TOP, RS_FAULT_VM, EP, false, false, false,
-     true},
+    {"RSP at USER_TOP", 10, 10, 0, 2, RIP_OK, USER_TOP, RS_FAULT_VM, EP, false, false, false, true},
     {"CPU exception", 10, 10, 0, 1, RIP_OK, 0, RS_FAULT_USER_EXCEPTION, EP, false, false, false,
      true},
     {"handler above", 10, 20, 0, 0, 0, 0, RS_FAULT_VM, EP, false, false, false, true},
@@ -220,10 +219,9 @@ static const struct reply_case reply_cases[] = {
     {"write-only cap", 10, 10, 0, 0, 0, 0, RS_FAULT_VM, EP_WO, false, false, false, false},
     {"not an endpoint", 10, 10, 0, 0, 0, 0, RS_FAULT_VM, NTFN, false, false, false, false},
     {"a sender waits", 10, 10, 0, 0, 0, 0, RS_FAULT_VM, EP, false, true, false, false},
-    {"bound notification pending", 10, 10, 0, 0, 0, 0, RS_FAULT_VM, EP, false, false, true,
+    {"bound notification pending", 10, 10, 0, 0, 0, 0, RS_FAULT_VM, EP, false, false, true, false},
+    {"unknown syscall", 10, 10, 0, 1, RIP_OK, 0, RS_FAULT_UNKNOWN_SYSCALL, EP, false, false, false,
      false},
-    {"unknown syscall", 10, 10, 0, 1, RIP_OK, 0, RS_FAULT_UNKNOWN_SYSCALL, EP, false, false,
-     false, false},
 };
 
 static void build_reply(const struct reply_case *k)

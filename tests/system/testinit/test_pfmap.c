@@ -6,10 +6,10 @@
 // map leaves to the general decoder.
 #include "suites.h"
 
-#define ME       RS_INIT_CNODE
-#define D        PS_DEPTH
-#define PFM_VA1  0x0000310000000000ul
-#define PFM_VA2  0x0000310000001000ul
+#define ME      RS_INIT_CNODE
+#define D       PS_DEPTH
+#define PFM_VA1 0x0000310000000000ul
+#define PFM_VA2 0x0000310000001000ul
 
 /* Writes two pages (each a VM fault the first time), then two ud2 (2 bytes each, #UD), reports
  * what it reads back. */
