@@ -4,6 +4,7 @@
 // a waiter of higher priority. It switches threads directly, without the
 // generic queue and transfer code; anything unusual falls back to the slow path (returns).
 #include "fastpath.h"
+#include "fastpath_fault.h"
 #include "sched.h"
 #include "endpoint.h"
 #include "notification.h"
@@ -189,6 +190,7 @@ FAST_INLINE _Noreturn void fast_reply_recv_deliver(struct tcb *t, struct tcb *ca
 static __attribute__((noinline)) _Noreturn void fast_vcpu_reply_recv(struct tcb *t,
                                                                      struct tcb *caller)
 {
+    if (caller->fault.type != RS_FAULT_VCPU_EXIT) fastpath_fault_reply_recv(t); // (a pager's)
     struct notification *bound = t->bound_ntfn;
     if (caller->fault.type != RS_FAULT_VCPU_EXIT || (bound && bound->pending)) syscall_slowpath(t);
     struct cap *c;

@@ -4,11 +4,6 @@
 #include "ptwalk.h"
 #include "arch/x86_64/arch.h"
 
-/* Host unit tests build this file with tables at their own addresses (identity). */
-#ifndef PT_PHYS_TO_VIRT
-#define PT_PHYS_TO_VIRT(p) PHYS_TO_VIRT(p)
-#endif
-
 unsigned pt_cap_level(const struct cap *c)
 {
     switch (c->type) {
@@ -23,14 +18,5 @@ unsigned pt_cap_level(const struct cap *c)
 uint64_t *pt_walk(uint64_t *root, uint64_t addr, unsigned level, bool (*present)(uint64_t),
                   unsigned *missing)
 {
-    uint64_t *table = root;
-    for (unsigned l = 4; l > level; l--) {
-        uint64_t e = table[pt_index(addr, l)];
-        if (!present(e) || (e & PT_ENTRY_PS)) {
-            if (missing) *missing = l;
-            return NULL;
-        }
-        table = PT_PHYS_TO_VIRT(e & PT_ENTRY_ADDR);
-    }
-    return &table[pt_index(addr, level)];
+    return pt_walk_inline(root, addr, level, present, missing);
 }

@@ -7,6 +7,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "cap.h"
+#include "arch/x86_64/arch.h"
+
+/* Host unit tests build the walk with tables at their own addresses (identity). */
+#ifndef PT_PHYS_TO_VIRT
+#define PT_PHYS_TO_VIRT(p) PHYS_TO_VIRT(p)
+#endif
 
 #define PT_ENTRY_ADDR 0x000FFFFFFFFFF000ull /* address bits of an entry, every format */
 #define PT_ENTRY_PS   (1ull << 7)           /* a large leaf above level 1 */
@@ -28,3 +34,22 @@ unsigned pt_cap_level(const struct cap *c);
  * the way counts as missing. `present` tells the format's present entries. */
 uint64_t *pt_walk(uint64_t *root, uint64_t addr, unsigned level, bool (*present)(uint64_t),
                   unsigned *missing);
+
+/* pt_walk inline, for a caller on a hot path (a pager's Frame Map): with `present` a constant
+ * function the test inlines too (pt_walk calls it through the pointer at every level). */
+static inline __attribute__((always_inline)) uint64_t *pt_walk_inline(uint64_t *root, uint64_t addr,
+                                                                      unsigned level,
+                                                                      bool (*present)(uint64_t),
+                                                                      unsigned *missing)
+{
+    uint64_t *table = root;
+    for (unsigned l = 4; l > level; l--) {
+        uint64_t e = table[pt_index(addr, l)];
+        if (!present(e) || (e & PT_ENTRY_PS)) {
+            if (missing) *missing = l;
+            return (uint64_t *)0;
+        }
+        table = PT_PHYS_TO_VIRT(e & PT_ENTRY_ADDR);
+    }
+    return &table[pt_index(addr, level)];
+}

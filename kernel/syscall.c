@@ -7,11 +7,13 @@
 #include "endpoint.h"
 #include "notification.h"
 #include "invoke.h"
+#include "vspace.h"
 #include "fastpath.h"
 #include "console.h"
 #include "arch/x86_64/arch.h"
 #include <resurgo/syscall.h>
 #include <resurgo/fault.h>
+#include <resurgo/invocation.h>
 
 static void set_error(struct tcb *t, int err, uint64_t d0, uint64_t d1)
 {
@@ -35,6 +37,9 @@ static struct slot *lookup_or_fail(struct tcb *t)
 
 static void do_invocation(struct tcb *t, struct slot *s, uint64_t info, bool is_call)
 {
+    // a pager's Frame Map: mapped and left from there, unless it declines (then all as usual)
+    if (s->cap.type == RS_CAP_FRAME && rs_msginfo_label(info) == RS_FRAME_MAP)
+        frame_map_fast(t, &s->cap, info);
     struct invocation inv = {
         .caller = t,
         .slot = s,

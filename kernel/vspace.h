@@ -24,6 +24,11 @@ static inline unsigned vspace_bits_left(unsigned level) { return 12 + 9 * (level
 /* Invocations on Frame, PageTable/PageDirectory/PDPT caps. */
 int frame_decode(struct invocation *inv);
 int page_table_decode(struct invocation *inv);
+/* Frame Map by the running thread t (a system call on frame cap c, message info `info`) when
+ * every check passes and nothing is unusual (a RAM frame, default attributes, one extra cap):
+ * maps it and returns to t from the kernel. Otherwise returns having changed nothing: the
+ * general invocation path then maps it or reports the error. */
+void frame_map_fast(struct tcb *t, struct cap *c, uint64_t info);
 
 /* Kernel-internal mapping used to build init: maps a frame at vaddr in the VSpace of
  * `vspace_cap`, creating intermediate tables from `alloc_table` as needed. */

@@ -145,6 +145,8 @@ static _Noreturn void map_faulter(uint64_t arg)
         __asm__ volatile("movq (%%rdi), %%rax" : : "D"(MAP_VA) : "rax", "memory");
         uint64_t t1 = rt_rdtsc();
         shared[1] = t1 - t0;
+        shared[2] = t0; // for the pager's phases
+        shared[3] = t1;
         raw_call(CHILD_EP, rs_msginfo(DONE_LABEL, 0, 0, 0), &m0, &m1);
     }
 }
@@ -202,6 +204,44 @@ static void report(const char *what, uint64_t *v, unsigned n)
 }
 
 static uint64_t samples[4][RUNS];
+static uint64_t phases[4][RUNS]; /* the mapped page fault's phases */
+
+/* The pager's side of `page fault -> map -> resume` (the faulter: map_faulter), WARMUP + RUNS
+ * rounds from the fault message `info` (address `addr`) received on ep_map; returns the next
+ * fault's info. With `marks` it also times the phases (rdtsc marks in the window, which the
+ * phases' sum then includes: a separate run) into phases[]; else the round trip into samples[3]. */
+static uint64_t overhead_tsc;
+static inline __attribute__((always_inline)) uint64_t map_rounds(rs_cptr_t frame, rs_cptr_t vspace,
+                                                                 rs_cptr_t ep_map, uint64_t info,
+                                                                 uint64_t addr, bool marks)
+{
+    volatile uint64_t *fsh = (volatile uint64_t *)SHARED_VA;
+    uint64_t overhead = overhead_tsc;
+    for (int i = 0; i < WARMUP + RUNS; i++) {
+        uint64_t t_recv = 0, t_map = 0, t_mapped = 0;
+        if (marks) t_recv = rt_rdtsc();
+        if (rs_msginfo_label(info) != RS_FAULT_VM || addr != MAP_VA)
+            check(RS_INVALID_ARGUMENT, "fault message");
+        if (marks) t_map = rt_rdtsc();
+        int err = ps_frame_map(frame, vspace, MAP_VA, RS_RIGHT_READ | RS_RIGHT_WRITE, 0);
+        if (marks) t_mapped = rt_rdtsc();
+        check(err, "map");
+        // an empty reply: the thread retries the load
+        info = raw_rr_info(RS_SYS_REPLY_RECV, ep_map, 0, &addr);
+        if (rs_msginfo_label(info) != DONE_LABEL) check(RS_INVALID_ARGUMENT, "done message");
+        if (i >= WARMUP && !marks) samples[3][i - WARMUP] = fsh[1] - overhead;
+        if (i >= WARMUP && marks) {
+            phases[0][i - WARMUP] = t_recv - fsh[2] - overhead;
+            phases[1][i - WARMUP] = t_map - t_recv - overhead;
+            phases[2][i - WARMUP] = t_mapped - t_map - overhead;
+            phases[3][i - WARMUP] = fsh[3] - t_mapped - overhead;
+            samples[3][i - WARMUP] = fsh[1] - overhead;
+        }
+        check(ps_frame_unmap(frame), "unmap");
+        info = raw_rr_info(RS_SYS_REPLY_RECV, ep_map, 0, &addr);
+    }
+    return info;
+}
 
 /* Client side of a round trip on `ep` with `info`; fills samples[0..2] (call, reply, sum). */
 static void round_trips(rs_cptr_t ep, uint64_t info, uint64_t overhead)
@@ -232,6 +272,7 @@ int main(void *arg)
         uint64_t a = rt_rdtsc(), b = rt_rdtsc();
         if (b - a < overhead) overhead = b - a;
     }
+    overhead_tsc = overhead;
 
     rs_cptr_t ep, ntfn, shared;
     check(ps_new_object(env, RS_OBJ_ENDPOINT, 0, &ep), "endpoint");
@@ -323,22 +364,17 @@ int main(void *arg)
               "share");
         check(ps_map_prepare(env, map_child.vspace, MAP_VA), "page tables");
         check(ps_process_start(&map_child), "start");
-        volatile uint64_t *fsh = (volatile uint64_t *)SHARED_VA;
         uint64_t addr, info = raw_rr_info(RS_SYS_RECV, ep_map, 0, &addr);
-        for (int i = 0; i < WARMUP + RUNS; i++) {
-            if (rs_msginfo_label(info) != RS_FAULT_VM || addr != MAP_VA)
-                check(RS_INVALID_ARGUMENT, "fault message");
-            check(ps_frame_map(frame, map_child.vspace, MAP_VA, RS_RIGHT_READ | RS_RIGHT_WRITE, 0),
-                  "map");
-            // an empty reply: the thread retries the load
-            info = raw_rr_info(RS_SYS_REPLY_RECV, ep_map, 0, &addr);
-            if (rs_msginfo_label(info) != DONE_LABEL) check(RS_INVALID_ARGUMENT, "done message");
-            if (i >= WARMUP) samples[3][i - WARMUP] = fsh[1] - overhead;
-            check(ps_frame_unmap(frame), "unmap");
-            info = raw_rr_info(RS_SYS_REPLY_RECV, ep_map, 0, &addr);
-        }
+        info = map_rounds(frame, map_child.vspace, ep_map, info, addr, false);
+        report("page fault -> map -> resume", samples[3], RUNS);
+        // again with rdtsc marks around the Map in the window (they add to it): the phases
+        map_rounds(frame, map_child.vspace, ep_map, info, addr, true);
     }
-    report("page fault -> map -> resume", samples[3], RUNS);
+    report("page fault -> map, marked", samples[3], RUNS);
+    report("  fault -> pager", phases[0], RUNS);
+    report("  pager's checks", phases[1], RUNS);
+    report("  Frame Map (ps_frame_map)", phases[2], RUNS);
+    report("  reply -> load retried", phases[3], RUNS);
 
     // the waiter runs above us, so a Signal switches to it at once
     spawn(env, bi, &waiter, "ntfn-waiter", ntfn_waiter, ntfn, shared);

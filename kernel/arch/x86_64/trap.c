@@ -8,6 +8,7 @@
 #include "../../irq.h"
 #include "../../console.h"
 #include "../../timer_obj.h"
+#include "../../fastpath_fault.h"
 #include "arch.h"
 #include "cpu.h"
 #include "fpu.h"
@@ -43,26 +44,30 @@ static bool handle_interrupt(uint64_t vector)
 _Noreturn void trap_from_user(struct user_context *ctx)
 {
     struct tcb *t = cur;
-    if (ctx->vector == FPU_NM_VECTOR) fpu_claim(t->ctx.fpu); // lazy FPU switch, not a fault
-    else if (!handle_interrupt(ctx->vector)) {
-        struct fault_info *f = &t->fault;
-        if (ctx->vector == 14) {
-            f->type = RS_FAULT_VM;
-            f->w[0] = ctx->rip;
-            f->w[1] = read_cr2();
-            f->w[2] = (ctx->error >> 4) & 1; // instruction fetch
-            f->w[3] = ctx->error;
-            f->w[4] = 0;
-        } else {
-            f->type = RS_FAULT_USER_EXCEPTION;
-            f->w[0] = ctx->rip;
-            f->w[1] = ctx->rsp;
-            f->w[2] = ctx->rflags;
-            f->w[3] = ctx->vector;
-            f->w[4] = ctx->error;
-        }
-        tcb_raise_fault(t);
+    struct fault_info *f = &t->fault;
+    uint64_t vector = ctx->vector;
+    if (vector == 14) { // first: a pager's round trip starts here (the fault fast path)
+        f->type = RS_FAULT_VM;
+        f->w[0] = ctx->rip;
+        f->w[1] = read_cr2();
+        f->w[2] = (ctx->error >> 4) & 1; // instruction fetch
+        f->w[3] = ctx->error;
+        f->w[4] = 0;
+    } else if (vector == FPU_NM_VECTOR) {
+        fpu_claim(t->ctx.fpu); // lazy FPU switch, not a fault
+        sched_exit_kernel();
+    } else if (handle_interrupt(vector)) {
+        sched_exit_kernel();
+    } else {
+        f->type = RS_FAULT_USER_EXCEPTION;
+        f->w[0] = ctx->rip;
+        f->w[1] = ctx->rsp;
+        f->w[2] = ctx->rflags;
+        f->w[3] = vector;
+        f->w[4] = ctx->error;
     }
+    fastpath_fault(t); // returns if it declines
+    tcb_raise_fault(t);
     sched_exit_kernel();
 }
 

@@ -6,11 +6,14 @@
 #include "../../guestspace.h"
 #include "../../console.h"
 #include "../../ptwalk.h"
+#include "../../fastpath.h"
+#include "switch.h"
 #include "arch.h"
 #include "cpu.h"
 #include "pte.h"
 #include "kstring.h"
 #include <resurgo/invocation.h>
+#include <resurgo/ipcbuf.h>
 
 int vspace_init(void *pml4, uint32_t *asid_out)
 {
@@ -34,10 +37,11 @@ uint64_t vspace_root_phys(const struct cap *c)
 
 static bool pte_present(uint64_t e) { return e & PTE_P; }
 
-/* The entry for `va` at `level` (ptwalk.h). */
-static uint64_t *walk(uint64_t *pml4, uint64_t va, unsigned level, unsigned *missing)
+/* The entry for `va` at `level` (ptwalk.h), inline: a pager maps on every fault. */
+static inline __attribute__((always_inline)) uint64_t *walk(uint64_t *pml4, uint64_t va,
+                                                            unsigned level, unsigned *missing)
 {
-    return pt_walk(pml4, va, level, pte_present, missing);
+    return pt_walk_inline(pml4, va, level, pte_present, missing);
 }
 
 static void flush(uint64_t *pml4, uint64_t va, bool whole)
@@ -171,6 +175,49 @@ int frame_decode(struct invocation *inv)
     *e = pte;
     record_mapping(c, asid, inv_arg(inv, 0));
     return RS_OK;
+}
+
+void frame_map_fast(struct tcb *t, struct cap *c, uint64_t info)
+{
+    // Frame Map (MR0 vaddr, MR1 rights, MR2 attributes in registers; the VSpace as the one extra
+    // cap) of a RAM frame with default attributes, where every check passes: the same checks
+    // as do_invocation, frame_decode and map_common, in one pass and without writing anything
+    // until all passed, so that a declined call reaches them unchanged and they report its error
+    if (rs_msginfo_label(info) != RS_FRAME_MAP || rs_msginfo_extra_caps(info) != 1 ||
+        rs_msginfo_length(info) < 3)
+        return;
+    struct rs_ipc_buffer *b = tcb_ipc_buffer(t);
+    struct slot *vs;
+    if (!b || !fastpath_lookup(t, b->caps_or_badges[0], &vs)) return;
+    struct cap *v = &vs->cap;
+    if (v->type != RS_CAP_VSPACE || asid_root(v->small, false) != (void *)v->obj) return;
+    uint64_t va = t->ctx.rdx, rights = t->ctx.r8 & c->rights; // MR0, MR1 (msgreg.h)
+    if ((t->ctx.r8 & ~(uint64_t)RS_RIGHTS_ALL) || t->ctx.r9 != RS_ATTR_DEFAULT ||
+        (c->flags & (CAP_FLAG_DEVICE | CAP_FLAG_MAPPED)) || !(rights & RS_RIGHT_READ))
+        return;
+    unsigned level = c->bits == 21 ? 2 : 1;
+    uint64_t size = pt_level_size(level);
+    if ((va & (size - 1)) || va >= USER_TOP || USER_TOP - va < size) return;
+    uint64_t *e = walk((uint64_t *)v->obj, va, level, NULL);
+    if (!e || (*e & PTE_P)) return;
+
+    uint64_t pte = VIRT_TO_PHYS(c->obj) | PTE_P | PTE_U;
+    if (rights & RS_RIGHT_WRITE) pte |= PTE_W;
+    if (!(rights & RS_RIGHT_EXEC)) pte |= PTE_NX;
+    if (level == 2) pte |= PTE_PS;
+    // The entry was not present, so no TLB or paging-structure cache holds anything from it: no
+    // invlpg, even when the VSpace is the one loaded (Intel SDM vol. 3A 4.10.4.3, "If a
+    // paging-structure entry is modified to change the P flag from 0 to 1, no invalidation is
+    // necessary"; AMD APM vol. 2 5.5.3 likewise).
+    *e = pte;
+    record_mapping(c, v->small, va);
+    t->ctx.rax = RS_OK;
+    t->ctx.rsi = 0; // no result words (do_invocation's answer for Call and Send alike)
+    // The scheduler's state did not change since the syscall entry: the caller, which was
+    // running, is still the head of the highest queue (sched_exit_kernel would pick it), and its
+    // address space, entry stack and TLS base are the loaded ones. Leave straight into it.
+    if (pti_enabled) arch_restore_user(&t->ctx);
+    arch_restore_user_nopti(&t->ctx);
 }
 
 int vspace_map_boot(struct cap *vspace_cap, uint64_t va, uint64_t frame_phys, unsigned rights,

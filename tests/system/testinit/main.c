@@ -12,6 +12,7 @@ static const struct test *const areas[] = {
     vcpu_object_tests, vcpu_exit_tests, vcpu_restart_tests,
     vcpu_msr_tests,    fpu_tests,       entry_tests,
     timer_tests,       devut_tests,     vcpu_exitwords_tests,
+    pfmap_tests,
 };
 
 /* Areas run only when named (tests=...): PREEMPT's bound on interrupt latency holds for emulated

@@ -11,6 +11,7 @@ extern const struct test tcb_tests[];
 extern const struct test ipc_tests[];
 extern const struct test ntfn_tests[];
 extern const struct test fault_tests[];
+extern const struct test pfmap_tests[];
 extern const struct test hw_tests[];
 extern const struct test hard_caps_tests[];
 extern const struct test fuzz_tests[];
