@@ -65,6 +65,10 @@ struct rs_ipc_buffer;
 unsigned vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer *rb);
 /* Applies the VMM `handler`'s reply to the exit of t and resumes t (label 0) or stops it. */
 void vcpu_exit_reply(struct tcb *t, struct tcb *handler);
+/* vcpu_exit_reply but the wake-up: true when t is to resume (its state is then still
+ * TS_BLOCKED_REPLY; the caller makes it runnable, as sched_resume_turn would), false when it
+ * is stopped (TS_INACTIVE). The exit fast path's half (fastpath.c). */
+bool vcpu_exit_apply(struct tcb *t, struct tcb *handler);
 /* The VMM holding t's exit went away (Recv again, suspended, destroyed) without replying: t
  * queues the same exit on its exit endpoint again, for the next VMM. */
 void vcpu_exit_redeliver(struct tcb *t);

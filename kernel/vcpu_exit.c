@@ -12,6 +12,10 @@
 #include "console.h"
 #include "waitqueue.h"
 #include "arch/x86_64/fpu.h"
+#include "arch/x86_64/arch.h"
+#include "arch/x86_64/switch.h"
+#include "fastpath.h"
+#include "vcpu_prof.h"
 #include <resurgo/ipcbuf.h>
 
 /* Stops a vCPU thread whose binding cannot serve it (the thread stays bound). */
@@ -73,31 +77,61 @@ unsigned vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer
 /* The exit fast path: a VMM waiting in Recv at the head of the exit endpoint's queue, with an
  * IPC buffer, gets the exit at once, written straight into its registers and buffer; it becomes
  * runnable at the head of its queue and t waits for its reply. This is what endpoint_send does
- * for a fault message, without its generic transfer and queue steps. False, with nothing
- * changed, in any other case (no receiver, one without a buffer: the general path). */
-static bool deliver_direct(struct tcb *t, const struct cap *c)
+ * for a fault message, without its generic transfer and queue steps. Returns the VMM when it is
+ * the thread to run next (sched_hand_over: nothing above it is runnable) and can be switched to
+ * at once (it has a VSpace), else NULL, the exit delivered or not: false (nothing changed) in
+ * *delivered when there is no such receiver (the general path's case). */
+static inline __attribute__((always_inline)) struct tcb *deliver_direct(struct tcb *t,
+                                                                        const struct cap *c,
+                                                                        bool *delivered)
 {
     struct endpoint *ep = (struct endpoint *)c->obj;
-    if (ep->state != EP_RECV) return false;
+    *delivered = false;
+    if (ep->state != EP_RECV) return NULL;
     struct tcb *r = ep->head;
-    struct rs_ipc_buffer *rb = tcb_ipc_buffer(r);
+    const struct cap *bc = &r->slots[TCB_SLOT_IPCBUF].cap;
     // (a receiver holds no reply: endpoint_recv dropped it; checked, as become_caller does)
-    if (!rb || r->reply_to) return false;
-    waitqueue_remove(&ep->head, &ep->tail, r);
-    if (!ep->head) ep->state = EP_IDLE;
+    if (bc->type != RS_CAP_FRAME || r->reply_to) return NULL;
+    struct rs_ipc_buffer *rb =
+        (struct rs_ipc_buffer *)(bc->obj + (r->ipc_buffer_vaddr & ((1ull << bc->bits) - 1)));
+    // r is the head: unlink it (waitqueue_remove's steps for the head)
+    struct tcb *next = r->queue_next;
+    ep->head = next;
+    if (next) next->queue_prev = NULL, r->queue_next = NULL;
+    else ep->tail = NULL, ep->state = EP_IDLE;
+    r->blocked_on = NULL;
     unsigned len = vcpu_exit_message_to(t, r, rb);
-    ipc_set_received(r, rs_msginfo(RS_FAULT_VCPU_EXIT, 0, 0, len), cap_badge(c));
-    sched_dequeue(t);
+    r->ctx.rax = RS_OK; // ipc_set_received
+    r->ctx.rsi = rs_msginfo(RS_FAULT_VCPU_EXIT, 0, 0, len);
+    r->ctx.rdi = cap_badge(c);
     t->state = TS_BLOCKED_REPLY;
     t->replier = r;
     r->reply_to = t;
     r->state = TS_RUNNABLE; // (it was blocked in Recv, so in no run queue)
-    sched_enqueue(r, true); // the caller waits: the VMM runs next, as endpoint_send has it
-    return true;
+    *delivered = true;
+    // the caller waits: the VMM runs next, as endpoint_send has it, unless a thread above it
+    // became runnable meanwhile (an interrupt taken after the exit)
+    if (!sched_hand_over(t, r) || r->vcpu || r->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)
+        return NULL;
+    return r;
 }
 
-/* Hands t's pending exit to the exit endpoint as a Call: to a waiting VMM, else queued. */
-static void send_exit(struct tcb *t, struct vcpu *v)
+/* Leaves the kernel into r, which sched_pick would pick: sched_exit_kernel's next round without
+ * the pick. */
+static _Noreturn void leave_into(struct tcb *r)
+{
+    VCPU_PROF(3);
+    cur = r;
+    arch_switch_thread(&r->ctx, VIRT_TO_PHYS(r->slots[TCB_SLOT_VSPACE].cap.obj));
+    if (pti_enabled) arch_restore_user(&r->ctx);
+    arch_restore_user_nopti(&r->ctx);
+}
+
+/* Hands t's pending exit to the exit endpoint as a Call: to a waiting VMM, else queued. From
+ * vcpu_run (`running`: t is the running thread, just out of its guest) it leaves the kernel into
+ * a VMM that runs next; from anywhere else it returns. */
+static inline __attribute__((always_inline)) void send_exit(struct tcb *t, struct vcpu *v,
+                                                            bool running)
 {
     struct cap *ep = &v->slots[VCPU_SLOT_EXIT_EP].cap;
     if (ep->type != RS_CAP_ENDPOINT) {
@@ -107,8 +141,10 @@ static void send_exit(struct tcb *t, struct vcpu *v)
     }
     t->fault.type = RS_FAULT_VCPU_EXIT;
     t->in_fault_ipc = 1;
-    if (deliver_direct(t, ep)) return;
-    endpoint_send(ep, t, true, true);
+    bool delivered;
+    struct tcb *r = deliver_direct(t, ep, &delivered);
+    if (r && running) leave_into(r);
+    if (!delivered) endpoint_send(ep, t, true, true);
 }
 
 void vcpu_run(struct tcb *t)
@@ -128,10 +164,11 @@ void vcpu_run(struct tcb *t)
     // v->fpu: a host thread that uses the FPU next traps (CR0.TS) and saves it there first
     fpu_claim(v->fpu);
     vcpu_backend->run(v, &v->exit);
+    VCPU_PROF(2);
     fpu_leave_guest();
     if (v->exit.reason == RS_EXIT_NONE) return;
     v->exits++; // a new exit; one delivered again (vcpu_exit_redeliver) keeps its number
-    send_exit(t, v);
+    send_exit(t, v, true);
 }
 
 void vcpu_exit_redeliver(struct tcb *t)
@@ -142,7 +179,7 @@ void vcpu_exit_redeliver(struct tcb *t)
         t->state = TS_INACTIVE;
         return;
     }
-    send_exit(t, v);
+    send_exit(t, v, false);
 }
 
 unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
@@ -161,7 +198,7 @@ unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
     return len;
 }
 
-void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
+bool vcpu_exit_apply(struct tcb *t, struct tcb *handler)
 {
     struct vcpu *v = t->vcpu;
     uint64_t info = handler->ctx.rsi;
@@ -170,7 +207,7 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
     t->fault.type = RS_FAULT_NONE;
     if (!v || rs_msginfo_label(info) != 0) { // paused: Resume runs the exiting instruction again
         t->state = TS_INACTIVE;
-        return;
+        return false;
     }
     uint64_t flags = len > RS_REPLY_MR_FLAGS ? handler->ctx.rdx : 0; // MR0..MR2 (msgreg.h)
     if (len <= RS_MSG_REG_COUNT &&
@@ -184,8 +221,7 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
             vcpu_backend->inject(v, handler->ctx.r8 | RS_EVENT_VALID);
         if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
         v->exit.reason = RS_EXIT_NONE;
-        sched_resume_turn(t);
-        return;
+        return true;
     }
     const struct rs_ipc_buffer *b = tcb_ipc_buffer(handler);
     if (len > RS_REPLY_MR_COUNT) len = RS_REPLY_MR_COUNT;
@@ -217,7 +253,37 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
         vcpu_backend->inject(v, w[RS_REPLY_MR_INJECT] | RS_EVENT_VALID);
     if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
     v->exit.reason = RS_EXIT_NONE;
+    return true;
+}
+
+void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
+{
     // the guest ran until this exit: it goes on with its turn rather than behind every guest of
     // its priority (a spinning one would hold it a whole slice per exit)
-    sched_resume_turn(t);
+    if (vcpu_exit_apply(t, handler)) sched_resume_turn(t);
 }
+
+#ifdef VCPU_EXIT_PROFILE
+static uint64_t prof_last, prof_sum[VCPU_PROF_MARKS], prof_cnt[VCPU_PROF_MARKS];
+static unsigned prof_prev = VCPU_PROF_MARKS;
+
+void vcpu_prof_mark(unsigned i)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    uint64_t now = (uint64_t)hi << 32 | lo;
+    // only the round trip's own order counts (a host interrupt or a slow path breaks it)
+    if (i == (prof_prev + 1) % VCPU_PROF_MARKS) prof_sum[i] += now - prof_last, prof_cnt[i]++;
+    prof_prev = i;
+    prof_last = now;
+    if (i != VCPU_PROF_MARKS - 1 || prof_cnt[i] < 1024) return;
+    uint64_t a[VCPU_PROF_MARKS];
+    for (unsigned k = 0; k < VCPU_PROF_MARKS; k++) {
+        a[k] = prof_cnt[k] ? prof_sum[k] / prof_cnt[k] : 0;
+        prof_sum[k] = prof_cnt[k] = 0;
+    }
+    kprintf("exitprof: 0->1 %lu  1->2 %lu  2->3 %lu  3->4 %lu  4->5 %lu  5->0 %lu\n", a[1], a[2],
+            a[3], a[4], a[5], a[0]);
+    prof_prev = VCPU_PROF_MARKS; // the print is no phase: the next round starts at mark 0
+}
+#endif

@@ -6,6 +6,7 @@
 #include "svm.h"
 #include "cpu.h"
 #include "switch.h"
+#include "vcpu_prof.h"
 
 /* Hardware ASIDs: GuestSpace tags (1..4095) share the ones the CPU has (QEMU: 15) by residue. The
  * guest TLB entries of an ASID belong to the last vCPU that ran with it (its nested and guest
@@ -82,7 +83,9 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
             "mov %0, %%db0; mov %1, %%db1; mov %2, %%db2; mov %3, %%db3" ::"r"(s->dr[0]),
             "r"(s->dr[1]), "r"(s->dr[2]), "r"(s->dr[3]));
     if (!svm_host_saved) svm_host_save();
+    VCPU_PROF(0);
     svm_enter(v->gpr, v->ctl_phys, svm_host_state_pa);
+    VCPU_PROF(1);
     arch_fs_base = svm_host_fs_base; // what the VMLOAD left in FS base: switch_to's cache
     if (s->dr_live)
         __asm__ volatile("mov %%db0, %0; mov %%db1, %1; mov %%db2, %2; mov %%db3, %3"
