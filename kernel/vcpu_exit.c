@@ -31,7 +31,7 @@ static void stop(struct tcb *t, const char *why)
 /* Words RS_EXIT_MR_RFLAGS .. len-1 of v's exit message into w (the four before travel in
  * registers). Each reason's words are a prefix of the layout (exit ABI 2), so only the length
  * decides what is written: the port I/O exit's four buffer words are the usual case. */
-static inline void exit_words_tail(struct vcpu *v, uint64_t *w, unsigned len)
+static inline __attribute__((always_inline)) void exit_words_tail(struct vcpu *v, uint64_t *w, unsigned len)
 {
     const struct vcpu_exit *e = &v->exit;
     w[RS_EXIT_MR_RFLAGS] = e->rflags;
@@ -60,7 +60,9 @@ static inline void exit_words_tail(struct vcpu *v, uint64_t *w, unsigned len)
         for (unsigned i = RS_EXIT_MR_CS_SS_BASE; i < RS_EXIT_MR_COUNT; i++) w[i] = 0;
 }
 
-unsigned vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer *rb)
+/* vcpu_exit_message_to, inline for deliver_direct. */
+static inline __attribute__((always_inline)) unsigned exit_message_to(struct tcb *t, struct tcb *r,
+                                                                      struct rs_ipc_buffer *rb)
 {
     struct vcpu *v = t->vcpu;
     const struct vcpu_exit *e = &v->exit;
@@ -72,6 +74,11 @@ unsigned vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer
     r->ctx.r9 = e->insn_len;
     exit_words_tail(v, rb->mr, len);
     return len;
+}
+
+unsigned vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer *rb)
+{
+    return exit_message_to(t, r, rb);
 }
 
 /* The exit fast path: a VMM waiting in Recv at the head of the exit endpoint's queue, with an
@@ -100,7 +107,7 @@ static inline __attribute__((always_inline)) struct tcb *deliver_direct(struct t
     if (next) next->queue_prev = NULL, r->queue_next = NULL;
     else ep->tail = NULL, ep->state = EP_IDLE;
     r->blocked_on = NULL;
-    unsigned len = vcpu_exit_message_to(t, r, rb);
+    unsigned len = exit_message_to(t, r, rb);
     r->ctx.rax = RS_OK; // ipc_set_received
     r->ctx.rsi = rs_msginfo(RS_FAULT_VCPU_EXIT, 0, 0, len);
     r->ctx.rdi = cap_badge(c);
@@ -198,31 +205,11 @@ unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
     return len;
 }
 
-bool vcpu_exit_apply(struct tcb *t, struct tcb *handler)
+/* vcpu_exit_apply's general case: a reply with words in the IPC buffer or that sets EFER, GPRs
+ * or RFLAGS. Out of line, so that the usual reply needs no frame. */
+static __attribute__((noinline)) bool apply_general(struct vcpu *v, struct tcb *handler,
+                                                    unsigned len, uint64_t flags)
 {
-    struct vcpu *v = t->vcpu;
-    uint64_t info = handler->ctx.rsi;
-    unsigned len = rs_msginfo_length(info);
-    t->in_fault_ipc = 0;
-    t->fault.type = RS_FAULT_NONE;
-    if (!v || rs_msginfo_label(info) != 0) { // paused: Resume runs the exiting instruction again
-        t->state = TS_INACTIVE;
-        return false;
-    }
-    uint64_t flags = len > RS_REPLY_MR_FLAGS ? handler->ctx.rdx : 0; // MR0..MR2 (msgreg.h)
-    if (len <= RS_MSG_REG_COUNT &&
-        !(flags & (RS_REPLY_SET_EFER | RS_REPLY_SET_GPRS | RS_REPLY_SET_RFLAGS))) {
-        // the usual reply (tools/bench.sh vmexit): all in registers, nothing to check but RIP
-        // and the event; the same steps as below, in the same order
-        if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(handler->ctx.r9))
-            vcpu_backend->advance_rip(v, handler->ctx.r9 - v->exit.rip);
-        else if (flags & RS_REPLY_ADVANCE_RIP) vcpu_backend->advance_rip(v, v->exit.insn_len);
-        if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT && vcpu_event_ok(handler->ctx.r8))
-            vcpu_backend->inject(v, handler->ctx.r8 | RS_EVENT_VALID);
-        if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
-        v->exit.reason = RS_EXIT_NONE;
-        return true;
-    }
     const struct rs_ipc_buffer *b = tcb_ipc_buffer(handler);
     if (len > RS_REPLY_MR_COUNT) len = RS_REPLY_MR_COUNT;
     if (!b && len > RS_MSG_REG_COUNT) len = RS_MSG_REG_COUNT;
@@ -254,6 +241,34 @@ bool vcpu_exit_apply(struct tcb *t, struct tcb *handler)
     if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
     v->exit.reason = RS_EXIT_NONE;
     return true;
+}
+
+bool vcpu_exit_apply(struct tcb *t, struct tcb *handler)
+{
+    struct vcpu *v = t->vcpu;
+    uint64_t info = handler->ctx.rsi;
+    unsigned len = rs_msginfo_length(info);
+    t->in_fault_ipc = 0;
+    t->fault.type = RS_FAULT_NONE;
+    if (!v || rs_msginfo_label(info) != 0) { // paused: Resume runs the exiting instruction again
+        t->state = TS_INACTIVE;
+        return false;
+    }
+    uint64_t flags = len > RS_REPLY_MR_FLAGS ? handler->ctx.rdx : 0; // MR0..MR2 (msgreg.h)
+    if (len <= RS_MSG_REG_COUNT &&
+        !(flags & (RS_REPLY_SET_EFER | RS_REPLY_SET_GPRS | RS_REPLY_SET_RFLAGS))) {
+        // the usual reply (tools/bench.sh vmexit): all in registers, nothing to check but RIP
+        // and the event; the same steps as apply_general's, in the same order
+        if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(handler->ctx.r9))
+            vcpu_backend->advance_rip(v, handler->ctx.r9 - v->exit.rip);
+        else if (flags & RS_REPLY_ADVANCE_RIP) vcpu_backend->advance_rip(v, v->exit.insn_len);
+        if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT && vcpu_event_ok(handler->ctx.r8))
+            vcpu_backend->inject(v, handler->ctx.r8 | RS_EVENT_VALID);
+        if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
+        v->exit.reason = RS_EXIT_NONE;
+        return true;
+    }
+    return apply_general(v, handler, len, flags);
 }
 
 void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
