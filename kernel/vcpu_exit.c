@@ -175,6 +175,7 @@ void vcpu_run(struct tcb *t)
     // still set and nothing to write.
     if (fpu_owner != v->fpu) fpu_claim(v->fpu);
     vcpu_backend->run(v, &v->exit);
+    VCPU_PROF_IO(v->exit.reason == RS_EXIT_IO);
     VCPU_PROF(2);
     fpu_leave_guest();
     if (v->exit.reason == RS_EXIT_NONE) return;
@@ -209,10 +210,7 @@ unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT])
     return len;
 }
 
-/* vcpu_exit_apply's general case: a reply with words in the IPC buffer or that sets EFER, GPRs
- * or RFLAGS. Out of line, so that the usual reply needs no frame. */
-static __attribute__((noinline)) bool apply_general(struct vcpu *v, struct tcb *handler,
-                                                    unsigned len, uint64_t flags)
+bool vcpu_exit_apply_general(struct vcpu *v, struct tcb *handler, unsigned len, uint64_t flags)
 {
     const struct rs_ipc_buffer *b = tcb_ipc_buffer(handler);
     if (len > RS_REPLY_MR_COUNT) len = RS_REPLY_MR_COUNT;
@@ -247,34 +245,6 @@ static __attribute__((noinline)) bool apply_general(struct vcpu *v, struct tcb *
     return true;
 }
 
-bool vcpu_exit_apply(struct tcb *t, struct tcb *handler)
-{
-    struct vcpu *v = t->vcpu;
-    uint64_t info = handler->ctx.rsi;
-    unsigned len = rs_msginfo_length(info);
-    t->in_fault_ipc = 0;
-    t->fault.type = RS_FAULT_NONE;
-    if (!v || rs_msginfo_label(info) != 0) { // paused: Resume runs the exiting instruction again
-        t->state = TS_INACTIVE;
-        return false;
-    }
-    uint64_t flags = len > RS_REPLY_MR_FLAGS ? handler->ctx.rdx : 0; // MR0..MR2 (msgreg.h)
-    if (len <= RS_MSG_REG_COUNT &&
-        !(flags & (RS_REPLY_SET_EFER | RS_REPLY_SET_GPRS | RS_REPLY_SET_RFLAGS))) {
-        // the usual reply (tools/bench.sh vmexit): all in registers, nothing to check but RIP
-        // and the event; the same steps as apply_general's, in the same order
-        if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(handler->ctx.r9))
-            vcpu_backend->advance_rip(v, handler->ctx.r9 - v->exit.rip);
-        else if (flags & RS_REPLY_ADVANCE_RIP) vcpu_backend->advance_rip(v, v->exit.insn_len);
-        if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT && vcpu_event_ok(handler->ctx.r8))
-            vcpu_backend->inject(v, handler->ctx.r8 | RS_EVENT_VALID);
-        if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
-        v->exit.reason = RS_EXIT_NONE;
-        return true;
-    }
-    return apply_general(v, handler, len, flags);
-}
-
 void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
 {
     // the guest ran until this exit: it goes on with its turn rather than behind every guest of
@@ -283,26 +253,35 @@ void vcpu_exit_reply(struct tcb *t, struct tcb *handler)
 }
 
 #ifdef VCPU_EXIT_PROFILE
-static uint64_t prof_last, prof_sum[VCPU_PROF_MARKS], prof_cnt[VCPU_PROF_MARKS];
-static unsigned prof_prev = VCPU_PROF_MARKS;
+bool vcpu_prof_io;
+static uint64_t prof_last, prof_sum[VCPU_PROF_MARKS], prof_cur[VCPU_PROF_MARKS], prof_rounds;
+static unsigned prof_prev = VCPU_PROF_MARKS, prof_seen;
 
 void vcpu_prof_mark(unsigned i)
 {
     uint32_t lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
     uint64_t now = (uint64_t)hi << 32 | lo;
-    // only the round trip's own order counts (a host interrupt or a slow path breaks it)
-    if (i == (prof_prev + 1) % VCPU_PROF_MARKS) prof_sum[i] += now - prof_last, prof_cnt[i]++;
+    // a round is marks 1..5 then 0 (the next entry), in that order: a host interrupt or a slow
+    // path breaks it; only the port I/O exits' rounds count (vcpu_prof_io, set in vcpu_run)
+    if (i == (prof_prev + 1) % VCPU_PROF_MARKS) prof_cur[i] = now - prof_last, prof_seen++;
+    else prof_seen = 0;
+    if (i == 1) prof_seen = 1, prof_cur[1] = now - prof_last;
     prof_prev = i;
     prof_last = now;
-    if (i != VCPU_PROF_MARKS - 1 || prof_cnt[i] < 1024) return;
-    uint64_t a[VCPU_PROF_MARKS];
-    for (unsigned k = 0; k < VCPU_PROF_MARKS; k++) {
-        a[k] = prof_cnt[k] ? prof_sum[k] / prof_cnt[k] : 0;
-        prof_sum[k] = prof_cnt[k] = 0;
+    if (i != 0) return;
+    if (prof_seen == VCPU_PROF_MARKS && vcpu_prof_io) {
+        for (unsigned k = 0; k < VCPU_PROF_MARKS; k++) prof_sum[k] += prof_cur[k];
+        prof_rounds++;
     }
-    kprintf("exitprof: 0->1 %lu  1->2 %lu  2->3 %lu  3->4 %lu  4->5 %lu  5->0 %lu\n", a[1], a[2],
-            a[3], a[4], a[5], a[0]);
-    prof_prev = VCPU_PROF_MARKS; // the print is no phase: the next round starts at mark 0
+    prof_seen = 0;
+    if (prof_rounds < 1000) return;
+    kprintf("exitprof: 0->1 %lu  1->2 %lu  2->3 %lu  3->4 %lu  4->5 %lu  5->0 %lu (I/O exits)\n",
+            prof_sum[1] / 1000, prof_sum[2] / 1000, prof_sum[3] / 1000, prof_sum[4] / 1000,
+            prof_sum[5] / 1000, prof_sum[0] / 1000);
+    for (unsigned k = 0; k < VCPU_PROF_MARKS; k++) prof_sum[k] = 0;
+    prof_rounds = 0;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    prof_last = (uint64_t)hi << 32 | lo; // the print is no phase
 }
 #endif
