@@ -12,9 +12,9 @@
 
 struct tcb *cur;
 struct tcb *sched_queue_head[SCHED_PRIOS],
-    *sched_queue_tail[SCHED_PRIOS]; /* the fast path swaps entries (sched.h) */
+    *sched_queue_tail[SCHED_PRIOS];      /* the fast path swaps entries (sched.h) */
 uint64_t sched_bitmap[SCHED_PRIOS / 64]; /* bit p set: queue p non-empty (sched.h) */
-uint64_t sched_bitmap_top;                /* bit i set: sched_bitmap[i] non-zero */
+uint64_t sched_bitmap_top;               /* bit i set: sched_bitmap[i] non-zero */
 
 void sched_enqueue(struct tcb *t, bool at_head)
 {

@@ -112,7 +112,7 @@ int vcpu_decode_get_register(struct invocation *inv, struct vcpu *v);
  * is stopped (TS_INACTIVE). Inline for the exit fast path's reply half (fastpath.c): the usual
  * reply, all in registers, here; any other in vcpu_exit_apply_general. */
 static inline __attribute__((always_inline)) bool vcpu_exit_apply(struct tcb *t,
-                                                                struct tcb *handler)
+                                                                  struct tcb *handler)
 {
     struct vcpu *v = t->vcpu;
     uint64_t info = handler->ctx.rsi;

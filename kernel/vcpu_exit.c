@@ -31,7 +31,8 @@ static void stop(struct tcb *t, const char *why)
 /* Words RS_EXIT_MR_RFLAGS .. len-1 of v's exit message into w (the four before travel in
  * registers). Each reason's words are a prefix of the layout (exit ABI 2), so only the length
  * decides what is written: the port I/O exit's four buffer words are the usual case. */
-static inline __attribute__((always_inline)) void exit_words_tail(struct vcpu *v, uint64_t *w, unsigned len)
+static inline __attribute__((always_inline)) void exit_words_tail(struct vcpu *v, uint64_t *w,
+                                                                  unsigned len)
 {
     const struct vcpu_exit *e = &v->exit;
     w[RS_EXIT_MR_RFLAGS] = e->rflags;
