@@ -27,11 +27,11 @@ extern struct tcb *sched_queue_head[SCHED_PRIOS], *sched_queue_tail[SCHED_PRIOS]
 static inline void sched_replace_head(unsigned prio, struct tcb *t) { sched_queue_head[prio] = t; }
 static inline void sched_replace_tail(unsigned prio, struct tcb *t) { sched_queue_tail[prio] = t; }
 extern uint64_t sched_bitmap[SCHED_PRIOS / 64], sched_bitmap_top;
-/* The exit fast path's hand-over (vcpu_exit.c, fastpath.c): `from`, running (so the head of its
- * queue), blocks and `to`, blocked (in no queue, its links NULL), becomes runnable at the head of
- * its own queue, a different priority. True when `to` is then what sched_pick returns, so the
- * caller may switch to it without the pick. The usual case inline: each alone in its queue, both
- * queues in one bitmap word (the vCPU thread one priority below its VMM); any other, the general
+/* The exit fast path's hand-over (vcpu_exit.c, fastpath.c): `from` (running, or not queued at
+ * all) blocks and `to`, blocked (in no queue, its links NULL), becomes runnable at the head of
+ * its queue. True when `to` is then what sched_pick returns, so the caller may switch to it
+ * without the pick. The usual case inline: different priorities in one bitmap word (the vCPU
+ * thread one below its VMM), `from` alone in its queue, `to`'s empty; any other, the general
  * dequeue and enqueue and a pick. */
 static inline __attribute__((always_inline)) bool sched_hand_over(struct tcb *from, struct tcb *to)
 {
