@@ -12,6 +12,7 @@
 #include "vspace.h"
 #include "vcpu.h"
 #include "waitqueue.h"
+#include "vcpu_prof.h"
 #include "arch/x86_64/arch.h"
 #include "arch/x86_64/switch.h"
 #include <resurgo/msginfo.h>
@@ -185,8 +186,10 @@ FAST_INLINE _Noreturn void fast_reply_recv_deliver(struct tcb *t, struct tcb *ca
  * untouched: a bound notification with bits pending (Recv returns those), a sender waiting on
  * the endpoint (Recv takes it at once), a lookup the slow path must report. The reply's length
  * and caps are vcpu_exit_reply's business (it reads what it needs; no cap goes to a vCPU). Out
- * of line: it calls functions that return; the vCPU thread (runnable again, at the head of its
- * queue unless its slice is spent) runs next through sched_exit_kernel's pick. */
+ * of line: it calls functions that return. The vCPU thread (runnable again, at the head of its
+ * queue unless its slice is spent) runs next: when nothing above it is runnable (the usual
+ * case: its VMM was the thread running) it runs its guest at once, else through
+ * sched_exit_kernel's pick. */
 static __attribute__((noinline)) _Noreturn void fast_vcpu_reply_recv(struct tcb *t,
                                                                      struct tcb *caller)
 {
@@ -200,11 +203,23 @@ static __attribute__((noinline)) _Noreturn void fast_vcpu_reply_recv(struct tcb 
     if (ep->state == EP_SEND) syscall_slowpath(t);
     t->reply_to = NULL;
     caller->replier = NULL;
-    vcpu_exit_reply(caller, t); // resumes the vCPU thread (or leaves it stopped: label != 0)
-    sched_dequeue(t);           // t was running: the head of its queue
+    bool resume = vcpu_exit_apply(caller, t); // (false: the vCPU thread stays stopped, label != 0)
     t->state = TS_BLOCKED_RECV;
     ep->state = EP_RECV;
     waitqueue_append(&ep->head, &ep->tail, t, ep);
+    if (__builtin_expect(resume && caller->time_slice < SCHED_TIME_SLICE, 1)) {
+        // sched_resume_turn's usual case (at the head of its queue) with t's dequeue: when the
+        // vCPU thread runs next, straight into its guest, as sched_exit_kernel's next round would
+        caller->state = TS_RUNNABLE;
+        if (sched_hand_over(t, caller)) {
+            VCPU_PROF(5);
+            cur = caller;
+            vcpu_run(caller); // (leaves the kernel into the VMM when the next exit goes to it)
+        }
+        sched_exit_kernel();
+    }
+    if (resume) sched_resume_turn(caller);
+    sched_dequeue(t); // t was running: the head of its queue
     sched_exit_kernel();
 }
 
@@ -213,7 +228,10 @@ FAST_INLINE _Noreturn void fast_reply_recv(struct tcb *t, bool pti)
     uint64_t info = t->ctx.rsi;
     struct tcb *caller = t->reply_to;
     if (!caller) syscall_slowpath(t);
-    if (caller->in_fault_ipc) fast_vcpu_reply_recv(t, caller);
+    if (caller->in_fault_ipc) {
+        VCPU_PROF(4);
+        fast_vcpu_reply_recv(t, caller);
+    }
     if ((info & FAST_INFO_MASK) > RS_MSG_REG_COUNT) syscall_slowpath(t);
     if (((uintptr_t)caller->vcpu | (uintptr_t)t->bound_ntfn) ||
         caller->slots[TCB_SLOT_VSPACE].cap.type != RS_CAP_VSPACE)

@@ -12,9 +12,9 @@
 
 struct tcb *cur;
 struct tcb *sched_queue_head[SCHED_PRIOS],
-    *sched_queue_tail[SCHED_PRIOS]; /* the fast path swaps entries (sched.h) */
-static uint64_t prio_bitmap[SCHED_PRIOS / 64];
-static uint64_t prio_bitmap_top; /* bit i set: prio_bitmap[i] non-zero */
+    *sched_queue_tail[SCHED_PRIOS];      /* the fast path swaps entries (sched.h) */
+uint64_t sched_bitmap[SCHED_PRIOS / 64]; /* bit p set: queue p non-empty (sched.h) */
+uint64_t sched_bitmap_top;               /* bit i set: sched_bitmap[i] non-zero */
 
 void sched_enqueue(struct tcb *t, bool at_head)
 {
@@ -32,8 +32,8 @@ void sched_enqueue(struct tcb *t, bool at_head)
         else sched_queue_head[p] = t;
         sched_queue_tail[p] = t;
     }
-    prio_bitmap[p / 64] |= 1ull << (p % 64);
-    prio_bitmap_top |= 1ull << (p / 64);
+    sched_bitmap[p / 64] |= 1ull << (p % 64);
+    sched_bitmap_top |= 1ull << (p / 64);
 }
 
 void sched_dequeue(struct tcb *t)
@@ -46,8 +46,8 @@ void sched_dequeue(struct tcb *t)
     else sched_queue_tail[p] = t->sched_prev;
     t->sched_next = t->sched_prev = NULL;
     if (!sched_queue_head[p]) {
-        prio_bitmap[p / 64] &= ~(1ull << (p % 64));
-        if (!prio_bitmap[p / 64]) prio_bitmap_top &= ~(1ull << (p / 64));
+        sched_bitmap[p / 64] &= ~(1ull << (p % 64));
+        if (!sched_bitmap[p / 64]) sched_bitmap_top &= ~(1ull << (p / 64));
     }
 }
 
@@ -60,9 +60,9 @@ void sched_make_runnable(struct tcb *t, bool at_head)
 
 struct tcb *sched_pick(void)
 {
-    if (!prio_bitmap_top) return NULL;
-    unsigned hi = 63 - __builtin_clzll(prio_bitmap_top);
-    unsigned p = hi * 64 + (63 - __builtin_clzll(prio_bitmap[hi]));
+    if (!sched_bitmap_top) return NULL;
+    unsigned hi = 63 - __builtin_clzll(sched_bitmap_top);
+    unsigned p = hi * 64 + (63 - __builtin_clzll(sched_bitmap[hi]));
     return sched_queue_head[p];
 }
 

@@ -9,6 +9,8 @@
 #include "invoke.h"
 #include "cdt.h"
 #include "vcpu_backend.h"
+#include "tcb.h"
+#include <resurgo/msginfo.h>
 
 enum vcpu_slot { VCPU_SLOT_TCB, VCPU_SLOT_GUEST_SPACE, VCPU_SLOT_EXIT_EP, VCPU_SLOT_COUNT };
 #define VCPU_CTL_SIZE   4096
@@ -65,6 +67,9 @@ struct rs_ipc_buffer;
 unsigned vcpu_exit_message_to(struct tcb *t, struct tcb *r, struct rs_ipc_buffer *rb);
 /* Applies the VMM `handler`'s reply to the exit of t and resumes t (label 0) or stops it. */
 void vcpu_exit_reply(struct tcb *t, struct tcb *handler);
+/* vcpu_exit_apply's general case (vcpu_exit.c): a reply with words in the IPC buffer, or one
+ * that sets EFER, GPRs or RFLAGS. Returns true. */
+bool vcpu_exit_apply_general(struct vcpu *v, struct tcb *handler, unsigned len, uint64_t flags);
 /* The VMM holding t's exit went away (Recv again, suspended, destroyed) without replying: t
  * queues the same exit on its exit endpoint again, for the next VMM. */
 void vcpu_exit_redeliver(struct tcb *t);
@@ -101,3 +106,36 @@ int vcpu_decode_set_register(struct invocation *inv, struct vcpu *v);
 int vcpu_decode_get_register(struct invocation *inv, struct vcpu *v);
 /* RFLAGS bits a guest may have: every defined flag; bits 3, 5, 15, 22-63 are reserved. */
 #define VCPU_RFLAGS_ALLOWED 0x3F7FD7ull
+
+/* vcpu_exit_reply but the wake-up: true when t is to resume (its state is then still
+ * TS_BLOCKED_REPLY; the caller makes it runnable, as sched_resume_turn would), false when it
+ * is stopped (TS_INACTIVE). Inline for the exit fast path's reply half (fastpath.c): the usual
+ * reply, all in registers, here; any other in vcpu_exit_apply_general. */
+static inline __attribute__((always_inline)) bool vcpu_exit_apply(struct tcb *t,
+                                                                  struct tcb *handler)
+{
+    struct vcpu *v = t->vcpu;
+    uint64_t info = handler->ctx.rsi;
+    unsigned len = rs_msginfo_length(info);
+    t->in_fault_ipc = 0;
+    t->fault.type = RS_FAULT_NONE;
+    if (!v || rs_msginfo_label(info) != 0) { // paused: Resume runs the exiting instruction again
+        t->state = TS_INACTIVE;
+        return false;
+    }
+    uint64_t flags = len > RS_REPLY_MR_FLAGS ? handler->ctx.rdx : 0; // MR0..MR2 (msgreg.h)
+    if (len <= RS_MSG_REG_COUNT &&
+        !(flags & (RS_REPLY_SET_EFER | RS_REPLY_SET_GPRS | RS_REPLY_SET_RFLAGS))) {
+        // the usual reply (tools/bench.sh vmexit): all in registers, nothing to check but RIP
+        // and the event; the same steps as vcpu_exit_apply_general's, in the same order
+        if ((flags & RS_REPLY_SET_RIP) && len > RS_REPLY_MR_RIP && vcpu_canonical(handler->ctx.r9))
+            vcpu_backend->advance_rip(v, handler->ctx.r9 - v->exit.rip);
+        else if (flags & RS_REPLY_ADVANCE_RIP) vcpu_backend->advance_rip(v, v->exit.insn_len);
+        if ((flags & RS_REPLY_INJECT) && len > RS_REPLY_MR_INJECT && vcpu_event_ok(handler->ctx.r8))
+            vcpu_backend->inject(v, handler->ctx.r8 | RS_EVENT_VALID);
+        if (flags & RS_REPLY_WANT_WINDOW) vcpu_backend->want_window(v, true);
+        v->exit.reason = RS_EXIT_NONE;
+        return true;
+    }
+    return vcpu_exit_apply_general(v, handler, len, flags);
+}

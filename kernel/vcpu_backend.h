@@ -8,10 +8,11 @@
  *   GPRs between runs; a backend moves the ones its hardware keeps in the control page (SVM:
  *   rax, rsp; VMX: rsp) in before entry and out after the exit. Everything else (rip, rflags,
  *   control registers, segments, pending event) lives in the control page.
- * - The generic layer loads the guest's FPU image v->fpu before run() (fpu_claim) and leaves
- *   it in the registers, owned by v->fpu, after it; host threads reach the FPU only through
- *   #NM (CR0.TS, fpu.h). run() must return with the host CR0 the world switch reloads (TS may
- *   differ; fpu_leave_guest reads it). Generic code validates state before set_state. */
+ * - The generic layer loads the guest's FPU image v->fpu before run() (fpu_claim, which clears
+ *   CR0.TS; when v->fpu owns the registers already TS may be set, as the guest runs on its own
+ *   CR0) and leaves it in the registers, owned by v->fpu, after it; host threads reach the FPU
+ *   only through #NM (CR0.TS, fpu.h). run() must not depend on TS and must return with the host
+ *   CR0 the world switch reloads (TS may differ; fpu_leave_guest reads it). Generic code validates state before set_state. */
 #pragma once
 #include <stdint.h>
 #include <stdbool.h>

@@ -6,6 +6,7 @@
 #include "svm.h"
 #include "cpu.h"
 #include "switch.h"
+#include "vcpu_prof.h"
 
 /* Hardware ASIDs: GuestSpace tags (1..4095) share the ones the CPU has (QEMU: 15) by residue. The
  * guest TLB entries of an ASID belong to the last vCPU that ran with it (its nested and guest
@@ -64,16 +65,20 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
 {
     struct vmcb *vm = v->ctl;
     struct svm_vcpu *s = svm_of(v);
-    uint32_t hw = hw_asid(s->tag);
-    vm->asid = hw; // never 0: that is the host's (APM 15.16 "TLB Control")
-    vm->tlb_control = VMCB_TLB_NONE;
-    if (asid_owner[hw] != v || s->hw_asid != hw) {
+    // v still owns the ASID of its last run: that is its tag's (set_guest_root and every flush
+    // end the ownership), and its TLB entries are v's own. tlb_control is VMCB_TLB_NONE here:
+    // zero in a new VMCB, and set so again after each run.
+    uint32_t hw = s->hw_asid;
+    if (!hw || asid_owner[hw] != v) {
+        hw = hw_asid(s->tag);
         vm->tlb_control =
             (svm_features & SVM_FEAT_FLUSH_ASID) ? VMCB_TLB_FLUSH_ASID : VMCB_TLB_FLUSH_ALL;
         asid_owner[hw] = v;
         s->hw_asid = hw;
     }
-    svm_events_before_run(v); // the VMM's event: EVENTINJ, or V_IRQ for an interrupt
+    vm->asid = hw; // never 0: that is the host's (APM 15.16 "TLB Control")
+    // the VMM's event: EVENTINJ, or V_IRQ for an interrupt (nothing to do with none queued)
+    if (s->queued_event & VMCB_EVENT_VALID) svm_events_before_run(v);
     if (svm_tsc_aux_hw && s->tsc_aux != svm_host_tsc_aux) wrmsr(MSR_TSC_AUX, s->tsc_aux);
     vm->rax = v->gpr[RS_GPR_RAX];
     vm->rsp = v->gpr[RS_GPR_RSP];
@@ -82,7 +87,9 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
             "mov %0, %%db0; mov %1, %%db1; mov %2, %%db2; mov %3, %%db3" ::"r"(s->dr[0]),
             "r"(s->dr[1]), "r"(s->dr[2]), "r"(s->dr[3]));
     if (!svm_host_saved) svm_host_save();
+    VCPU_PROF(0);
     svm_enter(v->gpr, v->ctl_phys, svm_host_state_pa);
+    VCPU_PROF(1);
     arch_fs_base = svm_host_fs_base; // what the VMLOAD left in FS base: switch_to's cache
     if (s->dr_live)
         __asm__ volatile("mov %%db0, %0; mov %%db1, %1; mov %%db2, %2; mov %%db3, %3"
@@ -94,7 +101,10 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
     v->gpr[RS_GPR_RAX] = vm->rax;
     v->gpr[RS_GPR_RSP] = vm->rsp;
     vm->tlb_control = VMCB_TLB_NONE;
-    svm_events_after_exit(v);
+    // the usual exit, nothing held and nothing interrupted, is svm_events_after_exit's first
+    // step alone
+    if ((vm->exitintinfo | s->queued_event) & VMCB_EVENT_VALID) svm_events_after_exit(v);
+    else vm->eventinj = 0;
     bool vmm_window = s->vmm_window;
     svm_exit_decode(v, vm, e);
     // VINTR is intercepted only for the VMM's window (svm_event.c); one it no longer wants (a
