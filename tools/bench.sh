@@ -4,8 +4,9 @@
 # instruction counts (repeatable on a busy machine). Prints the `bench:` lines.
 # usage: tools/bench.sh [ipc|ipc-pti|restart|vmm-stall|vmexit|linux|disk|disk-linux|net] [ARGS]   (ipc-pti: the
 #   kernel booted with pti=on; linux: wall-clock figures, without -icount: tools/bench-linux.py;
-#   disk: MB/s and IOPS raw through blk and through fs, virtio-blk and IDE, with and without
-#   -icount, then the Linux guest's dd through the whole stack against bare QEMU; net: the Linux
+#   disk: MB/s and IOPS raw through blk and through fs, virtio-blk and IDE (wall clock), then the
+#   Linux guest's dd through the whole stack against bare QEMU, and one table of the ratios
+#   (bench/disk/bench-disk.py: --size, --reps, --icount, --smoke); net: the Linux
 #   guest's TCP throughput to the host and ping through the whole stack against bare QEMU; ARGS
 #   go to tools/bench-guest.py (--size MIB, --reps N): docs/benchmarks.md)
 set -euo pipefail
@@ -67,32 +68,12 @@ case "${1:-ipc}" in
            boot init=build/servers/init/init.elf manifest=bench/vmexit/manifest-vmm.txt "${vm[@]}"
            vmm_figures; echo "bench: done" ;;
   linux)   exec python3 tools/bench-linux.py ;;
-  disk)    # a client raw through blk's channel, then through fs -> blk; on virtio-blk and on the
-           # PIIX's IDE disk (ATA, bus-master DMA). Fresh images each time (64 MiB; fs: ext2). Once
-           # with -icount shift=0 (CPU work in instructions; the waits for QEMU's I/O threads go by
-           # in host time), once without (wall-clock time, the TSC at its calibrated rate).
-           timeout=900
-           img=$(mktemp --suffix=.img); src=$(mktemp --suffix=.img)
-           trap 'rm -f "$log" "$out" "$img" "$src"' EXIT
-           tests/system/fs/mkimage.sh "$src" 64
-           srv=(init=build/servers/init/init.elf blk=build/servers/blk/blk.elf)
-           for clock in icount wall; do
-           [ $clock = wall ] && icount=""
-           for ifc in virtio ide; do
-             m=bench/disk/manifest-raw.txt; [ $ifc = ide ] && m=bench/disk/manifest-raw-ata.txt
-             disk=(--disk "$img" --disk-size 64 --disk-if $ifc)
-             boot "${srv[@]}" manifest=$m benchdisk=build/bench/bench-disk-raw.elf
-             grep -a '^bench: disk' "$log" | sed "s/^bench: disk /bench: disk [$ifc, $clock] /"
-             m=bench/disk/manifest-fs.txt
-             [ $ifc = ide ] && { sed 's/device=virtio-blk dma=16/device=ata dma=4/' $m >"$img.manifest"; m=$img.manifest; }
-             disk=(--disk "$img" --disk-image "$src" --disk-if $ifc)
-             boot "${srv[@]}" fs=build/servers/fs/fs.elf manifest=$m benchdisk=build/bench/bench-disk-fs.elf
-             grep -a '^bench: disk' "$log" | sed "s/^bench: disk /bench: disk [$ifc, $clock] /"
-             rm -f "$img.manifest"
-           done
-           done
-           # a Linux guest's dd through VMM -> fs -> blk against bare QEMU's virtio-blk
-           python3 tools/bench-guest.py disk "${@:2}" ;;
+  disk)    # the whole disk benchmark in one run (bench/disk/bench-disk.py): a native client raw
+           # through blk's channel and through fs -> blk, on virtio-blk and on the PIIX's IDE disk
+           # (wall clock; --icount adds the same under -icount shift=0), then the Linux guest's dd
+           # through VMM -> fs -> blk against bare QEMU's virtio-blk; a summary with the ratios.
+           # ARGS: --size MIB --reps N (the guest's dd), --ifaces, --no-linux, --smoke, --log DIR
+           exec python3 bench/disk/bench-disk.py "${@:2}" ;;
   disk-linux) exec python3 tools/bench-guest.py disk "${@:2}" ;;  # the Linux part of disk alone
   net)     exec python3 tools/bench-guest.py net "${@:2}" ;;
   *) echo "usage: $0 [ipc|ipc-pti|restart|vmm-stall|vmexit|linux|disk|disk-linux|net] [ARGS]"; exit 2 ;;

@@ -4,7 +4,7 @@
 # each, alternating, on virtio-blk and on IDE: by default fs-qd1.elf (one blk request at a time,
 # each waited for: the behaviour before blockdev_queue.c) against fs.elf, then raw blk once per
 # interface for the ratio, and the load average before each boot (docs/benchmarks.md, bench/disk).
-# usage: bench/disk/compare.sh [ROUNDS [FS_ELF...]]   (ROUNDS: 1)
+# usage: [IFACES="virtio ide"] bench/disk/compare.sh [ROUNDS [FS_ELF...]]   (ROUNDS: 1)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-1}
@@ -27,7 +27,7 @@ boot() { # label, disk args..., -- modules...
   grep -a '^fs: blk: .* waits for blk' "$log" | tail -1 | sed "s|^|bench: [$label] |" || true
 }
 srv=(init=build/servers/init/init.elf blk=build/servers/blk/blk.elf)
-for ifc in virtio ide; do
+for ifc in ${IFACES:-virtio ide}; do
   m=bench/disk/manifest-raw.txt; [ $ifc = ide ] && m=bench/disk/manifest-raw-ata.txt
   boot "$ifc, raw" --disk "$img" --disk-size 64 --disk-if $ifc -- "${srv[@]}" manifest=$m \
        benchdisk=build/bench/bench-disk-raw.elf

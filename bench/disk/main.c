@@ -9,12 +9,19 @@
 #include "common/kstring.h"
 #include "proto/fs.h"
 
-#define SEQ_BYTES (8u << 20) /* raw: 8 MiB each way */
-#define SEQ_REQ   65536u     /* raw: 64 KiB requests */
-#define QD        8u         /* raw: requests in flight (sequential runs, random QD8) */
+#ifdef SMOKE /* the suite's short run (bench-disk-all-runs): that it runs and prints */
+#define SEQ_BYTES (1u << 20)
+#define RAND_OPS  64u
+#define FS_SEQ    (8u << 10)
+#define FS_RAND   4u
+#else
+#define SEQ_BYTES (8u << 20)  /* raw: 8 MiB each way */
 #define RAND_OPS  1000u
 #define FS_SEQ    (64u << 10) /* fs: a 64 KiB file (every write is durable: slow) */
 #define FS_RAND   16u         /* fs: 4 KiB random reads and writes */
+#endif
+#define SEQ_REQ   65536u      /* raw: 64 KiB requests */
+#define QD        8u          /* raw: requests in flight (sequential runs, random QD8) */
 #define AREA_SECT (64u << 11) /* random offsets within the first 64 MiB */
 
 static const ipc_control_t *me;

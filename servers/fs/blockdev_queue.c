@@ -196,8 +196,9 @@ static uint64_t send(struct blkq *q, uint32_t op, uint64_t sector, uint32_t len,
     return n;
 }
 
-/* A prefetched read holding `sector` whose buffer still holds its data (no later buffer
- * reached it): its number, or UINT64_MAX. *next: the first prefetched sector after `sector`
+/* The oldest prefetched read holding `sector` whose buffer still holds its data (no later
+ * buffer reached it): its number, or UINT64_MAX. The oldest: on a device that runs one command
+ * at a time (ATA) it is the first to finish. *next: the first prefetched sector after `sector`
  * (UINT64_MAX if none), where a read sent instead should stop to find the rest read ahead. */
 static uint64_t prefetched(struct blkq *q, uint64_t sector, uint64_t *next)
 {
@@ -206,30 +207,48 @@ static uint64_t prefetched(struct blkq *q, uint64_t sector, uint64_t *next)
     for (uint64_t n = q->sent > CHAN_ENTRIES ? q->sent - CHAN_ENTRIES : 0; n < q->sent; n++) {
         struct bq_rec *r = rec(q, n);
         if (!r->ra || q->dpos > r->dstart + q->data_size) continue;
-        if (r->sector <= sector && sector < r->sector + r->len / CHAN_SECTOR) found = n;
-        else if (r->sector > sector && r->sector < *next) *next = r->sector;
+        if (r->sector <= sector && sector < r->sector + r->len / CHAN_SECTOR) {
+            if (found == UINT64_MAX) found = n;
+        } else if (r->sector > sector && r->sector < *next) {
+            *next = r->sector;
+        }
     }
     return found;
 }
 
-/* After a read that continued the previous one, reads ahead: up to ra_depth requests of k
- * sectors past `end`, each only if there is room now (a prefetch never waits), all of them in
- * half the data area at most (so that they are read before later buffers overwrite them). */
+/* After a read that continued the previous one, reads ahead: requests of k sectors past `end`
+ * up to ra_depth of them, each only if there is room now (a prefetch never waits), all of them
+ * in half the data area at most (so that they are read before later buffers overwrite them).
+ * Sectors a prefetch holds already are not read again: a reader's pieces change size (a run
+ * cut by an indirect block, a short last piece), and before this rule a small piece after large
+ * ones moved the window back to its end and read again what was in flight, each duplicate
+ * queued in front of the reader's next read on a device that runs one command at a time (ATA:
+ * sequential reads through fs fell from 80 to 14 MB/s, docs/benchmarks.md). */
 static void read_ahead(struct blkq *q, uint64_t end, uint32_t k)
 {
     if (!q->ra_depth || !k) return;
     unsigned depth = q->ra_depth;
     while (depth > 1 && (uint64_t)depth * k * CHAN_SECTOR > q->data_size / 2) depth--;
     if ((uint64_t)depth * k * CHAN_SECTOR > q->data_size / 2) return;
-    if (q->ra_next < end || q->ra_next > end + (uint64_t)depth * k) q->ra_next = end;
-    while (q->ra_next + k <= q->sectors && q->ra_next < end + (uint64_t)depth * k &&
-           room(q, &(struct what){.len = k * CHAN_SECTOR}) &&
-           no_write_overlap(q, &(struct what){.sector = q->ra_next, .count = k})) {
-        uint64_t n = send(q, CHAN_OP_READ, q->ra_next, k * CHAN_SECTOR, NULL, NULL);
+    // the window is kept while it lies within reach of the largest pieces (max_len)
+    uint64_t per = q->max_len / CHAN_SECTOR, limit = end + (uint64_t)depth * k;
+    if (q->ra_next < end || q->ra_next > end + (uint64_t)q->ra_depth * per) q->ra_next = end;
+    while (q->ra_next < limit && q->ra_next < q->sectors) {
+        uint64_t next, held = prefetched(q, q->ra_next, &next);
+        if (held != UINT64_MAX) { // read ahead already: past it
+            q->ra_next = rec(q, held)->sector + rec(q, held)->len / CHAN_SECTOR;
+            continue;
+        }
+        uint32_t kk = next - q->ra_next < k ? (uint32_t)(next - q->ra_next) : k;
+        if (q->ra_next + kk > q->sectors ||
+            !room(q, &(struct what){.len = kk * CHAN_SECTOR}) ||
+            !no_write_overlap(q, &(struct what){.sector = q->ra_next, .count = kk}))
+            return;
+        uint64_t n = send(q, CHAN_OP_READ, q->ra_next, kk * CHAN_SECTOR, NULL, NULL);
         if (n == UINT64_MAX) return;
         rec(q, n)->ra = true;
         q->ra_sent++;
-        q->ra_next += k;
+        q->ra_next += kk;
     }
 }
 
@@ -243,6 +262,7 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
     // happens to lie before the data read next: on ATA every needless read costs a turn)
     bool sequential = sector >= q->seq_end && sector <= q->seq_end + RA_GAP;
     q->seq_run = sequential && count >= RA_MIN ? q->seq_run + 1 : 0;
+    if (!sequential) q->ra_next = 0; // a new run: its window starts at its end
     q->seq_end = end;
     wait_for(q, no_write_overlap, (struct what){.sector = sector, .count = count});
     while (count) {

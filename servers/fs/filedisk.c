@@ -4,9 +4,11 @@
 // (zero copy), FLUSH = ext2_fsync. A completion posted for a write means the data and its
 // log record are on their way to blk's disk (sent on fs's blk channel, which outlives fs: they
 // land even if fs dies now, servers/fs/blockdev_queue.c) but not yet durable; the guest's FLUSH
-// is the durability point: ext2_fsync waits for every write sent and flushes blk. Requests are
-// carried out one after the other, but their blk requests overlap: writes are not waited for,
-// and a guest reading sequentially finds its next blocks read ahead.
+// is the durability point: ext2_fsync waits for every write sent and flushes blk. fs takes the
+// requests waiting as a batch, carries them out in ring order (runs of requests that continue
+// each other as one ext2 call), then publishes their completions and releases them; their blk
+// requests overlap: writes are not waited for, and a sequential reader finds its next blocks
+// read ahead.
 #include "filedisk.h"
 
 #include "common/kstring.h"
@@ -53,6 +55,29 @@ int fdisk_attach(struct fdisk *d, struct ext2_fs *fs, void *base, uint64_t data_
     return RS_OK;
 }
 
+/* Carries out op on len bytes (a checked request, or a run of them) at `sector` with the data
+ * at data_offset in the data area: RS_OK or BLK_STATUS_IO_ERROR. */
+static uint32_t run_io(struct fdisk *d, uint32_t op, uint64_t sector, uint32_t data_offset,
+                       uint32_t len)
+{
+    int64_t rc = 0;
+    uint8_t *buf = d->data + data_offset; // checked: inside the data area
+    uint64_t off = sector * CHAN_SECTOR;
+    switch (op) {
+    case CHAN_OP_READ:
+        rc = ext2_read(d->fs, d->ino, off, buf, len);
+        if (rc >= 0 && rc < len) memset(buf + rc, 0, len - (uint32_t)rc); // a short file
+        break;
+    case CHAN_OP_WRITE:
+        rc = ext2_write(d->fs, d->ino, off, buf, len);
+        if (rc >= 0 && rc != len) rc = EXT2_EIO;
+        break;
+    default: rc = ext2_fsync(d->fs, d->ino); break; // CHAN_OP_FLUSH
+    }
+    if (rc < 0) d->refused++;
+    return rc < 0 ? BLK_STATUS_IO_ERROR : RS_OK;
+}
+
 void fdisk_do(struct fdisk *d, const chan_desc_t *r, chan_desc_t *c)
 {
     *c = *r;
@@ -70,22 +95,7 @@ void fdisk_do(struct fdisk *d, const chan_desc_t *r, chan_desc_t *c)
         d->refused++;
         return;
     }
-    int64_t rc = 0;
-    uint8_t *buf = d->data + r->data_offset; // checked: inside the data area
-    uint64_t off = r->offset * CHAN_SECTOR;
-    switch (r->op) {
-    case CHAN_OP_READ:
-        rc = ext2_read(d->fs, d->ino, off, buf, r->len);
-        if (rc >= 0 && rc < r->len) memset(buf + rc, 0, r->len - (uint32_t)rc); // a short file
-        break;
-    case CHAN_OP_WRITE:
-        rc = ext2_write(d->fs, d->ino, off, buf, r->len);
-        if (rc >= 0 && rc != r->len) rc = EXT2_EIO;
-        break;
-    default: rc = ext2_fsync(d->fs, d->ino); break; // CHAN_OP_FLUSH
-    }
-    c->status = rc < 0 ? BLK_STATUS_IO_ERROR : RS_OK;
-    if (rc < 0) d->refused++;
+    c->status = run_io(d, r->op, r->offset, r->data_offset, r->len);
 }
 
 bool fdisk_pending(const struct fdisk *d)
@@ -94,25 +104,74 @@ bool fdisk_pending(const struct fdisk *d)
     return head != d->req.next && head - d->req.tail <= CHAN_ENTRIES && chan_space(&d->comp);
 }
 
+/* Whether request b continues request a on the disk and in the data area with the same op
+ * (read or write), both well formed, and a run of run_len bytes ending with a can take b: then
+ * one ext2 call carries out both. */
+static bool continues(const struct fdisk *d, const chan_desc_t *a, const chan_desc_t *b,
+                      uint32_t run_len)
+{
+    if (a->op != b->op || (a->op != CHAN_OP_READ && a->op != CHAN_OP_WRITE) || !d->ino ||
+        run_len + b->len > FDISK_RUN_MAX || b->offset != a->offset + a->len / CHAN_SECTOR ||
+        b->data_offset != (uint64_t)a->data_offset + a->len)
+        return false;
+    return !chan_desc_check(a, d->data_size, d->sectors, BLK_MAX_REQUEST) &&
+           !chan_desc_check(b, d->data_size, d->sectors, BLK_MAX_REQUEST);
+}
+
 unsigned fdisk_serve(struct fdisk *d, unsigned max)
 {
-    unsigned done = 0;
-    // a request an earlier instance consumed and did not release is read again first
-    // (chan_consumer_attach); this instance consumes and releases one at a time
-    while (done < max && chan_space(&d->comp)) {
-        chan_desc_t r, c;
-        int err = chan_consume(&d->req, &r);
+    // The batch: the requests waiting, in ring order, as many as the completion ring has room
+    // for and in at most max runs (a request an earlier instance consumed and did not release
+    // is read again first: chan_consumer_attach).
+    chan_desc_t *b = d->batch;
+    unsigned n = 0, runs = 0, room = chan_space(&d->comp);
+    uint32_t run_len = 0;
+    find_file(d);
+    while (n < room && n < CHAN_ENTRIES) {
+        int err = chan_consume(&d->req, &b[n]);
         if (err == RS_RANGE_ERROR) d->ring_errors++;
         if (err) break;
-        fdisk_do(d, &r, &c);
-        if (chan_produce(&d->comp, &c)) { // the client corrupted its tail: nothing to answer to
+        if (!n || !continues(d, &b[n - 1], &b[n], run_len)) {
+            if (runs == max) { // the start of a run for the next call: not read after all
+                d->req.next--;
+                break;
+            }
+            runs++, run_len = 0;
+        }
+        run_len += b[n].len;
+        n++;
+    }
+    // Carried out in ring order; a run of requests that continue each other (a guest request's
+    // slots, a sequential reader's or writer's next request) as one ext2 call: one transaction
+    // and log record for a run of writes, and for a run of reads blk requests of up to
+    // BLK_MAX_REQUEST sent together, where one call per slot would wait for each. A read after
+    // a write sees it; a FLUSH (ext2_fsync) comes after everything before it was sent to blk
+    // and waits for all of it, so it covers every request completed before it.
+    for (unsigned i = 0, j; i < n; i = j) {
+        uint32_t len = b[i].len;
+        for (j = i + 1; j < n && continues(d, &b[j - 1], &b[j], len); j++) len += b[j].len;
+        if (j == i + 1) {
+            chan_desc_t c;
+            fdisk_do(d, &b[i], &c);
+            b[i] = c;
+            continue;
+        }
+        uint32_t st = run_io(d, b[i].op, b[i].offset, b[i].data_offset, len);
+        for (unsigned k = i; k < j; k++) b[k].status = st;
+        d->runs++, d->merged += j - i;
+    }
+    // Then the completions, in ring order, then the releases: a crash in between makes the next
+    // instance do the batch again (the same data to the same sectors; the client ignores the
+    // second completion of an id: libipc/channel.h).
+    unsigned done = 0;
+    for (; done < n; done++) {
+        if (chan_produce(&d->comp, &b[done])) { // the client corrupted its tail
             d->ring_errors++;
             break;
         }
         d->served++;
-        done++;
-        if (d->between) d->between(d->between_ctx);
-        chan_release(&d->req);
     }
+    if (done && d->between) d->between(d->between_ctx);
+    for (unsigned i = 0; i < done; i++) chan_release(&d->req);
     return done;
 }

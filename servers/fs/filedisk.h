@@ -10,6 +10,7 @@
 #define FDISK_SUFFIX   ".img"
 #define FDISK_NAME_MAX 24u /* ipc_channel_info_t's name */
 #define FDISK_PATH_MAX (sizeof(FDISK_DIR) + FDISK_NAME_MAX + sizeof(FDISK_SUFFIX))
+#define FDISK_RUN_MAX  (256u * 1024u) /* bytes of one ext2 call made of several requests */
 
 struct fdisk {
     struct ext2_fs *fs;
@@ -21,6 +22,8 @@ struct fdisk {
     uint32_t ino;     /* 0: the file is not (yet) found */
     uint64_t sectors; /* the file's size in whole sectors, fixed when it is found */
     uint64_t served, refused, ring_errors;
+    uint64_t runs, merged; /* ext2 calls that carried out several requests, and those requests */
+    chan_desc_t batch[CHAN_ENTRIES]; /* fdisk_serve's requests, then their completions */
     /* called after a completion is published and before its request is released: the moment
      * a crash makes the next instance redo a request the client may already have seen done */
     void (*between)(void *ctx);
@@ -35,9 +38,13 @@ struct fdisk {
  * every request fails with RS_NOT_FOUND). */
 int fdisk_attach(struct fdisk *d, struct ext2_fs *fs, void *base, uint64_t data_size,
                  const char *name);
-/* Serves up to max requests in ring order, each to completion: read, check, carry out on the
- * file, publish the completion, release. Stops early when the completion ring is full or the
- * client's head is out of range. Returns the completions published. */
+/* Serves the requests waiting, several at once: reads as many as the completion ring has room
+ * for, in at most max runs (a run: requests that continue each other on the disk and in the
+ * data area with the same op, read or write; any other request is a run of its own), checks
+ * each, carries them out in ring order (a run as one ext2 call of up to FDISK_RUN_MAX bytes),
+ * publishes all their completions in ring order, then releases them. Stops early when the
+ * completion ring is full or the client's head is out of range. Returns the completions
+ * published. */
 unsigned fdisk_serve(struct fdisk *d, unsigned max);
 /* Whether requests wait to be served (and the completion ring has room for one). */
 bool fdisk_pending(const struct fdisk *d);

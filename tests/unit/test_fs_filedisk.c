@@ -333,3 +333,123 @@ Test(fs_filedisk, random_requests)
     cr_assert_eq(len, DISK_BYTES);
     free(host);
 }
+
+/* Several requests at once: a batch is taken whole, runs of requests that continue each other
+ * on the disk and in the data area are one ext2 call each, everything in ring order (a read
+ * after a write in the same batch sees it), completions in ring order; max bounds the runs. */
+Test(fs_filedisk, a_batch_serves_runs_in_ring_order)
+{
+    uint8_t *in = malloc(16 * 1024);
+    pattern(in, 16 * 1024, 99, 0);
+    memcpy(chan_data(chan), in, 16 * 1024);
+    uint64_t id = 1;
+    // 16 writes of 1 KiB: sectors 20.., data 0..16 KiB (one run); one read of what the 3rd
+    // wrote (data 32 KiB: its own run); a write that does not continue (a gap of one sector);
+    // a flush; 8 reads of 1 KiB back over sectors 20.. into data 40 KiB.. (one run)
+    for (unsigned i = 0; i < 16; i++) {
+        chan_desc_t r = {.id = id++, .op = CHAN_OP_WRITE, .offset = 20 + 2 * i,
+                         .data_offset = i * 1024, .len = 1024};
+        cr_assert_eq(chan_produce(&creq, &r), 0);
+    }
+    chan_desc_t w = {.id = id++, .op = CHAN_OP_READ, .offset = 24, .data_offset = 32768, .len = 1024};
+    cr_assert_eq(chan_produce(&creq, &w), 0);
+    w = (chan_desc_t){.id = id++, .op = CHAN_OP_WRITE, .offset = 53, .data_offset = 0, .len = 512};
+    cr_assert_eq(chan_produce(&creq, &w), 0);
+    w = (chan_desc_t){.id = id++, .op = CHAN_OP_FLUSH};
+    cr_assert_eq(chan_produce(&creq, &w), 0);
+    for (unsigned i = 0; i < 8; i++) {
+        chan_desc_t r = {.id = id++, .op = CHAN_OP_READ, .offset = 20 + 2 * i,
+                         .data_offset = 40960 + i * 1024, .len = 1024};
+        cr_assert_eq(chan_produce(&creq, &r), 0);
+    }
+    cr_assert_eq(fdisk_serve(&d, 1), 16, "max 1: the first run only");
+    cr_assert_eq(chan_pending(&creq), 27 - 16, "the rest stays for the next call");
+    cr_assert_eq(d.runs, 1);
+    cr_assert_eq(d.merged, 16);
+    cr_assert_eq(fdisk_serve(&d, 8), 11);
+    cr_assert_eq(d.runs, 2, "the 8 reads are one run, the lone read and write are not");
+    cr_assert_eq(d.merged, 24);
+    cr_assert_eq(chan_pending(&creq), 0);
+    for (uint64_t want = 1; want < id; want++) {
+        chan_desc_t c;
+        cr_assert_eq(chan_consume(&ccomp, &c), 0);
+        chan_release(&ccomp);
+        cr_assert_eq(c.id, want, "completions in ring order");
+        cr_assert_eq(c.status, RS_OK, "request %lu", want);
+    }
+    cr_assert_eq(memcmp(chan_data(chan) + 32768, in + 2048, 1024), 0, "the read saw the write");
+    cr_assert_eq(memcmp(chan_data(chan) + 40960, in, 8192), 0, "the read run");
+    uint8_t *want = malloc(DISK_BYTES), *got = malloc(DISK_BYTES);
+    pattern(want, DISK_BYTES, 7, 0);
+    memcpy(want + 20 * 512, in, 16 * 1024);
+    memcpy(want + 53 * 512, in, 512);
+    uint32_t ino;
+    cr_assert_eq(ext2_lookup(fs, "/disks/vda.img", &ino), 0);
+    cr_assert_eq(ext2_read(fs, ino, 0, got, DISK_BYTES), DISK_BYTES);
+    cr_assert_eq(memcmp(want, got, DISK_BYTES), 0);
+    free(want);
+    free(got);
+    free(in);
+    expect_clean();
+}
+
+/* A run that continues another but holds a bad request is cut there: each bad one gets its own
+ * status, the good ones around it are carried out. */
+Test(fs_filedisk, a_bad_request_in_a_run_gets_its_own_status)
+{
+    chan_desc_t rs[] = {
+        {.id = 1, .op = CHAN_OP_WRITE, .offset = 0, .data_offset = 0, .len = 512},
+        {.id = 2, .op = CHAN_OP_WRITE, .offset = 1, .data_offset = 512, .len = 512},
+        {.id = 0, .op = CHAN_OP_WRITE, .offset = 2, .data_offset = 1024, .len = 512},
+        {.id = 4, .op = CHAN_OP_WRITE, .offset = 3, .data_offset = 1536, .len = 513},
+        {.id = 5, .op = CHAN_OP_WRITE, .offset = DISK_BYTES / 512 - 1, .data_offset = 2048, .len = 1024},
+        {.id = 6, .op = CHAN_OP_WRITE, .offset = 4, .data_offset = 2048, .len = 512},
+    };
+    uint32_t want[] = {RS_OK, RS_OK, RS_INVALID_ARGUMENT, RS_INVALID_ARGUMENT, RS_RANGE_ERROR, RS_OK};
+    for (unsigned i = 0; i < 6; i++) cr_assert_eq(chan_produce(&creq, &rs[i]), 0);
+    cr_assert_eq(fdisk_serve(&d, 64), 6);
+    for (unsigned i = 0; i < 6; i++) {
+        chan_desc_t c;
+        cr_assert_eq(chan_consume(&ccomp, &c), 0);
+        chan_release(&ccomp);
+        cr_assert_eq(c.status, want[i], "request %u", i);
+    }
+    cr_assert_eq(d.runs, 1);
+    cr_assert_eq(d.merged, 2);
+    expect_clean();
+}
+
+/* A crash after a batch's completions and before its releases: the next instance does the
+ * whole batch again and the file holds each write once, in ring order. */
+Test(fs_filedisk, an_unreleased_batch_is_done_again_after_a_crash)
+{
+    uint8_t buf[4096];
+    pattern(buf, sizeof buf, 4321, 0);
+    memcpy(chan_data(chan), buf, sizeof buf);
+    for (unsigned i = 0; i < 4; i++) {
+        chan_desc_t r = {.id = 10 + i, .op = CHAN_OP_WRITE, .offset = 30 + 2 * i,
+                         .data_offset = i * 1024, .len = 1024};
+        cr_assert_eq(chan_produce(&creq, &r), 0);
+    }
+    chan_desc_t f = {.id = 20, .op = CHAN_OP_FLUSH};
+    cr_assert_eq(chan_produce(&creq, &f), 0);
+    d.between = die;
+    if (!setjmp(crash)) {
+        fdisk_serve(&d, 8);
+        cr_assert_fail("the hook did not run");
+    }
+    cr_assert_eq(chan_pending(&creq), 5, "the crashed instance released nothing");
+    free(fs);
+    mount_fs();
+    cr_assert_eq(fdisk_attach(&d, fs, chan, DATA_BYTES, "vda"), 0);
+    cr_assert_eq(fdisk_serve(&d, 8), 5);
+    cr_assert_eq(chan_pending(&creq), 0);
+    for (unsigned k = 0; k < 10; k++) {
+        chan_desc_t c;
+        cr_assert_eq(chan_consume(&ccomp, &c), 0);
+        cr_assert_eq(c.id, k % 5 < 4 ? 10 + k % 5 : 20u, "each id twice, in ring order");
+        cr_assert_eq(c.status, RS_OK);
+    }
+    expect_file(30 * 512, buf, sizeof buf);
+    expect_clean();
+}
