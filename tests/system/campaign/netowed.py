@@ -9,8 +9,10 @@ For each --target (nic, net): every `inject hang into T` is followed by T's rest
 finished) or `(owed C channels requests for K ticks, M ms)` (a link's frames it stopped taking),
 with K ticks of init (10 ms of the machine's time each) below --max-ms, then `T serving again`;
 the time from the injection to the restart and to serving again is printed; at least --min-hangs
-of each. Every --vm (a VMM below them, starved while a hung one spins above it) is never
-restarted and its hello guest's tick lines count on after the last restart.
+of each. Every --vm (a VMM below them, starved while a hung one spins above it) is not restarted
+within --near-ms after a hang (a restart far from any is noted: on a loaded host without -icount
+a VMM's exit can outlast its probe) and its hello guest's tick lines count on after the last
+restart.
 
 usage: netowed.py --target nic --target net [--vm vm1] -- HARNESS.PY ARGUMENTS (with --log FILE)"""
 
@@ -69,6 +71,8 @@ def main():
     p.add_argument("--vm", action="append", default=[], help="hello guests that must tick on")
     p.add_argument("--max-ms", type=int, default=50, help="what it may owe, ms of guest time")
     p.add_argument("--min-hangs", type=int, default=4, help="hangs of each target")
+    p.add_argument("--near-ms", type=int, default=1000,
+                   help="a --vm restart this soon after a hang is the hang's doing")
     p.add_argument("run", nargs=argparse.REMAINDER)
     a = p.parse_args()
     status, log = wrapped.run(a.run)
@@ -77,10 +81,16 @@ def main():
     events, ticks, _ = check.parse(log)
     errors = []
     last = check_hangs(a, events, errors)
+    hangs = [t for n, t, text in events for target in a.target
+             if text == f"inject hang into {target}"]
     for vm in a.vm:
-        # starved while a hung driver or switch spun above it: not hung itself
+        # starved while a hung driver or switch spun above it: not hung itself. Far from any
+        # hang (the loaded host's own stalls: docs/campaign.md, known limits) it is only noted
         for c in check.crashes_of(events, vm):
-            errors.append(f"{vm} restarted though nothing was injected into it: {c[2:]}")
+            if [t for t in hangs if 0 <= c[1] - t < a.near_ms]:
+                errors.append(f"{vm} restarted within {a.near_ms} ms of a hang above it: {c[2:]}")
+            else:
+                print(f"check: note: {vm} restarted at t={c[1]}, no hang near: {c[2:]}")
     check.ticks_ok(ticks, a.vm, last, errors)
     for e in errors:
         print("check: FAIL:", e)
