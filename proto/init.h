@@ -27,7 +27,9 @@ typedef struct ipc_control {
     uint64_t guest_disk_size; /* a VMM's disk image (at IPC_GUEST_DISK_VADDR), 0: none */
     /* A VMM's last exit received and last answered (RS_EXIT_MR_SEQ; they differ while it holds
      * one). With its heartbeat, what init's tick looks at to find a VMM that owes its guest an
-     * answer (servers/init/supervisor.c, owed_check). */
+     * answer (servers/init/supervisor.c, owed_check). The NIC driver and the switch mark their
+     * wakeups the same way (in: its heartbeat when it wakes, out: in again when it is back at its
+     * receive). */
     volatile uint64_t vmm_exit_in, vmm_exit_out;
     volatile uint64_t inject_seed; /* with inject: what a random fault picks (bits, words) */
 } ipc_control_t;

@@ -65,8 +65,8 @@ NIC_SLOT = "0x6"      # the NIC's PCI slot (Machine.start)
 SERVERS = """\
 server blk   prio=110 device=virtio-blk dma=16 watchdog=50 restarts=0 backoff=20 owed=1
 server fs    prio=105 watchdog=200 restarts=0 backoff=20 owed=1
-server nic   image=nic prio=110 device=virtio-net dma=80 watchdog=200 restarts=0 backoff=20
-server net   image=net prio=110 watchdog=200 restarts=0 backoff=20
+server nic   image=nic prio=110 device=virtio-net dma=80 watchdog=200 restarts=0 backoff=20 owed=1
+server net   image=net prio=110 watchdog=200 restarts=0 backoff=20 owed=1
 server vmA   image=vmm kernel=linux-bzImage initrd=linux-initrd ram=96 prio=100 watchdog=500 restarts=0 backoff=50 owed=1 cmdline=console=ttyS0 loglevel=5 no_timer_check ip=10.0.2.15:::255.255.255.0::eth0:off
 server vmB   image=vmm kernel=linux-bzImage initrd=linux-initrd ram=96 prio=100 watchdog=500 restarts=0 backoff=50 owed=1 cmdline=console=ttyS0 loglevel=5 no_timer_check ip=10.0.2.16:::255.255.255.0::eth0:off
 server echo        prio=100 persist=1 watchdog=100 restarts=0 backoff=20

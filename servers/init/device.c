@@ -18,6 +18,7 @@ struct chan_obj {
     int client, server;             /* server indices */
     unsigned client_k, server_k;    /* the channel's index at each end */
     const volatile uint32_t *watch; /* init's view of its ring pages (libipc/channel.h), or NULL */
+    uint32_t seen_tail[2];          /* each ring's tail when device_owed last looked */
 };
 
 struct grant {
@@ -393,15 +394,27 @@ static void watch_channel(unsigned c)
     ch->watch = (const volatile uint32_t *)va;
 }
 
+/* Whether ring r (0: requests, 1: completions) of channel ch holds entries and its consumer did
+ * not move since the last look. */
+static bool ring_stuck(struct chan_obj *ch, unsigned r)
+{
+    // head at +0, tail at +0x40 of each ring; requests at 0, completions at 0x1000
+    const volatile uint32_t *ring = ch->watch + r * (0x1000 / 4);
+    uint32_t head = ring[0], tail = ring[0x40 / 4];
+    bool moved = tail != ch->seen_tail[r];
+    ch->seen_tail[r] = tail;
+    return head != tail && !moved;
+}
+
 unsigned device_owed(unsigned index)
 {
     unsigned owed = 0;
     for (unsigned c = 0; c < init.manifest.nchannels; c++) {
-        const struct chan_obj *ch = &chans[c];
+        struct chan_obj *ch = &chans[c];
         if (!ch->watch) continue;
-        // head at +0, tail at +0x40 of each ring; requests at 0, completions at 0x1000
-        if (ch->server == (int)index && ch->watch[0] != ch->watch[0x40 / 4]) owed++;
-        if (ch->client == (int)index && ch->watch[0x1000 / 4] != ch->watch[0x1040 / 4]) owed++;
+        // a consumer that moves owes nothing yet: it is busy (a flood), not hung
+        if (ch->server == (int)index && ring_stuck(ch, 0)) owed++;
+        if (ch->client == (int)index && ring_stuck(ch, 1)) owed++;
     }
     return owed;
 }

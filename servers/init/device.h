@@ -13,7 +13,8 @@ void device_setup(void);
  * channel memory, signal caps); RS_OK for a server that has none. */
 int device_give(struct server *s, ps_process_t *p);
 /* How many of server `index`'s channels hold something it owes: requests not released (its
- * server end) or completions not consumed (its client end). */
+ * server end) or completions not consumed (its client end), where that ring's tail did not move
+ * since the last call (a busy consumer owes nothing yet). For init's tick (owed_check). */
 unsigned device_owed(unsigned index);
 /* Creator slots an instance needs for that (one per shared page). */
 unsigned device_extra_slots(const struct server *s);

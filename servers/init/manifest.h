@@ -15,9 +15,10 @@
  * at most MANIFEST_MAX_NUMBER. console=1 (the default) gives the server a write-only Console cap
  * (IPC_SLOT_CONSOLE) so that it can print; reading the console stays with init. shutdown=1 gives
  * it a Shutdown cap (IPC_SLOT_SHUTDOWN): only for test clients and benchmarks that end the run.
- * owed=TICKS (default 0: off; the campaigns and the demo say 1): a VMM or a channel's end found
- * hung by what it owes (an exit, a tick, a channel request) after that many of init's ticks
- * without a heartbeat and one more tick of probing (supervisor.c, owed_check). Off by default:
+ * owed=TICKS (default 0: off; the campaigns and the demo say 1): a VMM, the NIC driver, the
+ * switch or a channel's end found hung by what it owes (an exit, a tick, a wakeup not finished, a
+ * channel request) after that many of init's ticks without a heartbeat and one more tick of
+ * probing (supervisor.c, owed_check). Off by default:
  * on a heavily loaded host a busy VMM's exit (a flood of console lines) took over 30 ms.
  * An inject's `jitter` adds 0..jitter ms to each `every`; `seed` seeds its own generator (the
  * random kinds, jitter and the faults' bit choices: a run is replayed from it); `kinds` is what

@@ -170,6 +170,12 @@ static unsigned next_pool(struct server *s)
     return k;
 }
 
+/* For the servers that mark their wakeups (vmm_exit_in/out: nic, net): whether one ever did,
+ * and the mark when the running instance started (until it changes, the instance has not been
+ * through its loop once: it is starting, resetting its device, above those it may starve). */
+static bool marks_work[MANIFEST_SERVERS];
+static uint64_t work_at_start[MANIFEST_SERVERS];
+
 int supervisor_start(struct server *s, unsigned index)
 {
     unsigned k = next_pool(s);
@@ -195,6 +201,9 @@ int supervisor_start(struct server *s, unsigned index)
     s->ping_heartbeat = s->control->heartbeat;
     s->next_ping_ms = s->started_ms + s->m->watchdog_ms;
     s->owed_heartbeat = s->start_heartbeat = s->control->heartbeat;
+    // a server that marks its work (nic, net) owes nothing its predecessor took and left
+    if (!s->vm) s->control->vmm_exit_out = s->control->vmm_exit_in;
+    work_at_start[index] = s->control->vmm_exit_out;
     s->owed_since_ms = s->started_ms;
     s->owed_ticks = 0;
     s->probing = false;
@@ -306,35 +315,57 @@ static void set_prio(struct server *s, unsigned prio)
 /* Hang detection by what a server owes, at every tick (10 ms), faster than the watchdog's pings:
  * a VMM owes its guest the answer to an exit it received (vmm_exit_in != vmm_exit_out) and owes
  * init a look at each tick (vm_tick signals one before this runs; an exit queued for a VMM that
- * hangs before receiving it is owed too, and only the tick shows it); a channel's end owes the
- * requests it has not released or the completions it has not consumed (device_owed). One that
- * owed something and whose heartbeat did not move for owed= ticks in a row (and as many times
- * 10 ms) is a suspect. A suspect is probed: for one tick it runs one priority above its own,
- * which a server that only waited for the CPU (a peer of its priority spinning) uses to answer;
- * one that still does not is hung. One probe at a time (two boosted together, a spinning one
- * would starve the other as before), the suspect that waited longest first. A VMM's guest
+ * hangs before receiving it is owed too, and only the tick shows it); a server that marks its
+ * work the same way (the NIC driver and the switch: the wakeup it received, in != out until it
+ * goes back to its receive) owes the end of that work; a channel's end owes the requests it has
+ * not released or the completions it has not consumed while the ring does not move (device_owed;
+ * a network link's too). One that owed something and whose heartbeat did not move for owed=
+ * ticks in a row (and as many times 10 ms) is a suspect; an idle one (in its receive, its rings
+ * empty or moving) owes nothing, a busy one moves its heartbeat at every wakeup. A suspect is
+ * probed: for one tick it runs one priority above its own, which a server that only waited for
+ * the CPU (a peer of its priority spinning) uses to answer; one that still does not is hung. One
+ * probe at a time (two boosted together, a spinning one would starve the other as before), the
+ * suspect of the highest priority first (a hung NIC driver at 110 starves the VMMs below it:
+ * they owe their ticks too, and are not to blame), then the one that waited longest. A VMM's guest
  * stalls some 20-40 ms, not the watchdog's 2-3 periods (docs/campaign.md).
- * Returns whether s is a suspect that waits for its probe. */
-static bool owed_update(struct server *s, unsigned index, uint64_t now)
+ * A probed server is not blamed while one above its own priority is busy (owes something and is
+ * still, or is in the middle of a wakeup it marked, or is a new instance not yet through its loop
+ * once): that one may be what starves it. The probe ends; a higher suspect is probed first.
+ * Returns what s is at this tick. */
+enum owed_state {
+    OWED_NOTHING, /* owes nothing, or its heartbeat moved */
+    OWED_STILL,   /* owes and is still: not yet a suspect, or being probed */
+    OWED_SUSPECT, /* waits for its probe */
+    OWED_VERDICT  /* probed, and still owes */
+};
+static enum owed_state owed_update(struct server *s, unsigned index, uint64_t now)
 {
     // an instance owes nothing before its first receive (the watchdog covers its start)
     if (!s->running || !s->m->owed_ticks || s->control->heartbeat == s->start_heartbeat)
-        return false;
+        return OWED_NOTHING;
     uint64_t hb = s->control->heartbeat;
+    bool work = !s->vm && s->control->vmm_exit_in != s->control->vmm_exit_out;
     unsigned chans = s->vm ? 0 : device_owed(index);
-    if (hb != s->owed_heartbeat || (!s->vm && !chans)) {
+    if (hb != s->owed_heartbeat || (!s->vm && !work && !chans)) {
         if (s->probing) set_prio(s, s->m->prio), s->probing = false; // it was only waiting
         s->owed_heartbeat = hb;
         s->owed_since_ms = now;
         s->owed_ticks = 0;
-        return false;
+        return OWED_NOTHING;
     }
     // ticks and time both: late ticks come in bursts when the machine is loaded; a channel's
-    // requests may wait on its device, so 4 ticks more for them
-    unsigned need = s->m->owed_ticks + (s->vm ? 0 : 4);
-    if (++s->owed_ticks < need || now - s->owed_since_ms < need * INIT_TICK_MS) return false;
-    if (!s->probing) return true;
-    if (now - s->probe_ms < INIT_TICK_MS) return false; // late ticks: a probe lasts 10 ms
+    // requests may wait on its device (a NIC driver's with every transmit buffer in flight), so
+    // 4 ticks more for them
+    unsigned need = s->m->owed_ticks + (s->vm || work ? 0 : 4);
+    if (++s->owed_ticks < need || now - s->owed_since_ms < need * INIT_TICK_MS) return OWED_STILL;
+    if (!s->probing) return OWED_SUSPECT;
+    if (now - s->probe_ms < INIT_TICK_MS) return OWED_STILL; // late ticks: a probe lasts 10 ms
+    return OWED_VERDICT;
+}
+
+/* s was probed and still owes: restarts it as hung, naming what it owed. */
+static void owed_hung(struct server *s, unsigned index, uint64_t now)
+{
     s->probing = false; // the next instance starts at the manifest's priority
     char why[80];
     uint64_t in = s->control->vmm_exit_in, out = s->control->vmm_exit_out,
@@ -345,24 +376,66 @@ static bool owed_update(struct server *s, unsigned index, uint64_t now)
                     s->owed_ticks, ms);
     else if (s->vm)
         rt_snprintf(why, sizeof(why), "owed a look at %u ticks, %lu ms", s->owed_ticks, ms);
-    else
-        rt_snprintf(why, sizeof(why), "owed %u channels requests for %u ticks, %lu ms", chans,
+    else if (in != out)
+        rt_snprintf(why, sizeof(why), "owed the end of wakeup %lu for %u ticks, %lu ms", in,
                     s->owed_ticks, ms);
+    else
+        rt_snprintf(why, sizeof(why), "owed %u channels requests for %u ticks, %lu ms",
+                    device_owed(index), s->owed_ticks, ms);
     supervisor_crashed(s, REASON_WATCHDOG, why);
-    return false;
 }
 
 static void owed_check(uint64_t now)
 {
     static unsigned turn; // ties go round: being probed first is no server's privilege
+    static enum owed_state state[MANIFEST_SERVERS];
     struct server *next = NULL;
-    bool probing = false;
+    bool probing = false, hung = false;
     turn++;
+    // busy: owes and is still, or (a server that marks its wakeups) in the middle of one or
+    // not yet through its loop once since its start; the same test for each server this tick
+    static bool busy[MANIFEST_SERVERS];
+    for (unsigned i = 0; i < init.nservers; i++) {
+        struct server *s = &init.servers[i];
+        state[i] = owed_update(s, i, now);
+        uint64_t in = s->control->vmm_exit_in, out = s->control->vmm_exit_out;
+        if (!s->vm && (in != out || out != work_at_start[i])) marks_work[i] = true;
+        busy[i] =
+            s->running && (state[i] != OWED_NOTHING ||
+                           (!s->vm && marks_work[i] && (in != out || out == work_at_start[i])));
+    }
     for (unsigned n = 0; n < init.nservers; n++) {
         unsigned i = (turn + n) % init.nservers;
         struct server *s = &init.servers[i];
-        if (owed_update(s, i, now) && (!next || s->owed_ticks > next->owed_ticks)) next = s;
+        if (state[i] == OWED_VERDICT) {
+            bool above = false; // a server above it that may be what starves it
+            for (unsigned j = 0; j < init.nservers; j++)
+                above |= j != i && init.servers[j].m->prio > s->m->prio && busy[j];
+            if (!above) {
+                owed_hung(s, i, now);
+                hung = true;
+                continue;
+            }
+            set_prio(s, s->m->prio);
+            s->probing = false;
+            state[i] = OWED_SUSPECT;
+        }
+        if (state[i] == OWED_SUSPECT &&
+            (!next || s->m->prio > next->m->prio ||
+             (s->m->prio == next->m->prio && s->owed_ticks > next->owed_ticks)))
+            next = s;
         probing |= s->running && s->probing;
+    }
+    if (hung) {
+        // whoever it starved owes afresh from now: the hung one's new instance (at its
+        // priority, resetting its device) gets a tick before anyone below it is probed
+        for (unsigned i = 0; i < init.nservers; i++) {
+            struct server *s = &init.servers[i];
+            if (s->probing) continue;
+            s->owed_since_ms = now;
+            s->owed_ticks = 0;
+        }
+        return;
     }
     if (next && !probing) {
         next->probing = true;

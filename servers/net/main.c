@@ -131,6 +131,8 @@ int main(void *arg)
     for (;;) {
         rs_result_t r = more ? rs_nbrecv(srv.ep) : rs_recv(srv.ep);
         srv.control->heartbeat++;
+        // the wakeup is owed until this loop is back at its receive (init's owed check)
+        srv.control->vmm_exit_in = srv.control->heartbeat;
         if (net.magic != NET_MAGIC) {
             rt_printf("net: state destroyed: exiting for a clean restart\n");
             return 2;
@@ -157,5 +159,6 @@ int main(void *arg)
         }
         publish(now);
         more = res.more;
+        srv.control->vmm_exit_out = srv.control->vmm_exit_in; // paid: back to the receive
     }
 }

@@ -231,6 +231,8 @@ int main(void *arg)
     for (;;) {
         if (!first) r = rs_recv(srv.ep);
         srv.control->heartbeat++;
+        // the wakeup is owed until this loop is back at its receive (init's owed check)
+        srv.control->vmm_exit_in = srv.control->heartbeat;
         if (drv.magic != DRV_MAGIC) {
             rt_printf("nic: state destroyed: exiting for a clean restart\n");
             return 2;
@@ -267,5 +269,6 @@ int main(void *arg)
         }
         first = false;
         if (irq) ps_irq_handler_ack(IPC_SLOT_IRQ);
+        srv.control->vmm_exit_out = srv.control->vmm_exit_in; // paid: back to the receive
     }
 }
