@@ -190,11 +190,40 @@ const struct vmm_state *vmm_committed(const struct vmm_persist *p)
     return &p->copy[p->current & 1];
 }
 
+/* The segments every transaction's start compares in the two copies: the tiny guests' whole
+ * state (the pc platform's devices but the PIT, UART and console are not: too big to compare at
+ * every exit). */
+#define VMM_COMPARED                                                                               \
+    (VMM_DIRTY(VMM_SEG_CORE) | VMM_DIRTY(VMM_SEG_ONCE) | VMM_DIRTY(VMM_SEG_UART) |                 \
+     VMM_DIRTY(VMM_SEG_CONSOLE) | VMM_DIRTY(VMM_SEG_PIT))
+
+/* Whether the segments in mask of the two copies hold the same words. */
+static bool twins_agree(const struct vmm_persist *p, uint32_t mask)
+{
+    const uint8_t *a = (const uint8_t *)&p->copy[0], *b = (const uint8_t *)&p->copy[1];
+    for (; mask; mask &= mask - 1) {
+        unsigned seg = (unsigned)__builtin_ctz(mask);
+        size_t off = seg_at[seg].off, words = (seg_used(&p->copy[0], seg) + 7) / 8;
+        if (seg_used(&p->copy[1], seg) != seg_used(&p->copy[0], seg) ||
+            !same_words(a + off, b + off, words))
+            return false;
+    }
+    return true;
+}
+
 struct vmm_state *vmm_begin(struct vmm_persist *p)
 {
     struct vmm_state *s = &p->copy[!(p->current & 1)];
     // a transaction begun and dropped (a HLT that waits): what it changed is taken back
     if (s->dirty) twin(p, (s->dirty | VMM_DIRTY_ALWAYS | VMM_DIRTY(VMM_SEG_ONCE)) & VMM_DIRTY_ALL);
+    // Between transactions the copies are twins. Bits a stray write flipped in either would be
+    // committed with the next change to their segment, checksum and all, and trusted for good
+    // (a timer stopped, time thrown years ahead: the guest waits for ever): the copies are
+    // compared, and checked by their checksums if they differ (the sound one is kept).
+    if (!twins_agree(p, VMM_COMPARED)) {
+        p->mismatches++;
+        vmm_persist_check(p);
+    }
     s->out.len = 0;
     s->dirty = s->platform == VMM_PLATFORM_PC ? VMM_DIRTY_PC : VMM_DIRTY_ALWAYS;
     return s;
