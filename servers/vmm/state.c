@@ -301,8 +301,15 @@ void vmm_mark_printed(struct vmm_persist *p) { p->printed_seq = vmm_committed(p)
 
 bool vmm_output_copy(struct vmm_output_ring *ring, const struct vmm_out *o, uint64_t end)
 {
+    if (!o->len || o->len > VMM_OUT_MAX) return true;
+    // New output starts where the published bytes end; output that ends where they end was
+    // published by a predecessor (the ring has no other writer). Anything else is a stray
+    // write's flipped out_end (committed with the state), or a state older than the ring: the
+    // output goes where the ring is, else every line after it would be lost or cut.
+    uint64_t head = ring->head;
+    if (end - o->len != head && end != head) end = head + o->len;
     uint64_t tail = ring->tail, start = end - o->len;
-    if (!o->len || tail >= end) return true;        // nothing, or init printed it all already
+    if (tail >= end) return true;                   // init printed it all already
     if (end - tail > VMM_OUTPUT_RING) return false; // bytes init has not printed would go
     for (unsigned i = 0; i < o->len && i < VMM_OUT_MAX; i++)
         ring->buf[(start + i) % VMM_OUTPUT_RING] = (uint8_t)o->text[i];
