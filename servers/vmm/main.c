@@ -63,7 +63,6 @@ struct sealed {
     int64_t disk_k;
     uint64_t net_k; /* tx | rx << 32 */
 };
-_Static_assert(sizeof(struct sealed) % 8 == 0, "compared by words");
 static struct sealed seal;
 
 static void sealed_now(struct sealed *g)
@@ -80,10 +79,9 @@ static void sealed_now(struct sealed *g)
 /* Traps unless the n words at a and b are equal (a crash: the next instance is sound). */
 static void check_same(const void *a, const void *b, size_t n)
 {
-    const uint64_t *x = a, *y = b;
-    uint64_t d = 0;
-    for (size_t i = 0; i < n; i++) d |= x[i] ^ y[i];
-    if (d) __builtin_trap();
+    bool eq = true; // string compare: one step a word, where a loop takes three
+    if (n) __asm__ volatile("repe cmpsq" : "=@ccz"(eq), "+S"(a), "+D"(b), "+c"(n) : : "memory");
+    if (!eq) __builtin_trap();
 }
 
 /* Traps unless reply r is recorded as rec. */
@@ -96,9 +94,22 @@ static void check_reply(const struct vmm_reply *rec, const struct vmm_reply *r)
 
 static void check_globals(void)
 {
-    struct sealed now;
-    sealed_now(&now);
-    check_same(&now, &seal, sizeof(now) / 8);
+    // the words the exit path and the output use, in the seal's order (a copy would cost more)
+    const struct sealed *g = &seal;
+    uint64_t d = (uintptr_t)vmm.name ^ (uintptr_t)g->vmm.name;
+    d |= (uintptr_t)vmm.ram ^ (uintptr_t)g->vmm.ram;
+    d |= vmm.ram_size ^ g->vmm.ram_size;
+    d |= (uintptr_t)vmm.ops ^ (uintptr_t)g->vmm.ops;
+    d |= (uintptr_t)vmm.ring ^ (uintptr_t)g->vmm.ring;
+    d |= (uintptr_t)vmm.disk ^ (uintptr_t)g->vmm.disk;
+    d |= (uintptr_t)vmm.net ^ (uintptr_t)g->vmm.net;
+    d |= server.ep ^ g->server.ep;
+    d |= (uintptr_t)server.control ^ (uintptr_t)g->server.control;
+    d |= (uintptr_t)persist ^ (uintptr_t)g->persist;
+    d |= (uintptr_t)__rs_ipc_buffer ^ (uintptr_t)g->ipc_buffer;
+    d |= (uint64_t)(int64_t)disk_k ^ (uint64_t)g->disk_k;
+    d |= (net_k.tx | (uint64_t)net_k.rx << 32) ^ g->net_k;
+    if (d) __builtin_trap(); // a crash: the next instance is sound
 }
 
 static int read_state(void *ctx, rs_vcpu_state_t *s)
