@@ -204,7 +204,8 @@ static bool twins_agree(const struct vmm_persist *p)
            same_words(&a->uart, &b->uart, sizeof(a->uart) / 8) &&
            same_words(c, &b->console, (offsetof(struct vmm_console, line) + line + 7) / 8);
 }
-_Static_assert(offsetof(struct vmm_state, last) % 8 == 0 && offsetof(struct vmm_state, pit) % 8 == 0 &&
+_Static_assert(offsetof(struct vmm_state, last) % 8 == 0 &&
+                   offsetof(struct vmm_state, pit) % 8 == 0 &&
                    offsetof(struct vmm_state, uart) % 8 == 0 &&
                    offsetof(struct vmm_state, console) % 8 == 0 && sizeof(struct pit) % 8 == 0,
                "compared by words");

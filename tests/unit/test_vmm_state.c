@@ -213,7 +213,8 @@ Test(vmmstate, a_flipped_output_position_loses_no_line)
         char want[64 * 32];
         size_t nwant = 0;
         for (unsigned t = 0; t < 64; t++)
-            nwant += (size_t)snprintf(want + nwant, sizeof(want) - nwant, "[vm1] tick %u\n", t + 1000);
+            nwant +=
+                (size_t)snprintf(want + nwant, sizeof(want) - nwant, "[vm1] tick %u\n", t + 1000);
         cr_assert_eq(ngot, nwant, "bit %u", bits[b]);
         cr_assert_eq(memcmp(got, want, nwant), 0, "bit %u: every line whole, in order", bits[b]);
     }
