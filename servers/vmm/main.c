@@ -92,6 +92,16 @@ static void check_reply(const struct vmm_reply *rec, const struct vmm_reply *r)
     check_same(rec->w, r->w, r->len);
 }
 
+/* The pointers the exit path writes through after a fault point (its commit and output): a
+ * flipped one would write into init's words of the control page (a console left raw). */
+static void check_pointers(void)
+{
+    uint64_t d = (uintptr_t)server.control ^ (uintptr_t)seal.server.control;
+    d |= (uintptr_t)vmm.ring ^ (uintptr_t)seal.vmm.ring;
+    d |= (uintptr_t)persist ^ (uintptr_t)seal.persist;
+    if (d) __builtin_trap();
+}
+
 static void check_globals(void)
 {
     // the words the exit path and the output use, in the seal's order (a copy would cost more)
@@ -346,7 +356,6 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
 #endif
     PROF(2);
     server.control->vmm_exits[w[RS_EXIT_MR_REASON] % IPC_VMM_EXIT_REASONS]++;
-    check_globals();
     uint64_t fp = vmm_fingerprint(w);
     if (vmm_is_redelivery(persist, fp)) {
         persist->redelivered++;
@@ -370,11 +379,13 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
     PROF(5);
     vmm_record(vmm.st, fp, &r);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
+    check_pointers();
     check_reply(&vmm.st->last, &r);
     PROF(6);
     commit();
     PROF(7);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
+    check_pointers();
     check_reply(&vmm_committed(persist)->last, &r);
     return put_reply(&r);
 }
@@ -397,9 +408,11 @@ static int on_input(rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
     vmm.st->dirty = VMM_DIRTY_ALL;
     int err = vmm_console_input(&vmm, client, req->w[0], bytes, n, &accepted);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
+    check_pointers();
     commit();
     // a crash here: the client's retry (same id) must not queue the bytes again
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
+    check_pointers();
     reply->w[1] = accepted;
     reply->w[2] = vmm_committed(persist)->console.q_len;
     reply->len = 3;
@@ -429,6 +442,7 @@ static _Noreturn void serve(void)
     rs_result_t r = rs_recv(server.ep);
     for (unsigned errors = 0;;) {
         PROF(0);
+        check_globals(); // before anything is written through them
         server.control->heartbeat++;
         uint64_t label = rs_msginfo_label(r.info);
         errors = r.error == RS_OK ? 0 : errors + 1;
