@@ -184,6 +184,14 @@ static enum vmm_action hlt_exit(struct vmm *v, const uint64_t *w, struct vmm_rep
         reply_init(r, RS_REPLY_ADVANCE_RIP);
         return VMM_REPLY;
     }
+    // A timer state no 8254 can be in (a stray write's flipped bits: a start in the future, an
+    // edge further away than a whole count) would have the guest wait for ever: the channel is
+    // restarted now with the guest's programming, and the guest misses part of one period.
+    if (!v->st->irq_pending && !pit_consistent(&v->st->pit, v->st->now_ns)) {
+        v->st->dirty |= VMM_DIRTY(VMM_SEG_PIT);
+        pit_repair(&v->st->pit, v->st->now_ns);
+        if (vmm_once(&v->st->once, VMM_ONCE_TIMER)) vmm_log(v, "timer state corrupt: restarted");
+    }
     // The PIT is the only interrupt source: a HLT with it stopped sleeps for ever, and the VMM
     // waiting for it would answer no client again (it waits on its notification only).
     if (!v->st->irq_pending && pit_next_ns(&v->st->pit) == UINT64_MAX)
@@ -276,7 +284,10 @@ static enum vmm_action dispatch(struct vmm *v, const uint64_t *w, struct vmm_rep
 
 enum vmm_action vmm_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
 {
-    if (v->st->stopped) { // a stopped guest's exit came back after a restart: keep it stopped
+    // a stopped guest's exit came back after a restart: keep it stopped (a stop has its reason
+    // on record: a flag with none is a flipped bit, and a stop is for good)
+    if (v->st->stopped && !v->st->stop_reason) v->st->stopped = VMM_RUNNING;
+    if (v->st->stopped) {
         *r = (struct vmm_reply){.label = 1, .len = 1};
         return VMM_REPLY;
     }

@@ -50,6 +50,78 @@ static void prof_account(void)
 static struct vnet_link net;   /* the guest's network link (proto/net.h), if it has one */
 static net_link_index_t net_k; /* its channels' indices */
 
+/* The globals an instance sets once and trusts ever after, and their twin: a stray write into
+ * them (a flipped pointer, endpoint or size) would have the VMM read exits from elsewhere, print
+ * under another name or loop on receive errors, its guest stalled or fed garbage. Compared at
+ * every exit and notification (a few words); a difference crashes this instance, and the next
+ * one sets them anew (docs/restart.md "Validating inherited state"). */
+struct sealed {
+    struct vmm vmm; /* its `st` excluded: it moves with each transaction */
+    ipc_server_t server;
+    struct vmm_persist *persist;
+    void *ipc_buffer;
+    int64_t disk_k;
+    uint64_t net_k; /* tx | rx << 32 */
+};
+static struct sealed seal;
+
+static void sealed_now(struct sealed *g)
+{
+    g->vmm = vmm;
+    g->vmm.st = NULL;
+    g->server = server;
+    g->persist = persist;
+    g->ipc_buffer = (void *)__rs_ipc_buffer;
+    g->disk_k = disk_k;
+    g->net_k = net_k.tx | (uint64_t)net_k.rx << 32;
+}
+
+/* Traps unless the n words at a and b are equal (a crash: the next instance is sound). */
+static void check_same(const void *a, const void *b, size_t n)
+{
+    bool eq = true; // string compare: one step a word, where a loop takes three
+    if (n) __asm__ volatile("repe cmpsq" : "=@ccz"(eq), "+S"(a), "+D"(b), "+c"(n) : : "memory");
+    if (!eq) __builtin_trap();
+}
+
+/* Traps unless reply r is recorded as rec. */
+static void check_reply(const struct vmm_reply *rec, const struct vmm_reply *r)
+{
+    if (rec->label != r->label || rec->len != r->len || r->len > RS_REPLY_MR_COUNT)
+        __builtin_trap();
+    check_same(rec->w, r->w, r->len);
+}
+
+/* The pointers the exit path writes through after a fault point (its commit and output): a
+ * flipped one would write into init's words of the control page (a console left raw). */
+static void check_pointers(void)
+{
+    uint64_t d = (uintptr_t)server.control ^ (uintptr_t)seal.server.control;
+    d |= (uintptr_t)vmm.ring ^ (uintptr_t)seal.vmm.ring;
+    d |= (uintptr_t)persist ^ (uintptr_t)seal.persist;
+    if (d) __builtin_trap();
+}
+
+static void check_globals(void)
+{
+    // the words the exit path and the output use, in the seal's order (a copy would cost more)
+    const struct sealed *g = &seal;
+    uint64_t d = (uintptr_t)vmm.name ^ (uintptr_t)g->vmm.name;
+    d |= (uintptr_t)vmm.ram ^ (uintptr_t)g->vmm.ram;
+    d |= vmm.ram_size ^ g->vmm.ram_size;
+    d |= (uintptr_t)vmm.ops ^ (uintptr_t)g->vmm.ops;
+    d |= (uintptr_t)vmm.ring ^ (uintptr_t)g->vmm.ring;
+    d |= (uintptr_t)vmm.disk ^ (uintptr_t)g->vmm.disk;
+    d |= (uintptr_t)vmm.net ^ (uintptr_t)g->vmm.net;
+    d |= server.ep ^ g->server.ep;
+    d |= (uintptr_t)server.control ^ (uintptr_t)g->server.control;
+    d |= (uintptr_t)persist ^ (uintptr_t)g->persist;
+    d |= (uintptr_t)__rs_ipc_buffer ^ (uintptr_t)g->ipc_buffer;
+    d |= (uint64_t)(int64_t)disk_k ^ (uint64_t)g->disk_k;
+    d |= (net_k.tx | (uint64_t)net_k.rx << 32) ^ g->net_k;
+    if (d) __builtin_trap(); // a crash: the next instance is sound
+}
+
 static int read_state(void *ctx, rs_vcpu_state_t *s)
 {
     (void)ctx;
@@ -242,6 +314,7 @@ static bool pc_notify(rs_badge_t bits, bool holding_exit)
 static bool on_notify(rs_badge_t bits, bool holding_exit)
 {
     if (bits & IPC_BADGE_PING) ipc_server_ping(&server);
+    check_globals(); // after the ping, where an injected fault strikes
     if (pc_platform()) return pc_notify(bits, holding_exit);
     if (!(bits & IPC_BADGE_TICK)) return vmm_committed(persist)->irq_pending;
     vmm.st = vmm_begin(persist);
@@ -256,12 +329,15 @@ static bool on_notify(rs_badge_t bits, bool holding_exit)
 static void wait_for_timer(void)
 {
     if (pc_platform()) arm_timer(); // for the HLT's transaction, which is not committed
-    for (;;) {
+    for (unsigned errors = 0;;) {
         rs_result_t r = rs_wait(IPC_SLOT_PING);
         server.control->heartbeat++;
+        errors = r.error == RS_OK ? 0 : errors + 1;
+        if (errors > 64) __builtin_trap(); // a lost cap: never a spin
         if (r.error != RS_OK || on_notify(r.badge, true)) return;
     }
 }
+
 
 static rs_msginfo_t on_exit(rs_msginfo_t info)
 {
@@ -287,19 +363,30 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
     }
     struct vmm_reply r;
     PROF(3);
-    for (;;) {
+    // The exit's words while a HLT waits (where an injected fault strikes) and the reply until
+    // it goes out are on the stack: what a stray write there changes must not reach the guest
+    // (an IF flipped off stops it for good). A difference crashes this instance: uncommitted,
+    // the exit comes again with its words from the kernel; committed, it is answered from the
+    // record, which its checksum vouches for.
+    for (uint64_t held[RS_EXIT_MR_COUNT];;) {
         vmm.st = vmm_begin(persist);
         PROF(4);
         if (vmm_exit(&vmm, w, &r) == VMM_REPLY) break;
+        memcpy(held, w, sizeof(held));
         wait_for_timer();
+        check_same(held, w, RS_EXIT_MR_COUNT);
     }
     PROF(5);
     vmm_record(vmm.st, fp, &r);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
+    check_pointers();
+    check_reply(&vmm.st->last, &r);
     PROF(6);
     commit();
     PROF(7);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
+    check_pointers();
+    check_reply(&vmm_committed(persist)->last, &r);
     return put_reply(&r);
 }
 
@@ -321,9 +408,11 @@ static int on_input(rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
     vmm.st->dirty = VMM_DIRTY_ALL;
     int err = vmm_console_input(&vmm, client, req->w[0], bytes, n, &accepted);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
+    check_pointers();
     commit();
     // a crash here: the client's retry (same id) must not queue the bytes again
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
+    check_pointers();
     reply->w[1] = accepted;
     reply->w[2] = vmm_committed(persist)->console.q_len;
     reply->len = 3;
@@ -351,10 +440,13 @@ static _Noreturn void serve(void)
 {
     ipc_msg_t req, reply;
     rs_result_t r = rs_recv(server.ep);
-    for (;;) {
+    for (unsigned errors = 0;;) {
         PROF(0);
+        check_globals(); // before anything is written through them
         server.control->heartbeat++;
         uint64_t label = rs_msginfo_label(r.info);
+        errors = r.error == RS_OK ? 0 : errors + 1;
+        if (errors > 64) __builtin_trap(); // a lost endpoint: never a spin
         if (r.error != RS_OK) {
             r = rs_recv(server.ep);
         } else if (label == RS_NOTIFICATION_LABEL) {
@@ -485,6 +577,7 @@ int main(void *arg)
                             .scribble = &vmm,
                             .scribble_size = sizeof(vmm)};
     if (ctl->guest_platform == IPC_GUEST_PC && !disk_open(ctl)) return 1;
+    sealed_now(&seal);
     print_output(); // what the previous instance committed but did not print
     vmm_console_publish(vmm.ring, vmm_committed(persist));
     if (ctl->guest_platform == IPC_GUEST_PC) {

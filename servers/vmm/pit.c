@@ -286,3 +286,36 @@ uint64_t pit_next_ns(const struct pit *p)
     uint64_t d = ns_of(t - c->base_ticks);
     return d > UINT64_MAX - c->start_ns ? UINT64_MAX : c->start_ns + d;
 }
+
+/* A channel's timing fields agree with guest time now_ns (pit_consistent). */
+static bool channel_consistent(const struct pit *p, const struct pit_channel *c, uint64_t now_ns)
+{
+    if (!c->started) return true;
+    if (c->start_ns > now_ns) return false; // counting starts when written, at a past now_ns
+    if (c != &p->ch[0]) return true;
+    if (p->adv_ticks > elapsed(c, now_ns)) return false; // edges counted ahead of time
+    uint64_t next = pit_next_ns(p);
+    return next == UINT64_MAX || next <= now_ns || next - now_ns <= PIT_MAX_WAIT_NS;
+}
+
+bool pit_consistent(const struct pit *p, uint64_t now_ns)
+{
+    for (unsigned i = 0; i < 3; i++)
+        if (!channel_consistent(p, &p->ch[i], now_ns)) return false;
+    return true;
+}
+
+unsigned pit_repair(struct pit *p, uint64_t now_ns)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < 3; i++) {
+        struct pit_channel *c = &p->ch[i];
+        if (channel_consistent(p, c, now_ns)) continue;
+        // what the guest programmed stays; when it started counting is lost: now
+        c->start_ns = now_ns;
+        c->base_ticks = 0;
+        if (i == 0) p->adv_ticks = 0, p->pending = 0;
+        n++;
+    }
+    return n;
+}

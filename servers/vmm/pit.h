@@ -48,6 +48,17 @@ unsigned pit_advance(struct pit *p, uint64_t now_ns);
 /* When the next rising edge of OUT0 after those pit_advance returned happens (0 if edges are
  * pending already); UINT64_MAX if none will without a new write. */
 uint64_t pit_next_ns(const struct pit *p);
+/* The longest a consistent channel 0 takes from now_ns to its next rising edge: a whole count
+ * of 65536 clocks (mode 0/1/4/5 count, a mode 2/3 period), rounded up to the next ms. */
+#define PIT_MAX_WAIT_NS 55000000ull
+/* Whether the state is one the 8254 can be in at guest time now_ns: no channel started in the
+ * future, channel 0's counted edges not ahead of its elapsed clocks, its next edge (if any) at
+ * most PIT_MAX_WAIT_NS away. A state that is not (bits flipped by a stray write, found by no
+ * checksum: docs/restart.md "Validating inherited state") would leave a halted guest waiting for
+ * ever; pit_repair restarts such channels at now_ns with their programming (mode, count) kept,
+ * so the guest loses at most part of one period. Returns how many channels it restarted. */
+bool pit_consistent(const struct pit *p, uint64_t now_ns);
+unsigned pit_repair(struct pit *p, uint64_t now_ns);
 
 _Static_assert(sizeof(struct pit) <= 512,
                "a device model is at most 512 bytes of VMM state (it is copied on every exit)");

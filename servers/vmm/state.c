@@ -190,11 +190,39 @@ const struct vmm_state *vmm_committed(const struct vmm_persist *p)
     return &p->copy[p->current & 1];
 }
 
+/* Whether the two copies agree where a flipped bit would stall or kill the guest, compared at
+ * every transaction's start (some 40 words: it is on every exit's path): the core but the record
+ * (which vmm_is_redelivery checks by its checksum), the PIT, the UART's registers and FIFOs, the
+ * console's line in the making. Not the pc platform's other devices: too big for every exit. */
+static bool twins_agree(const struct vmm_persist *p)
+{
+    const struct vmm_state *a = &p->copy[0], *b = &p->copy[1];
+    const struct vmm_console *c = &a->console;
+    size_t line = c->len < UART_LINE_MAX ? c->len : UART_LINE_MAX;
+    return same_words(a, b, offsetof(struct vmm_state, last) / 8) &&
+           same_words(&a->pit, &b->pit, sizeof(a->pit) / 8) &&
+           same_words(&a->uart, &b->uart, sizeof(a->uart) / 8) &&
+           same_words(c, &b->console, (offsetof(struct vmm_console, line) + line + 7) / 8);
+}
+_Static_assert(offsetof(struct vmm_state, last) % 8 == 0 &&
+                   offsetof(struct vmm_state, pit) % 8 == 0 &&
+                   offsetof(struct vmm_state, uart) % 8 == 0 &&
+                   offsetof(struct vmm_state, console) % 8 == 0 && sizeof(struct pit) % 8 == 0,
+               "compared by words");
+
 struct vmm_state *vmm_begin(struct vmm_persist *p)
 {
     struct vmm_state *s = &p->copy[!(p->current & 1)];
     // a transaction begun and dropped (a HLT that waits): what it changed is taken back
     if (s->dirty) twin(p, (s->dirty | VMM_DIRTY_ALWAYS | VMM_DIRTY(VMM_SEG_ONCE)) & VMM_DIRTY_ALL);
+    // Between transactions the copies are twins. Bits a stray write flipped in either would be
+    // committed with the next change to their segment, checksum and all, and trusted for good
+    // (a timer stopped, time thrown years ahead: the guest waits for ever): the copies are
+    // compared, and checked by their checksums if they differ (the sound one is kept).
+    if (!twins_agree(p)) {
+        p->mismatches++;
+        vmm_persist_check(p);
+    }
     s->out.len = 0;
     s->dirty = s->platform == VMM_PLATFORM_PC ? VMM_DIRTY_PC : VMM_DIRTY_ALWAYS;
     return s;
@@ -272,8 +300,15 @@ void vmm_mark_printed(struct vmm_persist *p) { p->printed_seq = vmm_committed(p)
 
 bool vmm_output_copy(struct vmm_output_ring *ring, const struct vmm_out *o, uint64_t end)
 {
+    if (!o->len || o->len > VMM_OUT_MAX) return true;
+    // New output starts where the published bytes end; output that ends where they end was
+    // published by a predecessor (the ring has no other writer). Anything else is a stray
+    // write's flipped out_end (committed with the state), or a state older than the ring: the
+    // output goes where the ring is, else every line after it would be lost or cut.
+    uint64_t head = ring->head;
+    if (end - o->len != head && end != head) end = head + o->len;
     uint64_t tail = ring->tail, start = end - o->len;
-    if (!o->len || tail >= end) return true;        // nothing, or init printed it all already
+    if (tail >= end) return true;                   // init printed it all already
     if (end - tail > VMM_OUTPUT_RING) return false; // bytes init has not printed would go
     for (unsigned i = 0; i < o->len && i < VMM_OUT_MAX; i++)
         ring->buf[(start + i) % VMM_OUTPUT_RING] = (uint8_t)o->text[i];

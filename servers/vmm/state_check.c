@@ -144,10 +144,14 @@ unsigned vmm_state_sanitize(struct vmm_state *s)
 {
     unsigned n = flag(&s->irq_pending) + fix32(&s->dirty, !s->dirty, 0);
     // a stop is for good: only a clean VMM_STOPPED stops the guest, flipped bits do not
-    n += fix8(&s->stopped, s->stopped <= VMM_STOPPED, VMM_RUNNING);
+    n += fix8(&s->stopped, s->stopped <= VMM_STOPPED && (!s->stopped || s->stop_reason),
+              VMM_RUNNING);
     n += fix8(&s->platform, s->platform <= VMM_PLATFORM_PC,
               s->pc.initialised == 1 ? VMM_PLATFORM_PC : VMM_PLATFORM_FLAT);
     n += uart_sanitize(&s->uart) + console_sanitize(&s->console) + pit_sanitize(&s->pit);
+    // the tiny guests' time is now_ns: timer times out of its reach are repaired (pit.h); the
+    // pc platform's PIT runs on TSC time, which the state does not hold
+    if (s->platform == VMM_PLATFORM_FLAT) n += pit_repair(&s->pit, s->now_ns);
     n += fix32(&s->once.n, s->once.n <= VMM_ONCE_MAX, VMM_ONCE_MAX);
     n += fix32(&s->last.len, s->last.len <= RS_REPLY_MR_COUNT, RS_REPLY_MR_COUNT);
     n += fix32(&s->out.len, s->out.len <= VMM_OUT_MAX, 0);

@@ -41,6 +41,7 @@ struct vmm_once {
 #define VMM_ONCE_STRING       (0x4ull << 60)               /* string port I/O */
 #define VMM_ONCE_EXCEPTION(v) (0x5ull << 60 | (v))         /* an intercepted exception vector */
 #define VMM_ONCE_CACHE        (0x6ull << 60)               /* WBINVD / INVD skipped */
+#define VMM_ONCE_TIMER        (0x7ull << 60)               /* a timer state repaired (exit.c) */
 
 /* ---- a reply to an exit ---- */
 struct vmm_reply {
@@ -215,7 +216,8 @@ enum vmm_action mmio_exit(struct vmm *v, const uint64_t *w, struct vmm_reply *r)
  * works on the spare copy and commits by switching the index (one store). Between transactions
  * the spare is the committed one's twin: a commit copies the segments it changed into the other
  * copy (vmm_seg), so that the next transaction starts from the spare as it is, and a copy found
- * corrupt is repaired from its twin. Each copy has a checksum per segment, taken at the commit
+ * corrupt is repaired from its twin. Each transaction's start compares the twins' small
+ * segments (a stray write into either between transactions) and checks them if they differ. Each copy has a checksum per segment, taken at the commit
  * for the segments it changed; they are verified when an instance starts (vmm_persist_check)
  * and before an exit is answered from the record, never per exit. */
 #define VMM_PERSIST_MAGIC 0x564D4D5354415433ull /* "VMMSTAT3" */
@@ -228,6 +230,7 @@ struct vmm_persist {
     volatile uint64_t redelivered; /* exits answered from the record (statistics) */
     uint64_t repaired;             /* corrupt committed segments taken from the twin (statistics) */
     uint64_t sanitized;            /* corrupt states kept after vmm_state_sanitize (statistics) */
+    uint64_t mismatches;           /* copies found different at a transaction's start (vmm_begin) */
     uint64_t sum[2][VMM_SEGS];     /* each copy's checksum per segment (vmm_seg_sum) */
     struct vmm_state copy[2];
 };

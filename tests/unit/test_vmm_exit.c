@@ -249,3 +249,41 @@ Test(exit, vmcall_exceptions_and_other_intercepts)
     cr_assert_eq(r.w[RS_REPLY_MR_INJECT], VMM_EVENT_UD);
     cr_assert(strstr(fake_out(), "is not emulated: #UD"));
 }
+
+/* issue 15: a timer state no 8254 can be in (bits a stray write flipped: counting started in the
+ * future, edges counted ahead of time, guest time thrown back) had a halted guest wait for ever
+ * while its VMM answered every ping. The HLT restarts the channel with the guest's programming. */
+Test(exit, hlt_with_an_impossible_timer_state_restarts_the_timer)
+{
+    for (unsigned trial = 0; trial < 4; trial++) {
+        fake_setup();
+        for (unsigned t = 0; t < 30; t++) vmm_tick(&fake_vmm);
+        out_byte(0x43, 0x34); // 100 Hz, mode 2
+        out_byte(0x40, 11932 & 0xFF);
+        out_byte(0x40, 11932 >> 8);
+        if (trial == 0) fake_st.pit.ch[0].start_ns |= 1ull << 45;
+        if (trial == 1) fake_st.pit.adv_ticks |= 1ull << 40;
+        if (trial == 2) fake_st.now_ns &= ~(1ull << 28); // back 268 ms: before the start
+        if (trial == 3) fake_st.pit.ch[0].base_ticks |= 1ull << 50;
+        exit_of(RS_EXIT_HLT, 0);
+        enum vmm_action a = run();
+        for (unsigned t = 0; a == VMM_WAIT && t < 6; t++) { // 60 ms: more than a 55 ms count
+            vmm_tick(&fake_vmm);
+            exit_of(RS_EXIT_HLT, 0);
+            a = run();
+        }
+        cr_assert_eq(a, VMM_REPLY, "trial %u: the guest still waits", trial);
+        cr_assert_eq(r.label, 0, "trial %u: the guest runs on", trial);
+        cr_assert_eq(flags(), RS_REPLY_ADVANCE_RIP | RS_REPLY_INJECT, "trial %u", trial);
+    }
+}
+
+/* A stop flag without a reason on record is a flipped bit, not a stop (a stop is for good). */
+Test(exit, a_stop_flag_with_no_reason_does_not_stop_the_guest)
+{
+    fake_st.stopped = VMM_STOPPED;
+    exit_of(RS_EXIT_CPUID, 0);
+    run();
+    cr_assert_eq(r.label, 0);
+    cr_assert_eq(fake_st.stopped, VMM_RUNNING);
+}
