@@ -215,7 +215,8 @@ void vmm_record(struct vmm_state *s, uint64_t fp, const struct vmm_reply *r)
  * devices each exit, is neither checksummed nor copied: comparing costs a step a word, a
  * checksum some seven), OUT with output in either (an empty one in both is the same segment),
  * ONCE when it grew. */
-static uint32_t changed(const struct vmm_state *s, const struct vmm_state *k)
+static inline __attribute__((always_inline)) uint32_t changed(const struct vmm_state *s,
+                                                               const struct vmm_state *k)
 {
     uint32_t dirty = s->dirty & VMM_DIRTY_ALL & ~VMM_DIRTY_ALWAYS;
     const uint8_t *a = (const uint8_t *)s, *b = (const uint8_t *)k;
