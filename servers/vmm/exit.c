@@ -22,12 +22,23 @@ uint64_t exit_gpr(const uint64_t *w, unsigned reg)
 
 void reply_init(struct vmm_reply *r, uint64_t flags)
 {
-    *r = (struct vmm_reply){.len = 1};
+    // the words a reply without registers may carry; the others are written when the reply
+    // grows over them (reply_need), not all 21 on every exit
+    r->label = 0;
+    r->len = 1;
     r->w[RS_REPLY_MR_FLAGS] = flags;
+    r->w[RS_REPLY_MR_INJECT] = 0;
+    r->w[RS_REPLY_MR_RIP] = 0;
 }
 
+/* The reply carries words 0 .. word (the caller writes `word`): those between that nothing
+ * wrote become 0; with RS_REPLY_SET_GPRS the GPR words already hold the exit's registers. */
 static void reply_need(struct vmm_reply *r, unsigned word)
 {
+    bool gprs = r->w[RS_REPLY_MR_FLAGS] & RS_REPLY_SET_GPRS;
+    for (; r->len < word; r->len++)
+        if (!gprs || r->len < RS_REPLY_MR_GPR || r->len >= RS_REPLY_MR_GPR + RS_GPR_COUNT)
+            r->w[r->len] = 0;
     if (r->len < word + 1) r->len = word + 1;
 }
 
@@ -76,7 +87,9 @@ enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, co
 
 /* One port access: UART, PIT, the PIC's EOI port; anything else is an empty bus (reads all
  * ones, writes ignored). */
-static void port_access(void *ctx, uint16_t port, unsigned size, bool in, uint32_t *value)
+static inline __attribute__((always_inline)) void port_access(void *ctx, uint16_t port,
+                                                               unsigned size, bool in,
+                                                               uint32_t *value)
 {
     struct vmm *v = ctx;
     bool uart = port >= UART_BASE && port < UART_BASE + 8;

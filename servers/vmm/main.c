@@ -226,11 +226,10 @@ static void net_attach(const ipc_control_t *ctl)
               name, net.mac[0], net.mac[1], net.mac[2], net.mac[3], net.mac[4], net.mac[5]);
 }
 
-/* Commits the transaction begun last, then tells init how much typed input it consumed and
- * hands over its output (in that order: both only once committed). */
-static void commit(void)
+/* After a commit: tells init how much typed input it consumed and hands over its output (in
+ * that order: both only once committed). */
+static void committed(void)
 {
-    vmm_commit(persist);
     bool late = net_committed();
     vmm_console_publish(vmm.ring, vmm_committed(persist));
     print_output();
@@ -244,6 +243,13 @@ static void commit(void)
         dchan.signal = false;
     }
     if (late) net_late_interrupt();
+}
+
+/* Commits the transaction begun last. */
+static void commit(void)
+{
+    vmm_commit(persist);
+    committed();
 }
 
 /* The guest disk's completions from fs, applied in the transaction under way. */
@@ -338,26 +344,29 @@ static void wait_for_timer(void)
     }
 }
 
-
-static rs_msginfo_t on_exit(rs_msginfo_t info)
+static rs_msginfo_t on_exit(rs_msginfo_t info, bool *unrecorded)
 {
-    uint64_t w[RS_EXIT_MR_COUNT] = {0};
+    // The exit's words, those it does not carry 0. The short exits of port I/O, HLT, VMCALL and
+    // the interrupt window (the most frequent) have a buffer of their own whose other words are
+    // never written; every other length clears what it does not carry (string instructions:
+    // one step a word).
+    static uint64_t base_words[RS_EXIT_MR_COUNT], other_words[RS_EXIT_MR_COUNT];
     PROF(1);
-    unsigned n = rs_msginfo_length(info);
-    struct exit_words {
-        uint64_t w[RS_EXIT_MR_COUNT];
-    };
-    if (n >= RS_EXIT_MR_COUNT)
-        *(struct exit_words *)w = *(const struct exit_words *)__rs_ipc_buffer->mr;
-    else
-        for (unsigned i = 0; i < n; i++) w[i] = rs_mr_get(i);
+    size_t n = rs_msginfo_length(info), rest;
+    if (n > RS_EXIT_MR_COUNT) n = RS_EXIT_MR_COUNT;
+    uint64_t *w = n == RS_EXIT_LEN_BASE ? base_words : other_words, *to = w;
+    const uint64_t *from = __rs_ipc_buffer->mr;
+    rest = RS_EXIT_MR_COUNT - n;
+    __asm__ volatile("rep movsq" : "+D"(to), "+S"(from), "+c"(n) : : "memory");
+    if (w == other_words)
+        __asm__ volatile("rep stosq" : "+D"(to), "+c"(rest) : "a"(0ull) : "memory");
 #ifdef VMM_PROFILE
     prof_io = w[RS_EXIT_MR_REASON] == RS_EXIT_IO;
 #endif
     PROF(2);
     server.control->vmm_exits[w[RS_EXIT_MR_REASON] % IPC_VMM_EXIT_REASONS]++;
-    uint64_t fp = vmm_fingerprint(w);
-    if (vmm_is_redelivery(persist, fp)) {
+    // only while the committed exit's reply may not have gone out can this be that exit again
+    if (vmm_reply_owed(persist) && vmm_is_redelivery(persist, vmm_fingerprint(w))) {
         persist->redelivered++;
         return put_reply(&vmm_committed(persist)->last);
     }
@@ -377,16 +386,24 @@ static rs_msginfo_t on_exit(rs_msginfo_t info)
         check_same(held, w, RS_EXIT_MR_COUNT);
     }
     PROF(5);
-    vmm_record(vmm.st, fp, &r);
+    // the reply as emulated, against which r is checked after each fault point (the record is
+    // made only at the commit, and not at all for an exit that changed nothing)
+    struct vmm_reply kept;
+    if (r.len > RS_REPLY_MR_COUNT) __builtin_trap();
+    kept.label = r.label;
+    kept.len = r.len;
+    memcpy(kept.w, r.w, r.len * sizeof(r.w[0]));
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_COMMIT);
     check_pointers();
-    check_reply(&vmm.st->last, &r);
+    check_reply(&kept, &r);
     PROF(6);
-    commit();
+    // an exit that changed nothing is not recorded: counted once its reply is out
+    *unrecorded = !vmm_commit_exit(persist, w, &r);
+    if (!*unrecorded) committed();
     PROF(7);
     ipc_server_fault_point(&server, IPC_FAULT_BEFORE_REPLY);
     check_pointers();
-    check_reply(&vmm_committed(persist)->last, &r);
+    check_reply(*unrecorded ? &kept : &vmm_committed(persist)->last, &r);
     return put_reply(&r);
 }
 
@@ -426,7 +443,7 @@ static int on_request(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_ms
     if (req->label == VMM_INPUT) return on_input(client, req, reply);
     if (req->label != VMM_STATS) return RS_ILLEGAL_OPERATION;
     reply->w[1] = s->irqs;
-    reply->w[2] = s->seq;
+    reply->w[2] = s->seq + persist->unrecorded; // every exit answered
     reply->w[3] = s->stopped;
     reply->w[4] = s->stop_reason;
     reply->w[5] = server.control->instance;
@@ -459,13 +476,15 @@ static _Noreturn void serve(void)
             }
             // what the guest is owed, for init's tick (proto/init.h): received, then answered
             server.control->vmm_exit_in = rs_mr_get(RS_EXIT_MR_SEQ);
-            rs_msginfo_t answer = on_exit(r.info);
+            bool unrecorded = false;
+            rs_msginfo_t answer = on_exit(r.info, &unrecorded);
             PROF(8);
             server.control->vmm_exit_out = server.control->vmm_exit_in;
             PROF(9);
             r = rs_reply_recv(server.ep, answer);
             PROF(10);
             vmm_mark_replied(persist); // the reply is out: the exit cannot come back now
+            if (unrecorded) persist->unrecorded++;
             PROF(11);
 #ifdef VMM_PROFILE
             prof_account();
@@ -598,7 +617,8 @@ int main(void *arg)
     const struct vmm_state *s = vmm_committed(persist);
     rt_printf("vmm %s: instance %lu serving; guest RAM %lu MiB, %lu exits and %lu timer interrupts "
               "so far\n",
-              ctl->name, ctl->instance, ctl->guest_ram_size >> 20, s->seq, s->irqs);
+              ctl->name, ctl->instance, ctl->guest_ram_size >> 20, s->seq + persist->unrecorded,
+              s->irqs);
     if (vmm.net && s->pc.net_present) {
         const struct vnet_stats *n = &s->pc.net.s;
         rt_printf("vmm %s: network so far: tx %lu (dropped %lu, bad %lu, refused %lu), rx %lu "

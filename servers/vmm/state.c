@@ -238,24 +238,32 @@ void vmm_record(struct vmm_state *s, uint64_t fp, const struct vmm_reply *r)
     for (unsigned i = 0; i < len; i++) s->last.w[i] = r->w[i]; // the words that go out
 }
 
-void vmm_commit(struct vmm_persist *p)
+/* The segments the transaction on spare s changed since committed copy k, CORE aside: those
+ * marked that differ (a model marked but left as it was, as the pc platform marks its timed
+ * devices each exit, is neither checksummed nor copied: comparing costs a step a word, a
+ * checksum some seven), OUT with output in either (an empty one in both is the same segment),
+ * ONCE when it grew. */
+static inline __attribute__((always_inline)) uint32_t changed(const struct vmm_state *s,
+                                                               const struct vmm_state *k)
 {
-    unsigned c = p->current & 1, spare = !c;
-    struct vmm_state *s = &p->copy[spare];
-    if (s->out.len) s->out_seq++, s->out_end += s->out.len;
-    uint32_t dirty = (s->dirty | VMM_DIRTY(VMM_SEG_CORE)) & VMM_DIRTY_ALL;
-    // no output now nor in the committed copy: the same (empty) segment, nothing to take
-    if (!s->out.len && !p->copy[c].out.len) dirty &= ~VMM_DIRTY(VMM_SEG_OUT);
-    if (s->once.n != p->copy[c].once.n) dirty |= VMM_DIRTY(VMM_SEG_ONCE);
-    s->dirty = 0;
-    // a model marked but left as it was (the pc platform marks its timed devices each exit) is
-    // neither checksummed nor copied: comparing costs a step a word, a checksum some seven
-    const uint8_t *a = (const uint8_t *)s, *b = (const uint8_t *)&p->copy[c];
-    for (uint32_t m = dirty & ~VMM_DIRTY_ALWAYS; m; m &= m - 1) {
+    uint32_t dirty = s->dirty & VMM_DIRTY_ALL & ~VMM_DIRTY_ALWAYS;
+    const uint8_t *a = (const uint8_t *)s, *b = (const uint8_t *)k;
+    for (uint32_t m = dirty; m; m &= m - 1) {
         unsigned seg = (unsigned)__builtin_ctz(m);
         size_t off = seg_at[seg].off, words = (seg_used(s, seg) + 7) / 8; // with its padding
         if (same_words(a + off, b + off, words)) dirty &= ~VMM_DIRTY(seg);
     }
+    if (s->out.len || k->out.len) dirty |= VMM_DIRTY(VMM_SEG_OUT);
+    if (s->once.n != k->once.n) dirty |= VMM_DIRTY(VMM_SEG_ONCE);
+    return dirty;
+}
+
+/* Checksums the spare's segments in dirty, makes it the committed copy and the other its twin. */
+static void commit_segments(struct vmm_persist *p, uint32_t dirty)
+{
+    unsigned spare = !(p->current & 1);
+    struct vmm_state *s = &p->copy[spare];
+    s->dirty = 0;
     for (uint32_t m = dirty; m; m &= m - 1) {
         unsigned seg = (unsigned)__builtin_ctz(m);
         p->sum[spare][seg] = vmm_seg_sum(s, seg);
@@ -268,6 +276,40 @@ void vmm_commit(struct vmm_persist *p)
     twin(p, dirty);
 }
 
+void vmm_commit(struct vmm_persist *p)
+{
+    unsigned c = p->current & 1;
+    struct vmm_state *s = &p->copy[!c];
+    if (s->out.len) s->out_seq++, s->out_end += s->out.len;
+    commit_segments(p, changed(s, &p->copy[c]) | VMM_DIRTY(VMM_SEG_CORE));
+}
+
+bool vmm_commit_exit(struct vmm_persist *p, const uint64_t *w, const struct vmm_reply *r)
+{
+    unsigned c = p->current & 1;
+    struct vmm_state *s = &p->copy[!c];
+    const struct vmm_state *k = &p->copy[c];
+    uint32_t dirty = changed(s, k);
+    // the core but the transaction's marks: the record (vmm_record has not run) and the rest
+    const size_t mark = offsetof(struct vmm_state, dirty) / 8, after = mark + 1;
+    _Static_assert(offsetof(struct vmm_state, dirty) % 8 == 0 &&
+                       offsetof(struct vmm_state, last_fp) == 8 * (mark + 1),
+                   "the marks have a word of their own");
+    if (!s->out.len && !(dirty & ~VMM_DIRTY(VMM_SEG_OUT)) && same_words(s, k, mark) &&
+        same_words((const uint64_t *)s + after, (const uint64_t *)k + after,
+                   (seg_used(s, VMM_SEG_CORE) + 7) / 8 - after)) {
+        // nothing to keep: the exit, if it comes back, is emulated again to the same reply. The
+        // spare is the committed copy's twin again (output: it was emptied, not written).
+        s->out.len = k->out.len;
+        s->dirty = 0;
+        return false;
+    }
+    vmm_record(s, vmm_fingerprint(w), r);
+    if (s->out.len) s->out_seq++, s->out_end += s->out.len;
+    commit_segments(p, dirty | VMM_DIRTY(VMM_SEG_CORE));
+    return true;
+}
+
 void vmm_mark_replied(struct vmm_persist *p)
 {
     uint64_t seq = vmm_committed(p)->seq;
@@ -276,12 +318,18 @@ void vmm_mark_replied(struct vmm_persist *p)
     p->replied_chk = ~seq;
 }
 
-bool vmm_is_redelivery(struct vmm_persist *p, uint64_t fp)
+bool vmm_reply_owed(const struct vmm_persist *p)
 {
     const struct vmm_state *s = vmm_committed(p);
     // replied_seq unknown (flipped bits): taken as replied, so that no exit is answered from a
     // record it does not own
-    if (!s->seq || s->seq == replied(p, s->seq) || s->last_fp != fp) return false;
+    return s->seq && s->seq != replied(p, s->seq);
+}
+
+bool vmm_is_redelivery(struct vmm_persist *p, uint64_t fp)
+{
+    const struct vmm_state *s = vmm_committed(p);
+    if (!vmm_reply_owed(p) || s->last_fp != fp) return false;
     unsigned c = p->current & 1;
     if (vmm_seg_sum(s, VMM_SEG_CORE) == p->sum[c][VMM_SEG_CORE]) return true;
     vmm_persist_check(p); // the record answered from must be the one committed

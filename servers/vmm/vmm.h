@@ -231,6 +231,8 @@ struct vmm_persist {
     uint64_t repaired;             /* corrupt committed segments taken from the twin (statistics) */
     uint64_t sanitized;            /* corrupt states kept after vmm_state_sanitize (statistics) */
     uint64_t mismatches;           /* copies found different at a transaction's start (vmm_begin) */
+    volatile uint64_t unrecorded;  /* exits answered that changed nothing (vmm_commit_exit):
+                                      not in seq (statistics) */
     uint64_t sum[2][VMM_SEGS];     /* each copy's checksum per segment (vmm_seg_sum) */
     struct vmm_state copy[2];
 };
@@ -261,8 +263,16 @@ unsigned vmm_state_sanitize(struct vmm_state *s);
 void vmm_record(struct vmm_state *s, uint64_t fp, const struct vmm_reply *r);
 /* Commits the transaction begun last. */
 void vmm_commit(struct vmm_persist *p);
+/* Commits the transaction of the exit with words w (RS_EXIT_MR_COUNT) with its reply r on record
+ * (vmm_record), and returns true; unless the transaction changed nothing (no output, no segment,
+ * the core as committed): then it is dropped, the spare left the twin, nothing recorded, and
+ * false returned. Such an exit, delivered again, is emulated again to the same reply: the state
+ * its reply came from is the committed one. */
+bool vmm_commit_exit(struct vmm_persist *p, const uint64_t *w, const struct vmm_reply *r);
 /* The reply to the committed exit went out (ReplyRecv returned). */
 void vmm_mark_replied(struct vmm_persist *p);
+/* The committed exit's reply may not have gone out: an exit may be answered from its record. */
+bool vmm_reply_owed(const struct vmm_persist *p);
 /* The exit with fingerprint fp is the committed one coming back because the VMM that answered it
  * died before the reply went out: answer it with vmm_committed(p)->last, not again. The record
  * is verified by its checksums first (vmm_persist_check if it fails). */
