@@ -180,6 +180,7 @@ int ext2_mount(struct ext2_fs *fs, const struct ext2_blkdev *dev)
     if ((rc = check_super(fs, sb)) < 0 || (rc = check_groups(fs)) < 0 || (rc = find_log(fs)) < 0)
         return rc;
     cache_reset(fs);
+    state_set(fs);
     fs->mounted = true;
     return 0;
 }
