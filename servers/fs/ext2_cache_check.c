@@ -150,6 +150,8 @@ void state_set(struct ext2_fs *fs)
 }
 
 void log_state_set(struct ext2_fs *fs) { fs->log_chk = log_of(fs); }
+void geo_state_set(struct ext2_fs *fs) { fs->geo_chk = geo_of(fs); }
+bool geo_state_intact(const struct ext2_fs *fs) { return fs->geo_chk == geo_of(fs); }
 void tag_state_set(struct ext2_fs *fs) { fs->tag_chk = tag_of(fs); }
 
 void state_check(struct ext2_fs *fs)

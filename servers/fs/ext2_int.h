@@ -30,6 +30,9 @@ void cache_meta_set(struct ext2_fs *fs, uint32_t slot);
 void cache_meta_check(struct ext2_fs *fs, uint32_t slot);
 void state_set(struct ext2_fs *fs);
 void log_state_set(struct ext2_fs *fs);
+/* The geometry's check alone: taken after mount's first pass, which the second must match. */
+void geo_state_set(struct ext2_fs *fs);
+bool geo_state_intact(const struct ext2_fs *fs);
 void tag_state_set(struct ext2_fs *fs);
 void state_check(struct ext2_fs *fs);
 /* A sealed buffer's contents changed, or slot EXT2_CACHE_BLOCKS: the checked state did:

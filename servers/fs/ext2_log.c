@@ -485,7 +485,10 @@ int log_recover(struct ext2_fs *fs)
     fs->log_epoch++;
     fs->log_seq = seq - 1;
     fs->log_start = fs->log_durable = fs->log_head = pos;
-    state_set(fs);
+    /* the geometry and the log's blocks it used as the mount's first pass found them */
+    if (!geo_state_intact(fs)) return EXT2_EIO;
+    log_state_set(fs);
+    tag_state_set(fs);
     if ((rc = write_header(fs)) < 0) return rc;
     return dev_flush(fs);
 }
