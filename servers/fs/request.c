@@ -283,6 +283,18 @@ static int request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ip
         ext2_tag(fs, client, id);
     }
     int r = dispatch(fs, client, req, reply);
+    // A change that failed changed nothing (its transaction was dropped), and a stray write
+    // into the operation's locals (a name's length, an inode copy) can make it fail: it runs
+    // once more before the failure is answered, which two independent flips would have to fail
+    if (r != RS_OK && mutates(req->label) && !fs->broken) {
+        guards = 2; // the request and the client; dispatch guards its copies again
+        ext2_tag(fs, client, id);
+        r = dispatch(fs, client, req, reply);
+    }
+    // a create's reply carries the inode its record holds (the local it came from is on the
+    // stack, where the commit waited for the disk)
+    if (r == RS_OK && req->label == FS_CREATE && reply->w[1] != fs->tag_value)
+        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     fs->tag_set = false;
     return r;
 }
