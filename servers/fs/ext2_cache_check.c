@@ -100,7 +100,10 @@ static uint64_t meta_of(const struct ext2_buf *b)
 
 /* Called right after a change of the fields, which the caller checked just before it (a
  * stray change in between would otherwise become the checked state). */
-void cache_meta_set(struct ext2_fs *fs, uint32_t slot) { fs->buf[slot].mchk = meta_of(&fs->buf[slot]); }
+void cache_meta_set(struct ext2_fs *fs, uint32_t slot)
+{
+    fs->buf[slot].mchk = meta_of(&fs->buf[slot]);
+}
 
 void cache_meta_check(struct ext2_fs *fs, uint32_t slot)
 {

@@ -290,8 +290,8 @@ static void run(unsigned bs, uint64_t seed, unsigned steps)
  * request, the replies must be the reference's, e2fsck clean at the end. Before the checks
  * (ext2_cache_check.c, request.c) a flipped `pinned` or index link made fs read a stale home
  * and commit over it, and a flipped path or inode number was carried out. */
-static ipc_msg_t *flip_req;        /* the request fs is carrying out */
-static int flip_at = -1;           /* the device call at which the flip strikes (-1: none) */
+static ipc_msg_t *flip_req; /* the request fs is carrying out */
+static int flip_at = -1;    /* the device call at which the flip strikes (-1: none) */
 static unsigned flips, flips_what[8];
 static int (*md_read_fn)(void *, uint64_t, uint32_t, void *);
 static int (*md_write_fn)(void *, uint64_t, uint32_t, const void *);
@@ -426,7 +426,9 @@ Test(ext2_retry, a_flip_in_fs_state_is_never_committed, .timeout = 240)
         cr_assert_eq(have_c, have_r, "step %u: %s exists on one side only", step, o.a);
         if (!have_r) continue;
         int want = send(&ref, &rq, &wr);
-        if (getenv("EXT2_FLIP_TRACE")) fprintf(stderr, "step %u: op %lu %s %s (%u found)\n", step, o.label, o.a, o.b, corrupt_seen);
+        if (getenv("EXT2_FLIP_TRACE"))
+            fprintf(stderr, "step %u: op %lu %s %s (%u found)\n", step, o.label, o.a, o.b,
+                    corrupt_seen);
         int got = flip_send(&o, id, &rc, &wc);
         same_reply(step, &o, got, &wc, want, &wr, "flipped");
         flip_compare(step);
