@@ -258,6 +258,8 @@ def run_boot(a, boot, faults, paths, log, progress):
         out.close()
         run_out = Path(str(log) + ".run").read_text(errors="replace").strip().split("\n")
         b.finish(proc.returncode, run_out[-1] if run_out else "")
+        if b.bad and (Path(tmp) / "disk.img").exists():  # kept for debugfs/e2fsck
+            shutil.copyfile(Path(tmp) / "disk.img", str(log) + ".disk.img")
         return b
 
 

@@ -71,6 +71,7 @@ struct ext2_buf {
     uint32_t logpos; /* pinned: the ring position of its latest logged copy */
     uint8_t open;    /* taken by the running operation: sum not valid (ext2_cache_check.c) */
     uint64_t sum;    /* else: cache_block_sum of the contents, mixed with blk */
+    uint64_t mchk;   /* a check of the fields above but stamp, hnext, sum (ext2_cache_check.c) */
 };
 
 struct ext2_group {
@@ -81,6 +82,10 @@ struct ext2_fs {
     struct ext2_blkdev dev;
     uint32_t (*clock)(void *ctx); /* seconds for timestamps; may be NULL (then 0) */
     void *clock_ctx;
+    /* May be NULL; else asked before every commit whether the running operation's inputs are
+     * as they came (request.c: a stray write into fs's stack must not be committed). */
+    bool (*intact)(void *ctx);
+    void *intact_ctx;
     /* Geometry, validated at mount and immutable afterwards. */
     uint32_t bs, bs_shift, first_data_block, blocks_count, inodes_count;
     uint32_t bpg, ipg, groups, inode_size, first_ino, apb, gdt_blocks, itb_per_group;
@@ -114,6 +119,9 @@ struct ext2_fs {
     bool mounted, broken;
     uint32_t stamp;
     uint64_t commits, flushes, checkpoints; /* statistics */
+    /* Checks of the state above that a stray write must not change unseen (ext2_cache_check.c):
+     * the geometry and the log's blocks (fixed at mount), the log's positions, the tag. */
+    uint64_t geo_chk, log_chk, tag_chk;
     int16_t hhead[EXT2_HASH]; /* the cache's index: first slot of each bucket's chain, -1 none */
     struct ext2_buf buf[EXT2_CACHE_BLOCKS];
     uint8_t data[EXT2_CACHE_BLOCKS][EXT2_MAX_BS];

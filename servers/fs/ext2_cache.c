@@ -25,10 +25,24 @@ int dev_flush(struct ext2_fs *fs) { return fs->dev.flush(fs->dev.ctx) < 0 ? EXT2
  * whole cache. A slot is on the chain of its blk while `hashed`, valid or not. */
 static uint32_t bucket(uint32_t blk) { return (blk * 2654435761u) >> (32 - EXT2_HASH_BITS); }
 
-static int lookup(const struct ext2_fs *fs, uint32_t blk)
+/* A link of a chain: a slot, or -1 at the end; anything else, or a chain longer than the cache
+ * (a cycle), is a flipped link (ext2_cache_check.c) and crashes. */
+static int link_ok(struct ext2_fs *fs, int s, uint32_t steps)
 {
-    for (int s = fs->hhead[bucket(blk)]; s >= 0; s = fs->buf[s].hnext)
-        if (fs->buf[s].valid && fs->buf[s].blk == blk) return s;
+    if (s < -1 || s >= (int)EXT2_CACHE_BLOCKS || steps > EXT2_CACHE_BLOCKS)
+        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+    return s;
+}
+
+static int lookup(struct ext2_fs *fs, uint32_t blk)
+{
+    uint32_t steps = 0;
+    for (int s = link_ok(fs, fs->hhead[bucket(blk)], 0); s >= 0;
+         s = link_ok(fs, fs->buf[s].hnext, ++steps))
+        if (fs->buf[s].valid && fs->buf[s].blk == blk) {
+            cache_meta_check(fs, (uint32_t)s);
+            return s;
+        }
     return -1;
 }
 
@@ -36,7 +50,11 @@ static void unhash(struct ext2_fs *fs, int s)
 {
     if (!fs->buf[s].hashed) return;
     int16_t *p = &fs->hhead[bucket(fs->buf[s].blk)];
-    while (*p != s) p = &fs->buf[*p].hnext;
+    uint32_t steps = 0;
+    while (*p != s) {
+        if (link_ok(fs, *p, ++steps) < 0) ext2_cache_corrupt(fs, (uint32_t)s); // not on its chain
+        p = &fs->buf[*p].hnext;
+    }
     *p = fs->buf[s].hnext;
     fs->buf[s].hashed = 0;
 }
@@ -49,6 +67,7 @@ static void rehash(struct ext2_fs *fs, int s, uint32_t blk)
     fs->buf[s].hnext = fs->hhead[h];
     fs->hhead[h] = (int16_t)s;
     fs->buf[s].hashed = 1;
+    cache_meta_set(fs, (uint32_t)s);
 }
 
 static int slot_for(struct ext2_fs *fs, uint32_t blk, bool *hit)
@@ -58,6 +77,11 @@ static int slot_for(struct ext2_fs *fs, uint32_t blk, bool *hit)
     if (*hit) return victim;
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
         struct ext2_buf *b = &fs->buf[i];
+        /* A miss is read from the block's home, which is stale while the block is pinned: every
+         * slot's fields are checked, and a slot that holds blk after all (the index lost it) is
+         * corrupt state, never a reason to read the home. */
+        cache_meta_check(fs, i);
+        if (b->blk == blk && (b->valid || b->pinned || b->dirty)) ext2_cache_corrupt(fs, i);
         if (b->refs || b->dirty || b->pinned) continue; /* pinned: home is stale (ext2_log.c) */
         if (victim < 0 || !b->valid || (fs->buf[victim].valid && b->stamp < fs->buf[victim].stamp))
             victim = (int)i;
@@ -77,12 +101,14 @@ static int get(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot, bool
     struct ext2_buf *b = &fs->buf[s];
     if (!hit) {
         b->valid = 0;
+        cache_meta_set(fs, (uint32_t)s);
         if (fresh) {
             memset(fs->data[s], 0, fs->bs);
         } else {
             int rc = dev_read(fs, blk, fs->data[s]);
             if (rc < 0) return rc;
         }
+        cache_meta_check(fs, (uint32_t)s); // the read waited for the disk
         rehash(fs, s, blk);
         b->valid = 1;
         b->dirty = 0;
@@ -90,8 +116,9 @@ static int get(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot, bool
     } else if (fresh) {
         memset(fs->data[s], 0, fs->bs);
     }
-    cache_check_take(fs, (uint32_t)s, hit && !fresh); // served only as sealed (or now read)
     b->refs++;
+    cache_meta_set(fs, (uint32_t)s); // no wait for the disk since the check (slot_for, above)
+    cache_check_take(fs, (uint32_t)s, hit && !fresh); // served only as sealed (or now read)
     b->stamp = ++fs->stamp;
     *data = fs->data[s];
     *slot = s;
@@ -112,7 +139,11 @@ int bget_new(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot)
 
 void bput(struct ext2_fs *fs, int slot)
 {
-    if (slot >= 0 && fs->buf[slot].refs) fs->buf[slot].refs--;
+    if (slot >= 0 && slot < (int)EXT2_CACHE_BLOCKS && fs->buf[slot].refs) {
+        cache_meta_check(fs, (uint32_t)slot);
+        fs->buf[slot].refs--;
+        cache_meta_set(fs, (uint32_t)slot);
+    }
 }
 
 /* Mark the buffer part of the running transaction; meta: through the log (anything but a
@@ -120,15 +151,17 @@ void bput(struct ext2_fs *fs, int slot)
 void bdirty(struct ext2_fs *fs, int slot, bool meta)
 {
     struct ext2_buf *b = &fs->buf[slot];
+    cache_meta_check(fs, (uint32_t)slot);
     if (!b->dirty) fs->txn_dirty++;
     b->dirty = 1;
     b->meta |= meta;
+    cache_meta_set(fs, (uint32_t)slot);
 }
 
 uint32_t cache_dirty_count(const struct ext2_fs *fs) { return fs->txn_dirty; }
 
 /* The slot holding blk, or -1: for writers that bypass the cache when it holds no copy. */
-int cache_find(const struct ext2_fs *fs, uint32_t blk) { return lookup(fs, blk); }
+int cache_find(struct ext2_fs *fs, uint32_t blk) { return lookup(fs, blk); }
 
 void cache_reset(struct ext2_fs *fs)
 {
@@ -136,4 +169,5 @@ void cache_reset(struct ext2_fs *fs)
     for (uint32_t i = 0; i < EXT2_HASH; i++) fs->hhead[i] = -1;
     fs->txn_dirty = 0;
     fs->pinned = 0;
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) cache_meta_set(fs, i);
 }

@@ -24,7 +24,7 @@ uint64_t cache_block_sum(const uint8_t *d, uint32_t bs)
     return h;
 }
 
-/* The default reaction to a corrupt block: an invalid opcode, which init sees as a crash and
+/* The default reaction to a corrupt block (or slot EXT2_CACHE_BLOCKS: other state): an invalid opcode, which init sees as a crash and
  * answers with a restart. (A host test may replace it.) */
 __attribute__((weak)) void ext2_cache_corrupt(struct ext2_fs *fs, uint32_t slot)
 {
@@ -49,7 +49,9 @@ static void verify(struct ext2_fs *fs, uint32_t slot)
 void cache_check_take(struct ext2_fs *fs, uint32_t slot, bool hit)
 {
     if (hit) verify(fs, slot);
+    cache_meta_check(fs, slot);
     fs->buf[slot].open = 1;
+    cache_meta_set(fs, slot);
 }
 
 void cache_check_write(struct ext2_fs *fs, const void *buf)
@@ -64,7 +66,99 @@ void cache_seal(struct ext2_fs *fs)
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
         struct ext2_buf *b = &fs->buf[i];
         if (!b->open) continue;
+        cache_meta_check(fs, i);
         if (b->valid) b->sum = seal_of(fs, i);
         b->open = 0;
+        cache_meta_set(fs, i);
     }
+}
+
+/* The bookkeeping of the cache and the log (issue 15: a `corrupt` of fs flips bits in its
+ * globals, of which the blocks' contents are only the largest part). A flipped `pinned` lets a
+ * buffer whose home is stale be evicted and the stale home be read again; a flipped `valid`,
+ * `blk` or link of the index makes a lookup miss a buffer the cache holds, and the stale home
+ * is read as well; a flipped `logpos` takes another block's logged copy home; a flipped log
+ * position leaves a gap in the chain that recovery stops at. Each of these would be committed
+ * as a correct result. So every buffer's fields carry a check, set wherever they change and
+ * verified before they are acted on (a lookup's hit, every slot on a miss, commit, checkpoint,
+ * abort); the geometry and the log's block list (fixed at mount) and the log's positions carry
+ * one too, verified before anything is written. A mismatch is handled as a corrupt block:
+ * fs crashes and the next instance mounts from the disk. */
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull; // a bijection per round, as in cache_block_sum
+    return h ^ (h >> 31);
+}
+
+static uint64_t meta_of(const struct ext2_buf *b)
+{
+    uint64_t f = (uint64_t)b->refs | (uint64_t)b->valid << 16 | (uint64_t)b->dirty << 24 |
+                 (uint64_t)b->meta << 32 | (uint64_t)b->pinned << 40 | (uint64_t)b->hashed << 48 |
+                 (uint64_t)b->open << 56;
+    return mix(mix(0x6A09E667F3BCC908ull, (uint64_t)b->blk | (uint64_t)b->logpos << 32), f);
+}
+
+/* Called right after a change of the fields, which the caller checked just before it (a
+ * stray change in between would otherwise become the checked state). */
+void cache_meta_set(struct ext2_fs *fs, uint32_t slot)
+{
+    fs->buf[slot].mchk = meta_of(&fs->buf[slot]);
+}
+
+void cache_meta_check(struct ext2_fs *fs, uint32_t slot)
+{
+    if (slot >= EXT2_CACHE_BLOCKS || fs->buf[slot].mchk != meta_of(&fs->buf[slot]))
+        ext2_cache_corrupt(fs, slot);
+}
+
+static uint64_t words(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t w = 0;
+        memcpy(&w, b + i, n - i < 4 ? n - i : 4);
+        h = mix(h, w);
+    }
+    return h;
+}
+
+static uint64_t geo_of(const struct ext2_fs *fs)
+{
+    uint64_t h = words(0x3C6EF372FE94F82Bull, &fs->bs,
+                       (size_t)((const uint8_t *)&fs->grp - (const uint8_t *)&fs->bs));
+    uint32_t groups = fs->groups < EXT2_MAX_GROUPS ? fs->groups : EXT2_MAX_GROUPS;
+    uint32_t len = fs->log_len < EXT2_LOG_MAX ? fs->log_len : EXT2_LOG_MAX;
+    h = words(h, fs->grp, groups * sizeof fs->grp[0]);
+    h = mix(mix(mix(mix(h, fs->log_ino), fs->log_len), fs->log_cap), fs->txn_max);
+    return words(h, fs->log_blk, len * sizeof fs->log_blk[0]);
+}
+
+static uint64_t log_of(const struct ext2_fs *fs)
+{
+    uint64_t h = mix(mix(0xA54FF53A5F1D36F1ull, fs->log_head), fs->log_start);
+    h = mix(mix(h, fs->log_durable), fs->log_seq);
+    return mix(mix(h, fs->log_epoch), fs->log_ring);
+}
+
+static uint64_t tag_of(const struct ext2_fs *fs)
+{
+    return mix(mix(0x510E527FADE682D1ull, fs->tag_client), fs->tag_id);
+}
+
+void state_set(struct ext2_fs *fs)
+{
+    fs->geo_chk = geo_of(fs);
+    fs->log_chk = log_of(fs);
+    fs->tag_chk = tag_of(fs);
+}
+
+void log_state_set(struct ext2_fs *fs) { fs->log_chk = log_of(fs); }
+void geo_state_set(struct ext2_fs *fs) { fs->geo_chk = geo_of(fs); }
+bool geo_state_intact(const struct ext2_fs *fs) { return fs->geo_chk == geo_of(fs); }
+void tag_state_set(struct ext2_fs *fs) { fs->tag_chk = tag_of(fs); }
+
+void state_check(struct ext2_fs *fs)
+{
+    if (fs->geo_chk != geo_of(fs) || fs->log_chk != log_of(fs) || fs->tag_chk != tag_of(fs))
+        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
 }

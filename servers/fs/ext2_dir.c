@@ -137,9 +137,9 @@ static void put_entry(struct ext2_fs *fs, uint8_t *p, uint32_t ino, uint32_t rec
 static int touched(struct ext2_fs *fs, struct inode *dir)
 {
     uint32_t now = fs_now(fs);
-    le_put32(dir->raw + I_MTIME, now);
-    le_put32(dir->raw + I_CTIME, now);
-    le_put32(dir->raw + I_FLAGS, le_get32(dir->raw + I_FLAGS) & ~EXT2_INDEX_FL);
+    inode_put32(fs, dir, I_MTIME, now);
+    inode_put32(fs, dir, I_CTIME, now);
+    inode_put32(fs, dir, I_FLAGS, le_get32(dir->raw + I_FLAGS) & ~EXT2_INDEX_FL);
     return inode_write(fs, dir);
 }
 
@@ -180,7 +180,7 @@ int dir_add(struct ext2_fs *fs, struct inode *dir, const char *name, uint32_t le
     put_entry(fs, d, ino, fs->bs, name, len, type);
     bdirty(fs, slot, true);
     bput(fs, slot);
-    i_set_size(dir, (n + 1) << fs->bs_shift);
+    i_set_size(fs, dir, (n + 1) << fs->bs_shift);
     return touched(fs, dir);
 }
 
@@ -246,7 +246,7 @@ int dir_init(struct ext2_fs *fs, struct inode *dir, uint32_t parent)
     put_entry(fs, d + 12, parent, fs->bs - 12, "..", 2, FT_DIR);
     bdirty(fs, slot, true);
     bput(fs, slot);
-    i_set_size(dir, fs->bs);
+    i_set_size(fs, dir, fs->bs);
     return 0;
 }
 

@@ -22,12 +22,39 @@ int inode_read(struct ext2_fs *fs, uint32_t ino, struct inode *in)
     if (rc < 0 || (rc = bget(fs, blk, &d, &slot)) < 0) return rc;
     in->ino = ino;
     memcpy(in->raw, d + off, sizeof in->raw);
+    inode_seal(in);
     bput(fs, slot);
     return 0;
 }
 
+void inode_seal(struct inode *in)
+{
+    in->chk = cache_block_sum(in->raw, sizeof in->raw) ^ in->ino * 0x9E3779B97F4A7C15ull;
+}
+
+void inode_check(struct ext2_fs *fs, const struct inode *in)
+{
+    if (in->chk != (cache_block_sum(in->raw, sizeof in->raw) ^ in->ino * 0x9E3779B97F4A7C15ull))
+        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+}
+
+void inode_put16(struct ext2_fs *fs, struct inode *in, uint32_t off, uint16_t v)
+{
+    inode_check(fs, in);
+    le_put16(in->raw + off, v);
+    inode_seal(in);
+}
+
+void inode_put32(struct ext2_fs *fs, struct inode *in, uint32_t off, uint32_t v)
+{
+    inode_check(fs, in);
+    le_put32(in->raw + off, v);
+    inode_seal(in);
+}
+
 int inode_write(struct ext2_fs *fs, const struct inode *in)
 {
+    inode_check(fs, in); // never a copy changed behind the operation's back to the disk
     uint32_t blk, off;
     uint8_t *d;
     int slot, rc = locate(fs, in->ino, &blk, &off);
@@ -45,15 +72,16 @@ uint64_t i_size(const struct inode *in)
     return s;
 }
 
-void i_set_size(struct inode *in, uint64_t size)
+void i_set_size(struct ext2_fs *fs, struct inode *in, uint64_t size)
 {
-    le_put32(in->raw + I_SIZE, (uint32_t)size);
-    if (i_isreg(in)) le_put32(in->raw + I_SIZE_HIGH, (uint32_t)(size >> 32));
+    inode_put32(fs, in, I_SIZE, (uint32_t)size);
+    if (i_isreg(in)) inode_put32(fs, in, I_SIZE_HIGH, (uint32_t)(size >> 32));
 }
 
 static void add_blocks(struct ext2_fs *fs, struct inode *in, int n)
 {
-    le_put32(in->raw + I_BLOCKS, le_get32(in->raw + I_BLOCKS) + (uint32_t)(n * (int)(fs->bs >> 9)));
+    inode_put32(fs, in, I_BLOCKS,
+                le_get32(in->raw + I_BLOCKS) + (uint32_t)(n * (int)(fs->bs >> 9)));
 }
 
 uint64_t max_file_blocks(const struct ext2_fs *fs)
@@ -91,6 +119,7 @@ int bmap(struct ext2_fs *fs, struct inode *in, uint64_t lblk, bool alloc, uint32
     int depth, top;
     uint64_t a = fs->apb;
     if (fresh) *fresh = false;
+    inode_check(fs, in);
     if (lblk >= max_file_blocks(fs)) return EXT2_EFBIG;
     if (lblk < EXT2_NDIR) {
         top = (int)lblk;
@@ -121,7 +150,7 @@ int bmap(struct ext2_fs *fs, struct inode *in, uint64_t lblk, bool alloc, uint32
             return 0;
         }
         if ((rc = new_block(fs, in, 0, depth > 0, &p)) < 0) return rc;
-        le_put32(ip, p);
+        inode_put32(fs, in, (uint32_t)(ip - in->raw), p);
         if (depth == 0 && fresh) *fresh = true;
     } else if (!blk_valid(fs, p)) {
         return EXT2_EUCLEAN;
@@ -261,7 +290,7 @@ static int shrink_pass(struct ext2_fs *fs, struct inode *in, struct shrink *s)
         }
         bool g;
         if ((rc = shrink_tree(fs, p, level, first, span, s, &g)) < 0) return rc;
-        if (g) le_put32(ip, 0);
+        if (g) inode_put32(fs, in, (uint32_t)(ip - in->raw), 0);
         if (s->stopped || !g) return 0;
     }
     return 0;
@@ -272,11 +301,12 @@ int inode_shrink(struct ext2_fs *fs, struct inode *in, uint64_t size, bool commi
     uint64_t cut = (size + fs->bs - 1) >> fs->bs_shift;
     for (int idle = 0;;) {
         struct shrink s = {.cut = cut, .low = UINT64_MAX};
+        inode_check(fs, in);
         uint64_t old = i_size(in);
         int rc = shrink_pass(fs, in, &s);
         if (rc < 0) return rc;
         int n = (int)s.freed;
-        le_put32(in->raw + I_BLOCKS, le_get32(in->raw + I_BLOCKS) - (uint32_t)n * (fs->bs >> 9));
+        inode_put32(fs, in, I_BLOCKS, le_get32(in->raw + I_BLOCKS) - (uint32_t)n * (fs->bs >> 9));
         uint64_t nsize = size;
         if (s.stopped)
             nsize = s.low == UINT64_MAX              ? old
@@ -285,7 +315,7 @@ int inode_shrink(struct ext2_fs *fs, struct inode *in, uint64_t size, bool commi
         idle = s.freed ? 0 : idle + 1;
         if (idle > 1) return EXT2_EUCLEAN; /* no progress with an empty transaction */
         if (nsize > old) nsize = old;
-        i_set_size(in, nsize);
+        i_set_size(fs, in, nsize);
         if ((rc = inode_write(fs, in)) < 0) return rc;
         if (!s.stopped) return 0;
         if (!commit_steps) return EXT2_EFBIG; /* more than one transaction can hold */
@@ -316,9 +346,11 @@ int inode_release(struct ext2_fs *fs, struct inode *in)
         bput(fs, slot);
         if (!refs && (rc = free_block(fs, acl)) < 0) return rc;
     }
+    inode_check(fs, in);
     memset(in->raw, 0, sizeof in->raw);
     uint32_t now = fs_now(fs);
     le_put32(in->raw + I_DTIME, now ? now : 1);
+    inode_seal(in);
     if ((rc = inode_write(fs, in)) < 0) return rc;
     return free_inode(fs, in->ino, dir);
 }
@@ -343,5 +375,6 @@ int inode_new(struct ext2_fs *fs, uint32_t ino, uint32_t mode, uint32_t links, s
     le_put32(in->raw + I_CTIME, now);
     le_put32(in->raw + I_MTIME, now);
     le_put32(in->raw + I_GENERATION, (uint32_t)(fs->commits * 2654435761u) ^ ino);
+    inode_seal(in);
     return 0;
 }

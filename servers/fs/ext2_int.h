@@ -14,7 +14,7 @@ int bget_new(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot);
 void bput(struct ext2_fs *fs, int slot);
 void bdirty(struct ext2_fs *fs, int slot, bool meta);
 uint32_t cache_dirty_count(const struct ext2_fs *fs);
-int cache_find(const struct ext2_fs *fs, uint32_t blk);
+int cache_find(struct ext2_fs *fs, uint32_t blk);
 void cache_reset(struct ext2_fs *fs);
 /* ext2_cache_check.c: the cache's checksums. Taking a buffer (hit: verified if sealed) opens
  * it; cache_seal, at the end of every operation, seals the open ones with their checksum; a
@@ -23,7 +23,20 @@ void cache_check_take(struct ext2_fs *fs, uint32_t slot, bool hit);
 void cache_check_write(struct ext2_fs *fs, const void *buf);
 void cache_seal(struct ext2_fs *fs);
 uint64_t cache_block_sum(const uint8_t *d, uint32_t bs);
-/* A sealed buffer's contents changed: crashes (weak: host tests may replace it). */
+/* Every change of a buffer's fields is followed by cache_meta_set; cache_meta_check before they
+ * are acted on. state_set (at mount), log_state_set (the log's positions changed),
+ * tag_state_set (ext2_tag) and state_check (before writing) do the same for the rest. */
+void cache_meta_set(struct ext2_fs *fs, uint32_t slot);
+void cache_meta_check(struct ext2_fs *fs, uint32_t slot);
+void state_set(struct ext2_fs *fs);
+void log_state_set(struct ext2_fs *fs);
+/* The geometry's check alone: taken after mount's first pass, which the second must match. */
+void geo_state_set(struct ext2_fs *fs);
+bool geo_state_intact(const struct ext2_fs *fs);
+void tag_state_set(struct ext2_fs *fs);
+void state_check(struct ext2_fs *fs);
+/* A sealed buffer's contents changed, or slot EXT2_CACHE_BLOCKS: the checked state did:
+ * crashes (weak: host tests may replace it). */
 void ext2_cache_corrupt(struct ext2_fs *fs, uint32_t slot);
 int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf);
 int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf);
@@ -52,14 +65,23 @@ int free_inode(struct ext2_fs *fs, uint32_t ino, bool dir);
 struct inode {
     uint32_t ino;
     uint8_t raw[EXT2_GOOD_OLD_INODE_SIZE];
+    uint64_t chk; /* of ino and raw: the copy lives on the stack while its operation waits for
+                   * the disk, where a stray write (issue 15's `corrupt`) must not reach the
+                   * disk through inode_write or redirect bmap: see inode_check */
 };
+/* Every change of a copy goes through inode_put16/32 (checked before, sealed after); the copy
+ * is checked before it is written back or its block map is used. A mismatch crashes. */
+void inode_seal(struct inode *in);
+void inode_check(struct ext2_fs *fs, const struct inode *in);
+void inode_put16(struct ext2_fs *fs, struct inode *in, uint32_t off, uint16_t v);
+void inode_put32(struct ext2_fs *fs, struct inode *in, uint32_t off, uint32_t v);
 int inode_read(struct ext2_fs *fs, uint32_t ino, struct inode *in);
 int inode_write(struct ext2_fs *fs, const struct inode *in);
 static inline uint32_t i_mode(const struct inode *in) { return le_get16(in->raw + I_MODE); }
 static inline bool i_isdir(const struct inode *in) { return (i_mode(in) & S_IFMT) == S_IFDIR; }
 static inline bool i_isreg(const struct inode *in) { return (i_mode(in) & S_IFMT) == S_IFREG; }
 uint64_t i_size(const struct inode *in);
-void i_set_size(struct inode *in, uint64_t size);
+void i_set_size(struct ext2_fs *fs, struct inode *in, uint64_t size);
 static inline uint32_t i_links(const struct inode *in) { return le_get16(in->raw + I_LINKS); }
 /* Map logical block lblk to *pblk (0 for a hole); with alloc, allocate what is missing (the
  * data block zero-filled in the cache when *fresh is set). */

@@ -56,6 +56,7 @@ static int log_flush(struct ext2_fs *fs)
         fs->flushes++;
         fs->unflushed = fs->data_unflushed = false;
         fs->log_durable = fs->log_start; /* the newest header is durable now */
+        log_state_set(fs);
     }
     return rc;
 }
@@ -63,6 +64,7 @@ static int log_flush(struct ext2_fs *fs)
 /* The header: all of it in its first 64 bytes (one sector: written whole or not at all). */
 static int write_header(struct ext2_fs *fs)
 {
+    state_check(fs);
     uint8_t *h = fs->scratch;
     memset(h, 0, fs->bs);
     le_put32(h, HDR_MAGIC);
@@ -80,6 +82,13 @@ static int write_header(struct ext2_fs *fs)
  * then the header moves the chain's start past the records applied. */
 static int checkpoint(struct ext2_fs *fs)
 {
+    state_check(fs);
+    uint32_t pinned = 0;
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+        cache_meta_check(fs, i); // its blk and logpos decide what is written where
+        pinned += fs->buf[i].pinned;
+    }
+    if (pinned != fs->pinned) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     int rc = log_flush(fs);
     bool any = false;
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS && rc == 0; i++) {
@@ -95,10 +104,15 @@ static int checkpoint(struct ext2_fs *fs)
     }
     if (rc == 0 && any) rc = log_flush(fs);
     if (rc < 0) return rc;
-    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) fs->buf[i].pinned = 0;
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+        cache_meta_check(fs, i);
+        fs->buf[i].pinned = 0;
+        cache_meta_set(fs, i);
+    }
     fs->pinned = 0;
     if (fs->log_start != fs->log_head) {
         fs->log_start = fs->log_head;
+        log_state_set(fs);
         rc = write_header(fs);
     }
     fs->checkpoints++;
@@ -133,8 +147,13 @@ int txn_commit(struct ext2_fs *fs)
     if (!fs->txn_dirty) return 0;
     uint32_t n = 0, data = 0;
     int rc = 0;
-    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++)
+    state_check(fs); // the geometry, the log's blocks and positions as they were set
+    if (fs->intact && !fs->intact(fs->intact_ctx)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+        cache_meta_check(fs, i); // what is dirty, and as what, decides what is written where
         if (fs->buf[i].dirty) fs->buf[i].meta ? n++ : data++;
+    }
+    if (n + data != fs->txn_dirty) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     if (n >= fs->log_ring || n > LOG_CAP(fs->bs)) {
         broken(fs); /* a bug: operations keep below txn_max */
         return EXT2_EIO;
@@ -169,6 +188,7 @@ int txn_commit(struct ext2_fs *fs)
             if (staged) memcpy(fs->stage + (size_t)k * fs->bs, fs->data[i], fs->bs);
             else rc = dev_write(fs, ring_blk(fs, pos + k), fs->data[i]);
         }
+        if (rc == 0 && (k != n || pos != fs->log_head)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
         if (rc == 0) {
             le_put32(hdr, LOG_MAGIC);
             le_put32(hdr + 4, LOG_VERSION);
@@ -196,19 +216,29 @@ int txn_commit(struct ext2_fs *fs)
             for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
                 struct ext2_buf *b = &fs->buf[i];
                 if (!(b->dirty && b->meta)) continue;
+                cache_meta_check(fs, i);
                 k++;
                 if (!b->pinned) fs->pinned++;
                 b->pinned = 1;
                 b->logpos = (uint32_t)((pos + k) % fs->log_ring);
+                cache_meta_set(fs, i);
             }
+            /* pos and n are locals a stray write may have changed since the record went out:
+             * the next record must follow this one where recovery will look for it */
+            if (pos != fs->log_head || k != n) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
             fs->log_head = pos + 1 + n;
+            log_state_set(fs);
         }
     }
     if (rc < 0) {
         broken(fs);
         return EXT2_EIO;
     }
-    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) fs->buf[i].dirty = fs->buf[i].meta = 0;
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+        cache_meta_check(fs, i);
+        fs->buf[i].dirty = fs->buf[i].meta = 0;
+        cache_meta_set(fs, i);
+    }
     fs->txn_dirty = 0;
     fs->commits++;
     /* Sync mode: everything durable and in place now. Async mode checkpoints when the pinned
@@ -248,16 +278,19 @@ void txn_abort(struct ext2_fs *fs)
 {
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
         struct ext2_buf *b = &fs->buf[i];
+        cache_meta_check(fs, i); // a pinned one's logpos says which copy comes back
         b->refs = 0;
-        if (!b->dirty) continue;
-        b->dirty = b->meta = 0;
-        if (!b->pinned) {
-            b->valid = 0;
-        } else if (dev_read(fs, ring_blk(fs, b->logpos), fs->data[i]) < 0) {
-            fs->broken = true; /* the logged copy is unreadable: stop writing */
-            b->valid = b->pinned = 0;
-            fs->pinned--;
+        if (b->dirty) {
+            b->dirty = b->meta = 0;
+            if (!b->pinned) {
+                b->valid = 0;
+            } else if (dev_read(fs, ring_blk(fs, b->logpos), fs->data[i]) < 0) {
+                fs->broken = true; /* the logged copy is unreadable: stop writing */
+                b->valid = b->pinned = 0;
+                fs->pinned--;
+            }
         }
+        cache_meta_set(fs, i);
     }
     fs->txn_dirty = 0;
     fs->txn_freed = false;
@@ -271,6 +304,7 @@ void txn_abort(struct ext2_fs *fs)
  * value), changed in the transaction of the request it records. */
 static int tag_record(struct ext2_fs *fs, int rc)
 {
+    state_check(fs); // the client and id as ext2_tag set them
     uint8_t *d;
     int slot, r = bget(fs, fs->log_blk[fs->log_len - 1], &d, &slot);
     if (r < 0) return r;
@@ -293,6 +327,7 @@ void ext2_tag(struct ext2_fs *fs, uint32_t client, uint64_t id)
     fs->tag_client = client;
     fs->tag_id = id;
     fs->tag_value = 0;
+    tag_state_set(fs);
 }
 
 int ext2_tag_find(struct ext2_fs *fs, uint32_t client, uint64_t id, int64_t *rc, uint64_t *value)
@@ -317,6 +352,7 @@ int ext2_tag_find(struct ext2_fs *fs, uint32_t client, uint64_t id, int64_t *rc,
 int txn_end(struct ext2_fs *fs, int rc)
 {
     bool tag = fs->tag_set;
+    if (tag) state_check(fs);
     fs->tag_set = false;
     if (rc >= 0 && tag && fs->txn_dirty) {
         int t = tag_record(fs, rc);
@@ -327,8 +363,11 @@ int txn_end(struct ext2_fs *fs, int rc)
         return rc;
     }
     int c = txn_commit(fs);
-    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++)
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+        cache_meta_check(fs, i);
         fs->buf[i].refs = 0; /* an operation's references end with it */
+        cache_meta_set(fs, i);
+    }
     cache_seal(fs);
     return c < 0 ? c : rc;
 }
@@ -446,6 +485,10 @@ int log_recover(struct ext2_fs *fs)
     fs->log_epoch++;
     fs->log_seq = seq - 1;
     fs->log_start = fs->log_durable = fs->log_head = pos;
+    /* the geometry and the log's blocks it used as the mount's first pass found them */
+    if (!geo_state_intact(fs)) return EXT2_EIO;
+    log_state_set(fs);
+    tag_state_set(fs);
     if ((rc = write_header(fs)) < 0) return rc;
     return dev_flush(fs);
 }

@@ -162,7 +162,7 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
             bput(fs, slot);
         }
         done += n;
-        if (pos + n > i_size(&in)) i_set_size(&in, pos + n);
+        if (pos + n > i_size(&in)) i_set_size(fs, &in, pos + n);
         /* A full transaction commits here: the file then holds a prefix of the write. */
         if (cache_dirty_count(fs) + 16 >= fs->txn_max && done < len) {
             if ((rc = run_io(fs, &run, true)) < 0 || (rc = inode_write(fs, &in)) < 0 ||
@@ -173,8 +173,8 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
     if (rc == 0) rc = run_io(fs, &run, true);
     if (rc == 0) {
         uint32_t now = fs_now(fs);
-        le_put32(in.raw + I_MTIME, now);
-        le_put32(in.raw + I_CTIME, now);
+        inode_put32(fs, &in, I_MTIME, now);
+        inode_put32(fs, &in, I_CTIME, now);
         rc = inode_write(fs, &in);
     }
     fs->tag_value = len;
@@ -211,10 +211,10 @@ int ext2_truncate(struct ext2_fs *fs, uint32_t ino, uint64_t size)
     if (!i_isreg(&in) || ino == fs->log_ino) return txn_end(fs, EXT2_EINVAL);
     if (size > max_size(fs)) return txn_end(fs, EXT2_EFBIG);
     uint32_t now = fs_now(fs);
-    le_put32(in.raw + I_MTIME, now);
-    le_put32(in.raw + I_CTIME, now);
+    inode_put32(fs, &in, I_MTIME, now);
+    inode_put32(fs, &in, I_CTIME, now);
     if (size >= i_size(&in)) {
-        i_set_size(&in, size);
+        i_set_size(fs, &in, size);
         return txn_end(fs, inode_write(fs, &in));
     }
     if ((rc = zero_tail(fs, &in, size)) < 0) return txn_end(fs, rc);
@@ -259,7 +259,7 @@ static int create(struct ext2_fs *fs, const char *path, uint32_t mode, bool isdi
     if ((rc = inode_write(fs, &in)) < 0) return rc;
     if ((rc = dir_add(fs, &dir, name, len, ino, mode_to_ft(mode))) < 0) return rc;
     if (isdir) {
-        le_put16(dir.raw + I_LINKS, (uint16_t)(i_links(&dir) + 1));
+        inode_put16(fs, &dir, I_LINKS, (uint16_t)(i_links(&dir) + 1));
         if ((rc = inode_write(fs, &dir)) < 0) return rc;
     }
     if (out) *out = ino;
@@ -284,8 +284,8 @@ static int drop_link(struct ext2_fs *fs, struct inode *in)
 {
     uint32_t links = i_links(in);
     if (i_isdir(in) || links <= 1) return inode_release(fs, in);
-    le_put16(in->raw + I_LINKS, (uint16_t)(links - 1));
-    le_put32(in->raw + I_CTIME, fs_now(fs));
+    inode_put16(fs, in, I_LINKS, (uint16_t)(links - 1));
+    inode_put32(fs, in, I_CTIME, fs_now(fs));
     return inode_write(fs, in);
 }
 
@@ -313,7 +313,7 @@ static int unlink_(struct ext2_fs *fs, const char *path, bool isdir)
     if ((rc = pre_release(fs, &in)) < 0) return rc;
     if ((rc = dir_remove(fs, &dir, name, len)) < 0) return rc;
     if (isdir) {
-        le_put16(dir.raw + I_LINKS, (uint16_t)(i_links(&dir) - 1));
+        inode_put16(fs, &dir, I_LINKS, (uint16_t)(i_links(&dir) - 1));
         if ((rc = inode_write(fs, &dir)) < 0) return rc;
     }
     return drop_link(fs, &in);
@@ -383,18 +383,18 @@ static int rename_(struct ext2_fs *fs, const char *from, const char *to)
     if (rc < 0 || (rc = dir_remove(fs, sp, sn, sl)) < 0) return rc;
     if (isdir && !same) {
         if ((rc = dir_retarget(fs, &src, "..", 2, ddir.ino, FT_DIR)) < 0) return rc;
-        le_put16(sp->raw + I_LINKS, (uint16_t)(i_links(sp) - 1));
+        inode_put16(fs, sp, I_LINKS, (uint16_t)(i_links(sp) - 1));
         if ((rc = inode_write(fs, sp)) < 0) return rc;
         if (!exists) {
-            le_put16(dp->raw + I_LINKS, (uint16_t)(i_links(dp) + 1));
+            inode_put16(fs, dp, I_LINKS, (uint16_t)(i_links(dp) + 1));
             if ((rc = inode_write(fs, dp)) < 0) return rc;
         }
     } else if (isdir && exists) {
         /* The replaced directory's ".." link to the same parent goes with it. */
-        le_put16(dp->raw + I_LINKS, (uint16_t)(i_links(dp) - 1));
+        inode_put16(fs, dp, I_LINKS, (uint16_t)(i_links(dp) - 1));
         if ((rc = inode_write(fs, dp)) < 0) return rc;
     }
-    le_put32(src.raw + I_CTIME, fs_now(fs));
+    inode_put32(fs, &src, I_CTIME, fs_now(fs));
     if (!isdir || same) {
         if ((rc = inode_write(fs, &src)) < 0) return rc;
     }

@@ -55,6 +55,9 @@ int path_parent(struct ext2_fs *fs, const char *path, uint32_t *parent, const ch
     memcpy(pre, path, n);
     pre[n] = 0;
     int rc = path_walk(fs, pre, parent);
+    /* the copy is on the stack while the walk waits for the disk: a stray write into it would
+     * have walked to another directory (issue 15's `corrupt`): crash rather than act on it */
+    if (memcmp(pre, path, n) != 0 || pre[n]) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     if (rc < 0) return rc;
     struct inode dir;
     if ((rc = inode_read(fs, *parent, &dir)) < 0) return rc;

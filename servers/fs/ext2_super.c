@@ -171,6 +171,10 @@ int ext2_mount(struct ext2_fs *fs, const struct ext2_blkdev *dev)
     fs->sb_off = EXT2_SUPER_OFFSET % fs->bs;
     if ((rc = check_groups(fs)) < 0) return rc;
     if ((rc = find_log(fs)) < 0) return rc;
+    /* fs answers pings while it waits for the disk, and so takes injected faults while it
+     * mounts: what the first pass found is checked by the second (a field flipped after it was
+     * set differs), and by recovery before it writes its header */
+    geo_state_set(fs);
     /* Recovery writes the last committed transaction in place; then the cache starts empty,
      * since what it read may have been stale, and the checks run again on the result. */
     cache_reset(fs);
@@ -179,7 +183,9 @@ int ext2_mount(struct ext2_fs *fs, const struct ext2_blkdev *dev)
     if (dev->read(dev->ctx, EXT2_SUPER_OFFSET / 512, 2, sb) < 0) return EXT2_EIO;
     if ((rc = check_super(fs, sb)) < 0 || (rc = check_groups(fs)) < 0 || (rc = find_log(fs)) < 0)
         return rc;
+    if (!geo_state_intact(fs)) return EXT2_EIO;
     cache_reset(fs);
+    state_set(fs);
     fs->mounted = true;
     return 0;
 }

@@ -4,7 +4,57 @@
 #include "request.h"
 
 #include "common/kstring.h"
+#include "ext2_int.h"
 #include "proto/fs.h"
+
+/* The running request's inputs, each with a checksum taken when it arrived or was unpacked:
+ * the message, and the paths and data copied out of it. A stray write into fs's stack while the
+ * operation waits for the disk (issue 15's `corrupt`) would otherwise be carried out as if the
+ * client had asked for it: a write to another inode, a rename of another name, its bytes with a
+ * bit flipped. They are verified before every commit (ext2_fs.intact) and before the reply;
+ * a mismatch crashes fs (ext2_cache_corrupt), and the client's retry runs on the next instance
+ * (answered from the reply table if the operation had committed). */
+#define GUARDS 4
+static struct {
+    const void *p;
+    size_t n;
+    uint64_t sum;
+} guard[GUARDS];
+static unsigned guards;
+static uint64_t reply_sum;
+
+static uint64_t bytes_sum(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void guard_add(const void *p, size_t n)
+{
+    if (guards == GUARDS) return;
+    guard[guards].p = p;
+    guard[guards].n = n;
+    guard[guards].sum = bytes_sum(p, n);
+    guards++;
+}
+
+static bool inputs_intact(void *ctx)
+{
+    (void)ctx;
+    for (unsigned i = 0; i < guards && i < GUARDS; i++)
+        if (bytes_sum(guard[i].p, guard[i].n) != guard[i].sum) return false;
+    return true;
+}
+
+static uint64_t msg_sum(const ipc_msg_t *m)
+{
+    unsigned len = m->len < IPC_MAX_WORDS ? m->len : IPC_MAX_WORDS;
+    return bytes_sum(m->w, len * sizeof m->w[0]) ^ m->label * 0x9E3779B97F4A7C15ull ^ m->len;
+}
+
+bool fs_reply_intact(const ipc_msg_t *reply) { return msg_sum(reply) == reply_sum; }
 
 // An ext2 error as the reply: the rs_error class as the label, the errno itself in w[1].
 static int fail(ipc_msg_t *reply, int64_t e)
@@ -48,7 +98,9 @@ static int path_arg(const ipc_msg_t *req, unsigned at, char *out)
     uint64_t len = req->w[at];
     if (len == 0 || len > FS_PATH_MAX) return RS_INVALID_ARGUMENT;
     if (!unpack(req, at + 1, len, (uint8_t *)out, true)) return RS_TRUNCATED_MESSAGE;
-    return strlen(out) == len ? RS_OK : RS_INVALID_ARGUMENT;
+    if (strlen(out) != len) return RS_INVALID_ARGUMENT;
+    guard_add(out, len + 1);
+    return RS_OK;
 }
 
 // The clients' data windows by badge (fs_window_set).
@@ -134,6 +186,7 @@ static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, i
         if (req->len < 4) return RS_TRUNCATED_MESSAGE;
         if (req->w[3] > FS_WRITE_MAX) return RS_INVALID_ARGUMENT;
         if (!unpack(req, 4, req->w[3], data, false)) return RS_TRUNCATED_MESSAGE;
+        guard_add(data, req->w[3]);
         if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
         int64_t n = ext2_write(fs, (uint32_t)req->w[1], req->w[2], data, (uint32_t)req->w[3]);
         if (n < 0) return fail(reply, n);
@@ -170,6 +223,8 @@ static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, i
         memcpy(b, both + la, lb);
         b[lb] = 0;
         if (strlen(a) != la || strlen(b) != lb) return RS_INVALID_ARGUMENT;
+        guard_add(a, la + 1);
+        guard_add(b, lb + 1);
         rc = ext2_rename(fs, a, b);
         return rc < 0 ? fail(reply, rc) : RS_OK;
     }
@@ -212,7 +267,7 @@ static bool mutates(rs_word_t op)
            op == FS_UNLINK || op == FS_RMDIR || op == FS_RENAME || op == FS_TRUNCATE;
 }
 
-int fs_request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply)
+static int request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply)
 {
     uint64_t id = req->len ? req->w[0] : 0;
     if (mutates(req->label)) {
@@ -228,6 +283,35 @@ int fs_request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_ms
         ext2_tag(fs, client, id);
     }
     int r = dispatch(fs, client, req, reply);
+    // A change that failed changed nothing (its transaction was dropped), and a stray write
+    // into the operation's locals (a name's length, an inode copy) can make it fail: it runs
+    // once more before the failure is answered, which two independent flips would have to fail
+    if (r != RS_OK && mutates(req->label) && !fs->broken) {
+        guards = 2; // the request and the client; dispatch guards its copies again
+        ext2_tag(fs, client, id);
+        r = dispatch(fs, client, req, reply);
+    }
+    // a create's reply carries the inode its record holds (the local it came from is on the
+    // stack, where the commit waited for the disk)
+    if (r == RS_OK && req->label == FS_CREATE && reply->w[1] != fs->tag_value)
+        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     fs->tag_set = false;
+    return r;
+}
+
+int fs_request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    guards = 0;
+    guard_add(req, sizeof *req);
+    uint32_t client_copy = client;
+    guard_add(&client_copy, sizeof client_copy);
+    fs->intact = inputs_intact;
+    int r = request(fs, client_copy, req, reply);
+    fs->intact = NULL;
+    // an answer computed from changed inputs (a failed lookup of a flipped name) is no answer
+    if (!inputs_intact(NULL)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+    guards = 0;
+    reply->label = (rs_word_t)r;
+    reply_sum = msg_sum(reply);
     return r;
 }
