@@ -114,9 +114,13 @@ def module_paths(build):
 def make_image(out):
     """blk's disk: ext2 holding fs's redo log and the guests' disks (DISKS: /disks/disk-vma.img
     tests/system/linux/disk-image.py's image, ext2 with known files), made
-    as tests/system/linux/fsdisk-image.py makes its one; kept in out for the next boot."""
+    as tests/system/linux/fsdisk-image.py makes its one; kept in out for the next boot (made
+    again when it lacks a guest's disk: an image of a build with fewer DISKS)."""
     if os.path.exists(out):
-        return out
+        listing = subprocess.run([shutil.which("debugfs") or "/usr/sbin/debugfs", "-R", "ls /disks",
+                                  out], capture_output=True, text=True).stdout
+        if all(f"disk-{vm.lower()}.img" in listing for vm in DISKS):
+            return out
     mke2fs = shutil.which("mke2fs") or "/usr/sbin/mke2fs"
     env = dict(os.environ, E2FSPROGS_FAKE_TIME="1", SOURCE_DATE_EPOCH="1")
     with tempfile.TemporaryDirectory(prefix="resurgo-camplinux-") as d:

@@ -15,7 +15,7 @@
 #define FS_SEQ    (8u << 10)
 #define FS_RAND   4u
 #else
-#define SEQ_BYTES (8u << 20)  /* raw: 8 MiB each way */
+#define SEQ_BYTES (8u << 20) /* raw: 8 MiB each way */
 #define RAND_OPS  1000u
 #define FS_SEQ    (64u << 10) /* fs: a 64 KiB file (every write is durable: slow) */
 #define FS_RAND   16u         /* fs: 4 KiB random reads and writes */

@@ -240,8 +240,7 @@ static void read_ahead(struct blkq *q, uint64_t end, uint32_t k)
             continue;
         }
         uint32_t kk = next - q->ra_next < k ? (uint32_t)(next - q->ra_next) : k;
-        if (q->ra_next + kk > q->sectors ||
-            !room(q, &(struct what){.len = kk * CHAN_SECTOR}) ||
+        if (q->ra_next + kk > q->sectors || !room(q, &(struct what){.len = kk * CHAN_SECTOR}) ||
             !no_write_overlap(q, &(struct what){.sector = q->ra_next, .count = kk}))
             return;
         uint64_t n = send(q, CHAN_OP_READ, q->ra_next, kk * CHAN_SECTOR, NULL, NULL);

@@ -398,11 +398,12 @@ static void owed_check(uint64_t now)
     for (unsigned i = 0; i < init.nservers; i++) {
         struct server *s = &init.servers[i];
         state[i] = owed_update(s, i, now);
+        busy[i] = false;
+        if (!s->running) continue; // no instance: maybe no control page either (cannot start)
         uint64_t in = s->control->vmm_exit_in, out = s->control->vmm_exit_out;
         if (!s->vm && (in != out || out != work_at_start[i])) marks_work[i] = true;
-        busy[i] =
-            s->running && (state[i] != OWED_NOTHING ||
-                           (!s->vm && marks_work[i] && (in != out || out == work_at_start[i])));
+        busy[i] = state[i] != OWED_NOTHING ||
+                  (!s->vm && marks_work[i] && (in != out || out == work_at_start[i]));
     }
     for (unsigned n = 0; n < init.nservers; n++) {
         unsigned i = (turn + n) % init.nservers;

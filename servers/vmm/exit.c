@@ -88,8 +88,8 @@ enum vmm_action vmm_stop(struct vmm *v, struct vmm_reply *r, uint16_t reason, co
 /* One port access: UART, PIT, the PIC's EOI port; anything else is an empty bus (reads all
  * ones, writes ignored). */
 static inline __attribute__((always_inline)) void port_access(void *ctx, uint16_t port,
-                                                               unsigned size, bool in,
-                                                               uint32_t *value)
+                                                              unsigned size, bool in,
+                                                              uint32_t *value)
 {
     struct vmm *v = ctx;
     bool uart = port >= UART_BASE && port < UART_BASE + 8;

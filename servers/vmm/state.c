@@ -244,7 +244,7 @@ void vmm_record(struct vmm_state *s, uint64_t fp, const struct vmm_reply *r)
  * checksum some seven), OUT with output in either (an empty one in both is the same segment),
  * ONCE when it grew. */
 static inline __attribute__((always_inline)) uint32_t changed(const struct vmm_state *s,
-                                                               const struct vmm_state *k)
+                                                              const struct vmm_state *k)
 {
     uint32_t dirty = s->dirty & VMM_DIRTY_ALL & ~VMM_DIRTY_ALWAYS;
     const uint8_t *a = (const uint8_t *)s, *b = (const uint8_t *)k;

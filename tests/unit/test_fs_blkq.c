@@ -87,7 +87,8 @@ static void sim_do(uint32_t p)
         }
     }
     if (d->op == BLK_OP_INFO) d->offset = SECTORS;
-    if (d->op == CHAN_OP_READ && !s.r[p % CHAN_ENTRIES].ever) s.sectors_read += d->len / CHAN_SECTOR;
+    if (d->op == CHAN_OP_READ && !s.r[p % CHAN_ENTRIES].ever)
+        s.sectors_read += d->len / CHAN_SECTOR;
     s.r[p % CHAN_ENTRIES].state = 1;
     s.r[p % CHAN_ENTRIES].ever = true;
     if (p != s.last_done_pos + 1) s.out_of_order++;
@@ -342,6 +343,7 @@ Test(fs_blkq, read_ahead_reads_no_sector_twice_when_pieces_change_size)
     }
     blkq_drain(&q);
     cr_assert_gt(q.ra_hits, 10);
-    cr_assert_leq(s.sectors_read, SECTORS, "the device read %lu sectors of a %u-sector disk read once",
-                  s.sectors_read, SECTORS);
+    cr_assert_leq(s.sectors_read, SECTORS,
+                  "the device read %lu sectors of a %u-sector disk read once", s.sectors_read,
+                  SECTORS);
 }

@@ -347,19 +347,26 @@ Test(fs_filedisk, a_batch_serves_runs_in_ring_order)
     // wrote (data 32 KiB: its own run); a write that does not continue (a gap of one sector);
     // a flush; 8 reads of 1 KiB back over sectors 20.. into data 40 KiB.. (one run)
     for (unsigned i = 0; i < 16; i++) {
-        chan_desc_t r = {.id = id++, .op = CHAN_OP_WRITE, .offset = 20 + 2 * i,
-                         .data_offset = i * 1024, .len = 1024};
+        chan_desc_t r = {.id = id++,
+                         .op = CHAN_OP_WRITE,
+                         .offset = 20 + 2 * i,
+                         .data_offset = i * 1024,
+                         .len = 1024};
         cr_assert_eq(chan_produce(&creq, &r), 0);
     }
-    chan_desc_t w = {.id = id++, .op = CHAN_OP_READ, .offset = 24, .data_offset = 32768, .len = 1024};
+    chan_desc_t w = {
+        .id = id++, .op = CHAN_OP_READ, .offset = 24, .data_offset = 32768, .len = 1024};
     cr_assert_eq(chan_produce(&creq, &w), 0);
     w = (chan_desc_t){.id = id++, .op = CHAN_OP_WRITE, .offset = 53, .data_offset = 0, .len = 512};
     cr_assert_eq(chan_produce(&creq, &w), 0);
     w = (chan_desc_t){.id = id++, .op = CHAN_OP_FLUSH};
     cr_assert_eq(chan_produce(&creq, &w), 0);
     for (unsigned i = 0; i < 8; i++) {
-        chan_desc_t r = {.id = id++, .op = CHAN_OP_READ, .offset = 20 + 2 * i,
-                         .data_offset = 40960 + i * 1024, .len = 1024};
+        chan_desc_t r = {.id = id++,
+                         .op = CHAN_OP_READ,
+                         .offset = 20 + 2 * i,
+                         .data_offset = 40960 + i * 1024,
+                         .len = 1024};
         cr_assert_eq(chan_produce(&creq, &r), 0);
     }
     cr_assert_eq(fdisk_serve(&d, 1), 16, "max 1: the first run only");
@@ -402,10 +409,15 @@ Test(fs_filedisk, a_bad_request_in_a_run_gets_its_own_status)
         {.id = 2, .op = CHAN_OP_WRITE, .offset = 1, .data_offset = 512, .len = 512},
         {.id = 0, .op = CHAN_OP_WRITE, .offset = 2, .data_offset = 1024, .len = 512},
         {.id = 4, .op = CHAN_OP_WRITE, .offset = 3, .data_offset = 1536, .len = 513},
-        {.id = 5, .op = CHAN_OP_WRITE, .offset = DISK_BYTES / 512 - 1, .data_offset = 2048, .len = 1024},
+        {.id = 5,
+         .op = CHAN_OP_WRITE,
+         .offset = DISK_BYTES / 512 - 1,
+         .data_offset = 2048,
+         .len = 1024},
         {.id = 6, .op = CHAN_OP_WRITE, .offset = 4, .data_offset = 2048, .len = 512},
     };
-    uint32_t want[] = {RS_OK, RS_OK, RS_INVALID_ARGUMENT, RS_INVALID_ARGUMENT, RS_RANGE_ERROR, RS_OK};
+    uint32_t want[] = {RS_OK,          RS_OK, RS_INVALID_ARGUMENT, RS_INVALID_ARGUMENT,
+                       RS_RANGE_ERROR, RS_OK};
     for (unsigned i = 0; i < 6; i++) cr_assert_eq(chan_produce(&creq, &rs[i]), 0);
     cr_assert_eq(fdisk_serve(&d, 64), 6);
     for (unsigned i = 0; i < 6; i++) {
@@ -427,8 +439,11 @@ Test(fs_filedisk, an_unreleased_batch_is_done_again_after_a_crash)
     pattern(buf, sizeof buf, 4321, 0);
     memcpy(chan_data(chan), buf, sizeof buf);
     for (unsigned i = 0; i < 4; i++) {
-        chan_desc_t r = {.id = 10 + i, .op = CHAN_OP_WRITE, .offset = 30 + 2 * i,
-                         .data_offset = i * 1024, .len = 1024};
+        chan_desc_t r = {.id = 10 + i,
+                         .op = CHAN_OP_WRITE,
+                         .offset = 30 + 2 * i,
+                         .data_offset = i * 1024,
+                         .len = 1024};
         cr_assert_eq(chan_produce(&creq, &r), 0);
     }
     chan_desc_t f = {.id = 20, .op = CHAN_OP_FLUSH};

@@ -163,9 +163,9 @@ Test(vmmcommit, an_unrecorded_exit_that_comes_back_is_emulated_again_to_the_same
     cr_assert_eq(vmm_committed(p)->seq, 1);
 }
 
-static const uint16_t flat_ports[] = {0x3F8, 0x3F9, 0x3FA, 0x3FB, 0x3FC, 0x3FD, 0x3FE, 0x3FF,
-                                      0x40,  0x41,  0x42,  0x43,  0x61,  0x80,  0x80,  0x80,
-                                      0x80,  0x20,  0x1234};
+static const uint16_t flat_ports[] = {0x3F8, 0x3F9, 0x3FA, 0x3FB, 0x3FC, 0x3FD, 0x3FE,
+                                      0x3FF, 0x40,  0x41,  0x42,  0x43,  0x61,  0x80,
+                                      0x80,  0x80,  0x80,  0x20,  0x1234};
 
 Test(vmmcommit, random_exits_committed_or_dropped_keep_the_twins_equal, .timeout = 120)
 {
@@ -249,8 +249,8 @@ Test(vmmcommit, random_pc_exits_committed_or_dropped_keep_the_twins_equal, .time
     unsigned dropped = 0;
     for (unsigned step = 1; step < 20000; step++) {
         uint64_t w[RS_EXIT_MR_COUNT];
-        io_exit_words(w, pc_ports[next() % (sizeof(pc_ports) / sizeof(pc_ports[0]))],
-                      next() & 1, next(), step);
+        io_exit_words(w, pc_ports[next() % (sizeof(pc_ports) / sizeof(pc_ports[0]))], next() & 1,
+                      next(), step);
         w[RS_EXIT_MR_RFLAGS] = next() & RFLAGS_IF;
         struct vmm_reply r;
         fake_vmm.st = vmm_begin(p);
