@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Fault-injection campaign (issue 15, docs/campaign.md): boots the system under QEMU again and
+"""Fault-injection campaign (issue 15, docs/resilience.md): boots the system under QEMU again and
 again with guests and clients at work, while init injects faults of seeded random kinds at
 random moments into every restartable server, and reports what became of them.
 
@@ -324,7 +324,7 @@ def run_linux_boot(a, boot, faults, log, progress, drive=None, started=None):
         e = campaign_linux.run.EMBEDDED_INIT_RE.match(line)
         for part in (e.group(1), e.group(2)) if e else (line,):
             b.feed(part)
-    # init's "no standby instance" (its slots, docs/campaign.md): the next restart builds the
+    # init's "no standby instance" (its slots, docs/resilience.md): the next restart builds the
     # instance itself, and only a "restart failed" after it gives a server up. Reported once per
     # server, not counted
     standby = {}

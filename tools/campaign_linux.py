@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Two Linux guests at work under fault injection: the machine of `tools/campaign.py --linux` and
-of tools/demo.sh (docs/campaign.md, "Linux mode").
+of tools/demo.sh (docs/resilience.md, "Linux mode").
 
 One boot under QEMU: blk on QEMU's virtio-blk disk, fs on blk, the NIC driver (servers/nic,
 virtio-net on QEMU's user network) and the switch (servers/net), two VMMs with Debian's kernel

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""The crash-resilience demo (issue 15; tools/demo.sh, docs/campaign.md "The demo"): two Linux
+"""The crash-resilience demo (issue 15; tools/demo.sh, docs/resilience.md "The demo"): two Linux
 guests write files to their disks (files of fs, on blk) and serve a file the host fetches
 through the NIC driver and the switch, while you crash servers; a status line per guest shows
 they carry on. The machine is tools/campaign_linux.py's; the end is the campaign's summary.

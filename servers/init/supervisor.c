@@ -209,7 +209,7 @@ int supervisor_start(struct server *s, unsigned index)
     s->probing = false;
     vm_started(s);
     // a crash during restart (control->inject) strikes at the first ping in servers with their
-    // own loop (an idle server's "serving again" waits for its next ping: docs/campaign.md)
+    // own loop (an idle server's "serving again" waits for its next ping: docs/resilience.md)
     if (s->control->inject) rs_signal(s->ping_signal);
     return RS_OK;
 }
@@ -327,7 +327,7 @@ static void set_prio(struct server *s, unsigned prio)
  * probe at a time (two boosted together, a spinning one would starve the other as before), the
  * suspect of the highest priority first (a hung NIC driver at 110 starves the VMMs below it:
  * they owe their ticks too, and are not to blame), then the one that waited longest. A VMM's guest
- * stalls some 20-40 ms, not the watchdog's 2-3 periods (docs/campaign.md).
+ * stalls some 20-40 ms, not the watchdog's 2-3 periods (docs/resilience.md).
  * A probed server is not blamed while one above its own priority is busy (owes something and is
  * still, or is in the middle of a wakeup it marked, or is a new instance not yet through its loop
  * once): that one may be what starves it. The probe ends; a higher suspect is probed first.

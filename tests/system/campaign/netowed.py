@@ -85,7 +85,7 @@ def main():
              if text == f"inject hang into {target}"]
     for vm in a.vm:
         # starved while a hung driver or switch spun above it: not hung itself. Far from any
-        # hang (the loaded host's own stalls: docs/campaign.md, known limits) it is only noted
+        # hang (the loaded host's own stalls: docs/resilience.md, known limits) it is only noted
         for c in check.crashes_of(events, vm):
             if [t for t in hangs if 0 <= c[1] - t < a.near_ms]:
                 errors.append(f"{vm} restarted within {a.near_ms} ms of a hang above it: {c[2:]}")
