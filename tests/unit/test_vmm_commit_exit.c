@@ -5,7 +5,7 @@
 // taken) is recorded and committed as vmm_record + vmm_commit did; an exit that was not recorded
 // and comes back after a crash is emulated again, to the same reply.
 #include <criterion/criterion.h>
-#include "vmm_fake.h"
+#include "vmm_random_exit.h"
 
 TestSuite(vmmcommit, .init = fake_setup);
 
@@ -188,20 +188,7 @@ Test(vmmcommit, random_exits_committed_or_dropped_keep_the_twins_equal, .timeout
             vmm_commit(p);
         } else {
             uint64_t w[RS_EXIT_MR_COUNT] = {0};
-            static const uint64_t reasons[] = {
-                RS_EXIT_IO,     RS_EXIT_IO,          RS_EXIT_IO,    RS_EXIT_IO,
-                RS_EXIT_HLT,    RS_EXIT_INTR_WINDOW, RS_EXIT_CPUID, RS_EXIT_EXCEPTION,
-                RS_EXIT_VMCALL, RS_EXIT_OTHER};
-            w[RS_EXIT_MR_REASON] = reasons[next() % (sizeof(reasons) / sizeof(reasons[0]))];
-            uint16_t port = flat_ports[next() % (sizeof(flat_ports) / sizeof(flat_ports[0]))];
-            w[RS_EXIT_MR_QUAL] = w[RS_EXIT_MR_REASON] == RS_EXIT_IO
-                                     ? rs_io_qual(port, 1, next() & 1, false, false)
-                                     : next() % 32;
-            w[RS_EXIT_MR_RAX] = next();
-            w[RS_EXIT_MR_RFLAGS] = next() & RFLAGS_IF;
-            w[RS_EXIT_MR_RAW_REASON] = next() % 4;
-            w[RS_EXIT_MR_SEQ] = step;
-            fake_exit_cpu(w);
+            random_flat_exit(w, step, next, flat_ports, sizeof(flat_ports) / sizeof(flat_ports[0]));
             struct vmm_reply r;
             if (vmm_exit(&fake_vmm, w, &r) == VMM_WAIT) continue; // dropped: begun again
             struct vmm_state committed = *vmm_committed(p);

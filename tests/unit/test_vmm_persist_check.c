@@ -7,7 +7,7 @@
 // on; vmm_state_sanitize leaves a state the models made alone, and makes any corrupt one safe to
 // run the models on (ASan and UBSan watch the random operations that follow).
 #include <criterion/criterion.h>
-#include "vmm_fake.h"
+#include "vmm_random_exit.h"
 
 TestSuite(vmmcheck, .init = fake_setup);
 
@@ -95,20 +95,7 @@ Test(vmmcheck, random_exits_and_ticks_keep_the_twins_equal, .timeout = 120)
             vmm_console_feed(&fake_vmm);
         } else {
             uint64_t w[RS_EXIT_MR_COUNT] = {0};
-            static const uint64_t reasons[] = {
-                RS_EXIT_IO,     RS_EXIT_IO,          RS_EXIT_IO,    RS_EXIT_IO,
-                RS_EXIT_HLT,    RS_EXIT_INTR_WINDOW, RS_EXIT_CPUID, RS_EXIT_EXCEPTION,
-                RS_EXIT_VMCALL, RS_EXIT_OTHER};
-            w[RS_EXIT_MR_REASON] = reasons[next() % (sizeof(reasons) / sizeof(reasons[0]))];
-            uint16_t port = flat_ports[next() % (sizeof(flat_ports) / sizeof(flat_ports[0]))];
-            w[RS_EXIT_MR_QUAL] = w[RS_EXIT_MR_REASON] == RS_EXIT_IO
-                                     ? rs_io_qual(port, 1, next() & 1, false, false)
-                                     : next() % 32;
-            w[RS_EXIT_MR_RAX] = next();
-            w[RS_EXIT_MR_RFLAGS] = next() & RFLAGS_IF;
-            w[RS_EXIT_MR_RAW_REASON] = next() % 4;
-            w[RS_EXIT_MR_SEQ] = step;
-            fake_exit_cpu(w);
+            random_flat_exit(w, step, next, flat_ports, sizeof(flat_ports) / sizeof(flat_ports[0]));
             struct vmm_reply r;
             if (vmm_exit(&fake_vmm, w, &r) == VMM_WAIT) continue; // dropped: begun again
             vmm_record(fake_vmm.st, vmm_fingerprint(w), &r);
