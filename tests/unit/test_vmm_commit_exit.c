@@ -6,6 +6,7 @@
 // and comes back after a crash is emulated again, to the same reply.
 #include <criterion/criterion.h>
 #include "vmm_random_exit.h"
+#include "xorshift.h"
 
 TestSuite(vmmcommit, .init = fake_setup);
 
@@ -15,11 +16,7 @@ static union {
 } region;
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static uint64_t next(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return rng;
-}
+static uint64_t next(void) { return xorshift64(&rng); }
 
 static struct vmm_persist *fresh(void)
 {

@@ -8,6 +8,7 @@
 // run the models on (ASan and UBSan watch the random operations that follow).
 #include <criterion/criterion.h>
 #include "vmm_random_exit.h"
+#include "xorshift.h"
 
 TestSuite(vmmcheck, .init = fake_setup);
 
@@ -17,11 +18,7 @@ static union {
 } region;
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next(void)
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return rng;
-}
+static uint64_t next(void) { return xorshift64(&rng); }
 
 /* Flips `flips` random bits of the bytes [p, p + n). */
 static void flip(void *p, size_t n, unsigned flips)
