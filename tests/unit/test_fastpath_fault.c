@@ -133,51 +133,68 @@ static void reset_world(void)
     ipc_setup();
 }
 
-static void run_fault(const struct fault_case *k, bool fast, struct snap *out)
+/* One kind of case: how to build its world and take it through either path. */
+struct path {
+    void (*build)(const void *k);
+    void (*fast)(void);             /* returns only when it declines */
+    void (*general)(const void *k); /* leaves through fake_exit */
+};
+
+static void run(const struct path *p, const void *k, const char *name, bool fast, struct snap *out)
 {
-    build_fault(k);
+    p->build(k);
     jmp_buf j;
     int left = setjmp(j);
     if (!left) {
         fake_exit = &j;
         if (fast) {
-            struct snap before;
-            fastpath_fault(th[0]);
+            p->fast();
             // declined: nothing may have changed (the snapshot drains the run queue: rebuild)
-            take(&before, -2);
-            reset_world();
-            build_fault(k);
             struct snap again;
+            take(out, -2);
+            reset_world();
+            p->build(k);
             take(&again, -2);
-            expect_same(&before, &again, k->name);
-            *out = before;
+            expect_same(out, &again, name);
             fake_exit = NULL;
             return;
         }
-        tcb_raise_fault(th[0]);
-        sched_exit_kernel();
+        p->general(k);
     }
     fake_exit = NULL;
     take(out, left == 1 ? index_of(cur) : -1);
 }
 
+/* The fast path takes case k (`takes`) and ends as the general path does, or declines it. */
+static void expect_paths_agree(const struct path *p, const void *k, const char *name, bool takes)
+{
+    struct snap fast, general;
+    run(p, k, name, true, &fast);
+    reset_world();
+    if (!takes) {
+        cr_expect_eq(fast.left_into, -2, "%s: the fast path took a case it must decline", name);
+        return;
+    }
+    cr_expect_neq(fast.left_into, -2, "%s: the fast path declined", name);
+    run(p, k, name, false, &general);
+    reset_world();
+    expect_same(&fast, &general, name);
+}
+
+static void fault_build(const void *k) { build_fault(k); }
+static void fault_fast(void) { fastpath_fault(th[0]); }
+static void fault_general(const void *k)
+{
+    (void)k;
+    tcb_raise_fault(th[0]);
+    sched_exit_kernel();
+}
+static const struct path fault_path = {fault_build, fault_fast, fault_general};
+
 Test(fastpath_fault, delivery_matches_the_general_path)
 {
-    for (unsigned i = 0; i < sizeof fault_cases / sizeof fault_cases[0]; i++) {
-        const struct fault_case *k = &fault_cases[i];
-        struct snap fast, general;
-        run_fault(k, true, &fast);
-        reset_world();
-        if (!k->fast) {
-            cr_expect_eq(fast.left_into, -2, "%s: the fast path took a case it must decline",
-                         k->name);
-            continue;
-        }
-        cr_expect_neq(fast.left_into, -2, "%s: the fast path declined", k->name);
-        run_fault(k, false, &general);
-        reset_world();
-        expect_same(&fast, &general, k->name);
-    }
+    for (unsigned i = 0; i < sizeof fault_cases / sizeof fault_cases[0]; i++)
+        expect_paths_agree(&fault_path, &fault_cases[i], fault_cases[i].name, fault_cases[i].fast);
 }
 
 /* ---- The handler's ReplyRecv ------------------------------------------------------------------ */
@@ -259,51 +276,21 @@ static void build_reply(const struct reply_case *k)
     cur = th[1];
 }
 
-static void run_reply(const struct reply_case *k, bool fast, struct snap *out)
+static void reply_build(const void *k) { build_reply(k); }
+static void reply_fast(void) { fastpath_fault_reply_recv(th[1]); }
+static void reply_general(const void *k)
 {
-    build_reply(k);
-    jmp_buf j;
-    int left = setjmp(j);
-    if (!left) {
-        fake_exit = &j;
-        if (fast) {
-            fastpath_fault_reply_recv(th[1]);
-            struct snap before, again;
-            take(&before, -2);
-            reset_world();
-            build_reply(k);
-            take(&again, -2);
-            expect_same(&before, &again, k->name);
-            *out = before;
-            fake_exit = NULL;
-            return;
-        }
-        // the general path's steps (syscall_slowpath: endpoint_reply, then handle_recv)
-        endpoint_reply(th[1]);
-        endpoint_recv(cap(k->slot), th[1], true);
-        sched_exit_kernel();
-    }
-    fake_exit = NULL;
-    take(out, left == 1 ? index_of(cur) : -1);
+    // the general path's steps (syscall_slowpath: endpoint_reply, then handle_recv)
+    endpoint_reply(th[1]);
+    endpoint_recv(cap(((const struct reply_case *)k)->slot), th[1], true);
+    sched_exit_kernel();
 }
+static const struct path reply_path = {reply_build, reply_fast, reply_general};
 
 Test(fastpath_fault, reply_recv_matches_the_general_path)
 {
-    for (unsigned i = 0; i < sizeof reply_cases / sizeof reply_cases[0]; i++) {
-        const struct reply_case *k = &reply_cases[i];
-        struct snap fast, general;
-        run_reply(k, true, &fast);
-        reset_world();
-        if (!k->fast) {
-            cr_expect_eq(fast.left_into, -2, "%s: the fast path took a case it must decline",
-                         k->name);
-            continue;
-        }
-        cr_expect_neq(fast.left_into, -2, "%s: the fast path declined", k->name);
-        run_reply(k, false, &general);
-        reset_world();
-        expect_same(&fast, &general, k->name);
-    }
+    for (unsigned i = 0; i < sizeof reply_cases / sizeof reply_cases[0]; i++)
+        expect_paths_agree(&reply_path, &reply_cases[i], reply_cases[i].name, reply_cases[i].fast);
 }
 
 /* The registers a reply sets, as the fault tests (test_fault.c) state them for the general

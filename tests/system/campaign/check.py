@@ -56,6 +56,32 @@ def ticks_ok(ticks, vms, after_line, errors):
             errors.append(f"{vm}: fewer than 5 tick lines after line {after_line + 1}")
 
 
+def check_hang(name, n, t, events, crashes, owed, max_ms, errors):
+    """The `inject hang into NAME` at log line n (init's t ms): NAME's next restart must be found
+    by what it owed (the regex owed, its group 1 the ticks) in ticks below max_ms, and NAME serve
+    again. Returns the restart's log line (0: none)."""
+    after = [c for c in crashes if c[0] > n]
+    if not after:
+        errors.append(f"hang of {name} at t={t} ms: never restarted")
+        return 0
+    cn, ct, reason, why = after[0]
+    m = owed.match(why)
+    if reason != "watchdog" or not m:
+        errors.append(f"hang of {name} at t={t} ms: found by '{reason} ({why})' {ct - t} ms "
+                      f"after the injection, not by what it owed")
+        return cn
+    back = [e for e in events if e[0] > cn and re.match(re.escape(name) + r" serving again ", e[2])]
+    stall = back[0][1] - t if back else None
+    print(f"check: hang of {name} at t={t}: {why}; found {ct - t} ms after the injection, "
+          f"serving again {stall} ms after it")
+    # in init's ticks: the emulated machine's PIT, 10 ms each, whatever the host's load
+    if 10 * int(m.group(1)) >= max_ms:
+        errors.append(f"hang of {name} at t={t} ms: owed {m.group(1)} ticks, not below {max_ms} ms")
+    if stall is None:
+        errors.append(f"hang of {name} at t={t} ms: never serving again")
+    return cn
+
+
 def check_owed(a, events, ticks, errors):
     owed = re.compile(r"^owed (?:its guest exit \d+ for|a look at) (\d+) ticks, (\d+) ms$")
     last, nhangs = 0, 0
@@ -64,28 +90,7 @@ def check_owed(a, events, ticks, errors):
         crashes = crashes_of(events, vm)
         nhangs += len(hangs)
         for n, t in hangs:
-            after = [c for c in crashes if c[0] > n]
-            if not after:
-                errors.append(f"hang of {vm} at t={t} ms: never restarted")
-                continue
-            cn, ct, reason, why = after[0]
-            m = owed.match(why)
-            if reason != "watchdog" or not m:
-                errors.append(f"hang of {vm} at t={t} ms: found by '{reason} ({why})', not by "
-                              f"what it owed")
-                continue
-            back = [e for e in events if e[0] > cn and
-                    re.match(re.escape(vm) + r" serving again ", e[2])]
-            stall = back[0][1] - t if back else None
-            print(f"check: hang of {vm} at t={t}: {why}; found {ct - t} ms after the injection, "
-                  f"serving again {stall} ms after it")
-            # in init's ticks: the emulated machine's PIT, 10 ms each, whatever the host's load
-            if 10 * int(m.group(1)) >= a.max_ms:
-                errors.append(f"hang of {vm} at t={t} ms: owed {m.group(1)} ticks, not below "
-                              f"{a.max_ms} ms")
-            if stall is None:
-                errors.append(f"hang of {vm} at t={t} ms: never serving again")
-            last = max(last, cn)
+            last = max(last, check_hang(vm, n, t, events, crashes, owed, a.max_ms, errors))
         # a VMM starved while another spun at its priority is not hung: no other restart
         for c in crashes:
             if not [h for h in hangs if h[0] < c[0] and c[1] - h[1] < 100]:

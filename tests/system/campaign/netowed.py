@@ -23,7 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import check  # noqa: E402  (parse, crashes_of, ticks_ok)
+import check  # noqa: E402  (parse, crashes_of, check_hang, ticks_ok)
 import wrapped  # noqa: E402
 
 OWED = re.compile(r"^owed (?:the end of wakeup \d+|\d+ channels requests) for (\d+) ticks, "
@@ -38,29 +38,8 @@ def check_hangs(a, events, errors):
         if len(hangs) < a.min_hangs:
             errors.append(f"{len(hangs)} hangs of {target} injected, expected {a.min_hangs}")
         for n, t in hangs:
-            after = [c for c in crashes if c[0] > n]
-            if not after:
-                errors.append(f"hang of {target} at t={t} ms: never restarted")
-                continue
-            cn, ct, reason, why = after[0]
-            m = OWED.match(why)
-            if reason != "watchdog" or not m:
-                errors.append(f"hang of {target} at t={t} ms: found by '{reason} ({why})' "
-                              f"{ct - t} ms after the injection, not by what it owed")
-                last = max(last, cn)
-                continue
-            back = [e for e in events if e[0] > cn and
-                    re.match(re.escape(target) + r" serving again ", e[2])]
-            stall = back[0][1] - t if back else None
-            print(f"check: hang of {target} at t={t}: {why}; found {ct - t} ms after the "
-                  f"injection, serving again {stall} ms after it")
-            # in init's ticks: the emulated machine's PIT, 10 ms each, whatever the host's load
-            if 10 * int(m.group(1)) >= a.max_ms:
-                errors.append(f"hang of {target} at t={t} ms: owed {m.group(1)} ticks, not "
-                              f"below {a.max_ms} ms")
-            if stall is None:
-                errors.append(f"hang of {target} at t={t} ms: never serving again")
-            last = max(last, cn)
+            last = max(last, check.check_hang(target, n, t, events, crashes, OWED, a.max_ms,
+                                              errors))
     return last
 
 
