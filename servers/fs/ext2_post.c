@@ -8,11 +8,6 @@
  * differs from the request. Uncommitted, nothing of it is on the disk yet. */
 #include "ext2_int.h"
 
-/* Whole blocks a write sent straight to the device (the cache does not hold them) are read
- * back only for writes up to this size: the inline writes; a window write of hundreds of KiB
- * would read all of it again. */
-#define POST_REREAD_MAX (16u << 10)
-
 static bool file_is(struct ext2_fs *fs, uint32_t ino, uint32_t mode, uint32_t links,
                     struct inode *in)
 {
@@ -43,7 +38,9 @@ static bool written(struct ext2_fs *fs, const struct ext2_post *p)
         uint32_t n = fs->bs - in_blk < p->len - done ? fs->bs - in_blk : (uint32_t)(p->len - done);
         uint32_t blk;
         if (bmap(fs, &in, pos >> fs->bs_shift, false, &blk, NULL) < 0 || blk == 0) return false;
-        if (p->len <= POST_REREAD_MAX || cache_find(fs, blk) >= 0) {
+        /* a block the cache does not hold went straight to the device, after
+         * ext2_post_run_ok checked its place and its bytes: not read back */
+        if (cache_find(fs, blk) >= 0) {
             uint8_t *d;
             int slot;
             if (bget(fs, blk, &d, &slot) < 0) return false;
