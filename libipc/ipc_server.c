@@ -151,6 +151,10 @@ void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, 
     }
     *reply = (ipc_msg_t){.len = 1};
     reply->label = (rs_word_t)s->handler(s->ctx, badge, req, reply);
+    // id sat on the stack while the handler ran: a stray write into it (issue 15's `corrupt`)
+    // would send the reply under another id, which the client takes for a broken protocol
+    // (RS_INVALID_ARGUMENT) instead of retrying; crash instead, and the retry gets the answer
+    if (id != (req->len ? req->w[0] : 0)) __builtin_trap();
     reply->w[0] = id;
     if (reply->len < 1) reply->len = 1;
     if (!d || !id) {

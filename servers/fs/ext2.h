@@ -78,6 +78,27 @@ struct ext2_group {
     uint32_t block_bitmap, inode_bitmap, inode_table;
 };
 
+/* What an operation must have done when it succeeds (ext2_post_holds), as its request says:
+ * the changes are looked at again in the cache before they are committed, so that a stray
+ * write into the operation's locals (a block number, an offset, a name's inode; issue 15's
+ * `corrupt`) is found instead of committed. */
+enum ext2_post_op {
+    EXT2_POST_NONE,
+    EXT2_POST_CREATE,   /* a names a new regular file of mode's permissions: fs->tag_value */
+    EXT2_POST_MKDIR,    /* a names a new, empty directory of mode's permissions */
+    EXT2_POST_GONE,     /* a names nothing (unlink, rmdir) */
+    EXT2_POST_RENAME,   /* b names ino (a's inode before), a nothing (or ino, if unchanged) */
+    EXT2_POST_WRITE,    /* ino holds data's len bytes at off */
+    EXT2_POST_TRUNCATE, /* ino is len bytes long */
+};
+struct ext2_post {
+    enum ext2_post_op op;
+    const char *a, *b;
+    uint32_t ino, mode;
+    uint64_t off, len;
+    const uint8_t *data;
+};
+
 struct ext2_fs {
     struct ext2_blkdev dev;
     uint32_t (*clock)(void *ctx); /* seconds for timestamps; may be NULL (then 0) */
@@ -86,6 +107,9 @@ struct ext2_fs {
      * as they came (request.c: a stray write into fs's stack must not be committed). */
     bool (*intact)(void *ctx);
     void *intact_ctx;
+    /* May be NULL; else what the running operation must have done, checked before its commit
+     * (ext2_post.c): its caller keeps it and the paths and data it names intact. */
+    const struct ext2_post *post;
     /* Geometry, validated at mount and immutable afterwards. */
     uint32_t bs, bs_shift, first_data_block, blocks_count, inodes_count;
     uint32_t bpg, ipg, groups, inode_size, first_ino, apb, gdt_blocks, itb_per_group;

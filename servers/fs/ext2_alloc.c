@@ -32,11 +32,18 @@ static int gd_count(struct ext2_fs *fs, uint32_t g, int off, uint32_t *val)
 }
 
 /* Clears bit i of the bitmap in block `bitmap`; EXT2_EUCLEAN if it was clear already. */
-static int bitmap_release(struct ext2_fs *fs, uint32_t bitmap, uint32_t i)
+/* Clears bit x - base of its group's bitmap (of inodes or blocks): x, its group and bit sat on
+ * the stack while the bitmap was read, where a stray write into one of them (issue 15's
+ * `corrupt`) would free another inode or block than the caller's: they must still agree. */
+static int bitmap_release(struct ext2_fs *fs, bool inodes, uint32_t x, uint32_t base)
 {
+    uint32_t per = inodes ? fs->ipg : fs->bpg, g = (x - base) / per, i = (x - base) % per;
     uint8_t *bm;
-    int bs, rc = bget(fs, bitmap, &bm, &bs);
+    int bs, rc = bget(fs, inodes ? fs->grp[g].inode_bitmap : fs->grp[g].block_bitmap, &bm, &bs);
     if (rc < 0) return rc;
+    if (g != (x - base) / per || i != (x - base) % per ||
+        fs->buf[bs].blk != (inodes ? fs->grp[g].inode_bitmap : fs->grp[g].block_bitmap))
+        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     if (!(bm[i / 8] & (1u << (i % 8)))) {
         bput(fs, bs);
         return EXT2_EUCLEAN;
@@ -90,8 +97,8 @@ int alloc_block(struct ext2_fs *fs, uint32_t goal, uint32_t *blk)
 int free_block(struct ext2_fs *fs, uint32_t blk)
 {
     if (!blk_valid(fs, blk)) return EXT2_EUCLEAN;
-    uint32_t g = (blk - fs->first_data_block) / fs->bpg, i = (blk - fs->first_data_block) % fs->bpg;
-    int rc = bitmap_release(fs, fs->grp[g].block_bitmap, i);
+    uint32_t g = (blk - fs->first_data_block) / fs->bpg;
+    int rc = bitmap_release(fs, false, blk, fs->first_data_block);
     if (rc < 0) return rc;
     fs->txn_freed = true; /* ext2_log.c: no reuse before this is durable */
     return adjust(fs, g, GD_FREE_BLOCKS, SB_FREE_BLOCKS, 1);
@@ -142,8 +149,8 @@ int alloc_inode(struct ext2_fs *fs, uint32_t parent, bool dir, uint32_t *ino)
 int free_inode(struct ext2_fs *fs, uint32_t ino, bool dir)
 {
     if (ino < 1 || ino > fs->inodes_count) return EXT2_EUCLEAN;
-    uint32_t g = (ino - 1) / fs->ipg, i = (ino - 1) % fs->ipg;
-    int rc = bitmap_release(fs, fs->grp[g].inode_bitmap, i);
+    uint32_t g = (ino - 1) / fs->ipg;
+    int rc = bitmap_release(fs, true, ino, 1);
     if (rc < 0) return rc;
     if ((rc = adjust(fs, g, GD_FREE_INODES, SB_FREE_INODES, 1)) < 0) return rc;
     return dir ? adjust(fs, g, GD_USED_DIRS, -1, -1) : 0;

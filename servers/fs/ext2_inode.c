@@ -14,12 +14,22 @@ static int locate(struct ext2_fs *fs, uint32_t ino, uint32_t *blk, uint32_t *off
 }
 
 /* Returns 0, EXT2_EUCLEAN for a number outside the inode table, EXT2_EIO. */
+/* ino, its block and offset sat on the stack while the block was read, where a stray write
+ * (issue 15's `corrupt`) would read or write another inode's record: they must still agree. */
+static void same_place(struct ext2_fs *fs, uint32_t ino, uint32_t blk, uint32_t off, int slot)
+{
+    uint32_t b, o;
+    if (locate(fs, ino, &b, &o) < 0 || b != blk || o != off || fs->buf[slot].blk != blk)
+        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+}
+
 int inode_read(struct ext2_fs *fs, uint32_t ino, struct inode *in)
 {
     uint32_t blk, off;
     uint8_t *d;
     int slot, rc = locate(fs, ino, &blk, &off);
     if (rc < 0 || (rc = bget(fs, blk, &d, &slot)) < 0) return rc;
+    same_place(fs, ino, blk, off, slot);
     in->ino = ino;
     memcpy(in->raw, d + off, sizeof in->raw);
     inode_seal(in);
@@ -59,6 +69,8 @@ int inode_write(struct ext2_fs *fs, const struct inode *in)
     uint8_t *d;
     int slot, rc = locate(fs, in->ino, &blk, &off);
     if (rc < 0 || (rc = bget(fs, blk, &d, &slot)) < 0) return rc;
+    inode_check(fs, in);
+    same_place(fs, in->ino, blk, off, slot);
     memcpy(d + off, in->raw, sizeof in->raw);
     bdirty(fs, slot, true);
     bput(fs, slot);
@@ -193,14 +205,23 @@ struct shrink {
 
 static bool txn_full(struct ext2_fs *fs) { return cache_dirty_count(fs) + 12 >= fs->txn_max; }
 
-/* Free what ptr maps at and beyond s->cut; level 0: ptr is a data block covering first.
- * *gone: ptr itself was freed (its caller clears its pointer). */
-static int shrink_tree(struct ext2_fs *fs, uint32_t ptr, int level, uint64_t first, uint64_t span,
-                       struct shrink *s, bool *gone)
+/* ptr must still be what its source (the parent's entry, in the cache or the inode copy) holds
+ * when it is freed: ptr sat on the stack while the blocks below it were read, where a stray
+ * write (issue 15's `corrupt`) would free a block someone else holds. */
+static void same_ptr(struct ext2_fs *fs, const uint8_t *src, uint32_t ptr)
+{
+    if (le_get32(src) != ptr) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+}
+
+/* Free what ptr (read from src) maps at and beyond s->cut; level 0: ptr is a data block
+ * covering first. *gone: ptr itself was freed (its caller clears its pointer). */
+static int shrink_tree(struct ext2_fs *fs, const uint8_t *src, uint32_t ptr, int level,
+                       uint64_t first, uint64_t span, struct shrink *s, bool *gone)
 {
     *gone = false;
     if (!blk_valid(fs, ptr)) return EXT2_EUCLEAN;
     if (level == 0) {
+        same_ptr(fs, src, ptr);
         int rc = free_block(fs, ptr);
         if (rc == 0) {
             *gone = true;
@@ -231,7 +252,7 @@ static int shrink_tree(struct ext2_fs *fs, uint32_t ptr, int level, uint64_t fir
             break;
         }
         bool g;
-        if ((rc = shrink_tree(fs, q, level - 1, cs, child_span, s, &g)) < 0) break;
+        if ((rc = shrink_tree(fs, d + 4 * i, q, level - 1, cs, child_span, s, &g)) < 0) break;
         if (!g) {
             left = true;
             break;
@@ -243,6 +264,7 @@ static int shrink_tree(struct ext2_fs *fs, uint32_t ptr, int level, uint64_t fir
     bput(fs, slot);
     if (rc < 0) return rc;
     if (!left && first >= s->cut) {
+        same_ptr(fs, src, ptr);
         if ((rc = free_block(fs, ptr)) < 0) return rc;
         s->freed++;
         *gone = true;
@@ -289,7 +311,7 @@ static int shrink_pass(struct ext2_fs *fs, struct inode *in, struct shrink *s)
             return 0;
         }
         bool g;
-        if ((rc = shrink_tree(fs, p, level, first, span, s, &g)) < 0) return rc;
+        if ((rc = shrink_tree(fs, ip, p, level, first, span, s, &g)) < 0) return rc;
         if (g) inode_put32(fs, in, (uint32_t)(ip - in->raw), 0);
         if (s->stopped || !g) return 0;
     }

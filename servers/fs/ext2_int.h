@@ -46,8 +46,21 @@ int dev_flush(struct ext2_fs *fs);
 int txn_commit(struct ext2_fs *fs);
 void txn_abort(struct ext2_fs *fs);
 int log_recover(struct ext2_fs *fs);
-/* An operation's result through commit or abort. */
+/* An operation's result through commit or abort; a success is checked against fs->post
+ * first (a mismatch: ext2_cache_corrupt). */
 int txn_end(struct ext2_fs *fs, int rc);
+
+/* ext2_post.c: whether the running operation did what fs->post says. */
+bool ext2_post_holds(struct ext2_fs *fs);
+/* Whether a write may put count blocks from buf in place at blk.. (logical block lblk.. of in)
+ * before the commit, where no abort undoes it: the file, the bytes and the blocks fs->post's
+ * write names. */
+struct inode;
+bool ext2_post_run_ok(struct ext2_fs *fs, struct inode *in, uint64_t lblk, uint32_t blk,
+                      uint32_t count, const uint8_t *buf);
+/* Whether every dirty file-data block (written in place at the commit) is one fs->post's
+ * write maps. */
+bool ext2_post_data_ok(struct ext2_fs *fs);
 
 /* ext2_super.c */
 bool blk_valid(const struct ext2_fs *fs, uint32_t blk);

@@ -149,6 +149,8 @@ int txn_commit(struct ext2_fs *fs)
     int rc = 0;
     state_check(fs); // the geometry, the log's blocks and positions as they were set
     if (fs->intact && !fs->intact(fs->intact_ctx)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+    // file data goes in place, beyond an abort's reach: only into the blocks the write names
+    if (!ext2_post_data_ok(fs)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
         cache_meta_check(fs, i); // what is dirty, and as what, decides what is written where
         if (fs->buf[i].dirty) fs->buf[i].meta ? n++ : data++;
@@ -351,6 +353,8 @@ int ext2_tag_find(struct ext2_fs *fs, uint32_t client, uint64_t id, int64_t *rc,
 
 int txn_end(struct ext2_fs *fs, int rc)
 {
+    // what the operation did, as its request asked, before any of it is committed
+    if (rc >= 0 && fs->post && !ext2_post_holds(fs)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     bool tag = fs->tag_set;
     if (tag) state_check(fs);
     fs->tag_set = false;

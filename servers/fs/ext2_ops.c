@@ -47,6 +47,8 @@ int ext2_stat(struct ext2_fs *fs, uint32_t ino, struct ext2_stat *st)
 struct run {
     uint32_t blk, count; /* physical blocks blk.. */
     uint8_t *buf;
+    uint64_t lblk;    /* the file's logical block of blk */
+    struct inode *in; /* the file */
 };
 
 static int run_io(struct ext2_fs *fs, struct run *r, bool write)
@@ -57,6 +59,8 @@ static int run_io(struct ext2_fs *fs, struct run *r, bool write)
     if ((uint64_t)r->blk + r->count > fs->blocks_count ||
         ((uint64_t)r->blk + r->count) * spb > fs->dev.sectors)
         rc = EXT2_EIO;
+    else if (write && !ext2_post_run_ok(fs, r->in, r->lblk, r->blk, r->count, r->buf))
+        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     else if (write)
         rc = fs->dev.write(fs->dev.ctx, (uint64_t)r->blk * spb, r->count * spb, r->buf) < 0
                  ? EXT2_EIO
@@ -71,7 +75,8 @@ static int run_io(struct ext2_fs *fs, struct run *r, bool write)
 }
 
 /* Adds block p (its bytes at buf) to the run, sending the run first if p does not extend it. */
-static int run_add(struct ext2_fs *fs, struct run *r, uint32_t p, uint8_t *buf, bool write)
+static int run_add(struct ext2_fs *fs, struct run *r, uint32_t p, uint8_t *buf, bool write,
+                   uint64_t lblk)
 {
     if (r->count && (r->blk + r->count != p || r->buf + (size_t)r->count * fs->bs != buf ||
                      r->count >= (256u << 10) >> fs->bs_shift)) {
@@ -81,6 +86,7 @@ static int run_add(struct ext2_fs *fs, struct run *r, uint32_t p, uint8_t *buf, 
     if (!r->count) {
         r->blk = p;
         r->buf = buf;
+        r->lblk = lblk;
     }
     r->count++;
     return 0;
@@ -109,7 +115,7 @@ int64_t ext2_read(struct ext2_fs *fs, uint32_t ino, uint64_t off, void *buf, uin
             memset(out + done, 0, n);
         } else if (n == fs->bs && cache_find(fs, p) < 0) {
             /* a whole block the cache does not hold: straight from the device */
-            if ((rc = run_add(fs, &run, p, out + done, false)) < 0) return txn_end(fs, rc);
+            if ((rc = run_add(fs, &run, p, out + done, false, 0)) < 0) return txn_end(fs, rc);
         } else {
             uint8_t *d;
             int slot;
@@ -140,7 +146,7 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
     if (off > max_size(fs) || len > max_size(fs) - off) return txn_end(fs, EXT2_EFBIG);
     const uint8_t *src = buf;
     uint32_t done = 0;
-    struct run run = {0};
+    struct run run = {.in = &in};
     while (done < len) {
         uint64_t pos = off + done;
         uint32_t in_blk = (uint32_t)(pos & (fs->bs - 1));
@@ -151,7 +157,9 @@ int64_t ext2_write(struct ext2_fs *fs, uint32_t ino, uint64_t off, const void *b
         if (n == fs->bs && cache_find(fs, p) < 0) {
             /* A whole block the cache does not hold: straight to the device, in place, before
              * the record that may make it reachable (as txn_commit's step 1 would). */
-            if ((rc = run_add(fs, &run, p, (uint8_t *)(uintptr_t)(src + done), true)) < 0) break;
+            if ((rc = run_add(fs, &run, p, (uint8_t *)(uintptr_t)(src + done), true,
+                              pos >> fs->bs_shift)) < 0)
+                break;
         } else {
             uint8_t *d;
             int slot;

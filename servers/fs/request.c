@@ -14,7 +14,7 @@
  * bit flipped. They are verified before every commit (ext2_fs.intact) and before the reply;
  * a mismatch crashes fs (ext2_cache_corrupt), and the client's retry runs on the next instance
  * (answered from the reply table if the operation had committed). */
-#define GUARDS 4
+#define GUARDS 6
 static struct {
     const void *p;
     size_t n;
@@ -22,6 +22,8 @@ static struct {
 } guard[GUARDS];
 static unsigned guards;
 static uint64_t reply_sum;
+/* What the running change must have done (ext2_post.c checks it before the commit). */
+static struct ext2_post post;
 
 static uint64_t bytes_sum(const void *p, size_t n)
 {
@@ -103,6 +105,14 @@ static int path_arg(const ipc_msg_t *req, unsigned at, char *out)
     return RS_OK;
 }
 
+// The running change's post-condition, from the request and the copies made of it (guarded).
+static void expect(struct ext2_fs *fs, struct ext2_post p)
+{
+    post = p;
+    guard_add(&post, sizeof post);
+    fs->post = &post;
+}
+
 // The clients' data windows by badge (fs_window_set).
 static struct {
     uint8_t *base;
@@ -132,6 +142,12 @@ static int window_op(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, 
     if (at > size || len > size - at) return RS_BAD_ADDRESS;
     if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
     uint8_t *buf = windows[client].base + at;
+    if (req->label == FS_WRITE_WIN)
+        expect(fs, (struct ext2_post){.op = EXT2_POST_WRITE,
+                                      .ino = (uint32_t)req->w[1],
+                                      .off = req->w[2],
+                                      .len = len,
+                                      .data = buf});
     int64_t n = req->label == FS_READ_WIN
                     ? ext2_read(fs, (uint32_t)req->w[1], req->w[2], buf, (uint32_t)len)
                     : ext2_write(fs, (uint32_t)req->w[1], req->w[2], buf, (uint32_t)len);
@@ -141,10 +157,18 @@ static int window_op(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, 
     return RS_OK;
 }
 
-static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply)
-{
+/* The paths and data unpacked from the request: in fs_request's frame, where their guards stay
+ * valid until the reply is made (a dead frame of dispatch would be reused by the calls after). */
+struct copies {
     char a[FS_INLINE_MAX + 1], b[FS_INLINE_MAX + 1];
     uint8_t data[FS_INLINE_MAX];
+};
+
+static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply,
+                    struct copies *c)
+{
+    char *a = c->a, *b = c->b;
+    uint8_t *data = c->data;
     int rc;
     switch (req->label) {
     case FS_LOOKUP: {
@@ -188,6 +212,11 @@ static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, i
         if (!unpack(req, 4, req->w[3], data, false)) return RS_TRUNCATED_MESSAGE;
         guard_add(data, req->w[3]);
         if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
+        expect(fs, (struct ext2_post){.op = EXT2_POST_WRITE,
+                                      .ino = (uint32_t)req->w[1],
+                                      .off = req->w[2],
+                                      .len = req->w[3],
+                                      .data = data});
         int64_t n = ext2_write(fs, (uint32_t)req->w[1], req->w[2], data, (uint32_t)req->w[3]);
         if (n < 0) return fail(reply, n);
         reply->w[1] = (rs_word_t)n;
@@ -200,6 +229,10 @@ static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, i
         if (req->len < 2) return RS_TRUNCATED_MESSAGE;
         if ((rc = path_arg(req, 2, a)) != RS_OK) return rc;
         uint32_t mode = (uint32_t)(req->w[1] & 07777);
+        expect(fs, (struct ext2_post){.op = req->label == FS_CREATE ? EXT2_POST_CREATE
+                                                                    : EXT2_POST_MKDIR,
+                                      .a = a,
+                                      .mode = mode});
         rc = req->label == FS_CREATE ? ext2_create(fs, a, mode, &ino) : ext2_mkdir(fs, a, mode);
         if (rc < 0) return fail(reply, rc);
         reply->w[1] = ino;
@@ -209,6 +242,7 @@ static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, i
     case FS_UNLINK:
     case FS_RMDIR:
         if ((rc = path_arg(req, 1, a)) != RS_OK) return rc;
+        expect(fs, (struct ext2_post){.op = EXT2_POST_GONE, .a = a});
         rc = req->label == FS_UNLINK ? ext2_unlink(fs, a) : ext2_rmdir(fs, a);
         return rc < 0 ? fail(reply, rc) : RS_OK;
     case FS_RENAME: {
@@ -225,6 +259,10 @@ static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, i
         if (strlen(a) != la || strlen(b) != lb) return RS_INVALID_ARGUMENT;
         guard_add(a, la + 1);
         guard_add(b, lb + 1);
+        // the source's inode before: b must name it after (0: a named nothing, nor may b)
+        uint32_t sino = 0;
+        if (ext2_lookup(fs, a, &sino) < 0) sino = 0;
+        expect(fs, (struct ext2_post){.op = EXT2_POST_RENAME, .a = a, .b = b, .ino = sino});
         rc = ext2_rename(fs, a, b);
         return rc < 0 ? fail(reply, rc) : RS_OK;
     }
@@ -247,6 +285,8 @@ static int dispatch(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, i
     case FS_TRUNCATE:
         if (req->len < 3) return RS_TRUNCATED_MESSAGE;
         if (req->w[1] > UINT32_MAX) return fail(reply, EXT2_ENOENT);
+        expect(fs, (struct ext2_post){
+                       .op = EXT2_POST_TRUNCATE, .ino = (uint32_t)req->w[1], .len = req->w[2]});
         rc = ext2_truncate(fs, (uint32_t)req->w[1], req->w[2]);
         return rc < 0 ? fail(reply, rc) : RS_OK;
     case FS_FSYNC:
@@ -267,34 +307,63 @@ static bool mutates(rs_word_t op)
            op == FS_UNLINK || op == FS_RMDIR || op == FS_RENAME || op == FS_TRUNCATE;
 }
 
-static int request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply)
+/* A change that committed is answered from its record in the reply table, as its retry
+ * would be: the result the operation returned sat on the stack while the commit waited for the
+ * disk. r if there is none (the change failed, or changed nothing). */
+static int from_record(struct ext2_fs *fs, uint32_t client, uint64_t id, const ipc_msg_t *req,
+                       ipc_msg_t *reply, int r)
+{
+    int64_t rc;
+    uint64_t value;
+    if (fs->broken || ext2_tag_find(fs, client, id, &rc, &value) != 1) return r;
+    // mkdir's record holds the new inode too, which its reply does not carry
+    reply->w[1] = req->label == FS_MKDIR ? 0 : value;
+    reply->len = 2;
+    return RS_OK;
+}
+
+/* A request that changes nothing runs twice and both answers must agree: its locals (an inode
+ * number found, a block number, bytes read) sat on the stack while it waited for the disk.
+ * Not FS_READ_WIN (its bytes go to the client's window, and reading it twice costs a second
+ * pass over the disk) nor FS_FSYNC (which writes). */
+static int read_twice(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply,
+                      struct copies *c)
+{
+    ipc_msg_t again = *reply;
+    int r = dispatch(fs, client, req, reply, c);
+    if (req->label == FS_READ_WIN || req->label == FS_FSYNC) return r;
+    guards = 2; // the request and the client; dispatch guards its copies again
+    int r2 = dispatch(fs, client, req, &again, c);
+    unsigned len = reply->len < IPC_MAX_WORDS ? reply->len : IPC_MAX_WORDS;
+    if (r2 != r || again.len != reply->len || memcmp(again.w, reply->w, len * sizeof reply->w[0]))
+        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+    return r;
+}
+
+static int request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_msg_t *reply,
+                   struct copies *c)
 {
     uint64_t id = req->len ? req->w[0] : 0;
-    if (mutates(req->label)) {
-        int64_t rc;
-        uint64_t value;
-        if (ext2_tag_find(fs, client, id, &rc, &value) == 1) {
-            // Done before a crash that lost the reply: answer as the first time (mkdir's
-            // record holds the new inode too, which its first reply did not carry).
-            reply->w[1] = req->label == FS_MKDIR ? 0 : value;
-            reply->len = 2;
-            return RS_OK;
-        }
-        ext2_tag(fs, client, id);
+    if (!mutates(req->label)) return read_twice(fs, client, req, reply, c);
+    int64_t rc;
+    uint64_t value;
+    if (ext2_tag_find(fs, client, id, &rc, &value) == 1) {
+        // Done before a crash that lost the reply: answer as the first time (mkdir's
+        // record holds the new inode too, which its first reply did not carry).
+        reply->w[1] = req->label == FS_MKDIR ? 0 : value;
+        reply->len = 2;
+        return RS_OK;
     }
-    int r = dispatch(fs, client, req, reply);
+    ext2_tag(fs, client, id);
+    int r = from_record(fs, client, id, req, reply, dispatch(fs, client, req, reply, c));
     // A change that failed changed nothing (its transaction was dropped), and a stray write
     // into the operation's locals (a name's length, an inode copy) can make it fail: it runs
     // once more before the failure is answered, which two independent flips would have to fail
-    if (r != RS_OK && mutates(req->label) && !fs->broken) {
+    if (r != RS_OK && !fs->broken) {
         guards = 2; // the request and the client; dispatch guards its copies again
         ext2_tag(fs, client, id);
-        r = dispatch(fs, client, req, reply);
+        r = from_record(fs, client, id, req, reply, dispatch(fs, client, req, reply, c));
     }
-    // a create's reply carries the inode its record holds (the local it came from is on the
-    // stack, where the commit waited for the disk)
-    if (r == RS_OK && req->label == FS_CREATE && reply->w[1] != fs->tag_value)
-        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     fs->tag_set = false;
     return r;
 }
@@ -306,8 +375,11 @@ int fs_request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ipc_ms
     uint32_t client_copy = client;
     guard_add(&client_copy, sizeof client_copy);
     fs->intact = inputs_intact;
-    int r = request(fs, client_copy, req, reply);
+    fs->post = NULL;
+    struct copies c;
+    int r = request(fs, client_copy, req, reply, &c);
     fs->intact = NULL;
+    fs->post = NULL;
     // an answer computed from changed inputs (a failed lookup of a flipped name) is no answer
     if (!inputs_intact(NULL)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     guards = 0;

@@ -129,6 +129,18 @@ static bool build(struct side *s, const struct op *o, uint64_t id, ipc_msg_t *re
         put_bytes(req, 3, both, la + lb);
         return true;
     }
+    case FS_WRITE: {
+        /* the inline write: its bytes in the message, copied onto fs's stack */
+        if (lookup(s, o->a, &ino) < 0) return false;
+        uint8_t bytes[FS_WRITE_MAX];
+        pattern(bytes, o->len, o->seed, o->off);
+        req->w[1] = ino;
+        req->w[2] = o->off;
+        req->w[3] = o->len;
+        put_bytes(req, 4, (const char *)bytes, o->len);
+        req->len = 4 + (unsigned)((o->len + 7) / 8);
+        return true;
+    }
     case FS_WRITE_WIN:
     case FS_TRUNCATE:
         if (lookup(s, o->a, &ino) < 0) return false;
@@ -214,20 +226,44 @@ static void same_reply(unsigned step, const struct op *o, int got, const ipc_msg
                      when, o->label, o->a, o->b, (int64_t)g->w[1], (int64_t)w->w[1]);
 }
 
-static void run(unsigned bs, uint64_t seed, unsigned steps)
+/* Both sides on copies of one fresh image (its path in img), the client's window set. */
+static const char *sides_open(unsigned bs, char img[300])
 {
     const char *dir = tmpdir_new();
-    char img[300];
-    snprintf(img, sizeof img, "%s.img", dir);
+    snprintf(img, 300, "%s.img", dir);
     make_image(dir, img, bs, 4096, NULL);
     memdev_load(&ref.m, img);
     memdev_load(&crash.m, img);
     side_mount(&ref, false);
     side_mount(&crash, true);
+    cr_assert_eq(fs_window_set(CLIENT, window, sizeof window), RS_OK);
+    return dir;
+}
+
+/* The crash side unmounted and checked by e2fsck -fn (after what: for the message), then both
+ * sides and the image gone. */
+static void sides_close(const char *dir, const char *img, const char *what, unsigned n)
+{
+    cr_assert_eq(ext2_unmount(crash.fs), 0);
+    memdev_save(&crash.m, img);
+    cr_assert_eq(fsck(img), 0, "e2fsck after %u %s", n, what);
+    fs_window_set(CLIENT, NULL, 0);
+    free(ref.fs);
+    free(crash.fs);
+    ref.fs = crash.fs = NULL;
+    memdev_free(&ref.m);
+    memdev_free(&crash.m);
+    unlink(img);
+    free((char *)dir);
+}
+
+static void run(unsigned bs, uint64_t seed, unsigned steps)
+{
+    char img[300];
+    const char *dir = sides_open(bs, img);
     rnd = seed;
     crashes_after = crashes_inside = garbled = 0;
     commits = checkpoints = 0;
-    cr_assert_eq(fs_window_set(CLIENT, window, sizeof window), RS_OK);
     for (unsigned step = 0; step < steps; step++) {
         struct op o = random_op();
         if (o.label == FS_WRITE_WIN) pattern(window, o.len, o.seed, o.off);
@@ -267,32 +303,33 @@ static void run(unsigned bs, uint64_t seed, unsigned steps)
             "%u inside an operation, %u garbled replies, %lu commits, %lu checkpoints\n",
             bs, seed, steps, crashes_after, crashes_inside, garbled, commits + crash.fs->commits,
             checkpoints + crash.fs->checkpoints);
-    cr_assert_eq(ext2_unmount(crash.fs), 0);
-    memdev_save(&crash.m, img);
-    cr_assert_eq(fsck(img), 0, "e2fsck after %u crashes", crashes_after + crashes_inside);
-    fs_window_set(CLIENT, NULL, 0);
-    free(ref.fs);
-    free(crash.fs);
-    ref.fs = crash.fs = NULL;
-    memdev_free(&ref.m);
-    memdev_free(&crash.m);
-    unlink(img);
-    free((char *)dir);
+    sides_close(dir, img, "crashes", crashes_after + crashes_inside);
 }
 
 /* ---- A `corrupt` of fs in the middle of an operation (issue 15) ----
  * The campaigns' `corrupt` flips bits in fs's globals or live stack while an operation waits
  * for the disk, and lets fs run on. Here a flip strikes at a device call of a request: in the
  * cache's bookkeeping (a buffer's pinned, valid, dirty, block number, ring position or index
- * link) or in the request as fs holds it. fs must never commit or answer from such state: it
+ * link), in the request as fs holds it, or in the operation's locals on the stack (a word
+ * holding its inode number, offset, length, a name's inode or the block in flight; inline
+ * writes carry their bytes there too). fs must never commit or answer from such state: it
  * either finds the change (ext2_cache_corrupt: the test remounts, as init restarts fs, and
  * sends the retry) or the change is harmless. The tree must equal the reference's after every
  * request, the replies must be the reference's, e2fsck clean at the end. Before the checks
  * (ext2_cache_check.c, request.c) a flipped `pinned` or index link made fs read a stale home
- * and commit over it, and a flipped path or inode number was carried out. */
+ * and commit over it, and a flipped path or inode number was carried out; before the
+ * post-conditions (ext2_post.c) and the replies from the reply table, a flipped local was
+ * committed or answered. */
 static ipc_msg_t *flip_req; /* the request fs is carrying out */
 static int flip_at = -1;    /* the device call at which the flip strikes (-1: none) */
 static unsigned flips, flips_what[8];
+/* The operation's locals: the stack below flip_send's frame (stack_top). A value there equal
+ * to one the operation works with (the request's inode number, offset or length, an inode of
+ * its names or their parents, the block in flight: flip_values) is such a local or a copy. */
+static uintptr_t stack_top;
+static uint32_t flip_values[8];
+static unsigned flip_nvalues;
+static uint32_t flip_blk; /* the block of the device call in flight */
 static int (*md_read_fn)(void *, uint64_t, uint32_t, void *);
 static int (*md_write_fn)(void *, uint64_t, uint32_t, const void *);
 
@@ -308,10 +345,43 @@ static int pick_slot(struct ext2_fs *fs, int want)
     return (int)start;
 }
 
+/* Flips a set bit (the value gets smaller: an index or a length stays in its bounds, as the
+ * host's sanitizers need) of a 32-bit word below stack_top that holds one of the values. The
+ * words scanned include the sanitizer's red zones: no_sanitize. */
+__attribute__((no_sanitize("address"), noinline)) static bool flip_local(uint64_t r)
+{
+    uint32_t *lo = (uint32_t *)(((uintptr_t)__builtin_frame_address(0) + 3) & ~(uintptr_t)3);
+    uint32_t *hi = (uint32_t *)(stack_top & ~(uintptr_t)3), *hit[64];
+    unsigned n = 0;
+    flip_values[flip_nvalues] = flip_blk;
+    for (uint32_t *w = lo; w < hi && n < 64; w++)
+        for (unsigned i = 0; i <= flip_nvalues; i++)
+            /* not half of a pointer: both halves of its 8 bytes below 0x5000 (the host's
+             * user addresses are above 2^44) */
+            if (*w >= 2 && *w == flip_values[i] && *w < 0x5000u &&
+                w[((uintptr_t)w & 4) ? -1 : 1] < 0x5000u) {
+                hit[n++] = w;
+                break;
+            }
+    if (!n) return false;
+    uint32_t *w = hit[r % n], v = *w;
+    if (getenv("EXT2_FLIP_TRACE"))
+        fprintf(stderr, "local at -%#lx: %u of %u candidates, value %u\n", stack_top - (uintptr_t)w,
+                (unsigned)(r % n), n, v);
+    unsigned bits = (unsigned)__builtin_popcount(v), k = (unsigned)((r >> 16) % bits);
+    for (unsigned b = 0; b < 32; b++)
+        if ((v >> b & 1) && k-- == 0) {
+            *w = v ^ (1u << b);
+            break;
+        }
+    return true;
+}
+
 static void flip_now(void)
 {
     struct ext2_fs *fs = crash.fs;
-    unsigned what = (unsigned)(xorshift64(&rnd) % 7);
+    unsigned what = (unsigned)(xorshift64(&rnd) % 9);
+    if (what > 7) what = 7; /* the locals twice as often */
     uint64_t r = xorshift64(&rnd);
     struct ext2_buf *b = &fs->buf[pick_slot(fs, what == 0 || what == 3 ? 0 : what == 6 ? 2 : 1)];
     switch (what) {
@@ -324,6 +394,9 @@ static void flip_now(void)
         if (flip_req->len) flip_req->w[r % flip_req->len] ^= 1ull << ((r >> 8) % 64);
         break;
     case 6: b->dirty ^= 1; break;
+    case 7:
+        if (!flip_local(r)) return;
+        break;
     }
     flips++;
     flips_what[what]++;
@@ -332,8 +405,9 @@ static void flip_now(void)
                 (long)(b - fs->buf), b->blk, flip_req->label);
 }
 
-static void flip_tick(void)
+static void flip_tick(uint64_t sector)
 {
+    flip_blk = (uint32_t)(sector / (crash.fs->bs >> 9));
     if (flip_at > 0 && --flip_at == 0) {
         flip_at = -1;
         flip_now();
@@ -343,14 +417,14 @@ static void flip_tick(void)
 static int flip_read(void *ctx, uint64_t sector, uint32_t count, void *buf)
 {
     int rc = md_read_fn(ctx, sector, count, buf);
-    flip_tick();
+    flip_tick(sector);
     return rc;
 }
 
 static int flip_write(void *ctx, uint64_t sector, uint32_t count, const void *buf)
 {
     int rc = md_write_fn(ctx, sector, count, buf);
-    flip_tick();
+    flip_tick(sector);
     return rc;
 }
 
@@ -370,6 +444,23 @@ static int flip_send(const struct op *o, uint64_t id, ipc_msg_t *rq, ipc_msg_t *
     static volatile unsigned tries;
     tries = 0;
     flip_req = rq;
+    /* the values the operation's locals hold: the request's words, the inodes of its names and
+     * of their parents */
+    stack_top = (uintptr_t)__builtin_frame_address(0);
+    flip_nvalues = 0;
+    for (unsigned i = 1; i < 4 && i < rq->len; i++)
+        if (o->label == FS_WRITE || o->label == FS_WRITE_WIN || o->label == FS_TRUNCATE)
+            flip_values[flip_nvalues++] = (uint32_t)rq->w[i];
+    const char *names[2] = {o->a, o->b};
+    for (unsigned i = 0; i < 2; i++) {
+        char parent[32];
+        uint32_t ino;
+        snprintf(parent, sizeof parent, "%s", names[i]);
+        if (strrchr(parent, '/')) *strrchr(parent, '/') = 0;
+        if (*names[i] && lookup(&crash, names[i], &ino) == 0) flip_values[flip_nvalues++] = ino;
+        if (*names[i] && lookup(&crash, *parent ? parent : "/", &ino) == 0)
+            flip_values[flip_nvalues++] = ino;
+    }
     flip_at = xorshift64(&rnd) % 3 == 0 ? 1 + (int)(xorshift64(&rnd) % 6) : -1;
     flipping = true;
     if (setjmp(died)) {
@@ -405,20 +496,18 @@ static void flip_compare(unsigned step)
 
 Test(ext2_retry, a_flip_in_fs_state_is_never_committed, .timeout = 240)
 {
-    const char *dir = tmpdir_new();
     char img[300];
-    snprintf(img, sizeof img, "%s.img", dir);
-    make_image(dir, img, 1024, 4096, NULL);
-    memdev_load(&ref.m, img);
-    memdev_load(&crash.m, img);
-    side_mount(&ref, false);
+    const char *dir = sides_open(1024, img);
     flip_mount();
     rnd = env("EXT2_RETRY_SEED", 0xf11b5ull);
     unsigned steps = (unsigned)env("EXT2_RETRY_STEPS", 2000);
     flips = corrupt_seen = 0;
-    cr_assert_eq(fs_window_set(CLIENT, window, sizeof window), RS_OK);
     for (unsigned step = 0; step < steps; step++) {
         struct op o = random_op();
+        if (o.label == FS_WRITE_WIN && o.seed % 2) { /* half of them inline, as fstest's */
+            o.label = FS_WRITE;
+            o.len = 1 + o.len % FS_WRITE_MAX;
+        }
         if (o.label == FS_WRITE_WIN) pattern(window, o.len, o.seed, o.off);
         uint64_t id = next_id++;
         ipc_msg_t rq, rc, wr, wc;
@@ -432,24 +521,19 @@ Test(ext2_retry, a_flip_in_fs_state_is_never_committed, .timeout = 240)
         int got = flip_send(&o, id, &rc, &wc);
         same_reply(step, &o, got, &wc, want, &wr, "flipped");
         flip_compare(step);
+        if (getenv("EXT2_FLIP_FSCK") && step >= env("EXT2_FLIP_FSCK", 0)) {
+            cr_assert_eq(ext2_sync(crash.fs, true), 0);
+            memdev_save(&crash.m, img);
+            cr_assert_eq(fsck(img), 0, "step %u: e2fsck", step);
+        }
     }
     fprintf(stderr,
             "ext2_retry: %u flips (pinned %u, valid %u, blk %u, logpos %u, link %u, request %u, "
-            "dirty %u), %u found (fs restarted)\n",
+            "dirty %u, a local %u), %u found (fs restarted)\n",
             flips, flips_what[0], flips_what[1], flips_what[2], flips_what[3], flips_what[4],
-            flips_what[5], flips_what[6], corrupt_seen);
+            flips_what[5], flips_what[6], flips_what[7], corrupt_seen);
     cr_assert_gt(corrupt_seen, flips / 4);
-    cr_assert_eq(ext2_unmount(crash.fs), 0);
-    memdev_save(&crash.m, img);
-    cr_assert_eq(fsck(img), 0, "e2fsck after %u flips", flips);
-    fs_window_set(CLIENT, NULL, 0);
-    free(ref.fs);
-    free(crash.fs);
-    ref.fs = crash.fs = NULL;
-    memdev_free(&ref.m);
-    memdev_free(&crash.m);
-    unlink(img);
-    free((char *)dir);
+    sides_close(dir, img, "flips", flips);
 }
 
 /* EXT2_RETRY_SEED=n: another seed; EXT2_RETRY_STEPS=n: as many requests. */
