@@ -165,12 +165,36 @@ void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, 
     reply_out(req, reply); // a retry gets the reply as committed
 }
 
+/* The server's structure as its loop began, kept apart: a stray write into it (a flipped
+ * endpoint, control or dedup pointer) would make the loop spin on a receive that fails for ever
+ * while its heartbeat moves (at blk's priority, a system stalled), or write elsewhere. */
+static ipc_server_t sealed;
+_Static_assert(sizeof(ipc_server_t) % 8 == 0, "ipc_server_round compares it word by word");
+static unsigned recv_errors; /* receives in a row that failed */
+
+void ipc_server_seal(const ipc_server_t *s)
+{
+    sealed = *s;
+    recv_errors = 0;
+}
+
+void ipc_server_round(ipc_server_t *s, rs_result_t r)
+{
+    const uint64_t *a = (const uint64_t *)s, *b = (const uint64_t *)&sealed;
+    uint64_t d = 0;
+    for (size_t i = 0; i < sizeof(*s) / 8; i++) d |= a[i] ^ b[i];
+    recv_errors = r.error == RS_OK ? 0 : recv_errors + 1;
+    if (d || recv_errors > IPC_MAX_RECV_ERRORS) __builtin_trap(); // a crash: the next one is sound
+    if (s->control) s->control->heartbeat++;
+}
+
 _Noreturn void ipc_serve(ipc_server_t *s)
 {
     ipc_msg_t req, reply;
+    ipc_server_seal(s);
     rs_result_t r = rs_recv(s->ep);
     for (;;) {
-        if (s->control) s->control->heartbeat++;
+        ipc_server_round(s, r);
         if (r.error != RS_OK) { // nothing to answer (e.g. the caller went away): wait again
             r = rs_recv(s->ep);
             continue;
