@@ -140,6 +140,14 @@ static void reply_out(const ipc_msg_t *req, ipc_msg_t *reply)
     if (garble_next) garble_next = false, garble(reply);
 }
 
+static bool same_msg(const ipc_msg_t *a, const ipc_msg_t *b)
+{
+    if (a->label != b->label || a->len != b->len || a->len > IPC_MAX_WORDS) return false;
+    for (unsigned i = 0; i < a->len; i++)
+        if (a->w[i] != b->w[i]) return false;
+    return true;
+}
+
 void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply)
 {
     uint64_t id = req->len ? req->w[0] : 0;
@@ -150,6 +158,7 @@ void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, 
         return;
     }
     *reply = (ipc_msg_t){.len = 1};
+    if (s->pstate) pstate_abort(s->pstate); // nothing staged but what this request stages
     reply->label = (rs_word_t)s->handler(s->ctx, badge, req, reply);
     reply->w[0] = id;
     if (reply->len < 1) reply->len = 1;
@@ -158,11 +167,17 @@ void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, 
         reply_out(req, reply);
         return;
     }
+    // the reply is held across the fault points (where a stray write may strike, on this stack
+    // too): one that changed there is a crash, never committed or sent (a client took a flipped
+    // id for a reply to another request)
+    const ipc_msg_t held = *reply;
     ipc_server_fault_point(s, IPC_FAULT_BEFORE_COMMIT);
+    if (!same_msg(&held, reply)) __builtin_trap();      // not committed: the retry runs it again
     if (reply->label != RS_OK) pstate_abort(s->pstate); // failures are answered once too
     pstate_commit(s->pstate, badge, id, reply);
     ipc_server_fault_point(s, IPC_FAULT_BEFORE_REPLY);
-    reply_out(req, reply); // a retry gets the reply as committed
+    if (!same_msg(&held, reply)) __builtin_trap(); // committed: the retry gets the record
+    reply_out(req, reply);                         // a retry gets the reply as committed
 }
 
 /* The server's structure as its loop began, kept apart: a stray write into it (a flipped

@@ -47,6 +47,7 @@ struct blk_setup {
     uint64_t io, dma_paddr, dma_size, sectors, data_size;
     const uint8_t *dma, *chan;
     const ipc_device_info_t *info;
+    const chan_ring_t *req_ring, *comp_ring;
     uint64_t shape; /* qsize | slots << 16 | can_flush << 48 | is_ata << 56 */
 };
 static struct blk_setup setup_seal;
@@ -61,6 +62,8 @@ static struct blk_setup setup_now(void)
                               .dma = blk.dev.dma,
                               .chan = blk.chan,
                               .info = blk.info,
+                              .req_ring = blk.req.ring,
+                              .comp_ring = blk.comp.ring,
                               .shape = blk.dev.qsize | (uint64_t)blk.dev.slots << 16 |
                                        (uint64_t)blk.dev.can_flush << 48 |
                                        (uint64_t)blk.is_ata << 56};
@@ -73,6 +76,15 @@ static bool setup_intact(void)
     uint64_t d = 0;
     for (size_t i = 0; i < sizeof(now) / 8; i++) d |= a[i] ^ b[i];
     return !d;
+}
+
+/* blk's own ends of the rings agree with what it published (the request ring's tail, the
+ * completion ring's head): a flipped one made it refuse the ring as corrupt for ever, fs
+ * waiting and blk's heartbeat moving. */
+static bool ends_intact(void)
+{
+    return blk.req.tail == blk.req.ring->tail && blk.req.next - blk.req.tail <= CHAN_ENTRIES &&
+           blk.comp.head == blk.comp.ring->head;
 }
 
 /* Finishes a request with `status`: its completion goes out now or, with the completion ring
@@ -238,7 +250,7 @@ int main(void *arg)
     for (;;) {
         if (!first) r = rs_recv(srv.ep);
         ipc_server_round(&srv, r); // srv as sealed, no receive failing for ever; the heartbeat
-        if (blk.magic != BLK_MAGIC || !setup_intact()) {
+        if (blk.magic != BLK_MAGIC || !setup_intact() || !ends_intact()) {
             rt_printf("blk: state destroyed: exiting for a clean restart\n");
             return 2;
         }
