@@ -15,6 +15,21 @@ static enum ipc_fault_point pending_point;
 static uint64_t pending_seed; /* control->inject_seed: which bits and words a fault picks */
 static bool garble_next;      /* the next reply goes out corrupted (IPC_INJECT_GARBLE) */
 
+/* The server's structure as its loop began, kept apart: a stray write into it (a flipped
+ * endpoint, control or dedup pointer) would make the loop spin on a receive that fails for ever
+ * while its heartbeat moves (at blk's priority, a system stalled), or write elsewhere. */
+static ipc_server_t sealed;
+_Static_assert(sizeof(ipc_server_t) % 8 == 0, "ipc_server_round compares it word by word");
+static unsigned recv_errors; /* receives in a row that failed */
+
+static bool server_intact(const ipc_server_t *s)
+{
+    const uint64_t *a = (const uint64_t *)s, *b = (const uint64_t *)&sealed;
+    uint64_t d = 0;
+    for (size_t i = 0; i < sizeof(*s) / 8; i++) d |= a[i] ^ b[i];
+    return !d;
+}
+
 static uint64_t next_rand(void)
 {
     pending_seed ^= pending_seed << 13, pending_seed ^= pending_seed >> 7;
@@ -114,6 +129,9 @@ void ipc_server_fault_point(ipc_server_t *s, enum ipc_fault_point here)
     case IPC_INJECT_RESTART: *(volatile uint64_t *)8 = 0xDEAD; break; // init's: crash at start
     default: break;
     }
+    // a server that runs on (corrupt) uses s at once: its control pointer flipped, the ping's
+    // `inject` store went into init's words of the control page
+    if (s && sealed.control && !server_intact(s)) __builtin_trap();
 }
 
 void ipc_server_ping(ipc_server_t *s)
@@ -180,12 +198,6 @@ void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, 
     reply_out(req, reply);                         // a retry gets the reply as committed
 }
 
-/* The server's structure as its loop began, kept apart: a stray write into it (a flipped
- * endpoint, control or dedup pointer) would make the loop spin on a receive that fails for ever
- * while its heartbeat moves (at blk's priority, a system stalled), or write elsewhere. */
-static ipc_server_t sealed;
-_Static_assert(sizeof(ipc_server_t) % 8 == 0, "ipc_server_round compares it word by word");
-static unsigned recv_errors; /* receives in a row that failed */
 
 void ipc_server_seal(const ipc_server_t *s)
 {
@@ -195,11 +207,9 @@ void ipc_server_seal(const ipc_server_t *s)
 
 void ipc_server_round(ipc_server_t *s, rs_result_t r)
 {
-    const uint64_t *a = (const uint64_t *)s, *b = (const uint64_t *)&sealed;
-    uint64_t d = 0;
-    for (size_t i = 0; i < sizeof(*s) / 8; i++) d |= a[i] ^ b[i];
     recv_errors = r.error == RS_OK ? 0 : recv_errors + 1;
-    if (d || recv_errors > IPC_MAX_RECV_ERRORS) __builtin_trap(); // a crash: the next one is sound
+    if (!server_intact(s) || recv_errors > IPC_MAX_RECV_ERRORS)
+        __builtin_trap(); // a crash: the next one is sound
     if (s->control) s->control->heartbeat++;
 }
 
