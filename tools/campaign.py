@@ -85,6 +85,7 @@ CHECK_RE = re.compile(r"^\[test\] (\S+) FAIL (.*)$")
 # restarted fs 39 times and blk 40; restarts are fewer than faults for null and hang). A campaign
 # whose targets leave out fs or blk does not count it (Boot.count_too_few).
 TOO_FEW_CHECK = "FS-0010"
+CRASH_LOOP = 50  # crashes of a target in a row with no serving again between them
 MIN_BOOT_FAULTS_PER_TARGET = 60
 BAD_RE = re.compile(r"KERNEL PANIC|restart limit|restart failed|cannot start|"
                     r"vmm (vm\d): guest .*stopped|no standby instance")
@@ -222,6 +223,16 @@ class Boot:
                     not [1 for ln, _ in self.ticks.get(vm, []) if ln > last[0]]:
                 self.bad.append(("guest death", f"{vm}: no tick line in the {end_t - last[1]} ms "
                                  f"after its last fault"))
+        # a crash loop: restarted again and again without serving in between (kv found its
+        # persistent region gone in each of 9,704 instances; the last crash was near the end)
+        events = sorted([(c[0], c[2], "crash") for c in self.crashes] +
+                        [(sv[0], sv[1], "serving") for sv in self.serving])
+        run = {}
+        for _, target, what in events:
+            run[target] = run.get(target, 0) + 1 if what == "crash" else 0
+            if run[target] == CRASH_LOOP:
+                self.bad.append(("crash loop", f"{target}: {CRASH_LOOP} crashes in a row "
+                                 "without serving in between"))
         # every crash must be followed by serving again (unless the boot ended right after it)
         end_t = max([c[1] for c in self.crashes] + [f[1] for f in self.faults] + [0])
         lasts = {}
