@@ -83,6 +83,14 @@ void ipc_server_init(ipc_server_t *s, ipc_handler_fn handler, void *ctx);
 _Noreturn void ipc_serve(ipc_server_t *s);
 
 /* The pieces of ipc_serve, for a server with its own receive loop (servers/vmm). */
+/* Keeps a copy of s as it is now (ipc_serve's start; a loop of its own calls it once s is
+ * final); ipc_server_round traps when s differs from it. */
+void ipc_server_seal(const ipc_server_t *s);
+/* A loop round's start, after the receive that returned r: traps if s is not as sealed or if
+ * more than IPC_MAX_RECV_ERRORS receives in a row failed (a lost endpoint: a crash and a clean
+ * restart, never a spin), then moves the heartbeat. */
+void ipc_server_round(ipc_server_t *s, rs_result_t r);
+#define IPC_MAX_RECV_ERRORS 64
 enum ipc_fault_point {
     IPC_FAULT_AT_ONCE,       /* while idle */
     IPC_FAULT_BEFORE_COMMIT, /* the request was handled, its effect not committed */

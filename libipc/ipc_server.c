@@ -15,6 +15,21 @@ static enum ipc_fault_point pending_point;
 static uint64_t pending_seed; /* control->inject_seed: which bits and words a fault picks */
 static bool garble_next;      /* the next reply goes out corrupted (IPC_INJECT_GARBLE) */
 
+/* The server's structure as its loop began, kept apart: a stray write into it (a flipped
+ * endpoint, control or dedup pointer) would make the loop spin on a receive that fails for ever
+ * while its heartbeat moves (at blk's priority, a system stalled), or write elsewhere. */
+static ipc_server_t sealed;
+_Static_assert(sizeof(ipc_server_t) % 8 == 0, "ipc_server_round compares it word by word");
+static unsigned recv_errors; /* receives in a row that failed */
+
+static bool server_intact(const ipc_server_t *s)
+{
+    const uint64_t *a = (const uint64_t *)s, *b = (const uint64_t *)&sealed;
+    uint64_t d = 0;
+    for (size_t i = 0; i < sizeof(*s) / 8; i++) d |= a[i] ^ b[i];
+    return !d;
+}
+
 static uint64_t next_rand(void)
 {
     pending_seed ^= pending_seed << 13, pending_seed ^= pending_seed >> 7;
@@ -114,6 +129,9 @@ void ipc_server_fault_point(ipc_server_t *s, enum ipc_fault_point here)
     case IPC_INJECT_RESTART: *(volatile uint64_t *)8 = 0xDEAD; break; // init's: crash at start
     default: break;
     }
+    // a server that runs on (corrupt) uses s at once: its control pointer flipped, the ping's
+    // `inject` store went into init's words of the control page
+    if (s && sealed.control && !server_intact(s)) __builtin_trap();
 }
 
 void ipc_server_ping(ipc_server_t *s)
@@ -140,6 +158,14 @@ static void reply_out(const ipc_msg_t *req, ipc_msg_t *reply)
     if (garble_next) garble_next = false, garble(reply);
 }
 
+static bool same_msg(const ipc_msg_t *a, const ipc_msg_t *b)
+{
+    if (a->label != b->label || a->len != b->len || a->len > IPC_MAX_WORDS) return false;
+    for (unsigned i = 0; i < a->len; i++)
+        if (a->w[i] != b->w[i]) return false;
+    return true;
+}
+
 void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply)
 {
     uint64_t id = req->len ? req->w[0] : 0;
@@ -150,6 +176,7 @@ void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, 
         return;
     }
     *reply = (ipc_msg_t){.len = 1};
+    if (s->pstate) pstate_abort(s->pstate); // nothing staged but what this request stages
     reply->label = (rs_word_t)s->handler(s->ctx, badge, req, reply);
     // id sat on the stack while the handler ran: a stray write into it (issue 15's `corrupt`)
     // would send the reply under another id, which the client takes for a broken protocol
@@ -162,19 +189,41 @@ void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, 
         reply_out(req, reply);
         return;
     }
+    // the reply is held across the fault points (where a stray write may strike, on this stack
+    // too): one that changed there is a crash, never committed or sent (a client took a flipped
+    // id for a reply to another request)
+    const ipc_msg_t held = *reply;
     ipc_server_fault_point(s, IPC_FAULT_BEFORE_COMMIT);
+    if (!same_msg(&held, reply)) __builtin_trap();      // not committed: the retry runs it again
     if (reply->label != RS_OK) pstate_abort(s->pstate); // failures are answered once too
     pstate_commit(s->pstate, badge, id, reply);
     ipc_server_fault_point(s, IPC_FAULT_BEFORE_REPLY);
-    reply_out(req, reply); // a retry gets the reply as committed
+    if (!same_msg(&held, reply)) __builtin_trap(); // committed: the retry gets the record
+    reply_out(req, reply);                         // a retry gets the reply as committed
+}
+
+
+void ipc_server_seal(const ipc_server_t *s)
+{
+    sealed = *s;
+    recv_errors = 0;
+}
+
+void ipc_server_round(ipc_server_t *s, rs_result_t r)
+{
+    recv_errors = r.error == RS_OK ? 0 : recv_errors + 1;
+    if (!server_intact(s) || recv_errors > IPC_MAX_RECV_ERRORS)
+        __builtin_trap(); // a crash: the next one is sound
+    if (s->control) s->control->heartbeat++;
 }
 
 _Noreturn void ipc_serve(ipc_server_t *s)
 {
     ipc_msg_t req, reply;
+    ipc_server_seal(s);
     rs_result_t r = rs_recv(s->ep);
     for (;;) {
-        if (s->control) s->control->heartbeat++;
+        ipc_server_round(s, r);
         if (r.error != RS_OK) { // nothing to answer (e.g. the caller went away): wait again
             r = rs_recv(s->ep);
             continue;

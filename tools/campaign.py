@@ -73,6 +73,11 @@ CRASH_RE = re.compile(r"^(\S+) (fault|exit|watchdog|killed) \((.*)\): ")
 INJECT_RE = re.compile(r"^inject (\w+) into (\S+)( \(not running\))?$")
 SERVING_RE = re.compile(r"^(\S+) serving again \(instance \d+\) (\d+) ms after its crash$")
 TICK_RE = re.compile(r"^\[(vm\d)\] tick (\d+)$")
+# echo-client's line after each burst of ECHO_BURST increments of echo's persistent counter: each
+# counter must be the last plus the burst (an increment lost or counted twice is a lost
+# acknowledged write), and no increment may fail
+ECHO_RE = re.compile(r"^echo-client: (?:counter (\d+),|increment failed: (.*))")
+ECHO_BURST = 50
 CHECK_RE = re.compile(r"^\[test\] (\S+) FAIL (.*)$")
 # fstest-crash's FS-0010 (tests/system/fs/fstest.c) says fs and blk were not restarted as often
 # as it wants (12, 25, 50 in all) before it gave up waiting: a boot given too few faults, not a
@@ -80,6 +85,7 @@ CHECK_RE = re.compile(r"^\[test\] (\S+) FAIL (.*)$")
 # restarted fs 39 times and blk 40; restarts are fewer than faults for null and hang). A campaign
 # whose targets leave out fs or blk does not count it (Boot.count_too_few).
 TOO_FEW_CHECK = "FS-0010"
+CRASH_LOOP = 50  # crashes of a target in a row with no serving again between them
 MIN_BOOT_FAULTS_PER_TARGET = 60
 BAD_RE = re.compile(r"KERNEL PANIC|restart limit|restart failed|cannot start|"
                     r"vmm (vm\d): guest .*stopped|no standby instance")
@@ -157,6 +163,7 @@ class Boot:
         self.crashes = []    # (line, t, target, reason, why)
         self.serving = []    # (line, target, ms)
         self.ticks = {}      # vm: [(line, n)]
+        self.echo = None     # echo-client's last counter
         self.bad = []        # failures that matter: (kind, detail)
         self.n = 0
         self.last_t = 0      # init's last time stamp (ms)
@@ -176,6 +183,15 @@ class Boot:
                 self.crashes.append((self.n, t, c.group(1), c.group(2), c.group(3)))
             elif s:
                 self.serving.append((self.n, s.group(1), int(s.group(2))))
+        e = ECHO_RE.match(line)
+        if e and e.group(2):
+            self.bad.append(("lost write", f"echo: an increment failed: {e.group(2)}"))
+            self.echo = None  # how many of the burst counted is not known
+        elif e:
+            n = int(e.group(1))
+            if self.echo is not None and n != self.echo + ECHO_BURST:
+                self.bad.append(("lost write", f"echo's counter went from {self.echo} to {n}"))
+            self.echo = n
         tk = TICK_RE.match(line)
         if tk:
             self.ticks.setdefault(tk.group(1), []).append((self.n, int(tk.group(2))))
@@ -207,6 +223,16 @@ class Boot:
                     not [1 for ln, _ in self.ticks.get(vm, []) if ln > last[0]]:
                 self.bad.append(("guest death", f"{vm}: no tick line in the {end_t - last[1]} ms "
                                  f"after its last fault"))
+        # a crash loop: restarted again and again without serving in between (kv found its
+        # persistent region gone in each of 9,704 instances; the last crash was near the end)
+        events = sorted([(c[0], c[2], "crash") for c in self.crashes] +
+                        [(sv[0], sv[1], "serving") for sv in self.serving])
+        run = {}
+        for _, target, what in events:
+            run[target] = run.get(target, 0) + 1 if what == "crash" else 0
+            if run[target] == CRASH_LOOP:
+                self.bad.append(("crash loop", f"{target}: {CRASH_LOOP} crashes in a row "
+                                 "without serving in between"))
         # every crash must be followed by serving again (unless the boot ended right after it)
         end_t = max([c[1] for c in self.crashes] + [f[1] for f in self.faults] + [0])
         lasts = {}

@@ -16,6 +16,7 @@ struct req {
     chan_desc_t d; /* the private copy, checked */
     enum req_state state;
     unsigned slot; /* the device slot while REQ_DEVICE */
+    uint64_t seal; /* req_seal() of the above, status but for: set at each change */
 };
 
 struct blk {
@@ -40,12 +41,79 @@ struct blk {
 static struct blk blk;
 static ipc_server_t srv;
 
+/* The words setup() chose, kept apart and compared every round: a stray write into them (the
+ * I/O base: the interrupt status read elsewhere, a level interrupt never lowered, blk spinning
+ * at 110 above every VMM) ends in a crash and a clean restart instead. */
+struct blk_setup {
+    uint64_t io, dma_paddr, dma_size, sectors, data_size;
+    const uint8_t *dma, *chan;
+    const ipc_device_info_t *info;
+    const chan_ring_t *req_ring, *comp_ring;
+    uint64_t shape; /* qsize | slots << 16 | can_flush << 48 | is_ata << 56 */
+};
+static struct blk_setup setup_seal;
+
+static struct blk_setup setup_now(void)
+{
+    return (struct blk_setup){.io = blk.dev.io,
+                              .dma_paddr = blk.dev.dma_paddr,
+                              .dma_size = blk.dev.dma_size,
+                              .sectors = blk.dev.sectors,
+                              .data_size = blk.data_size,
+                              .dma = blk.dev.dma,
+                              .chan = blk.chan,
+                              .info = blk.info,
+                              .req_ring = blk.req.ring,
+                              .comp_ring = blk.comp.ring,
+                              .shape = blk.dev.qsize | (uint64_t)blk.dev.slots << 16 |
+                                       (uint64_t)blk.dev.can_flush << 48 |
+                                       (uint64_t)blk.is_ata << 56};
+}
+
+static bool setup_intact(void)
+{
+    struct blk_setup now = setup_now();
+    const uint64_t *a = (const uint64_t *)&now, *b = (const uint64_t *)&setup_seal;
+    uint64_t d = 0;
+    for (size_t i = 0; i < sizeof(now) / 8; i++) d |= a[i] ^ b[i];
+    return !d;
+}
+
+/* blk's own ends of the rings agree with what it published (the request ring's tail, the
+ * completion ring's head): a flipped one made it refuse the ring as corrupt for ever, fs
+ * waiting and blk's heartbeat moving. */
+static bool ends_intact(void)
+{
+    return blk.req.tail == blk.req.ring->tail && blk.req.next - blk.req.tail <= CHAN_ENTRIES &&
+           blk.comp.head == blk.comp.ring->head;
+}
+
+/* A request's check (its descriptor but the status, state, slot), taken at each change and
+ * compared before the next: a request flipped while it waits for the device (its id: fs waited
+ * for ever for the completion it never got; its state: a completion before the data) is a
+ * crash, and the next instance does again what is not released. */
+static uint64_t req_seal(const struct req *r)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ul;
+    uint64_t w[5] = {r->d.id, r->d.op, r->d.offset, (uint64_t)r->d.data_offset << 32 | r->d.len,
+                     (uint64_t)r->state << 32 | r->slot};
+    for (unsigned i = 0; i < 5; i++) h = (h ^ w[i]) * 0x100000001B3ul, h ^= h >> 29;
+    return h;
+}
+
+static void req_check(const struct req *r)
+{
+    if (r->seal != req_seal(r)) __builtin_trap();
+}
+
 /* Finishes a request with `status`: its completion goes out now or, with the completion ring
  * full, at a later round. */
 static void finish(struct req *r, uint32_t status)
 {
+    req_check(r);
     r->d.status = status;
     r->state = REQ_DONE;
+    r->seal = req_seal(r);
     if (status) blk.errors++;
 }
 
@@ -67,8 +135,9 @@ static bool take_requests(void)
         if (err) return queued;
         struct req *r = &blk.inflight[pos % CHAN_ENTRIES];
         *r = (struct req){.d = d};
+        if (d.op == BLK_OP_INFO) r->d.offset = blk.dev.sectors;
+        r->seal = req_seal(r);
         if (d.op == BLK_OP_INFO) {
-            r->d.offset = blk.dev.sectors;
             finish(r, d.id ? RS_OK : RS_INVALID_ARGUMENT);
             continue;
         }
@@ -82,6 +151,7 @@ static bool take_requests(void)
         uint64_t paddr = blk.info->channel[0].paddr + CHAN_DATA_OFFSET + d.data_offset;
         r->state = REQ_DEVICE;
         r->slot = slot;
+        r->seal = req_seal(r);
         blk.slot_req[slot] = (int)(pos % CHAN_ENTRIES);
         if (++blk.busy > blk.max_busy) blk.max_busy = blk.busy;
         if (chan_unreleased(&blk.req) > blk.max_read) blk.max_read = chan_unreleased(&blk.req);
@@ -100,9 +170,11 @@ static void harvest(void)
     while ((slot = blk.is_ata ? ata_next_done(&blk.ata, &st) : vblk_next_done(&blk.dev, &st)) >=
            0) {
         int i = blk.slot_req[slot];
+        if (i >= (int)CHAN_ENTRIES) __builtin_trap(); // a flipped index: a crash, not a stray write
         if (i >= 0) blk.busy--;
         blk.slot_req[slot] = -1;
         if (i < 0 || blk.inflight[i].state != REQ_DEVICE) continue;
+        if (blk.inflight[i].slot != (unsigned)slot) __builtin_trap(); // a flipped slot_req
         finish(&blk.inflight[i], st == 0   ? RS_OK
                                  : st == 2 ? RS_NOT_SUPPORTED
                                            : BLK_STATUS_IO_ERROR);
@@ -117,9 +189,11 @@ static bool post_completions(void)
     bool posted = false;
     for (uint32_t n = blk.req.tail; n != blk.req.next; n++) {
         struct req *r = &blk.inflight[n % CHAN_ENTRIES];
+        req_check(r);
         if (r->state != REQ_DONE) continue;
         if (chan_produce(&blk.comp, &r->d)) break; // full (or a corrupt tail): later
         r->state = REQ_POSTED;
+        r->seal = req_seal(r);
         posted = true;
         if (++blk.served % 1024 == 0)
             rt_printf("blk: instance %lu: %lu requests served (%lu refused), %lu interrupts\n",
@@ -128,6 +202,7 @@ static bool post_completions(void)
     ipc_server_fault_point(&srv, IPC_FAULT_BEFORE_REPLY); // completions out, slots not released
     while (blk.req.tail != blk.req.next &&
            blk.inflight[blk.req.tail % CHAN_ENTRIES].state == REQ_POSTED) {
+        req_check(&blk.inflight[blk.req.tail % CHAN_ENTRIES]);
         blk.inflight[blk.req.tail % CHAN_ENTRIES].state = REQ_FREE;
         chan_release(&blk.req);
     }
@@ -195,12 +270,14 @@ int main(void *arg)
         return 1;
     }
     if (blk.info->irq != 0xFF) ps_irq_handler_ack(IPC_SLOT_IRQ); // the line may be masked
+    setup_seal = setup_now();
+    ipc_server_seal(&srv);
     rs_result_t r = {.error = RS_OK, .info = 0, .badge = 0};
     bool first = true, fresh = true;
     for (;;) {
         if (!first) r = rs_recv(srv.ep);
-        srv.control->heartbeat++;
-        if (blk.magic != BLK_MAGIC) {
+        ipc_server_round(&srv, r); // srv as sealed, no receive failing for ever; the heartbeat
+        if (blk.magic != BLK_MAGIC || !setup_intact() || !ends_intact()) {
             rt_printf("blk: state destroyed: exiting for a clean restart\n");
             return 2;
         }

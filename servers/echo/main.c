@@ -15,12 +15,16 @@ static int echo_handle(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_m
         for (unsigned i = 1; i < req->len; i++) reply->w[i] = req->w[i];
         reply->len = req->len;
         return RS_OK;
-    case ECHO_INCREMENT:
-        reply->w[1] = st->counter + 1;
+    case ECHO_INCREMENT: {
+        uint64_t next = echo_counter(st) + 1;
+        reply->w[1] = next;
         reply->len = 2;
-        return pstate_stage(ps, &st->counter, st->counter + 1);
+        int err = RS_OK;
+        for (unsigned i = 0; i < 3 && !err; i++) err = pstate_stage(ps, &st->counter[i], next);
+        return err;
+    }
     case ECHO_GET:
-        reply->w[1] = st->counter;
+        reply->w[1] = echo_counter(st);
         reply->len = 2;
         return RS_OK;
     default: return RS_ILLEGAL_OPERATION;
@@ -38,6 +42,6 @@ int main(void *arg)
     }
     server.ctx = server.pstate;
     rt_printf("echo: instance %lu serving, counter %lu\n", server.control->instance,
-              ((struct echo_state *)server.pstate->user)->counter);
+              echo_counter((struct echo_state *)server.pstate->user));
     ipc_serve(&server);
 }

@@ -92,6 +92,13 @@ int supervisor_setup(struct server *s, unsigned index)
 static int give_caps(struct server *s, ps_process_t *p, unsigned index)
 {
     int err;
+    // the control page's words a server only reads, written again for each instance: a stray
+    // write of the last one (a flipped control pointer; kv restarted 9,700 times finding its
+    // persistent region gone) must not outlive it
+    memcpy(s->control->name, s->m->name, sizeof(s->m->name));
+    s->control->persistent_vaddr = s->m->persist_pages ? IPC_PERSISTENT_VADDR : 0;
+    s->control->persistent_size = s->m->persist_pages * 4096ul;
+    s->control->tsc_per_ms = init.bi->tsc_per_ms;
     if ((err = ps_process_give(p, IPC_SLOT_SERVICE, s->ep, RS_RIGHTS_ALL, 0)) ||
         (err = ps_process_give(p, IPC_SLOT_REGISTRY, init.ep, RS_RIGHT_WRITE | RS_RIGHT_GRANT,
                                INIT_BADGE_REGISTRY | index)) ||

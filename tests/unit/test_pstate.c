@@ -72,6 +72,7 @@ Test(pstate, open_refuses_missing_or_small_regions)
 Test(pstate, open_initialises_only_libipc_header_of_a_fresh_region)
 {
     memset(region, 0xAA, REGION_SIZE);
+    *(uint64_t *)region = 0; // a fresh region's magic is init's zero (any other: flipped)
     ipc_pstate_t *ps = pstate_open(region, REGION_SIZE);
     cr_assert_eq(ps, (ipc_pstate_t *)region);
     cr_assert_eq(ps->journal.valid, 0);
@@ -301,4 +302,61 @@ Test(pstate, open_applies_a_valid_journal)
     cr_assert_eq(*near_field(ps), 9);
     cr_assert_eq(ps->dedup[15].id, 3);
     cr_assert_eq(ps->journal.valid, 0);
+}
+
+/* ---- bits a stray write flipped (the campaign's `corrupt`, docs/resilience.md) -------------- */
+
+/* A flipped magic is no fresh region: the dedup record and the journal stay (wiped, a retry of
+ * a committed increment ran again). */
+Test(pstate, a_flipped_magic_keeps_the_committed_state)
+{
+    ipc_pstate_t *ps = pstate_open(region, REGION_SIZE);
+    pstate_stage(ps, near_field(ps), 1050);
+    ipc_msg_t r = reply_with(41, 1050);
+    pstate_commit(ps, 3, 41, &r);
+    ps->magic ^= 1ull << 17;
+    ps = pstate_open(region, REGION_SIZE);
+    cr_assert_eq(*near_field(ps), 1050);
+    cr_assert_eq(ps->dedup[3].id, 41, "the retry of request 41 would run it again");
+}
+
+/* A journal left valid whose count or offset was flipped since: dropped, not applied (applied,
+ * it faults or writes outside the user area in every new instance: a crash loop). */
+static void open_with_a_flipped_count(void)
+{
+    ipc_pstate_t *ps = pstate_open(region, REGION_SIZE);
+    ps->journal.count = 1ull << 40;
+    ps->journal.valid = 1;
+    pstate_open(region, REGION_SIZE);
+}
+
+static void open_with_a_flipped_offset(void)
+{
+    ipc_pstate_t *ps = pstate_open(region, REGION_SIZE);
+    ps->journal.count = 1;
+    ps->journal.writes[0].off = 1ull << 35 | 8;
+    ps->journal.valid = 1;
+    pstate_open(region, REGION_SIZE);
+}
+
+Test(pstate, a_journal_flipped_out_of_range_is_dropped)
+{
+    cr_assert_eq(in_child(open_with_a_flipped_count), 0, "faulted");
+    cr_assert_eq(in_child(open_with_a_flipped_offset), 0, "faulted");
+    cr_assert_eq(((ipc_pstate_t *)region)->journal.valid, 0);
+}
+
+/* A staged write whose offset was flipped between staging and the commit (the header's words,
+ * or past the region) is a crash before the commit point, not a write there. */
+static void commit_a_write_into_the_header(void)
+{
+    ipc_pstate_t *ps = pstate_open(region, REGION_SIZE);
+    pstate_stage(ps, (volatile uint64_t *)&ps->dedup[2].id, 0xBAD);
+    ipc_msg_t r = reply_with(7, 0);
+    pstate_commit(ps, 1, 7, &r);
+}
+
+Test(pstate, a_staged_write_outside_the_user_area_is_never_committed, .signal = SIGILL)
+{
+    commit_a_write_into_the_header();
 }
