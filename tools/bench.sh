@@ -50,23 +50,23 @@ guest_normal() { guest_reports "$1" | sed -n '/^0$/{n;p;q}'; }
 
 # vmm-hang: a hang's stall is the gap of more than 1 ms (the VMM's restart alone is 0.2 ms,
 # init's ordinary tick 6,500 instructions); one per hang, in order, next to init's log of it.
-vmm_hang_figures() {
+vmm_hang_figures() {  # $1: what ran beside the VMM
   local normal stalls hangs
   normal=$(guest_normal vmhang)
   stalls=$(guest_stalls vmhang | awk '$1 > 1000000')
   hangs=$(grep -ac '\[init\] t=[0-9]* inject hang into vmhang' "$log" || true)
   [ -n "$stalls" ] || { echo "bench: FAILED no stalls reported"; exit 1; }
-  printf 'bench: vmm-hang, stall per hang (instructions, in order):'; printf ' %s' $stalls; echo
+  printf 'bench: vmm-hang %s, stall per hang (instructions, in order):' "$1"; printf ' %s' $stalls; echo
   # init's view: the injection, the verdict (what was owed), the new instance's first receive
   grep -a '\[init\] t=[0-9]* \(inject hang into vmhang\|vmhang watchdog\|vmhang serving again\)' "$log" |
-    tr -d '\r' | awk '/inject/ {sub(/^.*t=/, ""); t = $1 + 0; next}
+    tr -d '\r' | awk -v what="$1" '/inject/ {sub(/^.*t=/, ""); t = $1 + 0; next}
       /watchdog/ {s = $0; sub(/^.*t=/, "", s); f = s + 0; w = $0; sub(/^.*\(/, "", w); sub(/\).*$/, "", w); next}
       /serving again/ {s = $0; sub(/^.*t=/, "", s)
-        printf "bench: vmm-hang, init: injected at t=%d ms, found %d ms later (%s), serving %d ms later\n",
-          t, f - t, w, s - t}'
-  echo "$stalls" | sort -n | awk -v normal="$normal" -v hangs="$hangs" '{v[NR] = $1}
-    END {printf "bench: vmm-hang, guest-visible stall per hang (%d stalls, %d hangs): median %d (%.1f ms), " \
-           "min %d (%.1f ms), max %d (%.1f ms); normal gap %d instructions\n", NR, hangs,
+        printf "bench: vmm-hang %s, init: injected at t=%d ms, found %d ms later (%s), serving %d ms later\n",
+          what, t, f - t, w, s - t}'
+  echo "$stalls" | sort -n | awk -v normal="$normal" -v hangs="$hangs" -v what="$1" '{v[NR] = $1}
+    END {printf "bench: vmm-hang %s, guest-visible stall per hang (%d stalls, %d hangs): median %d (%.1f ms), " \
+           "min %d (%.1f ms), max %d (%.1f ms); normal gap %d instructions\n", what, NR, hangs,
            v[int((NR + 1) / 2)], v[int((NR + 1) / 2)] / 1e6, v[1], v[1] / 1e6, v[NR], v[NR] / 1e6, normal}'
 }
 
@@ -91,10 +91,16 @@ case "${1:-ipc}" in
            grep -a 'vmstall.*\(killed\|restarted\)' "$log" | tail -2; echo "bench: done" ;;
   vmm-hang) # the guest's stall (instructions = ns of its time) while init hangs its VMM 10 times
            timeout=1800
-           boot init=build/servers/init/init.elf manifest=bench/restart/manifest-vmhang.txt \
-                vmm=build/servers/vmm/vmm.elf benchvmexit=build/bench/bench-vmexit.elf \
-                vmhangguest=build/bench/vmhang-guest.bin
-           vmm_hang_figures; echo "bench: done" ;;
+           # alone, then next to a peer VMM at its priority (a hello guest), as in the campaigns
+           for peer in "" -peer; do
+             boot init=build/servers/init/init.elf manifest=bench/restart/manifest-vmhang$peer.txt \
+                  vmm=build/servers/vmm/vmm.elf benchvmexit=build/bench/bench-vmexit.elf \
+                  vmhangguest=build/bench/vmhang-guest.bin hello=build/guests/hello.bin
+             if [ -n "$peer" ]; then vmm_hang_figures "with a peer"; else vmm_hang_figures alone; fi
+             { grep -a '\[init\] t=[0-9]* vmpeer \(watchdog\|fault\|killed\)' "$log" || true; } |
+               sed 's/^/bench: vmm-hang, the peer restarted: /'
+           done
+           echo "bench: done" ;;
   vmexit)  # next to the bare IPC round trip; the guest's deltas include one RDTSC
            boot ipc=build/bench/bench-ipc.elf; grep -a '^bench: ipc round trip' "$log"
            vm=(vmm=build/servers/vmm/vmm.elf benchvmexit=build/bench/bench-vmexit.elf vmexitguest=build/bench/vmexit-guest.bin)
