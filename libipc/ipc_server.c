@@ -122,7 +122,10 @@ void ipc_server_fault_point(ipc_server_t *s, enum ipc_fault_point here)
     case IPC_INJECT_NULL: *(volatile uint64_t *)0 = 0xDEAD; break;
     case IPC_INJECT_WILD: scribble(s); break;
     case IPC_INJECT_HANG:
-        for (;;) __asm__ volatile("pause");
+        // a plain `jmp .`, not `pause`: QEMU's TCG ends each PAUSE by leaving its CPU loop
+        // (helper_pause), so under -icount a pause loop ran two instructions per round of that
+        // loop and the machine's clock crawled (docs/resilience.md); this one keeps its pace
+        for (;;) __asm__ volatile("");
     case IPC_INJECT_CORRUPT: corrupt(s ? s->control : NULL); break;
     case IPC_INJECT_GARBLE: garble_next = true; break;
     case IPC_INJECT_EXHAUST: (void)exhaust(NULL, 0); break;

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Runs a benchmark under QEMU with -icount shift=0, where rdtsc deltas are exact guest
 # instruction counts (repeatable on a busy machine). Prints the `bench:` lines.
-# usage: tools/bench.sh [ipc|ipc-pti|restart|vmm-stall|vmexit|linux|disk|disk-linux|net] [ARGS]   (ipc-pti: the
+# usage: tools/bench.sh [ipc|ipc-pti|restart|vmm-stall|vmm-hang|vmexit|linux|disk|disk-linux|net] [ARGS]   (ipc-pti: the
 #   kernel booted with pti=on; linux: wall-clock figures, without -icount: tools/bench-linux.py;
 #   disk: MB/s and IOPS raw through blk and through fs, virtio-blk and IDE (wall clock), then the
 #   Linux guest's dd through the whole stack against bare QEMU, and one table of the ratios
@@ -40,6 +40,36 @@ vmm_figures() {
       printf "bench: vmexit round trip, servers/vmm  min %5d  median %5d  max %7d  (n=%d)\n", v[1], v[int(NR / 2) + 1], v[NR], NR}'
 }
 
+# The vm-stall guest's reports (bench/restart/vmstall-guest.S, "[NAME] mmio: 0x..." lines) in
+# decimal: its stalls (gaps above 5,000 instructions) in order, then 0, then its normal gap.
+guest_reports() {
+  grep -a "^\[$1\] mmio: 0x" "$log" | tr -d '\r' | sed 's/.*0x//' | while read -r h; do echo $((16#$h)); done
+}
+guest_stalls() { guest_reports "$1" | sed '/^0$/,$d'; }
+guest_normal() { guest_reports "$1" | sed -n '/^0$/{n;p;q}'; }
+
+# vmm-hang: a hang's stall is the gap of more than 1 ms (the VMM's restart alone is 0.2 ms,
+# init's ordinary tick 6,500 instructions); one per hang, in order, next to init's log of it.
+vmm_hang_figures() {  # $1: what ran beside the VMM
+  local normal stalls hangs
+  normal=$(guest_normal vmhang)
+  stalls=$(guest_stalls vmhang | awk '$1 > 1000000')
+  hangs=$(grep -ac '\[init\] t=[0-9]* inject hang into vmhang' "$log" || true)
+  [ -n "$stalls" ] || { echo "bench: FAILED no stalls reported"; exit 1; }
+  printf 'bench: vmm-hang %s, stall per hang (instructions, in order):' "$1"; printf ' %s' $stalls; echo
+  # init's view: the injection, the verdict (what was owed), the new instance's first receive
+  grep -a '\[init\] t=[0-9]* \(inject hang into vmhang\|vmhang watchdog\|vmhang serving again\)' "$log" |
+    tr -d '\r' | awk -v what="$1" '/inject/ {sub(/^.*t=/, ""); t = $1 + 0; next}
+      /watchdog/ {s = $0; sub(/^.*t=/, "", s); f = s + 0; w = $0; sub(/^.*\(/, "", w); sub(/\).*$/, "", w); next}
+      /serving again/ {s = $0; sub(/^.*t=/, "", s)
+        printf "bench: vmm-hang %s, init: injected at t=%d ms, found %d ms later (%s), serving %d ms later\n",
+          what, t, f - t, w, s - t}'
+  echo "$stalls" | sort -n | awk -v normal="$normal" -v hangs="$hangs" -v what="$1" '{v[NR] = $1}
+    END {printf "bench: vmm-hang %s, guest-visible stall per hang (%d stalls, %d hangs): median %d (%.1f ms), " \
+           "min %d (%.1f ms), max %d (%.1f ms); normal gap %d instructions\n", what, NR, hangs,
+           v[int((NR + 1) / 2)], v[int((NR + 1) / 2)] / 1e6, v[1], v[1] / 1e6, v[NR], v[NR] / 1e6, normal}'
+}
+
 case "${1:-ipc}" in
   ipc)     boot ipc=build/bench/bench-ipc.elf; grep -a '^bench:' "$log" ;;
   ipc-pti) cmdline="pti=on"; boot ipc=build/bench/bench-ipc.elf; grep -a '^pti:' "$log"; grep -a '^bench:' "$log" ;;
@@ -52,12 +82,25 @@ case "${1:-ipc}" in
            boot init=build/servers/init/init.elf manifest=bench/restart/manifest-vmstall.txt \
                 vmm=build/servers/vmm/vmm.elf benchvmexit=build/bench/bench-vmexit.elf \
                 vmstallguest=build/bench/vmstall-guest.bin
-           grep -a '^\[vmstall\] mmio: 0x' "$log" | tr -d '\r' | sed 's/.*0x//' | while read -r h; do echo $((16#$h)); done |
-             sort -rn | awk '{v[NR] = $1} END {if (!NR) {print "bench: FAILED no stalls reported"; exit 1}
+           guest_stalls vmstall | sort -rn | awk -v normal="$(guest_normal vmstall)" '{v[NR] = $1}
+             END {if (!NR) {print "bench: FAILED no stalls reported"; exit 1}
                printf "bench: vmm-stall, guest gaps > 5000 (instructions, largest first):"
                for (i = 1; i <= NR; i++) printf " %d", v[i]; printf "\n"
-               printf "bench: vmm-stall, 8 kills: largest gap %d, 8th largest %d (n=%d)\n", v[1], v[NR < 8 ? NR : 8], NR}'
+               printf "bench: vmm-stall, 8 kills: largest gap %d, 8th largest %d (n=%d); normal gap %d\n",
+                 v[1], v[NR < 8 ? NR : 8], NR, normal}'
            grep -a 'vmstall.*\(killed\|restarted\)' "$log" | tail -2; echo "bench: done" ;;
+  vmm-hang) # the guest's stall (instructions = ns of its time) while init hangs its VMM 10 times
+           timeout=1800
+           # alone, then next to a peer VMM at its priority (a hello guest), as in the campaigns
+           for peer in "" -peer; do
+             boot init=build/servers/init/init.elf manifest=bench/restart/manifest-vmhang$peer.txt \
+                  vmm=build/servers/vmm/vmm.elf benchvmexit=build/bench/bench-vmexit.elf \
+                  vmhangguest=build/bench/vmhang-guest.bin hello=build/guests/hello.bin
+             if [ -n "$peer" ]; then vmm_hang_figures "with a peer"; else vmm_hang_figures alone; fi
+             { grep -a '\[init\] t=[0-9]* vmpeer \(watchdog\|fault\|killed\)' "$log" || true; } |
+               sed 's/^/bench: vmm-hang, the peer restarted: /'
+           done
+           echo "bench: done" ;;
   vmexit)  # next to the bare IPC round trip; the guest's deltas include one RDTSC
            boot ipc=build/bench/bench-ipc.elf; grep -a '^bench: ipc round trip' "$log"
            vm=(vmm=build/servers/vmm/vmm.elf benchvmexit=build/bench/bench-vmexit.elf vmexitguest=build/bench/vmexit-guest.bin)
@@ -76,5 +119,5 @@ case "${1:-ipc}" in
            exec python3 bench/disk/bench-disk.py "${@:2}" ;;
   disk-linux) exec python3 tools/bench-guest.py disk "${@:2}" ;;  # the Linux part of disk alone
   net)     exec python3 tools/bench-guest.py net "${@:2}" ;;
-  *) echo "usage: $0 [ipc|ipc-pti|restart|vmm-stall|vmexit|linux|disk|disk-linux|net] [ARGS]"; exit 2 ;;
+  *) echo "usage: $0 [ipc|ipc-pti|restart|vmm-stall|vmm-hang|vmexit|linux|disk|disk-linux|net] [ARGS]"; exit 2 ;;
 esac
