@@ -67,6 +67,10 @@ static inline __attribute__((always_inline)) void svm_exit_decode_inline(struct 
     e->efer = vm->efer & ~(uint64_t)EFER_SVME;
     // EXITINTINFO (APM 15.7.2) has EVENTINJ's layout, the neutral one: vector, type, EV, V, error
     e->event = vm->exitintinfo & VMCB_EVENT_VALID ? vm->exitintinfo & 0xFFFFFFFF80000FFFull : 0;
+    if (__builtin_expect(code == SVM_EXIT_IOIO, 1)) { // the most frequent: one test, no table
+        svm_decode_io(vm, e);
+        return;
+    }
     switch (code) {
     case SVM_EXIT_INTR:
     case SVM_EXIT_NMI:
@@ -74,7 +78,6 @@ static inline __attribute__((always_inline)) void svm_exit_decode_inline(struct 
     case SVM_EXIT_INIT:
         e->reason = RS_EXIT_NONE; // the host's: taken below, the guest goes on afterwards
         return;
-    case SVM_EXIT_IOIO: svm_decode_io(vm, e); return;
     case SVM_EXIT_NPF: svm_decode_npf(vm, e); return;
     case SVM_EXIT_CPUID:
         e->reason = RS_EXIT_CPUID;
