@@ -81,63 +81,55 @@ static bool msr_local(struct vcpu *v, struct vmcb *vm, const struct vcpu_exit *e
  * first instruction, a CLI say. */
 static inline __attribute__((always_inline)) void svm_world_switch(uint64_t *gpr, uint64_t vmcb_pa)
 {
-#define SVM_GPR(n) #n "*8(%%rdi)" /* gpr[n], x86 order: rax rcx rdx rbx rsp rbp rsi rdi r8.. */
-    __asm__ volatile(
-        "push %%rbp\n\t"
-        "push %%rdi\n\t" /* gpr */
-        "clgi\n\t"
-        "vmload\n\t" /* rax = vmcb_pa: the guest's FS/GS/TR/LDTR/syscall MSRs */
-        "movq " SVM_GPR(1) ", %%rcx\n\t"
-                           "movq " SVM_GPR(2) ", %%rdx\n\t"
-                                              "movq " SVM_GPR(3) ", %%rbx\n\t"
-                                                                 "movq " SVM_GPR(5) ", %%rbp\n\t"
-                                                                                    "movq " SVM_GPR(6) ", %%rsi\n\t"
-                                                                                                       "movq " SVM_GPR(8) ", %%r8\n\t"
-                                                                                                                          "movq " SVM_GPR(9) ", %%r9\n\t"
-                                                                                                                                             "movq " SVM_GPR(10) ", %%r10\n\t"
-                                                                                                                                                                 "movq " SVM_GPR(11) ", %%r11\n\t"
-                                                                                                                                                                                     "movq " SVM_GPR(12) ", %%r12\n\t"
-                                                                                                                                                                                                         "movq " SVM_GPR(13) ", %%r13\n\t"
-                                                                                                                                                                                                                             "movq " SVM_GPR(14) ", %%r14\n\t"
-                                                                                                                                                                                                                                                 "movq " SVM_GPR(15) ", %%r15\n\t"
-                                                                                                                                                                                                                                                                     "movq " SVM_GPR(
-                                                                                                                                                                                                                                                                         7) ", %%rdi\n\t"
-                                                                                                                                                                                                                                                                            "sti\n\t"
-                                                                                                                                                                                                                                                                            "nop\n\t"
-                                                                                                                                                                                                                                                                            "vmrun\n\t" /* back here at #VMEXIT with the host's rax, rsp */
-                                                                                                                                                                                                                                                                            "vmsave\n\t" /* the guest's FS/GS/TR/LDTR/syscall MSRs */
-                                                                                                                                                                                                                                                                            "push %%rdi\n\t"
-                                                                                                                                                                                                                                                                            "movq 8(%%rsp), %%rdi\n\t" /* gpr */
-                                                                                                                                                                                                                                                                            "popq " SVM_GPR(7) "\n\t"
-                                                                                                                                                                                                                                                                                               "movq %%rcx, " SVM_GPR(
-                                                                                                                                                                                                                                                                                                   1) "\n\t"
-                                                                                                                                                                                                                                                                                                      "movq %%rdx, " SVM_GPR(2) "\n\t"
-                                                                                                                                                                                                                                                                                                                                "movq %%rbx, " SVM_GPR(3) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                          "movq %%rbp, " SVM_GPR(
-                                                                                                                                                                                                                                                                                                                                                              5) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                                 "movq %%rsi, " SVM_GPR(6) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                           "movq %%r8, " SVM_GPR(8) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                    "movq %%r9, " SVM_GPR(9) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                             "movq %%r10, " SVM_GPR(
-                                                                                                                                                                                                                                                                                                                                                                                                                                                 10) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                     "movq %%r11, " SVM_GPR(
-                                                                                                                                                                                                                                                                                                                                                                                                                                                         11) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                             "movq %%r12, " SVM_GPR(
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                 12) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                     "movq %%r13, " SVM_GPR(13) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                "movq %%r14, " SVM_GPR(14) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                           "movq %%r15, " SVM_GPR(15) "\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "movq %2, %%rax\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "vmload\n\t" /* the host's again */
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "cli\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "stgi\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "pop %%rdi\n\t"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                      "pop %%rbp"
-        : "+a"(vmcb_pa), "+D"(gpr)
-        : "m"(svm_host_state_pa)
-        : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-          "memory", "cc");
-#undef SVM_GPR
+    // gpr[n] is at 8 * n(%rdi), x86 order: rax rcx rdx rbx rsp rbp rsi rdi r8..r15
+    __asm__ volatile("push %%rbp\n\t"
+                     "push %%rdi\n\t" // gpr
+                     "clgi\n\t"
+                     "vmload\n\t" // rax = vmcb_pa: the guest's FS/GS/TR/LDTR/syscall MSRs
+                     "movq 8(%%rdi), %%rcx\n\t"
+                     "movq 16(%%rdi), %%rdx\n\t"
+                     "movq 24(%%rdi), %%rbx\n\t"
+                     "movq 40(%%rdi), %%rbp\n\t"
+                     "movq 48(%%rdi), %%rsi\n\t"
+                     "movq 64(%%rdi), %%r8\n\t"
+                     "movq 72(%%rdi), %%r9\n\t"
+                     "movq 80(%%rdi), %%r10\n\t"
+                     "movq 88(%%rdi), %%r11\n\t"
+                     "movq 96(%%rdi), %%r12\n\t"
+                     "movq 104(%%rdi), %%r13\n\t"
+                     "movq 112(%%rdi), %%r14\n\t"
+                     "movq 120(%%rdi), %%r15\n\t"
+                     "movq 56(%%rdi), %%rdi\n\t"
+                     "sti\n\t"
+                     "nop\n\t"
+                     "vmrun\n\t"  // back here at #VMEXIT with the host's rax, rsp
+                     "vmsave\n\t" // the guest's FS/GS/TR/LDTR/syscall MSRs
+                     "push %%rdi\n\t"
+                     "movq 8(%%rsp), %%rdi\n\t" // gpr
+                     "popq 56(%%rdi)\n\t"
+                     "movq %%rcx, 8(%%rdi)\n\t"
+                     "movq %%rdx, 16(%%rdi)\n\t"
+                     "movq %%rbx, 24(%%rdi)\n\t"
+                     "movq %%rbp, 40(%%rdi)\n\t"
+                     "movq %%rsi, 48(%%rdi)\n\t"
+                     "movq %%r8, 64(%%rdi)\n\t"
+                     "movq %%r9, 72(%%rdi)\n\t"
+                     "movq %%r10, 80(%%rdi)\n\t"
+                     "movq %%r11, 88(%%rdi)\n\t"
+                     "movq %%r12, 96(%%rdi)\n\t"
+                     "movq %%r13, 104(%%rdi)\n\t"
+                     "movq %%r14, 112(%%rdi)\n\t"
+                     "movq %%r15, 120(%%rdi)\n\t"
+                     "movq %2, %%rax\n\t"
+                     "vmload\n\t" // the host's again
+                     "cli\n\t"
+                     "stgi\n\t"
+                     "pop %%rdi\n\t"
+                     "pop %%rbp"
+                     : "+a"(vmcb_pa), "+D"(gpr)
+                     : "m"(svm_host_state_pa)
+                     : "rbx", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+                       "r15", "memory", "cc");
 }
 
 void svm_run(struct vcpu *v, struct vcpu_exit *e)
