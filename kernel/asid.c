@@ -6,9 +6,8 @@
 #include <stddef.h>
 #include <resurgo/errors.h>
 
-static uint64_t *asid_table[ASID_COUNT]; /* ASID -> root table (kernel address); 0 is never used */
-static uint64_t
-    asid_guest[ASID_COUNT / 64]; /* bit set: the ASID names a GuestSpace (guestspace.c) */
+uint64_t *asid_table[ASID_COUNT]; /* asid.h */
+uint64_t asid_guest[ASID_COUNT / 64];
 static uint32_t asid_next = 1;
 static uint64_t asid_used = 1;
 
@@ -37,10 +36,4 @@ void asid_release(uint32_t asid, const void *root)
         asid_table[asid] = NULL;
         asid_used--;
     }
-}
-
-void *asid_root(uint32_t asid, bool guest)
-{
-    if (asid >= ASID_COUNT || ((asid_guest[asid / 64] >> (asid % 64)) & 1) != guest) return NULL;
-    return asid_table[asid];
 }

@@ -14,11 +14,6 @@
 
 void guest_space_init(void *root, uint32_t *asid) { asid_assign(root, true, asid); }
 
-bool guest_space_live(const struct cap *c)
-{
-    return c->type == RS_CAP_GUEST_SPACE && asid_root(c->small, true) == (void *)c->obj;
-}
-
 void guest_space_finalise(const struct cap *c)
 {
     if (vcpu_backend) vcpu_backend->flush_guest(VIRT_TO_PHYS(c->obj), c->small);

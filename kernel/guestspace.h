@@ -6,6 +6,7 @@
 #pragma once
 #include "cap.h"
 #include "invoke.h"
+#include "asid.h"
 
 /* Guest-physical addresses a GuestSpace maps: four levels of 9 bits over 4 KiB pages. */
 #define GUEST_PHYS_TOP (1ull << 48)
@@ -14,8 +15,12 @@
 void guest_space_init(void *root, uint32_t *asid);
 /* The GuestSpace object is going: releases its ASID and flushes its cached translations. */
 void guest_space_finalise(const struct cap *c);
-/* True if c is a GuestSpace cap whose object still holds its ASID. */
-bool guest_space_live(const struct cap *c);
+/* True if c is a GuestSpace cap whose object still holds its ASID (inline: every guest entry
+ * checks it). */
+static inline bool guest_space_live(const struct cap *c)
+{
+    return c->type == RS_CAP_GUEST_SPACE && asid_root(c->small, true) == (void *)c->obj;
+}
 /* Removes the guest mapping a frame or table cap records, if still in place, and clears the
  * record (a table is emptied, as for VSpaces). */
 void guest_space_unmap_cap(struct cap *c);

@@ -11,8 +11,10 @@
  * - The generic layer loads the guest's FPU image v->fpu before run() (fpu_claim, which clears
  *   CR0.TS; when v->fpu owns the registers already TS may be set, as the guest runs on its own
  *   CR0) and leaves it in the registers, owned by v->fpu, after it; host threads reach the FPU
- *   only through #NM (CR0.TS, fpu.h). run() must not depend on TS and must return with the host
- *   CR0 the world switch reloads (TS may differ; fpu_leave_guest reads it). Generic code validates state before set_state. */
+ *   only through #NM (CR0.TS, fpu.h). run() must not depend on TS and must return with fpu_ts
+ *   telling the host CR0's TS: VMX's exit loads VMCS_HOST_CR0, whose TS may differ
+ *   (fpu_leave_guest reads it); SVM's #VMEXIT restores the CR0 VMRUN saved, unchanged.
+ *   Generic code validates state before set_state. */
 #pragma once
 #include <stdint.h>
 #include <stdbool.h>

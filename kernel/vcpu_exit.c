@@ -172,13 +172,12 @@ void vcpu_run(struct tcb *t)
     // v->fpu: a host thread that uses the FPU next traps (CR0.TS) and saves it there first.
     // When v->fpu owns them already, CR0.TS may stay set: the guest runs on its own CR0 (VMRUN
     // loads it from the VMCB, APM vol. 2 15.5.1; VM entry from the VMCS, SDM vol. 3 27.3.2.1)
-    // and the exit brings the host's back (fpu_leave_guest reads it), so its VMM, next, finds TS
+    // and the exit brings the host's back (the backend keeps fpu_ts right, vcpu_backend.h), so its VMM, next, finds TS
     // still set and nothing to write.
     if (fpu_owner != v->fpu) fpu_claim(v->fpu);
     vcpu_backend->run(v, &v->exit);
     VCPU_PROF_IO(v->exit.reason == RS_EXIT_IO);
     VCPU_PROF(2);
-    fpu_leave_guest();
     if (v->exit.reason == RS_EXIT_NONE) return;
     v->exits++; // a new exit; one delivered again (vcpu_exit_redeliver) keeps its number
     send_exit(t, v, true);

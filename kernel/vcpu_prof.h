@@ -7,7 +7,7 @@
  * 30, inside them). Marks, in the order of a round trip:
  *   0 svm_run / vmx_run just before the world switch
  *   1 right after it (the guest's share, VMRUN and #VMEXIT, the entry code's tail)
- *   2 vcpu_run after the backend's run (the backend's exit work, fpu_leave_guest)
+ *   2 vcpu_run after the backend's run (the backend's exit work)
  *   3 leave_into before the exit to the VMM (delivery, hand-over)
  *   4 the fast path's ReplyRecv for an exit (the switch, the VMM's answer, syscall entry)
  *   5 fast_vcpu_reply_recv before vcpu_run (the reply, the VMM's Recv, hand-over)

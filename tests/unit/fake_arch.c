@@ -42,7 +42,6 @@ bool fpu_ts;
 void fpu_set_ts(bool on) { fpu_ts = on; }
 void fpu_image_init(void *img) { memset(img, 0, FPU_IMAGE_SIZE); }
 void fpu_claim(void *img) { fpu_owner = img, fpu_ts = false; }
-void fpu_leave_guest(void) {}
 void fpu_forget(const void *img)
 {
     if (fpu_owner == img) fpu_owner = NULL, fpu_ts = true;
@@ -151,32 +150,29 @@ void vspace_finalise(const struct cap *c)
     fake_free_asids++;
 }
 
-/* The ASID table GuestSpaces share with VSpaces (guestspace.c): a plain table, no CR3. */
-static void *fake_asid_roots[ASID_COUNT];
-static bool fake_asid_guest[ASID_COUNT];
+/* The ASID table GuestSpaces share with VSpaces (guestspace.c): asid.h's, read by its inline
+ * asid_root; filled here without CR3 or the real allocator. */
+uint64_t *asid_table[ASID_COUNT];
+uint64_t asid_guest[ASID_COUNT / 64];
 
 int asid_assign(void *root, bool guest, uint32_t *asid_out)
 {
     if (!fake_free_asids) return RS_NOT_ENOUGH_MEMORY;
     fake_free_asids--;
     uint32_t a = fake_next_asid++ % ASID_COUNT;
-    fake_asid_roots[a] = root;
-    fake_asid_guest[a] = guest;
+    asid_table[a] = root;
+    if (guest) asid_guest[a / 64] |= 1ull << (a % 64);
+    else asid_guest[a / 64] &= ~(1ull << (a % 64));
     *asid_out = a;
     return RS_OK;
 }
 
 void asid_release(uint32_t asid, const void *root)
 {
-    if (asid < ASID_COUNT && fake_asid_roots[asid] == root) {
-        fake_asid_roots[asid] = NULL;
+    if (asid < ASID_COUNT && asid_table[asid] == root) {
+        asid_table[asid] = NULL;
         fake_free_asids++;
     }
-}
-
-void *asid_root(uint32_t asid, bool guest)
-{
-    return asid < ASID_COUNT && fake_asid_guest[asid] == guest ? fake_asid_roots[asid] : NULL;
 }
 
 void vspace_unmap_cap(struct cap *c)

@@ -23,7 +23,7 @@ void fpu_set_ts(bool on);
  * mode for the running thread's image, and before a guest runs (eagerly: a guest cannot take
  * #NM for the host). Nothing moves when img already owns the registers. */
 void fpu_claim(void *img);
-/* After the guest ran: the world switch reloaded the host's CR0 (VMX: from the VMCS), so
+/* After the guest ran (VMX): the world switch reloaded the host's CR0 from the VMCS, so
  * re-reads TS. The guest's state stays in the registers, owned by its image. */
 void fpu_leave_guest(void);
 /* The object holding img is destroyed: its state must never be saved there again. */

@@ -34,7 +34,8 @@ void svm_host_save(void);
 #define MSR_PAT     0x277
 #define MSR_TSC_AUX 0xC0000103
 
-/* svm_decode.c: the exit in v's VMCB vm as a vendor-neutral exit in *e (RS_EXIT_NONE: the host's
+/* svm_decode.h (svm_exit_decode_inline; out of line in svm_decode.c, for the host unit tests):
+ * the exit in v's VMCB vm as a vendor-neutral exit in *e (RS_EXIT_NONE: the host's
  * interrupt, or a debug-register access that made the guest the owner of its DR0-3). */
 void svm_exit_decode(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e);
 
@@ -58,7 +59,3 @@ void svm_flush_guest(uint64_t root_phys, uint32_t tag);
 /* The next VMRUN of v flushes its ASID: its guest TLB may hold stale translations (new guest
  * space, new CR3 written by the VMM) or v's memory is about to be reused. */
 void svm_forget(struct vcpu *v);
-
-/* svm_entry.S: VMLOAD, VMRUN, VMSAVE with the guest's GPRs (all but rax and rsp) from gpr[]
- * and back, the host's GPRs and VMSAVE state around it. Entered and left with interrupts off. */
-void svm_enter(uint64_t *gpr, uint64_t vmcb_pa, uint64_t host_state_pa);

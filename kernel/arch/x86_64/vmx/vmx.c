@@ -7,6 +7,7 @@
 #include "../arch.h"
 #include "../cpu.h"
 #include "../switch.h"
+#include "../fpu.h"
 #include "../../console.h"
 #include "kstring.h"
 
@@ -269,6 +270,7 @@ static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
         write_cr2(x->cr2);
         if (x->dr_live) vmx_dr_load(x);
         int rc = vmx_enter(v->gpr, x->launched);
+        fpu_leave_guest(); // the exit loaded VMCS_HOST_CR0, whose TS may differ (vcpu_backend.h)
         __asm__ volatile("lgdt %0; lidt %1" ::"m"(vmx_host_gdtr), "m"(vmx_host_idtr));
         if (x->dr_live) vmx_dr_save(x);
         x->cr2 = read_cr2();
