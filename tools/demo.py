@@ -58,7 +58,7 @@ def main():
     out = Path(d.out)
     out.mkdir(parents=True, exist_ok=True)
     a = types.SimpleNamespace(seed=d.seed, rate=1 / d.every, boot_faults=0, kinds=AUTO_KINDS,
-                              targets=campaign_linux.TARGETS, linux=True, out=str(out),
+                              spare=[], targets=campaign_linux.TARGETS, linux=True, out=str(out),
                               build=d.build, settle=10.0)
     shown = [0]
     last_status = [0.0]
