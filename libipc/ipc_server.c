@@ -205,7 +205,6 @@ void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, 
     reply_out(req, reply);                         // a retry gets the reply as committed
 }
 
-
 void ipc_server_seal(const ipc_server_t *s)
 {
     sealed = *s;
