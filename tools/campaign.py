@@ -80,6 +80,7 @@ TICK_RE = re.compile(r"^\[(vm\d)\] tick (\d+)$")
 # (`attach vmAecho-client: counter 150, ...`), so it is searched for and one may be missed.
 ECHO_RE = re.compile(r"echo-client: (?:counter (\d+), \d+ calls|increment failed: (.*))")
 ECHO_BURST = 50
+FAILED_LOGS_SHOWN, FAILED_LOG_LINES = 3, 400  # printed at the end of a campaign that failed
 CHECK_RE = re.compile(r"^\[test\] (\S+) FAIL (.*)$")
 # fstest-crash's FS-0010 (tests/system/fs/fstest.c) says fs and blk were not restarted as often
 # as it wants (12, 25, 50 in all) before it gave up waiting: a boot given too few faults, not a
@@ -590,6 +591,7 @@ def main():
         print(("\r" + line + "   ") if tty else line, end="" if tty else "\n", flush=True)
 
     boots = [a.boot] if a.boot is not None else range(a.max_boots)
+    failed_boots = []
     for n in boots:
         if a.linux:
             # faults typed per boot: the seeded schedule's count, not init's log
@@ -604,7 +606,10 @@ def main():
             faults = min(a.boot_faults, max(a.faults - stats.faults,
                                             MIN_BOOT_FAULTS_PER_TARGET * len(a.targets)))
             b = run_boot(a, n, faults, paths, out / f"boot-{n}.log", progress)
+        before = len(stats.failures)
         stats.add(n, b)
+        if len(stats.failures) > before:
+            failed_boots.append(n)
         if b.bad and tty:
             print()
         for kind, detail in b.bad:
@@ -633,6 +638,11 @@ def main():
         f"Recovery per target: {stats.faults} faults, seed {a.seed}")
     print(text, end="")
     print(f"campaign: report in {out}/campaign.json, summary.txt, recovery.svg")
+    # the serial log's end of the first failing boots: in CI the --out directory is gone after
+    for n in failed_boots[:FAILED_LOGS_SHOWN]:
+        lines = (out / f"boot-{n}.log").read_text(errors="replace").splitlines()
+        print(f"campaign: the last {min(len(lines), FAILED_LOG_LINES)} lines of boot {n}'s log:")
+        print("\n".join(lines[-FAILED_LOG_LINES:]))
     return 1 if stats.failures else 0
 
 
