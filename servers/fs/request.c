@@ -310,16 +310,22 @@ static bool mutates(rs_word_t op)
 /* A change that committed is answered from its record in the reply table, as its retry
  * would be: the result the operation returned sat on the stack while the commit waited for the
  * disk. r if there is none (the change failed, or changed nothing). */
-static int from_record(struct ext2_fs *fs, uint32_t client, uint64_t id, const ipc_msg_t *req,
-                       ipc_msg_t *reply, int r)
+static bool answered_from_record(struct ext2_fs *fs, uint32_t client, uint64_t id,
+                                 const ipc_msg_t *req, ipc_msg_t *reply)
 {
     int64_t rc;
     uint64_t value;
-    if (fs->broken || ext2_tag_find(fs, client, id, &rc, &value) != 1) return r;
+    if (ext2_tag_find(fs, client, id, &rc, &value) != 1) return false;
     // mkdir's record holds the new inode too, which its reply does not carry
     reply->w[1] = req->label == FS_MKDIR ? 0 : value;
     reply->len = 2;
-    return RS_OK;
+    return true;
+}
+
+static int from_record(struct ext2_fs *fs, uint32_t client, uint64_t id, const ipc_msg_t *req,
+                       ipc_msg_t *reply, int r)
+{
+    return !fs->broken && answered_from_record(fs, client, id, req, reply) ? RS_OK : r;
 }
 
 /* A request that changes nothing runs twice and both answers must agree: its locals (an inode
@@ -345,15 +351,8 @@ static int request(struct ext2_fs *fs, uint32_t client, const ipc_msg_t *req, ip
 {
     uint64_t id = req->len ? req->w[0] : 0;
     if (!mutates(req->label)) return read_twice(fs, client, req, reply, c);
-    int64_t rc;
-    uint64_t value;
-    if (ext2_tag_find(fs, client, id, &rc, &value) == 1) {
-        // Done before a crash that lost the reply: answer as the first time (mkdir's
-        // record holds the new inode too, which its first reply did not carry).
-        reply->w[1] = req->label == FS_MKDIR ? 0 : value;
-        reply->len = 2;
-        return RS_OK;
-    }
+    // done before a crash that lost the reply: answered as the first time
+    if (answered_from_record(fs, client, id, req, reply)) return RS_OK;
     ext2_tag(fs, client, id);
     int r = from_record(fs, client, id, req, reply, dispatch(fs, client, req, reply, c));
     // A change that failed changed nothing (its transaction was dropped), and a stray write
