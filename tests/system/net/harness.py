@@ -362,14 +362,21 @@ def show(link, c, log):
     c.check(ok, "NET-0007", f"init's `net` shows the harness's MAC {mac} learned on the uplink")
 
 
-def flow_until(link, c, log, pattern, timeout=200.0):
+def flow_until(link, c, log, pattern, go=None, timeout=200.0):
     """NET-0008: frames keep crossing (100 at a time, 16 in flight, every one must come back)
-    until a line matching pattern appears in the serial log (another guest finished)."""
+    until a line matching pattern appears in the serial log (another guest finished). With go,
+    a broadcast "GO" frame (ethertype 0x88B6) precedes each round of 100 until a line matching go
+    is in the log: the other guest waits for it, so its work overlaps this flow."""
     pat, rnd = re.compile(pattern, re.M), random.Random(8)
+    gone = re.compile(go, re.M) if go else None
     seq, sent, lost, t0 = 50000, 0, [], time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if pat.search(Path(log).read_text(errors="replace")):
+        text = Path(log).read_text(errors="replace")
+        if pat.search(text):
             break
+        if gone and not gone.search(text):
+            link.send(0, 0, raw=bytes(6 * [0xFF]) + HOST_MAC + struct.pack(">H", 0x88B6) +
+                      b"GO" + bytes(44))
         chunk = [(seq + i, rnd.randrange(60, 1515)) for i in range(100)]
         seq += 100
         sent += len(chunk)
@@ -377,9 +384,10 @@ def flow_until(link, c, log, pattern, timeout=200.0):
     seen = bool(pat.search(Path(log).read_text(errors="replace")))
     print(f"[harness] {sent} frames crossed in {time.monotonic() - t0:.1f} s until "
           f"'{pattern}': {len(lost)} lost", flush=True)
-    c.check(seen and sent and not lost, "NET-0008",
+    started = not gone or bool(gone.search(Path(log).read_text(errors="replace")))
+    c.check(seen and started and sent and not lost, "NET-0008",
             f"frames kept crossing (all came back) until the log said {pattern!r}",
-            f"seen {seen}, {sent} sent, {len(lost)} lost")
+            f"seen {seen}, started {started}, {sent} sent, {len(lost)} lost")
 
 
 def crash(link, c, log, restarts, servers=("nic",), max_dups=None):
@@ -446,6 +454,9 @@ def main():
     p.add_argument("--flow-until", metavar="REGEX",
                    help="after NET-0001..0004, keep frames flowing until REGEX is in the log "
                    "(NET-0008)")
+    p.add_argument("--flow-go", metavar="REGEX",
+                   help="with --flow-until: broadcast a GO frame as the flow goes until REGEX is "
+                   "in the log (the guest that waits for it has started)")
     p.add_argument("--burst", type=int, default=250,
                    help="frames per burst in NET-0003 (a switch port's fair share bounds it)")
     p.add_argument("--burst-frames", type=int, default=1000,
@@ -482,7 +493,7 @@ def main():
                 else:
                     normal(link, c, light=a.light, burst=a.burst, burst_frames=a.burst_frames)
                     if a.flow_until:
-                        flow_until(link, c, log, a.flow_until)
+                        flow_until(link, c, log, a.flow_until, a.flow_go)
                     if a.emu == "qemu":
                         link_flip(link, c, log, qmp)
                     if a.show:
