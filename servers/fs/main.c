@@ -192,12 +192,18 @@ static void flush_policy(bool ping)
 static _Noreturn void serve(void)
 {
     ipc_msg_t req, reply;
+    ipc_server_seal(&server); // final from here: the channels and the mount are set up
     for (;;) {
         bool work = false;
         for (unsigned k = 0; k < IPC_MAX_CHANNELS; k++)
             if (disk_served[k]) work |= fdisk_pending(&disks[k]);
         rs_result_t r = work ? rs_poll(server.ep) : rs_recv(server.ep);
-        server.control->heartbeat++;
+        // server as sealed (a flipped endpoint slot or control pointer traps at once), and no
+        // receive failing for ever behind a live heartbeat (64 in a row trap); an empty poll is
+        // no failure. The heartbeat moves here.
+        rs_result_t seen = r;
+        if (work && r.error == RS_WOULD_BLOCK) seen.error = RS_OK;
+        ipc_server_round(&server, seen);
         if (r.error == RS_OK && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL) {
             if (r.badge & IPC_BADGE_PING) ipc_server_ping(&server);
             flush_policy(r.badge & IPC_BADGE_PING);
