@@ -3,11 +3,21 @@
  * evicted: they belong to the running transaction until ext2_log.c commits or drops them. */
 #include "ext2_int.h"
 
+/* The cache is sealed around each request (ext2_cache_check.c: cache_wait_begin). */
+int dev_rw(struct ext2_fs *fs, bool write, uint64_t sector, uint32_t count, void *buf)
+{
+    cache_wait_begin(fs, write ? NULL : buf);
+    int rc = write ? fs->dev.write(fs->dev.ctx, sector, count, buf)
+                   : fs->dev.read(fs->dev.ctx, sector, count, buf);
+    cache_wait_end(fs, write ? NULL : buf);
+    return rc < 0 ? EXT2_EIO : 0;
+}
+
 int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf)
 {
     uint32_t spb = fs->bs >> 9;
     if ((uint64_t)(blk + 1) * spb > fs->dev.sectors) return EXT2_EIO;
-    return fs->dev.read(fs->dev.ctx, (uint64_t)blk * spb, spb, buf) < 0 ? EXT2_EIO : 0;
+    return dev_rw(fs, false, (uint64_t)blk * spb, spb, buf);
 }
 
 /* Every write of the library passes here: nothing beyond the device is ever written. */
@@ -16,10 +26,16 @@ int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf)
     uint32_t spb = fs->bs >> 9;
     cache_check_write(fs, buf); // a cached block changed since it was sealed never goes out
     if (blk >= fs->blocks_count || (uint64_t)(blk + 1) * spb > fs->dev.sectors) return EXT2_EIO;
-    return fs->dev.write(fs->dev.ctx, (uint64_t)blk * spb, spb, buf) < 0 ? EXT2_EIO : 0;
+    return dev_rw(fs, true, (uint64_t)blk * spb, spb, (void *)(uintptr_t)buf);
 }
 
-int dev_flush(struct ext2_fs *fs) { return fs->dev.flush(fs->dev.ctx) < 0 ? EXT2_EIO : 0; }
+int dev_flush(struct ext2_fs *fs)
+{
+    cache_wait_begin(fs, NULL);
+    int rc = fs->dev.flush(fs->dev.ctx);
+    cache_wait_end(fs, NULL);
+    return rc < 0 ? EXT2_EIO : 0;
+}
 
 /* The index: a chain of slots per bucket of block numbers, so that a lookup does not scan the
  * whole cache. A slot is on the chain of its blk while `hashed`, valid or not. */

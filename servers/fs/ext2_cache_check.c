@@ -54,11 +54,56 @@ void cache_check_take(struct ext2_fs *fs, uint32_t slot, bool hit)
     cache_meta_set(fs, slot);
 }
 
+static int slot_of(const struct ext2_fs *fs, const void *buf);
+
 void cache_check_write(struct ext2_fs *fs, const void *buf)
 {
+    int slot = slot_of(fs, buf);
+    if (slot >= 0) verify(fs, (uint32_t)slot); // else not a cache buffer (the log header)
+}
+
+/* The slot whose data buf is, or -1 (not a cache buffer). */
+static int slot_of(const struct ext2_fs *fs, const void *buf)
+{
     uintptr_t p = (uintptr_t)buf, first = (uintptr_t)fs->data[0];
-    if (p < first || p >= first + sizeof(fs->data)) return; // not a cache buffer (the log header)
-    verify(fs, (uint32_t)((p - first) / EXT2_MAX_BS));
+    return p >= first && p < first + sizeof(fs->data) ? (int)((p - first) / EXT2_MAX_BS) : -1;
+}
+
+/* A device request is where an operation waits for the disk, and where a stray write strikes
+ * (issue 15's `corrupt` is injected at fs's block requests and at the pings fs answers while it
+ * waits). A buffer the running operation took used to stay open until the operation's end, and
+ * a flip in it then was sealed and committed as a right result: a name in a directory block
+ * read on the way (its file "not found" for good, e2fsck clean), bytes of a data block beside
+ * those a write names. So before each request every open buffer is sealed: one nobody holds
+ * is closed (a later take verifies it and opens it again), one held across the request is
+ * checked after it. into: the buffer the request reads into (its old contents no longer
+ * count: it stays open, sealed at the operation's end), or NULL. */
+void cache_wait_begin(struct ext2_fs *fs, const void *into)
+{
+    int into_slot = slot_of(fs, into);
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+        struct ext2_buf *b = &fs->buf[i];
+        cache_meta_check(fs, i);
+        if (!b->open || !b->valid || (int)i == into_slot) continue;
+        b->sum = seal_of(fs, i);
+        b->open = b->refs != 0;
+        cache_meta_set(fs, i);
+    }
+}
+
+void cache_wait_end(struct ext2_fs *fs, const void *into)
+{
+    int into_slot = slot_of(fs, into);
+    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+        struct ext2_buf *b = &fs->buf[i];
+        cache_meta_check(fs, i);
+        if ((int)i == into_slot) {
+            b->open = 1;
+            cache_meta_set(fs, i);
+        } else if (b->open && b->valid && b->refs && seal_of(fs, i) != b->sum) {
+            ext2_cache_corrupt(fs, i);
+        }
+    }
 }
 
 void cache_seal(struct ext2_fs *fs)

@@ -22,6 +22,11 @@ void cache_reset(struct ext2_fs *fs);
 void cache_check_take(struct ext2_fs *fs, uint32_t slot, bool hit);
 void cache_check_write(struct ext2_fs *fs, const void *buf);
 void cache_seal(struct ext2_fs *fs);
+/* Around every device request (a wait, where a stray write strikes): the open buffers sealed
+ * before it, those held across it verified after it; into: a cache buffer the request reads
+ * into, or NULL. */
+void cache_wait_begin(struct ext2_fs *fs, const void *into);
+void cache_wait_end(struct ext2_fs *fs, const void *into);
 uint64_t cache_block_sum(const uint8_t *d, uint32_t bs);
 /* Every change of a buffer's fields is followed by cache_meta_set; cache_meta_check before they
  * are acted on. state_set (at mount), log_state_set (the log's positions changed),
@@ -41,6 +46,9 @@ void ext2_cache_corrupt(struct ext2_fs *fs, uint32_t slot);
 int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf);
 int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf);
 int dev_flush(struct ext2_fs *fs);
+/* count sectors from sector on, between the device and buf, as one request: 0 or EXT2_EIO
+ * (bounds are the caller's). Every request of the library goes through here or the three above. */
+int dev_rw(struct ext2_fs *fs, bool write, uint64_t sector, uint32_t count, void *buf);
 
 /* ext2_log.c: the redo log. */
 int txn_commit(struct ext2_fs *fs);

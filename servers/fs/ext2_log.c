@@ -185,13 +185,29 @@ int txn_commit(struct ext2_fs *fs)
         for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS && rc == 0; i++) {
             struct ext2_buf *b = &fs->buf[i];
             if (!(b->dirty && b->meta)) continue;
-            le_put32(hdr + LOG_HDR + 4 * k, b->blk);
             k++;
             if (staged) memcpy(fs->stage + (size_t)k * fs->bs, fs->data[i], fs->bs);
             else rc = dev_write(fs, ring_blk(fs, pos + k), fs->data[i]);
         }
-        if (rc == 0 && (k != n || pos != fs->log_head)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+        // the ring writes above were waits, where a stray write strikes: the locals that say
+        // where the record goes, as they were
+        if (rc == 0 && (k != n || pos != fs->log_head || staged != staging_fits(fs, pos, 1 + n) ||
+                        hdr != (staged ? fs->stage : fs->scratch)))
+            ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
         if (rc == 0) {
+            // The record is made after the waits, with none until it is sent: its homes (a
+            // flipped one would be replayed over another block: seen, the log file's own
+            // indirect block zeroed, every later mount refused) and the blocks' sum, from the
+            // blocks as they went into the ring or the stage (a flip in one while a later one
+            // was written would make the sum disagree with it, and recovery would end the
+            // chain there, dropping every acknowledged record after it).
+            k = 0;
+            for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+                if (!(fs->buf[i].dirty && fs->buf[i].meta)) continue;
+                cache_meta_check(fs, i);
+                cache_check_write(fs, fs->data[i]);
+                le_put32(hdr + LOG_HDR + 4 * k++, fs->buf[i].blk);
+            }
             le_put32(hdr, LOG_MAGIC);
             le_put32(hdr + 4, LOG_VERSION);
             le_put32(hdr + 8, fs->log_epoch);
@@ -204,9 +220,7 @@ int txn_commit(struct ext2_fs *fs)
             le_put64(hdr + 32, h);
             if (staged) {
                 uint32_t spb = fs->bs >> 9, first = ring_blk(fs, pos);
-                rc = fs->dev.write(fs->dev.ctx, (uint64_t)first * spb, (1 + n) * spb, fs->stage) < 0
-                         ? EXT2_EIO
-                         : 0;
+                rc = dev_rw(fs, true, (uint64_t)first * spb, (1 + n) * spb, fs->stage);
             } else {
                 rc = dev_write(fs, ring_blk(fs, pos), hdr);
             }
@@ -281,18 +295,19 @@ void txn_abort(struct ext2_fs *fs)
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
         struct ext2_buf *b = &fs->buf[i];
         cache_meta_check(fs, i); // a pinned one's logpos says which copy comes back
+        bool back = b->dirty && b->pinned;
         b->refs = 0;
         if (b->dirty) {
             b->dirty = b->meta = 0;
-            if (!b->pinned) {
-                b->valid = 0;
-            } else if (dev_read(fs, ring_blk(fs, b->logpos), fs->data[i]) < 0) {
-                fs->broken = true; /* the logged copy is unreadable: stop writing */
-                b->valid = b->pinned = 0;
-                fs->pinned--;
-            }
+            if (!b->pinned) b->valid = 0;
         }
-        cache_meta_set(fs, i);
+        cache_meta_set(fs, i); // the read below is a wait (cache_wait_begin checks every slot)
+        if (back && dev_read(fs, ring_blk(fs, b->logpos), fs->data[i]) < 0) {
+            fs->broken = true; /* the logged copy is unreadable: stop writing */
+            b->valid = b->pinned = 0;
+            fs->pinned--;
+            cache_meta_set(fs, i);
+        }
     }
     fs->txn_dirty = 0;
     fs->txn_freed = false;
@@ -412,6 +427,14 @@ static int64_t record_at(struct ext2_fs *fs, uint64_t pos, uint64_t seq, uint32_
     return n;
 }
 
+/* The log's header block names a chain to replay. */
+static bool header_valid(const struct ext2_fs *fs, const uint8_t *h)
+{
+    return le_get32(h) == HDR_MAGIC && le_get32(h + 4) == LOG_VERSION &&
+           le_get32(h + 24) == fs->bs && le_get32(h + 12) < fs->log_ring &&
+           le_get64(h + 32) == fnv(FNV_INIT, h, 32);
+}
+
 /* Replay every record of the chain the header names, in order, then start a new epoch after
  * it. Returns 0 (also when there is nothing to replay), EXT2_EUCLEAN for a valid-looking
  * record that names blocks outside the file system, EXT2_EIO.
@@ -434,9 +457,7 @@ int log_recover(struct ext2_fs *fs)
     memcpy(first, h, LOG_HDR);
     uint64_t pos = 0;
     uint64_t seq = 1;
-    bool valid = le_get32(h) == HDR_MAGIC && le_get32(h + 4) == LOG_VERSION &&
-                 le_get32(h + 24) == fs->bs && le_get32(h + 12) < fs->log_ring &&
-                 le_get64(h + 32) == fnv(FNV_INIT, h, 32);
+    bool valid = header_valid(fs, h);
     if (valid) {
         fs->log_epoch = le_get32(h + 8);
         pos = le_get32(h + 12);
@@ -447,7 +468,8 @@ int log_recover(struct ext2_fs *fs)
     }
     const uint32_t epoch = fs->log_epoch;
     uint64_t pos_chk = ~pos, seq_chk = ~seq; /* a flipped bit in pos or seq shows */
-    uint32_t used = 0;
+    uint32_t used = 0, used_chk = ~0u;       /* and in used (the room left: a record beyond it ends
+                                        * the chain) */
     bool replayed = false;
     while (valid && used < fs->log_ring) {
         uint64_t hsum;
@@ -461,13 +483,18 @@ int log_recover(struct ext2_fs *fs)
             if ((rc = dev_read(fs, ring_blk(fs, pos + 1 + i), blk)) < 0) return rc;
             sum = fnv(sum, blk, fs->bs);
             if (fnv(FNV_INIT, blk, fs->bs) != each[i]) return EXT2_EIO; /* never home misread */
+            /* the homes as record_at checked them: the reads were waits, where a stray write
+             * into hdr would send the block over another one */
+            if (record_sum(fs, hdr) != hsum) return EXT2_EIO;
             if ((rc = dev_write(fs, le_get32(hdr + LOG_HDR + 4 * i), blk)) < 0) return rc;
         }
         if (sum != le_get64(hdr + 32)) return EXT2_EIO;
         replayed = true;
         pos = (pos + 1 + (uint32_t)n) % fs->log_ring;
         pos_chk = ~pos;
+        if (used != ~used_chk) return EXT2_EIO;
         used += 1 + (uint32_t)n;
+        used_chk = ~used;
         seq++;
         seq_chk = ~seq;
     }
@@ -480,8 +507,10 @@ int log_recover(struct ext2_fs *fs)
         if (n > 0) return EXT2_EIO;
     }
     if ((rc = dev_read(fs, fs->log_blk[0], h)) < 0) return rc;
-    if (pos != ~pos_chk || seq != ~seq_chk || memcmp(first, h, LOG_HDR) != 0 ||
-        fs->log_epoch != epoch || (valid && le_get32(h + 8) != epoch))
+    /* valid and the ring's size decided where the chain was looked for: as first found */
+    if (pos != ~pos_chk || seq != ~seq_chk || used != ~used_chk || memcmp(first, h, LOG_HDR) != 0 ||
+        fs->log_epoch != epoch || (valid && le_get32(h + 8) != epoch) ||
+        valid != header_valid(fs, h) || fs->log_ring != fs->log_len - 2)
         return EXT2_EIO;
     if (replayed && (rc = dev_flush(fs)) < 0) return rc;
     /* A new epoch from the end of the chain: records of the dead instance beyond it (a torn

@@ -61,14 +61,7 @@ static int run_io(struct ext2_fs *fs, struct run *r, bool write)
         rc = EXT2_EIO;
     else if (write && !ext2_post_run_ok(fs, r->in, r->lblk, r->blk, r->count, r->buf))
         ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
-    else if (write)
-        rc = fs->dev.write(fs->dev.ctx, (uint64_t)r->blk * spb, r->count * spb, r->buf) < 0
-                 ? EXT2_EIO
-                 : 0;
-    else
-        rc = fs->dev.read(fs->dev.ctx, (uint64_t)r->blk * spb, r->count * spb, r->buf) < 0
-                 ? EXT2_EIO
-                 : 0;
+    else rc = dev_rw(fs, write, (uint64_t)r->blk * spb, r->count * spb, r->buf);
     if (rc == 0 && write) fs->unflushed = fs->data_unflushed = true;
     r->count = 0;
     return rc;

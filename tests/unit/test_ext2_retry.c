@@ -310,7 +310,8 @@ static void run(unsigned bs, uint64_t seed, unsigned steps)
  * The campaigns' `corrupt` flips bits in fs's globals or live stack while an operation waits
  * for the disk, and lets fs run on. Here a flip strikes at a device call of a request: in the
  * cache's bookkeeping (a buffer's pinned, valid, dirty, block number, ring position or index
- * link), in the request as fs holds it, or in the operation's locals on the stack (a word
+ * link), in a block the operation took (a directory on its path, a block it writes), in the
+ * request as fs holds it, or in the operation's locals on the stack (a word
  * holding its inode number, offset, length, a name's inode or the block in flight; inline
  * writes carry their bytes there too). fs must never commit or answer from such state: it
  * either finds the change (ext2_cache_corrupt: the test remounts, as init restarts fs, and
@@ -322,7 +323,7 @@ static void run(unsigned bs, uint64_t seed, unsigned steps)
  * committed or answered. */
 static ipc_msg_t *flip_req; /* the request fs is carrying out */
 static int flip_at = -1;    /* the device call at which the flip strikes (-1: none) */
-static unsigned flips, flips_what[8];
+static unsigned flips, flips_what[10];
 /* The operation's locals: the stack below flip_send's frame (stack_top). A value there equal
  * to one the operation works with (the request's inode number, offset or length, an inode of
  * its names or their parents, the block in flight: flip_values) is such a local or a copy. */
@@ -333,13 +334,15 @@ static uint32_t flip_blk; /* the block of the device call in flight */
 static int (*md_read_fn)(void *, uint64_t, uint32_t, void *);
 static int (*md_write_fn)(void *, uint64_t, uint32_t, const void *);
 
+static uint32_t flip_stamp; /* the cache's stamp when the request began: later, it took the block */
+
 static int pick_slot(struct ext2_fs *fs, int want)
 {
     unsigned start = (unsigned)(xorshift64(&rnd) % EXT2_CACHE_BLOCKS);
     for (unsigned j = 0; j < EXT2_CACHE_BLOCKS; j++) {
         struct ext2_buf *b = &fs->buf[(start + j) % EXT2_CACHE_BLOCKS];
         if ((want == 0 && b->pinned) || (want == 1 && b->valid && b->hashed) ||
-            (want == 2 && b->dirty))
+            (want == 2 && b->dirty) || (want == 3 && b->valid && b->stamp > flip_stamp))
             return (int)((start + j) % EXT2_CACHE_BLOCKS);
     }
     return (int)start;
@@ -380,10 +383,13 @@ __attribute__((no_sanitize("address"), noinline)) static bool flip_local(uint64_
 static void flip_now(void)
 {
     struct ext2_fs *fs = crash.fs;
-    unsigned what = (unsigned)(xorshift64(&rnd) % 9);
-    if (what > 7) what = 7; /* the locals twice as often */
+    unsigned what = (unsigned)(xorshift64(&rnd) % 11);
+    if (what > 9) what = 7; /* the locals twice as often */
     uint64_t r = xorshift64(&rnd);
-    struct ext2_buf *b = &fs->buf[pick_slot(fs, what == 0 || what == 3 ? 0 : what == 6 ? 2 : 1)];
+    struct ext2_buf *b = &fs->buf[pick_slot(fs, what == 0 || what == 3 ? 0
+                                                : what == 6            ? 2
+                                                : what == 8            ? 3
+                                                                       : 1)];
     switch (what) {
     case 0: b->pinned ^= 1; break;
     case 1: b->valid ^= 1; break;
@@ -396,6 +402,13 @@ static void flip_now(void)
     case 6: b->dirty ^= 1; break;
     case 7:
         if (!flip_local(r)) return;
+        break;
+    case 8: /* a block the operation took (a directory on its path, the data it writes) */
+        if (!b->valid || b->stamp <= flip_stamp) return;
+        fs->data[b - fs->buf][r % fs->bs] ^= (uint8_t)(1u << ((r >> 16) % 8));
+        break;
+    case 9: /* a record's header while its blocks go into the ring (the homes it names) */
+        fs->scratch[40 /* LOG_HDR */ + r % 64] ^= (uint8_t)(1u << ((r >> 16) % 8));
         break;
     }
     flips++;
@@ -444,6 +457,7 @@ static int flip_send(const struct op *o, uint64_t id, ipc_msg_t *rq, ipc_msg_t *
     static volatile unsigned tries;
     tries = 0;
     flip_req = rq;
+    flip_stamp = crash.fs->stamp;
     /* the values the operation's locals hold: the request's words, the inodes of its names and
      * of their parents */
     stack_top = (uintptr_t)__builtin_frame_address(0);
@@ -529,9 +543,11 @@ Test(ext2_retry, a_flip_in_fs_state_is_never_committed, .timeout = 240)
     }
     fprintf(stderr,
             "ext2_retry: %u flips (pinned %u, valid %u, blk %u, logpos %u, link %u, request %u, "
-            "dirty %u, a local %u), %u found (fs restarted)\n",
+            "dirty %u, a local %u, a taken block %u, a record's header %u), %u found (fs "
+            "restarted)\n",
             flips, flips_what[0], flips_what[1], flips_what[2], flips_what[3], flips_what[4],
-            flips_what[5], flips_what[6], flips_what[7], corrupt_seen);
+            flips_what[5], flips_what[6], flips_what[7], flips_what[8], flips_what[9],
+            corrupt_seen);
     cr_assert_gt(corrupt_seen, flips / 4);
     sides_close(dir, img, "flips", flips);
 }
@@ -558,7 +574,23 @@ Test(ext2_retry, crashes_4k_blocks, .timeout = 240)
  * misread, or the campaign's `corrupt` of a fs that is starting, which flipped the chain's end
  * and lost four acknowledged creates) must make the mount fail, to be run again, or find the
  * whole chain: never a mount that dropped records. (Fails without the checks in log_recover.) */
-Test(ext2_retry, a_flip_during_recovery_never_drops_the_chain, .timeout = 240)
+/* The recovering fs and the read at which ring_flip flips its ring size (0: none): a flip in
+ * recovery's own state rather than in a block it read. */
+static struct ext2_fs *ring_fs;
+static long ring_flip;
+static struct ext2_blkdev ring_under;
+
+static int ring_read(void *ctx, uint64_t sector, uint32_t count, void *buf)
+{
+    int rc = ring_under.read(ctx, sector, count, buf);
+    if (ring_flip > 0 && --ring_flip == 0) ring_fs->log_ring ^= 1u << (sector % 7);
+    return rc;
+}
+
+/* Mounts a crashed image (30 files in records not yet in place) again and again, with one flip
+ * at each of the reads a recovery makes in turn: in the block read (ring == false) or in the
+ * ring's size (ring). */
+static void recover_with_flips(bool ring)
 {
     const char *dir = tmpdir_new();
     char img[300];
@@ -569,6 +601,8 @@ Test(ext2_retry, a_flip_during_recovery_never_drops_the_chain, .timeout = 240)
     struct ext2_fs *fs = fs_new();
     fs->async = true;
     struct ext2_blkdev dev = memdev_dev(&m);
+    ring_under = dev;
+    dev.read = ring_read;
     cr_assert_eq(ext2_mount(fs, &dev), 0);
     const unsigned files = 30;
     for (unsigned i = 0; i < files; i++) {
@@ -593,11 +627,12 @@ Test(ext2_retry, a_flip_during_recovery_never_drops_the_chain, .timeout = 240)
     unsigned failed = 0, whole = 0;
     for (uint64_t k = 1; k <= reads; k++) {
         memcpy(m.img, crashed, m.size);
-        fs = fs_new();
+        fs = ring_fs = fs_new();
         m.reads = 0;
-        m.flip_read = (long)k;
+        if (ring) ring_flip = (long)k;
+        else m.flip_read = (long)k;
         int rc = ext2_mount(fs, &dev);
-        m.flip_read = 0;
+        m.flip_read = ring_flip = 0;
         if (rc != 0) { /* refused: the next instance recovers again, undisturbed */
             failed++;
             free(fs);
@@ -621,12 +656,26 @@ Test(ext2_retry, a_flip_during_recovery_never_drops_the_chain, .timeout = 240)
         free(fs);
     }
     fprintf(stderr,
-            "ext2_retry: a flip in each of the %lu reads of a recovery: %u mounts refused, "
+            "ext2_retry: a flip %s in each of the %lu reads of a recovery: %u mounts refused, "
             "%u whole\n",
-            reads, failed, whole);
+            ring ? "of the ring's size" : "in the block read", reads, failed, whole);
     cr_assert_gt(failed, 0);
     free(crashed);
     memdev_free(&m);
     unlink(img);
     free((char *)dir);
+}
+
+Test(ext2_retry, a_flip_during_recovery_never_drops_the_chain, .timeout = 240)
+{
+    recover_with_flips(false);
+}
+
+/* The ring's size decides where recovery looks for the next record: one flipped while it
+ * recovers (fs takes injected faults while it mounts: a campaign's `corrupt` of fs lost
+ * acknowledged creates so, e2fsck clean) must make the mount fail, never end the chain early.
+ * (Fails without the ring's check at log_recover's end.) */
+Test(ext2_retry, a_flipped_ring_size_during_recovery_never_drops_the_chain, .timeout = 240)
+{
+    recover_with_flips(true);
 }
