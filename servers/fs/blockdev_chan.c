@@ -26,6 +26,13 @@ static void published(void *ctx)
     ipc_server_fault_point(((struct chan_dev *)ctx)->srv, IPC_FAULT_BEFORE_COMMIT);
 }
 
+static void corrupt(void *ctx)
+{
+    const ipc_control_t *ctl = ((struct chan_dev *)ctx)->srv->control;
+    rt_printf("fs: instance %lu: corrupt state (blk queue): restarting\n", ctl ? ctl->instance : 0);
+    __builtin_trap();
+}
+
 static int cd_read(void *ctx, uint64_t sector, uint32_t count, void *buf)
 {
     struct chan_dev *c = ctx;
@@ -79,6 +86,7 @@ int chan_dev_open(struct chan_dev *c, ipc_server_t *srv, unsigned k, struct ext2
     c->q.wait = wake;
     c->q.kick = kick;
     c->q.published = published;
+    c->q.corrupt = corrupt;
 #ifdef BLKQ_ONE_AT_A_TIME
     c->q.window = 1; // every request waited for, as before blockdev_queue.c (benchmarks only)
     c->q.ra_depth = 0;

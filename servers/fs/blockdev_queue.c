@@ -27,7 +27,41 @@ static uint64_t released(const struct blkq *q)
     return pending >= q->sent ? 0 : q->sent - pending;
 }
 
-static struct bq_rec *rec(struct blkq *q, uint64_t n) { return &q->rec[n % CHAN_ENTRIES]; }
+/* The records and the waits (issue 15's `corrupt` of fs flips bits in its globals and stack
+ * while it waits for blk): a flipped dst sends a read's data elsewhere and leaves the cache
+ * buffer it was for as it was, a flipped done, id or request number ends a wait early (the
+ * buffer is used before its data came), a flipped dstart or data_offset lets a new request's
+ * buffer overlap one still in flight. Each record carries a check, set after every change and
+ * verified whenever it is looked at; a wait's subject carries one too. A mismatch is the
+ * owner's (fs crashes; the next instance drains the ring and mounts from the disk). */
+static void broken_state(struct blkq *q)
+{
+    if (q->corrupt) q->corrupt(q->ctx);
+    __builtin_trap();
+}
+
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 31);
+}
+
+static uint64_t rec_sum(const struct bq_rec *r)
+{
+    uint64_t h = mix(mix(mix(0x452821E638D01377ull, r->id), r->sector), r->result);
+    h = mix(mix(h, r->dstart), (uint64_t)(uintptr_t)r->dst);
+    h = mix(mix(h, (uint64_t)r->op << 32 | r->len), (uint64_t)r->data_offset << 32 | r->status);
+    return mix(h, (uint64_t)r->done | (uint64_t)r->ra << 8);
+}
+
+static void rec_seal(struct bq_rec *r) { r->chk = rec_sum(r); }
+
+static struct bq_rec *rec(struct blkq *q, uint64_t n)
+{
+    struct bq_rec *r = &q->rec[n % CHAN_ENTRIES];
+    if (r->chk != rec_sum(r)) broken_state(q);
+    return r;
+}
 
 static bool overlaps(const struct bq_rec *r, uint64_t sector, uint32_t count)
 {
@@ -42,6 +76,7 @@ int blkq_attach(struct blkq *q, void *base, uint64_t data_size, uint64_t id_base
     q->max_len = (uint32_t)(room & ~(uint64_t)(CHAN_SECTOR - 1));
     q->window = CHAN_ENTRIES;
     q->ra_depth = 8;
+    for (unsigned i = 0; i < CHAN_ENTRIES; i++) rec_seal(&q->rec[i]);
     int err = chan_producer_attach(&q->req, chan_req_ring(base));
     if (chan_consumer_attach(&q->comp, chan_comp_ring(base))) err = RS_RANGE_ERROR;
     return err;
@@ -53,7 +88,7 @@ void blkq_reap(struct blkq *q)
     while (chan_consume(&q->comp, &d) == RS_OK) {
         chan_release(&q->comp);
         uint64_t n = d.id - q->id_base;
-        struct bq_rec *r = rec(q, n);
+        struct bq_rec *r = rec(q, n); // checked: what its fields say decides where data goes
         // the driver's answer is input: only our record says where the data goes
         if (d.id < q->id_base || n >= q->sent || q->sent - n > CHAN_ENTRIES || r->id != d.id ||
             r->done) {
@@ -68,6 +103,7 @@ void blkq_reap(struct blkq *q)
             memcpy(r->dst, q->data + r->data_offset, r->len);
         if (r->op == CHAN_OP_WRITE && d.status != RS_OK && !q->werr) q->werr = d.status;
         r->dst = NULL;
+        rec_seal(r);
     }
 }
 
@@ -77,12 +113,19 @@ struct what {
     uint32_t count, len;
 };
 
-/* Reaps, then sleeps until cond holds. */
+static uint64_t what_sum(const struct what *w)
+{
+    return mix(mix(mix(0x13198A2E03707344ull, w->n), w->sector), (uint64_t)w->count << 32 | w->len);
+}
+
+/* Reaps, then sleeps until cond holds. w sits on the stack across the sleeps: checked. */
 static void wait_for(struct blkq *q, bool (*cond)(struct blkq *, const struct what *),
                      struct what w)
 {
+    const uint64_t sum = what_sum(&w);
     for (;;) {
         blkq_reap(q);
+        if (what_sum(&w) != sum) broken_state(q);
         if (cond(q, &w)) return;
         q->waits++;
         q->wait(q->ctx);
@@ -184,8 +227,10 @@ static uint64_t send(struct blkq *q, uint32_t op, uint64_t sector, uint32_t len,
     if (src) memcpy(q->data + r->data_offset, src, len);
     chan_desc_t d = {
         .id = r->id, .op = op, .offset = sector, .data_offset = r->data_offset, .len = len};
+    rec_seal(r);
     if (chan_produce(&q->req, &d) != RS_OK) { // the driver corrupted its tail
         r->id = 0;
+        rec_seal(r);
         q->dpos = dfrom;
         return UINT64_MAX;
     }
@@ -246,6 +291,7 @@ static void read_ahead(struct blkq *q, uint64_t end, uint32_t k)
         uint64_t n = send(q, CHAN_OP_READ, q->ra_next, kk * CHAN_SECTOR, NULL, NULL);
         if (n == UINT64_MAX) return;
         rec(q, n)->ra = true;
+        rec_seal(&q->rec[n % CHAN_ENTRIES]);
         q->ra_sent++;
         q->ra_next += kk;
     }
@@ -276,11 +322,13 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
                 memcpy(out, q->data + r->data_offset + (size_t)skip * CHAN_SECTOR,
                        (size_t)k * CHAN_SECTOR);
                 if (k == have) r->ra = false; // used up
+                rec_seal(r);
                 q->ra_hits++;
                 out += (size_t)k * CHAN_SECTOR, sector += k, count -= k;
                 continue;
             }
             r->ra = false;
+            rec_seal(r);
         }
         if (next - sector < k) k = (uint32_t)(next - sector); // the rest is read ahead
         n = send(q, CHAN_OP_READ, sector, k * CHAN_SECTOR, NULL, out);
@@ -291,11 +339,18 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
         last = n + 1;
         out += (size_t)k * CHAN_SECTOR, sector += k, count -= k;
     }
+    uint64_t span = first ^ last * 0x9E3779B97F4A7C15ull; // first and last, over the waits
     if (q->seq_run >= 2 && st == RS_OK) read_ahead(q, end, k0);
     for (uint64_t n = first; n < last; n++) {
         wait_for(q, is_done, (struct what){.n = n});
         if (rec(q, n)->status != RS_OK && st == RS_OK) st = rec(q, n)->status;
     }
+    // every request of this read done (a flipped loop count would return before its data came)
+    if (span != (first ^ last * 0x9E3779B97F4A7C15ull) || last > q->sent ||
+        last - first > CHAN_ENTRIES)
+        broken_state(q);
+    for (uint64_t n = first; n < last; n++)
+        if (!rec(q, n)->done || rec(q, n)->id != q->id_base + n) broken_state(q);
     return st;
 }
 
@@ -306,8 +361,13 @@ uint32_t blkq_write(struct blkq *q, uint64_t sector, uint32_t count, const void 
     while (count) {
         uint32_t k = count < per ? count : per;
         wait_for(q, no_overlap, (struct what){.sector = sector, .count = k});
-        for (unsigned i = 0; i < CHAN_ENTRIES; i++) // a prefetch of these sectors is stale
-            if (q->rec[i].ra && overlaps(&q->rec[i], sector, k)) q->rec[i].ra = false;
+        for (unsigned i = 0; i < CHAN_ENTRIES; i++) { // a prefetch of these sectors is stale
+            struct bq_rec *r = rec(q, i);
+            if (r->ra && overlaps(r, sector, k)) {
+                r->ra = false;
+                rec_seal(r);
+            }
+        }
         uint64_t n = send(q, CHAN_OP_WRITE, sector, k * CHAN_SECTOR, in, NULL);
         if (n == UINT64_MAX) return BLK_STATUS_IO_ERROR;
         if (q->window == 1) { // one at a time: waited for, its failure reported now

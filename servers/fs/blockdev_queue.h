@@ -16,7 +16,8 @@ struct bq_rec {
     uint8_t *dst;    /* a read's destination, copied to at its completion */
     uint32_t op, len, data_offset, status;
     bool done;
-    bool ra; /* read ahead: its data stays in its buffer for a read of exactly these sectors */
+    bool ra;      /* read ahead: its data stays in its buffer for a read of exactly these sectors */
+    uint64_t chk; /* of the fields above (blockdev_queue.c: rec_seal) */
 };
 
 struct blkq {
@@ -42,6 +43,9 @@ struct blkq {
     void (*wait)(void *ctx);
     void (*kick)(void *ctx);
     void (*published)(void *ctx);
+    /* The owner's reaction to a record or a wait found changed behind the queue's back (a
+     * stray write into fs's memory): must not return (NULL: a trap). */
+    void (*corrupt)(void *ctx);
 };
 
 /* Takes up the client end of the channel at base (data_size bytes of data area) with ids from
