@@ -150,6 +150,20 @@ static int find_log(struct ext2_fs *fs)
     return 0;
 }
 
+/* The superblock (1 KiB at byte 1024, read as two sectors into scratch), the group
+ * descriptors and the log's blocks, each checked: the fields geo_state_set covers. */
+static int read_geometry(struct ext2_fs *fs)
+{
+    uint8_t *sb = fs->scratch;
+    if (fs->dev.read(fs->dev.ctx, EXT2_SUPER_OFFSET / 512, 2, sb) < 0) return EXT2_EIO;
+    int rc = check_super(fs, sb);
+    if (rc < 0) return rc;
+    fs->sb_blk = EXT2_SUPER_OFFSET / fs->bs;
+    fs->sb_off = EXT2_SUPER_OFFSET % fs->bs;
+    if ((rc = check_groups(fs)) < 0) return rc;
+    return find_log(fs);
+}
+
 int ext2_mount(struct ext2_fs *fs, const struct ext2_blkdev *dev)
 {
     uint32_t (*clock)(void *) = fs->clock;
@@ -162,27 +176,24 @@ int ext2_mount(struct ext2_fs *fs, const struct ext2_blkdev *dev)
     fs->clock_ctx = clock_ctx;
     fs->dev = *dev;
     if (!dev->read || !dev->write || !dev->flush || dev->sectors < 4) return EXT2_EINVAL;
-    /* The superblock: 1 KiB at byte 1024, read as two sectors into scratch. */
-    uint8_t *sb = fs->scratch;
-    if (dev->read(dev->ctx, EXT2_SUPER_OFFSET / 512, 2, sb) < 0) return EXT2_EIO;
-    int rc = check_super(fs, sb);
+    int rc = read_geometry(fs);
     if (rc < 0) return rc;
-    fs->sb_blk = EXT2_SUPER_OFFSET / fs->bs;
-    fs->sb_off = EXT2_SUPER_OFFSET % fs->bs;
-    if ((rc = check_groups(fs)) < 0) return rc;
-    if ((rc = find_log(fs)) < 0) return rc;
     /* fs answers pings while it waits for the disk, and so takes injected faults while it
-     * mounts: what the first pass found is checked by the second (a field flipped after it was
-     * set differs), and by recovery before it writes its header */
+     * mounts: what the first pass found is checked by a second one before recovery writes
+     * anything (a flip during the first, of a log block's number say, would have recovery look
+     * for the chain in the wrong block, end it early and write a header after that end: every
+     * acknowledged record beyond it lost, e2fsck clean), by recovery before it writes its
+     * header, and by a third pass after it. */
     geo_state_set(fs);
+    cache_reset(fs);
+    if ((rc = read_geometry(fs)) < 0) return rc;
+    if (!geo_state_intact(fs)) return EXT2_EIO;
     /* Recovery writes the last committed transaction in place; then the cache starts empty,
      * since what it read may have been stale, and the checks run again on the result. */
     cache_reset(fs);
     if ((rc = log_recover(fs)) < 0) return rc;
     cache_reset(fs);
-    if (dev->read(dev->ctx, EXT2_SUPER_OFFSET / 512, 2, sb) < 0) return EXT2_EIO;
-    if ((rc = check_super(fs, sb)) < 0 || (rc = check_groups(fs)) < 0 || (rc = find_log(fs)) < 0)
-        return rc;
+    if ((rc = read_geometry(fs)) < 0) return rc;
     if (!geo_state_intact(fs)) return EXT2_EIO;
     cache_reset(fs);
     state_set(fs);

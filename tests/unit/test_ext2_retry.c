@@ -574,23 +574,29 @@ Test(ext2_retry, crashes_4k_blocks, .timeout = 240)
  * misread, or the campaign's `corrupt` of a fs that is starting, which flipped the chain's end
  * and lost four acknowledged creates) must make the mount fail, to be run again, or find the
  * whole chain: never a mount that dropped records. (Fails without the checks in log_recover.) */
-/* The recovering fs and the read at which ring_flip flips its ring size (0: none): a flip in
- * recovery's own state rather than in a block it read. */
+/* What a flip during a mount strikes: the block read, the ring's size, a log block's number. */
+enum mount_flip { IN_BLOCK, RING_SIZE, LOG_BLOCK };
+
+/* The mounting fs and the read at which ring_flip flips its state (0: none): a flip in the
+ * mount's own state rather than in a block it read. */
 static struct ext2_fs *ring_fs;
-static long ring_flip;
+static long ring_flip, ring_k;
+static enum mount_flip ring_what;
 static struct ext2_blkdev ring_under;
 
 static int ring_read(void *ctx, uint64_t sector, uint32_t count, void *buf)
 {
     int rc = ring_under.read(ctx, sector, count, buf);
-    if (ring_flip > 0 && --ring_flip == 0) ring_fs->log_ring ^= 1u << (sector % 7);
+    if (ring_flip > 0 && --ring_flip == 0) {
+        if (ring_what == RING_SIZE) ring_fs->log_ring ^= 1u << (sector % 7);
+        else ring_fs->log_blk[1 + ring_k % 8] ^= 1u << (ring_k % 3); /* the chain's first */
+    }
     return rc;
 }
 
 /* Mounts a crashed image (30 files in records not yet in place) again and again, with one flip
- * at each of the reads a recovery makes in turn: in the block read (ring == false) or in the
- * ring's size (ring). */
-static void recover_with_flips(bool ring)
+ * at each of the reads a mount makes in turn. */
+static void recover_with_flips(enum mount_flip what)
 {
     const char *dir = tmpdir_new();
     char img[300];
@@ -629,8 +635,9 @@ static void recover_with_flips(bool ring)
         memcpy(m.img, crashed, m.size);
         fs = ring_fs = fs_new();
         m.reads = 0;
-        if (ring) ring_flip = (long)k;
-        else m.flip_read = (long)k;
+        ring_what = what;
+        if (what == IN_BLOCK) m.flip_read = (long)k;
+        else ring_flip = ring_k = (long)k;
         int rc = ext2_mount(fs, &dev);
         m.flip_read = ring_flip = 0;
         if (rc != 0) { /* refused: the next instance recovers again, undisturbed */
@@ -658,7 +665,10 @@ static void recover_with_flips(bool ring)
     fprintf(stderr,
             "ext2_retry: a flip %s in each of the %lu reads of a recovery: %u mounts refused, "
             "%u whole\n",
-            ring ? "of the ring's size" : "in the block read", reads, failed, whole);
+            what == IN_BLOCK    ? "in the block read"
+            : what == RING_SIZE ? "of the ring's size"
+                                : "of a log block's number",
+            reads, failed, whole);
     cr_assert_gt(failed, 0);
     free(crashed);
     memdev_free(&m);
@@ -668,7 +678,7 @@ static void recover_with_flips(bool ring)
 
 Test(ext2_retry, a_flip_during_recovery_never_drops_the_chain, .timeout = 240)
 {
-    recover_with_flips(false);
+    recover_with_flips(IN_BLOCK);
 }
 
 /* The ring's size decides where recovery looks for the next record: one flipped while it
@@ -677,5 +687,14 @@ Test(ext2_retry, a_flip_during_recovery_never_drops_the_chain, .timeout = 240)
  * (Fails without the ring's check at log_recover's end.) */
 Test(ext2_retry, a_flipped_ring_size_during_recovery_never_drops_the_chain, .timeout = 240)
 {
-    recover_with_flips(true);
+    recover_with_flips(RING_SIZE);
+}
+
+/* A log block's number, flipped while the mount's first pass reads the geometry, made
+ * recovery look for the chain in the wrong block and write its header after an early end
+ * before the pass after recovery saw the change. (Fails without the second pass before
+ * recovery in ext2_mount.) */
+Test(ext2_retry, a_flipped_log_block_during_mount_never_drops_the_chain, .timeout = 240)
+{
+    recover_with_flips(LOG_BLOCK);
 }
