@@ -206,11 +206,30 @@ static bool room(struct blkq *q, const struct what *w)
            place(q, w->len) >= 0;
 }
 
-/* Sends one request once there is room: its number, or UINT64_MAX if the ring is corrupt. The
- * data of a write is copied in; a read's is copied to dst at its completion. */
-static uint64_t send(struct blkq *q, uint32_t op, uint64_t sector, uint32_t len, const void *src,
-                     void *dst)
+/* A write's bytes, summed before a wait and again where they were copied to: a stray write
+ * into the caller's buffer while it waited (a cache block, the staged record, the log's
+ * header) would otherwise go to the disk as if fs had written it (a torn record ends the
+ * log's chain at the next recovery: every acknowledged record after it lost). */
+static uint64_t bytes_sum(const void *p, uint32_t len)
 {
+    const uint8_t *b = p;
+    uint64_t h = 0x243F6A8885A308D3ull ^ len;
+    for (uint32_t i = 0; i < len; i += 8) {
+        uint64_t w = 0;
+        memcpy(&w, b + i, len - i < 8 ? len - i : 8);
+        h = mix(h, w);
+    }
+    return h;
+}
+
+/* Sends one request once there is room: its number, or UINT64_MAX if the ring is corrupt. The
+ * data of a write is copied in; a read's is copied to dst at its completion. *sum: the write's
+ * bytes as the caller had them before an earlier wait (or 0: none); summed here too if this
+ * one waits, and checked once they are copied. */
+static uint64_t send(struct blkq *q, uint32_t op, uint64_t sector, uint32_t len, const void *src,
+                     void *dst, uint64_t sum)
+{
+    if (src && !sum && !room(q, &(struct what){.len = len})) sum = bytes_sum(src, len);
     wait_for(q, room, (struct what){.len = len});
     int64_t skip = place(q, len);
     uint64_t n = q->sent;
@@ -225,6 +244,7 @@ static uint64_t send(struct blkq *q, uint32_t op, uint64_t sector, uint32_t len,
     uint64_t dfrom = q->dpos;
     if (len) q->dpos += (uint64_t)skip + len;
     if (src) memcpy(q->data + r->data_offset, src, len);
+    if (src && sum && bytes_sum(q->data + r->data_offset, len) != sum) broken_state(q);
     chan_desc_t d = {
         .id = r->id, .op = op, .offset = sector, .data_offset = r->data_offset, .len = len};
     rec_seal(r);
@@ -288,7 +308,7 @@ static void read_ahead(struct blkq *q, uint64_t end, uint32_t k)
         if (q->ra_next + kk > q->sectors || !room(q, &(struct what){.len = kk * CHAN_SECTOR}) ||
             !no_write_overlap(q, &(struct what){.sector = q->ra_next, .count = kk}))
             return;
-        uint64_t n = send(q, CHAN_OP_READ, q->ra_next, kk * CHAN_SECTOR, NULL, NULL);
+        uint64_t n = send(q, CHAN_OP_READ, q->ra_next, kk * CHAN_SECTOR, NULL, NULL, 0);
         if (n == UINT64_MAX) return;
         rec(q, n)->ra = true;
         rec_seal(&q->rec[n % CHAN_ENTRIES]);
@@ -331,7 +351,7 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
             rec_seal(r);
         }
         if (next - sector < k) k = (uint32_t)(next - sector); // the rest is read ahead
-        n = send(q, CHAN_OP_READ, sector, k * CHAN_SECTOR, NULL, out);
+        n = send(q, CHAN_OP_READ, sector, k * CHAN_SECTOR, NULL, out, 0);
         if (n == UINT64_MAX) {
             st = BLK_STATUS_IO_ERROR;
             break;
@@ -354,13 +374,28 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
     return st;
 }
 
+/* A write of more than this many pieces sums the later ones before its first is sent (a
+ * fault point: published). fs's longest is 256 KiB (ext2_ops.c: run_add), four pieces. */
+#define SUMMED_PIECES 8u
+
 uint32_t blkq_write(struct blkq *q, uint64_t sector, uint32_t count, const void *buf)
 {
     const uint8_t *in = buf;
     uint32_t per = q->max_len / CHAN_SECTOR;
-    while (count) {
+    uint64_t later[SUMMED_PIECES] = {0};
+    for (uint32_t i = 1, left = count - (count < per ? count : per); left && i < SUMMED_PIECES;
+         i++) {
+        uint32_t k = left < per ? left : per;
+        later[i] = bytes_sum(in + (size_t)(count - left) * CHAN_SECTOR, k * CHAN_SECTOR);
+        left -= k;
+    }
+    for (unsigned piece = 0; count; piece++) {
         uint32_t k = count < per ? count : per;
-        wait_for(q, no_overlap, (struct what){.sector = sector, .count = k});
+        struct what w = {.sector = sector, .count = k};
+        // the bytes as they were before a wait or an earlier piece's fault point (send)
+        uint64_t sum = piece < SUMMED_PIECES ? later[piece] : 0;
+        if (!sum && !no_overlap(q, &w)) sum = bytes_sum(in, k * CHAN_SECTOR);
+        wait_for(q, no_overlap, w);
         for (unsigned i = 0; i < CHAN_ENTRIES; i++) { // a prefetch of these sectors is stale
             struct bq_rec *r = rec(q, i);
             if (r->ra && overlaps(r, sector, k)) {
@@ -368,7 +403,7 @@ uint32_t blkq_write(struct blkq *q, uint64_t sector, uint32_t count, const void 
                 rec_seal(r);
             }
         }
-        uint64_t n = send(q, CHAN_OP_WRITE, sector, k * CHAN_SECTOR, in, NULL);
+        uint64_t n = send(q, CHAN_OP_WRITE, sector, k * CHAN_SECTOR, in, NULL, sum);
         if (n == UINT64_MAX) return BLK_STATUS_IO_ERROR;
         if (q->window == 1) { // one at a time: waited for, its failure reported now
             wait_for(q, is_done, (struct what){.n = n});
@@ -381,7 +416,7 @@ uint32_t blkq_write(struct blkq *q, uint64_t sector, uint32_t count, const void 
 
 uint32_t blkq_call(struct blkq *q, uint32_t op, uint64_t *result)
 {
-    uint64_t n = send(q, op, 0, 0, NULL, NULL);
+    uint64_t n = send(q, op, 0, 0, NULL, NULL, 0);
     if (n == UINT64_MAX) return BLK_STATUS_IO_ERROR;
     wait_for(q, is_done, (struct what){.n = n});
     if (result) *result = rec(q, n)->result;
