@@ -118,6 +118,49 @@ static uint64_t what_sum(const struct what *w)
     return mix(mix(mix(0x13198A2E03707344ull, w->n), w->sector), (uint64_t)w->count << 32 | w->len);
 }
 
+/* A read's or write's request as its caller made it, and how much of it is sent (issue 15: a
+ * storm of `corrupt` into fs zeroed some 1,200 blocks from the group descriptors on: a write's
+ * count, a local of blkq_write, flipped at a wait or fault point between its pieces, and the
+ * loop sent piece after piece from the cache buffer on through fs's memory, mostly zeros, until
+ * memcpy ran off the end of .bss; a flipped sector or buffer pointer sends a piece elsewhere or
+ * fills the wrong buffer the same way). The running position is derived from the checked span
+ * right before each piece is sent or copied, never carried in locals across a wait. */
+struct span {
+    uint64_t sector;
+    uint8_t *buf;
+    uint32_t count, done;
+    uint64_t chk;
+};
+
+static uint64_t span_sum(const struct span *s)
+{
+    uint64_t h = mix(mix(0xA4093822299F31D0ull, s->sector), (uint64_t)(uintptr_t)s->buf);
+    return mix(h, (uint64_t)s->count << 32 | s->done);
+}
+
+static void span_check(struct blkq *q, const struct span *s)
+{
+    if (s->chk != span_sum(s) || s->done > s->count) broken_state(q);
+}
+
+/* Whether a piece of len bytes at sector from/into p is the span's next one. */
+static void span_piece_check(struct blkq *q, const struct span *s, uint64_t sector, const void *p,
+                             uint32_t len)
+{
+    span_check(q, s);
+    if (sector != s->sector + s->done || p != s->buf + (size_t)s->done * CHAN_SECTOR || !len ||
+        len % CHAN_SECTOR || len > q->max_len || len / CHAN_SECTOR > s->count - s->done)
+        broken_state(q);
+}
+
+static void span_advance(struct blkq *q, struct span *s, uint32_t k)
+{
+    span_check(q, s);
+    if (k > s->count - s->done) broken_state(q);
+    s->done += k;
+    s->chk = span_sum(s);
+}
+
 /* Reaps, then sleeps until cond holds. w sits on the stack across the sleeps: checked. */
 static void wait_for(struct blkq *q, bool (*cond)(struct blkq *, const struct what *),
                      struct what w)
@@ -227,10 +270,12 @@ static uint64_t bytes_sum(const void *p, uint32_t len)
  * bytes as the caller had them before an earlier wait (or 0: none); summed here too if this
  * one waits, and checked once they are copied. */
 static uint64_t send(struct blkq *q, uint32_t op, uint64_t sector, uint32_t len, const void *src,
-                     void *dst, uint64_t sum)
+                     void *dst, uint64_t sum, const struct span *sp)
 {
     if (src && !sum && !room(q, &(struct what){.len = len})) sum = bytes_sum(src, len);
     wait_for(q, room, (struct what){.len = len});
+    // the piece as the caller's request says, after the wait (a caller's piece: sp)
+    if (sp) span_piece_check(q, sp, sector, src ? src : dst, len);
     int64_t skip = place(q, len);
     uint64_t n = q->sent;
     struct bq_rec *r = rec(q, n);
@@ -308,7 +353,7 @@ static void read_ahead(struct blkq *q, uint64_t end, uint32_t k)
         if (q->ra_next + kk > q->sectors || !room(q, &(struct what){.len = kk * CHAN_SECTOR}) ||
             !no_write_overlap(q, &(struct what){.sector = q->ra_next, .count = kk}))
             return;
-        uint64_t n = send(q, CHAN_OP_READ, q->ra_next, kk * CHAN_SECTOR, NULL, NULL, 0);
+        uint64_t n = send(q, CHAN_OP_READ, q->ra_next, kk * CHAN_SECTOR, NULL, NULL, 0, NULL);
         if (n == UINT64_MAX) return;
         rec(q, n)->ra = true;
         rec_seal(&q->rec[n % CHAN_ENTRIES]);
@@ -319,7 +364,8 @@ static void read_ahead(struct blkq *q, uint64_t end, uint32_t k)
 
 uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
 {
-    uint8_t *out = buf;
+    struct span sp = {.sector = sector, .buf = buf, .count = count};
+    sp.chk = span_sum(&sp);
     uint32_t per = q->max_len / CHAN_SECTOR, st = RS_OK, k0 = count < per ? count : per;
     uint64_t first = q->sent, last = q->sent, end = sector + count;
     // sequential: from where the last read ended, or a little after (a file's indirect block);
@@ -330,34 +376,39 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
     if (!sequential) q->ra_next = 0; // a new run: its window starts at its end
     q->seq_end = end;
     wait_for(q, no_write_overlap, (struct what){.sector = sector, .count = count});
-    while (count) {
-        uint32_t k = count < per ? count : per;
-        uint64_t next, n = prefetched(q, sector, &next);
+    for (;;) {
+        span_check(q, &sp); // the position from the span, after every wait
+        if (sp.done == sp.count) break;
+        uint32_t left = sp.count - sp.done, k = left < per ? left : per;
+        uint64_t at = sp.sector + sp.done;
+        uint8_t *out = sp.buf + (size_t)sp.done * CHAN_SECTOR;
+        uint64_t next, n = prefetched(q, at, &next);
         if (n != UINT64_MAX) { // read ahead already: wait for it, take what it holds
             wait_for(q, is_done, (struct what){.n = n});
             struct bq_rec *r = rec(q, n);
-            uint32_t skip = (uint32_t)(sector - r->sector), have = r->len / CHAN_SECTOR - skip;
+            uint32_t skip = (uint32_t)(at - r->sector), have = r->len / CHAN_SECTOR - skip;
             if (r->status == RS_OK && q->dpos <= r->dstart + q->data_size) {
-                k = count < have ? count : have;
+                k = left < have ? left : have;
+                span_piece_check(q, &sp, at, out, k * CHAN_SECTOR);
                 memcpy(out, q->data + r->data_offset + (size_t)skip * CHAN_SECTOR,
                        (size_t)k * CHAN_SECTOR);
                 if (k == have) r->ra = false; // used up
                 rec_seal(r);
                 q->ra_hits++;
-                out += (size_t)k * CHAN_SECTOR, sector += k, count -= k;
+                span_advance(q, &sp, k);
                 continue;
             }
             r->ra = false;
             rec_seal(r);
         }
-        if (next - sector < k) k = (uint32_t)(next - sector); // the rest is read ahead
-        n = send(q, CHAN_OP_READ, sector, k * CHAN_SECTOR, NULL, out, 0);
+        if (next - at < k) k = (uint32_t)(next - at); // the rest is read ahead
+        n = send(q, CHAN_OP_READ, at, k * CHAN_SECTOR, NULL, out, 0, &sp);
         if (n == UINT64_MAX) {
             st = BLK_STATUS_IO_ERROR;
             break;
         }
         last = n + 1;
-        out += (size_t)k * CHAN_SECTOR, sector += k, count -= k;
+        span_advance(q, &sp, k);
     }
     uint64_t span = first ^ last * 0x9E3779B97F4A7C15ull; // first and last, over the waits
     if (q->seq_run >= 2 && st == RS_OK) read_ahead(q, end, k0);
@@ -380,43 +431,48 @@ uint32_t blkq_read(struct blkq *q, uint64_t sector, uint32_t count, void *buf)
 
 uint32_t blkq_write(struct blkq *q, uint64_t sector, uint32_t count, const void *buf)
 {
-    const uint8_t *in = buf;
+    struct span sp = {.sector = sector, .buf = (uint8_t *)(uintptr_t)buf, .count = count};
+    sp.chk = span_sum(&sp);
     uint32_t per = q->max_len / CHAN_SECTOR;
     uint64_t later[SUMMED_PIECES] = {0};
     for (uint32_t i = 1, left = count - (count < per ? count : per); left && i < SUMMED_PIECES;
          i++) {
         uint32_t k = left < per ? left : per;
-        later[i] = bytes_sum(in + (size_t)(count - left) * CHAN_SECTOR, k * CHAN_SECTOR);
+        later[i] = bytes_sum(sp.buf + (size_t)(count - left) * CHAN_SECTOR, k * CHAN_SECTOR);
         left -= k;
     }
-    for (unsigned piece = 0; count; piece++) {
-        uint32_t k = count < per ? count : per;
-        struct what w = {.sector = sector, .count = k};
+    for (unsigned piece = 0;; piece++) {
+        span_check(q, &sp); // the position from the span, after every wait and fault point
+        if (sp.done == sp.count) break;
+        uint32_t left = sp.count - sp.done, k = left < per ? left : per;
+        uint64_t at = sp.sector + sp.done;
+        const uint8_t *in = sp.buf + (size_t)sp.done * CHAN_SECTOR;
+        struct what w = {.sector = at, .count = k};
         // the bytes as they were before a wait or an earlier piece's fault point (send)
         uint64_t sum = piece < SUMMED_PIECES ? later[piece] : 0;
         if (!sum && !no_overlap(q, &w)) sum = bytes_sum(in, k * CHAN_SECTOR);
         wait_for(q, no_overlap, w);
         for (unsigned i = 0; i < CHAN_ENTRIES; i++) { // a prefetch of these sectors is stale
             struct bq_rec *r = rec(q, i);
-            if (r->ra && overlaps(r, sector, k)) {
+            if (r->ra && overlaps(r, at, k)) {
                 r->ra = false;
                 rec_seal(r);
             }
         }
-        uint64_t n = send(q, CHAN_OP_WRITE, sector, k * CHAN_SECTOR, in, NULL, sum);
+        uint64_t n = send(q, CHAN_OP_WRITE, at, k * CHAN_SECTOR, in, NULL, sum, &sp);
         if (n == UINT64_MAX) return BLK_STATUS_IO_ERROR;
+        span_advance(q, &sp, k);
         if (q->window == 1) { // one at a time: waited for, its failure reported now
             wait_for(q, is_done, (struct what){.n = n});
             if (rec(q, n)->status != RS_OK) return rec(q, n)->status;
         }
-        in += (size_t)k * CHAN_SECTOR, sector += k, count -= k;
     }
     return RS_OK;
 }
 
 uint32_t blkq_call(struct blkq *q, uint32_t op, uint64_t *result)
 {
-    uint64_t n = send(q, op, 0, 0, NULL, NULL, 0);
+    uint64_t n = send(q, op, 0, 0, NULL, NULL, 0, NULL);
     if (n == UINT64_MAX) return BLK_STATUS_IO_ERROR;
     wait_for(q, is_done, (struct what){.n = n});
     if (result) *result = rec(q, n)->result;
