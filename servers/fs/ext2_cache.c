@@ -17,7 +17,10 @@ int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf)
 {
     uint32_t spb = fs->bs >> 9;
     if ((uint64_t)(blk + 1) * spb > fs->dev.sectors) return EXT2_EIO;
-    return dev_rw(fs, false, (uint64_t)blk * spb, spb, buf);
+    read_poison(fs, blk, buf); // a read that returns before its data came shows (ext2_home.c)
+    int rc = dev_rw(fs, false, (uint64_t)blk * spb, spb, buf);
+    if (rc == 0 && !read_landed(fs, blk, buf)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+    return rc;
 }
 
 /* Every write of the library passes here: nothing beyond the device is ever written. */
@@ -26,6 +29,7 @@ int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf)
     uint32_t spb = fs->bs >> 9;
     cache_check_write(fs, buf); // a cached block changed since it was sealed never goes out
     if (blk >= fs->blocks_count || (uint64_t)(blk + 1) * spb > fs->dev.sectors) return EXT2_EIO;
+    home_check(fs, blk, buf); // what the geometry fixes, as it says (ext2_home.c)
     return dev_rw(fs, true, (uint64_t)blk * spb, spb, (void *)(uintptr_t)buf);
 }
 

@@ -206,6 +206,9 @@ int txn_commit(struct ext2_fs *fs)
                 if (!(fs->buf[i].dirty && fs->buf[i].meta)) continue;
                 cache_meta_check(fs, i);
                 cache_check_write(fs, fs->data[i]);
+                // refused before its record makes it replayable (ext2_home.c): a recovery
+                // would otherwise write it home at every mount
+                home_check(fs, fs->buf[i].blk, fs->data[i]);
                 le_put32(hdr + LOG_HDR + 4 * k++, fs->buf[i].blk);
             }
             le_put32(hdr, LOG_MAGIC);
