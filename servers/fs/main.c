@@ -102,8 +102,35 @@ static void restart_if_broken(const char *when)
     __builtin_trap();
 }
 
+/* A disk of blk that no instance can mount (EUCLEAN: its metadata is damaged; seen after a
+ * `corrupt` storm zeroed a metadata block): a restart cannot mend it, and restarting on every
+ * failed mount kept init restarting fs some 6,000 times until the boot timed out. So after
+ * DAMAGED_TRIES failed mounts fs stays up and answers every request with EUCLEAN (a clear error,
+ * never data from a disk it could not check), tries the mount again at each ping of init's
+ * watchdog, and restarts once the disk mounts (a flip that failed the mounts was transient). */
+#define DAMAGED_TRIES 3u
+static bool damaged;
+
+static int damaged_reply(ipc_msg_t *reply)
+{
+    if (fs.mounted) __builtin_trap(); // damaged is only ever set without a mount: a flip
+    reply->w[1] = (rs_word_t)(int64_t)EXT2_EUCLEAN;
+    reply->len = 2;
+    reply->label = RS_ILLEGAL_OPERATION;
+    return RS_ILLEGAL_OPERATION;
+}
+
+static void damaged_retry(struct ext2_blkdev *dev)
+{
+    if (ext2_mount(&fs, dev) != 0) return;
+    rt_printf("fs: instance %lu: the disk of blk mounts again: restarting to serve it\n",
+              server.control ? server.control->instance : 0);
+    __builtin_trap();
+}
+
 static int fs_handle(void *ctx, rs_badge_t client, const ipc_msg_t *req, ipc_msg_t *reply)
 {
+    if (damaged) return damaged_reply(reply);
     int rc = fs_request(ctx, (uint32_t)client, req, reply);
     restart_if_broken("in a request");
     // fs keeps no dedup table in a persistent region (its reply table is on the disk), so
@@ -189,6 +216,8 @@ static void flush_policy(bool ping)
     }
 }
 
+static struct ext2_blkdev blk_dev;
+
 static _Noreturn void serve(void)
 {
     ipc_msg_t req, reply;
@@ -206,7 +235,8 @@ static _Noreturn void serve(void)
         ipc_server_round(&server, seen);
         if (r.error == RS_OK && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL) {
             if (r.badge & IPC_BADGE_PING) ipc_server_ping(&server);
-            flush_policy(r.badge & IPC_BADGE_PING);
+            if (damaged && (r.badge & IPC_BADGE_PING)) damaged_retry(&blk_dev);
+            if (!damaged) flush_policy(r.badge & IPC_BADGE_PING);
         } else if (r.error == RS_OK) {
             ipc_msg_get(&req, r.info);
             ipc_server_handle(&server, r.badge, &req, &reply);
@@ -242,6 +272,16 @@ int main(void *arg)
             clock_init(&dev, server.control);
             fs.clock = tsc_clock;
             rc = ext2_mount(&fs, &dev);
+            for (unsigned t = 1; rc == EXT2_EUCLEAN && t < DAMAGED_TRIES; t++)
+                rc = ext2_mount(&fs, &dev);
+        }
+        if (rc == EXT2_EUCLEAN) {
+            rt_printf("fs: instance %lu: the disk of blk is damaged (error %d in %u mounts): "
+                      "answering every request with it until it mounts\n",
+                      server.control->instance, rc, DAMAGED_TRIES);
+            damaged = true;
+            blk_dev = dev;
+            serve();
         }
         if (rc) {
             rt_printf("fs: cannot mount the disk of blk: error %d\n", rc);
