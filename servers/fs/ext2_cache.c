@@ -127,6 +127,7 @@ static int get(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot, bool
         } else {
             int rc = dev_read(fs, blk, fs->data[s]);
             if (rc < 0) return rc;
+            if (fs->mounted && !home_ok(fs, blk, fs->data[s], true)) return EXT2_EUCLEAN; // damaged
         }
         cache_meta_check(fs, (uint32_t)s); // the read waited for the disk
         rehash(fs, s, blk);

@@ -7,8 +7,9 @@
  * written home that was never filled. So every read first fills its buffer with a poison only
  * that read's block and this instance give, and a sector still holding it after the read did
  * not land; and the blocks whose contents the mounted geometry fixes are checked against it
- * before they are written. A mismatch crashes fs (ext2_cache_corrupt): the next instance mounts
- * from the disk, which the refused write never reached. */
+ * when they are read (a damaged disk: EUCLEAN, an error the client sees) and before they are
+ * logged or written (then only this instance's memory can be wrong: fs crashes, and the next
+ * instance mounts from the disk, which the refused write never reached). */
 #include "ext2_int.h"
 
 static uint64_t poison_word(uint32_t blk, uint32_t sector)
@@ -53,16 +54,16 @@ static bool marked(const struct ext2_fs *fs, const uint8_t *bm, uint32_t g, uint
     return b < first || b >= first + fs->bpg || bit(bm, (uint32_t)(b - first));
 }
 
-void home_check(struct ext2_fs *fs, uint32_t blk, const uint8_t *d)
+bool home_ok(const struct ext2_fs *fs, uint32_t blk, const uint8_t *d, bool read)
 {
     uint32_t groups = fs->groups < EXT2_MAX_GROUPS ? fs->groups : EXT2_MAX_GROUPS;
-    if (!groups || !fs->bs) return; /* no geometry yet: nothing mounted writes */
+    if (!groups || !fs->bs) return true; /* no geometry yet: the mount's own reads */
     if (blk == fs->sb_blk) {
         const uint8_t *sb = d + fs->sb_off;
         if (le_get16(sb + SB_MAGIC) != EXT2_MAGIC ||
             le_get32(sb + SB_BLOCKS_COUNT) != fs->blocks_count ||
             le_get32(sb + SB_INODES_COUNT) != fs->inodes_count)
-            ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+            return false;
     }
     uint32_t gd0 = fs->first_data_block + 1, per = fs->bs / GD_SIZE;
     if (blk >= gd0 && blk - gd0 < (groups + per - 1) / per) {
@@ -72,26 +73,40 @@ void home_check(struct ext2_fs *fs, uint32_t blk, const uint8_t *d)
             if (le_get32(gd + GD_BLOCK_BITMAP) != fs->grp[g].block_bitmap ||
                 le_get32(gd + GD_INODE_BITMAP) != fs->grp[g].inode_bitmap ||
                 le_get32(gd + GD_INODE_TABLE) != fs->grp[g].inode_table)
-                ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+                return false;
         }
     }
     for (uint32_t g = 0; g < groups; g++) {
+        if ((blk == fs->grp[g].block_bitmap || (g == 0 && blk == fs->grp[0].inode_bitmap)) &&
+            !read) {
+            /* written: never all zeros (an operation on a damaged image may free a metadata
+             * block a flipped pointer names, but not all of them) */
+            for (uint32_t i = 0; i < fs->bs; i++)
+                if (d[i]) return true;
+            return false;
+        }
         if (blk == fs->grp[g].block_bitmap) {
-            /* the group's share of every group's bitmaps and inode table is in use */
+            /* read: the group's share of every group's bitmaps and inode table is in use */
             for (uint32_t h = 0; h < groups; h++) {
                 const struct ext2_group *G = &fs->grp[h];
                 if (!marked(fs, d, g, G->block_bitmap) || !marked(fs, d, g, G->inode_bitmap) ||
                     !marked(fs, d, g, G->inode_table) ||
                     !marked(fs, d, g, G->inode_table + fs->itb_per_group - 1))
-                    ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+                    return false;
             }
             if (g == 0 && !marked(fs, d, 0, fs->first_data_block)) // the superblock's
-                ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+                return false;
         }
         if (g == 0 && blk == fs->grp[0].inode_bitmap) {
             /* the reserved inodes (the root's among them) are in use */
             for (uint32_t i = 0; i + 1 < fs->first_ino && i < fs->ipg; i++)
-                if (!bit(d, i)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+                if (!bit(d, i)) return false;
         }
     }
+    return true;
+}
+
+void home_check(struct ext2_fs *fs, uint32_t blk, const uint8_t *d)
+{
+    if (!home_ok(fs, blk, d, false)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
 }

@@ -44,10 +44,11 @@ void state_check(struct ext2_fs *fs);
  * crashes (weak: host tests may replace it). */
 void ext2_cache_corrupt(struct ext2_fs *fs, uint32_t slot);
 /* ext2_home.c: a read's buffer poisoned before it (read_landed: whether the device wrote every
- * sector), and a block checked against the geometry before it is written (a mismatch:
- * ext2_cache_corrupt). */
+ * sector); a block checked against the geometry as read (home_ok: else the disk is damaged)
+ * and before it is logged or written (home_check: a mismatch is ext2_cache_corrupt). */
 void read_poison(const struct ext2_fs *fs, uint32_t blk, void *buf);
 bool read_landed(const struct ext2_fs *fs, uint32_t blk, const void *buf);
+bool home_ok(const struct ext2_fs *fs, uint32_t blk, const uint8_t *d, bool read);
 void home_check(struct ext2_fs *fs, uint32_t blk, const uint8_t *d);
 int dev_read(struct ext2_fs *fs, uint32_t blk, void *buf);
 int dev_write(struct ext2_fs *fs, uint32_t blk, const void *buf);
