@@ -248,5 +248,6 @@ Test(ext2_fuzz, corrupt_images_4k, .timeout = 300) { fuzz(4096, 700 * scale(), 1
 void ext2_cache_corrupt(struct ext2_fs *fs, uint32_t slot)
 {
     (void)fs;
-    cr_assert_fail("seed %lu: ext2_cache_corrupt(%u) on a damaged image", (unsigned long)seed, slot);
+    cr_assert_fail("seed %lu: ext2_cache_corrupt(%u) on a damaged image", (unsigned long)seed,
+                   slot);
 }
