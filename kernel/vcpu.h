@@ -85,6 +85,15 @@ static inline bool vcpu_binding_intact(const struct vcpu *v, const struct tcb *t
     const struct cap *c = &v->slots[VCPU_SLOT_TCB].cap;
     return c->type == RS_CAP_TCB && (const struct tcb *)c->obj == t;
 }
+/* An invocation may have changed what the held exit's SEG word shows (Inject, RequestWindow,
+ * WriteState, SetRegister): computed again, so that a delivery (again) shows the state now.
+ * Returns rc. */
+static inline int vcpu_exit_seg_refresh(struct vcpu *v, int rc)
+{
+    if (v->exit.reason != RS_EXIT_NONE)
+        v->exit.seg = vcpu_backend->exit_seg ? vcpu_backend->exit_seg(v) : 0;
+    return rc;
+}
 /* Ends t's binding: the thread stops, as it has no user context to fall back to. */
 void vcpu_unbind(struct tcb *t);
 /* An event the VMM may inject: a known type, no reserved bits; exceptions 0..31 but NMI (2). */
