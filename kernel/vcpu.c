@@ -92,14 +92,15 @@ int vcpu_decode(struct invocation *inv)
     switch (inv->label) {
     case RS_VCPU_BIND: return vcpu_decode_bind(inv, v);
     case RS_VCPU_READ_STATE: return vcpu_decode_read_state(inv, v);
-    case RS_VCPU_WRITE_STATE: return vcpu_exit_seg_refresh(v, vcpu_decode_write_state(inv, v));
-    case RS_VCPU_SET_REGISTER: return vcpu_exit_seg_refresh(v, vcpu_decode_set_register(inv, v));
+    case RS_VCPU_WRITE_STATE: return vcpu_decode_write_state(inv, v);
+    case RS_VCPU_SET_REGISTER: return vcpu_decode_set_register(inv, v);
     case RS_VCPU_GET_REGISTER: return vcpu_decode_get_register(inv, v);
     case RS_VCPU_INJECT:
         INV_NEED_ARGS(inv, 1);
         if (!vcpu_event_ok(inv_arg(inv, 0))) return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);
         vcpu_backend->inject(v, inv_arg(inv, 0) | RS_EVENT_VALID);
-        return vcpu_exit_seg_refresh(v, RS_OK);
+        vcpu_exit_seg_refresh(v); // RS_EXIT_IRQ_PENDING
+        return RS_OK;
     case RS_VCPU_SET_EXIT_WORDS:
         // a held exit delivered again takes the new selection: VMMs set it before the guest runs
         INV_NEED_ARGS(inv, 1);
@@ -110,7 +111,8 @@ int vcpu_decode(struct invocation *inv)
     case RS_VCPU_REQUEST_WINDOW:
         INV_NEED_ARGS(inv, 1);
         vcpu_backend->want_window(v, inv_arg(inv, 0) != 0);
-        return vcpu_exit_seg_refresh(v, RS_OK);
+        vcpu_exit_seg_refresh(v); // RS_EXIT_IRQ_WINDOW
+        return RS_OK;
     default: return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     }
 }

@@ -85,14 +85,13 @@ static inline bool vcpu_binding_intact(const struct vcpu *v, const struct tcb *t
     const struct cap *c = &v->slots[VCPU_SLOT_TCB].cap;
     return c->type == RS_CAP_TCB && (const struct tcb *)c->obj == t;
 }
-/* An invocation may have changed what the held exit's SEG word shows (Inject, RequestWindow,
- * WriteState, SetRegister): computed again, so that a delivery (again) shows the state now.
- * Returns rc. */
-static inline int vcpu_exit_seg_refresh(struct vcpu *v, int rc)
+/* What the held exit's SEG word shows may have changed (a state written, an event injected, a
+ * window asked for: vcpu_state.c, vcpu.c): computed again, so that its delivery, or one again
+ * after its VMM died, shows the state then, as the word computed at delivery did. */
+static inline void vcpu_exit_seg_refresh(struct vcpu *v)
 {
     if (v->exit.reason != RS_EXIT_NONE)
         v->exit.seg = vcpu_backend->exit_seg ? vcpu_backend->exit_seg(v) : 0;
-    return rc;
 }
 /* Ends t's binding: the thread stops, as it has no user context to fall back to. */
 void vcpu_unbind(struct tcb *t);
