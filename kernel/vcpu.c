@@ -12,6 +12,13 @@
 
 const struct vcpu_backend *vcpu_backend;
 
+const uint8_t vcpu_short_length[32] = {
+    [RS_EXIT_IO] = RS_EXIT_LEN_BASE,       [RS_EXIT_HLT] = RS_EXIT_LEN_BASE,
+    [RS_EXIT_VMCALL] = RS_EXIT_LEN_BASE,   [RS_EXIT_INTR_WINDOW] = RS_EXIT_LEN_BASE,
+    [RS_EXIT_CPUID] = RS_EXIT_LEN_CPUID,   [RS_EXIT_MSR_READ] = RS_EXIT_LEN_MSR,
+    [RS_EXIT_MSR_WRITE] = RS_EXIT_LEN_MSR,
+};
+
 void vcpu_create(uint64_t obj)
 {
     struct vcpu *v = (struct vcpu *)(obj + VCPU_CTL_SIZE);

@@ -51,13 +51,18 @@ void vcpu_tcb_finalise(struct tcb *t);
  * host interrupt, or after the exit was handed to the exit endpoint (t then waits for the reply,
  * or is stopped if its binding is incomplete). */
 void vcpu_run(struct tcb *t);
+/* rs_exit_short_length by reason, for the reasons SetExitWords accepts, string I/O aside
+ * (vcpu.c; unit-vcpu compares the two): one load on the exit path for its switch's compares. */
+extern const uint8_t vcpu_short_length[32];
+_Static_assert(RS_EXIT_OTHER < 32, "every reason has its bit in short_exits");
 /* The length of v's pending exit's message: its reason's own words if SetExitWords selected
  * them, else RS_EXIT_MR_COUNT (vcpu.h in include/resurgo, exit ABI 2). */
 static inline unsigned vcpu_exit_length(const struct vcpu *v)
 {
-    return (v->short_exits >> (v->exit.reason & 31)) & 1
-               ? rs_exit_short_length(v->exit.reason, v->exit.qual)
-               : RS_EXIT_MR_COUNT;
+    uint32_t r = v->exit.reason & 31;
+    if (!((v->short_exits >> r) & 1) || (r == RS_EXIT_IO && (v->exit.qual & RS_IO_QUAL_STRING)))
+        return RS_EXIT_MR_COUNT;
+    return vcpu_short_length[r];
 }
 /* Writes the exit message of t's pending exit into w; returns its length (vcpu_exit_length). */
 unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT]);

@@ -570,3 +570,21 @@ Test(vcpu, a_held_exit_delivered_again_shows_the_state_changed_while_held)
                  0xAFB | 0xC93 << 16 | RS_EXIT_IRQ_PENDING | RS_EXIT_IRQ_WINDOW);
     cr_expect_eq(b3->mr[RS_EXIT_MR_SEQ], 1, "the same exit throughout");
 }
+
+/* The kernel's length table (vcpu_exit_length) gives what the ABI's rs_exit_short_length gives
+ * for every reason SetExitWords accepts, string I/O and not; unselected reasons carry all. */
+Test(vcpu, the_exit_length_is_the_abis)
+{
+    for (uint32_t r = 0; r < 32; r++)
+        for (int string = 0; string < 2; string++) {
+            w.v->exit.reason = r;
+            w.v->exit.qual = string ? RS_IO_QUAL_STRING | 0xE9 : 0xE9;
+            w.v->short_exits = RS_EXIT_SHORT_ALL;
+            unsigned want = RS_EXIT_SHORT_ALL >> r & 1 ? rs_exit_short_length(r, w.v->exit.qual)
+                                                       : RS_EXIT_MR_COUNT;
+            cr_expect_eq(vcpu_exit_length(w.v), want, "reason %u, string %d", r, string);
+            w.v->short_exits = RS_EXIT_SHORT_ALL & ~RS_EXIT_SHORT(r);
+            cr_expect_eq(vcpu_exit_length(w.v), RS_EXIT_MR_COUNT, "reason %u not selected", r);
+        }
+    w.v->exit.reason = RS_EXIT_NONE;
+}
