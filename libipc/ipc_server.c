@@ -172,9 +172,12 @@ static bool same_msg(const ipc_msg_t *a, const ipc_msg_t *b)
 void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply)
 {
     uint64_t id = req->len ? req->w[0] : 0;
-    ipc_dedup_entry_t *d = s->pstate && badge < IPC_MAX_CLIENTS ? &s->pstate->dedup[badge] : NULL;
-    if (d && id && id == d->id) { // a retry of what we (or our previous instance) already did
-        *reply = d->reply;
+    bool d = s->pstate && badge < IPC_MAX_CLIENTS;
+    int seen = d ? pstate_lookup(s->pstate, badge, id, reply) : IPC_RECORD_NEW;
+    if (seen != IPC_RECORD_NEW) { // a retry of what we (or our previous instance) already did
+        // its record lost its reply to a stray write: refused, never run twice
+        if (seen == IPC_RECORD_LOST)
+            *reply = (ipc_msg_t){.label = RS_ILLEGAL_OPERATION, .len = 1, .w = {id}};
         reply_out(req, reply);
         return;
     }
