@@ -108,6 +108,9 @@ void ipc_server_seal(const ipc_server_t *s);
  * restart, never a spin), then moves the heartbeat. */
 void ipc_server_round(ipc_server_t *s, rs_result_t r);
 #define IPC_MAX_RECV_ERRORS 64
+/* Whether the size bytes at a and b (8-byte words, size a multiple of 8) are equal: a server's
+ * compare of its structure, or its setup, against the copy it sealed (word XORs, no early exit). */
+bool ipc_words_equal(const void *a, const void *b, size_t size);
 enum ipc_fault_point {
     IPC_FAULT_AT_ONCE,       /* while idle */
     IPC_FAULT_BEFORE_COMMIT, /* the request was handled, its effect not committed */

@@ -22,13 +22,15 @@ static ipc_server_t sealed;
 _Static_assert(sizeof(ipc_server_t) % 8 == 0, "ipc_server_round compares it word by word");
 static unsigned recv_errors; /* receives in a row that failed */
 
-static bool server_intact(const ipc_server_t *s)
+bool ipc_words_equal(const void *a, const void *b, size_t size)
 {
-    const uint64_t *a = (const uint64_t *)s, *b = (const uint64_t *)&sealed;
+    const uint64_t *x = a, *y = b;
     uint64_t d = 0;
-    for (size_t i = 0; i < sizeof(*s) / 8; i++) d |= a[i] ^ b[i];
+    for (size_t i = 0; i < size / 8; i++) d |= x[i] ^ y[i];
     return !d;
 }
+
+static bool server_intact(const ipc_server_t *s) { return ipc_words_equal(s, &sealed, sizeof(*s)); }
 
 static uint64_t next_rand(void)
 {
