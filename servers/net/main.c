@@ -127,10 +127,13 @@ int main(void *arg)
         rs_signal(IPC_SLOT_CHANNEL0 + net.link[p].tx);
         rs_signal(IPC_SLOT_CHANNEL0 + net.link[p].rx);
     }
+    ipc_server_seal(&srv);
     bool more = true;
     for (;;) {
         rs_result_t r = more ? rs_nbrecv(srv.ep) : rs_recv(srv.ep);
-        srv.control->heartbeat++;
+        // srv as sealed, no receive failing for ever (a poll that found nothing is no failure);
+        // the heartbeat
+        ipc_server_round(&srv, r.error == RS_WOULD_BLOCK ? (rs_result_t){.error = RS_OK} : r);
         // the wakeup is owed until this loop is back at its receive (init's owed check)
         srv.control->vmm_exit_in = srv.control->heartbeat;
         if (net.magic != NET_MAGIC) {

@@ -226,11 +226,12 @@ int main(void *arg)
         return 1;
     }
     if (drv.info->irq != 0xFF) ps_irq_handler_ack(IPC_SLOT_IRQ); // the line may be masked
+    ipc_server_seal(&srv);
     rs_result_t r = {.error = RS_OK, .info = 0, .badge = 0};
     bool first = true;
     for (;;) {
         if (!first) r = rs_recv(srv.ep);
-        srv.control->heartbeat++;
+        ipc_server_round(&srv, r); // srv as sealed, no receive failing for ever; the heartbeat
         // the wakeup is owed until this loop is back at its receive (init's owed check)
         srv.control->vmm_exit_in = srv.control->heartbeat;
         if (drv.magic != DRV_MAGIC) {
