@@ -96,7 +96,7 @@ Test(dedup, a_new_request_after_a_flipped_record_runs_once)
 Test(dedup, a_retry_whose_records_both_lost_their_reply_is_refused_not_run)
 {
     call(7);
-    flip_record(3, 2); // the reply's status and length
+    flip_record(3, 2);                       // the reply's status and length
     server.pstate->journal.record.w[0] ^= 1; // and the journal's copy of the last commit
     ipc_msg_t r = call(7);
     cr_assert_eq(runs, 1, "the increment ran twice");
@@ -137,4 +137,23 @@ Test(dedup, a_staged_value_flipped_before_the_commit_is_a_crash, .signal = SIGIL
     ipc_msg_t r = {.label = RS_OK, .len = 2, .w = {9, 1}};
     pstate_commit(server.pstate, CLIENT, 9, &r);
     cr_assert_eq(server.pstate->user[5], value, "a flipped value was committed");
+}
+
+/* A loop's pointer to its request flipped in a register it saved on the stack (seed 19: every
+ * request read as garbage and answered `illegal operation` until a crash): a request in the
+ * frames below the handler's, or longer than any received, is a crash, never handled. */
+Test(dedup, a_request_in_the_frames_below_is_a_crash, .signal = SIGILL)
+{
+    // never read: the check comes first (the frames there are the handler's to come)
+    const ipc_msg_t *req = (const ipc_msg_t *)((uintptr_t)__builtin_frame_address(0) - 16384);
+    ipc_msg_t reply;
+    ipc_server_handle(&server, CLIENT, req, &reply);
+    cr_assert_fail("handled a request from below its frame (%u runs)", runs);
+}
+
+Test(dedup, a_request_longer_than_any_received_is_a_crash, .signal = SIGILL)
+{
+    ipc_msg_t req = {.label = ECHO_INCREMENT, .len = 0xFDE8F38Bu, .w = {5}}, reply;
+    ipc_server_handle(&server, CLIENT, &req, &reply);
+    cr_assert_fail("handled a request of %u words", req.len);
 }
