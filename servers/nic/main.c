@@ -239,10 +239,15 @@ static int setup(void)
     // the link outlives us: take up both channel ends where the previous instance left them
     if (chan_producer_attach(&drv.out_req, chan_req_ring(drv.txc)))
         rt_printf("nic: transmit ring corrupt at start: reset\n");
-    if (chan_consumer_attach(&drv.out_comp, chan_comp_ring(drv.txc)))
-        rt_printf("nic: transmit completions corrupt at start\n");
-    if (chan_consumer_attach(&drv.in_req, chan_req_ring(drv.rxc)))
-        rt_printf("nic: receive ring corrupt at start\n");
+    // frames may be dropped: a ring whose tail (ours) is out of range starts over at its head
+    if (chan_consumer_attach(&drv.out_comp, chan_comp_ring(drv.txc))) {
+        rt_printf("nic: transmit completions corrupt at start: skipped\n");
+        chan_consumer_skip_all(&drv.out_comp);
+    }
+    if (chan_consumer_attach(&drv.in_req, chan_req_ring(drv.rxc))) {
+        rt_printf("nic: receive ring corrupt at start: skipped\n");
+        chan_consumer_skip_all(&drv.in_req);
+    }
     if (chan_producer_attach(&drv.in_comp, chan_comp_ring(drv.rxc)))
         rt_printf("nic: receive completions corrupt at start: reset\n");
     drv.next_id = srv.control->instance << 40 | 1;
