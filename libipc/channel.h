@@ -113,6 +113,12 @@ int chan_produce(chan_producer_t *p, const chan_desc_t *d);
  * is read again. RS_RANGE_ERROR if head - tail exceeds the ring (then nothing is readable until
  * the producer's head comes back into range). */
 int chan_consumer_attach(chan_consumer_t *c, chan_ring_t *ring);
+/* For a consumer that may drop what it has not read (frames, not disk requests): after
+ * chan_consumer_attach found head - tail out of range, takes the producer's head as read and
+ * released. The tail is the consumer's own: one its previous instance published with bits a
+ * stray write flipped stays out of range for good, and every new instance would refuse the
+ * ring (a storm of corrupt into nic: restarted by init's owed check round after round). */
+void chan_consumer_skip_all(chan_consumer_t *c);
 /* Copies the next unread entry into *d and moves past it (it stays unreleased). Returns RS_OK,
  * RS_WOULD_BLOCK when there is none, RS_RANGE_ERROR when the producer's head is out of range. */
 int chan_consume(chan_consumer_t *c, chan_desc_t *d);
