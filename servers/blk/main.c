@@ -82,8 +82,7 @@ static bool setup_intact(void)
  * waiting and blk's heartbeat moving. */
 static bool ends_intact(void)
 {
-    return blk.req.tail == blk.req.ring->tail && blk.req.next - blk.req.tail <= CHAN_ENTRIES &&
-           blk.comp.head == blk.comp.ring->head;
+    return chan_consumer_published(&blk.req, CHAN_ENTRIES) && chan_producer_published(&blk.comp);
 }
 
 /* A request's check (its descriptor but the status, state, slot), taken at each change and

@@ -57,9 +57,8 @@ static bool ends_intact(void)
     if (net.sw.nports > SW_PORTS) return false;
     for (unsigned p = 0; p < net.sw.nports; p++) {
         const sw_port_t *sp = &net.sw.port[p];
-        if (sp->rx_req.tail != sp->rx_req.ring->tail || sp->rx_req.next != sp->rx_req.tail ||
-            sp->tx_comp.tail != sp->tx_comp.ring->tail || sp->tx_comp.next != sp->tx_comp.tail ||
-            sp->rx_comp.head != sp->rx_comp.ring->head || sp->tx_req.head != sp->tx_req.ring->head)
+        if (!chan_consumer_published(&sp->rx_req, 0) || !chan_consumer_published(&sp->tx_comp, 0) ||
+            !chan_producer_published(&sp->rx_comp) || !chan_producer_published(&sp->tx_req))
             return false;
     }
     return true;

@@ -72,10 +72,8 @@ static bool setup_intact(void)
  * ends up again. */
 static bool ends_intact(void)
 {
-    return drv.out_req.head == drv.out_req.ring->head &&
-           drv.in_comp.head == drv.in_comp.ring->head && drv.in_req.tail == drv.in_req.ring->tail &&
-           drv.in_req.next == drv.in_req.tail && drv.out_comp.tail == drv.out_comp.ring->tail &&
-           drv.out_comp.next == drv.out_comp.tail;
+    return chan_producer_published(&drv.out_req) && chan_producer_published(&drv.in_comp) &&
+           chan_consumer_published(&drv.in_req, 0) && chan_consumer_published(&drv.out_comp, 0);
 }
 
 #ifdef NIC_REGS_MMIO

@@ -315,3 +315,23 @@ Test(channel, fuzz_hostile_consumer)
     cr_assert_gt(ok, 1000u);
     cr_assert_gt(bad, 1000u);
 }
+
+Test(channel, own_ends_agree_with_what_was_published_until_a_stray_write)
+{
+    chan_producer_t p;
+    chan_consumer_t c;
+    chan_desc_t d = req(1, CHAN_OP_READ, 0, 0, CHAN_SECTOR), got;
+    cr_assert_eq(chan_producer_attach(&p, chan_req_ring(mem)), RS_OK);
+    cr_assert_eq(chan_consumer_attach(&c, chan_req_ring(mem)), RS_OK);
+    cr_assert_eq(chan_produce(&p, &d), RS_OK);
+    cr_assert(chan_producer_published(&p));
+    cr_assert_eq(chan_consume(&c, &got), RS_OK);
+    cr_assert(!chan_consumer_published(&c, 0), "one read and held");
+    cr_assert(chan_consumer_published(&c, 1));
+    cr_assert_eq(chan_release(&c), RS_OK);
+    cr_assert(chan_consumer_published(&c, 0));
+    p.head ^= 4; // flipped private copies
+    c.tail ^= 1, c.next = c.tail;
+    cr_assert(!chan_producer_published(&p));
+    cr_assert(!chan_consumer_published(&c, CHAN_ENTRIES));
+}
