@@ -105,7 +105,8 @@ _Noreturn void ipc_serve(ipc_server_t *s);
 void ipc_server_seal(const ipc_server_t *s);
 /* A loop round's start, after the receive that returned r: traps if s is not as sealed or if
  * more than IPC_MAX_RECV_ERRORS receives in a row failed (a lost endpoint: a crash and a clean
- * restart, never a spin), then moves the heartbeat. */
+ * restart, never a spin; a poll that found nothing, RS_WOULD_BLOCK, is no failure), then moves
+ * the heartbeat. */
 void ipc_server_round(ipc_server_t *s, rs_result_t r);
 #define IPC_MAX_RECV_ERRORS 64
 /* Whether the size bytes at a and b (8-byte words, size a multiple of 8) are equal: a server's

@@ -237,7 +237,7 @@ void ipc_server_seal(const ipc_server_t *s)
 
 void ipc_server_round(ipc_server_t *s, rs_result_t r)
 {
-    recv_errors = r.error == RS_OK ? 0 : recv_errors + 1;
+    recv_errors = r.error == RS_OK || r.error == RS_WOULD_BLOCK ? 0 : recv_errors + 1;
     if (!server_intact(s) || recv_errors > IPC_MAX_RECV_ERRORS)
         __builtin_trap(); // a crash: the next one is sound
     if (s->control) s->control->heartbeat++;

@@ -184,9 +184,7 @@ int main(void *arg)
     bool more = true;
     for (;;) {
         rs_result_t r = more ? rs_nbrecv(srv.ep) : rs_recv(srv.ep);
-        // srv as sealed, no receive failing for ever (a poll that found nothing is no failure);
-        // the heartbeat
-        ipc_server_round(&srv, r.error == RS_WOULD_BLOCK ? (rs_result_t){.error = RS_OK} : r);
+        ipc_server_round(&srv, r); // srv as sealed, no receive failing for ever; the heartbeat
         // the wakeup is owed until this loop is back at its receive (init's owed check)
         srv.control->vmm_exit_in = srv.control->heartbeat;
         if (!intact()) {
