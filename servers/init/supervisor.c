@@ -141,7 +141,7 @@ static void empty_pool(struct server *s, unsigned k)
 }
 
 /* A bounded share of emptying pool k, whose instance does not run: deletes the caps in the
- * instance's slot block one at a time (each page table is cleared as its cap goes, some 17,000
+ * instance's slot block one at a time (each page table is cleared as its cap goes, some 2,000
  * instructions: most of an emptying) until the TSC passes `until`, at least one cap; once all
  * are gone, empty_pool does the rest (the process untyped's Revoke, cheap by then). Returns
  * true when the pool is empty. */
