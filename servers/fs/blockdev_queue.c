@@ -46,12 +46,17 @@ static uint64_t mix(uint64_t h, uint64_t w)
     return h ^ (h >> 31);
 }
 
+/* A term per field, each a field times its own odd constant (a bijection: a change confined to
+ * one field always shows), summed with xor: the loops that look at every record (place, the
+ * overlap tests) check each one, so this must be cheap, no chain of dependent rounds. */
 static uint64_t rec_sum(const struct bq_rec *r)
 {
-    uint64_t h = mix(mix(mix(0x452821E638D01377ull, r->id), r->sector), r->result);
-    h = mix(mix(h, r->dstart), (uint64_t)(uintptr_t)r->dst);
-    h = mix(mix(h, (uint64_t)r->op << 32 | r->len), (uint64_t)r->data_offset << 32 | r->status);
-    return mix(h, (uint64_t)r->done | (uint64_t)r->ra << 8);
+    return (r->id * 0x9E3779B97F4A7C15ull) ^ (r->sector * 0xC2B2AE3D27D4EB4Full) ^
+           (r->result * 0x165667B19E3779F9ull) ^ (r->dstart * 0xD6E8FEB86659FD93ull) ^
+           ((uint64_t)(uintptr_t)r->dst * 0xFF51AFD7ED558CCDull) ^
+           (((uint64_t)r->op << 32 | r->len) * 0xC4CEB9FE1A85EC53ull) ^
+           (((uint64_t)r->data_offset << 32 | r->status) * 0x94D049BB133111EBull) ^
+           (((uint64_t)r->done | (uint64_t)r->ra << 8 | 1ull << 16) * 0xBF58476D1CE4E5B9ull);
 }
 
 static void rec_seal(struct bq_rec *r) { r->chk = rec_sum(r); }
@@ -224,8 +229,10 @@ static bool no_overlap(struct blkq *q, const struct what *w)
 static uint64_t oldest_busy(struct blkq *q)
 {
     uint64_t rel = released(q);
-    for (uint64_t n = q->sent > CHAN_ENTRIES ? q->sent - CHAN_ENTRIES : 0; n < rel; n++)
-        if (rec(q, n)->id == q->id_base + n && !rec(q, n)->done) return n;
+    for (uint64_t n = q->sent > CHAN_ENTRIES ? q->sent - CHAN_ENTRIES : 0; n < rel; n++) {
+        const struct bq_rec *r = rec(q, n);
+        if (r->id == q->id_base + n && !r->done) return n;
+    }
     return rel;
 }
 
@@ -453,8 +460,9 @@ uint32_t blkq_write(struct blkq *q, uint64_t sector, uint32_t count, const void 
         if (!sum && !no_overlap(q, &w)) sum = bytes_sum(in, k * CHAN_SECTOR);
         wait_for(q, no_overlap, w);
         for (unsigned i = 0; i < CHAN_ENTRIES; i++) { // a prefetch of these sectors is stale
-            struct bq_rec *r = rec(q, i);
-            if (r->ra && overlaps(r, at, k)) {
+            // checked only where acted on (a prefetch is checked again before it is used)
+            if (q->rec[i].ra && overlaps(&q->rec[i], at, k)) {
+                struct bq_rec *r = rec(q, i);
                 r->ra = false;
                 rec_seal(r);
             }

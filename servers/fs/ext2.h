@@ -146,6 +146,11 @@ struct ext2_fs {
     /* Checks of the state above that a stray write must not change unseen (ext2_cache_check.c):
      * the geometry and the log's blocks (fixed at mount), the log's positions, the tag. */
     uint64_t geo_chk, log_chk, tag_chk;
+    /* The slots opened since the last seal, so a wait seals and checks those alone instead of
+     * scanning the whole cache (ext2_cache_check.c); every slot with `open` set is listed. */
+    uint16_t open_list[EXT2_CACHE_BLOCKS];
+    uint32_t n_open;
+    uint64_t open_chk;        /* the list's check: zero for the empty list */
     int16_t hhead[EXT2_HASH]; /* the cache's index: first slot of each bucket's chain, -1 none */
     struct ext2_buf buf[EXT2_CACHE_BLOCKS];
     uint8_t data[EXT2_CACHE_BLOCKS][EXT2_MAX_BS];

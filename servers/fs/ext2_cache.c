@@ -190,5 +190,7 @@ void cache_reset(struct ext2_fs *fs)
     for (uint32_t i = 0; i < EXT2_HASH; i++) fs->hhead[i] = -1;
     fs->txn_dirty = 0;
     fs->pinned = 0;
+    fs->n_open = 0;
+    fs->open_chk = 0;
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) cache_meta_set(fs, i);
 }

@@ -46,12 +46,54 @@ static void verify(struct ext2_fs *fs, uint32_t slot)
     if (b->valid && !b->open && seal_of(fs, slot) != b->sum) ext2_cache_corrupt(fs, slot);
 }
 
+/* The list of open slots (fs->open_list): a wait and the operation's end visit these alone.
+ * Its check is a sum of a term per entry, so adding one is cheap; it is recomputed in full
+ * wherever the list is walked. A flipped entry or count is a corrupt state. */
+static uint64_t mix(uint64_t h, uint64_t w);
+
+static uint64_t open_term(uint32_t slot) { return mix(0x9E3779B97F4A7C15ull, slot + 1u); }
+
+static uint64_t open_sum(const struct ext2_fs *fs)
+{
+    uint64_t h = 0;
+    for (uint32_t i = 0; i < fs->n_open; i++) h += open_term(fs->open_list[i]) + 1;
+    return h;
+}
+
+static void open_verify(struct ext2_fs *fs)
+{
+    if (fs->n_open > EXT2_CACHE_BLOCKS || open_sum(fs) != fs->open_chk)
+        ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+}
+
+/* Marks slot open and lists it (its fields were checked just before). */
+static void open_slot(struct ext2_fs *fs, uint32_t slot)
+{
+    struct ext2_buf *b = &fs->buf[slot];
+    if (!b->open) {
+        if (fs->n_open >= EXT2_CACHE_BLOCKS) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+        fs->open_list[fs->n_open++] = (uint16_t)slot;
+        fs->open_chk += open_term(slot) + 1;
+    }
+    b->open = 1;
+    cache_meta_set(fs, slot);
+}
+
+/* Drops the listed slots no longer open. */
+static void open_compact(struct ext2_fs *fs)
+{
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < fs->n_open; i++)
+        if (fs->buf[fs->open_list[i]].open) fs->open_list[j++] = fs->open_list[i];
+    fs->n_open = j;
+    fs->open_chk = open_sum(fs);
+}
+
 void cache_check_take(struct ext2_fs *fs, uint32_t slot, bool hit)
 {
     if (hit) verify(fs, slot);
     cache_meta_check(fs, slot);
-    fs->buf[slot].open = 1;
-    cache_meta_set(fs, slot);
+    open_slot(fs, slot);
 }
 
 static int slot_of(const struct ext2_fs *fs, const void *buf);
@@ -81,7 +123,9 @@ static int slot_of(const struct ext2_fs *fs, const void *buf)
 void cache_wait_begin(struct ext2_fs *fs, const void *into)
 {
     int into_slot = slot_of(fs, into);
-    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+    open_verify(fs);
+    for (uint32_t k = 0; k < fs->n_open; k++) {
+        uint32_t i = fs->open_list[k];
         struct ext2_buf *b = &fs->buf[i];
         cache_meta_check(fs, i);
         if (!b->open || !b->valid || (int)i == into_slot) continue;
@@ -89,33 +133,40 @@ void cache_wait_begin(struct ext2_fs *fs, const void *into)
         b->open = b->refs != 0;
         cache_meta_set(fs, i);
     }
+    open_compact(fs);
 }
 
 void cache_wait_end(struct ext2_fs *fs, const void *into)
 {
     int into_slot = slot_of(fs, into);
-    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+    open_verify(fs);
+    for (uint32_t k = 0; k < fs->n_open; k++) {
+        uint32_t i = fs->open_list[k];
         struct ext2_buf *b = &fs->buf[i];
         cache_meta_check(fs, i);
-        if ((int)i == into_slot) {
-            b->open = 1;
-            cache_meta_set(fs, i);
-        } else if (b->open && b->valid && b->refs && seal_of(fs, i) != b->sum) {
+        if ((int)i != into_slot && b->open && b->valid && b->refs && seal_of(fs, i) != b->sum)
             ext2_cache_corrupt(fs, i);
-        }
+    }
+    if (into_slot >= 0) {
+        cache_meta_check(fs, (uint32_t)into_slot);
+        open_slot(fs, (uint32_t)into_slot);
     }
 }
 
 void cache_seal(struct ext2_fs *fs)
 {
-    for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
+    open_verify(fs);
+    for (uint32_t k = 0; k < fs->n_open; k++) {
+        uint32_t i = fs->open_list[k];
         struct ext2_buf *b = &fs->buf[i];
-        if (!b->open) continue;
         cache_meta_check(fs, i);
+        if (!b->open) continue;
         if (b->valid) b->sum = seal_of(fs, i);
         b->open = 0;
         cache_meta_set(fs, i);
     }
+    fs->n_open = 0;
+    fs->open_chk = 0;
 }
 
 /* The bookkeeping of the cache and the log (issue 15: a `corrupt` of fs flips bits in its

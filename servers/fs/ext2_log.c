@@ -304,7 +304,7 @@ void txn_abort(struct ext2_fs *fs)
             b->dirty = b->meta = 0;
             if (!b->pinned) b->valid = 0;
         }
-        cache_meta_set(fs, i); // the read below is a wait (cache_wait_begin checks every slot)
+        cache_meta_set(fs, i); // the read below is a wait (cache_wait_begin checks the open slots)
         if (back && dev_read(fs, ring_blk(fs, b->logpos), fs->data[i]) < 0) {
             fs->broken = true; /* the logged copy is unreadable: stop writing */
             b->valid = b->pinned = 0;

@@ -230,9 +230,7 @@ static _Noreturn void serve(void)
         // server as sealed (a flipped endpoint slot or control pointer traps at once), and no
         // receive failing for ever behind a live heartbeat (64 in a row trap); an empty poll is
         // no failure. The heartbeat moves here.
-        rs_result_t seen = r;
-        if (work && r.error == RS_WOULD_BLOCK) seen.error = RS_OK;
-        ipc_server_round(&server, seen);
+        ipc_server_round(&server, r);
         if (r.error == RS_OK && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL) {
             if (r.badge & IPC_BADGE_PING) ipc_server_ping(&server);
             if (damaged && (r.badge & IPC_BADGE_PING)) damaged_retry(&blk_dev);

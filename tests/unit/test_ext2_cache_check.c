@@ -292,3 +292,39 @@ Test(ext2cache, a_never_filled_metadata_block_never_reaches_the_disk)
     memdev_save(&m, img);
     cr_assert_eq(fsck(img), 0);
 }
+
+/* The open list (fs->open_list): a wait seals and checks the slots it lists alone, so a flip in
+ * the list itself must show, or a block taken by the running operation would stay unsealed and
+ * a flip in it be committed. Here a block is taken (opened), then its list entry or the list's
+ * count is flipped; the next device request (a wait) must crash fs. And without a flip, a
+ * block held across a wait and flipped during it is caught after the wait. */
+Test(ext2cache, a_flipped_open_list_never_leaves_a_taken_block_unsealed)
+{
+    struct ext2_fs *fs = instance();
+    uint32_t sb_blk = fs->bs == 1024 ? 1 : 0, other = sb_blk + 1;
+    for (int flip = 0; flip < 3; flip++) {
+        uint8_t *d;
+        int s;
+        cr_assert_eq(bget(fs, sb_blk, &d, &s), 0);
+        cr_assert(fs->buf[s].open);
+        cr_assert_geq(fs->n_open, 1u);
+        corrupt_calls = 0;
+        if (flip == 0) fs->open_list[fs->n_open - 1] ^= 4; // another slot named
+        if (flip == 1) fs->n_open--;                       // the slot dropped from the list
+        if (!setjmp(crashed)) {
+            if (flip == 2) { // no flip in the list: the held block flipped during the wait
+                cache_wait_begin(fs, NULL);
+                d[7] ^= 1;
+                cache_wait_end(fs, NULL);
+            } else {
+                uint8_t buf[4096];
+                cr_assert_eq(dev_read(fs, other, buf), 0); // a wait
+            }
+            cr_assert_fail("flip %d: not caught", flip);
+        }
+        cr_assert_eq(corrupt_calls, 1, "flip %d", flip);
+        free(fs);
+        fs = instance();
+    }
+    free(fs);
+}
