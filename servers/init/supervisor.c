@@ -5,6 +5,7 @@
 // policy), up to the manifest's restart limit.
 #include "init.h"
 #include "device.h"
+#include "watchdog.h"
 
 #define CONTROL_VADDR_BASE 0x0000400000000000ul /* init's mappings of the control pages */
 #define BACKOFF_MIN_MS     5
@@ -484,14 +485,18 @@ static void owed_check(uint64_t now)
     }
 }
 
-/* Watchdog: ping every period; a server that answered none of the last two pings is hung. */
+/* Watchdog: ping every period; a server that answered none of the last two pings is hung, one
+ * not yet at its first heartbeat once its start-up budget is spent (watchdog.h). */
 static void watchdog(struct server *s, uint64_t now)
 {
     if (!s->running || !s->m->watchdog_ms || now < s->next_ping_ms) return;
     s->next_ping_ms = now + s->m->watchdog_ms;
-    if (s->control->heartbeat != s->ping_heartbeat) s->missed_pings = 0;
-    else if (++s->missed_pings >= 2) {
-        supervisor_crashed(s, REASON_WATCHDOG, "no heartbeat");
+    if (watchdog_hung(s->control->heartbeat, s->start_heartbeat, s->ping_heartbeat,
+                      &s->missed_pings, now - s->started_ms, s->m->watchdog_ms)) {
+        supervisor_crashed(s, REASON_WATCHDOG,
+                           s->control->heartbeat == s->start_heartbeat
+                               ? "no heartbeat since its start"
+                               : "no heartbeat");
         return;
     }
     s->ping_heartbeat = s->control->heartbeat;

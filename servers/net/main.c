@@ -144,6 +144,11 @@ static int setup(void)
             continue;
         }
         net.link[p] = idx;
+        unsigned skipped = net.sw.port[p].skipped;
+        if (skipped)
+            rt_printf("net: link %s: %s%s corrupt at start: skipped\n", name,
+                      skipped & SW_SKIPPED_RX ? "frames in " : "",
+                      skipped & SW_SKIPPED_TX_COMP ? "completions out" : "");
     }
     if (!net.sw.nports) {
         rt_printf("net: no network links\n");

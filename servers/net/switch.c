@@ -36,11 +36,17 @@ int sw_add_port(sw_t *sw, const char *name, void *rx_base, void *tx_base, uint64
     p->uplink = !strcmp(name, NET_UPLINK);
     if (!p->uplink) net_link_mac(name, p->mac);
     p->rx_data = chan_data(rx_base);
-    p->rx_broken = chan_consumer_attach(&p->rx_req, chan_req_ring(rx_base)) != RS_OK;
+    // a consumer's tail is ours: one an earlier instance published flipped stays out of range,
+    // and every new instance refused the ring and owed its entries for good (restarted by
+    // init's owed check round after round); as nic does, start over at the producer's head
+    // (frames may be dropped; a bad head of the peer's is its own to mend when it restarts)
+    if (chan_consumer_attach(&p->rx_req, chan_req_ring(rx_base)))
+        chan_consumer_skip_all(&p->rx_req), p->skipped |= SW_SKIPPED_RX;
     chan_producer_attach(&p->rx_comp, chan_comp_ring(rx_base)); // a corrupt tail: set empty
     p->tx_data = chan_data(tx_base);
     chan_producer_attach(&p->tx_req, chan_req_ring(tx_base));
-    chan_consumer_attach(&p->tx_comp, chan_comp_ring(tx_base));
+    if (chan_consumer_attach(&p->tx_comp, chan_comp_ring(tx_base)))
+        chan_consumer_skip_all(&p->tx_comp), p->skipped |= SW_SKIPPED_TX_COMP;
     p->tx_id = id_base ? id_base : 1;
     // what an earlier instance left in flight at the output has an unknown source
     p->occ_tail = p->tx_req.ring->tail;

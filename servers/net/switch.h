@@ -30,6 +30,10 @@
 #define SW_ROUNDS      16u      /* rounds per sw_poll: then the caller looks at its pings */
 #define SW_UNKNOWN_SRC SW_PORTS /* an output entry an earlier instance produced */
 
+/* sw_port_t.skipped: its rings whose consumer tail (ours) was out of range at start */
+#define SW_SKIPPED_RX      1u /* the peer's frames to us */
+#define SW_SKIPPED_TX_COMP 2u /* the peer's completions of our frames */
+
 typedef struct sw_port {
     char name[NET_LINK_NAME];
     uint8_t mac[NET_MAC_LEN]; /* bound source MAC (not for the uplink) */
@@ -48,6 +52,7 @@ typedef struct sw_port {
     uint8_t src[CHAN_ENTRIES];
     uint8_t occ[SW_PORTS + 1];
     uint32_t occ_tail;
+    unsigned skipped; /* SW_SKIPPED_*: rings read to their producer's head at start */
     sw_counters_t c;
 } sw_port_t;
 
@@ -74,8 +79,9 @@ void sw_init(sw_t *sw, uint64_t key);
  * the server) and transmit side (tx: this end the client); each data area must hold
  * CHAN_ENTRIES buffers (net_link_find checks). Takes up both ends as they are in shared memory
  * (a first start or a restart; entries an earlier instance produced count for SW_UNKNOWN_SRC).
- * `id_base` starts this instance's request ids. Returns the port, or -1 if all SW_PORTS are
- * taken or the name is empty or too long. */
+ * A ring whose consumer tail (ours) is out of range is taken as read up to the producer's head
+ * (port->skipped says which). `id_base` starts this instance's request ids. Returns the port,
+ * or -1 if all SW_PORTS are taken or the name is empty or too long. */
 int sw_add_port(sw_t *sw, const char *name, void *rx_base, void *tx_base, uint64_t id_base);
 
 /* Serves the ports (see above) at time now_ms: up to SW_ROUNDS rounds of SW_BUDGET frames per

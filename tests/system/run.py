@@ -10,9 +10,10 @@ serial log for the test protocol, and give a verdict.
   KERNEL PANIC...                        kernel panic or CPU exception
 
 A run passes only if exactly one plan line came, then exactly N check lines with distinct IDs,
-all PASS, then a done line saying N passed, 0 failed, and every --expect line was seen. A run
-of a program that makes no checks (boot logs, benchmarks, the shell) says --no-checks: it
-passes once every --expect line was seen, and must print no plan line.
+all PASS, then a done line saying N passed, 0 failed, every --expect line was seen and no
+--forbid line. A run of a program that makes no checks (boot logs, benchmarks, the shell) says
+--no-checks: it passes once every --expect line was seen (and no --forbid line), and must print
+no plan line.
 
 Exit status 0 on pass, 1 on failure (the whole serial log is printed)."""
 
@@ -107,6 +108,9 @@ def parse_args():
                         "console; in order, each after the previous one was sent")
     p.add_argument("--expect", action="append", default=[], metavar="LINE_REGEX",
                    help="a regex that must match some line of the log")
+    p.add_argument("--forbid", action="append", default=[], metavar="LINE_REGEX",
+                   help="a regex that must match no line of the log (e.g. a restart that "
+                        "nothing injected)")
     a = p.parse_args()
     if a.expect_min is not None:  # gone: the program's plan line says how many checks must run
         p.error("--expect-min is gone: the test program prints '[test] plan N' and the run must "
@@ -483,6 +487,9 @@ def verdict(a, lines, why):
         return f"{len(fails)} check(s) failed: {' '.join(fails)}"
     if missing:
         return "expected line not seen: " + ", ".join(repr(e) for e in missing)
+    forbidden = [l for l in lines if any(re.search(f, l) for f in a.forbid)]
+    if forbidden:
+        return f"forbidden line seen: {forbidden[0].strip()!r}"
     if a.no_checks:
         if any(PLAN_RE.search(l) or CHECK_RE.search(l) for l in lines):
             return "the program prints plan or check lines: drop --no-checks"

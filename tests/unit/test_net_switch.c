@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The switch's logic (servers/net/switch.c) over real channel memory: learning, ageing, the
 // bounded table's eviction, flooding, spoofing refused, fair service and fair output occupancy,
-// hostile descriptors and ring indices (seeded fuzz), and a restart in the middle of traffic.
+// hostile descriptors and ring indices (seeded fuzz), a restart in the middle of traffic and one
+// that finds its own ring tails flipped.
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +478,32 @@ Test(sw, a_restart_mid_stream_loses_nothing_produced)
     cr_assert_eq(n, 32);
     poll(); // takes C's completions and the released entries
     cr_assert_eq(sw.port[C].occ[SW_UNKNOWN_SRC], 0);
+}
+
+Test(sw, a_restart_skips_its_own_tails_found_out_of_range)
+{
+    uint8_t mc[6], f[NET_MAX_FRAME];
+    mac_of(C, mc);
+    send(B, mc, 0); // read by nobody: the new instance may drop it
+    // the old instance published tails a stray write flipped: B's frames in, C's completions
+    chan_req_ring(peer[B].rx)->tail ^= 1u << 20;
+    chan_comp_ring(peer[C].tx)->tail ^= 1u << 20;
+    sw_init(&sw, 99);
+    for (unsigned i = 0; i < nports; i++) attach_port(i);
+    cr_assert_eq(sw.port[B].skipped, SW_SKIPPED_RX);
+    cr_assert_eq(sw.port[C].skipped, SW_SKIPPED_TX_COMP);
+    cr_assert_eq(sw.port[A].skipped, 0);
+    send(B, mc, 1);
+    poll();
+    cr_assert_eq(recv(C, f), 64, "B's ring serves again: its frame reached C");
+    uint32_t seq;
+    memcpy(&seq, f + 14, 4);
+    cr_assert_eq(seq, 1);
+    cr_assert_eq(status(B), RS_OK, "B's frame was completed");
+    poll(); // takes C's completion
+    chan_ring_t *cc = chan_comp_ring(peer[C].tx);
+    cr_assert_eq(cc->tail, cc->head, "C's completions are consumed again");
+    cr_assert_eq(sw.port[C].occ[B], 0);
 }
 
 Test(sw, ports_beyond_the_limit_and_bad_names_are_refused)
