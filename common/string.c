@@ -31,9 +31,15 @@ void *memmove(void *d, const void *s, size_t n)
     return d;
 }
 
-void *memset(void *d, int c, size_t n)
+/* Word by word when d is 8-byte aligned, as memcpy: a page table's 4 KiB cleared when its cap is
+ * deleted cost 17,150 instructions a byte at a time. */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void *memset(void *d, int c, size_t n)
 {
     unsigned char *dp = d;
+    if (!((uintptr_t)dp & 7)) {
+        mem_word_t w = (unsigned char)c * 0x0101010101010101ull;
+        for (; n >= 8; n -= 8, dp += 8) *(mem_word_t *)dp = w;
+    }
     while (n--) *dp++ = (unsigned char)c;
     return d;
 }

@@ -12,6 +12,13 @@
 
 const struct vcpu_backend *vcpu_backend;
 
+const uint8_t vcpu_short_length[32] = {
+    [RS_EXIT_IO] = RS_EXIT_LEN_BASE,       [RS_EXIT_HLT] = RS_EXIT_LEN_BASE,
+    [RS_EXIT_VMCALL] = RS_EXIT_LEN_BASE,   [RS_EXIT_INTR_WINDOW] = RS_EXIT_LEN_BASE,
+    [RS_EXIT_CPUID] = RS_EXIT_LEN_CPUID,   [RS_EXIT_MSR_READ] = RS_EXIT_LEN_MSR,
+    [RS_EXIT_MSR_WRITE] = RS_EXIT_LEN_MSR,
+};
+
 void vcpu_create(uint64_t obj)
 {
     struct vcpu *v = (struct vcpu *)(obj + VCPU_CTL_SIZE);
@@ -99,6 +106,7 @@ int vcpu_decode(struct invocation *inv)
         INV_NEED_ARGS(inv, 1);
         if (!vcpu_event_ok(inv_arg(inv, 0))) return inv_error(inv, RS_INVALID_ARGUMENT, 0, 0, 0);
         vcpu_backend->inject(v, inv_arg(inv, 0) | RS_EVENT_VALID);
+        vcpu_exit_seg_refresh(v); // RS_EXIT_IRQ_PENDING
         return RS_OK;
     case RS_VCPU_SET_EXIT_WORDS:
         // a held exit delivered again takes the new selection: VMMs set it before the guest runs
@@ -110,6 +118,7 @@ int vcpu_decode(struct invocation *inv)
     case RS_VCPU_REQUEST_WINDOW:
         INV_NEED_ARGS(inv, 1);
         vcpu_backend->want_window(v, inv_arg(inv, 0) != 0);
+        vcpu_exit_seg_refresh(v); // RS_EXIT_IRQ_WINDOW
         return RS_OK;
     default: return inv_error(inv, RS_ILLEGAL_OPERATION, 0, 0, 0);
     }

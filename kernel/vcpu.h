@@ -51,13 +51,18 @@ void vcpu_tcb_finalise(struct tcb *t);
  * host interrupt, or after the exit was handed to the exit endpoint (t then waits for the reply,
  * or is stopped if its binding is incomplete). */
 void vcpu_run(struct tcb *t);
+/* rs_exit_short_length by reason, for the reasons SetExitWords accepts, string I/O aside
+ * (vcpu.c; unit-vcpu compares the two): one load on the exit path for its switch's compares. */
+extern const uint8_t vcpu_short_length[32];
+_Static_assert(RS_EXIT_OTHER < 32, "every reason has its bit in short_exits");
 /* The length of v's pending exit's message: its reason's own words if SetExitWords selected
  * them, else RS_EXIT_MR_COUNT (vcpu.h in include/resurgo, exit ABI 2). */
 static inline unsigned vcpu_exit_length(const struct vcpu *v)
 {
-    return (v->short_exits >> (v->exit.reason & 31)) & 1
-               ? rs_exit_short_length(v->exit.reason, v->exit.qual)
-               : RS_EXIT_MR_COUNT;
+    uint32_t r = v->exit.reason & 31;
+    if (!((v->short_exits >> r) & 1) || (r == RS_EXIT_IO && (v->exit.qual & RS_IO_QUAL_STRING)))
+        return RS_EXIT_MR_COUNT;
+    return vcpu_short_length[r];
 }
 /* Writes the exit message of t's pending exit into w; returns its length (vcpu_exit_length). */
 unsigned vcpu_exit_message(struct tcb *t, uint64_t w[RS_EXIT_MR_COUNT]);
@@ -84,6 +89,14 @@ static inline bool vcpu_binding_intact(const struct vcpu *v, const struct tcb *t
 {
     const struct cap *c = &v->slots[VCPU_SLOT_TCB].cap;
     return c->type == RS_CAP_TCB && (const struct tcb *)c->obj == t;
+}
+/* What the held exit's SEG word shows may have changed (a state written, an event injected, a
+ * window asked for: vcpu_state.c, vcpu.c): computed again, so that its delivery, or one again
+ * after its VMM died, shows the state then, as the word computed at delivery did. */
+static inline void vcpu_exit_seg_refresh(struct vcpu *v)
+{
+    if (v->exit.reason != RS_EXIT_NONE)
+        v->exit.seg = vcpu_backend->exit_seg ? vcpu_backend->exit_seg(v) : 0;
 }
 /* Ends t's binding: the thread stops, as it has no user context to fall back to. */
 void vcpu_unbind(struct tcb *t);

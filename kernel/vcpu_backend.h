@@ -29,6 +29,7 @@ struct vcpu_exit {
     uint64_t raw_reason, raw_qual;
     uint64_t rip, rflags, cr0, cr3, cr4, efer; /* guest state at the exit, for the message */
     uint64_t event; /* the event whose delivery the exit interrupted (RS_EXIT_MR_EVENT), 0: none */
+    uint64_t seg;   /* RS_EXIT_MR_SEG (exit_seg), kept current while the exit is held */
 };
 
 struct vcpu_backend {
@@ -55,15 +56,18 @@ struct vcpu_backend {
     /* Checks nothing: the generic layer validated what it must (canonical RIP, control register
      * combinations); what the hardware still refuses comes back as RS_EXIT_INVALID_STATE. */
     void (*set_state)(struct vcpu *v, const rs_vcpu_state_t *s);
-    /* Runs the guest until an exit the VMM must see or a host interrupt; fills *e. Called with
+    /* Runs the guest until an exit the VMM must see or a host interrupt; fills *e (its seg
+     * with exit_seg's word: the generic layer computes it again after an invocation that may
+     * change it while the exit is held, vcpu_exit_seg_refresh). Called with
      * interrupts off; host interrupts that caused the exit are taken before it returns. An event
      * whose delivery the exit interrupted is kept for the next entry. Failed entry (invalid
      * state) is RS_EXIT_INVALID_STATE, never a kernel crash. */
     void (*run)(struct vcpu *v, struct vcpu_exit *e);
     /* The exit message's RS_EXIT_MR_SEG word (CS / SS attribs, CPL, the interrupt bits), from
      * the guest state now (nothing changes it between an exit and its reply but the reply,
-     * WriteState / SetRegister and the VMM's own requests, which only the interrupt bits show).
-     * May be NULL (then 0). */
+     * WriteState / SetRegister and the VMM's own requests, which only the interrupt bits show;
+     * run fills e->seg with it, vcpu_exit_seg_refresh calls it after those). May be NULL
+     * (then 0). */
     uint64_t (*exit_seg)(struct vcpu *v);
     /* The four segment-base words RS_EXIT_MR_CS_SS_BASE .. RS_EXIT_MR_GS_BASE into w[0..3], as
      * exit_seg. May be NULL (then 0). */

@@ -36,7 +36,7 @@ static inline __attribute__((always_inline)) void exit_words_tail(struct vcpu *v
 {
     const struct vcpu_exit *e = &v->exit;
     w[RS_EXIT_MR_RFLAGS] = e->rflags;
-    w[RS_EXIT_MR_SEG] = vcpu_backend->exit_seg ? vcpu_backend->exit_seg(v) : 0;
+    w[RS_EXIT_MR_SEG] = e->seg;
     w[RS_EXIT_MR_SEQ] = v->exits;
     w[RS_EXIT_MR_RAX] = v->gpr[RS_GPR_RAX];
     if (len <= RS_EXIT_LEN_BASE) return;

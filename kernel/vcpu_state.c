@@ -52,7 +52,7 @@ static void state_get(struct vcpu *v, rs_vcpu_state_t *s)
 }
 
 /* Installs a checked state. A reply's SET_RIP and SET_RFLAGS are relative to the exit's values:
- * they follow. */
+ * they follow; so does the SEG word of an exit held (CS / SS, CPL, the event, the shadow). */
 static void state_set(struct vcpu *v, const rs_vcpu_state_t *s)
 {
     const uint64_t *w = (const uint64_t *)s;
@@ -60,6 +60,7 @@ static void state_set(struct vcpu *v, const rs_vcpu_state_t *s)
     vcpu_backend->set_state(v, s);
     v->exit.rip = s->rip;
     v->exit.rflags = s->rflags;
+    vcpu_exit_seg_refresh(v);
 }
 
 int vcpu_decode_read_state(struct invocation *inv, struct vcpu *v)

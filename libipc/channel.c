@@ -64,6 +64,12 @@ int chan_consumer_attach(chan_consumer_t *c, chan_ring_t *ring)
     return load_acquire(&ring->head) - c->tail > CHAN_ENTRIES ? RS_RANGE_ERROR : RS_OK;
 }
 
+void chan_consumer_skip_all(chan_consumer_t *c)
+{
+    c->tail = c->next = load_acquire(&c->ring->head);
+    store_release(&c->ring->tail, c->tail);
+}
+
 int chan_consume(chan_consumer_t *c, chan_desc_t *d)
 {
     uint32_t head = load_acquire(&c->ring->head);

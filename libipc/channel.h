@@ -113,6 +113,12 @@ int chan_produce(chan_producer_t *p, const chan_desc_t *d);
  * is read again. RS_RANGE_ERROR if head - tail exceeds the ring (then nothing is readable until
  * the producer's head comes back into range). */
 int chan_consumer_attach(chan_consumer_t *c, chan_ring_t *ring);
+/* For a consumer that may drop what it has not read (frames, not disk requests): after
+ * chan_consumer_attach found head - tail out of range, takes the producer's head as read and
+ * released. The tail is the consumer's own: one its previous instance published with bits a
+ * stray write flipped stays out of range for good, and every new instance would refuse the
+ * ring (a storm of corrupt into nic: restarted by init's owed check round after round). */
+void chan_consumer_skip_all(chan_consumer_t *c);
 /* Copies the next unread entry into *d and moves past it (it stays unreleased). Returns RS_OK,
  * RS_WOULD_BLOCK when there is none, RS_RANGE_ERROR when the producer's head is out of range. */
 int chan_consume(chan_consumer_t *c, chan_desc_t *d);
@@ -121,6 +127,18 @@ int chan_consume(chan_consumer_t *c, chan_desc_t *d);
 int chan_release(chan_consumer_t *c);
 /* Entries read but not released. */
 static inline unsigned chan_unreleased(const chan_consumer_t *c) { return c->next - c->tail; }
+/* A server's check, each round, of its own ends of a ring against what it published: a private
+ * head or tail a stray write flipped made it take the peer's ring for corrupt for good (issue
+ * 15's corrupt into blk and nic). A consumer may hold up to `held` entries read and unreleased
+ * (0: one that releases what it reads within the round). */
+static inline bool chan_producer_published(const chan_producer_t *p)
+{
+    return p->head == p->ring->head;
+}
+static inline bool chan_consumer_published(const chan_consumer_t *c, uint32_t held)
+{
+    return c->tail == c->ring->tail && chan_unreleased(c) <= held;
+}
 
 /* Checks a request (a private copy) against a data area of data_size bytes and a device of
  * `sectors` sectors: RS_OK, RS_ILLEGAL_OPERATION (unknown op), RS_INVALID_ARGUMENT (id 0, len

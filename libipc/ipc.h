@@ -30,9 +30,16 @@ typedef struct ipc_msg {
 } ipc_msg_t;
 
 /* ---- persistent state with an atomic commit ---- */
+/* A dedup record: the last request id executed for a client and its reply. Stray writes flip bits
+ * in the persistent region (issue 15's `corrupt`): a flipped id made a retry run again (echo
+ * counted an increment twice), so the id is kept twice and a check covers the id and the reply;
+ * pstate_lookup reads it. */
 typedef struct ipc_dedup_entry {
-    uint64_t id;     /* last request id executed for this client */
-    ipc_msg_t reply; /* its reply */
+    uint64_t id, id_again;          /* the request id (w[0] of its reply), twice */
+    uint64_t check;                 /* over id, status, len and words (pstate_record) */
+    int32_t status;                 /* the reply's label */
+    uint32_t len;                   /* the reply's length, w[0] included */
+    rs_word_t w[IPC_MAX_WORDS - 1]; /* the reply's w[1..] */
 } ipc_dedup_entry_t;
 
 typedef struct ipc_pstate {
@@ -40,6 +47,7 @@ typedef struct ipc_pstate {
     struct {
         volatile uint64_t valid; /* the commit point: 1 = the journal must be applied */
         uint64_t client, count;
+        uint64_t check; /* over client, count, record and writes: a flipped one is not applied */
         ipc_dedup_entry_t record;
         struct {
             uint64_t off, val;
@@ -59,6 +67,15 @@ int pstate_stage(ipc_pstate_t *ps, volatile uint64_t *field, uint64_t value);
 void pstate_commit(ipc_pstate_t *ps, uint64_t client, uint64_t id, const ipc_msg_t *reply);
 /* Drops staged writes (the request failed). */
 void pstate_abort(ipc_pstate_t *ps);
+/* What the dedup record of client says of request id: not seen (NEW: run it), a retry (RETRY:
+ * *reply is its committed reply), or a retry whose reply a stray write destroyed (LOST: it must not
+ * run again, and its answer is gone). The journal's copy of the last commit stands in for a
+ * record that fails its check. */
+enum { IPC_RECORD_NEW, IPC_RECORD_RETRY, IPC_RECORD_LOST };
+int pstate_lookup(const ipc_pstate_t *ps, uint64_t client, uint64_t id, ipc_msg_t *reply);
+/* Fills record e with (id, reply) and its check; the journal's check over the journal as it is. */
+void pstate_record(ipc_dedup_entry_t *e, uint64_t id, const ipc_msg_t *reply);
+uint64_t pstate_journal_check(const ipc_pstate_t *ps);
 
 /* ---- server ---- */
 /* Handles one request from client `badge`; fills reply->w[1..] and reply->len (w[0] is set by the
@@ -88,9 +105,13 @@ _Noreturn void ipc_serve(ipc_server_t *s);
 void ipc_server_seal(const ipc_server_t *s);
 /* A loop round's start, after the receive that returned r: traps if s is not as sealed or if
  * more than IPC_MAX_RECV_ERRORS receives in a row failed (a lost endpoint: a crash and a clean
- * restart, never a spin), then moves the heartbeat. */
+ * restart, never a spin; a poll that found nothing, RS_WOULD_BLOCK, is no failure), then moves
+ * the heartbeat. */
 void ipc_server_round(ipc_server_t *s, rs_result_t r);
 #define IPC_MAX_RECV_ERRORS 64
+/* Whether the size bytes at a and b (8-byte words, size a multiple of 8) are equal: a server's
+ * compare of its structure, or its setup, against the copy it sealed (word XORs, no early exit). */
+bool ipc_words_equal(const void *a, const void *b, size_t size);
 enum ipc_fault_point {
     IPC_FAULT_AT_ONCE,       /* while idle */
     IPC_FAULT_BEFORE_COMMIT, /* the request was handled, its effect not committed */

@@ -19,16 +19,19 @@ static bool garble_next;      /* the next reply goes out corrupted (IPC_INJECT_G
  * endpoint, control or dedup pointer) would make the loop spin on a receive that fails for ever
  * while its heartbeat moves (at blk's priority, a system stalled), or write elsewhere. */
 static ipc_server_t sealed;
+#define IPC_STACK_REACH (64u << 10) /* how far below a frame the calls beneath it may reach */
 _Static_assert(sizeof(ipc_server_t) % 8 == 0, "ipc_server_round compares it word by word");
 static unsigned recv_errors; /* receives in a row that failed */
 
-static bool server_intact(const ipc_server_t *s)
+bool ipc_words_equal(const void *a, const void *b, size_t size)
 {
-    const uint64_t *a = (const uint64_t *)s, *b = (const uint64_t *)&sealed;
+    const uint64_t *x = a, *y = b;
     uint64_t d = 0;
-    for (size_t i = 0; i < sizeof(*s) / 8; i++) d |= a[i] ^ b[i];
+    for (size_t i = 0; i < size / 8; i++) d |= x[i] ^ y[i];
     return !d;
 }
+
+static bool server_intact(const ipc_server_t *s) { return ipc_words_equal(s, &sealed, sizeof(*s)); }
 
 static uint64_t next_rand(void)
 {
@@ -169,12 +172,33 @@ static bool same_msg(const ipc_msg_t *a, const ipc_msg_t *b)
     return true;
 }
 
-void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply)
+/* Whether p lies in the stack at or below frame: where the frames of the calls below it go,
+ * never a request or reply a loop handed over from its own frame. */
+static bool in_frames_below(const void *p, const void *frame)
 {
+    uintptr_t f = (uintptr_t)frame, a = (uintptr_t)p;
+    return a < f && f - a < IPC_STACK_REACH;
+}
+
+/* Never inlined: its frame must lie below its caller's, whose request and reply it checks. */
+__attribute__((noinline)) void ipc_server_handle(ipc_server_t *s, rs_badge_t badge,
+                                                 const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    // A loop's pointers to its request and reply may sit in registers it saved on the stack,
+    // where a stray write flips them (issue 15's corrupt into echo, seed 19: every request read
+    // as label 4cfffffdf0958b4c and length 4,259,876,235, answered `illegal operation`, until a
+    // crash): one that points into the frames below, or a request longer than any received,
+    // is a crash, and the client's retry finds a sound instance.
+    const void *frame = __builtin_frame_address(0);
+    if (in_frames_below(req, frame) || in_frames_below(reply, frame) || req->len > IPC_MAX_WORDS)
+        __builtin_trap();
     uint64_t id = req->len ? req->w[0] : 0;
-    ipc_dedup_entry_t *d = s->pstate && badge < IPC_MAX_CLIENTS ? &s->pstate->dedup[badge] : NULL;
-    if (d && id && id == d->id) { // a retry of what we (or our previous instance) already did
-        *reply = d->reply;
+    bool d = s->pstate && badge < IPC_MAX_CLIENTS;
+    int seen = d ? pstate_lookup(s->pstate, badge, id, reply) : IPC_RECORD_NEW;
+    if (seen != IPC_RECORD_NEW) { // a retry of what we (or our previous instance) already did
+        // its record lost its reply to a stray write: refused, never run twice
+        if (seen == IPC_RECORD_LOST)
+            *reply = (ipc_msg_t){.label = RS_ILLEGAL_OPERATION, .len = 1, .w = {id}};
         reply_out(req, reply);
         return;
     }
@@ -213,7 +237,7 @@ void ipc_server_seal(const ipc_server_t *s)
 
 void ipc_server_round(ipc_server_t *s, rs_result_t r)
 {
-    recv_errors = r.error == RS_OK ? 0 : recv_errors + 1;
+    recv_errors = r.error == RS_OK || r.error == RS_WOULD_BLOCK ? 0 : recv_errors + 1;
     if (!server_intact(s) || recv_errors > IPC_MAX_RECV_ERRORS)
         __builtin_trap(); // a crash: the next one is sound
     if (s->control) s->control->heartbeat++;

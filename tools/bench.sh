@@ -48,7 +48,7 @@ guest_reports() {
 guest_stalls() { guest_reports "$1" | sed '/^0$/,$d'; }
 guest_normal() { guest_reports "$1" | sed -n '/^0$/{n;p;q}'; }
 
-# vmm-hang: a hang's stall is the gap of more than 1 ms (the VMM's restart alone is 0.2 ms,
+# vmm-hang: a hang's stall is the gap of more than 1 ms (the VMM's restart alone is about 0.1 ms,
 # init's ordinary tick 6,500 instructions); one per hang, in order, next to init's log of it.
 vmm_hang_figures() {  # $1: what ran beside the VMM
   local normal stalls hangs
@@ -86,7 +86,7 @@ case "${1:-ipc}" in
              END {if (!NR) {print "bench: FAILED no stalls reported"; exit 1}
                printf "bench: vmm-stall, guest gaps > 5000 (instructions, largest first):"
                for (i = 1; i <= NR; i++) printf " %d", v[i]; printf "\n"
-               printf "bench: vmm-stall, 8 kills: largest gap %d, 8th largest %d (n=%d); normal gap %d\n",
+               printf "bench: vmm-stall, 8 kills (each: the kill, the emptying, the standby build): largest gap %d, 8th largest %d (n=%d); normal gap %d\n",
                  v[1], v[NR < 8 ? NR : 8], NR, normal}'
            grep -a 'vmstall.*\(killed\|restarted\)' "$log" | tail -2; echo "bench: done" ;;
   vmm-hang) # the guest's stall (instructions = ns of its time) while init hangs its VMM 10 times

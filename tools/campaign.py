@@ -127,6 +127,8 @@ def parse_args():
                    "ends the boot with its checks and e2fsck checks the disk); --linux: default "
                    "1000, then the guests' and the host's final checks")
     a = p.parse_args()
+    # the Linux mode starts QEMU from another directory: a relative --build gave empty boot logs
+    a.build, a.out = os.path.abspath(a.build), os.path.abspath(a.out)
     a.kinds = a.kinds.split(",")
     known = campaign_linux.TARGETS if a.linux else TARGETS + NET_TARGETS
     a.targets = a.targets.split(",") if a.targets else list(campaign_linux.TARGETS if a.linux

@@ -236,8 +236,10 @@ class Machine:
 
     def setup_guest(self, vm):
         """Mounts the disk, starts httpd and the two loops; returns None or what failed."""
-        if not self.con.attach(vm, timeout=120):
-            return "no prompt after attach"
+        # keys typed while the owed check restarts a VMM that looked hung on a loaded host (the
+        # Linux mode runs without -icount) can be lost: attach again before calling it a failure
+        if not any(self.con.attach(vm, timeout=60) for _ in range(3)):
+            return "no prompt after attach (3 tries)"
         mount = "mount -t ext2 /dev/vda /m && mkdir -p /m/c && " if vm in DISKS else ""
         out, _ = self.con.command(
             f"mkdir -p /m /www && {mount}"

@@ -51,6 +51,7 @@ struct blk_setup {
     const chan_ring_t *req_ring, *comp_ring;
     uint64_t shape; /* qsize | slots << 16 | can_flush << 48 | is_ata << 56 */
 };
+_Static_assert(sizeof(struct blk_setup) % 8 == 0, "compared word by word");
 static struct blk_setup setup_seal;
 
 static struct blk_setup setup_now(void)
@@ -73,10 +74,7 @@ static struct blk_setup setup_now(void)
 static bool setup_intact(void)
 {
     struct blk_setup now = setup_now();
-    const uint64_t *a = (const uint64_t *)&now, *b = (const uint64_t *)&setup_seal;
-    uint64_t d = 0;
-    for (size_t i = 0; i < sizeof(now) / 8; i++) d |= a[i] ^ b[i];
-    return !d;
+    return ipc_words_equal(&now, &setup_seal, sizeof(now));
 }
 
 /* blk's own ends of the rings agree with what it published (the request ring's tail, the
@@ -84,8 +82,7 @@ static bool setup_intact(void)
  * waiting and blk's heartbeat moving. */
 static bool ends_intact(void)
 {
-    return blk.req.tail == blk.req.ring->tail && blk.req.next - blk.req.tail <= CHAN_ENTRIES &&
-           blk.comp.head == blk.comp.ring->head;
+    return chan_consumer_published(&blk.req, CHAN_ENTRIES) && chan_producer_published(&blk.comp);
 }
 
 /* A request's check (its descriptor but the status, state, slot), taken at each change and

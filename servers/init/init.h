@@ -53,6 +53,7 @@ struct server {
     ps_ut_t pool_ut[2];
     ps_untyped_t pool_storage[2];
     ps_env_t pool_env[2];
+    rs_cptr_t swept[2]; /* a pool being emptied: the slot of its instance's block to delete next */
 };
 
 struct init_state {
@@ -83,8 +84,9 @@ int supervisor_setup(struct server *s, unsigned index);
 int supervisor_start(struct server *s, unsigned index);
 /* A server died (fault, exit, watchdog, kill): destroy it and schedule its restart. */
 void supervisor_crashed(struct server *s, unsigned reason, const char *why);
-/* Periodic work: due restarts, watchdog pings and checks. */
-void supervisor_tick(uint64_t now);
+/* Periodic work: due restarts, watchdog pings and checks, and one piece of background work (a
+ * share of emptying a pool, bounded from tick_tsc, the tick's start; or a standby). */
+void supervisor_tick(uint64_t now, uint64_t tick_tsc);
 /* Injects a fault of `kind` (ipc_inject) into server s. */
 void supervisor_inject(struct server *s, unsigned kind);
 /* The same with the seed the fault's own choices (bits, words) come from: replayable. */

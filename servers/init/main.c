@@ -213,12 +213,13 @@ int main(void *arg)
         rs_msginfo_t reply = 0;
         bool answer = false;
         if (r.error == RS_OK && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL) {
+            uint64_t tick_tsc = rt_rdtsc();
             ps_irq_handler_ack(irq0);
             uint64_t now = init_now_ms();
             vm_tick();
             vm_print_output();
             run_injections(now);
-            supervisor_tick(now);
+            supervisor_tick(now, tick_tsc);
             shell_poll();
         } else if (r.error == RS_OK && (r.badge & INIT_BADGE_FAULT)) {
             on_fault((unsigned)(r.badge & 0xFF), r.info);

@@ -11,6 +11,10 @@
 /* Running this long resets the backoff: a crash loop is faster than this; a VMM hung a second
  * after its last restart is restarted at once, its guest stalled by the detection alone. */
 #define STABLE_MS          500
+/* How long a tick may run before it stops emptying a pool, from its start (TSC time; under QEMU
+ * -icount shift=0 a microsecond is 1,000 instructions): init runs above every guest, and emptying
+ * a VMM's pool at once stalled its guest 173,000 instructions (docs/benchmarks.md, vmm-stall). */
+#define SWEEP_BUDGET_US    100
 
 static const char *const reason_names[] = {"none", "fault", "exit", "watchdog", "killed"};
 
@@ -133,6 +137,31 @@ static void empty_pool(struct server *s, unsigned k)
     ps_cnode_revoke(RS_INIT_CNODE, s->pool[k], 64);
     ps_ut_reset(&s->pool_ut[k], s->pool[k]);
     s->state[k] = POOL_EMPTY;
+    s->swept[k] = 0;
+}
+
+/* A bounded share of emptying pool k, whose instance does not run: deletes the caps in the
+ * instance's slot block one at a time (each page table is cleared as its cap goes, some 2,000
+ * instructions: most of an emptying) until the TSC passes `until`, at least one cap; once all
+ * are gone, empty_pool does the rest (the process untyped's Revoke, cheap by then). Returns
+ * true when the pool is empty. */
+static bool sweep_pool(struct server *s, unsigned k, uint64_t until)
+{
+    ps_process_t *p = &s->procs[k];
+    bool any = false;
+    if (s->swept[k] < p->block) s->swept[k] = p->block;
+    for (; s->swept[k] < p->block + p->block_len; s->swept[k]++) {
+        rs_cptr_t c = s->swept[k];
+        // the process untyped goes last: its Revoke takes what is left
+        if (c == p->untyped || !ps_slot_used(&p->slots, c)) continue;
+        if (any && rt_rdtsc() >= until) return false;
+        // a cap that would not go stays marked: ps_process_destroy deletes it
+        if (ps_cnode_delete(p->env.cnode, c, PS_DEPTH) == RS_OK) ps_slot_free(&p->slots, c);
+        any = true;
+    }
+    if (any && rt_rdtsc() >= until) return false;
+    empty_pool(s, k);
+    return true;
 }
 
 /* Makes an instance from the pristine image in the empty pool k, with all its caps, not
@@ -169,7 +198,8 @@ static int build_instance(struct server *s, unsigned index, unsigned k)
 }
 
 /* Pool for the next instance: the other one when there are two (the destroyed instance in the
- * current one is emptied later, off the restart's path), emptied now if it must be. */
+ * current one is emptied later, off the restart's path), emptied now if it must be (all that is
+ * left of it, when ticks had begun). */
 static unsigned next_pool(struct server *s)
 {
     unsigned k = s->npools == 2 ? 1 - s->cur : s->cur;
@@ -239,27 +269,29 @@ static void destroy_instance(struct server *s)
     s->state[k] = POOL_DIRTY;
 }
 
-/* Background work at a tick, one server at most: empties a pool that holds a destroyed instance,
- * or else prepares a standby instance for a server that can still be restarted. */
-static bool prepare_standby(struct server *s, unsigned index)
+/* Background work at a tick, one server at most: a share of emptying a pool that holds a
+ * destroyed instance (until the TSC passes `until`), or else a standby instance for a server that
+ * can still be restarted. Returns whether it did any. */
+static bool prepare_standby(struct server *s, unsigned index, uint64_t until)
 {
     if (s->npools != 2 || !s->m) return false;
     unsigned k = 1 - s->cur;
     bool can_restart = !s->given_up && (!s->m->max_restarts || s->restarts < s->m->max_restarts);
-    bool work = false;
+    // one piece of work per tick: an emptying and a standby at once stalled a guest some 540,000
+    // instructions (init runs above every guest), a whole emptying 173,000, a standby 147,000
     for (unsigned j = 0; j < 2; j++) {
         bool keep = s->state[j] == POOL_RUNNING || (s->state[j] == POOL_STANDBY && can_restart);
-        if (s->state[j] != POOL_EMPTY && !keep) empty_pool(s, j), work = true;
+        if (s->state[j] == POOL_EMPTY || keep) continue;
+        s->state[j] = POOL_DIRTY; // a standby no longer wanted is never started now
+        sweep_pool(s, j, until);
+        return true;
     }
-    // one piece of work per tick: both at once stalled a guest some 540,000 instructions (init
-    // runs above every guest), each alone about half of that
-    if (work) return true;
     if (can_restart && s->state[k] == POOL_EMPTY && s->state[s->cur] != POOL_DIRTY) {
         int err = build_instance(s, index, k);
         if (err) init_log("%s: no standby instance: %s\n", s->m->name, rs_error_name(err));
-        work = true;
+        return true;
     }
-    return work;
+    return false;
 }
 
 static void restart_due(struct server *s, unsigned index, uint64_t now);
@@ -466,7 +498,7 @@ static void watchdog(struct server *s, uint64_t now)
     rs_signal(s->ping_signal);
 }
 
-void supervisor_tick(uint64_t now)
+void supervisor_tick(uint64_t now, uint64_t tick_tsc)
 {
     for (unsigned i = 0; i < init.nservers; i++) {
         restart_due(&init.servers[i], i, now);
@@ -474,8 +506,10 @@ void supervisor_tick(uint64_t now)
         watchdog(&init.servers[i], now);
     }
     owed_check(now);
+    // an emptying stops SWEEP_BUDGET_US after the tick's start, a restart's work included
+    uint64_t until = tick_tsc + init.bi->tsc_per_ms * SWEEP_BUDGET_US / 1000;
     for (unsigned i = 0; i < init.nservers; i++)
-        if (prepare_standby(&init.servers[i], i)) break;
+        if (prepare_standby(&init.servers[i], i, until)) break;
 }
 
 static uint64_t init_rand(void)

@@ -118,9 +118,10 @@ int main(void *arg)
         drain();
         ps_irq_handler_ack(KBD_SLOT_IRQ); // the line stays masked until acknowledged
     }
+    ipc_server_seal(&server);
     rs_result_t r = rs_recv(server.ep);
     for (;;) {
-        server.control->heartbeat++;
+        ipc_server_round(&server, r); // server as sealed, no receive failing for ever; heartbeat
         if (r.error == RS_OK && rs_msginfo_label(r.info) == RS_NOTIFICATION_LABEL) {
             if (r.badge & IPC_BADGE_PING) ipc_server_ping(&server);
             if (ok && (r.badge & KBD_BADGE_IRQ)) {

@@ -19,6 +19,58 @@ static ipc_server_t srv;
 
 static uint64_t now_ms(void) { return rt_rdtsc() / net.tsc_per_ms; }
 
+/* The words setup() chose for each port (its channels' data and ring addresses, their indices),
+ * kept apart and compared every round: a stray write into them (issue 15's corrupt) ends in a
+ * crash and a clean restart instead of frames read from or signals sent elsewhere. */
+struct port_setup {
+    const uint8_t *rx_data, *tx_data;
+    const chan_ring_t *rings[4];
+    uint64_t link;
+};
+struct net_setup {
+    uint64_t nports, tsc_per_ms;
+    struct port_setup port[SW_PORTS];
+};
+_Static_assert(sizeof(struct net_setup) % 8 == 0, "compared word by word");
+static struct net_setup setup_seal;
+
+static struct net_setup setup_now(void)
+{
+    struct net_setup n = {.nports = net.sw.nports, .tsc_per_ms = net.tsc_per_ms};
+    for (unsigned p = 0; p < net.sw.nports && p < SW_PORTS; p++) {
+        const sw_port_t *sp = &net.sw.port[p];
+        n.port[p] = (struct port_setup){
+            .rx_data = sp->rx_data,
+            .tx_data = sp->tx_data,
+            .rings = {sp->rx_req.ring, sp->rx_comp.ring, sp->tx_req.ring, sp->tx_comp.ring},
+            .link = net.link[p].tx | (uint64_t)net.link[p].rx << 32};
+    }
+    return n;
+}
+
+/* Each port's own ends of its rings agree with what the switch published, and nothing is
+ * consumed and unreleased between rounds: a flipped private tail made the switch take the
+ * peer's ring for broken ("head out of range") for good, as in nic (a new instance takes the
+ * published ends up again). */
+static bool ends_intact(void)
+{
+    if (net.sw.nports > SW_PORTS) return false;
+    for (unsigned p = 0; p < net.sw.nports; p++) {
+        const sw_port_t *sp = &net.sw.port[p];
+        if (!chan_consumer_published(&sp->rx_req, 0) || !chan_consumer_published(&sp->tx_comp, 0) ||
+            !chan_producer_published(&sp->rx_comp) || !chan_producer_published(&sp->tx_req))
+            return false;
+    }
+    return true;
+}
+
+static bool intact(void)
+{
+    if (net.magic != NET_MAGIC || !ends_intact()) return false;
+    struct net_setup now = setup_now();
+    return ipc_words_equal(&now, &setup_seal, sizeof(now));
+}
+
 static struct net_status *status(void)
 {
     return (struct net_status *)((uint8_t *)srv.control + NET_STATUS_OFFSET);
@@ -127,13 +179,15 @@ int main(void *arg)
         rs_signal(IPC_SLOT_CHANNEL0 + net.link[p].tx);
         rs_signal(IPC_SLOT_CHANNEL0 + net.link[p].rx);
     }
+    setup_seal = setup_now();
+    ipc_server_seal(&srv);
     bool more = true;
     for (;;) {
         rs_result_t r = more ? rs_nbrecv(srv.ep) : rs_recv(srv.ep);
-        srv.control->heartbeat++;
+        ipc_server_round(&srv, r); // srv as sealed, no receive failing for ever; the heartbeat
         // the wakeup is owed until this loop is back at its receive (init's owed check)
         srv.control->vmm_exit_in = srv.control->heartbeat;
-        if (net.magic != NET_MAGIC) {
+        if (!intact()) {
             rt_printf("net: state destroyed: exiting for a clean restart\n");
             return 2;
         }

@@ -180,6 +180,33 @@ Test(channel, restarted_server_redoes_what_it_did_not_complete)
     cr_assert_eq(chan_pending(&client), 4u);
 }
 
+/* A consumer that published a tail whose bits a stray write flipped (a storm of corrupt into
+ * nic): every new instance finds the ring out of range; one that may drop frames skips to the
+ * producer's head, and the ring carries frames again. */
+Test(channel, a_flipped_published_tail_is_skipped_by_a_consumer_that_may_drop)
+{
+    chan_producer_t peer;
+    chan_consumer_t nic;
+    cr_assert_eq(chan_producer_attach(&peer, chan_req_ring(mem)), RS_OK);
+    for (uint64_t id = 1; id <= 3; id++) {
+        chan_desc_t d = req(id, CHAN_OP_WRITE, id, 0, 512);
+        cr_assert_eq(chan_produce(&peer, &d), RS_OK);
+    }
+    chan_req_ring(mem)->tail ^= 1u << 20;
+    cr_assert_eq(chan_consumer_attach(&nic, chan_req_ring(mem)), RS_RANGE_ERROR);
+    chan_consumer_skip_all(&nic);
+    chan_desc_t d;
+    cr_assert_eq(chan_consume(&nic, &d), RS_WOULD_BLOCK, "the unread frames are dropped");
+    cr_assert_eq(chan_space(&peer), CHAN_ENTRIES, "and their slots the producer's again");
+    d = req(4, CHAN_OP_WRITE, 4, 0, 512);
+    cr_assert_eq(chan_produce(&peer, &d), RS_OK);
+    cr_assert_eq(chan_consume(&nic, &d), RS_OK);
+    cr_assert_eq(d.id, 4);
+    // a new instance attaches to the ring as it is now: in range
+    cr_assert_eq(chan_release(&nic), RS_OK);
+    cr_assert_eq(chan_consumer_attach(&nic, chan_req_ring(mem)), RS_OK);
+}
+
 /* A client (producer) dies with requests outstanding: the new instance takes up its head and
  * the server's completions keep coming; nothing is produced twice or lost. */
 Test(channel, restarted_client_takes_up_its_head)
@@ -287,4 +314,24 @@ Test(channel, fuzz_hostile_consumer)
     }
     cr_assert_gt(ok, 1000u);
     cr_assert_gt(bad, 1000u);
+}
+
+Test(channel, own_ends_agree_with_what_was_published_until_a_stray_write)
+{
+    chan_producer_t p;
+    chan_consumer_t c;
+    chan_desc_t d = req(1, CHAN_OP_READ, 0, 0, CHAN_SECTOR), got;
+    cr_assert_eq(chan_producer_attach(&p, chan_req_ring(mem)), RS_OK);
+    cr_assert_eq(chan_consumer_attach(&c, chan_req_ring(mem)), RS_OK);
+    cr_assert_eq(chan_produce(&p, &d), RS_OK);
+    cr_assert(chan_producer_published(&p));
+    cr_assert_eq(chan_consume(&c, &got), RS_OK);
+    cr_assert(!chan_consumer_published(&c, 0), "one read and held");
+    cr_assert(chan_consumer_published(&c, 1));
+    cr_assert_eq(chan_release(&c), RS_OK);
+    cr_assert(chan_consumer_published(&c, 0));
+    p.head ^= 4; // flipped private copies
+    c.tail ^= 1, c.next = c.tail;
+    cr_assert(!chan_producer_published(&p));
+    cr_assert(!chan_consumer_published(&c, CHAN_ENTRIES));
 }

@@ -70,3 +70,13 @@ Test(ipc_server, a_few_failed_receives_are_served_on)
     ipc_server_round(&server, (rs_result_t){RS_OK, 0, 0});
     cr_assert_eq(control.heartbeat, IPC_MAX_RECV_ERRORS + 1);
 }
+
+Test(ipc_server, polls_that_found_nothing_are_no_failed_receives)
+{
+    // a loop that polls while it has work (net, fs) gets RS_WOULD_BLOCK round after round
+    server.handler = NULL;
+    ipc_server_seal(&server);
+    for (unsigned i = 0; i < 4 * IPC_MAX_RECV_ERRORS; i++)
+        ipc_server_round(&server, (rs_result_t){RS_WOULD_BLOCK, 0, 0});
+    cr_assert_eq(control.heartbeat, 4 * IPC_MAX_RECV_ERRORS);
+}

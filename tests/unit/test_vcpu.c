@@ -10,9 +10,11 @@
 #include <string.h>
 #include <resurgo/ipcbuf.h>
 #include <resurgo/invocation.h>
+#include <resurgo/x86.h>
 #include "cdt.h"
 #include "endpoint.h"
 #include "guestspace.h"
+#include "msgreg.h"
 #include "sched.h"
 #include "tcb.h"
 #include "vcpu.h"
@@ -27,14 +29,23 @@ static struct {
     struct vcpu_exit script[4];
     int next, count, runs, window;
     uint64_t advanced, injected;
+    rs_vcpu_state_t state; /* set_state's last but the GPRs and the event (injected) */
 } fb;
 
-static void fb_run(struct vcpu *v, struct vcpu_exit *e)
+/* The SEG word of the fake's state now, as a real backend's exit_seg builds it: CS and SS
+ * attribs, CPL (SS.DPL), an event held, a window asked for. */
+static uint64_t fb_exit_seg(struct vcpu *v)
 {
     (void)v;
+    return fb.state.cs.attrib | fb.state.ss.attrib << 16 | ((fb.state.ss.attrib >> 5) & 3) << 32 |
+           (fb.injected ? RS_EXIT_IRQ_PENDING : 0) | (fb.window > 0 ? RS_EXIT_IRQ_WINDOW : 0);
+}
+static void fb_run(struct vcpu *v, struct vcpu_exit *e)
+{
     fb.runs++;
     *e = fb.next < fb.count ? fb.script[fb.next++]
                             : (struct vcpu_exit){.reason = RS_EXIT_HLT, .rip = 0x7777};
+    e->seg = fb_exit_seg(v); // run fills it (vcpu_backend.h)
 }
 static void fb_advance(struct vcpu *v, uint64_t n) { (void)v, fb.advanced += n; }
 static void fb_inject(struct vcpu *v, uint64_t ev) { (void)v, fb.injected = ev; }
@@ -44,8 +55,18 @@ static void fb_vcpu_init(struct vcpu *v, void *ctl, uint64_t phys)
     (void)v, (void)ctl, (void)phys;
 }
 static void fb_root(struct vcpu *v, uint64_t root, uint32_t tag) { (void)v, (void)root, (void)tag; }
-static void fb_state(struct vcpu *v, rs_vcpu_state_t *s) { (void)v, memset(s, 0, sizeof(*s)); }
-static void fb_set_state(struct vcpu *v, const rs_vcpu_state_t *s) { (void)v, (void)s; }
+static void fb_state(struct vcpu *v, rs_vcpu_state_t *s)
+{
+    (void)v;
+    *s = fb.state;
+    s->pending_event = fb.injected;
+}
+static void fb_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
+{
+    (void)v;
+    fb.state = *s;
+    fb.injected = s->pending_event;
+}
 static uint64_t fb_pte(uint64_t phys, unsigned rights, bool leaf)
 {
     return phys | 1 | (leaf ? rights << 1 : 0);
@@ -60,6 +81,7 @@ static const struct vcpu_backend fake_backend = {
     .get_state = fb_state,
     .set_state = fb_set_state,
     .run = fb_run,
+    .exit_seg = fb_exit_seg,
     .advance_rip = fb_advance,
     .inject = fb_inject,
     .want_window = fb_window,
@@ -491,4 +513,78 @@ Test(vcpu, a_redelivered_short_exit_has_the_same_words)
     b2 = (struct rs_ipc_buffer *)frame;
     endpoint_recv(&w.ep_slot.cap, m2, true);
     expect_short_io_exit(m2, b2);
+}
+
+/* Invokes `label` on the VCPU from m (its IPC buffer b) with the n argument words a[]. */
+static int invoke_words(struct tcb *m, struct rs_ipc_buffer *b, uint64_t label, const uint64_t *a,
+                        unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) cr_assert(msgreg_set(m, b, i, a[i]));
+    struct invocation inv = {
+        .caller = m, .slot = &w.vcpu_slot, .cap = &w.vcpu_slot.cap, .label = label, .length = n};
+    return vcpu_decode(&inv);
+}
+
+/* The SEG word shows the guest's state at the delivery: an exit delivered again after a
+ * WriteState, an Inject, a RequestWindow or a SetRegister while it was held shows what they
+ * changed (CS / SS attribs, CPL, the event held, the window), whether it was queued for the
+ * next VMM or handed to a waiting one. The backend computes the word at the exit; those
+ * invocations compute it again (vcpu_exit_seg_refresh). */
+Test(vcpu, a_held_exit_delivered_again_shows_the_state_changed_while_held)
+{
+    struct rs_ipc_buffer *b, *b2, *b3;
+    struct tcb *m = exit_held(&b);
+    cr_expect_eq(b->mr[RS_EXIT_MR_SEG], 0x9B | 0x93 << 16, "the reset state's CS and SS, CPL 0");
+    // a ring-3 state, written by the VMM that then dies: queued, the next VMM receives it
+    rs_vcpu_state_t s = vcpu_reset_state;
+    s.rip = io_exit.rip, s.rax = 0x41, s.r15 = 0xF15; // the rest of the words as they were
+    s.cr0 |= CR0_PE;
+    s.cs.attrib = 0xAFB; // 64-bit code, DPL 3
+    s.ss.attrib = 0xCF3; // data, DPL 3
+    cr_assert_eq(invoke_words(m, b, RS_VCPU_WRITE_STATE, (const uint64_t *)&s, RS_VCPU_STATE_WORDS),
+                 RS_OK);
+    tcb_suspend(m);
+    cr_assert_eq(w.g->state, TS_BLOCKED_SEND);
+    struct tcb *m2 = vmm("vmm2", &b2);
+    expect_io_exit(m2, b2);
+    uint64_t ring3 = 0xAFB | 0xCF3 << 16 | 3ull << 32;
+    cr_expect_eq(b2->mr[RS_EXIT_MR_SEG], ring3);
+    // an event held: that VMM receives again and gets the same exit
+    uint64_t ev = RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT), on = 1;
+    cr_assert_eq(invoke_words(m2, b2, RS_VCPU_INJECT, &ev, 1), RS_OK);
+    endpoint_recv(&w.ep_slot.cap, m2, true);
+    expect_io_exit(m2, b2);
+    cr_expect_eq(b2->mr[RS_EXIT_MR_SEG], ring3 | RS_EXIT_IRQ_PENDING);
+    // a window asked for, then that VMM dies too: the one waiting has it at once
+    struct tcb *m3 = vmm("vmm3", &b3);
+    cr_assert_eq(invoke_words(m2, b2, RS_VCPU_REQUEST_WINDOW, &on, 1), RS_OK);
+    tcb_suspend(m2);
+    expect_io_exit(m3, b3);
+    cr_expect_eq(b3->mr[RS_EXIT_MR_SEG], ring3 | RS_EXIT_IRQ_PENDING | RS_EXIT_IRQ_WINDOW);
+    // SS back to DPL 0 (CPL 0) by SetRegister; the VMM receives again: the same exit, the new word
+    uint64_t set[2] = {RS_VCPU_STATE_WORD(ss.attrib), 0xC93};
+    cr_assert_eq(invoke_words(m3, b3, RS_VCPU_SET_REGISTER, set, 2), RS_OK);
+    endpoint_recv(&w.ep_slot.cap, m3, true);
+    expect_io_exit(m3, b3);
+    cr_expect_eq(b3->mr[RS_EXIT_MR_SEG],
+                 0xAFB | 0xC93 << 16 | RS_EXIT_IRQ_PENDING | RS_EXIT_IRQ_WINDOW);
+    cr_expect_eq(b3->mr[RS_EXIT_MR_SEQ], 1, "the same exit throughout");
+}
+
+/* The kernel's length table (vcpu_exit_length) gives what the ABI's rs_exit_short_length gives
+ * for every reason SetExitWords accepts, string I/O and not; unselected reasons carry all. */
+Test(vcpu, the_exit_length_is_the_abis)
+{
+    for (uint32_t r = 0; r < 32; r++)
+        for (int string = 0; string < 2; string++) {
+            w.v->exit.reason = r;
+            w.v->exit.qual = string ? RS_IO_QUAL_STRING | 0xE9 : 0xE9;
+            w.v->short_exits = RS_EXIT_SHORT_ALL;
+            unsigned want = RS_EXIT_SHORT_ALL >> r & 1 ? rs_exit_short_length(r, w.v->exit.qual)
+                                                       : RS_EXIT_MR_COUNT;
+            cr_expect_eq(vcpu_exit_length(w.v), want, "reason %u, string %d", r, string);
+            w.v->short_exits = RS_EXIT_SHORT_ALL & ~RS_EXIT_SHORT(r);
+            cr_expect_eq(vcpu_exit_length(w.v), RS_EXIT_MR_COUNT, "reason %u not selected", r);
+        }
+    w.v->exit.reason = RS_EXIT_NONE;
 }

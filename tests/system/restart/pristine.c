@@ -90,7 +90,7 @@ static void round_(ipc_client_t *c, const ipc_control_t *me, const char *id_bump
 
 static void client(const ipc_control_t *me)
 {
-    check_plan(9); /* RSP-0001..0009 */
+    check_plan(11); /* RSP-0001..0011 */
     ipc_client_t c;
     ipc_client_init(&c, IPC_SLOT_CLIENT0, "pristine", IPC_SLOT_REGISTRY, IPC_SLOT_RECV);
     struct view v = {0};
@@ -98,11 +98,16 @@ static void client(const ipc_control_t *me)
     check(!err && is_pristine(&v) && v.instance == 1, "RSP-0001",
           "the first instance starts with its image's .data and a zero .bss",
           "status %lu, instance %lu", (uint64_t)err, v.instance);
-    // 30 ms: three of init's ticks, at the first of which it makes the standby
-    round_(&c, me, "RSP-0002", "RSP-0003", IPC_INJECT_KILL, 30,
+    // 40 ms: four of init's ticks; two empty the dead instance's pool, the next makes the standby
+    round_(&c, me, "RSP-0002", "RSP-0003", IPC_INJECT_KILL, 40,
            "killed with a standby ready: the new instance's globals are pristine");
-    round_(&c, me, "RSP-0004", "RSP-0005", IPC_INJECT_NULL, 30,
+    round_(&c, me, "RSP-0004", "RSP-0005", IPC_INJECT_NULL, 40,
            "null dereference with a standby ready: the new instance's globals are pristine");
+    // 10 ms after that crash: init has emptied part of its dead instance's pool (a share a tick),
+    // which this restart empties the rest of and builds in
+    round_(&c, me, "RSP-0010", "RSP-0011", IPC_INJECT_KILL, 10,
+           "killed while the last dead instance's pool is half emptied: the new instance's globals "
+           "are pristine");
     round_(&c, me, "RSP-0006", "RSP-0007", IPC_INJECT_KILL, 0,
            "killed back to back (no standby): the new instance's globals are pristine");
     // crashes while the server is being restarted: each kill strikes an instance that has not
@@ -117,8 +122,8 @@ static void client(const ipc_control_t *me)
     check(!err && v.instance > killed && is_pristine(&v), "RSP-0008",
           "after 10 kills and a null dereference in a row the server serves, pristine",
           "status %lu, instance %lu", (uint64_t)err, v.instance);
-    // and a standby made after that storm is pristine too
-    spin_ms(me, 30);
+    // and a standby made after that storm is pristine too (both pools to empty first)
+    spin_ms(me, 40);
     err = get(&c, PRISTINE_BUMP, &v);
     spin_ms(me, 30);
     if (!err) err = registry_inject("pristine", IPC_INJECT_KILL);

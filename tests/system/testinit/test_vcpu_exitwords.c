@@ -236,6 +236,19 @@ static void exit_words_by_reason(void)
     CHECK_EQ(again.w[RS_EXIT_MR_GPA], 0);
     CHECK_EQ(again.w[RS_EXIT_MR_EVENT], 0);
     CHECK_EQ(again.w[RS_EXIT_MR_CS_SS_BASE], 0);
+    // changed while it is held, the exit delivered again shows the state then (the SEG word is
+    // the backend's at the exit, computed again after these): a window asked for, an
+    // interrupt held (IF is clear), SS with DPL 3 (CPL 3)
+    REQUIRE_OK(ps_vcpu_request_window(g.vcpu, true));
+    REQUIRE_OK(ps_vcpu_inject(g.vcpu, RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT)));
+    REQUIRE_OK(ps_vcpu_set_register(g.vcpu, RS_VCPU_STATE_WORD(ss.attrib), 0xCF3));
+    REQUIRE(expect_words(&g, RS_EXIT_HLT, RS_EXIT_MR_COUNT, &again));
+    CHECK_EQ(again.w[RS_EXIT_MR_SEQ], hlt_seq);
+    CHECK_EQ(again.w[RS_EXIT_MR_RIP], xgpa(xw_guest_hlt));
+    CHECK_EQ(rs_exit_cs_attrib(again.w[RS_EXIT_MR_SEG]), 0xC9B);
+    CHECK_EQ(rs_exit_ss_attrib(again.w[RS_EXIT_MR_SEG]), 0xCF3);
+    CHECK_EQ(rs_exit_cpl(again.w[RS_EXIT_MR_SEG]), 3);
+    CHECK_EQ(again.w[RS_EXIT_MR_SEG] >> 40, (RS_EXIT_IRQ_PENDING | RS_EXIT_IRQ_WINDOW) >> 40);
     CHECK_OK(ps_tcb_suspend(g.tcb));
 }
 
@@ -255,7 +268,8 @@ const struct test vcpu_exitwords_tests[] = {
     {"EXITW-0001",
      "with SetExitWords each exit carries its reason's words (I/O, CPUID, MSR, window, HLT "
      "short; string I/O and MMIO all), right values, nothing beyond; the same again when "
-     "re-delivered; ReadState and no selection give everything",
+     "re-delivered, with the SEG word of the state then; ReadState and no selection give "
+     "everything",
      exit_words_by_reason},
     {"EXITW-0002", "SetExitWords refuses reasons without a short set", exit_words_arguments},
     {0},

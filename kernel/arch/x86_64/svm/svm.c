@@ -217,21 +217,6 @@ static void svm_set_state(struct vcpu *v, const rs_vcpu_state_t *s)
     svm_forget(v); // a new CR3 the guest's TLB never saw
 }
 
-static uint64_t svm_exit_seg(struct vcpu *v)
-{
-    const struct vmcb *vm = v->ctl;
-    const struct svm_vcpu *s = svm_of(v);
-    // bits 32 and up built in one word, shifted once (every exit's message has this word)
-    _Static_assert(RS_EXIT_IRQ_SHADOW == 1ull << 40 && RS_EXIT_IRQ_PENDING == 1ull << 41 &&
-                       RS_EXIT_IRQ_WINDOW == 1ull << 42 && VMCB_INT_SHADOW == 1 &&
-                       VMCB_EVENT_VALID == 1ull << 31,
-                   "the bit moves below");
-    uint32_t hi = (vm->cpl & 3) | (uint32_t)(vm->int_state & VMCB_INT_SHADOW) << 8 |
-                  (uint32_t)(((vm->eventinj | s->queued_event) & VMCB_EVENT_VALID) >> 22) |
-                  (uint32_t)s->vmm_window << 10;
-    return vm->cs.attrib | (uint32_t)vm->ss.attrib << 16 | (uint64_t)hi << 32;
-}
-
 static void svm_exit_bases(struct vcpu *v, uint64_t *w)
 {
     const struct vmcb *vm = v->ctl;

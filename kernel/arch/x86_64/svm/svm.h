@@ -39,6 +39,22 @@ void svm_host_save(void);
  * interrupt, or a debug-register access that made the guest the owner of its DR0-3). */
 void svm_exit_decode(struct vcpu *v, struct vmcb *vm, struct vcpu_exit *e);
 
+/* The backend's exit_seg (vcpu_backend.h); inline: svm_run fills every exit's word with it. */
+static inline uint64_t svm_exit_seg(struct vcpu *v)
+{
+    const struct vmcb *vm = v->ctl;
+    const struct svm_vcpu *s = svm_of(v);
+    // bits 32 and up built in one word, shifted once (every exit's message has this word)
+    _Static_assert(RS_EXIT_IRQ_SHADOW == 1ull << 40 && RS_EXIT_IRQ_PENDING == 1ull << 41 &&
+                       RS_EXIT_IRQ_WINDOW == 1ull << 42 && VMCB_INT_SHADOW == 1 &&
+                       VMCB_EVENT_VALID == 1ull << 31,
+                   "the bit moves below");
+    uint32_t hi = (vm->cpl & 3) | (uint32_t)(vm->int_state & VMCB_INT_SHADOW) << 8 |
+                  (uint32_t)(((vm->eventinj | s->queued_event) & VMCB_EVENT_VALID) >> 22) |
+                  (uint32_t)s->vmm_window << 10;
+    return vm->cs.attrib | (uint32_t)vm->ss.attrib << 16 | (uint64_t)hi << 32;
+}
+
 /* svm_exit.c */
 void svm_run(struct vcpu *v, struct vcpu_exit *e);
 void svm_advance_rip(struct vcpu *v, uint64_t insn_len);

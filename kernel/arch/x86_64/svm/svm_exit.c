@@ -185,6 +185,7 @@ void svm_run(struct vcpu *v, struct vcpu_exit *e)
     if (e->reason == RS_EXIT_INTR_WINDOW && !vmm_window) e->reason = RS_EXIT_NONE;
     if ((e->reason == RS_EXIT_MSR_READ || e->reason == RS_EXIT_MSR_WRITE) && msr_local(v, vm, e))
         e->reason = RS_EXIT_NONE;
+    e->seg = svm_exit_seg(v);
     // The host interrupt that ended the run (INTR intercept) is pending since STGI: let it in
     // through the kernel's own vector table (trap_from_kernel), then go back to the scheduler.
     __asm__ volatile("sti; nop; cli" ::: "memory");

@@ -282,11 +282,15 @@ static void vmx_run(struct vcpu *v, struct vcpu_exit *e)
                                     .qual = err,
                                     .raw_reason = (uint64_t)rc << 32 | err};
             vmx_exit_regs(e);
+            e->seg = vmx_exit_seg(v);
             return;
         }
         v->gpr[RS_GPR_RSP] = vmread(VMCS_GUEST_RSP);
         if (!(vmread(VMCS_EXIT_REASON) & EXIT_REASON_ENTRY_FAIL)) x->launched = true;
-        if (vmx_exit_decode(v, e)) return;
+        if (vmx_exit_decode(v, e)) {
+            e->seg = vmx_exit_seg(v);
+            return;
+        }
     }
 }
 
