@@ -14,6 +14,7 @@
 #define MAX_RESTARTS 2u    /* a restart on a loaded host is no loop; a loop is hundreds */
 
 static ipc_client_t fs;
+static int64_t last_err, last_w1; /* the last call's status and w[1] */
 
 /* The request of operation op with a plausible argument (a path, an inode, a range), and
  * whether the reply is the damaged disk's: RS_ILLEGAL_OPERATION with EUCLEAN in w[1]. */
@@ -26,17 +27,16 @@ static bool euclean(uint64_t op)
         bool two = op == FS_CREATE || op == FS_MKDIR || op == FS_RENAME; // words before the path
         unsigned len = op == FS_RENAME ? 2 * plen : plen;
         req.w[1] = op == FS_CREATE || op == FS_MKDIR ? 0100644 : plen; // the mode, or a length
-        req.w[2] = plen;                                                // (a rename's to length)
+        req.w[2] = plen;                                               // (a rename's to length)
         for (unsigned i = 0; i < (len + 7) / 8; i++) req.w[2 + two + i] = 0;
         for (unsigned i = 0; i < len; i++)
             req.w[2 + two + i / 8] |= (rs_word_t)(uint8_t)path[i] << (8 * (i % 8));
         req.len = 2 + two + (len + 7) / 8;
     }
     int err = ipc_call(&fs, &req, &reply, IPC_RETRY_SAFE);
-    bool ok = err == RS_ILLEGAL_OPERATION && reply.len >= 2 && (int64_t)reply.w[1] == EUCLEAN;
-    if (!ok)
-        rt_printf("fsdamaged: op %lu: %s (w1 %ld)\n", op, rs_error_name(err),
-                  reply.len > 1 ? (int64_t)reply.w[1] : 0);
+    last_err = err, last_w1 = reply.len > 1 ? (int64_t)reply.w[1] : 0;
+    bool ok = err == RS_ILLEGAL_OPERATION && reply.len >= 2 && last_w1 == EUCLEAN;
+    if (!ok) rt_printf("fsdamaged: op %lu: %s (w1 %ld)\n", op, rs_error_name(err), last_w1);
     return ok;
 }
 
@@ -47,14 +47,15 @@ int main(void *arg)
     fs.next_id = me->instance << 32 | 1;
     check_plan(4);
 
-    check(euclean(FS_LOOKUP), "FSD-0001",
-          "a lookup on the damaged disk is answered EUCLEAN (-117), not left waiting", "%lu%lu", 0,
-          0);
+    bool first = euclean(FS_LOOKUP); // before the check reads last_err and last_w1
+    check(first, "FSD-0001",
+          "a lookup on the damaged disk is answered EUCLEAN (-117), not left waiting",
+          "status %lu, w1 %ld", (uint64_t)last_err, (uint64_t)last_w1);
 
     unsigned bad = 0;
     for (uint64_t op = FS_LOOKUP; op <= FS_WRITE_WIN; op++) bad += !euclean(op);
-    check(bad == 0, "FSD-0002", "each of the 14 operations is answered EUCLEAN",
-          "%lu of %lu not", bad, FS_WRITE_WIN);
+    check(bad == 0, "FSD-0002", "each of the 14 operations is answered EUCLEAN", "%lu of %lu not",
+          bad, FS_WRITE_WIN);
 
     // a lookup every 100 ms while fs's watchdog pings it and it tries the mount again
     uint64_t rate = me->tsc_per_ms ? me->tsc_per_ms : 1000000, from = rt_rdtsc(), calls = 0;
