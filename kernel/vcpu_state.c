@@ -52,7 +52,10 @@ static void state_get(struct vcpu *v, rs_vcpu_state_t *s)
 }
 
 /* Installs a checked state. A reply's SET_RIP and SET_RFLAGS are relative to the exit's values:
- * they follow; so does the SEG word of an exit held (CS / SS, CPL, the event, the shadow). */
+ * they follow; so do the other words of an exit held (a delivery again shows the state then, as
+ * its GPR words do): CR0, CR3, CR4 and EFER as checked, which is what either backend reports at
+ * an exit (state_check normalised EFER; VMX's read shadows show CR0 / CR4 as written), and SEG
+ * (CS / SS, CPL, the event, the shadow), which the backend computes. */
 static void state_set(struct vcpu *v, const rs_vcpu_state_t *s)
 {
     const uint64_t *w = (const uint64_t *)s;
@@ -60,6 +63,10 @@ static void state_set(struct vcpu *v, const rs_vcpu_state_t *s)
     vcpu_backend->set_state(v, s);
     v->exit.rip = s->rip;
     v->exit.rflags = s->rflags;
+    v->exit.cr0 = s->cr0;
+    v->exit.cr3 = s->cr3;
+    v->exit.cr4 = s->cr4;
+    v->exit.efer = s->efer;
     vcpu_exit_seg_refresh(v);
 }
 

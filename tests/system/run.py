@@ -91,6 +91,9 @@ def parse_args():
                    help="make --disk a fresh copy of the image SRC first (e.g. made by mke2fs -d)")
     p.add_argument("--e2fsck", action="store_true",
                    help="after the run, the host's `e2fsck -fn` must find --disk clean")
+    p.add_argument("--disk-unchanged", action="store_true",
+                   help="after the run, --disk must still equal --disk-image byte for byte "
+                        "(nothing was written to it)")
     p.add_argument("--nic", metavar="MODEL",
                    help="a NIC on --netdev: qemu -device MODEL (virtio-net-pci, e1000); bochs: e1000")
     p.add_argument("--netdev", metavar="SPEC",
@@ -124,6 +127,8 @@ def parse_args():
         p.error("--disk-image and --e2fsck need --disk")
     if a.disk_image and a.disk_size is not None:
         p.error("--disk-image or --disk-size, not both")
+    if a.disk_unchanged and not a.disk_image:
+        p.error("--disk-unchanged needs --disk-image")
     if a.nic and a.emu == "bochs" and a.nic != "e1000":
         p.error("--nic: bochs has the e1000 only")
     a.modules = []
@@ -154,6 +159,21 @@ def make_disk(a):
     if disk and getattr(a, "disk_image", None):
         shutil.copyfile(a.disk_image, disk)
     return disk
+
+
+def disk_changes(src, disk):
+    """The 1 KiB blocks in which disk differs from src ('' if none), the first few named."""
+    with open(src, "rb") as f:
+        want = f.read()
+    with open(disk, "rb") as f:
+        got = f.read()
+    if len(got) != len(want):
+        return f"{len(got)} bytes, not {len(want)}"
+    blocks = [i for i in range(0, len(want), 1024) if want[i:i + 1024] != got[i:i + 1024]]
+    if not blocks:
+        return ""
+    more = ", ..." if len(blocks) > 8 else ""
+    return f"{len(blocks)} blocks of 1 KiB ({', '.join(str(b // 1024) for b in blocks[:8])}{more})"
 
 
 def icount_arg(a):
@@ -542,12 +562,18 @@ def main():
         fsck_summary = r.stdout.strip().splitlines()[-1:] if r.stdout.strip() else []
         if r.returncode != 0 and reason is None:
             reason = f"e2fsck -fn finds the disk not clean (exit status {r.returncode})"
+    if a.disk_unchanged and reason is None:
+        changed = disk_changes(a.disk_image, a.disk)
+        if changed:
+            reason = f"--disk-unchanged: {a.disk} differs from {a.disk_image}: {changed}"
     if reason is None:
         for l in lines:
             if l.startswith("[test]"):
                 print(l)
         if a.e2fsck:
             print(f"e2fsck -fn: clean ({' '.join(fsck_summary)})")
+        if a.disk_unchanged:
+            print("disk: unchanged")
         print(f"PASS ({a.emu}{' iso' if a.iso else ''}, {elapsed:.1f} s)")
         return 0
     print(f"----- serial log ({a.log}) -----")

@@ -525,11 +525,11 @@ static int invoke_words(struct tcb *m, struct rs_ipc_buffer *b, uint64_t label, 
     return vcpu_decode(&inv);
 }
 
-/* The SEG word shows the guest's state at the delivery: an exit delivered again after a
+/* The SEG and CR words show the guest's state at the delivery: an exit delivered again after a
  * WriteState, an Inject, a RequestWindow or a SetRegister while it was held shows what they
- * changed (CS / SS attribs, CPL, the event held, the window), whether it was queued for the
- * next VMM or handed to a waiting one. The backend computes the word at the exit; those
- * invocations compute it again (vcpu_exit_seg_refresh). */
+ * changed (CS / SS attribs, CPL, the event held, the window; CR0, CR3, CR4, EFER as checked),
+ * whether it was queued for the next VMM or handed to a waiting one. The backend computes the
+ * words at the exit; those invocations compute them again (state_set, vcpu_exit_seg_refresh). */
 Test(vcpu, a_held_exit_delivered_again_shows_the_state_changed_while_held)
 {
     struct rs_ipc_buffer *b, *b2, *b3;
@@ -538,7 +538,11 @@ Test(vcpu, a_held_exit_delivered_again_shows_the_state_changed_while_held)
     // a ring-3 state, written by the VMM that then dies: queued, the next VMM receives it
     rs_vcpu_state_t s = vcpu_reset_state;
     s.rip = io_exit.rip, s.rax = 0x41, s.r15 = 0xF15; // the rest of the words as they were
-    s.cr0 |= CR0_PE;
+    cr_expect_eq(b->mr[RS_EXIT_MR_CR0], 0x11, "the exit's");
+    s.cr0 = CR0_PG | CR0_PE | CR0_ET; // long mode: EFER.LMA follows from LME and PG
+    s.cr3 = 0x5000;
+    s.cr4 = CR4_PAE;
+    s.efer = EFER_LME;
     s.cs.attrib = 0xAFB; // 64-bit code, DPL 3
     s.ss.attrib = 0xCF3; // data, DPL 3
     cr_assert_eq(invoke_words(m, b, RS_VCPU_WRITE_STATE, (const uint64_t *)&s, RS_VCPU_STATE_WORDS),
@@ -549,6 +553,10 @@ Test(vcpu, a_held_exit_delivered_again_shows_the_state_changed_while_held)
     expect_io_exit(m2, b2);
     uint64_t ring3 = 0xAFB | 0xCF3 << 16 | 3ull << 32;
     cr_expect_eq(b2->mr[RS_EXIT_MR_SEG], ring3);
+    cr_expect_eq(b2->mr[RS_EXIT_MR_CR0], CR0_PG | CR0_PE | CR0_ET);
+    cr_expect_eq(b2->mr[RS_EXIT_MR_CR3], 0x5000);
+    cr_expect_eq(b2->mr[RS_EXIT_MR_CR4], CR4_PAE);
+    cr_expect_eq(b2->mr[RS_EXIT_MR_EFER], EFER_LME | EFER_LMA, "as checked: what a backend shows");
     // an event held: that VMM receives again and gets the same exit
     uint64_t ev = RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT), on = 1;
     cr_assert_eq(invoke_words(m2, b2, RS_VCPU_INJECT, &ev, 1), RS_OK);
@@ -561,13 +569,21 @@ Test(vcpu, a_held_exit_delivered_again_shows_the_state_changed_while_held)
     tcb_suspend(m2);
     expect_io_exit(m3, b3);
     cr_expect_eq(b3->mr[RS_EXIT_MR_SEG], ring3 | RS_EXIT_IRQ_PENDING | RS_EXIT_IRQ_WINDOW);
-    // SS back to DPL 0 (CPL 0) by SetRegister; the VMM receives again: the same exit, the new word
-    uint64_t set[2] = {RS_VCPU_STATE_WORD(ss.attrib), 0xC93};
-    cr_assert_eq(invoke_words(m3, b3, RS_VCPU_SET_REGISTER, set, 2), RS_OK);
+    // SS back to DPL 0 (CPL 0), a new CR3 and paging off (EFER.LMA with it) by SetRegister; the
+    // VMM receives again: the same exit, the new words
+    uint64_t set[3][2] = {{RS_VCPU_STATE_WORD(ss.attrib), 0xC93},
+                          {RS_VCPU_STATE_WORD(cr3), 0x6000},
+                          {RS_VCPU_STATE_WORD(cr0), CR0_PE | CR0_ET}};
+    for (unsigned i = 0; i < 3; i++)
+        cr_assert_eq(invoke_words(m3, b3, RS_VCPU_SET_REGISTER, set[i], 2), RS_OK);
     endpoint_recv(&w.ep_slot.cap, m3, true);
     expect_io_exit(m3, b3);
     cr_expect_eq(b3->mr[RS_EXIT_MR_SEG],
                  0xAFB | 0xC93 << 16 | RS_EXIT_IRQ_PENDING | RS_EXIT_IRQ_WINDOW);
+    cr_expect_eq(b3->mr[RS_EXIT_MR_CR0], CR0_PE | CR0_ET);
+    cr_expect_eq(b3->mr[RS_EXIT_MR_CR3], 0x6000);
+    cr_expect_eq(b3->mr[RS_EXIT_MR_CR4], CR4_PAE);
+    cr_expect_eq(b3->mr[RS_EXIT_MR_EFER], EFER_LME, "LMA gone with PG");
     cr_expect_eq(b3->mr[RS_EXIT_MR_SEQ], 1, "the same exit throughout");
 }
 

@@ -5,6 +5,7 @@
 // VMM that asks for everything (no selection, or ReadState) gets it. A guest
 // (test_vcpu_exitwords_guest.S) with init as its VMM; on QEMU (SVM) and Bochs (VMX).
 #include "test_vcpu.h"
+#include <resurgo/x86.h>
 
 extern const char xw_guest_start[], xw_guest_end[], xw_guest_main[], xw_guest_in[], xw_guest_outs[],
     xw_guest_cpuid[], xw_guest_rdmsr[], xw_guest_wrmsr[], xw_guest_mmio[], xw_guest_out_if[],
@@ -237,11 +238,16 @@ static void exit_words_by_reason(void)
     CHECK_EQ(again.w[RS_EXIT_MR_EVENT], 0);
     CHECK_EQ(again.w[RS_EXIT_MR_CS_SS_BASE], 0);
     // changed while it is held, the exit delivered again shows the state then (the SEG word is
-    // the backend's at the exit, computed again after these): a window asked for, an
-    // interrupt held (IF is clear), SS with DPL 3 (CPL 3)
+    // the backend's at the exit, computed again after these; the CR words as written, which
+    // ReadState must agree with): a window asked for, an interrupt held (IF is clear), SS with
+    // DPL 3 (CPL 3), CR0.WP, a CR3, CR4.PSE and EFER.NXE (none of which matters without paging)
     REQUIRE_OK(ps_vcpu_request_window(g.vcpu, true));
     REQUIRE_OK(ps_vcpu_inject(g.vcpu, RS_EVENT_MAKE(0x30, RS_EVENT_EXTINT)));
     REQUIRE_OK(ps_vcpu_set_register(g.vcpu, RS_VCPU_STATE_WORD(ss.attrib), 0xCF3));
+    REQUIRE_OK(ps_vcpu_set_register(g.vcpu, RS_VCPU_STATE_WORD(cr0), 0x11 | CR0_WP));
+    REQUIRE_OK(ps_vcpu_set_register(g.vcpu, RS_VCPU_STATE_WORD(cr3), 0x5000));
+    REQUIRE_OK(ps_vcpu_set_register(g.vcpu, RS_VCPU_STATE_WORD(cr4), CR4_PSE));
+    REQUIRE_OK(ps_vcpu_set_register(g.vcpu, RS_VCPU_STATE_WORD(efer), EFER_NXE));
     REQUIRE(expect_words(&g, RS_EXIT_HLT, RS_EXIT_MR_COUNT, &again));
     CHECK_EQ(again.w[RS_EXIT_MR_SEQ], hlt_seq);
     CHECK_EQ(again.w[RS_EXIT_MR_RIP], xgpa(xw_guest_hlt));
@@ -249,6 +255,16 @@ static void exit_words_by_reason(void)
     CHECK_EQ(rs_exit_ss_attrib(again.w[RS_EXIT_MR_SEG]), 0xCF3);
     CHECK_EQ(rs_exit_cpl(again.w[RS_EXIT_MR_SEG]), 3);
     CHECK_EQ(again.w[RS_EXIT_MR_SEG] >> 40, (RS_EXIT_IRQ_PENDING | RS_EXIT_IRQ_WINDOW) >> 40);
+    CHECK_EQ(again.w[RS_EXIT_MR_CR0], 0x11 | CR0_WP);
+    CHECK_EQ(again.w[RS_EXIT_MR_CR3], 0x5000);
+    CHECK_EQ(again.w[RS_EXIT_MR_CR4], CR4_PSE);
+    CHECK_EQ(again.w[RS_EXIT_MR_EFER], EFER_NXE);
+    if (CHECK_OK(ps_vcpu_read_state(g.vcpu, &s))) {
+        CHECK_EQ(s.cr0, again.w[RS_EXIT_MR_CR0]);
+        CHECK_EQ(s.cr3, again.w[RS_EXIT_MR_CR3]);
+        CHECK_EQ(s.cr4, again.w[RS_EXIT_MR_CR4]);
+        CHECK_EQ(s.efer, again.w[RS_EXIT_MR_EFER]);
+    }
     CHECK_OK(ps_tcb_suspend(g.tcb));
 }
 
@@ -268,7 +284,7 @@ const struct test vcpu_exitwords_tests[] = {
     {"EXITW-0001",
      "with SetExitWords each exit carries its reason's words (I/O, CPUID, MSR, window, HLT "
      "short; string I/O and MMIO all), right values, nothing beyond; the same again when "
-     "re-delivered, with the SEG word of the state then; ReadState and no selection give "
+     "re-delivered, with the SEG and CR words of the state then; ReadState and no selection give "
      "everything",
      exit_words_by_reason},
     {"EXITW-0002", "SetExitWords refuses reasons without a short set", exit_words_arguments},
