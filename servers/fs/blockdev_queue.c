@@ -82,6 +82,8 @@ int blkq_attach(struct blkq *q, void *base, uint64_t data_size, uint64_t id_base
     q->window = CHAN_ENTRIES;
     q->ra_depth = 8;
     for (unsigned i = 0; i < CHAN_ENTRIES; i++) rec_seal(&q->rec[i]);
+    q->idle_below = 0;
+    q->idle_below_chk = ~0ull;
     int err = chan_producer_attach(&q->req, chan_req_ring(base));
     if (chan_consumer_attach(&q->comp, chan_comp_ring(base))) err = RS_RANGE_ERROR;
     return err;
@@ -228,12 +230,19 @@ static bool no_overlap(struct blkq *q, const struct what *w)
  * and its look at the tail: a read's data is copied out only when its completion is reaped). */
 static uint64_t oldest_busy(struct blkq *q)
 {
-    uint64_t rel = released(q);
-    for (uint64_t n = q->sent > CHAN_ENTRIES ? q->sent - CHAN_ENTRIES : 0; n < rel; n++) {
+    uint64_t rel = released(q), from = q->sent > CHAN_ENTRIES ? q->sent - CHAN_ENTRIES : 0;
+    // every request below idle_below is done (a done one stays so until its record is reused):
+    // looked at once, not at every place (checked: a flipped one would skip a busy buffer)
+    if (q->idle_below != ~q->idle_below_chk) broken_state(q);
+    if (q->idle_below > from) from = q->idle_below;
+    uint64_t n = from;
+    for (; n < rel; n++) {
         const struct bq_rec *r = rec(q, n);
-        if (r->id == q->id_base + n && !r->done) return n;
+        if (r->id == q->id_base + n && !r->done) break;
     }
-    return rel;
+    q->idle_below = n;
+    q->idle_below_chk = ~n;
+    return n;
 }
 
 static int64_t place(struct blkq *q, uint32_t len)
@@ -279,8 +288,11 @@ static uint64_t bytes_sum(const void *p, uint32_t len)
 static uint64_t send(struct blkq *q, uint32_t op, uint64_t sector, uint32_t len, const void *src,
                      void *dst, uint64_t sum, const struct span *sp)
 {
-    if (src && !sum && !room(q, &(struct what){.len = len})) sum = bytes_sum(src, len);
-    wait_for(q, room, (struct what){.len = len});
+    blkq_reap(q);
+    if (!room(q, &(struct what){.len = len})) { // a wait: the bytes summed before it
+        if (src && !sum) sum = bytes_sum(src, len);
+        wait_for(q, room, (struct what){.len = len});
+    }
     // the piece as the caller's request says, after the wait (a caller's piece: sp)
     if (sp) span_piece_check(q, sp, sector, src ? src : dst, len);
     int64_t skip = place(q, len);

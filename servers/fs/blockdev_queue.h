@@ -28,7 +28,8 @@ struct blkq {
     uint32_t max_len; /* bytes per request */
     unsigned window;  /* requests not completed at most (1..CHAN_ENTRIES; 1: writes waited for) */
     uint64_t id_base, sent, dpos;
-    unsigned inflight; /* sent, not completed */
+    uint64_t idle_below, idle_below_chk; /* requests below it are done; its complement */
+    unsigned inflight;                   /* sent, not completed */
     uint32_t werr;     /* the status of a failed write not reported yet (by the next flush) */
     uint64_t sectors;  /* the disk's size (read ahead stays below it; 0: no read ahead) */
     unsigned ra_depth; /* requests read ahead of a sequential reader at most */
