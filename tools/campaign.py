@@ -555,7 +555,8 @@ def summary(a, stats, elapsed):
             lines.append(f"boot {g['boot']} {vm}: up {st['uptime_s']:.0f} s, counter "
                          f"{st['counter']}, {st['written'] >> 10} KiB written, "
                          f"{st['fetched'] >> 10} KiB fetched in {st['fetches']} fetches "
-                         f"({st['broken']} broken), {st['stalls']} stalls (max "
+                         f"({st['broken']} broken, {st.get('transfer_stalls', 0)} stalled, max "
+                         f"{st.get('max_transfer_stall_s', 0)} s), {st['stalls']} stalls (max "
                          f"{st['max_stall_ms']} ms)")
     kinds = {}
     for f in stats.failures:

@@ -58,6 +58,10 @@ DISKS = ["vmA", "vmB"]
 TARGETS = ["vmA", "vmB", "fs", "blk", "nic", "net", "echo", "kv"]
 FILES = 48            # names a writer cycles through (64 KiB each: 3 MiB of its 16 MiB disk)
 WWW_KIB = 1024        # the file each guest serves
+# tries of the fetch after the faults (120 s each at most): QEMU's user network (slirp) lost a
+# request to a NIC restart and never sent it again, the guest's httpd answered 408 after 60 s
+# (docs/resilience.md, "Linux mode"); a guest unreachable in all of them has a broken transfer
+FINAL_FETCHES = 3
 INNER_MIB, OUTER_MIB = 16, 48
 GAP_CS = 6            # the probe prints gaps of at least this many centiseconds
 PROBE_CS = 2          # its period
@@ -173,8 +177,8 @@ class Machine:
         self.boot_timeout = boot_timeout
         self.mem = mem
         self.www = {}               # vm: md5 of the file it serves
-        self.fetches = {vm: [] for vm in GUESTS}   # (host time, ok, bytes, detail)
-        self.fetch_errors = []
+        self.fetches = {vm: [] for vm in GUESTS}   # Machine.fetch's records
+        self.unreachable = []       # guests no fetch reached after the faults (broken)
         self.stop_fetch = threading.Event()
         self.fetcher = None
         self.proc = self.g = self.con = None
@@ -196,13 +200,17 @@ class Machine:
             cmdline="", iso=False, icount=False, send=["console"], mem=self.mem, log=self.log,
             disk=self.outer, disk_image=image, nic="virtio-net-pci",
             netdev=f"user,net=10.0.2.0/24,{fwd}")
+        # CAMPAIGN_PCAP=FILE: QEMU records every frame between its user network and the NIC
+        # (headers: 200 bytes of each), to see which end of a stalled transfer stopped
+        pcap = os.environ.get("CAMPAIGN_PCAP")
         open(self.log, "w").close()
         # QEMU's pc machine gives slots 3 and 4 (the disk's and the NIC's by default) the same
         # IRQ line, which two drivers cannot share yet ("IRQ 11 belongs to blk already"): the
         # NIC goes to a slot of its own line
         plain = run.qemu_command
         run.qemu_command = lambda *x, **k: [c + f",addr={NIC_SLOT}" if c.startswith("virtio-net-pci,")
-                                            else c for c in plain(*x, **k)]
+                                            else c for c in plain(*x, **k)] + (
+            ["-object", f"filter-dump,id=dump0,netdev=net0,file={pcap},maxlen=200"] if pcap else [])
         try:
             self.proc, self.g = linux.start(a, self.tmp, host_line=HOST_LINE)
         finally:
@@ -257,32 +265,75 @@ class Machine:
         return None
 
     # --- the host's transfers ---
+    def fetch(self, vm):
+        """One transfer of vm's file: appended to self.fetches[vm] as (host start, outcome,
+        bytes, detail, host end), outcome "ok", "wrong" (the bytes differ from what the guest
+        served: broken) or "error" (no complete answer: retried, a stall until one comes); the
+        console's length at both ends goes to LOG.fetches, to find the transfer in the log."""
+        t, at = self.elapsed(), len(self.g.raw)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[vm]}/f",
+                                        timeout=120) as r:
+                data = r.read()
+            md5 = hashlib.md5(data).hexdigest()
+            rec = (t, "ok", len(data), "") if md5 == self.www[vm] else \
+                (t, "wrong", 0, f"md5 {md5} of {len(data)} bytes, served {self.www[vm]}")
+        except Exception as e:  # noqa: BLE001 (an error: a stall while it lasts)
+            rec = (t, "error", 0, repr(e)[:200])
+        rec += (self.elapsed(),)
+        self.fetches[vm].append(rec)
+        with open(self.log + ".fetches", "a") as f:
+            f.write(f"{vm} {rec[0]:.2f} {rec[4]:.2f} {at} {len(self.g.raw)} {rec[1]} {rec[3]}\n")
+        return rec[1]
+
     def start_fetching(self):
         def loop():
             i = 0
             while not self.stop_fetch.is_set():
                 vm = list(GUESTS)[i % len(GUESTS)]
                 i += 1
-                t = self.elapsed()
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[vm]}/f",
-                                                timeout=120) as r:
-                        data = r.read()
-                    md5 = hashlib.md5(data).hexdigest()
-                    ok = md5 == self.www[vm]
-                    self.fetches[vm].append((t, ok, len(data), "" if ok else
-                                             f"md5 {md5} of {len(data)} bytes, served {self.www[vm]}"))
-                except Exception as e:  # noqa: BLE001 (a broken transfer: reported)
-                    self.fetches[vm].append((t, False, 0, repr(e)[:200]))
+                if self.fetch(vm) == "error":
                     time.sleep(1)
         self.fetcher = threading.Thread(target=loop, daemon=True)
         self.fetcher.start()
 
     def finish_fetching(self, timeout=200):
+        """Ends the fetch loop, then fetches each guest's file once more with the faults over: a
+        guest none of FINAL_FETCHES tries reaches has a broken transfer (self.unreachable)."""
         self.stop_fetch.set()
         end = time.monotonic() + timeout
         while self.fetcher and self.fetcher.is_alive() and time.monotonic() < end:
             self.pump(0.2)
+        for vm in GUESTS:
+            if vm not in self.www:
+                continue
+            done = threading.Event()
+            outcome = []
+
+            def final():
+                while len(outcome) < FINAL_FETCHES and set(outcome) <= {"error"}:
+                    outcome.append(self.fetch(vm))
+                done.set()
+            threading.Thread(target=final, daemon=True).start()
+            while not done.is_set() and self.proc.poll() is None:
+                self.pump(0.2)  # QEMU stops the serial port if nobody reads
+            if set(outcome) <= {"error"}:  # wrong bytes are counted as such (guest_failures)
+                self.unreachable.append(f"{vm}: no correct transfer in {len(outcome)} tries after "
+                                        f"the faults ({self.fetches[vm][-1][3] if outcome else ''})")
+
+    def transfer_stalls(self, vm):
+        """A guest's transfer stalls, (host start, seconds): from the start of a fetch that ended
+        in an error to the end of the next good one (or of the last try)."""
+        res, start = [], None
+        for t, outcome, _, _, end in self.fetches[vm]:
+            if outcome == "error" and start is None:
+                start = t
+            elif outcome != "error" and start is not None:
+                res.append((start, end - start))
+                start = None
+        if start is not None:
+            res.append((start, self.fetches[vm][-1][4] - start))
+        return res
 
     # --- faults ---
     def crash(self, target, kind):
@@ -303,12 +354,16 @@ class Machine:
             ctrs = [m for m in CTR_RE.finditer(text) if m.group(1) == vm]
             ws = {int(m.group(2)) for m in W_RE.finditer(text) if m.group(1) == vm}
             gaps = [int(m.group(3)) for m in GAP_RE.finditer(text) if m.group(1) == vm]
-            f = self.fetches[vm]
+            f, ts = self.fetches[vm], self.transfer_stalls(vm)
             st[vm] = {"uptime_s": int(ctrs[-1].group(3)) / 100 if ctrs else 0.0,
                       "counter": int(ctrs[-1].group(2)) if ctrs else 0,
                       "written": len(ws) * 65536,
-                      "fetched": sum(x[2] for x in f if x[1]),
-                      "fetches": len(f), "broken": sum(1 for x in f if not x[1]),
+                      "fetched": sum(x[2] for x in f if x[1] == "ok"),
+                      "fetches": len(f), "broken": sum(1 for x in f if x[1] == "wrong") +
+                      sum(1 for u in self.unreachable if u.startswith(vm + ":")),
+                      "transfer_stalls": len(ts), "max_transfer_stall_s": round(max(
+                          (d for _, d in ts), default=0.0), 1),
+                      "transfer_stalls_s": [[round(t), round(d, 1)] for t, d in ts],
                       "stalls": len(gaps), "max_stall_ms": 10 * max(gaps, default=0)}
         return st
 
@@ -317,7 +372,8 @@ class Machine:
         for vm, s in self.status().items():
             out.append(f"{vm}: up {s['uptime_s']:7.1f} s  counter {s['counter']:5d}  written "
                        f"{s['written'] / 2**20:6.1f} MiB  fetched {s['fetched'] / 2**20:6.1f} MiB "
-                       f"({s['fetches']} fetches, {s['broken']} broken)  stalls >= {GAP_CS * 10} ms: "
+                       f"({s['fetches']} fetches, {s['broken']} broken, {s['transfer_stalls']} "
+                       f"stalled, max {s['max_transfer_stall_s']} s)  stalls >= {GAP_CS * 10} ms: "
                        f"{s['stalls']} (max {s['max_stall_ms']} ms)")
         return out
 
@@ -442,9 +498,10 @@ class Machine:
             ns = [int(m.group(2)) for m in CTR_RE.finditer(self.g.raw) if m.group(1) == vm]
             if any(b <= a for a, b in zip(ns, ns[1:])):
                 bad.append(("guest death", f"{vm}: its counter went back"))
-            for t, ok, _, detail in self.fetches[vm]:
-                if not ok:
+            for t, outcome, _, detail, _ in self.fetches[vm]:
+                if outcome == "wrong":
                     bad.append(("broken transfer", f"{vm} at {t:.0f} s: {detail}"))
+        bad += [("broken transfer", u) for u in self.unreachable]
         return bad
 
     def stalls(self):
