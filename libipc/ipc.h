@@ -130,6 +130,15 @@ void ipc_server_fault_point(ipc_server_t *s, enum ipc_fault_point here);
 /* Answers one request: from the dedup table when it is a retry, else through the handler, with
  * the commit (and the fault points) around it. reply->w[0] is the id. */
 void ipc_server_handle(ipc_server_t *s, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply);
+/* The request and reply ipc_server_handle was handed, kept apart from its registers: one of
+ * those saved on the stack by the handler and flipped there would seal the reply elsewhere
+ * while the loop sends its own, unsealed and without its id (a client's `invalid argument`);
+ * they must agree before the reply goes out, or the server crashes. */
+struct ipc_handling {
+    const ipc_msg_t *req;
+    ipc_msg_t *reply;
+};
+extern struct ipc_handling ipc_handling;
 
 /* ---- client ---- */
 typedef struct ipc_client {

@@ -180,6 +180,14 @@ static bool in_frames_below(const void *p, const void *frame)
     return a < f && f - a < IPC_STACK_REACH;
 }
 
+struct ipc_handling ipc_handling;
+
+/* The request and reply as ipc_server_handle was handed them (ipc.h: struct ipc_handling). */
+static void handling_check(const ipc_msg_t *req, const ipc_msg_t *reply)
+{
+    if (req != ipc_handling.req || reply != ipc_handling.reply) __builtin_trap();
+}
+
 /* Never inlined: its frame must lie below its caller's, whose request and reply it checks. */
 __attribute__((noinline)) void ipc_server_handle(ipc_server_t *s, rs_badge_t badge,
                                                  const ipc_msg_t *req, ipc_msg_t *reply)
@@ -192,6 +200,7 @@ __attribute__((noinline)) void ipc_server_handle(ipc_server_t *s, rs_badge_t bad
     const void *frame = __builtin_frame_address(0);
     if (in_frames_below(req, frame) || in_frames_below(reply, frame) || req->len > IPC_MAX_WORDS)
         __builtin_trap();
+    ipc_handling = (struct ipc_handling){req, reply};
     uint64_t id = req->len ? req->w[0] : 0;
     bool d = s->pstate && badge < IPC_MAX_CLIENTS;
     int seen = d ? pstate_lookup(s->pstate, badge, id, reply) : IPC_RECORD_NEW;
@@ -205,6 +214,7 @@ __attribute__((noinline)) void ipc_server_handle(ipc_server_t *s, rs_badge_t bad
     *reply = (ipc_msg_t){.len = 1};
     if (s->pstate) pstate_abort(s->pstate); // nothing staged but what this request stages
     reply->label = (rs_word_t)s->handler(s->ctx, badge, req, reply);
+    handling_check(req, reply); // the handler's waits and fault points are behind it
     // id sat on the stack while the handler ran: a stray write into it (issue 15's `corrupt`)
     // would send the reply under another id, which the client takes for a broken protocol
     // (RS_INVALID_ARGUMENT) instead of retrying; crash instead, and the retry gets the answer
@@ -226,7 +236,8 @@ __attribute__((noinline)) void ipc_server_handle(ipc_server_t *s, rs_badge_t bad
     pstate_commit(s->pstate, badge, id, reply);
     ipc_server_fault_point(s, IPC_FAULT_BEFORE_REPLY);
     if (!same_msg(&held, reply)) __builtin_trap(); // committed: the retry gets the record
-    reply_out(req, reply);                         // a retry gets the reply as committed
+    handling_check(req, reply);
+    reply_out(req, reply); // a retry gets the reply as committed
 }
 
 void ipc_server_seal(const ipc_server_t *s)

@@ -80,3 +80,39 @@ Test(ipc_server, polls_that_found_nothing_are_no_failed_receives)
         ipc_server_round(&server, (rs_result_t){RS_WOULD_BLOCK, 0, 0});
     cr_assert_eq(control.heartbeat, 4 * IPC_MAX_RECV_ERRORS);
 }
+
+/* The handler's stray write hits where the reply's address was kept (a register ipc_server_handle
+ * saved on the stack, here the copy it keeps apart: either one flipped is the same mismatch).
+ * Without the check the reply was sealed elsewhere and the loop sent its own, without its id: fs
+ * storm seed 15, `fstest: op 4: invalid argument (w1 96)` for a write that had succeeded. */
+static int flips_reply_address(void *ctx, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    (void)ctx, (void)badge, (void)req;
+    ipc_handling.reply = (ipc_msg_t *)((uintptr_t)reply ^ 1u << 12);
+    reply->w[1] = 96;
+    return RS_OK;
+}
+
+Test(ipc_server, a_reply_whose_address_changed_in_the_handler_is_a_crash, .signal = SIGILL)
+{
+    server.handler = flips_reply_address;
+    ipc_msg_t req = {.label = 4, .len = 2, .w = {7 | IPC_ID_CHECKED, 96}}, reply;
+    ipc_server_handle(&server, 1, &req, &reply);
+}
+
+static int flips_nothing(void *ctx, rs_badge_t badge, const ipc_msg_t *req, ipc_msg_t *reply)
+{
+    (void)ctx, (void)badge;
+    reply->w[1] = req->w[1];
+    reply->len = 2;
+    return RS_OK;
+}
+
+Test(ipc_server, a_handled_request_keeps_its_id_and_reply)
+{
+    ipc_msg_t req = {.label = 4, .len = 2, .w = {7, 96}}, reply;
+    server.handler = flips_nothing;
+    ipc_server_handle(&server, 1, &req, &reply);
+    cr_assert_eq(reply.w[0], 7);
+    cr_assert_eq(reply.w[1], 96);
+}
