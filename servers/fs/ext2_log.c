@@ -384,15 +384,12 @@ int txn_end(struct ext2_fs *fs, int rc)
         txn_abort(fs);
         return rc;
     }
+    int c = txn_commit(fs);
     for (uint32_t i = 0; i < EXT2_CACHE_BLOCKS; i++) {
         cache_meta_check(fs, i);
         fs->buf[i].refs = 0; /* an operation's references end with it */
         cache_meta_set(fs, i);
     }
-    // sealed before the commit: its writes then find every block sealed (verified as they go
-    // out), and none held open, which every one of its waits would seal and check again
-    cache_seal(fs);
-    int c = txn_commit(fs);
     cache_seal(fs);
     return c < 0 ? c : rc;
 }
