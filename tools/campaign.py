@@ -119,8 +119,8 @@ def parse_args():
                    "as hung")
     p.add_argument("--max-boots", type=int, default=100000)
     p.add_argument("--spare", action="append", default=[], metavar="KIND:TARGET",
-                   help="never inject KIND into TARGET (repeatable): to tell a "
-                   "failure's kind and target apart")
+                   help="never inject KIND into TARGET (repeatable): the CI cut spares fs "
+                   "corrupt, whose storm is not clean yet (docs/resilience.md)")
     p.add_argument("--replot", metavar="DIR", help="only draw DIR/recovery.svg again from "
                    "DIR/campaign.json")
     p.add_argument("--boot-faults", type=int, default=10000, help="faults per boot (then fstest "
