@@ -139,7 +139,7 @@ struct ext2_fs {
     bool tag_set;
     uint32_t tag_client;
     uint64_t tag_id, tag_value;
-    uint32_t txn_dirty;
+    uint32_t txn_dirty, txn_dirty_not; /* the latter its complement: cache_dirty_count */
     bool mounted, broken;
     uint32_t stamp;
     uint64_t commits, flushes, checkpoints; /* statistics */

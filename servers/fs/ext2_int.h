@@ -13,7 +13,8 @@ int bget(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot);
 int bget_new(struct ext2_fs *fs, uint32_t blk, uint8_t **data, int *slot);
 void bput(struct ext2_fs *fs, int slot);
 void bdirty(struct ext2_fs *fs, int slot, bool meta);
-uint32_t cache_dirty_count(const struct ext2_fs *fs);
+uint32_t cache_dirty_count(struct ext2_fs *fs);
+void txn_dirty_set(struct ext2_fs *fs, uint32_t n);
 int cache_find(struct ext2_fs *fs, uint32_t blk);
 void cache_reset(struct ext2_fs *fs);
 /* ext2_cache_check.c: the cache's checksums. Taking a buffer (hit: verified if sealed) opens

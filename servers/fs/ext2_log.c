@@ -144,7 +144,7 @@ static void broken(struct ext2_fs *fs)
  * forgets the transaction). */
 int txn_commit(struct ext2_fs *fs)
 {
-    if (!fs->txn_dirty) return 0;
+    if (!cache_dirty_count(fs)) return 0;
     uint32_t n = 0, data = 0;
     int rc = 0;
     state_check(fs); // the geometry, the log's blocks and positions as they were set
@@ -155,7 +155,7 @@ int txn_commit(struct ext2_fs *fs)
         cache_meta_check(fs, i); // what is dirty, and as what, decides what is written where
         if (fs->buf[i].dirty) fs->buf[i].meta ? n++ : data++;
     }
-    if (n + data != fs->txn_dirty) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
+    if (n + data != cache_dirty_count(fs)) ext2_cache_corrupt(fs, EXT2_CACHE_BLOCKS);
     if (n >= fs->log_ring || n > LOG_CAP(fs->bs)) {
         broken(fs); /* a bug: operations keep below txn_max */
         return EXT2_EIO;
@@ -258,7 +258,7 @@ int txn_commit(struct ext2_fs *fs)
         fs->buf[i].dirty = fs->buf[i].meta = 0;
         cache_meta_set(fs, i);
     }
-    fs->txn_dirty = 0;
+    txn_dirty_set(fs, 0);
     fs->commits++;
     /* Sync mode: everything durable and in place now. Async mode checkpoints when the pinned
      * buffers crowd the cache, and after freeing blocks: a freed block may be reused as file
@@ -312,7 +312,7 @@ void txn_abort(struct ext2_fs *fs)
             cache_meta_set(fs, i);
         }
     }
-    fs->txn_dirty = 0;
+    txn_dirty_set(fs, 0);
     fs->txn_freed = false;
     cache_seal(fs);
 }
@@ -376,7 +376,7 @@ int txn_end(struct ext2_fs *fs, int rc)
     bool tag = fs->tag_set;
     if (tag) state_check(fs);
     fs->tag_set = false;
-    if (rc >= 0 && tag && fs->txn_dirty) {
+    if (rc >= 0 && tag && cache_dirty_count(fs)) {
         int t = tag_record(fs, rc);
         if (t < 0) rc = t;
     }

@@ -63,7 +63,7 @@ static bool renamed(struct ext2_fs *fs, const struct ext2_post *p)
     if (i_isdir(&in) && !parent_is(fs, p->b, &in)) return false;
     int rc = path_walk(fs, p->a, &got);
     /* a still names the file only when the rename changed nothing (a and b were links of it) */
-    return rc == EXT2_ENOENT || (rc == 0 && got == p->ino && !fs->txn_dirty);
+    return rc == EXT2_ENOENT || (rc == 0 && got == p->ino && !cache_dirty_count(fs));
 }
 
 bool ext2_post_holds(struct ext2_fs *fs)
