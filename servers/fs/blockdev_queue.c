@@ -235,6 +235,7 @@ static uint64_t oldest_busy(struct blkq *q)
     // looked at once, not at every place (checked: a flipped one would skip a busy buffer)
     if (q->idle_below != ~q->idle_below_chk) broken_state(q);
     if (q->idle_below > from) from = q->idle_below;
+    if (from > rel) from = rel; // requests from the released tail on count as busy, as ever
     uint64_t n = from;
     for (; n < rel; n++) {
         const struct bq_rec *r = rec(q, n);
